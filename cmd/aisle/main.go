@@ -1,0 +1,46 @@
+// Command aisle is the Aisle search and recommendation engine: one binary
+// with subcommands to serve the API, import data, train and evaluate models,
+// benchmark and run a demo.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "aisle",
+		Short:         "Aisle: search and recommendations for online shops",
+		Long:          "Aisle learns from what shoppers do (views, clicks, purchases, searches) and answers\nwhat each shopper should see next, what is similar to a product, and which products match a query.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCmd(),
+	)
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of aisle",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "aisle", version)
+		},
+	}
+}

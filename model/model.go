@@ -1,0 +1,114 @@
+// Package model defines the recommendation models Aisle learns from behaviour,
+// the interaction data they learn from (Dataset), and the small interfaces
+// through which training, evaluation and serving use them.
+//
+// Every model works on dense indices: users 0..NumUsers-1 and items
+// 0..NumItems-1 of the Dataset it was fitted on. Mapping to and from the
+// shop's string ids is the caller's job (Dataset.UserIDs / Dataset.ItemIDs).
+package model
+
+import (
+	"context"
+	"io"
+)
+
+// Dataset is a set of user→item interactions in compressed sparse row form,
+// one row per user, each row in time order (oldest first).
+type Dataset struct {
+	UserIDs []string // external id of each user index
+	ItemIDs []string // external id of each item index
+
+	// Row u holds Items[UserPtr[u]:UserPtr[u+1]].
+	UserPtr []int
+	Items   []int32   // item index of each interaction
+	Weights []float32 // confidence weight of each interaction (> 0); nil means all 1
+	Times   []int64   // unix seconds of each interaction; nil when unknown
+	Ratings []float32 // explicit rating of each interaction; nil when the data has none
+
+	// Optional side information about items.
+	ItemText  []string  // title/brand/category text per item; nil when unknown
+	ItemAttrs [][]int32 // attribute ids per item (categories, brands…); nil when unknown
+	NumAttrs  int       // number of distinct attribute ids in ItemAttrs
+}
+
+// NumUsers is the number of user rows.
+func (d *Dataset) NumUsers() int { return len(d.UserPtr) - 1 }
+
+// NumItems is the number of items (columns).
+func (d *Dataset) NumItems() int { return len(d.ItemIDs) }
+
+// NumInteractions is the number of stored interactions.
+func (d *Dataset) NumInteractions() int { return len(d.Items) }
+
+// Row returns the items of user u in time order.
+func (d *Dataset) Row(u int) []int32 { return d.Items[d.UserPtr[u]:d.UserPtr[u+1]] }
+
+// RowWeights returns the weights of user u's interactions, or nil when all are 1.
+func (d *Dataset) RowWeights(u int) []float32 {
+	if d.Weights == nil {
+		return nil
+	}
+	return d.Weights[d.UserPtr[u]:d.UserPtr[u+1]]
+}
+
+// Query asks a model to score every item for one user.
+type Query struct {
+	// User is the user's index in the training Dataset, or -1 for a user the
+	// model has not seen (new or anonymous): then only History is used.
+	User int32
+	// History is the user's recent interactions, most recent last. It may hold
+	// events newer than the model, so a click changes the very next answer
+	// (fold-in for factor models, the input sequence for sequence models).
+	History []int32
+	// HistoryWeights are the confidence weights of History, or nil for all 1.
+	HistoryWeights []float32
+}
+
+// Status reports training progress.
+type Status struct {
+	Stage string  // e.g. "epoch", "factorize", "gram"
+	Epoch int     // current epoch, 1-based; 0 when not iterative
+	Of    int     // total epochs, 0 when unknown
+	Loss  float64 // last loss, NaN when not applicable
+	// Metric is the validation metric after this epoch, when the model
+	// evaluates one (early stopping); NaN otherwise.
+	Metric float64
+}
+
+// Progress receives training progress; it may be nil.
+type Progress func(Status)
+
+// Model is a trained or trainable recommender.
+type Model interface {
+	// Name is the model's registered name, e.g. "bpr" or "ease".
+	Name() string
+	// Fit trains on ds. It must return promptly with ctx.Err() when ctx ends.
+	Fit(ctx context.Context, ds *Dataset, progress Progress) error
+	// Score writes a relevance score for every item into scores
+	// (len(scores) == number of items of the training Dataset); higher is better.
+	// It must be safe for concurrent use after Fit or Load.
+	Score(q Query, scores []float32)
+	// Save writes the fitted model; Load reads what Save wrote.
+	Save(w io.Writer) error
+	Load(r io.Reader) error
+}
+
+// ItemEmbedder is a model with one vector per item, used for similar items
+// and approximate nearest-neighbour retrieval.
+type ItemEmbedder interface {
+	// ItemVectors returns the dimension and the row-major item vectors.
+	ItemVectors() (dim int, vecs []float32)
+}
+
+// SimilarItems is a model that can score items by similarity to one item.
+type SimilarItems interface {
+	Similar(item int32, scores []float32)
+}
+
+// RatingPredictor is a model that predicts an explicit rating.
+type RatingPredictor interface {
+	PredictRating(user, item int32) float32
+}
+
+// Params is a model's hyper-parameters by name, as read from config or --tune.
+type Params map[string]float64

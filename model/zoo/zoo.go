@@ -1,0 +1,37 @@
+// Package zoo maps model names to constructors, so that the CLI, the
+// training pipeline and the evaluator can build any model Aisle has by name.
+package zoo
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aisle-dev/aisle/model"
+)
+
+// Factory builds an untrained model from hyper-parameters; missing
+// parameters take the model's defaults.
+type Factory func(p model.Params) (model.Model, error)
+
+// factories lists every model Aisle has. It is read-only after init.
+var factories = map[string]Factory{}
+
+// New builds the named model.
+func New(name string, p model.Params) (model.Model, error) {
+	f, ok := factories[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown model %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return f(p)
+}
+
+// Names lists the known model names in sorted order.
+func Names() []string {
+	names := make([]string, 0, len(factories))
+	for n := range factories {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
