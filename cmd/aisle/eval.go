@@ -1,0 +1,14 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// newEvalCmd groups the offline evaluations: `aisle eval recommend` and
+// `aisle eval search`. Each subcommand lives in its own file.
+func newEvalCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Evaluate recommendation or search quality offline on a data set",
+	}
+	// Subcommands are added here, one line each.
+	return cmd
+}
