@@ -30,6 +30,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newServeCmd(),
+		newImportCmd(),
 		newEvalCmd(),
 	)
 	return root

@@ -1,0 +1,40 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+// Every registered route must be described in openapi.json.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, _ := engine.New(engine.Options{Store: st})
+	srv, err := New(Options{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	for _, r := range srv.Routes() {
+		ops, ok := doc.Paths[r.Pattern]
+		if !ok {
+			t.Errorf("route %s %s is not in openapi.json", r.Method, r.Pattern)
+			continue
+		}
+		if _, ok := ops[strings.ToLower(r.Method)]; !ok {
+			t.Errorf("method %s of %s is not in openapi.json", r.Method, r.Pattern)
+		}
+	}
+}

@@ -1,0 +1,299 @@
+// Package api is Aisle's HTTP layer: it translates JSON requests under /api
+// into calls on an engine.Engine and its answers back to JSON. It holds no
+// domain logic of its own: authentication, limits, metrics and error
+// formatting only.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// Access is who may call a route.
+type Access int
+
+// Access levels of routes.
+const (
+	Public Access = iota // anyone (health, metrics, docs)
+	Read                 // the read key or the admin key, when a read key is set
+	Admin                // the admin key, when one is set
+)
+
+// Options configure a Server.
+type Options struct {
+	Engine   *engine.Engine
+	Logger   *slog.Logger
+	AdminKey string // required for writes and deletes when set
+	ReadKey  string // required for reads when set (the admin key also works)
+	// MaxBodyBytes is the largest request body accepted (default 16 MiB);
+	// larger ones get 413.
+	MaxBodyBytes int64
+}
+
+// Route is one HTTP route of the API.
+type Route struct {
+	Method  string
+	Pattern string // net/http pattern, e.g. "/api/items/{id}"
+	Access  Access
+	Handler http.HandlerFunc
+}
+
+// Server serves the Aisle REST API.
+type Server struct {
+	eng     *engine.Engine
+	log     *slog.Logger
+	admin   []byte
+	read    []byte
+	maxBody int64
+	ready   atomic.Bool
+	mux     *http.ServeMux
+	routes  []Route
+
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	ingested *prometheus.CounterVec
+}
+
+// New returns a Server with the foundation routes registered. It is not
+// ready (GET /api/ready answers 503) until SetReady(true).
+func New(opts Options) (*Server, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("api: no engine")
+	}
+	s := &Server{
+		eng:     opts.Engine,
+		log:     opts.Logger,
+		admin:   []byte(opts.AdminKey),
+		read:    []byte(opts.ReadKey),
+		maxBody: opts.MaxBodyBytes,
+		mux:     http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 16 << 20
+	}
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aisle_http_requests_total", Help: "HTTP requests by route, method and status code.",
+	}, []string{"route", "method", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "aisle_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+	}, []string{"route", "method"})
+	s.ingested = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aisle_events_ingested_total", Help: "Events accepted, by type.",
+	}, []string{"type"})
+	s.registry.MustRegister(s.requests, s.latency, s.ingested)
+	for _, t := range s.eng.Types().Names() {
+		s.ingested.WithLabelValues(t) // export every type from the start, at 0
+	}
+
+	s.Handle(Route{"GET", "/api/health", Public, s.health})
+	s.Handle(Route{"GET", "/api/ready", Public, s.readyz})
+	s.Handle(Route{"GET", "/metrics", Public, promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}).ServeHTTP})
+	s.Handle(Route{"GET", "/api/openapi.json", Public, s.openapi})
+	s.Handle(Route{"GET", "/api/stats", Read, s.stats})
+	s.Handle(Route{"POST", "/api/items", Admin, s.postItems})
+	s.Handle(Route{"GET", "/api/items", Read, s.listItems})
+	s.Handle(Route{"GET", "/api/items/{id}", Read, s.getItem})
+	s.Handle(Route{"PATCH", "/api/items/{id}", Admin, s.patchItem})
+	s.Handle(Route{"DELETE", "/api/items/{id}", Admin, s.deleteItem})
+	s.Handle(Route{"POST", "/api/users", Admin, s.postUsers})
+	s.Handle(Route{"GET", "/api/users", Read, s.listUsers})
+	s.Handle(Route{"GET", "/api/users/{id}", Read, s.getUser})
+	s.Handle(Route{"DELETE", "/api/users/{id}", Admin, s.deleteUser})
+	s.Handle(Route{"GET", "/api/users/{id}/events", Read, s.userEvents})
+	s.Handle(Route{"POST", "/api/events", Admin, s.postEvents})
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s: see GET /api/openapi.json", r.Method, r.URL.Path), nil)
+	})
+	return s, nil
+}
+
+// Handle registers a route with authentication, metrics and body limits.
+// Other packages (recommendations, search, the web UI) add their routes here.
+func (s *Server) Handle(rt Route) {
+	s.routes = append(s.routes, rt)
+	label := rt.Pattern
+	h := rt.Handler
+	s.mux.Handle(rt.Method+" "+rt.Pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic serving request", "route", label, "panic", v)
+				if !rec.wrote {
+					WriteError(rec, http.StatusInternalServerError, "internal error", nil)
+				}
+			}
+			s.requests.WithLabelValues(label, r.Method, strconv.Itoa(rec.code)).Inc()
+			s.latency.WithLabelValues(label, r.Method).Observe(time.Since(start).Seconds())
+		}()
+		if !s.allowed(rt.Access, r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="aisle"`)
+			WriteError(rec, http.StatusUnauthorized, "missing or wrong API key: send it as \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"", nil)
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(rec, r.Body, s.maxBody)
+		}
+		h(rec, r)
+	}))
+}
+
+// Routes lists the registered routes.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// Engine returns the engine the server translates to.
+func (s *Server) Engine() *engine.Engine { return s.eng }
+
+// Registry returns the Prometheus registry, for other packages' metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// SetReady marks the server able (or not) to serve answers.
+func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) allowed(a Access, r *http.Request) bool {
+	key := requestKey(r)
+	match := func(want []byte) bool {
+		return len(want) > 0 && subtle.ConstantTimeCompare([]byte(key), want) == 1
+	}
+	switch a {
+	case Admin:
+		return len(s.admin) == 0 || match(s.admin)
+	case Read:
+		return len(s.read) == 0 || match(s.read) || match(s.admin)
+	}
+	return true
+}
+
+func requestKey(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:])
+		}
+		return ""
+	}
+	return r.Header.Get("X-API-Key")
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.code = code
+		r.wrote = true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming handlers flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// ErrorBody is the JSON of every error answer.
+type ErrorBody struct {
+	Error   string            `json:"error"`
+	Details []catalog.Problem `json:"details,omitempty"`
+}
+
+// WriteJSON writes v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// WriteError writes an error answer.
+func WriteError(w http.ResponseWriter, status int, msg string, details []catalog.Problem) {
+	WriteJSON(w, status, ErrorBody{Error: msg, Details: details})
+}
+
+// ReadBody reads the request body, answering 413 when it is too large.
+// It returns false when it has already answered.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes: send smaller batches", mbe.Limit), nil)
+			return nil, false
+		}
+		WriteError(w, http.StatusBadRequest, "reading the request body: "+err.Error(), nil)
+		return nil, false
+	}
+	return body, true
+}
+
+// WriteEngineError maps an engine error to an HTTP answer.
+func WriteEngineError(w http.ResponseWriter, err error) {
+	var be *catalog.BatchError
+	var se *catalog.SyntaxError
+	switch {
+	case errors.As(err, &be):
+		WriteError(w, http.StatusBadRequest, be.Error()+"; nothing from this request was stored", be.Problems)
+	case errors.As(err, &se):
+		WriteError(w, http.StatusBadRequest, se.Error(), nil)
+	case errors.Is(err, store.ErrNotFound):
+		WriteError(w, http.StatusNotFound, "not found", nil)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		WriteError(w, http.StatusServiceUnavailable, "request cancelled or timed out", nil)
+	default:
+		WriteError(w, http.StatusInternalServerError, err.Error(), nil)
+	}
+}
+
+// IntParam reads an integer query parameter within [min, max], with a
+// default. It answers 400 and returns false when the value is bad.
+func IntParam(w http.ResponseWriter, r *http.Request, name string, def, min, max int) (int, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		WriteError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %s=%q must be a whole number from %d to %d", name, v, min, max), nil)
+		return 0, false
+	}
+	return n, true
+}

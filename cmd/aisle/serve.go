@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aisle-dev/aisle/api"
+	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/engine"
+)
+
+type serveFlags struct {
+	globalFlags
+	addr     string
+	adminKey string
+	readKey  string
+	maxBody  int64
+}
+
+func (f *serveFlags) register(cmd *cobra.Command) {
+	f.globalFlags.register(cmd)
+	cmd.Flags().StringVar(&f.addr, "addr", "", "address to listen on (default 127.0.0.1:8080; port 0 picks a free port)")
+	cmd.Flags().StringVar(&f.adminKey, "admin-key", "", "API key required for writes and deletes (or env AISLE_ADMIN_KEY)")
+	cmd.Flags().StringVar(&f.readKey, "read-key", "", "API key required for reads, when set (or env AISLE_READ_KEY); the admin key also works")
+	cmd.Flags().Int64Var(&f.maxBody, "max-body", 0, "largest request body in bytes (default 16 MiB); larger ones get 413")
+}
+
+// load merges config file, environment and flags (flags win).
+func (f *serveFlags) load() (config.Config, error) {
+	cfg, err := f.globalFlags.load()
+	if err != nil {
+		return cfg, err
+	}
+	if v := os.Getenv("AISLE_ADMIN_KEY"); v != "" {
+		cfg.Server.AdminKey = v
+	}
+	if v := os.Getenv("AISLE_READ_KEY"); v != "" {
+		cfg.Server.ReadKey = v
+	}
+	if f.addr != "" {
+		cfg.Server.Addr = f.addr
+	}
+	if f.adminKey != "" {
+		cfg.Server.AdminKey = f.adminKey
+	}
+	if f.readKey != "" {
+		cfg.Server.ReadKey = f.readKey
+	}
+	if f.maxBody > 0 {
+		cfg.Server.MaxBodyBytes = f.maxBody
+	}
+	return cfg, nil
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the REST API over the data directory",
+		Long: `Serve the Aisle REST API (JSON under /api, Prometheus metrics at /metrics,
+the API description at /api/openapi.json) over the data in --data.`,
+		Example: "  aisle serve --addr 127.0.0.1:8080 --data ./aisle-data --admin-key secret",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, newLogger(), nil)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// serve runs the API until ctx ends. prepare, when set, runs after the
+// server is listening and before it is marked ready (the demo imports and
+// trains there, so /api/ready tells when it can answer).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare func(context.Context, *engine.Engine) error) error {
+	eng, st, err := openEngine(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if cfg.Server.AdminKey == "" {
+		log.Warn("no admin key set: anyone who can reach the server can write and delete (set --admin-key or AISLE_ADMIN_KEY)")
+	}
+	srv, err := api.New(api.Options{
+		Engine: eng, Logger: log,
+		AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --addr)", cfg.Server.Addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	url := "http://" + ln.Addr().String()
+	log.Info("aisle listening", "url", url, "data", cfg.Data)
+	fmt.Fprintf(os.Stdout, "Aisle is listening on %s (data in %s)\n", url, cfg.Data)
+
+	if prepare != nil {
+		if err := prepare(ctx, eng); err != nil {
+			hs.Close()
+			return err
+		}
+	}
+	srv.SetReady(true)
+	log.Info("aisle ready", "url", url)
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(sctx)
+}

@@ -1,0 +1,82 @@
+// Package config reads Aisle's configuration file (YAML). Every setting has
+// a default, so the file is optional; command-line flags override it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Data is the data directory (default ./aisle-data).
+	Data   string `yaml:"data"`
+	Server Server `yaml:"server"`
+	Events Events `yaml:"events"`
+}
+
+// Server configures `aisle serve`.
+type Server struct {
+	Addr         string `yaml:"addr"`           // default 127.0.0.1:8080
+	AdminKey     string `yaml:"admin_key"`      // or AISLE_ADMIN_KEY
+	ReadKey      string `yaml:"read_key"`       // or AISLE_READ_KEY
+	MaxBodyBytes int64  `yaml:"max_body_bytes"` // default 16 MiB
+}
+
+// Events configures which events are accepted and how much each counts.
+type Events struct {
+	// CustomTypes are event types accepted besides the built-in ones.
+	CustomTypes []string `yaml:"custom_types"`
+	// Weights maps event types to training weights (defaults: view 1,
+	// click 2, add_to_cart 4, purchase 8; rating uses its value).
+	Weights map[string]float64 `yaml:"weights"`
+	// AcceptUnknownItems accepts events naming items not in the catalogue.
+	AcceptUnknownItems bool `yaml:"accept_unknown_items"`
+}
+
+// Default returns the configuration used when there is no file.
+func Default() Config {
+	return Config{
+		Data:   "./aisle-data",
+		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20},
+		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0}},
+	}
+}
+
+// Load reads a YAML file over the defaults. Unknown keys are errors, so a
+// typo does not silently leave a default in place. An empty path gives the
+// defaults.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values that have a valid range.
+func (c Config) Validate() error {
+	if c.Server.MaxBodyBytes < 0 {
+		return errors.New("config: server.max_body_bytes must be ≥ 0")
+	}
+	for t, w := range c.Events.Weights {
+		if w < 0 {
+			return fmt.Errorf("config: events.weights.%s must be ≥ 0", t)
+		}
+	}
+	return nil
+}

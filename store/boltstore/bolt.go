@@ -1,0 +1,516 @@
+// Package boltstore is Aisle's embedded storage: one bbolt file in the data
+// directory, needing no service. Every write is one transaction, fsynced
+// before it returns, so an acknowledged write survives a crash.
+//
+// Layout (bucket: key → value):
+//
+//	items:       item id → item JSON
+//	users:       user id → user JSON
+//	events:      seq (8 bytes, big-endian) → event JSON
+//	user_events: user id, 0x00, seq → (empty)   — a user's events in time order
+//	models:      name, 0x00, version (4 bytes) → ModelMeta JSON
+//	model_blobs: same key → artefact bytes
+//	meta:        counters ("items", "users", "events") → uint64
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/store"
+)
+
+var (
+	bItems      = []byte("items")
+	bUsers      = []byte("users")
+	bEvents     = []byte("events")
+	bUserEvents = []byte("user_events")
+	bModels     = []byte("models")
+	bBlobs      = []byte("model_blobs")
+	bMeta       = []byte("meta")
+
+	kItems  = []byte("items")
+	kUsers  = []byte("users")
+	kEvents = []byte("events")
+)
+
+// FileName is the name of the database file inside the data directory.
+const FileName = "aisle.db"
+
+// Store is the embedded store. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in directory dir.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory %q: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: another aisle process is using this data directory (stop it, or pass a different --data)", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bItems, bUsers, bEvents, bUserEvents, bModels, bBlobs, bMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+func counter(tx *bolt.Tx, key []byte) uint64 {
+	v := tx.Bucket(bMeta).Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func addCounter(tx *bolt.Tx, key []byte, delta int64) error {
+	n := int64(counter(tx, key)) + delta
+	if n < 0 {
+		n = 0
+	}
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], uint64(n))
+	return tx.Bucket(bMeta).Put(key, buf[:])
+}
+
+func count(s *Store, key []byte) (int, error) {
+	var n uint64
+	err := s.db.View(func(tx *bolt.Tx) error { n = counter(tx, key); return nil })
+	return int(n), err
+}
+
+// putAll stores records by id in bucket b, counting new ones.
+func putAll[T any](tx *bolt.Tx, b, countKey []byte, recs []T, id func(*T) string) error {
+	bk := tx.Bucket(b)
+	added := int64(0)
+	for i := range recs {
+		key := []byte(id(&recs[i]))
+		v, err := json.Marshal(&recs[i])
+		if err != nil {
+			return fmt.Errorf("encode %q: %w", key, err)
+		}
+		if bk.Get(key) == nil {
+			added++
+		}
+		if err := bk.Put(key, v); err != nil {
+			return fmt.Errorf("store %q: %w", key, err)
+		}
+	}
+	return addCounter(tx, countKey, added)
+}
+
+// PutItems stores items in one durable transaction.
+func (s *Store) PutItems(ctx context.Context, items []catalog.Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putAll(tx, bItems, kItems, items, func(it *catalog.Item) string { return it.ID })
+	})
+}
+
+func get[T any](s *Store, b []byte, id string) (T, error) {
+	var rec T
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(b).Get([]byte(id))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		return json.Unmarshal(v, &rec)
+	})
+	return rec, err
+}
+
+// GetItem returns one item.
+func (s *Store) GetItem(ctx context.Context, id string) (catalog.Item, error) {
+	return get[catalog.Item](s, bItems, id)
+}
+
+// DeleteItem removes one item. Its events stay: they are facts about the past.
+func (s *Store) DeleteItem(ctx context.Context, id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bItems)
+		if b.Get([]byte(id)) == nil {
+			return store.ErrNotFound
+		}
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return addCounter(tx, kItems, -1)
+	})
+}
+
+// EncodeCursor and DecodeCursor make page cursors opaque.
+func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+func decodeCursor(c string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, fmt.Errorf("invalid cursor %q: pass the next_cursor of a previous page", c)
+	}
+	return b, nil
+}
+
+func list[T any](s *Store, b []byte, cursor string, limit int) ([]T, string, error) {
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", store.ErrBadCursor, err)
+	}
+	var out []T
+	next := ""
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(b).Cursor()
+		var k, v []byte
+		if len(after) == 0 {
+			k, v = c.First()
+		} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+		for ; k != nil; k, v = c.Next() {
+			if len(out) == limit {
+				// Something follows the page: point the cursor at its last key.
+				next = encodeCursor(string(after))
+				break
+			}
+			var rec T
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode %q: %w", k, err)
+			}
+			out = append(out, rec)
+			after = append(after[:0], k...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
+// ListItems returns one page of items in id order.
+func (s *Store) ListItems(ctx context.Context, cursor string, limit int) ([]catalog.Item, string, error) {
+	return list[catalog.Item](s, bItems, cursor, limit)
+}
+
+// ScanItems calls fn for every item.
+func (s *Store) ScanItems(ctx context.Context, fn func(catalog.Item) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bItems).ForEach(func(k, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var it catalog.Item
+			if err := json.Unmarshal(v, &it); err != nil {
+				return fmt.Errorf("decode item %q: %w", k, err)
+			}
+			return fn(it)
+		})
+	})
+}
+
+// CountItems returns the number of items.
+func (s *Store) CountItems(ctx context.Context) (int, error) { return count(s, kItems) }
+
+// PutUsers stores users in one durable transaction.
+func (s *Store) PutUsers(ctx context.Context, users []catalog.User) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putAll(tx, bUsers, kUsers, users, func(u *catalog.User) string { return u.ID })
+	})
+}
+
+// GetUser returns one user.
+func (s *Store) GetUser(ctx context.Context, id string) (catalog.User, error) {
+	return get[catalog.User](s, bUsers, id)
+}
+
+// ListUsers returns one page of users in id order.
+func (s *Store) ListUsers(ctx context.Context, cursor string, limit int) ([]catalog.User, string, error) {
+	return list[catalog.User](s, bUsers, cursor, limit)
+}
+
+// CountUsers returns the number of users.
+func (s *Store) CountUsers(ctx context.Context) (int, error) { return count(s, kUsers) }
+
+func userEventKey(user string, seq uint64) []byte {
+	k := make([]byte, 0, len(user)+9)
+	k = append(k, user...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// DeleteUser removes a user and all of their events in one transaction.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		users, ue, evs := tx.Bucket(bUsers), tx.Bucket(bUserEvents), tx.Bucket(bEvents)
+		found := users.Get([]byte(id)) != nil
+		if found {
+			if err := users.Delete([]byte(id)); err != nil {
+				return err
+			}
+			if err := addCounter(tx, kUsers, -1); err != nil {
+				return err
+			}
+		}
+		prefix := append([]byte(id), 0)
+		var keys [][]byte
+		c := ue.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			if err := evs.Delete(k[len(prefix):]); err != nil {
+				return err
+			}
+			if err := ue.Delete(k); err != nil {
+				return err
+			}
+		}
+		if len(keys) > 0 {
+			found = true
+			if err := addCounter(tx, kEvents, -int64(len(keys))); err != nil {
+				return err
+			}
+		}
+		if !found {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// AppendEvents stores events in one durable transaction, assigning Seq and
+// creating users seen for the first time.
+func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		eb, ue, users := tx.Bucket(bEvents), tx.Bucket(bUserEvents), tx.Bucket(bUsers)
+		eb.FillPercent = 0.95
+		newUsers := int64(0)
+		for i := range evs {
+			seq, err := eb.NextSequence()
+			if err != nil {
+				return err
+			}
+			evs[i].Seq = seq
+			v, err := json.Marshal(&evs[i])
+			if err != nil {
+				return fmt.Errorf("encode event: %w", err)
+			}
+			if err := eb.Put(seqKey(seq), v); err != nil {
+				return err
+			}
+			if err := ue.Put(userEventKey(evs[i].UserID, seq), nil); err != nil {
+				return err
+			}
+			if users.Get([]byte(evs[i].UserID)) == nil {
+				u, _ := json.Marshal(catalog.User{ID: evs[i].UserID, CreatedAt: evs[i].Timestamp})
+				if err := users.Put([]byte(evs[i].UserID), u); err != nil {
+					return err
+				}
+				newUsers++
+			}
+		}
+		if err := addCounter(tx, kUsers, newUsers); err != nil {
+			return err
+		}
+		return addCounter(tx, kEvents, int64(len(evs)))
+	})
+	if err != nil {
+		for i := range evs {
+			evs[i].Seq = 0
+		}
+	}
+	return err
+}
+
+// UserEvents returns a user's most recent events, newest first.
+func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]events.Event, error) {
+	var out []events.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ue, eb := tx.Bucket(bUserEvents), tx.Bucket(bEvents)
+		prefix := append([]byte(userID), 0)
+		c := ue.Cursor()
+		k, _ := c.Seek(userEventKey(userID, ^uint64(0)))
+		if k == nil {
+			k, _ = c.Last()
+		} else if !bytes.Equal(k, userEventKey(userID, ^uint64(0))) {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Prev() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			v := eb.Get(k[len(prefix):])
+			if v == nil {
+				continue
+			}
+			var e events.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode event %x: %w", k[len(prefix):], err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ScanEvents calls fn for every event after seq `after`, in order.
+func (s *Store) ScanEvents(ctx context.Context, after uint64, fn func(events.Event) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bEvents).Cursor()
+		n := 0
+		for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			var e events.Event
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode event %x: %w", k, err)
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// CountEvents returns the number of events.
+func (s *Store) CountEvents(ctx context.Context) (int, error) { return count(s, kEvents) }
+
+func modelKey(name string, version int) []byte {
+	k := append([]byte(name), 0)
+	return binary.BigEndian.AppendUint32(k, uint32(version))
+}
+
+// SaveModel stores a new model version.
+func (s *Store) SaveModel(ctx context.Context, meta store.ModelMeta, blob []byte) (int, error) {
+	if meta.Name == "" {
+		return 0, errors.New("save model: empty name")
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bModels)
+		prefix := append([]byte(meta.Name), 0)
+		c := mb.Cursor()
+		last := 0
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+4; k, _ = c.Next() {
+			last = int(binary.BigEndian.Uint32(k[len(prefix):]))
+		}
+		meta.Version = last + 1
+		meta.Size = int64(len(blob))
+		if meta.CreatedAt.IsZero() {
+			meta.CreatedAt = time.Now().UTC()
+		}
+		v, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		key := modelKey(meta.Name, meta.Version)
+		if err := mb.Put(key, v); err != nil {
+			return err
+		}
+		return tx.Bucket(bBlobs).Put(key, blob)
+	})
+	return meta.Version, err
+}
+
+// ListModels lists model versions, oldest first within each name.
+func (s *Store) ListModels(ctx context.Context, name string) ([]store.ModelMeta, error) {
+	var out []store.ModelMeta
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bModels).Cursor()
+		var prefix []byte
+		if name != "" {
+			prefix = append([]byte(name), 0)
+		}
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var m store.ModelMeta
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("decode model meta %q: %w", k, err)
+			}
+			if name != "" && m.Name != name {
+				continue
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LoadModel returns one stored model version.
+func (s *Store) LoadModel(ctx context.Context, name string, version int) (store.ModelMeta, []byte, error) {
+	var meta store.ModelMeta
+	var blob []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		key := modelKey(name, version)
+		v := tx.Bucket(bModels).Get(key)
+		if v == nil {
+			return store.ErrNotFound
+		}
+		if err := json.Unmarshal(v, &meta); err != nil {
+			return err
+		}
+		blob = append([]byte(nil), tx.Bucket(bBlobs).Get(key)...)
+		return nil
+	})
+	return meta, blob, err
+}
+
+// UpdateModelMeta rewrites a stored version's metadata.
+func (s *Store) UpdateModelMeta(ctx context.Context, meta store.ModelMeta) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		key := modelKey(meta.Name, meta.Version)
+		mb := tx.Bucket(bModels)
+		if mb.Get(key) == nil {
+			return store.ErrNotFound
+		}
+		v, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		return mb.Put(key, v)
+	})
+}

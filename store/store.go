@@ -1,0 +1,103 @@
+// Package store defines where Aisle keeps its data — the catalogue, users,
+// the event log and model artefacts — as small interfaces free of any
+// engine-specific type, so that the embedded default (package
+// store/boltstore) and a networked one (PostgreSQL, later) are
+// interchangeable.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrBadCursor is wrapped by listing errors caused by a malformed page cursor.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// Catalog keeps items.
+type Catalog interface {
+	// PutItems inserts or replaces items atomically: all are stored, or none.
+	// It returns only once the items are durable.
+	PutItems(ctx context.Context, items []catalog.Item) error
+	// GetItem returns one item or ErrNotFound.
+	GetItem(ctx context.Context, id string) (catalog.Item, error)
+	// DeleteItem removes an item; ErrNotFound when there was none.
+	DeleteItem(ctx context.Context, id string) error
+	// ListItems returns up to limit items with ids after cursor ("" = from the
+	// start) in id order, and the cursor of the next page ("" at the end).
+	ListItems(ctx context.Context, cursor string, limit int) ([]catalog.Item, string, error)
+	// ScanItems calls fn for every item in id order, stopping at its first error.
+	ScanItems(ctx context.Context, fn func(catalog.Item) error) error
+	// CountItems returns the number of items.
+	CountItems(ctx context.Context) (int, error)
+}
+
+// Users keeps users.
+type Users interface {
+	// PutUsers inserts or replaces users atomically and durably.
+	PutUsers(ctx context.Context, users []catalog.User) error
+	GetUser(ctx context.Context, id string) (catalog.User, error)
+	// DeleteUser removes the user and every event of theirs, atomically
+	// (the right to be forgotten). ErrNotFound when neither exists.
+	DeleteUser(ctx context.Context, id string) error
+	ListUsers(ctx context.Context, cursor string, limit int) ([]catalog.User, string, error)
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// EventLog keeps behaviour events, append-only.
+type EventLog interface {
+	// AppendEvents stores events atomically and durably, assigning each its
+	// Seq (increasing), and creates users that do not exist yet.
+	AppendEvents(ctx context.Context, evs []events.Event) error
+	// UserEvents returns up to limit of a user's events, newest first.
+	UserEvents(ctx context.Context, userID string, limit int) ([]events.Event, error)
+	// ScanEvents calls fn for every event with Seq > after, in Seq order.
+	ScanEvents(ctx context.Context, after uint64, fn func(events.Event) error) error
+	// CountEvents returns the number of stored events.
+	CountEvents(ctx context.Context) (int, error)
+}
+
+// ModelMeta describes one stored version of a trained model.
+type ModelMeta struct {
+	Name      string             `json:"name"`
+	Version   int                `json:"version"`
+	Params    map[string]float64 `json:"params,omitempty"`
+	Metrics   map[string]float64 `json:"metrics,omitempty"`
+	Users     int                `json:"users"`        // size of the data snapshot
+	Items     int                `json:"items"`        //
+	Events    int                `json:"interactions"` //
+	CreatedAt time.Time          `json:"created_at"`
+	TrainSecs float64            `json:"train_seconds"`
+	// Status is "serving", "candidate", "rejected" or "retired".
+	Status string `json:"status"`
+	Note   string `json:"note,omitempty"`
+	Size   int64  `json:"size_bytes"`
+}
+
+// Models keeps versioned model artefacts.
+type Models interface {
+	// SaveModel stores a new version of meta.Name and returns its number.
+	SaveModel(ctx context.Context, meta ModelMeta, blob []byte) (int, error)
+	// ListModels lists the stored versions of a model (all models when name
+	// is ""), oldest first.
+	ListModels(ctx context.Context, name string) ([]ModelMeta, error)
+	// LoadModel returns one version's metadata and artefact.
+	LoadModel(ctx context.Context, name string, version int) (ModelMeta, []byte, error)
+	// UpdateModelMeta rewrites the metadata of a stored version (status, note, metrics).
+	UpdateModelMeta(ctx context.Context, meta ModelMeta) error
+}
+
+// Store is everything Aisle keeps.
+type Store interface {
+	Catalog
+	Users
+	EventLog
+	Models
+	Close() error
+}
