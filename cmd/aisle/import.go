@@ -103,4 +103,3 @@ func printReport(w io.Writer, source string, rep engine.ImportReport) {
 		fmt.Fprintf(w, "  … and %d more rejected rows\n", rep.Rejected-len(rep.Reasons))
 	}
 }
-
