@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newServeCmd(),
 		newImportCmd(),
+		newDemoCmd(),
 		newEvalCmd(),
 	)
 	return root

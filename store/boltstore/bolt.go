@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -325,6 +326,9 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 		eb, ue, users := tx.Bucket(bEvents), tx.Bucket(bUserEvents), tx.Bucket(bUsers)
 		eb.FillPercent = 0.95
 		newUsers := int64(0)
+		// Index keys are written in sorted order: bbolt then touches each
+		// leaf page once per run instead of at random.
+		idx := make([][]byte, len(evs))
 		for i := range evs {
 			seq, err := eb.NextSequence()
 			if err != nil {
@@ -338,12 +342,24 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 			if err := eb.Put(seqKey(seq), v); err != nil {
 				return err
 			}
-			if err := ue.Put(userEventKey(evs[i].UserID, seq), nil); err != nil {
+			idx[i] = userEventKey(evs[i].UserID, seq)
+		}
+		slices.SortFunc(idx, bytes.Compare)
+		var lastUser []byte
+		for _, k := range idx {
+			if err := ue.Put(k, nil); err != nil {
 				return err
 			}
-			if users.Get([]byte(evs[i].UserID)) == nil {
-				u, _ := json.Marshal(catalog.User{ID: evs[i].UserID, CreatedAt: evs[i].Timestamp})
-				if err := users.Put([]byte(evs[i].UserID), u); err != nil {
+			user := k[:len(k)-9]
+			if bytes.Equal(user, lastUser) {
+				continue
+			}
+			lastUser = user
+			if users.Get(user) == nil {
+				seq := binary.BigEndian.Uint64(k[len(k)-8:])
+				e := &evs[seq-evs[0].Seq]
+				u, _ := json.Marshal(catalog.User{ID: e.UserID, CreatedAt: e.Timestamp})
+				if err := users.Put([]byte(e.UserID), u); err != nil {
 					return err
 				}
 				newUsers++

@@ -1,0 +1,31 @@
+# Aisle: common tasks. `make test` is the test command CI runs.
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: build test race fuzz bench demo
+
+build:
+	$(GO) build -o aisle ./cmd/aisle
+
+# The README's test command.
+test:
+	$(GO) test ./...
+
+# The tests again under the race detector (needs cgo), in -short mode.
+race:
+	$(GO) test -race -short -count=1 -timeout 20m ./...
+
+# A short run of every fuzz target (each parser of outside input).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) >/dev/null || { echo "FAIL fuzz $$pkg $$f"; exit 1; }; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo:
+	$(GO) run ./cmd/aisle demo
