@@ -27,6 +27,10 @@ type IALSParams struct {
 	InitStd    float64
 	Seed       uint64
 	UseWeights bool
+	RegExp     float64
+	// MeanUserLen is the mean training row length of a user, for the
+	// frequency-scaled regulariser of the fold-in.
+	MeanUserLen float64
 }
 
 // IALS is implicit alternating least squares (WRMF, Hu, Koren and Volinsky
@@ -49,7 +53,9 @@ type IALS struct {
 //     from its previous value; 0 solves every vector exactly by Cholesky (slower);
 //   - init_std (default 0.01): standard deviation of the random initial factors;
 //   - seed (default 0): random seed;
-//   - use_weights (default 1): 1 reads Dataset.Weights into the confidence, 0 treats all as 1.
+//   - use_weights (default 1): 1 reads Dataset.Weights into the confidence, 0 treats all as 1;
+//   - reg_exp (default 0): frequency-scaled regularisation: a user or item with n
+//     interactions gets reg·(n/mean n of its side)^reg_exp; 0 = the same reg for all.
 func NewIALS(p model.Params) (*IALS, error) {
 	v, err := hyper.Read(IALSName, p, []hyper.Spec{
 		{Name: "factors", Default: 64, Min: 1, Max: 1024, Int: true},
@@ -60,6 +66,7 @@ func NewIALS(p model.Params) (*IALS, error) {
 		{Name: "init_std", Default: 0.01, Min: 0},
 		{Name: "seed", Default: 0, Min: 0, Int: true},
 		{Name: "use_weights", Default: 1, Min: 0, Max: 1, Int: true},
+		{Name: "reg_exp", Default: 0, Min: 0, Max: 2},
 	})
 	if err != nil {
 		return nil, err
@@ -67,6 +74,7 @@ func NewIALS(p model.Params) (*IALS, error) {
 	return &IALS{p: IALSParams{
 		Factors: int(v["factors"]), Reg: v["reg"], Alpha: v["alpha"], Iterations: int(v["iterations"]),
 		CGSteps: int(v["cg_steps"]), InitStd: v["init_std"], Seed: uint64(v["seed"]), UseWeights: v["use_weights"] == 1,
+		RegExp: v["reg_exp"],
 	}}, nil
 }
 
@@ -124,6 +132,9 @@ func (m *IALS) Fit(ctx context.Context, ds *model.Dataset, progress model.Progre
 		m.warm = nil
 	}
 
+	meanU := float64(len(ds.Items)) / float64(max(1, nu))
+	meanI := float64(len(ds.Items)) / float64(max(1, ni))
+	m.p.MeanUserLen = meanU
 	workers := runtime.GOMAXPROCS(0)
 	scratch := make([]*alsScratch, workers)
 	for w := range scratch {
@@ -136,7 +147,7 @@ func (m *IALS) Fit(ctx context.Context, ds *model.Dataset, progress model.Progre
 		gf := toFloat32(g)
 		parallelRows(nu, stop, func(w, u int) {
 			lo, hi := ds.UserPtr[u], ds.UserPtr[u+1]
-			m.solveRow(scratch[w], g, gf, f.V, ds.Items[lo:hi], conf[lo:hi], f.user(u))
+			m.solveRow(scratch[w], g, gf, f.V, ds.Items[lo:hi], conf[lo:hi], scaledReg(m.p.Reg, m.p.RegExp, meanU, hi-lo), f.user(u))
 		})
 		if err := ctx.Err(); err != nil {
 			return err
@@ -146,17 +157,17 @@ func (m *IALS) Fit(ctx context.Context, ds *model.Dataset, progress model.Progre
 		gf = toFloat32(g)
 		parallelRows(ni, stop, func(w, i int) {
 			lo, hi := colPtr[i], colPtr[i+1]
-			m.solveRow(scratch[w], g, gf, f.U, colUser[lo:hi], colConf[lo:hi], f.item(i))
+			m.solveRow(scratch[w], g, gf, f.U, colUser[lo:hi], colConf[lo:hi], scaledReg(m.p.Reg, m.p.RegExp, meanI, hi-lo), f.item(i))
 		})
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if progress != nil {
-			progress(model.Status{Stage: "epoch", Epoch: it, Of: m.p.Iterations, Loss: m.loss(ds, &f, conf), Metric: math.NaN()})
+			progress(model.Status{Stage: "epoch", Epoch: it, Of: m.p.Iterations, Loss: m.loss(ds, &f, conf, colPtr, meanU, meanI), Metric: math.NaN()})
 		}
 	}
 	m.f = f
-	m.fi = foldIn{alpha: m.p.Alpha, w0: 1, lambda: m.p.Reg, gram: gram(f.V, k)}
+	m.fi = m.foldIn()
 	return nil
 }
 
@@ -178,19 +189,11 @@ func toFloat32(g []float64) []float32 {
 	return out
 }
 
-func trace(g []float64, k int) float64 {
-	t := 0.0
-	for d := 0; d < k; d++ {
-		t += g[d*k+d]
-	}
-	return t
-}
-
 // solveRow sets x to the minimiser of
-// Σ_j (1+c_j)(1 − x·y_j)² + Σ_{others} (x·y)² + λ|x|², given G = YᵀY.
-func (m *IALS) solveRow(s *alsScratch, g []float64, gf []float32, y []float32, idx []int32, c []float32, x []float32) {
+// Σ_j (1+c_j)(1 − x·y_j)² + Σ_{others} (x·y)² + λ|x|², given G = YᵀY
+// (as float64 g and float32 gf).
+func (m *IALS) solveRow(s *alsScratch, g []float64, gf []float32, y []float32, idx []int32, c []float32, lambda float64, x []float32) {
 	k := len(x)
-	lambda := m.p.Reg
 	if m.p.CGSteps == 0 {
 		copy(s.a, g)
 		clear(s.b)
@@ -256,7 +259,7 @@ func (m *IALS) solveRow(s *alsScratch, g []float64, gf []float32, y []float32, i
 }
 
 // loss is the training objective divided by the number of interactions.
-func (m *IALS) loss(ds *model.Dataset, f *factors, conf []float32) float64 {
+func (m *IALS) loss(ds *model.Dataset, f *factors, conf []float32, colPtr []int, meanU, meanI float64) float64 {
 	k := f.Dim
 	gu, gv := gram(f.U, k), gram(f.V, k)
 	total := 0.0
@@ -272,13 +275,22 @@ func (m *IALS) loss(ds *model.Dataset, f *factors, conf []float32) float64 {
 			p := float64(dot(x, f.item(int(ds.Items[j]))))
 			s += (1+float64(conf[j]))*(1-p)*(1-p) - p*p
 		}
-		part[w] += s
+		n := ds.UserPtr[u+1] - ds.UserPtr[u]
+		part[w] += s + scaledReg(m.p.Reg, m.p.RegExp, meanU, n)*float64(dot(x, x))
 	})
 	for _, p := range part {
 		total += p
 	}
-	total += m.p.Reg * (trace(gu, k) + trace(gv, k))
+	for i := 0; i < f.NumItems; i++ {
+		y := f.item(i)
+		total += scaledReg(m.p.Reg, m.p.RegExp, meanI, colPtr[i+1]-colPtr[i]) * float64(dot(y, y))
+	}
 	return total / float64(max(1, len(ds.Items)))
+}
+
+// foldIn is the user step of training, for one user.
+func (m *IALS) foldIn() foldIn {
+	return foldIn{alpha: m.p.Alpha, w0: 1, lambda: m.p.Reg, regExp: m.p.RegExp, meanN: m.p.MeanUserLen, gram: gram(m.f.V, m.f.Dim)}
 }
 
 // Score implements model.Model: the user's learned vector, or a vector
@@ -316,6 +328,6 @@ func (m *IALS) Load(r io.Reader) error {
 		return fmt.Errorf("load %s: %w", IALSName, err)
 	}
 	m.p, m.f = s.Params, s.Factors
-	m.fi = foldIn{alpha: m.p.Alpha, w0: 1, lambda: m.p.Reg, gram: gram(m.f.V, m.f.Dim)}
+	m.fi = m.foldIn()
 	return nil
 }

@@ -54,9 +54,21 @@ func (f *factors) check() error {
 // foldIn solves min_x Σ_h c_h (1 − x·y_h)² + w0 Σ_{j∉H} (x·y_j)² + λ|x|²,
 // c_h = 1 + alpha·w_h, exactly:
 // (w0·G + Σ_h (c_h − w0) y_h y_hᵀ + λI) x = Σ_h c_h y_h, with G = YᵀY.
+//
+// With regExp ν > 0 the regulariser grows with the history length n:
+// λ·(max(n,1)/meanN)^ν (frequency-scaled regularisation, Rendle et al. 2022).
 type foldIn struct {
 	alpha, w0, lambda float64
+	regExp, meanN     float64
 	gram              []float64 // Dim×Dim, YᵀY
+}
+
+// scaledReg is λ·(max(n,1)/meanN)^ν, or λ when ν is 0.
+func scaledReg(lambda, regExp, meanN float64, n int) float64 {
+	if regExp == 0 || meanN <= 0 {
+		return lambda
+	}
+	return lambda * math.Pow(float64(max(n, 1))/meanN, regExp)
 }
 
 func (fi *foldIn) solve(f *factors, hist []int32, hw []float32, x []float32) {
@@ -66,8 +78,9 @@ func (fi *foldIn) solve(f *factors, hist []int32, hw []float32, x []float32) {
 	for p, g := range fi.gram {
 		a[p] = fi.w0 * g
 	}
+	lambda := scaledReg(fi.lambda, fi.regExp, fi.meanN, len(hist))
 	for d := 0; d < k; d++ {
-		a[d*k+d] += fi.lambda
+		a[d*k+d] += lambda
 	}
 	for j, h := range hist {
 		if h < 0 || int(h) >= f.NumItems {

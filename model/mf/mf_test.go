@@ -23,6 +23,7 @@ var models = []struct {
 }{
 	{"ials-cg", ials, model.Params{"factors": 16, "reg": 1, "alpha": 5}},
 	{"ials-cholesky", ials, model.Params{"factors": 16, "reg": 1, "alpha": 5, "cg_steps": 0}},
+	{"ials-regexp", ials, model.Params{"factors": 16, "reg": 1, "alpha": 5, "reg_exp": 1}},
 	{"bpr-sgd", bpr, model.Params{"factors": 16, "epochs": 30}},
 	{"bpr-adam", bpr, model.Params{"factors": 16, "epochs": 30, "adam": 1, "lr": 0.01}},
 }
