@@ -8,6 +8,10 @@ import (
 	"strings"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/ease"
+	"github.com/aisle-dev/aisle/model/knn"
+	"github.com/aisle-dev/aisle/model/mf"
+	"github.com/aisle-dev/aisle/model/popular"
 )
 
 // Factory builds an untrained model from hyper-parameters; missing
@@ -15,7 +19,13 @@ import (
 type Factory func(p model.Params) (model.Model, error)
 
 // factories lists every model Aisle has. It is read-only after init.
-var factories = map[string]Factory{}
+var factories = map[string]Factory{
+	popular.Name: func(p model.Params) (model.Model, error) { return popular.New(p) },
+	knn.Name:     func(p model.Params) (model.Model, error) { return knn.New(p) },
+	mf.BPRName:   func(p model.Params) (model.Model, error) { return mf.NewBPR(p) },
+	mf.IALSName:  func(p model.Params) (model.Model, error) { return mf.NewIALS(p) },
+	ease.Name:    func(p model.Params) (model.Model, error) { return ease.New(p) },
+}
 
 // New builds the named model.
 func New(name string, p model.Params) (model.Model, error) {

@@ -1,0 +1,245 @@
+// Package ease is EASE (Steck, "Embarrassingly Shallow Autoencoders for
+// Sparse Data", WWW 2019): a closed-form item-item model. With the item Gram
+// matrix G = XᵀX of the (weighted) user-item matrix X and P = (G + λI)⁻¹,
+// the item-item weights are B = I − P·diag(1/diag(P)) with a zero diagonal,
+// and a user's scores are their history row times B. It needs one dense
+// n×n inverse, so it is limited to catalogues of some tens of thousands of
+// items (memory 8·n² bytes while fitting, 4·n² bytes fitted).
+package ease
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/hyper"
+)
+
+// Name is the model's registered name.
+const Name = "ease"
+
+const formatVersion = 1
+
+// EASE is the closed-form item-item model.
+type EASE struct {
+	lambda   float64
+	maxItems int
+	weights  bool
+	st       state
+}
+
+type state struct {
+	N int
+	B []float32 // row-major n×n: B[i*n+j] is how much item i votes for item j
+	// The training rows, used for a known user queried without History.
+	UserPtr []int
+	Items   []int32
+	Weights []float32
+}
+
+// New builds an EASE model. Params:
+//   - lambda (default 500): L2 regularisation added to the Gram diagonal;
+//     larger values shrink the weights more;
+//   - max_items (default 30000): Fit refuses a catalogue with more items;
+//   - use_weights (default 1): 1 uses Dataset.Weights as matrix values, 0
+//     treats every interaction as 1.
+func New(p model.Params) (*EASE, error) {
+	v, err := hyper.Read(Name, p, []hyper.Spec{
+		{Name: "lambda", Default: 500, Min: 0},
+		{Name: "max_items", Default: 30000, Min: 1, Int: true},
+		{Name: "use_weights", Default: 1, Min: 0, Max: 1, Int: true},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &EASE{lambda: v["lambda"], maxItems: int(v["max_items"]), weights: v["use_weights"] == 1}, nil
+}
+
+// Name implements model.Model.
+func (m *EASE) Name() string { return Name }
+
+// Fit computes B. Progress reports the stages gram, factorize, invert, weights.
+func (m *EASE) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
+	n := ds.NumItems()
+	if n > m.maxItems {
+		return fmt.Errorf("ease: %d items exceed max_items=%d (memory grows with the square of the item count: %.1f GB needed); raise max_items or use another model",
+			n, m.maxItems, 12*float64(n)*float64(n)/1e9)
+	}
+	if n == 0 {
+		return fmt.Errorf("ease: the data set has no items")
+	}
+	report := func(stage string, step int) {
+		if progress != nil {
+			progress(model.Status{Stage: stage, Epoch: step, Of: 4, Loss: math.NaN(), Metric: math.NaN()})
+		}
+	}
+	w := func(j int) float64 {
+		if m.weights && ds.Weights != nil {
+			return float64(ds.Weights[j])
+		}
+		return 1
+	}
+	// item → (user, weight) lists, so each worker fills whole rows of G.
+	colPtr := make([]int, n+1)
+	for j, it := range ds.Items {
+		if it < 0 || int(it) >= n {
+			return fmt.Errorf("ease: interaction %d: item %d out of range [0, %d)", j, it, n)
+		}
+		colPtr[it+1]++
+	}
+	for i := 0; i < n; i++ {
+		colPtr[i+1] += colPtr[i]
+	}
+	colUser := make([]int32, len(ds.Items))
+	colW := make([]float64, len(ds.Items))
+	next := slices.Clone(colPtr[:n])
+	for u := 0; u < ds.NumUsers(); u++ {
+		for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
+			it := ds.Items[j]
+			colUser[next[it]], colW[next[it]] = int32(u), w(j)
+			next[it]++
+		}
+	}
+	g := make([]float64, n*n)
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for k := 0; k < workers; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < n; i += workers {
+				if i%64 == k && ctx.Err() != nil {
+					return
+				}
+				row := g[i*n : (i+1)*n]
+				for c := colPtr[i]; c < colPtr[i+1]; c++ {
+					u, wu := colUser[c], colW[c]
+					for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
+						row[ds.Items[j]] += wu * w(j)
+					}
+				}
+				row[i] += m.lambda
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	report("gram", 1)
+
+	gs := mat.NewSymDense(n, g)
+	var chol mat.Cholesky
+	if !chol.Factorize(gs) {
+		return fmt.Errorf("ease: the regularised Gram matrix is not positive definite (lambda=%v too small?)", m.lambda)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	report("factorize", 2)
+	var p mat.SymDense
+	if err := chol.InverseTo(&p); err != nil {
+		return fmt.Errorf("ease: invert the Gram matrix: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	report("invert", 3)
+
+	b := make([]float32, n*n)
+	diag := make([]float64, n)
+	for j := range diag {
+		diag[j] = p.At(j, j)
+	}
+	raw := p.RawSymmetric() // upper triangle is authoritative
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			if i == j {
+				continue
+			}
+			var pij float64
+			if i < j {
+				pij = raw.Data[i*raw.Stride+j]
+			} else {
+				pij = raw.Data[j*raw.Stride+i]
+			}
+			b[i*n+j] = float32(-pij / diag[j])
+		}
+	}
+	st := state{N: n, B: b, UserPtr: slices.Clone(ds.UserPtr), Items: slices.Clone(ds.Items)}
+	if m.weights && ds.Weights != nil {
+		st.Weights = slices.Clone(ds.Weights)
+	}
+	m.st = st
+	report("weights", 4)
+	return nil
+}
+
+// Score is the (weighted) history row times B. When q.History is empty and
+// q.User is a training user, the user's training row is the history.
+func (m *EASE) Score(q model.Query, scores []float32) {
+	clear(scores)
+	hist, hw := q.History, q.HistoryWeights
+	if len(hist) == 0 && q.User >= 0 && int(q.User) < len(m.st.UserPtr)-1 {
+		lo, hi := m.st.UserPtr[q.User], m.st.UserPtr[q.User+1]
+		hist = m.st.Items[lo:hi]
+		if m.st.Weights != nil {
+			hw = m.st.Weights[lo:hi]
+		}
+	}
+	n := m.st.N
+	for j, h := range hist {
+		if h < 0 || int(h) >= n {
+			continue
+		}
+		wh := float32(1)
+		if hw != nil && m.weights {
+			wh = hw[j]
+		}
+		row := m.st.B[int(h)*n : (int(h)+1)*n]
+		for i, v := range row {
+			scores[i] += wh * v
+		}
+	}
+}
+
+// Similar writes row item of B: how strongly item predicts every other item.
+func (m *EASE) Similar(item int32, scores []float32) {
+	clear(scores)
+	if item < 0 || int(item) >= m.st.N {
+		return
+	}
+	copy(scores, m.st.B[int(item)*m.st.N:(int(item)+1)*m.st.N])
+}
+
+type saved struct {
+	Lambda   float64
+	MaxItems int
+	Weights  bool
+	State    state
+}
+
+// Save implements model.Model.
+func (m *EASE) Save(w io.Writer) error {
+	return hyper.Save(w, Name, formatVersion, saved{Lambda: m.lambda, MaxItems: m.maxItems, Weights: m.weights, State: m.st})
+}
+
+// Load implements model.Model.
+func (m *EASE) Load(r io.Reader) error {
+	var s saved
+	if err := hyper.Load(r, Name, formatVersion, &s); err != nil {
+		return err
+	}
+	if len(s.State.B) != s.State.N*s.State.N {
+		return fmt.Errorf("load %s: weight matrix has %d values, want %d", Name, len(s.State.B), s.State.N*s.State.N)
+	}
+	m.lambda, m.maxItems, m.weights, m.st = s.Lambda, s.MaxItems, s.Weights, s.State
+	return nil
+}

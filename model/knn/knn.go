@@ -1,0 +1,258 @@
+// Package knn is the item-based nearest-neighbour recommender (ItemKNN):
+// item-item cosine similarity on the weighted user-item matrix, shrunk
+// towards zero for items with little co-occurrence, keeping the K most
+// similar neighbours of every item. A user's score for an item is the sum of
+// the similarities of that item to the items of the user's history.
+package knn
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/hyper"
+)
+
+// Name is the model's registered name.
+const Name = "itemknn"
+
+const formatVersion = 1
+
+// ItemKNN is an item-item cosine nearest-neighbour model.
+type ItemKNN struct {
+	k       int
+	shrink  float64
+	weights bool
+	st      state
+}
+
+// state is what Fit learns and Save writes.
+type state struct {
+	NumItems int
+	// Neighbours of item i: Nbr[NbrPtr[i]:NbrPtr[i+1]] with similarities Sim[…], best first.
+	NbrPtr []int
+	Nbr    []int32
+	Sim    []float32
+	// The training rows, used for a known user queried without History.
+	UserPtr []int
+	Items   []int32
+	Weights []float32
+}
+
+// New builds an ItemKNN model. Params:
+//   - k (default 200): neighbours kept per item;
+//   - shrink (default 10): cosine = co(i,j) / (|i||j| + shrink), damping
+//     similarities resting on few common users;
+//   - use_weights (default 1): 1 uses Dataset.Weights as matrix values, 0 treats
+//     every interaction as 1.
+func New(p model.Params) (*ItemKNN, error) {
+	v, err := hyper.Read(Name, p, []hyper.Spec{
+		{Name: "k", Default: 200, Min: 1, Int: true},
+		{Name: "shrink", Default: 10, Min: 0},
+		{Name: "use_weights", Default: 1, Min: 0, Max: 1, Int: true},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ItemKNN{k: int(v["k"]), shrink: v["shrink"], weights: v["use_weights"] == 1}, nil
+}
+
+// Name implements model.Model.
+func (m *ItemKNN) Name() string { return Name }
+
+// Fit computes the top-k neighbours of every item, using all cores.
+func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
+	nu, ni := ds.NumUsers(), ds.NumItems()
+	w := func(j int) float32 {
+		if m.weights && ds.Weights != nil {
+			return ds.Weights[j]
+		}
+		return 1
+	}
+	// item → users (CSC) and the norm of every item column
+	colPtr := make([]int, ni+1)
+	for j, it := range ds.Items {
+		if it < 0 || int(it) >= ni {
+			return fmt.Errorf("itemknn: interaction %d: item %d out of range [0, %d)", j, it, ni)
+		}
+		colPtr[it+1]++
+	}
+	for i := 0; i < ni; i++ {
+		colPtr[i+1] += colPtr[i]
+	}
+	colUser := make([]int32, len(ds.Items))
+	colW := make([]float32, len(ds.Items))
+	next := slices.Clone(colPtr[:ni])
+	norm := make([]float64, ni)
+	for u := 0; u < nu; u++ {
+		for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
+			it := ds.Items[j]
+			colUser[next[it]] = int32(u)
+			colW[next[it]] = w(j)
+			next[it]++
+			norm[it] += float64(w(j)) * float64(w(j))
+		}
+	}
+	for i := range norm {
+		norm[i] = math.Sqrt(norm[i])
+	}
+
+	nbrs := make([][]int32, ni)
+	sims := make([][]float32, ni)
+	workers := runtime.GOMAXPROCS(0)
+	const steps = 20
+	chunk := (ni + steps - 1) / steps
+	for step := 0; step*chunk < ni; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		lo, hi := step*chunk, min(ni, (step+1)*chunk)
+		var wg sync.WaitGroup
+		for g := 0; g < workers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				acc := make([]float64, ni)
+				var touched []int32
+				var cand []cand
+				for i := lo + g; i < hi; i += workers {
+					touched = touched[:0]
+					for c := colPtr[i]; c < colPtr[i+1]; c++ {
+						u, wu := colUser[c], float64(colW[c])
+						for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
+							it := ds.Items[j]
+							if int(it) == i {
+								continue
+							}
+							if acc[it] == 0 {
+								touched = append(touched, it)
+							}
+							acc[it] += wu * float64(w(j))
+						}
+					}
+					cand = cand[:0]
+					for _, it := range touched {
+						s := acc[it] / (norm[i]*norm[it] + m.shrink)
+						acc[it] = 0
+						cand = append(cand, candOf(it, s))
+					}
+					nbrs[i], sims[i] = topK(cand, m.k)
+				}
+			}()
+		}
+		wg.Wait()
+		if progress != nil {
+			progress(model.Status{Stage: "similarity", Epoch: step + 1, Of: (ni + chunk - 1) / chunk, Loss: math.NaN(), Metric: math.NaN()})
+		}
+	}
+	st := state{NumItems: ni, NbrPtr: make([]int, ni+1)}
+	for i := 0; i < ni; i++ {
+		st.Nbr = append(st.Nbr, nbrs[i]...)
+		st.Sim = append(st.Sim, sims[i]...)
+		st.NbrPtr[i+1] = len(st.Nbr)
+	}
+	st.UserPtr = slices.Clone(ds.UserPtr)
+	st.Items = slices.Clone(ds.Items)
+	if m.weights && ds.Weights != nil {
+		st.Weights = slices.Clone(ds.Weights)
+	}
+	m.st = st
+	return nil
+}
+
+type cand struct {
+	item int32
+	sim  float32
+}
+
+func candOf(it int32, s float64) cand { return cand{it, float32(s)} }
+
+// topK returns the k best candidates, best first (ties by item index).
+func topK(c []cand, k int) ([]int32, []float32) {
+	cmp := func(a, b cand) int {
+		if a.sim != b.sim {
+			if a.sim > b.sim {
+				return -1
+			}
+			return 1
+		}
+		return int(a.item) - int(b.item)
+	}
+	slices.SortFunc(c, cmp)
+	c = c[:min(k, len(c))]
+	nb := make([]int32, len(c))
+	sm := make([]float32, len(c))
+	for j, x := range c {
+		nb[j], sm[j] = x.item, x.sim
+	}
+	return nb, sm
+}
+
+// Score sums, for every item, its similarity to the items of the history,
+// each weighted by its history weight. When q.History is empty and q.User is
+// a training user, the user's training row is the history.
+func (m *ItemKNN) Score(q model.Query, scores []float32) {
+	clear(scores)
+	hist, hw := q.History, q.HistoryWeights
+	if len(hist) == 0 && q.User >= 0 && int(q.User) < len(m.st.UserPtr)-1 {
+		lo, hi := m.st.UserPtr[q.User], m.st.UserPtr[q.User+1]
+		hist = m.st.Items[lo:hi]
+		if m.st.Weights != nil {
+			hw = m.st.Weights[lo:hi]
+		}
+	}
+	for j, h := range hist {
+		if h < 0 || int(h) >= m.st.NumItems {
+			continue
+		}
+		wh := float32(1)
+		if hw != nil && m.weights {
+			wh = hw[j]
+		}
+		for p := m.st.NbrPtr[h]; p < m.st.NbrPtr[h+1]; p++ {
+			scores[m.st.Nbr[p]] += wh * m.st.Sim[p]
+		}
+	}
+}
+
+// Similar writes the similarity of every item to item (0 for items outside
+// its k neighbours, and for the item itself).
+func (m *ItemKNN) Similar(item int32, scores []float32) {
+	clear(scores)
+	if item < 0 || int(item) >= m.st.NumItems {
+		return
+	}
+	for p := m.st.NbrPtr[item]; p < m.st.NbrPtr[item+1]; p++ {
+		scores[m.st.Nbr[p]] = m.st.Sim[p]
+	}
+}
+
+type saved struct {
+	K       int
+	Shrink  float64
+	Weights bool
+	State   state
+}
+
+// Save implements model.Model.
+func (m *ItemKNN) Save(w io.Writer) error {
+	return hyper.Save(w, Name, formatVersion, saved{K: m.k, Shrink: m.shrink, Weights: m.weights, State: m.st})
+}
+
+// Load implements model.Model.
+func (m *ItemKNN) Load(r io.Reader) error {
+	var s saved
+	if err := hyper.Load(r, Name, formatVersion, &s); err != nil {
+		return err
+	}
+	if len(s.State.NbrPtr) != s.State.NumItems+1 || len(s.State.Nbr) != len(s.State.Sim) {
+		return fmt.Errorf("load %s: inconsistent neighbour lists", Name)
+	}
+	m.k, m.shrink, m.weights, m.st = s.K, s.Shrink, s.Weights, s.State
+	return nil
+}
