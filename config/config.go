@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 	"os"
 
 	"go.yaml.in/yaml/v3"
@@ -18,6 +19,34 @@ type Config struct {
 	Data   string `yaml:"data"`
 	Server Server `yaml:"server"`
 	Events Events `yaml:"events"`
+	// Training configures preprocessing and the models `aisle train` and
+	// the server's retraining fit.
+	Training Training `yaml:"training"`
+}
+
+// Model names a model to train, its hyper-parameters and, optionally, its
+// own data requirements.
+type Model struct {
+	Name         string             `yaml:"name"`
+	Params       map[string]float64 `yaml:"params"`
+	Requirements map[string]float64 `yaml:"requirements"` // min_users, min_items, min_interactions, min_density, max_items, min_avg_row, needs_ratings
+}
+
+// Training configures the training pipeline.
+type Training struct {
+	// Models to train, in order; empty means the built-in default list.
+	Models []Model `yaml:"models"`
+	// ValidationUsers is how many users' newest interaction is held out to
+	// measure every model (0: 2000; negative: no validation).
+	ValidationUsers int  `yaml:"validation_users"`
+	SkipRefit       bool `yaml:"skip_refit"`
+	// Preprocessing.
+	DedupWindow        *time.Duration `yaml:"dedup_window"`          // default 5s
+	MaxEventsPerMinute *int           `yaml:"max_events_per_minute"` // default 120; 0 disables
+	MaxSessionViews    *int           `yaml:"max_session_views"`     // default 300; 0 disables
+	HalfLife           time.Duration  `yaml:"half_life"`             // time decay; 0 disables
+	MinUserItems       int            `yaml:"min_user_items"`        // k-core; 0 disables
+	MinItemUsers       int            `yaml:"min_item_users"`
 }
 
 // Server configures `aisle serve`.

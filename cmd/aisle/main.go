@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newImportCmd(),
 		newDemoCmd(),
+		newTrainCmd(),
 		newEvalCmd(),
 	)
 	return root

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/pipeline"
+)
+
+// trainOptions turns the config into pipeline options.
+func trainOptions(cfg config.Config) (pipeline.Options, error) {
+	p := pipeline.DefaultPreprocess()
+	for t, w := range cfg.Events.Weights {
+		p.Weights[events.Type(t)] = w
+	}
+	tc := cfg.Training
+	if tc.DedupWindow != nil {
+		p.DedupWindow = *tc.DedupWindow
+	}
+	if tc.MaxEventsPerMinute != nil {
+		p.MaxEventsPerMinute = *tc.MaxEventsPerMinute
+	}
+	if tc.MaxSessionViews != nil {
+		p.MaxSessionViews = *tc.MaxSessionViews
+	}
+	p.HalfLife, p.MinUserItems, p.MinItemUsers = tc.HalfLife, tc.MinUserItems, tc.MinItemUsers
+	opts := pipeline.Options{Preprocess: p, ValidationUsers: tc.ValidationUsers, SkipRefit: tc.SkipRefit}
+	for _, m := range tc.Models {
+		spec := pipeline.Spec{Name: m.Name, Params: model.Params(m.Params)}
+		if len(m.Requirements) > 0 {
+			req := pipeline.DefaultRequirements(m.Name)
+			for k, v := range m.Requirements {
+				switch k {
+				case "min_users":
+					req.MinUsers = int(v)
+				case "min_items":
+					req.MinItems = int(v)
+				case "min_interactions":
+					req.MinInteractions = int(v)
+				case "min_density":
+					req.MinDensity = v
+				case "max_items":
+					req.MaxItems = int(v)
+				case "min_avg_row":
+					req.MinAvgRow = v
+				case "needs_ratings":
+					req.NeedsRatings = int(v)
+				default:
+					return opts, fmt.Errorf("config: training.models[%s].requirements: unknown key %q", m.Name, k)
+				}
+			}
+			spec.Requirements = &req
+		}
+		opts.Models = append(opts.Models, spec)
+	}
+	return opts, nil
+}
+
+func newTrainCmd() *cobra.Command {
+	var g globalFlags
+	var models string
+	var jsonOut string
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Clean the event log, then train, measure and store the models",
+		Long: `Train the recommendation models on the data directory's events.
+
+Preprocessing (deduplication, bot and outlier filtering, event-type weights,
+optional time decay and k-core) is reported step by step. Each model is then
+checked against its data requirements (and trained only if it meets them),
+measured on a hold-out of each sampled user's newest interaction (HR@10,
+NDCG@10, MRR), fitted on all the data and stored as a new version. The server
+must not be running on the same data directory.`,
+		Example: "  aisle train --data ./aisle-data\n  aisle train --data ./aisle-data --model ials,ease --json -",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			opts, err := trainOptions(cfg)
+			if err != nil {
+				return err
+			}
+			if models != "" {
+				opts.Models = nil
+				for _, n := range strings.Split(models, ",") {
+					opts.Models = append(opts.Models, pipeline.Spec{Name: strings.TrimSpace(n)})
+				}
+			}
+			eng, st, err := openEngine(cfg, newLogger())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			out := cmd.OutOrStdout()
+			data, err := opts.Load(cmd.Context(), eng.Store())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out, data.Report.String())
+			bars := &trainBars{}
+			opts.Progress = bars.update
+			results, err := pipeline.Train(cmd.Context(), eng.Store(), data, opts)
+			bars.finish()
+			printResults(out, results)
+			if jsonOut != "" {
+				if werr := writeJSON(jsonOut, out, map[string]any{"preprocessing": data.Report, "results": results}); werr != nil {
+					return werr
+				}
+			}
+			return err
+		},
+	}
+	g.register(cmd)
+	cmd.Flags().StringVar(&models, "model", "", "comma-separated models to train (default: the config's list, else popular,itemknn,ials,ease)")
+	cmd.Flags().StringVar(&jsonOut, "json", "", "also write the results as JSON to this file (- for standard output)")
+	return cmd
+}
+
+// trainBars draws one progress bar per model and phase on a terminal, and
+// prints a line per epoch otherwise.
+type trainBars struct {
+	key string
+	bar *progressbar.ProgressBar
+}
+
+func (b *trainBars) update(name, phase string, st model.Status) {
+	key := name + "/" + phase
+	if key != b.key {
+		b.finish()
+		b.key = key
+		if st.Of > 0 {
+			b.bar = newBar(int64(st.Of), fmt.Sprintf("%s (%s)", name, phase), false)
+		}
+	}
+	desc := fmt.Sprintf("%s (%s) %s", name, phase, st.Stage)
+	if !math.IsNaN(st.Loss) {
+		desc += fmt.Sprintf(" loss %.4g", st.Loss)
+	}
+	if b.bar != nil {
+		b.bar.Describe(desc)
+		b.bar.Set(st.Epoch)
+		return
+	}
+	if !isTerminal(os.Stderr) && st.Epoch > 0 {
+		fmt.Fprintf(os.Stderr, "%s %d/%d\n", desc, st.Epoch, st.Of)
+	}
+}
+
+func (b *trainBars) finish() {
+	if b.bar != nil {
+		b.bar.Finish()
+		b.bar = nil
+	}
+	b.key = ""
+}
+
+func printResults(w io.Writer, results []pipeline.Result) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "model\tversion\tHR@10\tNDCG@10\tMRR\tseconds\tnote")
+	for _, r := range results {
+		if !r.Trained {
+			note := "not trained: " + r.Reason
+			if r.Error != "" {
+				note = "failed: " + r.Error
+			}
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%.1f\t%s\n", r.Model, r.TrainSeconds, note)
+			continue
+		}
+		m := r.Metrics
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.1f\t%s\n", r.Model, r.Version, metric(m, "HR@10"), metric(m, "NDCG@10"), metric(m, "MRR"), r.TrainSeconds, r.Reason)
+	}
+	tw.Flush()
+}
+
+func metric(m map[string]float64, k string) string {
+	if v, ok := m[k]; ok {
+		return fmt.Sprintf("%.4f", v)
+	}
+	return "-"
+}
+
+// writeJSON writes v as indented JSON to path, or to stdout when path is "-".
+func writeJSON(path string, stdout io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+

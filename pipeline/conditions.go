@@ -1,0 +1,72 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Requirements is how much data a model needs before it is worth training.
+// Users and items below them are served by fallbacks (popularity, content
+// similarity, category popularity).
+type Requirements struct {
+	MinUsers        int     `yaml:"min_users"`
+	MinItems        int     `yaml:"min_items"`        // items with at least one interaction
+	MinInteractions int     `yaml:"min_interactions"` //
+	MinDensity      float64 `yaml:"min_density"`      // interactions / (users × items with data)
+	MaxItems        int     `yaml:"max_items"`        // catalogue columns; 0 = no limit (EASE inverts an items×items matrix)
+	MinAvgRow       float64 `yaml:"min_avg_row"`      // mean interactions per user (sequence models)
+	NeedsRatings    int     `yaml:"needs_ratings"`    // explicit ratings needed (rating models)
+}
+
+// DefaultRequirements returns the built-in thresholds of a model by name.
+func DefaultRequirements(name string) Requirements {
+	switch name {
+	case "popular":
+		return Requirements{MinInteractions: 1}
+	case "itemknn":
+		return Requirements{MinUsers: 10, MinItems: 10, MinInteractions: 100}
+	case "bpr", "ials":
+		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000, MinDensity: 1e-5}
+	case "ease":
+		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000, MaxItems: 30000}
+	case "sasrec":
+		return Requirements{MinUsers: 100, MinItems: 20, MinInteractions: 2000, MinAvgRow: 3}
+	case "rating_mf", "rating_mlp", "rating_linear", "neumf", "mlp", "linear", "biasedmf":
+		return Requirements{MinUsers: 20, MinItems: 20, NeedsRatings: 1000}
+	}
+	return Requirements{MinUsers: 20, MinItems: 20, MinInteractions: 500}
+}
+
+// Check says whether data meets the requirements, and why not.
+func (r Requirements) Check(d *Data) (bool, string) {
+	rep := d.Report
+	var why []string
+	need := func(have, want int, what string) {
+		if want > 0 && have < want {
+			why = append(why, fmt.Sprintf("%d %s < %d needed", have, what, want))
+		}
+	}
+	need(rep.Users, r.MinUsers, "users")
+	need(rep.ItemsWithData, r.MinItems, "items with interactions")
+	need(rep.Interactions, r.MinInteractions, "interactions")
+	need(rep.Ratings, r.NeedsRatings, "explicit ratings")
+	if r.MinDensity > 0 && rep.Users > 0 && rep.ItemsWithData > 0 {
+		density := float64(rep.Interactions) / (float64(rep.Users) * float64(rep.ItemsWithData))
+		if density < r.MinDensity {
+			why = append(why, fmt.Sprintf("density %.2g < %.2g needed", density, r.MinDensity))
+		}
+	}
+	if r.MaxItems > 0 && rep.Items > r.MaxItems {
+		why = append(why, fmt.Sprintf("%d catalogue items > %d allowed (the model inverts an items×items matrix)", rep.Items, r.MaxItems))
+	}
+	if r.MinAvgRow > 0 && rep.Users > 0 {
+		avg := float64(rep.Interactions) / float64(rep.Users)
+		if avg < r.MinAvgRow {
+			why = append(why, fmt.Sprintf("%.1f interactions per user < %.1f needed", avg, r.MinAvgRow))
+		}
+	}
+	if len(why) > 0 {
+		return false, strings.Join(why, "; ")
+	}
+	return true, fmt.Sprintf("%d users, %d items with data, %d interactions", rep.Users, rep.ItemsWithData, rep.Interactions)
+}
