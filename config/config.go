@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 	"os"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )

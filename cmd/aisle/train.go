@@ -205,4 +205,3 @@ func writeJSON(path string, stdout io.Writer, v any) error {
 	}
 	return os.WriteFile(path, b, 0o644)
 }
-
