@@ -129,6 +129,7 @@ func readIVF(r io.Reader) (*IVF, error) {
 	if total != int(n) {
 		return nil, fmt.Errorf("lists hold %d items, header says %d", total, n)
 	}
+	x.setRadii()
 	sum := h.Sum32()
 	var b [4]byte
 	if _, err := io.ReadFull(d.r, b[:]); err != nil {

@@ -38,7 +38,8 @@ const DefaultNProbe = 24
 
 // IVF is an inverted-file index (IVF-flat): k-means splits the items into
 // lists around centroids; a search ranks the lists by the dot product of the
-// query with their centroids and scans the best NProbe lists exactly. Each
+// query with their centroids plus the query's length times the list's mean
+// radius, and scans the best NProbe lists exactly. Each
 // list stores its vectors contiguously, so a scan streams memory.
 //
 // It is approximate: an item in an unprobed list is missed. When a filter
@@ -51,6 +52,7 @@ type IVF struct {
 	n      int
 	cent   []float32 // lists × dim
 	half   []float32 // ‖c‖²/2 per list, for assigning new items
+	radius []float32 // mean distance of a list's vectors to its centroid
 	lists  []ivfList
 }
 
@@ -134,7 +136,7 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 			return nil, err
 		}
 		hi := min(n, lo+block)
-		assignNearest(vecs[lo*dim:hi*dim], cent, dim, workers, assign[lo:hi])
+		assignNearest(vecs[lo*dim:hi*dim], cent, dim, assign[lo:hi])
 		if progress != nil {
 			progress("assign", hi, n)
 		}
@@ -153,7 +155,23 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 		l.vecs = append(l.vecs, vecs[i*dim:(i+1)*dim]...)
 	}
 	x.n = n
+	x.setRadii()
 	return x, nil
+}
+
+// setRadii computes every list's mean distance to its centroid.
+func (x *IVF) setRadii() {
+	x.radius = make([]float32, len(x.lists))
+	for c, l := range x.lists {
+		cc := x.cent[c*x.dim : (c+1)*x.dim]
+		var sum float64
+		for j := range l.ids {
+			sum += float64(vek32.Distance(l.vecs[j*x.dim:(j+1)*x.dim], cc))
+		}
+		if len(l.ids) > 0 {
+			x.radius[c] = float32(sum / float64(len(l.ids)))
+		}
+	}
 }
 
 func (x *IVF) setCentroids(cent []float32) {
@@ -209,10 +227,13 @@ func (x *IVF) Add(vec []float32) (int32, error) {
 	if len(x.lists) == 0 { // built from no items: the first vector is the centroid
 		x.setCentroids(slices.Clone(vec))
 		x.lists = make([]ivfList, 1)
+		x.radius = make([]float32, 1)
 	}
 	c := nearest(vec, x.cent, x.half, x.dim)
 	id := int32(x.n)
 	l := &x.lists[c]
+	m := float32(len(l.ids))
+	x.radius[c] = (x.radius[c]*m + vek32.Distance(vec, x.cent[int(c)*x.dim:(int(c)+1)*x.dim])) / (m + 1)
 	l.ids = append(l.ids, id)
 	l.vecs = append(l.vecs, vec...)
 	x.n++
@@ -241,21 +262,28 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 	}
 	nl := len(x.lists)
 	nprobe = min(nprobe, nl)
-	// Rank the lists by q·centroid; keep the best nprobe first.
+	if nl == 0 {
+		return nil
+	}
+	// Rank the lists by q·c + ‖q‖·r (centroid c, mean radius r): roughly the
+	// best score a list's vectors reach. Unlike the Euclidean distance to c
+	// it does not depend on the query's length, as the top k does not.
+	cs := scoreRows(make([]float32, nl), x.cent, q, x.dim)
+	qn := vek32.Norm(q)
+	for c := range cs {
+		cs[c] += qn * x.radius[c]
+	}
+	scores := make([]float32, block)
 	best := newTopK(nprobe)
-	for c := 0; c < nl; c++ {
-		if len(x.lists[c].ids) == 0 {
-			continue
-		}
-		s := vek32.Dot(q, x.cent[c*x.dim:(c+1)*x.dim])
-		if best.beats(int32(c), s) {
+	for c, s := range cs {
+		if len(x.lists[c].ids) > 0 && best.beats(int32(c), s) {
 			best.push(int32(c), s)
 		}
 	}
 	t := newTopK(k)
 	probed := best.sorted()
 	for _, h := range probed {
-		x.scanList(t, q, &x.lists[h.Index], filter)
+		x.scanList(t, q, &x.lists[h.Index], filter, scores)
 	}
 	if t.full() || len(probed) == nl {
 		return t.sorted()
@@ -268,7 +296,7 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 	rest := make([]Hit, 0, nl-len(probed))
 	for c := 0; c < nl; c++ {
 		if !done[int32(c)] && len(x.lists[c].ids) > 0 {
-			rest = append(rest, Hit{int32(c), vek32.Dot(q, x.cent[c*x.dim:(c+1)*x.dim])})
+			rest = append(rest, Hit{int32(c), cs[c]})
 		}
 	}
 	slices.SortFunc(rest, func(a, b Hit) int {
@@ -281,7 +309,7 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 		return 0
 	})
 	for _, h := range rest {
-		x.scanList(t, q, &x.lists[h.Index], filter)
+		x.scanList(t, q, &x.lists[h.Index], filter, scores)
 		if t.full() {
 			break
 		}
@@ -289,17 +317,21 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 	return t.sorted()
 }
 
-func (x *IVF) scanList(t *topK, q []float32, l *ivfList, filter func(int32) bool) {
+func (x *IVF) scanList(t *topK, q []float32, l *ivfList, filter func(int32) bool, scores []float32) {
 	d := x.dim
-	for j, id := range l.ids {
-		s := vek32.Dot(q, l.vecs[j*d:(j+1)*d])
-		if !t.beats(id, s) {
-			continue
+	n := len(l.ids)
+	for lo := 0; lo < n; lo += block {
+		hi := min(n, lo+block)
+		for j, s := range scoreRows(scores, l.vecs[lo*d:hi*d], q, d) {
+			id := l.ids[lo+j]
+			if !t.beats(id, s) {
+				continue
+			}
+			if filter != nil && !filter(id) {
+				continue
+			}
+			t.push(id, s)
 		}
-		if filter != nil && !filter(id) {
-			continue
-		}
-		t.push(id, s)
 	}
 }
 

@@ -18,15 +18,25 @@ func kmeans(ctx context.Context, points []float32, dim, k, iters, workers int, r
 	cent := make([]float32, k*dim)
 	// k-means++: each next centre is drawn with probability proportional to
 	// the squared distance to the nearest centre chosen so far.
+	// ‖x − c‖² = ‖x‖² − 2 x·c + ‖c‖², with x·c for all x in one
+	// matrix-vector product.
+	norms := make([]float32, n)
+	for i := range norms {
+		row := points[i*dim : (i+1)*dim]
+		norms[i] = vek32.Dot(row, row)
+	}
+	dots := make([]float32, n)
+	distTo := func(c []float32, fn func(i int, d float32)) {
+		vek32.MatMul_Into(dots, points, c, dim)
+		cc := vek32.Dot(c, c)
+		for i, xc := range dots {
+			fn(i, max(0, norms[i]-2*xc+cc))
+		}
+	}
 	d2 := make([]float32, n)
 	first := rng.IntN(n)
 	copy(cent[:dim], points[first*dim:(first+1)*dim])
-	parallel(n, workers, func(lo, hi int) {
-		c := cent[:dim]
-		for i := lo; i < hi; i++ {
-			d2[i] = sqDist(points[i*dim:(i+1)*dim], c)
-		}
-	})
+	distTo(cent[:dim], func(i int, d float32) { d2[i] = d })
 	for c := 1; c < k; c++ {
 		if c%64 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -53,13 +63,7 @@ func kmeans(ctx context.Context, points []float32, dim, k, iters, workers int, r
 		}
 		cc := cent[c*dim : (c+1)*dim]
 		copy(cc, points[pick*dim:(pick+1)*dim])
-		parallel(n, workers, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				if d := sqDist(points[i*dim:(i+1)*dim], cc); d < d2[i] {
-					d2[i] = d
-				}
-			}
-		})
+		distTo(cc, func(i int, d float32) { d2[i] = min(d2[i], d) })
 	}
 
 	assign := make([]int32, n)
@@ -70,7 +74,7 @@ func kmeans(ctx context.Context, points []float32, dim, k, iters, workers int, r
 		if progress != nil {
 			progress("kmeans", it, iters)
 		}
-		assignNearest(points, cent, dim, workers, assign)
+		assignNearest(points, cent, dim, assign)
 		// New centroids: mean of the assigned points, summed per worker.
 		sums := make([][]float64, workers)
 		counts := make([][]int, workers)
@@ -137,21 +141,38 @@ func kmeans(ctx context.Context, points []float32, dim, k, iters, workers int, r
 }
 
 // assignNearest writes into assign the index of the nearest centroid
-// (Euclidean) of every point.
-func assignNearest(points, cent []float32, dim, workers int, assign []int32) {
+// (Euclidean) of every point: the largest x·c − ‖c‖²/2, computed as blocks
+// of matrix products (AVX2, split over the CPUs by vek).
+func assignNearest(points, cent []float32, dim int, assign []int32) {
 	k := len(cent) / dim
-	half := make([]float32, k) // ‖c‖²/2: nearest = argmax x·c − ‖c‖²/2
+	half := make([]float32, k)
+	ct := make([]float32, dim*k) // centroids transposed: dim × k
 	for c := 0; c < k; c++ {
 		row := cent[c*dim : (c+1)*dim]
 		half[c] = vek32.Dot(row, row) / 2
-	}
-	parallel(len(points)/dim, workers, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			assign[i] = nearest(points[i*dim:(i+1)*dim], cent, half, dim)
+		for j, v := range row {
+			ct[j*k+c] = v
 		}
-	})
+	}
+	const rows = 256
+	n := len(points) / dim
+	dst := make([]float32, rows*k)
+	for lo := 0; lo < n; lo += rows {
+		hi := min(n, lo+rows)
+		out := vek32.MatMul_Into(dst, points[lo*dim:hi*dim], ct, dim)
+		for r := 0; r < hi-lo; r++ {
+			best, bestS := int32(0), float32(math.Inf(-1))
+			for c, s := range out[r*k : (r+1)*k] {
+				if s -= half[c]; s > bestS {
+					best, bestS = int32(c), s
+				}
+			}
+			assign[lo+r] = best
+		}
+	}
 }
 
+// nearest is the index of the centroid nearest to x (see assignNearest).
 func nearest(x, cent, half []float32, dim int) int32 {
 	best, bestS := int32(0), float32(math.Inf(-1))
 	for c := range half {
@@ -161,33 +182,6 @@ func nearest(x, cent, half []float32, dim int) int32 {
 		}
 	}
 	return best
-}
-
-func sqDist(a, b []float32) float32 {
-	var s float32
-	for i, v := range a {
-		d := v - b[i]
-		s += d * d
-	}
-	return s
-}
-
-// parallel runs fn over [0, n) split into workers contiguous ranges.
-func parallel(n, workers int, fn func(lo, hi int)) {
-	if workers <= 1 || n < 1024 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(n, lo+chunk))
-	}
-	wg.Wait()
 }
 
 func defaultWorkers(w int) int {
