@@ -1,0 +1,166 @@
+// Package ann finds the items whose embedding vectors score highest against a
+// query vector (maximum inner product search): an exact scan (Flat) for small
+// catalogues and an inverted-file index (IVF) for large ones, behind one
+// Index interface that the serving layer uses. New picks one by size.
+//
+// Items are dense indices 0..Len()-1 into row-major float32 vectors, as
+// model.ItemEmbedder gives them. Scores are dot products; higher is better.
+// Results are ordered by score, ties by the lower index, so they are
+// deterministic.
+package ann
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Hit is one search result: an item index and its score (dot product).
+type Hit struct {
+	Index int32
+	Score float32
+}
+
+// Index answers top-k queries over item vectors. Implementations are safe for
+// concurrent use; Add may run concurrently with Search.
+type Index interface {
+	// Search returns at most k items with the highest dot product with q,
+	// best first, skipping items for which filter (when not nil) returns
+	// false. The filter is called only for items that would enter the
+	// current top k, so a costly filter is called rarely; it must be safe
+	// for concurrent use when searches run concurrently. Items with a NaN
+	// score are never returned.
+	Search(q []float32, k int, filter func(int32) bool) []Hit
+	// Add appends one vector as item Len() and returns its index.
+	Add(vec []float32) (int32, error)
+	// Len is the number of items.
+	Len() int
+	// Dim is the vector dimension.
+	Dim() int
+}
+
+// Progress receives build progress: a stage name ("sample", "kmeans",
+// "assign") and how much of it is done. It may be nil.
+type Progress func(stage string, done, total int)
+
+// DefaultThreshold is the catalogue size from which New builds an IVF index
+// instead of scanning every item. An exact scan of 200k × 64 takes about
+// 2.5 ms on the reference machine (docs/benchmarks-ann.md).
+const DefaultThreshold = 200_000
+
+// Options configure New.
+type Options struct {
+	// Threshold is the number of items from which an IVF index is built;
+	// 0 means DefaultThreshold, a negative value always builds IVF.
+	Threshold int
+	// IVF configures the IVF index when one is built.
+	IVF IVFOptions
+}
+
+// New returns an exact Flat index when vecs holds fewer than the threshold's
+// items, else builds an IVF index. vecs is row-major, len(vecs) = n × dim;
+// Flat keeps the slice (do not modify it afterwards), IVF copies it.
+func New(ctx context.Context, dim int, vecs []float32, opt Options, progress Progress) (Index, error) {
+	if dim <= 0 || len(vecs)%dim != 0 {
+		return nil, fmt.Errorf("ann: %d floats do not make vectors of dimension %d", len(vecs), dim)
+	}
+	th := opt.Threshold
+	if th == 0 {
+		th = DefaultThreshold
+	}
+	if n := len(vecs) / dim; th > 0 && n < th {
+		return NewFlat(dim, vecs)
+	}
+	return BuildIVF(ctx, dim, vecs, opt.IVF, progress)
+}
+
+// Exclude returns a filter that rejects the items in ids and otherwise asks
+// filter (nil: accepts). Use it for items the user already bought.
+func Exclude(ids []int32, filter func(int32) bool) func(int32) bool {
+	if len(ids) == 0 {
+		return filter
+	}
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	return func(i int32) bool {
+		if _, found := slices.BinarySearch(s, i); found {
+			return false
+		}
+		return filter == nil || filter(i)
+	}
+}
+
+// topK keeps the k best hits seen so far in a min-heap whose root is the
+// worst kept hit.
+type topK struct {
+	k int
+	h []Hit
+}
+
+func newTopK(k int) *topK { return &topK{k: k, h: make([]Hit, 0, min(k, 1024))} }
+
+// worse reports whether a ranks below b: lower score, or equal score and
+// higher index.
+func worse(a, b Hit) bool {
+	return a.Score < b.Score || (a.Score == b.Score && a.Index > b.Index)
+}
+
+// full reports whether k hits are kept.
+func (t *topK) full() bool { return len(t.h) >= t.k }
+
+// beats reports whether a hit (i, s) would enter the kept set. NaN never does.
+func (t *topK) beats(i int32, s float32) bool {
+	if s != s {
+		return false
+	}
+	return len(t.h) < t.k || worse(t.h[0], Hit{i, s})
+}
+
+// push adds a hit that beats the kept set (call beats first).
+func (t *topK) push(i int32, s float32) {
+	h := Hit{i, s}
+	if len(t.h) < t.k {
+		t.h = append(t.h, h)
+		// sift up
+		j := len(t.h) - 1
+		for j > 0 {
+			p := (j - 1) / 2
+			if !worse(t.h[j], t.h[p]) {
+				break
+			}
+			t.h[j], t.h[p] = t.h[p], t.h[j]
+			j = p
+		}
+		return
+	}
+	t.h[0] = h
+	// sift down
+	j, n := 0, len(t.h)
+	for {
+		l := 2*j + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && worse(t.h[r], t.h[l]) {
+			c = r
+		}
+		if !worse(t.h[c], t.h[j]) {
+			break
+		}
+		t.h[j], t.h[c] = t.h[c], t.h[j]
+		j = c
+	}
+}
+
+// sorted returns the kept hits best first.
+func (t *topK) sorted() []Hit {
+	out := t.h
+	sort.Slice(out, func(a, b int) bool { return worse(out[b], out[a]) })
+	return out
+}
+
+// negInf is the score floor used before any hit is kept.
+var negInf = float32(math.Inf(-1))
