@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -21,6 +23,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc := recommend.New(st, recommend.Config{}, nil)
+	srv.AddRecommendRoutes(svc, svc.NewRetrainer(0, 0, pipeline.Options{}))
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}

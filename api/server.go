@@ -152,6 +152,11 @@ func (s *Server) Handle(rt Route) {
 			s.requests.WithLabelValues(label, r.Method, strconv.Itoa(rec.code)).Inc()
 			s.latency.WithLabelValues(label, r.Method).Observe(time.Since(start).Seconds())
 		}()
+		if rt.Access != Public && !s.ready.Load() {
+			w.Header().Set("Retry-After", "2")
+			WriteError(rec, http.StatusServiceUnavailable, "starting: loading data and models; retry when GET /api/ready answers 200", nil)
+			return
+		}
 		if !s.allowed(rt.Access, r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="aisle"`)
 			WriteError(rec, http.StatusUnauthorized, "missing or wrong API key: send it as \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"", nil)

@@ -22,6 +22,33 @@ type Config struct {
 	// Training configures preprocessing and the models `aisle train` and
 	// the server's retraining fit.
 	Training Training `yaml:"training"`
+	// Recommend configures online recommendations and retraining.
+	Recommend Recommend `yaml:"recommend"`
+}
+
+// Recommend configures the recommendation service.
+type Recommend struct {
+	// Primary is the model that ranks personal recommendations; "" picks
+	// the serving model with the best validation NDCG@10.
+	Primary string `yaml:"primary"`
+	// ExcludeTypes are event types whose items are not recommended again to
+	// the same user (default: purchase).
+	ExcludeTypes []string `yaml:"exclude_types"`
+	// HistoryLen is how many recent events form a user's history (default 50).
+	HistoryLen int `yaml:"history_len"`
+	// AffinityBoost blends recent category interest into model scores (default 0.25).
+	AffinityBoost float64 `yaml:"affinity_boost"`
+	// RecencyHalfLife (in events) and TimeHalfLife weigh a user's recent
+	// events above older ones (defaults 5 events and 168h; negative disables).
+	RecencyHalfLife float64       `yaml:"recency_half_life"`
+	TimeHalfLife    time.Duration `yaml:"time_half_life"`
+	// RetrainEvery retrains on a schedule (0 = off); RetrainAfterEvents
+	// retrains after this many new events (0 = off).
+	RetrainEvery       time.Duration `yaml:"retrain_every"`
+	RetrainAfterEvents int           `yaml:"retrain_after_events"`
+	// PromoteTolerance accepts a retrained version whose validation NDCG@10
+	// is at most this fraction below the serving one (default 0).
+	PromoteTolerance float64 `yaml:"promote_tolerance"`
 }
 
 // Model names a model to train, its hyper-parameters and, optionally, its

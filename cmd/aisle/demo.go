@@ -10,8 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/demo"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/pipeline"
 )
 
 func newDemoCmd() *cobra.Command {
@@ -34,7 +36,12 @@ then the API is served. GET /api/ready answers 200 once it can serve.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, newLogger(), loadDemo)
+			return serve(ctx, cfg, newLogger(), func(ctx context.Context, eng *engine.Engine) error {
+				if err := loadDemo(ctx, eng); err != nil {
+					return err
+				}
+				return trainIfNone(ctx, cfg, eng)
+			})
 		},
 	}
 	f.register(cmd)
@@ -80,4 +87,27 @@ func loadDemo(ctx context.Context, eng *engine.Engine) error {
 		}
 	}
 	return nil
+}
+
+// trainIfNone trains the configured models when none is stored yet.
+func trainIfNone(ctx context.Context, cfg config.Config, eng *engine.Engine) error {
+	metas, err := eng.Store().ListModels(ctx, "")
+	if err != nil || len(metas) > 0 {
+		return err
+	}
+	opts, err := trainOptions(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Println("Training the models on the demo data (first start only)…")
+	data, err := opts.Load(ctx, eng.Store())
+	if err != nil {
+		return err
+	}
+	bars := &trainBars{}
+	opts.Progress = bars.update
+	results, err := pipeline.Train(ctx, eng.Store(), data, opts)
+	bars.finish()
+	printResults(os.Stdout, results)
+	return err
 }

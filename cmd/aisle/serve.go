@@ -17,6 +17,8 @@ import (
 	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/recommend"
 )
 
 type serveFlags struct {
@@ -105,6 +107,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	if err != nil {
 		return err
 	}
+	svc, rt, err := newRecommender(cfg, eng, log)
+	if err != nil {
+		return err
+	}
+	srv.AddRecommendRoutes(svc, rt)
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --addr)", cfg.Server.Addr, err)
@@ -128,6 +135,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 			return err
 		}
 	}
+	// Writes are refused until ready, so loading and then subscribing
+	// misses no event.
+	if err := svc.Load(ctx); err != nil {
+		hs.Close()
+		return err
+	}
+	eng.Subscribe(svc)
+	go rt.Run(ctx)
 	srv.SetReady(true)
 	log.Info("aisle ready", "url", url)
 
@@ -143,4 +158,45 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return hs.Shutdown(sctx)
+}
+
+// newRecommender builds the recommendation service and its retrainer from
+// the config.
+func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*recommend.Service, *recommend.Retrainer, error) {
+	opts, err := trainOptions(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.Logger = log
+	rc := cfg.Recommend
+	weights := opts.Preprocess
+	var exclude []events.Type
+	for _, t := range rc.ExcludeTypes {
+		if !eng.Types().Has(events.Type(t)) {
+			return nil, nil, fmt.Errorf("config: recommend.exclude_types: unknown event type %q", t)
+		}
+		exclude = append(exclude, events.Type(t))
+	}
+	svc := recommend.New(eng.Store(), recommend.Config{
+		Weight: func(t events.Type, v *float64) float64 {
+			if t == events.Rating {
+				if v == nil {
+					return 0
+				}
+				return *v
+			}
+			if w, ok := weights.Weights[t]; ok {
+				return w
+			}
+			return weights.DefaultWeight
+		},
+		ExcludeTypes:     exclude,
+		HistoryLen:       rc.HistoryLen,
+		Primary:          rc.Primary,
+		AffinityBoost:    rc.AffinityBoost,
+		RecencyHalfLife:  rc.RecencyHalfLife,
+		TimeHalfLife:     rc.TimeHalfLife,
+		PromoteTolerance: rc.PromoteTolerance,
+	}, log)
+	return svc, svc.NewRetrainer(rc.RetrainEvery, rc.RetrainAfterEvents, opts), nil
 }

@@ -1,0 +1,383 @@
+package recommend
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// Model version statuses.
+const (
+	StatusServing    = "serving"
+	StatusCandidate  = "candidate"
+	StatusRetired    = "retired"     // served before, replaced by a newer version
+	StatusRejected   = "rejected"    // retrained but worse than the serving version
+	StatusRolledBack = "rolled_back" // served, then rolled back
+)
+
+// servingModel is one loaded model version mapped onto the service's items.
+type servingModel struct {
+	meta      store.ModelMeta
+	m         model.Model
+	users     map[string]int32
+	toModel   []int32 // service item index → model item index, -1 when absent
+	fromModel []int32 // model item index → service item index, -1 when absent
+	unitVecs  []float32
+	dim       int
+}
+
+// modelSet is the immutable set of serving models; it is swapped whole.
+type modelSet struct {
+	byName  map[string]*servingModel
+	primary *servingModel
+}
+
+func (sm *servingModel) label() string { return fmt.Sprintf("%s@%d", sm.meta.Name, sm.meta.Version) }
+
+// score runs the model for a user (index or -1) with history h and returns
+// scores in service item space (NaN for items the model does not know).
+func (sm *servingModel) score(user int32, h *history, nItems int) []float32 {
+	q := model.Query{User: user}
+	for k, i := range h.items {
+		if int(i) < len(sm.toModel) && sm.toModel[i] >= 0 {
+			q.History = append(q.History, sm.toModel[i])
+			q.HistoryWeights = append(q.HistoryWeights, h.weights[k])
+		}
+	}
+	if user < 0 && len(q.History) == 0 {
+		return nil
+	}
+	ms := make([]float32, len(sm.fromModel))
+	sm.m.Score(q, ms)
+	return sm.toService(ms, nItems)
+}
+
+func (sm *servingModel) toService(ms []float32, nItems int) []float32 {
+	out := make([]float32, nItems)
+	for i := range out {
+		out[i] = float32(math.NaN())
+	}
+	for mi, si := range sm.fromModel {
+		if si >= 0 && int(si) < nItems {
+			out[si] = ms[mi]
+		}
+	}
+	return out
+}
+
+// similar scores items by similarity to src through the model, naming how.
+func (sm *servingModel) similar(src int32, nItems int) ([]float32, string) {
+	if int(src) >= len(sm.toModel) || sm.toModel[src] < 0 {
+		return nil, ""
+	}
+	mi := sm.toModel[src]
+	ms := make([]float32, len(sm.fromModel))
+	if sim, ok := sm.m.(model.SimilarItems); ok {
+		sim.Similar(mi, ms)
+		return sm.toService(ms, nItems), "co-occurrence"
+	}
+	if sm.unitVecs != nil {
+		q := sm.unitVecs[int(mi)*sm.dim : int(mi+1)*sm.dim]
+		for j := range ms {
+			v := sm.unitVecs[j*sm.dim : (j+1)*sm.dim]
+			var d float32
+			for k := range q {
+				d += q[k] * v[k]
+			}
+			ms[j] = d
+		}
+		return sm.toService(ms, nItems), "embedding"
+	}
+	return nil, ""
+}
+
+// load builds a servingModel from a stored version.
+func (s *Service) load(ctx context.Context, meta store.ModelMeta) (*servingModel, error) {
+	_, blob, err := s.st.LoadModel(ctx, meta.Name, meta.Version)
+	if err != nil {
+		return nil, fmt.Errorf("read %s@%d: %w", meta.Name, meta.Version, err)
+	}
+	art, err := pipeline.DecodeArtifact(blob)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s@%d: %w", meta.Name, meta.Version, err)
+	}
+	sm := &servingModel{meta: meta, m: art.Model, users: make(map[string]int32, len(art.UserIDs))}
+	for u, id := range art.UserIDs {
+		sm.users[id] = int32(u)
+	}
+	n := s.items.len()
+	sm.toModel = make([]int32, n)
+	for i := range sm.toModel {
+		sm.toModel[i] = -1
+	}
+	sm.fromModel = make([]int32, len(art.ItemIDs))
+	for mi, id := range art.ItemIDs {
+		sm.fromModel[mi] = -1
+		if si, ok := s.items.lookup(id); ok && int(si) < n {
+			sm.fromModel[mi] = si
+			sm.toModel[si] = int32(mi)
+		}
+	}
+	if emb, ok := art.Model.(model.ItemEmbedder); ok {
+		dim, vecs := emb.ItemVectors()
+		if dim > 0 && len(vecs) == dim*len(art.ItemIDs) {
+			sm.dim = dim
+			sm.unitVecs = make([]float32, len(vecs))
+			for r := 0; r < len(art.ItemIDs); r++ {
+				row := vecs[r*dim : (r+1)*dim]
+				var norm float64
+				for _, x := range row {
+					norm += float64(x) * float64(x)
+				}
+				if norm > 0 {
+					inv := float32(1 / math.Sqrt(norm))
+					for k, x := range row {
+						sm.unitVecs[r*dim+k] = x * inv
+					}
+				}
+			}
+		}
+	}
+	return sm, nil
+}
+
+// LoadModels loads the serving version of every stored model (promoting
+// the newest candidate of a model that has none) and swaps them in.
+func (s *Service) LoadModels(ctx context.Context) error {
+	metas, err := s.st.ListModels(ctx, "")
+	if err != nil {
+		return fmt.Errorf("list models: %w", err)
+	}
+	serving := map[string]store.ModelMeta{}
+	newest := map[string]store.ModelMeta{}
+	for _, m := range metas {
+		if m.Status == StatusServing {
+			serving[m.Name] = m // the list is oldest first: the last wins
+		}
+		if m.Status == StatusCandidate {
+			newest[m.Name] = m
+		}
+	}
+	for name, m := range newest {
+		if _, ok := serving[name]; !ok {
+			m.Status = StatusServing
+			if err := s.st.UpdateModelMeta(ctx, m); err != nil {
+				return fmt.Errorf("promote %s@%d: %w", name, m.Version, err)
+			}
+			serving[name] = m
+		}
+	}
+	set := &modelSet{byName: map[string]*servingModel{}}
+	for name, meta := range serving {
+		sm, err := s.load(ctx, meta)
+		if err != nil {
+			s.log.Error("cannot load model; it will not serve", "model", name, "version", meta.Version, "error", err)
+			continue
+		}
+		set.byName[name] = sm
+	}
+	set.primary = s.pickPrimary(set)
+	s.models.Store(set)
+	if set.primary != nil {
+		s.log.Info("serving models", "primary", set.primary.label(), "count", len(set.byName))
+	}
+	return nil
+}
+
+func ndcg(m store.ModelMeta) float64 {
+	if v, ok := m.Metrics["NDCG@10"]; ok {
+		return v
+	}
+	return -1
+}
+
+func (s *Service) pickPrimary(set *modelSet) *servingModel {
+	if sm, ok := set.byName[s.cfg.Primary]; ok {
+		return sm
+	}
+	var best *servingModel
+	names := make([]string, 0, len(set.byName))
+	for n := range set.byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		sm := set.byName[n]
+		if best == nil || ndcg(sm.meta) > ndcg(best.meta) {
+			best = sm
+		}
+	}
+	return best
+}
+
+// similarModel picks the model for similar items: co-occurrence models
+// first, then the primary model's embeddings, then any other.
+func (s *Service) similarModel() *servingModel {
+	set := s.models.Load()
+	if sm, ok := set.byName["itemknn"]; ok {
+		return sm
+	}
+	if p := set.primary; p != nil {
+		if _, ok := p.m.(model.SimilarItems); ok || p.unitVecs != nil {
+			return p
+		}
+	}
+	for _, sm := range set.byName {
+		if _, ok := sm.m.(model.SimilarItems); ok || sm.unitVecs != nil {
+			return sm
+		}
+	}
+	return nil
+}
+
+// ModelInfo describes one stored model version for GET /api/models.
+type ModelInfo struct {
+	store.ModelMeta
+	Serving bool `json:"serving"`
+	Primary bool `json:"primary"`
+}
+
+// Models lists every stored version, newest first within each model.
+func (s *Service) Models(ctx context.Context) ([]ModelInfo, error) {
+	metas, err := s.st.ListModels(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	set := s.models.Load()
+	out := make([]ModelInfo, 0, len(metas))
+	for _, m := range metas {
+		sm := set.byName[m.Name]
+		info := ModelInfo{ModelMeta: m}
+		info.Serving = sm != nil && sm.meta.Version == m.Version
+		info.Primary = info.Serving && set.primary == sm
+		out = append(out, info)
+	}
+	slices.SortStableFunc(out, func(a, b ModelInfo) int {
+		if c := cmp.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Version, a.Version)
+	})
+	return out, nil
+}
+
+// ErrNoRollback is returned when a model has no earlier version to go back to.
+var ErrNoRollback = errors.New("no earlier version to roll back to")
+
+// Rollback makes the version that served before the current one serve
+// again. The current version is marked rolled_back.
+func (s *Service) Rollback(ctx context.Context, name string) (store.ModelMeta, error) {
+	metas, err := s.st.ListModels(ctx, name)
+	if err != nil {
+		return store.ModelMeta{}, err
+	}
+	cur := -1
+	for i, m := range metas {
+		if m.Status == StatusServing {
+			cur = i
+		}
+	}
+	if cur < 0 {
+		if len(metas) == 0 {
+			return store.ModelMeta{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+		}
+		return store.ModelMeta{}, fmt.Errorf("model %q has no serving version: %w", name, ErrNoRollback)
+	}
+	prev := -1
+	for i := cur - 1; i >= 0; i-- {
+		if metas[i].Status == StatusRetired {
+			prev = i
+			break
+		}
+	}
+	if prev < 0 {
+		return store.ModelMeta{}, fmt.Errorf("model %q version %d: %w", name, metas[cur].Version, ErrNoRollback)
+	}
+	sm, err := s.load(ctx, metas[prev])
+	if err != nil {
+		return store.ModelMeta{}, err
+	}
+	metas[cur].Status = StatusRolledBack
+	metas[cur].Note = fmt.Sprintf("rolled back to version %d", metas[prev].Version)
+	metas[prev].Status = StatusServing
+	if err := s.st.UpdateModelMeta(ctx, metas[cur]); err != nil {
+		return store.ModelMeta{}, err
+	}
+	if err := s.st.UpdateModelMeta(ctx, metas[prev]); err != nil {
+		return store.ModelMeta{}, err
+	}
+	sm.meta = metas[prev]
+	s.swap(name, sm)
+	s.log.Info("rolled back", "model", name, "from", metas[cur].Version, "to", metas[prev].Version)
+	return metas[prev], nil
+}
+
+// swap replaces (or adds) one serving model atomically.
+func (s *Service) swap(name string, sm *servingModel) {
+	for {
+		old := s.models.Load()
+		next := &modelSet{byName: make(map[string]*servingModel, len(old.byName)+1)}
+		for n, m := range old.byName {
+			next.byName[n] = m
+		}
+		next.byName[name] = sm
+		next.primary = s.pickPrimary(next)
+		if s.models.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// Promote makes a stored version serve if its validation NDCG@10 is not
+// worse than the serving version's (within PromoteTolerance); otherwise it
+// is marked rejected. It reports whether the version now serves.
+func (s *Service) Promote(ctx context.Context, name string, version int) (bool, error) {
+	metas, err := s.st.ListModels(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	var cand, cur *store.ModelMeta
+	for i := range metas {
+		if metas[i].Version == version {
+			cand = &metas[i]
+		}
+		if metas[i].Status == StatusServing {
+			cur = &metas[i]
+		}
+	}
+	if cand == nil {
+		return false, fmt.Errorf("model %s version %d: %w", name, version, store.ErrNotFound)
+	}
+	if cur != nil && cur.Version != version {
+		if ndcg(*cand) < ndcg(*cur)*(1-s.cfg.PromoteTolerance) {
+			cand.Status = StatusRejected
+			cand.Note = fmt.Sprintf("validation NDCG@10 %.4f is worse than serving version %d (%.4f)", ndcg(*cand), cur.Version, ndcg(*cur))
+			s.log.Warn("retrained model is worse; keeping the serving version", "model", name, "version", version, "note", cand.Note)
+			return false, s.st.UpdateModelMeta(ctx, *cand)
+		}
+	}
+	cand.Status = StatusServing
+	sm, err := s.load(ctx, *cand)
+	if err != nil {
+		return false, err
+	}
+	if cur != nil && cur.Version != version {
+		cur.Status = StatusRetired
+		if err := s.st.UpdateModelMeta(ctx, *cur); err != nil {
+			return false, err
+		}
+	}
+	if err := s.st.UpdateModelMeta(ctx, *cand); err != nil {
+		return false, err
+	}
+	s.swap(name, sm)
+	s.log.Info("promoted", "model", name, "version", version)
+	return true, nil
+}

@@ -1,0 +1,125 @@
+package recommend
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/aisle-dev/aisle/pipeline"
+)
+
+// Retrainer retrains the models in the background, on a schedule and/or
+// after a number of new events, and swaps each new version in only if it
+// is not worse than the serving one. Requests are never blocked.
+type Retrainer struct {
+	svc *Service
+	// Every retrains on this schedule (0 = never on a schedule).
+	Every time.Duration
+	// AfterEvents retrains once this many new events arrived (0 = never).
+	AfterEvents int
+	Options     pipeline.Options
+
+	mu      sync.Mutex // held while a run is under way
+	lastMu  sync.Mutex
+	last    []pipeline.Result
+	lastErr error
+	lastAt  time.Time
+	ctx     context.Context
+}
+
+// NewRetrainer returns a retrainer for svc.
+func (s *Service) NewRetrainer(every time.Duration, afterEvents int, opts pipeline.Options) *Retrainer {
+	return &Retrainer{svc: s, Every: every, AfterEvents: afterEvents, Options: opts}
+}
+
+// ErrBusy is returned when a retraining run is already under way.
+var ErrBusy = errors.New("a training run is already under way")
+
+// RunOnce trains every configured model on all current data and promotes
+// each new version that is not worse than the serving one.
+func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
+	if !r.mu.TryLock() {
+		return nil, ErrBusy
+	}
+	defer r.mu.Unlock()
+	r.svc.newEvents.Store(0)
+	start := time.Now()
+	data, err := r.Options.Load(ctx, r.svc.st)
+	var results []pipeline.Result
+	if err == nil {
+		r.svc.log.Info("retraining", "interactions", data.Report.Interactions, "users", data.Report.Users)
+		results, err = pipeline.Train(ctx, r.svc.st, data, r.Options)
+	}
+	for _, res := range results {
+		if !res.Trained {
+			continue
+		}
+		if _, perr := r.svc.Promote(ctx, res.Model, res.Version); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	r.lastMu.Lock()
+	r.last, r.lastErr, r.lastAt = results, err, time.Now()
+	r.lastMu.Unlock()
+	r.svc.log.Info("retraining done", "seconds", time.Since(start).Seconds(), "error", err)
+	return results, err
+}
+
+// Last returns the results of the last completed run and when it ended.
+func (r *Retrainer) Last() ([]pipeline.Result, error, time.Time) {
+	r.lastMu.Lock()
+	defer r.lastMu.Unlock()
+	return r.last, r.lastErr, r.lastAt
+}
+
+// Busy reports whether a run is under way.
+func (r *Retrainer) Busy() bool {
+	if r.mu.TryLock() {
+		r.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// Run retrains whenever the schedule or the event count says so, until
+// ctx ends.
+func (r *Retrainer) Run(ctx context.Context) {
+	r.lastMu.Lock()
+	r.ctx = ctx
+	r.lastMu.Unlock()
+	if r.Every <= 0 && r.AfterEvents <= 0 {
+		<-ctx.Done()
+		return
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	next := time.Now().Add(r.Every)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			due := r.Every > 0 && now.After(next)
+			due = due || (r.AfterEvents > 0 && r.svc.newEvents.Load() >= int64(r.AfterEvents))
+			if !due {
+				continue
+			}
+			if _, err := r.RunOnce(ctx); err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
+				r.svc.log.Error("background retraining failed", "error", err)
+			}
+			next = time.Now().Add(r.Every)
+		}
+	}
+}
+
+// Context is the context background runs started by requests use: the
+// one Run was given, so that they stop with the server.
+func (r *Retrainer) Context() context.Context {
+	r.lastMu.Lock()
+	defer r.lastMu.Unlock()
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}

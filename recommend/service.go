@@ -1,0 +1,589 @@
+package recommend
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// Config tunes the service.
+type Config struct {
+	// Weight maps an event to its weight as model history (the same weights
+	// as training); nil uses pipeline.DefaultPreprocess.
+	Weight func(t events.Type, value *float64) float64
+	// ExcludeTypes are the event types whose items are never recommended
+	// again to the same user (default: purchase).
+	ExcludeTypes []events.Type
+	// HistoryLen is how many recent events form the user's history.
+	HistoryLen int
+	// RecencyHalfLife halves the weight of a history event for every this
+	// many newer events, so what the user just did steers the next answer
+	// more than what they did months ago; default 5, negative disables.
+	RecencyHalfLife float64
+	// TimeHalfLife halves the weight of a history event for every this much
+	// time it happened before the user's newest event: a burst of clicks
+	// today outweighs purchases from last year, while a user who has been
+	// away keeps their long-term taste. Default 7 days; negative disables.
+	TimeHalfLife time.Duration
+	// Primary names the model that ranks personal recommendations; "" picks
+	// the serving model with the best validation NDCG@10.
+	Primary string
+	// AffinityBoost blends the user's recent category interest into model
+	// scores (0 = off, 1 = categories only); default 0.15.
+	AffinityBoost float64
+	// TrendingShort and TrendingLong are the half-lives that define trending.
+	TrendingShort, TrendingLong time.Duration
+	// PromoteTolerance accepts a retrained version whose validation
+	// NDCG@10 is at most this fraction below the serving one (the hold-out
+	// users change as data grows); default 0.
+	PromoteTolerance float64
+}
+
+func (c *Config) defaults() {
+	if c.Weight == nil {
+		p := pipeline.DefaultPreprocess()
+		c.Weight = func(t events.Type, v *float64) float64 {
+			if t == events.Rating {
+				if v == nil {
+					return 0
+				}
+				return *v
+			}
+			if w, ok := p.Weights[t]; ok {
+				return w
+			}
+			return p.DefaultWeight
+		}
+	}
+	if c.ExcludeTypes == nil {
+		c.ExcludeTypes = []events.Type{events.Purchase}
+	}
+	if c.HistoryLen <= 0 {
+		c.HistoryLen = 50
+	}
+	if c.AffinityBoost == 0 {
+		c.AffinityBoost = 0.25
+	}
+	if c.RecencyHalfLife == 0 {
+		c.RecencyHalfLife = 5
+	}
+	if c.TimeHalfLife == 0 {
+		c.TimeHalfLife = 7 * 24 * time.Hour
+	}
+	if c.TrendingShort <= 0 {
+		c.TrendingShort = 24 * time.Hour
+	}
+	if c.TrendingLong <= 0 {
+		c.TrendingLong = 14 * 24 * time.Hour
+	}
+}
+
+// Service answers recommendation requests. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	log    *slog.Logger
+	st     store.Store
+	items  *items
+	ledger *ledger
+
+	models atomic.Pointer[modelSet]
+
+	contentMu sync.Mutex
+	content   *contentIndex
+	catVer    atomic.Int64 // bumped on catalogue changes
+
+	newEvents atomic.Int64 // since the last retraining
+}
+
+// New returns a Service over st. Call Load before serving.
+func New(st store.Store, cfg Config, log *slog.Logger) *Service {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, log: log, st: st, items: newItems(), ledger: newLedger()}
+	s.models.Store(&modelSet{byName: map[string]*servingModel{}})
+	return s
+}
+
+// Load reads the catalogue, the event log (for popularity, trending and
+// bought-together) and the serving model versions.
+func (s *Service) Load(ctx context.Context) error {
+	var its []catalog.Item
+	if err := s.st.ScanItems(ctx, func(it catalog.Item) error { its = append(its, it); return nil }); err != nil {
+		return fmt.Errorf("load catalogue: %w", err)
+	}
+	s.items.upsert(its)
+	s.catVer.Add(1)
+	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
+		s.record(e)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load events: %w", err)
+	}
+	return s.LoadModels(ctx)
+}
+
+func (s *Service) record(e events.Event) {
+	if e.ItemID == "" {
+		return
+	}
+	i, ok := s.items.lookup(e.ItemID)
+	if !ok {
+		return
+	}
+	s.ledger.add(e, i, s.cfg.Weight(e.Type, e.Value))
+}
+
+// ItemsUpserted implements engine.Listener.
+func (s *Service) ItemsUpserted(its []catalog.Item) {
+	s.items.upsert(its)
+	s.catVer.Add(1)
+}
+
+// ItemsDeleted implements engine.Listener.
+func (s *Service) ItemsDeleted(ids []string) {
+	s.items.remove(ids)
+	s.catVer.Add(1)
+}
+
+// EventsAppended implements engine.Listener.
+func (s *Service) EventsAppended(evs []events.Event) {
+	for _, e := range evs {
+		s.record(e)
+	}
+	s.newEvents.Add(int64(len(evs)))
+}
+
+// UserDeleted implements engine.Listener.
+func (s *Service) UserDeleted(id string) { s.ledger.forgetUser(id) }
+
+// Item is one recommended item.
+type Item struct {
+	ID     string  `json:"id"`
+	Score  float64 `json:"score"`
+	Reason string  `json:"reason"`
+}
+
+// Request is a recommendation request.
+type Request struct {
+	N         int
+	Filter    Filter
+	Diversity float64 // 0..1; 0 = pure relevance
+}
+
+// Answer is a list of items and what produced it.
+type Answer struct {
+	Items []Item `json:"items"`
+	Model string `json:"model,omitempty"` // "name@version" of the ranking model, when one ranked
+}
+
+// history is a user's recent behaviour mapped to service item indices.
+type history struct {
+	items   []int32 // oldest first
+	weights []float32
+	exclude map[int32]bool
+}
+
+func (s *Service) userHistory(ctx context.Context, user string) (*history, error) {
+	evs, err := s.st.UserEvents(ctx, user, s.cfg.HistoryLen*4)
+	if err != nil {
+		return nil, fmt.Errorf("read history of %q: %w", user, err)
+	}
+	return s.historyOf(evs), nil
+}
+
+// historyOf turns events (newest first) into a history.
+func (s *Service) historyOf(evs []events.Event) *history {
+	h := &history{exclude: map[int32]bool{}}
+	var newest time.Time
+	for _, e := range evs {
+		if e.Timestamp.After(newest) {
+			newest = e.Timestamp
+		}
+	}
+	for k := len(evs) - 1; k >= 0; k-- {
+		e := evs[k]
+		i, ok := s.items.lookup(e.ItemID)
+		if !ok {
+			continue
+		}
+		if slices.Contains(s.cfg.ExcludeTypes, e.Type) {
+			h.exclude[i] = true
+		}
+		w := s.cfg.Weight(e.Type, e.Value)
+		if w <= 0 || k >= s.cfg.HistoryLen {
+			continue
+		}
+		if s.cfg.RecencyHalfLife > 0 {
+			w *= math.Exp2(-float64(k) / s.cfg.RecencyHalfLife) // k newer events follow this one
+		}
+		if s.cfg.TimeHalfLife > 0 {
+			w *= math.Exp2(-newest.Sub(e.Timestamp).Seconds() / s.cfg.TimeHalfLife.Seconds())
+		}
+		if w < 1e-6 {
+			continue
+		}
+		h.items = append(h.items, i)
+		h.weights = append(h.weights, float32(w))
+	}
+	return h
+}
+
+// Recommend answers "what should this user see next".
+func (s *Service) Recommend(ctx context.Context, user string, req Request) (*Answer, error) {
+	h, err := s.userHistory(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return s.recommendFor(user, h, req), nil
+}
+
+// Session answers for an anonymous session from the items it touched
+// (oldest first).
+func (s *Service) Session(ctx context.Context, itemIDs []string, req Request) (*Answer, error) {
+	h := &history{exclude: map[int32]bool{}}
+	for _, id := range itemIDs {
+		if i, ok := s.items.lookup(id); ok {
+			h.items = append(h.items, i)
+			h.weights = append(h.weights, 1)
+			h.exclude[i] = true
+		}
+	}
+	return s.recommendFor("", h, req), nil
+}
+
+func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
+	info := s.items.snapshot()
+	f := req.Filter.compile(info, s.items.lookup)
+	allow := func(i int32) bool { return !h.exclude[i] && f.allows(i) }
+	pool := max(req.N*5, 50)
+	var cands []Item
+	taken := map[string]bool{}
+	ans := &Answer{}
+	ms := s.models.Load()
+	if sm := ms.primary; sm != nil {
+		uidx, known := sm.users[user]
+		if !known {
+			uidx = -1
+		}
+		if known || len(h.items) > 0 {
+			scores := sm.score(uidx, h, len(info))
+			if scores != nil {
+				s.blendAffinity(scores, info, h)
+				reason := "model:" + sm.label()
+				if !known {
+					reason += " (from recent events)"
+				}
+				for _, c := range topN(scores, pool, allow, true) {
+					cands = append(cands, Item{ID: info[c.item].id, Score: float64(c.score), Reason: reason})
+					taken[info[c.item].id] = true
+				}
+				ans.Model = sm.label()
+			}
+		}
+	}
+	if len(cands) < pool {
+		cands = s.fallbacks(cands, taken, info, h, allow, pool)
+	}
+	ans.Items = s.diversify(cands, req, info)
+	return ans
+}
+
+// fallbacks fills cands up to n: trending, popular in the user's
+// categories, popular.
+func (s *Service) fallbacks(cands []Item, taken map[string]bool, info []itemInfo, h *history, allow func(int32) bool, n int) []Item {
+	add := func(list []scored, reason string) {
+		for _, c := range list {
+			if len(cands) >= n {
+				return
+			}
+			id := info[c.item].id
+			if taken[id] {
+				continue
+			}
+			taken[id] = true
+			cands = append(cands, Item{ID: id, Score: float64(c.score), Reason: reason})
+		}
+	}
+	scores := make([]float32, len(info))
+	s.ledger.trending(s.cfg.TrendingShort, s.cfg.TrendingLong, scores)
+	add(topN(scores, n, allow, true), "trending")
+	if len(cands) >= n {
+		return cands
+	}
+	clear(scores)
+	s.ledger.popular(0, scores)
+	for _, cat := range topCategories(info, h.items, 2) {
+		inCat := func(i int32) bool { return allow(i) && hasPrefix(info[i].categories, cat) }
+		add(topN(scores, n, inCat, true), "popular in "+cat)
+	}
+	add(topN(scores, n, allow, true), "popular")
+	// A catalogue nobody touched yet: newest items first.
+	if len(cands) < n {
+		rest := make([]float32, len(info))
+		for i := range rest {
+			rest[i] = float32(i)
+		}
+		add(topN(rest, n, allow, false), "new in catalogue")
+	}
+	return cands
+}
+
+// blendAffinity mixes the user's recent category interest into model
+// scores: final = (1-β)·min-max-normalised score + β·(weighted share of the
+// history in the item's category).
+func (s *Service) blendAffinity(scores []float32, info []itemInfo, h *history) {
+	beta := float32(s.cfg.AffinityBoost)
+	if beta <= 0 || len(h.items) == 0 {
+		return
+	}
+	// Category shares of the recent history, weighted like the history
+	// itself (type and recency).
+	share := map[string]float32{}
+	var total float32
+	for k, i := range h.items {
+		total += h.weights[k]
+		if c := info[i].leafCategory(); c != "" {
+			share[c] += h.weights[k]
+		}
+	}
+	if total <= 0 {
+		return
+	}
+	for c := range share {
+		share[c] /= total
+	}
+	// Normalise scores to [0, 1] by min-max over finite values.
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range scores {
+		if !math.IsInf(float64(v), 0) && !math.IsNaN(float64(v)) {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	span := hi - lo
+	if span <= 0 {
+		span = 1
+	}
+	for i, v := range scores {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), -1) {
+			continue
+		}
+		a := float32(0)
+		if i < len(info) {
+			a = share[info[i].leafCategory()]
+		}
+		scores[i] = (1-beta)*(v-lo)/span + beta*a
+	}
+}
+
+// topN returns the n best allowed items by score, best first. With
+// positive, only scores > 0 count.
+func topN(scores []float32, n int, allow func(int32) bool, positive bool) []scored {
+	h := make([]scored, 0, n+1)
+	for i, v := range scores {
+		if math.IsNaN(float64(v)) || (positive && v <= 0) {
+			continue
+		}
+		if len(h) == n && v <= h[0].score {
+			continue
+		}
+		if !allow(int32(i)) {
+			continue
+		}
+		h = append(h, scored{int32(i), v})
+		up(h)
+		if len(h) > n {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+			down(h)
+		}
+	}
+	slices.SortFunc(h, func(a, b scored) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.item, b.item)
+	})
+	return h
+}
+
+// up and down keep h a min-heap by score.
+func up(h []scored) {
+	for j := len(h) - 1; j > 0; {
+		p := (j - 1) / 2
+		if h[p].score <= h[j].score {
+			break
+		}
+		h[p], h[j] = h[j], h[p]
+		j = p
+	}
+}
+
+func down(h []scored) {
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h[l].score < h[m].score {
+			m = l
+		}
+		if r < len(h) && h[r].score < h[m].score {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// ErrUnknownItem is returned for an item id not in the catalogue.
+var ErrUnknownItem = errors.New("unknown item")
+
+// Similar answers "what is similar to this product".
+func (s *Service) Similar(ctx context.Context, itemID string, req Request) (*Answer, error) {
+	src, ok := s.items.lookup(itemID)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownItem, itemID)
+	}
+	info := s.items.snapshot()
+	f := req.Filter.compile(info, s.items.lookup)
+	allow := func(i int32) bool { return i != src && f.allows(i) }
+	pool := max(req.N*5, 50)
+	var cands []Item
+	taken := map[string]bool{itemID: true}
+	ans := &Answer{}
+	add := func(list []scored, reason string) {
+		for _, c := range list {
+			id := info[c.item].id
+			if len(cands) >= pool || taken[id] {
+				continue
+			}
+			taken[id] = true
+			cands = append(cands, Item{ID: id, Score: float64(c.score), Reason: reason})
+		}
+	}
+	if sm := s.similarModel(); sm != nil {
+		if scores, how := sm.similar(src, len(info)); scores != nil {
+			add(topN(scores, pool, allow, true), how+":"+sm.label())
+			ans.Model = sm.label()
+		}
+	}
+	if len(cands) < pool {
+		scores := make([]float32, len(info))
+		s.contentIndex(info).similar(src, scores)
+		add(topN(scores, pool, allow, true), "similar text")
+	}
+	if len(cands) < pool {
+		scores := make([]float32, len(info))
+		s.ledger.popular(0, scores)
+		if cat := info[src].leafCategory(); cat != "" {
+			add(topN(scores, pool, func(i int32) bool { return allow(i) && hasPrefix(info[i].categories, cat) }, true), "popular in "+cat)
+		}
+	}
+	ans.Items = s.diversify(cands, req, info)
+	return ans, nil
+}
+
+func (s *Service) contentIndex(info []itemInfo) *contentIndex {
+	v := int(s.catVer.Load())
+	s.contentMu.Lock()
+	defer s.contentMu.Unlock()
+	if s.content == nil || s.content.version != v {
+		s.content = buildContent(info, v)
+	}
+	return s.content
+}
+
+// Popular lists the most interacted-with items over a window back from the
+// newest event (0 = all time).
+func (s *Service) Popular(window time.Duration, req Request) *Answer {
+	info := s.items.snapshot()
+	f := req.Filter.compile(info, s.items.lookup)
+	scores := make([]float32, len(info))
+	s.ledger.popular(window, scores)
+	reason := "popular"
+	if window > 0 {
+		reason = "popular in the last " + humanWindow(window)
+	}
+	return &Answer{Items: s.diversify(toItems(topN(scores, max(req.N*5, req.N), f.allows, true), info, reason), req, info)}
+}
+
+// Trending lists items whose recent activity grows fastest.
+func (s *Service) Trending(req Request) *Answer {
+	info := s.items.snapshot()
+	f := req.Filter.compile(info, s.items.lookup)
+	scores := make([]float32, len(info))
+	s.ledger.trending(s.cfg.TrendingShort, s.cfg.TrendingLong, scores)
+	items := toItems(topN(scores, max(req.N*5, req.N), f.allows, true), info, "trending")
+	if len(items) < req.N { // nothing grows: fall back to recent popularity
+		clear(scores)
+		s.ledger.popular(s.cfg.TrendingLong, scores)
+		taken := map[string]bool{}
+		for _, it := range items {
+			taken[it.ID] = true
+		}
+		for _, it := range toItems(topN(scores, req.N*2, f.allows, true), info, "popular recently") {
+			if !taken[it.ID] {
+				items = append(items, it)
+			}
+		}
+	}
+	return &Answer{Items: s.diversify(items, req, info)}
+}
+
+// BoughtTogether lists items bought in the same session or basket as item.
+func (s *Service) BoughtTogether(ctx context.Context, itemID string, req Request) (*Answer, error) {
+	src, ok := s.items.lookup(itemID)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownItem, itemID)
+	}
+	info := s.items.snapshot()
+	f := req.Filter.compile(info, s.items.lookup)
+	var out []Item
+	for _, c := range s.ledger.partners(src) {
+		if c.item != src && f.allows(c.item) {
+			out = append(out, Item{ID: info[c.item].id, Score: float64(c.score), Reason: "bought together"})
+		}
+	}
+	return &Answer{Items: s.diversify(out, req, info)}, nil
+}
+
+func toItems(list []scored, info []itemInfo, reason string) []Item {
+	out := make([]Item, len(list))
+	for k, c := range list {
+		out[k] = Item{ID: info[c.item].id, Score: float64(c.score), Reason: reason}
+	}
+	return out
+}
+
+// Stamp reports the number of events recorded since the service started
+// and the time of the newest one.
+func (s *Service) Stamp() (uint64, time.Time) {
+	v, newest := s.ledger.stamp()
+	return v, time.Unix(newest, 0).UTC()
+}
+
+
+func humanWindow(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		if d == 24*time.Hour {
+			return "day"
+		}
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}
