@@ -1,0 +1,265 @@
+package recommend
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// fixture: 4 categories of 20 items; user u of group g buys items of group g.
+func fixture(t *testing.T) (*boltstore.Store, []catalog.Item) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var its []catalog.Item
+	for i := 0; i < 80; i++ {
+		p := float64(i)
+		its = append(its, catalog.Item{ID: fmt.Sprintf("i%02d", i), Title: fmt.Sprintf("thing %d group%d", i, i%4), Categories: []string{fmt.Sprintf("Shop/G%d", i%4)}, Price: &p, Available: true, Brand: fmt.Sprintf("brand%d", i%3)})
+	}
+	if err := st.PutItems(ctx, its); err != nil {
+		t.Fatal(err)
+	}
+	var evs []events.Event
+	for u := 0; u < 120; u++ {
+		g := u % 4
+		for k := 0; k < 10; k++ {
+			item := g + 4*((u*3+k*7)%20)
+			evs = append(evs, events.Event{UserID: fmt.Sprintf("u%03d", u), ItemID: its[item].ID, Type: events.Purchase, Timestamp: t0.Add(time.Duration(u*10+k) * time.Minute), SessionID: fmt.Sprintf("s%d", u)})
+		}
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	return st, its
+}
+
+func trainAndPromote(t *testing.T, st *boltstore.Store, svc *Service, models ...string) {
+	t.Helper()
+	ctx := context.Background()
+	opts := pipeline.Options{Preprocess: pipeline.DefaultPreprocess()}
+	for _, m := range models {
+		opts.Models = append(opts.Models, pipeline.Spec{Name: m})
+	}
+	data, err := opts.Load(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pipeline.Train(ctx, st, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if !r.Trained {
+			t.Fatalf("%s not trained: %s %s", r.Model, r.Reason, r.Error)
+		}
+		if _, err := svc.Promote(ctx, r.Model, r.Version); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFallbacksWithoutModels(t *testing.T) {
+	st, _ := fixture(t)
+	svc := New(st, Config{}, nil)
+	if err := svc.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ans, err := svc.Recommend(context.Background(), "stranger", Request{N: 5})
+	if err != nil || len(ans.Items) != 5 || ans.Model != "" {
+		t.Fatalf("stranger: %+v %v", ans, err)
+	}
+	for _, it := range ans.Items {
+		if it.Reason != "trending" && !strings.HasPrefix(it.Reason, "popular") {
+			t.Fatalf("reason %q", it.Reason)
+		}
+	}
+	// A known user without a model: fallbacks, never their purchases.
+	ans, _ = svc.Recommend(context.Background(), "u000", Request{N: 80})
+	hist, _ := st.UserEvents(context.Background(), "u000", 0)
+	bought := map[string]bool{}
+	for _, e := range hist {
+		bought[e.ItemID] = true
+	}
+	for _, it := range ans.Items {
+		if bought[it.ID] {
+			t.Fatalf("bought item %s recommended", it.ID)
+		}
+	}
+	if len(ans.Items) != 80-len(bought) {
+		t.Fatalf("fallback chain did not fill the catalogue: %d items, %d bought", len(ans.Items), len(bought))
+	}
+	// Bought together: items of the same sessions.
+	bt, err := svc.BoughtTogether(context.Background(), "i00", Request{N: 5})
+	if err != nil || len(bt.Items) == 0 {
+		t.Fatalf("bought together: %+v %v", bt, err)
+	}
+	for _, it := range bt.Items {
+		if !strings.HasSuffix(catOf(t, st, it.ID), "G0") {
+			t.Fatalf("bought together across groups: %s", it.ID)
+		}
+	}
+}
+
+func catOf(t *testing.T, st *boltstore.Store, id string) string {
+	it, err := st.GetItem(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it.Categories[0]
+}
+
+func TestFiltersAndModels(t *testing.T) {
+	st, _ := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trainAndPromote(t, st, svc, "itemknn", "ials")
+	ans, err := svc.Recommend(ctx, "u001", Request{N: 10})
+	if err != nil || ans.Model == "" || len(ans.Items) != 10 {
+		t.Fatalf("u001: %+v %v", ans, err)
+	}
+	inGroup := 0
+	for _, it := range ans.Items {
+		if strings.HasSuffix(catOf(t, st, it.ID), "G1") {
+			inGroup++
+		}
+	}
+	if inGroup < 8 {
+		t.Fatalf("only %d of 10 recommendations in the user's group", inGroup)
+	}
+	lo, hi := 10.0, 30.0
+	ans, _ = svc.Recommend(ctx, "u001", Request{N: 50, Filter: Filter{MinPrice: &lo, MaxPrice: &hi, Categories: []string{"Shop/G2"}, Exclude: []string{"i14"}}})
+	if len(ans.Items) == 0 {
+		t.Fatal("filtered answer empty")
+	}
+	for _, it := range ans.Items {
+		got, _ := st.GetItem(ctx, it.ID)
+		if *got.Price < lo || *got.Price > hi || got.Categories[0] != "Shop/G2" || it.ID == "i14" {
+			t.Fatalf("filter let %+v through", got)
+		}
+	}
+	// Similar items of a G3 item are G3 items.
+	sim, err := svc.Similar(ctx, "i03", Request{N: 5})
+	if err != nil || len(sim.Items) != 5 {
+		t.Fatalf("similar: %+v %v", sim, err)
+	}
+	for _, it := range sim.Items {
+		if !strings.HasSuffix(catOf(t, st, it.ID), "G3") || it.ID == "i03" {
+			t.Fatalf("similar to i03: %v", sim.Items)
+		}
+	}
+	// A deleted item disappears at once.
+	svc.ItemsDeleted([]string{sim.Items[0].ID})
+	sim2, _ := svc.Similar(ctx, "i03", Request{N: 5})
+	for _, it := range sim2.Items {
+		if it.ID == sim.Items[0].ID {
+			t.Fatal("deleted item still similar")
+		}
+	}
+	// A new item without interactions is reachable through its text.
+	svc.ItemsUpserted([]catalog.Item{{ID: "new1", Title: "thing 999 group3", Categories: []string{"Shop/G3"}, Available: true}})
+	sim3, err := svc.Similar(ctx, "new1", Request{N: 3})
+	if err != nil || len(sim3.Items) == 0 || sim3.Items[0].Reason != "similar text" {
+		t.Fatalf("cold item similar: %+v %v", sim3, err)
+	}
+}
+
+// Models are swapped while requests run: no request may fail, see an
+// empty answer or a half-loaded model (run with -race).
+func TestModelSwapUnderLoad(t *testing.T) {
+	st, _ := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trainAndPromote(t, st, svc, "itemknn")
+	trainAndPromote(t, st, svc, "itemknn") // version 2 serves, 1 is retired
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ans, err := svc.Recommend(ctx, fmt.Sprintf("u%03d", (w*31+i)%120), Request{N: 5})
+				if err == nil && (len(ans.Items) != 5 || (ans.Model != "itemknn@1" && ans.Model != "itemknn@2")) {
+					err = fmt.Errorf("bad answer during swap: %+v", ans)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := svc.Rollback(ctx, "itemknn"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := svc.Promote(ctx, "itemknn", 2); err != nil || !ok {
+			t.Fatalf("promote back: %v %v", ok, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	list, _ := svc.Models(ctx)
+	serving := 0
+	for _, m := range list {
+		if m.Serving {
+			serving++
+		}
+	}
+	if serving != 1 {
+		t.Fatalf("%d serving versions: %+v", serving, list)
+	}
+}
+
+func TestPromoteRejectsWorse(t *testing.T) {
+	st, _ := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	svc.Load(ctx)
+	trainAndPromote(t, st, svc, "itemknn")
+	metas, _ := st.ListModels(ctx, "itemknn")
+	worse := metas[0]
+	worse.Metrics = map[string]float64{"NDCG@10": metas[0].Metrics["NDCG@10"] / 2}
+	worse.Status = StatusCandidate
+	_, art, _ := st.LoadModel(ctx, "itemknn", 1)
+	v, _ := st.SaveModel(ctx, worse, art)
+	ok, err := svc.Promote(ctx, "itemknn", v)
+	if err != nil || ok {
+		t.Fatalf("worse version promoted: %v %v", ok, err)
+	}
+	m, _, _ := st.LoadModel(ctx, "itemknn", v)
+	if m.Status != StatusRejected || m.Note == "" {
+		t.Fatalf("rejected version: %+v", m)
+	}
+}
