@@ -577,7 +577,6 @@ func (s *Service) Stamp() (uint64, time.Time) {
 	return v, time.Unix(newest, 0).UTC()
 }
 
-
 func humanWindow(d time.Duration) string {
 	if d%(24*time.Hour) == 0 {
 		if d == 24*time.Hour {
