@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		newImportCmd(),
 		newDemoCmd(),
 		newTrainCmd(),
+		newBenchCmd(),
 		newEvalCmd(),
 	)
 	return root

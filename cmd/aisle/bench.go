@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure a running server: throughput and latency percentiles",
+	}
+	cmd.AddCommand(newBenchServeCmd())
+	return cmd
+}
+
+func newBenchServeCmd() *cobra.Command {
+	var base, key, conc, path string
+	var dur time.Duration
+	var users int
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Load-test GET /api/recommend/{user} (or another route) at several concurrency levels",
+		Long: `Send requests to a running Aisle server from N concurrent clients for a fixed
+time per level and report requests per second and p50/p90/p99 latency.
+User ids are sampled from GET /api/users. Every request must answer 200;
+errors are counted and reported.`,
+		Example: "  aisle bench serve --url http://127.0.0.1:8080 --concurrency 1,8,32 --duration 10s",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			levels, err := parseInts(conc)
+			if err != nil {
+				return fmt.Errorf("--concurrency: %w", err)
+			}
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
+			ids, err := sampleUsers(cmd.Context(), client, base, key, users)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				return fmt.Errorf("the server has no users: import data first")
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s%s, %d users sampled, %s per level\n", base, path, len(ids), dur)
+			row := "%7v  %9v  %6v  %7v  %7v  %7v  %7v  %8v\n"
+			fmt.Fprintf(out, row, "clients", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms")
+			for _, c := range levels {
+				r := loadLevel(cmd.Context(), client, base, path, key, ids, c, dur)
+				f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+				fmt.Fprintf(out, row, c, r.n, r.errors, strconv.FormatFloat(float64(r.n)/dur.Seconds(), 'f', 0, 64), f(r.pct(50)), f(r.pct(90)), f(r.pct(99)), f(r.pct(100)))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&base, "url", "http://127.0.0.1:8080", "server base URL")
+	cmd.Flags().StringVar(&key, "key", "", "API key (read or admin)")
+	cmd.Flags().StringVar(&conc, "concurrency", "1,8,32", "comma-separated numbers of concurrent clients")
+	cmd.Flags().DurationVar(&dur, "duration", 10*time.Second, "how long each level runs")
+	cmd.Flags().IntVar(&users, "users", 1000, "how many user ids to sample")
+	cmd.Flags().StringVar(&path, "path", "/api/recommend/{user}?n=10", "route to request; {user} is replaced by a sampled user id")
+	return cmd
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive whole number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func get(ctx context.Context, client *http.Client, u, key string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	return client.Do(req)
+}
+
+func sampleUsers(ctx context.Context, client *http.Client, base, key string, n int) ([]string, error) {
+	var ids []string
+	cursor := ""
+	for len(ids) < n {
+		resp, err := get(ctx, client, fmt.Sprintf("%s/api/users?limit=1000&cursor=%s", base, url.QueryEscape(cursor)), key)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		var page struct {
+			Users []struct {
+				ID string `json:"id"`
+			} `json:"users"`
+			Next string `json:"next_cursor"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			return nil, fmt.Errorf("list users: status %d %v", resp.StatusCode, err)
+		}
+		for _, u := range page.Users {
+			ids = append(ids, u.ID)
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	if len(ids) > n {
+		ids = ids[:n]
+	}
+	return ids, nil
+}
+
+type levelResult struct {
+	n, errors int
+	lat       []float64 // ms, sorted
+}
+
+func (r levelResult) pct(p float64) float64 {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(r.lat)-1) * p / 100)
+	return r.lat[i]
+}
+
+// loadLevel runs c clients for d, each sending requests back to back.
+func loadLevel(ctx context.Context, client *http.Client, base, path, key string, ids []string, c int, d time.Duration) levelResult {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var mu sync.Mutex
+	var res levelResult
+	var wg sync.WaitGroup
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var lat []float64
+			errs := 0
+			for i := w; ctx.Err() == nil; i += c {
+				u := base + strings.ReplaceAll(path, "{user}", url.PathEscape(ids[i%len(ids)]))
+				start := time.Now()
+				resp, err := get(ctx, client, u, key)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if ctx.Err() != nil {
+					break
+				}
+				lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+				if err != nil || resp.StatusCode != 200 {
+					errs++
+				}
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			res.errors += errs
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	slices.Sort(res.lat)
+	res.n = len(res.lat)
+	return res
+}
