@@ -100,6 +100,20 @@ type ItemEmbedder interface {
 	ItemVectors() (dim int, vecs []float32)
 }
 
+// UserEmbedder is a model whose score for an item is the dot product of a
+// user vector with the item's vector from ItemVectors, plus the item's bias
+// when ItemBias is not nil. Serving uses it to retrieve the top items from a
+// nearest-neighbour index instead of scoring every item.
+type UserEmbedder interface {
+	ItemEmbedder
+	// UserVector writes the query's user vector (fold-in from History when
+	// it is set) into dst (len = dim) and reports false when the query has
+	// none (then Score falls back to something else, e.g. popularity).
+	UserVector(q Query, dst []float32) bool
+	// ItemBias returns the per-item score offsets, or nil.
+	ItemBias() []float32
+}
+
 // SimilarItems is a model that can score items by similarity to one item.
 type SimilarItems interface {
 	Similar(item int32, scores []float32)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/store"
@@ -31,6 +32,68 @@ type servingModel struct {
 	fromModel []int32 // model item index → service item index, -1 when absent
 	unitVecs  []float32
 	dim       int
+	// index retrieves top items by user vector for large catalogues
+	// (models that are model.UserEmbedder); nil means score every item.
+	index ann.Index
+}
+
+// annQuery returns the query vector for the index: the user vector, with a
+// trailing 1 when item biases are folded into the indexed vectors.
+func (sm *servingModel) annQuery(user int32, h *history) []float32 {
+	ue := sm.m.(model.UserEmbedder)
+	q := model.Query{User: user}
+	for k, i := range h.items {
+		if int(i) < len(sm.toModel) && sm.toModel[i] >= 0 {
+			q.History = append(q.History, sm.toModel[i])
+			q.HistoryWeights = append(q.HistoryWeights, h.weights[k])
+		}
+	}
+	if user < 0 && len(q.History) == 0 {
+		return nil
+	}
+	dim, _ := ue.ItemVectors()
+	x := make([]float32, sm.index.Dim())
+	if !ue.UserVector(q, x[:dim]) {
+		return nil
+	}
+	if sm.index.Dim() > dim {
+		x[dim] = 1
+	}
+	return x
+}
+
+// top retrieves the n best allowed items (service indices) through the index.
+func (sm *servingModel) top(user int32, h *history, n int, allow func(int32) bool) []scored {
+	x := sm.annQuery(user, h)
+	if x == nil {
+		return nil
+	}
+	hits := sm.index.Search(x, n, func(mi int32) bool {
+		si := sm.fromModel[mi]
+		return si >= 0 && allow(si)
+	})
+	out := make([]scored, len(hits))
+	for k, hit := range hits {
+		out[k] = scored{item: sm.fromModel[hit.Index], score: hit.Score}
+	}
+	return out
+}
+
+// buildIndex makes the nearest-neighbour index of a large factor model.
+func buildIndex(ctx context.Context, ue model.UserEmbedder, threshold int) (ann.Index, error) {
+	dim, vecs := ue.ItemVectors()
+	if dim == 0 || len(vecs)/dim < threshold {
+		return nil, nil
+	}
+	if bias := ue.ItemBias(); bias != nil {
+		aug := make([]float32, 0, len(vecs)/dim*(dim+1))
+		for i := 0; i < len(vecs)/dim; i++ {
+			aug = append(aug, vecs[i*dim:(i+1)*dim]...)
+			aug = append(aug, bias[i])
+		}
+		dim, vecs = dim+1, aug
+	}
+	return ann.New(ctx, dim, vecs, ann.Options{Threshold: -1}, nil)
 }
 
 // modelSet is the immutable set of serving models; it is swapped whole.
@@ -125,7 +188,14 @@ func (s *Service) load(ctx context.Context, meta store.ModelMeta) (*servingModel
 			sm.toModel[si] = int32(mi)
 		}
 	}
-	if emb, ok := art.Model.(model.ItemEmbedder); ok {
+	if ue, ok := art.Model.(model.UserEmbedder); ok && s.cfg.ANNThreshold > 0 {
+		idx, err := buildIndex(ctx, ue, s.cfg.ANNThreshold)
+		if err != nil {
+			return nil, fmt.Errorf("index %s@%d: %w", meta.Name, meta.Version, err)
+		}
+		sm.index = idx
+	}
+	if emb, ok := art.Model.(model.ItemEmbedder); ok && sm.index == nil {
 		dim, vecs := emb.ItemVectors()
 		if dim > 0 && len(vecs) == dim*len(art.ItemIDs) {
 			sm.dim = dim

@@ -45,6 +45,10 @@ type Config struct {
 	AffinityBoost float64
 	// TrendingShort and TrendingLong are the half-lives that define trending.
 	TrendingShort, TrendingLong time.Duration
+	// ANNThreshold is the catalogue size from which factor models answer
+	// through an approximate nearest-neighbour index (IVF) instead of
+	// scoring every item; default 100,000, negative disables.
+	ANNThreshold int
 	// PromoteTolerance accepts a retrained version whose validation
 	// NDCG@10 is at most this fraction below the serving one (the hold-out
 	// users change as data grows); default 0.
@@ -81,6 +85,9 @@ func (c *Config) defaults() {
 	}
 	if c.TimeHalfLife == 0 {
 		c.TimeHalfLife = 7 * 24 * time.Hour
+	}
+	if c.ANNThreshold == 0 {
+		c.ANNThreshold = 100_000
 	}
 	if c.TrendingShort <= 0 {
 		c.TrendingShort = 24 * time.Hour
@@ -280,7 +287,18 @@ func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
 		if !known {
 			uidx = -1
 		}
-		if known || len(h.items) > 0 {
+		if sm.index != nil && (known || len(h.items) > 0) {
+			reason := "model:" + sm.label()
+			top := sm.top(uidx, h, pool, allow)
+			s.rerankAffinity(top, info, h)
+			for _, c := range top {
+				cands = append(cands, Item{ID: info[c.item].id, Score: float64(c.score), Reason: reason})
+				taken[info[c.item].id] = true
+			}
+			if len(top) > 0 {
+				ans.Model = sm.label()
+			}
+		} else if known || len(h.items) > 0 {
 			scores := sm.score(uidx, h, len(info))
 			if scores != nil {
 				s.blendAffinity(scores, info, h)
@@ -347,6 +365,12 @@ func (s *Service) fallbacks(cands []Item, taken map[string]bool, info []itemInfo
 // scores: final = (1-β)·min-max-normalised score + β·(weighted share of the
 // history in the item's category).
 func (s *Service) blendAffinity(scores []float32, info []itemInfo, h *history) {
+	s.blendWith(scores, info, info, h)
+}
+
+// blendWith blends into scores (one per entry of cand) the category shares
+// of h, whose items index hist.
+func (s *Service) blendWith(scores []float32, cand, hist []itemInfo, h *history) {
 	beta := float32(s.cfg.AffinityBoost)
 	if beta <= 0 || len(h.items) == 0 {
 		return
@@ -357,7 +381,7 @@ func (s *Service) blendAffinity(scores []float32, info []itemInfo, h *history) {
 	var total float32
 	for k, i := range h.items {
 		total += h.weights[k]
-		if c := info[i].leafCategory(); c != "" {
+		if c := hist[i].leafCategory(); c != "" {
 			share[c] += h.weights[k]
 		}
 	}
@@ -383,11 +407,39 @@ func (s *Service) blendAffinity(scores []float32, info []itemInfo, h *history) {
 			continue
 		}
 		a := float32(0)
-		if i < len(info) {
-			a = share[info[i].leafCategory()]
+		if i < len(cand) {
+			a = share[cand[i].leafCategory()]
 		}
 		scores[i] = (1-beta)*(v-lo)/span + beta*a
 	}
+}
+
+// rerankAffinity applies the category blend of blendAffinity to a
+// candidate list retrieved from an index, and re-sorts it.
+func (s *Service) rerankAffinity(top []scored, info []itemInfo, h *history) {
+	if len(top) == 0 || s.cfg.AffinityBoost <= 0 || len(h.items) == 0 {
+		return
+	}
+	scores := make([]float32, len(top))
+	for k, c := range top {
+		scores[k] = c.score
+	}
+	sub := make([]itemInfo, len(top))
+	for k, c := range top {
+		sub[k] = info[c.item]
+	}
+	// Map the history into the candidate space only for category shares.
+	hh := &history{items: h.items, weights: h.weights}
+	s.blendWith(scores, sub, info, hh)
+	for k := range top {
+		top[k].score = scores[k]
+	}
+	slices.SortFunc(top, func(a, b scored) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.item, b.item)
+	})
 }
 
 // topN returns the n best allowed items by score, best first. With

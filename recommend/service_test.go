@@ -263,3 +263,42 @@ func TestPromoteRejectsWorse(t *testing.T) {
 		t.Fatalf("rejected version: %+v", m)
 	}
 }
+
+// Factor models answer through the nearest-neighbour index when the
+// catalogue is large; force it on the small fixture.
+func TestIndexPath(t *testing.T) {
+	st, _ := fixture(t)
+	svc := New(st, Config{ANNThreshold: 1}, nil)
+	ctx := context.Background()
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trainAndPromote(t, st, svc, "ials")
+	if sm := svc.models.Load().primary; sm == nil || sm.index == nil {
+		t.Fatal("no index built")
+	}
+	ans, err := svc.Recommend(ctx, "u002", Request{N: 10})
+	if err != nil || len(ans.Items) != 10 || ans.Model != "ials@1" {
+		t.Fatalf("answer %+v %v", ans, err)
+	}
+	in := 0
+	for _, it := range ans.Items {
+		if strings.HasSuffix(catOf(t, st, it.ID), "G2") {
+			in++
+		}
+	}
+	if in < 8 {
+		t.Fatalf("only %d of 10 in the user's group via the index", in)
+	}
+	ans, _ = svc.Recommend(ctx, "u002", Request{N: 10, Filter: Filter{Categories: []string{"Shop/G1"}}})
+	for _, it := range ans.Items {
+		if !strings.HasSuffix(catOf(t, st, it.ID), "G1") {
+			t.Fatalf("filter ignored on the index path: %v", ans.Items)
+		}
+	}
+	// A stranger with a history folds in through the index too.
+	ans, _ = svc.Session(ctx, []string{"i03", "i07", "i11"}, Request{N: 5})
+	if ans.Model != "ials@1" {
+		t.Fatalf("session did not use the model: %+v", ans)
+	}
+}
