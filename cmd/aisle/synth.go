@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/mf"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/store"
+)
+
+func newBenchSynthCmd() *cobra.Command {
+	var g globalFlags
+	var nItems, nUsers, dim, clusters, perUser int
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "synth",
+		Short: "Create a synthetic catalogue and factor model of any size, to benchmark serving",
+		Long: `Fill an empty data directory with a synthetic shop: --items products in
+--clusters categories, --users shoppers with --per-user events each, and an
+iALS model whose item and user vectors (--dim) are drawn around one centre per
+category. No training run is involved, so sizes such as 1 million items fit
+in a minute; then serve it and measure with 'aisle bench serve'.`,
+		Example: "  aisle bench synth --data /tmp/aisle-1m --items 1000000 --dim 64\n  aisle serve --data /tmp/aisle-1m --addr 127.0.0.1:8090 &\n  aisle bench serve --url http://127.0.0.1:8090",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			return synthesize(cmd.Context(), cfg, nItems, nUsers, dim, clusters, perUser, seed)
+		},
+	}
+	g.register(cmd)
+	cmd.Flags().IntVar(&nItems, "items", 1_000_000, "number of items")
+	cmd.Flags().IntVar(&nUsers, "users", 10_000, "number of users")
+	cmd.Flags().IntVar(&dim, "dim", 64, "vector dimension")
+	cmd.Flags().IntVar(&clusters, "clusters", 1000, "number of categories (vector clusters)")
+	cmd.Flags().IntVar(&perUser, "per-user", 5, "events per user")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed")
+	return cmd
+}
+
+func synthesize(ctx context.Context, cfg config.Config, nItems, nUsers, dim, clusters, perUser int, seed uint64) error {
+	if nItems < 1 || nUsers < 1 || dim < 1 || clusters < 1 || perUser < 0 {
+		return fmt.Errorf("sizes must be positive")
+	}
+	eng, st, err := openEngine(cfg, newLogger())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if n, err := st.CountItems(ctx); err != nil || n > 0 {
+		if err == nil {
+			err = fmt.Errorf("data directory %s is not empty (%d items): use a new one", cfg.Data, n)
+		}
+		return err
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	centres := make([]float32, clusters*dim)
+	for i := range centres {
+		centres[i] = float32(rng.NormFloat64())
+	}
+	itemIDs := make([]string, nItems)
+	vecs := make([]float32, nItems*dim)
+	bar := newBar(int64(nItems), "items", false)
+	t0 := time.Now().UTC()
+	batch := make([]catalog.Item, 0, 10000)
+	for i := 0; i < nItems; i++ {
+		c := i % clusters
+		itemIDs[i] = fmt.Sprintf("p%07d", i)
+		for k := 0; k < dim; k++ {
+			vecs[i*dim+k] = centres[c*dim+k] + 0.3*float32(rng.NormFloat64())
+		}
+		price := math.Round(100*(1+rng.ExpFloat64()*20)) / 100
+		batch = append(batch, catalog.Item{ID: itemIDs[i], Title: fmt.Sprintf("Product %d of line %d", i, c), Brand: fmt.Sprintf("Brand %d", c%97),
+			Categories: []string{fmt.Sprintf("Synthetic/Dept %d/Line %d", c%20, c)}, Price: &price, Available: true, CreatedAt: t0})
+		if len(batch) == cap(batch) || i == nItems-1 {
+			if err := eng.AddItems(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+			if bar != nil {
+				bar.Set(i + 1)
+			}
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	userIDs := make([]string, nUsers)
+	uvecs := make([]float32, nUsers*dim)
+	var evs []events.Event
+	for u := 0; u < nUsers; u++ {
+		userIDs[u] = fmt.Sprintf("s%06d", u)
+		c := rng.IntN(clusters)
+		for k := 0; k < dim; k++ {
+			uvecs[u*dim+k] = centres[c*dim+k] / float32(dim)
+		}
+		for e := 0; e < perUser; e++ {
+			item := c + clusters*rng.IntN(max(1, nItems/clusters))
+			if item >= nItems {
+				item = c
+			}
+			evs = append(evs, events.Event{UserID: userIDs[u], ItemID: itemIDs[item], Type: events.View, Timestamp: t0.Add(time.Duration(u*perUser+e) * time.Second)})
+		}
+		if len(evs) >= 10000 || u == nUsers-1 {
+			if err := eng.AddEvents(ctx, evs); err != nil {
+				return err
+			}
+			evs = evs[:0]
+		}
+	}
+	m, err := mf.NewIALSFromFactors(model.Params{"factors": float64(dim)}, dim, userIDs, itemIDs, uvecs, vecs)
+	if err != nil {
+		return err
+	}
+	art := &pipeline.Artifact{Header: pipeline.Header{Model: mf.IALSName, Params: model.Params{"factors": float64(dim)}, ItemIDs: itemIDs, UserIDs: userIDs}, Model: m}
+	blob, err := art.Bytes()
+	if err != nil {
+		return err
+	}
+	v, err := st.SaveModel(ctx, store.ModelMeta{Name: mf.IALSName, Params: art.Params, Users: nUsers, Items: nItems, Status: "serving", Note: "synthetic factors (aisle bench synth)"}, blob)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stdout, "synthetic shop in %s: %d items, %d users, %d events, model %s@%d (%d×%d)\n", cfg.Data, nItems, nUsers, nUsers*perUser, mf.IALSName, v, nItems, dim)
+	return nil
+}
