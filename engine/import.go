@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -79,7 +81,16 @@ func (e *Engine) Import(ctx context.Context, kind Kind, src ImportSource) (Impor
 		return rep, fmt.Errorf("unknown import kind %q", kind)
 	}
 	rep.Seconds = time.Since(start).Seconds()
+	// Decoding problems are met before validation problems of the same
+	// chunk: report in line order.
+	slices.SortStableFunc(rep.Reasons, func(a, b string) int { return cmp.Compare(lineOf(a), lineOf(b)) })
 	return rep, err
+}
+
+func lineOf(reason string) int {
+	var n int
+	fmt.Sscanf(reason, "line %d", &n)
+	return n
 }
 
 func (e *Engine) itemSet(ctx context.Context) (map[string]struct{}, error) {
