@@ -17,7 +17,7 @@ type Item struct {
 	Price       *float64       `json:"price,omitempty"`
 	Attributes  map[string]any `json:"attributes,omitempty"` // values are strings or float64
 	ImageURL    string         `json:"image_url,omitempty"`
-	Available   bool           `json:"available"`
+	Available   bool           `json:"available"` // JSON input defaults to true; Go callers set it
 	CreatedAt   time.Time      `json:"created_at"`
 }
 

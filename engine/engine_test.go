@@ -93,7 +93,7 @@ func TestAcceptUnknownItems(t *testing.T) {
 func TestPatchItem(t *testing.T) {
 	ctx := context.Background()
 	e, _ := newEngine(t, false)
-	e.AddItems(ctx, []catalog.Item{{ID: "a", Title: "old", Brand: "B"}})
+	e.AddItems(ctx, []catalog.Item{{ID: "a", Title: "old", Brand: "B", Available: true}})
 	it, err := e.PatchItem(ctx, "a", []byte(`{"title":"new","brand":null}`))
 	if err != nil || it.Title != "new" || it.Brand != "" || !it.Available {
 		t.Fatalf("patched %+v %v", it, err)
