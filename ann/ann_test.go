@@ -169,12 +169,12 @@ func TestIVFRecallClustered(t *testing.T) {
 		t.Fatalf("Len %d Lists %d", x.Len(), x.Lists())
 	}
 	sizes := x.Sizes()
-	total := 0
+	total := x.HeadLen()
 	for _, s := range sizes {
 		total += s
 	}
-	if total != n {
-		t.Fatalf("lists hold %d items, want %d", total, n)
+	if total != n || x.HeadLen() != n/100 {
+		t.Fatalf("lists hold %d items (head %d), want %d (head %d)", total, x.HeadLen(), n, n/100)
 	}
 	f, _ := NewFlat(dim, vecs)
 	var exact, approx [][]Hit
@@ -251,6 +251,48 @@ func TestIVFAdd(t *testing.T) {
 	sameHits(t, "grown from empty", empty.Search(q, 5, nil), bruteForce(dim, vecs[:10*dim], q, 5, nil))
 	if _, err := x.Add(make([]float32, dim+1)); err == nil {
 		t.Fatal("Add of a wrong dimension succeeded")
+	}
+}
+
+// TestIVFHead checks that the longest vectors go to the head, which every
+// search scans: a query finds a long vector even when it probes one list
+// far from it.
+func TestIVFHead(t *testing.T) {
+	const dim = 4
+	vecs := clustered(2000, dim, 20, 0.1, 4)
+	for i := 0; i < dim; i++ { // item 7 becomes by far the longest vector
+		vecs[7*dim+i] *= 50
+	}
+	x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Lists: 20, NProbe: 1, Head: 0.001, Seed: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.HeadLen() != 2 {
+		t.Fatalf("HeadLen %d, want 2", x.HeadLen())
+	}
+	q := vecs[7*dim : 8*dim]
+	if got := x.Search(q, 1, nil); len(got) != 1 || got[0].Index != 7 {
+		t.Fatalf("search for the head item = %v", got)
+	}
+	// A longer vector added later also goes to the head.
+	long := make([]float32, dim)
+	for i := range long {
+		long[i] = -100 * q[i]
+	}
+	id, err := x.Add(long)
+	if err != nil || x.HeadLen() != 3 {
+		t.Fatalf("Add = %d, %v; HeadLen %d", id, err, x.HeadLen())
+	}
+	neg := make([]float32, dim)
+	for i := range neg {
+		neg[i] = -q[i]
+	}
+	if got := x.Search(neg, 1, nil); got[0].Index != id {
+		t.Fatalf("search for the added head item = %v, want %d", got, id)
+	}
+	noHead, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Lists: 20, Head: -1, Seed: 1}, nil)
+	if err != nil || noHead.HeadLen() != 0 {
+		t.Fatalf("Head -1: HeadLen %d, %v", noHead.HeadLen(), err)
 	}
 }
 

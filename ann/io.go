@@ -16,7 +16,8 @@ import (
 //	"AISLEIVF" magic, uint32 version (1), uint32 dim, uint32 lists,
 //	uint32 nprobe, uint64 items,
 //	lists × dim float32 centroids,
-//	per list: uint32 count, count int32 item indices, count × dim float32 vectors,
+//	the head list, then every list: uint32 count, count int32 item indices,
+//	count × dim float32 vectors,
 //	uint32 CRC-32 (IEEE) of everything before it.
 const (
 	ivfMagic   = "AISLEIVF"
@@ -40,7 +41,7 @@ func (x *IVF) WriteTo(w io.Writer) (int64, error) {
 	e.u32(uint32(x.nprobe))
 	e.u64(uint64(x.n))
 	e.f32s(x.cent)
-	for _, l := range x.lists {
+	for _, l := range append([]ivfList{x.head}, x.lists...) {
 		e.u32(uint32(len(l.ids)))
 		for _, id := range l.ids {
 			e.u32(uint32(id))
@@ -100,10 +101,10 @@ func readIVF(r io.Reader) (*IVF, error) {
 		return nil, d.err
 	}
 	x.setCentroids(cent)
-	x.lists = make([]ivfList, nl)
+	lists := make([]ivfList, nl+1) // the head, then the lists
 	seen := make([]uint64, (n+63)/64)
 	total := 0
-	for c := range x.lists {
+	for c := range lists {
 		cnt := int(d.u32())
 		if d.err != nil {
 			return nil, d.err
@@ -121,7 +122,7 @@ func readIVF(r io.Reader) (*IVF, error) {
 			seen[id/64] |= 1 << (id % 64)
 			ids = append(ids, int32(id))
 		}
-		x.lists[c] = ivfList{ids: ids, vecs: d.f32s(cnt * dim)}
+		lists[c] = ivfList{ids: ids, vecs: d.f32s(cnt * dim)}
 		if d.err != nil {
 			return nil, d.err
 		}
@@ -129,7 +130,8 @@ func readIVF(r io.Reader) (*IVF, error) {
 	if total != int(n) {
 		return nil, fmt.Errorf("lists hold %d items, header says %d", total, n)
 	}
-	x.setRadii()
+	x.head, x.lists = lists[0], lists[1:]
+	x.setScale()
 	sum := h.Sum32()
 	var b [4]byte
 	if _, err := io.ReadFull(d.r, b[:]); err != nil {

@@ -29,7 +29,7 @@ func TestIVFSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if y.Len() != x.Len() || y.Dim() != x.Dim() || y.NProbe() != 3 || !slices.Equal(y.Sizes(), x.Sizes()) {
+	if y.Len() != x.Len() || y.Dim() != x.Dim() || y.NProbe() != 3 || !slices.Equal(y.Sizes(), x.Sizes()) || y.HeadLen() != x.HeadLen() || y.scale != x.scale {
 		t.Fatalf("loaded index differs: len %d/%d dim %d nprobe %d", y.Len(), x.Len(), y.Dim(), y.NProbe())
 	}
 	qs := uniform(10, dim, 3)
@@ -86,7 +86,7 @@ func FuzzReadIVF(f *testing.F) {
 		if err != nil {
 			return
 		}
-		total := 0
+		total := x.HeadLen()
 		for _, s := range x.Sizes() {
 			total += s
 		}
