@@ -49,7 +49,7 @@ const DefaultNProbe = 24
 // IVF is an inverted-file index (IVF-flat): k-means splits the items into
 // lists around centroids; a search scans the head list (the items with the
 // longest vectors) and the NProbe lists whose centroids are nearest to the
-// query rescaled to the longest list vector, exactly. Each list stores its
+// query rescaled to the longest vector, exactly. Each list stores its
 // vectors contiguously, so a scan streams memory.
 //
 // It is approximate: an item in an unprobed list is missed. When a filter
@@ -62,7 +62,7 @@ type IVF struct {
 	n       int
 	cent    []float32 // lists × dim
 	half    []float32 // ‖c‖²/2 per list
-	scale   float32   // longest vector in the lists: queries are rescaled to it
+	scale   float32   // longest vector: queries are rescaled to it
 	head    ivfList   // the items with the longest vectors, always scanned
 	headMin float32   // shortest vector in head; Add puts longer ones there
 	lists   []ivfList
@@ -109,7 +109,7 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 		return x, nil
 	}
 	// The head: the longest vectors (ties by lower index, for a reproducible
-	// build). They are left out of the lists and of k-means.
+	// build). They are left out of the lists.
 	headFrac := opt.Head
 	if headFrac == 0 {
 		headFrac = DefaultHead
@@ -141,24 +141,17 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 			x.headMin = min(x.headMin, float32(math.Sqrt(float64(norms[i]))))
 		}
 		nl = max(1, min(nl, n-nh))
-		sample = max(1, min(sample, n-nh))
 	}
 	// Training sample: a random subset (Floyd's algorithm keeps it O(sample)).
 	pts := vecs
-	if sample < n-len(x.head.ids) {
+	if sample < n {
 		if progress != nil {
 			progress("sample", 0, sample)
 		}
-		// Sample from the items outside the head: rest[j] is the j-th of them.
-		rest := make([]int, 0, n-len(x.head.ids))
-		for i := 0; i < n; i++ {
-			if !inHead[i] {
-				rest = append(rest, i)
-			}
-		}
-		m := len(rest)
+		// k-means trains on a sample of all items, the head included (its
+		// long vectors pull their lists' centroids outwards, towards queries).
 		chosen := make(map[int]struct{}, sample)
-		for j := m - sample; j < m; j++ {
+		for j := n - sample; j < n; j++ {
 			t := rng.IntN(j + 1)
 			if _, ok := chosen[t]; ok {
 				t = j
@@ -166,8 +159,8 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 			chosen[t] = struct{}{}
 		}
 		idx := make([]int, 0, sample)
-		for j := range chosen {
-			idx = append(idx, rest[j])
+		for i := range chosen {
+			idx = append(idx, i)
 		}
 		slices.Sort(idx) // map order is random: sort for a reproducible build
 		pts = make([]float32, 0, sample*dim)
@@ -219,11 +212,10 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 	return x, nil
 }
 
-// setScale finds the longest vector in the lists (and the shortest in the
-// head, when loading).
+// setScale finds the longest vector (and the shortest in the head).
 func (x *IVF) setScale() {
 	var m float32
-	for _, l := range x.lists {
+	for _, l := range append([]ivfList{x.head}, x.lists...) {
 		for j := range l.ids {
 			m = max(m, vek32.Norm(l.vecs[j*x.dim:(j+1)*x.dim]))
 		}
@@ -298,8 +290,8 @@ func (x *IVF) Add(vec []float32) (int32, error) {
 		l = &x.head
 	} else {
 		l = &x.lists[nearest(vec, x.cent, x.half, x.dim)]
-		x.scale = max(x.scale, norm)
 	}
+	x.scale = max(x.scale, norm)
 	l.ids = append(l.ids, id)
 	l.vecs = append(l.vecs, vec...)
 	x.n++
@@ -334,7 +326,7 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 		return t.sorted()
 	}
 	// Rank the lists by the Euclidean distance of their centroid c to the
-	// query rescaled to the longest list vector M: the largest
+	// query rescaled to the longest vector M: the largest
 	// (M/‖q‖)·q·c − ‖c‖²/2. The top k does not depend on the query's length,
 	// and neither does this ranking.
 	cs := scoreRows(make([]float32, nl), x.cent, q, x.dim)
