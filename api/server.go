@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -127,6 +128,10 @@ func New(opts Options) (*Server, error) {
 	s.Handle(Route{"DELETE", "/api/users/{id}", Admin, s.deleteUser})
 	s.Handle(Route{"GET", "/api/users/{id}/events", Read, s.userEvents})
 	s.Handle(Route{"POST", "/api/events", Admin, s.postEvents})
+	// Profiling for operators, behind the admin key (not listed in the API).
+	s.mux.Handle("/debug/pprof/", s.adminOnly(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("/debug/pprof/profile", s.adminOnly(http.HandlerFunc(pprof.Profile)))
+	s.mux.Handle("/debug/pprof/trace", s.adminOnly(http.HandlerFunc(pprof.Trace)))
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s: see GET /api/openapi.json", r.Method, r.URL.Path), nil)
 	})
@@ -167,6 +172,17 @@ func (s *Server) Handle(rt Route) {
 		}
 		h(rec, r)
 	}))
+}
+
+// adminOnly guards an operator handler with the admin key.
+func (s *Server) adminOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.allowed(Admin, r) {
+			WriteError(w, http.StatusUnauthorized, "missing or wrong admin key", nil)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Routes lists the registered routes.
