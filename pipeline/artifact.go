@@ -61,6 +61,36 @@ func (a *Artifact) Bytes() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ReadArtifact reads what Encode wrote from a stream, building the model
+// by name.
+func ReadArtifact(r io.Reader) (*Artifact, error) {
+	var head [12]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil || !bytes.Equal(head[:len(artifactMagic)], artifactMagic) {
+		return nil, errors.New("not an Aisle model artefact (bad magic)")
+	}
+	n := binary.LittleEndian.Uint32(head[len(artifactMagic):])
+	if n > 1<<30 {
+		return nil, errors.New("model artefact header too large")
+	}
+	h := make([]byte, n)
+	if _, err := io.ReadFull(r, h); err != nil {
+		return nil, errors.New("truncated model artefact header")
+	}
+	var a Artifact
+	if err := json.Unmarshal(h, &a.Header); err != nil {
+		return nil, fmt.Errorf("decode artefact header: %w", err)
+	}
+	m, err := zoo.New(a.Header.Model, a.Header.Params)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Load(r); err != nil {
+		return nil, fmt.Errorf("load %s: %w", a.Header.Model, err)
+	}
+	a.Model = m
+	return &a, nil
+}
+
 // DecodeArtifact reads what Encode wrote, building the model by name.
 func DecodeArtifact(blob []byte) (*Artifact, error) {
 	if len(blob) < len(artifactMagic)+4 || !bytes.Equal(blob[:len(artifactMagic)], artifactMagic) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -163,13 +164,14 @@ func (sm *servingModel) similar(src int32, nItems int) ([]float32, string) {
 
 // load builds a servingModel from a stored version.
 func (s *Service) load(ctx context.Context, meta store.ModelMeta) (*servingModel, error) {
-	_, blob, err := s.st.LoadModel(ctx, meta.Name, meta.Version)
+	var art *pipeline.Artifact
+	err := s.st.ReadModel(ctx, meta.Name, meta.Version, func(_ store.ModelMeta, r io.Reader) error {
+		var err error
+		art, err = pipeline.ReadArtifact(r)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s@%d: %w", meta.Name, meta.Version, err)
-	}
-	art, err := pipeline.DecodeArtifact(blob)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s@%d: %w", meta.Name, meta.Version, err)
+		return nil, fmt.Errorf("load %s@%d: %w", meta.Name, meta.Version, err)
 	}
 	sm := &servingModel{meta: meta, m: art.Model, users: make(map[string]int32, len(art.UserIDs))}
 	for u, id := range art.UserIDs {

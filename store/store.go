@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -87,8 +88,11 @@ type Models interface {
 	// ListModels lists the stored versions of a model (all models when name
 	// is ""), oldest first.
 	ListModels(ctx context.Context, name string) ([]ModelMeta, error)
-	// LoadModel returns one version's metadata and artefact.
+	// LoadModel returns one version's metadata and a copy of its artefact.
 	LoadModel(ctx context.Context, name string, version int) (ModelMeta, []byte, error)
+	// ReadModel streams one version's artefact to fn without copying it
+	// whole (large models); r is valid only during the call.
+	ReadModel(ctx context.Context, name string, version int, fn func(meta ModelMeta, r io.Reader) error) error
 	// UpdateModelMeta rewrites the metadata of a stored version (status, note, metrics).
 	UpdateModelMeta(ctx context.Context, meta ModelMeta) error
 }

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -513,6 +514,23 @@ func (s *Store) LoadModel(ctx context.Context, name string, version int) (store.
 		return nil
 	})
 	return meta, blob, err
+}
+
+// ReadModel streams a stored version from the memory-mapped file, with no
+// copy of the artefact.
+func (s *Store) ReadModel(ctx context.Context, name string, version int, fn func(store.ModelMeta, io.Reader) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		key := modelKey(name, version)
+		v := tx.Bucket(bModels).Get(key)
+		if v == nil {
+			return store.ErrNotFound
+		}
+		var meta store.ModelMeta
+		if err := json.Unmarshal(v, &meta); err != nil {
+			return err
+		}
+		return fn(meta, bytes.NewReader(tx.Bucket(bBlobs).Get(key)))
+	})
 }
 
 // UpdateModelMeta rewrites a stored version's metadata.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -148,6 +149,20 @@ func TestModels(t *testing.T) {
 	meta, blob, err := s.LoadModel(ctx, "bpr", 2)
 	if err != nil || blob[0] != 1 || meta.Metrics["NDCG@10"] != 1 {
 		t.Fatalf("load: %+v %v %v", meta, blob, err)
+	}
+	var streamed []byte
+	err = s.ReadModel(ctx, "bpr", 3, func(m store.ModelMeta, r io.Reader) error {
+		streamed, err = io.ReadAll(r)
+		if m.Version != 3 {
+			t.Fatalf("streamed meta %+v", m)
+		}
+		return err
+	})
+	if err != nil || len(streamed) != 1 || streamed[0] != 2 {
+		t.Fatalf("stream: %v %v", streamed, err)
+	}
+	if err := s.ReadModel(ctx, "bpr", 9, func(store.ModelMeta, io.Reader) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stream missing: %v", err)
 	}
 	meta.Status = "serving"
 	if err := s.UpdateModelMeta(ctx, meta); err != nil {
