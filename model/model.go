@@ -114,6 +114,13 @@ type UserEmbedder interface {
 	ItemBias() []float32
 }
 
+// WarmStarter is a model that can begin fitting from an earlier fitted model
+// of the same kind, matching users and items by id, so retraining is
+// incremental: fewer iterations reach the same quality.
+type WarmStarter interface {
+	WarmStartFrom(prev Model) error
+}
+
 // SimilarItems is a model that can score items by similarity to one item.
 type SimilarItems interface {
 	Similar(item int32, scores []float32)

@@ -241,3 +241,36 @@ func TestTrainStoresVersionsThatLoadBack(t *testing.T) {
 		t.Fatal("garbage decoded")
 	}
 }
+
+func TestWarmStartFromPrevious(t *testing.T) {
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	its, evs := plantedEvents(150, 60, 10)
+	st.PutItems(ctx, its)
+	st.AppendEvents(ctx, evs)
+	opts := Options{Preprocess: DefaultPreprocess(), Models: []Spec{{Name: "ials", Params: model.Params{"iterations": 3}}, {Name: "itemknn"}}}
+	data, _ := opts.Load(ctx, st)
+	first, _ := Train(ctx, st, data, opts)
+	_, blob, _ := st.LoadModel(ctx, "ials", first[0].Version)
+	prev, err := DecodeArtifact(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Previous = func(name string) model.Model {
+		if name == "ials" {
+			return prev.Model
+		}
+		return nil
+	}
+	second, _ := Train(ctx, st, data, opts)
+	if !second[0].WarmStart || !second[0].Trained || second[1].WarmStart {
+		t.Fatalf("warm start: %+v", second)
+	}
+	if second[0].Metrics["HR@10"] < first[0].Metrics["HR@10"]*0.8 {
+		t.Fatalf("warm-started fit much worse: %v vs %v", second[0].Metrics, first[0].Metrics)
+	}
+}

@@ -42,6 +42,9 @@ type Options struct {
 	SkipRefit bool
 	Seed      uint64
 	Logger    *slog.Logger
+	// Previous, when set, returns the fitted model a new fit of the named
+	// model may warm-start from (the serving version), or nil.
+	Previous func(name string) model.Model
 	// Progress receives per-model training progress; it may be nil.
 	Progress func(modelName, phase string, st model.Status)
 }
@@ -54,6 +57,7 @@ type Result struct {
 	Version      int                `json:"version,omitempty"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
 	TrainSeconds float64            `json:"train_seconds"`
+	WarmStart    bool               `json:"warm_start,omitempty"` // began from the previous version
 	Error        string             `json:"error,omitempty"`
 }
 
@@ -135,7 +139,24 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 		res.TrainSeconds = time.Since(start).Seconds()
 		return res
 	}
-	m, err := zoo.New(spec.Name, spec.Params)
+	var prev model.Model
+	if opts.Previous != nil {
+		prev = opts.Previous(spec.Name)
+	}
+	newModel := func() (model.Model, error) {
+		m, err := zoo.New(spec.Name, spec.Params)
+		if err != nil {
+			return nil, err
+		}
+		if ws, ok := m.(model.WarmStarter); ok && prev != nil {
+			if err := ws.WarmStartFrom(prev); err != nil {
+				return nil, fmt.Errorf("warm start: %w", err)
+			}
+			res.WarmStart = true
+		}
+		return m, nil
+	}
+	m, err := newModel()
 	if err != nil {
 		return fail(err)
 	}
@@ -150,7 +171,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	}
 	if !validated || !opts.SkipRefit {
 		if validated {
-			if m, err = zoo.New(spec.Name, spec.Params); err != nil {
+			if m, err = newModel(); err != nil {
 				return fail(err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/pipeline"
 )
 
@@ -45,11 +46,19 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 	defer r.mu.Unlock()
 	r.svc.newEvents.Store(0)
 	start := time.Now()
-	data, err := r.Options.Load(ctx, r.svc.st)
+	opts := r.Options
+	set := r.svc.models.Load()
+	opts.Previous = func(name string) model.Model {
+		if sm, ok := set.byName[name]; ok {
+			return sm.m
+		}
+		return nil
+	}
+	data, err := opts.Load(ctx, r.svc.st)
 	var results []pipeline.Result
 	if err == nil {
 		r.svc.log.Info("retraining", "interactions", data.Report.Interactions, "users", data.Report.Users)
-		results, err = pipeline.Train(ctx, r.svc.st, data, r.Options)
+		results, err = pipeline.Train(ctx, r.svc.st, data, opts)
 	}
 	for _, res := range results {
 		if !res.Trained {

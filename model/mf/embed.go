@@ -62,7 +62,27 @@ func NewIALSFromFactors(p model.Params, dim int, userIDs, itemIDs []string, user
 	return m, nil
 }
 
+// WarmStartFrom implements model.WarmStarter.
+func (m *IALS) WarmStartFrom(prev model.Model) error {
+	p, ok := prev.(*IALS)
+	if !ok {
+		return fmt.Errorf("ials: cannot warm-start from a %s model", prev.Name())
+	}
+	return m.WarmStart(p)
+}
+
+// WarmStartFrom implements model.WarmStarter.
+func (m *BPR) WarmStartFrom(prev model.Model) error {
+	p, ok := prev.(*BPR)
+	if !ok {
+		return fmt.Errorf("bpr: cannot warm-start from a %s model", prev.Name())
+	}
+	return m.WarmStart(p)
+}
+
 var (
+	_ model.WarmStarter  = (*IALS)(nil)
+	_ model.WarmStarter  = (*BPR)(nil)
 	_ model.UserEmbedder = (*IALS)(nil)
 	_ model.UserEmbedder = (*BPR)(nil)
 )
