@@ -145,10 +145,12 @@ func BenchmarkCatalogue(b *testing.B) {
 	docs, _ := esciTitles(b)
 	enc := encoder(b)
 	ctx := context.Background()
+	cpu := cpuTime()
 	for b.Loop() {
 		if _, err := enc.Embed(ctx, docs); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu, b.N*len(docs), "title")
 	b.ReportMetric(float64(len(docs))/(b.Elapsed().Seconds()/float64(b.N)), "titles/s")
 }
