@@ -123,7 +123,10 @@ type candidate struct {
 }
 
 // Encode returns the token ids of text (all of them: the encoder uses the
-// first MaxTokens). Invalid UTF-8 reads as U+FFFD.
+// first MaxTokens). Invalid UTF-8 reads as U+FFFD. As in the reference,
+// only U+0020 separates words: tabs, newlines and other control characters
+// become unknown tokens, so callers should collapse whitespace
+// (strings.Join(strings.Fields(s), " ")) before embedding multi-line text.
 func (t *Tokenizer) Encode(text string) []int32 {
 	ids, _, _ := t.encode(text)
 	return ids
