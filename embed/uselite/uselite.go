@@ -86,8 +86,8 @@ func New(cfg Config) *Encoder {
 }
 
 // Load decodes the embedded model if that has not happened yet (about
-// 0.25 s of CPU; the weights then take 31 MB of heap). Calling it at start-up moves
-// that one-off cost out of the first request.
+// 0.25 s of CPU; the weights then take 31 MB of heap). Calling it at
+// start-up moves that one-off cost out of the first request.
 func (e *Encoder) Load(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
