@@ -117,10 +117,11 @@ func (u *UI) switcherUsers(ctx context.Context) []string {
 
 // card is one product in a row.
 type card struct {
-	ID, Title, Brand, Category, Price, Reason, ImageURL string
-	List                                                string // the row, for click-through counting
-	Initials                                            string
-	Hue                                                 int // placeholder colour class 0..7
+	ID, Title, Brand, Category, Price, ImageURL string
+	Reason, RawReason                           string // shown, and the service's own words
+	List                                        string // the row, for click-through counting
+	Initials                                    string
+	Hue                                         int // placeholder colour class 0..7
 }
 
 // row is a titled list of cards.
@@ -130,7 +131,7 @@ type row struct {
 }
 
 func cardOf(it catalog.Item, list, reason string) card {
-	c := card{ID: it.ID, Title: it.Title, Brand: it.Brand, Reason: reason, ImageURL: it.ImageURL, List: list}
+	c := card{ID: it.ID, Title: it.Title, Brand: it.Brand, Reason: humanReason(reason), RawReason: reason, ImageURL: it.ImageURL, List: list}
 	if c.Title == "" {
 		c.Title = it.ID
 	}
@@ -146,6 +147,24 @@ func cardOf(it catalog.Item, list, reason string) card {
 	h.Write([]byte(firstNonEmpty(c.Category, it.ID)))
 	c.Hue = int(h.Sum32() % 8)
 	return c
+}
+
+// humanReason says a service reason ("model:itemknn@3", "co-occurrence:
+// itemknn@3") in shopper's words; the raw one stays in a tooltip.
+func humanReason(r string) string {
+	kind, _, ok := strings.Cut(r, ":")
+	if !ok {
+		return r
+	}
+	switch kind {
+	case "model":
+		return "picked for you"
+	case "co-occurrence":
+		return "shoppers chose both"
+	case "embedding":
+		return "similar shoppers liked it"
+	}
+	return kind
 }
 
 func firstNonEmpty(s ...string) string {
@@ -208,7 +227,7 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows = append(rows, row{ID: "recommended", Title: "Recommended for you", Empty: "Nothing to recommend yet.", Cards: u.cards(ctx, v, "recommended", rec.Items)})
-	rows = append(rows, row{ID: "trending", Title: "Trending", Empty: "Nothing is trending yet.", Cards: u.cards(ctx, v, "trending", u.svc.Trending(rowRequest()).Items)})
+	rows = append(rows, row{ID: "trending", Title: "Trending", Empty: "Nothing is trending yet.", Cards: u.cards(ctx, v, "trending", u.trending())})
 	recent, err := u.recentItems(ctx, v.User)
 	if err != nil {
 		u.fail(w, r, err)
@@ -216,6 +235,29 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	}
 	rows = append(rows, row{ID: "continue", Title: "Continue where you left off", Empty: "Open a product and it shows up here.", Cards: u.cards(ctx, v, "continue", recent)})
 	u.render(w, r, http.StatusOK, "home.html", pageData{Title: "Aisle shop", Visitor: v, Body: homeData{Rows: rows}})
+}
+
+// trending fills the trending row: items whose activity grows, then the
+// all-time most popular (when the newest events are few, as when a visitor
+// clicks through old demo data, little "grows").
+func (u *UI) trending() []recommend.Item {
+	items := u.svc.Trending(rowRequest()).Items
+	if len(items) >= rowLen {
+		return items
+	}
+	have := map[string]bool{}
+	for _, it := range items {
+		have[it.ID] = true
+	}
+	for _, it := range u.svc.Popular(0, recommend.Request{N: 2 * rowLen, Filter: recommend.Filter{AvailableOnly: true}}).Items {
+		if len(items) == rowLen {
+			break
+		}
+		if !have[it.ID] {
+			items = append(items, it)
+		}
+	}
+	return items
 }
 
 // recentItems lists the items of the user's latest events, newest first,
