@@ -113,7 +113,8 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 		sq.Text = sq.Text[:200]
 	}
 	d := searchData{Available: u.search != nil, Query: sq}
-	if sq.Text != "" && sq.Page == 1 {
+	// One search event per query typed, not per facet click or page turn.
+	if sq.Text != "" && sq.Page == 1 && sq.Brand == "" && sq.Category == "" {
 		e := events.Event{UserID: v.User, Type: events.Search, Query: sq.Text, SessionID: v.Session, Timestamp: u.now().UTC()}
 		if err := u.eng.AddEvents(ctx, []events.Event{e}); err != nil {
 			u.log.Warn("cannot record a search", "error", err)
