@@ -26,7 +26,7 @@ const testAdminKey = "admin-secret-key"
 // shop is a small real Aisle (bbolt store, engine, recommendations with a
 // trained item-kNN model, API and UI) served by httptest.
 type shop struct {
-	t   *testing.T
+	t   testing.TB
 	srv *api.Server
 	ui  *UI
 	eng *engine.Engine
@@ -36,7 +36,7 @@ type shop struct {
 
 // newShop builds 80 office items in 4 categories and 120 shoppers who buy
 // within their group, from 2013 to 2014 (old data, like the demo's).
-func newShop(t *testing.T, opts Options) *shop {
+func newShop(t testing.TB, opts Options) *shop {
 	t.Helper()
 	ctx := context.Background()
 	st, err := boltstore.Open(t.TempDir())
