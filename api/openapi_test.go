@@ -11,7 +11,15 @@ import (
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
-// Every registered route must be described in openapi.json.
+// describedInOpenAPI is the rule for which routes openapi.json must
+// describe: the JSON API (everything under /api/) and /metrics. Other
+// routes are the web UI's HTML pages, assets and browser-only form and
+// event endpoints (package web), which are not part of the API.
+func describedInOpenAPI(pattern string) bool {
+	return strings.HasPrefix(pattern, "/api/") || pattern == "/metrics"
+}
+
+// Every registered API route must be described in openapi.json.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	st, err := boltstore.Open(t.TempDir())
 	if err != nil {
@@ -32,6 +40,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	for _, r := range srv.Routes() {
+		if !describedInOpenAPI(r.Pattern) {
+			continue
+		}
 		ops, ok := doc.Paths[r.Pattern]
 		if !ok {
 			t.Errorf("route %s %s is not in openapi.json", r.Method, r.Pattern)

@@ -197,6 +197,10 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 // SetReady marks the server able (or not) to serve answers.
 func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 
+// Ready reports whether the server can serve answers (Public routes, such
+// as the web UI's pages, check it themselves).
+func (s *Server) Ready() bool { return s.ready.Load() }
+
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/web"
 )
 
 type serveFlags struct {
@@ -112,6 +113,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	srv.AddRecommendRoutes(svc, rt)
+	if _, err := web.Register(srv, svc, rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: log}); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --addr)", cfg.Server.Addr, err)
@@ -128,6 +132,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	url := "http://" + ln.Addr().String()
 	log.Info("aisle listening", "url", url, "data", cfg.Data)
 	fmt.Fprintf(os.Stdout, "Aisle is listening on %s (data in %s)\n", url, cfg.Data)
+	fmt.Fprintf(os.Stdout, "  storefront: %s/\n  dashboard:  %s/admin\n", url, url)
 
 	if prepare != nil {
 		if err := prepare(ctx, eng); err != nil {

@@ -1,0 +1,345 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"html/template"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// pageNames are the page templates; each is parsed with layout.html.
+var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html"}
+
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"pct": func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
+		"f4":  func(x float64) string { return fmt.Sprintf("%.4f", x) },
+		"f2":  func(x float64) string { return fmt.Sprintf("%.2f", x) },
+		"add": func(a, b int) int { return a + b },
+		"sub": func(a, b int) int { return a - b },
+		"hasUser": func(list []string, id string) bool {
+			for _, x := range list {
+				if x == id {
+					return true
+				}
+			}
+			return false
+		},
+	}
+	out := map[string]*template.Template{}
+	for _, p := range pageNames {
+		files := []string{"templates/layout.html", "templates/" + p}
+		if p == "admin.html" {
+			files = append(files, "templates/live.html")
+		}
+		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, files...)
+		if err != nil {
+			return nil, fmt.Errorf("web: parse %s: %w", p, err)
+		}
+		out[p] = t
+	}
+	return out, nil
+}
+
+// pageData is what every page gets; Body is the page's own data.
+type pageData struct {
+	Title     string
+	Visitor   visitor
+	Users     []string // the user switcher's choices
+	Path      string   // where the switcher returns to
+	Query     string   // the search box
+	Suggest   bool     // search-as-you-type is available
+	AdminOpen bool     // no admin key is set
+	Body      any
+}
+
+type message struct {
+	Heading, Text string
+	Reload        bool
+}
+
+type loginData struct {
+	Next         string
+	Admin, Wrong bool
+}
+
+// render executes a page into a buffer first, so a template error never
+// sends half a page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page string, d pageData) {
+	if d.Path == "" {
+		d.Path = r.URL.RequestURI()
+	}
+	d.Suggest = u.search != nil
+	d.AdminOpen = len(u.admin) == 0
+	if d.Users == nil && u.srv.Ready() && u.allowed(r, levelRead) {
+		d.Users = u.switcherUsers(r.Context())
+	}
+	var buf bytes.Buffer
+	name := "layout"
+	if page == "live.html" {
+		name = "live"
+	}
+	if err := u.pages[page].ExecuteTemplate(&buf, name, d); err != nil {
+		u.log.Error("render page", "page", page, "error", err)
+		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(buf.Bytes())
+}
+
+// switcherUsers returns the demo users: the configured ones, or the users
+// with the most events (chosen once, so the list stays put).
+func (u *UI) switcherUsers(ctx context.Context) []string {
+	u.usersMu.Lock()
+	defer u.usersMu.Unlock()
+	if len(u.demoUsers) > 0 {
+		return u.demoUsers
+	}
+	if err := u.stats.refresh(ctx, u.eng.Store()); err != nil {
+		u.log.Warn("read the event log", "error", err)
+		return nil
+	}
+	u.demoUsers = u.stats.topUsers(5)
+	return u.demoUsers
+}
+
+// card is one product in a row.
+type card struct {
+	ID, Title, Brand, Category, Price, ImageURL string
+	Reason, RawReason                           string // shown, and the service's own words
+	List                                        string // the row, for click-through counting
+	Initials                                    string
+	Hue                                         int // placeholder colour class 0..7
+}
+
+// row is a titled list of cards.
+type row struct {
+	ID, Title, Empty string
+	Cards            []card
+}
+
+func cardOf(it catalog.Item, list, reason string) card {
+	c := card{ID: it.ID, Title: it.Title, Brand: it.Brand, Reason: humanReason(reason), RawReason: reason, ImageURL: it.ImageURL, List: list}
+	if c.Title == "" {
+		c.Title = it.ID
+	}
+	if len(it.Categories) > 0 {
+		parts := strings.Split(it.Categories[0], "/")
+		c.Category = parts[len(parts)-1]
+	}
+	if it.Price != nil {
+		c.Price = fmt.Sprintf("%.2f", *it.Price)
+	}
+	c.Initials = initials(firstNonEmpty(it.Brand, c.Title))
+	h := fnv.New32a()
+	h.Write([]byte(firstNonEmpty(c.Category, it.ID)))
+	c.Hue = int(h.Sum32() % 8)
+	return c
+}
+
+// humanReason says a service reason ("model:itemknn@3", "co-occurrence:
+// itemknn@3") in shopper's words; the raw one stays in a tooltip.
+func humanReason(r string) string {
+	kind, _, ok := strings.Cut(r, ":")
+	if !ok {
+		return r
+	}
+	switch kind {
+	case "model":
+		return "picked for you"
+	case "co-occurrence":
+		return "shoppers chose both"
+	case "embedding":
+		return "similar shoppers liked it"
+	}
+	return kind
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func initials(s string) string {
+	var out []rune
+	for _, w := range strings.Fields(s) {
+		r := []rune(w)
+		if len(r) > 0 && (unicode.IsLetter(r[0]) || unicode.IsDigit(r[0])) {
+			out = append(out, unicode.ToUpper(r[0]))
+		}
+		if len(out) == 2 {
+			break
+		}
+	}
+	return string(out)
+}
+
+// cards looks up the items of a recommendation answer, skipping those
+// deleted since, and records the list as shown to the session.
+func (u *UI) cards(ctx context.Context, v visitor, list string, items []recommend.Item) []card {
+	var out []card
+	var ids []string
+	for _, it := range items {
+		c, err := u.eng.GetItem(ctx, it.ID)
+		if err != nil {
+			continue
+		}
+		out = append(out, cardOf(c, list, it.Reason))
+		ids = append(ids, it.ID)
+	}
+	u.ctr.shown(v.Session, list, ids, u.now())
+	return out
+}
+
+const rowLen = 8
+
+func rowRequest() recommend.Request {
+	return recommend.Request{N: rowLen, Filter: recommend.Filter{AvailableOnly: true}}
+}
+
+type homeData struct {
+	Rows []row
+}
+
+func (u *UI) home(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := u.visitorOf(w, r)
+	var rows []row
+	rec, err := u.svc.Recommend(ctx, v.User, rowRequest())
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	rows = append(rows, row{ID: "recommended", Title: "Recommended for you", Empty: "Nothing to recommend yet.", Cards: u.cards(ctx, v, "recommended", rec.Items)})
+	rows = append(rows, row{ID: "trending", Title: "Trending", Empty: "Nothing is trending yet.", Cards: u.cards(ctx, v, "trending", u.trending())})
+	recent, err := u.recentItems(ctx, v.User)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	rows = append(rows, row{ID: "continue", Title: "Continue where you left off", Empty: "Open a product and it shows up here.", Cards: u.cards(ctx, v, "continue", recent)})
+	u.render(w, r, http.StatusOK, "home.html", pageData{Title: "Aisle shop", Visitor: v, Body: homeData{Rows: rows}})
+}
+
+// trending fills the trending row: items whose activity grows, then the
+// all-time most popular (when the newest events are few, as when a visitor
+// clicks through old demo data, little "grows").
+func (u *UI) trending() []recommend.Item {
+	items := u.svc.Trending(rowRequest()).Items
+	if len(items) >= rowLen {
+		return items
+	}
+	have := map[string]bool{}
+	for _, it := range items {
+		have[it.ID] = true
+	}
+	for _, it := range u.svc.Popular(0, recommend.Request{N: 2 * rowLen, Filter: recommend.Filter{AvailableOnly: true}}).Items {
+		if len(items) == rowLen {
+			break
+		}
+		if !have[it.ID] {
+			items = append(items, it)
+		}
+	}
+	return items
+}
+
+// recentItems lists the items of the user's latest events, newest first,
+// each once.
+func (u *UI) recentItems(ctx context.Context, user string) ([]recommend.Item, error) {
+	evs, err := u.eng.UserEvents(ctx, user, 60)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("recent events of %q: %w", user, err)
+	}
+	seen := map[string]bool{}
+	var out []recommend.Item
+	for _, e := range evs {
+		if e.ItemID == "" || seen[e.ItemID] || e.Type == events.Search {
+			continue
+		}
+		seen[e.ItemID] = true
+		out = append(out, recommend.Item{ID: e.ItemID, Reason: "you " + pastTense(e.Type) + " this"})
+		if len(out) == rowLen {
+			break
+		}
+	}
+	return out, nil
+}
+
+func pastTense(t events.Type) string {
+	switch t {
+	case events.View:
+		return "viewed"
+	case events.Click:
+		return "clicked"
+	case events.AddToCart:
+		return "put in your cart"
+	case events.Purchase:
+		return "bought"
+	case events.Rating:
+		return "rated"
+	}
+	return "used"
+}
+
+type itemData struct {
+	Item       catalog.Item
+	Card       card
+	Categories []string
+	Rows       []row
+}
+
+func (u *UI) item(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	it, err := u.eng.GetItem(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, r, fmt.Sprintf("There is no product %q in the catalogue.", id))
+		return
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	v := u.visitorOf(w, r)
+	u.recordView(ctx, v, id)
+	d := itemData{Item: it, Card: cardOf(it, "", ""), Categories: it.Categories}
+	similar, err := u.svc.Similar(ctx, id, rowRequest())
+	if err != nil && !errors.Is(err, recommend.ErrUnknownItem) {
+		u.fail(w, r, err)
+		return
+	}
+	together, err := u.svc.BoughtTogether(ctx, id, rowRequest())
+	if err != nil && !errors.Is(err, recommend.ErrUnknownItem) {
+		u.fail(w, r, err)
+		return
+	}
+	var simItems, btItems []recommend.Item
+	if similar != nil {
+		simItems = similar.Items
+	}
+	if together != nil {
+		btItems = together.Items
+	}
+	d.Rows = []row{
+		{ID: "similar", Title: "Similar items", Empty: "No similar items known yet.", Cards: u.cards(ctx, v, "similar", simItems)},
+		{ID: "bought_together", Title: "Bought together", Empty: "Nobody has bought this with anything else yet.", Cards: u.cards(ctx, v, "bought_together", btItems)},
+	}
+	u.render(w, r, http.StatusOK, "item.html", pageData{Title: d.Card.Title, Visitor: v, Body: d})
+}

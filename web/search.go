@@ -1,0 +1,212 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/aisle-dev/aisle/api"
+	"github.com/aisle-dev/aisle/events"
+)
+
+// Searcher is what the search page needs from a search engine. The lead
+// wires package search in with a small adapter; without one the page says
+// that search is not available.
+type Searcher interface {
+	// Search answers one page of results (Page counts from 1).
+	Search(ctx context.Context, q SearchQuery) (*SearchResult, error)
+	// Suggest completes a prefix for search-as-you-type, best first.
+	Suggest(ctx context.Context, prefix string, n int) ([]string, error)
+}
+
+// SearchQuery is one search request from the page.
+type SearchQuery struct {
+	Text     string
+	Page     int // from 1
+	PerPage  int
+	Brand    string // "" = any
+	Category string // a category path prefix; "" = any
+	MinPrice *float64
+	MaxPrice *float64
+	Sort     string // "" (relevance), "price_asc", "price_desc"
+}
+
+// SearchResult is one page of hits with the facets of all matches.
+type SearchResult struct {
+	Total  int
+	Hits   []SearchHit
+	Facets []Facet
+}
+
+// SearchHit is one matching item; Title holds the item's title cut into
+// fragments, the matched ones marked, so the page highlights them without
+// trusting any HTML.
+type SearchHit struct {
+	ID    string
+	Title []Fragment
+}
+
+// Fragment is a piece of text, matched or not.
+type Fragment struct {
+	Text  string
+	Match bool
+}
+
+// Facet counts the matches per value of one field ("brand", "category",
+// "price").
+type Facet struct {
+	Field  string
+	Values []FacetValue
+}
+
+// FacetValue is one facet value and how many matches have it.
+type FacetValue struct {
+	Value string
+	Count int
+}
+
+const perPage = 20
+
+type searchData struct {
+	Available bool
+	Query     SearchQuery
+	Result    *SearchResult
+	Hits      []searchHit
+	Facets    []facetLinks
+	Prev      string
+	Next      string
+	Pages     int
+	Popular   row
+	Problem   string
+}
+
+type searchHit struct {
+	Card  card
+	Title []Fragment
+}
+
+type facetLinks struct {
+	Field string
+	Links []facetLink
+}
+
+type facetLink struct {
+	Label    string
+	Count    int
+	URL      string
+	Selected bool
+}
+
+func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := u.visitorOf(w, r)
+	q := r.URL.Query()
+	sq := SearchQuery{Text: strings.TrimSpace(q.Get("q")), Page: 1, PerPage: perPage,
+		Brand: q.Get("brand"), Category: q.Get("category"), Sort: q.Get("sort")}
+	if p, err := strconv.Atoi(q.Get("page")); err == nil && p > 1 && p <= 1000 {
+		sq.Page = p
+	}
+	if len(sq.Text) > 200 {
+		sq.Text = sq.Text[:200]
+	}
+	d := searchData{Available: u.search != nil, Query: sq}
+	// One search event per query typed, not per facet click or page turn.
+	if sq.Text != "" && sq.Page == 1 && sq.Brand == "" && sq.Category == "" {
+		e := events.Event{UserID: v.User, Type: events.Search, Query: sq.Text, SessionID: v.Session, Timestamp: u.now().UTC()}
+		if err := u.eng.AddEvents(ctx, []events.Event{e}); err != nil {
+			u.log.Warn("cannot record a search", "error", err)
+		}
+	}
+	if u.search != nil && sq.Text != "" {
+		res, err := u.search.Search(ctx, sq)
+		if err != nil {
+			d.Problem = err.Error()
+		} else {
+			d.Result = res
+			var ids []string
+			for _, h := range res.Hits {
+				it, err := u.eng.GetItem(ctx, h.ID)
+				if err != nil {
+					continue
+				}
+				d.Hits = append(d.Hits, searchHit{Card: cardOf(it, "search", ""), Title: h.Title})
+				ids = append(ids, h.ID)
+			}
+			u.ctr.shown(v.Session, "search", ids, u.now())
+			d.Facets = facetLinksOf(r.URL, res.Facets)
+			d.Pages = (res.Total + perPage - 1) / perPage
+			if sq.Page > 1 {
+				d.Prev = withParam(r.URL, "page", strconv.Itoa(sq.Page-1))
+			}
+			if sq.Page < d.Pages {
+				d.Next = withParam(r.URL, "page", strconv.Itoa(sq.Page+1))
+			}
+		}
+	}
+	if len(d.Hits) == 0 {
+		d.Popular = row{ID: "popular", Title: "Popular right now", Cards: u.cards(ctx, v, "popular", u.svc.Popular(0, rowRequest()).Items)}
+	}
+	title := "Search"
+	if sq.Text != "" {
+		title = fmt.Sprintf("Search: %s", sq.Text)
+	}
+	u.render(w, r, http.StatusOK, "search.html", pageData{Title: title, Visitor: v, Query: sq.Text, Body: d})
+}
+
+func withParam(u *url.URL, k, v string) string {
+	q := u.Query()
+	if v == "" {
+		q.Del(k)
+	} else {
+		q.Set(k, v)
+	}
+	if k != "page" {
+		q.Del("page")
+	}
+	return "/search?" + q.Encode()
+}
+
+func facetLinksOf(u *url.URL, facets []Facet) []facetLinks {
+	var out []facetLinks
+	for _, f := range facets {
+		if f.Field != "brand" && f.Field != "category" {
+			continue
+		}
+		cur := u.Query().Get(f.Field)
+		fl := facetLinks{Field: f.Field}
+		for _, v := range f.Values {
+			l := facetLink{Label: v.Value, Count: v.Count, URL: withParam(u, f.Field, v.Value), Selected: v.Value == cur}
+			if l.Selected {
+				l.URL = withParam(u, f.Field, "")
+			}
+			fl.Links = append(fl.Links, l)
+		}
+		out = append(out, fl)
+	}
+	return out
+}
+
+// suggest answers search-as-you-type with a JSON list of completions.
+func (u *UI) suggest(w http.ResponseWriter, r *http.Request) {
+	prefix := strings.TrimSpace(r.URL.Query().Get("q"))
+	if u.search == nil {
+		api.WriteError(w, http.StatusNotImplemented, "search is not available on this server", nil)
+		return
+	}
+	if prefix == "" || len(prefix) > 100 {
+		api.WriteJSON(w, http.StatusOK, map[string]any{"suggestions": []string{}})
+		return
+	}
+	list, err := u.search.Suggest(r.Context(), prefix, 8)
+	if err != nil {
+		api.WriteError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	if list == nil {
+		list = []string{}
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"suggestions": list})
+}
