@@ -45,14 +45,14 @@ type state struct {
 }
 
 // New builds an ItemKNN model. Params:
-//   - k (default 200): neighbours kept per item;
+//   - k (default 20): neighbours kept per item (small K was best on validation);
 //   - shrink (default 10): cosine = co(i,j) / (|i||j| + shrink), damping
 //     similarities resting on few common users;
 //   - use_weights (default 1): 1 uses Dataset.Weights as matrix values, 0 treats
 //     every interaction as 1.
 func New(p model.Params) (*ItemKNN, error) {
 	v, err := hyper.Read(Name, p, []hyper.Spec{
-		{Name: "k", Default: 200, Min: 1, Int: true},
+		{Name: "k", Default: 20, Min: 1, Int: true},
 		{Name: "shrink", Default: 10, Min: 0},
 		{Name: "use_weights", Default: 1, Min: 0, Max: 1, Int: true},
 	})

@@ -56,7 +56,7 @@ type BPR struct {
 // NewBPR builds a BPR model. Params:
 //   - factors (default 64): vector dimension;
 //   - lr (default 0.05; use ~0.005 with adam=1): learning rate;
-//   - reg (default 0.005): L2 regularisation of the vectors, per step;
+//   - reg (default 0.02): L2 regularisation of the vectors, per step;
 //   - bias_reg (default 0.005): L2 regularisation of the item biases;
 //   - epochs (default 40): passes over the interactions, one progress step each;
 //   - adam (default 0): 1 uses Adam (β1 0.9, β2 0.999) instead of plain SGD;
@@ -70,7 +70,7 @@ func NewBPR(p model.Params) (*BPR, error) {
 	v, err := hyper.Read(BPRName, p, []hyper.Spec{
 		{Name: "factors", Default: 64, Min: 1, Max: 1024, Int: true},
 		{Name: "lr", Default: 0.05, Min: 0},
-		{Name: "reg", Default: 0.005, Min: 0},
+		{Name: "reg", Default: 0.02, Min: 0},
 		{Name: "bias_reg", Default: 0.005, Min: 0},
 		{Name: "epochs", Default: 40, Min: 1, Int: true},
 		{Name: "adam", Default: 0, Min: 0, Max: 1, Int: true},
