@@ -110,3 +110,15 @@ func TestQuality(t *testing.T) {
 	modeltest.AssertRoundTrip(t, m, fresh, s.DS)
 	modeltest.AssertConcurrentScore(t, m, s.DS)
 }
+
+func BenchmarkScore(b *testing.B) {
+	s := modeltest.SyntheticWith(modeltest.Config{Users: 2000, Items: 3000, Clusters: 20, MinPer: 20, MaxPer: 100, Focus: 0.8, Seed: 3})
+	m, _ := ease.New(nil)
+	modeltest.Fit(b, m, s.DS)
+	scores := make([]float32, s.DS.NumItems())
+	hist := s.DS.Items[:50]
+	b.ResetTimer()
+	for b.Loop() {
+		m.Score(model.Query{User: -1, History: hist}, scores)
+	}
+}

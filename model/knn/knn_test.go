@@ -68,3 +68,22 @@ func TestQuality(t *testing.T) {
 	modeltest.AssertRoundTrip(t, m, fresh, s.DS)
 	modeltest.AssertConcurrentScore(t, m, s.DS)
 }
+
+func BenchmarkFitAndScore(b *testing.B) {
+	s := modeltest.SyntheticWith(modeltest.Config{Users: 2000, Items: 3000, Clusters: 20, MinPer: 20, MaxPer: 100, Focus: 0.8, Seed: 3})
+	b.Run("fit", func(b *testing.B) {
+		for b.Loop() {
+			m, _ := knn.New(nil)
+			modeltest.Fit(b, m, s.DS)
+		}
+	})
+	m, _ := knn.New(nil)
+	modeltest.Fit(b, m, s.DS)
+	scores := make([]float32, s.DS.NumItems())
+	hist := s.DS.Items[:50]
+	b.Run("score50", func(b *testing.B) {
+		for b.Loop() {
+			m.Score(model.Query{User: -1, History: hist}, scores)
+		}
+	})
+}

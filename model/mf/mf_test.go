@@ -153,3 +153,44 @@ func TestWarmStart(t *testing.T) {
 		})
 	}
 }
+
+// benchData is a mid-sized synthetic set for the hot-path benchmarks.
+func benchData() *modeltest.Synth {
+	return modeltest.SyntheticWith(modeltest.Config{Users: 2000, Items: 3000, Clusters: 20, MinPer: 20, MaxPer: 100, Focus: 0.8, Seed: 3})
+}
+
+func BenchmarkFitIALS(b *testing.B) {
+	s := benchData()
+	for b.Loop() {
+		m, _ := mf.NewIALS(model.Params{"iterations": 3})
+		modeltest.Fit(b, m, s.DS)
+	}
+}
+
+func BenchmarkFitBPR(b *testing.B) {
+	s := benchData()
+	for b.Loop() {
+		m, _ := mf.NewBPR(model.Params{"epochs": 3})
+		modeltest.Fit(b, m, s.DS)
+	}
+}
+
+// BenchmarkScoreIALS measures one query over 3000 items with 64 factors:
+// a known user, and a fold-in of a 50-item history.
+func BenchmarkScoreIALS(b *testing.B) {
+	s := benchData()
+	m, _ := mf.NewIALS(model.Params{"iterations": 2})
+	modeltest.Fit(b, m, s.DS)
+	scores := make([]float32, s.DS.NumItems())
+	b.Run("known", func(b *testing.B) {
+		for b.Loop() {
+			m.Score(model.Query{User: 7}, scores)
+		}
+	})
+	hist := s.DS.Items[:50]
+	b.Run("foldin50", func(b *testing.B) {
+		for b.Loop() {
+			m.Score(model.Query{User: -1, History: hist}, scores)
+		}
+	})
+}

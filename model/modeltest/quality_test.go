@@ -13,7 +13,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -22,7 +21,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,16 +145,47 @@ func evaluate(m model.Model, train *model.Dataset, test [][]int32, k int, foldIn
 	return recall / float64(n), ndcg / float64(n)
 }
 
-func fitTimed(b *testing.B, sp spec, train *model.Dataset) (model.Model, float64) {
+// fitTimed fits the model and returns it, the training seconds and the peak
+// Go heap in use during the fit (sampled every 20 ms), in MB.
+func fitTimed(b *testing.B, sp spec, train *model.Dataset) (model.Model, float64, float64) {
 	m, err := zoo.New(sp.name, sp.p)
 	if err != nil {
 		b.Fatal(err)
 	}
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	base := sample[0].Value.Uint64()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	t0 := time.Now()
-	if err := m.Fit(context.Background(), train, nil); err != nil {
+	err = m.Fit(context.Background(), train, nil)
+	secs := time.Since(t0).Seconds()
+	close(done)
+	wg.Wait()
+	if err != nil {
 		b.Fatalf("%s: %v", sp.name, err)
 	}
-	return m, time.Since(t0).Seconds()
+	return m, secs, float64(peak.Load()-min(base, peak.Load())) / 1e6
 }
 
 // BenchmarkQualityML100k: 5-fold cross-validation over the shuffled ratings
@@ -191,7 +223,7 @@ func BenchmarkQualityML100k(b *testing.B) {
 	valid := os.Getenv("AISLE_SPLIT") == "valid"
 	foldIn := os.Getenv("AISLE_QUERY") == "foldin"
 	for _, sp := range specs(b) {
-		var sumN, sumR, secs float64
+		var sumN, sumR, secs, peak float64
 		folds := 5
 		if valid {
 			folds = 1
@@ -227,14 +259,15 @@ func BenchmarkQualityML100k(b *testing.B) {
 				rows[r.u] = append(rows[r.u], r.i)
 			}
 			train := build(rows, ni)
-			m, s := fitTimed(b, sp, train)
+			m, s, mb := fitTimed(b, sp, train)
+			peak = max(peak, mb)
 			rec, nd := evaluate(m, train, test, 10, foldIn)
 			sumN += nd
 			sumR += rec
 			secs += s
 		}
-		b.Logf("ML-100k %s %v split=%s foldin=%v: NDCG@10 %.4f Recall@10 %.4f train %.1fs/fold",
-			sp.name, sp.p, map[bool]string{true: "valid", false: "5-fold-test"}[valid], foldIn, sumN/float64(folds), sumR/float64(folds), secs/float64(folds))
+		b.Logf("ML-100k %s %v split=%s foldin=%v: NDCG@10 %.4f Recall@10 %.4f train %.1fs/fold peak heap +%.0f MB",
+			sp.name, sp.p, map[bool]string{true: "valid", false: "5-fold-test"}[valid], foldIn, sumN/float64(folds), sumR/float64(folds), secs/float64(folds), peak)
 	}
 }
 
@@ -292,9 +325,8 @@ func BenchmarkQualityML1M(b *testing.B) {
 	train := build(rows, ni)
 	foldIn := os.Getenv("AISLE_QUERY") == "foldin"
 	for _, sp := range specs(b) {
-		m, secs := fitTimed(b, sp, train)
+		m, secs, mb := fitTimed(b, sp, train)
 		rec, nd := evaluate(m, train, test, 20, foldIn)
-		b.Logf("ML-1M %s %v split=%s foldin=%v: Recall@20 %.4f NDCG@20 %.4f train %.1fs", sp.name, sp.p, split, foldIn, rec, nd, secs)
-		fmt.Fprintf(os.Stderr, "ML-1M %s %v split=%s: Recall@20 %.4f NDCG@20 %.4f train %.1fs\n", sp.name, sp.p, split, rec, nd, secs)
+		b.Logf("ML-1M %s %v split=%s foldin=%v: Recall@20 %.4f NDCG@20 %.4f train %.1fs peak heap +%.0f MB", sp.name, sp.p, split, foldIn, rec, nd, secs, mb)
 	}
 }
