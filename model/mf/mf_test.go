@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/aisle-dev/aisle/model"
@@ -49,7 +50,16 @@ func TestProgressAndLoss(t *testing.T) {
 	s := modeltest.Synthetic()
 	for _, tc := range models {
 		t.Run(tc.name, func(t *testing.T) {
-			m, _ := tc.new(tc.p)
+			p := model.Params{}
+			for k, v := range tc.p {
+				p[k] = v
+			}
+			if strings.HasPrefix(tc.name, "bpr") {
+				p["epochs"] = 5
+			} else {
+				p["iterations"] = 4
+			}
+			m, _ := tc.new(p)
 			st := modeltest.Fit(t, m, s.DS)
 			if len(st) == 0 || st[len(st)-1].Epoch != st[len(st)-1].Of {
 				t.Fatalf("statuses %+v: want one per epoch ending at the last", st)
