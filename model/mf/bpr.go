@@ -33,6 +33,7 @@ type BPRParams struct {
 	FoldReg    float64
 	FoldAlpha  float64
 	FoldW0     float64
+	FoldEpochs int
 }
 
 // BPR is Bayesian personalised ranking (Rendle et al. 2009) with item
@@ -79,7 +80,8 @@ func NewBPR(p model.Params) (*BPR, error) {
 		{Name: "use_weights", Default: 1, Min: 0, Max: 1, Int: true},
 		{Name: "fold_reg", Default: 1, Min: 0},
 		{Name: "fold_alpha", Default: 1, Min: 0},
-		{Name: "fold_w0", Default: 0.05, Min: 0},
+		{Name: "fold_w0", Default: 0.01, Min: 0},
+		{Name: "fold_epochs", Default: 10, Min: 0, Int: true},
 	})
 	if err != nil {
 		return nil, err
@@ -90,7 +92,7 @@ func NewBPR(p model.Params) (*BPR, error) {
 	return &BPR{p: BPRParams{
 		Factors: int(v["factors"]), LR: v["lr"], Reg: v["reg"], BiasReg: v["bias_reg"], Epochs: int(v["epochs"]),
 		Adam: v["adam"] == 1, InitStd: v["init_std"], Seed: uint64(v["seed"]), UseWeights: v["use_weights"] == 1,
-		FoldReg: v["fold_reg"], FoldAlpha: v["fold_alpha"], FoldW0: v["fold_w0"],
+		FoldReg: v["fold_reg"], FoldAlpha: v["fold_alpha"], FoldW0: v["fold_w0"], FoldEpochs: int(v["fold_epochs"]),
 	}}, nil
 }
 
@@ -304,14 +306,84 @@ func softplus(x float64) float64 {
 	return math.Log1p(math.Exp(x))
 }
 
-// Score implements model.Model: the user's learned vector, or a vector
-// folded in from q.History by a regularised least-squares solve, dotted
-// with the item vectors, plus the item bias.
+// Score implements model.Model. Without History a known user's learned
+// vector is used. With History the user vector is re-fitted to it: from the
+// learned vector (known user) or a least-squares start (unknown user), BPR
+// steps on the user vector alone against the fixed item vectors, with a
+// random stream seeded by the history so the answer is deterministic.
 func (m *BPR) Score(q model.Query, scores []float32) {
-	if !m.p.UseWeights {
-		q.HistoryWeights = nil
+	f := &m.f
+	if len(q.History) == 0 {
+		f.score(&m.fi, q, scores)
+		return
 	}
-	m.f.score(&m.fi, q, scores)
+	hw := q.HistoryWeights
+	if !m.p.UseWeights {
+		hw = nil
+	}
+	x := make([]float32, f.Dim)
+	if q.User >= 0 && int(q.User) < f.NumUsers {
+		copy(x, f.user(int(q.User)))
+	} else {
+		m.fi.solve(f, q.History, hw, x)
+	}
+	m.refine(x, q.History, hw)
+	f.scoreVec(x, scores)
+}
+
+// refine runs the fold-in BPR steps on x.
+func (m *BPR) refine(x []float32, hist []int32, hw []float32) {
+	f := &m.f
+	var valid []int
+	for j, h := range hist {
+		if h >= 0 && int(h) < f.NumItems {
+			valid = append(valid, j)
+		}
+	}
+	if len(valid) == 0 || len(valid) >= f.NumItems {
+		return
+	}
+	sorted := make([]int32, 0, len(valid))
+	seed := uint64(len(valid))
+	for _, j := range valid {
+		sorted = append(sorted, hist[j])
+		seed = seed*1099511628211 + uint64(hist[j])
+	}
+	slices.Sort(sorted)
+	rng := rand.New(rand.NewPCG(seed, m.p.Seed))
+	steps := min(20000, m.p.FoldEpochs*len(valid))
+	lr, reg := float32(m.p.LR), float32(m.p.Reg)
+	g := make([]float32, f.Dim)
+	for range steps {
+		p := valid[rng.IntN(len(valid))]
+		i := int(hist[p])
+		j := -1
+		for try := 0; try < 20; try++ {
+			c := rng.IntN(f.NumItems)
+			if _, found := slices.BinarySearch(sorted, int32(c)); !found {
+				j = c
+				break
+			}
+		}
+		if j < 0 {
+			continue
+		}
+		yi, yj := f.item(i), f.item(j)
+		var xs float32
+		for d := range x {
+			g[d] = yi[d] - yj[d]
+			xs += x[d] * g[d]
+		}
+		xs += f.ItemBias[i] - f.ItemBias[j]
+		w := float32(1)
+		if hw != nil {
+			w = hw[p]
+		}
+		sig := w * float32(1/(1+math.Exp(float64(xs))))
+		for d := range x {
+			x[d] += lr * (sig*g[d] - reg*x[d])
+		}
+	}
 }
 
 // ItemVectors implements model.ItemEmbedder.

@@ -125,6 +125,11 @@ func (f *factors) score(fi *foldIn, q model.Query, scores []float32) {
 		copy(scores, f.Pop)
 		return
 	}
+	f.scoreVec(x, scores)
+}
+
+// scoreVec writes x·y_i (+ bias) for every item.
+func (f *factors) scoreVec(x, scores []float32) {
 	for i := 0; i < f.NumItems; i++ {
 		s := dot(x, f.item(i))
 		if f.ItemBias != nil {
