@@ -243,3 +243,17 @@ func (m *EASE) Load(r io.Reader) error {
 	m.lambda, m.maxItems, m.weights, m.st = s.Lambda, s.MaxItems, s.Weights, s.State
 	return nil
 }
+
+// Params reports the effective hyper-parameters.
+func (m *EASE) Params() model.Params {
+	uw := 0.0
+	if m.weights {
+		uw = 1
+	}
+	return model.Params{"lambda": m.lambda, "max_items": float64(m.maxItems), "use_weights": uw}
+}
+
+// TuneGrid is the search space for a bounded hyper-parameter search.
+func (m *EASE) TuneGrid() map[string][]float64 {
+	return map[string][]float64{"lambda": {20, 50, 100, 200, 500, 1000, 2000}}
+}

@@ -256,3 +256,17 @@ func (m *ItemKNN) Load(r io.Reader) error {
 	m.k, m.shrink, m.weights, m.st = s.K, s.Shrink, s.Weights, s.State
 	return nil
 }
+
+// Params reports the effective hyper-parameters.
+func (m *ItemKNN) Params() model.Params {
+	uw := 0.0
+	if m.weights {
+		uw = 1
+	}
+	return model.Params{"k": float64(m.k), "shrink": m.shrink, "use_weights": uw}
+}
+
+// TuneGrid is the search space for a bounded hyper-parameter search.
+func (m *ItemKNN) TuneGrid() map[string][]float64 {
+	return map[string][]float64{"k": {10, 20, 50, 100, 200}, "shrink": {0, 10, 100}}
+}

@@ -415,3 +415,17 @@ func (m *BPR) Load(r io.Reader) error {
 	m.fi = m.foldIn()
 	return nil
 }
+
+// Params reports the effective hyper-parameters.
+func (m *BPR) Params() model.Params {
+	return model.Params{"factors": float64(m.p.Factors), "lr": m.p.LR, "reg": m.p.Reg, "bias_reg": m.p.BiasReg,
+		"epochs": float64(m.p.Epochs), "adam": b2f(m.p.Adam), "init_std": m.p.InitStd, "seed": float64(m.p.Seed),
+		"use_weights": b2f(m.p.UseWeights), "fold_reg": m.p.FoldReg, "fold_alpha": m.p.FoldAlpha,
+		"fold_w0": m.p.FoldW0, "fold_epochs": float64(m.p.FoldEpochs)}
+}
+
+// TuneGrid is the search space for a bounded hyper-parameter search.
+func (m *BPR) TuneGrid() map[string][]float64 {
+	return map[string][]float64{"reg": {0.005, 0.01, 0.02, 0.05}, "lr": {0.02, 0.05, 0.1},
+		"factors": {32, 64, 128}, "epochs": {20, 40, 80}}
+}

@@ -334,3 +334,23 @@ func (m *IALS) Load(r io.Reader) error {
 	m.fi = m.foldIn()
 	return nil
 }
+
+// Params reports the effective hyper-parameters.
+func (m *IALS) Params() model.Params {
+	return model.Params{"factors": float64(m.p.Factors), "reg": m.p.Reg, "alpha": m.p.Alpha,
+		"iterations": float64(m.p.Iterations), "cg_steps": float64(m.p.CGSteps), "init_std": m.p.InitStd,
+		"seed": float64(m.p.Seed), "use_weights": b2f(m.p.UseWeights), "reg_exp": m.p.RegExp}
+}
+
+// TuneGrid is the search space for a bounded hyper-parameter search.
+func (m *IALS) TuneGrid() map[string][]float64 {
+	return map[string][]float64{"reg": {5, 20, 50, 100, 200}, "alpha": {2, 5, 10, 20, 40},
+		"factors": {32, 64, 128}, "reg_exp": {0, 0.5, 1}}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -112,3 +112,11 @@ func (m *Popular) Load(r io.Reader) error {
 	m.halfLife, m.state = s.HalfLife, s.State
 	return nil
 }
+
+// Params reports the effective hyper-parameters.
+func (m *Popular) Params() model.Params { return model.Params{"half_life": m.halfLife} }
+
+// TuneGrid is the search space for a bounded hyper-parameter search.
+func (m *Popular) TuneGrid() map[string][]float64 {
+	return map[string][]float64{"half_life": {0, 7, 30, 180}}
+}
