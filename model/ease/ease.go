@@ -244,8 +244,11 @@ func (m *EASE) Load(r io.Reader) error {
 	if err := hyper.Load(r, Name, formatVersion, &s); err != nil {
 		return err
 	}
-	if len(s.State.B) != s.State.N*s.State.N {
+	if s.State.N < 0 || len(s.State.B) != s.State.N*s.State.N {
 		return fmt.Errorf("load %s: weight matrix has %d values, want %d", Name, len(s.State.B), s.State.N*s.State.N)
+	}
+	if err := hyper.CheckCSR(s.State.UserPtr, s.State.Items, s.State.Weights, s.State.N); err != nil {
+		return fmt.Errorf("load %s: training rows: %w", Name, err)
 	}
 	m.lambda, m.maxItems, m.weights, m.st = s.Lambda, s.MaxItems, s.Weights, s.State
 	return nil

@@ -250,8 +250,15 @@ func (m *ItemKNN) Load(r io.Reader) error {
 	if err := hyper.Load(r, Name, formatVersion, &s); err != nil {
 		return err
 	}
-	if len(s.State.NbrPtr) != s.State.NumItems+1 || len(s.State.Nbr) != len(s.State.Sim) {
+	st := &s.State
+	if len(st.NbrPtr) != st.NumItems+1 || len(st.Nbr) != len(st.Sim) {
 		return fmt.Errorf("load %s: inconsistent neighbour lists", Name)
+	}
+	if err := hyper.CheckCSR(st.NbrPtr, st.Nbr, st.Sim, st.NumItems); err != nil {
+		return fmt.Errorf("load %s: neighbours: %w", Name, err)
+	}
+	if err := hyper.CheckCSR(st.UserPtr, st.Items, st.Weights, st.NumItems); err != nil {
+		return fmt.Errorf("load %s: training rows: %w", Name, err)
 	}
 	m.k, m.shrink, m.weights, m.st = s.K, s.Shrink, s.Weights, s.State
 	return nil

@@ -411,6 +411,9 @@ func (m *BPR) Load(r io.Reader) error {
 	if err := s.Factors.check(); err != nil {
 		return fmt.Errorf("load %s: %w", BPRName, err)
 	}
+	if s.Factors.ItemBias == nil && s.Factors.NumItems > 0 {
+		return fmt.Errorf("load %s: no item biases", BPRName)
+	}
 	m.p, m.f = s.Params, s.Factors
 	m.fi = m.foldIn()
 	return nil

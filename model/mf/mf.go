@@ -44,7 +44,7 @@ func (f *factors) user(u int) []float32 { return f.U[u*f.Dim : (u+1)*f.Dim] }
 func (f *factors) item(i int) []float32 { return f.V[i*f.Dim : (i+1)*f.Dim] }
 
 func (f *factors) check() error {
-	if f.Dim <= 0 || len(f.U) != f.NumUsers*f.Dim || len(f.V) != f.NumItems*f.Dim ||
+	if f.Dim <= 0 || f.Dim > 1<<16 || f.NumUsers < 0 || f.NumItems < 0 || len(f.U) != f.NumUsers*f.Dim || len(f.V) != f.NumItems*f.Dim ||
 		(f.ItemBias != nil && len(f.ItemBias) != f.NumItems) || len(f.Pop) != f.NumItems {
 		return fmt.Errorf("inconsistent factor sizes")
 	}

@@ -25,7 +25,7 @@ type Spec struct {
 
 // Read resolves p against specs: every name in p must be known and in range;
 // missing names take their defaults. The result holds every spec's name.
-func Read(model string, p model.Params, specs []Spec) (map[string]float64, error) {
+func Read(modelName string, p model.Params, specs []Spec) (map[string]float64, error) {
 	known := make(map[string]Spec, len(specs))
 	out := make(map[string]float64, len(specs))
 	for _, s := range specs {
@@ -40,16 +40,16 @@ func Read(model string, p model.Params, specs []Spec) (map[string]float64, error
 				names = append(names, s.Name)
 			}
 			sort.Strings(names)
-			return nil, fmt.Errorf("%s: unknown parameter %q (known: %s)", model, name, strings.Join(names, ", "))
+			return nil, fmt.Errorf("%s: unknown parameter %q (known: %s)", modelName, name, strings.Join(names, ", "))
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < s.Min || (s.Max != 0 && v > s.Max) {
 			if s.Max != 0 {
-				return nil, fmt.Errorf("%s: parameter %s=%v out of range [%v, %v]", model, name, v, s.Min, s.Max)
+				return nil, fmt.Errorf("%s: parameter %s=%v out of range [%v, %v]", modelName, name, v, s.Min, s.Max)
 			}
-			return nil, fmt.Errorf("%s: parameter %s=%v must be at least %v", model, name, v, s.Min)
+			return nil, fmt.Errorf("%s: parameter %s=%v must be at least %v", modelName, name, v, s.Min)
 		}
 		if s.Int && v != math.Trunc(v) {
-			return nil, fmt.Errorf("%s: parameter %s=%v must be a whole number", model, name, v)
+			return nil, fmt.Errorf("%s: parameter %s=%v must be a whole number", modelName, name, v)
 		}
 		out[name] = v
 	}
@@ -90,6 +90,31 @@ func Load(r io.Reader, kind string, version int, v any) error {
 	}
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("load %s: %w", kind, err)
+	}
+	return nil
+}
+
+// CheckCSR verifies that ptr/idx is a well-formed compressed-row structure
+// over column indices in [0, cols): ptr starts at 0, never decreases, ends at
+// len(idx), and every index is in range. weights, when not nil, must have one
+// value per index. Load uses it so that a corrupt file fails instead of
+// panicking later in Score.
+func CheckCSR(ptr []int, idx []int32, weights []float32, cols int) error {
+	if len(ptr) == 0 || ptr[0] != 0 || ptr[len(ptr)-1] != len(idx) {
+		return fmt.Errorf("row pointers do not span the %d indices", len(idx))
+	}
+	for r := 1; r < len(ptr); r++ {
+		if ptr[r] < ptr[r-1] {
+			return fmt.Errorf("row pointer %d decreases", r)
+		}
+	}
+	for j, c := range idx {
+		if c < 0 || int(c) >= cols {
+			return fmt.Errorf("index %d: column %d out of range [0, %d)", j, c, cols)
+		}
+	}
+	if weights != nil && len(weights) != len(idx) {
+		return fmt.Errorf("%d weights for %d indices", len(weights), len(idx))
 	}
 	return nil
 }

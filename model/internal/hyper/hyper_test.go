@@ -62,3 +62,27 @@ func TestSaveLoad(t *testing.T) {
 		t.Fatal("loading another version succeeded")
 	}
 }
+
+func TestCheckCSR(t *testing.T) {
+	tests := []struct {
+		name string
+		ptr  []int
+		idx  []int32
+		w    []float32
+		ok   bool
+	}{
+		{"good", []int{0, 1, 3}, []int32{0, 2, 1}, nil, true},
+		{"good weights", []int{0, 1, 3}, []int32{0, 2, 1}, []float32{1, 1, 1}, true},
+		{"empty ptr", nil, nil, nil, false},
+		{"short span", []int{0, 1, 2}, []int32{0, 2, 1}, nil, false},
+		{"decreasing", []int{0, 2, 1, 3}, []int32{0, 2, 1}, nil, false},
+		{"out of range", []int{0, 1, 3}, []int32{0, 3, 1}, nil, false},
+		{"negative", []int{0, 1, 3}, []int32{0, -1, 1}, nil, false},
+		{"weights", []int{0, 1, 3}, []int32{0, 2, 1}, []float32{1}, false},
+	}
+	for _, tc := range tests {
+		if err := CheckCSR(tc.ptr, tc.idx, tc.w, 3); (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+}
