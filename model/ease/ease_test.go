@@ -122,3 +122,5 @@ func BenchmarkScore(b *testing.B) {
 		m.Score(model.Query{User: -1, History: hist}, scores)
 	}
 }
+
+var _ model.SimilarItems = (*ease.EASE)(nil)

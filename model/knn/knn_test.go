@@ -87,3 +87,5 @@ func BenchmarkFitAndScore(b *testing.B) {
 		}
 	})
 }
+
+var _ model.SimilarItems = (*knn.ItemKNN)(nil)

@@ -204,3 +204,10 @@ func BenchmarkScoreIALS(b *testing.B) {
 		}
 	})
 }
+
+var (
+	_ model.ItemEmbedder = (*mf.IALS)(nil)
+	_ model.SimilarItems = (*mf.IALS)(nil)
+	_ model.ItemEmbedder = (*mf.BPR)(nil)
+	_ model.SimilarItems = (*mf.BPR)(nil)
+)
