@@ -106,6 +106,7 @@ func TestQuality(t *testing.T) {
 	m, _ := ease.New(model.Params{"lambda": 20})
 	modeltest.AssertBeatsPopularity(t, m, s, 0.05, modeltest.Known, modeltest.FoldIn)
 	modeltest.AssertFoldIn(t, m, s)
+	modeltest.AssertSimilarClusters(t, m, s)
 	fresh, _ := ease.New(nil)
 	modeltest.AssertRoundTrip(t, m, fresh, s.DS)
 	modeltest.AssertConcurrentScore(t, m, s.DS)

@@ -64,6 +64,7 @@ func TestQuality(t *testing.T) {
 	m, _ := knn.New(nil)
 	modeltest.AssertBeatsPopularity(t, m, s, 0.05, modeltest.Known, modeltest.FoldIn)
 	modeltest.AssertFoldIn(t, m, s)
+	modeltest.AssertSimilarClusters(t, m, s)
 	fresh, _ := knn.New(nil)
 	modeltest.AssertRoundTrip(t, m, fresh, s.DS)
 	modeltest.AssertConcurrentScore(t, m, s.DS)

@@ -39,6 +39,7 @@ func TestQuality(t *testing.T) {
 			}
 			modeltest.AssertBeatsPopularity(t, m, s, 0.05, modeltest.Known, modeltest.FoldIn)
 			modeltest.AssertFoldIn(t, m, s)
+			modeltest.AssertSimilarClusters(t, m.(model.SimilarItems), s)
 			fresh, _ := tc.new(nil)
 			modeltest.AssertRoundTrip(t, m, fresh, s.DS)
 			modeltest.AssertConcurrentScore(t, m, s.DS)

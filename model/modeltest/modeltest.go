@@ -412,3 +412,32 @@ func AssertFoldIn(t *testing.T, m model.Model, s *Synth) {
 		t.Errorf("%s: known user %d: adding cluster-%d items to the history did not raise that cluster (%.4g → %.4g)", m.Name(), u, b, x, y)
 	}
 }
+
+// AssertSimilarClusters checks a fitted SimilarItems model on s: for the
+// first items of every cluster, the mean similarity to the other items of
+// its cluster exceeds the mean similarity to the items of other clusters.
+func AssertSimilarClusters(t *testing.T, m model.SimilarItems, s *Synth) {
+	t.Helper()
+	n := s.DS.NumItems()
+	scores := make([]float32, n)
+	for item := 0; item < 2*s.Clusters && item < n; item++ {
+		m.Similar(int32(item), scores)
+		var in, out float64
+		var nin, nout int
+		for j, v := range scores {
+			if j == item {
+				continue
+			}
+			if s.ItemCluster[j] == s.ItemCluster[item] {
+				in += float64(v)
+				nin++
+			} else {
+				out += float64(v)
+				nout++
+			}
+		}
+		if in/float64(nin) <= out/float64(nout) {
+			t.Errorf("item %d: mean similarity to its cluster %.4g, to the others %.4g", item, in/float64(nin), out/float64(nout))
+		}
+	}
+}
