@@ -312,23 +312,36 @@ func softplus(x float64) float64 {
 // steps on the user vector alone against the fixed item vectors, with a
 // random stream seeded by the history so the answer is deterministic.
 func (m *BPR) Score(q model.Query, scores []float32) {
-	f := &m.f
-	if len(q.History) == 0 {
-		f.score(&m.fi, q, scores)
+	x := make([]float32, m.f.Dim)
+	if !m.userVector(q, x) {
+		copy(scores, m.f.Pop)
 		return
+	}
+	m.f.scoreVec(x, scores)
+}
+
+// userVector writes the user vector Score uses into x; false for an empty
+// query (unknown user, no history).
+func (m *BPR) userVector(q model.Query, x []float32) bool {
+	f := &m.f
+	known := q.User >= 0 && int(q.User) < f.NumUsers
+	if len(q.History) == 0 {
+		if known {
+			copy(x, f.user(int(q.User)))
+		}
+		return known
 	}
 	hw := q.HistoryWeights
 	if !m.p.UseWeights {
 		hw = nil
 	}
-	x := make([]float32, f.Dim)
-	if q.User >= 0 && int(q.User) < f.NumUsers {
+	if known {
 		copy(x, f.user(int(q.User)))
 	} else {
 		m.fi.solve(f, q.History, hw, x)
 	}
 	m.refine(x, q.History, hw)
-	f.scoreVec(x, scores)
+	return true
 }
 
 // refine runs the fold-in BPR steps on x.

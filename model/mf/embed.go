@@ -33,10 +33,7 @@ func (m *IALS) ItemBias() []float32 { return m.f.ItemBias }
 
 // UserVector implements model.UserEmbedder.
 func (m *BPR) UserVector(q model.Query, dst []float32) bool {
-	if !m.p.UseWeights {
-		q.HistoryWeights = nil
-	}
-	return m.f.userVector(&m.fi, q, dst)
+	return m.userVector(q, dst)
 }
 
 // ItemBias implements model.UserEmbedder.

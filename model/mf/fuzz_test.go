@@ -13,7 +13,7 @@ import (
 func FuzzLoad(f *testing.F) {
 	ds := &model.Dataset{ItemIDs: []string{"a", "b", "c"}, UserIDs: []string{"u", "v"},
 		UserPtr: []int{0, 2, 3}, Items: []int32{0, 1, 2}}
-	for _, m := range []model.Model{mustIALS(f), mustBPR(f)} {
+	for _, m := range []model.Model{fuzzIALS(f), fuzzBPR(f)} {
 		if err := m.Fit(context.Background(), ds, nil); err != nil {
 			f.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-func mustIALS(tb testing.TB) *IALS {
+func fuzzIALS(tb testing.TB) *IALS {
 	m, err := NewIALS(model.Params{"factors": 4, "iterations": 2})
 	if err != nil {
 		tb.Fatal(err)
@@ -50,7 +50,7 @@ func mustIALS(tb testing.TB) *IALS {
 	return m
 }
 
-func mustBPR(tb testing.TB) *BPR {
+func fuzzBPR(tb testing.TB) *BPR {
 	m, err := NewBPR(model.Params{"factors": 4, "epochs": 2})
 	if err != nil {
 		tb.Fatal(err)
