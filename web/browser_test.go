@@ -73,6 +73,22 @@ func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	return v
 }
 
+// waitFor polls a JavaScript condition until it holds (at most 30 s).
+func waitFor(t *testing.T, ctx context.Context, cond string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (last error %v)", cond, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func rowOf(t *testing.T, ctx context.Context, row string) []string {
 	t.Helper()
 	return get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#row-`+row+` a[data-item]')].map(a => a.dataset.item)`))
@@ -95,8 +111,10 @@ func TestBrowserShopAndDashboard(t *testing.T) {
 		chromedp.WaitVisible(`#row-trending`),
 		chromedp.SetValue(`#user`, "u000"),
 		chromedp.Click(`.switcher button`),
-		chromedp.WaitVisible(`#row-recommended`),
 	)
+	// The old page stays visible until the new one loads: wait for the
+	// switch to show, not for a row that both pages have.
+	waitFor(t, ctx, `document.querySelector('footer') && document.querySelector('footer').textContent.includes('u000') && document.querySelector('#row-recommended') !== null`)
 	who := get(t, ctx, chromedp.Text(`footer`))
 	before, trending := rowOf(t, ctx, "recommended"), rowOf(t, ctx, "trending")
 	if !strings.Contains(who, "u000") || len(before) == 0 || len(trending) == 0 {
