@@ -17,7 +17,7 @@ import (
 // BPRName is the registered name of the BPR model.
 const BPRName = "bpr"
 
-const bprVersion = 1
+const bprVersion = 2 // 2: float arrays stored raw after the gob part
 
 // BPRParams are the hyper-parameters of BPR.
 type BPRParams struct {
@@ -406,28 +406,26 @@ func (m *BPR) ItemVectors() (int, []float32) { return m.f.Dim, m.f.V }
 func (m *BPR) Similar(item int32, scores []float32) { m.f.similar(item, scores) }
 
 type savedBPR struct {
-	Params  BPRParams
-	Factors factors
+	Params BPRParams
+	Shape  factorsShape
 }
 
 // Save implements model.Model.
 func (m *BPR) Save(w io.Writer) error {
-	return hyper.Save(w, BPRName, bprVersion, savedBPR{Params: m.p, Factors: m.f})
+	return saveFactors(w, BPRName, bprVersion, savedBPR{Params: m.p, Shape: m.f.shape()}, &m.f)
 }
 
 // Load implements model.Model.
 func (m *BPR) Load(r io.Reader) error {
 	var s savedBPR
-	if err := hyper.Load(r, BPRName, bprVersion, &s); err != nil {
+	f, err := loadFactors(r, BPRName, bprVersion, &s, func() factorsShape { return s.Shape })
+	if err != nil {
 		return err
 	}
-	if err := s.Factors.check(); err != nil {
-		return fmt.Errorf("load %s: %w", BPRName, err)
-	}
-	if s.Factors.ItemBias == nil && s.Factors.NumItems > 0 {
+	if f.ItemBias == nil && f.NumItems > 0 {
 		return fmt.Errorf("load %s: no item biases", BPRName)
 	}
-	m.p, m.f = s.Params, s.Factors
+	m.p, m.f = s.Params, f
 	m.fi = m.foldIn()
 	return nil
 }

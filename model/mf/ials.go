@@ -15,7 +15,7 @@ import (
 // IALSName is the registered name of the iALS model.
 const IALSName = "ials"
 
-const ialsVersion = 1
+const ialsVersion = 2 // 2: float arrays stored raw after the gob part
 
 // IALSParams are the hyper-parameters of IALS.
 type IALSParams struct {
@@ -312,25 +312,23 @@ func (m *IALS) ItemVectors() (int, []float32) { return m.f.Dim, m.f.V }
 func (m *IALS) Similar(item int32, scores []float32) { m.f.similar(item, scores) }
 
 type savedIALS struct {
-	Params  IALSParams
-	Factors factors
+	Params IALSParams
+	Shape  factorsShape
 }
 
 // Save implements model.Model.
 func (m *IALS) Save(w io.Writer) error {
-	return hyper.Save(w, IALSName, ialsVersion, savedIALS{Params: m.p, Factors: m.f})
+	return saveFactors(w, IALSName, ialsVersion, savedIALS{Params: m.p, Shape: m.f.shape()}, &m.f)
 }
 
 // Load implements model.Model.
 func (m *IALS) Load(r io.Reader) error {
 	var s savedIALS
-	if err := hyper.Load(r, IALSName, ialsVersion, &s); err != nil {
+	f, err := loadFactors(r, IALSName, ialsVersion, &s, func() factorsShape { return s.Shape })
+	if err != nil {
 		return err
 	}
-	if err := s.Factors.check(); err != nil {
-		return fmt.Errorf("load %s: %w", IALSName, err)
-	}
-	m.p, m.f = s.Params, s.Factors
+	m.p, m.f = s.Params, f
 	m.fi = m.foldIn()
 	return nil
 }
