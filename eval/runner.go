@@ -1,0 +1,589 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/zoo"
+)
+
+// RecommendOptions configure RunRecommend.
+type RecommendOptions struct {
+	Format string   // one of Formats
+	Path   string   // file or folder of the data set
+	Models []string // model names known to model/zoo; empty means all of zoo.Names()
+	Ks     []int    // cut-offs; empty means the format's published ones
+	Seed   uint64   // shuffling seed (movielens-100k folds, interactions split)
+	Folds  string   // movielens-100k: "" (5 random folds) or "official"
+	Split  string   // interactions: "random:F" or "last"
+	Rating bool     // report RMSE/MAE of rating prediction instead of ranking
+	Tune   bool     // search hyper-parameters on the validation split first
+	// TuneTrials bounds the fits --tune may spend per model (default 16).
+	TuneTrials int
+	// Params are per-model hyper-parameters (model name → params), applied
+	// before tuning; missing ones take the model's defaults.
+	Params map[string]model.Params
+	// Workers scoring users in parallel; 0 means GOMAXPROCS.
+	Workers int
+	// New builds a model by name; nil means zoo.New.
+	New func(name string, p model.Params) (model.Model, error)
+	// Progress receives progress; it may be nil. It is called from one
+	// goroutine at a time.
+	Progress func(Progress)
+}
+
+// Progress is one step of an evaluation run, for progress bars.
+type Progress struct {
+	Model string
+	Split string // split name, e.g. "fold 2", "validation"
+	Stage string // "tune", "fit" or "score"
+	// Step counts finished (model, split) fits out of Steps, the fits the
+	// run will do (tuning trials included once known).
+	Step, Steps int
+	// Fraction of the current step done, 0..1.
+	Fraction float64
+	Status   model.Status // the model's last training status during "fit"
+}
+
+// Report is the result of RunRecommend, in the JSON shape of issue 3.
+type Report struct {
+	Format  string   `json:"format"`
+	Path    string   `json:"path"`
+	Results []Result `json:"results"`
+}
+
+// Result is one model's evaluation.
+type Result struct {
+	Model   string             `json:"model"`
+	Metrics map[string]float64 `json:"metrics"`
+	// TrainSeconds is the mean wall time of one fit (per fold).
+	TrainSeconds float64 `json:"train_seconds"`
+	// Params are the hyper-parameters used (after tuning).
+	Params model.Params `json:"params"`
+	// PeakHeapMB is the largest live Go heap seen while fitting and scoring
+	// this model (data set included), in MiB.
+	PeakHeapMB float64 `json:"peak_heap_mb"`
+	// EvalSeconds is the mean wall time of scoring one split.
+	EvalSeconds float64 `json:"eval_seconds"`
+	// Tuning lists the validation metric of each tried parameter set.
+	Tuning []Trial `json:"tuning,omitempty"`
+	// Error says why the model could not be evaluated (e.g. it does not
+	// predict ratings); Metrics is then empty.
+	Error string `json:"error,omitempty"`
+}
+
+// Trial is one tuning fit on the validation split.
+type Trial struct {
+	Params model.Params `json:"params"`
+	Metric float64      `json:"metric"`
+}
+
+// Tunable is implemented by models that offer a search grid for --tune:
+// parameter name → candidate values.
+type Tunable interface {
+	TuneGrid() map[string][]float64
+}
+
+// ParamReporter is implemented by models that report their effective
+// hyper-parameters (defaults filled in).
+type ParamReporter interface {
+	Params() model.Params
+}
+
+// RunRecommend loads the data set, then for each model: optionally tunes it
+// on the validation split, fits it on every split's training set and
+// reports the split-averaged metrics.
+func RunRecommend(ctx context.Context, opt RecommendOptions) (*Report, error) {
+	data, err := Load(ctx, opt.Format, opt.Path, LoadOptions{Seed: opt.Seed, Folds: opt.Folds, Split: opt.Split, Rating: opt.Rating})
+	if err != nil {
+		return nil, err
+	}
+	names := opt.Models
+	if len(names) == 0 {
+		names = zoo.Names()
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no models to evaluate: none are registered in model/zoo")
+	}
+	if opt.New == nil {
+		opt.New = zoo.New
+	}
+	for _, n := range names {
+		if _, err := opt.New(n, opt.Params[n]); err != nil {
+			return nil, err
+		}
+	}
+	ks := opt.Ks
+	if len(ks) == 0 {
+		ks = data.DefaultKs
+	}
+	for _, k := range ks {
+		if k <= 0 {
+			return nil, fmt.Errorf("cut-off k must be positive, got %d", k)
+		}
+	}
+	r := &runner{opt: opt, data: data, ks: ks}
+	r.steps = len(names) * len(data.Splits)
+	rep := &Report{Format: opt.Format, Path: opt.Path}
+	for _, n := range names {
+		res, err := r.evalModel(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		rep.Results = append(rep.Results, res)
+	}
+	return rep, nil
+}
+
+type runner struct {
+	opt         RecommendOptions
+	data        *Data
+	ks          []int
+	step, steps int
+}
+
+func (r *runner) progress(p Progress) {
+	if r.opt.Progress == nil {
+		return
+	}
+	p.Step, p.Steps = r.step, r.steps
+	r.opt.Progress(p)
+}
+
+// primary names the metric tuning optimises and whether higher is better.
+func (r *runner) primary() (string, bool) {
+	if r.opt.Rating {
+		return "RMSE", false
+	}
+	return "NDCG@" + strconv.Itoa(r.ks[0]), true
+}
+
+func (r *runner) evalModel(ctx context.Context, name string) (Result, error) {
+	res := Result{Model: name, Metrics: map[string]float64{}}
+	params := model.Params{}
+	for k, v := range r.opt.Params[name] {
+		params[k] = v
+	}
+	mem := startMemSampler()
+	defer mem.stop()
+	if r.opt.Tune {
+		best, trials, err := r.tune(ctx, name, params)
+		if err != nil {
+			return res, err
+		}
+		params, res.Tuning = best, trials
+	}
+	sums := map[string]float64{}
+	var trainSec, evalSec float64
+	for _, sp := range r.data.Splits {
+		m, err := r.opt.New(name, params)
+		if err != nil {
+			return res, err
+		}
+		if r.opt.Rating {
+			if _, ok := m.(model.RatingPredictor); !ok {
+				res.Error = "does not predict ratings (no model.RatingPredictor)"
+				r.step += len(r.data.Splits)
+				res.Params = effectiveParams(m, params)
+				return res, nil
+			}
+		}
+		sec, err := r.fit(ctx, m, name, &sp)
+		if err != nil {
+			return res, fmt.Errorf("fit %s on %s: %w", name, sp.Name, err)
+		}
+		trainSec += sec
+		t0 := time.Now()
+		ms, err := r.score(ctx, m, name, &sp)
+		if err != nil {
+			return res, err
+		}
+		evalSec += time.Since(t0).Seconds()
+		for k, v := range ms {
+			sums[k] += v
+		}
+		res.Params = effectiveParams(m, params)
+		r.step++
+	}
+	n := float64(len(r.data.Splits))
+	for k, v := range sums {
+		res.Metrics[k] = v / n
+	}
+	res.TrainSeconds = trainSec / n
+	res.EvalSeconds = evalSec / n
+	res.PeakHeapMB = float64(mem.stop()) / (1 << 20)
+	return res, nil
+}
+
+func effectiveParams(m model.Model, given model.Params) model.Params {
+	if pr, ok := m.(ParamReporter); ok {
+		if p := pr.Params(); p != nil {
+			return p
+		}
+	}
+	if given == nil {
+		return model.Params{}
+	}
+	return given
+}
+
+// fit trains m on the split and returns the wall seconds.
+func (r *runner) fit(ctx context.Context, m model.Model, name string, sp *Split) (float64, error) {
+	stage := "fit"
+	r.progress(Progress{Model: name, Split: sp.Name, Stage: stage})
+	var mu sync.Mutex
+	t0 := time.Now()
+	err := m.Fit(ctx, sp.Train, func(s model.Status) {
+		frac := 0.0
+		if s.Of > 0 {
+			frac = float64(s.Epoch) / float64(s.Of)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		r.progress(Progress{Model: name, Split: sp.Name, Stage: stage, Fraction: 0.9 * frac, Status: s})
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	return time.Since(t0).Seconds(), err
+}
+
+// tune does a bounded coordinate search over the model's grid, fitting on
+// the validation split's training set and scoring its held-out cases.
+func (r *runner) tune(ctx context.Context, name string, start model.Params) (model.Params, []Trial, error) {
+	m0, err := r.opt.New(name, start)
+	if err != nil {
+		return nil, nil, err
+	}
+	tb, ok := m0.(Tunable)
+	if !ok || r.data.Validation == nil {
+		return start, nil, nil
+	}
+	grid := tb.TuneGrid()
+	budget := r.opt.TuneTrials
+	if budget <= 0 {
+		budget = 16
+	}
+	metric, higher := r.primary()
+	val := r.data.Validation
+	better := func(a, b float64) bool {
+		if math.IsNaN(b) {
+			return !math.IsNaN(a)
+		}
+		if higher {
+			return a > b
+		}
+		return a < b
+	}
+	var trials []Trial
+	tried := map[string]float64{}
+	eval := func(p model.Params) (float64, error) {
+		key := paramsKey(p)
+		if v, ok := tried[key]; ok {
+			return v, nil
+		}
+		m, err := r.opt.New(name, p)
+		if err != nil {
+			return math.NaN(), err
+		}
+		r.steps++
+		if _, err := r.fit(ctx, m, name+" (tune)", val); err != nil {
+			return math.NaN(), fmt.Errorf("tune %s: %w", name, err)
+		}
+		ms, err := r.score(ctx, m, name+" (tune)", val)
+		if err != nil {
+			return math.NaN(), err
+		}
+		r.step++
+		v, ok := ms[metric]
+		if !ok {
+			v = math.NaN()
+		}
+		tried[key] = v
+		trials = append(trials, Trial{Params: clone(p), Metric: v})
+		return v, nil
+	}
+	best := clone(start)
+	bestV, err := eval(best)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := make([]string, 0, len(grid))
+	for n := range grid {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	// Coordinate descent: vary one parameter at a time around the best so
+	// far, two passes, within the budget of fits.
+	for pass := 0; pass < 2; pass++ {
+		improved := false
+		for _, pn := range names {
+			for _, v := range grid[pn] {
+				if len(trials) >= budget {
+					return best, trials, nil
+				}
+				p := clone(best)
+				p[pn] = v
+				if _, done := tried[paramsKey(p)]; done {
+					continue
+				}
+				got, err := eval(p)
+				if err != nil {
+					return nil, nil, err
+				}
+				if better(got, bestV) {
+					best, bestV, improved = p, got, true
+				}
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	return best, trials, nil
+}
+
+func clone(p model.Params) model.Params {
+	out := make(model.Params, len(p))
+	for k, v := range p {
+		out[k] = v
+	}
+	return out
+}
+
+func paramsKey(p model.Params) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%g;", k, p[k])
+	}
+	return b.String()
+}
+
+// accum sums per-case metrics in one worker.
+type accum struct {
+	sums   map[string]float64
+	counts map[string]float64
+	// recommended marks items in some top-maxK list (coverage).
+	recommended []bool
+	recAll      []bool
+	pred       []float32
+	truth       []float32
+}
+
+func (a *accum) add(key string, v float64) {
+	if math.IsNaN(v) {
+		return
+	}
+	a.sums[key] += v
+	a.counts[key]++
+}
+
+// score evaluates m on every case of the split, in parallel.
+func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Split) (map[string]float64, error) {
+	workers := r.opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	nItems := sp.Train.NumItems()
+	maxK := 0
+	for _, k := range r.ks {
+		maxK = max(maxK, k)
+	}
+	accs := make([]*accum, workers)
+	var next, done int64
+	var mu sync.Mutex
+	total := len(sp.Cases)
+	var wg sync.WaitGroup
+	lastReport := time.Now()
+	for w := 0; w < workers; w++ {
+		a := &accum{sums: map[string]float64{}, counts: map[string]float64{}, recommended: make([]bool, nItems), recAll: make([]bool, nItems)}
+		accs[w] = a
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scores := make([]float32, nItems)
+			excluded := make([]bool, nItems)
+			isTarget := make([]bool, nItems)
+			top := make([]int32, 0, maxK)
+			hits := make([]bool, maxK)
+			var pos, neg []float32
+			for {
+				mu.Lock()
+				i := int(next)
+				next++
+				mu.Unlock()
+				if i >= total || ctx.Err() != nil {
+					return
+				}
+				c := &sp.Cases[i]
+				if r.opt.Rating {
+					rp := m.(model.RatingPredictor)
+					for j, it := range c.Targets {
+						a.pred = append(a.pred, rp.PredictRating(c.User, it))
+						a.truth = append(a.truth, c.Ratings[j])
+					}
+				} else {
+					m.Score(model.Query{User: c.User, History: c.History}, scores)
+					for _, t := range c.Targets {
+						isTarget[t] = true
+					}
+					if c.Candidates != nil {
+						r.scoreSampled(a, c, scores)
+					}
+					if c.Candidates == nil || sp.AlsoFull {
+						suffix := ""
+						if c.Candidates != nil {
+							suffix = ":all"
+						}
+						for _, it := range c.Exclude {
+							excluded[it] = true
+						}
+						top = topK(scores, nil, excluded, maxK, top)
+						hits = hits[:len(top)]
+						for j, it := range top {
+							hits[j] = isTarget[it]
+						}
+						nRel := len(c.Targets)
+						for _, k := range r.ks {
+							ks := strconv.Itoa(k)
+							if c.Candidates == nil {
+								a.add("Precision@"+ks, Precision(hits, k))
+								a.add("Recall@"+ks, Recall(hits, k, nRel))
+								a.add("MAP@"+ks, AP(hits, k, nRel))
+							}
+							a.add("HR@"+ks+suffix, HR(hits, k))
+							a.add("NDCG@"+ks+suffix, NDCG(hits, k, nRel))
+						}
+						rec := a.recommended
+						if suffix != "" {
+							rec = a.recAll
+						}
+						for _, it := range top {
+							rec[it] = true
+						}
+						if c.Candidates == nil {
+							pos, neg = pos[:0], neg[:0]
+							for it, s := range scores {
+								switch {
+								case isTarget[it]:
+									pos = append(pos, s)
+								case !excluded[it]:
+									neg = append(neg, s)
+								}
+							}
+							a.add("AUC", AUC(pos, neg))
+						}
+						for _, it := range c.Exclude {
+							excluded[it] = false
+						}
+					}
+					for _, t := range c.Targets {
+						isTarget[t] = false
+					}
+				}
+				mu.Lock()
+				done++
+				d := done
+				report := r.opt.Progress != nil && (time.Since(lastReport) > 100*time.Millisecond || int(d) == total)
+				if report {
+					lastReport = time.Now()
+					r.progress(Progress{Model: name, Split: sp.Name, Stage: "score", Fraction: 0.9 + 0.1*float64(d)/float64(max(total, 1))})
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	sums, counts := map[string]float64{}, map[string]float64{}
+	recommended, recAll := make([]bool, nItems), make([]bool, nItems)
+	var pred, truth []float32
+	for _, a := range accs {
+		for k, v := range a.sums {
+			sums[k] += v
+			counts[k] += a.counts[k]
+		}
+		for i := range recommended {
+			recommended[i] = recommended[i] || a.recommended[i]
+			recAll[i] = recAll[i] || a.recAll[i]
+		}
+		pred = append(pred, a.pred...)
+		truth = append(truth, a.truth...)
+	}
+	for k, v := range sums {
+		out[k] = v / counts[k]
+	}
+	if r.opt.Rating {
+		out["RMSE"] = RMSE(pred, truth)
+		out["MAE"] = MAE(pred, truth)
+		return out, nil
+	}
+	mk := strconv.Itoa(maxK)
+	if len(sp.Cases) > 0 {
+		if sp.Full {
+			out["Coverage@"+mk] = Coverage(recommended, nItems)
+		} else if sp.AlsoFull {
+			out["Coverage@"+mk+":all"] = Coverage(recAll, nItems)
+		}
+	}
+	return out, nil
+}
+
+// scoreSampled ranks the single target among the case's candidates. Ties
+// count against the target (pessimistic, as ReChorus does); repeated
+// negatives count each time they appear.
+func (r *runner) scoreSampled(a *accum, c *Case, scores []float32) {
+	for _, t := range c.Targets {
+		ts := scores[t]
+		rank := 0
+		var wins float64
+		for _, n := range c.Candidates {
+			if n == t {
+				continue
+			}
+			ns := scores[n]
+			if ns >= ts || ts != ts {
+				rank++
+			}
+			if ts > ns {
+				wins++
+			} else if ts == ns {
+				wins += 0.5
+			}
+		}
+		nNeg := 0
+		for _, n := range c.Candidates {
+			if n != t {
+				nNeg++
+			}
+		}
+		for _, k := range r.ks {
+			ks := strconv.Itoa(k)
+			hr, ndcg := 0.0, 0.0
+			if rank < k {
+				hr, ndcg = 1, 1/math.Log2(float64(rank+2))
+			}
+			a.add("HR@"+ks, hr)
+			a.add("NDCG@"+ks, ndcg)
+		}
+		if nNeg > 0 {
+			a.add("AUC", wins/float64(nNeg))
+		}
+	}
+}
