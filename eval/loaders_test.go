@@ -155,7 +155,7 @@ func TestLoadLCFN(t *testing.T) {
 
 func TestLoadS3Rec(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"X.txt":                 "1 1 2 3 4\n2 5 6\n3 2 3 5\n",
+		"X.txt":                  "1 1 2 3 4\n2 5 6\n3 2 3 5\n",
 		"X_item2attributes.json": `{"1":[7],"2":[7,8]}`,
 	})
 	d, err := Load(context.Background(), "s3rec", filepath.Join(dir, "X.txt"), LoadOptions{})
@@ -275,4 +275,3 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("--rating on lcfn: %v", err)
 	}
 }
-

@@ -379,7 +379,7 @@ type accum struct {
 	// recommended marks items in some top-maxK list (coverage).
 	recommended []bool
 	recAll      []bool
-	pred       []float32
+	pred        []float32
 	truth       []float32
 }
 
