@@ -10,5 +10,6 @@ func newEvalCmd() *cobra.Command {
 		Short: "Evaluate recommendation or search quality offline on a data set",
 	}
 	// Subcommands are added here, one line each.
+	cmd.AddCommand(newEvalRecommendCmd())
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aisle-dev/aisle/model/knn"
 	"github.com/aisle-dev/aisle/model/mf"
 	"github.com/aisle-dev/aisle/model/popular"
+	"github.com/aisle-dev/aisle/model/rating"
 )
 
 // Factory builds an untrained model from hyper-parameters; missing
@@ -25,6 +26,7 @@ var factories = map[string]Factory{
 	mf.BPRName:   func(p model.Params) (model.Model, error) { return mf.NewBPR(p) },
 	mf.IALSName:  func(p model.Params) (model.Model, error) { return mf.NewIALS(p) },
 	ease.Name:    func(p model.Params) (model.Model, error) { return ease.New(p) },
+	"biased-mf":  rating.NewBiasedMF,
 }
 
 // New builds the named model.
