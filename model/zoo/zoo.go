@@ -21,12 +21,13 @@ type Factory func(p model.Params) (model.Model, error)
 
 // factories lists every model Aisle has. It is read-only after init.
 var factories = map[string]Factory{
-	popular.Name: func(p model.Params) (model.Model, error) { return popular.New(p) },
-	knn.Name:     func(p model.Params) (model.Model, error) { return knn.New(p) },
-	mf.BPRName:   func(p model.Params) (model.Model, error) { return mf.NewBPR(p) },
-	mf.IALSName:  func(p model.Params) (model.Model, error) { return mf.NewIALS(p) },
-	ease.Name:    func(p model.Params) (model.Model, error) { return ease.New(p) },
-	"biased-mf":  rating.NewBiasedMF,
+	popular.Name:    func(p model.Params) (model.Model, error) { return popular.New(p) },
+	knn.Name:        func(p model.Params) (model.Model, error) { return knn.New(p) },
+	mf.BPRName:      func(p model.Params) (model.Model, error) { return mf.NewBPR(p) },
+	mf.IALSName:     func(p model.Params) (model.Model, error) { return mf.NewIALS(p) },
+	ease.Name:       func(p model.Params) (model.Model, error) { return ease.New(p) },
+	"biased-mf":     rating.NewBiasedMF,
+	"neural-rating": rating.NewNeural,
 }
 
 // New builds the named model.
