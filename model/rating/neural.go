@@ -15,7 +15,7 @@ var neuralSpecs = map[string]paramSpec{
 	"dim":          {32, 1, 512},    // embedding size of users and of items
 	"hidden1":      {64, 1, 1024},   // first dense layer
 	"hidden2":      {64, 1, 1024},   // second dense layer
-	"epochs":       {20, 1, 1000},   // passes over the ratings
+	"epochs":       {5, 1, 1000},    // passes over the ratings (the MLP overfits quickly)
 	"batch":        {256, 1, 65536}, // ratings per Adam step
 	"lr":           {0.002, 1e-6, 1},
 	"reg":          {0.05, 0, 10}, // L2 on the embedding rows and biases a rating touches
@@ -35,16 +35,16 @@ type Neural struct {
 }
 
 type neuralState struct {
-	Params            model.Params
-	Dim, H1, H2       int
-	Mean, Lo, Hi      float32
-	UserEmb, ItemEmb  []float32 // rows × Dim
-	UserBias          []float32
-	ItemBias          []float32
-	W1, B1            []float32 // H1 × 2Dim (user part first), H1
-	W2, B2            []float32 // H2 × H1, H2
-	W3, B3            []float32 // H2, 1
-	itemPre           []float32 // items × H1: the item half of layer 1 plus B1, for Score
+	Params           model.Params
+	Dim, H1, H2      int
+	Mean, Lo, Hi     float32
+	UserEmb, ItemEmb []float32 // rows × Dim
+	UserBias         []float32
+	ItemBias         []float32
+	W1, B1           []float32 // H1 × 2Dim (user part first), H1
+	W2, B2           []float32 // H2 × H1, H2
+	W3, B3           []float32 // H2, 1
+	itemPre          []float32 // items × H1: the item half of layer 1 plus B1, for Score
 }
 
 // NewNeural builds an untrained Neural rating model.
@@ -64,7 +64,7 @@ func (m *Neural) Params() model.Params { return cloneParams(m.p) }
 
 // TuneGrid is the search space for --tune.
 func (m *Neural) TuneGrid() map[string][]float64 {
-	return map[string][]float64{"reg": {0.01, 0.1, 0.2}, "lr": {0.001, 0.005}, "epochs": {10, 40}, "dim": {16, 64}}
+	return map[string][]float64{"epochs": {2, 3, 8}, "reg": {0.01, 0.1}, "lr": {0.001, 0.004}, "dim": {16, 64}, "hidden1": {32, 128}}
 }
 
 func newNeuralState(p model.Params, nu, ni int, rng *rand.Rand) neuralState {
