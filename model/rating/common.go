@@ -1,44 +1,11 @@
 package rating
 
 import (
-	"encoding/gob"
-	"fmt"
-	"io"
 	"math"
-	"sort"
-	"strings"
+	"math/rand/v2"
 
 	"github.com/aisle-dev/aisle/model"
 )
-
-// paramSpec is a hyper-parameter's default and allowed range.
-type paramSpec struct {
-	def, lo, hi float64
-}
-
-// resolve fills defaults into p and rejects unknown or out-of-range names.
-func resolve(modelName string, specs map[string]paramSpec, p model.Params) (model.Params, error) {
-	out := model.Params{}
-	for k, s := range specs {
-		out[k] = s.def
-	}
-	for k, v := range p {
-		s, ok := specs[k]
-		if !ok {
-			known := make([]string, 0, len(specs))
-			for n := range specs {
-				known = append(known, n)
-			}
-			sort.Strings(known)
-			return nil, fmt.Errorf("%s: unknown parameter %q (known: %s)", modelName, k, strings.Join(known, ", "))
-		}
-		if math.IsNaN(v) || v < s.lo || v > s.hi {
-			return nil, fmt.Errorf("%s: parameter %s=%v outside [%v, %v]", modelName, k, v, s.lo, s.hi)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
 
 func cloneParams(p model.Params) model.Params {
 	out := make(model.Params, len(p))
@@ -49,10 +16,14 @@ func cloneParams(p model.Params) model.Params {
 }
 
 // ratingStats returns the mean and range of the training targets: the
-// ratings, or 1 for every interaction when the data has none.
-func ratingStats(ds *model.Dataset) (mean, lo, hi float32) {
+// ratings, or for implicit data 1 per interaction and 0 per sampled negative
+// (neg negatives per interaction).
+func ratingStats(ds *model.Dataset, neg int) (mean, lo, hi float32) {
 	if ds.Ratings == nil {
-		return 1, 1, 1
+		return 1 / float32(1+neg), 0, 1
+	}
+	if len(ds.Ratings) == 0 {
+		return 0, 0, 0
 	}
 	var s float64
 	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
@@ -60,18 +31,35 @@ func ratingStats(ds *model.Dataset) (mean, lo, hi float32) {
 		s += float64(r)
 		lo, hi = min(lo, r), max(hi, r)
 	}
-	if len(ds.Ratings) == 0 {
-		return 0, 0, 0
-	}
 	return float32(s / float64(len(ds.Ratings))), lo, hi
 }
 
-// target returns the training target of interaction j.
-func target(ds *model.Dataset, j int) float32 {
-	if ds.Ratings == nil {
-		return 1
+// sample is one training example: user, item and target rating.
+type sample struct {
+	u, i int32
+	r    float32
+}
+
+// epochSamples returns one epoch's training examples in random order: every
+// interaction with its rating or, when the data has no ratings, every
+// interaction with target 1 plus neg uniformly drawn items with target 0
+// (the pointwise implicit-feedback objective).
+func epochSamples(ds *model.Dataset, users []int32, neg int, rng *rand.Rand, dst []sample) []sample {
+	dst = dst[:0]
+	ni := ds.NumItems()
+	for j, it := range ds.Items {
+		u := users[j]
+		if ds.Ratings != nil {
+			dst = append(dst, sample{u, it, ds.Ratings[j]})
+			continue
+		}
+		dst = append(dst, sample{u, it, 1})
+		for k := 0; k < neg && ni > 0; k++ {
+			dst = append(dst, sample{u, int32(rng.IntN(ni)), 0})
+		}
 	}
-	return ds.Ratings[j]
+	rng.Shuffle(len(dst), func(a, b int) { dst[a], dst[b] = dst[b], dst[a] })
+	return dst
 }
 
 func clamp(x, lo, hi float32) float32 {
@@ -90,33 +78,6 @@ func userOf(ds *model.Dataset) []int32 {
 		}
 	}
 	return out
-}
-
-// save and load write a model's state with gob behind a name check.
-func save(w io.Writer, name string, state any) error {
-	enc := gob.NewEncoder(w)
-	if err := enc.Encode(name); err != nil {
-		return fmt.Errorf("save %s: %w", name, err)
-	}
-	if err := enc.Encode(state); err != nil {
-		return fmt.Errorf("save %s: %w", name, err)
-	}
-	return nil
-}
-
-func load(r io.Reader, name string, state any) error {
-	dec := gob.NewDecoder(r)
-	var got string
-	if err := dec.Decode(&got); err != nil {
-		return fmt.Errorf("load %s: %w", name, err)
-	}
-	if got != name {
-		return fmt.Errorf("load %s: the artefact holds a %q model", name, got)
-	}
-	if err := dec.Decode(state); err != nil {
-		return fmt.Errorf("load %s: %w", name, err)
-	}
-	return nil
 }
 
 func dot(a, b []float32) float32 {

@@ -7,17 +7,24 @@ import (
 	"math/rand/v2"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
 
-var mfSpecs = map[string]paramSpec{
-	"factors":  {50, 1, 1024},
-	"epochs":   {40, 1, 1000},
-	"lr":       {0.01, 1e-5, 1},
-	"reg":      {0.05, 0, 10},
-	"reg_bias": {0.01, 0, 10},
-	"init_std": {0.1, 0, 1},
-	"seed":     {1, 0, 1 << 53},
+// mfSpecs are BiasedMF's hyper-parameters. Defaults: what --tune picked on
+// the ML-100k validation split.
+var mfSpecs = []hyper.Spec{
+	{Name: "factors", Default: 100, Min: 1, Max: 1024, Int: true},
+	{Name: "epochs", Default: 80, Min: 1, Max: 1000, Int: true},
+	{Name: "lr", Default: 0.005, Min: 1e-6, Max: 1},
+	{Name: "reg", Default: 0.1, Min: 0, Max: 10},       // L2 on the factors
+	{Name: "reg_bias", Default: 0.01, Min: 0, Max: 10}, // L2 on the biases
+	{Name: "init_std", Default: 0.1, Min: 0, Max: 1},
+	{Name: "negatives", Default: 4, Min: 0, Max: 100, Int: true}, // per interaction, only without ratings
+	{Name: "seed", Default: 1, Min: 0, Int: true},
 }
+
+// mfVersion is the Save format version of BiasedMF.
+const mfVersion = 1
 
 // BiasedMF is matrix factorisation for explicit ratings:
 // r̂ = μ + b_u + b_i + p_u·q_i, trained by SGD on squared error with L2.
@@ -39,7 +46,7 @@ type mfState struct {
 
 // NewBiasedMF builds an untrained BiasedMF; see mfSpecs for parameters.
 func NewBiasedMF(p model.Params) (model.Model, error) {
-	rp, err := resolve("biased-mf", mfSpecs, p)
+	rp, err := hyper.Read("biased-mf", p, mfSpecs)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +64,8 @@ func (m *BiasedMF) TuneGrid() map[string][]float64 {
 	return map[string][]float64{"reg": {0.05, 0.1, 0.2}, "lr": {0.0025, 0.01}, "factors": {20, 200}, "epochs": {20, 40, 120}}
 }
 
-// Fit trains on ds.Ratings (every interaction counts as rating 1 when nil).
+// Fit trains on ds.Ratings; without ratings every interaction is a 1 and
+// "negatives" random items per interaction are 0s.
 func (m *BiasedMF) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
 	d := int(m.p["factors"])
 	epochs := int(m.p["epochs"])
@@ -66,7 +74,8 @@ func (m *BiasedMF) Fit(ctx context.Context, ds *model.Dataset, progress model.Pr
 	nu, ni := ds.NumUsers(), ds.NumItems()
 	s := mfState{Params: cloneParams(m.p), Dim: d, UserBias: make([]float32, nu), ItemBias: make([]float32, ni),
 		UserFactor: make([]float32, nu*d), ItemFactor: make([]float32, ni*d)}
-	s.Mean, s.Lo, s.Hi = ratingStats(ds)
+	neg := int(m.p["negatives"])
+	s.Mean, s.Lo, s.Hi = ratingStats(ds, neg)
 	std := m.p["init_std"]
 	for i := range s.UserFactor {
 		s.UserFactor[i] = float32(rng.NormFloat64() * std)
@@ -75,20 +84,20 @@ func (m *BiasedMF) Fit(ctx context.Context, ds *model.Dataset, progress model.Pr
 		s.ItemFactor[i] = float32(rng.NormFloat64() * std)
 	}
 	users := userOf(ds)
-	order := make([]int, ds.NumInteractions())
-	for i := range order {
-		order[i] = i
-	}
+	var samples []sample
 	for ep := 1; ep <= epochs; ep++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		samples = epochSamples(ds, users, neg, rng, samples)
 		var sse float64
-		for _, j := range order {
-			u, i := int(users[j]), int(ds.Items[j])
+		for n, smp := range samples {
+			if n%65536 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			u, i := int(smp.u), int(smp.i)
 			pu, qi := s.UserFactor[u*d:(u+1)*d], s.ItemFactor[i*d:(i+1)*d]
-			e := target(ds, j) - (s.Mean + s.UserBias[u] + s.ItemBias[i] + dot(pu, qi))
+			e := smp.r - (s.Mean + s.UserBias[u] + s.ItemBias[i] + dot(pu, qi))
 			sse += float64(e * e)
 			s.UserBias[u] += lr * (e - regB*s.UserBias[u])
 			s.ItemBias[i] += lr * (e - regB*s.ItemBias[i])
@@ -99,7 +108,7 @@ func (m *BiasedMF) Fit(ctx context.Context, ds *model.Dataset, progress model.Pr
 			}
 		}
 		if progress != nil {
-			progress(model.Status{Stage: "epoch", Epoch: ep, Of: epochs, Loss: math.Sqrt(sse / float64(max(len(order), 1))), Metric: math.NaN()})
+			progress(model.Status{Stage: "epoch", Epoch: ep, Of: epochs, Loss: math.Sqrt(sse / float64(max(len(samples), 1))), Metric: math.NaN()})
 		}
 	}
 	m.state = s
@@ -134,12 +143,12 @@ func (m *BiasedMF) Score(q model.Query, scores []float32) {
 }
 
 // Save writes the fitted model.
-func (m *BiasedMF) Save(w io.Writer) error { return save(w, "biased-mf", &m.state) }
+func (m *BiasedMF) Save(w io.Writer) error { return hyper.Save(w, "biased-mf", mfVersion, &m.state) }
 
 // Load reads what Save wrote.
 func (m *BiasedMF) Load(r io.Reader) error {
 	var s mfState
-	if err := load(r, "biased-mf", &s); err != nil {
+	if err := hyper.Load(r, "biased-mf", mfVersion, &s); err != nil {
 		return err
 	}
 	m.state, m.p = s, s.Params

@@ -9,21 +9,28 @@ import (
 	"sync"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
 
-var neuralSpecs = map[string]paramSpec{
-	"dim":          {32, 1, 512},    // embedding size of users and of items
-	"hidden1":      {64, 1, 1024},   // first dense layer
-	"hidden2":      {64, 1, 1024},   // second dense layer
-	"epochs":       {5, 1, 1000},    // passes over the ratings (the MLP overfits quickly)
-	"batch":        {256, 1, 65536}, // ratings per Adam step
-	"lr":           {0.002, 1e-6, 1},
-	"reg":          {0.05, 0, 10}, // L2 on the embedding rows and biases a rating touches
-	"weight_decay": {1e-4, 0, 10}, // L2 on the dense weights
-	"init_std":     {0.05, 0, 1},  // embedding initialisation
-	"seed":         {1, 0, 1 << 53},
-	"workers":      {0, 0, 256}, // goroutines per batch; 0 = GOMAXPROCS
+// neuralSpecs are Neural's hyper-parameters; defaults from validation tuning
+// on ML-100k.
+var neuralSpecs = []hyper.Spec{
+	{Name: "dim", Default: 32, Min: 1, Max: 512, Int: true},      // embedding size of users and of items
+	{Name: "hidden1", Default: 64, Min: 1, Max: 1024, Int: true}, // first dense layer
+	{Name: "hidden2", Default: 64, Min: 1, Max: 1024, Int: true}, // second dense layer
+	{Name: "epochs", Default: 5, Min: 1, Max: 1000, Int: true},   // passes over the data (the MLP overfits quickly)
+	{Name: "batch", Default: 256, Min: 1, Max: 65536, Int: true}, // examples per Adam step
+	{Name: "lr", Default: 0.002, Min: 1e-6, Max: 1},
+	{Name: "reg", Default: 0.1, Min: 0, Max: 10},           // L2 on the embedding rows and biases an example touches
+	{Name: "weight_decay", Default: 1e-4, Min: 0, Max: 10}, // L2 on the dense weights
+	{Name: "init_std", Default: 0.05, Min: 0, Max: 1},      // embedding initialisation
+	{Name: "negatives", Default: 4, Min: 0, Max: 100, Int: true},
+	{Name: "seed", Default: 1, Min: 0, Int: true},
+	{Name: "workers", Default: 0, Min: 0, Max: 256, Int: true}, // goroutines per batch; 0 = GOMAXPROCS
 }
+
+// neuralVersion is the Save format version of Neural.
+const neuralVersion = 1
 
 // Neural is the rating model shops know from the literature: the user's and
 // the item's embeddings are concatenated and passed through two ReLU dense
@@ -49,7 +56,7 @@ type neuralState struct {
 
 // NewNeural builds an untrained Neural rating model.
 func NewNeural(p model.Params) (model.Model, error) {
-	rp, err := resolve("neural-rating", neuralSpecs, p)
+	rp, err := hyper.Read("neural-rating", p, neuralSpecs)
 	if err != nil {
 		return nil, err
 	}
@@ -184,8 +191,6 @@ type adamSlot struct {
 // trainer runs mini-batch Adam over a Dataset.
 type trainer struct {
 	s       *neuralState
-	ds      *model.Dataset
-	users   []int32
 	reg, wd float32
 	lr      float64
 	t       int
@@ -199,13 +204,13 @@ type trainer struct {
 	samples, chunkStarts []int
 }
 
-func newTrainer(s *neuralState, ds *model.Dataset, p model.Params, batch int) *trainer {
+func newTrainer(s *neuralState, p model.Params, batch int) *trainer {
 	w := int(p["workers"])
 	if w <= 0 {
 		w = runtime.GOMAXPROCS(0)
 	}
 	w = max(1, min(w, batch))
-	tr := &trainer{s: s, ds: ds, users: userOf(ds), reg: float32(p["reg"]), wd: float32(p["weight_decay"]), lr: p["lr"], workers: w,
+	tr := &trainer{s: s, reg: float32(p["reg"]), wd: float32(p["weight_decay"]), lr: p["lr"], workers: w,
 		markU: make([]bool, len(s.UserBias)), markI: make([]bool, len(s.ItemBias))}
 	per := (batch + w - 1) / w
 	for i := 0; i < w; i++ {
@@ -223,7 +228,7 @@ func newTrainer(s *neuralState, ds *model.Dataset, p model.Params, batch int) *t
 
 // accumulate computes the batch loss (mean over samples, with the L2 terms)
 // and leaves its gradient in the trainer's slots.
-func (tr *trainer) accumulate(batch []int) float64 {
+func (tr *trainer) accumulate(batch []sample) float64 {
 	s := tr.s
 	n := len(batch)
 	per := (n + tr.workers - 1) / tr.workers
@@ -238,9 +243,8 @@ func (tr *trainer) accumulate(batch []int) float64 {
 				clear(g)
 			}
 			buf.loss = 0
-			for k, j := range batch[lo:hi] {
-				u, i := int(tr.users[j]), int(tr.ds.Items[j])
-				dy := s.forward(u, i, buf) - target(tr.ds, j)
+			for k, smp := range batch[lo:hi] {
+				dy := s.forward(int(smp.u), int(smp.i), buf) - smp.r
 				buf.loss += 0.5 * float64(dy) * float64(dy)
 				s.backward(dy, k, buf)
 			}
@@ -264,8 +268,8 @@ func (tr *trainer) accumulate(batch []int) float64 {
 			}
 		}
 		lo, hi := min(w*per, n), min((w+1)*per, n)
-		for k, j := range batch[lo:hi] {
-			u, i := int(tr.users[j]), int(tr.ds.Items[j])
+		for k, smp := range batch[lo:hi] {
+			u, i := int(smp.u), int(smp.i)
 			if !tr.markU[u] {
 				tr.markU[u] = true
 				tr.touchedU = append(tr.touchedU, int32(u))
@@ -339,20 +343,20 @@ func (tr *trainer) apply() {
 	tr.touchedU, tr.touchedI = tr.touchedU[:0], tr.touchedI[:0]
 }
 
-// Fit trains on ds.Ratings (every interaction counts as rating 1 when nil).
+// Fit trains on ds.Ratings; without ratings every interaction is a 1 and
+// "negatives" random items per interaction are 0s (pointwise NCF).
 func (m *Neural) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
 	rng := rand.New(rand.NewPCG(uint64(m.p["seed"]), 17))
 	s := newNeuralState(m.p, ds.NumUsers(), ds.NumItems(), rng)
-	s.Mean, s.Lo, s.Hi = ratingStats(ds)
+	neg := int(m.p["negatives"])
+	s.Mean, s.Lo, s.Hi = ratingStats(ds, neg)
 	batch := int(m.p["batch"])
 	epochs := int(m.p["epochs"])
-	tr := newTrainer(&s, ds, m.p, batch)
-	order := make([]int, ds.NumInteractions())
-	for i := range order {
-		order[i] = i
-	}
+	tr := newTrainer(&s, m.p, batch)
+	users := userOf(ds)
+	var order []sample
 	for ep := 1; ep <= epochs; ep++ {
-		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		order = epochSamples(ds, users, neg, rng, order)
 		var sum float64
 		steps := 0
 		for lo := 0; lo < len(order); lo += batch {
@@ -432,12 +436,12 @@ func (m *Neural) Score(q model.Query, scores []float32) {
 }
 
 // Save writes the fitted model.
-func (m *Neural) Save(w io.Writer) error { return save(w, "neural-rating", &m.st) }
+func (m *Neural) Save(w io.Writer) error { return hyper.Save(w, "neural-rating", neuralVersion, &m.st) }
 
 // Load reads what Save wrote.
 func (m *Neural) Load(r io.Reader) error {
 	var s neuralState
-	if err := load(r, "neural-rating", &s); err != nil {
+	if err := hyper.Load(r, "neural-rating", neuralVersion, &s); err != nil {
 		return err
 	}
 	s.precompute()

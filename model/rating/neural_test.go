@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
 
 // tinyDataset has 3 users, 4 items and 7 ratings.
@@ -20,13 +21,13 @@ func tinyDataset() *model.Dataset {
 
 // lossOnly recomputes the training loss of accumulate in float64 from the
 // current weights, without gradients.
-func lossOnly(tr *trainer, batch []int) float64 {
+func lossOnly(tr *trainer, batch []sample) float64 {
 	s := tr.s
 	buf := s.newBuf(1)
 	var loss float64
-	for _, j := range batch {
-		u, i := int(tr.users[j]), int(tr.ds.Items[j])
-		dy := float64(s.forward(u, i, buf)) - float64(target(tr.ds, j))
+	for _, smp := range batch {
+		u, i := int(smp.u), int(smp.i)
+		dy := float64(s.forward(u, i, buf)) - float64(smp.r)
 		loss += 0.5 * dy * dy
 		var l2 float64
 		for f := 0; f < s.Dim; f++ {
@@ -48,7 +49,7 @@ func lossOnly(tr *trainer, batch []int) float64 {
 
 func TestNeuralGradientMatchesFiniteDifferences(t *testing.T) {
 	for _, workers := range []float64{1, 3} {
-		p, err := resolve("neural-rating", neuralSpecs, model.Params{"dim": 3, "hidden1": 5, "hidden2": 4, "reg": 0.3, "weight_decay": 0.2, "init_std": 0.5, "workers": workers})
+		p, err := hyper.Read("neural-rating", model.Params{"dim": 3, "hidden1": 5, "hidden2": 4, "reg": 0.3, "weight_decay": 0.2, "init_std": 0.5, "workers": workers}, neuralSpecs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,8 +62,9 @@ func TestNeuralGradientMatchesFiniteDifferences(t *testing.T) {
 		for i := range s.UserBias {
 			s.UserBias[i] = 0.1 * float32(i)
 		}
-		batch := []int{0, 1, 2, 3, 4, 5, 6, 2} // a repeated rating touches rows twice
-		tr := newTrainer(&s, ds, p, len(batch))
+		all := epochSamples(ds, userOf(ds), 0, rand.New(rand.NewPCG(1, 1)), nil)
+		batch := append(all, all[2]) // a repeated rating touches rows twice
+		tr := newTrainer(&s, p, len(batch))
 		loss := tr.accumulate(batch)
 		if want := lossOnly(tr, batch); math.Abs(loss-want) > 1e-4*math.Max(1, want) {
 			t.Fatalf("accumulate loss %v, recomputed %v", loss, want)

@@ -28,6 +28,7 @@ var factories = map[string]Factory{
 	ease.Name:       func(p model.Params) (model.Model, error) { return ease.New(p) },
 	"biased-mf":     rating.NewBiasedMF,
 	"neural-rating": rating.NewNeural,
+	"linear":        rating.NewLinear,
 }
 
 // New builds the named model.
