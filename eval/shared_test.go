@@ -10,6 +10,9 @@ import (
 // TestSharedDataCounts loads the public data sets (when present) and checks
 // the counts their SOURCE.txt files verified.
 func TestSharedDataCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads the full public data sets; skipped in -short mode")
+	}
 	ctx := context.Background()
 	t.Run("movielens-100k", func(t *testing.T) {
 		dir := testdata.Path(t, "movielens-100k")
