@@ -31,6 +31,11 @@
 //     either randomly (random:F holds out a seeded random fraction F of all rows) or by
 //     leaving each user's last interaction out (last).
 //
+// Queries: a case whose history is exactly the user's training row is
+// scored with Query{User: u} and no History (models score known users from
+// what they were fitted on); History is filled only when the protocol adds
+// items after the training row.
+//
 // Tuning (--tune) always evaluates on a validation split: the format's own
 // when it has one, otherwise carved from the training part with the same
 // rule; the test split is never seen while choosing parameters.

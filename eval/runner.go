@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -436,7 +437,7 @@ func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Spli
 						a.truth = append(a.truth, c.Ratings[j])
 					}
 				} else {
-					m.Score(model.Query{User: c.User, History: c.History}, scores)
+					m.Score(query(sp.Train, c), scores)
 					for _, t := range c.Targets {
 						isTarget[t] = true
 					}
@@ -586,4 +587,18 @@ func (r *runner) scoreSampled(a *accum, c *Case, scores []float32) {
 			a.add("AUC", wins/float64(nNeg))
 		}
 	}
+}
+
+// query builds the model query of a case. When the case's history is just
+// the user's training row, History is left empty: the models' convention is
+// that a known user with no history is scored from what it was fitted on
+// (factor models then use their learned user vector instead of folding in).
+// History is passed when the protocol adds items after the training row
+// (s3rec and rechorus test cases carry the validation item).
+func query(train *model.Dataset, c *Case) model.Query {
+	q := model.Query{User: c.User, History: c.History}
+	if c.User >= 0 && int(c.User) < train.NumUsers() && slices.Equal(c.History, train.Row(int(c.User))) {
+		q.History = nil
+	}
+	return q
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -278,5 +279,23 @@ func TestRunRecommendCancel(t *testing.T) {
 		New: func(string, model.Params) (model.Model, error) { return &popModel{fitted: &fitted, mu: &mu}, nil }})
 	if err == nil {
 		t.Error("cancelled context: want an error")
+	}
+}
+
+func TestQueryPassesHistoryOnlyWhenItAddsItems(t *testing.T) {
+	ds := &model.Dataset{UserIDs: []string{"a"}, ItemIDs: []string{"x", "y", "z"}, UserPtr: []int{0, 2}, Items: []int32{0, 1}}
+	tests := []struct {
+		name    string
+		history []int32
+		want    []int32
+	}{
+		{"training row", []int32{0, 1}, nil},
+		{"row plus validation item", []int32{0, 1, 2}, []int32{0, 1, 2}},
+	}
+	for _, tc := range tests {
+		q := query(ds, &Case{User: 0, History: tc.history})
+		if q.User != 0 || !slices.Equal(q.History, tc.want) {
+			t.Errorf("%s: query = %+v, want history %v", tc.name, q, tc.want)
+		}
 	}
 }
