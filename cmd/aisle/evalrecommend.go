@@ -45,7 +45,7 @@ following the data set's published protocol:
 --tune searches each model's hyper-parameters on the validation split only (never the test split).
 Models: ` + strings.Join(zoo.Names(), ", "),
 		Example: `  aisle eval recommend --format movielens-100k --path data/movielens-100k --model ease,bpr
-  aisle eval recommend --format movielens-100k --path data/movielens-100k --rating --model rating-mf
+  aisle eval recommend --format movielens-100k --path data/movielens-100k --rating --model biased-mf,neural-rating,linear
   aisle eval recommend --format lcfn --path data/movielens-1m-implicit --tune --json results.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
