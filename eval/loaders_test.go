@@ -44,6 +44,9 @@ func TestLoadMovieLensFolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d.Splits[0].Train.Ratings != nil {
+		t.Error("ranking mode: ratings must not reach the models (every rating is a positive)")
+	}
 	if len(d.Splits) != 5 {
 		t.Fatalf("%d splits, want 5", len(d.Splits))
 	}
@@ -110,6 +113,9 @@ func TestLoadMovieLensRatingKeepsAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp := d.Splits[0]
+	if sp.Train.Ratings == nil {
+		t.Error("rating mode: training ratings missing")
+	}
 	if sp.Name != "u1" || len(sp.Cases) != 2 {
 		t.Fatalf("split %s with %d cases, want u1 with 2", sp.Name, len(sp.Cases))
 	}

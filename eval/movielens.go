@@ -37,7 +37,9 @@ func loadMovieLens(dir string, opt LoadOptions) (*Data, error) {
 
 	d := &Data{DefaultKs: []int{10}, Rating: opt.Rating}
 	mk := func(name string, train, test []interaction) Split {
-		ds := buildDataset(users, items, train, true, true)
+		// Ranking treats every rating as a positive (the published protocol),
+		// so the ratings are given to models only for rating prediction.
+		ds := buildDataset(users, items, train, true, opt.Rating)
 		ds.ItemText, ds.ItemAttrs, ds.NumAttrs = text, attrs, nAttrs
 		return Split{Name: name, Train: ds, Cases: casesFromRows(ds, test, opt.Rating), Full: true}
 	}
