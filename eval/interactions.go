@@ -53,10 +53,15 @@ func loadInteractions(path string, opt LoadOptions) (*Data, error) {
 		}
 	}
 	mk := func(name string, train, held []interaction) Split {
+		// Values always become confidence weights (when all positive); they
+		// reach models as ratings only for rating prediction.
 		ds := buildDataset(users, items, train, p.hasTime, p.hasValue)
 		if weights {
 			ds.Weights = make([]float32, len(ds.Ratings))
 			copy(ds.Weights, ds.Ratings)
+		}
+		if !opt.Rating {
+			ds.Ratings = nil
 		}
 		return Split{Name: name, Train: ds, Cases: casesFromRows(ds, held, opt.Rating), Full: true}
 	}

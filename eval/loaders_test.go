@@ -246,7 +246,7 @@ func TestLoadInteractions(t *testing.T) {
 				t.Errorf("%s: user %s target %v, want c", name, ds.UserIDs[c.User], got)
 			}
 		}
-		if ds.NumInteractions() != 4 || ds.Weights == nil || ds.Ratings == nil || ds.Times == nil {
+		if ds.NumInteractions() != 4 || ds.Weights == nil || ds.Ratings != nil || ds.Times == nil {
 			t.Errorf("%s: %d train rows, weights %v ratings %v", name, ds.NumInteractions(), ds.Weights, ds.Ratings)
 		}
 		// Validation is carved from train with the same rule: u1's b.
