@@ -135,3 +135,34 @@ func TestTopK(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkTopK(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	scores := make([]float32, 3043) // ML-1M's catalogue
+	for i := range scores {
+		scores[i] = r.Float32()
+	}
+	excluded := make([]bool, len(scores))
+	for i := 0; i < 130; i++ {
+		excluded[r.IntN(len(scores))] = true
+	}
+	dst := make([]int32, 0, 20)
+	b.ResetTimer()
+	for b.Loop() {
+		dst = topK(scores, nil, excluded, 20, dst)
+	}
+}
+
+func BenchmarkAUC(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	pos, neg := make([]float32, 16), make([]float32, 3000)
+	for i := range pos {
+		pos[i] = r.Float32()
+	}
+	for i := range neg {
+		neg[i] = r.Float32()
+	}
+	for b.Loop() {
+		AUC(pos, neg)
+	}
+}
