@@ -78,7 +78,7 @@ Models: ` + strings.Join(zoo.Names(), ", "),
 				return err
 			}
 			if jsonPath != "" {
-				return writeJSON(cmd.OutOrStdout(), jsonPath, rep)
+				return writeEvalJSON(cmd.OutOrStdout(), jsonPath, rep)
 			}
 			return nil
 		},
@@ -233,9 +233,9 @@ func formatParams(p model.Params) string {
 	return strings.Join(parts, ",")
 }
 
-// writeJSON writes the report to path, or to stdout for "-". NaN metrics
+// writeEvalJSON writes the report to path, or to stdout for "-". NaN metrics
 // (undefined, e.g. AUC with no candidates) are written as null.
-func writeJSON(stdout io.Writer, path string, rep *eval.Report) error {
+func writeEvalJSON(stdout io.Writer, path string, rep *eval.Report) error {
 	clean := *rep
 	clean.Results = make([]eval.Result, len(rep.Results))
 	for i, r := range rep.Results {
