@@ -76,9 +76,19 @@ type Result struct {
 	EvalSeconds float64 `json:"eval_seconds"`
 	// Tuning lists the validation metric of each tried parameter set.
 	Tuning []Trial `json:"tuning,omitempty"`
+	// Splits holds each split's own metrics when there are several (the
+	// folds), e.g. to compare u1 alone with a published u1 number.
+	Splits []SplitResult `json:"splits,omitempty"`
 	// Error says why the model could not be evaluated (e.g. it does not
 	// predict ratings); Metrics is then empty.
 	Error string `json:"error,omitempty"`
+}
+
+// SplitResult is one split's metrics.
+type SplitResult struct {
+	Split        string             `json:"split"`
+	Metrics      map[string]float64 `json:"metrics"`
+	TrainSeconds float64            `json:"train_seconds"`
 }
 
 // Trial is one tuning fit on the validation split.
@@ -210,6 +220,9 @@ func (r *runner) evalModel(ctx context.Context, name string) (Result, error) {
 		evalSec += time.Since(t0).Seconds()
 		for k, v := range ms {
 			sums[k] += v
+		}
+		if len(r.data.Splits) > 1 {
+			res.Splits = append(res.Splits, SplitResult{Split: sp.Name, Metrics: ms, TrainSeconds: sec})
 		}
 		res.Params = effectiveParams(m, params)
 		r.step++

@@ -235,6 +235,9 @@ func TestRunRecommendRating(t *testing.T) {
 			pred, truth = append(pred, float32(mean)), append(truth, r)
 		}
 	}
+	if len(rep.Results[0].Splits) != 0 {
+		t.Errorf("one split: per-split results %+v, want none", rep.Results[0].Splits)
+	}
 	if got, want := rep.Results[0].Metrics["RMSE"], RMSE(pred, truth); !near(got, want) {
 		t.Errorf("RMSE = %v, want %v", got, want)
 	}
@@ -297,5 +300,35 @@ func TestQueryPassesHistoryOnlyWhenItAddsItems(t *testing.T) {
 		if q.User != 0 || !slices.Equal(q.History, tc.want) {
 			t.Errorf("%s: query = %+v, want history %v", tc.name, q, tc.want)
 		}
+	}
+}
+
+func TestRunRecommendReportsEachFold(t *testing.T) {
+	var b strings.Builder
+	for u := 1; u <= 30; u++ {
+		for i := 1; i <= 10; i++ {
+			if (u+i)%3 != 0 {
+				fmt.Fprintf(&b, "%d\t%d\t%d\t%d\n", u, i*(1+u%2), 1+(u*i)%5, i)
+			}
+		}
+	}
+	dir := writeFiles(t, map[string]string{"u.data": b.String()})
+	var fitted []*model.Dataset
+	var mu sync.Mutex
+	rep, err := RunRecommend(context.Background(), RecommendOptions{Format: "movielens-100k", Path: dir, Models: []string{"pop"},
+		New: func(string, model.Params) (model.Model, error) { return &popModel{fitted: &fitted, mu: &mu}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rep.Results[0]
+	if len(res.Splits) != 5 || len(fitted) != 5 {
+		t.Fatalf("%d split results, %d fits; want 5 and 5", len(res.Splits), len(fitted))
+	}
+	var mean float64
+	for _, sp := range res.Splits {
+		mean += sp.Metrics["NDCG@10"] / 5
+	}
+	if !near(mean, res.Metrics["NDCG@10"]) || res.Splits[0].Split != "fold 1" {
+		t.Errorf("mean of folds %v, reported %v; first split %q", mean, res.Metrics["NDCG@10"], res.Splits[0].Split)
 	}
 }

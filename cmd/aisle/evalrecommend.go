@@ -239,13 +239,13 @@ func writeEvalJSON(stdout io.Writer, path string, rep *eval.Report) error {
 	clean := *rep
 	clean.Results = make([]eval.Result, len(rep.Results))
 	for i, r := range rep.Results {
-		m := make(map[string]float64, len(r.Metrics))
-		for k, v := range r.Metrics {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				m[k] = v
-			}
+		r.Metrics = finite(r.Metrics)
+		splits := make([]eval.SplitResult, len(r.Splits))
+		for j, sp := range r.Splits {
+			sp.Metrics = finite(sp.Metrics)
+			splits[j] = sp
 		}
-		r.Metrics = m
+		r.Splits = splits
 		clean.Results[i] = r
 	}
 	b, err := json.MarshalIndent(clean, "", "  ")
@@ -261,4 +261,15 @@ func writeEvalJSON(stdout io.Writer, path string, rep *eval.Report) error {
 		return fmt.Errorf("write results %q: %w", path, err)
 	}
 	return nil
+}
+
+// finite drops NaN and infinite values, which JSON cannot hold.
+func finite(in map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(in))
+	for k, v := range in {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[k] = v
+		}
+	}
+	return out
 }
