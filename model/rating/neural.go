@@ -71,7 +71,7 @@ func (m *Neural) Params() model.Params { return cloneParams(m.p) }
 
 // TuneGrid is the search space for --tune.
 func (m *Neural) TuneGrid() map[string][]float64 {
-	return map[string][]float64{"epochs": {2, 3, 8}, "reg": {0.01, 0.1}, "lr": {0.001, 0.004}, "dim": {16, 64}, "hidden1": {32, 128}}
+	return map[string][]float64{"epochs": {3, 8}, "reg": {0.05, 0.2}, "lr": {0.001, 0.004}, "dim": {16, 64}, "batch": {64, 1024}}
 }
 
 func newNeuralState(p model.Params, nu, ni int, rng *rand.Rand) neuralState {
