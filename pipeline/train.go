@@ -127,11 +127,16 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	if req.NeedsRatings > 0 {
 		ds = data.Explicit
 	}
+	var curve []float64
 	progress := func(phase string) model.Progress {
-		if opts.Progress == nil {
-			return nil
+		return func(st model.Status) {
+			if (phase == "train" || (opts.SkipRefit && phase == "validate")) && st.Epoch > 0 && !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0) {
+				curve = append(curve, st.Loss)
+			}
+			if opts.Progress != nil {
+				opts.Progress(spec.Name, phase, st)
+			}
 		}
-		return func(st model.Status) { opts.Progress(spec.Name, phase, st) }
 	}
 	start := time.Now()
 	fail := func(err error) Result {
@@ -188,7 +193,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	meta := store.ModelMeta{
 		Name: spec.Name, Params: spec.Params, Metrics: res.Metrics,
 		Users: ds.NumUsers(), Items: ds.NumItems(), Events: ds.NumInteractions(),
-		TrainSecs: res.TrainSeconds, Status: "candidate",
+		TrainSecs: res.TrainSeconds, Status: "candidate", LossCurve: curve,
 	}
 	v, err := models.SaveModel(ctx, meta, blob)
 	if err != nil {

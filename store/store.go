@@ -79,6 +79,9 @@ type ModelMeta struct {
 	Status string `json:"status"`
 	Note   string `json:"note,omitempty"`
 	Size   int64  `json:"size_bytes"`
+	// LossCurve is the training loss after each epoch of the final fit
+	// (iterative models only).
+	LossCurve []float64 `json:"loss_curve,omitempty"`
 }
 
 // Models keeps versioned model artefacts.

@@ -22,11 +22,12 @@ var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", 
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"pct": func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-		"f4":  func(x float64) string { return fmt.Sprintf("%.4f", x) },
-		"f2":  func(x float64) string { return fmt.Sprintf("%.2f", x) },
-		"add": func(a, b int) int { return a + b },
-		"sub": func(a, b int) int { return a - b },
+		"pct":       func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
+		"f4":        func(x float64) string { return fmt.Sprintf("%.4f", x) },
+		"f2":        func(x float64) string { return fmt.Sprintf("%.2f", x) },
+		"add":       func(a, b int) int { return a + b },
+		"sparkline": sparkline,
+		"sub":       func(a, b int) int { return a - b },
 		"hasUser": func(list []string, id string) bool {
 			for _, x := range list {
 				if x == id {
@@ -342,4 +343,30 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request) {
 		{ID: "bought_together", Title: "Bought together", Empty: "Nobody has bought this with anything else yet.", Cards: u.cards(ctx, v, "bought_together", btItems)},
 	}
 	u.render(w, r, http.StatusOK, "item.html", pageData{Title: d.Card.Title, Visitor: v, Body: d})
+}
+
+// sparkline draws a training-loss curve as a small inline SVG (120×28),
+// first epoch on the left; nothing for fewer than two points.
+func sparkline(values []float64) template.HTML {
+	if len(values) < 2 {
+		return ""
+	}
+	lo, hi := values[0], values[0]
+	for _, v := range values {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	span := hi - lo
+	if span == 0 {
+		span = 1
+	}
+	const w, h = 120.0, 28.0
+	var pts strings.Builder
+	for i, v := range values {
+		x := 2 + (w-4)*float64(i)/float64(len(values)-1)
+		y := 2 + (h-4)*(1-(v-lo)/span)
+		fmt.Fprintf(&pts, "%.1f,%.1f ", x, y)
+	}
+	label := fmt.Sprintf("training loss over %d epochs, from %.4g to %.4g", len(values), values[0], values[len(values)-1])
+	return template.HTML(fmt.Sprintf(`<svg class="spark" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s"><title>%s</title><polyline fill="none" stroke="currentColor" stroke-width="1.5" points="%s"/></svg>`,
+		int(w), int(h), int(w), int(h), template.HTMLEscapeString(label), template.HTMLEscapeString(label), strings.TrimSpace(pts.String())))
 }

@@ -116,3 +116,13 @@ func TestPlotSpansTheDataTimeRange(t *testing.T) {
 		t.Fatal("an empty log must give an empty plot")
 	}
 }
+
+func TestSparkline(t *testing.T) {
+	if sparkline(nil) != "" || sparkline([]float64{1}) != "" {
+		t.Fatal("a curve of fewer than two points drawn")
+	}
+	svg := string(sparkline([]float64{3, 2, 1.5}))
+	if !strings.Contains(svg, "<polyline") || !strings.Contains(svg, "2.0,2.0") || !strings.Contains(svg, "118.0,26.0") || !strings.Contains(svg, "3 epochs") {
+		t.Fatalf("sparkline: %s", svg)
+	}
+}
