@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -148,6 +149,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	}
 	eng.Subscribe(svc)
 	go rt.Run(ctx)
+	// Loading leaves garbage of the size of the catalogue and the models
+	// (decoded JSON, read buffers): give it back before serving.
+	debug.FreeOSMemory()
 	srv.SetReady(true)
 	log.Info("aisle ready", "url", url)
 
