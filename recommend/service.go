@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -637,4 +638,42 @@ func humanWindow(d time.Duration) string {
 		return fmt.Sprintf("%d days", d/(24*time.Hour))
 	}
 	return d.String()
+}
+
+// Affinity returns the user's interest in an item, in [0, 1]: the weighted
+// share of their recent history in the item's category, plus half the
+// share of its brand, capped at 1. Search uses it to personalise ranking
+// within bounds; a user without history gets nil.
+func (s *Service) Affinity(ctx context.Context, user string) (func(itemID string) float64, error) {
+	if user == "" {
+		return nil, nil
+	}
+	h, err := s.userHistory(ctx, user)
+	if err != nil || len(h.items) == 0 {
+		return nil, err
+	}
+	info := s.items.snapshot()
+	cats, brands := map[string]float64{}, map[string]float64{}
+	var total float64
+	for k, i := range h.items {
+		w := float64(h.weights[k])
+		total += w
+		if c := info[i].leafCategory(); c != "" {
+			cats[c] += w
+		}
+		if b := strings.ToLower(info[i].brand); b != "" {
+			brands[b] += w
+		}
+	}
+	if total <= 0 {
+		return nil, nil
+	}
+	return func(itemID string) float64 {
+		i, ok := s.items.lookup(itemID)
+		if !ok || int(i) >= len(info) {
+			return 0
+		}
+		a := cats[info[i].leafCategory()]/total + 0.5*brands[strings.ToLower(info[i].brand)]/total
+		return min(a, 1)
+	}, nil
 }

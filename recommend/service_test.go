@@ -302,3 +302,20 @@ func TestIndexPath(t *testing.T) {
 		t.Fatalf("session did not use the model: %+v", ans)
 	}
 }
+
+func TestAffinity(t *testing.T) {
+	st, _ := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	svc.Load(ctx)
+	aff, err := svc.Affinity(ctx, "u001") // group 1 buyer
+	if err != nil || aff == nil {
+		t.Fatalf("affinity: %v", err)
+	}
+	if aff("i01") <= aff("i02") || aff("i01") > 1 || aff("nope") != 0 {
+		t.Fatalf("affinity i01 %v i02 %v", aff("i01"), aff("i02"))
+	}
+	if a, _ := svc.Affinity(ctx, "nobody"); a != nil {
+		t.Fatal("affinity for a user without history")
+	}
+}
