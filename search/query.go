@@ -118,7 +118,8 @@ func (ix *Index) compile(p parsedQuery) compiled {
 			addAlt(s, ix.cfg.SynonymWeight, true)
 		}
 		var exp []alt
-		if t.Kind == analysis.Word && ix.cfg.TypoWeight > 0 {
+		// no typos in words with digits: model numbers must match as typed
+		if t.Kind == analysis.Word && ix.cfg.TypoWeight > 0 && !strings.ContainsAny(t.Term, "0123456789") {
 			n := utf8.RuneCountInString(t.Term)
 			edits := 0
 			if ix.cfg.Typo2MinLen > 0 && n >= ix.cfg.Typo2MinLen {

@@ -111,7 +111,7 @@ func (l *sortedList) fuzzy(q string, maxEdits int, fn func(k string, v uint32, e
 			if best > maxEdits {
 				// skip every key starting with k[:d+1]
 				p := k[:d+1]
-				i += sort.Search(len(l.keys)-i, func(x int) bool { return !strings.HasPrefix(l.keys[i+x], p) })
+				i = l.skipPrefix(i, p)
 				prev = p
 				pruned = true
 				break
@@ -131,6 +131,17 @@ func (l *sortedList) fuzzy(q string, maxEdits int, fn func(k string, v uint32, e
 			fn(k, l.pendV[x], e)
 		}
 	}
+}
+
+// skipPrefix returns the index of the first key from i on that does not
+// start with p (keys[i] does), by galloping: skipped ranges are usually short.
+func (l *sortedList) skipPrefix(i int, p string) int {
+	step := 1
+	for i+step < len(l.keys) && strings.HasPrefix(l.keys[i+step], p) {
+		step *= 2
+	}
+	lo, hi := i+step/2, min(i+step, len(l.keys))
+	return lo + sort.Search(hi-lo, func(x int) bool { return !strings.HasPrefix(l.keys[lo+x], p) })
 }
 
 func commonPrefix(a, b string) int {

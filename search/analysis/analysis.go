@@ -120,7 +120,7 @@ func NewRegistry(opt Options) *Registry {
 	r.filters[FilterLowercase] = LowercaseFilter{}
 	r.filters[FilterPossessive] = PossessiveFilter{}
 	r.filters[FilterStopEN] = NewStopFilter(EnglishStopWords)
-	r.filters[FilterStemEN] = EnglishStemFilter{}
+	r.filters[FilterStemEN] = NewEnglishStemFilter()
 	r.filters[FilterCJK] = CJKFilter{Seg: seg}
 	r.filters[FilterCompound] = CompoundFilter{}
 	must := func(a *Analyzer, err error) {

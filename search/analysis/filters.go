@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/kljensen/snowball/english"
@@ -71,14 +73,38 @@ func (f StopFilter) Filter(toks []Token) []Token {
 }
 
 // EnglishStemFilter reduces Word tokens to their Snowball (Porter2) English
-// stem: "running" → "run", "batteries" → "batteri".
-type EnglishStemFilter struct{}
+// stem: "running" → "run", "batteries" → "batteri". Stems are cached (up to
+// stemCacheSize words) because stemming dominates indexing time.
+type EnglishStemFilter struct {
+	cache *sync.Map
+	n     *atomic.Int64
+}
+
+const stemCacheSize = 1 << 18
+
+// NewEnglishStemFilter returns a stemming filter with its own cache.
+func NewEnglishStemFilter() EnglishStemFilter {
+	return EnglishStemFilter{cache: &sync.Map{}, n: &atomic.Int64{}}
+}
 
 // Filter implements TokenFilter.
-func (EnglishStemFilter) Filter(toks []Token) []Token {
+func (f EnglishStemFilter) Filter(toks []Token) []Token {
 	for i := range toks {
-		if toks[i].Kind == Word && len(toks[i].Term) > 2 {
-			toks[i].Term = english.Stem(toks[i].Term, true)
+		if toks[i].Kind != Word || len(toks[i].Term) <= 2 {
+			continue
+		}
+		w := toks[i].Term
+		if f.cache != nil {
+			if s, ok := f.cache.Load(w); ok {
+				toks[i].Term = s.(string)
+				continue
+			}
+		}
+		s := english.Stem(w, true)
+		toks[i].Term = s
+		if f.cache != nil && f.n.Load() < stemCacheSize {
+			f.n.Add(1)
+			f.cache.Store(strings.Clone(w), s)
 		}
 	}
 	return toks
