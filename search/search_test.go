@@ -83,7 +83,7 @@ func TestKeywordQueries(t *testing.T) {
 		none  bool
 	}{
 		{q: "sharpie marker", first: "1"},
-		{q: "sharpie markr", first: "1"},   // typo: 5 letters, one edit
+		{q: "sharpie markr", first: "1"},      // typo: 5 letters, one edit
 		{q: "ink for my printer", first: "2"}, // stop words dropped, both words in the title
 		{q: "running shoe", first: "3"},
 		{q: "苹果手机壳", first: "5"}, // segmentation on both sides
@@ -122,12 +122,12 @@ func TestTypoTolerance(t *testing.T) {
 		want string // "" = no match
 	}{
 		{"cord", "a"},
-		{"cort", ""},        // 4 letters: no typo allowed
-		{"blankt", "c"},     // 6 letters, 1 edit
-		{"blnkt", ""},       // 5 letters, 2 edits
-		{"headphnes", "d"},  // 9 letters, 1 edit
-		{"hedphnes", ""},    // 8 letters, 2 edits
-		{"heaphonez", "d"},  // 9 letters, 2 edits
+		{"cort", ""},       // 4 letters: no typo allowed
+		{"blankt", "c"},    // 6 letters, 1 edit
+		{"blnkt", ""},      // 5 letters, 2 edits
+		{"headphnes", "d"}, // 9 letters, 1 edit
+		{"hedphnes", ""},   // 8 letters, 2 edits
+		{"heaphonez", "d"}, // 9 letters, 2 edits
 		{"lamp", "b"},
 	}
 	for _, tc := range tests {
