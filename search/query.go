@@ -157,7 +157,11 @@ func (ix *Index) compile(p parsedQuery) compiled {
 			if exp[a].w != exp[b].w {
 				return exp[a].w > exp[b].w
 			}
-			return len(ix.post[exp[a].term].docs) > len(ix.post[exp[b].term].docs)
+			da, db := len(ix.post[exp[a].term].docs), len(ix.post[exp[b].term].docs)
+			if da != db {
+				return da > db
+			}
+			return exp[a].term < exp[b].term
 		})
 		taken := 0
 		for _, e := range exp {
