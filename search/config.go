@@ -125,6 +125,8 @@ type Config struct {
 	Typo2MinLen int     `json:"typo2_min_len"`
 	TypoWeight  float64 `json:"typo_weight"`
 	// PrefixWeight weighs completions of the last query word (0 disables).
+	// Only a last word that is not itself an indexed term is completed, so
+	// finished queries rank as they would without completion.
 	PrefixWeight float64 `json:"prefix_weight"`
 	// PrefixMinLen is the shortest last word that is completed.
 	PrefixMinLen int `json:"prefix_min_len"`
@@ -154,16 +156,16 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Analyzer:       "en",
-		FieldWeights:   [numFields]float64{3, 1, 0.5, 0.5, 0.5},
-		FieldB:         [numFields]float64{0.75, 0.5, 0.5, 0.5, 0.75},
-		K1:             1.2,
-		Coverage:       1,
-		ProximityBoost: 0.2,
+		FieldWeights:   [numFields]float64{4, 0.5, 2, 2, 0.5},
+		FieldB:         [numFields]float64{0.9, 0.5, 0.5, 0.5, 0.5},
+		K1:             0.9,
+		Coverage:       0.5,
+		ProximityBoost: 0.1,
 		TitleAllBoost:  0.2,
 		RescoreDepth:   200,
 		Typo1MinLen:    5,
 		Typo2MinLen:    9,
-		TypoWeight:     0.3,
+		TypoWeight:     0.1,
 		PrefixWeight:   0.3,
 		PrefixMinLen:   3,
 		MaxExpansions:  30,

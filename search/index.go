@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,33 +149,10 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 	for range cfg.PriceRanges {
 		ix.prices = append(ix.prices, roaring.New())
 	}
-	for gi, g := range cfg.Synonyms {
-		var terms []string
-		for _, w := range g {
-			ts := an.Terms(w)
-			if len(ts) != 1 {
-				return nil, fmt.Errorf("search config: synonym group %d: %q is %d words after analysis; only single words are supported", gi, w, len(ts))
-			}
-			terms = append(terms, ts[0])
-		}
-		for _, a := range terms {
-			for _, b := range terms {
-				if a != b && !contains(ix.syns[a], b) {
-					ix.syns[a] = append(ix.syns[a], b)
-				}
-			}
-		}
+	if ix.syns, err = compileSynonyms(an, cfg.Synonyms); err != nil {
+		return nil, fmt.Errorf("search config: %w", err)
 	}
 	return ix, nil
-}
-
-func contains(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // Len returns the number of searchable (live) items.
@@ -552,4 +530,47 @@ func (ix *Index) compact() {
 	ix.titles.merge()
 	ix.log.Debug("search index compacted", "removed", ix.nDead, "live", ix.nLive)
 	ix.nDead = 0
+}
+
+// SetConfig replaces the ranking settings of a live index (weights, BM25
+// parameters, typo and prefix rules, synonyms, fusion, boosts). Settings
+// that shape the index itself (Analyzer, PriceRanges) must stay the same.
+func (ix *Index) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("search config: %w", err)
+	}
+	if cfg.Analyzer != ix.cfg.Analyzer || !slices.Equal(cfg.PriceRanges, ix.cfg.PriceRanges) {
+		return fmt.Errorf("search config: analyzer and price ranges cannot change on a built index")
+	}
+	syns, err := compileSynonyms(ix.an, cfg.Synonyms)
+	if err != nil {
+		return fmt.Errorf("search config: %w", err)
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.cfg, ix.syns = cfg, syns
+	return nil
+}
+
+// compileSynonyms maps each analysed word of a synonym group to the others.
+func compileSynonyms(an *analysis.Analyzer, groups [][]string) (map[string][]string, error) {
+	syns := map[string][]string{}
+	for gi, g := range groups {
+		var terms []string
+		for _, w := range g {
+			ts := an.Terms(w)
+			if len(ts) != 1 {
+				return nil, fmt.Errorf("synonym group %d: %q is %d words after analysis; only single words are supported", gi, w, len(ts))
+			}
+			terms = append(terms, ts[0])
+		}
+		for _, a := range terms {
+			for _, b := range terms {
+				if a != b && !slices.Contains(syns[a], b) {
+					syns[a] = append(syns[a], b)
+				}
+			}
+		}
+	}
+	return syns, nil
 }

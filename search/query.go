@@ -139,7 +139,8 @@ func (ix *Index) compile(p parsedQuery) compiled {
 				})
 			}
 		}
-		if k == len(toks)-1 && lastRaw != "" && ix.cfg.PrefixWeight > 0 && t.Kind == analysis.Word &&
+		_, known := ix.termIDs[t.Term]
+		if k == len(toks)-1 && lastRaw != "" && !known && ix.cfg.PrefixWeight > 0 && t.Kind == analysis.Word &&
 			utf8.RuneCountInString(lastRaw) >= ix.cfg.PrefixMinLen {
 			for _, pre := range []string{lastRaw, t.Term} {
 				scanned := 0
