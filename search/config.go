@@ -132,6 +132,9 @@ type Config struct {
 	PrefixMinLen int `json:"prefix_min_len"`
 	// MaxExpansions bounds the terms one query word expands to (typos, prefixes).
 	MaxExpansions int `json:"max_expansions"`
+	// NegationWords ("without") drop themselves and the word after them from
+	// the query: "bottle without straw" must not rank bottles by "straw".
+	NegationWords []string `json:"negation_words"`
 	// Synonyms are groups of equivalent single words ("sneaker", "trainer").
 	Synonyms [][]string `json:"synonyms"`
 	// SynonymWeight weighs a match through a synonym.
@@ -170,6 +173,7 @@ func DefaultConfig() Config {
 		PrefixMinLen:   3,
 		MaxExpansions:  30,
 		SynonymWeight:  0.9,
+		NegationWords:  []string{"without"},
 		PriceRanges: []PriceRange{
 			{0, 25}, {25, 50}, {50, 100}, {100, 200}, {200, 0},
 		},

@@ -82,6 +82,7 @@ type Index struct {
 	emb  Embedder
 	log  *slog.Logger
 	syns map[string][]string
+	negs map[string]bool
 
 	mu     sync.RWMutex
 	docs   []doc
@@ -152,6 +153,7 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 	if ix.syns, err = compileSynonyms(an, cfg.Synonyms); err != nil {
 		return nil, fmt.Errorf("search config: %w", err)
 	}
+	ix.negs = compileNegations(an, cfg.NegationWords)
 	return ix, nil
 }
 
@@ -548,8 +550,18 @@ func (ix *Index) SetConfig(cfg Config) error {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.cfg, ix.syns = cfg, syns
+	ix.cfg, ix.syns, ix.negs = cfg, syns, compileNegations(ix.an, cfg.NegationWords)
 	return nil
+}
+
+func compileNegations(an *analysis.Analyzer, words []string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range words {
+		for _, t := range an.Terms(w) {
+			m[t] = true
+		}
+	}
+	return m
 }
 
 // compileSynonyms maps each analysed word of a synonym group to the others.

@@ -90,7 +90,7 @@ type compiled struct {
 func (ix *Index) compile(p parsedQuery) compiled {
 	var c compiled
 	c.hlTerms = map[string]bool{}
-	toks := ix.an.Analyze(p.text)
+	toks := ix.dropNegated(ix.an.Analyze(p.text))
 	pos := map[string]int{}
 	lastRaw := ""
 	if p.typing && len(toks) > 0 {
@@ -196,4 +196,28 @@ func (ix *Index) compile(p parsedQuery) compiled {
 		}
 	}
 	return c
+}
+
+// dropNegated removes negation words and the word after each from a query.
+func (ix *Index) dropNegated(toks []analysis.Token) []analysis.Token {
+	if len(ix.negs) == 0 {
+		return toks
+	}
+	out := toks[:0]
+	skipPos := -1
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t.Pos == skipPos {
+			continue
+		}
+		if ix.negs[t.Term] {
+			skipPos = -1
+			if i+1 < len(toks) {
+				skipPos = toks[i+1].Pos
+			}
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }

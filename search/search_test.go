@@ -736,3 +736,21 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+func TestNegationDropsNextWord(t *testing.T) {
+	items := []catalog.Item{
+		{ID: "straw", Title: "kids water bottle with straw", Available: true},
+		{ID: "plain", Title: "kids water bottle", Available: true},
+	}
+	ix := newTestIndex(t, DefaultConfig(), nil, items)
+	r := search(t, ix, Request{Query: "kids water bottle without straw"})
+	if len(r.Items) != 2 || r.Items[0].ID != "plain" {
+		t.Errorf("got %v, want plain first (straw not counted)", ids(r))
+	}
+	cfg := DefaultConfig()
+	cfg.NegationWords = nil
+	ix = newTestIndex(t, cfg, nil, items)
+	if r := search(t, ix, Request{Query: "kids water bottle without straw"}); r.Items[0].ID != "straw" {
+		t.Errorf("without negation words: got %v, want straw first", ids(r))
+	}
+}
