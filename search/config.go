@@ -168,7 +168,7 @@ func DefaultConfig() Config {
 		RescoreDepth:   200,
 		Typo1MinLen:    5,
 		Typo2MinLen:    9,
-		TypoWeight:     0.1,
+		TypoWeight:     0.6,
 		PrefixWeight:   0.3,
 		PrefixMinLen:   3,
 		MaxExpansions:  30,

@@ -6,7 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-const snippetLen = 160
+const (
+	snippetLen     = 160
+	maxSnippetScan = 1000 // bytes of a description searched for a snippet
+)
 
 // highlights marks the query's terms in the title, brand and description
 // of a result with <em>…</em> (the rest HTML-escaped). The description is
@@ -16,6 +19,14 @@ func (ix *Index) highlights(dc *doc, terms map[string]bool) map[string]string {
 	put := func(field, text string, snippet bool) {
 		if text == "" {
 			return
+		}
+		if snippet && len(text) > maxSnippetScan {
+			// long descriptions: look for matches in the first part only
+			cut := maxSnippetScan
+			for cut < len(text) && !utf8.RuneStart(text[cut]) {
+				cut++
+			}
+			text = text[:cut]
 		}
 		toks := ix.an.Analyze(text)
 		var spans [][2]int

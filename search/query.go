@@ -118,8 +118,10 @@ func (ix *Index) compile(p parsedQuery) compiled {
 			addAlt(s, ix.cfg.SynonymWeight, true)
 		}
 		var exp []alt
-		// no typos in words with digits: model numbers must match as typed
-		if t.Kind == analysis.Word && ix.cfg.TypoWeight > 0 && !strings.ContainsAny(t.Term, "0123456789") {
+		_, known := ix.termIDs[t.Term]
+		// Typos only for words the catalogue does not know, and never in words
+		// with digits: model numbers must match as typed.
+		if !known && t.Kind == analysis.Word && ix.cfg.TypoWeight > 0 && !strings.ContainsAny(t.Term, "0123456789") {
 			n := utf8.RuneCountInString(t.Term)
 			edits := 0
 			if ix.cfg.Typo2MinLen > 0 && n >= ix.cfg.Typo2MinLen {
@@ -139,7 +141,6 @@ func (ix *Index) compile(p parsedQuery) compiled {
 				})
 			}
 		}
-		_, known := ix.termIDs[t.Term]
 		if k == len(toks)-1 && lastRaw != "" && !known && ix.cfg.PrefixWeight > 0 && t.Kind == analysis.Word &&
 			utf8.RuneCountInString(lastRaw) >= ix.cfg.PrefixMinLen {
 			for _, pre := range []string{lastRaw, t.Term} {

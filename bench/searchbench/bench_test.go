@@ -29,7 +29,10 @@ type engine interface {
 	search(q string, n int, filtered bool) []string
 }
 
-type aisleEngine struct{ ix *search.Index }
+type aisleEngine struct {
+	ix         *search.Index
+	highlights bool
+}
 
 func newAisle(tb testing.TB, items []catalog.Item) (*aisleEngine, time.Duration) {
 	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
@@ -40,11 +43,11 @@ func newAisle(tb testing.TB, items []catalog.Item) (*aisleEngine, time.Duration)
 	if err := ix.Upsert(context.Background(), items...); err != nil {
 		tb.Fatal(err)
 	}
-	return &aisleEngine{ix}, time.Since(start)
+	return &aisleEngine{ix: ix}, time.Since(start)
 }
 
 func (a *aisleEngine) search(q string, n int, filtered bool) []string {
-	req := search.Request{Query: q, N: n}
+	req := search.Request{Query: q, N: n, NoHighlights: !a.highlights}
 	if filtered {
 		lo, hi := 10.0, 300.0
 		req.MinPrice, req.MaxPrice = &lo, &hi
@@ -212,19 +215,28 @@ func BenchmarkESCI(b *testing.B) {
 	for _, q := range ds.Queries {
 		qs = append(qs, q.Text)
 	}
-	b.Run("aisle", func(b *testing.B) {
-		e, took := newAisle(b, ds.Items)
-		b.ReportMetric(took.Seconds(), "index-s")
-		b.ReportMetric(ndcg(e, ds, "test"), "test-nDCG@10")
-		b.ReportMetric(ndcg(e, ds, ""), "all-nDCG@10")
-		run(b, e, qs, 10, false)
-	})
+	for _, hl := range []bool{false, true} {
+		name := "aisle"
+		if hl {
+			name = "aisle-highlights"
+		}
+		b.Run(name, func(b *testing.B) {
+			e, took := newAisle(b, ds.Items)
+			e.highlights = hl
+			test, all := ndcg(e, ds, "test"), ndcg(e, ds, "")
+			run(b, e, qs, 10, false)
+			b.ReportMetric(took.Seconds(), "index-s")
+			b.ReportMetric(test, "test-nDCG@10")
+			b.ReportMetric(all, "all-nDCG@10")
+		})
+	}
 	b.Run("bleve", func(b *testing.B) {
 		e, took := newBleve(b, ds.Items)
-		b.ReportMetric(took.Seconds(), "index-s")
-		b.ReportMetric(ndcg(e, ds, "test"), "test-nDCG@10")
-		b.ReportMetric(ndcg(e, ds, ""), "all-nDCG@10")
+		test, all := ndcg(e, ds, "test"), ndcg(e, ds, "")
 		run(b, e, qs, 10, false)
+		b.ReportMetric(took.Seconds(), "index-s")
+		b.ReportMetric(test, "test-nDCG@10")
+		b.ReportMetric(all, "all-nDCG@10")
 	})
 }
 
@@ -255,15 +267,16 @@ func BenchmarkSynthetic(b *testing.B) {
 			e, took := newAisle(b, items)
 			runtime.GC()
 			runtime.ReadMemStats(&ms)
-			b.ReportMetric(took.Seconds(), "index-s")
-			b.ReportMetric(float64(ms.HeapAlloc-before)/(1<<20), "heap-MB")
+			heap := float64(ms.HeapAlloc-before) / (1 << 20)
 			run(b, e, qs, 20, true)
+			b.ReportMetric(took.Seconds(), "index-s")
+			b.ReportMetric(heap, "heap-MB")
 		})
 		if n <= 200_000 {
 			b.Run(fmt.Sprintf("bleve-%d", n), func(b *testing.B) {
 				e, took := newBleve(b, items)
-				b.ReportMetric(took.Seconds(), "index-s")
 				run(b, e, qs, 20, true)
+				b.ReportMetric(took.Seconds(), "index-s")
 			})
 		}
 	}

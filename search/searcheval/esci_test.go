@@ -39,3 +39,29 @@ func BenchmarkESCIKeyword(b *testing.B) {
 		b.ReportMetric(rep.Latency.P99, "p99-ms")
 	}
 }
+
+// BenchmarkSearchESCI times single searches (top 10, with highlights) over
+// the ESCI-US 150 catalogue, cycling through its queries.
+//
+//	go test -run '^$' -bench SearchESCI ./search/searcheval/
+func BenchmarkSearchESCI(b *testing.B) {
+	ds, err := LoadESCI(testdata.Path(b, "esci-us-150"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ix.Upsert(ctx, ds.Items...); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := ix.Search(ctx, search.Request{Query: ds.Queries[i%len(ds.Queries)].Text}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
