@@ -8,7 +8,7 @@ import (
 
 const (
 	snippetLen     = 160
-	maxSnippetScan = 1000 // bytes of a description searched for a snippet
+	maxSnippetScan = 500 // bytes of a description searched for a snippet
 )
 
 // highlights marks the query's terms in the title, brand and description

@@ -25,6 +25,12 @@ const (
 )
 
 func classify(r rune) runeClass {
+	if r < 0x80 {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return clsAlnum
+		}
+		return clsOther
+	}
 	switch {
 	case unicode.Is(unicode.Han, r):
 		return clsHan
@@ -40,10 +46,13 @@ func classify(r rune) runeClass {
 
 // Tokenize implements Tokenizer.
 func (UnicodeTokenizer) Tokenize(text string) []Token {
-	var toks []Token
+	toks := make([]Token, 0, len(text)/6+1)
 	i := 0
 	for i < len(text) {
-		r, size := utf8.DecodeRuneInString(text[i:])
+		r, size := rune(text[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(text[i:])
+		}
 		c := classify(r)
 		if c == clsOther {
 			i += size
@@ -52,7 +61,10 @@ func (UnicodeTokenizer) Tokenize(text string) []Token {
 		start := i
 		i += size
 		for i < len(text) {
-			r2, s2 := utf8.DecodeRuneInString(text[i:])
+			r2, s2 := rune(text[i]), 1
+			if r2 >= utf8.RuneSelf {
+				r2, s2 = utf8.DecodeRuneInString(text[i:])
+			}
 			c2 := classify(r2)
 			if c2 == c {
 				i += s2
