@@ -28,6 +28,8 @@ func TestEnglishAnalyzer(t *testing.T) {
 		{"  ", nil},
 		{"Café crème", []string{"café", "crème"}},
 		{"ua vital woven pants", []string{"ua", "vital", "woven", "pant"}},
+		{"32oz bottle", []string{"32", "oz", "32oz", "bottl"}},
+		{"w af1 shadow", []string{"w", "af", "1", "af1", "shadow"}},
 	}
 	for _, tc := range tests {
 		got := en.Terms(tc.in)

@@ -67,6 +67,9 @@ func (UnicodeTokenizer) Tokenize(text string) []Token {
 			}
 			c2 := classify(r2)
 			if c2 == c {
+				if c == clsAlnum && isASCIIDigit(text[i-1]) != isASCIIDigit(text[i]) && isASCIIAlnum(text[i-1]) && isASCIIAlnum(text[i]) {
+					break // "32oz" → 32, oz (CompoundFilter adds 32oz back)
+				}
 				i += s2
 				continue
 			}
@@ -100,7 +103,7 @@ func (UnicodeTokenizer) Tokenize(text string) []Token {
 		}
 		if c == clsAlnum && len(toks) > 0 && start > 0 {
 			p := toks[len(toks)-1]
-			if p.End == start-1 && p.Kind <= Number && (text[start-1] == '-' || text[start-1] == '/') {
+			if p.End == start || p.End == start-1 && p.Kind <= Number && (text[start-1] == '-' || text[start-1] == '/') {
 				t.Joined = true
 			}
 		}
@@ -128,4 +131,10 @@ func (wholeTokenizer) Tokenize(text string) []Token {
 	}
 	start := strings.Index(text, s)
 	return []Token{{Term: s, Start: start, End: start + len(s)}}
+}
+
+func isASCIIDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+func isASCIIAlnum(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
