@@ -301,31 +301,24 @@ func LoadQrels(catalogPath, qrelsPath string) (*Dataset, error) {
 	return &Dataset{Format: "qrels", Items: items, Queries: qs}, nil
 }
 
-// ParseItemsJSONL reads one catalog.Item per line; unknown fields are errors.
-// Items without an "available" field count as available.
+// ParseItemsJSONL reads items as JSON Lines with the catalogue's strict
+// decoder (unknown fields are errors, "available" defaults to true).
 func ParseItemsJSONL(r io.Reader) ([]catalog.Item, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
+	rd := catalog.NewReader[catalog.Item](r, catalog.JSONL, 0, catalog.DecodeItem, nil)
 	var items []catalog.Item
-	for n := 1; ; n++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("item %d: %w", n, err)
+	for {
+		it, err := rd.Next()
+		if err == io.EOF {
+			return items, nil
 		}
-		it := catalog.Item{Available: true}
-		d := json.NewDecoder(strings.NewReader(string(raw)))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&it); err != nil {
-			return nil, fmt.Errorf("item %d: %w", n, err)
+		if err != nil {
+			return nil, err
 		}
 		if it.ID == "" {
-			return nil, fmt.Errorf("item %d: no id", n)
+			return nil, fmt.Errorf("line %d: item without id", rd.Line())
 		}
 		items = append(items, it)
 	}
-	return items, nil
 }
 
 // ParseQrels reads query<TAB>item_id<TAB>gain lines (gain >= 0). Queries
