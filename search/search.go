@@ -194,7 +194,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		ranked, matched = ix.browse(&f)
 		total = len(ranked)
 	case mode == ModeKeyword:
-		ranked, matched, total = ix.keyword(&c, &f, req.Sort, need, req.Boost)
+		ranked, matched, total = ix.keyword(&c, &f, req.Sort, need, req.Boost, len(req.Facets) > 0)
 	case mode == ModeSemantic:
 		ranked = ix.semantic(qvec, &f, max(need, fusion.Depth))
 		matched = roaring.New()
@@ -204,7 +204,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		total = len(ranked)
 	default:
 		depth := max(need, fusion.Depth)
-		kw, kwSet, _ := ix.keyword(&c, &f, SortRelevance, depth, req.Boost)
+		kw, kwSet, _ := ix.keyword(&c, &f, SortRelevance, depth, req.Boost, true)
 		if len(kw) > depth {
 			kw = kw[:depth]
 		}
@@ -258,8 +258,8 @@ func (ix *Index) browse(f *filter) ([]scored, *roaring.Bitmap) {
 // keyword scores every doc matching at least one query word with BM25F,
 // weighted by query-word coverage, and returns the best `need` (at least
 // Config.RescoreDepth when sorting by relevance) after proximity and
-// personalisation rescoring, the matched set and its size.
-func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost func(string) float64) ([]scored, *roaring.Bitmap, int) {
+// personalisation rescoring, the matched set (only if wantSet) and its size.
+func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost func(string) float64, wantSet bool) ([]scored, *roaring.Bitmap, int) {
 	s := ix.getScratch(len(ix.docs))
 	defer ix.putScratch(s)
 	n := float64(len(ix.docs))
@@ -322,8 +322,10 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 		s.gtouch = s.gtouch[:0]
 	}
 	m := float64(len(c.groups))
-	matched := roaring.New()
-	matched.AddMany(sortedCopy(s.touched))
+	var matched *roaring.Bitmap
+	if wantSet {
+		matched = ix.docSet(s.touched)
+	}
 	total := len(s.touched)
 	if order != SortRelevance {
 		out := make([]scored, len(s.touched))
@@ -351,10 +353,19 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 	return top, matched, total
 }
 
-func sortedCopy(s []uint32) []uint32 {
-	c := slices.Clone(s)
+// docSet turns a list of doc ids into a bitmap: through a dense bit array
+// when the list is large, else by sorting it.
+func (ix *Index) docSet(docs []uint32) *roaring.Bitmap {
+	if len(docs) > len(ix.docs)/64 {
+		dense := make([]uint64, len(ix.docs)/64+1)
+		for _, d := range docs {
+			dense[d/64] |= 1 << (d % 64)
+		}
+		return roaring.FromDense(dense, false)
+	}
+	c := slices.Clone(docs)
 	slices.Sort(c)
-	return c
+	return roaring.BitmapOf(c...)
 }
 
 // sortScored orders by score, then doc id for a stable order.

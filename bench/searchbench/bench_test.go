@@ -271,6 +271,7 @@ func BenchmarkSynthetic(b *testing.B) {
 			run(b, e, qs, 20, true)
 			b.ReportMetric(took.Seconds(), "index-s")
 			b.ReportMetric(heap, "heap-MB")
+			b.ReportMetric(suggestP99(e.ix, qs), "suggest-p99-ms")
 		})
 		if n <= 200_000 {
 			b.Run(fmt.Sprintf("bleve-%d", n), func(b *testing.B) {
@@ -280,4 +281,22 @@ func BenchmarkSynthetic(b *testing.B) {
 			})
 		}
 	}
+}
+
+// suggestP99 times Suggest for prefixes of the queries as they are typed
+// (2 letters up to the whole query) and returns the p99 in milliseconds.
+func suggestP99(ix *search.Index, qs []string) float64 {
+	for _, q := range qs[:100] {
+		ix.RecordQuery(q)
+	}
+	var lat []time.Duration
+	for _, q := range qs[:300] {
+		for k := 2; k <= len(q); k += 2 {
+			t := time.Now()
+			ix.Suggest(q[:k], 10)
+			lat = append(lat, time.Since(t))
+		}
+	}
+	sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
+	return float64(lat[len(lat)*99/100].Microseconds()) / 1000
 }
