@@ -126,6 +126,13 @@ func (ix *Index) passes(f *filter, d uint32) bool {
 	return true
 }
 
+// Limits of a request: larger pages are cut to MaxN items, larger offsets
+// are errors.
+const (
+	MaxN      = 1000
+	MaxOffset = 100_000
+)
+
 // Search runs one search. It is safe to call concurrently with other
 // searches and with Upsert and Delete.
 func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
@@ -133,8 +140,11 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	if req.N <= 0 {
 		req.N = 10
 	}
-	if req.Offset < 0 {
-		return nil, fmt.Errorf("search: negative offset %d", req.Offset)
+	if req.N > MaxN {
+		req.N = MaxN
+	}
+	if req.Offset < 0 || req.Offset > MaxOffset {
+		return nil, fmt.Errorf("search: offset %d out of range [0, %d]", req.Offset, MaxOffset)
 	}
 	if req.Sort == "" {
 		req.Sort = SortRelevance

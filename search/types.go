@@ -17,7 +17,7 @@ type Embedder interface {
 // the default.
 type Request struct {
 	Query  string
-	N      int // page size; 0 means 10
+	N      int // page size; 0 means 10, at most MaxN
 	Offset int
 	// Categories keeps items having a category path under one of these
 	// prefixes ("Office/Paper" keeps "Office/Paper/Notebooks").
@@ -69,7 +69,11 @@ type Facets struct {
 
 // Result is the answer to a search, in the JSON shape of /api/search.
 type Result struct {
-	Items  []Hit   `json:"items"`
+	Items []Hit `json:"items"`
+	// Total counts the matched items after filters: in keyword mode those
+	// matching at least one query word (all items for an empty query), in
+	// semantic mode the retrieved list (Fusion.Depth or the page if
+	// larger), in hybrid mode the union of both.
 	Total  int     `json:"total"`
 	Facets *Facets `json:"facets,omitempty"`
 	TookMS float64 `json:"took_ms"`
