@@ -45,6 +45,15 @@ type doc struct {
 	vec      []float32
 }
 
+// docHot is the part of a doc that scoring and filtering read for every
+// posting, kept in its own compact array for the CPU cache.
+type docHot struct {
+	price    float64
+	lens     [numFields]uint16
+	live     bool
+	hasPrice bool
+}
+
 // postings lists the docs containing a term, in increasing doc id, with the
 // term's frequency per field (numFields bytes per doc).
 type postings struct {
@@ -86,6 +95,7 @@ type Index struct {
 
 	mu     sync.RWMutex
 	docs   []doc
+	hot    []docHot // parallel to docs
 	byID   map[string]uint32
 	live   *roaring.Bitmap
 	nLive  int
@@ -112,7 +122,8 @@ type Index struct {
 	qtext   []string
 	qids    map[string]uint32
 
-	pool sync.Pool // *scratch
+	scratchMu   sync.Mutex
+	scratchFree []*scratch // reusable per-search arrays (not a sync.Pool: GC would drop them)
 }
 
 // NewIndex returns an empty index.
@@ -347,6 +358,7 @@ func (ix *Index) remove(id string) {
 	delete(ix.byID, id)
 	dc := &ix.docs[d]
 	dc.live = false
+	ix.hot[d].live = false
 	ix.live.Remove(d)
 	ix.nLive--
 	ix.nDead++
@@ -434,6 +446,7 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		dc.brand = int32(ix.brands.add(strings.ToLower(b), b, d))
 	}
 	ix.docs = append(ix.docs, dc)
+	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice})
 	ix.byID[it.ID] = d
 	ix.live.Add(d)
 	ix.nLive++
@@ -498,6 +511,10 @@ func (ix *Index) compact() {
 		p.tf = p.tf[: n*int(numFields) : n*int(numFields)]
 	}
 	ix.docs = docs
+	ix.hot = make([]docHot, len(docs))
+	for d := range docs {
+		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice}
+	}
 	ix.live = roaring.New()
 	for _, fv := range []*facetValues{&ix.cats, &ix.brands} {
 		for i := range fv.bits {

@@ -78,6 +78,9 @@ type group struct {
 	alts []alt
 }
 
+// maxQueryWords bounds the distinct words of a query that are scored.
+const maxQueryWords = 64
+
 // compiled is a query ready to score.
 type compiled struct {
 	groups   []group
@@ -100,6 +103,9 @@ func (ix *Index) compile(p parsedQuery) compiled {
 	for k, t := range toks {
 		if _, dup := pos[t.Term]; dup {
 			continue
+		}
+		if len(c.groups) == maxQueryWords {
+			break // longer queries are cut (coverage counts fit a byte)
 		}
 		pos[t.Term] = len(c.groups)
 		g := group{term: t.Term}
@@ -183,7 +189,9 @@ func (ix *Index) compile(p parsedQuery) compiled {
 	for _, ph := range p.phrases {
 		var idx []int
 		for _, t := range ix.an.Terms(ph) {
-			idx = append(idx, pos[t])
+			if g, ok := pos[t]; ok && g < len(c.groups) {
+				idx = append(idx, g)
+			}
 		}
 		if len(idx) > 1 {
 			c.phrases = append(c.phrases, idx)

@@ -25,7 +25,13 @@ type scratch struct {
 }
 
 func (ix *Index) getScratch(n int) *scratch {
-	s, _ := ix.pool.Get().(*scratch)
+	ix.scratchMu.Lock()
+	var s *scratch
+	if k := len(ix.scratchFree); k > 0 {
+		s = ix.scratchFree[k-1]
+		ix.scratchFree = ix.scratchFree[:k-1]
+	}
+	ix.scratchMu.Unlock()
 	if s == nil {
 		s = &scratch{}
 	}
@@ -48,7 +54,11 @@ func (ix *Index) putScratch(s *scratch) {
 		s.state[d] = 0
 	}
 	s.touched, s.gtouch, s.seen = s.touched[:0], s.gtouch[:0], s.seen[:0]
-	ix.pool.Put(s)
+	ix.scratchMu.Lock()
+	if len(ix.scratchFree) < 4 {
+		ix.scratchFree = append(ix.scratchFree, s)
+	}
+	ix.scratchMu.Unlock()
 }
 
 // scored is one candidate with its score.
@@ -110,7 +120,7 @@ func (ix *Index) compileFilter(req *Request, c *compiled) filter {
 }
 
 func (ix *Index) passes(f *filter, d uint32) bool {
-	dc := &ix.docs[d]
+	dc := &ix.hot[d]
 	if !dc.live {
 		return false
 	}
@@ -302,7 +312,7 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 					continue
 				}
 				tf := p.tf[k*int(numFields) : (k+1)*int(numFields)]
-				lens := &ix.docs[d].lens
+				lens := &ix.hot[d].lens
 				var t float64
 				for fl := 0; fl < int(numFields); fl++ {
 					if tf[fl] != 0 {
@@ -332,6 +342,10 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 		s.gtouch = s.gtouch[:0]
 	}
 	m := float64(len(c.groups))
+	covf := make([]float64, len(c.groups)+1) // (matched words / words)^Coverage
+	for k := range covf {
+		covf[k] = math.Pow(float64(k)/m, ix.cfg.Coverage)
+	}
 	var matched *roaring.Bitmap
 	if wantSet {
 		matched = ix.docSet(s.touched)
@@ -340,14 +354,14 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 	if order != SortRelevance {
 		out := make([]scored, len(s.touched))
 		for i, d := range s.touched {
-			out[i] = scored{doc: d, score: float64(s.score[d]) * math.Pow(float64(s.cover[d])/m, ix.cfg.Coverage)}
+			out[i] = scored{doc: d, score: float64(s.score[d]) * covf[s.cover[d]]}
 		}
 		return out, matched, total
 	}
 	depth := max(need, ix.cfg.RescoreDepth)
 	h := &minHeap{}
 	for _, d := range s.touched {
-		sc := float64(s.score[d]) * math.Pow(float64(s.cover[d])/m, ix.cfg.Coverage)
+		sc := float64(s.score[d]) * covf[s.cover[d]]
 		if h.Len() < depth {
 			heap.Push(h, scored{doc: d, score: sc})
 		} else if sc > (*h)[0].score || (sc == (*h)[0].score && d < (*h)[0].doc) {

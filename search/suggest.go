@@ -57,7 +57,7 @@ func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 			out = append(out, s)
 		}
 	}
-	const scanLimit = 5000
+	const scanLimit = 2000 // entries looked at per source: keeps a short prefix under a few ms
 	// past queries
 	type cand struct {
 		text  string
