@@ -13,7 +13,9 @@ const (
 
 // highlights marks the query's terms in the title, brand and description
 // of a result with <em>…</em> (the rest HTML-escaped). The description is
-// cut to a snippet around its first match. Fields without a match are left out.
+// cut to a snippet around its first match, and only given when neither the
+// title nor the brand has a match (it is the costly part). Fields without a
+// match are left out.
 func (ix *Index) highlights(dc *doc, terms map[string]bool) map[string]string {
 	var out map[string]string
 	put := func(field, text string, snippet bool) {
@@ -85,7 +87,9 @@ func (ix *Index) highlights(dc *doc, terms map[string]bool) map[string]string {
 	}
 	put(FieldTitle.String(), dc.item.Title, false)
 	put(FieldBrand.String(), dc.item.Brand, false)
-	put(FieldDescription.String(), dc.item.Description, true)
+	if out == nil { // a description snippet only when the title and brand show no match
+		put(FieldDescription.String(), dc.item.Description, true)
+	}
 	return out
 }
 

@@ -439,8 +439,12 @@ func TestHighlights(t *testing.T) {
 	if h["title"] != "Spiral <em>Notebook</em>, <em>College</em> Ruled" {
 		t.Errorf("title highlight %q", h["title"])
 	}
-	if !strings.Contains(h["description"], "<em>notebook</em>") {
-		t.Errorf("description highlight %q", h["description"])
+	if _, ok := h["description"]; ok {
+		t.Errorf("description snippet although the title matched: %q", h["description"])
+	}
+	r = search(t, ix, Request{Query: "school notes"})
+	if len(r.Items) == 0 || r.Items[0].ID != "6" || !strings.Contains(r.Items[0].Highlights["description"], "<em>school</em>") {
+		t.Errorf("description snippet: %+v", r.Items)
 	}
 	if _, ok := h["brand"]; ok {
 		t.Errorf("brand highlighted without a match: %q", h["brand"])
