@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aisle-dev/aisle/embed/embedders"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/searcheval"
 )
@@ -18,6 +20,9 @@ import (
 // data set, retrieving over the whole catalogue.
 func newEvalSearchCmd() *cobra.Command {
 	var format, path, catalogPath, qrelsPath, modeFlag, jsonOut string
+	var embCfg embedders.Config
+	var alpha float64
+	var fusion string
 	cmd := &cobra.Command{
 		Use:   "search",
 		Short: "Evaluate product search (nDCG@10, Recall@10, latency) on judged queries",
@@ -43,8 +48,19 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 				}
 				mode = m
 			}
+			var opts search.Options
 			if mode == search.ModeSemantic || mode == search.ModeHybrid {
-				return fmt.Errorf("--mode %s needs a text embedder, and none is wired into this build yet", mode)
+				emb, err := embedders.New(embCfg)
+				if err != nil {
+					return fmt.Errorf("--embedder: %w", err)
+				}
+				opts.Embedder = emb
+				if fusion != "" {
+					cfg.Fusion.Method = fusion
+				}
+				if alpha >= 0 {
+					cfg.Fusion.Alpha = alpha
+				}
 			}
 			var ds *searcheval.Dataset
 			var err error
@@ -67,7 +83,7 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 			}
 			ctx := cmd.Context()
 			errw := cmd.ErrOrStderr()
-			ix, err := search.NewIndex(cfg, search.Options{})
+			ix, err := search.NewIndex(cfg, opts)
 			if err != nil {
 				return err
 			}
@@ -102,6 +118,12 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 	f.StringVar(&qrelsPath, "qrels", "", "judgments query<TAB>item_id<TAB>gain (--format qrels)")
 	f.StringVar(&modeFlag, "mode", "", "keyword, semantic, hybrid or ltr (default: the server's default mode)")
 	f.StringVar(&jsonOut, "json", "", "write the report as JSON to FILE, or - for stdout")
+	f.StringVar(&embCfg.Kind, "embedder", "", "text embedder for semantic and hybrid modes: "+strings.Join(embedders.Kinds(), ", ")+" (default use-lite)")
+	f.StringVar(&embCfg.URL, "embedder-url", "", "OpenAI-compatible embeddings endpoint (--embedder openai)")
+	f.StringVar(&embCfg.Model, "embedder-model", "", "model name sent to the endpoint (--embedder openai)")
+	f.IntVar(&embCfg.Dim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
+	f.StringVar(&fusion, "fusion", "", "hybrid fusion: convex or rrf (default from the search config)")
+	f.Float64Var(&alpha, "alpha", -1, "hybrid keyword weight in [0,1] (default from the search config)")
 	return cmd
 }
 
