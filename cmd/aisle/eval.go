@@ -11,5 +11,6 @@ func newEvalCmd() *cobra.Command {
 	}
 	// Subcommands are added here, one line each.
 	cmd.AddCommand(newEvalRecommendCmd())
+	cmd.AddCommand(newEvalSearchCmd())
 	return cmd
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aisle-dev/aisle/embed/embedders"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/searcheval"
+)
+
+// newEvalSearchCmd is `aisle eval search`: offline search quality on a judged
+// data set, retrieving over the whole catalogue.
+func newEvalSearchCmd() *cobra.Command {
+	var format, path, catalogPath, qrelsPath, modeFlag, jsonOut string
+	var embCfg embedders.Config
+	var alpha float64
+	var fusion string
+	cmd := &cobra.Command{
+		Use:   "search",
+		Short: "Evaluate product search (nDCG@10, Recall@10, latency) on judged queries",
+		Long: `Index a judged catalogue, run every query over the whole catalogue and report
+nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99 latency.
+
+  --format esci  --path DIR    ESCI in the OpenSearch search-relevance layout (zipped bulk ndjson,
+                               judgments, query set); gains Exact 1, Substitute 0.1, Complement 0.01,
+                               Irrelevant 0; every third query (positions 0, 3, 6, ...) is test.
+  --format qrels --catalog items.jsonl --qrels qrels.tsv
+                               items as JSON Lines, judgments as query<TAB>item_id<TAB>gain; no split.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := search.DefaultConfig()
+			mode := cfg.DefaultMode
+			if modeFlag == "ltr" {
+				return fmt.Errorf("--mode ltr: learning to rank is not part of this build yet (use keyword, semantic or hybrid)")
+			}
+			if modeFlag != "" {
+				m, err := search.ParseMode(modeFlag)
+				if err != nil {
+					return fmt.Errorf("--mode: %w", err)
+				}
+				mode = m
+			}
+			var opts search.Options
+			if mode == search.ModeSemantic || mode == search.ModeHybrid {
+				emb, err := embedders.New(embCfg)
+				if err != nil {
+					return fmt.Errorf("--embedder: %w", err)
+				}
+				opts.Embedder = emb
+				if fusion != "" {
+					cfg.Fusion.Method = fusion
+				}
+				if alpha >= 0 {
+					cfg.Fusion.Alpha = alpha
+				}
+			}
+			var ds *searcheval.Dataset
+			var err error
+			switch format {
+			case "esci":
+				if path == "" {
+					return fmt.Errorf("--format esci needs --path DIR")
+				}
+				ds, err = searcheval.LoadESCI(path)
+			case "qrels":
+				if catalogPath == "" || qrelsPath == "" {
+					return fmt.Errorf("--format qrels needs --catalog items.jsonl and --qrels qrels.tsv")
+				}
+				ds, err = searcheval.LoadQrels(catalogPath, qrelsPath)
+			default:
+				return fmt.Errorf("--format %q: want esci or qrels", format)
+			}
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			errw := cmd.ErrOrStderr()
+			ix, err := search.NewIndex(cfg, opts)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			if err := ix.Upsert(ctx, ds.Items...); err != nil {
+				return fmt.Errorf("index %d items: %w", len(ds.Items), err)
+			}
+			fmt.Fprintf(errw, "indexed %d items in %v\n", ix.Len(), time.Since(start).Round(time.Millisecond))
+			start = time.Now()
+			rep, err := searcheval.Evaluate(ctx, ix, ds, mode, func(done, total int) {
+				if done == total || done%10 == 0 {
+					el := time.Since(start)
+					eta := time.Duration(float64(el) / float64(done) * float64(total-done))
+					fmt.Fprintf(errw, "\rqueries %d/%d  ETA %v   ", done, total, eta.Round(time.Second))
+				}
+			})
+			fmt.Fprintln(errw)
+			if err != nil {
+				return err
+			}
+			if jsonOut != "" {
+				return writeSearchReport(cmd.OutOrStdout(), jsonOut, rep)
+			}
+			printSearchReport(cmd.OutOrStdout(), rep)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "esci", "data set format: esci or qrels")
+	f.StringVar(&path, "path", "", "ESCI data set directory (--format esci)")
+	f.StringVar(&catalogPath, "catalog", "", "items as JSON Lines (--format qrels)")
+	f.StringVar(&qrelsPath, "qrels", "", "judgments query<TAB>item_id<TAB>gain (--format qrels)")
+	f.StringVar(&modeFlag, "mode", "", "keyword, semantic, hybrid or ltr (default: the server's default mode)")
+	f.StringVar(&jsonOut, "json", "", "write the report as JSON to FILE, or - for stdout")
+	f.StringVar(&embCfg.Kind, "embedder", "", "text embedder for semantic and hybrid modes: "+strings.Join(embedders.Kinds(), ", ")+" (default use-lite)")
+	f.StringVar(&embCfg.URL, "embedder-url", "", "OpenAI-compatible embeddings endpoint (--embedder openai)")
+	f.StringVar(&embCfg.Model, "embedder-model", "", "model name sent to the endpoint (--embedder openai)")
+	f.IntVar(&embCfg.Dim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
+	f.StringVar(&fusion, "fusion", "", "hybrid fusion: convex or rrf (default from the search config)")
+	f.Float64Var(&alpha, "alpha", -1, "hybrid keyword weight in [0,1] (default from the search config)")
+	return cmd
+}
+
+func writeSearchReport(stdout io.Writer, dest string, rep *searcheval.Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	b = append(b, '\n')
+	if dest == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(dest, b, 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func printSearchReport(w io.Writer, rep *searcheval.Report) {
+	fmt.Fprintf(w, "format %s, mode %s\n", rep.Format, rep.Mode)
+	splits := make([]string, 0, len(rep.Metrics))
+	for s := range rep.Metrics {
+		splits = append(splits, s)
+	}
+	sort.Strings(splits)
+	fmt.Fprintf(w, "%-6s %8s %8s %10s\n", "split", "queries", "nDCG@10", "Recall@10")
+	for _, s := range splits {
+		n := rep.Queries[s]
+		if s == "all" {
+			n = len(rep.PerQuery)
+		}
+		m := rep.Metrics[s]
+		fmt.Fprintf(w, "%-6s %8d %8.4f %10.4f\n", s, n, m.NDCG, m.Recall)
+	}
+	fmt.Fprintf(w, "latency p50 %.2f ms, p99 %.2f ms\n", rep.Latency.P50, rep.Latency.P99)
+}

@@ -1,0 +1,605 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/search/analysis"
+)
+
+// Options are the collaborators of an Index.
+type Options struct {
+	// Embedder enables semantic and hybrid search; nil means keyword only.
+	Embedder Embedder
+	// Registry provides the analyzers; nil means analysis.NewRegistry with
+	// the bundled Chinese dictionary (loaded on first Chinese text).
+	Registry *analysis.Registry
+	// Logger receives index maintenance messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// doc is one indexed item version. A doc id is never reused: an update
+// appends a new doc and marks the old one dead; compaction renumbers.
+type doc struct {
+	item     catalog.Item
+	live     bool
+	lens     [numFields]uint16
+	title    []uint32 // analysed title terms in order, for proximity
+	price    float64
+	hasPrice bool
+	created  int64
+	cats     []uint32 // category facet values (each path and its ancestors)
+	brand    int32    // brand facet value, -1 when none
+	vec      []float32
+}
+
+// docHot is the part of a doc that scoring and filtering read for every
+// posting, kept in its own compact array for the CPU cache.
+type docHot struct {
+	price    float64
+	lens     [numFields]uint16
+	live     bool
+	hasPrice bool
+}
+
+// postings lists the docs containing a term, in increasing doc id, with the
+// term's frequency per field (numFields bytes per doc).
+type postings struct {
+	docs []uint32
+	tf   []uint8
+}
+
+// facetValues maps facet values to ids and each id to the bitmap of docs.
+type facetValues struct {
+	ids   map[string]uint32
+	names []string
+	bits  []*roaring.Bitmap
+}
+
+func newFacetValues() facetValues { return facetValues{ids: map[string]uint32{}} }
+
+func (f *facetValues) add(key, name string, d uint32) uint32 {
+	id, ok := f.ids[key]
+	if !ok {
+		id = uint32(len(f.names))
+		f.ids[key] = id
+		f.names = append(f.names, name)
+		f.bits = append(f.bits, roaring.New())
+	}
+	f.bits[id].Add(d)
+	return id
+}
+
+// Index is an in-memory product search index. It is safe for concurrent
+// searches while one goroutine writes (Upsert, Delete).
+type Index struct {
+	cfg  Config
+	an   *analysis.Analyzer
+	raw  *analysis.Analyzer // unstemmed, for suggestions
+	emb  Embedder
+	log  *slog.Logger
+	syns map[string][]string
+	negs map[string]bool
+
+	mu     sync.RWMutex
+	docs   []doc
+	hot    []docHot // parallel to docs
+	byID   map[string]uint32
+	live   *roaring.Bitmap
+	nLive  int
+	nDead  int
+	lenSum [numFields]float64
+
+	termIDs map[string]uint32
+	terms   []string
+	post    []postings
+	dict    sortedList // analysed terms → term id
+
+	cats   facetValues
+	brands facetValues
+	prices []*roaring.Bitmap // one per Config.PriceRanges
+
+	titles sortedList     // lowercased titles → doc id
+	words  sortedList     // unstemmed title words → word id
+	wordDF []int          // title documents per word id
+	wordID map[string]int // word → id
+
+	qmu     sync.RWMutex
+	queries sortedList // normalised past queries → query id
+	qcount  []int
+	qtext   []string
+	qids    map[string]uint32
+
+	scratchMu   sync.Mutex
+	scratchFree []*scratch // reusable per-search arrays (not a sync.Pool: GC would drop them)
+}
+
+// NewIndex returns an empty index.
+func NewIndex(cfg Config, opt Options) (*Index, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("search config: %w", err)
+	}
+	reg := opt.Registry
+	if reg == nil {
+		reg = analysis.NewRegistry(analysis.Options{})
+	}
+	an, err := reg.Analyzer(cfg.Analyzer)
+	if err != nil {
+		return nil, fmt.Errorf("search config: %w", err)
+	}
+	raw, err := reg.Analyzer(analysis.AnalyzerStandard)
+	if err != nil {
+		return nil, fmt.Errorf("search config: %w", err)
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ix := &Index{
+		cfg: cfg, an: an, raw: raw, emb: opt.Embedder, log: log,
+		syns:    map[string][]string{},
+		byID:    map[string]uint32{},
+		live:    roaring.New(),
+		termIDs: map[string]uint32{},
+		cats:    newFacetValues(),
+		brands:  newFacetValues(),
+		wordID:  map[string]int{},
+		qids:    map[string]uint32{},
+	}
+	for range cfg.PriceRanges {
+		ix.prices = append(ix.prices, roaring.New())
+	}
+	if ix.syns, err = compileSynonyms(an, cfg.Synonyms); err != nil {
+		return nil, fmt.Errorf("search config: %w", err)
+	}
+	ix.negs = compileNegations(an, cfg.NegationWords)
+	return ix, nil
+}
+
+// Len returns the number of searchable (live) items.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.nLive
+}
+
+// analysed is an item's analysis, computed before the write lock is taken.
+type analysed struct {
+	fields [numFields][]string
+	words  []string
+	vec    []float32
+}
+
+func fieldTexts(it *catalog.Item) [numFields]string {
+	var t [numFields]string
+	t[FieldTitle] = it.Title
+	t[FieldBrand] = it.Brand
+	cats := make([]string, len(it.Categories))
+	for i, c := range it.Categories {
+		cats[i] = strings.ReplaceAll(c, "/", " | ")
+	}
+	t[FieldCategories] = strings.Join(cats, " | ")
+	if len(it.Attributes) > 0 {
+		keys := make([]string, 0, len(it.Attributes))
+		for k := range it.Attributes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			switch v := it.Attributes[k].(type) {
+			case string:
+				b.WriteString(v)
+			case float64:
+				b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+			case []any:
+				for _, e := range v {
+					if s, ok := e.(string); ok {
+						b.WriteString(s)
+						b.WriteString(" | ")
+					}
+				}
+			}
+			b.WriteString(" | ")
+		}
+		t[FieldAttributes] = b.String()
+	}
+	t[FieldDescription] = it.Description
+	return t
+}
+
+// embedText is what the Embedder sees of an item.
+func embedText(it *catalog.Item) string {
+	s := it.Title
+	if it.Brand != "" {
+		s += " " + it.Brand
+	}
+	if it.Description != "" {
+		d := it.Description
+		if len(d) > 400 {
+			d = d[:400]
+		}
+		s += ". " + d
+	}
+	return s
+}
+
+// Upsert adds or replaces items. Items not Available are removed from the
+// index. With an Embedder, item vectors are computed here (outside the lock).
+func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
+	for i := range items {
+		if items[i].ID == "" {
+			return fmt.Errorf("upsert: item %d has no id", i)
+		}
+	}
+	an := make([]analysed, len(items))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(items)/256))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(items); i += workers {
+				if !items[i].Available {
+					continue
+				}
+				ft := fieldTexts(&items[i])
+				for f := range ft {
+					an[i].fields[f] = ix.an.Terms(ft[f])
+				}
+				an[i].words = ix.raw.Terms(items[i].Title)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if ix.emb != nil {
+		if err := ix.embedItems(ctx, items, an); err != nil {
+			return err
+		}
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for i := range items {
+		ix.remove(items[i].ID)
+		if items[i].Available {
+			ix.add(&items[i], &an[i])
+		}
+	}
+	ix.dict.tidy()
+	ix.titles.tidy()
+	ix.words.tidy()
+	ix.maybeCompact()
+	return nil
+}
+
+func (ix *Index) embedItems(ctx context.Context, items []catalog.Item, an []analysed) error {
+	const batch = 64
+	var idx []int
+	var texts []string
+	flush := func() error {
+		if len(texts) == 0 {
+			return nil
+		}
+		vecs, err := ix.emb.Embed(ctx, texts)
+		if err != nil {
+			return fmt.Errorf("embed %d items: %w", len(texts), err)
+		}
+		if len(vecs) != len(texts) {
+			return fmt.Errorf("embed %d items: got %d vectors", len(texts), len(vecs))
+		}
+		for k, i := range idx {
+			if len(vecs[k]) != ix.emb.Dim() {
+				return fmt.Errorf("embed item %q: vector has %d dimensions, want %d", items[i].ID, len(vecs[k]), ix.emb.Dim())
+			}
+			an[i].vec = normalized(vecs[k])
+		}
+		idx, texts = idx[:0], texts[:0]
+		return nil
+	}
+	for i := range items {
+		if !items[i].Available {
+			continue
+		}
+		idx = append(idx, i)
+		texts = append(texts, embedText(&items[i]))
+		if len(texts) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+func normalized(v []float32) []float32 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	if s == 0 {
+		return out
+	}
+	inv := float32(1 / math.Sqrt(s))
+	for i, x := range v {
+		out[i] = x * inv
+	}
+	return out
+}
+
+// Delete removes items by id; unknown ids are ignored.
+func (ix *Index) Delete(ids ...string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, id := range ids {
+		ix.remove(id)
+	}
+	ix.maybeCompact()
+}
+
+// remove marks the live doc of id dead. Caller holds the write lock.
+func (ix *Index) remove(id string) {
+	d, ok := ix.byID[id]
+	if !ok {
+		return
+	}
+	delete(ix.byID, id)
+	dc := &ix.docs[d]
+	dc.live = false
+	ix.hot[d].live = false
+	ix.live.Remove(d)
+	ix.nLive--
+	ix.nDead++
+	for f := range dc.lens {
+		ix.lenSum[f] -= float64(dc.lens[f])
+	}
+	for _, w := range uniq(ix.raw.Terms(dc.item.Title)) {
+		if id, ok := ix.wordID[w]; ok {
+			ix.wordDF[id]--
+		}
+	}
+	dc.item = catalog.Item{ID: dc.item.ID}
+	dc.vec = nil
+	dc.title = nil
+}
+
+func uniq(s []string) []string {
+	seen := make(map[string]struct{}, len(s))
+	out := s[:0:0]
+	for _, x := range s {
+		if _, ok := seen[x]; !ok {
+			seen[x] = struct{}{}
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// add appends a live doc. Caller holds the write lock.
+func (ix *Index) add(it *catalog.Item, a *analysed) {
+	d := uint32(len(ix.docs))
+	dc := doc{item: *it, live: true, brand: -1, vec: a.vec, created: it.CreatedAt.UnixNano()}
+	if it.Price != nil && !math.IsNaN(*it.Price) {
+		dc.price, dc.hasPrice = *it.Price, true
+		for r, pr := range ix.cfg.PriceRanges {
+			if dc.price >= pr.Min && (pr.Max <= 0 || dc.price < pr.Max) {
+				ix.prices[r].Add(d)
+			}
+		}
+	}
+	type tfs = [numFields]uint8
+	counts := map[uint32]*tfs{}
+	var order []uint32
+	for f := Field(0); f < numFields; f++ {
+		terms := a.fields[f]
+		dc.lens[f] = uint16(min(len(terms), math.MaxUint16))
+		ix.lenSum[f] += float64(dc.lens[f])
+		for _, t := range terms {
+			id := ix.termID(t)
+			c := counts[id]
+			if c == nil {
+				c = new(tfs)
+				counts[id] = c
+				order = append(order, id)
+			}
+			if c[f] < math.MaxUint8 {
+				c[f]++
+			}
+			if f == FieldTitle {
+				dc.title = append(dc.title, id)
+			}
+		}
+	}
+	for _, id := range order {
+		p := &ix.post[id]
+		p.docs = append(p.docs, d)
+		p.tf = append(p.tf, counts[id][:]...)
+	}
+	seen := map[string]bool{}
+	for _, c := range it.Categories {
+		c = strings.Trim(c, "/")
+		for {
+			if c != "" && !seen[c] {
+				seen[c] = true
+				dc.cats = append(dc.cats, ix.cats.add(c, c, d))
+			}
+			k := strings.LastIndexByte(c, '/')
+			if k < 0 {
+				break
+			}
+			c = c[:k]
+		}
+	}
+	if b := strings.TrimSpace(it.Brand); b != "" {
+		dc.brand = int32(ix.brands.add(strings.ToLower(b), b, d))
+	}
+	ix.docs = append(ix.docs, dc)
+	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice})
+	ix.byID[it.ID] = d
+	ix.live.Add(d)
+	ix.nLive++
+	if t := strings.ToLower(strings.Join(strings.Fields(it.Title), " ")); t != "" {
+		ix.titles.add(t, d)
+	}
+	for _, w := range uniq(a.words) {
+		id, ok := ix.wordID[w]
+		if !ok {
+			id = len(ix.wordDF)
+			ix.wordID[w] = id
+			ix.wordDF = append(ix.wordDF, 0)
+			ix.words.add(w, uint32(id))
+		}
+		ix.wordDF[id]++
+	}
+}
+
+func (ix *Index) termID(t string) uint32 {
+	if id, ok := ix.termIDs[t]; ok {
+		return id
+	}
+	id := uint32(len(ix.terms))
+	ix.termIDs[t] = id
+	ix.terms = append(ix.terms, t)
+	ix.post = append(ix.post, postings{})
+	ix.dict.add(t, id)
+	return id
+}
+
+// maybeCompact renumbers the docs without the dead ones once they make up a
+// quarter of the index. Caller holds the write lock.
+func (ix *Index) maybeCompact() {
+	if ix.nDead < 1024 || ix.nDead < ix.nLive/3 {
+		return
+	}
+	ix.compact()
+}
+
+func (ix *Index) compact() {
+	remap := make([]uint32, len(ix.docs))
+	docs := make([]doc, 0, ix.nLive)
+	for d := range ix.docs {
+		if ix.docs[d].live {
+			remap[d] = uint32(len(docs))
+			docs = append(docs, ix.docs[d])
+		} else {
+			remap[d] = math.MaxUint32
+		}
+	}
+	for t := range ix.post {
+		p := &ix.post[t]
+		n := 0
+		for k, d := range p.docs {
+			if nd := remap[d]; nd != math.MaxUint32 {
+				p.docs[n] = nd
+				copy(p.tf[n*int(numFields):(n+1)*int(numFields)], p.tf[k*int(numFields):(k+1)*int(numFields)])
+				n++
+			}
+		}
+		p.docs = p.docs[:n:n]
+		p.tf = p.tf[: n*int(numFields) : n*int(numFields)]
+	}
+	ix.docs = docs
+	ix.hot = make([]docHot, len(docs))
+	for d := range docs {
+		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice}
+	}
+	ix.live = roaring.New()
+	for _, fv := range []*facetValues{&ix.cats, &ix.brands} {
+		for i := range fv.bits {
+			fv.bits[i] = roaring.New()
+		}
+	}
+	for i := range ix.prices {
+		ix.prices[i] = roaring.New()
+	}
+	ix.titles = sortedList{}
+	for d := range docs {
+		dc := &docs[d]
+		ix.byID[dc.item.ID] = uint32(d)
+		ix.live.Add(uint32(d))
+		for _, c := range dc.cats {
+			ix.cats.bits[c].Add(uint32(d))
+		}
+		if dc.brand >= 0 {
+			ix.brands.bits[dc.brand].Add(uint32(d))
+		}
+		if dc.hasPrice {
+			for r, pr := range ix.cfg.PriceRanges {
+				if dc.price >= pr.Min && (pr.Max <= 0 || dc.price < pr.Max) {
+					ix.prices[r].Add(uint32(d))
+				}
+			}
+		}
+		if t := strings.ToLower(strings.Join(strings.Fields(dc.item.Title), " ")); t != "" {
+			ix.titles.add(t, uint32(d))
+		}
+	}
+	ix.titles.merge()
+	ix.log.Debug("search index compacted", "removed", ix.nDead, "live", ix.nLive)
+	ix.nDead = 0
+}
+
+// SetConfig replaces the ranking settings of a live index (weights, BM25
+// parameters, typo and prefix rules, synonyms, fusion, boosts). Settings
+// that shape the index itself (Analyzer, PriceRanges) must stay the same.
+func (ix *Index) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("search config: %w", err)
+	}
+	if cfg.Analyzer != ix.cfg.Analyzer || !slices.Equal(cfg.PriceRanges, ix.cfg.PriceRanges) {
+		return fmt.Errorf("search config: analyzer and price ranges cannot change on a built index")
+	}
+	syns, err := compileSynonyms(ix.an, cfg.Synonyms)
+	if err != nil {
+		return fmt.Errorf("search config: %w", err)
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.cfg, ix.syns, ix.negs = cfg, syns, compileNegations(ix.an, cfg.NegationWords)
+	return nil
+}
+
+func compileNegations(an *analysis.Analyzer, words []string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range words {
+		for _, t := range an.Terms(w) {
+			m[t] = true
+		}
+	}
+	return m
+}
+
+// compileSynonyms maps each analysed word of a synonym group to the others.
+func compileSynonyms(an *analysis.Analyzer, groups [][]string) (map[string][]string, error) {
+	syns := map[string][]string{}
+	for gi, g := range groups {
+		var terms []string
+		for _, w := range g {
+			ts := an.Terms(w)
+			if len(ts) != 1 {
+				return nil, fmt.Errorf("synonym group %d: %q is %d words after analysis; only single words are supported", gi, w, len(ts))
+			}
+			terms = append(terms, ts[0])
+		}
+		for _, a := range terms {
+			for _, b := range terms {
+				if a != b && !slices.Contains(syns[a], b) {
+					syns[a] = append(syns[a], b)
+				}
+			}
+		}
+	}
+	return syns, nil
+}

@@ -1,0 +1,583 @@
+package search
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// scratch holds per-search arrays indexed by doc id, reused across searches.
+type scratch struct {
+	score   []float32
+	gscore  []float32
+	cover   []uint8
+	state   []uint8 // 0 unseen, 1 passes the filters, 2 filtered out
+	touched []uint32
+	gtouch  []uint32
+	seen    []uint32
+}
+
+func (ix *Index) getScratch(n int) *scratch {
+	ix.scratchMu.Lock()
+	var s *scratch
+	if k := len(ix.scratchFree); k > 0 {
+		s = ix.scratchFree[k-1]
+		ix.scratchFree = ix.scratchFree[:k-1]
+	}
+	ix.scratchMu.Unlock()
+	if s == nil {
+		s = &scratch{}
+	}
+	if len(s.score) < n {
+		n2 := n + n/4
+		s.score = make([]float32, n2)
+		s.gscore = make([]float32, n2)
+		s.cover = make([]uint8, n2)
+		s.state = make([]uint8, n2)
+	}
+	return s
+}
+
+func (ix *Index) putScratch(s *scratch) {
+	for _, d := range s.touched {
+		s.score[d] = 0
+		s.cover[d] = 0
+	}
+	for _, d := range s.seen {
+		s.state[d] = 0
+	}
+	s.touched, s.gtouch, s.seen = s.touched[:0], s.gtouch[:0], s.seen[:0]
+	ix.scratchMu.Lock()
+	if len(ix.scratchFree) < 4 {
+		ix.scratchFree = append(ix.scratchFree, s)
+	}
+	ix.scratchMu.Unlock()
+}
+
+// scored is one candidate with its score.
+type scored struct {
+	doc   uint32
+	score float64
+	exact bool // every query word is in the title as typed (or a synonym)
+}
+
+// filter is a request's filters compiled against the index.
+type filter struct {
+	allow    *roaring.Bitmap // nil: all live docs
+	minPrice float64
+	maxPrice float64
+	price    bool
+	excluded *roaring.Bitmap
+}
+
+func (ix *Index) compileFilter(req *Request, c *compiled) filter {
+	f := filter{minPrice: math.Inf(-1), maxPrice: math.Inf(1)}
+	if len(req.Categories) > 0 {
+		u := roaring.New()
+		for _, cat := range req.Categories {
+			if id, ok := ix.cats.ids[strings.Trim(cat, "/")]; ok {
+				u.Or(ix.cats.bits[id])
+			}
+		}
+		f.allow = u
+	}
+	if len(req.Brands) > 0 {
+		u := roaring.New()
+		for _, b := range req.Brands {
+			if id, ok := ix.brands.ids[strings.ToLower(strings.TrimSpace(b))]; ok {
+				u.Or(ix.brands.bits[id])
+			}
+		}
+		if f.allow == nil {
+			f.allow = u
+		} else {
+			f.allow.And(u)
+		}
+	}
+	if f.allow != nil {
+		f.allow.And(ix.live)
+	}
+	if req.MinPrice != nil {
+		f.minPrice, f.price = *req.MinPrice, true
+	}
+	if req.MaxPrice != nil {
+		f.maxPrice, f.price = *req.MaxPrice, true
+	}
+	if c != nil && len(c.excluded) > 0 {
+		f.excluded = roaring.New()
+		for _, t := range c.excluded {
+			f.excluded.AddMany(ix.post[t].docs)
+		}
+	}
+	return f
+}
+
+func (ix *Index) passes(f *filter, d uint32) bool {
+	dc := &ix.hot[d]
+	if !dc.live {
+		return false
+	}
+	if f.allow != nil && !f.allow.Contains(d) {
+		return false
+	}
+	if f.price && (!dc.hasPrice || dc.price < f.minPrice || dc.price > f.maxPrice) {
+		return false
+	}
+	if f.excluded != nil && f.excluded.Contains(d) {
+		return false
+	}
+	return true
+}
+
+// Limits of a request: larger pages are cut to MaxN items, larger offsets
+// are errors.
+const (
+	MaxN      = 1000
+	MaxOffset = 100_000
+)
+
+// Search runs one search. It is safe to call concurrently with other
+// searches and with Upsert and Delete.
+func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	if req.N <= 0 {
+		req.N = 10
+	}
+	if req.N > MaxN {
+		req.N = MaxN
+	}
+	if req.Offset < 0 || req.Offset > MaxOffset {
+		return nil, fmt.Errorf("search: offset %d out of range [0, %d]", req.Offset, MaxOffset)
+	}
+	if req.Sort == "" {
+		req.Sort = SortRelevance
+	}
+	if _, err := ParseSort(string(req.Sort)); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	for _, fc := range req.Facets {
+		if fc != FacetCategory && fc != FacetBrand && fc != FacetPrice {
+			return nil, fmt.Errorf("search: unknown facet %q (want category, brand or price)", fc)
+		}
+	}
+	mode := req.Mode
+	if mode == ModeDefault {
+		mode = ix.cfg.DefaultMode
+		if mode == ModeDefault {
+			mode = ModeKeyword
+		}
+	}
+	if _, err := ParseMode(string(mode)); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	if (mode == ModeSemantic || mode == ModeHybrid) && ix.emb == nil {
+		return nil, fmt.Errorf("search: mode %s needs an embedder, and this index has none", mode)
+	}
+	fusion := ix.cfg.Fusion
+	if req.Fusion != nil {
+		fusion = *req.Fusion
+	}
+	p := parseQuery(req.Query)
+	var qvec []float32
+	if (mode == ModeSemantic || mode == ModeHybrid) && strings.TrimSpace(p.text) != "" {
+		vs, err := ix.emb.Embed(ctx, []string{p.text})
+		if err != nil {
+			return nil, fmt.Errorf("search: embed query: %w", err)
+		}
+		if len(vs) != 1 || len(vs[0]) != ix.emb.Dim() {
+			return nil, fmt.Errorf("search: embed query: got %d vectors", len(vs))
+		}
+		qvec = normalized(vs[0])
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	c := ix.compile(p)
+	f := ix.compileFilter(&req, &c)
+	need := req.Offset + req.N
+	var ranked []scored
+	var matched *roaring.Bitmap
+	total := 0
+	switch {
+	case len(c.groups) == 0 && len(qvec) == 0:
+		// browse: every item passing the filters
+		ranked, matched = ix.browse(&f)
+		total = len(ranked)
+	case mode == ModeKeyword:
+		ranked, matched, total = ix.keyword(&c, &f, req.Sort, need, req.Boost, len(req.Facets) > 0)
+	case mode == ModeSemantic:
+		ranked = ix.semantic(qvec, &f, max(need, fusion.Depth))
+		matched = roaring.New()
+		for _, s := range ranked {
+			matched.Add(s.doc)
+		}
+		total = len(ranked)
+	default:
+		depth := max(need, fusion.Depth)
+		kw, kwSet, _ := ix.keyword(&c, &f, SortRelevance, depth, req.Boost, true)
+		if len(kw) > depth {
+			kw = kw[:depth]
+		}
+		sem := ix.semantic(qvec, &f, depth)
+		ranked = fuse(kw, sem, fusion)
+		matched = kwSet
+		for _, s := range sem {
+			matched.Add(s.doc)
+		}
+		total = int(matched.GetCardinality())
+	}
+	if req.Sort != SortRelevance || (len(c.groups) == 0 && len(qvec) == 0) {
+		ix.sortBy(ranked, req.Sort)
+	}
+	res := &Result{Total: total, Mode: mode}
+	if len(req.Facets) > 0 {
+		res.Facets = ix.facets(matched, req.Facets)
+	}
+	for i := req.Offset; i < len(ranked) && i < need; i++ {
+		s := ranked[i]
+		dc := &ix.docs[s.doc]
+		h := Hit{ID: dc.item.ID, Title: dc.item.Title, Score: s.score}
+		if !req.NoHighlights && len(c.hlTerms) > 0 {
+			h.Highlights = ix.highlights(dc, c.hlTerms)
+		}
+		res.Items = append(res.Items, h)
+	}
+	res.TookMS = float64(time.Since(start).Microseconds()) / 1000
+	return res, nil
+}
+
+// browse lists every doc passing the filters (empty query).
+func (ix *Index) browse(f *filter) ([]scored, *roaring.Bitmap) {
+	base := f.allow
+	if base == nil {
+		base = ix.live
+	}
+	m := roaring.New()
+	var out []scored
+	it := base.Iterator()
+	for it.HasNext() {
+		d := it.Next()
+		if ix.passes(f, d) {
+			out = append(out, scored{doc: d})
+			m.Add(d)
+		}
+	}
+	return out, m
+}
+
+// keyword scores every doc matching at least one query word with BM25F,
+// weighted by query-word coverage, and returns the best `need` (at least
+// Config.RescoreDepth when sorting by relevance) after proximity and
+// personalisation rescoring, the matched set (only if wantSet) and its size.
+func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost func(string) float64, wantSet bool) ([]scored, *roaring.Bitmap, int) {
+	s := ix.getScratch(len(ix.docs))
+	defer ix.putScratch(s)
+	n := float64(len(ix.docs))
+	var avg [numFields]float64
+	for fl := range avg {
+		avg[fl] = 1
+		if ix.nLive > 0 && ix.lenSum[fl] > 0 {
+			avg[fl] = ix.lenSum[fl] / float64(ix.nLive)
+		}
+	}
+	k1 := ix.cfg.K1
+	w := ix.cfg.FieldWeights
+	b := ix.cfg.FieldB
+	for _, g := range c.groups {
+		for _, a := range g.alts {
+			p := &ix.post[a.term]
+			df := float64(len(p.docs))
+			idf := math.Log(1 + (n-df+0.5)/(df+0.5))
+			for k, d := range p.docs {
+				switch s.state[d] {
+				case 0:
+					s.seen = append(s.seen, d)
+					if ix.passes(f, d) {
+						s.state[d] = 1
+					} else {
+						s.state[d] = 2
+						continue
+					}
+				case 2:
+					continue
+				}
+				tf := p.tf[k*int(numFields) : (k+1)*int(numFields)]
+				lens := &ix.hot[d].lens
+				var t float64
+				for fl := 0; fl < int(numFields); fl++ {
+					if tf[fl] != 0 {
+						t += w[fl] * float64(tf[fl]) / (1 - b[fl] + b[fl]*float64(lens[fl])/avg[fl])
+					}
+				}
+				sc := float32(a.w * idf * t / (k1 + t))
+				if sc <= 0 {
+					continue
+				}
+				if s.gscore[d] == 0 {
+					s.gtouch = append(s.gtouch, d)
+				}
+				if sc > s.gscore[d] {
+					s.gscore[d] = sc
+				}
+			}
+		}
+		for _, d := range s.gtouch {
+			if s.score[d] == 0 && s.cover[d] == 0 {
+				s.touched = append(s.touched, d)
+			}
+			s.score[d] += s.gscore[d]
+			s.cover[d]++
+			s.gscore[d] = 0
+		}
+		s.gtouch = s.gtouch[:0]
+	}
+	m := float64(len(c.groups))
+	covf := make([]float64, len(c.groups)+1) // (matched words / words)^Coverage
+	for k := range covf {
+		covf[k] = math.Pow(float64(k)/m, ix.cfg.Coverage)
+	}
+	var matched *roaring.Bitmap
+	if wantSet {
+		matched = ix.docSet(s.touched)
+	}
+	total := len(s.touched)
+	if order != SortRelevance {
+		out := make([]scored, len(s.touched))
+		for i, d := range s.touched {
+			out[i] = scored{doc: d, score: float64(s.score[d]) * covf[s.cover[d]]}
+		}
+		return out, matched, total
+	}
+	depth := max(need, ix.cfg.RescoreDepth)
+	h := &minHeap{}
+	for _, d := range s.touched {
+		sc := float64(s.score[d]) * covf[s.cover[d]]
+		if h.Len() < depth {
+			heap.Push(h, scored{doc: d, score: sc})
+		} else if sc > (*h)[0].score || (sc == (*h)[0].score && d < (*h)[0].doc) {
+			(*h)[0] = scored{doc: d, score: sc}
+			heap.Fix(h, 0)
+		}
+	}
+	top := []scored(*h)
+	for i := range top {
+		ix.rescore(&top[i], c, boost)
+	}
+	sortScored(top)
+	return top, matched, total
+}
+
+// docSet turns a list of doc ids into a bitmap: through a dense bit array
+// when the list is large, else by sorting it.
+func (ix *Index) docSet(docs []uint32) *roaring.Bitmap {
+	if len(docs) > len(ix.docs)/64 {
+		dense := make([]uint64, len(ix.docs)/64+1)
+		for _, d := range docs {
+			dense[d/64] |= 1 << (d % 64)
+		}
+		return roaring.FromDense(dense, false)
+	}
+	c := slices.Clone(docs)
+	slices.Sort(c)
+	return roaring.BitmapOf(c...)
+}
+
+// sortScored orders by score, then doc id for a stable order.
+func sortScored(s []scored) {
+	sort.Slice(s, func(a, b int) bool {
+		if s[a].score != s[b].score {
+			return s[a].score > s[b].score
+		}
+		return s[a].doc < s[b].doc
+	})
+}
+
+// rescore applies the title proximity, all-words-in-title and
+// personalisation factors to one candidate.
+func (ix *Index) rescore(s *scored, c *compiled, boost func(string) float64) {
+	dc := &ix.docs[s.doc]
+	m := len(c.groups)
+	inGroup := func(t uint32, g int, exactOnly bool) bool {
+		for _, a := range c.groups[g].alts {
+			if a.term == t && (!exactOnly || a.exact) {
+				return true
+			}
+		}
+		return false
+	}
+	// which groups appear in the title, and adjacent pairs in query order
+	all, allExact := true, true
+	for g := 0; g < m; g++ {
+		found, foundExact := false, false
+		for _, t := range dc.title {
+			if inGroup(t, g, false) {
+				found = true
+				if inGroup(t, g, true) {
+					foundExact = true
+					break
+				}
+			}
+		}
+		all = all && found
+		allExact = allExact && foundExact
+	}
+	f := 1.0
+	if all && m > 0 {
+		f *= 1 + ix.cfg.TitleAllBoost
+	}
+	s.exact = allExact && m > 0
+	if m > 1 && ix.cfg.ProximityBoost > 0 {
+		pairs := 0
+		for g := 0; g+1 < m; g++ {
+			for i := 0; i+1 < len(dc.title); i++ {
+				if inGroup(dc.title[i], g, false) && inGroup(dc.title[i+1], g+1, false) {
+					pairs++
+					break
+				}
+			}
+		}
+		f *= 1 + ix.cfg.ProximityBoost*float64(pairs)/float64(m-1)
+	}
+	for _, ph := range c.phrases {
+		if titleHasSequence(dc.title, ph, inGroup) {
+			f *= 1 + 2*ix.cfg.ProximityBoost
+		}
+	}
+	if boost != nil {
+		bv := boost(dc.item.ID)
+		if math.IsNaN(bv) {
+			bv = 0
+		}
+		f *= 1 + ix.cfg.BoostWeight*min(1, max(0, bv))
+	}
+	s.score *= f
+}
+
+func titleHasSequence(title []uint32, groups []int, inGroup func(uint32, int, bool) bool) bool {
+	for i := 0; i+len(groups) <= len(title); i++ {
+		ok := true
+		for k, g := range groups {
+			if !inGroup(title[i+k], g, false) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// minHeap keeps the best candidates: its root is the worst of them.
+type minHeap []scored
+
+func (h minHeap) Len() int { return len(h) }
+func (h minHeap) Less(i, j int) bool {
+	if h[i].score != h[j].score {
+		return h[i].score < h[j].score
+	}
+	return h[i].doc > h[j].doc
+}
+func (h minHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *minHeap) Push(x any)   { *h = append(*h, x.(scored)) }
+func (h *minHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// sortBy orders candidates by price or age; ties keep relevance order.
+func (ix *Index) sortBy(s []scored, order Sort) {
+	less := func(a, b scored) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
+		}
+		return int(int64(a.doc) - int64(b.doc))
+	}
+	switch order {
+	case SortPriceAsc, SortPriceDesc:
+		sign := 1.0
+		if order == SortPriceDesc {
+			sign = -1
+		}
+		slices.SortStableFunc(s, func(a, b scored) int {
+			da, db := &ix.docs[a.doc], &ix.docs[b.doc]
+			if da.hasPrice != db.hasPrice { // items without a price go last
+				if da.hasPrice {
+					return -1
+				}
+				return 1
+			}
+			if da.price != db.price {
+				if sign*(da.price-db.price) < 0 {
+					return -1
+				}
+				return 1
+			}
+			return less(a, b)
+		})
+	case SortNewest:
+		slices.SortStableFunc(s, func(a, b scored) int {
+			ca, cb := ix.docs[a.doc].created, ix.docs[b.doc].created
+			if ca != cb {
+				if ca > cb {
+					return -1
+				}
+				return 1
+			}
+			return less(a, b)
+		})
+	default:
+		slices.SortStableFunc(s, less)
+	}
+}
+
+// semantic returns the k docs passing the filters whose vectors are most
+// similar (cosine) to q, by exact scan.
+func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
+	if len(q) == 0 || k <= 0 {
+		return nil
+	}
+	h := &minHeap{}
+	base := f.allow
+	if base == nil {
+		base = ix.live
+	}
+	it := base.Iterator()
+	for it.HasNext() {
+		d := it.Next()
+		dc := &ix.docs[d]
+		if len(dc.vec) != len(q) || !ix.passes(f, d) {
+			continue
+		}
+		var dot float32
+		for i, x := range dc.vec {
+			dot += x * q[i]
+		}
+		sc := float64(dot)
+		if h.Len() < k {
+			heap.Push(h, scored{doc: d, score: sc})
+		} else if sc > (*h)[0].score {
+			(*h)[0] = scored{doc: d, score: sc}
+			heap.Fix(h, 0)
+		}
+	}
+	out := []scored(*h)
+	sortScored(out)
+	return out
+}

@@ -1,0 +1,92 @@
+package searcheval
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aisle-dev/aisle/internal/testdata"
+	"github.com/aisle-dev/aisle/search"
+)
+
+// BenchmarkESCIKeyword indexes ESCI-US 150 and evaluates the default keyword
+// search over the whole catalogue once per iteration, reporting nDCG@10 on
+// the test and train queries and the search latency. A full-data run, so a
+// benchmark rather than a test:
+//
+//	go test -run '^$' -bench ESCIKeyword -benchtime 1x ./search/searcheval/
+func BenchmarkESCIKeyword(b *testing.B) {
+	dir := testdata.Path(b, "esci-us-150")
+	ds, err := LoadESCI(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ix.Upsert(context.Background(), ds.Items...); err != nil {
+			b.Fatal(err)
+		}
+		rep, err := Evaluate(context.Background(), ix, ds, search.ModeKeyword, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(rep.Metrics["test"].NDCG, "test-nDCG@10")
+		b.ReportMetric(rep.Metrics["train"].NDCG, "train-nDCG@10")
+		b.ReportMetric(rep.Metrics["all"].NDCG, "all-nDCG@10")
+		b.ReportMetric(rep.Latency.P50, "p50-ms")
+		b.ReportMetric(rep.Latency.P99, "p99-ms")
+	}
+}
+
+// BenchmarkSearchESCI times single searches (top 10, with highlights) over
+// the ESCI-US 150 catalogue, cycling through its queries.
+//
+//	go test -run '^$' -bench SearchESCI ./search/searcheval/
+func BenchmarkSearchESCI(b *testing.B) {
+	ds, err := LoadESCI(testdata.Path(b, "esci-us-150"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ix.Upsert(ctx, ds.Items...); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := ix.Search(ctx, search.Request{Query: ds.Queries[i%len(ds.Queries)].Text}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkSearchSynthetic times filtered, faceted searches (top 20) over a
+// synthetic catalogue of 50,000 items (see bench/searchbench for 1M and the
+// comparison with bleve).
+func BenchmarkSearchSynthetic(b *testing.B) {
+	items := Synthetic(50_000, 42)
+	qs := SyntheticQueries(1000, 42)
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ix.Upsert(ctx, items...); err != nil {
+		b.Fatal(err)
+	}
+	lo, hi := 10.0, 300.0
+	i := 0
+	for b.Loop() {
+		_, err := ix.Search(ctx, search.Request{Query: qs[i%len(qs)], N: 20, MinPrice: &lo, MaxPrice: &hi, Facets: []string{search.FacetCategory}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -1,0 +1,134 @@
+package search
+
+import (
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// normQuery lowercases a query and collapses its spaces, keeping one
+// trailing space when the shopper typed one (the last word is finished).
+func normQuery(q string) string {
+	s := strings.ToLower(strings.Join(strings.Fields(q), " "))
+	if s != "" && len(q) > 0 && unicode.IsSpace(rune(q[len(q)-1])) {
+		s += " "
+	}
+	return s
+}
+
+// RecordQuery remembers a search the shopper ran, for Suggest. Call it for
+// searches that returned results.
+func (ix *Index) RecordQuery(q string) {
+	s := strings.TrimSpace(normQuery(q))
+	if s == "" || len(s) > 200 {
+		return
+	}
+	ix.qmu.Lock()
+	defer ix.qmu.Unlock()
+	id, ok := ix.qids[s]
+	if !ok {
+		id = uint32(len(ix.qtext))
+		ix.qids[s] = id
+		ix.qtext = append(ix.qtext, s)
+		ix.qcount = append(ix.qcount, 0)
+		ix.queries.add(s, id)
+		ix.queries.tidy()
+	}
+	ix.qcount[id]++
+}
+
+// Suggest completes what the shopper is typing: past queries starting with
+// prefix (most frequent first), then item titles starting with it, then the
+// prefix with its last word completed from title words (most frequent
+// first). At most n suggestions (Config.MaxSuggestions when n <= 0).
+func (ix *Index) Suggest(prefix string, n int) []Suggestion {
+	if n <= 0 {
+		n = ix.cfg.MaxSuggestions
+	}
+	p := normQuery(prefix)
+	if strings.TrimSpace(p) == "" {
+		return nil
+	}
+	var out []Suggestion
+	seen := map[string]bool{}
+	emit := func(s Suggestion) {
+		if !seen[s.Text] && len(out) < n {
+			seen[s.Text] = true
+			out = append(out, s)
+		}
+	}
+	const scanLimit = 2000 // entries looked at per source: keeps a short prefix under a few ms
+	// past queries
+	type cand struct {
+		text  string
+		count int
+	}
+	var qs []cand
+	ix.qmu.RLock()
+	scanned := 0
+	ix.queries.prefix(p, func(k string, id uint32) bool {
+		qs = append(qs, cand{k, ix.qcount[id]})
+		scanned++
+		return scanned < scanLimit
+	})
+	ix.qmu.RUnlock()
+	sort.Slice(qs, func(a, b int) bool {
+		if qs[a].count != qs[b].count {
+			return qs[a].count > qs[b].count
+		}
+		return qs[a].text < qs[b].text
+	})
+	for _, q := range qs {
+		emit(Suggestion{Text: q.text, Kind: "query", Score: float64(q.count)})
+	}
+
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	// titles
+	if len(out) < n {
+		scanned = 0
+		var ts []string
+		ix.titles.prefix(p, func(k string, d uint32) bool {
+			if int(d) < len(ix.docs) && ix.docs[d].live {
+				ts = append(ts, k)
+			}
+			scanned++
+			return scanned < scanLimit
+		})
+		sort.Slice(ts, func(a, b int) bool {
+			if len(ts[a]) != len(ts[b]) {
+				return len(ts[a]) < len(ts[b])
+			}
+			return ts[a] < ts[b]
+		})
+		for _, t := range ts {
+			emit(Suggestion{Text: t, Kind: "title", Score: 1 / float64(1+len(t))})
+		}
+	}
+	// complete the last word
+	if len(out) < n && !strings.HasSuffix(p, " ") {
+		head, last := "", p
+		if k := strings.LastIndexByte(p, ' '); k >= 0 {
+			head, last = p[:k+1], p[k+1:]
+		}
+		var ws []cand
+		scanned = 0
+		ix.words.prefix(last, func(k string, id uint32) bool {
+			if ix.wordDF[id] > 0 {
+				ws = append(ws, cand{k, ix.wordDF[id]})
+			}
+			scanned++
+			return scanned < scanLimit
+		})
+		sort.Slice(ws, func(a, b int) bool {
+			if ws[a].count != ws[b].count {
+				return ws[a].count > ws[b].count
+			}
+			return ws[a].text < ws[b].text
+		})
+		for _, w := range ws {
+			emit(Suggestion{Text: head + w.text, Kind: "word", Score: float64(w.count)})
+		}
+	}
+	return out
+}
