@@ -8,6 +8,7 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -33,6 +34,11 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	svc := recommend.New(st, recommend.Config{}, nil)
 	srv.AddRecommendRoutes(svc, svc.NewRetrainer(0, 0, pipeline.Options{}))
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.AddSearchRoutes(ix, svc, search.ModeKeyword)()
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}

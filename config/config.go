@@ -24,6 +24,21 @@ type Config struct {
 	Training Training `yaml:"training"`
 	// Recommend configures online recommendations and retraining.
 	Recommend Recommend `yaml:"recommend"`
+	// Search configures product search.
+	Search Search `yaml:"search"`
+}
+
+// Search configures product search.
+type Search struct {
+	// Mode is the default retrieval mode: keyword (default), semantic or hybrid.
+	Mode string `yaml:"mode"`
+	// Embedder enables semantic and hybrid search: use-lite (built in,
+	// English), openai (an OpenAI-compatible endpoint; key in
+	// AISLE_EMBEDDER_KEY), hash (character n-grams), use-lite+hash, or none.
+	Embedder      string `yaml:"embedder"`
+	EmbedderURL   string `yaml:"embedder_url"`
+	EmbedderModel string `yaml:"embedder_model"`
+	EmbedderDim   int    `yaml:"embedder_dim"`
 }
 
 // Recommend configures the recommendation service.

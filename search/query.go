@@ -128,7 +128,9 @@ func (ix *Index) compile(p parsedQuery) compiled {
 		// Typos only for words the catalogue does not know, and never in words
 		// with digits: model numbers must match as typed.
 		if !known && t.Kind == analysis.Word && ix.cfg.TypoWeight > 0 && !strings.ContainsAny(t.Term, "0123456789") {
-			n := utf8.RuneCountInString(t.Term)
+			// The edit budget follows the word as typed: stemming shortens
+			// "calculater" to "calculat", which must still reach "calcul".
+			n := max(utf8.RuneCountInString(t.Term), utf8.RuneCountInString(p.text[t.Start:t.End]))
 			edits := 0
 			if ix.cfg.Typo2MinLen > 0 && n >= ix.cfg.Typo2MinLen {
 				edits = 2

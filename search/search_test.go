@@ -759,3 +759,17 @@ func TestNegationDropsNextWord(t *testing.T) {
 		t.Errorf("without negation words: got %v, want straw first", ids(r))
 	}
 }
+
+// The typo budget follows the word as typed: "calculater" (10 letters, two
+// edits allowed) stems to "calculat", two edits from "calculator"'s stem.
+func TestTypoBudgetFromTypedWord(t *testing.T) {
+	ix := newTestIndex(t, DefaultConfig(), nil, []catalog.Item{
+		{ID: "c", Title: "Scientific Calculator, Solar", Available: true},
+		{ID: "s", Title: "Stapler", Available: true},
+	})
+	for _, q := range []string{"calculater", "calcuator", "scientfic"} {
+		if r := search(t, ix, Request{Query: q}); len(r.Items) == 0 || r.Items[0].ID != "c" {
+			t.Errorf("%q: got %v", q, ids(r))
+		}
+	}
+}

@@ -32,6 +32,7 @@ type SearchQuery struct {
 	MinPrice *float64
 	MaxPrice *float64
 	Sort     string // "" (relevance), "price_asc", "price_desc"
+	User     string // the shopper, for personalisation; "" = none
 }
 
 // SearchResult is one page of hits with the facets of all matches.
@@ -105,7 +106,7 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 	v := u.visitorOf(w, r)
 	q := r.URL.Query()
 	sq := SearchQuery{Text: strings.TrimSpace(q.Get("q")), Page: 1, PerPage: perPage,
-		Brand: q.Get("brand"), Category: q.Get("category"), Sort: q.Get("sort")}
+		Brand: q.Get("brand"), Category: q.Get("category"), Sort: q.Get("sort"), User: v.User}
 	if p, err := strconv.Atoi(q.Get("page")); err == nil && p > 1 && p <= 1000 {
 		sq.Page = p
 	}

@@ -262,3 +262,71 @@ func sep(path string) string {
 	}
 	return "?"
 }
+
+func TestSearchRoutes(t *testing.T) {
+	s := startDemo(t)
+	code, body := s.do("GET", "/api/search?q=scientific+calculator&n=5&facets=category,brand&user_id=u21&session_id=s1", "")
+	items := body["items"].([]any)
+	if code != 200 || len(items) != 5 || body["total"].(float64) < 5 {
+		t.Fatalf("search: %d %v", code, body)
+	}
+	first := items[0].(map[string]any)
+	if !strings.Contains(strings.ToLower(first["title"].(string)), "calculator") {
+		t.Errorf("first hit %v is not a calculator", first)
+	}
+	if hl, _ := first["highlights"].(map[string]any); hl == nil || !strings.Contains(fmt.Sprint(hl["title"]), "<em>") {
+		t.Errorf("no highlights: %v", first)
+	}
+	facets := body["facets"].(map[string]any)
+	if len(facets["category"].([]any)) == 0 || len(facets["brand"].([]any)) == 0 {
+		t.Errorf("facets: %v", facets)
+	}
+	// A typo still finds it; filters restrict it.
+	_, body = s.do("GET", "/api/search?q=calculater&n=3", "")
+	if len(body["items"].([]any)) == 0 {
+		t.Errorf("typo found nothing")
+	}
+	_, body = s.do("GET", "/api/search?q=calculator&n=50&brand=Casio", "")
+	for _, it := range body["items"].([]any) {
+		id := it.(map[string]any)["id"].(string)
+		_, item := s.do("GET", "/api/items/"+id, "")
+		if item["brand"] != "Casio" {
+			t.Errorf("brand filter let %v through", item["brand"])
+		}
+	}
+	// A deleted item disappears at once.
+	gone := first["id"].(string)
+	s.do("DELETE", "/api/items/"+gone, "")
+	_, body = s.do("GET", "/api/search?q=scientific+calculator&n=50", "")
+	for _, it := range body["items"].([]any) {
+		if it.(map[string]any)["id"] == gone {
+			t.Fatalf("deleted item %s still found", gone)
+		}
+	}
+	// Suggestions, and the search was logged for the user.
+	_, body = s.do("GET", "/api/suggest?q=calc", "")
+	if len(body["suggestions"].([]any)) == 0 {
+		t.Errorf("no suggestions for calc")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, evs := s.do("GET", "/api/users/u21/events?limit=5", "")
+		found := false
+		for _, e := range evs["events"].([]any) {
+			m := e.(map[string]any)
+			found = found || (m["type"] == "search" && m["query"] == "scientific calculator")
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("search not logged as an event: %v", evs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, bad := range []string{"sort=cheapest", "mode=psychic", "facets=colour", "n=0", "min_price=-1"} {
+		if code, _ := s.do("GET", "/api/search?q=pen&"+bad, ""); code != 400 {
+			t.Errorf("%s: %d", bad, code)
+		}
+	}
+}

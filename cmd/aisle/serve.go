@@ -16,10 +16,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle/api"
+	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/embed"
+	"github.com/aisle-dev/aisle/embed/embedders"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/web"
 )
 
@@ -114,7 +118,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	srv.AddRecommendRoutes(svc, rt)
-	if _, err := web.Register(srv, svc, rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: log}); err != nil {
+	ix, mode, err := newSearchIndex(cfg, log)
+	if err != nil {
+		return err
+	}
+	stopSearchLog := srv.AddSearchRoutes(ix, svc, mode)
+	defer stopSearchLog()
+	if _, err := web.Register(srv, svc, rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: log,
+		Searcher: &web.IndexSearcher{Index: ix, Mode: mode, Boost: svc.Affinity}}); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -148,6 +159,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	eng.Subscribe(svc)
+	if err := loadSearch(ctx, ix, eng); err != nil {
+		hs.Close()
+		return err
+	}
 	go rt.Run(ctx)
 	// Loading leaves garbage of the size of the catalogue and the models
 	// (decoded JSON, read buffers): give it back before serving.
@@ -208,4 +223,57 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 		PromoteTolerance: rc.PromoteTolerance,
 	}, log)
 	return svc, svc.NewRetrainer(rc.RetrainEvery, rc.RetrainAfterEvents, opts), nil
+}
+
+// newSearchIndex builds the product search index from the config: keyword
+// search always; semantic and hybrid modes when an embedder is configured.
+func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.Mode, error) {
+	sc := cfg.Search
+	opts := search.Options{Logger: log}
+	if sc.Embedder != "" && sc.Embedder != "none" {
+		emb, err := embedders.New(embedders.Config{Kind: sc.Embedder, URL: sc.EmbedderURL, Model: sc.EmbedderModel, Dim: sc.EmbedderDim, APIKey: os.Getenv("AISLE_EMBEDDER_KEY"), Logger: log})
+		if err != nil {
+			return nil, "", fmt.Errorf("config search.embedder: %w", err)
+		}
+		opts.Embedder = embed.NewCache(emb, 10000)
+	}
+	mode := search.ModeKeyword
+	if sc.Mode != "" {
+		m, err := search.ParseMode(sc.Mode)
+		if err != nil {
+			return nil, "", fmt.Errorf("config search.mode: %w", err)
+		}
+		if m != search.ModeKeyword && opts.Embedder == nil {
+			return nil, "", fmt.Errorf("config search.mode %s needs search.embedder (use-lite, openai, hash)", m)
+		}
+		mode = m
+	}
+	ix, err := search.NewIndex(search.DefaultConfig(), opts)
+	return ix, mode, err
+}
+
+// loadSearch indexes the catalogue and subscribes the index to changes
+// (called while writes wait for readiness).
+func loadSearch(ctx context.Context, ix *search.Index, eng *engine.Engine) error {
+	var batch []catalog.Item
+	flush := func() error {
+		err := ix.Upsert(ctx, batch...)
+		batch = batch[:0]
+		return err
+	}
+	err := eng.Store().ScanItems(ctx, func(it catalog.Item) error {
+		batch = append(batch, it)
+		if len(batch) == 10000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("index the catalogue for search: %w", err)
+	}
+	eng.Subscribe(ix)
+	return nil
 }

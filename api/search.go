@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/search"
+)
+
+// AddSearchRoutes registers GET /api/search and GET /api/suggest. Searches
+// with a user_id (or a session_id) are logged as search events in the
+// background; svc, when set, personalises ranking by the user's affinity.
+// The returned function stops the logger and flushes it.
+func (s *Server) AddSearchRoutes(ix *search.Index, svc *recommend.Service, defaultMode search.Mode) func() {
+	h := &searchHandlers{ix: ix, svc: svc, mode: defaultMode, log: newSearchLog(s.eng, s.log)}
+	s.Handle(Route{"GET", "/api/search", Read, h.search})
+	s.Handle(Route{"GET", "/api/suggest", Read, h.suggest})
+	return h.log.close
+}
+
+type searchHandlers struct {
+	ix   *search.Index
+	svc  *recommend.Service
+	mode search.Mode
+	log  *searchLog
+}
+
+func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	req := search.Request{Query: q.Get("q"), Categories: q["category"], Brands: q["brand"], Mode: h.mode}
+	var ok bool
+	if req.N, ok = IntParam(w, r, "n", 10, 1, MaxN); !ok {
+		return
+	}
+	if req.Offset, ok = IntParam(w, r, "offset", 0, 0, 100_000); !ok {
+		return
+	}
+	for _, p := range []struct {
+		name string
+		dst  **float64
+	}{{"min_price", &req.MinPrice}, {"max_price", &req.MaxPrice}} {
+		if v := q.Get(p.name); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s=%q must be a number ≥ 0", p.name, v), nil)
+				return
+			}
+			*p.dst = &f
+		}
+	}
+	var err error
+	if v := q.Get("sort"); v != "" {
+		if req.Sort, err = search.ParseSort(v); err != nil {
+			WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+	}
+	if v := q.Get("mode"); v != "" {
+		if req.Mode, err = search.ParseMode(v); err != nil {
+			WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+	}
+	if v := q.Get("facets"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			switch f = strings.TrimSpace(f); f {
+			case "category", "brand", "price":
+				req.Facets = append(req.Facets, f)
+			default:
+				WriteError(w, http.StatusBadRequest, fmt.Sprintf("facets: unknown facet %q (use category, brand, price)", f), nil)
+				return
+			}
+		}
+	}
+	user := q.Get("user_id")
+	if user != "" && h.svc != nil {
+		if req.Boost, err = h.svc.Affinity(r.Context(), user); err != nil {
+			WriteEngineError(w, err)
+			return
+		}
+	}
+	res, err := h.ix.Search(r.Context(), req)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	if req.Query != "" && req.Offset == 0 {
+		if res.Total > 0 {
+			h.ix.RecordQuery(req.Query)
+		}
+		h.log.add(user, q.Get("session_id"), req.Query)
+	}
+	WriteJSON(w, http.StatusOK, res)
+}
+
+func (h *searchHandlers) suggest(w http.ResponseWriter, r *http.Request) {
+	n, ok := IntParam(w, r, "n", 8, 1, 50)
+	if !ok {
+		return
+	}
+	sugg := h.ix.Suggest(r.URL.Query().Get("q"), n)
+	if sugg == nil {
+		sugg = []search.Suggestion{}
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"suggestions": sugg})
+}
+
+// searchLog writes search events in batches in the background, so logging
+// never slows a search down. Anonymous searches are logged under
+// "anon-<session_id>"; searches with neither id are not logged.
+type searchLog struct {
+	eng  *engine.Engine
+	log  *slog.Logger
+	ch   chan events.Event
+	done chan struct{}
+}
+
+func newSearchLog(eng *engine.Engine, log *slog.Logger) *searchLog {
+	l := &searchLog{eng: eng, log: log, ch: make(chan events.Event, 4096), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+func (l *searchLog) add(user, session, query string) {
+	if user == "" {
+		if session == "" {
+			return
+		}
+		user = "anon-" + session
+	}
+	if len(query) > events.MaxQueryLen {
+		query = query[:events.MaxQueryLen]
+	}
+	select {
+	case l.ch <- events.Event{UserID: user, SessionID: session, Type: events.Search, Query: query, Timestamp: time.Now().UTC()}:
+	default: // full: dropping a log line beats slowing searches down
+	}
+}
+
+func (l *searchLog) run() {
+	defer close(l.done)
+	var batch []events.Event
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if _, err := l.eng.AddEventsPartial(context.Background(), batch, nil); err != nil {
+			l.log.Error("logging searches", "error", err, "events", len(batch))
+		}
+		batch = batch[:0]
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case e, ok := <-l.ch:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, e)
+			if len(batch) >= 500 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+func (l *searchLog) close() {
+	close(l.ch)
+	<-l.done
+}
