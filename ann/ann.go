@@ -47,7 +47,7 @@ type Progress func(stage string, done, total int)
 
 // DefaultThreshold is the catalogue size from which New builds an IVF index
 // instead of scanning every item. An exact scan of 200k × 64 takes about
-// 2.5 ms on the reference machine (docs/benchmarks-ann.md).
+// 2.5 ms on the reference machine (docs/benchmarks.md).
 const DefaultThreshold = 200_000
 
 // Options configure New.

@@ -10,7 +10,7 @@ import (
 )
 
 // Benchmarks on synthetic data (go test -bench . -benchtime … ./ann; see
-// docs/benchmarks-ann.md). The 1M × 64 sets are built once per process.
+// docs/benchmarks.md). The 1M × 64 sets are built once per process.
 
 const benchDim = 64
 

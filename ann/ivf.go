@@ -38,12 +38,12 @@ type IVFOptions struct {
 
 // DefaultHead is the default fraction of items in the always-scanned head
 // list. On iALS embeddings of Amazon Beauty it raised recall@10 from 0.61 to
-// 0.91 at nprobe 4 and from 0.78 to 0.98 at nprobe 16 (docs/benchmarks-ann.md).
+// 0.91 at nprobe 4 and from 0.78 to 0.98 at nprobe 16 (docs/benchmarks.md).
 const DefaultHead = 0.01
 
 // DefaultNProbe is the default number of lists an IVF search scans. With √n
 // lists it gave recall@10 0.994 on overlapping clusters of 1M × 64 and 0.98
-// on iALS embeddings of Amazon Beauty (docs/benchmarks-ann.md).
+// on iALS embeddings of Amazon Beauty (docs/benchmarks.md).
 const DefaultNProbe = 24
 
 // IVF is an inverted-file index (IVF-flat): k-means splits the items into

@@ -155,7 +155,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the settings tuned on the training queries of ESCI-US 150
-// (see docs/benchmarks-search.md).
+// (see docs/benchmarks.md).
 func DefaultConfig() Config {
 	return Config{
 		Analyzer:       "en",
