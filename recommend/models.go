@@ -42,14 +42,8 @@ type servingModel struct {
 // trailing 1 when item biases are folded into the indexed vectors.
 func (sm *servingModel) annQuery(user int32, h *history) []float32 {
 	ue := sm.m.(model.UserEmbedder)
-	q := model.Query{User: user}
-	for k, i := range h.items {
-		if int(i) < len(sm.toModel) && sm.toModel[i] >= 0 {
-			q.History = append(q.History, sm.toModel[i])
-			q.HistoryWeights = append(q.HistoryWeights, h.weights[k])
-		}
-	}
-	if user < 0 && len(q.History) == 0 {
+	q, ok := sm.query(user, h)
+	if !ok {
 		return nil
 	}
 	dim, _ := ue.ItemVectors()
@@ -103,11 +97,9 @@ type modelSet struct {
 	primary *servingModel
 }
 
-func (sm *servingModel) label() string { return fmt.Sprintf("%s@%d", sm.meta.Name, sm.meta.Version) }
-
-// score runs the model for a user (index or -1) with history h and returns
-// scores in service item space (NaN for items the model does not know).
-func (sm *servingModel) score(user int32, h *history, nItems int) []float32 {
+// query maps a user and history into the model's indices; false when
+// there is nothing to score from (an unknown user with no known items).
+func (sm *servingModel) query(user int32, h *history) (model.Query, bool) {
 	q := model.Query{User: user}
 	for k, i := range h.items {
 		if int(i) < len(sm.toModel) && sm.toModel[i] >= 0 {
@@ -115,7 +107,16 @@ func (sm *servingModel) score(user int32, h *history, nItems int) []float32 {
 			q.HistoryWeights = append(q.HistoryWeights, h.weights[k])
 		}
 	}
-	if user < 0 && len(q.History) == 0 {
+	return q, user >= 0 || len(q.History) > 0
+}
+
+func (sm *servingModel) label() string { return fmt.Sprintf("%s@%d", sm.meta.Name, sm.meta.Version) }
+
+// score runs the model for a user (index or -1) with history h and returns
+// scores in service item space (NaN for items the model does not know).
+func (sm *servingModel) score(user int32, h *history, nItems int) []float32 {
+	q, ok := sm.query(user, h)
+	if !ok {
 		return nil
 	}
 	ms := make([]float32, len(sm.fromModel))
