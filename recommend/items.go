@@ -24,17 +24,26 @@ type itemInfo struct {
 	price      float64 // NaN when unknown
 	available  bool
 	deleted    bool
+	cat        int32 // id of leafCategory() in items.cats; -1 when none
 }
 
 // items is the in-memory catalogue the service filters against. Indices
 // are stable for the life of the service (deleted items keep theirs).
 type items struct {
-	mu    sync.RWMutex
-	index map[string]int32
-	info  []itemInfo
+	mu     sync.RWMutex
+	index  map[string]int32
+	info   []itemInfo
+	catIDs map[string]int32 // leaf category → id, so hot loops compare ints
 }
 
-func newItems() *items { return &items{index: map[string]int32{}} }
+func newItems() *items { return &items{index: map[string]int32{}, catIDs: map[string]int32{}} }
+
+// numCats is the number of distinct leaf categories seen.
+func (s *items) numCats() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.catIDs)
+}
 
 func infoOf(it catalog.Item) itemInfo {
 	p := math.NaN()
@@ -56,7 +65,17 @@ func (s *items) upsert(its []catalog.Item) []int32 {
 			s.index[it.ID] = i
 			s.info = append(s.info, itemInfo{})
 		}
-		s.info[i] = infoOf(it)
+		info := infoOf(it)
+		info.cat = -1
+		if c := info.leafCategory(); c != "" {
+			id, ok := s.catIDs[c]
+			if !ok {
+				id = int32(len(s.catIDs))
+				s.catIDs[c] = id
+			}
+			info.cat = id
+		}
+		s.info[i] = info
 		out[k] = i
 	}
 	return out

@@ -377,12 +377,12 @@ func (s *Service) blendWith(scores []float32, cand, hist []itemInfo, h *history)
 		return
 	}
 	// Category shares of the recent history, weighted like the history
-	// itself (type and recency).
-	share := map[string]float32{}
+	// itself (type and recency), indexed by category id.
+	share := make([]float32, s.items.numCats())
 	var total float32
 	for k, i := range h.items {
 		total += h.weights[k]
-		if c := hist[i].leafCategory(); c != "" {
+		if c := hist[i].cat; c >= 0 && int(c) < len(share) {
 			share[c] += h.weights[k]
 		}
 	}
@@ -409,7 +409,9 @@ func (s *Service) blendWith(scores []float32, cand, hist []itemInfo, h *history)
 		}
 		a := float32(0)
 		if i < len(cand) {
-			a = share[cand[i].leafCategory()]
+			if c := cand[i].cat; c >= 0 && int(c) < len(share) {
+				a = share[c]
+			}
 		}
 		scores[i] = (1-beta)*(v-lo)/span + beta*a
 	}

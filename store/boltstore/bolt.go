@@ -6,7 +6,7 @@
 //
 //	items:       item id → item JSON
 //	users:       user id → user JSON
-//	events:      seq (8 bytes, big-endian) → event JSON
+//	events:      seq (8 bytes, big-endian) → event (binary, see eventcodec.go)
 //	user_events: user id, 0x00, seq → (empty)   — a user's events in time order
 //	models:      name, 0x00, version (4 bytes) → ModelMeta JSON
 //	model_blobs: same key → artefact bytes
@@ -336,11 +336,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 				return err
 			}
 			evs[i].Seq = seq
-			v, err := json.Marshal(&evs[i])
-			if err != nil {
-				return fmt.Errorf("encode event: %w", err)
-			}
-			if err := eb.Put(seqKey(seq), v); err != nil {
+			if err := eb.Put(seqKey(seq), encodeEvent(&evs[i])); err != nil {
 				return err
 			}
 			idx[i] = userEventKey(evs[i].UserID, seq)
@@ -401,7 +397,7 @@ func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]eve
 				continue
 			}
 			var e events.Event
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := decodeEvent(v, &e); err != nil {
 				return fmt.Errorf("decode event %x: %w", k[len(prefix):], err)
 			}
 			out = append(out, e)
@@ -423,7 +419,7 @@ func (s *Store) ScanEvents(ctx context.Context, after uint64, fn func(events.Eve
 				}
 			}
 			var e events.Event
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := decodeEvent(v, &e); err != nil {
 				return fmt.Errorf("decode event %x: %w", k, err)
 			}
 			if err := fn(e); err != nil {

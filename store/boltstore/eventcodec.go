@@ -1,0 +1,110 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/aisle-dev/aisle/events"
+)
+
+// Events are stored in a compact binary form (reading the event log is the
+// hot path of training and of every recommendation request):
+//
+//	0xA1 (format 1) | uvarint seq | str user | str item | str type | str query |
+//	str session | varint unix nanoseconds | 0 or (1 and 8-byte float64 value)
+//
+// where str is a uvarint length and the bytes. Values that start with '{'
+// are events written as JSON by earlier versions and are still read.
+const eventFormat1 = 0xA1
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func encodeEvent(e *events.Event) []byte {
+	b := make([]byte, 0, 32+len(e.UserID)+len(e.ItemID)+len(e.Type)+len(e.Query)+len(e.SessionID))
+	b = append(b, eventFormat1)
+	b = binary.AppendUvarint(b, e.Seq)
+	b = appendStr(b, e.UserID)
+	b = appendStr(b, e.ItemID)
+	b = appendStr(b, string(e.Type))
+	b = appendStr(b, e.Query)
+	b = appendStr(b, e.SessionID)
+	b = binary.AppendVarint(b, e.Timestamp.UnixNano())
+	if e.Value == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(*e.Value))
+}
+
+var errBadEvent = errors.New("corrupt stored event")
+
+func decodeEvent(v []byte, e *events.Event) error {
+	if len(v) > 0 && v[0] == '{' {
+		*e = events.Event{}
+		type plain events.Event // stored JSON was validated: no strict decoding needed
+		return json.Unmarshal(v, (*plain)(e))
+	}
+	if len(v) == 0 || v[0] != eventFormat1 {
+		return errBadEvent
+	}
+	p := v[1:]
+	uv := func() (uint64, bool) {
+		x, n := binary.Uvarint(p)
+		if n <= 0 {
+			return 0, false
+		}
+		p = p[n:]
+		return x, true
+	}
+	str := func() (string, bool) {
+		n, ok := uv()
+		if !ok || n > uint64(len(p)) {
+			return "", false
+		}
+		s := string(p[:n])
+		p = p[n:]
+		return s, true
+	}
+	var ok bool
+	var typ string
+	if e.Seq, ok = uv(); !ok {
+		return errBadEvent
+	}
+	if e.UserID, ok = str(); !ok {
+		return errBadEvent
+	}
+	if e.ItemID, ok = str(); !ok {
+		return errBadEvent
+	}
+	if typ, ok = str(); !ok {
+		return errBadEvent
+	}
+	e.Type = events.Type(typ)
+	if e.Query, ok = str(); !ok {
+		return errBadEvent
+	}
+	if e.SessionID, ok = str(); !ok {
+		return errBadEvent
+	}
+	ns, n := binary.Varint(p)
+	if n <= 0 || len(p) < n+1 {
+		return errBadEvent
+	}
+	p = p[n:]
+	e.Timestamp = time.Unix(0, ns).UTC()
+	e.Value = nil
+	if p[0] == 1 {
+		if len(p) < 9 {
+			return errBadEvent
+		}
+		f := math.Float64frombits(binary.LittleEndian.Uint64(p[1:9]))
+		e.Value = &f
+	}
+	return nil
+}
