@@ -13,6 +13,7 @@ import (
 	"github.com/aisle-dev/aisle/model/mf"
 	"github.com/aisle-dev/aisle/model/popular"
 	"github.com/aisle-dev/aisle/model/rating"
+	"github.com/aisle-dev/aisle/model/sasrec"
 )
 
 // Factory builds an untrained model from hyper-parameters; missing
@@ -29,6 +30,13 @@ var factories = map[string]Factory{
 	"biased-mf":     rating.NewBiasedMF,
 	"neural-rating": rating.NewNeural,
 	"linear":        rating.NewLinear,
+	sasrec.Name: func(p model.Params) (model.Model, error) {
+		c, err := sasrec.ConfigFromParams(p)
+		if err != nil {
+			return nil, err
+		}
+		return sasrec.New(c)
+	},
 }
 
 // New builds the named model.

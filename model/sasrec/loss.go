@@ -1,0 +1,60 @@
+package sasrec
+
+// softmaxLoss is the next-item loss over the whole catalogue: for each of the
+// n output rows of h (n×d) with a target ≥ 0 it adds
+// scale·(−log softmax(h_t·Eᵀ)[target]) to the returned loss, writes the
+// gradient w.r.t. h into dh (n×d, overwritten) and accumulates the gradient
+// w.r.t. the embeddings into dEmbT, kept transposed (d×items) so that every
+// update is one long axpy. embT is the transposed embedding table (d×items).
+func softmaxLoss(emb, embT []float32, ws *workspace, h []float32, targets []int32, scale float32, dh, dEmbT []float32) float64 {
+	dm := ws.dm
+	d, N := dm.d, dm.items
+	n := len(targets)
+	ws.ensureLogits()
+	z := ws.logits[:n*N]
+	// logits: one pass over the table, every row of h against each item
+	for j := 0; j < N; j++ {
+		e := emb[j*d : j*d+d]
+		for t, tg := range targets {
+			if tg >= 0 {
+				z[t*N+j] = dot(h[t*d:t*d+d], e)
+			}
+		}
+	}
+	var loss float64
+	clear(dh[:n*d])
+	for t, tg := range targets {
+		if tg < 0 {
+			continue
+		}
+		zt := z[t*N : t*N+N]
+		mx := zt[0]
+		for _, v := range zt {
+			mx = max(mx, v)
+		}
+		var sum float32
+		for j, v := range zt {
+			e := expf(v - mx)
+			zt[j] = e
+			sum += e
+		}
+		// loss = log Σexp − z_target, computed from the shifted values
+		loss -= float64(scale) * logf64(float64(zt[tg])/float64(sum))
+		k := scale / sum
+		for j := range zt {
+			zt[j] *= k
+		}
+		zt[tg] -= scale
+		// dh_t = Σ_j g_j e_j, as d long dot products against the transposed table
+		dht := dh[t*d : t*d+d]
+		for c := 0; c < d; c++ {
+			dht[c] = dot(zt, embT[c*N:c*N+N])
+		}
+		// dE_j += g_j h_t, as d long axpys into the transposed gradient
+		ht := h[t*d : t*d+d]
+		for c := 0; c < d; c++ {
+			axpyLong(ht[c], zt, dEmbT[c*N:c*N+N])
+		}
+	}
+	return loss
+}

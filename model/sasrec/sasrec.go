@@ -1,0 +1,280 @@
+package sasrec
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/aisle-dev/aisle/model"
+)
+
+// Name is the model's registered name.
+const Name = "sasrec"
+
+// Config holds the hyper-parameters. Start from DefaultConfig.
+type Config struct {
+	Dim         int     // embedding and hidden width d
+	Layers      int     // number of self-attention blocks
+	Heads       int     // attention heads per block; must divide Dim
+	FFN         int     // hidden width of the feed-forward layers
+	MaxLen      int     // longest input sequence; older events are ignored
+	Dropout     float64 // dropout on embeddings, attention output and FFN output
+	AttnDropout float64 // dropout on attention probabilities
+	LR          float64 // Adam learning rate
+	WeightDecay float64 // decoupled (AdamW) weight decay
+	Batch       int     // sequences per gradient step
+	Epochs      int     // maximum number of passes over the sequences
+	// Patience stops training after this many validations without a better
+	// NDCG@10; the best epoch's weights are kept.
+	Patience int
+	// ValidUsers is how many users (at most) Fit holds out for early
+	// stopping: their last training interaction becomes the validation
+	// target and is not trained on. 0 trains all Epochs without validation.
+	ValidUsers int
+	Threads    int    // goroutines for training and validation; 0 = GOMAXPROCS
+	Seed       uint64 // seed of initialisation, shuffling and dropout
+}
+
+// DefaultConfig returns the defaults, chosen on the validation item of the
+// public sequential benchmarks (docs/benchmarks-sasrec.md).
+func DefaultConfig() Config {
+	return Config{
+		Dim: 64, Layers: 2, Heads: 2, FFN: 256, MaxLen: 50,
+		Dropout: 0.5, AttnDropout: 0.5,
+		LR: 1e-3, WeightDecay: 0, Batch: 128,
+		Epochs: 200, Patience: 5, ValidUsers: 10000,
+		Seed: 1,
+	}
+}
+
+// paramNames maps model.Params names to Config fields.
+var paramNames = []string{"dim", "layers", "heads", "ffn", "maxlen", "dropout", "attn_dropout",
+	"lr", "weight_decay", "batch", "epochs", "patience", "valid_users", "threads", "seed"}
+
+// ConfigFromParams applies p over DefaultConfig; unknown names are an error.
+func ConfigFromParams(p model.Params) (Config, error) {
+	c := DefaultConfig()
+	for k, v := range p {
+		switch k {
+		case "dim":
+			c.Dim = int(v)
+		case "layers":
+			c.Layers = int(v)
+		case "heads":
+			c.Heads = int(v)
+		case "ffn":
+			c.FFN = int(v)
+		case "maxlen":
+			c.MaxLen = int(v)
+		case "dropout":
+			c.Dropout = v
+		case "attn_dropout":
+			c.AttnDropout = v
+		case "lr":
+			c.LR = v
+		case "weight_decay":
+			c.WeightDecay = v
+		case "batch":
+			c.Batch = int(v)
+		case "epochs":
+			c.Epochs = int(v)
+		case "patience":
+			c.Patience = int(v)
+		case "valid_users":
+			c.ValidUsers = int(v)
+		case "threads":
+			c.Threads = int(v)
+		case "seed":
+			c.Seed = uint64(v)
+		default:
+			return c, fmt.Errorf("sasrec: unknown parameter %q (known: %v)", k, paramNames)
+		}
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Dim < 1 || c.Dim > 4096:
+		return fmt.Errorf("sasrec: dim %d out of range 1..4096", c.Dim)
+	case c.Layers < 1 || c.Layers > 64:
+		return fmt.Errorf("sasrec: layers %d out of range 1..64", c.Layers)
+	case c.Heads < 1 || c.Dim%c.Heads != 0:
+		return fmt.Errorf("sasrec: heads %d must divide dim %d", c.Heads, c.Dim)
+	case c.FFN < 1 || c.FFN > 1<<16:
+		return fmt.Errorf("sasrec: ffn %d out of range 1..65536", c.FFN)
+	case c.MaxLen < 1 || c.MaxLen > 4096:
+		return fmt.Errorf("sasrec: maxlen %d out of range 1..4096", c.MaxLen)
+	case c.Dropout < 0 || c.Dropout >= 1 || c.AttnDropout < 0 || c.AttnDropout >= 1:
+		return fmt.Errorf("sasrec: dropout %g / attn_dropout %g must be in [0,1)", c.Dropout, c.AttnDropout)
+	case !(c.LR > 0) || c.WeightDecay < 0:
+		return fmt.Errorf("sasrec: lr %g must be > 0 and weight_decay %g ≥ 0", c.LR, c.WeightDecay)
+	case c.Batch < 1 || c.Epochs < 1 || c.Patience < 1 || c.ValidUsers < 0 || c.Threads < 0:
+		return fmt.Errorf("sasrec: batch, epochs and patience must be ≥ 1, valid_users and threads ≥ 0")
+	}
+	return nil
+}
+
+// Model is a SASRec-style self-attention next-item recommender trained with
+// the full-catalogue softmax loss. It implements model.Model and
+// model.ItemEmbedder. Score is safe for concurrent use after Fit or Load.
+type Model struct {
+	cfg  Config
+	dm   dims
+	w    []float32 // every parameter, laid out by dm.layout
+	p    params
+	pop  []float32 // log(1+count) of each item, the answer for an empty history
+	pool sync.Pool // *workspace for Score
+}
+
+// New returns an untrained model.
+func New(cfg Config) (*Model, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Model{cfg: cfg}, nil
+}
+
+// Name implements model.Model.
+func (m *Model) Name() string { return Name }
+
+// Config returns the model's hyper-parameters.
+func (m *Model) Config() Config { return m.cfg }
+
+// NumItems is the catalogue size of the fitted model (0 before Fit or Load).
+func (m *Model) NumItems() int { return m.dm.items }
+
+// ItemVectors implements model.ItemEmbedder with the item embedding table,
+// which is also the output layer: Score is the dot product of the sequence
+// representation with these vectors.
+func (m *Model) ItemVectors() (int, []float32) { return m.dm.d, m.p.emb }
+
+// Case is one validation example: a history (oldest first) and the item
+// that followed it.
+type Case struct {
+	History []int32
+	Target  int32
+}
+
+func (m *Model) threads() int {
+	if m.cfg.Threads > 0 {
+		return m.cfg.Threads
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// Fit trains on every row of ds as one time-ordered sequence. Unless
+// Config.ValidUsers is 0, it holds out the last interaction of up to
+// ValidUsers users (chosen at random among those with at least 3) for early
+// stopping and keeps the weights of the best epoch.
+func (m *Model) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
+	rng := rand.New(rand.NewPCG(m.cfg.Seed, 0x5eed))
+	rows := make([][]int32, ds.NumUsers())
+	for u := range rows {
+		rows[u] = ds.Row(u)
+	}
+	var valid []Case
+	if m.cfg.ValidUsers > 0 {
+		var cand []int
+		for u, r := range rows {
+			if len(r) >= 3 {
+				cand = append(cand, u)
+			}
+		}
+		rng.Shuffle(len(cand), func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
+		if len(cand) > m.cfg.ValidUsers {
+			cand = cand[:m.cfg.ValidUsers]
+		}
+		sort.Ints(cand)
+		for _, u := range cand {
+			r := rows[u]
+			valid = append(valid, Case{History: r[:len(r)-1], Target: r[len(r)-1]})
+			rows[u] = r[:len(r)-1]
+		}
+	}
+	return m.fit(ctx, ds.NumItems(), rows, valid, progress)
+}
+
+// FitValidation trains on every row of ds and stops early on the given
+// validation cases (e.g. each user's next item from a later time window)
+// instead of holding out part of ds. With no cases it trains all Epochs.
+func (m *Model) FitValidation(ctx context.Context, ds *model.Dataset, valid []Case, progress model.Progress) error {
+	rows := make([][]int32, ds.NumUsers())
+	for u := range rows {
+		rows[u] = ds.Row(u)
+	}
+	return m.fit(ctx, ds.NumItems(), rows, valid, progress)
+}
+
+// Score implements model.Model: the representation of q.History (its last
+// MaxLen items; ids outside the catalogue are skipped) is scored against
+// every item. An empty history scores items by training popularity.
+func (m *Model) Score(q model.Query, scores []float32) {
+	N, d := m.dm.items, m.dm.d
+	scores = scores[:N]
+	ws, _ := m.pool.Get().(*workspace)
+	if ws == nil {
+		ws = newWorkspace(m.dm)
+	}
+	defer m.pool.Put(ws)
+	h := m.represent(ws, q.History)
+	if h == nil {
+		copy(scores, m.pop)
+		return
+	}
+	emb := m.p.emb
+	for j := range scores {
+		scores[j] = dot(h, emb[j*d:j*d+d])
+	}
+}
+
+// represent returns the d-vector of the history's last position (nil when
+// no history item is in the catalogue); it is valid until ws is reused.
+func (m *Model) represent(ws *workspace, history []int32) []float32 {
+	L, d := m.dm.maxLen, m.dm.d
+	buf := ws.buf[:0]
+	for i := len(history) - 1; i >= 0 && len(buf) < L; i-- {
+		if it := history[i]; it >= 0 && int(it) < m.dm.items {
+			buf = append(buf, it)
+		}
+	}
+	ws.buf = buf
+	n := len(buf)
+	if n == 0 {
+		return nil
+	}
+	for i, j := 0, n-1; i < j; i, j = i+1, j-1 {
+		buf[i], buf[j] = buf[j], buf[i]
+	}
+	out := forward(m.p, ws, buf, 0, 0, nil)
+	return out[(n-1)*d : n*d]
+}
+
+// setDims allocates the parameters for a catalogue of n items.
+func (m *Model) setDims(n int) {
+	c := m.cfg
+	m.dm = dims{items: n, d: c.Dim, heads: c.Heads, ffn: c.FFN, maxLen: c.MaxLen, layers: c.Layers}
+	m.w = make([]float32, m.dm.size())
+	m.p = m.dm.layout(m.w)
+	m.pop = make([]float32, n)
+	m.pool = sync.Pool{}
+}
+
+// popularity sets pop from the training sequences.
+func (m *Model) popularity(rows [][]int32) {
+	cnt := make([]float64, m.dm.items)
+	for _, r := range rows {
+		for _, it := range r {
+			if it >= 0 && int(it) < len(cnt) {
+				cnt[it]++
+			}
+		}
+	}
+	for j, c := range cnt {
+		m.pop[j] = float32(math.Log1p(c))
+	}
+}

@@ -1,0 +1,270 @@
+package sasrec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/aisle-dev/aisle/model"
+)
+
+// worker is one training goroutine's state: its workspace and private
+// gradient buffers (summed in a fixed order, so that a run is reproducible
+// for a given seed and thread count).
+type worker struct {
+	ws    *workspace
+	gflat []float32
+	g     params
+	dEmbT []float32 // output-layer gradient of the embeddings, transposed (d×items)
+	loss  float64
+}
+
+// adam is the Adam optimiser state over the flat parameter slice.
+type adam struct {
+	m, v []float32
+	t    int
+}
+
+// step applies one AdamW update of w with gradient g, using `parts` goroutines.
+func (a *adam) step(w, g []float32, lr, wd float64, parts int) {
+	const b1, b2, eps = 0.9, 0.999, 1e-8
+	a.t++
+	c1 := 1 - math.Pow(b1, float64(a.t))
+	c2 := 1 - math.Pow(b2, float64(a.t))
+	alpha := float32(lr * math.Sqrt(c2) / c1)
+	decay := float32(1 - lr*wd)
+	epsHat := float32(eps * math.Sqrt(c2))
+	var wg sync.WaitGroup
+	chunk := (len(w) + parts - 1) / parts
+	for s := 0; s < len(w); s += chunk {
+		e := min(s+chunk, len(w))
+		wg.Go(func() {
+			m, v, ww, gg := a.m[s:e], a.v[s:e], w[s:e], g[s:e]
+			for i, gi := range gg {
+				mi := b1*m[i] + (1-b1)*gi
+				vi := b2*v[i] + (1-b2)*gi*gi
+				m[i], v[i] = mi, vi
+				ww[i] = ww[i]*decay - alpha*mi/(float32(math.Sqrt(float64(vi)))+epsHat)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// lastWindow returns the last n items of r.
+func lastWindow(r []int32, n int) []int32 {
+	if len(r) > n {
+		return r[len(r)-n:]
+	}
+	return r
+}
+
+// fit trains on rows (time-ordered item sequences) with early stopping on valid.
+func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []Case, progress model.Progress) error {
+	if numItems < 1 {
+		return errors.New("sasrec: fit: empty catalogue")
+	}
+	cfg := m.cfg
+	m.setDims(numItems)
+	dm := m.dm
+	rng := rand.New(rand.NewPCG(cfg.Seed, 1))
+	dm.initParams(m.p, rng)
+	m.popularity(rows)
+	for _, c := range valid {
+		if c.Target < 0 || int(c.Target) >= numItems {
+			return fmt.Errorf("sasrec: fit: validation target %d outside the catalogue of %d items", c.Target, numItems)
+		}
+	}
+
+	// training sequences: the last MaxLen+1 items of every row with ≥ 2
+	var seqs [][]int32
+	for _, r := range rows {
+		for _, it := range r {
+			if it < 0 || int(it) >= numItems {
+				return fmt.Errorf("sasrec: fit: item %d outside the catalogue of %d items", it, numItems)
+			}
+		}
+		if len(r) >= 2 {
+			seqs = append(seqs, lastWindow(r, cfg.MaxLen+1))
+		}
+	}
+	if len(seqs) == 0 {
+		return errors.New("sasrec: fit: no sequence has two or more interactions")
+	}
+
+	nw := min(m.threads(), cfg.Batch)
+	workers := make([]*worker, nw)
+	for i := range workers {
+		gflat := make([]float32, len(m.w))
+		workers[i] = &worker{ws: newWorkspace(dm), gflat: gflat, g: dm.layout(gflat), dEmbT: make([]float32, dm.d*numItems)}
+	}
+	opt := &adam{m: make([]float32, len(m.w)), v: make([]float32, len(m.w))}
+	embT := make([]float32, len(m.p.emb))
+	transpose(embT, m.p.emb, numItems, dm.d)
+	drop, attDrop := float32(cfg.Dropout), float32(cfg.AttnDropout)
+
+	order := make([]int, len(seqs))
+	for i := range order {
+		order[i] = i
+	}
+	best := math.Inf(-1)
+	var bestW []float32
+	bad := 0
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		var epochLoss float64
+		var epochPos int
+		for b0 := 0; b0 < len(order); b0 += cfg.Batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			batch := order[b0:min(b0+cfg.Batch, len(order))]
+			npos := 0
+			for _, si := range batch {
+				npos += len(seqs[si]) - 1
+			}
+			scale := 1 / float32(npos)
+			var wg sync.WaitGroup
+			per := (len(batch) + nw - 1) / nw
+			for wi, wk := range workers {
+				lo, hi := min(wi*per, len(batch)), min((wi+1)*per, len(batch))
+				wg.Go(func() {
+					clear(wk.gflat)
+					clear(wk.dEmbT)
+					wk.loss = 0
+					for _, si := range batch[lo:hi] {
+						s := seqs[si]
+						r := rand.New(rand.NewPCG(cfg.Seed^uint64(epoch)<<40, uint64(si)))
+						h := forward(m.p, wk.ws, s[:len(s)-1], drop, attDrop, r)
+						dh := wk.ws.dh[:len(h)]
+						wk.loss += softmaxLoss(m.p.emb, embT, wk.ws, h, s[1:], scale, dh, wk.dEmbT)
+						backward(m.p, wk.g, wk.ws, dh)
+					}
+				})
+			}
+			wg.Wait()
+			g := workers[0]
+			for _, wk := range workers[1:] {
+				axpyLong(1, wk.gflat, g.gflat)
+				axpyLong(1, wk.dEmbT, g.dEmbT)
+			}
+			for _, wk := range workers {
+				epochLoss += wk.loss * float64(npos)
+			}
+			epochPos += npos
+			addTransposed(g.g.emb, g.dEmbT, dm.d, numItems)
+			opt.step(m.w, g.gflat, cfg.LR, cfg.WeightDecay, nw)
+			transpose(embT, m.p.emb, numItems, dm.d)
+		}
+		st := model.Status{Stage: "epoch", Epoch: epoch, Of: cfg.Epochs, Loss: epochLoss / float64(epochPos), Metric: math.NaN()}
+		if len(valid) > 0 {
+			ndcg, _ := m.evaluate(ctx, valid, nw)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			st.Metric = ndcg
+			if ndcg > best {
+				best, bad = ndcg, 0
+				bestW = append(bestW[:0], m.w...)
+			} else {
+				bad++
+			}
+		}
+		if progress != nil {
+			progress(st)
+		}
+		if len(valid) > 0 && bad >= cfg.Patience {
+			break
+		}
+	}
+	if bestW != nil {
+		copy(m.w, bestW)
+	}
+	return nil
+}
+
+// addTransposed does dst (r×c) += srcᵀ for src c×r.
+func addTransposed(dst, src []float32, r, c int) {
+	const blk = 32
+	for j0 := 0; j0 < c; j0 += blk {
+		j1 := min(j0+blk, c)
+		for i0 := 0; i0 < r; i0 += blk {
+			i1 := min(i0+blk, r)
+			for j := j0; j < j1; j++ {
+				row := src[j*r : j*r+r]
+				for i := i0; i < i1; i++ {
+					dst[i*c+j] += row[i]
+				}
+			}
+		}
+	}
+}
+
+// evaluate returns NDCG@10 and HR@10 of the cases: the target's rank among
+// all items, history items excluded (the leave-one-out full-ranking protocol).
+func (m *Model) evaluate(ctx context.Context, cases []Case, threads int) (ndcg, hr float64) {
+	type acc struct{ ndcg, hr float64 }
+	res := make([]acc, threads)
+	var wg sync.WaitGroup
+	for w := 0; w < threads; w++ {
+		wg.Go(func() {
+			ws := newWorkspace(m.dm)
+			scores := make([]float32, m.dm.items)
+			for i := w; i < len(cases); i += threads {
+				if i%256 == 0 && ctx.Err() != nil {
+					return
+				}
+				c := cases[i]
+				m.scoreWith(ws, c.History, scores)
+				r := rankExcluding(scores, c.Target, c.History)
+				if r < 10 {
+					res[w].hr++
+					res[w].ndcg += 1 / math.Log2(float64(r)+2)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, a := range res {
+		ndcg += a.ndcg
+		hr += a.hr
+	}
+	n := float64(len(cases))
+	return ndcg / n, hr / n
+}
+
+// scoreWith is Score with a caller-owned workspace.
+func (m *Model) scoreWith(ws *workspace, history []int32, scores []float32) {
+	d := m.dm.d
+	h := m.represent(ws, history)
+	if h == nil {
+		copy(scores, m.pop)
+		return
+	}
+	for j := range scores {
+		scores[j] = dot(h, m.p.emb[j*d:j*d+d])
+	}
+}
+
+// rankExcluding is the 0-based rank of target among all items whose score is
+// higher, not counting the items of history (other than the target).
+func rankExcluding(scores []float32, target int32, history []int32) int {
+	ts := scores[target]
+	r := 0
+	for _, s := range scores {
+		if s > ts {
+			r++
+		}
+	}
+	seen := make(map[int32]bool, len(history))
+	for _, it := range history {
+		if it != target && it >= 0 && int(it) < len(scores) && !seen[it] && scores[it] > ts {
+			r--
+		}
+		seen[it] = true
+	}
+	return r
+}
