@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 )
 
 // The file format (little-endian): magic "AISLESEQ", uint32 version (1),
@@ -92,6 +93,7 @@ func (m *Model) Load(r io.Reader) error {
 	}
 	m.cfg, m.dm, m.w, m.pop = c, dm, w, pop
 	m.p = dm.layout(w)
+	m.pool = sync.Pool{}
 	return nil
 }
 
