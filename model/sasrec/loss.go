@@ -45,15 +45,20 @@ func softmaxLoss(emb, embT []float32, ws *workspace, h []float32, targets []int3
 			zt[j] *= k
 		}
 		zt[tg] -= scale
-		// dh_t = Σ_j g_j e_j, as d long dot products against the transposed table
-		dht := dh[t*d : t*d+d]
-		for c := 0; c < d; c++ {
-			dht[c] = dot(zt, embT[c*N:c*N+N])
-		}
-		// dE_j += g_j h_t, as d long axpys into the transposed gradient
-		ht := h[t*d : t*d+d]
-		for c := 0; c < d; c++ {
-			axpyLong(ht[c], zt, dEmbT[c*N:c*N+N])
+	}
+	// Backward, one column c of the transposed table at a time so that its
+	// row (and its gradient row) stays in cache across the n positions:
+	// dh_t[c] = Σ_j g_tj E_jc and dEᵀ_c += h_t[c]·g_t.
+	for c := 0; c < d; c++ {
+		ec := embT[c*N : c*N+N]
+		gc := dEmbT[c*N : c*N+N]
+		for t, tg := range targets {
+			if tg < 0 {
+				continue
+			}
+			zt := z[t*N : t*N+N]
+			dh[t*d+c] = dot(zt, ec)
+			axpyLong(h[t*d+c], zt, gc)
 		}
 	}
 	return loss

@@ -1,0 +1,171 @@
+package sasrec
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/internal/testdata"
+	"github.com/aisle-dev/aisle/model"
+)
+
+// loadS3Rec reads the S3-Rec sequential format ("user item1 … itemN" per
+// line, time order, ids from 1) into rows of 0-based item indices.
+func loadS3Rec(tb testing.TB, path string) (rows [][]int32, numItems int) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 2 {
+			continue
+		}
+		row := make([]int32, 0, len(fs)-1)
+		for _, s := range fs[1:] {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 1 {
+				tb.Fatalf("%s: bad item %q", path, s)
+			}
+			row = append(row, int32(v-1))
+			numItems = max(numItems, v)
+		}
+		rows = append(rows, row)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return rows, numItems
+}
+
+// paramsFromEnv reads SASREC_PARAMS ("dim=64,lr=0.001,…") for tuning runs.
+func paramsFromEnv(tb testing.TB) model.Params {
+	p := model.Params{}
+	for _, kv := range strings.Split(os.Getenv("SASREC_PARAMS"), ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil {
+			tb.Fatalf("SASREC_PARAMS: bad %q", kv)
+		}
+		p[k] = f
+	}
+	return p
+}
+
+// leaveOneOut trains on every row without its last item (the model's own
+// validation holds out item N-1) and reports full-ranking HR/NDCG@10/20 on
+// item N, history items excluded: the protocol of S3-Rec, ICLRec and DuoRec.
+func leaveOneOut(b *testing.B, file string) {
+	path := testdata.Path(b, "s3rec-sequential", file)
+	rows, numItems := loadS3Rec(b, path)
+	ds := &model.Dataset{UserPtr: []int{0}}
+	for i := 0; i < numItems; i++ {
+		ds.ItemIDs = append(ds.ItemIDs, strconv.Itoa(i+1))
+	}
+	var tests []Case
+	for u, r := range rows {
+		ds.UserIDs = append(ds.UserIDs, strconv.Itoa(u+1))
+		ds.Items = append(ds.Items, r[:len(r)-1]...)
+		ds.UserPtr = append(ds.UserPtr, len(ds.Items))
+		tests = append(tests, Case{History: r[:len(r)-1], Target: r[len(r)-1]})
+	}
+	cfg, err := ConfigFromParams(paramsFromEnv(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		m, _ := New(cfg)
+		start := time.Now()
+		err := m.Fit(context.Background(), ds, func(s model.Status) {
+			b.Logf("epoch %d loss %.4f valid NDCG@10 %.4f (%s)", s.Epoch, s.Loss, s.Metric, time.Since(start).Round(time.Second))
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		train := time.Since(start)
+		var hr10, nd10, hr20, nd20 float64
+		scores := make([]float32, numItems)
+		ws := newWorkspace(m.dm)
+		evalStart := time.Now()
+		for _, c := range tests {
+			m.scoreWith(ws, c.History, scores)
+			r := rankExcluding(scores, c.Target, c.History)
+			if r < 20 {
+				hr20++
+				nd20 += 1 / math.Log2(float64(r)+2)
+				if r < 10 {
+					hr10++
+					nd10 += 1 / math.Log2(float64(r)+2)
+				}
+			}
+		}
+		n := float64(len(tests))
+		perUser := time.Since(evalStart) / time.Duration(len(tests))
+		b.Logf("%s: %d users, %d items; config %+v", file, len(tests), numItems, cfg)
+		b.Logf("%s TEST HR@10 %.4f NDCG@10 %.4f HR@20 %.4f NDCG@20 %.4f; train %s; score+rank %s/user; %d parameters (%.1f MB)",
+			file, hr10/n, nd10/n, hr20/n, nd20/n, train.Round(time.Second), perUser, len(m.w), float64(4*len(m.w))/1e6)
+		b.ReportMetric(nd10/n, "NDCG@10")
+		b.ReportMetric(hr10/n, "HR@10")
+		b.ReportMetric(train.Seconds(), "train-s")
+		fmt.Fprintln(os.Stderr, "done", file)
+	}
+}
+
+func BenchmarkBeauty(b *testing.B) { leaveOneOut(b, "Beauty.txt") }
+func BenchmarkLastFM(b *testing.B) { leaveOneOut(b, "LastFM.txt") }
+
+// BenchmarkScore measures one request: 50-item history, 12,101 items.
+func BenchmarkScore(b *testing.B) {
+	dm := dims{items: 12101, d: 64, heads: 2, ffn: 256, maxLen: 50, layers: 2}
+	m, _ := New(DefaultConfig())
+	m.setDims(dm.items)
+	m.dm.initParams(m.p, rand.New(rand.NewPCG(1, 1)))
+	hist := make([]int32, 50)
+	for i := range hist {
+		hist[i] = int32(i * 37)
+	}
+	scores := make([]float32, dm.items)
+	for b.Loop() {
+		m.Score(model.Query{User: -1, History: hist}, scores)
+	}
+}
+
+// BenchmarkTrainStep measures one gradient step of the default model on a
+// Beauty-sized catalogue (12,101 items) with 128 sequences of 3–20 items.
+func BenchmarkTrainStep(b *testing.B) {
+	const numItems = 12101
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := &model.Dataset{UserPtr: []int{0}, ItemIDs: make([]string, numItems)}
+	for u := 0; u < 128; u++ {
+		n := 3 + rng.IntN(18)
+		for i := 0; i < n; i++ {
+			ds.Items = append(ds.Items, int32(rng.IntN(numItems)))
+		}
+		ds.UserPtr = append(ds.UserPtr, len(ds.Items))
+		ds.UserIDs = append(ds.UserIDs, "")
+	}
+	cfg := DefaultConfig()
+	cfg.Epochs, cfg.ValidUsers = 1, 0
+	m, _ := New(cfg)
+	b.ResetTimer()
+	for b.Loop() {
+		if err := m.Fit(context.Background(), ds, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+}
