@@ -221,3 +221,33 @@ func TestExpf(t *testing.T) {
 		t.Fatal("expf(-100) should underflow to 0")
 	}
 }
+
+func TestGradSampledLoss(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	dm := dims{items: 9, d: 4, heads: 1, ffn: 4, maxLen: 4, layers: 1}
+	ws := newWorkspace(dm)
+	emb := randVec(rng, dm.items*dm.d, 1)
+	h := randVec(rng, 3*dm.d, 1)
+	targets := []int32{2, -1, 5}
+	negs := []int32{1, 5, 7, 1, 0} // 5 is the third row's target: left out there
+	negE, negT := make([]float32, len(negs)*dm.d), make([]float32, len(negs)*dm.d)
+	run := func(dh, dEmb, dNegT []float32) float64 {
+		for k, it := range negs {
+			copy(negE[k*dm.d:k*dm.d+dm.d], emb[int(it)*dm.d:])
+		}
+		transpose(negT, negE, len(negs), dm.d)
+		return sampledLoss(emb, negs, negE, negT, ws, h, targets, 0.5, dh, dEmb, dNegT)
+	}
+	dh, dEmb, dNegT := make([]float32, len(h)), make([]float32, len(emb)), make([]float32, len(negE))
+	run(dh, dEmb, dNegT)
+	for k, it := range negs {
+		for c := 0; c < dm.d; c++ {
+			dEmb[int(it)*dm.d+c] += dNegT[c*len(negs)+k]
+		}
+	}
+	f := func() float64 {
+		return run(make([]float32, len(h)), make([]float32, len(emb)), make([]float32, len(negE)))
+	}
+	checkGrad(t, "h", h, dh, pick(rng, len(h), len(h)), f)
+	checkGrad(t, "emb", emb, dEmb, pick(rng, len(emb), len(emb)), f)
+}

@@ -63,3 +63,76 @@ func softmaxLoss(emb, embT []float32, ws *workspace, h []float32, targets []int3
 	}
 	return loss
 }
+
+// sampledLoss is the cheaper alternative to softmaxLoss (Config.Negatives >
+// 0): the softmax runs over each target and K negatives shared by the whole
+// batch, drawn uniformly (so no sampling correction is needed); a negative
+// equal to the target is left out. negE is K×d, negT its transpose (d×K).
+// The gradient w.r.t. h goes to dh (overwritten), the target rows' gradient
+// into dEmb (items×d) and the negatives' into dNegT (d×K).
+func sampledLoss(emb []float32, negs []int32, negE, negT []float32, ws *workspace, h []float32, targets []int32, scale float32, dh, dEmb, dNegT []float32) float64 {
+	d := ws.dm.d
+	K := len(negs)
+	n := len(targets)
+	ws.ensureLogits()
+	z := ws.logits[:n*K]
+	tz := ws.tz[:n]
+	for k := 0; k < K; k++ {
+		e := negE[k*d : k*d+d]
+		for t, tg := range targets {
+			if tg >= 0 {
+				z[t*K+k] = dot(h[t*d:t*d+d], e)
+			}
+		}
+	}
+	var loss float64
+	clear(dh[:n*d])
+	for t, tg := range targets {
+		if tg < 0 {
+			continue
+		}
+		et := emb[int(tg)*d : int(tg)*d+d]
+		ht := h[t*d : t*d+d]
+		zt := z[t*K : t*K+K]
+		z0 := dot(ht, et)
+		mx := z0
+		for k, v := range zt {
+			if negs[k] != tg {
+				mx = max(mx, v)
+			}
+		}
+		e0 := expf(z0 - mx)
+		sum := e0
+		for k, v := range zt {
+			if negs[k] == tg {
+				zt[k] = 0
+				continue
+			}
+			e := expf(v - mx)
+			zt[k] = e
+			sum += e
+		}
+		loss -= float64(scale) * logf64(float64(e0)/float64(sum))
+		kk := scale / sum
+		for k := range zt {
+			zt[k] *= kk
+		}
+		g0 := e0*kk - scale
+		tz[t] = g0
+		axpy(g0, ht, dEmb[int(tg)*d:int(tg)*d+d])
+		axpy(g0, et, dh[t*d:t*d+d])
+	}
+	for c := 0; c < d; c++ {
+		nc := negT[c*K : c*K+K]
+		gc := dNegT[c*K : c*K+K]
+		for t, tg := range targets {
+			if tg < 0 {
+				continue
+			}
+			zt := z[t*K : t*K+K]
+			dh[t*d+c] += dot(zt, nc)
+			axpyLong(h[t*d+c], zt, gc)
+		}
+	}
+	return loss
+}

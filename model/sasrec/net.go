@@ -130,6 +130,7 @@ type workspace struct {
 	// loss scratch
 	logits []float32 // maxLen×items
 	dh     []float32 // maxLen×d
+	tz     []float32 // maxLen target-logit gradients of sampledLoss
 }
 
 func newWorkspace(dm dims) *workspace {
@@ -138,7 +139,7 @@ func newWorkspace(dm dims) *workspace {
 	mk := func(n int) []float32 { return make([]float32, n) }
 	ws := &workspace{dm: dm, x0: mk(nd), ln0x: mk(nd), ln0s: mk(L), m0: mk(nd), h0: mk(nd),
 		da: mk(nd), db: mk(nd), dc: mk(nd), dq: mk(nd), dk: mk(nd), dv: mk(nd), df: mk(L * f),
-		dh: mk(nd)}
+		dh: mk(nd), tz: mk(L)}
 	ws.blocks = make([]blockCache, dm.layers)
 	for i := range ws.blocks {
 		ws.blocks[i] = blockCache{q: mk(nd), k: mk(nd), v: mk(nd),

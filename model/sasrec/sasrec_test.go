@@ -6,16 +6,21 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/model"
 )
 
-// ruleData builds sequences that follow a fixed successor permutation of
+// ruleData builds sequences that follow a fixed random cycle through all
 // numItems items: after item i always comes next[i]. Each user starts at a
 // random item; the last item of every row is held out as the test target.
 func ruleData(users, numItems, minLen, maxLen int, seed uint64) (ds *model.Dataset, tests []Case) {
 	rng := rand.New(rand.NewPCG(seed, 0))
-	next := rng.Perm(numItems)
+	cycle := rng.Perm(numItems)
+	next := make([]int, numItems)
+	for k, it := range cycle {
+		next[it] = cycle[(k+1)%numItems]
+	}
 	ds = &model.Dataset{UserPtr: []int{0}}
 	for i := 0; i < numItems; i++ {
 		ds.ItemIDs = append(ds.ItemIDs, "i"+strconv.Itoa(i))
@@ -44,19 +49,14 @@ func smallConfig() Config {
 	return c
 }
 
-// hitAt1 is the share of cases whose target scores highest.
+// hitAt1 is the share of cases whose target scores highest among the items
+// not in the case's history (the leave-one-out protocol).
 func hitAt1(m model.Model, n int, cases []Case) float64 {
 	scores := make([]float32, n)
 	hit := 0
 	for _, c := range cases {
 		m.Score(model.Query{User: -1, History: c.History}, scores)
-		best := 0
-		for j, s := range scores {
-			if s > scores[best] {
-				best = j
-			}
-		}
-		if int32(best) == c.Target {
+		if rankExcluding(scores, c.Target, c.History) == 0 {
 			hit++
 		}
 	}
@@ -64,20 +64,38 @@ func hitAt1(m model.Model, n int, cases []Case) float64 {
 }
 
 func TestLearnsNextItemRule(t *testing.T) {
-	ds, tests := ruleData(300, 40, 4, 12, 1)
-	m, err := New(smallConfig())
-	if err != nil {
+	for _, negatives := range []int{0, 8} {
+		ds, tests := ruleData(300, 40, 4, 12, 1)
+		c := smallConfig()
+		c.Negatives = negatives
+		m, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last model.Status
+		if err := m.Fit(context.Background(), ds, func(s model.Status) { last = s }); err != nil {
+			t.Fatal(err)
+		}
+		if hr := hitAt1(m, ds.NumItems(), tests); hr < 0.95 {
+			t.Fatalf("negatives=%d: HR@1 = %.3f on the deterministic rule, want ≥ 0.95 (last status %+v)", negatives, hr, last)
+		}
+		if last.Epoch < 1 || last.Loss <= 0 || last.Metric != last.Metric {
+			t.Fatalf("progress not reported properly: %+v", last)
+		}
+	}
+}
+
+func TestTimeBudget(t *testing.T) {
+	ds, _ := ruleData(300, 40, 4, 12, 1)
+	c := smallConfig()
+	c.Epochs, c.Patience, c.TimeBudget = 100000, 100000, time.Nanosecond
+	m, _ := New(c)
+	epochs := 0
+	if err := m.Fit(context.Background(), ds, func(model.Status) { epochs++ }); err != nil {
 		t.Fatal(err)
 	}
-	var last model.Status
-	if err := m.Fit(context.Background(), ds, func(s model.Status) { last = s }); err != nil {
-		t.Fatal(err)
-	}
-	if hr := hitAt1(m, ds.NumItems(), tests); hr < 0.95 {
-		t.Fatalf("HR@1 = %.3f on the deterministic rule, want ≥ 0.95 (last status %+v)", hr, last)
-	}
-	if last.Epoch < 1 || last.Loss <= 0 || last.Metric != last.Metric {
-		t.Fatalf("progress not reported properly: %+v", last)
+	if epochs > 1 {
+		t.Fatalf("trained %d epochs within a 1ns budget", epochs)
 	}
 }
 

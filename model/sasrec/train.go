@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"time"
 
 	"github.com/aisle-dev/aisle/model"
 )
@@ -19,6 +20,7 @@ type worker struct {
 	gflat []float32
 	g     params
 	dEmbT []float32 // output-layer gradient of the embeddings, transposed (d×items)
+	dNegT []float32 // sampled softmax: gradient of the negatives, transposed (d×K)
 	loss  float64
 }
 
@@ -99,11 +101,28 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 	workers := make([]*worker, nw)
 	for i := range workers {
 		gflat := make([]float32, len(m.w))
-		workers[i] = &worker{ws: newWorkspace(dm), gflat: gflat, g: dm.layout(gflat), dEmbT: make([]float32, dm.d*numItems)}
+		workers[i] = &worker{ws: newWorkspace(dm), gflat: gflat, g: dm.layout(gflat)}
+		if cfg.Negatives > 0 {
+			workers[i].dNegT = make([]float32, dm.d*cfg.Negatives)
+		} else {
+			workers[i].dEmbT = make([]float32, dm.d*numItems)
+		}
 	}
+	var negs []int32
+	var negE, negT []float32
+	if cfg.Negatives > 0 {
+		negs = make([]int32, cfg.Negatives)
+		negE = make([]float32, cfg.Negatives*dm.d)
+		negT = make([]float32, cfg.Negatives*dm.d)
+	}
+	start := time.Now()
+	stop := false
 	opt := &adam{m: make([]float32, len(m.w)), v: make([]float32, len(m.w))}
-	embT := make([]float32, len(m.p.emb))
-	transpose(embT, m.p.emb, numItems, dm.d)
+	var embT []float32
+	if cfg.Negatives == 0 {
+		embT = make([]float32, len(m.p.emb))
+		transpose(embT, m.p.emb, numItems, dm.d)
+	}
 	drop, attDrop := float32(cfg.Dropout), float32(cfg.AttnDropout)
 
 	order := make([]int, len(seqs))
@@ -113,13 +132,17 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 	best := math.Inf(-1)
 	var bestW []float32
 	bad := 0
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	for epoch := 1; epoch <= cfg.Epochs && !stop; epoch++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var epochLoss float64
-		var epochPos int
+		epochPos := 0
 		for b0 := 0; b0 < len(order); b0 += cfg.Batch {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if cfg.TimeBudget > 0 && time.Since(start) > cfg.TimeBudget {
+				stop = true
+				break
 			}
 			batch := order[b0:min(b0+cfg.Batch, len(order))]
 			npos := 0
@@ -127,6 +150,13 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 				npos += len(seqs[si]) - 1
 			}
 			scale := 1 / float32(npos)
+			if negs != nil {
+				for k := range negs {
+					negs[k] = int32(rng.IntN(numItems))
+					copy(negE[k*dm.d:k*dm.d+dm.d], m.p.emb[int(negs[k])*dm.d:])
+				}
+				transpose(negT, negE, len(negs), dm.d)
+			}
 			var wg sync.WaitGroup
 			per := (len(batch) + nw - 1) / nw
 			for wi, wk := range workers {
@@ -134,13 +164,18 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 				wg.Go(func() {
 					clear(wk.gflat)
 					clear(wk.dEmbT)
+					clear(wk.dNegT)
 					wk.loss = 0
 					for _, si := range batch[lo:hi] {
 						s := seqs[si]
 						r := rand.New(rand.NewPCG(cfg.Seed^uint64(epoch)<<40, uint64(si)))
 						h := forward(m.p, wk.ws, s[:len(s)-1], drop, attDrop, r)
 						dh := wk.ws.dh[:len(h)]
-						wk.loss += softmaxLoss(m.p.emb, embT, wk.ws, h, s[1:], scale, dh, wk.dEmbT)
+						if negs != nil {
+							wk.loss += sampledLoss(m.p.emb, negs, negE, negT, wk.ws, h, s[1:], scale, dh, wk.g.emb, wk.dNegT)
+						} else {
+							wk.loss += softmaxLoss(m.p.emb, embT, wk.ws, h, s[1:], scale, dh, wk.dEmbT)
+						}
 						backward(m.p, wk.g, wk.ws, dh)
 					}
 				})
@@ -149,15 +184,33 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 			g := workers[0]
 			for _, wk := range workers[1:] {
 				axpyLong(1, wk.gflat, g.gflat)
-				axpyLong(1, wk.dEmbT, g.dEmbT)
+				if negs != nil {
+					axpyLong(1, wk.dNegT, g.dNegT)
+				} else {
+					axpyLong(1, wk.dEmbT, g.dEmbT)
+				}
 			}
 			for _, wk := range workers {
 				epochLoss += wk.loss * float64(npos)
 			}
 			epochPos += npos
-			addTransposed(g.g.emb, g.dEmbT, dm.d, numItems)
+			if negs != nil {
+				for k, it := range negs {
+					row := g.g.emb[int(it)*dm.d : int(it)*dm.d+dm.d]
+					for c := range row {
+						row[c] += g.dNegT[c*len(negs)+k]
+					}
+				}
+			} else {
+				addTransposed(g.g.emb, g.dEmbT, dm.d, numItems)
+			}
 			opt.step(m.w, g.gflat, cfg.LR, cfg.WeightDecay, nw)
-			transpose(embT, m.p.emb, numItems, dm.d)
+			if embT != nil {
+				transpose(embT, m.p.emb, numItems, dm.d)
+			}
+		}
+		if epochPos == 0 {
+			break // the time budget ran out before this epoch began
 		}
 		st := model.Status{Stage: "epoch", Epoch: epoch, Of: cfg.Epochs, Loss: epochLoss / float64(epochPos), Metric: math.NaN()}
 		if len(valid) > 0 {
