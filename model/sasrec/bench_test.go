@@ -91,7 +91,9 @@ func leaveOneOut(b *testing.B, file string) {
 		m, _ := New(cfg)
 		start := time.Now()
 		err := m.Fit(context.Background(), ds, func(s model.Status) {
-			b.Logf("epoch %d loss %.4f valid NDCG@10 %.4f (%s)", s.Epoch, s.Loss, s.Metric, time.Since(start).Round(time.Second))
+			line := fmt.Sprintf("%s epoch %d loss %.4f valid NDCG@10 %.4f (%s)", file, s.Epoch, s.Loss, s.Metric, time.Since(start).Round(time.Second))
+			fmt.Fprintln(os.Stderr, line)
+			b.Log(line)
 		})
 		if err != nil {
 			b.Fatal(err)

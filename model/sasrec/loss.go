@@ -1,5 +1,7 @@
 package sasrec
 
+import "github.com/viterin/vek/vek32"
+
 // softmaxLoss is the next-item loss over the whole catalogue: for each of the
 // n output rows of h (n×d) with a target ≥ 0 it adds
 // scale·(−log softmax(h_t·Eᵀ)[target]) to the returned loss, writes the
@@ -46,21 +48,19 @@ func softmaxLoss(emb, embT []float32, ws *workspace, h []float32, targets []int3
 		}
 		zt[tg] -= scale
 	}
-	// Backward, one column c of the transposed table at a time so that its
-	// row (and its gradient row) stays in cache across the n positions:
-	// dh_t[c] = Σ_j g_tj E_jc and dEᵀ_c += h_t[c]·g_t.
-	for c := 0; c < d; c++ {
-		ec := embT[c*N : c*N+N]
-		gc := dEmbT[c*N : c*N+N]
-		for t, tg := range targets {
-			if tg < 0 {
-				continue
-			}
-			zt := z[t*N : t*N+N]
-			dh[t*d+c] = dot(zt, ec)
-			axpyLong(h[t*d+c], zt, gc)
+	// Backward as two matrix products (vek's AVX2 kernel, 2–3× faster
+	// here than per-row long dot products or axpys):
+	// dh = G·E (n×items · items×d) and dEᵀ += hᵀ·G (d×n · n×items).
+	for t, tg := range targets {
+		if tg < 0 {
+			clear(z[t*N : t*N+N])
 		}
 	}
+	vek32.MatMul_Into(dh[:n*d], z, emb, N)
+	hT := ws.hT[:d*n]
+	transpose(hT, h[:n*d], n, d)
+	prod := vek32.MatMul_Into(ws.prod, hT, z, n)
+	axpyLong(1, prod, dEmbT)
 	return loss
 }
 

@@ -131,6 +131,8 @@ type workspace struct {
 	logits []float32 // maxLen×items
 	dh     []float32 // maxLen×d
 	tz     []float32 // maxLen target-logit gradients of sampledLoss
+	hT     []float32 // d×maxLen transposed outputs
+	prod   []float32 // d×items product scratch of softmaxLoss
 }
 
 func newWorkspace(dm dims) *workspace {
@@ -139,7 +141,7 @@ func newWorkspace(dm dims) *workspace {
 	mk := func(n int) []float32 { return make([]float32, n) }
 	ws := &workspace{dm: dm, x0: mk(nd), ln0x: mk(nd), ln0s: mk(L), m0: mk(nd), h0: mk(nd),
 		da: mk(nd), db: mk(nd), dc: mk(nd), dq: mk(nd), dk: mk(nd), dv: mk(nd), df: mk(L * f),
-		dh: mk(nd), tz: mk(L)}
+		dh: mk(nd), tz: mk(L), hT: mk(nd)}
 	ws.blocks = make([]blockCache, dm.layers)
 	for i := range ws.blocks {
 		ws.blocks[i] = blockCache{q: mk(nd), k: mk(nd), v: mk(nd),
@@ -155,6 +157,7 @@ func newWorkspace(dm dims) *workspace {
 func (ws *workspace) ensureLogits() {
 	if ws.logits == nil {
 		ws.logits = make([]float32, ws.dm.maxLen*ws.dm.items)
+		ws.prod = make([]float32, ws.dm.d*ws.dm.items)
 	}
 }
 
