@@ -3,6 +3,7 @@ package sasrec
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -49,6 +50,42 @@ func loadS3Rec(tb testing.TB, path string) (rows [][]int32, numItems int) {
 	return rows, numItems
 }
 
+// loadS3RecAttrs reads an S3-Rec "<name>_item2attributes.json" ({"item": [attr, …]},
+// ids from 1) into 0-based attribute lists; it returns nil when the file is absent.
+func loadS3RecAttrs(tb testing.TB, path string, numItems int) ([][]int32, int) {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, 0
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var raw map[string][]int
+	if err := json.Unmarshal(data, &raw); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	lists := make([][]int32, numItems)
+	numAttrs := 0
+	for k, as := range raw {
+		it, err := strconv.Atoi(k)
+		if err != nil || it < 1 {
+			tb.Fatalf("%s: bad item id %q", path, k)
+		}
+		if it > numItems {
+			continue // an item without interactions in the sequence file
+		}
+		for _, a := range as {
+			if a < 1 {
+				tb.Fatalf("%s: bad attribute id %d", path, a)
+			}
+			lists[it-1] = append(lists[it-1], int32(a-1))
+			numAttrs = max(numAttrs, a)
+		}
+	}
+	return lists, numAttrs
+}
+
 // paramsFromEnv reads SASREC_PARAMS ("dim=64,lr=0.001,…") for tuning runs.
 func paramsFromEnv(tb testing.TB) model.Params {
 	p := model.Params{}
@@ -75,6 +112,9 @@ func leaveOneOut(b *testing.B, file string) {
 	ds := &model.Dataset{UserPtr: []int{0}}
 	for i := 0; i < numItems; i++ {
 		ds.ItemIDs = append(ds.ItemIDs, strconv.Itoa(i+1))
+	}
+	if attrs, numAttrs := loadS3RecAttrs(b, strings.TrimSuffix(path, ".txt")+"_item2attributes.json", numItems); attrs != nil {
+		ds.ItemAttrs, ds.NumAttrs = attrs, numAttrs
 	}
 	var tests []Case
 	for u, r := range rows {
@@ -134,8 +174,9 @@ func BenchmarkLastFM(b *testing.B) { leaveOneOut(b, "LastFM.txt") }
 func BenchmarkScore(b *testing.B) {
 	dm := dims{items: 12101, d: 64, heads: 2, ffn: 256, maxLen: 50, layers: 2}
 	m, _ := New(DefaultConfig())
-	m.setDims(dm.items)
+	m.setDims(dm.items, 0)
 	m.dm.initParams(m.p, rand.New(rand.NewPCG(1, 1)))
+	m.refreshItems()
 	hist := make([]int32, 50)
 	for i := range hist {
 		hist[i] = int32(i * 37)

@@ -251,3 +251,30 @@ func TestGradSampledLoss(t *testing.T) {
 	checkGrad(t, "h", h, dh, pick(rng, len(h), len(h)), f)
 	checkGrad(t, "emb", emb, dEmb, pick(rng, len(emb), len(emb)), f)
 }
+
+func TestGradAttributeComposition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	const items, numAttrs, d = 5, 4, 3
+	a, err := newItemAttrs([][]int32{{0, 2}, {}, {1}, {3, 0, 1}, {2}}, items, numAttrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, attr := randVec(rng, items*d, 1), randVec(rng, numAttrs*d, 1)
+	c := randVec(rng, items*d, 1)
+	f := make([]float32, items*d)
+	loss := func() float64 {
+		a.compose(f, emb, attr, d)
+		return weighted(c, f)
+	}
+	loss()
+	dAttr := make([]float32, numAttrs*d)
+	a.composeBack(dAttr, c, d) // dF = c, and dE = dF
+	checkGrad(t, "attr", attr, dAttr, pick(rng, len(attr), len(attr)), loss)
+	checkGrad(t, "emb", emb, c, pick(rng, len(emb), len(emb)), loss)
+	if _, err := newItemAttrs([][]int32{{0}, {4}}, 2, 4); err == nil {
+		t.Fatal("attribute id 4 of 4 accepted")
+	}
+	if _, err := newItemAttrs([][]int32{{0}}, 2, 4); err == nil {
+		t.Fatal("attribute lists shorter than the catalogue accepted")
+	}
+}

@@ -11,9 +11,12 @@ import (
 )
 
 // The file format (little-endian): magic "AISLESEQ", uint32 version (1),
-// int32 items, dim, heads, ffn, maxlen, layers, float64 dropout and
-// attn_dropout (kept for reference), uint64 parameter count, the flat
-// float32 parameters (layout in net.go), then items float32 popularity scores.
+// int32 items, dim, heads, ffn, maxlen, layers, attrs (attribute ids, 0
+// without side information), float64 dropout and attn_dropout (kept for
+// reference), uint64 parameter count, uint64 item–attribute links, the flat
+// float32 parameters (layout in net.go), items float32 popularity scores,
+// and when attrs > 0 the item→attribute relation as int32 row pointers
+// (items+1) and int32 attribute ids (links).
 
 var magic = [8]byte{'A', 'I', 'S', 'L', 'E', 'S', 'E', 'Q'}
 
@@ -23,8 +26,9 @@ type header struct {
 	Magic                                 [8]byte
 	Version                               uint32
 	Items, Dim, Heads, FFN, MaxLen, Layer int32
+	Attrs                                 int32
 	Dropout, AttnDropout                  float64
-	Count                                 uint64
+	Count, Links                          uint64
 }
 
 // Save implements model.Model.
@@ -35,7 +39,8 @@ func (m *Model) Save(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	h := header{Magic: magic, Version: formatVersion, Items: int32(m.dm.items), Dim: int32(m.dm.d),
 		Heads: int32(m.dm.heads), FFN: int32(m.dm.ffn), MaxLen: int32(m.dm.maxLen), Layer: int32(m.dm.layers),
-		Dropout: m.cfg.Dropout, AttnDropout: m.cfg.AttnDropout, Count: uint64(len(m.w))}
+		Attrs: int32(m.dm.attrs), Dropout: m.cfg.Dropout, AttnDropout: m.cfg.AttnDropout,
+		Count: uint64(len(m.w)), Links: uint64(len(m.attrs.idx))}
 	if err := binary.Write(bw, binary.LittleEndian, &h); err != nil {
 		return fmt.Errorf("sasrec: save: %w", err)
 	}
@@ -44,6 +49,14 @@ func (m *Model) Save(w io.Writer) error {
 	}
 	if err := writeFloats(bw, m.pop); err != nil {
 		return fmt.Errorf("sasrec: save: %w", err)
+	}
+	if m.dm.attrs > 0 {
+		if err := binary.Write(bw, binary.LittleEndian, m.attrs.ptr); err != nil {
+			return fmt.Errorf("sasrec: save: %w", err)
+		}
+		if err := binary.Write(bw, binary.LittleEndian, m.attrs.idx); err != nil {
+			return fmt.Errorf("sasrec: save: %w", err)
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("sasrec: save: %w", err)
@@ -74,16 +87,19 @@ func (m *Model) Load(r io.Reader) error {
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("sasrec: load: %w", err)
 	}
-	dm := dims{items: int(h.Items), d: c.Dim, heads: c.Heads, ffn: c.FFN, maxLen: c.MaxLen, layers: c.Layers}
+	if h.Attrs < 0 || h.Attrs > 1<<24 || h.Links > 1<<28 || (h.Attrs == 0) != (h.Links == 0) {
+		return fmt.Errorf("sasrec: load: attribute count %d / links %d out of range", h.Attrs, h.Links)
+	}
+	dm := dims{items: int(h.Items), d: c.Dim, heads: c.Heads, ffn: c.FFN, maxLen: c.MaxLen, layers: c.Layers, attrs: int(h.Attrs)}
 	if uint64(dm.size()) != h.Count {
 		return fmt.Errorf("sasrec: load: %d parameters, want %d for the stored shape", h.Count, dm.size())
 	}
-	w := make([]float32, dm.size())
-	if err := readFloats(br, w); err != nil {
+	w, err := readFloats(br, dm.size())
+	if err != nil {
 		return fmt.Errorf("sasrec: load parameters: %w", err)
 	}
-	pop := make([]float32, dm.items)
-	if err := readFloats(br, pop); err != nil {
+	pop, err := readFloats(br, dm.items)
+	if err != nil {
 		return fmt.Errorf("sasrec: load popularity: %w", err)
 	}
 	for _, v := range w {
@@ -91,8 +107,32 @@ func (m *Model) Load(r io.Reader) error {
 			return errors.New("sasrec: load: non-finite parameter")
 		}
 	}
-	m.cfg, m.dm, m.w, m.pop = c, dm, w, pop
+	var attrs itemAttrs
+	if dm.attrs > 0 {
+		if attrs.ptr, err = readInt32s(br, dm.items+1); err != nil {
+			return fmt.Errorf("sasrec: load attributes: %w", err)
+		}
+		if attrs.idx, err = readInt32s(br, int(h.Links)); err != nil {
+			return fmt.Errorf("sasrec: load attributes: %w", err)
+		}
+		if attrs.ptr[0] != 0 || uint64(attrs.ptr[dm.items]) != h.Links {
+			return errors.New("sasrec: load: corrupt item–attribute relation")
+		}
+		for j := 0; j < dm.items; j++ {
+			if attrs.ptr[j+1] < attrs.ptr[j] {
+				return errors.New("sasrec: load: corrupt item–attribute relation")
+			}
+		}
+		for _, a := range attrs.idx {
+			if a < 0 || int(a) >= dm.attrs {
+				return fmt.Errorf("sasrec: load: attribute id %d outside 0..%d", a, dm.attrs-1)
+			}
+		}
+	}
+	m.cfg, m.dm, m.w, m.pop, m.attrs = c, dm, w, pop, attrs
 	m.p = dm.layout(w)
+	m.items = nil
+	m.refreshItems()
 	m.pool = sync.Pool{}
 	return nil
 }
@@ -112,17 +152,37 @@ func writeFloats(w io.Writer, s []float32) error {
 	return nil
 }
 
-func readFloats(r io.Reader, s []float32) error {
-	buf := make([]byte, 4*4096)
-	for len(s) > 0 {
-		n := min(len(s), 4096)
-		if _, err := io.ReadFull(r, buf[:4*n]); err != nil {
-			return err
+// readChunk is the unit in which Load grows its slices, so that a file
+// whose header claims a huge model fails at its end of data instead of
+// allocating the claimed size up front.
+const readChunk = 1 << 16
+
+func readFloats(r io.Reader, n int) ([]float32, error) {
+	s := make([]float32, 0, min(n, readChunk))
+	buf := make([]byte, 4*readChunk)
+	for len(s) < n {
+		k := min(n-len(s), readChunk)
+		if _, err := io.ReadFull(r, buf[:4*k]); err != nil {
+			return nil, err
 		}
-		for i := range s[:n] {
-			s[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+		for i := 0; i < k; i++ {
+			s = append(s, math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:])))
 		}
-		s = s[n:]
 	}
-	return nil
+	return s, nil
+}
+
+func readInt32s(r io.Reader, n int) ([]int32, error) {
+	s := make([]int32, 0, min(n, readChunk))
+	buf := make([]byte, 4*readChunk)
+	for len(s) < n {
+		k := min(n-len(s), readChunk)
+		if _, err := io.ReadFull(r, buf[:4*k]); err != nil {
+			return nil, err
+		}
+		for i := 0; i < k; i++ {
+			s = append(s, int32(binary.LittleEndian.Uint32(buf[4*i:])))
+		}
+	}
+	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 // dims are the shapes of the network.
 type dims struct {
 	items, d, heads, ffn, maxLen, layers int
+	attrs                                int // attribute ids with a learned vector (0: no side information)
 }
 
 // block holds one transformer block's parameters (or their gradients).
@@ -27,13 +28,14 @@ type params struct {
 	ln0g   []float32
 	ln0b   []float32
 	blocks []block
+	attr   []float32 // attrs×d attribute vectors (side information)
 }
 
 // size returns the number of float32 in the flat parameter slice.
 func (dm dims) size() int {
 	d, f := dm.d, dm.ffn
 	per := 4*(d*d+d) + 2*d + f*d + f + d*f + d + 2*d
-	return dm.items*d + dm.maxLen*d + 2*d + dm.layers*per
+	return dm.items*d + dm.maxLen*d + 2*d + dm.layers*per + dm.attrs*d
 }
 
 // layout cuts flat (len dm.size()) into named views.
@@ -61,6 +63,7 @@ func (dm dims) layout(flat []float32) params {
 		b.w2, b.b2 = take(d*f), take(d)
 		b.ln2g, b.ln2b = take(d), take(d)
 	}
+	p.attr = take(dm.attrs * d)
 	return p
 }
 
@@ -80,6 +83,7 @@ func (dm dims) initParams(p params, rng *rand.Rand) {
 	clear(p.flat)
 	normal(p.emb)
 	normal(p.pos)
+	normal(p.attr)
 	ones(p.ln0g)
 	for i := range p.blocks {
 		b := &p.blocks[i]

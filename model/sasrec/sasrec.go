@@ -43,6 +43,11 @@ type Config struct {
 	// items/Negatives times cheaper per position, usually a little less
 	// accurate. 0 (the default) ranks over the whole catalogue.
 	Negatives int
+	// UseAttrs adds to every item's vector the mean of learned vectors of its
+	// attributes (Dataset.ItemAttrs: categories, brand, tags) when the
+	// Dataset has them, so that items with few or no interactions still get
+	// a useful vector.
+	UseAttrs bool
 	// TimeBudget stops training after this long (checked between batches);
 	// the best validated weights are kept. 0 means no limit.
 	TimeBudget time.Duration
@@ -56,13 +61,13 @@ func DefaultConfig() Config {
 		Dropout: 0.5, AttnDropout: 0.5,
 		LR: 1e-3, WeightDecay: 0, Batch: 128,
 		Epochs: 200, Patience: 5, ValidUsers: 10000,
-		Seed: 1,
+		Seed: 1, UseAttrs: true,
 	}
 }
 
 // paramNames maps model.Params names to Config fields.
 var paramNames = []string{"dim", "layers", "heads", "ffn", "maxlen", "dropout", "attn_dropout",
-	"lr", "weight_decay", "batch", "epochs", "patience", "valid_users", "threads", "seed", "negatives", "time_budget" /* seconds */}
+	"lr", "weight_decay", "batch", "epochs", "patience", "valid_users", "threads", "seed", "negatives", "time_budget" /* seconds */, "attrs" /* 0 or 1 */}
 
 // ConfigFromParams applies p over DefaultConfig; unknown names are an error.
 func ConfigFromParams(p model.Params) (Config, error) {
@@ -99,6 +104,8 @@ func ConfigFromParams(p model.Params) (Config, error) {
 			c.Threads = int(v)
 		case "seed":
 			c.Seed = uint64(v)
+		case "attrs":
+			c.UseAttrs = v != 0
 		case "negatives":
 			c.Negatives = int(v)
 		case "time_budget":
@@ -144,6 +151,10 @@ type Model struct {
 	p    params
 	pop  []float32 // log(1+count) of each item, the answer for an empty history
 	pool sync.Pool // *workspace for Score
+
+	attrs itemAttrs // item→attribute relation when side information is used
+	items []float32 // item vectors the network uses: E, plus attribute means when attrs are used
+	pn    params    // p with emb replaced by items
 }
 
 // New returns an untrained model.
@@ -166,7 +177,7 @@ func (m *Model) NumItems() int { return m.dm.items }
 // ItemVectors implements model.ItemEmbedder with the item embedding table,
 // which is also the output layer: Score is the dot product of the sequence
 // representation with these vectors.
-func (m *Model) ItemVectors() (int, []float32) { return m.dm.d, m.p.emb }
+func (m *Model) ItemVectors() (int, []float32) { return m.dm.d, m.items }
 
 // Case is one validation example: a history (oldest first) and the item
 // that followed it.
@@ -211,7 +222,7 @@ func (m *Model) Fit(ctx context.Context, ds *model.Dataset, progress model.Progr
 			rows[u] = r[:len(r)-1]
 		}
 	}
-	return m.fit(ctx, ds.NumItems(), rows, valid, progress)
+	return m.fit(ctx, ds, rows, valid, progress)
 }
 
 // FitValidation trains on every row of ds and stops early on the given
@@ -222,7 +233,7 @@ func (m *Model) FitValidation(ctx context.Context, ds *model.Dataset, valid []Ca
 	for u := range rows {
 		rows[u] = ds.Row(u)
 	}
-	return m.fit(ctx, ds.NumItems(), rows, valid, progress)
+	return m.fit(ctx, ds, rows, valid, progress)
 }
 
 // Score implements model.Model: the representation of q.History (its last
@@ -241,7 +252,7 @@ func (m *Model) Score(q model.Query, scores []float32) {
 		copy(scores, m.pop)
 		return
 	}
-	emb := m.p.emb
+	emb := m.items
 	for j := range scores {
 		scores[j] = dot(h, emb[j*d:j*d+d])
 	}
@@ -265,18 +276,35 @@ func (m *Model) represent(ws *workspace, history []int32) []float32 {
 	for i, j := 0, n-1; i < j; i, j = i+1, j-1 {
 		buf[i], buf[j] = buf[j], buf[i]
 	}
-	out := forward(m.p, ws, buf, 0, 0, nil)
+	out := forward(m.pn, ws, buf, 0, 0, nil)
 	return out[(n-1)*d : n*d]
 }
 
-// setDims allocates the parameters for a catalogue of n items.
-func (m *Model) setDims(n int) {
+// setDims allocates the parameters for a catalogue of n items and a
+// attributes ids (0 without side information).
+func (m *Model) setDims(n, a int) {
 	c := m.cfg
-	m.dm = dims{items: n, d: c.Dim, heads: c.Heads, ffn: c.FFN, maxLen: c.MaxLen, layers: c.Layers}
+	m.dm = dims{items: n, d: c.Dim, heads: c.Heads, ffn: c.FFN, maxLen: c.MaxLen, layers: c.Layers, attrs: a}
 	m.w = make([]float32, m.dm.size())
 	m.p = m.dm.layout(m.w)
 	m.pop = make([]float32, n)
 	m.pool = sync.Pool{}
+	m.items = nil
+}
+
+// refreshItems recomputes the item vectors from E and the attribute vectors
+// after the parameters changed.
+func (m *Model) refreshItems() {
+	if m.dm.attrs == 0 {
+		m.items = m.p.emb
+	} else {
+		if len(m.items) != len(m.p.emb) {
+			m.items = make([]float32, len(m.p.emb))
+		}
+		m.attrs.compose(m.items, m.p.emb, m.p.attr, m.dm.d)
+	}
+	m.pn = m.p
+	m.pn.emb = m.items
 }
 
 // popularity sets pop from the training sequences.

@@ -251,3 +251,78 @@ func FuzzLoad(f *testing.F) {
 		m.Score(model.Query{User: -1, History: []int32{0}}, s)
 	})
 }
+
+// TestColdItemsReachableThroughAttributes: items 40..49 never occur in any
+// sequence; cold item 40+k shares its only attribute with item k. After a
+// history whose next item is k, the cold item sharing k's attribute should
+// be the best of the cold items far more often than chance — reachable through side information alone.
+func TestColdItemsReachableThroughAttributes(t *testing.T) {
+	ds, tests := ruleData(300, 40, 4, 12, 6)
+	const cold = 10
+	for k := 0; k < cold; k++ {
+		ds.ItemIDs = append(ds.ItemIDs, "cold"+strconv.Itoa(k))
+	}
+	ds.NumAttrs = 40
+	ds.ItemAttrs = make([][]int32, ds.NumItems())
+	for j := range ds.ItemAttrs {
+		ds.ItemAttrs[j] = []int32{int32(j % 40)}
+	}
+	c := smallConfig()
+	m, _ := New(c)
+	if err := m.Fit(context.Background(), ds, nil); err != nil {
+		t.Fatal(err)
+	}
+	scores := make([]float32, ds.NumItems())
+	n, best := 0, 0
+	for _, tc := range tests {
+		if tc.Target >= cold {
+			continue
+		}
+		n++
+		m.Score(model.Query{User: -1, History: tc.History}, scores)
+		top := 40 + argmax(scores[40:])
+		if top == 40+int(tc.Target) {
+			best++
+		}
+	}
+	if n == 0 || float64(best) < 0.5*float64(n) {
+		t.Fatalf("the cold twin of the next item was the best cold item in %d of %d cases, want ≥ 50%% (chance: 10%%)", best, n)
+	}
+	// and without side information it is not (chance: 1 in 10)
+	c.UseAttrs = false
+	m2, _ := New(c)
+	if err := m2.Fit(context.Background(), ds, nil); err != nil {
+		t.Fatal(err)
+	}
+	best2 := 0
+	for _, tc := range tests {
+		if tc.Target >= cold {
+			continue
+		}
+		m2.Score(model.Query{User: -1, History: tc.History}, scores)
+		if 40+argmax(scores[40:]) == 40+int(tc.Target) {
+			best2++
+		}
+	}
+	t.Logf("cold twin best in %d of %d cases with attributes, %d without", best, n, best2)
+	if best2 >= best {
+		t.Fatalf("side information did not help: %d vs %d of %d", best, best2, n)
+	}
+	// save/load keeps the attribute relation
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	m3, _ := New(DefaultConfig())
+	if err := m3.Load(&buf); err != nil {
+		t.Fatal(err)
+	}
+	a, b := make([]float32, ds.NumItems()), make([]float32, ds.NumItems())
+	m.Score(model.Query{User: -1, History: tests[0].History}, a)
+	m3.Score(model.Query{User: -1, History: tests[0].History}, b)
+	for j := range a {
+		if a[j] != b[j] {
+			t.Fatalf("score %d differs after load: %g vs %g", j, a[j], b[j])
+		}
+	}
+}

@@ -65,15 +65,27 @@ func lastWindow(r []int32, n int) []int32 {
 }
 
 // fit trains on rows (time-ordered item sequences) with early stopping on valid.
-func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []Case, progress model.Progress) error {
+func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, valid []Case, progress model.Progress) error {
+	numItems := ds.NumItems()
 	if numItems < 1 {
 		return errors.New("sasrec: fit: empty catalogue")
 	}
 	cfg := m.cfg
-	m.setDims(numItems)
+	numAttrs := 0
+	if cfg.UseAttrs && ds.ItemAttrs != nil && ds.NumAttrs > 0 {
+		a, err := newItemAttrs(ds.ItemAttrs, numItems, ds.NumAttrs)
+		if err != nil {
+			return fmt.Errorf("sasrec: fit: %w", err)
+		}
+		m.attrs, numAttrs = a, ds.NumAttrs
+	} else {
+		m.attrs = itemAttrs{}
+	}
+	m.setDims(numItems, numAttrs)
 	dm := m.dm
 	rng := rand.New(rand.NewPCG(cfg.Seed, 1))
 	dm.initParams(m.p, rng)
+	m.refreshItems()
 	m.popularity(rows)
 	for _, c := range valid {
 		if c.Target < 0 || int(c.Target) >= numItems {
@@ -120,8 +132,8 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 	opt := &adam{m: make([]float32, len(m.w)), v: make([]float32, len(m.w))}
 	var embT []float32
 	if cfg.Negatives == 0 {
-		embT = make([]float32, len(m.p.emb))
-		transpose(embT, m.p.emb, numItems, dm.d)
+		embT = make([]float32, len(m.items))
+		transpose(embT, m.items, numItems, dm.d)
 	}
 	drop, attDrop := float32(cfg.Dropout), float32(cfg.AttnDropout)
 
@@ -153,7 +165,7 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 			if negs != nil {
 				for k := range negs {
 					negs[k] = int32(rng.IntN(numItems))
-					copy(negE[k*dm.d:k*dm.d+dm.d], m.p.emb[int(negs[k])*dm.d:])
+					copy(negE[k*dm.d:k*dm.d+dm.d], m.items[int(negs[k])*dm.d:])
 				}
 				transpose(negT, negE, len(negs), dm.d)
 			}
@@ -169,14 +181,14 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 					for _, si := range batch[lo:hi] {
 						s := seqs[si]
 						r := rand.New(rand.NewPCG(cfg.Seed^uint64(epoch)<<40, uint64(si)))
-						h := forward(m.p, wk.ws, s[:len(s)-1], drop, attDrop, r)
+						h := forward(m.pn, wk.ws, s[:len(s)-1], drop, attDrop, r)
 						dh := wk.ws.dh[:len(h)]
 						if negs != nil {
-							wk.loss += sampledLoss(m.p.emb, negs, negE, negT, wk.ws, h, s[1:], scale, dh, wk.g.emb, wk.dNegT)
+							wk.loss += sampledLoss(m.items, negs, negE, negT, wk.ws, h, s[1:], scale, dh, wk.g.emb, wk.dNegT)
 						} else {
-							wk.loss += softmaxLoss(m.p.emb, embT, wk.ws, h, s[1:], scale, dh, wk.dEmbT)
+							wk.loss += softmaxLoss(m.items, embT, wk.ws, h, s[1:], scale, dh, wk.dEmbT)
 						}
-						backward(m.p, wk.g, wk.ws, dh)
+						backward(m.pn, wk.g, wk.ws, dh)
 					}
 				})
 			}
@@ -204,9 +216,13 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 			} else {
 				addTransposed(g.g.emb, g.dEmbT, dm.d, numItems)
 			}
+			if dm.attrs > 0 {
+				m.attrs.composeBack(g.g.attr, g.g.emb, dm.d)
+			}
 			opt.step(m.w, g.gflat, cfg.LR, cfg.WeightDecay, nw)
+			m.refreshItems()
 			if embT != nil {
-				transpose(embT, m.p.emb, numItems, dm.d)
+				transpose(embT, m.items, numItems, dm.d)
 			}
 		}
 		if epochPos == 0 {
@@ -235,6 +251,7 @@ func (m *Model) fit(ctx context.Context, numItems int, rows [][]int32, valid []C
 	}
 	if bestW != nil {
 		copy(m.w, bestW)
+		m.refreshItems()
 	}
 	return nil
 }
@@ -298,7 +315,7 @@ func (m *Model) scoreWith(ws *workspace, history []int32, scores []float32) {
 		return
 	}
 	for j := range scores {
-		scores[j] = dot(h, m.p.emb[j*d:j*d+d])
+		scores[j] = dot(h, m.items[j*d:j*d+d])
 	}
 }
 
