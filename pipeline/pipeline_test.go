@@ -187,7 +187,8 @@ func TestTrainStoresVersionsThatLoadBack(t *testing.T) {
 	if err := st.AppendEvents(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Preprocess: DefaultPreprocess(), Models: []Spec{{Name: "popular"}, {Name: "itemknn"}, {Name: "ials", Params: model.Params{"iterations": 5}}, {Name: "sasrec"}}}
+	opts := Options{Preprocess: DefaultPreprocess(), Models: []Spec{{Name: "popular"}, {Name: "itemknn"}, {Name: "ials", Params: model.Params{"iterations": 5}},
+		{Name: "sasrec", Params: model.Params{"epochs": 3, "dim": 16, "ffn": 32, "layers": 1}}, {Name: "no-such-model"}}}
 	data, err := opts.Load(ctx, st)
 	if err != nil {
 		t.Fatal(err)
@@ -200,10 +201,10 @@ func TestTrainStoresVersionsThatLoadBack(t *testing.T) {
 	for _, r := range res {
 		byName[r.Model] = r
 	}
-	if r := byName["sasrec"]; r.Trained || (r.Error == "" && r.Reason == "") {
-		t.Fatalf("sasrec should be refused with a reason: %+v", r)
+	if r := byName["no-such-model"]; r.Trained || (r.Error == "" && r.Reason == "") {
+		t.Fatalf("an unknown model should be refused with a reason: %+v", r)
 	}
-	for _, name := range []string{"popular", "itemknn", "ials"} {
+	for _, name := range []string{"popular", "itemknn", "ials", "sasrec"} {
 		r := byName[name]
 		if !r.Trained || r.Version != 1 || r.Error != "" {
 			t.Fatalf("%s: %+v", name, r)

@@ -16,7 +16,8 @@ import (
 // reference), uint64 parameter count, uint64 item–attribute links, the flat
 // float32 parameters (layout in net.go), items float32 popularity scores,
 // and when attrs > 0 the item→attribute relation as int32 row pointers
-// (items+1) and int32 attribute ids (links).
+// (items+1) and int32 attribute ids (links), then int32 users, links and
+// the users' last training items in the same form.
 
 var magic = [8]byte{'A', 'I', 'S', 'L', 'E', 'S', 'E', 'Q'}
 
@@ -57,6 +58,9 @@ func (m *Model) Save(w io.Writer) error {
 		if err := binary.Write(bw, binary.LittleEndian, m.attrs.idx); err != nil {
 			return fmt.Errorf("sasrec: save: %w", err)
 		}
+	}
+	if err := writeCSR(bw, m.users); err != nil {
+		return fmt.Errorf("sasrec: save: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("sasrec: save: %w", err)
@@ -129,7 +133,11 @@ func (m *Model) Load(r io.Reader) error {
 			}
 		}
 	}
-	m.cfg, m.dm, m.w, m.pop, m.attrs = c, dm, w, pop, attrs
+	users, err := readCSR(br, dm.items)
+	if err != nil {
+		return fmt.Errorf("sasrec: load user sequences: %w", err)
+	}
+	m.cfg, m.dm, m.w, m.pop, m.attrs, m.users = c, dm, w, pop, attrs, users
 	m.p = dm.layout(w)
 	m.items = nil
 	m.refreshItems()
@@ -185,4 +193,55 @@ func readInt32s(r io.Reader, n int) ([]int32, error) {
 		}
 	}
 	return s, nil
+}
+
+func writeCSR(w io.Writer, a itemAttrs) error {
+	rows := max(len(a.ptr)-1, 0)
+	if err := binary.Write(w, binary.LittleEndian, [2]int32{int32(rows), int32(len(a.idx))}); err != nil {
+		return err
+	}
+	if rows == 0 {
+		return nil
+	}
+	if err := binary.Write(w, binary.LittleEndian, a.ptr); err != nil {
+		return err
+	}
+	return binary.Write(w, binary.LittleEndian, a.idx)
+}
+
+// readCSR reads what writeCSR wrote, checking that the row pointers are
+// monotone and the values lie in 0..limit-1.
+func readCSR(r io.Reader, limit int) (itemAttrs, error) {
+	var n [2]int32
+	if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
+		return itemAttrs{}, err
+	}
+	if n[0] < 0 || n[1] < 0 {
+		return itemAttrs{}, errors.New("negative size")
+	}
+	if n[0] == 0 {
+		return itemAttrs{}, nil
+	}
+	ptr, err := readInt32s(r, int(n[0])+1)
+	if err != nil {
+		return itemAttrs{}, err
+	}
+	idx, err := readInt32s(r, int(n[1]))
+	if err != nil {
+		return itemAttrs{}, err
+	}
+	if ptr[0] != 0 || ptr[n[0]] != n[1] {
+		return itemAttrs{}, errors.New("corrupt row pointers")
+	}
+	for i := 1; i < len(ptr); i++ {
+		if ptr[i] < ptr[i-1] {
+			return itemAttrs{}, errors.New("corrupt row pointers")
+		}
+	}
+	for _, v := range idx {
+		if v < 0 || int(v) >= limit {
+			return itemAttrs{}, fmt.Errorf("value %d outside 0..%d", v, limit-1)
+		}
+	}
+	return itemAttrs{ptr: ptr, idx: idx}, nil
 }

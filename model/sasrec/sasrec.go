@@ -30,7 +30,8 @@ type Config struct {
 	Batch       int     // sequences per gradient step
 	Epochs      int     // maximum number of passes over the sequences
 	// Patience stops training after this many validations without a better
-	// NDCG@10; the best epoch's weights are kept.
+	// NDCG@10; the best epoch's weights are kept. Validation runs after
+	// every epoch, or every few epochs when an epoch is under 100 steps.
 	Patience int
 	// ValidUsers is how many users (at most) Fit holds out for early
 	// stopping: their last training interaction becomes the validation
@@ -153,6 +154,7 @@ type Model struct {
 	pool sync.Pool // *workspace for Score
 
 	attrs itemAttrs // item→attribute relation when side information is used
+	users itemAttrs // the last MaxLen training items of each user (same CSR shape), for queries without history
 	items []float32 // item vectors the network uses: E, plus attribute means when attrs are used
 	pn    params    // p with emb replaced by items
 }
@@ -238,7 +240,9 @@ func (m *Model) FitValidation(ctx context.Context, ds *model.Dataset, valid []Ca
 
 // Score implements model.Model: the representation of q.History (its last
 // MaxLen items; ids outside the catalogue are skipped) is scored against
-// every item. An empty history scores items by training popularity.
+// every item. A known user (q.User ≥ 0) without History uses the end of
+// their training sequence; an empty history otherwise scores items by
+// training popularity.
 func (m *Model) Score(q model.Query, scores []float32) {
 	N, d := m.dm.items, m.dm.d
 	scores = scores[:N]
@@ -247,7 +251,11 @@ func (m *Model) Score(q model.Query, scores []float32) {
 		ws = newWorkspace(m.dm)
 	}
 	defer m.pool.Put(ws)
-	h := m.represent(ws, q.History)
+	hist := q.History
+	if len(hist) == 0 && q.User >= 0 && int(q.User)+1 < len(m.users.ptr) {
+		hist = m.users.idx[m.users.ptr[q.User]:m.users.ptr[q.User+1]]
+	}
+	h := m.represent(ws, hist)
 	if h == nil {
 		copy(scores, m.pop)
 		return
@@ -320,4 +328,14 @@ func (m *Model) popularity(rows [][]int32) {
 	for j, c := range cnt {
 		m.pop[j] = float32(math.Log1p(c))
 	}
+}
+
+// keepUserTails stores the last MaxLen items of every row of ds.
+func (m *Model) keepUserTails(ds *model.Dataset) {
+	u := itemAttrs{ptr: make([]int32, 1, ds.NumUsers()+1)}
+	for i := 0; i < ds.NumUsers(); i++ {
+		u.idx = append(u.idx, lastWindow(ds.Row(i), m.cfg.MaxLen)...)
+		u.ptr = append(u.ptr, int32(len(u.idx)))
+	}
+	m.users = u
 }

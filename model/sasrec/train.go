@@ -82,6 +82,7 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 		m.attrs = itemAttrs{}
 	}
 	m.setDims(numItems, numAttrs)
+	m.keepUserTails(ds)
 	dm := m.dm
 	rng := rand.New(rand.NewPCG(cfg.Seed, 1))
 	dm.initParams(m.p, rng)
@@ -93,7 +94,10 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 		}
 	}
 
-	// training sequences: the last MaxLen+1 items of every row with ≥ 2
+	// Training sequences: every row cut from its end into windows of
+	// MaxLen+1 items that overlap by one, so that each interaction after a
+	// row's first is a target exactly once, also in histories longer than
+	// MaxLen.
 	var seqs [][]int32
 	for _, r := range rows {
 		for _, it := range r {
@@ -101,8 +105,12 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 				return fmt.Errorf("sasrec: fit: item %d outside the catalogue of %d items", it, numItems)
 			}
 		}
-		if len(r) >= 2 {
-			seqs = append(seqs, lastWindow(r, cfg.MaxLen+1))
+		for end := len(r); end >= 2; end -= cfg.MaxLen {
+			start := max(0, end-cfg.MaxLen-1)
+			seqs = append(seqs, r[start:end])
+			if start == 0 {
+				break
+			}
 		}
 	}
 	if len(seqs) == 0 {
@@ -141,6 +149,12 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 	for i := range order {
 		order[i] = i
 	}
+	// Validate every epoch, but at least minStepsPerValidation steps apart,
+	// so that data sets with few sequences are not stopped after a handful
+	// of steps; Patience counts validations.
+	const minStepsPerValidation = 100
+	stepsPerEpoch := (len(seqs) + cfg.Batch - 1) / cfg.Batch
+	validEvery := (minStepsPerValidation + stepsPerEpoch - 1) / stepsPerEpoch
 	best := math.Inf(-1)
 	var bestW []float32
 	bad := 0
@@ -229,7 +243,8 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 			break // the time budget ran out before this epoch began
 		}
 		st := model.Status{Stage: "epoch", Epoch: epoch, Of: cfg.Epochs, Loss: epochLoss / float64(epochPos), Metric: math.NaN()}
-		if len(valid) > 0 {
+		validate := len(valid) > 0 && (epoch%validEvery == 0 || epoch == cfg.Epochs || stop)
+		if validate {
 			ndcg, _ := m.evaluate(ctx, valid, nw)
 			if err := ctx.Err(); err != nil {
 				return err
@@ -245,7 +260,7 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 		if progress != nil {
 			progress(st)
 		}
-		if len(valid) > 0 && bad >= cfg.Patience {
+		if validate && bad >= cfg.Patience {
 			break
 		}
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 func TestNewBuildsEveryModelByItsName(t *testing.T) {
-	for _, name := range []string{"popular", "itemknn", "bpr", "ials", "ease", "biased-mf", "neural-rating", "linear"} {
+	for _, name := range []string{"popular", "itemknn", "bpr", "ials", "ease", "biased-mf", "neural-rating", "linear", "sasrec"} {
 		m, err := New(name, nil)
 		if err != nil {
 			t.Fatalf("New(%q): %v", name, err)
