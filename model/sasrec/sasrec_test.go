@@ -45,7 +45,7 @@ func smallConfig() Config {
 	c := DefaultConfig()
 	c.Dim, c.Heads, c.FFN, c.Layers, c.MaxLen = 16, 2, 32, 1, 8
 	c.Dropout, c.AttnDropout = 0.1, 0.1
-	c.LR, c.Batch, c.Epochs, c.Patience, c.ValidUsers = 1e-2, 32, 30, 3, 50
+	c.LR, c.Batch, c.Epochs, c.Patience, c.ValidUsers = 1e-2, 32, 12, 2, 50
 	return c
 }
 
