@@ -187,8 +187,9 @@ func BenchmarkScore(b *testing.B) {
 	}
 }
 
-// BenchmarkTrainStep measures one gradient step of the default model on a
-// Beauty-sized catalogue (12,101 items) with 128 sequences of 3–20 items.
+// BenchmarkTrainStep measures one gradient step of the default model (or
+// SASREC_PARAMS) on a Beauty-sized catalogue (12,101 items) with 128
+// sequences of 3–20 items.
 func BenchmarkTrainStep(b *testing.B) {
 	const numItems = 12101
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -201,7 +202,10 @@ func BenchmarkTrainStep(b *testing.B) {
 		ds.UserPtr = append(ds.UserPtr, len(ds.Items))
 		ds.UserIDs = append(ds.UserIDs, "")
 	}
-	cfg := DefaultConfig()
+	cfg, err := ConfigFromParams(paramsFromEnv(b))
+	if err != nil {
+		b.Fatal(err)
+	}
 	cfg.Epochs, cfg.ValidUsers = 1, 0
 	m, _ := New(cfg)
 	b.ResetTimer()

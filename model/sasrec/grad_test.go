@@ -93,7 +93,7 @@ func TestGradLinearGELU(t *testing.T) {
 		dpre[i] = c[i] * geluGrad(pre[i])
 	}
 	dx, dw, db := make([]float32, n*in), make([]float32, out*in), make([]float32, out)
-	linearBack(dx, dw, db, dpre, x, w, n, in, out)
+	linearBack(dx, dw, db, dpre, x, w, n, in, out, make([]float32, n*in+out*n+out*in))
 	checkGrad(t, "x", x, dx, pick(rng, n*in, n*in), f)
 	checkGrad(t, "w", w, dw, pick(rng, out*in, out*in), f)
 	checkGrad(t, "b", b, db, pick(rng, out, out), f)

@@ -136,6 +136,7 @@ type workspace struct {
 	dh     []float32 // maxLen×d
 	tz     []float32 // maxLen target-logit gradients of sampledLoss
 	hT     []float32 // d×maxLen transposed outputs
+	lin    []float32 // linearBack scratch
 	prod   []float32 // d×items product scratch of softmaxLoss
 }
 
@@ -145,7 +146,7 @@ func newWorkspace(dm dims) *workspace {
 	mk := func(n int) []float32 { return make([]float32, n) }
 	ws := &workspace{dm: dm, x0: mk(nd), ln0x: mk(nd), ln0s: mk(L), m0: mk(nd), h0: mk(nd),
 		da: mk(nd), db: mk(nd), dc: mk(nd), dq: mk(nd), dk: mk(nd), dv: mk(nd), df: mk(L * f),
-		dh: mk(nd), tz: mk(L), hT: mk(nd)}
+		dh: mk(nd), tz: mk(L), hT: mk(nd), lin: mk(2*L*max(d, f) + max(d, f)*max(d, f))}
 	ws.blocks = make([]blockCache, dm.layers)
 	for i := range ws.blocks {
 		ws.blocks[i] = blockCache{q: mk(nd), k: mk(nd), v: mk(nd),
@@ -291,11 +292,11 @@ func backward(p, g params, ws *workspace, dOut []float32) {
 		}
 		dg := ws.df[:n*f]
 		clear(dg)
-		linearBack(dg, gb.w2, gb.b2, df2, c.g, b.w2, n, f, d)
+		linearBack(dg, gb.w2, gb.b2, df2, c.g, b.w2, n, f, d, ws.lin)
 		for i := range dg {
 			dg[i] *= geluGrad(c.f1[i])
 		}
-		linearBack(dh1, gb.w1, gb.b1, dg, c.h1, b.w1, n, d, f)
+		linearBack(dh1, gb.w1, gb.b1, dg, c.h1, b.w1, n, d, f, ws.lin)
 		// LN1: dr1 in ws.da
 		dr1 := ws.da[:nd]
 		layerNormBack(dr1, gb.ln1g, gb.ln1b, dh1, c.ln1x, c.ln1s, b.ln1g, n, d)
@@ -308,7 +309,7 @@ func backward(p, g params, ws *workspace, dOut []float32) {
 		}
 		dctx := ws.da[:nd] // dr1 is no longer needed
 		clear(dctx)
-		linearBack(dctx, gb.wo, gb.bo, do, c.ctx, b.wo, n, d, d)
+		linearBack(dctx, gb.wo, gb.bo, do, c.ctx, b.wo, n, d, d, ws.lin)
 		dq, dk, dv := ws.dq[:nd], ws.dk[:nd], ws.dv[:nd]
 		clear(dq)
 		clear(dk)
@@ -341,9 +342,9 @@ func backward(p, g params, ws *workspace, dOut []float32) {
 				}
 			}
 		}
-		linearBack(din, gb.wq, gb.bq, dq, c.in, b.wq, n, d, d)
-		linearBack(din, gb.wk, gb.bk, dk, c.in, b.wk, n, d, d)
-		linearBack(din, gb.wv, gb.bv, dv, c.in, b.wv, n, d, d)
+		linearBack(din, gb.wq, gb.bq, dq, c.in, b.wq, n, d, d, ws.lin)
+		linearBack(din, gb.wk, gb.bk, dk, c.in, b.wk, n, d, d, ws.lin)
+		linearBack(din, gb.wv, gb.bv, dv, c.in, b.wv, n, d, d, ws.lin)
 		// din becomes the next (earlier) block's output gradient
 		copy(dcur[:nd], din)
 	}
