@@ -60,7 +60,7 @@ func DefaultConfig() Config {
 	return Config{
 		Dim: 64, Layers: 2, Heads: 2, FFN: 256, MaxLen: 50,
 		Dropout: 0.5, AttnDropout: 0.5,
-		LR: 1e-3, WeightDecay: 0, Batch: 128,
+		LR: 2e-3, WeightDecay: 0, Batch: 128,
 		Epochs: 200, Patience: 5, ValidUsers: 10000,
 		Seed: 1, UseAttrs: true,
 	}
