@@ -326,3 +326,30 @@ func TestColdItemsReachableThroughAttributes(t *testing.T) {
 		}
 	}
 }
+
+func TestFitValidation(t *testing.T) {
+	ds, tests := ruleData(200, 30, 4, 10, 7)
+	c := smallConfig()
+	c.Epochs, c.Patience = 40, 1
+	m, _ := New(c)
+	var sts []model.Status
+	if err := m.FitValidation(context.Background(), ds, tests[:50], func(s model.Status) { sts = append(sts, s) }); err != nil {
+		t.Fatal(err)
+	}
+	validated := 0
+	for _, s := range sts {
+		if s.Metric == s.Metric {
+			validated++
+		}
+	}
+	if validated == 0 || len(sts) == c.Epochs {
+		t.Fatalf("%d epochs, %d validations: early stopping on the given cases did not run", len(sts), validated)
+	}
+	if hr := hitAt1(m, ds.NumItems(), tests[50:]); hr < 0.9 {
+		t.Fatalf("HR@1 %.3f on held-out cases", hr)
+	}
+	bad := []Case{{History: []int32{1}, Target: 30}}
+	if err := m.FitValidation(context.Background(), ds, bad, nil); err == nil {
+		t.Fatal("a validation target outside the catalogue was accepted")
+	}
+}
