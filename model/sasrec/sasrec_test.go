@@ -257,6 +257,9 @@ func FuzzLoad(f *testing.F) {
 // history whose next item is k, the cold item sharing k's attribute should
 // be the best of the cold items far more often than chance — reachable through side information alone.
 func TestColdItemsReachableThroughAttributes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two models to quality; run without -short")
+	}
 	ds, tests := ruleData(300, 40, 4, 12, 6)
 	const cold = 10
 	for k := 0; k < cold; k++ {
