@@ -278,3 +278,34 @@ func TestGradAttributeComposition(t *testing.T) {
 		t.Fatal("attribute lists shorter than the catalogue accepted")
 	}
 }
+
+func TestGradInfoNCE(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	const b, d = 4, 5
+	z1, z2 := randVec(rng, b*d, 1), randVec(rng, b*d, 1)
+	s := make([]float32, 2*b*b)
+	f := func() float64 {
+		return infoNCE(z1, z2, b, d, 0.7, 0.3, make([]float32, b*d), make([]float32, b*d), s)
+	}
+	dz1, dz2 := make([]float32, b*d), make([]float32, b*d)
+	infoNCE(z1, z2, b, d, 0.7, 0.3, dz1, dz2, s)
+	checkGrad(t, "z1", z1, dz1, pick(rng, b*d, b*d), f)
+	checkGrad(t, "z2", z2, dz2, pick(rng, b*d, b*d), f)
+	// matching views of orthogonal sequences have almost no loss, swapped
+	// views a large one
+	clear(z1)
+	clear(z2)
+	for i := 0; i < b; i++ {
+		z1[i*d+i], z2[i*d+i] = 3, 3
+	}
+	if l := f(); l > 1e-3 {
+		t.Fatalf("loss %g for matching views", l)
+	}
+	clear(z2)
+	for i := 0; i < b; i++ {
+		z2[i*d+(i+1)%b] = 3
+	}
+	if l := f(); l < 1 {
+		t.Fatalf("loss %g for mismatched views", l)
+	}
+}

@@ -136,3 +136,65 @@ func sampledLoss(emb []float32, negs []int32, negE, negT []float32, ws *workspac
 	}
 	return loss
 }
+
+// infoNCE is the symmetric contrastive loss between two views z1, z2 (b×d
+// each) of the same b sequences: with S = z1·z2ᵀ/τ, row i of S should pick
+// column i and column j should pick row j (the other sequences of the batch
+// are the negatives). It returns weight·loss and writes weight·∂loss/∂z1 and
+// ∂/∂z2 into dz1, dz2; s is scratch of 2·b·b.
+func infoNCE(z1, z2 []float32, b, d int, tau, weight float32, dz1, dz2, s []float32) float64 {
+	sim, g := s[:b*b], s[b*b:2*b*b]
+	inv := 1 / tau
+	for i := 0; i < b; i++ {
+		for j := 0; j < b; j++ {
+			sim[i*b+j] = dot(z1[i*d:i*d+d], z2[j*d:j*d+d]) * inv
+		}
+	}
+	clear(g)
+	var loss float64
+	k := weight / float32(2*b)
+	// rows: softmax over j
+	for i := 0; i < b; i++ {
+		row := sim[i*b : i*b+b]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var sum float32
+		for _, v := range row {
+			sum += expf(v - mx)
+		}
+		loss -= float64(k) * logf64(float64(expf(row[i]-mx))/float64(sum))
+		for j, v := range row {
+			g[i*b+j] += k * expf(v-mx) / sum
+		}
+		g[i*b+i] -= k
+	}
+	// columns: softmax over i
+	for j := 0; j < b; j++ {
+		mx := sim[j]
+		for i := 0; i < b; i++ {
+			mx = max(mx, sim[i*b+j])
+		}
+		var sum float32
+		for i := 0; i < b; i++ {
+			sum += expf(sim[i*b+j] - mx)
+		}
+		loss -= float64(k) * logf64(float64(expf(sim[j*b+j]-mx))/float64(sum))
+		for i := 0; i < b; i++ {
+			g[i*b+j] += k * expf(sim[i*b+j]-mx) / sum
+		}
+		g[j*b+j] -= k
+	}
+	// dz1 = g·z2/τ, dz2 = gᵀ·z1/τ
+	clear(dz1[:b*d])
+	clear(dz2[:b*d])
+	for i := 0; i < b; i++ {
+		for j := 0; j < b; j++ {
+			gij := g[i*b+j] * inv
+			axpy(gij, z2[j*d:j*d+d], dz1[i*d:i*d+d])
+			axpy(gij, z1[i*d:i*d+d], dz2[j*d:j*d+d])
+		}
+	}
+	return loss
+}

@@ -49,6 +49,12 @@ type Config struct {
 	// Dataset has them, so that items with few or no interactions still get
 	// a useful vector.
 	UseAttrs bool
+	// CLWeight > 0 adds a contrastive loss (DuoRec's model-level
+	// augmentation): two dropout views of each sequence should have matching
+	// last-position representations, against the batch's other sequences
+	// (InfoNCE with temperature CLTemp, dot-product similarity). 0 disables.
+	CLWeight float64
+	CLTemp   float64
 	// TimeBudget stops training after this long (checked between batches);
 	// the best validated weights are kept. 0 means no limit.
 	TimeBudget time.Duration
@@ -62,13 +68,13 @@ func DefaultConfig() Config {
 		Dropout: 0.5, AttnDropout: 0.5,
 		LR: 2e-3, WeightDecay: 0, Batch: 128,
 		Epochs: 200, Patience: 5, ValidUsers: 10000,
-		Seed: 1, UseAttrs: true,
+		Seed: 1, UseAttrs: true, CLWeight: 0, CLTemp: 1,
 	}
 }
 
 // paramNames maps model.Params names to Config fields.
 var paramNames = []string{"dim", "layers", "heads", "ffn", "maxlen", "dropout", "attn_dropout",
-	"lr", "weight_decay", "batch", "epochs", "patience", "valid_users", "threads", "seed", "negatives", "time_budget" /* seconds */, "attrs" /* 0 or 1 */}
+	"lr", "weight_decay", "batch", "epochs", "patience", "valid_users", "threads", "seed", "negatives", "time_budget" /* seconds */, "attrs" /* 0 or 1 */, "cl_weight", "cl_temp"}
 
 // ConfigFromParams applies p over DefaultConfig; unknown names are an error.
 func ConfigFromParams(p model.Params) (Config, error) {
@@ -105,6 +111,10 @@ func ConfigFromParams(p model.Params) (Config, error) {
 			c.Threads = int(v)
 		case "seed":
 			c.Seed = uint64(v)
+		case "cl_weight":
+			c.CLWeight = v
+		case "cl_temp":
+			c.CLTemp = v
 		case "attrs":
 			c.UseAttrs = v != 0
 		case "negatives":
@@ -134,6 +144,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("sasrec: dropout %g / attn_dropout %g must be in [0,1)", c.Dropout, c.AttnDropout)
 	case !(c.LR > 0) || c.WeightDecay < 0:
 		return fmt.Errorf("sasrec: lr %g must be > 0 and weight_decay %g ≥ 0", c.LR, c.WeightDecay)
+	case c.CLWeight < 0 || !(c.CLTemp > 0):
+		return fmt.Errorf("sasrec: cl_weight %g must be ≥ 0 and cl_temp %g > 0", c.CLWeight, c.CLTemp)
 	case c.Negatives < 0 || c.TimeBudget < 0:
 		return fmt.Errorf("sasrec: negatives %d and time_budget %s must be ≥ 0", c.Negatives, c.TimeBudget)
 	case c.Batch < 1 || c.Epochs < 1 || c.Patience < 1 || c.ValidUsers < 0 || c.Threads < 0:

@@ -64,10 +64,14 @@ func hitAt1(m model.Model, n int, cases []Case) float64 {
 }
 
 func TestLearnsNextItemRule(t *testing.T) {
-	for _, negatives := range []int{0, 8} {
+	for _, v := range []struct {
+		negatives int
+		cl        float64
+	}{{0, 0}, {8, 0}, {0, 0.1}} {
+		negatives := v.negatives
 		ds, tests := ruleData(300, 40, 4, 12, 1)
 		c := smallConfig()
-		c.Negatives = negatives
+		c.Negatives, c.CLWeight = negatives, v.cl
 		m, err := New(c)
 		if err != nil {
 			t.Fatal(err)
@@ -77,7 +81,7 @@ func TestLearnsNextItemRule(t *testing.T) {
 			t.Fatal(err)
 		}
 		if hr := hitAt1(m, ds.NumItems(), tests); hr < 0.95 {
-			t.Fatalf("negatives=%d: HR@1 = %.3f on the deterministic rule, want ≥ 0.95 (last status %+v)", negatives, hr, last)
+			t.Fatalf("negatives=%d cl=%g: HR@1 = %.3f on the deterministic rule, want ≥ 0.95 (last status %+v)", negatives, v.cl, hr, last)
 		}
 		if last.Epoch < 1 || last.Loss <= 0 || last.Metric != last.Metric {
 			t.Fatalf("progress not reported properly: %+v", last)
@@ -105,7 +109,7 @@ func TestDeterministic(t *testing.T) {
 		var ws [2][]float32
 		for i := range ws {
 			c := smallConfig()
-			c.Epochs, c.ValidUsers, c.Threads, c.Batch = 3, 10, threads, 16
+			c.Epochs, c.ValidUsers, c.Threads, c.Batch, c.CLWeight = 3, 10, threads, 16, 0.1
 			m, err := New(c)
 			if err != nil {
 				t.Fatal(err)

@@ -135,6 +135,13 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 		negE = make([]float32, cfg.Negatives*dm.d)
 		negT = make([]float32, cfg.Negatives*dm.d)
 	}
+	cl := cfg.CLWeight > 0
+	var z1, z2, dz1, dz2, clS []float32
+	if cl {
+		z1, z2 = make([]float32, cfg.Batch*dm.d), make([]float32, cfg.Batch*dm.d)
+		dz1, dz2 = make([]float32, cfg.Batch*dm.d), make([]float32, cfg.Batch*dm.d)
+		clS = make([]float32, 2*cfg.Batch*cfg.Batch)
+	}
 	start := time.Now()
 	stop := false
 	opt := &adam{m: make([]float32, len(m.w)), v: make([]float32, len(m.w))}
@@ -183,30 +190,65 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 				}
 				transpose(negT, negE, len(negs), dm.d)
 			}
-			var wg sync.WaitGroup
+			// Dropout masks come from a generator per (epoch, sequence, view),
+			// so a view's forward pass can be replayed exactly.
+			view := func(si, v int) *rand.Rand {
+				return rand.New(rand.NewPCG(cfg.Seed^uint64(epoch)<<40^uint64(v)<<32, uint64(si)))
+			}
 			per := (len(batch) + nw - 1) / nw
-			for wi, wk := range workers {
-				lo, hi := min(wi*per, len(batch)), min((wi+1)*per, len(batch))
-				wg.Go(func() {
-					clear(wk.gflat)
-					clear(wk.dEmbT)
-					clear(wk.dNegT)
-					wk.loss = 0
-					for _, si := range batch[lo:hi] {
-						s := seqs[si]
-						r := rand.New(rand.NewPCG(cfg.Seed^uint64(epoch)<<40, uint64(si)))
-						h := forward(m.pn, wk.ws, s[:len(s)-1], drop, attDrop, r)
-						dh := wk.ws.dh[:len(h)]
-						if negs != nil {
-							wk.loss += sampledLoss(m.items, negs, negE, negT, wk.ws, h, s[1:], scale, dh, wk.g.emb, wk.dNegT)
-						} else {
-							wk.loss += softmaxLoss(m.items, embT, wk.ws, h, s[1:], scale, dh, wk.dEmbT)
+			parallel := func(f func(wk *worker, lo, hi int)) {
+				var wg sync.WaitGroup
+				for wi, wk := range workers {
+					lo, hi := min(wi*per, len(batch)), min((wi+1)*per, len(batch))
+					wg.Go(func() { f(wk, lo, hi) })
+				}
+				wg.Wait()
+			}
+			var clLoss float64
+			if cl {
+				// Contrastive pass: two dropout views of every sequence, whose
+				// last-position representations are pulled together (InfoNCE
+				// against the batch's other sequences).
+				parallel(func(wk *worker, lo, hi int) {
+					for k := lo; k < hi; k++ {
+						s := seqs[batch[k]]
+						n := len(s) - 1
+						for v, z := range [2][]float32{z1, z2} {
+							h := forward(m.pn, wk.ws, s[:n], drop, attDrop, view(batch[k], v))
+							copy(z[k*dm.d:(k+1)*dm.d], h[(n-1)*dm.d:n*dm.d])
 						}
-						backward(m.pn, wk.g, wk.ws, dh)
 					}
 				})
+				clLoss = infoNCE(z1, z2, len(batch), dm.d, float32(cfg.CLTemp), float32(cfg.CLWeight), dz1, dz2, clS)
 			}
-			wg.Wait()
+			parallel(func(wk *worker, lo, hi int) {
+				clear(wk.gflat)
+				clear(wk.dEmbT)
+				clear(wk.dNegT)
+				wk.loss = 0
+				for k := lo; k < hi; k++ {
+					si := batch[k]
+					s := seqs[si]
+					n := len(s) - 1
+					h := forward(m.pn, wk.ws, s[:n], drop, attDrop, view(si, 0))
+					dh := wk.ws.dh[:len(h)]
+					if negs != nil {
+						wk.loss += sampledLoss(m.items, negs, negE, negT, wk.ws, h, s[1:], scale, dh, wk.g.emb, wk.dNegT)
+					} else {
+						wk.loss += softmaxLoss(m.items, embT, wk.ws, h, s[1:], scale, dh, wk.dEmbT)
+					}
+					if cl {
+						axpy(1, dz1[k*dm.d:(k+1)*dm.d], dh[(n-1)*dm.d:n*dm.d])
+					}
+					backward(m.pn, wk.g, wk.ws, dh)
+					if cl {
+						forward(m.pn, wk.ws, s[:n], drop, attDrop, view(si, 1))
+						clear(dh)
+						copy(dh[(n-1)*dm.d:n*dm.d], dz2[k*dm.d:(k+1)*dm.d])
+						backward(m.pn, wk.g, wk.ws, dh)
+					}
+				}
+			})
 			g := workers[0]
 			for _, wk := range workers[1:] {
 				axpyLong(1, wk.gflat, g.gflat)
@@ -219,6 +261,7 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 			for _, wk := range workers {
 				epochLoss += wk.loss * float64(npos)
 			}
+			epochLoss += clLoss * float64(npos)
 			epochPos += npos
 			if negs != nil {
 				for k, it := range negs {
