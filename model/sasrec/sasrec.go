@@ -40,9 +40,10 @@ type Config struct {
 	Threads    int    // goroutines for training and validation; 0 = GOMAXPROCS
 	Seed       uint64 // seed of initialisation, shuffling and dropout
 	// Negatives > 0 replaces the full-catalogue softmax with a sampled
-	// softmax over that many uniform negatives shared by each batch: about
-	// items/Negatives times cheaper per position, usually a little less
-	// accurate. 0 (the default) ranks over the whole catalogue.
+	// softmax over that many uniform negatives shared by each batch, about
+	// items/Negatives times cheaper per position; catalogues with fewer than
+	// 2·Negatives items always use the full softmax. 0 always ranks over
+	// the whole catalogue.
 	Negatives int
 	// UseAttrs adds to every item's vector the mean of learned vectors of its
 	// attributes (Dataset.ItemAttrs: categories, brand, tags) when the
@@ -65,7 +66,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Dim: 64, Layers: 2, Heads: 2, FFN: 256, MaxLen: 50,
-		Dropout: 0.5, AttnDropout: 0.5,
+		Dropout: 0.5, AttnDropout: 0.5, Negatives: 1024,
 		LR: 2e-3, WeightDecay: 0, Batch: 128,
 		Epochs: 200, Patience: 5, ValidUsers: 10000,
 		Seed: 1, UseAttrs: true, CLWeight: 0, CLTemp: 1,

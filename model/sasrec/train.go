@@ -71,6 +71,9 @@ func (m *Model) fit(ctx context.Context, ds *model.Dataset, rows [][]int32, vali
 		return errors.New("sasrec: fit: empty catalogue")
 	}
 	cfg := m.cfg
+	if cfg.Negatives > 0 && 2*cfg.Negatives > numItems {
+		cfg.Negatives = 0 // small catalogue: the full softmax costs about the same
+	}
 	numAttrs := 0
 	if cfg.UseAttrs && ds.ItemAttrs != nil && ds.NumAttrs > 0 {
 		a, err := newItemAttrs(ds.ItemAttrs, numItems, ds.NumAttrs)
