@@ -10,7 +10,7 @@ import (
 // The numerical kernels. Dot products use vek (AVX2 assembly, 6–11 ns for
 // d=64); long axpy (y += a·x over a catalogue-sized row) uses gonum's SSE
 // assembly through blas32; short axpy is a plain loop, whose call overhead is
-// lower than either library's for d ≤ 64. docs/architecture-sasrec.md has the
+// lower than either library's for d ≤ 64. docs/architecture.md has the
 // measurements behind these choices.
 
 // dot returns x·y; len(y) must be at least len(x).

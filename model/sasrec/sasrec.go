@@ -62,7 +62,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults, chosen on the validation item of the
-// public sequential benchmarks (docs/benchmarks-sasrec.md).
+// public sequential benchmarks (docs/benchmarks.md).
 func DefaultConfig() Config {
 	return Config{
 		Dim: 64, Layers: 2, Heads: 2, FFN: 256, MaxLen: 50,
