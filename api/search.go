@@ -96,7 +96,7 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 		if res.Total > 0 {
 			h.ix.RecordQuery(req.Query)
 		}
-		h.log.add(user, q.Get("session_id"), req.Query)
+		h.log.add(user, q.Get("session_id"), req.Query, res.Total)
 	}
 	WriteJSON(w, http.StatusOK, res)
 }
@@ -129,7 +129,8 @@ func newSearchLog(eng *engine.Engine, log *slog.Logger) *searchLog {
 	return l
 }
 
-func (l *searchLog) add(user, session, query string) {
+// add queues a search event whose value is the number of results.
+func (l *searchLog) add(user, session, query string, results int) {
 	if user == "" {
 		if session == "" {
 			return
@@ -139,8 +140,9 @@ func (l *searchLog) add(user, session, query string) {
 	if len(query) > events.MaxQueryLen {
 		query = query[:events.MaxQueryLen]
 	}
+	n := float64(results)
 	select {
-	case l.ch <- events.Event{UserID: user, SessionID: session, Type: events.Search, Query: query, Timestamp: time.Now().UTC()}:
+	case l.ch <- events.Event{UserID: user, SessionID: session, Type: events.Search, Query: query, Value: &n, Timestamp: time.Now().UTC()}:
 	default: // full: dropping a log line beats slowing searches down
 	}
 }

@@ -77,6 +77,7 @@ type searchData struct {
 	Result    *SearchResult
 	Hits      []searchHit
 	Facets    []facetLinks
+	Sorts     []facetLink
 	Prev      string
 	Next      string
 	Pages     int
@@ -110,13 +111,32 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 	if p, err := strconv.Atoi(q.Get("page")); err == nil && p > 1 && p <= 1000 {
 		sq.Page = p
 	}
+	for _, pr := range []struct {
+		name string
+		dst  **float64
+	}{{"min_price", &sq.MinPrice}, {"max_price", &sq.MaxPrice}} {
+		if f, err := strconv.ParseFloat(q.Get(pr.name), 64); err == nil && f >= 0 {
+			*pr.dst = &f
+		}
+	}
+	switch sq.Sort {
+	case "", "price_asc", "price_desc", "newest":
+	default:
+		sq.Sort = ""
+	}
 	if len(sq.Text) > 200 {
 		sq.Text = sq.Text[:200]
 	}
 	d := searchData{Available: u.search != nil, Query: sq}
-	// One search event per query typed, not per facet click or page turn.
-	if sq.Text != "" && sq.Page == 1 && sq.Brand == "" && sq.Category == "" {
-		e := events.Event{UserID: v.User, Type: events.Search, Query: sq.Text, SessionID: v.Session, Timestamp: u.now().UTC()}
+	// One search event per query typed, not per facet click or page turn;
+	// its value is the number of results, so the dashboard can list the
+	// searches that found nothing.
+	logSearch := func(results int) {
+		if sq.Text == "" || sq.Page != 1 || sq.Brand != "" || sq.Category != "" || sq.MinPrice != nil || sq.MaxPrice != nil {
+			return
+		}
+		n := float64(results)
+		e := events.Event{UserID: v.User, Type: events.Search, Query: sq.Text, SessionID: v.Session, Timestamp: u.now().UTC(), Value: &n}
 		if err := u.eng.AddEvents(ctx, []events.Event{e}); err != nil {
 			u.log.Warn("cannot record a search", "error", err)
 		}
@@ -126,7 +146,9 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			d.Problem = err.Error()
 		} else {
+			logSearch(res.Total)
 			d.Result = res
+			d.Sorts = sortLinksOf(r.URL, sq.Sort)
 			var ids []string
 			for _, h := range res.Hits {
 				it, err := u.eng.GetItem(ctx, h.ID)
@@ -173,6 +195,10 @@ func withParam(u *url.URL, k, v string) string {
 func facetLinksOf(u *url.URL, facets []Facet) []facetLinks {
 	var out []facetLinks
 	for _, f := range facets {
+		if f.Field == "price" {
+			out = append(out, priceLinksOf(u, f))
+			continue
+		}
 		if f.Field != "brand" && f.Field != "category" {
 			continue
 		}
@@ -210,4 +236,36 @@ func (u *UI) suggest(w http.ResponseWriter, r *http.Request) {
 		list = []string{}
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"suggestions": list})
+}
+
+// priceLinksOf turns price-range facet values ("10-25", "200+") into links
+// that set min_price and max_price (and clear them when selected).
+func priceLinksOf(u *url.URL, f Facet) facetLinks {
+	fl := facetLinks{Field: "price"}
+	curMin, curMax := u.Query().Get("min_price"), u.Query().Get("max_price")
+	for _, v := range f.Values {
+		lo, hi, _ := strings.Cut(strings.TrimSuffix(v.Value, "+"), "-")
+		sel := lo == curMin && hi == curMax
+		nu := withParam(u, "min_price", lo)
+		if p, err := url.Parse(nu); err == nil {
+			nu = withParam(p, "max_price", hi)
+		}
+		if sel {
+			nu = withParam(u, "min_price", "")
+			if p, err := url.Parse(nu); err == nil {
+				nu = withParam(p, "max_price", "")
+			}
+		}
+		fl.Links = append(fl.Links, facetLink{Label: v.Value, Count: v.Count, URL: nu, Selected: sel})
+	}
+	return fl
+}
+
+// sortLinksOf lists the orders a result page can take.
+func sortLinksOf(u *url.URL, cur string) []facetLink {
+	var out []facetLink
+	for _, s := range []struct{ key, label string }{{"", "relevance"}, {"price_asc", "price: low to high"}, {"price_desc", "price: high to low"}, {"newest", "newest"}} {
+		out = append(out, facetLink{Label: s.label, URL: withParam(u, "sort", s.key), Selected: s.key == cur})
+	}
+	return out
 }

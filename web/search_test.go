@@ -40,7 +40,7 @@ func (s titleSearcher) Search(_ context.Context, q SearchQuery) (*SearchResult, 
 	for _, b := range order {
 		f.Values = append(f.Values, FacetValue{Value: b, Count: brands[b]})
 	}
-	res.Facets = []Facet{f}
+	res.Facets = []Facet{f, {Field: "price", Values: []FacetValue{{Value: "0-10", Count: 3}, {Value: "50+", Count: 1}}}}
 	return res, nil
 }
 
@@ -69,6 +69,8 @@ func TestSearchPageWithASearcher(t *testing.T) {
 		{"/search?q=item", []string{"80 results", "Page 1 of 4", `rel="next"`}, []string{`rel="prev"`}},
 		{"/search?q=item&page=2", []string{"Page 2 of 4", `rel="prev"`, `href="/search?page=3&amp;q=item"`}, nil},
 		{"/search?q=zzz", []string{"No products match", "Popular right now"}, nil},
+		{"/search?q=pens", []string{`Sort by:`, `href="/search?q=pens&amp;sort=price_asc"`, `href="/search?max_price=10&amp;min_price=0&amp;q=pens"`, `href="/search?min_price=50&amp;q=pens"`}, nil},
+		{"/search?q=pens&min_price=50", []string{`aria-current="true" class="on">50&#43;`}, nil},
 		{"/search?q=%3Cscript%3E", []string{"&lt;script&gt;"}, []string{"<script>"}},
 	} {
 		code, body := s.get(c, tc.path)
@@ -91,8 +93,12 @@ func TestSearchPageWithASearcher(t *testing.T) {
 	}
 	// The searches are events, so the dashboard can list top queries.
 	_, body := s.get(c, "/admin")
-	if !strings.Contains(body, "pens <span class=\"count\">1</span>") {
+	if !strings.Contains(body, "pens <span class=\"count\">") {
 		t.Errorf("top queries missing from the dashboard")
+	}
+	zero := body[strings.Index(body, "Searches that found nothing"):]
+	if !strings.Contains(zero, `id="zero-queries"`) || !strings.Contains(zero, "zzz <span") || strings.Contains(zero[:strings.Index(zero, "</section>")], "pens") {
+		t.Errorf("zero-result searches not listed right: %.400s", zero)
 	}
 }
 

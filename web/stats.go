@@ -25,11 +25,12 @@ type logStats struct {
 	items   map[string]int
 	users   map[string]int
 	queries map[string]int
+	zero    map[string]int // searches whose logged result count was 0
 }
 
 func newLogStats() *logStats {
 	return &logStats{days: map[int64]map[events.Type]int{}, types: map[events.Type]int{},
-		items: map[string]int{}, users: map[string]int{}, queries: map[string]int{}}
+		items: map[string]int{}, users: map[string]int{}, queries: map[string]int{}, zero: map[string]int{}}
 }
 
 type eventScanner interface {
@@ -57,7 +58,11 @@ func (s *logStats) refresh(ctx context.Context, st eventScanner) error {
 		}
 		s.users[e.UserID]++
 		if e.Type == events.Search && e.Query != "" {
-			s.queries[strings.ToLower(strings.TrimSpace(e.Query))]++
+			q := strings.ToLower(strings.TrimSpace(e.Query))
+			s.queries[q]++
+			if e.Value != nil && *e.Value == 0 {
+				s.zero[q]++
+			}
 		}
 		return nil
 	})
@@ -111,6 +116,7 @@ type logSnapshot struct {
 	Types   []counted // events per type
 	Items   []counted // top items
 	Queries []counted // top search queries
+	Zero    []counted // top queries that found nothing
 	Plot    plot
 }
 
@@ -125,6 +131,7 @@ func (s *logStats) snapshot(nTop int) logSnapshot {
 	snap.Types = top(types, len(types))
 	snap.Items = top(s.items, nTop)
 	snap.Queries = top(s.queries, nTop)
+	snap.Zero = top(s.zero, nTop)
 	snap.Plot = s.plot(48)
 	return snap
 }
