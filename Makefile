@@ -20,7 +20,7 @@ fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f"; \
-	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) >/dev/null || { echo "FAIL fuzz $$pkg $$f"; exit 1; }; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) >/tmp/aisle-fuzz.log 2>&1 || { echo "FAIL fuzz $$pkg $$f"; tail -40 /tmp/aisle-fuzz.log; exit 1; }; \
 	  done; \
 	done
 

@@ -244,7 +244,8 @@ func (m *EASE) Load(r io.Reader) error {
 	if err := hyper.Load(r, Name, formatVersion, &s); err != nil {
 		return err
 	}
-	if s.State.N < 0 || len(s.State.B) != s.State.N*s.State.N {
+	// Bound N before squaring it: a corrupt N near 2^32 overflows N*N to 0.
+	if s.State.N < 0 || s.State.N > 1<<20 || len(s.State.B) != s.State.N*s.State.N {
 		return fmt.Errorf("load %s: weight matrix has %d values, want %d", Name, len(s.State.B), s.State.N*s.State.N)
 	}
 	if err := hyper.CheckCSR(s.State.UserPtr, s.State.Items, s.State.Weights, s.State.N); err != nil {
