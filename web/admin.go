@@ -36,10 +36,67 @@ type adminData struct {
 	Log      logSnapshot
 	TopItems []namedCount
 	Models   []modelRow
+	Eval     evalTable
 	Training trainingState
 	Live     liveData
 	Message  string
 	Problem  string
+}
+
+// evalTable compares the serving version of every model on the metrics
+// of its hold-out validation, one column per metric.
+type evalTable struct {
+	Metrics []string
+	Rows    []evalRow
+}
+
+type evalRow struct {
+	Name    string
+	Version int
+	Primary bool
+	Values  []string // one per Metrics entry, "–" when missing
+	Best    []bool   // the best value of its column
+	Secs    float64
+}
+
+func evalTableOf(models []recommend.ModelInfo) evalTable {
+	var t evalTable
+	seen := map[string]bool{}
+	var serving []recommend.ModelInfo
+	for _, m := range models {
+		if m.Serving && len(m.Metrics) > 0 {
+			serving = append(serving, m)
+			for k := range m.Metrics {
+				if !seen[k] {
+					seen[k] = true
+					t.Metrics = append(t.Metrics, k)
+				}
+			}
+		}
+	}
+	slices.Sort(t.Metrics)
+	best := make([]float64, len(t.Metrics))
+	for _, m := range serving {
+		for j, k := range t.Metrics {
+			if v, ok := m.Metrics[k]; ok && v > best[j] {
+				best[j] = v
+			}
+		}
+	}
+	for _, m := range serving {
+		r := evalRow{Name: m.Name, Version: m.Version, Primary: m.Primary, Secs: m.TrainSecs}
+		for j, k := range t.Metrics {
+			v, ok := m.Metrics[k]
+			if !ok {
+				r.Values, r.Best = append(r.Values, "–"), append(r.Best, false)
+				continue
+			}
+			r.Values = append(r.Values, fmt.Sprintf("%.4f", v))
+			r.Best = append(r.Best, v == best[j] && v > 0)
+		}
+		t.Rows = append(t.Rows, r)
+	}
+	return t
 }
 
 type trainingState struct {
@@ -93,6 +150,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 		slices.SortFunc(mr.Metrics, func(a, b metric) int { return cmp.Compare(a.Name, b.Name) })
 		d.Models = append(d.Models, mr)
 	}
+	d.Eval = evalTableOf(models)
 	if u.rt != nil {
 		d.Training.Configured = true
 		d.Training.Running = u.rt.Busy()

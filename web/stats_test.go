@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/store"
 )
 
 func TestNiceStep(t *testing.T) {
@@ -124,5 +126,22 @@ func TestSparkline(t *testing.T) {
 	svg := string(sparkline([]float64{3, 2, 1.5}))
 	if !strings.Contains(svg, "<polyline") || !strings.Contains(svg, "2.0,2.0") || !strings.Contains(svg, "118.0,26.0") || !strings.Contains(svg, "3 epochs") {
 		t.Fatalf("sparkline: %s", svg)
+	}
+}
+
+func TestEvalTable(t *testing.T) {
+	models := []recommend.ModelInfo{
+		{ModelMeta: store.ModelMeta{Name: "ials", Version: 2, Metrics: map[string]float64{"HR@10": 0.05, "NDCG@10": 0.03}}, Serving: true},
+		{ModelMeta: store.ModelMeta{Name: "ials", Version: 1, Metrics: map[string]float64{"HR@10": 0.9}}},
+		{ModelMeta: store.ModelMeta{Name: "ease", Version: 1, Metrics: map[string]float64{"HR@10": 0.08, "MRR": 0.04}}, Serving: true, Primary: true},
+		{ModelMeta: store.ModelMeta{Name: "popular", Version: 1}, Serving: true},
+	}
+	tab := evalTableOf(models)
+	if strings.Join(tab.Metrics, ",") != "HR@10,MRR,NDCG@10" || len(tab.Rows) != 2 {
+		t.Fatalf("table %+v", tab)
+	}
+	ials, ease := tab.Rows[0], tab.Rows[1]
+	if ials.Values[1] != "–" || ials.Best[0] || !ease.Best[0] || !ials.Best[2] || ease.Values[0] != "0.0800" {
+		t.Fatalf("rows %+v %+v", ials, ease)
 	}
 }

@@ -232,7 +232,7 @@ func TestAdminNeedsTheKey(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("dashboard: %d", code)
 	}
-	for _, w := range []string{`id="events-plot"`, "<polyline", "purchase (1200)", `id="count-items">80<`, "itemknn", "serving", "NDCG@10",
+	for _, w := range []string{`id="events-plot"`, `id="eval-table"`, "<polyline", "purchase (1200)", `id="count-items">80<`, "itemknn", "serving", "NDCG@10",
 		"Retrain now", "GET /items/{id}", "Top items", "Roll back", "2013"} {
 		if !strings.Contains(body, w) {
 			t.Errorf("dashboard lacks %q", w)
