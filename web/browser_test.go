@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/aisle-dev/aisle/search"
 )
 
 // chromium finds a Chromium binary: $AISLE_CHROMIUM, or one on the PATH.
@@ -95,7 +97,7 @@ func rowOf(t *testing.T, ctx context.Context, row string) []string {
 }
 
 // TestBrowserShopAndDashboard clicks through the shop in headless Chromium:
-// switch to a demo user, open a trending product, add it to the cart, see
+// switch to a demo user, search for a product and open it, add it to the cart, see
 // the events in the API and the rows change, then log in to the dashboard
 // and see the plot.
 func TestBrowserShopAndDashboard(t *testing.T) {
@@ -104,6 +106,14 @@ func TestBrowserShopAndDashboard(t *testing.T) {
 	}
 	ctx := browser(t, 90*time.Second)
 	s := newShop(t, Options{AdminKey: testAdminKey})
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Upsert(context.Background(), s.its...); err != nil {
+		t.Fatal(err)
+	}
+	s.ui.search = &IndexSearcher{Index: ix} // as Options.Searcher would set it
 	base := s.hs.URL
 
 	do(t, ctx, "home page",
@@ -120,16 +130,27 @@ func TestBrowserShopAndDashboard(t *testing.T) {
 	if !strings.Contains(who, "u000") || len(before) == 0 || len(trending) == 0 {
 		t.Fatalf("home as u000: %q, recommended %v, trending %v", who, before, trending)
 	}
-	// Open a trending product that u000 was not recommended, and put it in the cart.
-	pick := trending[0]
-	for _, id := range trending {
+	// Search for a product from the box, open a hit that u000 was not
+	// recommended, and put it in the cart.
+	do(t, ctx, "search",
+		chromedp.SendKeys(`#q`, "desk"),
+		chromedp.Submit(`#q`),
+	)
+	waitFor(t, ctx, `document.querySelector('ol.hits a[data-item]') !== null`)
+	hits := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('ol.hits a[data-item]')].map(a => a.dataset.item)`))
+	marks := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('ol.hits mark').length`))
+	if len(hits) == 0 || marks == 0 {
+		t.Fatalf("search results: hits %v, %d highlighted matches", hits, marks)
+	}
+	pick := hits[0]
+	for _, id := range hits {
 		if !slices.Contains(before, id) {
 			pick = id
 			break
 		}
 	}
 	do(t, ctx, "product page",
-		chromedp.Click(`#row-trending a[data-item="`+pick+`"]`),
+		chromedp.Click(`ol.hits a[data-item="`+pick+`"]`),
 		chromedp.WaitVisible(`button[data-event="add_to_cart"]`),
 	)
 	product := get(t, ctx, chromedp.AttributeValue(`article.product`, "data-item")).Value
