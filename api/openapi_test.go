@@ -38,7 +38,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.AddSearchRoutes(ix, svc, search.ModeKeyword)()
+	defer srv.AddSearchRoutes(ix, search.NewClicks(), svc, search.ModeKeyword)()
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}

@@ -19,18 +19,20 @@ import (
 // with a user_id (or a session_id) are logged as search events in the
 // background; svc, when set, personalises ranking by the user's affinity.
 // The returned function stops the logger and flushes it.
-func (s *Server) AddSearchRoutes(ix *search.Index, svc *recommend.Service, defaultMode search.Mode) func() {
-	h := &searchHandlers{ix: ix, svc: svc, mode: defaultMode, log: newSearchLog(s.eng, s.log)}
+// clicks, when set, boosts the items shoppers acted on after the same query.
+func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *recommend.Service, defaultMode search.Mode) func() {
+	h := &searchHandlers{ix: ix, clicks: clicks, svc: svc, mode: defaultMode, log: newSearchLog(s.eng, s.log)}
 	s.Handle(Route{"GET", "/api/search", Read, h.search})
 	s.Handle(Route{"GET", "/api/suggest", Read, h.suggest})
 	return h.log.close
 }
 
 type searchHandlers struct {
-	ix   *search.Index
-	svc  *recommend.Service
-	mode search.Mode
-	log  *searchLog
+	ix     *search.Index
+	clicks *search.Clicks
+	svc    *recommend.Service
+	mode   search.Mode
+	log    *searchLog
 }
 
 func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +88,9 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 			WriteEngineError(w, err)
 			return
 		}
+	}
+	if h.clicks != nil {
+		req.Boost = search.CombineBoosts(req.Boost, h.clicks.Boost(req.Query))
 	}
 	res, err := h.ix.Search(r.Context(), req)
 	if err != nil {

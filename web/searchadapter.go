@@ -15,6 +15,8 @@ type IndexSearcher struct {
 	// Boost, when set, returns the shopper's affinity function (see
 	// recommend.Service.Affinity); the page passes the current user.
 	Boost func(ctx context.Context, user string) (func(string) float64, error)
+	// Clicks, when set, boosts items shoppers acted on after the same query.
+	Clicks *search.Clicks
 }
 
 // Search implements Searcher.
@@ -38,6 +40,9 @@ func (s *IndexSearcher) Search(ctx context.Context, q SearchQuery) (*SearchResul
 		if b, err := s.Boost(ctx, q.User); err == nil {
 			req.Boost = b
 		}
+	}
+	if s.Clicks != nil {
+		req.Boost = search.CombineBoosts(req.Boost, s.Clicks.Boost(q.Text))
 	}
 	res, err := s.Index.Search(ctx, req)
 	if err != nil {

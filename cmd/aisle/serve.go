@@ -122,10 +122,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	if err != nil {
 		return err
 	}
-	stopSearchLog := srv.AddSearchRoutes(ix, svc, mode)
+	clicks := search.NewClicks()
+	stopSearchLog := srv.AddSearchRoutes(ix, clicks, svc, mode)
 	defer stopSearchLog()
 	if _, err := web.Register(srv, svc, rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: log,
-		Searcher: &web.IndexSearcher{Index: ix, Mode: mode, Boost: svc.Affinity}}); err != nil {
+		Searcher: &web.IndexSearcher{Index: ix, Mode: mode, Boost: svc.Affinity, Clicks: clicks}}); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
@@ -159,7 +160,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	eng.Subscribe(svc)
-	if err := loadSearch(ctx, ix, eng); err != nil {
+	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
 		hs.Close()
 		return err
 	}
@@ -252,9 +253,10 @@ func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.
 	return ix, mode, err
 }
 
-// loadSearch indexes the catalogue and subscribes the index to changes
-// (called while writes wait for readiness).
-func loadSearch(ctx context.Context, ix *search.Index, eng *engine.Engine) error {
+// loadSearch indexes the catalogue, learns the click model from the event
+// log, and subscribes both to changes (called while writes wait for
+// readiness).
+func loadSearch(ctx context.Context, ix *search.Index, clicks *search.Clicks, eng *engine.Engine) error {
 	var batch []catalog.Item
 	flush := func() error {
 		err := ix.Upsert(ctx, batch...)
@@ -274,6 +276,10 @@ func loadSearch(ctx context.Context, ix *search.Index, eng *engine.Engine) error
 	if err != nil {
 		return fmt.Errorf("index the catalogue for search: %w", err)
 	}
+	if err := eng.Store().ScanEvents(ctx, 0, func(e events.Event) error { clicks.Record(e); return nil }); err != nil {
+		return fmt.Errorf("learn search clicks from the event log: %w", err)
+	}
 	eng.Subscribe(ix)
+	eng.Subscribe(clicks)
 	return nil
 }

@@ -1,0 +1,60 @@
+package search
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+)
+
+func TestClicksLearnFromActionsAfterASearch(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := NewClicks()
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	c.EventsAppended([]events.Event{
+		{UserID: "u", SessionID: "s1", Type: events.Search, Query: "Gel Pens", Timestamp: at(0)},
+		{UserID: "u", SessionID: "s1", ItemID: "a", Type: events.Click, Timestamp: at(1)},
+		{UserID: "u", SessionID: "s1", ItemID: "a", Type: events.Purchase, Timestamp: at(2)},
+		{UserID: "u", SessionID: "s1", ItemID: "b", Type: events.Click, Timestamp: at(3)},
+		{UserID: "u", SessionID: "s1", ItemID: "late", Type: events.Click, Timestamp: at(45)}, // after the window
+		{UserID: "v", SessionID: "s2", ItemID: "other", Type: events.Click, Timestamp: at(1)}, // no search in s2
+		{UserID: "v", ItemID: "nosession", Type: events.Click, Timestamp: at(1)},
+		{UserID: "w", SessionID: "s3", Type: events.Search, Query: "stapler", Timestamp: at(0)},
+		{UserID: "w", SessionID: "s3", ItemID: "s", Type: events.View, Timestamp: at(1)}, // views do not count
+	})
+	b := c.Boost("gel pens") // normalised like the query
+	if b == nil {
+		t.Fatal("no boost for a query shoppers acted on")
+	}
+	if !(b("a") > b("b") && b("b") > 0 && b("late") == 0 && b("other") == 0 && b("a") < 1) {
+		t.Fatalf("boosts a %v b %v late %v other %v", b("a"), b("b"), b("late"), b("other"))
+	}
+	if c.Boost("stapler") != nil || c.Boost("unknown") != nil {
+		t.Fatal("boost without actions")
+	}
+	both := CombineBoosts(b, func(id string) float64 { return 0.9 })
+	if both("a") != 0.9 || CombineBoosts(nil, b)("a") != b("a") || CombineBoosts(nil, nil) != nil {
+		t.Fatal("combine")
+	}
+}
+
+// Learned clicks lift an item among equally relevant ones.
+func TestClicksReorderResults(t *testing.T) {
+	ix := newTestIndex(t, DefaultConfig(), nil, []catalog.Item{
+		{ID: "x", Title: "Blue gel pen", Available: true},
+		{ID: "y", Title: "Blue gel pen", Available: true},
+	})
+	first := search(t, ix, Request{Query: "blue gel pen"}).Items[0].ID
+	other := "x"
+	if first == "x" {
+		other = "y"
+	}
+	c := NewClicks()
+	t0 := time.Now()
+	c.Record(events.Event{SessionID: "s", Type: events.Search, Query: "blue gel pen", Timestamp: t0})
+	c.Record(events.Event{SessionID: "s", ItemID: other, Type: events.Purchase, Timestamp: t0.Add(time.Minute)})
+	if got := search(t, ix, Request{Query: "blue gel pen", Boost: c.Boost("blue gel pen")}).Items[0].ID; got != other {
+		t.Fatalf("the purchased item %s did not move up (first %s)", other, got)
+	}
+}
