@@ -16,7 +16,6 @@ type ledger struct {
 	mu      sync.RWMutex
 	evs     []ledgerEvent
 	newest  int64
-	version uint64 // bumped on every change, for caches
 
 	baskets  map[basketKey][]int32
 	co       map[int32]map[int32]float32 // bought-together counts, both directions
@@ -47,7 +46,6 @@ func (l *ledger) add(e events.Event, item int32, w float64) {
 	ts := e.Timestamp.Unix()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.version++
 	if w > 0 {
 		l.evs = append(l.evs, ledgerEvent{item: item, ts: ts, w: float32(w)})
 		l.newest = max(l.newest, ts)
@@ -90,7 +88,6 @@ func (l *ledger) forgetUser(user string) {
 			delete(l.baskets, k)
 		}
 	}
-	l.version++
 }
 
 // popular sums event weights per item over the window back from the newest
@@ -148,12 +145,6 @@ func (l *ledger) partners(item int32) []scored {
 		return cmp.Compare(a.item, b.item)
 	})
 	return out
-}
-
-func (l *ledger) stamp() (uint64, int64) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.version, l.newest
 }
 
 // scored is one candidate item with its score.

@@ -625,13 +625,6 @@ func toItems(list []scored, info []itemInfo, reason string) []Item {
 	return out
 }
 
-// Stamp reports the number of events recorded since the service started
-// and the time of the newest one.
-func (s *Service) Stamp() (uint64, time.Time) {
-	v, newest := s.ledger.stamp()
-	return v, time.Unix(newest, 0).UTC()
-}
-
 func humanWindow(d time.Duration) string {
 	if d%(24*time.Hour) == 0 {
 		if d == 24*time.Hour {
