@@ -13,9 +13,9 @@ import (
 // ledger keeps the counts behind popular, trending and bought-together
 // lists, updated with every event.
 type ledger struct {
-	mu      sync.RWMutex
-	evs     []ledgerEvent
-	newest  int64
+	mu     sync.RWMutex
+	evs    []ledgerEvent
+	newest int64
 
 	baskets  map[basketKey][]int32
 	co       map[int32]map[int32]float32 // bought-together counts, both directions
