@@ -9,6 +9,7 @@ package model
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
@@ -49,6 +50,35 @@ func (d *Dataset) RowWeights(u int) []float32 {
 		return nil
 	}
 	return d.Weights[d.UserPtr[u]:d.UserPtr[u+1]]
+}
+
+// Columns transposes the interactions: column i holds the interactions
+// with item i, as colUser[colPtr[i]:colPtr[i+1]] (their users, in user
+// order) and colPos (their positions in Items, for Weights, Times and
+// Ratings). It fails on an item index out of range.
+func (d *Dataset) Columns() (colPtr []int, colUser []int32, colPos []int, err error) {
+	ni := d.NumItems()
+	colPtr = make([]int, ni+1)
+	for j, it := range d.Items {
+		if it < 0 || int(it) >= ni {
+			return nil, nil, nil, fmt.Errorf("interaction %d: item %d out of range [0, %d)", j, it, ni)
+		}
+		colPtr[it+1]++
+	}
+	for i := 0; i < ni; i++ {
+		colPtr[i+1] += colPtr[i]
+	}
+	colUser = make([]int32, len(d.Items))
+	colPos = make([]int, len(d.Items))
+	next := append([]int(nil), colPtr[:ni]...)
+	for u := 0; u < d.NumUsers(); u++ {
+		for j := d.UserPtr[u]; j < d.UserPtr[u+1]; j++ {
+			it := d.Items[j]
+			colUser[next[it]], colPos[next[it]] = int32(u), j
+			next[it]++
+		}
+	}
+	return colPtr, colUser, colPos, nil
 }
 
 // Query asks a model to score every item for one user.

@@ -88,25 +88,13 @@ func (m *EASE) Fit(ctx context.Context, ds *model.Dataset, progress model.Progre
 		return 1
 	}
 	// item → (user, weight) lists, so each worker fills whole rows of G.
-	colPtr := make([]int, n+1)
-	for j, it := range ds.Items {
-		if it < 0 || int(it) >= n {
-			return fmt.Errorf("ease: interaction %d: item %d out of range [0, %d)", j, it, n)
-		}
-		colPtr[it+1]++
+	colPtr, colUser, colPos, err := ds.Columns()
+	if err != nil {
+		return fmt.Errorf("ease: %w", err)
 	}
-	for i := 0; i < n; i++ {
-		colPtr[i+1] += colPtr[i]
-	}
-	colUser := make([]int32, len(ds.Items))
-	colW := make([]float64, len(ds.Items))
-	next := slices.Clone(colPtr[:n])
-	for u := 0; u < ds.NumUsers(); u++ {
-		for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
-			it := ds.Items[j]
-			colUser[next[it]], colW[next[it]] = int32(u), w(j)
-			next[it]++
-		}
+	colW := make([]float64, len(colPos))
+	for c, j := range colPos {
+		colW[c] = w(j)
 	}
 	g := make([]float64, n*n)
 	workers := runtime.GOMAXPROCS(0)

@@ -68,7 +68,7 @@ func (m *ItemKNN) Name() string { return Name }
 
 // Fit computes the top-k neighbours of every item, using all cores.
 func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
-	nu, ni := ds.NumUsers(), ds.NumItems()
+	ni := ds.NumItems()
 	w := func(j int) float32 {
 		if m.weights && ds.Weights != nil {
 			return ds.Weights[j]
@@ -76,27 +76,16 @@ func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Pro
 		return 1
 	}
 	// item → users (CSC) and the norm of every item column
-	colPtr := make([]int, ni+1)
-	for j, it := range ds.Items {
-		if it < 0 || int(it) >= ni {
-			return fmt.Errorf("itemknn: interaction %d: item %d out of range [0, %d)", j, it, ni)
-		}
-		colPtr[it+1]++
+	colPtr, colUser, colPos, err := ds.Columns()
+	if err != nil {
+		return fmt.Errorf("itemknn: %w", err)
 	}
-	for i := 0; i < ni; i++ {
-		colPtr[i+1] += colPtr[i]
-	}
-	colUser := make([]int32, len(ds.Items))
-	colW := make([]float32, len(ds.Items))
-	next := slices.Clone(colPtr[:ni])
+	colW := make([]float32, len(colPos))
 	norm := make([]float64, ni)
-	for u := 0; u < nu; u++ {
-		for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
-			it := ds.Items[j]
-			colUser[next[it]] = int32(u)
-			colW[next[it]] = w(j)
-			next[it]++
-			norm[it] += float64(w(j)) * float64(w(j))
+	for i := 0; i < ni; i++ {
+		for c := colPtr[i]; c < colPtr[i+1]; c++ {
+			colW[c] = w(colPos[c])
+			norm[i] += float64(colW[c]) * float64(colW[c])
 		}
 	}
 	for i := range norm {

@@ -106,7 +106,7 @@ func (m *IALS) WarmStart(prev *IALS) error {
 func (m *IALS) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
 	k := m.p.Factors
 	nu, ni := ds.NumUsers(), ds.NumItems()
-	colPtr, colUser, colPos, err := transpose(ds)
+	colPtr, colUser, colPos, err := ds.Columns()
 	if err != nil {
 		return fmt.Errorf("ials: %w", err)
 	}

@@ -310,33 +310,6 @@ func popularity(ds *model.Dataset) []float32 {
 	return p
 }
 
-// transpose returns the item→user lists (CSC) of ds with the positions of
-// the interactions in ds, after checking every item index.
-func transpose(ds *model.Dataset) (colPtr []int, colUser []int32, colPos []int, err error) {
-	ni := ds.NumItems()
-	colPtr = make([]int, ni+1)
-	for j, it := range ds.Items {
-		if it < 0 || int(it) >= ni {
-			return nil, nil, nil, fmt.Errorf("interaction %d: item %d out of range [0, %d)", j, it, ni)
-		}
-		colPtr[it+1]++
-	}
-	for i := 0; i < ni; i++ {
-		colPtr[i+1] += colPtr[i]
-	}
-	colUser = make([]int32, len(ds.Items))
-	colPos = make([]int, len(ds.Items))
-	next := append([]int(nil), colPtr[:ni]...)
-	for u := 0; u < ds.NumUsers(); u++ {
-		for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
-			it := ds.Items[j]
-			colUser[next[it]], colPos[next[it]] = int32(u), j
-			next[it]++
-		}
-	}
-	return colPtr, colUser, colPos, nil
-}
-
 // similar writes the cosine between item's vector and every item's vector.
 func (f *factors) similar(item int32, scores []float32) {
 	clear(scores)
