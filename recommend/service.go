@@ -113,6 +113,46 @@ type Service struct {
 	catVer    atomic.Int64 // bumped on catalogue changes
 
 	newEvents atomic.Int64 // since the last retraining
+
+	learnersMu sync.Mutex
+	learners   []Learner
+}
+
+// Learner is another kind of model trained from the shop's data, such as
+// the search ranker. The retrainer runs it after the recommendation
+// models; its versions sit in the same model store (listed by Models), and
+// Rollback of its name goes to it.
+type Learner interface {
+	// Name is the model name its versions are stored under.
+	Name() string
+	// RunOnce trains a new version and promotes it if it is not worse.
+	RunOnce(ctx context.Context) error
+	// Rollback makes the previously serving version serve again.
+	Rollback(ctx context.Context) (store.ModelMeta, error)
+}
+
+// AddLearner registers a learner (before Load).
+func (s *Service) AddLearner(l Learner) {
+	s.learnersMu.Lock()
+	defer s.learnersMu.Unlock()
+	s.learners = append(s.learners, l)
+}
+
+func (s *Service) learner(name string) Learner {
+	s.learnersMu.Lock()
+	defer s.learnersMu.Unlock()
+	for _, l := range s.learners {
+		if l.Name() == name {
+			return l
+		}
+	}
+	return nil
+}
+
+func (s *Service) allLearners() []Learner {
+	s.learnersMu.Lock()
+	defer s.learnersMu.Unlock()
+	return append([]Learner(nil), s.learners...)
 }
 
 // New returns a Service over st. Call Load before serving.
