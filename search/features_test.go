@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -168,12 +169,19 @@ func TestLTRMode(t *testing.T) {
 	if !sameSet(got, kw) {
 		t.Errorf("ltr results %v, keyword %v: not the same items", got, kw)
 	}
-	// exact matches (all words in the title) keep their keyword rank or better
-	for kr, id := range kw {
-		if id == "2" || id == "10" {
-			if lr := slices.Index(got, id); lr > kr {
-				t.Errorf("exact match %s at %d, keyword rank %d", id, lr, kr)
-			}
+	// exact matches (all words in the title: items 2 and 10) as a class
+	// are never lower than in the keyword list
+	isExact := func(id string) bool { return id == "2" || id == "10" }
+	ke, le := 0, 0
+	for r := range kw {
+		if isExact(kw[r]) {
+			ke++
+		}
+		if isExact(got[r]) {
+			le++
+		}
+		if le < ke {
+			t.Errorf("ltr %v has fewer exact matches in its top %d than keyword %v", got, r+1, kw)
 		}
 	}
 	if slices.Index(got, "11") > slices.Index(got, "7") {
@@ -243,4 +251,72 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+func TestGuardExactClassProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 500; trial++ {
+		n := 1 + rng.IntN(12)
+		kw := make([]scored, n)
+		for i := range kw {
+			kw[i] = scored{doc: uint32(i), score: float64(n - i), exact: rng.IntN(3) == 0}
+		}
+		ranked := slices.Clone(kw)
+		for i := range ranked {
+			ranked[i].score = rng.Float64()
+		}
+		sortScored(ranked)
+		out := guardExactClass(slices.Clone(ranked), kw)
+		if len(out) != n {
+			t.Fatalf("%d items out of %d", len(out), n)
+		}
+		var ke, oe int
+		satisfied := true
+		for r := 0; r < n; r++ {
+			if kw[r].exact {
+				ke++
+			}
+			if out[r].exact {
+				oe++
+			}
+			if oe < ke {
+				t.Fatalf("trial %d: %d exact matches in the top %d, keyword had %d", trial, oe, r+1, ke)
+			}
+			if r > 0 && out[r].score > out[r-1].score {
+				t.Fatalf("trial %d: scores increase at %d", trial, r)
+			}
+		}
+		// each class keeps the ranker's order; an already valid order is kept
+		sub := func(l []scored, exact bool) []uint32 {
+			var d []uint32
+			for _, s := range l {
+				if s.exact == exact {
+					d = append(d, s.doc)
+				}
+			}
+			return d
+		}
+		for _, e := range []bool{true, false} {
+			if !slices.Equal(sub(out, e), sub(ranked, e)) {
+				t.Fatalf("trial %d: class exact=%v reordered", trial, e)
+			}
+		}
+		ke, oe = 0, 0
+		for r := 0; r < n; r++ {
+			if kw[r].exact {
+				ke++
+			}
+			if ranked[r].exact {
+				oe++
+			}
+			satisfied = satisfied && oe >= ke
+		}
+		if satisfied {
+			for r := range out {
+				if out[r].doc != ranked[r].doc {
+					t.Fatalf("trial %d: a valid order was changed", trial)
+				}
+			}
+		}
+	}
 }
