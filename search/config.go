@@ -31,21 +31,24 @@ func (f Field) String() string {
 // Mode selects the retrieval method of a search.
 type Mode string
 
-// Retrieval modes. ModeDefault uses Config.DefaultMode.
+// Retrieval modes. ModeDefault uses Config.DefaultMode. ModeLTR re-ranks
+// the keyword and (with an embedder) semantic candidates with the index's
+// Ranker (see Index.SetRanker); without one it searches in the default mode.
 const (
 	ModeDefault  Mode = ""
 	ModeKeyword  Mode = "keyword"
 	ModeSemantic Mode = "semantic"
 	ModeHybrid   Mode = "hybrid"
+	ModeLTR      Mode = "ltr"
 )
 
 // ParseMode checks a mode name from outside input.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
-	case ModeDefault, ModeKeyword, ModeSemantic, ModeHybrid:
+	case ModeDefault, ModeKeyword, ModeSemantic, ModeHybrid, ModeLTR:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown search mode %q (want keyword, semantic or hybrid)", s)
+	return "", fmt.Errorf("unknown search mode %q (want keyword, semantic, hybrid or ltr)", s)
 }
 
 // Sort is the order of results.
