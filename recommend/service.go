@@ -116,6 +116,9 @@ type Service struct {
 
 	learnersMu sync.Mutex
 	learners   []Learner
+
+	popularityMu sync.Mutex
+	popularity   atomic.Pointer[popularitySnapshot]
 }
 
 // Learner is another kind of model trained from the shop's data, such as
@@ -711,4 +714,51 @@ func (s *Service) Affinity(ctx context.Context, user string) (func(itemID string
 		a := cats[info[i].leafCategory()]/total + 0.5*brands[strings.ToLower(info[i].brand)]/total
 		return min(a, 1)
 	}, nil
+}
+
+// popularitySnapshot is the all-time popularity of every item, rebuilt at
+// most once per popularityTTL.
+type popularitySnapshot struct {
+	at     time.Time
+	scores map[string]float64
+}
+
+const popularityTTL = time.Minute
+
+// Popularity returns an item's all-time popularity in [0, 1]:
+// log(1 + its weighted interactions) / log(1 + the most popular item's).
+// Learned search ranking uses it as a feature. It reads a snapshot rebuilt
+// at most once a minute, so it is cheap enough to call per search result.
+func (s *Service) Popularity(itemID string) float64 {
+	snap := s.popularity.Load()
+	if snap == nil || time.Since(snap.at) > popularityTTL {
+		snap = s.rebuildPopularity()
+	}
+	return snap.scores[itemID]
+}
+
+func (s *Service) rebuildPopularity() *popularitySnapshot {
+	s.popularityMu.Lock()
+	defer s.popularityMu.Unlock()
+	if snap := s.popularity.Load(); snap != nil && time.Since(snap.at) <= popularityTTL {
+		return snap // another caller rebuilt it meanwhile
+	}
+	info := s.items.snapshot()
+	scores := make([]float32, len(info))
+	s.ledger.popular(0, scores)
+	top := float32(0)
+	for _, v := range scores {
+		top = max(top, v)
+	}
+	snap := &popularitySnapshot{at: time.Now(), scores: make(map[string]float64)}
+	if top > 0 {
+		den := math.Log1p(float64(top))
+		for i, v := range scores {
+			if v > 0 {
+				snap.scores[info[i].id] = math.Log1p(float64(v)) / den
+			}
+		}
+	}
+	s.popularity.Store(snap)
+	return snap
 }

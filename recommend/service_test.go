@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,40 @@ func TestAffinity(t *testing.T) {
 	}
 	if a, _ := svc.Affinity(ctx, "nobody"); a != nil {
 		t.Fatal("affinity for a user without history")
+	}
+}
+
+func TestPopularity(t *testing.T) {
+	st, its := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	st.ScanEvents(ctx, 0, func(e events.Event) error { counts[e.ItemID]++; return nil })
+	best, never := "", ""
+	for _, it := range its {
+		if counts[it.ID] > counts[best] {
+			best = it.ID
+		}
+		if counts[it.ID] == 0 {
+			never = it.ID
+		}
+	}
+	if got := svc.Popularity(best); math.Abs(got-1) > 1e-9 {
+		t.Fatalf("most popular item %s: %v, want 1", best, got)
+	}
+	for id, n := range counts {
+		p := svc.Popularity(id)
+		if p <= 0 || p > 1 || (n < counts[best] && p >= 1) {
+			t.Fatalf("item %s with %d events: popularity %v", id, n, p)
+		}
+	}
+	if never != "" && svc.Popularity(never) != 0 {
+		t.Fatalf("item %s without events: %v", never, svc.Popularity(never))
+	}
+	if svc.Popularity("unknown") != 0 {
+		t.Fatal("unknown item has a popularity")
 	}
 }

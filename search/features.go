@@ -126,6 +126,19 @@ type Candidate struct {
 // training data for a Ranker: label each candidate and train on the
 // vectors. The order is the keyword list's, then the semantic-only items.
 func (ix *Index) Candidates(ctx context.Context, req Request) ([]Candidate, error) {
+	return ix.candidates(ctx, req, ix.rankSetup())
+}
+
+// CandidatesWith is Candidates computed with other signals than the
+// index's: training on logged behaviour takes click-through from before
+// the period its labels come from, so no feature sees its own label.
+func (ix *Index) CandidatesWith(ctx context.Context, req Request, sig Signals) ([]Candidate, error) {
+	rs := ix.rankSetup()
+	rs.signals = sig
+	return ix.candidates(ctx, req, rs)
+}
+
+func (ix *Index) candidates(ctx context.Context, req Request, rs rankState) ([]Candidate, error) {
 	if req.N <= 0 {
 		req.N = 10
 	}
@@ -134,7 +147,6 @@ func (ix *Index) Candidates(ctx context.Context, req Request) ([]Candidate, erro
 	if err != nil {
 		return nil, err
 	}
-	rs := ix.rankSetup()
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	c := ix.compile(p)
