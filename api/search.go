@@ -89,7 +89,8 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if h.clicks != nil {
+	if h.clicks != nil && !(req.Mode == search.ModeLTR && h.ix.Ranker() != nil) {
+		// the learned ranker has click-through as a feature of its own
 		req.Boost = search.CombineBoosts(req.Boost, h.clicks.Boost(req.Query))
 	}
 	res, err := h.ix.Search(r.Context(), req)

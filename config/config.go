@@ -30,8 +30,18 @@ type Config struct {
 
 // Search configures product search.
 type Search struct {
-	// Mode is the default retrieval mode: keyword (default), semantic or hybrid.
+	// Mode is the default retrieval mode: keyword (default), semantic or
+	// hybrid; ltr means the learned ranker, falling back to keyword.
 	Mode string `yaml:"mode"`
+	// LearnRanking trains a learning-to-rank model from what shoppers do
+	// after searching (clicks, carts, purchases in the same session) with
+	// every retraining; once a version beats keyword ranking on held-out
+	// queries it re-ranks searches in the default mode. Default true.
+	LearnRanking *bool `yaml:"learn_ranking"`
+	// RankingMinQueries is the fewest judged queries (distinct queries with
+	// shopper actions in the newer half of the search log) to train the
+	// ranker (default 30).
+	RankingMinQueries int `yaml:"ranking_min_queries"`
 	// Embedder enables semantic and hybrid search: use-lite (built in,
 	// English), openai (an OpenAI-compatible endpoint; key in
 	// AISLE_EMBEDDER_KEY), hash (character n-grams), use-lite+hash, or none.

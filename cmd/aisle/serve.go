@@ -24,6 +24,7 @@ import (
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/ranking"
 	"github.com/aisle-dev/aisle/web"
 )
 
@@ -123,6 +124,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	clicks := search.NewClicks()
+	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
+	var ranker *ranking.Learner
+	if cfg.Search.LearnRanking == nil || *cfg.Search.LearnRanking {
+		ranker = ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity}, log)
+		svc.AddLearner(ranker) // retrained with the recommendation models
+	}
 	stopSearchLog := srv.AddSearchRoutes(ix, clicks, svc, mode)
 	defer stopSearchLog()
 	if _, err := web.Register(srv, svc, rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: log,
@@ -163,6 +170,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
 		hs.Close()
 		return err
+	}
+	if ranker != nil {
+		if err := ranker.Load(ctx); err != nil {
+			log.Error("the stored search ranker cannot load; searches use keyword ranking until it is retrained", "error", err)
+		}
 	}
 	go rt.Run(ctx)
 	// Loading leaves garbage of the size of the catalogue and the models
@@ -228,6 +240,9 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 
 // newSearchIndex builds the product search index from the config: keyword
 // search always; semantic and hybrid modes when an embedder is configured.
+// The mode it returns is the default of requests: ltr when the ranker is
+// learned (the index falls back to the configured mode until a learned
+// version serves).
 func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
 	opts := search.Options{Logger: log}
@@ -244,12 +259,19 @@ func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.
 		if err != nil {
 			return nil, "", fmt.Errorf("config search.mode: %w", err)
 		}
-		if m != search.ModeKeyword && opts.Embedder == nil {
+		if (m == search.ModeSemantic || m == search.ModeHybrid) && opts.Embedder == nil {
 			return nil, "", fmt.Errorf("config search.mode %s needs search.embedder (use-lite, openai, hash)", m)
 		}
 		mode = m
 	}
-	ix, err := search.NewIndex(search.DefaultConfig(), opts)
+	scfg := search.DefaultConfig()
+	if mode != search.ModeLTR {
+		scfg.DefaultMode = mode
+	}
+	if sc.LearnRanking == nil || *sc.LearnRanking {
+		mode = search.ModeLTR
+	}
+	ix, err := search.NewIndex(scfg, opts)
 	return ix, mode, err
 }
 
