@@ -67,7 +67,7 @@ type Recommend struct {
 	// events above older ones (defaults 5 events and 168h; negative disables).
 	RecencyHalfLife float64       `yaml:"recency_half_life"`
 	TimeHalfLife    time.Duration `yaml:"time_half_life"`
-	// RetrainEvery retrains on a schedule (0 = off); RetrainAfterEvents
+	// RetrainEvery retrains on a schedule (default 6h; 0 = off); RetrainAfterEvents
 	// retrains after this many new events (0 = off).
 	RetrainEvery       time.Duration `yaml:"retrain_every"`
 	RetrainAfterEvents int           `yaml:"retrain_after_events"`
@@ -126,6 +126,9 @@ func Default() Config {
 		Data:   "./aisle-data",
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0}},
+		// models (and the search ranker) follow behaviour without anyone
+		// asking; each new version serves only if it validates no worse
+		Recommend: Recommend{RetrainEvery: 6 * time.Hour},
 	}
 }
 
