@@ -124,10 +124,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	clicks := search.NewClicks()
-	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
-	var ranker *ranking.Learner
-	if cfg.Search.LearnRanking == nil || *cfg.Search.LearnRanking {
-		ranker = ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity}, log)
+	ranker := newSearchRanker(cfg, ix, eng, svc, clicks, log)
+	if ranker != nil {
 		svc.AddLearner(ranker) // retrained with the recommendation models
 	}
 	stopSearchLog := srv.AddSearchRoutes(ix, clicks, svc, mode)
@@ -273,6 +271,17 @@ func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.
 	}
 	ix, err := search.NewIndex(scfg, opts)
 	return ix, mode, err
+}
+
+// newSearchRanker gives the index its ranking signals (popularity from
+// svc, click-through from clicks) and returns the learner of its search
+// ranker, or nil when search.learn_ranking is off.
+func newSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, svc *recommend.Service, clicks *search.Clicks, log *slog.Logger) *ranking.Learner {
+	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
+	if cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking {
+		return nil
+	}
+	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity}, log)
 }
 
 // loadSearch indexes the catalogue, learns the click model from the event

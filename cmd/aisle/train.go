@@ -1,21 +1,27 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/ranking"
 )
 
 // trainOptions turns the config into pipeline options.
@@ -114,6 +120,13 @@ must not be running on the same data directory.`,
 			opts.Progress = bars.update
 			results, err := pipeline.Train(cmd.Context(), eng.Store(), data, opts)
 			bars.finish()
+			if err == nil && models == "" {
+				var res pipeline.Result
+				res, err = trainSearchRanker(cmd.Context(), cfg, eng)
+				if res.Model != "" {
+					results = append(results, res)
+				}
+			}
 			printResults(out, results)
 			if jsonOut != "" {
 				if werr := writeJSON(jsonOut, out, map[string]any{"preprocessing": data.Report, "results": results}); werr != nil {
@@ -204,4 +217,52 @@ func writeJSON(path string, stdout io.Writer, v any) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// trainSearchRanker trains a new version of the search ranker from the
+// search log as the server's retraining does (see package
+// search/ranking), unless search.learn_ranking is off. Too little search
+// feedback is a result that says so, not an error.
+func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engine) (pipeline.Result, error) {
+	log := newLogger()
+	ix, _, err := newSearchIndex(cfg, log)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	svc, _, err := newRecommender(cfg, eng, log)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	if err := svc.Load(ctx); err != nil {
+		return pipeline.Result{}, err
+	}
+	clicks := search.NewClicks()
+	l := newSearchRanker(cfg, ix, eng, svc, clicks, log)
+	if l == nil {
+		return pipeline.Result{}, nil
+	}
+	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
+		return pipeline.Result{}, err
+	}
+	if err := l.Load(ctx); err != nil {
+		log.Warn("the serving search ranker cannot load; the new version is compared with keyword ranking only", "error", err)
+	}
+	start := time.Now()
+	rep, err := l.Train(ctx)
+	res := pipeline.Result{Model: l.Name(), TrainSeconds: time.Since(start).Seconds()}
+	switch {
+	case errors.Is(err, ranking.ErrNotEnoughData):
+		res.Reason = err.Error()
+		return res, nil
+	case err != nil:
+		res.Error = err.Error()
+		return res, err
+	}
+	res.Trained, res.Version = true, rep.Version
+	res.Metrics = map[string]float64{"NDCG@10": rep.NDCG, "keyword NDCG@10": rep.Keyword}
+	res.Reason = fmt.Sprintf("search ranker: validation nDCG@10 %.4f vs keyword %.4f on %d held-out queries", rep.NDCG, rep.Keyword, rep.Valid)
+	if !rep.Serving {
+		res.Reason += "; not serving: " + rep.Note
+	}
+	return res, nil
 }
