@@ -109,6 +109,15 @@ func (sm *servingModel) query(user int32, h *history) (model.Query, bool) {
 	return q, user >= 0 || len(q.History) > 0
 }
 
+// embedder returns the model as a user embedder (false for nil or other models).
+func (sm *servingModel) embedder() (model.UserEmbedder, bool) {
+	if sm == nil {
+		return nil, false
+	}
+	ue, ok := sm.m.(model.UserEmbedder)
+	return ue, ok
+}
+
 func (sm *servingModel) label() string { return fmt.Sprintf("%s@%d", sm.meta.Name, sm.meta.Version) }
 
 // score runs the model for a user (index or -1) with history h and returns

@@ -355,3 +355,47 @@ func TestPopularity(t *testing.T) {
 		t.Fatal("unknown item has a popularity")
 	}
 }
+
+// With a serving factor model, affinity also comes from the user's and
+// the item's vectors: a group's buyer is closer to the group's items.
+func TestEmbeddingAffinity(t *testing.T) {
+	st, its := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := svc.userHistory(ctx, "u001")
+	if svc.embeddingAffinity("u001", h) != nil {
+		t.Fatal("embedding affinity without a factor model")
+	}
+	trainAndPromote(t, st, svc, "ials")
+	emb := svc.embeddingAffinity("u001", h) // group 1 buyer
+	if emb == nil {
+		t.Fatal("no embedding affinity with ials serving")
+	}
+	var in, out float64
+	for _, it := range its {
+		i, _ := svc.items.lookup(it.ID)
+		a := emb(i)
+		if a < 0 || a > 1 {
+			t.Fatalf("affinity %v outside [0,1]", a)
+		}
+		if it.Categories[0] == "Shop/G1" {
+			in += a
+		} else {
+			out += a / 3
+		}
+	}
+	if in <= out {
+		t.Fatalf("group 1 items %.3f not closer than the others %.3f", in/20, out/20)
+	}
+	// a user the model never saw is folded in from their history
+	if svc.embeddingAffinity("stranger", h) == nil {
+		t.Fatal("no fold-in for an unknown user with a history")
+	}
+	aff, _ := svc.Affinity(ctx, "u001")
+	if i, _ := svc.items.lookup("i05"); aff("i05") < emb(i) {
+		t.Fatalf("Affinity %v below the embedding part %v", aff("i05"), emb(i))
+	}
+}
