@@ -340,6 +340,9 @@ func (s *Service) Models(ctx context.Context) ([]ModelInfo, error) {
 		sm := set.byName[m.Name]
 		info := ModelInfo{ModelMeta: m}
 		info.Serving = sm != nil && sm.meta.Version == m.Version
+		if s.learner(m.Name) != nil {
+			info.Serving = m.Status == StatusServing
+		}
 		info.Primary = info.Serving && set.primary == sm
 		out = append(out, info)
 	}

@@ -70,7 +70,11 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 		}
 	}
 	for _, l := range r.svc.allLearners() {
-		if lerr := l.RunOnce(ctx); lerr != nil {
+		res, lerr := l.RunOnce(ctx)
+		if res.Model != "" {
+			results = append(results, res)
+		}
+		if lerr != nil {
 			r.svc.log.Error("retraining failed", "model", l.Name(), "error", lerr)
 			if err == nil {
 				err = fmt.Errorf("%s: %w", l.Name(), lerr)

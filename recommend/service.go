@@ -129,7 +129,8 @@ type Learner interface {
 	// Name is the model name its versions are stored under.
 	Name() string
 	// RunOnce trains a new version and promotes it if it is not worse.
-	RunOnce(ctx context.Context) error
+	// Too little data is a result saying so (Trained false), not an error.
+	RunOnce(ctx context.Context) (pipeline.Result, error)
 	// Rollback makes the previously serving version serve again.
 	Rollback(ctx context.Context) (store.ModelMeta, error)
 }

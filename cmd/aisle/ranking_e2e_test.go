@@ -112,6 +112,12 @@ func TestSearchLearnsToRankFromClicks(t *testing.T) {
 	if wrong > len(words)/10 {
 		t.Fatalf("learned ranking misses the favourite on %d of %d queries", wrong, len(words))
 	}
+	_, body := s.do("GET", "/api/models", "")
+	for _, m := range body["models"].([]any) {
+		if mm := m.(map[string]any); mm["name"] == "search-ltr" && mm["serving"] != true {
+			t.Fatalf("search-ltr listed as not serving: %v", mm)
+		}
+	}
 	if id, mode := first(words[0], "keyword"); mode != "keyword" || id == favorite[words[0]] {
 		t.Fatalf("mode=keyword still asks for keyword ranking: %s %s", id, mode)
 	}

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -21,7 +19,6 @@ import (
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/search"
-	"github.com/aisle-dev/aisle/search/ranking"
 )
 
 // trainOptions turns the config into pipeline options.
@@ -247,22 +244,5 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 	if err := l.Load(ctx); err != nil {
 		log.Warn("the serving search ranker cannot load; the new version is compared with keyword ranking only", "error", err)
 	}
-	start := time.Now()
-	rep, err := l.Train(ctx)
-	res := pipeline.Result{Model: l.Name(), TrainSeconds: time.Since(start).Seconds()}
-	switch {
-	case errors.Is(err, ranking.ErrNotEnoughData):
-		res.Reason = err.Error()
-		return res, nil
-	case err != nil:
-		res.Error = err.Error()
-		return res, err
-	}
-	res.Trained, res.Version = true, rep.Version
-	res.Metrics = map[string]float64{"NDCG@10": rep.NDCG, "keyword NDCG@10": rep.Keyword}
-	res.Reason = fmt.Sprintf("search ranker: validation nDCG@10 %.4f vs keyword %.4f on %d held-out queries", rep.NDCG, rep.Keyword, rep.Valid)
-	if !rep.Serving {
-		res.Reason += "; not serving: " + rep.Note
-	}
-	return res, nil
+	return l.RunOnce(ctx)
 }

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/ltr"
 	"github.com/aisle-dev/aisle/store"
@@ -159,15 +160,29 @@ func (l *Learner) Rollback(ctx context.Context) (store.ModelMeta, error) {
 
 // RunOnce trains a new version from the search log and promotes it when
 // it ranks the held-out queries better than keyword ranking and not worse
-// than the serving version. Too little feedback is not an error: it is
-// logged and nothing is stored.
-func (l *Learner) RunOnce(ctx context.Context) error {
-	_, err := l.Train(ctx)
-	if errors.Is(err, ErrNotEnoughData) {
+// than the serving version, and reports it as a training result. Too
+// little feedback is not an error: the result says so and nothing is
+// stored.
+func (l *Learner) RunOnce(ctx context.Context) (pipeline.Result, error) {
+	start := time.Now()
+	rep, err := l.Train(ctx)
+	res := pipeline.Result{Model: l.cfg.Name, TrainSeconds: time.Since(start).Seconds()}
+	switch {
+	case errors.Is(err, ErrNotEnoughData):
 		l.log.Info("search ranker not trained", "reason", err)
-		return nil
+		res.Reason = err.Error()
+		return res, nil
+	case err != nil:
+		res.Error = err.Error()
+		return res, err
 	}
-	return err
+	res.Trained, res.Version = true, rep.Version
+	res.Metrics = map[string]float64{"NDCG@10": rep.NDCG, "keyword NDCG@10": rep.Keyword}
+	res.Reason = fmt.Sprintf("validation nDCG@10 %.4f vs keyword ranking %.4f on %d held-out queries", rep.NDCG, rep.Keyword, rep.Valid)
+	if !rep.Serving {
+		res.Reason += "; not serving: " + rep.Note
+	}
+	return res, nil
 }
 
 // Report describes one training run.

@@ -160,8 +160,9 @@ func TestLearnerNeedsEnoughFeedback(t *testing.T) {
 	if !errors.Is(err, ErrNotEnoughData) || !strings.Contains(err.Error(), "need") {
 		t.Fatalf("train on 10 searches: %v", err)
 	}
-	if err := l.RunOnce(context.Background()); err != nil {
-		t.Fatalf("RunOnce without enough data must not fail: %v", err)
+	res, err := l.RunOnce(context.Background())
+	if err != nil || res.Trained || res.Model != DefaultName || !strings.Contains(res.Reason, "not enough") {
+		t.Fatalf("RunOnce without enough data: %+v %v", res, err)
 	}
 	metas, _ := s.st.ListModels(context.Background(), DefaultName)
 	if len(metas) != 0 || s.ix.Ranker() != nil {
