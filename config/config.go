@@ -49,6 +49,32 @@ type Search struct {
 	EmbedderURL   string `yaml:"embedder_url"`
 	EmbedderModel string `yaml:"embedder_model"`
 	EmbedderDim   int    `yaml:"embedder_dim"`
+	// Synonyms are groups of equivalent words, e.g. [[sneaker, trainer]].
+	Synonyms [][]string `yaml:"synonyms"`
+	// FieldWeights overrides the BM25F weight of fields by name: title,
+	// brand, categories, attributes, description.
+	FieldWeights map[string]float64 `yaml:"field_weights"`
+	// Fusion overrides the hybrid fusion defaults.
+	Fusion SearchFusion `yaml:"fusion"`
+	// BoostWeight bounds personalisation: an affinity b in [0,1] multiplies
+	// a result's score by at most 1+BoostWeight·b (default 0.1, at most 1).
+	BoostWeight *float64 `yaml:"boost_weight"`
+	// PriceRanges are the buckets of the price facet as [min, max] pairs,
+	// max 0 meaning open-ended.
+	PriceRanges [][2]float64 `yaml:"price_ranges"`
+}
+
+// SearchFusion overrides how hybrid search merges keyword and semantic
+// results; zero values keep the defaults.
+type SearchFusion struct {
+	// Method is convex (normalised scores) or rrf (reciprocal rank fusion).
+	Method string `yaml:"method"`
+	// Alpha is the keyword weight in [0,1].
+	Alpha *float64 `yaml:"alpha"`
+	// RRFK is RRF's rank constant.
+	RRFK float64 `yaml:"rrf_k"`
+	// Depth is how many results of each list are fused.
+	Depth int `yaml:"depth"`
 }
 
 // Recommend configures the recommendation service.

@@ -218,3 +218,20 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// FieldByName returns the field of a name as String gives it.
+func FieldByName(name string) (Field, bool) {
+	for f, n := range fieldNames {
+		if n == name {
+			return Field(f), true
+		}
+	}
+	return 0, false
+}
+
+// Config returns the index's current settings.
+func (ix *Index) Config() Config {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.cfg
+}

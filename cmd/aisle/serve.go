@@ -262,7 +262,10 @@ func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.
 		}
 		mode = m
 	}
-	scfg := search.DefaultConfig()
+	scfg, err := searchConfig(sc)
+	if err != nil {
+		return nil, "", err
+	}
 	if mode != search.ModeLTR {
 		scfg.DefaultMode = mode
 	}
@@ -271,6 +274,47 @@ func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.
 	}
 	ix, err := search.NewIndex(scfg, opts)
 	return ix, mode, err
+}
+
+// searchConfig applies the config file's search settings to the engine's
+// defaults.
+func searchConfig(sc config.Search) (search.Config, error) {
+	c := search.DefaultConfig()
+	if len(sc.Synonyms) > 0 {
+		c.Synonyms = sc.Synonyms
+	}
+	for name, w := range sc.FieldWeights {
+		f, ok := search.FieldByName(name)
+		if !ok {
+			return c, fmt.Errorf("config search.field_weights: unknown field %q (want title, brand, categories, attributes or description)", name)
+		}
+		c.FieldWeights[f] = w
+	}
+	if sc.Fusion.Method != "" {
+		c.Fusion.Method = sc.Fusion.Method
+	}
+	if sc.Fusion.Alpha != nil {
+		c.Fusion.Alpha = *sc.Fusion.Alpha
+	}
+	if sc.Fusion.RRFK > 0 {
+		c.Fusion.RRFK = sc.Fusion.RRFK
+	}
+	if sc.Fusion.Depth > 0 {
+		c.Fusion.Depth = sc.Fusion.Depth
+	}
+	if sc.BoostWeight != nil {
+		c.BoostWeight = *sc.BoostWeight
+	}
+	if len(sc.PriceRanges) > 0 {
+		c.PriceRanges = nil
+		for _, r := range sc.PriceRanges {
+			c.PriceRanges = append(c.PriceRanges, search.PriceRange{Min: r[0], Max: r[1]})
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config search: %w", err)
+	}
+	return c, nil
 }
 
 // newSearchRanker gives the index its ranking signals (popularity from
