@@ -222,9 +222,11 @@ func (f CJKFilter) Filter(toks []Token) []Token {
 	shift := 0 // added to the positions of the tokens still to come
 	// emit appends the words of run, the concatenated terms of src, and
 	// moves the following positions by the change in the number of tokens.
-	emit := func(run string, words []string, src []Token, kind Kind, alsoZh bool) {
+	// Words of a dictionary segmenter follow each other; bigrams overlap.
+	emit := func(run string, words []string, src []Token, kind Kind, alsoZh bool, overlapping func() bool) {
 		pos := src[0].Pos + shift
 		cur := 0
+		overlap := len(words) > 1 && overlapping()
 		for k, w := range words {
 			idx := strings.Index(run[cur:], w)
 			if idx < 0 { // cannot happen for a segmenter that returns substrings in order
@@ -240,8 +242,12 @@ func (f CJKFilter) Filter(toks []Token) []Token {
 			if alsoZh && wk == Han {
 				out = f.appendChineseAlternates(out, w, start, end, pos+k)
 			}
-			_, first := utf8.DecodeRuneInString(w)
-			cur = off + first
+			if overlap {
+				_, first := utf8.DecodeRuneInString(w)
+				cur = off + first
+			} else {
+				cur = off + len(w)
+			}
 		}
 		shift += len(words) - len(src)
 	}
@@ -261,13 +267,13 @@ func (f CJKFilter) Filter(toks []Token) []Token {
 				}
 				run = b.String()
 			}
-			emit(run, f.Ja.Segment(run), toks[i:j], Han, !f.JapaneseHan && f.Zh != nil)
+			emit(run, f.Ja.Segment(run), toks[i:j], Han, !f.JapaneseHan && f.Zh != nil, func() bool { return !f.Ja.loaded() })
 			i = j
 			continue
 		case t.Kind == Han && !japanese && f.Zh != nil:
-			emit(t.Term, f.Zh.Segment(t.Term), toks[i:i+1], Han, false)
+			emit(t.Term, f.Zh.Segment(t.Term), toks[i:i+1], Han, false, func() bool { return !f.Zh.loaded() })
 		case t.Kind == Hangul && f.Ko != nil:
-			emit(t.Term, f.Ko.Segment(t.Term), toks[i:i+1], Hangul, false)
+			emit(t.Term, f.Ko.Segment(t.Term), toks[i:i+1], Hangul, false, func() bool { return true })
 		default:
 			t.Pos += shift
 			out = append(out, t)
@@ -305,8 +311,12 @@ func (f CJKFilter) appendChineseAlternates(out []Token, w string, start, end, po
 			ps, pe = start+off, start+off+len(p)
 		}
 		out = append(out, Token{Term: p, Start: ps, End: pe, Pos: pos, Kind: Han})
-		_, first := utf8.DecodeRuneInString(p)
-		cur = off + first
+		if f.Zh.loaded() {
+			cur = off + len(p)
+		} else {
+			_, first := utf8.DecodeRuneInString(p)
+			cur = off + first
+		}
 	}
 	return out
 }

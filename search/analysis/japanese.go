@@ -71,6 +71,10 @@ func (s *JapaneseSegmenter) Load() (time.Duration, error) {
 	return s.loadDur, s.err
 }
 
+// loaded reports whether Segment uses the dictionary (its words follow each
+// other) rather than overlapping bigrams. Call it after Segment.
+func (s *JapaneseSegmenter) loaded() bool { return s.err == nil && s.tok != nil }
+
 // Segment splits a run of Japanese text (no spaces) into index terms: the
 // surface forms of its content morphemes, in order. If no dictionary is
 // available it returns overlapping character bigrams.
