@@ -160,7 +160,7 @@ type NFKCFilter struct{}
 func (NFKCFilter) Filter(toks []Token) []Token {
 	out := toks[:0]
 	for _, t := range toks {
-		if !norm.NFKC.IsNormalString(t.Term) {
+		if !isASCII(t.Term) && !norm.NFKC.IsNormalString(t.Term) {
 			t.Term = norm.NFKC.String(t.Term)
 			if strings.IndexFunc(t.Term, notTermRune) >= 0 {
 				t.Term = strings.Map(func(r rune) rune {
@@ -177,6 +177,17 @@ func (NFKCFilter) Filter(toks []Token) []Token {
 		out = append(out, t)
 	}
 	return out
+}
+
+// isASCII reports whether s is ASCII only (and so already in NFKC); the
+// check saves the allocations of norm's quick check on English text.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func notTermRune(r rune) bool {
