@@ -58,3 +58,9 @@ func BenchmarkAnalyzeJapaneseTitleJapaneseHan(b *testing.B) {
 
 // BenchmarkAnalyzeKoreanTitle is the cost per Korean title (particles, bigrams).
 func BenchmarkAnalyzeKoreanTitle(b *testing.B) { benchTitles(b, Options{}, koTitles) }
+
+// BenchmarkAnalyzeLongKatakana is a pathological text: 10,000 katakana in
+// one run (kagome alone takes 7 s on it; cut into pieces of 64 runes).
+func BenchmarkAnalyzeLongKatakana(b *testing.B) {
+	benchTitles(b, Options{}, []string{strings.Repeat("ア", 10000)})
+}

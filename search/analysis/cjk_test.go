@@ -3,6 +3,7 @@ package analysis
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
@@ -241,3 +242,34 @@ func FuzzAnalyzeCJK(f *testing.F) {
 }
 
 func bundledJapaneseDictMissing() (*dict.Dict, error) { return nil, errors.New("no such dictionary") }
+
+func TestJapaneseCut(t *testing.T) {
+	long := strings.Repeat("ア", 1000)
+	tests := []struct {
+		run  string
+		want string // the first piece
+	}{
+		{"ワイヤレスイヤホン", "ワイヤレスイヤホン"},
+		{strings.Repeat("ア", 64), strings.Repeat("ア", 64)},
+		{long, strings.Repeat("ア", 64)},
+		// a cut where kanji follows hiragana beats one between katakana and kanji
+		{strings.Repeat("ア", 30) + "電池" + strings.Repeat("の", 10) + "充電" + strings.Repeat("イ", 40),
+			strings.Repeat("ア", 30) + "電池" + strings.Repeat("の", 10)},
+		// no hiragana: the last change of script
+		{strings.Repeat("ア", 30) + strings.Repeat("電", 20) + strings.Repeat("イ", 40),
+			strings.Repeat("ア", 30) + strings.Repeat("電", 20)},
+	}
+	for _, tc := range tests {
+		if got := tc.run[:japaneseCut(tc.run)]; got != tc.want {
+			t.Errorf("first piece of %q = %q, want %q", tc.run, got, tc.want)
+		}
+	}
+	seg := NewJapaneseSegmenter(nil)
+	if _, err := seg.Load(); err != nil {
+		t.Skipf("binary without the Japanese dictionary: %v", err)
+	}
+	// A long run is segmented in pieces; no character is lost.
+	if got := strings.Join(seg.Segment(long), ""); got != long {
+		t.Errorf("segments of a long katakana run join to %d bytes, want %d", len(got), len(long))
+	}
+}

@@ -89,15 +89,69 @@ func (s *JapaneseSegmenter) Segment(run string) []string {
 		}
 		return bigrams(run)
 	}
-	toks := s.tok.Analyze(run, tokenizer.Search)
-	out := make([]string, 0, len(toks))
-	for _, t := range toks {
-		if t.Surface == "" || dropJapanesePOS(t.POS()) {
-			continue
+	var out []string
+	for len(run) > 0 {
+		piece := run[:japaneseCut(run)]
+		run = run[len(piece):]
+		for _, t := range s.tok.Analyze(piece, tokenizer.Search) {
+			if t.Surface == "" || dropJapanesePOS(t.POS()) {
+				continue
+			}
+			out = append(out, t.Surface)
 		}
-		out = append(out, t.Surface)
 	}
 	return out
+}
+
+// maxJapaneseRun bounds the runes given to kagome at once: its unknown-word
+// model makes a long run of one script (10,000 katakana) quadratic, 7 s.
+const maxJapaneseRun = 64
+
+// japaneseCut returns where to end the next piece of run: the whole run when
+// it is short, otherwise a script boundary within the first maxJapaneseRun
+// runes (preferably where kanji or katakana follows hiragana, where a new
+// word usually starts after a particle), otherwise the limit itself.
+func japaneseCut(run string) int {
+	n, limit, best, weak := 0, 0, 0, 0
+	var prev rune
+	for i, r := range run {
+		if n == maxJapaneseRun {
+			limit = i
+			break
+		}
+		if n > 0 && n >= maxJapaneseRun/4 {
+			ps, cs := japaneseScript(prev), japaneseScript(r)
+			switch {
+			case ps == 'h' && cs != 'h':
+				best = i
+			case ps != cs:
+				weak = i
+			}
+		}
+		prev = r
+		n++
+	}
+	switch {
+	case limit == 0:
+		return len(run)
+	case best > 0:
+		return best
+	case weak > 0:
+		return weak
+	}
+	return limit
+}
+
+// japaneseScript classifies a rune as hiragana 'h', katakana 'k' or other
+// (kanji) 'x'; marks belong to the script before them.
+func japaneseScript(r rune) byte {
+	switch {
+	case r >= 0x3041 && r <= 0x309F:
+		return 'h'
+	case r >= 0x30A0 && r <= 0x30FF, r >= 0xFF66 && r <= 0xFF9F:
+		return 'k'
+	}
+	return 'x'
 }
 
 // dropJapanesePOS reports whether a morpheme of this part of speech carries
