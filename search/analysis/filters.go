@@ -284,7 +284,7 @@ func (f CJKFilter) Filter(toks []Token) []Token {
 		case t.Kind == Han && !japanese && f.Zh != nil:
 			emit(t.Term, f.Zh.Segment(t.Term), toks[i:i+1], Han, false, func() bool { return !f.Zh.loaded() })
 		case t.Kind == Hangul && f.Ko != nil:
-			emit(t.Term, f.Ko.Segment(t.Term), toks[i:i+1], Hangul, false, func() bool { return true })
+			emit(t.Term, f.Ko.Segment(t.Term), toks[i:i+1], Hangul, false, f.Ko.overlapping)
 		default:
 			t.Pos += shift
 			out = append(out, t)
