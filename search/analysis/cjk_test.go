@@ -279,3 +279,15 @@ func TestJapaneseCut(t *testing.T) {
 		t.Errorf("segments of a long katakana run join to %d bytes, want %d", len(got), len(long))
 	}
 }
+
+func TestCJKFilterWithoutJapaneseSegmenter(t *testing.T) {
+	f := CJKFilter{Zh: NewBigramSegmenter()}
+	var got []string
+	for _, tok := range f.Filter(UnicodeTokenizer{}.Tokenize("手帳型ケース 무선이어폰")) {
+		got = append(got, tok.Term)
+	}
+	// kanji go to the Chinese segmenter, kana stay whole, hangul (no Ko) too
+	if want := []string{"手帳", "帳型", "ケース", "무선이어폰"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("terms = %q, want %q", got, want)
+	}
+}

@@ -281,7 +281,7 @@ func (f CJKFilter) Filter(toks []Token) []Token {
 			emit(run, f.Ja.Segment(run), toks[i:j], Han, !f.JapaneseHan && f.Zh != nil, func() bool { return !f.Ja.loaded() })
 			i = j
 			continue
-		case t.Kind == Han && !japanese && f.Zh != nil:
+		case t.Kind == Han && f.Zh != nil: // Chinese text, or Japanese text without a Japanese segmenter
 			emit(t.Term, f.Zh.Segment(t.Term), toks[i:i+1], Han, false, func() bool { return !f.Zh.loaded() })
 		case t.Kind == Hangul && f.Ko != nil:
 			emit(t.Term, f.Ko.Segment(t.Term), toks[i:i+1], Hangul, false, f.Ko.overlapping)
