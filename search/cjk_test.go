@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -33,12 +34,27 @@ var cjkCatalog = []catalog.Item{
 	{ID: "en-earbuds", Title: "Wireless earbuds Bluetooth"},
 }
 
-func TestCJKSearch(t *testing.T) {
+// cjkRegistry is shared by the tests of this file: each registry loads its
+// own Chinese dictionary.
+var cjkRegistry = sync.OnceValue(func() *analysis.Registry { return analysis.NewRegistry(analysis.Options{}) })
+
+// needJapanese skips a test in -short mode (the dictionaries take ~1 s to
+// load, ~20 s under the race detector) and in a binary built without the
+// Japanese dictionary.
+func needJapanese(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("loads the CJK dictionaries: skipped with -short")
+	}
 	if _, err := analysis.NewJapaneseSegmenter(nil).Load(); err != nil {
 		t.Skipf("binary without the Japanese dictionary: %v", err)
 	}
+}
+
+func TestCJKSearch(t *testing.T) {
+	needJapanese(t)
 	ctx := context.Background()
-	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{Registry: cjkRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,15 +142,13 @@ func isHangul(r rune) bool { return r >= 0xAC00 && r <= 0xD7A3 }
 // ko 0.950; before: ja 0.733, ko 0.724), with a margin, and that hybrid
 // search with the hashing embedder is not worse than keyword alone.
 func TestCJKEvalSet(t *testing.T) {
-	if _, err := analysis.NewJapaneseSegmenter(nil).Load(); err != nil {
-		t.Skipf("binary without the Japanese dictionary: %v", err)
-	}
+	needJapanese(t)
 	ctx := context.Background()
 	ds, err := searcheval.LoadQrels("analysis/testdata/cjkeval/items.jsonl", "analysis/testdata/cjkeval/qrels.tsv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{Embedder: embed.NewHashing(512)})
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{Registry: cjkRegistry(), Embedder: embed.NewHashing(512)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,12 @@ import (
 // Japanese dictionaries takes about a second each.
 var cjkRegistry = sync.OnceValue(func() *Registry { return NewRegistry(Options{}) })
 
+// analyzer returns a built-in analyzer of the shared registry. Its first
+// CJK text loads the dictionaries (~1 s, ~20 s under the race detector), so
+// tests using it are skipped with -short.
 func analyzer(t *testing.T, name string) *Analyzer {
 	t.Helper()
+	skipShort(t)
 	a, err := cjkRegistry().Analyzer(name)
 	if err != nil {
 		t.Fatal(err)
@@ -25,10 +29,25 @@ func analyzer(t *testing.T, name string) *Analyzer {
 	return a
 }
 
-func TestJapaneseAnalyzer(t *testing.T) {
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("loads the CJK dictionaries: skipped with -short")
+	}
+}
+
+// needJapanese skips a test in -short mode and in a binary built without
+// the Japanese dictionary.
+func needJapanese(t *testing.T) {
+	t.Helper()
+	skipShort(t)
 	if _, err := NewJapaneseSegmenter(nil).Load(); err != nil {
 		t.Skipf("binary without the Japanese dictionary: %v", err)
 	}
+}
+
+func TestJapaneseAnalyzer(t *testing.T) {
+	needJapanese(t)
 	en := analyzer(t, AnalyzerEnglish)
 	tests := []struct {
 		in   string
@@ -62,9 +81,7 @@ func TestJapaneseAnalyzer(t *testing.T) {
 }
 
 func TestJapaneseHanOption(t *testing.T) {
-	if _, err := NewJapaneseSegmenter(nil).Load(); err != nil {
-		t.Skipf("binary without the Japanese dictionary: %v", err)
-	}
+	needJapanese(t)
 	r := NewRegistry(Options{CJK: NewBigramSegmenter(), JapaneseHan: true})
 	std, _ := r.Analyzer(AnalyzerStandard)
 	tests := []struct {
@@ -116,6 +133,7 @@ func TestKoreanAnalyzer(t *testing.T) {
 // with particles, and in half-width or full-width forms.
 func TestCJKQueryFindsTitle(t *testing.T) {
 	en := analyzer(t, AnalyzerEnglish)
+	skipShort(t)
 	_, jaErr := NewJapaneseSegmenter(nil).Load()
 	tests := []struct {
 		query, title string
@@ -221,12 +239,12 @@ func TestJapaneseFallbackWithoutDictionary(t *testing.T) {
 // FuzzAnalyzeCJK runs the English analyzer, with the real Chinese and
 // Japanese dictionaries, on arbitrary text.
 func FuzzAnalyzeCJK(f *testing.F) {
+	skipShort(f)
 	for _, s := range []string{"ワイヤレスイヤホン", "ｶﾞｰﾃﾞﾝ", "무선이어폰을", "Apple iPhone 15 ケース 手帳型", "ステンレス製の水筒",
 		"\u1106\u116e", "ﷺ", "ｉＰｈｏｎｅ１５", "苹果手机壳", "ー", "\u3099", "々", "İstanbul ケース"} {
 		f.Add(s)
 	}
-	r := NewRegistry(Options{})
-	en, _ := r.Analyzer(AnalyzerEnglish)
+	en, _ := cjkRegistry().Analyzer(AnalyzerEnglish)
 	f.Fuzz(func(t *testing.T, s string) {
 		prev := -1
 		for _, tok := range en.Analyze(s) {
@@ -270,6 +288,7 @@ func TestJapaneseCut(t *testing.T) {
 			t.Errorf("first piece of %q = %q, want %q", tc.run, got, tc.want)
 		}
 	}
+	skipShort(t)
 	seg := NewJapaneseSegmenter(nil)
 	if _, err := seg.Load(); err != nil {
 		t.Skipf("binary without the Japanese dictionary: %v", err)
