@@ -72,6 +72,15 @@ func TestJapaneseAnalyzer(t *testing.T) {
 		{"USB-C 充電ケーブル 2m", []string{"usb", "c", "usbc", "充電", "充", "電", "ケーブル", "2", "m", "2m"}},
 		// kanji-only text is Chinese unless kana appear
 		{"水筒", []string{"水", "筒"}},
+		// katakana compounds kagome keeps whole because a part is unknown
+		// also get their parts, at the same position
+		{"ゲーミングマウス", []string{"ゲーミングマウス", "ゲーミング", "マウス"}},
+		{"ゲーミング マウス", []string{"ゲーミング", "マウス"}},
+		{"ゲーミングヘッドセット", []string{"ゲーミングヘッドセット", "ゲーミング", "ヘッド", "セット"}},
+		// but not into rare words or short leftovers, nor when two splits tie
+		{"プレイステーション", []string{"プレイステーション"}},
+		{"キャンセリング", []string{"キャンセリング"}},
+		{"ネックストラップ", []string{"ネックストラップ"}},
 	}
 	for _, tc := range tests {
 		if got := en.Terms(tc.in); !reflect.DeepEqual(got, tc.want) {
@@ -147,6 +156,7 @@ func TestCJKQueryFindsTitle(t *testing.T) {
 		{"手帳型 ケース", "iPhone 15 手帳型ケース", true},
 		{"水筒", "ステンレス製の水筒 500ml", true},
 		{"ｉＰｈｏｎｅ　ケース", "Apple iPhone 15 ケース 手帳型", true},
+		{"ゲーミング マウス", "ロジクール ゲーミングマウス 有線", true},
 		{"무선 이어폰", "삼성 무선이어폰 블루투스", false},
 		{"이어폰", "블루투스 이어폰을 위한 케이스", false},
 		{"갤럭시 케이스", "삼성전자의 갤럭시 S24 케이스", false},

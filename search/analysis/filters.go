@@ -253,6 +253,9 @@ func (f CJKFilter) Filter(toks []Token) []Token {
 			if alsoZh && wk == Han {
 				out = f.appendChineseAlternates(out, w, start, end, pos+k)
 			}
+			if kind == Han && wk == Kana && f.Ja != nil { // a Japanese word in kana
+				out = appendAlternates(out, w, f.Ja.katakanaPieces(w), start, end, pos+k, false)
+			}
 			if overlap {
 				_, first := utf8.DecodeRuneInString(w)
 				cur = off + first
@@ -299,8 +302,7 @@ func (f CJKFilter) Filter(toks []Token) []Token {
 // (水筒 → 水, 筒). Text written in kanji only is analysed as Chinese unless
 // JapaneseHan is set, so a query 水筒 becomes 水/筒: the alternates let it
 // find ステンレス製の水筒, while a Japanese query still prefers items with
-// the whole word. Offsets of an alternate are those of w when w was changed by
-// an earlier filter.
+// the whole word.
 func (f CJKFilter) appendChineseAlternates(out []Token, w string, start, end, pos int) []Token {
 	if utf8.RuneCountInString(w) < 2 || !isAllHan(w) {
 		return out
@@ -309,6 +311,13 @@ func (f CJKFilter) appendChineseAlternates(out []Token, w string, start, end, po
 	if len(pieces) == 1 && pieces[0] == w {
 		return out
 	}
+	return appendAlternates(out, w, pieces, start, end, pos, !f.Zh.loaded())
+}
+
+// appendAlternates adds pieces of the word w (spanning start:end of the
+// text) as extra tokens at w's position. Their offsets are those of w when
+// an earlier filter changed w (its length differs from the text's).
+func appendAlternates(out []Token, w string, pieces []string, start, end, pos int, overlap bool) []Token {
 	same := end-start == len(w)
 	cur := 0
 	for _, p := range pieces {
@@ -321,12 +330,16 @@ func (f CJKFilter) appendChineseAlternates(out []Token, w string, start, end, po
 		if same {
 			ps, pe = start+off, start+off+len(p)
 		}
-		out = append(out, Token{Term: p, Start: ps, End: pe, Pos: pos, Kind: Han})
-		if f.Zh.loaded() {
-			cur = off + len(p)
-		} else {
+		kind := Kana
+		if strings.ContainsFunc(p, isHan) {
+			kind = Han
+		}
+		out = append(out, Token{Term: p, Start: ps, End: pe, Pos: pos, Kind: kind})
+		if overlap {
 			_, first := utf8.DecodeRuneInString(p)
 			cur = off + first
+		} else {
+			cur = off + len(p)
 		}
 	}
 	return out

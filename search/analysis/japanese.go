@@ -3,8 +3,10 @@ package analysis
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ikawaha/kagome-dict/dict"
 	"github.com/ikawaha/kagome/v2/tokenizer"
@@ -26,6 +28,7 @@ type JapaneseSegmenter struct {
 	open func() (*dict.Dict, error)
 
 	once    sync.Once
+	dict    *dict.Dict
 	tok     *tokenizer.Tokenizer
 	err     error
 	loadDur time.Duration
@@ -59,7 +62,7 @@ func (s *JapaneseSegmenter) load() {
 			s.err = fmt.Errorf("create Japanese tokenizer: %w", err)
 			return
 		}
-		s.tok = t
+		s.dict, s.tok = d, t
 		s.loadDur = time.Since(start)
 	})
 }
@@ -172,3 +175,115 @@ func dropJapanesePOS(pos []string) bool {
 // errNoJapaneseDict is returned by the dictionary loader of a binary built
 // without the Japanese dictionary.
 var errNoJapaneseDict = errors.New("no Japanese dictionary in this binary (built with tag aisle_noja)")
+
+// Bounds of the pieces katakanaPieces makes, in runes.
+const (
+	minKnownPiece   = 3 // a dictionary noun: マウス, ネック
+	minUnknownPiece = 5 // a leftover that is no dictionary word: ゲーミング
+	// maxPieceCost is the highest IPA word cost of a dictionary piece:
+	// common product nouns cost 1,400–4,400 (セット, マウス, ケース), rare
+	// words more (ション 5,284, which would make プレイステー + ション).
+	maxPieceCost = 4500
+	// maxCompound bounds the words looked at (runes): no product word is
+	// longer, and the split is quadratic in the length.
+	maxCompound = 24
+)
+
+// katakanaPieces splits a katakana word that is not in the dictionary into
+// dictionary nouns and leftovers, for compounds of loanwords that kagome
+// keeps whole because one part is unknown: ゲーミングマウス → ゲーミング, マウス;
+// ネックストラップ → ネック, ストラップ. Pieces must be long (dictionary nouns of
+// at least 3 runes and of a common word's cost, leftovers of at least 5), so
+// that キャンセリング does not become キャンセ + リング; among the splits that qualify it takes the one
+// with the largest sum of squared dictionary-noun lengths (long known words
+// first), and gives up when two splits tie (ネック + ストラップ or ネックスト +
+// ラップ: both have one 3-rune noun). It returns nil when w is a dictionary word or nothing qualifies.
+// Call it only after Segment has loaded the dictionary.
+func (s *JapaneseSegmenter) katakanaPieces(w string) []string {
+	if s.dict == nil || !isKatakanaWord(w) {
+		return nil
+	}
+	rs := []rune(w)
+	n := len(rs)
+	if n < minKnownPiece+minKnownPiece || n > maxCompound || len(s.dict.Index.Search(w)) > 0 {
+		return nil
+	}
+	// byte offset of every rune boundary
+	off := make([]int, n+1)
+	for i, r := range rs {
+		off[i+1] = off[i] + utf8.RuneLen(r)
+	}
+	// known[i] lists the rune ends j of dictionary nouns w[i:j], j-i >= minKnownPiece
+	known := make([][]int, n)
+	for i := 0; i < n; i++ {
+		s.dict.Index.CommonPrefixSearchCallback(w[off[i]:], func(id, l int) {
+			j := i + utf8.RuneCountInString(w[off[i]:off[i]+l])
+			if j-i >= minKnownPiece && s.common(id) && !slices.Contains(known[i], j) {
+				known[i] = append(known[i], j)
+			}
+		})
+	}
+	// best[i] is the best score of a split of rs[:i], ways[i] how many
+	// splits reach it (0: rs[:i] cannot be split under the bounds)
+	best, from, ways := make([]int, n+1), make([]int, n+1), make([]int, n+1)
+	ways[0] = 1
+	relax := func(i, j, sc int) {
+		switch {
+		case ways[j] == 0 || sc > best[j]:
+			best[j], from[j], ways[j] = sc, i, ways[i]
+		case sc == best[j]:
+			ways[j] += ways[i]
+		}
+	}
+	for i := 0; i < n; i++ {
+		if ways[i] == 0 {
+			continue
+		}
+		for _, j := range known[i] {
+			relax(i, j, best[i]+(j-i)*(j-i))
+		}
+		for j := i + minUnknownPiece; j <= n; j++ {
+			relax(i, j, best[i])
+		}
+	}
+	// No split, one without a dictionary noun, or a tie between splits
+	// (ネック+ストラップ or ネックスト+ラップ?): better no pieces than wrong ones.
+	if ways[n] != 1 || best[n] == 0 {
+		return nil
+	}
+	var pieces []string
+	for j := n; j > 0; j = from[j] {
+		pieces = append(pieces, w[off[from[j]]:off[j]])
+	}
+	if len(pieces) < 2 {
+		return nil
+	}
+	slices.Reverse(pieces)
+	return pieces
+}
+
+// common reports whether dictionary entry id is a noun of a common word's cost.
+func (s *JapaneseSegmenter) common(id int) bool {
+	return s.isNoun(id) && s.dict.Morphs[id].Weight <= maxPieceCost
+}
+
+// isNoun reports whether dictionary entry id is a noun (名詞).
+func (s *JapaneseSegmenter) isNoun(id int) bool {
+	pos := s.dict.POSTable.POSs
+	if id < 0 || id >= len(pos) || len(pos[id]) == 0 {
+		return false
+	}
+	names := s.dict.POSTable.NameList
+	k := int(pos[id][0])
+	return k < len(names) && names[k] == "名詞"
+}
+
+// isKatakanaWord reports whether w is made of katakana (and ー) only.
+func isKatakanaWord(w string) bool {
+	for _, r := range w {
+		if !(r >= 0x30A1 && r <= 0x30FA || r == 'ー') {
+			return false
+		}
+	}
+	return w != ""
+}
