@@ -203,12 +203,17 @@ func notTermRune(r rune) bool {
 //   - Chinese: otherwise Han tokens go to Zh (苹果手机壳 → 苹果/手机/壳);
 //   - Korean: each hangul word goes to Ko (무선이어폰 → 무선/선이/이어/어폰).
 //
-// A nil segmenter leaves those tokens whole. Positions after a split token
-// are shifted so they stay increasing; offsets point into the original text.
+// Some Japanese words also get alternates at their own position: the
+// Chinese segmenter's pieces of a kanji word (水筒 → 水, 筒), so that a
+// kanji-only query, analysed as Chinese, still matches; and the dictionary
+// parts of a katakana compound that kagome keeps whole (ゲーミングマウス →
+// ゲーミング, マウス). A nil segmenter leaves its tokens whole (kanji of
+// Japanese text then go to Zh). Positions after a split token are shifted
+// so they stay increasing; offsets point into the original text.
 type CJKFilter struct {
-	Zh *Segmenter
-	Ja *JapaneseSegmenter
-	Ko *KoreanSegmenter
+	Zh *Segmenter         // Chinese
+	Ja *JapaneseSegmenter // Japanese
+	Ko *KoreanSegmenter   // Korean
 	// JapaneseHan makes text without kana Japanese too, for a shop whose
 	// catalogue is Japanese: a query of kanji only (水筒) is then segmented
 	// like the titles it should find.
