@@ -320,3 +320,34 @@ func TestCJKFilterWithoutJapaneseSegmenter(t *testing.T) {
 		t.Errorf("terms = %q, want %q", got, want)
 	}
 }
+
+// TestCJKConcurrent analyses CJK text from several goroutines, as the index
+// does for big batches; run it with -race (it needs the dictionaries, so
+// it is skipped with -short).
+func TestCJKConcurrent(t *testing.T) {
+	skipShort(t)
+	// a fresh registry, so that the lazy loads race too
+	en, _ := NewRegistry(Options{}).Analyzer(AnalyzerEnglish)
+	texts := []string{"ワイヤレスイヤホン 手帳型ケース", "ゲーミングマウス", "무선이어폰을", "苹果手机壳", "ステンレス製の水筒"}
+	want := make([][]string, len(texts))
+	var wg sync.WaitGroup
+	got := make([][][]string, 4)
+	for g := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, s := range texts {
+				got[g] = append(got[g], en.Terms(s))
+			}
+		}()
+	}
+	wg.Wait()
+	for i, s := range texts {
+		want[i] = en.Terms(s)
+	}
+	for g := range got {
+		if !reflect.DeepEqual(got[g], want) {
+			t.Errorf("goroutine %d: %q, want %q", g, got[g], want)
+		}
+	}
+}
