@@ -49,6 +49,9 @@ type Search struct {
 	EmbedderURL   string `yaml:"embedder_url"`
 	EmbedderModel string `yaml:"embedder_model"`
 	EmbedderDim   int    `yaml:"embedder_dim"`
+	// JapaneseHan analyses text written in kanji only as Japanese instead
+	// of Chinese: set it for a Japanese catalogue.
+	JapaneseHan bool `yaml:"japanese_han"`
 	// Synonyms are groups of equivalent words, e.g. [[sneaker, trainer]].
 	Synonyms [][]string `yaml:"synonyms"`
 	// FieldWeights overrides the BM25F weight of fields by name: title,

@@ -24,6 +24,7 @@ import (
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/analysis"
 	"github.com/aisle-dev/aisle/search/ranking"
 	"github.com/aisle-dev/aisle/web"
 )
@@ -244,6 +245,9 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
 	opts := search.Options{Logger: log}
+	if sc.JapaneseHan {
+		opts.Registry = analysis.NewRegistry(analysis.Options{JapaneseHan: true})
+	}
 	if sc.Embedder != "" && sc.Embedder != "none" {
 		emb, err := embedders.New(embedders.Config{Kind: sc.Embedder, URL: sc.EmbedderURL, Model: sc.EmbedderModel, Dim: sc.EmbedderDim, APIKey: os.Getenv("AISLE_EMBEDDER_KEY"), Logger: log})
 		if err != nil {
