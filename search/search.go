@@ -188,13 +188,18 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	var qvec []float32
 	if (mode == ModeSemantic || mode == ModeHybrid) && strings.TrimSpace(p.text) != "" {
 		vs, err := ix.emb.Embed(ctx, []string{p.text})
-		if err != nil {
+		if err == nil && (len(vs) != 1 || len(vs[0]) != ix.emb.Dim()) {
+			err = fmt.Errorf("got %d vectors", len(vs))
+		}
+		switch {
+		case err == nil:
+			qvec = normalized(vs[0])
+		case mode == ModeHybrid && ctx.Err() == nil:
+			// the keyword side still answers
+			ix.log.Warn("search: embed query failed; hybrid search uses keyword only", "err", err)
+		default:
 			return nil, fmt.Errorf("search: embed query: %w", err)
 		}
-		if len(vs) != 1 || len(vs[0]) != ix.emb.Dim() {
-			return nil, fmt.Errorf("search: embed query: got %d vectors", len(vs))
-		}
-		qvec = normalized(vs[0])
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
