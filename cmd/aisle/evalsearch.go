@@ -22,7 +22,7 @@ func newEvalSearchCmd() *cobra.Command {
 	var format, path, catalogPath, qrelsPath, modeFlag, jsonOut string
 	var embCfg embedders.Config
 	var alpha float64
-	var fusion string
+	var fusion, vectorsPath string
 	cmd := &cobra.Command{
 		Use:   "search",
 		Short: "Evaluate product search (nDCG@10, Recall@10, latency) on judged queries",
@@ -49,12 +49,19 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 				mode = m
 			}
 			var opts search.Options
+			var vcache *vectorCache
 			if mode == search.ModeSemantic || mode == search.ModeHybrid {
 				emb, err := embedders.New(embCfg)
 				if err != nil {
 					return fmt.Errorf("--embedder: %w", err)
 				}
 				opts.Embedder = emb
+				if vcache, err = openVectorCache(cmd.Context(), vectorsPath, emb, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+				if vcache != nil {
+					opts.Vectors = vcache.file
+				}
 				if fusion != "" {
 					cfg.Fusion.Method = fusion
 				}
@@ -91,6 +98,12 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 			if err := ix.Upsert(ctx, ds.Items...); err != nil {
 				return fmt.Errorf("index %d items: %w", len(ds.Items), err)
 			}
+			if err := ix.WaitVectors(ctx); err != nil {
+				return fmt.Errorf("embed %d items: %w", len(ds.Items), err)
+			}
+			if err := vcache.save(errw); err != nil {
+				return err
+			}
 			fmt.Fprintf(errw, "indexed %d items in %v\n", ix.Len(), time.Since(start).Round(time.Millisecond))
 			start = time.Now()
 			rep, err := searcheval.Evaluate(ctx, ix, ds, mode, func(done, total int) {
@@ -124,6 +137,7 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 	f.IntVar(&embCfg.Dim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
 	f.StringVar(&fusion, "fusion", "", "hybrid fusion: convex or rrf (default from the search config)")
 	f.Float64Var(&alpha, "alpha", -1, "hybrid keyword weight in [0,1] (default from the search config)")
+	f.StringVar(&vectorsPath, "vectors", "", "item vector cache for semantic and hybrid modes, keyed by embedder and text hash (default: a file under the user cache dir; none: no cache)")
 	return cmd
 }
 
