@@ -39,6 +39,11 @@ type Search struct {
 	EmbedderURL   string `yaml:"embedder_url"`
 	EmbedderModel string `yaml:"embedder_model"`
 	EmbedderDim   int    `yaml:"embedder_dim"`
+	// EmbedWorkers bounds the goroutines computing item vectors in the
+	// background (0: one per core); EmbedBatch is the texts per embedder
+	// call (0: 64).
+	EmbedWorkers int `yaml:"embed_workers"`
+	EmbedBatch   int `yaml:"embed_batch"`
 }
 
 // Recommend configures the recommendation service.

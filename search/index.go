@@ -25,6 +25,10 @@ type Options struct {
 	// Embedder enables semantic and hybrid search; nil means keyword only.
 	// Item vectors are computed in the background (see WaitVectors).
 	Embedder Embedder
+	// QueryEmbedder, when set, embeds queries instead of Embedder (e.g. the
+	// same model behind a cache of repeated queries). It must produce
+	// vectors of the same space.
+	QueryEmbedder Embedder
 	// Vectors, when set, keeps item vectors across restarts: Upsert takes
 	// the stored vector of an item whose embedded text is unchanged instead
 	// of embedding it again, and new vectors are written there.
@@ -110,6 +114,7 @@ type Index struct {
 	vstore store.Vectors
 	space  string
 	vec    *vectorizer // background embedding; nil without an embedder
+	qemb   Embedder    // embeds queries: Options.QueryEmbedder or emb
 
 	mu     sync.RWMutex
 	docs   []doc
@@ -182,6 +187,10 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 	}
 	if ix.emb != nil {
 		ix.vec = newVectorizer(opt)
+		ix.qemb = opt.QueryEmbedder
+		if ix.qemb == nil {
+			ix.qemb = ix.emb
+		}
 	}
 	if ix.syns, err = compileSynonyms(an, cfg.Synonyms); err != nil {
 		return nil, fmt.Errorf("search config: %w", err)

@@ -187,7 +187,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	p := parseQuery(req.Query)
 	var qvec []float32
 	if (mode == ModeSemantic || mode == ModeHybrid) && strings.TrimSpace(p.text) != "" {
-		vs, err := ix.emb.Embed(ctx, []string{p.text})
+		vs, err := ix.qemb.Embed(ctx, []string{p.text})
 		if err == nil && (len(vs) != 1 || len(vs[0]) != ix.emb.Dim()) {
 			err = fmt.Errorf("got %d vectors", len(vs))
 		}

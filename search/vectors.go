@@ -174,6 +174,9 @@ func (ix *Index) enqueue(jobs []vecJob) {
 	if v.active == 0 && len(v.queue) == 0 {
 		v.idle = make(chan struct{})
 		v.started, v.logged, v.done = time.Now(), time.Now(), 0
+		if len(jobs) >= v.batch {
+			ix.log.Info("embedding items in the background", "items", len(jobs), "workers", v.workers, "batch", v.batch, "space", ix.VectorSpace())
+		}
 	}
 	for i := range jobs {
 		if j, ok := v.queued[jobs[i].id]; ok {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/web"
 )
 
@@ -33,6 +35,9 @@ type serveFlags struct {
 	adminKey string
 	readKey  string
 	maxBody  int64
+
+	embedder, embedderURL, embedderModel string
+	embedderDim                          int
 }
 
 func (f *serveFlags) register(cmd *cobra.Command) {
@@ -41,6 +46,10 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.adminKey, "admin-key", "", "API key required for writes and deletes (or env AISLE_ADMIN_KEY)")
 	cmd.Flags().StringVar(&f.readKey, "read-key", "", "API key required for reads, when set (or env AISLE_READ_KEY); the admin key also works")
 	cmd.Flags().Int64Var(&f.maxBody, "max-body", 0, "largest request body in bytes (default 16 MiB); larger ones get 413")
+	cmd.Flags().StringVar(&f.embedder, "embedder", "", "text embedder for semantic and hybrid search: "+strings.Join(embedders.Kinds(), ", ")+" or none (default: search.embedder in the config)")
+	cmd.Flags().StringVar(&f.embedderURL, "embedder-url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_EMBEDDER_KEY)")
+	cmd.Flags().StringVar(&f.embedderModel, "embedder-model", "", "model name sent to the endpoint (--embedder openai)")
+	cmd.Flags().IntVar(&f.embedderDim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
 }
 
 // load merges config file, environment and flags (flags win).
@@ -66,6 +75,18 @@ func (f *serveFlags) load() (config.Config, error) {
 	}
 	if f.maxBody > 0 {
 		cfg.Server.MaxBodyBytes = f.maxBody
+	}
+	if f.embedder != "" {
+		cfg.Search.Embedder = f.embedder
+	}
+	if f.embedderURL != "" {
+		cfg.Search.EmbedderURL = f.embedderURL
+	}
+	if f.embedderModel != "" {
+		cfg.Search.EmbedderModel = f.embedderModel
+	}
+	if f.embedderDim > 0 {
+		cfg.Search.EmbedderDim = f.embedderDim
 	}
 	return cfg, nil
 }
@@ -118,10 +139,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	srv.AddRecommendRoutes(svc, rt)
-	ix, mode, err := newSearchIndex(cfg, log)
+	ix, mode, err := newSearchIndex(ctx, cfg, log, st)
 	if err != nil {
 		return err
 	}
+	defer ix.Close()
 	clicks := search.NewClicks()
 	stopSearchLog := srv.AddSearchRoutes(ix, clicks, svc, mode)
 	defer stopSearchLog()
@@ -228,15 +250,29 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 
 // newSearchIndex builds the product search index from the config: keyword
 // search always; semantic and hybrid modes when an embedder is configured.
-func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.Mode, error) {
+// Item vectors are computed in the background and kept in vectors, so a
+// restart embeds only new and changed items.
+func newSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, vectors store.Vectors) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
-	opts := search.Options{Logger: log}
+	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch}
 	if sc.Embedder != "" && sc.Embedder != "none" {
 		emb, err := embedders.New(embedders.Config{Kind: sc.Embedder, URL: sc.EmbedderURL, Model: sc.EmbedderModel, Dim: sc.EmbedderDim, APIKey: os.Getenv("AISLE_EMBEDDER_KEY"), Logger: log})
 		if err != nil {
 			return nil, "", fmt.Errorf("config search.embedder: %w", err)
 		}
-		opts.Embedder = embed.NewCache(emb, 10000)
+		// A remote model tells its dimension on its first answer; the
+		// stored vectors are keyed by it, so ask now rather than re-embed.
+		if p, ok := emb.(interface {
+			Probe(context.Context) (int, error)
+		}); ok && emb.Dim() == 0 {
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if _, err := p.Probe(pctx); err != nil {
+				log.Warn("embedder not reachable; items stay keyword-only until it answers (set search.embedder_dim to reuse stored vectors)", "err", err)
+			}
+			cancel()
+		}
+		opts.Embedder = emb
+		opts.QueryEmbedder = embed.NewCache(emb, 10000)
 	}
 	mode := search.ModeKeyword
 	if sc.Mode != "" {
