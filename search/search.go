@@ -234,7 +234,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 			kw = kw[:depth]
 		}
 		sem := ix.semantic(qvec, &f, depth)
-		ranked = fuse(kw, sem, fusion)
+		ranked = fuseWith(kw, sem, ix.simFunc(qvec), fusion)
 		matched = kwSet
 		for _, s := range sem {
 			matched.Add(s.doc)

@@ -48,7 +48,7 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 				}
 				mode = m
 			}
-			var opts search.Options
+			opts := search.Options{Logger: newLogger()} // background embedding progress
 			var vcache *vectorCache
 			if mode == search.ModeSemantic || mode == search.ModeHybrid {
 				emb, err := embedders.New(embCfg)
