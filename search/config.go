@@ -202,7 +202,7 @@ func DefaultConfig() Config {
 		},
 		FacetSize:      20,
 		DefaultMode:    ModeKeyword,
-		Fusion:         Fusion{Method: "convex", Alpha: 0.7, RRFK: 60, Depth: 100},
+		Fusion:         Fusion{Method: FusionConvex, Norm: NormMinMax, Alpha: 0.8, Gate: 1, RRFK: 60, Depth: 200}, // chosen on ESCI train (benchmarks.md)
 		BoostWeight:    0.1,
 		MaxSuggestions: 10,
 	}
