@@ -44,6 +44,20 @@ type Search struct {
 	// call (0: 64).
 	EmbedWorkers int `yaml:"embed_workers"`
 	EmbedBatch   int `yaml:"embed_batch"`
+	// Fusion overrides the hybrid fusion of search.DefaultConfig; empty
+	// or absent values keep the defaults.
+	Fusion SearchFusion `yaml:"fusion"`
+}
+
+// SearchFusion is how hybrid search merges the keyword and semantic lists
+// (see search.Fusion).
+type SearchFusion struct {
+	Method string   `yaml:"method"` // convex, rerank or rrf
+	Norm   string   `yaml:"norm"`   // minmax, zscore or rank
+	Alpha  *float64 `yaml:"alpha"`  // keyword weight in [0,1]
+	Gate   *float64 `yaml:"gate"`   // in [0,1]: less semantic weight when keyword finds exact matches
+	RRFK   float64  `yaml:"rrf_k"`
+	Depth  int      `yaml:"depth"` // results of each list fused
 }
 
 // Recommend configures the recommendation service.

@@ -285,8 +285,41 @@ func newSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, ve
 		}
 		mode = m
 	}
-	ix, err := search.NewIndex(search.DefaultConfig(), opts)
+	scfg, err := searchConfig(sc)
+	if err != nil {
+		return nil, "", err
+	}
+	ix, err := search.NewIndex(scfg, opts)
 	return ix, mode, err
+}
+
+// searchConfig is search.DefaultConfig with the fusion settings of the
+// config file.
+func searchConfig(sc config.Search) (search.Config, error) {
+	scfg := search.DefaultConfig()
+	fc := sc.Fusion
+	if fc.Method != "" {
+		scfg.Fusion.Method = fc.Method
+	}
+	if fc.Norm != "" {
+		scfg.Fusion.Norm = fc.Norm
+	}
+	if fc.Alpha != nil {
+		scfg.Fusion.Alpha = *fc.Alpha
+	}
+	if fc.Gate != nil {
+		scfg.Fusion.Gate = *fc.Gate
+	}
+	if fc.RRFK > 0 {
+		scfg.Fusion.RRFK = fc.RRFK
+	}
+	if fc.Depth > 0 {
+		scfg.Fusion.Depth = fc.Depth
+	}
+	if err := scfg.Fusion.Validate(); err != nil {
+		return scfg, fmt.Errorf("config search.fusion: %w", err)
+	}
+	return scfg, nil
 }
 
 // loadSearch indexes the catalogue, learns the click model from the event

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"testing"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -67,5 +68,40 @@ func TestServeKeepsItemVectors(t *testing.T) {
 	// right after loading, before any background work could finish
 	if s := ix.VectorStats(); s.WithVector != len(items)-1 || s.Pending != 0 {
 		t.Errorf("after restart: %+v, want %d vectors and nothing to embed", s, len(items)-1)
+	}
+}
+
+func TestSearchFusionConfig(t *testing.T) {
+	ex, err := config.Load(filepath.Join("..", "..", "docs", "aisle.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	half, bad := 0.5, 2.0
+	tests := []struct {
+		name    string
+		fusion  config.SearchFusion
+		want    search.Fusion
+		wantErr bool
+	}{
+		{"documented example is the default", ex.Search.Fusion, search.DefaultConfig().Fusion, false},
+		{"absent keys keep the defaults", config.SearchFusion{}, search.DefaultConfig().Fusion, false},
+		{"overrides", config.SearchFusion{Method: "rrf", Alpha: &half, RRFK: 10, Depth: 50},
+			func() search.Fusion {
+				f := search.DefaultConfig().Fusion
+				f.Method, f.Alpha, f.RRFK, f.Depth = "rrf", 0.5, 10, 50
+				return f
+			}(), false},
+		{"out of range", config.SearchFusion{Gate: &bad}, search.Fusion{}, true},
+		{"unknown method", config.SearchFusion{Method: "sum"}, search.Fusion{}, true},
+	}
+	for _, tc := range tests {
+		got, err := searchConfig(config.Search{Fusion: tc.fusion})
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s: error %v", tc.name, err)
+			continue
+		}
+		if !tc.wantErr && got.Fusion != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got.Fusion, tc.want)
+		}
 	}
 }
