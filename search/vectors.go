@@ -229,13 +229,16 @@ func (ix *Index) embedWorker() {
 
 		v.mu.Lock()
 		v.flying -= n
-		if err != nil {
+		switch {
+		case err != nil && v.ctx.Err() != nil:
+			// closing: the rest of the queue is dropped too
+		case err != nil:
 			v.failed += n
 			if v.err == nil {
 				v.err = err
 			}
 			ix.log.Error("search index: embed items; they stay keyword-only until updated", "items", n, "err", err)
-		} else {
+		default:
 			v.done += n
 		}
 		if time.Since(v.logged) >= progressEvery {

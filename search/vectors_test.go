@@ -288,3 +288,31 @@ func TestConcurrentUpdatesKeepNewestVector(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseStopsEmbedding(t *testing.T) {
+	ctx := context.Background()
+	emb := &counting{Hashing: embed.NewHashing(64), gate: make(chan struct{})} // never opened
+	ix, err := NewIndex(DefaultConfig(), Options{Embedder: emb, Registry: sharedRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Upsert(ctx, fixture()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil { // returns although the embedder never answers
+		t.Fatal(err)
+	}
+	if err := ix.WaitVectors(ctx); err != nil {
+		t.Errorf("after Close: %v", err)
+	}
+	if s := ix.VectorStats(); s.WithVector != 0 || s.Pending != 0 {
+		t.Errorf("after Close: %+v", s)
+	}
+	// still indexes and searches by keyword
+	if err := ix.Upsert(ctx, catalog.Item{ID: "x", Title: "Stapler", Available: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := search(t, ix, Request{Query: "stapler"}); len(r.Items) != 1 {
+		t.Errorf("keyword after Close: %v", ids(r))
+	}
+}
