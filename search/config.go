@@ -31,21 +31,24 @@ func (f Field) String() string {
 // Mode selects the retrieval method of a search.
 type Mode string
 
-// Retrieval modes. ModeDefault uses Config.DefaultMode.
+// Retrieval modes. ModeDefault uses Config.DefaultMode. ModeLTR re-ranks
+// the keyword and (with an embedder) semantic candidates with the index's
+// Ranker (see Index.SetRanker); without one it searches in the default mode.
 const (
 	ModeDefault  Mode = ""
 	ModeKeyword  Mode = "keyword"
 	ModeSemantic Mode = "semantic"
 	ModeHybrid   Mode = "hybrid"
+	ModeLTR      Mode = "ltr"
 )
 
 // ParseMode checks a mode name from outside input.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
-	case ModeDefault, ModeKeyword, ModeSemantic, ModeHybrid:
+	case ModeDefault, ModeKeyword, ModeSemantic, ModeHybrid, ModeLTR:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown search mode %q (want keyword, semantic or hybrid)", s)
+	return "", fmt.Errorf("unknown search mode %q (want keyword, semantic, hybrid or ltr)", s)
 }
 
 // Sort is the order of results.
@@ -238,4 +241,21 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// FieldByName returns the field of a name as String gives it.
+func FieldByName(name string) (Field, bool) {
+	for f, n := range fieldNames {
+		if n == name {
+			return Field(f), true
+		}
+	}
+	return 0, false
+}
+
+// Config returns the index's current settings.
+func (ix *Index) Config() Config {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.cfg
 }

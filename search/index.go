@@ -147,6 +147,9 @@ type Index struct {
 
 	scratchMu   sync.Mutex
 	scratchFree []*scratch // reusable per-search arrays (not a sync.Pool: GC would drop them)
+
+	rankMu sync.RWMutex
+	rank   rankState // learned ranking (features.go)
 }
 
 // NewIndex returns an empty index.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,11 @@ func openVectorCache(ctx context.Context, flag string, emb embed.Embedder, errw 
 	}
 	fmt.Fprintf(errw, "vector cache %s: %d vectors of %s\n", path, f.Len(), space)
 	return &vectorCache{path: path, file: f}, nil
+}
+
+// progressLogger logs background work (embedding progress) to w.
+func progressLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // save writes the cache back when it changed.

@@ -25,6 +25,7 @@ import (
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/ranking"
 	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/web"
 )
@@ -145,6 +146,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	}
 	defer ix.Close()
 	clicks := search.NewClicks()
+	ranker := newSearchRanker(cfg, ix, eng, svc, clicks, log)
+	if ranker != nil {
+		svc.AddLearner(ranker) // retrained with the recommendation models
+	}
 	stopSearchLog := srv.AddSearchRoutes(ix, clicks, svc, mode)
 	defer stopSearchLog()
 	if _, err := web.Register(srv, svc, rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: log,
@@ -185,6 +190,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
 		hs.Close()
 		return err
+	}
+	if ranker != nil {
+		if err := ranker.Load(ctx); err != nil {
+			log.Error("the stored search ranker cannot load; searches use keyword ranking until it is retrained", "error", err)
+		}
 	}
 	go rt.Run(ctx)
 	// Loading leaves garbage of the size of the catalogue and the models
@@ -250,8 +260,10 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 
 // newSearchIndex builds the product search index from the config: keyword
 // search always; semantic and hybrid modes when an embedder is configured.
-// Item vectors are computed in the background and kept in vectors, so a
-// restart embeds only new and changed items.
+// The mode it returns is the default of requests: ltr when the ranker is
+// learned (the index falls back to the configured mode until a learned
+// version serves). Item vectors are computed in the background and kept
+// in vectors, so a restart embeds only new and changed items.
 func newSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, vectors store.Vectors) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
 	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch}
@@ -280,7 +292,7 @@ func newSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, ve
 		if err != nil {
 			return nil, "", fmt.Errorf("config search.mode: %w", err)
 		}
-		if m != search.ModeKeyword && opts.Embedder == nil {
+		if (m == search.ModeSemantic || m == search.ModeHybrid) && opts.Embedder == nil {
 			return nil, "", fmt.Errorf("config search.mode %s needs search.embedder (use-lite, openai, hash)", m)
 		}
 		mode = m
@@ -289,37 +301,72 @@ func newSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, ve
 	if err != nil {
 		return nil, "", err
 	}
+	if mode != search.ModeLTR {
+		scfg.DefaultMode = mode
+	}
+	if sc.LearnRanking == nil || *sc.LearnRanking {
+		mode = search.ModeLTR
+	}
 	ix, err := search.NewIndex(scfg, opts)
 	return ix, mode, err
 }
 
-// searchConfig is search.DefaultConfig with the fusion settings of the
-// config file.
+// searchConfig applies the config file's search settings to the engine's
+// defaults.
 func searchConfig(sc config.Search) (search.Config, error) {
-	scfg := search.DefaultConfig()
-	fc := sc.Fusion
-	if fc.Method != "" {
-		scfg.Fusion.Method = fc.Method
+	c := search.DefaultConfig()
+	if len(sc.Synonyms) > 0 {
+		c.Synonyms = sc.Synonyms
 	}
-	if fc.Norm != "" {
-		scfg.Fusion.Norm = fc.Norm
+	for name, w := range sc.FieldWeights {
+		f, ok := search.FieldByName(name)
+		if !ok {
+			return c, fmt.Errorf("config search.field_weights: unknown field %q (want title, brand, categories, attributes or description)", name)
+		}
+		c.FieldWeights[f] = w
 	}
-	if fc.Alpha != nil {
-		scfg.Fusion.Alpha = *fc.Alpha
+	if sc.Fusion.Method != "" {
+		c.Fusion.Method = sc.Fusion.Method
 	}
-	if fc.Gate != nil {
-		scfg.Fusion.Gate = *fc.Gate
+	if sc.Fusion.Norm != "" {
+		c.Fusion.Norm = sc.Fusion.Norm
 	}
-	if fc.RRFK > 0 {
-		scfg.Fusion.RRFK = fc.RRFK
+	if sc.Fusion.Alpha != nil {
+		c.Fusion.Alpha = *sc.Fusion.Alpha
 	}
-	if fc.Depth > 0 {
-		scfg.Fusion.Depth = fc.Depth
+	if sc.Fusion.Gate != nil {
+		c.Fusion.Gate = *sc.Fusion.Gate
 	}
-	if err := scfg.Fusion.Validate(); err != nil {
-		return scfg, fmt.Errorf("config search.fusion: %w", err)
+	if sc.Fusion.RRFK > 0 {
+		c.Fusion.RRFK = sc.Fusion.RRFK
 	}
-	return scfg, nil
+	if sc.Fusion.Depth > 0 {
+		c.Fusion.Depth = sc.Fusion.Depth
+	}
+	if sc.BoostWeight != nil {
+		c.BoostWeight = *sc.BoostWeight
+	}
+	if len(sc.PriceRanges) > 0 {
+		c.PriceRanges = nil
+		for _, r := range sc.PriceRanges {
+			c.PriceRanges = append(c.PriceRanges, search.PriceRange{Min: r[0], Max: r[1]})
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config search: %w", err)
+	}
+	return c, nil
+}
+
+// newSearchRanker gives the index its ranking signals (popularity from
+// svc, click-through from clicks) and returns the learner of its search
+// ranker, or nil when search.learn_ranking is off.
+func newSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, svc *recommend.Service, clicks *search.Clicks, log *slog.Logger) *ranking.Learner {
+	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
+	if cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking {
+		return nil
+	}
+	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity}, log)
 }
 
 // loadSearch indexes the catalogue, learns the click model from the event

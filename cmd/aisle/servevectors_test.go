@@ -22,6 +22,8 @@ func TestServeKeepsItemVectors(t *testing.T) {
 	cfg.Data = t.TempDir()
 	cfg.Search.Embedder = "hash"
 	cfg.Search.Mode = "hybrid"
+	learn := false
+	cfg.Search.LearnRanking = &learn
 	log := slog.New(slog.DiscardHandler)
 	items := make([]catalog.Item, 50)
 	for i := range items {
@@ -91,7 +93,14 @@ func TestSearchFusionConfig(t *testing.T) {
 				f.Method, f.Alpha, f.RRFK, f.Depth = "rrf", 0.5, 10, 50
 				return f
 			}(), false},
+		{"norm and gate", config.SearchFusion{Method: "rerank", Norm: "zscore", Gate: &half},
+			func() search.Fusion {
+				f := search.DefaultConfig().Fusion
+				f.Method, f.Norm, f.Gate = "rerank", "zscore", 0.5
+				return f
+			}(), false},
 		{"out of range", config.SearchFusion{Gate: &bad}, search.Fusion{}, true},
+		{"unknown norm", config.SearchFusion{Norm: "log"}, search.Fusion{}, true},
 		{"unknown method", config.SearchFusion{Method: "sum"}, search.Fusion{}, true},
 	}
 	for _, tc := range tests {
