@@ -97,3 +97,28 @@ func TestFusionValidate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFuse fuses two lists of the default depth (200) that share half
+// their docs.
+func BenchmarkFuse(b *testing.B) {
+	const n = 200
+	kw := make([]scored, n)
+	sem := make([]scored, n)
+	for i := range n {
+		kw[i] = scored{doc: uint32(i), score: float64(n - i), exact: i%17 == 0}
+		sem[i] = scored{doc: uint32(i + n/2), score: 1 - float64(i)/n}
+	}
+	sim := func(d uint32) (float64, bool) { return float64(d%100) / 100, d%7 != 0 }
+	for _, f := range []Fusion{
+		{Method: FusionConvex, Norm: NormMinMax, Alpha: 0.8, Gate: 1},
+		{Method: FusionRerank, Norm: NormZScore, Alpha: 0.8},
+		{Method: FusionRRF, Alpha: 0.5, RRFK: 60},
+	} {
+		b.Run(f.Method+"/"+f.Norm, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				fuseWith(kw, sem, sim, f)
+			}
+		})
+	}
+}
