@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -40,6 +41,10 @@ type Options struct {
 	// (0: GOMAXPROCS); EmbedBatch is the texts per Embed call (0: 64).
 	EmbedWorkers int
 	EmbedBatch   int
+	// EmbedRetry is the wait before a failed batch is tried again (doubling
+	// up to 4 more times, e.g. while a remote model server restarts);
+	// 0 means 30 s, negative never retries.
+	EmbedRetry time.Duration
 	// Registry provides the analyzers; nil means analysis.NewRegistry with
 	// the bundled Chinese dictionary (loaded on first Chinese text).
 	Registry *analysis.Registry

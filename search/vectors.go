@@ -26,6 +26,8 @@ import (
 // Defaults of the background embedding.
 const (
 	defaultEmbedBatch = 64
+	defaultEmbedRetry = 30 * time.Second
+	maxEmbedAttempts  = 5
 	progressEvery     = 5 * time.Second
 )
 
@@ -34,9 +36,10 @@ type namer interface{ Name() string }
 
 // vecJob is one item waiting for its vector.
 type vecJob struct {
-	id   string
-	hash [32]byte
-	text string
+	id      string
+	hash    [32]byte
+	text    string
+	attempt int // failed tries so far
 }
 
 // vectorizer is the queue and worker pool of background embedding.
@@ -45,12 +48,14 @@ type vectorizer struct {
 	cancel  context.CancelFunc
 	workers int
 	batch   int
+	retry   time.Duration // first wait before a failed batch is retried; ≤ 0: never
 
 	mu      sync.Mutex
 	queue   []*vecJob
 	queued  map[string]*vecJob // id → its job while not yet taken
 	active  int                // running workers
 	flying  int                // jobs taken by workers, not finished
+	waiting int                // jobs of failed batches waiting to be retried
 	idle    chan struct{}      // closed while nothing is queued or running
 	err     error              // first failure since the last WaitVectors
 	failed  int
@@ -72,6 +77,12 @@ func newVectorizer(opt Options) *vectorizer {
 	}
 	if v.batch <= 0 {
 		v.batch = defaultEmbedBatch
+	}
+	switch v.retry = opt.EmbedRetry; {
+	case v.retry == 0:
+		v.retry = defaultEmbedRetry
+	case v.retry < 0:
+		v.retry = 0
 	}
 	return v
 }
@@ -237,7 +248,18 @@ func (ix *Index) embedWorker() {
 			if v.err == nil {
 				v.err = err
 			}
-			ix.log.Error("search index: embed items; they stay keyword-only until updated", "items", n, "err", err)
+			a := 0
+			for _, j := range batch {
+				a = max(a, j.attempt+1)
+			}
+			if v.retry > 0 && a < maxEmbedAttempts {
+				wait := v.retry << (a - 1)
+				ix.log.Error("search index: embed items; they stay keyword-only until a retry succeeds", "items", n, "retry_in", wait, "err", err)
+				v.waiting += n
+				time.AfterFunc(wait, func() { ix.retry(batch) })
+			} else {
+				ix.log.Error("search index: embed items; they stay keyword-only until updated", "items", n, "err", err)
+			}
 		default:
 			v.done += n
 		}
@@ -248,6 +270,32 @@ func (ix *Index) embedWorker() {
 		}
 		v.mu.Unlock()
 	}
+}
+
+// retry queues a failed batch again, except items changed or deleted since
+// (their newer version has its own job).
+func (ix *Index) retry(batch []vecJob) {
+	var jobs []vecJob
+	ix.mu.RLock()
+	for _, j := range batch {
+		if d, ok := ix.byID[j.id]; ok && ix.docs[d].vhash == j.hash && ix.docs[d].vec == nil {
+			j.attempt++
+			jobs = append(jobs, j)
+		}
+	}
+	ix.mu.RUnlock()
+	v := ix.vec
+	v.mu.Lock()
+	v.waiting -= len(batch)
+	k := 0
+	for _, j := range jobs {
+		if _, queued := v.queued[j.id]; !queued {
+			jobs[k] = j
+			k++
+		}
+	}
+	v.mu.Unlock()
+	ix.enqueue(jobs[:k])
 }
 
 // embedBatch embeds one batch, stores the vectors and attaches them to the
@@ -321,6 +369,8 @@ type VectorStats struct {
 	WithVector int
 	// Pending items queued or being embedded.
 	Pending int
+	// Retrying items of failed batches waiting for their next try.
+	Retrying int
 }
 
 // VectorStats reports the progress of background embedding.
@@ -331,6 +381,7 @@ func (ix *Index) VectorStats() VectorStats {
 	}
 	ix.vec.mu.Lock()
 	s.Pending = len(ix.vec.queue) + ix.vec.flying
+	s.Retrying = ix.vec.waiting
 	ix.vec.mu.Unlock()
 	ix.mu.RLock()
 	for d := range ix.docs {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/embed"
@@ -314,5 +315,59 @@ func TestCloseStopsEmbedding(t *testing.T) {
 	}
 	if r := search(t, ix, Request{Query: "stapler"}); len(r.Items) != 1 {
 		t.Errorf("keyword after Close: %v", ids(r))
+	}
+}
+
+// flaky fails its first calls, then embeds.
+type flaky struct {
+	*embed.Hashing
+	fails atomic.Int64
+}
+
+func (f *flaky) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if len(texts) > 1 && f.fails.Add(-1) >= 0 {
+		return nil, errors.New("model server restarting")
+	}
+	return f.Hashing.Embed(ctx, texts)
+}
+
+func TestFailedBatchesAreRetried(t *testing.T) {
+	ctx := context.Background()
+	emb := &flaky{Hashing: embed.NewHashing(64)}
+	emb.fails.Store(2)
+	ix, err := NewIndex(DefaultConfig(), Options{Embedder: emb, Registry: sharedRegistry(), EmbedRetry: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.Upsert(ctx, fixture()...); err != nil {
+		t.Fatal(err)
+	}
+	want := available(fixture())
+	deadline := time.Now().Add(20 * time.Second) // a bound against hanging, not a timing check
+	for ix.VectorStats().WithVector < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("vectors never arrived: %+v", ix.VectorStats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s := ix.VectorStats(); s.Retrying != 0 || s.Pending != 0 {
+		t.Errorf("after the retries: %+v", s)
+	}
+	// with retries off, a failure stays
+	emb.fails.Store(1)
+	ix2, err := NewIndex(DefaultConfig(), Options{Embedder: emb, Registry: sharedRegistry(), EmbedRetry: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix2.Close()
+	if err := ix2.Upsert(ctx, fixture()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix2.WaitVectors(ctx); err == nil {
+		t.Error("failure not reported")
+	}
+	if s := ix2.VectorStats(); s.WithVector != 0 || s.Retrying != 0 {
+		t.Errorf("retry off: %+v", s)
 	}
 }
