@@ -204,10 +204,10 @@ func fusionParams(base search.Fusion, method, alpha, rrfK string) (f *search.Fus
 	}
 	switch method {
 	case "":
-	case "convex", "rrf":
+	case search.FusionConvex, search.FusionRRF, search.FusionRerank:
 		base.Method = method
 	default:
-		return nil, fmt.Sprintf("fusion=%q: want convex or rrf", method)
+		return nil, fmt.Sprintf("fusion=%q: want convex, rerank or rrf", method)
 	}
 	if alpha != "" {
 		a, err := strconv.ParseFloat(alpha, 64)

@@ -52,6 +52,11 @@ type Search struct {
 	// JapaneseHan analyses text written in kanji only as Japanese instead
 	// of Chinese: set it for a Japanese catalogue.
 	JapaneseHan bool `yaml:"japanese_han"`
+	// EmbedWorkers bounds the goroutines computing item vectors in the
+	// background (0: one per core); EmbedBatch is the texts per embedder
+	// call (0: 64).
+	EmbedWorkers int `yaml:"embed_workers"`
+	EmbedBatch   int `yaml:"embed_batch"`
 	// Synonyms are groups of equivalent words, e.g. [[sneaker, trainer]].
 	Synonyms [][]string `yaml:"synonyms"`
 	// FieldWeights overrides the BM25F weight of fields by name: title,
@@ -70,8 +75,14 @@ type Search struct {
 // SearchFusion overrides how hybrid search merges keyword and semantic
 // results; zero values keep the defaults.
 type SearchFusion struct {
-	// Method is convex (normalised scores) or rrf (reciprocal rank fusion).
+	// Method is convex (normalised scores over both lists), rerank (the
+	// same over the keyword results only) or rrf (reciprocal rank fusion).
 	Method string `yaml:"method"`
+	// Norm normalises scores for convex and rerank: minmax, zscore or rank.
+	Norm string `yaml:"norm"`
+	// Gate in [0,1] lowers the semantic weight when the keyword top 10
+	// holds exact title matches.
+	Gate *float64 `yaml:"gate"`
 	// Alpha is the keyword weight in [0,1].
 	Alpha *float64 `yaml:"alpha"`
 	// RRFK is RRF's rank constant.

@@ -167,7 +167,7 @@ func (ix *Index) queryVector(ctx context.Context, p parsedQuery) ([]float32, err
 	if ix.emb == nil || strings.TrimSpace(p.text) == "" {
 		return nil, nil
 	}
-	vs, err := ix.emb.Embed(ctx, []string{p.text})
+	vs, err := ix.qemb.Embed(ctx, []string{p.text})
 	if err != nil {
 		return nil, fmt.Errorf("search: embed query: %w", err)
 	}

@@ -198,14 +198,19 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	p := parseQuery(req.Query)
 	var qvec []float32
 	if (mode == ModeSemantic || mode == ModeHybrid || mode == ModeLTR && ix.emb != nil) && strings.TrimSpace(p.text) != "" {
-		vs, err := ix.emb.Embed(ctx, []string{p.text})
-		if err != nil {
+		vs, err := ix.qemb.Embed(ctx, []string{p.text})
+		if err == nil && (len(vs) != 1 || len(vs[0]) != ix.emb.Dim()) {
+			err = fmt.Errorf("got %d vectors", len(vs))
+		}
+		switch {
+		case err == nil:
+			qvec = normalized(vs[0])
+		case (mode == ModeHybrid || mode == ModeLTR) && ctx.Err() == nil:
+			// the keyword side still answers
+			ix.log.Warn("search: embed query failed; searching by keyword only", "mode", mode, "err", err)
+		default:
 			return nil, fmt.Errorf("search: embed query: %w", err)
 		}
-		if len(vs) != 1 || len(vs[0]) != ix.emb.Dim() {
-			return nil, fmt.Errorf("search: embed query: got %d vectors", len(vs))
-		}
-		qvec = normalized(vs[0])
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -243,7 +248,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 			kw = kw[:depth]
 		}
 		sem := ix.semantic(qvec, &f, depth)
-		ranked = fuse(kw, sem, fusion)
+		ranked = fuseWith(kw, sem, ix.simFunc(qvec), fusion)
 		matched = kwSet
 		for _, s := range sem {
 			matched.Add(s.doc)

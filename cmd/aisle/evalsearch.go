@@ -22,7 +22,7 @@ func newEvalSearchCmd() *cobra.Command {
 	var format, path, catalogPath, qrelsPath, modeFlag, jsonOut string
 	var embCfg embedders.Config
 	var alpha float64
-	var fusion string
+	var fusion, vectorsPath string
 	var lo ltrFlags
 	cmd := &cobra.Command{
 		Use:   "search",
@@ -57,13 +57,20 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 			if mode == search.ModeLTR && lo.depth > 0 {
 				cfg.Fusion.Depth = lo.depth
 			}
-			var opts search.Options
+			opts := search.Options{Logger: progressLogger(cmd.ErrOrStderr())} // background embedding progress
+			var vcache *vectorCache
 			if mode == search.ModeSemantic || mode == search.ModeHybrid || mode == search.ModeLTR && embCfg.Kind != "" {
 				emb, err := embedders.New(embCfg)
 				if err != nil {
 					return fmt.Errorf("--embedder: %w", err)
 				}
 				opts.Embedder = emb
+				if vcache, err = openVectorCache(cmd.Context(), vectorsPath, emb, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+				if vcache != nil {
+					opts.Vectors = vcache.file
+				}
 				if fusion != "" {
 					cfg.Fusion.Method = fusion
 				}
@@ -99,6 +106,12 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 			start := time.Now()
 			if err := ix.Upsert(ctx, ds.Items...); err != nil {
 				return fmt.Errorf("index %d items: %w", len(ds.Items), err)
+			}
+			if err := ix.WaitVectors(ctx); err != nil {
+				return fmt.Errorf("embed %d items: %w", len(ds.Items), err)
+			}
+			if err := vcache.save(errw); err != nil {
+				return err
 			}
 			fmt.Fprintf(errw, "indexed %d items in %v\n", ix.Len(), time.Since(start).Round(time.Millisecond))
 			start = time.Now()
@@ -139,6 +152,7 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 	f.IntVar(&embCfg.Dim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
 	f.StringVar(&fusion, "fusion", "", "hybrid fusion: convex or rrf (default from the search config)")
 	f.Float64Var(&alpha, "alpha", -1, "hybrid keyword weight in [0,1] (default from the search config)")
+	f.StringVar(&vectorsPath, "vectors", "", "item vector cache for semantic and hybrid modes, keyed by embedder and text hash (default: a file under the user cache dir; none: no cache)")
 	lo.register(f)
 	return cmd
 }

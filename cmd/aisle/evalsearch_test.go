@@ -10,6 +10,7 @@ import (
 
 func TestEvalSearchQrels(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", dir) // the default vector cache goes there, not into $HOME
 	items := `{"id":"1","title":"red running shoes","brand":"Acme"}
 {"id":"2","title":"blue running shoes"}
 {"id":"3","title":"printer ink cartridge"}

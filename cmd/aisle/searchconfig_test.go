@@ -24,7 +24,8 @@ func TestSearchConfig(t *testing.T) {
 		{"negative weight", config.Search{FieldWeights: map[string]float64{"title": -1}}, nil, "negative"},
 		{"fusion", config.Search{Fusion: config.SearchFusion{Method: "rrf", Alpha: &half, RRFK: 10, Depth: 50}},
 			func(c search.Config) bool {
-				return c.Fusion == search.Fusion{Method: "rrf", Alpha: 0.5, RRFK: 10, Depth: 50}
+				f := c.Fusion
+				return f.Method == "rrf" && f.Alpha == 0.5 && f.RRFK == 10 && f.Depth == 50
 			}, ""},
 		{"bad fusion", config.Search{Fusion: config.SearchFusion{Method: "max"}}, nil, "fusion method"},
 		{"alpha out of range", config.Search{Fusion: config.SearchFusion{Alpha: &two}}, nil, "alpha"},

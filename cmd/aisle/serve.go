@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/analysis"
 	"github.com/aisle-dev/aisle/search/ranking"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/web"
 )
 
@@ -35,6 +37,9 @@ type serveFlags struct {
 	adminKey string
 	readKey  string
 	maxBody  int64
+
+	embedder, embedderURL, embedderModel string
+	embedderDim                          int
 }
 
 func (f *serveFlags) register(cmd *cobra.Command) {
@@ -43,6 +48,10 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.adminKey, "admin-key", "", "API key required for writes and deletes (or env AISLE_ADMIN_KEY)")
 	cmd.Flags().StringVar(&f.readKey, "read-key", "", "API key required for reads, when set (or env AISLE_READ_KEY); the admin key also works")
 	cmd.Flags().Int64Var(&f.maxBody, "max-body", 0, "largest request body in bytes (default 16 MiB); larger ones get 413")
+	cmd.Flags().StringVar(&f.embedder, "embedder", "", "text embedder for semantic and hybrid search: "+strings.Join(embedders.Kinds(), ", ")+" or none (default: search.embedder in the config)")
+	cmd.Flags().StringVar(&f.embedderURL, "embedder-url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_EMBEDDER_KEY)")
+	cmd.Flags().StringVar(&f.embedderModel, "embedder-model", "", "model name sent to the endpoint (--embedder openai)")
+	cmd.Flags().IntVar(&f.embedderDim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
 }
 
 // load merges config file, environment and flags (flags win).
@@ -68,6 +77,18 @@ func (f *serveFlags) load() (config.Config, error) {
 	}
 	if f.maxBody > 0 {
 		cfg.Server.MaxBodyBytes = f.maxBody
+	}
+	if f.embedder != "" {
+		cfg.Search.Embedder = f.embedder
+	}
+	if f.embedderURL != "" {
+		cfg.Search.EmbedderURL = f.embedderURL
+	}
+	if f.embedderModel != "" {
+		cfg.Search.EmbedderModel = f.embedderModel
+	}
+	if f.embedderDim > 0 {
+		cfg.Search.EmbedderDim = f.embedderDim
 	}
 	return cfg, nil
 }
@@ -120,10 +141,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	srv.AddRecommendRoutes(svc, rt)
-	ix, mode, err := newSearchIndex(cfg, log)
+	ix, mode, err := newSearchIndex(ctx, cfg, log, st)
 	if err != nil {
 		return err
 	}
+	defer ix.Close()
 	clicks := search.NewClicks()
 	ranker := newSearchRanker(cfg, ix, eng, svc, clicks, log)
 	if ranker != nil {
@@ -241,10 +263,11 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 // search always; semantic and hybrid modes when an embedder is configured.
 // The mode it returns is the default of requests: ltr when the ranker is
 // learned (the index falls back to the configured mode until a learned
-// version serves).
-func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.Mode, error) {
+// version serves). Item vectors are computed in the background and kept
+// in vectors, so a restart embeds only new and changed items.
+func newSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, vectors store.Vectors) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
-	opts := search.Options{Logger: log}
+	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch}
 	if sc.JapaneseHan {
 		opts.Registry = analysis.NewRegistry(analysis.Options{JapaneseHan: true})
 	}
@@ -253,7 +276,19 @@ func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.
 		if err != nil {
 			return nil, "", fmt.Errorf("config search.embedder: %w", err)
 		}
-		opts.Embedder = embed.NewCache(emb, 10000)
+		// A remote model tells its dimension on its first answer; the
+		// stored vectors are keyed by it, so ask now rather than re-embed.
+		if p, ok := emb.(interface {
+			Probe(context.Context) (int, error)
+		}); ok && emb.Dim() == 0 {
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if _, err := p.Probe(pctx); err != nil {
+				log.Warn("embedder not reachable; items stay keyword-only until it answers (set search.embedder_dim to reuse stored vectors)", "err", err)
+			}
+			cancel()
+		}
+		opts.Embedder = emb
+		opts.QueryEmbedder = embed.NewCache(emb, 10000)
 	}
 	mode := search.ModeKeyword
 	if sc.Mode != "" {
@@ -297,8 +332,14 @@ func searchConfig(sc config.Search) (search.Config, error) {
 	if sc.Fusion.Method != "" {
 		c.Fusion.Method = sc.Fusion.Method
 	}
+	if sc.Fusion.Norm != "" {
+		c.Fusion.Norm = sc.Fusion.Norm
+	}
 	if sc.Fusion.Alpha != nil {
 		c.Fusion.Alpha = *sc.Fusion.Alpha
+	}
+	if sc.Fusion.Gate != nil {
+		c.Fusion.Gate = *sc.Fusion.Gate
 	}
 	if sc.Fusion.RRFK > 0 {
 		c.Fusion.RRFK = sc.Fusion.RRFK

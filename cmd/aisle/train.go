@@ -19,6 +19,7 @@ import (
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // trainOptions turns the config into pipeline options.
@@ -222,10 +223,12 @@ func writeJSON(path string, stdout io.Writer, v any) error {
 // feedback is a result that says so, not an error.
 func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engine) (pipeline.Result, error) {
 	log := newLogger()
-	ix, _, err := newSearchIndex(cfg, log)
+	vectors, _ := eng.Store().(store.Vectors) // item vectors stored by the server, if any
+	ix, _, err := newSearchIndex(ctx, cfg, log, vectors)
 	if err != nil {
 		return pipeline.Result{}, err
 	}
+	defer ix.Close()
 	svc, _, err := newRecommender(cfg, eng, log)
 	if err != nil {
 		return pipeline.Result{}, err
@@ -240,6 +243,9 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 	}
 	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
 		return pipeline.Result{}, err
+	}
+	if err := ix.WaitVectors(ctx); err != nil { // the ranker's semantic feature needs them
+		return pipeline.Result{}, fmt.Errorf("embed items for the search ranker: %w", err)
 	}
 	if err := l.Load(ctx); err != nil {
 		log.Warn("the serving search ranker cannot load; the new version is compared with keyword ranking only", "error", err)
