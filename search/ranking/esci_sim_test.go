@@ -148,10 +148,10 @@ type dayResult struct {
 	Keyword, Boost, Trained, Served    float64
 	// Guarded is Served with the ranker used only for queries that have
 	// click history (keyword with the click boost otherwise).
-	Guarded float64
-	Report                             Report
-	TrainErr                           string
-	Serving                            bool
+	Guarded  float64
+	Report   Report
+	TrainErr string
+	Serving  bool
 }
 
 // meanDays averages runs of the same length day by day (the learned
