@@ -151,7 +151,6 @@ type dayResult struct {
 	Guarded  float64
 	Report   Report
 	TrainErr string
-	Serving  bool
 }
 
 // meanDays averages runs of the same length day by day (the learned
