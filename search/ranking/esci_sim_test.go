@@ -48,7 +48,9 @@ import (
 //
 // Knobs (environment): AISLE_CLICKSIM_DAYS (7), AISLE_CLICKSIM_SESSIONS
 // (sessions per day, 600), AISLE_CLICKSIM_SEEDS (3), AISLE_CLICKSIM_ETA
-// (position bias exponent, 1).
+// (position bias exponent, 1), AISLE_CLICKSIM_NOPOP (set: no popularity
+// signal), AISLE_CLICKSIM_MAXGAIN, AISLE_CLICKSIM_VALIDSHARE and
+// AISLE_CLICKSIM_TOLERANCE (the learner's Config; 0: its default).
 func BenchmarkESCIClickLearning(b *testing.B) {
 	dir := testdata.Path(b, "esci-us-150")
 	ds, err := searcheval.LoadESCI(dir)
@@ -69,6 +71,9 @@ func BenchmarkESCIClickLearning(b *testing.B) {
 		Eta:      envFloat(b, "AISLE_CLICKSIM_ETA", 1),
 		// AISLE_CLICKSIM_NOPOP=1: no popularity signal
 		NoPopularity: os.Getenv("AISLE_CLICKSIM_NOPOP") != "",
+		// learner settings: AISLE_CLICKSIM_MAXGAIN, _VALIDSHARE, _TOLERANCE
+		Learner: Config{MaxGain: envFloat(b, "AISLE_CLICKSIM_MAXGAIN", 0), ValidShare: envFloat(b, "AISLE_CLICKSIM_VALIDSHARE", 0),
+			Tolerance: envFloat(b, "AISLE_CLICKSIM_TOLERANCE", 0)},
 	}
 	seeds := envInt(b, "AISLE_CLICKSIM_SEEDS", 3)
 	for _, sc := range []string{"recurring", "unseen"} {
@@ -134,6 +139,8 @@ type simConfig struct {
 	UnseenTest bool
 	// NoPopularity leaves the popularity signal out.
 	NoPopularity bool
+	// Learner overrides the learner's settings (Popularity is set).
+	Learner Config
 	// Inspect, when set, is called after each day's evaluation.
 	Inspect func(day int, ix *search.Index, clicks *search.Clicks, test []searcheval.Query)
 }
@@ -345,7 +352,9 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	ix.SetSignals(search.Signals{Popularity: popFn, Clicks: clicks})
 	defer ix.SetSignals(search.Signals{})
 	defer ix.SetRanker(nil)
-	l := New(ix, st, Config{Popularity: popFn}, nil)
+	lc := cfg.Learner
+	lc.Popularity = popFn
+	l := New(ix, st, lc, nil)
 
 	var shopped, test []searcheval.Query
 	for _, q := range ds.Queries {
