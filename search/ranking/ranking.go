@@ -6,8 +6,9 @@
 // recommendation models, and makes the search index use the serving one.
 //
 // Features never see their own labels: judgments come from the newer half
-// of the search log and click-through features from the older half, as
-// they will when the model serves searches that have not happened yet.
+// of the search log and click-through and popularity features from the
+// older half, as they will when the model serves searches that have not
+// happened yet.
 package ranking
 
 import (
@@ -65,8 +66,18 @@ type Config struct {
 	// Params overrides the training settings; its Features are always
 	// search.FeatureNames().
 	Params *ltr.Params
-	// Popularity is the popularity feature's source (optional).
+	// Popularity is the popularity feature's source when serving
+	// (optional; nil: the feature is 0). Training does not call it: it
+	// would see the period the labels come from (items shoppers acted on
+	// after searching are popular because of those very actions, and a
+	// model learns to rank by popularity). Training takes the same measure
+	// from the events before the split instead: log(1 + weighted
+	// interactions) / log(1 + the largest), weighted by PopularityWeight.
 	Popularity func(itemID string) float64
+	// PopularityWeight weighs an event for that training popularity
+	// (default: pipeline.DefaultPreprocess's weights, a rating by its
+	// value, as recommend.Service.Popularity does).
+	PopularityWeight func(t events.Type, value *float64) float64
 }
 
 func (c *Config) defaults() {
@@ -87,6 +98,21 @@ func (c *Config) defaults() {
 	}
 	if c.Window <= 0 {
 		c.Window = search.NewClicks().Window
+	}
+	if c.PopularityWeight == nil {
+		p := pipeline.DefaultPreprocess()
+		c.PopularityWeight = func(t events.Type, v *float64) float64 {
+			if t == events.Rating {
+				if v == nil {
+					return 0
+				}
+				return *v
+			}
+			if w, ok := p.Weights[t]; ok {
+				return w
+			}
+			return p.DefaultWeight
+		}
 	}
 }
 
@@ -203,12 +229,17 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	defer l.mu.Unlock()
 	start := time.Now()
 	rep := Report{Previous: -1}
-	feat, label, actions, err := l.splitLog(ctx)
+	split, err := l.splitLog(ctx)
 	if err != nil {
 		return rep, err
 	}
-	judged := label.Judgments()
-	train, valid, err := l.queries(ctx, judged, feat)
+	actions := split.actions
+	judged := split.label.Judgments()
+	sig := search.Signals{Clicks: split.feat}
+	if l.cfg.Popularity != nil {
+		sig.Popularity = split.popularity
+	}
+	train, valid, err := l.queries(ctx, judged, sig)
 	if err != nil {
 		return rep, err
 	}
@@ -272,14 +303,25 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
+// logSplit is the search log split in time: click-through and popularity
+// features from before the cut, judgments from after it.
+type logSplit struct {
+	feat, label *search.Clicks
+	// popularity is Config.Popularity's measure over the events before
+	// the cut.
+	popularity func(itemID string) float64
+	actions    int // actions after searches read
+}
+
 // splitLog reads the search log and the actions that followed searches,
 // and splits it at the median search time: click-through features learn
-// from the older half, judgments from the newer half. It returns the
-// number of actions read.
-func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, actions int, err error) {
+// from the older half, judgments from the newer half. A second pass over
+// the log counts every event before the cut for the popularity feature.
+func (l *Learner) splitLog(ctx context.Context) (logSplit, error) {
+	var sp logSplit
 	var evs []events.Event
 	var searchTimes []int64
-	err = l.st.ScanEvents(ctx, 0, func(e events.Event) error {
+	err := l.st.ScanEvents(ctx, 0, func(e events.Event) error {
 		if e.SessionID == "" {
 			return nil
 		}
@@ -290,7 +332,7 @@ func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, act
 			}
 			searchTimes = append(searchTimes, e.Timestamp.UnixNano())
 		case events.Click, events.AddToCart, events.Purchase:
-			actions++
+			sp.actions++
 		default:
 			return nil
 		}
@@ -298,26 +340,60 @@ func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, act
 		return nil
 	})
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("read the search log: %w", err)
+		return sp, fmt.Errorf("read the search log: %w", err)
 	}
 	if len(searchTimes) < 2*l.cfg.MinQueries {
-		return nil, nil, 0, fmt.Errorf("%w: %d searches with a session in the log, need at least %d", ErrNotEnoughData, len(searchTimes), 2*l.cfg.MinQueries)
+		return sp, fmt.Errorf("%w: %d searches with a session in the log, need at least %d", ErrNotEnoughData, len(searchTimes), 2*l.cfg.MinQueries)
 	}
 	slices.Sort(searchTimes)
 	cut := time.Unix(0, searchTimes[len(searchTimes)/2])
 	// events are in log order, which is arrival order; sessions replay in
 	// time order per session as Clicks expects
 	sort.SliceStable(evs, func(a, b int) bool { return evs[a].Timestamp.Before(evs[b].Timestamp) })
-	feat, label = search.NewClicks(), search.NewClicks()
-	feat.Window, label.Window = l.cfg.Window, l.cfg.Window
+	sp.feat, sp.label = search.NewClicks(), search.NewClicks()
+	sp.feat.Window, sp.label.Window = l.cfg.Window, l.cfg.Window
 	for _, e := range evs {
 		if e.Timestamp.Before(cut) {
-			feat.Record(e)
+			sp.feat.Record(e)
 		} else {
-			label.Record(e)
+			sp.label.Record(e)
 		}
 	}
-	return feat, label, actions, nil
+	if l.cfg.Popularity != nil {
+		if sp.popularity, err = l.popularityBefore(ctx, cut); err != nil {
+			return sp, err
+		}
+	}
+	return sp, nil
+}
+
+// popularityBefore is log(1 + weighted interactions before cut) / log(1 +
+// the largest such sum), per item.
+func (l *Learner) popularityBefore(ctx context.Context, cut time.Time) (func(string) float64, error) {
+	sums := map[string]float64{}
+	err := l.st.ScanEvents(ctx, 0, func(e events.Event) error {
+		if e.ItemID == "" || !e.Timestamp.Before(cut) {
+			return nil
+		}
+		if w := l.cfg.PopularityWeight(e.Type, e.Value); w > 0 {
+			sums[e.ItemID] += w
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the event log for popularity: %w", err)
+	}
+	top := 0.0
+	for _, v := range sums {
+		top = max(top, v)
+	}
+	pop := make(map[string]float64, len(sums))
+	if top > 0 {
+		for id, v := range sums {
+			pop[id] = math.Log1p(v) / math.Log1p(top)
+		}
+	}
+	return func(id string) float64 { return pop[id] }, nil
 }
 
 // queries turns judgments into training queries: each query's candidates
@@ -325,8 +401,7 @@ func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, act
 // the capped action weights. Queries none of whose judged items are among
 // the candidates teach nothing and are dropped. A hash of the query text
 // picks the validation share, so a query stays on its side across runs.
-func (l *Learner) queries(ctx context.Context, judged []search.Judgment, feat *search.Clicks) (train, valid []ltr.Query, err error) {
-	sig := search.Signals{Popularity: l.cfg.Popularity, Clicks: feat}
+func (l *Learner) queries(ctx context.Context, judged []search.Judgment, sig search.Signals) (train, valid []ltr.Query, err error) {
 	for _, j := range judged {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err

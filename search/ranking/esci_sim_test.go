@@ -1,0 +1,519 @@
+package ranking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/testdata"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/ltr"
+	"github.com/aisle-dev/aisle/search/searcheval"
+	"github.com/aisle-dev/aisle/store"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+// BenchmarkESCIClickLearning measures whether learning from shopper
+// behaviour improves search, on ESCI-US 150 with simulated shoppers. It is
+// an experiment, not a timing: run it once.
+//
+//	go test -run '^$' -bench ESCIClickLearning -benchtime 1x -timeout 30m ./search/ranking/
+//
+// Every simulated day, sessions each search one query, see the top 10 the
+// server would show (ModeLTR: keyword ranking with the live click boost
+// until a learned ranker serves, then the ranker), and act on it following
+// a position-based click model whose true relevance is the ESCI grade (see
+// clickModel). Their events go to a boltstore; the live search.Clicks and
+// the popularity signal learn from them as the server's do. At the end of
+// each day the Learner trains and promotes (or not) a ranker, which shapes
+// the next day's impressions. After each day the ESCI test queries are
+// searched and scored with the real ESCI judgments, never the clicks.
+//
+// Scenarios: "recurring" shoppers search all 150 queries (a shop's queries
+// recur, so test queries have clicks of their own); "unseen" shoppers only
+// search the 100 training queries, so the test queries measure whether
+// the learned ranker generalises to queries nobody clicked on.
+//
+// Knobs (environment): AISLE_CLICKSIM_DAYS (7), AISLE_CLICKSIM_SESSIONS
+// (sessions per day, 600), AISLE_CLICKSIM_SEEDS (3), AISLE_CLICKSIM_ETA
+// (position bias exponent, 1), AISLE_CLICKSIM_NOPOP (set: no popularity
+// signal), AISLE_CLICKSIM_MAXGAIN, AISLE_CLICKSIM_VALIDSHARE and
+// AISLE_CLICKSIM_TOLERANCE (the learner's Config; 0: its default).
+func BenchmarkESCIClickLearning(b *testing.B) {
+	dir := testdata.Path(b, "esci-us-150")
+	ds, err := searcheval.LoadESCI(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := ix.Upsert(ctx, ds.Items...); err != nil {
+		b.Fatal(err)
+	}
+	cfg := simConfig{
+		Days:     envInt(b, "AISLE_CLICKSIM_DAYS", 7),
+		Sessions: envInt(b, "AISLE_CLICKSIM_SESSIONS", 600),
+		Eta:      envFloat(b, "AISLE_CLICKSIM_ETA", 1),
+		// AISLE_CLICKSIM_NOPOP=1: no popularity signal
+		NoPopularity: os.Getenv("AISLE_CLICKSIM_NOPOP") != "",
+		// learner settings: AISLE_CLICKSIM_MAXGAIN, _VALIDSHARE, _TOLERANCE
+		Learner: Config{MaxGain: envFloat(b, "AISLE_CLICKSIM_MAXGAIN", 0), ValidShare: envFloat(b, "AISLE_CLICKSIM_VALIDSHARE", 0),
+			Tolerance: envFloat(b, "AISLE_CLICKSIM_TOLERANCE", 0)},
+	}
+	seeds := envInt(b, "AISLE_CLICKSIM_SEEDS", 3)
+	for _, sc := range []string{"recurring", "unseen"} {
+		b.Run(sc, func(b *testing.B) {
+			var runs [][]dayResult
+			for b.Loop() {
+				runs = runs[:0]
+				for seed := 1; seed <= seeds; seed++ {
+					c := cfg
+					c.Seed = uint64(seed)
+					c.UnseenTest = sc == "unseen"
+					days, err := simulate(ctx, b, ix, ds, c)
+					if err != nil {
+						b.Fatal(err)
+					}
+					fmt.Printf("%s, seed %d, %d sessions/day, η=%g:\n%s", sc, seed, c.Sessions, c.Eta, formatDays(days)) // b.Log truncates
+					runs = append(runs, days)
+				}
+			}
+			mean := meanDays(runs)
+			fmt.Printf("%s, mean of %d seeds:\n%s", sc, len(runs), formatDays(mean))
+			m := mean[len(mean)-1]
+			b.ReportMetric(m.Keyword, "keyword-nDCG@10")
+			b.ReportMetric(m.Boost, "clickboost-nDCG@10")
+			b.ReportMetric(m.Trained, "learned-nDCG@10")
+			b.ReportMetric(m.Served, "served-nDCG@10")
+			b.ReportMetric(m.Guarded, "guarded-nDCG@10")
+			b.ReportMetric(float64(m.Sessions), "sessions")
+			b.ReportMetric(float64(m.Clicks), "clicks")
+		})
+	}
+}
+
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+func envFloat(b *testing.B, name string, def float64) float64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		b.Fatalf("%s=%q: want a number >= 0", name, v)
+	}
+	return f
+}
+
+type simConfig struct {
+	Days, Sessions int
+	Eta            float64
+	Seed           uint64
+	// UnseenTest keeps shoppers off the test queries.
+	UnseenTest bool
+	// NoPopularity leaves the popularity signal out.
+	NoPopularity bool
+	// Learner overrides the learner's settings (Popularity is set).
+	Learner Config
+	// Inspect, when set, is called after each day's evaluation.
+	Inspect func(day int, ix *search.Index, clicks *search.Clicks, test []searcheval.Query)
+}
+
+// dayResult is the state after one simulated day. nDCG@10 on the ESCI test
+// queries: Keyword plain keyword ranking, Boost keyword with the live click
+// boost, Trained the model trained that day (served or not; -1 when none
+// was trained), Served what the server shows now.
+type dayResult struct {
+	Day                                int
+	Sessions, Clicks, Carts, Purchases int // cumulative
+	Keyword, Boost, Trained, Served    float64
+	// Guarded is Served with the ranker used only for queries that have
+	// click history (keyword with the click boost otherwise).
+	Guarded  float64
+	Report   Report
+	TrainErr string
+}
+
+// meanDays averages runs of the same length day by day (the learned
+// column over the runs that trained a model that day; counts rounded).
+func meanDays(runs [][]dayResult) []dayResult {
+	out := make([]dayResult, len(runs[0]))
+	for i := range out {
+		var m dayResult
+		trained := 0
+		for _, days := range runs {
+			d := days[i]
+			m.Day = d.Day
+			m.Sessions += d.Sessions
+			m.Clicks += d.Clicks
+			m.Carts += d.Carts
+			m.Purchases += d.Purchases
+			m.Keyword += d.Keyword
+			m.Boost += d.Boost
+			m.Served += d.Served
+			m.Guarded += d.Guarded
+			if d.Trained >= 0 {
+				m.Trained += d.Trained
+				trained++
+			}
+			if d.Report.Serving {
+				m.Report.Version++ // counts the runs whose new version serves
+			}
+		}
+		n := float64(len(runs))
+		m.Sessions = int(math.Round(float64(m.Sessions) / n))
+		m.Clicks = int(math.Round(float64(m.Clicks) / n))
+		m.Carts = int(math.Round(float64(m.Carts) / n))
+		m.Purchases = int(math.Round(float64(m.Purchases) / n))
+		m.Keyword /= n
+		m.Boost /= n
+		m.Served /= n
+		m.Guarded /= n
+		if trained > 0 {
+			m.Trained /= float64(trained)
+		} else {
+			m.Trained = -1
+		}
+		m.TrainErr = fmt.Sprintf("new version serves in %d of %d runs", m.Report.Version, len(runs))
+		out[i] = m
+	}
+	return out
+}
+
+func formatDays(days []dayResult) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "  day sessions clicks carts purch | keyword +clickboost learned served guarded | ranker: train/valid queries, valid nDCG model vs keyword (clicks as labels)\n")
+	for _, d := range days {
+		tr := "   –  "
+		if d.Trained >= 0 {
+			tr = fmt.Sprintf("%.4f", d.Trained)
+		}
+		note := d.TrainErr
+		if note == "" {
+			note = fmt.Sprintf("v%d %d/%d %.4f vs %.4f serving=%v", d.Report.Version, d.Report.Queries, d.Report.Valid, d.Report.NDCG, d.Report.Keyword, d.Report.Serving)
+		}
+		fmt.Fprintf(&sb, "  %3d %8d %6d %5d %5d | %.4f  %.4f     %s  %.4f  %.4f | %s\n",
+			d.Day, d.Sessions, d.Clicks, d.Carts, d.Purchases, d.Keyword, d.Boost, tr, d.Served, d.Guarded, note)
+	}
+	return sb.String()
+}
+
+// popularity mirrors recommend.Service.Popularity: log(1 + weighted
+// interactions) / log(1 + the most popular item's), with the event
+// weights of pipeline.DefaultPreprocess. It is rebuilt from the counts
+// every 50 sessions (the server rebuilds its snapshot once a minute).
+type popularity struct {
+	mu     sync.RWMutex
+	counts map[string]float64
+	snap   map[string]float64
+	w      map[events.Type]float64
+}
+
+func newPopularity() *popularity {
+	return &popularity{counts: map[string]float64{}, snap: map[string]float64{}, w: pipeline.DefaultPreprocess().Weights}
+}
+
+func (p *popularity) record(e events.Event) {
+	if e.ItemID == "" {
+		return
+	}
+	p.mu.Lock()
+	p.counts[e.ItemID] += p.w[e.Type]
+	p.mu.Unlock()
+}
+
+func (p *popularity) rebuild() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	top := 0.0
+	for _, c := range p.counts {
+		top = max(top, c)
+	}
+	snap := make(map[string]float64, len(p.counts))
+	if top > 0 {
+		for id, c := range p.counts {
+			snap[id] = math.Log1p(c) / math.Log1p(top)
+		}
+	}
+	p.snap = snap
+}
+
+func (p *popularity) get(id string) float64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.snap[id]
+}
+
+// clickModel is a position-based model: a shopper examines the result at
+// rank r (1-based) with probability 1/r^Eta and, if examined, clicks it
+// with its attractiveness: by ESCI grade Exact 0.9, Substitute 0.3,
+// Complement 0.1, Irrelevant or unjudged 0.02, times a lognormal factor
+// (σ 0.5) fixed per query and item (shoppers like some pictures and prices
+// more than the judges did), capped at 1. A clicked Exact item goes to the
+// cart with probability 0.3, a Substitute with 0.05; a carted item is
+// bought with probability 0.5, and a purchase ends the session.
+type clickModel struct {
+	eta  float64
+	seed uint64
+}
+
+func grade(g float64) float64 {
+	switch {
+	case g >= 1:
+		return 0.9
+	case g >= 0.1:
+		return 0.3
+	case g >= 0.01:
+		return 0.1
+	}
+	return 0.02
+}
+
+func (m clickModel) attractiveness(query, item string, gain float64) float64 {
+	h := fnv.New64a()
+	io.WriteString(h, query)
+	h.Write([]byte{0})
+	io.WriteString(h, item)
+	r := rand.New(rand.NewPCG(m.seed, h.Sum64()))
+	return min(1, grade(gain)*math.Exp(0.5*r.NormFloat64()-0.125))
+}
+
+// session returns the actions of one shopper shown ranked for q.
+func (m clickModel) session(rng *rand.Rand, q searcheval.Query, ranked []string) (clicks, carts, buys []string) {
+	for r, id := range ranked {
+		if rng.Float64() >= 1/math.Pow(float64(r+1), m.eta) {
+			continue
+		}
+		g := q.Gains[id]
+		if rng.Float64() >= m.attractiveness(q.Text, id, g) {
+			continue
+		}
+		clicks = append(clicks, id)
+		pc := 0.0
+		switch {
+		case g >= 1:
+			pc = 0.3
+		case g >= 0.1:
+			pc = 0.05
+		}
+		if rng.Float64() < pc {
+			carts = append(carts, id)
+			if rng.Float64() < 0.5 {
+				buys = append(buys, id)
+				return
+			}
+		}
+	}
+	return
+}
+
+func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searcheval.Dataset, cfg simConfig) ([]dayResult, error) {
+	st, err := boltstore.Open(tb.TempDir())
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if err := st.PutItems(ctx, ds.Items); err != nil {
+		return nil, err
+	}
+	clicks := search.NewClicks()
+	pop := newPopularity()
+	ix.SetRanker(nil)
+	popFn := pop.get
+	if cfg.NoPopularity {
+		popFn = nil
+	}
+	ix.SetSignals(search.Signals{Popularity: popFn, Clicks: clicks})
+	defer ix.SetSignals(search.Signals{})
+	defer ix.SetRanker(nil)
+	lc := cfg.Learner
+	lc.Popularity = popFn
+	l := New(ix, st, lc, nil)
+
+	var shopped, test []searcheval.Query
+	for _, q := range ds.Queries {
+		if q.Split == "test" {
+			test = append(test, q)
+		}
+		if q.Split == "train" || !cfg.UnseenTest {
+			shopped = append(shopped, q)
+		}
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+	cm := clickModel{eta: cfg.Eta, seed: cfg.Seed}
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	var out []dayResult
+	var tot dayResult
+	for day := 1; day <= cfg.Days; day++ {
+		var evs []events.Event
+		for s := 0; s < cfg.Sessions; s++ {
+			if s%50 == 0 {
+				pop.rebuild()
+			}
+			q := shopped[rng.IntN(len(shopped))]
+			ranked, err := serve(ctx, ix, clicks, q.Text)
+			if err != nil {
+				return nil, err
+			}
+			sess := fmt.Sprintf("s%d-%d-%d", cfg.Seed, day, s)
+			user := "u" + sess
+			at := t0.Add(time.Duration(day-1)*24*time.Hour + time.Duration(s)*24*time.Hour/time.Duration(cfg.Sessions))
+			sessEvs := []events.Event{{UserID: user, SessionID: sess, Type: events.Search, Query: q.Text, Timestamp: at}}
+			cl, ca, bu := cm.session(rng, q, ranked)
+			for k, id := range cl {
+				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.Click, Timestamp: at.Add(time.Duration(k+1) * 30 * time.Second)})
+			}
+			for k, id := range ca {
+				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.AddToCart, Timestamp: at.Add(5*time.Minute + time.Duration(k)*time.Second)})
+			}
+			for k, id := range bu {
+				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.Purchase, Timestamp: at.Add(10*time.Minute + time.Duration(k)*time.Second)})
+			}
+			// the server's listeners see events as they are appended
+			for _, e := range sessEvs {
+				clicks.Record(e)
+				pop.record(e)
+			}
+			evs = append(evs, sessEvs...)
+			tot.Sessions++
+			tot.Clicks += len(cl)
+			tot.Carts += len(ca)
+			tot.Purchases += len(bu)
+		}
+		if err := st.AppendEvents(ctx, evs); err != nil {
+			return nil, err
+		}
+		pop.rebuild()
+		d := tot
+		d.Day = day
+		d.Trained = -1
+		rep, err := l.Train(ctx)
+		switch {
+		case errors.Is(err, ErrNotEnoughData):
+			d.TrainErr = err.Error()
+		case err != nil:
+			return nil, err
+		default:
+			d.Report = rep
+		}
+		if d.Keyword, err = evalTest(ctx, ix, test, func(q string) search.Request {
+			return search.Request{Query: q, Mode: search.ModeKeyword}
+		}); err != nil {
+			return nil, err
+		}
+		if d.Boost, err = evalTest(ctx, ix, test, func(q string) search.Request {
+			return search.Request{Query: q, Mode: search.ModeKeyword, Boost: clicks.Boost(q)}
+		}); err != nil {
+			return nil, err
+		}
+		if d.Served, err = evalTest(ctx, ix, test, func(q string) search.Request { return serveRequest(ix, clicks, q) }); err != nil {
+			return nil, err
+		}
+		if d.Guarded, err = evalTest(ctx, ix, test, func(q string) search.Request {
+			if clicks.Boost(q) == nil {
+				return search.Request{Query: q, Mode: search.ModeKeyword}
+			}
+			return serveRequest(ix, clicks, q)
+		}); err != nil {
+			return nil, err
+		}
+		if rep.Version > 0 {
+			if d.Trained, err = evalVersion(ctx, ix, st, rep.Version, test); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, d)
+		if cfg.Inspect != nil {
+			cfg.Inspect(day, ix, clicks, test)
+		}
+	}
+	return out, nil
+}
+
+// serveRequest is the request the server makes for a shopper's search
+// (api/search.go): the default mode is ModeLTR, and the click boost applies
+// unless a learned ranker serves (it has click-through as a feature).
+func serveRequest(ix *search.Index, clicks *search.Clicks, q string) search.Request {
+	req := search.Request{Query: q, Mode: search.ModeLTR, NoHighlights: true}
+	if ix.Ranker() == nil {
+		req.Boost = clicks.Boost(q)
+	}
+	return req
+}
+
+func serve(ctx context.Context, ix *search.Index, clicks *search.Clicks, q string) ([]string, error) {
+	res, err := ix.Search(ctx, serveRequest(ix, clicks, q))
+	if err != nil {
+		return nil, fmt.Errorf("search %q: %w", q, err)
+	}
+	ids := make([]string, len(res.Items))
+	for i, h := range res.Items {
+		ids[i] = h.ID
+	}
+	return ids, nil
+}
+
+// evalTest is the mean nDCG@10 of qs by their ESCI judgments.
+func evalTest(ctx context.Context, ix *search.Index, qs []searcheval.Query, req func(q string) search.Request) (float64, error) {
+	var sum float64
+	for _, q := range qs {
+		r := req(q.Text)
+		r.N, r.NoHighlights = searcheval.K, true
+		res, err := ix.Search(ctx, r)
+		if err != nil {
+			return 0, fmt.Errorf("search %q: %w", q.Text, err)
+		}
+		ids := make([]string, len(res.Items))
+		for i, h := range res.Items {
+			ids[i] = h.ID
+		}
+		sum += searcheval.NDCG(ids, q.Gains, searcheval.K)
+	}
+	return sum / float64(len(qs)), nil
+}
+
+// evalVersion scores a stored version (serving or rejected) in ModeLTR
+// and restores the serving ranker.
+func evalVersion(ctx context.Context, ix *search.Index, st store.Models, version int, qs []searcheval.Query) (float64, error) {
+	var m *ltr.Model
+	err := st.ReadModel(ctx, DefaultName, version, func(_ store.ModelMeta, r io.Reader) error {
+		var err error
+		m, err = ltr.Load(r)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	prev := ix.Ranker()
+	defer ix.SetRanker(prev)
+	if err := ix.SetRanker(m); err != nil {
+		return 0, err
+	}
+	return evalTest(ctx, ix, qs, func(q string) search.Request { return search.Request{Query: q, Mode: search.ModeLTR} })
+}
