@@ -112,6 +112,9 @@ func trainLinear(ctx context.Context, train, valid []Query, p *Params) (*Model, 
 	bestValid := evalValid(w)
 	m.TrainNDCG = cur
 	since := 0
+	if p.Progress != nil {
+		p.Progress(0, cur, bestValid)
+	}
 	for pass := 0; pass < p.LinearPasses; pass++ {
 		improved := false
 		for _, f := range rng.Perm(nf) {

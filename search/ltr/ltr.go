@@ -46,6 +46,12 @@ type Params struct {
 	// Features names the entries of a feature vector; required. It is stored
 	// in the model so that a scorer built on another schema is refused.
 	Features []string
+	// BaseFeature, when set, names a feature that starts LambdaMART's
+	// score (an existing ranker's normalised score): score = w·x + Σ trees,
+	// with w the scale that minimises the pairwise LambdaRank loss on the
+	// training queries. The trees then learn corrections to that ranking
+	// instead of rediscovering it, which matters with few judged queries.
+	BaseFeature string
 	// Algorithm is lambdamart (default), linear or auto.
 	Algorithm Algorithm
 	// K is the cut-off of the nDCG objective and of validation (default 10).
@@ -82,7 +88,8 @@ type Params struct {
 	Seed uint64
 	// Progress, when set, is told each boosting round's (or linear pass's)
 	// mean nDCG@K on the training and validation queries (validation -1
-	// without validation queries).
+	// without validation queries); round 0 is the start (no tree, or the
+	// best single feature of the linear ranker).
 	Progress func(round int, train, valid float64)
 }
 
@@ -124,6 +131,9 @@ func (p *Params) fill() error {
 	}
 	if len(p.Features) > maxFeatures {
 		return fmt.Errorf("ltr: %d features, at most %d", len(p.Features), maxFeatures)
+	}
+	if p.BaseFeature != "" && !slices.Contains(p.Features, p.BaseFeature) {
+		return fmt.Errorf("ltr: base feature %q is not among the features", p.BaseFeature)
 	}
 	if p.Algorithm == "" {
 		p.Algorithm = d.Algorithm
