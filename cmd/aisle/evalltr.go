@@ -25,6 +25,7 @@ type ltrFlags struct {
 	depth      int
 	validEvery int
 	innerFolds int
+	bags       int
 	base       string
 	folds      int
 	seed       uint64
@@ -42,6 +43,7 @@ func (l *ltrFlags) register(f *pflag.FlagSet) {
 	f.Float64Var(&l.featFrac, "ltr-feature-fraction", d.FeatureFraction, "share of features per tree")
 	f.Float64Var(&l.queryFrac, "ltr-query-fraction", d.QueryFraction, "share of training queries per tree")
 	f.IntVar(&l.depth, "ltr-depth", 0, "candidates re-ranked from each of the keyword and semantic lists (default: the fusion depth)")
+	f.IntVar(&l.bags, "ltr-bags", 1, "average this many LambdaMART models fitted on random 80% of the training queries")
 	f.IntVar(&l.innerFolds, "ltr-inner-folds", 5, "cross-validation folds inside the training queries that choose the model size")
 	f.IntVar(&l.validEvery, "ltr-valid-every", 0, "instead of --ltr-inner-folds, hold out every n-th training query for early stopping")
 	f.StringVar(&l.base, "ltr-base", search.LTRBaseFeature, "feature that starts the LambdaMART score (\"\" for none)")
@@ -57,6 +59,7 @@ func (l *ltrFlags) params() ltr.Params {
 	p.Trees, p.LearningRate, p.MaxLeaves, p.MinDocsPerLeaf = l.trees, l.rate, l.leaves, l.minLeaf
 	p.FeatureFraction, p.QueryFraction, p.Seed = l.featFrac, l.queryFrac, l.seed
 	p.BaseFeature = l.base
+	p.Bags = l.bags
 	return p
 }
 

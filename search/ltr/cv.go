@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 )
 
 // TrainCV trains on all of qs with the number of boosting rounds (or
@@ -136,13 +138,49 @@ func trainRounds(ctx context.Context, qs []Query, p Params, rounds int) (*Model,
 		return trainLinear(ctx, qs, nil, &p)
 	}
 	p.Trees = max(rounds, 1)
-	m, err := trainLambdaMART(ctx, qs, nil, &p)
-	if err != nil {
-		return nil, err
+	if p.Bags <= 1 || rounds == 0 {
+		m, err := trainLambdaMART(ctx, qs, nil, &p)
+		if err != nil {
+			return nil, err
+		}
+		if rounds == 0 {
+			m.trees = m.trees[:0]
+			m.TrainNDCG = meanNDCG(baseScores(qs, m), qs, p.K)
+		}
+		return m, nil
 	}
-	if rounds == 0 {
-		m.trees = m.trees[:0]
-		m.TrainNDCG = meanNDCG(baseScores(qs, m), qs, p.K)
+	// bagging: average models fitted on random subsets of the queries
+	frac := p.QueryFraction
+	if frac >= 1 {
+		frac = 0.8
 	}
-	return m, nil
+	rng := rand.New(rand.NewPCG(p.Seed, 0xba65))
+	var out *Model
+	for b := 0; b < p.Bags; b++ {
+		perm := rng.Perm(len(qs))[:max(1, int(math.Round(frac*float64(len(qs)))))]
+		slices.Sort(perm)
+		sub := make([]Query, len(perm))
+		for i, k := range perm {
+			sub[i] = qs[k]
+		}
+		bp := p
+		bp.QueryFraction = 1
+		bp.Seed = p.Seed + uint64(b)*7919
+		m, err := trainLambdaMART(ctx, sub, nil, &bp)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range m.trees {
+			for i := range t.leaf {
+				t.leaf[i] /= float64(p.Bags)
+			}
+		}
+		if out == nil {
+			out = m // its base weight is kept: bags of most queries agree on it
+		} else {
+			out.trees = append(out.trees, m.trees...)
+		}
+	}
+	out.TrainNDCG = meanNDCG(baseScores(qs, out), qs, p.K)
+	return out, nil
 }

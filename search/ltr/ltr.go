@@ -74,6 +74,11 @@ type Params struct {
 	// QueryFraction is the share of training queries each tree is fitted
 	// on, drawn at random per tree (default 1: all).
 	QueryFraction float64
+	// Bags, when > 1, makes TrainCV average that many LambdaMART models,
+	// each fitted on a random QueryFraction (0.8 when 1) of the queries
+	// with a different seed: bagging lowers the variance that few judged
+	// queries leave (default 1).
+	Bags int
 	// Bins is the number of histogram bins per feature, at most 255
 	// (default 64); cut points are quantiles of the training values.
 	Bins int

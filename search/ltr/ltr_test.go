@@ -380,6 +380,19 @@ func TestTrainCV(t *testing.T) {
 			}
 		})
 	}
+	p := DefaultParams(synthNames)
+	p.Bags, p.Trees = 3, 30
+	m1, err := TrainCV(context.Background(), qs, p, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := TrainCV(context.Background(), qs, p, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := MeanNDCG(m1, test, 10); got < 0.9 || m1.Score(test[0].Features[0]) != m2.Score(test[0].Features[0]) {
+		t.Errorf("bagged: test nDCG %.3f, or two runs differ", got)
+	}
 	for _, n := range []int{1, 2} {
 		if _, err := TrainCV(context.Background(), qs[:n], DefaultParams(synthNames), 4); err != nil {
 			t.Errorf("%d queries, 4 folds: %v", n, err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -124,24 +125,34 @@ func TestTuneLTR(t *testing.T) {
 			name string
 			set  func(*ltr.Params)
 		}
+		base := func(p *ltr.Params) { p.BaseFeature = search.LTRBaseFeature }
 		grid := []cfgT{
-			{"lambdamart default", func(p *ltr.Params) {}},
-			{"lambdamart 8 leaves minleaf 50", func(p *ltr.Params) { p.MaxLeaves, p.MinDocsPerLeaf = 8, 50 }},
-			{"lambdamart 4 leaves minleaf 100", func(p *ltr.Params) { p.MaxLeaves, p.MinDocsPerLeaf = 4, 100 }},
-			{"lambdamart 8 leaves ff0.5 qf0.7", func(p *ltr.Params) {
-				p.MaxLeaves, p.MinDocsPerLeaf, p.FeatureFraction, p.QueryFraction = 8, 50, 0.5, 0.7
-			}},
-			{"lambdamart 16 leaves ff0.5 qf0.7 lr0.1", func(p *ltr.Params) {
-				p.FeatureFraction, p.QueryFraction, p.LearningRate = 0.5, 0.7, 0.1
-			}},
+			{"lambdamart no base", func(p *ltr.Params) {}},
+			{"lambdamart base", base},
+			{"lambdamart base 8 leaves minleaf 50", func(p *ltr.Params) { base(p); p.MaxLeaves, p.MinDocsPerLeaf = 8, 50 }},
+			{"lambdamart base 4 leaves minleaf 100", func(p *ltr.Params) { base(p); p.MaxLeaves, p.MinDocsPerLeaf = 4, 100 }},
+			{"lambdamart base ff0.5 qf0.7", func(p *ltr.Params) { base(p); p.FeatureFraction, p.QueryFraction = 0.5, 0.7 }},
+			{"lambdamart base lr0.1 ff0.5", func(p *ltr.Params) { base(p); p.LearningRate, p.FeatureFraction = 0.1, 0.5 }},
+			{"lambdamart base bags5", func(p *ltr.Params) { base(p); p.Bags = 5 }},
+			{"lambdamart base 4 leaves minleaf 100 bags5", func(p *ltr.Params) { base(p); p.Bags, p.MaxLeaves, p.MinDocsPerLeaf = 5, 4, 100 }},
 			{"linear", func(p *ltr.Params) { p.Algorithm = ltr.AlgorithmLinear }},
-			{"auto 8 leaves ff0.5 qf0.7", func(p *ltr.Params) {
-				p.Algorithm, p.MaxLeaves, p.MinDocsPerLeaf, p.FeatureFraction, p.QueryFraction = ltr.AlgorithmAuto, 8, 50, 0.5, 0.7
-			}},
+			{"auto base", func(p *ltr.Params) { base(p); p.Algorithm = ltr.AlgorithmAuto }},
+		}
+		if g := os.Getenv("LTR_GRID"); g != "" {
+			var keep []cfgT
+			for _, c := range grid {
+				if strings.HasPrefix(g, "=") && c.name == g[1:] || !strings.HasPrefix(g, "=") && strings.Contains(c.name, g) {
+					keep = append(keep, c)
+				}
+			}
+			grid = keep
 		}
 		for _, g := range grid {
 			var sum float64
-			seeds := []uint64{1, 2, 3}
+			seeds := []uint64{1}
+			if os.Getenv("LTR_SEEDS") != "" {
+				seeds = []uint64{1, 2, 3}
+			}
 			for _, seed := range seeds {
 				p := ltr.DefaultParams(nil)
 				g.set(&p)
