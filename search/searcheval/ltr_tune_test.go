@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/gob"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/embed/embedders"
 	"github.com/aisle-dev/aisle/internal/testdata"
 	"github.com/aisle-dev/aisle/search"
@@ -389,4 +391,55 @@ func tuneOptions(t *testing.T) (search.Options, *fileCachedEmbedder) {
 	}
 	opts.Embedder = cache
 	return opts, cache
+}
+
+// TestExportESCIVariants writes ESCI catalogues with fields removed, and
+// the TEST queries' judgments, in the generic qrels format under /tmp/ltr:
+// stand-ins for other shops' poorer catalogues, to see whether a model
+// trained on the full ESCI train split still helps there
+// (aisle eval search --format qrels --mode ltr --ltr-model ...).
+func TestExportESCIVariants(t *testing.T) {
+	full, err := LoadESCI(testdata.Path(t, "esci-us-150"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	variants := map[string]func(it *catalog.Item){
+		"nodesc":    func(it *catalog.Item) { it.Description = "" },
+		"titleonly": func(it *catalog.Item) { it.Description, it.Categories, it.Attributes, it.Brand = "", nil, nil, "" },
+	}
+	for name, strip := range variants {
+		dir := "/tmp/ltr/esci-" + name
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(dir + "/items.jsonl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := json.NewEncoder(f)
+		for _, it := range full.Items {
+			strip(&it)
+			if err := enc.Encode(it); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.Close()
+		var b strings.Builder
+		for _, q := range full.Queries {
+			if q.Split != "test" {
+				continue
+			}
+			ids := make([]string, 0, len(q.Gains))
+			for id := range q.Gains {
+				ids = append(ids, id)
+			}
+			sort.Strings(ids)
+			for _, id := range ids {
+				fmt.Fprintf(&b, "%s\t%s\t%g\n", q.Text, id, q.Gains[id])
+			}
+		}
+		if err := os.WriteFile(dir+"/qrels.tsv", []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
