@@ -336,9 +336,11 @@ func trainLambdaMART(ctx context.Context, train, valid []Query, p *Params) (*Mod
 	if len(valid) > 0 && m.baseFeat >= 0 {
 		bestValid = meanNDCG(vscore, valid, p.K) // zero trees is a candidate
 	}
-	allF := make([]int, nf)
-	for f := range allF {
-		allF[f] = f
+	var allF []int
+	for f := 0; f < nf; f++ {
+		if !slices.Contains(p.Ignore, p.Features[f]) {
+			allF = append(allF, f)
+		}
 	}
 	nq := len(train)
 	if p.Progress != nil {
@@ -354,10 +356,13 @@ func trainLambdaMART(ctx context.Context, train, valid []Query, p *Params) (*Mod
 		}
 		// sample features and queries
 		gr.features = allF
-		if p.FeatureFraction < 1 {
-			perm := rng.Perm(nf)
-			k := max(1, int(math.Round(p.FeatureFraction*float64(nf))))
-			gr.features = perm[:k]
+		if p.FeatureFraction < 1 && len(allF) > 0 {
+			perm := rng.Perm(len(allF))
+			k := max(1, int(math.Round(p.FeatureFraction*float64(len(allF)))))
+			gr.features = make([]int, k)
+			for i := range gr.features {
+				gr.features[i] = allF[perm[i]]
+			}
 			slices.Sort(gr.features)
 		}
 		qs := rng.Perm(nq)

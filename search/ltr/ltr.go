@@ -52,6 +52,10 @@ type Params struct {
 	// training queries. The trees then learn corrections to that ranking
 	// instead of rediscovering it, which matters with few judged queries.
 	BaseFeature string
+	// Ignore names features the model must not use (they stay in the
+	// schema): for example catalogue-specific ones in a model meant for
+	// other catalogues.
+	Ignore []string
 	// Algorithm is lambdamart (default), linear or auto.
 	Algorithm Algorithm
 	// K is the cut-off of the nDCG objective and of validation (default 10).
@@ -136,6 +140,11 @@ func (p *Params) fill() error {
 	}
 	if len(p.Features) > maxFeatures {
 		return fmt.Errorf("ltr: %d features, at most %d", len(p.Features), maxFeatures)
+	}
+	for _, f := range p.Ignore {
+		if !slices.Contains(p.Features, f) {
+			return fmt.Errorf("ltr: ignored feature %q is not among the features", f)
+		}
 	}
 	if p.BaseFeature != "" && !slices.Contains(p.Features, p.BaseFeature) {
 		return fmt.Errorf("ltr: base feature %q is not among the features", p.BaseFeature)

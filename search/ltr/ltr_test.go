@@ -212,6 +212,31 @@ func TestTrainDeterministicAndRoundTrip(t *testing.T) {
 	}
 }
 
+func TestIgnoreFeatures(t *testing.T) {
+	train, valid := synth(15, 30, 40), synth(16, 10, 40)
+	for _, algo := range []Algorithm{AlgorithmLambdaMART, AlgorithmLinear} {
+		p := DefaultParams(synthNames)
+		p.Algorithm = algo
+		p.Trees = 30
+		p.FeatureFraction = 0.5
+		p.Ignore = []string{"a", "noise"}
+		m, err := Train(context.Background(), train, valid, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range m.Importances() {
+			if (im.Feature == "a" || im.Feature == "noise") && im.Value != 0 {
+				t.Errorf("%s uses ignored feature %s (%g)", algo, im.Feature, im.Value)
+			}
+		}
+	}
+	p := DefaultParams(synthNames)
+	p.Ignore = []string{"zzz"}
+	if _, err := Train(context.Background(), train, valid, p); err == nil {
+		t.Error("unknown ignored feature: no error")
+	}
+}
+
 func TestCheckSchema(t *testing.T) {
 	m := &Model{algo: AlgorithmLinear, features: []string{"a", "b"}}
 	tests := []struct {

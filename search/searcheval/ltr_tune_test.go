@@ -137,6 +137,7 @@ func TestTuneLTR(t *testing.T) {
 			{"lambdamart base lr0.1 ff0.5", func(p *ltr.Params) { base(p); p.LearningRate, p.FeatureFraction = 0.1, 0.5 }},
 			{"lambdamart base bags5", func(p *ltr.Params) { base(p); p.Bags = 5 }},
 			{"lambdamart base 4 leaves minleaf 100 bags5", func(p *ltr.Params) { base(p); p.Bags, p.MaxLeaves, p.MinDocsPerLeaf = 5, 4, 100 }},
+			{"lambdamart base generic", func(p *ltr.Params) { base(p); p.Ignore = []string{"log_desc_len", "log_title_len"} }},
 			{"linear", func(p *ltr.Params) { p.Algorithm = ltr.AlgorithmLinear }},
 			{"auto base", func(p *ltr.Params) { base(p); p.Algorithm = ltr.AlgorithmAuto }},
 		}
