@@ -26,6 +26,7 @@ type ltrFlags struct {
 	validEvery int
 	innerFolds int
 	bags       int
+	gradK      int
 	ignore     []string
 	base       string
 	folds      int
@@ -46,6 +47,7 @@ func (l *ltrFlags) register(f *pflag.FlagSet) {
 	f.IntVar(&l.depth, "ltr-depth", 0, "candidates re-ranked from each of the keyword and semantic lists (default: the fusion depth)")
 	f.IntVar(&l.bags, "ltr-bags", 1, "average this many LambdaMART models fitted on random 80% of the training queries")
 	f.StringSliceVar(&l.ignore, "ltr-ignore", nil, "features the model must not use (comma-separated names of search.FeatureNames)")
+	f.IntVar(&l.gradK, "ltr-gradient-k", 0, "cut-off of the nDCG whose gradients LambdaMART follows (default 10)")
 	f.IntVar(&l.innerFolds, "ltr-inner-folds", 5, "cross-validation folds inside the training queries that choose the model size")
 	f.IntVar(&l.validEvery, "ltr-valid-every", 0, "instead of --ltr-inner-folds, hold out every n-th training query for early stopping")
 	f.StringVar(&l.base, "ltr-base", search.LTRBaseFeature, "feature that starts the LambdaMART score (\"\" for none)")
@@ -62,6 +64,7 @@ func (l *ltrFlags) params() ltr.Params {
 	p.FeatureFraction, p.QueryFraction, p.Seed = l.featFrac, l.queryFrac, l.seed
 	p.BaseFeature = l.base
 	p.Bags = l.bags
+	p.GradientK = l.gradK
 	p.Ignore = l.ignore
 	return p
 }

@@ -352,7 +352,7 @@ func trainLambdaMART(ctx context.Context, train, valid []Query, p *Params) (*Mod
 		}
 		for q := 0; q < nq; q++ {
 			lo, hi := b.qoff[q], b.qoff[q+1]
-			lambdas(score[lo:hi], b.label[lo:hi], p.K, grad[lo:hi], hess[lo:hi])
+			lambdas(score[lo:hi], b.label[lo:hi], p.GradientK, grad[lo:hi], hess[lo:hi])
 		}
 		// sample features and queries
 		gr.features = allF

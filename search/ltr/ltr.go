@@ -60,6 +60,10 @@ type Params struct {
 	Algorithm Algorithm
 	// K is the cut-off of the nDCG objective and of validation (default 10).
 	K int
+	// GradientK is the cut-off of the nDCG whose LambdaRank gradients the
+	// trees follow (default K); a deeper one also moves documents ranked
+	// below K, a smoother signal when judged queries are few.
+	GradientK int
 	// Trees is the largest number of boosting rounds (default 300).
 	Trees int
 	// LearningRate is the shrinkage of each tree (default 0.05).
@@ -168,6 +172,7 @@ func (p *Params) fill() error {
 		}
 	}
 	setI(&p.K, d.K)
+	setI(&p.GradientK, p.K)
 	setI(&p.Trees, d.Trees)
 	setI(&p.MaxLeaves, d.MaxLeaves)
 	setI(&p.MaxDepth, d.MaxDepth)

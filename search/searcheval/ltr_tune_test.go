@@ -138,6 +138,10 @@ func TestTuneLTR(t *testing.T) {
 			{"lambdamart base bags5", func(p *ltr.Params) { base(p); p.Bags = 5 }},
 			{"lambdamart base 4 leaves minleaf 100 bags5", func(p *ltr.Params) { base(p); p.Bags, p.MaxLeaves, p.MinDocsPerLeaf = 5, 4, 100 }},
 			{"lambdamart base generic", func(p *ltr.Params) { base(p); p.Ignore = []string{"log_desc_len", "log_title_len"} }},
+			{"lambdamart base gk20", func(p *ltr.Params) { base(p); p.GradientK = 20 }},
+			{"lambdamart base gk100", func(p *ltr.Params) { base(p); p.GradientK = 100 }},
+			{"lambdamart base lr0.02", func(p *ltr.Params) { base(p); p.LearningRate = 0.02 }},
+			{"lambdamart base minleaf10", func(p *ltr.Params) { base(p); p.MinDocsPerLeaf = 10 }},
 			{"linear", func(p *ltr.Params) { p.Algorithm = ltr.AlgorithmLinear }},
 			{"auto base", func(p *ltr.Params) { base(p); p.Algorithm = ltr.AlgorithmAuto }},
 		}
