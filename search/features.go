@@ -183,8 +183,9 @@ type ltrList struct {
 	total   int
 }
 
-// ltrCandidates collects and featurises the candidates. Caller holds the
-// read lock.
+// ltrCandidates collects and featurises the candidates; with wantSet it
+// also builds the matched set (for facets, and to count semantic-only
+// items in the total). Caller holds the read lock.
 func (ix *Index) ltrCandidates(c *compiled, f *filter, req *Request, qvec []float32, rs *rankState, need int, wantSet bool) ltrList {
 	fusion := ix.cfg.Fusion
 	if req.Fusion != nil {
