@@ -69,7 +69,16 @@ var featureNames = []string{
 	"clicks",             // click-through of this query and item (Signals.Clicks)
 	"log_title_len",      // log(1+analysed title words)
 	"log_desc_len",       // log(1+analysed description words)
+	"prf_category",       // category overlap with the top keyword results (rank-weighted, itself excluded)
+	"prf_brand",          // share of the top keyword results of the same brand (rank-weighted, itself excluded)
+	"prf_title",          // mean share of the top keyword results whose titles hold each of its title words
+	"prf_semantic",       // cosine to the mean vector of the top keyword results (0 without an embedder)
 }
+
+// LTRBaseFeature is the feature a LambdaMART model should start from
+// (ltr.Params.BaseFeature): the keyword score relative to the best
+// candidate's, so the trees learn corrections to keyword ranking.
+const LTRBaseFeature = "keyword_score_rel"
 
 // FeatureNames returns the names of the features a Ranker scores, in
 // vector order. Models store it and an index refuses a model trained on
@@ -186,8 +195,9 @@ type ltrList struct {
 	total   int
 }
 
-// ltrCandidates collects and featurises the candidates. Caller holds the
-// read lock.
+// ltrCandidates collects and featurises the candidates; with wantSet it
+// also builds the matched set (for facets, and to count semantic-only
+// items in the total). Caller holds the read lock.
 func (ix *Index) ltrCandidates(c *compiled, f *filter, req *Request, qvec []float32, rs *rankState, need int, wantSet bool) ltrList {
 	fusion := ix.cfg.Fusion
 	if req.Fusion != nil {
@@ -260,8 +270,16 @@ const (
 	fClicks
 	fLogTitleLen
 	fLogDescLen
+	fPRFCategory
+	fPRFBrand
+	fPRFTitle
+	fPRFSemantic
 	numFeatures
 )
+
+// prfDepth is how many of the best keyword results describe "what the
+// query is about" for the prf_* features (pseudo-relevance feedback).
+const prfDepth = 10
 
 // featurize computes the feature vector of every candidate. Caller holds
 // the read lock.
@@ -376,6 +394,7 @@ func (ix *Index) featurize(c *compiled, cands []scored, kwRank, semRank []int, q
 		x[fLogTitleLen] = float32(math.Log1p(float64(dc.lens[FieldTitle])))
 		x[fLogDescLen] = float32(math.Log1p(float64(dc.lens[FieldDescription])))
 	}
+	ix.prfFeatures(cands, kwRank, out)
 	// features relative to the candidate set
 	var maxF, maxKW float64
 	maxCos := float32(math.Inf(-1))
@@ -403,6 +422,113 @@ func (ix *Index) featurize(c *compiled, cands []scored, kwRank, semRank []int, q
 		}
 		if x[fHasPrice] == 1 {
 			x[fPriceRel] = float32(math.Log((1 + math.Expm1(float64(x[fLogPrice]))) / (1 + median)))
+		}
+	}
+	return out
+}
+
+// prfFeatures sets the pseudo-relevance-feedback features: how much a
+// candidate looks like the best keyword results (their categories, brands,
+// title words and vectors), each weighted by 1/log2(rank+2). A candidate's
+// own weight is left out of its own features. Caller holds the read lock.
+func (ix *Index) prfFeatures(cands []scored, kwRank []int, out [][]float32) {
+	type top struct {
+		i int
+		w float64
+	}
+	var tops []top
+	var wsum float64
+	for i, r := range kwRank {
+		if r >= 0 && r < prfDepth {
+			w := 1 / math.Log2(float64(r)+2)
+			tops = append(tops, top{i, w})
+			wsum += w
+		}
+	}
+	if len(tops) == 0 {
+		return
+	}
+	// title words of the top results, weighted
+	termW := map[uint32]float64{}
+	var centroid []float32
+	for _, tp := range tops {
+		dc := &ix.docs[cands[tp.i].doc]
+		for _, t := range uniqTerms(dc.title) {
+			termW[t] += tp.w
+		}
+		if len(dc.vec) > 0 {
+			if centroid == nil {
+				centroid = make([]float32, len(dc.vec))
+			}
+			if len(dc.vec) == len(centroid) {
+				for k, v := range dc.vec {
+					centroid[k] += float32(tp.w) * v
+				}
+			}
+		}
+	}
+	if centroid != nil {
+		centroid = normalized(centroid)
+	}
+	selfW := make(map[int]float64, len(tops))
+	for _, tp := range tops {
+		selfW[tp.i] = tp.w
+	}
+	for i, s := range cands {
+		dc := &ix.docs[s.doc]
+		own := selfW[i]
+		rest := wsum - own
+		if rest <= 0 {
+			continue
+		}
+		var catSum, brandSum float64
+		for _, tp := range tops {
+			if tp.i == i {
+				continue
+			}
+			o := &ix.docs[cands[tp.i].doc]
+			if dc.brand >= 0 && dc.brand == o.brand {
+				brandSum += tp.w
+			}
+			if n := max(len(dc.cats), len(o.cats)); n > 0 {
+				common := 0
+				for _, c := range dc.cats {
+					if slices.Contains(o.cats, c) {
+						common++
+					}
+				}
+				catSum += tp.w * float64(common) / float64(n)
+			}
+		}
+		x := out[i]
+		x[fPRFCategory] = float32(catSum / rest)
+		x[fPRFBrand] = float32(brandSum / rest)
+		if terms := uniqTerms(dc.title); len(terms) > 0 {
+			var sh float64
+			for _, t := range terms {
+				w := termW[t]
+				if own > 0 {
+					w -= own // the candidate's own title holds every one of its words
+				}
+				sh += w / rest
+			}
+			x[fPRFTitle] = float32(sh / float64(len(terms)))
+		}
+		if centroid != nil && len(dc.vec) == len(centroid) {
+			var dot float32
+			for k, v := range dc.vec {
+				dot += v * centroid[k]
+			}
+			x[fPRFSemantic] = dot
+		}
+	}
+}
+
+func uniqTerms(ts []uint32) []uint32 {
+	out := make([]uint32, 0, len(ts))
+	for _, t := range ts {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
 		}
 	}
 	return out

@@ -320,3 +320,29 @@ func TestGuardExactClassProperty(t *testing.T) {
 		}
 	}
 }
+
+func TestSetRankerWhileSearching(t *testing.T) {
+	ix := newTestIndex(t, DefaultConfig(), nil, fixture())
+	r := weighted{names: FeatureNames(), w: map[string]float64{"log_price": -1}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			if i%2 == 0 {
+				_ = ix.SetRanker(r)
+			} else {
+				_ = ix.SetRanker(nil)
+			}
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		res, err := ix.Search(context.Background(), Request{Query: "printer", Mode: ModeLTR})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Mode != ModeLTR && res.Mode != ModeKeyword || len(res.Items) == 0 {
+			t.Fatalf("mode %q, %d items", res.Mode, len(res.Items))
+		}
+	}
+	<-done
+}

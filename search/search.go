@@ -232,7 +232,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	case mode == ModeKeyword:
 		ranked, matched, total = ix.keyword(&c, &f, req.Sort, need, req.Boost, len(req.Facets) > 0)
 	case mode == ModeLTR:
-		l := ix.ltrCandidates(&c, &f, &req, qvec, &rs, need, true)
+		l := ix.ltrCandidates(&c, &f, &req, qvec, &rs, need, len(req.Facets) > 0 || len(qvec) > 0)
 		ranked, matched, total = rerank(&l, rs.ranker), l.matched, l.total
 	case mode == ModeSemantic:
 		ranked = ix.semantic(qvec, &f, max(need, fusion.Depth))

@@ -73,7 +73,7 @@ type Result struct {
 	// Total counts the matched items after filters: in keyword mode those
 	// matching at least one query word (all items for an empty query), in
 	// semantic mode the retrieved list (Fusion.Depth or the page if
-	// larger), in hybrid mode the union of both.
+	// larger), in hybrid and ltr modes the union of both.
 	Total  int     `json:"total"`
 	Facets *Facets `json:"facets,omitempty"`
 	TookMS float64 `json:"took_ms"`

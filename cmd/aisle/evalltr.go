@@ -24,6 +24,11 @@ type ltrFlags struct {
 	queryFrac  float64
 	depth      int
 	validEvery int
+	innerFolds int
+	bags       int
+	gradK      int
+	ignore     []string
+	base       string
 	folds      int
 	seed       uint64
 	modelPath  string
@@ -40,7 +45,12 @@ func (l *ltrFlags) register(f *pflag.FlagSet) {
 	f.Float64Var(&l.featFrac, "ltr-feature-fraction", d.FeatureFraction, "share of features per tree")
 	f.Float64Var(&l.queryFrac, "ltr-query-fraction", d.QueryFraction, "share of training queries per tree")
 	f.IntVar(&l.depth, "ltr-depth", 0, "candidates re-ranked from each of the keyword and semantic lists (default: the fusion depth)")
-	f.IntVar(&l.validEvery, "ltr-valid-every", 4, "hold out every n-th training query for early stopping")
+	f.IntVar(&l.bags, "ltr-bags", 1, "average this many LambdaMART models fitted on random 80% of the training queries")
+	f.StringSliceVar(&l.ignore, "ltr-ignore", nil, "features the model must not use (comma-separated names of search.FeatureNames)")
+	f.IntVar(&l.gradK, "ltr-gradient-k", 0, "cut-off of the nDCG whose gradients LambdaMART follows (default 10)")
+	f.IntVar(&l.innerFolds, "ltr-inner-folds", 5, "cross-validation folds inside the training queries that choose the model size")
+	f.IntVar(&l.validEvery, "ltr-valid-every", 0, "instead of --ltr-inner-folds, hold out every n-th training query for early stopping")
+	f.StringVar(&l.base, "ltr-base", search.LTRBaseFeature, "feature that starts the LambdaMART score (\"\" for none)")
 	f.IntVar(&l.folds, "folds", 5, "cross-validation folds for --format qrels (no split)")
 	f.Uint64Var(&l.seed, "seed", 1, "random seed of training")
 	f.StringVar(&l.modelPath, "ltr-model", "", "score with this saved model instead of training")
@@ -52,6 +62,10 @@ func (l *ltrFlags) params() ltr.Params {
 	p.Algorithm = ltr.Algorithm(l.algorithm)
 	p.Trees, p.LearningRate, p.MaxLeaves, p.MinDocsPerLeaf = l.trees, l.rate, l.leaves, l.minLeaf
 	p.FeatureFraction, p.QueryFraction, p.Seed = l.featFrac, l.queryFrac, l.seed
+	p.BaseFeature = l.base
+	p.Bags = l.bags
+	p.GradientK = l.gradK
+	p.Ignore = l.ignore
 	return p
 }
 
@@ -60,6 +74,7 @@ func evalLTR(ctx context.Context, errw io.Writer, ix *search.Index, ds *searchev
 	opt := searcheval.LTROptions{
 		Params:     l.params(),
 		ValidEvery: l.validEvery,
+		InnerFolds: l.innerFolds,
 		Folds:      l.folds,
 		Log:        func(format string, a ...any) { fmt.Fprintf(errw, "\r"+format+"\n", a...) },
 	}

@@ -38,7 +38,7 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 
 --mode ltr trains a learning-to-rank model (LambdaMART by default) on the judged candidates and
 searches with it, never scoring a query with a model trained on it: for esci one model is trained on
-the train split only (every --ltr-valid-every-th train query held out for early stopping), so the
+the train split only (its size chosen by --ltr-inner-folds cross-validation inside the train queries), so the
 "train" numbers are in-sample and "test" is held out; for qrels, which has no split, --folds-fold
 cross-validation by query: each query is searched by a model trained on the other folds. Features
 use semantic similarity only when --embedder is given. --ltr-model FILE scores with a saved model

@@ -14,7 +14,8 @@ import (
 //
 //	magic "AISLELTR", uint16 version (1), byte algorithm (1 lambdamart, 2 linear),
 //	uvarint K, uvarint feature count, per feature: uvarint length + UTF-8 name;
-//	lambdamart: float64 base, uvarint tree count, per tree: uvarint internal
+//	lambdamart: float64 base, varint base feature (-1 none), float64 its
+//	  weight, uvarint tree count, per tree: uvarint internal
 //	  node count, per node: uvarint feature, float32 threshold, varint left,
 //	  varint right (>= 0 an internal node after this one, < 0 leaf ^c);
 //	  uvarint leaf count, float64 per leaf;
@@ -60,6 +61,8 @@ func (m *Model) Save(w io.Writer) error {
 		}
 	} else {
 		putf(m.base)
+		puti(int64(m.baseFeat))
+		putf(m.baseW)
 		put(uint64(len(m.trees)))
 		for _, t := range m.trees {
 			put(uint64(len(t.feat)))
@@ -203,6 +206,12 @@ func Load(rd io.Reader) (*Model, error) {
 		}
 	} else {
 		m.base = r.float64("base score")
+		bf := r.varint("base feature")
+		if bf < -1 || bf >= int64(nf) {
+			r.fail("base feature %d out of range", bf)
+		}
+		m.baseFeat = int(bf)
+		m.baseW = r.float64("base feature weight")
 		nt := int(r.uvarint("tree count", maxTrees))
 		for ti := 0; ti < nt && r.err == nil; ti++ {
 			var t tree

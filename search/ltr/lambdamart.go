@@ -305,13 +305,27 @@ func trainLambdaMART(ctx context.Context, train, valid []Query, p *Params) (*Mod
 	b := binQueries(train, nf, p.Bins)
 	n := len(b.label)
 	rng := rand.New(rand.NewPCG(p.Seed, 0x5eed1a7b))
-	m := &Model{algo: AlgorithmLambdaMART, features: slices.Clone(p.Features), k: p.K}
+	m := &Model{algo: AlgorithmLambdaMART, features: slices.Clone(p.Features), k: p.K, baseFeat: -1}
 	score := make([]float64, n)
+	if p.BaseFeature != "" {
+		m.baseFeat = slices.Index(p.Features, p.BaseFeature)
+		m.baseW = baseScale(train, m.baseFeat, p.K)
+		for q := range train {
+			for j, x := range train[q].Features {
+				score[b.qoff[q]+j] = m.baseW * float64(x[m.baseFeat])
+			}
+		}
+	}
 	grad := make([]float64, n)
 	hess := make([]float64, n)
 	vscore := make([][]float64, len(valid))
 	for i, q := range valid {
 		vscore[i] = make([]float64, len(q.Labels))
+		if m.baseFeat >= 0 {
+			for j, x := range q.Features {
+				vscore[i][j] = m.baseW * float64(x[m.baseFeat])
+			}
+		}
 	}
 	tscore := make([][]float64, len(train))
 	for i := range train {
@@ -319,25 +333,36 @@ func trainLambdaMART(ctx context.Context, train, valid []Query, p *Params) (*Mod
 	}
 	gr := &grower{b: b, p: p, grad: grad, hess: hess}
 	bestValid, bestRound, since := math.Inf(-1), 0, 0
-	allF := make([]int, nf)
-	for f := range allF {
-		allF[f] = f
+	if len(valid) > 0 && m.baseFeat >= 0 {
+		bestValid = meanNDCG(vscore, valid, p.K) // zero trees is a candidate
+	}
+	var allF []int
+	for f := 0; f < nf; f++ {
+		if !slices.Contains(p.Ignore, p.Features[f]) {
+			allF = append(allF, f)
+		}
 	}
 	nq := len(train)
+	if p.Progress != nil {
+		p.Progress(0, meanNDCG(tscore, train, p.K), meanNDCG(vscore, valid, p.K))
+	}
 	for round := 0; round < p.Trees; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		for q := 0; q < nq; q++ {
 			lo, hi := b.qoff[q], b.qoff[q+1]
-			lambdas(score[lo:hi], b.label[lo:hi], p.K, grad[lo:hi], hess[lo:hi])
+			lambdas(score[lo:hi], b.label[lo:hi], p.GradientK, grad[lo:hi], hess[lo:hi])
 		}
 		// sample features and queries
 		gr.features = allF
-		if p.FeatureFraction < 1 {
-			perm := rng.Perm(nf)
-			k := max(1, int(math.Round(p.FeatureFraction*float64(nf))))
-			gr.features = perm[:k]
+		if p.FeatureFraction < 1 && len(allF) > 0 {
+			perm := rng.Perm(len(allF))
+			k := max(1, int(math.Round(p.FeatureFraction*float64(len(allF)))))
+			gr.features = make([]int, k)
+			for i := range gr.features {
+				gr.features[i] = allF[perm[i]]
+			}
 			slices.Sort(gr.features)
 		}
 		qs := rng.Perm(nq)
@@ -384,9 +409,79 @@ func trainLambdaMART(ctx context.Context, train, valid []Query, p *Params) (*Mod
 		}
 	}
 	m.trees = m.trees[:bestRound]
+	if bestRound == 0 {
+		m.TrainNDCG = meanNDCG(baseScores(train, m), train, p.K)
+	}
 	m.ValidNDCG = -1
 	if len(valid) > 0 {
 		m.ValidNDCG = bestValid
 	}
 	return m, nil
+}
+
+// baseScale returns the weight w of feature f that minimises the
+// LambdaRank pairwise loss Σ Δ·log(1+exp(-σw(x_i-x_j))) over the training
+// pairs, searched on a log grid (0 when the feature ranks worse than
+// nothing).
+func baseScale(qs []Query, f, k int) float64 {
+	type pair struct{ d, delta float64 }
+	var pairs []pair
+	for _, q := range qs {
+		s := make([]float64, len(q.Features))
+		for i, x := range q.Features {
+			s[i] = float64(x[f])
+		}
+		idcg := idealDCG(q.Labels, k)
+		if idcg == 0 {
+			continue
+		}
+		order := rankOrder(s)
+		disc := make([]float64, len(s))
+		for r, d := range order {
+			if r < k {
+				disc[d] = discount(r)
+			}
+		}
+		for i := range s {
+			for j := range s {
+				if q.Labels[i] > q.Labels[j] {
+					// weight by the gain difference at the better of the two ranks
+					delta := (q.Labels[i] - q.Labels[j]) * max(disc[i], disc[j]) / idcg
+					if delta > 0 {
+						pairs = append(pairs, pair{s[i] - s[j], delta})
+					}
+				}
+			}
+		}
+	}
+	best, bestLoss := 0.0, math.Inf(1)
+	for w := 0.25; w <= 1024; w *= math.Sqrt2 {
+		var loss float64
+		for _, p := range pairs {
+			loss += p.delta * softplus(-sigma*w*p.d)
+		}
+		if loss < bestLoss {
+			best, bestLoss = w, loss
+		}
+	}
+	return best
+}
+
+func baseScores(qs []Query, m *Model) [][]float64 {
+	out := make([][]float64, len(qs))
+	for i, q := range qs {
+		out[i] = make([]float64, len(q.Features))
+		for j, x := range q.Features {
+			out[i][j] = m.Score(x)
+		}
+	}
+	return out
+}
+
+// softplus is log(1+e^z) without overflow.
+func softplus(z float64) float64 {
+	if z > 30 {
+		return z
+	}
+	return math.Log1p(math.Exp(z))
 }

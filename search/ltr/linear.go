@@ -39,7 +39,7 @@ func trainLinear(ctx context.Context, train, valid []Query, p *Params) (*Model, 
 		}
 	}
 	for f := range m.scale {
-		if sd := math.Sqrt(m.scale[f] / n); sd > 1e-12 {
+		if sd := math.Sqrt(m.scale[f] / n); sd > 1e-12 && !slices.Contains(p.Ignore, p.Features[f]) {
 			m.scale[f] = 1 / sd
 		} else {
 			m.scale[f] = 0
@@ -112,6 +112,9 @@ func trainLinear(ctx context.Context, train, valid []Query, p *Params) (*Model, 
 	bestValid := evalValid(w)
 	m.TrainNDCG = cur
 	since := 0
+	if p.Progress != nil {
+		p.Progress(0, cur, bestValid)
+	}
 	for pass := 0; pass < p.LinearPasses; pass++ {
 		improved := false
 		for _, f := range rng.Perm(nf) {

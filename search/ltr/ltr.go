@@ -46,10 +46,24 @@ type Params struct {
 	// Features names the entries of a feature vector; required. It is stored
 	// in the model so that a scorer built on another schema is refused.
 	Features []string
+	// BaseFeature, when set, names a feature that starts LambdaMART's
+	// score (an existing ranker's normalised score): score = w·x + Σ trees,
+	// with w the scale that minimises the pairwise LambdaRank loss on the
+	// training queries. The trees then learn corrections to that ranking
+	// instead of rediscovering it, which matters with few judged queries.
+	BaseFeature string
+	// Ignore names features the model must not use (they stay in the
+	// schema): for example catalogue-specific ones in a model meant for
+	// other catalogues.
+	Ignore []string
 	// Algorithm is lambdamart (default), linear or auto.
 	Algorithm Algorithm
 	// K is the cut-off of the nDCG objective and of validation (default 10).
 	K int
+	// GradientK is the cut-off of the nDCG whose LambdaRank gradients the
+	// trees follow (default K); a deeper one also moves documents ranked
+	// below K, a smoother signal when judged queries are few.
+	GradientK int
 	// Trees is the largest number of boosting rounds (default 300).
 	Trees int
 	// LearningRate is the shrinkage of each tree (default 0.05).
@@ -68,6 +82,11 @@ type Params struct {
 	// QueryFraction is the share of training queries each tree is fitted
 	// on, drawn at random per tree (default 1: all).
 	QueryFraction float64
+	// Bags, when > 1, makes TrainCV average that many LambdaMART models,
+	// each fitted on a random QueryFraction (0.8 when 1) of the queries
+	// with a different seed: bagging lowers the variance that few judged
+	// queries leave (default 1).
+	Bags int
 	// Bins is the number of histogram bins per feature, at most 255
 	// (default 64); cut points are quantiles of the training values.
 	Bins int
@@ -82,7 +101,8 @@ type Params struct {
 	Seed uint64
 	// Progress, when set, is told each boosting round's (or linear pass's)
 	// mean nDCG@K on the training and validation queries (validation -1
-	// without validation queries).
+	// without validation queries); round 0 is the start (no tree, or the
+	// best single feature of the linear ranker).
 	Progress func(round int, train, valid float64)
 }
 
@@ -125,6 +145,14 @@ func (p *Params) fill() error {
 	if len(p.Features) > maxFeatures {
 		return fmt.Errorf("ltr: %d features, at most %d", len(p.Features), maxFeatures)
 	}
+	for _, f := range p.Ignore {
+		if !slices.Contains(p.Features, f) {
+			return fmt.Errorf("ltr: ignored feature %q is not among the features", f)
+		}
+	}
+	if p.BaseFeature != "" && !slices.Contains(p.Features, p.BaseFeature) {
+		return fmt.Errorf("ltr: base feature %q is not among the features", p.BaseFeature)
+	}
 	if p.Algorithm == "" {
 		p.Algorithm = d.Algorithm
 	}
@@ -144,6 +172,7 @@ func (p *Params) fill() error {
 		}
 	}
 	setI(&p.K, d.K)
+	setI(&p.GradientK, p.K)
 	setI(&p.Trees, d.Trees)
 	setI(&p.MaxLeaves, d.MaxLeaves)
 	setI(&p.MaxDepth, d.MaxDepth)

@@ -212,6 +212,31 @@ func TestTrainDeterministicAndRoundTrip(t *testing.T) {
 	}
 }
 
+func TestIgnoreFeatures(t *testing.T) {
+	train, valid := synth(15, 30, 40), synth(16, 10, 40)
+	for _, algo := range []Algorithm{AlgorithmLambdaMART, AlgorithmLinear} {
+		p := DefaultParams(synthNames)
+		p.Algorithm = algo
+		p.Trees = 30
+		p.FeatureFraction = 0.5
+		p.Ignore = []string{"a", "noise"}
+		m, err := Train(context.Background(), train, valid, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range m.Importances() {
+			if (im.Feature == "a" || im.Feature == "noise") && im.Value != 0 {
+				t.Errorf("%s uses ignored feature %s (%g)", algo, im.Feature, im.Value)
+			}
+		}
+	}
+	p := DefaultParams(synthNames)
+	p.Ignore = []string{"zzz"}
+	if _, err := Train(context.Background(), train, valid, p); err == nil {
+		t.Error("unknown ignored feature: no error")
+	}
+}
+
 func TestCheckSchema(t *testing.T) {
 	m := &Model{algo: AlgorithmLinear, features: []string{"a", "b"}}
 	tests := []struct {
@@ -357,4 +382,88 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("score %g after a save and load, %g before", c, a)
 		}
 	})
+}
+
+func TestTrainCV(t *testing.T) {
+	qs, test := synth(11, 60, 50), synth(12, 40, 50)
+	for _, algo := range []Algorithm{AlgorithmLambdaMART, AlgorithmLinear, AlgorithmAuto} {
+		t.Run(string(algo), func(t *testing.T) {
+			p := DefaultParams(synthNames)
+			p.Algorithm = algo
+			p.Trees = 60
+			m, err := TrainCV(context.Background(), qs, p, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := MeanNDCG(m, test, 10)
+			t.Logf("%s: %d trees, CV nDCG %.3f, test %.3f", m.Algorithm(), m.Trees(), m.ValidNDCG, got)
+			if m.ValidNDCG <= 0 || m.ValidNDCG > 1 {
+				t.Errorf("CV nDCG %g", m.ValidNDCG)
+			}
+			if algo != AlgorithmLinear && got < 0.9 {
+				t.Errorf("test nDCG %.3f", got)
+			}
+		})
+	}
+	p := DefaultParams(synthNames)
+	p.Bags, p.Trees = 3, 30
+	m1, err := TrainCV(context.Background(), qs, p, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := TrainCV(context.Background(), qs, p, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := MeanNDCG(m1, test, 10); got < 0.9 || m1.Score(test[0].Features[0]) != m2.Score(test[0].Features[0]) {
+		t.Errorf("bagged: test nDCG %.3f, or two runs differ", got)
+	}
+	for _, n := range []int{1, 2} {
+		if _, err := TrainCV(context.Background(), qs[:n], DefaultParams(synthNames), 4); err != nil {
+			t.Errorf("%d queries, 4 folds: %v", n, err)
+		}
+	}
+	if _, err := TrainCV(context.Background(), nil, DefaultParams(synthNames), 4); err == nil {
+		t.Error("no queries: no error")
+	}
+}
+
+func TestBaseFeature(t *testing.T) {
+	// the label is a step function of feature a: starting from a alone
+	// ranks perfectly, and zero trees must remain a valid outcome
+	train, valid := synth(13, 30, 40), synth(14, 10, 40)
+	for _, q := range append(train, valid...) {
+		for d, x := range q.Features {
+			x[3] = float32(q.Labels[d]) // "noise" now is the label itself
+		}
+	}
+	p := DefaultParams(synthNames)
+	p.BaseFeature = "noise"
+	p.Trees = 20
+	m, err := Train(context.Background(), train, valid, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, w := m.BaseFeature()
+	if name != "noise" || w <= 0 {
+		t.Fatalf("base %q weight %g", name, w)
+	}
+	if got := MeanNDCG(m, valid, 10); got < 0.999 {
+		t.Errorf("a perfect base feature gives validation nDCG %.4f", got)
+	}
+	var b bytes.Buffer
+	if err := m.Save(&b); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n2, w2 := m2.BaseFeature(); n2 != name || w2 != w {
+		t.Errorf("base after load %q %g", n2, w2)
+	}
+	p.BaseFeature = "missing"
+	if _, err := Train(context.Background(), train, valid, p); err == nil {
+		t.Error("unknown base feature: no error")
+	}
 }

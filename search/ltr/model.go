@@ -12,9 +12,11 @@ type Model struct {
 	features []string
 	k        int
 
-	// trees (LambdaMART): score = base + Σ tree(x)
-	base  float64
-	trees []tree
+	// trees (LambdaMART): score = base + baseW·x[baseFeat] + Σ tree(x)
+	base     float64
+	baseFeat int // -1: none
+	baseW    float64
+	trees    []tree
 
 	// linear: score = Σ weight·(x - mean)·scale
 	mean, scale, weight []float64
@@ -74,6 +76,9 @@ func (m *Model) Score(features []float32) float64 {
 		return s
 	}
 	s := m.base
+	if m.baseFeat >= 0 && m.baseFeat < len(features) {
+		s += m.baseW * float64(features[m.baseFeat])
+	}
 	for i := range m.trees {
 		s += m.trees[i].eval(features)
 	}
@@ -88,6 +93,15 @@ func (m *Model) Algorithm() Algorithm { return m.algo }
 
 // K returns the nDCG cut-off the model was trained for.
 func (m *Model) K() int { return m.k }
+
+// BaseFeature returns the feature whose scaled value starts the score of a
+// LambdaMART model and its weight ("" when none; see Params.BaseFeature).
+func (m *Model) BaseFeature() (string, float64) {
+	if m.algo != AlgorithmLambdaMART || m.baseFeat < 0 {
+		return "", 0
+	}
+	return m.features[m.baseFeat], m.baseW
+}
 
 // Trees returns the number of trees (0 for a linear model).
 func (m *Model) Trees() int { return len(m.trees) }

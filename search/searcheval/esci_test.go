@@ -6,6 +6,7 @@ import (
 
 	"github.com/aisle-dev/aisle/internal/testdata"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/ltr"
 )
 
 // BenchmarkESCIKeyword indexes ESCI-US 150 and evaluates the default keyword
@@ -85,6 +86,53 @@ func BenchmarkSearchSynthetic(b *testing.B) {
 	for b.Loop() {
 		_, err := ix.Search(ctx, search.Request{Query: qs[i%len(qs)], N: 20, MinPrice: &lo, MaxPrice: &hi, Facets: []string{search.FacetCategory}})
 		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkSearchESCILTR times single ModeLTR searches (top 10, with
+// highlights) over the ESCI-US 150 catalogue with a LambdaMART model of 100
+// trees trained on the train queries (keyword features only: no embedder).
+//
+//	go test -run '^$' -bench SearchESCILTR ./search/searcheval/
+func BenchmarkSearchESCILTR(b *testing.B) {
+	ds, err := LoadESCI(testdata.Path(b, "esci-us-150"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ix.Upsert(ctx, ds.Items...); err != nil {
+		b.Fatal(err)
+	}
+	var train []Query
+	for _, q := range ds.Queries {
+		if q.Split == "train" {
+			train = append(train, q)
+		}
+	}
+	lab, err := Labelled(ctx, ix, train, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := ltr.DefaultParams(search.FeatureNames())
+	p.BaseFeature = search.LTRBaseFeature
+	p.Trees = 100
+	m, err := ltr.Train(ctx, lab, nil, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := ix.SetRanker(m); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := ix.Search(ctx, search.Request{Query: ds.Queries[i%len(ds.Queries)].Text, Mode: search.ModeLTR}); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -14,9 +14,13 @@ type LTROptions struct {
 	// Params are the training settings; Features is set to
 	// search.FeatureNames().
 	Params ltr.Params
-	// ValidEvery holds out every ValidEvery-th training query (in data set
-	// order) for early stopping and the choice of algorithm (default 4:
-	// a quarter).
+	// InnerFolds is the number of cross-validation folds inside the
+	// training queries that choose the model size (and with AlgorithmAuto
+	// the algorithm) before the model is trained on all of them (see
+	// ltr.TrainCV; default 5).
+	InnerFolds int
+	// ValidEvery, when > 1, replaces the inner cross-validation by holding
+	// out every ValidEvery-th training query for early stopping.
 	ValidEvery int
 	// Folds is the number of cross-validation folds for data sets without a
 	// train/test split (default 5).
@@ -61,7 +65,7 @@ func Labelled(ctx context.Context, ix *search.Index, qs []Query, progress Progre
 // EvaluateLTR trains learning-to-rank models and evaluates search in
 // ModeLTR so that no query is scored by a model trained on it: with a
 // train/test split (ESCI), one model is trained on the training queries
-// only (a part held out for early stopping) and every query is searched
+// only (its size chosen by cross-validation inside them) and every query is searched
 // with it, so "train" is in-sample and "test" is held out; without a split
 // (qrels), k-fold cross-validation by query: each fold is searched with a
 // model trained on the other folds. ix must hold ds's catalogue; its ranker
@@ -71,8 +75,8 @@ func EvaluateLTR(ctx context.Context, ix *search.Index, ds *Dataset, opt LTROpti
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	if opt.ValidEvery <= 1 {
-		opt.ValidEvery = 4
+	if opt.InnerFolds <= 1 {
+		opt.InnerFolds = 5
 	}
 	if opt.Folds <= 1 {
 		opt.Folds = 5
@@ -101,26 +105,40 @@ func EvaluateLTR(ctx context.Context, ix *search.Index, ds *Dataset, opt LTROpti
 		}
 	}
 	train := func(idx []int, what string) (*ltr.Model, error) {
-		var tr, va []ltr.Query
-		for k, i := range idx {
-			if k%opt.ValidEvery == opt.ValidEvery-1 {
-				va = append(va, lab[i])
-			} else {
-				tr = append(tr, lab[i])
-			}
-		}
 		p := opt.Params
-		p.Progress = func(round int, t, v float64) {
-			if round%25 == 0 {
-				logf("%s: round %d, train nDCG@10 %.4f, validation %.4f", what, round, t, v)
+		if opt.ValidEvery > 1 {
+			var tr, va []ltr.Query
+			for k, i := range idx {
+				if k%opt.ValidEvery == opt.ValidEvery-1 {
+					va = append(va, lab[i])
+				} else {
+					tr = append(tr, lab[i])
+				}
 			}
+			p.Progress = func(round int, t, v float64) {
+				if round%25 == 0 {
+					logf("%s: round %d, train nDCG@10 %.4f, validation %.4f", what, round, t, v)
+				}
+			}
+			m, err := ltr.Train(ctx, tr, va, p)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			logf("%s: %s, %d trees, train nDCG@10 %.4f, validation %.4f (%d train, %d validation queries; nDCG over the candidates)",
+				what, m.Algorithm(), m.Trees(), m.TrainNDCG, m.ValidNDCG, len(tr), len(va))
+			return m, nil
 		}
-		m, err := ltr.Train(ctx, tr, va, p)
+		qs := make([]ltr.Query, len(idx))
+		for k, i := range idx {
+			qs[k] = lab[i]
+		}
+		logf("%s: choosing the model size by %d-fold cross-validation over %d queries", what, opt.InnerFolds, len(qs))
+		m, err := ltr.TrainCV(ctx, qs, p, opt.InnerFolds)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		logf("%s: %s, %d trees, train nDCG@10 %.4f, validation %.4f (%d train, %d validation queries, candidate-pool nDCG)",
-			what, m.Algorithm(), m.Trees(), m.TrainNDCG, m.ValidNDCG, len(tr), len(va))
+		logf("%s: %s, %d trees, train nDCG@10 %.4f, cross-validated %.4f (%d queries; nDCG over the candidates)",
+			what, m.Algorithm(), m.Trees(), m.TrainNDCG, m.ValidNDCG, len(qs))
 		return m, nil
 	}
 	if hasSplit {
