@@ -21,6 +21,27 @@ type Ranker interface {
 	Check(names []string) error
 }
 
+// ClickScoped is implemented by a Ranker learned from what shoppers did
+// after searching: ModeLTR uses it only for queries shoppers acted on
+// (Signals.Clicks has them) and searches other queries in the default
+// mode. On simulated shoppers over ESCI such a ranker beat keyword ranking
+// on queries with click history and lost to it on the others
+// (docs/benchmarks.md, "Learning from clicks").
+type ClickScoped interface {
+	Ranker
+	// ClickScoped reports whether the ranker is scoped to clicked queries.
+	ClickScoped() bool
+}
+
+// covers reports whether the ranker may rank query q.
+func (rs *rankState) covers(q string) bool {
+	cs, ok := rs.ranker.(ClickScoped)
+	if !ok || !cs.ClickScoped() {
+		return true
+	}
+	return rs.signals.Clicks != nil && rs.signals.Clicks.Boost(q) != nil
+}
+
 // Signals are the inputs of learned ranking beyond the text: all optional.
 type Signals struct {
 	// Popularity returns an item's popularity in [0, 1] relative to the
@@ -610,10 +631,24 @@ func (ix *Index) titleFeatures(c *compiled, title []uint32, x []float32) {
 // every match is exact, and a per-item guard would freeze the keyword
 // order), but no other item ever pushes an exact match further down than
 // keyword ranking put exact matches.
-func rerank(l *ltrList, r Ranker) []scored {
+//
+// The shopper's affinity (the affinity feature, from Request.Boost) then
+// lifts an item by at most boostWeight times the spread of the ranker's
+// scores over the candidates, so personalisation reorders close calls
+// and relevance dominates, as in the other modes.
+func rerank(l *ltrList, r Ranker, boostWeight float64) []scored {
 	out := make([]scored, len(l.docs))
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, s := range l.docs {
 		out[i] = scored{doc: s.doc, score: r.Score(l.feats[i]), exact: s.exact}
+		lo, hi = min(lo, out[i].score), max(hi, out[i].score)
+	}
+	if boostWeight > 0 && hi > lo {
+		for i := range out {
+			if a := float64(l.feats[i][fAffinity]); a > 0 {
+				out[i].score += boostWeight * min(a, 1) * (hi - lo)
+			}
+		}
 	}
 	sortScored(out)
 	return guardExactClass(out, l.kw)

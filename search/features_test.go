@@ -346,3 +346,87 @@ func TestSetRankerWhileSearching(t *testing.T) {
 	}
 	<-done
 }
+
+// scopedWeighted is a click-scoped test ranker.
+type scopedWeighted struct{ weighted }
+
+func (scopedWeighted) ClickScoped() bool { return true }
+
+// A ranker learned from clicks ranks only queries shoppers acted on; the
+// others search in the default mode.
+func TestClickScopedRanker(t *testing.T) {
+	ix := newTestIndex(t, DefaultConfig(), nil, []catalog.Item{
+		{ID: "a", Title: "red stapler", Available: true},
+		{ID: "b", Title: "red stapler deluxe", Available: true},
+		{ID: "c", Title: "blue pen", Available: true},
+		{ID: "d", Title: "blue pen fine", Available: true},
+	})
+	clicks := NewClicks()
+	t0 := time.Now()
+	clicks.Record(events.Event{SessionID: "s", Type: events.Search, Query: "red stapler", Timestamp: t0})
+	clicks.Record(events.Event{SessionID: "s", ItemID: "b", Type: events.Click, Timestamp: t0.Add(time.Second)})
+	ix.SetSignals(Signals{Clicks: clicks})
+	r := scopedWeighted{weighted{names: FeatureNames(), w: map[string]float64{"log_title_len": 1}}}
+	if err := ix.SetRanker(r); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q, mode string
+	}{{"red stapler", "ltr"}, {"blue pen", "keyword"}} {
+		res := search(t, ix, Request{Query: c.q, Mode: ModeLTR})
+		if string(res.Mode) != c.mode {
+			t.Errorf("%q ran in mode %s, want %s", c.q, res.Mode, c.mode)
+		}
+	}
+	// an unscoped ranker ranks every query
+	if err := ix.SetRanker(r.weighted); err != nil {
+		t.Fatal(err)
+	}
+	if res := search(t, ix, Request{Query: "blue pen", Mode: ModeLTR}); res.Mode != ModeLTR {
+		t.Errorf("unscoped ranker: mode %s", res.Mode)
+	}
+	// without a click model, a scoped ranker ranks nothing
+	ix.SetSignals(Signals{})
+	ix.SetRanker(r)
+	if res := search(t, ix, Request{Query: "red stapler", Mode: ModeLTR}); res.Mode != ModeKeyword {
+		t.Errorf("scoped ranker without clicks: mode %s", res.Mode)
+	}
+}
+
+// In ModeLTR the shopper's affinity lifts an item by at most BoostWeight
+// times the spread of the ranker's scores: close calls flip, clear ones
+// do not.
+func TestLTRPersonalisationIsBounded(t *testing.T) {
+	items := []catalog.Item{
+		{ID: "a", Title: "blue pen", Available: true},
+		{ID: "b", Title: "blue pen fine", Available: true},
+		{ID: "c", Title: "blue pen fine point with a very long title indeed", Available: true},
+	}
+	shortFirst := weighted{names: FeatureNames(), w: map[string]float64{"log_title_len": -1}}
+	likesB := func(id string) float64 {
+		if id == "b" {
+			return 1
+		}
+		return 0
+	}
+	for _, c := range []struct {
+		weight float64
+		boost  func(string) float64
+		first  string
+	}{
+		{0.1, nil, "a"},
+		{0.1, likesB, "a"}, // b is too far behind for a lift of 10% of the spread
+		{1, likesB, "b"},   // a full-spread lift is
+	} {
+		cfg := DefaultConfig()
+		cfg.BoostWeight = c.weight
+		ix := newTestIndex(t, cfg, nil, items)
+		if err := ix.SetRanker(shortFirst); err != nil {
+			t.Fatal(err)
+		}
+		res := search(t, ix, Request{Query: "blue pen", Mode: ModeLTR, Boost: c.boost})
+		if res.Mode != ModeLTR || res.Items[0].ID != c.first {
+			t.Errorf("weight %v, boost %v: first %s in mode %s, want %s", c.weight, c.boost != nil, res.Items[0].ID, res.Mode, c.first)
+		}
+	}
+}

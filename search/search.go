@@ -179,9 +179,10 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	}
 	var rs rankState
 	if mode == ModeLTR {
-		// learned ranking re-orders relevance only; without a model, or for
-		// another order, search as the default (non-LTR) mode would
-		if rs = ix.rankSetup(); rs.ranker == nil || req.Sort != SortRelevance {
+		// learned ranking re-orders relevance only; without a model, for
+		// another order, or for a query a click-scoped model has no clicks
+		// of, search as the default (non-LTR) mode would
+		if rs = ix.rankSetup(); rs.ranker == nil || req.Sort != SortRelevance || !rs.covers(req.Query) {
 			mode = ix.cfg.DefaultMode
 			if mode == ModeDefault || mode == ModeLTR {
 				mode = ModeKeyword
@@ -233,7 +234,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		ranked, matched, total = ix.keyword(&c, &f, req.Sort, need, req.Boost, len(req.Facets) > 0)
 	case mode == ModeLTR:
 		l := ix.ltrCandidates(&c, &f, &req, qvec, &rs, need, len(req.Facets) > 0 || len(qvec) > 0)
-		ranked, matched, total = rerank(&l, rs.ranker), l.matched, l.total
+		ranked, matched, total = rerank(&l, rs.ranker, ix.cfg.BoostWeight), l.matched, l.total
 	case mode == ModeSemantic:
 		ranked = ix.semantic(qvec, &f, max(need, fusion.Depth))
 		matched = roaring.New()

@@ -36,6 +36,9 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
   --format qrels --catalog items.jsonl --qrels qrels.tsv
                                items as JSON Lines, judgments as query<TAB>item_id<TAB>gain; no split.
 
+Without --mode the server's default runs: ltr, the learned ranker, which a server learns from its
+shoppers' clicks and which here learns from the judged training queries.
+
 --mode ltr trains a learning-to-rank model (LambdaMART by default) on the judged candidates and
 searches with it, never scoring a query with a model trained on it: for esci one model is trained on
 the train split only (its size chosen by --ltr-inner-folds cross-validation inside the train queries), so the
@@ -46,7 +49,9 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := search.DefaultConfig()
-			mode := cfg.DefaultMode
+			// the server's default: the learned ranker (search.learn_ranking),
+			// learned here from the judged training queries
+			mode := search.ModeLTR
 			if modeFlag != "" {
 				m, err := search.ParseMode(modeFlag)
 				if err != nil {
@@ -144,7 +149,7 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 	f.StringVar(&path, "path", "", "ESCI data set directory (--format esci)")
 	f.StringVar(&catalogPath, "catalog", "", "items as JSON Lines (--format qrels)")
 	f.StringVar(&qrelsPath, "qrels", "", "judgments query<TAB>item_id<TAB>gain (--format qrels)")
-	f.StringVar(&modeFlag, "mode", "", "keyword, semantic, hybrid or ltr (default: the server's default mode)")
+	f.StringVar(&modeFlag, "mode", "", "keyword, semantic, hybrid or ltr (default ltr, the server's default mode)")
 	f.StringVar(&jsonOut, "json", "", "write the report as JSON to FILE, or - for stdout")
 	f.StringVar(&embCfg.Kind, "embedder", "", "text embedder for semantic and hybrid modes: "+strings.Join(embedders.Kinds(), ", ")+" (default use-lite)")
 	f.StringVar(&embCfg.URL, "embedder-url", "", "OpenAI-compatible embeddings endpoint (--embedder openai)")

@@ -170,7 +170,7 @@ func (l *Learner) activate(ctx context.Context, meta store.ModelMeta) error {
 	if err != nil {
 		return fmt.Errorf("load %s@%d: %w", meta.Name, meta.Version, err)
 	}
-	if err := l.ix.SetRanker(m); err != nil {
+	if err := l.ix.SetRanker(clickScoped{m}); err != nil {
 		return fmt.Errorf("%s@%d: %w", meta.Name, meta.Version, err)
 	}
 	return nil
@@ -248,11 +248,14 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	}
 	rep.Queries, rep.Valid = len(train), len(valid)
 	p := ltr.DefaultParams(search.FeatureNames())
+	p.BaseFeature = search.LTRBaseFeature // learn corrections to keyword ranking
 	if l.cfg.Params != nil {
 		p = *l.cfg.Params
 		p.Features = search.FeatureNames()
 	}
-	m, err := ltr.Train(ctx, train, valid, p)
+	// the model size is chosen by cross-validation inside the training
+	// queries, so the held-out ones judge the final model untouched
+	m, err := ltr.TrainCV(ctx, train, p, 5)
 	if err != nil {
 		return rep, fmt.Errorf("train the search ranker: %w", err)
 	}
@@ -294,7 +297,7 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 			}
 			return true, ""
 		},
-		func(meta store.ModelMeta) error { return l.ix.SetRanker(m) })
+		func(meta store.ModelMeta) error { return l.ix.SetRanker(clickScoped{m}) })
 	if err != nil {
 		return rep, err
 	}
@@ -461,3 +464,9 @@ func meanNDCG(qs []ltr.Query, score func([]float32) float64) float64 {
 	}
 	return sum / float64(len(qs))
 }
+
+// clickScoped marks a ranker learned from clicks: the index uses it only
+// for queries with click history (see search.ClickScoped).
+type clickScoped struct{ *ltr.Model }
+
+func (clickScoped) ClickScoped() bool { return true }
