@@ -813,22 +813,38 @@ func (s *Service) rebuildPopularity() *popularitySnapshot {
 	if snap := s.popularity.Load(); snap != nil && time.Since(snap.at) <= popularityTTL {
 		return snap // another caller rebuilt it meanwhile
 	}
+	snap := &popularitySnapshot{at: time.Now(), scores: s.popularityScores(math.MaxInt64)}
+	s.popularity.Store(snap)
+	return snap
+}
+
+// PopularityBefore returns the popularity of items as Popularity computes
+// it, from the events before t only. The search ranker trains on it so that
+// the feature does not count the clicks and purchases it is judged by (the
+// newer part of the log): all-time popularity would leak its labels.
+func (s *Service) PopularityBefore(t time.Time) func(itemID string) float64 {
+	scores := s.popularityScores(t.Unix())
+	return func(itemID string) float64 { return scores[itemID] }
+}
+
+// popularityScores is log(1 + weighted interactions) / log(1 + the top
+// item's), over the events before the Unix second before.
+func (s *Service) popularityScores(before int64) map[string]float64 {
 	info := s.items.snapshot()
 	scores := make([]float32, len(info))
-	s.ledger.popular(0, scores)
+	s.ledger.popularBetween(math.MinInt64, before, scores)
 	top := float32(0)
 	for _, v := range scores {
 		top = max(top, v)
 	}
-	snap := &popularitySnapshot{at: time.Now(), scores: make(map[string]float64)}
+	out := make(map[string]float64)
 	if top > 0 {
 		den := math.Log1p(float64(top))
 		for i, v := range scores {
 			if v > 0 {
-				snap.scores[info[i].id] = math.Log1p(float64(v)) / den
+				out[info[i].id] = math.Log1p(float64(v)) / den
 			}
 		}
 	}
-	s.popularity.Store(snap)
-	return snap
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -397,5 +398,49 @@ func TestEmbeddingAffinity(t *testing.T) {
 	aff, _ := svc.Affinity(ctx, "u001")
 	if i, _ := svc.items.lookup("i05"); aff("i05") < emb(i) {
 		t.Fatalf("Affinity %v below the embedding part %v", aff("i05"), emb(i))
+	}
+}
+
+// PopularityBefore counts only the events before its time, with the same
+// formula as Popularity.
+func TestPopularityBefore(t *testing.T) {
+	st, _ := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var times []time.Time
+	counts := map[string]int{}
+	st.ScanEvents(ctx, 0, func(e events.Event) error {
+		times = append(times, e.Timestamp)
+		counts[e.ItemID]++
+		return nil
+	})
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	first, last := times[0], times[len(times)-1]
+	if first.Unix() == last.Unix() {
+		t.Fatal("fixture events share one second: the test shows nothing")
+	}
+	future := svc.PopularityBefore(last.Add(time.Hour))
+	past := svc.PopularityBefore(first)
+	mid := svc.PopularityBefore(times[len(times)/2].Truncate(time.Second))
+	midCounts := map[string]int{}
+	st.ScanEvents(ctx, 0, func(e events.Event) error {
+		if e.Timestamp.Unix() < times[len(times)/2].Unix() {
+			midCounts[e.ItemID]++
+		}
+		return nil
+	})
+	for id := range counts {
+		if math.Abs(future(id)-svc.Popularity(id)) > 1e-9 {
+			t.Fatalf("item %s: before the end %v, all time %v", id, future(id), svc.Popularity(id))
+		}
+		if past(id) != 0 {
+			t.Fatalf("item %s has a popularity before the first event: %v", id, past(id))
+		}
+		if (midCounts[id] > 0) != (mid(id) > 0) {
+			t.Fatalf("item %s: %d events before the middle, popularity %v", id, midCounts[id], mid(id))
+		}
 	}
 }

@@ -370,7 +370,7 @@ func newSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, sv
 	if cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking {
 		return nil
 	}
-	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity}, log)
+	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, PopularityBefore: svc.PopularityBefore}, log)
 }
 
 // loadSearch indexes the catalogue, learns the click model from the event

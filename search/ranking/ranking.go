@@ -65,8 +65,14 @@ type Config struct {
 	// Params overrides the training settings; its Features are always
 	// search.FeatureNames().
 	Params *ltr.Params
-	// Popularity is the popularity feature's source (optional).
+	// Popularity is the popularity feature's source (optional), used when
+	// PopularityBefore is not set.
 	Popularity func(itemID string) float64
+	// PopularityBefore, when set, gives the popularity feature computed
+	// from the events before a time only (recommend.Service's). Training
+	// uses it at the split of the log, so that the feature does not count
+	// the clicks and purchases the judgments come from.
+	PopularityBefore func(t time.Time) func(itemID string) float64
 }
 
 func (c *Config) defaults() {
@@ -203,12 +209,16 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	defer l.mu.Unlock()
 	start := time.Now()
 	rep := Report{Previous: -1}
-	feat, label, actions, err := l.splitLog(ctx)
+	feat, label, cut, actions, err := l.splitLog(ctx)
 	if err != nil {
 		return rep, err
 	}
 	judged := label.Judgments()
-	train, valid, err := l.queries(ctx, judged, feat)
+	sig := search.Signals{Popularity: l.cfg.Popularity, Clicks: feat}
+	if l.cfg.PopularityBefore != nil {
+		sig.Popularity = l.cfg.PopularityBefore(cut)
+	}
+	train, valid, err := l.queries(ctx, judged, sig)
 	if err != nil {
 		return rep, err
 	}
@@ -275,8 +285,8 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 // splitLog reads the search log and the actions that followed searches,
 // and splits it at the median search time: click-through features learn
 // from the older half, judgments from the newer half. It returns the
-// number of actions read.
-func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, actions int, err error) {
+// time of the split and the number of actions read.
+func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, cut time.Time, actions int, err error) {
 	var evs []events.Event
 	var searchTimes []int64
 	err = l.st.ScanEvents(ctx, 0, func(e events.Event) error {
@@ -298,13 +308,13 @@ func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, act
 		return nil
 	})
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("read the search log: %w", err)
+		return nil, nil, cut, 0, fmt.Errorf("read the search log: %w", err)
 	}
 	if len(searchTimes) < 2*l.cfg.MinQueries {
-		return nil, nil, 0, fmt.Errorf("%w: %d searches with a session in the log, need at least %d", ErrNotEnoughData, len(searchTimes), 2*l.cfg.MinQueries)
+		return nil, nil, cut, 0, fmt.Errorf("%w: %d searches with a session in the log, need at least %d", ErrNotEnoughData, len(searchTimes), 2*l.cfg.MinQueries)
 	}
 	slices.Sort(searchTimes)
-	cut := time.Unix(0, searchTimes[len(searchTimes)/2])
+	cut = time.Unix(0, searchTimes[len(searchTimes)/2])
 	// events are in log order, which is arrival order; sessions replay in
 	// time order per session as Clicks expects
 	sort.SliceStable(evs, func(a, b int) bool { return evs[a].Timestamp.Before(evs[b].Timestamp) })
@@ -317,7 +327,7 @@ func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, act
 			label.Record(e)
 		}
 	}
-	return feat, label, actions, nil
+	return feat, label, cut, actions, nil
 }
 
 // queries turns judgments into training queries: each query's candidates
@@ -325,8 +335,7 @@ func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, act
 // the capped action weights. Queries none of whose judged items are among
 // the candidates teach nothing and are dropped. A hash of the query text
 // picks the validation share, so a query stays on its side across runs.
-func (l *Learner) queries(ctx context.Context, judged []search.Judgment, feat *search.Clicks) (train, valid []ltr.Query, err error) {
-	sig := search.Signals{Popularity: l.cfg.Popularity, Clicks: feat}
+func (l *Learner) queries(ctx context.Context, judged []search.Judgment, sig search.Signals) (train, valid []ltr.Query, err error) {
 	for _, j := range judged {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err

@@ -218,3 +218,30 @@ func TestLearnerRejectsNoBetterThanKeyword(t *testing.T) {
 		t.Fatalf("stored versions %+v", metas)
 	}
 }
+
+// The popularity feature of training must not count the actions the
+// judgments come from: with PopularityBefore set, training asks for the
+// popularity before the split of the log (the median search time) and
+// never reads the all-time popularity.
+func TestLearnerPopularityBeforeTheSplit(t *testing.T) {
+	s := newShop(t, 48, 4) // searches at t0 + 1..192 min
+	var asked []time.Time
+	allTime := 0
+	cfg := Config{MinQueries: 20,
+		Popularity: func(string) float64 { allTime++; return 1 },
+		PopularityBefore: func(at time.Time) func(string) float64 {
+			asked = append(asked, at)
+			return func(string) float64 { return 0 }
+		},
+	}
+	if _, err := New(s.ix, s.st, cfg, nil).Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(97 * time.Minute) // 97th of 192 searches
+	if len(asked) != 1 || !asked[0].Equal(want) {
+		t.Fatalf("popularity asked at %v, want once at the split %v", asked, want)
+	}
+	if allTime != 0 {
+		t.Fatalf("training read the all-time popularity %d times: it counts the judged actions", allTime)
+	}
+}
