@@ -340,10 +340,12 @@ func (s *Service) Models(ctx context.Context) ([]ModelInfo, error) {
 		sm := set.byName[m.Name]
 		info := ModelInfo{ModelMeta: m}
 		info.Serving = sm != nil && sm.meta.Version == m.Version
-		if s.learner(m.Name) != nil {
-			info.Serving = m.Status == StatusServing
+		if l := s.learner(m.Name); l != nil {
+			// what ranks now, not the stored status: a version whose
+			// artefact failed to load is marked serving but does not serve
+			info.Serving, sm = l.ServingVersion() == m.Version, nil
 		}
-		info.Primary = info.Serving && set.primary == sm
+		info.Primary = info.Serving && sm != nil && set.primary == sm
 		out = append(out, info)
 	}
 	slices.SortStableFunc(out, func(a, b ModelInfo) int {

@@ -133,6 +133,8 @@ type Learner interface {
 	RunOnce(ctx context.Context) (pipeline.Result, error)
 	// Rollback makes the previously serving version serve again.
 	Rollback(ctx context.Context) (store.ModelMeta, error)
+	// ServingVersion is the version in use now, 0 when none is.
+	ServingVersion() int
 }
 
 // AddLearner registers a learner (before Load).

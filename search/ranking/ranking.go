@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
@@ -104,6 +105,8 @@ type Learner struct {
 	cfg Config
 	log *slog.Logger
 	mu  sync.Mutex
+	// serving is the version the index ranks with, 0 when none.
+	serving atomic.Int64
 }
 
 // New returns a learner for ix over st.
@@ -153,8 +156,13 @@ func (l *Learner) activate(ctx context.Context, meta store.ModelMeta) error {
 	if err := l.ix.SetRanker(m); err != nil {
 		return fmt.Errorf("%s@%d: %w", meta.Name, meta.Version, err)
 	}
+	l.serving.Store(int64(meta.Version))
 	return nil
 }
+
+// ServingVersion is the version the index ranks with now, 0 when none
+// (nothing trained yet, or the stored serving version failed to load).
+func (l *Learner) ServingVersion() int { return int(l.serving.Load()) }
 
 // Rollback makes the version that served before the current one serve
 // again.
@@ -273,7 +281,13 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 			}
 			return true, ""
 		},
-		func(meta store.ModelMeta) error { return l.ix.SetRanker(m) })
+		func(meta store.ModelMeta) error {
+			if err := l.ix.SetRanker(m); err != nil {
+				return err
+			}
+			l.serving.Store(int64(meta.Version))
+			return nil
+		})
 	if err != nil {
 		return rep, err
 	}

@@ -110,8 +110,8 @@ func TestLearnerLearnsWhatShoppersPrefer(t *testing.T) {
 	if !rep.Serving || rep.Version != 1 || rep.NDCG <= rep.Keyword || rep.Queries+rep.Valid != 48 || rep.Valid == 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	if s.ix.Ranker() == nil {
-		t.Fatal("the serving ranker is not set on the index")
+	if s.ix.Ranker() == nil || l.ServingVersion() != 1 {
+		t.Fatalf("the serving ranker is not set on the index (serving version %d)", l.ServingVersion())
 	}
 	wrong := 0
 	for _, w := range s.words {
@@ -137,8 +137,11 @@ func TestLearnerLearnsWhatShoppersPrefer(t *testing.T) {
 		t.Fatalf("second run did not compare with the serving version: %+v", rep2)
 	}
 	if rep2.Serving {
-		if m, err := l.Rollback(ctx); err != nil || m.Version != 1 {
-			t.Fatalf("rollback: %+v %v", m, err)
+		if l.ServingVersion() != 2 {
+			t.Fatalf("version 2 serves, the learner says %d", l.ServingVersion())
+		}
+		if m, err := l.Rollback(ctx); err != nil || m.Version != 1 || l.ServingVersion() != 1 {
+			t.Fatalf("rollback: %+v %v (serving version %d)", m, err, l.ServingVersion())
 		}
 	}
 	if _, err := l.Rollback(ctx); !errors.Is(err, store.ErrNoRollback) {
@@ -148,7 +151,7 @@ func TestLearnerLearnsWhatShoppersPrefer(t *testing.T) {
 	// a restarted server loads the serving version
 	ix2, _ := search.NewIndex(search.DefaultConfig(), search.Options{})
 	l2 := New(ix2, s.st, Config{}, nil)
-	if err := l2.Load(ctx); err != nil || ix2.Ranker() == nil {
+	if err := l2.Load(ctx); err != nil || ix2.Ranker() == nil || l2.ServingVersion() != 1 {
 		t.Fatalf("load: %v, ranker %v", err, ix2.Ranker())
 	}
 }
@@ -243,5 +246,24 @@ func TestLearnerPopularityBeforeTheSplit(t *testing.T) {
 	}
 	if allTime != 0 {
 		t.Fatalf("training read the all-time popularity %d times: it counts the judged actions", allTime)
+	}
+}
+
+// A stored serving version whose artefact does not load does not serve,
+// and the learner says so.
+func TestLearnerLoadOfADamagedVersion(t *testing.T) {
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.SaveModel(ctx, store.ModelMeta{Name: DefaultName, Status: store.StatusServing, CreatedAt: time.Now()}, []byte("not a model")); err != nil {
+		t.Fatal(err)
+	}
+	ix, _ := search.NewIndex(search.DefaultConfig(), search.Options{})
+	l := New(ix, st, Config{}, nil)
+	if err := l.Load(ctx); err == nil || ix.Ranker() != nil || l.ServingVersion() != 0 {
+		t.Fatalf("load of a damaged version: %v, ranker %v, serving version %d", err, ix.Ranker(), l.ServingVersion())
 	}
 }
