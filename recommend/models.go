@@ -399,7 +399,8 @@ func (s *Service) swap(name string, sm *servingModel) {
 
 // Promote makes a stored version serve if its validation NDCG@10 is not
 // worse than the serving version's (within PromoteTolerance); otherwise it
-// is marked rejected. It reports whether the version now serves.
+// is marked rejected. It reports whether the version now serves (true with
+// an error when the previous version could not be marked retired).
 func (s *Service) Promote(ctx context.Context, name string, version int) (bool, error) {
 	ok, err := store.PromoteVersion(ctx, s.st, name, version,
 		func(cand store.ModelMeta, cur *store.ModelMeta) (bool, string) {
@@ -417,7 +418,7 @@ func (s *Service) Promote(ctx context.Context, name string, version int) (bool, 
 			return nil
 		})
 	if err != nil {
-		return false, err
+		return ok, err // ok: it serves, but its predecessor's status could not be updated
 	}
 	if ok {
 		s.log.Info("promoted", "model", name, "version", version)
