@@ -801,20 +801,36 @@ const popularityTTL = time.Minute
 // log(1 + its weighted interactions) / log(1 + the most popular item's).
 // Learned search ranking uses it as a feature. It reads a snapshot rebuilt
 // at most once a minute, so it is cheap enough to call per search result.
+// Only the first call waits for a snapshot: later ones read the previous
+// one while a stale snapshot is rebuilt in the background, so searches do
+// not queue behind a rebuild (a pass over every event).
 func (s *Service) Popularity(itemID string) float64 {
 	snap := s.popularity.Load()
-	if snap == nil || time.Since(snap.at) > popularityTTL {
+	switch {
+	case snap == nil:
 		snap = s.rebuildPopularity()
+	case time.Since(snap.at) > popularityTTL && s.popularityMu.TryLock():
+		go func() {
+			defer s.popularityMu.Unlock()
+			s.refreshPopularity()
+		}()
 	}
 	return snap.scores[itemID]
 }
 
+// rebuildPopularity makes the first snapshot (or returns the one another
+// caller just made).
 func (s *Service) rebuildPopularity() *popularitySnapshot {
 	s.popularityMu.Lock()
 	defer s.popularityMu.Unlock()
-	if snap := s.popularity.Load(); snap != nil && time.Since(snap.at) <= popularityTTL {
-		return snap // another caller rebuilt it meanwhile
+	if snap := s.popularity.Load(); snap != nil {
+		return snap
 	}
+	return s.refreshPopularity()
+}
+
+// refreshPopularity rebuilds the snapshot; the caller holds popularityMu.
+func (s *Service) refreshPopularity() *popularitySnapshot {
 	snap := &popularitySnapshot{at: time.Now(), scores: s.popularityScores(math.MaxInt64)}
 	s.popularity.Store(snap)
 	return snap
