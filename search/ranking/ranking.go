@@ -282,6 +282,9 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 			return true, ""
 		},
 		func(meta store.ModelMeta) error {
+			if meta.Version != rep.Version { // the previous version, back after a failed status write
+				return l.activate(ctx, meta)
+			}
 			if err := l.ix.SetRanker(m); err != nil {
 				return err
 			}

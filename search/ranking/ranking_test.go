@@ -12,6 +12,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/ltr"
 	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
@@ -265,5 +266,46 @@ func TestLearnerLoadOfADamagedVersion(t *testing.T) {
 	l := New(ix, st, Config{}, nil)
 	if err := l.Load(ctx); err == nil || ix.Ranker() != nil || l.ServingVersion() != 0 {
 		t.Fatalf("load of a damaged version: %v, ranker %v, serving version %d", err, ix.Ranker(), l.ServingVersion())
+	}
+}
+
+// failingStatus is the store whose status updates fail, like a full disk.
+type failingStatus struct{ *boltstore.Store }
+
+func (failingStatus) UpdateModelMeta(context.Context, store.ModelMeta) error {
+	return errors.New("disk full")
+}
+
+// When the new version cannot be marked serving, the version that served
+// before ranks again, not the new one.
+func TestLearnerKeepsTheServingVersionWhenTheStoreFails(t *testing.T) {
+	s := newShop(t, 48, 4)
+	ctx := context.Background()
+	clicks := search.NewClicks()
+	s.st.ScanEvents(ctx, 0, func(e events.Event) error { clicks.Record(e); return nil })
+	s.ix.SetSignals(search.Signals{Clicks: clicks})
+	linear := ltr.DefaultParams(nil)
+	linear.Algorithm = ltr.AlgorithmLinear
+	if rep, err := New(s.ix, s.st, Config{MinQueries: 20, Params: &linear}, nil).Train(ctx); err != nil || !rep.Serving {
+		t.Fatalf("first version: %+v %v", rep, err)
+	}
+	v1 := s.ix.Ranker()
+	l := New(s.ix, failingStatus{s.st}, Config{MinQueries: 20, Tolerance: 0.99}, nil)
+	if rep, err := l.Train(ctx); err == nil || rep.Serving {
+		t.Fatalf("second version with failing status writes: %+v %v", rep, err)
+	}
+	cands, err := s.ix.Candidates(ctx, search.Request{Query: s.words[0]})
+	if err != nil || len(cands) == 0 {
+		t.Fatal(err)
+	}
+	now := s.ix.Ranker()
+	differs := false
+	for _, c := range cands {
+		if now.Score(c.Features) != v1.Score(c.Features) {
+			differs = true
+		}
+	}
+	if differs || l.ServingVersion() != 1 {
+		t.Fatalf("after a failed promotion the index ranks with another model than version 1 (learner says %d)", l.ServingVersion())
 	}
 }
