@@ -108,7 +108,13 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 		if res.Total > 0 {
 			h.ix.RecordQuery(req.Query)
 		}
-		h.log.add(user, q.Get("session_id"), req.Query, res.Total)
+		if e, ok := h.log.add(user, q.Get("session_id"), req.Query, res.Total); ok && h.clicks != nil {
+			// the click model hears of the search now, not when the log is
+			// written: a click that follows within the logger's batching
+			// delay still counts (the stored copy, replayed later, changes
+			// nothing)
+			h.clicks.Record(e)
+		}
 	}
 	WriteJSON(w, http.StatusOK, res)
 }
@@ -141,11 +147,13 @@ func newSearchLog(eng *engine.Engine, log *slog.Logger) *searchLog {
 	return l
 }
 
-// add queues a search event whose value is the number of results.
-func (l *searchLog) add(user, session, query string, results int) {
+// add queues a search event whose value is the number of results, and
+// returns it (false when the search is not logged: no user or session, or
+// the queue is full).
+func (l *searchLog) add(user, session, query string, results int) (events.Event, bool) {
 	if user == "" {
 		if session == "" {
-			return
+			return events.Event{}, false
 		}
 		user = "anon-" + session
 	}
@@ -153,9 +161,12 @@ func (l *searchLog) add(user, session, query string, results int) {
 		query = query[:events.MaxQueryLen]
 	}
 	n := float64(results)
+	e := events.Event{UserID: user, SessionID: session, Type: events.Search, Query: query, Value: &n, Timestamp: time.Now().UTC()}
 	select {
-	case l.ch <- events.Event{UserID: user, SessionID: session, Type: events.Search, Query: query, Value: &n, Timestamp: time.Now().UTC()}:
+	case l.ch <- e:
+		return e, true
 	default: // full: dropping a log line beats slowing searches down
+		return events.Event{}, false
 	}
 }
 

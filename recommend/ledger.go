@@ -94,13 +94,21 @@ func (l *ledger) forgetUser(user string) {
 // event (window 0 = all time) into scores (len = number of items).
 func (l *ledger) popular(window time.Duration, scores []float32) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	from := int64(math.MinInt64)
 	if window > 0 {
 		from = l.newest - int64(window/time.Second)
 	}
+	l.mu.RUnlock()
+	l.popularBetween(from, math.MaxInt64, scores)
+}
+
+// popularBetween sums event weights per item over events with from <= ts <
+// to (Unix seconds) into scores (len = number of items).
+func (l *ledger) popularBetween(from, to int64, scores []float32) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	for _, e := range l.evs {
-		if e.ts >= from && int(e.item) < len(scores) {
+		if e.ts >= from && e.ts < to && int(e.item) < len(scores) {
 			scores[e.item] += e.w
 		}
 	}

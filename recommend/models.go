@@ -340,10 +340,12 @@ func (s *Service) Models(ctx context.Context) ([]ModelInfo, error) {
 		sm := set.byName[m.Name]
 		info := ModelInfo{ModelMeta: m}
 		info.Serving = sm != nil && sm.meta.Version == m.Version
-		if s.learner(m.Name) != nil {
-			info.Serving = m.Status == StatusServing
+		if l := s.learner(m.Name); l != nil {
+			// what ranks now, not the stored status: a version whose
+			// artefact failed to load is marked serving but does not serve
+			info.Serving, sm = l.ServingVersion() == m.Version, nil
 		}
-		info.Primary = info.Serving && set.primary == sm
+		info.Primary = info.Serving && sm != nil && set.primary == sm
 		out = append(out, info)
 	}
 	slices.SortStableFunc(out, func(a, b ModelInfo) int {
@@ -397,7 +399,8 @@ func (s *Service) swap(name string, sm *servingModel) {
 
 // Promote makes a stored version serve if its validation NDCG@10 is not
 // worse than the serving version's (within PromoteTolerance); otherwise it
-// is marked rejected. It reports whether the version now serves.
+// is marked rejected. It reports whether the version now serves (true with
+// an error when the previous version could not be marked retired).
 func (s *Service) Promote(ctx context.Context, name string, version int) (bool, error) {
 	ok, err := store.PromoteVersion(ctx, s.st, name, version,
 		func(cand store.ModelMeta, cur *store.ModelMeta) (bool, string) {
@@ -415,7 +418,7 @@ func (s *Service) Promote(ctx context.Context, name string, version int) (bool, 
 			return nil
 		})
 	if err != nil {
-		return false, err
+		return ok, err // ok: it serves, but its predecessor's status could not be updated
 	}
 	if ok {
 		s.log.Info("promoted", "model", name, "version", version)

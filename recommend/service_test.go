@@ -12,6 +12,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -397,5 +398,47 @@ func TestEmbeddingAffinity(t *testing.T) {
 	aff, _ := svc.Affinity(ctx, "u001")
 	if i, _ := svc.items.lookup("i05"); aff("i05") < emb(i) {
 		t.Fatalf("Affinity %v below the embedding part %v", aff("i05"), emb(i))
+	}
+}
+
+// fakeLearner is a Learner whose serving version the test sets.
+type fakeLearner struct{ version int }
+
+func (f *fakeLearner) Name() string { return "search-ltr" }
+func (f *fakeLearner) RunOnce(context.Context) (pipeline.Result, error) {
+	return pipeline.Result{Model: "search-ltr"}, nil
+}
+func (f *fakeLearner) Rollback(context.Context) (store.ModelMeta, error) {
+	return store.ModelMeta{}, store.ErrNoRollback
+}
+func (f *fakeLearner) ServingVersion() int { return f.version }
+
+// Models lists a learner's version as serving only when the learner uses
+// it (a stored serving version may have failed to load), and never as the
+// primary recommendation model.
+func TestModelsListsWhatALearnerServes(t *testing.T) {
+	st, _ := fixture(t)
+	ctx := context.Background()
+	if _, err := st.SaveModel(ctx, store.ModelMeta{Name: "search-ltr", Status: StatusServing, CreatedAt: t0}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	fl := &fakeLearner{}
+	svc := New(st, Config{}, nil)
+	svc.AddLearner(fl)
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		version int
+		serving bool
+	}{{0, false}, {2, false}, {1, true}} {
+		fl.version = tc.version
+		list, err := svc.Models(ctx)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("models: %+v %v", list, err)
+		}
+		if list[0].Serving != tc.serving || list[0].Primary {
+			t.Fatalf("learner serving version %d: listed %+v", tc.version, list[0])
+		}
 	}
 }

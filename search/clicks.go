@@ -48,6 +48,9 @@ func (c *Clicks) Record(e events.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e.Type == events.Search && e.Query != "" {
+		if prev, ok := c.last[e.SessionID]; ok && prev.at.After(e.Timestamp) {
+			return // an older search heard late (a replayed or batched log line)
+		}
 		c.last[e.SessionID] = lastSearch{query: strings.TrimSpace(normQuery(e.Query)), at: e.Timestamp}
 		if len(c.last) > 100_000 { // forget the oldest sessions' searches
 			for k, v := range c.last {

@@ -90,3 +90,18 @@ func TestClicksJudgments(t *testing.T) {
 		t.Fatal("Judgments returned the model's own map")
 	}
 }
+
+// A search heard late (the logged copy of a search the model already
+// heard) does not replace a newer search of the session.
+func TestClicksKeepTheNewestSearch(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := NewClicks()
+	first := events.Event{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: t0}
+	c.Record(first)
+	c.Record(events.Event{SessionID: "s", Type: events.Search, Query: "toner", Timestamp: t0.Add(time.Minute)})
+	c.Record(first) // replayed
+	c.Record(events.Event{SessionID: "s", ItemID: "t1", Type: events.Click, Timestamp: t0.Add(2 * time.Minute)})
+	if c.Boost("toner") == nil || c.Boost("ink") != nil {
+		t.Fatalf("the click went to the wrong search: toner %v, ink %v", c.Boost("toner") != nil, c.Boost("ink") != nil)
+	}
+}

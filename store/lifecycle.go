@@ -25,6 +25,12 @@ var ErrNoRollback = errors.New("no earlier version to roll back to")
 // reason as its note. activate loads the candidate and swaps it in; it
 // runs before any status is rewritten, so a version that cannot load
 // changes nothing. It reports whether the version now serves.
+//
+// If the candidate cannot be marked serving, the previous version is
+// activated again, so what serves matches the store. The candidate is
+// marked before the previous version is retired: should that second write
+// fail, the newest serving version (the one in use) is what loads after a
+// restart, and PromoteVersion reports true with the error.
 func PromoteVersion(ctx context.Context, m Models, name string, version int,
 	accept func(cand ModelMeta, cur *ModelMeta) (bool, string), activate func(ModelMeta) error) (bool, error) {
 	metas, err := m.ListModels(ctx, name)
@@ -55,19 +61,29 @@ func PromoteVersion(ctx context.Context, m Models, name string, version int,
 	if err := activate(*cand); err != nil {
 		return false, err
 	}
+	if err := m.UpdateModelMeta(ctx, *cand); err != nil {
+		err = fmt.Errorf("mark %s@%d serving: %w", name, version, err)
+		if cur != nil {
+			if uerr := activate(*cur); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("serve %s@%d again: %w", name, cur.Version, uerr))
+			}
+		}
+		return false, err
+	}
 	if cur != nil {
 		cur.Status = StatusRetired
 		if err := m.UpdateModelMeta(ctx, *cur); err != nil {
-			return false, err
+			return true, fmt.Errorf("%s@%d serves, but version %d cannot be marked retired: %w", name, version, cur.Version, err)
 		}
 	}
-	return true, m.UpdateModelMeta(ctx, *cand)
+	return true, nil
 }
 
 // RollbackVersion makes the version of model `name` that served before
 // the current one serve again (through activate, before any status is
 // rewritten) and marks the current one rolled back. It returns the
-// version now serving.
+// version now serving. If the earlier version cannot be marked serving,
+// the current one is activated again, so what serves matches the store.
 func RollbackVersion(ctx context.Context, m Models, name string, activate func(ModelMeta) error) (ModelMeta, error) {
 	metas, err := m.ListModels(ctx, name)
 	if err != nil {
@@ -95,17 +111,24 @@ func RollbackVersion(ctx context.Context, m Models, name string, activate func(M
 	if prev < 0 {
 		return ModelMeta{}, fmt.Errorf("model %q version %d: %w", name, metas[cur].Version, ErrNoRollback)
 	}
+	serving := metas[cur]
 	metas[cur].Status = StatusRolledBack
 	metas[cur].Note = fmt.Sprintf("rolled back to version %d", metas[prev].Version)
 	metas[prev].Status = StatusServing
 	if err := activate(metas[prev]); err != nil {
 		return ModelMeta{}, err
 	}
-	if err := m.UpdateModelMeta(ctx, metas[cur]); err != nil {
+	if err := m.UpdateModelMeta(ctx, metas[prev]); err != nil {
+		err = fmt.Errorf("mark %s@%d serving: %w", name, metas[prev].Version, err)
+		if uerr := activate(serving); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("serve %s@%d again: %w", name, serving.Version, uerr))
+		}
 		return ModelMeta{}, err
 	}
-	if err := m.UpdateModelMeta(ctx, metas[prev]); err != nil {
-		return ModelMeta{}, err
+	// Were this write to fail, two versions would be marked serving and
+	// the newer one, rolled back from, would load after a restart.
+	if err := m.UpdateModelMeta(ctx, metas[cur]); err != nil {
+		return metas[prev], fmt.Errorf("%s@%d serves, but version %d cannot be marked rolled back: %w", name, metas[prev].Version, serving.Version, err)
 	}
 	return metas[prev], nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -44,6 +46,29 @@ func TestSearchConfig(t *testing.T) {
 		}
 		if err != nil || !c.check(got) {
 			t.Errorf("%s: %v %+v", c.name, err, got)
+		}
+	}
+}
+
+// search.mode ltr without learning would never rank with a learned model:
+// it is refused rather than silently served as keyword search.
+func TestSearchModeLTRNeedsLearning(t *testing.T) {
+	off, on := false, true
+	for _, c := range []struct {
+		learn   *bool
+		mode    string
+		wantErr bool
+	}{
+		{nil, "ltr", false}, {&on, "ltr", false}, {&off, "ltr", true}, {&off, "keyword", false},
+	} {
+		cfg := config.Default()
+		cfg.Search.Mode, cfg.Search.LearnRanking = c.mode, c.learn
+		ix, _, err := newSearchIndex(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
+		if ix != nil {
+			ix.Close()
+		}
+		if (err != nil) != c.wantErr || (err != nil && !strings.Contains(err.Error(), "learn_ranking")) {
+			t.Errorf("mode %s, learn_ranking %v: error %v", c.mode, c.learn, err)
 		}
 	}
 }

@@ -299,6 +299,11 @@ func newSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, ve
 		if (m == search.ModeSemantic || m == search.ModeHybrid) && opts.Embedder == nil {
 			return nil, "", fmt.Errorf("config search.mode %s needs search.embedder (use-lite, openai, hash)", m)
 		}
+		if m == search.ModeLTR && sc.LearnRanking != nil && !*sc.LearnRanking {
+			// no ranker would ever be trained or loaded: every search would
+			// quietly run in keyword mode
+			return nil, "", fmt.Errorf("config search.mode ltr needs search.learn_ranking: true")
+		}
 		mode = m
 	}
 	scfg, err := searchConfig(sc)

@@ -233,13 +233,17 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 	if err != nil {
 		return pipeline.Result{}, err
 	}
-	if err := svc.Load(ctx); err != nil {
-		return pipeline.Result{}, err
-	}
 	clicks := search.NewClicks()
 	l := newSearchRanker(cfg, ix, eng, svc, clicks, log)
 	if l == nil {
 		return pipeline.Result{}, nil
+	}
+	// Registered before Load, as serve does: otherwise LoadModels takes
+	// the ranker's versions for recommendation models (and promotes an
+	// unchecked candidate when none serves).
+	svc.AddLearner(l)
+	if err := svc.Load(ctx); err != nil { // popularity for the ranker's features
+		return pipeline.Result{}, err
 	}
 	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
 		return pipeline.Result{}, err

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
@@ -124,6 +125,8 @@ type Learner struct {
 	cfg Config
 	log *slog.Logger
 	mu  sync.Mutex
+	// serving is the version the index ranks with, 0 when none.
+	serving atomic.Int64
 }
 
 // New returns a learner for ix over st.
@@ -173,8 +176,13 @@ func (l *Learner) activate(ctx context.Context, meta store.ModelMeta) error {
 	if err := l.ix.SetRanker(clickScoped{m}); err != nil {
 		return fmt.Errorf("%s@%d: %w", meta.Name, meta.Version, err)
 	}
+	l.serving.Store(int64(meta.Version))
 	return nil
 }
+
+// ServingVersion is the version the index ranks with now, 0 when none
+// (nothing trained yet, or the stored serving version failed to load).
+func (l *Learner) ServingVersion() int { return int(l.serving.Load()) }
 
 // Rollback makes the version that served before the current one serve
 // again.
@@ -297,7 +305,16 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 			}
 			return true, ""
 		},
-		func(meta store.ModelMeta) error { return l.ix.SetRanker(clickScoped{m}) })
+		func(meta store.ModelMeta) error {
+			if meta.Version != rep.Version { // the previous version, back after a failed status write
+				return l.activate(ctx, meta)
+			}
+			if err := l.ix.SetRanker(clickScoped{m}); err != nil {
+				return err
+			}
+			l.serving.Store(int64(meta.Version))
+			return nil
+		})
 	if err != nil {
 		return rep, err
 	}

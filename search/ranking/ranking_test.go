@@ -12,6 +12,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/ltr"
 	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
@@ -110,8 +111,8 @@ func TestLearnerLearnsWhatShoppersPrefer(t *testing.T) {
 	if !rep.Serving || rep.Version != 1 || rep.NDCG <= rep.Keyword || rep.Queries+rep.Valid != 48 || rep.Valid == 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	if s.ix.Ranker() == nil {
-		t.Fatal("the serving ranker is not set on the index")
+	if s.ix.Ranker() == nil || l.ServingVersion() != 1 {
+		t.Fatalf("the serving ranker is not set on the index (serving version %d)", l.ServingVersion())
 	}
 	wrong := 0
 	for _, w := range s.words {
@@ -137,8 +138,11 @@ func TestLearnerLearnsWhatShoppersPrefer(t *testing.T) {
 		t.Fatalf("second run did not compare with the serving version: %+v", rep2)
 	}
 	if rep2.Serving {
-		if m, err := l.Rollback(ctx); err != nil || m.Version != 1 {
-			t.Fatalf("rollback: %+v %v", m, err)
+		if l.ServingVersion() != 2 {
+			t.Fatalf("version 2 serves, the learner says %d", l.ServingVersion())
+		}
+		if m, err := l.Rollback(ctx); err != nil || m.Version != 1 || l.ServingVersion() != 1 {
+			t.Fatalf("rollback: %+v %v (serving version %d)", m, err, l.ServingVersion())
 		}
 	}
 	if _, err := l.Rollback(ctx); !errors.Is(err, store.ErrNoRollback) {
@@ -148,7 +152,7 @@ func TestLearnerLearnsWhatShoppersPrefer(t *testing.T) {
 	// a restarted server loads the serving version
 	ix2, _ := search.NewIndex(search.DefaultConfig(), search.Options{})
 	l2 := New(ix2, s.st, Config{}, nil)
-	if err := l2.Load(ctx); err != nil || ix2.Ranker() == nil {
+	if err := l2.Load(ctx); err != nil || ix2.Ranker() == nil || l2.ServingVersion() != 1 {
 		t.Fatalf("load: %v, ranker %v", err, ix2.Ranker())
 	}
 }
@@ -216,5 +220,65 @@ func TestLearnerRejectsNoBetterThanKeyword(t *testing.T) {
 	metas, _ := st.ListModels(ctx, DefaultName)
 	if len(metas) != 1 || metas[0].Status != store.StatusRejected || metas[0].Note == "" {
 		t.Fatalf("stored versions %+v", metas)
+	}
+}
+
+// A stored serving version whose artefact does not load does not serve,
+// and the learner says so.
+func TestLearnerLoadOfADamagedVersion(t *testing.T) {
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.SaveModel(ctx, store.ModelMeta{Name: DefaultName, Status: store.StatusServing, CreatedAt: time.Now()}, []byte("not a model")); err != nil {
+		t.Fatal(err)
+	}
+	ix, _ := search.NewIndex(search.DefaultConfig(), search.Options{})
+	l := New(ix, st, Config{}, nil)
+	if err := l.Load(ctx); err == nil || ix.Ranker() != nil || l.ServingVersion() != 0 {
+		t.Fatalf("load of a damaged version: %v, ranker %v, serving version %d", err, ix.Ranker(), l.ServingVersion())
+	}
+}
+
+// failingStatus is the store whose status updates fail, like a full disk.
+type failingStatus struct{ *boltstore.Store }
+
+func (failingStatus) UpdateModelMeta(context.Context, store.ModelMeta) error {
+	return errors.New("disk full")
+}
+
+// When the new version cannot be marked serving, the version that served
+// before ranks again, not the new one.
+func TestLearnerKeepsTheServingVersionWhenTheStoreFails(t *testing.T) {
+	s := newShop(t, 48, 4)
+	ctx := context.Background()
+	clicks := search.NewClicks()
+	s.st.ScanEvents(ctx, 0, func(e events.Event) error { clicks.Record(e); return nil })
+	s.ix.SetSignals(search.Signals{Clicks: clicks})
+	linear := ltr.DefaultParams(nil)
+	linear.Algorithm = ltr.AlgorithmLinear
+	if rep, err := New(s.ix, s.st, Config{MinQueries: 20, Params: &linear}, nil).Train(ctx); err != nil || !rep.Serving {
+		t.Fatalf("first version: %+v %v", rep, err)
+	}
+	v1 := s.ix.Ranker()
+	l := New(s.ix, failingStatus{s.st}, Config{MinQueries: 20, Tolerance: 0.99}, nil)
+	if rep, err := l.Train(ctx); err == nil || rep.Serving {
+		t.Fatalf("second version with failing status writes: %+v %v", rep, err)
+	}
+	cands, err := s.ix.Candidates(ctx, search.Request{Query: s.words[0]})
+	if err != nil || len(cands) == 0 {
+		t.Fatal(err)
+	}
+	now := s.ix.Ranker()
+	differs := false
+	for _, c := range cands {
+		if now.Score(c.Features) != v1.Score(c.Features) {
+			differs = true
+		}
+	}
+	if differs || l.ServingVersion() != 1 {
+		t.Fatalf("after a failed promotion the index ranks with another model than version 1 (learner says %d)", l.ServingVersion())
 	}
 }
