@@ -36,8 +36,9 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
   --format qrels --catalog items.jsonl --qrels qrels.tsv
                                items as JSON Lines, judgments as query<TAB>item_id<TAB>gain; no split.
 
-Without --mode the server's default runs: ltr, the learned ranker, which a server learns from its
-shoppers' clicks and which here learns from the judged training queries.
+Without --mode the server's default runs as it does before shoppers have clicked: the server's ltr
+mode ranks with a ranker learned from clicks, and only queries with click history; a judged data set
+has no clicks, so every query takes the fallback, keyword. --mode ltr learns from the judgments.
 
 --mode ltr trains a learning-to-rank model (LambdaMART by default) on the judged candidates and
 searches with it, never scoring a query with a model trained on it: for esci one model is trained on
@@ -49,9 +50,11 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := search.DefaultConfig()
-			// the server's default: the learned ranker (search.learn_ranking),
-			// learned here from the judged training queries
-			mode := search.ModeLTR
+			// the server's default on a fresh install: ltr ranks with a ranker
+			// learned from the shop's clicks, and only queries with click
+			// history; here there are no clicks, so every query takes the
+			// fallback, keyword
+			mode := cfg.DefaultMode
 			if modeFlag != "" {
 				m, err := search.ParseMode(modeFlag)
 				if err != nil {
@@ -149,7 +152,7 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 	f.StringVar(&path, "path", "", "ESCI data set directory (--format esci)")
 	f.StringVar(&catalogPath, "catalog", "", "items as JSON Lines (--format qrels)")
 	f.StringVar(&qrelsPath, "qrels", "", "judgments query<TAB>item_id<TAB>gain (--format qrels)")
-	f.StringVar(&modeFlag, "mode", "", "keyword, semantic, hybrid or ltr (default ltr, the server's default mode)")
+	f.StringVar(&modeFlag, "mode", "", "keyword, semantic, hybrid or ltr (default keyword: the server's default before it has learned from clicks)")
 	f.StringVar(&jsonOut, "json", "", "write the report as JSON to FILE, or - for stdout")
 	f.StringVar(&embCfg.Kind, "embedder", "", "text embedder for semantic and hybrid modes: "+strings.Join(embedders.Kinds(), ", ")+" (default use-lite)")
 	f.StringVar(&embCfg.URL, "embedder-url", "", "OpenAI-compatible embeddings endpoint (--embedder openai)")
