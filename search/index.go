@@ -52,13 +52,72 @@ type docHot struct {
 	lens     [numFields]uint16
 	live     bool
 	hasPrice bool
+	brand    int32 // brand facet value, -1 when none
 }
 
 // postings lists the docs containing a term, in increasing doc id, with the
-// term's frequency per field (numFields bytes per doc).
+// term's frequency per field (numFields bytes per doc), and a summary of
+// every postBlock postings for dynamic pruning (see pruned.go).
 type postings struct {
 	docs []uint32
 	tf   []uint8
+	blks []postBlockMax
+}
+
+// postBlock is the number of postings one postBlockMax summarises.
+const postBlock = 128
+
+// postBlockMax summarises postBlock consecutive postings of a term by the
+// largest term frequency and the shortest field length per field (over the
+// postings where the term occurs in that field). Neither depends on the
+// average lengths, the idf or the field weights, so an upper bound of the
+// BM25F score of any posting of the block can be computed at query time
+// under any Config, and the summary never goes stale as the index grows.
+type postBlockMax struct {
+	last   uint32 // doc id of the block's last posting
+	tf     [numFields]uint8
+	minLen [numFields]uint16
+}
+
+// appendPosting adds doc d (greater than every doc of p) with its term
+// frequencies and field lengths.
+func (p *postings) appendPosting(d uint32, tf *[numFields]uint8, lens *[numFields]uint16) {
+	if len(p.docs)%postBlock == 0 {
+		p.blks = append(p.blks, newPostBlockMax())
+	}
+	p.docs = append(p.docs, d)
+	p.tf = append(p.tf, tf[:]...)
+	p.blks[len(p.blks)-1].add(d, tf, lens)
+}
+
+func newPostBlockMax() postBlockMax {
+	b := postBlockMax{}
+	for f := range b.minLen {
+		b.minLen[f] = math.MaxUint16
+	}
+	return b
+}
+
+func (b *postBlockMax) add(d uint32, tf *[numFields]uint8, lens *[numFields]uint16) {
+	b.last = d
+	for f := range tf {
+		if tf[f] != 0 {
+			b.tf[f] = max(b.tf[f], tf[f])
+			b.minLen[f] = min(b.minLen[f], lens[f])
+		}
+	}
+}
+
+// rebuildBlocks recomputes the block summaries of p from its postings.
+func (p *postings) rebuildBlocks(hot []docHot) {
+	p.blks = p.blks[:0]
+	for k, d := range p.docs {
+		if k%postBlock == 0 {
+			p.blks = append(p.blks, newPostBlockMax())
+		}
+		p.blks[len(p.blks)-1].add(d, (*[numFields]uint8)(p.tf[k*int(numFields):]), &hot[d].lens)
+	}
+	p.blks = slices.Clip(p.blks)
 }
 
 // facetValues maps facet values to ids and each id to the bitmap of docs.
@@ -96,6 +155,8 @@ type Index struct {
 	mu     sync.RWMutex
 	docs   []doc
 	hot    []docHot // parallel to docs
+	catVal []uint32 // category facet values of every doc, in doc order
+	catEnd []uint32 // parallel to docs: end of the doc's values in catVal
 	byID   map[string]uint32
 	live   *roaring.Bitmap
 	nLive  int
@@ -423,9 +484,7 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		}
 	}
 	for _, id := range order {
-		p := &ix.post[id]
-		p.docs = append(p.docs, d)
-		p.tf = append(p.tf, counts[id][:]...)
+		ix.post[id].appendPosting(d, counts[id], &dc.lens)
 	}
 	seen := map[string]bool{}
 	for _, c := range it.Categories {
@@ -446,7 +505,9 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		dc.brand = int32(ix.brands.add(strings.ToLower(b), b, d))
 	}
 	ix.docs = append(ix.docs, dc)
-	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice})
+	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice, brand: dc.brand})
+	ix.catVal = append(ix.catVal, dc.cats...)
+	ix.catEnd = append(ix.catEnd, uint32(len(ix.catVal)))
 	ix.byID[it.ID] = d
 	ix.live.Add(d)
 	ix.nLive++
@@ -513,7 +574,15 @@ func (ix *Index) compact() {
 	ix.docs = docs
 	ix.hot = make([]docHot, len(docs))
 	for d := range docs {
-		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice}
+		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice, brand: docs[d].brand}
+	}
+	for t := range ix.post {
+		ix.post[t].rebuildBlocks(ix.hot)
+	}
+	ix.catVal, ix.catEnd = nil, make([]uint32, 0, len(docs))
+	for d := range docs {
+		ix.catVal = append(ix.catVal, docs[d].cats...)
+		ix.catEnd = append(ix.catEnd, uint32(len(ix.catVal)))
 	}
 	ix.live = roaring.New()
 	for _, fv := range []*facetValues{&ix.cats, &ix.brands} {

@@ -2,6 +2,8 @@ package searcheval
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/aisle-dev/aisle/internal/testdata"
@@ -67,10 +69,18 @@ func BenchmarkSearchESCI(b *testing.B) {
 }
 
 // BenchmarkSearchSynthetic times filtered, faceted searches (top 20) over a
-// synthetic catalogue of 50,000 items (see bench/searchbench for 1M and the
-// comparison with bleve).
+// synthetic catalogue of 50,000 items, or AISLE_BENCH_SIZE items (see
+// bench/searchbench for 1M and the comparison with bleve).
 func BenchmarkSearchSynthetic(b *testing.B) {
-	items := Synthetic(50_000, 42)
+	n := 50_000
+	if s := os.Getenv("AISLE_BENCH_SIZE"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("AISLE_BENCH_SIZE: %v", err)
+		}
+		n = v
+	}
+	items := Synthetic(n, 42)
 	qs := SyntheticQueries(1000, 42)
 	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
 	if err != nil {
