@@ -66,23 +66,39 @@ func (ix *Index) facets(m *roaring.Bitmap, names []string) *Facets {
 	return out
 }
 
-// topValues lists the values with a count, most frequent first, at most
-// Config.FacetSize of them.
+// topValues lists the values with a count, most frequent first (ties by
+// value), at most Config.FacetSize of them. With a size limit it keeps the
+// best ones by insertion into a short sorted list instead of sorting all.
 func (ix *Index) topValues(fv *facetValues, counts []int) []FacetValue {
+	better := func(a, b FacetValue) bool {
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Value < b.Value
+	}
+	k := ix.cfg.FacetSize
 	var out []FacetValue
 	for v, c := range counts {
-		if c > 0 {
-			out = append(out, FacetValue{Value: fv.names[v], Count: c})
+		if c == 0 {
+			continue
 		}
+		x := FacetValue{Value: fv.names[v], Count: c}
+		if k <= 0 {
+			out = append(out, x)
+			continue
+		}
+		if len(out) == k && !better(x, out[k-1]) {
+			continue
+		}
+		i := sort.Search(len(out), func(i int) bool { return better(x, out[i]) })
+		if len(out) < k {
+			out = append(out, FacetValue{})
+		}
+		copy(out[i+1:], out[i:len(out)-1])
+		out[i] = x
 	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].Count != out[b].Count {
-			return out[a].Count > out[b].Count
-		}
-		return out[a].Value < out[b].Value
-	})
-	if n := ix.cfg.FacetSize; n > 0 && len(out) > n {
-		out = out[:n]
+	if k <= 0 {
+		sort.Slice(out, func(a, b int) bool { return better(out[a], out[b]) })
 	}
 	return out
 }

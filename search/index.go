@@ -67,27 +67,33 @@ type postings struct {
 // postBlock is the number of postings one postBlockMax summarises.
 const postBlock = 128
 
-// postBlockMax summarises postBlock consecutive postings of a term by the
-// largest term frequency and the shortest field length per field (over the
-// postings where the term occurs in that field). Neither depends on the
-// average lengths, the idf or the field weights, so an upper bound of the
-// BM25F score of any posting of the block can be computed at query time
-// under any Config, and the summary never goes stale as the index grows.
+// postBlockMax summarises postBlock consecutive postings of a term with two
+// upper bounds of their BM25F pseudo-frequency (pruned.go):
+//
+//   - per field, the largest term frequency and the shortest field length
+//     (over the postings where the term occurs in that field). Neither
+//     depends on the average lengths or the field weights, so this bound
+//     holds under any Config and never goes stale as the index grows.
+//   - tmax, the largest pseudo-frequency of the block computed with the
+//     index's reference constants (Index.ref). It is much tighter (the
+//     per-field maxima above may come from different docs) and stays valid
+//     when the average field lengths change, scaled by how much they grew.
 type postBlockMax struct {
 	last   uint32 // doc id of the block's last posting
+	tmax   float32
 	tf     [numFields]uint8
 	minLen [numFields]uint16
 }
 
 // appendPosting adds doc d (greater than every doc of p) with its term
-// frequencies and field lengths.
-func (p *postings) appendPosting(d uint32, tf *[numFields]uint8, lens *[numFields]uint16) {
+// frequencies and field lengths; ref scores the block summary.
+func (p *postings) appendPosting(d uint32, tf *[numFields]uint8, lens *[numFields]uint16, ref *bm25) {
 	if len(p.docs)%postBlock == 0 {
 		p.blks = append(p.blks, newPostBlockMax())
 	}
 	p.docs = append(p.docs, d)
 	p.tf = append(p.tf, tf[:]...)
-	p.blks[len(p.blks)-1].add(d, tf, lens)
+	p.blks[len(p.blks)-1].add(d, tf, lens, ref)
 }
 
 func newPostBlockMax() postBlockMax {
@@ -98,7 +104,7 @@ func newPostBlockMax() postBlockMax {
 	return b
 }
 
-func (b *postBlockMax) add(d uint32, tf *[numFields]uint8, lens *[numFields]uint16) {
+func (b *postBlockMax) add(d uint32, tf *[numFields]uint8, lens *[numFields]uint16, ref *bm25) {
 	b.last = d
 	for f := range tf {
 		if tf[f] != 0 {
@@ -106,18 +112,28 @@ func (b *postBlockMax) add(d uint32, tf *[numFields]uint8, lens *[numFields]uint
 			b.minLen[f] = min(b.minLen[f], lens[f])
 		}
 	}
+	b.tmax = max(b.tmax, float32(ref.pseudoTF(tf[:], lens)))
 }
 
 // rebuildBlocks recomputes the block summaries of p from its postings.
-func (p *postings) rebuildBlocks(hot []docHot) {
+func (p *postings) rebuildBlocks(hot []docHot, ref *bm25) {
 	p.blks = p.blks[:0]
 	for k, d := range p.docs {
 		if k%postBlock == 0 {
 			p.blks = append(p.blks, newPostBlockMax())
 		}
-		p.blks[len(p.blks)-1].add(d, (*[numFields]uint8)(p.tf[k*int(numFields):]), &hot[d].lens)
+		p.blks[len(p.blks)-1].add(d, (*[numFields]uint8)(p.tf[k*int(numFields):]), &hot[d].lens, ref)
 	}
 	p.blks = slices.Clip(p.blks)
+}
+
+// setRef makes the current scoring constants the reference of the block
+// summaries and recomputes them. Caller holds the write lock.
+func (ix *Index) setRef() {
+	ix.ref = ix.bm25Params()
+	for t := range ix.post {
+		ix.post[t].rebuildBlocks(ix.hot, &ix.ref)
+	}
 }
 
 // facetValues maps facet values to ids and each id to the bitmap of docs.
@@ -162,6 +178,7 @@ type Index struct {
 	nLive  int
 	nDead  int
 	lenSum [numFields]float64
+	ref    bm25 // scoring constants of the postings' block summaries (postBlockMax.tmax)
 
 	termIDs map[string]uint32
 	terms   []string
@@ -219,6 +236,7 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 		wordID:  map[string]int{},
 		qids:    map[string]uint32{},
 	}
+	ix.ref = ix.batchRef(nil, nil)
 	for range cfg.PriceRanges {
 		ix.prices = append(ix.prices, roaring.New())
 	}
@@ -332,6 +350,9 @@ func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if len(ix.docs) == 0 {
+		ix.ref = ix.batchRef(items, an)
+	}
 	for i := range items {
 		ix.remove(items[i].ID)
 		if items[i].Available {
@@ -343,6 +364,31 @@ func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 	ix.words.tidy()
 	ix.maybeCompact()
 	return nil
+}
+
+// batchRef returns the scoring constants with the average field lengths of
+// a batch: the reference of the block summaries of an empty index's first
+// batch (it is refreshed at each compaction).
+func (ix *Index) batchRef(items []catalog.Item, an []analysed) bm25 {
+	ref := bm25{k1: ix.cfg.K1, w: ix.cfg.FieldWeights, b: ix.cfg.FieldB}
+	var sum [numFields]float64
+	n := 0
+	for i := range items {
+		if !items[i].Available {
+			continue
+		}
+		n++
+		for f := range sum {
+			sum[f] += float64(min(len(an[i].fields[f]), math.MaxUint16))
+		}
+	}
+	for f := range ref.avg {
+		ref.avg[f] = 1
+		if n > 0 && sum[f] > 0 {
+			ref.avg[f] = sum[f] / float64(n)
+		}
+	}
+	return ref
 }
 
 func (ix *Index) embedItems(ctx context.Context, items []catalog.Item, an []analysed) error {
@@ -484,7 +530,7 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		}
 	}
 	for _, id := range order {
-		ix.post[id].appendPosting(d, counts[id], &dc.lens)
+		ix.post[id].appendPosting(d, counts[id], &dc.lens, &ix.ref)
 	}
 	seen := map[string]bool{}
 	for _, c := range it.Categories {
@@ -576,9 +622,7 @@ func (ix *Index) compact() {
 	for d := range docs {
 		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice, brand: docs[d].brand}
 	}
-	for t := range ix.post {
-		ix.post[t].rebuildBlocks(ix.hot)
-	}
+	ix.setRef() // the averages may have drifted since the reference was taken
 	ix.catVal, ix.catEnd = nil, make([]uint32, 0, len(docs))
 	for d := range docs {
 		ix.catVal = append(ix.catVal, docs[d].cats...)
@@ -637,6 +681,9 @@ func (ix *Index) SetConfig(cfg Config) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.cfg, ix.syns, ix.negs = cfg, syns, compileNegations(ix.an, cfg.NegationWords)
+	if ix.ref.w != cfg.FieldWeights || ix.ref.b != cfg.FieldB {
+		ix.setRef()
+	}
 	return nil
 }
 

@@ -74,13 +74,32 @@ func (p *bm25) score(w, idf, t float64) float32 {
 	return float32(w * idf * t / (p.k1 + t))
 }
 
-// blockBound bounds score over every posting summarised by blk.
-func (p *bm25) blockBound(blk *postBlockMax, w, idf float64) float64 {
+// refScale returns κ such that the pseudo-frequency of any posting under p
+// is at most κ times its pseudo-frequency under ref, or 0 when the field
+// weights or b differ. Per field, with r = avg_ref/avg ≤ 1, the length
+// norm 1-b+b·len/avg ≥ r·(1-b+b·len/avg_ref), so κ = max(1, max avg/avg_ref).
+func (p *bm25) refScale(ref *bm25) float64 {
+	if p.w != ref.w || p.b != ref.b {
+		return 0
+	}
+	k := 1.0
+	for f := range p.avg {
+		k = max(k, p.avg[f]/ref.avg[f])
+	}
+	return k
+}
+
+// blockBound bounds score over every posting summarised by blk: the
+// smaller of the per-field bound and, when kappa > 0, kappa·tmax.
+func (p *bm25) blockBound(blk *postBlockMax, w, idf, kappa float64) float64 {
 	var t float64
 	for fl := 0; fl < int(numFields); fl++ {
 		if blk.tf[fl] != 0 {
 			t += p.w[fl] * float64(blk.tf[fl]) / (1 - p.b[fl] + p.b[fl]*float64(blk.minLen[fl])/p.avg[fl])
 		}
+	}
+	if kappa > 0 {
+		t = min(t, kappa*float64(blk.tmax)*boundSlack)
 	}
 	return w * idf * t / (p.k1 + t) * boundSlack
 }
@@ -213,6 +232,7 @@ func resetWords(w []uint64, n int) []uint64 {
 func (ix *Index) topPruned(c *compiled, bm *bm25, s *scratch, depth int, covf []float64) []scored {
 	m := len(c.groups)
 	match := s.match
+	kappa := bm.refScale(&ix.ref)
 	// cursors, per-block bounds and per-word bounds
 	var curs []*cursor
 	groupCurs := make([][]*cursor, m)
@@ -226,7 +246,7 @@ func (ix *Index) topPruned(c *compiled, bm *bm25, s *scratch, depth int, covf []
 			cu := &cursor{p: p, w: a.w, idf: bm.idf(len(p.docs)), g: g}
 			cu.bub = make([]float64, len(p.blks))
 			for k := range p.blks {
-				cu.bub[k] = bm.blockBound(&p.blks[k], a.w, cu.idf)
+				cu.bub[k] = bm.blockBound(&p.blks[k], a.w, cu.idf, kappa)
 				cu.ub = max(cu.ub, cu.bub[k])
 			}
 			curs = append(curs, cu)

@@ -66,10 +66,11 @@ func TestPrunedEqualsExhaustive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	items, vocab := zipfCatalog(rng, 3000)
 	configs := map[string]func(*Config){
-		"default": func(*Config) {},
-		"shallow": func(c *Config) { c.RescoreDepth = 1 },
-		"steep":   func(c *Config) { c.RescoreDepth = 5; c.Coverage = 2 },
-		"flat":    func(c *Config) { c.RescoreDepth = 10; c.Coverage = 0; c.ProximityBoost = 0 },
+		"default":    func(*Config) {},
+		"shallow":    func(c *Config) { c.RescoreDepth = 1 },
+		"steep":      func(c *Config) { c.RescoreDepth = 5; c.Coverage = 2 },
+		"flat":       func(c *Config) { c.RescoreDepth = 10; c.Coverage = 0; c.ProximityBoost = 0 },
+		"reweighted": func(c *Config) { c.RescoreDepth = 2 },
 		"zero-weight": func(c *Config) {
 			c.RescoreDepth = 3
 			c.FieldWeights[FieldDescription] = 0
@@ -81,9 +82,24 @@ func TestPrunedEqualsExhaustive(t *testing.T) {
 			cfg := DefaultConfig()
 			mod(&cfg)
 			cfg.Synonyms = [][]string{{vocab[3], vocab[40]}, {vocab[100], vocab[7]}}
-			ix := newTestIndex(t, cfg, nil, items)
-			// updates and deletes leave dead postings behind
+			// a first batch of short items: the averages of the block
+			// summaries' reference then grow with the second batch
+			short := slices.Clone(items[:100])
+			for i := range short {
+				short[i].Description = ""
+			}
+			ix := newTestIndex(t, cfg, nil, short)
 			ctx := context.Background()
+			if err := ix.Upsert(ctx, items...); err != nil {
+				t.Fatal(err)
+			}
+			if name == "reweighted" {
+				cfg.FieldWeights[FieldTitle], cfg.FieldB[FieldDescription] = 1, 0.9
+				if err := ix.SetConfig(cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// updates and deletes leave dead postings behind
 			upd := slices.Clone(items[:200])
 			for i := range upd {
 				upd[i].Title += " " + vocab[rng.IntN(50)]
@@ -162,6 +178,42 @@ func comparePruned(t *testing.T, ix *Index, req Request) {
 	for i := range got {
 		if got[i] != want[i] {
 			t.Fatalf("%q: result %d is %+v, exhaustive %+v", req.Query, i, got[i], want[i])
+		}
+	}
+}
+
+// TestTopValuesMatchesSort checks the bounded selection of facet values
+// against sorting every value, for several sizes and many ties.
+func TestTopValuesMatchesSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ values, size, maxCount int }{
+		{0, 5, 3}, {1, 5, 3}, {10, 3, 2}, {50, 20, 5}, {500, 20, 40}, {30, 0, 4}, {30, 30, 4},
+	} {
+		fv := newFacetValues()
+		counts := make([]int, tc.values)
+		for v := range counts {
+			fv.add(fmt.Sprint("v", v), fmt.Sprintf("V%03d", rng.IntN(1000)), 0)
+			counts[v] = rng.IntN(tc.maxCount)
+		}
+		ix := &Index{cfg: Config{FacetSize: tc.size}}
+		got := ix.topValues(&fv, counts)
+		var want []FacetValue
+		for v, c := range counts {
+			if c > 0 {
+				want = append(want, FacetValue{Value: fv.names[v], Count: c})
+			}
+		}
+		slices.SortStableFunc(want, func(a, b FacetValue) int {
+			if a.Count != b.Count {
+				return b.Count - a.Count
+			}
+			return strings.Compare(a.Value, b.Value)
+		})
+		if tc.size > 0 && len(want) > tc.size {
+			want = want[:tc.size]
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%+v: got %v, want %v", tc, got, want)
 		}
 	}
 }
