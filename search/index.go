@@ -237,6 +237,8 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 		qids:    map[string]uint32{},
 	}
 	ix.ref = ix.batchRef(nil, nil)
+	ix.titles.rank = titleRank
+	ix.words.rank = func(_ string, id uint32) int32 { return -int32(min(ix.wordDF[id], math.MaxInt32)) }
 	for range cfg.PriceRanges {
 		ix.prices = append(ix.prices, roaring.New())
 	}
@@ -637,7 +639,7 @@ func (ix *Index) compact() {
 	for i := range ix.prices {
 		ix.prices[i] = roaring.New()
 	}
-	ix.titles = sortedList{}
+	ix.titles = sortedList{rank: ix.titles.rank}
 	for d := range docs {
 		dc := &docs[d]
 		ix.byID[dc.item.ID] = uint32(d)
