@@ -53,6 +53,7 @@ type docHot struct {
 	live     bool
 	hasPrice bool
 	brand    int32 // brand facet value, -1 when none
+	created  int64 // for the newest-first order
 }
 
 // postings lists the docs containing a term, in increasing doc id, with the
@@ -553,7 +554,7 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		dc.brand = int32(ix.brands.add(strings.ToLower(b), b, d))
 	}
 	ix.docs = append(ix.docs, dc)
-	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice, brand: dc.brand})
+	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice, brand: dc.brand, created: dc.created})
 	ix.catVal = append(ix.catVal, dc.cats...)
 	ix.catEnd = append(ix.catEnd, uint32(len(ix.catVal)))
 	ix.byID[it.ID] = d
@@ -622,7 +623,7 @@ func (ix *Index) compact() {
 	ix.docs = docs
 	ix.hot = make([]docHot, len(docs))
 	for d := range docs {
-		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice, brand: docs[d].brand}
+		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice, brand: docs[d].brand, created: docs[d].created}
 	}
 	ix.setRef() // the averages may have drifted since the reference was taken
 	ix.catVal, ix.catEnd = nil, make([]uint32, 0, len(docs))

@@ -452,3 +452,132 @@ func coverageBound(b []float64, covf []float64) float64 {
 	}
 	return best
 }
+
+// sortCandidates serves the price and age orders: it returns, with their
+// keyword scores (no rescoring), the docs of s.match that can be among the
+// first need in that order (ties broken by score, then doc id, as sortBy
+// does): every doc whose sort key is better than the need-th best key and
+// every doc tied with it. Only those are scored, with one merge of each
+// term's postings against the candidate list. The caller sorts them.
+func (ix *Index) sortCandidates(c *compiled, bm *bm25, s *scratch, order Sort, need int) []scored {
+	// the sort key, smaller first; float rounding of the age keeps the order
+	// (never inverts it), so ties it creates only add candidates
+	key := func(d uint32) (int, float64) {
+		h := &ix.hot[d]
+		switch order {
+		case SortNewest:
+			return 0, -float64(h.created)
+		case SortPriceDesc:
+			if !h.hasPrice {
+				return 1, 0
+			}
+			return 0, -h.price
+		default:
+			if !h.hasPrice {
+				return 1, 0
+			}
+			return 0, h.price
+		}
+	}
+	type kv struct {
+		class int
+		v     float64
+	}
+	less := func(a, b kv) bool { return a.class < b.class || (a.class == b.class && a.v < b.v) }
+	// the need smallest keys in a max-heap: its root is the need-th best key
+	var h []kv
+	down := func(i int) {
+		for {
+			c := 2*i + 1
+			if c >= len(h) {
+				return
+			}
+			if c+1 < len(h) && less(h[c], h[c+1]) {
+				c++
+			}
+			if !less(h[i], h[c]) {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+	}
+	eachMatch := func(fn func(d uint32)) {
+		for i, w := range s.match {
+			for x := w; x != 0; x &= x - 1 {
+				fn(uint32(i<<6 + bits.TrailingZeros64(x)))
+			}
+		}
+	}
+	eachMatch(func(d uint32) {
+		cl, v := key(d)
+		k := kv{cl, v}
+		if len(h) < need {
+			h = append(h, k)
+			for i := len(h) - 1; i > 0; {
+				up := (i - 1) / 2
+				if !less(h[up], h[i]) {
+					break
+				}
+				h[i], h[up] = h[up], h[i]
+				i = up
+			}
+		} else if less(k, h[0]) {
+			h[0] = k
+			down(0)
+		}
+	})
+	if len(h) == 0 {
+		return nil
+	}
+	bound := h[0]
+	var cands []uint32 // increasing doc ids
+	eachMatch(func(d uint32) {
+		cl, v := key(d)
+		if !less(bound, kv{cl, v}) {
+			cands = append(cands, d)
+		}
+	})
+	// scores: per candidate and query word, the best alternative
+	m := len(c.groups)
+	gs := make([]float32, len(cands)*m)
+	for g, grp := range c.groups {
+		for _, a := range grp.alts {
+			p := &ix.post[a.term]
+			if a.w <= 0 || len(p.docs) == 0 {
+				continue
+			}
+			idf := bm.idf(len(p.docs))
+			k := 0
+			for j, d := range cands {
+				if k < len(p.docs) && p.docs[k] < d {
+					k += sort.Search(len(p.docs)-k, func(i int) bool { return p.docs[k+i] >= d })
+				}
+				if k == len(p.docs) {
+					break
+				}
+				if p.docs[k] != d {
+					continue
+				}
+				sc := bm.score(a.w, idf, bm.pseudoTF(p.tf[k*int(numFields):(k+1)*int(numFields)], &ix.hot[d].lens))
+				if sc > gs[j*m+g] {
+					gs[j*m+g] = sc
+				}
+			}
+		}
+	}
+	covf := ix.coverageFactors(m)
+	out := make([]scored, len(cands))
+	for j, d := range cands {
+		var sum float32
+		cover := 0
+		for _, v := range gs[j*m : (j+1)*m] {
+			if v > 0 {
+				sum += v
+				cover++
+			}
+		}
+		out[j] = scored{doc: d, score: float64(sum) * covf[cover]}
+	}
+	return out
+}

@@ -180,6 +180,20 @@ func comparePruned(t *testing.T, ix *Index, req Request) {
 			t.Fatalf("%q: result %d is %+v, exhaustive %+v", req.Query, i, got[i], want[i])
 		}
 	}
+	// price and age orders: the same first `need` after sorting
+	for _, order := range []Sort{SortPriceAsc, SortPriceDesc, SortNewest} {
+		got, _, gotTotal := ix.keyword(&c, &f, order, need, nil, false)
+		want, _, wantTotal := ix.keywordExhaustive(&c, &f, order, need, nil, false)
+		if gotTotal != wantTotal {
+			t.Fatalf("%q %s: total %d, exhaustive %d", req.Query, order, gotTotal, wantTotal)
+		}
+		ix.sortBy(got, order)
+		ix.sortBy(want, order)
+		got, want = got[:min(need, len(got))], want[:min(need, len(want))]
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q %s need %d: got %v, exhaustive %v", req.Query, order, need, got, want)
+		}
+	}
 }
 
 // TestTopValuesMatchesSort checks the bounded selection of facet values

@@ -290,7 +290,7 @@ func (ix *Index) browse(f *filter) ([]scored, *roaring.Bitmap) {
 // Relevance order uses dynamic pruning (pruned.go); other orders need every
 // matched doc's score and use keywordExhaustive.
 func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost func(string) float64, wantSet bool) ([]scored, *roaring.Bitmap, int) {
-	if order != SortRelevance || ix.cfg.Coverage < 0 {
+	if ix.cfg.Coverage < 0 {
 		return ix.keywordExhaustive(c, f, order, need, boost, wantSet)
 	}
 	s := ix.getScratch()
@@ -303,6 +303,9 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 	}
 	if total == 0 {
 		return nil, matched, 0
+	}
+	if order != SortRelevance {
+		return ix.sortCandidates(c, &bm, s, order, need), matched, total
 	}
 	top := ix.topPruned(c, &bm, s, max(need, ix.cfg.RescoreDepth), ix.coverageFactors(len(c.groups)))
 	for i := range top {
@@ -556,7 +559,7 @@ func (ix *Index) sortBy(s []scored, order Sort) {
 		})
 	case SortNewest:
 		slices.SortStableFunc(s, func(a, b scored) int {
-			ca, cb := ix.docs[a.doc].created, ix.docs[b.doc].created
+			ca, cb := ix.hot[a.doc].created, ix.hot[b.doc].created
 			if ca != cb {
 				if ca > cb {
 					return -1
