@@ -5,8 +5,8 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/internal/testdata"
 	"github.com/aisle-dev/aisle/search"
