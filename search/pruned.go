@@ -202,6 +202,22 @@ func (ix *Index) matchSet(c *compiled, f *filter, bm *bm25, s *scratch) int {
 		}
 	}
 	total := 0
+	if !f.price {
+		// dead docs out with one AND (the allow bitmap already excludes them)
+		if f.allow == nil {
+			s.tmp = resetWords(s.tmp, nw)
+			if int(ix.live.DenseSize()) <= nw {
+				ix.live.WriteDenseTo(s.tmp)
+			}
+			for i := range m {
+				m[i] &= s.tmp[i]
+			}
+		}
+		for _, w := range m {
+			total += bits.OnesCount64(w)
+		}
+		return total
+	}
 	for i, w := range m {
 		for x := w; x != 0; x &= x - 1 {
 			d := uint32(i<<6 + bits.TrailingZeros64(x))
