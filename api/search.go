@@ -71,6 +71,12 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	fusion, msg := fusionParams(h.ix.Config().Fusion, q.Get("fusion"), q.Get("alpha"), q.Get("rrf_k"))
+	if msg != "" {
+		WriteError(w, http.StatusBadRequest, msg, nil)
+		return
+	}
+	req.Fusion = fusion
 	if v := q.Get("facets"); v != "" {
 		for _, f := range strings.Split(v, ",") {
 			switch f = strings.TrimSpace(f); f {
@@ -89,7 +95,8 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if h.clicks != nil {
+	if h.clicks != nil && !(req.Mode == search.ModeLTR && h.ix.Ranker() != nil) {
+		// the learned ranker has click-through as a feature of its own
 		req.Boost = search.CombineBoosts(req.Boost, h.clicks.Boost(req.Query))
 	}
 	res, err := h.ix.Search(r.Context(), req)
@@ -186,4 +193,35 @@ func (l *searchLog) run() {
 func (l *searchLog) close() {
 	close(l.ch)
 	<-l.done
+}
+
+// fusionParams applies a request's hybrid fusion parameters to the index's
+// defaults: nil when the request sets none, else the fusion to use; msg
+// says what is wrong with a bad value.
+func fusionParams(base search.Fusion, method, alpha, rrfK string) (f *search.Fusion, msg string) {
+	if method == "" && alpha == "" && rrfK == "" {
+		return nil, ""
+	}
+	switch method {
+	case "":
+	case search.FusionConvex, search.FusionRRF, search.FusionRerank:
+		base.Method = method
+	default:
+		return nil, fmt.Sprintf("fusion=%q: want convex, rerank or rrf", method)
+	}
+	if alpha != "" {
+		a, err := strconv.ParseFloat(alpha, 64)
+		if err != nil || !(a >= 0 && a <= 1) {
+			return nil, fmt.Sprintf("alpha=%q must be a number in [0,1] (the keyword weight)", alpha)
+		}
+		base.Alpha = a
+	}
+	if rrfK != "" {
+		k, err := strconv.ParseFloat(rrfK, 64)
+		if err != nil || !(k > 0) || k > 1e6 {
+			return nil, fmt.Sprintf("rrf_k=%q must be a number > 0", rrfK)
+		}
+		base.RRFK = k
+	}
+	return &base, ""
 }

@@ -30,8 +30,18 @@ type Config struct {
 
 // Search configures product search.
 type Search struct {
-	// Mode is the default retrieval mode: keyword (default), semantic or hybrid.
+	// Mode is the default retrieval mode: keyword (default), semantic or
+	// hybrid; ltr means the learned ranker, falling back to keyword.
 	Mode string `yaml:"mode"`
+	// LearnRanking trains a learning-to-rank model from what shoppers do
+	// after searching (clicks, carts, purchases in the same session) with
+	// every retraining; once a version beats keyword ranking on held-out
+	// queries it re-ranks searches in the default mode. Default true.
+	LearnRanking *bool `yaml:"learn_ranking"`
+	// RankingMinQueries is the fewest judged queries (distinct queries with
+	// shopper actions in the newer half of the search log) to train the
+	// ranker (default 30).
+	RankingMinQueries int `yaml:"ranking_min_queries"`
 	// Embedder enables semantic and hybrid search: use-lite (built in,
 	// English), openai (an OpenAI-compatible endpoint; key in
 	// AISLE_EMBEDDER_KEY), hash (character n-grams), use-lite+hash, or none.
@@ -39,6 +49,46 @@ type Search struct {
 	EmbedderURL   string `yaml:"embedder_url"`
 	EmbedderModel string `yaml:"embedder_model"`
 	EmbedderDim   int    `yaml:"embedder_dim"`
+	// JapaneseHan analyses text written in kanji only as Japanese instead
+	// of Chinese: set it for a Japanese catalogue.
+	JapaneseHan bool `yaml:"japanese_han"`
+	// EmbedWorkers bounds the goroutines computing item vectors in the
+	// background (0: one per core); EmbedBatch is the texts per embedder
+	// call (0: 64).
+	EmbedWorkers int `yaml:"embed_workers"`
+	EmbedBatch   int `yaml:"embed_batch"`
+	// Synonyms are groups of equivalent words, e.g. [[sneaker, trainer]].
+	Synonyms [][]string `yaml:"synonyms"`
+	// FieldWeights overrides the BM25F weight of fields by name: title,
+	// brand, categories, attributes, description.
+	FieldWeights map[string]float64 `yaml:"field_weights"`
+	// Fusion overrides the hybrid fusion defaults.
+	Fusion SearchFusion `yaml:"fusion"`
+	// BoostWeight bounds personalisation: an affinity b in [0,1] multiplies
+	// a result's score by at most 1+BoostWeight·b (default 0.1, at most 1).
+	BoostWeight *float64 `yaml:"boost_weight"`
+	// PriceRanges are the buckets of the price facet as [min, max] pairs,
+	// max 0 meaning open-ended.
+	PriceRanges [][2]float64 `yaml:"price_ranges"`
+}
+
+// SearchFusion overrides how hybrid search merges keyword and semantic
+// results; zero values keep the defaults.
+type SearchFusion struct {
+	// Method is convex (normalised scores over both lists), rerank (the
+	// same over the keyword results only) or rrf (reciprocal rank fusion).
+	Method string `yaml:"method"`
+	// Norm normalises scores for convex and rerank: minmax, zscore or rank.
+	Norm string `yaml:"norm"`
+	// Gate in [0,1] lowers the semantic weight when the keyword top 10
+	// holds exact title matches.
+	Gate *float64 `yaml:"gate"`
+	// Alpha is the keyword weight in [0,1].
+	Alpha *float64 `yaml:"alpha"`
+	// RRFK is RRF's rank constant.
+	RRFK float64 `yaml:"rrf_k"`
+	// Depth is how many results of each list are fused.
+	Depth int `yaml:"depth"`
 }
 
 // Recommend configures the recommendation service.
@@ -57,7 +107,7 @@ type Recommend struct {
 	// events above older ones (defaults 5 events and 168h; negative disables).
 	RecencyHalfLife float64       `yaml:"recency_half_life"`
 	TimeHalfLife    time.Duration `yaml:"time_half_life"`
-	// RetrainEvery retrains on a schedule (0 = off); RetrainAfterEvents
+	// RetrainEvery retrains on a schedule (default 6h; 0 = off); RetrainAfterEvents
 	// retrains after this many new events (0 = off).
 	RetrainEvery       time.Duration `yaml:"retrain_every"`
 	RetrainAfterEvents int           `yaml:"retrain_after_events"`
@@ -116,6 +166,9 @@ func Default() Config {
 		Data:   "./aisle-data",
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0}},
+		// models (and the search ranker) follow behaviour without anyone
+		// asking; each new version serves only if it validates no worse
+		Recommend: Recommend{RetrainEvery: 6 * time.Hour},
 	}
 }
 

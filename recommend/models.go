@@ -3,7 +3,6 @@ package recommend
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -15,13 +14,13 @@ import (
 	"github.com/aisle-dev/aisle/store"
 )
 
-// Model version statuses.
+// Model version statuses (see package store).
 const (
-	StatusServing    = "serving"
-	StatusCandidate  = "candidate"
-	StatusRetired    = "retired"     // served before, replaced by a newer version
-	StatusRejected   = "rejected"    // retrained but worse than the serving version
-	StatusRolledBack = "rolled_back" // served, then rolled back
+	StatusServing    = store.StatusServing
+	StatusCandidate  = store.StatusCandidate
+	StatusRetired    = store.StatusRetired
+	StatusRejected   = store.StatusRejected
+	StatusRolledBack = store.StatusRolledBack
 )
 
 // servingModel is one loaded model version mapped onto the service's items.
@@ -108,6 +107,15 @@ func (sm *servingModel) query(user int32, h *history) (model.Query, bool) {
 		}
 	}
 	return q, user >= 0 || len(q.History) > 0
+}
+
+// embedder returns the model as a user embedder (false for nil or other models).
+func (sm *servingModel) embedder() (model.UserEmbedder, bool) {
+	if sm == nil {
+		return nil, false
+	}
+	ue, ok := sm.m.(model.UserEmbedder)
+	return ue, ok
 }
 
 func (sm *servingModel) label() string { return fmt.Sprintf("%s@%d", sm.meta.Name, sm.meta.Version) }
@@ -239,7 +247,7 @@ func (s *Service) LoadModels(ctx context.Context) error {
 		}
 	}
 	for name, m := range newest {
-		if _, ok := serving[name]; !ok {
+		if _, ok := serving[name]; !ok && s.learner(name) == nil {
 			m.Status = StatusServing
 			if err := s.st.UpdateModelMeta(ctx, m); err != nil {
 				return fmt.Errorf("promote %s@%d: %w", name, m.Version, err)
@@ -249,6 +257,9 @@ func (s *Service) LoadModels(ctx context.Context) error {
 	}
 	set := &modelSet{byName: map[string]*servingModel{}}
 	for name, meta := range serving {
+		if s.learner(name) != nil {
+			continue // another kind of model, loaded by its learner
+		}
 		sm, err := s.load(ctx, meta)
 		if err != nil {
 			s.log.Error("cannot load model; it will not serve", "model", name, "version", meta.Version, "error", err)
@@ -329,6 +340,9 @@ func (s *Service) Models(ctx context.Context) ([]ModelInfo, error) {
 		sm := set.byName[m.Name]
 		info := ModelInfo{ModelMeta: m}
 		info.Serving = sm != nil && sm.meta.Version == m.Version
+		if s.learner(m.Name) != nil {
+			info.Serving = m.Status == StatusServing
+		}
 		info.Primary = info.Serving && set.primary == sm
 		out = append(out, info)
 	}
@@ -342,54 +356,27 @@ func (s *Service) Models(ctx context.Context) ([]ModelInfo, error) {
 }
 
 // ErrNoRollback is returned when a model has no earlier version to go back to.
-var ErrNoRollback = errors.New("no earlier version to roll back to")
+var ErrNoRollback = store.ErrNoRollback
 
 // Rollback makes the version that served before the current one serve
-// again. The current version is marked rolled_back.
+// again. The current version is marked rolled_back. A name registered with
+// AddLearner is rolled back by that learner.
 func (s *Service) Rollback(ctx context.Context, name string) (store.ModelMeta, error) {
-	metas, err := s.st.ListModels(ctx, name)
-	if err != nil {
-		return store.ModelMeta{}, err
+	if l := s.learner(name); l != nil {
+		return l.Rollback(ctx)
 	}
-	cur := -1
-	for i, m := range metas {
-		if m.Status == StatusServing {
-			cur = i
+	meta, err := store.RollbackVersion(ctx, s.st, name, func(m store.ModelMeta) error {
+		sm, err := s.load(ctx, m)
+		if err != nil {
+			return err
 		}
+		s.swap(name, sm)
+		return nil
+	})
+	if err == nil {
+		s.log.Info("rolled back", "model", name, "to", meta.Version)
 	}
-	if cur < 0 {
-		if len(metas) == 0 {
-			return store.ModelMeta{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
-		}
-		return store.ModelMeta{}, fmt.Errorf("model %q has no serving version: %w", name, ErrNoRollback)
-	}
-	prev := -1
-	for i := cur - 1; i >= 0; i-- {
-		if metas[i].Status == StatusRetired {
-			prev = i
-			break
-		}
-	}
-	if prev < 0 {
-		return store.ModelMeta{}, fmt.Errorf("model %q version %d: %w", name, metas[cur].Version, ErrNoRollback)
-	}
-	sm, err := s.load(ctx, metas[prev])
-	if err != nil {
-		return store.ModelMeta{}, err
-	}
-	metas[cur].Status = StatusRolledBack
-	metas[cur].Note = fmt.Sprintf("rolled back to version %d", metas[prev].Version)
-	metas[prev].Status = StatusServing
-	if err := s.st.UpdateModelMeta(ctx, metas[cur]); err != nil {
-		return store.ModelMeta{}, err
-	}
-	if err := s.st.UpdateModelMeta(ctx, metas[prev]); err != nil {
-		return store.ModelMeta{}, err
-	}
-	sm.meta = metas[prev]
-	s.swap(name, sm)
-	s.log.Info("rolled back", "model", name, "from", metas[cur].Version, "to", metas[prev].Version)
-	return metas[prev], nil
+	return meta, err
 }
 
 // swap replaces (or adds) one serving model atomically.
@@ -412,45 +399,28 @@ func (s *Service) swap(name string, sm *servingModel) {
 // worse than the serving version's (within PromoteTolerance); otherwise it
 // is marked rejected. It reports whether the version now serves.
 func (s *Service) Promote(ctx context.Context, name string, version int) (bool, error) {
-	metas, err := s.st.ListModels(ctx, name)
+	ok, err := store.PromoteVersion(ctx, s.st, name, version,
+		func(cand store.ModelMeta, cur *store.ModelMeta) (bool, string) {
+			if cur != nil && ndcg(cand) < ndcg(*cur)*(1-s.cfg.PromoteTolerance) {
+				return false, fmt.Sprintf("validation NDCG@10 %.4f is worse than serving version %d (%.4f)", ndcg(cand), cur.Version, ndcg(*cur))
+			}
+			return true, ""
+		},
+		func(m store.ModelMeta) error {
+			sm, err := s.load(ctx, m)
+			if err != nil {
+				return err
+			}
+			s.swap(name, sm)
+			return nil
+		})
 	if err != nil {
 		return false, err
 	}
-	var cand, cur *store.ModelMeta
-	for i := range metas {
-		if metas[i].Version == version {
-			cand = &metas[i]
-		}
-		if metas[i].Status == StatusServing {
-			cur = &metas[i]
-		}
+	if ok {
+		s.log.Info("promoted", "model", name, "version", version)
+	} else {
+		s.log.Warn("retrained model is worse; keeping the serving version", "model", name, "version", version)
 	}
-	if cand == nil {
-		return false, fmt.Errorf("model %s version %d: %w", name, version, store.ErrNotFound)
-	}
-	if cur != nil && cur.Version != version {
-		if ndcg(*cand) < ndcg(*cur)*(1-s.cfg.PromoteTolerance) {
-			cand.Status = StatusRejected
-			cand.Note = fmt.Sprintf("validation NDCG@10 %.4f is worse than serving version %d (%.4f)", ndcg(*cand), cur.Version, ndcg(*cur))
-			s.log.Warn("retrained model is worse; keeping the serving version", "model", name, "version", version, "note", cand.Note)
-			return false, s.st.UpdateModelMeta(ctx, *cand)
-		}
-	}
-	cand.Status = StatusServing
-	sm, err := s.load(ctx, *cand)
-	if err != nil {
-		return false, err
-	}
-	if cur != nil && cur.Version != version {
-		cur.Status = StatusRetired
-		if err := s.st.UpdateModelMeta(ctx, *cur); err != nil {
-			return false, err
-		}
-	}
-	if err := s.st.UpdateModelMeta(ctx, *cand); err != nil {
-		return false, err
-	}
-	s.swap(name, sm)
-	s.log.Info("promoted", "model", name, "version", version)
-	return true, nil
+	return ok, nil
 }

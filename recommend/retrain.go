@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -66,6 +67,18 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 		}
 		if _, perr := r.svc.Promote(ctx, res.Model, res.Version); perr != nil && err == nil {
 			err = perr
+		}
+	}
+	for _, l := range r.svc.allLearners() {
+		res, lerr := l.RunOnce(ctx)
+		if res.Model != "" {
+			results = append(results, res)
+		}
+		if lerr != nil {
+			r.svc.log.Error("retraining failed", "model", l.Name(), "error", lerr)
+			if err == nil {
+				err = fmt.Errorf("%s: %w", l.Name(), lerr)
+			}
 		}
 	}
 	r.lastMu.Lock()

@@ -113,6 +113,50 @@ type Service struct {
 	catVer    atomic.Int64 // bumped on catalogue changes
 
 	newEvents atomic.Int64 // since the last retraining
+
+	learnersMu sync.Mutex
+	learners   []Learner
+
+	popularityMu sync.Mutex
+	popularity   atomic.Pointer[popularitySnapshot]
+}
+
+// Learner is another kind of model trained from the shop's data, such as
+// the search ranker. The retrainer runs it after the recommendation
+// models; its versions sit in the same model store (listed by Models), and
+// Rollback of its name goes to it.
+type Learner interface {
+	// Name is the model name its versions are stored under.
+	Name() string
+	// RunOnce trains a new version and promotes it if it is not worse.
+	// Too little data is a result saying so (Trained false), not an error.
+	RunOnce(ctx context.Context) (pipeline.Result, error)
+	// Rollback makes the previously serving version serve again.
+	Rollback(ctx context.Context) (store.ModelMeta, error)
+}
+
+// AddLearner registers a learner (before Load).
+func (s *Service) AddLearner(l Learner) {
+	s.learnersMu.Lock()
+	defer s.learnersMu.Unlock()
+	s.learners = append(s.learners, l)
+}
+
+func (s *Service) learner(name string) Learner {
+	s.learnersMu.Lock()
+	defer s.learnersMu.Unlock()
+	for _, l := range s.learners {
+		if l.Name() == name {
+			return l
+		}
+	}
+	return nil
+}
+
+func (s *Service) allLearners() []Learner {
+	s.learnersMu.Lock()
+	defer s.learnersMu.Unlock()
+	return append([]Learner(nil), s.learners...)
 }
 
 // New returns a Service over st. Call Load before serving.
@@ -637,7 +681,9 @@ func humanWindow(d time.Duration) string {
 
 // Affinity returns the user's interest in an item, in [0, 1]: the weighted
 // share of their recent history in the item's category, plus half the
-// share of its brand, capped at 1. Search uses it to personalise ranking
+// share of its brand, or the cosine of the user's and the item's vectors
+// in a serving factor model when that is larger, capped at 1. Search uses
+// it to personalise ranking
 // within bounds; a user without history gets nil.
 func (s *Service) Affinity(ctx context.Context, user string) (func(itemID string) float64, error) {
 	if user == "" {
@@ -663,12 +709,126 @@ func (s *Service) Affinity(ctx context.Context, user string) (func(itemID string
 	if total <= 0 {
 		return nil, nil
 	}
+	emb := s.embeddingAffinity(user, h)
 	return func(itemID string) float64 {
 		i, ok := s.items.lookup(itemID)
 		if !ok || int(i) >= len(info) {
 			return 0
 		}
 		a := cats[info[i].leafCategory()]/total + 0.5*brands[strings.ToLower(info[i].brand)]/total
+		if emb != nil {
+			a = max(a, emb(i))
+		}
 		return min(a, 1)
 	}, nil
+}
+
+// embeddingAffinity returns the cosine (negative → 0) of the user's vector
+// and an item's vector in the primary model (or another serving factor
+// model), the user's vector folded in from h when the model does not know
+// them; nil without such a model.
+func (s *Service) embeddingAffinity(user string, h *history) func(item int32) float64 {
+	set := s.models.Load()
+	sm := set.primary
+	if _, ok := sm.embedder(); !ok {
+		sm = nil
+		names := make([]string, 0, len(set.byName))
+		for n := range set.byName {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			if _, ok := set.byName[n].embedder(); ok {
+				sm = set.byName[n]
+				break
+			}
+		}
+	}
+	if sm == nil {
+		return nil
+	}
+	ue, _ := sm.embedder()
+	uid := int32(-1)
+	if u, ok := sm.users[user]; ok {
+		uid = u
+	}
+	q, ok := sm.query(uid, h)
+	if !ok {
+		return nil
+	}
+	dim, vecs := ue.ItemVectors()
+	u := make([]float32, dim)
+	if dim == 0 || !ue.UserVector(q, u) {
+		return nil
+	}
+	var un float64
+	for _, x := range u {
+		un += float64(x) * float64(x)
+	}
+	if un == 0 {
+		return nil
+	}
+	un = math.Sqrt(un)
+	return func(i int32) float64 {
+		if int(i) >= len(sm.toModel) || sm.toModel[i] < 0 {
+			return 0
+		}
+		v := vecs[int(sm.toModel[i])*dim : int(sm.toModel[i]+1)*dim]
+		var dot, vn float64
+		for k, x := range v {
+			dot += float64(x) * float64(u[k])
+			vn += float64(x) * float64(x)
+		}
+		if vn == 0 {
+			return 0
+		}
+		return max(0, dot/(un*math.Sqrt(vn)))
+	}
+}
+
+// popularitySnapshot is the all-time popularity of every item, rebuilt at
+// most once per popularityTTL.
+type popularitySnapshot struct {
+	at     time.Time
+	scores map[string]float64
+}
+
+const popularityTTL = time.Minute
+
+// Popularity returns an item's all-time popularity in [0, 1]:
+// log(1 + its weighted interactions) / log(1 + the most popular item's).
+// Learned search ranking uses it as a feature. It reads a snapshot rebuilt
+// at most once a minute, so it is cheap enough to call per search result.
+func (s *Service) Popularity(itemID string) float64 {
+	snap := s.popularity.Load()
+	if snap == nil || time.Since(snap.at) > popularityTTL {
+		snap = s.rebuildPopularity()
+	}
+	return snap.scores[itemID]
+}
+
+func (s *Service) rebuildPopularity() *popularitySnapshot {
+	s.popularityMu.Lock()
+	defer s.popularityMu.Unlock()
+	if snap := s.popularity.Load(); snap != nil && time.Since(snap.at) <= popularityTTL {
+		return snap // another caller rebuilt it meanwhile
+	}
+	info := s.items.snapshot()
+	scores := make([]float32, len(info))
+	s.ledger.popular(0, scores)
+	top := float32(0)
+	for _, v := range scores {
+		top = max(top, v)
+	}
+	snap := &popularitySnapshot{at: time.Now(), scores: make(map[string]float64)}
+	if top > 0 {
+		den := math.Log1p(float64(top))
+		for i, v := range scores {
+			if v > 0 {
+				snap.scores[info[i].id] = math.Log1p(float64(v)) / den
+			}
+		}
+	}
+	s.popularity.Store(snap)
+	return snap
 }

@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,84 @@ func TestAffinity(t *testing.T) {
 	}
 	if a, _ := svc.Affinity(ctx, "nobody"); a != nil {
 		t.Fatal("affinity for a user without history")
+	}
+}
+
+func TestPopularity(t *testing.T) {
+	st, its := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	st.ScanEvents(ctx, 0, func(e events.Event) error { counts[e.ItemID]++; return nil })
+	best, never := "", ""
+	for _, it := range its {
+		if counts[it.ID] > counts[best] {
+			best = it.ID
+		}
+		if counts[it.ID] == 0 {
+			never = it.ID
+		}
+	}
+	if got := svc.Popularity(best); math.Abs(got-1) > 1e-9 {
+		t.Fatalf("most popular item %s: %v, want 1", best, got)
+	}
+	for id, n := range counts {
+		p := svc.Popularity(id)
+		if p <= 0 || p > 1 || (n < counts[best] && p >= 1) {
+			t.Fatalf("item %s with %d events: popularity %v", id, n, p)
+		}
+	}
+	if never != "" && svc.Popularity(never) != 0 {
+		t.Fatalf("item %s without events: %v", never, svc.Popularity(never))
+	}
+	if svc.Popularity("unknown") != 0 {
+		t.Fatal("unknown item has a popularity")
+	}
+}
+
+// With a serving factor model, affinity also comes from the user's and
+// the item's vectors: a group's buyer is closer to the group's items.
+func TestEmbeddingAffinity(t *testing.T) {
+	st, its := fixture(t)
+	svc := New(st, Config{}, nil)
+	ctx := context.Background()
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := svc.userHistory(ctx, "u001")
+	if svc.embeddingAffinity("u001", h) != nil {
+		t.Fatal("embedding affinity without a factor model")
+	}
+	trainAndPromote(t, st, svc, "ials")
+	emb := svc.embeddingAffinity("u001", h) // group 1 buyer
+	if emb == nil {
+		t.Fatal("no embedding affinity with ials serving")
+	}
+	var in, out float64
+	for _, it := range its {
+		i, _ := svc.items.lookup(it.ID)
+		a := emb(i)
+		if a < 0 || a > 1 {
+			t.Fatalf("affinity %v outside [0,1]", a)
+		}
+		if it.Categories[0] == "Shop/G1" {
+			in += a
+		} else {
+			out += a / 3
+		}
+	}
+	if in <= out {
+		t.Fatalf("group 1 items %.3f not closer than the others %.3f", in/20, out/20)
+	}
+	// a user the model never saw is folded in from their history
+	if svc.embeddingAffinity("stranger", h) == nil {
+		t.Fatal("no fold-in for an unknown user with a history")
+	}
+	aff, _ := svc.Affinity(ctx, "u001")
+	if i, _ := svc.items.lookup("i05"); aff("i05") < emb(i) {
+		t.Fatalf("Affinity %v below the embedding part %v", aff("i05"), emb(i))
 	}
 }

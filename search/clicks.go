@@ -1,6 +1,7 @@
 package search
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -122,4 +123,29 @@ func CombineBoosts(a, b func(string) float64) func(string) float64 {
 		return a
 	}
 	return func(id string) float64 { return max(a(id), b(id)) }
+}
+
+// Judgment is what shoppers did after searching for one query: the items
+// they acted on, each with its summed action weight (click 1, add to cart
+// 2, purchase 3). It is a graded relevance judgment learned from behaviour.
+type Judgment struct {
+	Query string
+	Gains map[string]float64
+}
+
+// Judgments returns every query shoppers acted on, in query order, with
+// copies of the weights.
+func (c *Clicks) Judgments() []Judgment {
+	c.mu.RLock()
+	out := make([]Judgment, 0, len(c.pairs))
+	for q, m := range c.pairs {
+		j := Judgment{Query: q, Gains: make(map[string]float64, len(m))}
+		for id, w := range m {
+			j.Gains[id] = w
+		}
+		out = append(out, j)
+	}
+	c.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Judgment) int { return strings.Compare(a.Query, b.Query) })
+	return out
 }

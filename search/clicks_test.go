@@ -58,3 +58,35 @@ func TestClicksReorderResults(t *testing.T) {
 		t.Fatalf("the purchased item %s did not move up (first %s)", other, got)
 	}
 }
+
+func TestClicksJudgments(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := NewClicks()
+	c.EventsAppended([]events.Event{
+		{SessionID: "s1", Type: events.Search, Query: "Stapler", Timestamp: t0},
+		{SessionID: "s1", ItemID: "a", Type: events.Click, Timestamp: t0.Add(time.Minute)},
+		{SessionID: "s1", ItemID: "a", Type: events.Purchase, Timestamp: t0.Add(2 * time.Minute)},
+		{SessionID: "s2", Type: events.Search, Query: "ink", Timestamp: t0},
+		{SessionID: "s2", ItemID: "b", Type: events.AddToCart, Timestamp: t0.Add(time.Minute)},
+		{SessionID: "s3", Type: events.Search, Query: "nothing clicked", Timestamp: t0},
+	})
+	got := c.Judgments()
+	want := []Judgment{{Query: "ink", Gains: map[string]float64{"b": 2}}, {Query: "stapler", Gains: map[string]float64{"a": 4}}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d judgments %+v, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if got[i].Query != want[i].Query || len(got[i].Gains) != len(want[i].Gains) {
+			t.Fatalf("judgment %d = %+v, want %+v", i, got[i], want[i])
+		}
+		for id, g := range want[i].Gains {
+			if got[i].Gains[id] != g {
+				t.Fatalf("judgment %q item %s gain %v, want %v", want[i].Query, id, got[i].Gains[id], g)
+			}
+		}
+	}
+	got[0].Gains["b"] = 99 // a copy: the model is unchanged
+	if c.Judgments()[0].Gains["b"] != 2 {
+		t.Fatal("Judgments returned the model's own map")
+	}
+}

@@ -31,21 +31,24 @@ func (f Field) String() string {
 // Mode selects the retrieval method of a search.
 type Mode string
 
-// Retrieval modes. ModeDefault uses Config.DefaultMode.
+// Retrieval modes. ModeDefault uses Config.DefaultMode. ModeLTR re-ranks
+// the keyword and (with an embedder) semantic candidates with the index's
+// Ranker (see Index.SetRanker); without one it searches in the default mode.
 const (
 	ModeDefault  Mode = ""
 	ModeKeyword  Mode = "keyword"
 	ModeSemantic Mode = "semantic"
 	ModeHybrid   Mode = "hybrid"
+	ModeLTR      Mode = "ltr"
 )
 
 // ParseMode checks a mode name from outside input.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
-	case ModeDefault, ModeKeyword, ModeSemantic, ModeHybrid:
+	case ModeDefault, ModeKeyword, ModeSemantic, ModeHybrid, ModeLTR:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown search mode %q (want keyword, semantic or hybrid)", s)
+	return "", fmt.Errorf("unknown search mode %q (want keyword, semantic, hybrid or ltr)", s)
 }
 
 // Sort is the order of results.
@@ -72,15 +75,38 @@ func ParseSort(s string) (Sort, error) {
 
 // Fusion says how keyword and semantic result lists are merged in hybrid mode.
 type Fusion struct {
-	// Method is "convex" (min-max normalised scores, Alpha·keyword +
-	// (1-Alpha)·semantic) or "rrf" (reciprocal rank fusion).
+	// Method is "convex" (normalised scores, Alpha·keyword +
+	// (1-Alpha)·semantic over both lists), "rerank" (the same over the
+	// keyword candidates only: semantic reorders, adds nothing) or "rrf"
+	// (reciprocal rank fusion).
 	Method string `json:"method"`
+	// Norm normalises scores for convex and rerank: "minmax" (default),
+	// "zscore" or "rank".
+	Norm string `json:"norm,omitempty"`
+	// Gate in [0,1] lowers the semantic weight by the factor
+	// 1 - Gate·(share of exact matches in the first 10 keyword results).
+	Gate float64 `json:"gate,omitempty"`
 	// Alpha is the keyword weight in [0,1] (both methods).
 	Alpha float64 `json:"alpha"`
 	// RRFK is the rank constant of RRF (60 in the literature).
 	RRFK float64 `json:"rrf_k"`
 	// Depth is how many results of each list are fused (at least the page).
 	Depth int `json:"depth"`
+}
+
+// Validate reports the first fusion setting that is out of range.
+func (f *Fusion) Validate() error {
+	switch {
+	case f.Alpha < 0 || f.Alpha > 1:
+		return fmt.Errorf("fusion alpha is %g, want [0,1]", f.Alpha)
+	case f.Method != FusionConvex && f.Method != FusionRRF && f.Method != FusionRerank:
+		return fmt.Errorf("fusion method %q, want convex, rerank or rrf", f.Method)
+	case f.Norm != "" && f.Norm != NormMinMax && f.Norm != NormZScore && f.Norm != NormRank:
+		return fmt.Errorf("fusion norm %q, want minmax, zscore or rank", f.Norm)
+	case f.Gate < 0 || f.Gate > 1:
+		return fmt.Errorf("fusion gate is %g, want [0,1]", f.Gate)
+	}
+	return nil
 }
 
 // PriceRange is one bucket of the price facet: [Min, Max), Max 0 = open.
@@ -179,7 +205,7 @@ func DefaultConfig() Config {
 		},
 		FacetSize:      20,
 		DefaultMode:    ModeKeyword,
-		Fusion:         Fusion{Method: "convex", Alpha: 0.7, RRFK: 60, Depth: 100},
+		Fusion:         Fusion{Method: FusionConvex, Norm: NormMinMax, Alpha: 0.8, Gate: 1, RRFK: 60, Depth: 200}, // chosen on ESCI train (benchmarks.md)
 		BoostWeight:    0.1,
 		MaxSuggestions: 10,
 	}
@@ -202,8 +228,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("boost weight is %g, want [0,1]", c.BoostWeight)
 	case c.Fusion.Alpha < 0 || c.Fusion.Alpha > 1:
 		return fmt.Errorf("fusion alpha is %g, want [0,1]", c.Fusion.Alpha)
-	case c.Fusion.Method != "convex" && c.Fusion.Method != "rrf":
-		return fmt.Errorf("fusion method %q, want convex or rrf", c.Fusion.Method)
+	}
+	if err := c.Fusion.Validate(); err != nil {
+		return err
 	}
 	if _, err := ParseMode(string(c.DefaultMode)); err != nil {
 		return err
@@ -214,4 +241,21 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// FieldByName returns the field of a name as String gives it.
+func FieldByName(name string) (Field, bool) {
+	for f, n := range fieldNames {
+		if n == name {
+			return Field(f), true
+		}
+	}
+	return 0, false
+}
+
+// Config returns the index's current settings.
+func (ix *Index) Config() Config {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.cfg
 }

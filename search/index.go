@@ -12,17 +12,39 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/search/analysis"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // Options are the collaborators of an Index.
 type Options struct {
 	// Embedder enables semantic and hybrid search; nil means keyword only.
+	// Item vectors are computed in the background (see WaitVectors).
 	Embedder Embedder
+	// QueryEmbedder, when set, embeds queries instead of Embedder (e.g. the
+	// same model behind a cache of repeated queries). It must produce
+	// vectors of the same space.
+	QueryEmbedder Embedder
+	// Vectors, when set, keeps item vectors across restarts: Upsert takes
+	// the stored vector of an item whose embedded text is unchanged instead
+	// of embedding it again, and new vectors are written there.
+	Vectors store.Vectors
+	// VectorSpace names the embedder's vector space in Vectors; "" means
+	// the embedder's Name and Dim ("use-lite-en/512").
+	VectorSpace string
+	// EmbedWorkers bounds the goroutines embedding items in the background
+	// (0: GOMAXPROCS); EmbedBatch is the texts per Embed call (0: 64).
+	EmbedWorkers int
+	EmbedBatch   int
+	// EmbedRetry is the wait before a failed batch is tried again (doubling
+	// up to 4 more times, e.g. while a remote model server restarts);
+	// 0 means 30 s, negative never retries.
+	EmbedRetry time.Duration
 	// Registry provides the analyzers; nil means analysis.NewRegistry with
 	// the bundled Chinese dictionary (loaded on first Chinese text).
 	Registry *analysis.Registry
@@ -43,6 +65,7 @@ type doc struct {
 	cats     []uint32 // category facet values (each path and its ancestors)
 	brand    int32    // brand facet value, -1 when none
 	vec      []float32
+	vhash    [32]byte // SHA-256 of the embedded text (see embedText)
 }
 
 // docHot is the part of a doc that scoring and filtering read for every
@@ -169,6 +192,11 @@ type Index struct {
 	syns map[string][]string
 	negs map[string]bool
 
+	vstore store.Vectors
+	space  string
+	vec    *vectorizer // background embedding; nil without an embedder
+	qemb   Embedder    // embeds queries: Options.QueryEmbedder or emb
+
 	mu     sync.RWMutex
 	docs   []doc
 	hot    []docHot // parallel to docs
@@ -203,6 +231,9 @@ type Index struct {
 
 	scratchMu   sync.Mutex
 	scratchFree []*scratch // reusable per-search arrays (not a sync.Pool: GC would drop them)
+
+	rankMu sync.RWMutex
+	rank   rankState // learned ranking (features.go)
 }
 
 // NewIndex returns an empty index.
@@ -228,6 +259,7 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 	}
 	ix := &Index{
 		cfg: cfg, an: an, raw: raw, emb: opt.Embedder, log: log,
+		vstore: opt.Vectors, space: opt.VectorSpace,
 		syns:    map[string][]string{},
 		byID:    map[string]uint32{},
 		live:    roaring.New(),
@@ -242,6 +274,13 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 	ix.words.rank = func(_ string, id uint32) int32 { return -int32(min(ix.wordDF[id], math.MaxInt32)) }
 	for range cfg.PriceRanges {
 		ix.prices = append(ix.prices, roaring.New())
+	}
+	if ix.emb != nil {
+		ix.vec = newVectorizer(opt)
+		ix.qemb = opt.QueryEmbedder
+		if ix.qemb == nil {
+			ix.qemb = ix.emb
+		}
 	}
 	if ix.syns, err = compileSynonyms(an, cfg.Synonyms); err != nil {
 		return nil, fmt.Errorf("search config: %w", err)
@@ -262,6 +301,8 @@ type analysed struct {
 	fields [numFields][]string
 	words  []string
 	vec    []float32
+	vhash  [32]byte
+	vtext  string
 }
 
 func fieldTexts(it *catalog.Item) [numFields]string {
@@ -319,7 +360,9 @@ func embedText(it *catalog.Item) string {
 }
 
 // Upsert adds or replaces items. Items not Available are removed from the
-// index. With an Embedder, item vectors are computed here (outside the lock).
+// index. Items are keyword-searchable when it returns; with an Embedder,
+// the vectors of unchanged items are kept (or read from Options.Vectors)
+// and the others are computed in the background (see WaitVectors).
 func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 	for i := range items {
 		if items[i].ID == "" {
@@ -346,13 +389,11 @@ func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 		}(w)
 	}
 	wg.Wait()
+	var jobs []vecJob
 	if ix.emb != nil {
-		if err := ix.embedItems(ctx, items, an); err != nil {
-			return err
-		}
+		jobs = ix.prepareVectors(ctx, items, an)
 	}
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	if len(ix.docs) == 0 {
 		ix.ref = ix.batchRef(items, an)
 	}
@@ -366,6 +407,8 @@ func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 	ix.titles.tidy()
 	ix.words.tidy()
 	ix.maybeCompact()
+	ix.mu.Unlock()
+	ix.enqueue(jobs)
 	return nil
 }
 
@@ -392,45 +435,6 @@ func (ix *Index) batchRef(items []catalog.Item, an []analysed) bm25 {
 		}
 	}
 	return ref
-}
-
-func (ix *Index) embedItems(ctx context.Context, items []catalog.Item, an []analysed) error {
-	const batch = 64
-	var idx []int
-	var texts []string
-	flush := func() error {
-		if len(texts) == 0 {
-			return nil
-		}
-		vecs, err := ix.emb.Embed(ctx, texts)
-		if err != nil {
-			return fmt.Errorf("embed %d items: %w", len(texts), err)
-		}
-		if len(vecs) != len(texts) {
-			return fmt.Errorf("embed %d items: got %d vectors", len(texts), len(vecs))
-		}
-		for k, i := range idx {
-			if len(vecs[k]) != ix.emb.Dim() {
-				return fmt.Errorf("embed item %q: vector has %d dimensions, want %d", items[i].ID, len(vecs[k]), ix.emb.Dim())
-			}
-			an[i].vec = normalized(vecs[k])
-		}
-		idx, texts = idx[:0], texts[:0]
-		return nil
-	}
-	for i := range items {
-		if !items[i].Available {
-			continue
-		}
-		idx = append(idx, i)
-		texts = append(texts, embedText(&items[i]))
-		if len(texts) == batch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return flush()
 }
 
 func normalized(v []float32) []float32 {
@@ -500,7 +504,7 @@ func uniq(s []string) []string {
 // add appends a live doc. Caller holds the write lock.
 func (ix *Index) add(it *catalog.Item, a *analysed) {
 	d := uint32(len(ix.docs))
-	dc := doc{item: *it, live: true, brand: -1, vec: a.vec, created: it.CreatedAt.UnixNano()}
+	dc := doc{item: *it, live: true, brand: -1, vec: a.vec, vhash: a.vhash, created: it.CreatedAt.UnixNano()}
 	if it.Price != nil && !math.IsNaN(*it.Price) {
 		dc.price, dc.hasPrice = *it.Price, true
 		for r, pr := range ix.cfg.PriceRanges {

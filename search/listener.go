@@ -7,8 +7,8 @@ import (
 	"github.com/aisle-dev/aisle/events"
 )
 
-// ItemsUpserted indexes changed items (engine.Listener). Errors (only
-// possible with an Embedder) are logged; use Upsert to handle them.
+// ItemsUpserted indexes changed items (engine.Listener); their vectors are
+// computed in the background. Errors are logged; use Upsert to handle them.
 func (ix *Index) ItemsUpserted(items []catalog.Item) {
 	if err := ix.Upsert(context.Background(), items...); err != nil {
 		ix.log.Error("search index: upsert", "items", len(items), "err", err)

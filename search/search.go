@@ -185,6 +185,17 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	if _, err := ParseMode(string(mode)); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	var rs rankState
+	if mode == ModeLTR {
+		// learned ranking re-orders relevance only; without a model, or for
+		// another order, search as the default (non-LTR) mode would
+		if rs = ix.rankSetup(); rs.ranker == nil || req.Sort != SortRelevance {
+			mode = ix.cfg.DefaultMode
+			if mode == ModeDefault || mode == ModeLTR {
+				mode = ModeKeyword
+			}
+		}
+	}
 	if (mode == ModeSemantic || mode == ModeHybrid) && ix.emb == nil {
 		return nil, fmt.Errorf("search: mode %s needs an embedder, and this index has none", mode)
 	}
@@ -194,15 +205,20 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	}
 	p := parseQuery(req.Query)
 	var qvec []float32
-	if (mode == ModeSemantic || mode == ModeHybrid) && strings.TrimSpace(p.text) != "" {
-		vs, err := ix.emb.Embed(ctx, []string{p.text})
-		if err != nil {
+	if (mode == ModeSemantic || mode == ModeHybrid || mode == ModeLTR && ix.emb != nil) && strings.TrimSpace(p.text) != "" {
+		vs, err := ix.qemb.Embed(ctx, []string{p.text})
+		if err == nil && (len(vs) != 1 || len(vs[0]) != ix.emb.Dim()) {
+			err = fmt.Errorf("got %d vectors", len(vs))
+		}
+		switch {
+		case err == nil:
+			qvec = normalized(vs[0])
+		case (mode == ModeHybrid || mode == ModeLTR) && ctx.Err() == nil:
+			// the keyword side still answers
+			ix.log.Warn("search: embed query failed; searching by keyword only", "mode", mode, "err", err)
+		default:
 			return nil, fmt.Errorf("search: embed query: %w", err)
 		}
-		if len(vs) != 1 || len(vs[0]) != ix.emb.Dim() {
-			return nil, fmt.Errorf("search: embed query: got %d vectors", len(vs))
-		}
-		qvec = normalized(vs[0])
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -223,6 +239,9 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		total = len(ranked)
 	case mode == ModeKeyword:
 		ranked, matched, total = ix.keyword(&c, &f, req.Sort, need, req.Boost, len(req.Facets) > 0)
+	case mode == ModeLTR:
+		l := ix.ltrCandidates(&c, &f, &req, qvec, &rs, need, true)
+		ranked, matched, total = rerank(&l, rs.ranker), l.matched, l.total
 	case mode == ModeSemantic:
 		ranked = ix.semantic(qvec, &f, max(need, fusion.Depth))
 		matched = roaring.New()
@@ -237,7 +256,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 			kw = kw[:depth]
 		}
 		sem := ix.semantic(qvec, &f, depth)
-		ranked = fuse(kw, sem, fusion)
+		ranked = fuseWith(kw, sem, ix.simFunc(qvec), fusion)
 		matched = kwSet
 		for _, s := range sem {
 			matched.Add(s.doc)

@@ -55,6 +55,9 @@ func newTestIndex(t testing.TB, cfg Config, emb Embedder, items []catalog.Item) 
 	if err := ix.Upsert(context.Background(), items...); err != nil {
 		t.Fatal(err)
 	}
+	if err := ix.WaitVectors(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return ix
 }
 

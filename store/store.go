@@ -108,3 +108,29 @@ type Store interface {
 	Models
 	Close() error
 }
+
+// ItemVector is one item's embedding in one vector space.
+type ItemVector struct {
+	ItemID string
+	// TextHash is the SHA-256 of the exact text that was embedded. When the
+	// item's text changes, its hash no longer matches and the vector is
+	// stale: the caller embeds the item again.
+	TextHash [32]byte
+	Vec      []float32
+}
+
+// Vectors keeps item embeddings so that restarts and repeated runs do not
+// embed unchanged items again. Vectors are grouped by space, the identity of
+// the embedder that made them ("use-lite-en/512": model and dimension);
+// vectors of different spaces are never mixed or compared.
+type Vectors interface {
+	// PutVectors stores or replaces vectors of space atomically and durably.
+	// Implementations backed by a catalogue skip items it does not hold
+	// (an item deleted while its vector was being computed).
+	PutVectors(ctx context.Context, space string, vecs []ItemVector) error
+	// GetVectors returns the stored vector of each id in space, in order;
+	// the entry of an id without one has a nil Vec.
+	GetVectors(ctx context.Context, space string, ids []string) ([]ItemVector, error)
+	// DeleteVectors removes the vectors of ids in every space.
+	DeleteVectors(ctx context.Context, ids []string) error
+}

@@ -41,7 +41,8 @@ func (s *IndexSearcher) Search(ctx context.Context, q SearchQuery) (*SearchResul
 			req.Boost = b
 		}
 	}
-	if s.Clicks != nil {
+	if s.Clicks != nil && !(req.Mode == search.ModeLTR && s.Index.Ranker() != nil) {
+		// the learned ranker has click-through as a feature of its own
 		req.Boost = search.CombineBoosts(req.Boost, s.Clicks.Boost(q.Text))
 	}
 	res, err := s.Index.Search(ctx, req)

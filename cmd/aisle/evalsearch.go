@@ -22,7 +22,8 @@ func newEvalSearchCmd() *cobra.Command {
 	var format, path, catalogPath, qrelsPath, modeFlag, jsonOut string
 	var embCfg embedders.Config
 	var alpha float64
-	var fusion string
+	var fusion, vectorsPath string
+	var lo ltrFlags
 	cmd := &cobra.Command{
 		Use:   "search",
 		Short: "Evaluate product search (nDCG@10, Recall@10, latency) on judged queries",
@@ -33,14 +34,19 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
                                judgments, query set); gains Exact 1, Substitute 0.1, Complement 0.01,
                                Irrelevant 0; every third query (positions 0, 3, 6, ...) is test.
   --format qrels --catalog items.jsonl --qrels qrels.tsv
-                               items as JSON Lines, judgments as query<TAB>item_id<TAB>gain; no split.`,
+                               items as JSON Lines, judgments as query<TAB>item_id<TAB>gain; no split.
+
+--mode ltr trains a learning-to-rank model (LambdaMART by default) on the judged candidates and
+searches with it, never scoring a query with a model trained on it: for esci one model is trained on
+the train split only (every --ltr-valid-every-th train query held out for early stopping), so the
+"train" numbers are in-sample and "test" is held out; for qrels, which has no split, --folds-fold
+cross-validation by query: each query is searched by a model trained on the other folds. Features
+use semantic similarity only when --embedder is given. --ltr-model FILE scores with a saved model
+instead of training (e.g. one trained on another catalogue); --ltr-save FILE keeps the trained one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := search.DefaultConfig()
 			mode := cfg.DefaultMode
-			if modeFlag == "ltr" {
-				return fmt.Errorf("--mode ltr: learning to rank is not part of this build yet (use keyword, semantic or hybrid)")
-			}
 			if modeFlag != "" {
 				m, err := search.ParseMode(modeFlag)
 				if err != nil {
@@ -48,13 +54,23 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 				}
 				mode = m
 			}
-			var opts search.Options
-			if mode == search.ModeSemantic || mode == search.ModeHybrid {
+			if mode == search.ModeLTR && lo.depth > 0 {
+				cfg.Fusion.Depth = lo.depth
+			}
+			opts := search.Options{Logger: progressLogger(cmd.ErrOrStderr())} // background embedding progress
+			var vcache *vectorCache
+			if mode == search.ModeSemantic || mode == search.ModeHybrid || mode == search.ModeLTR && embCfg.Kind != "" {
 				emb, err := embedders.New(embCfg)
 				if err != nil {
 					return fmt.Errorf("--embedder: %w", err)
 				}
 				opts.Embedder = emb
+				if vcache, err = openVectorCache(cmd.Context(), vectorsPath, emb, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+				if vcache != nil {
+					opts.Vectors = vcache.file
+				}
 				if fusion != "" {
 					cfg.Fusion.Method = fusion
 				}
@@ -91,15 +107,27 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 			if err := ix.Upsert(ctx, ds.Items...); err != nil {
 				return fmt.Errorf("index %d items: %w", len(ds.Items), err)
 			}
+			if err := ix.WaitVectors(ctx); err != nil {
+				return fmt.Errorf("embed %d items: %w", len(ds.Items), err)
+			}
+			if err := vcache.save(errw); err != nil {
+				return err
+			}
 			fmt.Fprintf(errw, "indexed %d items in %v\n", ix.Len(), time.Since(start).Round(time.Millisecond))
 			start = time.Now()
-			rep, err := searcheval.Evaluate(ctx, ix, ds, mode, func(done, total int) {
+			progress := func(done, total int) {
 				if done == total || done%10 == 0 {
 					el := time.Since(start)
 					eta := time.Duration(float64(el) / float64(done) * float64(total-done))
 					fmt.Fprintf(errw, "\rqueries %d/%d  ETA %v   ", done, total, eta.Round(time.Second))
 				}
-			})
+			}
+			var rep *searcheval.Report
+			if mode == search.ModeLTR {
+				rep, err = evalLTR(ctx, errw, ix, ds, &lo, progress)
+			} else {
+				rep, err = searcheval.Evaluate(ctx, ix, ds, mode, progress)
+			}
 			fmt.Fprintln(errw)
 			if err != nil {
 				return err
@@ -124,6 +152,8 @@ nDCG@10 (gain of unjudged items 0), Recall@10 of items with gain > 0 and p50/p99
 	f.IntVar(&embCfg.Dim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
 	f.StringVar(&fusion, "fusion", "", "hybrid fusion: convex or rrf (default from the search config)")
 	f.Float64Var(&alpha, "alpha", -1, "hybrid keyword weight in [0,1] (default from the search config)")
+	f.StringVar(&vectorsPath, "vectors", "", "item vector cache for semantic and hybrid modes, keyed by embedder and text hash (default: a file under the user cache dir; none: no cache)")
+	lo.register(f)
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 
 func TestEvalSearchQrels(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", dir) // the default vector cache goes there, not into $HOME
 	items := `{"id":"1","title":"red running shoes","brand":"Acme"}
 {"id":"2","title":"blue running shoes"}
 {"id":"3","title":"printer ink cartridge"}
@@ -49,7 +50,31 @@ func TestEvalSearchQrels(t *testing.T) {
 			t.Errorf("%s: no p99 latency", mode)
 		}
 	}
+	// learning to rank without a split: cross-validation by query
 	root := newRootCmd()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	model := filepath.Join(dir, "model.ltr")
+	root.SetArgs([]string{"eval", "search", "--format", "qrels", "--catalog", cat, "--qrels", qr, "--mode", "ltr", "--folds", "2", "--ltr-save", model, "--json", "-"})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("ltr: %v (%s)", err, errb.String())
+	}
+	var rep struct {
+		Mode    string                        `json:"mode"`
+		Queries map[string]int                `json:"queries"`
+		Metrics map[string]map[string]float64 `json:"metrics"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("ltr: %v in %s", err, out.String())
+	}
+	if rep.Mode != "ltr" || rep.Queries["all"] != 2 || len(rep.Metrics) != 1 || rep.Metrics["all"]["nDCG@10"] <= 0 {
+		t.Errorf("ltr report %+v", rep)
+	}
+	if _, err := os.Stat(model); err != nil {
+		t.Errorf("--ltr-save: %v", err)
+	}
+	root = newRootCmd()
 	root.SetArgs([]string{"eval", "search", "--format", "esci"})
 	root.SetOut(&bytes.Buffer{})
 	root.SetErr(&bytes.Buffer{})

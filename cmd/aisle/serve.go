@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,9 @@ import (
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/analysis"
+	"github.com/aisle-dev/aisle/search/ranking"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/web"
 )
 
@@ -33,6 +37,9 @@ type serveFlags struct {
 	adminKey string
 	readKey  string
 	maxBody  int64
+
+	embedder, embedderURL, embedderModel string
+	embedderDim                          int
 }
 
 func (f *serveFlags) register(cmd *cobra.Command) {
@@ -41,6 +48,10 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.adminKey, "admin-key", "", "API key required for writes and deletes (or env AISLE_ADMIN_KEY)")
 	cmd.Flags().StringVar(&f.readKey, "read-key", "", "API key required for reads, when set (or env AISLE_READ_KEY); the admin key also works")
 	cmd.Flags().Int64Var(&f.maxBody, "max-body", 0, "largest request body in bytes (default 16 MiB); larger ones get 413")
+	cmd.Flags().StringVar(&f.embedder, "embedder", "", "text embedder for semantic and hybrid search: "+strings.Join(embedders.Kinds(), ", ")+" or none (default: search.embedder in the config)")
+	cmd.Flags().StringVar(&f.embedderURL, "embedder-url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_EMBEDDER_KEY)")
+	cmd.Flags().StringVar(&f.embedderModel, "embedder-model", "", "model name sent to the endpoint (--embedder openai)")
+	cmd.Flags().IntVar(&f.embedderDim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
 }
 
 // load merges config file, environment and flags (flags win).
@@ -66,6 +77,18 @@ func (f *serveFlags) load() (config.Config, error) {
 	}
 	if f.maxBody > 0 {
 		cfg.Server.MaxBodyBytes = f.maxBody
+	}
+	if f.embedder != "" {
+		cfg.Search.Embedder = f.embedder
+	}
+	if f.embedderURL != "" {
+		cfg.Search.EmbedderURL = f.embedderURL
+	}
+	if f.embedderModel != "" {
+		cfg.Search.EmbedderModel = f.embedderModel
+	}
+	if f.embedderDim > 0 {
+		cfg.Search.EmbedderDim = f.embedderDim
 	}
 	return cfg, nil
 }
@@ -118,11 +141,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	srv.AddRecommendRoutes(svc, rt)
-	ix, mode, err := newSearchIndex(cfg, log)
+	ix, mode, err := newSearchIndex(ctx, cfg, log, st)
 	if err != nil {
 		return err
 	}
+	defer ix.Close()
 	clicks := search.NewClicks()
+	ranker := newSearchRanker(cfg, ix, eng, svc, clicks, log)
+	if ranker != nil {
+		svc.AddLearner(ranker) // retrained with the recommendation models
+	}
 	stopSearchLog := srv.AddSearchRoutes(ix, clicks, svc, mode)
 	defer stopSearchLog()
 	if _, err := web.Register(srv, svc, rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: log,
@@ -163,6 +191,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
 		hs.Close()
 		return err
+	}
+	if ranker != nil {
+		if err := ranker.Load(ctx); err != nil {
+			log.Error("the stored search ranker cannot load; searches use keyword ranking until it is retrained", "error", err)
+		}
 	}
 	go rt.Run(ctx)
 	// Loading leaves garbage of the size of the catalogue and the models
@@ -228,15 +261,34 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 
 // newSearchIndex builds the product search index from the config: keyword
 // search always; semantic and hybrid modes when an embedder is configured.
-func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.Mode, error) {
+// The mode it returns is the default of requests: ltr when the ranker is
+// learned (the index falls back to the configured mode until a learned
+// version serves). Item vectors are computed in the background and kept
+// in vectors, so a restart embeds only new and changed items.
+func newSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, vectors store.Vectors) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
-	opts := search.Options{Logger: log}
+	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch}
+	if sc.JapaneseHan {
+		opts.Registry = analysis.NewRegistry(analysis.Options{JapaneseHan: true})
+	}
 	if sc.Embedder != "" && sc.Embedder != "none" {
 		emb, err := embedders.New(embedders.Config{Kind: sc.Embedder, URL: sc.EmbedderURL, Model: sc.EmbedderModel, Dim: sc.EmbedderDim, APIKey: os.Getenv("AISLE_EMBEDDER_KEY"), Logger: log})
 		if err != nil {
 			return nil, "", fmt.Errorf("config search.embedder: %w", err)
 		}
-		opts.Embedder = embed.NewCache(emb, 10000)
+		// A remote model tells its dimension on its first answer; the
+		// stored vectors are keyed by it, so ask now rather than re-embed.
+		if p, ok := emb.(interface {
+			Probe(context.Context) (int, error)
+		}); ok && emb.Dim() == 0 {
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if _, err := p.Probe(pctx); err != nil {
+				log.Warn("embedder not reachable; items stay keyword-only until it answers (set search.embedder_dim to reuse stored vectors)", "err", err)
+			}
+			cancel()
+		}
+		opts.Embedder = emb
+		opts.QueryEmbedder = embed.NewCache(emb, 10000)
 	}
 	mode := search.ModeKeyword
 	if sc.Mode != "" {
@@ -244,13 +296,81 @@ func newSearchIndex(cfg config.Config, log *slog.Logger) (*search.Index, search.
 		if err != nil {
 			return nil, "", fmt.Errorf("config search.mode: %w", err)
 		}
-		if m != search.ModeKeyword && opts.Embedder == nil {
+		if (m == search.ModeSemantic || m == search.ModeHybrid) && opts.Embedder == nil {
 			return nil, "", fmt.Errorf("config search.mode %s needs search.embedder (use-lite, openai, hash)", m)
 		}
 		mode = m
 	}
-	ix, err := search.NewIndex(search.DefaultConfig(), opts)
+	scfg, err := searchConfig(sc)
+	if err != nil {
+		return nil, "", err
+	}
+	if mode != search.ModeLTR {
+		scfg.DefaultMode = mode
+	}
+	if sc.LearnRanking == nil || *sc.LearnRanking {
+		mode = search.ModeLTR
+	}
+	ix, err := search.NewIndex(scfg, opts)
 	return ix, mode, err
+}
+
+// searchConfig applies the config file's search settings to the engine's
+// defaults.
+func searchConfig(sc config.Search) (search.Config, error) {
+	c := search.DefaultConfig()
+	if len(sc.Synonyms) > 0 {
+		c.Synonyms = sc.Synonyms
+	}
+	for name, w := range sc.FieldWeights {
+		f, ok := search.FieldByName(name)
+		if !ok {
+			return c, fmt.Errorf("config search.field_weights: unknown field %q (want title, brand, categories, attributes or description)", name)
+		}
+		c.FieldWeights[f] = w
+	}
+	if sc.Fusion.Method != "" {
+		c.Fusion.Method = sc.Fusion.Method
+	}
+	if sc.Fusion.Norm != "" {
+		c.Fusion.Norm = sc.Fusion.Norm
+	}
+	if sc.Fusion.Alpha != nil {
+		c.Fusion.Alpha = *sc.Fusion.Alpha
+	}
+	if sc.Fusion.Gate != nil {
+		c.Fusion.Gate = *sc.Fusion.Gate
+	}
+	if sc.Fusion.RRFK > 0 {
+		c.Fusion.RRFK = sc.Fusion.RRFK
+	}
+	if sc.Fusion.Depth > 0 {
+		c.Fusion.Depth = sc.Fusion.Depth
+	}
+	if sc.BoostWeight != nil {
+		c.BoostWeight = *sc.BoostWeight
+	}
+	if len(sc.PriceRanges) > 0 {
+		c.PriceRanges = nil
+		for _, r := range sc.PriceRanges {
+			c.PriceRanges = append(c.PriceRanges, search.PriceRange{Min: r[0], Max: r[1]})
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config search: %w", err)
+	}
+	return c, nil
+}
+
+// newSearchRanker gives the index its ranking signals (popularity from
+// svc, click-through from clicks) and returns the learner of its search
+// ranker, or nil when search.learn_ranking is off.
+func newSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, svc *recommend.Service, clicks *search.Clicks, log *slog.Logger) *ranking.Learner {
+	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
+	if cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking {
+		return nil
+	}
+	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity}, log)
 }
 
 // loadSearch indexes the catalogue, learns the click model from the event

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,9 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // trainOptions turns the config into pipeline options.
@@ -114,6 +118,13 @@ must not be running on the same data directory.`,
 			opts.Progress = bars.update
 			results, err := pipeline.Train(cmd.Context(), eng.Store(), data, opts)
 			bars.finish()
+			if err == nil && models == "" {
+				var res pipeline.Result
+				res, err = trainSearchRanker(cmd.Context(), cfg, eng)
+				if res.Model != "" {
+					results = append(results, res)
+				}
+			}
 			printResults(out, results)
 			if jsonOut != "" {
 				if werr := writeJSON(jsonOut, out, map[string]any{"preprocessing": data.Report, "results": results}); werr != nil {
@@ -204,4 +215,40 @@ func writeJSON(path string, stdout io.Writer, v any) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// trainSearchRanker trains a new version of the search ranker from the
+// search log as the server's retraining does (see package
+// search/ranking), unless search.learn_ranking is off. Too little search
+// feedback is a result that says so, not an error.
+func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engine) (pipeline.Result, error) {
+	log := newLogger()
+	vectors, _ := eng.Store().(store.Vectors) // item vectors stored by the server, if any
+	ix, _, err := newSearchIndex(ctx, cfg, log, vectors)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	defer ix.Close()
+	svc, _, err := newRecommender(cfg, eng, log)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	if err := svc.Load(ctx); err != nil {
+		return pipeline.Result{}, err
+	}
+	clicks := search.NewClicks()
+	l := newSearchRanker(cfg, ix, eng, svc, clicks, log)
+	if l == nil {
+		return pipeline.Result{}, nil
+	}
+	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
+		return pipeline.Result{}, err
+	}
+	if err := ix.WaitVectors(ctx); err != nil { // the ranker's semantic feature needs them
+		return pipeline.Result{}, fmt.Errorf("embed items for the search ranker: %w", err)
+	}
+	if err := l.Load(ctx); err != nil {
+		log.Warn("the serving search ranker cannot load; the new version is compared with keyword ranking only", "error", err)
+	}
+	return l.RunOnce(ctx)
 }

@@ -1,6 +1,7 @@
 // Package analysis turns product and query text into index terms: a
 // tokenizer splits text into tokens, token filters rewrite or drop them
-// (lowercase, stop words, stemming, dictionary segmentation of Chinese), and
+// (width folding, lowercase, stop words, stemming, segmentation of Chinese,
+// Japanese and Korean), and
 // an Analyzer chains one tokenizer with its filters. Parts are looked up by
 // name in a Registry, so a configuration can name the analyzer it wants.
 package analysis
@@ -86,12 +87,21 @@ type Options struct {
 	// CJK segments Chinese text with a dictionary. When nil, NewRegistry
 	// creates one that loads the bundled dictionary on first use.
 	CJK *Segmenter
+	// Japanese segments Japanese text (any text with kana). When nil,
+	// NewRegistry creates one that loads the bundled IPA dictionary on first
+	// use.
+	Japanese *JapaneseSegmenter
+	// JapaneseHan treats text written in kanji only as Japanese instead of
+	// Chinese: set it for a Japanese catalogue, so that a query such as 水筒
+	// is segmented like the titles it should find.
+	JapaneseHan bool
 }
 
 // Built-in names.
 const (
 	TokenizerUnicode = "unicode"
 
+	FilterNFKC       = "nfkc"
 	FilterLowercase  = "lowercase"
 	FilterPossessive = "possessive_en"
 	FilterStopEN     = "stop_en"
@@ -99,8 +109,8 @@ const (
 	FilterCJK        = "cjk"
 	FilterCompound   = "compound"
 
-	AnalyzerStandard = "standard" // unicode, lowercase, cjk
-	AnalyzerEnglish  = "en"       // unicode, lowercase, compound, possessive_en, stop_en, stem_en, cjk
+	AnalyzerStandard = "standard" // unicode, nfkc, lowercase, cjk
+	AnalyzerEnglish  = "en"       // unicode, nfkc, lowercase, compound, possessive_en, stop_en, stem_en, cjk
 	AnalyzerKeyword  = "keyword"  // the whole text, lowercased and trimmed, as one token
 )
 
@@ -115,21 +125,26 @@ func NewRegistry(opt Options) *Registry {
 	if seg == nil {
 		seg = NewSegmenter(nil)
 	}
+	ja := opt.Japanese
+	if ja == nil {
+		ja = NewJapaneseSegmenter(nil)
+	}
 	r.tokenizers[TokenizerUnicode] = UnicodeTokenizer{}
 	r.tokenizers["whole"] = wholeTokenizer{}
 	r.filters[FilterLowercase] = LowercaseFilter{}
 	r.filters[FilterPossessive] = PossessiveFilter{}
 	r.filters[FilterStopEN] = NewStopFilter(EnglishStopWords)
 	r.filters[FilterStemEN] = NewEnglishStemFilter()
-	r.filters[FilterCJK] = CJKFilter{Seg: seg}
+	r.filters[FilterNFKC] = NFKCFilter{}
+	r.filters[FilterCJK] = CJKFilter{Zh: seg, Ja: ja, Ko: &KoreanSegmenter{}, JapaneseHan: opt.JapaneseHan}
 	r.filters[FilterCompound] = CompoundFilter{}
 	must := func(a *Analyzer, err error) {
 		if err != nil {
 			panic(err) // built-in names are constants above: a failure is a programming error
 		}
 	}
-	must(r.Build(AnalyzerStandard, TokenizerUnicode, FilterLowercase, FilterCJK))
-	must(r.Build(AnalyzerEnglish, TokenizerUnicode, FilterLowercase, FilterCompound, FilterPossessive, FilterStopEN, FilterStemEN, FilterCJK))
+	must(r.Build(AnalyzerStandard, TokenizerUnicode, FilterNFKC, FilterLowercase, FilterCJK))
+	must(r.Build(AnalyzerEnglish, TokenizerUnicode, FilterNFKC, FilterLowercase, FilterCompound, FilterPossessive, FilterStopEN, FilterStemEN, FilterCJK))
 	must(r.Build(AnalyzerKeyword, "whole", FilterLowercase))
 	return r
 }

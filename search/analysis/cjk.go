@@ -80,6 +80,10 @@ func (s *Segmenter) Load() (time.Duration, error) {
 	return s.loadDur, s.err
 }
 
+// loaded reports whether Segment uses the dictionary (its words follow each
+// other) rather than overlapping bigrams. Call it after Segment.
+func (s *Segmenter) loaded() bool { return !s.bigram && s.err == nil }
+
 // Segment splits a run of Han characters into words. If the dictionary
 // failed to load it falls back to bigrams.
 func (s *Segmenter) Segment(run string) []string {

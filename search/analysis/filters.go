@@ -4,9 +4,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kljensen/snowball/english"
+	"golang.org/x/text/unicode/norm"
 )
 
 // LowercaseFilter lowercases every term (Unicode-aware).
@@ -146,46 +148,241 @@ func (CompoundFilter) Filter(toks []Token) []Token {
 	return out
 }
 
-// CJKFilter splits Han tokens into words with a dictionary Segmenter
-// ("苹果手机壳" → 苹果, 手机, 壳). Kana and hangul runs are kept whole.
-// Positions after a split token are shifted so they stay increasing.
-type CJKFilter struct{ Seg *Segmenter }
+// NFKCFilter normalises each term to Unicode NFKC: full-width ASCII
+// becomes ASCII (ｉＰｈｏｎｅ → iPhone), half-width katakana becomes
+// full-width (ｶﾀｶﾅ → カタカナ, ｶﾞ → ガ), decomposed Hangul is composed, and
+// ligatures are split (ﬁ → fi). Characters that NFKC turns into something
+// other than letters, digits or marks (the spaces inside ﷺ) are removed, and
+// a term left empty is dropped. Offsets keep pointing at the original text.
+type NFKCFilter struct{}
+
+// Filter implements TokenFilter.
+func (NFKCFilter) Filter(toks []Token) []Token {
+	out := toks[:0]
+	for _, t := range toks {
+		if !isASCII(t.Term) && !norm.NFKC.IsNormalString(t.Term) {
+			t.Term = norm.NFKC.String(t.Term)
+			if strings.IndexFunc(t.Term, notTermRune) >= 0 {
+				t.Term = strings.Map(func(r rune) rune {
+					if notTermRune(r) {
+						return -1
+					}
+					return r
+				}, t.Term)
+			}
+			if t.Term == "" {
+				continue
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// isASCII reports whether s is ASCII only (and so already in NFKC); the
+// check saves the allocations of norm's quick check on English text.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func notTermRune(r rune) bool {
+	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && r != '.' && r != '\''
+}
+
+// CJKFilter segments Chinese, Japanese and Korean tokens into words, the
+// same way for items and queries:
+//
+//   - Japanese: when the text contains kana (or JapaneseHan is set), every run
+//     of kanji and kana written without a break goes to Ja as one string
+//     (ワイヤレスイヤホン → ワイヤレス/イヤ/ホン, 手帳型ケース → 手帳/型/ケース);
+//   - Chinese: otherwise Han tokens go to Zh (苹果手机壳 → 苹果/手机/壳);
+//   - Korean: each hangul word goes to Ko (무선이어폰 → 무선/선이/이어/어폰).
+//
+// Some Japanese words also get alternates at their own position: the
+// Chinese segmenter's pieces of a kanji word (水筒 → 水, 筒), so that a
+// kanji-only query, analysed as Chinese, still matches; and the dictionary
+// parts of a katakana compound that kagome keeps whole (ゲーミングマウス →
+// ゲーミング, マウス). A nil segmenter leaves its tokens whole (kanji of
+// Japanese text then go to Zh). Positions after a split token are shifted
+// so they stay increasing; offsets point into the original text.
+type CJKFilter struct {
+	Zh *Segmenter         // Chinese
+	Ja *JapaneseSegmenter // Japanese
+	Ko *KoreanSegmenter   // Korean
+	// JapaneseHan makes text without kana Japanese too, for a shop whose
+	// catalogue is Japanese: a query of kanji only (水筒) is then segmented
+	// like the titles it should find.
+	JapaneseHan bool
+}
 
 // Filter implements TokenFilter.
 func (f CJKFilter) Filter(toks []Token) []Token {
-	has := false
+	has, japanese := false, f.JapaneseHan
 	for _, t := range toks {
-		if t.Kind == Han {
+		switch t.Kind {
+		case Kana:
+			japanese, has = true, true
+		case Han, Hangul:
 			has = true
-			break
 		}
 	}
 	if !has {
 		return toks
 	}
 	out := make([]Token, 0, len(toks)*2)
-	shift := 0
-	for _, t := range toks {
-		t.Pos += shift
-		if t.Kind != Han {
-			out = append(out, t)
-			continue
-		}
-		words := f.Seg.Segment(t.Term)
+	shift := 0 // added to the positions of the tokens still to come
+	// emit appends the words of run, the concatenated terms of src, and
+	// moves the following positions by the change in the number of tokens.
+	// Words of a dictionary segmenter follow each other; bigrams overlap.
+	emit := func(run string, words []string, src []Token, kind Kind, alsoZh bool, overlapping func() bool) {
+		pos := src[0].Pos + shift
 		cur := 0
+		overlap := len(words) > 1 && overlapping()
 		for k, w := range words {
-			idx := strings.Index(t.Term[cur:], w)
+			idx := strings.Index(run[cur:], w)
 			if idx < 0 { // cannot happen for a segmenter that returns substrings in order
 				idx = 0
 			}
 			off := cur + idx
-			out = append(out, Token{Term: w, Start: t.Start + off, End: t.Start + off + len(w), Pos: t.Pos + k, Kind: Han})
-			_, first := utf8.DecodeRuneInString(w)
-			cur = off + first
+			start, end := mapOffsets(src, off, off+len(w))
+			wk := kind
+			if kind != Hangul && !strings.ContainsFunc(w, isHan) {
+				wk = Kana
+			}
+			out = append(out, Token{Term: w, Start: start, End: end, Pos: pos + k, Kind: wk})
+			if alsoZh && wk == Han {
+				out = f.appendChineseAlternates(out, w, start, end, pos+k)
+			}
+			if kind == Han && wk == Kana && f.Ja != nil { // a Japanese word in kana
+				out = appendAlternates(out, w, f.Ja.katakanaPieces(w), start, end, pos+k, false)
+			}
+			if overlap {
+				_, first := utf8.DecodeRuneInString(w)
+				cur = off + first
+			} else {
+				cur = off + len(w)
+			}
 		}
-		if len(words) > 1 {
-			shift += len(words) - 1
+		shift += len(words) - len(src)
+	}
+	for i := 0; i < len(toks); {
+		t := toks[i]
+		switch {
+		case japanese && f.Ja != nil && (t.Kind == Han || t.Kind == Kana):
+			j := i + 1
+			for j < len(toks) && (toks[j].Kind == Han || toks[j].Kind == Kana) && toks[j].Start == toks[j-1].End {
+				j++
+			}
+			run := t.Term
+			if j > i+1 {
+				var b strings.Builder
+				for _, s := range toks[i:j] {
+					b.WriteString(s.Term)
+				}
+				run = b.String()
+			}
+			emit(run, f.Ja.Segment(run), toks[i:j], Han, !f.JapaneseHan && f.Zh != nil, func() bool { return !f.Ja.loaded() })
+			i = j
+			continue
+		case t.Kind == Han && f.Zh != nil: // Chinese text, or Japanese text without a Japanese segmenter
+			emit(t.Term, f.Zh.Segment(t.Term), toks[i:i+1], Han, false, func() bool { return !f.Zh.loaded() })
+		case t.Kind == Hangul && f.Ko != nil:
+			emit(t.Term, f.Ko.Segment(t.Term), toks[i:i+1], Hangul, false, f.Ko.overlapping)
+		default:
+			t.Pos += shift
+			out = append(out, t)
+		}
+		i++
+	}
+	return out
+}
+
+// appendChineseAlternates adds, at the same position as the Japanese word w
+// (all kanji), the words the Chinese segmenter makes of it when they differ
+// (水筒 → 水, 筒). Text written in kanji only is analysed as Chinese unless
+// JapaneseHan is set, so a query 水筒 becomes 水/筒: the alternates let it
+// find ステンレス製の水筒, while a Japanese query still prefers items with
+// the whole word.
+func (f CJKFilter) appendChineseAlternates(out []Token, w string, start, end, pos int) []Token {
+	if utf8.RuneCountInString(w) < 2 || !isAllHan(w) {
+		return out
+	}
+	pieces := f.Zh.Segment(w)
+	if len(pieces) == 1 && pieces[0] == w {
+		return out
+	}
+	return appendAlternates(out, w, pieces, start, end, pos, !f.Zh.loaded())
+}
+
+// appendAlternates adds pieces of the word w (spanning start:end of the
+// text) as extra tokens at w's position. Their offsets are those of w when
+// an earlier filter changed w (its length differs from the text's).
+func appendAlternates(out []Token, w string, pieces []string, start, end, pos int, overlap bool) []Token {
+	same := end-start == len(w)
+	cur := 0
+	for _, p := range pieces {
+		idx := strings.Index(w[cur:], p)
+		if idx < 0 {
+			idx = 0
+		}
+		off := cur + idx
+		ps, pe := start, end
+		if same {
+			ps, pe = start+off, start+off+len(p)
+		}
+		kind := Kana
+		if strings.ContainsFunc(p, isHan) {
+			kind = Han
+		}
+		out = append(out, Token{Term: p, Start: ps, End: pe, Pos: pos, Kind: kind})
+		if overlap {
+			_, first := utf8.DecodeRuneInString(p)
+			cur = off + first
+		} else {
+			cur = off + len(p)
 		}
 	}
 	return out
+}
+
+func isAllHan(s string) bool {
+	for _, r := range s {
+		if !isHan(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
+
+// mapOffsets maps the byte range [from, to) of the concatenated terms of src
+// back to offsets in the original text. Inside a term that a filter changed
+// (its length differs from the text it came from) it snaps to the term's ends.
+func mapOffsets(src []Token, from, to int) (start, end int) {
+	start, end = src[0].Start, src[len(src)-1].End
+	base := 0
+	for _, t := range src {
+		n := len(t.Term)
+		same := n == t.End-t.Start
+		if from >= base && from < base+n {
+			start = t.Start
+			if same {
+				start += from - base
+			}
+		}
+		if to > base && to <= base+n {
+			end = t.End
+			if same {
+				end = t.Start + to - base
+			}
+		}
+		base += n
+	}
+	return start, end
 }

@@ -25,6 +25,7 @@ const (
 )
 
 func classify(r rune) runeClass {
+	r = foldWidth(r)
 	if r < 0x80 {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
 			return clsAlnum
@@ -34,7 +35,7 @@ func classify(r rune) runeClass {
 	switch {
 	case unicode.Is(unicode.Han, r):
 		return clsHan
-	case unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) || r == 'ー':
+	case unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) || isKanaMark(r):
 		return clsKana
 	case unicode.Is(unicode.Hangul, r):
 		return clsHangul
@@ -67,7 +68,7 @@ func (UnicodeTokenizer) Tokenize(text string) []Token {
 			}
 			c2 := classify(r2)
 			if c2 == c {
-				if c == clsAlnum && isASCIIDigit(text[i-1]) != isASCIIDigit(text[i]) && isASCIIAlnum(text[i-1]) && isASCIIAlnum(text[i]) {
+				if c == clsAlnum && digitLetterBoundary(text[:i], r2) {
 					break // "32oz" → 32, oz (CompoundFilter adds 32oz back)
 				}
 				i += s2
@@ -133,8 +134,38 @@ func (wholeTokenizer) Tokenize(text string) []Token {
 	return []Token{{Term: s, Start: start, End: start + len(s)}}
 }
 
-func isASCIIDigit(b byte) bool { return b >= '0' && b <= '9' }
+// foldWidth maps a full-width ASCII character (Ａ, ｚ, ０) to ASCII, so that
+// the tokenizer splits "ｉＰｈｏｎｅ１５" exactly like "iPhone15". The
+// NFKC filter folds the terms themselves.
+func foldWidth(r rune) rune {
+	if r >= 0xFF01 && r <= 0xFF5E {
+		return r - 0xFEE0
+	}
+	return r
+}
 
-func isASCIIAlnum(b byte) bool {
-	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+// isKanaMark reports the length and sound marks that belong inside a kana
+// word but are not in the Hiragana or Katakana scripts: ー and its
+// half-width form, the half-width (semi-)voiced marks of ｶﾞ and ﾊﾟ, and the
+// combining and spacing voiced marks.
+func isKanaMark(r rune) bool {
+	switch r {
+	case 'ー', 0xFF70, 0xFF9E, 0xFF9F, 0x3099, 0x309A, 0x309B, 0x309C:
+		return true
+	}
+	return false
+}
+
+// digitLetterBoundary reports whether next starts a new token after the
+// text before it: an ASCII (or full-width ASCII) digit next to an ASCII letter.
+func digitLetterBoundary(before string, next rune) bool {
+	prev, _ := utf8.DecodeLastRuneInString(before)
+	prev, next = foldWidth(prev), foldWidth(next)
+	return isASCIIAlnum(prev) && isASCIIAlnum(next) && isASCIIDigit(prev) != isASCIIDigit(next)
+}
+
+func isASCIIDigit(r rune) bool { return r >= '0' && r <= '9' }
+
+func isASCIIAlnum(r rune) bool {
+	return r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
 }

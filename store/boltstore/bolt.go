@@ -11,6 +11,7 @@
 //	models:      name, 0x00, version (4 bytes) → ModelMeta JSON
 //	model_blobs: same key → artefact bytes
 //	meta:        counters ("items", "users", "events") → uint64
+//	vectors:     one bucket per vector space → item id → text hash, vector (see vectors.go)
 package boltstore
 
 import (
@@ -72,7 +73,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bItems, bUsers, bEvents, bUserEvents, bModels, bBlobs, bMeta} {
+		for _, b := range [][]byte{bItems, bUsers, bEvents, bUserEvents, bModels, bBlobs, bMeta, bVectors} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -160,7 +161,8 @@ func (s *Store) GetItem(ctx context.Context, id string) (catalog.Item, error) {
 	return get[catalog.Item](s, bItems, id)
 }
 
-// DeleteItem removes one item. Its events stay: they are facts about the past.
+// DeleteItem removes one item and its vectors in every space. Its events
+// stay: they are facts about the past.
 func (s *Store) DeleteItem(ctx context.Context, id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bItems)
@@ -168,6 +170,9 @@ func (s *Store) DeleteItem(ctx context.Context, id string) error {
 			return store.ErrNotFound
 		}
 		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := deleteVectors(tx, []byte(id)); err != nil {
 			return err
 		}
 		return addCounter(tx, kItems, -1)

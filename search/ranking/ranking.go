@@ -1,0 +1,388 @@
+// Package ranking keeps the search ranker that shoppers teach: it turns
+// what they did after searching (clicks, carts, purchases in the same
+// session) into graded judgments, trains a learning-to-rank model on them
+// (package search/ltr), checks it against keyword ranking and the serving
+// version on held-out queries, stores every version next to the
+// recommendation models, and makes the search index use the serving one.
+//
+// Features never see their own labels: judgments come from the newer half
+// of the search log and click-through features from the older half, as
+// they will when the model serves searches that have not happened yet.
+package ranking
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/ltr"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// DefaultName is the name the ranker's versions are stored under.
+const DefaultName = "search-ltr"
+
+// Store is what the learner needs of storage: the event log and the
+// model store.
+type Store interface {
+	store.Models
+	ScanEvents(ctx context.Context, after uint64, fn func(events.Event) error) error
+}
+
+// Config tunes the learner; zero fields take the defaults.
+type Config struct {
+	// Name is the stored model name (default DefaultName).
+	Name string
+	// MinQueries is the fewest distinct queries with shopper actions in
+	// the judged period needed to train (default 30).
+	MinQueries int
+	// ValidShare is the share of judged queries held out to validate
+	// (default 0.25, at least one query).
+	ValidShare float64
+	// Tolerance lets a new version serve if its validation nDCG@10 is
+	// within this fraction below the serving version's (default 0.01).
+	Tolerance float64
+	// MaxGain caps a query-item label (summed action weights: click 1,
+	// add to cart 2, purchase 3) so one eager shopper does not dominate
+	// (default 6).
+	MaxGain float64
+	// Window is how long after a search its session's actions count
+	// (default: search.NewClicks's, 30 min).
+	Window time.Duration
+	// Params overrides the training settings; its Features are always
+	// search.FeatureNames().
+	Params *ltr.Params
+	// Popularity is the popularity feature's source (optional).
+	Popularity func(itemID string) float64
+}
+
+func (c *Config) defaults() {
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.MinQueries <= 0 {
+		c.MinQueries = 30
+	}
+	if c.ValidShare <= 0 || c.ValidShare >= 1 {
+		c.ValidShare = 0.25
+	}
+	if c.Tolerance <= 0 {
+		c.Tolerance = 0.01
+	}
+	if c.MaxGain <= 0 {
+		c.MaxGain = 6
+	}
+	if c.Window <= 0 {
+		c.Window = search.NewClicks().Window
+	}
+}
+
+// Learner trains, stores and serves the search ranker. Its methods are
+// safe for concurrent use; one training runs at a time.
+type Learner struct {
+	ix  *search.Index
+	st  Store
+	cfg Config
+	log *slog.Logger
+	mu  sync.Mutex
+}
+
+// New returns a learner for ix over st.
+func New(ix *search.Index, st Store, cfg Config, log *slog.Logger) *Learner {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Learner{ix: ix, st: st, cfg: cfg, log: log}
+}
+
+// Name is the model name its versions are stored under.
+func (l *Learner) Name() string { return l.cfg.Name }
+
+// ErrNotEnoughData reports that the search log holds too little feedback
+// to train; the index keeps its current ranking.
+var ErrNotEnoughData = errors.New("not enough search feedback to train the search ranker")
+
+// Load makes the stored serving version (if any) rank searches.
+func (l *Learner) Load(ctx context.Context) error {
+	metas, err := l.st.ListModels(ctx, l.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("list %s versions: %w", l.cfg.Name, err)
+	}
+	for i := len(metas) - 1; i >= 0; i-- {
+		if metas[i].Status == store.StatusServing {
+			if err := l.activate(ctx, metas[i]); err != nil {
+				return err
+			}
+			l.log.Info("search ranker serving", "model", l.cfg.Name, "version", metas[i].Version)
+			return nil
+		}
+	}
+	return nil
+}
+
+func (l *Learner) activate(ctx context.Context, meta store.ModelMeta) error {
+	var m *ltr.Model
+	err := l.st.ReadModel(ctx, meta.Name, meta.Version, func(_ store.ModelMeta, r io.Reader) error {
+		var err error
+		m, err = ltr.Load(r)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("load %s@%d: %w", meta.Name, meta.Version, err)
+	}
+	if err := l.ix.SetRanker(m); err != nil {
+		return fmt.Errorf("%s@%d: %w", meta.Name, meta.Version, err)
+	}
+	return nil
+}
+
+// Rollback makes the version that served before the current one serve
+// again.
+func (l *Learner) Rollback(ctx context.Context) (store.ModelMeta, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return store.RollbackVersion(ctx, l.st, l.cfg.Name, func(m store.ModelMeta) error { return l.activate(ctx, m) })
+}
+
+// RunOnce trains a new version from the search log and promotes it when
+// it ranks the held-out queries better than keyword ranking and not worse
+// than the serving version, and reports it as a training result. Too
+// little feedback is not an error: the result says so and nothing is
+// stored.
+func (l *Learner) RunOnce(ctx context.Context) (pipeline.Result, error) {
+	start := time.Now()
+	rep, err := l.Train(ctx)
+	res := pipeline.Result{Model: l.cfg.Name, TrainSeconds: time.Since(start).Seconds()}
+	switch {
+	case errors.Is(err, ErrNotEnoughData):
+		l.log.Info("search ranker not trained", "reason", err)
+		res.Reason = err.Error()
+		return res, nil
+	case err != nil:
+		res.Error = err.Error()
+		return res, err
+	}
+	res.Trained, res.Version = true, rep.Version
+	res.Metrics = map[string]float64{"NDCG@10": rep.NDCG, "keyword NDCG@10": rep.Keyword}
+	res.Reason = fmt.Sprintf("validation nDCG@10 %.4f vs keyword ranking %.4f on %d held-out queries", rep.NDCG, rep.Keyword, rep.Valid)
+	if !rep.Serving {
+		res.Reason += "; not serving: " + rep.Note
+	}
+	return res, nil
+}
+
+// Report describes one training run.
+type Report struct {
+	Version int  // stored version, 0 when nothing was stored
+	Serving bool // the new version now serves
+	// Queries and Valid count the judged queries trained and validated on.
+	Queries, Valid int
+	// NDCG, Keyword and Previous are the validation nDCG@10 of the new
+	// model, of keyword ranking and of the serving version (-1: none).
+	NDCG, Keyword, Previous float64
+	Note                    string
+}
+
+// Train runs one training and promotion; see RunOnce.
+func (l *Learner) Train(ctx context.Context) (Report, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	start := time.Now()
+	rep := Report{Previous: -1}
+	feat, label, actions, err := l.splitLog(ctx)
+	if err != nil {
+		return rep, err
+	}
+	judged := label.Judgments()
+	train, valid, err := l.queries(ctx, judged, feat)
+	if err != nil {
+		return rep, err
+	}
+	if len(train)+len(valid) < l.cfg.MinQueries {
+		return rep, fmt.Errorf("%w: %d queries with clicks, carts or purchases in the newer half of the search log have a judged result among their candidates, need %d", ErrNotEnoughData, len(train)+len(valid), l.cfg.MinQueries)
+	}
+	rep.Queries, rep.Valid = len(train), len(valid)
+	p := ltr.DefaultParams(search.FeatureNames())
+	if l.cfg.Params != nil {
+		p = *l.cfg.Params
+		p.Features = search.FeatureNames()
+	}
+	m, err := ltr.Train(ctx, train, valid, p)
+	if err != nil {
+		return rep, fmt.Errorf("train the search ranker: %w", err)
+	}
+	rep.NDCG = meanNDCG(valid, m.Score)
+	rep.Keyword = meanNDCG(valid, nil)
+	if cur := l.ix.Ranker(); cur != nil {
+		rep.Previous = meanNDCG(valid, cur.Score)
+	}
+	var blob bytes.Buffer
+	if err := m.Save(&blob); err != nil {
+		return rep, fmt.Errorf("encode the search ranker: %w", err)
+	}
+	meta := store.ModelMeta{
+		Name:      l.cfg.Name,
+		Params:    map[string]float64{"trees": float64(p.Trees), "learning_rate": p.LearningRate, "max_leaves": float64(p.MaxLeaves), "min_queries": float64(l.cfg.MinQueries)},
+		Metrics:   map[string]float64{"NDCG@10": rep.NDCG, "keyword NDCG@10": rep.Keyword, "train queries": float64(len(train)), "validation queries": float64(len(valid))},
+		Items:     l.ix.Len(),
+		Events:    actions,
+		CreatedAt: time.Now().UTC(),
+		TrainSecs: time.Since(start).Seconds(),
+		Status:    store.StatusCandidate,
+		Size:      int64(blob.Len()),
+	}
+	if rep.Previous >= 0 {
+		meta.Metrics["serving NDCG@10"] = rep.Previous
+	}
+	if rep.Version, err = l.st.SaveModel(ctx, meta, blob.Bytes()); err != nil {
+		return rep, fmt.Errorf("store the search ranker: %w", err)
+	}
+	rep.Serving, err = store.PromoteVersion(ctx, l.st, l.cfg.Name, rep.Version,
+		func(store.ModelMeta, *store.ModelMeta) (bool, string) {
+			if rep.NDCG <= rep.Keyword {
+				rep.Note = fmt.Sprintf("validation nDCG@10 %.4f is not better than keyword ranking's %.4f", rep.NDCG, rep.Keyword)
+				return false, rep.Note
+			}
+			if rep.Previous >= 0 && rep.NDCG < rep.Previous*(1-l.cfg.Tolerance) {
+				rep.Note = fmt.Sprintf("validation nDCG@10 %.4f is worse than the serving version's %.4f", rep.NDCG, rep.Previous)
+				return false, rep.Note
+			}
+			return true, ""
+		},
+		func(meta store.ModelMeta) error { return l.ix.SetRanker(m) })
+	if err != nil {
+		return rep, err
+	}
+	l.log.Info("search ranker trained", "version", rep.Version, "serving", rep.Serving, "ndcg", rep.NDCG,
+		"keyword_ndcg", rep.Keyword, "queries", rep.Queries, "validation", rep.Valid, "note", rep.Note)
+	return rep, nil
+}
+
+// splitLog reads the search log and the actions that followed searches,
+// and splits it at the median search time: click-through features learn
+// from the older half, judgments from the newer half. It returns the
+// number of actions read.
+func (l *Learner) splitLog(ctx context.Context) (feat, label *search.Clicks, actions int, err error) {
+	var evs []events.Event
+	var searchTimes []int64
+	err = l.st.ScanEvents(ctx, 0, func(e events.Event) error {
+		if e.SessionID == "" {
+			return nil
+		}
+		switch e.Type {
+		case events.Search:
+			if strings.TrimSpace(e.Query) == "" {
+				return nil
+			}
+			searchTimes = append(searchTimes, e.Timestamp.UnixNano())
+		case events.Click, events.AddToCart, events.Purchase:
+			actions++
+		default:
+			return nil
+		}
+		evs = append(evs, e)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read the search log: %w", err)
+	}
+	if len(searchTimes) < 2*l.cfg.MinQueries {
+		return nil, nil, 0, fmt.Errorf("%w: %d searches with a session in the log, need at least %d", ErrNotEnoughData, len(searchTimes), 2*l.cfg.MinQueries)
+	}
+	slices.Sort(searchTimes)
+	cut := time.Unix(0, searchTimes[len(searchTimes)/2])
+	// events are in log order, which is arrival order; sessions replay in
+	// time order per session as Clicks expects
+	sort.SliceStable(evs, func(a, b int) bool { return evs[a].Timestamp.Before(evs[b].Timestamp) })
+	feat, label = search.NewClicks(), search.NewClicks()
+	feat.Window, label.Window = l.cfg.Window, l.cfg.Window
+	for _, e := range evs {
+		if e.Timestamp.Before(cut) {
+			feat.Record(e)
+		} else {
+			label.Record(e)
+		}
+	}
+	return feat, label, actions, nil
+}
+
+// queries turns judgments into training queries: each query's candidates
+// (as the index retrieves them now) with their features, labelled with
+// the capped action weights. Queries none of whose judged items are among
+// the candidates teach nothing and are dropped. A hash of the query text
+// picks the validation share, so a query stays on its side across runs.
+func (l *Learner) queries(ctx context.Context, judged []search.Judgment, feat *search.Clicks) (train, valid []ltr.Query, err error) {
+	sig := search.Signals{Popularity: l.cfg.Popularity, Clicks: feat}
+	for _, j := range judged {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		cands, err := l.ix.CandidatesWith(ctx, search.Request{Query: j.Query, NoHighlights: true}, sig)
+		if err != nil {
+			return nil, nil, fmt.Errorf("candidates of %q: %w", j.Query, err)
+		}
+		q := ltr.Query{ID: j.Query}
+		pos := 0
+		for _, c := range cands {
+			g := math.Min(j.Gains[c.ID], l.cfg.MaxGain)
+			if g > 0 {
+				pos++
+			}
+			q.Features = append(q.Features, c.Features)
+			q.Labels = append(q.Labels, g)
+		}
+		if pos == 0 {
+			continue
+		}
+		if inValidation(j.Query, l.cfg.ValidShare) {
+			valid = append(valid, q)
+		} else {
+			train = append(train, q)
+		}
+	}
+	if len(valid) == 0 && len(train) > 1 { // tiny logs: keep one query aside
+		valid, train = train[len(train)-1:], train[:len(train)-1]
+	}
+	return train, valid, nil
+}
+
+func inValidation(q string, share float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte(q))
+	return float64(h.Sum64()%10000)/10000 < share
+}
+
+// meanNDCG is the mean nDCG@10 of the queries ranked by score, or in
+// candidate order (keyword ranking) when score is nil.
+func meanNDCG(qs []ltr.Query, score func([]float32) float64) float64 {
+	if len(qs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, q := range qs {
+		s := make([]float64, len(q.Features))
+		for i, f := range q.Features {
+			if score == nil {
+				s[i] = -float64(i)
+			} else {
+				s[i] = score(f)
+			}
+		}
+		sum += ltr.NDCG(s, q.Labels, 10)
+	}
+	return sum / float64(len(qs))
+}

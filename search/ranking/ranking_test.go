@@ -1,0 +1,220 @@
+package ranking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+// shop is a catalogue of families of near-identical products, one query
+// word per family. In each family shoppers prefer one product that
+// keyword ranking puts last (its title is the longest), and they keep
+// preferring it: what they clicked before predicts what they click next.
+type shop struct {
+	st       *boltstore.Store
+	ix       *search.Index
+	words    []string
+	favorite map[string]string // query word → preferred item
+}
+
+func newShop(t *testing.T, families int, sessionsPerFamily int) *shop {
+	t.Helper()
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &shop{st: st, ix: ix, favorite: map[string]string{}}
+	rng := rand.New(rand.NewPCG(7, 7))
+	var items []catalog.Item
+	for f := 0; f < families; f++ {
+		w := fmt.Sprintf("gizmo%c%c", 'a'+f%26, 'a'+f/26)
+		s.words = append(s.words, w)
+		for k := 0; k < 6; k++ {
+			title := fmt.Sprintf("%s model %d", w, k)
+			if k == 5 {
+				title += " with extra long descriptive words in the title"
+				s.favorite[w] = fmt.Sprintf("%s-%d", w, k)
+			}
+			items = append(items, catalog.Item{ID: fmt.Sprintf("%s-%d", w, k), Title: title, Available: true})
+		}
+	}
+	if err := st.PutItems(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Upsert(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var evs []events.Event
+	n := 0
+	for round := 0; round < sessionsPerFamily; round++ {
+		for _, w := range s.words {
+			n++
+			sess := fmt.Sprintf("s%d", n)
+			at := t0.Add(time.Duration(n) * time.Minute)
+			evs = append(evs, events.Event{UserID: "u" + sess, SessionID: sess, Type: events.Search, Query: w, Timestamp: at})
+			item := s.favorite[w]
+			if rng.IntN(5) == 0 { // shoppers sometimes click something else
+				item = fmt.Sprintf("%s-%d", w, rng.IntN(5))
+			}
+			evs = append(evs, events.Event{UserID: "u" + sess, SessionID: sess, ItemID: item, Type: events.Click, Timestamp: at.Add(10 * time.Second)})
+		}
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *shop) first(t *testing.T, q string, mode search.Mode) string {
+	t.Helper()
+	res, err := s.ix.Search(context.Background(), search.Request{Query: q, Mode: mode})
+	if err != nil || len(res.Items) == 0 {
+		t.Fatalf("search %q: %v (%d items)", q, err, len(res.Items))
+	}
+	return res.Items[0].ID
+}
+
+func TestLearnerLearnsWhatShoppersPrefer(t *testing.T) {
+	s := newShop(t, 48, 4)
+	ctx := context.Background()
+	w := s.words[0]
+	if got := s.first(t, w, search.ModeKeyword); got == s.favorite[w] {
+		t.Fatalf("keyword ranking already puts the favourite first: the test shows nothing")
+	}
+	clicks := search.NewClicks()
+	s.st.ScanEvents(ctx, 0, func(e events.Event) error { clicks.Record(e); return nil })
+	s.ix.SetSignals(search.Signals{Clicks: clicks})
+
+	l := New(s.ix, s.st, Config{MinQueries: 20}, nil)
+	rep, err := l.Train(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Serving || rep.Version != 1 || rep.NDCG <= rep.Keyword || rep.Queries+rep.Valid != 48 || rep.Valid == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if s.ix.Ranker() == nil {
+		t.Fatal("the serving ranker is not set on the index")
+	}
+	wrong := 0
+	for _, w := range s.words {
+		if s.first(t, w, search.ModeLTR) != s.favorite[w] {
+			wrong++
+		}
+	}
+	if wrong > len(s.words)/10 {
+		t.Fatalf("learned ranking misses the shoppers' favourite on %d of %d queries", wrong, len(s.words))
+	}
+	metas, _ := s.st.ListModels(ctx, DefaultName)
+	if len(metas) != 1 || metas[0].Status != store.StatusServing || metas[0].Metrics["NDCG@10"] != rep.NDCG {
+		t.Fatalf("stored versions %+v", metas)
+	}
+
+	// a second version that is no better than the first is rejected or
+	// serves; either way a rollback returns to version 1 when 2 serves
+	rep2, err := l.Train(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.Previous < 0 {
+		t.Fatalf("second run did not compare with the serving version: %+v", rep2)
+	}
+	if rep2.Serving {
+		if m, err := l.Rollback(ctx); err != nil || m.Version != 1 {
+			t.Fatalf("rollback: %+v %v", m, err)
+		}
+	}
+	if _, err := l.Rollback(ctx); !errors.Is(err, store.ErrNoRollback) {
+		t.Fatalf("rollback past the first version: %v", err)
+	}
+
+	// a restarted server loads the serving version
+	ix2, _ := search.NewIndex(search.DefaultConfig(), search.Options{})
+	l2 := New(ix2, s.st, Config{}, nil)
+	if err := l2.Load(ctx); err != nil || ix2.Ranker() == nil {
+		t.Fatalf("load: %v, ranker %v", err, ix2.Ranker())
+	}
+}
+
+func TestLearnerNeedsEnoughFeedback(t *testing.T) {
+	s := newShop(t, 5, 2)
+	l := New(s.ix, s.st, Config{}, nil)
+	_, err := l.Train(context.Background())
+	if !errors.Is(err, ErrNotEnoughData) || !strings.Contains(err.Error(), "need") {
+		t.Fatalf("train on 10 searches: %v", err)
+	}
+	res, err := l.RunOnce(context.Background())
+	if err != nil || res.Trained || res.Model != DefaultName || !strings.Contains(res.Reason, "not enough") {
+		t.Fatalf("RunOnce without enough data: %+v %v", res, err)
+	}
+	metas, _ := s.st.ListModels(context.Background(), DefaultName)
+	if len(metas) != 0 || s.ix.Ranker() != nil {
+		t.Fatalf("something was stored or set: %+v", metas)
+	}
+}
+
+// A ranker that does not beat keyword ranking is stored as rejected and
+// does not serve: here shoppers click what keyword ranking puts first.
+func TestLearnerRejectsNoBetterThanKeyword(t *testing.T) {
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ix, _ := search.NewIndex(search.DefaultConfig(), search.Options{})
+	var items []catalog.Item
+	var words []string
+	for f := 0; f < 40; f++ {
+		w := fmt.Sprintf("doohick%c%c", 'a'+f%26, 'a'+f/26)
+		words = append(words, w)
+		// shoppers click the item keyword ranking puts first (shortest title)
+		items = append(items, catalog.Item{ID: w, Title: w + " thing", Available: true})
+		for k := 1; k <= 3; k++ {
+			items = append(items, catalog.Item{ID: fmt.Sprintf("%s-%d", w, k), Title: w + " thing" + strings.Repeat(" with more words", k), Available: true})
+		}
+	}
+	st.PutItems(ctx, items)
+	ix.Upsert(ctx, items...)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var evs []events.Event
+	for r := 0; r < 3; r++ {
+		for i, w := range words {
+			sess := fmt.Sprintf("s%d-%d", r, i)
+			at := t0.Add(time.Duration(r*100+i) * time.Minute)
+			evs = append(evs,
+				events.Event{UserID: "u", SessionID: sess, Type: events.Search, Query: w, Timestamp: at},
+				events.Event{UserID: "u", SessionID: sess, ItemID: w, Type: events.Click, Timestamp: at.Add(time.Second)})
+		}
+	}
+	st.AppendEvents(ctx, evs)
+	// keyword ranking is already perfect
+	rep, err := New(ix, st, Config{MinQueries: 10}, nil).Train(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Serving || rep.Note == "" || ix.Ranker() != nil {
+		t.Fatalf("a ranker no better than keyword serves: %+v", rep)
+	}
+	metas, _ := st.ListModels(ctx, DefaultName)
+	if len(metas) != 1 || metas[0].Status != store.StatusRejected || metas[0].Note == "" {
+		t.Fatalf("stored versions %+v", metas)
+	}
+}

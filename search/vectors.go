@@ -1,0 +1,415 @@
+package search
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// Item vectors are computed in the background so that keyword search never
+// waits for the embedder: Upsert makes items keyword-searchable at once,
+// attaches the vectors it already knows (from the previous version of an
+// unchanged item, or from Options.Vectors) and queues the rest. A bounded
+// pool of workers embeds the queue in batches, writes the vectors to the
+// store and attaches them to the index. Items without a vector yet are
+// skipped by the semantic list; in hybrid mode the keyword list still
+// finds them.
+
+// Defaults of the background embedding.
+const (
+	defaultEmbedBatch = 64
+	defaultEmbedRetry = 30 * time.Second
+	maxEmbedAttempts  = 5
+	progressEvery     = 5 * time.Second
+)
+
+// namer is implemented by embedders that tell their model (embed.Embedder).
+type namer interface{ Name() string }
+
+// vecJob is one item waiting for its vector.
+type vecJob struct {
+	id      string
+	hash    [32]byte
+	text    string
+	attempt int // failed tries so far
+}
+
+// vectorizer is the queue and worker pool of background embedding.
+type vectorizer struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers int
+	batch   int
+	retry   time.Duration // first wait before a failed batch is retried; ≤ 0: never
+
+	mu      sync.Mutex
+	queue   []*vecJob
+	queued  map[string]*vecJob // id → its job while not yet taken
+	active  int                // running workers
+	flying  int                // jobs taken by workers, not finished
+	waiting int                // jobs of failed batches waiting to be retried
+	idle    chan struct{}      // closed while nothing is queued or running
+	err     error              // first failure since the last WaitVectors
+	failed  int
+	closed  bool
+	wg      sync.WaitGroup
+	done    int // embedded since the pool was last idle
+	started time.Time
+	logged  time.Time
+}
+
+func newVectorizer(opt Options) *vectorizer {
+	ctx, cancel := context.WithCancel(context.Background())
+	idle := make(chan struct{})
+	close(idle)
+	v := &vectorizer{ctx: ctx, cancel: cancel, workers: opt.EmbedWorkers, batch: opt.EmbedBatch,
+		queued: map[string]*vecJob{}, idle: idle}
+	if v.workers <= 0 {
+		v.workers = runtime.GOMAXPROCS(0)
+	}
+	if v.batch <= 0 {
+		v.batch = defaultEmbedBatch
+	}
+	switch v.retry = opt.EmbedRetry; {
+	case v.retry == 0:
+		v.retry = defaultEmbedRetry
+	case v.retry < 0:
+		v.retry = 0
+	}
+	return v
+}
+
+// textHash identifies the embedded text of an item.
+func textHash(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// VectorSpace returns the identity of the index's embedder under which its
+// vectors are stored: Options.VectorSpace, or the embedder's name and
+// dimension ("use-lite-en/512"). It is "" without an embedder, or while
+// the dimension is not known yet (a remote model before its first answer).
+func (ix *Index) VectorSpace() string {
+	if ix.emb == nil {
+		return ""
+	}
+	if ix.space != "" {
+		return ix.space
+	}
+	dim := ix.emb.Dim()
+	if dim <= 0 {
+		return ""
+	}
+	name := "embedder"
+	if n, ok := ix.emb.(namer); ok {
+		name = n.Name()
+	}
+	return name + "/" + strconv.Itoa(dim)
+}
+
+// prepareVectors fills in the vectors of items that need no embedding (the
+// indexed version has the same text, or the store has a vector of that
+// text) and returns the jobs for the others.
+func (ix *Index) prepareVectors(ctx context.Context, items []catalog.Item, an []analysed) []vecJob {
+	var idx []int
+	for i := range items {
+		if !items[i].Available {
+			continue
+		}
+		t := embedText(&items[i])
+		an[i].vtext, an[i].vhash = t, textHash(t)
+		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	var missing []int
+	ix.mu.RLock()
+	for _, i := range idx {
+		if d, ok := ix.byID[items[i].ID]; ok && ix.docs[d].vec != nil && ix.docs[d].vhash == an[i].vhash {
+			an[i].vec = ix.docs[d].vec
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	ix.mu.RUnlock()
+	if space := ix.VectorSpace(); ix.vstore != nil && space != "" && len(missing) > 0 {
+		ids := make([]string, len(missing))
+		for k, i := range missing {
+			ids[k] = items[i].ID
+		}
+		got, err := ix.vstore.GetVectors(ctx, space, ids)
+		if err != nil {
+			ix.log.Warn("search index: read stored vectors; embedding again", "items", len(ids), "err", err)
+			got = nil
+		}
+		dim := ix.emb.Dim()
+		n := 0
+		for k, g := range got {
+			i := missing[k]
+			if g.Vec != nil && g.TextHash == an[i].vhash && len(g.Vec) == dim {
+				an[i].vec = g.Vec
+				continue
+			}
+			missing[n] = i
+			n++
+		}
+		if got != nil {
+			missing = missing[:n]
+		}
+	}
+	jobs := make([]vecJob, len(missing))
+	for k, i := range missing {
+		jobs[k] = vecJob{id: items[i].ID, hash: an[i].vhash, text: an[i].vtext}
+	}
+	return jobs
+}
+
+// enqueue queues jobs for the workers, replacing the queued job of an item
+// that changed again, and starts workers up to the pool size.
+func (ix *Index) enqueue(jobs []vecJob) {
+	if len(jobs) == 0 {
+		return
+	}
+	v := ix.vec
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return
+	}
+	if v.active == 0 && len(v.queue) == 0 {
+		v.idle = make(chan struct{})
+		v.started, v.logged, v.done = time.Now(), time.Now(), 0
+		if len(jobs) >= v.batch {
+			ix.log.Info("embedding items in the background", "items", len(jobs), "workers", v.workers, "batch", v.batch, "space", ix.VectorSpace())
+		}
+	}
+	for i := range jobs {
+		if j, ok := v.queued[jobs[i].id]; ok {
+			*j = jobs[i]
+			continue
+		}
+		j := jobs[i]
+		v.queue = append(v.queue, &j)
+		v.queued[j.id] = &j
+	}
+	for v.active < v.workers && v.active*v.batch < len(v.queue) {
+		v.active++
+		v.wg.Add(1)
+		go ix.embedWorker()
+	}
+}
+
+// embedWorker takes batches off the queue until it is empty.
+func (ix *Index) embedWorker() {
+	v := ix.vec
+	defer v.wg.Done()
+	for {
+		v.mu.Lock()
+		if len(v.queue) == 0 || v.ctx.Err() != nil {
+			v.queue, v.queued = nil, map[string]*vecJob{}
+			v.active--
+			if v.active == 0 {
+				if v.done > 0 || v.failed > 0 {
+					el := time.Since(v.started)
+					ix.log.Info("item vectors ready", "embedded", v.done, "failed", v.failed,
+						"took", el.Round(time.Millisecond), "items_per_s", int(float64(v.done)/max(el.Seconds(), 1e-3)))
+				}
+				v.failed = 0
+				close(v.idle)
+			}
+			v.mu.Unlock()
+			return
+		}
+		n := min(v.batch, len(v.queue))
+		batch := make([]vecJob, n)
+		for i, j := range v.queue[:n] {
+			batch[i] = *j
+			delete(v.queued, j.id)
+		}
+		v.queue = v.queue[n:]
+		v.flying += n
+		v.mu.Unlock()
+
+		err := ix.embedBatch(batch)
+
+		v.mu.Lock()
+		v.flying -= n
+		switch {
+		case err != nil && v.ctx.Err() != nil:
+			// closing: the rest of the queue is dropped too
+		case err != nil:
+			v.failed += n
+			if v.err == nil {
+				v.err = err
+			}
+			a := 0
+			for _, j := range batch {
+				a = max(a, j.attempt+1)
+			}
+			if v.retry > 0 && a < maxEmbedAttempts {
+				wait := v.retry << (a - 1)
+				ix.log.Error("search index: embed items; they stay keyword-only until a retry succeeds", "items", n, "retry_in", wait, "err", err)
+				v.waiting += n
+				time.AfterFunc(wait, func() { ix.retry(batch) })
+			} else {
+				ix.log.Error("search index: embed items; they stay keyword-only until updated", "items", n, "err", err)
+			}
+		default:
+			v.done += n
+		}
+		if time.Since(v.logged) >= progressEvery {
+			v.logged = time.Now()
+			ix.log.Info("embedding items", "done", v.done, "queued", len(v.queue)+v.flying,
+				"items_per_s", int(float64(v.done)/max(time.Since(v.started).Seconds(), 1e-3)))
+		}
+		v.mu.Unlock()
+	}
+}
+
+// retry queues a failed batch again, except items changed or deleted since
+// (their newer version has its own job).
+func (ix *Index) retry(batch []vecJob) {
+	var jobs []vecJob
+	ix.mu.RLock()
+	for _, j := range batch {
+		if d, ok := ix.byID[j.id]; ok && ix.docs[d].vhash == j.hash && ix.docs[d].vec == nil {
+			j.attempt++
+			jobs = append(jobs, j)
+		}
+	}
+	ix.mu.RUnlock()
+	v := ix.vec
+	v.mu.Lock()
+	v.waiting -= len(batch)
+	k := 0
+	for _, j := range jobs {
+		if _, queued := v.queued[j.id]; !queued {
+			jobs[k] = j
+			k++
+		}
+	}
+	v.mu.Unlock()
+	ix.enqueue(jobs[:k])
+}
+
+// embedBatch embeds one batch, stores the vectors and attaches them to the
+// items whose text has not changed meanwhile.
+func (ix *Index) embedBatch(batch []vecJob) error {
+	ctx := ix.vec.ctx
+	texts := make([]string, len(batch))
+	for i := range batch {
+		texts[i] = batch[i].text
+	}
+	vecs, err := ix.emb.Embed(ctx, texts)
+	if err != nil {
+		return fmt.Errorf("embed %d items: %w", len(texts), err)
+	}
+	if len(vecs) != len(texts) {
+		return fmt.Errorf("embed %d items: got %d vectors", len(texts), len(vecs))
+	}
+	dim := ix.emb.Dim()
+	out := make([]store.ItemVector, len(batch))
+	for i := range batch {
+		if len(vecs[i]) != dim || dim == 0 {
+			return fmt.Errorf("embed item %q: vector has %d dimensions, want %d", batch[i].id, len(vecs[i]), dim)
+		}
+		out[i] = store.ItemVector{ItemID: batch[i].id, TextHash: batch[i].hash, Vec: normalized(vecs[i])}
+	}
+	var serr error
+	if ix.vstore != nil {
+		if space := ix.VectorSpace(); space != "" {
+			if err := ix.vstore.PutVectors(ctx, space, out); err != nil {
+				serr = fmt.Errorf("store %d vectors: %w", len(out), err)
+			}
+		}
+	}
+	ix.mu.Lock()
+	for i := range out {
+		if d, ok := ix.byID[out[i].ItemID]; ok && ix.docs[d].vhash == out[i].TextHash {
+			ix.docs[d].vec = out[i].Vec
+		}
+	}
+	ix.mu.Unlock()
+	return serr
+}
+
+// WaitVectors blocks until every queued item vector is computed (or ctx
+// ends) and returns the first embedding or storage failure since the
+// previous call. Search does not need it: items are searchable by keyword
+// before their vectors exist. Offline evaluation and tests use it.
+func (ix *Index) WaitVectors(ctx context.Context) error {
+	if ix.vec == nil {
+		return nil
+	}
+	v := ix.vec
+	v.mu.Lock()
+	ch := v.idle
+	v.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	err := v.err
+	v.err = nil
+	return err
+}
+
+// VectorStats counts the live items with and without a vector.
+type VectorStats struct {
+	// Live items with their vector attached.
+	WithVector int
+	// Pending items queued or being embedded.
+	Pending int
+	// Retrying items of failed batches waiting for their next try.
+	Retrying int
+}
+
+// VectorStats reports the progress of background embedding.
+func (ix *Index) VectorStats() VectorStats {
+	var s VectorStats
+	if ix.vec == nil {
+		return s
+	}
+	ix.vec.mu.Lock()
+	s.Pending = len(ix.vec.queue) + ix.vec.flying
+	s.Retrying = ix.vec.waiting
+	ix.vec.mu.Unlock()
+	ix.mu.RLock()
+	for d := range ix.docs {
+		if ix.docs[d].live && ix.docs[d].vec != nil {
+			s.WithVector++
+		}
+	}
+	ix.mu.RUnlock()
+	return s
+}
+
+// Close stops background embedding (queued items stay without vectors)
+// and waits for the workers to finish their current batch. The index stays
+// usable for search and keyword indexing.
+func (ix *Index) Close() error {
+	if ix.vec == nil {
+		return nil
+	}
+	v := ix.vec
+	v.mu.Lock()
+	v.closed = true
+	v.mu.Unlock()
+	v.cancel()
+	v.wg.Wait()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if errors.Is(v.err, context.Canceled) {
+		v.err = nil
+	}
+	return nil
+}
