@@ -14,23 +14,48 @@ const (
 )
 
 // facets counts category, brand and price values over the matched set.
-// Caller holds the read lock.
+// Category and brand counts walk the matched docs once through the compact
+// per-doc arrays (catVal/catEnd, docHot.brand), in doc order, so the reads
+// are close to sequential. Caller holds the read lock.
 func (ix *Index) facets(m *roaring.Bitmap, names []string) *Facets {
 	out := &Facets{}
+	var catCounts, brandCounts []int
 	for _, name := range names {
 		switch name {
 		case FacetCategory:
-			out.Category = ix.countValues(m, &ix.cats, func(d uint32, fn func(uint32)) {
-				for _, c := range ix.docs[d].cats {
-					fn(c)
-				}
-			})
+			catCounts = make([]int, len(ix.cats.names))
 		case FacetBrand:
-			out.Brand = ix.countValues(m, &ix.brands, func(d uint32, fn func(uint32)) {
-				if b := ix.docs[d].brand; b >= 0 {
-					fn(uint32(b))
+			brandCounts = make([]int, len(ix.brands.names))
+		}
+	}
+	if catCounts != nil || brandCounts != nil {
+		it := m.ManyIterator()
+		buf := make([]uint32, 512)
+		for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+			for _, d := range buf[:n] {
+				if catCounts != nil {
+					lo := uint32(0)
+					if d > 0 {
+						lo = ix.catEnd[d-1]
+					}
+					for _, v := range ix.catVal[lo:ix.catEnd[d]] {
+						catCounts[v]++
+					}
 				}
-			})
+				if brandCounts != nil {
+					if b := ix.hot[d].brand; b >= 0 {
+						brandCounts[b]++
+					}
+				}
+			}
+		}
+	}
+	for _, name := range names {
+		switch name {
+		case FacetCategory:
+			out.Category = ix.topValues(&ix.cats, catCounts)
+		case FacetBrand:
+			out.Brand = ix.topValues(&ix.brands, brandCounts)
 		case FacetPrice:
 			out.Price = make([]RangeCount, len(ix.cfg.PriceRanges))
 			for r, pr := range ix.cfg.PriceRanges {
@@ -41,35 +66,39 @@ func (ix *Index) facets(m *roaring.Bitmap, names []string) *Facets {
 	return out
 }
 
-// countValues counts the values of one facet over m: by walking the matched
-// docs when they are few, else by intersecting m with each value's bitmap.
-func (ix *Index) countValues(m *roaring.Bitmap, fv *facetValues, values func(d uint32, fn func(uint32))) []FacetValue {
-	counts := make([]int, len(fv.names))
-	card := m.GetCardinality()
-	if card < uint64(8*len(fv.names)) {
-		it := m.Iterator()
-		for it.HasNext() {
-			values(it.Next(), func(v uint32) { counts[v]++ })
+// topValues lists the values with a count, most frequent first (ties by
+// value), at most Config.FacetSize of them. With a size limit it keeps the
+// best ones by insertion into a short sorted list instead of sorting all.
+func (ix *Index) topValues(fv *facetValues, counts []int) []FacetValue {
+	better := func(a, b FacetValue) bool {
+		if a.Count != b.Count {
+			return a.Count > b.Count
 		}
-	} else {
-		for v, b := range fv.bits {
-			counts[v] = int(m.AndCardinality(b))
-		}
+		return a.Value < b.Value
 	}
+	k := ix.cfg.FacetSize
 	var out []FacetValue
 	for v, c := range counts {
-		if c > 0 {
-			out = append(out, FacetValue{Value: fv.names[v], Count: c})
+		if c == 0 {
+			continue
 		}
+		x := FacetValue{Value: fv.names[v], Count: c}
+		if k <= 0 {
+			out = append(out, x)
+			continue
+		}
+		if len(out) == k && !better(x, out[k-1]) {
+			continue
+		}
+		i := sort.Search(len(out), func(i int) bool { return better(x, out[i]) })
+		if len(out) < k {
+			out = append(out, FacetValue{})
+		}
+		copy(out[i+1:], out[i:len(out)-1])
+		out[i] = x
 	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].Count != out[b].Count {
-			return out[a].Count > out[b].Count
-		}
-		return out[a].Value < out[b].Value
-	})
-	if n := ix.cfg.FacetSize; n > 0 && len(out) > n {
-		out = out[:n]
+	if k <= 0 {
+		sort.Slice(out, func(a, b int) bool { return better(out[a], out[b]) })
 	}
 	return out
 }

@@ -75,13 +75,89 @@ type docHot struct {
 	lens     [numFields]uint16
 	live     bool
 	hasPrice bool
+	brand    int32 // brand facet value, -1 when none
+	created  int64 // for the newest-first order
 }
 
 // postings lists the docs containing a term, in increasing doc id, with the
-// term's frequency per field (numFields bytes per doc).
+// term's frequency per field (numFields bytes per doc), and a summary of
+// every postBlock postings for dynamic pruning (see pruned.go).
 type postings struct {
 	docs []uint32
 	tf   []uint8
+	blks []postBlockMax
+}
+
+// postBlock is the number of postings one postBlockMax summarises.
+const postBlock = 128
+
+// postBlockMax summarises postBlock consecutive postings of a term with two
+// upper bounds of their BM25F pseudo-frequency (pruned.go):
+//
+//   - per field, the largest term frequency and the shortest field length
+//     (over the postings where the term occurs in that field). Neither
+//     depends on the average lengths or the field weights, so this bound
+//     holds under any Config and never goes stale as the index grows.
+//   - tmax, the largest pseudo-frequency of the block computed with the
+//     index's reference constants (Index.ref). It is much tighter (the
+//     per-field maxima above may come from different docs) and stays valid
+//     when the average field lengths change, scaled by how much they grew.
+type postBlockMax struct {
+	last   uint32 // doc id of the block's last posting
+	tmax   float32
+	tf     [numFields]uint8
+	minLen [numFields]uint16
+}
+
+// appendPosting adds doc d (greater than every doc of p) with its term
+// frequencies and field lengths; ref scores the block summary.
+func (p *postings) appendPosting(d uint32, tf *[numFields]uint8, lens *[numFields]uint16, ref *bm25) {
+	if len(p.docs)%postBlock == 0 {
+		p.blks = append(p.blks, newPostBlockMax())
+	}
+	p.docs = append(p.docs, d)
+	p.tf = append(p.tf, tf[:]...)
+	p.blks[len(p.blks)-1].add(d, tf, lens, ref)
+}
+
+func newPostBlockMax() postBlockMax {
+	b := postBlockMax{}
+	for f := range b.minLen {
+		b.minLen[f] = math.MaxUint16
+	}
+	return b
+}
+
+func (b *postBlockMax) add(d uint32, tf *[numFields]uint8, lens *[numFields]uint16, ref *bm25) {
+	b.last = d
+	for f := range tf {
+		if tf[f] != 0 {
+			b.tf[f] = max(b.tf[f], tf[f])
+			b.minLen[f] = min(b.minLen[f], lens[f])
+		}
+	}
+	b.tmax = max(b.tmax, float32(ref.pseudoTF(tf[:], lens)))
+}
+
+// rebuildBlocks recomputes the block summaries of p from its postings.
+func (p *postings) rebuildBlocks(hot []docHot, ref *bm25) {
+	p.blks = p.blks[:0]
+	for k, d := range p.docs {
+		if k%postBlock == 0 {
+			p.blks = append(p.blks, newPostBlockMax())
+		}
+		p.blks[len(p.blks)-1].add(d, (*[numFields]uint8)(p.tf[k*int(numFields):]), &hot[d].lens, ref)
+	}
+	p.blks = slices.Clip(p.blks)
+}
+
+// setRef makes the current scoring constants the reference of the block
+// summaries and recomputes them. Caller holds the write lock.
+func (ix *Index) setRef() {
+	ix.ref = ix.bm25Params()
+	for t := range ix.post {
+		ix.post[t].rebuildBlocks(ix.hot, &ix.ref)
+	}
 }
 
 // facetValues maps facet values to ids and each id to the bitmap of docs.
@@ -124,11 +200,14 @@ type Index struct {
 	mu     sync.RWMutex
 	docs   []doc
 	hot    []docHot // parallel to docs
+	catVal []uint32 // category facet values of every doc, in doc order
+	catEnd []uint32 // parallel to docs: end of the doc's values in catVal
 	byID   map[string]uint32
 	live   *roaring.Bitmap
 	nLive  int
 	nDead  int
 	lenSum [numFields]float64
+	ref    bm25 // scoring constants of the postings' block summaries (postBlockMax.tmax)
 
 	termIDs map[string]uint32
 	terms   []string
@@ -190,6 +269,9 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 		wordID:  map[string]int{},
 		qids:    map[string]uint32{},
 	}
+	ix.ref = ix.batchRef(nil, nil)
+	ix.titles.rank = titleRank
+	ix.words.rank = func(_ string, id uint32) int32 { return -int32(min(ix.wordDF[id], math.MaxInt32)) }
 	for range cfg.PriceRanges {
 		ix.prices = append(ix.prices, roaring.New())
 	}
@@ -312,6 +394,9 @@ func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 		jobs = ix.prepareVectors(ctx, items, an)
 	}
 	ix.mu.Lock()
+	if len(ix.docs) == 0 {
+		ix.ref = ix.batchRef(items, an)
+	}
 	for i := range items {
 		ix.remove(items[i].ID)
 		if items[i].Available {
@@ -325,6 +410,31 @@ func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 	ix.mu.Unlock()
 	ix.enqueue(jobs)
 	return nil
+}
+
+// batchRef returns the scoring constants with the average field lengths of
+// a batch: the reference of the block summaries of an empty index's first
+// batch (it is refreshed at each compaction).
+func (ix *Index) batchRef(items []catalog.Item, an []analysed) bm25 {
+	ref := bm25{k1: ix.cfg.K1, w: ix.cfg.FieldWeights, b: ix.cfg.FieldB}
+	var sum [numFields]float64
+	n := 0
+	for i := range items {
+		if !items[i].Available {
+			continue
+		}
+		n++
+		for f := range sum {
+			sum[f] += float64(min(len(an[i].fields[f]), math.MaxUint16))
+		}
+	}
+	for f := range ref.avg {
+		ref.avg[f] = 1
+		if n > 0 && sum[f] > 0 {
+			ref.avg[f] = sum[f] / float64(n)
+		}
+	}
+	return ref
 }
 
 func normalized(v []float32) []float32 {
@@ -427,9 +537,7 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		}
 	}
 	for _, id := range order {
-		p := &ix.post[id]
-		p.docs = append(p.docs, d)
-		p.tf = append(p.tf, counts[id][:]...)
+		ix.post[id].appendPosting(d, counts[id], &dc.lens, &ix.ref)
 	}
 	seen := map[string]bool{}
 	for _, c := range it.Categories {
@@ -450,7 +558,9 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		dc.brand = int32(ix.brands.add(strings.ToLower(b), b, d))
 	}
 	ix.docs = append(ix.docs, dc)
-	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice})
+	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice, brand: dc.brand, created: dc.created})
+	ix.catVal = append(ix.catVal, dc.cats...)
+	ix.catEnd = append(ix.catEnd, uint32(len(ix.catVal)))
 	ix.byID[it.ID] = d
 	ix.live.Add(d)
 	ix.nLive++
@@ -517,7 +627,13 @@ func (ix *Index) compact() {
 	ix.docs = docs
 	ix.hot = make([]docHot, len(docs))
 	for d := range docs {
-		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice}
+		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice, brand: docs[d].brand, created: docs[d].created}
+	}
+	ix.setRef() // the averages may have drifted since the reference was taken
+	ix.catVal, ix.catEnd = nil, make([]uint32, 0, len(docs))
+	for d := range docs {
+		ix.catVal = append(ix.catVal, docs[d].cats...)
+		ix.catEnd = append(ix.catEnd, uint32(len(ix.catVal)))
 	}
 	ix.live = roaring.New()
 	for _, fv := range []*facetValues{&ix.cats, &ix.brands} {
@@ -528,7 +644,7 @@ func (ix *Index) compact() {
 	for i := range ix.prices {
 		ix.prices[i] = roaring.New()
 	}
-	ix.titles = sortedList{}
+	ix.titles = sortedList{rank: ix.titles.rank}
 	for d := range docs {
 		dc := &docs[d]
 		ix.byID[dc.item.ID] = uint32(d)
@@ -572,6 +688,9 @@ func (ix *Index) SetConfig(cfg Config) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.cfg, ix.syns, ix.negs = cfg, syns, compileNegations(ix.an, cfg.NegationWords)
+	if ix.ref.w != cfg.FieldWeights || ix.ref.b != cfg.FieldB {
+		ix.setRef()
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 // scratch holds per-search arrays indexed by doc id, reused across searches.
 type scratch struct {
+	// exhaustive scoring (allocated on first use)
 	score   []float32
 	gscore  []float32
 	cover   []uint8
@@ -22,9 +23,12 @@ type scratch struct {
 	touched []uint32
 	gtouch  []uint32
 	seen    []uint32
+	// pruned scoring: the matched set as a dense bitmap
+	match []uint64
+	tmp   []uint64
 }
 
-func (ix *Index) getScratch(n int) *scratch {
+func (ix *Index) getScratch() *scratch {
 	ix.scratchMu.Lock()
 	var s *scratch
 	if k := len(ix.scratchFree); k > 0 {
@@ -35,6 +39,11 @@ func (ix *Index) getScratch(n int) *scratch {
 	if s == nil {
 		s = &scratch{}
 	}
+	return s
+}
+
+// perDoc makes sure the exhaustive-scoring arrays hold n docs.
+func (s *scratch) perDoc(n int) {
 	if len(s.score) < n {
 		n2 := n + n/4
 		s.score = make([]float32, n2)
@@ -42,7 +51,6 @@ func (ix *Index) getScratch(n int) *scratch {
 		s.cover = make([]uint8, n2)
 		s.state = make([]uint8, n2)
 	}
-	return s
 }
 
 func (ix *Index) putScratch(s *scratch) {
@@ -295,29 +303,59 @@ func (ix *Index) browse(f *filter) ([]scored, *roaring.Bitmap) {
 	return out, m
 }
 
-// keyword scores every doc matching at least one query word with BM25F,
-// weighted by query-word coverage, and returns the best `need` (at least
-// Config.RescoreDepth when sorting by relevance) after proximity and
+// keyword finds the docs matching at least one query word, scored with
+// BM25F weighted by query-word coverage, and returns the best `need` (at
+// least Config.RescoreDepth when sorting by relevance) after proximity and
 // personalisation rescoring, the matched set (only if wantSet) and its size.
+// Relevance order uses dynamic pruning (pruned.go); other orders need every
+// matched doc's score and use keywordExhaustive.
 func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost func(string) float64, wantSet bool) ([]scored, *roaring.Bitmap, int) {
-	s := ix.getScratch(len(ix.docs))
-	defer ix.putScratch(s)
-	n := float64(len(ix.docs))
-	var avg [numFields]float64
-	for fl := range avg {
-		avg[fl] = 1
-		if ix.nLive > 0 && ix.lenSum[fl] > 0 {
-			avg[fl] = ix.lenSum[fl] / float64(ix.nLive)
-		}
+	if ix.cfg.Coverage < 0 {
+		return ix.keywordExhaustive(c, f, order, need, boost, wantSet)
 	}
-	k1 := ix.cfg.K1
-	w := ix.cfg.FieldWeights
-	b := ix.cfg.FieldB
+	s := ix.getScratch()
+	defer ix.putScratch(s)
+	bm := ix.bm25Params()
+	total := ix.matchSet(c, f, &bm, s)
+	var matched *roaring.Bitmap
+	if wantSet {
+		matched = roaring.FromDense(s.match, true)
+	}
+	if total == 0 {
+		return nil, matched, 0
+	}
+	if order != SortRelevance {
+		return ix.sortCandidates(c, &bm, s, order, need), matched, total
+	}
+	top := ix.topPruned(c, &bm, s, max(need, ix.cfg.RescoreDepth), ix.coverageFactors(len(c.groups)))
+	for i := range top {
+		ix.rescore(&top[i], c, boost)
+	}
+	sortScored(top)
+	return top, matched, total
+}
+
+// coverageFactors returns (k/m)^Coverage for k = 0..m matched words of m.
+func (ix *Index) coverageFactors(m int) []float64 {
+	covf := make([]float64, m+1)
+	for k := range covf {
+		covf[k] = math.Pow(float64(k)/float64(m), ix.cfg.Coverage)
+	}
+	return covf
+}
+
+// keywordExhaustive is keyword without pruning: it scores every posting of
+// every query term. It serves the price and age orders (which need every
+// matched doc) and is the reference the pruned retrieval is tested against.
+func (ix *Index) keywordExhaustive(c *compiled, f *filter, order Sort, need int, boost func(string) float64, wantSet bool) ([]scored, *roaring.Bitmap, int) {
+	s := ix.getScratch()
+	s.perDoc(len(ix.docs))
+	defer ix.putScratch(s)
+	bm := ix.bm25Params()
 	for _, g := range c.groups {
 		for _, a := range g.alts {
 			p := &ix.post[a.term]
-			df := float64(len(p.docs))
-			idf := math.Log(1 + (n-df+0.5)/(df+0.5))
+			idf := bm.idf(len(p.docs))
 			for k, d := range p.docs {
 				switch s.state[d] {
 				case 0:
@@ -331,15 +369,7 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 				case 2:
 					continue
 				}
-				tf := p.tf[k*int(numFields) : (k+1)*int(numFields)]
-				lens := &ix.hot[d].lens
-				var t float64
-				for fl := 0; fl < int(numFields); fl++ {
-					if tf[fl] != 0 {
-						t += w[fl] * float64(tf[fl]) / (1 - b[fl] + b[fl]*float64(lens[fl])/avg[fl])
-					}
-				}
-				sc := float32(a.w * idf * t / (k1 + t))
+				sc := bm.score(a.w, idf, bm.pseudoTF(p.tf[k*int(numFields):(k+1)*int(numFields)], &ix.hot[d].lens))
 				if sc <= 0 {
 					continue
 				}
@@ -361,11 +391,7 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 		}
 		s.gtouch = s.gtouch[:0]
 	}
-	m := float64(len(c.groups))
-	covf := make([]float64, len(c.groups)+1) // (matched words / words)^Coverage
-	for k := range covf {
-		covf[k] = math.Pow(float64(k)/m, ix.cfg.Coverage)
-	}
+	covf := ix.coverageFactors(len(c.groups))
 	var matched *roaring.Bitmap
 	if wantSet {
 		matched = ix.docSet(s.touched)
@@ -553,7 +579,7 @@ func (ix *Index) sortBy(s []scored, order Sort) {
 		})
 	case SortNewest:
 		slices.SortStableFunc(s, func(a, b scored) int {
-			ca, cb := ix.docs[a.doc].created, ix.docs[b.doc].created
+			ca, cb := ix.hot[a.doc].created, ix.hot[b.doc].created
 			if ca != cb {
 				if ca > cb {
 					return -1

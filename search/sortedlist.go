@@ -1,6 +1,7 @@
 package search
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,6 +15,13 @@ type sortedList struct {
 	vals  []uint32
 	pendK []string
 	pendV []uint32
+
+	// rank, when set, orders entries for best (lower is better; ties in
+	// key order). It is evaluated when the tail is merged in.
+	rank  func(k string, v uint32) int32
+	ranks []int32 // rank of keys[i] at the last merge
+	tree  []int32 // tournament tree over ranks: tree[1] is the best key index; -1 empty
+	size  int     // leaves of tree (a power of two)
 }
 
 func (l *sortedList) add(k string, v uint32) {
@@ -54,6 +62,139 @@ func (l *sortedList) merge() {
 	}
 	l.keys, l.vals = keys, vals
 	l.pendK, l.pendV = l.pendK[:0], l.pendV[:0]
+	l.buildTree()
+}
+
+// buildTree ranks the sorted keys and builds the tournament tree.
+func (l *sortedList) buildTree() {
+	if l.rank == nil {
+		return
+	}
+	l.ranks = l.ranks[:0]
+	for i, k := range l.keys {
+		l.ranks = append(l.ranks, l.rank(k, l.vals[i]))
+	}
+	l.size = 1
+	for l.size < len(l.keys) {
+		l.size *= 2
+	}
+	l.tree = slices.Grow(l.tree[:0], 2*l.size)[:2*l.size]
+	for i := range l.size {
+		l.tree[l.size+i] = -1
+		if i < len(l.keys) {
+			l.tree[l.size+i] = int32(i)
+		}
+	}
+	for v := l.size - 1; v >= 1; v-- {
+		l.tree[v] = l.better(l.tree[2*v], l.tree[2*v+1])
+	}
+}
+
+// better returns the better of two key indexes (-1 is none).
+func (l *sortedList) better(a, b int32) int32 {
+	switch {
+	case a < 0:
+		return b
+	case b < 0:
+		return a
+	case l.ranks[b] < l.ranks[a]:
+		return b
+	}
+	return a // equal ranks: a is the smaller index when a comes from the left
+}
+
+// best calls fn for the sorted-part entries starting with p in rank order
+// (as of the last merge) until fn returns false; the work per entry is
+// O(log n), whatever the number of entries under p. Entries still in the
+// tail are not visited: see pending. Without a rank it visits nothing.
+func (l *sortedList) best(p string, fn func(k string, v uint32) bool) {
+	if l.tree == nil || len(l.ranks) != len(l.keys) {
+		return
+	}
+	lo := sort.SearchStrings(l.keys, p)
+	hi := lo + sort.Search(len(l.keys)-lo, func(i int) bool { return !strings.HasPrefix(l.keys[lo+i], p) })
+	if lo >= hi {
+		return
+	}
+	// candidates: (best key index, tree node it is the best of)
+	type cand struct{ idx, node int32 }
+	var h []cand
+	less := func(a, b cand) bool {
+		if l.ranks[a.idx] != l.ranks[b.idx] {
+			return l.ranks[a.idx] < l.ranks[b.idx]
+		}
+		return a.idx < b.idx
+	}
+	push := func(node int32) {
+		idx := l.tree[node]
+		if idx < 0 {
+			return
+		}
+		h = append(h, cand{idx, node})
+		for i := len(h) - 1; i > 0; {
+			up := (i - 1) / 2
+			if !less(h[i], h[up]) {
+				break
+			}
+			h[i], h[up] = h[up], h[i]
+			i = up
+		}
+	}
+	pop := func() cand {
+		top := h[0]
+		h[0] = h[len(h)-1]
+		h = h[:len(h)-1]
+		for i := 0; ; {
+			c := 2*i + 1
+			if c >= len(h) {
+				break
+			}
+			if c+1 < len(h) && less(h[c+1], h[c]) {
+				c++
+			}
+			if !less(h[c], h[i]) {
+				break
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
+		}
+		return top
+	}
+	// the canonical nodes covering [lo, hi)
+	for a, b := int32(lo+l.size), int32(hi+l.size); a < b; a, b = a/2, b/2 {
+		if a&1 == 1 {
+			push(a)
+			a++
+		}
+		if b&1 == 1 {
+			b--
+			push(b)
+		}
+	}
+	for len(h) > 0 {
+		c := pop()
+		if !fn(l.keys[c.idx], l.vals[c.idx]) {
+			return
+		}
+		// the rest of c.node: the siblings along the path down to the leaf
+		leaf := int32(l.size) + c.idx
+		depth := 0
+		for v := leaf; v > c.node; v /= 2 {
+			depth++
+		}
+		for d := depth - 1; d >= 0; d-- {
+			push((leaf >> uint(d)) ^ 1) // sibling of the path node at height d
+		}
+	}
+}
+
+// pending calls fn for every tail entry starting with p until fn returns false.
+func (l *sortedList) pending(p string, fn func(k string, v uint32) bool) {
+	for k, key := range l.pendK {
+		if strings.HasPrefix(key, p) && !fn(key, l.pendV[k]) {
+			return
+		}
+	}
 }
 
 // prefix calls fn for every entry whose key starts with p (sorted part in

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"math"
 	"sort"
 	"strings"
 	"unicode"
@@ -84,17 +85,23 @@ func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	// titles
+	// titles: the shortest live ones, from the ranked sorted part (bounded
+	// work whatever the prefix) and the unsorted tail
 	if len(out) < n {
-		scanned = 0
 		var ts []string
-		ix.titles.prefix(p, func(k string, d uint32) bool {
-			if int(d) < len(ix.docs) && ix.docs[d].live {
+		scanned = 0
+		taken := map[string]bool{}
+		collect := func(k string, d uint32) bool {
+			if int(d) < len(ix.hot) && ix.hot[d].live && !seen[k] && !taken[k] {
+				taken[k] = true
 				ts = append(ts, k)
 			}
 			scanned++
-			return scanned < scanLimit
-		})
+			return len(ts) < n && scanned < scanLimit
+		}
+		ix.titles.best(p, collect)
+		scanned = 0
+		ix.titles.pending(p, collect)
 		sort.Slice(ts, func(a, b int) bool {
 			if len(ts[a]) != len(ts[b]) {
 				return len(ts[a]) < len(ts[b])
@@ -105,7 +112,7 @@ func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 			emit(Suggestion{Text: t, Kind: "title", Score: 1 / float64(1+len(t))})
 		}
 	}
-	// complete the last word
+	// complete the last word with the most frequent title words
 	if len(out) < n && !strings.HasSuffix(p, " ") {
 		head, last := "", p
 		if k := strings.LastIndexByte(p, ' '); k >= 0 {
@@ -113,13 +120,16 @@ func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 		}
 		var ws []cand
 		scanned = 0
-		ix.words.prefix(last, func(k string, id uint32) bool {
-			if ix.wordDF[id] > 0 {
+		collect := func(k string, id uint32) bool {
+			if ix.wordDF[id] > 0 && !seen[head+k] {
 				ws = append(ws, cand{k, ix.wordDF[id]})
 			}
 			scanned++
-			return scanned < scanLimit
-		})
+			return len(ws) < n && scanned < scanLimit
+		}
+		ix.words.best(last, collect)
+		scanned = 0
+		ix.words.pending(last, collect)
 		sort.Slice(ws, func(a, b int) bool {
 			if ws[a].count != ws[b].count {
 				return ws[a].count > ws[b].count
@@ -132,3 +142,6 @@ func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 	}
 	return out
 }
+
+// titleRank orders title suggestions: shorter titles first.
+func titleRank(k string, _ uint32) int32 { return int32(min(len(k), math.MaxInt32)) }

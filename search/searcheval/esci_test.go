@@ -2,7 +2,11 @@ package searcheval
 
 import (
 	"context"
+	"os"
+	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/internal/testdata"
 	"github.com/aisle-dev/aisle/search"
@@ -67,11 +71,22 @@ func BenchmarkSearchESCI(b *testing.B) {
 	}
 }
 
-// BenchmarkSearchSynthetic times filtered, faceted searches (top 20) over a
-// synthetic catalogue of 50,000 items (see bench/searchbench for 1M and the
-// comparison with bleve).
+// BenchmarkSearchSynthetic times filtered, faceted searches (top 20, no
+// highlights) over a synthetic catalogue of 50,000 items, or
+// AISLE_BENCH_SIZE items, by relevance and by price, reporting p50 and p99
+// latency (see bench/searchbench for the comparison with bleve).
+//
+//	AISLE_BENCH_SIZE=1000000 go test -run '^$' -bench SearchSynthetic -benchtime 1000x -timeout 30m ./search/searcheval/
 func BenchmarkSearchSynthetic(b *testing.B) {
-	items := Synthetic(50_000, 42)
+	n := 50_000
+	if s := os.Getenv("AISLE_BENCH_SIZE"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("AISLE_BENCH_SIZE: %v", err)
+		}
+		n = v
+	}
+	items := Synthetic(n, 42)
 	qs := SyntheticQueries(1000, 42)
 	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
 	if err != nil {
@@ -81,14 +96,26 @@ func BenchmarkSearchSynthetic(b *testing.B) {
 	if err := ix.Upsert(ctx, items...); err != nil {
 		b.Fatal(err)
 	}
+	items = nil
 	lo, hi := 10.0, 300.0
-	i := 0
-	for b.Loop() {
-		_, err := ix.Search(ctx, search.Request{Query: qs[i%len(qs)], N: 20, MinPrice: &lo, MaxPrice: &hi, Facets: []string{search.FacetCategory}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		i++
+	for _, order := range []search.Sort{search.SortRelevance, search.SortPriceAsc} {
+		b.Run(string(order), func(b *testing.B) {
+			var lat []time.Duration
+			i := 0
+			for b.Loop() {
+				t := time.Now()
+				_, err := ix.Search(ctx, search.Request{Query: qs[i%len(qs)], N: 20, Sort: order, NoHighlights: true,
+					MinPrice: &lo, MaxPrice: &hi, Facets: []string{search.FacetCategory}})
+				lat = append(lat, time.Since(t))
+				if err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
 	}
 }
 
