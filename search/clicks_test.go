@@ -105,3 +105,16 @@ func TestClicksKeepTheNewestSearch(t *testing.T) {
 		t.Fatalf("the click went to the wrong search: toner %v, ink %v", c.Boost("toner") != nil, c.Boost("ink") != nil)
 	}
 }
+
+// normQuery keeps a trailing space (the shopper finished a word) and reads
+// the last character, not the last byte: 선 ends in byte 0xA0, which as a
+// rune is a no-break space.
+func TestNormQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		"Gel  Pens": "gel pens", "gel ": "gel ", "무선": "무선", "무선 ": "무선 ", "": "", "  ": "", "ﾍﾟﾝ": "ﾍﾟﾝ",
+	} {
+		if got := normQuery(in); got != want {
+			t.Errorf("normQuery(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -5,13 +5,14 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // normQuery lowercases a query and collapses its spaces, keeping one
 // trailing space when the shopper typed one (the last word is finished).
 func normQuery(q string) string {
 	s := strings.ToLower(strings.Join(strings.Fields(q), " "))
-	if s != "" && len(q) > 0 && unicode.IsSpace(rune(q[len(q)-1])) {
+	if r, _ := utf8.DecodeLastRuneInString(q); s != "" && unicode.IsSpace(r) {
 		s += " "
 	}
 	return s
