@@ -13,6 +13,7 @@ import (
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/analysis"
 )
 
 // AddSearchRoutes registers GET /api/search and GET /api/suggest. Searches
@@ -157,9 +158,7 @@ func (l *searchLog) add(user, session, query string, results int) (events.Event,
 		}
 		user = "anon-" + session
 	}
-	if len(query) > events.MaxQueryLen {
-		query = query[:events.MaxQueryLen]
-	}
+	query = analysis.Truncate(query, events.MaxQueryLen)
 	n := float64(results)
 	e := events.Event{UserID: user, SessionID: session, Type: events.Search, Query: query, Value: &n, Timestamp: time.Now().UTC()}
 	select {

@@ -367,6 +367,8 @@ func (s *Service) Rollback(ctx context.Context, name string) (store.ModelMeta, e
 	if l := s.learner(name); l != nil {
 		return l.Rollback(ctx)
 	}
+	s.lifecycleMu.Lock() // a rollback and a retraining's promotion do not interleave
+	defer s.lifecycleMu.Unlock()
 	meta, err := store.RollbackVersion(ctx, s.st, name, func(m store.ModelMeta) error {
 		sm, err := s.load(ctx, m)
 		if err != nil {
@@ -402,6 +404,8 @@ func (s *Service) swap(name string, sm *servingModel) {
 // is marked rejected. It reports whether the version now serves (true with
 // an error when the previous version could not be marked retired).
 func (s *Service) Promote(ctx context.Context, name string, version int) (bool, error) {
+	s.lifecycleMu.Lock()
+	defer s.lifecycleMu.Unlock()
 	ok, err := store.PromoteVersion(ctx, s.st, name, version,
 		func(cand store.ModelMeta, cur *store.ModelMeta) (bool, string) {
 			if cur != nil && ndcg(cand) < ndcg(*cur)*(1-s.cfg.PromoteTolerance) {

@@ -117,6 +117,10 @@ type Service struct {
 	learnersMu sync.Mutex
 	learners   []Learner
 
+	// lifecycleMu serialises promotions and rollbacks of stored versions,
+	// which read, then rewrite, the statuses of a model's versions
+	lifecycleMu sync.Mutex
+
 	popularityMu sync.Mutex
 	popularity   atomic.Pointer[popularitySnapshot]
 }

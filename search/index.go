@@ -350,11 +350,7 @@ func embedText(it *catalog.Item) string {
 		s += " " + it.Brand
 	}
 	if it.Description != "" {
-		d := it.Description
-		if len(d) > 400 {
-			d = d[:400]
-		}
-		s += ". " + d
+		s += ". " + analysis.Truncate(it.Description, 400)
 	}
 	return s
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/search/analysis"
 )
 
 // Searcher is what the search page needs from a search engine. The lead
@@ -124,9 +125,7 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 	default:
 		sq.Sort = ""
 	}
-	if len(sq.Text) > 200 {
-		sq.Text = sq.Text[:200]
-	}
+	sq.Text = analysis.Truncate(sq.Text, 200)
 	d := searchData{Available: u.search != nil, Query: sq}
 	// One search event per query typed, not per facet click or page turn;
 	// its value is the number of results, so the dashboard can list the

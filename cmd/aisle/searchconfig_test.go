@@ -29,6 +29,8 @@ func TestSearchConfig(t *testing.T) {
 				f := c.Fusion
 				return f.Method == "rrf" && f.Alpha == 0.5 && f.RRFK == 10 && f.Depth == 50
 			}, ""},
+		{"negative rrf_k", config.Search{Fusion: config.SearchFusion{RRFK: -1}}, nil, "rrf_k"},
+		{"negative depth", config.Search{Fusion: config.SearchFusion{Depth: -5}}, nil, "depth"},
 		{"bad fusion", config.Search{Fusion: config.SearchFusion{Method: "max"}}, nil, "fusion method"},
 		{"alpha out of range", config.Search{Fusion: config.SearchFusion{Alpha: &two}}, nil, "alpha"},
 		{"boost", config.Search{BoostWeight: &half}, func(c search.Config) bool { return c.BoostWeight == 0.5 }, ""},

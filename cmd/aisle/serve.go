@@ -148,9 +148,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	defer ix.Close()
 	clicks := search.NewClicks()
 	ranker := newSearchRanker(cfg, ix, eng, svc, clicks, log)
-	if ranker != nil {
-		svc.AddLearner(ranker) // retrained with the recommendation models
-	}
+	svc.AddLearner(ranker) // retrained with the recommendation models
 	stopSearchLog := srv.AddSearchRoutes(ix, clicks, svc, mode)
 	defer stopSearchLog()
 	if _, err := web.Register(srv, svc, rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: log,
@@ -192,10 +190,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		hs.Close()
 		return err
 	}
-	if ranker != nil {
-		if err := ranker.Load(ctx); err != nil {
-			log.Error("the stored search ranker cannot load; searches use keyword ranking until it is retrained", "error", err)
-		}
+	if err := ranker.Load(ctx); err != nil {
+		log.Error("the stored search ranker cannot load; searches use keyword ranking until it is retrained", "error", err)
 	}
 	go rt.Run(ctx)
 	// Loading leaves garbage of the size of the catalogue and the models
@@ -346,6 +342,9 @@ func searchConfig(sc config.Search) (search.Config, error) {
 	if sc.Fusion.Gate != nil {
 		c.Fusion.Gate = *sc.Fusion.Gate
 	}
+	if sc.Fusion.RRFK < 0 || sc.Fusion.Depth < 0 {
+		return c, fmt.Errorf("config search.fusion: rrf_k (%g) and depth (%d) must be ≥ 0 (0 keeps the default)", sc.Fusion.RRFK, sc.Fusion.Depth)
+	}
 	if sc.Fusion.RRFK > 0 {
 		c.Fusion.RRFK = sc.Fusion.RRFK
 	}
@@ -369,13 +368,12 @@ func searchConfig(sc config.Search) (search.Config, error) {
 
 // newSearchRanker gives the index its ranking signals (popularity from
 // svc, click-through from clicks) and returns the learner of its search
-// ranker, or nil when search.learn_ranking is off.
+// ranker (inert when search.learn_ranking is off: its stored versions are
+// still recognised as the ranker's).
 func newSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, svc *recommend.Service, clicks *search.Clicks, log *slog.Logger) *ranking.Learner {
 	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
-	if cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking {
-		return nil
-	}
-	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity}, log)
+	off := cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking
+	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off}, log)
 }
 
 // loadSearch indexes the catalogue, learns the click model from the event

@@ -235,9 +235,6 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 	}
 	clicks := search.NewClicks()
 	l := newSearchRanker(cfg, ix, eng, svc, clicks, log)
-	if l == nil {
-		return pipeline.Result{}, nil
-	}
 	// Registered before Load, as serve does: otherwise LoadModels takes
 	// the ranker's versions for recommendation models (and promotes an
 	// unchecked candidate when none serves).

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind tells what sort of text a token came from.
@@ -189,4 +190,20 @@ func keys[V any](m map[string]V) string {
 	}
 	sort.Strings(ks)
 	return strings.Join(ks, ", ")
+}
+
+// Truncate cuts s to at most maxBytes bytes without splitting a character
+// (a cut inside a multi-byte character of Chinese, Japanese or Korean text
+// would leave invalid UTF-8).
+func Truncate(s string, maxBytes int) string {
+	if len(s) <= maxBytes {
+		return s
+	}
+	if maxBytes <= 0 {
+		return ""
+	}
+	for maxBytes > 0 && !utf8.RuneStart(s[maxBytes]) {
+		maxBytes--
+	}
+	return s[:maxBytes]
 }

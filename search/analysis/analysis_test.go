@@ -145,3 +145,22 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	})
 }
+
+func TestTruncate(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"hello", 10, "hello"}, {"hello", 5, "hello"}, {"hello", 3, "hel"}, {"hello", 0, ""},
+		{"무선이어폰", 4, "무"}, // 3-byte characters: never half of one
+		{"무선이어폰", 6, "무선"},
+		{"a무", 2, "a"},
+		{"", 3, ""},
+	} {
+		got := Truncate(c.in, c.max)
+		if got != c.want || !utf8.ValidString(got) {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
+	}
+}

@@ -67,6 +67,10 @@ type Config struct {
 	// Params overrides the training settings; its Features are always
 	// search.FeatureNames().
 	Params *ltr.Params
+	// Off keeps the learner from training or serving: its stored versions
+	// stay listed (and are not mistaken for other kinds of models), but
+	// searches never use them (search.learn_ranking false).
+	Off bool
 	// Popularity is the popularity feature's source when serving
 	// (optional; nil: the feature is 0). Training does not call it: it
 	// would see the period the labels come from (items shoppers acted on
@@ -147,6 +151,9 @@ var ErrNotEnoughData = errors.New("not enough search feedback to train the searc
 
 // Load makes the stored serving version (if any) rank searches.
 func (l *Learner) Load(ctx context.Context) error {
+	if l.cfg.Off {
+		return nil
+	}
 	metas, err := l.st.ListModels(ctx, l.cfg.Name)
 	if err != nil {
 		return fmt.Errorf("list %s versions: %w", l.cfg.Name, err)
@@ -187,6 +194,9 @@ func (l *Learner) ServingVersion() int { return int(l.serving.Load()) }
 // Rollback makes the version that served before the current one serve
 // again.
 func (l *Learner) Rollback(ctx context.Context) (store.ModelMeta, error) {
+	if l.cfg.Off {
+		return store.ModelMeta{}, fmt.Errorf("%s: learned search ranking is off (search.learn_ranking): %w", l.cfg.Name, store.ErrNoRollback)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return store.RollbackVersion(ctx, l.st, l.cfg.Name, func(m store.ModelMeta) error { return l.activate(ctx, m) })
@@ -198,6 +208,9 @@ func (l *Learner) Rollback(ctx context.Context) (store.ModelMeta, error) {
 // little feedback is not an error: the result says so and nothing is
 // stored.
 func (l *Learner) RunOnce(ctx context.Context) (pipeline.Result, error) {
+	if l.cfg.Off {
+		return pipeline.Result{}, nil
+	}
 	start := time.Now()
 	rep, err := l.Train(ctx)
 	res := pipeline.Result{Model: l.cfg.Name, TrainSeconds: time.Since(start).Seconds()}
@@ -237,6 +250,11 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	defer l.mu.Unlock()
 	start := time.Now()
 	rep := Report{Previous: -1}
+	if vs := l.ix.VectorStats(); vs.Pending > 0 || vs.Retrying > 0 {
+		// semantic features would be 0 for the items still waiting, and the
+		// model would learn that from them
+		return rep, fmt.Errorf("%w yet: %d items are still waiting for their vectors", ErrNotEnoughData, vs.Pending+vs.Retrying)
+	}
 	split, err := l.splitLog(ctx)
 	if err != nil {
 		return rep, err

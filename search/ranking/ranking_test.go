@@ -282,3 +282,60 @@ func TestLearnerKeepsTheServingVersionWhenTheStoreFails(t *testing.T) {
 		t.Fatalf("after a failed promotion the index ranks with another model than version 1 (learner says %d)", l.ServingVersion())
 	}
 }
+
+// blockingEmbedder never answers until released.
+type blockingEmbedder struct{ release chan struct{} }
+
+func (b blockingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	out := make([][]float32, len(texts))
+	for i := range out {
+		out[i] = []float32{1, 0}
+	}
+	return out, nil
+}
+
+func (blockingEmbedder) Dim() int { return 2 }
+
+// While item vectors are still being computed the ranker does not train:
+// its semantic features would be 0 for those items.
+func TestLearnerWaitsForVectors(t *testing.T) {
+	s := newShop(t, 48, 4)
+	emb := blockingEmbedder{release: make(chan struct{})}
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{Embedder: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	defer close(emb.release)
+	ix.Upsert(context.Background(), catalog.Item{ID: "x", Title: "gizmoaa thing", Available: true})
+	_, err = New(ix, s.st, Config{MinQueries: 20}, nil).Train(context.Background())
+	if !errors.Is(err, ErrNotEnoughData) || !strings.Contains(err.Error(), "vectors") {
+		t.Fatalf("train while vectors are pending: %v", err)
+	}
+}
+
+// With learning off the learner trains nothing and serves nothing, but
+// still owns its stored versions.
+func TestLearnerOff(t *testing.T) {
+	s := newShop(t, 48, 4)
+	ctx := context.Background()
+	if _, err := New(s.ix, s.st, Config{MinQueries: 20}, nil).Train(ctx); err != nil { // a stored serving version
+		t.Fatal(err)
+	}
+	ix2, _ := search.NewIndex(search.DefaultConfig(), search.Options{})
+	off := New(ix2, s.st, Config{Off: true}, nil)
+	if err := off.Load(ctx); err != nil || ix2.Ranker() != nil || off.ServingVersion() != 0 {
+		t.Fatalf("load with learning off: %v, ranker %v", err, ix2.Ranker())
+	}
+	if res, err := off.RunOnce(ctx); err != nil || res.Model != "" {
+		t.Fatalf("run with learning off: %+v %v", res, err)
+	}
+	if _, err := off.Rollback(ctx); !errors.Is(err, store.ErrNoRollback) {
+		t.Fatalf("rollback with learning off: %v", err)
+	}
+}
