@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"testing"
 
 	"github.com/aisle-dev/aisle/search"
@@ -37,4 +38,31 @@ func TestFusionParams(t *testing.T) {
 			t.Errorf("%q %q %q = %+v %q, want %+v", c.method, c.alpha, c.k, got, msg, c.want)
 		}
 	}
+}
+
+// FuzzFusionParams: whatever the query string holds, the fusion is
+// either refused with a message or valid.
+func FuzzFusionParams(f *testing.F) {
+	for _, s := range [][3]string{{"convex", "0.5", ""}, {"rrf", "", "60"}, {"rerank", "1", "1e6"}, {"", "NaN", "-1"}, {"x", "1e400", "Inf"}} {
+		f.Add(s[0], s[1], s[2])
+	}
+	base := search.DefaultConfig().Fusion
+	f.Fuzz(func(t *testing.T, method, alpha, k string) {
+		got, msg := fusionParams(base, method, alpha, k)
+		if msg != "" {
+			if got != nil {
+				t.Fatalf("refused with %q but returned %+v", msg, got)
+			}
+			return
+		}
+		if got == nil {
+			if method != "" || alpha != "" || k != "" {
+				t.Fatalf("accepted %q %q %q without a fusion", method, alpha, k)
+			}
+			return
+		}
+		if err := got.Validate(); err != nil || !(got.RRFK > 0) || math.IsInf(got.RRFK, 0) {
+			t.Fatalf("accepted %q %q %q as invalid %+v: %v", method, alpha, k, got, err)
+		}
+	})
 }
