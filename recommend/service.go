@@ -177,8 +177,10 @@ func New(st store.Store, cfg Config, log *slog.Logger) *Service {
 }
 
 // Load reads the catalogue, the event log (for popularity, trending and
-// bought-together) and the serving model versions.
-func (s *Service) Load(ctx context.Context) error {
+// bought-together) and the serving model versions. Each event read is also
+// handed to every replay function, so that other listeners that learn from
+// the whole log (the search click model) need no scan of their own.
+func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error {
 	var its []catalog.Item
 	if err := s.st.ScanItems(ctx, func(it catalog.Item) error { its = append(its, it); return nil }); err != nil {
 		return fmt.Errorf("load catalogue: %w", err)
@@ -187,6 +189,9 @@ func (s *Service) Load(ctx context.Context) error {
 	s.catVer.Add(1)
 	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
 		s.record(e)
+		for _, f := range replay {
+			f(e)
+		}
 		return nil
 	})
 	if err != nil {

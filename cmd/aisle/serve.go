@@ -181,7 +181,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	}
 	// Writes are refused until ready, so loading and then subscribing
 	// misses no event.
-	if err := svc.Load(ctx); err != nil {
+	if err := svc.Load(ctx, clicks.Record); err != nil { // one scan of the log for both
 		hs.Close()
 		return err
 	}
@@ -376,9 +376,9 @@ func newSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, sv
 	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off}, log)
 }
 
-// loadSearch indexes the catalogue, learns the click model from the event
-// log, and subscribes both to changes (called while writes wait for
-// readiness).
+// loadSearch indexes the catalogue and subscribes the index and the click
+// model (which learnt the event log through recommend.Service.Load) to
+// changes; called while writes wait for readiness.
 func loadSearch(ctx context.Context, ix *search.Index, clicks *search.Clicks, eng *engine.Engine) error {
 	var batch []catalog.Item
 	flush := func() error {
@@ -398,9 +398,6 @@ func loadSearch(ctx context.Context, ix *search.Index, clicks *search.Clicks, en
 	}
 	if err != nil {
 		return fmt.Errorf("index the catalogue for search: %w", err)
-	}
-	if err := eng.Store().ScanEvents(ctx, 0, func(e events.Event) error { clicks.Record(e); return nil }); err != nil {
-		return fmt.Errorf("learn search clicks from the event log: %w", err)
 	}
 	eng.Subscribe(ix)
 	eng.Subscribe(clicks)

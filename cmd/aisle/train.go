@@ -239,7 +239,7 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 	// the ranker's versions for recommendation models (and promotes an
 	// unchecked candidate when none serves).
 	svc.AddLearner(l)
-	if err := svc.Load(ctx); err != nil { // popularity for the ranker's features
+	if err := svc.Load(ctx, clicks.Record); err != nil { // popularity and click-through for the ranker's features
 		return pipeline.Result{}, err
 	}
 	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
