@@ -16,6 +16,11 @@ import (
 // turns the counts into a per-request boost in [0, 1] (see Request.Boost),
 // smoothed so a single click moves little. It is an engine listener; feed
 // it the event log at start so it survives restarts.
+//
+// Events may arrive out of order (searches are logged in batches, so a
+// click can be stored before the search it followed): an action counts
+// for the newest search of its session at or before its time, and a search
+// heard late takes over the session's recent actions that followed it.
 type Clicks struct {
 	// Window is how long after a search its session's actions count.
 	Window time.Duration
@@ -23,9 +28,16 @@ type Clicks struct {
 	Prior float64
 
 	mu       sync.RWMutex
-	last     map[string]lastSearch         // session → its latest search
+	sessions map[string]*session            // session id → its recent searches and actions
 	pairs    map[string]map[string]float64 // normalised query → item → weight
 	maxPairs int
+}
+
+// session is what Clicks remembers of one session: its newest search and
+// its actions of the last Window, with the search each was counted for.
+type session struct {
+	last    lastSearch
+	actions []action
 }
 
 type lastSearch struct {
@@ -33,14 +45,24 @@ type lastSearch struct {
 	at    time.Time
 }
 
+type action struct {
+	at     time.Time
+	item   string
+	w      float64
+	search lastSearch // the search it counts for; query "" when none
+}
+
+// maxSessionActions bounds the actions remembered per session.
+const maxSessionActions = 64
+
 // NewClicks returns an empty click model (window 30 min, prior 3).
 func NewClicks() *Clicks {
-	return &Clicks{Window: 30 * time.Minute, Prior: 3, last: map[string]lastSearch{}, pairs: map[string]map[string]float64{}, maxPairs: 1 << 20}
+	return &Clicks{Window: 30 * time.Minute, Prior: 3, sessions: map[string]*session{}, pairs: map[string]map[string]float64{}, maxPairs: 1 << 20}
 }
 
 var actionWeight = map[events.Type]float64{events.Click: 1, events.AddToCart: 2, events.Purchase: 3}
 
-// Record takes one event (in time order per session).
+// Record takes one event.
 func (c *Clicks) Record(e events.Event) {
 	if e.SessionID == "" {
 		return
@@ -48,36 +70,95 @@ func (c *Clicks) Record(e events.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e.Type == events.Search && e.Query != "" {
-		if prev, ok := c.last[e.SessionID]; ok && prev.at.After(e.Timestamp) {
-			return // an older search heard late (a replayed or batched log line)
-		}
-		c.last[e.SessionID] = lastSearch{query: strings.TrimSpace(normQuery(e.Query)), at: e.Timestamp}
-		if len(c.last) > 100_000 { // forget the oldest sessions' searches
-			for k, v := range c.last {
-				if e.Timestamp.Sub(v.at) > c.Window {
-					delete(c.last, k)
-				}
-			}
-		}
+		c.recordSearch(e.SessionID, lastSearch{query: strings.TrimSpace(normQuery(e.Query)), at: e.Timestamp})
 		return
 	}
 	w, ok := actionWeight[e.Type]
 	if !ok || e.ItemID == "" {
 		return
 	}
-	ls, ok := c.last[e.SessionID]
-	if !ok || ls.query == "" || e.Timestamp.Before(ls.at) || e.Timestamp.Sub(ls.at) > c.Window {
-		return
+	ss := c.session(e.SessionID, e.Timestamp)
+	a := action{at: e.Timestamp, item: e.ItemID, w: w}
+	if ls := ss.last; ls.query != "" && !e.Timestamp.Before(ls.at) && e.Timestamp.Sub(ls.at) <= c.Window {
+		a.search = ls
+		c.add(ls.query, a.item, a.w)
 	}
-	m := c.pairs[ls.query]
+	// keep the actions a late search could still claim
+	keep := ss.actions[:0]
+	for _, old := range ss.actions {
+		if e.Timestamp.Sub(old.at) <= c.Window {
+			keep = append(keep, old)
+		}
+	}
+	ss.actions = append(keep, a)
+	if len(ss.actions) > maxSessionActions {
+		ss.actions = ss.actions[len(ss.actions)-maxSessionActions:]
+	}
+}
+
+// recordSearch makes ls the session's newest search unless a newer one is
+// known, and moves to it the session's actions that followed it within
+// Window but count for an older search, or for none.
+func (c *Clicks) recordSearch(id string, ls lastSearch) {
+	ss := c.session(id, ls.at)
+	for i := range ss.actions {
+		a := &ss.actions[i]
+		if a.at.Before(ls.at) || a.at.Sub(ls.at) > c.Window || (a.search.query != "" && !a.search.at.Before(ls.at)) {
+			continue
+		}
+		if a.search.query != "" {
+			c.add(a.search.query, a.item, -a.w)
+		}
+		a.search = ls
+		c.add(ls.query, a.item, a.w)
+	}
+	if ls.at.Before(ss.last.at) {
+		return // an older search heard late
+	}
+	ss.last = ls
+}
+
+// session returns the state of a session, forgetting old sessions when
+// there are many.
+func (c *Clicks) session(id string, now time.Time) *session {
+	ss := c.sessions[id]
+	if ss != nil {
+		return ss
+	}
+	if len(c.sessions) >= 100_000 {
+		for k, v := range c.sessions {
+			newest := v.last.at
+			if n := len(v.actions); n > 0 && v.actions[n-1].at.After(newest) {
+				newest = v.actions[n-1].at
+			}
+			if now.Sub(newest) > c.Window {
+				delete(c.sessions, k)
+			}
+		}
+	}
+	ss = &session{}
+	c.sessions[id] = ss
+	return ss
+}
+
+// add changes the weight of (query, item) by w, dropping pairs that fall
+// to zero.
+func (c *Clicks) add(query, item string, w float64) {
+	m := c.pairs[query]
 	if m == nil {
-		if len(c.pairs) >= c.maxPairs {
+		if w <= 0 || len(c.pairs) >= c.maxPairs {
 			return
 		}
 		m = map[string]float64{}
-		c.pairs[ls.query] = m
+		c.pairs[query] = m
 	}
-	m[e.ItemID] += w
+	m[item] += w
+	if m[item] <= 1e-9 {
+		delete(m, item)
+		if len(m) == 0 {
+			delete(c.pairs, query)
+		}
+	}
 }
 
 // Boost returns the learned boost of items for query q, or nil when no

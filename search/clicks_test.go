@@ -118,3 +118,40 @@ func TestNormQuery(t *testing.T) {
 		}
 	}
 }
+
+// Events out of order, as a batched search log stores them: an action
+// counts for the newest search of its session at or before its time,
+// whenever that search is heard.
+func TestClicksOutOfOrder(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	c := NewClicks()
+	c.EventsAppended([]events.Event{
+		{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)},
+		{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: at(5)},     // after ink
+		{SessionID: "s", ItemID: "t1", Type: events.Purchase, Timestamp: at(65)}, // after toner, heard before it
+		{SessionID: "s", Type: events.Search, Query: "toner", Timestamp: at(60)},
+		{SessionID: "s", Type: events.Search, Query: "toner", Timestamp: at(60)}, // the stored copy of a search heard live
+		{SessionID: "u", ItemID: "p1", Type: events.Click, Timestamp: at(10)},    // no search yet in u
+		{SessionID: "u", Type: events.Search, Query: "paper", Timestamp: at(9)},
+		{SessionID: "u", ItemID: "late", Type: events.Click, Timestamp: at(9 + 31*60)}, // after the window
+	})
+	want := map[string]map[string]float64{"ink": {"i1": 1}, "toner": {"t1": 3}, "paper": {"p1": 1}}
+	got := map[string]map[string]float64{}
+	for _, j := range c.Judgments() {
+		got[j.Query] = j.Gains
+	}
+	if len(got) != len(want) {
+		t.Fatalf("judgments %v, want %v", got, want)
+	}
+	for q, items := range want {
+		if len(got[q]) != len(items) {
+			t.Fatalf("%q: %v, want %v", q, got[q], items)
+		}
+		for id, w := range items {
+			if got[q][id] != w {
+				t.Fatalf("%q %s: %v, want %v (all %v)", q, id, got[q][id], w, got)
+			}
+		}
+	}
+}

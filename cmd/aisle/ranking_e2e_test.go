@@ -18,7 +18,8 @@ func TestSearchLearnsToRankFromClicks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: trains a ranker through the real server")
 	}
-	s := startServer(t, t.TempDir())
+	dataDir := t.TempDir()
+	s := startServer(t, dataDir)
 	var items []string
 	var words []string
 	favorite := map[string]string{}
@@ -124,5 +125,15 @@ func TestSearchLearnsToRankFromClicks(t *testing.T) {
 	// the ranker can be rolled back like any model: no earlier version here
 	if code, _ := s.do("POST", "/api/models/search-ltr/rollback", ""); code != 409 && code != 404 {
 		t.Fatalf("rollback without an earlier version: %d", code)
+	}
+	// after a restart the stored ranker serves again, and the click model
+	// (replayed from the log) still scopes it to the clicked queries
+	s.stop()
+	s = startServer(t, dataDir)
+	if id, mode := first(words[1], ""); mode != "ltr" || id != favorite[words[1]] {
+		t.Fatalf("after a restart: first %s in mode %s", id, mode)
+	}
+	if _, mode := first("gizmo unclicked words", ""); mode != "keyword" {
+		t.Fatalf("a query without clicks ran in mode %s", mode)
 	}
 }
