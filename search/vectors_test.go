@@ -371,3 +371,54 @@ func TestFailedBatchesAreRetried(t *testing.T) {
 		t.Errorf("retry off: %+v", s)
 	}
 }
+
+// A failed query embedding must not be reported as the mode asked for:
+// hybrid then ranks by keyword only and says so; ltr still ranks with its
+// model (without the semantic features) and stays ltr.
+func TestQueryEmbeddingFailureReportsMode(t *testing.T) {
+	ctx := context.Background()
+	emb := embed.NewHashing(64)
+	ix, err := NewIndex(DefaultConfig(), Options{Embedder: emb, QueryEmbedder: &failing{*emb}, Registry: sharedRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.Upsert(ctx, fixture()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.WaitVectors(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kw := ids(search(t, ix, Request{Query: "printer paper", Mode: ModeKeyword}))
+	tests := []struct {
+		name   string
+		ranker bool
+		mode   Mode
+		want   Mode
+	}{
+		{"hybrid falls back to keyword", false, ModeHybrid, ModeKeyword},
+		{"ltr without a ranker is keyword", false, ModeLTR, ModeKeyword},
+		{"ltr with a ranker stays ltr", true, ModeLTR, ModeLTR},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var r Ranker
+			if tc.ranker {
+				r = weighted{names: FeatureNames(), w: map[string]float64{"bm25f": 1}}
+			}
+			if err := ix.SetRanker(r); err != nil {
+				t.Fatal(err)
+			}
+			res := search(t, ix, Request{Query: "printer paper", Mode: tc.mode})
+			if res.Mode != tc.want {
+				t.Errorf("mode %q, want %q", res.Mode, tc.want)
+			}
+			if got := ids(res); !sameSet(got, kw) {
+				t.Errorf("items %v, keyword finds %v", got, kw)
+			}
+		})
+	}
+	if _, err := ix.Search(ctx, Request{Query: "printer paper", Mode: ModeSemantic}); err == nil {
+		t.Error("semantic search hid the failed query embedding")
+	}
+}
