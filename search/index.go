@@ -41,9 +41,12 @@ type Options struct {
 	// (0: GOMAXPROCS); EmbedBatch is the texts per Embed call (0: 64).
 	EmbedWorkers int
 	EmbedBatch   int
-	// EmbedRetry is the wait before a failed batch is tried again (doubling
-	// up to 4 more times, e.g. while a remote model server restarts);
-	// 0 means 30 s, negative never retries.
+	// EmbedRetry is the wait before a batch is tried again after the
+	// embedder failed it and a probe (e.g. a remote model server down or
+	// restarting); it doubles up to 5 min and retries go on until the
+	// index is closed. A batch that fails while the probe works is split
+	// to find the item the embedder rejects; that item is skipped until
+	// it changes. 0 means 30 s; negative never retries nor splits.
 	EmbedRetry time.Duration
 	// Registry provides the analyzers; nil means analysis.NewRegistry with
 	// the bundled Chinese dictionary (loaded on first Chinese text).

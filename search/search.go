@@ -215,8 +215,13 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		case err == nil:
 			qvec = normalized(vs[0])
 		case (mode == ModeHybrid || mode == ModeLTR) && ctx.Err() == nil:
-			// the keyword side still answers
+			// the keyword side still answers; hybrid then is keyword search
+			// and says so (ltr still ranks with its model, without the
+			// semantic features, and stays ltr)
 			ix.log.Warn("search: embed query failed; searching by keyword only", "mode", mode, "err", err)
+			if mode == ModeHybrid {
+				mode = ModeKeyword
+			}
 		default:
 			return nil, fmt.Errorf("search: embed query: %w", err)
 		}

@@ -23,13 +23,42 @@ import (
 // skipped by the semantic list; in hybrid mode the keyword list still
 // finds them.
 
+// A failed batch is retried for as long as the index is open, its wait
+// doubling from Options.EmbedRetry up to maxRetryWait. After a failure the
+// worker asks the embedder for one short probe text: when that works, the
+// model server is up and the batch itself is at fault (one text it
+// rejects), so the batch is split in halves and tried again at once,
+// down to the single item, which is then skipped (logged once; it is
+// embedded again when it changes or the index is rebuilt). When the probe
+// fails too, the server is down, and the whole batch waits for its retry.
+
 // Defaults of the background embedding.
 const (
 	defaultEmbedBatch = 64
 	defaultEmbedRetry = 30 * time.Second
-	maxEmbedAttempts  = 5
+	maxRetryWait      = 5 * time.Minute
 	progressEvery     = 5 * time.Second
+	// probeText is embedded to tell a model server that is down from a
+	// batch it rejects.
+	probeText = "probe"
 )
+
+// retryWait is the wait before the attempt-th retry of a batch (attempt ≥
+// 1): base doubled attempt-1 times, at most maxRetryWait.
+func retryWait(base time.Duration, attempt int) time.Duration {
+	w := base
+	for i := 1; i < attempt && w < maxRetryWait; i++ {
+		w *= 2
+	}
+	return min(w, maxRetryWait)
+}
+
+// storeError is a failure to write computed vectors to the store; the
+// vectors are attached to the index all the same.
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return e.err.Error() }
+func (e storeError) Unwrap() error { return e.err }
 
 // namer is implemented by embedders that tell their model (embed.Embedder).
 type namer interface{ Name() string }
@@ -39,7 +68,8 @@ type vecJob struct {
 	id      string
 	hash    [32]byte
 	text    string
-	attempt int // failed tries so far
+	attempt int // failed tries of its batch while the embedder was down
+	limit   int // most jobs in its batch (half the batch that failed); 0: no limit
 }
 
 // vectorizer is the queue and worker pool of background embedding.
@@ -52,13 +82,15 @@ type vectorizer struct {
 
 	mu      sync.Mutex
 	queue   []*vecJob
-	queued  map[string]*vecJob // id → its job while not yet taken
-	active  int                // running workers
-	flying  int                // jobs taken by workers, not finished
-	waiting int                // jobs of failed batches waiting to be retried
-	idle    chan struct{}      // closed while nothing is queued or running
-	err     error              // first failure since the last WaitVectors
-	failed  int
+	queued  map[string]*vecJob       // id → its job while not yet taken
+	active  int                      // running workers
+	flying  int                      // jobs taken by workers, not finished
+	waiting int                      // jobs of failed batches waiting to be retried
+	timers  map[*time.Timer]struct{} // pending retries, stopped by Close
+	skipped map[string][32]byte      // id → text hash of items given up on
+	idle    chan struct{}            // closed while nothing is queued or running
+	err     error                    // first failure since the last WaitVectors
+	failed  int                      // items given up on since the pool was last idle
 	closed  bool
 	wg      sync.WaitGroup
 	done    int // embedded since the pool was last idle
@@ -71,7 +103,7 @@ func newVectorizer(opt Options) *vectorizer {
 	idle := make(chan struct{})
 	close(idle)
 	v := &vectorizer{ctx: ctx, cancel: cancel, workers: opt.EmbedWorkers, batch: opt.EmbedBatch,
-		queued: map[string]*vecJob{}, idle: idle}
+		queued: map[string]*vecJob{}, timers: map[*time.Timer]struct{}{}, skipped: map[string][32]byte{}, idle: idle}
 	if v.workers <= 0 {
 		v.workers = runtime.GOMAXPROCS(0)
 	}
@@ -190,6 +222,7 @@ func (ix *Index) enqueue(jobs []vecJob) {
 		}
 	}
 	for i := range jobs {
+		delete(v.skipped, jobs[i].id)
 		if j, ok := v.queued[jobs[i].id]; ok {
 			*j = jobs[i]
 			continue
@@ -217,7 +250,7 @@ func (ix *Index) embedWorker() {
 			if v.active == 0 {
 				if v.done > 0 || v.failed > 0 {
 					el := time.Since(v.started)
-					ix.log.Info("item vectors ready", "embedded", v.done, "failed", v.failed,
+					ix.log.Info("item vectors ready", "embedded", v.done, "failed", v.failed, "retrying", v.waiting,
 						"took", el.Round(time.Millisecond), "items_per_s", int(float64(v.done)/max(el.Seconds(), 1e-3)))
 				}
 				v.failed = 0
@@ -226,7 +259,18 @@ func (ix *Index) embedWorker() {
 			v.mu.Unlock()
 			return
 		}
-		n := min(v.batch, len(v.queue))
+		// a batch holds no more jobs than any of its jobs' limit, so a job
+		// of a split batch is next embedded in a smaller one
+		n, lim := 0, v.batch
+		for n < len(v.queue) && n < lim {
+			if l := v.queue[n].limit; l > 0 && l < lim {
+				lim = l
+				if n >= lim {
+					break
+				}
+			}
+			n++
+		}
 		batch := make([]vecJob, n)
 		for i, j := range v.queue[:n] {
 			batch[i] = *j
@@ -237,56 +281,114 @@ func (ix *Index) embedWorker() {
 		v.mu.Unlock()
 
 		err := ix.embedBatch(batch)
+		var serr storeError
+		stored := errors.As(err, &serr)
+		up := false
+		if err != nil && !stored && v.retry > 0 && v.ctx.Err() == nil {
+			up = ix.embedderAnswers()
+		}
 
+		var again []vecJob // split halves, queued at once
 		v.mu.Lock()
 		v.flying -= n
 		switch {
 		case err != nil && v.ctx.Err() != nil:
 			// closing: the rest of the queue is dropped too
 		case err != nil:
-			v.failed += n
 			if v.err == nil {
 				v.err = err
 			}
-			a := 0
-			for _, j := range batch {
-				a = max(a, j.attempt+1)
-			}
-			if v.retry > 0 && a < maxEmbedAttempts {
-				wait := v.retry << (a - 1)
-				ix.log.Error("search index: embed items; they stay keyword-only until a retry succeeds", "items", n, "retry_in", wait, "err", err)
+			switch {
+			case stored:
+				// the vectors are attached; they are stored again when the
+				// item changes or the index is rebuilt
+				v.done += n
+				ix.log.Error("search index: store item vectors", "items", n, "err", err)
+			case v.retry <= 0 || up && n == 1:
+				v.failed += n
+				for _, j := range batch {
+					v.skipped[j.id] = j.hash
+				}
+				if n == 1 {
+					ix.log.Error("search index: embed item failed while the embedder answers; it stays keyword-only until it changes",
+						"item", batch[0].id, "err", err)
+				} else {
+					ix.log.Error("search index: embed items; they stay keyword-only until updated", "items", n, "err", err)
+				}
+			case up:
+				// the embedder works: find the item(s) it rejects
+				ix.log.Warn("search index: embed items failed while the embedder answers; splitting the batch", "items", n, "err", err)
+				again = batch
+			default:
+				a := 0
+				for i := range batch {
+					batch[i].attempt++
+					a = max(a, batch[i].attempt)
+				}
+				wait := retryWait(v.retry, a)
+				if a <= 3 || a%12 == 0 {
+					ix.log.Error("search index: embed items; they stay keyword-only until a retry succeeds",
+						"items", n, "attempt", a, "retry_in", wait, "err", err)
+				}
 				v.waiting += n
-				time.AfterFunc(wait, func() { ix.retry(batch) })
-			} else {
-				ix.log.Error("search index: embed items; they stay keyword-only until updated", "items", n, "err", err)
+				var t *time.Timer
+				t = time.AfterFunc(wait, func() {
+					v.mu.Lock()
+					_, pending := v.timers[t]
+					if pending {
+						delete(v.timers, t)
+						v.waiting -= n
+					}
+					v.mu.Unlock()
+					if pending {
+						ix.requeue(batch)
+					}
+				})
+				v.timers[t] = struct{}{}
 			}
 		default:
 			v.done += n
 		}
 		if time.Since(v.logged) >= progressEvery {
 			v.logged = time.Now()
-			ix.log.Info("embedding items", "done", v.done, "queued", len(v.queue)+v.flying,
+			ix.log.Info("embedding items", "done", v.done, "queued", len(v.queue)+v.flying, "retrying", v.waiting,
 				"items_per_s", int(float64(v.done)/max(time.Since(v.started).Seconds(), 1e-3)))
 		}
 		v.mu.Unlock()
+		if len(again) > 0 {
+			h := len(again) / 2
+			for i := range again {
+				again[i].limit = h
+				if i >= h {
+					again[i].limit = len(again) - h
+				}
+			}
+			ix.requeue(again[:h])
+			ix.requeue(again[h:])
+		}
 	}
 }
 
-// retry queues a failed batch again, except items changed or deleted since
-// (their newer version has its own job).
-func (ix *Index) retry(batch []vecJob) {
+// embedderAnswers reports whether the embedder embeds a probe text, i.e.
+// whether a failed batch failed for its own texts.
+func (ix *Index) embedderAnswers() bool {
+	vs, err := ix.emb.Embed(ix.vec.ctx, []string{probeText})
+	return err == nil && len(vs) == 1 && len(vs[0]) == ix.emb.Dim() && ix.emb.Dim() > 0
+}
+
+// requeue queues jobs of a failed batch again, except items changed or
+// deleted since (their newer version has its own job) or queued again.
+func (ix *Index) requeue(batch []vecJob) {
 	var jobs []vecJob
 	ix.mu.RLock()
 	for _, j := range batch {
 		if d, ok := ix.byID[j.id]; ok && ix.docs[d].vhash == j.hash && ix.docs[d].vec == nil {
-			j.attempt++
 			jobs = append(jobs, j)
 		}
 	}
 	ix.mu.RUnlock()
 	v := ix.vec
 	v.mu.Lock()
-	v.waiting -= len(batch)
 	k := 0
 	for _, j := range jobs {
 		if _, queued := v.queued[j.id]; !queued {
@@ -325,7 +427,7 @@ func (ix *Index) embedBatch(batch []vecJob) error {
 	if ix.vstore != nil {
 		if space := ix.VectorSpace(); space != "" {
 			if err := ix.vstore.PutVectors(ctx, space, out); err != nil {
-				serr = fmt.Errorf("store %d vectors: %w", len(out), err)
+				serr = storeError{fmt.Errorf("store %d vectors: %w", len(out), err)}
 			}
 		}
 	}
@@ -369,8 +471,12 @@ type VectorStats struct {
 	WithVector int
 	// Pending items queued or being embedded.
 	Pending int
-	// Retrying items of failed batches waiting for their next try.
+	// Retrying items of failed batches waiting for their next try (the
+	// embedder did not answer).
 	Retrying int
+	// Failed live items the embedder failed on alone (or with retries
+	// off): keyword-only until they change or the index is rebuilt.
+	Failed int
 }
 
 // VectorStats reports the progress of background embedding.
@@ -382,6 +488,10 @@ func (ix *Index) VectorStats() VectorStats {
 	ix.vec.mu.Lock()
 	s.Pending = len(ix.vec.queue) + ix.vec.flying
 	s.Retrying = ix.vec.waiting
+	skipped := make(map[string][32]byte, len(ix.vec.skipped))
+	for id, h := range ix.vec.skipped {
+		skipped[id] = h
+	}
 	ix.vec.mu.Unlock()
 	ix.mu.RLock()
 	for d := range ix.docs {
@@ -389,13 +499,18 @@ func (ix *Index) VectorStats() VectorStats {
 			s.WithVector++
 		}
 	}
+	for id, h := range skipped {
+		if d, ok := ix.byID[id]; ok && ix.docs[d].live && ix.docs[d].vec == nil && ix.docs[d].vhash == h {
+			s.Failed++
+		}
+	}
 	ix.mu.RUnlock()
 	return s
 }
 
-// Close stops background embedding (queued items stay without vectors)
-// and waits for the workers to finish their current batch. The index stays
-// usable for search and keyword indexing.
+// Close stops background embedding (queued items and pending retries stay
+// without vectors) and waits for the workers to finish their current
+// batch. The index stays usable for search and keyword indexing.
 func (ix *Index) Close() error {
 	if ix.vec == nil {
 		return nil
@@ -403,6 +518,11 @@ func (ix *Index) Close() error {
 	v := ix.vec
 	v.mu.Lock()
 	v.closed = true
+	for t := range v.timers {
+		t.Stop()
+	}
+	v.timers = map[*time.Timer]struct{}{}
+	v.waiting = 0
 	v.mu.Unlock()
 	v.cancel()
 	v.wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -369,5 +370,241 @@ func TestFailedBatchesAreRetried(t *testing.T) {
 	}
 	if s := ix2.VectorStats(); s.WithVector != 0 || s.Retrying != 0 {
 		t.Errorf("retry off: %+v", s)
+	}
+}
+
+// A failed query embedding must not be reported as the mode asked for:
+// hybrid then ranks by keyword only and says so; ltr still ranks with its
+// model (without the semantic features) and stays ltr.
+func TestQueryEmbeddingFailureReportsMode(t *testing.T) {
+	ctx := context.Background()
+	emb := embed.NewHashing(64)
+	ix, err := NewIndex(DefaultConfig(), Options{Embedder: emb, QueryEmbedder: &failing{*emb}, Registry: sharedRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.Upsert(ctx, fixture()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.WaitVectors(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kw := ids(search(t, ix, Request{Query: "printer paper", Mode: ModeKeyword}))
+	tests := []struct {
+		name   string
+		ranker bool
+		mode   Mode
+		want   Mode
+	}{
+		{"hybrid falls back to keyword", false, ModeHybrid, ModeKeyword},
+		{"ltr without a ranker is keyword", false, ModeLTR, ModeKeyword},
+		{"ltr with a ranker stays ltr", true, ModeLTR, ModeLTR},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var r Ranker
+			if tc.ranker {
+				r = weighted{names: FeatureNames(), w: map[string]float64{"bm25f": 1}}
+			}
+			if err := ix.SetRanker(r); err != nil {
+				t.Fatal(err)
+			}
+			res := search(t, ix, Request{Query: "printer paper", Mode: tc.mode})
+			if res.Mode != tc.want {
+				t.Errorf("mode %q, want %q", res.Mode, tc.want)
+			}
+			if got := ids(res); !sameSet(got, kw) {
+				t.Errorf("items %v, keyword finds %v", got, kw)
+			}
+		})
+	}
+	if _, err := ix.Search(ctx, Request{Query: "printer paper", Mode: ModeSemantic}); err == nil {
+		t.Error("semantic search hid the failed query embedding")
+	}
+}
+
+func TestRetryWait(t *testing.T) {
+	tests := []struct {
+		base    time.Duration
+		attempt int
+		want    time.Duration
+	}{
+		{30 * time.Second, 1, 30 * time.Second},
+		{30 * time.Second, 2, time.Minute},
+		{30 * time.Second, 4, 4 * time.Minute},
+		{30 * time.Second, 5, maxRetryWait},
+		{30 * time.Second, 6, maxRetryWait},
+		{30 * time.Second, 1000, maxRetryWait}, // no overflow
+		{time.Millisecond, 3, 4 * time.Millisecond},
+		{10 * time.Minute, 1, maxRetryWait},
+	}
+	for _, tc := range tests {
+		if got := retryWait(tc.base, tc.attempt); got != tc.want {
+			t.Errorf("retryWait(%v, %d) = %v, want %v", tc.base, tc.attempt, got, tc.want)
+		}
+	}
+}
+
+// rejecting embeds with a real embedder but fails every call holding a
+// text with "BROKEN" in it, as a model server rejecting one input fails
+// the whole request.
+type rejecting struct {
+	*embed.Hashing
+	calls atomic.Int64
+}
+
+func (r *rejecting) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	r.calls.Add(1)
+	for _, s := range texts {
+		if strings.Contains(s, "BROKEN") {
+			return nil, errors.New("input rejected")
+		}
+	}
+	return r.Hashing.Embed(ctx, texts)
+}
+
+func TestBadItemDoesNotFailItsBatch(t *testing.T) {
+	ctx := context.Background()
+	var items []catalog.Item
+	for i := 0; i < 40; i++ {
+		items = append(items, catalog.Item{ID: fmt.Sprint("i", i), Title: fmt.Sprintf("notebook model %d", i), Available: true})
+	}
+	tests := []struct {
+		name     string
+		bad      []int
+		batch    int
+		retry    time.Duration
+		with     int // items with a vector after WaitVectors
+		failed   int
+		maxCalls int64 // Embed calls, probes included
+	}{
+		{name: "one bad item in one batch", bad: []int{17}, batch: 64, retry: time.Hour, with: 39, failed: 1, maxCalls: 40},
+		{name: "two bad items in two batches", bad: []int{3, 33}, batch: 16, retry: time.Hour, with: 38, failed: 2, maxCalls: 60},
+		{name: "all items good", batch: 16, retry: time.Hour, with: 40, maxCalls: 3},
+		{name: "retries off: the whole batch fails", bad: []int{17}, batch: 16, retry: -1, with: 24, failed: 16, maxCalls: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			items := slices.Clone(items)
+			for _, b := range tc.bad {
+				items[b].Title = "BROKEN " + items[b].Title
+			}
+			emb := &rejecting{Hashing: embed.NewHashing(32)}
+			ix, err := NewIndex(DefaultConfig(), Options{Embedder: emb, Registry: sharedRegistry(), EmbedBatch: tc.batch, EmbedWorkers: 2, EmbedRetry: tc.retry})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ix.Close()
+			if err := ix.Upsert(ctx, items...); err != nil {
+				t.Fatal(err)
+			}
+			err = ix.WaitVectors(ctx)
+			if (err != nil) != (len(tc.bad) > 0) {
+				t.Errorf("WaitVectors: %v", err)
+			}
+			s := ix.VectorStats()
+			want := VectorStats{WithVector: tc.with, Failed: tc.failed}
+			if s != want {
+				t.Errorf("stats %+v, want %+v", s, want)
+			}
+			if n := emb.calls.Load(); n > tc.maxCalls {
+				t.Errorf("%d Embed calls, want at most %d", n, tc.maxCalls)
+			}
+			// a skipped item is embedded again once it changes
+			for _, b := range tc.bad {
+				items[b].Title = fmt.Sprintf("fixed notebook %d", b)
+				if err := ix.Upsert(ctx, items[b]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ix.WaitVectors(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s := ix.VectorStats(); s.WithVector != tc.with+len(tc.bad) || s.Failed != tc.failed-len(tc.bad) {
+				t.Errorf("after fixing the bad items: %+v", s)
+			}
+		})
+	}
+}
+
+// outage fails every call (probes too) while down is set, like a model
+// server that is not running.
+type outage struct {
+	*embed.Hashing
+	down   atomic.Bool
+	failed atomic.Int64 // failed calls with several texts
+}
+
+func (o *outage) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if o.down.Load() {
+		if len(texts) > 1 {
+			o.failed.Add(1)
+		}
+		return nil, errors.New("connection refused")
+	}
+	return o.Hashing.Embed(ctx, texts)
+}
+
+func TestRetriesOutlastALongOutage(t *testing.T) {
+	ctx := context.Background()
+	emb := &outage{Hashing: embed.NewHashing(32)}
+	emb.down.Store(true)
+	ix, err := NewIndex(DefaultConfig(), Options{Embedder: emb, Registry: sharedRegistry(), EmbedRetry: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.Upsert(ctx, fixture()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.WaitVectors(ctx); err == nil {
+		t.Error("WaitVectors hid the outage")
+	}
+	want := available(fixture())
+	deadline := time.Now().Add(20 * time.Second) // a bound against hanging, not a timing check
+	for emb.failed.Load() < 8 {                  // more tries than the 5 that used to be the limit
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d tries: %+v", emb.failed.Load(), ix.VectorStats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s := ix.VectorStats(); s.WithVector != 0 || s.Failed != 0 || s.Retrying+s.Pending != want {
+		t.Errorf("during the outage: %+v, want all %d items retrying or pending", s, want)
+	}
+	emb.down.Store(false)
+	for ix.VectorStats().WithVector < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("vectors never arrived after the outage: %+v", ix.VectorStats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if s := ix.VectorStats(); s != (VectorStats{WithVector: want}) {
+		t.Errorf("after the outage: %+v", s)
+	}
+}
+
+func TestCloseStopsRetries(t *testing.T) {
+	ctx := context.Background()
+	emb := &outage{Hashing: embed.NewHashing(32)}
+	emb.down.Store(true)
+	ix, err := NewIndex(DefaultConfig(), Options{Embedder: emb, Registry: sharedRegistry(), EmbedRetry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Upsert(ctx, fixture()...); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.WaitVectors(ctx); err == nil {
+		t.Error("WaitVectors hid the outage")
+	}
+	if s := ix.VectorStats(); s.Retrying != available(fixture()) {
+		t.Fatalf("before Close: %+v", s)
+	}
+	if err := ix.Close(); err != nil { // returns although a retry is pending
+		t.Fatal(err)
+	}
+	if s := ix.VectorStats(); s != (VectorStats{}) {
+		t.Errorf("after Close: %+v", s)
 	}
 }

@@ -115,11 +115,8 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 			if err := ix.Upsert(ctx, ds.Items...); err != nil {
 				return fmt.Errorf("index %d items: %w", len(ds.Items), err)
 			}
-			if err := ix.WaitVectors(ctx); err != nil {
+			if err := vcache.waitAndSave(ctx, ix, errw); err != nil {
 				return fmt.Errorf("embed %d items: %w", len(ds.Items), err)
-			}
-			if err := vcache.save(errw); err != nil {
-				return err
 			}
 			fmt.Fprintf(errw, "indexed %d items in %v\n", ix.Len(), time.Since(start).Round(time.Millisecond))
 			start = time.Now()

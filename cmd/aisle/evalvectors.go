@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,6 +68,30 @@ func openVectorCache(ctx context.Context, flag string, emb embed.Embedder, errw 
 // progressLogger logs background work (embedding progress) to w.
 func progressLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// vectorWaiter is the part of search.Index waitAndSave uses.
+type vectorWaiter interface {
+	WaitVectors(ctx context.Context) error
+	Close() error
+}
+
+// waitAndSave waits for ix's background embedding and writes the cache
+// back. When embedding failed it still saves the vectors that were
+// computed, so the next run embeds only the rest, and then returns the
+// embedding error; it closes ix first so that no retry writes to the cache
+// while it is saved. c may be nil (no cache).
+func (c *vectorCache) waitAndSave(ctx context.Context, ix vectorWaiter, errw io.Writer) error {
+	werr := ix.WaitVectors(ctx)
+	if werr != nil {
+		if err := ix.Close(); err != nil {
+			return errors.Join(werr, err)
+		}
+	}
+	if err := c.save(errw); err != nil {
+		return errors.Join(werr, err)
+	}
+	return werr
 }
 
 // save writes the cache back when it changed.

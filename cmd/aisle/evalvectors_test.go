@@ -2,10 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/embed"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store/vecfile"
 )
 
 func TestEvalSearchVectorCache(t *testing.T) {
@@ -60,6 +68,64 @@ func TestEvalSearchVectorCache(t *testing.T) {
 			t.Errorf("%s: log %q lacks %q", tc.name, log, tc.wantLog)
 		case tc.notLog != "" && strings.Contains(log, tc.notLog):
 			t.Errorf("%s: log %q has %q (embedded again?)", tc.name, log, tc.notLog)
+		}
+	}
+}
+
+// badText embeds with a real embedder but fails every batch holding a text
+// with "BROKEN" (e.g. one the model server rejects).
+type badText struct{ *embed.Hashing }
+
+func (b badText) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	for _, s := range texts {
+		if strings.Contains(s, "BROKEN") {
+			return nil, errors.New("model server rejects the input")
+		}
+	}
+	return b.Hashing.Embed(ctx, texts)
+}
+
+// One failed batch must not throw away the vectors computed in the same
+// run: they are saved, and the failure is still reported.
+func TestVectorCacheKeepsVectorsOfAFailedRun(t *testing.T) {
+	ctx := context.Background()
+	emb := badText{embed.NewHashing(32)}
+	space := fmt.Sprintf("%s/%d", emb.Name(), emb.Dim())
+	path := filepath.Join(t.TempDir(), "v.vec")
+	vc := &vectorCache{path: path, file: vecfile.New(space)}
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{Embedder: emb, Vectors: vc.file,
+		EmbedBatch: 1, EmbedWorkers: 1, EmbedRetry: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	items := []catalog.Item{
+		{ID: "1", Title: "red running shoes", Available: true},
+		{ID: "2", Title: "BROKEN input", Available: true},
+		{ID: "3", Title: "printer ink cartridge", Available: true},
+		{ID: "4", Title: "blue running shoes", Available: true},
+	}
+	if err := ix.Upsert(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if err := vc.waitAndSave(ctx, ix, &log); err == nil || !strings.Contains(err.Error(), "rejects the input") {
+		t.Errorf("waitAndSave error %v, want the embedding failure", err)
+	}
+	saved, err := vecfile.Load(path, space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Len() != 3 {
+		t.Errorf("cache holds %d vectors after a run with one failed item, want 3 (log %q)", saved.Len(), log.String())
+	}
+	got, err := saved.GetVectors(ctx, space, []string{"1", "2", "3", "4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range got {
+		if (g.Vec == nil) != (i == 1) {
+			t.Errorf("item %s: stored vector %v", g.ItemID, g.Vec != nil)
 		}
 	}
 }

@@ -17,7 +17,7 @@ func TestNew(t *testing.T) {
 		{Config{Kind: Hash}, "hash-ngram-512", 512, ""},
 		{Config{Kind: Hash, HashDim: 256}, "hash-ngram-256", 256, ""},
 		{Config{Kind: USELiteHash}, "concat(use-lite-en*1,hash-ngram-512*1)", 1024, ""},
-		{Config{Kind: OpenAI, URL: "http://127.0.0.1:9/v1", Model: "m", Dim: 768}, "openai:m", 768, ""},
+		{Config{Kind: OpenAI, URL: "http://127.0.0.1:9/v1", Model: "m", Dim: 768}, "openai:m@127.0.0.1:9/v1", 768, ""},
 		{Config{Kind: OpenAI, Model: "m"}, "", 0, "URL is required"},
 		{Config{Kind: "bert"}, "", 0, `unknown embedder "bert"`},
 	}

@@ -21,6 +21,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -62,6 +63,7 @@ type Config struct {
 type Client struct {
 	cfg      Config
 	endpoint string
+	name     string // "openai:<model>@<host><path>", see Name
 	dim      atomic.Int64
 }
 
@@ -74,6 +76,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	if !strings.HasPrefix(cfg.URL, "http://") && !strings.HasPrefix(cfg.URL, "https://") {
 		return nil, fmt.Errorf("openai embedder: URL %q must start with http:// or https://", cfg.URL)
+	}
+	site, err := endpointID(cfg.URL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Model == "" {
 		return nil, errors.New("openai embedder: model is required")
@@ -101,13 +107,38 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, endpoint: strings.TrimRight(cfg.URL, "/") + "/embeddings"}
+	c := &Client{cfg: cfg, endpoint: strings.TrimRight(cfg.URL, "/") + "/embeddings", name: "openai:" + cfg.Model + "@" + site}
 	c.dim.Store(int64(cfg.Dim))
 	return c, nil
 }
 
-// Name returns "openai:<model>".
-func (c *Client) Name() string { return "openai:" + c.cfg.Model }
+// Name returns "openai:<model>@<host><path>", e.g.
+// "openai:text-embedding-3-small@api.openai.com/v1". It names the vector
+// space of the stored item vectors, so it includes the endpoint: two
+// servers serving a model of the same name may serve different models, and
+// their vectors must not be mixed. The host is lower-cased and loses a
+// default port, the path its trailing slashes; the scheme, user info,
+// query and API key are never part of it.
+func (c *Client) Name() string { return c.name }
+
+// endpointID returns the normalised host and path of an API base URL.
+func endpointID(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("openai embedder: URL: %w", err)
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return "", fmt.Errorf("openai embedder: URL %q has no host", u.Redacted())
+	}
+	if strings.Contains(host, ":") { // IPv6
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && !(u.Scheme == "http" && p == "80") && !(u.Scheme == "https" && p == "443") {
+		host += ":" + p
+	}
+	return host + strings.TrimRight(u.EscapedPath(), "/"), nil
+}
 
 // Dim returns the vector length: Config.Dim, or the length learned from the
 // first answer, or 0 before any answer.

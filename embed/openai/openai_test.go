@@ -148,8 +148,39 @@ func TestEmbedBatchesAndOrder(t *testing.T) {
 	if c.Dim() != 4 {
 		t.Errorf("Dim after an answer = %d, want 4", c.Dim())
 	}
-	if c.Name() != "openai:test-model" {
-		t.Errorf("Name = %q", c.Name())
+	if want := "openai:test-model@" + strings.TrimSuffix(strings.TrimPrefix(c.cfg.URL, "http://"), "/"); c.Name() != want {
+		t.Errorf("Name = %q, want %q", c.Name(), want)
+	}
+}
+
+// Name is the vector space of stored item vectors: the same model name on
+// two servers must give two names, the same server spelt two ways one, and
+// no secret may leak into it.
+func TestNameIdentifiesEndpoint(t *testing.T) {
+	tests := []struct {
+		url, key, want string
+	}{
+		{"https://api.openai.com/v1", "sk-secret", "openai:m@api.openai.com/v1"},
+		{"https://API.OpenAI.com:443/v1/", "", "openai:m@api.openai.com/v1"},
+		{"http://127.0.0.1:8080/v1", "", "openai:m@127.0.0.1:8080/v1"},
+		{"http://127.0.0.1:8081/v1", "", "openai:m@127.0.0.1:8081/v1"},
+		{"http://gpu-box:80", "", "openai:m@gpu-box"},
+		{"http://gpu-box:443/", "", "openai:m@gpu-box:443"},
+		{"https://user:sk-inurl@models.example.com/openai/v1?x=1", "sk-secret", "openai:m@models.example.com/openai/v1"},
+		{"http://[::1]:9000/v1", "", "openai:m@[::1]:9000/v1"},
+	}
+	for _, tc := range tests {
+		c, err := New(Config{URL: tc.url, Model: "m", APIKey: tc.key})
+		if err != nil {
+			t.Errorf("New(%q): %v", tc.url, err)
+			continue
+		}
+		if got := c.Name(); got != tc.want {
+			t.Errorf("Name of %q = %q, want %q", tc.url, got, tc.want)
+		}
+		if strings.Contains(c.Name(), "sk-") {
+			t.Errorf("Name of %q leaks a secret: %q", tc.url, c.Name())
+		}
 	}
 }
 
@@ -258,6 +289,8 @@ func TestNewValidates(t *testing.T) {
 	for _, cfg := range []Config{
 		{Model: "m"},
 		{URL: "ftp://x", Model: "m"},
+		{URL: "http:///v1", Model: "m"},
+		{URL: "http://bad host/v1", Model: "m"},
 		{URL: "http://127.0.0.1:1"},
 		{URL: "http://127.0.0.1:1", Model: "m", Dim: -1},
 	} {
