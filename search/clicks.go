@@ -28,7 +28,7 @@ type Clicks struct {
 	Prior float64
 
 	mu       sync.RWMutex
-	sessions map[string]*session            // session id → its recent searches and actions
+	sessions map[string]*session           // session id → its recent searches and actions
 	pairs    map[string]map[string]float64 // normalised query → item → weight
 	maxPairs int
 }
