@@ -155,3 +155,57 @@ func TestClicksOutOfOrder(t *testing.T) {
 		}
 	}
 }
+
+// An action heard after a newer search of its session still counts for
+// the newest search at or before it (a tracker that batches clicks sends
+// them after the next search was answered and recorded).
+func TestClicksLateActionBeforeTheNewestSearch(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	for _, tc := range []struct {
+		name string
+		evs  []events.Event
+		want map[string]map[string]float64
+	}{
+		{"click between two searches, heard last", []events.Event{
+			{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)},
+			{SessionID: "s", Type: events.Search, Query: "toner", Timestamp: at(60)},
+			{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: at(30)},
+			{SessionID: "s", ItemID: "t1", Type: events.Click, Timestamp: at(70)},
+		}, map[string]map[string]float64{"ink": {"i1": 1}, "toner": {"t1": 1}}},
+		{"searches heard in reverse after the clicks", []events.Event{
+			{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: at(30)},
+			{SessionID: "s", ItemID: "t1", Type: events.AddToCart, Timestamp: at(70)},
+			{SessionID: "s", Type: events.Search, Query: "toner", Timestamp: at(60)},
+			{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)},
+			{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)}, // stored copy
+		}, map[string]map[string]float64{"ink": {"i1": 1}, "toner": {"t1": 2}}},
+		{"a blank search (never stored) changes nothing", []events.Event{
+			{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: at(30)},
+			{SessionID: "s", Type: events.Search, Query: "  ", Timestamp: at(20)},
+			{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)},
+		}, map[string]map[string]float64{"ink": {"i1": 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClicks()
+			c.EventsAppended(tc.evs)
+			got := map[string]map[string]float64{}
+			for _, j := range c.Judgments() {
+				got[j.Query] = j.Gains
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("judgments %v, want %v", got, tc.want)
+			}
+			for q, items := range tc.want {
+				if len(got[q]) != len(items) {
+					t.Fatalf("%q: %v, want %v", q, got[q], items)
+				}
+				for id, w := range items {
+					if got[q][id] != w {
+						t.Fatalf("%q %s: %v, want %v (all %v)", q, id, got[q][id], w, got)
+					}
+				}
+			}
+		})
+	}
+}
