@@ -31,6 +31,9 @@ type Clicks struct {
 	sessions map[string]*session           // session id → its recent searches and actions
 	pairs    map[string]map[string]float64 // normalised query → item → weight
 	maxPairs int
+	// maxSessions bounds the sessions remembered; pruneAt is the count at
+	// which the next new session first forgets stale ones
+	maxSessions, pruneAt int
 }
 
 // session is what Clicks remembers of one session: its searches and its
@@ -59,11 +62,16 @@ const (
 	// per session.
 	maxSessionActions  = 64
 	maxSessionSearches = 64
+	// defaultMaxSessions bounds the sessions remembered; pruneFloor is the
+	// count of sessions below which stale ones are not looked for.
+	defaultMaxSessions = 1 << 20
+	pruneFloor         = 100_000
 )
 
 // NewClicks returns an empty click model (window 30 min, prior 3).
 func NewClicks() *Clicks {
-	return &Clicks{Window: 30 * time.Minute, Prior: 3, sessions: map[string]*session{}, pairs: map[string]map[string]float64{}, maxPairs: 1 << 20}
+	return &Clicks{Window: 30 * time.Minute, Prior: 3, sessions: map[string]*session{}, pairs: map[string]map[string]float64{}, maxPairs: 1 << 20,
+		maxSessions: defaultMaxSessions, pruneAt: min(defaultMaxSessions, pruneFloor)}
 }
 
 var actionWeight = map[events.Type]float64{events.Click: 1, events.AddToCart: 2, events.Purchase: 3}
@@ -159,23 +167,47 @@ func (ss *session) forget(window time.Duration) {
 	}
 }
 
-// session returns the state of a session, forgetting old sessions when
-// there are many.
+// session returns the state of a session, forgetting stale sessions when
+// there are many, and the least recent ones beyond maxSessions.
 func (c *Clicks) session(id string, now time.Time) *session {
 	ss := c.sessions[id]
 	if ss != nil {
 		return ss
 	}
-	if len(c.sessions) >= 100_000 {
-		for k, v := range c.sessions {
-			if now.Sub(v.newest) > c.Window {
-				delete(c.sessions, k)
-			}
-		}
+	if len(c.sessions) >= c.pruneAt {
+		c.prune(now)
 	}
 	ss = &session{}
 	c.sessions[id] = ss
 	return ss
+}
+
+// prune forgets the sessions with no event in the Window before now and,
+// when more than three quarters of maxSessions remain, the least recent
+// of them; the next prune waits until the count has doubled (or reached
+// maxSessions), so a new session costs amortised constant time even when
+// every session is active.
+func (c *Clicks) prune(now time.Time) {
+	for k, v := range c.sessions {
+		if now.Sub(v.newest) > c.Window {
+			delete(c.sessions, k)
+		}
+	}
+	if keep := c.maxSessions * 3 / 4; len(c.sessions) > keep {
+		type idAt struct {
+			id string
+			at time.Time
+		}
+		all := make([]idAt, 0, len(c.sessions))
+		for k, v := range c.sessions {
+			all = append(all, idAt{k, v.newest})
+		}
+		slices.SortFunc(all, func(a, b idAt) int { return a.at.Compare(b.at) })
+		for _, s := range all[:len(all)-keep] {
+			delete(c.sessions, s.id)
+		}
+	}
+	c.pruneAt = min(c.maxSessions, max(2*len(c.sessions), pruneFloor))
 }
 
 // add changes the weight of (query, item) by w, dropping pairs that fall

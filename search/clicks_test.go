@@ -1,6 +1,7 @@
 package search
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -205,6 +206,39 @@ func TestClicksLateActionBeforeTheNewestSearch(t *testing.T) {
 						t.Fatalf("%q %s: %v, want %v (all %v)", q, id, got[q][id], w, got)
 					}
 				}
+			}
+		})
+	}
+}
+
+// The sessions remembered stay bounded even when every one is active
+// (many sessions, or made-up session ids), and the least recent go first.
+func TestClicksSessionsBounded(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		max, n   int
+		interval time.Duration // between two sessions' events
+	}{
+		{"all active", 100, 1000, time.Millisecond},
+		{"stale ones", 100, 1000, time.Minute},
+		{"under the bound", 100, 50, time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClicks()
+			c.maxSessions, c.pruneAt = tc.max, tc.max
+			for i := range tc.n {
+				c.Record(events.Event{SessionID: fmt.Sprintf("s%d", i), Type: events.Search, Query: "ink", Timestamp: t0.Add(time.Duration(i) * tc.interval)})
+			}
+			if len(c.sessions) > tc.max {
+				t.Fatalf("%d sessions remembered, bound %d", len(c.sessions), tc.max)
+			}
+			last := fmt.Sprintf("s%d", tc.n-1)
+			if c.sessions[last] == nil {
+				t.Fatalf("the newest session %s was forgotten", last)
+			}
+			if tc.n <= tc.max && len(c.sessions) != tc.n {
+				t.Fatalf("%d sessions remembered, want all %d", len(c.sessions), tc.n)
 			}
 		})
 	}
