@@ -249,6 +249,15 @@ func (c *Clicks) Boost(q string) func(itemID string) float64 {
 	return func(itemID string) float64 { return snapshot[itemID] / (top + c.Prior) }
 }
 
+// has reports whether shoppers acted after searching for q (whether
+// Boost(q) is not nil) without copying its weights.
+func (c *Clicks) has(q string) bool {
+	q = strings.TrimSpace(normQuery(q))
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.pairs[q]) > 0
+}
+
 // ItemsUpserted does nothing (engine.Listener).
 func (c *Clicks) ItemsUpserted([]catalog.Item) {}
 

@@ -243,3 +243,35 @@ func TestClicksSessionsBounded(t *testing.T) {
 		})
 	}
 }
+
+// Whether a click-scoped ranker covers a query is asked on every search:
+// it answers from the model without copying the query's weights (a
+// popular query has thousands of clicked items).
+func TestClickScopedCoversWithoutCopying(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := NewClicks()
+	c.Record(events.Event{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: t0})
+	for i := range 50 {
+		c.Record(events.Event{SessionID: "s", ItemID: fmt.Sprintf("i%d", i), Type: events.Click, Timestamp: t0.Add(time.Second)})
+	}
+	rs := rankState{ranker: scopedRanker{}, signals: Signals{Clicks: c}}
+	for _, tc := range []struct {
+		q    string
+		want bool
+	}{{"ink", true}, {"Ink", true}, {"toner", false}, {"", false}} {
+		if got := rs.covers(tc.q); got != tc.want {
+			t.Errorf("covers(%q) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	// normalising the query may allocate once; a copy of 50 weights more
+	if n := testing.AllocsPerRun(20, func() { rs.covers("ink") }); n > 1 {
+		t.Fatalf("covers allocates %v times per call, want at most 1", n)
+	}
+}
+
+// scopedRanker is a click-scoped ranker that ranks by the first feature.
+type scopedRanker struct{}
+
+func (scopedRanker) Score(x []float32) float64 { return float64(x[0]) }
+func (scopedRanker) Check([]string) error      { return nil }
+func (scopedRanker) ClickScoped() bool         { return true }

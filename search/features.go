@@ -39,7 +39,7 @@ func (rs *rankState) covers(q string) bool {
 	if !ok || !cs.ClickScoped() {
 		return true
 	}
-	return rs.signals.Clicks != nil && rs.signals.Clicks.Boost(q) != nil
+	return rs.signals.Clicks != nil && rs.signals.Clicks.has(q)
 }
 
 // Signals are the inputs of learned ranking beyond the text: all optional.
