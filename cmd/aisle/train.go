@@ -222,6 +222,11 @@ func writeJSON(path string, stdout io.Writer, v any) error {
 // search/ranking), unless search.learn_ranking is off. Too little search
 // feedback is a result that says so, not an error.
 func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engine) (pipeline.Result, error) {
+	if cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking {
+		// nothing to train: do not build the index, which would embed the
+		// whole catalogue (calls to a paid endpoint) for nothing
+		return pipeline.Result{}, nil
+	}
 	log := newLogger()
 	vectors, _ := eng.Store().(store.Vectors) // item vectors stored by the server, if any
 	ix, _, err := newSearchIndex(ctx, cfg, log, vectors)

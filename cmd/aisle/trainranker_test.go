@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,5 +42,36 @@ func TestTrainSearchRankerLeavesItsVersionsAlone(t *testing.T) {
 	}
 	if len(metas) != 1 || metas[0].Status != store.StatusCandidate {
 		t.Fatalf("stored search ranker versions after aisle train: %+v", metas)
+	}
+}
+
+// With search.learn_ranking off, `aisle train` has no search ranker to
+// train and must not build the search index: that would embed the whole
+// catalogue with the configured embedder (a paid endpoint, here one that
+// counts its calls).
+func TestTrainSearchRankerOffEmbedsNothing(t *testing.T) {
+	ctx := context.Background()
+	var calls atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	}))
+	defer hs.Close()
+	off := false
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	cfg.Search.LearnRanking = &off
+	cfg.Search.Embedder, cfg.Search.EmbedderURL, cfg.Search.EmbedderModel = "openai", hs.URL, "m"
+	eng, st, err := openEngine(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	res, err := trainSearchRanker(ctx, cfg, eng)
+	if err != nil || res.Model != "" {
+		t.Fatalf("train with learn_ranking off: %+v %v", res, err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("the embedder was called %d times", n)
 	}
 }
