@@ -251,7 +251,15 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 		return pipeline.Result{}, err
 	}
 	if err := ix.WaitVectors(ctx); err != nil { // the ranker's semantic feature needs them
-		return pipeline.Result{}, fmt.Errorf("embed items for the search ranker: %w", err)
+		// Items the embedder rejected alone stay keyword-only, as in the
+		// server, and vectors it could not store are attached all the
+		// same: the ranker trains as the server's would. Only an embedder
+		// that does not answer (items left to retry) stops it.
+		vs := ix.VectorStats()
+		if ctx.Err() != nil || vs.Pending > 0 || vs.Retrying > 0 {
+			return pipeline.Result{}, fmt.Errorf("embed items for the search ranker: %w", err)
+		}
+		log.Warn("some items have no vector; the search ranker trains with them keyword-only", "items", vs.Failed, "error", err)
 	}
 	if err := l.Load(ctx); err != nil {
 		log.Warn("the serving search ranker cannot load; the new version is compared with keyword ranking only", "error", err)
