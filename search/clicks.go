@@ -145,8 +145,9 @@ func (c *Clicks) recordSearch(ss *session, ls lastSearch) {
 	}
 }
 
-// forget notes the session's newest event and drops the searches and
-// actions more than window before it, and the oldest beyond the bounds.
+// forget notes the session's newest event and drops the searches (but the
+// latest) and actions more than window before it, and the oldest beyond
+// the bounds.
 func (ss *session) forget(window time.Duration) {
 	if n := len(ss.searches); n > 0 && ss.searches[n-1].at.After(ss.newest) {
 		ss.newest = ss.searches[n-1].at
@@ -157,7 +158,11 @@ func (ss *session) forget(window time.Duration) {
 		}
 	}
 	from := ss.newest.Add(-window)
-	ss.searches = slices.DeleteFunc(ss.searches, func(s lastSearch) bool { return s.at.Before(from) })
+	// the latest search stays whatever its age: one event with a clock far
+	// ahead must not leave the session's later actions without it
+	if n := len(ss.searches); n > 1 {
+		ss.searches = append(slices.DeleteFunc(ss.searches[:n-1], func(s lastSearch) bool { return s.at.Before(from) }), ss.searches[n-1])
+	}
 	if n := len(ss.searches); n > maxSessionSearches {
 		ss.searches = slices.Delete(ss.searches, 0, n-maxSessionSearches)
 	}

@@ -275,3 +275,19 @@ type scopedRanker struct{}
 func (scopedRanker) Score(x []float32) float64 { return float64(x[0]) }
 func (scopedRanker) Check([]string) error      { return nil }
 func (scopedRanker) ClickScoped() bool         { return true }
+
+// One event whose clock is far ahead (a shopper's device set wrong) does
+// not make the session forget its latest search.
+func TestClicksEventFromTheFuture(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := NewClicks()
+	c.EventsAppended([]events.Event{
+		{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: t0},
+		{SessionID: "s", ItemID: "x", Type: events.Click, Timestamp: t0.Add(3 * time.Hour)}, // clock ahead
+		{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: t0.Add(10 * time.Second)},
+	})
+	j := c.Judgments()
+	if len(j) != 1 || j[0].Query != "ink" || j[0].Gains["i1"] != 1 || len(j[0].Gains) != 1 {
+		t.Fatalf("judgments %+v, want ink: i1 1", j)
+	}
+}
