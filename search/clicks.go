@@ -180,6 +180,12 @@ func (c *Clicks) session(id string, now time.Time) *session {
 		return ss
 	}
 	if len(c.sessions) >= c.pruneAt {
+		// an event's time, not the clock, when replaying the log; but a
+		// time ahead of the clock (a device set wrong) must not make every
+		// session look stale
+		if wall := time.Now(); now.After(wall) {
+			now = wall
+		}
 		c.prune(now)
 	}
 	ss = &session{}

@@ -291,3 +291,32 @@ func TestClicksEventFromTheFuture(t *testing.T) {
 		t.Fatalf("judgments %+v, want ink: i1 1", j)
 	}
 }
+
+// A new session whose event is stamped far ahead of the clock does not
+// make every other session look stale when sessions are pruned; replaying
+// an old log, the events' times still say which sessions are stale.
+func TestClicksPruneIgnoresAFutureClock(t *testing.T) {
+	now := time.Now().UTC()
+	for _, tc := range []struct {
+		name      string
+		at, newAt time.Time // of the ten sessions, and of the new one
+		want      int
+	}{
+		{"live, new session ahead of the clock", now.Add(-time.Minute), now.Add(3 * time.Hour), 11},
+		{"live, new session on time", now.Add(-time.Minute), now, 11},
+		{"replay, within the window", now.Add(-2 * time.Hour), now.Add(-2*time.Hour + 29*time.Minute), 11},
+		{"replay, after the window", now.Add(-2 * time.Hour), now.Add(-2*time.Hour + 31*time.Minute), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClicks()
+			c.maxSessions, c.pruneAt = 100, 10
+			for i := range 10 {
+				c.Record(events.Event{SessionID: fmt.Sprintf("s%d", i), Type: events.Search, Query: "ink", Timestamp: tc.at})
+			}
+			c.Record(events.Event{SessionID: "new", Type: events.Search, Query: "ink", Timestamp: tc.newAt})
+			if len(c.sessions) != tc.want || c.sessions["new"] == nil {
+				t.Fatalf("%d sessions remembered, want %d with the new one", len(c.sessions), tc.want)
+			}
+		})
+	}
+}
