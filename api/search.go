@@ -149,8 +149,9 @@ func newSearchLog(eng *engine.Engine, log *slog.Logger) *searchLog {
 }
 
 // add queues a search event whose value is the number of results, and
-// returns it (false when the search is not logged: no user or session, or
-// the queue is full).
+// returns it (false when the search is not logged: no user or session, an
+// event the store would refuse, such as a blank or invalid UTF-8 query or
+// a malformed session id, or the queue is full).
 func (l *searchLog) add(user, session, query string, results int) (events.Event, bool) {
 	if user == "" {
 		if session == "" {
@@ -161,6 +162,13 @@ func (l *searchLog) add(user, session, query string, results int) (events.Event,
 	query = analysis.Truncate(query, events.MaxQueryLen)
 	n := float64(results)
 	e := events.Event{UserID: user, SessionID: session, Type: events.Search, Query: query, Value: &n, Timestamp: time.Now().UTC()}
+	valid := true
+	e.Validate(l.eng.Types(), e.Timestamp, func(string, string) { valid = false })
+	if !valid {
+		// the store would refuse it: the click model must not hear of a
+		// search that a restart, replaying the log, will not
+		return events.Event{}, false
+	}
 	select {
 	case l.ch <- e:
 		return e, true

@@ -1,10 +1,16 @@
 package api
 
 import (
+	"context"
+	"log/slog"
 	"math"
+	"strings"
 	"testing"
 
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 func TestFusionParams(t *testing.T) {
@@ -65,4 +71,44 @@ func FuzzFusionParams(f *testing.F) {
 			t.Fatalf("accepted %q %q %q as invalid %+v: %v", method, alpha, k, got, err)
 		}
 	})
+}
+
+// The search log hands back (for the click model) only the searches the
+// store will keep, so what the model learns live is what a restart
+// replays.
+func TestSearchLogAddsOnlyStorableSearches(t *testing.T) {
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newSearchLog(eng, slog.New(slog.DiscardHandler))
+	for _, c := range []struct {
+		name, user, session, query string
+		want                       bool
+	}{
+		{"session", "", "s1", "ink", true},
+		{"user", "u1", "", "ink", true},
+		{"neither", "", "", "ink", false},
+		{"blank query", "", "s1", "   ", false},
+		{"invalid UTF-8 query", "", "s1", "ink \xff", false},
+		{"session with white space", "", " s1", "ink", false},
+		{"user too long", strings.Repeat("u", 1000), "s1", "ink", false},
+	} {
+		if e, ok := l.add(c.user, c.session, c.query, 3); ok != c.want {
+			t.Errorf("%s: add = %v, want %v (%+v)", c.name, ok, c.want, e)
+		}
+	}
+	l.close()
+	n := 0
+	if err := st.ScanEvents(context.Background(), 0, func(events.Event) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d searches stored, want the 2 handed back", n)
+	}
 }

@@ -31,13 +31,18 @@ type Clicks struct {
 	sessions map[string]*session           // session id → its recent searches and actions
 	pairs    map[string]map[string]float64 // normalised query → item → weight
 	maxPairs int
+	// maxSessions bounds the sessions remembered; pruneAt is the count at
+	// which the next new session first forgets stale ones
+	maxSessions, pruneAt int
 }
 
-// session is what Clicks remembers of one session: its newest search and
-// its actions of the last Window, with the search each was counted for.
+// session is what Clicks remembers of one session: its searches and its
+// actions of the last Window before the newest event heard of it, each
+// action with the search it was counted for.
 type session struct {
-	last    lastSearch
-	actions []action
+	searches []lastSearch // by time
+	actions  []action
+	newest   time.Time
 }
 
 type lastSearch struct {
@@ -52,55 +57,81 @@ type action struct {
 	search lastSearch // the search it counts for; query "" when none
 }
 
-// maxSessionActions bounds the actions remembered per session.
-const maxSessionActions = 64
+const (
+	// maxSessionActions and maxSessionSearches bound what is remembered
+	// per session.
+	maxSessionActions  = 64
+	maxSessionSearches = 64
+	// defaultMaxSessions bounds the sessions remembered; pruneFloor is the
+	// count of sessions below which stale ones are not looked for.
+	defaultMaxSessions = 1 << 20
+	pruneFloor         = 100_000
+)
 
 // NewClicks returns an empty click model (window 30 min, prior 3).
 func NewClicks() *Clicks {
-	return &Clicks{Window: 30 * time.Minute, Prior: 3, sessions: map[string]*session{}, pairs: map[string]map[string]float64{}, maxPairs: 1 << 20}
+	return &Clicks{Window: 30 * time.Minute, Prior: 3, sessions: map[string]*session{}, pairs: map[string]map[string]float64{}, maxPairs: 1 << 20,
+		maxSessions: defaultMaxSessions, pruneAt: min(defaultMaxSessions, pruneFloor)}
 }
 
 var actionWeight = map[events.Type]float64{events.Click: 1, events.AddToCart: 2, events.Purchase: 3}
 
-// Record takes one event.
+// Record takes one event. An event later than Window before the newest
+// event of its session is too late to change what the session's others
+// count for.
 func (c *Clicks) Record(e events.Event) {
 	if e.SessionID == "" {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e.Type == events.Search && e.Query != "" {
-		c.recordSearch(e.SessionID, lastSearch{query: strings.TrimSpace(normQuery(e.Query)), at: e.Timestamp})
+	if e.Type == events.Search {
+		q := strings.TrimSpace(normQuery(e.Query))
+		if q == "" {
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		ss := c.session(e.SessionID, e.Timestamp)
+		c.recordSearch(ss, lastSearch{query: q, at: e.Timestamp})
+		ss.forget(c.Window)
 		return
 	}
 	w, ok := actionWeight[e.Type]
 	if !ok || e.ItemID == "" {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	ss := c.session(e.SessionID, e.Timestamp)
 	a := action{at: e.Timestamp, item: e.ItemID, w: w}
-	if ls := ss.last; ls.query != "" && !e.Timestamp.Before(ls.at) && e.Timestamp.Sub(ls.at) <= c.Window {
-		a.search = ls
-		c.add(ls.query, a.item, a.w)
-	}
-	// keep the actions a late search could still claim
-	keep := ss.actions[:0]
-	for _, old := range ss.actions {
-		if e.Timestamp.Sub(old.at) <= c.Window {
-			keep = append(keep, old)
+	// the newest search at or before the action
+	for i := len(ss.searches) - 1; i >= 0; i-- {
+		if ls := ss.searches[i]; !ls.at.After(a.at) {
+			if a.at.Sub(ls.at) <= c.Window {
+				a.search = ls
+				c.add(ls.query, a.item, a.w)
+			}
+			break
 		}
 	}
-	ss.actions = append(keep, a)
-	if len(ss.actions) > maxSessionActions {
-		ss.actions = ss.actions[len(ss.actions)-maxSessionActions:]
-	}
+	ss.actions = append(ss.actions, a)
+	ss.forget(c.Window)
 }
 
-// recordSearch makes ls the session's newest search unless a newer one is
-// known, and moves to it the session's actions that followed it within
-// Window but count for an older search, or for none.
-func (c *Clicks) recordSearch(id string, ls lastSearch) {
-	ss := c.session(id, ls.at)
+// recordSearch adds ls to the session's searches (once: the stored copy
+// of a search heard live changes nothing) and moves to it the session's
+// actions that followed it within Window but count for an older search,
+// or for none.
+func (c *Clicks) recordSearch(ss *session, ls lastSearch) {
+	i, found := slices.BinarySearchFunc(ss.searches, ls, func(a, b lastSearch) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return strings.Compare(a.query, b.query)
+	})
+	if found {
+		return
+	}
+	ss.searches = slices.Insert(ss.searches, i, ls)
 	for i := range ss.actions {
 		a := &ss.actions[i]
 		if a.at.Before(ls.at) || a.at.Sub(ls.at) > c.Window || (a.search.query != "" && !a.search.at.Before(ls.at)) {
@@ -112,33 +143,82 @@ func (c *Clicks) recordSearch(id string, ls lastSearch) {
 		a.search = ls
 		c.add(ls.query, a.item, a.w)
 	}
-	if ls.at.Before(ss.last.at) {
-		return // an older search heard late
-	}
-	ss.last = ls
 }
 
-// session returns the state of a session, forgetting old sessions when
-// there are many.
+// forget notes the session's newest event and drops the searches (but the
+// latest) and actions more than window before it, and the oldest beyond
+// the bounds.
+func (ss *session) forget(window time.Duration) {
+	if n := len(ss.searches); n > 0 && ss.searches[n-1].at.After(ss.newest) {
+		ss.newest = ss.searches[n-1].at
+	}
+	for _, a := range ss.actions {
+		if a.at.After(ss.newest) {
+			ss.newest = a.at
+		}
+	}
+	from := ss.newest.Add(-window)
+	// the latest search stays whatever its age: one event with a clock far
+	// ahead must not leave the session's later actions without it
+	if n := len(ss.searches); n > 1 {
+		ss.searches = append(slices.DeleteFunc(ss.searches[:n-1], func(s lastSearch) bool { return s.at.Before(from) }), ss.searches[n-1])
+	}
+	if n := len(ss.searches); n > maxSessionSearches {
+		ss.searches = slices.Delete(ss.searches, 0, n-maxSessionSearches)
+	}
+	ss.actions = slices.DeleteFunc(ss.actions, func(a action) bool { return a.at.Before(from) })
+	if n := len(ss.actions); n > maxSessionActions {
+		ss.actions = slices.Delete(ss.actions, 0, n-maxSessionActions)
+	}
+}
+
+// session returns the state of a session, forgetting stale sessions when
+// there are many, and the least recent ones beyond maxSessions.
 func (c *Clicks) session(id string, now time.Time) *session {
 	ss := c.sessions[id]
 	if ss != nil {
 		return ss
 	}
-	if len(c.sessions) >= 100_000 {
-		for k, v := range c.sessions {
-			newest := v.last.at
-			if n := len(v.actions); n > 0 && v.actions[n-1].at.After(newest) {
-				newest = v.actions[n-1].at
-			}
-			if now.Sub(newest) > c.Window {
-				delete(c.sessions, k)
-			}
+	if len(c.sessions) >= c.pruneAt {
+		// an event's time, not the clock, when replaying the log; but a
+		// time ahead of the clock (a device set wrong) must not make every
+		// session look stale
+		if wall := time.Now(); now.After(wall) {
+			now = wall
 		}
+		c.prune(now)
 	}
 	ss = &session{}
 	c.sessions[id] = ss
 	return ss
+}
+
+// prune forgets the sessions with no event in the Window before now and,
+// when more than three quarters of maxSessions remain, the least recent
+// of them; the next prune waits until the count has doubled (or reached
+// maxSessions), so a new session costs amortised constant time even when
+// every session is active.
+func (c *Clicks) prune(now time.Time) {
+	for k, v := range c.sessions {
+		if now.Sub(v.newest) > c.Window {
+			delete(c.sessions, k)
+		}
+	}
+	if keep := c.maxSessions * 3 / 4; len(c.sessions) > keep {
+		type idAt struct {
+			id string
+			at time.Time
+		}
+		all := make([]idAt, 0, len(c.sessions))
+		for k, v := range c.sessions {
+			all = append(all, idAt{k, v.newest})
+		}
+		slices.SortFunc(all, func(a, b idAt) int { return a.at.Compare(b.at) })
+		for _, s := range all[:len(all)-keep] {
+			delete(c.sessions, s.id)
+		}
+	}
+	c.pruneAt = min(c.maxSessions, max(2*len(c.sessions), pruneFloor))
 }
 
 // add changes the weight of (query, item) by w, dropping pairs that fall
@@ -178,6 +258,15 @@ func (c *Clicks) Boost(q string) func(itemID string) float64 {
 		return nil
 	}
 	return func(itemID string) float64 { return snapshot[itemID] / (top + c.Prior) }
+}
+
+// has reports whether shoppers acted after searching for q (whether
+// Boost(q) is not nil) without copying its weights.
+func (c *Clicks) has(q string) bool {
+	q = strings.TrimSpace(normQuery(q))
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.pairs[q]) > 0
 }
 
 // ItemsUpserted does nothing (engine.Listener).

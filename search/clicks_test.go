@@ -1,6 +1,7 @@
 package search
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -153,5 +154,169 @@ func TestClicksOutOfOrder(t *testing.T) {
 				t.Fatalf("%q %s: %v, want %v (all %v)", q, id, got[q][id], w, got)
 			}
 		}
+	}
+}
+
+// An action heard after a newer search of its session still counts for
+// the newest search at or before it (a tracker that batches clicks sends
+// them after the next search was answered and recorded).
+func TestClicksLateActionBeforeTheNewestSearch(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	for _, tc := range []struct {
+		name string
+		evs  []events.Event
+		want map[string]map[string]float64
+	}{
+		{"click between two searches, heard last", []events.Event{
+			{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)},
+			{SessionID: "s", Type: events.Search, Query: "toner", Timestamp: at(60)},
+			{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: at(30)},
+			{SessionID: "s", ItemID: "t1", Type: events.Click, Timestamp: at(70)},
+		}, map[string]map[string]float64{"ink": {"i1": 1}, "toner": {"t1": 1}}},
+		{"searches heard in reverse after the clicks", []events.Event{
+			{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: at(30)},
+			{SessionID: "s", ItemID: "t1", Type: events.AddToCart, Timestamp: at(70)},
+			{SessionID: "s", Type: events.Search, Query: "toner", Timestamp: at(60)},
+			{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)},
+			{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)}, // stored copy
+		}, map[string]map[string]float64{"ink": {"i1": 1}, "toner": {"t1": 2}}},
+		{"a blank search (never stored) changes nothing", []events.Event{
+			{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: at(30)},
+			{SessionID: "s", Type: events.Search, Query: "  ", Timestamp: at(20)},
+			{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: at(0)},
+		}, map[string]map[string]float64{"ink": {"i1": 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClicks()
+			c.EventsAppended(tc.evs)
+			got := map[string]map[string]float64{}
+			for _, j := range c.Judgments() {
+				got[j.Query] = j.Gains
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("judgments %v, want %v", got, tc.want)
+			}
+			for q, items := range tc.want {
+				if len(got[q]) != len(items) {
+					t.Fatalf("%q: %v, want %v", q, got[q], items)
+				}
+				for id, w := range items {
+					if got[q][id] != w {
+						t.Fatalf("%q %s: %v, want %v (all %v)", q, id, got[q][id], w, got)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The sessions remembered stay bounded even when every one is active
+// (many sessions, or made-up session ids), and the least recent go first.
+func TestClicksSessionsBounded(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		max, n   int
+		interval time.Duration // between two sessions' events
+	}{
+		{"all active", 100, 1000, time.Millisecond},
+		{"stale ones", 100, 1000, time.Minute},
+		{"under the bound", 100, 50, time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClicks()
+			c.maxSessions, c.pruneAt = tc.max, tc.max
+			for i := range tc.n {
+				c.Record(events.Event{SessionID: fmt.Sprintf("s%d", i), Type: events.Search, Query: "ink", Timestamp: t0.Add(time.Duration(i) * tc.interval)})
+			}
+			if len(c.sessions) > tc.max {
+				t.Fatalf("%d sessions remembered, bound %d", len(c.sessions), tc.max)
+			}
+			last := fmt.Sprintf("s%d", tc.n-1)
+			if c.sessions[last] == nil {
+				t.Fatalf("the newest session %s was forgotten", last)
+			}
+			if tc.n <= tc.max && len(c.sessions) != tc.n {
+				t.Fatalf("%d sessions remembered, want all %d", len(c.sessions), tc.n)
+			}
+		})
+	}
+}
+
+// Whether a click-scoped ranker covers a query is asked on every search:
+// it answers from the model without copying the query's weights (a
+// popular query has thousands of clicked items).
+func TestClickScopedCoversWithoutCopying(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := NewClicks()
+	c.Record(events.Event{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: t0})
+	for i := range 50 {
+		c.Record(events.Event{SessionID: "s", ItemID: fmt.Sprintf("i%d", i), Type: events.Click, Timestamp: t0.Add(time.Second)})
+	}
+	rs := rankState{ranker: scopedRanker{}, signals: Signals{Clicks: c}}
+	for _, tc := range []struct {
+		q    string
+		want bool
+	}{{"ink", true}, {"Ink", true}, {"toner", false}, {"", false}} {
+		if got := rs.covers(tc.q); got != tc.want {
+			t.Errorf("covers(%q) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	// normalising the query may allocate once; a copy of 50 weights more
+	if n := testing.AllocsPerRun(20, func() { rs.covers("ink") }); n > 1 {
+		t.Fatalf("covers allocates %v times per call, want at most 1", n)
+	}
+}
+
+// scopedRanker is a click-scoped ranker that ranks by the first feature.
+type scopedRanker struct{}
+
+func (scopedRanker) Score(x []float32) float64 { return float64(x[0]) }
+func (scopedRanker) Check([]string) error      { return nil }
+func (scopedRanker) ClickScoped() bool         { return true }
+
+// One event whose clock is far ahead (a shopper's device set wrong) does
+// not make the session forget its latest search.
+func TestClicksEventFromTheFuture(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := NewClicks()
+	c.EventsAppended([]events.Event{
+		{SessionID: "s", Type: events.Search, Query: "ink", Timestamp: t0},
+		{SessionID: "s", ItemID: "x", Type: events.Click, Timestamp: t0.Add(3 * time.Hour)}, // clock ahead
+		{SessionID: "s", ItemID: "i1", Type: events.Click, Timestamp: t0.Add(10 * time.Second)},
+	})
+	j := c.Judgments()
+	if len(j) != 1 || j[0].Query != "ink" || j[0].Gains["i1"] != 1 || len(j[0].Gains) != 1 {
+		t.Fatalf("judgments %+v, want ink: i1 1", j)
+	}
+}
+
+// A new session whose event is stamped far ahead of the clock does not
+// make every other session look stale when sessions are pruned; replaying
+// an old log, the events' times still say which sessions are stale.
+func TestClicksPruneIgnoresAFutureClock(t *testing.T) {
+	now := time.Now().UTC()
+	for _, tc := range []struct {
+		name      string
+		at, newAt time.Time // of the ten sessions, and of the new one
+		want      int
+	}{
+		{"live, new session ahead of the clock", now.Add(-time.Minute), now.Add(3 * time.Hour), 11},
+		{"live, new session on time", now.Add(-time.Minute), now, 11},
+		{"replay, within the window", now.Add(-2 * time.Hour), now.Add(-2*time.Hour + 29*time.Minute), 11},
+		{"replay, after the window", now.Add(-2 * time.Hour), now.Add(-2*time.Hour + 31*time.Minute), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClicks()
+			c.maxSessions, c.pruneAt = 100, 10
+			for i := range 10 {
+				c.Record(events.Event{SessionID: fmt.Sprintf("s%d", i), Type: events.Search, Query: "ink", Timestamp: tc.at})
+			}
+			c.Record(events.Event{SessionID: "new", Type: events.Search, Query: "ink", Timestamp: tc.newAt})
+			if len(c.sessions) != tc.want || c.sessions["new"] == nil {
+				t.Fatalf("%d sessions remembered, want %d with the new one", len(c.sessions), tc.want)
+			}
+		})
 	}
 }

@@ -39,7 +39,7 @@ func (rs *rankState) covers(q string) bool {
 	if !ok || !cs.ClickScoped() {
 		return true
 	}
-	return rs.signals.Clicks != nil && rs.signals.Clicks.Boost(q) != nil
+	return rs.signals.Clicks != nil && rs.signals.Clicks.has(q)
 }
 
 // Signals are the inputs of learned ranking beyond the text: all optional.
@@ -226,7 +226,10 @@ func (ix *Index) ltrCandidates(c *compiled, f *filter, req *Request, qvec []floa
 	}
 	depth := max(need, fusion.Depth)
 	var l ltrList
-	kw, kwSet, total := ix.keyword(c, f, SortRelevance, depth, req.Boost, wantSet)
+	// without the shopper's boost: the keyword features are then those the
+	// ranker was trained on (judged queries have no shopper), and the
+	// boost enters only as the affinity feature and rerank's bounded lift
+	kw, kwSet, total := ix.keyword(c, f, SortRelevance, depth, nil, wantSet)
 	if len(kw) > depth {
 		kw = kw[:depth]
 	}

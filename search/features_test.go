@@ -430,3 +430,48 @@ func TestLTRPersonalisationIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// A shopper's affinity enters learned ranking only as the affinity
+// feature (and rerank's bounded lift): the keyword features are those the
+// ranker was trained on, where no shopper's boost applies.
+func TestLTRKeywordFeaturesIgnoreTheBoost(t *testing.T) {
+	ix := newTestIndex(t, DefaultConfig(), nil, fixture())
+	ctx := context.Background()
+	for _, q := range []string{"running shoes", "shoes", "black marker", "printer"} {
+		plain, err := ix.Candidates(ctx, Request{Query: q, N: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plain) < 2 {
+			t.Fatalf("%q: %d candidates", q, len(plain))
+		}
+		// the shopper likes the last candidate
+		liked := plain[len(plain)-1].ID
+		boosted, err := ix.Candidates(ctx, Request{Query: q, N: 20, Boost: func(id string) float64 {
+			if id == liked {
+				return 1
+			}
+			return 0
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string][]float32{}
+		for _, c := range plain {
+			byID[c.ID] = c.Features
+		}
+		if len(boosted) != len(plain) {
+			t.Fatalf("%q: %d candidates with the boost, %d without", q, len(boosted), len(plain))
+		}
+		for _, c := range boosted {
+			for i, name := range featureNames {
+				if i == fAffinity {
+					continue
+				}
+				if want := byID[c.ID]; want == nil || c.Features[i] != want[i] {
+					t.Fatalf("%q item %s: %s %v with the boost, %v without", q, c.ID, name, c.Features[i], want)
+				}
+			}
+		}
+	}
+}

@@ -222,6 +222,11 @@ func writeJSON(path string, stdout io.Writer, v any) error {
 // search/ranking), unless search.learn_ranking is off. Too little search
 // feedback is a result that says so, not an error.
 func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engine) (pipeline.Result, error) {
+	if cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking {
+		// nothing to train: do not build the index, which would embed the
+		// whole catalogue (calls to a paid endpoint) for nothing
+		return pipeline.Result{}, nil
+	}
 	log := newLogger()
 	vectors, _ := eng.Store().(store.Vectors) // item vectors stored by the server, if any
 	ix, _, err := newSearchIndex(ctx, cfg, log, vectors)
@@ -246,7 +251,15 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 		return pipeline.Result{}, err
 	}
 	if err := ix.WaitVectors(ctx); err != nil { // the ranker's semantic feature needs them
-		return pipeline.Result{}, fmt.Errorf("embed items for the search ranker: %w", err)
+		// Items the embedder rejected alone stay keyword-only, as in the
+		// server, and vectors it could not store are attached all the
+		// same: the ranker trains as the server's would. Only an embedder
+		// that does not answer (items left to retry) stops it.
+		vs := ix.VectorStats()
+		if ctx.Err() != nil || vs.Pending > 0 || vs.Retrying > 0 {
+			return pipeline.Result{}, fmt.Errorf("embed items for the search ranker: %w", err)
+		}
+		log.Warn("some items have no vector; the search ranker trains with them keyword-only", "items", vs.Failed, "error", err)
 	}
 	if err := l.Load(ctx); err != nil {
 		log.Warn("the serving search ranker cannot load; the new version is compared with keyword ranking only", "error", err)
