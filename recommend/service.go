@@ -121,6 +121,7 @@ type Service struct {
 	// which read, then rewrite, the statuses of a model's versions
 	lifecycleMu sync.Mutex
 
+	loaded       atomic.Bool // the event log has been read
 	popularityMu sync.Mutex
 	popularity   atomic.Pointer[popularitySnapshot]
 }
@@ -197,6 +198,7 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	if err != nil {
 		return fmt.Errorf("load events: %w", err)
 	}
+	s.loaded.Store(true)
 	return s.LoadModels(ctx)
 }
 
@@ -814,6 +816,9 @@ const popularityTTL = time.Minute
 // one while a stale snapshot is rebuilt in the background, so searches do
 // not queue behind a rebuild (a pass over every event).
 func (s *Service) Popularity(itemID string) float64 {
+	if !s.loaded.Load() {
+		return 0 // a snapshot of a half-read log would stand for a minute
+	}
 	snap := s.popularity.Load()
 	switch {
 	case snap == nil:

@@ -326,6 +326,9 @@ func TestPopularity(t *testing.T) {
 	st, its := fixture(t)
 	svc := New(st, Config{}, nil)
 	ctx := context.Background()
+	if svc.Popularity(its[0].ID) != 0 || svc.popularity.Load() != nil {
+		t.Fatal("a popularity snapshot before the log was read")
+	}
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}

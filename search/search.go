@@ -215,13 +215,12 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		case err == nil:
 			qvec = normalized(vs[0])
 		case (mode == ModeHybrid || mode == ModeLTR) && ctx.Err() == nil:
-			// the keyword side still answers; hybrid then is keyword search
-			// and says so (ltr still ranks with its model, without the
-			// semantic features, and stays ltr)
+			// the keyword side still answers, and the result says so: a
+			// learned ranker would see its semantic features at 0 for every
+			// candidate, which it never saw in training, so ltr falls back
+			// to keyword ranking too
 			ix.log.Warn("search: embed query failed; searching by keyword only", "mode", mode, "err", err)
-			if mode == ModeHybrid {
-				mode = ModeKeyword
-			}
+			mode = ModeKeyword
 		default:
 			return nil, fmt.Errorf("search: embed query: %w", err)
 		}

@@ -399,7 +399,7 @@ func TestQueryEmbeddingFailureReportsMode(t *testing.T) {
 	}{
 		{"hybrid falls back to keyword", false, ModeHybrid, ModeKeyword},
 		{"ltr without a ranker is keyword", false, ModeLTR, ModeKeyword},
-		{"ltr with a ranker stays ltr", true, ModeLTR, ModeLTR},
+		{"ltr with a ranker falls back to keyword (its semantic features would be 0)", true, ModeLTR, ModeKeyword},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,6 +67,10 @@ type Config struct {
 	// Params overrides the training settings; its Features are always
 	// search.FeatureNames().
 	Params *ltr.Params
+	// MaxEvents bounds the search-log events (searches and the actions of
+	// sessions) a training reads: the newest this many (default 1,000,000),
+	// so memory stays bounded however long the log grows.
+	MaxEvents int
 	// Off keeps the learner from training or serving: its stored versions
 	// stay listed (and are not mistaken for other kinds of models), but
 	// searches never use them (search.learn_ranking false).
@@ -97,6 +101,9 @@ func (c *Config) defaults() {
 	}
 	if c.Tolerance <= 0 {
 		c.Tolerance = 0.01
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 1_000_000
 	}
 	if c.MaxGain <= 0 {
 		c.MaxGain = 6
@@ -250,9 +257,10 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	defer l.mu.Unlock()
 	start := time.Now()
 	rep := Report{Previous: -1}
-	if vs := l.ix.VectorStats(); vs.Pending > 0 || vs.Retrying > 0 {
+	if vs := l.ix.VectorStats(); (vs.Pending+vs.Retrying)*100 > max(1, vs.WithVector+vs.Pending+vs.Retrying) {
 		// semantic features would be 0 for the items still waiting, and the
-		// model would learn that from them
+		// model would learn that from them; a straggler or two (under 1 %)
+		// does not hold training up
 		return rep, fmt.Errorf("%w yet: %d items are still waiting for their vectors", ErrNotEnoughData, vs.Pending+vs.Retrying)
 	}
 	split, err := l.splitLog(ctx)
@@ -358,7 +366,12 @@ type logSplit struct {
 func (l *Learner) splitLog(ctx context.Context) (logSplit, error) {
 	var sp logSplit
 	var evs []events.Event
-	var searchTimes []int64
+	newest := func() { // keep the newest MaxEvents, in time order
+		sort.SliceStable(evs, func(a, b int) bool { return evs[a].Timestamp.Before(evs[b].Timestamp) })
+		if len(evs) > l.cfg.MaxEvents {
+			evs = slices.Delete(evs, 0, len(evs)-l.cfg.MaxEvents)
+		}
+	}
 	err := l.st.ScanEvents(ctx, 0, func(e events.Event) error {
 		if e.SessionID == "" {
 			return nil
@@ -368,26 +381,34 @@ func (l *Learner) splitLog(ctx context.Context) (logSplit, error) {
 			if strings.TrimSpace(e.Query) == "" {
 				return nil
 			}
-			searchTimes = append(searchTimes, e.Timestamp.UnixNano())
 		case events.Click, events.AddToCart, events.Purchase:
-			sp.actions++
 		default:
 			return nil
 		}
+		e.Value, e.UserID = nil, "" // not needed: keep the memory small
 		evs = append(evs, e)
+		if len(evs) >= 2*l.cfg.MaxEvents {
+			newest()
+		}
 		return nil
 	})
 	if err != nil {
 		return sp, fmt.Errorf("read the search log: %w", err)
+	}
+	newest()
+	var searchTimes []int64
+	for _, e := range evs {
+		if e.Type == events.Search {
+			searchTimes = append(searchTimes, e.Timestamp.UnixNano())
+		} else {
+			sp.actions++
+		}
 	}
 	if len(searchTimes) < 2*l.cfg.MinQueries {
 		return sp, fmt.Errorf("%w: %d searches with a session in the log, need at least %d", ErrNotEnoughData, len(searchTimes), 2*l.cfg.MinQueries)
 	}
 	slices.Sort(searchTimes)
 	cut := time.Unix(0, searchTimes[len(searchTimes)/2])
-	// events are in log order, which is arrival order; sessions replay in
-	// time order per session as Clicks expects
-	sort.SliceStable(evs, func(a, b int) bool { return evs[a].Timestamp.Before(evs[b].Timestamp) })
 	sp.feat, sp.label = search.NewClicks(), search.NewClicks()
 	sp.feat.Window, sp.label.Window = l.cfg.Window, l.cfg.Window
 	for _, e := range evs {

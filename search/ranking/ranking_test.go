@@ -339,3 +339,15 @@ func TestLearnerOff(t *testing.T) {
 		t.Fatalf("rollback with learning off: %v", err)
 	}
 }
+
+// Training reads only the newest MaxEvents events of the search log.
+func TestLearnerReadsTheNewestEvents(t *testing.T) {
+	s := newShop(t, 48, 4) // 192 searches, 192 clicks
+	_, err := New(s.ix, s.st, Config{MinQueries: 20, MaxEvents: 60}, nil).Train(context.Background())
+	if !errors.Is(err, ErrNotEnoughData) || !strings.Contains(err.Error(), "30 searches") {
+		t.Fatalf("train on the newest 60 events: %v", err)
+	}
+	if _, err := New(s.ix, s.st, Config{MinQueries: 20, MaxEvents: 1000}, nil).Train(context.Background()); err != nil {
+		t.Fatalf("train on all events: %v", err)
+	}
+}
