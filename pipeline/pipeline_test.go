@@ -275,3 +275,22 @@ func TestWarmStartFromPrevious(t *testing.T) {
 		t.Fatalf("warm-started fit much worse: %v vs %v", second[0].Metrics, first[0].Metrics)
 	}
 }
+
+func TestEventWeight(t *testing.T) {
+	p := DefaultPreprocess()
+	five := 5.0
+	for _, c := range []struct {
+		t    events.Type
+		v    *float64
+		want float64
+	}{
+		{events.Rating, &five, 5},
+		{events.Rating, nil, 0},
+		{events.Purchase, nil, p.Weights[events.Purchase]},
+		{events.Type("wishlist"), nil, p.DefaultWeight},
+	} {
+		if got := p.EventWeight(c.t, c.v); got != c.want {
+			t.Errorf("EventWeight(%s) = %v, want %v", c.t, got, c.want)
+		}
+	}
+}

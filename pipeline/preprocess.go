@@ -473,3 +473,19 @@ func itemAttributes(it catalog.Item) []string {
 	sort.Strings(out)
 	return out
 }
+
+// EventWeight is how serving weighs one event of the log (a user's recent
+// history, popularity): a rating by its value (0 without one), other types
+// by Weights or DefaultWeight.
+func (p Preprocess) EventWeight(t events.Type, value *float64) float64 {
+	if t == events.Rating {
+		if value == nil {
+			return 0
+		}
+		return *value
+	}
+	if w, ok := p.Weights[t]; ok {
+		return w
+	}
+	return p.DefaultWeight
+}

@@ -58,19 +58,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Weight == nil {
-		p := pipeline.DefaultPreprocess()
-		c.Weight = func(t events.Type, v *float64) float64 {
-			if t == events.Rating {
-				if v == nil {
-					return 0
-				}
-				return *v
-			}
-			if w, ok := p.Weights[t]; ok {
-				return w
-			}
-			return p.DefaultWeight
-		}
+		c.Weight = pipeline.DefaultPreprocess().EventWeight
 	}
 	if c.ExcludeTypes == nil {
 		c.ExcludeTypes = []events.Type{events.Purchase}

@@ -232,18 +232,7 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 		exclude = append(exclude, events.Type(t))
 	}
 	svc := recommend.New(eng.Store(), recommend.Config{
-		Weight: func(t events.Type, v *float64) float64 {
-			if t == events.Rating {
-				if v == nil {
-					return 0
-				}
-				return *v
-			}
-			if w, ok := weights.Weights[t]; ok {
-				return w
-			}
-			return weights.DefaultWeight
-		},
+		Weight:           weights.EventWeight,
 		ExcludeTypes:     exclude,
 		HistoryLen:       rc.HistoryLen,
 		Primary:          rc.Primary,

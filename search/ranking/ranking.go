@@ -112,19 +112,7 @@ func (c *Config) defaults() {
 		c.Window = search.NewClicks().Window
 	}
 	if c.PopularityWeight == nil {
-		p := pipeline.DefaultPreprocess()
-		c.PopularityWeight = func(t events.Type, v *float64) float64 {
-			if t == events.Rating {
-				if v == nil {
-					return 0
-				}
-				return *v
-			}
-			if w, ok := p.Weights[t]; ok {
-				return w
-			}
-			return p.DefaultWeight
-		}
+		c.PopularityWeight = pipeline.DefaultPreprocess().EventWeight
 	}
 }
 
