@@ -455,11 +455,18 @@ func normalized(v []float32) []float32 {
 // Delete removes items by id; unknown ids are ignored.
 func (ix *Index) Delete(ids ...string) {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	for _, id := range ids {
 		ix.remove(id)
 	}
 	ix.maybeCompact()
+	ix.mu.Unlock()
+	if v := ix.vec; v != nil { // items given up on are forgotten with them
+		v.mu.Lock()
+		for _, id := range ids {
+			delete(v.skipped, id)
+		}
+		v.mu.Unlock()
+	}
 }
 
 // remove marks the live doc of id dead. Caller holds the write lock.

@@ -511,6 +511,24 @@ func TestBadItemDoesNotFailItsBatch(t *testing.T) {
 			if n := emb.calls.Load(); n > tc.maxCalls {
 				t.Errorf("%d Embed calls, want at most %d", n, tc.maxCalls)
 			}
+			// deleting a skipped item forgets it (no leak), and adding it
+			// back unchanged skips it again only after a new try
+			if len(tc.bad) > 0 {
+				gone := items[tc.bad[0]].ID
+				ix.Delete(gone)
+				ix.vec.mu.Lock()
+				_, kept := ix.vec.skipped[gone]
+				ix.vec.mu.Unlock()
+				if kept {
+					t.Errorf("deleted item %s is still remembered as skipped", gone)
+				}
+				if err := ix.Upsert(ctx, items[tc.bad[0]]); err != nil {
+					t.Fatal(err)
+				}
+				if err := ix.WaitVectors(ctx); err == nil || ix.VectorStats().Failed != tc.failed {
+					t.Errorf("re-added bad item: %v, stats %+v", err, ix.VectorStats())
+				}
+			}
 			// a skipped item is embedded again once it changes
 			for _, b := range tc.bad {
 				items[b].Title = fmt.Sprintf("fixed notebook %d", b)
