@@ -106,7 +106,7 @@ func trainLinear(ctx context.Context, train, valid []Query, p *Params) (*Model, 
 		}
 		mm := *m
 		mm.weight = w
-		return MeanNDCG(&mm, valid, p.K)
+		return MeanNDCG(mm.Score, valid, p.K)
 	}
 	bestW := slices.Clone(w)
 	bestValid := evalValid(w)

@@ -297,8 +297,10 @@ func NDCG(scores, labels []float64, k int) float64 {
 	return dcg / idcg
 }
 
-// MeanNDCG scores every query with m and returns the mean nDCG@k.
-func MeanNDCG(m *Model, qs []Query, k int) float64 {
+// MeanNDCG scores every query's documents with score (a Model's Score, or
+// any other ranking of feature vectors) and returns the mean nDCG@k; ties
+// keep the documents' order.
+func MeanNDCG(score func(features []float32) float64, qs []Query, k int) float64 {
 	if len(qs) == 0 {
 		return 0
 	}
@@ -306,7 +308,7 @@ func MeanNDCG(m *Model, qs []Query, k int) float64 {
 	for _, q := range qs {
 		s := make([]float64, len(q.Features))
 		for i, f := range q.Features {
-			s[i] = m.Score(f)
+			s[i] = score(f)
 		}
 		sum += NDCG(s, q.Labels, k)
 	}

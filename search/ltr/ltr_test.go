@@ -123,7 +123,7 @@ var synthNames = []string{"a", "b", "c", "noise"}
 
 func TestTrainLearnsKnownFunction(t *testing.T) {
 	train, valid, test := synth(1, 60, 60), synth(2, 20, 60), synth(3, 40, 60)
-	base := MeanNDCG(&Model{algo: AlgorithmLinear, features: synthNames, mean: make([]float64, 4), scale: []float64{0, 0, 0, 1}, weight: []float64{0, 0, 0, 1}}, test, 10)
+	base := MeanNDCG((&Model{algo: AlgorithmLinear, features: synthNames, mean: make([]float64, 4), scale: []float64{0, 0, 0, 1}, weight: []float64{0, 0, 0, 1}}).Score, test, 10)
 	tests := []struct {
 		algo Algorithm
 		min  float64
@@ -148,7 +148,7 @@ func TestTrainLearnsKnownFunction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := MeanNDCG(m, test, 10)
+			got := MeanNDCG(m.Score, test, 10)
 			t.Logf("%s: test nDCG@10 %.3f (noise feature alone %.3f), %d trees", m.Algorithm(), got, base, m.Trees())
 			if got < tc.min || got < base+0.3 {
 				t.Errorf("test nDCG@10 %.3f, want >= %.2f (noise feature alone: %.3f)", got, tc.min, base)
@@ -395,7 +395,7 @@ func TestTrainCV(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := MeanNDCG(m, test, 10)
+			got := MeanNDCG(m.Score, test, 10)
 			t.Logf("%s: %d trees, CV nDCG %.3f, test %.3f", m.Algorithm(), m.Trees(), m.ValidNDCG, got)
 			if m.ValidNDCG <= 0 || m.ValidNDCG > 1 {
 				t.Errorf("CV nDCG %g", m.ValidNDCG)
@@ -415,7 +415,7 @@ func TestTrainCV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := MeanNDCG(m1, test, 10); got < 0.9 || m1.Score(test[0].Features[0]) != m2.Score(test[0].Features[0]) {
+	if got := MeanNDCG(m1.Score, test, 10); got < 0.9 || m1.Score(test[0].Features[0]) != m2.Score(test[0].Features[0]) {
 		t.Errorf("bagged: test nDCG %.3f, or two runs differ", got)
 	}
 	for _, n := range []int{1, 2} {
@@ -448,7 +448,7 @@ func TestBaseFeature(t *testing.T) {
 	if name != "noise" || w <= 0 {
 		t.Fatalf("base %q weight %g", name, w)
 	}
-	if got := MeanNDCG(m, valid, 10); got < 0.999 {
+	if got := MeanNDCG(m.Score, valid, 10); got < 0.999 {
 		t.Errorf("a perfect base feature gives validation nDCG %.4f", got)
 	}
 	var b bytes.Buffer

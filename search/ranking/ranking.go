@@ -281,10 +281,10 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("train the search ranker: %w", err)
 	}
-	rep.NDCG = meanNDCG(valid, m.Score)
-	rep.Keyword = meanNDCG(valid, nil)
+	rep.NDCG = ltr.MeanNDCG(m.Score, valid, 10)
+	rep.Keyword = ltr.MeanNDCG(keywordScore(), valid, 10)
 	if cur := l.ix.Ranker(); cur != nil {
-		rep.Previous = meanNDCG(valid, cur.Score)
+		rep.Previous = ltr.MeanNDCG(cur.Score, valid, 10)
 	}
 	var blob bytes.Buffer
 	if err := m.Save(&blob); err != nil {
@@ -488,25 +488,11 @@ func inValidation(q string, share float64) bool {
 	return float64(h.Sum64()%10000)/10000 < share
 }
 
-// meanNDCG is the mean nDCG@10 of the queries ranked by score, or in
-// candidate order (keyword ranking) when score is nil.
-func meanNDCG(qs []ltr.Query, score func([]float32) float64) float64 {
-	if len(qs) == 0 {
-		return 0
-	}
-	var sum float64
-	for _, q := range qs {
-		s := make([]float64, len(q.Features))
-		for i, f := range q.Features {
-			if score == nil {
-				s[i] = -float64(i)
-			} else {
-				s[i] = score(f)
-			}
-		}
-		sum += ltr.NDCG(s, q.Labels, 10)
-	}
-	return sum / float64(len(qs))
+// keywordScore ranks candidates as keyword search does: by the reciprocal
+// of their keyword rank (semantic-only candidates, at 0, keep their order).
+func keywordScore() func([]float32) float64 {
+	k := slices.Index(search.FeatureNames(), "keyword_rrank")
+	return func(f []float32) float64 { return float64(f[k]) }
 }
 
 // clickScoped marks a ranker learned from clicks: the index uses it only
