@@ -50,18 +50,8 @@ func BenchmarkESCIKeyword(b *testing.B) {
 //
 //	go test -run '^$' -bench SearchESCI ./search/searcheval/
 func BenchmarkSearchESCI(b *testing.B) {
-	ds, err := LoadESCI(testdata.Path(b, "esci-us-150"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	ds, ix := esciIndex(b)
 	ctx := context.Background()
-	if err := ix.Upsert(ctx, ds.Items...); err != nil {
-		b.Fatal(err)
-	}
 	i := 0
 	for b.Loop() {
 		if _, err := ix.Search(ctx, search.Request{Query: ds.Queries[i%len(ds.Queries)].Text}); err != nil {
@@ -125,18 +115,8 @@ func BenchmarkSearchSynthetic(b *testing.B) {
 //
 //	go test -run '^$' -bench SearchESCILTR ./search/searcheval/
 func BenchmarkSearchESCILTR(b *testing.B) {
-	ds, err := LoadESCI(testdata.Path(b, "esci-us-150"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	ds, ix := esciIndex(b)
 	ctx := context.Background()
-	if err := ix.Upsert(ctx, ds.Items...); err != nil {
-		b.Fatal(err)
-	}
 	var train []Query
 	for _, q := range ds.Queries {
 		if q.Split == "train" {
@@ -164,4 +144,22 @@ func BenchmarkSearchESCILTR(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// esciIndex loads ESCI-US 150 (skipping without the shared data) and
+// indexes its catalogue with the default keyword settings.
+func esciIndex(b *testing.B) (*Dataset, *search.Index) {
+	b.Helper()
+	ds, err := LoadESCI(testdata.Path(b, "esci-us-150"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := ix.Upsert(context.Background(), ds.Items...); err != nil {
+		b.Fatal(err)
+	}
+	return ds, ix
 }
