@@ -59,16 +59,33 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the store in directory dir.
+// Open opens (creating if needed) the store in directory dir. An existing
+// data file is checked first (see Check): a damaged or empty one is refused
+// with a *DamagedError or ErrEmptyFile and left untouched, never served and
+// never replaced by an empty shop.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory %q: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	if _, err := os.Stat(path); err == nil {
+		rep, err := Check(context.Background(), path, 10)
+		if err != nil {
+			return nil, err
+		}
+		if len(rep.Problems) > 0 {
+			return nil, &DamagedError{Path: path, Problems: rep.Problems}
+		}
+	}
+	var db *bolt.DB
+	err := guard("open "+path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: another aisle process is using this data directory (stop it, or pass a different --data)", path)
+			return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
