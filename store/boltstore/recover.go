@@ -25,7 +25,7 @@ type RecoverReport struct {
 	Copied map[string]int
 	// Problems lists the damage met; records past it in key order may be
 	// lost (Recover reads each bucket forwards and backwards up to the damage).
-	Problems []string
+	Problems             []string
 	Items, Users, Events int
 }
 
