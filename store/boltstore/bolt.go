@@ -345,7 +345,19 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return appendEvents(tx, evs) })
+	if err != nil {
+		for i := range evs {
+			evs[i].Seq = 0
+		}
+	}
+	return err
+}
+
+// appendEvents stores evs within tx, assigning Seq and creating users seen
+// for the first time.
+func appendEvents(tx *bolt.Tx, evs []events.Event) error {
+	{
 		eb, ue, users := tx.Bucket(bEvents), tx.Bucket(bUserEvents), tx.Bucket(bUsers)
 		eb.FillPercent = 0.95
 		newUsers := int64(0)
@@ -388,13 +400,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 			return err
 		}
 		return addCounter(tx, kEvents, int64(len(evs)))
-	})
-	if err != nil {
-		for i := range evs {
-			evs[i].Seq = 0
-		}
 	}
-	return err
 }
 
 // UserEvents returns a user's most recent events, newest first.

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 12 (items 1, 2, 9): bad values, times and text are refused with a
+// 400 naming the field, nothing is stored, and a retried batch with the
+// same Idempotency-Key is stored once. Talks HTTP to the real server.
+func TestHardenedIngest(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	if code, body := s.do("POST", "/api/items", `[{"id":"p1","title":"Gel pen"},{"id":"p2","title":"Notebook"}]`); code != 200 {
+		t.Fatalf("items: %d %v", code, body)
+	}
+	future := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	cases := []struct {
+		name, path, body, field string
+	}{
+		{"rating 1e39", "/api/events", `{"user_id":"u1","item_id":"p1","type":"rating","value":1e39}`, "value"},
+		{"rating out of scale", "/api/events", `{"user_id":"u1","item_id":"p1","type":"rating","value":11}`, "value"},
+		{"purchase quantity 0", "/api/events", `{"user_id":"u1","item_id":"p1","type":"purchase","value":0}`, "value"},
+		{"view dated 2100", "/api/events", `{"user_id":"u1","item_id":"p1","type":"view","timestamp":"2100-01-01T00:00:00Z"}`, "timestamp"},
+		{"view 2 days ahead", "/api/events", `{"user_id":"u1","item_id":"p1","type":"view","timestamp":"` + future + `"}`, "timestamp"},
+		{"view dated 9999", "/api/events", `{"user_id":"u1","item_id":"p1","type":"view","timestamp":"9999-12-31T23:59:59Z"}`, "timestamp"},
+		{"zero time", "/api/events", `{"user_id":"u1","item_id":"p1","type":"view","timestamp":"0001-01-01T00:00:00Z"}`, "timestamp"},
+		{"invalid UTF-8 in user id", "/api/events", "{\"user_id\":\"u\xff1\",\"item_id\":\"p1\",\"type\":\"view\"}", ""},
+		{"NUL in query", "/api/events", `{"user_id":"u1","type":"search","query":"pen\u0000"}`, "query"},
+		{"ESC in title", "/api/items", `{"id":"p3","title":"\u001b[2Jpen"}`, "title"},
+		{"lone surrogate in id", "/api/items", `{"id":"p\udc004","title":"pen"}`, ""},
+	}
+	for _, c := range cases {
+		code, body := s.do("POST", c.path, c.body)
+		if code != 400 {
+			t.Errorf("%s: status %d %v, want 400", c.name, code, body)
+			continue
+		}
+		det, _ := body["details"].([]any)
+		if len(det) != 1 {
+			t.Errorf("%s: details %v", c.name, body)
+			continue
+		}
+		if f, _ := det[0].(map[string]any)["field"].(string); f != c.field {
+			t.Errorf("%s: field %q, want %q (%v)", c.name, f, c.field, body)
+		}
+	}
+	if _, body := s.do("GET", "/api/stats", ""); body["events"] != 0.0 || body["items"] != 2.0 {
+		t.Fatalf("bad input was stored: %v", body)
+	}
+
+	post := func(key, body string) int {
+		req, _ := http.NewRequest("POST", s.url+"/api/events", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+s.key)
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	batch := `[{"user_id":"u1","item_id":"p1","type":"view"},{"user_id":"u2","item_id":"p2","type":"purchase","value":2}]`
+	for i := 0; i < 3; i++ {
+		if code := post("batch-1", batch); code != 200 {
+			t.Fatalf("attempt %d: %d", i, code)
+		}
+	}
+	if code := post("batch-1", `[{"user_id":"u3","item_id":"p1","type":"view"}]`); code != 400 {
+		t.Fatalf("same key, other body: %d, want 400", code)
+	}
+	if _, body := s.do("GET", "/api/stats", ""); body["events"] != 2.0 {
+		t.Fatalf("three attempts under one key stored %v events, want 2", body["events"])
+	}
+	if code := post("batch-2", batch); code != 200 {
+		t.Fatal(code)
+	}
+	if _, body := s.do("GET", "/api/stats", ""); body["events"] != 4.0 {
+		t.Fatalf("a new key: %v events, want 4", body["events"])
+	}
+}
+
+// Issue 12 item 6: serving a damaged or empty data file is refused with a
+// clear message (no panic, no empty shop).
+func TestServeRefusesDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	s.do("POST", "/api/items", `[{"id":"p1","title":"Gel pen"}]`)
+	s.stop()
+	path := filepath.Join(dir, "aisle.db")
+	b, _ := os.ReadFile(path)
+	for name, bad := range map[string][]byte{"truncated": b[:8<<10], "empty": nil} {
+		os.WriteFile(path, bad, 0o644)
+		out, err := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--data", dir, "--admin-key", "k").CombinedOutput()
+		msg := string(out)
+		if err == nil || strings.Contains(msg, "panic") || strings.Contains(msg, "SIGSEGV") || !strings.Contains(msg, path) {
+			t.Fatalf("%s: %v\n%s", name, err, msg)
+		}
+		if after, _ := os.ReadFile(path); len(after) != len(bad) {
+			t.Fatalf("%s: the file was changed", name)
+		}
+	}
+}
