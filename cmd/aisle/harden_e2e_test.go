@@ -107,3 +107,28 @@ func TestServeRefusesDamagedFile(t *testing.T) {
 		}
 	}
 }
+
+// Issue 12 item 2: `aisle import` applies the same bounds as the API and
+// skips the rows outside them, saying why.
+func TestImportSkipsOutOfBoundsEvents(t *testing.T) {
+	dir := t.TempDir()
+	items := filepath.Join(dir, "items.jsonl")
+	os.WriteFile(items, []byte(`{"id":"c1","title":"Stapler"}`+"\n"), 0o644)
+	evs := filepath.Join(dir, "events.csv")
+	os.WriteFile(evs, []byte("user_id,item_id,type,value,timestamp\n"+
+		"u1,c1,view,,2026-01-01T00:00:00Z\n"+
+		"u1,c1,view,,2100-01-01T00:00:00Z\n"+
+		"u1,c1,view,,0001-01-01T00:00:00Z\n"+
+		"u1,c1,view,,0\n"+
+		"u2,c1,rating,1e39,1700000000\n"+
+		"u2,c1,rating,4,1700000000\n"), 0o644)
+	out, err := exec.Command(binPath, "import", "--data", filepath.Join(dir, "data"), "--items", items, "--events", evs).CombinedOutput()
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	for _, want := range []string{"2 accepted, 4 rejected", "line 3: timestamp", "line 4: timestamp", "line 5: timestamp", "line 6: value"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("import output lacks %q:\n%s", want, out)
+		}
+	}
+}
