@@ -1,10 +1,13 @@
 package catalog
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Issue 12 item 9: invalid UTF-8 used to be silently replaced by U+FFFD
@@ -68,4 +71,26 @@ func TestMergePatchRejectsInvalidText(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "UTF-8") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// Text that passes the check decodes without the decoder inventing U+FFFD.
+func FuzzCheckJSONText(f *testing.F) {
+	for _, s := range []string{`{"id":"a\ud83d\ude00"}`, `{"id":"\ud800"}`, "{\"id\":\"\xff\"}", `{"id":"\\ud800"}`, `{"id":"\ufffd"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if checkJSONText(data) != nil {
+			return
+		}
+		var v map[string]string
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		literal := bytes.Contains(data, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(data), []byte(`\ufffd`))
+		for k, s := range v {
+			if !literal && (strings.ContainsRune(s, utf8.RuneError) || strings.ContainsRune(k, utf8.RuneError)) {
+				t.Fatalf("%q passed the check but decoded to %q", data, s)
+			}
+		}
+	})
 }

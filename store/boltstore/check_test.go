@@ -131,3 +131,27 @@ func TestOpenRefusesDamagedFiles(t *testing.T) {
 		t.Fatalf("check of a sound file: %+v %v", rep, err)
 	}
 }
+
+// Whatever the bytes of the data file, Open and Check return (an error or
+// a store), never panic or fault.
+func FuzzOpenDamaged(f *testing.F) {
+	dir := f.TempDir()
+	st, err := Open(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	st.PutItems(context.Background(), []catalog.Item{{ID: "a", Title: "pen"}, {ID: "b", Title: "ink"}})
+	st.Close()
+	good, _ := os.ReadFile(filepath.Join(dir, FileName))
+	f.Add(good)
+	f.Add(good[:4096])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := t.TempDir()
+		os.WriteFile(filepath.Join(d, FileName), data, 0o644)
+		Check(context.Background(), filepath.Join(d, FileName), 0)
+		if st, err := Open(d); err == nil {
+			st.ScanItems(context.Background(), func(catalog.Item) error { return nil })
+			st.Close()
+		}
+	})
+}
