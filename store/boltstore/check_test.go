@@ -155,3 +155,35 @@ func FuzzOpenDamaged(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheck500k times the check Open runs on an existing data file
+// holding 500k events (about the size of MovieLens-1M's half).
+func BenchmarkCheck500k(b *testing.B) {
+	dir := b.TempDir()
+	st, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	for batch := 0; batch < 50; batch++ {
+		evs := make([]events.Event, 10000)
+		for i := range evs {
+			n := batch*10000 + i
+			evs[i] = events.Event{UserID: fmt.Sprintf("u%05d", n%6000), ItemID: fmt.Sprintf("i%05d", n%3700), Type: events.Rating, Timestamp: base.Add(time.Duration(n) * time.Second)}
+		}
+		if err := st.AppendEvents(ctx, evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st.Close()
+	path := filepath.Join(dir, FileName)
+	fi, _ := os.Stat(path)
+	for b.Loop() {
+		rep, err := Check(ctx, path, 0)
+		if err != nil || len(rep.Problems) > 0 {
+			b.Fatal(err, rep.Problems)
+		}
+	}
+	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB")
+}
