@@ -1,0 +1,186 @@
+package recommend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aisle-dev/aisle/store"
+)
+
+// attrSnapshot maps each user attribute value ("country=Germany") to the
+// users holding it, read from the store's user list at most once per
+// attrTTL (users are not announced to listeners, so a snapshot is the only
+// way to know them).
+type attrSnapshot struct {
+	at    time.Time
+	users map[string][]string
+}
+
+const attrTTL = time.Minute
+
+// minPeers is how many users must share a user's attributes before their
+// popularity says more than the shop's.
+const minPeers = 5
+
+// attrKey is the canonical "name=value" of one attribute.
+func attrKey(name string, v any) string {
+	return strings.ToLower(name) + "=" + strings.ToLower(fmt.Sprint(v))
+}
+
+func (s *Service) attrUsers(ctx context.Context) (map[string][]string, error) {
+	r := &s.rows
+	r.attrMu.Lock()
+	defer r.attrMu.Unlock()
+	if r.attrCache != nil && time.Since(r.attrCache.at) < attrTTL {
+		return r.attrCache.users, nil
+	}
+	snap := &attrSnapshot{at: time.Now(), users: map[string][]string{}}
+	cursor := ""
+	for {
+		us, next, err := s.st.ListUsers(ctx, cursor, 1000)
+		if err != nil {
+			return nil, fmt.Errorf("list users for attribute popularity: %w", err)
+		}
+		for _, u := range us {
+			for k, v := range u.Attributes {
+				key := attrKey(k, v)
+				snap.users[key] = append(snap.users[key], u.ID)
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	r.attrCache = snap
+	return snap.users, nil
+}
+
+// ColdStart answers a user with no history from what is known about them:
+// the items most popular among users who share their attributes (country,
+// segment, …; all of them when at least minPeers users share them all,
+// else each attribute on its own, summed), before the shop's popularity.
+// ok is false when the user has no attributes or too few peers, so the
+// caller falls back to its usual chain.
+func (s *Service) ColdStart(ctx context.Context, user string, req Request) (ans *Answer, ok bool, err error) {
+	u, err := s.st.GetUser(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return &Answer{}, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read user %q: %w", user, err)
+	}
+	return s.PopularAmong(ctx, user, u.Attributes, req)
+}
+
+// PopularAmong ranks items by their popularity among users (other than
+// self) who share attrs; see ColdStart. A peer's weight on an item counts
+// as log(1+weight), so a few heavy buyers do not speak for the group.
+func (s *Service) PopularAmong(ctx context.Context, self string, attrs map[string]any, req Request) (*Answer, bool, error) {
+	if len(attrs) == 0 {
+		return &Answer{}, false, nil
+	}
+	byAttr, err := s.attrUsers(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	// Peers sharing every attribute.
+	count := map[string]int{}
+	var keys, labels []string
+	for _, k := range names {
+		key := attrKey(k, attrs[k])
+		keys = append(keys, key)
+		labels = append(labels, fmt.Sprintf("%s=%v", k, attrs[k]))
+		for _, id := range byAttr[key] {
+			if id != self {
+				count[id]++
+			}
+		}
+	}
+	var groups [][]string
+	var groupLabels []string
+	var all []string
+	for id, c := range count {
+		if c == len(keys) {
+			all = append(all, id)
+		}
+	}
+	if len(all) >= minPeers {
+		groups, groupLabels = [][]string{all}, []string{strings.Join(labels, ", ")}
+	} else {
+		for k, key := range keys {
+			var g []string
+			for _, id := range byAttr[key] {
+				if id != self {
+					g = append(g, id)
+				}
+			}
+			if len(g) >= minPeers {
+				groups = append(groups, g)
+				groupLabels = append(groupLabels, labels[k])
+			}
+		}
+	}
+	if len(groups) == 0 {
+		return &Answer{}, false, nil
+	}
+	info := s.items.snapshot()
+	f := req.Filter.compile(info, s.items.lookup)
+	scores := make([]float64, len(info))
+	best := make([]int, len(info)) // group contributing most
+	bestV := make([]float64, len(info))
+	r := &s.rows
+	r.mu.RLock()
+	for g, ids := range groups {
+		inGroup := make([]float64, len(info))
+		for _, id := range ids {
+			u := r.users[id]
+			if u == nil {
+				continue
+			}
+			for i, w := range u.weight {
+				if int(i) < len(info) {
+					inGroup[i] += math.Log1p(float64(w))
+				}
+			}
+		}
+		for i, v := range inGroup {
+			if v <= 0 {
+				continue
+			}
+			v /= float64(len(ids)) // a share, so small groups count as much as large ones
+			scores[i] += v
+			if v > bestV[i] {
+				bestV[i], best[i] = v, g
+			}
+		}
+	}
+	r.mu.RUnlock()
+	var out []Item
+	for _, c := range topN64(scores, max(req.N*5, 50), f.allows) {
+		out = append(out, Item{ID: info[c.item].id, Score: float64(c.score), Reason: "popular with shoppers like you (" + groupLabels[best[c.item]] + ")"})
+	}
+	if len(out) == 0 {
+		return &Answer{}, false, nil
+	}
+	return &Answer{Items: s.diversify(out, req, info)}, true, nil
+}
+
+// topN64 is topN over float64 scores (positive only).
+func topN64(scores []float64, n int, allow func(int32) bool) []scored {
+	f := make([]float32, len(scores))
+	for i, v := range scores {
+		f[i] = float32(v)
+	}
+	return topN(f, n, allow, true)
+}
