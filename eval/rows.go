@@ -26,6 +26,9 @@ type RowsOptions struct {
 	Progress func(stage string, done, total int)
 	// MaxBaskets bounds the next-basket cases (evenly spaced; 0 = all).
 	MaxBaskets int
+	// BuyAgainOnly skips the next-basket and cold-start protocols (for
+	// tuning the buy-again parameters).
+	BuyAgainOnly bool
 }
 
 // RowsMetrics are one method's results.
@@ -135,6 +138,9 @@ func EvalRows(ctx context.Context, shop *Shop, opt RowsOptions) (*RowsReport, er
 		BuyAgain: map[string]RowsMetrics{}, NextBasket: map[string]RowsMetrics{}, ColdStart: map[string]RowsMetrics{}}
 	if err := rowsBuyAgain(ctx, svc, train, baskets, order, seenTrain, opt, rep, progress); err != nil {
 		return nil, err
+	}
+	if opt.BuyAgainOnly {
+		return rep, nil
 	}
 	if err := rowsNextBasket(ctx, svc, baskets, order, opt, rep, progress); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aisle-dev/aisle/store"
@@ -19,6 +20,9 @@ import (
 type attrSnapshot struct {
 	at    time.Time
 	users map[string][]string
+
+	mu     sync.Mutex
+	groups map[string]*groupPop // by "\x00"-joined keys; nil entry = too few peers
 }
 
 const attrTTL = time.Minute
@@ -78,15 +82,17 @@ func (s *Service) ColdStart(ctx context.Context, user string, req Request) (ans 
 	return s.PopularAmong(ctx, user, u.Attributes, req)
 }
 
-// PopularAmong ranks items by their popularity among users (other than
-// self) who share attrs; see ColdStart. A peer's weight on an item counts
-// as log(1+weight), so a few heavy buyers do not speak for the group.
+// PopularAmong ranks items by their popularity among users who share
+// attrs; see ColdStart. A peer's weight on an item counts as
+// log(1+weight), so a few heavy buyers do not speak for the group. self is
+// left out of the group only in the sense that it needs no history: a cold
+// user adds nothing to it. Group popularity is cached with the attribute
+// snapshot (at most attrTTL old).
 func (s *Service) PopularAmong(ctx context.Context, self string, attrs map[string]any, req Request) (*Answer, bool, error) {
 	if len(attrs) == 0 {
 		return &Answer{}, false, nil
 	}
-	byAttr, err := s.attrUsers(ctx)
-	if err != nil {
+	if _, err := s.attrUsers(ctx); err != nil {
 		return nil, false, err
 	}
 	names := make([]string, 0, len(attrs))
@@ -94,38 +100,20 @@ func (s *Service) PopularAmong(ctx context.Context, self string, attrs map[strin
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	// Peers sharing every attribute.
-	count := map[string]int{}
 	var keys, labels []string
 	for _, k := range names {
-		key := attrKey(k, attrs[k])
-		keys = append(keys, key)
+		keys = append(keys, attrKey(k, attrs[k]))
 		labels = append(labels, fmt.Sprintf("%s=%v", k, attrs[k]))
-		for _, id := range byAttr[key] {
-			if id != self {
-				count[id]++
-			}
-		}
 	}
-	var groups [][]string
+	// All attributes together when enough users share them all, else each
+	// on its own.
+	var groups []*groupPop
 	var groupLabels []string
-	var all []string
-	for id, c := range count {
-		if c == len(keys) {
-			all = append(all, id)
-		}
-	}
-	if len(all) >= minPeers {
-		groups, groupLabels = [][]string{all}, []string{strings.Join(labels, ", ")}
-	} else {
+	if g := s.groupPopularity(keys); g != nil {
+		groups, groupLabels = []*groupPop{g}, []string{strings.Join(labels, ", ")}
+	} else if len(keys) > 1 {
 		for k, key := range keys {
-			var g []string
-			for _, id := range byAttr[key] {
-				if id != self {
-					g = append(g, id)
-				}
-			}
-			if len(g) >= minPeers {
+			if g := s.groupPopularity([]string{key}); g != nil {
 				groups = append(groups, g)
 				groupLabels = append(groupLabels, labels[k])
 			}
@@ -139,33 +127,17 @@ func (s *Service) PopularAmong(ctx context.Context, self string, attrs map[strin
 	scores := make([]float64, len(info))
 	best := make([]int, len(info)) // group contributing most
 	bestV := make([]float64, len(info))
-	r := &s.rows
-	r.mu.RLock()
-	for g, ids := range groups {
-		inGroup := make([]float64, len(info))
-		for _, id := range ids {
-			u := r.users[id]
-			if u == nil {
+	for g, gp := range groups {
+		for i, v := range gp.share {
+			if int(i) >= len(info) {
 				continue
 			}
-			for i, w := range u.weight {
-				if int(i) < len(info) {
-					inGroup[i] += math.Log1p(float64(w))
-				}
-			}
-		}
-		for i, v := range inGroup {
-			if v <= 0 {
-				continue
-			}
-			v /= float64(len(ids)) // a share, so small groups count as much as large ones
 			scores[i] += v
 			if v > bestV[i] {
 				bestV[i], best[i] = v, g
 			}
 		}
 	}
-	r.mu.RUnlock()
 	var out []Item
 	for _, c := range topN64(scores, max(req.N*5, 50), f.allows) {
 		out = append(out, Item{ID: info[c.item].id, Score: float64(c.score), Reason: "popular with shoppers like you (" + groupLabels[best[c.item]] + ")"})
@@ -174,6 +146,64 @@ func (s *Service) PopularAmong(ctx context.Context, self string, attrs map[strin
 		return &Answer{}, false, nil
 	}
 	return &Answer{Items: s.diversify(out, req, info)}, true, nil
+}
+
+// groupPop is the popularity of items among the users holding a set of
+// attribute values: the sum of log(1+weight) over them, divided by their
+// number (a share, so that small groups count as much as large ones).
+type groupPop struct {
+	share map[int32]float64
+}
+
+// groupPopularity returns the popularity among the users holding every one
+// of keys, nil when fewer than minPeers do.
+func (s *Service) groupPopularity(keys []string) *groupPop {
+	r := &s.rows
+	r.attrMu.Lock()
+	snap := r.attrCache
+	r.attrMu.Unlock()
+	if snap == nil {
+		return nil
+	}
+	id := strings.Join(keys, "\x00")
+	snap.mu.Lock()
+	defer snap.mu.Unlock()
+	if g, ok := snap.groups[id]; ok {
+		return g
+	}
+	count := map[string]int{}
+	for _, key := range keys {
+		for _, u := range snap.users[key] {
+			count[u]++
+		}
+	}
+	var members []string
+	for u, c := range count {
+		if c == len(keys) {
+			members = append(members, u)
+		}
+	}
+	var g *groupPop
+	if len(members) >= minPeers {
+		g = &groupPop{share: map[int32]float64{}}
+		r.mu.RLock()
+		for _, id := range members {
+			if u := r.users[id]; u != nil {
+				for i, w := range u.weight {
+					g.share[i] += math.Log1p(float64(w))
+				}
+			}
+		}
+		r.mu.RUnlock()
+		for i := range g.share {
+			g.share[i] /= float64(len(members))
+		}
+	}
+	if snap.groups == nil {
+		snap.groups = map[string]*groupPop{}
+	}
+	snap.groups[id] = g
+	return g
 }
 
 // topN64 is topN over float64 scores (positive only).

@@ -181,7 +181,7 @@ func tuneRepurchase(cmd *cobra.Command, shop *eval.Shop, valAt, testAt time.Time
 		fmt.Fprintf(cmd.ErrOrStderr(), "validation %d/%d: floor %.2f propensity %.1f slack %.1f\n", n+1, len(grid), p.Floor, p.Propensity, p.OverdueSlack)
 		opt := base
 		opt.SplitAt, opt.End, opt.Params = valAt, testAt, p
-		opt.MaxBaskets = 1 // only buy again matters here
+		opt.BuyAgainOnly = true
 		opt.Progress = nil
 		rep, err := eval.EvalRows(cmd.Context(), shop, opt)
 		if err != nil {
