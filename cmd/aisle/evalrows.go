@@ -25,6 +25,7 @@ func newEvalRowsCmd() *cobra.Command {
 		split, valSplit, end   string
 		k, maxBaskets          int
 		tune                   bool
+		floor, prop, slack     float64
 	)
 	cmd := &cobra.Command{
 		Use:   "rows --format online-retail --path P",
@@ -79,7 +80,15 @@ Formats: online-retail (the UCI Online Retail .tar.gz of per-day CSVs, or its fo
 				return err
 			}
 			fmt.Fprintf(errOut, "%d items, %d customers, %d purchases (dropped: %v)\n", len(shop.Items), len(shop.Users), len(shop.Events), shop.Dropped)
-			opt := eval.RowsOptions{SplitAt: at, End: endT, K: k, MaxBaskets: maxBaskets}
+			opt := eval.RowsOptions{SplitAt: at, End: endT, K: k, MaxBaskets: maxBaskets, Params: recommend.DefaultRepurchaseParams()}
+			for _, p := range []struct {
+				v   float64
+				dst *float64
+			}{{floor, &opt.Params.Floor}, {prop, &opt.Params.Propensity}, {slack, &opt.Params.OverdueSlack}} {
+				if p.v >= 0 {
+					*p.dst = p.v
+				}
+			}
 			var bar *progressbar.ProgressBar
 			if f, ok := errOut.(*os.File); ok && isTerminal(f) {
 				bar = newProgressBar(f)
@@ -145,6 +154,9 @@ Formats: online-retail (the UCI Online Retail .tar.gz of per-day CSVs, or its fo
 	f.IntVar(&k, "k", 10, "cut-off of HR, NDCG and Recall")
 	f.IntVar(&maxBaskets, "max-baskets", 0, "at most this many next-basket cases, evenly spaced (0 = all)")
 	f.BoolVar(&tune, "tune", false, "choose the buy-again parameters on the validation split first")
+	f.Float64Var(&floor, "floor", -1, "buy-again Floor (how much an item that is not due still scores; large = ignore timing); default: recommend.DefaultRepurchaseParams")
+	f.Float64Var(&prop, "propensity", -1, "buy-again Propensity weight; default: recommend.DefaultRepurchaseParams")
+	f.Float64Var(&slack, "overdue-slack", -1, "buy-again OverdueSlack; default: recommend.DefaultRepurchaseParams")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file (- = stdout)")
 	return cmd
 }
@@ -159,9 +171,9 @@ type tuneResult struct {
 func repurchaseGrid() []recommend.RepurchaseParams {
 	d := recommend.DefaultRepurchaseParams()
 	var out []recommend.RepurchaseParams
-	for _, floor := range []float64{0.05, 0.25, 1, 4} {
-		for _, prop := range []float64{0, 1, 4} {
-			for _, slack := range []float64{1, 2, 4} {
+	for _, floor := range []float64{1, 4, 16} {
+		for _, prop := range []float64{1, 2, 4} {
+			for _, slack := range []float64{2, 4, 8} {
 				p := d
 				p.Floor, p.Propensity, p.OverdueSlack = floor, prop, slack
 				out = append(out, p)
