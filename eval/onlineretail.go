@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -166,7 +167,8 @@ func (p *retailParser) parse(r io.Reader, name string) error {
 		}
 		user := strings.TrimSuffix(get("CustomerID"), ".0")
 		switch {
-		case invoice == "" || code == "" || qerr != nil || perr != nil || terr != nil:
+		case invoice == "" || code == "" || qerr != nil || perr != nil || terr != nil ||
+			math.IsNaN(qty) || math.IsInf(qty, 0) || math.IsNaN(price) || math.IsInf(price, 0):
 			p.dropped["malformed"]++
 			continue
 		case strings.HasPrefix(strings.ToUpper(invoice), "C") || qty <= 0:

@@ -89,6 +89,9 @@ func TestBuyAgainLearnsIntervals(t *testing.T) {
 		ev("me", "c9i0", events.Purchase, 50))
 	svc, _ := rowsShop(t, evs, nil)
 	ctx := context.Background()
+	// A small floor, so that timing decides the order (the defaults,
+	// chosen on Online Retail, let it move items only a little).
+	svc.SetRepurchaseParams(RepurchaseParams{Floor: 0.1, Propensity: 1, OverdueSlack: 2, ItemPrior: 3, CategoryPrior: 5})
 
 	svc.rows.mu.RLock()
 	m, _ := svc.rows.interval(0, svc.items.snapshot()[0].cat)
