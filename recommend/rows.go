@@ -416,7 +416,11 @@ func (s *Service) CompleteBasket(ctx context.Context, itemIDs []string, req Requ
 		cands = append(cands, Item{ID: info[i].id, Score: v, Reason: "goes with " + title})
 	}
 	sortItems(cands)
-	if len(cands) < pool {
+	want := req.N // the session fill-up is the costly part: only as far as needed
+	if req.Diversity > 0 {
+		want = pool
+	}
+	if len(cands) < want {
 		taken := map[string]bool{}
 		for _, c := range cands {
 			taken[c.ID] = true

@@ -357,3 +357,62 @@ func TestColdStartFromAttributes(t *testing.T) {
 		})
 	}
 }
+
+// benchShop is a service over 2,000 items in 10 categories and 500 users
+// with 40 purchases each, fed through the listener calls (no store reads
+// but the users' own events).
+func benchShop(b *testing.B) *Service {
+	b.Helper()
+	st, err := boltstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	var its []catalog.Item
+	for i := 0; i < 2000; i++ {
+		its = append(its, catalog.Item{ID: fmt.Sprintf("i%d", i), Title: fmt.Sprintf("%s number %d", catWord[i%10], i), Categories: []string{fmt.Sprintf("Shop/C%d", i%10)}, Available: true, CreatedAt: day(float64(i % 60))})
+	}
+	var evs []events.Event
+	for u := 0; u < 500; u++ {
+		for k := 0; k < 40; k++ {
+			item := (u*7 + (k%10)*13 + k/10) % 2000
+			evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", u), ItemID: its[item].ID, Type: events.Purchase, Timestamp: day(float64(k * 3)), SessionID: fmt.Sprintf("s%d-%d", u, k/4)})
+		}
+	}
+	ctx := context.Background()
+	if err := st.PutItems(ctx, its); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		b.Fatal(err)
+	}
+	svc := New(st, Config{}, nil)
+	if err := svc.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return svc
+}
+
+func BenchmarkRows(b *testing.B) {
+	svc := benchShop(b)
+	ctx := context.Background()
+	req := Request{N: 10, Filter: Filter{AvailableOnly: true}}
+	for _, c := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"BuyAgain", func() error { _, err := svc.BuyAgain(ctx, "u7", req); return err }},
+		{"RecentlyViewed", func() error { _, err := svc.RecentlyViewed(ctx, "u7", req); return err }},
+		{"NewArrivals", func() error { _, err := svc.NewArrivals(ctx, "u7", req); return err }},
+		{"BecauseYouViewed", func() error { _, err := svc.BecauseYouViewed(ctx, "u7", 3, req); return err }},
+		{"CompleteBasket", func() error { _, err := svc.CompleteBasket(ctx, []string{"i7", "i20"}, req); return err }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := c.fn(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
