@@ -28,6 +28,7 @@ func (s *Server) AddRecommendRoutes(svc *recommend.Service, rt *recommend.Retrai
 	s.Handle(Route{"GET", "/api/models", Read, h.models})
 	s.Handle(Route{"POST", "/api/models/{name}/rollback", Admin, h.rollback})
 	s.Handle(Route{"POST", "/api/models/retrain", Admin, h.retrain})
+	s.addRowRoutes(svc)
 }
 
 type recHandlers struct {

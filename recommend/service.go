@@ -112,6 +112,8 @@ type Service struct {
 	loaded       atomic.Bool // the event log has been read
 	popularityMu sync.Mutex
 	popularity   atomic.Pointer[popularitySnapshot]
+
+	rows rowState // buy it again, new arrivals, cold start (rows.go)
 }
 
 // Learner is another kind of model trained from the shop's data, such as
@@ -176,6 +178,7 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	}
 	s.items.upsert(its)
 	s.catVer.Add(1)
+	s.rowsItemsAdded(its)
 	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
 		s.record(e)
 		for _, f := range replay {
@@ -199,12 +202,14 @@ func (s *Service) record(e events.Event) {
 		return
 	}
 	s.ledger.add(e, i, s.cfg.Weight(e.Type, e.Value))
+	s.rowsObserve(e, i)
 }
 
 // ItemsUpserted implements engine.Listener.
 func (s *Service) ItemsUpserted(its []catalog.Item) {
 	s.items.upsert(its)
 	s.catVer.Add(1)
+	s.rowsItemsAdded(its)
 }
 
 // ItemsDeleted implements engine.Listener.
@@ -222,7 +227,10 @@ func (s *Service) EventsAppended(evs []events.Event) {
 }
 
 // UserDeleted implements engine.Listener.
-func (s *Service) UserDeleted(id string) { s.ledger.forgetUser(id) }
+func (s *Service) UserDeleted(id string) {
+	s.ledger.forgetUser(id)
+	s.rowsForget(id)
+}
 
 // Item is one recommended item.
 type Item struct {

@@ -98,8 +98,9 @@ func rowOf(t *testing.T, ctx context.Context, row string) []string {
 
 // TestBrowserShopAndDashboard clicks through the shop in headless Chromium:
 // switch to a demo user, search for a product and open it, add it to the cart, see
-// the events in the API and the rows change, then log in to the dashboard
-// and see the plot.
+// the events in the API and the rows change (with buy it again, because you
+// viewed it and new for you), see the cart completed, then log in to the
+// dashboard and see the plot.
 func TestBrowserShopAndDashboard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: skipped with -short")
@@ -194,6 +195,25 @@ func TestBrowserShopAndDashboard(t *testing.T) {
 	}
 	if slices.Equal(before, after) {
 		t.Fatalf("recommendations did not change: %v", after)
+	}
+	// The shop rows: u000 bought before (buy it again), just viewed the
+	// product (because you viewed it, named), and new items are there.
+	again, fresh := rowOf(t, ctx, "buy_again"), rowOf(t, ctx, "new_for_you")
+	because := rowOf(t, ctx, "because_0")
+	becauseTitle := get(t, ctx, chromedp.Text(`#h-because_0`))
+	if len(again) == 0 || len(fresh) == 0 || len(because) == 0 || slices.Contains(because, pick) {
+		t.Fatalf("shop rows: buy again %v, new for you %v, because you viewed %v (must not hold %s)", again, fresh, because, pick)
+	}
+	productTitle := get(t, ctx, chromedp.Evaluate[string](`document.querySelector('#row-continue a[data-item] .title').textContent`))
+	if !strings.HasPrefix(becauseTitle, "Because you viewed ") || !strings.Contains(becauseTitle, productTitle) {
+		t.Fatalf("because-you-viewed title %q should name %q", becauseTitle, productTitle)
+	}
+	// The cart page holds the product and completes the basket without it.
+	do(t, ctx, "cart", chromedp.Click(`nav a[href="/cart"]`))
+	waitFor(t, ctx, `document.querySelector('#row-complete_basket') !== null`)
+	cart, complete := rowOf(t, ctx, "cart"), rowOf(t, ctx, "complete_basket")
+	if len(cart) == 0 || cart[0] != pick || len(complete) == 0 || slices.Contains(complete, pick) {
+		t.Fatalf("cart %v (want %s first), complete your basket %v", cart, pick, complete)
 	}
 	// The dashboard asks for the key, then draws the plot.
 	do(t, ctx, "dashboard",

@@ -12,13 +12,12 @@ import (
 	"unicode"
 
 	"github.com/aisle-dev/aisle/catalog"
-	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/store"
 )
 
 // pageNames are the page templates; each is parsed with layout.html.
-var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html"}
+var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html", "cart.html"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -128,6 +127,7 @@ type card struct {
 // row is a titled list of cards.
 type row struct {
 	ID, Title, Empty string
+	Note             string // a line under the title
 	Cards            []card
 }
 
@@ -228,13 +228,25 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows = append(rows, row{ID: "recommended", Title: "Recommended for you", Empty: "Nothing to recommend yet.", Cards: u.cards(ctx, v, "recommended", rec.Items)})
-	rows = append(rows, row{ID: "trending", Title: "Trending", Empty: "Nothing is trending yet.", Cards: u.cards(ctx, v, "trending", u.trending())})
-	recent, err := u.recentItems(ctx, v.User)
+	personal, err := u.personalRows(ctx, v)
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	rows = append(rows, row{ID: "continue", Title: "Continue where you left off", Empty: "Open a product and it shows up here.", Cards: u.cards(ctx, v, "continue", recent)})
+	rows = append(rows, personal...)
+	rows = append(rows, row{ID: "trending", Title: "Trending", Empty: "Nothing is trending yet.", Cards: u.cards(ctx, v, "trending", u.trending())})
+	fresh, err := u.newForYouRow(ctx, v)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	rows = append(rows, fresh)
+	recent, err := u.recentlyViewedRow(ctx, v)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	rows = append(rows, recent)
 	u.render(w, r, http.StatusOK, "home.html", pageData{Title: "Aisle shop", Visitor: v, Body: homeData{Rows: rows}})
 }
 
@@ -259,44 +271,6 @@ func (u *UI) trending() []recommend.Item {
 		}
 	}
 	return items
-}
-
-// recentItems lists the items of the user's latest events, newest first,
-// each once.
-func (u *UI) recentItems(ctx context.Context, user string) ([]recommend.Item, error) {
-	evs, err := u.eng.UserEvents(ctx, user, 60)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("recent events of %q: %w", user, err)
-	}
-	seen := map[string]bool{}
-	var out []recommend.Item
-	for _, e := range evs {
-		if e.ItemID == "" || seen[e.ItemID] || e.Type == events.Search {
-			continue
-		}
-		seen[e.ItemID] = true
-		out = append(out, recommend.Item{ID: e.ItemID, Reason: "you " + pastTense(e.Type) + " this"})
-		if len(out) == rowLen {
-			break
-		}
-	}
-	return out, nil
-}
-
-func pastTense(t events.Type) string {
-	switch t {
-	case events.View:
-		return "viewed"
-	case events.Click:
-		return "clicked"
-	case events.AddToCart:
-		return "put in your cart"
-	case events.Purchase:
-		return "bought"
-	case events.Rating:
-		return "rated"
-	}
-	return "used"
 }
 
 type itemData struct {
