@@ -113,7 +113,7 @@ type Recommend struct {
 	TimeHalfLife    time.Duration `yaml:"time_half_life"`
 	// RetrainEvery retrains on a schedule (default 6h; 0 = off);
 	// RetrainAfterEvents retrains once this many new events arrived and
-	// none for RetrainQuiet, or ten times as many arrived (default 1000;
+	// none for RetrainQuiet, or 10 minutes after (default 1000;
 	// 0 = off), so a shop that loads its history is trained seconds after.
 	RetrainEvery       time.Duration `yaml:"retrain_every"`
 	RetrainAfterEvents int           `yaml:"retrain_after_events"`

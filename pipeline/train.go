@@ -172,7 +172,6 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	validated := split != nil && req.NeedsRatings == 0 && len(split.Targets) > 0
 	var wt Weighting
 	if validated {
-		best := math.Inf(-1)
 		var bestModel model.Model
 		for k, base := range weightings(ds) {
 			if k > 0 {
@@ -183,12 +182,16 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 			if err := m.Fit(ctx, base.apply(split.Train), progress("validate")); err != nil {
 				return fail(fmt.Errorf("fit on the validation split: %w", err))
 			}
+			var plain map[string]float64 // this base weighting without a boost
 			for _, rg := range recencyGrid {
 				w := base
 				w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
 				met := split.Evaluate(m, 10, w)
-				if v := met["NDCG@10"]; v > best {
-					best, bestModel, wt, res.Metrics = v, m, w, met
+				if plain == nil {
+					plain = met
+				}
+				if res.Metrics == nil || preferWeighting(met, res.Metrics, plain, w.RecentBoost) {
+					bestModel, wt, res.Metrics = m, w, met
 				}
 			}
 		}

@@ -105,17 +105,22 @@ var recencyGrid = []struct{ boost, halfLife float64 }{{0, 0}, {1, 5}, {3, 5}, {1
 // otherwise and are not compared with those that have it.
 const ServedValidationKey = "served_validation"
 
-// Split holds out, for each sampled user, the newest part of their
-// interactions, as the server sees a shop: the model is fitted on the rest
-// and must rank the held-out items from the user's whole earlier history.
+// Split holds out a fifth of each sampled user's interactions and keeps
+// the rest for fitting; the model must rank the held-out items from the
+// user's whole remaining history, as the server queries it. Half the
+// sampled users lend their newest interactions (what a shop's users do
+// next), half a random fifth (the taste a history reveals in any order):
+// a model or a recency boost that wins only on one of the two does not win
+// the choice outright.
 type Split struct {
 	Train   *model.Dataset
 	Users   []int32   // sampled users
 	Targets [][]int32 // held-out items of each sampled user
+	Newest  []bool    // whether the user lent their newest items (else random ones)
 }
 
-// holdoutFraction is the share of a sampled user's newest interactions
-// held out (at least one).
+// holdoutFraction is the share of a sampled user's interactions held out
+// (at least one).
 const holdoutFraction = 0.2
 
 // holdout builds the split; users need at least 3 interactions to lend
@@ -135,33 +140,59 @@ func holdout(ds *model.Dataset, n int, seed uint64) *Split {
 	if len(eligible) > n {
 		eligible = eligible[:n]
 	}
-	held := make(map[int32]bool, len(eligible))
-	for _, u := range eligible {
-		held[u] = true
+	newest := make(map[int32]bool, len(eligible)) // else a random fifth
+	for k, u := range eligible {
+		newest[u] = k%2 == 0
 	}
 	tr := &model.Dataset{
 		UserIDs: ds.UserIDs, ItemIDs: ds.ItemIDs, ItemText: ds.ItemText, ItemAttrs: ds.ItemAttrs, NumAttrs: ds.NumAttrs,
 		UserPtr: make([]int, 1, ds.NumUsers()+1),
 	}
 	sp := &Split{Train: tr}
-	for u := 0; u < ds.NumUsers(); u++ {
-		lo, hi := ds.UserPtr[u], ds.UserPtr[u+1]
-		if held[int32(u)] {
-			k := max(1, min(hi-lo-2, int(math.Round(holdoutFraction*float64(hi-lo)))))
-			hi -= k
-			sp.Users = append(sp.Users, int32(u))
-			sp.Targets = append(sp.Targets, slices.Clone(ds.Items[hi:hi+k]))
-		}
-		tr.Items = append(tr.Items, ds.Items[lo:hi]...)
+	keep := func(ds *model.Dataset, j int) {
+		tr.Items = append(tr.Items, ds.Items[j])
 		if ds.Weights != nil {
-			tr.Weights = append(tr.Weights, ds.Weights[lo:hi]...)
+			tr.Weights = append(tr.Weights, ds.Weights[j])
 		}
 		if ds.Times != nil {
-			tr.Times = append(tr.Times, ds.Times[lo:hi]...)
+			tr.Times = append(tr.Times, ds.Times[j])
 		}
 		if ds.Ratings != nil {
-			tr.Ratings = append(tr.Ratings, ds.Ratings[lo:hi]...)
+			tr.Ratings = append(tr.Ratings, ds.Ratings[j])
 		}
+	}
+	for u := 0; u < ds.NumUsers(); u++ {
+		lo, hi := ds.UserPtr[u], ds.UserPtr[u+1]
+		isNewest, held := newest[int32(u)]
+		if !held {
+			for j := lo; j < hi; j++ {
+				keep(ds, j)
+			}
+			tr.UserPtr = append(tr.UserPtr, len(tr.Items))
+			continue
+		}
+		k := max(1, min(hi-lo-2, int(math.Round(holdoutFraction*float64(hi-lo)))))
+		out := make([]bool, hi-lo)
+		if isNewest {
+			for j := hi - lo - k; j < hi-lo; j++ {
+				out[j] = true
+			}
+		} else {
+			for _, j := range rng.Perm(hi - lo)[:k] {
+				out[j] = true
+			}
+		}
+		var targets []int32
+		for j := lo; j < hi; j++ {
+			if out[j-lo] {
+				targets = append(targets, ds.Items[j])
+			} else {
+				keep(ds, j)
+			}
+		}
+		sp.Users = append(sp.Users, int32(u))
+		sp.Targets = append(sp.Targets, targets)
+		sp.Newest = append(sp.Newest, isNewest)
 		tr.UserPtr = append(tr.UserPtr, len(tr.Items))
 	}
 	return sp
@@ -170,13 +201,16 @@ func holdout(ds *model.Dataset, n int, seed uint64) *Split {
 // Evaluate queries m for each sampled user as the server does (the user's
 // index and their whole training history, weighed by w), ranks all items
 // except those in the history, and returns NDCG@k, Recall@k, HR@k and MRR
-// (of the first held-out item found) averaged over users, with
-// ServedValidationKey set. It uses every core.
+// (of the first held-out item found) averaged over users, NDCG@k of each
+// half (keys suffixed :random and :newest), with ServedValidationKey set.
+// It uses every core.
 func (sp *Split) Evaluate(m model.Model, k int, w Weighting) map[string]float64 {
 	nItems := sp.Train.NumItems()
 	workers := runtime.GOMAXPROCS(0)
 	var mu sync.Mutex
 	var ndcg, recall, hr, mrr float64
+	var half [2]float64 // NDCG of the random and the newest half
+	var halfN [2]int
 	var wg sync.WaitGroup
 	for wk := 0; wk < workers; wk++ {
 		wg.Add(1)
@@ -186,6 +220,8 @@ func (sp *Split) Evaluate(m model.Model, k int, w Weighting) map[string]float64 
 			seen := make([]bool, nItems)
 			target := make([]bool, nItems)
 			var lndcg, lrecall, lhr, lmrr float64
+			var lhalf [2]float64
+			var lhalfN [2]int
 			for i := wk; i < len(sp.Users); i += workers {
 				u := sp.Users[i]
 				row := sp.Train.Row(int(u))
@@ -209,7 +245,14 @@ func (sp *Split) Evaluate(m model.Model, k int, w Weighting) map[string]float64 
 					hits[r] = target[it]
 				}
 				nRel := len(sp.Targets[i])
-				lndcg += eval.NDCG(hits, k, nRel)
+				v := eval.NDCG(hits, k, nRel)
+				lndcg += v
+				h := 0
+				if sp.Newest[i] {
+					h = 1
+				}
+				lhalf[h] += v
+				lhalfN[h]++
 				lrecall += eval.Recall(hits, k, nRel)
 				lhr += eval.HR(hits, k)
 				if r := slices.Index(hits, true); r >= 0 {
@@ -224,6 +267,10 @@ func (sp *Split) Evaluate(m model.Model, k int, w Weighting) map[string]float64 
 			}
 			mu.Lock()
 			ndcg, recall, hr, mrr = ndcg+lndcg, recall+lrecall, hr+lhr, mrr+lmrr
+			for h := range half {
+				half[h] += lhalf[h]
+				halfN[h] += lhalfN[h]
+			}
 			mu.Unlock()
 		}(wk)
 	}
@@ -233,12 +280,33 @@ func (sp *Split) Evaluate(m model.Model, k int, w Weighting) map[string]float64 
 		return nil
 	}
 	return map[string]float64{
-		fmt.Sprintf("NDCG@%d", k):   ndcg / n,
-		fmt.Sprintf("Recall@%d", k): recall / n,
-		fmt.Sprintf("HR@%d", k):     hr / n,
-		fmt.Sprintf("MRR@%d", k):    mrr / n,
-		ServedValidationKey:         1,
+		fmt.Sprintf("NDCG@%d", k):        ndcg / n,
+		fmt.Sprintf("Recall@%d", k):      recall / n,
+		fmt.Sprintf("HR@%d", k):          hr / n,
+		fmt.Sprintf("MRR@%d", k):         mrr / n,
+		fmt.Sprintf("NDCG@%d:random", k): half[0] / float64(max(1, halfN[0])),
+		fmt.Sprintf("NDCG@%d:newest", k): half[1] / float64(max(1, halfN[1])),
+		ServedValidationKey:              1,
 	}
+}
+
+// recencyTolerance is how much NDCG@10 on the users who lent random
+// interactions a recent-event boost may cost and still be chosen (none): a boost
+// must help what users do next without losing the taste their whole
+// history shows.
+const recencyTolerance = 0
+
+// preferWeighting reports whether metrics cand (with recency boost
+// candBoost) should replace best, measured with the same base weighting
+// and no boost as base.
+func preferWeighting(cand, best, base map[string]float64, candBoost float64) bool {
+	if cand["NDCG@10"] <= best["NDCG@10"] {
+		return false
+	}
+	if candBoost > 0 && base != nil && cand["NDCG@10:random"] < base["NDCG@10:random"]*(1-recencyTolerance) {
+		return false
+	}
+	return true
 }
 
 // topAllowed returns the k best-scored items not excluded, best first

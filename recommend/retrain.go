@@ -19,7 +19,7 @@ type Retrainer struct {
 	// Every retrains on this schedule (0 = never on a schedule).
 	Every time.Duration
 	// AfterEvents retrains once this many new events arrived and the
-	// event stream has been quiet for Quiet, or once ten times as many
+	// event stream has been quiet for Quiet, or 10 minutes after they
 	// arrived, quiet or not (0 = never). A shop that loads its history is
 	// so trained seconds after the load, instead of serving fallbacks
 	// until the schedule fires.
@@ -36,6 +36,9 @@ type Retrainer struct {
 	lastErr error
 	lastAt  time.Time
 	ctx     context.Context
+	// pendingSince is when AfterEvents new events had arrived (Run's
+	// goroutine only).
+	pendingSince time.Time
 }
 
 // NewRetrainer returns a retrainer for svc.
@@ -139,22 +142,29 @@ func (r *Retrainer) Run(ctx context.Context) {
 
 // due reports whether a run should start now: the schedule (next) has
 // come, or AfterEvents new events arrived and the stream has been quiet
-// for Quiet, or ten times as many arrived (a steady stream cannot
-// postpone training for ever).
+// for Quiet, or they arrived more than maxPending ago (a steady stream
+// cannot postpone training for ever).
 func (r *Retrainer) due(now, next time.Time) bool {
 	if r.Every > 0 && now.After(next) {
 		return true
 	}
 	n, after := r.svc.newEvents.Load(), int64(r.AfterEvents)
 	if after <= 0 || n < after {
+		r.pendingSince = time.Time{}
 		return false
+	}
+	if r.pendingSince.IsZero() {
+		r.pendingSince = now
 	}
 	quiet := r.Quiet
 	if quiet == 0 {
 		quiet = 5 * time.Second
 	}
-	return n >= 10*after || now.Sub(time.Unix(0, r.svc.lastEventAt.Load())) >= quiet
+	return now.Sub(r.pendingSince) >= maxPending || now.Sub(time.Unix(0, r.svc.lastEventAt.Load())) >= quiet
 }
+
+// maxPending is the longest an event-triggered run waits for quiet.
+const maxPending = 10 * time.Minute
 
 // Context is the context background runs started by requests use: the
 // one Run was given, so that they stop with the server.
