@@ -2,11 +2,14 @@ package recommend
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // A user who bought and rated more items than any recent window holds
@@ -110,5 +113,59 @@ func TestRetrainDue(t *testing.T) {
 	svc.newEvents.Store(0)
 	if !r.due(now, now.Add(-time.Second)) {
 		t.Fatal("the schedule did not trigger a run")
+	}
+}
+
+// BenchmarkRecommendLongHistory measures one personal recommendation for a
+// user with 2,000 distinct items in their history (whole-history query and
+// exclusion from memory) over a 5,000-item catalogue with ItemKNN serving.
+func BenchmarkRecommendLongHistory(b *testing.B) {
+	ctx := context.Background()
+	st, err := boltstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var its []catalog.Item
+	for i := 0; i < 5000; i++ {
+		its = append(its, catalog.Item{ID: fmt.Sprintf("i%04d", i), Title: fmt.Sprintf("thing %d", i), Available: true})
+	}
+	if err := st.PutItems(ctx, its); err != nil {
+		b.Fatal(err)
+	}
+	var evs []events.Event
+	for u := 0; u < 300; u++ {
+		for k := 0; k < 40; k++ {
+			evs = append(evs, events.Event{UserID: fmt.Sprintf("u%03d", u), ItemID: its[(u*37+k*101)%5000].ID, Type: events.Purchase, Timestamp: t0.Add(time.Duration(u*100+k) * time.Minute)})
+		}
+	}
+	for k := 0; k < 2000; k++ {
+		evs = append(evs, events.Event{UserID: "heavy", ItemID: its[(k*7)%5000].ID, Type: events.View, Timestamp: t0.Add(time.Duration(k) * time.Second)})
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		b.Fatal(err)
+	}
+	svc := New(st, Config{}, nil)
+	if err := svc.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	opts := pipeline.Options{Preprocess: pipeline.DefaultPreprocess(), Models: []pipeline.Spec{{Name: "itemknn"}}, ValidationUsers: -1}
+	data, err := opts.Load(ctx, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := pipeline.Train(ctx, st, data, opts)
+	if err != nil || !res[0].Trained {
+		b.Fatalf("train: %v %+v", err, res)
+	}
+	if _, err := svc.Promote(ctx, res[0].Model, res[0].Version); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ans, err := svc.Recommend(ctx, "heavy", Request{N: 10})
+		if err != nil || len(ans.Items) != 10 {
+			b.Fatalf("%v %v", err, ans)
+		}
 	}
 }

@@ -208,6 +208,9 @@ func runServedEval(ctx context.Context, opt servedOptions) (*servedReport, error
 	if opt.EventType == "" {
 		opt.EventType = "purchase"
 	}
+	if opt.EventType == "rating" || opt.EventType == "search" {
+		return nil, fmt.Errorf("eval served: --event-type %s: the protocols' interactions carry no rating value or query; post them as purchase, add_to_cart, click or view", opt.EventType)
+	}
 	if opt.Workers <= 0 {
 		opt.Workers = 4
 	}
