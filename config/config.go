@@ -97,20 +97,27 @@ type Recommend struct {
 	// the serving model with the best validation NDCG@10.
 	Primary string `yaml:"primary"`
 	// ExcludeTypes are event types whose items are not recommended again to
-	// the same user (default: purchase).
+	// the same user, however long ago (default: purchase and rating).
 	ExcludeTypes []string `yaml:"exclude_types"`
-	// HistoryLen is how many recent events form a user's history (default 50).
+	// HistoryLen is how many of a user's most recent items form the recent
+	// interest that affinity_boost blends in (default 50); models are
+	// always queried with the whole history.
 	HistoryLen int `yaml:"history_len"`
 	// AffinityBoost blends recent category interest into model scores (default 0.25).
 	AffinityBoost float64 `yaml:"affinity_boost"`
-	// RecencyHalfLife (in events) and TimeHalfLife weigh a user's recent
-	// events above older ones (defaults 5 events and 168h; negative disables).
+	// RecencyHalfLife (in items) and TimeHalfLife weigh a user's recent
+	// items above older ones in the category affinity (defaults 5 items and
+	// 168h; negative disables). How recent items adjust the model query is
+	// chosen on validation by training.
 	RecencyHalfLife float64       `yaml:"recency_half_life"`
 	TimeHalfLife    time.Duration `yaml:"time_half_life"`
-	// RetrainEvery retrains on a schedule (default 6h; 0 = off); RetrainAfterEvents
-	// retrains after this many new events (0 = off).
+	// RetrainEvery retrains on a schedule (default 6h; 0 = off);
+	// RetrainAfterEvents retrains once this many new events arrived and
+	// none for RetrainQuiet, or 10 minutes after (default 1000;
+	// 0 = off), so a shop that loads its history is trained seconds after.
 	RetrainEvery       time.Duration `yaml:"retrain_every"`
 	RetrainAfterEvents int           `yaml:"retrain_after_events"`
+	RetrainQuiet       time.Duration `yaml:"retrain_quiet"` // default 5s; negative: no wait
 	// PromoteTolerance accepts a retrained version whose validation NDCG@10
 	// is at most this fraction below the serving one (default 0).
 	PromoteTolerance float64 `yaml:"promote_tolerance"`
@@ -128,8 +135,9 @@ type Model struct {
 type Training struct {
 	// Models to train, in order; empty means the built-in default list.
 	Models []Model `yaml:"models"`
-	// ValidationUsers is how many users' newest interaction is held out to
-	// measure every model (0: 2000; negative: no validation).
+	// ValidationUsers is how many users' newest interactions (a fifth of
+	// each) are held out to measure every model and choose its weighting
+	// (0: 5000; negative: no validation).
 	ValidationUsers int  `yaml:"validation_users"`
 	SkipRefit       bool `yaml:"skip_refit"`
 	// Preprocessing.
@@ -168,7 +176,7 @@ func Default() Config {
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0}},
 		// models (and the search ranker) follow behaviour without anyone
 		// asking; each new version serves only if it validates no worse
-		Recommend: Recommend{RetrainEvery: 6 * time.Hour},
+		Recommend: Recommend{RetrainEvery: 6 * time.Hour, RetrainAfterEvents: 1000, RetrainQuiet: 5 * time.Second},
 	}
 }
 

@@ -22,6 +22,9 @@ type Header struct {
 	Params  model.Params `json:"params,omitempty"`
 	ItemIDs []string     `json:"item_ids"`
 	UserIDs []string     `json:"user_ids"`
+	// Weighting is how the model was fitted and how serving weighs a
+	// user's history when querying it.
+	Weighting Weighting `json:"weighting"`
 }
 
 // Artifact is a trained model with its id mapping.

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -34,8 +31,9 @@ func DefaultModels() []Spec {
 type Options struct {
 	Models     []Spec
 	Preprocess Preprocess
-	// ValidationUsers is how many users' last interactions are held out to
-	// measure each model (default 2000; 0 uses the default, <0 disables).
+	// ValidationUsers is how many users' newest interactions are held out
+	// to measure each model and choose its weighting (default 5000; 0 uses
+	// the default, <0 disables).
 	ValidationUsers int
 	// SkipRefit keeps the model fitted without the held-out interactions
 	// instead of fitting again on all data (faster, slightly staler).
@@ -58,7 +56,10 @@ type Result struct {
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
 	TrainSeconds float64            `json:"train_seconds"`
 	WarmStart    bool               `json:"warm_start,omitempty"` // began from the previous version
-	Error        string             `json:"error,omitempty"`
+	// Weighting is how the interaction weights and the query history were
+	// weighed, chosen on validation.
+	Weighting Weighting `json:"weighting"`
+	Error     string    `json:"error,omitempty"`
 }
 
 // Source is where training reads from: the catalogue and the event log.
@@ -91,7 +92,7 @@ func Train(ctx context.Context, models store.Models, data *Data, opts Options) (
 	}
 	nVal := opts.ValidationUsers
 	if nVal == 0 {
-		nVal = 2000
+		nVal = 5000
 	}
 	split := holdout(data.Implicit, nVal, opts.Seed)
 	var results []Result
@@ -165,14 +166,36 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	if err != nil {
 		return fail(err)
 	}
-	// Measure on the held-out split (implicit models only), then fit again
-	// on all the data unless told not to.
+	// Measure on the held-out split (implicit models only) with each base
+	// weighting and recent-event adjustment worth trying, keep the best by
+	// NDCG@10, then fit again on all the data unless told not to.
 	validated := split != nil && req.NeedsRatings == 0 && len(split.Targets) > 0
+	var wt Weighting
 	if validated {
-		if err := m.Fit(ctx, split.Train, progress("validate")); err != nil {
-			return fail(fmt.Errorf("fit on the validation split: %w", err))
+		var bestModel model.Model
+		for k, base := range weightings(ds) {
+			if k > 0 {
+				if m, err = newModel(); err != nil {
+					return fail(err)
+				}
+			}
+			if err := m.Fit(ctx, base.apply(split.Train), progress("validate")); err != nil {
+				return fail(fmt.Errorf("fit on the validation split: %w", err))
+			}
+			var plain map[string]float64 // this base weighting without a boost
+			for _, rg := range recencyGrid {
+				w := base
+				w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
+				met := split.Evaluate(m, 10, w)
+				if plain == nil {
+					plain = met
+				}
+				if res.Metrics == nil || preferWeighting(met, res.Metrics, plain, w.RecentBoost) {
+					bestModel, wt, res.Metrics = m, w, met
+				}
+			}
 		}
-		res.Metrics = split.Evaluate(m, 10)
+		m = bestModel
 	}
 	if !validated || !opts.SkipRefit {
 		if validated {
@@ -180,12 +203,13 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 				return fail(err)
 			}
 		}
-		if err := m.Fit(ctx, ds, progress("train")); err != nil {
+		if err := m.Fit(ctx, wt.apply(ds), progress("train")); err != nil {
 			return fail(fmt.Errorf("fit: %w", err))
 		}
 	}
+	res.Weighting = wt
 	res.TrainSeconds = time.Since(start).Seconds()
-	art := &Artifact{Header: Header{Model: spec.Name, Params: spec.Params, ItemIDs: ds.ItemIDs, UserIDs: ds.UserIDs}, Model: m}
+	art := &Artifact{Header: Header{Model: spec.Name, Params: spec.Params, ItemIDs: ds.ItemIDs, UserIDs: ds.UserIDs, Weighting: wt}, Model: m}
 	blob, err := art.Bytes()
 	if err != nil {
 		return fail(err)
@@ -202,123 +226,4 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	res.Version = v
 	res.Trained = true
 	return res
-}
-
-// Split is a leave-last-out hold-out: each sampled user's newest
-// interaction is removed from training and must be ranked.
-type Split struct {
-	Train   *model.Dataset
-	Users   []int32 // sampled users
-	Targets []int32 // held-out item of each sampled user
-}
-
-// holdout builds the split; users need at least 3 interactions to lend one.
-func holdout(ds *model.Dataset, n int, seed uint64) *Split {
-	if n < 0 || ds.NumUsers() == 0 {
-		return nil
-	}
-	var eligible []int32
-	for u := 0; u < ds.NumUsers(); u++ {
-		if len(ds.Row(u)) >= 3 {
-			eligible = append(eligible, int32(u))
-		}
-	}
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	rng.Shuffle(len(eligible), func(i, j int) { eligible[i], eligible[j] = eligible[j], eligible[i] })
-	if len(eligible) > n {
-		eligible = eligible[:n]
-	}
-	held := make(map[int32]bool, len(eligible))
-	for _, u := range eligible {
-		held[u] = true
-	}
-	tr := &model.Dataset{
-		UserIDs: ds.UserIDs, ItemIDs: ds.ItemIDs, ItemText: ds.ItemText, ItemAttrs: ds.ItemAttrs, NumAttrs: ds.NumAttrs,
-		UserPtr: make([]int, 1, ds.NumUsers()+1),
-	}
-	sp := &Split{Train: tr}
-	for u := 0; u < ds.NumUsers(); u++ {
-		lo, hi := ds.UserPtr[u], ds.UserPtr[u+1]
-		if held[int32(u)] {
-			hi--
-			sp.Users = append(sp.Users, int32(u))
-			sp.Targets = append(sp.Targets, ds.Items[hi])
-		}
-		tr.Items = append(tr.Items, ds.Items[lo:hi]...)
-		if ds.Weights != nil {
-			tr.Weights = append(tr.Weights, ds.Weights[lo:hi]...)
-		}
-		if ds.Times != nil {
-			tr.Times = append(tr.Times, ds.Times[lo:hi]...)
-		}
-		if ds.Ratings != nil {
-			tr.Ratings = append(tr.Ratings, ds.Ratings[lo:hi]...)
-		}
-		tr.UserPtr = append(tr.UserPtr, len(tr.Items))
-	}
-	return sp
-}
-
-// Evaluate ranks each held-out item among all items the user has not
-// interacted with in training, and returns HR@k (= Recall@k, one target),
-// NDCG@k and MRR, averaged over users. It uses every core.
-func (sp *Split) Evaluate(m model.Model, k int) map[string]float64 {
-	nItems := sp.Train.NumItems()
-	workers := runtime.GOMAXPROCS(0)
-	var mu sync.Mutex
-	var hr, ndcg, mrr float64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			scores := make([]float32, nItems)
-			seen := make([]bool, nItems)
-			var lhr, lndcg, lmrr float64
-			for i := w; i < len(sp.Users); i += workers {
-				u := sp.Users[i]
-				row := sp.Train.Row(int(u))
-				m.Score(model.Query{User: u, History: row, HistoryWeights: sp.Train.RowWeights(int(u))}, scores)
-				for _, it := range row {
-					seen[it] = true
-				}
-				target := sp.Targets[i]
-				ts := scores[target]
-				rank := 0 // items strictly ahead of the target (ties count half)
-				ties := 0
-				for j, s := range scores {
-					if seen[j] || int32(j) == target {
-						continue
-					}
-					if s > ts || math.IsNaN(float64(ts)) {
-						rank++
-					} else if s == ts {
-						ties++
-					}
-				}
-				rank += ties / 2
-				for _, it := range row {
-					seen[it] = false
-				}
-				if rank < k {
-					lhr++
-					lndcg += 1 / math.Log2(float64(rank)+2)
-				}
-				lmrr += 1 / float64(rank+1)
-			}
-			mu.Lock()
-			hr, ndcg, mrr = hr+lhr, ndcg+lndcg, mrr+lmrr
-			mu.Unlock()
-		}(w)
-	}
-	wg.Wait()
-	n := float64(len(sp.Users))
-	if n == 0 {
-		return nil
-	}
-	return map[string]float64{
-		fmt.Sprintf("HR@%d", k):   hr / n,
-		fmt.Sprintf("NDCG@%d", k): ndcg / n,
-		"MRR":                     mrr / n,
-	}
 }

@@ -27,6 +27,7 @@ const (
 type servingModel struct {
 	meta      store.ModelMeta
 	m         model.Model
+	weighting pipeline.Weighting // how to weigh a user's whole history
 	users     map[string]int32
 	toModel   []int32 // service item index → model item index, -1 when absent
 	fromModel []int32 // model item index → service item index, -1 when absent
@@ -100,10 +101,15 @@ type modelSet struct {
 // there is nothing to score from (an unknown user with no known items).
 func (sm *servingModel) query(user int32, h *history) (model.Query, bool) {
 	q := model.Query{User: user}
-	for k, i := range h.items {
+	items, weights := h.items, h.weights
+	if h.whole != nil {
+		// the user's whole history, weighed as the model's validation chose
+		items, weights = h.whole, sm.weighting.QueryWeights(h.wholeRaw)
+	}
+	for k, i := range items {
 		if int(i) < len(sm.toModel) && sm.toModel[i] >= 0 {
 			q.History = append(q.History, sm.toModel[i])
-			q.HistoryWeights = append(q.HistoryWeights, h.weights[k])
+			q.HistoryWeights = append(q.HistoryWeights, weights[k])
 		}
 	}
 	return q, user >= 0 || len(q.History) > 0
@@ -182,7 +188,7 @@ func (s *Service) load(ctx context.Context, meta store.ModelMeta) (*servingModel
 	if err != nil {
 		return nil, fmt.Errorf("load %s@%d: %w", meta.Name, meta.Version, err)
 	}
-	sm := &servingModel{meta: meta, m: art.Model, users: make(map[string]int32, len(art.UserIDs))}
+	sm := &servingModel{meta: meta, m: art.Model, weighting: art.Weighting, users: make(map[string]int32, len(art.UserIDs))}
 	for u, id := range art.UserIDs {
 		sm.users[id] = int32(u)
 	}
@@ -282,6 +288,20 @@ func ndcg(m store.ModelMeta) float64 {
 	return -1
 }
 
+// servedValidated reports whether a version was measured by the
+// served-path validation (pipeline.ServedValidationKey).
+func servedValidated(m store.ModelMeta) bool { return m.Metrics[pipeline.ServedValidationKey] == 1 }
+
+// better reports whether a's validation beats b's: a version measured the
+// way the server answers beats one measured otherwise (the numbers of two
+// protocols do not compare), then by NDCG@10.
+func better(a, b store.ModelMeta) bool {
+	if sa, sb := servedValidated(a), servedValidated(b); sa != sb {
+		return sa
+	}
+	return ndcg(a) > ndcg(b)
+}
+
 func (s *Service) pickPrimary(set *modelSet) *servingModel {
 	if sm, ok := set.byName[s.cfg.Primary]; ok {
 		return sm
@@ -294,7 +314,7 @@ func (s *Service) pickPrimary(set *modelSet) *servingModel {
 	slices.Sort(names)
 	for _, n := range names {
 		sm := set.byName[n]
-		if best == nil || ndcg(sm.meta) > ndcg(best.meta) {
+		if best == nil || better(sm.meta, best.meta) {
 			best = sm
 		}
 	}
@@ -408,7 +428,10 @@ func (s *Service) Promote(ctx context.Context, name string, version int) (bool, 
 	defer s.lifecycleMu.Unlock()
 	ok, err := store.PromoteVersion(ctx, s.st, name, version,
 		func(cand store.ModelMeta, cur *store.ModelMeta) (bool, string) {
-			if cur != nil && ndcg(cand) < ndcg(*cur)*(1-s.cfg.PromoteTolerance) {
+			if cur != nil && servedValidated(*cur) && !servedValidated(cand) {
+				return false, fmt.Sprintf("it was not measured by the served-path validation, and serving version %d was", cur.Version)
+			}
+			if cur != nil && servedValidated(cand) == servedValidated(*cur) && ndcg(cand) < ndcg(*cur)*(1-s.cfg.PromoteTolerance) {
 				return false, fmt.Sprintf("validation NDCG@10 %.4f is worse than serving version %d (%.4f)", ndcg(cand), cur.Version, ndcg(*cur))
 			}
 			return true, ""

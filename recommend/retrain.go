@@ -18,9 +18,17 @@ type Retrainer struct {
 	svc *Service
 	// Every retrains on this schedule (0 = never on a schedule).
 	Every time.Duration
-	// AfterEvents retrains once this many new events arrived (0 = never).
+	// AfterEvents retrains once this many new events arrived and the
+	// event stream has been quiet for Quiet, or 10 minutes after they
+	// arrived, quiet or not (0 = never). A shop that loads its history is
+	// so trained seconds after the load, instead of serving fallbacks
+	// until the schedule fires.
 	AfterEvents int
-	Options     pipeline.Options
+	// Quiet is how long no event must arrive before an event-triggered
+	// run starts, so a bulk load is trained on whole rather than in
+	// pieces (0: 5s; negative: no wait).
+	Quiet   time.Duration
+	Options pipeline.Options
 
 	mu      sync.Mutex // held while a run is under way
 	lastMu  sync.Mutex
@@ -28,6 +36,9 @@ type Retrainer struct {
 	lastErr error
 	lastAt  time.Time
 	ctx     context.Context
+	// pendingSince is when AfterEvents new events had arrived (Run's
+	// goroutine only).
+	pendingSince time.Time
 }
 
 // NewRetrainer returns a retrainer for svc.
@@ -110,10 +121,6 @@ func (r *Retrainer) Run(ctx context.Context) {
 	r.lastMu.Lock()
 	r.ctx = ctx
 	r.lastMu.Unlock()
-	if r.Every <= 0 && r.AfterEvents <= 0 {
-		<-ctx.Done()
-		return
-	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	next := time.Now().Add(r.Every)
@@ -122,9 +129,7 @@ func (r *Retrainer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			due := r.Every > 0 && now.After(next)
-			due = due || (r.AfterEvents > 0 && r.svc.newEvents.Load() >= int64(r.AfterEvents))
-			if !due {
+			if !r.due(now, next) {
 				continue
 			}
 			if _, err := r.RunOnce(ctx); err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
@@ -134,6 +139,32 @@ func (r *Retrainer) Run(ctx context.Context) {
 		}
 	}
 }
+
+// due reports whether a run should start now: the schedule (next) has
+// come, or AfterEvents new events arrived and the stream has been quiet
+// for Quiet, or they arrived more than maxPending ago (a steady stream
+// cannot postpone training for ever).
+func (r *Retrainer) due(now, next time.Time) bool {
+	if r.Every > 0 && now.After(next) {
+		return true
+	}
+	n, after := r.svc.newEvents.Load(), int64(r.AfterEvents)
+	if after <= 0 || n < after {
+		r.pendingSince = time.Time{}
+		return false
+	}
+	if r.pendingSince.IsZero() {
+		r.pendingSince = now
+	}
+	quiet := r.Quiet
+	if quiet == 0 {
+		quiet = 5 * time.Second
+	}
+	return now.Sub(r.pendingSince) >= maxPending || now.Sub(time.Unix(0, r.svc.lastEventAt.Load())) >= quiet
+}
+
+// maxPending is the longest an event-triggered run waits for quiet.
+const maxPending = 10 * time.Minute
 
 // Context is the context background runs started by requests use: the
 // one Run was given, so that they stop with the server.

@@ -25,18 +25,22 @@ type Config struct {
 	// as training); nil uses pipeline.DefaultPreprocess.
 	Weight func(t events.Type, value *float64) float64
 	// ExcludeTypes are the event types whose items are never recommended
-	// again to the same user (default: purchase).
+	// again to the same user, however long ago they happened (default:
+	// purchase and rating — a rated item was consumed).
 	ExcludeTypes []events.Type
-	// HistoryLen is how many recent events form the user's history.
+	// HistoryLen is how many of the user's most recent items form the
+	// recent interest that category affinity blends in (default 50). The
+	// model is always queried with the user's whole history (see
+	// pipeline.Weighting for how recent items adjust it).
 	HistoryLen int
-	// RecencyHalfLife halves the weight of a history event for every this
-	// many newer events, so what the user just did steers the next answer
-	// more than what they did months ago; default 5, negative disables.
+	// RecencyHalfLife halves the affinity weight of a recent item for every
+	// this many newer items, so what the user just did steers the category
+	// blend more than what they did months ago; default 5, negative
+	// disables.
 	RecencyHalfLife float64
-	// TimeHalfLife halves the weight of a history event for every this much
-	// time it happened before the user's newest event: a burst of clicks
-	// today outweighs purchases from last year, while a user who has been
-	// away keeps their long-term taste. Default 7 days; negative disables.
+	// TimeHalfLife halves the affinity weight of a recent item for every
+	// this much time it happened before the user's newest event. Default 7
+	// days; negative disables.
 	TimeHalfLife time.Duration
 	// Primary names the model that ranks personal recommendations; "" picks
 	// the serving model with the best validation NDCG@10.
@@ -61,7 +65,7 @@ func (c *Config) defaults() {
 		c.Weight = pipeline.DefaultPreprocess().EventWeight
 	}
 	if c.ExcludeTypes == nil {
-		c.ExcludeTypes = []events.Type{events.Purchase}
+		c.ExcludeTypes = []events.Type{events.Purchase, events.Rating}
 	}
 	if c.HistoryLen <= 0 {
 		c.HistoryLen = 50
@@ -88,11 +92,12 @@ func (c *Config) defaults() {
 
 // Service answers recommendation requests. It is safe for concurrent use.
 type Service struct {
-	cfg    Config
-	log    *slog.Logger
-	st     store.Store
-	items  *items
-	ledger *ledger
+	cfg      Config
+	log      *slog.Logger
+	st       store.Store
+	items    *items
+	ledger   *ledger
+	profiles *profiles
 
 	models atomic.Pointer[modelSet]
 
@@ -100,7 +105,8 @@ type Service struct {
 	content   *contentIndex
 	catVer    atomic.Int64 // bumped on catalogue changes
 
-	newEvents atomic.Int64 // since the last retraining
+	newEvents   atomic.Int64 // since the last retraining
+	lastEventAt atomic.Int64 // wall clock (Unix ns) of the last appended batch
 
 	learnersMu sync.Mutex
 	learners   []Learner
@@ -162,7 +168,7 @@ func New(st store.Store, cfg Config, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, log: log, st: st, items: newItems(), ledger: newLedger()}
+	s := &Service{cfg: cfg, log: log, st: st, items: newItems(), ledger: newLedger(), profiles: newProfiles()}
 	s.models.Store(&modelSet{byName: map[string]*servingModel{}})
 	return s
 }
@@ -201,7 +207,11 @@ func (s *Service) record(e events.Event) {
 	if !ok {
 		return
 	}
-	s.ledger.add(e, i, s.cfg.Weight(e.Type, e.Value))
+	w := s.cfg.Weight(e.Type, e.Value)
+	s.ledger.add(e, i, w)
+	if e.UserID != "" {
+		s.profiles.add(e.UserID, i, w, e.Timestamp.Unix(), slices.Contains(s.cfg.ExcludeTypes, e.Type))
+	}
 	s.rowsObserve(e, i)
 }
 
@@ -224,11 +234,13 @@ func (s *Service) EventsAppended(evs []events.Event) {
 		s.record(e)
 	}
 	s.newEvents.Add(int64(len(evs)))
+	s.lastEventAt.Store(time.Now().UnixNano())
 }
 
 // UserDeleted implements engine.Listener.
 func (s *Service) UserDeleted(id string) {
 	s.ledger.forgetUser(id)
+	s.profiles.forget(id)
 	s.rowsForget(id)
 }
 
@@ -252,53 +264,65 @@ type Answer struct {
 	Model string `json:"model,omitempty"` // "name@version" of the ranking model, when one ranked
 }
 
-// history is a user's recent behaviour mapped to service item indices.
+// history is what a request knows of a user (or a session), mapped to
+// service item indices.
 type history struct {
-	items   []int32 // oldest first
+	// items and weights are the recent interest (oldest first), weighted
+	// by type and recency, for category affinity and fallbacks.
+	items   []int32
 	weights []float32
-	exclude map[int32]bool
+	// whole is the user's whole history (oldest first) with the summed
+	// event weight of each item in wholeRaw; the model is queried with it,
+	// weighed as the model's validation chose. nil for sessions, whose
+	// model query is items/weights.
+	whole    []int32
+	wholeRaw []float32
+	exclude  map[int32]bool
 }
 
-func (s *Service) userHistory(ctx context.Context, user string) (*history, error) {
-	evs, err := s.st.UserEvents(ctx, user, s.cfg.HistoryLen*4)
-	if err != nil {
-		return nil, fmt.Errorf("read history of %q: %w", user, err)
-	}
-	return s.historyOf(evs), nil
+// maxModelHistory bounds the items a model query carries: the newest ones.
+const maxModelHistory = 2000
+
+// userHistory reads the user's history from memory: never a scan of the
+// event log, whatever its length.
+func (s *Service) userHistory(_ context.Context, user string) (*history, error) {
+	return s.historyOf(s.profiles.of(user)), nil
 }
 
-// historyOf turns events (newest first) into a history.
-func (s *Service) historyOf(evs []events.Event) *history {
+// historyOf builds a history from a user's profile entries (oldest first).
+func (s *Service) historyOf(entries []profileEntry) *history {
 	h := &history{exclude: map[int32]bool{}}
-	var newest time.Time
-	for _, e := range evs {
-		if e.Timestamp.After(newest) {
-			newest = e.Timestamp
+	var newest int64
+	for _, e := range entries {
+		newest = max(newest, e.last)
+		if e.excluded {
+			h.exclude[e.item] = true
 		}
 	}
-	for k := len(evs) - 1; k >= 0; k-- {
-		e := evs[k]
-		i, ok := s.items.lookup(e.ItemID)
-		if !ok {
-			continue
+	from := max(0, len(entries)-maxModelHistory)
+	for _, e := range entries[from:] {
+		if e.weight > 0 {
+			h.whole = append(h.whole, e.item)
+			h.wholeRaw = append(h.wholeRaw, e.weight)
 		}
-		if slices.Contains(s.cfg.ExcludeTypes, e.Type) {
-			h.exclude[i] = true
-		}
-		w := s.cfg.Weight(e.Type, e.Value)
-		if w <= 0 || k >= s.cfg.HistoryLen {
+	}
+	from = max(0, len(entries)-s.cfg.HistoryLen)
+	for k := from; k < len(entries); k++ {
+		e := entries[k]
+		w := float64(e.weight)
+		if w <= 0 {
 			continue
 		}
 		if s.cfg.RecencyHalfLife > 0 {
-			w *= math.Exp2(-float64(k) / s.cfg.RecencyHalfLife) // k newer events follow this one
+			w *= math.Exp2(-float64(len(entries)-1-k) / s.cfg.RecencyHalfLife) // newer items follow this one
 		}
 		if s.cfg.TimeHalfLife > 0 {
-			w *= math.Exp2(-newest.Sub(e.Timestamp).Seconds() / s.cfg.TimeHalfLife.Seconds())
+			w *= math.Exp2(-float64(newest-e.last) / s.cfg.TimeHalfLife.Seconds())
 		}
 		if w < 1e-6 {
 			continue
 		}
-		h.items = append(h.items, i)
+		h.items = append(h.items, e.item)
 		h.weights = append(h.weights, float32(w))
 	}
 	return h
@@ -341,7 +365,8 @@ func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
 		if !known {
 			uidx = -1
 		}
-		if sm.index != nil && (known || len(h.items) > 0) {
+		hasHistory := len(h.items) > 0 || len(h.whole) > 0
+		if sm.index != nil && (known || hasHistory) {
 			reason := "model:" + sm.label()
 			top := sm.top(uidx, h, pool, allow)
 			s.rerankAffinity(top, info, h)
@@ -352,7 +377,7 @@ func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
 			if len(top) > 0 {
 				ans.Model = sm.label()
 			}
-		} else if known || len(h.items) > 0 {
+		} else if known || hasHistory {
 			scores := sm.score(uidx, h, len(info))
 			if scores != nil {
 				s.blendAffinity(scores, info, h)

@@ -13,5 +13,6 @@ func newEvalCmd() *cobra.Command {
 	cmd.AddCommand(newEvalRecommendCmd())
 	cmd.AddCommand(newEvalSearchCmd())
 	cmd.AddCommand(newEvalRowsCmd())
+	cmd.AddCommand(newEvalServedCmd())
 	return cmd
 }

@@ -241,7 +241,9 @@ func newRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 		TimeHalfLife:     rc.TimeHalfLife,
 		PromoteTolerance: rc.PromoteTolerance,
 	}, log)
-	return svc, svc.NewRetrainer(rc.RetrainEvery, rc.RetrainAfterEvents, opts), nil
+	rt := svc.NewRetrainer(rc.RetrainEvery, rc.RetrainAfterEvents, opts)
+	rt.Quiet = rc.RetrainQuiet
+	return svc, rt, nil
 }
 
 // newSearchIndex builds the product search index from the config: keyword

@@ -1,0 +1,669 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aisle-dev/aisle/eval"
+)
+
+// servedOptions configure a served-quality measurement.
+type servedOptions struct {
+	Format, Path string
+	// Fold names the split to measure (movielens-100k: u1..u5, official
+	// folds); "" takes the format's first.
+	Fold string
+	// Ks are the cut-offs; empty means the format's published ones (and 20
+	// for lcfn's Recall@20).
+	Ks []int
+	// EventType is the type every interaction is posted as (default
+	// purchase: the protocols treat every interaction as a positive).
+	EventType string
+	// Offline also fits the served primary model offline on the same
+	// split, with `aisle eval recommend`'s code, for comparison.
+	Offline bool
+	// Binary is the aisle executable to start; "" is this one.
+	Binary string
+	// Config is an optional YAML config for the server ("" = defaults).
+	Config string
+	// Workers are the parallel recommendation requests (default 4).
+	Workers int
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// servedReport is the outcome of a served-quality measurement.
+type servedReport struct {
+	Format  string             `json:"format"`
+	Path    string             `json:"path"`
+	Split   string             `json:"split"`
+	Primary string             `json:"primary"` // "name@version" that answered
+	Served  map[string]float64 `json:"served"`
+	// SeenReturned counts returned items the user already had an event
+	// for in what was posted (already rated or bought).
+	SeenReturned int `json:"seen_returned"`
+	// NotModel counts answers not ranked by a model (fallbacks).
+	NotModel int `json:"not_model"`
+	Users    int `json:"users"`
+	// Offline is the same model fitted offline on the same split.
+	Offline map[string]float64 `json:"offline,omitempty"`
+	// Seconds spent loading, training and querying through HTTP.
+	LoadSeconds, TrainSeconds, QuerySeconds float64
+	// Training is what the retraining reported for each model.
+	Training []map[string]any `json:"training,omitempty"`
+}
+
+// newEvalServedCmd is `aisle eval served`: measure what a real server
+// answers after a data set's training split is loaded through HTTP.
+func newEvalServedCmd() *cobra.Command {
+	var (
+		opt      servedOptions
+		jsonPath string
+	)
+	cmd := &cobra.Command{
+		Use:   "served --format F --path P",
+		Short: "Measure what a real server answers after a data set is loaded through its REST API",
+		Long: `Start a real server on 127.0.0.1 with a temporary data directory and default settings,
+post the training split through HTTP as a shop would (items first, then every interaction as an
+event with its timestamp, in batches), trigger POST /api/models/retrain, wait for it, then ask
+GET /api/recommend/{user}?n=K for every test user and score the answers with the protocol's
+metrics. Also counts the returned items the user already had (which must be 0) and, with
+--offline (default), fits the primary model offline on the same split for comparison.
+
+Formats: movielens-100k (official folds, --fold u1..u5), lcfn, rechorus (full ranking of the
+test target; the dev item is posted as history).`,
+		Example: `  aisle eval served --format movielens-100k --path data/movielens-100k --fold u1
+  aisle eval served --format lcfn --path data/movielens-1m-implicit
+  aisle eval served --format rechorus --path data/amazon-office-5core`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opt.Format == "" || opt.Path == "" {
+				return errors.New("--format and --path are required (formats: movielens-100k, lcfn, rechorus)")
+			}
+			opt.Log = cmd.ErrOrStderr()
+			rep, err := runServedEval(cmd.Context(), opt)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if jsonPath == "-" {
+				out = cmd.ErrOrStderr()
+			}
+			writeServedTable(out, rep)
+			if jsonPath != "" {
+				b, err := json.MarshalIndent(rep, "", "  ")
+				if err != nil {
+					return err
+				}
+				b = append(b, '\n')
+				if jsonPath == "-" {
+					_, err = cmd.OutOrStdout().Write(b)
+					return err
+				}
+				return os.WriteFile(jsonPath, b, 0o644)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opt.Format, "format", "", "data format: movielens-100k, lcfn or rechorus")
+	f.StringVar(&opt.Path, "path", "", "data set folder")
+	f.StringVar(&opt.Fold, "fold", "", "movielens-100k: official fold u1..u5 (default u1)")
+	f.IntSliceVar(&opt.Ks, "k", nil, "cut-offs (default: 10 and 20)")
+	f.StringVar(&opt.EventType, "event-type", "purchase", "event type every interaction is posted as (purchase, rating, click, view…)")
+	f.BoolVar(&opt.Offline, "offline", true, "also measure the primary model offline on the same split")
+	f.StringVar(&opt.Config, "server-config", "", "YAML config for the server (default: none, i.e. default settings)")
+	f.IntVar(&opt.Workers, "workers", 4, "parallel recommendation requests")
+	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to FILE, or - for stdout")
+	return cmd
+}
+
+func writeServedTable(w io.Writer, rep *servedReport) {
+	names := make([]string, 0, len(rep.Served))
+	for n := range rep.Served {
+		names = append(names, n)
+	}
+	metricOrder(names)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s %s (%s), %d users, primary %s\n", rep.Format, rep.Path, rep.Split, rep.Users, rep.Primary)
+	fmt.Fprintln(tw, "\t"+strings.Join(names, "\t")+"\tseen returned\tnot model\t")
+	row := func(label string, m map[string]float64, extra string) {
+		cells := []string{label}
+		for _, n := range names {
+			v, ok := m[n]
+			if !ok {
+				cells = append(cells, "-")
+				continue
+			}
+			cells = append(cells, fmt.Sprintf("%.4f", v))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t"+extra+"\t")
+	}
+	row("served", rep.Served, fmt.Sprintf("%d\t%d", rep.SeenReturned, rep.NotModel))
+	if rep.Offline != nil {
+		row("offline", rep.Offline, "-\t-")
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "load %.1fs, train %.1fs, query %.1fs\n", rep.LoadSeconds, rep.TrainSeconds, rep.QuerySeconds)
+}
+
+// servedSplit picks the split a served measurement uses.
+func servedSplit(ctx context.Context, opt servedOptions) (*eval.Split, []int, error) {
+	lo := eval.LoadOptions{}
+	if opt.Format == "movielens-100k" {
+		lo.Folds = "official"
+	}
+	switch opt.Format {
+	case "movielens-100k", "lcfn", "rechorus":
+	default:
+		return nil, nil, fmt.Errorf("eval served: format %q is not supported (use movielens-100k, lcfn or rechorus)", opt.Format)
+	}
+	data, err := eval.Load(ctx, opt.Format, opt.Path, lo)
+	if err != nil {
+		return nil, nil, err
+	}
+	name := opt.Fold
+	if name == "" {
+		name = data.Splits[0].Name
+	}
+	for i := range data.Splits {
+		if data.Splits[i].Name == name {
+			ks := opt.Ks
+			if len(ks) == 0 {
+				ks = []int{10, 20}
+			}
+			return &data.Splits[i], ks, nil
+		}
+	}
+	var have []string
+	for _, sp := range data.Splits {
+		have = append(have, sp.Name)
+	}
+	return nil, nil, fmt.Errorf("eval served: no split %q in %s (have %s)", name, opt.Path, strings.Join(have, ", "))
+}
+
+// runServedEval starts a server, loads the split through HTTP, trains,
+// queries every test user and scores the answers.
+func runServedEval(ctx context.Context, opt servedOptions) (*servedReport, error) {
+	logw := opt.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	if opt.EventType == "" {
+		opt.EventType = "purchase"
+	}
+	if opt.EventType == "rating" || opt.EventType == "search" {
+		return nil, fmt.Errorf("eval served: --event-type %s: the protocols' interactions carry no rating value or query; post them as purchase, add_to_cart, click or view", opt.EventType)
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 4
+	}
+	sp, ks, err := servedSplit(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	bin := opt.Binary
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find the aisle executable: %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "aisle-served-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	c, err := startServedServer(ctx, bin, dir, opt.Config, logw)
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop()
+
+	rep := &servedReport{Format: opt.Format, Path: opt.Path, Split: sp.Name}
+	start := time.Now()
+	seen, err := c.load(ctx, sp, opt.EventType, logw)
+	if err != nil {
+		return nil, err
+	}
+	rep.LoadSeconds = time.Since(start).Seconds()
+	start = time.Now()
+	if rep.Training, err = c.retrain(ctx, logw); err != nil {
+		return nil, err
+	}
+	rep.TrainSeconds = time.Since(start).Seconds()
+	start = time.Now()
+	if err := c.score(ctx, sp, ks, seen, opt.Workers, rep, logw); err != nil {
+		return nil, err
+	}
+	rep.QuerySeconds = time.Since(start).Seconds()
+	if opt.Offline && rep.Primary != "" {
+		name, _, _ := strings.Cut(rep.Primary, "@")
+		fmt.Fprintf(logw, "fitting %s offline on %s…\n", name, sp.Name)
+		off, err := offlineMetrics(ctx, opt, name, sp.Name, ks)
+		if err != nil {
+			return nil, fmt.Errorf("offline %s: %w", name, err)
+		}
+		rep.Offline = off
+	}
+	return rep, nil
+}
+
+// offlineMetrics runs `aisle eval recommend`'s code for one model and
+// returns the metrics of the named split.
+func offlineMetrics(ctx context.Context, opt servedOptions, modelName, split string, ks []int) (map[string]float64, error) {
+	ro := eval.RecommendOptions{Format: opt.Format, Path: opt.Path, Models: []string{modelName}, Ks: ks}
+	if opt.Format == "movielens-100k" {
+		ro.Folds = "official"
+	}
+	rep, err := eval.RunRecommend(ctx, ro)
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Results) == 0 {
+		return nil, errors.New("no result")
+	}
+	r := rep.Results[0]
+	if r.Error != "" {
+		return nil, errors.New(r.Error)
+	}
+	m := r.Metrics
+	for _, s := range r.Splits {
+		if s.Split == split {
+			m = s.Metrics
+		}
+	}
+	if opt.Format == "rechorus" { // served answers rank all items
+		full := map[string]float64{}
+		for k, v := range m {
+			if base, ok := strings.CutSuffix(k, ":all"); ok {
+				full[base] = v
+			}
+		}
+		m = full
+	}
+	return m, nil
+}
+
+// servedClient talks to the server a measurement started.
+type servedClient struct {
+	url, key string
+	cmd      *exec.Cmd
+	http     *http.Client
+}
+
+func startServedServer(ctx context.Context, bin, dir, cfgPath string, logw io.Writer) (*servedClient, error) {
+	key := fmt.Sprintf("served-%d", time.Now().UnixNano())
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--admin-key", key}
+	if cfgPath != "" {
+		args = append(args, "--config", cfgPath)
+	}
+	cmd := exec.Command(bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(dir + ".log")
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s serve: %w", bin, err)
+	}
+	c := &servedClient{key: key, cmd: cmd, http: &http.Client{Timeout: 10 * time.Minute}}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if i := strings.Index(line, "http://"); i >= 0 && strings.Contains(line, "listening") {
+				select {
+				case urlc <- strings.Fields(line[i:])[0]:
+				default:
+				}
+			}
+		}
+	}()
+	fail := func(err error) (*servedClient, error) {
+		c.stop()
+		b, _ := os.ReadFile(logf.Name())
+		return nil, fmt.Errorf("%w; server log:\n%s", err, tail(string(b), 2000))
+	}
+	select {
+	case c.url = <-urlc:
+	case <-time.After(60 * time.Second):
+		return fail(errors.New("the server did not start within 60s"))
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	fmt.Fprintf(logw, "server %s (pid %d, log %s)\n", c.url, cmd.Process.Pid, logf.Name())
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if resp, err := http.Get(c.url + "/api/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fail(errors.New("the server was not ready within 2 minutes"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func (c *servedClient) stop() {
+	if c.cmd.Process == nil || c.cmd.ProcessState != nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// call sends a JSON request and decodes a JSON object answer into out (when
+// not nil); a status other than want is an error carrying the body.
+func (c *servedClient) call(ctx context.Context, method, path string, body any, want int, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode != want {
+		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, tail(string(raw), 500))
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// load posts the catalogue, then every training interaction (and each
+// case's extra history) as events with timestamps, and returns each
+// user's posted items.
+func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, logw io.Writer) ([]map[int32]bool, error) {
+	tr := sp.Train
+	type item struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	var batch []item
+	for i, id := range tr.ItemIDs {
+		title := "item " + id
+		if i < len(tr.ItemText) && strings.TrimSpace(tr.ItemText[i]) != "" {
+			title = tr.ItemText[i]
+		}
+		batch = append(batch, item{ID: id, Title: title})
+		if len(batch) == 1000 || i == len(tr.ItemIDs)-1 {
+			if _, err := c.call(ctx, "POST", "/api/items", batch, http.StatusOK, nil); err != nil {
+				return nil, err
+			}
+			batch = batch[:0]
+		}
+	}
+	type event struct {
+		User string    `json:"user_id"`
+		Item string    `json:"item_id"`
+		Type string    `json:"type"`
+		Time time.Time `json:"timestamp"`
+	}
+	extra := map[int32][]int32{} // history beyond the training row (rechorus: the dev item)
+	for _, cs := range sp.Cases {
+		if row := tr.Row(int(cs.User)); len(cs.History) > len(row) {
+			extra[cs.User] = cs.History[len(row):]
+		}
+	}
+	// Without timestamps, one interaction a minute in file order.
+	base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	seen := make([]map[int32]bool, tr.NumUsers())
+	var evs []event
+	total, posted := tr.NumInteractions(), 0
+	flush := func() error {
+		if len(evs) == 0 {
+			return nil
+		}
+		if _, err := c.call(ctx, "POST", "/api/events", evs, http.StatusOK, nil); err != nil {
+			return err
+		}
+		posted += len(evs)
+		fmt.Fprintf(logw, "\rposted %d/%d events", posted, total)
+		evs = evs[:0]
+		return nil
+	}
+	for u := 0; u < tr.NumUsers(); u++ {
+		row := tr.Row(u)
+		seen[u] = make(map[int32]bool, len(row))
+		var last time.Time
+		for k, it := range row {
+			ts := base.Add(time.Duration(k) * time.Minute)
+			if tr.Times != nil {
+				ts = time.Unix(tr.Times[tr.UserPtr[u]+k], 0).UTC()
+			}
+			last = ts
+			evs = append(evs, event{User: tr.UserIDs[u], Item: tr.ItemIDs[it], Type: typ, Time: ts})
+			seen[u][it] = true
+		}
+		for k, it := range extra[int32(u)] {
+			evs = append(evs, event{User: tr.UserIDs[u], Item: tr.ItemIDs[it], Type: typ, Time: last.Add(time.Duration(k+1) * time.Minute)})
+			seen[u][it] = true
+		}
+		if len(evs) >= 5000 {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(logw)
+	return seen, nil
+}
+
+// retrain asks for a training run (waiting out one already under way) and
+// waits until it is done; it returns the run's results.
+func (c *servedClient) retrain(ctx context.Context, logw io.Writer) ([]map[string]any, error) {
+	type status struct {
+		Training struct {
+			Running bool             `json:"running"`
+			LastRun *time.Time       `json:"last_run"`
+			Results []map[string]any `json:"last_results"`
+			Error   string           `json:"last_error"`
+		} `json:"training"`
+	}
+	get := func() (status, error) {
+		var st status
+		_, err := c.call(ctx, "GET", "/api/models", nil, http.StatusOK, &st)
+		return st, err
+	}
+	waitIdle := func() (status, error) {
+		for {
+			st, err := get()
+			if err != nil || !st.Training.Running {
+				return st, err
+			}
+			select {
+			case <-ctx.Done():
+				return st, ctx.Err()
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	for {
+		before, err := waitIdle()
+		if err != nil {
+			return nil, err
+		}
+		code, err := c.call(ctx, "POST", "/api/models/retrain", nil, http.StatusAccepted, nil)
+		if code == http.StatusConflict {
+			continue // a run started on its own in between: wait for it, then ask again
+		}
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(logw, "training…")
+		for {
+			st, err := waitIdle()
+			if err != nil {
+				return nil, err
+			}
+			if st.Training.LastRun != nil && (before.Training.LastRun == nil || st.Training.LastRun.After(*before.Training.LastRun)) {
+				if st.Training.Error != "" {
+					return st.Training.Results, fmt.Errorf("training failed: %s", st.Training.Error)
+				}
+				return st.Training.Results, nil
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+// score asks for every test user's top max(ks) and computes the metrics.
+func (c *servedClient) score(ctx context.Context, sp *eval.Split, ks []int, seen []map[int32]bool, workers int, rep *servedReport, logw io.Writer) error {
+	kMax := slices.Max(ks)
+	tr := sp.Train
+	itemIdx := make(map[string]int32, len(tr.ItemIDs))
+	for i, id := range tr.ItemIDs {
+		itemIdx[id] = int32(i)
+	}
+	type answer struct {
+		Items []struct {
+			ID     string `json:"id"`
+			Reason string `json:"reason"`
+		} `json:"items"`
+		Model string `json:"model"`
+	}
+	sums := map[string]float64{}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		done     int
+		models   = map[string]int{}
+	)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				cs := sp.Cases[i]
+				var ans answer
+				_, err := c.call(ctx, "GET", fmt.Sprintf("/api/recommend/%s?n=%d", url.PathEscape(tr.UserIDs[cs.User]), kMax), nil, http.StatusOK, &ans)
+				target := map[int32]bool{}
+				for _, t := range cs.Targets {
+					target[t] = true
+				}
+				hits := make([]bool, len(ans.Items))
+				nSeen, notModel := 0, 0
+				for r, it := range ans.Items {
+					ii, ok := itemIdx[it.ID]
+					hits[r] = ok && target[ii]
+					if ok && seen[cs.User][ii] {
+						nSeen++
+					}
+					if !strings.HasPrefix(it.Reason, "model:") {
+						notModel++
+					}
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				for _, k := range ks {
+					n := len(cs.Targets)
+					sums[fmt.Sprintf("NDCG@%d", k)] += eval.NDCG(hits, k, n)
+					sums[fmt.Sprintf("Recall@%d", k)] += eval.Recall(hits, k, n)
+					sums[fmt.Sprintf("Precision@%d", k)] += eval.Precision(hits, k)
+					sums[fmt.Sprintf("HR@%d", k)] += eval.HR(hits, k)
+				}
+				rep.SeenReturned += nSeen
+				if notModel > 0 {
+					rep.NotModel++
+				}
+				models[ans.Model]++
+				done++
+				if done%500 == 0 {
+					fmt.Fprintf(logw, "\rqueried %d/%d users", done, len(sp.Cases))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range sp.Cases {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	fmt.Fprintln(logw)
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rep.Users = len(sp.Cases)
+	rep.Served = map[string]float64{}
+	for k, v := range sums {
+		rep.Served[k] = v / float64(max(1, rep.Users))
+	}
+	best := 0
+	for m, n := range models {
+		if m != "" && n > best {
+			rep.Primary, best = m, n
+		}
+	}
+	return nil
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/internal/testdata"
+)
+
+// TestServedMatchesOffline loads MovieLens-100k fold u1 into a real server
+// through HTTP as a shop would (items, then every rating as a purchase
+// with its timestamp), retrains with default settings, asks for every test
+// user's top 20 and checks that what the server answers is as good as
+// what the primary model measures offline on the same split, that no
+// already-rated item comes back and that every answer was model-ranked.
+func TestServedMatchesOffline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads and trains a data set through a real server (about a minute): skipped with -short")
+	}
+	path := testdata.Path(t, "movielens-100k")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var logs strings.Builder
+	rep, err := runServedEval(ctx, servedOptions{Format: "movielens-100k", Path: path, Fold: "u1", Offline: true, Binary: binPath, Log: &logs})
+	if err != nil {
+		t.Fatalf("served evaluation: %v\n%s", err, logs.String())
+	}
+	if rep.Users < 400 || rep.Primary == "" {
+		t.Fatalf("%d users answered, primary %q", rep.Users, rep.Primary)
+	}
+	if rep.SeenReturned != 0 {
+		t.Errorf("%d already-rated items returned", rep.SeenReturned)
+	}
+	if rep.NotModel != 0 {
+		t.Errorf("%d answers hold fallbacks instead of model-ranked items", rep.NotModel)
+	}
+	served, offline := rep.Served["NDCG@10"], rep.Offline["NDCG@10"]
+	t.Logf("primary %s: served NDCG@10 %.4f, offline %.4f", rep.Primary, served, offline)
+	// The offline number of every default model on u1 is above 0.5; the
+	// served one must match the primary's within a small tolerance (the
+	// server fits iALS with its own random start).
+	if offline < 0.5 || math.Abs(served-offline) > 0.015 {
+		t.Errorf("served NDCG@10 %.4f, offline %.4f for %s: they should match within 0.015", served, offline, rep.Primary)
+	}
+}

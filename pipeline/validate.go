@@ -1,0 +1,368 @@
+package pipeline
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/aisle-dev/aisle/eval"
+	"github.com/aisle-dev/aisle/model"
+)
+
+// Weighting is how a model's interaction weights were prepared and how a
+// user's history is weighed when the model is queried. Training chooses it
+// on validation and stores it in the artefact, so serving weighs a user's
+// history exactly as the validation that chose the model did.
+type Weighting struct {
+	// Binary makes every interaction weigh 1 (event types and repeats are
+	// ignored).
+	Binary bool `json:"binary,omitempty"`
+	// Scale multiplies every weight (0 means 1). Training sets it to one
+	// over the mean interaction weight, so that a model's regularisation
+	// (EASE's λ, iALS's α) means the same whatever the scale of the event
+	// weights (purchase 8 or 1, ratings 1–5).
+	Scale float64 `json:"scale,omitempty"`
+	// RecentBoost raises the weight of the user's newest items in the query
+	// history: the item with r newer items after it weighs
+	// (1 + RecentBoost·2^(−r/RecentHalfLife)) times its base weight. The
+	// base is the user's whole history; recent events adjust it.
+	RecentBoost    float64 `json:"recent_boost,omitempty"`
+	RecentHalfLife float64 `json:"recent_half_life,omitempty"`
+}
+
+// Base is the model weight of an interaction whose summed event weight is raw.
+func (w Weighting) Base(raw float32) float32 {
+	if w.Binary {
+		return 1
+	}
+	if w.Scale > 0 {
+		return raw * float32(w.Scale)
+	}
+	return raw
+}
+
+// Recency is the factor for a history item with newer items after it.
+func (w Weighting) Recency(newer int) float32 {
+	if w.RecentBoost <= 0 || w.RecentHalfLife <= 0 {
+		return 1
+	}
+	return float32(1 + w.RecentBoost*math.Exp2(-float64(newer)/w.RecentHalfLife))
+}
+
+// QueryWeights weighs a history (oldest first) of raw weights for a query.
+func (w Weighting) QueryWeights(raw []float32) []float32 {
+	out := make([]float32, len(raw))
+	for k, v := range raw {
+		out[k] = w.Base(v) * w.Recency(len(raw)-1-k)
+	}
+	return out
+}
+
+// apply returns ds with its weights prepared by w (Recency is a query-time
+// matter and is not applied).
+func (w Weighting) apply(ds *model.Dataset) *model.Dataset {
+	if ds.Weights == nil || (!w.Binary && (w.Scale == 0 || w.Scale == 1)) {
+		return ds
+	}
+	out := *ds
+	out.Weights = make([]float32, len(ds.Weights))
+	for k, v := range ds.Weights {
+		out.Weights[k] = w.Base(v)
+	}
+	return &out
+}
+
+// weightings lists the base weightings worth trying on ds: its weights
+// scaled to mean 1, and binary when the weights are not all equal already.
+func weightings(ds *model.Dataset) []Weighting {
+	if len(ds.Weights) == 0 {
+		return []Weighting{{}}
+	}
+	var sum float64
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range ds.Weights {
+		sum += float64(v)
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	scaled := Weighting{Scale: float64(len(ds.Weights)) / sum}
+	if sum <= 0 || lo == hi {
+		return []Weighting{{Binary: true}}
+	}
+	return []Weighting{scaled, {Binary: true}}
+}
+
+// recencyGrid are the recent-event adjustments validation tries; the first
+// (none) wins ties.
+var recencyGrid = []struct{ boost, halfLife float64 }{{0, 0}, {1, 5}, {3, 5}, {1, 20}}
+
+// ServedValidationKey marks metrics measured by the served-path validation
+// (newest interactions of each sampled user held out, whole history as the
+// query, consumed items excluded); versions without it were measured
+// otherwise and are not compared with those that have it.
+const ServedValidationKey = "served_validation"
+
+// Split holds out a fifth of each sampled user's interactions and keeps
+// the rest for fitting; the model must rank the held-out items from the
+// user's whole remaining history, as the server queries it. Half the
+// sampled users lend their newest interactions (what a shop's users do
+// next), half a random fifth (the taste a history reveals in any order):
+// a model or a recency boost that wins only on one of the two does not win
+// the choice outright.
+type Split struct {
+	Train   *model.Dataset
+	Users   []int32   // sampled users
+	Targets [][]int32 // held-out items of each sampled user
+	Newest  []bool    // whether the user lent their newest items (else random ones)
+}
+
+// holdoutFraction is the share of a sampled user's interactions held out
+// (at least one).
+const holdoutFraction = 0.2
+
+// holdout builds the split; users need at least 3 interactions to lend
+// some (they keep at least 2).
+func holdout(ds *model.Dataset, n int, seed uint64) *Split {
+	if n < 0 || ds.NumUsers() == 0 {
+		return nil
+	}
+	var eligible []int32
+	for u := 0; u < ds.NumUsers(); u++ {
+		if len(ds.Row(u)) >= 3 {
+			eligible = append(eligible, int32(u))
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	rng.Shuffle(len(eligible), func(i, j int) { eligible[i], eligible[j] = eligible[j], eligible[i] })
+	if len(eligible) > n {
+		eligible = eligible[:n]
+	}
+	newest := make(map[int32]bool, len(eligible)) // else a random fifth
+	for k, u := range eligible {
+		newest[u] = k%2 == 0
+	}
+	tr := &model.Dataset{
+		UserIDs: ds.UserIDs, ItemIDs: ds.ItemIDs, ItemText: ds.ItemText, ItemAttrs: ds.ItemAttrs, NumAttrs: ds.NumAttrs,
+		UserPtr: make([]int, 1, ds.NumUsers()+1),
+	}
+	sp := &Split{Train: tr}
+	keep := func(ds *model.Dataset, j int) {
+		tr.Items = append(tr.Items, ds.Items[j])
+		if ds.Weights != nil {
+			tr.Weights = append(tr.Weights, ds.Weights[j])
+		}
+		if ds.Times != nil {
+			tr.Times = append(tr.Times, ds.Times[j])
+		}
+		if ds.Ratings != nil {
+			tr.Ratings = append(tr.Ratings, ds.Ratings[j])
+		}
+	}
+	for u := 0; u < ds.NumUsers(); u++ {
+		lo, hi := ds.UserPtr[u], ds.UserPtr[u+1]
+		isNewest, held := newest[int32(u)]
+		if !held {
+			for j := lo; j < hi; j++ {
+				keep(ds, j)
+			}
+			tr.UserPtr = append(tr.UserPtr, len(tr.Items))
+			continue
+		}
+		k := max(1, min(hi-lo-2, int(math.Round(holdoutFraction*float64(hi-lo)))))
+		out := make([]bool, hi-lo)
+		if isNewest {
+			for j := hi - lo - k; j < hi-lo; j++ {
+				out[j] = true
+			}
+		} else {
+			for _, j := range rng.Perm(hi - lo)[:k] {
+				out[j] = true
+			}
+		}
+		var targets []int32
+		for j := lo; j < hi; j++ {
+			if out[j-lo] {
+				targets = append(targets, ds.Items[j])
+			} else {
+				keep(ds, j)
+			}
+		}
+		sp.Users = append(sp.Users, int32(u))
+		sp.Targets = append(sp.Targets, targets)
+		sp.Newest = append(sp.Newest, isNewest)
+		tr.UserPtr = append(tr.UserPtr, len(tr.Items))
+	}
+	return sp
+}
+
+// Evaluate queries m for each sampled user as the server does (the user's
+// index and their whole training history, weighed by w), ranks all items
+// except those in the history, and returns NDCG@k, Recall@k, HR@k and MRR
+// (of the first held-out item found) averaged over users, NDCG@k of each
+// half (keys suffixed :random and :newest), with ServedValidationKey set.
+// It uses every core.
+func (sp *Split) Evaluate(m model.Model, k int, w Weighting) map[string]float64 {
+	nItems := sp.Train.NumItems()
+	workers := runtime.GOMAXPROCS(0)
+	var mu sync.Mutex
+	var ndcg, recall, hr, mrr float64
+	var half [2]float64 // NDCG of the random and the newest half
+	var halfN [2]int
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		wg.Add(1)
+		go func(wk int) {
+			defer wg.Done()
+			scores := make([]float32, nItems)
+			seen := make([]bool, nItems)
+			target := make([]bool, nItems)
+			var lndcg, lrecall, lhr, lmrr float64
+			var lhalf [2]float64
+			var lhalfN [2]int
+			for i := wk; i < len(sp.Users); i += workers {
+				u := sp.Users[i]
+				row := sp.Train.Row(int(u))
+				raw := sp.Train.RowWeights(int(u))
+				if raw == nil {
+					raw = make([]float32, len(row))
+					for j := range raw {
+						raw[j] = 1
+					}
+				}
+				m.Score(model.Query{User: u, History: row, HistoryWeights: w.QueryWeights(raw)}, scores)
+				for _, it := range row {
+					seen[it] = true
+				}
+				for _, t := range sp.Targets[i] {
+					target[t] = true
+				}
+				top := topAllowed(scores, seen, k)
+				hits := make([]bool, len(top))
+				for r, it := range top {
+					hits[r] = target[it]
+				}
+				nRel := len(sp.Targets[i])
+				v := eval.NDCG(hits, k, nRel)
+				lndcg += v
+				h := 0
+				if sp.Newest[i] {
+					h = 1
+				}
+				lhalf[h] += v
+				lhalfN[h]++
+				lrecall += eval.Recall(hits, k, nRel)
+				lhr += eval.HR(hits, k)
+				if r := slices.Index(hits, true); r >= 0 {
+					lmrr += 1 / float64(r+1)
+				}
+				for _, it := range row {
+					seen[it] = false
+				}
+				for _, t := range sp.Targets[i] {
+					target[t] = false
+				}
+			}
+			mu.Lock()
+			ndcg, recall, hr, mrr = ndcg+lndcg, recall+lrecall, hr+lhr, mrr+lmrr
+			for h := range half {
+				half[h] += lhalf[h]
+				halfN[h] += lhalfN[h]
+			}
+			mu.Unlock()
+		}(wk)
+	}
+	wg.Wait()
+	n := float64(len(sp.Users))
+	if n == 0 {
+		return nil
+	}
+	return map[string]float64{
+		fmt.Sprintf("NDCG@%d", k):        ndcg / n,
+		fmt.Sprintf("Recall@%d", k):      recall / n,
+		fmt.Sprintf("HR@%d", k):          hr / n,
+		fmt.Sprintf("MRR@%d", k):         mrr / n,
+		fmt.Sprintf("NDCG@%d:random", k): half[0] / float64(max(1, halfN[0])),
+		fmt.Sprintf("NDCG@%d:newest", k): half[1] / float64(max(1, halfN[1])),
+		ServedValidationKey:              1,
+	}
+}
+
+// recencyTolerance is how much NDCG@10 on the users who lent random
+// interactions a recent-event boost may cost and still be chosen (none): a boost
+// must help what users do next without losing the taste their whole
+// history shows.
+const recencyTolerance = 0
+
+// preferWeighting reports whether metrics cand (with recency boost
+// candBoost) should replace best, measured with the same base weighting
+// and no boost as base.
+func preferWeighting(cand, best, base map[string]float64, candBoost float64) bool {
+	if cand["NDCG@10"] <= best["NDCG@10"] {
+		return false
+	}
+	if candBoost > 0 && base != nil && cand["NDCG@10:random"] < base["NDCG@10:random"]*(1-recencyTolerance) {
+		return false
+	}
+	return true
+}
+
+// topAllowed returns the k best-scored items not excluded, best first
+// (ties by lower index; NaN scores never rank).
+func topAllowed(scores []float32, excluded []bool, k int) []int32 {
+	type c struct {
+		i int32
+		s float32
+	}
+	h := make([]c, 0, k+1)
+	less := func(a, b c) bool { return a.s < b.s || (a.s == b.s && a.i > b.i) }
+	for i, s := range scores {
+		if excluded[i] || math.IsNaN(float64(s)) {
+			continue
+		}
+		x := c{int32(i), s}
+		if len(h) == k {
+			if !less(h[0], x) {
+				continue
+			}
+			h[0] = x
+			for j := 0; ; { // sift down
+				l, r, m := 2*j+1, 2*j+2, j
+				if l < len(h) && less(h[l], h[m]) {
+					m = l
+				}
+				if r < len(h) && less(h[r], h[m]) {
+					m = r
+				}
+				if m == j {
+					break
+				}
+				h[j], h[m] = h[m], h[j]
+				j = m
+			}
+			continue
+		}
+		h = append(h, x)
+		for j := len(h) - 1; j > 0; { // sift up
+			p := (j - 1) / 2
+			if !less(h[j], h[p]) {
+				break
+			}
+			h[j], h[p] = h[p], h[j]
+			j = p
+		}
+	}
+	slices.SortFunc(h, func(a, b c) int {
+		if a.s != b.s {
+			return cmp.Compare(b.s, a.s)
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	out := make([]int32, len(h))
+	for j, x := range h {
+		out[j] = x.i
+	}
+	return out
+}

@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/aisle-dev/aisle/model"
+)
+
+// rowsDataset builds a Dataset with user u's row rows[u] (time order) and
+// weights equal to the item index + 1.
+func rowsDataset(nItems int, rows [][]int32) *model.Dataset {
+	ds := &model.Dataset{UserPtr: []int{0}, ItemIDs: make([]string, nItems)}
+	for _, r := range rows {
+		ds.UserIDs = append(ds.UserIDs, "u")
+		for _, it := range r {
+			ds.Items = append(ds.Items, it)
+			ds.Weights = append(ds.Weights, float32(it+1))
+		}
+		ds.UserPtr = append(ds.UserPtr, len(ds.Items))
+	}
+	return ds
+}
+
+func TestHoldoutHalfNewestHalfRandom(t *testing.T) {
+	var rows [][]int32
+	for u := 0; u < 40; u++ {
+		var r []int32
+		for k := 0; k < 10+u%7; k++ {
+			r = append(r, int32(k))
+		}
+		rows = append(rows, r)
+	}
+	rows = append(rows, []int32{0, 1}) // too short to lend any
+	ds := rowsDataset(20, rows)
+	sp := holdout(ds, 30, 7)
+	if len(sp.Users) != 30 {
+		t.Fatalf("%d users held out, want 30", len(sp.Users))
+	}
+	newest := 0
+	for i, u := range sp.Users {
+		n := len(rows[u])
+		want := int(math.Round(0.2 * float64(n)))
+		if len(sp.Targets[i]) != want {
+			t.Fatalf("user %d with %d items lent %d, want %d", u, n, len(sp.Targets[i]), want)
+		}
+		kept := sp.Train.Row(int(u))
+		if len(kept)+want != n {
+			t.Fatalf("user %d keeps %d of %d with %d held out", u, len(kept), n, want)
+		}
+		for _, it := range sp.Targets[i] {
+			if slices.Contains(kept, it) {
+				t.Fatalf("user %d: held-out item %d also in training", u, it)
+			}
+		}
+		if sp.Newest[i] {
+			newest++
+			if !slices.Equal(sp.Targets[i], rows[u][n-want:]) {
+				t.Fatalf("user %d lent %v, want the newest %v", u, sp.Targets[i], rows[u][n-want:])
+			}
+		}
+		if w := sp.Train.RowWeights(int(u)); w[0] != float32(kept[0]+1) {
+			t.Fatalf("weights not carried with the items")
+		}
+	}
+	if newest != 15 {
+		t.Fatalf("%d users lent their newest items, want half of 30", newest)
+	}
+	if sp.Train.NumUsers() != ds.NumUsers() || len(sp.Train.Row(40)) != 2 {
+		t.Fatalf("users not held out keep their rows")
+	}
+}
+
+func TestWeighting(t *testing.T) {
+	cases := []struct {
+		name string
+		w    Weighting
+		raw  []float32
+		want []float32
+	}{
+		{"raw", Weighting{}, []float32{8, 1}, []float32{8, 1}},
+		{"binary", Weighting{Binary: true}, []float32{8, 1}, []float32{1, 1}},
+		{"scaled", Weighting{Scale: 0.25}, []float32{8, 1}, []float32{2, 0.25}},
+		{"recent boost", Weighting{Binary: true, RecentBoost: 1, RecentHalfLife: 1}, []float32{3, 3, 3}, []float32{1.25, 1.5, 2}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.w.QueryWeights(c.raw); !slices.Equal(got, c.want) {
+				t.Fatalf("QueryWeights(%v) = %v, want %v", c.raw, got, c.want)
+			}
+		})
+	}
+	// The scaled choice brings the mean weight to 1; equal weights offer
+	// binary only.
+	ds := rowsDataset(4, [][]int32{{0, 1, 2, 3}})
+	ws := weightings(ds)
+	if len(ws) != 2 || ws[1] != (Weighting{Binary: true}) {
+		t.Fatalf("weightings %v", ws)
+	}
+	var sum float32
+	for _, v := range ws[0].apply(ds).Weights {
+		sum += v
+	}
+	if math.Abs(float64(sum)/4-1) > 1e-6 {
+		t.Fatalf("scaled mean weight %v, want 1", sum/4)
+	}
+	ds.Weights = []float32{2, 2, 2, 2}
+	if ws := weightings(ds); len(ws) != 1 || !ws[0].Binary {
+		t.Fatalf("equal weights: %v", ws)
+	}
+}
+
+func TestPreferWeighting(t *testing.T) {
+	base := map[string]float64{"NDCG@10": 0.20, "NDCG@10:random": 0.30}
+	cases := []struct {
+		name  string
+		cand  map[string]float64
+		boost float64
+		want  bool
+	}{
+		{"not better", map[string]float64{"NDCG@10": 0.19, "NDCG@10:random": 0.35}, 1, false},
+		{"better without a boost", map[string]float64{"NDCG@10": 0.21, "NDCG@10:random": 0.29}, 0, true},
+		{"boost helps both halves", map[string]float64{"NDCG@10": 0.22, "NDCG@10:random": 0.30}, 1, true},
+		{"boost costs the taste half", map[string]float64{"NDCG@10": 0.25, "NDCG@10:random": 0.29}, 1, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := preferWeighting(c.cand, base, base, c.boost); got != c.want {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}

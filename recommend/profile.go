@@ -1,0 +1,109 @@
+package recommend
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+)
+
+// profiles keeps every user's whole history in memory, one entry per item
+// they touched: the summed event weight (as training sums it), the time of
+// the newest event and whether an event of an excluded type (purchase,
+// rating…) happened. A request reads its user's entries instead of the
+// event log, so a long history costs neither a scan nor a disk read, and
+// an item bought years ago is still excluded.
+type profiles struct {
+	mu    sync.RWMutex
+	users map[string]*profile
+	seq   uint64 // events added, to order events of the same second
+}
+
+type profile struct {
+	entries []profileEntry
+	at      map[int32]int // item → index in entries, once entries grow
+}
+
+type profileEntry struct {
+	item     int32
+	weight   float32 // summed event weight
+	last     int64   // Unix seconds of the newest event
+	seq      uint64  // order of the newest event, to break time ties
+	excluded bool    // an event of an excluded type happened
+}
+
+// indexFrom is the history length from which a profile keeps a map.
+const indexFrom = 32
+
+func newProfiles() *profiles { return &profiles{users: map[string]*profile{}} }
+
+// add records one event of user on item.
+func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.seq++
+	seq := ps.seq
+	p := ps.users[user]
+	if p == nil {
+		p = &profile{}
+		ps.users[user] = p
+	}
+	k := -1
+	if p.at != nil {
+		if i, ok := p.at[item]; ok {
+			k = i
+		}
+	} else {
+		for i := range p.entries {
+			if p.entries[i].item == item {
+				k = i
+				break
+			}
+		}
+	}
+	if k < 0 {
+		k = len(p.entries)
+		p.entries = append(p.entries, profileEntry{item: item, last: ts, seq: seq})
+		if p.at != nil {
+			p.at[item] = k
+		} else if len(p.entries) > indexFrom {
+			p.at = make(map[int32]int, len(p.entries)*2)
+			for i, e := range p.entries {
+				p.at[e.item] = i
+			}
+		}
+	}
+	e := &p.entries[k]
+	if w > 0 {
+		e.weight += float32(w)
+	}
+	if ts > e.last || (ts == e.last && seq > e.seq) {
+		e.last, e.seq = ts, seq
+	}
+	e.excluded = e.excluded || excluded
+}
+
+// forget drops a user's profile.
+func (ps *profiles) forget(user string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	delete(ps.users, user)
+}
+
+// of returns a copy of the user's entries, oldest first (by their newest
+// event); nil for a user without events.
+func (ps *profiles) of(user string) []profileEntry {
+	ps.mu.RLock()
+	p := ps.users[user]
+	var out []profileEntry
+	if p != nil {
+		out = slices.Clone(p.entries)
+	}
+	ps.mu.RUnlock()
+	slices.SortFunc(out, func(a, b profileEntry) int {
+		if c := cmp.Compare(a.last, b.last); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	return out
+}
