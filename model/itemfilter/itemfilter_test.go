@@ -2,6 +2,8 @@ package itemfilter_test
 
 import (
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,7 +44,7 @@ func TestEASEPart(t *testing.T) {
 	var g mat.Dense
 	g.Mul(x.T(), x)
 	for _, tc := range []struct{ lambda, beta, delta float64 }{{2, 0, 0}, {2, 0.25, 0.1}, {0.5, 0.5, -0.2}} {
-		m, err := itemfilter.New(model.Params{"lambda": tc.lambda, "beta": tc.beta, "delta": tc.delta})
+		m, err := itemfilter.New(model.Params{"lambda": tc.lambda, "beta": tc.beta, "delta": tc.delta, "recency": 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +106,7 @@ func TestEASEPart(t *testing.T) {
 // the model is EASE.
 func TestMatchesEASE(t *testing.T) {
 	s := modeltest.Synthetic()
-	m, _ := itemfilter.New(model.Params{"lambda": 30, "beta": 0, "delta": 0})
+	m, _ := itemfilter.New(model.Params{"lambda": 30, "beta": 0, "delta": 0, "recency": 0})
 	e, _ := ease.New(model.Params{"lambda": 30})
 	modeltest.Fit(t, m, s.DS)
 	modeltest.Fit(t, e, s.DS)
@@ -121,16 +123,16 @@ func TestMatchesEASE(t *testing.T) {
 	}
 }
 
-// TestDecay: the t-th newest history item counts decay^t.
+// TestDecay: the t-th newest history item counts 1 + recency·decay^t.
 func TestDecay(t *testing.T) {
 	ds := tiny()
-	m, _ := itemfilter.New(model.Params{"lambda": 1, "delta": 0, "decay": 0.5})
+	m, _ := itemfilter.New(model.Params{"lambda": 1, "delta": 0, "recency": 2, "decay": 0.5})
 	modeltest.Fit(t, m, ds)
 	n := ds.NumItems()
 	hist := []int32{3, 0, 1}
 	want := make([]float32, n)
 	row := make([]float32, n)
-	for k, w := range []float32{0.25, 0.5, 1} {
+	for k, w := range []float32{1.5, 2, 3} {
 		m.Similar(hist[k], row)
 		for i := range want {
 			want[i] += w * row[i]
@@ -155,7 +157,7 @@ func TestGraphFilter(t *testing.T) {
 	// but it is still there: compare the graph filter from gf_weight 1 with
 	// gf_weight 2 (B = E + w·c·F, so B2 − B1 = c·F).
 	fit := func(w float64) []float32 {
-		m, err := itemfilter.New(model.Params{"lambda": 50, "beta": 0, "delta": 0, "gf_weight": w, "gf_k": k, "gf_alpha": alpha, "use_weights": 0})
+		m, err := itemfilter.New(model.Params{"lambda": 50, "beta": 0, "delta": 0, "gf_weight": w, "gf_k": k, "gf_alpha": alpha, "use_weights": 0, "recency": 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,6 +220,49 @@ func TestGraphFilter(t *testing.T) {
 	}
 }
 
+// TestAutoRecency: on data where each user's next item follows from their
+// previous one, Fit with recency -1 picks a bonus for the newest items; on
+// the same items in random order it picks none.
+func TestAutoRecency(t *testing.T) {
+	const users, items = 400, 60
+	build := func(sequential bool) *model.Dataset {
+		rng := rand.New(rand.NewPCG(7, 8))
+		ds := &model.Dataset{UserPtr: []int{0}}
+		for i := range items {
+			ds.ItemIDs = append(ds.ItemIDs, strconv.Itoa(i))
+		}
+		for u := range users {
+			ds.UserIDs = append(ds.UserIDs, strconv.Itoa(u))
+			// a walk on the ring of items: the next item is the previous
+			// one + 1, after a few random items that say nothing
+			row := []int32{}
+			for range 6 {
+				row = append(row, int32(rng.IntN(items)))
+			}
+			start := rng.IntN(items)
+			for k := range 4 {
+				row = append(row, int32((start+k)%items))
+			}
+			if !sequential {
+				rng.Shuffle(len(row), func(a, b int) { row[a], row[b] = row[b], row[a] })
+			}
+			ds.Items = append(ds.Items, row...)
+			ds.UserPtr = append(ds.UserPtr, len(ds.Items))
+		}
+		return ds
+	}
+	for _, tc := range []struct {
+		sequential bool
+		want       func(float64) bool
+	}{{true, func(r float64) bool { return r > 0 }}, {false, func(r float64) bool { return r == 0 }}} {
+		m, _ := itemfilter.New(model.Params{"lambda": 5})
+		modeltest.Fit(t, m, build(tc.sequential))
+		if r := m.Params()["recency"]; !tc.want(r) {
+			t.Errorf("sequential %v: chose recency %v", tc.sequential, r)
+		}
+	}
+}
+
 func TestRefusesLargeCatalogue(t *testing.T) {
 	s := modeltest.Synthetic()
 	m, _ := itemfilter.New(model.Params{"max_items": 100})
@@ -228,7 +273,7 @@ func TestRefusesLargeCatalogue(t *testing.T) {
 }
 
 func TestRejectsBadParams(t *testing.T) {
-	for _, p := range []model.Params{{"decay": 0}, {"beta": 2}, {"lambda": -1}, {"nonsense": 1}} {
+	for _, p := range []model.Params{{"decay": 2}, {"recency": -2}, {"beta": 2}, {"lambda": -1}, {"nonsense": 1}} {
 		if _, err := itemfilter.New(p); err == nil {
 			t.Errorf("New(%v) accepted", p)
 		}

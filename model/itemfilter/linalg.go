@@ -13,10 +13,10 @@ import (
 	"github.com/aisle-dev/aisle/model"
 )
 
-// gram returns G = XᵀX (row-major n×n, float64) of the user-item matrix X
-// whose values are the interaction weights (1 when weights is false), and
-// the item degrees diag(G) come with it. Rows are filled in parallel.
-func gram(ctx context.Context, ds *model.Dataset, weights bool) ([]float64, error) {
+// gram returns G = XᵀWX (row-major n×n, float64) of the user-item matrix X
+// whose values are the interaction weights (1 when weights is false), with
+// W = diag(userW) (all 1 when userW is nil). Rows are filled in parallel.
+func gram(ctx context.Context, ds *model.Dataset, weights bool, userW []float64) ([]float64, error) {
 	n := ds.NumItems()
 	w := func(j int) float64 {
 		if weights && ds.Weights != nil {
@@ -42,6 +42,9 @@ func gram(ctx context.Context, ds *model.Dataset, weights bool) ([]float64, erro
 				row := g[i*n : (i+1)*n]
 				for c := colPtr[i]; c < colPtr[i+1]; c++ {
 					u, wu := colUser[c], w(colPos[c])
+					if userW != nil {
+						wu *= userW[u]
+					}
 					for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
 						row[ds.Items[j]] += wu * w(j)
 					}
