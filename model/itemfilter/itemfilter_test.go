@@ -255,7 +255,7 @@ func TestAutoRecency(t *testing.T) {
 		sequential bool
 		want       func(float64) bool
 	}{{true, func(r float64) bool { return r > 0 }}, {false, func(r float64) bool { return r == 0 }}} {
-		m, _ := itemfilter.New(model.Params{"lambda": 5})
+		m, _ := itemfilter.New(model.Params{"lambda": 5, "recency": -1})
 		modeltest.Fit(t, m, build(tc.sequential))
 		if r := m.Params()["recency"]; !tc.want(r) {
 			t.Errorf("sequential %v: chose recency %v", tc.sequential, r)
