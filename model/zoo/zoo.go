@@ -9,6 +9,7 @@ import (
 
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/ease"
+	"github.com/aisle-dev/aisle/model/itemfilter"
 	"github.com/aisle-dev/aisle/model/knn"
 	"github.com/aisle-dev/aisle/model/mf"
 	"github.com/aisle-dev/aisle/model/popular"
@@ -27,6 +28,7 @@ var factories = map[string]Factory{
 	mf.BPRName:      func(p model.Params) (model.Model, error) { return mf.NewBPR(p) },
 	mf.IALSName:     func(p model.Params) (model.Model, error) { return mf.NewIALS(p) },
 	ease.Name:       func(p model.Params) (model.Model, error) { return ease.New(p) },
+	itemfilter.Name: func(p model.Params) (model.Model, error) { return itemfilter.New(p) },
 	"biased-mf":     rating.NewBiasedMF,
 	"neural-rating": rating.NewNeural,
 	"linear":        rating.NewLinear,

@@ -8,7 +8,7 @@ import (
 )
 
 func TestNewBuildsEveryModelByItsName(t *testing.T) {
-	for _, name := range []string{"popular", "itemknn", "bpr", "ials", "ease", "biased-mf", "neural-rating", "linear", "sasrec"} {
+	for _, name := range []string{"popular", "itemknn", "bpr", "ials", "ease", "itemfilter", "biased-mf", "neural-rating", "linear", "sasrec"} {
 		m, err := New(name, nil)
 		if err != nil {
 			t.Fatalf("New(%q): %v", name, err)
@@ -35,7 +35,7 @@ func TestParamsAndGrids(t *testing.T) {
 		Params() model.Params
 		TuneGrid() map[string][]float64
 	}
-	for _, name := range []string{"popular", "itemknn", "bpr", "ials", "ease"} {
+	for _, name := range []string{"popular", "itemknn", "bpr", "ials", "ease", "itemfilter"} {
 		m, _ := New(name, nil)
 		r, ok := m.(reporter)
 		if !ok {

@@ -1,0 +1,24 @@
+// Package itemfilter is a closed-form item-item model that blends two linear
+// filters of the interaction matrix X (users × items) into one n×n matrix B,
+// so a user's scores are their history row times B, like EASE:
+//
+//   - a degree-normalised EASE: EASE (Steck, WWW 2019) fitted on X·D^-β,
+//     D the item degrees, then mapped back by D^-β·B'·D^β, so popular items
+//     weigh less as inputs and as targets of the regression;
+//   - optionally GF-CF's graph filter (Shen et al., "How Powerful is Graph
+//     Convolution for Recommendation?", CIKM 2021): the normalised item Gram
+//     P̃ = R̃ᵀR̃ with R̃ = D_U^-½·X·D_I^-½, plus an ideal low-pass filter
+//     D^-½·V·Vᵀ·D^½ from the k leading eigenvectors V of P̃ (found by block
+//     subspace iteration, never a full eigendecomposition).
+//
+// Scores are multiplied by degree^-δ (a mild correction of the popularity
+// bias the regression keeps), and the t-th newest history item can count
+// decay^t, for shops where the latest clicks say most.
+//
+// Like EASE it needs dense n×n matrices: about 24·n² bytes while fitting and
+// 4·n² fitted, so it refuses catalogues above max_items (20,000 by default).
+//
+// On-disk format: hyper's header (kind "itemfilter", version 1) followed by
+// the gob encoding of the configuration and of the state (n, B row-major,
+// the per-item output scales and the training rows in CSR form).
+package itemfilter

@@ -1,0 +1,499 @@
+package itemfilter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/hyper"
+)
+
+// Name is the model's registered name.
+const Name = "itemfilter"
+
+const formatVersion = 1
+
+// Filter is the item-item filter model: a blend of a degree-normalised EASE
+// and GF-CF's graph filter, folded into one n×n matrix.
+type Filter struct {
+	cfg config
+	st  state
+}
+
+type config struct {
+	Lambda   float64 // EASE ridge, relative to the mean item degree of the normalised Gram
+	Beta     float64 // input degree normalisation exponent of the EASE part
+	UserExp  float64 // user u's rows weigh |u|^-UserExp in the EASE Gram
+	Delta    float64 // output popularity exponent: scores × degree^-Delta
+	GFWeight float64 // weight of the GF-CF part (0: pure EASE)
+	GFK      int     // eigenvectors of GF-CF's ideal low-pass filter
+	GFAlpha  float64 // weight of the ideal low-pass inside GF-CF
+	Recency  float64 // the t-th newest history item counts 1 + Recency·Decay^t
+	Decay    float64
+	MaxItems int
+	Weights  bool
+}
+
+type state struct {
+	N int
+	B []float32 // row-major n×n: B[i*n+j] is how much item i votes for item j
+	// Recency is the history bonus in use: Config.Recency, or the value
+	// chosen by Fit when that is -1 (auto).
+	Recency float64
+	// Out scales every item's score (the popularity correction).
+	Out []float32
+	// The training rows, used for a known user queried without History.
+	UserPtr []int
+	Items   []int32
+	Weights []float32
+}
+
+// New builds the model. Params (defaults chosen on validation splits only;
+// see docs/benchmarks.md):
+//   - lambda (default 1000): L2 penalty of the EASE part, expressed for a Gram
+//     matrix whose mean diagonal equals that of the unnormalised one, so it
+//     keeps its meaning when beta changes;
+//   - beta (default 0.25): the EASE part learns on X·D^-beta (D the item
+//     degrees), so popular items weigh less as inputs and targets;
+//   - user_exp (default 0): user u's interactions weigh |u|^-user_exp in
+//     the EASE Gram, so heavy users dominate it less;
+//   - delta (default 0.1): final scores are multiplied by degree^-delta;
+//   - gf_weight (default 0): weight of the GF-CF filter blended in, relative
+//     to the EASE part after both are scaled to unit Frobenius norm;
+//   - gf_k (default 256), gf_alpha (default 0.3): GF-CF's low-pass rank and
+//     weight;
+//   - recency (default 0), decay (default 0.5): the t-th newest history
+//     item (t = 0 for the newest) counts 1 + recency·decay^t, so the latest
+//     clicks count more; the bonus is a fixed amount, so it matters for
+//     short histories and fades in long ones. With -1 Fit first fits on the
+//     data without each user's newest interaction and keeps the bonus among
+//     recencyChoices that predicts those best (HR@10), which costs a second
+//     fit. -1 is right when the task is the next interaction (a shop); it is
+//     wrong for protocols that hold out random interactions (ML-100k's
+//     folds), which is why it is not the default;
+//   - max_items (default 20000): Fit refuses a bigger catalogue (memory
+//     about 24·n² bytes while fitting);
+//   - use_weights (default 1): use Dataset.Weights as matrix values.
+func New(p model.Params) (*Filter, error) {
+	v, err := hyper.Read(Name, p, []hyper.Spec{
+		{Name: "lambda", Default: 1000, Min: 1e-6},
+		{Name: "beta", Default: 0.25, Min: 0, Max: 1},
+		{Name: "user_exp", Default: 0, Min: 0, Max: 2},
+		{Name: "delta", Default: 0.1, Min: -1, Max: 1},
+		{Name: "gf_weight", Default: 0, Min: 0, Max: 100},
+		{Name: "gf_k", Default: 256, Min: 1, Max: 4096, Int: true},
+		{Name: "gf_alpha", Default: 0.3, Min: 0, Max: 100},
+		{Name: "recency", Default: 0, Min: -1, Max: 1000},
+		{Name: "decay", Default: 0.5, Min: 0, Max: 1},
+		{Name: "max_items", Default: 20000, Min: 1, Int: true},
+		{Name: "use_weights", Default: 1, Min: 0, Max: 1, Int: true},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Filter{cfg: config{
+		Lambda: v["lambda"], Beta: v["beta"], UserExp: v["user_exp"], Delta: v["delta"],
+		GFWeight: v["gf_weight"], GFK: int(v["gf_k"]), GFAlpha: v["gf_alpha"],
+		Recency: v["recency"], Decay: v["decay"], MaxItems: int(v["max_items"]), Weights: v["use_weights"] == 1,
+	}}, nil
+}
+
+// Name implements model.Model.
+func (m *Filter) Name() string { return Name }
+
+// PeakBytes estimates the memory Fit needs for n items.
+func PeakBytes(n int) float64 { return 24 * float64(n) * float64(n) }
+
+// Fit computes the filter matrix. Progress reports the stages gram, ease,
+// graph filter and done.
+func (m *Filter) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
+	n := ds.NumItems()
+	if n > m.cfg.MaxItems {
+		return fmt.Errorf("%s: %d items exceed max_items=%d (memory grows with the square of the item count: about %.1f GB needed); raise max_items or use another model",
+			Name, n, m.cfg.MaxItems, PeakBytes(n)/1e9)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: the data set has no items", Name)
+	}
+	steps := 3
+	if m.cfg.GFWeight > 0 {
+		steps = 4
+	}
+	auto := m.cfg.Recency < 0
+	if auto {
+		steps = 2*steps + 1
+	}
+	step := 0
+	report := func(stage string) {
+		step++
+		if progress != nil {
+			progress(model.Status{Stage: stage, Epoch: step, Of: steps, Loss: math.NaN(), Metric: math.NaN()})
+		}
+	}
+	recency := m.cfg.Recency
+	if auto {
+		inner, held := holdOutLast(ds)
+		if len(held) == 0 {
+			recency = 0
+		} else {
+			st, err := m.fit(ctx, inner, report)
+			if err != nil {
+				return err
+			}
+			recency = chooseRecency(&Filter{cfg: m.cfg, st: st}, inner, held)
+			report("choose recency")
+		}
+	}
+	st, err := m.fit(ctx, ds, report)
+	if err != nil {
+		return err
+	}
+	st.Recency = recency
+	m.st = st
+	return nil
+}
+
+// fit computes the state (recency unset) on ds.
+func (m *Filter) fit(ctx context.Context, ds *model.Dataset, report func(string)) (state, error) {
+	n := ds.NumItems()
+	// Item degrees (weighted counts), for the normalisations.
+	deg := make([]float64, n)
+	var uw []float64
+	if m.cfg.UserExp != 0 {
+		uw = make([]float64, ds.NumUsers())
+	}
+	rawMean := 0.0 // mean diagonal of the plain Gram XᵀX
+	for u := range ds.NumUsers() {
+		tot := 0.0
+		for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
+			it := ds.Items[j]
+			if it < 0 || int(it) >= n {
+				return state{}, fmt.Errorf("%s: interaction %d: item %d out of range [0, %d)", Name, j, it, n)
+			}
+			x := 1.0
+			if m.cfg.Weights && ds.Weights != nil {
+				x = float64(ds.Weights[j])
+			}
+			deg[it] += x
+			tot += x
+			rawMean += x * x
+		}
+		if uw != nil && tot > 0 {
+			uw[u] = math.Pow(tot, -m.cfg.UserExp)
+		}
+	}
+	rawMean /= float64(n)
+	g, err := gram(ctx, ds, m.cfg.Weights, uw)
+	if err != nil {
+		return state{}, fmt.Errorf("%s: %w", Name, err)
+	}
+	report("gram")
+
+	// EASE on W^½·X·D^-beta: G' = D^-beta XᵀWX D^-beta; lambda is rescaled by
+	// the ratio of mean diagonals of G' and XᵀX so it means the same for
+	// every beta and user_exp.
+	sc := make([]float64, n)
+	for i := range n {
+		sc[i] = 1
+		if deg[i] > 0 {
+			sc[i] = math.Pow(deg[i], -m.cfg.Beta)
+		}
+	}
+	md2 := 0.0
+	for i := range n {
+		row := g[i*n : (i+1)*n]
+		for j := range row {
+			row[j] *= sc[i] * sc[j]
+		}
+		md2 += row[i]
+	}
+	md2 /= float64(n)
+	lam := m.cfg.Lambda
+	if rawMean > 0 && md2 > 0 {
+		lam *= md2 / rawMean
+	}
+	reg := make([]float64, n)
+	for i := range reg {
+		reg[i] = lam
+	}
+	b, err := easeWeights(ctx, g, n, reg)
+	g = nil
+	if err != nil {
+		return state{}, fmt.Errorf("%s: %w", Name, err)
+	}
+	// Back to raw inputs and outputs: B = D^-beta B' D^beta.
+	for i := range n {
+		row := b[i*n : (i+1)*n]
+		for j := range row {
+			row[j] *= float32(sc[i] / sc[j])
+		}
+	}
+	report("ease")
+
+	if m.cfg.GFWeight > 0 {
+		gf, err := graphFilter(ctx, ds, m.cfg.Weights, min(m.cfg.GFK, n), m.cfg.GFAlpha)
+		if err != nil {
+			return state{}, fmt.Errorf("%s: graph filter: %w", Name, err)
+		}
+		ne, ng := frobenius(b), frobenius(gf)
+		if ne > 0 && ng > 0 {
+			w := float32(m.cfg.GFWeight * ne / ng)
+			for i, v := range gf {
+				b[i] += w * v
+			}
+		}
+		report("graph filter")
+	}
+
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = 1
+		if deg[i] > 0 && m.cfg.Delta != 0 {
+			out[i] = float32(math.Pow(deg[i], -m.cfg.Delta))
+		}
+	}
+	st := state{N: n, B: b, Out: out, UserPtr: slices.Clone(ds.UserPtr), Items: slices.Clone(ds.Items)}
+	if m.cfg.Weights && ds.Weights != nil {
+		st.Weights = slices.Clone(ds.Weights)
+	}
+	report("done")
+	return st, nil
+}
+
+// graphFilter is GF-CF (Shen et al., CIKM 2021) as an item-item matrix:
+// P̃ + alpha·D^-1/2 V Vᵀ D^1/2, with P̃ = R̃ᵀR̃ the normalised item Gram and V
+// its k leading eigenvectors (the ideal low-pass filter).
+func graphFilter(ctx context.Context, ds *model.Dataset, weights bool, k int, alpha float64) ([]float32, error) {
+	n := ds.NumItems()
+	p, deg, err := normalised(ctx, ds, weights)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, n*n)
+	for i, v := range p {
+		out[i] = float32(v)
+	}
+	if alpha == 0 {
+		return out, nil
+	}
+	v, err := topEigen(ctx, p, n, k, 6, 1)
+	if err != nil {
+		return nil, err
+	}
+	p = nil
+	raw := v.RawMatrix()
+	for i := range n {
+		if deg[i] == 0 {
+			continue
+		}
+		vi := raw.Data[i*raw.Stride : i*raw.Stride+k]
+		row := out[i*n : (i+1)*n]
+		for j := range n {
+			if deg[j] == 0 {
+				continue
+			}
+			vj := raw.Data[j*raw.Stride : j*raw.Stride+k]
+			dot := 0.0
+			for c, x := range vi {
+				dot += x * vj[c]
+			}
+			row[j] += float32(alpha * dot * math.Sqrt(deg[j]/deg[i]))
+		}
+		if i%64 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+func frobenius(b []float32) float64 {
+	s := 0.0
+	for _, v := range b {
+		s += float64(v) * float64(v)
+	}
+	return math.Sqrt(s)
+}
+
+// Score is the (weighted, recency-decayed) history row times B, times the
+// popularity correction. When q.History is empty and q.User is a training
+// user, the user's training row is the history.
+func (m *Filter) Score(q model.Query, scores []float32) {
+	clear(scores)
+	hist, hw := q.History, q.HistoryWeights
+	if len(hist) == 0 && q.User >= 0 && int(q.User) < len(m.st.UserPtr)-1 {
+		lo, hi := m.st.UserPtr[q.User], m.st.UserPtr[q.User+1]
+		hist = m.st.Items[lo:hi]
+		hw = nil
+		if m.st.Weights != nil {
+			hw = m.st.Weights[lo:hi]
+		}
+	}
+	n := m.st.N
+	if len(scores) < n {
+		return
+	}
+	bonus := float32(m.st.Recency)
+	for j := len(hist) - 1; j >= 0; j-- {
+		h := hist[j]
+		wh := 1 + bonus
+		bonus *= float32(m.cfg.Decay)
+		if h < 0 || int(h) >= n {
+			continue
+		}
+		if hw != nil && m.cfg.Weights && j < len(hw) {
+			wh *= hw[j]
+		}
+		row := m.st.B[int(h)*n : (int(h)+1)*n]
+		for i, v := range row {
+			scores[i] += wh * v
+		}
+	}
+	for i, o := range m.st.Out {
+		scores[i] *= o
+	}
+}
+
+// Similar writes row item of B: how strongly the item predicts every other.
+func (m *Filter) Similar(item int32, scores []float32) {
+	clear(scores)
+	if item < 0 || int(item) >= m.st.N {
+		return
+	}
+	copy(scores, m.st.B[int(item)*m.st.N:(int(item)+1)*m.st.N])
+}
+
+type saved struct {
+	Config config
+	State  state
+}
+
+// Save implements model.Model.
+func (m *Filter) Save(w io.Writer) error {
+	return hyper.Save(w, Name, formatVersion, saved{Config: m.cfg, State: m.st})
+}
+
+// Load implements model.Model. It rejects a file whose matrices do not
+// match its item count, so a corrupt file fails here and not in Score.
+func (m *Filter) Load(r io.Reader) error {
+	var s saved
+	if err := hyper.Load(r, Name, formatVersion, &s); err != nil {
+		return err
+	}
+	n := s.State.N
+	if n < 0 || n > 1<<20 || len(s.State.B) != n*n {
+		return fmt.Errorf("load %s: weight matrix has %d values, want %d", Name, len(s.State.B), n*n)
+	}
+	if len(s.State.Out) != n {
+		return fmt.Errorf("load %s: %d output scales for %d items", Name, len(s.State.Out), n)
+	}
+	if err := hyper.CheckCSR(s.State.UserPtr, s.State.Items, s.State.Weights, n); err != nil {
+		return fmt.Errorf("load %s: training rows: %w", Name, err)
+	}
+	if !(s.Config.Decay >= 0 && s.Config.Decay <= 1) || !(s.State.Recency >= 0 && s.State.Recency <= 1000) {
+		return fmt.Errorf("load %s: recency %v or decay %v out of range", Name, s.State.Recency, s.Config.Decay)
+	}
+	m.cfg, m.st = s.Config, s.State
+	return nil
+}
+
+// Params reports the effective hyper-parameters; after Fit, recency is the
+// bonus in use (the chosen one when it was -1).
+func (m *Filter) Params() model.Params {
+	recency := m.cfg.Recency
+	if m.st.B != nil {
+		recency = m.st.Recency
+	}
+	uw := 0.0
+	if m.cfg.Weights {
+		uw = 1
+	}
+	return model.Params{"lambda": m.cfg.Lambda, "beta": m.cfg.Beta, "user_exp": m.cfg.UserExp, "delta": m.cfg.Delta,
+		"gf_weight": m.cfg.GFWeight, "gf_k": float64(m.cfg.GFK), "gf_alpha": m.cfg.GFAlpha,
+		"recency": recency, "decay": m.cfg.Decay, "max_items": float64(m.cfg.MaxItems), "use_weights": uw}
+}
+
+// TuneGrid is the search space for a bounded hyper-parameter search.
+func (m *Filter) TuneGrid() map[string][]float64 {
+	return map[string][]float64{
+		"lambda":  {250, 500, 1000, 2000},
+		"beta":    {0, 0.25, 0.5},
+		"delta":   {0, 0.1, 0.2},
+		"recency": {0, -1},
+	}
+}
+
+// recencyChoices are the history bonuses Fit tries when recency is -1.
+var recencyChoices = []float64{0, 1, 2, 4, 8, 16, 32}
+
+// holdOutLast returns ds without the newest interaction of every user with
+// at least three, and those held-out items (user, item), for at most 5,000
+// users spread evenly over the user range.
+func holdOutLast(ds *model.Dataset) (*model.Dataset, [][2]int32) {
+	nu := ds.NumUsers()
+	eligible := 0
+	for u := range nu {
+		if ds.UserPtr[u+1]-ds.UserPtr[u] >= 3 {
+			eligible++
+		}
+	}
+	every := max(1, eligible/5000)
+	in := &model.Dataset{UserIDs: ds.UserIDs, ItemIDs: ds.ItemIDs, UserPtr: make([]int, 1, nu+1)}
+	var held [][2]int32
+	k := 0
+	for u := range nu {
+		lo, hi := ds.UserPtr[u], ds.UserPtr[u+1]
+		if hi-lo >= 3 {
+			if k%every == 0 {
+				held = append(held, [2]int32{int32(u), ds.Items[hi-1]})
+				hi--
+			}
+			k++
+		}
+		in.Items = append(in.Items, ds.Items[lo:hi]...)
+		if ds.Weights != nil {
+			in.Weights = append(in.Weights, ds.Weights[lo:hi]...)
+		}
+		in.UserPtr = append(in.UserPtr, len(in.Items))
+	}
+	return in, held
+}
+
+// chooseRecency returns the bonus of recencyChoices whose scores rank the
+// held-out items best (HR@10, history excluded); ties keep the smaller.
+func chooseRecency(m *Filter, ds *model.Dataset, held [][2]int32) float64 {
+	n := ds.NumItems()
+	scores := make([]float32, n)
+	best, bestHits := 0.0, -1
+	for _, r := range recencyChoices {
+		m.st.Recency = r
+		hits := 0
+		for _, h := range held {
+			u := h[0]
+			row := ds.Row(int(u))
+			m.Score(model.Query{User: u}, scores)
+			for _, it := range row {
+				scores[it] = float32(math.Inf(-1))
+			}
+			target := scores[h[1]]
+			if math.IsInf(float64(target), -1) {
+				continue
+			}
+			above := 0
+			for _, v := range scores {
+				if v > target {
+					above++
+				}
+			}
+			if above < 10 {
+				hits++
+			}
+		}
+		if hits > bestHits {
+			best, bestHits = r, hits
+		}
+	}
+	return best
+}
