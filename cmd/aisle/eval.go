@@ -12,5 +12,6 @@ func newEvalCmd() *cobra.Command {
 	// Subcommands are added here, one line each.
 	cmd.AddCommand(newEvalRecommendCmd())
 	cmd.AddCommand(newEvalSearchCmd())
+	cmd.AddCommand(newEvalSimilarCmd())
 	return cmd
 }
