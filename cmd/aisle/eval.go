@@ -14,5 +14,6 @@ func newEvalCmd() *cobra.Command {
 	cmd.AddCommand(newEvalSearchCmd())
 	cmd.AddCommand(newEvalRowsCmd())
 	cmd.AddCommand(newEvalServedCmd())
+	cmd.AddCommand(newEvalSimilarCmd())
 	return cmd
 }

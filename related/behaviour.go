@@ -1,0 +1,406 @@
+package related
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+
+	"github.com/aisle-dev/aisle/events"
+)
+
+// behaviour holds what shoppers did with pairs of items: the same shopper
+// touching both (shrunk cosine), the same basket holding both (shrunk
+// lift), and which leaf categories are bought by the same shoppers.
+type behaviour struct {
+	sim    [][]neighbour // per item, best first
+	simIdx []map[int32]float32
+	basket [][]neighbour
+	bIdx   []map[int32]float32
+	count  []float64 // shoppers per item
+	maxCnt float64
+	leafOf []int32
+	leafMx map[int32]float64 // most shoppers of one item per leaf
+	catLft map[int32]map[int32]float64
+	catTp  map[int32][]int32 // per leaf, partner leaves by lift
+	popLf  map[int32][]int32 // per leaf, items by shoppers
+}
+
+type neighbour struct {
+	j int32
+	s float32
+}
+
+// maxPerUser bounds the items of one shopper that are paired up (the most
+// recent), so a heavy user costs O(maxPerUser²), not O(n²).
+const maxPerUser = 100
+
+// basketShrink damps the lift of pairs seen in few baskets.
+const basketShrink = 2
+
+type touch struct {
+	item    int32
+	ts      int64
+	session string
+	buy     bool
+}
+
+func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Config) (*behaviour, error) {
+	n := len(c.ids)
+	byUser := map[string][]touch{}
+	for _, e := range evs {
+		i, ok := c.pos[e.ItemID]
+		if !ok || e.ItemID == "" || cfg.Weight(e.Type, e.Value) <= 0 {
+			continue
+		}
+		byUser[e.UserID] = append(byUser[e.UserID], touch{i, e.Timestamp.Unix(), e.SessionID, e.Type == events.Purchase || e.Type == events.AddToCart})
+	}
+	b := &behaviour{count: make([]float64, n), leafOf: c.leaf}
+	co := make([]map[int32]float32, n)
+	bco := make([]map[int32]float32, n)
+	bcount := make([]float64, n)
+	var nBaskets float64
+	leafUsers := map[int32]float64{}
+	leafPair := map[[2]int32]float64{}
+	var nUsers float64
+	bump := func(m []map[int32]float32, i, j int32) {
+		if m[i] == nil {
+			m[i] = map[int32]float32{}
+		}
+		m[i][j]++
+	}
+	k := 0
+	for _, ts := range byUser {
+		if k++; k%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		slices.SortStableFunc(ts, func(x, y touch) int { return cmp.Compare(x.ts, y.ts) })
+		// distinct items, most recent kept when capped
+		seen := map[int32]bool{}
+		var items []int32
+		for q := len(ts) - 1; q >= 0 && len(items) < maxPerUser; q-- {
+			if !seen[ts[q].item] {
+				seen[ts[q].item] = true
+				items = append(items, ts[q].item)
+			}
+		}
+		nUsers++
+		leaves := map[int32]bool{}
+		for x, i := range items {
+			b.count[i]++
+			if l := c.leaf[i]; l >= 0 {
+				leaves[l] = true
+			}
+			for _, j := range items[x+1:] {
+				bump(co, i, j)
+				bump(co, j, i)
+			}
+		}
+		ls := make([]int32, 0, len(leaves))
+		for l := range leaves {
+			ls = append(ls, l)
+			leafUsers[l]++
+		}
+		for x, l := range ls {
+			for _, m := range ls[x+1:] {
+				leafPair[[2]int32{min(l, m), max(l, m)}]++
+			}
+		}
+		for _, bk := range baskets(ts, int64(cfg.BasketWindow.Seconds())) {
+			nBaskets++
+			for x, i := range bk {
+				bcount[i]++
+				for _, j := range bk[x+1:] {
+					bump(bco, i, j)
+					bump(bco, j, i)
+				}
+			}
+		}
+	}
+	for _, v := range b.count {
+		b.maxCnt = max(b.maxCnt, v)
+	}
+	b.sim, b.simIdx = make([][]neighbour, n), make([]map[int32]float32, n)
+	for i, m := range co {
+		for j, cij := range m {
+			s := float64(cij) / (math.Sqrt(b.count[i]*b.count[j]) + cfg.Shrink)
+			b.sim[i] = append(b.sim[i], neighbour{j, float32(s)})
+		}
+		b.sim[i] = topNeighbours(b.sim[i], cfg.MaxNeighbours)
+		b.simIdx[i] = indexOf(b.sim[i])
+	}
+	b.basket, b.bIdx = make([][]neighbour, n), make([]map[int32]float32, n)
+	logN := math.Log(max(nBaskets, 2))
+	for i, m := range bco {
+		for j, cij := range m {
+			c := float64(cij)
+			lift := c * nBaskets / (bcount[i] * bcount[j])
+			s := c / (c + basketShrink) * max(0, math.Log(lift)) / logN
+			if s > 0 {
+				b.basket[i] = append(b.basket[i], neighbour{j, float32(min(s, 1))})
+			}
+		}
+		b.basket[i] = topNeighbours(b.basket[i], cfg.MaxNeighbours)
+		b.bIdx[i] = indexOf(b.basket[i])
+	}
+	// leaf-to-leaf lift of "the same shoppers buy in both"
+	b.catLft = map[int32]map[int32]float64{}
+	logU := math.Log(max(nUsers, 2))
+	set := func(l, m int32, v float64) {
+		if b.catLft[l] == nil {
+			b.catLft[l] = map[int32]float64{}
+		}
+		b.catLft[l][m] = v
+	}
+	for p, cnt := range leafPair {
+		lift := cnt * nUsers / (leafUsers[p[0]] * leafUsers[p[1]])
+		v := cnt / (cnt + 5) * max(0, math.Log(lift)) / logU
+		if v > 0 {
+			set(p[0], p[1], v)
+			set(p[1], p[0], v)
+		}
+	}
+	b.catTp = map[int32][]int32{}
+	for l, m := range b.catLft {
+		ls := make([]int32, 0, len(m))
+		for x := range m {
+			ls = append(ls, x)
+		}
+		slices.SortFunc(ls, func(x, y int32) int {
+			if c := cmp.Compare(m[y], m[x]); c != 0 {
+				return c
+			}
+			return cmp.Compare(x, y)
+		})
+		b.catTp[l] = ls
+	}
+	b.popLf, b.leafMx = map[int32][]int32{}, map[int32]float64{}
+	for l, members := range c.byLeaf {
+		ms := slices.Clone(members)
+		slices.SortFunc(ms, func(x, y int32) int {
+			if c := cmp.Compare(b.count[y], b.count[x]); c != 0 {
+				return c
+			}
+			return cmp.Compare(x, y)
+		})
+		b.popLf[l] = ms
+		if len(ms) > 0 {
+			b.leafMx[l] = b.count[ms[0]]
+		}
+	}
+	return b, nil
+}
+
+// baskets splits one shopper's touches (in time order) into baskets of
+// distinct purchased items: by session id when there is one, else by
+// purchases within window seconds of the basket's first.
+func baskets(ts []touch, window int64) [][]int32 {
+	var out [][]int32
+	bySession := map[string][]int32{}
+	var cur []int32
+	var start int64
+	flush := func() {
+		if len(cur) > 1 {
+			out = append(out, cur)
+		}
+		cur = nil
+	}
+	for _, t := range ts {
+		if !t.buy {
+			continue
+		}
+		if t.session != "" {
+			if !slices.Contains(bySession[t.session], t.item) {
+				bySession[t.session] = append(bySession[t.session], t.item)
+			}
+			continue
+		}
+		if len(cur) > 0 && t.ts-start > window {
+			flush()
+		}
+		if len(cur) == 0 {
+			start = t.ts
+		}
+		if !slices.Contains(cur, t.item) {
+			cur = append(cur, t.item)
+		}
+	}
+	flush()
+	keys := make([]string, 0, len(bySession))
+	for s := range bySession {
+		keys = append(keys, s)
+	}
+	slices.Sort(keys)
+	for _, s := range keys {
+		if b := bySession[s]; len(b) > 1 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func topNeighbours(v []neighbour, n int) []neighbour {
+	slices.SortFunc(v, func(x, y neighbour) int {
+		if c := cmp.Compare(y.s, x.s); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.j, y.j)
+	})
+	if len(v) > n {
+		v = v[:n:n]
+	}
+	return v
+}
+
+func indexOf(v []neighbour) map[int32]float32 {
+	if len(v) == 0 {
+		return nil
+	}
+	m := make(map[int32]float32, len(v))
+	for _, nb := range v {
+		m[nb.j] = nb.s
+	}
+	return m
+}
+
+func (b *behaviour) simOf(a, j int32) float64 {
+	if int(a) >= len(b.simIdx) {
+		return 0
+	}
+	return float64(b.simIdx[a][j])
+}
+
+func (b *behaviour) basketOf(a, j int32) float64 {
+	if int(a) >= len(b.bIdx) {
+		return 0
+	}
+	return float64(b.bIdx[a][j])
+}
+
+// pop is an item's popularity in [0, 1] on a log scale.
+func (b *behaviour) pop(j int32) float64 {
+	if b.maxCnt <= 0 || int(j) >= len(b.count) {
+		return 0
+	}
+	return math.Log1p(b.count[j]) / math.Log1p(b.maxCnt)
+}
+
+// popInLeaf is an item's popularity relative to the top item of its leaf.
+func (b *behaviour) popInLeaf(j int32) float64 {
+	if int(j) >= len(b.leafOf) || b.leafOf[j] < 0 {
+		return 0
+	}
+	mx := b.leafMx[b.leafOf[j]]
+	if mx <= 0 {
+		return 0
+	}
+	return math.Log1p(b.count[j]) / math.Log1p(mx)
+}
+
+// catPair is the shrunk lift of shoppers buying in both leaves, in [0, 1].
+func (b *behaviour) catPair(l, m int32) float64 {
+	if l < 0 || m < 0 {
+		return 0
+	}
+	return min(b.catLft[l][m], 1)
+}
+
+// catTop returns up to n leaves most bought by the shoppers of leaf l,
+// and l itself (complements of a kind are often of the same kind: inks).
+func (b *behaviour) catTop(l int32, n int) []int32 {
+	ls := b.catTp[l]
+	out := append([]int32{l}, ls[:min(n, len(ls))]...)
+	return out
+}
+
+// popularIn returns up to n items of leaf l, most popular first.
+func (b *behaviour) popularIn(l int32, n int) []int32 {
+	ms := b.popLf[l]
+	return ms[:min(n, len(ms))]
+}
+
+// remap moves the behaviour onto a new catalogue (items matched by id);
+// items new to the catalogue have no behaviour yet.
+func (b *behaviour) remap(from, to *content) *behaviour {
+	m := make([]int32, len(from.ids)) // old → new, -1 when gone
+	for i, id := range from.ids {
+		if j, ok := to.pos[id]; ok {
+			m[i] = j
+		} else {
+			m[i] = -1
+		}
+	}
+	n := len(to.ids)
+	nb := &behaviour{count: make([]float64, n), maxCnt: b.maxCnt, leafOf: to.leaf, catLft: b.catLft, catTp: b.catTp,
+		sim: make([][]neighbour, n), simIdx: make([]map[int32]float32, n), basket: make([][]neighbour, n), bIdx: make([]map[int32]float32, n)}
+	move := func(v []neighbour) []neighbour {
+		var out []neighbour
+		for _, x := range v {
+			if m[x.j] >= 0 {
+				out = append(out, neighbour{m[x.j], x.s})
+			}
+		}
+		return out
+	}
+	for i := range from.ids {
+		j := m[i]
+		if j < 0 {
+			continue
+		}
+		nb.count[j] = b.count[i]
+		nb.sim[j] = move(b.sim[i])
+		nb.simIdx[j] = indexOf(nb.sim[j])
+		nb.basket[j] = move(b.basket[i])
+		nb.bIdx[j] = indexOf(nb.basket[j])
+	}
+	// Leaf ids are numbered by each catalogue: carry the leaf tables over
+	// by leaf name.
+	lm := map[int32]int32{}
+	for l, name := range from.leafNames {
+		if k, ok := to.leafIDs[name]; ok {
+			lm[int32(l)] = k
+		}
+	}
+	nb.catLft, nb.catTp = map[int32]map[int32]float64{}, map[int32][]int32{}
+	for l, row := range b.catLft {
+		nl, ok := lm[l]
+		if !ok {
+			continue
+		}
+		nr := map[int32]float64{}
+		for x, v := range row {
+			if y, ok := lm[x]; ok {
+				nr[y] = v
+			}
+		}
+		nb.catLft[nl] = nr
+	}
+	for l, ls := range b.catTp {
+		nl, ok := lm[l]
+		if !ok {
+			continue
+		}
+		for _, x := range ls {
+			if y, ok := lm[x]; ok {
+				nb.catTp[nl] = append(nb.catTp[nl], y)
+			}
+		}
+	}
+	nb.popLf, nb.leafMx = map[int32][]int32{}, map[int32]float64{}
+	for l, members := range to.byLeaf {
+		ms := slices.Clone(members)
+		slices.SortFunc(ms, func(x, y int32) int {
+			if c := cmp.Compare(nb.count[y], nb.count[x]); c != 0 {
+				return c
+			}
+			return cmp.Compare(x, y)
+		})
+		nb.popLf[l] = ms
+		if len(ms) > 0 {
+			nb.leafMx[l] = nb.count[ms[0]]
+		}
+	}
+	return nb
+}

@@ -1,0 +1,235 @@
+package related
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/search/analysis"
+)
+
+// content holds what the catalogue says about each item: category path,
+// brand, attributes and a TF-IDF vector of its title, brand and
+// description.
+type content struct {
+	ids       []string
+	pos       map[string]int32
+	deleted   []bool // entries with an empty id (never answered)
+	leaf      []int32
+	path      [][]string // components of the first category path
+	brand     []int32
+	attrs     [][]string // sorted "key=value" pairs
+	vec       [][]termWeight
+	post      map[string][]posting
+	byLeaf    map[int32][]int32
+	leafNames []string
+	leafIDs   map[string]int32
+}
+
+type termWeight struct {
+	term string
+	w    float32
+}
+
+type posting struct {
+	item int32
+	w    float32
+}
+
+// maxTerms bounds the terms kept per item (the strongest by TF-IDF), and
+// maxPosting the items scanned per term when looking for neighbours.
+const (
+	maxTerms   = 32
+	maxPosting = 5000
+)
+
+// descriptionWeight is how much a description term counts against a title
+// term: descriptions are long and say more about use than about kind.
+const descriptionWeight = 0.3
+
+func buildContent(items []catalog.Item, an *analysis.Analyzer) *content {
+	n := len(items)
+	c := &content{
+		ids: make([]string, n), pos: make(map[string]int32, n), deleted: make([]bool, n),
+		leaf: make([]int32, n), path: make([][]string, n), brand: make([]int32, n),
+		attrs: make([][]string, n), vec: make([][]termWeight, n), post: map[string][]posting{},
+		byLeaf: map[int32][]int32{},
+	}
+	leaves, brands := map[string]int32{}, map[string]int32{}
+	tfs := make([]map[string]float64, n)
+	df := map[string]int{}
+	for i, it := range items {
+		c.ids[i] = it.ID
+		c.deleted[i] = it.ID == ""
+		c.pos[it.ID] = int32(i)
+		c.leaf[i], c.brand[i] = -1, -1
+		if len(it.Categories) > 0 && it.Categories[0] != "" {
+			l, ok := leaves[it.Categories[0]]
+			if !ok {
+				l = int32(len(leaves))
+				leaves[it.Categories[0]] = l
+			}
+			c.leaf[i] = l
+			c.byLeaf[l] = append(c.byLeaf[l], int32(i))
+			c.path[i] = strings.Split(it.Categories[0], "/")
+		}
+		if b := strings.ToLower(strings.TrimSpace(it.Brand)); b != "" {
+			id, ok := brands[b]
+			if !ok {
+				id = int32(len(brands))
+				brands[b] = id
+			}
+			c.brand[i] = id
+		}
+		for k, v := range it.Attributes {
+			c.attrs[i] = append(c.attrs[i], strings.ToLower(k)+"="+strings.ToLower(fmt.Sprint(v)))
+		}
+		slices.Sort(c.attrs[i])
+		tf := map[string]float64{}
+		for _, t := range an.Terms(it.Title + " " + it.Brand) {
+			tf[t]++
+		}
+		if it.Description != "" {
+			for _, t := range an.Terms(it.Description) {
+				tf[t] += descriptionWeight
+			}
+		}
+		for t := range tf {
+			df[t]++
+		}
+		tfs[i] = tf
+	}
+	c.leafIDs = leaves
+	c.leafNames = make([]string, len(leaves))
+	for name, l := range leaves {
+		c.leafNames[l] = name
+	}
+	for i, tf := range tfs {
+		var v []termWeight
+		var norm float64
+		for t, f := range tf {
+			w := (1 + math.Log(max(f, 0.5)+0.5)) * math.Log(1+float64(n)/float64(df[t]))
+			v = append(v, termWeight{t, float32(w)})
+		}
+		slices.SortFunc(v, func(a, b termWeight) int {
+			if c := cmp.Compare(b.w, a.w); c != 0 {
+				return c
+			}
+			return strings.Compare(a.term, b.term)
+		})
+		if len(v) > maxTerms {
+			v = v[:maxTerms]
+		}
+		for _, tw := range v {
+			norm += float64(tw.w) * float64(tw.w)
+		}
+		norm = math.Sqrt(norm)
+		for k := range v {
+			v[k].w = float32(float64(v[k].w) / norm)
+			c.post[v[k].term] = append(c.post[v[k].term], posting{int32(i), v[k].w})
+		}
+		c.vec[i] = v
+	}
+	for t, ps := range c.post {
+		if len(ps) > maxPosting {
+			slices.SortFunc(ps, func(a, b posting) int { return cmp.Compare(b.w, a.w) })
+			c.post[t] = ps[:maxPosting]
+		}
+	}
+	return c
+}
+
+func (c *content) sameLeaf(a, j int32) bool { return c.leaf[a] >= 0 && c.leaf[a] == c.leaf[j] }
+
+// pathShare is the share of a's category path that j shares, leaf
+// excluded (same leaf is its own signal): 0 for unrelated categories.
+func (c *content) pathShare(a, j int32) float64 {
+	pa, pj := c.path[a], c.path[j]
+	if len(pa) < 2 {
+		return 0
+	}
+	k := 0
+	for k < len(pa)-1 && k < len(pj) && pa[k] == pj[k] {
+		k++
+	}
+	return float64(k) / float64(len(pa)-1)
+}
+
+// attrShare is the Jaccard overlap of the attribute pairs.
+func (c *content) attrShare(a, j int32) float64 {
+	x, y := c.attrs[a], c.attrs[j]
+	if len(x) == 0 || len(y) == 0 {
+		return 0
+	}
+	common, p, q := 0, 0, 0
+	for p < len(x) && q < len(y) {
+		switch strings.Compare(x[p], y[q]) {
+		case 0:
+			common++
+			p++
+			q++
+		case -1:
+			p++
+		default:
+			q++
+		}
+	}
+	return float64(common) / float64(len(x)+len(y)-common)
+}
+
+// textCos is the cosine of the two TF-IDF vectors.
+func (c *content) textCos(a, j int32) float64 {
+	var s float64
+	for _, x := range c.vec[a] {
+		for _, y := range c.vec[j] {
+			if x.term == y.term {
+				s += float64(x.w) * float64(y.w)
+				break
+			}
+		}
+	}
+	return s
+}
+
+// textNeighbours returns up to n items with the highest text cosine to a.
+func (c *content) textNeighbours(a int32, n int) []int32 {
+	acc := map[int32]float32{}
+	for _, tw := range c.vec[a] {
+		for _, p := range c.post[tw.term] {
+			if p.item != a {
+				acc[p.item] += tw.w * p.w
+			}
+		}
+	}
+	type kv struct {
+		j int32
+		s float32
+	}
+	all := make([]kv, 0, len(acc))
+	for j, s := range acc {
+		all = append(all, kv{j, s})
+	}
+	slices.SortFunc(all, func(x, y kv) int {
+		if c := cmp.Compare(y.s, x.s); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.j, y.j)
+	})
+	out := make([]int32, 0, min(n, len(all)))
+	for _, e := range all[:min(n, len(all))] {
+		out = append(out, e.j)
+	}
+	return out
+}
+
+// leafMembers returns up to n other items of a's leaf category.
+func (c *content) leafMembers(a int32, n int) []int32 {
+	if c.leaf[a] < 0 {
+		return nil
+	}
+	m := c.byLeaf[c.leaf[a]]
+	return m[:min(n, len(m))]
+}

@@ -1,0 +1,337 @@
+package related
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+)
+
+// LearnReport says what Learn did.
+type LearnReport struct {
+	// Anchors is how many items had held-out co-interactions to learn
+	// from; below MinAnchors the defaults are kept.
+	Anchors int
+	// Learned is false when the defaults were kept.
+	Learned bool
+	// Similar and Complement are the weights chosen.
+	Similar, Complement Weights
+	// NDCG of the held-out co-interactions (at 10) with the default and
+	// the learned weights.
+	SimilarBefore, SimilarAfter       float64
+	ComplementBefore, ComplementAfter float64
+}
+
+// MinAnchors is the fewest items with held-out co-interactions Learn needs
+// to trust what it learns.
+const MinAnchors = 30
+
+// maxLearnAnchors bounds the anchors used for learning (a sample), and
+// maxLearnCands the candidates scored per anchor.
+const (
+	maxLearnAnchors = 1500
+	maxLearnCands   = 300
+)
+
+// Learn builds an index whose blend weights are learned on the shop's own
+// behaviour: it holds out the newest item of about half of the shoppers,
+// builds from the rest, and picks the weights under which the held-out
+// item ranks best among the related items of that shopper's other items —
+// does a blend of content and behaviour predict what the same shopper
+// touched next? A shop with little behaviour keeps content-led weights; a
+// busy one learns to trust co-interactions. The returned index is built
+// from all events with the learned weights. Weights set in cfg are kept
+// as they are.
+func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor, embedded Vectors, cfg Config, progress func(string)) (*Index, LearnReport, error) {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	cfg.defaults()
+	var rep LearnReport
+	rep.Similar, rep.Complement = DefaultSimilar(), DefaultComplement()
+	train, held := holdOut(items, evs, cfg)
+	if len(held) >= MinAnchors && (cfg.Similar == nil || cfg.Complement == nil) {
+		progress(fmt.Sprintf("related: learning the blend on %d held-out co-interactions", len(held)))
+		ix, err := Build(ctx, items, train, factor, embedded, cfg)
+		if err != nil {
+			return nil, rep, err
+		}
+		rep.Anchors = len(held)
+		anchors := make([]int32, 0, len(held))
+		for a := range held {
+			anchors = append(anchors, a)
+		}
+		slices.Sort(anchors)
+		if len(anchors) > maxLearnAnchors {
+			anchors = sample(anchors, maxLearnAnchors)
+		}
+		if cfg.Similar == nil {
+			set := ix.learnSet(anchors, held, false)
+			rep.SimilarBefore = set.ndcg(rep.Similar)
+			rep.Similar = set.ascend(rep.Similar, false)
+			rep.SimilarAfter = set.ndcg(rep.Similar)
+			progress(fmt.Sprintf("related: similar NDCG@10 on held-out %.4f → %.4f (%s)", rep.SimilarBefore, rep.SimilarAfter, rep.Similar))
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, rep, err
+		}
+		if cfg.Complement == nil {
+			set := ix.learnSet(anchors, held, true)
+			rep.ComplementBefore = set.ndcg(rep.Complement)
+			rep.Complement = set.ascend(rep.Complement, true)
+			rep.ComplementAfter = set.ndcg(rep.Complement)
+			progress(fmt.Sprintf("related: complement NDCG@10 on held-out %.4f → %.4f (%s)", rep.ComplementBefore, rep.ComplementAfter, rep.Complement))
+		}
+		rep.Learned = true
+	}
+	if cfg.Similar == nil {
+		w := rep.Similar
+		cfg.Similar = &w
+	} else {
+		rep.Similar = *cfg.Similar
+	}
+	if cfg.Complement == nil {
+		w := rep.Complement
+		cfg.Complement = &w
+	} else {
+		rep.Complement = *cfg.Complement
+	}
+	ix, err := Build(ctx, items, evs, factor, embedded, cfg)
+	return ix, rep, err
+}
+
+// holdOut removes the newest item of about half of the shoppers with at
+// least three items and returns the remaining events and, per anchor item
+// (the shopper's three newest other items), the held-out items.
+func holdOut(items []catalog.Item, evs []events.Event, cfg Config) ([]events.Event, map[int32][]int32) {
+	pos := make(map[string]int32, len(items))
+	for i, it := range items {
+		pos[it.ID] = int32(i)
+	}
+	type ut struct {
+		item int32
+		ts   int64
+	}
+	byUser := map[string][]ut{}
+	for _, e := range evs {
+		i, ok := pos[e.ItemID]
+		if !ok || cfg.Weight(e.Type, e.Value) <= 0 {
+			continue
+		}
+		byUser[e.UserID] = append(byUser[e.UserID], ut{i, e.Timestamp.Unix()})
+	}
+	drop := map[string]int32{}
+	held := map[int32][]int32{}
+	for u, ts := range byUser {
+		h := fnv.New32a()
+		h.Write([]byte(u))
+		if h.Sum32()%2 == 1 {
+			continue
+		}
+		slices.SortStableFunc(ts, func(x, y ut) int { return cmp.Compare(x.ts, y.ts) })
+		last := ts[len(ts)-1].item
+		var others []int32
+		for q := len(ts) - 1; q >= 0 && len(others) < 3; q-- {
+			if it := ts[q].item; it != last && !slices.Contains(others, it) {
+				others = append(others, it)
+			}
+		}
+		if len(others) < 2 {
+			continue
+		}
+		drop[u] = last
+		for _, a := range others {
+			if !slices.Contains(held[a], last) {
+				held[a] = append(held[a], last)
+			}
+		}
+	}
+	train := make([]events.Event, 0, len(evs))
+	for _, e := range evs {
+		if d, ok := drop[e.UserID]; ok {
+			if i, ok := pos[e.ItemID]; ok && i == d {
+				continue
+			}
+		}
+		train = append(train, e)
+	}
+	return train, held
+}
+
+// sample keeps n of xs, spread evenly (deterministic).
+func sample(xs []int32, n int) []int32 {
+	out := make([]int32, 0, n)
+	step := float64(len(xs)) / float64(n)
+	for k := 0; k < n; k++ {
+		out = append(out, xs[int(float64(k)*step)])
+	}
+	return out
+}
+
+// learnSet is the candidates and features of the learning anchors.
+type learnSet struct {
+	cands [][]features
+	rel   [][]bool
+	nRel  []int
+}
+
+func (ix *Index) learnSet(anchors []int32, held map[int32][]int32, complement bool) *learnSet {
+	w := ix.simW
+	if complement {
+		w = ix.compW
+	}
+	ls := &learnSet{}
+	for _, a := range anchors {
+		var cands []int32
+		if complement {
+			cands = ix.complementCandidates(a)
+		} else {
+			cands = ix.similarCandidates(a)
+		}
+		type cf struct {
+			f features
+			s float64
+			r bool
+		}
+		var fs []cf
+		for _, j := range cands {
+			if j == a {
+				continue
+			}
+			var f features
+			if complement {
+				f = ix.complementFeatures(a, j)
+				if ix.isSubstitute(a, j, f) {
+					continue
+				}
+			} else {
+				f = ix.similarFeatures(a, j)
+			}
+			fs = append(fs, cf{f, w.score(&f), slices.Contains(held[a], j)})
+		}
+		// keep the best candidates by the starting blend, and every
+		// relevant one any signal found, so learning sees what it can reach
+		slices.SortFunc(fs, func(x, y cf) int { return cmp.Compare(y.s, x.s) })
+		var fv []features
+		var rv []bool
+		for k, c := range fs {
+			if k < maxLearnCands || c.r {
+				fv = append(fv, c.f)
+				rv = append(rv, c.r)
+			}
+		}
+		ls.cands = append(ls.cands, fv)
+		ls.rel = append(ls.rel, rv)
+		ls.nRel = append(ls.nRel, len(held[a]))
+	}
+	return ls
+}
+
+// ndcg is the mean NDCG@10 of the held-out items under w.
+func (ls *learnSet) ndcg(w Weights) float64 {
+	var sum float64
+	scores := make([]float64, 0, maxLearnCands)
+	for k, fs := range ls.cands {
+		scores = scores[:0]
+		for q := range fs {
+			scores = append(scores, w.score(&fs[q]))
+		}
+		sum += ndcgAt10(scores, ls.rel[k], ls.nRel[k])
+	}
+	return sum / float64(max(len(ls.cands), 1))
+}
+
+// ndcgAt10 ranks by score (positive scores only, ties by position) and
+// scores binary relevance against nRel relevant items.
+func ndcgAt10(scores []float64, rel []bool, nRel int) float64 {
+	if nRel == 0 {
+		return 0
+	}
+	// top 10 by selection
+	var top [10]int
+	n := 0
+	for q, s := range scores {
+		if s <= 0 {
+			continue
+		}
+		p := n
+		if n < 10 {
+			n++
+		} else if s <= scores[top[9]] {
+			continue
+		} else {
+			p = 9
+		}
+		for p > 0 && scores[top[p-1]] < s {
+			top[p] = top[p-1]
+			p--
+		}
+		top[p] = q
+	}
+	var dcg, idcg float64
+	for r := 0; r < n; r++ {
+		if rel[top[r]] {
+			dcg += 1 / math.Log2(float64(r)+2)
+		}
+	}
+	for r := 0; r < min(nRel, 10); r++ {
+		idcg += 1 / math.Log2(float64(r)+2)
+	}
+	return dcg / idcg
+}
+
+// grid is the values coordinate ascent tries for one weight.
+var grid = []float64{0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5}
+
+// negGrid adds the negative values complements may take (a penalty for
+// being of the same kind as the anchor).
+var negGrid = []float64{-1, -0.5, -0.2, -0.1}
+
+// ascend improves w one weight at a time (coordinate ascent over a grid),
+// a few rounds, keeping a change only when it helps.
+func (ls *learnSet) ascend(w Weights, complement bool) Weights {
+	best := ls.ndcg(w)
+	for round := 0; round < 3; round++ {
+		improved := false
+		for k := range w.W {
+			if !ls.used(k) {
+				continue
+			}
+			vals := grid
+			if complement && (k == SigLeaf || k == SigText || k == SigBrand || k == SigPath) {
+				vals = append(slices.Clone(negGrid), grid...)
+			}
+			for _, v := range vals {
+				if v == w.W[k] {
+					continue
+				}
+				t := w
+				t.W[k] = v
+				if s := ls.ndcg(t); s > best+1e-4 {
+					best, w, improved = s, t, true
+				}
+			}
+		}
+		if !improved {
+			break
+		}
+	}
+	return w
+}
+
+// used reports whether signal k is non-zero for any candidate.
+func (ls *learnSet) used(k int) bool {
+	for _, fs := range ls.cands {
+		for q := range fs {
+			if fs[q][k] != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}

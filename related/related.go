@@ -1,0 +1,495 @@
+// Package related finds item-to-item relations in a shop: substitutes
+// ("similar items": what a shopper considers instead of this product) and
+// complements ("bought together": what completes it in a basket).
+//
+// An Index is built from the catalogue, the event log and, optionally, item
+// vectors of a factor model and of a text embedder. Each candidate is
+// described by a few signals in [0, 1] — behaviour (co-interactions with
+// shrinkage for rare pairs), category path, brand, attributes, title and
+// description text (TF-IDF through search/analysis), vector cosines — and
+// ranked by a linear blend whose weights are learned on a hold-out of the
+// shop's own behaviour (see Learn), so a sparse shop gets content-led
+// answers and a busy shop behaviour-led ones. Every answer names the signal
+// that placed it.
+//
+// Building is cheap (a few hundred milliseconds for thousands of items and
+// tens of thousands of events); the content part alone can be rebuilt with
+// WithItems so a new item is reachable through its text and category within
+// the next request.
+package related
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/embed"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/search/analysis"
+)
+
+// Vectors are item vectors by item id (any dimension, one per source).
+type Vectors map[string][]float32
+
+// Config tunes an Index. The zero value is usable.
+type Config struct {
+	// Analyzer turns titles and descriptions into terms; nil uses the
+	// English analyzer of search/analysis (the one search uses).
+	Analyzer *analysis.Analyzer
+	// Weight maps an event to its weight as behaviour; nil counts views,
+	// clicks, carts, purchases and ratings once and ignores the rest.
+	Weight func(t events.Type, value *float64) float64
+	// Shrink damps behaviour similarity of rare pairs: c / (sqrt(ni·nj) +
+	// Shrink). Default 5.
+	Shrink float64
+	// BasketWindow joins the purchases (and carts) of one user within this
+	// span into a basket when events carry no session id. Default 24h.
+	BasketWindow time.Duration
+	// MaxNeighbours bounds the behaviour neighbours kept per item
+	// (default 200).
+	MaxNeighbours int
+	// Similar and Complement are the blend weights; nil means the defaults
+	// (content-led), or what Learn found when the index was built by Learn.
+	Similar, Complement *Weights
+	// SubstituteText is the title similarity above which an item of the
+	// anchor's leaf category counts as a substitute and is never offered
+	// as its complement. Default 0.35.
+	SubstituteText float64
+}
+
+func (c *Config) defaults() {
+	if c.Analyzer == nil {
+		a, err := analysis.NewRegistry(analysis.Options{}).Analyzer(analysis.AnalyzerEnglish)
+		if err != nil {
+			panic(err) // a built-in analyzer: a failure is a programming error
+		}
+		c.Analyzer = a
+	}
+	if c.Weight == nil {
+		c.Weight = func(t events.Type, _ *float64) float64 {
+			switch t {
+			case events.View, events.Click, events.AddToCart, events.Purchase, events.Rating:
+				return 1
+			}
+			return 0
+		}
+	}
+	if c.Shrink <= 0 {
+		c.Shrink = 5
+	}
+	if c.BasketWindow <= 0 {
+		c.BasketWindow = 24 * time.Hour
+	}
+	if c.MaxNeighbours <= 0 {
+		c.MaxNeighbours = 200
+	}
+	if c.SubstituteText <= 0 {
+		c.SubstituteText = 0.35
+	}
+}
+
+// Result is one related item.
+type Result struct {
+	ID     string
+	Score  float64
+	Reason string
+}
+
+// Index answers Similar and Complements. It is immutable and safe for
+// concurrent use.
+type Index struct {
+	cfg     Config
+	content *content
+	beh     *behaviour
+	factor  *vecTable
+	embed   *vecTable
+	simW    Weights
+	compW   Weights
+	built   time.Duration
+}
+
+// Build makes an index from the catalogue, the events (any order) and the
+// optional item vectors of a factor model and of a text embedder.
+func Build(ctx context.Context, items []catalog.Item, evs []events.Event, factor, embedded Vectors, cfg Config) (*Index, error) {
+	start := time.Now()
+	cfg.defaults()
+	c := buildContent(items, cfg.Analyzer)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, err := buildBehaviour(ctx, c, evs, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ix := &Index{cfg: cfg, content: c, beh: b, factor: newVecTable(c, factor), embed: newVecTable(c, embedded)}
+	ix.simW, ix.compW = DefaultSimilar(), DefaultComplement()
+	if cfg.Similar != nil {
+		ix.simW = *cfg.Similar
+	}
+	if cfg.Complement != nil {
+		ix.compW = *cfg.Complement
+	}
+	ix.built = time.Since(start)
+	return ix, nil
+}
+
+// WithItems returns an index over a changed catalogue that keeps this
+// one's behaviour and vectors: new items are answered (and reached) through
+// content at once, without a pass over the events.
+func (ix *Index) WithItems(items []catalog.Item) *Index {
+	c := buildContent(items, ix.cfg.Analyzer)
+	nx := *ix
+	nx.content = c
+	nx.beh = ix.beh.remap(ix.content, c)
+	nx.factor = ix.factor.remap(ix.content, c)
+	nx.embed = ix.embed.remap(ix.content, c)
+	return &nx
+}
+
+// Weights returns the blend weights in use for similar items and for
+// complements.
+func (ix *Index) Weights() (similar, complement Weights) { return ix.simW, ix.compW }
+
+// BuildTime is how long Build took.
+func (ix *Index) BuildTime() time.Duration { return ix.built }
+
+// Len is the number of items indexed.
+func (ix *Index) Len() int { return len(ix.content.ids) }
+
+// Has reports whether the index knows item id.
+func (ix *Index) Has(id string) bool { _, ok := ix.content.pos[id]; return ok }
+
+// Similar returns up to n substitutes of item id, best first, among the
+// items allow accepts (nil accepts all). An unknown id gives nil.
+func (ix *Index) Similar(id string, n int, allow func(id string) bool) []Result {
+	a, ok := ix.content.pos[id]
+	if !ok || n <= 0 {
+		return nil
+	}
+	cands := ix.similarCandidates(a)
+	return ix.rank(a, cands, ix.simW, n, allow, false)
+}
+
+// Complements returns up to n items that complete item id in a basket,
+// best first, among the items allow accepts (nil accepts all). Items of the
+// anchor's leaf category with a similar title — substitutes — are never
+// returned.
+func (ix *Index) Complements(id string, n int, allow func(id string) bool) []Result {
+	a, ok := ix.content.pos[id]
+	if !ok || n <= 0 {
+		return nil
+	}
+	cands := ix.complementCandidates(a)
+	return ix.rank(a, cands, ix.compW, n, allow, true)
+}
+
+// rank scores candidates with w and keeps the n best allowed ones.
+func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(string) bool, complement bool) []Result {
+	type sc struct {
+		i int32
+		s float64
+		f features
+	}
+	var out []sc
+	for _, j := range cands {
+		if j == a || ix.content.deleted[j] {
+			continue
+		}
+		var f features
+		if complement {
+			f = ix.complementFeatures(a, j)
+			if ix.isSubstitute(a, j, f) {
+				continue
+			}
+		} else {
+			f = ix.similarFeatures(a, j)
+		}
+		s := w.score(&f)
+		if s <= 0 {
+			continue
+		}
+		out = append(out, sc{j, s, f})
+	}
+	slices.SortFunc(out, func(x, y sc) int {
+		if c := cmp.Compare(y.s, x.s); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.i, y.i)
+	})
+	res := make([]Result, 0, min(n, len(out)))
+	for _, c := range out {
+		if len(res) >= n {
+			break
+		}
+		id := ix.content.ids[c.i]
+		if allow != nil && !allow(id) {
+			continue
+		}
+		res = append(res, Result{ID: id, Score: c.s, Reason: w.reason(&c.f, complement)})
+	}
+	return res
+}
+
+// isSubstitute reports whether j would replace a rather than complete it:
+// the same leaf category and a similar title (or very similar vectors).
+func (ix *Index) isSubstitute(a, j int32, f features) bool {
+	if !ix.content.sameLeaf(a, j) {
+		return false
+	}
+	return ix.content.textCos(a, j) >= ix.cfg.SubstituteText
+}
+
+// similarCandidates gathers the items any signal puts near a.
+func (ix *Index) similarCandidates(a int32) []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	add := func(j int32) {
+		if !seen[j] {
+			seen[j] = true
+			out = append(out, j)
+		}
+	}
+	for _, nb := range ix.beh.sim[a] {
+		add(nb.j)
+	}
+	for _, j := range ix.content.textNeighbours(a, 200) {
+		add(j)
+	}
+	for _, j := range ix.content.leafMembers(a, 300) {
+		add(j)
+	}
+	for _, j := range ix.factor.nearest(a, 100) {
+		add(j)
+	}
+	for _, j := range ix.embed.nearest(a, 100) {
+		add(j)
+	}
+	return out
+}
+
+// complementCandidates gathers basket and co-purchase partners of a and
+// the popular items of the categories its partners come from.
+func (ix *Index) complementCandidates(a int32) []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	add := func(j int32) {
+		if !seen[j] {
+			seen[j] = true
+			out = append(out, j)
+		}
+	}
+	for _, nb := range ix.beh.basket[a] {
+		add(nb.j)
+	}
+	for _, nb := range ix.beh.sim[a] {
+		add(nb.j)
+	}
+	if l := ix.content.leaf[a]; l >= 0 {
+		for _, cl := range ix.beh.catTop(l, 8) {
+			for _, j := range ix.beh.popularIn(cl, 30) {
+				add(j)
+			}
+		}
+	}
+	return out
+}
+
+// Signal names, in the order of Weights.W.
+const (
+	SigBehaviour = iota // co-interactions by the same shoppers (shrunk cosine)
+	SigBasket           // bought in the same basket (shrunk lift)
+	SigLeaf             // same leaf category
+	SigPath             // share of the category path in common
+	SigBrand            // same brand
+	SigAttrs            // attributes in common
+	SigText             // title/description TF-IDF cosine
+	SigFactor           // factor model item vectors cosine
+	SigEmbed            // text embedder cosine
+	SigCatPair          // how often shoppers of a's category buy in j's (lift), times j's popularity there
+	SigPopular          // j's overall popularity
+	NumSignals
+)
+
+// SignalNames name the signals in reports and learned-weight listings.
+var SignalNames = [NumSignals]string{"behaviour", "basket", "leaf", "path", "brand", "attrs", "text", "factor", "embed", "catpair", "popular"}
+
+var reasonText = [NumSignals]string{"chosen by the same shoppers", "bought together", "same category", "related category", "same brand", "similar attributes", "similar title", "similar in the model", "similar description", "often bought with this category", "popular"}
+
+// features are a candidate's signals, each in [0, 1].
+type features [NumSignals]float64
+
+// Weights is a linear blend of the signals.
+type Weights struct {
+	W [NumSignals]float64
+}
+
+// DefaultSimilar is the blend for a shop with no behaviour to learn from:
+// led by category and text.
+func DefaultSimilar() Weights {
+	var w Weights
+	w.W[SigBehaviour] = 1
+	w.W[SigLeaf] = 1
+	w.W[SigPath] = 0.2
+	w.W[SigBrand] = 0.1
+	w.W[SigAttrs] = 0.1
+	w.W[SigText] = 1
+	w.W[SigFactor] = 0.3
+	w.W[SigEmbed] = 0.5
+	w.W[SigPopular] = 0.02
+	return w
+}
+
+// DefaultComplement is the blend for complements before learning.
+func DefaultComplement() Weights {
+	var w Weights
+	w.W[SigBehaviour] = 0.5
+	w.W[SigBasket] = 1
+	w.W[SigCatPair] = 0.5
+	w.W[SigPopular] = 0.05
+	return w
+}
+
+func (w Weights) score(f *features) float64 {
+	var s float64
+	for k, v := range f {
+		s += w.W[k] * v
+	}
+	return s
+}
+
+// reason names the signals that placed an item: the strongest, and the
+// second when it contributes at least half as much.
+func (w Weights) reason(f *features, complement bool) string {
+	best, second := -1, -1
+	var bv, sv float64
+	for k, v := range f {
+		c := w.W[k] * v
+		if c <= 0 || k == SigPopular {
+			continue
+		}
+		if c > bv {
+			second, sv = best, bv
+			best, bv = k, c
+		} else if c > sv {
+			second, sv = k, c
+		}
+	}
+	if best < 0 {
+		if complement {
+			return "bought together"
+		}
+		return "popular"
+	}
+	r := reasonText[best]
+	if second >= 0 && sv >= bv/2 {
+		r += ", " + reasonText[second]
+	}
+	return r
+}
+
+// String lists the non-zero weights by signal name.
+func (w Weights) String() string {
+	var parts []string
+	for k, v := range w.W {
+		if v != 0 {
+			parts = append(parts, fmt.Sprintf("%s=%.3g", SignalNames[k], v))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// ParseWeights reads "signal=weight,…" (signals as in SignalNames;
+// unnamed signals weigh 0).
+func ParseWeights(s string) (Weights, error) {
+	var w Weights
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(part, "=")
+		k := slices.Index(SignalNames[:], strings.TrimSpace(name))
+		if !ok || k < 0 {
+			return w, fmt.Errorf("%q: want signal=weight with a signal among %s", part, strings.Join(SignalNames[:], ", "))
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return w, fmt.Errorf("%q: the weight is not a number", part)
+		}
+		w.W[k] = v
+	}
+	return w, nil
+}
+
+func (ix *Index) similarFeatures(a, j int32) features {
+	var f features
+	c := ix.content
+	f[SigBehaviour] = ix.beh.simOf(a, j)
+	if c.sameLeaf(a, j) {
+		f[SigLeaf] = 1
+	}
+	f[SigPath] = c.pathShare(a, j)
+	if c.brand[a] >= 0 && c.brand[a] == c.brand[j] {
+		f[SigBrand] = 1
+	}
+	f[SigAttrs] = c.attrShare(a, j)
+	f[SigText] = c.textCos(a, j)
+	f[SigFactor] = ix.factor.cos(a, j)
+	f[SigEmbed] = ix.embed.cos(a, j)
+	f[SigPopular] = ix.beh.pop(j)
+	return f
+}
+
+func (ix *Index) complementFeatures(a, j int32) features {
+	var f features
+	c := ix.content
+	f[SigBehaviour] = ix.beh.simOf(a, j)
+	f[SigBasket] = ix.beh.basketOf(a, j)
+	if c.sameLeaf(a, j) {
+		f[SigLeaf] = 1
+	}
+	f[SigPath] = c.pathShare(a, j)
+	if c.brand[a] >= 0 && c.brand[a] == c.brand[j] {
+		f[SigBrand] = 1
+	}
+	f[SigText] = c.textCos(a, j)
+	f[SigCatPair] = ix.beh.catPair(c.leaf[a], c.leaf[j]) * ix.beh.popInLeaf(j)
+	f[SigPopular] = ix.beh.pop(j)
+	return f
+}
+
+func sqrt(x float64) float64 { return math.Sqrt(x) }
+
+// EmbedItems embeds each item's title and brand with e, in batches, and
+// returns the vectors by item id for Build or Learn. progress (may be
+// nil) hears how many items are done.
+func EmbedItems(ctx context.Context, e embed.Embedder, items []catalog.Item, progress func(done, total int)) (Vectors, error) {
+	const batch = 64
+	out := make(Vectors, len(items))
+	for k := 0; k < len(items); k += batch {
+		part := items[k:min(k+batch, len(items))]
+		texts := make([]string, len(part))
+		for q, it := range part {
+			texts[q] = strings.TrimSpace(it.Title + " " + it.Brand)
+		}
+		vs, err := e.Embed(ctx, texts)
+		if err != nil {
+			return nil, fmt.Errorf("embed items with %s: %w", e.Name(), err)
+		}
+		for q, it := range part {
+			if q < len(vs) && texts[q] != "" {
+				out[it.ID] = vs[q]
+			}
+		}
+		if progress != nil {
+			progress(min(k+batch, len(items)), len(items))
+		}
+	}
+	return out, nil
+}
