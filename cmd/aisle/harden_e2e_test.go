@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -9,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // Issue 12 (items 1, 2, 9): bad values, times and text are refused with a
@@ -129,6 +135,51 @@ func TestImportSkipsOutOfBoundsEvents(t *testing.T) {
 	for _, want := range []string{"2 accepted, 4 rejected", "line 3: timestamp", "line 4: timestamp", "line 5: timestamp", "line 6: value"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("import output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// Issue 12 items 1 and 2, for data stored before the bounds existed: one
+// rating of 1e39 made popular, trending and cold-start answers an empty
+// 200, and one view dated 2100 took over "popular in the last 7 days".
+func TestServeSurvivesOldBadEvents(t *testing.T) {
+	dir := t.TempDir()
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var items []catalog.Item
+	for i := 0; i < 6; i++ {
+		items = append(items, catalog.Item{ID: fmt.Sprintf("p%d", i), Title: fmt.Sprintf("pen %d", i), Available: true})
+	}
+	if err := st.PutItems(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	huge := 1e39
+	var evs []events.Event
+	for u := 0; u < 20; u++ {
+		evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", u), ItemID: "p1", Type: events.Purchase, Timestamp: now.Add(-time.Duration(u) * time.Hour)})
+		evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", u), ItemID: fmt.Sprintf("p%d", 2+u%3), Type: events.View, Timestamp: now.Add(-time.Duration(u) * time.Hour)})
+	}
+	evs = append(evs,
+		events.Event{UserID: "x", ItemID: "p0", Type: events.Rating, Value: &huge, Timestamp: now},
+		events.Event{UserID: "y", ItemID: "p5", Type: events.View, Timestamp: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := st.AppendEvents(ctx, evs); err != nil { // straight into the store, as an older version would have
+		t.Fatal(err)
+	}
+	st.Close()
+	s := startServer(t, dir)
+	for _, path := range []string{"/api/popular", "/api/popular?window=7d", "/api/trending", "/api/recommend/newcomer"} {
+		code, body := s.do("GET", path, "")
+		list, _ := body["items"].([]any)
+		if code != 200 || len(list) == 0 {
+			t.Errorf("%s: %d %v", path, code, body)
+			continue
+		}
+		if first, _ := list[0].(map[string]any)["id"].(string); path != "/api/trending" && first != "p1" {
+			t.Errorf("%s: first %q, want p1 (20 purchases): %v", path, first, list)
 		}
 	}
 }
