@@ -183,3 +183,50 @@ func TestServeSurvivesOldBadEvents(t *testing.T) {
 		}
 	}
 }
+
+// Issue 12 item 4, through the real server: one shopper's searches do not
+// become everyone's suggestion; three shoppers' do.
+func TestSuggestPoisoningE2E(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	if code, body := s.do("POST", "/api/items", `[{"id":"p1","title":"Gel pen, blue"},{"id":"p2","title":"Gel pen, red"}]`); code != 200 {
+		t.Fatalf("items: %d %v", code, body)
+	}
+	querySuggested := func(text string) bool {
+		_, body := s.do("GET", "/api/suggest?q=gel", "")
+		list, _ := body["suggestions"].([]any)
+		for _, x := range list {
+			m := x.(map[string]any)
+			if m["kind"] == "query" && m["text"] == text {
+				return true
+			}
+		}
+		return false
+	}
+	logged := func(user string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, body := s.do("GET", "/api/users/"+user+"/events", ""); body != nil {
+				if evs, _ := body["events"].([]any); len(evs) >= n {
+					return
+				}
+			}
+		}
+		t.Fatalf("the searches of %s were never logged", user)
+	}
+	for i := 0; i < 5; i++ {
+		if _, res := s.do("GET", "/api/search?q=gel+pen+visit+scam+shop&session_id=s1", ""); res["total"] == 0.0 {
+			t.Fatalf("the planted query finds nothing, so it would not be remembered anyway: %v", res)
+		}
+	}
+	logged("anon-s1", 5)
+	if querySuggested("gel pen visit scam shop") {
+		t.Fatal("one shopper's query is suggested to everyone")
+	}
+	for _, u := range []string{"u1", "u2", "u3"} {
+		s.do("GET", "/api/search?q=gel+pen&user_id="+u, "")
+		logged(u, 1)
+	}
+	if !querySuggested("gel pen") {
+		t.Fatal("a query three shoppers searched is not suggested")
+	}
+}
