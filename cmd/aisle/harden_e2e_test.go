@@ -21,7 +21,8 @@ import (
 // 400 naming the field, nothing is stored, and a retried batch with the
 // same Idempotency-Key is stored once. Talks HTTP to the real server.
 func TestHardenedIngest(t *testing.T) {
-	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	s := startServer(t, dir)
 	if code, body := s.do("POST", "/api/items", `[{"id":"p1","title":"Gel pen"},{"id":"p2","title":"Notebook"}]`); code != 200 {
 		t.Fatalf("items: %d %v", code, body)
 	}
@@ -89,6 +90,15 @@ func TestHardenedIngest(t *testing.T) {
 	}
 	if _, body := s.do("GET", "/api/stats", ""); body["events"] != 4.0 {
 		t.Fatalf("a new key: %v events, want 4", body["events"])
+	}
+	// Keys are kept in the store: a retry after a restart is still a retry.
+	s.stop()
+	s = startServer(t, dir)
+	if code := post("batch-1", batch); code != 200 {
+		t.Fatal(code)
+	}
+	if _, body := s.do("GET", "/api/stats", ""); body["events"] != 4.0 {
+		t.Fatalf("a retry after a restart: %v events, want 4", body["events"])
 	}
 }
 
