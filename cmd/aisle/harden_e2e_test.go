@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -9,13 +11,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // Issue 12 (items 1, 2, 9): bad values, times and text are refused with a
 // 400 naming the field, nothing is stored, and a retried batch with the
 // same Idempotency-Key is stored once. Talks HTTP to the real server.
 func TestHardenedIngest(t *testing.T) {
-	s := startServer(t, t.TempDir())
+	dir := t.TempDir()
+	s := startServer(t, dir)
 	if code, body := s.do("POST", "/api/items", `[{"id":"p1","title":"Gel pen"},{"id":"p2","title":"Notebook"}]`); code != 200 {
 		t.Fatalf("items: %d %v", code, body)
 	}
@@ -84,6 +91,15 @@ func TestHardenedIngest(t *testing.T) {
 	if _, body := s.do("GET", "/api/stats", ""); body["events"] != 4.0 {
 		t.Fatalf("a new key: %v events, want 4", body["events"])
 	}
+	// Keys are kept in the store: a retry after a restart is still a retry.
+	s.stop()
+	s = startServer(t, dir)
+	if code := post("batch-1", batch); code != 200 {
+		t.Fatal(code)
+	}
+	if _, body := s.do("GET", "/api/stats", ""); body["events"] != 4.0 {
+		t.Fatalf("a retry after a restart: %v events, want 4", body["events"])
+	}
 }
 
 // Issue 12 item 6: serving a damaged or empty data file is refused with a
@@ -130,5 +146,97 @@ func TestImportSkipsOutOfBoundsEvents(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("import output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Issue 12 items 1 and 2, for data stored before the bounds existed: one
+// rating of 1e39 made popular, trending and cold-start answers an empty
+// 200, and one view dated 2100 took over "popular in the last 7 days".
+func TestServeSurvivesOldBadEvents(t *testing.T) {
+	dir := t.TempDir()
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var items []catalog.Item
+	for i := 0; i < 6; i++ {
+		items = append(items, catalog.Item{ID: fmt.Sprintf("p%d", i), Title: fmt.Sprintf("pen %d", i), Available: true})
+	}
+	if err := st.PutItems(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	huge := 1e39
+	var evs []events.Event
+	for u := 0; u < 20; u++ {
+		evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", u), ItemID: "p1", Type: events.Purchase, Timestamp: now.Add(-time.Duration(u) * time.Hour)})
+		evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", u), ItemID: fmt.Sprintf("p%d", 2+u%3), Type: events.View, Timestamp: now.Add(-time.Duration(u) * time.Hour)})
+	}
+	evs = append(evs,
+		events.Event{UserID: "x", ItemID: "p0", Type: events.Rating, Value: &huge, Timestamp: now},
+		events.Event{UserID: "y", ItemID: "p5", Type: events.View, Timestamp: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := st.AppendEvents(ctx, evs); err != nil { // straight into the store, as an older version would have
+		t.Fatal(err)
+	}
+	st.Close()
+	s := startServer(t, dir)
+	for _, path := range []string{"/api/popular", "/api/popular?window=7d", "/api/trending", "/api/recommend/newcomer"} {
+		code, body := s.do("GET", path, "")
+		list, _ := body["items"].([]any)
+		if code != 200 || len(list) == 0 {
+			t.Errorf("%s: %d %v", path, code, body)
+			continue
+		}
+		if first, _ := list[0].(map[string]any)["id"].(string); path != "/api/trending" && first != "p1" {
+			t.Errorf("%s: first %q, want p1 (20 purchases): %v", path, first, list)
+		}
+	}
+}
+
+// Issue 12 item 4, through the real server: one shopper's searches do not
+// become everyone's suggestion; three shoppers' do.
+func TestSuggestPoisoningE2E(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	if code, body := s.do("POST", "/api/items", `[{"id":"p1","title":"Gel pen, blue"},{"id":"p2","title":"Gel pen, red"}]`); code != 200 {
+		t.Fatalf("items: %d %v", code, body)
+	}
+	querySuggested := func(text string) bool {
+		_, body := s.do("GET", "/api/suggest?q=gel", "")
+		list, _ := body["suggestions"].([]any)
+		for _, x := range list {
+			m := x.(map[string]any)
+			if m["kind"] == "query" && m["text"] == text {
+				return true
+			}
+		}
+		return false
+	}
+	logged := func(user string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, body := s.do("GET", "/api/users/"+user+"/events", ""); body != nil {
+				if evs, _ := body["events"].([]any); len(evs) >= n {
+					return
+				}
+			}
+		}
+		t.Fatalf("the searches of %s were never logged", user)
+	}
+	for i := 0; i < 5; i++ {
+		if _, res := s.do("GET", "/api/search?q=gel+pen+visit+scam+shop&session_id=s1", ""); res["total"] == 0.0 {
+			t.Fatalf("the planted query finds nothing, so it would not be remembered anyway: %v", res)
+		}
+	}
+	logged("anon-s1", 5)
+	if querySuggested("gel pen visit scam shop") {
+		t.Fatal("one shopper's query is suggested to everyone")
+	}
+	for _, u := range []string{"u1", "u2", "u3"} {
+		s.do("GET", "/api/search?q=gel+pen&user_id="+u, "")
+		logged(u, 1)
+	}
+	if !querySuggested("gel pen") {
+		t.Fatal("a query three shoppers searched is not suggested")
 	}
 }

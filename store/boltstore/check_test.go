@@ -187,3 +187,21 @@ func BenchmarkCheck500k(b *testing.B) {
 	}
 	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB")
 }
+
+// A data dir in use by another process is refused as such (not as damage),
+// after the lock wait, and `Check` says so too.
+func TestOpenInUse(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, err = Open(dir)
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "another aisle process") {
+		t.Fatalf("second open: %v", err)
+	}
+	if _, err := Check(context.Background(), filepath.Join(dir, FileName), 0); !errors.Is(err, ErrInUse) {
+		t.Fatalf("check of a file in use: %v", err)
+	}
+}

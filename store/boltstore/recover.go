@@ -54,7 +54,9 @@ func Recover(ctx context.Context, src, dstDir string, progress func(bucket strin
 		return rep, err
 	}
 	if hdr.PageSize == 0 {
-		return rep, fmt.Errorf("%s: neither meta page is readable (%s): nothing can be salvaged with this tool; restore a backup", src, strings.Join(hdr.Problems, "; "))
+		// Neither meta page is readable, so there is no tree to walk: scan
+		// the leaf pages of the file, assuming the usual page size.
+		return recoverRaw(ctx, src, dstDir, hdr, rep)
 	}
 	// Work on a copy padded to the length the newest transaction expects:
 	// bbolt maps the file and faults on pages past its end.
@@ -163,6 +165,33 @@ func Recover(ctx context.Context, src, dstDir string, progress func(bucket strin
 	}
 	if err := dst.rebuildIndexes(ctx, eventSeq); err != nil {
 		return rep, fmt.Errorf("rebuild indexes of %s: %w", dstPath, err)
+	}
+	rep.Items, _ = dst.CountItems(ctx)
+	rep.Users, _ = dst.CountUsers(ctx)
+	rep.Events, _ = dst.CountEvents(ctx)
+	return rep, nil
+}
+
+// recoverRaw salvages by the raw leaf-page scan alone.
+func recoverRaw(ctx context.Context, src, dstDir string, hdr CheckReport, rep RecoverReport) (RecoverReport, error) {
+	rep.Problems = append(rep.Problems, hdr.Problems...)
+	dst, err := Open(dstDir)
+	if err != nil {
+		return rep, err
+	}
+	defer dst.Close()
+	added, err := salvageRaw(ctx, src, os.Getpagesize(), dst.db)
+	for b, n := range added {
+		rep.Copied[b+" (raw page scan)"] = n
+	}
+	if err != nil {
+		return rep, fmt.Errorf("scan %s: %w", src, err)
+	}
+	if len(added) == 0 {
+		return rep, fmt.Errorf("%s: neither meta page is readable (%s) and no record was found in its pages: nothing can be salvaged with this tool; restore a backup", src, strings.Join(hdr.Problems, "; "))
+	}
+	if err := dst.rebuildIndexes(ctx, 0); err != nil {
+		return rep, fmt.Errorf("rebuild indexes of %s: %w", dstDir, err)
 	}
 	rep.Items, _ = dst.CountItems(ctx)
 	rep.Users, _ = dst.CountUsers(ctx)

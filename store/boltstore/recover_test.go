@@ -24,6 +24,7 @@ func TestRecover(t *testing.T) {
 	}{
 		{"sound file", func(b []byte) []byte { return b }, true},
 		{"truncated to half", func(b []byte) []byte { return b[:len(b)/2/page*page] }, false},
+		{"both meta pages zeroed", func(b []byte) []byte { clear(b[:2*page]); return b }, false},
 		{"garbage pages", func(b []byte) []byte {
 			r := rand.New(rand.NewPCG(3, 4))
 			for i := 20 * page; i < 24*page; i++ {
