@@ -53,6 +53,21 @@ func (w Weighting) Recency(newer int) float32 {
 	return float32(1 + w.RecentBoost*math.Exp2(-float64(newer)/w.RecentHalfLife))
 }
 
+// String describes the weighting for people, e.g. "binary, recent ×(1+3·2^(−r/5))".
+func (w Weighting) String() string {
+	s := "raw"
+	switch {
+	case w.Binary:
+		s = "binary"
+	case w.Scale > 0 && w.Scale != 1:
+		s = fmt.Sprintf("scaled ×%.3g", w.Scale)
+	}
+	if w.RecentBoost > 0 && w.RecentHalfLife > 0 {
+		s += fmt.Sprintf(", recent ×(1+%g·2^(−r/%g))", w.RecentBoost, w.RecentHalfLife)
+	}
+	return s
+}
+
 // QueryWeights weighs a history (oldest first) of raw weights for a query.
 func (w Weighting) QueryWeights(raw []float32) []float32 {
 	out := make([]float32, len(raw))

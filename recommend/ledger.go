@@ -83,6 +83,13 @@ func (l *ledger) bump(a, b int32) {
 	m[b]++
 }
 
+// count is the number of weighted item events recorded.
+func (l *ledger) count() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.evs)
+}
+
 // forgetUser drops a user's open baskets (their counts stay aggregated and
 // anonymous).
 func (l *ledger) forgetUser(user string) {

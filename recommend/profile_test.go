@@ -109,6 +109,18 @@ func TestRetrainDue(t *testing.T) {
 			}
 		})
 	}
+	// At start-up, a log imported while the server was down (1,200 item
+	// events in the fixture) and no serving model call for a run at once.
+	if err := svc.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !r.startupDue() {
+		t.Fatal("no first run over an imported, untrained log")
+	}
+	r.AfterEvents = 2000
+	if r.startupDue() {
+		t.Fatal("a first run over fewer events than AfterEvents")
+	}
 	r.Every = time.Hour
 	svc.newEvents.Store(0)
 	if !r.due(now, now.Add(-time.Second)) {

@@ -121,6 +121,13 @@ func (r *Retrainer) Run(ctx context.Context) {
 	r.lastMu.Lock()
 	r.ctx = ctx
 	r.lastMu.Unlock()
+	if r.startupDue() {
+		// history imported while the server was down and never trained:
+		// train now rather than serve fallbacks until the schedule fires
+		if _, err := r.RunOnce(ctx); err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
+			r.svc.log.Error("first training failed", "error", err)
+		}
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	next := time.Now().Add(r.Every)
@@ -161,6 +168,13 @@ func (r *Retrainer) due(now, next time.Time) bool {
 		quiet = 5 * time.Second
 	}
 	return now.Sub(r.pendingSince) >= maxPending || now.Sub(time.Unix(0, r.svc.lastEventAt.Load())) >= quiet
+}
+
+// startupDue reports whether a run should start as the server starts: no
+// model serves, yet the log already holds AfterEvents item events (they
+// were imported while it was down).
+func (r *Retrainer) startupDue() bool {
+	return r.AfterEvents > 0 && r.svc.models.Load().primary == nil && r.svc.ledger.count() >= r.AfterEvents
 }
 
 // maxPending is the longest an event-triggered run waits for quiet.

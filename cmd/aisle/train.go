@@ -83,9 +83,12 @@ func newTrainCmd() *cobra.Command {
 Preprocessing (deduplication, bot and outlier filtering, event-type weights,
 optional time decay and k-core) is reported step by step. Each model is then
 checked against its data requirements (and trained only if it meets them),
-measured on a hold-out of each sampled user's newest interaction (HR@10,
-NDCG@10, MRR), fitted on all the data and stored as a new version. The server
-must not be running on the same data directory.`,
+measured on a hold-out of a fifth of each sampled user's interactions (half
+the users their newest, half random ones), queried with the user's whole
+remaining history as the server does (NDCG@10, Recall@10, HR@10, MRR@10; the
+event weighting and recent-event boost are chosen there), fitted on all the
+data and stored as a new version. The server must not be running on the same
+data directory.`,
 		Example: "  aisle train --data ./aisle-data\n  aisle train --data ./aisle-data --model ials,ease --json -",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -180,18 +183,18 @@ func (b *trainBars) finish() {
 
 func printResults(w io.Writer, results []pipeline.Result) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\tversion\tHR@10\tNDCG@10\tMRR\tseconds\tnote")
+	fmt.Fprintln(tw, "model\tversion\tNDCG@10\tRecall@10\tHR@10\tMRR@10\tweighting\tseconds\tnote")
 	for _, r := range results {
 		if !r.Trained {
 			note := "not trained: " + r.Reason
 			if r.Error != "" {
 				note = "failed: " + r.Error
 			}
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%.1f\t%s\n", r.Model, r.TrainSeconds, note)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t%.1f\t%s\n", r.Model, r.TrainSeconds, note)
 			continue
 		}
 		m := r.Metrics
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.1f\t%s\n", r.Model, r.Version, metric(m, "HR@10"), metric(m, "NDCG@10"), metric(m, "MRR"), r.TrainSeconds, r.Reason)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n", r.Model, r.Version, metric(m, "NDCG@10"), metric(m, "Recall@10"), metric(m, "HR@10"), metric(m, "MRR@10"), r.Weighting, r.TrainSeconds, r.Reason)
 	}
 	tw.Flush()
 }
