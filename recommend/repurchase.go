@@ -51,6 +51,7 @@ type userRows struct {
 type buyRec struct {
 	first, last int64
 	occasions   int32
+	gaps        ivStats // this user's own log-intervals for this item
 }
 
 const occasionGap = 12 * 3600
@@ -93,6 +94,10 @@ type RepurchaseParams struct {
 	// item's interval towards its category's, and a category's towards the
 	// shop's.
 	ItemPrior, CategoryPrior float64
+	// UserPrior pulls a user's own interval for an item (from their own
+	// repeat purchases of it) towards the item's; 0 ignores the user's own
+	// rhythm.
+	UserPrior float64
 }
 
 // DefaultRepurchaseParams were chosen on the validation split of Online
@@ -203,6 +208,7 @@ func (s *Service) rowsObserve(e events.Event, i int32) {
 		r.buyerStats(i)[1]++
 	}
 	x := math.Log(float64(gap) / 86400)
+	b.gaps.add(x)
 	r.ivOf(r.itemIv, i).add(x)
 	if cat >= 0 {
 		r.ivOf(r.catIv, cat).add(x)
@@ -254,6 +260,17 @@ func (r *rowState) interval(i, cat int32) (mean, sd float64) {
 	}
 	m, v := r.itemIv[i].shrink(cm, cv, r.params.ItemPrior)
 	return m, min(max(math.Sqrt(v), 0.3), 1.5)
+}
+
+// userInterval is interval(i, cat) pulled towards the user's own rhythm
+// for the item (b.gaps) when UserPrior > 0; the caller holds r.mu.
+func (r *rowState) userInterval(b *buyRec, i, cat int32) (mean, sd float64) {
+	m, sd := r.interval(i, cat)
+	if r.params.UserPrior <= 0 || b.gaps.n == 0 {
+		return m, sd
+	}
+	um, uv := b.gaps.shrink(m, sd*sd, r.params.UserPrior)
+	return um, min(max(math.Sqrt(uv), 0.3), 1.5)
 }
 
 // due is how due a repurchase is after elapsed seconds, given the item's

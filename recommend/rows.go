@@ -53,7 +53,7 @@ func (s *Service) BuyAgainAt(ctx context.Context, user string, at time.Time, req
 		if !f.allows(i) {
 			continue
 		}
-		mean, sd := r.interval(i, info[i].cat)
+		mean, sd := r.userInterval(b, i, info[i].cat)
 		d := due(now-b.last, mean, sd, p.OverdueSlack)
 		prop := 0.5
 		if bs := r.buyers[i]; bs != nil {

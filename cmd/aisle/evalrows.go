@@ -26,6 +26,7 @@ func newEvalRowsCmd() *cobra.Command {
 		k, maxBaskets          int
 		tune                   bool
 		floor, prop, slack     float64
+		userPrior              float64
 	)
 	cmd := &cobra.Command{
 		Use:   "rows --format online-retail --path P",
@@ -84,7 +85,7 @@ Formats: online-retail (the UCI Online Retail .tar.gz of per-day CSVs, or its fo
 			for _, p := range []struct {
 				v   float64
 				dst *float64
-			}{{floor, &opt.Params.Floor}, {prop, &opt.Params.Propensity}, {slack, &opt.Params.OverdueSlack}} {
+			}{{floor, &opt.Params.Floor}, {prop, &opt.Params.Propensity}, {slack, &opt.Params.OverdueSlack}, {userPrior, &opt.Params.UserPrior}} {
 				if p.v >= 0 {
 					*p.dst = p.v
 				}
@@ -156,6 +157,7 @@ Formats: online-retail (the UCI Online Retail .tar.gz of per-day CSVs, or its fo
 	f.BoolVar(&tune, "tune", false, "choose the buy-again parameters on the validation split first")
 	f.Float64Var(&floor, "floor", -1, "buy-again Floor (how much an item that is not due still scores; large = ignore timing); default: recommend.DefaultRepurchaseParams")
 	f.Float64Var(&prop, "propensity", -1, "buy-again Propensity weight; default: recommend.DefaultRepurchaseParams")
+	f.Float64Var(&userPrior, "user-prior", -1, "buy-again UserPrior (0 = ignore the user's own rhythm); default: recommend.DefaultRepurchaseParams")
 	f.Float64Var(&slack, "overdue-slack", -1, "buy-again OverdueSlack; default: recommend.DefaultRepurchaseParams")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file (- = stdout)")
 	return cmd
