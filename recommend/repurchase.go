@@ -104,7 +104,7 @@ type RepurchaseParams struct {
 // Retail (train before 2011-06-01, validate June–August 2011); see
 // docs/benchmarks.md.
 func DefaultRepurchaseParams() RepurchaseParams {
-	return RepurchaseParams{Floor: 4, Propensity: 1, OverdueSlack: 4, ItemPrior: 3, CategoryPrior: 5}
+	return RepurchaseParams{Floor: 4, Propensity: 1, OverdueSlack: 4, ItemPrior: 3, CategoryPrior: 5, UserPrior: 1}
 }
 
 // SetRepurchaseParams replaces the buy-it-again parameters (evaluation
