@@ -102,7 +102,9 @@ type RepurchaseParams struct {
 
 // DefaultRepurchaseParams were chosen on the validation split of Online
 // Retail (train before 2011-06-01, validate June–August 2011); see
-// docs/benchmarks.md.
+// docs/benchmarks.md. There, the landscape is flat: the item's rebuy
+// propensity is what beats "most often bought"; timing and the user's own
+// rhythm move NDCG@10 by about 0.002.
 func DefaultRepurchaseParams() RepurchaseParams {
 	return RepurchaseParams{Floor: 4, Propensity: 1, OverdueSlack: 4, ItemPrior: 3, CategoryPrior: 5, UserPrior: 1}
 }
