@@ -30,6 +30,7 @@ type rowState struct {
 
 	added       map[int32]int64 // item → created_at (Unix seconds)
 	addedNewest int64
+	words       map[int32][]string // item → title words, for new arrivals
 
 	params RepurchaseParams
 
@@ -131,6 +132,7 @@ func (r *rowState) init() {
 		r.catIv = map[int32]*ivStats{}
 		r.buyers = map[int32]*[2]int32{}
 		r.added = map[int32]int64{}
+		r.words = map[int32][]string{}
 	}
 	r.paramsSet()
 }
@@ -147,6 +149,7 @@ func (s *Service) rowsItemsAdded(its []catalog.Item) {
 		if !ok {
 			continue
 		}
+		r.words[i] = tokens(it.Title)
 		if _, seen := r.added[i]; seen {
 			continue
 		}

@@ -164,13 +164,14 @@ func (s *Service) NewArrivals(ctx context.Context, user string, req Request) (*A
 	r.mu.RLock()
 	from := r.addedNewest - int64(NewArrivalsWindow/time.Second)
 	type fresh struct {
-		item int32
-		ts   int64
+		item  int32
+		ts    int64
+		words []string
 	}
 	var cands []fresh
 	for i, ts := range r.added {
 		if ts >= from && f.allows(i) && !prof.bought[i] {
-			cands = append(cands, fresh{i, ts})
+			cands = append(cands, fresh{i, ts, r.words[i]})
 		}
 	}
 	newest := r.addedNewest
@@ -188,7 +189,7 @@ func (s *Service) NewArrivals(ctx context.Context, user string, req Request) (*A
 	out := make([]Item, 0, len(cands))
 	for _, c := range cands {
 		freshness := 1 - float64(newest-c.ts)/span
-		aff, why := prof.affinity(&info[c.item])
+		aff, why := prof.affinity(&info[c.item], c.words)
 		reason := "new"
 		if why != "" {
 			reason = "new, " + why
@@ -256,16 +257,16 @@ func (s *Service) profile(ctx context.Context, user string, info []itemInfo) (*c
 	return p, nil
 }
 
-// affinity scores an item against the profile in [0, ~2]: category share
-// + half the brand share + the cosine of title words; why names the
-// strongest signal.
-func (p *contentProfile) affinity(it *itemInfo) (float64, string) {
+// affinity scores an item with title words words against the profile in
+// [0, ~2]: category share + half the brand share + the cosine of title
+// words; why names the strongest signal.
+func (p *contentProfile) affinity(it *itemInfo, words []string) (float64, string) {
 	cat := p.cats[it.leafCategory()]
 	brand := 0.5 * p.brands[strings.ToLower(it.brand)]
 	var text float64
 	if p.wordNorm > 0 {
 		var dot, n float64
-		for _, t := range tokens(it.title) {
+		for _, t := range words {
 			dot += p.words[t]
 			n++
 		}
