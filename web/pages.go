@@ -222,7 +222,7 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := u.visitorOf(w, r)
 	var rows []row
-	rec, err := u.svc.Recommend(ctx, v.User, rowRequest())
+	rec, err := u.recommended(ctx, v)
 	if err != nil {
 		u.fail(w, r, err)
 		return
