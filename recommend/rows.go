@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // The rows a shop expects beside "recommended for you": buy it again,
@@ -101,7 +102,7 @@ var viewTypes = []events.Type{events.View, events.Click, events.AddToCart}
 // the given types, newest first (at most limit).
 func (s *Service) recentItems(ctx context.Context, user string, types []events.Type, limit int) ([]events.Event, error) {
 	evs, err := s.st.UserEvents(ctx, user, max(4*limit, 200))
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read events of %q: %w", user, err)
 	}
 	seen := map[string]bool{}
@@ -215,7 +216,7 @@ func (s *Service) profile(ctx context.Context, user string, info []itemInfo) (*c
 		return p, nil
 	}
 	evs, err := s.st.UserEvents(ctx, user, 200)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read events of %q: %w", user, err)
 	}
 	var total float64
