@@ -61,15 +61,34 @@ func (s *Service) BuyAgainAt(ctx context.Context, user string, at time.Time, req
 			prop = (float64(bs[1]) + 1) / (float64(bs[0]) + 2)
 		}
 		score := (float64(b.occasions) + p.Propensity*prop) * (p.Floor + d)
-		every := math.Exp(mean)
-		reason := fmt.Sprintf("buy again: bought %d×, usually every %s", b.occasions, daysText(every))
-		if d < 0.5 && now-b.last < int64(every*86400) {
-			reason = fmt.Sprintf("buy again: bought %d×, due in about %s", b.occasions, daysText(every-float64(now-b.last)/86400))
-		}
-		cands = append(cands, Item{ID: info[i].id, Score: score, Reason: reason})
+		cands = append(cands, Item{ID: info[i].id, Score: score, Reason: r.buyAgainReason(b, i, info[i].cat, now, mean, d)})
 	}
 	sortItems(cands)
 	return &Answer{Items: s.diversify(cands, req, info)}, nil
+}
+
+// buyAgainReason says what the score rests on, claiming an interval only
+// when repurchases of the item (or of its category) were seen; the caller
+// holds r.mu.
+func (r *rowState) buyAgainReason(b *buyRec, i, cat int32, now int64, mean, due float64) string {
+	bought := fmt.Sprintf("buy again: you bought it %d×", b.occasions)
+	if b.occasions == 1 {
+		bought = "buy again: you bought it before"
+	}
+	every := math.Exp(mean)
+	var basis string
+	switch {
+	case b.gaps.n > 0 || (r.itemIv[i] != nil && r.itemIv[i].n > 0):
+		basis = "usually every " + daysText(every)
+	case cat >= 0 && r.catIv[cat] != nil && r.catIv[cat].n > 0:
+		basis = "items like it every " + daysText(every)
+	default:
+		return bought
+	}
+	if due < 0.5 && now-b.last < int64(every*86400) {
+		return fmt.Sprintf("%s; due in about %s", bought, daysText(every-float64(now-b.last)/86400))
+	}
+	return bought + ", " + basis
 }
 
 func daysText(d float64) string {

@@ -136,6 +136,17 @@ func TestBuyAgainLearnsIntervals(t *testing.T) {
 			}
 		})
 	}
+	// Reasons claim an interval only where repurchases were seen.
+	ans, _ := svc.BuyAgainAt(ctx, "me", day(110), Request{N: 10})
+	for _, it := range ans.Items {
+		want := map[string]string{"c0i0": "buy again: you bought it 3×, usually every 1", "c9i0": "buy again: you bought it before"}[it.ID]
+		if want != "" && !strings.HasPrefix(it.Reason, want) {
+			t.Errorf("%s: reason %q, want it to start %q", it.ID, it.Reason, want)
+		}
+		if it.ID == "c9i0" && strings.Contains(it.Reason, "every") {
+			t.Errorf("lamp reason %q claims an interval nobody showed", it.Reason)
+		}
+	}
 	if ans, err := svc.BuyAgain(ctx, "nobody", Request{N: 5}); err != nil || len(ans.Items) != 0 {
 		t.Fatalf("unknown user: %+v %v", ans, err)
 	}
