@@ -60,6 +60,9 @@ func (u *UI) personalRows(ctx context.Context, v visitor) ([]row, error) {
 		if len(r.Items) == 0 {
 			continue
 		}
+		for j := range r.Items { // the title names the anchor; the card needs not repeat it
+			r.Items[j].Reason = "like the one you viewed"
+		}
 		id := fmt.Sprintf("because_%d", k)
 		rows = append(rows, row{ID: id, Title: "Because you viewed " + r.AnchorTitle, Cards: u.cards(ctx, v, "because_viewed", r.Items)})
 	}

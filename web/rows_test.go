@@ -29,6 +29,9 @@ func TestShopRowsAndCart(t *testing.T) {
 			t.Fatalf("buy again shows %s, which u000 never bought", id)
 		}
 	}
+	if !strings.Contains(body, `<span class="reason" title="buy again: you bought it`) || !strings.Contains(body, `">you bought it`) {
+		t.Fatal("buy-again cards should say, in words, that the shopper bought it")
+	}
 	if fresh := rowIDs(body, "new_for_you"); len(fresh) == 0 {
 		t.Fatal("no new-for-you row")
 	}
