@@ -174,6 +174,12 @@ const maxNewCandidates = 5000
 // they are added, with no events at all; a user without history gets the
 // newest first. Items the user bought are left out.
 func (s *Service) NewArrivals(ctx context.Context, user string, req Request) (*Answer, error) {
+	return s.NewArrivalsAt(ctx, user, time.Time{}, req)
+}
+
+// NewArrivalsAt is NewArrivals as of time at: items added in the window
+// before at (zero = before the newest addition).
+func (s *Service) NewArrivalsAt(ctx context.Context, user string, at time.Time, req Request) (*Answer, error) {
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
 	prof, err := s.profile(ctx, user, info)
@@ -182,7 +188,11 @@ func (s *Service) NewArrivals(ctx context.Context, user string, req Request) (*A
 	}
 	r := &s.rows
 	r.mu.RLock()
-	from := r.addedNewest - int64(NewArrivalsWindow/time.Second)
+	newest := r.addedNewest
+	if !at.IsZero() {
+		newest = at.Unix()
+	}
+	from := newest - int64(NewArrivalsWindow/time.Second)
 	type fresh struct {
 		item  int32
 		ts    int64
@@ -190,11 +200,10 @@ func (s *Service) NewArrivals(ctx context.Context, user string, req Request) (*A
 	}
 	var cands []fresh
 	for i, ts := range r.added {
-		if ts >= from && f.allows(i) && !prof.bought[i] {
+		if ts >= from && ts <= newest && f.allows(i) && !prof.bought[i] {
 			cands = append(cands, fresh{i, ts, r.words[i]})
 		}
 	}
-	newest := r.addedNewest
 	r.mu.RUnlock()
 	slices.SortFunc(cands, func(a, b fresh) int {
 		if c := cmp.Compare(b.ts, a.ts); c != 0 {

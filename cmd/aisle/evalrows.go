@@ -41,6 +41,8 @@ would, then measure on the purchases from --split to --end:
                 complete-basket vs bought-together vs popularity. HR, Recall @K.
   cold start    users whose first purchase is after --split: their first basket from their
                 attributes (country) vs popularity.
+  new arrivals  a returning user's first test basket holding items first sold in the 30 days
+                before it: new-arrivals ranked by content affinity vs newest first.
 
 --tune picks the buy-again parameters on a validation split (train before --val-split, measure
 from --val-split to --split) and then reports the test split with the best of them.
@@ -247,4 +249,5 @@ func writeRowsReport(w io.Writer, rep *eval.RowsReport) {
 	section("buy it again: the first test basket's rebought items", rep.BuyAgainUsers, rep.BuyAgain)
 	section("next basket: the rest of a basket given its first item", rep.NextBaskets, rep.NextBasket)
 	section("cold start: a new customer's first basket", rep.ColdUsers, rep.ColdStart)
+	section("new arrivals: the items of a returning customer's basket added in the 30 days before it", rep.NewArrivalUsers, rep.NewArrivals)
 }
