@@ -160,7 +160,13 @@ func TestRowRoutesEndToEnd(t *testing.T) {
 		t.Errorf("unknown basket: %d %+v", code, a)
 	}
 	// A user nobody knows gets empty rows, not an error.
-	if code, a := call(t, "GET", base+"/api/recommend/ghost/buy-again", ""); code != 200 || a.Items == nil || len(a.Items) != 0 {
-		t.Errorf("ghost: %d %+v", code, a)
+	for _, row := range []string{"buy-again", "recently-viewed", "because-you-viewed"} {
+		if code, a := call(t, "GET", base+"/api/recommend/ghost/"+row, ""); code != 200 || a.Items == nil || len(a.Items) != 0 {
+			t.Errorf("ghost %s: %d %+v", row, code, a)
+		}
+	}
+	// New arrivals need no history: the newest first.
+	if code, a := call(t, "GET", base+"/api/recommend/ghost/new-arrivals?n=2", ""); code != 200 || first(a) != "fresh" {
+		t.Errorf("ghost new-arrivals: %d %+v", code, a)
 	}
 }

@@ -58,6 +58,10 @@ type RowsReport struct {
 	// = their first basket.
 	ColdUsers int
 	ColdStart map[string]RowsMetrics
+	// NewArrivals: each returning user's first test basket holding items
+	// added (first sold) in the 30 days before it; target = those items.
+	NewArrivalUsers int
+	NewArrivals     map[string]RowsMetrics
 }
 
 type testBasket struct {
@@ -98,8 +102,9 @@ func EvalRows(ctx context.Context, shop *Shop, opt RowsOptions) (*RowsReport, er
 		return nil, err
 	}
 	defer st.Close()
-	// Only users go to the store (cold start reads their attributes); the
-	// catalogue and events reach the service as listener calls.
+	// Users go to the store (cold start reads their attributes) and so do
+	// the training events (new arrivals read the user's history); the
+	// service learns the catalogue and the events from listener calls.
 	if err := st.PutUsers(ctx, shop.Users); err != nil {
 		return nil, fmt.Errorf("rows: store users: %w", err)
 	}
@@ -131,11 +136,17 @@ func EvalRows(ctx context.Context, shop *Shop, opt RowsOptions) (*RowsReport, er
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		svc.EventsAppended(train[k:min(k+batch, len(train))])
+		part := slices.Clone(train[k:min(k+batch, len(train))])
+		if !opt.BuyAgainOnly {
+			if err := st.AppendEvents(ctx, part); err != nil {
+				return nil, fmt.Errorf("rows: store events: %w", err)
+			}
+		}
+		svc.EventsAppended(part)
 		progress("train", k, len(train))
 	}
 	rep := &RowsReport{SplitAt: opt.SplitAt, End: opt.End, K: opt.K, TrainEvents: len(train), Params: opt.Params,
-		BuyAgain: map[string]RowsMetrics{}, NextBasket: map[string]RowsMetrics{}, ColdStart: map[string]RowsMetrics{}}
+		BuyAgain: map[string]RowsMetrics{}, NextBasket: map[string]RowsMetrics{}, ColdStart: map[string]RowsMetrics{}, NewArrivals: map[string]RowsMetrics{}}
 	if err := rowsBuyAgain(ctx, svc, train, baskets, order, seenTrain, opt, rep, progress); err != nil {
 		return nil, err
 	}
@@ -146,6 +157,9 @@ func EvalRows(ctx context.Context, shop *Shop, opt RowsOptions) (*RowsReport, er
 		return nil, err
 	}
 	if err := rowsColdStart(ctx, svc, shop, baskets, order, seenTrain, opt, rep, progress); err != nil {
+		return nil, err
+	}
+	if err := rowsNewArrivals(ctx, svc, shop, baskets, order, seenTrain, opt, rep, progress); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -381,6 +395,57 @@ func rowsColdStart(ctx context.Context, svc *recommend.Service, shop *Shop, bask
 	acc.into(rep.ColdStart)
 	if m := acc["popularity"]; m != nil {
 		rep.ColdUsers = int(m[3])
+	}
+	return nil
+}
+
+// rowsNewArrivals: for each returning user, their first test basket that
+// holds items added (first sold) within recommend.NewArrivalsWindow before
+// it; target = those items; NewArrivalsAt (content affinity to the user's
+// history) against the newest first (what a user without history gets).
+func rowsNewArrivals(ctx context.Context, svc *recommend.Service, shop *Shop, baskets map[string]*testBasket, order []string, seenTrain map[string]bool, opt RowsOptions, rep *RowsReport, progress func(string, int, int)) error {
+	created := map[string]time.Time{}
+	for _, it := range shop.Items {
+		created[it.ID] = it.CreatedAt
+	}
+	done := map[string]bool{}
+	acc := rowsAccum{}
+	for k, id := range order {
+		b := baskets[id]
+		if !seenTrain[b.user] || done[b.user] {
+			continue
+		}
+		target := map[string]bool{}
+		for _, it := range b.items {
+			if c := created[it]; !c.After(b.at) && b.at.Sub(c) <= recommend.NewArrivalsWindow {
+				target[it] = true
+			}
+		}
+		if len(target) == 0 {
+			continue
+		}
+		done[b.user] = true
+		if k%100 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			progress("new arrivals", k, len(order))
+		}
+		req := recommend.Request{N: opt.K}
+		mine, err := svc.NewArrivalsAt(ctx, b.user, b.at, req)
+		if err != nil {
+			return err
+		}
+		acc.add("new-arrivals (content affinity)", answerIDs(mine), target, opt.K)
+		newest, err := svc.NewArrivalsAt(ctx, "", b.at, req)
+		if err != nil {
+			return err
+		}
+		acc.add("newest first", answerIDs(newest), target, opt.K)
+	}
+	acc.into(rep.NewArrivals)
+	if m := acc["newest first"]; m != nil {
+		rep.NewArrivalUsers = int(m[3])
 	}
 	return nil
 }

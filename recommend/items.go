@@ -8,9 +8,11 @@ package recommend
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aisle-dev/aisle/catalog"
 )
@@ -34,6 +36,17 @@ type items struct {
 	index  map[string]int32
 	info   []itemInfo
 	catIDs map[string]int32 // leaf category → id, so hot loops compare ints
+	// shared is set when a snapshot of info was handed out: the next
+	// in-place change copies the table first, so readers never see a write.
+	shared atomic.Bool
+}
+
+// unshare copies the table before an in-place change if a snapshot may
+// be reading it; the caller holds s.mu for writing.
+func (s *items) unshare() {
+	if s.shared.Swap(false) {
+		s.info = slices.Clone(s.info)
+	}
 }
 
 func newItems() *items { return &items{index: map[string]int32{}, catIDs: map[string]int32{}} }
@@ -65,6 +78,9 @@ func (s *items) upsert(its []catalog.Item) []int32 {
 			s.index[it.ID] = i
 			s.info = append(s.info, itemInfo{})
 		}
+		if ok {
+			s.unshare()
+		}
 		info := infoOf(it)
 		info.cat = -1
 		if c := info.leafCategory(); c != "" {
@@ -84,6 +100,7 @@ func (s *items) upsert(its []catalog.Item) []int32 {
 func (s *items) remove(ids []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.unshare()
 	for _, id := range ids {
 		if i, ok := s.index[id]; ok {
 			s.info[i].deleted = true
@@ -112,6 +129,7 @@ func (s *items) len() int {
 func (s *items) snapshot() []itemInfo {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	s.shared.Store(true)
 	return s.info[:len(s.info):len(s.info)]
 }
 

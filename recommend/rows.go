@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // The rows a shop expects beside "recommended for you": buy it again,
@@ -53,22 +54,41 @@ func (s *Service) BuyAgainAt(ctx context.Context, user string, at time.Time, req
 		if !f.allows(i) {
 			continue
 		}
-		mean, sd := r.interval(i, info[i].cat)
+		mean, sd := r.userInterval(b, i, info[i].cat)
 		d := due(now-b.last, mean, sd, p.OverdueSlack)
 		prop := 0.5
 		if bs := r.buyers[i]; bs != nil {
 			prop = (float64(bs[1]) + 1) / (float64(bs[0]) + 2)
 		}
 		score := (float64(b.occasions) + p.Propensity*prop) * (p.Floor + d)
-		every := math.Exp(mean)
-		reason := fmt.Sprintf("buy again: bought %d×, usually every %s", b.occasions, daysText(every))
-		if d < 0.5 && now-b.last < int64(every*86400) {
-			reason = fmt.Sprintf("buy again: bought %d×, due in about %s", b.occasions, daysText(every-float64(now-b.last)/86400))
-		}
-		cands = append(cands, Item{ID: info[i].id, Score: score, Reason: reason})
+		cands = append(cands, Item{ID: info[i].id, Score: score, Reason: r.buyAgainReason(b, i, info[i].cat, now, mean, d)})
 	}
 	sortItems(cands)
 	return &Answer{Items: s.diversify(cands, req, info)}, nil
+}
+
+// buyAgainReason says what the score rests on, claiming an interval only
+// when repurchases of the item (or of its category) were seen; the caller
+// holds r.mu.
+func (r *rowState) buyAgainReason(b *buyRec, i, cat int32, now int64, mean, due float64) string {
+	bought := fmt.Sprintf("buy again: you bought it %d×", b.occasions)
+	if b.occasions == 1 {
+		bought = "buy again: you bought it before"
+	}
+	every := math.Exp(mean)
+	var basis string
+	switch {
+	case b.gaps.n > 0 || (r.itemIv[i] != nil && r.itemIv[i].n > 0):
+		basis = "usually every " + daysText(every)
+	case cat >= 0 && r.catIv[cat] != nil && r.catIv[cat].n > 0:
+		basis = "items like it every " + daysText(every)
+	default:
+		return bought
+	}
+	if due < 0.5 && now-b.last < int64(every*86400) {
+		return fmt.Sprintf("%s; due in about %s", bought, daysText(every-float64(now-b.last)/86400))
+	}
+	return bought + ", " + basis
 }
 
 func daysText(d float64) string {
@@ -101,7 +121,7 @@ var viewTypes = []events.Type{events.View, events.Click, events.AddToCart}
 // the given types, newest first (at most limit).
 func (s *Service) recentItems(ctx context.Context, user string, types []events.Type, limit int) ([]events.Event, error) {
 	evs, err := s.st.UserEvents(ctx, user, max(4*limit, 200))
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read events of %q: %w", user, err)
 	}
 	seen := map[string]bool{}
@@ -154,6 +174,12 @@ const maxNewCandidates = 5000
 // they are added, with no events at all; a user without history gets the
 // newest first. Items the user bought are left out.
 func (s *Service) NewArrivals(ctx context.Context, user string, req Request) (*Answer, error) {
+	return s.NewArrivalsAt(ctx, user, time.Time{}, req)
+}
+
+// NewArrivalsAt is NewArrivals as of time at: items added in the window
+// before at (zero = before the newest addition).
+func (s *Service) NewArrivalsAt(ctx context.Context, user string, at time.Time, req Request) (*Answer, error) {
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
 	prof, err := s.profile(ctx, user, info)
@@ -162,18 +188,22 @@ func (s *Service) NewArrivals(ctx context.Context, user string, req Request) (*A
 	}
 	r := &s.rows
 	r.mu.RLock()
-	from := r.addedNewest - int64(NewArrivalsWindow/time.Second)
+	newest := r.addedNewest
+	if !at.IsZero() {
+		newest = at.Unix()
+	}
+	from := newest - int64(NewArrivalsWindow/time.Second)
 	type fresh struct {
-		item int32
-		ts   int64
+		item  int32
+		ts    int64
+		words []string
 	}
 	var cands []fresh
 	for i, ts := range r.added {
-		if ts >= from && f.allows(i) && !prof.bought[i] {
-			cands = append(cands, fresh{i, ts})
+		if ts >= from && ts <= newest && f.allows(i) && !prof.bought[i] {
+			cands = append(cands, fresh{i, ts, r.words[i]})
 		}
 	}
-	newest := r.addedNewest
 	r.mu.RUnlock()
 	slices.SortFunc(cands, func(a, b fresh) int {
 		if c := cmp.Compare(b.ts, a.ts); c != 0 {
@@ -188,7 +218,7 @@ func (s *Service) NewArrivals(ctx context.Context, user string, req Request) (*A
 	out := make([]Item, 0, len(cands))
 	for _, c := range cands {
 		freshness := 1 - float64(newest-c.ts)/span
-		aff, why := prof.affinity(&info[c.item])
+		aff, why := prof.affinity(&info[c.item], c.words)
 		reason := "new"
 		if why != "" {
 			reason = "new, " + why
@@ -214,7 +244,7 @@ func (s *Service) profile(ctx context.Context, user string, info []itemInfo) (*c
 		return p, nil
 	}
 	evs, err := s.st.UserEvents(ctx, user, 200)
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read events of %q: %w", user, err)
 	}
 	var total float64
@@ -256,16 +286,16 @@ func (s *Service) profile(ctx context.Context, user string, info []itemInfo) (*c
 	return p, nil
 }
 
-// affinity scores an item against the profile in [0, ~2]: category share
-// + half the brand share + the cosine of title words; why names the
-// strongest signal.
-func (p *contentProfile) affinity(it *itemInfo) (float64, string) {
+// affinity scores an item with title words words against the profile in
+// [0, ~2]: category share + half the brand share + the cosine of title
+// words; why names the strongest signal.
+func (p *contentProfile) affinity(it *itemInfo, words []string) (float64, string) {
 	cat := p.cats[it.leafCategory()]
 	brand := 0.5 * p.brands[strings.ToLower(it.brand)]
 	var text float64
 	if p.wordNorm > 0 {
 		var dot, n float64
-		for _, t := range tokens(it.title) {
+		for _, t := range words {
 			dot += p.words[t]
 			n++
 		}

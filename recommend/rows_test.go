@@ -136,6 +136,17 @@ func TestBuyAgainLearnsIntervals(t *testing.T) {
 			}
 		})
 	}
+	// Reasons claim an interval only where repurchases were seen.
+	ans, _ := svc.BuyAgainAt(ctx, "me", day(110), Request{N: 10})
+	for _, it := range ans.Items {
+		want := map[string]string{"c0i0": "buy again: you bought it 3×, usually every 1", "c9i0": "buy again: you bought it before"}[it.ID]
+		if want != "" && !strings.HasPrefix(it.Reason, want) {
+			t.Errorf("%s: reason %q, want it to start %q", it.ID, it.Reason, want)
+		}
+		if it.ID == "c9i0" && strings.Contains(it.Reason, "every") {
+			t.Errorf("lamp reason %q claims an interval nobody showed", it.Reason)
+		}
+	}
 	if ans, err := svc.BuyAgain(ctx, "nobody", Request{N: 5}); err != nil || len(ans.Items) != 0 {
 		t.Fatalf("unknown user: %+v %v", ans, err)
 	}
@@ -414,5 +425,49 @@ func BenchmarkRows(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRowsConcurrent runs the rows while events, items and deletions
+// arrive (meaningful under -race).
+func TestRowsConcurrent(t *testing.T) {
+	users := []catalog.User{}
+	for u := 0; u < 10; u++ {
+		users = append(users, catalog.User{ID: fmt.Sprintf("u%d", u), Attributes: map[string]any{"country": "UK"}, CreatedAt: t0})
+	}
+	svc, _ := rowsShop(t, nil, users)
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for k := 0; k < 200; k++ {
+			u := fmt.Sprintf("u%d", k%10)
+			svc.EventsAppended([]events.Event{ev(u, fmt.Sprintf("c%di%d", k%10, k%6), events.Purchase, float64(k))})
+			if k%50 == 0 {
+				p := 1.0
+				svc.ItemsUpserted([]catalog.Item{{ID: fmt.Sprintf("c%di%d", k%10, k%6), Title: "renamed", Categories: []string{"Shop/C1"}, Price: &p, Available: true, CreatedAt: day(float64(k))}})
+				svc.UserDeleted("u3")
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		req := Request{N: 5}
+		if _, err := svc.BuyAgain(ctx, "u1", req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.NewArrivals(ctx, "u1", req); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.PopularAmong(ctx, "new", map[string]any{"country": "UK"}, req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CompleteBasket(ctx, []string{"c1i1"}, req); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -153,11 +153,13 @@ func cardOf(it catalog.Item, list, reason string) card {
 // humanReason says a service reason ("model:itemknn@3", "co-occurrence:
 // itemknn@3") in shopper's words; the raw one stays in a tooltip.
 func humanReason(r string) string {
-	kind, _, ok := strings.Cut(r, ":")
+	kind, rest, ok := strings.Cut(r, ":")
 	if !ok {
 		return r
 	}
 	switch kind {
+	case "buy again":
+		return strings.TrimSpace(rest)
 	case "model":
 		return "picked for you"
 	case "co-occurrence":
@@ -222,7 +224,7 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := u.visitorOf(w, r)
 	var rows []row
-	rec, err := u.svc.Recommend(ctx, v.User, rowRequest())
+	rec, err := u.recommended(ctx, v)
 	if err != nil {
 		u.fail(w, r, err)
 		return

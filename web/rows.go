@@ -15,6 +15,28 @@ import (
 // because you viewed X, new for you, recently viewed) and the cart page
 // with "complete your basket".
 
+// recommended is the "recommended for you" row: the service's personal
+// answer, or, for a shopper who has done nothing yet but whose attributes
+// are known (country, segment…), what shoppers like them choose.
+func (u *UI) recommended(ctx context.Context, v visitor) (*recommend.Answer, error) {
+	if !v.Anonymous {
+		evs, err := u.eng.UserEvents(ctx, v.User, 1)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("events of %q: %w", v.User, err)
+		}
+		if len(evs) == 0 {
+			ans, ok, err := u.svc.ColdStart(ctx, v.User, rowRequest())
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return ans, nil
+			}
+		}
+	}
+	return u.svc.Recommend(ctx, v.User, rowRequest())
+}
+
 // becauseRows is how many "because you viewed X" rows the home page shows.
 const becauseRows = 2
 
@@ -37,6 +59,9 @@ func (u *UI) personalRows(ctx context.Context, v visitor) ([]row, error) {
 	for k, r := range because {
 		if len(r.Items) == 0 {
 			continue
+		}
+		for j := range r.Items { // the title names the anchor; the card needs not repeat it
+			r.Items[j].Reason = "like the one you viewed"
 		}
 		id := fmt.Sprintf("because_%d", k)
 		rows = append(rows, row{ID: id, Title: "Because you viewed " + r.AnchorTitle, Cards: u.cards(ctx, v, "because_viewed", r.Items)})

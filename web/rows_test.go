@@ -1,10 +1,14 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aisle-dev/aisle/catalog"
 )
 
 func TestShopRowsAndCart(t *testing.T) {
@@ -24,6 +28,9 @@ func TestShopRowsAndCart(t *testing.T) {
 		if !bought[id] {
 			t.Fatalf("buy again shows %s, which u000 never bought", id)
 		}
+	}
+	if !strings.Contains(body, `<span class="reason" title="buy again: you bought it`) || !strings.Contains(body, `">you bought it`) {
+		t.Fatal("buy-again cards should say, in words, that the shopper bought it")
 	}
 	if fresh := rowIDs(body, "new_for_you"); len(fresh) == 0 {
 		t.Fatal("no new-for-you row")
@@ -64,5 +71,44 @@ func TestShopRowsAndCart(t *testing.T) {
 	_, body = s.get(c, "/cart")
 	if cart := rowIDs(body, "cart"); !slices.Equal(cart, []string{"P001"}) {
 		t.Fatalf("cart after buying P005: %v", cart)
+	}
+}
+
+// A shopper with no events but a known country gets, as "recommended for
+// you", what shoppers of that country choose; without attributes, the
+// usual fallbacks.
+func TestColdStartRowFromAttributes(t *testing.T) {
+	s := newShop(t, Options{AdminKey: testAdminKey})
+	ctx := context.Background()
+	var users []catalog.User
+	for u := 0; u < 120; u++ {
+		country := "UK"
+		if u%4 == 2 { // group 2 buys toner (P002, P006, …)
+			country = "DE"
+		}
+		users = append(users, catalog.User{ID: fmt.Sprintf("u%03d", u), Attributes: map[string]any{"country": country}})
+	}
+	users = append(users, catalog.User{ID: "newbie", Attributes: map[string]any{"country": "de"}}, catalog.User{ID: "plain"})
+	if err := s.eng.AddUsers(ctx, users); err != nil {
+		t.Fatal(err)
+	}
+	c := s.client()
+	s.postForm(c, "/ui/user", url.Values{"user": {"newbie"}, "next": {"/"}})
+	_, body := s.get(c, "/")
+	rec := rowIDs(body, "recommended")
+	if len(rec) == 0 || !strings.Contains(body, "popular with shoppers like you (country=de)") {
+		t.Fatalf("newbie's recommendations %v are not seeded by the country", rec)
+	}
+	for _, id := range rec[:3] {
+		var n int
+		fmt.Sscanf(id, "P%d", &n)
+		if n%4 != 2 {
+			t.Fatalf("newbie's first recommendations %v are not what DE shoppers buy (group 2)", rec)
+		}
+	}
+	s.postForm(c, "/ui/user", url.Values{"user": {"plain"}, "next": {"/"}})
+	_, body = s.get(c, "/")
+	if strings.Contains(body, "shoppers like you") || len(rowIDs(body, "recommended")) == 0 {
+		t.Fatal("a user without attributes should get the usual fallbacks")
 	}
 }

@@ -26,6 +26,7 @@ func newEvalRowsCmd() *cobra.Command {
 		k, maxBaskets          int
 		tune                   bool
 		floor, prop, slack     float64
+		userPrior              float64
 	)
 	cmd := &cobra.Command{
 		Use:   "rows --format online-retail --path P",
@@ -40,6 +41,8 @@ would, then measure on the purchases from --split to --end:
                 complete-basket vs bought-together vs popularity. HR, Recall @K.
   cold start    users whose first purchase is after --split: their first basket from their
                 attributes (country) vs popularity.
+  new arrivals  a returning user's first test basket holding items first sold in the 30 days
+                before it: new-arrivals ranked by content affinity vs newest first.
 
 --tune picks the buy-again parameters on a validation split (train before --val-split, measure
 from --val-split to --split) and then reports the test split with the best of them.
@@ -84,7 +87,7 @@ Formats: online-retail (the UCI Online Retail .tar.gz of per-day CSVs, or its fo
 			for _, p := range []struct {
 				v   float64
 				dst *float64
-			}{{floor, &opt.Params.Floor}, {prop, &opt.Params.Propensity}, {slack, &opt.Params.OverdueSlack}} {
+			}{{floor, &opt.Params.Floor}, {prop, &opt.Params.Propensity}, {slack, &opt.Params.OverdueSlack}, {userPrior, &opt.Params.UserPrior}} {
 				if p.v >= 0 {
 					*p.dst = p.v
 				}
@@ -156,6 +159,7 @@ Formats: online-retail (the UCI Online Retail .tar.gz of per-day CSVs, or its fo
 	f.BoolVar(&tune, "tune", false, "choose the buy-again parameters on the validation split first")
 	f.Float64Var(&floor, "floor", -1, "buy-again Floor (how much an item that is not due still scores; large = ignore timing); default: recommend.DefaultRepurchaseParams")
 	f.Float64Var(&prop, "propensity", -1, "buy-again Propensity weight; default: recommend.DefaultRepurchaseParams")
+	f.Float64Var(&userPrior, "user-prior", -1, "buy-again UserPrior (0 = ignore the user's own rhythm); default: recommend.DefaultRepurchaseParams")
 	f.Float64Var(&slack, "overdue-slack", -1, "buy-again OverdueSlack; default: recommend.DefaultRepurchaseParams")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file (- = stdout)")
 	return cmd
@@ -245,4 +249,5 @@ func writeRowsReport(w io.Writer, rep *eval.RowsReport) {
 	section("buy it again: the first test basket's rebought items", rep.BuyAgainUsers, rep.BuyAgain)
 	section("next basket: the rest of a basket given its first item", rep.NextBaskets, rep.NextBasket)
 	section("cold start: a new customer's first basket", rep.ColdUsers, rep.ColdStart)
+	section("new arrivals: the items of a returning customer's basket added in the 30 days before it", rep.NewArrivalUsers, rep.NewArrivals)
 }
