@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle/eval"
+	"github.com/aisle-dev/aisle/eval/roweval"
 	"github.com/aisle-dev/aisle/recommend"
 )
 
@@ -83,7 +84,7 @@ Formats: online-retail (the UCI Online Retail .tar.gz of per-day CSVs, or its fo
 				return err
 			}
 			fmt.Fprintf(errOut, "%d items, %d customers, %d purchases (dropped: %v)\n", len(shop.Items), len(shop.Users), len(shop.Events), shop.Dropped)
-			opt := eval.RowsOptions{SplitAt: at, End: endT, K: k, MaxBaskets: maxBaskets, Params: recommend.DefaultRepurchaseParams()}
+			opt := roweval.RowsOptions{SplitAt: at, End: endT, K: k, MaxBaskets: maxBaskets, Params: recommend.DefaultRepurchaseParams()}
 			for _, p := range []struct {
 				v   float64
 				dst *float64
@@ -128,7 +129,7 @@ Formats: online-retail (the UCI Online Retail .tar.gz of per-day CSVs, or its fo
 				}
 				tw.Flush()
 			}
-			rep, err := eval.EvalRows(cmd.Context(), shop, opt)
+			rep, err := roweval.EvalRows(cmd.Context(), shop, opt)
 			if bar != nil {
 				_ = bar.Clear()
 			}
@@ -187,7 +188,7 @@ func repurchaseGrid() []recommend.RepurchaseParams {
 	return out
 }
 
-func tuneRepurchase(cmd *cobra.Command, shop *eval.Shop, valAt, testAt time.Time, base eval.RowsOptions) (recommend.RepurchaseParams, []tuneResult, error) {
+func tuneRepurchase(cmd *cobra.Command, shop *eval.Shop, valAt, testAt time.Time, base roweval.RowsOptions) (recommend.RepurchaseParams, []tuneResult, error) {
 	if !valAt.Before(testAt) {
 		return recommend.RepurchaseParams{}, nil, fmt.Errorf("--val-split must be before --split")
 	}
@@ -199,7 +200,7 @@ func tuneRepurchase(cmd *cobra.Command, shop *eval.Shop, valAt, testAt time.Time
 		opt.SplitAt, opt.End, opt.Params = valAt, testAt, p
 		opt.BuyAgainOnly = true
 		opt.Progress = nil
-		rep, err := eval.EvalRows(cmd.Context(), shop, opt)
+		rep, err := roweval.EvalRows(cmd.Context(), shop, opt)
 		if err != nil {
 			return p, nil, err
 		}
@@ -218,13 +219,13 @@ func tuneRepurchase(cmd *cobra.Command, shop *eval.Shop, valAt, testAt time.Time
 	return best.Params, res, nil
 }
 
-func writeRowsReport(w io.Writer, rep *eval.RowsReport) {
+func writeRowsReport(w io.Writer, rep *roweval.RowsReport) {
 	fmt.Fprintf(w, "train: %d purchases before %s; test from %s", rep.TrainEvents, rep.SplitAt.Format(time.DateOnly), rep.SplitAt.Format(time.DateOnly))
 	if rep.End.Year() < 9999 {
 		fmt.Fprintf(w, " to %s", rep.End.Format(time.DateOnly))
 	}
 	fmt.Fprintf(w, "; buy-again params %+v\n", rep.Params)
-	section := func(title string, cases int, m map[string]eval.RowsMetrics) {
+	section := func(title string, cases int, m map[string]roweval.RowsMetrics) {
 		fmt.Fprintf(w, "\n%s (%d cases)\n", title, cases)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "method\tHR@%d\tNDCG@%d\tRecall@%d\n", rep.K, rep.K, rep.K)

@@ -1,9 +1,13 @@
-package eval
+// Package roweval measures the rows a shop expects (buy it again, complete
+// the basket, attribute cold start, new arrivals) on a shop's purchase
+// history with a temporal split, through a real recommend.Service.
+package roweval
 
 import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/aisle-dev/aisle/eval"
 	"math"
 	"os"
 	"slices"
@@ -74,7 +78,7 @@ type testBasket struct {
 // recommend.Service is fed the catalogue and the training purchases
 // through its listener calls, exactly as a live shop's, then asked, for
 // each test case, what a shopper would see.
-func EvalRows(ctx context.Context, shop *Shop, opt RowsOptions) (*RowsReport, error) {
+func EvalRows(ctx context.Context, shop *eval.Shop, opt RowsOptions) (*RowsReport, error) {
 	if opt.K <= 0 {
 		opt.K = 10
 	}
@@ -360,7 +364,7 @@ func rowsNextBasket(ctx context.Context, svc *recommend.Service, baskets map[str
 	return nil
 }
 
-func rowsColdStart(ctx context.Context, svc *recommend.Service, shop *Shop, baskets map[string]*testBasket, order []string, seenTrain map[string]bool, opt RowsOptions, rep *RowsReport, progress func(string, int, int)) error {
+func rowsColdStart(ctx context.Context, svc *recommend.Service, shop *eval.Shop, baskets map[string]*testBasket, order []string, seenTrain map[string]bool, opt RowsOptions, rep *RowsReport, progress func(string, int, int)) error {
 	attrs := map[string]map[string]any{}
 	for _, u := range shop.Users {
 		attrs[u.ID] = u.Attributes
@@ -403,7 +407,7 @@ func rowsColdStart(ctx context.Context, svc *recommend.Service, shop *Shop, bask
 // holds items added (first sold) within recommend.NewArrivalsWindow before
 // it; target = those items; NewArrivalsAt (content affinity to the user's
 // history) against the newest first (what a user without history gets).
-func rowsNewArrivals(ctx context.Context, svc *recommend.Service, shop *Shop, baskets map[string]*testBasket, order []string, seenTrain map[string]bool, opt RowsOptions, rep *RowsReport, progress func(string, int, int)) error {
+func rowsNewArrivals(ctx context.Context, svc *recommend.Service, shop *eval.Shop, baskets map[string]*testBasket, order []string, seenTrain map[string]bool, opt RowsOptions, rep *RowsReport, progress func(string, int, int)) error {
 	created := map[string]time.Time{}
 	for _, it := range shop.Items {
 		created[it.ID] = it.CreatedAt
