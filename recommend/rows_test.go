@@ -365,6 +365,14 @@ func TestColdStartFromAttributes(t *testing.T) {
 			if ans.Items[0].ID != c.first || !strings.Contains(ans.Items[0].Reason, c.reason) {
 				t.Fatalf("got %+v, want %s first, reason naming %s", ans.Items, c.first, c.reason)
 			}
+			// The personal route answers a user with no history the same way.
+			rec, err := svc.Recommend(ctx, c.user, Request{N: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Items[0].ID != c.first || !strings.Contains(rec.Items[0].Reason, c.reason) {
+				t.Fatalf("Recommend gave %+v, want the attribute cold start (%s first)", rec.Items, c.first)
+			}
 		})
 	}
 }

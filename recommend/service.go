@@ -334,7 +334,26 @@ func (s *Service) Recommend(ctx context.Context, user string, req Request) (*Ans
 	if err != nil {
 		return nil, err
 	}
+	if len(h.items) == 0 && len(h.exclude) == 0 && !s.knownToPrimary(user) {
+		// nothing of theirs is known but perhaps who they are: users who
+		// share their attributes seed the first answer
+		if ans, ok, err := s.ColdStart(ctx, user, req); err != nil {
+			return nil, err
+		} else if ok && len(ans.Items) > 0 {
+			return ans, nil
+		}
+	}
 	return s.recommendFor(user, h, req), nil
+}
+
+// knownToPrimary reports whether the primary model has a vector for user.
+func (s *Service) knownToPrimary(user string) bool {
+	sm := s.models.Load().primary
+	if sm == nil {
+		return false
+	}
+	_, ok := sm.users[user]
+	return ok
 }
 
 // Session answers for an anonymous session from the items it touched
