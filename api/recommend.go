@@ -18,7 +18,7 @@ const MaxN = 200
 
 // AddRecommendRoutes registers the recommendation and model routes.
 func (s *Server) AddRecommendRoutes(svc *recommend.Service, rt *recommend.Retrainer) {
-	h := &recHandlers{svc: svc, rt: rt}
+	h := &recHandlers{srv: s, svc: svc, rt: rt}
 	s.Handle(Route{"GET", "/api/recommend/{user_id}", Read, h.recommend})
 	s.Handle(Route{"POST", "/api/recommend/session", Read, h.session})
 	s.Handle(Route{"GET", "/api/items/{id}/similar", Read, h.similar})
@@ -31,6 +31,7 @@ func (s *Server) AddRecommendRoutes(svc *recommend.Service, rt *recommend.Retrai
 }
 
 type recHandlers struct {
+	srv *Server
 	svc *recommend.Service
 	rt  *recommend.Retrainer
 }
@@ -256,6 +257,9 @@ func (h *recHandlers) retrain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The run outlives the request; the server's lifetime bounds it.
-	go h.rt.RunOnce(h.rt.Context())
+	if !h.srv.Go(func() { h.rt.RunOnce(h.rt.Context()) }) {
+		WriteError(w, http.StatusServiceUnavailable, "the server is shutting down: retrain after it restarts", nil)
+		return
+	}
 	WriteJSON(w, http.StatusAccepted, map[string]string{"status": "started", "see": "GET /api/models"})
 }

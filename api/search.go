@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
@@ -22,7 +25,7 @@ import (
 // The returned function stops the logger and flushes it.
 // clicks, when set, boosts the items shoppers acted on after the same query.
 func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *recommend.Service, defaultMode search.Mode) func() {
-	h := &searchHandlers{ix: ix, clicks: clicks, svc: svc, mode: defaultMode, log: newSearchLog(s.eng, s.log)}
+	h := &searchHandlers{ix: ix, clicks: clicks, svc: svc, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped)}
 	s.Handle(Route{"GET", "/api/search", Read, h.search})
 	s.Handle(Route{"GET", "/api/suggest", Read, h.suggest})
 	return h.log.close
@@ -135,15 +138,20 @@ func (h *searchHandlers) suggest(w http.ResponseWriter, r *http.Request) {
 // searchLog writes search events in batches in the background, so logging
 // never slows a search down. Anonymous searches are logged under
 // "anon-<session_id>"; searches with neither id are not logged.
+// After close, searches are no longer logged (counted as dropped).
 type searchLog struct {
-	eng  *engine.Engine
-	log  *slog.Logger
-	ch   chan events.Event
-	done chan struct{}
+	eng     *engine.Engine
+	log     *slog.Logger
+	dropped prometheus.Counter
+	ch      chan events.Event
+	done    chan struct{}
+
+	mu     sync.RWMutex // held for reading while sending, for writing to close ch
+	closed bool
 }
 
-func newSearchLog(eng *engine.Engine, log *slog.Logger) *searchLog {
-	l := &searchLog{eng: eng, log: log, ch: make(chan events.Event, 4096), done: make(chan struct{})}
+func newSearchLog(eng *engine.Engine, log *slog.Logger, dropped prometheus.Counter) *searchLog {
+	l := &searchLog{eng: eng, log: log, dropped: dropped, ch: make(chan events.Event, 4096), done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -169,10 +177,17 @@ func (l *searchLog) add(user, session, query string, results int) (events.Event,
 		// search that a restart, replaying the log, will not
 		return events.Event{}, false
 	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		l.dropped.Inc()
+		return events.Event{}, false
+	}
 	select {
 	case l.ch <- e:
 		return e, true
 	default: // full: dropping a log line beats slowing searches down
+		l.dropped.Inc()
 		return events.Event{}, false
 	}
 }
@@ -208,8 +223,15 @@ func (l *searchLog) run() {
 	}
 }
 
+// close stops the logger once the queued searches are written; later
+// calls only wait for that.
 func (l *searchLog) close() {
-	close(l.ch)
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.ch)
+	}
+	l.mu.Unlock()
 	<-l.done
 }
 

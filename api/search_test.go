@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"context"
 	"log/slog"
 	"math"
@@ -86,7 +88,7 @@ func TestSearchLogAddsOnlyStorableSearches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newSearchLog(eng, slog.New(slog.DiscardHandler))
+	l := newSearchLog(eng, slog.New(slog.DiscardHandler), prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"}))
 	for _, c := range []struct {
 		name, user, session, query string
 		want                       bool

@@ -48,6 +48,12 @@ type Options struct {
 	// MaxBodyBytes is the largest request body accepted (default 16 MiB);
 	// larger ones get 413.
 	MaxBodyBytes int64
+	// Go, when set, runs work that outlives a request (a retraining run
+	// started by POST /api/models/retrain) under the owner's lifecycle, so
+	// that shutting down waits for it; it reports false when the owner is
+	// shutting down and the work was not started. Nil runs it in a plain
+	// goroutine.
+	Go func(func()) bool
 }
 
 // Route is one HTTP route of the API.
@@ -65,6 +71,7 @@ type Server struct {
 	admin   []byte
 	read    []byte
 	maxBody int64
+	goFn    func(func()) bool
 	ready   atomic.Bool
 	mux     *http.ServeMux
 	routes  []Route
@@ -73,6 +80,8 @@ type Server struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	ingested *prometheus.CounterVec
+
+	searchLogDropped prometheus.Counter
 }
 
 // New returns a Server with the foundation routes registered. It is not
@@ -87,6 +96,7 @@ func New(opts Options) (*Server, error) {
 		admin:   []byte(opts.AdminKey),
 		read:    []byte(opts.ReadKey),
 		maxBody: opts.MaxBodyBytes,
+		goFn:    opts.Go,
 		mux:     http.NewServeMux(),
 	}
 	if s.log == nil {
@@ -107,7 +117,10 @@ func New(opts Options) (*Server, error) {
 	s.ingested = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aisle_events_ingested_total", Help: "Events accepted, by type.",
 	}, []string{"type"})
-	s.registry.MustRegister(s.requests, s.latency, s.ingested)
+	s.searchLogDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "aisle_search_log_dropped_total", Help: "Searches not written to the event log because its queue was full or the server was stopping.",
+	})
+	s.registry.MustRegister(s.requests, s.latency, s.ingested, s.searchLogDropped)
 	for _, t := range s.eng.Types().Names() {
 		s.ingested.WithLabelValues(t) // export every type from the start, at 0
 	}
@@ -183,6 +196,16 @@ func (s *Server) adminOnly(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// Go runs f as background work of the server's owner (see Options.Go);
+// false means the owner is shutting down and f was not started.
+func (s *Server) Go(f func()) bool {
+	if s.goFn == nil {
+		go f()
+		return true
+	}
+	return s.goFn(f)
 }
 
 // Routes lists the registered routes.

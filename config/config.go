@@ -147,6 +147,9 @@ type Server struct {
 	AdminKey     string `yaml:"admin_key"`      // or AISLE_ADMIN_KEY
 	ReadKey      string `yaml:"read_key"`       // or AISLE_READ_KEY
 	MaxBodyBytes int64  `yaml:"max_body_bytes"` // default 16 MiB
+	// ShutdownTimeout is how long requests still running when the server
+	// is told to stop may finish; then they are cut (default 10s).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // Events configures which events are accepted and how much each counts.
@@ -164,7 +167,7 @@ type Events struct {
 func Default() Config {
 	return Config{
 		Data:   "./aisle-data",
-		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20},
+		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0}},
 		// models (and the search ranker) follow behaviour without anyone
 		// asking; each new version serves only if it validates no worse
@@ -196,6 +199,9 @@ func Load(path string) (Config, error) {
 func (c Config) Validate() error {
 	if c.Server.MaxBodyBytes < 0 {
 		return errors.New("config: server.max_body_bytes must be ≥ 0")
+	}
+	if c.Server.ShutdownTimeout < 0 {
+		return errors.New("config: server.shutdown_timeout must be ≥ 0 (0 cuts running requests at once)")
 	}
 	for t, w := range c.Events.Weights {
 		if w < 0 {

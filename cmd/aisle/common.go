@@ -12,7 +12,8 @@ import (
 
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
-	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/wire"
+	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -37,25 +38,6 @@ func (g *globalFlags) load() (config.Config, error) {
 		cfg.Data = g.data
 	}
 	return cfg, nil
-}
-
-// openEngine opens the embedded store in cfg.Data and builds an engine on it.
-func openEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
-	st, err := boltstore.Open(cfg.Data)
-	if err != nil {
-		return nil, nil, err
-	}
-	types, err := events.NewTypes(cfg.Events.CustomTypes...)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	eng, err := engine.New(engine.Options{Store: st, Types: types, Logger: log, AcceptUnknownItems: cfg.Events.AcceptUnknownItems})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return eng, st, nil
 }
 
 func newLogger() *slog.Logger {
@@ -89,3 +71,12 @@ func newBar(total int64, desc string, bytes bool) *progressbar.ProgressBar {
 	}
 	return progressbar.NewOptions64(total, opts...)
 }
+
+// openEngine opens the store in cfg.Data and builds an engine on it (see
+// wire.OpenEngine); the caller closes the store.
+func openEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
+	return wire.OpenEngine(cfg, log)
+}
+
+// trainOptions turns the config into pipeline options (see wire.TrainOptions).
+func trainOptions(cfg config.Config) (pipeline.Options, error) { return wire.TrainOptions(cfg) }
