@@ -142,7 +142,8 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	a.svc.AddLearner(a.ranker) // retrained with the recommendation models
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)
 	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
-		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode, Boost: a.svc.Affinity, Clicks: a.clicks}}); err != nil {
+		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
+			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
 		return nil, err
 	}
 	return a, nil

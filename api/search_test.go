@@ -1,13 +1,13 @@
 package api
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	"context"
 	"log/slog"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"

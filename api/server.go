@@ -2,16 +2,42 @@
 // into calls on an engine.Engine and its answers back to JSON. It holds no
 // domain logic of its own: authentication, limits, metrics and error
 // formatting only.
+//
+// # Writing a handler
+//
+// A handler is a Func: it reads the request and returns the answer (a
+// named type from types.go, described under the same name in
+// openapi.json) or an error. It never writes to the ResponseWriter. Wrap
+// it with Server.JSON, the one place that decides statuses:
+//
+//	s.Handle(Route{"GET", "/api/rows/{user_id}", Read, s.JSON(h.rows)})
+//
+//	func (h *rowHandlers) rows(r *http.Request) (any, error) {
+//		req, err := RecommendRequest(r) // n, filters, diversity: 400 when bad
+//		if err != nil {
+//			return nil, err
+//		}
+//		rows, err := h.svc.Rows(r.Context(), r.PathValue("user_id"), req)
+//		if err != nil {
+//			return nil, err // ErrorOf picks the status
+//		}
+//		return Rows{Rows: rows}, nil
+//	}
+//
+// Errors: return BadRequest, NotFound, Conflict or Unavailable (503 with
+// Retry-After) when the handler knows the answer; otherwise return the
+// engine's error and ErrorOf maps it (invalid batches 400 with details,
+// store.ErrNotFound 404, a body over the limit 413, …). Anything it does
+// not know is a 500 whose detail goes only to the log. WithStatus sends a
+// value with another status (202). The answer is encoded before a byte is
+// sent, and every JSON answer carries X-Content-Type-Options: nosniff.
 package api
 
 import (
-	"context"
 	"crypto/subtle"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -24,9 +50,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
-	"github.com/aisle-dev/aisle/store"
 )
 
 // Access is who may call a route.
@@ -125,22 +149,22 @@ func New(opts Options) (*Server, error) {
 		s.ingested.WithLabelValues(t) // export every type from the start, at 0
 	}
 
-	s.Handle(Route{"GET", "/api/health", Public, s.health})
-	s.Handle(Route{"GET", "/api/ready", Public, s.readyz})
+	s.Handle(Route{"GET", "/api/health", Public, s.JSON(s.health)})
+	s.Handle(Route{"GET", "/api/ready", Public, s.JSON(s.readyz)})
 	s.Handle(Route{"GET", "/metrics", Public, promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}).ServeHTTP})
 	s.Handle(Route{"GET", "/api/openapi.json", Public, s.openapi})
-	s.Handle(Route{"GET", "/api/stats", Read, s.stats})
-	s.Handle(Route{"POST", "/api/items", Admin, s.postItems})
-	s.Handle(Route{"GET", "/api/items", Read, s.listItems})
-	s.Handle(Route{"GET", "/api/items/{id}", Read, s.getItem})
-	s.Handle(Route{"PATCH", "/api/items/{id}", Admin, s.patchItem})
-	s.Handle(Route{"DELETE", "/api/items/{id}", Admin, s.deleteItem})
-	s.Handle(Route{"POST", "/api/users", Admin, s.postUsers})
-	s.Handle(Route{"GET", "/api/users", Read, s.listUsers})
-	s.Handle(Route{"GET", "/api/users/{id}", Read, s.getUser})
-	s.Handle(Route{"DELETE", "/api/users/{id}", Admin, s.deleteUser})
-	s.Handle(Route{"GET", "/api/users/{id}/events", Read, s.userEvents})
-	s.Handle(Route{"POST", "/api/events", Admin, s.postEvents})
+	s.Handle(Route{"GET", "/api/stats", Read, s.JSON(s.stats)})
+	s.Handle(Route{"POST", "/api/items", Admin, s.JSON(s.postItems)})
+	s.Handle(Route{"GET", "/api/items", Read, s.JSON(s.listItems)})
+	s.Handle(Route{"GET", "/api/items/{id}", Read, s.JSON(s.getItem)})
+	s.Handle(Route{"PATCH", "/api/items/{id}", Admin, s.JSON(s.patchItem)})
+	s.Handle(Route{"DELETE", "/api/items/{id}", Admin, s.JSON(s.deleteItem)})
+	s.Handle(Route{"POST", "/api/users", Admin, s.JSON(s.postUsers)})
+	s.Handle(Route{"GET", "/api/users", Read, s.JSON(s.listUsers)})
+	s.Handle(Route{"GET", "/api/users/{id}", Read, s.JSON(s.getUser)})
+	s.Handle(Route{"DELETE", "/api/users/{id}", Admin, s.JSON(s.deleteUser)})
+	s.Handle(Route{"GET", "/api/users/{id}/events", Read, s.JSON(s.userEvents)})
+	s.Handle(Route{"POST", "/api/events", Admin, s.JSON(s.postEvents)})
 	// Profiling for operators, behind the admin key (not listed in the API).
 	s.mux.Handle("/debug/pprof/", s.adminOnly(http.HandlerFunc(pprof.Index)))
 	s.mux.Handle("/debug/pprof/profile", s.adminOnly(http.HandlerFunc(pprof.Profile)))
@@ -275,73 +299,4 @@ func (r *statusRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
-}
-
-// ErrorBody is the JSON of every error answer.
-type ErrorBody struct {
-	Error   string            `json:"error"`
-	Details []catalog.Problem `json:"details,omitempty"`
-}
-
-// WriteJSON writes v as JSON with the given status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
-
-// WriteError writes an error answer.
-func WriteError(w http.ResponseWriter, status int, msg string, details []catalog.Problem) {
-	WriteJSON(w, status, ErrorBody{Error: msg, Details: details})
-}
-
-// ReadBody reads the request body, answering 413 when it is too large.
-// It returns false when it has already answered.
-func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes: send smaller batches", mbe.Limit), nil)
-			return nil, false
-		}
-		WriteError(w, http.StatusBadRequest, "reading the request body: "+err.Error(), nil)
-		return nil, false
-	}
-	return body, true
-}
-
-// WriteEngineError maps an engine error to an HTTP answer.
-func WriteEngineError(w http.ResponseWriter, err error) {
-	var be *catalog.BatchError
-	var se *catalog.SyntaxError
-	switch {
-	case errors.As(err, &be):
-		WriteError(w, http.StatusBadRequest, be.Error()+"; nothing from this request was stored", be.Problems)
-	case errors.As(err, &se):
-		WriteError(w, http.StatusBadRequest, se.Error(), nil)
-	case errors.Is(err, store.ErrNotFound):
-		WriteError(w, http.StatusNotFound, "not found", nil)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		WriteError(w, http.StatusServiceUnavailable, "request cancelled or timed out", nil)
-	default:
-		WriteError(w, http.StatusInternalServerError, err.Error(), nil)
-	}
-}
-
-// IntParam reads an integer query parameter within [min, max], with a
-// default. It answers 400 and returns false when the value is bad.
-func IntParam(w http.ResponseWriter, r *http.Request, name string, def, min, max int) (int, bool) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < min || n > max {
-		WriteError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %s=%q must be a whole number from %d to %d", name, v, min, max), nil)
-		return 0, false
-	}
-	return n, true
 }

@@ -368,7 +368,7 @@ func (u *UI) postEvent(w http.ResponseWriter, r *http.Request) {
 	v := u.visitorOf(w, r)
 	e := events.Event{UserID: v.User, ItemID: ev.ItemID, Type: t, SessionID: v.Session, Timestamp: u.now().UTC()}
 	if err := u.eng.AddEvents(r.Context(), []events.Event{e}); err != nil {
-		api.WriteEngineError(w, err)
+		u.srv.Error(w, r, err)
 		return
 	}
 	counted := false
