@@ -34,7 +34,6 @@
 package api
 
 import (
-	"crypto/subtle"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -42,7 +41,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -92,8 +90,7 @@ type Route struct {
 type Server struct {
 	eng     *engine.Engine
 	log     *slog.Logger
-	admin   []byte
-	read    []byte
+	keys    Keys
 	maxBody int64
 	goFn    func(func()) bool
 	ready   atomic.Bool
@@ -117,8 +114,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		eng:     opts.Engine,
 		log:     opts.Logger,
-		admin:   []byte(opts.AdminKey),
-		read:    []byte(opts.ReadKey),
+		keys:    Keys{Admin: opts.AdminKey, Read: opts.ReadKey},
 		maxBody: opts.MaxBodyBytes,
 		goFn:    opts.Go,
 		mux:     http.NewServeMux(),
@@ -252,27 +248,7 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 func (s *Server) allowed(a Access, r *http.Request) bool {
-	key := requestKey(r)
-	match := func(want []byte) bool {
-		return len(want) > 0 && subtle.ConstantTimeCompare([]byte(key), want) == 1
-	}
-	switch a {
-	case Admin:
-		return len(s.admin) == 0 || match(s.admin)
-	case Read:
-		return len(s.read) == 0 || match(s.read) || match(s.admin)
-	}
-	return true
-}
-
-func requestKey(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			return strings.TrimSpace(h[7:])
-		}
-		return ""
-	}
-	return r.Header.Get("X-API-Key")
+	return s.keys.Allows(a, RequestKey(r))
 }
 
 type statusRecorder struct {
