@@ -126,6 +126,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Go:           a.goBackground,
+		AccessLog:    cfg.Server.AccessLog,
 	}); err != nil {
 		return nil, err
 	}

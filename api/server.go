@@ -76,6 +76,9 @@ type Options struct {
 	// shutting down and the work was not started. Nil runs it in a plain
 	// goroutine.
 	Go func(func()) bool
+	// AccessLog logs one line per request (route, status, duration) at
+	// info level.
+	AccessLog bool
 }
 
 // Route is one HTTP route of the API.
@@ -93,6 +96,7 @@ type Server struct {
 	keys    Keys
 	maxBody int64
 	goFn    func(func()) bool
+	access  bool
 	ready   atomic.Bool
 	mux     *http.ServeMux
 	routes  []Route
@@ -117,6 +121,7 @@ func New(opts Options) (*Server, error) {
 		keys:    Keys{Admin: opts.AdminKey, Read: opts.ReadKey},
 		maxBody: opts.MaxBodyBytes,
 		goFn:    opts.Go,
+		access:  opts.AccessLog,
 		mux:     http.NewServeMux(),
 	}
 	if s.log == nil {
@@ -187,8 +192,12 @@ func (s *Server) Handle(rt Route) {
 					WriteError(rec, http.StatusInternalServerError, "internal error", nil)
 				}
 			}
+			took := time.Since(start)
 			s.requests.WithLabelValues(label, r.Method, strconv.Itoa(rec.code)).Inc()
-			s.latency.WithLabelValues(label, r.Method).Observe(time.Since(start).Seconds())
+			s.latency.WithLabelValues(label, r.Method).Observe(took.Seconds())
+			if s.access {
+				s.log.Info("http request", "method", r.Method, "path", r.URL.Path, "route", label, "status", rec.code, "duration_ms", float64(took.Microseconds())/1000, "remote", r.RemoteAddr)
+			}
 		}()
 		if rt.Access != Public && !s.ready.Load() {
 			w.Header().Set("Retry-After", "2")

@@ -19,66 +19,23 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 )
 
+// serveFlags are the flags of serve and demo, each bound to a config key.
 type serveFlags struct {
 	globalFlags
-	addr     string
-	adminKey string
-	readKey  string
-	maxBody  int64
-
-	embedder, embedderURL, embedderModel string
-	embedderDim                          int
 }
 
 func (f *serveFlags) register(cmd *cobra.Command) {
 	f.globalFlags.register(cmd)
-	cmd.Flags().StringVar(&f.addr, "addr", "", "address to listen on (default 127.0.0.1:8080; port 0 picks a free port)")
-	cmd.Flags().StringVar(&f.adminKey, "admin-key", "", "API key required for writes and deletes (or env AISLE_ADMIN_KEY)")
-	cmd.Flags().StringVar(&f.readKey, "read-key", "", "API key required for reads, when set (or env AISLE_READ_KEY); the admin key also works")
-	cmd.Flags().Int64Var(&f.maxBody, "max-body", 0, "largest request body in bytes (default 16 MiB); larger ones get 413")
-	cmd.Flags().StringVar(&f.embedder, "embedder", "", "text embedder for semantic and hybrid search: "+strings.Join(embedders.Kinds(), ", ")+" or none (default: search.embedder in the config)")
-	cmd.Flags().StringVar(&f.embedderURL, "embedder-url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_EMBEDDER_KEY)")
-	cmd.Flags().StringVar(&f.embedderModel, "embedder-model", "", "model name sent to the endpoint (--embedder openai)")
-	cmd.Flags().IntVar(&f.embedderDim, "embedder-dim", 0, "vector length of the endpoint's model (--embedder openai)")
-}
-
-// load merges config file, environment and flags (flags win).
-func (f *serveFlags) load() (config.Config, error) {
-	cfg, err := f.globalFlags.load()
-	if err != nil {
-		return cfg, err
-	}
-	if v := os.Getenv("AISLE_ADMIN_KEY"); v != "" {
-		cfg.Server.AdminKey = v
-	}
-	if v := os.Getenv("AISLE_READ_KEY"); v != "" {
-		cfg.Server.ReadKey = v
-	}
-	if f.addr != "" {
-		cfg.Server.Addr = f.addr
-	}
-	if f.adminKey != "" {
-		cfg.Server.AdminKey = f.adminKey
-	}
-	if f.readKey != "" {
-		cfg.Server.ReadKey = f.readKey
-	}
-	if f.maxBody > 0 {
-		cfg.Server.MaxBodyBytes = f.maxBody
-	}
-	if f.embedder != "" {
-		cfg.Search.Embedder = f.embedder
-	}
-	if f.embedderURL != "" {
-		cfg.Search.EmbedderURL = f.embedderURL
-	}
-	if f.embedderModel != "" {
-		cfg.Search.EmbedderModel = f.embedderModel
-	}
-	if f.embedderDim > 0 {
-		cfg.Search.EmbedderDim = f.embedderDim
-	}
-	return cfg, nil
+	f.bind("addr", "server.addr", "", "address to listen on (default 127.0.0.1:8080; port 0 picks a free port)")
+	f.bind("admin-key", "server.admin_key", "", "API key required for writes and deletes (or env AISLE_SERVER_ADMIN_KEY)")
+	f.bind("read-key", "server.read_key", "", "API key required for reads, when set (or env AISLE_SERVER_READ_KEY); the admin key also works")
+	f.bind("max-body", "server.max_body_bytes", "int", "largest request body in bytes (default 16 MiB); larger ones get 413")
+	f.bind("shutdown-timeout", "server.shutdown_timeout", "duration", "on SIGTERM, how long running requests may finish before they are cut (default 10s)")
+	f.bind("access-log", "server.access_log", "bool", "log one line per HTTP request")
+	f.bind("embedder", "search.embedder", "", "text embedder for semantic and hybrid search: "+strings.Join(embedders.Kinds(), ", ")+" or none (default: search.embedder in the config)")
+	f.bind("embedder-url", "search.embedder_url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_EMBEDDER_KEY)")
+	f.bind("embedder-model", "search.embedder_model", "", "model name sent to the endpoint (--embedder openai)")
+	f.bind("embedder-dim", "search.embedder_dim", "int", "vector length of the endpoint's model (--embedder openai)")
 }
 
 func newServeCmd() *cobra.Command {
@@ -97,7 +54,7 @@ the API description at /api/openapi.json) over the data in --data.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, newLogger(), nil)
+			return serve(ctx, cfg, newLogger(cfg), nil)
 		},
 	}
 	f.register(cmd)

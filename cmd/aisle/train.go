@@ -54,7 +54,7 @@ must not be running on the same data directory.`,
 					opts.Models = append(opts.Models, pipeline.Spec{Name: strings.TrimSpace(n)})
 				}
 			}
-			eng, st, err := openEngine(cfg, newLogger())
+			eng, st, err := openEngine(cfg, newLogger(cfg))
 			if err != nil {
 				return err
 			}
@@ -178,7 +178,7 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 		// whole catalogue (calls to a paid endpoint) for nothing
 		return pipeline.Result{}, nil
 	}
-	log := newLogger()
+	log := newLogger(cfg)
 	vectors, _ := eng.Store().(store.Vectors) // item vectors stored by the server, if any
 	ix, _, err := wire.NewSearchIndex(ctx, cfg, log, vectors)
 	if err != nil {
