@@ -48,7 +48,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/buildinfo"
 )
 
 // Access is who may call a route.
@@ -140,15 +143,24 @@ func New(opts Options) (*Server, error) {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"route", "method"})
 	s.ingested = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "aisle_events_ingested_total", Help: "Events accepted, by type.",
+		Name: "aisle_events_ingested_total", Help: "Events stored, by type (from the API, the storefront, the search log and imports).",
 	}, []string{"type"})
 	s.searchLogDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "aisle_search_log_dropped_total", Help: "Searches not written to the event log because its queue was full or the server was stopping.",
 	})
-	s.registry.MustRegister(s.requests, s.latency, s.ingested, s.searchLogDropped)
+	bi := buildinfo.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "aisle_build_info", Help: "Always 1; the labels tell which build runs.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "build_date": bi.BuildDate, "goversion": bi.GoVersion},
+	})
+	build.Set(1)
+	s.registry.MustRegister(s.requests, s.latency, s.ingested, s.searchLogDropped, build)
 	for _, t := range s.eng.Types().Names() {
 		s.ingested.WithLabelValues(t) // export every type from the start, at 0
 	}
+	// counted at the engine: events of the API, the storefront, the search
+	// log and imports alike
+	s.eng.Subscribe(ingestCounter{s.ingested})
 
 	s.Handle(Route{"GET", "/api/health", Public, s.JSON(s.health)})
 	s.Handle(Route{"GET", "/api/ready", Public, s.JSON(s.readyz)})
@@ -215,6 +227,18 @@ func (s *Server) Handle(rt Route) {
 		h(rec, r)
 	}))
 }
+
+// ingestCounter counts the events the engine stored, by type.
+type ingestCounter struct{ c *prometheus.CounterVec }
+
+func (ic ingestCounter) EventsAppended(evs []events.Event) {
+	for _, e := range evs {
+		ic.c.WithLabelValues(string(e.Type)).Inc()
+	}
+}
+func (ingestCounter) ItemsUpserted([]catalog.Item) {}
+func (ingestCounter) ItemsDeleted([]string)        {}
+func (ingestCounter) UserDeleted(string)           {}
 
 // adminOnly guards an operator handler with the admin key.
 func (s *Server) adminOnly(h http.Handler) http.Handler {
