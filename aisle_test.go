@@ -75,6 +75,7 @@ func TestMetricsForOperators(t *testing.T) {
 			`aisle_search_vectors{state="pending"} 0`,
 			`aisle_retrain_running 0`,
 			`aisle_retrain_last_failed 0`,
+			`aisle_retrain_runs_total{result="failed"} 0`,
 			`aisle_search_log_dropped_total 0`,
 			`aisle_events_ingested_total{type="search"} 1`,
 		} {

@@ -2,6 +2,7 @@ package aisle
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,8 +15,15 @@ import (
 type collector struct {
 	a *Aisle
 
-	serving, trainSecs, lastRun, lastFailed, running *prometheus.Desc
-	indexItems, vectors                              *prometheus.Desc
+	// runs counts the retraining runs seen to end, by result; a run is
+	// seen when a scrape finds Last() newer than the one before (two runs
+	// ending between scrapes count once).
+	mu             sync.Mutex
+	seenAt         time.Time
+	okRuns, failed float64
+
+	serving, trainSecs, lastRun, lastFailed, running, runs *prometheus.Desc
+	indexItems, vectors                                    *prometheus.Desc
 }
 
 func newCollector(a *Aisle) *collector {
@@ -31,6 +39,8 @@ func newCollector(a *Aisle) *collector {
 			nil, nil),
 		running: prometheus.NewDesc("aisle_retrain_running", "1 while a retraining run is under way.",
 			nil, nil),
+		runs: prometheus.NewDesc("aisle_retrain_runs_total", "Retraining runs that ended, by result (ok, failed).",
+			[]string{"result"}, nil),
 		indexItems: prometheus.NewDesc("aisle_search_index_items", "Items in the search index.",
 			nil, nil),
 		vectors: prometheus.NewDesc("aisle_search_vectors", "Items by the state of their embedding: with_vector, pending (the backlog), retrying, failed.",
@@ -39,7 +49,7 @@ func newCollector(a *Aisle) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.serving, c.trainSecs, c.lastRun, c.lastFailed, c.running, c.indexItems, c.vectors} {
+	for _, d := range []*prometheus.Desc{c.serving, c.trainSecs, c.lastRun, c.lastFailed, c.running, c.runs, c.indexItems, c.vectors} {
 		ch <- d
 	}
 }
@@ -81,6 +91,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if a.rt.Busy() {
 		running = 1
 	}
+	c.mu.Lock()
+	if at.After(c.seenAt) {
+		c.seenAt = at
+		if lerr != nil {
+			c.failed++
+		} else {
+			c.okRuns++
+		}
+	}
+	ok, bad := c.okRuns, c.failed
+	c.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, ok, "ok")
+	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, bad, "failed")
 	gauge(c.lastRun, last)
 	gauge(c.lastFailed, failed)
 	gauge(c.running, running)
