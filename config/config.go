@@ -44,11 +44,15 @@ type Search struct {
 	RankingMinQueries int `yaml:"ranking_min_queries"`
 	// Embedder enables semantic and hybrid search: use-lite (built in,
 	// English), openai (an OpenAI-compatible endpoint; key in
-	// AISLE_EMBEDDER_KEY), hash (character n-grams), use-lite+hash, or none.
+	// AISLE_SEARCH_EMBEDDER_KEY), hash (character n-grams), use-lite+hash, or none.
 	Embedder      string `yaml:"embedder"`
 	EmbedderURL   string `yaml:"embedder_url"`
 	EmbedderModel string `yaml:"embedder_model"`
 	EmbedderDim   int    `yaml:"embedder_dim"`
+	// EmbedderKey is the API key of the openai endpoint; better set in
+	// the environment (AISLE_SEARCH_EMBEDDER_KEY, or AISLE_EMBEDDER_KEY)
+	// than in the file.
+	EmbedderKey string `yaml:"embedder_key"`
 	// JapaneseHan analyses text written in kanji only as Japanese instead
 	// of Chinese: set it for a Japanese catalogue.
 	JapaneseHan bool `yaml:"japanese_han"`

@@ -50,7 +50,7 @@ func EnvName(key string) string {
 
 // legacyEnv are variable names documented before every key had one; the
 // key's own name wins when both are set.
-var legacyEnv = map[string]string{"server.admin_key": "AISLE_ADMIN_KEY", "server.read_key": "AISLE_READ_KEY"}
+var legacyEnv = map[string]string{"server.admin_key": "AISLE_ADMIN_KEY", "server.read_key": "AISLE_READ_KEY", "search.embedder_key": "AISLE_EMBEDDER_KEY"}
 
 // ApplyEnv sets every key whose variable lookup finds (os.LookupEnv in
 // production). A value is read as Set reads it; a bad one is an error

@@ -33,7 +33,7 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	f.bind("shutdown-timeout", "server.shutdown_timeout", "duration", "on SIGTERM, how long running requests may finish before they are cut (default 10s)")
 	f.bind("access-log", "server.access_log", "bool", "log one line per HTTP request")
 	f.bind("embedder", "search.embedder", "", "text embedder for semantic and hybrid search: "+strings.Join(embedders.Kinds(), ", ")+" or none (default: search.embedder in the config)")
-	f.bind("embedder-url", "search.embedder_url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_EMBEDDER_KEY)")
+	f.bind("embedder-url", "search.embedder_url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_SEARCH_EMBEDDER_KEY)")
 	f.bind("embedder-model", "search.embedder_model", "", "model name sent to the endpoint (--embedder openai)")
 	f.bind("embedder-dim", "search.embedder_dim", "int", "vector length of the endpoint's model (--embedder openai)")
 }

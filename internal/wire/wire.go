@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -141,7 +140,7 @@ func NewSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, ve
 		opts.Registry = analysis.NewRegistry(analysis.Options{JapaneseHan: true})
 	}
 	if sc.Embedder != "" && sc.Embedder != "none" {
-		emb, err := embedders.New(embedders.Config{Kind: sc.Embedder, URL: sc.EmbedderURL, Model: sc.EmbedderModel, Dim: sc.EmbedderDim, APIKey: os.Getenv("AISLE_EMBEDDER_KEY"), Logger: log})
+		emb, err := embedders.New(embedders.Config{Kind: sc.Embedder, URL: sc.EmbedderURL, Model: sc.EmbedderModel, Dim: sc.EmbedderDim, APIKey: sc.EmbedderKey, Logger: log})
 		if err != nil {
 			return nil, "", fmt.Errorf("config search.embedder: %w", err)
 		}
