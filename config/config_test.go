@@ -165,3 +165,24 @@ func TestResolveLayers(t *testing.T) {
 		t.Errorf("EnvName: %s", got)
 	}
 }
+
+// Values come from the environment and the command line: any key and text
+// is set or refused with an error, never a panic, and never leaves an
+// unknown key set.
+func FuzzSet(f *testing.F) {
+	for _, s := range [][2]string{{"server.addr", "x"}, {"search.fusion.alpha", "0.5"}, {"events.weights", "{view: 1}"},
+		{"training.models", "[{name: ials}]"}, {"search.synonyms", "[[a, b]]"}, {"recommend.exclude_types", "a,b"}, {"server", "x"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, key, value string) {
+		c := Default()
+		if err := c.Set(key, value); err == nil {
+			for _, k := range Keys() {
+				if k == key {
+					return
+				}
+			}
+			t.Fatalf("Set accepted the unknown key %q", key)
+		}
+	})
+}
