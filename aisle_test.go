@@ -72,6 +72,7 @@ func TestMetricsForOperators(t *testing.T) {
 		for _, want := range []string{
 			`aisle_build_info{build_date=`,
 			`aisle_search_index_items 1`,
+			`aisle_stored{kind="items"} 1`,
 			`aisle_search_vectors{state="pending"} 0`,
 			`aisle_retrain_running 0`,
 			`aisle_retrain_last_failed 0`,

@@ -23,7 +23,7 @@ type collector struct {
 	okRuns, failed float64
 
 	serving, trainSecs, lastRun, lastFailed, running, runs *prometheus.Desc
-	indexItems, vectors                                    *prometheus.Desc
+	indexItems, vectors, stored                            *prometheus.Desc
 }
 
 func newCollector(a *Aisle) *collector {
@@ -43,13 +43,15 @@ func newCollector(a *Aisle) *collector {
 			[]string{"result"}, nil),
 		indexItems: prometheus.NewDesc("aisle_search_index_items", "Items in the search index.",
 			nil, nil),
+		stored: prometheus.NewDesc("aisle_stored", "Records in the store, by kind (items, users, events).",
+			[]string{"kind"}, nil),
 		vectors: prometheus.NewDesc("aisle_search_vectors", "Items by the state of their embedding: with_vector, pending (the backlog), retrying, failed.",
 			[]string{"state"}, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.serving, c.trainSecs, c.lastRun, c.lastFailed, c.running, c.runs, c.indexItems, c.vectors} {
+	for _, d := range []*prometheus.Desc{c.serving, c.trainSecs, c.lastRun, c.lastFailed, c.running, c.runs, c.indexItems, c.vectors, c.stored} {
 		ch <- d
 	}
 }
@@ -62,6 +64,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(a.bg, 5*time.Second)
 	defer cancel()
 	if a.Ready() {
+		if n, err := a.eng.Counts(ctx); err == nil { // counters kept by the store: no scan
+			gauge(c.stored, float64(n.Items), "items")
+			gauge(c.stored, float64(n.Users), "users")
+			gauge(c.stored, float64(n.Events), "events")
+		}
 		if models, err := a.svc.Models(ctx); err == nil {
 			for _, m := range models {
 				if !m.Serving {
