@@ -105,7 +105,7 @@ func (s *Server) deleteUser(r *http.Request) (any, error) {
 }
 
 func (s *Server) userEvents(r *http.Request) (any, error) {
-	limit, err := IntParam(r.URL.Query(), "limit", 100, 1, 10000)
+	limit, err := QueryInt(r.URL.Query(), "limit", 100, 1, 10000)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (s *Server) userEvents(r *http.Request) (any, error) {
 }
 
 func (s *Server) listItems(r *http.Request) (any, error) {
-	limit, err := IntParam(r.URL.Query(), "limit", 100, 1, 1000)
+	limit, err := QueryInt(r.URL.Query(), "limit", 100, 1, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (s *Server) listItems(r *http.Request) (any, error) {
 }
 
 func (s *Server) listUsers(r *http.Request) (any, error) {
-	limit, err := IntParam(r.URL.Query(), "limit", 100, 1, 1000)
+	limit, err := QueryInt(r.URL.Query(), "limit", 100, 1, 1000)
 	if err != nil {
 		return nil, err
 	}

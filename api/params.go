@@ -13,9 +13,9 @@ import (
 // MaxN is the largest number of items one answer may hold.
 const MaxN = 200
 
-// IntParam reads an integer query parameter within [min, max], with a
+// QueryInt reads an integer query parameter within [min, max], with a
 // default for an absent or empty one; a bad value is a 400 *Error.
-func IntParam(q url.Values, name string, def, min, max int) (int, error) {
+func QueryInt(q url.Values, name string, def, min, max int) (int, error) {
 	v := q.Get(name)
 	if v == "" {
 		return def, nil

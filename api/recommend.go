@@ -36,7 +36,7 @@ type recHandlers struct {
 func RecommendRequest(r *http.Request) (recommend.Request, error) {
 	var req recommend.Request
 	q := r.URL.Query()
-	n, err := IntParam(q, "n", 10, 1, MaxN)
+	n, err := QueryInt(q, "n", 10, 1, MaxN)
 	if err != nil {
 		return req, err
 	}

@@ -86,10 +86,10 @@ func (p *Personaliser) Personalise(ctx context.Context, req *search.Request, use
 func SearchRequest(q url.Values, defaultMode search.Mode, fusionBase search.Fusion) (search.Request, error) {
 	req := search.Request{Query: q.Get("q"), Categories: q["category"], Brands: q["brand"], Mode: defaultMode}
 	var err error
-	if req.N, err = IntParam(q, "n", 10, 1, MaxN); err != nil {
+	if req.N, err = QueryInt(q, "n", 10, 1, MaxN); err != nil {
 		return req, err
 	}
-	if req.Offset, err = IntParam(q, "offset", 0, 0, 100_000); err != nil {
+	if req.Offset, err = QueryInt(q, "offset", 0, 0, 100_000); err != nil {
 		return req, err
 	}
 	if req.MinPrice, req.MaxPrice, err = PriceParams(q); err != nil {
@@ -169,7 +169,7 @@ func searchError(ctx context.Context, ix *search.Index, req search.Request, err 
 }
 
 func (h *searchHandlers) suggest(r *http.Request) (any, error) {
-	n, err := IntParam(r.URL.Query(), "n", 8, 1, 50)
+	n, err := QueryInt(r.URL.Query(), "n", 8, 1, 50)
 	if err != nil {
 		return nil, err
 	}
