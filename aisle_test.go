@@ -5,11 +5,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/engine"
 )
 
 // start opens and starts Aisle over a fresh data directory and serves it
@@ -151,5 +154,48 @@ func TestCloseJoinsBackgroundWork(t *testing.T) {
 	}
 	if _, err := a.st.CountItems(context.Background()); err == nil {
 		t.Fatal("the store is still open after Close")
+	}
+}
+
+// While the prepare hook runs, the handler answers 503 with Retry-After
+// (readiness included); what the hook wrote is loaded before ready.
+func TestPrepareThenReady(t *testing.T) {
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	ctx := context.Background()
+	inPrepare, release := make(chan struct{}), make(chan struct{})
+	a, err := Open(ctx, cfg, WithPrepare(func(ctx context.Context, eng *engine.Engine) error {
+		close(inPrepare)
+		<-release
+		return eng.AddItems(ctx, []catalog.Item{{ID: "demo-1", Title: "stapler", Available: true}})
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	started := make(chan error, 1)
+	go func() { started <- a.Start(ctx) }()
+	<-inPrepare
+	for _, path := range []string{"/api/ready", "/api/stats", "/"} {
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("GET %s while preparing: %d", path, rec.Code)
+		}
+		if path != "/api/ready" && rec.Header().Get("Retry-After") == "" {
+			t.Errorf("GET %s while preparing: no Retry-After", path)
+		}
+	}
+	close(release)
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/search?q=stapler", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"demo-1"`) {
+		t.Fatalf("after Start: %d %s", rec.Code, rec.Body)
+	}
+	if err := a.Start(ctx); err == nil {
+		t.Fatal("a second Start was accepted")
 	}
 }
