@@ -4,8 +4,17 @@ FUZZTIME ?= 10s
 
 .PHONY: build test race fuzz bench demo
 
+# The version, VCS revision and build date are stamped into the binary
+# (`aisle version`, the aisle_build_info metric); outside a git checkout
+# they fall back to what the Go toolchain records.
+PKG_BUILDINFO := github.com/aisle-dev/aisle/internal/buildinfo
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X $(PKG_BUILDINFO).version=$(VERSION) -X $(PKG_BUILDINFO).revision=$(REVISION) -X $(PKG_BUILDINFO).buildDate=$(BUILD_DATE)
+
 build:
-	$(GO) build -o aisle ./cmd/aisle
+	$(GO) build -ldflags "$(LDFLAGS)" -o aisle ./cmd/aisle
 
 # The README's test command.
 test:

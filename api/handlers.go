@@ -2,199 +2,160 @@ package api
 
 import (
 	_ "embed"
-	"errors"
 	"net/http"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
-	"github.com/aisle-dev/aisle/store"
 )
 
 //go:embed openapi.json
 var openapiDoc []byte
 
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
+func (s *Server) health(r *http.Request) (any, error) { return Status{"ok"}, nil }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) readyz(r *http.Request) (any, error) {
 	if !s.ready.Load() {
-		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-		return
+		return WithStatus(http.StatusServiceUnavailable, Status{"starting"}), nil
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return Status{"ready"}, nil
 }
 
 func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Write(openapiDoc)
 }
 
-func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+func (s *Server) stats(r *http.Request) (any, error) {
 	c, err := s.eng.Counts(r.Context())
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, c)
+	return c, nil
 }
 
-type accepted struct {
-	Accepted int `json:"accepted"`
-}
-
-func (s *Server) postItems(w http.ResponseWriter, r *http.Request) {
-	body, ok := ReadBody(w, r)
-	if !ok {
-		return
+// ingest decodes a batch and stores it whole, or nothing of it.
+func ingest[T any](r *http.Request, kind string, decode func([]byte) (T, error), add func([]T) error) (int, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return 0, err
 	}
-	items, err := catalog.DecodeBatch("items", body, catalog.DecodeItem)
+	recs, err := catalog.DecodeBatch(kind, body, decode)
 	if err == nil {
-		err = s.eng.AddItems(r.Context(), items)
+		err = add(recs)
 	}
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return 0, err
 	}
-	WriteJSON(w, http.StatusOK, accepted{len(items)})
+	return len(recs), nil
 }
 
-func (s *Server) postUsers(w http.ResponseWriter, r *http.Request) {
-	body, ok := ReadBody(w, r)
-	if !ok {
-		return
-	}
-	users, err := catalog.DecodeBatch("users", body, catalog.DecodeUser)
-	if err == nil {
-		err = s.eng.AddUsers(r.Context(), users)
-	}
+func (s *Server) postItems(r *http.Request) (any, error) {
+	n, err := ingest(r, "items", catalog.DecodeItem, func(its []catalog.Item) error { return s.eng.AddItems(r.Context(), its) })
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, accepted{len(users)})
+	return Accepted{n}, nil
 }
 
-func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
-	body, ok := ReadBody(w, r)
-	if !ok {
-		return
+func (s *Server) postUsers(r *http.Request) (any, error) {
+	n, err := ingest(r, "users", catalog.DecodeUser, func(us []catalog.User) error { return s.eng.AddUsers(r.Context(), us) })
+	if err != nil {
+		return nil, err
+	}
+	return Accepted{n}, nil
+}
+
+// postEvents stores a batch of events. A batch sent with an
+// Idempotency-Key header is stored once: a retry with the same key and
+// body answers as the first time and stores nothing again; the same key
+// with another body is refused.
+func (s *Server) postEvents(r *http.Request) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
 	}
 	evs, err := catalog.DecodeBatch("events", body, events.Decode)
 	if err == nil {
 		err = s.eng.AddEventsOnce(r.Context(), r.Header.Get("Idempotency-Key"), body, evs)
 	}
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	for _, e := range evs {
-		s.ingested.WithLabelValues(string(e.Type)).Inc()
-	}
-	WriteJSON(w, http.StatusOK, accepted{len(evs)})
+	return Accepted{len(evs)}, nil // counted by type at the engine (ingestCounter)
 }
 
-func (s *Server) getItem(w http.ResponseWriter, r *http.Request) {
-	it, err := s.eng.GetItem(r.Context(), r.PathValue("id"))
+func (s *Server) getItem(r *http.Request) (any, error) {
+	return s.eng.GetItem(r.Context(), r.PathValue("id"))
+}
+
+func (s *Server) patchItem(r *http.Request) (any, error) {
+	body, err := readBody(r)
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, it)
+	return s.eng.PatchItem(r.Context(), r.PathValue("id"), body)
 }
 
-func (s *Server) patchItem(w http.ResponseWriter, r *http.Request) {
-	body, ok := ReadBody(w, r)
-	if !ok {
-		return
-	}
-	it, err := s.eng.PatchItem(r.Context(), r.PathValue("id"), body)
-	if err != nil {
-		WriteEngineError(w, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, it)
-}
-
-func (s *Server) deleteItem(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteItem(r *http.Request) (any, error) {
 	if err := s.eng.DeleteItem(r.Context(), r.PathValue("id")); err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+	return Deleted{r.PathValue("id")}, nil
 }
 
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := s.eng.GetUser(r.Context(), r.PathValue("id"))
-	if err != nil {
-		WriteEngineError(w, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, u)
+func (s *Server) getUser(r *http.Request) (any, error) {
+	return s.eng.GetUser(r.Context(), r.PathValue("id"))
 }
 
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteUser(r *http.Request) (any, error) {
 	if err := s.eng.DeleteUser(r.Context(), r.PathValue("id")); err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+	return Deleted{r.PathValue("id")}, nil
 }
 
-func (s *Server) userEvents(w http.ResponseWriter, r *http.Request) {
-	limit, ok := IntParam(w, r, "limit", 100, 1, 10000)
-	if !ok {
-		return
+func (s *Server) userEvents(r *http.Request) (any, error) {
+	limit, err := QueryInt(r.URL.Query(), "limit", 100, 1, 10000)
+	if err != nil {
+		return nil, err
 	}
 	evs, err := s.eng.UserEvents(r.Context(), r.PathValue("id"), limit)
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
 	if evs == nil {
 		evs = []events.Event{}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"user_id": r.PathValue("id"), "events": evs})
+	return UserEvents{UserID: r.PathValue("id"), Events: evs}, nil
 }
 
-func (s *Server) listItems(w http.ResponseWriter, r *http.Request) {
-	limit, ok := IntParam(w, r, "limit", 100, 1, 1000)
-	if !ok {
-		return
+func (s *Server) listItems(r *http.Request) (any, error) {
+	limit, err := QueryInt(r.URL.Query(), "limit", 100, 1, 1000)
+	if err != nil {
+		return nil, err
 	}
 	items, next, err := s.eng.ListItems(r.Context(), r.URL.Query().Get("cursor"), limit)
-	if writeListError(w, err) {
-		return
+	if err != nil {
+		return nil, err
 	}
 	if items == nil {
 		items = []catalog.Item{}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return ItemPage{Items: items, NextCursor: next}, nil
 }
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	limit, ok := IntParam(w, r, "limit", 100, 1, 1000)
-	if !ok {
-		return
+func (s *Server) listUsers(r *http.Request) (any, error) {
+	limit, err := QueryInt(r.URL.Query(), "limit", 100, 1, 1000)
+	if err != nil {
+		return nil, err
 	}
 	users, next, err := s.eng.ListUsers(r.Context(), r.URL.Query().Get("cursor"), limit)
-	if writeListError(w, err) {
-		return
+	if err != nil {
+		return nil, err
 	}
 	if users == nil {
 		users = []catalog.User{}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"users": users, "next_cursor": next})
-}
-
-func writeListError(w http.ResponseWriter, err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, store.ErrBadCursor) {
-		WriteError(w, http.StatusBadRequest, err.Error(), nil)
-		return true
-	}
-	WriteEngineError(w, err)
-	return true
+	return UserPage{Users: users, NextCursor: next}, nil
 }

@@ -2,10 +2,8 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -13,39 +11,37 @@ import (
 	"github.com/aisle-dev/aisle/store"
 )
 
-// MaxN is the largest number of items one answer may hold.
-const MaxN = 200
-
 // AddRecommendRoutes registers the recommendation and model routes.
 func (s *Server) AddRecommendRoutes(svc *recommend.Service, rt *recommend.Retrainer) {
-	h := &recHandlers{svc: svc, rt: rt}
-	s.Handle(Route{"GET", "/api/recommend/{user_id}", Read, h.recommend})
-	s.Handle(Route{"POST", "/api/recommend/session", Read, h.session})
-	s.Handle(Route{"GET", "/api/items/{id}/similar", Read, h.similar})
-	s.Handle(Route{"GET", "/api/items/{id}/bought-together", Read, h.boughtTogether})
-	s.Handle(Route{"GET", "/api/popular", Read, h.popular})
-	s.Handle(Route{"GET", "/api/trending", Read, h.trending})
-	s.Handle(Route{"GET", "/api/models", Read, h.models})
-	s.Handle(Route{"POST", "/api/models/{name}/rollback", Admin, h.rollback})
-	s.Handle(Route{"POST", "/api/models/retrain", Admin, h.retrain})
+	h := &recHandlers{srv: s, svc: svc, rt: rt}
+	s.Handle(Route{"GET", "/api/recommend/{user_id}", Read, s.JSON(h.recommend)})
+	s.Handle(Route{"POST", "/api/recommend/session", Read, s.JSON(h.session)})
+	s.Handle(Route{"GET", "/api/items/{id}/similar", Read, s.JSON(h.similar)})
+	s.Handle(Route{"GET", "/api/items/{id}/bought-together", Read, s.JSON(h.boughtTogether)})
+	s.Handle(Route{"GET", "/api/popular", Read, s.JSON(h.popular)})
+	s.Handle(Route{"GET", "/api/trending", Read, s.JSON(h.trending)})
+	s.Handle(Route{"GET", "/api/models", Read, s.JSON(h.models)})
+	s.Handle(Route{"POST", "/api/models/{name}/rollback", Admin, s.JSON(h.rollback)})
+	s.Handle(Route{"POST", "/api/models/retrain", Admin, s.JSON(h.retrain)})
 	s.addRowRoutes(svc)
 }
 
 type recHandlers struct {
+	srv *Server
 	svc *recommend.Service
 	rt  *recommend.Retrainer
 }
 
-// parseRequest reads n, the filters and diversity from the query string.
-// It answers 400 and returns false on a bad value.
-func parseRequest(w http.ResponseWriter, r *http.Request) (recommend.Request, bool) {
+// RecommendRequest reads n, the filters and diversity of a recommendation
+// route from the query string; a bad value is a 400 *Error.
+func RecommendRequest(r *http.Request) (recommend.Request, error) {
 	var req recommend.Request
-	n, ok := IntParam(w, r, "n", 10, 1, MaxN)
-	if !ok {
-		return req, false
+	q := r.URL.Query()
+	n, err := QueryInt(q, "n", 10, 1, MaxN)
+	if err != nil {
+		return req, err
 	}
 	req.N = n
-	q := r.URL.Query()
 	req.Filter.Categories = q["category"]
 	req.Filter.Brands = q["brand"]
 	req.Filter.Exclude = q["exclude"]
@@ -53,33 +49,21 @@ func parseRequest(w http.ResponseWriter, r *http.Request) (recommend.Request, bo
 	if v := q.Get("available_only"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			WriteError(w, http.StatusBadRequest, fmt.Sprintf("available_only=%q must be true or false", v), nil)
-			return req, false
+			return req, BadRequest("available_only=%q must be true or false", v)
 		}
 		req.Filter.AvailableOnly = b
 	}
-	for _, p := range []struct {
-		name string
-		dst  **float64
-	}{{"min_price", &req.Filter.MinPrice}, {"max_price", &req.Filter.MaxPrice}} {
-		if v := q.Get(p.name); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 {
-				WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s=%q must be a number ≥ 0", p.name, v), nil)
-				return req, false
-			}
-			*p.dst = &f
-		}
+	if req.Filter.MinPrice, req.Filter.MaxPrice, err = PriceParams(q); err != nil {
+		return req, err
 	}
 	if v := q.Get("diversity"); v != "" {
 		d, err := strconv.ParseFloat(v, 64)
-		if err != nil || d < 0 || d > 1 {
-			WriteError(w, http.StatusBadRequest, fmt.Sprintf("diversity=%q must be a number from 0 to 1", v), nil)
-			return req, false
+		if err != nil || !(d >= 0 && d <= 1) {
+			return req, BadRequest("diversity=%q must be a number from 0 to 1", v)
 		}
 		req.Diversity = d
 	}
-	return req, true
+	return req, nil
 }
 
 func items(a *recommend.Answer) []recommend.Item {
@@ -89,174 +73,143 @@ func items(a *recommend.Answer) []recommend.Item {
 	return a.Items
 }
 
-func (h *recHandlers) recommend(w http.ResponseWriter, r *http.Request) {
-	req, ok := parseRequest(w, r)
-	if !ok {
-		return
+func (h *recHandlers) recommend(r *http.Request) (any, error) {
+	req, err := RecommendRequest(r)
+	if err != nil {
+		return nil, err
 	}
 	user := r.PathValue("user_id")
 	ans, err := h.svc.Recommend(r.Context(), user, req)
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"user_id": user, "items": items(ans), "model": ans.Model})
+	return UserRecs{UserID: user, Items: items(ans), Model: ans.Model}, nil
 }
 
 type sessionBody struct {
 	Items []string `json:"items"`
-	N     int      `json:"n,omitempty"`
+	// N is how many items to answer; absent keeps the query's n (default
+	// 10). Present, it must be from 1 to MaxN: 0 is an error, not 10.
+	N *int `json:"n,omitempty"`
 }
 
-func (h *recHandlers) session(w http.ResponseWriter, r *http.Request) {
-	body, ok := ReadBody(w, r)
-	if !ok {
-		return
+func (h *recHandlers) session(r *http.Request) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
 	}
 	var b sessionBody
 	if err := catalog.StrictDecode(body, &b); err != nil {
 		p := catalog.ProblemFromJSON(0, err)
-		WriteError(w, http.StatusBadRequest, "session body must be {\"items\":[\"id\",…],\"n\":10}: "+p.Field+" "+p.Problem, nil)
-		return
+		return nil, BadRequest("session body must be {\"items\":[\"id\",…],\"n\":10}: %s %s", p.Field, p.Problem)
 	}
-	req, ok := parseRequest(w, r)
-	if !ok {
-		return
+	req, err := RecommendRequest(r)
+	if err != nil {
+		return nil, err
 	}
-	if b.N != 0 {
-		if b.N < 1 || b.N > MaxN {
-			WriteError(w, http.StatusBadRequest, fmt.Sprintf("n must be from 1 to %d", MaxN), nil)
-			return
+	if b.N != nil {
+		if *b.N < 1 || *b.N > MaxN {
+			return nil, BadRequest("n must be from 1 to %d", MaxN)
 		}
-		req.N = b.N
+		req.N = *b.N
 	}
 	ans, err := h.svc.Session(r.Context(), b.Items, req)
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items(ans), "model": ans.Model})
+	return SessionRecs{Items: items(ans), Model: ans.Model}, nil
 }
 
-func (h *recHandlers) itemAnswer(w http.ResponseWriter, r *http.Request, f func(id string, req recommend.Request) (*recommend.Answer, error)) {
-	req, ok := parseRequest(w, r)
-	if !ok {
-		return
+func (h *recHandlers) itemAnswer(r *http.Request, f func(id string, req recommend.Request) (*recommend.Answer, error)) (any, error) {
+	req, err := RecommendRequest(r)
+	if err != nil {
+		return nil, err
 	}
 	id := r.PathValue("id")
 	ans, err := f(id, req)
-	if errors.Is(err, recommend.ErrUnknownItem) {
-		WriteError(w, http.StatusNotFound, err.Error(), nil)
-		return
-	}
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err // recommend.ErrUnknownItem is a 404
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"item_id": id, "items": items(ans), "model": ans.Model})
+	return ItemRecs{ItemID: id, Items: items(ans), Model: ans.Model}, nil
 }
 
-func (h *recHandlers) similar(w http.ResponseWriter, r *http.Request) {
-	h.itemAnswer(w, r, func(id string, req recommend.Request) (*recommend.Answer, error) {
+func (h *recHandlers) similar(r *http.Request) (any, error) {
+	return h.itemAnswer(r, func(id string, req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.Similar(r.Context(), id, req)
 	})
 }
 
-func (h *recHandlers) boughtTogether(w http.ResponseWriter, r *http.Request) {
-	h.itemAnswer(w, r, func(id string, req recommend.Request) (*recommend.Answer, error) {
+func (h *recHandlers) boughtTogether(r *http.Request) (any, error) {
+	return h.itemAnswer(r, func(id string, req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.BoughtTogether(r.Context(), id, req)
 	})
 }
 
-// ParseWindow reads a window such as "7d", "24h" or "90m"; "" or "all" is 0 (all time).
-func ParseWindow(v string) (time.Duration, error) {
-	if v == "" || v == "all" {
-		return 0, nil
-	}
-	if strings.HasSuffix(v, "d") {
-		n, err := strconv.ParseFloat(strings.TrimSuffix(v, "d"), 64)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("window=%q: use a number of days like 7d, or a duration like 12h", v)
-		}
-		return time.Duration(n * 24 * float64(time.Hour)), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("window=%q: use a number of days like 7d, or a duration like 12h", v)
-	}
-	return d, nil
-}
-
-func (h *recHandlers) popular(w http.ResponseWriter, r *http.Request) {
-	req, ok := parseRequest(w, r)
-	if !ok {
-		return
+func (h *recHandlers) popular(r *http.Request) (any, error) {
+	req, err := RecommendRequest(r)
+	if err != nil {
+		return nil, err
 	}
 	win, err := ParseWindow(r.URL.Query().Get("window"))
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, err.Error(), nil)
-		return
+		return nil, &Error{Status: http.StatusBadRequest, Msg: err.Error()}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items(h.svc.Popular(win, req)), "window": r.URL.Query().Get("window")})
+	return PopularRecs{Items: items(h.svc.Popular(win, req)), Window: r.URL.Query().Get("window")}, nil
 }
 
-func (h *recHandlers) trending(w http.ResponseWriter, r *http.Request) {
-	req, ok := parseRequest(w, r)
-	if !ok {
-		return
+func (h *recHandlers) trending(r *http.Request) (any, error) {
+	req, err := RecommendRequest(r)
+	if err != nil {
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items(h.svc.Trending(req))})
+	return TrendingRecs{Items: items(h.svc.Trending(req))}, nil
 }
 
-func (h *recHandlers) models(w http.ResponseWriter, r *http.Request) {
+func (h *recHandlers) models(r *http.Request) (any, error) {
 	list, err := h.svc.Models(r.Context())
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
 	if list == nil {
 		list = []recommend.ModelInfo{}
 	}
-	resp := map[string]any{"models": list}
+	resp := Models{Models: list}
 	if h.rt != nil {
 		last, lerr, at := h.rt.Last()
-		tr := map[string]any{"running": h.rt.Busy()}
+		tr := &Training{Running: h.rt.Busy()}
 		if !at.IsZero() {
-			tr["last_run"] = at
-			tr["last_results"] = last
+			tr.LastRun = &at
+			tr.LastResults = last
 			if lerr != nil {
-				tr["last_error"] = lerr.Error()
+				tr.LastError = lerr.Error()
 			}
 		}
-		resp["training"] = tr
+		resp.Training = tr
 	}
-	WriteJSON(w, http.StatusOK, resp)
+	return resp, nil
 }
 
-func (h *recHandlers) rollback(w http.ResponseWriter, r *http.Request) {
+func (h *recHandlers) rollback(r *http.Request) (any, error) {
 	meta, err := h.svc.Rollback(r.Context(), r.PathValue("name"))
-	switch {
-	case errors.Is(err, recommend.ErrNoRollback):
-		WriteError(w, http.StatusConflict, err.Error(), nil)
-	case errors.Is(err, store.ErrNotFound):
-		WriteError(w, http.StatusNotFound, err.Error(), nil)
-	case err != nil:
-		WriteEngineError(w, err)
-	default:
-		WriteJSON(w, http.StatusOK, map[string]any{"serving": meta})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound(err.Error()) // says which model
 	}
+	if err != nil {
+		return nil, err // store.ErrNoRollback is a 409
+	}
+	return Rollback{Serving: meta}, nil
 }
 
-func (h *recHandlers) retrain(w http.ResponseWriter, r *http.Request) {
+func (h *recHandlers) retrain(r *http.Request) (any, error) {
 	if h.rt == nil {
-		WriteError(w, http.StatusServiceUnavailable, "retraining is not configured on this server", nil)
-		return
+		return nil, Unavailable("retraining is not configured on this server", 0, nil)
 	}
 	if h.rt.Busy() {
-		WriteError(w, http.StatusConflict, recommend.ErrBusy.Error(), nil)
-		return
+		return nil, Conflict(recommend.ErrBusy.Error())
 	}
-	// The run outlives the request; the server's lifetime bounds it.
-	go h.rt.RunOnce(h.rt.Context())
-	WriteJSON(w, http.StatusAccepted, map[string]string{"status": "started", "see": "GET /api/models"})
+	// The run outlives the request; the server's owner joins it.
+	if !h.srv.Go(func() { h.rt.RunOnce(h.rt.Context()) }) {
+		return nil, Unavailable("the server is shutting down: retrain after it restarts", 5*time.Second, nil)
+	}
+	return WithStatus(http.StatusAccepted, RetrainStarted{Status: "started", See: "GET /api/models"}), nil
 }

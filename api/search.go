@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
@@ -22,60 +26,88 @@ import (
 // The returned function stops the logger and flushes it.
 // clicks, when set, boosts the items shoppers acted on after the same query.
 func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *recommend.Service, defaultMode search.Mode) func() {
-	h := &searchHandlers{ix: ix, clicks: clicks, svc: svc, mode: defaultMode, log: newSearchLog(s.eng, s.log)}
-	s.Handle(Route{"GET", "/api/search", Read, h.search})
-	s.Handle(Route{"GET", "/api/suggest", Read, h.suggest})
+	h := &searchHandlers{ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped)}
+	h.p = &Personaliser{Index: ix, Clicks: clicks}
+	if svc != nil {
+		h.p.Affinity = svc.Affinity
+	}
+	s.Handle(Route{"GET", "/api/search", Read, s.JSON(h.search)})
+	s.Handle(Route{"GET", "/api/suggest", Read, s.JSON(h.suggest)})
 	return h.log.close
 }
 
 type searchHandlers struct {
 	ix     *search.Index
 	clicks *search.Clicks
-	svc    *recommend.Service
+	p      *Personaliser
 	mode   search.Mode
 	log    *searchLog
 }
 
-func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	req := search.Request{Query: q.Get("q"), Categories: q["category"], Brands: q["brand"], Mode: h.mode}
-	var ok bool
-	if req.N, ok = IntParam(w, r, "n", 10, 1, MaxN); !ok {
-		return
+// Personaliser is the one "personalise a search" step, shared by the API
+// and the storefront: it boosts the items of the shopper's categories and
+// brands (their affinity) and, unless the learned ranker will order the
+// results (it has click-through as a feature of its own), the items
+// shoppers acted on after the same query.
+type Personaliser struct {
+	Index *search.Index
+	// Affinity, when set, returns a shopper's affinity function (see
+	// recommend.Service.Affinity).
+	Affinity func(ctx context.Context, user string) (func(string) float64, error)
+	// Clicks, when set, boosts items shoppers acted on after the query.
+	Clicks *search.Clicks
+}
+
+// Personalise sets req.Boost for user ("" for nobody in particular). An
+// error reading the shopper's history is returned: the API answers it,
+// the storefront searches without personalisation.
+func (p *Personaliser) Personalise(ctx context.Context, req *search.Request, user string) error {
+	if p == nil {
+		return nil
 	}
-	if req.Offset, ok = IntParam(w, r, "offset", 0, 0, 100_000); !ok {
-		return
-	}
-	for _, p := range []struct {
-		name string
-		dst  **float64
-	}{{"min_price", &req.MinPrice}, {"max_price", &req.MaxPrice}} {
-		if v := q.Get(p.name); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 {
-				WriteError(w, http.StatusBadRequest, fmt.Sprintf("%s=%q must be a number ≥ 0", p.name, v), nil)
-				return
-			}
-			*p.dst = &f
+	if user != "" && p.Affinity != nil {
+		b, err := p.Affinity(ctx, user)
+		if err != nil {
+			return fmt.Errorf("personalise the search for %q: %w", user, err)
 		}
+		req.Boost = b
 	}
+	if p.Clicks != nil && !(req.Mode == search.ModeLTR && p.Index.Ranker() != nil) {
+		// the learned ranker has click-through as a feature of its own
+		req.Boost = search.CombineBoosts(req.Boost, p.Clicks.Boost(req.Query))
+	}
+	return nil
+}
+
+// SearchRequest reads a search from the query string (q, n, offset,
+// category, brand, min_price, max_price, sort, mode, fusion, alpha, rrf_k,
+// facets) over the defaults base (the index's fusion, the default mode); a
+// bad value is a 400 *Error.
+func SearchRequest(q url.Values, defaultMode search.Mode, fusionBase search.Fusion) (search.Request, error) {
+	req := search.Request{Query: q.Get("q"), Categories: q["category"], Brands: q["brand"], Mode: defaultMode}
 	var err error
+	if req.N, err = QueryInt(q, "n", 10, 1, MaxN); err != nil {
+		return req, err
+	}
+	if req.Offset, err = QueryInt(q, "offset", 0, 0, 100_000); err != nil {
+		return req, err
+	}
+	if req.MinPrice, req.MaxPrice, err = PriceParams(q); err != nil {
+		return req, err
+	}
 	if v := q.Get("sort"); v != "" {
 		if req.Sort, err = search.ParseSort(v); err != nil {
-			WriteError(w, http.StatusBadRequest, err.Error(), nil)
-			return
+			return req, &Error{Status: http.StatusBadRequest, Msg: err.Error()}
 		}
 	}
 	if v := q.Get("mode"); v != "" {
 		if req.Mode, err = search.ParseMode(v); err != nil {
-			WriteError(w, http.StatusBadRequest, err.Error(), nil)
-			return
+			return req, &Error{Status: http.StatusBadRequest, Msg: err.Error()}
 		}
 	}
-	fusion, msg := fusionParams(h.ix.Config().Fusion, q.Get("fusion"), q.Get("alpha"), q.Get("rrf_k"))
+	fusion, msg := fusionParams(fusionBase, q.Get("fusion"), q.Get("alpha"), q.Get("rrf_k"))
 	if msg != "" {
-		WriteError(w, http.StatusBadRequest, msg, nil)
-		return
+		return req, &Error{Status: http.StatusBadRequest, Msg: msg}
 	}
 	req.Fusion = fusion
 	if v := q.Get("facets"); v != "" {
@@ -84,26 +116,26 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 			case "category", "brand", "price":
 				req.Facets = append(req.Facets, f)
 			default:
-				WriteError(w, http.StatusBadRequest, fmt.Sprintf("facets: unknown facet %q (use category, brand, price)", f), nil)
-				return
+				return req, BadRequest("facets: unknown facet %q (use category, brand, price)", f)
 			}
 		}
 	}
-	user := q.Get("user_id")
-	if user != "" && h.svc != nil {
-		if req.Boost, err = h.svc.Affinity(r.Context(), user); err != nil {
-			WriteEngineError(w, err)
-			return
-		}
+	return req, nil
+}
+
+func (h *searchHandlers) search(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	req, err := SearchRequest(q, h.mode, h.ix.Config().Fusion)
+	if err != nil {
+		return nil, err
 	}
-	if h.clicks != nil && !(req.Mode == search.ModeLTR && h.ix.Ranker() != nil) {
-		// the learned ranker has click-through as a feature of its own
-		req.Boost = search.CombineBoosts(req.Boost, h.clicks.Boost(req.Query))
+	user := q.Get("user_id")
+	if err := h.p.Personalise(r.Context(), &req, user); err != nil {
+		return nil, err
 	}
 	res, err := h.ix.Search(r.Context(), req)
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, err.Error(), nil)
-		return
+		return nil, searchError(r.Context(), h.ix, req, err)
 	}
 	if req.Query != "" && req.Offset == 0 {
 		if e, ok := h.log.add(user, q.Get("session_id"), req.Query, res.Total); ok && h.clicks != nil {
@@ -114,33 +146,54 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 			h.clicks.Record(e)
 		}
 	}
-	WriteJSON(w, http.StatusOK, res)
+	return res, nil
 }
 
-func (h *searchHandlers) suggest(w http.ResponseWriter, r *http.Request) {
-	n, ok := IntParam(w, r, "n", 8, 1, 50)
-	if !ok {
-		return
+// searchError decides the answer to a failed search. The request was
+// validated, so what is left is a mode the index cannot run (no embedder:
+// the caller's mistake, 400) or the embedder not answering the query (a
+// dependency down, 503). They are told apart by running the same mode
+// without text, which needs no embedding: it fails only for the former.
+func searchError(ctx context.Context, ix *search.Index, req search.Request, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	probe := search.Request{Mode: req.Mode, N: 1}
+	if _, perr := ix.Search(ctx, probe); perr != nil {
+		return &Error{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	return Unavailable("the text embedder did not answer: retry, or search with mode=keyword", 5*time.Second, err)
+}
+
+func (h *searchHandlers) suggest(r *http.Request) (any, error) {
+	n, err := QueryInt(r.URL.Query(), "n", 8, 1, 50)
+	if err != nil {
+		return nil, err
 	}
 	sugg := h.ix.Suggest(r.URL.Query().Get("q"), n)
 	if sugg == nil {
 		sugg = []search.Suggestion{}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"suggestions": sugg})
+	return Suggestions{sugg}, nil
 }
 
 // searchLog writes search events in batches in the background, so logging
 // never slows a search down. Anonymous searches are logged under
 // "anon-<session_id>"; searches with neither id are not logged.
+// After close, searches are no longer logged (counted as dropped).
 type searchLog struct {
-	eng  *engine.Engine
-	log  *slog.Logger
-	ch   chan events.Event
-	done chan struct{}
+	eng     *engine.Engine
+	log     *slog.Logger
+	dropped prometheus.Counter
+	ch      chan events.Event
+	done    chan struct{}
+
+	mu     sync.RWMutex // held for reading while sending, for writing to close ch
+	closed bool
 }
 
-func newSearchLog(eng *engine.Engine, log *slog.Logger) *searchLog {
-	l := &searchLog{eng: eng, log: log, ch: make(chan events.Event, 4096), done: make(chan struct{})}
+func newSearchLog(eng *engine.Engine, log *slog.Logger, dropped prometheus.Counter) *searchLog {
+	l := &searchLog{eng: eng, log: log, dropped: dropped, ch: make(chan events.Event, 4096), done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -166,10 +219,17 @@ func (l *searchLog) add(user, session, query string, results int) (events.Event,
 		// search that a restart, replaying the log, will not
 		return events.Event{}, false
 	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		l.dropped.Inc()
+		return events.Event{}, false
+	}
 	select {
 	case l.ch <- e:
 		return e, true
 	default: // full: dropping a log line beats slowing searches down
+		l.dropped.Inc()
 		return events.Event{}, false
 	}
 }
@@ -205,8 +265,15 @@ func (l *searchLog) run() {
 	}
 }
 
+// close stops the logger once the queued searches are written; later
+// calls only wait for that.
 func (l *searchLog) close() {
-	close(l.ch)
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.ch)
+	}
+	l.mu.Unlock()
 	<-l.done
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/search"
@@ -86,7 +88,7 @@ func TestSearchLogAddsOnlyStorableSearches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newSearchLog(eng, slog.New(slog.DiscardHandler))
+	l := newSearchLog(eng, slog.New(slog.DiscardHandler), prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"}))
 	for _, c := range []struct {
 		name, user, session, query string
 		want                       bool

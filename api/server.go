@@ -2,21 +2,45 @@
 // into calls on an engine.Engine and its answers back to JSON. It holds no
 // domain logic of its own: authentication, limits, metrics and error
 // formatting only.
+//
+// # Writing a handler
+//
+// A handler is a Func: it reads the request and returns the answer (a
+// named type from types.go, described under the same name in
+// openapi.json) or an error. It never writes to the ResponseWriter. Wrap
+// it with Server.JSON, the one place that decides statuses:
+//
+//	s.Handle(Route{"GET", "/api/rows/{user_id}", Read, s.JSON(h.rows)})
+//
+//	func (h *rowHandlers) rows(r *http.Request) (any, error) {
+//		req, err := RecommendRequest(r) // n, filters, diversity: 400 when bad
+//		if err != nil {
+//			return nil, err
+//		}
+//		rows, err := h.svc.Rows(r.Context(), r.PathValue("user_id"), req)
+//		if err != nil {
+//			return nil, err // ErrorOf picks the status
+//		}
+//		return Rows{Rows: rows}, nil
+//	}
+//
+// Errors: return BadRequest, NotFound, Conflict or Unavailable (503 with
+// Retry-After) when the handler knows the answer; otherwise return the
+// engine's error and ErrorOf maps it (invalid batches 400 with details,
+// store.ErrNotFound 404, a body over the limit 413, …). Anything it does
+// not know is a 500 whose detail goes only to the log. WithStatus sends a
+// value with another status (202). The answer is encoded before a byte is
+// sent, and every JSON answer carries X-Content-Type-Options: nosniff.
 package api
 
 import (
-	"context"
-	"crypto/subtle"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +50,8 @@ import (
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
-	"github.com/aisle-dev/aisle/store"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/buildinfo"
 )
 
 // Access is who may call a route.
@@ -48,6 +73,15 @@ type Options struct {
 	// MaxBodyBytes is the largest request body accepted (default 16 MiB);
 	// larger ones get 413.
 	MaxBodyBytes int64
+	// Go, when set, runs work that outlives a request (a retraining run
+	// started by POST /api/models/retrain) under the owner's lifecycle, so
+	// that shutting down waits for it; it reports false when the owner is
+	// shutting down and the work was not started. Nil runs it in a plain
+	// goroutine.
+	Go func(func()) bool
+	// AccessLog logs one line per request (route, status, duration) at
+	// info level.
+	AccessLog bool
 }
 
 // Route is one HTTP route of the API.
@@ -62,9 +96,10 @@ type Route struct {
 type Server struct {
 	eng     *engine.Engine
 	log     *slog.Logger
-	admin   []byte
-	read    []byte
+	keys    Keys
 	maxBody int64
+	goFn    func(func()) bool
+	access  bool
 	ready   atomic.Bool
 	mux     *http.ServeMux
 	routes  []Route
@@ -73,6 +108,8 @@ type Server struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	ingested *prometheus.CounterVec
+
+	searchLogDropped prometheus.Counter
 }
 
 // New returns a Server with the foundation routes registered. It is not
@@ -84,9 +121,10 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		eng:     opts.Engine,
 		log:     opts.Logger,
-		admin:   []byte(opts.AdminKey),
-		read:    []byte(opts.ReadKey),
+		keys:    Keys{Admin: opts.AdminKey, Read: opts.ReadKey},
 		maxBody: opts.MaxBodyBytes,
+		goFn:    opts.Go,
+		access:  opts.AccessLog,
 		mux:     http.NewServeMux(),
 	}
 	if s.log == nil {
@@ -105,29 +143,41 @@ func New(opts Options) (*Server, error) {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"route", "method"})
 	s.ingested = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "aisle_events_ingested_total", Help: "Events accepted, by type.",
+		Name: "aisle_events_ingested_total", Help: "Events stored, by type (from the API, the storefront, the search log and imports).",
 	}, []string{"type"})
-	s.registry.MustRegister(s.requests, s.latency, s.ingested)
+	s.searchLogDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "aisle_search_log_dropped_total", Help: "Searches not written to the event log because its queue was full or the server was stopping.",
+	})
+	bi := buildinfo.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "aisle_build_info", Help: "Always 1; the labels tell which build runs.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "build_date": bi.BuildDate, "goversion": bi.GoVersion},
+	})
+	build.Set(1)
+	s.registry.MustRegister(s.requests, s.latency, s.ingested, s.searchLogDropped, build)
 	for _, t := range s.eng.Types().Names() {
 		s.ingested.WithLabelValues(t) // export every type from the start, at 0
 	}
+	// counted at the engine: events of the API, the storefront, the search
+	// log and imports alike
+	s.eng.Subscribe(ingestCounter{s.ingested})
 
-	s.Handle(Route{"GET", "/api/health", Public, s.health})
-	s.Handle(Route{"GET", "/api/ready", Public, s.readyz})
+	s.Handle(Route{"GET", "/api/health", Public, s.JSON(s.health)})
+	s.Handle(Route{"GET", "/api/ready", Public, s.JSON(s.readyz)})
 	s.Handle(Route{"GET", "/metrics", Public, promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}).ServeHTTP})
 	s.Handle(Route{"GET", "/api/openapi.json", Public, s.openapi})
-	s.Handle(Route{"GET", "/api/stats", Read, s.stats})
-	s.Handle(Route{"POST", "/api/items", Admin, s.postItems})
-	s.Handle(Route{"GET", "/api/items", Read, s.listItems})
-	s.Handle(Route{"GET", "/api/items/{id}", Read, s.getItem})
-	s.Handle(Route{"PATCH", "/api/items/{id}", Admin, s.patchItem})
-	s.Handle(Route{"DELETE", "/api/items/{id}", Admin, s.deleteItem})
-	s.Handle(Route{"POST", "/api/users", Admin, s.postUsers})
-	s.Handle(Route{"GET", "/api/users", Read, s.listUsers})
-	s.Handle(Route{"GET", "/api/users/{id}", Read, s.getUser})
-	s.Handle(Route{"DELETE", "/api/users/{id}", Admin, s.deleteUser})
-	s.Handle(Route{"GET", "/api/users/{id}/events", Read, s.userEvents})
-	s.Handle(Route{"POST", "/api/events", Admin, s.postEvents})
+	s.Handle(Route{"GET", "/api/stats", Read, s.JSON(s.stats)})
+	s.Handle(Route{"POST", "/api/items", Admin, s.JSON(s.postItems)})
+	s.Handle(Route{"GET", "/api/items", Read, s.JSON(s.listItems)})
+	s.Handle(Route{"GET", "/api/items/{id}", Read, s.JSON(s.getItem)})
+	s.Handle(Route{"PATCH", "/api/items/{id}", Admin, s.JSON(s.patchItem)})
+	s.Handle(Route{"DELETE", "/api/items/{id}", Admin, s.JSON(s.deleteItem)})
+	s.Handle(Route{"POST", "/api/users", Admin, s.JSON(s.postUsers)})
+	s.Handle(Route{"GET", "/api/users", Read, s.JSON(s.listUsers)})
+	s.Handle(Route{"GET", "/api/users/{id}", Read, s.JSON(s.getUser)})
+	s.Handle(Route{"DELETE", "/api/users/{id}", Admin, s.JSON(s.deleteUser)})
+	s.Handle(Route{"GET", "/api/users/{id}/events", Read, s.JSON(s.userEvents)})
+	s.Handle(Route{"POST", "/api/events", Admin, s.JSON(s.postEvents)})
 	// Profiling for operators, behind the admin key (not listed in the API).
 	s.mux.Handle("/debug/pprof/", s.adminOnly(http.HandlerFunc(pprof.Index)))
 	s.mux.Handle("/debug/pprof/profile", s.adminOnly(http.HandlerFunc(pprof.Profile)))
@@ -154,8 +204,12 @@ func (s *Server) Handle(rt Route) {
 					WriteError(rec, http.StatusInternalServerError, "internal error", nil)
 				}
 			}
+			took := time.Since(start)
 			s.requests.WithLabelValues(label, r.Method, strconv.Itoa(rec.code)).Inc()
-			s.latency.WithLabelValues(label, r.Method).Observe(time.Since(start).Seconds())
+			s.latency.WithLabelValues(label, r.Method).Observe(took.Seconds())
+			if s.access {
+				s.log.Info("http request", "method", r.Method, "path", r.URL.Path, "route", label, "status", rec.code, "duration_ms", float64(took.Microseconds())/1000, "remote", r.RemoteAddr)
+			}
 		}()
 		if rt.Access != Public && !s.ready.Load() {
 			w.Header().Set("Retry-After", "2")
@@ -174,6 +228,18 @@ func (s *Server) Handle(rt Route) {
 	}))
 }
 
+// ingestCounter counts the events the engine stored, by type.
+type ingestCounter struct{ c *prometheus.CounterVec }
+
+func (ic ingestCounter) EventsAppended(evs []events.Event) {
+	for _, e := range evs {
+		ic.c.WithLabelValues(string(e.Type)).Inc()
+	}
+}
+func (ingestCounter) ItemsUpserted([]catalog.Item) {}
+func (ingestCounter) ItemsDeleted([]string)        {}
+func (ingestCounter) UserDeleted(string)           {}
+
 // adminOnly guards an operator handler with the admin key.
 func (s *Server) adminOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -183,6 +249,16 @@ func (s *Server) adminOnly(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// Go runs f as background work of the server's owner (see Options.Go);
+// false means the owner is shutting down and f was not started.
+func (s *Server) Go(f func()) bool {
+	if s.goFn == nil {
+		go f()
+		return true
+	}
+	return s.goFn(f)
 }
 
 // Routes lists the registered routes.
@@ -205,27 +281,7 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 func (s *Server) allowed(a Access, r *http.Request) bool {
-	key := requestKey(r)
-	match := func(want []byte) bool {
-		return len(want) > 0 && subtle.ConstantTimeCompare([]byte(key), want) == 1
-	}
-	switch a {
-	case Admin:
-		return len(s.admin) == 0 || match(s.admin)
-	case Read:
-		return len(s.read) == 0 || match(s.read) || match(s.admin)
-	}
-	return true
-}
-
-func requestKey(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			return strings.TrimSpace(h[7:])
-		}
-		return ""
-	}
-	return r.Header.Get("X-API-Key")
+	return s.keys.Allows(a, RequestKey(r))
 }
 
 type statusRecorder struct {
@@ -252,73 +308,4 @@ func (r *statusRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
-}
-
-// ErrorBody is the JSON of every error answer.
-type ErrorBody struct {
-	Error   string            `json:"error"`
-	Details []catalog.Problem `json:"details,omitempty"`
-}
-
-// WriteJSON writes v as JSON with the given status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
-
-// WriteError writes an error answer.
-func WriteError(w http.ResponseWriter, status int, msg string, details []catalog.Problem) {
-	WriteJSON(w, status, ErrorBody{Error: msg, Details: details})
-}
-
-// ReadBody reads the request body, answering 413 when it is too large.
-// It returns false when it has already answered.
-func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes: send smaller batches", mbe.Limit), nil)
-			return nil, false
-		}
-		WriteError(w, http.StatusBadRequest, "reading the request body: "+err.Error(), nil)
-		return nil, false
-	}
-	return body, true
-}
-
-// WriteEngineError maps an engine error to an HTTP answer.
-func WriteEngineError(w http.ResponseWriter, err error) {
-	var be *catalog.BatchError
-	var se *catalog.SyntaxError
-	switch {
-	case errors.As(err, &be):
-		WriteError(w, http.StatusBadRequest, be.Error()+"; nothing from this request was stored", be.Problems)
-	case errors.As(err, &se):
-		WriteError(w, http.StatusBadRequest, se.Error(), nil)
-	case errors.Is(err, store.ErrNotFound):
-		WriteError(w, http.StatusNotFound, "not found", nil)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		WriteError(w, http.StatusServiceUnavailable, "request cancelled or timed out", nil)
-	default:
-		WriteError(w, http.StatusInternalServerError, err.Error(), nil)
-	}
-}
-
-// IntParam reads an integer query parameter within [min, max], with a
-// default. It answers 400 and returns false when the value is bad.
-func IntParam(w http.ResponseWriter, r *http.Request, name string, def, min, max int) (int, bool) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < min || n > max {
-		WriteError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %s=%q must be a whole number from %d to %d", name, v, min, max), nil)
-		return 0, false
-	}
-	return n, true
 }

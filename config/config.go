@@ -44,11 +44,15 @@ type Search struct {
 	RankingMinQueries int `yaml:"ranking_min_queries"`
 	// Embedder enables semantic and hybrid search: use-lite (built in,
 	// English), openai (an OpenAI-compatible endpoint; key in
-	// AISLE_EMBEDDER_KEY), hash (character n-grams), use-lite+hash, or none.
+	// AISLE_SEARCH_EMBEDDER_KEY), hash (character n-grams), use-lite+hash, or none.
 	Embedder      string `yaml:"embedder"`
 	EmbedderURL   string `yaml:"embedder_url"`
 	EmbedderModel string `yaml:"embedder_model"`
 	EmbedderDim   int    `yaml:"embedder_dim"`
+	// EmbedderKey is the API key of the openai endpoint; better set in
+	// the environment (AISLE_SEARCH_EMBEDDER_KEY, or AISLE_EMBEDDER_KEY)
+	// than in the file.
+	EmbedderKey string `yaml:"embedder_key"`
 	// JapaneseHan analyses text written in kanji only as Japanese instead
 	// of Chinese: set it for a Japanese catalogue.
 	JapaneseHan bool `yaml:"japanese_han"`
@@ -155,6 +159,16 @@ type Server struct {
 	AdminKey     string `yaml:"admin_key"`      // or AISLE_ADMIN_KEY
 	ReadKey      string `yaml:"read_key"`       // or AISLE_READ_KEY
 	MaxBodyBytes int64  `yaml:"max_body_bytes"` // default 16 MiB
+	// ShutdownTimeout is how long requests still running when the server
+	// is told to stop may finish; then they are cut (default 10s).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// LogFormat is text (default) or json; LogLevel debug, info (default),
+	// warn or error.
+	LogFormat string `yaml:"log_format"`
+	LogLevel  string `yaml:"log_level"`
+	// AccessLog logs one line per HTTP request (method, path, status,
+	// duration) at info level.
+	AccessLog bool `yaml:"access_log"`
 }
 
 // Events configures which events are accepted and how much each counts.
@@ -168,15 +182,24 @@ type Events struct {
 	AcceptUnknownItems bool `yaml:"accept_unknown_items"`
 }
 
-// Default returns the configuration used when there is no file.
+// Default returns the configuration used when there is no file: every
+// default in one place. docs/aisle.example.yaml documents the same values
+// (a test checks that it loads to exactly this).
 func Default() Config {
+	learn := true
+	dedup, perMinute, sessionViews := 5*time.Second, 120, 300
 	return Config{
-		Data:   "./aisle-data",
-		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20},
-		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0}},
+		Data: "./aisle-data",
+		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
+			LogFormat: "text", LogLevel: "info"},
+		Events:   Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0}},
+		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews},
 		// models (and the search ranker) follow behaviour without anyone
 		// asking; each new version serves only if it validates no worse
-		Recommend: Recommend{RetrainEvery: 6 * time.Hour, RetrainAfterEvents: 1000, RetrainQuiet: 5 * time.Second},
+		Recommend: Recommend{RetrainEvery: 6 * time.Hour, RetrainAfterEvents: 1000, RetrainQuiet: 5 * time.Second,
+			ExcludeTypes: []string{"purchase", "rating"}, HistoryLen: 50,
+			AffinityBoost: 0.25, RecencyHalfLife: 5, TimeHalfLife: 168 * time.Hour},
+		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30},
 	}
 }
 
@@ -204,6 +227,19 @@ func Load(path string) (Config, error) {
 func (c Config) Validate() error {
 	if c.Server.MaxBodyBytes < 0 {
 		return errors.New("config: server.max_body_bytes must be ≥ 0")
+	}
+	switch c.Server.LogFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("config: server.log_format %q: want text or json", c.Server.LogFormat)
+	}
+	switch c.Server.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: server.log_level %q: want debug, info, warn or error", c.Server.LogLevel)
+	}
+	if c.Server.ShutdownTimeout < 0 {
+		return errors.New("config: server.shutdown_timeout must be ≥ 0 (0 cuts running requests at once)")
 	}
 	for t, w := range c.Events.Weights {
 		if w < 0 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestExampleConfigLoads(t *testing.T) {
@@ -46,4 +48,141 @@ func TestLoad(t *testing.T) {
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Fatal("missing file accepted")
 	}
+}
+
+// The example documents the defaults: it loads to exactly Default(), and
+// it lists every key (a new key must be documented there).
+func TestExampleIsTheDefaults(t *testing.T) {
+	path := filepath.Join("..", "docs", "aisle.example.yaml")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// compared as YAML: an empty list in the file is the default nil one
+	got, _ := yaml.Marshal(c)
+	want, _ := yaml.Marshal(Default())
+	if string(got) != string(want) {
+		t.Errorf("docs/aisle.example.yaml loads to\n%s\nbut the defaults are\n%s", got, want)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	var walk func(m map[string]any, prefix string)
+	walk = func(m map[string]any, prefix string) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok && len(sub) > 0 && prefix+k != "events.weights" {
+				walk(sub, prefix+k+".")
+				continue
+			}
+			documented[prefix+k] = true
+		}
+	}
+	walk(doc, "")
+	for _, k := range Keys() {
+		if !documented[k] {
+			t.Errorf("config key %s is not in docs/aisle.example.yaml", k)
+		}
+	}
+}
+
+func TestSet(t *testing.T) {
+	for _, c := range []struct {
+		key, value string
+		check      func(Config) bool
+		err        string
+	}{
+		{"server.addr", "0.0.0.0:9", func(c Config) bool { return c.Server.Addr == "0.0.0.0:9" }, ""},
+		{"server.max_body_bytes", "0", func(c Config) bool { return c.Server.MaxBodyBytes == 0 }, ""},
+		{"server.shutdown_timeout", "3s", func(c Config) bool { return c.Server.ShutdownTimeout == 3*time.Second }, ""},
+		{"search.learn_ranking", "false", func(c Config) bool { return !*c.Search.LearnRanking }, ""},
+		{"search.fusion.alpha", "0.5", func(c Config) bool { return *c.Search.Fusion.Alpha == 0.5 }, ""},
+		{"search.boost_weight", "null", func(c Config) bool { return c.Search.BoostWeight == nil }, ""},
+		{"recommend.exclude_types", "purchase, add_to_cart", func(c Config) bool { return len(c.Recommend.ExcludeTypes) == 2 }, ""},
+		{"events.custom_types", "[wishlist]", func(c Config) bool { return c.Events.CustomTypes[0] == "wishlist" }, ""},
+		{"events.weights", "{view: 3}", func(c Config) bool { return c.Events.Weights["view"] == 3 && len(c.Events.Weights) == 1 }, ""},
+		{"search.synonyms", "[[tv, television]]", func(c Config) bool { return c.Search.Synonyms[0][1] == "television" }, ""},
+		{"training.models", "[{name: ials, params: {factors: 8}}]", func(c Config) bool { return c.Training.Models[0].Params["factors"] == 8 }, ""},
+		{"training.dedup_window", "1m", func(c Config) bool { return *c.Training.DedupWindow == time.Minute }, ""},
+		{"server.addrs", "x", nil, "unknown config key"},
+		{"server", "x", nil, "section"},
+		{"server.max_body_bytes", "lots", nil, "whole number"},
+		{"recommend.retrain_every", "soon", nil, "duration"},
+		{"search.learn_ranking", "maybe", nil, "true or false"},
+		{"training.models", "[{nme: x}]", nil, "YAML"},
+	} {
+		cfg := Default()
+		err := cfg.Set(c.key, c.value)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("Set(%s, %q): error %v, want one mentioning %q", c.key, c.value, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !c.check(cfg) {
+			t.Errorf("Set(%s, %q): %v, config %+v", c.key, c.value, err, cfg)
+		}
+	}
+}
+
+// Flags > environment > file > defaults, and a zero flag still counts.
+func TestResolveLayers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("server:\n  addr: file:1\n  max_body_bytes: 100\n  read_key: from-file\nsearch:\n  embedder: hash\n"), 0o644)
+	env := map[string]string{
+		"AISLE_SERVER_ADDR":     "env:2",
+		"AISLE_SERVER_READ_KEY": "from-env",
+		"AISLE_READ_KEY":        "legacy",
+		"AISLE_ADMIN_KEY":       "legacy-admin",
+		"AISLE_SEARCH_EMBEDDER": "",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	c, err := Resolve(p, lookup, []Override{{Key: "server.max_body_bytes", Value: "0", From: "--max-body"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Addr != "env:2" || c.Server.MaxBodyBytes != 0 || c.Server.ReadKey != "from-env" || c.Server.AdminKey != "legacy-admin" || c.Search.Embedder != "" {
+		t.Errorf("layers: %+v", c.Server)
+	}
+	c, err = Resolve(p, lookup, []Override{{Key: "server.addr", Value: "flag:3", From: "--addr"}})
+	if err != nil || c.Server.Addr != "flag:3" {
+		t.Errorf("flag over env: %v %q", err, c.Server.Addr)
+	}
+	env["AISLE_SERVER_SHUTDOWN_TIMEOUT"] = "-1s"
+	if _, err := Resolve(p, lookup, nil); err == nil || !strings.Contains(err.Error(), "shutdown_timeout") {
+		t.Errorf("invalid value from the environment: %v", err)
+	}
+	env["AISLE_SERVER_SHUTDOWN_TIMEOUT"] = "later"
+	if _, err := Resolve(p, lookup, nil); err == nil || !strings.Contains(err.Error(), "AISLE_SERVER_SHUTDOWN_TIMEOUT") {
+		t.Errorf("the error does not name the variable: %v", err)
+	}
+	if got := EnvName("search.fusion.alpha"); got != "AISLE_SEARCH_FUSION_ALPHA" {
+		t.Errorf("EnvName: %s", got)
+	}
+}
+
+// Values come from the environment and the command line: any key and text
+// is set or refused with an error, never a panic, and never leaves an
+// unknown key set.
+func FuzzSet(f *testing.F) {
+	for _, s := range [][2]string{{"server.addr", "x"}, {"search.fusion.alpha", "0.5"}, {"events.weights", "{view: 1}"},
+		{"training.models", "[{name: ials}]"}, {"search.synonyms", "[[a, b]]"}, {"recommend.exclude_types", "a,b"}, {"server", "x"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, key, value string) {
+		c := Default()
+		if err := c.Set(key, value); err == nil {
+			for _, k := range Keys() {
+				if k == key {
+					return
+				}
+			}
+			t.Fatalf("Set accepted the unknown key %q", key)
+		}
+	})
 }

@@ -1,7 +1,8 @@
-// Package engine is Aisle as a library: it validates and stores the shop's
-// items, users and events, and tells the parts that learn from them (search
-// index, recommenders) about every change. The HTTP layer (package api) and
-// the CLI only translate to calls on an Engine.
+// Package engine is the ingestion core of Aisle: it validates and stores
+// the shop's items, users and events, and tells the parts that learn from
+// them (search index, recommenders) about every change. The HTTP layer
+// (package api) only translates to calls on an Engine; the root package
+// aisle assembles an Engine with everything else.
 package engine
 
 import (

@@ -208,8 +208,10 @@ func (u *UI) retrain(w http.ResponseWriter, r *http.Request) {
 	case u.rt.Busy():
 		msg = "busy"
 	default:
-		// The run outlives the request; the server's lifetime bounds it.
-		go u.rt.RunOnce(u.rt.Context())
+		// The run outlives the request; the server's owner joins it.
+		if !u.srv.Go(func() { u.rt.RunOnce(u.rt.Context()) }) {
+			msg = "busy"
+		}
 	}
 	http.Redirect(w, r, "/admin?msg="+msg, http.StatusSeeOther)
 }

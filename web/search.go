@@ -116,7 +116,8 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 		name string
 		dst  **float64
 	}{{"min_price", &sq.MinPrice}, {"max_price", &sq.MaxPrice}} {
-		if f, err := strconv.ParseFloat(q.Get(pr.name), 64); err == nil && f >= 0 {
+		// the API's parser; a bad bound in a shop link is ignored, not an error page
+		if f, err := api.Price(pr.name, q.Get(pr.name)); err == nil {
 			*pr.dst = &f
 		}
 	}
@@ -228,7 +229,7 @@ func (u *UI) suggest(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := u.search.Suggest(r.Context(), prefix, 8)
 	if err != nil {
-		api.WriteError(w, http.StatusInternalServerError, err.Error(), nil)
+		u.srv.Error(w, r, err)
 		return
 	}
 	if list == nil {

@@ -5,6 +5,7 @@ import (
 	"html"
 	"strings"
 
+	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/search"
 )
 
@@ -12,11 +13,9 @@ import (
 type IndexSearcher struct {
 	Index *search.Index
 	Mode  search.Mode
-	// Boost, when set, returns the shopper's affinity function (see
-	// recommend.Service.Affinity); the page passes the current user.
-	Boost func(ctx context.Context, user string) (func(string) float64, error)
-	// Clicks, when set, boosts items shoppers acted on after the same query.
-	Clicks *search.Clicks
+	// Personaliser, when set, personalises searches for the current
+	// shopper as the API does (affinity, click-through).
+	Personaliser *api.Personaliser
 }
 
 // Search implements Searcher.
@@ -36,14 +35,10 @@ func (s *IndexSearcher) Search(ctx context.Context, q SearchQuery) (*SearchResul
 		}
 		req.Sort = sort
 	}
-	if s.Boost != nil && q.User != "" {
-		if b, err := s.Boost(ctx, q.User); err == nil {
-			req.Boost = b
-		}
-	}
-	if s.Clicks != nil && !(req.Mode == search.ModeLTR && s.Index.Ranker() != nil) {
-		// the learned ranker has click-through as a feature of its own
-		req.Boost = search.CombineBoosts(req.Boost, s.Clicks.Boost(q.Text))
+	if err := s.Personaliser.Personalise(ctx, &req, q.User); err != nil {
+		// a shop page still answers: search without personalisation
+		req.Boost = nil
+		s.Personaliser.Personalise(ctx, &req, "")
 	}
 	res, err := s.Index.Search(ctx, req)
 	if err != nil {

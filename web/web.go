@@ -164,28 +164,28 @@ func token(key []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (u *UI) keyMatches(r *http.Request, key []byte) bool {
-	if len(key) == 0 {
-		return false
-	}
-	if c, err := r.Cookie(cookieKey); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(token(key))) == 1 {
-		return true
-	}
-	h := r.Header.Get("X-API-Key")
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		h = strings.TrimSpace(a[7:])
-	}
-	return h != "" && subtle.ConstantTimeCompare([]byte(h), key) == 1
-}
-
+// allowed checks the keys as the API does (api.Keys), also accepting the
+// login cookie's token of a key.
 func (u *UI) allowed(r *http.Request, l level) bool {
+	a := api.Public
 	switch l {
 	case levelAdmin:
-		return len(u.admin) == 0 || u.keyMatches(r, u.admin)
+		a = api.Admin
 	case levelRead:
-		return len(u.read) == 0 || u.keyMatches(r, u.read) || u.keyMatches(r, u.admin)
+		a = api.Read
 	}
-	return true
+	sent := api.RequestKey(r)
+	cookie := ""
+	if c, err := r.Cookie(cookieKey); err == nil {
+		cookie = c.Value
+	}
+	keys := api.Keys{Admin: string(u.admin), Read: string(u.read)}
+	return keys.AllowsMatch(a, func(want string) bool {
+		if cookie != "" && subtle.ConstantTimeCompare([]byte(cookie), []byte(token([]byte(want)))) == 1 {
+			return true
+		}
+		return api.KeyMatches(sent, want)
+	})
 }
 
 // visitor is who is browsing: a chosen demo user or an anonymous session.
@@ -369,7 +369,7 @@ func (u *UI) postEvent(w http.ResponseWriter, r *http.Request) {
 	v := u.visitorOf(w, r)
 	e := events.Event{UserID: v.User, ItemID: ev.ItemID, Type: t, SessionID: v.Session, Timestamp: u.now().UTC()}
 	if err := u.eng.AddEvents(r.Context(), []events.Event{e}); err != nil {
-		api.WriteEngineError(w, err)
+		u.srv.Error(w, r, err)
 		return
 	}
 	counted := false

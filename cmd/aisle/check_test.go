@@ -57,7 +57,7 @@ func TestCheckAndRecoverCommands(t *testing.T) {
 	if err == nil || !strings.Contains(out, "damaged:") || !strings.Contains(err.Error(), "aisle recover") {
 		t.Fatalf("check of a damaged dir: %v\n%s", err, out)
 	}
-	if _, _, err := openEngine(mustLoad(t, dir), newLogger()); err == nil || !strings.Contains(err.Error(), path) {
+	if _, _, err := openEngine(mustLoad(t, dir), newLogger(mustLoad(t, dir))); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("serving a damaged dir: %v", err)
 	}
 	to := filepath.Join(t.TempDir(), "salvaged")
@@ -71,7 +71,7 @@ func TestCheckAndRecoverCommands(t *testing.T) {
 	if out, err := runAisle(t, "check", "--data", to); err != nil {
 		t.Fatalf("check of the recovered dir: %v\n%s", err, out)
 	}
-	eng, st2, err := openEngine(mustLoad(t, to), newLogger())
+	eng, st2, err := openEngine(mustLoad(t, to), newLogger(mustLoad(t, to)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +85,7 @@ func TestCheckAndRecoverCommands(t *testing.T) {
 
 func mustLoad(t *testing.T, dir string) config.Config {
 	t.Helper()
-	g := globalFlags{data: dir}
-	cfg, err := g.load()
+	cfg, err := config.Resolve("", func(string) (string, bool) { return "", false }, []config.Override{{Key: "data", Value: dir, From: "--data"}})
 	if err != nil {
 		t.Fatal(err)
 	}

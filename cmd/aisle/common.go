@@ -12,54 +12,82 @@ import (
 
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
-	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/wire"
+	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
-// globalFlags are the flags every data-touching command has.
+// globalFlags are the flags every data-touching command has, and the
+// binding of flags to configuration keys: a bound flag given on the
+// command line overrides the environment (AISLE_<SECTION>_<KEY>), which
+// overrides the config file (see config.Resolve).
 type globalFlags struct {
-	data   string
-	config string
+	config   string
+	cmd      *cobra.Command
+	bindings []flagBinding
 }
+
+// flagBinding ties a flag to the configuration key it sets.
+type flagBinding struct{ flag, key string }
 
 func (g *globalFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&g.data, "data", "", "data directory (default ./aisle-data, or `data` in the config file)")
-	cmd.Flags().StringVar(&g.config, "config", "", "YAML configuration file (optional)")
+	g.cmd = cmd
+	cmd.Flags().StringVar(&g.config, "config", "", "YAML configuration file (optional; or env AISLE_CONFIG); see docs/aisle.example.yaml")
+	g.bind("data", "data", "", "data directory (default ./aisle-data; env AISLE_DATA)")
+	g.bind("log-format", "server.log_format", "", "log format: text (default) or json")
+	g.bind("log-level", "server.log_level", "", "log level: debug, info (default), warn or error")
 }
 
-// load reads the config file and applies the flags over it.
+// bind adds a flag that sets key when given. kind is "" (text), "int",
+// "bool" or "duration"; the flag's own default is unused (the config's
+// is the default), so usage should say it.
+func (g *globalFlags) bind(flag, key, kind, usage string) {
+	fs := g.cmd.Flags()
+	switch kind {
+	case "int":
+		fs.Int64(flag, 0, usage)
+	case "bool":
+		fs.Bool(flag, false, usage)
+	case "duration":
+		fs.Duration(flag, 0, usage)
+	default:
+		fs.String(flag, "", usage)
+	}
+	g.bindings = append(g.bindings, flagBinding{flag, key})
+}
+
+// load resolves the configuration: defaults, file, environment, then the
+// bound flags that were given.
 func (g *globalFlags) load() (config.Config, error) {
-	cfg, err := config.Load(g.config)
-	if err != nil {
-		return cfg, err
+	path := g.config
+	if path == "" {
+		path = os.Getenv("AISLE_CONFIG")
 	}
-	if g.data != "" {
-		cfg.Data = g.data
+	var over []config.Override
+	for _, b := range g.bindings {
+		if f := g.cmd.Flags().Lookup(b.flag); f != nil && f.Changed {
+			over = append(over, config.Override{Key: b.key, Value: f.Value.String(), From: "--" + b.flag})
+		}
 	}
-	return cfg, nil
+	return config.Resolve(path, os.LookupEnv, over)
 }
 
-// openEngine opens the embedded store in cfg.Data and builds an engine on it.
-func openEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
-	st, err := boltstore.Open(cfg.Data)
-	if err != nil {
-		return nil, nil, err
+// newLogger is the logger the config asks for, on standard error.
+func newLogger(cfg config.Config) *slog.Logger {
+	level := slog.LevelInfo
+	switch cfg.Server.LogLevel {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
 	}
-	types, err := events.NewTypes(cfg.Events.CustomTypes...)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Server.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
-	eng, err := engine.New(engine.Options{Store: st, Types: types, Logger: log, AcceptUnknownItems: cfg.Events.AcceptUnknownItems})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return eng, st, nil
-}
-
-func newLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 // isTerminal reports whether f is an interactive terminal (progress bars
@@ -89,3 +117,12 @@ func newBar(total int64, desc string, bytes bool) *progressbar.ProgressBar {
 	}
 	return progressbar.NewOptions64(total, opts...)
 }
+
+// openEngine opens the store in cfg.Data and builds an engine on it (see
+// wire.OpenEngine); the caller closes the store.
+func openEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
+	return wire.OpenEngine(cfg, log)
+}
+
+// trainOptions turns the config into pipeline options (see wire.TrainOptions).
+func trainOptions(cfg config.Config) (pipeline.Options, error) { return wire.TrainOptions(cfg) }

@@ -126,14 +126,18 @@ func (s *server) kill() {
 	}
 }
 
-// stop ends the server gracefully (SIGTERM) and waits.
+// stop ends the server gracefully (SIGTERM), waits, and checks that it
+// exited with status 0 (a drain that finished or timed out is clean).
 func (s *server) stop() {
 	s.t.Helper()
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			s.t.Errorf("server stopped on SIGTERM with %v\n%s", err, s.logs)
+		}
 	case <-time.After(20 * time.Second):
 		s.cmd.Process.Kill()
 		s.t.Fatalf("server did not stop on SIGTERM")

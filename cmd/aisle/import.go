@@ -41,7 +41,7 @@ server must not be running on the same data directory.`,
 			if err != nil {
 				return err
 			}
-			eng, st, err := openEngine(cfg, newLogger())
+			eng, st, err := openEngine(cfg, newLogger(cfg))
 			if err != nil {
 				return err
 			}

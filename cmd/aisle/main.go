@@ -8,10 +8,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-)
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+	"github.com/aisle-dev/aisle/internal/buildinfo"
+)
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
@@ -27,7 +26,9 @@ func newRootCmd() *cobra.Command {
 		Long:          "Aisle learns from what shoppers do (views, clicks, purchases, searches) and answers\nwhat each shopper should see next, what is similar to a product, and which products match a query.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Get().String(), // --version
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(
 		newVersionCmd(),
 		newServeCmd(),
@@ -45,10 +46,10 @@ func newRootCmd() *cobra.Command {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version of aisle",
+		Short: "Print the version, VCS revision and build date of aisle",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "aisle", version)
+			fmt.Fprintln(cmd.OutOrStdout(), buildinfo.Get())
 		},
 	}
 }

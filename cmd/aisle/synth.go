@@ -55,7 +55,7 @@ func synthesize(ctx context.Context, cfg config.Config, nItems, nUsers, dim, clu
 	if nItems < 1 || nUsers < 1 || dim < 1 || clusters < 1 || perUser < 0 {
 		return fmt.Errorf("sizes must be positive")
 	}
-	eng, st, err := openEngine(cfg, newLogger())
+	eng, st, err := openEngine(cfg, newLogger(cfg))
 	if err != nil {
 		return err
 	}

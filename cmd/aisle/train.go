@@ -15,61 +15,12 @@ import (
 
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
-	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/store"
 )
-
-// trainOptions turns the config into pipeline options.
-func trainOptions(cfg config.Config) (pipeline.Options, error) {
-	p := pipeline.DefaultPreprocess()
-	for t, w := range cfg.Events.Weights {
-		p.Weights[events.Type(t)] = w
-	}
-	tc := cfg.Training
-	if tc.DedupWindow != nil {
-		p.DedupWindow = *tc.DedupWindow
-	}
-	if tc.MaxEventsPerMinute != nil {
-		p.MaxEventsPerMinute = *tc.MaxEventsPerMinute
-	}
-	if tc.MaxSessionViews != nil {
-		p.MaxSessionViews = *tc.MaxSessionViews
-	}
-	p.HalfLife, p.MinUserItems, p.MinItemUsers = tc.HalfLife, tc.MinUserItems, tc.MinItemUsers
-	opts := pipeline.Options{Preprocess: p, ValidationUsers: tc.ValidationUsers, SkipRefit: tc.SkipRefit}
-	for _, m := range tc.Models {
-		spec := pipeline.Spec{Name: m.Name, Params: model.Params(m.Params)}
-		if len(m.Requirements) > 0 {
-			req := pipeline.DefaultRequirements(m.Name)
-			for k, v := range m.Requirements {
-				switch k {
-				case "min_users":
-					req.MinUsers = int(v)
-				case "min_items":
-					req.MinItems = int(v)
-				case "min_interactions":
-					req.MinInteractions = int(v)
-				case "min_density":
-					req.MinDensity = v
-				case "max_items":
-					req.MaxItems = int(v)
-				case "min_avg_row":
-					req.MinAvgRow = v
-				case "needs_ratings":
-					req.NeedsRatings = int(v)
-				default:
-					return opts, fmt.Errorf("config: training.models[%s].requirements: unknown key %q", m.Name, k)
-				}
-			}
-			spec.Requirements = &req
-		}
-		opts.Models = append(opts.Models, spec)
-	}
-	return opts, nil
-}
 
 func newTrainCmd() *cobra.Command {
 	var g globalFlags
@@ -106,7 +57,7 @@ data directory.`,
 					opts.Models = append(opts.Models, pipeline.Spec{Name: strings.TrimSpace(n)})
 				}
 			}
-			eng, st, err := openEngine(cfg, newLogger())
+			eng, st, err := openEngine(cfg, newLogger(cfg))
 			if err != nil {
 				return err
 			}
@@ -230,19 +181,19 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 		// whole catalogue (calls to a paid endpoint) for nothing
 		return pipeline.Result{}, nil
 	}
-	log := newLogger()
+	log := newLogger(cfg)
 	vectors, _ := eng.Store().(store.Vectors) // item vectors stored by the server, if any
-	ix, _, err := newSearchIndex(ctx, cfg, log, vectors)
+	ix, _, err := wire.NewSearchIndex(ctx, cfg, log, vectors)
 	if err != nil {
 		return pipeline.Result{}, err
 	}
 	defer ix.Close()
-	svc, _, err := newRecommender(cfg, eng, log)
+	svc, _, err := wire.NewRecommender(cfg, eng, log)
 	if err != nil {
 		return pipeline.Result{}, err
 	}
 	clicks := search.NewClicks()
-	l := newSearchRanker(cfg, ix, eng, svc, clicks, log)
+	l := wire.NewSearchRanker(cfg, ix, eng, svc, clicks, log)
 	// Registered before Load, as serve does: otherwise LoadModels takes
 	// the ranker's versions for recommendation models (and promotes an
 	// unchecked candidate when none serves).
@@ -250,7 +201,7 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 	if err := svc.Load(ctx, clicks.Record); err != nil { // popularity and click-through for the ranker's features
 		return pipeline.Result{}, err
 	}
-	if err := loadSearch(ctx, ix, clicks, eng); err != nil {
+	if err := wire.LoadSearch(ctx, ix, clicks, eng); err != nil {
 		return pipeline.Result{}, err
 	}
 	if err := ix.WaitVectors(ctx); err != nil { // the ranker's semantic feature needs them

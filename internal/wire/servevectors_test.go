@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"context"
@@ -30,18 +30,18 @@ func TestServeKeepsItemVectors(t *testing.T) {
 		items[i] = catalog.Item{ID: fmt.Sprint("i", i), Title: fmt.Sprintf("product %d blue widget", i), Available: true}
 	}
 	start := func() (*search.Index, *engine.Engine, func()) {
-		eng, st, err := openEngine(cfg, log)
+		eng, st, err := OpenEngine(cfg, log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ix, mode, err := newSearchIndex(ctx, cfg, log, st)
+		ix, mode, err := NewSearchIndex(ctx, cfg, log, st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if mode != search.ModeHybrid {
 			t.Fatalf("mode %s", mode)
 		}
-		if err := loadSearch(ctx, ix, search.NewClicks(), eng); err != nil {
+		if err := LoadSearch(ctx, ix, search.NewClicks(), eng); err != nil {
 			t.Fatal(err)
 		}
 		return ix, eng, func() { ix.Close(); st.Close() }
@@ -104,7 +104,7 @@ func TestSearchFusionConfig(t *testing.T) {
 		{"unknown method", config.SearchFusion{Method: "sum"}, search.Fusion{}, true},
 	}
 	for _, tc := range tests {
-		got, err := searchConfig(config.Search{Fusion: tc.fusion})
+		got, err := SearchConfig(config.Search{Fusion: tc.fusion})
 		if (err != nil) != tc.wantErr {
 			t.Errorf("%s: error %v", tc.name, err)
 			continue

@@ -1,4 +1,4 @@
-package main
+package wire
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func TestSearchConfig(t *testing.T) {
 			func(c search.Config) bool { return len(c.PriceRanges) == 2 && c.PriceRanges[1].Label() == "10+" }, ""},
 		{"empty price range", config.Search{PriceRanges: [][2]float64{{10, 5}}}, nil, "price range"},
 	} {
-		got, err := searchConfig(c.in)
+		got, err := SearchConfig(c.in)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: error %v, want one about %q", c.name, err, c.err)
@@ -65,7 +65,7 @@ func TestSearchModeLTRNeedsLearning(t *testing.T) {
 	} {
 		cfg := config.Default()
 		cfg.Search.Mode, cfg.Search.LearnRanking = c.mode, c.learn
-		ix, _, err := newSearchIndex(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
+		ix, _, err := NewSearchIndex(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
 		if ix != nil {
 			ix.Close()
 		}

@@ -1,0 +1,345 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// apiDoc loads and checks openapi.json with kin-openapi.
+func apiDoc(t *testing.T) (*openapi3.T, routers.Router) {
+	t.Helper()
+	ctx := context.Background()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(openapiDoc)
+	if err != nil {
+		t.Fatalf("openapi.json does not load: %v", err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("openapi.json is not a valid description: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: "http://aisle.test"}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc, router
+}
+
+// shop is a ready server over a small catalogue with trained models (two
+// versions of popular, so that rollback has something to roll back to).
+func shopServer(t *testing.T) *Server {
+	t.Helper()
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var items []catalog.Item
+	for i := range 30 {
+		p := 2.5 + float64(i)
+		items = append(items, catalog.Item{ID: fmt.Sprintf("p%02d", i), Title: fmt.Sprintf("%s pen %d", []string{"blue", "red", "gel"}[i%3], i),
+			Brand: []string{"Pilot", "Bic"}[i%2], Categories: []string{"Office/Pens"}, Price: &p, Available: true, CreatedAt: t0})
+	}
+	if err := eng.AddItems(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	var evs []events.Event
+	for u := range 40 {
+		for k := range 6 {
+			evs = append(evs, events.Event{UserID: fmt.Sprintf("u%02d", u), ItemID: items[(u*7+k*3)%30].ID, Type: events.Purchase,
+				SessionID: fmt.Sprintf("s%d", u), Timestamp: t0.Add(time.Duration(u*6+k) * time.Hour)})
+		}
+	}
+	if err := eng.AddEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	opts := pipeline.Options{Preprocess: pipeline.DefaultPreprocess(), ValidationUsers: 10, Models: []pipeline.Spec{{Name: "popular"}}}
+	for range 2 {
+		data, err := opts.Load(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pipeline.Train(ctx, st, data, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := New(Options{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := recommend.New(st, recommend.Config{}, nil)
+	rt := svc.NewRetrainer(0, 0, opts)
+	srv.AddRecommendRoutes(svc, rt)
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	t.Cleanup(srv.AddSearchRoutes(ix, search.NewClicks(), svc, search.ModeKeyword))
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng.Subscribe(svc)
+	if err := ix.Upsert(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+	eng.Subscribe(ix)
+	// one retraining run, so that /api/models reports its results
+	rctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go rt.Run(rctx)
+	if _, err := rt.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetReady(true)
+	return srv
+}
+
+// The calls that exercise every route, in an order where each finds what
+// it needs; golden names the golden file of the answer's shape.
+var calls = []struct {
+	golden, method, url, body string
+	status                    int
+}{
+	{"health", "GET", "/api/health", "", 200},
+	{"ready", "GET", "/api/ready", "", 200},
+	{"", "GET", "/api/openapi.json", "", 200},
+	{"", "GET", "/metrics", "", 200},
+	{"stats", "GET", "/api/stats", "", 200},
+	{"accepted", "POST", "/api/items", `[{"id":"new-1","title":"stapler","price":9.5,"attributes":{"colour":"black","pages":20}}]`, 200},
+	{"error-batch", "POST", "/api/items", `[{"id":"a"},{"id":"b","price":"cheap"}]`, 400},
+	{"item-page", "GET", "/api/items?limit=2", "", 200},
+	{"item", "GET", "/api/items/p01", "", 200},
+	{"item", "PATCH", "/api/items/new-1", `{"price":8}`, 200},
+	{"error", "GET", "/api/items/nope", "", 404},
+	{"accepted", "POST", "/api/users", `{"id":"u99","attributes":{"tier":"gold"}}`, 200},
+	{"user-page", "GET", "/api/users?limit=2", "", 200},
+	{"user", "GET", "/api/users/u99", "", 200},
+	{"accepted", "POST", "/api/events", `[{"user_id":"u99","item_id":"p01","type":"view"},{"user_id":"u99","type":"search","query":"pen"},{"user_id":"u99","item_id":"p02","type":"rating","value":4}]`, 200},
+	{"user-events", "GET", "/api/users/u99/events?limit=5", "", 200},
+	{"user-recs", "GET", "/api/recommend/u01?n=3", "", 200},
+	{"user-recs", "GET", "/api/recommend/stranger?n=3&category=Office&min_price=1&diversity=0.5", "", 200},
+	{"session-recs", "POST", "/api/recommend/session", `{"items":["p01","p02"],"n":3}`, 200},
+	{"item-recs", "GET", "/api/items/p01/similar?n=3", "", 200},
+	{"item-recs", "GET", "/api/items/p01/bought-together?n=3", "", 200},
+	{"error", "GET", "/api/items/nope/similar", "", 404},
+	{"popular-recs", "GET", "/api/popular?n=3&window=30d", "", 200},
+	{"trending-recs", "GET", "/api/trending?n=3", "", 200},
+	{"error", "GET", "/api/trending?n=0", "", 400},
+	{"models", "GET", "/api/models", "", 200},
+	{"rollback", "POST", "/api/models/popular/rollback", "", 200},
+	{"error", "POST", "/api/models/nope/rollback", "", 404},
+	{"retrain-started", "POST", "/api/models/retrain", "", 202},
+	{"search-result", "GET", "/api/search?q=blue+pen&n=3&facets=brand,category,price&user_id=u01", "", 200},
+	{"error", "GET", "/api/search?q=pen&mode=semantic", "", 400},
+	{"suggestions", "GET", "/api/suggest?q=pe", "", 200},
+	{"deleted", "DELETE", "/api/items/new-1", "", 200},
+	{"deleted", "DELETE", "/api/users/u99", "", 200},
+}
+
+// Every route's real answers validate against openapi.json (statuses
+// included), and their shapes match the golden files: a field added,
+// renamed or retyped shows up in review (go test ./api -update rewrites
+// them).
+func TestAnswersMatchOpenAPI(t *testing.T) {
+	_, router := apiDoc(t)
+	srv := shopServer(t)
+	ctx := context.Background()
+	covered := map[string]bool{}
+	shapes := map[string]string{}
+	for _, c := range calls {
+		// a retraining run may still be under way: rollback and retrain
+		// answer 409 then, which is not what this call checks
+		for srvBusy(srv) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		req := httptest.NewRequest(c.method, "http://aisle.test"+c.url, strings.NewReader(c.body))
+		if c.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		name := c.method + " " + c.url
+		if rec.Code != c.status {
+			t.Errorf("%s: %d %s, want %d", name, rec.Code, rec.Body, c.status)
+			continue
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Errorf("%s: not in openapi.json: %v", name, err)
+			continue
+		}
+		covered[strings.ToUpper(route.Method)+" "+route.Path] = true
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if c.status < 400 {
+			req.Body = io.NopCloser(strings.NewReader(c.body))
+			if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+				t.Errorf("%s: the request does not match openapi.json: %v", name, err)
+			}
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes(rec.Body.Bytes())
+		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+			t.Errorf("%s: the answer does not match openapi.json: %v\n%s", name, err, rec.Body)
+		}
+		if c.golden != "" {
+			var v any
+			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			s := shape(v)
+			if prev, ok := shapes[c.golden]; ok && prev != s && !strings.Contains(prev, s) {
+				shapes[c.golden] = prev + "\n" + s // a second shape of the same answer (optional fields)
+			} else if !ok {
+				shapes[c.golden] = s
+			}
+		}
+	}
+	for _, r := range srv.Routes() {
+		if describedInOpenAPI(r.Pattern) && !covered[r.Method+" "+r.Pattern] {
+			t.Errorf("route %s %s has no call in this test", r.Method, r.Pattern)
+		}
+	}
+	dir := filepath.Join("testdata", "golden")
+	for name, s := range shapes {
+		path := filepath.Join(dir, name+".shape")
+		if *update {
+			os.MkdirAll(dir, 0o755)
+			if err := os.WriteFile(path, []byte(s+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("no golden shape for %s (go test ./api -run AnswersMatchOpenAPI -update writes it): %v", name, err)
+			continue
+		}
+		if strings.TrimSpace(string(want)) != s {
+			t.Errorf("the shape of %s changed (if intended, go test ./api -run AnswersMatchOpenAPI -update):\n got: %s\nwant: %s", name, s, want)
+		}
+	}
+}
+
+func srvBusy(s *Server) bool {
+	req := httptest.NewRequest("GET", "/api/models", nil)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	var m Models
+	json.Unmarshal(rec.Body.Bytes(), &m)
+	return m.Training != nil && m.Training.Running
+}
+
+// shape is a JSON value's structure: object keys (sorted) with the shapes
+// of their values, arrays by the union of their elements' shapes, scalars
+// by type. Values do not matter, so the golden files do not change with
+// scores or clocks.
+func shape(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b bytes.Buffer
+		b.WriteString("{")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%s:%s", k, shape(x[k]))
+		}
+		b.WriteString("}")
+		return b.String()
+	case []any:
+		seen := map[string]bool{}
+		var parts []string
+		for _, e := range x {
+			if s := shape(e); !seen[s] {
+				seen[s] = true
+				parts = append(parts, s)
+			}
+		}
+		sort.Strings(parts)
+		return "[" + strings.Join(parts, "|") + "]"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "bool"
+	case nil:
+		return "null"
+	}
+	return "?"
+}
+
+// The validator is strict enough to catch the known kinds of drift: a
+// promised field missing, an undescribed one present, a wrong type, an
+// undescribed status.
+func TestOpenAPICatchesDrift(t *testing.T) {
+	_, router := apiDoc(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, url, body string
+		status          int
+		ok              bool
+	}{
+		{"as described", "/api/trending", `{"items":[{"id":"a","score":1,"reason":"trending"}]}`, 200, true},
+		{"a field that is not described", "/api/trending", `{"items":[],"model":""}`, 200, false},
+		{"a required field missing", "/api/popular", `{"items":[]}`, 200, false},
+		{"an item without its score", "/api/trending", `{"items":[{"id":"a","reason":"trending"}]}`, 200, false},
+		{"a wrong type", "/api/stats", `{"items":"3","users":1,"events":2}`, 200, false},
+		{"a status not described", "/api/trending", `{"error":"x"}`, 418, false},
+	} {
+		req := httptest.NewRequest("GET", "http://aisle.test"+c.url, nil)
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+			Status:                 c.status, Header: map[string][]string{"Content-Type": {"application/json"}},
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes([]byte(c.body))
+		if err := openapi3filter.ValidateResponse(ctx, out); (err == nil) != c.ok {
+			t.Errorf("%s: validation error %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}

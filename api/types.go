@@ -1,0 +1,120 @@
+package api
+
+import (
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// The answers of the API's routes, one named type per shape; openapi.json
+// describes each as a schema of the same name, and a test validates real
+// answers against it. Other answers are types of the engine (catalog.Item,
+// catalog.User, engine.Counts, search.Result).
+
+// ErrorBody is the JSON of every error answer.
+type ErrorBody struct {
+	Error   string            `json:"error"`
+	Details []catalog.Problem `json:"details,omitempty"`
+}
+
+// Status answers GET /api/health and GET /api/ready.
+type Status struct {
+	Status string `json:"status"` // ok, ready or starting
+}
+
+// Accepted answers the ingestion routes: how many records were stored.
+type Accepted struct {
+	Accepted int `json:"accepted"`
+}
+
+// Deleted answers DELETE of an item or a user.
+type Deleted struct {
+	Deleted string `json:"deleted"`
+}
+
+// ItemPage is one page of GET /api/items.
+type ItemPage struct {
+	Items      []catalog.Item `json:"items"`
+	NextCursor string         `json:"next_cursor"` // empty on the last page
+}
+
+// UserPage is one page of GET /api/users.
+type UserPage struct {
+	Users      []catalog.User `json:"users"`
+	NextCursor string         `json:"next_cursor"` // empty on the last page
+}
+
+// UserEvents answers GET /api/users/{id}/events, newest first.
+type UserEvents struct {
+	UserID string         `json:"user_id"`
+	Events []events.Event `json:"events"`
+}
+
+// UserRecs answers GET /api/recommend/{user_id}.
+type UserRecs struct {
+	UserID string           `json:"user_id"`
+	Items  []recommend.Item `json:"items"`
+	Model  string           `json:"model"` // NAME@VERSION of the ranking model, "" when none ranked
+}
+
+// SessionRecs answers POST /api/recommend/session.
+type SessionRecs struct {
+	Items []recommend.Item `json:"items"`
+	Model string           `json:"model"`
+}
+
+// ItemRecs answers GET /api/items/{id}/similar and /bought-together.
+type ItemRecs struct {
+	ItemID string           `json:"item_id"`
+	Items  []recommend.Item `json:"items"`
+	Model  string           `json:"model"`
+}
+
+// PopularRecs answers GET /api/popular.
+type PopularRecs struct {
+	Items  []recommend.Item `json:"items"`
+	Window string           `json:"window"` // as asked; "" is all time
+}
+
+// TrendingRecs answers GET /api/trending.
+type TrendingRecs struct {
+	Items []recommend.Item `json:"items"`
+}
+
+// Models answers GET /api/models.
+type Models struct {
+	Models []recommend.ModelInfo `json:"models"`
+	// Training is the retrainer's state (absent when the server has none).
+	Training *Training `json:"training,omitempty"`
+}
+
+// Training is the state of background retraining.
+type Training struct {
+	Running bool `json:"running"`
+	// LastRun, LastResults and LastError describe the last completed run
+	// (absent before the first).
+	LastRun     *time.Time        `json:"last_run,omitempty"`
+	LastResults []pipeline.Result `json:"last_results,omitempty"`
+	LastError   string            `json:"last_error,omitempty"`
+}
+
+// Rollback answers POST /api/models/{name}/rollback: the version now serving.
+type Rollback struct {
+	Serving store.ModelMeta `json:"serving"`
+}
+
+// RetrainStarted answers POST /api/models/retrain.
+type RetrainStarted struct {
+	Status string `json:"status"` // started
+	See    string `json:"see"`    // where to follow the run
+}
+
+// Suggestions answers GET /api/suggest.
+type Suggestions struct {
+	Suggestions []search.Suggestion `json:"suggestions"`
+}

@@ -1,0 +1,279 @@
+// Package wire builds Aisle's parts from a config.Config: the store and the
+// engine, the recommendation service and its retrainer, the search index
+// with its embedder, click model and learned ranker. It is shared by the
+// composition root (package aisle, which also starts and stops them) and
+// by the commands that need the same parts without a server (aisle train).
+// Each function only builds; none starts a goroutine that outlives it.
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/embed"
+	"github.com/aisle-dev/aisle/embed/embedders"
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/search/analysis"
+	"github.com/aisle-dev/aisle/search/ranking"
+	"github.com/aisle-dev/aisle/store"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+// OpenEngine opens the embedded store in cfg.Data and builds an engine on
+// it. The caller closes the store.
+func OpenEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
+	st, err := boltstore.Open(cfg.Data)
+	if err != nil {
+		return nil, nil, err
+	}
+	types, err := events.NewTypes(cfg.Events.CustomTypes...)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	eng, err := engine.New(engine.Options{Store: st, Types: types, Logger: log, AcceptUnknownItems: cfg.Events.AcceptUnknownItems})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return eng, st, nil
+}
+
+// TrainOptions turns the config into pipeline options.
+func TrainOptions(cfg config.Config) (pipeline.Options, error) {
+	p := pipeline.DefaultPreprocess()
+	for t, w := range cfg.Events.Weights {
+		p.Weights[events.Type(t)] = w
+	}
+	tc := cfg.Training
+	if tc.DedupWindow != nil {
+		p.DedupWindow = *tc.DedupWindow
+	}
+	if tc.MaxEventsPerMinute != nil {
+		p.MaxEventsPerMinute = *tc.MaxEventsPerMinute
+	}
+	if tc.MaxSessionViews != nil {
+		p.MaxSessionViews = *tc.MaxSessionViews
+	}
+	p.HalfLife, p.MinUserItems, p.MinItemUsers = tc.HalfLife, tc.MinUserItems, tc.MinItemUsers
+	opts := pipeline.Options{Preprocess: p, ValidationUsers: tc.ValidationUsers, SkipRefit: tc.SkipRefit}
+	for _, m := range tc.Models {
+		spec := pipeline.Spec{Name: m.Name, Params: model.Params(m.Params)}
+		if len(m.Requirements) > 0 {
+			req := pipeline.DefaultRequirements(m.Name)
+			for k, v := range m.Requirements {
+				switch k {
+				case "min_users":
+					req.MinUsers = int(v)
+				case "min_items":
+					req.MinItems = int(v)
+				case "min_interactions":
+					req.MinInteractions = int(v)
+				case "min_density":
+					req.MinDensity = v
+				case "max_items":
+					req.MaxItems = int(v)
+				case "min_avg_row":
+					req.MinAvgRow = v
+				case "needs_ratings":
+					req.NeedsRatings = int(v)
+				default:
+					return opts, fmt.Errorf("config: training.models[%s].requirements: unknown key %q", m.Name, k)
+				}
+			}
+			spec.Requirements = &req
+		}
+		opts.Models = append(opts.Models, spec)
+	}
+	return opts, nil
+}
+
+// NewRecommender builds the recommendation service and its retrainer from
+// the config.
+func NewRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*recommend.Service, *recommend.Retrainer, error) {
+	opts, err := TrainOptions(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.Logger = log
+	rc := cfg.Recommend
+	weights := opts.Preprocess
+	var exclude []events.Type
+	for _, t := range rc.ExcludeTypes {
+		if !eng.Types().Has(events.Type(t)) {
+			return nil, nil, fmt.Errorf("config: recommend.exclude_types: unknown event type %q", t)
+		}
+		exclude = append(exclude, events.Type(t))
+	}
+	svc := recommend.New(eng.Store(), recommend.Config{
+		Weight:           weights.EventWeight,
+		ExcludeTypes:     exclude,
+		HistoryLen:       rc.HistoryLen,
+		Primary:          rc.Primary,
+		AffinityBoost:    rc.AffinityBoost,
+		RecencyHalfLife:  rc.RecencyHalfLife,
+		TimeHalfLife:     rc.TimeHalfLife,
+		PromoteTolerance: rc.PromoteTolerance,
+	}, log)
+	rt := svc.NewRetrainer(rc.RetrainEvery, rc.RetrainAfterEvents, opts)
+	rt.Quiet = rc.RetrainQuiet
+	return svc, rt, nil
+}
+
+// NewSearchIndex builds the product search index from the config: keyword
+// search always; semantic and hybrid modes when an embedder is configured.
+// The mode it returns is the default of requests: ltr when the ranker is
+// learned (the index falls back to the configured mode until a learned
+// version serves). Item vectors are computed in the background and kept
+// in vectors, so a restart embeds only new and changed items.
+func NewSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, vectors store.Vectors) (*search.Index, search.Mode, error) {
+	sc := cfg.Search
+	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch}
+	if sc.JapaneseHan {
+		opts.Registry = analysis.NewRegistry(analysis.Options{JapaneseHan: true})
+	}
+	if sc.Embedder != "" && sc.Embedder != "none" {
+		emb, err := embedders.New(embedders.Config{Kind: sc.Embedder, URL: sc.EmbedderURL, Model: sc.EmbedderModel, Dim: sc.EmbedderDim, APIKey: sc.EmbedderKey, Logger: log})
+		if err != nil {
+			return nil, "", fmt.Errorf("config search.embedder: %w", err)
+		}
+		// A remote model tells its dimension on its first answer; the
+		// stored vectors are keyed by it, so ask now rather than re-embed.
+		if p, ok := emb.(interface {
+			Probe(context.Context) (int, error)
+		}); ok && emb.Dim() == 0 {
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if _, err := p.Probe(pctx); err != nil {
+				log.Warn("embedder not reachable; items stay keyword-only until it answers (set search.embedder_dim to reuse stored vectors)", "err", err)
+			}
+			cancel()
+		}
+		opts.Embedder = emb
+		opts.QueryEmbedder = embed.NewCache(emb, 10000)
+	}
+	mode := search.ModeKeyword
+	if sc.Mode != "" {
+		m, err := search.ParseMode(sc.Mode)
+		if err != nil {
+			return nil, "", fmt.Errorf("config search.mode: %w", err)
+		}
+		if (m == search.ModeSemantic || m == search.ModeHybrid) && opts.Embedder == nil {
+			return nil, "", fmt.Errorf("config search.mode %s needs search.embedder (use-lite, openai, hash)", m)
+		}
+		if m == search.ModeLTR && sc.LearnRanking != nil && !*sc.LearnRanking {
+			// no ranker would ever be trained or loaded: every search would
+			// quietly run in keyword mode
+			return nil, "", fmt.Errorf("config search.mode ltr needs search.learn_ranking: true")
+		}
+		mode = m
+	}
+	scfg, err := SearchConfig(sc)
+	if err != nil {
+		return nil, "", err
+	}
+	if mode != search.ModeLTR {
+		scfg.DefaultMode = mode
+	}
+	if sc.LearnRanking == nil || *sc.LearnRanking {
+		mode = search.ModeLTR
+	}
+	ix, err := search.NewIndex(scfg, opts)
+	return ix, mode, err
+}
+
+// SearchConfig applies the config file's search settings to the engine's
+// defaults.
+func SearchConfig(sc config.Search) (search.Config, error) {
+	c := search.DefaultConfig()
+	if len(sc.Synonyms) > 0 {
+		c.Synonyms = sc.Synonyms
+	}
+	for name, w := range sc.FieldWeights {
+		f, ok := search.FieldByName(name)
+		if !ok {
+			return c, fmt.Errorf("config search.field_weights: unknown field %q (want title, brand, categories, attributes or description)", name)
+		}
+		c.FieldWeights[f] = w
+	}
+	if sc.Fusion.Method != "" {
+		c.Fusion.Method = sc.Fusion.Method
+	}
+	if sc.Fusion.Norm != "" {
+		c.Fusion.Norm = sc.Fusion.Norm
+	}
+	if sc.Fusion.Alpha != nil {
+		c.Fusion.Alpha = *sc.Fusion.Alpha
+	}
+	if sc.Fusion.Gate != nil {
+		c.Fusion.Gate = *sc.Fusion.Gate
+	}
+	if sc.Fusion.RRFK < 0 || sc.Fusion.Depth < 0 {
+		return c, fmt.Errorf("config search.fusion: rrf_k (%g) and depth (%d) must be ≥ 0 (0 keeps the default)", sc.Fusion.RRFK, sc.Fusion.Depth)
+	}
+	if sc.Fusion.RRFK > 0 {
+		c.Fusion.RRFK = sc.Fusion.RRFK
+	}
+	if sc.Fusion.Depth > 0 {
+		c.Fusion.Depth = sc.Fusion.Depth
+	}
+	if sc.BoostWeight != nil {
+		c.BoostWeight = *sc.BoostWeight
+	}
+	if len(sc.PriceRanges) > 0 {
+		c.PriceRanges = nil
+		for _, r := range sc.PriceRanges {
+			c.PriceRanges = append(c.PriceRanges, search.PriceRange{Min: r[0], Max: r[1]})
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config search: %w", err)
+	}
+	return c, nil
+}
+
+// NewSearchRanker gives the index its ranking signals (popularity from
+// svc, click-through from clicks) and returns the learner of its search
+// ranker (inert when search.learn_ranking is off: its stored versions are
+// still recognised as the ranker's).
+func NewSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, svc *recommend.Service, clicks *search.Clicks, log *slog.Logger) *ranking.Learner {
+	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
+	off := cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking
+	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off}, log)
+}
+
+// LoadSearch indexes the catalogue and subscribes the index and the click
+// model (which learnt the event log through recommend.Service.Load) to
+// changes; called while writes wait for readiness.
+func LoadSearch(ctx context.Context, ix *search.Index, clicks *search.Clicks, eng *engine.Engine) error {
+	var batch []catalog.Item
+	flush := func() error {
+		err := ix.Upsert(ctx, batch...)
+		batch = batch[:0]
+		return err
+	}
+	err := eng.Store().ScanItems(ctx, func(it catalog.Item) error {
+		batch = append(batch, it)
+		if len(batch) == 10000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("index the catalogue for search: %w", err)
+	}
+	eng.Subscribe(ix)
+	eng.Subscribe(clicks)
+	return nil
+}
