@@ -61,9 +61,10 @@ type state struct {
 //   - user_exp (default 0): user u's interactions weigh |u|^-user_exp in
 //     the EASE Gram, so heavy users dominate it less;
 //   - delta (default 0.1): final scores are multiplied by degree^-delta;
-//   - gf_weight (default 0): weight of the GF-CF filter blended in, relative
-//     to the EASE part after both are scaled to unit Frobenius norm;
-//   - gf_k (default 256), gf_alpha (default 0.3): GF-CF's low-pass rank and
+//   - gf_weight (default 0.6): weight of the GF-CF filter blended in,
+//     relative to the EASE part after both are scaled to unit Frobenius norm
+//     (0 leaves it out and saves its eigenvectors);
+//   - gf_k (default 128), gf_alpha (default 0.3): GF-CF's low-pass rank and
 //     weight;
 //   - recency (default 0), decay (default 0.5): the t-th newest history
 //     item (t = 0 for the newest) counts 1 + recency·decay^t, so the latest
@@ -83,8 +84,8 @@ func New(p model.Params) (*Filter, error) {
 		{Name: "beta", Default: 0.25, Min: 0, Max: 1},
 		{Name: "user_exp", Default: 0, Min: 0, Max: 2},
 		{Name: "delta", Default: 0.1, Min: -1, Max: 1},
-		{Name: "gf_weight", Default: 0, Min: 0, Max: 100},
-		{Name: "gf_k", Default: 256, Min: 1, Max: 4096, Int: true},
+		{Name: "gf_weight", Default: 0.6, Min: 0, Max: 100},
+		{Name: "gf_k", Default: 128, Min: 1, Max: 4096, Int: true},
 		{Name: "gf_alpha", Default: 0.3, Min: 0, Max: 100},
 		{Name: "recency", Default: 0, Min: -1, Max: 1000},
 		{Name: "decay", Default: 0.5, Min: 0, Max: 1},
@@ -418,10 +419,11 @@ func (m *Filter) Params() model.Params {
 // TuneGrid is the search space for a bounded hyper-parameter search.
 func (m *Filter) TuneGrid() map[string][]float64 {
 	return map[string][]float64{
-		"lambda":  {250, 500, 1000, 2000},
-		"beta":    {0, 0.25, 0.5},
-		"delta":   {0, 0.1, 0.2},
-		"recency": {0, -1},
+		"lambda":    {250, 500, 1000, 2000},
+		"beta":      {0, 0.25, 0.5},
+		"delta":     {0, 0.1, 0.2},
+		"recency":   {0, -1},
+		"gf_weight": {0, 0.3, 0.6, 1},
 	}
 }
 

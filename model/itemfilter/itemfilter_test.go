@@ -44,7 +44,7 @@ func TestEASEPart(t *testing.T) {
 	var g mat.Dense
 	g.Mul(x.T(), x)
 	for _, tc := range []struct{ lambda, beta, delta float64 }{{2, 0, 0}, {2, 0.25, 0.1}, {0.5, 0.5, -0.2}} {
-		m, err := itemfilter.New(model.Params{"lambda": tc.lambda, "beta": tc.beta, "delta": tc.delta, "recency": 0})
+		m, err := itemfilter.New(model.Params{"lambda": tc.lambda, "beta": tc.beta, "delta": tc.delta, "recency": 0, "gf_weight": 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func TestEASEPart(t *testing.T) {
 // the model is EASE.
 func TestMatchesEASE(t *testing.T) {
 	s := modeltest.Synthetic()
-	m, _ := itemfilter.New(model.Params{"lambda": 30, "beta": 0, "delta": 0, "recency": 0})
+	m, _ := itemfilter.New(model.Params{"lambda": 30, "beta": 0, "delta": 0, "recency": 0, "gf_weight": 0})
 	e, _ := ease.New(model.Params{"lambda": 30})
 	modeltest.Fit(t, m, s.DS)
 	modeltest.Fit(t, e, s.DS)
