@@ -115,7 +115,7 @@ const LambdaScale = 60
 func PeakBytes(n int) float64 { return 24 * float64(n) * float64(n) }
 
 // Fit computes the filter matrix. Progress reports the stages gram, ease,
-// graph filter and done.
+// graph filter and done (twice, after "choose recency", when recency is -1).
 func (m *Filter) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
 	n := ds.NumItems()
 	if n > m.cfg.MaxItems {
