@@ -306,3 +306,12 @@ func BenchmarkScore(b *testing.B) {
 }
 
 var _ model.SimilarItems = (*itemfilter.Filter)(nil)
+
+// BenchmarkFit: one fit on 2,000 users × 3,000 items, graph filter included.
+func BenchmarkFit(b *testing.B) {
+	s := modeltest.SyntheticWith(modeltest.Config{Users: 2000, Items: 3000, Clusters: 20, MinPer: 20, MaxPer: 100, Focus: 0.8, Seed: 3})
+	for b.Loop() {
+		m, _ := itemfilter.New(nil)
+		modeltest.Fit(b, m, s.DS)
+	}
+}
