@@ -29,6 +29,9 @@ func DefaultRequirements(name string) Requirements {
 		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000, MinDensity: 1e-5}
 	case "ease":
 		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000, MaxItems: 30000}
+	case "itemfilter":
+		// fitting peaks at about 24·n² bytes (itemfilter.PeakBytes): 3.5 GB at 12k items
+		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000, MaxItems: 12000}
 	case "sasrec":
 		return Requirements{MinUsers: 100, MinItems: 20, MinInteractions: 2000, MinAvgRow: 3}
 	case "rating_mf", "rating_mlp", "rating_linear", "neumf", "mlp", "linear", "biasedmf":

@@ -24,7 +24,7 @@ type Spec struct {
 
 // DefaultModels are trained when the config names none.
 func DefaultModels() []Spec {
-	return []Spec{{Name: "popular"}, {Name: "itemknn"}, {Name: "ials"}, {Name: "ease"}}
+	return []Spec{{Name: "popular"}, {Name: "itemknn"}, {Name: "ials"}, {Name: "ease"}, {Name: "itemfilter"}}
 }
 
 // Options configure a training run.
