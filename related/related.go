@@ -59,8 +59,12 @@ type Config struct {
 	Similar, Complement *Weights
 	// SubstituteText is the title similarity above which an item of the
 	// anchor's leaf category counts as a substitute and is never offered
-	// as its complement. Default 0.35.
+	// as its complement. Default 0.5.
 	SubstituteText float64
+	// BoughtTogether is the behaviour similarity (shoppers buying both)
+	// from which a same-kind item counts as a complement after all (inks
+	// of two colours). Default 0.05.
+	BoughtTogether float64
 }
 
 func (c *Config) defaults() {
@@ -89,8 +93,11 @@ func (c *Config) defaults() {
 	if c.MaxNeighbours <= 0 {
 		c.MaxNeighbours = 200
 	}
+	if c.BoughtTogether <= 0 {
+		c.BoughtTogether = 0.05
+	}
 	if c.SubstituteText <= 0 {
-		c.SubstituteText = 0.35
+		c.SubstituteText = 0.5
 	}
 }
 
@@ -237,12 +244,13 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 }
 
 // isSubstitute reports whether j would replace a rather than complete it:
-// the same leaf category and a similar title (or very similar vectors).
+// the same leaf category and a similar title, and shoppers do not buy the
+// two together (inks of two colours are; two calculators are not).
 func (ix *Index) isSubstitute(a, j int32, f features) bool {
-	if !ix.content.sameLeaf(a, j) {
+	if !ix.content.sameLeaf(a, j) || f[SigText] < ix.cfg.SubstituteText {
 		return false
 	}
-	return ix.content.textCos(a, j) >= ix.cfg.SubstituteText
+	return f[SigBasket] == 0 && f[SigBehaviour] < ix.cfg.BoughtTogether
 }
 
 // similarCandidates gathers the items any signal puts near a.
@@ -329,19 +337,19 @@ type Weights struct {
 	W [NumSignals]float64
 }
 
-// DefaultSimilar is the blend for a shop with no behaviour to learn from:
-// led by category and text.
+// DefaultSimilar is the blend before learning, led by title text with a
+// nudge to the same category. Chosen on the validation half of the
+// Amazon Office "also viewed" relations (docs/benchmarks.md); Learn
+// re-weighs behaviour and item vectors per shop.
 func DefaultSimilar() Weights {
 	var w Weights
-	w.W[SigBehaviour] = 1
-	w.W[SigLeaf] = 1
-	w.W[SigPath] = 0.2
-	w.W[SigBrand] = 0.1
-	w.W[SigAttrs] = 0.1
+	w.W[SigBehaviour] = 0.1
+	w.W[SigLeaf] = 0.1
+	w.W[SigPath] = 0.1
+	w.W[SigAttrs] = 0.05
 	w.W[SigText] = 1
-	w.W[SigFactor] = 0.3
-	w.W[SigEmbed] = 0.5
-	w.W[SigPopular] = 0.02
+	w.W[SigFactor] = 0.1
+	w.W[SigEmbed] = 0.2
 	return w
 }
 
@@ -351,6 +359,7 @@ func DefaultComplement() Weights {
 	w.W[SigBehaviour] = 0.5
 	w.W[SigBasket] = 1
 	w.W[SigCatPair] = 0.5
+	w.W[SigText] = 0.2
 	w.W[SigPopular] = 0.05
 	return w
 }
