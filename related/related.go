@@ -175,12 +175,36 @@ func (ix *Index) Has(id string) bool { _, ok := ix.content.pos[id]; return ok }
 // Similar returns up to n substitutes of item id, best first, among the
 // items allow accepts (nil accepts all). An unknown id gives nil.
 func (ix *Index) Similar(id string, n int, allow func(id string) bool) []Result {
+	return ix.SimilarWith(id, n, allow, nil)
+}
+
+// SimilarWith is Similar with a serving model's own similar-item scores
+// for id (by item id, in [0, 1]; nil for none): they add candidates and
+// stand as the factor signal where larger than the item vectors' cosine.
+func (ix *Index) SimilarWith(id string, n int, allow func(id string) bool, model map[string]float64) []Result {
 	a, ok := ix.content.pos[id]
 	if !ok || n <= 0 {
 		return nil
 	}
 	cands := ix.similarCandidates(a)
-	return ix.rank(a, cands, ix.simW, n, allow, false)
+	var hint map[int32]float64
+	if len(model) > 0 {
+		hint = make(map[int32]float64, len(model))
+		seen := make(map[int32]bool, len(cands))
+		for _, j := range cands {
+			seen[j] = true
+		}
+		for mid, v := range model {
+			if j, ok := ix.content.pos[mid]; ok {
+				hint[j] = min(max(v, 0), 1)
+				if !seen[j] {
+					cands = append(cands, j)
+				}
+			}
+		}
+		slices.Sort(cands[len(seen):]) // map order must not decide ties
+	}
+	return ix.rank(a, cands, ix.simW, n, allow, false, hint)
 }
 
 // Complements returns up to n items that complete item id in a basket,
@@ -193,11 +217,11 @@ func (ix *Index) Complements(id string, n int, allow func(id string) bool) []Res
 		return nil
 	}
 	cands := ix.complementCandidates(a)
-	return ix.rank(a, cands, ix.compW, n, allow, true)
+	return ix.rank(a, cands, ix.compW, n, allow, true, nil)
 }
 
 // rank scores candidates with w and keeps the n best allowed ones.
-func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(string) bool, complement bool) []Result {
+func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(string) bool, complement bool, hint map[int32]float64) []Result {
 	type sc struct {
 		i int32
 		s float64
@@ -216,6 +240,7 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 			}
 		} else {
 			f = ix.similarFeatures(a, j)
+			f[SigFactor] = max(f[SigFactor], hint[j])
 		}
 		s := w.score(&f)
 		if s <= 0 {
@@ -327,7 +352,7 @@ const (
 // SignalNames name the signals in reports and learned-weight listings.
 var SignalNames = [NumSignals]string{"behaviour", "basket", "leaf", "path", "brand", "attrs", "text", "factor", "embed", "catpair", "popular"}
 
-var reasonText = [NumSignals]string{"chosen by the same shoppers", "bought together", "same category", "related category", "same brand", "similar attributes", "similar title", "similar in the model", "similar description", "often bought with this category", "popular"}
+var reasonText = [NumSignals]string{"chosen by the same shoppers", "bought together", "same category", "related category", "same brand", "similar attributes", "similar text", "similar in the model", "similar description", "often bought with this category", "popular"}
 
 // features are a candidate's signals, each in [0, 1].
 type features [NumSignals]float64
