@@ -318,7 +318,12 @@ func (ls *learnSet) ascend(w Weights, complement bool, frozen [NumSignals]bool) 
 				continue
 			}
 			vals := grid
-			if complement && (k == SigLeaf || k == SigText || k == SigBrand || k == SigPath) {
+			switch {
+			case complement && k == SigText:
+				// a complement is not another one of the same: text
+				// similarity may only count against it
+				vals = append(slices.Clone(negGrid), 0)
+			case complement && (k == SigLeaf || k == SigBrand || k == SigPath):
 				vals = append(slices.Clone(negGrid), grid...)
 			}
 			for _, v := range vals {

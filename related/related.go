@@ -269,10 +269,15 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 }
 
 // isSubstitute reports whether j would replace a rather than complete it:
-// the same leaf category and a similar title, and shoppers do not buy the
-// two together (inks of two colours are; two calculators are not).
+// a similar title in the same leaf category, or in the same branch of the
+// category tree (catalogues split one kind over sibling leaves), and
+// shoppers do not buy the two together (inks of two colours are; two
+// calculators are not).
 func (ix *Index) isSubstitute(a, j int32, f features) bool {
-	if !ix.content.sameLeaf(a, j) || f[SigText] < ix.cfg.SubstituteText {
+	if f[SigText] < ix.cfg.SubstituteText {
+		return false
+	}
+	if !ix.content.sameLeaf(a, j) && ix.content.pathShare(a, j) < 1 {
 		return false
 	}
 	return f[SigBasket] == 0 && f[SigBehaviour] < ix.cfg.BoughtTogether
@@ -384,7 +389,6 @@ func DefaultComplement() Weights {
 	w.W[SigBehaviour] = 0.5
 	w.W[SigBasket] = 1
 	w.W[SigCatPair] = 0.5
-	w.W[SigText] = 0.2
 	w.W[SigPopular] = 0.05
 	return w
 }
