@@ -14,12 +14,13 @@ import (
 )
 
 // relatedCache holds the item relations (package related) behind Similar
-// and BoughtTogether. The first request builds them from the catalogue and
-// the event log with default weights; the blend is then learned in the
-// background and swapped in. A catalogue change is applied at the next
-// request (content only: new items are answered and reached through their
-// text and category at once); enough new events rebuild everything in the
-// background.
+// and BoughtTogether. The first request (or WarmRelated) builds them from
+// the catalogue and the event log with default weights; the blend is then
+// learned in the background and swapped in. A catalogue change is carried
+// over in the background (content only), at once for a request about an
+// item the relations do not know yet, so new items are answered and
+// reached through their text and category; enough new events rebuild
+// everything in the background.
 type relatedCache struct {
 	mu        sync.Mutex // serialises synchronous (re)builds
 	cur       atomic.Pointer[relatedState]
@@ -43,27 +44,31 @@ const (
 	relatedMinAge  = time.Minute
 )
 
-// relatedIndex returns the current relations, building or updating them
-// first when needed.
-func (s *Service) relatedIndex(ctx context.Context) (*related.Index, error) {
+// relatedIndex returns the current relations for a request about anchor,
+// building or updating them first when needed. After a catalogue change
+// the index is updated in the background while requests keep the previous
+// one — unless it does not know the anchor (a new item), which waits for
+// the update (tens of milliseconds for thousands of items).
+func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Index, error) {
 	st := s.rel.cur.Load()
 	ver := s.catVer.Load()
 	var first []events.Event // the events of a first build, for its learning
-	if st == nil || st.catVer != ver {
+	switch {
+	case st == nil || (st.catVer != ver && !st.ix.Has(anchor)):
 		s.rel.mu.Lock()
-		st = s.rel.cur.Load()
 		var err error
-		switch {
-		case st == nil:
-			st, first, err = s.buildRelated(ctx)
-		case st.catVer != ver:
-			st = &relatedState{ix: st.ix.WithItems(s.relatedItems()), catVer: ver, events: st.events, built: st.built, learnt: st.learnt}
-			s.rel.cur.Store(st)
-		}
+		st, first, err = s.updateRelated(ctx)
 		s.rel.mu.Unlock()
 		if err != nil {
 			return nil, err
 		}
+	case st.catVer != ver && s.rel.mu.TryLock():
+		go func() {
+			defer s.rel.mu.Unlock()
+			if _, _, err := s.updateRelated(context.Background()); err != nil {
+				s.log.Warn("item relations: update after a catalogue change failed", "err", err)
+			}
+		}()
 	}
 	n := s.ledgerEvents()
 	stale := !st.learnt ||
@@ -74,6 +79,29 @@ func (s *Service) relatedIndex(ctx context.Context) (*related.Index, error) {
 		go s.learnRelated(st, first)
 	}
 	return st.ix, nil
+}
+
+// updateRelated builds the relations when there are none, or carries the
+// current ones over to the live catalogue; the caller holds rel.mu. It
+// returns the events read by a first build.
+func (s *Service) updateRelated(ctx context.Context) (*relatedState, []events.Event, error) {
+	st := s.rel.cur.Load()
+	ver := s.catVer.Load()
+	switch {
+	case st == nil:
+		return s.buildRelated(ctx)
+	case st.catVer != ver:
+		st = &relatedState{ix: st.ix.WithItems(s.relatedItems()), catVer: ver, events: st.events, built: st.built, learnt: st.learnt}
+		s.rel.cur.Store(st)
+	}
+	return st, nil, nil
+}
+
+// WarmRelated builds the item relations now (call it after Load), so the
+// first similar-items request does not wait for them.
+func (s *Service) WarmRelated(ctx context.Context) error {
+	_, err := s.relatedIndex(ctx, "")
+	return err
 }
 
 // buildRelated builds the relations with default weights from the store's

@@ -568,7 +568,7 @@ func (s *Service) Similar(ctx context.Context, itemID string, req Request) (*Ans
 	var cands []Item
 	taken := map[string]bool{itemID: true}
 	ans := &Answer{}
-	ix, err := s.relatedIndex(ctx)
+	ix, err := s.relatedIndex(ctx, itemID)
 	if err != nil {
 		return nil, err
 	}
@@ -653,7 +653,7 @@ func (s *Service) BoughtTogether(ctx context.Context, itemID string, req Request
 	}
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
-	ix, err := s.relatedIndex(ctx)
+	ix, err := s.relatedIndex(ctx, itemID)
 	if err != nil {
 		return nil, err
 	}
