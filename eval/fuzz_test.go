@@ -118,3 +118,26 @@ func FuzzParseInteractions(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadMetaRelations(f *testing.F) {
+	f.Add([]byte("item_id\ti_category\ti_brand\tr_complement\tr_substitute\n1\t1\t1\t[2, 3]\t[]\n"))
+	f.Add([]byte("item_id\tr_substitute\n1\t['a', 'b']\n"))
+	f.Add([]byte("item_id\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rel := &Relations{Substitutes: map[string][]string{}, Complements: map[string][]string{}}
+		cats, brands := map[string]string{}, map[string]string{}
+		if err := readMetaRelations(bytes.NewReader(b), func(s string) string { return s }, rel, cats, brands); err != nil {
+			return
+		}
+		for a, list := range rel.Substitutes {
+			if _, ok := cats[a]; !ok {
+				t.Fatalf("relations of %q, an item without a row", a)
+			}
+			for _, x := range list {
+				if x == a {
+					t.Fatalf("%q related to itself", a)
+				}
+			}
+		}
+	})
+}

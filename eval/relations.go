@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"os"
@@ -283,6 +284,22 @@ func ScoreRelations(answers, truth map[string][]string, leaf func(string) string
 		s.SameLeaf = float64(sameN) / float64(ansN)
 	}
 	return s
+}
+
+// SplitRelations splits the anchors of truth in two halves by a hash of
+// their id: validation (to choose defaults on) and test (to report).
+func SplitRelations(truth map[string][]string) (validation, test map[string][]string) {
+	validation, test = map[string][]string{}, map[string][]string{}
+	for a, r := range truth {
+		h := fnv.New32a()
+		h.Write([]byte(a))
+		if h.Sum32()%2 == 0 {
+			validation[a] = r
+		} else {
+			test[a] = r
+		}
+	}
+	return validation, test
 }
 
 // CoOccurrenceBaseline answers each anchor with the items most often

@@ -19,14 +19,16 @@ import (
 
 // itemInfo is what filtering and explanations need of an item.
 type itemInfo struct {
-	id         string
-	title      string
-	brand      string
-	categories []string
-	price      float64 // NaN when unknown
-	available  bool
-	deleted    bool
-	cat        int32 // id of leafCategory() in items.cats; -1 when none
+	id          string
+	title       string
+	description string
+	attributes  map[string]any
+	brand       string
+	categories  []string
+	price       float64 // NaN when unknown
+	available   bool
+	deleted     bool
+	cat         int32 // id of leafCategory() in items.cats; -1 when none
 }
 
 // items is the in-memory catalogue the service filters against. Indices
@@ -63,7 +65,7 @@ func infoOf(it catalog.Item) itemInfo {
 	if it.Price != nil {
 		p = *it.Price
 	}
-	return itemInfo{id: it.ID, title: it.Title, brand: it.Brand, categories: it.Categories, price: p, available: it.Available}
+	return itemInfo{id: it.ID, title: it.Title, description: it.Description, attributes: it.Attributes, brand: it.Brand, categories: it.Categories, price: p, available: it.Available}
 }
 
 // upsert adds or replaces items and returns their indices.

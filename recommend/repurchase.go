@@ -149,7 +149,7 @@ func (s *Service) rowsItemsAdded(its []catalog.Item) {
 		if !ok {
 			continue
 		}
-		r.words[i] = tokens(it.Title)
+		r.words[i] = s.words(it.Title)
 		if _, seen := r.added[i]; seen {
 			continue
 		}

@@ -267,7 +267,7 @@ func (s *Service) profile(ctx context.Context, user string, info []itemInfo) (*c
 		if b := strings.ToLower(info[i].brand); b != "" {
 			p.brands[b] += w
 		}
-		for _, t := range tokens(info[i].title) {
+		for _, t := range s.words(info[i].title) {
 			p.words[t] += w
 		}
 	}

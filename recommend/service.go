@@ -16,6 +16,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/search/analysis"
 	"github.com/aisle-dev/aisle/store"
 )
 
@@ -94,6 +95,7 @@ func (c *Config) defaults() {
 type Service struct {
 	cfg      Config
 	log      *slog.Logger
+	text     *analysis.Analyzer // the search analysis, for the words of titles
 	st       store.Store
 	items    *items
 	ledger   *ledger
@@ -101,9 +103,8 @@ type Service struct {
 
 	models atomic.Pointer[modelSet]
 
-	contentMu sync.Mutex
-	content   *contentIndex
-	catVer    atomic.Int64 // bumped on catalogue changes
+	rel    relatedCache // similar items and bought together
+	catVer atomic.Int64 // bumped on catalogue changes
 
 	newEvents   atomic.Int64 // since the last retraining
 	lastEventAt atomic.Int64 // wall clock (Unix ns) of the last appended batch
@@ -168,10 +169,18 @@ func New(st store.Store, cfg Config, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, log: log, st: st, items: newItems(), ledger: newLedger(), profiles: newProfiles()}
+	text, err := analysis.NewRegistry(analysis.Options{}).Analyzer(analysis.AnalyzerEnglish)
+	if err != nil {
+		panic(err) // a built-in analyzer: a failure is a programming error
+	}
+	s := &Service{cfg: cfg, log: log, text: text, st: st, items: newItems(), ledger: newLedger(), profiles: newProfiles()}
 	s.models.Store(&modelSet{byName: map[string]*servingModel{}})
 	return s
 }
+
+// words are the analysed terms of a text (stemmed, stop words dropped,
+// Chinese, Japanese and Korean segmented), as search indexes them.
+func (s *Service) words(text string) []string { return s.text.Terms(text) }
 
 // Load reads the catalogue, the event log (for popularity, trending and
 // bought-together) and the serving model versions. Each event read is also
@@ -605,7 +614,10 @@ func down(h []scored) {
 // ErrUnknownItem is returned for an item id not in the catalogue.
 var ErrUnknownItem = errors.New("unknown item")
 
-// Similar answers "what is similar to this product".
+// Similar answers "what is similar to this product": item relations
+// (package related) blending behaviour, category, brand, attributes, text
+// and the serving similar-items model, then popular items of the same leaf
+// category. Each item's reason names the signal that placed it.
 func (s *Service) Similar(ctx context.Context, itemID string, req Request) (*Answer, error) {
 	src, ok := s.items.lookup(itemID)
 	if !ok {
@@ -618,46 +630,40 @@ func (s *Service) Similar(ctx context.Context, itemID string, req Request) (*Ans
 	var cands []Item
 	taken := map[string]bool{itemID: true}
 	ans := &Answer{}
-	add := func(list []scored, reason string) {
-		for _, c := range list {
-			id := info[c.item].id
-			if len(cands) >= pool || taken[id] {
-				continue
-			}
-			taken[id] = true
-			cands = append(cands, Item{ID: id, Score: float64(c.score), Reason: reason})
-		}
+	ix, err := s.relatedIndex(ctx, itemID)
+	if err != nil {
+		return nil, err
 	}
-	if sm := s.similarModel(); sm != nil {
-		if scores, how := sm.similar(src, len(info)); scores != nil {
-			add(topN(scores, pool, allow, true), how+":"+sm.label())
-			ans.Model = sm.label()
-		}
+	hint, label := s.modelScores(src, info)
+	for _, r := range ix.SimilarWith(itemID, pool, s.allowID(allow), hint) {
+		taken[r.ID] = true
+		cands = append(cands, Item{ID: r.ID, Score: r.Score, Reason: r.Reason})
 	}
-	if len(cands) < pool {
-		scores := make([]float32, len(info))
-		s.contentIndex(info).similar(src, scores)
-		add(topN(scores, pool, allow, true), "similar text")
+	if label != "" && len(cands) > 0 {
+		ans.Model = label
 	}
 	if len(cands) < pool {
 		scores := make([]float32, len(info))
 		s.ledger.popular(0, scores)
 		if cat := info[src].leafCategory(); cat != "" {
-			add(topN(scores, pool, func(i int32) bool { return allow(i) && hasPrefix(info[i].categories, cat) }, true), "popular in "+cat)
+			for _, c := range topN(scores, pool, func(i int32) bool { return allow(i) && hasPrefix(info[i].categories, cat) }, true) {
+				if id := info[c.item].id; len(cands) < pool && !taken[id] {
+					taken[id] = true
+					cands = append(cands, Item{ID: id, Score: float64(c.score), Reason: "popular in " + cat})
+				}
+			}
 		}
 	}
 	ans.Items = s.diversify(cands, req, info)
 	return ans, nil
 }
 
-func (s *Service) contentIndex(info []itemInfo) *contentIndex {
-	v := int(s.catVer.Load())
-	s.contentMu.Lock()
-	defer s.contentMu.Unlock()
-	if s.content == nil || s.content.version != v {
-		s.content = buildContent(info, v)
+// allowID turns an item-index filter into an item-id filter.
+func (s *Service) allowID(allow func(int32) bool) func(string) bool {
+	return func(id string) bool {
+		i, ok := s.items.lookup(id)
+		return ok && allow(i)
 	}
-	return s.content
 }
 
 // Popular lists the most interacted-with items over a window back from the
@@ -697,7 +703,11 @@ func (s *Service) Trending(req Request) *Answer {
 	return &Answer{Items: s.diversify(items, req, info)}
 }
 
-// BoughtTogether lists items bought in the same session or basket as item.
+// BoughtTogether lists the items that complete item in a basket: bought
+// in the same baskets (session or order id, else one shopper's purchases
+// close in time) more often than their popularity explains, bought by the
+// same shoppers, or popular in the categories its buyers also buy —
+// never a substitute of the item itself.
 func (s *Service) BoughtTogether(ctx context.Context, itemID string, req Request) (*Answer, error) {
 	src, ok := s.items.lookup(itemID)
 	if !ok {
@@ -705,11 +715,13 @@ func (s *Service) BoughtTogether(ctx context.Context, itemID string, req Request
 	}
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
+	ix, err := s.relatedIndex(ctx, itemID)
+	if err != nil {
+		return nil, err
+	}
 	var out []Item
-	for _, c := range s.ledger.partners(src) {
-		if c.item != src && f.allows(c.item) {
-			out = append(out, Item{ID: info[c.item].id, Score: float64(c.score), Reason: "bought together"})
-		}
+	for _, r := range ix.Complements(itemID, max(req.N*5, 50), s.allowID(func(i int32) bool { return i != src && f.allows(i) })) {
+		out = append(out, Item{ID: r.ID, Score: r.Score, Reason: r.Reason})
 	}
 	return &Answer{Items: s.diversify(out, req, info)}, nil
 }

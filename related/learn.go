@@ -73,7 +73,22 @@ func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor
 		if cfg.Similar == nil {
 			set := ix.learnSet(anchors, held, false)
 			rep.SimilarBefore = set.ndcg(rep.Similar)
-			rep.Similar = set.ascend(rep.Similar, false)
+			// The content signals keep their defaults: co-interactions
+			// reward what is bought with an item more than what stands in
+			// for it, and learning the content balance from them made
+			// similar items worse (docs/benchmarks.md). The hold-out
+			// decides how far to trust behaviour and item vectors.
+			var frozen [NumSignals]bool
+			for k := range frozen {
+				frozen[k] = k != SigBehaviour && k != SigFactor && k != SigEmbed
+			}
+			if !hasBrowsing(evs) {
+				// Only purchases: a shopper rarely buys two substitutes,
+				// so the same shopper buying both says "complement",
+				// not "similar"; behaviour keeps its small prior.
+				frozen[SigBehaviour] = true
+			}
+			rep.Similar = set.ascend(rep.Similar, false, frozen)
 			rep.SimilarAfter = set.ndcg(rep.Similar)
 			progress(fmt.Sprintf("related: similar NDCG@10 on held-out %.4f → %.4f (%s)", rep.SimilarBefore, rep.SimilarAfter, rep.Similar))
 		}
@@ -83,7 +98,7 @@ func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor
 		if cfg.Complement == nil {
 			set := ix.learnSet(anchors, held, true)
 			rep.ComplementBefore = set.ndcg(rep.Complement)
-			rep.Complement = set.ascend(rep.Complement, true)
+			rep.Complement = set.ascend(rep.Complement, true, [NumSignals]bool{})
 			rep.ComplementAfter = set.ndcg(rep.Complement)
 			progress(fmt.Sprintf("related: complement NDCG@10 on held-out %.4f → %.4f (%s)", rep.ComplementBefore, rep.ComplementAfter, rep.Complement))
 		}
@@ -294,16 +309,21 @@ var negGrid = []float64{-1, -0.5, -0.2, -0.1}
 
 // ascend improves w one weight at a time (coordinate ascent over a grid),
 // a few rounds, keeping a change only when it helps.
-func (ls *learnSet) ascend(w Weights, complement bool) Weights {
+func (ls *learnSet) ascend(w Weights, complement bool, frozen [NumSignals]bool) Weights {
 	best := ls.ndcg(w)
 	for round := 0; round < 3; round++ {
 		improved := false
 		for k := range w.W {
-			if !ls.used(k) {
+			if frozen[k] || !ls.used(k) {
 				continue
 			}
 			vals := grid
-			if complement && (k == SigLeaf || k == SigText || k == SigBrand || k == SigPath) {
+			switch {
+			case complement && k == SigText:
+				// a complement is not another one of the same: text
+				// similarity may only count against it
+				vals = append(slices.Clone(negGrid), 0)
+			case complement && (k == SigLeaf || k == SigBrand || k == SigPath):
 				vals = append(slices.Clone(negGrid), grid...)
 			}
 			for _, v := range vals {
@@ -331,6 +351,17 @@ func (ls *learnSet) used(k int) bool {
 			if fs[q][k] != 0 {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// hasBrowsing reports whether the shop records views or clicks (not only
+// purchases and ratings).
+func hasBrowsing(evs []events.Event) bool {
+	for _, e := range evs {
+		if e.Type == events.View || e.Type == events.Click {
+			return true
 		}
 	}
 	return false

@@ -59,8 +59,12 @@ type Config struct {
 	Similar, Complement *Weights
 	// SubstituteText is the title similarity above which an item of the
 	// anchor's leaf category counts as a substitute and is never offered
-	// as its complement. Default 0.35.
+	// as its complement. Default 0.5.
 	SubstituteText float64
+	// BoughtTogether is the behaviour similarity (shoppers buying both)
+	// from which a same-kind item counts as a complement after all (inks
+	// of two colours). Default 0.05.
+	BoughtTogether float64
 }
 
 func (c *Config) defaults() {
@@ -89,8 +93,11 @@ func (c *Config) defaults() {
 	if c.MaxNeighbours <= 0 {
 		c.MaxNeighbours = 200
 	}
+	if c.BoughtTogether <= 0 {
+		c.BoughtTogether = 0.05
+	}
 	if c.SubstituteText <= 0 {
-		c.SubstituteText = 0.35
+		c.SubstituteText = 0.5
 	}
 }
 
@@ -168,12 +175,36 @@ func (ix *Index) Has(id string) bool { _, ok := ix.content.pos[id]; return ok }
 // Similar returns up to n substitutes of item id, best first, among the
 // items allow accepts (nil accepts all). An unknown id gives nil.
 func (ix *Index) Similar(id string, n int, allow func(id string) bool) []Result {
+	return ix.SimilarWith(id, n, allow, nil)
+}
+
+// SimilarWith is Similar with a serving model's own similar-item scores
+// for id (by item id, in [0, 1]; nil for none): they add candidates and
+// stand as the factor signal where larger than the item vectors' cosine.
+func (ix *Index) SimilarWith(id string, n int, allow func(id string) bool, model map[string]float64) []Result {
 	a, ok := ix.content.pos[id]
 	if !ok || n <= 0 {
 		return nil
 	}
 	cands := ix.similarCandidates(a)
-	return ix.rank(a, cands, ix.simW, n, allow, false)
+	var hint map[int32]float64
+	if len(model) > 0 {
+		hint = make(map[int32]float64, len(model))
+		seen := make(map[int32]bool, len(cands))
+		for _, j := range cands {
+			seen[j] = true
+		}
+		for mid, v := range model {
+			if j, ok := ix.content.pos[mid]; ok {
+				hint[j] = min(max(v, 0), 1)
+				if !seen[j] {
+					cands = append(cands, j)
+				}
+			}
+		}
+		slices.Sort(cands[len(seen):]) // map order must not decide ties
+	}
+	return ix.rank(a, cands, ix.simW, n, allow, false, hint)
 }
 
 // Complements returns up to n items that complete item id in a basket,
@@ -186,11 +217,11 @@ func (ix *Index) Complements(id string, n int, allow func(id string) bool) []Res
 		return nil
 	}
 	cands := ix.complementCandidates(a)
-	return ix.rank(a, cands, ix.compW, n, allow, true)
+	return ix.rank(a, cands, ix.compW, n, allow, true, nil)
 }
 
 // rank scores candidates with w and keeps the n best allowed ones.
-func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(string) bool, complement bool) []Result {
+func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(string) bool, complement bool, hint map[int32]float64) []Result {
 	type sc struct {
 		i int32
 		s float64
@@ -209,6 +240,7 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 			}
 		} else {
 			f = ix.similarFeatures(a, j)
+			f[SigFactor] = max(f[SigFactor], hint[j])
 		}
 		s := w.score(&f)
 		if s <= 0 {
@@ -237,12 +269,18 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 }
 
 // isSubstitute reports whether j would replace a rather than complete it:
-// the same leaf category and a similar title (or very similar vectors).
+// a similar title in the same leaf category, or in the same branch of the
+// category tree (catalogues split one kind over sibling leaves), and
+// shoppers do not buy the two together (inks of two colours are; two
+// calculators are not).
 func (ix *Index) isSubstitute(a, j int32, f features) bool {
-	if !ix.content.sameLeaf(a, j) {
+	if f[SigText] < ix.cfg.SubstituteText {
 		return false
 	}
-	return ix.content.textCos(a, j) >= ix.cfg.SubstituteText
+	if !ix.content.sameLeaf(a, j) && ix.content.pathShare(a, j) < 1 {
+		return false
+	}
+	return f[SigBasket] == 0 && f[SigBehaviour] < ix.cfg.BoughtTogether
 }
 
 // similarCandidates gathers the items any signal puts near a.
@@ -319,7 +357,7 @@ const (
 // SignalNames name the signals in reports and learned-weight listings.
 var SignalNames = [NumSignals]string{"behaviour", "basket", "leaf", "path", "brand", "attrs", "text", "factor", "embed", "catpair", "popular"}
 
-var reasonText = [NumSignals]string{"chosen by the same shoppers", "bought together", "same category", "related category", "same brand", "similar attributes", "similar title", "similar in the model", "similar description", "often bought with this category", "popular"}
+var reasonText = [NumSignals]string{"chosen by the same shoppers", "bought together", "same category", "related category", "same brand", "similar attributes", "similar text", "similar in the model", "similar description", "often bought with this category", "popular"}
 
 // features are a candidate's signals, each in [0, 1].
 type features [NumSignals]float64
@@ -329,19 +367,19 @@ type Weights struct {
 	W [NumSignals]float64
 }
 
-// DefaultSimilar is the blend for a shop with no behaviour to learn from:
-// led by category and text.
+// DefaultSimilar is the blend before learning, led by title text with a
+// nudge to the same category. Chosen on the validation half of the
+// Amazon Office "also viewed" relations (docs/benchmarks.md); Learn
+// re-weighs behaviour and item vectors per shop.
 func DefaultSimilar() Weights {
 	var w Weights
-	w.W[SigBehaviour] = 1
-	w.W[SigLeaf] = 1
-	w.W[SigPath] = 0.2
-	w.W[SigBrand] = 0.1
-	w.W[SigAttrs] = 0.1
+	w.W[SigBehaviour] = 0.1
+	w.W[SigLeaf] = 0.1
+	w.W[SigPath] = 0.1
+	w.W[SigAttrs] = 0.05
 	w.W[SigText] = 1
-	w.W[SigFactor] = 0.3
-	w.W[SigEmbed] = 0.5
-	w.W[SigPopular] = 0.02
+	w.W[SigFactor] = 0.1
+	w.W[SigEmbed] = 0.2
 	return w
 }
 

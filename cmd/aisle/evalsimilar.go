@@ -33,6 +33,10 @@ type similarOptions struct {
 	// Embedder names a text embedder (embedders.Kinds) whose item vectors
 	// join the blend; "" or "none" for none.
 	Embedder string
+	// SubstituteText overrides related.Config.SubstituteText (0 = default).
+	SubstituteText float64
+	// BoughtTogether overrides related.Config.BoughtTogether (0 = default).
+	BoughtTogether float64
 }
 
 // similarReport is what `aisle eval similar` measured.
@@ -90,6 +94,8 @@ and item_meta's category and brand codes.`,
 	f.StringVar(&opt.Path, "path", "", "data set folder")
 	f.StringVar(&opt.Items, "items", "", "catalogue as JSON Lines of items (default: see above)")
 	f.IntVar(&opt.K, "k", 10, "cut-off")
+	f.Float64Var(&opt.SubstituteText, "substitute-text", 0, "title similarity from which a same-category item is a substitute, never a complement (default: related's)")
+	f.Float64Var(&opt.BoughtTogether, "bought-together", 0, "behaviour similarity from which a same-kind item is a complement after all (default: related's)")
 	f.StringVar(&opt.Embedder, "embedder", "none", "text embedder whose item vectors join the blend: none, "+strings.Join(embedders.Kinds(), ", "))
 	f.StringVar(&opt.SimilarW, "similar-weights", "", "fixed blend for similar items instead of learning it, e.g. leaf=1,text=1,behaviour=0.5")
 	f.StringVar(&opt.ComplementW, "complement-weights", "", "fixed blend for bought-together instead of learning it")
@@ -123,7 +129,7 @@ func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(strin
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	var cfg related.Config
+	cfg := related.Config{SubstituteText: opt.SubstituteText, BoughtTogether: opt.BoughtTogether}
 	if opt.SimilarW != "" {
 		w, err := related.ParseWeights(opt.SimilarW)
 		if err != nil {
@@ -206,15 +212,28 @@ func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(strin
 	if err != nil {
 		return nil, err
 	}
+	measure := func(into map[string]eval.RelationScores, truth map[string][]string, f func(id string) []related.Result) {
+		got := map[string]map[string][]string{
+			"related":       answer(truth, f),
+			"co-occurrence": eval.CoOccurrenceBaseline(anchors(truth), rel.Train, opt.K),
+			"content":       eval.ContentBaseline(anchors(truth), rel.Items, an, opt.K),
+		}
+		val, test := eval.SplitRelations(truth)
+		for _, m := range []string{"related", "co-occurrence", "content"} {
+			into[m+" (test half)"] = eval.ScoreRelations(got[m], test, leaf, opt.K)
+			into[m+" (validation half)"] = eval.ScoreRelations(got[m], val, leaf, opt.K)
+			into[m+" (all)"] = eval.ScoreRelations(got[m], truth, leaf, opt.K)
+		}
+	}
 	progress("similar items: related, co-occurrence and content baselines")
-	rep.Similar["related"] = eval.ScoreRelations(answer(rel.Substitutes, func(id string) []related.Result { return ix.Similar(id, opt.K, nil) }), rel.Substitutes, leaf, opt.K)
-	rep.Similar["co-occurrence"] = eval.ScoreRelations(eval.CoOccurrenceBaseline(anchors(rel.Substitutes), rel.Train, opt.K), rel.Substitutes, leaf, opt.K)
-	rep.Similar["content"] = eval.ScoreRelations(eval.ContentBaseline(anchors(rel.Substitutes), rel.Items, an, opt.K), rel.Substitutes, leaf, opt.K)
+	measure(rep.Similar, rel.Substitutes, func(id string) []related.Result { return ix.Similar(id, opt.K, nil) })
 	progress("bought together: related, co-occurrence and content baselines")
-	rep.BoughtTogether["related"] = eval.ScoreRelations(answer(rel.Complements, func(id string) []related.Result { return ix.Complements(id, opt.K, nil) }), rel.Complements, leaf, opt.K)
-	rep.BoughtTogether["co-occurrence"] = eval.ScoreRelations(eval.CoOccurrenceBaseline(anchors(rel.Complements), rel.Train, opt.K), rel.Complements, leaf, opt.K)
-	rep.BoughtTogether["content"] = eval.ScoreRelations(eval.ContentBaseline(anchors(rel.Complements), rel.Items, an, opt.K), rel.Complements, leaf, opt.K)
-	rep.SimilarOrder = []string{"related", "co-occurrence", "content"}
+	measure(rep.BoughtTogether, rel.Complements, func(id string) []related.Result { return ix.Complements(id, opt.K, nil) })
+	for _, h := range []string{"test half", "validation half", "all"} {
+		for _, m := range []string{"related", "co-occurrence", "content"} {
+			rep.SimilarOrder = append(rep.SimilarOrder, m+" ("+h+")")
+		}
+	}
 	rep.ComplementOrder = rep.SimilarOrder
 	return rep, nil
 }

@@ -1,0 +1,258 @@
+package recommend
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/related"
+)
+
+// relatedCache holds the item relations (package related) behind Similar
+// and BoughtTogether. The first request (or WarmRelated) builds them from
+// the catalogue and the event log with default weights; the blend is then
+// learned in the background and swapped in. A catalogue change is carried
+// over in the background (content only), at once for a request about an
+// item the relations do not know yet, so new items are answered and
+// reached through their text and category; enough new events rebuild
+// everything in the background.
+type relatedCache struct {
+	mu        sync.Mutex // serialises synchronous (re)builds
+	cur       atomic.Pointer[relatedState]
+	running   atomic.Bool  // a background rebuild is under way
+	lastStart atomic.Int64 // Unix nanoseconds of the last background start
+}
+
+type relatedState struct {
+	ix     *related.Index
+	catVer int64
+	events int // ledger events at build time
+	built  time.Time
+	learnt bool
+}
+
+// relatedRefresh is how many new events (as a share of those at the last
+// build) make the relations stale, and relatedMinAge how old they must be
+// before a background rebuild starts.
+const (
+	relatedRefresh = 0.1
+	relatedMinAge  = time.Minute
+)
+
+// relatedIndex returns the current relations for a request about anchor,
+// building or updating them first when needed. After a catalogue change
+// the index is updated in the background while requests keep the previous
+// one — unless it does not know the anchor (a new item), which waits for
+// the update (tens of milliseconds for thousands of items).
+func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Index, error) {
+	st := s.rel.cur.Load()
+	ver := s.catVer.Load()
+	var first []events.Event // the events of a first build, for its learning
+	switch {
+	case st == nil || (st.catVer != ver && !st.ix.Has(anchor)):
+		s.rel.mu.Lock()
+		var err error
+		st, first, err = s.updateRelated(ctx)
+		s.rel.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	case st.catVer != ver && s.rel.mu.TryLock():
+		go func() {
+			defer s.rel.mu.Unlock()
+			if _, _, err := s.updateRelated(context.Background()); err != nil {
+				s.log.Warn("item relations: update after a catalogue change failed", "err", err)
+			}
+		}()
+	}
+	n := s.ledgerEvents()
+	stale := !st.learnt ||
+		(time.Since(st.built) >= relatedMinAge && float64(n-st.events) > relatedRefresh*float64(max(st.events, 100)))
+	last := s.rel.lastStart.Load()
+	if stale && (last == 0 || time.Since(time.Unix(0, last)) >= relatedMinAge) && s.rel.running.CompareAndSwap(false, true) {
+		s.rel.lastStart.Store(time.Now().UnixNano())
+		go s.learnRelated(st, first)
+	}
+	return st.ix, nil
+}
+
+// updateRelated builds the relations when there are none, or carries the
+// current ones over to the live catalogue; the caller holds rel.mu. It
+// returns the events read by a first build.
+func (s *Service) updateRelated(ctx context.Context) (*relatedState, []events.Event, error) {
+	st := s.rel.cur.Load()
+	ver := s.catVer.Load()
+	switch {
+	case st == nil:
+		return s.buildRelated(ctx)
+	case st.catVer != ver:
+		st = &relatedState{ix: st.ix.WithItems(s.relatedItems()), catVer: ver, events: st.events, built: st.built, learnt: st.learnt}
+		s.rel.cur.Store(st)
+	}
+	return st, nil, nil
+}
+
+// WarmRelated builds the item relations now (call it after Load), so the
+// first similar-items request does not wait for them.
+func (s *Service) WarmRelated(ctx context.Context) error {
+	_, err := s.relatedIndex(ctx, "")
+	return err
+}
+
+// buildRelated builds the relations with default weights from the store's
+// events; the caller holds rel.mu.
+func (s *Service) buildRelated(ctx context.Context) (*relatedState, []events.Event, error) {
+	ver := s.catVer.Load()
+	items := s.relatedItems()
+	evs, err := s.relatedEvents(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ix, err := related.Build(ctx, items, evs, s.factorVectors(), nil, s.relatedConfig())
+	if err != nil {
+		return nil, nil, fmt.Errorf("build item relations: %w", err)
+	}
+	st := &relatedState{ix: ix, catVer: ver, events: s.ledgerEvents(), built: time.Now()}
+	s.rel.cur.Store(st)
+	s.log.Info("built item relations", "items", ix.Len(), "events", len(evs), "took", ix.BuildTime())
+	return st, evs, nil
+}
+
+// learnRelated rebuilds the relations from the whole event log (evs, or
+// read again when nil) with the blend learned on a hold-out of it, in the
+// background, and swaps them in; a catalogue change meanwhile is carried
+// over.
+func (s *Service) learnRelated(prev *relatedState, evs []events.Event) {
+	defer s.rel.running.Store(false)
+	ctx := context.Background()
+	ver := s.catVer.Load()
+	items := s.relatedItems()
+	n := s.ledgerEvents()
+	if evs == nil {
+		var err error
+		if evs, err = s.relatedEvents(ctx); err != nil {
+			s.log.Warn("item relations: cannot read the event log; keeping the current ones", "err", err)
+			return
+		}
+	} else {
+		n = prev.events
+	}
+	start := time.Now()
+	ix, rep, err := related.Learn(ctx, items, evs, s.factorVectors(), nil, s.relatedConfig(), nil)
+	if err != nil {
+		s.log.Warn("item relations: learning failed; keeping the current ones", "err", err)
+		return
+	}
+	if s.catVer.Load() != ver {
+		ix = ix.WithItems(s.relatedItems())
+		ver = s.catVer.Load()
+	}
+	s.rel.mu.Lock()
+	defer s.rel.mu.Unlock()
+	if cur := s.rel.cur.Load(); cur != nil && cur != prev && cur.built.After(start) {
+		return // a newer build won
+	}
+	s.rel.cur.Store(&relatedState{ix: ix, catVer: ver, events: n, built: time.Now(), learnt: true})
+	sim, comp := ix.Weights()
+	s.log.Info("learned item relations", "anchors", rep.Anchors, "learned", rep.Learned,
+		"similar", sim.String(), "complement", comp.String(), "took", time.Since(start))
+}
+
+func (s *Service) relatedConfig() related.Config {
+	w := s.cfg.Weight
+	return related.Config{Weight: func(t events.Type, v *float64) float64 { return w(t, v) }}
+}
+
+// relatedItems is the live catalogue as catalog items.
+func (s *Service) relatedItems() []catalog.Item {
+	info := s.items.snapshot()
+	out := make([]catalog.Item, 0, len(info))
+	for i := range info {
+		it := &info[i]
+		if it.deleted {
+			continue
+		}
+		out = append(out, catalog.Item{ID: it.id, Title: it.title, Description: it.description, Brand: it.brand,
+			Categories: it.categories, Attributes: it.attributes, Available: it.available})
+	}
+	return out
+}
+
+// relatedEvents reads the event log.
+func (s *Service) relatedEvents(ctx context.Context) ([]events.Event, error) {
+	var evs []events.Event
+	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
+		if e.ItemID != "" {
+			e.Query = ""
+			evs = append(evs, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read events for item relations: %w", err)
+	}
+	return evs, nil
+}
+
+func (s *Service) ledgerEvents() int {
+	s.ledger.mu.RLock()
+	defer s.ledger.mu.RUnlock()
+	return len(s.ledger.evs)
+}
+
+// factorVectors are the item vectors of a serving factor model (the
+// primary one when it has vectors), by item id; nil without one.
+func (s *Service) factorVectors() related.Vectors {
+	set := s.models.Load()
+	sm := set.primary
+	if sm == nil || sm.unitVecs == nil {
+		sm = nil
+		for _, m := range set.byName {
+			if m.unitVecs != nil && (sm == nil || m.meta.Name < sm.meta.Name) {
+				sm = m
+			}
+		}
+	}
+	if sm == nil {
+		return nil
+	}
+	info := s.items.snapshot()
+	out := related.Vectors{}
+	for mi, si := range sm.fromModel {
+		if si >= 0 && int(si) < len(info) {
+			out[info[si].id] = sm.unitVecs[mi*sm.dim : (mi+1)*sm.dim]
+		}
+	}
+	return out
+}
+
+// modelScores are the serving similar-items model's scores for src, by item
+// id, scaled so the best is 1 (its top 100), and the model's label; nil
+// without such a model.
+func (s *Service) modelScores(src int32, info []itemInfo) (map[string]float64, string) {
+	sm := s.similarModel()
+	if sm == nil {
+		return nil, ""
+	}
+	scores, _ := sm.similar(src, len(info))
+	if scores == nil {
+		return nil, ""
+	}
+	top := topN(scores, 100, func(i int32) bool { return i != src && !info[i].deleted }, true)
+	if len(top) == 0 {
+		return nil, sm.label()
+	}
+	best := float64(top[0].score)
+	out := make(map[string]float64, len(top))
+	for _, c := range top {
+		if v := float64(c.score) / best; v > 0 && !math.IsNaN(v) {
+			out[info[c.item].id] = v
+		}
+	}
+	return out, sm.label()
+}

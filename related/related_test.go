@@ -1,0 +1,285 @@
+package related
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func item(id, title, cat, brand string) catalog.Item {
+	return catalog.Item{ID: id, Title: title, Categories: []string{cat}, Brand: brand, Available: true}
+}
+
+func buy(user, it, session string, at time.Duration) events.Event {
+	return events.Event{UserID: user, ItemID: it, Type: events.Purchase, SessionID: session, Timestamp: t0.Add(at)}
+}
+
+func build(t *testing.T, items []catalog.Item, evs []events.Event, cfg Config) *Index {
+	t.Helper()
+	ix, err := Build(context.Background(), items, evs, nil, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+func ids(rs []Result) []string {
+	out := make([]string, len(rs))
+	for k, r := range rs {
+		out[k] = r.ID
+	}
+	return out
+}
+
+// Behaviour similarity is c / (sqrt(ni·nj) + shrink): a pair seen once
+// between two rare items must not beat a pair many shoppers share.
+func TestBehaviourShrinkage(t *testing.T) {
+	items := []catalog.Item{item("a", "", "x", ""), item("b", "", "y", ""), item("c", "", "x", ""), item("d", "", "y", "")}
+	var evs []events.Event
+	evs = append(evs, buy("solo", "a", "", 0), buy("solo", "b", "", 48*time.Hour))
+	for u := 0; u < 10; u++ {
+		user := fmt.Sprintf("u%d", u)
+		evs = append(evs, buy(user, "c", "", 0))
+		if u < 5 {
+			evs = append(evs, buy(user, "d", "", 48*time.Hour))
+		} else {
+			evs = append(evs, buy("v"+user, "d", "", 48*time.Hour))
+		}
+	}
+	for _, tc := range []struct {
+		shrink     float64
+		ab, cd     float64 // want
+		cdBeatsAB  bool
+		rawCosines string
+	}{
+		{shrink: 5, ab: 1.0 / (1 + 5), cd: 5.0 / (10 + 5), cdBeatsAB: true},
+		{shrink: 0.001, ab: 1 / (1 + 0.001), cd: 5 / (10 + 0.001), cdBeatsAB: false},
+	} {
+		ix := build(t, items, evs, Config{Shrink: tc.shrink})
+		pos := ix.content.pos
+		ab, cd := ix.beh.simOf(pos["a"], pos["b"]), ix.beh.simOf(pos["c"], pos["d"])
+		if math.Abs(ab-tc.ab) > 1e-5 || math.Abs(cd-tc.cd) > 1e-5 {
+			t.Errorf("shrink %v: sim(a,b)=%v sim(c,d)=%v, want %v %v", tc.shrink, ab, cd, tc.ab, tc.cd)
+		}
+		if (cd > ab) != tc.cdBeatsAB {
+			t.Errorf("shrink %v: sim(c,d)=%v > sim(a,b)=%v is %v", tc.shrink, cd, ab, cd > ab)
+		}
+	}
+}
+
+// Basket scores are shrunk lift: an item in every basket is not a
+// complement of anything, a pair that meets more often than chance is.
+func TestBasketLift(t *testing.T) {
+	items := []catalog.Item{item("bag", "", "bags", ""), item("x", "", "pens", ""), item("y", "", "ink", ""), item("z", "", "paper", "")}
+	var evs []events.Event
+	for b := 0; b < 20; b++ {
+		s := fmt.Sprintf("order%d", b)
+		u := fmt.Sprintf("u%d", b)
+		evs = append(evs, buy(u, "bag", s, 0))
+		switch {
+		case b < 4:
+			evs = append(evs, buy(u, "x", s, 0), buy(u, "y", s, 0))
+		case b < 12:
+			evs = append(evs, buy(u, "z", s, 0))
+		}
+	}
+	ix := build(t, items, evs, Config{})
+	p := ix.content.pos
+	xy, xbag := ix.beh.basketOf(p["x"], p["y"]), ix.beh.basketOf(p["x"], p["bag"])
+	// 12 baskets of two or more items; lift(x,y) = 4·12/(4·4) = 3;
+	// shrunk 4/(4+2)·ln 3/ln 12
+	want := 4.0 / 6 * math.Log(3) / math.Log(12)
+	if math.Abs(xy-want) > 1e-5 {
+		t.Errorf("basket(x,y) = %v, want %v", xy, want)
+	}
+	if xbag != 0 {
+		t.Errorf("basket(x,bag) = %v: an item in every basket has lift 1, want 0", xbag)
+	}
+	if got := ids(ix.Complements("x", 3, nil)); len(got) == 0 || got[0] != "y" {
+		t.Errorf("complements of x = %v, want y first", got)
+	}
+}
+
+// Without session ids, one shopper's purchases within the window form a
+// basket; purchases days apart do not.
+func TestBasketsByTime(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		gap    time.Duration
+		window time.Duration
+		want   int // baskets
+	}{
+		{"same day", 2 * time.Hour, 24 * time.Hour, 1},
+		{"a week apart", 7 * 24 * time.Hour, 24 * time.Hour, 0},
+		{"a week apart, long window", 7 * 24 * time.Hour, 8 * 24 * time.Hour, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := []touch{{item: 1, ts: 0, buy: true}, {item: 2, ts: int64(tc.gap.Seconds()), buy: true}}
+			if got := len(baskets(ts, int64(tc.window.Seconds()))); got != tc.want {
+				t.Errorf("%d baskets, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// Another calculator is not a complement of a calculator, unless
+// shoppers do buy the two together (inks of two colours).
+func TestSubstituteSuppression(t *testing.T) {
+	items := []catalog.Item{
+		item("ti30", "Texas Instruments TI-30X scientific calculator", "Office/Calculators/Scientific", "Texas Instruments"),
+		item("ti34", "Texas Instruments TI-34 scientific calculator", "Office/Calculators/Scientific", "Texas Instruments"),
+		item("casio", "Casio fx-300 scientific calculator", "Office/Calculators/Scientific Pro", "Casio"),
+		item("batt", "AAA batteries 4 pack", "Office/Batteries/AAA", "Duracell"),
+		item("cyan", "HP 564 ink cartridge cyan", "Office/Ink/Inkjet", "HP"),
+		item("mag", "HP 564 ink cartridge magenta", "Office/Ink/Inkjet", "HP"),
+	}
+	var evs []events.Event
+	for u := 0; u < 12; u++ {
+		user, s := fmt.Sprintf("u%d", u), fmt.Sprintf("s%d", u)
+		evs = append(evs, buy(user, "ti30", s, 0), buy(user, "batt", s, 0), buy(user, "cyan", s+"ink", time.Hour), buy(user, "mag", s+"ink", time.Hour))
+		evs = append(evs, buy("other"+user, "ti34", "", 0), buy("other"+user, "casio", "", 0))
+	}
+	ix := build(t, items, evs, Config{})
+	for _, tc := range []struct {
+		anchor   string
+		want     string
+		mustNot  []string
+		whyWant  string
+		whyNever string
+	}{
+		{anchor: "ti30", want: "batt", mustNot: []string{"ti34", "casio"}, whyNever: "other calculators (same leaf, or a sibling leaf) are substitutes"},
+		{anchor: "cyan", want: "mag", whyWant: "same kind, but bought together: a complement"},
+	} {
+		got := ids(ix.Complements(tc.anchor, 5, nil))
+		if !slices.Contains(got, tc.want) {
+			t.Errorf("complements of %s = %v, want %s (%s)", tc.anchor, got, tc.want, tc.whyWant)
+		}
+		for _, n := range tc.mustNot {
+			if slices.Contains(got, n) {
+				t.Errorf("complements of %s = %v contain %s: %s", tc.anchor, got, n, tc.whyNever)
+			}
+		}
+	}
+	// …and the calculators are each other's similar items.
+	if got := ids(ix.Similar("ti30", 2, nil)); !slices.Contains(got, "ti34") {
+		t.Errorf("similar to ti30 = %v, want ti34", got)
+	}
+}
+
+// A new item is answered, and reached, through its content at once.
+func TestNewItemReachableThroughContent(t *testing.T) {
+	items := []catalog.Item{
+		item("p1", "gel pen blue 12 pack", "Office/Pens/Gel", "Pilot"),
+		item("p2", "gel pen black 12 pack", "Office/Pens/Gel", "Pilot"),
+		item("n1", "spiral notebook college ruled", "Office/Paper/Notebooks", "Mead"),
+	}
+	evs := []events.Event{buy("u", "p1", "", 0), buy("u", "n1", "", 0)}
+	ix := build(t, items, evs, Config{})
+	next := ix.WithItems(append(slices.Clone(items), item("p3", "gel pen red 12 pack", "Office/Pens/Gel", "Pilot")))
+	if got := ids(next.Similar("p3", 2, nil)); len(got) != 2 || !slices.Contains(got, "p1") || !slices.Contains(got, "p2") {
+		t.Errorf("similar to the new p3 = %v, want p1 and p2", got)
+	}
+	if got := ids(next.Similar("p2", 2, nil)); !slices.Contains(got, "p3") {
+		t.Errorf("similar to p2 = %v, want the new p3", got)
+	}
+	// behaviour survives the catalogue change
+	if s := next.beh.simOf(next.content.pos["p1"], next.content.pos["n1"]); s <= 0 {
+		t.Errorf("behaviour lost by WithItems: sim(p1,n1) = %v", s)
+	}
+	if next.Has("gone") || !next.Has("p3") {
+		t.Error("Has")
+	}
+}
+
+// Reasons name the signal that placed an item; allow filters.
+func TestReasonsAndFilter(t *testing.T) {
+	items := []catalog.Item{
+		item("a", "red stapler heavy duty", "Office/Staplers", "Swingline"),
+		item("b", "red stapler compact", "Office/Staplers", "Swingline"),
+		item("c", "staples box 5000", "Office/Staples", "Swingline"),
+	}
+	ix := build(t, items, nil, Config{})
+	got := ix.Similar("a", 5, nil)
+	if len(got) == 0 || got[0].ID != "b" || !strings.Contains(got[0].Reason, "similar text") {
+		t.Fatalf("similar to a = %+v, want b first for its text", got)
+	}
+	if got := ids(ix.Similar("a", 5, func(id string) bool { return id != "b" })); slices.Contains(got, "b") {
+		t.Errorf("allow ignored: %v", got)
+	}
+	if ix.Similar("nope", 5, nil) != nil || ix.Complements("nope", 5, nil) != nil {
+		t.Error("unknown item answered")
+	}
+}
+
+// With no behaviour, Learn keeps the content-led defaults; with plenty of
+// browsing that follows something the text does not show, it learns to
+// trust behaviour.
+func TestLearnAdapts(t *testing.T) {
+	var items []catalog.Item
+	for i := 0; i < 60; i++ {
+		// titles and categories say nothing about the hidden group i%3
+		items = append(items, item(fmt.Sprintf("i%02d", i), fmt.Sprintf("widget model %d", i), fmt.Sprintf("Shop/Kind%d", i%5), ""))
+	}
+	ctx := context.Background()
+	_, rep, err := Learn(ctx, items, nil, nil, nil, Config{}, nil)
+	if err != nil || rep.Learned || rep.Similar != DefaultSimilar() {
+		t.Fatalf("no behaviour: learned=%v weights %s, err %v; want the defaults", rep.Learned, rep.Similar, err)
+	}
+	var evs []events.Event
+	rng := rand.New(rand.NewPCG(1, 2))
+	for u := 0; u < 400; u++ {
+		g := u % 3
+		for k := 0; k < 6; k++ {
+			i := g + 3*rng.IntN(20)
+			evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", u), ItemID: items[i].ID, Type: events.View, Timestamp: t0.Add(time.Duration(u*10+k) * time.Minute)})
+		}
+	}
+	ix, rep, err := Learn(ctx, items, evs, nil, nil, Config{}, nil)
+	if err != nil || !rep.Learned {
+		t.Fatalf("busy shop: learned=%v err %v", rep.Learned, err)
+	}
+	if rep.Similar.W[SigBehaviour] <= DefaultSimilar().W[SigBehaviour] || rep.SimilarAfter <= rep.SimilarBefore {
+		t.Errorf("busy shop: behaviour weight %v (default %v), held-out NDCG %v → %v: want behaviour trusted more",
+			rep.Similar.W[SigBehaviour], DefaultSimilar().W[SigBehaviour], rep.SimilarBefore, rep.SimilarAfter)
+	}
+	inGroup := 0
+	for _, id := range ids(ix.Similar("i00", 10, nil)) {
+		var n int
+		fmt.Sscanf(id, "i%d", &n)
+		if n%3 == 0 {
+			inGroup++
+		}
+	}
+	if inGroup < 8 {
+		t.Errorf("busy shop: %d of 10 similar items in the hidden group, want ≥ 8", inGroup)
+	}
+}
+
+func TestParseWeights(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		wantErr bool
+		text    float64
+	}{
+		{"text=1,leaf=0.5", false, 1},
+		{"", false, 0},
+		{"texture=1", true, 0},
+		{"text=heavy", true, 0},
+		{"text", true, 0},
+	} {
+		w, err := ParseWeights(tc.in)
+		if (err != nil) != tc.wantErr || (err == nil && w.W[SigText] != tc.text) {
+			t.Errorf("ParseWeights(%q) = %s, %v", tc.in, w, err)
+		}
+	}
+}
