@@ -194,6 +194,13 @@ func (a *Aisle) Start(ctx context.Context) error {
 	if !a.goBackground(func() { a.rt.Run(a.bg) }) {
 		return errors.New("aisle: closed while starting")
 	}
+	// Item relations (similar, bought together) are built in the
+	// background, so the first product page does not wait for them.
+	a.goBackground(func() {
+		if err := a.svc.WarmRelated(a.bg); err != nil && a.bg.Err() == nil {
+			a.log.Error("building item relations failed; similar items are built on the first request", "error", err)
+		}
+	})
 	// Loading leaves garbage of the size of the catalogue and the models
 	// (decoded JSON, read buffers): give it back before serving.
 	debug.FreeOSMemory()
