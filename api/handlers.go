@@ -82,7 +82,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, err := catalog.DecodeBatch("events", body, events.Decode)
 	if err == nil {
-		err = s.eng.AddEvents(r.Context(), evs)
+		err = s.eng.AddEventsOnce(r.Context(), r.Header.Get("Idempotency-Key"), body, evs)
 	}
 	if err != nil {
 		WriteEngineError(w, err)

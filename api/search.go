@@ -106,9 +106,6 @@ func (h *searchHandlers) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Query != "" && req.Offset == 0 {
-		if res.Total > 0 {
-			h.ix.RecordQuery(req.Query)
-		}
 		if e, ok := h.log.add(user, q.Get("session_id"), req.Query, res.Total); ok && h.clicks != nil {
 			// the click model hears of the search now, not when the log is
 			// written: a click that follows within the logger's batching

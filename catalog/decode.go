@@ -179,6 +179,9 @@ func FieldError(field, problem string) error { return &fieldError{field: field, 
 // strictDecode decodes one JSON object into v, rejecting unknown fields and
 // trailing data.
 func strictDecode(data []byte, v any) error {
+	if err := checkJSONText(data); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -7,6 +7,9 @@ import (
 // MergePatch applies a JSON merge patch (RFC 7386) to an item and decodes
 // the result strictly, so unknown fields and wrong types are rejected.
 func MergePatch(cur Item, patch []byte) (Item, error) {
+	if err := checkJSONText(patch); err != nil {
+		return Item{}, &BatchError{What: "item", Problems: []Problem{ProblemFromJSON(0, err)}}
+	}
 	var p map[string]json.RawMessage
 	if err := strictValid(patch, &p); err != nil {
 		return Item{}, err

@@ -63,8 +63,30 @@ func CheckID(id string) string {
 		return "has leading or trailing white space"
 	}
 	for _, r := range id {
-		if r < 0x20 || r == 0x7f {
-			return "contains a control character"
+		if isControl(r) {
+			return fmt.Sprintf("contains the control character %U", r)
+		}
+		if r == utf8.RuneError {
+			return "contains U+FFFD, the replacement character (was the text decoded from invalid UTF-8?)"
+		}
+	}
+	return ""
+}
+
+// isControl reports C0 and C1 control characters and DEL.
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) }
+
+// CheckText reports what is wrong with free text (a title, a query), or ""
+// when it is fine: it must be valid UTF-8 without control characters other
+// than tab, newline and carriage return (a NUL or an ESC in a title ends up
+// in logs, terminals and other systems' C strings).
+func CheckText(s string) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	for i, r := range s {
+		if isControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return fmt.Sprintf("contains the control character %U at byte %d (only tab, newline and carriage return are allowed)", r, i)
 		}
 	}
 	return ""
@@ -73,8 +95,8 @@ func CheckID(id string) string {
 func checkText(field, s string, max int, add func(field, problem string)) {
 	if len(s) > max {
 		add(field, fmt.Sprintf("is longer than %d bytes", max))
-	} else if !utf8.ValidString(s) {
-		add(field, "is not valid UTF-8")
+	} else if p := CheckText(s); p != "" {
+		add(field, p)
 	}
 }
 
@@ -89,6 +111,10 @@ func CheckAttributes(attrs map[string]any, add func(field, problem string)) {
 		field := "attributes." + k
 		if k == "" {
 			add("attributes", "has an empty key")
+			continue
+		}
+		if p := CheckText(k); p != "" {
+			add("attributes", "key "+p)
 			continue
 		}
 		switch x := v.(type) {

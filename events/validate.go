@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aisle-dev/aisle/catalog"
 )
@@ -17,16 +16,47 @@ const MaxQueryLen = 1024
 
 var typeName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
+// Bounds on event values and timestamps. An event outside them is rejected
+// with a 400 naming the field: one absurd value (a rating of 1e39, a view
+// dated 2100) must not take over popularity, trending or training.
+const (
+	// DefaultRatingMin and DefaultRatingMax are the rating scale accepted
+	// unless the shop configures its own (Types.SetRatingScale).
+	DefaultRatingMin = -10
+	DefaultRatingMax = 10
+	// MaxQuantity bounds the value of purchase and add_to_cart events (a
+	// quantity, > 0) and the magnitude of the value of any other type.
+	MaxQuantity = 1e6
+	// MaxClockSkew is how far ahead of the server clock a timestamp may be.
+	MaxClockSkew = 24 * time.Hour
+)
+
+// MinTimestamp is the earliest accepted event time.
+var MinTimestamp = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Types is the set of event types an Aisle instance accepts: the built-in
-// ones plus those declared in config.
+// ones plus those declared in config, and the accepted rating scale.
 type Types struct {
-	known map[Type]bool
+	known                map[Type]bool
+	ratingMin, ratingMax float64
 }
+
+// SetRatingScale sets the accepted range of rating values (inclusive).
+func (ts *Types) SetRatingScale(lo, hi float64) error {
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || lo >= hi || math.Abs(lo) > MaxQuantity || math.Abs(hi) > MaxQuantity {
+		return fmt.Errorf("rating scale [%v, %v]: give two finite numbers, low < high, within ±%g", lo, hi, float64(MaxQuantity))
+	}
+	ts.ratingMin, ts.ratingMax = lo, hi
+	return nil
+}
+
+// RatingScale returns the accepted range of rating values.
+func (ts *Types) RatingScale() (lo, hi float64) { return ts.ratingMin, ts.ratingMax }
 
 // NewTypes returns the built-in types plus custom ones. Custom names are
 // lower-case letters, digits and underscores.
 func NewTypes(custom ...string) (*Types, error) {
-	t := &Types{known: map[Type]bool{}}
+	t := &Types{known: map[Type]bool{}, ratingMin: DefaultRatingMin, ratingMax: DefaultRatingMax}
 	for _, b := range BuiltinTypes {
 		t.known[b] = true
 	}
@@ -60,9 +90,14 @@ func (ts *Types) Names() []string {
 	return out
 }
 
-// Validate checks one event against the known types and fills defaults
-// (timestamp = now when zero). It calls add for every problem found. It does
-// not check that the item exists: that needs the catalogue.
+// Validate checks one event against the known types and bounds and fills
+// defaults (timestamp = now when zero). It calls add for every problem
+// found. It does not check that the item exists: that needs the catalogue.
+//
+// Bounds: a rating lies within the types' rating scale (default [-10, 10]);
+// a purchase or add_to_cart value is a quantity, 0 < q ≤ 1e6; any other
+// value lies within ±1e6. A timestamp lies between 1990-01-01 and 24 hours
+// after now.
 func (e *Event) Validate(types *Types, now time.Time, add func(field, problem string)) {
 	if p := catalog.CheckID(e.UserID); p != "" {
 		add("user_id", p)
@@ -89,8 +124,8 @@ func (e *Event) Validate(types *Types, now time.Time, add func(field, problem st
 	}
 	if len(e.Query) > MaxQueryLen {
 		add("query", fmt.Sprintf("is longer than %d bytes", MaxQueryLen))
-	} else if !utf8.ValidString(e.Query) {
-		add("query", "is not valid UTF-8")
+	} else if p := catalog.CheckText(e.Query); p != "" {
+		add("query", p)
 	}
 	if e.SessionID != "" {
 		if p := catalog.CheckID(e.SessionID); p != "" {
@@ -98,8 +133,8 @@ func (e *Event) Validate(types *Types, now time.Time, add func(field, problem st
 		}
 	}
 	if e.Value != nil {
-		if v := *e.Value; math.IsNaN(v) || math.IsInf(v, 0) {
-			add("value", "must be a finite number")
+		if p := types.checkValue(e.Type, *e.Value); p != "" {
+			add("value", p)
 		}
 	} else if e.Type == Rating {
 		add("value", "is required for rating events (the rating)")
@@ -109,17 +144,60 @@ func (e *Event) Validate(types *Types, now time.Time, add func(field, problem st
 	}
 	if e.Timestamp.IsZero() {
 		e.Timestamp = now.UTC()
+	} else if p := CheckTimestamp(e.Timestamp, now); p != "" {
+		add("timestamp", p)
 	}
 }
 
-// UnmarshalJSON decodes an event strictly: unknown fields are errors.
+// CheckTimestamp reports what is wrong with an event time given the server
+// clock now, or "" when it is fine.
+func CheckTimestamp(t, now time.Time) string {
+	switch {
+	case t.Before(MinTimestamp):
+		return fmt.Sprintf("%s is before %s: send the time the event happened, in RFC 3339 (e.g. \"2026-11-27T10:00:00Z\") or unix seconds, or leave it out for now", t.UTC().Format(time.RFC3339), MinTimestamp.Format("2006-01-02"))
+	case t.After(now.Add(MaxClockSkew)):
+		return fmt.Sprintf("%s is more than %s ahead of the server clock (%s): check the sender's clock and time zone", t.UTC().Format(time.RFC3339), MaxClockSkew, now.UTC().Format(time.RFC3339))
+	}
+	return ""
+}
+
+func (ts *Types) checkValue(t Type, v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "must be a finite number"
+	case t == Rating:
+		if v < ts.ratingMin || v > ts.ratingMax {
+			return fmt.Sprintf("rating %g is outside the rating scale [%g, %g] (set another scale in config)", v, ts.ratingMin, ts.ratingMax)
+		}
+	case t == Purchase || t == AddToCart:
+		if v <= 0 || v > MaxQuantity {
+			return fmt.Sprintf("quantity %g must be > 0 and ≤ %g", v, float64(MaxQuantity))
+		}
+	case math.Abs(v) > MaxQuantity:
+		return fmt.Sprintf("%g is outside ±%g", v, float64(MaxQuantity))
+	}
+	return ""
+}
+
+// UnmarshalJSON decodes an event strictly: unknown fields are errors, and
+// so is an explicit zero time ("0001-01-01T00:00:00Z", which would
+// otherwise be indistinguishable from a missing one and become now).
 func (e *Event) UnmarshalJSON(data []byte) error {
 	type plain Event
-	var p plain
+	var p struct {
+		plain
+		Timestamp *time.Time `json:"timestamp"`
+	}
 	if err := catalog.StrictDecode(data, &p); err != nil {
 		return err
 	}
-	*e = Event(p)
+	*e = Event(p.plain)
+	if p.Timestamp != nil {
+		if p.Timestamp.IsZero() {
+			return catalog.FieldError("timestamp", "0001-01-01T00:00:00Z is not a time an event happened: leave timestamp out for now")
+		}
+		e.Timestamp = *p.Timestamp
+	}
 	return nil
 }
 
@@ -158,9 +236,13 @@ func FromCSV(h *catalog.Header, row []string) (Event, error) {
 		}
 		e.Value = &f
 	}
-	t, err := catalog.ParseTime(h.Get(row, "timestamp"))
+	raw := h.Get(row, "timestamp")
+	t, err := catalog.ParseTime(raw)
 	if err != nil {
 		return Event{}, &catalog.RowError{Field: "timestamp", Problem: err.Error()}
+	}
+	if raw != "" && t.IsZero() {
+		return Event{}, &catalog.RowError{Field: "timestamp", Problem: raw + " is not a time an event happened: leave the cell empty for now"}
 	}
 	e.Timestamp = t
 	return e, nil

@@ -294,3 +294,14 @@ func TestEventWeight(t *testing.T) {
 		}
 	}
 }
+
+// Issue 12 item 1: a rating beyond float32 must not become an infinite
+// weight (it stopped retraining: "Gram matrix is not positive definite").
+func TestEventWeightFinite(t *testing.T) {
+	p := DefaultPreprocess()
+	for _, v := range []float64{1e39, -1e39, math.Inf(1), math.NaN()} {
+		if got := p.EventWeight(events.Rating, &v); got != 0 {
+			t.Errorf("EventWeight(rating %v) = %v, want 0", v, got)
+		}
+	}
+}

@@ -190,8 +190,8 @@ func (p Preprocess) Build(ctx context.Context, items []catalog.Item, scan func(f
 			}
 		}
 		v := float32(math.NaN())
-		if e.Value != nil {
-			v = float32(*e.Value)
+		if e.Value != nil && math.Abs(*e.Value) <= math.MaxFloat32 {
+			v = float32(*e.Value) // a value beyond float32 counts as none
 		}
 		ts := e.Timestamp.Unix()
 		newest = max(newest, ts)
@@ -479,8 +479,8 @@ func itemAttributes(it catalog.Item) []string {
 // by Weights or DefaultWeight.
 func (p Preprocess) EventWeight(t events.Type, value *float64) float64 {
 	if t == events.Rating {
-		if value == nil {
-			return 0
+		if value == nil || !(math.Abs(*value) <= math.MaxFloat32) {
+			return 0 // no rating, or one no float32 score can hold
 		}
 		return *value
 	}

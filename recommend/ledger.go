@@ -41,9 +41,14 @@ func newLedger() *ledger {
 	return &ledger{baskets: map[basketKey][]int32{}, co: map[int32]map[int32]float32{}, buyCount: map[int32]float32{}}
 }
 
-// add records one event of weight w for item i.
+// add records one event of weight w for item i. A weight that is not a
+// finite float32 counts as 0, and a time ahead of the clock counts as now,
+// so that one absurd event cannot take over popular or trending lists.
 func (l *ledger) add(e events.Event, item int32, w float64) {
-	ts := e.Timestamp.Unix()
+	ts := min(e.Timestamp.Unix(), time.Now().Unix())
+	if !(math.Abs(w) <= math.MaxFloat32) {
+		w = 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if w > 0 {

@@ -178,7 +178,28 @@ type Config struct {
 	BoostWeight float64 `json:"boost_weight"`
 	// MaxSuggestions bounds Suggest results when the caller asks for 0.
 	MaxSuggestions int `json:"max_suggestions"`
+	// SuggestMinShoppers is how many distinct shoppers (users or sessions)
+	// must have searched a query before it is suggested to everyone (0 or
+	// 1: any single search).
+	SuggestMinShoppers int `json:"suggest_min_shoppers"`
+	// SuggestMaxQueries bounds the queries remembered for suggestions, and
+	// separately those waiting for more shoppers (0: DefaultSuggestMaxQueries);
+	// the least searched are dropped first.
+	SuggestMaxQueries int `json:"suggest_max_queries"`
+	// SuggestBlock lists phrases never suggested: a query containing one as
+	// whole words is not remembered.
+	SuggestBlock []string `json:"suggest_block,omitempty"`
 }
+
+// MaxQueryBytes bounds a search query (and a suggestion prefix): longer
+// ones are refused. A 900 KB one-word query used to take 10 s.
+const MaxQueryBytes = 512
+
+// DefaultSuggestMaxQueries is the default of Config.SuggestMaxQueries.
+const DefaultSuggestMaxQueries = 50000
+
+// maxRemovedSuggestions bounds the queries RemoveSuggestion remembers.
+const maxRemovedSuggestions = 10000
 
 // DefaultConfig returns the settings tuned on the training queries of ESCI-US 150
 // (see docs/benchmarks.md).
@@ -208,6 +229,9 @@ func DefaultConfig() Config {
 		Fusion:         Fusion{Method: FusionConvex, Norm: NormMinMax, Alpha: 0.8, Gate: 1, RRFK: 60, Depth: 200}, // chosen on ESCI train (benchmarks.md)
 		BoostWeight:    0.1,
 		MaxSuggestions: 10,
+
+		SuggestMinShoppers: 3,
+		SuggestMaxQueries:  DefaultSuggestMaxQueries,
 	}
 }
 

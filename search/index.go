@@ -231,6 +231,10 @@ type Index struct {
 	qcount  []int
 	qtext   []string
 	qids    map[string]uint32
+	// qpending holds queries searched by too few distinct shoppers to be
+	// suggested yet; qremoved those an operator removed.
+	qpending map[string]*pendingQuery
+	qremoved map[string]bool
 
 	scratchMu   sync.Mutex
 	scratchFree []*scratch // reusable per-search arrays (not a sync.Pool: GC would drop them)
@@ -271,6 +275,9 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 		brands:  newFacetValues(),
 		wordID:  map[string]int{},
 		qids:    map[string]uint32{},
+
+		qpending: map[string]*pendingQuery{},
+		qremoved: map[string]bool{},
 	}
 	ix.ref = ix.batchRef(nil, nil)
 	ix.titles.rank = titleRank

@@ -18,12 +18,14 @@ func (ix *Index) ItemsUpserted(items []catalog.Item) {
 // ItemsDeleted removes items from the index (engine.Listener).
 func (ix *Index) ItemsDeleted(ids []string) { ix.Delete(ids...) }
 
-// EventsAppended remembers the queries of search events for Suggest
-// (engine.Listener).
+// EventsAppended remembers the queries of search events for Suggest, as
+// searched by the event's user (engine.Listener). A search event whose
+// value says it found nothing is not remembered.
 func (ix *Index) EventsAppended(evs []events.Event) {
 	for i := range evs {
-		if evs[i].Type == events.Search && evs[i].Query != "" {
-			ix.RecordQuery(evs[i].Query)
+		e := &evs[i]
+		if e.Type == events.Search && e.Query != "" && (e.Value == nil || *e.Value > 0) {
+			ix.RecordSearch(e.Query, e.UserID)
 		}
 	}
 }

@@ -19,7 +19,8 @@ func TestListener(t *testing.T) {
 	if r := search(t, ix, Request{Query: "sharpie marker"}); len(r.Items) != 0 {
 		t.Errorf("deleted item found: %v", ids(r))
 	}
-	ix.EventsAppended([]events.Event{{Type: events.Search, Query: "Spiral notebook"}, {Type: events.Click, ItemID: "6"}})
+	// A query is suggested once several shoppers searched it (issue 12 item 4).
+	ix.EventsAppended([]events.Event{{UserID: "a", Type: events.Search, Query: "Spiral notebook"}, {UserID: "b", Type: events.Search, Query: "spiral notebook"}, {UserID: "c", Type: events.Search, Query: "Spiral notebook"}, {Type: events.Click, ItemID: "6"}})
 	if s := ix.Suggest("spi", 1); len(s) != 1 || s[0].Kind != "query" {
 		t.Errorf("suggest after a search event: %+v", s)
 	}

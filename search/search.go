@@ -155,6 +155,9 @@ const (
 // searches and with Upsert and Delete.
 func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
+	if len(req.Query) > MaxQueryBytes {
+		return nil, fmt.Errorf("search: the query is %d bytes, longer than the %d allowed: shorten it", len(req.Query), MaxQueryBytes)
+	}
 	if req.N <= 0 {
 		req.N = 10
 	}

@@ -1,7 +1,9 @@
 package search
 
 import (
+	"hash/fnv"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -18,25 +20,175 @@ func normQuery(q string) string {
 	return s
 }
 
-// RecordQuery remembers a search the shopper ran, for Suggest. Call it for
-// searches that returned results.
-func (ix *Index) RecordQuery(q string) {
+// RecordQuery records a query from a trusted source (an operator, an
+// imported query log): it is suggested at once. Searches by shoppers go
+// through RecordSearch, so that one shopper cannot plant a suggestion.
+func (ix *Index) RecordQuery(q string) { ix.recordQuery(q, "", true) }
+
+// RecordSearch records a search a shopper ran, for Suggest; shopper is
+// their user or session id ("" when unknown: the search is counted but
+// vouches for nothing). A query is suggested only once
+// Config.SuggestMinShoppers distinct shoppers have searched it, and never
+// when it contains a phrase of Config.SuggestBlock or was removed with
+// RemoveSuggestion. Call it for searches that returned results.
+func (ix *Index) RecordSearch(q, shopper string) { ix.recordQuery(q, shopper, false) }
+
+// pendingQuery is a query not yet searched by enough distinct shoppers to
+// be suggested.
+type pendingQuery struct {
+	count    int
+	shoppers []uint64 // hashes of the distinct shoppers seen, up to the threshold
+}
+
+func (ix *Index) recordQuery(q, shopper string, trusted bool) {
+	if len(q) > MaxQueryBytes {
+		return
+	}
 	s := strings.TrimSpace(normQuery(q))
-	if s == "" || len(s) > 200 {
+	if s == "" || len(s) > 200 || ix.blockedQuery(s) {
 		return
 	}
 	ix.qmu.Lock()
 	defer ix.qmu.Unlock()
-	id, ok := ix.qids[s]
-	if !ok {
-		id = uint32(len(ix.qtext))
-		ix.qids[s] = id
-		ix.qtext = append(ix.qtext, s)
-		ix.qcount = append(ix.qcount, 0)
-		ix.queries.add(s, id)
-		ix.queries.tidy()
+	if ix.qremoved[s] {
+		return
 	}
-	ix.qcount[id]++
+	if id, ok := ix.qids[s]; ok {
+		ix.qcount[id]++
+		return
+	}
+	need := ix.cfg.SuggestMinShoppers
+	if trusted || need <= 1 {
+		ix.addSuggestion(s, 1)
+		return
+	}
+	p := ix.qpending[s]
+	if p == nil {
+		if len(ix.qpending) >= ix.maxSuggestQueries() {
+			ix.prunePending()
+		}
+		p = &pendingQuery{}
+		ix.qpending[s] = p
+	}
+	p.count++
+	if shopper != "" {
+		h := fnv.New64a()
+		h.Write([]byte(shopper))
+		if hs := h.Sum64(); !slices.Contains(p.shoppers, hs) {
+			p.shoppers = append(p.shoppers, hs)
+		}
+	}
+	if len(p.shoppers) >= need {
+		delete(ix.qpending, s)
+		ix.addSuggestion(s, p.count)
+	}
+}
+
+func (ix *Index) maxSuggestQueries() int {
+	if ix.cfg.SuggestMaxQueries > 0 {
+		return ix.cfg.SuggestMaxQueries
+	}
+	return DefaultSuggestMaxQueries
+}
+
+// blockedQuery reports whether normalised query s contains a blocked
+// phrase as whole words.
+func (ix *Index) blockedQuery(s string) bool {
+	if len(ix.cfg.SuggestBlock) == 0 {
+		return false
+	}
+	padded := " " + s + " "
+	for _, b := range ix.cfg.SuggestBlock {
+		if b = strings.TrimSpace(normQuery(b)); b != "" && strings.Contains(padded, " "+b+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// addSuggestion makes s a suggestion; caller holds qmu. When the store is
+// full the least searched tenth is dropped first.
+func (ix *Index) addSuggestion(s string, count int) {
+	if len(ix.qtext) >= ix.maxSuggestQueries() {
+		ix.pruneSuggestions(ix.maxSuggestQueries()*9/10, "")
+	}
+	id := uint32(len(ix.qtext))
+	ix.qids[s] = id
+	ix.qtext = append(ix.qtext, s)
+	ix.qcount = append(ix.qcount, count)
+	ix.queries.add(s, id)
+	ix.queries.tidy()
+}
+
+// pruneSuggestions keeps the keep most searched suggestions except drop,
+// rebuilding the lookup list. Caller holds qmu.
+func (ix *Index) pruneSuggestions(keep int, drop string) {
+	order := make([]uint32, 0, len(ix.qtext))
+	for id, t := range ix.qtext {
+		if t != drop {
+			order = append(order, uint32(id))
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ix.qcount[order[a]] > ix.qcount[order[b]] })
+	if len(order) > keep {
+		order = order[:keep]
+	}
+	text, count := make([]string, len(order)), make([]int, len(order))
+	ids := make(map[string]uint32, len(order))
+	var list sortedList
+	for k, id := range order {
+		text[k], count[k] = ix.qtext[id], ix.qcount[id]
+		ids[text[k]] = uint32(k)
+		list.add(text[k], uint32(k))
+	}
+	list.merge()
+	ix.qtext, ix.qcount, ix.qids, ix.queries = text, count, ids, list
+}
+
+// prunePending drops the less searched half of the pending queries, so
+// that a flood of one-off queries cannot grow memory. Caller holds qmu.
+func (ix *Index) prunePending() {
+	counts := make([]int, 0, len(ix.qpending))
+	for _, p := range ix.qpending {
+		counts = append(counts, p.count)
+	}
+	sort.Ints(counts)
+	cut := counts[len(counts)/2]
+	for q, p := range ix.qpending {
+		if p.count <= cut {
+			delete(ix.qpending, q)
+		}
+	}
+}
+
+// RemoveSuggestion stops suggesting query (and forgets its searches) until
+// the index is rebuilt; reports whether it was known. To keep a query out
+// for good, add it to Config.SuggestBlock.
+func (ix *Index) RemoveSuggestion(query string) bool {
+	s := strings.TrimSpace(normQuery(query))
+	if s == "" {
+		return false
+	}
+	ix.qmu.Lock()
+	defer ix.qmu.Unlock()
+	_, known := ix.qids[s]
+	_, pending := ix.qpending[s]
+	delete(ix.qpending, s)
+	if len(ix.qremoved) < maxRemovedSuggestions {
+		ix.qremoved[s] = true
+	}
+	if known {
+		ix.pruneSuggestions(len(ix.qtext), s)
+	}
+	return known || pending
+}
+
+// SuggestionStats says how many queries are suggested and how many wait for
+// more shoppers.
+func (ix *Index) SuggestionStats() (suggested, pending int) {
+	ix.qmu.RLock()
+	defer ix.qmu.RUnlock()
+	return len(ix.qtext), len(ix.qpending)
 }
 
 // Suggest completes what the shopper is typing: past queries starting with
@@ -46,6 +198,9 @@ func (ix *Index) RecordQuery(q string) {
 func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 	if n <= 0 {
 		n = ix.cfg.MaxSuggestions
+	}
+	if len(prefix) > MaxQueryBytes {
+		return nil
 	}
 	p := normQuery(prefix)
 	if strings.TrimSpace(p) == "" {

@@ -50,7 +50,7 @@ func (s *IndexSearcher) Search(ctx context.Context, q SearchQuery) (*SearchResul
 		return nil, err
 	}
 	if q.Text != "" && q.Page <= 1 && res.Total > 0 {
-		s.Index.RecordQuery(q.Text)
+		s.Index.RecordSearch(q.Text, q.User)
 	}
 	out := &SearchResult{Total: res.Total}
 	for _, h := range res.Items {

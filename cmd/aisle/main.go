@@ -36,6 +36,8 @@ func newRootCmd() *cobra.Command {
 		newTrainCmd(),
 		newBenchCmd(),
 		newEvalCmd(),
+		newCheckCmd(),
+		newRecoverCmd(),
 	)
 	return root
 }

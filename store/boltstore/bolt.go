@@ -59,16 +59,33 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the store in directory dir.
+// Open opens (creating if needed) the store in directory dir. An existing
+// data file is checked first (see Check): a damaged or empty one is refused
+// with a *DamagedError or ErrEmptyFile and left untouched, never served and
+// never replaced by an empty shop.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory %q: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	if _, err := os.Stat(path); err == nil {
+		rep, err := Check(context.Background(), path, 10)
+		if err != nil {
+			return nil, err
+		}
+		if len(rep.Problems) > 0 {
+			return nil, &DamagedError{Path: path, Problems: rep.Problems}
+		}
+	}
+	var db *bolt.DB
+	err := guard("open "+path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: another aisle process is using this data directory (stop it, or pass a different --data)", path)
+			return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -328,7 +345,19 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return appendEvents(tx, evs) })
+	if err != nil {
+		for i := range evs {
+			evs[i].Seq = 0
+		}
+	}
+	return err
+}
+
+// appendEvents stores evs within tx, assigning Seq and creating users seen
+// for the first time.
+func appendEvents(tx *bolt.Tx, evs []events.Event) error {
+	{
 		eb, ue, users := tx.Bucket(bEvents), tx.Bucket(bUserEvents), tx.Bucket(bUsers)
 		eb.FillPercent = 0.95
 		newUsers := int64(0)
@@ -371,13 +400,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 			return err
 		}
 		return addCounter(tx, kEvents, int64(len(evs)))
-	})
-	if err != nil {
-		for i := range evs {
-			evs[i].Seq = 0
-		}
 	}
-	return err
 }
 
 // UserEvents returns a user's most recent events, newest first.

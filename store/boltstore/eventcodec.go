@@ -13,12 +13,19 @@ import (
 // Events are stored in a compact binary form (reading the event log is the
 // hot path of training and of every recommendation request):
 //
-//	0xA1 (format 1) | uvarint seq | str user | str item | str type | str query |
-//	str session | varint unix nanoseconds | 0 or (1 and 8-byte float64 value)
+//	0xA2 (format 2) | uvarint seq | str user | str item | str type | str query |
+//	str session | varint unix seconds | uvarint nanoseconds |
+//	0 or (1 and 8-byte float64 value)
 //
-// where str is a uvarint length and the bytes. Values that start with '{'
-// are events written as JSON by earlier versions and are still read.
-const eventFormat1 = 0xA1
+// where str is a uvarint length and the bytes. Format 1 (0xA1) held the
+// time as one varint of unix nanoseconds, which overflows outside about
+// 1678–2262 (9999-12-31 read back as 1816); it is still read. Values that
+// start with '{' are events written as JSON by earlier versions and are
+// still read.
+const (
+	eventFormat1 = 0xA1
+	eventFormat2 = 0xA2
+)
 
 func appendStr(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -27,14 +34,15 @@ func appendStr(b []byte, s string) []byte {
 
 func encodeEvent(e *events.Event) []byte {
 	b := make([]byte, 0, 32+len(e.UserID)+len(e.ItemID)+len(e.Type)+len(e.Query)+len(e.SessionID))
-	b = append(b, eventFormat1)
+	b = append(b, eventFormat2)
 	b = binary.AppendUvarint(b, e.Seq)
 	b = appendStr(b, e.UserID)
 	b = appendStr(b, e.ItemID)
 	b = appendStr(b, string(e.Type))
 	b = appendStr(b, e.Query)
 	b = appendStr(b, e.SessionID)
-	b = binary.AppendVarint(b, e.Timestamp.UnixNano())
+	b = binary.AppendVarint(b, e.Timestamp.Unix())
+	b = binary.AppendUvarint(b, uint64(e.Timestamp.Nanosecond()))
 	if e.Value == nil {
 		return append(b, 0)
 	}
@@ -50,9 +58,10 @@ func decodeEvent(v []byte, e *events.Event) error {
 		type plain events.Event // stored JSON was validated: no strict decoding needed
 		return json.Unmarshal(v, (*plain)(e))
 	}
-	if len(v) == 0 || v[0] != eventFormat1 {
+	if len(v) == 0 || (v[0] != eventFormat1 && v[0] != eventFormat2) {
 		return errBadEvent
 	}
+	format := v[0]
 	p := v[1:]
 	uv := func() (uint64, bool) {
 		x, n := binary.Uvarint(p)
@@ -97,7 +106,16 @@ func decodeEvent(v []byte, e *events.Event) error {
 		return errBadEvent
 	}
 	p = p[n:]
-	e.Timestamp = time.Unix(0, ns).UTC()
+	if format == eventFormat1 {
+		e.Timestamp = time.Unix(0, ns).UTC()
+	} else {
+		nanos, n := binary.Uvarint(p)
+		if n <= 0 || nanos >= 1e9 || len(p) < n+1 {
+			return errBadEvent
+		}
+		p = p[n:]
+		e.Timestamp = time.Unix(ns, int64(nanos)).UTC()
+	}
 	e.Value = nil
 	if p[0] == 1 {
 		if len(p) < 9 {

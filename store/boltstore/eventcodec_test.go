@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -15,6 +16,9 @@ func TestEventCodecRoundTrip(t *testing.T) {
 		{Seq: 1, UserID: "u", ItemID: "i", Type: events.View, Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
 		{Seq: 1 << 40, UserID: "ü 用户", Type: events.Search, Query: "red shoes", SessionID: "s-1", Timestamp: time.Unix(0, 0).UTC()},
 		{Seq: 7, UserID: "u", ItemID: "i", Type: events.Rating, Value: &v, Timestamp: time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC)},
+		// Outside the range of int64 nanoseconds (issue 12 item 2: 9999-12-31 read back as 1816).
+		{Seq: 8, UserID: "u", ItemID: "i", Type: events.View, Timestamp: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+		{Seq: 9, UserID: "u", ItemID: "i", Type: events.View, Timestamp: time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC)},
 	}
 	for _, e := range cases {
 		var got events.Event
@@ -29,14 +33,26 @@ func TestEventCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// Events written in format 1 (unix nanoseconds) still read.
+func TestEventFormat1(t *testing.T) {
+	old := []byte{eventFormat1, 5, 1, 'u', 1, 'i', 4, 'v', 'i', 'e', 'w', 0, 0}
+	old = binary.AppendVarint(old, time.Date(2020, 5, 6, 7, 8, 9, 10, time.UTC).UnixNano())
+	old = append(old, 0)
+	var e events.Event
+	if err := decodeEvent(old, &e); err != nil || e.Seq != 5 || e.UserID != "u" || !e.Timestamp.Equal(time.Date(2020, 5, 6, 7, 8, 9, 10, time.UTC)) || e.Value != nil {
+		t.Fatalf("got %+v %v", e, err)
+	}
+}
+
 func FuzzDecodeEvent(f *testing.F) {
 	v := 1.0
 	f.Add(encodeEvent(&events.Event{Seq: 3, UserID: "u", ItemID: "i", Type: "view", Value: &v, Timestamp: time.Unix(5, 0)}))
 	f.Add([]byte(`{"user_id":"u"}`))
 	f.Add([]byte{eventFormat1, 0xff})
+	f.Add([]byte{eventFormat1, 1, 1, 'u', 1, 'i', 4, 'v', 'i', 'e', 'w', 0, 0, 2, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var e events.Event
-		if decodeEvent(data, &e) == nil && data[0] == eventFormat1 {
+		if decodeEvent(data, &e) == nil && (data[0] == eventFormat1 || data[0] == eventFormat2) {
 			// A decodable binary event re-encodes to a decodable event.
 			var again events.Event
 			if err := decodeEvent(encodeEvent(&e), &again); err != nil {
