@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/aisle-dev/aisle/internal/metrics"
 	"github.com/aisle-dev/aisle/internal/topk"
 )
 
@@ -39,23 +40,8 @@ func HR(hits []bool, k int) float64 {
 
 // NDCG is the normalised discounted cumulative gain with binary gains:
 // DCG = Σ hit_i / log2(i+2) over the top k, divided by the ideal DCG of
-// min(k, nRel) hits at the top.
-func NDCG(hits []bool, k, nRel int) float64 {
-	if nRel <= 0 || k <= 0 {
-		return 0
-	}
-	dcg := 0.0
-	for i := 0; i < k && i < len(hits); i++ {
-		if hits[i] {
-			dcg += 1 / math.Log2(float64(i+2))
-		}
-	}
-	idcg := 0.0
-	for i := 0; i < min(k, nRel); i++ {
-		idcg += 1 / math.Log2(float64(i+2))
-	}
-	return dcg / idcg
-}
+// min(k, nRel) hits at the top (metrics.BinaryNDCG, shared with search).
+func NDCG(hits []bool, k, nRel int) float64 { return metrics.BinaryNDCG(hits, k, nRel) }
 
 // AP is the average precision at k: the precision at the rank of each target
 // found in the top k, summed and divided by min(k, nRel). MAP@k is its mean
