@@ -31,15 +31,8 @@ func DCG(gains []float64, k int) float64 {
 // judged documents, in any order; gains is not modified).
 func IdealDCG(gains []float64, k int) float64 {
 	g := slices.Clone(gains)
-	slices.SortFunc(g, func(a, b float64) int {
-		switch {
-		case a > b:
-			return -1
-		case a < b:
-			return 1
-		}
-		return 0
-	})
+	slices.Sort(g)
+	slices.Reverse(g)
 	return DCG(g, k)
 }
 
