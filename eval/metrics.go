@@ -151,16 +151,17 @@ func topK(scores []float32, candidates []int32, excluded []bool, k int, dst []in
 		return dst
 	}
 	t := topk.New[int32, float32](k)
+	// s < t.Floor() rejects most items inline; Push settles ties and NaN.
 	if candidates == nil {
 		for i, s := range scores {
-			if excluded == nil || !excluded[i] {
+			if !(s < t.Floor()) && (excluded == nil || !excluded[i]) {
 				t.Push(int32(i), s)
 			}
 		}
 	} else {
 		for _, it := range candidates {
-			if excluded == nil || !excluded[it] {
-				t.Push(it, scores[it])
+			if s := scores[it]; !(s < t.Floor()) && (excluded == nil || !excluded[it]) {
+				t.Push(it, s)
 			}
 		}
 	}

@@ -415,7 +415,9 @@ func (ix *Index) keywordExhaustive(c *compiled, f *filter, order Sort, need int,
 	depth := max(need, ix.cfg.RescoreDepth)
 	h := topk.New[uint32, float64](depth)
 	for _, d := range s.touched {
-		h.Push(d, float64(s.score[d])*covf[s.cover[d]])
+		if sc := float64(s.score[d]) * covf[s.cover[d]]; !(sc < h.Floor()) {
+			h.Push(d, sc)
+		}
 	}
 	top := topScored(h)
 	for i := range top {
@@ -609,7 +611,9 @@ func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
 		for i, x := range dc.vec {
 			dot += x * q[i]
 		}
-		h.Push(d, float64(dot))
+		if sc := float64(dot); !(sc < h.Floor()) {
+			h.Push(d, sc)
+		}
 	}
 	return topScored(h)
 }

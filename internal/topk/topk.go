@@ -8,7 +8,10 @@
 // recommend select through it).
 package topk
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // Score is a score type: a float. NaN never ranks.
 type Score interface{ ~float32 | ~float64 }
@@ -82,21 +85,38 @@ func (t *Heap[I, S]) Min() (h Hit[I, S], ok bool) {
 	return t.h[0], true
 }
 
+// Floor is the score a hit needs at least to enter: the worst kept score
+// once the heap is full, else -Inf (+Inf when k = 0). Push costs a call; a caller scanning
+// many scores skips those below Floor inline first ("if s < h.Floor()
+// { continue }"), leaving ties and NaN to Push.
+func (t *Heap[I, S]) Floor() S {
+	if len(t.h) < t.k {
+		return S(math.Inf(-1))
+	}
+	if t.k == 0 {
+		return S(math.Inf(1))
+	}
+	return t.h[0].Score
+}
+
 // Beats reports whether (i, s) would enter the kept set. NaN never does.
 func (t *Heap[I, S]) Beats(i I, s S) bool {
-	if s != s {
-		return false
-	}
 	if len(t.h) < t.k {
-		return true
+		return s == s
 	}
+	// A full heap compares with its root; NaN compares false and stays out.
 	return t.k > 0 && Worse(t.h[0], Hit[I, S]{i, s})
 }
 
 // Push offers (i, s) and reports whether it was kept (it may be evicted by
-// a later push). NaN is never kept.
+// a later push). NaN is never kept. The common case, a full heap that (i, s)
+// does not beat, costs one inlined comparison with the root.
 func (t *Heap[I, S]) Push(i I, s S) bool {
-	if !t.Beats(i, s) {
+	if len(t.h) >= t.k {
+		if len(t.h) == 0 || !(s > t.h[0].Score || (s == t.h[0].Score && i < t.h[0].Index)) {
+			return false // k = 0, or not better than the worst kept (NaN never is)
+		}
+	} else if s != s {
 		return false
 	}
 	t.push(Hit[I, S]{i, s})
@@ -154,10 +174,7 @@ func (t *Heap[I, S]) Sorted() []Hit[I, S] {
 func Select[S Score](scores []S, n int, allow func(int32) bool, positive bool) []Hit[int32, S] {
 	t := New[int32, S](n)
 	for i, v := range scores {
-		if positive && !(v > 0) {
-			continue
-		}
-		if !t.Beats(int32(i), v) {
+		if v < t.Floor() || (positive && !(v > 0)) || !t.Beats(int32(i), v) {
 			continue
 		}
 		if allow != nil && !allow(int32(i)) {

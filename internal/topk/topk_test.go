@@ -98,15 +98,24 @@ func TestAllowAskedOnlyForEntrants(t *testing.T) {
 }
 
 func TestHeapMinAndReset(t *testing.T) {
+	if f := New[uint32, float64](0).Floor(); !math.IsInf(f, 1) {
+		t.Errorf("Floor with k = 0 is %v, want +Inf (nothing enters)", f)
+	}
 	h := New[uint32, float64](2)
 	if _, ok := h.Min(); ok {
 		t.Fatal("Min of an empty heap reported a hit")
+	}
+	if f := h.Floor(); !math.IsInf(f, -1) {
+		t.Errorf("Floor of a heap with room is %v, want -Inf", f)
 	}
 	for i, s := range []float64{0.5, 0.9, 0.7, 0.1} {
 		h.Push(uint32(i), s)
 	}
 	if m, _ := h.Min(); m != (Hit[uint32, float64]{2, 0.7}) || !h.Full() || h.Len() != 2 {
 		t.Errorf("Min = %v full=%v len=%d, want {2 0.7} full len 2", m, h.Full(), h.Len())
+	}
+	if f := h.Floor(); f != 0.7 {
+		t.Errorf("Floor of a full heap = %v, want its worst score 0.7", f)
 	}
 	if h.Push(3, 0.7) {
 		t.Error("a tie with a higher index than the root entered")
