@@ -151,6 +151,13 @@ func BenchmarkSelect(b *testing.B) {
 			scores[i] = r.Float32()
 		}
 		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				Select(scores, c.k, nil, false)
+			}
+		})
+		b.Run(c.name+"/push-only", func(b *testing.B) {
+			// Push on every score, without the Floor test: what a caller
+			// pays for not rejecting inline.
 			h := New[int32, float32](c.k)
 			var buf []Hit[int32, float32]
 			for b.Loop() {
