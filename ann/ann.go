@@ -14,14 +14,17 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
+
+	"github.com/aisle-dev/aisle/internal/topk"
 )
 
 // Hit is one search result: an item index and its score (dot product).
-type Hit struct {
-	Index int32
-	Score float32
-}
+type Hit = topk.Hit[int32, float32]
+
+// topK keeps the k best hits: higher score first, ties by the lower index.
+type topK = topk.Heap[int32, float32]
+
+func newTopK(k int) *topK { return topk.New[int32, float32](k) }
 
 // Index answers top-k queries over item vectors. Implementations are safe for
 // concurrent use; Add may run concurrently with Search.
@@ -90,76 +93,6 @@ func Exclude(ids []int32, filter func(int32) bool) func(int32) bool {
 		}
 		return filter == nil || filter(i)
 	}
-}
-
-// topK keeps the k best hits seen so far in a min-heap whose root is the
-// worst kept hit.
-type topK struct {
-	k int
-	h []Hit
-}
-
-func newTopK(k int) *topK { return &topK{k: k, h: make([]Hit, 0, min(k, 1024))} }
-
-// worse reports whether a ranks below b: lower score, or equal score and
-// higher index.
-func worse(a, b Hit) bool {
-	return a.Score < b.Score || (a.Score == b.Score && a.Index > b.Index)
-}
-
-// full reports whether k hits are kept.
-func (t *topK) full() bool { return len(t.h) >= t.k }
-
-// beats reports whether a hit (i, s) would enter the kept set. NaN never does.
-func (t *topK) beats(i int32, s float32) bool {
-	if s != s {
-		return false
-	}
-	return len(t.h) < t.k || worse(t.h[0], Hit{i, s})
-}
-
-// push adds a hit that beats the kept set (call beats first).
-func (t *topK) push(i int32, s float32) {
-	h := Hit{i, s}
-	if len(t.h) < t.k {
-		t.h = append(t.h, h)
-		// sift up
-		j := len(t.h) - 1
-		for j > 0 {
-			p := (j - 1) / 2
-			if !worse(t.h[j], t.h[p]) {
-				break
-			}
-			t.h[j], t.h[p] = t.h[p], t.h[j]
-			j = p
-		}
-		return
-	}
-	t.h[0] = h
-	// sift down
-	j, n := 0, len(t.h)
-	for {
-		l := 2*j + 1
-		if l >= n {
-			break
-		}
-		c := l
-		if r := l + 1; r < n && worse(t.h[r], t.h[l]) {
-			c = r
-		}
-		if !worse(t.h[c], t.h[j]) {
-			break
-		}
-		t.h[j], t.h[c] = t.h[c], t.h[j]
-		j = c
-	}
-}
-
-// sorted returns the kept hits best first.
-func (t *topK) sorted() []Hit {
-	out := t.h
-	sort.Slice(out, func(a, b int) bool { return worse(out[b], out[a]) })
-	return out
 }
 
 // negInf is the score floor used before any hit is kept.

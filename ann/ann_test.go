@@ -21,7 +21,7 @@ func bruteForce(dim int, vecs, q []float32, k int, filter func(int32) bool) []Hi
 		if s != s || (filter != nil && !filter(int32(i))) {
 			continue
 		}
-		all = append(all, Hit{int32(i), s})
+		all = append(all, Hit{Index: int32(i), Score: s})
 	}
 	sort.SliceStable(all, func(a, b int) bool { return all[a].Score > all[b].Score })
 	if len(all) > k {

@@ -61,7 +61,7 @@ func (f *Flat) Search(q []float32, k int, filter func(int32) bool) []Hit {
 	f.mu.RUnlock()
 	t := newTopK(k)
 	scanRange(t, q, vecs, f.dim, 0, filter)
-	return t.sorted()
+	return t.Sorted()
 }
 
 // block is how many rows are scored per matrix-vector product: 1024 × 64
@@ -85,16 +85,17 @@ func scanRange(t *topK, q, vecs []float32, dim int, first int32, filter func(int
 		hi := min(n, lo+block)
 		for j, s := range scoreRows(scores, vecs[lo*dim:hi*dim], q, dim) {
 			// Rows come in index order, so an equal score never beats a kept hit.
-			if !(s > thr) && (t.full() || s != s) {
+			if !(s > thr) && (t.Full() || s != s) {
 				continue
 			}
 			idx := first + int32(lo+j)
 			if filter != nil && !filter(idx) {
 				continue
 			}
-			t.push(idx, s)
-			if t.full() {
-				thr = t.h[0].Score
+			t.Push(idx, s)
+			if t.Full() {
+				m, _ := t.Min()
+				thr = m.Score
 			}
 		}
 	}

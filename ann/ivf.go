@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/aisle-dev/aisle/internal/topk"
 	"github.com/viterin/vek/vek32"
 )
 
@@ -323,7 +324,7 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 	if nl == 0 {
 		t := newTopK(k)
 		x.scanList(t, q, &x.head, filter, make([]float32, block))
-		return t.sorted()
+		return t.Sorted()
 	}
 	// Rank the lists by the Euclidean distance of their centroid c to the
 	// query rescaled to the longest vector M: the largest
@@ -340,18 +341,18 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 	scores := make([]float32, block)
 	best := newTopK(nprobe)
 	for c, s := range cs {
-		if len(x.lists[c].ids) > 0 && best.beats(int32(c), s) {
-			best.push(int32(c), s)
+		if len(x.lists[c].ids) > 0 {
+			best.Push(int32(c), s)
 		}
 	}
 	t := newTopK(k)
 	x.scanList(t, q, &x.head, filter, scores)
-	probed := best.sorted()
+	probed := best.Sorted()
 	for _, h := range probed {
 		x.scanList(t, q, &x.lists[h.Index], filter, scores)
 	}
-	if t.full() || len(probed) == nl {
-		return t.sorted()
+	if t.Full() || len(probed) == nl {
+		return t.Sorted()
 	}
 	// A filter left too few: scan the remaining lists, best first.
 	done := make(map[int32]bool, len(probed))
@@ -361,25 +362,17 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 	rest := make([]Hit, 0, nl-len(probed))
 	for c := 0; c < nl; c++ {
 		if !done[int32(c)] && len(x.lists[c].ids) > 0 {
-			rest = append(rest, Hit{int32(c), cs[c]})
+			rest = append(rest, Hit{Index: int32(c), Score: cs[c]})
 		}
 	}
-	slices.SortFunc(rest, func(a, b Hit) int {
-		switch {
-		case worse(b, a):
-			return -1
-		case worse(a, b):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(rest, topk.Compare[int32, float32])
 	for _, h := range rest {
 		x.scanList(t, q, &x.lists[h.Index], filter, scores)
-		if t.full() {
+		if t.Full() {
 			break
 		}
 	}
-	return t.sorted()
+	return t.Sorted()
 }
 
 func (x *IVF) scanList(t *topK, q []float32, l *ivfList, filter func(int32) bool, scores []float32) {
@@ -389,13 +382,13 @@ func (x *IVF) scanList(t *topK, q []float32, l *ivfList, filter func(int32) bool
 		hi := min(n, lo+block)
 		for j, s := range scoreRows(scores, l.vecs[lo*d:hi*d], q, d) {
 			id := l.ids[lo+j]
-			if !t.beats(id, s) {
+			if !t.Beats(id, s) {
 				continue
 			}
 			if filter != nil && !filter(id) {
 				continue
 			}
-			t.push(id, s)
+			t.Push(id, s)
 		}
 	}
 }

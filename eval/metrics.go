@@ -3,6 +3,9 @@ package eval
 import (
 	"math"
 	"sort"
+
+	"github.com/aisle-dev/aisle/internal/metrics"
+	"github.com/aisle-dev/aisle/internal/topk"
 )
 
 // The ranking metrics below take hits, the relevance of a ranked list: hits[i]
@@ -37,23 +40,8 @@ func HR(hits []bool, k int) float64 {
 
 // NDCG is the normalised discounted cumulative gain with binary gains:
 // DCG = Σ hit_i / log2(i+2) over the top k, divided by the ideal DCG of
-// min(k, nRel) hits at the top.
-func NDCG(hits []bool, k, nRel int) float64 {
-	if nRel <= 0 || k <= 0 {
-		return 0
-	}
-	dcg := 0.0
-	for i := 0; i < k && i < len(hits); i++ {
-		if hits[i] {
-			dcg += 1 / math.Log2(float64(i+2))
-		}
-	}
-	idcg := 0.0
-	for i := 0; i < min(k, nRel); i++ {
-		idcg += 1 / math.Log2(float64(i+2))
-	}
-	return dcg / idcg
-}
+// min(k, nRel) hits at the top (metrics.BinaryNDCG, shared with search).
+func NDCG(hits []bool, k, nRel int) float64 { return metrics.BinaryNDCG(hits, k, nRel) }
 
 // AP is the average precision at k: the precision at the rank of each target
 // found in the top k, summed and divided by min(k, nRel). MAP@k is its mean
@@ -156,52 +144,29 @@ func countHits(hits []bool, k int) int {
 // topK writes into dst the indices of the k highest scores among candidates
 // (all items when candidates is nil), skipping items marked in excluded, best
 // first; ties are broken by the lower item index so results are
-// deterministic. It returns dst[:n] with n ≤ k.
+// deterministic, and NaN scores never rank. It returns dst[:n] with n ≤ k.
 func topK(scores []float32, candidates []int32, excluded []bool, k int, dst []int32) []int32 {
 	dst = dst[:0]
-	// A small sorted insertion buffer: k is tens, lists are thousands.
-	better := func(a, b int32) bool {
-		if scores[a] != scores[b] {
-			return scores[a] > scores[b]
-		}
-		return a < b
-	}
-	push := func(it int32) {
-		if len(dst) == k && !better(it, dst[k-1]) {
-			return
-		}
-		if len(dst) < k {
-			dst = append(dst, it)
-		} else {
-			dst[k-1] = it
-		}
-		for j := len(dst) - 1; j > 0 && better(dst[j], dst[j-1]); j-- {
-			dst[j], dst[j-1] = dst[j-1], dst[j]
-		}
-	}
 	if k <= 0 {
 		return dst
 	}
+	t := topk.New[int32, float32](k)
+	// s < t.Floor() rejects most items inline; Push settles ties and NaN.
 	if candidates == nil {
-		for i := range scores {
-			if excluded != nil && excluded[i] {
-				continue
+		for i, s := range scores {
+			if !(s < t.Floor()) && (excluded == nil || !excluded[i]) {
+				t.Push(int32(i), s)
 			}
-			if s := scores[i]; s != s { // NaN never ranks
-				continue
-			}
-			push(int32(i))
 		}
-		return dst
+	} else {
+		for _, it := range candidates {
+			if s := scores[it]; !(s < t.Floor()) && (excluded == nil || !excluded[it]) {
+				t.Push(it, s)
+			}
+		}
 	}
-	for _, it := range candidates {
-		if excluded != nil && excluded[it] {
-			continue
-		}
-		if s := scores[it]; s != s {
-			continue
-		}
-		push(it)
+	for _, h := range t.Sorted() {
+		dst = append(dst, h.Index)
 	}
 	return dst
 }

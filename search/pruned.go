@@ -1,11 +1,12 @@
 package search
 
 import (
-	"container/heap"
 	"math"
 	"math/bits"
 	"slices"
 	"sort"
+
+	"github.com/aisle-dev/aisle/internal/topk"
 )
 
 // Relevance retrieval with dynamic pruning.
@@ -296,7 +297,7 @@ func (ix *Index) topPruned(c *compiled, bm *bm25, s *scratch, depth int, covf []
 	}
 	ess := essential()
 
-	h := make(minHeap, 0, depth)
+	h := topk.New[uint32, float64](depth)
 	theta := 0.0 // a doc must score above theta to enter
 	gs := make([]float32, m)
 	gb := make([]float64, m)   // block bounds per word, for the range check
@@ -411,20 +412,13 @@ func (ix *Index) topPruned(c *compiled, bm *bm25, s *scratch, depth int, covf []
 		for _, v := range gs {
 			total += v
 		}
-		sc := float64(total) * covf[cover]
-		if len(h) < depth {
-			heap.Push(&h, scored{doc: d, score: sc})
-			if len(h) < depth {
-				continue
-			}
-		} else if sc > h[0].score {
-			h[0] = scored{doc: d, score: sc}
-			heap.Fix(&h, 0)
-		} else {
+		// Docs come in increasing id order, so an equal score never
+		// displaces a kept doc, as in exhaustive scoring.
+		if !h.Push(d, float64(total)*covf[cover]) || !h.Full() {
 			continue
 		}
-		if h[0].score > theta {
-			theta = h[0].score
+		if worst, _ := h.Min(); worst.Score > theta {
+			theta = worst.Score
 			moved := false
 			for ne < m && thr[ne+1] <= theta {
 				ne++
@@ -438,9 +432,7 @@ func (ix *Index) topPruned(c *compiled, bm *bm25, s *scratch, depth int, covf []
 			}
 		}
 	}
-	out := []scored(h)
-	sortScored(out)
-	return out
+	return topScored(h)
 }
 
 // coverageBound bounds the score of a doc whose word scores are bounded by

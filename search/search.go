@@ -1,7 +1,6 @@
 package search
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/aisle-dev/aisle/internal/topk"
 )
 
 // scratch holds per-search arrays indexed by doc id, reused across searches.
@@ -412,17 +413,13 @@ func (ix *Index) keywordExhaustive(c *compiled, f *filter, order Sort, need int,
 		return out, matched, total
 	}
 	depth := max(need, ix.cfg.RescoreDepth)
-	h := &minHeap{}
+	h := topk.New[uint32, float64](depth)
 	for _, d := range s.touched {
-		sc := float64(s.score[d]) * covf[s.cover[d]]
-		if h.Len() < depth {
-			heap.Push(h, scored{doc: d, score: sc})
-		} else if sc > (*h)[0].score || (sc == (*h)[0].score && d < (*h)[0].doc) {
-			(*h)[0] = scored{doc: d, score: sc}
-			heap.Fix(h, 0)
+		if sc := float64(s.score[d]) * covf[s.cover[d]]; !(sc < h.Floor()) {
+			h.Push(d, sc)
 		}
 	}
-	top := []scored(*h)
+	top := topScored(h)
 	for i := range top {
 		ix.rescore(&top[i], c, boost)
 	}
@@ -532,23 +529,15 @@ func titleHasSequence(title []uint32, groups []int, inGroup func(uint32, int, bo
 	return false
 }
 
-// minHeap keeps the best candidates: its root is the worst of them.
-type minHeap []scored
-
-func (h minHeap) Len() int { return len(h) }
-func (h minHeap) Less(i, j int) bool {
-	if h[i].score != h[j].score {
-		return h[i].score < h[j].score
+// topScored empties h into candidates, best first (ties by doc id, the
+// order of sortScored).
+func topScored(h *topk.Heap[uint32, float64]) []scored {
+	hits := h.Sorted()
+	out := make([]scored, len(hits))
+	for i, x := range hits {
+		out[i] = scored{doc: x.Index, score: x.Score}
 	}
-	return h[i].doc > h[j].doc
-}
-func (h minHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *minHeap) Push(x any)   { *h = append(*h, x.(scored)) }
-func (h *minHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	return out
 }
 
 // sortBy orders candidates by price or age; ties keep relevance order.
@@ -606,7 +595,7 @@ func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
 	if len(q) == 0 || k <= 0 {
 		return nil
 	}
-	h := &minHeap{}
+	h := topk.New[uint32, float64](k)
 	base := f.allow
 	if base == nil {
 		base = ix.live
@@ -622,15 +611,9 @@ func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
 		for i, x := range dc.vec {
 			dot += x * q[i]
 		}
-		sc := float64(dot)
-		if h.Len() < k {
-			heap.Push(h, scored{doc: d, score: sc})
-		} else if sc > (*h)[0].score {
-			(*h)[0] = scored{doc: d, score: sc}
-			heap.Fix(h, 0)
+		if sc := float64(dot); !(sc < h.Floor()) {
+			h.Push(d, sc)
 		}
 	}
-	out := []scored(*h)
-	sortScored(out)
-	return out
+	return topScored(h)
 }

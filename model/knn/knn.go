@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/aisle-dev/aisle/internal/topk"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
@@ -109,7 +110,8 @@ func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Pro
 				defer wg.Done()
 				acc := make([]float64, ni)
 				var touched []int32
-				var cand []cand
+				best := topk.New[int32, float32](m.k)
+				var buf []topk.Hit[int32, float32]
 				for i := lo + g; i < hi; i += workers {
 					touched = touched[:0]
 					for c := colPtr[i]; c < colPtr[i+1]; c++ {
@@ -125,13 +127,14 @@ func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Pro
 							acc[it] += wu * float64(w(j))
 						}
 					}
-					cand = cand[:0]
+					best.Reset(m.k, buf)
 					for _, it := range touched {
 						s := acc[it] / (norm[i]*norm[it] + m.shrink)
 						acc[it] = 0
-						cand = append(cand, candOf(it, s))
+						best.Push(it, float32(s))
 					}
-					nbrs[i], sims[i] = topK(cand, m.k)
+					buf = best.Sorted()
+					nbrs[i], sims[i] = split(buf)
 				}
 			}()
 		}
@@ -155,30 +158,12 @@ func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Pro
 	return nil
 }
 
-type cand struct {
-	item int32
-	sim  float32
-}
-
-func candOf(it int32, s float64) cand { return cand{it, float32(s)} }
-
-// topK returns the k best candidates, best first (ties by item index).
-func topK(c []cand, k int) ([]int32, []float32) {
-	cmp := func(a, b cand) int {
-		if a.sim != b.sim {
-			if a.sim > b.sim {
-				return -1
-			}
-			return 1
-		}
-		return int(a.item) - int(b.item)
-	}
-	slices.SortFunc(c, cmp)
-	c = c[:min(k, len(c))]
-	nb := make([]int32, len(c))
-	sm := make([]float32, len(c))
-	for j, x := range c {
-		nb[j], sm[j] = x.item, x.sim
+// split returns the indexes and scores of hits.
+func split(hits []topk.Hit[int32, float32]) ([]int32, []float32) {
+	nb := make([]int32, len(hits))
+	sm := make([]float32, len(hits))
+	for j, h := range hits {
+		nb[j], sm[j] = h.Index, h.Score
 	}
 	return nb, sm
 }

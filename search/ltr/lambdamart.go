@@ -104,13 +104,7 @@ func lambdas(s, l []float64, k int, grad, hess []float64) {
 	if idcg == 0 {
 		return
 	}
-	order := rankOrder(s)
-	disc := make([]float64, len(s))
-	for r, d := range order {
-		if r < k {
-			disc[d] = discount(r)
-		}
-	}
+	order, disc := rankDiscounts(s, k)
 	for a := range order {
 		i := order[a]
 		for b := range order {
@@ -131,6 +125,19 @@ func lambdas(s, l []float64, k int, grad, hess []float64) {
 			hess[j] += h
 		}
 	}
+}
+
+// rankDiscounts returns the documents by decreasing score s (ties by index)
+// and each document's discount D(rank) at that rank, 0 from rank k on.
+func rankDiscounts(s []float64, k int) (order []int, disc []float64) {
+	order = rankOrder(s)
+	disc = make([]float64, len(s))
+	for r, d := range order {
+		if r < k {
+			disc[d] = discount(r)
+		}
+	}
+	return order, disc
 }
 
 type histBin struct {
@@ -435,13 +442,7 @@ func baseScale(qs []Query, f, k int) float64 {
 		if idcg == 0 {
 			continue
 		}
-		order := rankOrder(s)
-		disc := make([]float64, len(s))
-		for r, d := range order {
-			if r < k {
-				disc[d] = discount(r)
-			}
-		}
+		_, disc := rankDiscounts(s, k)
 		for i := range s {
 			for j := range s {
 				if q.Labels[i] > q.Labels[j] {

@@ -17,6 +17,9 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/aisle-dev/aisle/internal/metrics"
+	"github.com/aisle-dev/aisle/internal/topk"
 )
 
 // Query is one query's candidate documents: a feature vector per document
@@ -282,19 +285,16 @@ func informative(qs []Query) []Query {
 }
 
 // NDCG returns nDCG@k of documents ordered by decreasing score (ties by
-// index), with the ideal ordering taken over the same documents. It is 0
-// when no document has a positive label.
+// index), with the ideal ordering taken over the same documents
+// (metrics.NDCG, shared with eval and searcheval). It is 0 when no document
+// has a positive label. A document scored NaN is not ranked (gains nothing).
 func NDCG(scores, labels []float64, k int) float64 {
-	order := rankOrder(scores)
-	var dcg float64
-	for r := 0; r < len(order) && r < k; r++ {
-		dcg += labels[order[r]] * discount(r)
+	top := topk.Select(scores, k, nil, false)
+	got := make([]float64, len(top))
+	for r, h := range top {
+		got[r] = labels[h.Index]
 	}
-	idcg := idealDCG(labels, k)
-	if idcg == 0 {
-		return 0
-	}
-	return dcg / idcg
+	return metrics.NDCG(got, labels, k)
 }
 
 // MeanNDCG scores every query's documents with score (a Model's Score, or
@@ -315,17 +315,9 @@ func MeanNDCG(score func(features []float32) float64, qs []Query, k int) float64
 	return sum / float64(len(qs))
 }
 
-func discount(rank int) float64 { return 1 / math.Log2(float64(rank)+2) }
+func discount(rank int) float64 { return metrics.Discount(rank) }
 
-func idealDCG(labels []float64, k int) float64 {
-	l := slices.Clone(labels)
-	sort.Sort(sort.Reverse(sort.Float64Slice(l)))
-	var s float64
-	for r := 0; r < len(l) && r < k; r++ {
-		s += l[r] * discount(r)
-	}
-	return s
-}
+func idealDCG(labels []float64, k int) float64 { return metrics.IdealDCG(labels, k) }
 
 // rankOrder returns document indexes by decreasing score, ties by index.
 func rankOrder(scores []float64) []int {

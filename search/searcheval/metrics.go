@@ -3,29 +3,24 @@ package searcheval
 import (
 	"math"
 	"sort"
+
+	"github.com/aisle-dev/aisle/internal/metrics"
 )
 
 // NDCG returns nDCG@k of a ranked list: Σ gain_i / log2(i+1) over the top
 // k (i from 1), divided by the same sum for the ideal ordering of all judged
-// items. Unjudged items gain 0. It is 0 when no judged item has a gain.
+// items (metrics.NDCG, shared with eval and ltr). Unjudged items gain 0. It
+// is 0 when no judged item has a gain.
 func NDCG(ranked []string, gains map[string]float64, k int) float64 {
-	var dcg float64
-	for i := 0; i < len(ranked) && i < k; i++ {
-		dcg += gains[ranked[i]] / math.Log2(float64(i+2))
+	got := make([]float64, min(len(ranked), max(k, 0)))
+	for i := range got {
+		got[i] = gains[ranked[i]]
 	}
-	ideal := make([]float64, 0, len(gains))
+	judged := make([]float64, 0, len(gains))
 	for _, g := range gains {
-		ideal = append(ideal, g)
+		judged = append(judged, g)
 	}
-	sort.Sort(sort.Reverse(sort.Float64Slice(ideal)))
-	var idcg float64
-	for i := 0; i < len(ideal) && i < k; i++ {
-		idcg += ideal[i] / math.Log2(float64(i+2))
-	}
-	if idcg == 0 {
-		return 0
-	}
-	return dcg / idcg
+	return metrics.NDCG(got, judged, k)
 }
 
 // Recall returns the share of items with gain > 0 found in the top k, or 0
