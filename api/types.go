@@ -118,3 +118,24 @@ type RetrainStarted struct {
 type Suggestions struct {
 	Suggestions []search.Suggestion `json:"suggestions"`
 }
+
+// UserRow answers the per-user rows GET /api/recommend/{user_id}/buy-again,
+// /recently-viewed and /new-arrivals.
+type UserRow struct {
+	UserID string           `json:"user_id"`
+	Items  []recommend.Item `json:"items"`
+}
+
+// AnchoredRows answers GET /api/recommend/{user_id}/because-you-viewed:
+// one row per recently viewed anchor, newest first, and Items, the rows
+// interleaved (n at most).
+type AnchoredRows struct {
+	UserID string                     `json:"user_id"`
+	Items  []recommend.Item           `json:"items"`
+	Rows   []recommend.AnchoredAnswer `json:"rows"`
+}
+
+// BasketRecs answers POST /api/recommend/basket.
+type BasketRecs struct {
+	Items []recommend.Item `json:"items"`
+}
