@@ -173,6 +173,12 @@ var calls = []struct {
 	{"search-result", "GET", "/api/search?q=blue+pen&n=3&facets=brand,category,price&user_id=u01", "", 200},
 	{"error", "GET", "/api/search?q=pen&mode=semantic", "", 400},
 	{"suggestions", "GET", "/api/suggest?q=pe", "", 200},
+	{"error", "GET", "/api/suggest?q=" + strings.Repeat("x", 513), "", 400},
+	{"error", "GET", "/api/search?q=" + strings.Repeat("x", 513), "", 400},
+	{"deleted", "DELETE", "/api/suggest/pen", "", 200}, // searched by u99 (POST /api/events above)
+	{"error", "DELETE", "/api/suggest/pen", "", 404},
+	{"accepted", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"purchase","value":2}`, 200},
+	{"error-batch", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"rating","value":11}`, 400},
 	{"deleted", "DELETE", "/api/items/new-1", "", 200},
 	{"deleted", "DELETE", "/api/users/u99", "", 200},
 }

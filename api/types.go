@@ -32,7 +32,8 @@ type Accepted struct {
 	Accepted int `json:"accepted"`
 }
 
-// Deleted answers DELETE of an item or a user.
+// Deleted answers DELETE of an item, a user or a suggestion: what was
+// deleted (the id, or the query).
 type Deleted struct {
 	Deleted string `json:"deleted"`
 }
