@@ -357,3 +357,51 @@ func TestOpenAPICatchesDrift(t *testing.T) {
 		}
 	}
 }
+
+// POST /api/events with an Idempotency-Key: the header is described (a
+// request with it validates), a retry of the same batch is answered as
+// the first attempt, and the same key with another body is a 400 naming
+// the header, as openapi.json says.
+func TestIdempotencyKeyAsDescribed(t *testing.T) {
+	_, router := apiDoc(t)
+	srv := shopServer(t)
+	ctx := context.Background()
+	send := func(key, body string) (int, string) {
+		req := httptest.NewRequest("POST", "http://aisle.test/api/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			t.Errorf("key %q: the request does not match openapi.json: %v", key, err)
+		}
+		req.Body = io.NopCloser(strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	stored := func() float64 {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/stats", nil))
+		var c struct{ Events float64 }
+		json.Unmarshal(rec.Body.Bytes(), &c)
+		return c.Events
+	}
+	before := stored()
+	batch := `[{"user_id":"u01","item_id":"p03","type":"view"}]`
+	for i := range 2 {
+		if code, body := send("batch-7", batch); code != 200 || !strings.Contains(body, `"accepted":1`) {
+			t.Errorf("attempt %d: %d %s", i, code, body)
+		}
+	}
+	if n := stored() - before; n != 1 {
+		t.Errorf("a batch of one event sent twice under one key stored %v events", n)
+	}
+	if code, body := send("batch-7", `[{"user_id":"u01","item_id":"p04","type":"view"}]`); code != 400 || !strings.Contains(body, "Idempotency-Key") {
+		t.Errorf("same key, another body: %d %s, want 400 naming Idempotency-Key", code, body)
+	}
+}

@@ -166,3 +166,40 @@ func readAll(r *http.Response) string {
 	b, _ := io.ReadAll(r.Body)
 	return string(b)
 }
+
+// The cost of the rate limit on the request path: GET /api/stats through
+// Server.ServeHTTP without a limit, and with one that never refuses (a
+// bucket lookup per request, from 256 client IPs).
+func BenchmarkRateLimit(b *testing.B) {
+	st, err := boltstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	eng, _ := engine.New(engine.Options{Store: st})
+	for _, c := range []struct {
+		name string
+		rate float64
+	}{{"off", 0}, {"on", 1e9}} {
+		srv, err := New(Options{Engine: eng, RateLimit: c.rate})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv.SetReady(true)
+		b.Run(c.name, func(b *testing.B) {
+			reqs := make([]*http.Request, 256)
+			for i := range reqs {
+				reqs[i] = httptest.NewRequest("GET", "/api/stats", nil)
+				reqs[i].RemoteAddr = "10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256) + ":4000"
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, reqs[i%len(reqs)])
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
