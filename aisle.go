@@ -127,6 +127,9 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Go:           a.goBackground,
 		AccessLog:    cfg.Server.AccessLog,
+		RateLimit:    cfg.Server.RateLimit,
+		RateBurst:    cfg.Server.RateBurst,
+		TrustProxy:   cfg.Server.TrustProxy,
 	}); err != nil {
 		return nil, err
 	}

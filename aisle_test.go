@@ -199,3 +199,37 @@ func TestPrepareThenReady(t *testing.T) {
 		t.Fatal("a second Start was accepted")
 	}
 }
+
+// The server section's rate limit reaches the API, and the events
+// section's rating scale the engine: both answered over HTTP.
+func TestConfigReachesTheServer(t *testing.T) {
+	cfg := config.Default()
+	cfg.Server.RateLimit, cfg.Server.RateBurst = 0.5, 4
+	cfg.Events.RatingScale = []float64{1, 5}
+	_, url, stop := start(t, cfg)
+	defer stop()
+	post := func(path, body string) (int, string) {
+		resp, err := http.Post(url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("/api/items", `{"id":"x","title":"pen"}`); code != http.StatusOK {
+		t.Fatalf("an item: %d %s", code, body)
+	}
+	if code, body := post("/api/events", `{"user_id":"u","item_id":"x","type":"rating","value":7}`); code != http.StatusBadRequest || !strings.Contains(body, "[1, 5]") {
+		t.Errorf("a rating of 7 on a 1..5 scale: %d %s, want 400 naming the scale", code, body)
+	}
+	if code, body := post("/api/events", `{"user_id":"u","item_id":"x","type":"rating","value":5}`); code != http.StatusOK {
+		t.Errorf("a rating of 5 on a 1..5 scale: %d %s", code, body)
+	}
+	if code, body := get(t, url+"/api/stats"); code != http.StatusOK {
+		t.Errorf("fourth request with burst 4: %d %s", code, body)
+	}
+	if code, body := get(t, url+"/api/stats"); code != http.StatusTooManyRequests {
+		t.Errorf("fifth request with burst 4: %d %s, want 429", code, body)
+	}
+}

@@ -106,7 +106,8 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 
 // ErrorOf decides the answer to an error: an *Error as it is; invalid
 // input (catalog.BatchError, catalog.SyntaxError, store.ErrBadCursor) 400;
-// store.ErrNotFound and recommend.ErrUnknownItem 404; store.ErrNoRollback
+// store.ErrNotFound, recommend.ErrUnknownItem and recommend.ErrEmptyBasket
+// 404; store.ErrNoRollback
 // and recommend.ErrBusy 409; a body over the limit 413; a cancelled or
 // timed-out request 503; anything else 500 with an opaque message.
 func ErrorOf(err error) *Error {
@@ -127,6 +128,8 @@ func ErrorOf(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Msg: err.Error()}
 	case errors.Is(err, recommend.ErrUnknownItem):
 		return &Error{Status: http.StatusNotFound, Msg: err.Error()}
+	case errors.Is(err, recommend.ErrEmptyBasket):
+		return &Error{Status: http.StatusNotFound, Msg: err.Error() + ": none of the ids is a known item"}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Msg: "not found"}
 	case errors.Is(err, store.ErrNoRollback), errors.Is(err, recommend.ErrBusy):

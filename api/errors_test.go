@@ -37,6 +37,7 @@ func TestErrorOf(t *testing.T) {
 		{"bad cursor", fmt.Errorf("list: %w", store.ErrBadCursor), 400, "invalid cursor"},
 		{"not found", fmt.Errorf("get: %w", store.ErrNotFound), 404, "not found"},
 		{"unknown item", recommend.ErrUnknownItem, 404, "unknown item"},
+		{"empty basket", fmt.Errorf("basket: %w", recommend.ErrEmptyBasket), 404, "none of the ids is a known item"},
 		{"no rollback", store.ErrNoRollback, 409, "no earlier version"},
 		{"busy", recommend.ErrBusy, 409, "under way"},
 		{"cancelled", context.Canceled, 503, "cancelled"},

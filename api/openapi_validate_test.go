@@ -152,6 +152,14 @@ var calls = []struct {
 	{"user-recs", "GET", "/api/recommend/u01?n=3", "", 200},
 	{"user-recs", "GET", "/api/recommend/stranger?n=3&category=Office&min_price=1&diversity=0.5", "", 200},
 	{"session-recs", "POST", "/api/recommend/session", `{"items":["p01","p02"],"n":3}`, 200},
+	{"user-row", "GET", "/api/recommend/u01/buy-again?n=3", "", 200},
+	{"user-row", "GET", "/api/recommend/u99/recently-viewed?n=3", "", 200},
+	{"user-row", "GET", "/api/recommend/u99/new-arrivals?n=3&max_price=20", "", 200},
+	{"anchored-rows", "GET", "/api/recommend/u99/because-you-viewed?n=4&anchors=2", "", 200},
+	{"error", "GET", "/api/recommend/u99/because-you-viewed?anchors=9", "", 400},
+	{"basket-recs", "POST", "/api/recommend/basket?n=5", `{"items":["p01"],"n":3}`, 200},
+	{"error", "POST", "/api/recommend/basket", `{"items":["nope"]}`, 404},
+	{"error", "POST", "/api/recommend/basket", `{"items":[]}`, 400},
 	{"item-recs", "GET", "/api/items/p01/similar?n=3", "", 200},
 	{"item-recs", "GET", "/api/items/p01/bought-together?n=3", "", 200},
 	{"error", "GET", "/api/items/nope/similar", "", 404},
@@ -165,6 +173,12 @@ var calls = []struct {
 	{"search-result", "GET", "/api/search?q=blue+pen&n=3&facets=brand,category,price&user_id=u01", "", 200},
 	{"error", "GET", "/api/search?q=pen&mode=semantic", "", 400},
 	{"suggestions", "GET", "/api/suggest?q=pe", "", 200},
+	{"error", "GET", "/api/suggest?q=" + strings.Repeat("x", 513), "", 400},
+	{"error", "GET", "/api/search?q=" + strings.Repeat("x", 513), "", 400},
+	{"deleted", "DELETE", "/api/suggest/pen", "", 200}, // searched by u99 (POST /api/events above)
+	{"error", "DELETE", "/api/suggest/pen", "", 404},
+	{"accepted", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"purchase","value":2}`, 200},
+	{"error-batch", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"rating","value":11}`, 400},
 	{"deleted", "DELETE", "/api/items/new-1", "", 200},
 	{"deleted", "DELETE", "/api/users/u99", "", 200},
 }
@@ -341,5 +355,53 @@ func TestOpenAPICatchesDrift(t *testing.T) {
 		if err := openapi3filter.ValidateResponse(ctx, out); (err == nil) != c.ok {
 			t.Errorf("%s: validation error %v, want ok=%v", c.name, err, c.ok)
 		}
+	}
+}
+
+// POST /api/events with an Idempotency-Key: the header is described (a
+// request with it validates), a retry of the same batch is answered as
+// the first attempt, and the same key with another body is a 400 naming
+// the header, as openapi.json says.
+func TestIdempotencyKeyAsDescribed(t *testing.T) {
+	_, router := apiDoc(t)
+	srv := shopServer(t)
+	ctx := context.Background()
+	send := func(key, body string) (int, string) {
+		req := httptest.NewRequest("POST", "http://aisle.test/api/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			t.Errorf("key %q: the request does not match openapi.json: %v", key, err)
+		}
+		req.Body = io.NopCloser(strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	stored := func() float64 {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/stats", nil))
+		var c struct{ Events float64 }
+		json.Unmarshal(rec.Body.Bytes(), &c)
+		return c.Events
+	}
+	before := stored()
+	batch := `[{"user_id":"u01","item_id":"p03","type":"view"}]`
+	for i := range 2 {
+		if code, body := send("batch-7", batch); code != 200 || !strings.Contains(body, `"accepted":1`) {
+			t.Errorf("attempt %d: %d %s", i, code, body)
+		}
+	}
+	if n := stored() - before; n != 1 {
+		t.Errorf("a batch of one event sent twice under one key stored %v events", n)
+	}
+	if code, body := send("batch-7", `[{"user_id":"u01","item_id":"p04","type":"view"}]`); code != 400 || !strings.Contains(body, "Idempotency-Key") {
+		t.Errorf("same key, another body: %d %s, want 400 naming Idempotency-Key", code, body)
 	}
 }

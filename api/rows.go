@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -15,56 +13,60 @@ import (
 // and complete your basket. Each takes the usual n, filters and diversity.
 func (s *Server) addRowRoutes(svc *recommend.Service) {
 	h := &rowHandlers{svc: svc}
-	s.Handle(Route{"GET", "/api/recommend/{user_id}/buy-again", Read, h.userRow(svc.BuyAgain)})
-	s.Handle(Route{"GET", "/api/recommend/{user_id}/recently-viewed", Read, h.userRow(svc.RecentlyViewed)})
-	s.Handle(Route{"GET", "/api/recommend/{user_id}/new-arrivals", Read, h.userRow(svc.NewArrivals)})
-	s.Handle(Route{"GET", "/api/recommend/{user_id}/because-you-viewed", Read, h.becauseYouViewed})
-	s.Handle(Route{"POST", "/api/recommend/basket", Read, h.basket})
+	s.Handle(Route{"GET", "/api/recommend/{user_id}/buy-again", Read, s.JSON(h.userRow(svc.BuyAgain))})
+	s.Handle(Route{"GET", "/api/recommend/{user_id}/recently-viewed", Read, s.JSON(h.userRow(svc.RecentlyViewed))})
+	s.Handle(Route{"GET", "/api/recommend/{user_id}/new-arrivals", Read, s.JSON(h.userRow(svc.NewArrivals))})
+	s.Handle(Route{"GET", "/api/recommend/{user_id}/because-you-viewed", Read, s.JSON(h.becauseYouViewed)})
+	s.Handle(Route{"POST", "/api/recommend/basket", Read, s.JSON(h.basket)})
 }
 
 type rowHandlers struct {
 	svc *recommend.Service
 }
 
-// userRow answers {"user_id","items"} from a per-user row.
-func (h *rowHandlers) userRow(row func(ctx context.Context, user string, req recommend.Request) (*recommend.Answer, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		req, ok := parseRequest(w, r)
-		if !ok {
-			return
+// userRow answers a UserRow from a per-user row of the service.
+func (h *rowHandlers) userRow(row func(ctx context.Context, user string, req recommend.Request) (*recommend.Answer, error)) Func {
+	return func(r *http.Request) (any, error) {
+		req, err := RecommendRequest(r)
+		if err != nil {
+			return nil, err
 		}
 		user := r.PathValue("user_id")
 		ans, err := row(r.Context(), user, req)
 		if err != nil {
-			WriteEngineError(w, err)
-			return
+			return nil, err
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"user_id": user, "items": items(ans)})
+		return UserRow{UserID: user, Items: items(ans)}, nil
 	}
 }
 
 // becauseYouViewed answers one row per recently viewed anchor (anchors=,
-// 1..5, default 3) and, as "items", the rows merged in turn.
-func (h *rowHandlers) becauseYouViewed(w http.ResponseWriter, r *http.Request) {
-	req, ok := parseRequest(w, r)
-	if !ok {
-		return
+// 1..5, default 3) and, as Items, the rows interleaved, n at most.
+func (h *rowHandlers) becauseYouViewed(r *http.Request) (any, error) {
+	req, err := RecommendRequest(r)
+	if err != nil {
+		return nil, err
 	}
-	anchors, ok := IntParam(w, r, "anchors", 3, 1, 5)
-	if !ok {
-		return
+	anchors, err := QueryInt(r.URL.Query(), "anchors", 3, 1, 5)
+	if err != nil {
+		return nil, err
 	}
 	user := r.PathValue("user_id")
 	rows, err := h.svc.BecauseYouViewed(r.Context(), user, anchors, req)
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
+	return AnchoredRows{UserID: user, Items: interleave(rows, req.N), Rows: nonNilRows(rows)}, nil
+}
+
+// interleave merges the rows in turn (the first item of each row, then
+// the second, …) up to n items.
+func interleave(rows []recommend.AnchoredAnswer, n int) []recommend.Item {
 	merged := []recommend.Item{}
-	for k := 0; len(merged) < req.N; k++ {
+	for k := 0; len(merged) < n; k++ {
 		added := false
 		for _, row := range rows {
-			if k < len(row.Items) && len(merged) < req.N {
+			if k < len(row.Items) && len(merged) < n {
 				merged = append(merged, row.Items[k])
 				added = true
 			}
@@ -73,57 +75,57 @@ func (h *rowHandlers) becauseYouViewed(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
+	return merged
+}
+
+// nonNilRows makes empty rows and row lists encode as [] rather than null.
+func nonNilRows(rows []recommend.AnchoredAnswer) []recommend.AnchoredAnswer {
 	if rows == nil {
-		rows = []recommend.AnchoredAnswer{}
+		return []recommend.AnchoredAnswer{}
 	}
 	for k := range rows {
 		if rows[k].Items == nil {
 			rows[k].Items = []recommend.Item{}
 		}
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"user_id": user, "items": merged, "rows": rows})
+	return rows
 }
 
 type basketBody struct {
 	Items []string `json:"items"`
-	N     int      `json:"n,omitempty"`
+	// N is how many items to answer; absent or 0 keeps the query's n
+	// (default 10).
+	N int `json:"n,omitempty"`
 }
 
-// basket answers "complete your basket" for the cart's items.
-func (h *rowHandlers) basket(w http.ResponseWriter, r *http.Request) {
-	body, ok := ReadBody(w, r)
-	if !ok {
-		return
+// basket answers "complete your basket" for the cart's items; a basket
+// with no known item is recommend.ErrEmptyBasket, a 404 (see ErrorOf).
+func (h *rowHandlers) basket(r *http.Request) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
 	}
 	var b basketBody
 	if err := catalog.StrictDecode(body, &b); err != nil {
 		p := catalog.ProblemFromJSON(0, err)
-		WriteError(w, http.StatusBadRequest, "basket body must be {\"items\":[\"id\",…],\"n\":5}: "+p.Field+" "+p.Problem, nil)
-		return
+		return nil, BadRequest("basket body must be {\"items\":[\"id\",…],\"n\":5}: %s %s", p.Field, p.Problem)
 	}
 	if len(b.Items) == 0 {
-		WriteError(w, http.StatusBadRequest, "basket body needs at least one item id in \"items\"", nil)
-		return
+		return nil, BadRequest("basket body needs at least one item id in \"items\"")
 	}
-	req, ok := parseRequest(w, r)
-	if !ok {
-		return
+	req, err := RecommendRequest(r)
+	if err != nil {
+		return nil, err
 	}
 	if b.N != 0 {
 		if b.N < 1 || b.N > MaxN {
-			WriteError(w, http.StatusBadRequest, fmt.Sprintf("n must be from 1 to %d", MaxN), nil)
-			return
+			return nil, BadRequest("n must be from 1 to %d", MaxN)
 		}
 		req.N = b.N
 	}
 	ans, err := h.svc.CompleteBasket(r.Context(), b.Items, req)
-	if errors.Is(err, recommend.ErrEmptyBasket) {
-		WriteError(w, http.StatusNotFound, err.Error()+": none of the ids is a known item", nil)
-		return
-	}
 	if err != nil {
-		WriteEngineError(w, err)
-		return
+		return nil, err
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"items": items(ans)})
+	return BasketRecs{Items: items(ans)}, nil
 }

@@ -33,6 +33,7 @@ func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *r
 	}
 	s.Handle(Route{"GET", "/api/search", Read, s.JSON(h.search)})
 	s.Handle(Route{"GET", "/api/suggest", Read, s.JSON(h.suggest)})
+	s.Handle(Route{"DELETE", "/api/suggest/{query}", Admin, s.JSON(h.removeSuggestion)})
 	return h.log.close
 }
 
@@ -85,6 +86,9 @@ func (p *Personaliser) Personalise(ctx context.Context, req *search.Request, use
 // bad value is a 400 *Error.
 func SearchRequest(q url.Values, defaultMode search.Mode, fusionBase search.Fusion) (search.Request, error) {
 	req := search.Request{Query: q.Get("q"), Categories: q["category"], Brands: q["brand"], Mode: defaultMode}
+	if err := queryLen("q", req.Query); err != nil {
+		return req, err
+	}
 	var err error
 	if req.N, err = QueryInt(q, "n", 10, 1, MaxN); err != nil {
 		return req, err
@@ -165,9 +169,20 @@ func searchError(ctx context.Context, ix *search.Index, req search.Request, err 
 	return Unavailable("the text embedder did not answer: retry, or search with mode=keyword", 5*time.Second, err)
 }
 
+// queryLen refuses a query (or prefix) longer than the index accepts.
+func queryLen(name, q string) error {
+	if len(q) > search.MaxQueryBytes {
+		return BadRequest("%s is %d bytes, longer than the %d allowed: shorten it", name, len(q), search.MaxQueryBytes)
+	}
+	return nil
+}
+
 func (h *searchHandlers) suggest(r *http.Request) (any, error) {
 	n, err := QueryInt(r.URL.Query(), "n", 8, 1, 50)
 	if err != nil {
+		return nil, err
+	}
+	if err := queryLen("q", r.URL.Query().Get("q")); err != nil {
 		return nil, err
 	}
 	sugg := h.ix.Suggest(r.URL.Query().Get("q"), n)
@@ -175,6 +190,23 @@ func (h *searchHandlers) suggest(r *http.Request) (any, error) {
 		sugg = []search.Suggestion{}
 	}
 	return Suggestions{sugg}, nil
+}
+
+// removeSuggestion stops suggesting a query (until a restart rebuilds the
+// suggestions from the search log; search.suggest_block keeps a phrase out
+// for good); 404 when it was neither suggested nor waiting for shoppers.
+func (h *searchHandlers) removeSuggestion(r *http.Request) (any, error) {
+	q := r.PathValue("query")
+	if err := queryLen("the query", q); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(q) == "" {
+		return nil, BadRequest("give the query to remove in the path: DELETE /api/suggest/{query}")
+	}
+	if !h.ix.RemoveSuggestion(q) {
+		return nil, NotFound(fmt.Sprintf("%q is not a remembered query: nothing to remove", q))
+	}
+	return Deleted{Deleted: q}, nil
 }
 
 // searchLog writes search events in batches in the background, so logging

@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -52,6 +53,7 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/buildinfo"
+	"github.com/aisle-dev/aisle/internal/ratelimit"
 )
 
 // Access is who may call a route.
@@ -82,6 +84,16 @@ type Options struct {
 	// AccessLog logs one line per request (route, status, duration) at
 	// info level.
 	AccessLog bool
+	// RateLimit, when > 0, is the requests per second allowed to each
+	// client: a request with the read key counts against that key, any
+	// other against its client IP; requests with the admin key and the
+	// health, readiness and metrics routes are never limited. Over the
+	// limit the answer is 429 with Retry-After. RateBurst is how many may
+	// come at once (0: RateLimit rounded up). TrustProxy takes the client
+	// IP from X-Forwarded-For (see ratelimit.ClientIP).
+	RateLimit  float64
+	RateBurst  int
+	TrustProxy bool
 }
 
 // Route is one HTTP route of the API.
@@ -100,6 +112,8 @@ type Server struct {
 	maxBody int64
 	goFn    func(func()) bool
 	access  bool
+	limiter *ratelimit.Limiter // nil: no rate limit
+	proxy   bool               // trust X-Forwarded-For
 	ready   atomic.Bool
 	mux     *http.ServeMux
 	routes  []Route
@@ -132,6 +146,19 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 16 << 20
+	}
+	if opts.RateLimit > 0 {
+		burst := opts.RateBurst
+		if burst <= 0 {
+			burst = max(1, int(math.Ceil(opts.RateLimit)))
+		}
+		l, err := ratelimit.New(ratelimit.Config{Rate: opts.RateLimit, Burst: burst})
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		s.limiter, s.proxy = l, opts.TrustProxy
+	} else if opts.RateLimit < 0 || math.IsNaN(opts.RateLimit) {
+		return nil, fmt.Errorf("api: rate limit %v must be ≥ 0 requests per second (0: none)", opts.RateLimit)
 	}
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -216,6 +243,12 @@ func (s *Server) Handle(rt Route) {
 			WriteError(rec, http.StatusServiceUnavailable, "starting: loading data and models; retry when GET /api/ready answers 200", nil)
 			return
 		}
+		if s.limiter != nil && !unlimited[label] {
+			if err := s.limit(r); err != nil {
+				s.Error(rec, r, err)
+				return
+			}
+		}
 		if !s.allowed(rt.Access, r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="aisle"`)
 			WriteError(rec, http.StatusUnauthorized, "missing or wrong API key: send it as \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"", nil)
@@ -226,6 +259,30 @@ func (s *Server) Handle(rt Route) {
 		}
 		h(rec, r)
 	}))
+}
+
+// unlimited are the routes the rate limit never applies to: probes and
+// monitoring must see the server as it is.
+var unlimited = map[string]bool{"/api/health": true, "/api/ready": true, "/metrics": true}
+
+// limit charges a request to its client's token bucket: the read key's
+// when it sends that key, else its client IP's (a wrong key counts
+// against the IP, so guessing keys is limited too). The admin key is
+// never limited. Over the limit it is a 429 with Retry-After.
+func (s *Server) limit(r *http.Request) error {
+	sent := RequestKey(r)
+	if KeyMatches(sent, s.keys.Admin) {
+		return nil
+	}
+	bucket, who := "ip\x00"+ratelimit.ClientIP(r, s.proxy), "this client IP"
+	if KeyMatches(sent, s.keys.Read) {
+		bucket, who = "key\x00"+sent, "this API key"
+	}
+	if ok, wait := s.limiter.Allow(bucket); !ok {
+		return &Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
+			Msg: fmt.Sprintf("too many requests from %s: retry after the time in Retry-After (the server allows a steady rate set by server.rate_limit)", who)}
+	}
+	return nil
 }
 
 // ingestCounter counts the events the engine stored, by type.

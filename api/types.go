@@ -32,7 +32,8 @@ type Accepted struct {
 	Accepted int `json:"accepted"`
 }
 
-// Deleted answers DELETE of an item or a user.
+// Deleted answers DELETE of an item, a user or a suggestion: what was
+// deleted (the id, or the query).
 type Deleted struct {
 	Deleted string `json:"deleted"`
 }
@@ -117,4 +118,25 @@ type RetrainStarted struct {
 // Suggestions answers GET /api/suggest.
 type Suggestions struct {
 	Suggestions []search.Suggestion `json:"suggestions"`
+}
+
+// UserRow answers the per-user rows GET /api/recommend/{user_id}/buy-again,
+// /recently-viewed and /new-arrivals.
+type UserRow struct {
+	UserID string           `json:"user_id"`
+	Items  []recommend.Item `json:"items"`
+}
+
+// AnchoredRows answers GET /api/recommend/{user_id}/because-you-viewed:
+// one row per recently viewed anchor, newest first, and Items, the rows
+// interleaved (n at most).
+type AnchoredRows struct {
+	UserID string                     `json:"user_id"`
+	Items  []recommend.Item           `json:"items"`
+	Rows   []recommend.AnchoredAnswer `json:"rows"`
+}
+
+// BasketRecs answers POST /api/recommend/basket.
+type BasketRecs struct {
+	Items []recommend.Item `json:"items"`
 }

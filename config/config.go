@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -74,6 +75,19 @@ type Search struct {
 	// PriceRanges are the buckets of the price facet as [min, max] pairs,
 	// max 0 meaning open-ended.
 	PriceRanges [][2]float64 `yaml:"price_ranges"`
+	// SuggestMinShoppers is how many distinct shoppers (users or sessions)
+	// must have searched a query before it is suggested to everyone
+	// (default 3; 0 or 1: any single search; nil keeps the engine's
+	// default). A lower number lets one visitor plant suggestions.
+	SuggestMinShoppers *int `yaml:"suggest_min_shoppers"`
+	// SuggestMaxQueries bounds the queries remembered for suggestions, and
+	// separately those waiting for more shoppers (default 50000; 0 keeps
+	// the engine's default).
+	SuggestMaxQueries int `yaml:"suggest_max_queries"`
+	// SuggestBlock lists phrases never suggested: a query containing one
+	// as whole words is not remembered (DELETE /api/suggest/{query}
+	// removes one suggestion until the next restart).
+	SuggestBlock []string `yaml:"suggest_block"`
 }
 
 // SearchFusion overrides how hybrid search merges keyword and semantic
@@ -169,6 +183,19 @@ type Server struct {
 	// AccessLog logs one line per HTTP request (method, path, status,
 	// duration) at info level.
 	AccessLog bool `yaml:"access_log"`
+	// RateLimit is the requests per second allowed to each client IP and,
+	// separately, to each API key sent (0, the default: no limit).
+	// Requests with the admin key and the health, readiness and metrics
+	// routes are never limited. Over the limit the answer is 429 with
+	// Retry-After.
+	RateLimit float64 `yaml:"rate_limit"`
+	// RateBurst is how many requests may come at once above the rate
+	// (0: one second's worth, rate_limit rounded up, at least 1).
+	RateBurst int `yaml:"rate_burst"`
+	// TrustProxy takes the client IP from the last X-Forwarded-For entry
+	// (set it only behind a proxy that appends the address it saw;
+	// otherwise clients choose their own IP).
+	TrustProxy bool `yaml:"trust_proxy"`
 }
 
 // Events configures which events are accepted and how much each counts.
@@ -180,6 +207,10 @@ type Events struct {
 	Weights map[string]float64 `yaml:"weights"`
 	// AcceptUnknownItems accepts events naming items not in the catalogue.
 	AcceptUnknownItems bool `yaml:"accept_unknown_items"`
+	// RatingScale is the [lo, hi] range of accepted rating values,
+	// inclusive (default [-10, 10]); a rating outside it is refused with
+	// a 400. Empty keeps the engine's default.
+	RatingScale []float64 `yaml:"rating_scale"`
 }
 
 // Default returns the configuration used when there is no file: every
@@ -187,19 +218,22 @@ type Events struct {
 // (a test checks that it loads to exactly this).
 func Default() Config {
 	learn := true
+	minShoppers := 3
 	dedup, perMinute, sessionViews := 5*time.Second, 120, 300
 	return Config{
 		Data: "./aisle-data",
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
 			LogFormat: "text", LogLevel: "info"},
-		Events:   Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0}},
+		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
+			RatingScale: []float64{-10, 10}},
 		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews},
 		// models (and the search ranker) follow behaviour without anyone
 		// asking; each new version serves only if it validates no worse
 		Recommend: Recommend{RetrainEvery: 6 * time.Hour, RetrainAfterEvents: 1000, RetrainQuiet: 5 * time.Second,
 			ExcludeTypes: []string{"purchase", "rating"}, HistoryLen: 50,
 			AffinityBoost: 0.25, RecencyHalfLife: 5, TimeHalfLife: 168 * time.Hour},
-		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30},
+		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30,
+			SuggestMinShoppers: &minShoppers, SuggestMaxQueries: 50000},
 	}
 }
 
@@ -240,6 +274,21 @@ func (c Config) Validate() error {
 	}
 	if c.Server.ShutdownTimeout < 0 {
 		return errors.New("config: server.shutdown_timeout must be ≥ 0 (0 cuts running requests at once)")
+	}
+	if r := c.Server.RateLimit; !(r >= 0) || math.IsInf(r, 0) {
+		return fmt.Errorf("config: server.rate_limit %v must be a number of requests per second ≥ 0 (0: no limit)", r)
+	}
+	if c.Server.RateBurst < 0 {
+		return fmt.Errorf("config: server.rate_burst %d must be ≥ 0 (0: one second's worth of server.rate_limit)", c.Server.RateBurst)
+	}
+	if rs := c.Events.RatingScale; len(rs) != 0 && (len(rs) != 2 || !(rs[0] < rs[1])) {
+		return fmt.Errorf("config: events.rating_scale %v: want [lo, hi] with lo < hi, such as [1, 5]", rs)
+	}
+	if n := c.Search.SuggestMinShoppers; n != nil && *n < 0 {
+		return fmt.Errorf("config: search.suggest_min_shoppers %d must be ≥ 0", *n)
+	}
+	if c.Search.SuggestMaxQueries < 0 {
+		return fmt.Errorf("config: search.suggest_max_queries %d must be ≥ 0 (0: the default)", c.Search.SuggestMaxQueries)
 	}
 	for t, w := range c.Events.Weights {
 		if w < 0 {

@@ -109,6 +109,15 @@ func TestSet(t *testing.T) {
 		{"search.synonyms", "[[tv, television]]", func(c Config) bool { return c.Search.Synonyms[0][1] == "television" }, ""},
 		{"training.models", "[{name: ials, params: {factors: 8}}]", func(c Config) bool { return c.Training.Models[0].Params["factors"] == 8 }, ""},
 		{"training.dedup_window", "1m", func(c Config) bool { return *c.Training.DedupWindow == time.Minute }, ""},
+		{"events.rating_scale", "1, 5", func(c Config) bool { return len(c.Events.RatingScale) == 2 && c.Events.RatingScale[1] == 5 }, ""},
+		{"events.rating_scale", "[0.5, 5]", func(c Config) bool { return c.Events.RatingScale[0] == 0.5 }, ""},
+		{"events.rating_scale", "low, high", nil, "YAML"},
+		{"search.suggest_block", "casino, scam shop", func(c Config) bool { return len(c.Search.SuggestBlock) == 2 && c.Search.SuggestBlock[1] == "scam shop" }, ""},
+		{"search.suggest_min_shoppers", "1", func(c Config) bool { return *c.Search.SuggestMinShoppers == 1 }, ""},
+		{"search.suggest_max_queries", "1000", func(c Config) bool { return c.Search.SuggestMaxQueries == 1000 }, ""},
+		{"server.rate_limit", "2.5", func(c Config) bool { return c.Server.RateLimit == 2.5 }, ""},
+		{"server.rate_burst", "20", func(c Config) bool { return c.Server.RateBurst == 20 }, ""},
+		{"server.trust_proxy", "true", func(c Config) bool { return c.Server.TrustProxy }, ""},
 		{"server.addrs", "x", nil, "unknown config key"},
 		{"server", "x", nil, "section"},
 		{"server.max_body_bytes", "lots", nil, "whole number"},
@@ -185,4 +194,34 @@ func FuzzSet(f *testing.F) {
 			t.Fatalf("Set accepted the unknown key %q", key)
 		}
 	})
+}
+
+// Values with a valid range are refused outside it, naming the key.
+func TestValidateRanges(t *testing.T) {
+	for _, c := range []struct{ key, value string }{
+		{"server.rate_limit", "-1"},
+		{"server.rate_limit", "NaN"},
+		{"server.rate_limit", "+Inf"},
+		{"server.rate_burst", "-2"},
+		{"events.rating_scale", "[5, 1]"},
+		{"events.rating_scale", "[1, 2, 3]"},
+		{"events.rating_scale", "[3]"},
+		{"search.suggest_min_shoppers", "-1"},
+		{"search.suggest_max_queries", "-5"},
+	} {
+		env := map[string]string{EnvName(c.key): c.value}
+		_, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
+		if err == nil || !strings.Contains(err.Error(), c.key) {
+			t.Errorf("%s=%s: error %v, want one naming the key", EnvName(c.key), c.value, err)
+		}
+	}
+	// and their defaults and sensible values pass
+	for _, c := range []struct{ key, value string }{
+		{"server.rate_limit", "50"}, {"events.rating_scale", "1,5"}, {"events.rating_scale", "[]"}, {"search.suggest_min_shoppers", "0"},
+	} {
+		env := map[string]string{EnvName(c.key): c.value}
+		if _, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil); err != nil {
+			t.Errorf("%s=%s: %v", EnvName(c.key), c.value, err)
+		}
+	}
 }

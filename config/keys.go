@@ -77,7 +77,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 
 // Set sets one key from its text form: strings as they are, numbers,
 // booleans and durations ("10s", "168h") as in Go, lists as YAML flow
-// sequences ("[a, b]") or comma-separated words, maps and nested lists as
+// sequences ("[a, b]") or comma-separated words or numbers, maps and nested lists as
 // YAML ("{title: 4}", "[[sneaker, trainer]]"); "null" clears an optional
 // value.
 func (c *Config) Set(key, value string) error {
@@ -145,6 +145,13 @@ func setValue(v reflect.Value, s string) error {
 		v.SetFloat(f)
 	case reflect.Slice:
 		t := strings.TrimSpace(s)
+		switch v.Type().Elem().Kind() {
+		case reflect.Int, reflect.Int64, reflect.Float64:
+			if !strings.HasPrefix(t, "[") {
+				t = "[" + t + "]" // "1, 5" is the list [1, 5]
+			}
+			s = t
+		}
 		if v.Type().Elem().Kind() == reflect.String && !strings.HasPrefix(t, "[") {
 			var list []string
 			for _, w := range strings.Split(t, ",") {

@@ -31,5 +31,5 @@ type Event struct {
 	Value     *float64  `json:"value,omitempty"` // rating or quantity
 	Query     string    `json:"query,omitempty"` // for search events
 	SessionID string    `json:"session_id,omitempty"`
-	Timestamp time.Time `json:"timestamp"`
+	Timestamp time.Time `json:"timestamp,omitzero"` // zero: now when stored (an explicit zero time is refused, so it is left out)
 }

@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/search"
 )
 
 func TestSearchConfig(t *testing.T) {
 	half, two := 0.5, 2.0
+	one, minusOne := 1, -1
 	for _, c := range []struct {
 		name  string
 		in    config.Search
@@ -38,6 +40,15 @@ func TestSearchConfig(t *testing.T) {
 		{"price ranges", config.Search{PriceRanges: [][2]float64{{0, 10}, {10, 0}}},
 			func(c search.Config) bool { return len(c.PriceRanges) == 2 && c.PriceRanges[1].Label() == "10+" }, ""},
 		{"empty price range", config.Search{PriceRanges: [][2]float64{{10, 5}}}, nil, "price range"},
+		{"suggest defaults", config.Search{}, func(c search.Config) bool {
+			d := search.DefaultConfig()
+			return c.SuggestMinShoppers == d.SuggestMinShoppers && c.SuggestMaxQueries == d.SuggestMaxQueries && len(c.SuggestBlock) == 0
+		}, ""},
+		{"suggest settings", config.Search{SuggestMinShoppers: &one, SuggestMaxQueries: 100, SuggestBlock: []string{"casino"}},
+			func(c search.Config) bool {
+				return c.SuggestMinShoppers == 1 && c.SuggestMaxQueries == 100 && len(c.SuggestBlock) == 1
+			}, ""},
+		{"negative suggest_min_shoppers", config.Search{SuggestMinShoppers: &minusOne}, nil, "suggest_min_shoppers"},
 	} {
 		got, err := SearchConfig(c.in)
 		if c.err != "" {
@@ -72,5 +83,43 @@ func TestSearchModeLTRNeedsLearning(t *testing.T) {
 		if (err != nil) != c.wantErr || (err != nil && !strings.Contains(err.Error(), "learn_ranking")) {
 			t.Errorf("mode %s, learn_ranking %v: error %v", c.mode, c.learn, err)
 		}
+	}
+}
+
+// config.Default() states the engine's defaults (the example file shows
+// them to operators): they must not drift apart.
+func TestConfigDefaultsAreTheEngines(t *testing.T) {
+	d, sd := config.Default(), search.DefaultConfig()
+	if *d.Search.SuggestMinShoppers != sd.SuggestMinShoppers || d.Search.SuggestMaxQueries != sd.SuggestMaxQueries {
+		t.Errorf("config suggest defaults %d/%d, search's %d/%d", *d.Search.SuggestMinShoppers, d.Search.SuggestMaxQueries, sd.SuggestMinShoppers, sd.SuggestMaxQueries)
+	}
+	if rs := d.Events.RatingScale; len(rs) != 2 || rs[0] != events.DefaultRatingMin || rs[1] != events.DefaultRatingMax {
+		t.Errorf("config events.rating_scale %v, events' default [%v, %v]", rs, events.DefaultRatingMin, events.DefaultRatingMax)
+	}
+}
+
+// events.rating_scale reaches the engine's event types; a bad one is
+// refused when the engine is opened.
+func TestOpenEngineRatingScale(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	cfg.Events.RatingScale = []float64{1, 5}
+	eng, st, err := OpenEngine(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := eng.Types().RatingScale()
+	st.Close()
+	if lo != 1 || hi != 5 {
+		t.Errorf("rating scale [%v, %v], want [1, 5]", lo, hi)
+	}
+	cfg.Data = t.TempDir()
+	cfg.Events.RatingScale = []float64{1, 1e9}
+	if _, st, err := OpenEngine(cfg, log); err == nil || !strings.Contains(err.Error(), "rating_scale") {
+		if st != nil {
+			st.Close()
+		}
+		t.Errorf("rating scale [1, 1e9]: error %v, want one naming events.rating_scale", err)
 	}
 }

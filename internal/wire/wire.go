@@ -40,6 +40,16 @@ func OpenEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, *boltstore
 		st.Close()
 		return nil, nil, err
 	}
+	if rs := cfg.Events.RatingScale; len(rs) > 0 {
+		if len(rs) != 2 {
+			st.Close()
+			return nil, nil, fmt.Errorf("config events.rating_scale %v: want [lo, hi], such as [1, 5]", rs)
+		}
+		if err := types.SetRatingScale(rs[0], rs[1]); err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("config events.rating_scale: %w", err)
+		}
+	}
 	eng, err := engine.New(engine.Options{Store: st, Types: types, Logger: log, AcceptUnknownItems: cfg.Events.AcceptUnknownItems})
 	if err != nil {
 		st.Close()
@@ -227,6 +237,18 @@ func SearchConfig(sc config.Search) (search.Config, error) {
 	}
 	if sc.BoostWeight != nil {
 		c.BoostWeight = *sc.BoostWeight
+	}
+	if (sc.SuggestMinShoppers != nil && *sc.SuggestMinShoppers < 0) || sc.SuggestMaxQueries < 0 {
+		return c, fmt.Errorf("config search: suggest_min_shoppers and suggest_max_queries must be ≥ 0")
+	}
+	if sc.SuggestMinShoppers != nil {
+		c.SuggestMinShoppers = *sc.SuggestMinShoppers
+	}
+	if sc.SuggestMaxQueries > 0 {
+		c.SuggestMaxQueries = sc.SuggestMaxQueries
+	}
+	if len(sc.SuggestBlock) > 0 {
+		c.SuggestBlock = sc.SuggestBlock
 	}
 	if len(sc.PriceRanges) > 0 {
 		c.PriceRanges = nil
