@@ -15,6 +15,7 @@ import (
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/topk"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/search/analysis"
 	"github.com/aisle-dev/aisle/store"
@@ -551,64 +552,15 @@ func (s *Service) rerankAffinity(top []scored, info []itemInfo, h *history) {
 	})
 }
 
-// topN returns the n best allowed items by score, best first. With
-// positive, only scores > 0 count.
+// topN returns the n best allowed items by score, best first, ties by the
+// lower index (topk.Select). With positive, only scores > 0 count.
 func topN(scores []float32, n int, allow func(int32) bool, positive bool) []scored {
-	h := make([]scored, 0, n+1)
-	for i, v := range scores {
-		if math.IsNaN(float64(v)) || (positive && v <= 0) {
-			continue
-		}
-		if len(h) == n && v <= h[0].score {
-			continue
-		}
-		if !allow(int32(i)) {
-			continue
-		}
-		h = append(h, scored{int32(i), v})
-		up(h)
-		if len(h) > n {
-			h[0] = h[len(h)-1]
-			h = h[:len(h)-1]
-			down(h)
-		}
+	hits := topk.Select(scores, n, allow, positive)
+	out := make([]scored, len(hits))
+	for k, h := range hits {
+		out[k] = scored{h.Index, h.Score}
 	}
-	slices.SortFunc(h, func(a, b scored) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.item, b.item)
-	})
-	return h
-}
-
-// up and down keep h a min-heap by score.
-func up(h []scored) {
-	for j := len(h) - 1; j > 0; {
-		p := (j - 1) / 2
-		if h[p].score <= h[j].score {
-			break
-		}
-		h[p], h[j] = h[j], h[p]
-		j = p
-	}
-}
-
-func down(h []scored) {
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(h) && h[l].score < h[m].score {
-			m = l
-		}
-		if r < len(h) && h[r].score < h[m].score {
-			m = r
-		}
-		if m == i {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
+	return out
 }
 
 // ErrUnknownItem is returned for an item id not in the catalogue.
