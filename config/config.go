@@ -26,6 +26,8 @@ type Config struct {
 	Recommend Recommend `yaml:"recommend"`
 	// Search configures product search.
 	Search Search `yaml:"search"`
+	// Privacy configures compaction after deletions and retention.
+	Privacy Privacy `yaml:"privacy"`
 }
 
 // Search configures product search.
@@ -166,6 +168,21 @@ type Events struct {
 	Weights map[string]float64 `yaml:"weights"`
 	// AcceptUnknownItems accepts events naming items not in the catalogue.
 	AcceptUnknownItems bool `yaml:"accept_unknown_items"`
+	// Retention is how long events of each type are kept (for example
+	// view: 2160h, purchase: 17520h); a background job deletes older ones
+	// in small steps. Types not named are kept for ever.
+	Retention map[string]time.Duration `yaml:"retention"`
+}
+
+// Privacy configures the background privacy jobs.
+type Privacy struct {
+	// CompactAfter is the longest a deleted user's bytes stay in the data
+	// file: the file is rewritten at most this long after a deletion
+	// (default 1m; negative disables, leaving them until freed pages are
+	// reused).
+	CompactAfter time.Duration `yaml:"compact_after"`
+	// RetentionEvery is how often events.retention is applied (default 1h).
+	RetentionEvery time.Duration `yaml:"retention_every"`
 }
 
 // Default returns the configuration used when there is no file.
@@ -209,6 +226,14 @@ func (c Config) Validate() error {
 		if w < 0 {
 			return fmt.Errorf("config: events.weights.%s must be ≥ 0", t)
 		}
+	}
+	for t, d := range c.Events.Retention {
+		if d < time.Hour {
+			return fmt.Errorf("config: events.retention.%s is %v: keep events at least 1h (write durations like 2160h for 90 days)", t, d)
+		}
+	}
+	if c.Privacy.RetentionEvery < 0 {
+		return errors.New("config: privacy.retention_every must be ≥ 0 (0 means 1h)")
 	}
 	return nil
 }

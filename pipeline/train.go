@@ -45,6 +45,9 @@ type Options struct {
 	Previous func(name string) model.Model
 	// Progress receives per-model training progress; it may be nil.
 	Progress func(modelName, phase string, st model.Status)
+	// ExcludeUser, when set, leaves out of training every event of the
+	// users it names (those who withheld consent to personalisation).
+	ExcludeUser func(userID string) bool
 }
 
 // Result is what happened to one model in a run.
@@ -75,7 +78,15 @@ func (o Options) Load(ctx context.Context, src Source) (*Data, error) {
 		return nil, fmt.Errorf("read catalogue: %w", err)
 	}
 	return o.Preprocess.Build(ctx, items, func(fn func(events.Event) error) error {
-		return src.ScanEvents(ctx, 0, fn)
+		if o.ExcludeUser == nil {
+			return src.ScanEvents(ctx, 0, fn)
+		}
+		return src.ScanEvents(ctx, 0, func(e events.Event) error {
+			if o.ExcludeUser(e.UserID) {
+				return nil
+			}
+			return fn(e)
+		})
 	})
 }
 

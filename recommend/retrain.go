@@ -66,6 +66,9 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 		}
 		return nil
 	}
+	if opts.ExcludeUser == nil {
+		opts.ExcludeUser = r.svc.excludeFromTraining
+	}
 	data, err := opts.Load(ctx, r.svc.st)
 	var results []pipeline.Result
 	if err == nil {

@@ -115,6 +115,8 @@ type Service struct {
 	// which read, then rewrite, the statuses of a model's versions
 	lifecycleMu sync.Mutex
 
+	priv privacy // forgotten users and consent (forget.go, consent.go)
+
 	loaded       atomic.Bool // the event log has been read
 	popularityMu sync.Mutex
 	popularity   atomic.Pointer[popularitySnapshot]
@@ -182,6 +184,12 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	}
 	s.items.upsert(its)
 	s.catVer.Add(1)
+	if err := s.loadConsent(ctx); err != nil {
+		return err
+	}
+	if err := s.loadForgotten(ctx); err != nil {
+		return err
+	}
 	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
 		s.record(e)
 		for _, f := range replay {
@@ -205,7 +213,7 @@ func (s *Service) record(e events.Event) {
 		return
 	}
 	w := s.cfg.Weight(e.Type, e.Value)
-	s.ledger.add(e, i, w)
+	s.ledger.add(e, i, w, !s.Personalized(e.UserID))
 	if e.UserID != "" {
 		s.profiles.add(e.UserID, i, w, e.Timestamp.Unix(), slices.Contains(s.cfg.ExcludeTypes, e.Type))
 	}
@@ -234,7 +242,8 @@ func (s *Service) EventsAppended(evs []events.Event) {
 
 // UserDeleted implements engine.Listener.
 func (s *Service) UserDeleted(id string) {
-	s.ledger.forgetUser(id)
+	// the whole forgetting is UserForgotten (forget.go), called with the
+	// removed events right after this
 	s.profiles.forget(id)
 }
 
@@ -324,6 +333,9 @@ func (s *Service) historyOf(entries []profileEntry) *history {
 
 // Recommend answers "what should this user see next".
 func (s *Service) Recommend(ctx context.Context, user string, req Request) (*Answer, error) {
+	if !s.Personalized(user) {
+		return s.recommendFor("", &history{exclude: map[int32]bool{}}, req), nil
+	}
 	h, err := s.userHistory(ctx, user)
 	if err != nil {
 		return nil, err
@@ -355,10 +367,7 @@ func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
 	ans := &Answer{}
 	ms := s.models.Load()
 	if sm := ms.primary; sm != nil {
-		uidx, known := sm.users[user]
-		if !known {
-			uidx = -1
-		}
+		uidx, known := s.userIndex(sm, user)
 		hasHistory := len(h.items) > 0 || len(h.whole) > 0
 		if sm.index != nil && (known || hasHistory) {
 			reason := "model:" + sm.label()
@@ -714,7 +723,7 @@ func humanWindow(d time.Duration) string {
 // it to personalise ranking
 // within bounds; a user without history gets nil.
 func (s *Service) Affinity(ctx context.Context, user string) (func(itemID string) float64, error) {
-	if user == "" {
+	if user == "" || !s.Personalized(user) {
 		return nil, nil
 	}
 	h, err := s.userHistory(ctx, user)
@@ -777,7 +786,7 @@ func (s *Service) embeddingAffinity(user string, h *history) func(item int32) fl
 	}
 	ue, _ := sm.embedder()
 	uid := int32(-1)
-	if u, ok := sm.users[user]; ok {
+	if u, ok := s.userIndex(sm, user); ok {
 		uid = u
 	}
 	q, ok := sm.query(uid, h)

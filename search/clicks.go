@@ -34,6 +34,8 @@ type Clicks struct {
 	// maxSessions bounds the sessions remembered; pruneAt is the count at
 	// which the next new session first forgets stale ones
 	maxSessions, pruneAt int
+	// live, while Rebuild runs, collects the events recorded meanwhile
+	live *[]events.Event
 }
 
 // session is what Clicks remembers of one session: its searches and its
@@ -282,6 +284,11 @@ func (c *Clicks) UserDeleted(string) {}
 
 // EventsAppended records new events (engine.Listener).
 func (c *Clicks) EventsAppended(evs []events.Event) {
+	c.mu.Lock()
+	if c.live != nil {
+		*c.live = append(*c.live, evs...)
+	}
+	c.mu.Unlock()
 	for _, e := range evs {
 		c.Record(e)
 	}

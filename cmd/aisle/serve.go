@@ -125,6 +125,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	defer st.Close()
+	privacy, err := privacyOptions(cfg, eng.Types())
+	if err != nil {
+		return err
+	}
 	if cfg.Server.AdminKey == "" {
 		log.Warn("no admin key set: anyone who can reach the server can write and delete (set --admin-key or AISLE_ADMIN_KEY)")
 	}
@@ -141,6 +145,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	srv.AddRecommendRoutes(svc, rt)
+	srv.AddPrivacyRoutes()
 	ix, mode, err := newSearchIndex(ctx, cfg, log, st)
 	if err != nil {
 		return err
@@ -194,6 +199,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		log.Error("the stored search ranker cannot load; searches use keyword ranking until it is retrained", "error", err)
 	}
 	go rt.Run(ctx)
+	go eng.RunPrivacyJobs(ctx, privacy)
 	// Loading leaves garbage of the size of the catalogue and the models
 	// (decoded JSON, read buffers): give it back before serving.
 	debug.FreeOSMemory()
