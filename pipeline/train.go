@@ -77,7 +77,8 @@ func (o Options) Load(ctx context.Context, src Source) (*Data, error) {
 	if err := src.ScanItems(ctx, func(it catalog.Item) error { items = append(items, it); return nil }); err != nil {
 		return nil, fmt.Errorf("read catalogue: %w", err)
 	}
-	return o.Preprocess.Build(ctx, items, func(fn func(events.Event) error) error {
+	readAt := time.Now().UTC()
+	data, err := o.Preprocess.Build(ctx, items, func(fn func(events.Event) error) error {
 		if o.ExcludeUser == nil {
 			return src.ScanEvents(ctx, 0, fn)
 		}
@@ -88,6 +89,10 @@ func (o Options) Load(ctx context.Context, src Source) (*Data, error) {
 			return fn(e)
 		})
 	})
+	if data != nil {
+		data.ReadAt = readAt
+	}
+	return data, err
 }
 
 // Train checks, fits, measures and stores every configured model on data.
@@ -228,7 +233,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	meta := store.ModelMeta{
 		Name: spec.Name, Params: spec.Params, Metrics: res.Metrics,
 		Users: ds.NumUsers(), Items: ds.NumItems(), Events: ds.NumInteractions(),
-		TrainSecs: res.TrainSeconds, Status: "candidate", LossCurve: curve,
+		TrainSecs: res.TrainSeconds, Status: "candidate", LossCurve: curve, DataAt: data.ReadAt,
 	}
 	v, err := models.SaveModel(ctx, meta, blob)
 	if err != nil {

@@ -30,8 +30,12 @@ type privacy struct {
 // preprocessing the log are not counted in TrainSecs).
 const snapshotSlack = time.Hour
 
-// dataTime is an upper bound of when a model version's data was read.
+// dataTime is when a model version's data was read: stored with the
+// version, or for older versions an estimate that errs early.
 func dataTime(m store.ModelMeta) time.Time {
+	if !m.DataAt.IsZero() {
+		return m.DataAt
+	}
 	return m.CreatedAt.Add(-time.Duration(m.TrainSecs*float64(time.Second)) - snapshotSlack)
 }
 
@@ -45,6 +49,18 @@ func (p *privacy) suppressed(user string, m store.ModelMeta) bool {
 	}
 	at, ok := p.forgotten[store.UserHash(user)]
 	return ok && at.After(dataTime(m))
+}
+
+// forgottenAfter reports whether a user was forgotten after t.
+func (p *privacy) forgottenAfter(t time.Time) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, at := range p.forgotten {
+		if at.After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *privacy) forget(user string, at time.Time) {

@@ -428,6 +428,9 @@ func (s *Service) Promote(ctx context.Context, name string, version int) (bool, 
 	defer s.lifecycleMu.Unlock()
 	ok, err := store.PromoteVersion(ctx, s.st, name, version,
 		func(cand store.ModelMeta, cur *store.ModelMeta) (bool, string) {
+			if cur != nil && s.priv.forgottenAfter(dataTime(*cur)) && !s.priv.forgottenAfter(dataTime(cand)) {
+				return true, "" // the serving version holds data of users forgotten since: replace it whatever it scores
+			}
 			if cur != nil && servedValidated(*cur) && !servedValidated(cand) {
 				return false, fmt.Sprintf("it was not measured by the served-path validation, and serving version %d was", cur.Version)
 			}

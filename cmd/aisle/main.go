@@ -38,6 +38,8 @@ func newRootCmd() *cobra.Command {
 		newEvalCmd(),
 		newCheckCmd(),
 		newRecoverCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
 	)
 	return root
 }
