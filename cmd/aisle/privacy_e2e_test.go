@@ -168,6 +168,9 @@ func TestForgetEverywhereE2E(t *testing.T) {
 	if len(dirHolds(t, dir, secretQuery)) == 0 {
 		t.Fatal("alice's query is not in the data file before deletion: the test proves nothing")
 	}
+	if !strings.Contains(s.page(t, "/admin"), secretQuery) {
+		t.Fatal("alice's query is not among the dashboard's top queries before deletion: the test proves nothing")
+	}
 
 	if code, body := s.do("DELETE", "/api/users/alice", ""); code != 200 || body["deleted"] != "alice" {
 		t.Fatalf("delete: %d %v", code, body)
@@ -191,6 +194,9 @@ func TestForgetEverywhereE2E(t *testing.T) {
 		}
 		if code, _ := s.do("GET", "/api/users/alice", ""); code != 404 {
 			t.Fatalf("%s: the user record answers %d", when, code)
+		}
+		if strings.Contains(s.page(t, "/admin"), secretQuery) {
+			t.Fatalf("%s: alice's query is still on the dashboard", when)
 		}
 	}
 	check("at once")
@@ -419,4 +425,82 @@ func TestBackupRestoreE2E(t *testing.T) {
 		}
 	}
 	_ = io.Discard
+}
+
+// page returns the body of an HTML page read with the admin key.
+func (s *server) page(t *testing.T, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// Retention deletes events older than their type's limit in small steps
+// in the background, keeps the others, and shows its progress on the
+// dashboard, in /api/admin/privacy and in /metrics.
+func TestRetentionE2E(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "aisle.yaml")
+	cfg := "events:\n  retention:\n    view: 2160h\n    purchase: 17520h\nprivacy:\n  retention_every: 1s\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, t.TempDir(), "--config", cfgPath)
+	if code, body := s.do("POST", "/api/items", `[{"id":"p1","title":"Lamp"}]`); code != 200 {
+		t.Fatalf("%d %v", code, body)
+	}
+	now := time.Now().UTC()
+	var evs []string
+	add := func(n int, typ string, age time.Duration) {
+		for i := 0; i < n; i++ {
+			evs = append(evs, fmt.Sprintf(`{"user_id":"u%d","item_id":"p1","type":"%s","timestamp":"%s"}`, i%5, typ, now.Add(-age).Format(time.RFC3339)))
+		}
+	}
+	add(3000, "view", 100*24*time.Hour)      // expired
+	add(200, "view", 10*24*time.Hour)        // kept
+	add(300, "purchase", 100*24*time.Hour)   // kept: purchases are kept 2 years
+	add(100, "purchase", 3*365*24*time.Hour) // expired
+	add(50, "click", 5*365*24*time.Hour)     // kept: no rule for clicks
+	if code, body := s.do("POST", "/api/events", "["+strings.Join(evs, ",")+"]"); code != 200 {
+		t.Fatalf("%d %v", code, body)
+	}
+	var ret map[string]any
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		code, body := s.do("GET", "/api/admin/privacy", "")
+		if code != 200 {
+			t.Fatalf("privacy status: %d %v", code, body)
+		}
+		ret, _ = body["retention"].(map[string]any)
+		if ret["deleted_total"] == 3100.0 && ret["running"] == false {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retention did not delete the 3100 expired events: %v", ret)
+		}
+	}
+	if by, _ := ret["deleted_by_type"].(map[string]any); by["view"] != 3000.0 || by["purchase"] != 100.0 {
+		t.Fatalf("deleted by type: %v", ret)
+	}
+	if _, st := s.do("GET", "/api/stats", ""); st["events"] != 550.0 {
+		t.Fatalf("after retention the store holds %v events, want 550", st["events"])
+	}
+	if _, body := s.do("GET", "/api/users/u1/events?limit=10000", ""); len(body["events"].([]any)) != 110 {
+		t.Fatalf("u1 has %d indexed events after retention, want 110", len(body["events"].([]any)))
+	}
+	metrics := s.page(t, "/metrics")
+	if !strings.Contains(metrics, "aisle_retention_deleted_events 3100") || !strings.Contains(metrics, "aisle_retention_progress 1") {
+		t.Fatalf("/metrics lacks the retention progress:\n%s", metrics)
+	}
+	dash := s.page(t, "/admin")
+	if !strings.Contains(dash, `id="retention-status"`) || !strings.Contains(dash, "3100 deleted since start") || !strings.Contains(dash, "view: kept 2160h0m0s") {
+		t.Fatalf("the dashboard does not show retention: %s", dash[strings.Index(dash, "Data retention"):][:600])
+	}
 }
