@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/recommend"
 )
 
 // privacyOptions turns the config's retention and compaction settings
@@ -30,4 +32,18 @@ func privacyOptions(cfg config.Config, types *events.Types) (engine.PrivacyOptio
 		opts.Retention[events.Type(t)] = cfg.Events.Retention[t]
 	}
 	return opts, nil
+}
+
+// consentFilter is the training filter of aisle train: the events of
+// users whose attribute personalization is false train nothing (the
+// server's retraining applies the same rule).
+func consentFilter(ctx context.Context, eng *engine.Engine) (func(string) bool, error) {
+	out, err := recommend.OptedOutUsers(ctx, eng.Store())
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return func(u string) bool { return out[u] }, nil
 }
