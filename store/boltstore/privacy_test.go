@@ -215,3 +215,70 @@ func TestExpireEvents(t *testing.T) {
 		t.Fatalf("%d indexed events left", len(left))
 	}
 }
+
+// Compaction while readers and writers work: every acknowledged write is
+// in the compacted file, and no reader sees an error.
+func TestCompactWhileServing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	stop := make(chan struct{})
+	errs := make(chan error, 3)
+	acked := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				acked <- n
+				errs <- nil
+				return
+			default:
+			}
+			if err := s.AppendEvents(ctx, []events.Event{{UserID: fmt.Sprintf("u%d", n%5), ItemID: "i", Type: events.View, Timestamp: time.Now()}}); err != nil {
+				errs <- err
+				acked <- n
+				return
+			}
+			n++
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-stop:
+				errs <- nil
+				return
+			default:
+			}
+			if _, err := s.UserEvents(ctx, "u1", 10); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if _, err := s.Compact(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	n := <-acked
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.CountEvents(ctx); c != n || n == 0 {
+		t.Fatalf("%d events stored, %d acknowledged", c, n)
+	}
+}
