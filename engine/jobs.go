@@ -255,7 +255,8 @@ func (e *Engine) RetentionPass(ctx context.Context, x store.Expirer, opts Privac
 		}
 	})
 	if deleted > 0 {
-		e.log.Info("retention pass done", "deleted", deleted)
+		e.log.Info("retention pass done; relearning counts without the expired events", "deleted", deleted)
+		e.relearnAfterRetention(ctx)
 		e.requestCompaction()
 	}
 	return nil

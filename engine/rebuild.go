@@ -15,6 +15,30 @@ type Rebuilder interface {
 	Rebuild(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error
 }
 
+// RetentionListener is a listener holding state derived from events that
+// retention deletes (counts, profiles): after a retention pass that
+// deleted events it is relearnt from the log.
+type RetentionListener interface {
+	RelearnAfterRetention(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error
+}
+
+// relearnAfterRetention relearns every RetentionListener and Rebuilder
+// from the log, one after the other.
+func (e *Engine) relearnAfterRetention(ctx context.Context) {
+	e.each(func(l Listener) {
+		var err error
+		switch r := l.(type) {
+		case RetentionListener:
+			err = r.RelearnAfterRetention(ctx, e.st.ScanEvents)
+		case Rebuilder:
+			err = r.Rebuild(ctx, e.st.ScanEvents)
+		}
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("relearning after retention failed; expired events still count in memory until the next pass or a restart", "err", err)
+		}
+	})
+}
+
 // rebuildState coalesces rebuilds: one runs at a time, and forgets during
 // it cause exactly one more.
 type rebuildState struct {

@@ -112,6 +112,7 @@ var (
 func (s *Service) UserForgotten(id string, removed []events.Event) map[string]int {
 	evs, pairs, buys := s.ledger.forget(id)
 	s.profiles.forget(id)
+	s.relearn.forgotten(id)
 	s.priv.forget(id, time.Now())
 	n := 0
 	for _, sm := range s.models.Load().byName {

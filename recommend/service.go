@@ -115,7 +115,8 @@ type Service struct {
 	// which read, then rewrite, the statuses of a model's versions
 	lifecycleMu sync.Mutex
 
-	priv privacy // forgotten users and consent (forget.go, consent.go)
+	priv    privacy      // forgotten users and consent (forget.go, consent.go)
+	relearn relearnState // relearning counts after retention (retention.go)
 
 	loaded       atomic.Bool // the event log has been read
 	popularityMu sync.Mutex
@@ -204,7 +205,11 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	return s.LoadModels(ctx)
 }
 
-func (s *Service) record(e events.Event) {
+func (s *Service) record(e events.Event) { s.recordTo(s.ledger, s.profiles, e) }
+
+// recordTo records e in l and ps (the service's own, or fresh ones being
+// relearnt, see retention.go).
+func (s *Service) recordTo(l *ledger, ps *profiles, e events.Event) {
 	if e.ItemID == "" {
 		return
 	}
@@ -213,9 +218,9 @@ func (s *Service) record(e events.Event) {
 		return
 	}
 	w := s.cfg.Weight(e.Type, e.Value)
-	s.ledger.add(e, i, w, !s.Personalized(e.UserID))
+	l.add(e, i, w, !s.Personalized(e.UserID))
 	if e.UserID != "" {
-		s.profiles.add(e.UserID, i, w, e.Timestamp.Unix(), slices.Contains(s.cfg.ExcludeTypes, e.Type))
+		ps.add(e.UserID, i, w, e.Timestamp.Unix(), slices.Contains(s.cfg.ExcludeTypes, e.Type))
 	}
 }
 
@@ -233,6 +238,9 @@ func (s *Service) ItemsDeleted(ids []string) {
 
 // EventsAppended implements engine.Listener.
 func (s *Service) EventsAppended(evs []events.Event) {
+	s.relearn.mu.RLock() // a relearning swaps the counts only between batches
+	defer s.relearn.mu.RUnlock()
+	s.relearn.capture(evs)
 	for _, e := range evs {
 		s.record(e)
 	}

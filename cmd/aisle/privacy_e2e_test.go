@@ -454,21 +454,21 @@ func TestRetentionE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t, t.TempDir(), "--config", cfgPath)
-	if code, body := s.do("POST", "/api/items", `[{"id":"p1","title":"Lamp"}]`); code != 200 {
+	if code, body := s.do("POST", "/api/items", `[{"id":"p1","title":"Lamp"},{"id":"p2","title":"Desk"},{"id":"p3","title":"Chair"}]`); code != 200 {
 		t.Fatalf("%d %v", code, body)
 	}
 	now := time.Now().UTC()
 	var evs []string
-	add := func(n int, typ string, age time.Duration) {
+	add := func(n int, item, typ string, age time.Duration) {
 		for i := 0; i < n; i++ {
-			evs = append(evs, fmt.Sprintf(`{"user_id":"u%d","item_id":"p1","type":"%s","timestamp":"%s"}`, i%5, typ, now.Add(-age).Format(time.RFC3339)))
+			evs = append(evs, fmt.Sprintf(`{"user_id":"u%d","item_id":"%s","type":"%s","timestamp":"%s"}`, i%5, item, typ, now.Add(-age).Format(time.RFC3339)))
 		}
 	}
-	add(3000, "view", 100*24*time.Hour)      // expired
-	add(200, "view", 10*24*time.Hour)        // kept
-	add(300, "purchase", 100*24*time.Hour)   // kept: purchases are kept 2 years
-	add(100, "purchase", 3*365*24*time.Hour) // expired
-	add(50, "click", 5*365*24*time.Hour)     // kept: no rule for clicks
+	add(3000, "p1", "view", 100*24*time.Hour)      // expired
+	add(200, "p2", "view", 10*24*time.Hour)        // kept
+	add(300, "p3", "purchase", 100*24*time.Hour)   // kept: purchases are kept 2 years
+	add(100, "p1", "purchase", 3*365*24*time.Hour) // expired
+	add(50, "p3", "click", 5*365*24*time.Hour)     // kept: no rule for clicks
 	if code, body := s.do("POST", "/api/events", "["+strings.Join(evs, ",")+"]"); code != 200 {
 		t.Fatalf("%d %v", code, body)
 	}
@@ -494,6 +494,15 @@ func TestRetentionE2E(t *testing.T) {
 	}
 	if _, body := s.do("GET", "/api/users/u1/events?limit=10000", ""); len(body["events"].([]any)) != 110 {
 		t.Fatalf("u1 has %d indexed events after retention, want 110", len(body["events"].([]any)))
+	}
+	// the counts in memory are relearnt without the expired events
+	for deadline := time.Now().Add(20 * time.Second); s.has(t, "/api/popular?n=10", "items", "p1"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("expired events still make p1 popular")
+		}
+	}
+	if !s.has(t, "/api/popular?n=10", "items", "p2") {
+		t.Fatal("kept events no longer count")
 	}
 	metrics := s.page(t, "/metrics")
 	if !strings.Contains(metrics, "aisle_retention_deleted_events 3100") || !strings.Contains(metrics, "aisle_retention_progress 1") {
