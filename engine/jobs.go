@@ -158,7 +158,8 @@ func (e *Engine) runCompactions(ctx context.Context, after time.Duration) {
 		}
 		ps.mu.Unlock()
 		if err != nil {
-			e.log.Error("compaction after deletions failed; deleted bytes stay in the data file until the next one", "err", err)
+			e.log.Error("compaction after deletions failed; it is tried again in 10s", "err", err)
+			time.AfterFunc(10*time.Second, e.requestCompaction)
 			continue
 		}
 		e.log.Info("data file compacted: deleted records are gone from disk", "bytes_before", rep.BytesBefore, "bytes_after", rep.BytesAfter, "took", rep.Took)

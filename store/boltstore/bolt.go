@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -62,6 +63,10 @@ type Store struct {
 	path string
 	// compactReq is signalled when data was forgotten (see RunCompactor).
 	compactReq chan struct{}
+	// long counts read transactions held for long (snapshots streamed to
+	// a client): compaction does not queue behind them, since a queued
+	// writer would stall every new request.
+	long atomic.Int32
 }
 
 var _ store.Store = (*Store)(nil)

@@ -152,33 +152,54 @@ func (s *Store) ForgottenUsers(ctx context.Context) (map[[32]byte]time.Time, err
 	return out, err
 }
 
-// ScanUserEvents implements store.UserEventScanner.
+// scanChunk is how many events ScanUserEvents reads per transaction.
+const scanChunk = 1000
+
+// ScanUserEvents implements store.UserEventScanner. It reads scanChunk
+// events per read transaction and calls fn outside it, so a slow reader
+// (an export streamed to a client) never holds the file.
 func (s *Store) ScanUserEvents(ctx context.Context, id string, fn func(events.Event) error) error {
-	return s.view(func(tx *bolt.Tx) error {
-		ue, eb := tx.Bucket(bUserEvents), tx.Bucket(bEvents)
-		prefix := append([]byte(id), 0)
-		c := ue.Cursor()
-		n := 0
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
-			if n++; n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
+	prefix := append([]byte(id), 0)
+	from := prefix
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var chunk []events.Event
+		var next []byte
+		err := s.view(func(tx *bolt.Tx) error {
+			ue, eb := tx.Bucket(bUserEvents), tx.Bucket(bEvents)
+			c := ue.Cursor()
+			for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+				if len(chunk) == scanChunk {
+					next = append([]byte(nil), k...)
+					return nil
 				}
+				v := eb.Get(k[len(prefix):])
+				if v == nil {
+					continue
+				}
+				var e events.Event
+				if err := decodeEvent(v, &e); err != nil {
+					return fmt.Errorf("decode event %x: %w", k[len(prefix):], err)
+				}
+				chunk = append(chunk, e)
 			}
-			v := eb.Get(k[len(prefix):])
-			if v == nil {
-				continue
-			}
-			var e events.Event
-			if err := decodeEvent(v, &e); err != nil {
-				return fmt.Errorf("decode event %x: %w", k[len(prefix):], err)
-			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range chunk {
 			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		if next == nil {
+			return nil
+		}
+		from = next
+	}
 }
 
 // CompactedAt implements store.Compactor.
@@ -205,7 +226,9 @@ func (s *Store) Compact(ctx context.Context) (store.CompactReport, error) {
 	if err := ctx.Err(); err != nil {
 		return store.CompactReport{}, err
 	}
-	s.mu.Lock()
+	if err := s.lockForCompaction(ctx); err != nil {
+		return store.CompactReport{}, err
+	}
 	defer s.mu.Unlock()
 	start := time.Now()
 	rep := store.CompactReport{}
@@ -262,6 +285,31 @@ func (s *Store) Compact(ctx context.Context) (store.CompactReport, error) {
 	return rep, nil
 }
 
+// ErrBusy is returned by Compact while a snapshot is being streamed.
+var ErrBusy = errors.New("a snapshot is being streamed; compaction waits for it to end")
+
+// lockForCompaction takes the store for itself without stalling requests
+// behind a long reader: it tries for up to two seconds between requests,
+// then waits its turn only if no snapshot is being streamed.
+func (s *Store) lockForCompaction(ctx context.Context) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if s.mu.TryLock() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	if s.long.Load() > 0 {
+		return ErrBusy
+	}
+	s.mu.Lock()
+	return nil
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -275,6 +323,8 @@ func syncDir(dir string) error {
 // writers go on while it runs, and the copy is the store as of its start.
 func (s *Store) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
+	s.long.Add(1)
+	defer s.long.Add(-1)
 	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(&ctxWriter{ctx: ctx, w: w})
