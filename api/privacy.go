@@ -27,21 +27,20 @@ func (s *Server) AddPrivacyRoutes() {
 }
 
 func (s *Server) registerPrivacyMetrics() {
-	ret := func(f func() float64) func() float64 { return f }
 	for _, g := range []struct {
 		name, help string
 		f          func() float64
 	}{
-		{"aisle_retention_position", "Sequence number the current (or last) retention pass reached.", ret(func() float64 { return float64(s.eng.RetentionStatus().Position) })},
-		{"aisle_retention_last", "Newest sequence number when the current (or last) retention pass began.", ret(func() float64 { return float64(s.eng.RetentionStatus().Last) })},
-		{"aisle_retention_progress", "Fraction of the current (or last) retention pass done.", ret(func() float64 { return s.eng.RetentionStatus().Progress() })},
-		{"aisle_retention_running", "1 while a retention pass runs.", ret(func() float64 {
+		{"aisle_retention_position", "Sequence number the current (or last) retention pass reached.", func() float64 { return float64(s.eng.RetentionStatus().Position) }},
+		{"aisle_retention_last", "Newest sequence number when the current (or last) retention pass began.", func() float64 { return float64(s.eng.RetentionStatus().Last) }},
+		{"aisle_retention_progress", "Fraction of the current (or last) retention pass done.", func() float64 { return s.eng.RetentionStatus().Progress() }},
+		{"aisle_retention_running", "1 while a retention pass runs.", func() float64 {
 			if s.eng.RetentionStatus().Running {
 				return 1
 			}
 			return 0
-		})},
-		{"aisle_retention_deleted_events", "Events deleted by retention since the server started.", ret(func() float64 { return float64(s.eng.RetentionStatus().DeletedTotal) })},
+		}},
+		{"aisle_retention_deleted_events", "Events deleted by retention since the server started.", func() float64 { return float64(s.eng.RetentionStatus().DeletedTotal) }},
 	} {
 		// a second registration (tests building two servers over one
 		// registry) keeps the first
