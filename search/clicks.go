@@ -26,6 +26,10 @@ type Clicks struct {
 	Window time.Duration
 	// Prior is the smoothing: boost = weight(q,i) / (max weight of q + Prior).
 	Prior float64
+	// SkipUser, when set, leaves out the events of the users it names
+	// (those who withheld consent: their clicks must not steer others'
+	// searches). Set it before the first event.
+	SkipUser func(userID string) bool
 
 	mu       sync.RWMutex
 	sessions map[string]*session           // session id → its recent searches and actions
@@ -82,7 +86,7 @@ var actionWeight = map[events.Type]float64{events.Click: 1, events.AddToCart: 2,
 // event of its session is too late to change what the session's others
 // count for.
 func (c *Clicks) Record(e events.Event) {
-	if e.SessionID == "" {
+	if e.SessionID == "" || (c.SkipUser != nil && c.SkipUser(e.UserID)) {
 		return
 	}
 	if e.Type == events.Search {

@@ -107,3 +107,22 @@ func TestClicksRebuild(t *testing.T) {
 		t.Fatal(fmt.Sprint("an event recorded during relearning was lost"))
 	}
 }
+
+// The clicks of a user who withheld consent steer nobody's searches.
+func TestClicksSkipUser(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	c := NewClicks()
+	c.SkipUser = func(u string) bool { return u == "carol" }
+	c.EventsAppended([]events.Event{
+		{UserID: "carol", SessionID: "c", Type: events.Search, Query: "lamp", Timestamp: t0},
+		{UserID: "carol", SessionID: "c", Type: events.Purchase, ItemID: "p1", Timestamp: t0.Add(time.Minute)},
+		{UserID: "dan", SessionID: "d", Type: events.Search, Query: "desk", Timestamp: t0},
+		{UserID: "dan", SessionID: "d", Type: events.Click, ItemID: "p2", Timestamp: t0.Add(time.Minute)},
+	})
+	if c.Boost("lamp") != nil {
+		t.Fatal("an opted-out user's purchase boosts a query")
+	}
+	if c.Boost("desk") == nil {
+		t.Fatal("others' clicks are not learnt")
+	}
+}

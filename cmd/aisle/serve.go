@@ -152,6 +152,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	}
 	defer ix.Close()
 	clicks := search.NewClicks()
+	clicks.SkipUser = func(u string) bool { return !svc.Personalized(u) } // consent (issue 12)
 	ranker := newSearchRanker(cfg, ix, eng, svc, clicks, log)
 	svc.AddLearner(ranker) // retrained with the recommendation models
 	stopSearchLog := srv.AddSearchRoutes(ix, clicks, svc, mode)
@@ -370,7 +371,8 @@ func searchConfig(sc config.Search) (search.Config, error) {
 func newSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, svc *recommend.Service, clicks *search.Clicks, log *slog.Logger) *ranking.Learner {
 	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
 	off := cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking
-	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off}, log)
+	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off,
+		ExcludeUser: func(u string) bool { return !svc.Personalized(u) }}, log)
 }
 
 // loadSearch indexes the catalogue and subscribes the index and the click
