@@ -147,6 +147,7 @@ func (e *Engine) runCompactions(ctx context.Context, after time.Duration) {
 		case <-req:
 		default:
 		}
+		e.scrubForgotten(ctx)
 		rep, err := c.Compact(ctx)
 		ps := e.privacy()
 		ps.mu.Lock()

@@ -39,6 +39,27 @@ func (e *Engine) relearnAfterRetention(ctx context.Context) {
 	})
 }
 
+// Scrubber is a listener that keeps stored copies naming users (model
+// artefacts): before each compaction it removes the forgotten ones, so
+// their ids leave the disk with the compaction.
+type Scrubber interface {
+	ScrubForgotten(ctx context.Context) (int, error)
+}
+
+// scrubForgotten runs every Scrubber.
+func (e *Engine) scrubForgotten(ctx context.Context) {
+	e.each(func(l Listener) {
+		if s, ok := l.(Scrubber); ok {
+			n, err := s.ScrubForgotten(ctx)
+			if err != nil {
+				e.log.Error("removing forgotten users from stored models failed; their ids stay in those files until the next compaction", "err", err)
+			} else if n > 0 {
+				e.log.Info("forgotten users removed from stored model versions", "versions", n)
+			}
+		}
+	})
+}
+
 // rebuildState coalesces rebuilds: one runs at a time, and forgets during
 // it cause exactly one more.
 type rebuildState struct {

@@ -2,7 +2,9 @@ package recommend
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/store"
 )
 
@@ -232,4 +235,71 @@ func (l *ledger) uid(user string) uint32 {
 	l.lastUID++
 	l.uids[user] = l.lastUID
 	return l.lastUID
+}
+
+var _ engine.Scrubber = (*Service)(nil)
+
+// ScrubForgotten implements engine.Scrubber: every stored version of a
+// recommendation model whose artefact still names a forgotten user gets
+// that id replaced by a tombstone (the row stays, named by nobody). It
+// returns how many versions were rewritten. Other kinds of stored models
+// (the search ranker holds no user ids) are left alone.
+func (s *Service) ScrubForgotten(ctx context.Context) (int, error) {
+	rw, ok := s.st.(store.ModelRewriter)
+	if !ok {
+		return 0, nil
+	}
+	s.priv.mu.RLock()
+	empty := len(s.priv.forgotten) == 0
+	s.priv.mu.RUnlock()
+	if empty {
+		return 0, nil
+	}
+	forgot := func(id string) bool {
+		s.priv.mu.RLock()
+		defer s.priv.mu.RUnlock()
+		_, ok := s.priv.forgotten[store.UserHash(id)]
+		return ok
+	}
+	metas, err := s.st.ListModels(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range metas {
+		hit := false
+		err := s.st.ReadModel(ctx, m.Name, m.Version, func(_ store.ModelMeta, r io.Reader) error {
+			ids, err := pipeline.ArtifactUserIDs(r)
+			if err != nil {
+				return err
+			}
+			hit = slices.ContainsFunc(ids, func(id string) bool { return !pipeline.IsTombstone(id) && forgot(id) })
+			return nil
+		})
+		if errors.Is(err, pipeline.ErrNotArtifact) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("read %s@%d: %w", m.Name, m.Version, err)
+		}
+		if !hit {
+			continue
+		}
+		_, blob, err := s.st.LoadModel(ctx, m.Name, m.Version)
+		if err != nil {
+			return n, err
+		}
+		out, k, err := pipeline.ScrubUsers(blob, forgot)
+		if err != nil {
+			return n, fmt.Errorf("scrub %s@%d: %w", m.Name, m.Version, err)
+		}
+		if k == 0 {
+			continue
+		}
+		if err := rw.RewriteModel(ctx, m.Name, m.Version, out); err != nil {
+			return n, fmt.Errorf("rewrite %s@%d: %w", m.Name, m.Version, err)
+		}
+		n++
+	}
+	return n, nil
 }

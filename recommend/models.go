@@ -190,7 +190,9 @@ func (s *Service) load(ctx context.Context, meta store.ModelMeta) (*servingModel
 	}
 	sm := &servingModel{meta: meta, m: art.Model, weighting: art.Weighting, users: make(map[string]int32, len(art.UserIDs))}
 	for u, id := range art.UserIDs {
-		sm.users[id] = int32(u)
+		if !pipeline.IsTombstone(id) { // a forgotten user, scrubbed
+			sm.users[id] = int32(u)
+		}
 	}
 	n := s.items.len()
 	sm.toModel = make([]int32, n)

@@ -43,6 +43,12 @@ type Forgetter interface {
 	ForgottenUsers(ctx context.Context) (map[[32]byte]time.Time, error)
 }
 
+// ModelRewriter is implemented by stores that can replace a stored model
+// version's bytes (to scrub forgotten users' ids out of artefacts).
+type ModelRewriter interface {
+	RewriteModel(ctx context.Context, name string, version int, blob []byte) error
+}
+
 // UserEventScanner streams one user's events.
 type UserEventScanner interface {
 	// ScanUserEvents calls fn for each of the user's events, oldest first,

@@ -228,6 +228,10 @@ func TestForgetEverywhereE2E(t *testing.T) {
 	if files := dirHolds(t, dir, secretQuery); len(files) > 0 {
 		t.Fatalf("alice's query is still on disk after compaction, in %v", files)
 	}
+	// her id was in the stored model versions (their user tables) too
+	if files := dirHolds(t, dir, "alice"); len(files) > 0 {
+		t.Fatalf("alice's id is still on disk after compaction, in %v", files)
+	}
 	if strings.Contains(fmt.Sprint(last["pending"]), "relearning") {
 		t.Fatalf("the click model is still being relearnt: %v", last)
 	}
@@ -239,6 +243,9 @@ func TestForgetEverywhereE2E(t *testing.T) {
 	s.stop()
 	s = startServer(t, dir, "--config", cfgPath)
 	check("after restart")
+	if r := s.reasons(t, "u3"); !personal(r) {
+		t.Fatalf("after scrubbing alice from the stored models, u3 is no longer served by one: %v", r)
+	}
 	if code, rep := s.do("GET", "/api/users/alice/forgotten", ""); code != 200 || rep["compacted_at"] == nil {
 		t.Fatalf("after restart the report is %d %v", code, rep)
 	}

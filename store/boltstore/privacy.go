@@ -33,6 +33,7 @@ var (
 	_ store.Compactor        = (*Store)(nil)
 	_ store.Snapshotter      = (*Store)(nil)
 	_ store.Expirer          = (*Store)(nil)
+	_ store.ModelRewriter    = (*Store)(nil)
 )
 
 // ForgetUser implements store.Forgetter.
@@ -108,6 +109,32 @@ func (s *Store) ForgetUser(ctx context.Context, id string, at time.Time) ([]even
 	default:
 	}
 	return out, rc, nil
+}
+
+// RewriteModel implements store.ModelRewriter: it replaces the bytes of a
+// stored version (its metadata keeps every field but the size).
+func (s *Store) RewriteModel(ctx context.Context, name string, version int, blob []byte) error {
+	return s.update(func(tx *bolt.Tx) error {
+		key := modelKey(name, version)
+		mb := tx.Bucket(bModels)
+		v := mb.Get(key)
+		if v == nil {
+			return store.ErrNotFound
+		}
+		var meta store.ModelMeta
+		if err := json.Unmarshal(v, &meta); err != nil {
+			return err
+		}
+		meta.Size = int64(len(blob))
+		nv, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		if err := mb.Put(key, nv); err != nil {
+			return err
+		}
+		return tx.Bucket(bBlobs).Put(key, blob)
+	})
 }
 
 // CompactRequested is signalled (without blocking the sender) after each
