@@ -431,7 +431,29 @@ func TestBackupRestoreE2E(t *testing.T) {
 			t.Fatalf("%s differs after restore:\n%v\n%v", path, x, y)
 		}
 	}
-	_ = io.Discard
+	b.stop()
+
+	// alice is forgotten after the backup was taken; restoring it over the
+	// data dir (--force) forgets her again rather than bring her back
+	if code, _ := orig.do("DELETE", "/api/users/alice", ""); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	orig.stop()
+	out, err = exec.Command(binPath, "restore", "--from", offline, "--data", dir, "--force").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "forgot again 1 users") {
+		t.Fatalf("restore --force: %v\n%s", err, out)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "aisle.db"))
+	if bytes.Contains(raw, []byte(secretQuery)) {
+		t.Fatal("the restored file holds the query of a user forgotten after the backup")
+	}
+	again := startServer(t, dir)
+	if code, _ := again.do("GET", "/api/users/alice", ""); code != 404 {
+		t.Fatalf("alice is back after restoring an older backup: %d", code)
+	}
+	if code, rep := again.do("GET", "/api/users/alice/forgotten", ""); code != 200 || rep["complete"] != true {
+		t.Fatalf("forgotten after restore: %d %v", code, rep)
+	}
 }
 
 // page returns the body of an HTML page read with the admin key.

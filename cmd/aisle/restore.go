@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -49,6 +53,7 @@ it as aisle.db.before-restore). Stop the server first.`,
 			if exists && !force {
 				return fmt.Errorf("%s already holds a data file; restore into an empty directory, or pass --force to replace it (it is kept as %s.before-restore)", cfg.Data, boltstore.FileName)
 			}
+			var forgotten map[[32]byte]time.Time
 			if exists {
 				// refuse to pull the file from under a running server
 				st, err := boltstore.Open(cfg.Data)
@@ -56,7 +61,12 @@ it as aisle.db.before-restore). Stop the server first.`,
 					return fmt.Errorf("%w: stop the server before restoring", err)
 				}
 				if err == nil {
+					// users forgotten in the data being replaced stay forgotten
+					forgotten, err = st.ForgottenUsers(cmd.Context())
 					st.Close()
+					if err != nil {
+						return fmt.Errorf("read who was forgotten in %s: %w", cfg.Data, err)
+					}
 				}
 			}
 			tmp, err := os.CreateTemp(cfg.Data, ".restore-*")
@@ -92,6 +102,13 @@ it as aisle.db.before-restore). Stop the server first.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %s (%d bytes) into %s\n", from, n, cfg.Data)
+			if len(forgotten) > 0 {
+				k, err := forgetAgain(cmd.Context(), cfg.Data, forgotten)
+				if err != nil {
+					return fmt.Errorf("the backup is restored, but forgetting again the users forgotten since it was taken failed: %w (run aisle restore again, or delete them through the API)", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "forgot again %d users the replaced data had forgotten (the backup still held them); the file is compacted\n", k)
+			}
 			return nil
 		},
 	}
@@ -99,6 +116,67 @@ it as aisle.db.before-restore). Stop the server first.`,
 	cmd.Flags().StringVar(&from, "from", "", "backup file written by aisle backup")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing data file (kept as aisle.db.before-restore)")
 	return cmd
+}
+
+// forgetAgain forgets, in the restored store of dir, every user whose
+// hash is in forgotten (with their original time) and compacts the file,
+// so restoring an older backup does not bring them back.
+func forgetAgain(ctx context.Context, dir string, forgotten map[[32]byte]time.Time) (int, error) {
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	var doomed []string
+	cursor := ""
+	for {
+		page, next, err := st.ListUsers(ctx, cursor, 10000)
+		if err != nil {
+			return 0, err
+		}
+		for _, u := range page {
+			if _, ok := forgotten[store.UserHash(u.ID)]; ok {
+				doomed = append(doomed, u.ID)
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	for _, id := range doomed {
+		if _, _, err := st.ForgetUser(ctx, id, forgotten[store.UserHash(id)]); err != nil {
+			return 0, fmt.Errorf("forget a user again: %w", err)
+		}
+	}
+	if len(doomed) > 0 {
+		// their ids in the stored model versions too
+		metas, err := st.ListModels(ctx, "")
+		if err != nil {
+			return len(doomed), err
+		}
+		forgot := func(id string) bool { _, ok := forgotten[store.UserHash(id)]; return ok }
+		for _, m := range metas {
+			_, blob, err := st.LoadModel(ctx, m.Name, m.Version)
+			if err != nil {
+				return len(doomed), err
+			}
+			out, k, err := pipeline.ScrubUsers(blob, forgot)
+			if errors.Is(err, pipeline.ErrNotArtifact) || k == 0 {
+				continue
+			}
+			if err != nil {
+				return len(doomed), fmt.Errorf("scrub %s@%d: %w", m.Name, m.Version, err)
+			}
+			if err := st.RewriteModel(ctx, m.Name, m.Version, out); err != nil {
+				return len(doomed), err
+			}
+		}
+		if _, err := st.Compact(ctx); err != nil {
+			return len(doomed), err
+		}
+	}
+	return len(doomed), nil
 }
 
 func syncDirPath(dir string) error {
