@@ -78,6 +78,8 @@ type Aisle struct {
 	ix     *search.Index
 	clicks *search.Clicks
 	ranker *ranking.Learner
+	// privacy: retention and compaction jobs (issue 12)
+	privacy engine.PrivacyOptions
 
 	stopSearchLog func()
 
@@ -118,6 +120,9 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if a.eng, a.st, err = wire.OpenEngine(cfg, a.log); err != nil {
 		return nil, err
 	}
+	if a.privacy, err = wire.PrivacyOptions(cfg, a.eng.Types()); err != nil {
+		return nil, err
+	}
 	if cfg.Server.AdminKey == "" {
 		a.log.Warn("no admin key set: anyone who can reach the server can write and delete (set --admin-key or AISLE_SERVER_ADMIN_KEY)")
 	}
@@ -137,11 +142,13 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		return nil, err
 	}
 	a.srv.AddRecommendRoutes(a.svc, a.rt)
+	a.srv.AddPrivacyRoutes()
 	var mode search.Mode
 	if a.ix, mode, err = wire.NewSearchIndex(ctx, cfg, a.log, a.st); err != nil {
 		return nil, err
 	}
 	a.clicks = search.NewClicks()
+	a.clicks.SkipUser = func(u string) bool { return !a.svc.Personalized(u) } // consent (issue 12)
 	a.ranker = wire.NewSearchRanker(cfg, a.ix, a.eng, a.svc, a.clicks, a.log)
 	a.svc.AddLearner(a.ranker) // retrained with the recommendation models
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)
@@ -195,6 +202,9 @@ func (a *Aisle) Start(ctx context.Context) error {
 		a.log.Error("the stored search ranker cannot load; searches use keyword ranking until it is retrained", "error", err)
 	}
 	if !a.goBackground(func() { a.rt.Run(a.bg) }) {
+		return errors.New("aisle: closed while starting")
+	}
+	if !a.goBackground(func() { a.eng.RunPrivacyJobs(a.bg, a.privacy) }) {
 		return errors.New("aisle: closed while starting")
 	}
 	// Item relations (similar, bought together) are built in the

@@ -27,6 +27,8 @@ type Config struct {
 	Recommend Recommend `yaml:"recommend"`
 	// Search configures product search.
 	Search Search `yaml:"search"`
+	// Privacy configures compaction after deletions and retention.
+	Privacy Privacy `yaml:"privacy"`
 }
 
 // Search configures product search.
@@ -211,6 +213,21 @@ type Events struct {
 	// inclusive (default [-10, 10]); a rating outside it is refused with
 	// a 400. Empty keeps the engine's default.
 	RatingScale []float64 `yaml:"rating_scale"`
+	// Retention is how long events of each type are kept (for example
+	// view: 2160h, purchase: 17520h); a background job deletes older ones
+	// in small steps. Types not named are kept for ever.
+	Retention map[string]time.Duration `yaml:"retention"`
+}
+
+// Privacy configures the background privacy jobs.
+type Privacy struct {
+	// CompactAfter is the longest a deleted user's bytes stay in the data
+	// file: the file is rewritten at most this long after a deletion
+	// (default 1m; negative disables, leaving them until freed pages are
+	// reused).
+	CompactAfter time.Duration `yaml:"compact_after"`
+	// RetentionEvery is how often events.retention is applied (default 1h).
+	RetentionEvery time.Duration `yaml:"retention_every"`
 }
 
 // Default returns the configuration used when there is no file: every
@@ -224,6 +241,7 @@ func Default() Config {
 		Data: "./aisle-data",
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
 			LogFormat: "text", LogLevel: "info"},
+		Privacy: Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
 			RatingScale: []float64{-10, 10}},
 		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews},
@@ -294,6 +312,14 @@ func (c Config) Validate() error {
 		if w < 0 {
 			return fmt.Errorf("config: events.weights.%s must be ≥ 0", t)
 		}
+	}
+	for t, d := range c.Events.Retention {
+		if d < time.Hour {
+			return fmt.Errorf("config: events.retention.%s is %v: keep events at least 1h (write durations like 2160h for 90 days)", t, d)
+		}
+	}
+	if c.Privacy.RetentionEvery < 0 {
+		return errors.New("config: privacy.retention_every must be ≥ 0 (0 means 1h)")
 	}
 	return nil
 }

@@ -49,6 +49,9 @@ type Engine struct {
 
 	mu        sync.RWMutex
 	listeners []Listener
+
+	privOnce sync.Once
+	priv     *privacyState // see privacy.go
 }
 
 // New returns an Engine over opts.Store.
@@ -201,6 +204,7 @@ func (e *Engine) AddUsers(ctx context.Context, users []catalog.User) error {
 	if err := e.st.PutUsers(ctx, users); err != nil {
 		return fmt.Errorf("store users: %w", err)
 	}
+	e.usersUpserted(users)
 	return nil
 }
 
@@ -209,13 +213,11 @@ func (e *Engine) GetUser(ctx context.Context, id string) (catalog.User, error) {
 	return e.st.GetUser(ctx, id)
 }
 
-// DeleteUser forgets a user and all of their events.
+// DeleteUser forgets a user and all of their events, everywhere (see
+// ForgetUser).
 func (e *Engine) DeleteUser(ctx context.Context, id string) error {
-	if err := e.st.DeleteUser(ctx, id); err != nil {
-		return err
-	}
-	e.each(func(l Listener) { l.UserDeleted(id) })
-	return nil
+	_, err := e.ForgetUser(ctx, id)
+	return err
 }
 
 // ListUsers returns one page of users.
@@ -342,6 +344,7 @@ func (e *Engine) AddUsersPartial(ctx context.Context, users []catalog.User) ([]R
 	if err := e.st.PutUsers(ctx, good); err != nil {
 		return bad, fmt.Errorf("store users: %w", err)
 	}
+	e.usersUpserted(good)
 	return bad, nil
 }
 

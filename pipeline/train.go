@@ -45,6 +45,9 @@ type Options struct {
 	Previous func(name string) model.Model
 	// Progress receives per-model training progress; it may be nil.
 	Progress func(modelName, phase string, st model.Status)
+	// ExcludeUser, when set, leaves out of training every event of the
+	// users it names (those who withheld consent to personalisation).
+	ExcludeUser func(userID string) bool
 }
 
 // Result is what happened to one model in a run.
@@ -74,9 +77,22 @@ func (o Options) Load(ctx context.Context, src Source) (*Data, error) {
 	if err := src.ScanItems(ctx, func(it catalog.Item) error { items = append(items, it); return nil }); err != nil {
 		return nil, fmt.Errorf("read catalogue: %w", err)
 	}
-	return o.Preprocess.Build(ctx, items, func(fn func(events.Event) error) error {
-		return src.ScanEvents(ctx, 0, fn)
+	readAt := time.Now().UTC()
+	data, err := o.Preprocess.Build(ctx, items, func(fn func(events.Event) error) error {
+		if o.ExcludeUser == nil {
+			return src.ScanEvents(ctx, 0, fn)
+		}
+		return src.ScanEvents(ctx, 0, func(e events.Event) error {
+			if o.ExcludeUser(e.UserID) {
+				return nil
+			}
+			return fn(e)
+		})
 	})
+	if data != nil {
+		data.ReadAt = readAt
+	}
+	return data, err
 }
 
 // Train checks, fits, measures and stores every configured model on data.
@@ -217,7 +233,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	meta := store.ModelMeta{
 		Name: spec.Name, Params: spec.Params, Metrics: res.Metrics,
 		Users: ds.NumUsers(), Items: ds.NumItems(), Events: ds.NumInteractions(),
-		TrainSecs: res.TrainSeconds, Status: "candidate", LossCurve: curve,
+		TrainSecs: res.TrainSeconds, Status: "candidate", LossCurve: curve, DataAt: data.ReadAt,
 	}
 	v, err := models.SaveModel(ctx, meta, blob)
 	if err != nil {

@@ -17,15 +17,28 @@ type ledger struct {
 	evs    []ledgerEvent
 	newest int64
 
-	baskets  map[basketKey][]int32
+	baskets  map[basketKey][]basketEntry
 	co       map[int32]map[int32]float32 // bought-together counts, both directions
 	buyCount map[int32]float32
+
+	// uids numbers users (from 1), so that each counted event and basket
+	// entry knows whose it is and a forgotten user's share can be
+	// subtracted exactly (see forget.go); the field fits in padding.
+	uids    map[string]uint32
+	lastUID uint32
 }
 
 type ledgerEvent struct {
 	item int32
+	user uint32
 	ts   int64
 	w    float32
+}
+
+// basketEntry is one item of a basket and the user who put it there.
+type basketEntry struct {
+	item int32
+	user uint32
 }
 
 type basketKey struct {
@@ -38,24 +51,27 @@ type basketKey struct {
 const maxBasket = 50
 
 func newLedger() *ledger {
-	return &ledger{baskets: map[basketKey][]int32{}, co: map[int32]map[int32]float32{}, buyCount: map[int32]float32{}}
+	return &ledger{baskets: map[basketKey][]basketEntry{}, co: map[int32]map[int32]float32{}, buyCount: map[int32]float32{}, uids: map[string]uint32{}}
 }
 
 // add records one event of weight w for item i. A weight that is not a
 // finite float32 counts as 0, and a time ahead of the clock counts as now,
 // so that one absurd event cannot take over popular or trending lists.
-func (l *ledger) add(e events.Event, item int32, w float64) {
+// With noCo the event is left out of the bought-together counts (a user
+// who withheld consent to personalisation).
+func (l *ledger) add(e events.Event, item int32, w float64, noCo bool) {
 	ts := min(e.Timestamp.Unix(), time.Now().Unix())
 	if !(math.Abs(w) <= math.MaxFloat32) {
 		w = 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	uid := l.uid(e.UserID)
 	if w > 0 {
-		l.evs = append(l.evs, ledgerEvent{item: item, ts: ts, w: float32(w)})
+		l.evs = append(l.evs, ledgerEvent{item: item, user: uid, ts: ts, w: float32(w)})
 		l.newest = max(l.newest, ts)
 	}
-	if e.Type != events.Purchase && e.Type != events.AddToCart {
+	if noCo || (e.Type != events.Purchase && e.Type != events.AddToCart) {
 		return
 	}
 	key := basketKey{session: e.SessionID}
@@ -63,15 +79,15 @@ func (l *ledger) add(e events.Event, item int32, w float64) {
 		key = basketKey{user: e.UserID, day: ts / 86400}
 	}
 	b := l.baskets[key]
-	if slices.Contains(b, item) || len(b) >= maxBasket {
+	if len(b) >= maxBasket || slices.ContainsFunc(b, func(be basketEntry) bool { return be.item == item }) {
 		return
 	}
 	l.buyCount[item]++
 	for _, other := range b {
-		l.bump(item, other)
-		l.bump(other, item)
+		l.bump(item, other.item)
+		l.bump(other.item, item)
 	}
-	l.baskets[key] = append(b, item)
+	l.baskets[key] = append(b, basketEntry{item: item, user: uid})
 }
 
 func (l *ledger) bump(a, b int32) {
@@ -88,18 +104,6 @@ func (l *ledger) count() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return len(l.evs)
-}
-
-// forgetUser drops a user's open baskets (their counts stay aggregated and
-// anonymous).
-func (l *ledger) forgetUser(user string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k := range l.baskets {
-		if k.user == user {
-			delete(l.baskets, k)
-		}
-	}
 }
 
 // popular sums event weights per item over the window back from the newest

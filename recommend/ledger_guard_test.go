@@ -27,9 +27,9 @@ func TestLedgerGuards(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			l := newLedger()
 			for k := 0; k < 5; k++ {
-				l.add(events.Event{UserID: "u", ItemID: "a", Type: events.View, Timestamp: now.Add(-time.Duration(k) * time.Hour)}, 0, 1)
+				l.add(events.Event{UserID: "u", ItemID: "a", Type: events.View, Timestamp: now.Add(-time.Duration(k) * time.Hour)}, 0, 1, false)
 			}
-			l.add(c.bad, 1, c.w)
+			l.add(c.bad, 1, c.w, false)
 			pop := make([]float32, 2)
 			l.popular(7*24*time.Hour, pop)
 			tr := make([]float32, 2)

@@ -190,7 +190,9 @@ func (s *Service) load(ctx context.Context, meta store.ModelMeta) (*servingModel
 	}
 	sm := &servingModel{meta: meta, m: art.Model, weighting: art.Weighting, users: make(map[string]int32, len(art.UserIDs))}
 	for u, id := range art.UserIDs {
-		sm.users[id] = int32(u)
+		if !pipeline.IsTombstone(id) { // a forgotten user, scrubbed
+			sm.users[id] = int32(u)
+		}
 	}
 	n := s.items.len()
 	sm.toModel = make([]int32, n)
@@ -428,6 +430,9 @@ func (s *Service) Promote(ctx context.Context, name string, version int) (bool, 
 	defer s.lifecycleMu.Unlock()
 	ok, err := store.PromoteVersion(ctx, s.st, name, version,
 		func(cand store.ModelMeta, cur *store.ModelMeta) (bool, string) {
+			if cur != nil && s.priv.forgottenAfter(dataTime(*cur)) && !s.priv.forgottenAfter(dataTime(cand)) {
+				return true, "" // the serving version holds data of users forgotten since: replace it whatever it scores
+			}
 			if cur != nil && servedValidated(*cur) && !servedValidated(cand) {
 				return false, fmt.Sprintf("it was not measured by the served-path validation, and serving version %d was", cur.Version)
 			}

@@ -61,10 +61,13 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 	opts := r.Options
 	set := r.svc.models.Load()
 	opts.Previous = func(name string) model.Model {
-		if sm, ok := set.byName[name]; ok {
-			return sm.m
+		if sm, ok := set.byName[name]; ok && !r.svc.priv.forgottenAfter(dataTime(sm.meta)) {
+			return sm.m // no warm start from a version that learnt from users forgotten since
 		}
 		return nil
+	}
+	if opts.ExcludeUser == nil {
+		opts.ExcludeUser = r.svc.excludeFromTraining
 	}
 	data, err := opts.Load(ctx, r.svc.st)
 	var results []pipeline.Result

@@ -117,6 +117,9 @@ type Service struct {
 	// which read, then rewrite, the statuses of a model's versions
 	lifecycleMu sync.Mutex
 
+	priv    privacy      // forgotten users and consent (forget.go, consent.go)
+	relearn relearnState // relearning counts after retention (retention.go)
+
 	loaded       atomic.Bool // the event log has been read
 	popularityMu sync.Mutex
 	popularity   atomic.Pointer[popularitySnapshot]
@@ -195,6 +198,12 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	s.items.upsert(its)
 	s.catVer.Add(1)
 	s.rowsItemsAdded(its)
+	if err := s.loadConsent(ctx); err != nil {
+		return err
+	}
+	if err := s.loadForgotten(ctx); err != nil {
+		return err
+	}
 	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
 		s.record(e)
 		for _, f := range replay {
@@ -209,7 +218,19 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	return s.LoadModels(ctx)
 }
 
+// record counts a live or replayed event in the service's own state.
 func (s *Service) record(e events.Event) {
+	s.recordTo(s.ledger, s.profiles, e)
+	if e.ItemID != "" {
+		if i, ok := s.items.lookup(e.ItemID); ok {
+			s.rowsObserve(e, i)
+		}
+	}
+}
+
+// recordTo records e in l and ps (the service's own, or fresh ones being
+// relearnt, see retention.go).
+func (s *Service) recordTo(l *ledger, ps *profiles, e events.Event) {
 	if e.ItemID == "" {
 		return
 	}
@@ -218,11 +239,10 @@ func (s *Service) record(e events.Event) {
 		return
 	}
 	w := s.cfg.Weight(e.Type, e.Value)
-	s.ledger.add(e, i, w)
+	l.add(e, i, w, !s.Personalized(e.UserID))
 	if e.UserID != "" {
-		s.profiles.add(e.UserID, i, w, e.Timestamp.Unix(), slices.Contains(s.cfg.ExcludeTypes, e.Type))
+		ps.add(e.UserID, i, w, e.Timestamp.Unix(), slices.Contains(s.cfg.ExcludeTypes, e.Type))
 	}
-	s.rowsObserve(e, i)
 }
 
 // ItemsUpserted implements engine.Listener.
@@ -240,6 +260,9 @@ func (s *Service) ItemsDeleted(ids []string) {
 
 // EventsAppended implements engine.Listener.
 func (s *Service) EventsAppended(evs []events.Event) {
+	s.relearn.mu.RLock() // a relearning swaps the counts only between batches
+	defer s.relearn.mu.RUnlock()
+	s.relearn.capture(evs)
 	for _, e := range evs {
 		s.record(e)
 	}
@@ -249,7 +272,8 @@ func (s *Service) EventsAppended(evs []events.Event) {
 
 // UserDeleted implements engine.Listener.
 func (s *Service) UserDeleted(id string) {
-	s.ledger.forgetUser(id)
+	// the whole forgetting is UserForgotten (forget.go), called with the
+	// removed events right after this
 	s.profiles.forget(id)
 	s.rowsForget(id)
 }
@@ -340,6 +364,9 @@ func (s *Service) historyOf(entries []profileEntry) *history {
 
 // Recommend answers "what should this user see next".
 func (s *Service) Recommend(ctx context.Context, user string, req Request) (*Answer, error) {
+	if !s.Personalized(user) {
+		return s.recommendFor("", &history{exclude: map[int32]bool{}}, req), nil
+	}
 	h, err := s.userHistory(ctx, user)
 	if err != nil {
 		return nil, err
@@ -390,10 +417,7 @@ func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
 	ans := &Answer{}
 	ms := s.models.Load()
 	if sm := ms.primary; sm != nil {
-		uidx, known := sm.users[user]
-		if !known {
-			uidx = -1
-		}
+		uidx, known := s.userIndex(sm, user)
 		hasHistory := len(h.items) > 0 || len(h.whole) > 0
 		if sm.index != nil && (known || hasHistory) {
 			reason := "model:" + sm.label()
@@ -703,7 +727,7 @@ func humanWindow(d time.Duration) string {
 // it to personalise ranking
 // within bounds; a user without history gets nil.
 func (s *Service) Affinity(ctx context.Context, user string) (func(itemID string) float64, error) {
-	if user == "" {
+	if user == "" || !s.Personalized(user) {
 		return nil, nil
 	}
 	h, err := s.userHistory(ctx, user)
@@ -766,7 +790,7 @@ func (s *Service) embeddingAffinity(user string, h *history) func(item int32) fl
 	}
 	ue, _ := sm.embedder()
 	uid := int32(-1)
-	if u, ok := sm.users[user]; ok {
+	if u, ok := s.userIndex(sm, user); ok {
 		uid = u
 	}
 	q, ok := sm.query(uid, h)

@@ -26,6 +26,10 @@ type Clicks struct {
 	Window time.Duration
 	// Prior is the smoothing: boost = weight(q,i) / (max weight of q + Prior).
 	Prior float64
+	// SkipUser, when set, leaves out the events of the users it names
+	// (those who withheld consent: their clicks must not steer others'
+	// searches). Set it before the first event.
+	SkipUser func(userID string) bool
 
 	mu       sync.RWMutex
 	sessions map[string]*session           // session id → its recent searches and actions
@@ -34,6 +38,8 @@ type Clicks struct {
 	// maxSessions bounds the sessions remembered; pruneAt is the count at
 	// which the next new session first forgets stale ones
 	maxSessions, pruneAt int
+	// live, while Rebuild runs, collects the events recorded meanwhile
+	live *[]events.Event
 }
 
 // session is what Clicks remembers of one session: its searches and its
@@ -80,7 +86,7 @@ var actionWeight = map[events.Type]float64{events.Click: 1, events.AddToCart: 2,
 // event of its session is too late to change what the session's others
 // count for.
 func (c *Clicks) Record(e events.Event) {
-	if e.SessionID == "" {
+	if e.SessionID == "" || (c.SkipUser != nil && c.SkipUser(e.UserID)) {
 		return
 	}
 	if e.Type == events.Search {
@@ -282,6 +288,11 @@ func (c *Clicks) UserDeleted(string) {}
 
 // EventsAppended records new events (engine.Listener).
 func (c *Clicks) EventsAppended(evs []events.Event) {
+	c.mu.Lock()
+	if c.live != nil {
+		*c.live = append(*c.live, evs...)
+	}
+	c.mu.Unlock()
 	for _, e := range evs {
 		c.Record(e)
 	}

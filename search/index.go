@@ -235,6 +235,10 @@ type Index struct {
 	// suggested yet; qremoved those an operator removed.
 	qpending map[string]*pendingQuery
 	qremoved map[string]bool
+	// qvouch holds, for suggestions promoted from pending, the hashes of
+	// the shoppers known to have searched them (up to a bound), so that
+	// forgetting a shopper can demote a suggestion they vouched for.
+	qvouch map[string][]uint64
 
 	scratchMu   sync.Mutex
 	scratchFree []*scratch // reusable per-search arrays (not a sync.Pool: GC would drop them)

@@ -55,6 +55,7 @@ func (ix *Index) recordQuery(q, shopper string, trusted bool) {
 	}
 	if id, ok := ix.qids[s]; ok {
 		ix.qcount[id]++
+		ix.vouch(s, shopper)
 		return
 	}
 	need := ix.cfg.SuggestMinShoppers
@@ -81,6 +82,10 @@ func (ix *Index) recordQuery(q, shopper string, trusted bool) {
 	if len(p.shoppers) >= need {
 		delete(ix.qpending, s)
 		ix.addSuggestion(s, p.count)
+		if ix.qvouch == nil {
+			ix.qvouch = map[string][]uint64{}
+		}
+		ix.qvouch[s] = p.shoppers
 	}
 }
 
@@ -143,6 +148,11 @@ func (ix *Index) pruneSuggestions(keep int, drop string) {
 	}
 	list.merge()
 	ix.qtext, ix.qcount, ix.qids, ix.queries = text, count, ids, list
+	for q := range ix.qvouch {
+		if _, ok := ids[q]; !ok {
+			delete(ix.qvouch, q)
+		}
+	}
 }
 
 // prunePending drops the less searched half of the pending queries, so

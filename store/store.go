@@ -82,6 +82,10 @@ type ModelMeta struct {
 	// LossCurve is the training loss after each epoch of the final fit
 	// (iterative models only).
 	LossCurve []float64 `json:"loss_curve,omitempty"`
+	// DataAt is when the training data began to be read: a user forgotten
+	// after it may be in the model (zero for versions stored before this
+	// field existed).
+	DataAt time.Time `json:"data_at,omitzero"`
 }
 
 // Models keeps versioned model artefacts.

@@ -39,8 +39,10 @@ type adminData struct {
 	Eval     evalTable
 	Training trainingState
 	Live     liveData
-	Message  string
-	Problem  string
+	// Retention is the progress of the event retention job (web/privacy.go).
+	Retention retentionView
+	Message   string
+	Problem   string
 }
 
 // evalTable compares the serving version of every model on the metrics
@@ -130,6 +132,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Log = u.stats.snapshot(10)
+	d.Retention = retentionViewOf(u.eng.RetentionStatus())
 	for _, c := range d.Log.Items {
 		title := c.Key
 		if it, err := u.eng.GetItem(ctx, c.Key); err == nil && it.Title != "" {

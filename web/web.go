@@ -98,6 +98,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 		u.now = time.Now
 	}
 	u.live = newLiveMetrics(srv.Registry(), u.now)
+	u.eng.Subscribe(statsForgetter{u.stats}) // forgotten users leave the dashboard's counts
 	var err error
 	if u.pages, err = parsePages(); err != nil {
 		return nil, err

@@ -39,6 +39,8 @@ func newRootCmd() *cobra.Command {
 		newEvalCmd(),
 		newCheckCmd(),
 		newRecoverCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
 	)
 	return root
 }

@@ -63,6 +63,9 @@ data directory.`,
 			}
 			defer st.Close()
 			out := cmd.OutOrStdout()
+			if opts.ExcludeUser, err = consentFilter(cmd.Context(), eng); err != nil {
+				return err
+			}
 			data, err := opts.Load(cmd.Context(), eng.Store())
 			if err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -269,7 +270,8 @@ func SearchConfig(sc config.Search) (search.Config, error) {
 func NewSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, svc *recommend.Service, clicks *search.Clicks, log *slog.Logger) *ranking.Learner {
 	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
 	off := cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking
-	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off}, log)
+	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off,
+		ExcludeUser: func(u string) bool { return !svc.Personalized(u) }}, log) // consent (issue 12)
 }
 
 // LoadSearch indexes the catalogue and subscribes the index and the click
@@ -298,4 +300,26 @@ func LoadSearch(ctx context.Context, ix *search.Index, clicks *search.Clicks, en
 	eng.Subscribe(ix)
 	eng.Subscribe(clicks)
 	return nil
+}
+
+// PrivacyOptions turns the config's retention and compaction settings
+// into the engine's, refusing retention for event types it does not
+// accept.
+func PrivacyOptions(cfg config.Config, types *events.Types) (engine.PrivacyOptions, error) {
+	opts := engine.PrivacyOptions{CompactAfter: cfg.Privacy.CompactAfter, RetentionEvery: cfg.Privacy.RetentionEvery}
+	names := make([]string, 0, len(cfg.Events.Retention))
+	for t := range cfg.Events.Retention {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		if !types.Has(events.Type(t)) {
+			return opts, fmt.Errorf("config: events.retention: unknown event type %q (add it to events.custom_types or fix the name)", t)
+		}
+		if opts.Retention == nil {
+			opts.Retention = map[events.Type]time.Duration{}
+		}
+		opts.Retention[events.Type(t)] = cfg.Events.Retention[t]
+	}
+	return opts, nil
 }

@@ -75,6 +75,9 @@ type Config struct {
 	// stay listed (and are not mistaken for other kinds of models), but
 	// searches never use them (search.learn_ranking false).
 	Off bool
+	// ExcludeUser, when set, leaves the searches and actions of the users
+	// it names out of training (those who withheld consent).
+	ExcludeUser func(userID string) bool
 	// Popularity is the popularity feature's source when serving
 	// (optional; nil: the feature is 0). Training does not call it: it
 	// would see the period the labels come from (items shoppers acted on
@@ -361,7 +364,7 @@ func (l *Learner) splitLog(ctx context.Context) (logSplit, error) {
 		}
 	}
 	err := l.st.ScanEvents(ctx, 0, func(e events.Event) error {
-		if e.SessionID == "" {
+		if e.SessionID == "" || (l.cfg.ExcludeUser != nil && l.cfg.ExcludeUser(e.UserID)) {
 			return nil
 		}
 		switch e.Type {

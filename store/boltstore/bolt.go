@@ -26,6 +26,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,7 +56,17 @@ const FileName = "aisle.db"
 
 // Store is the embedded store. It is safe for concurrent use.
 type Store struct {
-	db *bolt.DB
+	// mu guards db: every transaction holds it shared; compaction holds it
+	// exclusively while it swaps the file (see compact.go).
+	mu   sync.RWMutex
+	db   *bolt.DB
+	path string
+	// compactReq is signalled when data was forgotten (see RunCompactor).
+	compactReq chan struct{}
+	// long counts read transactions held for long (snapshots streamed to
+	// a client): compaction does not queue behind them, since a queued
+	// writer would stall every new request.
+	long atomic.Int32
 }
 
 var _ store.Store = (*Store)(nil)
@@ -80,7 +92,7 @@ func Open(dir string) (*Store, error) {
 	var db *bolt.DB
 	err := guard("open "+path, func() error {
 		var err error
-		db, err = bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+		db, err = bolt.Open(path, 0o644, boltOptions())
 		return err
 	})
 	if err != nil {
@@ -101,11 +113,34 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, path: path, compactReq: make(chan struct{}, 1)}, nil
+}
+
+// boltOptions are the options every open of the data file uses.
+func boltOptions() *bolt.Options {
+	return &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType}
 }
 
 // Close closes the database file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
+
+// update runs fn in a durable write transaction.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.Update(fn)
+}
 
 func counter(tx *bolt.Tx, key []byte) uint64 {
 	v := tx.Bucket(bMeta).Get(key)
@@ -127,7 +162,7 @@ func addCounter(tx *bolt.Tx, key []byte, delta int64) error {
 
 func count(s *Store, key []byte) (int, error) {
 	var n uint64
-	err := s.db.View(func(tx *bolt.Tx) error { n = counter(tx, key); return nil })
+	err := s.view(func(tx *bolt.Tx) error { n = counter(tx, key); return nil })
 	return int(n), err
 }
 
@@ -156,14 +191,14 @@ func (s *Store) PutItems(ctx context.Context, items []catalog.Item) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		return putAll(tx, bItems, kItems, items, func(it *catalog.Item) string { return it.ID })
 	})
 }
 
 func get[T any](s *Store, b []byte, id string) (T, error) {
 	var rec T
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(b).Get([]byte(id))
 		if v == nil {
 			return store.ErrNotFound
@@ -181,7 +216,7 @@ func (s *Store) GetItem(ctx context.Context, id string) (catalog.Item, error) {
 // DeleteItem removes one item and its vectors in every space. Its events
 // stay: they are facts about the past.
 func (s *Store) DeleteItem(ctx context.Context, id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bItems)
 		if b.Get([]byte(id)) == nil {
 			return store.ErrNotFound
@@ -214,7 +249,7 @@ func list[T any](s *Store, b []byte, cursor string, limit int) ([]T, string, err
 	}
 	var out []T
 	next := ""
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(b).Cursor()
 		var k, v []byte
 		if len(after) == 0 {
@@ -250,7 +285,7 @@ func (s *Store) ListItems(ctx context.Context, cursor string, limit int) ([]cata
 
 // ScanItems calls fn for every item.
 func (s *Store) ScanItems(ctx context.Context, fn func(catalog.Item) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bItems).ForEach(func(k, v []byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -272,7 +307,7 @@ func (s *Store) PutUsers(ctx context.Context, users []catalog.User) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		return putAll(tx, bUsers, kUsers, users, func(u *catalog.User) string { return u.ID })
 	})
 }
@@ -301,7 +336,7 @@ func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) 
 
 // DeleteUser removes a user and all of their events in one transaction.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		users, ue, evs := tx.Bucket(bUsers), tx.Bucket(bUserEvents), tx.Bucket(bEvents)
 		found := users.Get([]byte(id)) != nil
 		if found {
@@ -345,7 +380,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error { return appendEvents(tx, evs) })
+	err := s.update(func(tx *bolt.Tx) error { return appendEvents(tx, evs) })
 	if err != nil {
 		for i := range evs {
 			evs[i].Seq = 0
@@ -406,7 +441,7 @@ func appendEvents(tx *bolt.Tx, evs []events.Event) error {
 // UserEvents returns a user's most recent events, newest first.
 func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]events.Event, error) {
 	var out []events.Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ue, eb := tx.Bucket(bUserEvents), tx.Bucket(bEvents)
 		prefix := append([]byte(userID), 0)
 		c := ue.Cursor()
@@ -437,7 +472,7 @@ func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]eve
 
 // ScanEvents calls fn for every event after seq `after`, in order.
 func (s *Store) ScanEvents(ctx context.Context, after uint64, fn func(events.Event) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bEvents).Cursor()
 		n := 0
 		for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
@@ -471,7 +506,7 @@ func (s *Store) SaveModel(ctx context.Context, meta store.ModelMeta, blob []byte
 	if meta.Name == "" {
 		return 0, errors.New("save model: empty name")
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bModels)
 		prefix := append([]byte(meta.Name), 0)
 		c := mb.Cursor()
@@ -500,7 +535,7 @@ func (s *Store) SaveModel(ctx context.Context, meta store.ModelMeta, blob []byte
 // ListModels lists model versions, oldest first within each name.
 func (s *Store) ListModels(ctx context.Context, name string) ([]store.ModelMeta, error) {
 	var out []store.ModelMeta
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bModels).Cursor()
 		var prefix []byte
 		if name != "" {
@@ -525,7 +560,7 @@ func (s *Store) ListModels(ctx context.Context, name string) ([]store.ModelMeta,
 func (s *Store) LoadModel(ctx context.Context, name string, version int) (store.ModelMeta, []byte, error) {
 	var meta store.ModelMeta
 	var blob []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		key := modelKey(name, version)
 		v := tx.Bucket(bModels).Get(key)
 		if v == nil {
@@ -543,7 +578,7 @@ func (s *Store) LoadModel(ctx context.Context, name string, version int) (store.
 // ReadModel streams a stored version from the memory-mapped file, with no
 // copy of the artefact.
 func (s *Store) ReadModel(ctx context.Context, name string, version int, fn func(store.ModelMeta, io.Reader) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		key := modelKey(name, version)
 		v := tx.Bucket(bModels).Get(key)
 		if v == nil {
@@ -559,7 +594,7 @@ func (s *Store) ReadModel(ctx context.Context, name string, version int, fn func
 
 // UpdateModelMeta rewrites a stored version's metadata.
 func (s *Store) UpdateModelMeta(ctx context.Context, meta store.ModelMeta) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		key := modelKey(meta.Name, meta.Version)
 		mb := tx.Bucket(bModels)
 		if mb.Get(key) == nil {

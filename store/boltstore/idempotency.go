@@ -41,7 +41,7 @@ func (s *Store) AppendEventsOnce(ctx context.Context, key string, bodyHash [32]b
 	}
 	var rc store.Receipt
 	replay := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		ib, err := tx.CreateBucketIfNotExists(bIdem)
 		if err != nil {
 			return err
@@ -121,7 +121,7 @@ func expireKeys(ib, tb *bolt.Bucket, cutoff time.Time) error {
 // IdempotencyKeys returns how many idempotency keys are remembered.
 func (s *Store) IdempotencyKeys(ctx context.Context) (int, error) {
 	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bIdem); b != nil {
 			n = b.Stats().KeyN
 		}

@@ -368,7 +368,7 @@ func step(c *bolt.Cursor, forward bool) ([]byte, []byte) {
 // rebuildIndexes recreates the user_events index, users only known from
 // their events, the event sequence and the counters from the records held.
 func (s *Store) rebuildIndexes(ctx context.Context, eventSeq uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bUserEvents); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 			return err
 		}

@@ -52,7 +52,7 @@ func (s *Store) PutVectors(ctx context.Context, space string, vecs []store.ItemV
 	if space == "" {
 		return fmt.Errorf("put vectors: empty vector space name")
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		sb, err := tx.Bucket(bVectors).CreateBucketIfNotExists([]byte(space))
 		if err != nil {
 			return fmt.Errorf("put vectors of space %q: %w", space, err)
@@ -77,7 +77,7 @@ func (s *Store) GetVectors(ctx context.Context, space string, ids []string) ([]s
 		return nil, err
 	}
 	out := make([]store.ItemVector, len(ids))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bVectors).Bucket([]byte(space))
 		for i, id := range ids {
 			out[i].ItemID = id
@@ -104,7 +104,7 @@ func (s *Store) DeleteVectors(ctx context.Context, ids []string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		for _, id := range ids {
 			if err := deleteVectors(tx, []byte(id)); err != nil {
 				return err

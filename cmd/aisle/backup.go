@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+func newBackupCmd() *cobra.Command {
+	var g globalFlags
+	var to, url, key string
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Write a consistent copy of the data file, from a stopped or a running server",
+		Long: `backup writes the whole store as of one moment (one read transaction: writes go on
+meanwhile and are not in the copy) to --to. With --url it asks a running server
+(GET /api/admin/backup, admin key from --admin-key or AISLE_ADMIN_KEY); without it, it opens
+--data itself, which must not be in use by a server. The copy is checked before it is kept.
+Put it back with aisle restore.`,
+		Example: "  aisle backup --data ./aisle-data --to aisle-backup.db\n  aisle backup --url http://127.0.0.1:8080 --admin-key secret --to aisle-backup.db",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if to == "" {
+				return errors.New("say where the copy goes with --to FILE")
+			}
+			if key == "" {
+				key = os.Getenv("AISLE_ADMIN_KEY")
+			}
+			var src func(ctx context.Context, w io.Writer) (int64, error)
+			if url != "" {
+				src = func(ctx context.Context, w io.Writer) (int64, error) { return backupFromServer(ctx, url, key, w) }
+			} else {
+				cfg, err := g.load()
+				if err != nil {
+					return err
+				}
+				st, err := boltstore.Open(cfg.Data)
+				if err != nil {
+					if errors.Is(err, boltstore.ErrInUse) {
+						return fmt.Errorf("%w: a server is using it; back it up through the server with --url", err)
+					}
+					return err
+				}
+				defer st.Close()
+				src = st.WriteSnapshot
+			}
+			start := time.Now()
+			n, err := writeBackup(cmd.Context(), to, src)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "backup written to %s: %d bytes in %.1fs, checked\n", to, n, time.Since(start).Seconds())
+			return nil
+		},
+	}
+	g.register(cmd)
+	cmd.Flags().StringVar(&to, "to", "", "file to write the copy to (replaced only once the copy is complete and checked)")
+	cmd.Flags().StringVar(&url, "url", "", "URL of a running server to back up (instead of --data)")
+	cmd.Flags().StringVar(&key, "admin-key", "", "admin key of the server at --url (or env AISLE_ADMIN_KEY)")
+	return cmd
+}
+
+// writeBackup writes src to a temporary file next to to, checks it, and
+// renames it over to: a broken copy never replaces a good one.
+func writeBackup(ctx context.Context, to string, src func(context.Context, io.Writer) (int64, error)) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(to), ".aisle-backup-*")
+	if err != nil {
+		return 0, fmt.Errorf("create the backup next to %s: %w", to, err)
+	}
+	defer os.Remove(tmp.Name())
+	n, err := src(ctx, tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("write the backup: %w", err)
+	}
+	rep, err := boltstore.Check(ctx, tmp.Name(), 10)
+	if err != nil {
+		return n, fmt.Errorf("check the backup: %w", err)
+	}
+	if len(rep.Problems) > 0 {
+		return n, fmt.Errorf("the backup is damaged (%s); nothing was written to %s", strings.Join(rep.Problems, "; "), to)
+	}
+	if err := os.Rename(tmp.Name(), to); err != nil {
+		return n, fmt.Errorf("put the backup in place: %w", err)
+	}
+	return n, nil
+}
+
+// backupFromServer streams GET /api/admin/backup into w; a stream that
+// broke off (no byte-count trailer, or a different count) is an error.
+func backupFromServer(ctx context.Context, url, key string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+"/api/admin/backup", nil)
+	if err != nil {
+		return 0, fmt.Errorf("--url %q: %w", url, err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("ask %s for a backup: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("%s answered %s: %s", url, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("the backup stream broke off after %d bytes: %w", n, err)
+	}
+	if want := resp.Trailer.Get("X-Aisle-Backup-Bytes"); want != fmt.Sprint(n) {
+		return n, fmt.Errorf("the backup stream broke off: got %d bytes, the server sent %q", n, want)
+	}
+	return n, nil
+}

@@ -1,0 +1,96 @@
+package recommend
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
+)
+
+// relearnState lets the service relearn its counts and profiles from the
+// log while it serves: events appended meanwhile are kept aside and
+// replayed, users forgotten meanwhile are forgotten again.
+type relearnState struct {
+	mu sync.RWMutex // EventsAppended holds it shared; the swap exclusive
+
+	bufMu  sync.Mutex
+	active bool
+	live   []events.Event
+	forgot []string
+}
+
+func (r *relearnState) capture(evs []events.Event) {
+	r.bufMu.Lock()
+	if r.active {
+		r.live = append(r.live, evs...)
+	}
+	r.bufMu.Unlock()
+}
+
+func (r *relearnState) forgotten(id string) {
+	r.bufMu.Lock()
+	if r.active {
+		r.forgot = append(r.forgot, id)
+	}
+	r.bufMu.Unlock()
+}
+
+var _ engine.RetentionListener = (*Service)(nil)
+
+// RelearnAfterRetention implements engine.RetentionListener: popularity,
+// trending, bought-together counts and every user's profile are rebuilt
+// from the log, which no longer holds the expired events, and swapped in.
+func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error {
+	s.relearn.bufMu.Lock()
+	if s.relearn.active {
+		s.relearn.bufMu.Unlock()
+		return fmt.Errorf("relearning is already under way")
+	}
+	s.relearn.active, s.relearn.live, s.relearn.forgot = true, nil, nil
+	s.relearn.bufMu.Unlock()
+	fl, fp := newLedger(), newProfiles()
+	var last uint64
+	err := scan(ctx, 0, func(e events.Event) error {
+		last = max(last, e.Seq)
+		s.recordTo(fl, fp, e)
+		return nil
+	})
+	s.relearn.mu.Lock()
+	defer s.relearn.mu.Unlock()
+	s.relearn.bufMu.Lock()
+	live, forgot := s.relearn.live, s.relearn.forgot
+	s.relearn.active, s.relearn.live, s.relearn.forgot = false, nil, nil
+	s.relearn.bufMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("relearn counts after retention: %w", err)
+	}
+	for _, e := range live {
+		if e.Seq > last {
+			s.recordTo(fl, fp, e)
+		}
+	}
+	for _, id := range forgot {
+		fl.forget(id)
+		fp.forget(id)
+	}
+	s.ledger.swapWith(fl)
+	s.profiles.swapWith(fp)
+	return nil
+}
+
+// swapWith takes fresh's counts (fresh is not used afterwards).
+func (l *ledger) swapWith(fresh *ledger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evs, l.newest, l.baskets, l.co, l.buyCount, l.uids, l.lastUID =
+		fresh.evs, fresh.newest, fresh.baskets, fresh.co, fresh.buyCount, fresh.uids, fresh.lastUID
+}
+
+// swapWith takes fresh's profiles (fresh is not used afterwards).
+func (ps *profiles) swapWith(fresh *profiles) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.users, ps.seq = fresh.users, max(ps.seq, fresh.seq)
+}

@@ -1,0 +1,178 @@
+package search
+
+import (
+	"cmp"
+	"context"
+	"hash/fnv"
+	"slices"
+	"strings"
+
+	"github.com/aisle-dev/aisle/events"
+)
+
+// maxVouchExtra is how many shoppers beyond Config.SuggestMinShoppers a
+// suggestion remembers: while fewer are remembered, all of them are
+// known, and forgetting one can tell whether enough remain.
+const maxVouchExtra = 8
+
+func shopperHash(shopper string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(shopper))
+	return h.Sum64()
+}
+
+// vouch notes that shopper searched suggestion s. Caller holds qmu.
+func (ix *Index) vouch(s, shopper string) {
+	v, ok := ix.qvouch[s]
+	if !ok || shopper == "" || len(v) >= ix.cfg.SuggestMinShoppers+maxVouchExtra {
+		return
+	}
+	if hs := shopperHash(shopper); !slices.Contains(v, hs) {
+		ix.qvouch[s] = append(v, hs)
+	}
+}
+
+// ForgetSearches removes what shopper's searches (queries, one entry per
+// search) added to the suggestions: their count, and their voice among
+// the distinct shoppers a query needs. A suggestion left with no search,
+// or with fewer known shoppers than Config.SuggestMinShoppers, stops
+// being suggested (it waits among the pending queries again). It returns
+// how many searches were subtracted and how many suggestions stopped.
+func (ix *Index) ForgetSearches(shopper string, queries []string) (searches, removed int) {
+	per := map[string]int{}
+	for _, q := range queries {
+		if len(q) > MaxQueryBytes {
+			continue
+		}
+		if s := strings.TrimSpace(normQuery(q)); s != "" {
+			per[s]++
+		}
+	}
+	if len(per) == 0 {
+		return 0, 0
+	}
+	hs := uint64(0)
+	if shopper != "" {
+		hs = shopperHash(shopper)
+	}
+	need := ix.cfg.SuggestMinShoppers
+	ix.qmu.Lock()
+	defer ix.qmu.Unlock()
+	var drop []string
+	for s, n := range per {
+		if p := ix.qpending[s]; p != nil {
+			searches += min(n, p.count)
+			p.count -= n
+			p.shoppers = slices.DeleteFunc(p.shoppers, func(h uint64) bool { return h == hs })
+			if p.count <= 0 || (shopper != "" && len(p.shoppers) == 0) {
+				delete(ix.qpending, s)
+			}
+			continue
+		}
+		id, ok := ix.qids[s]
+		if !ok {
+			continue
+		}
+		searches += min(n, ix.qcount[id])
+		ix.qcount[id] -= n
+		v, vouched := ix.qvouch[s]
+		complete := vouched && len(v) < need+maxVouchExtra
+		if vouched {
+			v = slices.DeleteFunc(v, func(h uint64) bool { return h == hs })
+			ix.qvouch[s] = v
+		}
+		switch {
+		case ix.qcount[id] <= 0:
+			drop = append(drop, s)
+		case complete && len(v) < need:
+			drop = append(drop, s)
+			// back to waiting for more shoppers, with what is left
+			if len(ix.qpending) < ix.maxSuggestQueries() {
+				ix.qpending[s] = &pendingQuery{count: ix.qcount[id], shoppers: slices.Clone(v)}
+			}
+		}
+	}
+	slices.SortFunc(drop, cmp.Compare)
+	for _, s := range drop {
+		ix.pruneSuggestions(len(ix.qtext), s)
+		delete(ix.qvouch, s)
+	}
+	return searches, len(drop)
+}
+
+// UserForgotten implements engine.Forgetter: the user's searches leave
+// the suggestions.
+func (ix *Index) UserForgotten(id string, removed []events.Event) map[string]int {
+	var qs []string
+	for i := range removed {
+		e := &removed[i]
+		if e.Type == events.Search && e.Query != "" && (e.Value == nil || *e.Value > 0) {
+			qs = append(qs, e.Query)
+		}
+	}
+	n, dropped := ix.ForgetSearches(id, qs)
+	return map[string]int{"suggestion_searches": n, "suggestions_removed": dropped}
+}
+
+// UserForgotten implements engine.Forgetter: the sessions of the user's
+// events are dropped with the (query, item) weights their remembered
+// actions gave. Weights of older sessions, no longer remembered, are
+// removed by Rebuild, which the engine runs in the background next.
+func (c *Clicks) UserForgotten(id string, removed []events.Event) map[string]int {
+	sessions := map[string]bool{}
+	for i := range removed {
+		if removed[i].SessionID != "" {
+			sessions[removed[i].SessionID] = true
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for sid := range sessions {
+		ss := c.sessions[sid]
+		if ss == nil {
+			continue
+		}
+		for _, a := range ss.actions {
+			if a.search.query != "" {
+				c.add(a.search.query, a.item, -a.w)
+			}
+		}
+		delete(c.sessions, sid)
+		n++
+	}
+	return map[string]int{"click_sessions": n}
+}
+
+// Rebuild relearns the click model from scan (the event log, which no
+// longer holds forgotten users' events) and swaps it in. Events recorded
+// while it runs with a sequence number above those scanned are replayed
+// on the new model, so none is lost.
+func (c *Clicks) Rebuild(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error {
+	fresh := NewClicks()
+	fresh.Window, fresh.Prior, fresh.SkipUser = c.Window, c.Prior, c.SkipUser
+	c.mu.Lock()
+	fresh.maxPairs, fresh.maxSessions, fresh.pruneAt = c.maxPairs, c.maxSessions, c.pruneAt
+	c.live = &[]events.Event{}
+	c.mu.Unlock()
+	var last uint64
+	err := scan(ctx, 0, func(e events.Event) error {
+		last = max(last, e.Seq)
+		fresh.Record(e)
+		return nil
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	live := *c.live
+	c.live = nil
+	if err != nil {
+		return err
+	}
+	for _, e := range live {
+		if e.Seq > last || e.Seq == 0 {
+			fresh.Record(e)
+		}
+	}
+	c.sessions, c.pairs = fresh.sessions, fresh.pairs
+	return nil
+}
