@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -102,6 +104,7 @@ func shopServer(t *testing.T) *Server {
 	svc := recommend.New(st, recommend.Config{}, nil)
 	rt := svc.NewRetrainer(0, 0, opts)
 	srv.AddRecommendRoutes(svc, rt)
+	srv.AddPrivacyRoutes()
 	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +183,15 @@ var calls = []struct {
 	{"accepted", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"purchase","value":2}`, 200},
 	{"error-batch", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"rating","value":11}`, 400},
 	{"deleted", "DELETE", "/api/items/new-1", "", 200},
+	{"privacy-status", "GET", "/api/admin/privacy", "", 200},
+	{"", "GET", "/api/admin/backup", "", 200},
+	{"export", "GET", "/api/users/u99/export", "", 200},
+	{"error", "GET", "/api/users/nope/export", "", 404},
+	{"error", "GET", "/api/users/u99/forgotten", "", 404}, // not forgotten yet
 	{"deleted", "DELETE", "/api/users/u99", "", 200},
+	{"forget-report", "GET", "/api/users/u99/forgotten", "", 200},
+	{"export", "GET", "/api/users/u99/export", "", 200}, // the receipt of the forgetting
+	{"error", "GET", "/api/users/nope/forgotten", "", 404},
 }
 
 // Every route's real answers validate against openapi.json (statuses
@@ -231,8 +242,8 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 			t.Errorf("%s: the answer does not match openapi.json: %v\n%s", name, err, rec.Body)
 		}
 		if c.golden != "" {
-			var v any
-			if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			v, err := decodeAnswer(rec.Header().Get("Content-Type"), rec.Body.Bytes())
+			if err != nil {
 				t.Errorf("%s: %v", name, err)
 				continue
 			}
@@ -268,6 +279,57 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 			t.Errorf("the shape of %s changed (if intended, go test ./api -run AnswersMatchOpenAPI -update):\n got: %s\nwant: %s", name, s, want)
 		}
 	}
+}
+
+// decodeAnswer decodes a JSON answer, or a JSON Lines one as the array of
+// its lines (so that its golden shape is the union of the lines' shapes).
+func decodeAnswer(contentType string, body []byte) (any, error) {
+	if contentType != "application/x-ndjson" {
+		var v any
+		err := json.Unmarshal(body, &v)
+		return v, err
+	}
+	var lines []any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		var v any
+		if err := dec.Decode(&v); err == io.EOF {
+			return lines, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("line %d: %w", len(lines)+1, err)
+		}
+		lines = append(lines, v)
+	}
+}
+
+// openapi3filter has no decoder for JSON Lines: this one validates every
+// line against the content's schema (which openapi.json gives as the
+// schema of one line) and hands the validator the last line, so that an
+// answer is valid only when each of its lines is.
+func init() {
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", func(body io.Reader, _ http.Header, schema *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return nil, err
+		}
+		v, err := decodeAnswer("application/x-ndjson", data)
+		if err != nil {
+			return nil, err
+		}
+		lines := v.([]any)
+		if len(lines) == 0 {
+			return nil, errors.New("no lines: a JSON Lines answer ends with a line of kind end or error")
+		}
+		if !bytes.HasSuffix(data, []byte("\n")) {
+			return nil, errors.New("the last line is not terminated by a newline")
+		}
+		for i, l := range lines {
+			if err := schema.Value.VisitJSON(l, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
+				return nil, fmt.Errorf("line %d: %w", i+1, err)
+			}
+		}
+		return lines[len(lines)-1], nil
+	})
 }
 
 func srvBusy(s *Server) bool {
