@@ -467,3 +467,89 @@ func TestIdempotencyKeyAsDescribed(t *testing.T) {
 		t.Errorf("same key, another body: %d %s, want 400 naming Idempotency-Key", code, body)
 	}
 }
+
+// Each line of an export is validated, not only the last: a line that is
+// not described fails the answer wherever it is.
+func TestOpenAPIChecksEveryExportLine(t *testing.T) {
+	_, router := apiDoc(t)
+	ctx := context.Background()
+	user := `{"kind":"user","record":{"id":"u1"}}` + "\n"
+	event := `{"kind":"event","record":{"seq":1,"user_id":"u1","item_id":"a","type":"view","timestamp":"2026-01-01T00:00:00Z"}}` + "\n"
+	end := `{"kind":"end","records":2}` + "\n"
+	for _, c := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"as described", user + event + end, true},
+		{"broken off", user + `{"kind":"error","error":"disk"}` + "\n", true},
+		{"a forgetting's receipt", `{"kind":"forgotten","record":{"deleted_at":"2026-01-01T00:00:00Z","profile":true,"events":3,"search_log_entries":1}}` + "\n" + end, true},
+		{"an undescribed field in a middle line", user + `{"kind":"event","record":{"user_id":"u1","type":"view","colour":"red"}}` + "\n" + end, false},
+		{"an event record under kind user", `{"kind":"user","record":{"user_id":"u1","type":"view"}}` + "\n" + end, false},
+		{"an unknown kind", user + `{"kind":"note","record":{"id":"u1"}}` + "\n" + end, false},
+		{"an end without its count", user + `{"kind":"end"}` + "\n", false},
+		{"not JSON", user + "user u1\n" + end, false},
+		{"no trailing newline", user + strings.TrimSuffix(end, "\n"), false},
+		{"empty", "", false},
+	} {
+		req := httptest.NewRequest("GET", "http://aisle.test/api/users/u1/export", nil)
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+			Status:                 200, Header: map[string][]string{"Content-Type": {"application/x-ndjson"}},
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes([]byte(c.body))
+		if err := openapi3filter.ValidateResponse(ctx, out); (err == nil) != c.ok {
+			t.Errorf("%s: validation error %v, want ok=%v", c.name, err, c.ok)
+		}
+	}
+}
+
+// The privacy routes answer a missing key and the read key with the 401
+// openapi.json describes for them.
+func TestPrivacyRoutesRefuseAsDescribed(t *testing.T) {
+	_, router := apiDoc(t)
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Engine: eng, AdminKey: "adm", ReadKey: "rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.AddPrivacyRoutes()
+	srv.SetReady(true)
+	for _, url := range []string{"/api/users/u1/forgotten", "/api/users/u1/export", "/api/admin/privacy", "/api/admin/backup"} {
+		for _, key := range []string{"", "rd", "wrong"} {
+			req := httptest.NewRequest("GET", "http://aisle.test"+url, nil)
+			if key != "" {
+				req.Header.Set("X-API-Key", key)
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			if rec.Code != 401 {
+				t.Errorf("GET %s with key %q: %d %.200s, want 401", url, key, rec.Code, rec.Body)
+				continue
+			}
+			route, params, err := router.FindRoute(req)
+			if err != nil {
+				t.Fatalf("GET %s: not in openapi.json: %v", url, err)
+			}
+			out := &openapi3filter.ResponseValidationInput{
+				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+				Status:                 rec.Code, Header: rec.Header(), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+			out.SetBodyBytes(rec.Body.Bytes())
+			if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+				t.Errorf("GET %s with key %q: the 401 does not match openapi.json: %v", url, key, err)
+			}
+		}
+	}
+}
