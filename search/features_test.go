@@ -3,9 +3,14 @@ package search
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,11 +58,11 @@ func TestFeatureSchema(t *testing.T) {
 			t.Errorf("feature %q named twice", n)
 		}
 	}
-	// positions used by featurize agree with the names
+	// the positions of stored models' features do not move
 	for _, tc := range []struct {
 		pos  int
 		name string
-	}{{fBM25Title, "bm25_title"}, {fBM25Description, "bm25_description"}, {fSemanticRRank, "semantic_rrank"}, {fClicks, "clicks"}, {fLogDescLen, "log_desc_len"}} {
+	}{{0, "bm25_title"}, {4, "bm25_description"}, {18, "semantic_rrank"}, {25, "clicks"}, {27, "log_desc_len"}} {
 		if names[tc.pos] != tc.name {
 			t.Errorf("position %d is %q, want %q", tc.pos, names[tc.pos], tc.name)
 		}
@@ -473,5 +478,38 @@ func TestLTRKeywordFeaturesIgnoreTheBoost(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+var updateDocs = flag.Bool("update-docs", false, "rewrite docs/ltr-features.md from featureTable")
+
+// featureDoc renders featureTable as the Markdown of docs/ltr-features.md.
+func featureDoc() string {
+	var b strings.Builder
+	b.WriteString("# Learned-ranking features\n\n")
+	b.WriteString("The feature vector that `search.ModeLTR` scores, in vector order. Generated from `featureTable`\n")
+	b.WriteString("in search/ltrfeatures.go (`go test ./search -run TestFeatureDoc -update-docs`); do not edit by hand.\n")
+	b.WriteString("A stored model lists these names and an index refuses a model trained on another list.\n\n")
+	b.WriteString("| position | name | what it measures |\n| --- | --- | --- |\n")
+	for i, f := range featureTable {
+		fmt.Fprintf(&b, "| %d | `%s` | %s |\n", i, f.name, strings.ReplaceAll(f.doc, "|", `\|`))
+	}
+	return b.String()
+}
+
+func TestFeatureDoc(t *testing.T) {
+	path := filepath.Join("..", "docs", "ltr-features.md")
+	want := featureDoc()
+	if *updateDocs {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./search -run TestFeatureDoc -update-docs)", err)
+	}
+	if string(got) != want {
+		t.Errorf("%s is not what featureTable says; run go test ./search -run TestFeatureDoc -update-docs", path)
 	}
 }
