@@ -23,18 +23,12 @@ type featureDef struct {
 // feature is generic: no item id, query text or catalogue-specific value is
 // a feature, so a model trained on one catalogue can score another.
 var featureTable = [...]featureDef{
-	{"bm25_title", "BM25 of the query words in the title (per-field BM25, summed over words)",
-		func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldTitle]) }},
-	{"bm25_brand", "BM25 of the query words in the brand",
-		func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldBrand]) }},
-	{"bm25_categories", "BM25 of the query words in the category paths",
-		func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldCategories]) }},
-	{"bm25_attributes", "BM25 of the query words in the attribute values",
-		func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldAttributes]) }},
-	{"bm25_description", "BM25 of the query words in the description",
-		func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldDescription]) }},
-	{"bm25f", "BM25F over all fields with the configured weights",
-		func(c *candFacts, _ *setFacts) float32 { return float32(c.bm25f) }},
+	{"bm25_title", "BM25 of the query words in the title (per-field BM25, summed over words)", func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldTitle]) }},
+	{"bm25_brand", "BM25 of the query words in the brand", func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldBrand]) }},
+	{"bm25_categories", "BM25 of the query words in the category paths", func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldCategories]) }},
+	{"bm25_attributes", "BM25 of the query words in the attribute values", func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldAttributes]) }},
+	{"bm25_description", "BM25 of the query words in the description", func(c *candFacts, _ *setFacts) float32 { return float32(c.field[FieldDescription]) }},
+	{"bm25f", "BM25F over all fields with the configured weights", func(c *candFacts, _ *setFacts) float32 { return float32(c.bm25f) }},
 	{"bm25f_rel", "bm25f / the largest bm25f among the candidates",
 		func(c *candFacts, s *setFacts) float32 {
 			if s.maxBM25F > 0 {
@@ -49,24 +43,15 @@ var featureTable = [...]featureDef{
 			}
 			return 0
 		}},
-	{"keyword_rrank", "1/(1+keyword rank), 0 when not in the keyword list",
-		func(c *candFacts, _ *setFacts) float32 { return rrank(c.kwRank) }},
-	{"coverage", "share of query words matched in any field",
-		func(c *candFacts, s *setFacts) float32 { return share(c.matched, s.words) }},
-	{"exact_coverage", "share matched as typed or by a synonym (not a typo or completion)",
-		func(c *candFacts, s *setFacts) float32 { return share(c.exactMatched, s.words) }},
-	{"title_coverage", "share of query words in the title",
-		func(c *candFacts, _ *setFacts) float32 { return c.title.coverage }},
-	{"all_in_title", "every query word is in the title (1/0)",
-		func(c *candFacts, _ *setFacts) float32 { return c.title.all }},
-	{"all_exact_in_title", "every query word is in the title as typed (1/0)",
-		func(c *candFacts, _ *setFacts) float32 { return c.title.allExact }},
-	{"title_proximity", "share of adjacent query-word pairs adjacent in the title",
-		func(c *candFacts, _ *setFacts) float32 { return c.title.proximity }},
-	{"phrase_in_title", "a quoted phrase of the query is in the title (1/0)",
-		func(c *candFacts, _ *setFacts) float32 { return c.title.phrase }},
-	{"semantic_cos", "cosine of the query and item vectors (0 without an embedder)",
-		func(c *candFacts, _ *setFacts) float32 { return c.cos }},
+	{"keyword_rrank", "1/(1+keyword rank), 0 when not in the keyword list", func(c *candFacts, _ *setFacts) float32 { return rrank(c.kwRank) }},
+	{"coverage", "share of query words matched in any field", func(c *candFacts, s *setFacts) float32 { return share(c.matched, s.words) }},
+	{"exact_coverage", "share matched as typed or by a synonym (not a typo or completion)", func(c *candFacts, s *setFacts) float32 { return share(c.exactMatched, s.words) }},
+	{"title_coverage", "share of query words in the title", func(c *candFacts, _ *setFacts) float32 { return c.title.coverage }},
+	{"all_in_title", "every query word is in the title (1/0)", func(c *candFacts, _ *setFacts) float32 { return c.title.all }},
+	{"all_exact_in_title", "every query word is in the title as typed (1/0)", func(c *candFacts, _ *setFacts) float32 { return c.title.allExact }},
+	{"title_proximity", "share of adjacent query-word pairs adjacent in the title", func(c *candFacts, _ *setFacts) float32 { return c.title.proximity }},
+	{"phrase_in_title", "a quoted phrase of the query is in the title (1/0)", func(c *candFacts, _ *setFacts) float32 { return c.title.phrase }},
+	{"semantic_cos", "cosine of the query and item vectors (0 without an embedder)", func(c *candFacts, _ *setFacts) float32 { return c.cos }},
 	{"semantic_cos_rel", "semantic_cos minus the largest among the candidates",
 		func(c *candFacts, s *setFacts) float32 {
 			if s.semantic {
@@ -74,16 +59,11 @@ var featureTable = [...]featureDef{
 			}
 			return 0
 		}},
-	{"semantic_rrank", "1/(1+semantic rank), 0 when not in the semantic list",
-		func(c *candFacts, _ *setFacts) float32 { return rrank(c.semRank) }},
-	{"query_words", "analysed words of the query",
-		func(_ *candFacts, s *setFacts) float32 { return float32(s.words) }},
-	{"popularity", "Signals.Popularity, clamped to [0,1]",
-		func(c *candFacts, _ *setFacts) float32 { return c.popularity }},
-	{"has_price", "the item has a price (1/0)",
-		func(c *candFacts, _ *setFacts) float32 { return bit(c.hasPrice) }},
-	{"log_price", "log(1+price)",
-		func(c *candFacts, _ *setFacts) float32 { return c.logPrice }},
+	{"semantic_rrank", "1/(1+semantic rank), 0 when not in the semantic list", func(c *candFacts, _ *setFacts) float32 { return rrank(c.semRank) }},
+	{"query_words", "analysed words of the query", func(_ *candFacts, s *setFacts) float32 { return float32(s.words) }},
+	{"popularity", "Signals.Popularity, clamped to [0,1]", func(c *candFacts, _ *setFacts) float32 { return c.popularity }},
+	{"has_price", "the item has a price (1/0)", func(c *candFacts, _ *setFacts) float32 { return bit(c.hasPrice) }},
+	{"log_price", "log(1+price)", func(c *candFacts, _ *setFacts) float32 { return c.logPrice }},
 	{"price_rel", "log((1+price)/(1+median candidate price)), 0 without a price",
 		func(c *candFacts, s *setFacts) float32 {
 			if !c.hasPrice {
@@ -91,22 +71,14 @@ var featureTable = [...]featureDef{
 			}
 			return float32(math.Log((1 + math.Expm1(float64(c.logPrice))) / (1 + s.medianPrice)))
 		}},
-	{"affinity", "Request.Boost: the shopper's affinity, clamped to [0,1]",
-		func(c *candFacts, _ *setFacts) float32 { return c.affinity }},
-	{"clicks", "click-through of this query and item (Signals.Clicks)",
-		func(c *candFacts, _ *setFacts) float32 { return c.clicks }},
-	{"log_title_len", "log(1+analysed title words)",
-		func(c *candFacts, _ *setFacts) float32 { return float32(math.Log1p(float64(c.titleLen))) }},
-	{"log_desc_len", "log(1+analysed description words)",
-		func(c *candFacts, _ *setFacts) float32 { return float32(math.Log1p(float64(c.descLen))) }},
-	{"prf_category", "category overlap with the top keyword results (rank-weighted, itself excluded)",
-		func(c *candFacts, _ *setFacts) float32 { return c.prf.category }},
-	{"prf_brand", "share of the top keyword results of the same brand (rank-weighted, itself excluded)",
-		func(c *candFacts, _ *setFacts) float32 { return c.prf.brand }},
-	{"prf_title", "mean share of the top keyword results whose titles hold each of its title words",
-		func(c *candFacts, _ *setFacts) float32 { return c.prf.title }},
-	{"prf_semantic", "cosine to the mean vector of the top keyword results (0 without an embedder)",
-		func(c *candFacts, _ *setFacts) float32 { return c.prf.semantic }},
+	{"affinity", "Request.Boost: the shopper's affinity, clamped to [0,1]", func(c *candFacts, _ *setFacts) float32 { return c.affinity }},
+	{"clicks", "click-through of this query and item (Signals.Clicks)", func(c *candFacts, _ *setFacts) float32 { return c.clicks }},
+	{"log_title_len", "log(1+analysed title words)", func(c *candFacts, _ *setFacts) float32 { return float32(math.Log1p(float64(c.titleLen))) }},
+	{"log_desc_len", "log(1+analysed description words)", func(c *candFacts, _ *setFacts) float32 { return float32(math.Log1p(float64(c.descLen))) }},
+	{"prf_category", "category overlap with the top keyword results (rank-weighted, itself excluded)", func(c *candFacts, _ *setFacts) float32 { return c.prf.category }},
+	{"prf_brand", "share of the top keyword results of the same brand (rank-weighted, itself excluded)", func(c *candFacts, _ *setFacts) float32 { return c.prf.brand }},
+	{"prf_title", "mean share of the top keyword results whose titles hold each of its title words", func(c *candFacts, _ *setFacts) float32 { return c.prf.title }},
+	{"prf_semantic", "cosine to the mean vector of the top keyword results (0 without an embedder)", func(c *candFacts, _ *setFacts) float32 { return c.prf.semantic }},
 }
 
 // numFeatures is the length of a feature vector.
