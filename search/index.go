@@ -124,8 +124,7 @@ type Index struct {
 
 	queries *pastQueries // past queries for Suggest; its own lock
 
-	scratchMu   sync.Mutex
-	scratchFree []*scratch // reusable per-search arrays (not a sync.Pool: GC would drop them)
+	scratch scratchPool // per-search arrays; its own lock
 
 	rank ranking // learned ranking (ranker.go); its own lock
 }
