@@ -59,7 +59,7 @@ const DefaultNProbe = 24
 type IVF struct {
 	mu      sync.RWMutex
 	dim     int
-	nprobe  int
+	nprobe  int // fixed at build
 	n       int
 	cent    []float32 // lists × dim
 	half    []float32 // ‖c‖²/2 per list
@@ -253,20 +253,8 @@ func (x *IVF) Dim() int { return x.dim }
 // Lists is the number of inverted lists.
 func (x *IVF) Lists() int { return len(x.lists) }
 
-// NProbe is the number of lists Search scans.
-func (x *IVF) NProbe() int {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	return x.nprobe
-}
-
-// SetNProbe sets the number of lists Search scans (at least 1): more lists,
-// higher recall, slower searches.
-func (x *IVF) SetNProbe(nprobe int) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.nprobe = max(1, nprobe)
-}
+// NProbe is the number of lists Search scans (IVFOptions.NProbe).
+func (x *IVF) NProbe() int { return x.nprobe }
 
 // Add appends one vector as item Len(), into the list of its nearest
 // centroid, and returns its index. The centroids stay as built: after many

@@ -3,6 +3,11 @@
 // them (search index, recommenders) about every change. The HTTP layer
 // (package api) only translates to calls on an Engine; the root package
 // aisle assembles an Engine with everything else.
+//
+// Despite the name, engine is the write side only: it answers no query.
+// Searching is package search, recommending package recommend, training
+// the recommendation models package pipeline, and the search ranker
+// package search/ranking.
 package engine
 
 import (

@@ -4,6 +4,10 @@
 // train, fits the models that qualify, measures them on a held-out split and
 // stores each as a new model version. `aisle train` and the server's
 // background retraining run the same code.
+//
+// pipeline trains the recommendation models only. The search ranker has
+// its own training loop in package search/ranking, because its data (the
+// search log) and its gate (keyword ranking on held-out queries) differ.
 package pipeline
 
 import (

@@ -102,3 +102,24 @@ func (ix *Index) topValues(fv *facetValues, counts []int) []FacetValue {
 	}
 	return out
 }
+
+// facetValues maps facet values to ids and each id to the bitmap of docs.
+type facetValues struct {
+	ids   map[string]uint32
+	names []string
+	bits  []*roaring.Bitmap
+}
+
+func newFacetValues() facetValues { return facetValues{ids: map[string]uint32{}} }
+
+func (f *facetValues) add(key, name string, d uint32) uint32 {
+	id, ok := f.ids[key]
+	if !ok {
+		id = uint32(len(f.names))
+		f.ids[key] = id
+		f.names = append(f.names, name)
+		f.bits = append(f.bits, roaring.New())
+	}
+	f.bits[id].Add(d)
+	return id
+}

@@ -21,14 +21,14 @@ func shopperHash(shopper string) uint64 {
 	return h.Sum64()
 }
 
-// vouch notes that shopper searched suggestion s. Caller holds qmu.
-func (ix *Index) vouch(s, shopper string) {
-	v, ok := ix.qvouch[s]
-	if !ok || shopper == "" || len(v) >= ix.cfg.SuggestMinShoppers+maxVouchExtra {
+// vouchFor notes that shopper searched suggestion s. Caller holds mu.
+func (q *pastQueries) vouchFor(s, shopper string) {
+	v, ok := q.vouch[s]
+	if !ok || shopper == "" || len(v) >= q.minShoppers+maxVouchExtra {
 		return
 	}
 	if hs := shopperHash(shopper); !slices.Contains(v, hs) {
-		ix.qvouch[s] = append(v, hs)
+		q.vouch[s] = append(v, hs)
 	}
 }
 
@@ -39,12 +39,16 @@ func (ix *Index) vouch(s, shopper string) {
 // being suggested (it waits among the pending queries again). It returns
 // how many searches were subtracted and how many suggestions stopped.
 func (ix *Index) ForgetSearches(shopper string, queries []string) (searches, removed int) {
+	return ix.queries.forget(shopper, queries)
+}
+
+func (q *pastQueries) forget(shopper string, queries []string) (searches, removed int) {
 	per := map[string]int{}
-	for _, q := range queries {
-		if len(q) > MaxQueryBytes {
+	for _, s := range queries {
+		if len(s) > MaxQueryBytes {
 			continue
 		}
-		if s := strings.TrimSpace(normQuery(q)); s != "" {
+		if s := strings.TrimSpace(normQuery(s)); s != "" {
 			per[s]++
 		}
 	}
@@ -55,47 +59,47 @@ func (ix *Index) ForgetSearches(shopper string, queries []string) (searches, rem
 	if shopper != "" {
 		hs = shopperHash(shopper)
 	}
-	need := ix.cfg.SuggestMinShoppers
-	ix.qmu.Lock()
-	defer ix.qmu.Unlock()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	need := q.minShoppers
 	var drop []string
 	for s, n := range per {
-		if p := ix.qpending[s]; p != nil {
+		if p := q.pending[s]; p != nil {
 			searches += min(n, p.count)
 			p.count -= n
 			p.shoppers = slices.DeleteFunc(p.shoppers, func(h uint64) bool { return h == hs })
 			if p.count <= 0 || (shopper != "" && len(p.shoppers) == 0) {
-				delete(ix.qpending, s)
+				delete(q.pending, s)
 			}
 			continue
 		}
-		id, ok := ix.qids[s]
+		id, ok := q.ids[s]
 		if !ok {
 			continue
 		}
-		searches += min(n, ix.qcount[id])
-		ix.qcount[id] -= n
-		v, vouched := ix.qvouch[s]
+		searches += min(n, q.count[id])
+		q.count[id] -= n
+		v, vouched := q.vouch[s]
 		complete := vouched && len(v) < need+maxVouchExtra
 		if vouched {
 			v = slices.DeleteFunc(v, func(h uint64) bool { return h == hs })
-			ix.qvouch[s] = v
+			q.vouch[s] = v
 		}
 		switch {
-		case ix.qcount[id] <= 0:
+		case q.count[id] <= 0:
 			drop = append(drop, s)
 		case complete && len(v) < need:
 			drop = append(drop, s)
 			// back to waiting for more shoppers, with what is left
-			if len(ix.qpending) < ix.maxSuggestQueries() {
-				ix.qpending[s] = &pendingQuery{count: ix.qcount[id], shoppers: slices.Clone(v)}
+			if len(q.pending) < q.maxQueries {
+				q.pending[s] = &pendingQuery{count: q.count[id], shoppers: slices.Clone(v)}
 			}
 		}
 	}
 	slices.SortFunc(drop, cmp.Compare)
 	for _, s := range drop {
-		ix.pruneSuggestions(len(ix.qtext), s)
-		delete(ix.qvouch, s)
+		q.prune(len(q.text), s)
+		delete(q.vouch, s)
 	}
 	return searches, len(drop)
 }

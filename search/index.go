@@ -8,8 +8,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,108 +80,6 @@ type docHot struct {
 	created  int64 // for the newest-first order
 }
 
-// postings lists the docs containing a term, in increasing doc id, with the
-// term's frequency per field (numFields bytes per doc), and a summary of
-// every postBlock postings for dynamic pruning (see pruned.go).
-type postings struct {
-	docs []uint32
-	tf   []uint8
-	blks []postBlockMax
-}
-
-// postBlock is the number of postings one postBlockMax summarises.
-const postBlock = 128
-
-// postBlockMax summarises postBlock consecutive postings of a term with two
-// upper bounds of their BM25F pseudo-frequency (pruned.go):
-//
-//   - per field, the largest term frequency and the shortest field length
-//     (over the postings where the term occurs in that field). Neither
-//     depends on the average lengths or the field weights, so this bound
-//     holds under any Config and never goes stale as the index grows.
-//   - tmax, the largest pseudo-frequency of the block computed with the
-//     index's reference constants (Index.ref). It is much tighter (the
-//     per-field maxima above may come from different docs) and stays valid
-//     when the average field lengths change, scaled by how much they grew.
-type postBlockMax struct {
-	last   uint32 // doc id of the block's last posting
-	tmax   float32
-	tf     [numFields]uint8
-	minLen [numFields]uint16
-}
-
-// appendPosting adds doc d (greater than every doc of p) with its term
-// frequencies and field lengths; ref scores the block summary.
-func (p *postings) appendPosting(d uint32, tf *[numFields]uint8, lens *[numFields]uint16, ref *bm25) {
-	if len(p.docs)%postBlock == 0 {
-		p.blks = append(p.blks, newPostBlockMax())
-	}
-	p.docs = append(p.docs, d)
-	p.tf = append(p.tf, tf[:]...)
-	p.blks[len(p.blks)-1].add(d, tf, lens, ref)
-}
-
-func newPostBlockMax() postBlockMax {
-	b := postBlockMax{}
-	for f := range b.minLen {
-		b.minLen[f] = math.MaxUint16
-	}
-	return b
-}
-
-func (b *postBlockMax) add(d uint32, tf *[numFields]uint8, lens *[numFields]uint16, ref *bm25) {
-	b.last = d
-	for f := range tf {
-		if tf[f] != 0 {
-			b.tf[f] = max(b.tf[f], tf[f])
-			b.minLen[f] = min(b.minLen[f], lens[f])
-		}
-	}
-	b.tmax = max(b.tmax, float32(ref.pseudoTF(tf[:], lens)))
-}
-
-// rebuildBlocks recomputes the block summaries of p from its postings.
-func (p *postings) rebuildBlocks(hot []docHot, ref *bm25) {
-	p.blks = p.blks[:0]
-	for k, d := range p.docs {
-		if k%postBlock == 0 {
-			p.blks = append(p.blks, newPostBlockMax())
-		}
-		p.blks[len(p.blks)-1].add(d, (*[numFields]uint8)(p.tf[k*int(numFields):]), &hot[d].lens, ref)
-	}
-	p.blks = slices.Clip(p.blks)
-}
-
-// setRef makes the current scoring constants the reference of the block
-// summaries and recomputes them. Caller holds the write lock.
-func (ix *Index) setRef() {
-	ix.ref = ix.bm25Params()
-	for t := range ix.post {
-		ix.post[t].rebuildBlocks(ix.hot, &ix.ref)
-	}
-}
-
-// facetValues maps facet values to ids and each id to the bitmap of docs.
-type facetValues struct {
-	ids   map[string]uint32
-	names []string
-	bits  []*roaring.Bitmap
-}
-
-func newFacetValues() facetValues { return facetValues{ids: map[string]uint32{}} }
-
-func (f *facetValues) add(key, name string, d uint32) uint32 {
-	id, ok := f.ids[key]
-	if !ok {
-		id = uint32(len(f.names))
-		f.ids[key] = id
-		f.names = append(f.names, name)
-		f.bits = append(f.bits, roaring.New())
-	}
-	f.bits[id].Add(d)
-	return id
-}
-
 // Index is an in-memory product search index. It is safe for concurrent
 // searches while one goroutine writes (Upsert, Delete).
 type Index struct {
@@ -226,25 +122,11 @@ type Index struct {
 	wordDF []int          // title documents per word id
 	wordID map[string]int // word → id
 
-	qmu     sync.RWMutex
-	queries sortedList // normalised past queries → query id
-	qcount  []int
-	qtext   []string
-	qids    map[string]uint32
-	// qpending holds queries searched by too few distinct shoppers to be
-	// suggested yet; qremoved those an operator removed.
-	qpending map[string]*pendingQuery
-	qremoved map[string]bool
-	// qvouch holds, for suggestions promoted from pending, the hashes of
-	// the shoppers known to have searched them (up to a bound), so that
-	// forgetting a shopper can demote a suggestion they vouched for.
-	qvouch map[string][]uint64
+	queries *pastQueries // past queries for Suggest; its own lock
 
-	scratchMu   sync.Mutex
-	scratchFree []*scratch // reusable per-search arrays (not a sync.Pool: GC would drop them)
+	scratch scratchPool // per-search arrays; its own lock
 
-	rankMu sync.RWMutex
-	rank   rankState // learned ranking (features.go)
+	rank ranking // learned ranking (ranker.go); its own lock
 }
 
 // NewIndex returns an empty index.
@@ -278,10 +160,7 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 		cats:    newFacetValues(),
 		brands:  newFacetValues(),
 		wordID:  map[string]int{},
-		qids:    map[string]uint32{},
-
-		qpending: map[string]*pendingQuery{},
-		qremoved: map[string]bool{},
+		queries: newPastQueries(&cfg),
 	}
 	ix.ref = ix.batchRef(nil, nil)
 	ix.titles.rank = titleRank
@@ -308,65 +187,6 @@ func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return ix.nLive
-}
-
-// analysed is an item's analysis, computed before the write lock is taken.
-type analysed struct {
-	fields [numFields][]string
-	words  []string
-	vec    []float32
-	vhash  [32]byte
-	vtext  string
-}
-
-func fieldTexts(it *catalog.Item) [numFields]string {
-	var t [numFields]string
-	t[FieldTitle] = it.Title
-	t[FieldBrand] = it.Brand
-	cats := make([]string, len(it.Categories))
-	for i, c := range it.Categories {
-		cats[i] = strings.ReplaceAll(c, "/", " | ")
-	}
-	t[FieldCategories] = strings.Join(cats, " | ")
-	if len(it.Attributes) > 0 {
-		keys := make([]string, 0, len(it.Attributes))
-		for k := range it.Attributes {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var b strings.Builder
-		for _, k := range keys {
-			switch v := it.Attributes[k].(type) {
-			case string:
-				b.WriteString(v)
-			case float64:
-				b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
-			case []any:
-				for _, e := range v {
-					if s, ok := e.(string); ok {
-						b.WriteString(s)
-						b.WriteString(" | ")
-					}
-				}
-			}
-			b.WriteString(" | ")
-		}
-		t[FieldAttributes] = b.String()
-	}
-	t[FieldDescription] = it.Description
-	return t
-}
-
-// embedText is what the Embedder sees of an item.
-func embedText(it *catalog.Item) string {
-	s := it.Title
-	if it.Brand != "" {
-		s += " " + it.Brand
-	}
-	if it.Description != "" {
-		s += ". " + analysis.Truncate(it.Description, 400)
-	}
-	return s
 }
 
 // Upsert adds or replaces items. Items not Available are removed from the
@@ -608,86 +428,6 @@ func (ix *Index) termID(t string) uint32 {
 	return id
 }
 
-// maybeCompact renumbers the docs without the dead ones once they make up a
-// quarter of the index. Caller holds the write lock.
-func (ix *Index) maybeCompact() {
-	if ix.nDead < 1024 || ix.nDead < ix.nLive/3 {
-		return
-	}
-	ix.compact()
-}
-
-func (ix *Index) compact() {
-	remap := make([]uint32, len(ix.docs))
-	docs := make([]doc, 0, ix.nLive)
-	for d := range ix.docs {
-		if ix.docs[d].live {
-			remap[d] = uint32(len(docs))
-			docs = append(docs, ix.docs[d])
-		} else {
-			remap[d] = math.MaxUint32
-		}
-	}
-	for t := range ix.post {
-		p := &ix.post[t]
-		n := 0
-		for k, d := range p.docs {
-			if nd := remap[d]; nd != math.MaxUint32 {
-				p.docs[n] = nd
-				copy(p.tf[n*int(numFields):(n+1)*int(numFields)], p.tf[k*int(numFields):(k+1)*int(numFields)])
-				n++
-			}
-		}
-		p.docs = p.docs[:n:n]
-		p.tf = p.tf[: n*int(numFields) : n*int(numFields)]
-	}
-	ix.docs = docs
-	ix.hot = make([]docHot, len(docs))
-	for d := range docs {
-		ix.hot[d] = docHot{price: docs[d].price, lens: docs[d].lens, live: true, hasPrice: docs[d].hasPrice, brand: docs[d].brand, created: docs[d].created}
-	}
-	ix.setRef() // the averages may have drifted since the reference was taken
-	ix.catVal, ix.catEnd = nil, make([]uint32, 0, len(docs))
-	for d := range docs {
-		ix.catVal = append(ix.catVal, docs[d].cats...)
-		ix.catEnd = append(ix.catEnd, uint32(len(ix.catVal)))
-	}
-	ix.live = roaring.New()
-	for _, fv := range []*facetValues{&ix.cats, &ix.brands} {
-		for i := range fv.bits {
-			fv.bits[i] = roaring.New()
-		}
-	}
-	for i := range ix.prices {
-		ix.prices[i] = roaring.New()
-	}
-	ix.titles = sortedList{rank: ix.titles.rank}
-	for d := range docs {
-		dc := &docs[d]
-		ix.byID[dc.item.ID] = uint32(d)
-		ix.live.Add(uint32(d))
-		for _, c := range dc.cats {
-			ix.cats.bits[c].Add(uint32(d))
-		}
-		if dc.brand >= 0 {
-			ix.brands.bits[dc.brand].Add(uint32(d))
-		}
-		if dc.hasPrice {
-			for r, pr := range ix.cfg.PriceRanges {
-				if dc.price >= pr.Min && (pr.Max <= 0 || dc.price < pr.Max) {
-					ix.prices[r].Add(uint32(d))
-				}
-			}
-		}
-		if t := strings.ToLower(strings.Join(strings.Fields(dc.item.Title), " ")); t != "" {
-			ix.titles.add(t, uint32(d))
-		}
-	}
-	ix.titles.merge()
-	ix.log.Debug("search index compacted", "removed", ix.nDead, "live", ix.nLive)
-	ix.nDead = 0
-}
-
 // SetConfig replaces the ranking settings of a live index (weights, BM25
 // parameters, typo and prefix rules, synonyms, fusion, boosts). Settings
 // that shape the index itself (Analyzer, PriceRanges) must stay the same.
@@ -705,41 +445,9 @@ func (ix *Index) SetConfig(cfg Config) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.cfg, ix.syns, ix.negs = cfg, syns, compileNegations(ix.an, cfg.NegationWords)
+	ix.queries.configure(&cfg)
 	if ix.ref.w != cfg.FieldWeights || ix.ref.b != cfg.FieldB {
 		ix.setRef()
 	}
 	return nil
-}
-
-func compileNegations(an *analysis.Analyzer, words []string) map[string]bool {
-	m := map[string]bool{}
-	for _, w := range words {
-		for _, t := range an.Terms(w) {
-			m[t] = true
-		}
-	}
-	return m
-}
-
-// compileSynonyms maps each analysed word of a synonym group to the others.
-func compileSynonyms(an *analysis.Analyzer, groups [][]string) (map[string][]string, error) {
-	syns := map[string][]string{}
-	for gi, g := range groups {
-		var terms []string
-		for _, w := range g {
-			ts := an.Terms(w)
-			if len(ts) != 1 {
-				return nil, fmt.Errorf("synonym group %d: %q is %d words after analysis; only single words are supported", gi, w, len(ts))
-			}
-			terms = append(terms, ts[0])
-		}
-		for _, a := range terms {
-			for _, b := range terms {
-				if a != b && !slices.Contains(syns[a], b) {
-					syns[a] = append(syns[a], b)
-				}
-			}
-		}
-	}
-	return syns, nil
 }

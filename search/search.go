@@ -14,62 +14,6 @@ import (
 	"github.com/aisle-dev/aisle/internal/topk"
 )
 
-// scratch holds per-search arrays indexed by doc id, reused across searches.
-type scratch struct {
-	// exhaustive scoring (allocated on first use)
-	score   []float32
-	gscore  []float32
-	cover   []uint8
-	state   []uint8 // 0 unseen, 1 passes the filters, 2 filtered out
-	touched []uint32
-	gtouch  []uint32
-	seen    []uint32
-	// pruned scoring: the matched set as a dense bitmap
-	match []uint64
-	tmp   []uint64
-}
-
-func (ix *Index) getScratch() *scratch {
-	ix.scratchMu.Lock()
-	var s *scratch
-	if k := len(ix.scratchFree); k > 0 {
-		s = ix.scratchFree[k-1]
-		ix.scratchFree = ix.scratchFree[:k-1]
-	}
-	ix.scratchMu.Unlock()
-	if s == nil {
-		s = &scratch{}
-	}
-	return s
-}
-
-// perDoc makes sure the exhaustive-scoring arrays hold n docs.
-func (s *scratch) perDoc(n int) {
-	if len(s.score) < n {
-		n2 := n + n/4
-		s.score = make([]float32, n2)
-		s.gscore = make([]float32, n2)
-		s.cover = make([]uint8, n2)
-		s.state = make([]uint8, n2)
-	}
-}
-
-func (ix *Index) putScratch(s *scratch) {
-	for _, d := range s.touched {
-		s.score[d] = 0
-		s.cover[d] = 0
-	}
-	for _, d := range s.seen {
-		s.state[d] = 0
-	}
-	s.touched, s.gtouch, s.seen = s.touched[:0], s.gtouch[:0], s.seen[:0]
-	ix.scratchMu.Lock()
-	if len(ix.scratchFree) < 4 {
-		ix.scratchFree = append(ix.scratchFree, s)
-	}
-	ix.scratchMu.Unlock()
-}
-
 // scored is one candidate with its score.
 type scored struct {
 	doc   uint32
@@ -194,7 +138,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		// learned ranking re-orders relevance only; without a model, for
 		// another order, or for a query a click-scoped model has no clicks
 		// of, search as the default (non-LTR) mode would
-		if rs = ix.rankSetup(); rs.ranker == nil || req.Sort != SortRelevance || !rs.covers(req.Query) {
+		if rs = ix.rank.snapshot(); rs.ranker == nil || req.Sort != SortRelevance || !rs.covers(req.Query) {
 			mode = ix.cfg.DefaultMode
 			if mode == ModeDefault || mode == ModeLTR {
 				mode = ModeKeyword
@@ -321,8 +265,8 @@ func (ix *Index) keyword(c *compiled, f *filter, order Sort, need int, boost fun
 	if ix.cfg.Coverage < 0 {
 		return ix.keywordExhaustive(c, f, order, need, boost, wantSet)
 	}
-	s := ix.getScratch()
-	defer ix.putScratch(s)
+	s := ix.scratch.get()
+	defer ix.scratch.put(s)
 	bm := ix.bm25Params()
 	total := ix.matchSet(c, f, &bm, s)
 	var matched *roaring.Bitmap
@@ -356,9 +300,9 @@ func (ix *Index) coverageFactors(m int) []float64 {
 // every query term. It serves the price and age orders (which need every
 // matched doc) and is the reference the pruned retrieval is tested against.
 func (ix *Index) keywordExhaustive(c *compiled, f *filter, order Sort, need int, boost func(string) float64, wantSet bool) ([]scored, *roaring.Bitmap, int) {
-	s := ix.getScratch()
+	s := ix.scratch.get()
 	s.perDoc(len(ix.docs))
-	defer ix.putScratch(s)
+	defer ix.scratch.put(s)
 	bm := ix.bm25Params()
 	for _, g := range c.groups {
 		for _, a := range g.alts {

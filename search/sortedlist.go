@@ -213,8 +213,6 @@ func (l *sortedList) prefix(p string, fn func(k string, v uint32) bool) {
 	}
 }
 
-func (l *sortedList) len() int { return len(l.keys) + len(l.pendK) }
-
 // fuzzy calls fn for every key within maxEdits Levenshtein edits (on bytes)
 // of q. It walks the sorted keys as an implicit trie: the dynamic-programming
 // row of a shared prefix is reused, and every key under a prefix whose row

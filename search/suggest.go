@@ -1,9 +1,7 @@
 package search
 
 import (
-	"hash/fnv"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -23,7 +21,7 @@ func normQuery(q string) string {
 // RecordQuery records a query from a trusted source (an operator, an
 // imported query log): it is suggested at once. Searches by shoppers go
 // through RecordSearch, so that one shopper cannot plant a suggestion.
-func (ix *Index) RecordQuery(q string) { ix.recordQuery(q, "", true) }
+func (ix *Index) RecordQuery(q string) { ix.queries.record(q, "", true) }
 
 // RecordSearch records a search a shopper ran, for Suggest; shopper is
 // their user or session id ("" when unknown: the search is counted but
@@ -31,175 +29,16 @@ func (ix *Index) RecordQuery(q string) { ix.recordQuery(q, "", true) }
 // Config.SuggestMinShoppers distinct shoppers have searched it, and never
 // when it contains a phrase of Config.SuggestBlock or was removed with
 // RemoveSuggestion. Call it for searches that returned results.
-func (ix *Index) RecordSearch(q, shopper string) { ix.recordQuery(q, shopper, false) }
-
-// pendingQuery is a query not yet searched by enough distinct shoppers to
-// be suggested.
-type pendingQuery struct {
-	count    int
-	shoppers []uint64 // hashes of the distinct shoppers seen, up to the threshold
-}
-
-func (ix *Index) recordQuery(q, shopper string, trusted bool) {
-	if len(q) > MaxQueryBytes {
-		return
-	}
-	s := strings.TrimSpace(normQuery(q))
-	if s == "" || len(s) > 200 || ix.blockedQuery(s) {
-		return
-	}
-	ix.qmu.Lock()
-	defer ix.qmu.Unlock()
-	if ix.qremoved[s] {
-		return
-	}
-	if id, ok := ix.qids[s]; ok {
-		ix.qcount[id]++
-		ix.vouch(s, shopper)
-		return
-	}
-	need := ix.cfg.SuggestMinShoppers
-	if trusted || need <= 1 {
-		ix.addSuggestion(s, 1)
-		return
-	}
-	p := ix.qpending[s]
-	if p == nil {
-		if len(ix.qpending) >= ix.maxSuggestQueries() {
-			ix.prunePending()
-		}
-		p = &pendingQuery{}
-		ix.qpending[s] = p
-	}
-	p.count++
-	if shopper != "" {
-		h := fnv.New64a()
-		h.Write([]byte(shopper))
-		if hs := h.Sum64(); !slices.Contains(p.shoppers, hs) {
-			p.shoppers = append(p.shoppers, hs)
-		}
-	}
-	if len(p.shoppers) >= need {
-		delete(ix.qpending, s)
-		ix.addSuggestion(s, p.count)
-		if ix.qvouch == nil {
-			ix.qvouch = map[string][]uint64{}
-		}
-		ix.qvouch[s] = p.shoppers
-	}
-}
-
-func (ix *Index) maxSuggestQueries() int {
-	if ix.cfg.SuggestMaxQueries > 0 {
-		return ix.cfg.SuggestMaxQueries
-	}
-	return DefaultSuggestMaxQueries
-}
-
-// blockedQuery reports whether normalised query s contains a blocked
-// phrase as whole words.
-func (ix *Index) blockedQuery(s string) bool {
-	if len(ix.cfg.SuggestBlock) == 0 {
-		return false
-	}
-	padded := " " + s + " "
-	for _, b := range ix.cfg.SuggestBlock {
-		if b = strings.TrimSpace(normQuery(b)); b != "" && strings.Contains(padded, " "+b+" ") {
-			return true
-		}
-	}
-	return false
-}
-
-// addSuggestion makes s a suggestion; caller holds qmu. When the store is
-// full the least searched tenth is dropped first.
-func (ix *Index) addSuggestion(s string, count int) {
-	if len(ix.qtext) >= ix.maxSuggestQueries() {
-		ix.pruneSuggestions(ix.maxSuggestQueries()*9/10, "")
-	}
-	id := uint32(len(ix.qtext))
-	ix.qids[s] = id
-	ix.qtext = append(ix.qtext, s)
-	ix.qcount = append(ix.qcount, count)
-	ix.queries.add(s, id)
-	ix.queries.tidy()
-}
-
-// pruneSuggestions keeps the keep most searched suggestions except drop,
-// rebuilding the lookup list. Caller holds qmu.
-func (ix *Index) pruneSuggestions(keep int, drop string) {
-	order := make([]uint32, 0, len(ix.qtext))
-	for id, t := range ix.qtext {
-		if t != drop {
-			order = append(order, uint32(id))
-		}
-	}
-	sort.SliceStable(order, func(a, b int) bool { return ix.qcount[order[a]] > ix.qcount[order[b]] })
-	if len(order) > keep {
-		order = order[:keep]
-	}
-	text, count := make([]string, len(order)), make([]int, len(order))
-	ids := make(map[string]uint32, len(order))
-	var list sortedList
-	for k, id := range order {
-		text[k], count[k] = ix.qtext[id], ix.qcount[id]
-		ids[text[k]] = uint32(k)
-		list.add(text[k], uint32(k))
-	}
-	list.merge()
-	ix.qtext, ix.qcount, ix.qids, ix.queries = text, count, ids, list
-	for q := range ix.qvouch {
-		if _, ok := ids[q]; !ok {
-			delete(ix.qvouch, q)
-		}
-	}
-}
-
-// prunePending drops the less searched half of the pending queries, so
-// that a flood of one-off queries cannot grow memory. Caller holds qmu.
-func (ix *Index) prunePending() {
-	counts := make([]int, 0, len(ix.qpending))
-	for _, p := range ix.qpending {
-		counts = append(counts, p.count)
-	}
-	sort.Ints(counts)
-	cut := counts[len(counts)/2]
-	for q, p := range ix.qpending {
-		if p.count <= cut {
-			delete(ix.qpending, q)
-		}
-	}
-}
+func (ix *Index) RecordSearch(q, shopper string) { ix.queries.record(q, shopper, false) }
 
 // RemoveSuggestion stops suggesting query (and forgets its searches) until
 // the index is rebuilt; reports whether it was known. To keep a query out
 // for good, add it to Config.SuggestBlock.
-func (ix *Index) RemoveSuggestion(query string) bool {
-	s := strings.TrimSpace(normQuery(query))
-	if s == "" {
-		return false
-	}
-	ix.qmu.Lock()
-	defer ix.qmu.Unlock()
-	_, known := ix.qids[s]
-	_, pending := ix.qpending[s]
-	delete(ix.qpending, s)
-	if len(ix.qremoved) < maxRemovedSuggestions {
-		ix.qremoved[s] = true
-	}
-	if known {
-		ix.pruneSuggestions(len(ix.qtext), s)
-	}
-	return known || pending
-}
+func (ix *Index) RemoveSuggestion(query string) bool { return ix.queries.remove(query) }
 
 // SuggestionStats says how many queries are suggested and how many wait for
 // more shoppers.
-func (ix *Index) SuggestionStats() (suggested, pending int) {
-	ix.qmu.RLock()
-	defer ix.qmu.RUnlock()
-	return len(ix.qtext), len(ix.qpending)
-}
+func (ix *Index) SuggestionStats() (suggested, pending int) { return ix.queries.stats() }
 
 // Suggest completes what the shopper is typing: past queries starting with
 // prefix (most frequent first), then item titles starting with it, then the
@@ -225,27 +64,7 @@ func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 		}
 	}
 	const scanLimit = 2000 // entries looked at per source: keeps a short prefix under a few ms
-	// past queries
-	type cand struct {
-		text  string
-		count int
-	}
-	var qs []cand
-	ix.qmu.RLock()
-	scanned := 0
-	ix.queries.prefix(p, func(k string, id uint32) bool {
-		qs = append(qs, cand{k, ix.qcount[id]})
-		scanned++
-		return scanned < scanLimit
-	})
-	ix.qmu.RUnlock()
-	sort.Slice(qs, func(a, b int) bool {
-		if qs[a].count != qs[b].count {
-			return qs[a].count > qs[b].count
-		}
-		return qs[a].text < qs[b].text
-	})
-	for _, q := range qs {
+	for _, q := range ix.queries.withPrefix(p, scanLimit) {
 		emit(Suggestion{Text: q.text, Kind: "query", Score: float64(q.count)})
 	}
 
@@ -255,7 +74,7 @@ func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 	// work whatever the prefix) and the unsorted tail
 	if len(out) < n {
 		var ts []string
-		scanned = 0
+		scanned := 0
 		taken := map[string]bool{}
 		collect := func(k string, d uint32) bool {
 			if int(d) < len(ix.hot) && ix.hot[d].live && !seen[k] && !taken[k] {
@@ -284,11 +103,11 @@ func (ix *Index) Suggest(prefix string, n int) []Suggestion {
 		if k := strings.LastIndexByte(p, ' '); k >= 0 {
 			head, last = p[:k+1], p[k+1:]
 		}
-		var ws []cand
-		scanned = 0
+		var ws []countedText
+		scanned := 0
 		collect := func(k string, id uint32) bool {
 			if ix.wordDF[id] > 0 && !seen[head+k] {
-				ws = append(ws, cand{k, ix.wordDF[id]})
+				ws = append(ws, countedText{k, ix.wordDF[id]})
 			}
 			scanned++
 			return len(ws) < n && scanned < scanLimit

@@ -42,11 +42,13 @@ has no clicks, so every query takes the fallback, keyword. --mode ltr learns fro
 
 --mode ltr trains a learning-to-rank model (LambdaMART by default) on the judged candidates and
 searches with it, never scoring a query with a model trained on it: for esci one model is trained on
-the train split only (its size chosen by --ltr-inner-folds cross-validation inside the train queries), so the
+the train split only (its size chosen by cross-validation inside the train queries), so the
 "train" numbers are in-sample and "test" is held out; for qrels, which has no split, --folds-fold
 cross-validation by query: each query is searched by a model trained on the other folds. Features
 use semantic similarity only when --embedder is given. --ltr-model FILE scores with a saved model
-instead of training (e.g. one trained on another catalogue); --ltr-save FILE keeps the trained one.`,
+instead of training (e.g. one trained on another catalogue); --ltr-save FILE keeps the trained one.
+--ltr-config FILE (YAML) holds the research settings of training (algorithm, trees, features to
+ignore, ...); docs/ltr/default.yaml lists them with their defaults.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := search.DefaultConfig()
@@ -62,8 +64,15 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 				}
 				mode = m
 			}
-			if mode == search.ModeLTR && lo.depth > 0 {
-				cfg.Fusion.Depth = lo.depth
+			var lc ltrConfig
+			if mode == search.ModeLTR {
+				var err error
+				if lc, err = loadLTRConfig(lo.configPath); err != nil {
+					return err
+				}
+				if lc.Depth > 0 {
+					cfg.Fusion.Depth = lc.Depth
+				}
 			}
 			opts := search.Options{Logger: progressLogger(cmd.ErrOrStderr())} // background embedding progress
 			var vcache *vectorCache
@@ -129,7 +138,7 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 			}
 			var rep *searcheval.Report
 			if mode == search.ModeLTR {
-				rep, err = evalLTR(ctx, errw, ix, ds, &lo, progress)
+				rep, err = evalLTR(ctx, errw, ix, ds, &lo, &lc, progress)
 			} else {
 				rep, err = searcheval.Evaluate(ctx, ix, ds, mode, progress)
 			}

@@ -150,12 +150,6 @@ func NewRegistry(opt Options) *Registry {
 	return r
 }
 
-// RegisterTokenizer adds or replaces a tokenizer.
-func (r *Registry) RegisterTokenizer(name string, t Tokenizer) { r.tokenizers[name] = t }
-
-// RegisterFilter adds or replaces a token filter.
-func (r *Registry) RegisterFilter(name string, f TokenFilter) { r.filters[name] = f }
-
 // Build creates an analyzer from named parts and registers it under name.
 func (r *Registry) Build(name, tokenizer string, filters ...string) (*Analyzer, error) {
 	t, ok := r.tokenizers[tokenizer]

@@ -8,6 +8,10 @@
 // A Model remembers the names of its features; Save and Load write and read
 // a small versioned binary format (see format.go), and Model.Check reports a
 // feature schema that does not match the one the model was trained on.
+//
+// Package search/ranking trains and serves an ltr model from Aisle's search
+// log; package search defines the features (search.FeatureNames) and
+// re-ranks with the model.
 package ltr
 
 import (

@@ -9,6 +9,12 @@
 // of the search log and click-through and popularity features from the
 // older half, as they will when the model serves searches that have not
 // happened yet.
+//
+// The three search-ranking packages: search computes the features of a
+// candidate (ltrfeatures.go) and re-ranks with any Ranker; search/ltr is
+// the learning algorithm, which knows nothing of search; ranking (this
+// package) is the lifecycle around them: data from the search log,
+// training, the gate, versions and the serving model.
 package ranking
 
 import (

@@ -53,11 +53,11 @@ func TestFeatureSchema(t *testing.T) {
 			t.Errorf("feature %q named twice", n)
 		}
 	}
-	// positions used by featurize agree with the names
+	// the positions of stored models' features do not move
 	for _, tc := range []struct {
 		pos  int
 		name string
-	}{{fBM25Title, "bm25_title"}, {fBM25Description, "bm25_description"}, {fSemanticRRank, "semantic_rrank"}, {fClicks, "clicks"}, {fLogDescLen, "log_desc_len"}} {
+	}{{0, "bm25_title"}, {4, "bm25_description"}, {18, "semantic_rrank"}, {25, "clicks"}, {27, "log_desc_len"}} {
 		if names[tc.pos] != tc.name {
 			t.Errorf("position %d is %q, want %q", tc.pos, names[tc.pos], tc.name)
 		}
