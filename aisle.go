@@ -221,6 +221,21 @@ func (a *Aisle) Start(ctx context.Context) error {
 	return nil
 }
 
+// RetrainInBackground starts a retraining run of every configured model
+// in the background, as POST /api/models/retrain does: each new version
+// serves once it validates no worse. It is false when the server is
+// closing or a run is already under way.
+func (a *Aisle) RetrainInBackground() bool {
+	if a.rt.Busy() {
+		return false
+	}
+	return a.goBackground(func() {
+		if _, err := a.rt.RunOnce(a.bg); err != nil && a.bg.Err() == nil && !errors.Is(err, recommend.ErrBusy) {
+			a.log.Error("background training failed", "error", err)
+		}
+	})
+}
+
 // goBackground runs f in the group Close waits for; false when closing.
 func (a *Aisle) goBackground(f func()) bool {
 	a.mu.Lock()

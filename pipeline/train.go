@@ -27,6 +27,13 @@ func DefaultModels() []Spec {
 	return []Spec{{Name: "popular"}, {Name: "itemknn"}, {Name: "ials"}, {Name: "ease"}, {Name: "itemfilter"}}
 }
 
+// QuickModels are the default models that train in seconds on a shop of
+// tens of thousands of events (popularity and item neighbours): what a
+// server can serve from while the others train in the background.
+func QuickModels() []Spec {
+	return []Spec{{Name: "popular"}, {Name: "itemknn"}}
+}
+
 // Options configure a training run.
 type Options struct {
 	Models     []Spec

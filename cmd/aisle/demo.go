@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aisle-dev/aisle"
+
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/demo"
@@ -36,11 +38,18 @@ then the API is served. GET /api/ready answers 200 once it can serve.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			var quick bool // only the quick models were trained before ready
 			return serve(ctx, cfg, newLogger(cfg), func(ctx context.Context, eng *engine.Engine) error {
 				if err := loadDemo(ctx, eng); err != nil {
 					return err
 				}
-				return trainIfNone(ctx, cfg, eng)
+				var err error
+				quick, err = trainIfNone(ctx, cfg, eng)
+				return err
+			}, func(a *aisle.Aisle) {
+				if quick && a.RetrainInBackground() {
+					fmt.Println("Training the other models in the background; each serves once it validates better (GET /api/models).")
+				}
 			})
 		},
 	}
@@ -89,25 +98,32 @@ func loadDemo(ctx context.Context, eng *engine.Engine) error {
 	return nil
 }
 
-// trainIfNone trains the configured models when none is stored yet.
-func trainIfNone(ctx context.Context, cfg config.Config, eng *engine.Engine) error {
+// trainIfNone trains models when none is stored yet, so the demo answers
+// with a model from its first request. With the default model list only
+// the quick ones (pipeline.QuickModels) train before the shop is ready,
+// which takes seconds; quick then reports that the rest should train in
+// the background. A config naming its models has them all trained here.
+func trainIfNone(ctx context.Context, cfg config.Config, eng *engine.Engine) (quick bool, err error) {
 	metas, err := eng.Store().ListModels(ctx, "")
 	if err != nil || len(metas) > 0 {
-		return err
+		return false, err
 	}
 	opts, err := trainOptions(cfg)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if len(opts.Models) == 0 {
+		opts.Models, quick = pipeline.QuickModels(), true
 	}
 	fmt.Println("Training the models on the demo data (first start only)…")
 	data, err := opts.Load(ctx, eng.Store())
 	if err != nil {
-		return err
+		return false, err
 	}
 	bars := &trainBars{}
 	opts.Progress = bars.update
 	results, err := pipeline.Train(ctx, eng.Store(), data, opts)
 	bars.finish()
 	printResults(os.Stdout, results)
-	return err
+	return quick, err
 }

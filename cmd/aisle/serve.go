@@ -64,7 +64,7 @@ the API description at /api/openapi.json) over the data in --data.`,
 // serve runs Aisle on cfg.Server.Addr until ctx ends. prepare, when set,
 // runs after the server is listening and before it is marked ready (the
 // demo imports and trains there, so /api/ready tells when it can answer).
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare func(context.Context, *engine.Engine) error) (err error) {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare func(context.Context, *engine.Engine) error, ready ...func(*aisle.Aisle)) (err error) {
 	a, err := aisle.Open(ctx, cfg, aisle.WithLogger(log), aisle.WithPrepare(prepare))
 	if err != nil {
 		return err
@@ -92,5 +92,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 		return err
 	}
 	log.Info("aisle ready", "url", url)
+	for _, f := range ready {
+		f(a)
+	}
 	return <-served
 }
