@@ -48,6 +48,21 @@ type Config struct {
 	// Shrink damps behaviour similarity of rare pairs: c / (sqrt(ni·nj) +
 	// Shrink). Default 5.
 	Shrink float64
+	// BasketLift is the exponent α of the basket score's popularity
+	// discount. A pair bought together in c baskets, of b_a and b_j
+	// baskets holding each, is a complement only when it meets more often
+	// than chance (lift > 1), and then scores
+	//
+	//	c/(c+BasketSupport) · c / (b_a^(1-α) · b_j^α)
+	//
+	// in [0, 1], which for an anchor a ranks partners by
+	// confidence^(1-α) · lift^α: 0 (the default, chosen on validation) is
+	// the share of a's baskets that hold j, 1 is pure lift (favouring rare
+	// partners). Values outside [0, 1] are clamped.
+	BasketLift float64
+	// BasketSupport damps pairs seen in few baskets (the k above).
+	// Default 5; a negative value means 0.
+	BasketSupport float64
 	// BasketWindow joins the purchases (and carts) of one user within this
 	// span into a basket when events carry no session id. Default 24h.
 	BasketWindow time.Duration
@@ -86,6 +101,13 @@ func (c *Config) defaults() {
 	}
 	if c.Shrink <= 0 {
 		c.Shrink = 5
+	}
+	c.BasketLift = min(max(c.BasketLift, 0), 1)
+	switch {
+	case c.BasketSupport == 0:
+		c.BasketSupport = 5
+	case c.BasketSupport < 0:
+		c.BasketSupport = 0
 	}
 	if c.BasketWindow <= 0 {
 		c.BasketWindow = 24 * time.Hour
@@ -341,7 +363,7 @@ func (ix *Index) complementCandidates(a int32) []int32 {
 // Signal names, in the order of Weights.W.
 const (
 	SigBehaviour = iota // co-interactions by the same shoppers (shrunk cosine)
-	SigBasket           // bought in the same basket (shrunk lift)
+	SigBasket           // bought in the same basket (shrunk confidence, lift > 1)
 	SigLeaf             // same leaf category
 	SigPath             // share of the category path in common
 	SigBrand            // same brand

@@ -77,8 +77,9 @@ func TestBehaviourShrinkage(t *testing.T) {
 	}
 }
 
-// Basket scores are shrunk lift: an item in every basket is not a
-// complement of anything, a pair that meets more often than chance is.
+// Basket scores are shrunk confidence among pairs with lift above 1: an
+// item in every basket is not a complement of anything, a pair that meets
+// more often than chance is.
 func TestBasketLift(t *testing.T) {
 	items := []catalog.Item{item("bag", "", "bags", ""), item("x", "", "pens", ""), item("y", "", "ink", ""), item("z", "", "paper", "")}
 	var evs []events.Event
@@ -96,9 +97,10 @@ func TestBasketLift(t *testing.T) {
 	ix := build(t, items, evs, Config{})
 	p := ix.content.pos
 	xy, xbag := ix.beh.basketOf(p["x"], p["y"]), ix.beh.basketOf(p["x"], p["bag"])
-	// 12 baskets of two or more items; lift(x,y) = 4·12/(4·4) = 3;
-	// shrunk 4/(4+2)·ln 3/ln 12
-	want := 4.0 / 6 * math.Log(3) / math.Log(12)
+	// 12 baskets of two or more items; lift(x,y) = 4·12/(4·4) = 3 > 1;
+	// confidence 4/4 shrunk by 4/(4+5)
+	want := 4.0 / 9
+
 	if math.Abs(xy-want) > 1e-5 {
 		t.Errorf("basket(x,y) = %v, want %v", xy, want)
 	}
@@ -280,6 +282,44 @@ func TestParseWeights(t *testing.T) {
 		w, err := ParseWeights(tc.in)
 		if (err != nil) != tc.wantErr || (err == nil && w.W[SigText] != tc.text) {
 			t.Errorf("ParseWeights(%q) = %s, %v", tc.in, w, err)
+		}
+	}
+}
+
+// BasketLift trades confidence (popular partners) for lift (rare ones):
+// p is in 4 of x's 6 baskets and 6 others, r in 2 of x's and nowhere else.
+func TestBasketLiftExponent(t *testing.T) {
+	items := []catalog.Item{item("x", "", "a", ""), item("p", "", "b", ""), item("r", "", "c", ""), item("f", "", "d", ""), item("g", "", "e", "")}
+	var evs []events.Event
+	for b := 0; b < 20; b++ {
+		s, u := fmt.Sprintf("order%d", b), fmt.Sprintf("u%d", b)
+		switch {
+		case b < 4:
+			evs = append(evs, buy(u, "x", s, 0), buy(u, "p", s, 0))
+		case b < 6:
+			evs = append(evs, buy(u, "x", s, 0), buy(u, "r", s, 0))
+		case b < 12:
+			evs = append(evs, buy(u, "p", s, 0), buy(u, "f", s, 0))
+		default:
+			evs = append(evs, buy(u, "f", s, 0), buy(u, "g", s, 0))
+		}
+	}
+	for _, tc := range []struct {
+		lift  float64
+		p, r  float64
+		first string
+	}{
+		{0, 4.0 / 9 * 4 / 6, 2.0 / 7 * 2 / 6, "p"},
+		{1, 4.0 / 9 * 4 / 10, 2.0 / 7 * 2 / 2, "r"},
+	} {
+		ix := build(t, items, evs, Config{BasketLift: tc.lift, Complement: &Weights{W: [NumSignals]float64{SigBasket: 1}}})
+		pos := ix.content.pos
+		p, r := ix.beh.basketOf(pos["x"], pos["p"]), ix.beh.basketOf(pos["x"], pos["r"])
+		if math.Abs(p-tc.p) > 1e-5 || math.Abs(r-tc.r) > 1e-5 {
+			t.Errorf("lift exponent %v: basket(x,p)=%v basket(x,r)=%v, want %v %v", tc.lift, p, r, tc.p, tc.r)
+		}
+		if got := ids(ix.Complements("x", 2, nil)); len(got) == 0 || got[0] != tc.first {
+			t.Errorf("lift exponent %v: complements of x = %v, want %s first", tc.lift, got, tc.first)
 		}
 	}
 }
