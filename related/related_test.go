@@ -323,3 +323,53 @@ func TestBasketLiftExponent(t *testing.T) {
 		}
 	}
 }
+
+// When purchases carry order ids, the hold-out is per basket: the item
+// held out is predicted from the other items of its own basket, not from
+// the shopper's earlier orders.
+func TestHoldOutByBasket(t *testing.T) {
+	var items []catalog.Item
+	for i := 0; i < 40; i++ {
+		items = append(items, item(fmt.Sprintf("i%02d", i), "", "Shop/Kind", ""))
+	}
+	var evs []events.Event
+	for u := 0; u < 50; u++ {
+		user := fmt.Sprintf("u%d", u)
+		for o := 0; o < 3; o++ {
+			s := fmt.Sprintf("%s-o%d", user, o)
+			for k := 0; k < 3; k++ {
+				// basket o of user u holds 3 items of its own block
+				evs = append(evs, buy(user, items[(u+o*7+k)%10+10*o].ID, s, time.Duration(o*24+k)*time.Hour))
+			}
+		}
+	}
+	cfg := Config{}
+	cfg.defaults()
+	train, held := holdOut(items, evs, cfg)
+	if len(held) == 0 || len(train) >= len(evs) {
+		t.Fatalf("held out %d anchors, kept %d of %d events", len(held), len(train), len(evs))
+	}
+	for a, hs := range held {
+		for _, h := range hs {
+			if a/10 != h/10 {
+				t.Errorf("anchor %s holds out %s from another basket", items[a].ID, items[h].ID)
+			}
+		}
+	}
+	// without order ids the same purchases are held out per shopper
+	for k := range evs {
+		evs[k].SessionID = ""
+	}
+	_, held = holdOut(items, evs, cfg)
+	cross := 0
+	for a, hs := range held {
+		for _, h := range hs {
+			if a/10 != h/10 {
+				cross++
+			}
+		}
+	}
+	if cross == 0 {
+		t.Error("without order ids the hold-out should pair items across a shopper's orders")
+	}
+}
