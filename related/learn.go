@@ -110,7 +110,16 @@ func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor
 		if cfg.Complement == nil {
 			set := ix.learnSet(anchors, held, true)
 			rep.ComplementBefore = set.ndcg(rep.Complement)
-			rep.Complement = set.ascend(rep.Complement, true, [NumSignals]bool{})
+			// As for similar items, the content balance is a default: the
+			// shopper's next purchase rewarded whatever content weights
+			// fitted its noise and lost against Amazon's "also bought"
+			// (docs/benchmarks.md); the hold-out decides how far to trust
+			// shoppers, baskets, popularity and item vectors.
+			var frozen [NumSignals]bool
+			for _, k := range []int{SigLeaf, SigPath, SigBrand, SigAttrs, SigText, SigCatPair} {
+				frozen[k] = true
+			}
+			rep.Complement = set.ascend(rep.Complement, true, frozen)
 			rep.ComplementAfter = set.ndcg(rep.Complement)
 			if rep.ComplementAfter < rep.ComplementBefore*(1+minLearnGain) {
 				rep.Complement, rep.ComplementAfter = DefaultComplement(), rep.ComplementBefore

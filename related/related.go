@@ -290,13 +290,24 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 	return res
 }
 
+// sameBrandSubstitute scales SubstituteText down for items of the
+// anchor's brand.
+const sameBrandSubstitute = 0.8
+
 // isSubstitute reports whether j would replace a rather than complete it:
-// a similar title in the same leaf category, or in the same branch of the
+// a similar title (less similar when of the same brand) in the same leaf
+// category, or in the same branch of the
 // category tree (catalogues split one kind over sibling leaves), and
 // shoppers do not buy the two together (inks of two colours are; two
 // calculators are not).
 func (ix *Index) isSubstitute(a, j int32, f features) bool {
-	if f[SigText] < ix.cfg.SubstituteText {
+	limit := ix.cfg.SubstituteText
+	if f[SigBrand] > 0 {
+		// the same maker's item of the same kind with a title this
+		// alike is another model of the product line (TI-30X, TI-34)
+		limit *= sameBrandSubstitute
+	}
+	if f[SigText] < limit {
 		return false
 	}
 	if !ix.content.sameLeaf(a, j) && ix.content.pathShare(a, j) < 1 {
@@ -405,12 +416,21 @@ func DefaultSimilar() Weights {
 	return w
 }
 
-// DefaultComplement is the blend for complements before learning.
+// DefaultComplement is the blend for complements before learning: shoppers
+// and baskets in common, the categories the anchor's buyers also buy, and
+// a nudge to the anchor's category and brand (the substitute rule keeps
+// other ones of the same out). The content part was chosen on the
+// validation half of Amazon Office's "also bought" relations and is kept
+// by Learn, which re-weighs only the behaviour signals
+// (docs/benchmarks.md).
 func DefaultComplement() Weights {
 	var w Weights
 	w.W[SigBehaviour] = 0.5
 	w.W[SigBasket] = 1
-	w.W[SigCatPair] = 0.5
+	w.W[SigLeaf] = 0.2
+	w.W[SigPath] = 0.2
+	w.W[SigBrand] = 0.2
+	w.W[SigCatPair] = 2
 	w.W[SigPopular] = 0.05
 	return w
 }

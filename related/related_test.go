@@ -373,3 +373,25 @@ func TestHoldOutByBasket(t *testing.T) {
 		t.Error("without order ids the hold-out should pair items across a shopper's orders")
 	}
 }
+
+// Another model of the same maker's product line is a substitute even
+// when the titles share less than SubstituteText (TI-30X, TI-34: 0.48);
+// another maker's item of the same kind with that title overlap is not.
+func TestSameBrandSubstitute(t *testing.T) {
+	items := []catalog.Item{
+		{ID: "ti30", Title: "TI-30X scientific calculator", Brand: "Texas Instruments", Categories: []string{"Office/Calculators/Scientific"}},
+		{ID: "ti34", Title: "TI-34 scientific calculator", Brand: "Texas Instruments", Categories: []string{"Office/Calculators/Scientific"}},
+		{ID: "aaa", Title: "AAA batteries, 4 pack", Brand: "Duracell", Categories: []string{"Office/Batteries"}},
+		{ID: "pad", Title: "Graph paper pad", Brand: "Ampad", Categories: []string{"Office/Paper"}},
+	}
+	ix := build(t, items, nil, Config{})
+	f := ix.complementFeatures(0, 1)
+	if f[SigText] >= ix.cfg.SubstituteText || !ix.isSubstitute(0, 1, f) {
+		t.Errorf("ti34 for ti30: text %.3f, substitute %v; want below %v and a substitute", f[SigText], ix.isSubstitute(0, 1, f), ix.cfg.SubstituteText)
+	}
+	items[1].Brand = "Casio"
+	ix = build(t, items, nil, Config{})
+	if f := ix.complementFeatures(0, 1); ix.isSubstitute(0, 1, f) {
+		t.Errorf("another maker's calculator with text %.3f counts as a substitute", f[SigText])
+	}
+}
