@@ -104,6 +104,41 @@ func (s *Service) WarmRelated(ctx context.Context) error {
 	return err
 }
 
+// LearnRelated builds the item relations with the blend learned on the
+// event log and waits for it, where a request or WarmRelated learns in the
+// background and swaps the result in later: for evaluations, which must
+// measure one state of the relations from the first question on. A
+// background learning under way is waited for first.
+func (s *Service) LearnRelated(ctx context.Context) (related.LearnReport, error) {
+	for !s.rel.running.CompareAndSwap(false, true) {
+		select {
+		case <-ctx.Done():
+			return related.LearnReport{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	defer s.rel.running.Store(false)
+	s.rel.lastStart.Store(time.Now().UnixNano())
+	ver := s.catVer.Load()
+	n := s.ledgerEvents()
+	evs, err := s.relatedEvents(ctx)
+	if err != nil {
+		return related.LearnReport{}, err
+	}
+	ix, rep, err := related.Learn(ctx, s.relatedItems(), evs, s.factorVectors(), nil, s.relatedConfig(), nil)
+	if err != nil {
+		return rep, fmt.Errorf("learn item relations: %w", err)
+	}
+	s.rel.mu.Lock()
+	defer s.rel.mu.Unlock()
+	if s.catVer.Load() != ver {
+		ix = ix.WithItems(s.relatedItems())
+		ver = s.catVer.Load()
+	}
+	s.rel.cur.Store(&relatedState{ix: ix, catVer: ver, events: n, built: time.Now(), learnt: true})
+	return rep, nil
+}
+
 // buildRelated builds the relations with default weights from the store's
 // events; the caller holds rel.mu.
 func (s *Service) buildRelated(ctx context.Context) (*relatedState, []events.Event, error) {

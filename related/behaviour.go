@@ -11,7 +11,7 @@ import (
 
 // behaviour holds what shoppers did with pairs of items: the same shopper
 // touching both (shrunk cosine), the same basket holding both (shrunk
-// lift), and which leaf categories are bought by the same shoppers.
+// confidence among pairs above chance, see Config.BasketLift), and which leaf categories are bought by the same shoppers.
 type behaviour struct {
 	sim    [][]neighbour // per item, best first
 	simIdx []map[int32]float32
@@ -34,9 +34,6 @@ type neighbour struct {
 // maxPerUser bounds the items of one shopper that are paired up (the most
 // recent), so a heavy user costs O(maxPerUser²), not O(n²).
 const maxPerUser = 100
-
-// basketShrink damps the lift of pairs seen in few baskets.
-const basketShrink = 2
 
 type touch struct {
 	item    int32
@@ -132,12 +129,14 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 		b.simIdx[i] = indexOf(b.sim[i])
 	}
 	b.basket, b.bIdx = make([][]neighbour, n), make([]map[int32]float32, n)
-	logN := math.Log(max(nBaskets, 2))
+	alpha, sup := cfg.BasketLift, cfg.BasketSupport
 	for i, m := range bco {
 		for j, cij := range m {
 			c := float64(cij)
-			lift := c * nBaskets / (bcount[i] * bcount[j])
-			s := c / (c + basketShrink) * max(0, math.Log(lift)) / logN
+			if c*nBaskets <= bcount[i]*bcount[j] {
+				continue // no more often than chance: lift ≤ 1
+			}
+			s := c / (c + sup) * c / (math.Pow(bcount[i], 1-alpha) * math.Pow(bcount[j], alpha))
 			if s > 0 {
 				b.basket[i] = append(b.basket[i], neighbour{j, float32(min(s, 1))})
 			}

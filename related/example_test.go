@@ -39,5 +39,5 @@ func Example() {
 	}
 	// Output:
 	// similar: ti34 - similar text
-	// bought together: aaa - chosen by the same shoppers, bought together
+	// bought together: aaa - bought together, chosen by the same shoppers
 }

@@ -48,6 +48,21 @@ type Config struct {
 	// Shrink damps behaviour similarity of rare pairs: c / (sqrt(ni·nj) +
 	// Shrink). Default 5.
 	Shrink float64
+	// BasketLift is the exponent α of the basket score's popularity
+	// discount. A pair bought together in c baskets, of b_a and b_j
+	// baskets holding each, is a complement only when it meets more often
+	// than chance (lift > 1), and then scores
+	//
+	//	c/(c+BasketSupport) · c / (b_a^(1-α) · b_j^α)
+	//
+	// in [0, 1], which for an anchor a ranks partners by
+	// confidence^(1-α) · lift^α: 0 (the default, chosen on validation) is
+	// the share of a's baskets that hold j, 1 is pure lift (favouring rare
+	// partners). Values outside [0, 1] are clamped.
+	BasketLift float64
+	// BasketSupport damps pairs seen in few baskets (the k above).
+	// Default 5; a negative value means 0.
+	BasketSupport float64
 	// BasketWindow joins the purchases (and carts) of one user within this
 	// span into a basket when events carry no session id. Default 24h.
 	BasketWindow time.Duration
@@ -86,6 +101,13 @@ func (c *Config) defaults() {
 	}
 	if c.Shrink <= 0 {
 		c.Shrink = 5
+	}
+	c.BasketLift = min(max(c.BasketLift, 0), 1)
+	switch {
+	case c.BasketSupport == 0:
+		c.BasketSupport = 5
+	case c.BasketSupport < 0:
+		c.BasketSupport = 0
 	}
 	if c.BasketWindow <= 0 {
 		c.BasketWindow = 24 * time.Hour
@@ -268,13 +290,24 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 	return res
 }
 
+// sameBrandSubstitute scales SubstituteText down for items of the
+// anchor's brand.
+const sameBrandSubstitute = 0.8
+
 // isSubstitute reports whether j would replace a rather than complete it:
-// a similar title in the same leaf category, or in the same branch of the
+// a similar title (less similar when of the same brand) in the same leaf
+// category, or in the same branch of the
 // category tree (catalogues split one kind over sibling leaves), and
 // shoppers do not buy the two together (inks of two colours are; two
 // calculators are not).
 func (ix *Index) isSubstitute(a, j int32, f features) bool {
-	if f[SigText] < ix.cfg.SubstituteText {
+	limit := ix.cfg.SubstituteText
+	if f[SigBrand] > 0 {
+		// the same maker's item of the same kind with a title this
+		// alike is another model of the product line (TI-30X, TI-34)
+		limit *= sameBrandSubstitute
+	}
+	if f[SigText] < limit {
 		return false
 	}
 	if !ix.content.sameLeaf(a, j) && ix.content.pathShare(a, j) < 1 {
@@ -341,7 +374,7 @@ func (ix *Index) complementCandidates(a int32) []int32 {
 // Signal names, in the order of Weights.W.
 const (
 	SigBehaviour = iota // co-interactions by the same shoppers (shrunk cosine)
-	SigBasket           // bought in the same basket (shrunk lift)
+	SigBasket           // bought in the same basket (shrunk confidence, lift > 1)
 	SigLeaf             // same leaf category
 	SigPath             // share of the category path in common
 	SigBrand            // same brand
@@ -383,12 +416,21 @@ func DefaultSimilar() Weights {
 	return w
 }
 
-// DefaultComplement is the blend for complements before learning.
+// DefaultComplement is the blend for complements before learning: shoppers
+// and baskets in common, the categories the anchor's buyers also buy, and
+// a nudge to the anchor's category and brand (the substitute rule keeps
+// other ones of the same out). The content part was chosen on the
+// validation half of Amazon Office's "also bought" relations and is kept
+// by Learn, which re-weighs only the behaviour signals
+// (docs/benchmarks.md).
 func DefaultComplement() Weights {
 	var w Weights
 	w.W[SigBehaviour] = 0.5
 	w.W[SigBasket] = 1
-	w.W[SigCatPair] = 0.5
+	w.W[SigLeaf] = 0.2
+	w.W[SigPath] = 0.2
+	w.W[SigBrand] = 0.2
+	w.W[SigCatPair] = 2
 	w.W[SigPopular] = 0.05
 	return w
 }

@@ -77,8 +77,9 @@ func TestBehaviourShrinkage(t *testing.T) {
 	}
 }
 
-// Basket scores are shrunk lift: an item in every basket is not a
-// complement of anything, a pair that meets more often than chance is.
+// Basket scores are shrunk confidence among pairs with lift above 1: an
+// item in every basket is not a complement of anything, a pair that meets
+// more often than chance is.
 func TestBasketLift(t *testing.T) {
 	items := []catalog.Item{item("bag", "", "bags", ""), item("x", "", "pens", ""), item("y", "", "ink", ""), item("z", "", "paper", "")}
 	var evs []events.Event
@@ -96,9 +97,10 @@ func TestBasketLift(t *testing.T) {
 	ix := build(t, items, evs, Config{})
 	p := ix.content.pos
 	xy, xbag := ix.beh.basketOf(p["x"], p["y"]), ix.beh.basketOf(p["x"], p["bag"])
-	// 12 baskets of two or more items; lift(x,y) = 4·12/(4·4) = 3;
-	// shrunk 4/(4+2)·ln 3/ln 12
-	want := 4.0 / 6 * math.Log(3) / math.Log(12)
+	// 12 baskets of two or more items; lift(x,y) = 4·12/(4·4) = 3 > 1;
+	// confidence 4/4 shrunk by 4/(4+5)
+	want := 4.0 / 9
+
 	if math.Abs(xy-want) > 1e-5 {
 		t.Errorf("basket(x,y) = %v, want %v", xy, want)
 	}
@@ -281,5 +283,115 @@ func TestParseWeights(t *testing.T) {
 		if (err != nil) != tc.wantErr || (err == nil && w.W[SigText] != tc.text) {
 			t.Errorf("ParseWeights(%q) = %s, %v", tc.in, w, err)
 		}
+	}
+}
+
+// BasketLift trades confidence (popular partners) for lift (rare ones):
+// p is in 4 of x's 6 baskets and 6 others, r in 2 of x's and nowhere else.
+func TestBasketLiftExponent(t *testing.T) {
+	items := []catalog.Item{item("x", "", "a", ""), item("p", "", "b", ""), item("r", "", "c", ""), item("f", "", "d", ""), item("g", "", "e", "")}
+	var evs []events.Event
+	for b := 0; b < 20; b++ {
+		s, u := fmt.Sprintf("order%d", b), fmt.Sprintf("u%d", b)
+		switch {
+		case b < 4:
+			evs = append(evs, buy(u, "x", s, 0), buy(u, "p", s, 0))
+		case b < 6:
+			evs = append(evs, buy(u, "x", s, 0), buy(u, "r", s, 0))
+		case b < 12:
+			evs = append(evs, buy(u, "p", s, 0), buy(u, "f", s, 0))
+		default:
+			evs = append(evs, buy(u, "f", s, 0), buy(u, "g", s, 0))
+		}
+	}
+	for _, tc := range []struct {
+		lift  float64
+		p, r  float64
+		first string
+	}{
+		{0, 4.0 / 9 * 4 / 6, 2.0 / 7 * 2 / 6, "p"},
+		{1, 4.0 / 9 * 4 / 10, 2.0 / 7 * 2 / 2, "r"},
+	} {
+		ix := build(t, items, evs, Config{BasketLift: tc.lift, Complement: &Weights{W: [NumSignals]float64{SigBasket: 1}}})
+		pos := ix.content.pos
+		p, r := ix.beh.basketOf(pos["x"], pos["p"]), ix.beh.basketOf(pos["x"], pos["r"])
+		if math.Abs(p-tc.p) > 1e-5 || math.Abs(r-tc.r) > 1e-5 {
+			t.Errorf("lift exponent %v: basket(x,p)=%v basket(x,r)=%v, want %v %v", tc.lift, p, r, tc.p, tc.r)
+		}
+		if got := ids(ix.Complements("x", 2, nil)); len(got) == 0 || got[0] != tc.first {
+			t.Errorf("lift exponent %v: complements of x = %v, want %s first", tc.lift, got, tc.first)
+		}
+	}
+}
+
+// When purchases carry order ids, the hold-out is per basket: the item
+// held out is predicted from the other items of its own basket, not from
+// the shopper's earlier orders.
+func TestHoldOutByBasket(t *testing.T) {
+	var items []catalog.Item
+	for i := 0; i < 40; i++ {
+		items = append(items, item(fmt.Sprintf("i%02d", i), "", "Shop/Kind", ""))
+	}
+	var evs []events.Event
+	for u := 0; u < 50; u++ {
+		user := fmt.Sprintf("u%d", u)
+		for o := 0; o < 3; o++ {
+			s := fmt.Sprintf("%s-o%d", user, o)
+			for k := 0; k < 3; k++ {
+				// basket o of user u holds 3 items of its own block
+				evs = append(evs, buy(user, items[(u+o*7+k)%10+10*o].ID, s, time.Duration(o*24+k)*time.Hour))
+			}
+		}
+	}
+	cfg := Config{}
+	cfg.defaults()
+	train, held := holdOut(items, evs, cfg)
+	if len(held) == 0 || len(train) >= len(evs) {
+		t.Fatalf("held out %d anchors, kept %d of %d events", len(held), len(train), len(evs))
+	}
+	for a, hs := range held {
+		for _, h := range hs {
+			if a/10 != h/10 {
+				t.Errorf("anchor %s holds out %s from another basket", items[a].ID, items[h].ID)
+			}
+		}
+	}
+	// without order ids the same purchases are held out per shopper
+	for k := range evs {
+		evs[k].SessionID = ""
+	}
+	_, held = holdOut(items, evs, cfg)
+	cross := 0
+	for a, hs := range held {
+		for _, h := range hs {
+			if a/10 != h/10 {
+				cross++
+			}
+		}
+	}
+	if cross == 0 {
+		t.Error("without order ids the hold-out should pair items across a shopper's orders")
+	}
+}
+
+// Another model of the same maker's product line is a substitute even
+// when the titles share less than SubstituteText (TI-30X, TI-34: 0.48);
+// another maker's item of the same kind with that title overlap is not.
+func TestSameBrandSubstitute(t *testing.T) {
+	items := []catalog.Item{
+		{ID: "ti30", Title: "TI-30X scientific calculator", Brand: "Texas Instruments", Categories: []string{"Office/Calculators/Scientific"}},
+		{ID: "ti34", Title: "TI-34 scientific calculator", Brand: "Texas Instruments", Categories: []string{"Office/Calculators/Scientific"}},
+		{ID: "aaa", Title: "AAA batteries, 4 pack", Brand: "Duracell", Categories: []string{"Office/Batteries"}},
+		{ID: "pad", Title: "Graph paper pad", Brand: "Ampad", Categories: []string{"Office/Paper"}},
+	}
+	ix := build(t, items, nil, Config{})
+	f := ix.complementFeatures(0, 1)
+	if f[SigText] >= ix.cfg.SubstituteText || !ix.isSubstitute(0, 1, f) {
+		t.Errorf("ti34 for ti30: text %.3f, substitute %v; want below %v and a substitute", f[SigText], ix.isSubstitute(0, 1, f), ix.cfg.SubstituteText)
+	}
+	items[1].Brand = "Casio"
+	ix = build(t, items, nil, Config{})
+	if f := ix.complementFeatures(0, 1); ix.isSubstitute(0, 1, f) {
+		t.Errorf("another maker's calculator with text %.3f counts as a substitute", f[SigText])
 	}
 }

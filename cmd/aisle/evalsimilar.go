@@ -37,6 +37,9 @@ type similarOptions struct {
 	SubstituteText float64
 	// BoughtTogether overrides related.Config.BoughtTogether (0 = default).
 	BoughtTogether float64
+	// BasketLift and BasketSupport override the related.Config fields of
+	// those names (0 = default).
+	BasketLift, BasketSupport float64
 }
 
 // similarReport is what `aisle eval similar` measured.
@@ -96,6 +99,8 @@ and item_meta's category and brand codes.`,
 	f.IntVar(&opt.K, "k", 10, "cut-off")
 	f.Float64Var(&opt.SubstituteText, "substitute-text", 0, "title similarity from which a same-category item is a substitute, never a complement (default: related's)")
 	f.Float64Var(&opt.BoughtTogether, "bought-together", 0, "behaviour similarity from which a same-kind item is a complement after all (default: related's)")
+	f.Float64Var(&opt.BasketLift, "basket-lift", 0, "popularity discount of the basket score, 0–1: near 0 ranks partners by co-counts, 1 by lift; negative = 0 (default: related's)")
+	f.Float64Var(&opt.BasketSupport, "basket-support", 0, "baskets from which a pair's basket score is trusted, c/(c+k); negative = 0 (default: related's)")
 	f.StringVar(&opt.Embedder, "embedder", "none", "text embedder whose item vectors join the blend: none, "+strings.Join(embedders.Kinds(), ", "))
 	f.StringVar(&opt.SimilarW, "similar-weights", "", "fixed blend for similar items instead of learning it, e.g. leaf=1,text=1,behaviour=0.5")
 	f.StringVar(&opt.ComplementW, "complement-weights", "", "fixed blend for bought-together instead of learning it")
@@ -129,7 +134,8 @@ func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(strin
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	cfg := related.Config{SubstituteText: opt.SubstituteText, BoughtTogether: opt.BoughtTogether}
+	cfg := related.Config{SubstituteText: opt.SubstituteText, BoughtTogether: opt.BoughtTogether,
+		BasketLift: opt.BasketLift, BasketSupport: opt.BasketSupport}
 	if opt.SimilarW != "" {
 		w, err := related.ParseWeights(opt.SimilarW)
 		if err != nil {

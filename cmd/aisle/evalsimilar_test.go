@@ -37,6 +37,12 @@ func TestEvalSimilarOffice(t *testing.T) {
 	if bt.NDCG < 0.24 || bt.NDCG < 2*btCo.NDCG {
 		t.Errorf("bought-together vs complements (test half): NDCG@10 %.4f, co-occurrence %.4f: want ≥ 0.24 and twice co-occurrence", bt.NDCG, btCo.NDCG)
 	}
+	// Amazon's "also bought" lists are full of the anchor's own kind (the
+	// content baseline answers 83 % from the anchor's leaf); complements
+	// that are not substitutes stay well below that.
+	if bt.SameLeaf > 0.5 {
+		t.Errorf("bought-together: %.3f of the answers in the anchor's leaf: substitutes are leaking in", bt.SameLeaf)
+	}
 	var out bytes.Buffer
 	if err := writeSimilarTable(&out, rep, 10); err != nil || !strings.Contains(out.String(), "similar vs substitutes") {
 		t.Errorf("table: %v\n%s", err, out.String())

@@ -157,6 +157,13 @@ func EvalRows(ctx context.Context, shop *eval.Shop, opt RowsOptions) (*RowsRepor
 	if opt.BuyAgainOnly {
 		return rep, nil
 	}
+	// The relations a live shop serves once it has learned them (a
+	// request learns in the background and swaps them in later, which
+	// would change the answers half way through).
+	progress("learn item relations", 0, 1)
+	if _, err := svc.LearnRelated(ctx); err != nil {
+		return nil, fmt.Errorf("rows: %w", err)
+	}
 	if err := rowsNextBasket(ctx, svc, baskets, order, opt, rep, progress); err != nil {
 		return nil, err
 	}
