@@ -127,6 +127,8 @@ type Data struct {
 	// set), over the same users and items; nil when there are none.
 	Explicit *model.Dataset
 	Report   Report
+
+	seqCache // Sequence, measured on first use
 }
 
 // Build reads every event (scan) and the catalogue and produces training
