@@ -129,11 +129,14 @@ func (r *Retrainer) Last() ([]pipeline.Result, error, time.Time) {
 	return out, err, at
 }
 
-// Busy reports whether a run is under way.
+// Busy reports whether a run is under way: the fast models', or the
+// background work that follows it (the background models, the
+// hyper-parameter search). A run RunOnce starts is not held back by
+// background work; requests for one are refused while Busy.
 func (r *Retrainer) Busy() bool {
 	if r.mu.TryLock() {
 		r.mu.Unlock()
-		return false
+		return r.BackgroundBusy()
 	}
 	return true
 }

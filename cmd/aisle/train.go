@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 
@@ -94,6 +95,7 @@ func newTrainCmd() *cobra.Command {
 	var g globalFlags
 	var models string
 	var jsonOut string
+	var background bool
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Clean the event log, then train, measure and store the models",
@@ -106,8 +108,11 @@ measured on a hold-out of a fifth of each sampled user's interactions (half
 the users their newest, half random ones), queried with the user's whole
 remaining history as the server does (NDCG@10, Recall@10, HR@10, MRR@10; the
 event weighting and recent-event boost are chosen there), fitted on all the
-data and stored as a new version. The server must not be running on the same
-data directory.`,
+data and stored as a new version. The background models (sasrec, if the data
+is sequential enough: users with time-ordered histories and an order that
+predicts the next item) then train within training.background_budget and are
+measured the same way, as the server trains them after the fast ones. The
+server must not be running on the same data directory.`,
 		Example: "  aisle train --data ./aisle-data\n  aisle train --data ./aisle-data --model ials,ease --json -",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -136,10 +141,20 @@ data directory.`,
 				return err
 			}
 			fmt.Fprintln(out, data.Report.String())
+			fmt.Fprintf(out, "sequential: %s\n\n", data.Sequence())
 			bars := &trainBars{}
 			opts.Progress = bars.update
 			results, err := pipeline.Train(cmd.Context(), eng.Store(), data, opts)
 			bars.finish()
+			if err == nil && models == "" && background && opts.Background.Budget > 0 {
+				// the server trains these after the fast ones; here nothing
+				// else needs the cores
+				opts.Background.Threads = runtime.GOMAXPROCS(0)
+				var bg []pipeline.Result
+				bg, err = pipeline.TrainBackground(cmd.Context(), eng.Store(), data, opts)
+				bars.finish()
+				results = append(results, bg...)
+			}
 			if err == nil && models == "" {
 				var res pipeline.Result
 				res, err = trainSearchRanker(cmd.Context(), cfg, eng)
@@ -158,6 +173,7 @@ data directory.`,
 	}
 	g.register(cmd)
 	cmd.Flags().StringVar(&models, "model", "", "comma-separated models to train (default: the config's list, else popular,itemknn,ials,ease)")
+	cmd.Flags().BoolVar(&background, "background", true, "also train the background models (sasrec), each within training.background_budget, as the server does after the fast ones")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "also write the results as JSON to this file (- for standard output)")
 	return cmd
 }
@@ -204,6 +220,9 @@ func printResults(w io.Writer, results []pipeline.Result) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\tversion\tNDCG@10\tRecall@10\tHR@10\tMRR@10\tweighting\tseconds\tnote")
 	for _, r := range results {
+		if r.Phase != "" {
+			r.Reason = r.Phase + ": " + r.Reason
+		}
 		if !r.Trained {
 			note := "not trained: " + r.Reason
 			if r.Error != "" {
