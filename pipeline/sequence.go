@@ -130,19 +130,24 @@ func measureSequence(ds *model.Dataset, seed uint64) Sequence {
 	// the previous item (t−1) more related to item t than a random item
 	// before it (j < t−1, no later than t−1)?
 	type pos struct{ u, t int }
-	var cands []pos
+	ordered := func(t int) bool { return ds.Times == nil || ds.Times[t] > ds.Times[t-1] }
+	total := 0
 	for _, u := range judged {
-		lo, hi := ds.UserPtr[u], ds.UserPtr[u+1]
-		for t := lo + 2; t < hi; t++ {
-			if ds.Times != nil && ds.Times[t] <= ds.Times[t-1] {
-				continue // same time: the order is unknown
+		for t := ds.UserPtr[u] + 2; t < ds.UserPtr[u+1]; t++ {
+			if ordered(t) {
+				total++
 			}
-			cands = append(cands, pos{u, t})
 		}
 	}
-	if len(cands) > seqMaxPositions {
-		rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-		cands = cands[:seqMaxPositions]
+	// keep about seqMaxPositions of them, each with the same chance
+	keep := min(1, float64(seqMaxPositions)/float64(max(1, total)))
+	cands := make([]pos, 0, min(total, seqMaxPositions+seqMaxPositions/10))
+	for _, u := range judged {
+		for t := ds.UserPtr[u] + 2; t < ds.UserPtr[u+1]; t++ {
+			if ordered(t) && (keep == 1 || rng.Float64() < keep) { // same time: the order is unknown
+				cands = append(cands, pos{u, t})
+			}
+		}
 	}
 	var wins float64
 	for _, p := range cands {

@@ -147,3 +147,13 @@ func TestBoundedSetsBudgetUnlessConfigured(t *testing.T) {
 		t.Fatalf("itemknn has no budget parameter: %+v", s.Params)
 	}
 }
+
+// BenchmarkSequence measures the sequential-data check on 20,000 users
+// with 30 interactions each over 5,000 items.
+func BenchmarkSequence(b *testing.B) {
+	ds := walks(20000, 5000, 30, false)
+	b.ResetTimer()
+	for b.Loop() {
+		measureSequence(ds, 1)
+	}
+}
