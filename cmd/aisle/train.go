@@ -8,8 +8,10 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -95,7 +97,7 @@ func newTrainCmd() *cobra.Command {
 	var g globalFlags
 	var models string
 	var jsonOut string
-	var background bool
+	var background, tune bool
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Clean the event log, then train, measure and store the models",
@@ -142,6 +144,11 @@ server must not be running on the same data directory.`,
 			}
 			fmt.Fprintln(out, data.Report.String())
 			fmt.Fprintf(out, "sequential: %s\n\n", data.Sequence())
+			if tune {
+				if opts.Models, err = tuneSpecs(cmd.Context(), out, data, opts); err != nil {
+					return err
+				}
+			}
 			bars := &trainBars{}
 			opts.Progress = bars.update
 			results, err := pipeline.Train(cmd.Context(), eng.Store(), data, opts)
@@ -173,9 +180,49 @@ server must not be running on the same data directory.`,
 	}
 	g.register(cmd)
 	cmd.Flags().StringVar(&models, "model", "", "comma-separated models to train (default: the config's list, else popular,itemknn,ials,ease)")
+	cmd.Flags().BoolVar(&tune, "tune", false, "first search each model's main hyper-parameters on the validation split within training.tune_budget (as the server does every training.tune_every) and train with the winners")
 	cmd.Flags().BoolVar(&background, "background", true, "also train the background models (sasrec), each within training.background_budget, as the server does after the fast ones")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "also write the results as JSON to this file (- for standard output)")
 	return cmd
+}
+
+// tuneSpecs searches the hyper-parameters of each model to train that
+// declares ranges, sharing training.tune_budget among them, prints what
+// each search found and returns the specs to train (the winners marked
+// tuned). Parameters the config sets are not varied.
+func tuneSpecs(ctx context.Context, out io.Writer, data *pipeline.Data, opts pipeline.Options) ([]pipeline.Spec, error) {
+	specs := opts.Models
+	if len(specs) == 0 {
+		specs = pipeline.DefaultModels()
+	}
+	budget := opts.Background.TuneBudget
+	if budget <= 0 {
+		budget = 10 * time.Minute
+	}
+	var todo []int
+	for k, spec := range specs {
+		if ok, _ := spec.Check(data); ok && len(pipeline.ParamRanges(spec.Name)) > 0 {
+			todo = append(todo, k)
+		}
+	}
+	start := time.Now()
+	out2 := slices.Clone(specs)
+	for n, k := range todo {
+		share := (budget - time.Since(start)) / time.Duration(len(todo)-n)
+		fmt.Fprintf(out, "tuning %s (%s)…\n", specs[k].Name, share.Round(time.Second))
+		tuned, rep, err := pipeline.Tune(ctx, data, specs[k], specs[k].Params, share, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			fmt.Fprintf(out, "  %s: %v\n", specs[k].Name, err)
+			continue
+		}
+		fmt.Fprintf(out, "  %s: %s\n", specs[k].Name, rep)
+		out2[k] = tuned
+	}
+	fmt.Fprintln(out)
+	return out2, nil
 }
 
 // trainBars draws one progress bar per model and phase on a terminal, and
