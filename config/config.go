@@ -148,7 +148,7 @@ type Recommend struct {
 type Model struct {
 	Name         string             `yaml:"name"`
 	Params       map[string]float64 `yaml:"params"`
-	Requirements map[string]float64 `yaml:"requirements"` // min_users, min_items, min_interactions, min_density, max_items, min_avg_row, needs_ratings
+	Requirements map[string]float64 `yaml:"requirements"` // min_users, min_items, min_interactions, min_density, max_items, min_avg_row, needs_ratings, min_seq_users, min_order_signal
 }
 
 // Training configures the training pipeline.
@@ -167,6 +167,24 @@ type Training struct {
 	HalfLife           time.Duration  `yaml:"half_life"`             // time decay; 0 disables
 	MinUserItems       int            `yaml:"min_user_items"`        // k-core; 0 disables
 	MinItemUsers       int            `yaml:"min_item_users"`
+	// BackgroundModels are trained by the server after the fast Models,
+	// in the background, once the data passes their checks (sasrec: enough
+	// users with time-ordered histories and an order that predicts the
+	// next item); empty means sasrec. Each fit is bounded by
+	// BackgroundBudget (default 3m; 0 = no background models) and
+	// BackgroundThreads goroutines (default 1, leaving the other cores to
+	// requests). A background model serves if it validates no worse than
+	// its previous version, and ranks personal recommendations only if it
+	// validates best of all.
+	BackgroundModels  []Model       `yaml:"background_models"`
+	BackgroundBudget  time.Duration `yaml:"background_budget"`
+	BackgroundThreads int           `yaml:"background_threads"`
+	// TuneEvery searches the fast models' main hyper-parameters on the
+	// validation split on this schedule (default 6h; 0 = never), each
+	// search bounded by TuneBudget (default 10m); parameters that win are
+	// kept by later retrainings. Parameters set in Models are not varied.
+	TuneEvery  time.Duration `yaml:"tune_every"`
+	TuneBudget time.Duration `yaml:"tune_budget"`
 }
 
 // Server configures `aisle serve`.
@@ -244,7 +262,10 @@ func Default() Config {
 		Privacy: Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
 			RatingScale: []float64{-10, 10}},
-		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews},
+		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews,
+			// the sequence model follows the fast ones when the data is
+			// sequential enough; hyper-parameters are searched as Gorse does
+			BackgroundBudget: 3 * time.Minute, TuneEvery: 6 * time.Hour, TuneBudget: 10 * time.Minute},
 		// models (and the search ranker) follow behaviour without anyone
 		// asking; each new version serves only if it validates no worse
 		Recommend: Recommend{RetrainEvery: 6 * time.Hour, RetrainAfterEvents: 1000, RetrainQuiet: 5 * time.Second,
@@ -307,6 +328,10 @@ func (c Config) Validate() error {
 	}
 	if c.Search.SuggestMaxQueries < 0 {
 		return fmt.Errorf("config: search.suggest_max_queries %d must be ≥ 0 (0: the default)", c.Search.SuggestMaxQueries)
+	}
+	t := c.Training
+	if t.BackgroundBudget < 0 || t.BackgroundThreads < 0 || t.TuneEvery < 0 || t.TuneBudget < 0 {
+		return errors.New("config: training.background_budget, background_threads, tune_every and tune_budget must be ≥ 0 (0 turns background models and tuning off)")
 	}
 	for t, w := range c.Events.Weights {
 		if w < 0 {

@@ -16,7 +16,8 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("the documented example does not load: %v", err)
 	}
 	d := Default()
-	if c.Server.Addr != d.Server.Addr || c.Events.Weights["purchase"] != 8 || c.Recommend.TimeHalfLife != 168*time.Hour || *c.Training.DedupWindow != 5*time.Second {
+	if c.Server.Addr != d.Server.Addr || c.Events.Weights["purchase"] != 8 || c.Recommend.TimeHalfLife != 168*time.Hour || *c.Training.DedupWindow != 5*time.Second ||
+		c.Training.BackgroundBudget != d.Training.BackgroundBudget || c.Training.TuneEvery != d.Training.TuneEvery || c.Training.TuneBudget != d.Training.TuneBudget {
 		t.Fatalf("example differs from the defaults it documents: %+v", c)
 	}
 }
@@ -31,6 +32,9 @@ func TestLoad(t *testing.T) {
 		{"typo", "sever:\n  addr: x\n", "sever"},
 		{"negative weight", "events:\n  weights: {view: -1}\n", "weights.view"},
 		{"bad duration", "recommend:\n  retrain_every: soon\n", "soon"},
+		{"background off", "training:\n  background_budget: 0s\n  tune_every: 0s\n", ""},
+		{"negative budget", "training:\n  background_budget: -1m\n", "background_budget"},
+		{"background model requirements", "training:\n  background_models:\n    - name: sasrec\n      requirements: {min_order_signal: 0.52}\n", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -133,6 +133,8 @@ type Data struct {
 	Report   Report
 	// ReadAt is when reading the events began (set by Options.Load).
 	ReadAt time.Time
+
+	seqCache // Sequence, measured on first use
 }
 
 // Build reads every event (scan) and the catalogue and produces training

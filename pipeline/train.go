@@ -20,6 +20,9 @@ type Spec struct {
 	Params model.Params `yaml:"params"`
 	// Requirements override the model's defaults when set.
 	Requirements *Requirements `yaml:"requirements"`
+	// Tuned marks Params found by the hyper-parameter search (Tune); the
+	// stored version's note says so, and later retrainings keep them.
+	Tuned bool `yaml:"-"`
 }
 
 // DefaultModels are trained when the config names none.
@@ -55,6 +58,13 @@ type Options struct {
 	// ExcludeUser, when set, leaves out of training every event of the
 	// users it names (those who withheld consent to personalisation).
 	ExcludeUser func(userID string) bool
+	// Threads bounds the goroutines the validation uses (0: one per
+	// core), so that background training leaves cores to requests.
+	Threads int
+	// Background configures what the server trains after the fast models:
+	// sequence models under a time budget and the scheduled
+	// hyper-parameter search. Train itself ignores it.
+	Background Background
 }
 
 // Result is what happened to one model in a run.
@@ -70,6 +80,13 @@ type Result struct {
 	// weighed, chosen on validation.
 	Weighting Weighting `json:"weighting"`
 	Error     string    `json:"error,omitempty"`
+	// Phase is "background" for a model trained after the fast ones and
+	// "tune" for a hyper-parameter search; empty for the fast models.
+	Phase string `json:"phase,omitempty"`
+	// Sequence is the sequential-data check of a sequence model.
+	Sequence *Sequence `json:"sequence,omitempty"`
+	// Tuning is the hyper-parameter search's account (Phase "tune").
+	Tuning *TuneReport `json:"tuning,omitempty"`
 }
 
 // Source is where training reads from: the catalogue and the event log.
@@ -118,6 +135,9 @@ func Train(ctx context.Context, models store.Models, data *Data, opts Options) (
 		nVal = 5000
 	}
 	split := holdout(data.Implicit, nVal, opts.Seed)
+	if split != nil {
+		split.Workers = opts.Threads
+	}
 	var results []Result
 	for _, spec := range specs {
 		if err := ctx.Err(); err != nil {
@@ -136,6 +156,16 @@ func Train(ctx context.Context, models store.Models, data *Data, opts Options) (
 	return results, nil
 }
 
+// Check says whether data meets the spec's requirements (its own, else
+// the model's defaults), and why not.
+func (s Spec) Check(data *Data) (bool, string) {
+	req := DefaultRequirements(s.Name)
+	if s.Requirements != nil {
+		req = *s.Requirements
+	}
+	return req.Check(data)
+}
+
 func trainOne(ctx context.Context, models store.Models, data *Data, split *Split, spec Spec, opts Options) Result {
 	res := Result{Model: spec.Name}
 	req := DefaultRequirements(spec.Name)
@@ -144,6 +174,10 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	}
 	ok, why := req.Check(data)
 	res.Reason = why
+	if req.MinSeqUsers > 0 || req.MinOrderSignal > 0 {
+		seq := data.Sequence()
+		res.Sequence = &seq
+	}
 	if !ok {
 		return res
 	}
@@ -196,7 +230,12 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	var wt Weighting
 	if validated {
 		var bestModel model.Model
-		for k, base := range weightings(ds) {
+		bases, grid := weightings(ds), recencyGrid
+		if orderOnly(spec.Name) {
+			// the model reads the order of the history, not its weights
+			bases, grid = []Weighting{{}}, recencyGrid[:1]
+		}
+		for k, base := range bases {
 			if k > 0 {
 				if m, err = newModel(); err != nil {
 					return fail(err)
@@ -206,7 +245,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 				return fail(fmt.Errorf("fit on the validation split: %w", err))
 			}
 			var plain map[string]float64 // this base weighting without a boost
-			for _, rg := range recencyGrid {
+			for _, rg := range grid {
 				w := base
 				w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
 				met := split.Evaluate(m, 10, w)
@@ -241,6 +280,9 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 		Name: spec.Name, Params: spec.Params, Metrics: res.Metrics,
 		Users: ds.NumUsers(), Items: ds.NumItems(), Events: ds.NumInteractions(),
 		TrainSecs: res.TrainSeconds, Status: "candidate", LossCurve: curve, DataAt: data.ReadAt,
+	}
+	if spec.Tuned {
+		meta.Note = TunedNote
 	}
 	v, err := models.SaveModel(ctx, meta, blob)
 	if err != nil {

@@ -132,6 +132,8 @@ type Split struct {
 	Users   []int32   // sampled users
 	Targets [][]int32 // held-out items of each sampled user
 	Newest  []bool    // whether the user lent their newest items (else random ones)
+	// Workers bounds the goroutines of Evaluate (0: one per core).
+	Workers int
 }
 
 // holdoutFraction is the share of a sampled user's interactions held out
@@ -218,10 +220,13 @@ func holdout(ds *model.Dataset, n int, seed uint64) *Split {
 // except those in the history, and returns NDCG@k, Recall@k, HR@k and MRR
 // (of the first held-out item found) averaged over users, NDCG@k of each
 // half (keys suffixed :random and :newest), with ServedValidationKey set.
-// It uses every core.
+// It uses Workers goroutines (every core when 0).
 func (sp *Split) Evaluate(m model.Model, k int, w Weighting) map[string]float64 {
 	nItems := sp.Train.NumItems()
 	workers := runtime.GOMAXPROCS(0)
+	if sp.Workers > 0 {
+		workers = sp.Workers
+	}
 	var mu sync.Mutex
 	var ndcg, recall, hr, mrr float64
 	var half [2]float64 // NDCG of the random and the newest half

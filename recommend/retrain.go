@@ -39,6 +39,10 @@ type Retrainer struct {
 	// pendingSince is when AfterEvents new events had arrived (Run's
 	// goroutine only).
 	pendingSince time.Time
+
+	bgMu sync.Mutex     // held while background training or tuning runs
+	bgWG sync.WaitGroup // background goroutines
+	bg   backgroundState
 }
 
 // NewRetrainer returns a retrainer for svc.
@@ -59,6 +63,7 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 	r.svc.newEvents.Store(0)
 	start := time.Now()
 	opts := r.Options
+	opts.Models = r.fastSpecs()
 	set := r.svc.models.Load()
 	opts.Previous = func(name string) model.Model {
 		if sm, ok := set.byName[name]; ok && !r.svc.priv.forgottenAfter(dataTime(sm.meta)) {
@@ -99,21 +104,42 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 	r.last, r.lastErr, r.lastAt = results, err, time.Now()
 	r.lastMu.Unlock()
 	r.svc.log.Info("retraining done", "seconds", time.Since(start).Seconds(), "error", err)
+	if data != nil && ctx.Err() == nil {
+		// the second phase: the slower models, on the same data, in the
+		// background (requests were never blocked; neither is the caller)
+		r.startBackground(r.Context(), data)
+	}
 	return results, err
 }
 
-// Last returns the results of the last completed run and when it ended.
+// Last returns the results of the last completed run (fast models, then
+// the latest background training and hyper-parameter search, whose
+// results carry their Phase) and when the newest of them ended.
 func (r *Retrainer) Last() ([]pipeline.Result, error, time.Time) {
 	r.lastMu.Lock()
 	defer r.lastMu.Unlock()
-	return r.last, r.lastErr, r.lastAt
+	if len(r.bg.last) == 0 && r.bg.at.IsZero() {
+		return r.last, r.lastErr, r.lastAt
+	}
+	out := append(append([]pipeline.Result(nil), r.last...), r.bg.last...)
+	err, at := r.lastErr, r.lastAt
+	if err == nil {
+		err = r.bg.err
+	}
+	if r.bg.at.After(at) {
+		at = r.bg.at
+	}
+	return out, err, at
 }
 
-// Busy reports whether a run is under way.
+// Busy reports whether a run is under way: the fast models', or the
+// background work that follows it (the background models, the
+// hyper-parameter search). A run RunOnce starts is not held back by
+// background work; requests for one are refused while Busy.
 func (r *Retrainer) Busy() bool {
 	if r.mu.TryLock() {
 		r.mu.Unlock()
-		return false
+		return r.BackgroundBusy()
 	}
 	return true
 }
@@ -131,14 +157,25 @@ func (r *Retrainer) Run(ctx context.Context) {
 			r.svc.log.Error("first training failed", "error", err)
 		}
 	}
+	if r.backgroundDueAtStart(ctx) {
+		// the fast models serve (or there is too little data for any):
+		// train the slower ones once, in the background
+		r.startBackground(ctx, nil)
+	}
+	defer r.bgWG.Wait() // background work stops with ctx
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	next := time.Now().Add(r.Every)
+	tuneEvery := r.Options.Background.TuneEvery
+	nextTune := time.Now().Add(tuneEvery)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
+			if tuneEvery > 0 && now.After(nextTune) && r.startTuning(ctx) {
+				nextTune = now.Add(tuneEvery)
+			}
 			if !r.due(now, next) {
 				continue
 			}

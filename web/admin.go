@@ -164,9 +164,16 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 				d.Training.LastError = lerr.Error()
 			}
 			for _, res := range last {
-				s := fmt.Sprintf("%s: %s", res.Model, res.Reason)
+				name := res.Model
+				if res.Phase != "" { // trained after the fast models, or tuned
+					name += " (" + res.Phase + ")"
+				}
+				s := fmt.Sprintf("%s: %s", name, res.Reason)
 				if res.Trained {
-					s = fmt.Sprintf("%s: version %d in %.1f s", res.Model, res.Version, res.TrainSeconds)
+					s = fmt.Sprintf("%s: version %d in %.1f s", name, res.Version, res.TrainSeconds)
+					if res.Phase != "" {
+						s += "; " + res.Reason
+					}
 				}
 				if res.Error != "" {
 					s += " (" + res.Error + ")"

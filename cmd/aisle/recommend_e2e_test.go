@@ -11,14 +11,15 @@ import (
 	"time"
 )
 
-// fastModels is a config that trains quick models only, so the demo starts
-// in seconds in tests.
+// fastModels is a config that trains quick models only (no background
+// sequence model), so the demo starts in seconds in tests.
 const fastModels = `training:
   models:
     - name: popular
     - name: itemknn
     - name: ials
       params: {iterations: 4, factors: 16}
+  background_budget: 0s
 `
 
 func startDemo(t *testing.T) *server {

@@ -7,8 +7,11 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -26,6 +29,7 @@ func newTrainCmd() *cobra.Command {
 	var g globalFlags
 	var models string
 	var jsonOut string
+	var background, tune bool
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Clean the event log, then train, measure and store the models",
@@ -38,8 +42,11 @@ measured on a hold-out of a fifth of each sampled user's interactions (half
 the users their newest, half random ones), queried with the user's whole
 remaining history as the server does (NDCG@10, Recall@10, HR@10, MRR@10; the
 event weighting and recent-event boost are chosen there), fitted on all the
-data and stored as a new version. The server must not be running on the same
-data directory.`,
+data and stored as a new version. The background models (sasrec, if the data
+is sequential enough: users with time-ordered histories and an order that
+predicts the next item) then train within training.background_budget and are
+measured the same way, as the server trains them after the fast ones. The
+server must not be running on the same data directory.`,
 		Example: "  aisle train --data ./aisle-data\n  aisle train --data ./aisle-data --model ials,ease --json -",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -71,10 +78,25 @@ data directory.`,
 				return err
 			}
 			fmt.Fprintln(out, data.Report.String())
+			fmt.Fprintf(out, "sequential: %s\n\n", data.Sequence())
+			if tune {
+				if opts.Models, err = tuneSpecs(cmd.Context(), out, data, opts); err != nil {
+					return err
+				}
+			}
 			bars := &trainBars{}
 			opts.Progress = bars.update
 			results, err := pipeline.Train(cmd.Context(), eng.Store(), data, opts)
 			bars.finish()
+			if err == nil && models == "" && background && opts.Background.Budget > 0 {
+				// the server trains these after the fast ones; here nothing
+				// else needs the cores
+				opts.Background.Threads = runtime.GOMAXPROCS(0)
+				var bg []pipeline.Result
+				bg, err = pipeline.TrainBackground(cmd.Context(), eng.Store(), data, opts)
+				bars.finish()
+				results = append(results, bg...)
+			}
 			if err == nil && models == "" {
 				var res pipeline.Result
 				res, err = trainSearchRanker(cmd.Context(), cfg, eng)
@@ -93,8 +115,49 @@ data directory.`,
 	}
 	g.register(cmd)
 	cmd.Flags().StringVar(&models, "model", "", "comma-separated models to train (default: the config's list, else popular,itemknn,ials,ease)")
+	cmd.Flags().BoolVar(&tune, "tune", false, "first search each model's main hyper-parameters on the validation split within training.tune_budget (as the server does every training.tune_every) and train with the winners")
+	cmd.Flags().BoolVar(&background, "background", true, "also train the background models (sasrec), each within training.background_budget, as the server does after the fast ones")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "also write the results as JSON to this file (- for standard output)")
 	return cmd
+}
+
+// tuneSpecs searches the hyper-parameters of each model to train that
+// declares ranges, sharing training.tune_budget among them, prints what
+// each search found and returns the specs to train (the winners marked
+// tuned). Parameters the config sets are not varied.
+func tuneSpecs(ctx context.Context, out io.Writer, data *pipeline.Data, opts pipeline.Options) ([]pipeline.Spec, error) {
+	specs := opts.Models
+	if len(specs) == 0 {
+		specs = pipeline.DefaultModels()
+	}
+	budget := opts.Background.TuneBudget
+	if budget <= 0 {
+		budget = 10 * time.Minute
+	}
+	var todo []int
+	for k, spec := range specs {
+		if ok, _ := spec.Check(data); ok && len(pipeline.ParamRanges(spec.Name)) > 0 {
+			todo = append(todo, k)
+		}
+	}
+	start := time.Now()
+	out2 := slices.Clone(specs)
+	for n, k := range todo {
+		share := (budget - time.Since(start)) / time.Duration(len(todo)-n)
+		fmt.Fprintf(out, "tuning %s (%s)…\n", specs[k].Name, share.Round(time.Second))
+		tuned, rep, err := pipeline.Tune(ctx, data, specs[k], specs[k].Params, share, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			fmt.Fprintf(out, "  %s: %v\n", specs[k].Name, err)
+			continue
+		}
+		fmt.Fprintf(out, "  %s: %s\n", specs[k].Name, rep)
+		out2[k] = tuned
+	}
+	fmt.Fprintln(out)
+	return out2, nil
 }
 
 // trainBars draws one progress bar per model and phase on a terminal, and
@@ -139,6 +202,9 @@ func printResults(w io.Writer, results []pipeline.Result) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\tversion\tNDCG@10\tRecall@10\tHR@10\tMRR@10\tweighting\tseconds\tnote")
 	for _, r := range results {
+		if r.Phase != "" {
+			r.Reason = r.Phase + ": " + r.Reason
+		}
 		if !r.Trained {
 			note := "not trained: " + r.Reason
 			if r.Error != "" {

@@ -77,7 +77,22 @@ func TrainOptions(cfg config.Config) (pipeline.Options, error) {
 	}
 	p.HalfLife, p.MinUserItems, p.MinItemUsers = tc.HalfLife, tc.MinUserItems, tc.MinItemUsers
 	opts := pipeline.Options{Preprocess: p, ValidationUsers: tc.ValidationUsers, SkipRefit: tc.SkipRefit}
-	for _, m := range tc.Models {
+	var err error
+	if opts.Models, err = modelSpecs("training.models", tc.Models); err != nil {
+		return opts, err
+	}
+	bg := pipeline.Background{Budget: tc.BackgroundBudget, Threads: tc.BackgroundThreads, TuneEvery: tc.TuneEvery, TuneBudget: tc.TuneBudget}
+	if bg.Models, err = modelSpecs("training.background_models", tc.BackgroundModels); err != nil {
+		return opts, err
+	}
+	opts.Background = bg
+	return opts, nil
+}
+
+// modelSpecs turns the config's model list (at key) into training specs.
+func modelSpecs(key string, models []config.Model) ([]pipeline.Spec, error) {
+	var specs []pipeline.Spec
+	for _, m := range models {
 		spec := pipeline.Spec{Name: m.Name, Params: model.Params(m.Params)}
 		if len(m.Requirements) > 0 {
 			req := pipeline.DefaultRequirements(m.Name)
@@ -97,15 +112,19 @@ func TrainOptions(cfg config.Config) (pipeline.Options, error) {
 					req.MinAvgRow = v
 				case "needs_ratings":
 					req.NeedsRatings = int(v)
+				case "min_seq_users":
+					req.MinSeqUsers = int(v)
+				case "min_order_signal":
+					req.MinOrderSignal = v
 				default:
-					return opts, fmt.Errorf("config: training.models[%s].requirements: unknown key %q", m.Name, k)
+					return nil, fmt.Errorf("config: %s[%s].requirements: unknown key %q", key, m.Name, k)
 				}
 			}
 			spec.Requirements = &req
 		}
-		opts.Models = append(opts.Models, spec)
+		specs = append(specs, spec)
 	}
-	return opts, nil
+	return specs, nil
 }
 
 // NewRecommender builds the recommendation service and its retrainer from
