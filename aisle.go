@@ -222,13 +222,11 @@ func (a *Aisle) Start(ctx context.Context) error {
 }
 
 // RetrainInBackground starts a retraining run of every configured model
-// in the background, as POST /api/models/retrain does: each new version
-// serves once it validates no worse. It is false when the server is
-// closing or a run is already under way.
+// in the background: each new version serves once it validates no worse.
+// Unlike POST /api/models/retrain it does not wait for background models
+// (the sequence model) still training; it is false when the server is
+// closing. A run of the fast models already under way makes it a no-op.
 func (a *Aisle) RetrainInBackground() bool {
-	if a.rt.Busy() {
-		return false
-	}
 	return a.goBackground(func() {
 		if _, err := a.rt.RunOnce(a.bg); err != nil && a.bg.Err() == nil && !errors.Is(err, recommend.ErrBusy) {
 			a.log.Error("background training failed", "error", err)
