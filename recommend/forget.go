@@ -129,7 +129,26 @@ func (s *Service) UserForgotten(id string, removed []events.Event) map[string]in
 		"bought_together_buys":   buys,
 		"profile_entries":        len(removed),
 		"model_user_rows_hidden": n,
+		"item_relations_rebuilt": s.rebuildRelatedWithout(removed),
 	}
+}
+
+// rebuildRelatedWithout rebuilds the item relations (similar, bought
+// together) from the store, which no longer holds removed, when they were
+// built from the user's item events: at once with default weights (a
+// build of the demo shop takes about a second), the learned blend
+// following in the background. It returns 1 when it rebuilt them.
+func (s *Service) rebuildRelatedWithout(removed []events.Event) int {
+	if s.rel.cur.Load() == nil || !slices.ContainsFunc(removed, func(e events.Event) bool { return e.ItemID != "" }) {
+		return 0
+	}
+	s.rel.mu.Lock()
+	defer s.rel.mu.Unlock()
+	if _, _, err := s.buildRelated(context.Background()); err != nil {
+		s.log.Error("item relations: rebuilding without a forgotten user failed; the previous ones serve until the next retraining", "error", err)
+		return 0
+	}
+	return 1
 }
 
 // ForgetPending implements engine.ForgetPending: serving model versions

@@ -88,6 +88,13 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 			err = perr
 		}
 	}
+	// The item relations (similar, bought together) learn from the same
+	// log and use the serving factor model's vectors: relearn them with
+	// every run, so a shop that loaded its history is not left with the
+	// relations built before it arrived.
+	if _, rerr := r.svc.LearnRelated(ctx); rerr != nil && ctx.Err() == nil {
+		r.svc.log.Error("relearning item relations failed; the previous ones serve", "error", rerr)
+	}
 	for _, l := range r.svc.allLearners() {
 		res, lerr := l.RunOnce(ctx)
 		if res.Model != "" {
