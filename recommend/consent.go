@@ -65,6 +65,17 @@ var _ engine.UsersListener = (*Service)(nil)
 // purchases leave the bought-together counts; one who gives it back is
 // personalised again (their past purchases count again after a restart).
 func (s *Service) UsersUpserted(users []catalog.User) {
+	withdrawn := false
+	defer func() {
+		if withdrawn && s.rel.cur.Load() != nil {
+			// the item relations leave the user's events out from now on
+			s.rel.mu.Lock()
+			defer s.rel.mu.Unlock()
+			if _, _, err := s.buildRelated(context.Background()); err != nil {
+				s.log.Error("item relations: rebuilding without a user who withdrew consent failed", "error", err)
+			}
+		}
+	}()
 	for _, u := range users {
 		out := OptedOut(u)
 		s.priv.mu.Lock()
@@ -79,6 +90,7 @@ func (s *Service) UsersUpserted(users []catalog.User) {
 		}
 		s.priv.mu.Unlock()
 		if out && !was {
+			withdrawn = true
 			s.ledger.mu.Lock()
 			if uid, ok := s.ledger.uids[u.ID]; ok {
 				s.ledger.dropBaskets(uid)

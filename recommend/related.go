@@ -222,7 +222,7 @@ func (s *Service) relatedItems() []catalog.Item {
 func (s *Service) relatedEvents(ctx context.Context) ([]events.Event, error) {
 	var evs []events.Event
 	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
-		if e.ItemID != "" {
+		if e.ItemID != "" && s.Personalized(e.UserID) { // consent: opted-out shoppers' events relate nothing
 			e.Query = ""
 			evs = append(evs, e)
 		}
