@@ -13,13 +13,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/gram"
 	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
 
@@ -81,46 +80,12 @@ func (m *EASE) Fit(ctx context.Context, ds *model.Dataset, progress model.Progre
 			progress(model.Status{Stage: stage, Epoch: step, Of: 4, Loss: math.NaN(), Metric: math.NaN()})
 		}
 	}
-	w := func(j int) float64 {
-		if m.weights && ds.Weights != nil {
-			return float64(ds.Weights[j])
-		}
-		return 1
-	}
-	// item → (user, weight) lists, so each worker fills whole rows of G.
-	colPtr, colUser, colPos, err := ds.Columns()
+	g, err := gram.Of(ctx, ds, m.weights, nil)
 	if err != nil {
 		return fmt.Errorf("ease: %w", err)
 	}
-	colW := make([]float64, len(colPos))
-	for c, j := range colPos {
-		colW[c] = w(j)
-	}
-	g := make([]float64, n*n)
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for k := 0; k < workers; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := k; i < n; i += workers {
-				if i%64 == k && ctx.Err() != nil {
-					return
-				}
-				row := g[i*n : (i+1)*n]
-				for c := colPtr[i]; c < colPtr[i+1]; c++ {
-					u, wu := colUser[c], colW[c]
-					for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
-						row[ds.Items[j]] += wu * w(j)
-					}
-				}
-				row[i] += m.lambda
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
+	for i := 0; i < n; i++ {
+		g[i*n+i] += m.lambda
 	}
 	report("gram", 1)
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/gram"
 	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
 
@@ -193,7 +194,7 @@ func (m *Filter) fit(ctx context.Context, ds *model.Dataset, report func(string)
 		}
 	}
 	rawMean /= float64(n)
-	g, err := gram(ctx, ds, m.cfg.Weights, uw)
+	g, err := gram.Of(ctx, ds, m.cfg.Weights, uw)
 	if err != nil {
 		return state{}, fmt.Errorf("%s: %w", Name, err)
 	}
