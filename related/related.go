@@ -316,59 +316,53 @@ func (ix *Index) isSubstitute(a, j int32, f features) bool {
 	return f[SigBasket] == 0 && f[SigBehaviour] < ix.cfg.BoughtTogether
 }
 
-// similarCandidates gathers the items any signal puts near a.
-func (ix *Index) similarCandidates(a int32) []int32 {
-	seen := map[int32]bool{}
-	var out []int32
-	add := func(j int32) {
-		if !seen[j] {
-			seen[j] = true
-			out = append(out, j)
+// candidates collects item indexes once each, in the order first added.
+type candidates struct {
+	seen map[int32]bool
+	out  []int32
+}
+
+func (c *candidates) add(js ...int32) {
+	if c.seen == nil {
+		c.seen = map[int32]bool{}
+	}
+	for _, j := range js {
+		if !c.seen[j] {
+			c.seen[j] = true
+			c.out = append(c.out, j)
 		}
 	}
-	for _, nb := range ix.beh.sim[a] {
-		add(nb.j)
+}
+
+func (c *candidates) addNeighbours(nbs []neighbour) {
+	for _, nb := range nbs {
+		c.add(nb.j)
 	}
-	for _, j := range ix.content.textNeighbours(a, 200) {
-		add(j)
-	}
-	for _, j := range ix.content.leafMembers(a, 300) {
-		add(j)
-	}
-	for _, j := range ix.factor.nearest(a, 100) {
-		add(j)
-	}
-	for _, j := range ix.embed.nearest(a, 100) {
-		add(j)
-	}
-	return out
+}
+
+// similarCandidates gathers the items any signal puts near a.
+func (ix *Index) similarCandidates(a int32) []int32 {
+	var c candidates
+	c.addNeighbours(ix.beh.sim[a])
+	c.add(ix.content.textNeighbours(a, 200)...)
+	c.add(ix.content.leafMembers(a, 300)...)
+	c.add(ix.factor.nearest(a, 100)...)
+	c.add(ix.embed.nearest(a, 100)...)
+	return c.out
 }
 
 // complementCandidates gathers basket and co-purchase partners of a and
 // the popular items of the categories its partners come from.
 func (ix *Index) complementCandidates(a int32) []int32 {
-	seen := map[int32]bool{}
-	var out []int32
-	add := func(j int32) {
-		if !seen[j] {
-			seen[j] = true
-			out = append(out, j)
-		}
-	}
-	for _, nb := range ix.beh.basket[a] {
-		add(nb.j)
-	}
-	for _, nb := range ix.beh.sim[a] {
-		add(nb.j)
-	}
+	var c candidates
+	c.addNeighbours(ix.beh.basket[a])
+	c.addNeighbours(ix.beh.sim[a])
 	if l := ix.content.leaf[a]; l >= 0 {
 		for _, cl := range ix.beh.catTop(l, 8) {
-			for _, j := range ix.beh.popularIn(cl, 30) {
-				add(j)
-			}
+			c.add(ix.beh.popularIn(cl, 30)...)
 		}
 	}
-	return out
+	return c.out
 }
 
 // Signal names, in the order of Weights.W.
