@@ -337,41 +337,61 @@ func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) 
 // DeleteUser removes a user and all of their events in one transaction.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.update(func(tx *bolt.Tx) error {
-		users, ue, evs := tx.Bucket(bUsers), tx.Bucket(bUserEvents), tx.Bucket(bEvents)
-		found := users.Get([]byte(id)) != nil
-		if found {
-			if err := users.Delete([]byte(id)); err != nil {
-				return err
-			}
-			if err := addCounter(tx, kUsers, -1); err != nil {
-				return err
-			}
+		profile, keys, err := deleteUserIn(tx, id, nil)
+		if err == nil && !profile && keys == 0 {
+			err = store.ErrNotFound
 		}
-		prefix := append([]byte(id), 0)
-		var keys [][]byte
-		c := ue.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
-			keys = append(keys, append([]byte(nil), k...))
-		}
-		for _, k := range keys {
-			if err := evs.Delete(k[len(prefix):]); err != nil {
-				return err
-			}
-			if err := ue.Delete(k); err != nil {
-				return err
-			}
-		}
-		if len(keys) > 0 {
-			found = true
-			if err := addCounter(tx, kEvents, -int64(len(keys))); err != nil {
-				return err
-			}
-		}
-		if !found {
-			return store.ErrNotFound
-		}
-		return nil
+		return err
 	})
+}
+
+// deleteUserIn removes user id's record, their events and the index of
+// them inside tx, keeping the counters true, and hands each removed event
+// to each (when not nil). It reports whether the user record existed and
+// how many index entries the user had.
+func deleteUserIn(tx *bolt.Tx, id string, each func(events.Event)) (profile bool, keys int, err error) {
+	users, ue, evs := tx.Bucket(bUsers), tx.Bucket(bUserEvents), tx.Bucket(bEvents)
+	if users.Get([]byte(id)) != nil {
+		profile = true
+		if err := users.Delete([]byte(id)); err != nil {
+			return false, 0, err
+		}
+		if err := addCounter(tx, kUsers, -1); err != nil {
+			return false, 0, err
+		}
+	}
+	prefix := append([]byte(id), 0)
+	var ks [][]byte
+	c := ue.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+		ks = append(ks, append([]byte(nil), k...))
+	}
+	removed := 0
+	for _, k := range ks {
+		seq := k[len(prefix):]
+		if v := evs.Get(seq); v != nil {
+			if each != nil {
+				var e events.Event
+				if err := decodeEvent(v, &e); err != nil {
+					return false, 0, fmt.Errorf("decode event %x: %w", seq, err)
+				}
+				each(e)
+			}
+			removed++
+			if err := evs.Delete(seq); err != nil {
+				return false, 0, err
+			}
+		}
+		if err := ue.Delete(k); err != nil {
+			return false, 0, err
+		}
+	}
+	if removed > 0 {
+		if err := addCounter(tx, kEvents, -int64(removed)); err != nil {
+			return false, 0, err
+		}
+	}
+	return profile, len(ks), nil
 }
 
 // AppendEvents stores events in one durable transaction, assigning Seq and

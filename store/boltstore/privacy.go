@@ -44,50 +44,20 @@ func (s *Store) ForgetUser(ctx context.Context, id string, at time.Time) ([]even
 	rc := store.ForgetReceipt{DeletedAt: at.UTC(), ByType: map[string]int{}}
 	var out []events.Event
 	err := s.update(func(tx *bolt.Tx) error {
-		out, rc.Profile = nil, false
+		out, rc.Profile, rc.SearchLogEntries = nil, false, 0
 		clear(rc.ByType)
-		users, ue, evs := tx.Bucket(bUsers), tx.Bucket(bUserEvents), tx.Bucket(bEvents)
-		if users.Get([]byte(id)) != nil {
-			rc.Profile = true
-			if err := users.Delete([]byte(id)); err != nil {
-				return err
+		profile, keys, err := deleteUserIn(tx, id, func(e events.Event) {
+			out = append(out, e)
+			rc.ByType[string(e.Type)]++
+			if e.Type == events.Search {
+				rc.SearchLogEntries++
 			}
-			if err := addCounter(tx, kUsers, -1); err != nil {
-				return err
-			}
+		})
+		if err != nil {
+			return err
 		}
-		prefix := append([]byte(id), 0)
-		var keys [][]byte
-		c := ue.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
-			keys = append(keys, append([]byte(nil), k...))
-		}
-		for _, k := range keys {
-			if v := evs.Get(k[len(prefix):]); v != nil {
-				var e events.Event
-				if err := decodeEvent(v, &e); err != nil {
-					return fmt.Errorf("decode event %x: %w", k[len(prefix):], err)
-				}
-				out = append(out, e)
-				rc.ByType[string(e.Type)]++
-				if e.Type == events.Search {
-					rc.SearchLogEntries++
-				}
-				if err := evs.Delete(k[len(prefix):]); err != nil {
-					return err
-				}
-			}
-			if err := ue.Delete(k); err != nil {
-				return err
-			}
-		}
-		rc.Events = len(out)
-		if len(out) > 0 {
-			if err := addCounter(tx, kEvents, -int64(len(out))); err != nil {
-				return err
-			}
-		}
-		if !rc.Profile && len(keys) == 0 {
+		rc.Profile, rc.Events = profile, len(out)
+		if !rc.Profile && keys == 0 {
 			return store.ErrNotFound
 		}
 		fb, err := tx.CreateBucketIfNotExists(bForgotten)
