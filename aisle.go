@@ -282,8 +282,8 @@ func (a *Aisle) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close stops the background work, waits for it to end, flushes the search
-// log, stops the embedding workers and closes the store, in that order. A
+// Close stops the background work, flushes the search log, waits for every
+// background goroutine (the search-log writer among them) to end, stops the embedding workers and closes the store, in that order. A
 // server using Handler should stop (Serve returns) before Close; requests
 // that arrive later may fail. Close may be called more than once.
 func (a *Aisle) Close() error {
@@ -295,10 +295,12 @@ func (a *Aisle) Close() error {
 			a.srv.SetReady(false)
 		}
 		a.cancel()
-		a.group.Wait() // closing is set: nothing joins the group any more
 		if a.stopSearchLog != nil {
-			a.stopSearchLog() // writes the queued searches through the engine
+			// writes the queued searches through the engine; its writer is
+			// a member of the group, so it must end before the group can
+			a.stopSearchLog()
 		}
+		a.group.Wait() // closing is set: nothing joins the group any more
 		var errs []error
 		if a.ix != nil {
 			errs = append(errs, a.ix.Close())

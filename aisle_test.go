@@ -13,6 +13,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
 )
 
 // start opens and starts Aisle over a fresh data directory and serves it
@@ -154,6 +155,47 @@ func TestCloseJoinsBackgroundWork(t *testing.T) {
 	}
 	if _, err := a.st.CountItems(context.Background()); err == nil {
 		t.Fatal("the store is still open after Close")
+	}
+}
+
+// The search-log writer is background work of the root: a search answered
+// just before Close is in the store after Close, and the writer has ended
+// (Close waited for it as a member of the group).
+func TestCloseFlushesTheSearchLog(t *testing.T) {
+	cfg := config.Default()
+	a, url, stop := start(t, cfg)
+	if err := a.Engine().AddItems(context.Background(), []catalog.Item{{ID: "p1", Title: "blue pen"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if code, body := get(t, url+"/api/search?q=pen&session_id=s1"); code != http.StatusOK {
+			t.Fatalf("search: %d %s", code, body)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	data := a.cfg.Data
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data = data
+	b, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	n := 0
+	if err := b.st.ScanEvents(context.Background(), 0, func(e events.Event) error {
+		if e.Type == events.Search {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 20 {
+		t.Fatalf("%d logged searches in the store after Close, want 20", n)
 	}
 }
 

@@ -26,7 +26,7 @@ import (
 // The returned function stops the logger and flushes it.
 // clicks, when set, boosts the items shoppers acted on after the same query.
 func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *recommend.Service, defaultMode search.Mode) func() {
-	h := &searchHandlers{ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped)}
+	h := &searchHandlers{ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped, s.Go)}
 	h.p = &Personaliser{Index: ix, Clicks: clicks}
 	if svc != nil {
 		h.p.Affinity = svc.Affinity
@@ -224,9 +224,14 @@ type searchLog struct {
 	closed bool
 }
 
-func newSearchLog(eng *engine.Engine, log *slog.Logger, dropped prometheus.Counter) *searchLog {
+// newSearchLog starts the writer through start (the owner's background
+// group, so that the owner's Close joins it), or on its own goroutine when
+// start refuses (the owner is closing: the writer still ends at close).
+func newSearchLog(eng *engine.Engine, log *slog.Logger, dropped prometheus.Counter, start func(func()) bool) *searchLog {
 	l := &searchLog{eng: eng, log: log, dropped: dropped, ch: make(chan events.Event, 4096), done: make(chan struct{})}
-	go l.run()
+	if start == nil || !start(l.run) {
+		go l.run()
+	}
 	return l
 }
 

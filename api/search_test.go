@@ -88,7 +88,7 @@ func TestSearchLogAddsOnlyStorableSearches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newSearchLog(eng, slog.New(slog.DiscardHandler), prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"}))
+	l := newSearchLog(eng, slog.New(slog.DiscardHandler), prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"}), nil)
 	for _, c := range []struct {
 		name, user, session, query string
 		want                       bool
