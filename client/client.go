@@ -134,6 +134,18 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	return nil
 }
 
+// Get sends GET pathAndQuery ("/api/popular?n=5") and decodes the JSON
+// answer into out when out is not nil: for routes without a typed method,
+// and for load generators that request a route template.
+func (c *Client) Get(ctx context.Context, pathAndQuery string, out any) error {
+	path, rawQuery, _ := strings.Cut(pathAndQuery, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return fmt.Errorf("client: query of %s: %w", pathAndQuery, err)
+	}
+	return c.do(ctx, "GET", path, q, nil, out)
+}
+
 // Ready reports whether the server has loaded its data and answers.
 func (c *Client) Ready(ctx context.Context) (bool, error) {
 	err := c.do(ctx, "GET", "/api/ready", nil, nil, nil)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/client"
 	"github.com/aisle-dev/aisle/events"
@@ -103,6 +104,14 @@ func TestEveryMethod(t *testing.T) {
 	}
 	_, err = c.Suggest(ctx, "pe", 3)
 	must("Suggest", err)
+	var raw api.PopularRecs
+	must("Get", c.Get(ctx, "/api/popular?window=30d&n=1", &raw))
+	if len(raw.Items) != 1 || raw.Items[0].ID != pop.Items[0].ID {
+		t.Errorf("Get /api/popular: %+v, want the answer of Popular %+v", raw, pop)
+	}
+	if err := c.Get(ctx, "/api/popular?window=nonsense", nil); err == nil {
+		t.Error("Get with a bad parameter: no error")
+	}
 	ms, err := c.Models(ctx)
 	must("Models", err)
 	if ms.Training == nil {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/aisle-dev/aisle/client"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -44,8 +44,12 @@ errors are counted and reported.`,
 			if err != nil {
 				return fmt.Errorf("--concurrency: %w", err)
 			}
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
-			ids, err := sampleUsers(cmd.Context(), client, base, key, users)
+			c, err := client.New(base, client.WithKey(key),
+				client.WithHTTPClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}))
+			if err != nil {
+				return fmt.Errorf("--url: %w", err)
+			}
+			ids, err := sampleUsers(cmd.Context(), c, users)
 			if err != nil {
 				return err
 			}
@@ -56,10 +60,10 @@ errors are counted and reported.`,
 			fmt.Fprintf(out, "%s%s, %d users sampled, %s per level\n", base, path, len(ids), dur)
 			row := "%7v  %9v  %6v  %7v  %7v  %7v  %7v  %8v\n"
 			fmt.Fprintf(out, row, "clients", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms")
-			for _, c := range levels {
-				r := loadLevel(cmd.Context(), client, base, path, key, ids, c, dur)
+			for _, level := range levels {
+				r := loadLevel(cmd.Context(), c, path, ids, level, dur)
 				f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
-				fmt.Fprintf(out, row, c, r.n, r.errors, strconv.FormatFloat(float64(r.n)/dur.Seconds(), 'f', 0, 64), f(r.pct(50)), f(r.pct(90)), f(r.pct(99)), f(r.pct(100)))
+				fmt.Fprintf(out, row, level, r.n, r.errors, strconv.FormatFloat(float64(r.n)/dur.Seconds(), 'f', 0, 64), f(r.pct(50)), f(r.pct(90)), f(r.pct(99)), f(r.pct(100)))
 			}
 			return nil
 		},
@@ -85,43 +89,22 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-func get(ctx context.Context, client *http.Client, u, key string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
-	if err != nil {
-		return nil, err
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	return client.Do(req)
-}
-
-func sampleUsers(ctx context.Context, client *http.Client, base, key string, n int) ([]string, error) {
+// sampleUsers returns up to n user ids of the server, shuffled.
+func sampleUsers(ctx context.Context, c *client.Client, n int) ([]string, error) {
 	var ids []string
 	cursor := ""
 	for len(ids) < n {
-		resp, err := get(ctx, client, fmt.Sprintf("%s/api/users?limit=1000&cursor=%s", base, url.QueryEscape(cursor)), key)
+		page, err := c.Users(ctx, cursor, 1000)
 		if err != nil {
 			return nil, fmt.Errorf("list users: %w", err)
-		}
-		var page struct {
-			Users []struct {
-				ID string `json:"id"`
-			} `json:"users"`
-			Next string `json:"next_cursor"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 {
-			return nil, fmt.Errorf("list users: status %d %v", resp.StatusCode, err)
 		}
 		for _, u := range page.Users {
 			ids = append(ids, u.ID)
 		}
-		if page.Next == "" {
+		if page.NextCursor == "" {
 			break
 		}
-		cursor = page.Next
+		cursor = page.NextCursor
 	}
 	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	if len(ids) > n {
@@ -144,7 +127,7 @@ func (r levelResult) pct(p float64) float64 {
 }
 
 // loadLevel runs c clients for d, each sending requests back to back.
-func loadLevel(ctx context.Context, client *http.Client, base, path, key string, ids []string, c int, d time.Duration) levelResult {
+func loadLevel(ctx context.Context, cl *client.Client, path string, ids []string, c int, d time.Duration) levelResult {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var mu sync.Mutex
@@ -157,18 +140,14 @@ func loadLevel(ctx context.Context, client *http.Client, base, path, key string,
 			var lat []float64
 			errs := 0
 			for i := w; ctx.Err() == nil; i += c {
-				u := base + strings.ReplaceAll(path, "{user}", url.PathEscape(ids[i%len(ids)]))
+				u := strings.ReplaceAll(path, "{user}", url.PathEscape(ids[i%len(ids)]))
 				start := time.Now()
-				resp, err := get(ctx, client, u, key)
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
+				err := cl.Get(ctx, u, nil) // any answer but 200 is an error
 				if ctx.Err() != nil {
 					break
 				}
 				lat = append(lat, float64(time.Since(start).Microseconds())/1000)
-				if err != nil || resp.StatusCode != 200 {
+				if err != nil {
 					errs++
 				}
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aisle-dev/aisle/client"
 )
 
 // These tests build the real binary and talk HTTP to it on 127.0.0.1.
@@ -105,13 +108,9 @@ func startCmd(t *testing.T, args ...string) *server {
 		t.Fatalf("server did not start; logs:\n%s", logs)
 	}
 	deadline := time.Now().Add(120 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.url + "/api/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
+	for c := s.client(); time.Now().Before(deadline); {
+		if ready, err := c.Ready(context.Background()); err == nil && ready {
+			return s
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -142,6 +141,17 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 		s.t.Fatalf("server did not stop on SIGTERM")
 	}
+}
+
+// client is a Go client of the server with its admin key. Tests of the
+// wire itself (statuses, raw bodies, bad input) use do and doKey instead.
+func (s *server) client() *client.Client {
+	s.t.Helper()
+	c, err := client.New(s.url, client.WithKey(s.key))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
 }
 
 // do sends a request with the admin key unless key is "-" (no key).

@@ -2,14 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -20,7 +18,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aisle-dev/aisle/api"
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/client"
 	"github.com/aisle-dev/aisle/eval"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/pipeline"
 )
 
 // servedOptions configure a served-quality measurement.
@@ -66,7 +69,7 @@ type servedReport struct {
 	// Seconds spent loading, training and querying through HTTP.
 	LoadSeconds, TrainSeconds, QuerySeconds float64
 	// Training is what the retraining reported for each model.
-	Training []map[string]any `json:"training,omitempty"`
+	Training []pipeline.Result `json:"training,omitempty"`
 }
 
 // newEvalServedCmd is `aisle eval served`: measure what a real server
@@ -304,7 +307,7 @@ func offlineMetrics(ctx context.Context, opt servedOptions, modelName, split str
 type servedClient struct {
 	url, key string
 	cmd      *exec.Cmd
-	http     *http.Client
+	api      *client.Client
 }
 
 func startServedServer(ctx context.Context, bin, dir, cfgPath string, logw io.Writer) (*servedClient, error) {
@@ -327,7 +330,7 @@ func startServedServer(ctx context.Context, bin, dir, cfgPath string, logw io.Wr
 		logf.Close()
 		return nil, fmt.Errorf("start %s serve: %w", bin, err)
 	}
-	c := &servedClient{key: key, cmd: cmd, http: &http.Client{Timeout: 10 * time.Minute}}
+	c := &servedClient{key: key, cmd: cmd}
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -354,12 +357,12 @@ func startServedServer(ctx context.Context, bin, dir, cfgPath string, logw io.Wr
 		return fail(ctx.Err())
 	}
 	fmt.Fprintf(logw, "server %s (pid %d, log %s)\n", c.url, cmd.Process.Pid, logf.Name())
+	if c.api, err = client.New(c.url, client.WithKey(key), client.WithHTTPClient(&http.Client{Timeout: 10 * time.Minute})); err != nil {
+		return fail(err)
+	}
 	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if resp, err := http.Get(c.url + "/api/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return c, nil
-			}
+		if ready, err := c.api.Ready(ctx); err == nil && ready {
+			return c, nil
 		}
 		if time.Now().After(deadline) {
 			return fail(errors.New("the server was not ready within 2 minutes"))
@@ -390,71 +393,24 @@ func (c *servedClient) stop() {
 	}
 }
 
-// call sends a JSON request and decodes a JSON object answer into out (when
-// not nil); a status other than want is an error carrying the body.
-func (c *servedClient) call(ctx context.Context, method, path string, body any, want int, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if resp.StatusCode != want {
-		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, tail(string(raw), 500))
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	return resp.StatusCode, nil
-}
-
 // load posts the catalogue, then every training interaction (and each
 // case's extra history) as events with timestamps, and returns each
 // user's posted items.
 func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, logw io.Writer) ([]map[int32]bool, error) {
 	tr := sp.Train
-	type item struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
-	}
-	var batch []item
+	var batch []catalog.Item
 	for i, id := range tr.ItemIDs {
 		title := "item " + id
 		if i < len(tr.ItemText) && strings.TrimSpace(tr.ItemText[i]) != "" {
 			title = tr.ItemText[i]
 		}
-		batch = append(batch, item{ID: id, Title: title})
+		batch = append(batch, catalog.Item{ID: id, Title: title})
 		if len(batch) == 1000 || i == len(tr.ItemIDs)-1 {
-			if _, err := c.call(ctx, "POST", "/api/items", batch, http.StatusOK, nil); err != nil {
+			if _, err := c.api.AddItems(ctx, batch...); err != nil {
 				return nil, err
 			}
 			batch = batch[:0]
 		}
-	}
-	type event struct {
-		User string    `json:"user_id"`
-		Item string    `json:"item_id"`
-		Type string    `json:"type"`
-		Time time.Time `json:"timestamp"`
 	}
 	extra := map[int32][]int32{} // history beyond the training row (rechorus: the dev item)
 	for _, cs := range sp.Cases {
@@ -465,13 +421,13 @@ func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, log
 	// Without timestamps, one interaction a minute in file order.
 	base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	seen := make([]map[int32]bool, tr.NumUsers())
-	var evs []event
+	var evs []events.Event
 	total, posted := tr.NumInteractions(), 0
 	flush := func() error {
 		if len(evs) == 0 {
 			return nil
 		}
-		if _, err := c.call(ctx, "POST", "/api/events", evs, http.StatusOK, nil); err != nil {
+		if _, err := c.api.AddEvents(ctx, evs...); err != nil {
 			return err
 		}
 		posted += len(evs)
@@ -489,11 +445,11 @@ func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, log
 				ts = time.Unix(tr.Times[tr.UserPtr[u]+k], 0).UTC()
 			}
 			last = ts
-			evs = append(evs, event{User: tr.UserIDs[u], Item: tr.ItemIDs[it], Type: typ, Time: ts})
+			evs = append(evs, events.Event{UserID: tr.UserIDs[u], ItemID: tr.ItemIDs[it], Type: events.Type(typ), Timestamp: ts})
 			seen[u][it] = true
 		}
 		for k, it := range extra[int32(u)] {
-			evs = append(evs, event{User: tr.UserIDs[u], Item: tr.ItemIDs[it], Type: typ, Time: last.Add(time.Duration(k+1) * time.Minute)})
+			evs = append(evs, events.Event{UserID: tr.UserIDs[u], ItemID: tr.ItemIDs[it], Type: events.Type(typ), Timestamp: last.Add(time.Duration(k+1) * time.Minute)})
 			seen[u][it] = true
 		}
 		if len(evs) >= 5000 {
@@ -511,24 +467,21 @@ func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, log
 
 // retrain asks for a training run (waiting out one already under way) and
 // waits until it is done; it returns the run's results.
-func (c *servedClient) retrain(ctx context.Context, logw io.Writer) ([]map[string]any, error) {
-	type status struct {
-		Training struct {
-			Running bool             `json:"running"`
-			LastRun *time.Time       `json:"last_run"`
-			Results []map[string]any `json:"last_results"`
-			Error   string           `json:"last_error"`
-		} `json:"training"`
+func (c *servedClient) retrain(ctx context.Context, logw io.Writer) ([]pipeline.Result, error) {
+	training := func() (api.Training, error) {
+		m, err := c.api.Models(ctx)
+		if err != nil || m.Training == nil {
+			if err == nil {
+				err = errors.New("the server reports no retrainer")
+			}
+			return api.Training{}, err
+		}
+		return *m.Training, nil
 	}
-	get := func() (status, error) {
-		var st status
-		_, err := c.call(ctx, "GET", "/api/models", nil, http.StatusOK, &st)
-		return st, err
-	}
-	waitIdle := func() (status, error) {
+	waitIdle := func() (api.Training, error) {
 		for {
-			st, err := get()
-			if err != nil || !st.Training.Running {
+			st, err := training()
+			if err != nil || !st.Running {
 				return st, err
 			}
 			select {
@@ -543,8 +496,9 @@ func (c *servedClient) retrain(ctx context.Context, logw io.Writer) ([]map[strin
 		if err != nil {
 			return nil, err
 		}
-		code, err := c.call(ctx, "POST", "/api/models/retrain", nil, http.StatusAccepted, nil)
-		if code == http.StatusConflict {
+		err = c.api.Retrain(ctx)
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.Status == http.StatusConflict {
 			continue // a run started on its own in between: wait for it, then ask again
 		}
 		if err != nil {
@@ -556,11 +510,11 @@ func (c *servedClient) retrain(ctx context.Context, logw io.Writer) ([]map[strin
 			if err != nil {
 				return nil, err
 			}
-			if st.Training.LastRun != nil && (before.Training.LastRun == nil || st.Training.LastRun.After(*before.Training.LastRun)) {
-				if st.Training.Error != "" {
-					return st.Training.Results, fmt.Errorf("training failed: %s", st.Training.Error)
+			if st.LastRun != nil && (before.LastRun == nil || st.LastRun.After(*before.LastRun)) {
+				if st.LastError != "" {
+					return st.LastResults, fmt.Errorf("training failed: %s", st.LastError)
 				}
-				return st.Training.Results, nil
+				return st.LastResults, nil
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -574,13 +528,6 @@ func (c *servedClient) score(ctx context.Context, sp *eval.Split, ks []int, seen
 	itemIdx := make(map[string]int32, len(tr.ItemIDs))
 	for i, id := range tr.ItemIDs {
 		itemIdx[id] = int32(i)
-	}
-	type answer struct {
-		Items []struct {
-			ID     string `json:"id"`
-			Reason string `json:"reason"`
-		} `json:"items"`
-		Model string `json:"model"`
 	}
 	sums := map[string]float64{}
 	var (
@@ -597,8 +544,7 @@ func (c *servedClient) score(ctx context.Context, sp *eval.Split, ks []int, seen
 			defer wg.Done()
 			for i := range jobs {
 				cs := sp.Cases[i]
-				var ans answer
-				_, err := c.call(ctx, "GET", fmt.Sprintf("/api/recommend/%s?n=%d", url.PathEscape(tr.UserIDs[cs.User]), kMax), nil, http.StatusOK, &ans)
+				ans, err := c.api.Recommend(ctx, tr.UserIDs[cs.User], client.Query{N: kMax})
 				target := map[int32]bool{}
 				for _, t := range cs.Targets {
 					target[t] = true
