@@ -72,6 +72,16 @@ func (g *globalFlags) load() (config.Config, error) {
 	return config.Resolve(path, os.LookupEnv, over)
 }
 
+// loadEvalConfig resolves the configuration an evaluation measures: the
+// defaults, the file (path, else AISLE_CONFIG), then AISLE_* variables, as
+// `aisle serve` reads them. Evaluations take no data directory.
+func loadEvalConfig(path string) (config.Config, error) {
+	if path == "" {
+		path = os.Getenv("AISLE_CONFIG")
+	}
+	return config.Resolve(path, os.LookupEnv, nil)
+}
+
 // newLogger is the logger the config asks for, on standard error.
 func newLogger(cfg config.Config) *slog.Logger {
 	level := slog.LevelInfo

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle/embed/embedders"
+	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/searcheval"
 )
@@ -22,7 +23,7 @@ func newEvalSearchCmd() *cobra.Command {
 	var format, path, catalogPath, qrelsPath, modeFlag, jsonOut string
 	var embCfg embedders.Config
 	var alpha float64
-	var fusion, vectorsPath string
+	var fusion, vectorsPath, configPath string
 	var lo ltrFlags
 	cmd := &cobra.Command{
 		Use:   "search",
@@ -51,7 +52,23 @@ instead of training (e.g. one trained on another catalogue); --ltr-save FILE kee
 ignore, ...); docs/ltr/default.yaml lists them with their defaults.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := search.DefaultConfig()
+			// the shop's search settings (file, then AISLE_SEARCH_* variables),
+			// as `aisle serve` reads them; the flags below override them
+			shop, err := loadEvalConfig(configPath)
+			if err != nil {
+				return err
+			}
+			cfg, err := wire.SearchConfig(shop.Search)
+			if err != nil {
+				return err
+			}
+			if modeFlag == "" && shop.Search.Mode != "" {
+				modeFlag = shop.Search.Mode
+			}
+			if embCfg.Kind == "" && shop.Search.Embedder != "" && shop.Search.Embedder != "none" {
+				embCfg = embedders.Config{Kind: shop.Search.Embedder, URL: shop.Search.EmbedderURL, Model: shop.Search.EmbedderModel,
+					Dim: shop.Search.EmbedderDim, APIKey: shop.Search.EmbedderKey}
+			}
 			// the server's default on a fresh install: ltr ranks with a ranker
 			// learned from the shop's clicks, and only queries with click
 			// history; here there are no clicks, so every query takes the
@@ -66,7 +83,6 @@ ignore, ...); docs/ltr/default.yaml lists them with their defaults.`,
 			}
 			var lc ltrConfig
 			if mode == search.ModeLTR {
-				var err error
 				if lc, err = loadLTRConfig(lo.configPath); err != nil {
 					return err
 				}
@@ -96,7 +112,6 @@ ignore, ...); docs/ltr/default.yaml lists them with their defaults.`,
 				}
 			}
 			var ds *searcheval.Dataset
-			var err error
 			switch format {
 			case "esci":
 				if path == "" {
@@ -154,6 +169,7 @@ ignore, ...); docs/ltr/default.yaml lists them with their defaults.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "YAML configuration whose search section (synonyms, field weights, fusion, mode) is evaluated (or env AISLE_CONFIG; AISLE_SEARCH_* variables apply too); flags override it")
 	f.StringVar(&format, "format", "esci", "data set format: esci or qrels")
 	f.StringVar(&path, "path", "", "ESCI data set directory (--format esci)")
 	f.StringVar(&catalogPath, "catalog", "", "items as JSON Lines (--format qrels)")

@@ -82,3 +82,65 @@ func TestEvalSearchQrels(t *testing.T) {
 		t.Error("esci without --path: no error")
 	}
 }
+
+// `aisle eval search` measures the shop's search settings: the config file's
+// search section and AISLE_SEARCH_* variables apply, and flags override them.
+func TestEvalSearchReadsTheConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", dir)
+	t.Setenv("AISLE_CONFIG", "")
+	items := `{"id":"1","title":"white sneaker"}
+{"id":"2","title":"printer paper"}
+`
+	cat, qr, conf := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "qrels.tsv"), filepath.Join(dir, "aisle.yaml")
+	for name, body := range map[string]string{
+		cat:  items,
+		qr:   "trainer\t1\t1\n",
+		conf: "search:\n  synonyms: [[sneaker, trainer]]\n",
+	} {
+		if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(env map[string]string, args ...string) (mode string, ndcg float64) {
+		t.Helper()
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		root := newRootCmd()
+		var out, errb bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&errb)
+		root.SetArgs(append([]string{"eval", "search", "--format", "qrels", "--catalog", cat, "--qrels", qr, "--json", "-"}, args...))
+		if err := root.Execute(); err != nil {
+			t.Fatalf("%v: %v (%s)", args, err, errb.String())
+		}
+		var rep struct {
+			Mode    string                        `json:"mode"`
+			Metrics map[string]map[string]float64 `json:"metrics"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("%v: %v in %s", args, err, out.String())
+		}
+		for k := range env {
+			t.Setenv(k, "")
+		}
+		return rep.Mode, rep.Metrics["all"]["nDCG@10"]
+	}
+	if _, ndcg := run(nil); ndcg != 0 {
+		t.Errorf("without the config: nDCG@10 %v, want 0 (no synonym)", ndcg)
+	}
+	if _, ndcg := run(nil, "--config", conf); ndcg < 0.99 {
+		t.Errorf("with the config's synonyms: nDCG@10 %v, want 1", ndcg)
+	}
+	if _, ndcg := run(map[string]string{"AISLE_CONFIG": conf}); ndcg < 0.99 {
+		t.Errorf("with AISLE_CONFIG: nDCG@10 %v, want 1", ndcg)
+	}
+	env := map[string]string{"AISLE_SEARCH_MODE": "hybrid", "AISLE_SEARCH_EMBEDDER": "hash"}
+	if mode, _ := run(env); mode != "hybrid" {
+		t.Errorf("AISLE_SEARCH_MODE=hybrid: mode %q", mode)
+	}
+	if mode, _ := run(env, "--mode", "keyword"); mode != "keyword" {
+		t.Errorf("--mode keyword over AISLE_SEARCH_MODE=hybrid: mode %q", mode)
+	}
+}

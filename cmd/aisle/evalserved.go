@@ -82,7 +82,8 @@ func newEvalServedCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "served --format F --path P",
 		Short: "Measure what a real server answers after a data set is loaded through its REST API",
-		Long: `Start a real server on 127.0.0.1 with a temporary data directory and default settings,
+		Long: `Start a real server on 127.0.0.1 with a temporary data directory and the settings any
+` + "`aisle serve`" + ` would read (--server-config, else AISLE_CONFIG, then AISLE_* variables),
 post the training split through HTTP as a shop would (items first, then every interaction as an
 event with its timestamp, in batches), trigger POST /api/models/retrain, wait for it, then ask
 GET /api/recommend/{user}?n=K for every test user and score the answers with the protocol's
@@ -131,7 +132,7 @@ test target; the dev item is posted as history).`,
 	f.IntSliceVar(&opt.Ks, "k", nil, "cut-offs (default: 10 and 20)")
 	f.StringVar(&opt.EventType, "event-type", "purchase", "event type every interaction is posted as (purchase, rating, click, view…)")
 	f.BoolVar(&opt.Offline, "offline", true, "also measure the primary model offline on the same split")
-	f.StringVar(&opt.Config, "server-config", "", "YAML config for the server (default: none, i.e. default settings)")
+	f.StringVar(&opt.Config, "server-config", "", "YAML config for the server (default: AISLE_CONFIG, else default settings; AISLE_* variables apply as for aisle serve)")
 	f.IntVar(&opt.Workers, "workers", 4, "parallel recommendation requests")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to FILE, or - for stdout")
 	return cmd
