@@ -475,19 +475,30 @@ func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]eve
 			if limit > 0 && len(out) >= limit {
 				break
 			}
-			v := eb.Get(k[len(prefix):])
-			if v == nil {
-				continue
+			e, ok, err := indexedEvent(eb, k, prefix)
+			if err != nil {
+				return err
 			}
-			var e events.Event
-			if err := decodeEvent(v, &e); err != nil {
-				return fmt.Errorf("decode event %x: %w", k[len(prefix):], err)
+			if ok {
+				out = append(out, e)
 			}
-			out = append(out, e)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// indexedEvent reads the event a user_events key (prefix, then the 8-byte
+// sequence number) points to; ok is false when the event is gone.
+func indexedEvent(eb *bolt.Bucket, k, prefix []byte) (e events.Event, ok bool, err error) {
+	v := eb.Get(k[len(prefix):])
+	if v == nil {
+		return e, false, nil
+	}
+	if err := decodeEvent(v, &e); err != nil {
+		return e, false, fmt.Errorf("decode event %x: %w", k[len(prefix):], err)
+	}
+	return e, true, nil
 }
 
 // ScanEvents calls fn for every event after seq `after`, in order.

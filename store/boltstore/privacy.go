@@ -172,15 +172,13 @@ func (s *Store) ScanUserEvents(ctx context.Context, id string, fn func(events.Ev
 					next = append([]byte(nil), k...)
 					return nil
 				}
-				v := eb.Get(k[len(prefix):])
-				if v == nil {
-					continue
+				e, ok, err := indexedEvent(eb, k, prefix)
+				if err != nil {
+					return err
 				}
-				var e events.Event
-				if err := decodeEvent(v, &e); err != nil {
-					return fmt.Errorf("decode event %x: %w", k[len(prefix):], err)
+				if ok {
+					chunk = append(chunk, e)
 				}
-				chunk = append(chunk, e)
 			}
 			return nil
 		})
