@@ -279,7 +279,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	meta := store.ModelMeta{
 		Name: spec.Name, Params: spec.Params, Metrics: res.Metrics,
 		Users: ds.NumUsers(), Items: ds.NumItems(), Events: ds.NumInteractions(),
-		TrainSecs: res.TrainSeconds, Status: "candidate", LossCurve: curve, DataAt: data.ReadAt,
+		TrainSecs: res.TrainSeconds, Status: store.StatusCandidate, LossCurve: curve, DataAt: data.ReadAt,
 	}
 	if spec.Tuned {
 		meta.Note = TunedNote

@@ -6,14 +6,17 @@ import (
 	"fmt"
 )
 
+// ModelStatus is where a stored model version is in its life.
+type ModelStatus string
+
 // Model version statuses, shared by every kind of stored model
 // (recommendation models, the search ranker).
 const (
-	StatusServing    = "serving"
-	StatusCandidate  = "candidate"
-	StatusRetired    = "retired"     // served before, replaced by a newer version
-	StatusRejected   = "rejected"    // retrained but worse than the serving version
-	StatusRolledBack = "rolled_back" // served, then rolled back
+	StatusServing    ModelStatus = "serving"
+	StatusCandidate  ModelStatus = "candidate"
+	StatusRetired    ModelStatus = "retired"     // served before, replaced by a newer version
+	StatusRejected   ModelStatus = "rejected"    // retrained but worse than the serving version
+	StatusRolledBack ModelStatus = "rolled_back" // served, then rolled back
 )
 
 // ErrNoRollback is returned when a model has no earlier version to go back to.

@@ -28,20 +28,20 @@ func (f *failingModels) UpdateModelMeta(ctx context.Context, m store.ModelMeta) 
 }
 
 // statuses returns the stored status of each version, oldest first.
-func statuses(t *testing.T, m store.Models) []string {
+func statuses(t *testing.T, m store.Models) []store.ModelStatus {
 	t.Helper()
 	metas, err := m.ListModels(context.Background(), "m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []store.ModelStatus
 	for _, mm := range metas {
 		out = append(out, mm.Status)
 	}
 	return out
 }
 
-func equal(a, b []string) bool {
+func equal(a, b []store.ModelStatus) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -66,20 +66,20 @@ func TestPromoteAndRollbackWhenTheStoreFails(t *testing.T) {
 		// promote version 2 over serving version 1
 		wantOK      bool
 		wantActive  int
-		wantStatus  []string
+		wantStatus  []store.ModelStatus
 		rollback    bool // then roll back instead of promoting
 		rollbackErr bool
 	}{
 		{name: "promote, all writes succeed", failAt: 0, wantOK: true, wantActive: 2,
-			wantStatus: []string{store.StatusRetired, store.StatusServing}},
+			wantStatus: []store.ModelStatus{store.StatusRetired, store.StatusServing}},
 		{name: "promote, the candidate's write fails", failAt: 1, wantOK: false, wantActive: 1,
-			wantStatus: []string{store.StatusServing, store.StatusCandidate}},
+			wantStatus: []store.ModelStatus{store.StatusServing, store.StatusCandidate}},
 		{name: "promote, retiring the old version fails", failAt: 2, wantOK: true, wantActive: 2,
-			wantStatus: []string{store.StatusServing, store.StatusServing}},
+			wantStatus: []store.ModelStatus{store.StatusServing, store.StatusServing}},
 		{name: "rollback, marking the earlier version fails", failAt: 1, rollback: true, rollbackErr: true, wantActive: 2,
-			wantStatus: []string{store.StatusRetired, store.StatusServing}},
+			wantStatus: []store.ModelStatus{store.StatusRetired, store.StatusServing}},
 		{name: "rollback, all writes succeed", failAt: 0, rollback: true, wantActive: 1,
-			wantStatus: []string{store.StatusServing, store.StatusRolledBack}},
+			wantStatus: []store.ModelStatus{store.StatusServing, store.StatusRolledBack}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bs, err := boltstore.Open(t.TempDir())
@@ -87,7 +87,7 @@ func TestPromoteAndRollbackWhenTheStoreFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer bs.Close()
-			for _, st := range []string{store.StatusServing, store.StatusCandidate} {
+			for _, st := range []store.ModelStatus{store.StatusServing, store.StatusCandidate} {
 				if _, err := bs.SaveModel(ctx, store.ModelMeta{Name: "m", Status: st, CreatedAt: time.Now()}, []byte("x")); err != nil {
 					t.Fatal(err)
 				}

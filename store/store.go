@@ -75,10 +75,10 @@ type ModelMeta struct {
 	Events    int                `json:"interactions"` //
 	CreatedAt time.Time          `json:"created_at"`
 	TrainSecs float64            `json:"train_seconds"`
-	// Status is "serving", "candidate", "rejected" or "retired".
-	Status string `json:"status"`
-	Note   string `json:"note,omitempty"`
-	Size   int64  `json:"size_bytes"`
+	// Status is one of the Status constants.
+	Status ModelStatus `json:"status"`
+	Note   string      `json:"note,omitempty"`
+	Size   int64       `json:"size_bytes"`
 	// LossCurve is the training loss after each epoch of the final fit
 	// (iterative models only).
 	LossCurve []float64 `json:"loss_curve,omitempty"`

@@ -130,7 +130,7 @@ func synthesize(ctx context.Context, cfg config.Config, nItems, nUsers, dim, clu
 	if err != nil {
 		return err
 	}
-	v, err := st.SaveModel(ctx, store.ModelMeta{Name: mf.IALSName, Params: art.Params, Users: nUsers, Items: nItems, Status: "serving", Note: "synthetic factors (aisle bench synth)"}, blob)
+	v, err := st.SaveModel(ctx, store.ModelMeta{Name: mf.IALSName, Params: art.Params, Users: nUsers, Items: nItems, Status: store.StatusServing, Note: "synthetic factors (aisle bench synth)"}, blob)
 	if err != nil {
 		return err
 	}
