@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -22,13 +19,9 @@ func newCheckCmd() *cobra.Command {
 			"server first: a file in use cannot be checked. Exit status 1 when damage was found.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			cfg, path, err := g.existingDataFile()
 			if err != nil {
 				return err
-			}
-			path := filepath.Join(cfg.Data, boltstore.FileName)
-			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("%s does not exist: check --data (the data directory holds %s)", path, boltstore.FileName)
 			}
 			rep, err := boltstore.Check(cmd.Context(), path, max)
 			if err != nil {

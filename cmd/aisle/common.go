@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -70,6 +72,24 @@ func (g *globalFlags) load() (config.Config, error) {
 		}
 	}
 	return config.Resolve(path, os.LookupEnv, over)
+}
+
+// existingDataFile resolves the configuration and returns the data file of
+// its data directory, which must exist (for the commands that read a data
+// file without opening a store on it: check, recover).
+func (g *globalFlags) existingDataFile() (config.Config, string, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return cfg, "", err
+	}
+	path := filepath.Join(cfg.Data, boltstore.FileName)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return cfg, "", fmt.Errorf("%s does not exist: check --data (the data directory holds %s)", path, boltstore.FileName)
+		}
+		return cfg, "", fmt.Errorf("%s: %w (check --data)", path, err)
+	}
+	return cfg, path, nil
 }
 
 // loadEvalConfig resolves the configuration an evaluation measures: the

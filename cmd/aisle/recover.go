@@ -25,16 +25,12 @@ func newRecoverCmd() *cobra.Command {
 			"Then start the server with --data pointing at the new directory.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load()
-			if err != nil {
-				return err
-			}
 			if to == "" {
 				return errors.New("--to is required: the new data directory to write the salvaged data to")
 			}
-			src := filepath.Join(cfg.Data, boltstore.FileName)
-			if _, err := os.Stat(src); err != nil {
-				return fmt.Errorf("%s: %w (check --data)", src, err)
+			_, src, err := g.existingDataFile()
+			if err != nil {
+				return err
 			}
 			last := time.Now()
 			progress := func(bucket string, n int) {
