@@ -82,7 +82,7 @@ var (
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("store URL %s: %w (expected postgres://user@host:5432/db?sslmode=disable)", redact(url), err)
+		return nil, fmt.Errorf("store URL %s: %w (expected postgres://user@host:5432/db?sslmode=disable)", Redact(url), err)
 	}
 	return OpenConfig(ctx, cfg, opts)
 }
@@ -165,7 +165,7 @@ func Migrations() ([]Migration, error) {
 func Migrate(ctx context.Context, url string) ([]string, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("store URL %s: %w", redact(url), err)
+		return nil, fmt.Errorf("store URL %s: %w", Redact(url), err)
 	}
 	cfg.MaxConns = 1
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -246,8 +246,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	return applied, nil
 }
 
-// redact hides the password of a URL in messages.
-func redact(url string) string {
+// Redact hides the password of a store URL, for messages and logs.
+func Redact(url string) string {
 	if cfg, err := pgconn.ParseConfig(url); err == nil && cfg.Password != "" {
 		return strings.Replace(url, cfg.Password, "***", 1)
 	}

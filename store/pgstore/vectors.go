@@ -96,3 +96,48 @@ func (s *Store) DeleteVectors(ctx context.Context, ids []string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM vectors WHERE shop = $1 AND item_id = ANY($2::text[])`, s.shop, ids)
 	return err
 }
+
+// ScanVectors calls fn for every stored vector, by space then item id (for
+// `aisle migrate`), a page at a time.
+func (s *Store) ScanVectors(ctx context.Context, fn func(space string, v store.ItemVector) error) error {
+	space, id := "", ""
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT space, item_id, hash, vec FROM vectors WHERE shop = $1 AND (space, item_id) > ($2, $3)
+			ORDER BY space, item_id LIMIT 1000`, s.shop, space, id)
+		if err != nil {
+			return err
+		}
+		type rec struct {
+			space string
+			v     store.ItemVector
+		}
+		var page []rec
+		for rows.Next() {
+			raw := rows.RawValues()
+			r := rec{space: string(raw[0]), v: store.ItemVector{ItemID: string(raw[1])}}
+			if len(raw[2]) != hashLen || len(raw[3])%4 != 0 {
+				rows.Close()
+				return fmt.Errorf("space %q: stored vector of item %q is corrupt", r.space, r.v.ItemID)
+			}
+			copy(r.v.TextHash[:], raw[2])
+			r.v.Vec = make([]float32, len(raw[3])/4)
+			for i := range r.v.Vec {
+				r.v.Vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[3][4*i:]))
+			}
+			page = append(page, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r.space, r.v); err != nil {
+				return err
+			}
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		space, id = page[len(page)-1].space, page[len(page)-1].v.ItemID
+	}
+}
