@@ -15,9 +15,9 @@ import (
 
 	"github.com/aisle-dev/aisle"
 	"github.com/aisle-dev/aisle/config"
-	"github.com/aisle-dev/aisle/store/pgstore"
 	"github.com/aisle-dev/aisle/embed/embedders"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/store/pgstore"
 )
 
 // serveFlags are the flags of serve and demo, each bound to a config key.
