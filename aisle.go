@@ -41,7 +41,6 @@ import (
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/ranking"
-	"github.com/aisle-dev/aisle/store/boltstore"
 	"github.com/aisle-dev/aisle/web"
 )
 
@@ -70,7 +69,7 @@ type Aisle struct {
 	log     *slog.Logger
 	prepare func(context.Context, *engine.Engine) error
 
-	st     *boltstore.Store
+	st     wire.Store
 	eng    *engine.Engine
 	srv    *api.Server
 	svc    *recommend.Service

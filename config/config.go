@@ -17,7 +17,11 @@ import (
 // Config is the whole configuration.
 type Config struct {
 	// Data is the data directory (default ./aisle-data).
-	Data   string `yaml:"data"`
+	Data string `yaml:"data"`
+	// Store is where data is kept when not in the data directory: a
+	// postgres:// URL (PostgreSQL, shared by several replicas). Empty:
+	// the embedded store in Data.
+	Store  string `yaml:"store"`
 	Server Server `yaml:"server"`
 	Events Events `yaml:"events"`
 	// Training configures preprocessing and the models `aisle train` and

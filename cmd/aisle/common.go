@@ -16,7 +16,6 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/pipeline"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // globalFlags are the flags every data-touching command has, and the
@@ -36,6 +35,7 @@ func (g *globalFlags) register(cmd *cobra.Command) {
 	g.cmd = cmd
 	cmd.Flags().StringVar(&g.config, "config", "", "YAML configuration file (optional; or env AISLE_CONFIG); see docs/aisle.example.yaml")
 	g.bind("data", "data", "", "data directory (default ./aisle-data; env AISLE_DATA)")
+	g.bind("store", "store", "", "keep the data in PostgreSQL instead of --data: postgres://user@host:5432/db?sslmode=disable (env AISLE_STORE; see docs/postgres.md)")
 	g.bind("log-format", "server.log_format", "", "log format: text (default) or json")
 	g.bind("log-level", "server.log_level", "", "log level: debug, info (default), warn or error")
 }
@@ -150,7 +150,7 @@ func newBar(total int64, desc string, bytes bool) *progressbar.ProgressBar {
 
 // openEngine opens the store in cfg.Data and builds an engine on it (see
 // wire.OpenEngine); the caller closes the store.
-func openEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
+func openEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, wire.Store, error) {
 	return wire.OpenEngine(cfg, log)
 }
 

@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newRecoverCmd(),
 		newBackupCmd(),
 		newRestoreCmd(),
+		newMigrateCmd(),
 	)
 	return root
 }

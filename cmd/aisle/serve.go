@@ -17,6 +17,7 @@ import (
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/embed/embedders"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/store/pgstore"
 )
 
 // serveFlags are the flags of serve and demo, each bound to a config key.
@@ -79,8 +80,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ctx, ln) }()
 	url := "http://" + ln.Addr().String()
-	log.Info("aisle listening", "url", url, "data", cfg.Data)
-	fmt.Fprintf(os.Stdout, "Aisle is listening on %s (data in %s)\n", url, cfg.Data)
+	where := cfg.Data
+	if cfg.Store != "" {
+		where = pgstore.Redact(cfg.Store)
+	}
+	log.Info("aisle listening", "url", url, "data", where)
+	fmt.Fprintf(os.Stdout, "Aisle is listening on %s (data in %s)\n", url, where)
 	fmt.Fprintf(os.Stdout, "  storefront: %s/\n  dashboard:  %s/admin\n", url, url)
 	if err := a.Start(ctx); err != nil {
 		stopped := ctx.Err() != nil

@@ -27,12 +27,35 @@ import (
 	"github.com/aisle-dev/aisle/search/ranking"
 	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
+	"github.com/aisle-dev/aisle/store/pgstore"
 )
 
-// OpenEngine opens the embedded store in cfg.Data and builds an engine on
-// it. The caller closes the store.
-func OpenEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, *boltstore.Store, error) {
-	st, err := boltstore.Open(cfg.Data)
+// Store is what a store opened by OpenStore offers: every store interface
+// and item vectors.
+type Store interface {
+	store.Store
+	store.Vectors
+}
+
+// OpenStore opens the store the config names: PostgreSQL when cfg.Store is
+// a postgres:// URL (applying its schema migrations), else the embedded
+// store in the data directory cfg.Data.
+func OpenStore(ctx context.Context, cfg config.Config) (Store, error) {
+	if cfg.Store == "" {
+		return boltstore.Open(cfg.Data)
+	}
+	if !pgstore.IsURL(cfg.Store) {
+		return nil, fmt.Errorf("config store %q: want a postgres:// URL (or leave it empty to keep data in the data directory %s)", cfg.Store, cfg.Data)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return pgstore.Open(ctx, cfg.Store, pgstore.Options{})
+}
+
+// OpenEngine opens the store the config names (see OpenStore) and builds
+// an engine on it. The caller closes the store.
+func OpenEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, Store, error) {
+	st, err := OpenStore(context.Background(), cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -127,3 +127,23 @@ func deleteVectors(tx *bolt.Tx, id []byte) error {
 		return nil
 	})
 }
+
+// ScanVectors calls fn for every stored vector, space by space (for
+// `aisle migrate`).
+func (s *Store) ScanVectors(ctx context.Context, fn func(space string, v store.ItemVector) error) error {
+	return s.view(func(tx *bolt.Tx) error {
+		vb := tx.Bucket(bVectors)
+		return vb.ForEachBucket(func(space []byte) error {
+			return vb.Bucket(space).ForEach(func(k, v []byte) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				iv, err := decodeVector(string(k), v)
+				if err != nil {
+					return fmt.Errorf("space %q: %w", space, err)
+				}
+				return fn(string(space), iv)
+			})
+		})
+	})
+}

@@ -1,0 +1,431 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// eventCols are the columns an event is read from, in scanEvent's order.
+const eventCols = `seq, ts, ts_ns, user_id, item_id, type, value, query, session_id`
+
+// eventPage is how many events ScanEvents and ScanUserEvents read per query.
+const eventPage = 10000
+
+// EventsPayload is the outbox payload of "events.append": the range of
+// sequence numbers the batch was given (every number in it belongs to the
+// batch). Listeners read the events with ScanEvents(FirstSeq-1) up to
+// LastSeq; a batch of thousands of events thus makes one small row.
+type EventsPayload struct {
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	Count    int    `json:"count"`
+	// NewUsers are the users the batch created.
+	NewUsers []string `json:"new_users,omitempty"`
+}
+
+// ExpirePayload is the outbox payload of "events.expire": the sequence
+// numbers retention deleted.
+type ExpirePayload struct {
+	Seqs []uint64 `json:"seqs"`
+}
+
+// monthStart is the first instant of t's month (UTC).
+func monthStart(t time.Time) time.Time {
+	u := t.UTC()
+	return time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// ensurePartitions creates the monthly partitions of events the batch
+// needs, each in its own short transaction (before the batch's, so the
+// batch's holds no DDL lock).
+func (s *Store) ensurePartitions(ctx context.Context, evs []events.Event) error {
+	var need []time.Time
+	for i := range evs {
+		m := monthStart(evs[i].Timestamp)
+		if _, ok := s.parts.Load(m); ok || slices.ContainsFunc(need, m.Equal) {
+			continue
+		}
+		need = append(need, m)
+	}
+	for _, m := range need {
+		if m.Year() < 1 || m.Year() > 9999 {
+			return fmt.Errorf("event time %s is outside the years 1 to 9999 the store keeps", m.Format("2006-01"))
+		}
+		name := pgx.Identifier{fmt.Sprintf("events_p%04d%02d", m.Year(), int(m.Month()))}.Sanitize()
+		const layout = "2006-01-02 15:04:05Z07:00"
+		ddl := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF events FOR VALUES FROM ('%s') TO ('%s')`,
+			name, m.Format(layout), m.AddDate(0, 1, 0).Format(layout))
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// Two writers creating one partition at once would collide in
+			// the catalogue: take turns.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('aisle.partition:' || current_schema(), 0))`); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, ddl)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("create the events partition of %s: %w", m.Format("2006-01"), err)
+		}
+		s.parts.Store(m, struct{}{})
+	}
+	return nil
+}
+
+// AppendEvents stores events in one transaction, assigning Seq (contiguous,
+// increasing), creating users seen for the first time, and writes an
+// "events.append" outbox row. It returns after the commit.
+func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
+	if len(evs) == 0 {
+		return ctx.Err()
+	}
+	if err := s.ensurePartitions(ctx, evs); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(tx pgx.Tx, st *state) error { return s.appendIn(ctx, tx, st, evs) })
+	if err != nil {
+		for i := range evs {
+			evs[i].Seq = 0
+		}
+	}
+	return err
+}
+
+// appendIn writes evs inside a write transaction with COPY.
+func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	first := st.lastSeq + 1
+	for i := range evs {
+		st.lastSeq++
+		evs[i].Seq = uint64(st.lastSeq)
+	}
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(evs) {
+			return nil, nil
+		}
+		e := &evs[i]
+		i++
+		return []any{s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond() % 1000), e.UserID, e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID}, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
+		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id"}, src); err != nil {
+		return fmt.Errorf("store events: %w", err)
+	}
+	// Users seen for the first time are created with the time of their
+	// first event in the batch.
+	seen := map[string]bool{}
+	var ids, docs []string
+	for i := range evs {
+		if seen[evs[i].UserID] {
+			continue
+		}
+		seen[evs[i].UserID] = true
+		d, _ := json.Marshal(catalog.User{ID: evs[i].UserID, CreatedAt: evs[i].Timestamp})
+		ids = append(ids, evs[i].UserID)
+		docs = append(docs, string(d))
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
+		ON CONFLICT DO NOTHING RETURNING id`, s.shop, ids, docs)
+	if err != nil {
+		return fmt.Errorf("create the batch's new users: %w", err)
+	}
+	newUsers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("create the batch's new users: %w", err)
+	}
+	st.nUsers += int64(len(newUsers))
+	st.nEvents += int64(len(evs))
+	p, _ := json.Marshal(EventsPayload{FirstSeq: uint64(first), LastSeq: uint64(st.lastSeq), Count: len(evs), NewUsers: newUsers})
+	st.emit(KindEventsAppend, p)
+	return nil
+}
+
+// scanEvent reads one row of eventCols.
+func scanEvent(rows pgx.Rows, e *events.Event) (ts time.Time, err error) {
+	var seq int64
+	var ns int32
+	var typ string
+	if err := rows.Scan(&seq, &ts, &ns, &e.UserID, &e.ItemID, &typ, &e.Value, &e.Query, &e.SessionID); err != nil {
+		return ts, fmt.Errorf("read stored event: %w", err)
+	}
+	e.Seq = uint64(seq)
+	e.Type = events.Type(typ)
+	e.Timestamp = ts.UTC().Add(time.Duration(ns))
+	return ts, nil
+}
+
+func collectEvents(rows pgx.Rows) ([]events.Event, error) {
+	defer rows.Close()
+	var out []events.Event
+	for rows.Next() {
+		var e events.Event
+		if _, err := scanEvent(rows, &e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// UserEvents returns a user's most recent events (by time, then sequence
+// number), newest first; all of them when limit <= 0.
+func (s *Store) UserEvents(ctx context.Context, userID string, limit int) ([]events.Event, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE shop = $1 AND user_id = $2 ORDER BY ts DESC, seq DESC LIMIT $3`, s.shop, userID, lim)
+	if err != nil {
+		return nil, err
+	}
+	return collectEvents(rows)
+}
+
+// ScanEvents calls fn for every event with Seq > after, in Seq order, up to
+// the newest event when it starts. It reads a page at a time and calls fn
+// between queries. Since a shop's writes commit in sequence order (see the
+// package comment), a page never skips an event that commits later.
+func (s *Store) ScanEvents(ctx context.Context, after uint64, fn func(events.Event) error) error {
+	var last int64
+	if err := s.pool.QueryRow(ctx, `SELECT last_seq FROM shop_state WHERE shop = $1`, s.shop).Scan(&last); err != nil {
+		return err
+	}
+	for int64(after) < last {
+		rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE shop = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`, s.shop, int64(after), last, eventPage)
+		if err != nil {
+			return err
+		}
+		page, err := collectEvents(rows)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		after = page[len(page)-1].Seq
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CountEvents returns the number of events.
+func (s *Store) CountEvents(ctx context.Context) (int, error) { return s.counter(ctx, "n_events") }
+
+// LastSeq is the sequence number of the newest event (0 when none).
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	n, err := s.counter(ctx, "last_seq")
+	return uint64(n), err
+}
+
+// deleteUserIn removes user id's record and events inside a write
+// transaction, handing each removed event to each (when not nil), and
+// writes a "users.delete" outbox row.
+func (s *Store) deleteUserIn(ctx context.Context, tx pgx.Tx, st *state, id string, each func(events.Event)) (profile bool, n int, err error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM users WHERE shop = $1 AND id = $2`, s.shop, id)
+	if err != nil {
+		return false, 0, err
+	}
+	profile = tag.RowsAffected() > 0
+	if each == nil {
+		tag, err = tx.Exec(ctx, `DELETE FROM events WHERE shop = $1 AND user_id = $2`, s.shop, id)
+		if err != nil {
+			return false, 0, err
+		}
+		n = int(tag.RowsAffected())
+	} else {
+		rows, err := tx.Query(ctx, `DELETE FROM events WHERE shop = $1 AND user_id = $2 RETURNING `+eventCols, s.shop, id)
+		if err != nil {
+			return false, 0, err
+		}
+		evs, err := collectEvents(rows)
+		if err != nil {
+			return false, 0, err
+		}
+		slices.SortFunc(evs, func(a, b events.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+		for _, e := range evs {
+			each(e)
+		}
+		n = len(evs)
+	}
+	if profile {
+		st.nUsers--
+	}
+	st.nEvents -= int64(n)
+	if profile || n > 0 {
+		p, _ := json.Marshal(idsPayload{[]string{id}})
+		st.emit(KindUsersDelete, p)
+	}
+	return profile, n, nil
+}
+
+// ScanUserEvents implements store.UserEventScanner: a user's events oldest
+// first, a page per query.
+func (s *Store) ScanUserEvents(ctx context.Context, id string, fn func(events.Event) error) error {
+	var ts time.Time
+	var seq int64 = -1
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE shop = $1 AND user_id = $2 AND (ts, seq) > ($3, $4)
+			ORDER BY ts, seq LIMIT $5`, s.shop, id, ts, seq, eventPage)
+		if err != nil {
+			return err
+		}
+		var page []events.Event
+		for rows.Next() {
+			var e events.Event
+			t, err := scanEvent(rows, &e)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			ts, seq = t, int64(e.Seq)
+			page = append(page, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < eventPage {
+			return nil
+		}
+	}
+}
+
+// ExpireEvents implements store.Expirer, writing an "events.expire" outbox
+// row when it deleted events.
+func (s *Store) ExpireEvents(ctx context.Context, cutoffs map[events.Type]time.Time, after uint64, limit int) (store.ExpireBatch, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var b store.ExpireBatch
+	err := s.write(ctx, func(tx pgx.Tx, st *state) error {
+		b = store.ExpireBatch{Next: after, ByType: map[string]int{}, Last: uint64(st.lastSeq)}
+		rows, err := tx.Query(ctx, `SELECT `+eventCols+` FROM events WHERE shop = $1 AND seq > $2 ORDER BY seq LIMIT $3`, s.shop, int64(after), limit+1)
+		if err != nil {
+			return err
+		}
+		evs, err := collectEvents(rows)
+		if err != nil {
+			return err
+		}
+		b.Done = len(evs) <= limit
+		if len(evs) > limit {
+			evs = evs[:limit]
+		}
+		var del []int64
+		var seqs []uint64
+		for _, e := range evs {
+			b.Scanned++
+			b.Next = e.Seq
+			if cut, ok := cutoffs[e.Type]; ok && e.Timestamp.Before(cut) {
+				del = append(del, int64(e.Seq))
+				seqs = append(seqs, e.Seq)
+				b.ByType[string(e.Type)]++
+			}
+		}
+		if len(del) == 0 {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE shop = $1 AND seq = ANY($2::bigint[])`, s.shop, del)
+		if err != nil {
+			return err
+		}
+		b.Deleted = int(tag.RowsAffected())
+		st.nEvents -= tag.RowsAffected()
+		p, _ := json.Marshal(ExpirePayload{Seqs: seqs})
+		st.emit(KindEventsExpire, p)
+		return nil
+	})
+	return b, err
+}
+
+// expirePerBatch bounds how many expired idempotency keys one batch drops.
+const expirePerBatch = 64
+
+// AppendEventsOnce implements store.IdempotentEventLog.
+func (s *Store) AppendEventsOnce(ctx context.Context, key string, bodyHash [32]byte, evs []events.Event, now time.Time, ttl time.Duration) (store.Receipt, bool, error) {
+	if key == "" || len(key) > store.MaxIdempotencyKeyLen {
+		return store.Receipt{}, false, fmt.Errorf("idempotency key must be 1 to %d bytes", store.MaxIdempotencyKeyLen)
+	}
+	if err := s.ensurePartitions(ctx, evs); err != nil {
+		return store.Receipt{}, false, err
+	}
+	var rc store.Receipt
+	replay := false
+	err := s.write(ctx, func(tx pgx.Tx, st *state) error {
+		replay = false
+		if _, err := tx.Exec(ctx, `DELETE FROM idempotency WHERE shop = $1 AND key IN
+			(SELECT key FROM idempotency WHERE shop = $1 AND at < $2 ORDER BY at LIMIT $3)`, s.shop, now.Add(-ttl), expirePerBatch); err != nil {
+			return fmt.Errorf("drop expired idempotency keys: %w", err)
+		}
+		var hash []byte
+		var first int64
+		err := tx.QueryRow(ctx, `SELECT body_hash, accepted, first_seq, at FROM idempotency WHERE shop = $1 AND key = $2`, s.shop, key).
+			Scan(&hash, &rc.Accepted, &first, &rc.At)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("read idempotency key %q: %w", key, err)
+		default:
+			copy(rc.BodyHash[:], hash)
+			rc.FirstSeq, rc.At = uint64(first), rc.At.UTC()
+			if now.Sub(rc.At) < ttl {
+				if rc.BodyHash != bodyHash {
+					return fmt.Errorf("%w: key %q was used at %s for a batch with a different body; use a new key for a new batch", store.ErrIdempotencyConflict, key, rc.At.Format(time.RFC3339))
+				}
+				replay = true
+				return nil
+			}
+		}
+		if err := s.appendIn(ctx, tx, st, evs); err != nil {
+			return err
+		}
+		rc = store.Receipt{BodyHash: bodyHash, Accepted: len(evs), At: now.UTC()}
+		if len(evs) > 0 {
+			rc.FirstSeq = evs[0].Seq
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO idempotency (shop, key, body_hash, accepted, first_seq, at) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (shop, key) DO UPDATE SET body_hash = excluded.body_hash, accepted = excluded.accepted, first_seq = excluded.first_seq, at = excluded.at`,
+			s.shop, key, bodyHash[:], rc.Accepted, int64(rc.FirstSeq), rc.At)
+		return err
+	})
+	if err != nil {
+		for i := range evs {
+			evs[i].Seq = 0
+		}
+		return store.Receipt{}, false, err
+	}
+	return rc, replay, nil
+}
+
+// IdempotencyKeys returns how many idempotency keys are remembered.
+func (s *Store) IdempotencyKeys(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM idempotency WHERE shop = $1`, s.shop).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,320 @@
+// Package pgstore keeps Aisle's data in PostgreSQL, so that several
+// `aisle serve` replicas can share one source of truth. It implements every
+// interface of package store that the embedded store (store/boltstore)
+// implements, plus a transactional outbox: each committed change also
+// writes a row describing it, in the same transaction, for a relay to
+// publish (see ReadOutbox and docs/postgres.md).
+//
+// The schema is embedded (migrations/*.sql) and applied when a store opens,
+// under an advisory lock, and recorded in schema_migrations. Every table
+// has a shop column in its primary key; a Store reads and writes one shop.
+//
+// Writes of one shop are ordered: each write transaction first locks the
+// shop's row of shop_state, which holds the event sequence number and the
+// outbox id. Commits therefore happen in sequence order, and a reader that
+// sees event (or outbox row) n has seen every one before it — which is what
+// makes ScanEvents(after) and ReadOutbox(after) cursors safe with many
+// concurrent writers on many replicas.
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/aisle-dev/aisle/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// DefaultShop is the shop a store serves when Options.Shop is empty.
+const DefaultShop = "default"
+
+// IsURL reports whether s names a PostgreSQL database (postgres:// or
+// postgresql://) rather than a data directory.
+func IsURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Options tune a store.
+type Options struct {
+	// Shop is the shop whose data the store reads and writes (default "default").
+	Shop string
+	// MaxConns bounds the connection pool (0: pgxpool's default, the larger
+	// of 4 and the number of CPUs).
+	MaxConns int32
+}
+
+// Store is the PostgreSQL store. It is safe for concurrent use, also by
+// several processes on the same database.
+type Store struct {
+	pool *pgxpool.Pool
+	shop string
+	// parts remembers the event partitions known to exist (month start,
+	// as "YYYYMM").
+	parts sync.Map
+}
+
+var (
+	_ store.Store              = (*Store)(nil)
+	_ store.Vectors            = (*Store)(nil)
+	_ store.Forgetter          = (*Store)(nil)
+	_ store.UserEventScanner   = (*Store)(nil)
+	_ store.Expirer            = (*Store)(nil)
+	_ store.ModelRewriter      = (*Store)(nil)
+	_ store.IdempotentEventLog = (*Store)(nil)
+)
+
+// Open connects to the database at url (a postgres:// URL; a search_path
+// parameter selects the schema), applies the schema migrations not yet
+// applied and returns the store of opts.Shop.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store URL %s: %w (expected postgres://user@host:5432/db?sslmode=disable)", Redact(url), err)
+	}
+	return OpenConfig(ctx, cfg, opts)
+}
+
+// OpenConfig is Open with a parsed pool configuration.
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store, error) {
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.Shop == "" {
+		opts.Shop = DefaultShop
+	}
+	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w (is it running, and does the URL name the right user and database?)", where, err)
+	}
+	if _, err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s := &Store{pool: pool, shop: opts.Shop}
+	if _, err := pool.Exec(ctx, `INSERT INTO shop_state (shop) VALUES ($1) ON CONFLICT DO NOTHING`, s.shop); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("register shop %q: %w", s.shop, err)
+	}
+	return s, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Shop is the shop the store serves.
+func (s *Store) Shop() string { return s.shop }
+
+// Pool is the store's connection pool, for parts that keep their own
+// tables in the same database (leases, for example).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Migration is one embedded schema migration.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the embedded migrations in order.
+func Migrations() ([]Migration, error) {
+	ents, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	for _, e := range ents {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(name, ".sql") {
+			return nil, fmt.Errorf("migration file %q: name it NNNN_what.sql", name)
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(b)})
+	}
+	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
+	return out, nil
+}
+
+// Migrate applies the migrations not yet applied to the database at url
+// and returns the names of those it applied.
+func Migrate(ctx context.Context, url string) ([]string, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store URL %s: %w", Redact(url), err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	return migrate(ctx, pool)
+}
+
+// migrate applies the pending migrations on one connection holding a
+// session advisory lock keyed by the schema, so replicas starting together
+// apply each migration once.
+func migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	migs, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer conn.Release()
+	var schema *string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return nil, fmt.Errorf("read the current schema: %w", err)
+	}
+	if schema == nil {
+		return nil, errors.New("the schema named by search_path does not exist: create it (CREATE SCHEMA …) or fix search_path in the store URL")
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('aisle.migrate:' || $1, 0))`, *schema); err != nil {
+		return nil, fmt.Errorf("lock schema %s for migrations: %w", *schema, err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended('aisle.migrate:' || $1, 0))`, *schema)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return nil, fmt.Errorf("create schema_migrations in schema %s: %w (does the user may create tables there?)", *schema, err)
+	}
+	done := map[int]bool{}
+	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		done[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var applied []string
+	for _, m := range migs {
+		if done[m.Version] {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if err := tx.Conn().PgConn().Exec(ctx, m.SQL).Close(); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("apply schema migration %s in schema %s: %w (nothing of it was applied)", m.Name, *schema, err)
+		}
+		applied = append(applied, m.Name)
+	}
+	for v := range done {
+		if v > migs[len(migs)-1].Version {
+			return applied, fmt.Errorf("schema %s has migration %d, newer than this binary knows (%d): run a newer aisle", *schema, v, migs[len(migs)-1].Version)
+		}
+	}
+	return applied, nil
+}
+
+// Redact hides the password of a store URL, for messages and logs.
+func Redact(url string) string {
+	if cfg, err := pgconn.ParseConfig(url); err == nil && cfg.Password != "" {
+		return strings.Replace(url, cfg.Password, "***", 1)
+	}
+	return url
+}
+
+// state is a shop's row of shop_state, read and locked at the start of a
+// write transaction and written back at its end.
+type state struct {
+	lastSeq, lastOutbox     int64
+	nItems, nUsers, nEvents int64
+	outbox                  []outboxRow
+}
+
+type outboxRow struct {
+	kind    string
+	payload []byte
+}
+
+// emit queues an outbox row, written with the state at the end of the
+// transaction.
+func (st *state) emit(kind string, payload []byte) {
+	st.outbox = append(st.outbox, outboxRow{kind, payload})
+}
+
+// write runs fn in a transaction holding the shop's lock and commits it:
+// the outbox rows fn emitted and the counters it changed are written in
+// the same transaction, after fn.
+func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx, st *state) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var st state
+		err := tx.QueryRow(ctx, `SELECT last_seq, last_outbox, n_items, n_users, n_events FROM shop_state WHERE shop = $1 FOR UPDATE`, s.shop).
+			Scan(&st.lastSeq, &st.lastOutbox, &st.nItems, &st.nUsers, &st.nEvents)
+		if err != nil {
+			return fmt.Errorf("lock shop %q: %w", s.shop, err)
+		}
+		before := st
+		if err := fn(tx, &st); err != nil {
+			return err
+		}
+		if len(st.outbox) > 0 {
+			rows := make([][]any, len(st.outbox))
+			for i, o := range st.outbox {
+				st.lastOutbox++
+				rows[i] = []any{s.shop, st.lastOutbox, o.kind, string(o.payload)}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"shop", "id", "kind", "payload"}, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("write outbox: %w", err)
+			}
+		}
+		if st.lastSeq != before.lastSeq || st.lastOutbox != before.lastOutbox || st.nItems != before.nItems || st.nUsers != before.nUsers || st.nEvents != before.nEvents {
+			_, err := tx.Exec(ctx, `UPDATE shop_state SET last_seq = $2, last_outbox = $3, n_items = $4, n_users = $5, n_events = $6 WHERE shop = $1`,
+				s.shop, st.lastSeq, st.lastOutbox, max(st.nItems, 0), max(st.nUsers, 0), max(st.nEvents, 0))
+			if err != nil {
+				return fmt.Errorf("update shop %q counters: %w", s.shop, err)
+			}
+		}
+		return nil
+	})
+}
+
+// counter reads one counter of the shop.
+func (s *Store) counter(ctx context.Context, col string) (int, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT `+col+` FROM shop_state WHERE shop = $1`, s.shop).Scan(&n)
+	return int(n), err
+}
