@@ -236,11 +236,11 @@ func TestRelevanceFloorAndTargeting(t *testing.T) {
 		want           []string
 	}{
 		{"search", "red stapler", nil, []string{"i0"}},
-		{"search", "garden hose", nil, nil},                      // unrelated: no ad at any bid
-		{"search", "gel pen", nil, nil},                          // B is exact "pen" only; A's item is not a pen
-		{"search", "pen", nil, []string{"i3"}},                   // exact
-		{"recommend", "", []string{"i1", "i2"}, []string{"i0"}},  // same category as the row
-		{"recommend", "", []string{"unknown"}, nil},              // nothing to be relevant to
+		{"search", "garden hose", nil, nil},                     // unrelated: no ad at any bid
+		{"search", "gel pen", nil, nil},                         // B is exact "pen" only; A's item is not a pen
+		{"search", "pen", nil, []string{"i3"}},                  // exact
+		{"recommend", "", []string{"i1", "i2"}, []string{"i0"}}, // same category as the row
+		{"recommend", "", []string{"unknown"}, nil},             // nothing to be relevant to
 	} {
 		ps := s.Fill(ctx, Request{RequestID: reqid.New(), Surface: c.surface, Query: c.query, Organic: c.organic})
 		var got []string
