@@ -24,12 +24,18 @@ var BuiltinTypes = []Type{View, Click, AddToCart, Purchase, Rating, Search}
 // Event is one thing a user did.
 type Event struct {
 	// Seq is the position in the event log, assigned by the store; zero before storing.
-	Seq       uint64    `json:"seq,omitempty"`
-	UserID    string    `json:"user_id"`
-	ItemID    string    `json:"item_id,omitempty"` // empty for search events
-	Type      Type      `json:"type"`
-	Value     *float64  `json:"value,omitempty"` // rating or quantity
-	Query     string    `json:"query,omitempty"` // for search events
-	SessionID string    `json:"session_id,omitempty"`
+	Seq       uint64   `json:"seq,omitempty"`
+	UserID    string   `json:"user_id"`
+	ItemID    string   `json:"item_id,omitempty"` // empty for search events
+	Type      Type     `json:"type"`
+	Value     *float64 `json:"value,omitempty"` // rating or quantity
+	Query     string   `json:"query,omitempty"` // for search events
+	SessionID string   `json:"session_id,omitempty"`
+	// RequestID ties the event to the answer it came from (the answer's
+	// request_id, see internal/reqid): ad billing and attribution use it.
+	RequestID string `json:"request_id,omitempty"`
+	// Position is the 1-based place of the item in that answer (0: not
+	// given).
+	Position  int       `json:"position,omitempty"`
 	Timestamp time.Time `json:"timestamp,omitzero"` // zero: now when stored (an explicit zero time is refused, so it is left out)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/internal/reqid"
 )
 
 // MaxQueryLen bounds the length of a search query.
@@ -27,6 +28,9 @@ const (
 	// MaxQuantity bounds the value of purchase and add_to_cart events (a
 	// quantity, > 0) and the magnitude of the value of any other type.
 	MaxQuantity = 1e6
+	// MaxPosition bounds the position of an event (an item's place in an
+	// answer).
+	MaxPosition = 10_000
 	// MaxClockSkew is how far ahead of the server clock a timestamp may be.
 	MaxClockSkew = 24 * time.Hour
 )
@@ -131,6 +135,12 @@ func (e *Event) Validate(types *Types, now time.Time, add func(field, problem st
 		if p := catalog.CheckID(e.SessionID); p != "" {
 			add("session_id", p)
 		}
+	}
+	if e.RequestID != "" && !reqid.Valid(e.RequestID) {
+		add("request_id", "must be the request_id of an answer (24 lowercase hex characters), as the answer gave it")
+	}
+	if e.Position < 0 || e.Position > MaxPosition {
+		add("position", fmt.Sprintf("must be from 1 to %d (the item's place in the answer), or left out", MaxPosition))
 	}
 	if e.Value != nil {
 		if p := types.checkValue(e.Type, *e.Value); p != "" {

@@ -17,7 +17,10 @@ import (
 //	str session | varint unix seconds | uvarint nanoseconds |
 //	0 or (1 and 8-byte float64 value)
 //
-// where str is a uvarint length and the bytes. Format 1 (0xA1) held the
+// where str is a uvarint length and the bytes. Format 3 (0xA3) is format 2
+// followed by str request_id and uvarint position; it is written only for
+// events that carry either, so the log of other events keeps format 2.
+// Format 1 (0xA1) held the
 // time as one varint of unix nanoseconds, which overflows outside about
 // 1678–2262 (9999-12-31 read back as 1816); it is still read. Values that
 // start with '{' are events written as JSON by earlier versions and are
@@ -25,6 +28,7 @@ import (
 const (
 	eventFormat1 = 0xA1
 	eventFormat2 = 0xA2
+	eventFormat3 = 0xA3
 )
 
 func appendStr(b []byte, s string) []byte {
@@ -34,7 +38,11 @@ func appendStr(b []byte, s string) []byte {
 
 func encodeEvent(e *events.Event) []byte {
 	b := make([]byte, 0, 32+len(e.UserID)+len(e.ItemID)+len(e.Type)+len(e.Query)+len(e.SessionID))
-	b = append(b, eventFormat2)
+	format := byte(eventFormat2)
+	if e.RequestID != "" || e.Position != 0 {
+		format = eventFormat3
+	}
+	b = append(b, format)
 	b = binary.AppendUvarint(b, e.Seq)
 	b = appendStr(b, e.UserID)
 	b = appendStr(b, e.ItemID)
@@ -44,10 +52,16 @@ func encodeEvent(e *events.Event) []byte {
 	b = binary.AppendVarint(b, e.Timestamp.Unix())
 	b = binary.AppendUvarint(b, uint64(e.Timestamp.Nanosecond()))
 	if e.Value == nil {
-		return append(b, 0)
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(*e.Value))
 	}
-	b = append(b, 1)
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(*e.Value))
+	if format == eventFormat3 {
+		b = appendStr(b, e.RequestID)
+		b = binary.AppendUvarint(b, uint64(e.Position))
+	}
+	return b
 }
 
 var errBadEvent = errors.New("corrupt stored event")
@@ -58,7 +72,7 @@ func decodeEvent(v []byte, e *events.Event) error {
 		type plain events.Event // stored JSON was validated: no strict decoding needed
 		return json.Unmarshal(v, (*plain)(e))
 	}
-	if len(v) == 0 || (v[0] != eventFormat1 && v[0] != eventFormat2) {
+	if len(v) == 0 || (v[0] != eventFormat1 && v[0] != eventFormat2 && v[0] != eventFormat3) {
 		return errBadEvent
 	}
 	format := v[0]
@@ -117,12 +131,26 @@ func decodeEvent(v []byte, e *events.Event) error {
 		e.Timestamp = time.Unix(ns, int64(nanos)).UTC()
 	}
 	e.Value = nil
+	e.RequestID, e.Position = "", 0
 	if p[0] == 1 {
 		if len(p) < 9 {
 			return errBadEvent
 		}
 		f := math.Float64frombits(binary.LittleEndian.Uint64(p[1:9]))
 		e.Value = &f
+		p = p[9:]
+	} else {
+		p = p[1:]
+	}
+	if format == eventFormat3 {
+		if e.RequestID, ok = str(); !ok {
+			return errBadEvent
+		}
+		pos, ok := uv()
+		if !ok || pos > 1<<31 {
+			return errBadEvent
+		}
+		e.Position = int(pos)
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ func TestEventCodecRoundTrip(t *testing.T) {
 		// Outside the range of int64 nanoseconds (issue 12 item 2: 9999-12-31 read back as 1816).
 		{Seq: 8, UserID: "u", ItemID: "i", Type: events.View, Timestamp: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)},
 		{Seq: 9, UserID: "u", ItemID: "i", Type: events.View, Timestamp: time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC)},
+		// Format 3: the answer's request id and the item's position in it.
+		{Seq: 10, UserID: "u", ItemID: "i", Type: events.Click, RequestID: "0123456789abcdef01234567", Position: 5, Value: &v, Timestamp: time.Unix(7, 0).UTC()},
+		{Seq: 11, UserID: "u", ItemID: "i", Type: events.Click, Position: 2, Timestamp: time.Unix(7, 0).UTC()},
 	}
 	for _, e := range cases {
 		var got events.Event
@@ -47,12 +50,13 @@ func TestEventFormat1(t *testing.T) {
 func FuzzDecodeEvent(f *testing.F) {
 	v := 1.0
 	f.Add(encodeEvent(&events.Event{Seq: 3, UserID: "u", ItemID: "i", Type: "view", Value: &v, Timestamp: time.Unix(5, 0)}))
+	f.Add(encodeEvent(&events.Event{Seq: 4, UserID: "u", ItemID: "i", Type: "click", RequestID: "0123456789abcdef01234567", Position: 3, Timestamp: time.Unix(5, 0)}))
 	f.Add([]byte(`{"user_id":"u"}`))
 	f.Add([]byte{eventFormat1, 0xff})
 	f.Add([]byte{eventFormat1, 1, 1, 'u', 1, 'i', 4, 'v', 'i', 'e', 'w', 0, 0, 2, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var e events.Event
-		if decodeEvent(data, &e) == nil && (data[0] == eventFormat1 || data[0] == eventFormat2) {
+		if decodeEvent(data, &e) == nil && (data[0] == eventFormat1 || data[0] == eventFormat2 || data[0] == eventFormat3) {
 			// A decodable binary event re-encodes to a decodable event.
 			var again events.Event
 			if err := decodeEvent(encodeEvent(&e), &again); err != nil {

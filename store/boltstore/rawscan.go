@@ -88,7 +88,7 @@ func rawScan(ctx context.Context, path string, pageSize int, fn func(k, v []byte
 // events (8-byte seq key, binary event), items (JSON with "available") or
 // users (JSON with only id, attributes, created_at); nil when unsure.
 func classify(k, v []byte) []byte {
-	if len(k) == 8 && len(v) > 0 && (v[0] == eventFormat1 || v[0] == eventFormat2) {
+	if len(k) == 8 && len(v) > 0 && (v[0] == eventFormat1 || v[0] == eventFormat2 || v[0] == eventFormat3) {
 		var e events.Event
 		if decodeEvent(v, &e) == nil && e.Seq == binary.BigEndian.Uint64(k) {
 			return bEvents

@@ -1,0 +1,240 @@
+package ads
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/rules"
+)
+
+// Request is an answer that may carry ads.
+type Request struct {
+	RequestID string
+	Surface   string
+	Query     string   // search only
+	User      string   // "" for nobody known ("anon-<session>" for a session)
+	Context   []string // category filters of the answer (a category page)
+	// Organic are the organic items of the page, in order: ads never
+	// repeat them (the caller drops the organic copy of an ad item) and,
+	// off search, their categories say what the answer is about.
+	Organic []string
+	// Affinity, when set, is the shopper's affinity to an item (0..1).
+	Affinity func(item string) float64
+	// MaxSlots, when > 0, uses only the first MaxSlots slots.
+	MaxSlots int
+}
+
+// Placement is an ad to show: item at position (1-based in the page).
+type Placement struct {
+	Position int
+	Item     string
+	Campaign string
+	Price    Micros
+}
+
+// Fill runs the auction for the slots of an answer and logs the
+// impressions it places. It returns nothing for a surface without slots,
+// without campaigns, or when no ad is relevant enough.
+func (s *Service) Fill(ctx context.Context, r Request) []Placement {
+	slots := s.o.Config.Slots[r.Surface]
+	if r.MaxSlots > 0 && len(slots) > r.MaxSlots {
+		slots = slots[:r.MaxSlots]
+	}
+	cs := s.camps.Load()
+	if len(slots) == 0 || len(cs.list) == 0 || r.RequestID == "" {
+		return nil
+	}
+	now := s.o.Now()
+	m := s.model.Load()
+	var orgCats []string // top-level categories of the organic items
+	itemCache := map[string]*catalog.Item{}
+	item := func(id string) *catalog.Item {
+		if it, ok := itemCache[id]; ok {
+			return it
+		}
+		var p *catalog.Item
+		if it, err := s.o.Item(ctx, id); err == nil {
+			p = &it
+		}
+		itemCache[id] = p
+		return p
+	}
+	if r.Surface != "search" {
+		for _, id := range r.Organic[:min(len(r.Organic), 20)] {
+			if it := item(id); it != nil {
+				orgCats = append(orgCats, topCats(it)...)
+			}
+		}
+	}
+	var bidders []Bidder
+	feats := map[string]Features{}
+	for ci := range cs.list {
+		c := &cs.list[ci]
+		if !c.Active(now) || !targets(c, &r) || !s.underCap(c, r.User, now) || !s.Affordable(ctx, c, now) {
+			continue
+		}
+		for _, id := range c.Items[:min(len(c.Items), 100)] {
+			it := item(id)
+			if it == nil || !it.Available {
+				continue
+			}
+			if len(c.Targeting.Categories) > 0 && !slices.ContainsFunc(c.Targeting.Categories, func(cat string) bool {
+				return slices.ContainsFunc(r.Context, func(x string) bool { return underCat(x, cat) }) || it.HasCategoryPrefix(strings.Trim(cat, "/"))
+			}) {
+				continue
+			}
+			rel := relevance(&r, it, orgCats)
+			if rel < s.o.Config.RelevanceFloor || rel <= 0 {
+				continue
+			}
+			f := Features{Position: 1, TextMatch: rel, History: s.history(id)}
+			if s.o.Popularity != nil {
+				f.Popularity = s.o.Popularity(id)
+			}
+			if r.Affinity != nil {
+				f.Affinity = r.Affinity(id)
+			}
+			feats[c.ID+"\x00"+id] = f
+			bidders = append(bidders, Bidder{Campaign: c.ID, Item: id, Bid: ToMicros(c.Bid), PCTR: m.Predict(f), Relevance: rel})
+		}
+	}
+	wins := Auction(bidders, len(slots), s.o.Config.Reserve)
+	if len(wins) == 0 {
+		return nil
+	}
+	out := make([]Placement, 0, len(wins))
+	imps := make([]Impression, 0, len(wins))
+	for _, w := range wins {
+		pos := slots[w.Slot]
+		f := feats[w.Campaign+"\x00"+w.Item]
+		f.Position = pos
+		out = append(out, Placement{Position: pos, Item: w.Item, Campaign: w.Campaign, Price: w.Price})
+		imps = append(imps, Impression{RequestID: r.RequestID, Item: w.Item, Campaign: w.Campaign, User: r.User,
+			Surface: r.Surface, Position: pos, Price: w.Price, At: now.UTC(), F: f})
+	}
+	s.logImpressions(imps, now)
+	return out
+}
+
+// targets reports whether a campaign's surface and query targeting admit
+// the request. A campaign targeting queries shows on search (and on other
+// surfaces only when it lists them).
+func targets(c *Campaign, r *Request) bool {
+	t := &c.Targeting
+	if len(t.Surfaces) > 0 {
+		if !slices.Contains(t.Surfaces, r.Surface) {
+			return false
+		}
+	} else if len(t.Queries) > 0 && r.Surface != "search" {
+		return false
+	}
+	if r.Surface == "search" && len(t.Queries) > 0 {
+		return slices.ContainsFunc(t.Queries, func(kw string) bool { return KeywordMatch(r.Query, kw, t.MatchType) })
+	}
+	return true
+}
+
+// relevance is how well an ad item fits the answer (0..1): on search, its
+// text match to the query (a browse without a query: its fit to the
+// category page); elsewhere, the share of the organic items that share a
+// top-level category with it.
+func relevance(r *Request, it *catalog.Item, orgCats []string) float64 {
+	if r.Surface == "search" {
+		if rules.Normalize(r.Query) != "" {
+			return TextMatch(r.Query, it)
+		}
+		if len(r.Context) > 0 && slices.ContainsFunc(r.Context, func(c string) bool { return it.HasCategoryPrefix(strings.Trim(c, "/")) }) {
+			return 1
+		}
+		return 0
+	}
+	if len(orgCats) == 0 {
+		return 0
+	}
+	mine := topCats(it)
+	hit := 0
+	for _, c := range orgCats {
+		if slices.Contains(mine, c) {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(orgCats))
+}
+
+func topCats(it *catalog.Item) []string {
+	var out []string
+	for _, c := range it.Categories {
+		top, _, _ := strings.Cut(strings.Trim(c, "/"), "/")
+		if top != "" && !slices.Contains(out, top) {
+			out = append(out, top)
+		}
+	}
+	if len(out) == 0 {
+		return []string{""}
+	}
+	return out[:1]
+}
+
+func underCat(c, prefix string) bool {
+	c, prefix = strings.Trim(c, "/"), strings.Trim(prefix, "/")
+	return c == prefix || strings.HasPrefix(c, prefix+"/")
+}
+
+// underCap reports whether a shopper may see one more impression of c today.
+func (s *Service) underCap(c *Campaign, user string, now time.Time) bool {
+	if c.FrequencyCap == 0 || user == "" {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rollFreq(now)
+	return s.freq[c.ID+"\x00"+user] < c.FrequencyCap
+}
+
+func (s *Service) rollFreq(now time.Time) {
+	if d := day(now); d != s.freqDay {
+		s.freqDay, s.freq = d, map[string]int{}
+	}
+}
+
+func (s *Service) history(item string) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.itemHist[item]
+	if h == nil {
+		return 0.02
+	}
+	return (float64(h[1]) + 0.2) / (float64(h[0]) + 10)
+}
+
+// logImpressions queues impressions for the background writer and counts
+// them against frequency caps.
+func (s *Service) logImpressions(imps []Impression, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rollFreq(now)
+	for _, im := range imps {
+		if len(s.pending) >= maxPending {
+			s.dropped.Add(1)
+			continue
+		}
+		s.pending[im.RequestID+"\x00"+im.Item] = im
+		if im.User != "" {
+			s.freq[im.Campaign+"\x00"+im.User]++
+		}
+		h := s.itemHist[im.Item]
+		if h == nil {
+			h = &[2]int{}
+			s.itemHist[im.Item] = h
+		}
+		h[0]++
+	}
+}
+
+// maxPending bounds the impressions waiting to be written: past it, ads
+// are still shown but their impressions are dropped (and counted), and
+// their clicks are not charged.
+const maxPending = 100_000

@@ -1,0 +1,390 @@
+package ads
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// Run writes logged impressions every interval until ctx ends, then once
+// more.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := s.Flush(context.Background()); err != nil {
+				s.log.Error("ads: writing impressions at shutdown", "error", err)
+			}
+			return
+		case <-t.C:
+			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("ads: writing impressions", "error", err)
+			}
+		}
+	}
+}
+
+// Flush writes the queued impressions in one transaction and counts them
+// in the campaigns' reports.
+func (s *Service) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	batch := make([]Impression, 0, len(s.pending))
+	for _, im := range s.pending {
+		batch = append(batch, im)
+	}
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		for _, im := range batch {
+			key := im.RequestID + "\x00" + im.Item
+			if tx.Get(bImps, key) != nil {
+				continue
+			}
+			data, err := json.Marshal(im)
+			if err != nil {
+				return err
+			}
+			if err := tx.Put(bImps, key, data); err != nil {
+				return err
+			}
+			if err := addInt(tx, bStats, im.Campaign+"\x00impressions", 1); err != nil {
+				return err
+			}
+			if err := addInt(tx, bStats, im.Campaign+"\x00position_sum", int64(im.Position)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write %d ad impressions: %w", len(batch), err)
+	}
+	s.mu.Lock()
+	for _, im := range batch {
+		delete(s.pending, im.RequestID+"\x00"+im.Item)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// impression finds a logged impression (queued or written).
+func (s *Service) impression(tx store.MerchTx, requestID, item string) (Impression, bool) {
+	key := requestID + "\x00" + item
+	s.mu.Lock()
+	im, ok := s.pending[key]
+	s.mu.Unlock()
+	if ok {
+		return im, true
+	}
+	v := tx.Get(bImps, key)
+	if v == nil || json.Unmarshal(v, &im) != nil {
+		return Impression{}, false
+	}
+	return im, true
+}
+
+// Sponsored reports whether an event answers an ad impression (it carries
+// the request id of an answer in which its item was an ad): organic
+// learning (popularity, training data) leaves such events out.
+func (s *Service) Sponsored(e events.Event) bool {
+	if e.RequestID == "" || e.ItemID == "" {
+		return false
+	}
+	found := false
+	s.o.Store.MerchView(context.Background(), func(tx store.MerchTx) error {
+		_, found = s.impression(tx, e.RequestID, e.ItemID)
+		return nil
+	})
+	return found
+}
+
+// Outcome is what happened to an ad click.
+type Outcome struct {
+	Charged  Micros
+	Campaign string
+	// Invalid is why the click was not charged ("" when it was valid):
+	// no_impression, position, user, expired, bot, duplicate, repeat.
+	Invalid string
+	// Seen: the event had been handled before (a replay); nothing changed.
+	Seen bool
+}
+
+// EventsAppended implements engine.Listener: clicks carrying a request id
+// are billed, purchases of clicked ad items attributed.
+func (s *Service) EventsAppended(evs []events.Event) {
+	for _, e := range evs {
+		s.handle(context.Background(), e)
+	}
+}
+
+// Replay handles an event read from the log at start: events handled
+// before (by their seq) change nothing, so a click stored but not yet
+// billed when the server stopped is billed now, and only once.
+func (s *Service) Replay(e events.Event) { s.handle(context.Background(), e) }
+
+func (s *Service) handle(ctx context.Context, e events.Event) {
+	switch {
+	case e.Type == events.Click && e.RequestID != "":
+		if _, err := s.Click(ctx, e); err != nil {
+			s.log.Error("ads: billing a click", "request_id", e.RequestID, "item", e.ItemID, "error", err)
+		}
+	case e.Type == events.Purchase:
+		s.mu.Lock()
+		clicked := s.clickers[e.UserID]
+		s.mu.Unlock()
+		if clicked {
+			if err := s.attribute(ctx, e); err != nil {
+				s.log.Error("ads: attributing a purchase", "user", e.UserID, "item", e.ItemID, "error", err)
+			}
+		}
+	}
+}
+
+func seqKey(seq uint64) string { return fmt.Sprintf("%016x", seq) }
+
+// Click bills one ad click exactly once: a valid click (an impression with
+// this request id and item exists, same position and shopper, not expired,
+// not from a bot, not already charged, not a repeat within the repeat
+// window) is charged its auction price, capped so that the campaign's
+// daily and total spend never exceed its budgets; an invalid click is
+// counted by reason. Everything is one durable transaction, keyed by the
+// event's seq, so a replayed event changes nothing.
+func (s *Service) Click(ctx context.Context, e events.Event) (Outcome, error) {
+	now := e.Timestamp
+	if now.IsZero() || now.After(s.o.Now()) {
+		now = s.o.Now()
+	}
+	var out Outcome
+	var clickTimes int
+	if e.UserID != "" {
+		s.mu.Lock()
+		ts := s.botTimes[e.UserID]
+		kept := ts[:0]
+		for _, t := range ts {
+			if now.Sub(t) < time.Minute && !t.After(now) {
+				kept = append(kept, t)
+			}
+		}
+		kept = append(kept, now)
+		s.botTimes[e.UserID] = kept
+		clickTimes = len(kept)
+		s.mu.Unlock()
+	}
+	err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		out = Outcome{}
+		if e.Seq != 0 && tx.Get(bEvents, seqKey(e.Seq)) != nil {
+			out.Seen = true
+			return nil
+		}
+		key := e.RequestID + "\x00" + e.ItemID
+		im, ok := s.impression(tx, e.RequestID, e.ItemID)
+		out.Campaign = im.Campaign
+		lastKey := e.UserID + "\x00" + e.ItemID
+		switch {
+		case !ok:
+			out.Invalid = "no_impression"
+		case e.Position != 0 && e.Position != im.Position:
+			out.Invalid = "position"
+		case im.User != "" && im.User != e.UserID:
+			out.Invalid = "user"
+		case now.Sub(im.At) > s.o.Config.ClickTTL:
+			out.Invalid = "expired"
+		case s.o.Config.BotClicksPerMinute > 0 && clickTimes > s.o.Config.BotClicksPerMinute:
+			out.Invalid = "bot"
+		case tx.Get(bCharges, key) != nil:
+			out.Invalid = "duplicate"
+		default:
+			if v := tx.Get(bLastClick, lastKey); v != nil {
+				var lc LastClick
+				if json.Unmarshal(v, &lc) == nil && now.Sub(lc.At) < s.o.Config.RepeatWindow && lc.Campaign == im.Campaign {
+					out.Invalid = "repeat"
+				}
+			}
+		}
+		if e.Seq != 0 {
+			if err := tx.Put(bEvents, seqKey(e.Seq), []byte(out.Invalid+"|"+out.Campaign)); err != nil {
+				return err
+			}
+		}
+		if out.Invalid != "" {
+			if err := addInt(tx, bStats, out.Campaign+"\x00invalid", 1); err != nil {
+				return err
+			}
+			return addInt(tx, bStats, out.Campaign+"\x00invalid_"+out.Invalid, 1)
+		}
+		c, known := s.Campaign(im.Campaign)
+		amount := im.Price
+		d := im.Campaign + "\x00" + day(now)
+		if known {
+			daily, total := ToMicros(c.DailyBudget), ToMicros(c.TotalBudget)
+			amount = min(amount, max(0, daily-getInt(tx, bSpend, d)))
+			if total > 0 {
+				amount = min(amount, max(0, total-getInt(tx, bSpend, im.Campaign+"\x00total")))
+			}
+		} else {
+			amount = 0 // the campaign was deleted: the click is not billed
+		}
+		out.Charged = amount
+		ch, err := json.Marshal(Charge{Campaign: im.Campaign, User: e.UserID, Amount: amount, At: now.UTC()})
+		if err != nil {
+			return err
+		}
+		lc, err := json.Marshal(LastClick{Campaign: im.Campaign, At: now.UTC()})
+		if err != nil {
+			return err
+		}
+		for _, op := range []error{
+			tx.Put(bCharges, key, ch),
+			tx.Put(bLastClick, lastKey, lc),
+			addInt(tx, bSpend, d, amount),
+			addInt(tx, bSpend, im.Campaign+"\x00total", amount),
+			addInt(tx, bStats, im.Campaign+"\x00clicks", 1),
+			addInt(tx, bStats, im.Campaign+"\x00spend", amount),
+		} {
+			if op != nil {
+				return op
+			}
+		}
+		if amount < im.Price {
+			return addInt(tx, bStats, im.Campaign+"\x00unbilled", 1)
+		}
+		return nil
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("bill click on %s of request %s: %w", e.ItemID, e.RequestID, err)
+	}
+	if !out.Seen && out.Invalid == "" {
+		s.mu.Lock()
+		delete(s.spend, out.Campaign) // read again from the ledger
+		if h := s.itemHist[e.ItemID]; h != nil {
+			h[1]++
+		}
+		s.clickers[e.UserID] = true
+		s.mu.Unlock()
+	}
+	return out, nil
+}
+
+// attribute counts a purchase of an ad item the shopper clicked within
+// the attribution window as the campaign's sale, once per event.
+func (s *Service) attribute(ctx context.Context, e events.Event) error {
+	var price float64
+	if it, err := s.o.Item(ctx, e.ItemID); err == nil && it.Price != nil {
+		price = *it.Price
+	}
+	qty := 1.0
+	if e.Value != nil {
+		qty = *e.Value
+	}
+	return s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		v := tx.Get(bLastClick, e.UserID+"\x00"+e.ItemID)
+		if v == nil || (e.Seq != 0 && tx.Get(bEvents, seqKey(e.Seq)) != nil) {
+			return nil
+		}
+		var lc LastClick
+		if err := json.Unmarshal(v, &lc); err != nil {
+			return err
+		}
+		if d := e.Timestamp.Sub(lc.At); d < 0 || d > s.o.Config.AttributionWindow {
+			return nil
+		}
+		if e.Seq != 0 {
+			if err := tx.Put(bEvents, seqKey(e.Seq), []byte("sale|"+lc.Campaign)); err != nil {
+				return err
+			}
+		}
+		if err := addInt(tx, bStats, lc.Campaign+"\x00sales", int64(qty)); err != nil {
+			return err
+		}
+		return addInt(tx, bStats, lc.Campaign+"\x00revenue", ToMicros(qty*price))
+	})
+}
+
+// Report is a campaign's performance.
+type Report struct {
+	CampaignID     string           `json:"campaign_id"`
+	Impressions    int64            `json:"impressions"`
+	Clicks         int64            `json:"clicks"`
+	CTR            float64          `json:"ctr"`
+	Spend          float64          `json:"spend"`
+	SpendToday     float64          `json:"spend_today"`
+	Sales          int64            `json:"sales"`   // attributed units
+	Revenue        float64          `json:"revenue"` // attributed
+	ROAS           float64          `json:"roas"`    // revenue / spend
+	AvgPosition    float64          `json:"avg_position"`
+	InvalidClicks  int64            `json:"invalid_clicks"`
+	InvalidReasons map[string]int64 `json:"invalid_reasons"`
+	// UnbilledClicks were valid but charged less than their price (the
+	// budget ran out).
+	UnbilledClicks int64 `json:"unbilled_clicks"`
+}
+
+// Report returns a campaign's report (after writing queued impressions).
+func (s *Service) Report(ctx context.Context, id string) (Report, error) {
+	if err := s.Flush(ctx); err != nil {
+		return Report{}, err
+	}
+	r := Report{CampaignID: id, InvalidReasons: map[string]int64{}}
+	var spend, today, revenue, posSum int64
+	err := s.o.Store.MerchView(ctx, func(tx store.MerchTx) error {
+		return tx.Scan(bStats, id+"\x00", func(k string, v []byte) error {
+			name := k[len(id)+1:]
+			n := getInt(tx, bStats, k)
+			switch name {
+			case "impressions":
+				r.Impressions = n
+			case "clicks":
+				r.Clicks = n
+			case "spend":
+				spend = n
+			case "sales":
+				r.Sales = n
+			case "revenue":
+				revenue = n
+			case "position_sum":
+				posSum = n
+			case "invalid":
+				r.InvalidClicks = n
+			case "unbilled":
+				r.UnbilledClicks = n
+			default:
+				if len(name) > 8 && name[:8] == "invalid_" {
+					r.InvalidReasons[name[8:]] = n
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("read report of campaign %s: %w", id, err)
+	}
+	s.o.Store.MerchView(ctx, func(tx store.MerchTx) error {
+		today = getInt(tx, bSpend, id+"\x00"+day(s.o.Now()))
+		return nil
+	})
+	r.Spend, r.SpendToday, r.Revenue = FromMicros(spend), FromMicros(today), FromMicros(revenue)
+	if r.Impressions > 0 {
+		r.CTR = float64(r.Clicks) / float64(r.Impressions)
+		r.AvgPosition = float64(posSum) / float64(r.Impressions)
+	}
+	if spend > 0 {
+		r.ROAS = float64(revenue) / float64(spend)
+	}
+	return r, nil
+}
+
+// Engine listener methods the ads do not need.
+func (s *Service) ItemsUpserted([]catalog.Item) {}
+func (s *Service) ItemsDeleted([]string)        {}
+func (s *Service) UserDeleted(string)           {}

@@ -1,0 +1,310 @@
+package rules
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aisle-dev/aisle/catalog"
+)
+
+// Request is what a rule's condition is matched against.
+type Request struct {
+	Surface    string
+	Query      string
+	Categories []string // the category filters of the request (a category page)
+	// UserAttrs returns the shopper's attributes; nil or an error-free nil
+	// map for nobody. Called only when a rule has a segment condition.
+	UserAttrs func() map[string]any
+	Now       time.Time
+}
+
+// Set is an immutable, ordered set of rules ready to match.
+type Set struct {
+	rules []Rule
+}
+
+// NewSet orders rules by priority (higher first), then id.
+func NewSet(rs []Rule) *Set {
+	s := &Set{rules: slices.Clone(rs)}
+	slices.SortStableFunc(s.rules, func(a, b Rule) int {
+		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return s
+}
+
+// Rules returns the rules of the set in order.
+func (s *Set) Rules() []Rule {
+	if s == nil {
+		return nil
+	}
+	return s.rules
+}
+
+// Len is the number of rules.
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.rules)
+}
+
+// Plan is what the rules matching one request do to its answer.
+type Plan struct {
+	// Applied are the ids of the rules that matched, in priority order.
+	Applied []string
+	// Redirect, when set, is where the shopper should go instead.
+	Redirect string
+	// Query is the query to run instead of the shopper's ("" keeps it).
+	Query   string
+	Filters []Filter
+	Hide    map[string]bool
+	Pins    []Pin // ascending position, one per position and item
+	Moves   []Weighted
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return p == nil || len(p.Applied) == 0 }
+
+// HiddenIDs lists the hidden items.
+func (p *Plan) HiddenIDs() []string {
+	out := make([]string, 0, len(p.Hide))
+	for id := range p.Hide {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Matches reports whether rule r applies to request q.
+func (r *Rule) Matches(q *Request) bool {
+	if r.Disabled || r.Deleted {
+		return false
+	}
+	if (r.Start != nil && q.Now.Before(*r.Start)) || (r.End != nil && !q.Now.Before(*r.End)) {
+		return false
+	}
+	c := &r.If
+	if (c.From != nil && q.Now.Before(*c.From)) || (c.Until != nil && !q.Now.Before(*c.Until)) {
+		return false
+	}
+	if len(c.Surfaces) > 0 && !slices.Contains(c.Surfaces, q.Surface) {
+		return false
+	}
+	if want := Normalize(c.Query); want != "" {
+		got := Normalize(q.Query)
+		if got == "" {
+			return false
+		}
+		ok := false
+		for _, w := range append([]string{want}, c.Synonyms...) {
+			w = Normalize(w)
+			if w == "" {
+				continue
+			}
+			if c.QueryMatch == "contains" {
+				ok = ok || strings.Contains(" "+got+" ", " "+w+" ")
+			} else {
+				ok = ok || got == w
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if c.Category != "" && !slices.ContainsFunc(q.Categories, func(cat string) bool {
+		cat = strings.Trim(cat, "/")
+		return cat == c.Category || strings.HasPrefix(cat, c.Category+"/")
+	}) {
+		return false
+	}
+	if len(c.Segment) > 0 {
+		if q.UserAttrs == nil {
+			return false
+		}
+		attrs := q.UserAttrs()
+		for k, want := range c.Segment {
+			if v, ok := attrs[k]; !ok || fmt.Sprint(v) != want {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Plan matches the request against every rule of the set. User attributes
+// are read at most once.
+func (s *Set) Plan(q Request) *Plan {
+	p := &Plan{}
+	if s.Len() == 0 {
+		return p
+	}
+	if q.Now.IsZero() {
+		q.Now = time.Now()
+	}
+	if f := q.UserAttrs; f != nil {
+		var attrs map[string]any
+		done := false
+		q.UserAttrs = func() map[string]any {
+			if !done {
+				attrs, done = f(), true
+			}
+			return attrs
+		}
+	}
+	takenPos, takenItem := map[int]bool{}, map[string]bool{}
+	for i := range s.rules {
+		r := &s.rules[i]
+		if !r.Matches(&q) {
+			continue
+		}
+		p.Applied = append(p.Applied, r.ID)
+		t := &r.Then
+		if p.Redirect == "" {
+			p.Redirect = t.Redirect
+		}
+		if p.Query == "" {
+			p.Query = t.ReplaceQuery
+		}
+		if t.Filter != nil {
+			p.Filters = append(p.Filters, *t.Filter)
+		}
+		for _, id := range t.Hide {
+			if p.Hide == nil {
+				p.Hide = map[string]bool{}
+			}
+			p.Hide[id] = true
+		}
+		for _, pin := range t.Pin {
+			if takenPos[pin.Position] || takenItem[pin.ItemID] {
+				continue
+			}
+			takenPos[pin.Position], takenItem[pin.ItemID] = true, true
+			p.Pins = append(p.Pins, pin)
+		}
+		p.Moves = append(p.Moves, t.Boost...)
+		for _, b := range t.Bury {
+			b.Strength = -b.Strength
+			p.Moves = append(p.Moves, b)
+		}
+	}
+	slices.SortFunc(p.Pins, func(a, b Pin) int { return cmp.Compare(a.Position, b.Position) })
+	return p
+}
+
+// Lookup returns an item of the catalogue that the request may show (it
+// exists and passes the shopper's own filters); false otherwise.
+type Lookup func(id string) (catalog.Item, bool)
+
+// Placed is one item of an arranged answer.
+type Placed struct {
+	ID string
+	// From is the item's index in the ranked list given to Arrange, -1 for
+	// a pinned item that was not in it.
+	From   int
+	Pinned bool
+}
+
+// Arrange applies the plan to a ranked list (ids best first, scores in
+// the same order; relevance false when the shopper chose another order,
+// which boosts and buries then leave alone). Hidden items and items
+// outside the plan's filters are dropped, boosted and buried ones are
+// re-scored, and pinned items are put at their positions (moved there
+// when in the list, brought in through look when not; a pin past the end
+// goes last). Items the lookup does not know are dropped only when a
+// filter or move needs their fields.
+func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Lookup, now time.Time) []Placed {
+	needItems := len(p.Filters) > 0 || (relevance && len(p.Moves) > 0)
+	pinned := map[string]bool{}
+	for _, pin := range p.Pins {
+		if !p.Hide[pin.ItemID] {
+			pinned[pin.ItemID] = true
+		}
+	}
+	type cand struct {
+		Placed
+		key float64
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range ids {
+		if i < len(scores) {
+			lo, hi = min(lo, scores[i]), max(hi, scores[i])
+		}
+	}
+	var keep []cand
+	for i, id := range ids {
+		if p.Hide[id] || pinned[id] {
+			continue
+		}
+		c := cand{Placed: Placed{ID: id, From: i}}
+		var it catalog.Item
+		if needItems {
+			var ok bool
+			if it, ok = look(id); !ok {
+				continue
+			}
+			if !p.passes(&it, now) {
+				continue
+			}
+		}
+		if relevance && len(p.Moves) > 0 {
+			// position-based relevance when scores are flat or missing
+			base := 1 - float64(i)/float64(max(1, len(ids)))
+			if i < len(scores) && hi > lo {
+				base = (scores[i] - lo) / (hi - lo)
+			}
+			moved := 0.0
+			for _, m := range p.Moves {
+				if m.Filter.Matches(&it, now) {
+					moved += m.Strength
+				}
+			}
+			c.key = base*(1-1e-9) + moved // base < 1: a full-strength move passes all
+		}
+		keep = append(keep, c)
+	}
+	if relevance && len(p.Moves) > 0 {
+		slices.SortStableFunc(keep, func(a, b cand) int { return cmp.Compare(b.key, a.key) })
+	}
+	out := make([]Placed, 0, len(keep)+len(p.Pins))
+	for _, c := range keep {
+		out = append(out, c.Placed)
+	}
+	from := map[string]int{}
+	for i, id := range ids {
+		if _, ok := from[id]; !ok {
+			from[id] = i
+		}
+	}
+	for _, pin := range p.Pins {
+		if !pinned[pin.ItemID] {
+			continue
+		}
+		it, ok := look(pin.ItemID)
+		if !ok || !p.passes(&it, now) {
+			continue
+		}
+		pl := Placed{ID: pin.ItemID, From: -1, Pinned: true}
+		if i, ok := from[pin.ItemID]; ok {
+			pl.From = i
+		}
+		at := min(pin.Position-1, len(out))
+		out = slices.Insert(out, at, pl)
+	}
+	return out
+}
+
+func (p *Plan) passes(it *catalog.Item, now time.Time) bool {
+	for i := range p.Filters {
+		if !p.Filters[i].Matches(it, now) {
+			return false
+		}
+	}
+	return true
+}
