@@ -16,6 +16,7 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // globalFlags are the flags every data-touching command has, and the
