@@ -54,18 +54,23 @@ the API description at /api/openapi.json) over the data in --data.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, newLogger(cfg), nil)
+			return serve(ctx, cfg, newLogger(cfg), false, nil)
 		},
 	}
 	f.register(cmd)
 	return cmd
 }
 
-// serve runs Aisle on cfg.Server.Addr until ctx ends. prepare, when set,
+// serve runs Aisle on cfg.Server.Addr until ctx ends; demo turns on the
+// storefront's user switcher (aisle demo only). prepare, when set,
 // runs after the server is listening and before it is marked ready (the
 // demo imports and trains there, so /api/ready tells when it can answer).
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare func(context.Context, *engine.Engine) error, ready ...func(*aisle.Aisle)) (err error) {
-	a, err := aisle.Open(ctx, cfg, aisle.WithLogger(log), aisle.WithPrepare(prepare))
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, prepare func(context.Context, *engine.Engine) error, ready ...func(*aisle.Aisle)) (err error) {
+	opts := []aisle.Option{aisle.WithLogger(log), aisle.WithPrepare(prepare)}
+	if demo {
+		opts = append(opts, aisle.WithDemo())
+	}
+	a, err := aisle.Open(ctx, cfg, opts...)
 	if err != nil {
 		return err
 	}
