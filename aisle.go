@@ -37,6 +37,7 @@ import (
 	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
@@ -50,7 +51,13 @@ type Option func(*options)
 type options struct {
 	log     *slog.Logger
 	prepare func(context.Context, *engine.Engine) error
+	demo    bool
 }
+
+// WithDemo runs the storefront in demo mode: its user switcher lets a
+// visitor browse as any existing user (aisle demo). Without it every
+// visitor is an anonymous, server-signed session.
+func WithDemo() Option { return func(o *options) { o.demo = true } }
 
 // WithLogger sets the logger of every part (default: discard).
 func WithLogger(log *slog.Logger) Option { return func(o *options) { o.log = log } }
@@ -122,6 +129,11 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if a.privacy, err = wire.PrivacyOptions(cfg, a.eng.Types()); err != nil {
 		return nil, err
 	}
+	// signs storefront sessions and keys read-key search pseudonyms (issue 12)
+	sec, err := secret.Load(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Server.AdminKey == "" {
 		a.log.Warn("no admin key set: anyone who can reach the server can write and delete (set --admin-key or AISLE_SERVER_ADMIN_KEY)")
 	}
@@ -134,6 +146,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		RateLimit:    cfg.Server.RateLimit,
 		RateBurst:    cfg.Server.RateBurst,
 		TrustProxy:   cfg.Server.TrustProxy,
+		Secret:       sec,
 	}); err != nil {
 		return nil, err
 	}
@@ -155,6 +168,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
 	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
+		Demo: o.demo, Secret: sec, TrustProxy: cfg.Server.TrustProxy,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
 		return nil, err

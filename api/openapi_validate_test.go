@@ -34,7 +34,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 // apiDoc loads and checks openapi.json with kin-openapi.
-func apiDoc(t *testing.T) (*openapi3.T, routers.Router) {
+func apiDoc(t testing.TB) (*openapi3.T, routers.Router) {
 	t.Helper()
 	ctx := context.Background()
 	loader := openapi3.NewLoader()
@@ -55,7 +55,7 @@ func apiDoc(t *testing.T) (*openapi3.T, routers.Router) {
 
 // shop is a ready server over a small catalogue with trained models (two
 // versions of popular, so that rollback has something to roll back to).
-func shopServer(t *testing.T) *Server {
+func shopServer(t testing.TB) *Server {
 	t.Helper()
 	ctx := context.Background()
 	st, err := boltstore.Open(t.TempDir())

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/analysis"
@@ -23,10 +24,20 @@ import (
 // AddSearchRoutes registers GET /api/search and GET /api/suggest. Searches
 // with a user_id (or a session_id) are logged as search events in the
 // background; svc, when set, personalises ranking by the user's affinity.
+//
+// Who a logged search is attributed to depends on the key (issue 12): a
+// request with write access (the admin key) logs it under its user_id, or
+// "anon-<session_id>". A request with only the read key may personalise
+// by a user_id (reading is what that key is for) but never writes under
+// a name it chose: its search is logged only when it sends a session_id,
+// under the pseudonym "anon-r-<HMAC of the session id>" that no other
+// path writes to, so a read key can neither create a named user nor add
+// to anyone's history.
 // The returned function stops the logger and flushes it.
 // clicks, when set, boosts the items shoppers acted on after the same query.
 func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *recommend.Service, defaultMode search.Mode) func() {
-	h := &searchHandlers{ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped, s.Go)}
+	h := &searchHandlers{ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped, s.Go),
+		canWrite: s.CanWrite, secret: s.secret}
 	h.p = &Personaliser{Index: ix, Clicks: clicks}
 	if svc != nil {
 		h.p.Affinity = svc.Affinity
@@ -43,6 +54,31 @@ type searchHandlers struct {
 	p      *Personaliser
 	mode   search.Mode
 	log    *searchLog
+
+	canWrite func(*http.Request) bool // may the request attribute its search?
+	secret   []byte                   // keys read-key pseudonyms
+}
+
+// ReadKeyPseudonym is the user a search made with only the read key is
+// logged under: "anon-r-" and 24 hex digits of an HMAC of its session id.
+// Storefront sessions ("anon-" and 24 hex digits) and named users never
+// take this form, and it cannot be chosen without the server's secret.
+func ReadKeyPseudonym(key []byte, session string) string {
+	return "anon-r-" + secret.MAC(key, "aisle read-key search session", session)[:24]
+}
+
+// logIdentity is who a search is logged under (see AddSearchRoutes):
+// user and session as sent with write access; with only the read key, a
+// pseudonym of the session (nobody without one).
+func (h *searchHandlers) logIdentity(r *http.Request, user, session string) (string, string) {
+	if h.canWrite == nil || h.canWrite(r) {
+		return user, session
+	}
+	if session == "" || len(session) > 200 {
+		return "", ""
+	}
+	p := ReadKeyPseudonym(h.secret, session)
+	return p, strings.TrimPrefix(p, "anon-r-")
 }
 
 // Personaliser is the one "personalise a search" step, shared by the API
@@ -142,7 +178,8 @@ func (h *searchHandlers) search(r *http.Request) (any, error) {
 		return nil, searchError(r.Context(), h.ix, req, err)
 	}
 	if req.Query != "" && req.Offset == 0 {
-		if e, ok := h.log.add(user, q.Get("session_id"), req.Query, res.Total); ok && h.clicks != nil {
+		logUser, logSession := h.logIdentity(r, user, q.Get("session_id"))
+		if e, ok := h.log.add(logUser, logSession, req.Query, res.Total); ok && h.clicks != nil {
 			// the click model hears of the search now, not when the log is
 			// written: a click that follows within the logger's batching
 			// delay still counts (the stored copy, replayed later, changes

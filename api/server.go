@@ -54,6 +54,7 @@ import (
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/buildinfo"
 	"github.com/aisle-dev/aisle/internal/ratelimit"
+	"github.com/aisle-dev/aisle/internal/secret"
 )
 
 // Access is who may call a route.
@@ -94,6 +95,10 @@ type Options struct {
 	RateLimit  float64
 	RateBurst  int
 	TrustProxy bool
+	// Secret keys the pseudonyms under which searches made with only the
+	// read key are logged (see AddSearchRoutes); keep it across restarts
+	// (internal/secret). Empty: a random one for this process.
+	Secret []byte
 }
 
 // Route is one HTTP route of the API.
@@ -114,6 +119,7 @@ type Server struct {
 	access  bool
 	limiter *ratelimit.Limiter // nil: no rate limit
 	proxy   bool               // trust X-Forwarded-For
+	secret  []byte             // keys pseudonyms of read-key searchers
 	ready   atomic.Bool
 	mux     *http.ServeMux
 	routes  []Route
@@ -140,6 +146,10 @@ func New(opts Options) (*Server, error) {
 		goFn:    opts.Go,
 		access:  opts.AccessLog,
 		mux:     http.NewServeMux(),
+		secret:  opts.Secret,
+	}
+	if len(s.secret) == 0 {
+		s.secret = secret.New()
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -336,6 +346,11 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// CanWrite reports whether r holds write access (the admin key, or no
+// admin key is set): only such a request may attribute what it does to a
+// user it names.
+func (s *Server) CanWrite(r *http.Request) bool { return s.allowed(Admin, r) }
 
 func (s *Server) allowed(a Access, r *http.Request) bool {
 	return s.keys.Allows(a, RequestKey(r))

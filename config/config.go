@@ -193,9 +193,15 @@ type Training struct {
 
 // Server configures `aisle serve`.
 type Server struct {
-	Addr         string `yaml:"addr"`           // default 127.0.0.1:8080
-	AdminKey     string `yaml:"admin_key"`      // or AISLE_ADMIN_KEY
-	ReadKey      string `yaml:"read_key"`       // or AISLE_READ_KEY
+	Addr     string `yaml:"addr"`      // default 127.0.0.1:8080
+	AdminKey string `yaml:"admin_key"` // or AISLE_ADMIN_KEY
+	ReadKey  string `yaml:"read_key"`  // or AISLE_READ_KEY
+	// AdminKeyFile and ReadKeyFile name files holding the keys (one line;
+	// a trailing newline is dropped), so that keys stay out of the
+	// process list and the config file; each excludes its key set another
+	// way.
+	AdminKeyFile string `yaml:"admin_key_file"`
+	ReadKeyFile  string `yaml:"read_key_file"`
 	MaxBodyBytes int64  `yaml:"max_body_bytes"` // default 16 MiB
 	// ShutdownTimeout is how long requests still running when the server
 	// is told to stop may finish; then they are cut (default 10s).

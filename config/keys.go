@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -217,5 +218,33 @@ func Resolve(path string, lookup func(string) (string, bool), overrides []Overri
 			return c, fmt.Errorf("%s: %w", o.From, err)
 		}
 	}
+	if err := c.Server.readKeyFiles(); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
+}
+
+// readKeyFiles sets AdminKey and ReadKey from their files, when named.
+func (s *Server) readKeyFiles() error {
+	for _, k := range []struct {
+		name, file string
+		key        *string
+	}{{"admin", s.AdminKeyFile, &s.AdminKey}, {"read", s.ReadKeyFile, &s.ReadKey}} {
+		if k.file == "" {
+			continue
+		}
+		if *k.key != "" {
+			return fmt.Errorf("server.%s_key and server.%s_key_file are both set: give the key one way (the file keeps it out of the process list)", k.name, k.name)
+		}
+		b, err := os.ReadFile(k.file)
+		if err != nil {
+			return fmt.Errorf("server.%s_key_file: %w", k.name, err)
+		}
+		key := strings.TrimRight(string(b), "\r\n")
+		if strings.TrimSpace(key) == "" || strings.ContainsAny(key, "\r\n") {
+			return fmt.Errorf("server.%s_key_file %s: want the key alone on one line", k.name, k.file)
+		}
+		*k.key = key
+	}
+	return nil
 }

@@ -106,7 +106,7 @@ func TestBrowserShopAndDashboard(t *testing.T) {
 		t.Skip("browser test: skipped with -short")
 	}
 	ctx := browser(t, 90*time.Second)
-	s := newShop(t, Options{AdminKey: testAdminKey})
+	s := newShop(t, Options{AdminKey: testAdminKey, Demo: true})
 	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
 	if err != nil {
 		t.Fatal(err)

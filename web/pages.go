@@ -81,7 +81,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page strin
 	}
 	d.Suggest = u.search != nil
 	d.AdminOpen = len(u.admin) == 0
-	if d.Users == nil && u.srv.Ready() && u.allowed(r, levelRead) {
+	if d.Users == nil && u.demo && u.srv.Ready() && u.allowed(r, levelRead) {
 		d.Users = u.switcherUsers(r.Context())
 	}
 	var buf bytes.Buffer

@@ -12,7 +12,7 @@ import (
 )
 
 func TestShopRowsAndCart(t *testing.T) {
-	s := newShop(t, Options{AdminKey: testAdminKey})
+	s := newShop(t, Options{AdminKey: testAdminKey, Demo: true})
 	c := s.client()
 	s.postForm(c, "/ui/user", url.Values{"user": {"u000"}, "next": {"/"}})
 	bought := map[string]bool{}
@@ -78,7 +78,7 @@ func TestShopRowsAndCart(t *testing.T) {
 // you", what shoppers of that country choose; without attributes, the
 // usual fallbacks.
 func TestColdStartRowFromAttributes(t *testing.T) {
-	s := newShop(t, Options{AdminKey: testAdminKey})
+	s := newShop(t, Options{AdminKey: testAdminKey, Demo: true})
 	ctx := context.Background()
 	var users []catalog.User
 	for u := 0; u < 120; u++ {

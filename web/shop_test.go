@@ -155,3 +155,10 @@ func (s *shop) userEvents(user string) []events.Event {
 	}
 	return evs
 }
+
+// httptestTLS serves s over TLS on 127.0.0.1.
+func httptestTLS(t testing.TB, s *shop) *httptest.Server {
+	hs := httptest.NewTLSServer(s.srv)
+	t.Cleanup(hs.Close)
+	return hs
+}

@@ -9,10 +9,7 @@ package web
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -30,6 +27,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/store"
 )
@@ -52,7 +50,21 @@ type Options struct {
 	// DemoUsers are offered in the user switcher; empty picks the users
 	// with the most events.
 	DemoUsers []string
-	Logger    *slog.Logger
+	// Demo turns the user switcher on: a visitor may then browse as any
+	// existing user (the demo's shoppers). Off, as on a real shop, every
+	// visitor is an anonymous session and the switcher is refused.
+	Demo bool
+	// Secret signs the shopper's session and user cookies, so that an
+	// edited or forged cookie is ignored; keep it across restarts
+	// (internal/secret). Empty: a random one for this process.
+	Secret []byte
+	// TrustProxy believes X-Forwarded-Proto (cookies are Secure when it
+	// says https) and X-Forwarded-For (failed logins are counted per client
+	// IP): set it only behind a proxy that sets them (server.trust_proxy).
+	TrustProxy bool
+	// SessionTTL is how long a dashboard login lasts (default 12h).
+	SessionTTL time.Duration
+	Logger     *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -75,6 +87,12 @@ type UI struct {
 
 	usersMu   sync.Mutex
 	demoUsers []string
+	demo      bool
+	secret    []byte
+
+	sessions   *sessions      // dashboard logins
+	throttle   *loginThrottle // failed logins per client IP
+	trustProxy bool           // X-Forwarded-Proto and -For come from a trusted proxy
 }
 
 // Register adds the storefront and dashboard routes to srv. svc serves the
@@ -88,8 +106,10 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 		log: opts.Logger, now: opts.Now,
 		admin: []byte(opts.AdminKey), read: []byte(opts.ReadKey),
 		demoUsers: append([]string(nil), opts.DemoUsers...),
-		stats:     newLogStats(),
-		ctr:       newCTRTracker(),
+		demo:      opts.Demo, secret: opts.Secret,
+		trustProxy: opts.TrustProxy,
+		stats:      newLogStats(),
+		ctr:        newCTRTracker(),
 	}
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
@@ -97,6 +117,11 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 	if u.now == nil {
 		u.now = time.Now
 	}
+	if len(u.secret) == 0 {
+		u.secret = secret.New()
+	}
+	u.sessions = newSessions(opts.SessionTTL, u.now)
+	u.throttle = newLoginThrottle(u.now)
 	u.live = newLiveMetrics(srv.Registry(), u.now)
 	u.eng.Subscribe(statsForgetter{u.stats}) // forgotten users leave the dashboard's counts
 	var err error
@@ -157,16 +182,8 @@ const (
 	cookieKey     = "aisle_key"
 )
 
-// token is what the key cookie holds: an HMAC of the key, so the key itself
-// never sits in the browser.
-func token(key []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("aisle web session v1"))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// allowed checks the keys as the API does (api.Keys), also accepting the
-// login cookie's token of a key.
+// allowed checks the keys as the API does (api.Keys), also accepting a
+// dashboard session (the login cookie) opened with a key.
 func (u *UI) allowed(r *http.Request, l level) bool {
 	a := api.Public
 	switch l {
@@ -176,13 +193,15 @@ func (u *UI) allowed(r *http.Request, l level) bool {
 		a = api.Read
 	}
 	sent := api.RequestKey(r)
-	cookie := ""
+	opened := levelNone
 	if c, err := r.Cookie(cookieKey); err == nil {
-		cookie = c.Value
+		opened = u.sessions.level(c.Value)
 	}
 	keys := api.Keys{Admin: string(u.admin), Read: string(u.read)}
 	return keys.AllowsMatch(a, func(want string) bool {
-		if cookie != "" && subtle.ConstantTimeCompare([]byte(cookie), []byte(token([]byte(want)))) == 1 {
+		switch {
+		case opened == levelAdmin && want == string(u.admin),
+			opened == levelRead && want == string(u.read):
 			return true
 		}
 		return api.KeyMatches(sent, want)
@@ -215,25 +234,63 @@ func validID(s string) bool {
 }
 
 // visitorOf reads the visitor from the cookies, starting a session when
-// there is none.
+// there is none. Both cookies are signed by the server (see sessionCookie
+// and userCookie): a forged or edited one is ignored, so a visitor cannot
+// act as another session or user. The user cookie counts only in demo
+// mode, and only with the session it was issued to.
 func (u *UI) visitorOf(w http.ResponseWriter, r *http.Request) visitor {
 	var v visitor
-	if c, err := r.Cookie(cookieSession); err == nil && len(c.Value) == 24 && isHex(c.Value) {
-		v.Session = c.Value
-	} else {
-		v.Session = newSessionID()
-		http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: v.Session, Path: "/", HttpOnly: true,
-			SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
+	if c, err := r.Cookie(cookieSession); err == nil {
+		v.Session = u.verifySession(c.Value)
 	}
-	if c, err := r.Cookie(cookieUser); err == nil {
-		if id, err := url.QueryUnescape(c.Value); err == nil && validID(id) {
-			v.User = id
-		}
+	if v.Session == "" {
+		v.Session = newSessionID()
+		http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: u.signSession(v.Session), Path: "/", HttpOnly: true,
+			SameSite: http.SameSiteLaxMode, Secure: u.overTLS(r), MaxAge: 30 * 24 * 3600})
+		// a user cookie of another session is void with a new session
+	} else if c, err := r.Cookie(cookieUser); err == nil && u.demo {
+		v.User = u.verifyUser(c.Value, v.Session)
 	}
 	if v.User == "" {
 		v.User, v.Anonymous = "anon-"+v.Session, true
 	}
 	return v
+}
+
+// signSession is the session cookie's value: the random id and an HMAC of
+// it under the server secret.
+func (u *UI) signSession(sid string) string {
+	return sid + "." + secret.MAC(u.secret, "aisle storefront session", sid)
+}
+
+// verifySession returns the session id of a signed cookie value, or ""
+// for a forged, edited or malformed one.
+func (u *UI) verifySession(val string) string {
+	sid, mac, ok := strings.Cut(val, ".")
+	if !ok || len(sid) != 24 || !isHex(sid) || !secret.Verify(u.secret, mac, "aisle storefront session", sid) {
+		return ""
+	}
+	return sid
+}
+
+// signUser is the user cookie's value for user in session sid: the id
+// (query-escaped) and an HMAC binding it to the session.
+func (u *UI) signUser(user, sid string) string {
+	return url.QueryEscape(user) + "." + secret.MAC(u.secret, "aisle storefront user", sid, user)
+}
+
+// verifyUser returns the user of a signed user cookie issued to session
+// sid, or "".
+func (u *UI) verifyUser(val, sid string) string {
+	i := strings.LastIndexByte(val, '.')
+	if i < 0 {
+		return ""
+	}
+	id, err := url.QueryUnescape(val[:i])
+	if err != nil || !validID(id) || !secret.Verify(u.secret, val[i+1:], "aisle storefront user", sid, id) {
+		return ""
+	}
+	return id
 }
 
 func isHex(s string) bool {
@@ -302,18 +359,16 @@ func setSecurityHeaders(w http.ResponseWriter) {
 	h.Set("Referrer-Policy", "same-origin")
 }
 
-// safeNext keeps redirects on this site.
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
-	}
-	return next
-}
-
-// switchUser sets (or clears, for anonymous browsing) the user cookie.
+// switchUser sets (or clears, for anonymous browsing) the user cookie,
+// signed for the visitor's session. Only in demo mode: on a real shop a
+// visitor is who their session is.
 func (u *UI) switchUser(w http.ResponseWriter, r *http.Request) {
-	id := strings.TrimSpace(r.FormValue("user"))
-	next := safeNext(r.FormValue("next"))
+	if !u.demo {
+		http.Error(w, "the user switcher is only available in demo mode (aisle demo)", http.StatusForbidden)
+		return
+	}
+	id := strings.TrimSpace(r.PostFormValue("user"))
+	next := safeNext(r.PostFormValue("next"))
 	if id == "" {
 		http.SetCookie(w, &http.Cookie{Name: cookieUser, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -331,8 +386,9 @@ func (u *UI) switchUser(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieUser, Value: url.QueryEscape(id), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
+	v := u.visitorOf(w, r) // the session the user cookie is bound to
+	http.SetCookie(w, &http.Cookie{Name: cookieUser, Value: u.signUser(id, v.Session), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: u.overTLS(r), MaxAge: 30 * 24 * 3600})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -386,37 +442,6 @@ func (u *UI) recordView(ctx context.Context, v visitor, itemID string) {
 	if err := u.eng.AddEvents(ctx, []events.Event{e}); err != nil {
 		u.log.Warn("cannot record a page view", "item", itemID, "error", err)
 	}
-}
-
-func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
-	setSecurityHeaders(w)
-	u.render(w, r, http.StatusOK, "login.html", pageData{Title: "Log in", Body: loginData{Next: safeNext(r.URL.Query().Get("next")), Admin: true}})
-}
-
-// login checks the key in constant time and stores an HMAC token of it in
-// an HttpOnly, SameSite=Strict cookie. The key is never logged.
-func (u *UI) login(w http.ResponseWriter, r *http.Request) {
-	key := []byte(r.FormValue("key"))
-	next := safeNext(r.FormValue("next"))
-	var tok string
-	switch {
-	case len(u.admin) > 0 && subtle.ConstantTimeCompare(key, u.admin) == 1:
-		tok = token(u.admin)
-	case len(u.read) > 0 && subtle.ConstantTimeCompare(key, u.read) == 1:
-		tok = token(u.read)
-	default:
-		u.log.Info("web login refused", "remote", r.RemoteAddr)
-		u.render(w, r, http.StatusUnauthorized, "login.html", pageData{Title: "Log in", Body: loginData{Next: next, Admin: true, Wrong: true}})
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieKey, Value: tok, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieKey, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -39,7 +39,9 @@ then the API is served. GET /api/ready answers 200 once it can serve.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var quick bool // only the quick models were trained before ready
-			return serve(ctx, cfg, newLogger(cfg), func(ctx context.Context, eng *engine.Engine) error {
+			log := newLogger(cfg)
+			f.warnKeyFlags(log)
+			return serve(ctx, cfg, log, true, func(ctx context.Context, eng *engine.Engine) error {
 				if err := loadDemo(ctx, eng); err != nil {
 					return err
 				}

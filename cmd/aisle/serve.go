@@ -30,6 +30,8 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	f.bind("addr", "server.addr", "", "address to listen on (default 127.0.0.1:8080; port 0 picks a free port)")
 	f.bind("admin-key", "server.admin_key", "", "API key required for writes and deletes (or env AISLE_SERVER_ADMIN_KEY)")
 	f.bind("read-key", "server.read_key", "", "API key required for reads, when set (or env AISLE_SERVER_READ_KEY); the admin key also works")
+	f.bind("admin-key-file", "server.admin_key_file", "", "file holding the admin key (keeps it out of ps; or env AISLE_SERVER_ADMIN_KEY)")
+	f.bind("read-key-file", "server.read_key_file", "", "file holding the read key (keeps it out of ps; or env AISLE_SERVER_READ_KEY)")
 	f.bind("max-body", "server.max_body_bytes", "int", "largest request body in bytes (default 16 MiB); larger ones get 413")
 	f.bind("shutdown-timeout", "server.shutdown_timeout", "duration", "on SIGTERM, how long running requests may finish before they are cut (default 10s)")
 	f.bind("access-log", "server.access_log", "bool", "log one line per HTTP request")
@@ -37,6 +39,16 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	f.bind("embedder-url", "search.embedder_url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_SEARCH_EMBEDDER_KEY)")
 	f.bind("embedder-model", "search.embedder_model", "", "model name sent to the endpoint (--embedder openai)")
 	f.bind("embedder-dim", "search.embedder_dim", "int", "vector length of the endpoint's model (--embedder openai)")
+}
+
+// warnKeyFlags warns when a key was given as a flag: every user of the
+// machine sees it in the process list.
+func (f *serveFlags) warnKeyFlags(log *slog.Logger) {
+	for _, name := range []string{"admin-key", "read-key"} {
+		if fl := f.cmd.Flags().Lookup(name); fl != nil && fl.Changed {
+			log.Warn("a key given as --"+name+" shows in the process list (ps) of every user of this machine: use --"+name+"-file or the environment (AISLE_SERVER_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+") instead", "flag", "--"+name)
+		}
+	}
 }
 
 func newServeCmd() *cobra.Command {
@@ -55,18 +67,25 @@ the API description at /api/openapi.json) over the data in --data.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, newLogger(cfg), nil)
+			log := newLogger(cfg)
+			f.warnKeyFlags(log)
+			return serve(ctx, cfg, log, false, nil)
 		},
 	}
 	f.register(cmd)
 	return cmd
 }
 
-// serve runs Aisle on cfg.Server.Addr until ctx ends. prepare, when set,
+// serve runs Aisle on cfg.Server.Addr until ctx ends; demo turns on the
+// storefront's user switcher (aisle demo only). prepare, when set,
 // runs after the server is listening and before it is marked ready (the
 // demo imports and trains there, so /api/ready tells when it can answer).
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare func(context.Context, *engine.Engine) error, ready ...func(*aisle.Aisle)) (err error) {
-	a, err := aisle.Open(ctx, cfg, aisle.WithLogger(log), aisle.WithPrepare(prepare))
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, prepare func(context.Context, *engine.Engine) error, ready ...func(*aisle.Aisle)) (err error) {
+	opts := []aisle.Option{aisle.WithLogger(log), aisle.WithPrepare(prepare)}
+	if demo {
+		opts = append(opts, aisle.WithDemo())
+	}
+	a, err := aisle.Open(ctx, cfg, opts...)
 	if err != nil {
 		return err
 	}
