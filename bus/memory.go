@@ -111,3 +111,17 @@ func (m *Memory) Subscribe(ctx context.Context, from uint64, fn func(Delivery) e
 		}
 	}
 }
+
+// Trim drops the messages before position before (as an age or size
+// limit does).
+func (m *Memory) Trim(before uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.init()
+	if before <= m.first {
+		return
+	}
+	drop := min(before-m.first, uint64(len(m.msgs)))
+	m.msgs = append(m.msgs[:0:0], m.msgs[drop:]...)
+	m.first += drop
+}
