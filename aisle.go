@@ -35,13 +35,18 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aisle-dev/aisle/api"
+	"github.com/aisle-dev/aisle/bus"
+	"github.com/aisle-dev/aisle/bus/lease"
+	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/internal/secret"
+	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/ranking"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/web"
 )
 
@@ -86,6 +91,9 @@ type Aisle struct {
 	ranker *ranking.Learner
 	// privacy: retention and compaction jobs (issue 12)
 	privacy engine.PrivacyOptions
+	// cluster: change feed, lease, stream ingestion (issue 13)
+	cluster  *wire.Cluster
+	follower *bus.Follower
 
 	stopSearchLog func()
 
@@ -127,6 +135,9 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		return nil, err
 	}
 	if a.privacy, err = wire.PrivacyOptions(cfg, a.eng.Types()); err != nil {
+		return nil, err
+	}
+	if a.cluster, err = wire.OpenCluster(ctx, cfg, a.eng, a.log); err != nil {
 		return nil, err
 	}
 	// signs storefront sessions and keys read-key search pseudonyms (issue 12)
@@ -204,9 +215,17 @@ func (a *Aisle) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := a.svc.Load(ctx, a.clicks.Record); err != nil { // one scan of the log for both
+	// the feed's position before loading: everything after it is applied
+	// from the feed, everything before it is in what is loaded
+	_, feedPos, err := a.cluster.Bus.Bounds(ctx)
+	if err != nil {
+		return fmt.Errorf("aisle: read the change feed's position: %w", err)
+	}
+	var maxSeq uint64
+	if err := a.svc.Load(ctx, a.clicks.Record, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }); err != nil { // one scan of the log for both
 		return err
 	}
+	a.eng.SetAppliedFloor(maxSeq)
 	a.eng.Subscribe(a.svc)
 	if err := wire.LoadSearch(ctx, a.ix, a.clicks, a.eng); err != nil {
 		return err
@@ -214,10 +233,20 @@ func (a *Aisle) Start(ctx context.Context) error {
 	if err := a.ranker.Load(ctx); err != nil {
 		a.log.Error("the stored search ranker cannot load; searches use keyword ranking until it is retrained", "error", err)
 	}
-	if !a.goBackground(func() { a.rt.Run(a.bg) }) {
-		return errors.New("aisle: closed while starting")
+	a.eng.Subscribe(modelFollower{a})
+	if err := a.follow(ctx, feedPos); err != nil {
+		return err
 	}
-	if !a.goBackground(func() { a.eng.RunPrivacyJobs(a.bg, a.privacy) }) {
+	// training, the search ranker and retention run on one replica at a
+	// time (always here, for a single server)
+	if !a.goBackground(func() {
+		lease.Run(a.bg, a.cluster.Lease, a.cfg.Cluster.LeaseTTL/3, a.log, func(ctx context.Context) {
+			var g sync.WaitGroup
+			g.Go(func() { a.rt.Run(ctx) })
+			g.Go(func() { a.eng.RunPrivacyJobs(ctx, a.privacy) })
+			g.Wait()
+		})
+	}) {
 		return errors.New("aisle: closed while starting")
 	}
 	// Item relations (similar, bought together) are built in the
@@ -232,6 +261,63 @@ func (a *Aisle) Start(ctx context.Context) error {
 	debug.FreeOSMemory()
 	a.srv.SetReady(true)
 	return nil
+}
+
+// follow starts the parts that keep this replica in step with the others:
+// the relay of the store's outbox (when it has one) and the follower of
+// the change feed from position feedPos+1. It returns once the follower
+// applied everything the feed held, so the replica is ready only after
+// catching up.
+func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
+	if a.cluster.Outbox != nil {
+		relay := &bus.Relay{Source: a.cluster.Outbox, Bus: a.cluster.Bus, Log: a.log}
+		if !a.goBackground(func() {
+			lease.Run(a.bg, a.cluster.RelayLease, a.cfg.Cluster.LeaseTTL/3, a.log, func(ctx context.Context) { relay.Run(ctx) })
+		}) {
+			return errors.New("aisle: closed while starting")
+		}
+	}
+	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Log: a.log, Reload: func(ctx context.Context) error {
+		if err := a.eng.Reload(ctx); err != nil {
+			return err
+		}
+		if err := a.svc.LoadModels(ctx); err != nil {
+			return err
+		}
+		return a.ranker.Load(ctx)
+	}}
+	caught := make(chan struct{})
+	if !a.goBackground(func() { a.follower.Run(a.bg, feedPos+1, func() { close(caught) }) }) {
+		return errors.New("aisle: closed while starting")
+	}
+	select {
+	case <-caught:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.bg.Done():
+		return errors.New("aisle: closed while starting")
+	}
+	if a.cluster.Ingest != nil && !a.goBackground(func() { a.cluster.Ingest.Run(a.bg) }) {
+		return errors.New("aisle: closed while starting")
+	}
+	return nil
+}
+
+// modelFollower reloads the serving models when the feed says a model
+// version changed on another replica (a new serving version, a rollback).
+type modelFollower struct{ a *Aisle }
+
+func (modelFollower) ItemsUpserted([]catalog.Item)  {}
+func (modelFollower) ItemsDeleted([]string)         {}
+func (modelFollower) EventsAppended([]events.Event) {}
+func (modelFollower) UserDeleted(string)            {}
+
+// ModelChanged implements engine.ModelListener.
+func (m modelFollower) ModelChanged(ctx context.Context, meta store.ModelMeta) error {
+	if err := m.a.svc.LoadModels(ctx); err != nil {
+		return err
+	}
+	return m.a.ranker.Load(ctx)
 }
 
 // RetrainInBackground starts a retraining run of every configured model
@@ -318,6 +404,7 @@ func (a *Aisle) Close() error {
 		if a.ix != nil {
 			errs = append(errs, a.ix.Close())
 		}
+		a.cluster.Close()
 		if a.st != nil {
 			errs = append(errs, a.st.Close())
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -33,6 +34,41 @@ type Config struct {
 	Search Search `yaml:"search"`
 	// Privacy configures compaction after deletions and retention.
 	Privacy Privacy `yaml:"privacy"`
+	// Bus is the change feed between replicas: "" (default) is the
+	// in-process feed of a single server; nats://host:4222 (several URLs
+	// separated by commas) joins a cluster on NATS JetStream, which also
+	// turns on stream ingestion and the background-work lease.
+	Bus string `yaml:"bus"`
+	// Cluster configures the NATS side of a cluster (used when bus is set).
+	Cluster Cluster `yaml:"cluster"`
+}
+
+// Cluster configures the change feed, the lease and stream ingestion on
+// NATS JetStream (docs/cluster.md).
+type Cluster struct {
+	// ReplicaID names this replica in leases and logs (default: host
+	// name and process id).
+	ReplicaID string `yaml:"replica_id"`
+	// Stream and Subject are the change feed's JetStream stream and
+	// subject prefix (default AISLE_CHANGES, aisle.changes).
+	Stream  string `yaml:"stream"`
+	Subject string `yaml:"subject"`
+	// KeepChanges is how long the feed keeps changes (default 24h): a
+	// replica away longer reloads from the store.
+	KeepChanges time.Duration `yaml:"keep_changes"`
+	// LeaseBucket is the key-value bucket of leases (default aisle_leases);
+	// LeaseTTL how long a lease outlives its holder's last renewal (default
+	// 15s: a dead holder's work moves within 20s).
+	LeaseBucket string        `yaml:"lease_bucket"`
+	LeaseTTL    time.Duration `yaml:"lease_ttl"`
+	// IngestSubject receives events from a shop's systems (JSON event or
+	// array, as POST /api/events); "-" turns stream ingestion off. Bad
+	// messages go to DeadSubject with the reason. Both live in
+	// IngestStream. Defaults: aisle.ingest.events, aisle.ingest.dead,
+	// AISLE_INGEST.
+	IngestSubject string `yaml:"ingest_subject"`
+	DeadSubject   string `yaml:"dead_subject"`
+	IngestStream  string `yaml:"ingest_stream"`
 }
 
 // Search configures product search.
@@ -283,6 +319,9 @@ func Default() Config {
 			AffinityBoost: 0.25, RecencyHalfLife: 5, TimeHalfLife: 168 * time.Hour},
 		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30,
 			SuggestMinShoppers: &minShoppers, SuggestMaxQueries: 50000},
+		Cluster: Cluster{Stream: "AISLE_CHANGES", Subject: "aisle.changes", KeepChanges: 24 * time.Hour,
+			LeaseBucket: "aisle_leases", LeaseTTL: 15 * time.Second,
+			IngestSubject: "aisle.ingest.events", DeadSubject: "aisle.ingest.dead", IngestStream: "AISLE_INGEST"},
 	}
 }
 
@@ -338,6 +377,15 @@ func (c Config) Validate() error {
 	}
 	if c.Search.SuggestMaxQueries < 0 {
 		return fmt.Errorf("config: search.suggest_max_queries %d must be ≥ 0 (0: the default)", c.Search.SuggestMaxQueries)
+	}
+	if c.Bus != "" && !strings.HasPrefix(c.Bus, "nats://") && !strings.HasPrefix(c.Bus, "tls://") {
+		return fmt.Errorf("config: bus %q: want a NATS URL such as nats://127.0.0.1:4222 (or nothing, for a single server)", c.Bus)
+	}
+	if c.Bus != "" && c.Cluster.LeaseTTL < time.Second {
+		return fmt.Errorf("config: cluster.lease_ttl %s must be ≥ 1s (15s is a good value)", c.Cluster.LeaseTTL)
+	}
+	if c.Bus != "" && c.Cluster.IngestSubject != "-" && c.Cluster.IngestSubject == c.Cluster.DeadSubject {
+		return fmt.Errorf("config: cluster.ingest_subject and cluster.dead_subject are both %q: give them different names", c.Cluster.IngestSubject)
 	}
 	t := c.Training
 	if t.BackgroundBudget < 0 || t.BackgroundThreads < 0 || t.TuneEvery < 0 || t.TuneBudget < 0 {

@@ -57,6 +57,8 @@ type Engine struct {
 
 	privOnce sync.Once
 	priv     *privacyState // see privacy.go
+
+	applied seqWindow // events told to listeners, by Seq (see apply.go)
 }
 
 // New returns an Engine over opts.Store.
@@ -273,7 +275,7 @@ func (e *Engine) AddEvents(ctx context.Context, evs []events.Event) error {
 	if err := e.st.AppendEvents(ctx, evs); err != nil {
 		return fmt.Errorf("store events: %w", err)
 	}
-	e.each(func(l Listener) { l.EventsAppended(evs) })
+	e.eventsAppended(evs)
 	return nil
 }
 
@@ -385,6 +387,6 @@ func (e *Engine) AddEventsPartial(ctx context.Context, evs []events.Event, known
 	if err := e.st.AppendEvents(ctx, good); err != nil {
 		return bad, fmt.Errorf("store events: %w", err)
 	}
-	e.each(func(l Listener) { l.EventsAppended(good) })
+	e.eventsAppended(good)
 	return bad, nil
 }

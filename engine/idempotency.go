@@ -44,7 +44,7 @@ func (e *Engine) AddEventsOnce(ctx context.Context, key string, body []byte, evs
 		return fmt.Errorf("store events: %w", err)
 	}
 	if !replay {
-		e.each(func(l Listener) { l.EventsAppended(evs) })
+		e.eventsAppended(evs)
 	} else {
 		e.log.Info("event batch retry answered from its idempotency key", "key", key, "events", len(evs))
 	}

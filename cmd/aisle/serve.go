@@ -35,6 +35,7 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	f.bind("max-body", "server.max_body_bytes", "int", "largest request body in bytes (default 16 MiB); larger ones get 413")
 	f.bind("shutdown-timeout", "server.shutdown_timeout", "duration", "on SIGTERM, how long running requests may finish before they are cut (default 10s)")
 	f.bind("access-log", "server.access_log", "bool", "log one line per HTTP request")
+	f.bind("bus", "bus", "", "NATS URL of a cluster's change feed, lease and stream ingestion, e.g. nats://127.0.0.1:4222 (or env AISLE_BUS; default none: a single server)")
 	f.bind("embedder", "search.embedder", "", "text embedder for semantic and hybrid search: "+strings.Join(embedders.Kinds(), ", ")+" or none (default: search.embedder in the config)")
 	f.bind("embedder-url", "search.embedder_url", "", "OpenAI-compatible embeddings endpoint (--embedder openai; key in AISLE_SEARCH_EMBEDDER_KEY)")
 	f.bind("embedder-model", "search.embedder_model", "", "model name sent to the endpoint (--embedder openai)")

@@ -1,0 +1,250 @@
+// Package ingest takes behaviour events from a JetStream subject — the
+// path for a shop's own systems that already stream what shoppers do.
+// A message is a JSON event or an array of them, in the REST format of
+// POST /api/events. Each message is validated exactly like a REST batch
+// (all or nothing), stored, and only then acknowledged; a message that
+// cannot be stored as it is (bad JSON, an invalid event) is published to
+// a dead-letter subject with the reason and acknowledged, so it never
+// blocks the ones after it. The consumer is durable: after a restart it
+// resumes at the first unacknowledged message, and a message stored but
+// not acknowledged before a crash is stored once (its stream position is
+// the batch's idempotency key).
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+)
+
+// Sink stores a validated batch of events once per key (*engine.Engine).
+type Sink interface {
+	AddEventsOnce(ctx context.Context, key string, body []byte, evs []events.Event) error
+}
+
+// Options configure a Consumer.
+type Options struct {
+	Stream      string // default AISLE_INGEST; holds Subject and DeadSubject
+	Subject     string // default aisle.ingest.events
+	DeadSubject string // default aisle.ingest.dead
+	Durable     string // consumer name, shared by every replica (default aisle-ingest)
+	// MaxAge is how long the stream keeps messages, acknowledged or not,
+	// and dead letters (default 7 days).
+	MaxAge time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Stream == "" {
+		o.Stream = "AISLE_INGEST"
+	}
+	if o.Subject == "" {
+		o.Subject = "aisle.ingest.events"
+	}
+	if o.DeadSubject == "" {
+		o.DeadSubject = "aisle.ingest.dead"
+	}
+	if o.Durable == "" {
+		o.Durable = "aisle-ingest"
+	}
+	if o.MaxAge == 0 {
+		o.MaxAge = 7 * 24 * time.Hour
+	}
+}
+
+// Consumer reads the ingest subject into a Sink. Several replicas may run
+// one on the same durable consumer: each message goes to one of them.
+type Consumer struct {
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+	sink Sink
+	o    Options
+	log  *slog.Logger
+
+	messages, stored, dead, retried atomic.Int64
+}
+
+// Stats count what a Consumer did.
+type Stats struct {
+	Messages int64 `json:"messages"`     // acknowledged
+	Events   int64 `json:"events"`       // stored
+	Dead     int64 `json:"dead_letters"` // sent to the dead-letter subject
+	Retried  int64 `json:"retried"`      // not stored for a passing reason (store unreachable), redelivered
+}
+
+// Stats returns the counters.
+func (c *Consumer) Stats() Stats {
+	return Stats{Messages: c.messages.Load(), Events: c.stored.Load(), Dead: c.dead.Load(), Retried: c.retried.Load()}
+}
+
+// New creates the stream and the durable consumer if needed.
+func New(ctx context.Context, nc *nats.Conn, sink Sink, o Options, log *slog.Logger) (*Consumer, error) {
+	o.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Subject == o.DeadSubject {
+		return nil, fmt.Errorf("ingest: the subject and the dead-letter subject are both %q: give them different names", o.Subject)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: o.Stream, Subjects: []string{o.Subject, o.DeadSubject}, Storage: jetstream.FileStorage,
+		MaxAge: o.MaxAge, Duplicates: 2 * time.Minute,
+		Description: "Aisle stream ingestion: events to store, and dead letters",
+	}); err != nil {
+		return nil, fmt.Errorf("ingest: create stream %s for %s: %w (does the server run with JetStream, nats-server -js?)", o.Stream, o.Subject, err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, o.Stream, jetstream.ConsumerConfig{
+		Durable: o.Durable, FilterSubject: o.Subject, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: 30 * time.Second, MaxAckPending: 1024, DeliverPolicy: jetstream.DeliverAllPolicy,
+		Description: "Aisle replicas storing ingested events",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: create consumer %s: %w", o.Durable, err)
+	}
+	return &Consumer{js: js, cons: cons, sink: sink, o: o, log: log}, nil
+}
+
+// Run consumes until ctx ends.
+func (c *Consumer) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := c.run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		c.log.Warn("stream ingestion stopped; restarting", "subject", c.o.Subject, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+func (c *Consumer) run(ctx context.Context) error {
+	it, err := c.cons.Messages(jetstream.PullMaxMessages(256))
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return err
+		}
+		c.handle(ctx, msg)
+	}
+}
+
+// handle stores one message or dead-letters it, then acknowledges it; a
+// passing failure (the store is down) leaves it for redelivery.
+func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		c.log.Error("ingest: message without metadata; left for redelivery", "err", err)
+		return
+	}
+	seq := meta.Sequence.Stream
+	body := msg.Data()
+	evs, err := catalog.DecodeBatch("events", body, events.Decode)
+	var bad *catalog.BatchError
+	if err != nil && !errors.As(err, &bad) {
+		// not JSON, or not events: no retry can store it
+		bad = &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Problem: err.Error()}}}
+		err = bad
+	}
+	if err == nil {
+		key := "ingest-" + c.o.Stream + "-" + strconv.FormatUint(seq, 10)
+		err = c.sink.AddEventsOnce(ctx, key, body, evs)
+	}
+	switch {
+	case err == nil:
+		if aerr := msg.DoubleAck(ctx); aerr != nil {
+			// stored; a redelivery is answered from the idempotency key
+			c.log.Warn("ingest: acknowledging a stored message failed; its redelivery stores nothing again", "seq", seq, "err", aerr)
+			return
+		}
+		c.messages.Add(1)
+		c.stored.Add(int64(len(evs)))
+	case errors.As(err, &bad):
+		if derr := c.deadLetter(ctx, msg, seq, bad); derr != nil {
+			c.log.Error("ingest: a bad message could not be dead-lettered; it is redelivered", "seq", seq, "err", derr)
+			_ = msg.NakWithDelay(time.Second)
+			c.retried.Add(1)
+			return
+		}
+		if aerr := msg.DoubleAck(ctx); aerr != nil {
+			c.log.Warn("ingest: acknowledging a dead-lettered message failed", "seq", seq, "err", aerr)
+			return
+		}
+		c.messages.Add(1)
+		c.dead.Add(1)
+	default:
+		if ctx.Err() != nil {
+			return // shutting down: redelivered to whoever runs next
+		}
+		c.log.Error("ingest: storing events failed; the message is redelivered", "seq", seq, "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		c.retried.Add(1)
+	}
+}
+
+// DeadLetter is the JSON body of a dead-lettered message.
+type DeadLetter struct {
+	Reason   string            `json:"reason"`
+	Problems []catalog.Problem `json:"problems,omitempty"`
+	Subject  string            `json:"subject"`
+	Seq      uint64            `json:"stream_seq"`
+	At       time.Time         `json:"dead_at"`
+	// Message is the original message (as a string: it may not be JSON).
+	Message string `json:"message"`
+}
+
+// Headers of a dead letter (besides its JSON body).
+const (
+	HeaderReason = "Aisle-Dead-Reason"
+	HeaderSeq    = "Aisle-Dead-Seq"
+)
+
+func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, seq uint64, bad *catalog.BatchError) error {
+	d := DeadLetter{Reason: bad.Error(), Problems: bad.Problems, Subject: msg.Subject(), Seq: seq, At: time.Now().UTC(), Message: string(msg.Data())}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	nm := nats.NewMsg(c.o.DeadSubject)
+	nm.Data = body
+	reason := strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, d.Reason)
+	if len(reason) > 1024 {
+		reason = reason[:1024]
+	}
+	nm.Header.Set(HeaderReason, reason)
+	nm.Header.Set(HeaderSeq, strconv.FormatUint(seq, 10))
+	// a redelivery of the same message is dead-lettered once
+	_, err = c.js.PublishMsg(ctx, nm, jetstream.WithMsgID("dead-"+c.o.Stream+"-"+strconv.FormatUint(seq, 10)))
+	return err
+}
