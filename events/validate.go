@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/internal/reqid"
 )
 
 // MaxQueryLen bounds the length of a search query.
@@ -29,6 +30,9 @@ const (
 	MaxQuantity = 1e6
 	// MaxClockSkew is how far ahead of the server clock a timestamp may be.
 	MaxClockSkew = 24 * time.Hour
+	// MaxPosition bounds the position of an event in the answer it
+	// followed (the longest answer is far shorter).
+	MaxPosition = 10_000
 )
 
 // MinTimestamp is the earliest accepted event time.
@@ -131,6 +135,12 @@ func (e *Event) Validate(types *Types, now time.Time, add func(field, problem st
 		if p := catalog.CheckID(e.SessionID); p != "" {
 			add("session_id", p)
 		}
+	}
+	if e.RequestID != "" && !reqid.Valid(e.RequestID) {
+		add("request_id", "must be the request_id of an answer, as it was answered (24 lower-case hex characters)")
+	}
+	if e.Position < 0 || e.Position > MaxPosition {
+		add("position", fmt.Sprintf("must be from 1 (the first item of the answer) to %d, or left out", MaxPosition))
 	}
 	if e.Value != nil {
 		if p := types.checkValue(e.Type, *e.Value); p != "" {
