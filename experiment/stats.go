@@ -89,7 +89,7 @@ type Comparison struct {
 
 // Compare compares treatment t with control c. tau is the standard
 // deviation of the normal mixing distribution of the mSPRT over the
-// difference t − c (see MSPRT); 0 picks one from mde and the control.
+// difference t − c (see MSPRT), in the metric's unit.
 func Compare(t, c Ratio, tau float64) Comparison {
 	rt, rc := t.Value(), c.Value()
 	vt, vc := t.Var(), c.Var()
@@ -131,8 +131,11 @@ func ZTest(d, v float64) float64 {
 // The always-valid p-value after several looks is the smallest of these
 // (see Sequential): P(it ever falls below α under H0) ≤ α.
 func MSPRT(d, v, tau float64) float64 {
-	if v <= 0 || tau <= 0 {
-		return ZTest(d, v) // no information to mix over: fall back
+	if v <= 0 {
+		return ZTest(d, v) // no spread: the difference is exact
+	}
+	if tau <= 0 {
+		return 1 // no effect size to test against yet
 	}
 	t2 := tau * tau
 	logL := 0.5*math.Log(v/(v+t2)) + t2*d*d/(2*v*(v+t2))
