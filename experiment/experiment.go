@@ -43,7 +43,7 @@ type Overrides struct {
 	Model string `json:"model,omitempty"`
 	// Diversity (0..1) of recommendation answers.
 	Diversity *float64 `json:"diversity,omitempty"`
-	// Mode (keyword, semantic, hybrid, ltr) and Fusion (rrf, linear) of
+	// Mode (keyword, semantic, hybrid, ltr) and Fusion (convex, rrf, rerank) of
 	// search answers.
 	Mode   string `json:"mode,omitempty"`
 	Fusion string `json:"fusion,omitempty"`
@@ -138,8 +138,8 @@ func (e *Experiment) Validate() error {
 		if o.Mode != "" && !slices.Contains([]string{"keyword", "semantic", "hybrid", "ltr"}, o.Mode) {
 			return fmt.Errorf("variants[%d].overrides.mode %q: use keyword, semantic, hybrid or ltr", i, o.Mode)
 		}
-		if o.Fusion != "" && o.Fusion != "rrf" && o.Fusion != "linear" {
-			return fmt.Errorf("variants[%d].overrides.fusion %q: use rrf or linear", i, o.Fusion)
+		if o.Fusion != "" && o.Fusion != "convex" && o.Fusion != "rrf" && o.Fusion != "rerank" {
+			return fmt.Errorf("variants[%d].overrides.fusion %q: use convex, rrf or rerank", i, o.Fusion)
 		}
 	}
 	if e.PrimaryMetric == "" {
