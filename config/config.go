@@ -274,7 +274,7 @@ func Default() Config {
 		Data: "./aisle-data",
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
 			LogFormat: "text", LogLevel: "info"},
-		Privacy: Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
+		Privacy:     Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
 		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
 			RatingScale: []float64{-10, 10}},
