@@ -28,10 +28,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aisle-dev/aisle/api"
@@ -40,8 +42,10 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
-	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/experiment"
+	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
@@ -96,6 +100,10 @@ type Aisle struct {
 	follower *bus.Follower
 
 	stopSearchLog func()
+
+	// experiments and the impression log (issue 15)
+	imp *impressions.Log
+	exp *experiment.Manager
 
 	// background work: bg is cancelled by Close, group joins it
 	bg     context.Context
@@ -165,6 +173,9 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		return nil, err
 	}
 	a.srv.AddRecommendRoutes(a.svc, a.rt)
+	if err = a.openExperiments(); err != nil {
+		return nil, err
+	}
 	a.srv.AddPrivacyRoutes()
 	var mode search.Mode
 	if a.ix, mode, err = wire.NewSearchIndex(ctx, cfg, a.log, a.st); err != nil {
@@ -248,6 +259,17 @@ func (a *Aisle) Start(ctx context.Context) error {
 		})
 	}) {
 		return errors.New("aisle: closed while starting")
+	}
+	// the impression log and experiment outcomes are written in the
+	// background; Close waits for both to flush
+	for _, run := range []func(context.Context) error{a.imp.Run, a.exp.Run} {
+		if !a.goBackground(func() {
+			if err := run(a.bg); err != nil {
+				a.log.Error("the impression log or experiment store failed: attribution stops until a restart", "error", err)
+			}
+		}) {
+			return errors.New("aisle: closed while starting")
+		}
 	}
 	// Item relations (similar, bought together) are built in the
 	// background, so the first product page does not wait for them.
@@ -401,6 +423,12 @@ func (a *Aisle) Close() error {
 		}
 		a.group.Wait() // closing is set: nothing joins the group any more
 		var errs []error
+		if a.exp != nil {
+			errs = append(errs, a.exp.Close())
+		}
+		if a.imp != nil {
+			errs = append(errs, a.imp.Close())
+		}
 		if a.ix != nil {
 			errs = append(errs, a.ix.Close())
 		}
@@ -411,4 +439,31 @@ func (a *Aisle) Close() error {
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
+}
+
+// openExperiments opens the impression log and the experiment store in
+// the data directory, adds /api/experiments and subscribes the manager to
+// the engine, so that clicks, carts and purchases are attributed.
+func (a *Aisle) openExperiments() error {
+	var err error
+	if a.imp, err = impressions.Open(filepath.Join(a.cfg.Data, "impressions.db"), impressions.Options{
+		Retention: a.cfg.Experiments.ImpressionRetention, Queue: a.cfg.Experiments.ImpressionQueue}); err != nil {
+		return err
+	}
+	if a.exp, err = experiment.Open(experiment.Options{Path: filepath.Join(a.cfg.Data, "experiments.db"), Impressions: a.imp, Logger: a.log,
+		Price: func(ctx context.Context, id string) (float64, bool) {
+			it, err := a.eng.Store().GetItem(ctx, id)
+			if err != nil || it.Price == nil {
+				return 0, false
+			}
+			return *it.Price, true
+		}}); err != nil {
+		return err
+	}
+	a.srv.AddExperimentRoutes(a.exp)
+	a.eng.Subscribe(a.exp)
+	imp := a.imp
+	return a.srv.Registry().Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "aisle_impressions_dropped_total", Help: "Answers not written to the impression log because its queue was full (raise experiments.impression_queue).",
+	}, func() float64 { return float64(imp.Dropped()) }))
 }

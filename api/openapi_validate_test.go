@@ -111,6 +111,7 @@ func shopServer(t testing.TB) *Server {
 	}
 	t.Cleanup(func() { ix.Close() })
 	t.Cleanup(srv.AddSearchRoutes(ix, search.NewClicks(), svc, search.ModeKeyword))
+	eng.Subscribe(experimentsFor(t, srv, st))
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +193,21 @@ var calls = []struct {
 	{"forget-report", "GET", "/api/users/u99/forgotten", "", 200},
 	{"export", "GET", "/api/users/u99/export", "", 200}, // the receipt of the forgetting
 	{"error", "GET", "/api/users/nope/forgotten", "", 404},
+	// experiments (issue 15); {exp} is the id the last POST answered
+	{"experiment", "POST", "/api/experiments", `{"name":"models","surface":"recommend","variants":[{"name":"a","weight":50,"overrides":{"model":"popular"}},{"name":"b","weight":50,"overrides":{"model":"ease"}}]}`, 201},
+	{"error", "POST", "/api/experiments", `{"name":"again","surface":"recommend","variants":[{"name":"a","weight":1},{"name":"b","weight":1}]}`, 409},
+	{"error", "POST", "/api/experiments", `{"name":"x","surface":"home","variants":[]}`, 400},
+	{"user-recs", "GET", "/api/recommend/u01?n=3", "", 200},
+	{"experiments", "GET", "/api/experiments", "", 200},
+	{"experiment", "GET", "/api/experiments/{exp}", "", 200},
+	{"experiment-results", "GET", "/api/experiments/{exp}/results", "", 200},
+	{"error", "GET", "/api/experiments/nope/results", "", 404},
+	{"experiment", "POST", "/api/experiments/{exp}/ship", `{"variant":"b"}`, 200},
+	{"error", "POST", "/api/experiments/{exp}/stop", "", 409},
+	{"experiment", "POST", "/api/experiments", `{"name":"search modes","surface":"search","variants":[{"name":"kw","weight":1,"overrides":{"mode":"keyword"}},{"name":"kw2","weight":1,"overrides":{"mode":"keyword","fusion":"rrf"}}]}`, 201},
+	{"search-result", "GET", "/api/search?q=pen&n=3&user_id=u02", "", 200},
+	{"experiment", "POST", "/api/experiments/{exp}/stop", "", 200},
+	{"error", "GET", "/api/experiments/nope", "", 404},
 }
 
 // Every route's real answers validate against openapi.json (statuses
@@ -204,7 +220,9 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 	ctx := context.Background()
 	covered := map[string]bool{}
 	shapes := map[string]string{}
+	lastExp := ""
 	for _, c := range calls {
+		c.url = strings.ReplaceAll(c.url, "{exp}", lastExp)
 		// a retraining run may still be under way: rollback and retrain
 		// answer 409 then, which is not what this call checks
 		for srvBusy(srv) {
@@ -220,6 +238,11 @@ func TestAnswersMatchOpenAPI(t *testing.T) {
 		if rec.Code != c.status {
 			t.Errorf("%s: %d %s, want %d", name, rec.Code, rec.Body, c.status)
 			continue
+		}
+		if c.url == "/api/experiments" && rec.Code == http.StatusCreated {
+			var e struct{ ID string }
+			json.Unmarshal(rec.Body.Bytes(), &e)
+			lastExp = e.ID
 		}
 		route, params, err := router.FindRoute(req)
 		if err != nil {
@@ -397,10 +420,10 @@ func TestOpenAPICatchesDrift(t *testing.T) {
 		status          int
 		ok              bool
 	}{
-		{"as described", "/api/trending", `{"items":[{"id":"a","score":1,"reason":"trending"}]}`, 200, true},
+		{"as described", "/api/trending", `{"items":[{"id":"a","score":1,"reason":"trending"}],"request_id":"0123456789abcdef01234567"}`, 200, true},
 		{"a field that is not described", "/api/trending", `{"items":[],"model":""}`, 200, false},
 		{"a required field missing", "/api/popular", `{"items":[]}`, 200, false},
-		{"an item without its score", "/api/trending", `{"items":[{"id":"a","reason":"trending"}]}`, 200, false},
+		{"an item without its score", "/api/trending", `{"items":[{"id":"a","reason":"trending"}],"request_id":"0123456789abcdef01234567"}`, 200, false},
 		{"a wrong type", "/api/stats", `{"items":"3","users":1,"events":2}`, 200, false},
 		{"a status not described", "/api/trending", `{"error":"x"}`, 418, false},
 	} {

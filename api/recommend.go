@@ -79,11 +79,15 @@ func (h *recHandlers) recommend(r *http.Request) (any, error) {
 		return nil, err
 	}
 	user := r.PathValue("user_id")
-	ans, err := h.svc.Recommend(r.Context(), user, req)
+	sv := h.srv.serve("recommend", user, r.URL.Query().Get("session_id"))
+	ans, teams, err := sv.recommendAnswer(req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.Recommend(r.Context(), user, req)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return UserRecs{UserID: user, Items: items(ans), Model: ans.Model}, nil
+	h.srv.shown(sv, recIDs(ans.Items), teams)
+	return UserRecs{UserID: user, Items: items(ans), Model: ans.Model, RequestID: sv.id, Variant: sv.variant()}, nil
 }
 
 type sessionBody struct {
@@ -113,34 +117,41 @@ func (h *recHandlers) session(r *http.Request) (any, error) {
 		}
 		req.N = *b.N
 	}
-	ans, err := h.svc.Session(r.Context(), b.Items, req)
+	q := r.URL.Query()
+	sv := h.srv.serve("session", q.Get("user_id"), q.Get("session_id"))
+	ans, teams, err := sv.recommendAnswer(req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.Session(r.Context(), b.Items, req)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return SessionRecs{Items: items(ans), Model: ans.Model}, nil
+	h.srv.shown(sv, recIDs(ans.Items), teams)
+	return SessionRecs{Items: items(ans), Model: ans.Model, RequestID: sv.id, Variant: sv.variant()}, nil
 }
 
-func (h *recHandlers) itemAnswer(r *http.Request, f func(id string, req recommend.Request) (*recommend.Answer, error)) (any, error) {
+func (h *recHandlers) itemAnswer(r *http.Request, surface string, f func(id string, req recommend.Request) (*recommend.Answer, error)) (any, error) {
 	req, err := RecommendRequest(r)
 	if err != nil {
 		return nil, err
 	}
 	id := r.PathValue("id")
-	ans, err := f(id, req)
+	sv := h.srv.serveQuery(surface, r)
+	ans, err := f(id, sv.recommend(req))
 	if err != nil {
 		return nil, err // recommend.ErrUnknownItem is a 404
 	}
-	return ItemRecs{ItemID: id, Items: items(ans), Model: ans.Model}, nil
+	h.srv.shown(sv, recIDs(ans.Items), nil)
+	return ItemRecs{ItemID: id, Items: items(ans), Model: ans.Model, RequestID: sv.id, Variant: sv.variant()}, nil
 }
 
 func (h *recHandlers) similar(r *http.Request) (any, error) {
-	return h.itemAnswer(r, func(id string, req recommend.Request) (*recommend.Answer, error) {
+	return h.itemAnswer(r, "similar", func(id string, req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.Similar(r.Context(), id, req)
 	})
 }
 
 func (h *recHandlers) boughtTogether(r *http.Request) (any, error) {
-	return h.itemAnswer(r, func(id string, req recommend.Request) (*recommend.Answer, error) {
+	return h.itemAnswer(r, "bought_together", func(id string, req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.BoughtTogether(r.Context(), id, req)
 	})
 }
@@ -154,7 +165,10 @@ func (h *recHandlers) popular(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Msg: err.Error()}
 	}
-	return PopularRecs{Items: items(h.svc.Popular(win, req)), Window: r.URL.Query().Get("window")}, nil
+	sv := h.srv.serveQuery("popular", r)
+	ans := h.svc.Popular(win, sv.recommend(req))
+	h.srv.shown(sv, recIDs(ans.Items), nil)
+	return PopularRecs{Items: items(ans), Window: r.URL.Query().Get("window"), RequestID: sv.id, Variant: sv.variant()}, nil
 }
 
 func (h *recHandlers) trending(r *http.Request) (any, error) {
@@ -162,7 +176,10 @@ func (h *recHandlers) trending(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return TrendingRecs{Items: items(h.svc.Trending(req))}, nil
+	sv := h.srv.serveQuery("trending", r)
+	ans := h.svc.Trending(sv.recommend(req))
+	h.srv.shown(sv, recIDs(ans.Items), nil)
+	return TrendingRecs{Items: items(ans), RequestID: sv.id, Variant: sv.variant()}, nil
 }
 
 func (h *recHandlers) models(r *http.Request) (any, error) {

@@ -36,7 +36,7 @@ import (
 // The returned function stops the logger and flushes it.
 // clicks, when set, boosts the items shoppers acted on after the same query.
 func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *recommend.Service, defaultMode search.Mode) func() {
-	h := &searchHandlers{ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped, s.Go),
+	h := &searchHandlers{srv: s, ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped, s.Go),
 		canWrite: s.CanWrite, secret: s.secret}
 	h.p = &Personaliser{Index: ix, Clicks: clicks}
 	if svc != nil {
@@ -49,6 +49,7 @@ func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *r
 }
 
 type searchHandlers struct {
+	srv    *Server
 	ix     *search.Index
 	clicks *search.Clicks
 	p      *Personaliser
@@ -170,6 +171,8 @@ func (h *searchHandlers) search(r *http.Request) (any, error) {
 		return nil, err
 	}
 	user := q.Get("user_id")
+	sv := h.srv.serve("search", user, q.Get("session_id"))
+	req = sv.search(req, h.ix.Config().Fusion)
 	if err := h.p.Personalise(r.Context(), &req, user); err != nil {
 		return nil, err
 	}
@@ -187,6 +190,12 @@ func (h *searchHandlers) search(r *http.Request) (any, error) {
 			h.clicks.Record(e)
 		}
 	}
+	ids := make([]string, len(res.Items))
+	for i, it := range res.Items {
+		ids[i] = it.ID
+	}
+	h.srv.shown(sv, ids, nil)
+	res.RequestID, res.Variant = sv.id, sv.variant()
 	return res, nil
 }
 

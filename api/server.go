@@ -52,6 +52,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/experiment"
 	"github.com/aisle-dev/aisle/internal/buildinfo"
 	"github.com/aisle-dev/aisle/internal/ratelimit"
 	"github.com/aisle-dev/aisle/internal/secret"
@@ -130,6 +131,8 @@ type Server struct {
 	ingested *prometheus.CounterVec
 
 	searchLogDropped prometheus.Counter
+
+	exp *experiment.Manager // nil: no experiments, no impression log
 }
 
 // New returns a Server with the foundation routes registered. It is not

@@ -61,12 +61,24 @@ type UserRecs struct {
 	UserID string           `json:"user_id"`
 	Items  []recommend.Item `json:"items"`
 	Model  string           `json:"model"` // NAME@VERSION of the ranking model, "" when none ranked
+	// RequestID identifies this answer: send it back (with the item's
+	// position) on the click, cart or purchase that follows (issue 15).
+	RequestID string `json:"request_id"`
+	// Variant is the experiment variant that served the answer (absent
+	// outside experiments).
+	Variant string `json:"variant,omitempty"`
 }
 
 // SessionRecs answers POST /api/recommend/session.
 type SessionRecs struct {
 	Items []recommend.Item `json:"items"`
 	Model string           `json:"model"`
+	// RequestID identifies this answer: send it back (with the item's
+	// position) on the click, cart or purchase that follows (issue 15).
+	RequestID string `json:"request_id"`
+	// Variant is the experiment variant that served the answer (absent
+	// outside experiments).
+	Variant string `json:"variant,omitempty"`
 }
 
 // ItemRecs answers GET /api/items/{id}/similar and /bought-together.
@@ -74,17 +86,35 @@ type ItemRecs struct {
 	ItemID string           `json:"item_id"`
 	Items  []recommend.Item `json:"items"`
 	Model  string           `json:"model"`
+	// RequestID identifies this answer: send it back (with the item's
+	// position) on the click, cart or purchase that follows (issue 15).
+	RequestID string `json:"request_id"`
+	// Variant is the experiment variant that served the answer (absent
+	// outside experiments).
+	Variant string `json:"variant,omitempty"`
 }
 
 // PopularRecs answers GET /api/popular.
 type PopularRecs struct {
 	Items  []recommend.Item `json:"items"`
 	Window string           `json:"window"` // as asked; "" is all time
+	// RequestID identifies this answer: send it back (with the item's
+	// position) on the click, cart or purchase that follows (issue 15).
+	RequestID string `json:"request_id"`
+	// Variant is the experiment variant that served the answer (absent
+	// outside experiments).
+	Variant string `json:"variant,omitempty"`
 }
 
 // TrendingRecs answers GET /api/trending.
 type TrendingRecs struct {
 	Items []recommend.Item `json:"items"`
+	// RequestID identifies this answer: send it back (with the item's
+	// position) on the click, cart or purchase that follows (issue 15).
+	RequestID string `json:"request_id"`
+	// Variant is the experiment variant that served the answer (absent
+	// outside experiments).
+	Variant string `json:"variant,omitempty"`
 }
 
 // Models answers GET /api/models.

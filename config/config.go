@@ -41,6 +41,9 @@ type Config struct {
 	Bus string `yaml:"bus"`
 	// Cluster configures the NATS side of a cluster (used when bus is set).
 	Cluster Cluster `yaml:"cluster"`
+	// Experiments configures the impression log behind attribution and
+	// A/B tests (issue 15).
+	Experiments Experiments `yaml:"experiments"`
 }
 
 // Cluster configures the change feed, the lease and stream ingestion on
@@ -69,6 +72,18 @@ type Cluster struct {
 	IngestSubject string `yaml:"ingest_subject"`
 	DeadSubject   string `yaml:"dead_subject"`
 	IngestStream  string `yaml:"ingest_stream"`
+}
+
+// Experiments configures the impression log and experiment outcomes.
+type Experiments struct {
+	// ImpressionRetention is how long answers are kept in the impression
+	// log (default 720h = 30 days); clicks on older answers are not
+	// attributed.
+	ImpressionRetention time.Duration `yaml:"impression_retention"`
+	// ImpressionQueue is how many answers may wait for the log writer
+	// (default 4096); more are dropped and counted in
+	// aisle_impressions_dropped_total, never slowing an answer.
+	ImpressionQueue int `yaml:"impression_queue"`
 }
 
 // Search configures product search.
@@ -305,7 +320,8 @@ func Default() Config {
 		Data: "./aisle-data",
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
 			LogFormat: "text", LogLevel: "info"},
-		Privacy: Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
+		Privacy:     Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
+		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
 			RatingScale: []float64{-10, 10}},
 		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews,
@@ -403,6 +419,9 @@ func (c Config) Validate() error {
 	}
 	if c.Privacy.RetentionEvery < 0 {
 		return errors.New("config: privacy.retention_every must be ≥ 0 (0 means 1h)")
+	}
+	if c.Experiments.ImpressionRetention < 0 || c.Experiments.ImpressionQueue < 0 {
+		return errors.New("config: experiments.impression_retention and impression_queue must be ≥ 0 (0: the default, 720h and 4096)")
 	}
 	return nil
 }

@@ -21,6 +21,10 @@ type Request struct {
 	N         int
 	Filter    Filter
 	Diversity float64 // 0..1; 0 = pure relevance
+	// Model, when set, names the trained model that ranks instead of the
+	// primary one (an experiment's variant); a name not serving falls back
+	// to the primary model. "popular" serves the popularity model.
+	Model string
 }
 
 // Answer is a list of items and what produced it.
@@ -147,7 +151,11 @@ func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
 	taken := map[string]bool{}
 	ans := &Answer{}
 	ms := s.models.Load()
-	if sm := ms.primary; sm != nil {
+	sm := ms.primary
+	if named, ok := ms.byName[req.Model]; ok && req.Model != "" {
+		sm = named
+	}
+	if sm != nil {
 		uidx, known := s.userIndex(sm, user)
 		hasHistory := len(h.items) > 0 || len(h.whole) > 0
 		if sm.index != nil && (known || hasHistory) {

@@ -79,6 +79,10 @@ type Result struct {
 	TookMS float64 `json:"took_ms"`
 	// Mode is the retrieval mode actually used.
 	Mode Mode `json:"mode"`
+	// RequestID and Variant tie an API answer to the events that follow
+	// it and to its experiment variant (set by the API, issue 15).
+	RequestID string `json:"request_id,omitempty"`
+	Variant   string `json:"variant,omitempty"`
 }
 
 // MarshalJSON keeps "items" an array even when empty.

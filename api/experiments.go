@@ -1,0 +1,243 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/experiment"
+	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/internal/reqid"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/search"
+)
+
+// AddExperimentRoutes registers /api/experiments (admin scope) and makes
+// every recommendation and search answer go through m: assignment to a
+// running experiment's variant, and the impression log (issue 15).
+func (s *Server) AddExperimentRoutes(m *experiment.Manager) {
+	s.exp = m
+	h := &expHandlers{m: m}
+	s.Handle(Route{"POST", "/api/experiments", Admin, s.JSON(h.create)})
+	s.Handle(Route{"GET", "/api/experiments", Admin, s.JSON(h.list)})
+	s.Handle(Route{"GET", "/api/experiments/{id}", Admin, s.JSON(h.get)})
+	s.Handle(Route{"GET", "/api/experiments/{id}/results", Admin, s.JSON(h.results)})
+	s.Handle(Route{"POST", "/api/experiments/{id}/stop", Admin, s.JSON(h.stop)})
+	s.Handle(Route{"POST", "/api/experiments/{id}/ship", Admin, s.JSON(h.ship)})
+}
+
+type expHandlers struct{ m *experiment.Manager }
+
+// Experiments answers GET /api/experiments, newest first.
+type Experiments struct {
+	Experiments []experiment.Experiment `json:"experiments"`
+}
+
+func expError(err error) error {
+	switch {
+	case errors.Is(err, experiment.ErrNotFound):
+		return NotFound(err.Error())
+	case errors.Is(err, experiment.ErrConflict):
+		return Conflict(err.Error())
+	}
+	return err
+}
+
+func (h *expHandlers) create(r *http.Request) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var e experiment.Experiment
+	if err := catalog.StrictDecode(body, &e); err != nil {
+		p := catalog.ProblemFromJSON(0, err)
+		return nil, BadRequest(`experiment must be {"name":…,"surface":"recommend","variants":[{"name":"a","weight":50,"overrides":{"model":"popular"}},…]}: %s %s`, p.Field, p.Problem)
+	}
+	if e.ID != "" || e.Status != "" || e.Salt != "" || e.Winner != "" || !e.Created.IsZero() || !e.Started.IsZero() || e.Ended != nil {
+		return nil, BadRequest("id, status, salt, winner, created, started and ended are set by the server: leave them out")
+	}
+	out, err := h.m.Create(e)
+	if err != nil {
+		if errors.Is(err, experiment.ErrConflict) {
+			return nil, expError(err)
+		}
+		return nil, BadRequest("%s", err.Error())
+	}
+	return WithStatus(http.StatusCreated, out), nil
+}
+
+func (h *expHandlers) list(*http.Request) (any, error) {
+	return Experiments{Experiments: h.m.List()}, nil
+}
+
+func (h *expHandlers) get(r *http.Request) (any, error) {
+	e, err := h.m.Get(r.PathValue("id"))
+	return e, expError(err)
+}
+
+func (h *expHandlers) results(r *http.Request) (any, error) {
+	res, err := h.m.Results(r.PathValue("id"))
+	if err != nil {
+		return nil, expError(err)
+	}
+	return res, nil
+}
+
+func (h *expHandlers) stop(r *http.Request) (any, error) {
+	e, err := h.m.Stop(r.PathValue("id"))
+	return e, expError(err)
+}
+
+type shipBody struct {
+	Variant string `json:"variant"`
+}
+
+func (h *expHandlers) ship(r *http.Request) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var b shipBody
+	if err := catalog.StrictDecode(body, &b); err != nil || b.Variant == "" {
+		return nil, BadRequest(`ship body must be {"variant":"NAME"}: the variant every shopper gets from now on`)
+	}
+	if _, err := h.m.Get(r.PathValue("id")); err != nil {
+		return nil, expError(err)
+	}
+	e, err := h.m.Ship(r.PathValue("id"), b.Variant)
+	if err != nil && !errors.Is(err, experiment.ErrConflict) {
+		return nil, BadRequest("%s", err.Error())
+	}
+	return e, expError(err)
+}
+
+// served is how one answer is served: its request id and, inside an
+// experiment, its assignment.
+type served struct {
+	id      string
+	surface string
+	unit    string // user id, else session id: the unit of assignment
+	user    string
+	session string
+	as      experiment.Assignment
+}
+
+// serve assigns an answer of surface for a shopper (user or session; both
+// may be empty: the answer is still logged, outside any experiment).
+func (s *Server) serve(surface, user, session string) *served {
+	sv := &served{id: reqid.New(), surface: surface, user: user, session: session, unit: user}
+	if sv.unit == "" {
+		sv.unit = session
+	}
+	if s.exp != nil {
+		sv.as, _ = s.exp.Serve(surface, sv.unit)
+	}
+	return sv
+}
+
+// serveQuery assigns an answer whose shopper is named by the user_id or
+// session_id query parameters (both optional).
+func (s *Server) serveQuery(surface string, r *http.Request) *served {
+	q := r.URL.Query()
+	return s.serve(surface, q.Get("user_id"), q.Get("session_id"))
+}
+
+// recommend applies the variant's overrides to a recommendation request.
+func (sv *served) recommend(req recommend.Request) recommend.Request {
+	o := sv.as.Overrides
+	if o.Model != "" {
+		req.Model = o.Model
+	}
+	if o.Diversity != nil {
+		req.Diversity = *o.Diversity
+	}
+	return req
+}
+
+// search applies the variant's overrides to a search request.
+func (sv *served) search(req search.Request, fusionBase search.Fusion) search.Request {
+	o := sv.as.Overrides
+	if o.Mode != "" {
+		if m, err := search.ParseMode(o.Mode); err == nil {
+			req.Mode = m
+		}
+	}
+	if o.Fusion != "" {
+		base := fusionBase
+		if req.Fusion != nil {
+			base = *req.Fusion
+		}
+		if f, msg := fusionParams(base, o.Fusion, "", ""); msg == "" {
+			req.Fusion = f
+		}
+	}
+	return req
+}
+
+// interleave answers an interleaving experiment: the two rankers' answers
+// merged by team draft, each item remembering the team that placed it.
+func (sv *served) interleave(req recommend.Request, run func(recommend.Request) (*recommend.Answer, error)) (*recommend.Answer, []uint8, error) {
+	ab := [2]*recommend.Answer{}
+	for t, o := range sv.as.Interleave {
+		r := req
+		r.Model, r.N = o.Model, req.N
+		if o.Diversity != nil {
+			r.Diversity = *o.Diversity
+		}
+		a, err := run(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		ab[t] = a
+	}
+	ids := [2][]string{}
+	byID := map[string]recommend.Item{}
+	for t, a := range ab {
+		for _, it := range a.Items {
+			ids[t] = append(ids[t], it.ID)
+			if _, ok := byID[it.ID]; !ok {
+				byID[it.ID] = it
+			}
+		}
+	}
+	merged, teams := experiment.TeamDraft(ids[0], ids[1], req.N, sv.id)
+	out := &recommend.Answer{Model: ab[0].Model + "|" + ab[1].Model, Items: make([]recommend.Item, 0, len(merged))}
+	for _, id := range merged {
+		out.Items = append(out.Items, byID[id])
+	}
+	return out, teams, nil
+}
+
+// recommendAnswer runs a recommendation surface inside its experiment.
+func (sv *served) recommendAnswer(req recommend.Request, run func(recommend.Request) (*recommend.Answer, error)) (*recommend.Answer, []uint8, error) {
+	if sv.as.Interleave != nil {
+		return sv.interleave(req, run)
+	}
+	a, err := run(sv.recommend(req))
+	return a, nil, err
+}
+
+// shown logs the answer's impression (in the background; never blocks).
+func (s *Server) shown(sv *served, items []string, teams []uint8) {
+	if s.exp == nil {
+		return
+	}
+	s.exp.Shown(impressions.Impression{RequestID: sv.id, Surface: sv.surface, UserID: sv.user, SessionID: sv.session,
+		Experiment: sv.as.Experiment, Variant: sv.variant(), Items: items, Teams: teams}, sv.unit)
+}
+
+// variant is the label the answer carries: "" outside experiments.
+func (sv *served) variant() string {
+	if sv.as.Experiment == "" {
+		return ""
+	}
+	return sv.as.Variant
+}
+
+func recIDs(items []recommend.Item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}

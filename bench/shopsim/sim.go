@@ -1,0 +1,476 @@
+package shopsim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/aisle-dev/aisle/experiment"
+)
+
+// Config sets up a simulation.
+type Config struct {
+	Days           int     // simulated days of the A/B test (default 7)
+	ShoppersPerDay int     // visits a day (default 1500)
+	InterleaveDays int     // days of the interleaving comparison (default 1)
+	Pages          int     // most recommendation pages a visit browses (default 3)
+	N              int     // items per page (default 10)
+	PositionBias   float64 // examination probability of position k is 1/k^bias (default 1)
+	Control        string  // model of the control variant (default popular)
+	Treatment      string  // model of the treatment (default ease)
+	AARuns         int     // A/A and power runs (default 200)
+	Lift           float64 // the real lift of the power analysis (default 0.05)
+	Workers        int     // concurrent shoppers (default 4)
+	Seed           uint64
+	Key            string // admin key of the server, if any
+	// Progress, when set, receives a line per simulated day.
+	Progress io.Writer
+}
+
+func (c *Config) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Days, 7)
+	def(&c.ShoppersPerDay, 1500)
+	def(&c.InterleaveDays, 1)
+	def(&c.Pages, 3)
+	def(&c.N, 10)
+	def(&c.AARuns, 200)
+	def(&c.Workers, 4)
+	if c.PositionBias <= 0 {
+		c.PositionBias = 1
+	}
+	if c.Control == "" {
+		c.Control = "popular"
+	}
+	if c.Treatment == "" {
+		c.Treatment = "ease"
+	}
+	if c.Lift <= 0 {
+		c.Lift = 0.05
+	}
+}
+
+// shopper is what the simulator saw of one user in the A/B test.
+type shopper struct {
+	variant  string
+	firstDay int
+	// per day: cumulative orders and revenue up to the end of that day
+	orders, revenue []float64
+}
+
+// Sim drives one server.
+type Sim struct {
+	base string
+	hc   *http.Client
+	w    *World
+	cfg  Config
+
+	mu       sync.Mutex
+	shoppers map[string]*shopper
+}
+
+// New returns a simulator of world against the server at base.
+func New(base string, w *World, cfg Config) *Sim {
+	cfg.defaults()
+	return &Sim{base: base, w: w, cfg: cfg, hc: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
+		shoppers: map[string]*shopper{}}
+}
+
+func (s *Sim) do(ctx context.Context, method, path string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.cfg.Key != "" {
+		req.Header.Set("Authorization", "Bearer "+s.cfg.Key)
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusConflict {
+		if len(b) > 400 {
+			b = append(b[:400], "…"...)
+		}
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+type event struct {
+	UserID    string    `json:"user_id"`
+	ItemID    string    `json:"item_id"`
+	Type      string    `json:"type"`
+	Value     *float64  `json:"value,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Position  int       `json:"position,omitempty"`
+	Timestamp time.Time `json:"timestamp,omitzero"`
+}
+
+// Setup loads the catalogue and the shop's starting history (the older
+// interactions of every user, as purchases) and trains the models.
+func (s *Sim) Setup(ctx context.Context) error {
+	type item struct {
+		ID         string   `json:"id"`
+		Title      string   `json:"title"`
+		Brand      string   `json:"brand"`
+		Categories []string `json:"categories"`
+		Price      float64  `json:"price"`
+		Available  bool     `json:"available"`
+	}
+	var batch []item
+	for _, it := range s.w.Items {
+		batch = append(batch, item{it.ID, it.Title, it.Brand, []string{it.Category}, it.Price, true})
+		if len(batch) == 500 {
+			if _, err := s.do(ctx, "POST", "/api/items", batch, nil); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		if _, err := s.do(ctx, "POST", "/api/items", batch, nil); err != nil {
+			return err
+		}
+	}
+	var evs []event
+	flush := func() error {
+		if len(evs) == 0 {
+			return nil
+		}
+		_, err := s.do(ctx, "POST", "/api/events", evs, nil)
+		evs = evs[:0]
+		return err
+	}
+	for _, u := range s.w.Users {
+		for k, it := range s.w.Seen[u] {
+			evs = append(evs, event{UserID: u, ItemID: it, Type: "purchase", Timestamp: time.Unix(s.w.SeenAt[u][k], 0).UTC()})
+			if len(evs) == 2000 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return s.Retrain(ctx)
+}
+
+// Retrain asks the shop to retrain and waits for the run to end.
+func (s *Sim) Retrain(ctx context.Context) error {
+	for {
+		code, err := s.do(ctx, "POST", "/api/models/retrain", nil, nil)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusConflict {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // a run is under way: wait for it, then start ours
+	}
+	for {
+		var m struct {
+			Training *struct {
+				Running bool `json:"running"`
+			} `json:"training"`
+		}
+		if _, err := s.do(ctx, "GET", "/api/models", nil, &m); err != nil {
+			return err
+		}
+		if m.Training == nil || !m.Training.Running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func seeded(seed uint64, parts ...any) *rand.Rand {
+	h := fnv.New64a()
+	fmt.Fprint(h, parts...)
+	return rand.New(rand.NewPCG(seed, h.Sum64()))
+}
+
+// visit is one shopper's visit on day: a few recommendation pages, each
+// item examined with probability 1/position^bias, clicked by taste, some
+// clicks added to the cart and bought. Every event carries the answer's
+// request id and the item's position.
+func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, track bool) (variant string, orders, revenue float64, err error) {
+	taste := s.w.Taste(user)
+	pages := 1 + rng.IntN(s.cfg.Pages)
+	for range pages {
+		var ans struct {
+			RequestID string `json:"request_id"`
+			Variant   string `json:"variant"`
+			Items     []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+		}
+		if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(user)+"?n="+fmt.Sprint(s.cfg.N), nil, &ans); err != nil {
+			return "", 0, 0, err
+		}
+		variant = ans.Variant
+		var evs []event
+		bought := false
+		for k, it := range ans.Items {
+			pos := k + 1
+			if rng.Float64() >= math.Pow(float64(pos), -s.cfg.PositionBias) {
+				continue // not looked at
+			}
+			r := taste[it.ID]
+			if rng.Float64() >= 0.01+0.3*r {
+				continue
+			}
+			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "click", RequestID: ans.RequestID, Position: pos})
+			if rng.Float64() >= 0.1+0.4*r {
+				continue
+			}
+			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "add_to_cart", RequestID: ans.RequestID, Position: pos})
+			if rng.Float64() >= 0.5 {
+				continue
+			}
+			q := float64(1 + rng.IntN(2))
+			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "purchase", Value: &q, RequestID: ans.RequestID, Position: pos})
+			p, _ := s.w.Item(it.ID)
+			orders++
+			revenue += q * p.Price
+			bought = true
+		}
+		if len(evs) > 0 {
+			if _, err := s.do(ctx, "POST", "/api/events", evs, nil); err != nil {
+				return "", 0, 0, err
+			}
+		}
+		if bought && rng.Float64() < 0.5 {
+			break
+		}
+	}
+	if track {
+		s.mu.Lock()
+		sh := s.shoppers[user]
+		if sh == nil {
+			sh = &shopper{variant: variant, firstDay: day, orders: make([]float64, s.cfg.Days), revenue: make([]float64, s.cfg.Days)}
+			s.shoppers[user] = sh
+		}
+		for d := day; d < s.cfg.Days; d++ {
+			sh.orders[d] += orders
+			sh.revenue[d] += revenue
+		}
+		s.mu.Unlock()
+	}
+	return variant, orders, revenue, nil
+}
+
+// day runs one simulated day's visits with the configured workers.
+func (s *Sim) day(ctx context.Context, phase string, day int, track bool, after func(done int)) error {
+	rng := seeded(s.cfg.Seed, phase, day)
+	users := make([]string, s.cfg.ShoppersPerDay)
+	for i := range users {
+		users[i] = s.w.Users[rng.IntN(len(s.w.Users))]
+	}
+	jobs := make(chan int)
+	errc := make(chan error, s.cfg.Workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range s.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if _, _, _, err := s.visit(ctx, day, users[i], seeded(s.cfg.Seed, phase, day, i), track); err != nil {
+					errc <- err
+					return
+				}
+				if after != nil {
+					mu.Lock()
+					done++
+					after(done)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	var err error
+feed:
+	for i := range users {
+		select {
+		case jobs <- i:
+		case err = <-errc:
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err == nil {
+		select {
+		case err = <-errc:
+		default:
+		}
+	}
+	return err
+}
+
+// Report is the simulation's outcome.
+type Report struct {
+	Days, ShoppersPerDay int
+	Control, Treatment   string
+	// AB is the server's own results of the A/B test.
+	AB experiment.Results
+	// AA: share of A/A tests declared significant at the end (fixed-horizon
+	// z-test), when peeking daily with the z-test, and when peeking daily
+	// with the always-valid mSPRT p-value.
+	AARuns                            int
+	AAFixed, AAPeekZ, AAPeekMSPRT     float64
+	PowerUsers                        int // users per arm in the power runs
+	PowerFixed, PowerMSPRT            float64
+	UsersNeeded                       float64 // per arm, conversion, for Lift at 80% power
+	Interleave                        experiment.InterleaveResult
+	InterleaveUsers                   int // users until the verdict held (p < 0.05), 0 if never
+	InterleaveShown                   int // users in the interleaving phase
+	Agree                             bool
+	ABWinner, ILWinner                string
+	Took                              time.Duration
+	ControlConversion, ControlRevenue float64
+}
+
+// Run sets the shop up, runs the A/B test for Days days (retraining after
+// each), then an interleaving comparison of the same two models, and
+// analyses A/A tests and power on the simulated outcomes.
+func (s *Sim) Run(ctx context.Context) (*Report, error) {
+	start := time.Now()
+	cfg := s.cfg
+	if err := s.Setup(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "shop loaded and trained (%s)\n", time.Since(start).Round(time.Second))
+	}
+	var exp experiment.Experiment
+	body := map[string]any{"name": "personalised vs popularity", "surface": "recommend", "primary_metric": "conversion", "mde": cfg.Lift,
+		"variants": []map[string]any{{"name": cfg.Control, "weight": 50, "overrides": map[string]any{"model": cfg.Control}},
+			{"name": cfg.Treatment, "weight": 50, "overrides": map[string]any{"model": cfg.Treatment}}}}
+	if _, err := s.do(ctx, "POST", "/api/experiments", body, &exp); err != nil {
+		return nil, err
+	}
+	for d := range cfg.Days {
+		t0 := time.Now()
+		if err := s.day(ctx, "ab", d, true, nil); err != nil {
+			return nil, err
+		}
+		// the shop retrains overnight while the next day's shoppers
+		// already browse (a run still going is left to finish)
+		if _, err := s.do(ctx, "POST", "/api/models/retrain", nil, nil); err != nil {
+			return nil, err
+		}
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "day %d/%d: %d shoppers so far; visits took %s\n", d+1, cfg.Days, len(s.shoppers), time.Since(t0).Round(time.Millisecond))
+		}
+	}
+	rep := &Report{Days: cfg.Days, ShoppersPerDay: cfg.ShoppersPerDay, Control: cfg.Control, Treatment: cfg.Treatment, AARuns: cfg.AARuns}
+	if _, err := s.do(ctx, "GET", "/api/experiments/"+exp.ID+"/results", nil, &rep.AB); err != nil {
+		return nil, err
+	}
+	if _, err := s.do(ctx, "POST", "/api/experiments/"+exp.ID+"/stop", nil, nil); err != nil {
+		return nil, err
+	}
+	s.offline(rep)
+
+	// interleaving of the same two models
+	var il experiment.Experiment
+	body = map[string]any{"name": "interleaved", "surface": "recommend", "method": "interleave",
+		"variants": []map[string]any{{"name": cfg.Control, "overrides": map[string]any{"model": cfg.Control}},
+			{"name": cfg.Treatment, "overrides": map[string]any{"model": cfg.Treatment}}}}
+	if _, err := s.do(ctx, "POST", "/api/experiments", body, &il); err != nil {
+		return nil, err
+	}
+	var last experiment.Results
+	held := 0
+	for d := range cfg.InterleaveDays {
+		var cerr error
+		err := s.day(ctx, "il", d, false, func(done int) {
+			if done%25 != 0 || cerr != nil {
+				return
+			}
+			var r experiment.Results
+			if _, cerr = s.do(ctx, "GET", "/api/experiments/"+il.ID+"/results", nil, &r); cerr != nil {
+				return
+			}
+			users := d*cfg.ShoppersPerDay + done
+			if r.Interleaving != nil && r.Interleaving.PValue < 0.05 {
+				if held == 0 {
+					held = users
+				}
+			} else {
+				held = 0
+			}
+		})
+		if err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.do(ctx, "GET", "/api/experiments/"+il.ID+"/results", nil, &last); err != nil {
+		return nil, err
+	}
+	if last.Interleaving != nil {
+		rep.Interleave = *last.Interleaving
+		if last.Interleaving.PValue >= 0.05 {
+			held = 0
+		}
+	}
+	rep.InterleaveUsers = held
+	if len(last.Variants) > 0 {
+		rep.InterleaveShown = last.Variants[0].Users
+	}
+	s.do(ctx, "POST", "/api/experiments/"+il.ID+"/stop", nil, nil)
+	rep.ABWinner = rep.Control
+	for _, v := range rep.AB.Variants {
+		if c, ok := v.VsControl["conversion"]; ok && c.Lift.Value > 0 {
+			rep.ABWinner = rep.Treatment
+		}
+	}
+	rep.ILWinner = rep.Control
+	if rep.Interleave.WinsB > rep.Interleave.WinsA {
+		rep.ILWinner = rep.Treatment
+	}
+	rep.Agree = rep.ABWinner == rep.ILWinner
+	rep.Took = time.Since(start)
+	return rep, nil
+}

@@ -1,0 +1,593 @@
+package experiment
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/impressions"
+)
+
+// Errors of the Manager; the API maps them to 404 and 409.
+var (
+	ErrNotFound = errors.New("no such experiment")
+	ErrConflict = errors.New("conflict")
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Path is the bbolt file of definitions and per-shopper outcomes.
+	Path string
+	// Impressions is the impression log every answer goes to.
+	Impressions *impressions.Log
+	// Price returns an item's price now (revenue = quantity × price at the
+	// time of the purchase); false when it has none.
+	Price func(ctx context.Context, itemID string) (float64, bool)
+	// FlushEvery is how often outcomes are written (default 2s).
+	FlushEvery time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// unit is what one shopper did inside one experiment.
+type unit struct {
+	Variant   int       `json:"v"`
+	First     time.Time `json:"t"` // first exposure
+	Exposures float64   `json:"e,omitempty"`
+	Clicks    float64   `json:"c,omitempty"`
+	Carts     float64   `json:"a,omitempty"`
+	Orders    float64   `json:"o,omitempty"`
+	Revenue   float64   `json:"r,omitempty"`
+	// interleaving: clicks and purchases on items each team placed
+	CreditA float64 `json:"ca,omitempty"`
+	CreditB float64 `json:"cb,omitempty"`
+}
+
+var (
+	bExps   = []byte("experiments")
+	bUnits  = []byte("units")
+	bSeen   = []byte("seen")
+	bSeries = []byte("series")
+	bPMin   = []byte("pmin")
+)
+
+// Manager holds the experiments, assigns shoppers, attributes what they
+// do and computes results. It is an engine listener (EventsAppended).
+// Its methods are safe for concurrent use.
+type Manager struct {
+	db    *bolt.DB
+	imp   *impressions.Log
+	price func(ctx context.Context, itemID string) (float64, bool)
+	now   func() time.Time
+	log   *slog.Logger
+	every time.Duration
+
+	mu    sync.RWMutex
+	exps  map[string]*Experiment
+	units map[string]map[string]*unit // experiment → unit id → outcomes
+	dirty map[string]map[string]bool
+	seen  map[string]bool // attributed (experiment, request, item, type)
+	fresh []string        // seen keys not yet written
+	pmin  map[string]float64
+}
+
+// Open opens (creating it) the experiment store at opts.Path and loads
+// every experiment and its outcomes.
+func Open(opts Options) (*Manager, error) {
+	if opts.Impressions == nil {
+		return nil, errors.New("experiment: no impression log")
+	}
+	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
+		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
+		seen: map[string]bool{}, pmin: map[string]float64{}}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.every <= 0 {
+		m.every = 2 * time.Second
+	}
+	if m.price == nil {
+		m.price = func(context.Context, string) (float64, bool) { return 0, false }
+	}
+	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open the experiment store %s: %w (is another aisle using this data directory?)", opts.Path, err)
+	}
+	m.db = db
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bExps, bUnits, bSeen, bSeries, bPMin} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bExps).ForEach(func(k, v []byte) error {
+			var e Experiment
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("experiment %s: %w", k, err)
+			}
+			m.exps[e.ID] = &e
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bUnits).ForEach(func(k, v []byte) error {
+			exp, id, ok := splitKey(k)
+			if !ok {
+				return nil
+			}
+			var u unit
+			if err := json.Unmarshal(v, &u); err != nil {
+				return fmt.Errorf("outcomes of %q in %s: %w", id, exp, err)
+			}
+			m.unitsOf(exp)[id] = &u
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bSeen).ForEach(func(k, _ []byte) error { m.seen[string(k)] = true; return nil }); err != nil {
+			return err
+		}
+		return tx.Bucket(bPMin).ForEach(func(k, v []byte) error {
+			var p float64
+			if json.Unmarshal(v, &p) == nil {
+				m.pmin[string(k)] = p
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load experiments from %s: %w", opts.Path, err)
+	}
+	return m, nil
+}
+
+func key(exp, id string) []byte { return []byte(exp + "\x00" + id) }
+
+func splitKey(k []byte) (string, string, bool) {
+	for i, c := range k {
+		if c == 0 {
+			return string(k[:i]), string(k[i+1:]), true
+		}
+	}
+	return "", "", false
+}
+
+func (m *Manager) unitsOf(exp string) map[string]*unit {
+	us := m.units[exp]
+	if us == nil {
+		us = map[string]*unit{}
+		m.units[exp] = us
+	}
+	return us
+}
+
+func (m *Manager) markDirty(exp, id string) {
+	d := m.dirty[exp]
+	if d == nil {
+		d = map[string]bool{}
+		m.dirty[exp] = d
+	}
+	d[id] = true
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "exp_" + hex.EncodeToString(b[:])
+}
+
+// Create validates e, refuses it when an experiment already runs on its
+// surface (a shopper is in at most one experiment per surface), and starts
+// it now.
+func (m *Manager) Create(e Experiment) (Experiment, error) {
+	if err := e.Validate(); err != nil {
+		return Experiment{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range m.exps {
+		if o.Status == Running && o.Surface == e.Surface {
+			return Experiment{}, fmt.Errorf("%w: experiment %s (%q) already runs on surface %s: stop it first (POST /api/experiments/%s/stop)", ErrConflict, o.ID, o.Name, o.Surface, o.ID)
+		}
+	}
+	now := m.now().UTC()
+	e.ID = newID()
+	e.Salt = e.ID
+	e.Status = Running
+	e.Winner = ""
+	e.Created, e.Started, e.Ended = now, now, nil
+	if err := m.put(&e); err != nil {
+		return Experiment{}, err
+	}
+	m.exps[e.ID] = &e
+	return e, nil
+}
+
+func (m *Manager) put(e *Experiment) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bExps).Put([]byte(e.ID), b) }); err != nil {
+		return fmt.Errorf("save experiment %s: %w (is the disk full?)", e.ID, err)
+	}
+	return nil
+}
+
+// List returns every experiment, newest first.
+func (m *Manager) List() []Experiment {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Experiment, 0, len(m.exps))
+	for _, e := range m.exps {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out
+}
+
+// Get returns one experiment.
+func (m *Manager) Get(id string) (Experiment, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e, ok := m.exps[id]
+	if !ok {
+		return Experiment{}, fmt.Errorf("%w %q: see GET /api/experiments", ErrNotFound, id)
+	}
+	return *e, nil
+}
+
+// Stop ends a running experiment: its shoppers get the default again and
+// its results stay as they are.
+func (m *Manager) Stop(id string) (Experiment, error) { return m.end(id, "") }
+
+// Ship ends a running (or stopped) experiment and serves the variant
+// winner to every shopper of its surface, until another experiment on the
+// surface starts or another is shipped.
+func (m *Manager) Ship(id, winner string) (Experiment, error) {
+	if winner == "" {
+		return Experiment{}, fmt.Errorf("ship: name the variant to ship, e.g. {\"variant\":\"b\"}")
+	}
+	return m.end(id, winner)
+}
+
+func (m *Manager) end(id, winner string) (Experiment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.exps[id]
+	if !ok {
+		return Experiment{}, fmt.Errorf("%w %q: see GET /api/experiments", ErrNotFound, id)
+	}
+	c := *e
+	if winner == "" {
+		if c.Status != Running {
+			return Experiment{}, fmt.Errorf("%w: experiment %s is already %s", ErrConflict, id, c.Status)
+		}
+		c.Status = Stopped
+	} else {
+		if c.Status == Shipped {
+			return Experiment{}, fmt.Errorf("%w: experiment %s already shipped %s", ErrConflict, id, c.Winner)
+		}
+		if _, ok := c.Variant(winner); !ok {
+			return Experiment{}, fmt.Errorf("ship: experiment %s has no variant %q", id, winner)
+		}
+		for _, o := range m.exps {
+			if o.ID != id && o.Status == Shipped && o.Surface == c.Surface {
+				o.Status = Stopped // the newer ship replaces it
+				if err := m.put(o); err != nil {
+					return Experiment{}, err
+				}
+			}
+		}
+		c.Status, c.Winner = Shipped, winner
+	}
+	if c.Ended == nil {
+		t := m.now().UTC()
+		c.Ended = &t
+	}
+	if err := m.put(&c); err != nil {
+		return Experiment{}, err
+	}
+	*e = c
+	return c, nil
+}
+
+// Assignment is how one answer is served.
+type Assignment struct {
+	Experiment string // "" when no experiment runs: Overrides may still hold a shipped winner
+	Variant    string // the label answers carry: a variant's name, or "interleaved"
+	Index      int
+	Overrides  Overrides
+	// Interleave holds the two rankers' overrides of an interleaving
+	// experiment (Overrides is then unused).
+	Interleave *[2]Overrides
+}
+
+// Serve returns the assignment of unit (a user id, or a session id) on
+// surface: the running experiment's variant, or the shipped winner, or
+// nothing. ok is false when nothing changes the default.
+func (m *Manager) Serve(surface, unitID string) (Assignment, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var shipped *Experiment
+	for _, e := range m.exps {
+		switch {
+		case e.Surface != surface:
+		case e.Status == Running && unitID != "":
+			if e.Method == MethodInterleave {
+				return Assignment{Experiment: e.ID, Variant: "interleaved", Index: -1,
+					Interleave: &[2]Overrides{e.Variants[0].Overrides, e.Variants[1].Overrides}}, true
+			}
+			i := e.Assign(unitID)
+			return Assignment{Experiment: e.ID, Variant: e.Variants[i].Name, Index: i, Overrides: e.Variants[i].Overrides}, true
+		case e.Status == Shipped:
+			shipped = e
+		}
+	}
+	if shipped != nil {
+		i, _ := shipped.Variant(shipped.Winner)
+		return Assignment{Index: -1, Overrides: shipped.Variants[i].Overrides}, true
+	}
+	return Assignment{}, false
+}
+
+// Shown logs an answer as an impression (in the background) and, inside
+// an experiment, counts the exposure of unitID. It never blocks on I/O.
+func (m *Manager) Shown(imp impressions.Impression, unitID string) {
+	if imp.Time.IsZero() {
+		imp.Time = m.now()
+	}
+	m.imp.Add(imp)
+	if imp.Experiment == "" || unitID == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.exps[imp.Experiment]
+	if !ok || e.Status != Running {
+		return
+	}
+	us := m.unitsOf(e.ID)
+	u := us[unitID]
+	if u == nil {
+		idx := -1
+		if e.Method == MethodAB {
+			idx, _ = e.Variant(imp.Variant)
+		}
+		u = &unit{Variant: idx, First: imp.Time}
+		us[unitID] = u
+	}
+	u.Exposures++
+	m.markDirty(e.ID, unitID)
+}
+
+// Impressions returns the impression log.
+func (m *Manager) Impressions() *impressions.Log { return m.imp }
+
+// EventsAppended attributes clicks, carts and purchases of shoppers in
+// running experiments: a click counts when it carries the request id of
+// an answer of the experiment (once per request and item); carts and
+// purchases count from the shopper's first exposure on (once per request
+// and item when they carry a request id). A purchase's revenue is its
+// quantity (value, default 1) times the item's price when it arrives.
+func (m *Manager) EventsAppended(evs []events.Event) {
+	type found struct {
+		imp impressions.Impression
+		ok  bool
+	}
+	var imps map[string]found
+	for _, e := range evs {
+		if e.RequestID == "" || (e.Type != events.Click && e.Type != events.AddToCart && e.Type != events.Purchase) {
+			continue
+		}
+		if imps == nil {
+			imps = map[string]found{}
+		}
+		if _, done := imps[e.RequestID]; !done {
+			imp, ok, err := m.imp.Get(e.RequestID)
+			if err != nil {
+				m.log.Warn("attribution: cannot read the impression", "request_id", e.RequestID, "error", err)
+			}
+			imps[e.RequestID] = found{imp, ok}
+		}
+	}
+	prices := map[string]float64{}
+	for _, e := range evs {
+		if e.Type == events.Purchase {
+			if _, ok := prices[e.ItemID]; !ok {
+				p, _ := m.price(context.Background(), e.ItemID)
+				prices[e.ItemID] = p
+			}
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range evs {
+		if e.Type != events.Click && e.Type != events.AddToCart && e.Type != events.Purchase {
+			continue
+		}
+		for _, x := range m.exps {
+			if x.Status != Running {
+				continue
+			}
+			us := m.units[x.ID]
+			id := e.UserID
+			u := us[id]
+			if u == nil && e.SessionID != "" {
+				id = e.SessionID
+				u = us[id]
+			}
+			if u == nil || e.Timestamp.Before(u.First.Add(-time.Minute)) {
+				continue
+			}
+			f := imps[e.RequestID]
+			inExp := f.ok && f.imp.Experiment == x.ID
+			if e.RequestID != "" {
+				k := x.ID + "\x00" + e.RequestID + "\x00" + e.ItemID + "\x00" + string(e.Type)
+				if m.seen[k] {
+					continue // counted once
+				}
+				m.seen[k] = true
+				m.fresh = append(m.fresh, k)
+			}
+			switch e.Type {
+			case events.Click:
+				if !inExp {
+					continue // a click on another surface's answer
+				}
+				u.Clicks++
+			case events.AddToCart:
+				u.Carts++
+			case events.Purchase:
+				q := 1.0
+				if e.Value != nil {
+					q = *e.Value
+				}
+				u.Orders++
+				u.Revenue += q * prices[e.ItemID]
+			}
+			if inExp && len(f.imp.Teams) > 0 && e.Type != events.AddToCart {
+				if p := slices.Index(f.imp.Items, e.ItemID); p >= 0 && p < len(f.imp.Teams) {
+					if f.imp.Teams[p] == 0 {
+						u.CreditA++
+					} else {
+						u.CreditB++
+					}
+				}
+			}
+			m.markDirty(x.ID, id)
+		}
+	}
+}
+
+// ItemsUpserted, ItemsDeleted and UserDeleted complete engine.Listener.
+func (m *Manager) ItemsUpserted([]catalog.Item) {}
+
+// ItemsDeleted is part of engine.Listener.
+func (m *Manager) ItemsDeleted([]string) {}
+
+// UserDeleted forgets a deleted user's outcomes (privacy): results no
+// longer count them.
+func (m *Manager) UserDeleted(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for exp, us := range m.units {
+		if _, ok := us[id]; ok {
+			delete(us, id)
+			m.markDirty(exp, id)
+		}
+	}
+}
+
+// Run writes outcomes every FlushEvery and records the daily results
+// series every hour, until ctx ends; it then writes what is left. Run it
+// once in the owner's goroutine group, and the impression log's Run too.
+func (m *Manager) Run(ctx context.Context) error {
+	flush := time.NewTicker(m.every)
+	defer flush.Stop()
+	snap := time.NewTicker(time.Hour)
+	defer snap.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.snapshot()
+			return m.Flush()
+		case <-flush.C:
+			if err := m.Flush(); err != nil {
+				m.log.Error("writing experiment outcomes failed; will retry", "error", err)
+			}
+		case <-snap.C:
+			m.snapshot()
+		}
+	}
+}
+
+// Flush writes the outcomes changed since the last flush.
+func (m *Manager) Flush() error {
+	m.mu.Lock()
+	type rec struct {
+		k, v []byte
+	}
+	var recs []rec
+	for exp, ids := range m.dirty {
+		for id := range ids {
+			var v []byte
+			if u := m.units[exp][id]; u != nil {
+				v, _ = json.Marshal(u)
+			}
+			recs = append(recs, rec{key(exp, id), v})
+		}
+	}
+	fresh := m.fresh
+	m.dirty, m.fresh = map[string]map[string]bool{}, nil
+	m.mu.Unlock()
+	if len(recs) == 0 && len(fresh) == 0 {
+		return nil
+	}
+	return m.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bUnits)
+		for _, r := range recs {
+			var err error
+			if r.v == nil {
+				err = b.Delete(r.k)
+			} else {
+				err = b.Put(r.k, r.v)
+			}
+			if err != nil {
+				return fmt.Errorf("write experiment outcomes: %w", err)
+			}
+		}
+		s := tx.Bucket(bSeen)
+		for _, k := range fresh {
+			if err := s.Put([]byte(k), nil); err != nil {
+				return fmt.Errorf("write attributed events: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// snapshot stores today's results of every running experiment in its
+// series (one point a day, the last of the day wins).
+func (m *Manager) snapshot() {
+	for _, e := range m.List() {
+		if e.Status != Running {
+			continue
+		}
+		r, err := m.Results(e.ID)
+		if err != nil {
+			continue
+		}
+		day := m.now().UTC().Format("2006-01-02")
+		p := Point{Day: day}
+		for _, v := range r.Variants {
+			p.Variants = append(p.Variants, PointVariant{Name: v.Name, Users: v.Users, Conversion: v.Conversion, RevenuePerUser: v.RevenuePerUser, CTR: v.CTR})
+		}
+		b, _ := json.Marshal(p)
+		if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bSeries).Put(key(e.ID, day), b) }); err != nil {
+			m.log.Warn("recording the experiment series failed", "experiment", e.ID, "error", err)
+		}
+	}
+}
+
+// Close writes what is left and closes the store. Run must have returned.
+func (m *Manager) Close() error {
+	err := m.Flush()
+	return errors.Join(err, m.db.Close())
+}

@@ -1,0 +1,391 @@
+// Package impressions keeps the log of what the shop showed: one record per
+// answer of a recommendation or search route (its request id, surface,
+// shopper, experiment variant and the item ids in order). Clicks, carts and
+// purchases that carry the answer's request id are attributed through it,
+// and offline estimates (inverse propensity) replay it.
+//
+// Logging never slows an answer: Add puts the record in a bounded queue
+// and returns; a writer goroutine (Run, joined by the owner) writes it in
+// batches to its own bbolt file. When the queue is full the record is
+// dropped and counted (Dropped). Records older than the retention are
+// deleted in the background. Recent records are also kept in memory, so a
+// click that follows its answer before the batch is written still finds
+// it.
+package impressions
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aisle-dev/aisle/internal/reqid"
+)
+
+// Impression is one answer as it was shown.
+type Impression struct {
+	RequestID  string    `json:"request_id"`
+	Time       time.Time `json:"time"`
+	Surface    string    `json:"surface"` // recommend, session, similar, bought_together, popular, trending, search
+	UserID     string    `json:"user_id,omitempty"`
+	SessionID  string    `json:"session_id,omitempty"`
+	Experiment string    `json:"experiment,omitempty"` // experiment id; "" outside experiments
+	Variant    string    `json:"variant,omitempty"`
+	Items      []string  `json:"items"`
+	// Teams, in an interleaved answer, is the variant index (0 or 1) that
+	// placed each item; nil otherwise.
+	Teams []uint8 `json:"teams,omitempty"`
+}
+
+// Options configure a Log.
+type Options struct {
+	// Retention is how long records are kept (default 30 days).
+	Retention time.Duration
+	// Queue is how many records may wait for the writer (default 4096);
+	// more are dropped and counted.
+	Queue int
+	// Recent is how many of the newest records are kept in memory for
+	// attribution before they are written (default 65536).
+	Recent int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+var bucket = []byte("impressions")
+
+// Log is the impression log. Its methods are safe for concurrent use.
+type Log struct {
+	db   *bolt.DB
+	opts Options
+	ch   chan Impression
+
+	dropped atomic.Uint64
+	written atomic.Uint64
+
+	mu     sync.Mutex
+	recent map[string]*Impression
+	ring   []string
+	next   int
+}
+
+// Open opens (creating it) the impression log in the bbolt file path.
+func Open(path string, opts Options) (*Log, error) {
+	if opts.Retention <= 0 {
+		opts.Retention = 30 * 24 * time.Hour
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = 4096
+	}
+	if opts.Recent <= 0 {
+		opts.Recent = 65536
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
+	if err != nil {
+		return nil, fmt.Errorf("open the impression log %s: %w (is another aisle using this data directory?)", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open the impression log %s: %w", path, err)
+	}
+	return &Log{db: db, opts: opts, ch: make(chan Impression, opts.Queue),
+		recent: make(map[string]*Impression, opts.Recent), ring: make([]string, opts.Recent)}, nil
+}
+
+// Add queues imp for writing and keeps it in memory for attribution. It
+// never blocks: false means the queue was full and the record was dropped
+// (counted by Dropped).
+func (l *Log) Add(imp Impression) bool {
+	if imp.Time.IsZero() {
+		imp.Time = l.opts.Now()
+	}
+	l.remember(&imp)
+	select {
+	case l.ch <- imp:
+		return true
+	default:
+		l.dropped.Add(1)
+		return false
+	}
+}
+
+func (l *Log) remember(imp *Impression) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old := l.ring[l.next]; old != "" {
+		delete(l.recent, old)
+	}
+	l.ring[l.next] = imp.RequestID
+	l.recent[imp.RequestID] = imp
+	l.next = (l.next + 1) % len(l.ring)
+}
+
+// Dropped is how many records were not logged because the queue was full.
+func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+
+// Written is how many records were written.
+func (l *Log) Written() uint64 { return l.written.Load() }
+
+// Run writes queued records until ctx ends, then writes what is still
+// queued and returns. It deletes records older than the retention every
+// hour (and once at the start). Run it once, in the owner's goroutine
+// group.
+func (l *Log) Run(ctx context.Context) error {
+	trim := time.NewTicker(time.Hour)
+	defer trim.Stop()
+	if err := l.Trim(); err != nil {
+		return err
+	}
+	batch := make([]Impression, 0, 256)
+	for {
+		select {
+		case <-ctx.Done():
+		drain:
+			for {
+				select {
+				case imp := <-l.ch:
+					batch = append(batch, imp)
+				default:
+					break drain
+				}
+			}
+			return l.write(batch)
+		case <-trim.C:
+			if err := l.Trim(); err != nil {
+				return err
+			}
+		case imp := <-l.ch:
+			batch = append(batch[:0], imp)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case imp := <-l.ch:
+					batch = append(batch, imp)
+				default:
+					break more
+				}
+			}
+			if err := l.write(batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+func (l *Log) write(batch []Impression) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for i := range batch {
+			k, ok := key(batch[i].RequestID)
+			if !ok {
+				continue // not made by reqid.New: not attributable
+			}
+			if err := b.Put(k, encode(&batch[i])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write %d impressions: %w (is the disk full?)", len(batch), err)
+	}
+	l.written.Add(uint64(len(batch)))
+	return nil
+}
+
+// key is the 12 raw bytes of a request id: ids start with their time, so
+// keys sort by time and retention deletes a prefix.
+func key(id string) ([]byte, bool) {
+	if !reqid.Valid(id) {
+		return nil, false
+	}
+	k, _ := hex.DecodeString(id)
+	return k, true
+}
+
+// Trim deletes the records older than the retention.
+func (l *Log) Trim() error {
+	cut := make([]byte, 4)
+	binary.BigEndian.PutUint32(cut, uint32(l.opts.Now().Add(-l.opts.Retention).Unix()))
+	for {
+		n := 0
+		err := l.db.Update(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucket).Cursor()
+			for k, _ := c.First(); k != nil && bytes.Compare(k[:4], cut) < 0 && n < 10000; k, _ = c.Next() {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("trim the impression log: %w", err)
+		}
+		if n < 10000 {
+			return nil
+		}
+	}
+}
+
+// Get returns the impression of a request id: from memory when recent,
+// else from the file. false when it is unknown (never logged, dropped or
+// past the retention).
+func (l *Log) Get(id string) (Impression, bool, error) {
+	l.mu.Lock()
+	if imp, ok := l.recent[id]; ok {
+		l.mu.Unlock()
+		return *imp, true, nil
+	}
+	l.mu.Unlock()
+	k, ok := key(id)
+	if !ok {
+		return Impression{}, false, nil
+	}
+	var imp Impression
+	found := false
+	err := l.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucket).Get(k)
+		if v == nil {
+			return nil
+		}
+		found = true
+		return decode(v, &imp)
+	})
+	if err != nil {
+		return Impression{}, false, fmt.Errorf("read impression %s: %w", id, err)
+	}
+	if found {
+		imp.RequestID = id
+	}
+	return imp, found, nil
+}
+
+// Scan calls fn for every written record from the time from on, oldest
+// first, until fn returns an error.
+func (l *Log) Scan(ctx context.Context, from time.Time, fn func(Impression) error) error {
+	start := make([]byte, 4)
+	binary.BigEndian.PutUint32(start, uint32(max(0, from.Unix())))
+	return l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		n := 0
+		for k, v := c.Seek(start); k != nil; k, v = c.Next() {
+			if n++; n%1024 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var imp Impression
+			if err := decode(v, &imp); err != nil {
+				return fmt.Errorf("impression %x: %w", k, err)
+			}
+			imp.RequestID = hex.EncodeToString(k)
+			if err := fn(imp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close closes the file. Run must have returned.
+func (l *Log) Close() error { return l.db.Close() }
+
+// Records are: 0x01 | varint unix nanoseconds | str surface | str user |
+// str session | str experiment | str variant | uvarint n | n × str item |
+// uvarint len(teams) | teams bytes; str is a uvarint length and the bytes.
+const format1 = 0x01
+
+var errCorrupt = errors.New("corrupt impression record")
+
+func encode(imp *Impression) []byte {
+	n := 32 + len(imp.Surface) + len(imp.UserID) + len(imp.SessionID) + len(imp.Experiment) + len(imp.Variant) + len(imp.Teams)
+	for _, it := range imp.Items {
+		n += len(it) + 2
+	}
+	b := make([]byte, 0, n)
+	b = append(b, format1)
+	b = binary.AppendVarint(b, imp.Time.UnixNano())
+	for _, s := range []string{imp.Surface, imp.UserID, imp.SessionID, imp.Experiment, imp.Variant} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(imp.Items)))
+	for _, s := range imp.Items {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(imp.Teams)))
+	return append(b, imp.Teams...)
+}
+
+func decode(v []byte, imp *Impression) error {
+	if len(v) == 0 || v[0] != format1 {
+		return errCorrupt
+	}
+	p := v[1:]
+	ns, n := binary.Varint(p)
+	if n <= 0 {
+		return errCorrupt
+	}
+	p = p[n:]
+	uv := func() (uint64, bool) {
+		x, n := binary.Uvarint(p)
+		if n <= 0 {
+			return 0, false
+		}
+		p = p[n:]
+		return x, true
+	}
+	str := func() (string, bool) {
+		n, ok := uv()
+		if !ok || n > uint64(len(p)) {
+			return "", false
+		}
+		s := string(p[:n])
+		p = p[n:]
+		return s, true
+	}
+	*imp = Impression{Time: time.Unix(0, ns).UTC()}
+	for _, dst := range []*string{&imp.Surface, &imp.UserID, &imp.SessionID, &imp.Experiment, &imp.Variant} {
+		s, ok := str()
+		if !ok {
+			return errCorrupt
+		}
+		*dst = s
+	}
+	cnt, ok := uv()
+	if !ok || cnt > uint64(len(p)) {
+		return errCorrupt
+	}
+	imp.Items = make([]string, 0, cnt)
+	for range cnt {
+		s, ok := str()
+		if !ok {
+			return errCorrupt
+		}
+		imp.Items = append(imp.Items, s)
+	}
+	nt, ok := uv()
+	if !ok || nt != uint64(len(p)) {
+		return errCorrupt
+	}
+	if nt > 0 {
+		imp.Teams = append([]uint8(nil), p...)
+	}
+	return nil
+}

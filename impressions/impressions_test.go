@@ -1,0 +1,114 @@
+package impressions
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/internal/reqid"
+)
+
+func TestEncodeRoundTrip(t *testing.T) {
+	for _, imp := range []Impression{
+		{Time: time.Unix(1700000000, 5).UTC(), Surface: "recommend", UserID: "u1", Items: []string{"a", "b"}},
+		{Time: time.Unix(1700000001, 0).UTC(), Surface: "search", SessionID: "s", Experiment: "e1", Variant: "b", Items: []string{}, Teams: nil},
+		{Time: time.Unix(1700000002, 0).UTC(), Surface: "recommend", UserID: "ü", Experiment: "e", Variant: "interleaved", Items: []string{"x", "y", "z"}, Teams: []uint8{0, 1, 1}},
+	} {
+		var got Impression
+		if err := decode(encode(&imp), &got); err != nil {
+			t.Fatalf("decode(encode(%+v)): %v", imp, err)
+		}
+		if !reflect.DeepEqual(got, imp) {
+			t.Errorf("round trip: got %+v, want %+v", got, imp)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(encode(&Impression{Surface: "recommend", UserID: "u", Items: []string{"a"}, Teams: []uint8{1}}))
+	f.Add([]byte{format1, 0, 200})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var imp Impression
+		if err := decode(b, &imp); err != nil {
+			return
+		}
+		var again Impression
+		if err := decode(encode(&imp), &again); err != nil {
+			t.Fatalf("a decoded record does not decode after encoding: %v", err)
+		}
+	})
+}
+
+func TestLogWritesGetsAndTrims(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	path := filepath.Join(t.TempDir(), "imp.db")
+	l, err := Open(path, Options{Retention: time.Hour, Now: clock, Recent: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	ids := make([]string, 5)
+	for i := range ids {
+		ids[i] = reqid.New()
+		if !l.Add(Impression{RequestID: ids[i], Surface: "recommend", UserID: "u", Items: []string{"a", "b"}}) {
+			t.Fatal("Add dropped a record with an empty queue")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if l.Written() != 5 {
+		t.Fatalf("written %d, want 5", l.Written())
+	}
+	// the oldest are no longer in memory (Recent 2): read from the file
+	imp, ok, err := l.Get(ids[0])
+	if err != nil || !ok || imp.UserID != "u" || len(imp.Items) != 2 || imp.RequestID != ids[0] {
+		t.Fatalf("Get(%s) = %+v, %v, %v", ids[0], imp, ok, err)
+	}
+	if _, ok, _ := l.Get(reqid.New()); ok {
+		t.Fatal("an unknown id was found")
+	}
+	n := 0
+	if err := l.Scan(context.Background(), time.Time{}, func(Impression) error { n++; return nil }); err != nil || n != 5 {
+		t.Fatalf("Scan saw %d, %v; want 5", n, err)
+	}
+	l.Close()
+
+	// two hours later the records are past the retention
+	now = now.Add(2 * time.Hour)
+	l, err = Open(path, Options{Retention: time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Trim(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := l.Get(ids[0]); ok {
+		t.Fatal("a record past the retention survived Trim")
+	}
+}
+
+func TestFullQueueDropsAndCounts(t *testing.T) {
+	l, err := Open(filepath.Join(t.TempDir(), "imp.db"), Options{Queue: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// no writer runs: the third record does not fit
+	for i := range 3 {
+		ok := l.Add(Impression{RequestID: reqid.New(), Surface: "popular"})
+		if want := i < 2; ok != want {
+			t.Fatalf("Add #%d = %v, want %v", i, ok, want)
+		}
+	}
+	if l.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1", l.Dropped())
+	}
+}
