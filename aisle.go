@@ -35,6 +35,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aisle-dev/aisle/api"
+	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/internal/wire"
@@ -82,6 +83,7 @@ type Aisle struct {
 	privacy engine.PrivacyOptions
 
 	stopSearchLog func()
+	assistant     *assistant.Assistant
 
 	// background work: bg is cancelled by Close, group joins it
 	bg     context.Context
@@ -160,7 +162,35 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
 		return nil, err
 	}
+	if err = a.openAssistant(); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// openAssistant assembles the shopping assistant over the engine, the
+// search index and the recommender; its conversations live in the store.
+func (a *Aisle) openAssistant() error {
+	c := a.cfg.Assistant
+	cat := assistant.NewCatalogue()
+	a.eng.Subscribe(cat)
+	o := assistant.Options{Catalogue: cat, List: a.eng.ListItems, Search: a.ix, Recommend: a.svc, Events: a.eng,
+		Conversations: assistant.NewConversations(c.ConversationTTL, a.st, a.log), Logger: a.log, N: c.Products}
+	if c.LLM.BaseURL != "" {
+		llm, err := assistant.NewLLM(assistant.LLMConfig{BaseURL: c.LLM.BaseURL, Model: c.LLM.Model, Key: c.LLM.Key,
+			Timeout: c.LLM.Timeout, MaxRounds: c.LLM.MaxRounds, PromptDir: c.LLM.PromptDir})
+		if err != nil {
+			o.Conversations.Close()
+			return err
+		}
+		o.LLM = llm
+	}
+	var err error
+	if a.assistant, err = assistant.New(o); err != nil {
+		o.Conversations.Close()
+		return err
+	}
+	return a.srv.AddAssistantRoutes(a.assistant)
 }
 
 // Handler serves the REST API under /api, /metrics, the storefront at /
@@ -298,6 +328,9 @@ func (a *Aisle) Close() error {
 		a.group.Wait() // closing is set: nothing joins the group any more
 		if a.stopSearchLog != nil {
 			a.stopSearchLog() // writes the queued searches through the engine
+		}
+		if a.assistant != nil {
+			a.assistant.Close() // writes the conversations changed last
 		}
 		var errs []error
 		if a.ix != nil {
