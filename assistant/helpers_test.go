@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"os"
 	"sync"
 	"testing"
 
@@ -71,3 +72,5 @@ func newDemoAssistant(t testing.TB, opts ...func(*Options)) *Assistant {
 	}
 	return a
 }
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }

@@ -143,7 +143,7 @@ var phraseRules = []struct {
 	{regexp.MustCompile(`\b(?:compare|comparison|versus|vs\.?|difference between|which is better)\b`), func(p *Parsed) { p.Intent = IntentCompare }},
 	{regexp.MustCompile(`\b(?:similar(?: to)?|(?:more|something|items?|ones?|products?|anything) like|alternatives? (?:to|for)|like (?:this|that) one)\b`), func(p *Parsed) { p.Intent = IntentSimilar }},
 	{regexp.MustCompile(`\b(?:goes with|go with|goes well with|accessor(?:y|ies) for|bought together|buy with|complement)\b`), func(p *Parsed) { p.Intent = IntentTogether }},
-	{regexp.MustCompile(`\b(?:add(?: it| that| this| the)?(?: \w+)? to (?:my |the )?(?:cart|basket)|addcart|put (?:it|that) in (?:my |the )?(?:cart|basket))\b`), func(p *Parsed) { p.Intent = IntentCart }},
+	{regexp.MustCompile(`\b(?:add\b[^.?!]{0,40}?\bto\s+(?:my\s+|the\s+)?(?:cart|basket)|addcart|put\b[^.?!]{0,40}?\bin\s+(?:my\s+|the\s+)?(?:cart|basket))\b`), func(p *Parsed) { p.Intent = IntentCart }},
 	{regexp.MustCompile(`\b(?:recommend(?:ations?)?(?: for me)?|for me|what should i buy|suggest something|surprise me|just for me)\b`), func(p *Parsed) { p.Intent = IntentRecommend }},
 	{regexp.MustCompile(`\b(?:tell me (?:more )?about|details? (?:of|on|about)|more about|show me|show|open|details?)\b`), func(p *Parsed) {
 		if p.Intent == "" {
