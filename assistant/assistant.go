@@ -454,3 +454,10 @@ func suggestions(cs []Card, c Constraints, zh bool) []string {
 	out = append(out, say(zh, "Similar to the first one", "和第一个类似的"))
 	return out
 }
+
+// Known reports whether id is a product of the catalogue (the eval's
+// grounding check).
+func (a *Assistant) Known(id string) bool {
+	_, ok := a.o.Catalogue.Get(id)
+	return ok
+}

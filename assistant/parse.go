@@ -123,7 +123,8 @@ var priceRules = []priceRule{
 	{regexp.MustCompile(`\$?` + num + `\s*(?:dollars?|usd|bucks)?\s*(?:or more|and up|and above|plus)\b`), "min"},
 	{regexp.MustCompile(`(?:高于|超过|多于|大于|至少|不低于)\s*` + num + `\s*(?:元|块钱|块)?`), "min"},
 	{regexp.MustCompile(num + `\s*(?:元|块钱|块|美元|刀)?\s*以上`), "min"},
-	{regexp.MustCompile(`(?:around|about|roughly|approximately|~)\s*\$?` + num + `(?:\s*(?:dollars?|usd|bucks))?`), "around"},
+	{regexp.MustCompile(`(?:around|about|roughly|approximately|~)\s*\$` + num), "around"},
+	{regexp.MustCompile(`(?:around|about|roughly|approximately|~)\s*` + num + `\s*(?:dollars?|usd|bucks)`), "around"},
 	{regexp.MustCompile(`(?:大约|大概|左右)?\s*` + num + `\s*(?:元|块钱|块)\s*左右`), "around"},
 	{regexp.MustCompile(`\$` + num), "around"},
 }
