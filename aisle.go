@@ -157,12 +157,13 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
-	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
+	var ui *web.UI
+	if ui, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
 		return nil, err
 	}
-	if err = a.openAssistant(); err != nil {
+	if err = a.openAssistant(ui); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -170,7 +171,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 
 // openAssistant assembles the shopping assistant over the engine, the
 // search index and the recommender; its conversations live in the store.
-func (a *Aisle) openAssistant() error {
+func (a *Aisle) openAssistant(ui *web.UI) error {
 	c := a.cfg.Assistant
 	cat := assistant.NewCatalogue()
 	a.eng.Subscribe(cat)
@@ -190,6 +191,7 @@ func (a *Aisle) openAssistant() error {
 		o.Conversations.Close()
 		return err
 	}
+	ui.AddAssistant(a.assistant)
 	return a.srv.AddAssistantRoutes(a.assistant)
 }
 

@@ -75,6 +75,8 @@ type UI struct {
 
 	usersMu   sync.Mutex
 	demoUsers []string
+
+	assistant bool // the chat panel is on (AddAssistant)
 }
 
 // Register adds the storefront and dashboard routes to srv. svc serves the
