@@ -40,6 +40,7 @@ import (
 	"github.com/aisle-dev/aisle/bus"
 	"github.com/aisle-dev/aisle/bus/lease"
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
@@ -100,6 +101,7 @@ type Aisle struct {
 	follower *bus.Follower
 
 	stopSearchLog func()
+	assistant     *assistant.Assistant
 
 	// experiments and the impression log (issue 15)
 	imp *impressions.Log
@@ -189,13 +191,49 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
-	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
+	var ui *web.UI
+	if ui, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
 		Demo: o.demo, Secret: sec, TrustProxy: cfg.Server.TrustProxy,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
 		return nil, err
 	}
+	if err = a.openAssistant(ui); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// openAssistant assembles the shopping assistant over the engine, the
+// search index and the recommender; its conversations live in the store.
+func (a *Aisle) openAssistant(ui *web.UI) error {
+	c := a.cfg.Assistant
+	// conversations survive restarts where the store keeps them (the
+	// embedded store); elsewhere they live in memory until the TTL
+	persist, _ := a.st.(assistant.Persister)
+	if persist == nil {
+		a.log.Warn("this store does not keep assistant conversations: they are lost on restart")
+	}
+	cat := assistant.NewCatalogue()
+	a.eng.Subscribe(cat)
+	o := assistant.Options{Catalogue: cat, List: a.eng.ListItems, Search: a.ix, Recommend: a.svc, Events: a.eng,
+		Conversations: assistant.NewConversations(c.ConversationTTL, persist, a.log), Logger: a.log, N: c.Products}
+	if c.LLM.BaseURL != "" {
+		llm, err := assistant.NewLLM(assistant.LLMConfig{BaseURL: c.LLM.BaseURL, Model: c.LLM.Model, Key: c.LLM.Key,
+			Timeout: c.LLM.Timeout, MaxRounds: c.LLM.MaxRounds, PromptDir: c.LLM.PromptDir})
+		if err != nil {
+			o.Conversations.Close()
+			return err
+		}
+		o.LLM = llm
+	}
+	var err error
+	if a.assistant, err = assistant.New(o); err != nil {
+		o.Conversations.Close()
+		return err
+	}
+	ui.AddAssistant(a.assistant)
+	return a.srv.AddAssistantRoutes(a.assistant)
 }
 
 // Handler serves the REST API under /api, /metrics, the storefront at /
@@ -422,6 +460,9 @@ func (a *Aisle) Close() error {
 			a.stopSearchLog()
 		}
 		a.group.Wait() // closing is set: nothing joins the group any more
+		if a.assistant != nil {
+			a.assistant.Close() // writes the conversations changed last
+		}
 		var errs []error
 		if a.exp != nil {
 			errs = append(errs, a.exp.Close())

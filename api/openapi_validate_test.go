@@ -22,6 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
@@ -112,6 +113,17 @@ func shopServer(t testing.TB) *Server {
 	t.Cleanup(func() { ix.Close() })
 	t.Cleanup(srv.AddSearchRoutes(ix, search.NewClicks(), svc, search.ModeKeyword))
 	eng.Subscribe(experimentsFor(t, srv, st))
+	cat := assistant.NewCatalogue()
+	cat.Add(items...)
+	eng.Subscribe(cat)
+	asst, err := assistant.New(assistant.Options{Catalogue: cat, Search: ix, Recommend: svc, Events: eng, Conversations: assistant.NewConversations(0, st, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(asst.Close)
+	if err := srv.AddAssistantRoutes(asst); err != nil {
+		t.Fatal(err)
+	}
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +150,9 @@ var calls = []struct {
 	status                    int
 }{
 	{"health", "GET", "/api/health", "", 200},
+	{"assistant-answer", "POST", "/api/assistant", `{"message":"blue pen under $10, not Bic","user_id":"u01"}`, 200},
+	{"assistant-answer", "POST", "/api/assistant", `{"message":"compare the first two"}`, 200},
+	{"error", "POST", "/api/assistant", `{"message":""}`, 400},
 	{"ready", "GET", "/api/ready", "", 200},
 	{"", "GET", "/api/openapi.json", "", 200},
 	{"", "GET", "/metrics", "", 200},

@@ -44,6 +44,8 @@ type Config struct {
 	// Experiments configures the impression log behind attribution and
 	// A/B tests (issue 15).
 	Experiments Experiments `yaml:"experiments"`
+	// Assistant configures the shopping assistant (POST /api/assistant).
+	Assistant Assistant `yaml:"assistant"`
 }
 
 // Cluster configures the change feed, the lease and stream ingestion on
@@ -84,6 +86,34 @@ type Experiments struct {
 	// (default 4096); more are dropped and counted in
 	// aisle_impressions_dropped_total, never slowing an answer.
 	ImpressionQueue int `yaml:"impression_queue"`
+}
+
+// Assistant configures the shopping assistant.
+type Assistant struct {
+	// ConversationTTL is how long a conversation is remembered after its
+	// last turn (default 24h); conversations survive restarts.
+	ConversationTTL time.Duration `yaml:"conversation_ttl"`
+	// Products is the number of products in an answer (default 5).
+	Products int          `yaml:"products"`
+	LLM      AssistantLLM `yaml:"llm"`
+}
+
+// AssistantLLM points the assistant at an OpenAI-compatible chat
+// completions endpoint; with no base_url it uses its built-in
+// understanding only.
+type AssistantLLM struct {
+	BaseURL string `yaml:"base_url"` // e.g. http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1 (vLLM)
+	Model   string `yaml:"model"`
+	// Key is the API key; better set in AISLE_ASSISTANT_LLM_KEY.
+	Key string `yaml:"key"`
+	// Timeout bounds one model call (default 20s); past it the turn is
+	// answered by the built-in understanding.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRounds bounds the tool-calling rounds of one turn (default 4).
+	MaxRounds int `yaml:"max_rounds"`
+	// PromptDir holds system.md and tools.json overriding the built-in
+	// prompt and tool descriptions ("" keeps them).
+	PromptDir string `yaml:"prompt_dir"`
 }
 
 // Search configures product search.
@@ -338,6 +368,7 @@ func Default() Config {
 		Cluster: Cluster{Stream: "AISLE_CHANGES", Subject: "aisle.changes", KeepChanges: 24 * time.Hour,
 			LeaseBucket: "aisle_leases", LeaseTTL: 15 * time.Second,
 			IngestSubject: "aisle.ingest.events", DeadSubject: "aisle.ingest.dead", IngestStream: "AISLE_INGEST"},
+		Assistant: Assistant{ConversationTTL: 24 * time.Hour, Products: 5, LLM: AssistantLLM{Timeout: 20 * time.Second, MaxRounds: 4}},
 	}
 }
 
@@ -416,6 +447,12 @@ func (c Config) Validate() error {
 		if d < time.Hour {
 			return fmt.Errorf("config: events.retention.%s is %v: keep events at least 1h (write durations like 2160h for 90 days)", t, d)
 		}
+	}
+	if a := c.Assistant; a.ConversationTTL < 0 || a.Products < 0 || a.Products > 50 || a.LLM.Timeout < 0 || a.LLM.MaxRounds < 0 {
+		return errors.New("config: assistant.conversation_ttl, llm.timeout and llm.max_rounds must be ≥ 0 and assistant.products 0 to 50")
+	}
+	if a := c.Assistant.LLM; (a.BaseURL == "") != (a.Model == "") {
+		return errors.New("config: assistant.llm.base_url and assistant.llm.model go together: set both to use a language model, or neither")
 	}
 	if c.Privacy.RetentionEvery < 0 {
 		return errors.New("config: privacy.retention_every must be ≥ 0 (0 means 1h)")

@@ -60,6 +60,7 @@ type pageData struct {
 	Query     string   // the search box
 	Suggest   bool     // search-as-you-type is available
 	AdminOpen bool     // no admin key is set
+	Assistant bool     // the chat panel is on (UI.AddAssistant)
 	Body      any
 }
 
@@ -81,6 +82,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page strin
 	}
 	d.Suggest = u.search != nil
 	d.AdminOpen = len(u.admin) == 0
+	d.Assistant = u.assistant
 	if d.Users == nil && u.demo && u.srv.Ready() && u.allowed(r, levelRead) {
 		d.Users = u.switcherUsers(r.Context())
 	}

@@ -93,6 +93,8 @@ type UI struct {
 	sessions   *sessions      // dashboard logins
 	throttle   *loginThrottle // failed logins per client IP
 	trustProxy bool           // X-Forwarded-Proto and -For come from a trusted proxy
+
+	assistant bool // the chat panel is on (AddAssistant)
 }
 
 // Register adds the storefront and dashboard routes to srv. svc serves the

@@ -15,5 +15,6 @@ func newEvalCmd() *cobra.Command {
 	cmd.AddCommand(newEvalRowsCmd())
 	cmd.AddCommand(newEvalServedCmd())
 	cmd.AddCommand(newEvalSimilarCmd())
+	cmd.AddCommand(newEvalAssistantCmd())
 	return cmd
 }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aisle-dev/aisle/assistant"
+	"github.com/aisle-dev/aisle/assistant/assisteval"
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/demo"
+	"github.com/aisle-dev/aisle/search"
+)
+
+func newEvalAssistantCmd() *cobra.Command {
+	var judged, llmURL, llmModel, format string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "assistant",
+		Short: "Measure the shopping assistant on the judged conversations over the demo catalogue",
+		Long: `Plays the judged set of shopping conversations (English and Chinese, single- and
+multi-turn; built in, or --judged FILE) through the assistant over the demo catalogue and
+reports constraint accuracy, nDCG@5 of the products, the share of turns showing an
+ungrounded product, and latency per turn: for the built-in understanding, and for a
+language model when --llm-url and --llm-model are given (key in AISLE_ASSISTANT_LLM_KEY).`,
+		Example: "  aisle eval assistant\n  aisle eval assistant --llm-url http://127.0.0.1:11434/v1 --llm-model qwen2.5:7b",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data := assistant.JudgedSet
+			if judged != "" {
+				b, err := os.ReadFile(judged)
+				if err != nil {
+					return fmt.Errorf("read the judged set: %w", err)
+				}
+				data = b
+			}
+			cases, err := assisteval.Load(bytes.NewReader(data))
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var llm *assistant.LLM
+			if llmURL != "" {
+				if llm, err = assistant.NewLLM(assistant.LLMConfig{BaseURL: llmURL, Model: llmModel, Key: os.Getenv("AISLE_ASSISTANT_LLM_KEY"), Timeout: timeout}); err != nil {
+					return err
+				}
+			}
+			a, items, err := demoAssistant(ctx, llm)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			var reps []*assisteval.Report
+			var before runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			rep, err := assisteval.Run(ctx, a, cases, "builtin")
+			if err != nil {
+				return err
+			}
+			reps = append(reps, rep)
+			if llm != nil {
+				if rep, err = assisteval.Run(ctx, a, cases, ""); err != nil {
+					return err
+				}
+				reps = append(reps, rep)
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				return json.NewEncoder(out).Encode(reps)
+			}
+			fmt.Fprintf(out, "judged set: %d conversations, %d turns over the demo catalogue (%d items)\n", reps[0].Conversations, reps[0].Turns, items)
+			fmt.Fprintf(out, "%-8s %10s %8s %8s %11s %9s %8s %8s\n", "mode", "constraint", "nDCG@5", "judged", "ungrounded", "fallback", "p50 ms", "p99 ms")
+			for _, r := range reps {
+				fmt.Fprintf(out, "%-8s %10.3f %8.3f %8d %11.3f %9d %8.2f %8.2f\n", r.Mode, r.ConstraintAccuracy, r.NDCG5, r.JudgedTurns, r.Ungrounded, r.Fallbacks, r.P50MS, r.P99MS)
+			}
+			for _, r := range reps {
+				if len(r.Misses) > 0 {
+					fmt.Fprintf(out, "\n%s: first misses\n  %s\n", r.Mode, strings.Join(r.Misses[:min(10, len(r.Misses))], "\n  "))
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&judged, "judged", "", "judged set (JSON Lines; default: the built-in set over the demo catalogue)")
+	cmd.Flags().StringVar(&llmURL, "llm-url", "", "OpenAI-compatible API root of a language model to measure too")
+	cmd.Flags().StringVar(&llmModel, "llm-model", "", "model name at --llm-url")
+	cmd.Flags().DurationVar(&timeout, "llm-timeout", 60*time.Second, "per model call")
+	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	return cmd
+}
+
+// demoAssistant is an assistant over the demo catalogue, in memory.
+func demoAssistant(ctx context.Context, llm *assistant.LLM) (*assistant.Assistant, int, error) {
+	f, err := demo.Open(demo.ItemsFile)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	items, err := readItems(f)
+	if err != nil {
+		return nil, 0, err
+	}
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := ix.Upsert(ctx, items...); err != nil {
+		return nil, 0, err
+	}
+	cat := assistant.NewCatalogue()
+	cat.Add(items...)
+	a, err := assistant.New(assistant.Options{Catalogue: cat, Search: ix, Conversations: assistant.NewConversations(0, nil, nil), LLM: llm})
+	return a, len(items), err
+}
+
+func readItems(r io.Reader) ([]catalog.Item, error) {
+	var out []catalog.Item
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var it catalog.Item
+		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
+			return nil, fmt.Errorf("demo item %d: %w", len(out)+1, err)
+		}
+		it.Available = true
+		out = append(out, it)
+	}
+	return out, sc.Err()
+}
