@@ -37,10 +37,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aisle-dev/aisle/api"
+	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/bus"
 	"github.com/aisle-dev/aisle/bus/lease"
 	"github.com/aisle-dev/aisle/catalog"
-	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
