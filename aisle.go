@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aisle-dev/aisle/api"
@@ -167,6 +168,10 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 // and the dashboard at /admin.
 func (a *Aisle) Handler() http.Handler { return a.srv }
 
+// Registry is the Prometheus registry /metrics serves, for the metrics of
+// a program that embeds Aisle (the shop host's per-shop figures).
+func (a *Aisle) Registry() *prometheus.Registry { return a.srv.Registry() }
+
 // Engine is the engine under the API, for programs that ingest or read
 // without HTTP.
 func (a *Aisle) Engine() *engine.Engine { return a.eng }
@@ -251,8 +256,14 @@ func (a *Aisle) goBackground(f func()) bool {
 // shutdown that drained or timed out, and the error of a listener that
 // failed.
 func (a *Aisle) Serve(ctx context.Context, ln net.Listener) error {
+	return a.ServeHandler(ctx, ln, a.srv)
+}
+
+// ServeHandler is Serve with another handler in front of Handler (the
+// shop host routes /api/shops/… and delegates the rest to Handler).
+func (a *Aisle) ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
 	hs := &http.Server{
-		Handler:           a.srv,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,

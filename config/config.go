@@ -29,6 +29,16 @@ type Config struct {
 	Search Search `yaml:"search"`
 	// Privacy configures compaction after deletions and retention.
 	Privacy Privacy `yaml:"privacy"`
+	// Shops configures the many shops of one deployment (docs/shops.md).
+	Shops Shops `yaml:"shops"`
+}
+
+// Shops configures how a deployment holds many shops.
+type Shops struct {
+	// IdleUnload unloads a shop's in-memory state after this long without
+	// a request (default 30m; 0: never); its next request loads it again.
+	// The default shop is never unloaded.
+	IdleUnload time.Duration `yaml:"idle_unload"`
 }
 
 // Search configures product search.
@@ -260,6 +270,7 @@ func Default() Config {
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
 			LogFormat: "text", LogLevel: "info"},
 		Privacy: Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
+		Shops:   Shops{IdleUnload: 30 * time.Minute},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
 			RatingScale: []float64{-10, 10}},
 		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews,
@@ -316,6 +327,9 @@ func (c Config) Validate() error {
 	}
 	if r := c.Server.RateLimit; !(r >= 0) || math.IsInf(r, 0) {
 		return fmt.Errorf("config: server.rate_limit %v must be a number of requests per second ≥ 0 (0: no limit)", r)
+	}
+	if c.Shops.IdleUnload < 0 {
+		return fmt.Errorf("config: shops.idle_unload %v must be ≥ 0 (0: shops stay loaded)", c.Shops.IdleUnload)
 	}
 	if c.Server.RateBurst < 0 {
 		return fmt.Errorf("config: server.rate_burst %d must be ≥ 0 (0: one second's worth of server.rate_limit)", c.Server.RateBurst)

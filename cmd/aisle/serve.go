@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/embed/embedders"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/shops"
 )
 
 // serveFlags are the flags of serve and demo, each bound to a config key.
@@ -54,7 +56,7 @@ the API description at /api/openapi.json) over the data in --data.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg, newLogger(cfg), nil)
+			return serve(ctx, cfg, newLogger(cfg), nil, nil)
 		},
 	}
 	f.register(cmd)
@@ -64,12 +66,27 @@ the API description at /api/openapi.json) over the data in --data.`,
 // serve runs Aisle on cfg.Server.Addr until ctx ends. prepare, when set,
 // runs after the server is listening and before it is marked ready (the
 // demo imports and trains there, so /api/ready tells when it can answer).
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare func(context.Context, *engine.Engine) error, ready ...func(*aisle.Aisle)) (err error) {
+//
+// Every shop of the registry in the data directory is served under
+// /api/shops/{shop}/… (package shops); shopOptions, when set, adds
+// options to the opening of each (the demo's gift shop imports there).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare func(context.Context, *engine.Engine) error, shopOptions func(string) []aisle.Option, ready ...func(*aisle.Aisle)) (err error) {
 	a, err := aisle.Open(ctx, cfg, aisle.WithLogger(log), aisle.WithPrepare(prepare))
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, a.Close()) }()
+	reg, err := shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, reg.Close()) }()
+	host, err := shops.New(shops.Options{Config: cfg, Default: a, Registry: reg, Logger: log,
+		IdleAfter: cfg.Shops.IdleUnload, ShopOptions: shopOptions})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, host.Close()) }()
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --addr)", cfg.Server.Addr, err)
@@ -77,7 +94,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, ln) }()
+	go func() { served <- a.ServeHandler(ctx, ln, host) }()
 	url := "http://" + ln.Addr().String()
 	log.Info("aisle listening", "url", url, "data", cfg.Data)
 	fmt.Fprintf(os.Stdout, "Aisle is listening on %s (data in %s)\n", url, cfg.Data)
