@@ -480,6 +480,18 @@ func (h *Host) serveShop(w http.ResponseWriter, r *http.Request, id, inner strin
 	u.Path, u.RawPath = inner, ""
 	r2.URL = &u
 	need, pattern := h.needs.of(r2)
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if preflight {
+		// a browser asks before the real request: judge that one
+		r3 := *r2
+		r3.Method = r.Header.Get("Access-Control-Request-Method")
+		need, _ = h.needs.of(&r3)
+	}
+	_, status, msg := h.authorize(r, id, need)
+	if status != 0 && !preflight {
+		api.WriteError(w, status, msg, nil)
+		return
+	}
 	sh, ok := h.reg.Get(id)
 	if !ok {
 		api.WriteError(w, http.StatusNotFound, fmt.Sprintf("no shop %q: create it with POST /api/shops, or see GET /api/shops", id), nil)
@@ -488,10 +500,7 @@ func (h *Host) serveShop(w http.ResponseWriter, r *http.Request, id, inner strin
 	if h.cors(w, r, sh, need) {
 		return
 	}
-	if _, status, msg := h.authorize(r, id, need); status != 0 {
-		api.WriteError(w, status, msg, nil)
-		return
-	} else if IsShopKey(api.RequestKey(r)) {
+	if IsShopKey(api.RequestKey(r)) {
 		// the key's scope is checked: the shop's server sees the operator
 		// admin key (never sent to the client), so its own check passes
 		r2.Header = r.Header.Clone()
