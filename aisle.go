@@ -52,6 +52,14 @@ type Option func(*options)
 type options struct {
 	log     *slog.Logger
 	prepare func(context.Context, *engine.Engine) error
+	turn    func(context.Context) (func(), error)
+}
+
+// WithTrainingTurn makes every retraining run wait for turn first and
+// release it after (see recommend.Retrainer.Turn): the shops of one
+// process share one training queue.
+func WithTrainingTurn(turn func(ctx context.Context) (release func(), err error)) Option {
+	return func(o *options) { o.turn = turn }
 }
 
 // WithLogger sets the logger of every part (default: discard).
@@ -142,6 +150,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if a.svc, a.rt, err = wire.NewRecommender(cfg, a.eng, a.log); err != nil {
 		return nil, err
 	}
+	a.rt.Turn = o.turn
 	a.srv.AddRecommendRoutes(a.svc, a.rt)
 	a.srv.AddPrivacyRoutes()
 	var mode search.Mode

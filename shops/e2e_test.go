@@ -52,7 +52,8 @@ func testConfig(data string) config.Config {
 func start(t *testing.T, cfg config.Config) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	a, err := aisle.Open(ctx, cfg)
+	queue := shops.NewTrainingQueue()
+	a, err := aisle.Open(ctx, cfg, aisle.WithTrainingTurn(queue.Turn(shops.DefaultID)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func start(t *testing.T, cfg config.Config) *testServer {
 		a.Close()
 		t.Fatal(err)
 	}
-	host, err := shops.New(shops.Options{Config: cfg, Default: a, Registry: reg, IdleAfter: cfg.Shops.IdleUnload})
+	host, err := shops.New(shops.Options{Config: cfg, Default: a, Registry: reg, IdleAfter: cfg.Shops.IdleUnload, Queue: queue})
 	if err != nil {
 		t.Fatal(err)
 	}

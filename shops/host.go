@@ -57,6 +57,9 @@ type Options struct {
 	// ShopOptions, when set, adds options to the opening of a shop (the
 	// demo's import hook).
 	ShopOptions func(id string) []aisle.Option
+	// Queue, when set, makes the shops train one at a time, in turn (give
+	// the default shop aisle.WithTrainingTurn(Queue.Turn(DefaultID))).
+	Queue *TrainingQueue
 }
 
 // Host serves the default shop and the registered shops.
@@ -67,6 +70,7 @@ type Host struct {
 	log   *slog.Logger
 	idle  time.Duration
 	extra func(string) []aisle.Option
+	queue *TrainingQueue
 	needs needs
 	now   func() time.Time
 
@@ -112,7 +116,7 @@ func New(opts Options) (*Host, error) {
 	}
 	h := &Host{
 		cfg: opts.Config, def: opts.Default, reg: opts.Registry, log: opts.Logger,
-		idle: opts.IdleAfter, extra: opts.ShopOptions, needs: newNeeds(), now: time.Now,
+		idle: opts.IdleAfter, extra: opts.ShopOptions, queue: opts.Queue, needs: newNeeds(), now: time.Now,
 		live: map[string]*shop{}, closing: map[string]chan struct{}{}, limiters: map[string]*shopLimiter{},
 	}
 	if h.log == nil {
@@ -267,6 +271,9 @@ func (h *Host) load(s *shop) {
 		return
 	}
 	opts := []aisle.Option{aisle.WithLogger(h.log.With("shop", s.id))}
+	if h.queue != nil {
+		opts = append(opts, aisle.WithTrainingTurn(h.queue.Turn(s.id)))
+	}
 	if h.extra != nil {
 		opts = append(opts, h.extra(s.id)...)
 	}
@@ -840,6 +847,7 @@ var (
 	descMemory = prometheus.NewDesc("aisle_shop_memory_bytes", "Heap bytes the shop's last load added.", []string{"shop"}, nil)
 	descLoads  = prometheus.NewDesc("aisle_shop_loads_total", "Shops loaded (first requests and reloads after idling).", nil, nil)
 	descUnload = prometheus.NewDesc("aisle_shop_unloads_total", "Idle shops unloaded.", nil, nil)
+	descTrain  = prometheus.NewDesc("aisle_shop_training", "1 for the shop whose models train now (one at a time), 0 for those waiting their turn.", []string{"shop"}, nil)
 )
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
@@ -847,6 +855,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descMemory
 	ch <- descLoads
 	ch <- descUnload
+	ch <- descTrain
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -859,6 +868,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descLoads, prometheus.CounterValue, float64(c.h.loads.Load()))
 	ch <- prometheus.MustNewConstMetric(descUnload, prometheus.CounterValue, float64(c.h.unloads.Load()))
+	if c.h.queue != nil {
+		running, waiting := c.h.queue.State()
+		if running != "" {
+			ch <- prometheus.MustNewConstMetric(descTrain, prometheus.GaugeValue, 1, running)
+		}
+		for _, w := range waiting {
+			if w != running {
+				ch <- prometheus.MustNewConstMetric(descTrain, prometheus.GaugeValue, 0, w)
+			}
+		}
+	}
 }
 
 func b2f(b bool) float64 {

@@ -71,7 +71,8 @@ the API description at /api/openapi.json) over the data in --data.`,
 // /api/shops/{shop}/… (package shops); shopOptions, when set, adds
 // options to the opening of each (the demo's gift shop imports there).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare func(context.Context, *engine.Engine) error, shopOptions func(string) []aisle.Option, ready ...func(*aisle.Aisle)) (err error) {
-	a, err := aisle.Open(ctx, cfg, aisle.WithLogger(log), aisle.WithPrepare(prepare))
+	queue := shops.NewTrainingQueue() // the shops train one at a time, in turn
+	a, err := aisle.Open(ctx, cfg, aisle.WithLogger(log), aisle.WithPrepare(prepare), aisle.WithTrainingTurn(queue.Turn(shops.DefaultID)))
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, prepare fun
 	}
 	defer func() { err = errors.Join(err, reg.Close()) }()
 	host, err := shops.New(shops.Options{Config: cfg, Default: a, Registry: reg, Logger: log,
-		IdleAfter: cfg.Shops.IdleUnload, ShopOptions: shopOptions})
+		IdleAfter: cfg.Shops.IdleUnload, ShopOptions: shopOptions, Queue: queue})
 	if err != nil {
 		return err
 	}
