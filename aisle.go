@@ -62,6 +62,14 @@ type options struct {
 	log     *slog.Logger
 	prepare func(context.Context, *engine.Engine) error
 	demo    bool
+	turn    func(context.Context) (func(), error)
+}
+
+// WithTrainingTurn makes every retraining run wait for turn first and
+// release it after (see recommend.Retrainer.Turn): the shops of one
+// process share one training queue.
+func WithTrainingTurn(turn func(ctx context.Context) (release func(), err error)) Option {
+	return func(o *options) { o.turn = turn }
 }
 
 // WithDemo runs the storefront in demo mode: its user switcher lets a
@@ -174,6 +182,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if a.svc, a.rt, err = wire.NewRecommender(cfg, a.eng, a.log); err != nil {
 		return nil, err
 	}
+	a.rt.Turn = o.turn
 	a.srv.AddRecommendRoutes(a.svc, a.rt)
 	if err = a.openExperiments(); err != nil {
 		return nil, err
@@ -239,6 +248,10 @@ func (a *Aisle) openAssistant(ui *web.UI) error {
 // Handler serves the REST API under /api, /metrics, the storefront at /
 // and the dashboard at /admin.
 func (a *Aisle) Handler() http.Handler { return a.srv }
+
+// Registry is the Prometheus registry /metrics serves, for the metrics of
+// a program that embeds Aisle (the shop host's per-shop figures).
+func (a *Aisle) Registry() *prometheus.Registry { return a.srv.Registry() }
 
 // Engine is the engine under the API, for programs that ingest or read
 // without HTTP.
@@ -410,8 +423,14 @@ func (a *Aisle) goBackground(f func()) bool {
 // shutdown that drained or timed out, and the error of a listener that
 // failed.
 func (a *Aisle) Serve(ctx context.Context, ln net.Listener) error {
+	return a.ServeHandler(ctx, ln, a.srv)
+}
+
+// ServeHandler is Serve with another handler in front of Handler (the
+// shop host routes /api/shops/… and delegates the rest to Handler).
+func (a *Aisle) ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
 	hs := &http.Server{
-		Handler:           a.srv,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,

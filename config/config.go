@@ -46,6 +46,8 @@ type Config struct {
 	Experiments Experiments `yaml:"experiments"`
 	// Assistant configures the shopping assistant (POST /api/assistant).
 	Assistant Assistant `yaml:"assistant"`
+	// Shops configures the many shops of one deployment (docs/shops.md).
+	Shops Shops `yaml:"shops"`
 }
 
 // Cluster configures the change feed, the lease and stream ingestion on
@@ -114,6 +116,14 @@ type AssistantLLM struct {
 	// PromptDir holds system.md and tools.json overriding the built-in
 	// prompt and tool descriptions ("" keeps them).
 	PromptDir string `yaml:"prompt_dir"`
+}
+
+// Shops configures how a deployment holds many shops.
+type Shops struct {
+	// IdleUnload unloads a shop's in-memory state after this long without
+	// a request (default 30m; 0: never); its next request loads it again.
+	// The default shop is never unloaded.
+	IdleUnload time.Duration `yaml:"idle_unload"`
 }
 
 // Search configures product search.
@@ -352,6 +362,7 @@ func Default() Config {
 			LogFormat: "text", LogLevel: "info"},
 		Privacy:     Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
 		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
+		Shops:       Shops{IdleUnload: 30 * time.Minute},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
 			RatingScale: []float64{-10, 10}},
 		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews,
@@ -412,6 +423,9 @@ func (c Config) Validate() error {
 	}
 	if r := c.Server.RateLimit; !(r >= 0) || math.IsInf(r, 0) {
 		return fmt.Errorf("config: server.rate_limit %v must be a number of requests per second ≥ 0 (0: no limit)", r)
+	}
+	if c.Shops.IdleUnload < 0 {
+		return fmt.Errorf("config: shops.idle_unload %v must be ≥ 0 (0: shops stay loaded)", c.Shops.IdleUnload)
 	}
 	if c.Server.RateBurst < 0 {
 		return fmt.Errorf("config: server.rate_burst %d must be ≥ 0 (0: one second's worth of server.rate_limit)", c.Server.RateBurst)

@@ -29,6 +29,10 @@ type Retrainer struct {
 	// pieces (0: 5s; negative: no wait).
 	Quiet   time.Duration
 	Options pipeline.Options
+	// Turn, when set, is waited for before a run loads and trains, and
+	// released after it: the shop host's queue, so that the shops of one
+	// process train one at a time, in turn.
+	Turn func(ctx context.Context) (release func(), err error)
 
 	mu      sync.Mutex // held while a run is under way
 	lastMu  sync.Mutex
@@ -60,6 +64,13 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 		return nil, ErrBusy
 	}
 	defer r.mu.Unlock()
+	if r.Turn != nil {
+		release, err := r.Turn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	r.svc.newEvents.Store(0)
 	start := time.Now()
 	opts := r.Options

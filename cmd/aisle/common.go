@@ -16,6 +16,7 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/shops"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -27,6 +28,21 @@ type globalFlags struct {
 	config   string
 	cmd      *cobra.Command
 	bindings []flagBinding
+	// shop, with registerShop, is the shop (of the data directory) the
+	// command works on; createShop registers it when it is not yet.
+	shop       string
+	createShop bool
+}
+
+// registerShop adds --shop: the command then works on that shop's data
+// directory (docs/shops.md) instead of the default shop's.
+func (g *globalFlags) registerShop(create bool) {
+	usage := "work on this shop of the data directory (default: the default shop); see GET /api/shops"
+	if create {
+		usage += "; a shop not yet registered is created"
+	}
+	g.cmd.Flags().StringVar(&g.shop, "shop", "", usage)
+	g.createShop = create
 }
 
 // flagBinding ties a flag to the configuration key it sets.
@@ -72,7 +88,38 @@ func (g *globalFlags) load() (config.Config, error) {
 			over = append(over, config.Override{Key: b.key, Value: f.Value.String(), From: "--" + b.flag})
 		}
 	}
-	return config.Resolve(path, os.LookupEnv, over)
+	cfg, err := config.Resolve(path, os.LookupEnv, over)
+	if err != nil || g.shop == "" || g.shop == shops.DefaultID {
+		return cfg, err
+	}
+	cfg.Data, err = shopData(cfg.Data, g.shop, g.createShop)
+	return cfg, err
+}
+
+// shopData is the data directory of shop in the deployment's data
+// directory, registering the shop first when create is set.
+func shopData(data, shop string, create bool) (string, error) {
+	if err := shops.ValidID(shop); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return "", fmt.Errorf("create the data directory: %w", err)
+	}
+	reg, err := shops.OpenRegistry(filepath.Join(data, "shops.db"))
+	if err != nil {
+		return "", err
+	}
+	defer reg.Close()
+	if _, ok := reg.Get(shop); !ok {
+		if !create {
+			return "", fmt.Errorf("no shop %q in %s: create it with POST /api/shops, or import into it first (aisle import --shop %s)", shop, data, shop)
+		}
+		if _, err := reg.Create(shop, shops.Settings{}, time.Now()); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(os.Stderr, "Created shop %q in %s.\n", shop, data)
+	}
+	return shops.Dir(data, shop), nil
 }
 
 // existingDataFile resolves the configuration and returns the data file of

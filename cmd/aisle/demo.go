@@ -48,7 +48,7 @@ then the API is served. GET /api/ready answers 200 once it can serve.`,
 				var err error
 				quick, err = trainIfNone(ctx, cfg, eng)
 				return err
-			}, func(a *aisle.Aisle) {
+			}, nil, func(a *aisle.Aisle) {
 				if quick && a.RetrainInBackground() {
 					fmt.Println("Training the other models in the background; each serves once it validates better (GET /api/models).")
 				}

@@ -64,6 +64,7 @@ server must not be running on the same data directory.`,
 		},
 	}
 	g.register(cmd)
+	g.registerShop(true)
 	cmd.Flags().StringVar(&items, "items", "", "file of items")
 	cmd.Flags().StringVar(&users, "users", "", "file of users")
 	cmd.Flags().StringVar(&evs, "events", "", "file of events")

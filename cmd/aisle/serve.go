@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/embed/embedders"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/shops"
 	"github.com/aisle-dev/aisle/store/pgstore"
 )
 
@@ -70,7 +72,7 @@ the API description at /api/openapi.json) over the data in --data.`,
 			defer stop()
 			log := newLogger(cfg)
 			f.warnKeyFlags(log)
-			return serve(ctx, cfg, log, false, nil)
+			return serve(ctx, cfg, log, false, nil, nil)
 		},
 	}
 	f.register(cmd)
@@ -81,8 +83,13 @@ the API description at /api/openapi.json) over the data in --data.`,
 // storefront's user switcher (aisle demo only). prepare, when set,
 // runs after the server is listening and before it is marked ready (the
 // demo imports and trains there, so /api/ready tells when it can answer).
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, prepare func(context.Context, *engine.Engine) error, ready ...func(*aisle.Aisle)) (err error) {
-	opts := []aisle.Option{aisle.WithLogger(log), aisle.WithPrepare(prepare)}
+//
+// Every shop of the registry in the data directory is served under
+// /api/shops/{shop}/… (package shops); shopOptions, when set, adds
+// options to the opening of each (the demo's gift shop imports there).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, prepare func(context.Context, *engine.Engine) error, shopOptions func(string) []aisle.Option, ready ...func(*aisle.Aisle)) (err error) {
+	queue := shops.NewTrainingQueue() // the shops train one at a time, in turn
+	opts := []aisle.Option{aisle.WithLogger(log), aisle.WithPrepare(prepare), aisle.WithTrainingTurn(queue.Turn(shops.DefaultID))}
 	if demo {
 		opts = append(opts, aisle.WithDemo())
 	}
@@ -91,6 +98,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, 
 		return err
 	}
 	defer func() { err = errors.Join(err, a.Close()) }()
+	reg, err := shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, reg.Close()) }()
+	host, err := shops.New(shops.Options{Config: cfg, Default: a, Registry: reg, Logger: log,
+		IdleAfter: cfg.Shops.IdleUnload, ShopOptions: shopOptions, Queue: queue})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, host.Close()) }()
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using it? pick another with --addr)", cfg.Server.Addr, err)
@@ -98,7 +116,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, ln) }()
+	go func() { served <- a.ServeHandler(ctx, ln, host) }()
 	url := "http://" + ln.Addr().String()
 	where := cfg.Data
 	if cfg.Store != "" {

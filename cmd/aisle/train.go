@@ -114,6 +114,7 @@ server must not be running on the same data directory.`,
 		},
 	}
 	g.register(cmd)
+	g.registerShop(false)
 	cmd.Flags().StringVar(&models, "model", "", "comma-separated models to train (default: the config's list, else popular,itemknn,ials,ease)")
 	cmd.Flags().BoolVar(&tune, "tune", false, "first search each model's main hyper-parameters on the validation split within training.tune_budget (as the server does every training.tune_every) and train with the winners")
 	cmd.Flags().BoolVar(&background, "background", true, "also train the background models (sasrec), each within training.background_budget, as the server does after the fast ones")

@@ -1,0 +1,232 @@
+package shops_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aisle-dev/aisle/shops"
+)
+
+// Deleting a shop while another shop (and the deleted one) are being
+// asked: the other answers every request, the deleted one answers or says
+// 404, never 5xx; the delete reports what it removed; after a restart the
+// shop is gone from the registry, the routes and the disk.
+func TestDeleteUnderTrafficAndRestart(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	s := start(t, cfg)
+	s.createShop("acme", "teapot", "Kitchen/Teapots")
+	s.createShop("bolt", "hammer", "Tools/Hammers")
+	var k struct{ Key string }
+	json.Unmarshal(s.must(201, "POST", "/api/shops/acme/keys", opKey, `{"scopes":["public"]}`), &k)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var problems []string
+	var asked [2]int
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paths := []string{"/api/shops/bolt/search?q=hammer", "/api/shops/bolt/recommend/u01", "/api/shops/bolt/items/p01", "/api/shops/acme/search?q=teapot"}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := paths[(w+i)%len(paths)]
+				req, _ := http.NewRequest("GET", s.url+p, nil)
+				req.Header.Set("X-API-Key", opKey)
+				resp, err := http.DefaultClient.Do(req)
+				mu.Lock()
+				switch {
+				case err != nil:
+					problems = append(problems, fmt.Sprintf("%s: %v", p, err))
+				case strings.Contains(p, "bolt") && resp.StatusCode != 200:
+					problems = append(problems, fmt.Sprintf("%s: %d", p, resp.StatusCode))
+				case strings.Contains(p, "acme") && resp.StatusCode != 200 && resp.StatusCode != 404:
+					problems = append(problems, fmt.Sprintf("%s: %d", p, resp.StatusCode))
+				}
+				if strings.Contains(p, "bolt") {
+					asked[0]++
+				} else {
+					asked[1]++
+				}
+				mu.Unlock()
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	// let the traffic run for a number of requests (not a time) first
+	for {
+		mu.Lock()
+		n := asked[0]
+		mu.Unlock()
+		if n >= 50 {
+			break
+		}
+	}
+	var d shops.Deleted
+	json.Unmarshal(s.must(200, "DELETE", "/api/shops/acme", opKey, ""), &d)
+	mu.Lock()
+	after := asked[0] + 50
+	mu.Unlock()
+	for {
+		mu.Lock()
+		n := asked[0]
+		mu.Unlock()
+		if n >= after {
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if d.Items != 30 || d.Users != 40 || d.Events != 240 || d.Keys != 1 {
+		t.Errorf("delete reported %+v, want 30 items, 40 users, 240 events, 1 key", d)
+	}
+	gone := func() {
+		t.Helper()
+		for _, p := range []string{"/api/shops/acme", "/api/shops/acme/items", "/api/shops/acme/search?q=teapot"} {
+			if code, b := s.do("GET", p, opKey, ""); code != 404 {
+				t.Errorf("GET %s after the delete: %d %.200s, want 404", p, code, b)
+			}
+		}
+		if code, _ := s.do("GET", "/api/shops/acme/items", k.Key, ""); code != 401 {
+			t.Errorf("acme's key after the delete: %d, want 401", code)
+		}
+		if list := string(s.must(200, "GET", "/api/shops", opKey, "")); strings.Contains(list, `"acme"`) {
+			t.Errorf("GET /api/shops still lists acme: %s", list)
+		}
+		if _, err := os.Stat(shops.Dir(cfg.Data, "acme")); !os.IsNotExist(err) {
+			t.Errorf("acme's data directory is still there: %v", err)
+		}
+	}
+	gone()
+	// a directory a crash left behind, of a shop the registry does not know
+	ghost := shops.Dir(cfg.Data, "ghost")
+	os.MkdirAll(ghost, 0o755)
+	os.WriteFile(filepath.Join(ghost, "aisle.db"), []byte("x"), 0o644)
+	s.stop()
+
+	s = start(t, cfg)
+	gone()
+	if _, err := os.Stat(ghost); !os.IsNotExist(err) {
+		t.Errorf("the leftover directory of an unknown shop survived the restart: %v", err)
+	}
+	if b := string(s.must(200, "GET", "/api/shops/bolt/search?q=hammer", opKey, "")); !strings.Contains(b, `"total":30`) {
+		t.Errorf("bolt after the restart: %.300s", b)
+	}
+	// the id can be used again, for an empty shop
+	s.must(201, "POST", "/api/shops", opKey, `{"id":"acme"}`)
+	if b := string(s.must(200, "GET", "/api/shops/acme/stats", opKey, "")); !strings.Contains(b, `"items":0`) {
+		t.Errorf("a new shop with a deleted shop's id: %s", b)
+	}
+}
+
+// Per-shop limits: a rate over rate_limit gets 429 with Retry-After,
+// events over max_events 507; CORS answers only allowed origins on public
+// routes.
+func TestShopLimitsAndCORS(t *testing.T) {
+	s := start(t, testConfig(t.TempDir()))
+	s.must(201, "POST", "/api/shops", opKey, `{"id":"acme","max_events":3,"allowed_origins":["https://acme.example"]}`)
+	s.must(200, "POST", "/api/shops/acme/items", opKey, `[{"id":"p1","title":"teapot"}]`)
+	s.must(200, "POST", "/api/shops/acme/events", opKey, `[{"user_id":"u1","item_id":"p1","type":"view"},{"user_id":"u1","item_id":"p1","type":"view"},{"user_id":"u2","item_id":"p1","type":"view"}]`)
+	if code, b := s.do("POST", "/api/shops/acme/events", opKey, `{"user_id":"u1","item_id":"p1","type":"view"}`); code != 507 || !strings.Contains(string(b), "max_events") {
+		t.Errorf("an event over max_events: %d %s, want 507 naming max_events", code, b)
+	}
+	// the limit is per shop: the default shop takes events
+	s.must(200, "POST", "/api/items", opKey, `[{"id":"p1","title":"stapler"}]`)
+	s.must(200, "POST", "/api/events", opKey, `[{"user_id":"u1","item_id":"p1","type":"view"},{"user_id":"u1","item_id":"p1","type":"view"},{"user_id":"u2","item_id":"p1","type":"view"},{"user_id":"u3","item_id":"p1","type":"view"}]`)
+	// deleting a user frees room
+	s.must(200, "DELETE", "/api/shops/acme/users/u1", opKey, "")
+	s.must(200, "POST", "/api/shops/acme/events", opKey, `{"user_id":"u3","item_id":"p1","type":"view"}`)
+
+	s.must(200, "PATCH", "/api/shops/acme", opKey, `{"rate_limit":0.001,"rate_burst":2}`)
+	codes := []int{}
+	var retry string
+	for range 3 {
+		req, _ := http.NewRequest("GET", s.url+"/api/shops/acme/items", nil)
+		req.Header.Set("X-API-Key", opKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+		retry = resp.Header.Get("Retry-After")
+	}
+	if fmt.Sprint(codes) != "[200 200 429]" || retry == "" {
+		t.Errorf("three requests at a burst of 2: %v (Retry-After %q), want [200 200 429] with Retry-After", codes, retry)
+	}
+	s.must(200, "GET", "/api/items", opKey, "") // another shop is not limited
+	s.must(200, "PATCH", "/api/shops/acme", opKey, `{"rate_limit":0}`)
+
+	preflight := func(origin, path string) http.Header {
+		req, _ := http.NewRequest("OPTIONS", s.url+path, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	if h := preflight("https://acme.example", "/api/shops/acme/search?q=tea"); h.Get("Access-Control-Allow-Origin") != "https://acme.example" {
+		t.Errorf("preflight from an allowed origin on a public route: %v", h)
+	}
+	if h := preflight("https://evil.example", "/api/shops/acme/search?q=tea"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from another origin: %v", h)
+	}
+	if h := preflight("https://acme.example", "/api/shops/acme/users"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight on a read route (not for public keys): %v", h)
+	}
+}
+
+// An idle shop is unloaded, reported so, and loads again on its next
+// request with its data; /metrics has a shop label.
+func TestIdleUnloadAndMetrics(t *testing.T) {
+	s := start(t, testConfig(t.TempDir()))
+	s.createShop("acme", "teapot", "Kitchen/Teapots")
+	loaded := func() (bool, int64) {
+		var in shops.Info
+		json.Unmarshal(s.must(200, "GET", "/api/shops/acme", opKey, ""), &in)
+		return in.Loaded, in.MemoryBytes
+	}
+	if ok, mem := loaded(); !ok || mem <= 0 {
+		t.Errorf("after use: loaded %v, memory %d; want loaded with its heap", ok, mem)
+	}
+	m := string(s.must(200, "GET", "/metrics", "", ""))
+	for _, want := range []string{`aisle_shop_loaded{shop="acme"} 1`, `aisle_shop_memory_bytes{shop="acme"}`, `aisle_shop_loaded{shop="default"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if n := s.host.UnloadIdle(0); n != 1 {
+		t.Errorf("unloaded %d shops, want 1", n)
+	}
+	if ok, _ := loaded(); ok {
+		t.Error("acme is still loaded after unloading idle shops")
+	}
+	if m := string(s.must(200, "GET", "/metrics", "", "")); !strings.Contains(m, `aisle_shop_loaded{shop="acme"} 0`) || !strings.Contains(m, "aisle_shop_unloads_total 1") {
+		t.Errorf("/metrics after the unload: %v", m[strings.Index(m, "aisle_shop"):][:300])
+	}
+	if b := string(s.must(200, "GET", "/api/shops/acme/search?q=teapot", opKey, "")); !strings.Contains(b, `"total":30`) {
+		t.Errorf("acme reloaded: %.300s", b)
+	}
+	if ok, _ := loaded(); !ok {
+		t.Error("acme not loaded after a request")
+	}
+}

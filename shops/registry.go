@@ -1,0 +1,424 @@
+package shops
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultID is the id of the default shop: the data directory itself,
+// served by the routes without a /api/shops/{shop} prefix.
+const DefaultID = "default"
+
+// idPattern is the alphabet of shop ids: lower-case ASCII letters, digits
+// and hyphens, starting with a letter or digit, at most 32 characters.
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// ValidID reports whether id may name a shop (see idPattern); the error
+// says what is allowed.
+func ValidID(id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("shop id %q: use 1 to 32 lower-case letters, digits and hyphens, starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// Settings are a shop's own limits and browser origins; zero values mean
+// "no limit" (or none allowed, for origins).
+type Settings struct {
+	// Name is a display name for the dashboard.
+	Name string `json:"name,omitempty"`
+	// RateLimit is the requests per second the whole shop may receive
+	// (0: unlimited); RateBurst how many may come at once (0: RateLimit
+	// rounded up). Over it the answer is 429 with Retry-After.
+	RateLimit float64 `json:"rate_limit,omitempty"`
+	RateBurst int     `json:"rate_burst,omitempty"`
+	// MaxEvents bounds the events the shop may store (0: unlimited);
+	// ingesting beyond it is answered 507.
+	MaxEvents int64 `json:"max_events,omitempty"`
+	// AllowedOrigins are the browser origins (scheme://host[:port]) that
+	// may call the shop's public routes across origins (CORS).
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+}
+
+// Validate checks the settings' ranges.
+func (s Settings) Validate() error {
+	if s.RateLimit < 0 || s.RateBurst < 0 || s.MaxEvents < 0 {
+		return errors.New("rate_limit, rate_burst and max_events must be ≥ 0 (0: unlimited)")
+	}
+	for _, o := range s.AllowedOrigins {
+		if o != "*" && !(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) || strings.HasSuffix(o, "/") {
+			return fmt.Errorf("allowed origin %q: give scheme://host[:port] without a path, e.g. https://shop.example", o)
+		}
+	}
+	return nil
+}
+
+// Shop is a registered shop.
+type Shop struct {
+	ID       string    `json:"id"`
+	Created  time.Time `json:"created"`
+	Settings Settings  `json:"settings"`
+}
+
+// Scope is what a key may do.
+type Scope string
+
+// The scopes of keys, from least to most.
+const (
+	// ScopePublic: recommendations, search, suggestions and item reads;
+	// safe to embed in a web page.
+	ScopePublic Scope = "public"
+	// ScopeRead: also users, their events, models and statistics.
+	ScopeRead Scope = "read"
+	// ScopeWrite: ingest items, users and events.
+	ScopeWrite Scope = "write"
+	// ScopeAdmin: everything of the shop (models, deletions, keys).
+	ScopeAdmin Scope = "admin"
+)
+
+var allScopes = []Scope{ScopePublic, ScopeRead, ScopeWrite, ScopeAdmin}
+
+// Key is a stored API key: its secret is not stored, only its SHA-256.
+type Key struct {
+	ID      string    `json:"id"`
+	Shop    string    `json:"shop"`
+	Scopes  []Scope   `json:"scopes"`
+	Created time.Time `json:"created"`
+	Hash    string    `json:"hash,omitempty"` // hex SHA-256 of the secret
+}
+
+// Allows reports whether the key's scopes open a route that needs need.
+// admin opens everything; read also opens public routes; write opens
+// only ingestion.
+func (k *Key) Allows(need Scope) bool {
+	for _, s := range k.Scopes {
+		if s == need || s == ScopeAdmin || (s == ScopeRead && need == ScopePublic) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyPrefix starts every shop key, so the router tells them from the
+// operator keys (--admin-key, --read-key) without a lookup.
+const keyPrefix = "aisle_sk_"
+
+var (
+	bucketShops = []byte("shops")
+	bucketKeys  = []byte("keys")
+)
+
+// ErrNotFound is returned for a shop or key that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned when creating a shop whose id is taken.
+var ErrExists = errors.New("already exists")
+
+// Registry is the durable list of shops and their keys, in one bbolt
+// file. Reads are served from memory; every change is written through
+// before it is visible, so a revoked key is refused at once.
+type Registry struct {
+	db *bolt.DB
+
+	mu    sync.RWMutex
+	shops map[string]Shop
+	keys  map[string]Key
+}
+
+// OpenRegistry opens (creating if needed) the registry file at path.
+func OpenRegistry(path string) (*Registry, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open shop registry %s: %w (is another aisle process using this data directory?)", path, err)
+	}
+	r := &Registry{db: db, shops: map[string]Shop{}, keys: map[string]Key{}}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketShops, bucketKeys} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketShops).ForEach(func(k, v []byte) error {
+			var s Shop
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("shop %q: %w", k, err)
+			}
+			r.shops[s.ID] = s
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
+			var key Key
+			if err := json.Unmarshal(v, &key); err != nil {
+				return fmt.Errorf("key %q: %w", k, err)
+			}
+			r.keys[key.ID] = key
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read shop registry %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Close closes the file.
+func (r *Registry) Close() error { return r.db.Close() }
+
+// Create registers a new shop.
+func (r *Registry) Create(id string, s Settings, now time.Time) (Shop, error) {
+	if err := ValidID(id); err != nil {
+		return Shop{}, err
+	}
+	if err := s.Validate(); err != nil {
+		return Shop{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.shops[id]; ok || id == DefaultID {
+		return Shop{}, fmt.Errorf("shop %q %w", id, ErrExists)
+	}
+	sh := Shop{ID: id, Created: now.UTC(), Settings: s}
+	if err := r.put(bucketShops, id, sh); err != nil {
+		return Shop{}, err
+	}
+	r.shops[id] = sh
+	return sh, nil
+}
+
+// SetDefault stores the default shop's settings (it is always there).
+func (r *Registry) SetDefault(s Settings) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sh, ok := r.shops[DefaultID]
+	if !ok {
+		sh = Shop{ID: DefaultID, Created: time.Now().UTC()}
+	}
+	sh.Settings = s
+	if err := r.put(bucketShops, DefaultID, sh); err != nil {
+		return err
+	}
+	r.shops[DefaultID] = sh
+	return nil
+}
+
+// Get returns a shop (the default shop is always there).
+func (r *Registry) Get(id string) (Shop, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	sh, ok := r.shops[id]
+	if !ok && id == DefaultID {
+		return Shop{ID: DefaultID}, true
+	}
+	return sh, ok
+}
+
+// List returns the shops by id, the default shop first.
+func (r *Registry) List() []Shop {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := []Shop{}
+	if _, ok := r.shops[DefaultID]; !ok {
+		out = append(out, Shop{ID: DefaultID})
+	}
+	for _, s := range r.shops {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].ID == DefaultID) != (out[j].ID == DefaultID) {
+			return out[i].ID == DefaultID
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Update replaces a shop's settings.
+func (r *Registry) Update(id string, s Settings) (Shop, error) {
+	if err := s.Validate(); err != nil {
+		return Shop{}, err
+	}
+	if id == DefaultID {
+		if err := r.SetDefault(s); err != nil {
+			return Shop{}, err
+		}
+		sh, _ := r.Get(id)
+		return sh, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sh, ok := r.shops[id]
+	if !ok {
+		return Shop{}, fmt.Errorf("shop %q %w", id, ErrNotFound)
+	}
+	sh.Settings = s
+	if err := r.put(bucketShops, id, sh); err != nil {
+		return Shop{}, err
+	}
+	r.shops[id] = sh
+	return sh, nil
+}
+
+// Delete removes a shop and all its keys in one transaction; it reports
+// how many keys went.
+func (r *Registry) Delete(id string) (keys int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.shops[id]; !ok {
+		return 0, fmt.Errorf("shop %q %w", id, ErrNotFound)
+	}
+	var gone []string
+	for kid, k := range r.keys {
+		if k.Shop == id {
+			gone = append(gone, kid)
+		}
+	}
+	err = r.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketShops).Delete([]byte(id)); err != nil {
+			return err
+		}
+		for _, kid := range gone {
+			if err := tx.Bucket(bucketKeys).Delete([]byte(kid)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete shop %q from the registry: %w", id, err)
+	}
+	delete(r.shops, id)
+	for _, kid := range gone {
+		delete(r.keys, kid)
+	}
+	return len(gone), nil
+}
+
+// NewKey creates a key of shop with scopes and returns it with its
+// secret, which is not stored and cannot be shown again.
+func (r *Registry) NewKey(shop string, scopes []Scope, now time.Time) (Key, string, error) {
+	if len(scopes) == 0 {
+		return Key{}, "", errors.New(`give the key's scopes, e.g. {"scopes":["read","write"]} (public, read, write, admin)`)
+	}
+	var clean []Scope
+	for _, s := range scopes {
+		if !slices.Contains(allScopes, s) {
+			return Key{}, "", fmt.Errorf("unknown scope %q: use public, read, write or admin", s)
+		}
+		if !slices.Contains(clean, s) {
+			clean = append(clean, s)
+		}
+	}
+	var idb [6]byte
+	var sec [24]byte
+	rand.Read(idb[:])
+	rand.Read(sec[:])
+	id := hex.EncodeToString(idb[:])
+	secret := base64.RawURLEncoding.EncodeToString(sec[:])
+	sum := sha256.Sum256([]byte(secret))
+	k := Key{ID: id, Shop: shop, Scopes: clean, Created: now.UTC(), Hash: hex.EncodeToString(sum[:])}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.shops[shop]; !ok && shop != DefaultID {
+		return Key{}, "", fmt.Errorf("shop %q %w", shop, ErrNotFound)
+	}
+	if err := r.put(bucketKeys, id, k); err != nil {
+		return Key{}, "", err
+	}
+	r.keys[id] = k
+	return k, keyPrefix + id + "_" + secret, nil
+}
+
+// Keys lists a shop's keys (without hashes), oldest first.
+func (r *Registry) Keys(shop string) []Key {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := []Key{}
+	for _, k := range r.keys {
+		if k.Shop == shop {
+			k.Hash = ""
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Revoke deletes a key of shop; it stops working at once.
+func (r *Registry) Revoke(shop, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.keys[id]
+	if !ok || k.Shop != shop {
+		return fmt.Errorf("key %q of shop %q %w", id, shop, ErrNotFound)
+	}
+	if err := r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Delete([]byte(id)) }); err != nil {
+		return fmt.Errorf("revoke key %q: %w", id, err)
+	}
+	delete(r.keys, id)
+	return nil
+}
+
+// IsShopKey reports whether a sent key has the form of a shop key (as
+// opposed to an operator key).
+func IsShopKey(sent string) bool { return strings.HasPrefix(sent, keyPrefix) }
+
+// Verify returns the key a sent shop key proves, comparing the secret's
+// hash in constant time; false for an unknown, revoked or wrong key.
+func (r *Registry) Verify(sent string) (Key, bool) {
+	rest, ok := strings.CutPrefix(sent, keyPrefix)
+	if !ok {
+		return Key{}, false
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok {
+		return Key{}, false
+	}
+	r.mu.RLock()
+	k, found := r.keys[id]
+	r.mu.RUnlock()
+	sum := sha256.Sum256([]byte(secret))
+	want := make([]byte, sha256.Size)
+	if found {
+		if b, err := hex.DecodeString(k.Hash); err == nil && len(b) == sha256.Size {
+			want = b
+		}
+	}
+	if subtle.ConstantTimeCompare(sum[:], want) != 1 || !found {
+		return Key{}, false
+	}
+	k.Hash = ""
+	return k, true
+}
+
+func (r *Registry) put(bucket []byte, id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(id), b) }); err != nil {
+		return fmt.Errorf("write shop registry: %w", err)
+	}
+	return nil
+}
