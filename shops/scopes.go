@@ -44,6 +44,7 @@ var routeNeeds = map[string]Need{
 	"GET /api/trending":                               Need(ScopePublic),
 	"GET /api/search":                                 Need(ScopePublic),
 	"GET /api/suggest":                                Need(ScopePublic),
+	"POST /api/assistant":                             Need(ScopePublic),
 
 	// read: the shop's users and its own figures
 	"GET /api/stats":             Need(ScopeRead),
@@ -72,6 +73,12 @@ var routeNeeds = map[string]Need{
 	"GET /api/shops/{shop}/keys":         Need(ScopeAdmin),
 	"POST /api/shops/{shop}/keys":        Need(ScopeAdmin),
 	"DELETE /api/shops/{shop}/keys/{id}": Need(ScopeAdmin),
+	"GET /api/experiments":               Need(ScopeAdmin),
+	"POST /api/experiments":              Need(ScopeAdmin),
+	"GET /api/experiments/{id}":          Need(ScopeAdmin),
+	"GET /api/experiments/{id}/results":  Need(ScopeAdmin),
+	"POST /api/experiments/{id}/stop":    Need(ScopeAdmin),
+	"POST /api/experiments/{id}/ship":    Need(ScopeAdmin),
 
 	// operator only
 	"GET /api/shops":           NeedOperator,
