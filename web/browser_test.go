@@ -3,15 +3,19 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/aisle-dev/aisle/search"
@@ -54,6 +58,46 @@ func browser(t *testing.T, timeout time.Duration) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start Chromium %s: %v", path, err)
 	}
+	// what the page said went wrong, shown when the test fails
+	var mu sync.Mutex
+	var pageLog []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		var line string
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			line = fmt.Sprintf("exception: %s at %s:%d", d.Text, d.URL, d.LineNumber+1)
+			if d.Exception != nil {
+				line += ": " + d.Exception.Description
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value))
+				}
+				line = "console." + string(ev.Type) + ": " + strings.Join(parts, " ")
+			}
+		case *network.EventResponseReceived:
+			if ev.Response.Status >= 400 {
+				line = fmt.Sprintf("HTTP %d %s", ev.Response.Status, ev.Response.URL)
+			}
+		}
+		if line != "" {
+			mu.Lock()
+			pageLog = append(pageLog, line)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatalf("listen to the page: %v", err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if t.Failed() && len(pageLog) > 0 {
+			t.Logf("the page reported:\n  %s", strings.Join(pageLog, "\n  "))
+		}
+	})
 	return ctx
 }
 
