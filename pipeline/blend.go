@@ -26,6 +26,10 @@ type Partner struct {
 // users in the same pass.
 var blendGrid = []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1}
 
+// blendMinSE is how many standard errors of the per-user paired
+// difference a blend's NDCG@10 gain over its partner must exceed.
+const blendMinSE = 2
+
 // BlendNote starts the note of a stored blend version.
 const BlendNote = "blend chosen on validation"
 
@@ -44,7 +48,8 @@ const BlendNote = "blend chosen on validation"
 // trainBlend measures the blends of seq (fitted on the validation split,
 // as background models are) with a fresh fit of the partner on the same
 // split, and, when a blend beats both parts on validation NDCG@10 (the
-// criterion every model competes on for primary), fits the partner on all
+// criterion every model competes on for primary), its gain over the
+// partner by more than blendMinSE standard errors, fits the partner on all
 // the data and stores the blend as a candidate version of model "blend".
 // Unlike a recency boost it need not keep the random half: it is a model
 // of its own, chosen as primary (or not) like any other.
@@ -85,7 +90,7 @@ func trainBlend(ctx context.Context, models store.Models, data *Data, opts Optio
 	if err != nil {
 		return fail(err)
 	}
-	mets, _ := split.evaluate(10, p.Weighting, len(blendGrid), func(q model.Query, out [][]float32) {
+	mets, perUser := split.evaluate(10, p.Weighting, len(blendGrid), func(q model.Query, out [][]float32) {
 		pm.Score(q, out[0])
 		s := make([]float32, len(out[0]))
 		seq.Score(q, s)
@@ -118,6 +123,15 @@ func trainBlend(ctx context.Context, models store.Models, data *Data, opts Optio
 		blendGrid[best], seqSpec.Name, mets[best]["NDCG@10"], mets[best]["NDCG@10:random"])
 	if best == 0 || best == last {
 		res.Reason = "no blend: one part alone validates best; " + res.Reason
+		return res
+	}
+	// A blend adds a part to the partner: it must beat it beyond the
+	// noise of the hold-out (per-user paired differences), not by a
+	// share of users that a new draw would reverse.
+	gain, se := pairedChange(perUser[best], perUser[0])
+	res.Reason += fmt.Sprintf("; gain over %s %.4f ± %.4f", p.Spec.Name, gain, se)
+	if gain <= blendMinSE*se {
+		res.Reason = "no blend: its gain is within the noise; " + res.Reason
 		return res
 	}
 	weight := blendGrid[best]

@@ -467,26 +467,22 @@ func topAllowed(scores []float32, excluded []bool, k int) []int32 {
 	return out
 }
 
-// randomHalfChange returns how much cand's NDCG (per sampled user, as
-// evaluate returns it) changes base's on the users who lent random
-// interactions: the mean difference and its standard error.
-func (sp *Split) randomHalfChange(cand, base []float64) (mean, se float64) {
-	var d []float64
-	for i := range sp.Users {
-		if !sp.Newest[i] {
-			d = append(d, cand[i]-base[i])
-		}
-	}
-	if len(d) < 2 {
+// pairedChange returns how much cand's NDCG (per sampled user, as
+// evaluate returns it) changes base's: the mean difference over the
+// sampled users and its standard error.
+func pairedChange(cand, base []float64) (mean, se float64) {
+	n := min(len(cand), len(base))
+	if n < 2 {
 		return 0, 0
 	}
-	for _, v := range d {
-		mean += v
+	for i := 0; i < n; i++ {
+		mean += cand[i] - base[i]
 	}
-	mean /= float64(len(d))
+	mean /= float64(n)
 	var sq float64
-	for _, v := range d {
-		sq += (v - mean) * (v - mean)
+	for i := 0; i < n; i++ {
+		d := cand[i] - base[i] - mean
+		sq += d * d
 	}
-	return mean, math.Sqrt(sq/float64(len(d)-1)) / math.Sqrt(float64(len(d)))
+	return mean, math.Sqrt(sq/float64(n-1)) / math.Sqrt(float64(n))
 }
