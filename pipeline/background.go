@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/blend"
 	"github.com/aisle-dev/aisle/store"
 )
 
@@ -27,6 +28,10 @@ type Background struct {
 	// never); TuneBudget bounds each search (0: 10 minutes).
 	TuneEvery  time.Duration
 	TuneBudget time.Duration
+	// BlendWith, when set, is the serving primary: each background
+	// sequence model is also blended with it, and the blend is stored as
+	// model "blend" when it validates better than both (see trainBlend).
+	BlendWith *Partner
 }
 
 // DefaultBackgroundModels are trained in the background when the config
@@ -66,8 +71,22 @@ func TrainBackground(ctx context.Context, models store.Models, data *Data, opts 
 		o.Models = append(o.Models, bounded(spec, bg.Budget, o.Threads))
 	}
 	results, err := Train(ctx, models, data, o)
+	if p := bg.BlendWith; err == nil && p != nil && !orderOnly(p.Spec.Name) && p.Spec.Name != blend.Name {
+		for k, res := range results {
+			if !res.Trained || res.fitted == nil || !orderOnly(res.Model) {
+				continue
+			}
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			bo := opts
+			bo.Threads = o.Threads
+			results = append(results, trainBlend(ctx, models, data, bo, res.fitted, o.Models[k], *p))
+		}
+	}
 	for k := range results {
 		results[k].Phase = "background"
+		results[k].fitted = nil
 	}
 	return results, err
 }

@@ -87,6 +87,9 @@ type Result struct {
 	Sequence *Sequence `json:"sequence,omitempty"`
 	// Tuning is the hyper-parameter search's account (Phase "tune").
 	Tuning *TuneReport `json:"tuning,omitempty"`
+	// fitted is the stored model when it is also the one validation
+	// measured (SkipRefit), for a blend to reuse.
+	fitted model.Model
 }
 
 // Source is where training reads from: the catalogue and the event log.
@@ -134,16 +137,20 @@ func Train(ctx context.Context, models store.Models, data *Data, opts Options) (
 	if nVal == 0 {
 		nVal = 5000
 	}
-	split := holdout(data.Implicit, nVal, opts.Seed)
-	if split != nil {
-		split.Workers = opts.Threads
+	splits := holdouts(data.Implicit, nVal, opts.Seed)
+	if opts.SkipRefit {
+		// the model measured is the model stored: one fit, on one hold-out
+		splits = splits[:min(1, len(splits))]
+	}
+	for _, sp := range splits {
+		sp.Workers = opts.Threads
 	}
 	var results []Result
 	for _, spec := range specs {
 		if err := ctx.Err(); err != nil {
 			return results, err
 		}
-		res := trainOne(ctx, models, data, split, spec, opts)
+		res := trainOne(ctx, models, data, splits, spec, opts)
 		if res.Error != "" {
 			log.Error("training failed", "model", spec.Name, "error", res.Error)
 		} else if res.Trained {
@@ -166,7 +173,7 @@ func (s Spec) Check(data *Data) (bool, string) {
 	return req.Check(data)
 }
 
-func trainOne(ctx context.Context, models store.Models, data *Data, split *Split, spec Spec, opts Options) Result {
+func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Split, spec Spec, opts Options) Result {
 	res := Result{Model: spec.Name}
 	req := DefaultRequirements(spec.Name)
 	if spec.Requirements != nil {
@@ -226,7 +233,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	// Measure on the held-out split (implicit models only) with each base
 	// weighting and recent-event adjustment worth trying, keep the best by
 	// NDCG@10, then fit again on all the data unless told not to.
-	validated := split != nil && req.NeedsRatings == 0 && len(split.Targets) > 0
+	validated := len(splits) > 0 && req.NeedsRatings == 0
 	var wt Weighting
 	if validated {
 		var bestModel model.Model
@@ -236,26 +243,35 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 			bases, grid = []Weighting{{}}, recencyGrid[:1]
 		}
 		for k, base := range bases {
-			if k > 0 {
-				if m, err = newModel(); err != nil {
-					return fail(err)
+			// every recent-event adjustment, on every hold-out: met[g][h]
+			met := make([][]map[string]float64, len(grid))
+			for h, sp := range splits {
+				if k > 0 || h > 0 {
+					if m, err = newModel(); err != nil {
+						return fail(err)
+					}
+				}
+				if err := m.Fit(ctx, base.apply(sp.Train), progress("validate")); err != nil {
+					return fail(fmt.Errorf("fit on the validation split: %w", err))
+				}
+				for g, rg := range grid {
+					w := base
+					w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
+					met[g] = append(met[g], sp.Evaluate(m, 10, w))
 				}
 			}
-			if err := m.Fit(ctx, base.apply(split.Train), progress("validate")); err != nil {
-				return fail(fmt.Errorf("fit on the validation split: %w", err))
-			}
-			var plain map[string]float64 // this base weighting without a boost
-			for _, rg := range grid {
+			plain := meanMetrics(met[0]) // this base weighting without a boost
+			for g, rg := range grid {
 				w := base
 				w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
-				met := split.Evaluate(m, 10, w)
-				if plain == nil {
-					plain = met
-				}
-				if res.Metrics == nil || preferWeighting(met, res.Metrics, plain, w.RecentBoost) {
-					bestModel, wt, res.Metrics = m, w, met
+				mean := meanMetrics(met[g])
+				if res.Metrics == nil || preferWeighting(mean, res.Metrics, plain, w.RecentBoost) {
+					bestModel, wt, res.Metrics = m, w, mean
 				}
 			}
+		}
+		if len(splits) > 1 {
+			res.Metrics["holdouts"] = float64(len(splits))
 		}
 		m = bestModel
 	}
@@ -290,5 +306,8 @@ func trainOne(ctx context.Context, models store.Models, data *Data, split *Split
 	}
 	res.Version = v
 	res.Trained = true
+	if validated && opts.SkipRefit {
+		res.fitted = m
+	}
 	return res
 }

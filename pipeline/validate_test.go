@@ -39,11 +39,20 @@ func TestHoldoutHalfNewestHalfRandom(t *testing.T) {
 		t.Fatalf("%d users held out, want 30", len(sp.Users))
 	}
 	newest := 0
+	shares := map[int]bool{}
 	for i, u := range sp.Users {
 		n := len(rows[u])
 		want := int(math.Round(0.2 * float64(n)))
-		if len(sp.Targets[i]) != want {
-			t.Fatalf("user %d with %d items lent %d, want %d", u, n, len(sp.Targets[i]), want)
+		if !sp.Newest[i] {
+			// a random share of 10–50 %, at least one, keeping two
+			want = len(sp.Targets[i])
+			lo, hi := max(1, int(math.Round(0.1*float64(n)))), min(n-2, int(math.Round(0.5*float64(n))))
+			if want < lo || want > hi {
+				t.Fatalf("user %d with %d items lent %d at random, want %d..%d", u, n, want, lo, hi)
+			}
+			shares[want*100/n] = true
+		} else if len(sp.Targets[i]) != want {
+			t.Fatalf("user %d with %d items lent %d of the newest, want %d", u, n, len(sp.Targets[i]), want)
 		}
 		kept := sp.Train.Row(int(u))
 		if len(kept)+want != n {
@@ -66,6 +75,9 @@ func TestHoldoutHalfNewestHalfRandom(t *testing.T) {
 	}
 	if newest != 15 {
 		t.Fatalf("%d users lent their newest items, want half of 30", newest)
+	}
+	if len(shares) < 4 {
+		t.Fatalf("random-half users lent only the shares %v (percent), want a spread", shares)
 	}
 	if sp.Train.NumUsers() != ds.NumUsers() || len(sp.Train.Row(40)) != 2 {
 		t.Fatalf("users not held out keep their rows")
@@ -130,5 +142,53 @@ func TestPreferWeighting(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// TestHoldoutsRepeatOnSmallShops: a shop with fewer eligible users than
+// the validation asks for is measured on fresh draws, at most maxHoldouts;
+// the first draw is the single hold-out's.
+func TestHoldoutsRepeatOnSmallShops(t *testing.T) {
+	var rows [][]int32
+	for u := 0; u < 30; u++ {
+		rows = append(rows, []int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	}
+	ds := rowsDataset(10, rows)
+	tests := []struct {
+		n, want int
+	}{{30, 1}, {20, 1}, {60, 2}, {61, 3}, {1000, maxHoldouts}}
+	for _, tc := range tests {
+		sps := holdouts(ds, tc.n, 3)
+		if len(sps) != tc.want {
+			t.Fatalf("n=%d: %d hold-outs, want %d", tc.n, len(sps), tc.want)
+		}
+		if first := holdout(ds, tc.n, 3); !slices.Equal(sps[0].Users, first.Users) {
+			t.Fatalf("n=%d: the first hold-out is not holdout's", tc.n)
+		}
+		if len(sps) > 1 && slices.EqualFunc(sps[0].Targets, sps[1].Targets, slices.Equal) && slices.Equal(sps[0].Newest, sps[1].Newest) {
+			t.Fatalf("n=%d: the second draw repeats the first", tc.n)
+		}
+	}
+	if got := meanMetrics([]map[string]float64{{"a": 1, "b": 2}, {"a": 3, "b": 2}}); got["a"] != 2 || got["b"] != 2 {
+		t.Fatalf("meanMetrics = %v", got)
+	}
+}
+
+func TestPairedChange(t *testing.T) {
+	tests := []struct {
+		name             string
+		cand, base       []float64
+		wantMean, wantSE float64
+	}{
+		{"same", []float64{1, 0, 1}, []float64{1, 0, 1}, 0, 0},
+		{"constant gain", []float64{0.5, 0.6, 0.7}, []float64{0.4, 0.5, 0.6}, 0.1, 0},
+		{"mixed", []float64{1, 0}, []float64{0, 0}, 0.5, 0.5},
+		{"too few", []float64{1}, []float64{0}, 0, 0},
+	}
+	for _, tc := range tests {
+		m, se := pairedChange(tc.cand, tc.base)
+		if math.Abs(m-tc.wantMean) > 1e-9 || math.Abs(se-tc.wantSE) > 1e-9 {
+			t.Errorf("%s: pairedChange = %v ± %v, want %v ± %v", tc.name, m, se, tc.wantMean, tc.wantSE)
+		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/blend"
 	"github.com/aisle-dev/aisle/pipeline"
 )
 
@@ -82,6 +84,7 @@ func (r *Retrainer) trainBackground(ctx context.Context, data *pipeline.Data) ([
 			return nil, fmt.Errorf("load the data for background training: %w", err)
 		}
 	}
+	opts.Background.BlendWith = r.blendPartner()
 	r.svc.log.Info("background training", "models", len(opts.Background.Specs()), "budget", opts.Background.Budget)
 	results, err := pipeline.TrainBackground(ctx, r.svc.st, data, opts)
 	for k, res := range results {
@@ -97,6 +100,31 @@ func (r *Retrainer) trainBackground(ctx context.Context, data *pipeline.Data) ([
 	r.recordBackground("background", results, err)
 	r.svc.log.Info("background training done", "seconds", time.Since(start).Seconds(), "error", err)
 	return results, err
+}
+
+// blendPartner is the serving model a background sequence model blends
+// with: the best-validated serving model that is neither a background
+// model nor a blend, or nil.
+func (r *Retrainer) blendPartner() *pipeline.Partner {
+	skip := map[string]bool{blend.Name: true}
+	for _, spec := range r.Options.Background.Specs() {
+		skip[spec.Name] = true
+	}
+	set := r.svc.models.Load()
+	var best *servingModel
+	for _, name := range slices.Sorted(maps.Keys(set.byName)) {
+		sm := set.byName[name]
+		if skip[name] || !servedValidated(sm.meta) {
+			continue
+		}
+		if best == nil || better(sm.meta, best.meta) {
+			best = sm
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return &pipeline.Partner{Spec: pipeline.Spec{Name: best.meta.Name, Params: best.meta.Params}, Weighting: best.weighting}
 }
 
 // servingNote says what became of a promoted version.

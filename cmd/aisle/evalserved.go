@@ -24,6 +24,7 @@ import (
 	"github.com/aisle-dev/aisle/eval"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/model/blend"
 )
 
 // servedOptions configure a served-quality measurement.
@@ -256,8 +257,11 @@ func runServedEval(ctx context.Context, opt servedOptions) (*servedReport, error
 		return nil, err
 	}
 	rep.QuerySeconds = time.Since(start).Seconds()
-	if opt.Offline && rep.Primary != "" {
-		name, _, _ := strings.Cut(rep.Primary, "@")
+	if name, _, _ := strings.Cut(rep.Primary, "@"); opt.Offline && name == blend.Name {
+		// a blend joins a budgeted background fit with the primary: it has
+		// no offline protocol of its own to compare with
+		fmt.Fprintf(logw, "primary %s is a blend of fitted models: no offline comparison\n", rep.Primary)
+	} else if opt.Offline && rep.Primary != "" {
 		fmt.Fprintf(logw, "fitting %s offline on %s…\n", name, sp.Name)
 		off, err := offlineMetrics(ctx, opt, name, sp.Name, ks)
 		if err != nil {

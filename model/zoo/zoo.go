@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/blend"
 	"github.com/aisle-dev/aisle/model/ease"
 	"github.com/aisle-dev/aisle/model/itemfilter"
 	"github.com/aisle-dev/aisle/model/knn"
@@ -41,6 +42,12 @@ var factories = map[string]Factory{
 	},
 }
 
+// The blend rebuilds its parts by name through New, so it is registered
+// once the table exists (a map literal cannot refer to New).
+func init() {
+	factories[blend.Name] = func(p model.Params) (model.Model, error) { return blend.New(p, New) }
+}
+
 // New builds the named model.
 func New(name string, p model.Params) (model.Model, error) {
 	f, ok := factories[name]
@@ -50,11 +57,15 @@ func New(name string, p model.Params) (model.Model, error) {
 	return f(p)
 }
 
-// Names lists the known model names in sorted order.
+// Names lists, in sorted order, the models that can be fitted by name:
+// every known model except the blend, which is joined from fitted parts
+// (package blend) and only built by New to load a stored one.
 func Names() []string {
 	names := make([]string, 0, len(factories))
 	for n := range factories {
-		names = append(names, n)
+		if n != blend.Name {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names

@@ -1,0 +1,100 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/blend"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+// walkEvents is a log with two kinds of structure: users of group g only
+// take items of group g (taste, which item neighbours read), and each
+// walks the group's items in a fixed cycle from a random start (order,
+// which a sequence model reads).
+func walkEvents(nUsers, nItems, perUser int) ([]catalog.Item, []events.Event) {
+	var its []catalog.Item
+	for i := 0; i < nItems; i++ {
+		its = append(its, catalog.Item{ID: fmt.Sprintf("i%03d", i), Title: fmt.Sprintf("item %d", i)})
+	}
+	groupSize := nItems / 4
+	var evs []events.Event
+	for u := 0; u < nUsers; u++ {
+		g := u % 4
+		start := (u * 7) % groupSize
+		step := 1 + 2*(u%2) // two walks per group, of steps 1 and 3
+		for k := 0; k < perUser; k++ {
+			item := g*groupSize + (start+k*step)%groupSize
+			evs = append(evs, ev(fmt.Sprintf("u%03d", u), its[item].ID, events.Purchase, u*10000+k*100, ""))
+		}
+	}
+	return its, evs
+}
+
+// TestTrainBackgroundBlends: where the held-out newest items follow the
+// order and the random ones the taste, the blend of item neighbours and
+// the sequence model validates better than either, is stored as model
+// "blend", and loads back as the mix of its parts.
+func TestTrainBackgroundBlends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a sequence model")
+	}
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	its, evs := walkEvents(400, 80, 12)
+	if err := st.PutItems(ctx, its); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	seq := Spec{Name: "sasrec", Params: model.Params{"epochs": 20, "dim": 16, "ffn": 32, "layers": 1}, Requirements: &Requirements{}}
+	opts := Options{Preprocess: DefaultPreprocess(), Seed: 1, Background: Background{
+		Models: []Spec{seq}, Budget: 60e9, Threads: 2,
+		BlendWith: &Partner{Spec: Spec{Name: "itemknn"}, Weighting: Weighting{Binary: true}},
+	}}
+	data, err := opts.Load(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := TrainBackground(ctx, st, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Result{}
+	for _, r := range res {
+		byName[r.Model] = r
+	}
+	b, s := byName[blend.Name], byName["sasrec"]
+	if !s.Trained {
+		t.Fatalf("sasrec not trained: %+v", s)
+	}
+	if !b.Trained || b.Phase != "background" || !strings.Contains(b.Reason, "itemknn alone") {
+		t.Fatalf("no blend stored: %+v", b)
+	}
+	if b.Metrics["NDCG@10"] <= s.Metrics["NDCG@10"] {
+		t.Fatalf("blend NDCG@10 %.4f not above sasrec's %.4f", b.Metrics["NDCG@10"], s.Metrics["NDCG@10"])
+	}
+	meta, blob, err := st.LoadModel(ctx, blend.Name, b.Version)
+	if err != nil || !strings.HasPrefix(meta.Note, BlendNote) {
+		t.Fatalf("stored blend: %+v %v", meta, err)
+	}
+	art, err := DecodeArtifact(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, pb, w := art.Model.(*blend.Blend).Parts()
+	if pa != "itemknn" || pb != "sasrec" || w <= 0 || w >= 1 || !art.Weighting.Binary {
+		t.Fatalf("blend of %s and %s at %v, weighting %v", pa, pb, w, art.Weighting)
+	}
+	t.Logf("%s; sasrec alone %.4f", b.Reason, s.Metrics["NDCG@10"])
+}
