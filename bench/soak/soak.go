@@ -80,6 +80,8 @@ type Report struct {
 	DamagedFile     string           `json:"damaged_file"`
 	MemStartBytes   int64            `json:"rss_start_bytes"`
 	MemEndBytes     int64            `json:"rss_end_bytes"`
+	HeapStartBytes  int64            `json:"go_heap_inuse_start_bytes"`
+	HeapEndBytes    int64            `json:"go_heap_inuse_end_bytes"`
 	DataFileBytes   int64            `json:"data_file_bytes"`
 	CleanShutdown   string           `json:"clean_shutdown"`
 	ServerCrashes   int              `json:"server_exits_not_caused_by_the_soak"`
@@ -196,7 +198,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.seed(ctx); err != nil {
 		return nil, err
 	}
-	rep.MemStartBytes = r.rss()
+	rep.MemStartBytes, rep.HeapStartBytes = r.rss(), r.heapInuse()
 
 	start := time.Now()
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -213,7 +215,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// after faults: steady load until the end
 	r.phase.Store(phaseAfter)
 	r.sleepUntil(ctx, start.Add(cfg.Duration))
-	rep.MemEndBytes = r.rss()
+	rep.MemEndBytes, rep.HeapEndBytes = r.rss(), r.heapInuse()
 	stopLoad()
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -428,6 +430,23 @@ func (r *run) rss() int64 {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			return kb << 10
+		}
+	}
+	return 0
+}
+
+// heapInuse is the server's Go heap in use, from /metrics (0 when unknown).
+func (r *run) heapInuse() int64 {
+	resp, err := r.client.Get(r.base() + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int64(f)
 		}
 	}
 	return 0
@@ -866,7 +885,8 @@ func (rep *Report) Markdown() string {
 	fmt.Fprintf(&b, "| server exits the soak did not cause | %d |\n", rep.ServerCrashes)
 	fmt.Fprintf(&b, "| full disk | %s |\n", rep.FullDisk)
 	fmt.Fprintf(&b, "| damaged file | %s |\n", rep.DamagedFile)
-	fmt.Fprintf(&b, "| memory (RSS) at start / end | %.1f MiB / %.1f MiB |\n", float64(rep.MemStartBytes)/(1<<20), float64(rep.MemEndBytes)/(1<<20))
+	fmt.Fprintf(&b, "| memory at start / end: RSS | %.1f MiB / %.1f MiB |\n", float64(rep.MemStartBytes)/(1<<20), float64(rep.MemEndBytes)/(1<<20))
+	fmt.Fprintf(&b, "| memory at start / end: Go heap in use | %.1f MiB / %.1f MiB |\n", float64(rep.HeapStartBytes)/(1<<20), float64(rep.HeapEndBytes)/(1<<20))
 	fmt.Fprintf(&b, "| data file at end | %.1f MiB |\n", float64(rep.DataFileBytes)/(1<<20))
 	fmt.Fprintf(&b, "| clean shutdown | %s |\n", rep.CleanShutdown)
 	b.WriteString("\n| phase | seconds | reads ok | read p50 / p99 ms | writes ok | write p50 / p99 ms | errors |\n|---|---|---|---|---|---|---|\n")
