@@ -63,30 +63,34 @@ type Config struct {
 
 // Report is what a soak run measured.
 type Report struct {
-	Duration        string           `json:"duration"`
-	Writers         int              `json:"writers"`
-	Readers         int              `json:"readers"`
-	Batch           int              `json:"batch"`
-	Reads           int64            `json:"reads_ok"`
-	Writes          int64            `json:"writes_ok"`
-	EventsAcked     int64            `json:"events_acknowledged"`
-	EventsLost      int64            `json:"acknowledged_events_lost"`
-	EventsChecked   int64            `json:"events_read_back"`
-	Errors          map[string]int64 `json:"errors_by_kind"`
-	Phases          []Phase          `json:"phases"`
-	Kills           int              `json:"kill9_restarts"`
-	RestartSeconds  []float64        `json:"restart_to_ready_seconds"`
-	FullDisk        string           `json:"full_disk"`
-	DamagedFile     string           `json:"damaged_file"`
-	MemStartBytes   int64            `json:"rss_start_bytes"`
-	MemEndBytes     int64            `json:"rss_end_bytes"`
-	HeapStartBytes  int64            `json:"go_heap_inuse_start_bytes"`
-	HeapEndBytes    int64            `json:"go_heap_inuse_end_bytes"`
-	DataFileBytes   int64            `json:"data_file_bytes"`
-	CleanShutdown   string           `json:"clean_shutdown"`
-	ServerCrashes   int              `json:"server_exits_not_caused_by_the_soak"`
-	ReadsPerSecond  float64          `json:"reads_per_second"`
-	EventsPerSecond float64          `json:"events_per_second"`
+	Duration      string `json:"duration"`
+	Elapsed       string `json:"elapsed"`
+	Writers       int    `json:"writers"`
+	Readers       int    `json:"readers"`
+	Batch         int    `json:"batch"`
+	Reads         int64  `json:"reads_ok"`
+	Writes        int64  `json:"writes_ok"`
+	EventsAcked   int64  `json:"events_acknowledged"`
+	EventsLost    int64  `json:"acknowledged_events_lost"`
+	EventsChecked int64  `json:"events_read_back"`
+	// EventsUnverified could not be read back (the read failed): neither
+	// found nor proven lost.
+	EventsUnverified int64            `json:"acknowledged_events_unverified"`
+	Errors           map[string]int64 `json:"errors_by_kind"`
+	Phases           []Phase          `json:"phases"`
+	Kills            int              `json:"kill9_restarts"`
+	RestartSeconds   []float64        `json:"restart_to_ready_seconds"`
+	FullDisk         string           `json:"full_disk"`
+	DamagedFile      string           `json:"damaged_file"`
+	MemStartBytes    int64            `json:"rss_start_bytes"`
+	MemEndBytes      int64            `json:"rss_end_bytes"`
+	HeapStartBytes   int64            `json:"go_heap_inuse_start_bytes"`
+	HeapEndBytes     int64            `json:"go_heap_inuse_end_bytes"`
+	DataFileBytes    int64            `json:"data_file_bytes"`
+	CleanShutdown    string           `json:"clean_shutdown"`
+	ServerCrashes    int              `json:"server_exits_not_caused_by_the_soak"`
+	ReadsPerSecond   float64          `json:"reads_per_second"`
+	EventsPerSecond  float64          `json:"events_per_second"`
 }
 
 // Phase is the latency of successful requests in one part of the run.
@@ -211,10 +215,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.reader(loadCtx, i) }()
 	}
+	faultsAt := start.Add(cfg.Duration / 10)
 	r.faults(ctx, start, rep)
-	// after faults: steady load until the end
+	// after faults: steady load until the end, and for at least 30 % of
+	// the run (restarts slower than planned push the end back)
 	r.phase.Store(phaseAfter)
-	r.sleepUntil(ctx, start.Add(cfg.Duration))
+	afterAt := time.Now()
+	end := start.Add(cfg.Duration)
+	if least := afterAt.Add(cfg.Duration * 3 / 10); end.Before(least) {
+		end = least
+	}
+	r.sleepUntil(ctx, end)
 	rep.MemEndBytes, rep.HeapEndBytes = r.rss(), r.heapInuse()
 	stopLoad()
 	wg.Wait()
@@ -223,7 +234,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.ensureUp(); err != nil {
 		return rep, err
 	}
-	r.verify(ctx, rep)
+	// the read-back runs even when the soak was interrupted: it is the
+	// figure that matters
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	r.verify(vctx, rep)
+	cancel()
 	rep.CleanShutdown = r.stop()
 	if fi, err := os.Stat(filepath.Join(r.dataDir, "aisle.db")); err == nil {
 		rep.DataFileBytes = fi.Size()
@@ -233,7 +248,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.EventsPerSecond = float64(rep.EventsAcked) / elapsed.Seconds()
 	rep.ServerCrashes = int(r.crashes.Load())
 	r.errs.Range(func(k, v any) bool { rep.Errors[k.(string)] = v.(*atomic.Int64).Load(); return true })
-	r.fillPhases(rep, start, elapsed)
+	rep.Elapsed = elapsed.Round(time.Second).String()
+	r.fillPhases(rep, [numPhases]float64{faultsAt.Sub(start).Seconds(), afterAt.Sub(faultsAt).Seconds(), start.Add(elapsed).Sub(afterAt).Seconds()})
 	return rep, nil
 }
 
@@ -616,7 +632,8 @@ func (r *run) faults(ctx context.Context, start time.Time, rep *Report) {
 	r.logf("faults begin: %d kill -9 cycles", r.cfg.Kills)
 	end := start.Add(d * 7 / 10)
 	steps := r.cfg.Kills + 2
-	gap := (end.Sub(time.Now())) / time.Duration(steps)
+	faultsAt := time.Now()
+	gap := (end.Sub(faultsAt)) / time.Duration(steps)
 	for k := 1; k <= r.cfg.Kills && ctx.Err() == nil; k++ {
 		secs, err := r.restart()
 		if err != nil {
@@ -638,7 +655,7 @@ func (r *run) faults(ctx context.Context, start time.Time, rep *Report) {
 			rep.DamagedFile = r.damage()
 			r.logf("damaged file: %s", rep.DamagedFile)
 		}
-		r.sleepUntil(ctx, time.Now().Add(gap))
+		r.sleepUntil(ctx, faultsAt.Add(time.Duration(k+1)*gap)) // no pause when behind the plan
 	}
 	if r.cfg.Kills == 0 {
 		if r.cfg.FullDisk {
@@ -807,7 +824,7 @@ func (r *run) verify(ctx context.Context, rep *Report) {
 		got, err := r.userSessions(ctx, u, len(want))
 		if err != nil {
 			r.logf("read back %s: %v", u, err)
-			rep.EventsLost += int64(len(want)) // cannot prove them: count as lost
+			rep.EventsUnverified += int64(len(want))
 			continue
 		}
 		for _, s := range want {
@@ -851,9 +868,7 @@ func (r *run) userSessions(ctx context.Context, user string, atLeast int) (map[s
 	return got, nil
 }
 
-func (r *run) fillPhases(rep *Report, start time.Time, elapsed time.Duration) {
-	d := r.cfg.Duration
-	secs := [numPhases]float64{d.Seconds() / 10, d.Seconds() * 6 / 10, elapsed.Seconds() - d.Seconds()*7/10}
+func (r *run) fillPhases(rep *Report, secs [numPhases]float64) {
 	r.latMu.Lock()
 	defer r.latMu.Unlock()
 	for p := range numPhases {
@@ -877,10 +892,10 @@ func pct(xs []float32, p float64) float64 {
 func (rep *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| figure | value |\n|---|---|\n")
-	fmt.Fprintf(&b, "| run | %s, %d writers (batches of %d events), %d readers |\n", rep.Duration, rep.Writers, rep.Batch, rep.Readers)
+	fmt.Fprintf(&b, "| run | %s planned, %s elapsed; %d writers (batches of %d events), %d readers |\n", rep.Duration, rep.Elapsed, rep.Writers, rep.Batch, rep.Readers)
 	fmt.Fprintf(&b, "| reads served (200) | %d (%.0f/s) |\n", rep.Reads, rep.ReadsPerSecond)
 	fmt.Fprintf(&b, "| writes acknowledged | %d batches, %d events (%.0f events/s) |\n", rep.Writes, rep.EventsAcked, rep.EventsPerSecond)
-	fmt.Fprintf(&b, "| **acknowledged events lost** | **%d** of %d read back |\n", rep.EventsLost, rep.EventsChecked)
+	fmt.Fprintf(&b, "| **acknowledged events lost** | **%d** of %d read back (%d could not be read back) |\n", rep.EventsLost, rep.EventsChecked, rep.EventsUnverified)
 	fmt.Fprintf(&b, "| kill -9 and restart cycles | %d; restart to ready %s |\n", rep.Kills, secondsSummary(rep.RestartSeconds))
 	fmt.Fprintf(&b, "| server exits the soak did not cause | %d |\n", rep.ServerCrashes)
 	fmt.Fprintf(&b, "| full disk | %s |\n", rep.FullDisk)

@@ -51,8 +51,8 @@ a fault was mishandled.`,
 					return err
 				}
 			}
-			if rep.EventsLost > 0 {
-				return fmt.Errorf("%d acknowledged events lost", rep.EventsLost)
+			if rep.EventsLost > 0 || rep.EventsUnverified > 0 {
+				return fmt.Errorf("%d acknowledged events lost, %d could not be read back", rep.EventsLost, rep.EventsUnverified)
 			}
 			if rep.ServerCrashes > 0 {
 				return fmt.Errorf("the server exited %d times on its own (see %s/server.log)", rep.ServerCrashes, cfg.Dir)

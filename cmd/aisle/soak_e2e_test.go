@@ -25,7 +25,7 @@ func TestShortSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("short soak:\n%s", rep.Markdown())
-	if rep.EventsLost != 0 || rep.EventsAcked == 0 || rep.EventsChecked != rep.EventsAcked {
+	if rep.EventsLost != 0 || rep.EventsUnverified != 0 || rep.EventsAcked == 0 || rep.EventsChecked != rep.EventsAcked {
 		t.Errorf("acknowledged events: %d, read back %d, lost %d", rep.EventsAcked, rep.EventsChecked, rep.EventsLost)
 	}
 	if rep.Reads == 0 || rep.Kills != 2 {
