@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -136,6 +137,10 @@ func ErrorOf(err error) *Error {
 		return &Error{Status: http.StatusConflict, Msg: err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Msg: "request cancelled or timed out", RetryAfter: time.Second}
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// found by the soak (issue 12): a full disk was an opaque 500
+		return &Error{Status: http.StatusInsufficientStorage, RetryAfter: 30 * time.Second, Cause: err,
+			Msg: "the server's data disk is full: nothing from this request was stored; free space on the server and retry"}
 	}
 	return &Error{Status: http.StatusInternalServerError, Msg: "internal error: the server logged the details", Cause: err}
 }

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -42,6 +44,8 @@ func TestErrorOf(t *testing.T) {
 		{"busy", recommend.ErrBusy, 409, "under way"},
 		{"cancelled", context.Canceled, 503, "cancelled"},
 		{"timed out", fmt.Errorf("scan: %w", context.DeadlineExceeded), 503, "timed out"},
+		{"disk full", &fs.PathError{Op: "write", Path: "/data/aisle.db", Err: syscall.ENOSPC}, 507, "disk is full"},
+		{"quota", fmt.Errorf("store events: %w", syscall.EDQUOT), 507, "nothing from this request was stored"},
 		{"anything else", errors.New("bolt: page 7 corrupt at /var/secret"), 500, "internal error"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -26,6 +26,14 @@ type relatedCache struct {
 	cur       atomic.Pointer[relatedState]
 	running   atomic.Bool  // a background rebuild is under way
 	lastStart atomic.Int64 // Unix nanoseconds of the last background start
+
+	// After a forget the relations are rebuilt in the background, behind
+	// a fence: until the rebuild without the user is in place, requests
+	// wait for it instead of answering from relations that hold the
+	// user's events (see rebuildRelatedWithout).
+	fenceMu sync.Mutex
+	fence   chan struct{} // closed when the rebuild is in place; nil: no fence
+	again   bool          // a forget came during the rebuild: one more
 }
 
 type relatedState struct {
@@ -50,6 +58,9 @@ const (
 // one — unless it does not know the anchor (a new item), which waits for
 // the update (tens of milliseconds for thousands of items).
 func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Index, error) {
+	if err := s.waitRelatedFence(ctx); err != nil {
+		return nil, err
+	}
 	st := s.rel.cur.Load()
 	ver := s.catVer.Load()
 	var first []events.Event // the events of a first build, for its learning

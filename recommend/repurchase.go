@@ -164,7 +164,11 @@ func (s *Service) rowsItemsAdded(its []catalog.Item) {
 
 // rowsObserve records one event on item i (called for every event, replayed
 // or new).
-func (s *Service) rowsObserve(e events.Event, i int32) {
+func (s *Service) rowsObserve(e events.Event, i int32) { s.rowsObserveTo(&s.rows, e, i) }
+
+// rowsObserveTo records one event on item i in r (the service's own, or a
+// fresh one being relearnt after retention).
+func (s *Service) rowsObserveTo(r *rowState, e events.Event, i int32) {
 	w := float32(s.cfg.Weight(e.Type, e.Value))
 	ts := e.Timestamp.Unix()
 	info := s.items.snapshot()
@@ -172,7 +176,6 @@ func (s *Service) rowsObserve(e events.Event, i int32) {
 	if int(i) < len(info) {
 		cat = info[i].cat
 	}
-	r := &s.rows
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.init()
@@ -237,6 +240,36 @@ func (r *rowState) ivOf(m map[int32]*ivStats, k int32) *ivStats {
 		m[k] = s
 	}
 	return s
+}
+
+// freshEvents returns an empty row state for relearning from the event
+// log, with r's settings and item dates (which come from the catalogue,
+// not from events).
+func (r *rowState) freshEvents() *rowState {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	f := &rowState{params: r.params}
+	f.init()
+	for k, v := range r.added {
+		f.added[k] = v
+	}
+	for k, v := range r.words {
+		f.words[k] = v
+	}
+	f.addedNewest = r.addedNewest
+	return f
+}
+
+// swapEvents takes fresh's event-derived state (purchases, intervals,
+// buyers, weights); the item dates and settings stay. Attribute
+// popularity, cached from the old weights, is dropped.
+func (r *rowState) swapEvents(fresh *rowState) {
+	r.mu.Lock()
+	r.newest, r.users, r.itemIv, r.catIv, r.globIv, r.buyers = fresh.newest, fresh.users, fresh.itemIv, fresh.catIv, fresh.globIv, fresh.buyers
+	r.mu.Unlock()
+	r.attrMu.Lock()
+	r.attrCache = nil
+	r.attrMu.Unlock()
 }
 
 // rowsForget drops a deleted user's state (aggregated intervals stay,

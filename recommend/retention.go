@@ -40,8 +40,10 @@ func (r *relearnState) forgotten(id string) {
 var _ engine.RetentionListener = (*Service)(nil)
 
 // RelearnAfterRetention implements engine.RetentionListener: popularity,
-// trending, bought-together counts and every user's profile are rebuilt
-// from the log, which no longer holds the expired events, and swapped in.
+// trending, bought-together counts, every user's profile and the rows'
+// state (purchases and repurchase intervals behind buy it again, weights
+// behind attribute popularity) are rebuilt from the log, which no longer
+// holds the expired events, and swapped in.
 func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error {
 	s.relearn.bufMu.Lock()
 	if s.relearn.active {
@@ -50,11 +52,19 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	}
 	s.relearn.active, s.relearn.live, s.relearn.forgot = true, nil, nil
 	s.relearn.bufMu.Unlock()
-	fl, fp := newLedger(), newProfiles()
+	fl, fp, fr := newLedger(), newProfiles(), s.rows.freshEvents()
+	record := func(e events.Event) {
+		s.recordTo(fl, fp, e)
+		if e.ItemID != "" {
+			if i, ok := s.items.lookup(e.ItemID); ok {
+				s.rowsObserveTo(fr, e, i)
+			}
+		}
+	}
 	var last uint64
 	err := scan(ctx, 0, func(e events.Event) error {
 		last = max(last, e.Seq)
-		s.recordTo(fl, fp, e)
+		record(e)
 		return nil
 	})
 	s.relearn.mu.Lock()
@@ -68,15 +78,17 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	}
 	for _, e := range live {
 		if e.Seq > last {
-			s.recordTo(fl, fp, e)
+			record(e)
 		}
 	}
 	for _, id := range forgot {
 		fl.forget(id)
 		fp.forget(id)
+		delete(fr.users, id)
 	}
 	s.ledger.swapWith(fl)
 	s.profiles.swapWith(fp)
+	s.rows.swapEvents(fr)
 	return nil
 }
 

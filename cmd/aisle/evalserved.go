@@ -23,8 +23,8 @@ import (
 	"github.com/aisle-dev/aisle/client"
 	"github.com/aisle-dev/aisle/eval"
 	"github.com/aisle-dev/aisle/events"
-	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/model/blend"
+	"github.com/aisle-dev/aisle/pipeline"
 )
 
 // servedOptions configure a served-quality measurement.
