@@ -10,7 +10,9 @@ import (
 	"github.com/aisle-dev/aisle/store/storetest"
 )
 
-func open(t *testing.T) *pgstore.Store {
+func open(t *testing.T) *pgstore.Store { return openTB(t) }
+
+func openTB(t testing.TB) *pgstore.Store {
 	t.Helper()
 	s, err := pgstore.Open(context.Background(), pgtest.URL(t), pgstore.Options{})
 	if err != nil {
