@@ -25,7 +25,7 @@ func newRecoverCmd() *cobra.Command {
 			"Then start the server with --data pointing at the new directory.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			cfg, err := g.loadEmbedded("recover")
 			if err != nil {
 				return err
 			}
