@@ -84,9 +84,10 @@ func (s *Store) ensurePartitions(ctx context.Context, evs []events.Event) error 
 	return nil
 }
 
-// AppendEvents stores events in one transaction, assigning Seq (contiguous,
+// AppendEvents stores events atomically, assigning Seq (contiguous,
 // increasing), creating users seen for the first time, and writes an
-// "events.append" outbox row. It returns after the commit.
+// "events.append" outbox row. It returns after the commit. Concurrent
+// calls share a transaction when they can (see appender).
 func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if len(evs) == 0 {
 		return ctx.Err()
@@ -94,13 +95,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if err := s.ensurePartitions(ctx, evs); err != nil {
 		return err
 	}
-	err := s.write(ctx, func(tx pgx.Tx, st *state) error { return s.appendIn(ctx, tx, st, evs) })
-	if err != nil {
-		for i := range evs {
-			evs[i].Seq = 0
-		}
-	}
-	return err
+	return s.appendGrouped(ctx, evs)
 }
 
 // appendIn writes evs inside a write transaction with COPY.

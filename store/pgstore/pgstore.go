@@ -69,6 +69,8 @@ type Store struct {
 	// parts remembers the event partitions known to exist (month start,
 	// as "YYYYMM").
 	parts sync.Map
+	// appender groups concurrent AppendEvents calls into one transaction.
+	appender appender
 }
 
 var (

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -348,4 +349,74 @@ func TestOpenErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Concurrent batches share transactions (group commit), yet each is
+// atomic on its own: a bad batch grouped with good ones fails alone, and
+// every good batch gets a contiguous seq range and its own outbox row.
+func TestGroupCommitKeepsBatchesApart(t *testing.T) {
+	s := open(t)
+	const writers, rounds, size = 6, 8, 30
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	good, bad := 0, 0
+	for w := range writers {
+		wg.Go(func() {
+			for r := range rounds {
+				evs := make([]events.Event, size)
+				for i := range evs {
+					evs[i] = events.Event{UserID: fmt.Sprintf("w%d", w), ItemID: fmt.Sprint(r), Type: events.View, Timestamp: time.Now()}
+				}
+				poisoned := (w+r)%5 == 0
+				if poisoned {
+					evs[size-1].UserID = "bad\x00"
+				}
+				err := s.AppendEvents(ctx, evs)
+				mu.Lock()
+				switch {
+				case poisoned && err == nil:
+					t.Errorf("writer %d round %d: a batch with a NUL byte was stored", w, r)
+				case poisoned:
+					bad++
+					if evs[0].Seq != 0 {
+						t.Errorf("a refused batch kept seq %d", evs[0].Seq)
+					}
+				case err != nil:
+					t.Errorf("writer %d round %d: a good batch failed: %v", w, r, err)
+				default:
+					good++
+					if evs[size-1].Seq != evs[0].Seq+size-1 {
+						t.Errorf("seqs %d..%d are not one contiguous range", evs[0].Seq, evs[size-1].Seq)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if n, _ := s.CountEvents(ctx); n != good*size || bad == 0 {
+		t.Fatalf("%d events stored, want %d (good batches %d, bad %d)", n, good*size, good, bad)
+	}
+	rows := outboxSince(t, s, 0)
+	if len(rows) != good {
+		t.Fatalf("%d outbox rows for %d stored batches", len(rows), good)
+	}
+	seen := 0
+	for _, r := range rows {
+		var p pgstore.EventsPayload
+		must(t, json.Unmarshal(r.Payload, &p))
+		if p.Count != size || p.LastSeq-p.FirstSeq != size-1 {
+			t.Fatalf("payload %+v", p)
+		}
+		seen += p.Count
+	}
+	if last := seqsOf(t, s); len(last) != seen || !slices.IsSorted(last) {
+		t.Fatalf("scan: %d events", len(last))
+	}
+}
+
+func seqsOf(t *testing.T, s *pgstore.Store) []uint64 {
+	var out []uint64
+	must(t, s.ScanEvents(ctx, 0, func(e events.Event) error { out = append(out, e.Seq); return nil }))
+	return out
 }
