@@ -241,7 +241,10 @@ func (e *Engine) ValidateEvents(ctx context.Context, evs []events.Event) error {
 		evs[i].Validate(e.types, now, p.at(i))
 	}
 	if len(p.list) == 0 && !e.acceptItems {
-		known := map[string]bool{}
+		known, err := e.knownItems(ctx, evs)
+		if err != nil {
+			return err
+		}
 		for i := range evs {
 			id := evs[i].ItemID
 			if id == "" {
@@ -265,6 +268,41 @@ func (e *Engine) ValidateEvents(ctx context.Context, evs []events.Event) error {
 		}
 	}
 	return p.err()
+}
+
+// itemChecker is implemented by stores that look up many items in one
+// round trip (a networked store: one query per item would dominate a
+// batch's time).
+type itemChecker interface {
+	ItemsExist(ctx context.Context, ids []string) (map[string]bool, error)
+}
+
+// knownItems returns, for a store that can check many items at once, which
+// items the batch names exist; otherwise an empty map to fill one by one.
+func (e *Engine) knownItems(ctx context.Context, evs []events.Event) (map[string]bool, error) {
+	known := map[string]bool{}
+	ic, ok := e.st.(itemChecker)
+	if !ok {
+		return known, nil
+	}
+	var ids []string
+	for i := range evs {
+		if id := evs[i].ItemID; id != "" && !known[id] {
+			known[id] = false
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return known, nil
+	}
+	found, err := ic.ItemsExist(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up the batch's items: %w", err)
+	}
+	for _, id := range ids {
+		known[id] = found[id]
+	}
+	return known, nil
 }
 
 // AddEvents validates a batch of events and stores all of them, or none.
@@ -359,6 +397,13 @@ func (e *Engine) AddUsersPartial(ctx context.Context, users []catalog.User) ([]R
 // problems of the others. knownItem, when not nil, answers whether an item
 // exists (bulk import passes an in-memory set instead of store look-ups).
 func (e *Engine) AddEventsPartial(ctx context.Context, evs []events.Event, knownItem func(string) bool) ([]Rejected, error) {
+	if _, ok := e.st.(itemChecker); ok && knownItem == nil && !e.acceptItems {
+		known, err := e.knownItems(ctx, evs)
+		if err != nil {
+			return nil, err
+		}
+		knownItem = func(id string) bool { return known[id] }
+	}
 	now := e.now()
 	var bad []Rejected
 	good := evs[:0:0]

@@ -40,7 +40,7 @@ Put it back with aisle restore.`,
 			if url != "" {
 				src = func(ctx context.Context, w io.Writer) (int64, error) { return backupFromServer(ctx, url, key, w) }
 			} else {
-				cfg, err := g.load()
+				cfg, err := g.loadEmbedded("backup")
 				if err != nil {
 					return err
 				}

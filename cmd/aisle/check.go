@@ -19,7 +19,7 @@ func newCheckCmd() *cobra.Command {
 			"server first: a file in use cannot be checked. Exit status 1 when damage was found.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, path, err := g.existingDataFile()
+			cfg, path, err := g.existingDataFile("check")
 			if err != nil {
 				return err
 			}

@@ -125,8 +125,8 @@ func shopData(data, shop string, create bool) (string, error) {
 // existingDataFile resolves the configuration and returns the data file of
 // its data directory, which must exist (for the commands that read a data
 // file without opening a store on it: check, recover).
-func (g *globalFlags) existingDataFile() (config.Config, string, error) {
-	cfg, err := g.load()
+func (g *globalFlags) existingDataFile(command string) (config.Config, string, error) {
+	cfg, err := g.loadEmbedded(command)
 	if err != nil {
 		return cfg, "", err
 	}
@@ -204,3 +204,14 @@ func openEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, wire.Store
 
 // trainOptions turns the config into pipeline options (see wire.TrainOptions).
 func trainOptions(cfg config.Config) (pipeline.Options, error) { return wire.TrainOptions(cfg) }
+
+// loadEmbedded is load for commands that work on the embedded store's data
+// file only: they refuse a PostgreSQL store rather than act on the data
+// directory while the data lives elsewhere.
+func (g *globalFlags) loadEmbedded(command string) (config.Config, error) {
+	cfg, err := g.load()
+	if err == nil && cfg.Store != "" {
+		err = fmt.Errorf("aisle %s works on the data directory's file, but the store is PostgreSQL (--store or AISLE_STORE): use pg_dump, pg_restore and PostgreSQL's own tools there (see docs/postgres.md)", command)
+	}
+	return cfg, err
+}

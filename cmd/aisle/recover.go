@@ -28,7 +28,7 @@ func newRecoverCmd() *cobra.Command {
 			if to == "" {
 				return errors.New("--to is required: the new data directory to write the salvaged data to")
 			}
-			_, src, err := g.existingDataFile()
+			_, src, err := g.existingDataFile("recover")
 			if err != nil {
 				return err
 			}

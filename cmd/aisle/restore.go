@@ -33,7 +33,7 @@ it as aisle.db.before-restore). Stop the server first.`,
 			if from == "" {
 				return errors.New("name the backup with --from FILE")
 			}
-			cfg, err := g.load()
+			cfg, err := g.loadEmbedded("restore")
 			if err != nil {
 				return err
 			}

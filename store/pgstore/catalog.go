@@ -256,3 +256,21 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		return nil
 	})
 }
+
+// ItemsExist reports which of ids are in the catalogue, in one query (the
+// engine checks the items a batch of events names with it).
+func (s *Store) ItemsExist(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM items WHERE shop = $1 AND id = ANY($2::text[])`, s.shop, ids)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
+}

@@ -47,12 +47,17 @@ func IsURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
+// DefaultMaxConns bounds a store's connection pool unless the URL says
+// otherwise (pool_max_conns): a replica's requests, its background jobs
+// and the change feed share it.
+const DefaultMaxConns = 16
+
 // Options tune a store.
 type Options struct {
 	// Shop is the shop whose data the store reads and writes (default "default").
 	Shop string
-	// MaxConns bounds the connection pool (0: pgxpool's default, the larger
-	// of 4 and the number of CPUs).
+	// MaxConns bounds the connection pool (0: the URL's pool_max_conns,
+	// else DefaultMaxConns).
 	MaxConns int32
 }
 
@@ -64,6 +69,8 @@ type Store struct {
 	// parts remembers the event partitions known to exist (month start,
 	// as "YYYYMM").
 	parts sync.Map
+	// appender groups concurrent AppendEvents calls into one transaction.
+	appender appender
 }
 
 var (
@@ -89,8 +96,13 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 
 // OpenConfig is Open with a parsed pool configuration.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store, error) {
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(cfg.ConnString(), "pool_max_conns"):
+		// pgxpool's default (4 on a small machine) queues a busy
+		// replica's requests behind a few long reads.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if opts.Shop == "" {
 		opts.Shop = DefaultShop
@@ -291,21 +303,23 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx, st *state) error) 
 		if err := fn(tx, &st); err != nil {
 			return err
 		}
-		if len(st.outbox) > 0 {
-			rows := make([][]any, len(st.outbox))
-			for i, o := range st.outbox {
-				st.lastOutbox++
-				rows[i] = []any{s.shop, st.lastOutbox, o.kind, string(o.payload)}
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"outbox"}, []string{"shop", "id", "kind", "payload"}, pgx.CopyFromRows(rows)); err != nil {
-				return fmt.Errorf("write outbox: %w", err)
-			}
+		// The outbox rows and the counters in one statement: every round
+		// trip here is spent holding the shop's lock.
+		kinds := make([]string, len(st.outbox))
+		payloads := make([]string, len(st.outbox))
+		for i, o := range st.outbox {
+			kinds[i], payloads[i] = o.kind, string(o.payload)
 		}
+		first := st.lastOutbox
+		st.lastOutbox += int64(len(st.outbox))
 		if st.lastSeq != before.lastSeq || st.lastOutbox != before.lastOutbox || st.nItems != before.nItems || st.nUsers != before.nUsers || st.nEvents != before.nEvents {
-			_, err := tx.Exec(ctx, `UPDATE shop_state SET last_seq = $2, last_outbox = $3, n_items = $4, n_users = $5, n_events = $6 WHERE shop = $1`,
-				s.shop, st.lastSeq, st.lastOutbox, max(st.nItems, 0), max(st.nUsers, 0), max(st.nEvents, 0))
+			_, err := tx.Exec(ctx, `WITH o AS (
+					INSERT INTO outbox (shop, id, kind, payload)
+					SELECT $1, $7 + t.n, t.k, t.p::json FROM unnest($8::text[], $9::text[]) WITH ORDINALITY AS t(k, p, n))
+				UPDATE shop_state SET last_seq = $2, last_outbox = $3, n_items = $4, n_users = $5, n_events = $6 WHERE shop = $1`,
+				s.shop, st.lastSeq, st.lastOutbox, max(st.nItems, 0), max(st.nUsers, 0), max(st.nEvents, 0), first, kinds, payloads)
 			if err != nil {
-				return fmt.Errorf("update shop %q counters: %w", s.shop, err)
+				return fmt.Errorf("write outbox and counters of shop %q: %w", s.shop, err)
 			}
 		}
 		return nil
