@@ -197,16 +197,16 @@ func (a *Aisle) Start(ctx context.Context) error {
 	}
 	a.started = true
 	a.mu.Unlock()
-	if a.prepare != nil {
-		if err := a.prepare(ctx, a.eng); err != nil {
-			return err
-		}
-	}
 	// the feed's position before loading: everything after it is applied
 	// from the feed, everything before it is in what is loaded
 	_, feedPos, err := a.cluster.Bus.Bounds(ctx)
 	if err != nil {
 		return fmt.Errorf("aisle: read the change feed's position: %w", err)
+	}
+	if a.prepare != nil {
+		if err := a.prepare(ctx, a.eng); err != nil {
+			return err
+		}
 	}
 	var maxSeq uint64
 	if err := a.svc.Load(ctx, a.clicks.Record, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }); err != nil { // one scan of the log for both

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/bus"
-	"github.com/aisle-dev/aisle/bus/internal/natstest"
+	"github.com/aisle-dev/aisle/internal/natstest"
 	"github.com/aisle-dev/aisle/bus/natsbus"
 )
 

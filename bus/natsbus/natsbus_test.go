@@ -7,7 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aisle-dev/aisle/bus/bustest"
-	"github.com/aisle-dev/aisle/bus/internal/natstest"
+	"github.com/aisle-dev/aisle/internal/natstest"
 	"github.com/aisle-dev/aisle/bus/natsbus"
 )
 
