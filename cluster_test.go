@@ -116,9 +116,9 @@ func TestStreamIngestionEndToEnd(t *testing.T) {
 	}
 	publish(`{"user_id":"u1","item_id":"pen","type":"view"}`)
 	publish(`[{"user_id":"u1","item_id":"cup","type":"view"},{"user_id":"u2","item_id":"pen","type":"purchase"}]`)
-	publish(`{"user_id":"u1",`)                                                             // not JSON
+	publish(`{"user_id":"u1",`)                                                                // not JSON
 	publish(`[{"user_id":"u3","item_id":"pen","type":"view"},{"user_id":"u3","type":"wink"}]`) // one invalid event: none stored
-	publish(`{"user_id":"u4","item_id":"nothing-like-it","type":"view"}`)                   // unknown item
+	publish(`{"user_id":"u4","item_id":"nothing-like-it","type":"view"}`)                      // unknown item
 	publish(`{"user_id":"u2","item_id":"cup","type":"add_to_cart"}`)
 	events := func(a *Aisle) int {
 		c, err := a.Engine().Counts(ctx)

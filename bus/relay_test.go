@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/bus"
-	"github.com/aisle-dev/aisle/internal/natstest"
 	"github.com/aisle-dev/aisle/bus/natsbus"
+	"github.com/aisle-dev/aisle/internal/natstest"
 )
 
 // sliceOutbox is an in-memory transactional outbox, as a store keeps one:

@@ -8,8 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/aisle-dev/aisle/internal/natstest"
 	"github.com/aisle-dev/aisle/bus/lease"
+	"github.com/aisle-dev/aisle/internal/natstest"
 )
 
 // pair returns two owners' leases on one key of a fresh bucket.
