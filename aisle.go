@@ -264,7 +264,7 @@ func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
 			return errors.New("aisle: closed while starting")
 		}
 	}
-	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Log: a.log, Reload: func(ctx context.Context) error {
+	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Store: a.eng.Store(), Log: a.log, Reload: func(ctx context.Context) error {
 		if err := a.eng.Reload(ctx); err != nil {
 			return err
 		}

@@ -76,17 +76,21 @@ func (o *sliceOutbox) ids() []int64 {
 // a server is there.
 func feeds(t *testing.T) map[string]func(t *testing.T) bus.Bus {
 	return map[string]func(t *testing.T) bus.Bus{
-		"memory": func(*testing.T) bus.Bus { return bus.NewMemory() },
-		"jetstream": func(t *testing.T) bus.Bus {
-			name := natstest.Name("TEST_RELAY")
-			b, err := natsbus.New(t.Context(), natstest.Conn(t), natsbus.Options{Stream: name, Subject: "test." + name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Delete(context.Background()) })
-			return b
-		},
+		"memory":    func(*testing.T) bus.Bus { return bus.NewMemory() },
+		"jetstream": func(t *testing.T) bus.Bus { return jetstreamFeed(t) },
 	}
+}
+
+// jetstreamFeed is a feed on a JetStream stream of its own, deleted at
+// the end (the test is skipped without a NATS server).
+func jetstreamFeed(t testing.TB) bus.Bus {
+	name := natstest.Name("TEST_FEED")
+	b, err := natsbus.New(context.Background(), natstest.Conn(t), natsbus.Options{Stream: name, Subject: "test." + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Delete(context.Background()) })
+	return b
 }
 
 // feedIDs reads every message id the feed holds, in order.
