@@ -5,10 +5,19 @@
 package aisle
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aisle-dev/aisle/bus/ingest"
+	"github.com/aisle-dev/aisle/internal/natstest"
 
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
 )
@@ -59,4 +68,114 @@ func TestClusterOnPostgres(t *testing.T) {
 	waitFor(t, time.Second, "B and C drop the deleted item", func() bool {
 		return !finds(urlB, "kettle", "kettle-1") && !finds(urlC, "kettle", "kettle-1")
 	})
+}
+
+// BenchmarkConvergence: a write on replica A (POST /api/items, committed
+// to PostgreSQL) until replica B's search finds it; p50 and p99.
+//
+//	go test -tags pgmerge -run XXX -bench Convergence -benchtime 200x .
+func BenchmarkConvergence(b *testing.B) {
+	cfg := clusterConfigTB(b)
+	cfg.Store = pgtest.URL(b)
+	cfg.Data = b.TempDir()
+	_, urlA, _ := replicaTB(b, cfg, "a")
+	cfgB := cfg
+	cfgB.Data = b.TempDir()
+	_, urlB, _ := replicaTB(b, cfgB, "b")
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		id := fmt.Sprintf("conv%d", i)
+		t0 := time.Now()
+		resp, err := http.Post(urlA+"/api/items", "application/json", strings.NewReader(`{"id":"`+id+`","title":"`+id+` lamp"}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		for {
+			r, err := http.Get(urlB + "/api/search?q=" + id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			if strings.Contains(string(body), `"`+id+`"`) {
+				break
+			}
+			if time.Since(t0) > 10*time.Second {
+				b.Fatalf("%s not visible on B after 10 s", id)
+			}
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+}
+
+// BenchmarkStreamIngestionPostgres: events/s from the ingest subject into
+// PostgreSQL (validated, committed, acknowledged), 1 and 100 events per
+// message; b.N is the number of messages.
+//
+//	go test -tags pgmerge -run XXX -bench StreamIngestionPostgres -benchtime 5000x .
+func BenchmarkStreamIngestionPostgres(b *testing.B) {
+	for _, per := range []int{1, 100} {
+		b.Run(fmt.Sprintf("events_per_message=%d", per), func(b *testing.B) {
+			cfg := clusterConfigTB(b)
+			cfg.Store = pgtest.URL(b)
+			cfg.Data = b.TempDir()
+			cfg.Cluster.IngestSubject = "-" // the benchmark runs its own consumer
+			a, url, _ := replicaTB(b, cfg, "a")
+			var items strings.Builder
+			items.WriteByte('[')
+			for i := range 1000 {
+				if i > 0 {
+					items.WriteByte(',')
+				}
+				fmt.Fprintf(&items, `{"id":"i%d","title":"item %d"}`, i, i)
+			}
+			items.WriteByte(']')
+			resp, err := http.Post(url+"/api/items", "application/json", strings.NewReader(items.String()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			nc := natstest.Conn(b)
+			name := natstest.Name("BENCH")
+			o := ingest.Options{Stream: "INGEST_" + name, Subject: "bench.ingest." + name, DeadSubject: "bench.dead." + name}
+			c, err := ingest.New(b.Context(), nc, a.Engine(), o, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			js, _ := jetstream.New(nc)
+			defer js.DeleteStream(context.Background(), o.Stream)
+			var sb strings.Builder
+			sb.WriteByte('[')
+			for i := range per {
+				if i > 0 {
+					sb.WriteByte(',')
+				}
+				fmt.Fprintf(&sb, `{"user_id":"u%d","item_id":"i%d","type":"view"}`, i%5000, i%1000)
+			}
+			sb.WriteByte(']')
+			for range b.N {
+				if _, err := js.PublishAsync(o.Subject, []byte(sb.String())); err != nil {
+					b.Fatal(err)
+				}
+			}
+			<-js.PublishAsyncComplete()
+			b.ResetTimer()
+			ctx, cancel := context.WithCancel(b.Context())
+			done := make(chan struct{})
+			go func() { c.Run(ctx); close(done) }()
+			for c.Stats().Messages < int64(b.N) {
+				time.Sleep(time.Millisecond)
+			}
+			b.StopTimer()
+			cancel()
+			<-done
+			b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }

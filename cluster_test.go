@@ -22,7 +22,9 @@ import (
 
 // clusterConfig is a configuration joining the test NATS server with
 // stream, subject and bucket names of its own, deleted when the test ends.
-func clusterConfig(t *testing.T) config.Config {
+func clusterConfig(t *testing.T) config.Config { return clusterConfigTB(t) }
+
+func clusterConfigTB(t testing.TB) config.Config {
 	t.Helper()
 	nc := natstest.Conn(t)
 	cfg := config.Default()
@@ -50,6 +52,11 @@ func clusterConfig(t *testing.T) config.Config {
 // replica opens and starts Aisle on cfg (its own data directory) and
 // serves it on 127.0.0.1; stop closes it.
 func replica(t *testing.T, cfg config.Config, id string, opts ...Option) (a *Aisle, url string, stop func()) {
+	t.Helper()
+	return replicaTB(t, cfg, id, opts...)
+}
+
+func replicaTB(t testing.TB, cfg config.Config, id string, opts ...Option) (a *Aisle, url string, stop func()) {
 	t.Helper()
 	cfg.Cluster.ReplicaID = id
 	ctx, cancel := context.WithCancel(context.Background())

@@ -155,6 +155,14 @@ func resolve(ctx context.Context, c *engine.Change, r refs, st Reader) error {
 		}
 		c.IDs = ids
 	case engine.KindItemsUpsert:
+		if g, ok := st.(engine.ItemsGetter); ok { // one query
+			its, err := g.GetItems(ctx, ids)
+			if err != nil {
+				return fmt.Errorf("read %d items: %w", len(ids), err)
+			}
+			c.Items = its
+			break
+		}
 		for _, id := range ids {
 			it, err := st.GetItem(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {

@@ -54,7 +54,7 @@ type Relay struct {
 	Source  OutboxSource
 	Bus     Bus
 	Batch   int           // rows per read (0: 1000)
-	Poll    time.Duration // pause when the outbox is empty (0: 50 ms)
+	Poll    time.Duration // pause when the outbox is empty (0: 10 ms)
 	GapWait time.Duration // 0: 5 s
 	Log     *slog.Logger
 
@@ -71,27 +71,30 @@ type Relay struct {
 func (r *Relay) Run(ctx context.Context) error {
 	poll := r.Poll
 	if poll == 0 {
-		poll = 50 * time.Millisecond
+		poll = 10 * time.Millisecond
 	}
+	pause := poll
 	for {
 		n, err := r.Once(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			if r.Log != nil {
 				r.Log.Error("change feed relay failed; retrying (the changes stay in the outbox)", "err", err)
 			}
-			n = 0
-			poll = min(poll*2, 2*time.Second)
-		}
-		if n > 0 {
+			pause = min(max(pause*2, 100*time.Millisecond), 2*time.Second)
+		case n > 0:
+			pause = poll
 			continue
+		default:
+			pause = poll
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(poll):
+		case <-time.After(pause):
 		}
 	}
 }

@@ -30,9 +30,9 @@ import (
 	"github.com/aisle-dev/aisle/events"
 )
 
-// Sink validates events and stores a batch once per key (*engine.Engine).
+// Sink validates and stores a batch of events, once per key
+// (*engine.Engine).
 type Sink interface {
-	ValidateEvents(ctx context.Context, evs []events.Event) error
 	AddEventsOnce(ctx context.Context, key string, body []byte, evs []events.Event) error
 }
 
@@ -215,10 +215,10 @@ type pending struct {
 	evs []events.Event
 }
 
-// handle stores a batch of messages: each invalid one is dead-lettered,
-// the valid ones are stored in one transaction, then all are
-// acknowledged. A passing failure (the store is down) leaves them for
-// redelivery.
+// handle stores a batch of messages in one transaction and acknowledges
+// them. When the batch is refused, each message is stored alone, so that
+// only the invalid ones are dead-lettered. A passing failure (the store
+// is down) leaves them for redelivery.
 func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	var good []pending
 	for _, msg := range msgs {
@@ -238,15 +238,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 			c.reject(ctx, msg, seq, bad)
 			continue
 		}
-		err = c.sink.ValidateEvents(ctx, evs)
-		switch {
-		case err == nil:
-			good = append(good, pending{msg, seq, evs})
-		case errors.As(err, &bad):
-			c.reject(ctx, msg, seq, bad)
-		default:
-			c.retry(ctx, msg, seq, err)
-		}
+		good = append(good, pending{msg, seq, evs})
 	}
 	if len(good) == 0 {
 		return
@@ -281,8 +273,8 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		wg.Wait()
 	case errors.As(err, &bad) && len(good) > 1:
-		// something changed since validation (an item deleted): store
-		// the messages one by one, so only the bad one is dead-lettered
+		// some message is invalid: store them one by one, so that only
+		// the bad ones are dead-lettered
 		for _, p := range good {
 			c.handle(ctx, []jetstream.Msg{p.msg})
 		}
