@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -149,6 +150,25 @@ func resolve(ctx context.Context, c *engine.Change, r refs, st Reader) error {
 	switch c.Kind {
 	case engine.KindItemsDelete:
 		c.IDs = ids
+		if st == nil {
+			break
+		}
+		// an item created again since (its upsert may have reached the
+		// feed first, after a partial publish failure) stays: the store
+		// decides
+		var again []string
+		for _, id := range ids {
+			_, err := st.GetItem(ctx, id)
+			switch {
+			case err == nil:
+				again = append(again, id)
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("read item %q: %w", id, err)
+			}
+		}
+		if len(again) > 0 {
+			c.IDs = slices.DeleteFunc(c.IDs, func(id string) bool { return slices.Contains(again, id) })
+		}
 	case engine.KindUsersDelete:
 		if len(ids) == 0 {
 			return fmt.Errorf("no user id")

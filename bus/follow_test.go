@@ -264,6 +264,9 @@ func TestDecodeByReference(t *testing.T) {
 	if len(c.Events) != 2 || c.Events[0].Seq != evs[1].Seq || c.Events[1].UserID != "u2" {
 		t.Errorf("events by range: %+v", c.Events)
 	}
+	if c = dec(engine.KindItemsDelete, `{"ids":["a","gone"]}`); len(c.IDs) != 1 || c.IDs[0] != "gone" {
+		t.Errorf("items.delete by reference: %+v; an item the store holds again must stay", c.IDs)
+	}
 	if c = dec(engine.KindUsersDelete, `{"ids":["u1"]}`); len(c.IDs) != 1 || c.IDs[0] != "u1" {
 		t.Errorf("users.delete by reference: %+v", c)
 	}
