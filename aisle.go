@@ -166,6 +166,10 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
+	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Store: a.eng.Store(), Log: a.log, Reload: a.reload}
+	if err = a.srv.Registry().Register(newClusterCollector(a)); err != nil {
+		return nil, fmt.Errorf("aisle: register cluster metrics: %w", err)
+	}
 	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
@@ -264,15 +268,6 @@ func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
 			return errors.New("aisle: closed while starting")
 		}
 	}
-	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Store: a.eng.Store(), Log: a.log, Reload: func(ctx context.Context) error {
-		if err := a.eng.Reload(ctx); err != nil {
-			return err
-		}
-		if err := a.svc.LoadModels(ctx); err != nil {
-			return err
-		}
-		return a.ranker.Load(ctx)
-	}}
 	caught := make(chan struct{})
 	if !a.goBackground(func() { a.follower.Run(a.bg, feedPos+1, func() { close(caught) }) }) {
 		return errors.New("aisle: closed while starting")
@@ -288,6 +283,18 @@ func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
 		return errors.New("aisle: closed while starting")
 	}
 	return nil
+}
+
+// reload rebuilds the in-memory parts from the store, for a replica whose
+// position the change feed no longer holds.
+func (a *Aisle) reload(ctx context.Context) error {
+	if err := a.eng.Reload(ctx); err != nil {
+		return err
+	}
+	if err := a.svc.LoadModels(ctx); err != nil {
+		return err
+	}
+	return a.ranker.Load(ctx)
 }
 
 // modelFollower reloads the serving models when the feed says a model

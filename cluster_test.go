@@ -145,6 +145,11 @@ func TestStreamIngestionEndToEnd(t *testing.T) {
 		t.Errorf("dead letter 1 problems %+v, want index 1, field type", dead[1].Problems)
 	}
 	waitFor(t, 5*time.Second, "every message acknowledged", func() bool { return a.cluster.Ingest.Stats().Messages == 6 })
+	waitFor(t, 5*time.Second, "the metrics tell the ingestion and the lease", func() bool {
+		_, m := get(t, url+"/metrics")
+		return strings.Contains(m, `aisle_ingest_messages_total{result="dead_letter"} 3`) &&
+			strings.Contains(m, `aisle_ingest_events_total 4`) && strings.Contains(m, "aisle_lease_held 1")
+	})
 
 	// down: messages wait in the stream
 	stop()
