@@ -22,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -208,6 +209,21 @@ func (c *Consumer) run(ctx context.Context) error {
 // 4,000 events of the REST format).
 const maxBatchBytes = 256 << 10
 
+// Parse reads a message: a JSON event or an array of them, in the REST
+// format. A message that is not that is a *catalog.BatchError saying why
+// (no retry can store it).
+func Parse(data []byte) ([]events.Event, *catalog.BatchError) {
+	evs, err := catalog.DecodeBatch("events", data, events.Decode)
+	if err == nil {
+		return evs, nil
+	}
+	var bad *catalog.BatchError
+	if !errors.As(err, &bad) {
+		bad = &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Problem: err.Error()}}}
+	}
+	return nil, bad
+}
+
 // pending is a message decoded and validated, waiting to be stored.
 type pending struct {
 	msg jetstream.Msg
@@ -228,13 +244,8 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		seq := meta.Sequence.Stream
-		evs, err := catalog.DecodeBatch("events", msg.Data(), events.Decode)
-		var bad *catalog.BatchError
-		if err != nil {
-			// not JSON, or not events: no retry can store it
-			if !errors.As(err, &bad) {
-				bad = &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Problem: err.Error()}}}
-			}
+		evs, bad := Parse(msg.Data())
+		if bad != nil {
 			c.reject(ctx, msg, seq, bad)
 			continue
 		}
@@ -329,25 +340,42 @@ const (
 )
 
 func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, seq uint64, bad *catalog.BatchError) error {
-	d := DeadLetter{Reason: bad.Error(), Problems: bad.Problems, Subject: msg.Subject(), Seq: seq, At: time.Now().UTC(), Message: string(msg.Data())}
-	body, err := json.Marshal(d)
+	nm, err := DeadLetterMsg(c.o.DeadSubject, msg.Subject(), seq, msg.Data(), bad, time.Now())
 	if err != nil {
 		return err
 	}
-	nm := nats.NewMsg(c.o.DeadSubject)
+	// a redelivery of the same message is dead-lettered once
+	_, err = c.js.PublishMsg(ctx, nm, jetstream.WithMsgID("dead-"+c.o.Stream+"-"+strconv.FormatUint(seq, 10)))
+	return err
+}
+
+// maxReasonHeader bounds the reason header (the body has it whole).
+const maxReasonHeader = 1024
+
+// DeadLetterMsg builds the dead letter of the message data (from subject,
+// at stream position seq), refused for bad.
+func DeadLetterMsg(deadSubject, subject string, seq uint64, data []byte, bad *catalog.BatchError, at time.Time) (*nats.Msg, error) {
+	d := DeadLetter{Reason: bad.Error(), Problems: bad.Problems, Subject: subject, Seq: seq, At: at.UTC(), Message: string(data)}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode the dead letter: %w", err)
+	}
+	nm := nats.NewMsg(deadSubject)
 	nm.Data = body
 	reason := strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
+		if r < ' ' || r == 0x7f || r == utf8.RuneError {
 			return ' '
 		}
 		return r
 	}, d.Reason)
-	if len(reason) > 1024 {
-		reason = reason[:1024]
+	if len(reason) > maxReasonHeader {
+		cut := maxReasonHeader
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = reason[:cut]
 	}
 	nm.Header.Set(HeaderReason, reason)
 	nm.Header.Set(HeaderSeq, strconv.FormatUint(seq, 10))
-	// a redelivery of the same message is dead-lettered once
-	_, err = c.js.PublishMsg(ctx, nm, jetstream.WithMsgID("dead-"+c.o.Stream+"-"+strconv.FormatUint(seq, 10)))
-	return err
+	return nm, nil
 }
