@@ -31,6 +31,11 @@ import (
 //
 // Decode accepts a single object where an array is written above.
 
+// itemsGetter is a store that reads many items in one query.
+type itemsGetter interface {
+	GetItems(ctx context.Context, ids []string) ([]catalog.Item, error)
+}
+
 // Reader reads the records a change refers to (store.Store is one).
 type Reader interface {
 	GetItem(ctx context.Context, id string) (catalog.Item, error)
@@ -175,7 +180,7 @@ func resolve(ctx context.Context, c *engine.Change, r refs, st Reader) error {
 		}
 		c.IDs = ids
 	case engine.KindItemsUpsert:
-		if g, ok := st.(engine.ItemsGetter); ok { // one query
+		if g, ok := st.(itemsGetter); ok { // one query
 			its, err := g.GetItems(ctx, ids)
 			if err != nil {
 				return fmt.Errorf("read %d items: %w", len(ids), err)

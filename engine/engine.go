@@ -241,10 +241,7 @@ func (e *Engine) ValidateEvents(ctx context.Context, evs []events.Event) error {
 		evs[i].Validate(e.types, now, p.at(i))
 	}
 	if len(p.list) == 0 && !e.acceptItems {
-		known, err := e.knownItems(ctx, evs)
-		if err != nil {
-			return err
-		}
+		known := map[string]bool{}
 		for i := range evs {
 			id := evs[i].ItemID
 			if id == "" {
@@ -268,40 +265,6 @@ func (e *Engine) ValidateEvents(ctx context.Context, evs []events.Event) error {
 		}
 	}
 	return p.err()
-}
-
-// ItemsGetter is a store that reads many items in one query (a networked
-// store: one round trip instead of one per item).
-type ItemsGetter interface {
-	GetItems(ctx context.Context, ids []string) ([]catalog.Item, error)
-}
-
-// knownItems looks the items events name up in one query when the store
-// can (an empty map otherwise: ValidateEvents asks item by item).
-func (e *Engine) knownItems(ctx context.Context, evs []events.Event) (map[string]bool, error) {
-	known := map[string]bool{}
-	g, ok := e.st.(ItemsGetter)
-	if !ok {
-		return known, nil
-	}
-	var ids []string
-	for i := range evs {
-		if id := evs[i].ItemID; id != "" && !known[id] {
-			known[id] = false
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return known, nil
-	}
-	its, err := g.GetItems(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("look up %d items: %w", len(ids), err)
-	}
-	for _, it := range its {
-		known[it.ID] = true
-	}
-	return known, nil
 }
 
 // AddEvents validates a batch of events and stores all of them, or none.
