@@ -54,8 +54,15 @@ import (
 type Option func(*options)
 
 type options struct {
-	log     *slog.Logger
-	prepare func(context.Context, *engine.Engine) error
+	log        *slog.Logger
+	prepare    func(context.Context, *engine.Engine) error
+	relayFault func(step string) error
+}
+
+// withRelayFault makes the outbox relay fail at a step (tests: a replica
+// killed between commit and publish).
+func withRelayFault(f func(step string) error) Option {
+	return func(o *options) { o.relayFault = f }
 }
 
 // WithLogger sets the logger of every part (default: discard).
@@ -71,9 +78,10 @@ func WithPrepare(f func(ctx context.Context, eng *engine.Engine) error) Option {
 // Aisle is an assembled search and recommendation engine. Its methods are
 // safe for concurrent use.
 type Aisle struct {
-	cfg     config.Config
-	log     *slog.Logger
-	prepare func(context.Context, *engine.Engine) error
+	cfg        config.Config
+	log        *slog.Logger
+	prepare    func(context.Context, *engine.Engine) error
+	relayFault func(step string) error
 
 	st     *boltstore.Store
 	eng    *engine.Engine
@@ -117,7 +125,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Aisle{cfg: cfg, log: o.log, prepare: o.prepare}
+	a := &Aisle{cfg: cfg, log: o.log, prepare: o.prepare, relayFault: o.relayFault}
 	a.bg, a.cancel = context.WithCancel(context.Background())
 	a.group, a.bg = errgroup.WithContext(a.bg)
 	defer func() {
@@ -261,7 +269,7 @@ func (a *Aisle) Start(ctx context.Context) error {
 // catching up.
 func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
 	if a.cluster.Outbox != nil {
-		relay := &bus.Relay{Source: a.cluster.Outbox, Bus: a.cluster.Bus, Log: a.log}
+		relay := &bus.Relay{Source: a.cluster.Outbox, Bus: a.cluster.Bus, Log: a.log, Fault: a.relayFault}
 		if !a.goBackground(func() {
 			lease.Run(a.bg, a.cluster.RelayLease, a.cfg.Cluster.LeaseTTL/3, a.log, func(ctx context.Context) { relay.Run(ctx) })
 		}) {

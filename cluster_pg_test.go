@@ -6,6 +6,7 @@ package aisle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aisle-dev/aisle/bus"
 	"github.com/aisle-dev/aisle/bus/ingest"
 	"github.com/aisle-dev/aisle/internal/natstest"
 
@@ -178,4 +180,40 @@ func BenchmarkStreamIngestionPostgres(b *testing.B) {
 			b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// A replica killed between commit and publish: its outbox rows stay,
+// and the relay of the replica that takes the relay lease over publishes
+// them, so the change still reaches the others.
+func TestChangeCommittedButNotPublishedStillArrives(t *testing.T) {
+	cfg := clusterConfig(t)
+	cfg.Store = pgtest.URL(t)
+	cfg.Data = t.TempDir()
+	// A relays first (it starts alone), and dies before each publish
+	_, urlA, stopA := replica(t, cfg, "a", withRelayFault(func(step string) error {
+		if step == bus.FaultPublish {
+			return errors.New("killed between commit and publish")
+		}
+		return nil
+	}))
+	cfgB := cfg
+	cfgB.Data = t.TempDir()
+	_, urlB, _ := replica(t, cfgB, "b")
+	resp, err := http.Post(urlA+"/api/items", "application/json", strings.NewReader(`{"id":"stove-1","title":"camping stove"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST on A: %d", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if code, body := get(t, urlB+"/api/search?q=stove"); code == 200 && strings.Contains(body, `"stove-1"`) {
+		t.Fatal("B found the item though A's relay never published it: the test does not test what it says")
+	}
+	stopA() // A dies; its relay lease expires or is released
+	waitFor(t, 3*cfg.Cluster.LeaseTTL+time.Second, "B finds the item committed on A", func() bool {
+		code, body := get(t, urlB+"/api/search?q=stove")
+		return code == 200 && strings.Contains(body, `"stove-1"`)
+	})
 }

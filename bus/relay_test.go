@@ -144,15 +144,23 @@ func TestRelay(t *testing.T) {
 					t.Errorf("outbox still holds %v", left)
 				}
 			})
-			t.Run("a crash between publish and trim loses and doubles nothing", func(t *testing.T) {
+			t.Run("a crash before publishing or before trimming loses and doubles nothing", func(t *testing.T) {
 				b, ob := open(t), &sliceOutbox{}
 				for i := range 3 {
 					ob.commit("items.delete", fmt.Sprintf(`["i%d"]`, i))
 				}
-				crash := errors.New("killed after publishing, before trimming")
-				r := &bus.Relay{Source: ob, Bus: b, Fault: func() error { return crash }}
-				if _, err := r.Once(ctx); !errors.Is(err, crash) {
-					t.Fatalf("Once = %v, want the fault", err)
+				crash := errors.New("killed")
+				// killed between commit and publish, then between publish and trim
+				for _, step := range []string{bus.FaultPublish, bus.FaultTrim} {
+					r := &bus.Relay{Source: ob, Bus: b, Fault: func(s string) error {
+						if s == step {
+							return crash
+						}
+						return nil
+					}}
+					if _, err := r.Once(ctx); !errors.Is(err, crash) {
+						t.Fatalf("Once = %v, want the fault at %s", err, step)
+					}
 				}
 				if left := ob.ids(); !slices.Equal(left, []int64{1, 2, 3}) {
 					t.Fatalf("after the crash the outbox holds %v, want every row", left)
