@@ -59,10 +59,17 @@ import (
 type Option func(*options)
 
 type options struct {
-	log     *slog.Logger
-	prepare func(context.Context, *engine.Engine) error
-	demo    bool
-	turn    func(context.Context) (func(), error)
+	log        *slog.Logger
+	prepare    func(context.Context, *engine.Engine) error
+	demo       bool
+	turn       func(context.Context) (func(), error)
+	relayFault func(step string) error
+}
+
+// withRelayFault makes the outbox relay fail at a step (tests: a replica
+// killed between commit and publish).
+func withRelayFault(f func(step string) error) Option {
+	return func(o *options) { o.relayFault = f }
 }
 
 // WithTrainingTurn makes every retraining run wait for turn first and
@@ -90,9 +97,10 @@ func WithPrepare(f func(ctx context.Context, eng *engine.Engine) error) Option {
 // Aisle is an assembled search and recommendation engine. Its methods are
 // safe for concurrent use.
 type Aisle struct {
-	cfg     config.Config
-	log     *slog.Logger
-	prepare func(context.Context, *engine.Engine) error
+	cfg        config.Config
+	log        *slog.Logger
+	prepare    func(context.Context, *engine.Engine) error
+	relayFault func(step string) error
 
 	st     wire.Store
 	eng    *engine.Engine
@@ -141,7 +149,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Aisle{cfg: cfg, log: o.log, prepare: o.prepare}
+	a := &Aisle{cfg: cfg, log: o.log, prepare: o.prepare, relayFault: o.relayFault}
 	a.bg, a.cancel = context.WithCancel(context.Background())
 	a.group, a.bg = errgroup.WithContext(a.bg)
 	defer func() {
@@ -199,6 +207,10 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
+	}
+	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Store: a.eng.Store(), Log: a.log, Reload: a.reload}
+	if err = a.srv.Registry().Register(newClusterCollector(a)); err != nil {
+		return nil, fmt.Errorf("aisle: register cluster metrics: %w", err)
 	}
 	var ui *web.UI
 	if ui, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
@@ -272,16 +284,16 @@ func (a *Aisle) Start(ctx context.Context) error {
 	}
 	a.started = true
 	a.mu.Unlock()
-	if a.prepare != nil {
-		if err := a.prepare(ctx, a.eng); err != nil {
-			return err
-		}
-	}
 	// the feed's position before loading: everything after it is applied
 	// from the feed, everything before it is in what is loaded
 	_, feedPos, err := a.cluster.Bus.Bounds(ctx)
 	if err != nil {
 		return fmt.Errorf("aisle: read the change feed's position: %w", err)
+	}
+	if a.prepare != nil {
+		if err := a.prepare(ctx, a.eng); err != nil {
+			return err
+		}
 	}
 	var maxSeq uint64
 	if err := a.svc.Load(ctx, a.clicks.Record, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }); err != nil { // one scan of the log for both
@@ -343,22 +355,13 @@ func (a *Aisle) Start(ctx context.Context) error {
 // catching up.
 func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
 	if a.cluster.Outbox != nil {
-		relay := &bus.Relay{Source: a.cluster.Outbox, Bus: a.cluster.Bus, Log: a.log}
+		relay := &bus.Relay{Source: a.cluster.Outbox, Bus: a.cluster.Bus, Log: a.log, Fault: a.relayFault}
 		if !a.goBackground(func() {
 			lease.Run(a.bg, a.cluster.RelayLease, a.cfg.Cluster.LeaseTTL/3, a.log, func(ctx context.Context) { relay.Run(ctx) })
 		}) {
 			return errors.New("aisle: closed while starting")
 		}
 	}
-	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Log: a.log, Reload: func(ctx context.Context) error {
-		if err := a.eng.Reload(ctx); err != nil {
-			return err
-		}
-		if err := a.svc.LoadModels(ctx); err != nil {
-			return err
-		}
-		return a.ranker.Load(ctx)
-	}}
 	caught := make(chan struct{})
 	if !a.goBackground(func() { a.follower.Run(a.bg, feedPos+1, func() { close(caught) }) }) {
 		return errors.New("aisle: closed while starting")
@@ -374,6 +377,18 @@ func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
 		return errors.New("aisle: closed while starting")
 	}
 	return nil
+}
+
+// reload rebuilds the in-memory parts from the store, for a replica whose
+// position the change feed no longer holds.
+func (a *Aisle) reload(ctx context.Context) error {
+	if err := a.eng.Reload(ctx); err != nil {
+		return err
+	}
+	if err := a.svc.LoadModels(ctx); err != nil {
+		return err
+	}
+	return a.ranker.Load(ctx)
 }
 
 // modelFollower reloads the serving models when the feed says a model

@@ -22,6 +22,9 @@ type Applier interface {
 type Follower struct {
 	Bus    Bus
 	Engine Applier
+	// Store is the shared store, read for changes carried by reference
+	// (the PostgreSQL outbox's): nil only with a feed of whole changes.
+	Store Reader
 	// Reload rebuilds the replica's in-memory parts from the store; it is
 	// called when the feed no longer holds the position the replica
 	// needs (it was down, or fell behind, longer than the feed keeps).
@@ -141,7 +144,7 @@ func (f *Follower) Run(ctx context.Context, from uint64, caughtUp func()) error 
 }
 
 func (f *Follower) apply(ctx context.Context, d Delivery) {
-	c, err := Decode(d.Message)
+	c, err := Decode(ctx, d.Message, f.Store)
 	if err == nil {
 		err = f.Engine.Apply(ctx, c)
 	}

@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -206,7 +207,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := bus.Decode(m)
+			got, err := bus.Decode(t.Context(), m, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,12 +224,59 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		if payload == `"a"` {
 			kind = engine.KindUsersDelete
 		}
-		c, err := bus.Decode(bus.Message{Kind: kind, Payload: []byte(payload)})
+		c, err := bus.Decode(t.Context(), bus.Message{Kind: kind, Payload: []byte(payload)}, nil)
 		if err != nil || (c.UserID != want && (len(c.IDs) != 1 || c.IDs[0] != want)) {
 			t.Errorf("decode %s %s = %+v, %v", kind, payload, c, err)
 		}
 	}
-	if _, err := bus.Decode(bus.Message{Kind: "items.rename"}); err == nil {
+	if _, err := bus.Decode(t.Context(), bus.Message{Kind: "items.rename"}, nil); err == nil {
 		t.Error("an unknown kind decoded")
+	}
+}
+
+// The PostgreSQL outbox carries changes by reference: the replica reads
+// the records from the shared store.
+func TestDecodeByReference(t *testing.T) {
+	ctx := t.Context()
+	eng, _ := newEngine(t)
+	st := eng.Store()
+	now := time.Now().UTC()
+	if err := st.PutItems(ctx, []catalog.Item{{ID: "a", Title: "pen", Available: true, CreatedAt: now}, {ID: "b", Title: "cup", Available: true, CreatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	evs := []events.Event{ev(0, "u1", "a"), ev(0, "u1", "b"), ev(0, "u2", "a")}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	dec := func(kind, payload string) engine.Change {
+		t.Helper()
+		c, err := bus.Decode(ctx, bus.Message{ID: 1, Kind: kind, Payload: []byte(payload)}, st)
+		if err != nil {
+			t.Fatalf("%s %s: %v", kind, payload, err)
+		}
+		return c
+	}
+	c := dec(engine.KindItemsUpsert, `{"ids":["a","gone","b"]}`)
+	if len(c.Items) != 2 || c.Items[0].Title != "pen" || c.Items[1].Title != "cup" {
+		t.Errorf("items by reference: %+v (an id gone from the store is left out)", c.Items)
+	}
+	c = dec(engine.KindEventsAppend, fmt.Sprintf(`{"first_seq":%d,"last_seq":%d,"count":2}`, evs[1].Seq, evs[2].Seq))
+	if len(c.Events) != 2 || c.Events[0].Seq != evs[1].Seq || c.Events[1].UserID != "u2" {
+		t.Errorf("events by range: %+v", c.Events)
+	}
+	if c = dec(engine.KindItemsDelete, `{"ids":["a","gone"]}`); len(c.IDs) != 1 || c.IDs[0] != "gone" {
+		t.Errorf("items.delete by reference: %+v; an item the store holds again must stay", c.IDs)
+	}
+	if c = dec(engine.KindUsersDelete, `{"ids":["u1"]}`); len(c.IDs) != 1 || c.IDs[0] != "u1" {
+		t.Errorf("users.delete by reference: %+v", c)
+	}
+	if c = dec(engine.KindEventsExpire, `{"seqs":[1,2]}`); len(c.Seqs) != 2 {
+		t.Errorf("events.expire: %+v", c)
+	}
+	if _, err := bus.Decode(ctx, bus.Message{Kind: engine.KindItemsUpsert, Payload: []byte(`{"ids":["a"]}`)}, nil); err == nil {
+		t.Error("a by-reference change decoded without a store")
+	}
+	if _, err := bus.Decode(ctx, bus.Message{Kind: engine.KindEventsAppend, Payload: []byte(`{"first_seq":5,"last_seq":2}`)}, st); err == nil {
+		t.Error("a backwards range decoded")
 	}
 }

@@ -21,7 +21,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(s.kind, []byte(s.payload))
 	}
 	f.Fuzz(func(t *testing.T, kind string, payload []byte) {
-		c, err := bus.Decode(bus.Message{Kind: kind, Payload: payload})
+		c, err := bus.Decode(t.Context(), bus.Message{Kind: kind, Payload: payload}, nil)
 		if err != nil {
 			return
 		}

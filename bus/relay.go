@@ -40,6 +40,12 @@ func (f OutboxFuncs) ReadOutbox(ctx context.Context, afterID int64, limit int) (
 // TrimOutbox implements OutboxSource.
 func (f OutboxFuncs) TrimOutbox(ctx context.Context, uptoID int64) error { return f.Trim(ctx, uptoID) }
 
+// Steps of a relay batch where a test's Fault may stop it.
+const (
+	FaultPublish = "publish" // committed, not published
+	FaultTrim    = "trim"    // published, not trimmed
+)
+
 // Relay moves the outbox to the bus: read the oldest rows, publish them
 // (each with its id as the de-duplication key), and only once the bus
 // has acknowledged them, trim them. A crash anywhere leaves the rows in
@@ -54,14 +60,15 @@ type Relay struct {
 	Source  OutboxSource
 	Bus     Bus
 	Batch   int           // rows per read (0: 1000)
-	Poll    time.Duration // pause when the outbox is empty (0: 50 ms)
+	Poll    time.Duration // pause when the outbox is empty (0: 10 ms)
 	GapWait time.Duration // 0: 5 s
 	Log     *slog.Logger
 
-	// Fault, when set (tests), is called after the bus acknowledged a
-	// batch and before the outbox is trimmed; an error stops the relay
-	// there as a crash would.
-	Fault func() error
+	// Fault, when set (tests), is called at each step of a batch:
+	// FaultPublish after reading the outbox and before publishing,
+	// FaultTrim after the bus acknowledged and before trimming. An error
+	// stops the batch there, as a crash would.
+	Fault func(step string) error
 
 	gaps      map[int64]time.Time // first seen, by the id below which rows are missing
 	published map[int64]bool      // ids published and not trimmed yet
@@ -71,27 +78,30 @@ type Relay struct {
 func (r *Relay) Run(ctx context.Context) error {
 	poll := r.Poll
 	if poll == 0 {
-		poll = 50 * time.Millisecond
+		poll = 10 * time.Millisecond
 	}
+	pause := poll
 	for {
 		n, err := r.Once(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			if r.Log != nil {
 				r.Log.Error("change feed relay failed; retrying (the changes stay in the outbox)", "err", err)
 			}
-			n = 0
-			poll = min(poll*2, 2*time.Second)
-		}
-		if n > 0 {
+			pause = min(max(pause*2, 100*time.Millisecond), 2*time.Second)
+		case n > 0:
+			pause = poll
 			continue
+		default:
+			pause = poll
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(poll):
+		case <-time.After(pause):
 		}
 	}
 }
@@ -114,6 +124,11 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 		r.published = map[int64]bool{}
 		r.gaps = map[int64]time.Time{}
 	}
+	if r.Fault != nil {
+		if err := r.Fault(FaultPublish); err != nil {
+			return 0, err
+		}
+	}
 	msgs := make([]Message, 0, len(rows))
 	for _, row := range rows {
 		if !r.published[row.ID] {
@@ -129,7 +144,7 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 		}
 	}
 	if r.Fault != nil {
-		if err := r.Fault(); err != nil {
+		if err := r.Fault(FaultTrim); err != nil {
 			return len(msgs), err
 		}
 	}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/bus"
-	"github.com/aisle-dev/aisle/bus/internal/natstest"
 	"github.com/aisle-dev/aisle/bus/natsbus"
+	"github.com/aisle-dev/aisle/internal/natstest"
 )
 
 // sliceOutbox is an in-memory transactional outbox, as a store keeps one:
@@ -76,17 +76,21 @@ func (o *sliceOutbox) ids() []int64 {
 // a server is there.
 func feeds(t *testing.T) map[string]func(t *testing.T) bus.Bus {
 	return map[string]func(t *testing.T) bus.Bus{
-		"memory": func(*testing.T) bus.Bus { return bus.NewMemory() },
-		"jetstream": func(t *testing.T) bus.Bus {
-			name := natstest.Name("TEST_RELAY")
-			b, err := natsbus.New(t.Context(), natstest.Conn(t), natsbus.Options{Stream: name, Subject: "test." + name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Delete(context.Background()) })
-			return b
-		},
+		"memory":    func(*testing.T) bus.Bus { return bus.NewMemory() },
+		"jetstream": func(t *testing.T) bus.Bus { return jetstreamFeed(t) },
 	}
+}
+
+// jetstreamFeed is a feed on a JetStream stream of its own, deleted at
+// the end (the test is skipped without a NATS server).
+func jetstreamFeed(t testing.TB) bus.Bus {
+	name := natstest.Name("TEST_FEED")
+	b, err := natsbus.New(context.Background(), natstest.Conn(t), natsbus.Options{Stream: name, Subject: "test." + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Delete(context.Background()) })
+	return b
 }
 
 // feedIDs reads every message id the feed holds, in order.
@@ -140,15 +144,23 @@ func TestRelay(t *testing.T) {
 					t.Errorf("outbox still holds %v", left)
 				}
 			})
-			t.Run("a crash between publish and trim loses and doubles nothing", func(t *testing.T) {
+			t.Run("a crash before publishing or before trimming loses and doubles nothing", func(t *testing.T) {
 				b, ob := open(t), &sliceOutbox{}
 				for i := range 3 {
 					ob.commit("items.delete", fmt.Sprintf(`["i%d"]`, i))
 				}
-				crash := errors.New("killed after publishing, before trimming")
-				r := &bus.Relay{Source: ob, Bus: b, Fault: func() error { return crash }}
-				if _, err := r.Once(ctx); !errors.Is(err, crash) {
-					t.Fatalf("Once = %v, want the fault", err)
+				crash := errors.New("killed")
+				// killed between commit and publish, then between publish and trim
+				for _, step := range []string{bus.FaultPublish, bus.FaultTrim} {
+					r := &bus.Relay{Source: ob, Bus: b, Fault: func(s string) error {
+						if s == step {
+							return crash
+						}
+						return nil
+					}}
+					if _, err := r.Once(ctx); !errors.Is(err, crash) {
+						t.Fatalf("Once = %v, want the fault at %s", err, step)
+					}
 				}
 				if left := ob.ids(); !slices.Equal(left, []int64{1, 2, 3}) {
 					t.Fatalf("after the crash the outbox holds %v, want every row", left)

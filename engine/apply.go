@@ -17,6 +17,7 @@ const (
 	KindUsersUpsert  = "users.upsert"
 	KindUsersDelete  = "users.delete"
 	KindEventsAppend = "events.append"
+	KindEventsExpire = "events.expire"
 	KindModelMeta    = "model.meta"
 )
 
@@ -26,9 +27,10 @@ const (
 type Change struct {
 	Kind   string
 	Items  []catalog.Item   // items.upsert
-	IDs    []string         // items.delete
+	IDs    []string         // items.delete; users.delete (several users)
 	Users  []catalog.User   // users.upsert
-	UserID string           // users.delete
+	UserID string           // users.delete (one user)
+	Seqs   []uint64         // events.expire: the events retention deleted
 	Events []events.Event   // events.append (each with its store Seq); users.delete: the removed events, when known
 	Model  *store.ModelMeta // model.meta
 }
@@ -60,18 +62,30 @@ func (e *Engine) Apply(ctx context.Context, c Change) error {
 			e.usersUpserted(c.Users)
 		}
 	case KindUsersDelete:
-		if c.UserID == "" {
+		ids := c.IDs
+		if c.UserID != "" {
+			ids = append([]string{c.UserID}, ids...)
+		}
+		if len(ids) == 0 {
 			return fmt.Errorf("engine: apply %s: no user id", c.Kind)
 		}
-		e.each(func(l Listener) {
-			l.UserDeleted(c.UserID)
-			if fl, ok := l.(Forgetter); ok {
-				fl.UserForgotten(c.UserID, c.Events)
-			}
-		})
+		for _, id := range ids {
+			e.each(func(l Listener) {
+				l.UserDeleted(id)
+				if fl, ok := l.(Forgetter); ok {
+					fl.UserForgotten(id, c.Events)
+				}
+			})
+		}
 		// what cannot subtract the user exactly relearns from the log,
 		// which no longer holds them
 		e.scheduleRebuild()
+	case KindEventsExpire:
+		// retention ran on another replica: relearn what counts events
+		// from the log, which no longer holds the expired ones
+		if len(c.Seqs) > 0 {
+			e.relearnAfterRetention(ctx)
+		}
 	case KindEventsAppend:
 		fresh := e.applied.fresh(c.Events)
 		if len(fresh) > 0 {

@@ -19,8 +19,10 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,7 +31,8 @@ import (
 	"github.com/aisle-dev/aisle/events"
 )
 
-// Sink stores a validated batch of events once per key (*engine.Engine).
+// Sink validates and stores a batch of events, once per key
+// (*engine.Engine).
 type Sink interface {
 	AddEventsOnce(ctx context.Context, key string, body []byte, evs []events.Event) error
 }
@@ -43,6 +46,11 @@ type Options struct {
 	// MaxAge is how long the stream keeps messages, acknowledged or not,
 	// and dead letters (default 7 days).
 	MaxAge time.Duration
+	// Batch is the most messages stored in one transaction (default 256;
+	// 1 stores each message alone). Messages waiting together are
+	// validated one by one and the valid ones stored together, which is
+	// what makes small messages fast (one durable commit per batch).
+	Batch int
 }
 
 func (o *Options) defaults() {
@@ -60,6 +68,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxAge == 0 {
 		o.MaxAge = 7 * 24 * time.Hour
+	}
+	if o.Batch <= 0 {
+		o.Batch = 256
 	}
 }
 
@@ -136,76 +147,179 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 func (c *Consumer) run(ctx context.Context) error {
-	it, err := c.cons.Messages(jetstream.PullMaxMessages(256))
+	it, err := c.cons.Messages(jetstream.PullMaxMessages(c.o.Batch))
 	if err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	defer it.Stop()
+	ch := make(chan jetstream.Msg, c.o.Batch)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					errc <- err
+				}
+				return
+			}
+			ch <- msg
+		}
+	}()
+	defer func() {
+		it.Stop()
+		for range ch { // unacknowledged: redelivered after AckWait
+		}
+	}()
 	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+		var msgs []jetstream.Msg
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case msg, ok := <-ch:
+			if !ok {
 				return nil
 			}
-			return err
+			msgs = append(msgs, msg)
 		}
-		c.handle(ctx, msg)
+		// and whatever else is waiting, up to a batch
+		size := len(msgs[0].Data())
+	more:
+		for len(msgs) < c.o.Batch && size < maxBatchBytes {
+			select {
+			case msg, ok := <-ch:
+				if !ok {
+					break more
+				}
+				msgs = append(msgs, msg)
+				size += len(msg.Data())
+			default:
+				break more
+			}
+		}
+		c.handle(ctx, msgs)
 	}
 }
 
-// handle stores one message or dead-letters it, then acknowledges it; a
-// passing failure (the store is down) leaves it for redelivery.
-func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
-	meta, err := msg.Metadata()
-	if err != nil {
-		c.log.Error("ingest: message without metadata; left for redelivery", "err", err)
+// maxBatchBytes bounds the messages stored in one transaction (about
+// 4,000 events of the REST format).
+const maxBatchBytes = 256 << 10
+
+// Parse reads a message: a JSON event or an array of them, in the REST
+// format. A message that is not that is a *catalog.BatchError saying why
+// (no retry can store it).
+func Parse(data []byte) ([]events.Event, *catalog.BatchError) {
+	evs, err := catalog.DecodeBatch("events", data, events.Decode)
+	if err == nil {
+		return evs, nil
+	}
+	var bad *catalog.BatchError
+	if !errors.As(err, &bad) {
+		bad = &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Problem: err.Error()}}}
+	}
+	return nil, bad
+}
+
+// pending is a message decoded and validated, waiting to be stored.
+type pending struct {
+	msg jetstream.Msg
+	seq uint64
+	evs []events.Event
+}
+
+// handle stores a batch of messages in one transaction and acknowledges
+// them. When the batch is refused, each message is stored alone, so that
+// only the invalid ones are dead-lettered. A passing failure (the store
+// is down) leaves them for redelivery.
+func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
+	var good []pending
+	for _, msg := range msgs {
+		meta, err := msg.Metadata()
+		if err != nil {
+			c.log.Error("ingest: message without metadata; left for redelivery", "err", err)
+			continue
+		}
+		seq := meta.Sequence.Stream
+		evs, bad := Parse(msg.Data())
+		if bad != nil {
+			c.reject(ctx, msg, seq, bad)
+			continue
+		}
+		good = append(good, pending{msg, seq, evs})
+	}
+	if len(good) == 0 {
 		return
 	}
-	seq := meta.Sequence.Stream
-	body := msg.Data()
-	evs, err := catalog.DecodeBatch("events", body, events.Decode)
+	// one transaction for the batch, keyed by its stream positions: a
+	// redelivery of the same batch after a crash stores nothing again
+	var all []events.Event
+	var body []byte
+	for _, p := range good {
+		all = append(all, p.evs...)
+		body = append(append(body, p.msg.Data()...), '\n')
+	}
+	key := fmt.Sprintf("ingest-%s-%d-%d", c.o.Stream, good[0].seq, good[len(good)-1].seq)
+	if len(good) == 1 {
+		key = "ingest-" + c.o.Stream + "-" + strconv.FormatUint(good[0].seq, 10)
+	}
+	err := c.sink.AddEventsOnce(ctx, key, body, all)
 	var bad *catalog.BatchError
-	if err != nil && !errors.As(err, &bad) {
-		// not JSON, or not events: no retry can store it
-		bad = &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Problem: err.Error()}}}
-		err = bad
-	}
-	if err == nil {
-		key := "ingest-" + c.o.Stream + "-" + strconv.FormatUint(seq, 10)
-		err = c.sink.AddEventsOnce(ctx, key, body, evs)
-	}
 	switch {
 	case err == nil:
-		if aerr := msg.DoubleAck(ctx); aerr != nil {
-			// stored; a redelivery is answered from the idempotency key
-			c.log.Warn("ingest: acknowledging a stored message failed; its redelivery stores nothing again", "seq", seq, "err", aerr)
-			return
+		// acknowledge all at once, each confirmed by the server
+		var wg sync.WaitGroup
+		for _, p := range good {
+			wg.Go(func() {
+				if aerr := p.msg.DoubleAck(ctx); aerr != nil {
+					c.log.Warn("ingest: acknowledging a stored message failed; it may be stored again when redelivered", "seq", p.seq, "err", aerr)
+					return
+				}
+				c.messages.Add(1)
+				c.stored.Add(int64(len(p.evs)))
+			})
 		}
-		c.messages.Add(1)
-		c.stored.Add(int64(len(evs)))
+		wg.Wait()
+	case errors.As(err, &bad) && len(good) > 1:
+		// some message is invalid: store them one by one, so that only
+		// the bad ones are dead-lettered
+		for _, p := range good {
+			c.handle(ctx, []jetstream.Msg{p.msg})
+		}
 	case errors.As(err, &bad):
-		if derr := c.deadLetter(ctx, msg, seq, bad); derr != nil {
-			c.log.Error("ingest: a bad message could not be dead-lettered; it is redelivered", "seq", seq, "err", derr)
-			_ = msg.NakWithDelay(time.Second)
-			c.retried.Add(1)
-			return
-		}
-		if aerr := msg.DoubleAck(ctx); aerr != nil {
-			c.log.Warn("ingest: acknowledging a dead-lettered message failed", "seq", seq, "err", aerr)
-			return
-		}
-		c.messages.Add(1)
-		c.dead.Add(1)
+		c.reject(ctx, good[0].msg, good[0].seq, bad)
 	default:
-		if ctx.Err() != nil {
-			return // shutting down: redelivered to whoever runs next
+		for _, p := range good {
+			c.retry(ctx, p.msg, p.seq, err)
 		}
-		c.log.Error("ingest: storing events failed; the message is redelivered", "seq", seq, "err", err)
-		_ = msg.NakWithDelay(time.Second)
-		c.retried.Add(1)
 	}
+}
+
+// reject dead-letters a message and acknowledges it.
+func (c *Consumer) reject(ctx context.Context, msg jetstream.Msg, seq uint64, bad *catalog.BatchError) {
+	if err := c.deadLetter(ctx, msg, seq, bad); err != nil {
+		c.retry(ctx, msg, seq, fmt.Errorf("dead-letter it: %w", err))
+		return
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		c.log.Warn("ingest: acknowledging a dead-lettered message failed", "seq", seq, "err", err)
+		return
+	}
+	c.messages.Add(1)
+	c.dead.Add(1)
+}
+
+// retry leaves a message for redelivery after a pause.
+func (c *Consumer) retry(ctx context.Context, msg jetstream.Msg, seq uint64, err error) {
+	if ctx.Err() != nil {
+		return // shutting down: redelivered to whoever runs next
+	}
+	c.log.Error("ingest: storing events failed; the message is redelivered", "seq", seq, "err", err)
+	_ = msg.NakWithDelay(time.Second)
+	c.retried.Add(1)
 }
 
 // DeadLetter is the JSON body of a dead-lettered message.
@@ -226,25 +340,42 @@ const (
 )
 
 func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, seq uint64, bad *catalog.BatchError) error {
-	d := DeadLetter{Reason: bad.Error(), Problems: bad.Problems, Subject: msg.Subject(), Seq: seq, At: time.Now().UTC(), Message: string(msg.Data())}
-	body, err := json.Marshal(d)
+	nm, err := DeadLetterMsg(c.o.DeadSubject, msg.Subject(), seq, msg.Data(), bad, time.Now())
 	if err != nil {
 		return err
 	}
-	nm := nats.NewMsg(c.o.DeadSubject)
+	// a redelivery of the same message is dead-lettered once
+	_, err = c.js.PublishMsg(ctx, nm, jetstream.WithMsgID("dead-"+c.o.Stream+"-"+strconv.FormatUint(seq, 10)))
+	return err
+}
+
+// maxReasonHeader bounds the reason header (the body has it whole).
+const maxReasonHeader = 1024
+
+// DeadLetterMsg builds the dead letter of the message data (from subject,
+// at stream position seq), refused for bad.
+func DeadLetterMsg(deadSubject, subject string, seq uint64, data []byte, bad *catalog.BatchError, at time.Time) (*nats.Msg, error) {
+	d := DeadLetter{Reason: bad.Error(), Problems: bad.Problems, Subject: subject, Seq: seq, At: at.UTC(), Message: string(data)}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode the dead letter: %w", err)
+	}
+	nm := nats.NewMsg(deadSubject)
 	nm.Data = body
 	reason := strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
+		if r < ' ' || r == 0x7f || r == utf8.RuneError {
 			return ' '
 		}
 		return r
 	}, d.Reason)
-	if len(reason) > 1024 {
-		reason = reason[:1024]
+	if len(reason) > maxReasonHeader {
+		cut := maxReasonHeader
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = reason[:cut]
 	}
 	nm.Header.Set(HeaderReason, reason)
 	nm.Header.Set(HeaderSeq, strconv.FormatUint(seq, 10))
-	// a redelivery of the same message is dead-lettered once
-	_, err = c.js.PublishMsg(ctx, nm, jetstream.WithMsgID("dead-"+c.o.Stream+"-"+strconv.FormatUint(seq, 10)))
-	return err
+	return nm, nil
 }

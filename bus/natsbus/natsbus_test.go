@@ -7,8 +7,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aisle-dev/aisle/bus/bustest"
-	"github.com/aisle-dev/aisle/bus/internal/natstest"
 	"github.com/aisle-dev/aisle/bus/natsbus"
+	"github.com/aisle-dev/aisle/internal/natstest"
 )
 
 // newBus makes a bus on a stream of its own, deleted when the test ends.

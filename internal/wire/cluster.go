@@ -47,6 +47,8 @@ func OpenCluster(ctx context.Context, cfg config.Config, eng *engine.Engine, log
 	c := &Cluster{ReplicaID: id}
 	if src, ok := eng.Store().(bus.OutboxSource); ok {
 		c.Outbox = src
+	} else {
+		c.Outbox = outboxOf(eng.Store())
 	}
 	if cfg.Bus == "" {
 		c.Bus = &bus.Memory{Keep: 100000}
