@@ -139,6 +139,9 @@ func TestExperimentAttributionOverHTTP(t *testing.T) {
 	if again.Variant != rec.Variant {
 		t.Fatalf("after a restart shopper1 got variant %q, before %q", again.Variant, rec.Variant)
 	}
+	if code, page := get(t, url+"/admin/experiments"); code != 200 || !bytes.Contains([]byte(page), []byte(exp.ID)) || !bytes.Contains([]byte(page), []byte("<td>"+rec.Variant+"</td><td>1</td>")) {
+		t.Fatalf("/admin/experiments: %d, lacks the experiment or its variant's row:\n%s", code, page)
+	}
 	call(t, "POST", url+"/api/experiments", `{"name":"again","surface":"recommend","variants":[{"name":"a","weight":1},{"name":"b","weight":1}]}`, 409, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

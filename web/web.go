@@ -30,6 +30,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/experiment"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/store"
 )
@@ -55,10 +56,13 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Experiments, when set, feeds /admin/experiments.
+	Experiments *experiment.Manager
 }
 
 // UI serves the storefront and the dashboard.
 type UI struct {
+	exp    *experiment.Manager // nil: no experiments page
 	srv    *api.Server
 	eng    *engine.Engine
 	svc    *recommend.Service
@@ -85,7 +89,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 	}
 	u := &UI{
 		srv: srv, eng: srv.Engine(), svc: svc, rt: rt, search: opts.Searcher,
-		log: opts.Logger, now: opts.Now,
+		log: opts.Logger, now: opts.Now, exp: opts.Experiments,
 		admin: []byte(opts.AdminKey), read: []byte(opts.ReadKey),
 		demoUsers: append([]string(nil), opts.DemoUsers...),
 		stats:     newLogStats(),
@@ -118,6 +122,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 		{Method: "GET", Pattern: "/cart", Handler: u.page(levelRead, u.cart)},
 		{Method: "GET", Pattern: "/admin", Handler: u.page(levelAdmin, u.dashboard)},
 		{Method: "GET", Pattern: "/admin/live", Handler: u.page(levelAdmin, u.liveFragment)},
+		{Method: "GET", Pattern: "/admin/experiments", Handler: u.page(levelAdmin, u.experimentsPage)},
 		{Method: "POST", Pattern: "/admin/retrain", Handler: u.post(levelAdmin, u.retrain)},
 		{Method: "POST", Pattern: "/admin/models/{name}/rollback", Handler: u.post(levelAdmin, u.rollback)},
 		{Method: "GET", Pattern: "/login", Handler: u.loginForm},
@@ -139,7 +144,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 
 // Paths lists the UI's route patterns, for documentation and tests.
 func Paths() []string {
-	return []string{"/{$}", "/items/{id}", "/search", "/admin", "/admin/live", "/admin/retrain",
+	return []string{"/{$}", "/items/{id}", "/search", "/admin", "/admin/live", "/admin/experiments", "/admin/retrain",
 		"/admin/models/{name}/rollback", "/login", "/logout", "/ui/user", "/ui/events", "/ui/suggest", "/static/{file...}"}
 }
 
