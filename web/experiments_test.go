@@ -8,7 +8,9 @@ import (
 )
 
 func TestPlotSeries(t *testing.T) {
-	iv := func(v float64) experiment.Interval { return experiment.Interval{Value: v, Low: v - 0.01, High: v + 0.01} }
+	iv := func(v float64) experiment.Interval {
+		return experiment.Interval{Value: v, Low: v - 0.01, High: v + 0.01}
+	}
 	series := []experiment.Point{
 		{Day: "2026-12-01", Variants: []experiment.PointVariant{{Name: "a", Conversion: iv(0.1)}, {Name: "b", Conversion: iv(0.2)}}},
 		{Day: "2026-12-02", Variants: []experiment.PointVariant{{Name: "a", Conversion: iv(0.12)}, {Name: "b", Conversion: iv(0.18)}}},

@@ -347,6 +347,10 @@ type uiEvent struct {
 	Type   string `json:"type"`
 	ItemID string `json:"item_id"`
 	List   string `json:"list,omitempty"` // the row a click came from
+	// RequestID and Position: the row (and place in it) the item was
+	// shown in, for attribution (issue 15)
+	RequestID string `json:"request_id,omitempty"`
+	Position  int    `json:"position,omitempty"`
 }
 
 var uiEventTypes = map[string]events.Type{"click": events.Click, "add_to_cart": events.AddToCart, "purchase": events.Purchase}
@@ -364,7 +368,7 @@ func (u *UI) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	var ev uiEvent
 	if err := catalog.StrictDecode(body, &ev); err != nil {
-		api.WriteError(w, http.StatusBadRequest, `the body must be {"type":"click|add_to_cart|purchase","item_id":"…","list":"…"}`, nil)
+		api.WriteError(w, http.StatusBadRequest, `the body must be {"type":"click|add_to_cart|purchase","item_id":"…","list":"…","request_id":"…","position":1}`, nil)
 		return
 	}
 	t, ok := uiEventTypes[ev.Type]
@@ -373,7 +377,8 @@ func (u *UI) postEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := u.visitorOf(w, r)
-	e := events.Event{UserID: v.User, ItemID: ev.ItemID, Type: t, SessionID: v.Session, Timestamp: u.now().UTC()}
+	e := events.Event{UserID: v.User, ItemID: ev.ItemID, Type: t, SessionID: v.Session, Timestamp: u.now().UTC(),
+		RequestID: ev.RequestID, Position: ev.Position}
 	if err := u.eng.AddEvents(r.Context(), []events.Event{e}); err != nil {
 		u.srv.Error(w, r, err)
 		return
