@@ -55,7 +55,11 @@ func apiDoc(t *testing.T) (*openapi3.T, routers.Router) {
 
 // shop is a ready server over a small catalogue with trained models (two
 // versions of popular, so that rollback has something to roll back to).
-func shopServer(t *testing.T) *Server {
+func shopServer(t *testing.T) *Server { return shopServerWith(t, true) }
+
+// shopServerWith builds the shop server, with the impression log and
+// experiments or without them.
+func shopServerWith(t testing.TB, withExperiments bool) *Server {
 	t.Helper()
 	ctx := context.Background()
 	st, err := boltstore.Open(t.TempDir())
@@ -111,7 +115,9 @@ func shopServer(t *testing.T) *Server {
 	}
 	t.Cleanup(func() { ix.Close() })
 	t.Cleanup(srv.AddSearchRoutes(ix, search.NewClicks(), svc, search.ModeKeyword))
-	eng.Subscribe(experimentsFor(t, srv, st))
+	if withExperiments {
+		eng.Subscribe(experimentsFor(t, srv, st))
+	}
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}

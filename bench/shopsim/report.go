@@ -33,7 +33,7 @@ func (r *Report) Write(w io.Writer) {
 		pct(0.05), r.PowerUsers, pct(r.ControlConversion), pct(r.PowerFixed), pct(r.PowerMSPRT), r.AARuns, r.UsersNeeded)
 	verdict := "no verdict (p ≥ 0.05)"
 	if r.InterleaveUsers > 0 {
-		verdict = fmt.Sprintf("verdict held from %d users on", r.InterleaveUsers)
+		verdict = fmt.Sprintf("verdict held from %d users on (an A/B test needs %.0f users per arm for the observed conversion lift at 80%% power)", r.InterleaveUsers, r.ABUsersForObserved)
 	}
 	fmt.Fprintf(w, "    Interleaving (team draft) of the same models: %d users, wins %s %d / %s %d (ties %d), p %.3g: %s; interleaving prefers %s, the A/B test %s (agree: %v).\n",
 		r.InterleaveShown, r.Control, r.Interleave.WinsA, r.Treatment, r.Interleave.WinsB, r.Interleave.Ties, r.Interleave.PValue, verdict, r.ILWinner, r.ABWinner, r.Agree)

@@ -20,7 +20,7 @@ import (
 // Config sets up a simulation.
 type Config struct {
 	Days           int     // simulated days of the A/B test (default 7)
-	ShoppersPerDay int     // visits a day (default 1500)
+	ShoppersPerDay int     // visits a day (default 1000)
 	InterleaveDays int     // days of the interleaving comparison (default 1)
 	Pages          int     // most recommendation pages a visit browses (default 3)
 	N              int     // items per page (default 10)
@@ -43,7 +43,7 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.Days, 7)
-	def(&c.ShoppersPerDay, 1500)
+	def(&c.ShoppersPerDay, 1000)
 	def(&c.InterleaveDays, 1)
 	def(&c.Pages, 3)
 	def(&c.N, 10)
@@ -360,8 +360,9 @@ type Report struct {
 	PowerFixed, PowerMSPRT            float64
 	UsersNeeded                       float64 // per arm, conversion, for Lift at 80% power
 	Interleave                        experiment.InterleaveResult
-	InterleaveUsers                   int // users until the verdict held (p < 0.05), 0 if never
-	InterleaveShown                   int // users in the interleaving phase
+	InterleaveUsers                   int     // users until the verdict held (p < 0.05), 0 if never
+	InterleaveShown                   int     // users in the interleaving phase
+	ABUsersForObserved                float64 // users per arm an A/B test needs for the observed conversion lift (80% power)
 	Agree                             bool
 	ABWinner, ILWinner                string
 	Took                              time.Duration
@@ -460,6 +461,10 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 		rep.InterleaveShown = last.Variants[0].Users
 	}
 	s.do(ctx, "POST", "/api/experiments/"+il.ID+"/stop", nil, nil)
+	if len(rep.AB.Variants) == 2 {
+		c, t := rep.AB.Variants[0].Conversion.Value, rep.AB.Variants[1].Conversion.Value
+		rep.ABUsersForObserved = experiment.SampleSize(c*(1-c), t-c, 0.05, 0.8)
+	}
 	rep.ABWinner = rep.Control
 	for _, v := range rep.AB.Variants {
 		if c, ok := v.VsControl["conversion"]; ok && c.Lift.Value > 0 {
