@@ -4,9 +4,10 @@
 // purchases that carry the answer's request id are attributed through it,
 // and offline estimates (inverse propensity) replay it.
 //
-// Logging never slows an answer: Add puts the record in a bounded queue
-// and returns; a writer goroutine (Run, joined by the owner) writes it in
-// batches to its own bbolt file. When the queue is full the record is
+// Logging never slows an answer: Add appends the record to a bounded
+// in-memory queue and returns; a writer goroutine (Run, joined by the
+// owner) takes the queue every 50 ms and writes it in one transaction to
+// its own bbolt file. When the queue is full the record is
 // dropped and counted (Dropped). Records older than the retention are
 // deleted in the background. Recent records are also kept in memory, so a
 // click that follows its answer before the batch is written still finds
@@ -64,15 +65,15 @@ var bucket = []byte("impressions")
 type Log struct {
 	db   *bolt.DB
 	opts Options
-	ch   chan Impression
 
 	dropped atomic.Uint64
 	written atomic.Uint64
 
-	mu     sync.Mutex
-	recent map[string]*Impression
-	ring   []string
-	next   int
+	mu      sync.Mutex
+	pending []Impression     // queued for the writer
+	recent  map[string]int32 // request id → index in ring
+	ring    []Impression
+	next    int
 }
 
 // Open opens (creating it) the impression log in the bbolt file path.
@@ -100,36 +101,46 @@ func Open(path string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("open the impression log %s: %w", path, err)
 	}
-	return &Log{db: db, opts: opts, ch: make(chan Impression, opts.Queue),
-		recent: make(map[string]*Impression, opts.Recent), ring: make([]string, opts.Recent)}, nil
+	return &Log{db: db, opts: opts,
+		recent: make(map[string]int32, opts.Recent), ring: make([]Impression, opts.Recent)}, nil
 }
 
 // Add queues imp for writing and keeps it in memory for attribution. It
-// never blocks: false means the queue was full and the record was dropped
-// (counted by Dropped).
+// never blocks on I/O and wakes no goroutine (the writer collects the
+// queue every 50 ms): false means the queue was full and the record was
+// dropped (counted by Dropped).
 func (l *Log) Add(imp Impression) bool {
 	if imp.Time.IsZero() {
 		imp.Time = l.opts.Now()
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.remember(&imp)
-	select {
-	case l.ch <- imp:
-		return true
-	default:
+	if len(l.pending) >= l.opts.Queue {
 		l.dropped.Add(1)
 		return false
 	}
+	l.pending = append(l.pending, imp)
+	return true
 }
 
+// remember keeps imp among the recent records; l.mu is held.
 func (l *Log) remember(imp *Impression) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if old := l.ring[l.next]; old != "" {
+	if old := l.ring[l.next].RequestID; old != "" {
 		delete(l.recent, old)
 	}
-	l.ring[l.next] = imp.RequestID
-	l.recent[imp.RequestID] = imp
+	l.ring[l.next] = *imp
+	l.recent[imp.RequestID] = int32(l.next)
 	l.next = (l.next + 1) % len(l.ring)
+}
+
+// take returns the queued records and empties the queue.
+func (l *Log) take() []Impression {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.pending
+	l.pending = make([]Impression, 0, min(l.opts.Queue, 2*len(out)+16))
+	return out
 }
 
 // Dropped is how many records were not logged because the queue was full.
@@ -138,49 +149,30 @@ func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 // Written is how many records were written.
 func (l *Log) Written() uint64 { return l.written.Load() }
 
-// Run writes queued records until ctx ends, then writes what is still
-// queued and returns. It deletes records older than the retention every
-// hour (and once at the start). Run it once, in the owner's goroutine
-// group.
+// Run writes the queued records every 50 ms, each batch in one
+// transaction (one fsync), until ctx ends; it then writes what is left
+// and returns. It deletes records older than the retention every hour
+// (and once at the start). Run it once, in the owner's goroutine group.
 func (l *Log) Run(ctx context.Context) error {
 	trim := time.NewTicker(time.Hour)
 	defer trim.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	if err := l.Trim(); err != nil {
 		return err
 	}
-	batch := make([]Impression, 0, 256)
 	for {
 		select {
 		case <-ctx.Done():
-		drain:
-			for {
-				select {
-				case imp := <-l.ch:
-					batch = append(batch, imp)
-				default:
-					break drain
-				}
-			}
-			return l.write(batch)
+			return l.write(l.take())
 		case <-trim.C:
 			if err := l.Trim(); err != nil {
 				return err
 			}
-		case imp := <-l.ch:
-			batch = append(batch[:0], imp)
-		more:
-			for len(batch) < cap(batch) {
-				select {
-				case imp := <-l.ch:
-					batch = append(batch, imp)
-				default:
-					break more
-				}
-			}
-			if err := l.write(batch); err != nil {
+		case <-tick.C:
+			if err := l.write(l.take()); err != nil {
 				return err
 			}
-			batch = batch[:0]
 		}
 	}
 }
@@ -249,9 +241,10 @@ func (l *Log) Trim() error {
 // past the retention).
 func (l *Log) Get(id string) (Impression, bool, error) {
 	l.mu.Lock()
-	if imp, ok := l.recent[id]; ok {
+	if i, ok := l.recent[id]; ok {
+		imp := l.ring[i]
 		l.mu.Unlock()
-		return *imp, true, nil
+		return imp, true, nil
 	}
 	l.mu.Unlock()
 	k, ok := key(id)

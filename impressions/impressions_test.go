@@ -112,3 +112,22 @@ func TestFullQueueDropsAndCounts(t *testing.T) {
 		t.Fatalf("dropped %d, want 1", l.Dropped())
 	}
 }
+
+// BenchmarkAdd is what logging costs an answer: the time Add takes on the
+// request's goroutine (the writer runs apart).
+func BenchmarkAdd(b *testing.B) {
+	l, err := Open(filepath.Join(b.TempDir(), "imp.db"), Options{Queue: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ids := make([]string, 1024)
+	for i := range ids {
+		ids[i] = reqid.New()
+	}
+	items := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		l.Add(Impression{RequestID: ids[i%len(ids)], Surface: "recommend", UserID: "u1", Items: items})
+	}
+}
