@@ -382,7 +382,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 		fmt.Fprintf(cfg.Progress, "shop loaded and trained (%s)\n", time.Since(start).Round(time.Second))
 	}
 	var exp experiment.Experiment
-	body := map[string]any{"name": "personalised vs popularity", "surface": "recommend", "primary_metric": "conversion", "mde": cfg.Lift,
+	body := map[string]any{"name": "personalised vs popularity", "surface": "recommend", "primary_metric": "conversion", "mde": 0.2, // the "+20%" claim under test
 		"variants": []map[string]any{{"name": cfg.Control, "weight": 50, "overrides": map[string]any{"model": cfg.Control}},
 			{"name": cfg.Treatment, "weight": 50, "overrides": map[string]any{"model": cfg.Treatment}}}}
 	if _, err := s.do(ctx, "POST", "/api/experiments", body, &exp); err != nil {
