@@ -160,6 +160,7 @@ var calls = []struct {
 	{"accepted", "POST", "/api/events", `[{"user_id":"u99","item_id":"p01","type":"view"},{"user_id":"u99","type":"search","query":"pen"},{"user_id":"u99","item_id":"p02","type":"rating","value":4}]`, 200},
 	{"user-events", "GET", "/api/users/u99/events?limit=5", "", 200},
 	{"user-recs", "GET", "/api/recommend/u01?n=3", "", 200},
+	{"user-recs", "GET", "/api/recommend/u01?n=3&model=popular", "", 200},
 	{"user-recs", "GET", "/api/recommend/stranger?n=3&category=Office&min_price=1&diversity=0.5", "", 200},
 	{"session-recs", "POST", "/api/recommend/session", `{"items":["p01","p02"],"n":3}`, 200},
 	{"user-row", "GET", "/api/recommend/u01/buy-again?n=3", "", 200},
