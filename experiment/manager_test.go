@@ -87,6 +87,11 @@ func TestManagerAttributesOnceAndSurvivesRestart(t *testing.T) {
 			t.Errorf("variant %s after a restart: %+v, want %+v", v.Name, v, want)
 		}
 	}
+	// a deleted user leaves the results
+	m.UserDeleted("u1")
+	if r, _ := m.Results(e.ID); r.Variants[0].Users+r.Variants[1].Users != 0 {
+		t.Fatalf("a deleted user is still counted: %+v", r.Variants)
+	}
 	if _, err := m.Ship(e.ID, "b"); err != nil {
 		t.Fatal(err)
 	}
