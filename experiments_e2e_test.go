@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -139,6 +140,17 @@ func TestExperimentAttributionOverHTTP(t *testing.T) {
 	if again.Variant != rec.Variant {
 		t.Fatalf("after a restart shopper1 got variant %q, before %q", again.Variant, rec.Variant)
 	}
+	if code, page := get(t, url+"/admin/experiments"); code != 200 || !bytes.Contains([]byte(page), []byte(exp.ID)) || !bytes.Contains([]byte(page), []byte("<td>"+rec.Variant+"</td><td>1</td>")) {
+		t.Fatalf("/admin/experiments: %d, lacks the experiment or its variant's row:\n%s", code, page)
+	}
+	// the storefront's rows carry a request id and positions, and its event
+	// path accepts them back
+	_, home := get(t, url+"/")
+	m := regexp.MustCompile(`data-request-id="([0-9a-f]{24})" data-position="1"`).FindStringSubmatch(home)
+	if m == nil {
+		t.Fatalf("the storefront's rows carry no request id:\n%s", home)
+	}
+	call(t, "POST", url+"/ui/events", fmt.Sprintf(`{"type":"click","item_id":"a","request_id":%q,"position":1}`, m[1]), 200, nil)
 	call(t, "POST", url+"/api/experiments", `{"name":"again","surface":"recommend","variants":[{"name":"a","weight":1},{"name":"b","weight":1}]}`, 409, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

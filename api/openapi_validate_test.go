@@ -56,7 +56,11 @@ func apiDoc(t testing.TB) (*openapi3.T, routers.Router) {
 
 // shop is a ready server over a small catalogue with trained models (two
 // versions of popular, so that rollback has something to roll back to).
-func shopServer(t testing.TB) *Server {
+func shopServer(t testing.TB) *Server { return shopServerWith(t, true) }
+
+// shopServerWith builds the shop server, with the impression log and
+// experiments or without them.
+func shopServerWith(t testing.TB, withExperiments bool) *Server {
 	t.Helper()
 	ctx := context.Background()
 	st, err := boltstore.Open(t.TempDir())
@@ -112,7 +116,9 @@ func shopServer(t testing.TB) *Server {
 	}
 	t.Cleanup(func() { ix.Close() })
 	t.Cleanup(srv.AddSearchRoutes(ix, search.NewClicks(), svc, search.ModeKeyword))
-	eng.Subscribe(experimentsFor(t, srv, st))
+	if withExperiments {
+		eng.Subscribe(experimentsFor(t, srv, st))
+	}
 	cat := assistant.NewCatalogue()
 	cat.Add(items...)
 	eng.Subscribe(cat)
@@ -169,6 +175,7 @@ var calls = []struct {
 	{"accepted", "POST", "/api/events", `[{"user_id":"u99","item_id":"p01","type":"view"},{"user_id":"u99","type":"search","query":"pen"},{"user_id":"u99","item_id":"p02","type":"rating","value":4}]`, 200},
 	{"user-events", "GET", "/api/users/u99/events?limit=5", "", 200},
 	{"user-recs", "GET", "/api/recommend/u01?n=3", "", 200},
+	{"user-recs", "GET", "/api/recommend/u01?n=3&model=popular", "", 200},
 	{"user-recs", "GET", "/api/recommend/stranger?n=3&category=Office&min_price=1&diversity=0.5", "", 200},
 	{"session-recs", "POST", "/api/recommend/session", `{"items":["p01","p02"],"n":3}`, 200},
 	{"user-row", "GET", "/api/recommend/u01/buy-again?n=3", "", 200},

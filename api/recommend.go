@@ -79,6 +79,12 @@ func (h *recHandlers) recommend(r *http.Request) (any, error) {
 		return nil, err
 	}
 	user := r.PathValue("user_id")
+	if m := r.URL.Query().Get("model"); m != "" {
+		if len(m) > 64 {
+			return nil, BadRequest("model=%q: name a trained model (see GET /api/models)", m[:64])
+		}
+		req.Model = m // an experiment's variant overrides it
+	}
 	sv := h.srv.serve("recommend", user, r.URL.Query().Get("session_id"))
 	ans, teams, err := sv.recommendAnswer(req, func(req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.Recommend(r.Context(), user, req)

@@ -125,7 +125,7 @@ func (e *Experiment) Validate() error {
 		if e.Method == MethodAB && !(v.Weight > 0 && v.Weight <= 1e6) {
 			return fmt.Errorf("variants[%d].weight %v: give a traffic weight > 0 (e.g. 50 and 50)", i, v.Weight)
 		}
-		if e.Method == MethodInterleave && v.Weight == 0 {
+		if e.Method == MethodInterleave && !(v.Weight > 0 && v.Weight <= 1e6) {
 			v.Weight = 1
 		}
 		o := v.Overrides

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/aisle-dev/aisle/catalog"
 )
 
 func TestAssignIsStableAndFollowsWeights(t *testing.T) {
@@ -104,4 +106,25 @@ func TestTeamDraft(t *testing.T) {
 	if ca, cb, w := Credit(teams, []int{0, 1, 2}); ca+cb != 3 || (w == 0) != (ca > cb) {
 		t.Errorf("credit %d %d %d", ca, cb, w)
 	}
+}
+
+// FuzzValidate: any body POST /api/experiments may receive decodes and
+// validates without panicking, and a valid experiment assigns every unit
+// to one of its variants.
+func FuzzValidate(f *testing.F) {
+	f.Add([]byte(`{"name":"m","surface":"recommend","variants":[{"name":"a","weight":50,"overrides":{"model":"popular"}},{"name":"b","weight":50,"overrides":{"model":"ease"}}]}`), "u1")
+	f.Add([]byte(`{"name":"i","surface":"session","method":"interleave","variants":[{"name":"a"},{"name":"b","overrides":{"diversity":0.3}}]}`), "")
+	f.Fuzz(func(t *testing.T, body []byte, unit string) {
+		var e Experiment
+		if err := catalog.StrictDecode(body, &e); err != nil {
+			return
+		}
+		if e.Validate() != nil {
+			return
+		}
+		e.Salt = "s"
+		if i := e.Assign(unit); i < 0 || i >= len(e.Variants) {
+			t.Fatalf("Assign(%q) = %d with %d variants", unit, i, len(e.Variants))
+		}
+	})
 }

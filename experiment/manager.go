@@ -68,6 +68,7 @@ var (
 // Its methods are safe for concurrent use.
 type Manager struct {
 	db    *bolt.DB
+	ps    impressions.Pseudonym // units are stored by pseudonym, never by id
 	imp   *impressions.Log
 	price func(ctx context.Context, itemID string) (float64, bool)
 	now   func() time.Time
@@ -114,6 +115,10 @@ func Open(opts Options) (*Manager, error) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		var err error
+		if m.ps, err = impressions.LoadPseudonym(tx); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bExps).ForEach(func(k, v []byte) error {
 			var e Experiment
@@ -363,6 +368,7 @@ func (m *Manager) Shown(imp impressions.Impression, unitID string) {
 	if !ok || e.Status != Running {
 		return
 	}
+	unitID = m.ps.Of(unitID)
 	us := m.unitsOf(e.ID)
 	u := us[unitID]
 	if u == nil {
@@ -427,10 +433,10 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 				continue
 			}
 			us := m.units[x.ID]
-			id := e.UserID
+			id := m.ps.Of(e.UserID)
 			u := us[id]
 			if u == nil && e.SessionID != "" {
-				id = e.SessionID
+				id = m.ps.Of(e.SessionID)
 				u = us[id]
 			}
 			if u == nil || e.Timestamp.Before(u.First.Add(-time.Minute)) {
@@ -482,15 +488,17 @@ func (m *Manager) ItemsUpserted([]catalog.Item) {}
 // ItemsDeleted is part of engine.Listener.
 func (m *Manager) ItemsDeleted([]string) {}
 
-// UserDeleted forgets a deleted user's outcomes (privacy): results no
-// longer count them.
+// UserDeleted forgets a deleted user (privacy): their outcomes (results
+// no longer count them) and their impressions.
 func (m *Manager) UserDeleted(id string) {
+	m.imp.Forget(id)
+	pid := m.ps.Of(id)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for exp, us := range m.units {
-		if _, ok := us[id]; ok {
-			delete(us, id)
-			m.markDirty(exp, id)
+		if _, ok := us[pid]; ok {
+			delete(us, pid)
+			m.markDirty(exp, pid)
 		}
 	}
 }

@@ -87,6 +87,11 @@ func TestManagerAttributesOnceAndSurvivesRestart(t *testing.T) {
 			t.Errorf("variant %s after a restart: %+v, want %+v", v.Name, v, want)
 		}
 	}
+	// a deleted user leaves the results
+	m.UserDeleted("u1")
+	if r, _ := m.Results(e.ID); r.Variants[0].Users+r.Variants[1].Users != 0 {
+		t.Fatalf("a deleted user is still counted: %+v", r.Variants)
+	}
 	if _, err := m.Ship(e.ID, "b"); err != nil {
 		t.Fatal(err)
 	}
@@ -96,5 +101,36 @@ func TestManagerAttributesOnceAndSurvivesRestart(t *testing.T) {
 	}
 	if _, err := m.Create(contract()); err != nil {
 		t.Fatalf("a new experiment after shipping: %v", err)
+	}
+}
+
+func TestInterleavingCreditsTheTeamThatPlacedTheItem(t *testing.T) {
+	m, closeM := open(t, t.TempDir())
+	defer closeM()
+	e := contract()
+	e.Method = MethodInterleave
+	e, err := m.Create(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, ok := m.Serve("recommend", "u1")
+	if !ok || as.Interleave == nil || as.Variant != "interleaved" || as.Interleave[1].Model != "ease" {
+		t.Fatalf("Serve = %+v", as)
+	}
+	for u, clicked := range map[string]string{"u1": "y", "u2": "y", "u3": "x"} {
+		id := reqid.New()
+		m.Shown(impressions.Impression{RequestID: id, Surface: "recommend", UserID: u, Experiment: e.ID, Variant: "interleaved",
+			Items: []string{"x", "y"}, Teams: []uint8{0, 1}}, u)
+		m.EventsAppended([]events.Event{{UserID: u, ItemID: clicked, Type: events.Click, RequestID: id, Timestamp: time.Now()}})
+	}
+	r, err := m.Results(e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if il := r.Interleaving; il == nil || il.WinsA != 1 || il.WinsB != 2 || il.Ties != 0 {
+		t.Fatalf("interleaving %+v: want a 1, b 2", r.Interleaving)
+	}
+	if r.Variants[1].Clicks != 2 || r.Variants[0].Clicks != 1 || r.Variants[0].Users != 3 {
+		t.Errorf("credits per team %+v", r.Variants)
 	}
 }

@@ -4,11 +4,14 @@
 // purchases that carry the answer's request id are attributed through it,
 // and offline estimates (inverse propensity) replay it.
 //
-// Logging never slows an answer: Add puts the record in a bounded queue
-// and returns; a writer goroutine (Run, joined by the owner) writes it in
-// batches to its own bbolt file. When the queue is full the record is
+// Logging never slows an answer: Add appends the record to a bounded
+// in-memory queue and returns; a writer goroutine (Run, joined by the
+// owner) takes the queue every 50 ms and writes it in one transaction to
+// its own bbolt file. When the queue is full the record is
 // dropped and counted (Dropped). Records older than the retention are
-// deleted in the background. Recent records are also kept in memory, so a
+// deleted in the background. User and session ids are stored as keyed
+// hashes (Pseudonym), and Forget removes a deleted shopper's records.
+// Recent records are also kept in memory, so a
 // click that follows its answer before the batch is written still finds
 // it.
 package impressions
@@ -16,6 +19,8 @@ package impressions
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -58,21 +63,59 @@ type Options struct {
 	Now func() time.Time
 }
 
-var bucket = []byte("impressions")
+var (
+	bucket     = []byte("impressions")
+	metaBucket = []byte("meta")
+)
+
+// Pseudonym is a keyed hash of a user or session id: what the files hold
+// instead of the id, so that a forgotten shopper's id is nowhere on disk
+// (the key is random per file and never leaves it).
+type Pseudonym struct{ key []byte }
+
+// LoadPseudonym reads (creating it) the key in the meta bucket of tx.
+func LoadPseudonym(tx *bolt.Tx) (Pseudonym, error) {
+	b, err := tx.CreateBucketIfNotExists(metaBucket)
+	if err != nil {
+		return Pseudonym{}, err
+	}
+	if k := b.Get([]byte("pseudonym_key")); len(k) == 32 {
+		return Pseudonym{key: append([]byte(nil), k...)}, nil
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return Pseudonym{}, err
+	}
+	return Pseudonym{key: k}, b.Put([]byte("pseudonym_key"), k)
+}
+
+// Of returns the pseudonym of id ("" for "").
+func (p Pseudonym) Of(id string) string {
+	if id == "" {
+		return ""
+	}
+	h := sha256.New()
+	h.Write(p.key)
+	h.Write([]byte(id))
+	var sum [sha256.Size]byte
+	return "h:" + hex.EncodeToString(h.Sum(sum[:0])[:12])
+}
 
 // Log is the impression log. Its methods are safe for concurrent use.
 type Log struct {
 	db   *bolt.DB
 	opts Options
-	ch   chan Impression
+	ps   Pseudonym
 
 	dropped atomic.Uint64
 	written atomic.Uint64
 
-	mu     sync.Mutex
-	recent map[string]*Impression
-	ring   []string
-	next   int
+	mu      sync.Mutex
+	pending []Impression     // queued for the writer
+	forget  []string         // pseudonyms whose records the writer deletes
+	recent  map[string]int32 // request id → index in ring
+	ring    []Impression
+	next    int
 }
 
 // Open opens (creating it) the impression log in the bbolt file path.
@@ -93,43 +136,58 @@ func Open(path string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the impression log %s: %w (is another aisle using this data directory?)", path, err)
 	}
+	var ps Pseudonym
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
+		if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
+			return err
+		}
+		var err error
+		ps, err = LoadPseudonym(tx)
 		return err
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open the impression log %s: %w", path, err)
 	}
-	return &Log{db: db, opts: opts, ch: make(chan Impression, opts.Queue),
-		recent: make(map[string]*Impression, opts.Recent), ring: make([]string, opts.Recent)}, nil
+	return &Log{db: db, opts: opts, ps: ps,
+		recent: make(map[string]int32, opts.Recent), ring: make([]Impression, opts.Recent)}, nil
 }
 
 // Add queues imp for writing and keeps it in memory for attribution. It
-// never blocks: false means the queue was full and the record was dropped
-// (counted by Dropped).
+// never blocks on I/O and wakes no goroutine (the writer collects the
+// queue every 50 ms): false means the queue was full and the record was
+// dropped (counted by Dropped).
 func (l *Log) Add(imp Impression) bool {
 	if imp.Time.IsZero() {
 		imp.Time = l.opts.Now()
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.remember(&imp)
-	select {
-	case l.ch <- imp:
-		return true
-	default:
+	if len(l.pending) >= l.opts.Queue {
 		l.dropped.Add(1)
 		return false
 	}
+	l.pending = append(l.pending, imp)
+	return true
 }
 
+// remember keeps imp among the recent records; l.mu is held.
 func (l *Log) remember(imp *Impression) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if old := l.ring[l.next]; old != "" {
+	if old := l.ring[l.next].RequestID; old != "" {
 		delete(l.recent, old)
 	}
-	l.ring[l.next] = imp.RequestID
-	l.recent[imp.RequestID] = imp
+	l.ring[l.next] = *imp
+	l.recent[imp.RequestID] = int32(l.next)
 	l.next = (l.next + 1) % len(l.ring)
+}
+
+// take returns the queued records and empties the queue.
+func (l *Log) take() []Impression {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.pending
+	l.pending = make([]Impression, 0, min(l.opts.Queue, 2*len(out)+16))
+	return out
 }
 
 // Dropped is how many records were not logged because the queue was full.
@@ -138,49 +196,33 @@ func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 // Written is how many records were written.
 func (l *Log) Written() uint64 { return l.written.Load() }
 
-// Run writes queued records until ctx ends, then writes what is still
-// queued and returns. It deletes records older than the retention every
-// hour (and once at the start). Run it once, in the owner's goroutine
-// group.
+// Run writes the queued records every 50 ms, each batch in one
+// transaction (one fsync), until ctx ends; it then writes what is left
+// and returns. It deletes records older than the retention every hour
+// (and once at the start). Run it once, in the owner's goroutine group.
 func (l *Log) Run(ctx context.Context) error {
 	trim := time.NewTicker(time.Hour)
 	defer trim.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	if err := l.Trim(); err != nil {
 		return err
 	}
-	batch := make([]Impression, 0, 256)
 	for {
 		select {
 		case <-ctx.Done():
-		drain:
-			for {
-				select {
-				case imp := <-l.ch:
-					batch = append(batch, imp)
-				default:
-					break drain
-				}
-			}
-			return l.write(batch)
+			return l.write(l.take())
 		case <-trim.C:
 			if err := l.Trim(); err != nil {
 				return err
 			}
-		case imp := <-l.ch:
-			batch = append(batch[:0], imp)
-		more:
-			for len(batch) < cap(batch) {
-				select {
-				case imp := <-l.ch:
-					batch = append(batch, imp)
-				default:
-					break more
-				}
-			}
-			if err := l.write(batch); err != nil {
+		case <-tick.C:
+			if err := l.write(l.take()); err != nil {
 				return err
 			}
-			batch = batch[:0]
+			if err := l.forgetPending(ctx); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -196,7 +238,9 @@ func (l *Log) write(batch []Impression) error {
 			if !ok {
 				continue // not made by reqid.New: not attributable
 			}
-			if err := b.Put(k, encode(&batch[i])); err != nil {
+			rec := batch[i]
+			rec.UserID, rec.SessionID = l.ps.Of(rec.UserID), l.ps.Of(rec.SessionID)
+			if err := b.Put(k, encode(&rec)); err != nil {
 				return err
 			}
 		}
@@ -245,13 +289,14 @@ func (l *Log) Trim() error {
 }
 
 // Get returns the impression of a request id: from memory when recent,
-// else from the file. false when it is unknown (never logged, dropped or
+// else from the file (whose user and session ids are pseudonyms). false when it is unknown (never logged, dropped or
 // past the retention).
 func (l *Log) Get(id string) (Impression, bool, error) {
 	l.mu.Lock()
-	if imp, ok := l.recent[id]; ok {
+	if i, ok := l.recent[id]; ok {
+		imp := l.ring[i]
 		l.mu.Unlock()
-		return *imp, true, nil
+		return imp, true, nil
 	}
 	l.mu.Unlock()
 	k, ok := key(id)
@@ -300,6 +345,71 @@ func (l *Log) Scan(ctx context.Context, from time.Time, fn func(Impression) erro
 		}
 		return nil
 	})
+}
+
+// Forget removes a deleted user's (or session's) impressions: at once
+// from memory and from the queue, from the file by the writer within
+// 50 ms (a scan of the log).
+func (l *Log) Forget(id string) {
+	if id == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range l.ring {
+		if r := &l.ring[i]; r.RequestID != "" && (r.UserID == id || r.SessionID == id) {
+			delete(l.recent, r.RequestID)
+			*r = Impression{}
+		}
+	}
+	kept := l.pending[:0]
+	for _, r := range l.pending {
+		if r.UserID != id && r.SessionID != id {
+			kept = append(kept, r)
+		}
+	}
+	l.pending = kept
+	l.forget = append(l.forget, l.ps.Of(id))
+}
+
+// forgetPending deletes the records of the pseudonyms Forget queued.
+func (l *Log) forgetPending(ctx context.Context) error {
+	l.mu.Lock()
+	gone := l.forget
+	l.forget = nil
+	l.mu.Unlock()
+	if len(gone) == 0 {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, p := range gone {
+		set[p] = true
+	}
+	var doomed [][]byte
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var imp Impression
+			if decode(v, &imp) == nil && (set[imp.UserID] || set[imp.SessionID]) {
+				doomed = append(doomed, append([]byte(nil), k...))
+			}
+			return ctx.Err()
+		})
+	})
+	if err == nil && len(doomed) > 0 {
+		err = l.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			for _, k := range doomed {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("forget impressions: %w", err)
+	}
+	return nil
 }
 
 // Close closes the file. Run must have returned.

@@ -12,12 +12,14 @@ import (
 	"unicode"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/internal/reqid"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/store"
 )
 
 // pageNames are the page templates; each is parsed with layout.html.
-var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html", "cart.html"}
+var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html", "cart.html", "experiments.html"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -122,8 +124,12 @@ type card struct {
 	ID, Title, Brand, Category, Price, ImageURL string
 	Reason, RawReason                           string // shown, and the service's own words
 	List                                        string // the row, for click-through counting
-	Initials                                    string
-	Hue                                         int // placeholder colour class 0..7
+	// RequestID and Position tie a click on the card to the row it was
+	// shown in (the storefront sends them with its events, issue 15).
+	RequestID string
+	Position  int
+	Initials  string
+	Hue       int // placeholder colour class 0..7
 }
 
 // row is a titled list of cards.
@@ -200,16 +206,34 @@ func initials(s string) string {
 func (u *UI) cards(ctx context.Context, v visitor, list string, items []recommend.Item) []card {
 	var out []card
 	var ids []string
+	id := reqid.New()
 	for _, it := range items {
 		c, err := u.eng.GetItem(ctx, it.ID)
 		if err != nil {
 			continue
 		}
-		out = append(out, cardOf(c, list, it.Reason))
+		cd := cardOf(c, list, it.Reason)
+		cd.RequestID, cd.Position = id, len(out)+1
+		out = append(out, cd)
 		ids = append(ids, it.ID)
 	}
 	u.ctr.shown(v.Session, list, ids, u.now())
+	if u.exp != nil && len(ids) > 0 {
+		// the row is logged like an API answer, so clicks on it are attributed
+		u.exp.Shown(impressions.Impression{RequestID: id, Surface: rowSurface(list), UserID: v.User, SessionID: v.Session, Items: ids}, "")
+	}
 	return out
+}
+
+// rowSurface names the surface of a storefront row in the impression log.
+func rowSurface(list string) string {
+	switch list {
+	case "recommended":
+		return "recommend"
+	case "similar", "bought_together", "trending", "popular":
+		return list
+	}
+	return "storefront_" + list
 }
 
 const rowLen = 8

@@ -28,6 +28,7 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/secret"
+	"github.com/aisle-dev/aisle/experiment"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/store"
 )
@@ -67,10 +68,13 @@ type Options struct {
 	Logger     *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Experiments, when set, feeds /admin/experiments.
+	Experiments *experiment.Manager
 }
 
 // UI serves the storefront and the dashboard.
 type UI struct {
+	exp    *experiment.Manager // nil: no experiments page
 	srv    *api.Server
 	eng    *engine.Engine
 	svc    *recommend.Service
@@ -105,7 +109,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 	}
 	u := &UI{
 		srv: srv, eng: srv.Engine(), svc: svc, rt: rt, search: opts.Searcher,
-		log: opts.Logger, now: opts.Now,
+		log: opts.Logger, now: opts.Now, exp: opts.Experiments,
 		admin: []byte(opts.AdminKey), read: []byte(opts.ReadKey),
 		demoUsers: append([]string(nil), opts.DemoUsers...),
 		demo:      opts.Demo, secret: opts.Secret,
@@ -145,6 +149,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 		{Method: "GET", Pattern: "/cart", Handler: u.page(levelRead, u.cart)},
 		{Method: "GET", Pattern: "/admin", Handler: u.page(levelAdmin, u.dashboard)},
 		{Method: "GET", Pattern: "/admin/live", Handler: u.page(levelAdmin, u.liveFragment)},
+		{Method: "GET", Pattern: "/admin/experiments", Handler: u.page(levelAdmin, u.experimentsPage)},
 		{Method: "POST", Pattern: "/admin/retrain", Handler: u.post(levelAdmin, u.retrain)},
 		{Method: "POST", Pattern: "/admin/models/{name}/rollback", Handler: u.post(levelAdmin, u.rollback)},
 		{Method: "GET", Pattern: "/login", Handler: u.loginForm},
@@ -166,7 +171,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 
 // Paths lists the UI's route patterns, for documentation and tests.
 func Paths() []string {
-	return []string{"/{$}", "/items/{id}", "/search", "/admin", "/admin/live", "/admin/retrain",
+	return []string{"/{$}", "/items/{id}", "/search", "/admin", "/admin/live", "/admin/experiments", "/admin/retrain",
 		"/admin/models/{name}/rollback", "/login", "/logout", "/ui/user", "/ui/events", "/ui/suggest", "/static/{file...}"}
 }
 
@@ -400,6 +405,10 @@ type uiEvent struct {
 	Type   string `json:"type"`
 	ItemID string `json:"item_id"`
 	List   string `json:"list,omitempty"` // the row a click came from
+	// RequestID and Position: the row (and place in it) the item was
+	// shown in, for attribution (issue 15)
+	RequestID string `json:"request_id,omitempty"`
+	Position  int    `json:"position,omitempty"`
 }
 
 var uiEventTypes = map[string]events.Type{"click": events.Click, "add_to_cart": events.AddToCart, "purchase": events.Purchase}
@@ -417,7 +426,7 @@ func (u *UI) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	var ev uiEvent
 	if err := catalog.StrictDecode(body, &ev); err != nil {
-		api.WriteError(w, http.StatusBadRequest, `the body must be {"type":"click|add_to_cart|purchase","item_id":"…","list":"…"}`, nil)
+		api.WriteError(w, http.StatusBadRequest, `the body must be {"type":"click|add_to_cart|purchase","item_id":"…","list":"…","request_id":"…","position":1}`, nil)
 		return
 	}
 	t, ok := uiEventTypes[ev.Type]
@@ -426,7 +435,8 @@ func (u *UI) postEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := u.visitorOf(w, r)
-	e := events.Event{UserID: v.User, ItemID: ev.ItemID, Type: t, SessionID: v.Session, Timestamp: u.now().UTC()}
+	e := events.Event{UserID: v.User, ItemID: ev.ItemID, Type: t, SessionID: v.Session, Timestamp: u.now().UTC(),
+		RequestID: ev.RequestID, Position: ev.Position}
 	if err := u.eng.AddEvents(r.Context(), []events.Event{e}); err != nil {
 		u.srv.Error(w, r, err)
 		return

@@ -33,8 +33,12 @@ func (r *Report) Write(w io.Writer) {
 		pct(0.05), r.PowerUsers, pct(r.ControlConversion), pct(r.PowerFixed), pct(r.PowerMSPRT), r.AARuns, r.UsersNeeded)
 	verdict := "no verdict (p ≥ 0.05)"
 	if r.InterleaveUsers > 0 {
-		verdict = fmt.Sprintf("verdict held from %d users on", r.InterleaveUsers)
+		verdict = fmt.Sprintf("verdict held from %d users on (an A/B test needs %.0f users per arm for the observed conversion lift at 80%% power)", r.InterleaveUsers, r.ABUsersForObserved)
 	}
 	fmt.Fprintf(w, "    Interleaving (team draft) of the same models: %d users, wins %s %d / %s %d (ties %d), p %.3g: %s; interleaving prefers %s, the A/B test %s (agree: %v).\n",
 		r.InterleaveShown, r.Control, r.Interleave.WinsA, r.Treatment, r.Interleave.WinsB, r.Interleave.Ties, r.Interleave.PValue, verdict, r.ILWinner, r.ABWinner, r.Agree)
+	if len(r.AB.Variants) == 2 {
+		fmt.Fprintf(w, "\n(6) offline estimate of %s's clicks per page (position-based inverse propensity, before going live): from the control's logs %.3f, from the interleaved logs %.3f; the A/B test measured %.3f (control %.3f).\n",
+			r.Treatment, r.IPSControl, r.IPSInterleaved, r.AB.Variants[1].CTR.Value, r.AB.Variants[0].CTR.Value)
+	}
 }

@@ -20,7 +20,7 @@ import (
 // Config sets up a simulation.
 type Config struct {
 	Days           int     // simulated days of the A/B test (default 7)
-	ShoppersPerDay int     // visits a day (default 1500)
+	ShoppersPerDay int     // visits a day (default 1000)
 	InterleaveDays int     // days of the interleaving comparison (default 1)
 	Pages          int     // most recommendation pages a visit browses (default 3)
 	N              int     // items per page (default 10)
@@ -43,7 +43,7 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.Days, 7)
-	def(&c.ShoppersPerDay, 1500)
+	def(&c.ShoppersPerDay, 1000)
 	def(&c.InterleaveDays, 1)
 	def(&c.Pages, 3)
 	def(&c.N, 10)
@@ -80,13 +80,23 @@ type Sim struct {
 
 	mu       sync.Mutex
 	shoppers map[string]*shopper
+	// pages shown by the control variant and by interleaving, with what
+	// was clicked, for the inverse-propensity estimates
+	pages map[string][]page
+}
+
+// page is one logged answer and the items clicked on it.
+type page struct {
+	user    string
+	items   []string
+	clicked map[string]bool
 }
 
 // New returns a simulator of world against the server at base.
 func New(base string, w *World, cfg Config) *Sim {
 	cfg.defaults()
 	return &Sim{base: base, w: w, cfg: cfg, hc: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
-		shoppers: map[string]*shopper{}}
+		shoppers: map[string]*shopper{}, pages: map[string][]page{}}
 }
 
 func (s *Sim) do(ctx context.Context, method, path string, body any, out any) (int, error) {
@@ -246,6 +256,10 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 		variant = ans.Variant
 		var evs []event
 		bought := false
+		pg := page{user: user, clicked: map[string]bool{}}
+		for _, it := range ans.Items {
+			pg.items = append(pg.items, it.ID)
+		}
 		for k, it := range ans.Items {
 			pos := k + 1
 			if rng.Float64() >= math.Pow(float64(pos), -s.cfg.PositionBias) {
@@ -256,6 +270,7 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 				continue
 			}
 			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "click", RequestID: ans.RequestID, Position: pos})
+			pg.clicked[it.ID] = true
 			if rng.Float64() >= 0.1+0.4*r {
 				continue
 			}
@@ -269,6 +284,11 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 			orders++
 			revenue += q * p.Price
 			bought = true
+		}
+		if ans.Variant == s.cfg.Control || ans.Variant == "interleaved" {
+			s.mu.Lock()
+			s.pages[ans.Variant] = append(s.pages[ans.Variant], pg)
+			s.mu.Unlock()
 		}
 		if len(evs) > 0 {
 			if _, err := s.do(ctx, "POST", "/api/events", evs, nil); err != nil {
@@ -354,14 +374,18 @@ type Report struct {
 	// AA: share of A/A tests declared significant at the end (fixed-horizon
 	// z-test), when peeking daily with the z-test, and when peeking daily
 	// with the always-valid mSPRT p-value.
-	AARuns                            int
-	AAFixed, AAPeekZ, AAPeekMSPRT     float64
-	PowerUsers                        int // users per arm in the power runs
-	PowerFixed, PowerMSPRT            float64
-	UsersNeeded                       float64 // per arm, conversion, for Lift at 80% power
-	Interleave                        experiment.InterleaveResult
-	InterleaveUsers                   int // users until the verdict held (p < 0.05), 0 if never
-	InterleaveShown                   int // users in the interleaving phase
+	AARuns                        int
+	AAFixed, AAPeekZ, AAPeekMSPRT float64
+	PowerUsers                    int // users per arm in the power runs
+	PowerFixed, PowerMSPRT        float64
+	UsersNeeded                   float64 // per arm, conversion, for Lift at 80% power
+	Interleave                    experiment.InterleaveResult
+	InterleaveUsers               int     // users until the verdict held (p < 0.05), 0 if never
+	InterleaveShown               int     // users in the interleaving phase
+	ABUsersForObserved            float64 // users per arm an A/B test needs for the observed conversion lift (80% power)
+	// IPSControl and IPSInterleaved estimate the treatment's clicks per
+	// page from the control's logged pages and from the interleaved ones
+	IPSControl, IPSInterleaved        float64
 	Agree                             bool
 	ABWinner, ILWinner                string
 	Took                              time.Duration
@@ -381,7 +405,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 		fmt.Fprintf(cfg.Progress, "shop loaded and trained (%s)\n", time.Since(start).Round(time.Second))
 	}
 	var exp experiment.Experiment
-	body := map[string]any{"name": "personalised vs popularity", "surface": "recommend", "primary_metric": "conversion", "mde": cfg.Lift,
+	body := map[string]any{"name": "personalised vs popularity", "surface": "recommend", "primary_metric": "conversion", "mde": 0.2, // the "+20%" claim under test
 		"variants": []map[string]any{{"name": cfg.Control, "weight": 50, "overrides": map[string]any{"model": cfg.Control}},
 			{"name": cfg.Treatment, "weight": 50, "overrides": map[string]any{"model": cfg.Treatment}}}}
 	if _, err := s.do(ctx, "POST", "/api/experiments", body, &exp); err != nil {
@@ -459,7 +483,22 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	if len(last.Variants) > 0 {
 		rep.InterleaveShown = last.Variants[0].Users
 	}
-	s.do(ctx, "POST", "/api/experiments/"+il.ID+"/stop", nil, nil)
+	if _, err := s.do(ctx, "POST", "/api/experiments/"+il.ID+"/stop", nil, nil); err != nil {
+		return nil, err
+	}
+	// offline estimates of the treatment's clicks per page from the logs
+	// (no experiment runs now, so ?model= serves the candidate)
+	var err error
+	if rep.IPSControl, err = s.ips(ctx, s.pages[cfg.Control], cfg.Treatment); err != nil {
+		return nil, err
+	}
+	if rep.IPSInterleaved, err = s.ips(ctx, s.pages["interleaved"], cfg.Treatment); err != nil {
+		return nil, err
+	}
+	if len(rep.AB.Variants) == 2 {
+		c, t := rep.AB.Variants[0].Conversion.Value, rep.AB.Variants[1].Conversion.Value
+		rep.ABUsersForObserved = experiment.SampleSize(c*(1-c), t-c, 0.05, 0.8)
+	}
 	rep.ABWinner = rep.Control
 	for _, v := range rep.AB.Variants {
 		if c, ok := v.VsControl["conversion"]; ok && c.Lift.Value > 0 {
@@ -473,4 +512,52 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	rep.Agree = rep.ABWinner == rep.ILWinner
 	rep.Took = time.Since(start)
 	return rep, nil
+}
+
+// ips estimates the clicks per page candidate would get from logged pages
+// of another ranker, by the position-based click model: an item clicked at
+// logged position k and ranked at k' by the candidate counts
+// θ(k')/θ(k), with θ(k) = k^−bias the examination probability (known in
+// the simulation; estimated from randomised traffic in a real shop).
+// Items the candidate ranks but the log never showed count nothing: the
+// estimate is only as good as the log's support.
+func (s *Sim) ips(ctx context.Context, pages []page, candidate string) (float64, error) {
+	if len(pages) == 0 {
+		return 0, nil
+	}
+	rng := seeded(s.cfg.Seed, "ips", candidate)
+	if len(pages) > 1500 {
+		sample := make([]page, 1500)
+		for i := range sample {
+			sample[i] = pages[rng.IntN(len(pages))]
+		}
+		pages = sample
+	}
+	lists := map[string]map[string]int{}
+	theta := func(k int) float64 { return math.Pow(float64(k), -s.cfg.PositionBias) }
+	sum := 0.0
+	for _, p := range pages {
+		cand, ok := lists[p.user]
+		if !ok {
+			var ans struct {
+				Items []struct {
+					ID string `json:"id"`
+				} `json:"items"`
+			}
+			if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(p.user)+"?n="+fmt.Sprint(s.cfg.N)+"&model="+url.QueryEscape(candidate), nil, &ans); err != nil {
+				return 0, err
+			}
+			cand = map[string]int{}
+			for k, it := range ans.Items {
+				cand[it.ID] = k + 1
+			}
+			lists[p.user] = cand
+		}
+		for k, id := range p.items {
+			if kc, ok := cand[id]; ok && p.clicked[id] {
+				sum += theta(kc) / theta(k+1)
+			}
+		}
+	}
+	return sum / float64(len(pages)), nil
 }

@@ -29,7 +29,7 @@ taste (item co-occurrence over their whole history, held-out purchases
 first), and the shop retrains after each day. The server runs an A/B test of
 two models and then an interleaving comparison; A/A tests and the power for
 a real 5% lift are computed on the simulated outcomes. See docs/experiments.md.`,
-		Example: "  aisle bench shop --data $AISLE_SHARED_DATA/amazon-office-5core --days 7 --shoppers 1500",
+		Example: "  aisle bench shop --data $AISLE_SHARED_DATA/amazon-office-5core --days 7 --shoppers 1000",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -63,7 +63,7 @@ a real 5% lift are computed on the simulated outcomes. See docs/experiments.md.`
 	f.StringVar(&base, "url", "", "an empty running server to drive instead of starting one (it must train popular and ease)")
 	f.StringVar(&key, "key", "", "admin key of the --url server")
 	f.IntVar(&cfg.Days, "days", 7, "simulated days of the A/B test")
-	f.IntVar(&cfg.ShoppersPerDay, "shoppers", 1500, "visits a simulated day")
+	f.IntVar(&cfg.ShoppersPerDay, "shoppers", 1000, "visits a simulated day")
 	f.IntVar(&cfg.InterleaveDays, "interleave-days", 1, "simulated days of the interleaving comparison")
 	f.Float64Var(&cfg.PositionBias, "position-bias", 1, "position k is looked at with probability 1/k^bias")
 	f.StringVar(&cfg.Control, "control", "popular", "model of the control variant")

@@ -10,11 +10,30 @@
     });
   }
 
+  // Where an item was shown (the row's request id and the item's
+  // position), remembered for this tab so that the cart and purchase that
+  // follow the click are attributed to the same row.
+  function shownAt(item) {
+    try { return JSON.parse(sessionStorage.getItem("aisle-shown-" + item) || "{}"); } catch (err) { return {}; }
+  }
+  function withShown(ev) {
+    var s = shownAt(ev.item_id);
+    if (s.request_id) { ev.request_id = s.request_id; ev.position = s.position; }
+    return ev;
+  }
+
   // Clicks on products in a row: the event goes out while the browser follows the link.
   document.addEventListener("click", function (e) {
     var a = e.target.closest && e.target.closest("a[data-item]");
     if (!a) return;
-    post({ type: "click", item_id: a.getAttribute("data-item"), list: a.getAttribute("data-list") || "" });
+    var ev = { type: "click", item_id: a.getAttribute("data-item"), list: a.getAttribute("data-list") || "" };
+    var rq = a.getAttribute("data-request-id");
+    if (rq) {
+      ev.request_id = rq;
+      ev.position = parseInt(a.getAttribute("data-position"), 10) || undefined;
+      try { sessionStorage.setItem("aisle-shown-" + ev.item_id, JSON.stringify({ request_id: rq, position: ev.position })); } catch (err) { /* storage off: the click still counts */ }
+    }
+    post(ev);
   });
 
   // Add to cart and buy.
@@ -24,7 +43,7 @@
     b.addEventListener("click", function () {
       var type = b.getAttribute("data-event");
       b.disabled = true;
-      post({ type: type, item_id: b.getAttribute("data-item") }).then(function (r) {
+      post(withShown({ type: type, item_id: b.getAttribute("data-item") })).then(function (r) {
         if (!r.ok) throw new Error("the server answered " + r.status);
         if (status) status.textContent = said[type];
         document.body.setAttribute("data-last-event", type);
