@@ -27,8 +27,8 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
-	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/experiment"
+	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/store"
 )
