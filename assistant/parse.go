@@ -129,6 +129,17 @@ var priceRules = []priceRule{
 	{regexp.MustCompile(`\$` + num), "around"},
 }
 
+// phraseHints hold, for each phrase rule, words one of which a message
+// must contain for the rule to be tried (regular expressions are the
+// slow part of parsing).
+var phraseHints = func() [][]string {
+	var out [][]string
+	for _, h := range []string{"cheap low least", "expens high pric", "cheap expens lower afford", "pric expens high better quality premium", "cheap budget expens afford low", "new latest recent", "rate review popular sell best", "compar vs versus difference better", "similar like alternative", "go accessor together buy complement", "cart basket addcart", "recommend for me should suggest surprise", "tell detail more about show open", "hi hello hey help what who", "not no don do except without other"} {
+		out = append(out, strings.Fields(h))
+	}
+	return out
+}()
+
 // phraseRules turn fixed phrases into flags; they run after prices.
 var phraseRules = []struct {
 	re  *regexp.Regexp
@@ -179,19 +190,28 @@ func (v *Vocabulary) Parse(msg string) *Parsed {
 	s := " " + strings.ToLower(msg) + " "
 	s = strings.NewReplacer("’", "'", "，", ",", "。", ".", "？", "?", "！", "!", "：", ":", "（", "(", "）", ")", "＄", "$", "￥", "", "¥", "").Replace(s)
 	// ordinals and "both" first: "第二个" holds a number a price rule would read
+	hasZH := p.Lang == "zh"
 	for _, m := range ordinalZH.FindAllStringSubmatchIndex(s, -1) {
+		if !hasZH {
+			break
+		}
 		if m[2] < 0 {
 			p.Ordinals = append(p.Ordinals, -1)
 		} else if n, ok := parseNumber(s[m[2]:m[3]]); ok && n >= 1 && n <= 50 {
 			p.Ordinals = append(p.Ordinals, int(n))
 		}
 	}
-	s = ordinalZH.ReplaceAllString(s, " ")
-	if bothZH.MatchString(s) {
+	if hasZH {
+		s = ordinalZH.ReplaceAllString(s, " ")
+	}
+	if containsAny(s, []string{"两", "both", "two"}) && bothZH.MatchString(s) {
 		p.Ordinals = append(p.Ordinals, 1, 2)
 		s = bothZH.ReplaceAllString(s, " ")
 	}
 	for _, r := range priceRules {
+		if !hasNumber(s) {
+			break
+		}
 		for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {
 			a, ok := parseNumber(s[m[2]:m[3]])
 			if !ok {
@@ -228,15 +248,22 @@ func (v *Vocabulary) Parse(msg string) *Parsed {
 		}
 	}
 	s = ordinalEN.ReplaceAllString(s, " ")
-	for _, r := range phraseRules[:len(phraseRules)-1] {
+	for i, r := range phraseRules[:len(phraseRules)-1] {
+		if !containsAny(s, phraseHints[i]) {
+			continue
+		}
 		if r.re.MatchString(s) {
 			r.set(p)
 			s = r.re.ReplaceAllString(s, " ")
 		}
 	}
 	// mark negations and "only" so that the brand after them is read so
-	s = negation.ReplaceAllString(s, " \x01 ")
-	s = only.ReplaceAllString(s, " \x02 ")
+	if containsAny(s, phraseHints[len(phraseHints)-1]) {
+		s = negation.ReplaceAllString(s, " \x01 ")
+	}
+	if containsAny(s, []string{"only", "just", "exclusive"}) {
+		s = only.ReplaceAllString(s, " \x02 ")
+	}
 	v.readWords(p, s)
 	if p.Intent == IntentDetail && len(p.Ordinals) == 0 {
 		p.Intent = "" // "show me pens" is a search
@@ -349,6 +376,20 @@ func allCategoryWords(v *Vocabulary, q []string) bool {
 }
 
 func isHanWord(w string) bool { return hasHan(w) }
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNumber reports whether s holds a digit or a Chinese numeral.
+func hasNumber(s string) bool {
+	return strings.ContainsAny(s, "0123456789零一二两三四五六七八九十百千万")
+}
 
 func isNumber(w string) bool {
 	_, err := strconv.ParseFloat(w, 64)
