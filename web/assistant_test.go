@@ -87,7 +87,7 @@ func TestBrowserAssistant(t *testing.T) {
 		chromedp.Click(`.chat-toggle`),
 		chromedp.WaitVisible(`#chat-input`),
 		chromedp.SendKeys(`#chat-input`, "staplers"),
-		chromedp.Submit(`#chat-input`),
+		chromedp.Click(`.chat-form button`),
 	)
 	waitFor(t, ctx, `document.body.getAttribute('data-assistant-turns') === '1'`)
 	links := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.chat-card a')].map(a => a.getAttribute('href'))`))
@@ -96,7 +96,7 @@ func TestBrowserAssistant(t *testing.T) {
 		t.Fatalf("reply %q, product links %v", reply, links)
 	}
 	do(t, ctx, "add to cart", chromedp.Click(`.chat-card .chat-cart`), chromedp.WaitReady(`body[data-last-event="add_to_cart"]`))
-	do(t, ctx, "refine", chromedp.SendKeys(`#chat-input`, "only Pilot"), chromedp.Submit(`#chat-input`))
+	do(t, ctx, "refine", chromedp.SendKeys(`#chat-input`, "only Pilot"), chromedp.Click(`.chat-form button`))
 	waitFor(t, ctx, `document.body.getAttribute('data-assistant-turns') === '2'`)
 	metas := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.chat-msg.bot:last-child .chat-card .meta')].map(m => m.textContent)`))
 	if len(metas) == 0 {
