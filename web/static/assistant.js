@@ -66,6 +66,14 @@
     (products || []).forEach(function (p) {
       var li = el("li", "chat-card");
       li.setAttribute("data-item", p.id);
+      if (p.image_url) {
+        var img = el("img", "chat-pic");
+        img.src = p.image_url;
+        img.alt = "";
+        img.loading = "lazy";
+        img.addEventListener("error", function () { img.remove(); });
+        li.appendChild(img);
+      }
       var a = el("a", null, p.title);
       a.href = p.url || ("/items/" + encodeURIComponent(p.id));
       a.setAttribute("data-item", p.id);
