@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/reqid"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
 )
@@ -116,14 +117,18 @@ type Card struct {
 
 // Answer is the assistant's answer to one message.
 type Answer struct {
-	ConversationID string      `json:"conversation_id"`
-	Reply          string      `json:"reply"`
-	Products       []Card      `json:"products"`
-	Constraints    Constraints `json:"constraints"`
-	Intent         Intent      `json:"intent"`
-	Suggestions    []string    `json:"suggestions"`
-	Mode           string      `json:"mode"`               // builtin or llm
-	Fallback       string      `json:"fallback,omitempty"` // why the model was not used this turn
+	ConversationID string `json:"conversation_id"`
+	// RequestID names this answer (internal/reqid): the turn's log line
+	// carries it with the products shown, so later clicks and carts can be
+	// joined to what the assistant showed.
+	RequestID   string      `json:"request_id"`
+	Reply       string      `json:"reply"`
+	Products    []Card      `json:"products"`
+	Constraints Constraints `json:"constraints"`
+	Intent      Intent      `json:"intent"`
+	Suggestions []string    `json:"suggestions"`
+	Mode        string      `json:"mode"`               // builtin or llm
+	Fallback    string      `json:"fallback,omitempty"` // why the model was not used this turn
 	// Removed counts what the grounding checker took out of the model's
 	// reply (absent in built-in mode and when nothing was removed).
 	Removed *Removed `json:"removed,omitempty"`
@@ -192,7 +197,7 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 		}
 		streamText(ans.Reply, emit)
 	}
-	ans.ConversationID, ans.Mode, ans.Fallback = conv.ID, mode, fallback
+	ans.ConversationID, ans.Mode, ans.Fallback, ans.RequestID = conv.ID, mode, fallback, reqid.New()
 	if ans.Products == nil {
 		ans.Products = []Card{}
 	}
@@ -211,7 +216,7 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 	took := time.Since(start)
 	a.o.Metrics.Turns.WithLabelValues(mode, string(ans.Intent)).Inc()
 	a.o.Metrics.Latency.WithLabelValues(mode).Observe(took.Seconds())
-	a.o.Logger.Info("assistant turn", "conversation", conv.ID, "user", conv.UserID, "session", conv.SessionID, "mode", mode,
+	a.o.Logger.Info("assistant turn", "request_id", ans.RequestID, "conversation", conv.ID, "user", conv.UserID, "session", conv.SessionID, "mode", mode,
 		"intent", ans.Intent, "products", ids, "fallback", fallback, "duration_ms", float64(took.Microseconds())/1000)
 	return ans, nil
 }

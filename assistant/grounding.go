@@ -83,8 +83,7 @@ func (a *Assistant) check(text string, grounded map[string]bool, conv *Conversat
 			rm.Products++
 			continue
 		}
-		if name, ok := ungroundedPhrase(line, v, gBrands, gWords, saidWords, lineItems); ok {
-			_ = name
+		if ungroundedPhrase(line, v, gBrands, gWords, saidWords) {
 			rm.Attributes++
 			continue
 		}
@@ -144,28 +143,28 @@ func near(f float64, list []float64) bool {
 
 // ungroundedPhrase finds a brand or attribute value of the vocabulary in
 // the line that neither a grounded product nor the shopper mentioned.
-func ungroundedPhrase(line string, v *Vocabulary, gBrands, gWords, said map[string]bool, items []*Product) (string, bool) {
+func ungroundedPhrase(line string, v *Vocabulary, gBrands, gWords, said map[string]bool) bool {
 	ws := tokens(citeRe.ReplaceAllString(line, " "))
 	for i := 0; i < len(ws); i++ {
 		for n := min(v.longest, len(ws)-i); n >= 1; n-- {
 			k := phrase(ws[i : i+n])
 			if _, ok := v.brandName[k]; ok {
 				if !gBrands[k] && !allIn(ws[i:i+n], said) {
-					return k, true
+					return true
 				}
 				i += n - 1
 				break
 			}
 			if _, ok := v.attrs[k]; ok {
 				if !allIn(ws[i:i+n], gWords) && !allIn(ws[i:i+n], said) {
-					return k, true
+					return true
 				}
 				i += n - 1
 				break
 			}
 		}
 	}
-	return "", false
+	return false
 }
 
 func allIn(ws []string, m map[string]bool) bool {

@@ -298,15 +298,15 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 		}
 	}
 	var query []string
-	neg, onlyNext := false, false
+	neg := false
 	for i := 0; i < len(ws); {
 		w := ws[i]
 		if w == "\x01" {
 			neg, i = true, i+1
 			continue
 		}
-		if w == "\x02" {
-			onlyNext, i = true, i+1
+		if w == "\x02" { // "only": the brand that follows is required, as any brand named
+			i++
 			continue
 		}
 		matched := false
@@ -337,7 +337,7 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 			}
 		}
 		if matched {
-			neg, onlyNext = false, false
+			neg = false
 			continue
 		}
 		if !stopwords[w] && !(isHanWord(w) && !v.han) && !isNumber(w) {
@@ -346,7 +346,6 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 		}
 		i++
 	}
-	_ = onlyNext
 	p.Query = strings.Join(query, " ")
 	if len(p.Categories) > 0 && len(query) > 0 {
 		// a category named with other words ("stapler for a laser
