@@ -154,6 +154,7 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 	if len(req.Message) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: message is %d bytes, longer than the %d allowed", ErrBadRequest, len(req.Message), MaxMessageBytes)
 	}
+	stream := emit != nil // a caller that takes pieces gets the model's text as it comes
 	if emit == nil {
 		emit = func(string, any) {}
 	}
@@ -180,8 +181,12 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 	var ans *Answer
 	mode, fallback := "builtin", ""
 	if a.o.LLM != nil && req.Mode != "builtin" {
-		ans, err = a.llmTurn(ctx, conv, req.Message, emit)
+		sent := false
+		ans, err = a.llmTurn(ctx, conv, req.Message, func(kind string, v any) { sent = true; emit(kind, v) }, stream)
 		if err != nil {
+			if sent {
+				emit("reset", struct{}{}) // the model's partial text is void: the built-in answer follows
+			}
 			fallback = fallbackReason(err)
 			a.o.Metrics.Fallbacks.WithLabelValues(fallback).Inc()
 			a.o.Logger.Warn("assistant model failed; answering with the built-in understanding", "reason", fallback, "error", err)

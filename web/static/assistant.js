@@ -155,6 +155,7 @@
               });
               var d = data ? JSON.parse(data) : null;
               if (ev === "text") { reply += d.text; t.textContent = reply; }
+              else if (ev === "reset") { reply = ""; t.textContent = ""; }
               else if (ev === "products") { products = d; m.appendChild(cards(d)); }
               else if (ev === "done") { state.id = d.conversation_id; showChips(d.suggestions); if (d.reply !== reply) { reply = d.reply; t.textContent = reply; } }
               else if (ev === "error") { throw new Error(d.error); }
