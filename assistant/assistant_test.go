@@ -87,6 +87,12 @@ func TestNeverAnEmptyListSilently(t *testing.T) {
 			t.Errorf("%q: reply does not say what happened: %s", msg, ans.Reply)
 		}
 	}
+	// an item without a brand naming it in its title is that brand's
+	for _, p := range turn(t, a, "", "a label maker, not DYMO").Products {
+		if strings.Contains(strings.ToUpper(p.Title), "DYMO") {
+			t.Errorf("not DYMO shows %q", p.Title)
+		}
+	}
 	ans := turn(t, a, "", "stapler under $5")
 	if !strings.Contains(ans.Reply, "Nothing matches") {
 		t.Errorf("no demo item has a price, yet %q", ans.Reply)

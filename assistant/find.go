@@ -130,7 +130,13 @@ func (a *Assistant) fits(p *Product, c Constraints) bool {
 		return false
 	}
 	for _, b := range c.ExcludeBrands {
-		if strings.EqualFold(phrase(tokens(p.Brand)), phrase(tokens(b))) {
+		k := phrase(tokens(b))
+		if phrase(tokens(p.Brand)) == k {
+			return false
+		}
+		// an item without a brand that names it in its title ("DYMO
+		// LetraTag …") is that brand's
+		if p.Brand == "" && strings.Contains(" "+phrase(tokens(p.Title))+" ", " "+k+" ") {
 			return false
 		}
 	}

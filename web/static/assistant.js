@@ -38,7 +38,7 @@
   input.id = "chat-input";
   input.name = "message";
   input.autocomplete = "off";
-  input.placeholder = "e.g. a Brother label maker, 便宜一点的";
+  input.placeholder = "e.g. a Brother label maker under $40";
   input.setAttribute("aria-label", "Your message");
   var send = el("button", "primary", "Send");
   send.type = "submit";
