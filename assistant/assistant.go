@@ -166,11 +166,9 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 		a.o.Logger.Warn("assistant conversation unreadable; starting a new one", "conversation", req.ConversationID, "error", err)
 	}
 	if !ok {
-		id := req.ConversationID
-		if id == "" || len(id) > 100 {
-			id = newConversationID()
-		}
-		conv = &Conversation{ID: id}
+		// a new id even for an unknown one: ids are never chosen by clients,
+		// so one cannot be guessed to read another's conversation
+		conv = &Conversation{ID: newConversationID()}
 	}
 	if req.UserID != "" {
 		conv.UserID = req.UserID

@@ -2,7 +2,6 @@ package assistant
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"slices"
 	"testing"
@@ -71,11 +70,13 @@ func BenchmarkConversationsMemory(b *testing.B) {
 		b.StartTimer()
 		for i := range 10000 {
 			conv := benchConversations[i%4]
-			id := fmt.Sprintf("c-%d", i)
+			id := ""
 			for _, m := range conv[:min(3, len(conv))] {
-				if _, err := a.Turn(ctx, Request{ConversationID: id, Message: m}, nil); err != nil {
+				ans, err := a.Turn(ctx, Request{ConversationID: id, Message: m}, nil)
+				if err != nil {
 					b.Fatal(err)
 				}
+				id = ans.ConversationID
 			}
 		}
 		b.StopTimer()
