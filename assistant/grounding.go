@@ -144,6 +144,12 @@ func (c *checker) sentence(line string) (string, bool) {
 		c.rm.Prices++
 		return ""
 	})
+	for _, m := range citeRe.FindAllStringSubmatch(line, -1) {
+		if !c.grounded[m[1]] { // a removed price made a new citation: "[00$000]" → "[00]"
+			c.rm.Products++
+			return "", false
+		}
+	}
 	for _, p := range lineItems {
 		c.cited = appendNew(c.cited, p.ID)
 	}
