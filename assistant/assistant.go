@@ -176,6 +176,9 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 	if req.SessionID != "" {
 		conv.SessionID = req.SessionID
 	}
+	if conv.UserID != "" {
+		ctx = withShopper(ctx, conv.UserID)
+	}
 	var ans *Answer
 	mode, fallback := "builtin", ""
 	if a.o.LLM != nil && req.Mode != "builtin" {

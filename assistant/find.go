@@ -56,9 +56,22 @@ func (a *Assistant) find(ctx context.Context, c Constraints, v *Vocabulary, zh b
 	return nil, 0, "", nil
 }
 
+// affinity is what a recommender that personalises search offers
+// (recommend.Service.Affinity): the shopper's affinity for an item.
+type affinity interface {
+	Affinity(ctx context.Context, user string) (func(itemID string) float64, error)
+}
+
 func (a *Assistant) search(ctx context.Context, c Constraints, v *Vocabulary) ([]Card, int, error) {
 	req := search.Request{Query: c.Query, Categories: c.Categories, Brands: v.brandSpellings(c.Brands),
 		MinPrice: c.MinPrice, MaxPrice: c.MaxPrice, N: searchDepth, NoHighlights: true}
+	if user := shopperOf(ctx); user != "" && req.Query != "" {
+		if af, ok := a.o.Recommend.(affinity); ok {
+			if boost, err := af.Affinity(ctx, user); err == nil {
+				req.Boost = boost // the shopper's categories and brands first, as /api/search?user_id does
+			}
+		}
+	}
 	switch c.Sort {
 	case "price_asc":
 		req.Sort = search.SortPriceAsc
@@ -122,6 +135,18 @@ func (a *Assistant) search(ctx context.Context, c Constraints, v *Vocabulary) ([
 		cards[i] = cardOf(p, why(p, c))
 	}
 	return cards, total, nil
+}
+
+type shopperKey struct{}
+
+// withShopper tells search whose turn it is, for personalisation.
+func withShopper(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, shopperKey{}, user)
+}
+
+func shopperOf(ctx context.Context) string {
+	s, _ := ctx.Value(shopperKey{}).(string)
+	return s
 }
 
 // fits checks the constraints the index does not filter itself.
