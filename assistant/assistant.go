@@ -357,6 +357,18 @@ func merge(conv *Conversation, p *Parsed, cat *Catalogue) Constraints {
 			c.Attributes = map[string]string{}
 		}
 		c.Attributes[k] = val
+		if c.ExcludeAttributes[k] == val {
+			delete(c.ExcludeAttributes, k)
+		}
+	}
+	for k, val := range p.ExcludeAttributes {
+		if c.ExcludeAttributes == nil {
+			c.ExcludeAttributes = map[string]string{}
+		}
+		c.ExcludeAttributes[k] = val
+		if c.Attributes[k] == val {
+			delete(c.Attributes, k)
+		}
 	}
 	if p.Sort != "" {
 		c.Sort = p.Sort
@@ -380,6 +392,9 @@ func describe(c Constraints, zh bool) string {
 	}
 	for _, k := range sortedKeys(c.Attributes) {
 		parts = append(parts, c.Attributes[k])
+	}
+	for _, k := range sortedKeys(c.ExcludeAttributes) {
+		parts = append(parts, say(zh, "not ", "不要")+c.ExcludeAttributes[k])
 	}
 	switch {
 	case c.MinPrice != nil && c.MaxPrice != nil:

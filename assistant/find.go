@@ -29,7 +29,11 @@ func (a *Assistant) find(ctx context.Context, c Constraints, v *Vocabulary, zh b
 		name, zh string
 		drop     func(*Constraints) bool
 	}{
-		{"without the colour or attribute", "不限颜色或属性", func(k *Constraints) bool { ok := len(k.Attributes) > 0; k.Attributes = nil; return ok }},
+		{"without the colour or attribute", "不限颜色或属性", func(k *Constraints) bool {
+			ok := len(k.Attributes)+len(k.ExcludeAttributes) > 0
+			k.Attributes, k.ExcludeAttributes = nil, nil
+			return ok
+		}},
 		{"without the price limit", "不限价格", func(k *Constraints) bool {
 			ok := k.MinPrice != nil || k.MaxPrice != nil
 			k.MinPrice, k.MaxPrice = nil, nil
@@ -167,6 +171,11 @@ func (a *Assistant) fits(p *Product, c Constraints) bool {
 	}
 	for k, v := range c.Attributes {
 		if !p.has(k, v) {
+			return false
+		}
+	}
+	for k, v := range c.ExcludeAttributes {
+		if p.has(k, v) {
 			return false
 		}
 	}

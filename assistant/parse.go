@@ -31,14 +31,16 @@ type Parsed struct {
 	Categories    []string // category path prefixes named
 	Brands        []string // brands asked for ("only Casio", "HP printers")
 	ExcludeBrands []string // brands refused ("not Samsung")
-	MinPrice      *float64
-	MaxPrice      *float64
-	Cheaper       bool // "cheaper ones": below what was shown
-	Pricier       bool // "better ones", "more expensive"
-	Attributes    map[string]string
-	Sort          string // price_asc, price_desc, newest, popular
-	Ordinals      []int  // 1-based positions in the last list; -1 is the last one
-	Lang          string // en or zh
+	// ExcludeAttributes are attribute values refused ("not black").
+	ExcludeAttributes map[string]string
+	MinPrice          *float64
+	MaxPrice          *float64
+	Cheaper           bool // "cheaper ones": below what was shown
+	Pricier           bool // "better ones", "more expensive"
+	Attributes        map[string]string
+	Sort              string // price_asc, price_desc, newest, popular
+	Ordinals          []int  // 1-based positions in the last list; -1 is the last one
+	Lang              string // en or zh
 }
 
 // Topic reports whether the message names products (so it starts a new
@@ -48,7 +50,7 @@ func (p *Parsed) Topic() bool { return p.Query != "" || len(p.Categories) > 0 }
 // modifies reports whether the message changes any constraint.
 func (p *Parsed) modifies() bool {
 	return p.Topic() || len(p.Brands) > 0 || len(p.ExcludeBrands) > 0 || p.MinPrice != nil || p.MaxPrice != nil ||
-		p.Cheaper || p.Pricier || len(p.Attributes) > 0 || p.Sort != ""
+		p.Cheaper || p.Pricier || len(p.Attributes) > 0 || len(p.ExcludeAttributes) > 0 || p.Sort != ""
 }
 
 // zhWords turn Chinese phrases into the English words the rest of the
@@ -134,7 +136,7 @@ var priceRules = []priceRule{
 // slow part of parsing).
 var phraseHints = func() [][]string {
 	var out [][]string
-	for _, h := range []string{"cheap low least", "expens high pric", "cheap expens lower afford", "pric expens high better quality premium", "cheap budget expens afford low", "new latest recent", "rate review popular sell best", "compar vs versus difference better", "similar like alternative", "go accessor together buy complement", "cart basket addcart", "recommend for me should suggest surprise", "tell detail more about show open", "hi hello hey help what who", "not no don do except without other"} {
+	for _, h := range []string{"cheap low least price", "expens high pric", "cheap expens lower afford", "pric expens high better quality premium", "cheap budget expens afford low", "new latest recent", "rate review popular sell best", "compar vs versus difference better", "similar like alternative", "go accessor together buy complement", "cart basket addcart", "recommend for me should suggest surprise", "tell detail more about show open", "hi hello hey help what who", "not no don do except without other n't arent isnt"} {
 		out = append(out, strings.Fields(h))
 	}
 	return out
@@ -145,7 +147,7 @@ var phraseRules = []struct {
 	re  *regexp.Regexp
 	set func(*Parsed)
 }{
-	{regexp.MustCompile(`\b(?:cheapest|lowest price|least expensive|price low to high|cheapest first)\b`), func(p *Parsed) { p.Sort = "price_asc" }},
+	{regexp.MustCompile(`\b(?:cheapest|lowest price|least expensive|price low to high|cheapest first|(?:sorted|sort|order(?:ed)?) by price|by price)\b`), func(p *Parsed) { p.Sort = "price_asc" }},
 	{regexp.MustCompile(`\b(?:most expensive|highest price|priciest|price high to low)\b`), func(p *Parsed) { p.Sort = "price_desc" }},
 	{regexp.MustCompile(`\b(?:cheaper|less expensive|lower price|more affordable)\b(?:\s*ones?)?`), func(p *Parsed) { p.Cheaper = true }},
 	{regexp.MustCompile(`\b(?:pricier|more expensive|higher end|better ones?|higher quality|premium)\b`), func(p *Parsed) { p.Pricier = true }},
@@ -157,7 +159,7 @@ var phraseRules = []struct {
 	{regexp.MustCompile(`\b(?:goes with|go with|goes well with|accessor(?:y|ies) for|bought together|buy with|complement)\b`), func(p *Parsed) { p.Intent = IntentTogether }},
 	{regexp.MustCompile(`\b(?:add\b[^.?!]{0,40}?\bto\s+(?:my\s+|the\s+)?(?:cart|basket)|addcart|put\b[^.?!]{0,40}?\bin\s+(?:my\s+|the\s+)?(?:cart|basket))\b`), func(p *Parsed) { p.Intent = IntentCart }},
 	{regexp.MustCompile(`\b(?:recommend(?:ations?)?(?: for me)?|for me|what should i buy|suggest something|surprise me|just for me)\b`), func(p *Parsed) { p.Intent = IntentRecommend }},
-	{regexp.MustCompile(`\b(?:tell me (?:more )?about|details? (?:of|on|about)|more about|show me|show|open|details?)\b`), func(p *Parsed) {
+	{regexp.MustCompile(`\b(?:tell me (?:more )?about|tell me more|details? (?:of|on|about)|more about|more info(?:rmation)?|show me|show|open|details?)\b`), func(p *Parsed) {
 		if p.Intent == "" {
 			p.Intent = IntentDetail // only when an ordinal follows; see Parse
 		}
@@ -173,7 +175,7 @@ var (
 	ordinalEN = regexp.MustCompile(`\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|7th|eighth|8th|ninth|9th|tenth|10th|last)\b(?:\s*(?:one|item|product))?|(?:number|no\.|#|item|option)\s*(\d{1,2})\b`)
 	ordinalZH = regexp.MustCompile(`第\s*([一二两三四五六七八九十\d]+)\s*(?:个|款|件|种|项)?|最后一(?:个|款|件)`)
 	bothZH    = regexp.MustCompile(`前两(?:个|款|件)|这两(?:个|款|件)|两者|both|the two|first two|top two|them both`)
-	negation  = regexp.MustCompile(`(?:don'?t|do not|dont) (?:want|like|need|show)(?: any)?|no more|anything but|other than|excluding|except|without|\bnot\b|\bno\b`)
+	negation  = regexp.MustCompile(`(?:don'?t|do not|dont) (?:want|like|need|show)(?: any)?|\b(?:aren'?t|isn'?t|are not|is not)(?: made by| from| by)?|no more|anything but|other than|excluding|except|without|\bnot\b|\bno\b`)
 	only      = regexp.MustCompile(`\b(?:only|just|exclusively)\b`)
 )
 
@@ -298,6 +300,7 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 		}
 	}
 	var query []string
+	catWords := 0 // query words that named a category
 	neg := false
 	for i := 0; i < len(ws); {
 		w := ws[i]
@@ -327,12 +330,17 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 					p.Categories = appendNew(p.Categories, c)
 				}
 				query = append(query, ws[i:i+n]...)
+				catWords += n
 				matched, i = true, i+n
-			} else if a, ok := v.attrs[k]; ok && !neg {
-				if p.Attributes == nil {
-					p.Attributes = map[string]string{}
+			} else if a, ok := v.attrs[k]; ok {
+				m := &p.Attributes
+				if neg {
+					m = &p.ExcludeAttributes
 				}
-				p.Attributes[a.key] = a.value
+				if *m == nil {
+					*m = map[string]string{}
+				}
+				(*m)[a.key] = a.value
 				matched, i = true, i+n
 			}
 		}
@@ -347,31 +355,11 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 		i++
 	}
 	p.Query = strings.Join(query, " ")
-	if len(p.Categories) > 0 && len(query) > 0 {
-		// a category named with other words ("stapler for a laser
-		// printer") is only a hint: the words decide
-		if !allCategoryWords(v, query) {
-			p.Categories = nil
-		}
+	if catWords < len(query) {
+		// a category named with other words ("ink for my printer",
+		// "wireless printers") is only a hint: the words decide
+		p.Categories = nil
 	}
-}
-
-// allCategoryWords reports whether every query word belongs to a
-// category phrase (then the category is meant as a filter).
-func allCategoryWords(v *Vocabulary, q []string) bool {
-	for _, w := range q {
-		found := false
-		for k := range v.categories {
-			if slices.Contains(strings.Fields(k), w) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }
 
 func isHanWord(w string) bool { return hasHan(w) }
