@@ -42,9 +42,12 @@ import (
 	"github.com/aisle-dev/aisle/bus/lease"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/embed"
+	"github.com/aisle-dev/aisle/embed/openai"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/experiment"
+	"github.com/aisle-dev/aisle/imagesearch"
 	"github.com/aisle-dev/aisle/impressions"
 	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/internal/wire"
@@ -118,6 +121,7 @@ type Aisle struct {
 
 	stopSearchLog func()
 	assistant     *assistant.Assistant
+	images        *imagesearch.Index // nil: no image embedder configured
 
 	// experiments and the impression log (issue 15)
 	imp *impressions.Log
@@ -221,6 +225,15 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	}
 	if err = a.openAssistant(ui); err != nil {
 		return nil, err
+	}
+	if im := cfg.Images; im.EmbedderURL != "" {
+		client, err := openai.New(openai.Config{URL: im.EmbedderURL, Model: im.EmbedderModel, APIKey: im.EmbedderKey, Dim: im.EmbedderDim, Logger: a.log})
+		if err != nil {
+			return nil, fmt.Errorf("images: %w", err)
+		}
+		a.images = imagesearch.New(embed.NewCache(client, 4096), a.log)
+		a.eng.Subscribe(a.images)
+		a.srv.AddImageRoutes(a.images)
 	}
 	return a, nil
 }
@@ -333,6 +346,13 @@ func (a *Aisle) Start(ctx context.Context) error {
 		}) {
 			return errors.New("aisle: closed while starting")
 		}
+	}
+	if a.images != nil {
+		a.goBackground(func() {
+			if err := a.images.Build(a.bg, a.eng.ListItems); err != nil && a.bg.Err() == nil {
+				a.log.Error("building the image index failed; search by image answers 503", "error", err)
+			}
+		})
 	}
 	// Item relations (similar, bought together) are built in the
 	// background, so the first product page does not wait for them.

@@ -24,8 +24,11 @@ import (
 
 	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/embed/openai"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/imagesearch"
+	"github.com/aisle-dev/aisle/internal/fakeembed"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
@@ -130,6 +133,24 @@ func shopServerWith(t testing.TB, withExperiments bool) *Server {
 	if err := srv.AddAssistantRoutes(asst); err != nil {
 		t.Fatal(err)
 	}
+	fe := fakeembed.Start()
+	t.Cleanup(fe.Close)
+	client, err := openai.New(openai.Config{URL: fe.Base(), Model: "clip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := imagesearch.New(client, nil)
+	pictured := []catalog.Item{{ID: "p01", Title: "red pen", ImageURL: "https://img.test/red-pen.png"}, {ID: "p02", Title: "blue pen", ImageURL: "https://img.test/blue-pen.png"},
+		{ID: "p03", Title: "red gel pen", ImageURL: "https://img.test/red-gel.png"}}
+	if err := images.Build(ctx, func(_ context.Context, cursor string, _ int) ([]catalog.Item, string, error) {
+		if cursor != "" {
+			return nil, "", nil
+		}
+		return pictured, "", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv.AddImageRoutes(images)
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +180,10 @@ var calls = []struct {
 	{"assistant-answer", "POST", "/api/assistant", `{"message":"blue pen under $10, not Bic","user_id":"u01"}`, 200},
 	{"assistant-answer", "POST", "/api/assistant", `{"message":"compare the first two"}`, 200},
 	{"error", "POST", "/api/assistant", `{"message":""}`, 400},
+	{"image-hits", "POST", "/api/search/image?n=2", `{"image_url":"https://img.test/a-red-thing.jpg"}`, 200},
+	{"error", "POST", "/api/search/image", `{"image_url":"ftp://img.test/x.jpg"}`, 400},
+	{"image-hits", "GET", "/api/items/p01/visually-similar?n=2", "", 200},
+	{"error", "GET", "/api/items/p29/visually-similar", "", 404},
 	{"ready", "GET", "/api/ready", "", 200},
 	{"", "GET", "/api/openapi.json", "", 200},
 	{"", "GET", "/metrics", "", 200},

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/reqid"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
 )
@@ -116,14 +117,18 @@ type Card struct {
 
 // Answer is the assistant's answer to one message.
 type Answer struct {
-	ConversationID string      `json:"conversation_id"`
-	Reply          string      `json:"reply"`
-	Products       []Card      `json:"products"`
-	Constraints    Constraints `json:"constraints"`
-	Intent         Intent      `json:"intent"`
-	Suggestions    []string    `json:"suggestions"`
-	Mode           string      `json:"mode"`               // builtin or llm
-	Fallback       string      `json:"fallback,omitempty"` // why the model was not used this turn
+	ConversationID string `json:"conversation_id"`
+	// RequestID names this answer (internal/reqid): the turn's log line
+	// carries it with the products shown, so later clicks and carts can be
+	// joined to what the assistant showed.
+	RequestID   string      `json:"request_id"`
+	Reply       string      `json:"reply"`
+	Products    []Card      `json:"products"`
+	Constraints Constraints `json:"constraints"`
+	Intent      Intent      `json:"intent"`
+	Suggestions []string    `json:"suggestions"`
+	Mode        string      `json:"mode"`               // builtin or llm
+	Fallback    string      `json:"fallback,omitempty"` // why the model was not used this turn
 	// Removed counts what the grounding checker took out of the model's
 	// reply (absent in built-in mode and when nothing was removed).
 	Removed *Removed `json:"removed,omitempty"`
@@ -149,6 +154,7 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 	if len(req.Message) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: message is %d bytes, longer than the %d allowed", ErrBadRequest, len(req.Message), MaxMessageBytes)
 	}
+	stream := emit != nil // a caller that takes pieces gets the model's text as it comes
 	if emit == nil {
 		emit = func(string, any) {}
 	}
@@ -160,11 +166,9 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 		a.o.Logger.Warn("assistant conversation unreadable; starting a new one", "conversation", req.ConversationID, "error", err)
 	}
 	if !ok {
-		id := req.ConversationID
-		if id == "" || len(id) > 100 {
-			id = newConversationID()
-		}
-		conv = &Conversation{ID: id}
+		// a new id even for an unknown one: ids are never chosen by clients,
+		// so one cannot be guessed to read another's conversation
+		conv = &Conversation{ID: newConversationID()}
 	}
 	if req.UserID != "" {
 		conv.UserID = req.UserID
@@ -172,11 +176,18 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 	if req.SessionID != "" {
 		conv.SessionID = req.SessionID
 	}
+	if conv.UserID != "" {
+		ctx = withShopper(ctx, conv.UserID)
+	}
 	var ans *Answer
 	mode, fallback := "builtin", ""
 	if a.o.LLM != nil && req.Mode != "builtin" {
-		ans, err = a.llmTurn(ctx, conv, req.Message, emit)
+		sent := false
+		ans, err = a.llmTurn(ctx, conv, req.Message, func(kind string, v any) { sent = true; emit(kind, v) }, stream)
 		if err != nil {
+			if sent {
+				emit("reset", struct{}{}) // the model's partial text is void: the built-in answer follows
+			}
 			fallback = fallbackReason(err)
 			a.o.Metrics.Fallbacks.WithLabelValues(fallback).Inc()
 			a.o.Logger.Warn("assistant model failed; answering with the built-in understanding", "reason", fallback, "error", err)
@@ -192,7 +203,7 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 		}
 		streamText(ans.Reply, emit)
 	}
-	ans.ConversationID, ans.Mode, ans.Fallback = conv.ID, mode, fallback
+	ans.ConversationID, ans.Mode, ans.Fallback, ans.RequestID = conv.ID, mode, fallback, reqid.New()
 	if ans.Products == nil {
 		ans.Products = []Card{}
 	}
@@ -211,7 +222,7 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 	took := time.Since(start)
 	a.o.Metrics.Turns.WithLabelValues(mode, string(ans.Intent)).Inc()
 	a.o.Metrics.Latency.WithLabelValues(mode).Observe(took.Seconds())
-	a.o.Logger.Info("assistant turn", "conversation", conv.ID, "user", conv.UserID, "session", conv.SessionID, "mode", mode,
+	a.o.Logger.Info("assistant turn", "request_id", ans.RequestID, "conversation", conv.ID, "user", conv.UserID, "session", conv.SessionID, "mode", mode,
 		"intent", ans.Intent, "products", ids, "fallback", fallback, "duration_ms", float64(took.Microseconds())/1000)
 	return ans, nil
 }
@@ -346,6 +357,18 @@ func merge(conv *Conversation, p *Parsed, cat *Catalogue) Constraints {
 			c.Attributes = map[string]string{}
 		}
 		c.Attributes[k] = val
+		if c.ExcludeAttributes[k] == val {
+			delete(c.ExcludeAttributes, k)
+		}
+	}
+	for k, val := range p.ExcludeAttributes {
+		if c.ExcludeAttributes == nil {
+			c.ExcludeAttributes = map[string]string{}
+		}
+		c.ExcludeAttributes[k] = val
+		if c.Attributes[k] == val {
+			delete(c.Attributes, k)
+		}
 	}
 	if p.Sort != "" {
 		c.Sort = p.Sort
@@ -369,6 +392,9 @@ func describe(c Constraints, zh bool) string {
 	}
 	for _, k := range sortedKeys(c.Attributes) {
 		parts = append(parts, c.Attributes[k])
+	}
+	for _, k := range sortedKeys(c.ExcludeAttributes) {
+		parts = append(parts, say(zh, "not ", "不要")+c.ExcludeAttributes[k])
 	}
 	switch {
 	case c.MinPrice != nil && c.MaxPrice != nil:

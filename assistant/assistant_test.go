@@ -87,6 +87,12 @@ func TestNeverAnEmptyListSilently(t *testing.T) {
 			t.Errorf("%q: reply does not say what happened: %s", msg, ans.Reply)
 		}
 	}
+	// an item without a brand naming it in its title is that brand's
+	for _, p := range turn(t, a, "", "a label maker, not DYMO").Products {
+		if strings.Contains(strings.ToUpper(p.Title), "DYMO") {
+			t.Errorf("not DYMO shows %q", p.Title)
+		}
+	}
 	ans := turn(t, a, "", "stapler under $5")
 	if !strings.Contains(ans.Reply, "Nothing matches") {
 		t.Errorf("no demo item has a price, yet %q", ans.Reply)
@@ -284,5 +290,92 @@ func TestPromptDirOverrides(t *testing.T) {
 	}
 	if _, err := NewLLM(LLMConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "m", PromptDir: dir}); err == nil {
 		t.Fatal("a tool Aisle does not have was accepted")
+	}
+}
+
+// sse writes a streamed chat completion: each chunk a data: line.
+func sse(w http.ResponseWriter, chunks ...string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	for _, c := range chunks {
+		fmt.Fprintf(w, "data: %s\n\n", c)
+		w.(http.Flusher).Flush()
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+}
+
+func textChunk(s string) string {
+	b, _ := json.Marshal(map[string]any{"choices": []any{map[string]any{"delta": map[string]any{"content": s}}}})
+	return string(b)
+}
+
+// A streamed model: tool-call arguments arrive in pieces, the reply a few
+// words at a time; checked sentences go out as they complete, the
+// invented product never does.
+func TestLLMStreaming(t *testing.T) {
+	var real string
+	f := &fakeLLM{script: []func(http.ResponseWriter, []message){
+		func(w http.ResponseWriter, _ []message) {
+			sse(w,
+				`{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call-1","type":"function","function":{"name":"search_products","arguments":"{\"query\":"}}]}}]}`,
+				`{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":" \"shredder\"}"}}]}}]}`,
+				`{"choices":[],"usage":{"prompt_tokens":120,"completion_tokens":12}}`)
+		},
+		func(w http.ResponseWriter, msgs []message) {
+			real = idInTool.FindStringSubmatch(msgs[len(msgs)-1].Content)[1]
+			sse(w, textChunk("Here are "), textChunk("shredders. The "), textChunk(fmt.Sprintf("first is [%s]. Also", real)),
+				textChunk(" try the Zap 9000 [NOPE123]."), textChunk(" Ask me for more"))
+		},
+	}}
+	a := llmAssistant(t, f, 5*time.Second)
+	var pieces []string
+	ans, err := a.Turn(context.Background(), Request{Message: "shredders"}, func(kind string, v any) {
+		if kind == "text" {
+			pieces = append(pieces, v.(string))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Mode != "llm" || ans.Constraints.Query != "shredder" {
+		t.Fatalf("mode %s fallback %q constraints %+v", ans.Mode, ans.Fallback, ans.Constraints)
+	}
+	if len(pieces) < 3 || strings.TrimSpace(strings.Join(pieces, "")) != ans.Reply {
+		t.Errorf("streamed %q, answered %q", pieces, ans.Reply)
+	}
+	if strings.Contains(ans.Reply, "NOPE123") || !strings.Contains(ans.Reply, real) || !strings.HasSuffix(ans.Reply, "Ask me for more") {
+		t.Errorf("reply %q", ans.Reply)
+	}
+	if ans.Removed == nil || ans.Removed.Products != 1 || len(ans.Products) != 1 || ans.Products[0].ID != real {
+		t.Errorf("removed %+v, products %+v", ans.Removed, ans.Products)
+	}
+}
+
+// A stream that stops half way: the partial text is declared void
+// ("reset") and the built-in answer follows.
+func TestLLMStreamCutFallsBack(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	f := &fakeLLM{script: []func(http.ResponseWriter, []message){func(w http.ResponseWriter, _ []message) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "data: %s\n\n", textChunk("Let me look. "))
+		fmt.Fprintf(w, "data: %s\n\n", textChunk("Then"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+	}}}
+	a := llmAssistant(t, f, 100*time.Millisecond)
+	var kinds []string
+	ans, err := a.Turn(context.Background(), Request{Message: "staplers"}, func(kind string, _ any) {
+		if len(kinds) == 0 || kinds[len(kinds)-1] != kind {
+			kinds = append(kinds, kind)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Mode != "builtin" || ans.Fallback != "timeout" || strings.Join(kinds, ",") != "text,reset,text,products" {
+		t.Errorf("mode %s fallback %q events %v", ans.Mode, ans.Fallback, kinds)
 	}
 }

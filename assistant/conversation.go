@@ -20,7 +20,9 @@ type Constraints struct {
 	MinPrice      *float64          `json:"min_price,omitempty"`
 	MaxPrice      *float64          `json:"max_price,omitempty"`
 	Attributes    map[string]string `json:"attributes,omitempty"`
-	Sort          string            `json:"sort,omitempty"` // price_asc, price_desc, newest, popular; "" relevance
+	// ExcludeAttributes are attribute values refused ("not black").
+	ExcludeAttributes map[string]string `json:"exclude_attributes,omitempty"`
+	Sort              string            `json:"sort,omitempty"` // price_asc, price_desc, newest, popular; "" relevance
 }
 
 // Turn is one exchange kept in a conversation.
@@ -199,12 +201,8 @@ func (k Constraints) clone() Constraints {
 		v := *k.MaxPrice
 		out.MaxPrice = &v
 	}
-	if k.Attributes != nil {
-		out.Attributes = make(map[string]string, len(k.Attributes))
-		for a, v := range k.Attributes {
-			out.Attributes[a] = v
-		}
-	}
+	out.Attributes = cloneMap(k.Attributes)
+	out.ExcludeAttributes = cloneMap(k.ExcludeAttributes)
 	return out
 }
 
@@ -278,4 +276,15 @@ func (c *Conversations) expire() {
 func (c *Conversations) Close() {
 	c.once.Do(func() { close(c.stop) })
 	<-c.done
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

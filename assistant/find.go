@@ -29,7 +29,11 @@ func (a *Assistant) find(ctx context.Context, c Constraints, v *Vocabulary, zh b
 		name, zh string
 		drop     func(*Constraints) bool
 	}{
-		{"without the colour or attribute", "不限颜色或属性", func(k *Constraints) bool { ok := len(k.Attributes) > 0; k.Attributes = nil; return ok }},
+		{"without the colour or attribute", "不限颜色或属性", func(k *Constraints) bool {
+			ok := len(k.Attributes)+len(k.ExcludeAttributes) > 0
+			k.Attributes, k.ExcludeAttributes = nil, nil
+			return ok
+		}},
 		{"without the price limit", "不限价格", func(k *Constraints) bool {
 			ok := k.MinPrice != nil || k.MaxPrice != nil
 			k.MinPrice, k.MaxPrice = nil, nil
@@ -56,9 +60,22 @@ func (a *Assistant) find(ctx context.Context, c Constraints, v *Vocabulary, zh b
 	return nil, 0, "", nil
 }
 
+// affinity is what a recommender that personalises search offers
+// (recommend.Service.Affinity): the shopper's affinity for an item.
+type affinity interface {
+	Affinity(ctx context.Context, user string) (func(itemID string) float64, error)
+}
+
 func (a *Assistant) search(ctx context.Context, c Constraints, v *Vocabulary) ([]Card, int, error) {
 	req := search.Request{Query: c.Query, Categories: c.Categories, Brands: v.brandSpellings(c.Brands),
 		MinPrice: c.MinPrice, MaxPrice: c.MaxPrice, N: searchDepth, NoHighlights: true}
+	if user := shopperOf(ctx); user != "" && req.Query != "" {
+		if af, ok := a.o.Recommend.(affinity); ok {
+			if boost, err := af.Affinity(ctx, user); err == nil {
+				req.Boost = boost // the shopper's categories and brands first, as /api/search?user_id does
+			}
+		}
+	}
 	switch c.Sort {
 	case "price_asc":
 		req.Sort = search.SortPriceAsc
@@ -124,18 +141,41 @@ func (a *Assistant) search(ctx context.Context, c Constraints, v *Vocabulary) ([
 	return cards, total, nil
 }
 
+type shopperKey struct{}
+
+// withShopper tells search whose turn it is, for personalisation.
+func withShopper(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, shopperKey{}, user)
+}
+
+func shopperOf(ctx context.Context) string {
+	s, _ := ctx.Value(shopperKey{}).(string)
+	return s
+}
+
 // fits checks the constraints the index does not filter itself.
 func (a *Assistant) fits(p *Product, c Constraints) bool {
 	if !p.Available {
 		return false
 	}
 	for _, b := range c.ExcludeBrands {
-		if strings.EqualFold(phrase(tokens(p.Brand)), phrase(tokens(b))) {
+		k := phrase(tokens(b))
+		if phrase(tokens(p.Brand)) == k {
+			return false
+		}
+		// an item without a brand that names it in its title ("DYMO
+		// LetraTag …") is that brand's
+		if p.Brand == "" && strings.Contains(" "+phrase(tokens(p.Title))+" ", " "+k+" ") {
 			return false
 		}
 	}
 	for k, v := range c.Attributes {
 		if !p.has(k, v) {
+			return false
+		}
+	}
+	for k, v := range c.ExcludeAttributes {
+		if p.has(k, v) {
 			return false
 		}
 	}

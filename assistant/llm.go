@@ -1,6 +1,7 @@
 package assistant
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"embed"
@@ -139,9 +140,15 @@ func fallbackReason(err error) string {
 	return "error"
 }
 
-// chat makes one call to the model.
-func (l *LLM) chat(ctx context.Context, msgs []message, m *Metrics) (*message, error) {
-	body, err := json.Marshal(map[string]any{"model": l.cfg.Model, "messages": msgs, "tools": l.tools, "tool_choice": "auto", "temperature": 0})
+// chat makes one call to the model. With onText set it asks for a
+// streamed answer and hands it the text as it arrives.
+func (l *LLM) chat(ctx context.Context, msgs []message, m *Metrics, onText func(string)) (*message, error) {
+	params := map[string]any{"model": l.cfg.Model, "messages": msgs, "tools": l.tools, "tool_choice": "auto", "temperature": 0}
+	if onText != nil {
+		params["stream"] = true
+		params["stream_options"] = map[string]any{"include_usage": true}
+	}
+	body, err := json.Marshal(params)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +172,13 @@ func (l *LLM) chat(ctx context.Context, msgs []message, m *Metrics) (*message, e
 		return nil, fmt.Errorf("assistant: call the model at %s: %w", l.cfg.BaseURL, err)
 	}
 	defer resp.Body.Close()
+	if onText != nil && resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		out, err := readStream(resp.Body, onText, m)
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%v)", errTimeout, l.cfg.Timeout)
+		}
+		return out, err
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -184,12 +198,87 @@ func (l *LLM) chat(ctx context.Context, msgs []message, m *Metrics) (*message, e
 	}
 	m.Tokens.WithLabelValues("prompt").Add(float64(cr.Usage.PromptTokens))
 	m.Tokens.WithLabelValues("completion").Add(float64(cr.Usage.CompletionTokens))
+	if onText != nil && cr.Choices[0].Message.Content != "" {
+		onText(cr.Choices[0].Message.Content) // a server that does not stream
+	}
 	return &cr.Choices[0].Message, nil
+}
+
+// readStream reads a streamed chat completion (server-sent events of
+// chunks, "data: [DONE]" last): text deltas go to onText as they come,
+// tool-call deltas are put together by index.
+func readStream(r io.Reader, onText func(string), m *Metrics) (*message, error) {
+	out := &message{Role: "assistant"}
+	var content strings.Builder
+	sc := bufio.NewScanner(io.LimitReader(r, 8<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data:")
+		if !ok {
+			continue
+		}
+		data = strings.TrimSpace(data)
+		if data == "[DONE]" {
+			break
+		}
+		var chunk struct {
+			Choices []struct {
+				Delta struct {
+					Content   string `json:"content"`
+					ToolCalls []struct {
+						Index    int    `json:"index"`
+						ID       string `json:"id"`
+						Type     string `json:"type"`
+						Function struct {
+							Name      string `json:"name"`
+							Arguments string `json:"arguments"`
+						} `json:"function"`
+					} `json:"tool_calls"`
+				} `json:"delta"`
+			} `json:"choices"`
+			Usage *struct {
+				PromptTokens     int `json:"prompt_tokens"`
+				CompletionTokens int `json:"completion_tokens"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
+			return nil, fmt.Errorf("assistant: a streamed chunk of the model is not JSON: %.100s", data)
+		}
+		if chunk.Usage != nil {
+			m.Tokens.WithLabelValues("prompt").Add(float64(chunk.Usage.PromptTokens))
+			m.Tokens.WithLabelValues("completion").Add(float64(chunk.Usage.CompletionTokens))
+		}
+		for _, c := range chunk.Choices {
+			if c.Delta.Content != "" {
+				content.WriteString(c.Delta.Content)
+				onText(c.Delta.Content)
+			}
+			for _, tc := range c.Delta.ToolCalls {
+				if tc.Index < 0 || tc.Index > 32 {
+					return nil, fmt.Errorf("%w: tool call index %d", errMalformed, tc.Index)
+				}
+				for len(out.ToolCalls) <= tc.Index {
+					out.ToolCalls = append(out.ToolCalls, toolCall{Type: "function"})
+				}
+				t := &out.ToolCalls[tc.Index]
+				if tc.ID != "" {
+					t.ID = tc.ID
+				}
+				t.Function.Name += tc.Function.Name
+				t.Function.Arguments += tc.Function.Arguments
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("assistant: read the model's stream: %w", err)
+	}
+	out.Content = content.String()
+	return out, nil
 }
 
 // llmTurn answers with the model: tool calls until it replies, then the
 // grounding checker.
-func (a *Assistant) llmTurn(ctx context.Context, conv *Conversation, msg string, emit Emit) (*Answer, error) {
+func (a *Assistant) llmTurn(ctx context.Context, conv *Conversation, msg string, emit Emit, stream bool) (*Answer, error) {
 	l := a.o.LLM
 	msgs := []message{{Role: "system", Content: l.system}}
 	for _, t := range conv.Turns[max(0, len(conv.Turns)-6):] {
@@ -200,9 +289,18 @@ func (a *Assistant) llmTurn(ctx context.Context, conv *Conversation, msg string,
 	for id := range conv.Grounded {
 		run.grounded[id] = true
 	}
+	// Streamed, the reply is checked a sentence at a time as it arrives
+	// (against what the tools grounded so far) and only checked sentences
+	// go out; otherwise the whole reply is checked at the end.
+	var st *sentenceStream
+	var onText func(string)
+	if stream {
+		st = &sentenceStream{c: a.newChecker(run.grounded, conv, msg), emit: emit}
+		onText = st.add
+	}
 	var reply *message
 	for round := 0; ; round++ {
-		out, err := l.chat(ctx, msgs, a.o.Metrics)
+		out, err := l.chat(ctx, msgs, a.o.Metrics, onText)
 		if err != nil {
 			return nil, err
 		}
@@ -224,9 +322,20 @@ func (a *Assistant) llmTurn(ctx context.Context, conv *Conversation, msg string,
 			}
 			msgs = append(msgs, message{Role: "tool", ToolCallID: tc.ID, Content: res})
 		}
+		if st != nil {
+			st.c.learn() // the next round may name what the tools just returned
+		}
 	}
 	conv.ground(keys(run.grounded)...)
-	text, cited, rm := a.check(reply.Content, run.grounded, conv, msg)
+	var text string
+	var cited []string
+	var rm Removed
+	if st != nil {
+		st.flush()
+		text, cited, rm = strings.TrimSpace(st.out.String()), st.c.cited, st.c.rm
+	} else {
+		text, cited, rm = a.check(reply.Content, run.grounded, conv, msg)
+	}
 	ans := &Answer{Intent: run.intent, Constraints: conv.Constraints}
 	if ans.Intent == "" {
 		ans.Intent = IntentSearch
@@ -246,6 +355,9 @@ func (a *Assistant) llmTurn(ctx context.Context, conv *Conversation, msg string,
 	zh := hasHan(msg)
 	if strings.TrimSpace(text) == "" {
 		text = say(zh, "Here is what I found:", "为您找到：") + listText(ans.Products, zh)
+		if st != nil {
+			emit("text", text)
+		}
 	}
 	ans.Reply = text
 	if rm.Products+rm.Prices+rm.Attributes > 0 {
@@ -258,11 +370,50 @@ func (a *Assistant) llmTurn(ctx context.Context, conv *Conversation, msg string,
 		conv.Shown = cardIDs(ans.Products)
 	}
 	ans.Suggestions = suggestions(ans.Products, conv.Constraints, zh)
-	// the text goes out only now, checked: a sentence at a time
-	for _, line := range strings.SplitAfter(text, "\n") {
-		emit("text", line)
+	if st == nil {
+		// not streamed: the checked text goes out now, a line at a time
+		for _, line := range strings.SplitAfter(text, "\n") {
+			emit("text", line)
+		}
 	}
 	return ans, nil
+}
+
+// sentenceStream checks a streamed reply a sentence at a time and emits
+// the sentences that pass.
+type sentenceStream struct {
+	c    *checker
+	emit Emit
+	buf  strings.Builder
+	out  strings.Builder
+}
+
+func (s *sentenceStream) add(delta string) {
+	s.buf.WriteString(delta)
+	parts := splitSentences(s.buf.String())
+	if len(parts) < 2 {
+		return // no sentence is complete yet (the last part may go on)
+	}
+	for _, p := range parts[:len(parts)-1] {
+		s.pass(p)
+	}
+	rest := parts[len(parts)-1]
+	s.buf.Reset()
+	s.buf.WriteString(rest)
+}
+
+func (s *sentenceStream) flush() {
+	if s.buf.Len() > 0 {
+		s.pass(s.buf.String())
+		s.buf.Reset()
+	}
+}
+
+func (s *sentenceStream) pass(sentence string) {
+	if out, ok := s.c.sentence(sentence); ok {
+		s.out.WriteString(out)
+		s.emit("text", out)
+	}
 }
 
 func keys(m map[string]bool) []string {

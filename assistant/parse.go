@@ -31,14 +31,16 @@ type Parsed struct {
 	Categories    []string // category path prefixes named
 	Brands        []string // brands asked for ("only Casio", "HP printers")
 	ExcludeBrands []string // brands refused ("not Samsung")
-	MinPrice      *float64
-	MaxPrice      *float64
-	Cheaper       bool // "cheaper ones": below what was shown
-	Pricier       bool // "better ones", "more expensive"
-	Attributes    map[string]string
-	Sort          string // price_asc, price_desc, newest, popular
-	Ordinals      []int  // 1-based positions in the last list; -1 is the last one
-	Lang          string // en or zh
+	// ExcludeAttributes are attribute values refused ("not black").
+	ExcludeAttributes map[string]string
+	MinPrice          *float64
+	MaxPrice          *float64
+	Cheaper           bool // "cheaper ones": below what was shown
+	Pricier           bool // "better ones", "more expensive"
+	Attributes        map[string]string
+	Sort              string // price_asc, price_desc, newest, popular
+	Ordinals          []int  // 1-based positions in the last list; -1 is the last one
+	Lang              string // en or zh
 }
 
 // Topic reports whether the message names products (so it starts a new
@@ -48,7 +50,7 @@ func (p *Parsed) Topic() bool { return p.Query != "" || len(p.Categories) > 0 }
 // modifies reports whether the message changes any constraint.
 func (p *Parsed) modifies() bool {
 	return p.Topic() || len(p.Brands) > 0 || len(p.ExcludeBrands) > 0 || p.MinPrice != nil || p.MaxPrice != nil ||
-		p.Cheaper || p.Pricier || len(p.Attributes) > 0 || p.Sort != ""
+		p.Cheaper || p.Pricier || len(p.Attributes) > 0 || len(p.ExcludeAttributes) > 0 || p.Sort != ""
 }
 
 // zhWords turn Chinese phrases into the English words the rest of the
@@ -129,12 +131,23 @@ var priceRules = []priceRule{
 	{regexp.MustCompile(`\$` + num), "around"},
 }
 
+// phraseHints hold, for each phrase rule, words one of which a message
+// must contain for the rule to be tried (regular expressions are the
+// slow part of parsing).
+var phraseHints = func() [][]string {
+	var out [][]string
+	for _, h := range []string{"cheap low least price", "expens high pric", "cheap expens lower afford", "pric expens high better quality premium", "cheap budget expens afford low", "new latest recent", "rate review popular sell best", "compar vs versus difference better", "similar like alternative", "go accessor together buy complement", "cart basket addcart", "recommend for me should suggest surprise", "tell detail more about show open", "hi hello hey help what who", "not no don do except without other n't arent isnt"} {
+		out = append(out, strings.Fields(h))
+	}
+	return out
+}()
+
 // phraseRules turn fixed phrases into flags; they run after prices.
 var phraseRules = []struct {
 	re  *regexp.Regexp
 	set func(*Parsed)
 }{
-	{regexp.MustCompile(`\b(?:cheapest|lowest price|least expensive|price low to high|cheapest first)\b`), func(p *Parsed) { p.Sort = "price_asc" }},
+	{regexp.MustCompile(`\b(?:cheapest|lowest price|least expensive|price low to high|cheapest first|(?:sorted|sort|order(?:ed)?) by price|by price)\b`), func(p *Parsed) { p.Sort = "price_asc" }},
 	{regexp.MustCompile(`\b(?:most expensive|highest price|priciest|price high to low)\b`), func(p *Parsed) { p.Sort = "price_desc" }},
 	{regexp.MustCompile(`\b(?:cheaper|less expensive|lower price|more affordable)\b(?:\s*ones?)?`), func(p *Parsed) { p.Cheaper = true }},
 	{regexp.MustCompile(`\b(?:pricier|more expensive|higher end|better ones?|higher quality|premium)\b`), func(p *Parsed) { p.Pricier = true }},
@@ -146,7 +159,7 @@ var phraseRules = []struct {
 	{regexp.MustCompile(`\b(?:goes with|go with|goes well with|accessor(?:y|ies) for|bought together|buy with|complement)\b`), func(p *Parsed) { p.Intent = IntentTogether }},
 	{regexp.MustCompile(`\b(?:add\b[^.?!]{0,40}?\bto\s+(?:my\s+|the\s+)?(?:cart|basket)|addcart|put\b[^.?!]{0,40}?\bin\s+(?:my\s+|the\s+)?(?:cart|basket))\b`), func(p *Parsed) { p.Intent = IntentCart }},
 	{regexp.MustCompile(`\b(?:recommend(?:ations?)?(?: for me)?|for me|what should i buy|suggest something|surprise me|just for me)\b`), func(p *Parsed) { p.Intent = IntentRecommend }},
-	{regexp.MustCompile(`\b(?:tell me (?:more )?about|details? (?:of|on|about)|more about|show me|show|open|details?)\b`), func(p *Parsed) {
+	{regexp.MustCompile(`\b(?:tell me (?:more )?about|tell me more|details? (?:of|on|about)|more about|more info(?:rmation)?|show me|show|open|details?)\b`), func(p *Parsed) {
 		if p.Intent == "" {
 			p.Intent = IntentDetail // only when an ordinal follows; see Parse
 		}
@@ -162,7 +175,7 @@ var (
 	ordinalEN = regexp.MustCompile(`\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|7th|eighth|8th|ninth|9th|tenth|10th|last)\b(?:\s*(?:one|item|product))?|(?:number|no\.|#|item|option)\s*(\d{1,2})\b`)
 	ordinalZH = regexp.MustCompile(`第\s*([一二两三四五六七八九十\d]+)\s*(?:个|款|件|种|项)?|最后一(?:个|款|件)`)
 	bothZH    = regexp.MustCompile(`前两(?:个|款|件)|这两(?:个|款|件)|两者|both|the two|first two|top two|them both`)
-	negation  = regexp.MustCompile(`(?:don'?t|do not|dont) (?:want|like|need|show)(?: any)?|no more|anything but|other than|excluding|except|without|\bnot\b|\bno\b`)
+	negation  = regexp.MustCompile(`(?:don'?t|do not|dont) (?:want|like|need|show)(?: any)?|\b(?:aren'?t|isn'?t|are not|is not)(?: made by| from| by)?|no more|anything but|other than|excluding|except|without|\bnot\b|\bno\b`)
 	only      = regexp.MustCompile(`\b(?:only|just|exclusively)\b`)
 )
 
@@ -179,19 +192,28 @@ func (v *Vocabulary) Parse(msg string) *Parsed {
 	s := " " + strings.ToLower(msg) + " "
 	s = strings.NewReplacer("’", "'", "，", ",", "。", ".", "？", "?", "！", "!", "：", ":", "（", "(", "）", ")", "＄", "$", "￥", "", "¥", "").Replace(s)
 	// ordinals and "both" first: "第二个" holds a number a price rule would read
+	hasZH := p.Lang == "zh"
 	for _, m := range ordinalZH.FindAllStringSubmatchIndex(s, -1) {
+		if !hasZH {
+			break
+		}
 		if m[2] < 0 {
 			p.Ordinals = append(p.Ordinals, -1)
 		} else if n, ok := parseNumber(s[m[2]:m[3]]); ok && n >= 1 && n <= 50 {
 			p.Ordinals = append(p.Ordinals, int(n))
 		}
 	}
-	s = ordinalZH.ReplaceAllString(s, " ")
-	if bothZH.MatchString(s) {
+	if hasZH {
+		s = ordinalZH.ReplaceAllString(s, " ")
+	}
+	if containsAny(s, []string{"两", "both", "two"}) && bothZH.MatchString(s) {
 		p.Ordinals = append(p.Ordinals, 1, 2)
 		s = bothZH.ReplaceAllString(s, " ")
 	}
 	for _, r := range priceRules {
+		if !hasNumber(s) {
+			break
+		}
 		for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {
 			a, ok := parseNumber(s[m[2]:m[3]])
 			if !ok {
@@ -228,15 +250,22 @@ func (v *Vocabulary) Parse(msg string) *Parsed {
 		}
 	}
 	s = ordinalEN.ReplaceAllString(s, " ")
-	for _, r := range phraseRules[:len(phraseRules)-1] {
+	for i, r := range phraseRules[:len(phraseRules)-1] {
+		if !containsAny(s, phraseHints[i]) {
+			continue
+		}
 		if r.re.MatchString(s) {
 			r.set(p)
 			s = r.re.ReplaceAllString(s, " ")
 		}
 	}
 	// mark negations and "only" so that the brand after them is read so
-	s = negation.ReplaceAllString(s, " \x01 ")
-	s = only.ReplaceAllString(s, " \x02 ")
+	if containsAny(s, phraseHints[len(phraseHints)-1]) {
+		s = negation.ReplaceAllString(s, " \x01 ")
+	}
+	if containsAny(s, []string{"only", "just", "exclusive"}) {
+		s = only.ReplaceAllString(s, " \x02 ")
+	}
 	v.readWords(p, s)
 	if p.Intent == IntentDetail && len(p.Ordinals) == 0 {
 		p.Intent = "" // "show me pens" is a search
@@ -271,15 +300,16 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 		}
 	}
 	var query []string
-	neg, onlyNext := false, false
+	catWords := 0 // query words that named a category
+	neg := false
 	for i := 0; i < len(ws); {
 		w := ws[i]
 		if w == "\x01" {
 			neg, i = true, i+1
 			continue
 		}
-		if w == "\x02" {
-			onlyNext, i = true, i+1
+		if w == "\x02" { // "only": the brand that follows is required, as any brand named
+			i++
 			continue
 		}
 		matched := false
@@ -300,17 +330,22 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 					p.Categories = appendNew(p.Categories, c)
 				}
 				query = append(query, ws[i:i+n]...)
+				catWords += n
 				matched, i = true, i+n
-			} else if a, ok := v.attrs[k]; ok && !neg {
-				if p.Attributes == nil {
-					p.Attributes = map[string]string{}
+			} else if a, ok := v.attrs[k]; ok {
+				m := &p.Attributes
+				if neg {
+					m = &p.ExcludeAttributes
 				}
-				p.Attributes[a.key] = a.value
+				if *m == nil {
+					*m = map[string]string{}
+				}
+				(*m)[a.key] = a.value
 				matched, i = true, i+n
 			}
 		}
 		if matched {
-			neg, onlyNext = false, false
+			neg = false
 			continue
 		}
 		if !stopwords[w] && !(isHanWord(w) && !v.han) && !isNumber(w) {
@@ -319,36 +354,29 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 		}
 		i++
 	}
-	_ = onlyNext
 	p.Query = strings.Join(query, " ")
-	if len(p.Categories) > 0 && len(query) > 0 {
-		// a category named with other words ("stapler for a laser
-		// printer") is only a hint: the words decide
-		if !allCategoryWords(v, query) {
-			p.Categories = nil
-		}
+	if catWords < len(query) {
+		// a category named with other words ("ink for my printer",
+		// "wireless printers") is only a hint: the words decide
+		p.Categories = nil
 	}
-}
-
-// allCategoryWords reports whether every query word belongs to a
-// category phrase (then the category is meant as a filter).
-func allCategoryWords(v *Vocabulary, q []string) bool {
-	for _, w := range q {
-		found := false
-		for k := range v.categories {
-			if slices.Contains(strings.Fields(k), w) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }
 
 func isHanWord(w string) bool { return hasHan(w) }
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNumber reports whether s holds a digit or a Chinese numeral.
+func hasNumber(s string) bool {
+	return strings.ContainsAny(s, "0123456789零一二两三四五六七八九十百千万")
+}
 
 func isNumber(w string) bool {
 	_, err := strconv.ParseFloat(w, 64)

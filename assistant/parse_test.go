@@ -48,6 +48,10 @@ func TestParse(t *testing.T) {
 		{msg: "recommend something for me", intent: IntentRecommend},
 		{msg: "hello", intent: IntentHelp},
 		{msg: "I don't want Brother", intent: IntentSearch, excl: []string{"Brother"}},
+		{msg: "any good shredders that aren't Fellowes?", intent: IntentSearch, query: "shredder", excl: []string{"Fellowes"}},
+		{msg: "the third one looks nice, tell me more", intent: IntentDetail, ords: []int{3}},
+		{msg: "a gift for my dad, he likes fountain pens", intent: IntentSearch, query: "fountain pen"},
+		{msg: "laminators sorted by price", intent: IntentSearch, query: "laminator", sort: "price_asc"},
 		{msg: "500元以下的打印机", intent: IntentSearch, query: "printer", max: fp(500), lang: true},
 		{msg: "100到200元的计算器", intent: IntentSearch, query: "calculator", min: fp(100), max: fp(200), lang: true},
 		{msg: "五百块以内的碎纸机", intent: IntentSearch, query: "shredder", max: fp(500), lang: true},
@@ -68,6 +72,21 @@ func TestParse(t *testing.T) {
 			t.Errorf("%q: got intent=%s query=%q brands=%v excl=%v min=%v max=%v sort=%q attrs=%v ords=%v cheaper=%v lang=%s",
 				c.msg, p.Intent, p.Query, p.Brands, p.ExcludeBrands, deref(p.MinPrice), deref(p.MaxPrice), p.Sort, p.Attributes, p.Ordinals, p.Cheaper, p.Lang)
 		}
+	}
+}
+
+// A category named with other words is only a hint; "not black" refuses
+// the colour.
+func TestParseHintsAndExclusions(t *testing.T) {
+	v := demoVocab(t)
+	if p := v.Parse("need ink for my HP printer"); p.Query != "ink printer" || len(p.Categories) != 0 || !slices.Equal(p.Brands, []string{"HP"}) {
+		t.Errorf("ink for my HP printer: %+v", p)
+	}
+	if p := v.Parse("laser printers"); p.Query != "laser printer" || len(p.Categories) == 0 {
+		t.Errorf("laser printers: %+v", p)
+	}
+	if p := v.Parse("sharpie markers not black"); p.Query != "marker" || p.ExcludeAttributes["color"] != "black" || len(p.Attributes) != 0 {
+		t.Errorf("not black: %+v", p)
 	}
 }
 

@@ -80,7 +80,9 @@ does have has got there that this these those it its them they my mine like good
 also too maybe instead again more option other else recommend suggest hi hello hey thanks thank price priced cost costs
 dollar usd only just not no except without excluding all be see let lets us we our your yes ok okay well really very
 much many kind type sort color colour shade please pls plz don dont t s m ve ll re d now then than new here list
-from by made brand brands make maker's buy purchase get ordering order`)
+from by made brand brands make maker's buy purchase get ordering order sorted
+he she his her him hers dad mom mum father mother wife husband son daughter kid kids child children friend
+gift present birthday christmas someone somebody looking look looks nice cool pretty awesome love likes liked`)
 
 func set(s string) map[string]bool {
 	m := map[string]bool{}

@@ -48,6 +48,8 @@ type Config struct {
 	Assistant Assistant `yaml:"assistant"`
 	// Shops configures the many shops of one deployment (docs/shops.md).
 	Shops Shops `yaml:"shops"`
+	// Images configures search by image (POST /api/search/image).
+	Images Images `yaml:"images"`
 }
 
 // Cluster configures the change feed, the lease and stream ingestion on
@@ -88,6 +90,19 @@ type Experiments struct {
 	// (default 4096); more are dropped and counted in
 	// aisle_impressions_dropped_total, never slowing an answer.
 	ImpressionQueue int `yaml:"impression_queue"`
+}
+
+// Images points search by image at an image embedder: an
+// OpenAI-compatible embeddings endpoint serving a CLIP-style model that
+// takes image URLs and data: URIs as input. With no embedder_url, items'
+// images are only shown.
+type Images struct {
+	EmbedderURL   string `yaml:"embedder_url"`
+	EmbedderModel string `yaml:"embedder_model"`
+	EmbedderDim   int    `yaml:"embedder_dim"` // 0: learned from the first answer
+	// EmbedderKey is the endpoint's API key; better set in
+	// AISLE_IMAGES_EMBEDDER_KEY.
+	EmbedderKey string `yaml:"embedder_key"`
 }
 
 // Assistant configures the shopping assistant.
@@ -467,6 +482,9 @@ func (c Config) Validate() error {
 	}
 	if a := c.Assistant.LLM; (a.BaseURL == "") != (a.Model == "") {
 		return errors.New("config: assistant.llm.base_url and assistant.llm.model go together: set both to use a language model, or neither")
+	}
+	if im := c.Images; (im.EmbedderURL == "") != (im.EmbedderModel == "") || im.EmbedderDim < 0 {
+		return errors.New("config: images.embedder_url and images.embedder_model go together (set both for search by image), and images.embedder_dim must be ≥ 0")
 	}
 	if c.Privacy.RetentionEvery < 0 {
 		return errors.New("config: privacy.retention_every must be ≥ 0 (0 means 1h)")

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +89,7 @@ func TestBrowserAssistant(t *testing.T) {
 		chromedp.Click(`.chat-toggle`),
 		chromedp.WaitVisible(`#chat-input`),
 		chromedp.SendKeys(`#chat-input`, "staplers"),
-		chromedp.Submit(`#chat-input`),
+		chromedp.Click(`.chat-form button`),
 	)
 	waitFor(t, ctx, `document.body.getAttribute('data-assistant-turns') === '1'`)
 	links := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.chat-card a')].map(a => a.getAttribute('href'))`))
@@ -96,7 +98,7 @@ func TestBrowserAssistant(t *testing.T) {
 		t.Fatalf("reply %q, product links %v", reply, links)
 	}
 	do(t, ctx, "add to cart", chromedp.Click(`.chat-card .chat-cart`), chromedp.WaitReady(`body[data-last-event="add_to_cart"]`))
-	do(t, ctx, "refine", chromedp.SendKeys(`#chat-input`, "only Pilot"), chromedp.Submit(`#chat-input`))
+	do(t, ctx, "refine", chromedp.SendKeys(`#chat-input`, "only Pilot"), chromedp.Click(`.chat-form button`))
 	waitFor(t, ctx, `document.body.getAttribute('data-assistant-turns') === '2'`)
 	metas := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.chat-msg.bot:last-child .chat-card .meta')].map(m => m.textContent)`))
 	if len(metas) == 0 {
@@ -106,5 +108,31 @@ func TestBrowserAssistant(t *testing.T) {
 		if !strings.HasPrefix(m, "Pilot") {
 			t.Errorf("only Pilot shows %q", m)
 		}
+	}
+}
+
+// TestAssistantScreenshot saves docs/screenshots/assistant.png: the chat
+// panel over a running demo after two turns. It runs only when asked (see
+// TestScreenshots).
+func TestAssistantScreenshot(t *testing.T) {
+	base := os.Getenv("AISLE_SCREENSHOT_URL")
+	if base == "" {
+		t.Skip("set AISLE_SCREENSHOT_URL (a running aisle demo) to take screenshots")
+	}
+	ctx := browser(t, 2*time.Minute)
+	do(t, ctx, "ask",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`.chat-toggle`),
+		chromedp.Click(`.chat-toggle`),
+		chromedp.SendKeys(`#chat-input`, "a label maker, not DYMO"),
+		chromedp.Click(`.chat-form button`),
+	)
+	waitFor(t, ctx, `document.body.getAttribute('data-assistant-turns') === '1'`)
+	do(t, ctx, "refine", chromedp.SendKeys(`#chat-input`, "only Brother"), chromedp.Click(`.chat-form button`))
+	waitFor(t, ctx, `document.body.getAttribute('data-assistant-turns') === '2'`)
+	do(t, ctx, "settle", chromedp.Sleep(300*time.Millisecond))
+	png := get(t, ctx, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join("..", "docs", "screenshots", "assistant.png"), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -18,12 +18,16 @@ import (
 	"github.com/aisle-dev/aisle/assistant/assisteval"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/demo"
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 func newEvalAssistantCmd() *cobra.Command {
 	var judged, llmURL, llmModel, format string
 	var timeout time.Duration
+	var withRecs bool
 	cmd := &cobra.Command{
 		Use:   "assistant",
 		Short: "Measure the shopping assistant on the judged conversations over the demo catalogue",
@@ -54,11 +58,11 @@ language model when --llm-url and --llm-model are given (key in AISLE_ASSISTANT_
 					return err
 				}
 			}
-			a, items, err := demoAssistant(ctx, llm)
+			a, items, done, err := demoAssistant(ctx, llm, withRecs)
 			if err != nil {
 				return err
 			}
-			defer a.Close()
+			defer done()
 			var reps []*assisteval.Report
 			var before runtime.MemStats
 			runtime.GC()
@@ -96,31 +100,103 @@ language model when --llm-url and --llm-model are given (key in AISLE_ASSISTANT_
 	cmd.Flags().StringVar(&llmModel, "llm-model", "", "model name at --llm-url")
 	cmd.Flags().DurationVar(&timeout, "llm-timeout", 60*time.Second, "per model call")
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
+	cmd.Flags().BoolVar(&withRecs, "recommender", true, "import the demo's purchases into a temporary store so popularity, similar items and recommendations answer (false: search only)")
 	return cmd
 }
 
-// demoAssistant is an assistant over the demo catalogue, in memory.
-func demoAssistant(ctx context.Context, llm *assistant.LLM) (*assistant.Assistant, int, error) {
+// demoAssistant is an assistant over the demo catalogue: the search index
+// in memory and, withRecs, a recommender over the demo's purchases in a
+// temporary store.
+func demoAssistant(ctx context.Context, llm *assistant.LLM, withRecs bool) (_ *assistant.Assistant, n int, done func(), err error) {
+	var closers []func()
+	done = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			done()
+		}
+	}()
 	f, err := demo.Open(demo.ItemsFile)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	defer f.Close()
 	items, err := readItems(f)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
+	closers = append(closers, func() { ix.Close() })
 	if err := ix.Upsert(ctx, items...); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	cat := assistant.NewCatalogue()
 	cat.Add(items...)
-	a, err := assistant.New(assistant.Options{Catalogue: cat, Search: ix, Conversations: assistant.NewConversations(0, nil, nil), LLM: llm})
-	return a, len(items), err
+	o := assistant.Options{Catalogue: cat, Search: ix, Conversations: assistant.NewConversations(0, nil, nil), LLM: llm}
+	if withRecs {
+		svc, closeStore, err := demoRecommender(ctx)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		closers = append(closers, closeStore)
+		o.Recommend = svc
+	}
+	a, err := assistant.New(o)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	closers = append(closers, a.Close)
+	return a, len(items), done, nil
+}
+
+// demoRecommender imports the demo into a temporary store and loads a
+// recommendation service over it (popularity, co-purchases; no trained
+// model).
+func demoRecommender(ctx context.Context) (_ *recommend.Service, done func(), err error) {
+	dir, err := os.MkdirTemp("", "aisle-eval-assistant-")
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	done = func() { st.Close(); os.RemoveAll(dir) }
+	defer func() {
+		if err != nil {
+			done()
+		}
+	}()
+	eng, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, job := range []struct {
+		kind engine.Kind
+		name string
+	}{{engine.KindItems, demo.ItemsFile}, {engine.KindEvents, demo.EventsFile}} {
+		r, err := demo.Open(job.name)
+		if err != nil {
+			return nil, nil, err
+		}
+		_, err = eng.Import(ctx, job.kind, engine.ImportSource{R: r, Format: catalog.JSONL})
+		r.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("import the demo %s: %w", job.kind, err)
+		}
+	}
+	svc := recommend.New(st, recommend.Config{}, nil)
+	if err := svc.Load(ctx); err != nil {
+		return nil, nil, err
+	}
+	return svc, done, nil
 }
 
 func readItems(r io.Reader) ([]catalog.Item, error) {

@@ -38,7 +38,7 @@
   input.id = "chat-input";
   input.name = "message";
   input.autocomplete = "off";
-  input.placeholder = "e.g. a Brother label maker, 便宜一点的";
+  input.placeholder = "e.g. a Brother label maker under $40";
   input.setAttribute("aria-label", "Your message");
   var send = el("button", "primary", "Send");
   send.type = "submit";
@@ -66,6 +66,14 @@
     (products || []).forEach(function (p) {
       var li = el("li", "chat-card");
       li.setAttribute("data-item", p.id);
+      if (p.image_url) {
+        var img = el("img", "chat-pic");
+        img.src = p.image_url;
+        img.alt = "";
+        img.loading = "lazy";
+        img.addEventListener("error", function () { img.remove(); });
+        li.appendChild(img);
+      }
       var a = el("a", null, p.title);
       a.href = p.url || ("/items/" + encodeURIComponent(p.id));
       a.setAttribute("data-item", p.id);
@@ -147,6 +155,7 @@
               });
               var d = data ? JSON.parse(data) : null;
               if (ev === "text") { reply += d.text; t.textContent = reply; }
+              else if (ev === "reset") { reply = ""; t.textContent = ""; }
               else if (ev === "products") { products = d; m.appendChild(cards(d)); }
               else if (ev === "done") { state.id = d.conversation_id; showChips(d.suggestions); if (d.reply !== reply) { reply = d.reply; t.textContent = reply; } }
               else if (ev === "error") { throw new Error(d.error); }

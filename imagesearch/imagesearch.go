@@ -1,0 +1,260 @@
+// Package imagesearch finds products by how they look: every item with an
+// image_url gets an image vector from an image embedder (any
+// OpenAI-compatible embeddings endpoint serving a CLIP-style model, which
+// takes image URLs or data: URIs as its input strings, through
+// embed/openai with the same batching, retries and caching as text), and
+// a query image (a URL, or uploaded bytes sent as a data: URI) is matched
+// against them by cosine similarity, exactly (a scan: fine to ~200k
+// items). It also gives the visually similar items of an item.
+package imagesearch
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/embed"
+	"github.com/aisle-dev/aisle/events"
+)
+
+// ItemLister pages through the catalogue (engine.Engine.ListItems).
+type ItemLister func(ctx context.Context, cursor string, limit int) ([]catalog.Item, string, error)
+
+// Hit is one item found by image.
+type Hit struct {
+	ID       string  `json:"id"`
+	Title    string  `json:"title"`
+	ImageURL string  `json:"image_url"`
+	Score    float64 `json:"score"` // cosine similarity
+}
+
+type entry struct {
+	title, url string
+	vec        []float32
+}
+
+// Index holds the image vectors of the catalogue's items. It follows the
+// catalogue as an engine listener once built. Safe for concurrent use.
+type Index struct {
+	emb embed.Embedder
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	items   map[string]*entry
+	pending map[string]catalog.Item // changed before or while building
+	built   bool
+	failed  int
+}
+
+// New returns an empty index over an image embedder.
+func New(emb embed.Embedder, log *slog.Logger) *Index {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Index{emb: emb, log: log, items: map[string]*entry{}, pending: map[string]catalog.Item{}}
+}
+
+// batch is how many images one Build step embeds.
+const batch = 64
+
+// Build embeds the images of every item (list pages the catalogue), then
+// the items changed meanwhile. Items whose image the embedder refuses are
+// logged, counted and skipped.
+func (ix *Index) Build(ctx context.Context, list ItemLister) error {
+	cursor := ""
+	for {
+		page, next, err := list(ctx, cursor, 1000)
+		if err != nil {
+			return fmt.Errorf("imagesearch: read the catalogue: %w", err)
+		}
+		if err := ix.add(ctx, page); err != nil {
+			return err
+		}
+		if next == "" || len(page) == 0 {
+			break
+		}
+		cursor = next
+	}
+	for {
+		ix.mu.Lock()
+		var todo []catalog.Item
+		for _, it := range ix.pending {
+			todo = append(todo, it)
+		}
+		clear(ix.pending)
+		if len(todo) == 0 {
+			ix.built = true
+			ix.mu.Unlock()
+			ix.log.Info("image index built", "items", ix.Len(), "refused", ix.failed)
+			return nil
+		}
+		ix.mu.Unlock()
+		if err := ix.add(ctx, todo); err != nil {
+			return err
+		}
+	}
+}
+
+// add embeds the images of items (those without one are dropped).
+func (ix *Index) add(ctx context.Context, items []catalog.Item) error {
+	var its []catalog.Item
+	for _, it := range items {
+		if it.ImageURL != "" {
+			its = append(its, it)
+		} else {
+			ix.mu.Lock()
+			delete(ix.items, it.ID)
+			ix.mu.Unlock()
+		}
+	}
+	for start := 0; start < len(its); start += batch {
+		part := its[start:min(start+batch, len(its))]
+		urls := make([]string, len(part))
+		for i, it := range part {
+			urls[i] = it.ImageURL
+		}
+		vecs, err := ix.emb.Embed(ctx, urls)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			ix.log.Warn("the image embedder refused a batch; those items have no image vector", "items", len(part), "error", err)
+			ix.mu.Lock()
+			ix.failed += len(part)
+			ix.mu.Unlock()
+			continue
+		}
+		ix.mu.Lock()
+		for i, it := range part {
+			if i < len(vecs) && len(vecs[i]) > 0 {
+				v := append([]float32(nil), vecs[i]...)
+				embed.Normalize(v)
+				ix.items[it.ID] = &entry{title: it.Title, url: it.ImageURL, vec: v}
+			}
+		}
+		ix.mu.Unlock()
+	}
+	return nil
+}
+
+// Len is the number of items with an image vector.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.items)
+}
+
+// Built reports whether the first build finished.
+func (ix *Index) Built() bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.built
+}
+
+// ItemsUpserted implements engine.Listener: changed items are embedded
+// (in the caller's goroutine after the build: the engine's listeners run
+// after a write, so an upsert waits for the embedder; before the build
+// they wait for it).
+func (ix *Index) ItemsUpserted(items []catalog.Item) {
+	ix.mu.Lock()
+	if !ix.built {
+		for _, it := range items {
+			ix.pending[it.ID] = it
+		}
+		ix.mu.Unlock()
+		return
+	}
+	ix.mu.Unlock()
+	go func() {
+		if err := ix.add(context.Background(), items); err != nil {
+			ix.log.Warn("embedding changed item images failed", "error", err)
+		}
+	}()
+}
+
+// ItemsDeleted implements engine.Listener.
+func (ix *Index) ItemsDeleted(ids []string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, id := range ids {
+		delete(ix.items, id)
+		delete(ix.pending, id)
+	}
+}
+
+// EventsAppended implements engine.Listener.
+func (ix *Index) EventsAppended([]events.Event) {}
+
+// UserDeleted implements engine.Listener.
+func (ix *Index) UserDeleted(string) {}
+
+// ErrNotBuilt is returned while the first build runs.
+var ErrNotBuilt = errors.New("the image index is still being built")
+
+// ErrNoImage is returned for an item without an image vector.
+var ErrNoImage = errors.New("the item has no image vector")
+
+// MaxImageBytes is the largest uploaded image accepted.
+const MaxImageBytes = 8 << 20
+
+// DataURI encodes uploaded image bytes as the embedder's input string.
+func DataURI(contentType string, b []byte) string {
+	if contentType == "" || !strings.HasPrefix(contentType, "image/") {
+		contentType = "image/jpeg"
+	}
+	return "data:" + contentType + ";base64," + base64.StdEncoding.EncodeToString(b)
+}
+
+// Search returns the n items whose images are closest to the query image
+// (a URL or a data: URI).
+func (ix *Index) Search(ctx context.Context, image string, n int) ([]Hit, error) {
+	if !ix.Built() {
+		return nil, ErrNotBuilt
+	}
+	vecs, err := ix.emb.Embed(ctx, []string{image})
+	if err != nil {
+		return nil, fmt.Errorf("imagesearch: embed the query image: %w", err)
+	}
+	if len(vecs) != 1 {
+		return nil, fmt.Errorf("imagesearch: the embedder returned %d vectors for one image", len(vecs))
+	}
+	q := append([]float32(nil), vecs[0]...)
+	embed.Normalize(q)
+	return ix.nearest(q, n, ""), nil
+}
+
+// Similar returns the n items whose images are closest to item id's.
+func (ix *Index) Similar(id string, n int) ([]Hit, error) {
+	if !ix.Built() {
+		return nil, ErrNotBuilt
+	}
+	ix.mu.RLock()
+	e, ok := ix.items[id]
+	ix.mu.RUnlock()
+	if !ok {
+		return nil, ErrNoImage
+	}
+	return ix.nearest(e.vec, n, id), nil
+}
+
+func (ix *Index) nearest(q []float32, n int, skip string) []Hit {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	hits := make([]Hit, 0, len(ix.items))
+	for id, e := range ix.items {
+		if id == skip || len(e.vec) != len(q) {
+			continue
+		}
+		hits = append(hits, Hit{ID: id, Title: e.title, ImageURL: e.url, Score: float64(embed.Dot(q, e.vec))})
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		return hits[i].Score > hits[j].Score || (hits[i].Score == hits[j].Score && hits[i].ID < hits[j].ID)
+	})
+	return hits[:min(n, len(hits))]
+}
