@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,15 +27,21 @@ func TestServeOnPostgres(t *testing.T) {
 	start := func() *server {
 		return startServer(t, t.TempDir(), "--store", url, "--embedder", "none")
 	}
-	s := start()
+	// The catalogue comes in through `aisle import --store`, the events
+	// through the API.
 	var items []string
 	for i := range 12 {
 		colour := []string{"blue", "red", "green"}[i%3]
 		items = append(items, fmt.Sprintf(`{"id":"p%d","title":"Gel pen %s %d","brand":"Pilot","categories":["Office/Pens"],"price":%d}`, i, colour, i, i+1))
 	}
-	if code, body := s.do("POST", "/api/items", "["+strings.Join(items, ",")+"]"); code != 200 || body["accepted"] != 12.0 {
-		t.Fatalf("post items: %d %v", code, body)
+	file := filepath.Join(t.TempDir(), "items.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(items, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	if out, err := runBin(t, "import", "--store", url, "--data", t.TempDir(), "--items", file); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	s := start()
 	var evs []string
 	for u := range 8 {
 		for k := range 4 {
@@ -219,4 +227,23 @@ func dump(t *testing.T, s store.Store) string {
 		t.Fatalf("CountEvents %d, scanned %d", c, n)
 	}
 	return b.String()
+}
+
+// aisle migrate says what is wrong with its arguments.
+func TestMigrateErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "pass --store URL"},
+		{[]string{"--store", "./dir"}, "want a postgres:// URL"},
+		{[]string{"--from", filepath.Join(t.TempDir(), "none"), "--to", t.TempDir()}, "holds no Aisle data"},
+		{[]string{"--from", "a", "--store", "postgres://x"}, "pass --store URL"},
+	}
+	for _, c := range cases {
+		out, err := runAisle(t, append([]string{"migrate"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error()+out, c.want) {
+			t.Errorf("migrate %q: %v %s; want an error mentioning %q", c.args, err, out, c.want)
+		}
+	}
 }
