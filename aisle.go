@@ -34,11 +34,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/aisle-dev/aisle/ads"
 	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/rules"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/ranking"
 	"github.com/aisle-dev/aisle/store/boltstore"
@@ -78,6 +80,8 @@ type Aisle struct {
 	ix     *search.Index
 	clicks *search.Clicks
 	ranker *ranking.Learner
+	rules  *rules.Book  // merchandising rules (issue 16)
+	ads    *ads.Service // sponsored products (issue 16)
 	// privacy: retention and compaction jobs (issue 12)
 	privacy engine.PrivacyOptions
 
@@ -152,6 +156,9 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	a.ranker = wire.NewSearchRanker(cfg, a.ix, a.eng, a.svc, a.clicks, a.log)
 	a.svc.AddLearner(a.ranker) // retrained with the recommendation models
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)
+	if err = a.openMerch(ctx); err != nil {
+		return nil, err
+	}
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
@@ -191,10 +198,16 @@ func (a *Aisle) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := a.svc.Load(ctx, a.clicks.Record); err != nil { // one scan of the log for both
+	// one scan of the log for all: ad clicks stored but not yet billed
+	// when the server stopped are billed now (once)
+	if err := a.svc.Load(ctx, a.clicks.Record, a.ads.Replay); err != nil {
 		return err
 	}
 	a.eng.Subscribe(a.svc)
+	a.eng.Subscribe(a.ads)
+	if !a.goBackground(func() { a.ads.Run(a.bg, 200*time.Millisecond) }) {
+		return errors.New("aisle: closed while starting")
+	}
 	if err := wire.LoadSearch(ctx, a.ix, a.clicks, a.eng); err != nil {
 		return err
 	}
@@ -309,4 +322,26 @@ func (a *Aisle) Close() error {
 		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
+}
+
+// openMerch opens the merchandising rules and the sponsored products kept
+// in the store and adds their routes; ad clicks stay out of organic
+// learning, and the click model retrains with the other models.
+func (a *Aisle) openMerch(ctx context.Context) error {
+	var err error
+	if a.rules, err = rules.Open(ctx, a.st, nil); err != nil {
+		return err
+	}
+	ac := a.cfg.Ads
+	if a.ads, err = ads.New(ctx, ads.Options{Store: a.st, Item: a.eng.GetItem, Logger: a.log, Config: ads.Config{
+		Slots: ac.Slots.Map(), Reserve: ads.ToMicros(ac.Reserve), RelevanceFloor: ac.RelevanceFloor,
+		RepeatWindow: ac.RepeatWindow, ClickTTL: ac.ClickTTL, AttributionWindow: ac.AttributionWindow,
+		BotClicksPerMinute: ac.BotClicksPerMinute, PacingSlack: ac.PacingSlack,
+	}}); err != nil {
+		return err
+	}
+	a.svc.SetSponsored(a.ads.Sponsored)
+	a.svc.AddLearner(ads.Learner{S: a.ads})
+	a.srv.AddMerchRoutes(api.MerchOptions{Rules: a.rules, Ads: a.ads, Affinity: a.svc.Affinity})
+	return nil
 }

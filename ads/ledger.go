@@ -131,7 +131,22 @@ func (s *Service) EventsAppended(evs []events.Event) {
 // Replay handles an event read from the log at start: events handled
 // before (by their seq) change nothing, so a click stored but not yet
 // billed when the server stopped is billed now, and only once.
-func (s *Service) Replay(e events.Event) { s.handle(context.Background(), e) }
+func (s *Service) Replay(e events.Event) {
+	if e.Type != events.Click && e.Type != events.Purchase || (e.Type == events.Click && e.RequestID == "") {
+		return
+	}
+	if e.Seq != 0 {
+		seen := false
+		s.o.Store.MerchView(context.Background(), func(tx store.MerchTx) error {
+			seen = tx.Get(bEvents, seqKey(e.Seq)) != nil
+			return nil
+		})
+		if seen {
+			return
+		}
+	}
+	s.handle(context.Background(), e)
+}
 
 func (s *Service) handle(ctx context.Context, e events.Event) {
 	switch {

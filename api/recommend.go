@@ -79,11 +79,13 @@ func (h *recHandlers) recommend(r *http.Request) (any, error) {
 		return nil, err
 	}
 	user := r.PathValue("user_id")
-	ans, err := h.svc.Recommend(r.Context(), user, req)
+	ans, err := h.srv.merch.recommend(r, "recommend", user, req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.Recommend(r.Context(), user, req)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return UserRecs{UserID: user, Items: items(ans), Model: ans.Model}, nil
+	return UserRecs{UserID: user, Items: ans.Items, Model: ans.Model, Merch: ans.merch()}, nil
 }
 
 type sessionBody struct {
@@ -113,34 +115,38 @@ func (h *recHandlers) session(r *http.Request) (any, error) {
 		}
 		req.N = *b.N
 	}
-	ans, err := h.svc.Session(r.Context(), b.Items, req)
+	ans, err := h.srv.merch.recommend(r, "session", "", req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.Session(r.Context(), b.Items, req)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return SessionRecs{Items: items(ans), Model: ans.Model}, nil
+	return SessionRecs{Items: ans.Items, Model: ans.Model, Merch: ans.merch()}, nil
 }
 
-func (h *recHandlers) itemAnswer(r *http.Request, f func(id string, req recommend.Request) (*recommend.Answer, error)) (any, error) {
+func (h *recHandlers) itemAnswer(r *http.Request, surface string, f func(id string, req recommend.Request) (*recommend.Answer, error)) (any, error) {
 	req, err := RecommendRequest(r)
 	if err != nil {
 		return nil, err
 	}
 	id := r.PathValue("id")
-	ans, err := f(id, req)
+	ans, err := h.srv.merch.recommend(r, surface, r.URL.Query().Get("user_id"), req, func(req recommend.Request) (*recommend.Answer, error) {
+		return f(id, req)
+	})
 	if err != nil {
 		return nil, err // recommend.ErrUnknownItem is a 404
 	}
-	return ItemRecs{ItemID: id, Items: items(ans), Model: ans.Model}, nil
+	return ItemRecs{ItemID: id, Items: ans.Items, Model: ans.Model, Merch: ans.merch()}, nil
 }
 
 func (h *recHandlers) similar(r *http.Request) (any, error) {
-	return h.itemAnswer(r, func(id string, req recommend.Request) (*recommend.Answer, error) {
+	return h.itemAnswer(r, "similar", func(id string, req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.Similar(r.Context(), id, req)
 	})
 }
 
 func (h *recHandlers) boughtTogether(r *http.Request) (any, error) {
-	return h.itemAnswer(r, func(id string, req recommend.Request) (*recommend.Answer, error) {
+	return h.itemAnswer(r, "bought_together", func(id string, req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.BoughtTogether(r.Context(), id, req)
 	})
 }
@@ -154,7 +160,13 @@ func (h *recHandlers) popular(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, &Error{Status: http.StatusBadRequest, Msg: err.Error()}
 	}
-	return PopularRecs{Items: items(h.svc.Popular(win, req)), Window: r.URL.Query().Get("window")}, nil
+	ans, err := h.srv.merch.recommend(r, "popular", r.URL.Query().Get("user_id"), req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.Popular(win, req), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return PopularRecs{Items: ans.Items, Window: r.URL.Query().Get("window"), Merch: ans.merch()}, nil
 }
 
 func (h *recHandlers) trending(r *http.Request) (any, error) {
@@ -162,7 +174,13 @@ func (h *recHandlers) trending(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return TrendingRecs{Items: items(h.svc.Trending(req))}, nil
+	ans, err := h.srv.merch.recommend(r, "trending", r.URL.Query().Get("user_id"), req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.Trending(req), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return TrendingRecs{Items: ans.Items, Merch: ans.merch()}, nil
 }
 
 func (h *recHandlers) models(r *http.Request) (any, error) {

@@ -26,7 +26,8 @@ import (
 // The returned function stops the logger and flushes it.
 // clicks, when set, boosts the items shoppers acted on after the same query.
 func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *recommend.Service, defaultMode search.Mode) func() {
-	h := &searchHandlers{ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped)}
+	h := &searchHandlers{srv: s, ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped)}
+	s.search = h
 	h.p = &Personaliser{Index: ix, Clicks: clicks}
 	if svc != nil {
 		h.p.Affinity = svc.Affinity
@@ -38,6 +39,7 @@ func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *r
 }
 
 type searchHandlers struct {
+	srv    *Server
 	ix     *search.Index
 	clicks *search.Clicks
 	p      *Personaliser
@@ -134,12 +136,10 @@ func (h *searchHandlers) search(r *http.Request) (any, error) {
 		return nil, err
 	}
 	user := q.Get("user_id")
-	if err := h.p.Personalise(r.Context(), &req, user); err != nil {
-		return nil, err
-	}
-	res, err := h.ix.Search(r.Context(), req)
+	// rules (rules=off previews without them) and ads (ads=off), see rules.go
+	res, err := h.run(r, h.srv.merch.ruleSet(r), true)
 	if err != nil {
-		return nil, searchError(r.Context(), h.ix, req, err)
+		return nil, err
 	}
 	if req.Query != "" && req.Offset == 0 {
 		if e, ok := h.log.add(user, q.Get("session_id"), req.Query, res.Total); ok && h.clicks != nil {

@@ -61,12 +61,14 @@ type UserRecs struct {
 	UserID string           `json:"user_id"`
 	Items  []recommend.Item `json:"items"`
 	Model  string           `json:"model"` // NAME@VERSION of the ranking model, "" when none ranked
+	Merch
 }
 
 // SessionRecs answers POST /api/recommend/session.
 type SessionRecs struct {
 	Items []recommend.Item `json:"items"`
 	Model string           `json:"model"`
+	Merch
 }
 
 // ItemRecs answers GET /api/items/{id}/similar and /bought-together.
@@ -74,17 +76,44 @@ type ItemRecs struct {
 	ItemID string           `json:"item_id"`
 	Items  []recommend.Item `json:"items"`
 	Model  string           `json:"model"`
+	Merch
 }
 
 // PopularRecs answers GET /api/popular.
 type PopularRecs struct {
 	Items  []recommend.Item `json:"items"`
 	Window string           `json:"window"` // as asked; "" is all time
+	Merch
 }
 
 // TrendingRecs answers GET /api/trending.
 type TrendingRecs struct {
 	Items []recommend.Item `json:"items"`
+	Merch
+}
+
+// Merch is what merchandising adds to an answer: the answer's request id
+// (sent back on clicks: ad billing and attribution) and the ids of the
+// merchandising rules applied to it.
+type Merch struct {
+	RequestID string   `json:"request_id,omitempty"`
+	Rules     []string `json:"rules,omitempty"`
+}
+
+// SearchAnswer answers GET /api/search: the search result (search.Result)
+// after merchandising rules and ads.
+type SearchAnswer struct {
+	Items  []search.Hit   `json:"items"`
+	Total  int            `json:"total"`
+	Facets *search.Facets `json:"facets,omitempty"`
+	TookMS float64        `json:"took_ms"`
+	Mode   search.Mode    `json:"mode"`
+	Merch
+	// Redirect, set by a rule, is where the shopper should go instead
+	// (the answer then has no items).
+	Redirect string `json:"redirect,omitempty"`
+	// Query is the query run instead of the shopper's (a rule replaced it).
+	Query string `json:"query,omitempty"`
 }
 
 // Models answers GET /api/models.
@@ -125,6 +154,7 @@ type Suggestions struct {
 type UserRow struct {
 	UserID string           `json:"user_id"`
 	Items  []recommend.Item `json:"items"`
+	Merch
 }
 
 // AnchoredRows answers GET /api/recommend/{user_id}/because-you-viewed:
