@@ -332,8 +332,11 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	if a.rules, err = rules.Open(ctx, a.st, nil); err != nil {
 		return err
 	}
+	// rules and ads read the fields of every candidate: from memory
+	items := rules.NewItemCache(a.eng.GetItem, 100_000)
+	a.eng.Subscribe(items)
 	ac := a.cfg.Ads
-	if a.ads, err = ads.New(ctx, ads.Options{Store: a.st, Item: a.eng.GetItem, Logger: a.log, Config: ads.Config{
+	if a.ads, err = ads.New(ctx, ads.Options{Store: a.st, Item: items.Get, Logger: a.log, Config: ads.Config{
 		Slots: ac.Slots.Map(), Reserve: ads.ToMicros(ac.Reserve), RelevanceFloor: ac.RelevanceFloor,
 		RepeatWindow: ac.RepeatWindow, ClickTTL: ac.ClickTTL, AttributionWindow: ac.AttributionWindow,
 		BotClicksPerMinute: ac.BotClicksPerMinute, PacingSlack: ac.PacingSlack,
@@ -342,6 +345,6 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	}
 	a.svc.SetSponsored(a.ads.Sponsored)
 	a.svc.AddLearner(ads.Learner{S: a.ads})
-	a.srv.AddMerchRoutes(api.MerchOptions{Rules: a.rules, Ads: a.ads, Affinity: a.svc.Affinity})
+	a.srv.AddMerchRoutes(api.MerchOptions{Rules: a.rules, Ads: a.ads, Affinity: a.svc.Affinity, Items: items.Get})
 	return nil
 }

@@ -62,12 +62,17 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		itemCache[id] = p
 		return p
 	}
-	if r.Surface != "search" {
-		for _, id := range r.Organic[:min(len(r.Organic), 20)] {
-			if it := item(id); it != nil {
-				orgCats = append(orgCats, topCats(it)...)
+	orgRead := r.Surface == "search"
+	organicCats := func() []string { // read once, when an ad needs it
+		if !orgRead {
+			orgRead = true
+			for _, id := range r.Organic[:min(len(r.Organic), 20)] {
+				if it := item(id); it != nil {
+					orgCats = append(orgCats, topCats(it)...)
+				}
 			}
 		}
+		return orgCats
 	}
 	var bidders []Bidder
 	feats := map[string]Features{}
@@ -86,7 +91,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 			}) {
 				continue
 			}
-			rel := relevance(&r, it, orgCats)
+			rel := relevance(&r, it, organicCats())
 			if rel < s.o.Config.RelevanceFloor || rel <= 0 {
 				continue
 			}

@@ -26,6 +26,7 @@ type merch struct {
 	ads  *ads.Service // nil: no ads
 	// affinity, when set, is a shopper's category affinity (a pCTR feature).
 	affinity func(ctx context.Context, user string) (func(string) float64, error)
+	items    func(ctx context.Context, id string) (catalog.Item, error)
 	now      func() time.Time
 }
 
@@ -36,13 +37,18 @@ type MerchOptions struct {
 	// Affinity, when set, returns a shopper's affinity function (see
 	// recommend.Service.Affinity), a feature of the click model.
 	Affinity func(ctx context.Context, user string) (func(string) float64, error)
+	// Items reads catalogue items (a rules.ItemCache); nil reads the store.
+	Items func(ctx context.Context, id string) (catalog.Item, error)
 }
 
 // AddMerchRoutes registers /api/rules and /api/campaigns (admin scope) and
 // makes search and recommendation answers apply the rules and fill their
 // ad slots. Call it before the server is ready.
 func (s *Server) AddMerchRoutes(o MerchOptions) {
-	m := &merch{srv: s, book: o.Rules, ads: o.Ads, affinity: o.Affinity, now: time.Now}
+	m := &merch{srv: s, book: o.Rules, ads: o.Ads, affinity: o.Affinity, items: o.Items, now: time.Now}
+	if m.items == nil {
+		m.items = s.eng.GetItem
+	}
 	s.merch = m
 	s.Handle(Route{"GET", "/api/rules", Admin, s.JSON(m.listRules)})
 	s.Handle(Route{"POST", "/api/rules", Admin, s.JSON(m.createRule)})
@@ -216,7 +222,7 @@ func (m *merch) adsOn(r *http.Request) bool {
 // lookup returns the catalogue item when it passes keep.
 func (m *merch) lookup(ctx context.Context, keep func(*catalog.Item) bool) rules.Lookup {
 	return func(id string) (catalog.Item, bool) {
-		it, err := m.srv.eng.GetItem(ctx, id)
+		it, err := m.items(ctx, id)
 		if err != nil || !keep(&it) {
 			return catalog.Item{}, false
 		}
@@ -272,7 +278,7 @@ func (m *merch) recommend(r *http.Request, surface, user string, req recommend.R
 		ask.Filter.Exclude = append(slices.Clone(req.Filter.Exclude), plan.HiddenIDs()...)
 		extra := len(plan.Pins)
 		if len(plan.Filters) > 0 || len(plan.Moves) > 0 {
-			extra += max(10, n)
+			extra += n // room for items to move up or be filtered out
 		}
 		ask.N = min(MaxN, n+extra)
 		req = ask
@@ -380,8 +386,8 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 		unpushed = pushFilters(&req, plan.Filters)
 		req.Offset = 0
 		req.N = min(search.MaxN, offset+n+len(plan.Pins))
-		if len(unpushed) > 0 || (len(plan.Moves) > 0 && req.Sort == search.SortRelevance || len(plan.Moves) > 0 && req.Sort == "") {
-			req.N = min(search.MaxN, req.N+max(50, n))
+		if len(unpushed) > 0 || (len(plan.Moves) > 0 && (req.Sort == search.SortRelevance || req.Sort == "")) {
+			req.N = min(search.MaxN, req.N+n) // room for items to move up or be filtered out
 		}
 	}
 	res, err := h.ix.Search(r.Context(), req)
@@ -406,7 +412,7 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 				hit = res.Items[p.From]
 			} else {
 				added++
-				if it, err := h.srv.eng.GetItem(r.Context(), p.ID); err == nil {
+				if it, err := m.items(r.Context(), p.ID); err == nil {
 					hit.Title = it.Title
 				}
 			}
@@ -429,7 +435,7 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 		}
 		for _, p := range m.fill(r.Context(), ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids}) {
 			title := ""
-			if it, err := h.srv.eng.GetItem(r.Context(), p.Item); err == nil {
+			if it, err := m.items(r.Context(), p.Item); err == nil {
 				title = it.Title
 			}
 			out.Items = insertAd(out.Items, p, func(p ads.Placement) search.Hit {
