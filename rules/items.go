@@ -71,4 +71,4 @@ func (c *ItemCache) ItemsDeleted(ids []string) {
 
 // EventsAppended and UserDeleted do nothing (engine.Listener).
 func (c *ItemCache) EventsAppended([]events.Event) {}
-func (c *ItemCache) UserDeleted(string)           {}
+func (c *ItemCache) UserDeleted(string)            {}
