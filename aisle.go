@@ -164,7 +164,8 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	}
 	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
-			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
+			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks},
+			Merch:        a.srv.MerchSearch}}); err != nil {
 		return nil, err
 	}
 	return a, nil

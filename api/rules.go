@@ -358,15 +358,32 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 	if err != nil {
 		return nil, err
 	}
-	user := q.Get("user_id")
-	if user == "" && q.Get("session_id") != "" {
-		user = "anon-" + q.Get("session_id")
+	return h.runReq(r.Context(), req, q.Get("user_id"), q.Get("session_id"), set, adsOn && h.srv.merch.adsOn(r))
+}
+
+// MerchSearch runs a search as GET /api/search does: personalised for
+// user, with the merchandising rules and ads (for the storefront).
+func (s *Server) MerchSearch(ctx context.Context, req search.Request, user string) (*SearchAnswer, error) {
+	if s.search == nil {
+		return nil, errors.New("api: no search routes")
+	}
+	var set *rules.Set
+	if s.merch != nil {
+		set = s.merch.book.Set()
+	}
+	return s.search.runReq(ctx, req, user, "", set, s.merch != nil && s.merch.ads != nil)
+}
+
+func (h *searchHandlers) runReq(ctx context.Context, req search.Request, userID, session string, set *rules.Set, adsOn bool) (*SearchAnswer, error) {
+	user := userID
+	if user == "" && session != "" {
+		user = "anon-" + session
 	}
 	out := &SearchAnswer{Merch: Merch{RequestID: newRequestID()}}
 	m := h.srv.merch
 	var plan *rules.Plan
 	if set.Len() > 0 {
-		plan = set.Plan(rules.Request{Surface: "search", Query: req.Query, Categories: req.Categories, UserAttrs: m.userAttrs(r.Context(), q.Get("user_id")), Now: m.now()})
+		plan = set.Plan(rules.Request{Surface: "search", Query: req.Query, Categories: req.Categories, UserAttrs: m.userAttrs(ctx, userID), Now: m.now()})
 		out.Rules = plan.Applied
 		if plan.Redirect != "" {
 			out.Redirect, out.Items, out.Mode = plan.Redirect, []search.Hit{}, req.Mode
@@ -376,7 +393,7 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 			req.Query, out.Query = plan.Query, plan.Query
 		}
 	}
-	if err := h.p.Personalise(r.Context(), &req, q.Get("user_id")); err != nil {
+	if err := h.p.Personalise(ctx, &req, userID); err != nil {
 		return nil, err
 	}
 	offset, n := req.Offset, req.N
@@ -390,9 +407,9 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 			req.N = min(search.MaxN, req.N+n) // room for items to move up or be filtered out
 		}
 	}
-	res, err := h.ix.Search(r.Context(), req)
+	res, err := h.ix.Search(ctx, req)
 	if err != nil {
-		return nil, searchError(r.Context(), h.ix, req, err)
+		return nil, searchError(ctx, h.ix, req, err)
 	}
 	out.Total, out.Facets, out.TookMS, out.Mode, out.Items = res.Total, res.Facets, res.TookMS, res.Mode, res.Items
 	if !plan.Empty() {
@@ -403,7 +420,7 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 		}
 		plan.Filters = unpushed // the others were applied by the index
 		relevance := req.Sort == "" || req.Sort == search.SortRelevance
-		placed := plan.Arrange(ids, scores, relevance, m.lookup(r.Context(), searchKeeps(&req)), m.now())
+		placed := plan.Arrange(ids, scores, relevance, m.lookup(ctx, searchKeeps(&req)), m.now())
 		items := make([]search.Hit, 0, len(placed))
 		added := 0
 		for _, p := range placed {
@@ -412,7 +429,7 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 				hit = res.Items[p.From]
 			} else {
 				added++
-				if it, err := m.items(r.Context(), p.ID); err == nil {
+				if it, err := m.items(ctx, p.ID); err == nil {
 					hit.Title = it.Title
 				}
 			}
@@ -428,14 +445,14 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 		}
 		out.Items = items
 	}
-	if adsOn && m.adsOn(r) {
+	if adsOn {
 		ids := make([]string, len(out.Items))
 		for i, hit := range out.Items {
 			ids[i] = hit.ID
 		}
-		for _, p := range m.fill(r.Context(), ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids}) {
+		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids}) {
 			title := ""
-			if it, err := m.items(r.Context(), p.Item); err == nil {
+			if it, err := m.items(ctx, p.Item); err == nil {
 				title = it.Title
 			}
 			out.Items = insertAd(out.Items, p, func(p ads.Placement) search.Hit {

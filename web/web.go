@@ -342,6 +342,10 @@ type uiEvent struct {
 	Type   string `json:"type"`
 	ItemID string `json:"item_id"`
 	List   string `json:"list,omitempty"` // the row a click came from
+	// RequestID and Position tie a click to the answer it came from (ad
+	// billing); the engine validates them.
+	RequestID string `json:"request_id,omitempty"`
+	Position  int    `json:"position,omitempty"`
 }
 
 var uiEventTypes = map[string]events.Type{"click": events.Click, "add_to_cart": events.AddToCart, "purchase": events.Purchase}
@@ -368,7 +372,7 @@ func (u *UI) postEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := u.visitorOf(w, r)
-	e := events.Event{UserID: v.User, ItemID: ev.ItemID, Type: t, SessionID: v.Session, Timestamp: u.now().UTC()}
+	e := events.Event{UserID: v.User, ItemID: ev.ItemID, Type: t, SessionID: v.Session, Timestamp: u.now().UTC(), RequestID: ev.RequestID, Position: ev.Position}
 	if err := u.eng.AddEvents(r.Context(), []events.Event{e}); err != nil {
 		u.srv.Error(w, r, err)
 		return

@@ -14,7 +14,12 @@
   document.addEventListener("click", function (e) {
     var a = e.target.closest && e.target.closest("a[data-item]");
     if (!a) return;
-    post({ type: "click", item_id: a.getAttribute("data-item"), list: a.getAttribute("data-list") || "" });
+    var ev = { type: "click", item_id: a.getAttribute("data-item"), list: a.getAttribute("data-list") || "" };
+    if (a.getAttribute("data-request-id")) { // ties the click to its answer (ad billing)
+      ev.request_id = a.getAttribute("data-request-id");
+      ev.position = parseInt(a.getAttribute("data-position"), 10) || 0;
+    }
+    post(ev);
   });
 
   // Add to cart and buy.
