@@ -162,12 +162,14 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
-	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
+	ui, err := web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks},
-			Merch:        a.srv.MerchSearch}}); err != nil {
+			Merch:        a.srv.MerchSearch}})
+	if err != nil {
 		return nil, err
 	}
+	ui.AddMerchPages(a.rules, a.ads)
 	return a, nil
 }
 

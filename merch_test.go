@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"testing"
 
@@ -330,5 +331,27 @@ func TestAdClicksStayOutOfPopularity(t *testing.T) {
 	call(t, "GET", url+"/api/popular?n=5&ads=off", "", 200, &pop)
 	if !strings.Contains(pop.ids(), "s1") {
 		t.Fatalf("an organic click on s1 does not count: %s", pop.ids())
+	}
+}
+
+// The dashboard's merchandising page lists rules and campaigns, saves a
+// rule from its form and previews a search with and without a rule.
+func TestMerchDashboardPage(t *testing.T) {
+	url, _ := serveAt(t, t.TempDir())
+	call(t, "POST", url+"/api/items", shopItems(), 200, nil)
+	call(t, "POST", url+"/api/campaigns", `{"name":"staplers","advertiser":"Acme","items":["s2"],"bid":0.5,"daily_budget":10,"targeting":{"queries":["stapler"]}}`, 201, nil)
+	form := neturl.Values{"rule": {`{"name":"calc page","if":{"query":"calculator"},"then":{"hide":["c0"]}}`}}
+	resp, err := http.PostForm(url+"/admin/merch/rules", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	code, body := get(t, url+"/admin/merch")
+	if code != 200 || !strings.Contains(body, "calc page") || !strings.Contains(body, "staplers") || !strings.Contains(body, "Click model") {
+		t.Fatalf("merchandising page: %d\n%s", code, body)
+	}
+	code, body = get(t, url+"/admin/merch?preview_q=calculator&preview_rule="+neturl.QueryEscape(`{"name":"p","if":{"query":"calculator"},"then":{"pin":[{"item_id":"s0","position":1}]}}`))
+	if code != 200 || !strings.Contains(body, "s0 (pinned)") || !strings.Contains(body, "Without") {
+		t.Fatalf("preview: %d\n%s", code, body)
 	}
 }

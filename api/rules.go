@@ -536,3 +536,12 @@ func searchKeeps(req *search.Request) func(*catalog.Item) bool {
 
 // newRequestID names an answer, so that its clicks can be tied to it.
 func newRequestID() string { return reqid.New() }
+
+// PreviewSearch runs a search under a rule set (nil: none) and without
+// ads: the dashboard's "with and without the rule".
+func (s *Server) PreviewSearch(ctx context.Context, req search.Request, set *rules.Set) (*SearchAnswer, error) {
+	if s.search == nil {
+		return nil, errors.New("api: no search routes")
+	}
+	return s.search.runReq(ctx, req, "", "", set, false)
+}

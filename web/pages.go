@@ -17,7 +17,7 @@ import (
 )
 
 // pageNames are the page templates; each is parsed with layout.html.
-var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html", "cart.html"}
+var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html", "cart.html", "merch.html"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
