@@ -44,9 +44,15 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		slots = slots[:r.MaxSlots]
 	}
 	cs := s.camps.Load()
-	if len(slots) == 0 || len(cs.list) == 0 || r.RequestID == "" {
+	if len(slots) == 0 || r.RequestID == "" {
 		return nil
 	}
+	if len(cs.list) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
+	s.mu.Unlock()
 	now := s.o.Now()
 	m := s.model.Load()
 	var orgCats []string // top-level categories of the organic items

@@ -41,11 +41,18 @@ func (s *Service) Flush(ctx context.Context) error {
 	for _, im := range s.pending {
 		batch = append(batch, im)
 	}
+	answers := s.answers
+	s.answers = map[string]int64{}
 	s.mu.Unlock()
-	if len(batch) == 0 {
+	if len(batch) == 0 && len(answers) == 0 {
 		return nil
 	}
 	err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		for surface, n := range answers {
+			if err := addInt(tx, bSlots, surface+"\x00answers", n); err != nil {
+				return err
+			}
+		}
 		for _, im := range batch {
 			key := im.RequestID + "\x00" + im.Item
 			if tx.Get(bImps, key) != nil {
@@ -68,6 +75,11 @@ func (s *Service) Flush(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
+		s.mu.Lock()
+		for surface, n := range answers { // counted again at the next flush
+			s.answers[surface] += n
+		}
+		s.mu.Unlock()
 		return fmt.Errorf("write %d ad impressions: %w", len(batch), err)
 	}
 	s.mu.Lock()
@@ -266,6 +278,7 @@ func (s *Service) Click(ctx context.Context, e events.Event) (Outcome, error) {
 			addInt(tx, bSpend, im.Campaign+"\x00total", amount),
 			addInt(tx, bStats, im.Campaign+"\x00clicks", 1),
 			addInt(tx, bStats, im.Campaign+"\x00spend", amount),
+			addInt(tx, bSlots, fmt.Sprintf("%s\x00%04d", im.Surface, im.Position), amount),
 		} {
 			if op != nil {
 				return op
@@ -403,3 +416,36 @@ func (s *Service) Report(ctx context.Context, id string) (Report, error) {
 func (s *Service) ItemsUpserted([]catalog.Item) {}
 func (s *Service) ItemsDeleted([]string)        {}
 func (s *Service) UserDeleted(string)           {}
+
+// SlotReport is one ad slot's revenue.
+type SlotReport struct {
+	Surface  string  `json:"surface"`
+	Position int     `json:"position"`
+	Answers  int64   `json:"answers"` // answers of the surface that had ad slots
+	Revenue  float64 `json:"revenue"`
+	// RPM is the revenue per thousand answers.
+	RPM float64 `json:"rpm"`
+}
+
+// Slots reports the revenue of every configured ad slot.
+func (s *Service) Slots(ctx context.Context) ([]SlotReport, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
+	out := []SlotReport{}
+	err := s.o.Store.MerchView(ctx, func(tx store.MerchTx) error {
+		for _, surface := range rulesSurfaces() {
+			answers := getInt(tx, bSlots, surface+"\x00answers")
+			for _, pos := range s.o.Config.Slots[surface] {
+				rev := getInt(tx, bSlots, fmt.Sprintf("%s\x00%04d", surface, pos))
+				r := SlotReport{Surface: surface, Position: pos, Answers: answers, Revenue: FromMicros(rev)}
+				if answers > 0 {
+					r.RPM = 1000 * FromMicros(rev) / float64(answers)
+				}
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

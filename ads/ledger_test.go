@@ -118,6 +118,15 @@ func TestBudgetNeverOverspentUnderConcurrentClicksAndRestart(t *testing.T) {
 	if rep.Spend != 10 || rep.Clicks != 200 || rep.UnbilledClicks != 189 || rep.Impressions != 200 {
 		t.Fatalf("report after 200 clicks: %+v", rep)
 	}
+	slots, err := s.Slots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range slots {
+		if sl.Surface == "search" && sl.Position == 1 && (sl.Answers != 200 || sl.Revenue != 10 || sl.RPM != 50) {
+			t.Fatalf("search slot 1: %+v", sl)
+		}
+	}
 	// After the day's budget, A no longer competes: B takes the first slot.
 	if ps := s.Fill(ctx, Request{RequestID: reqid.New(), Surface: "search", Query: "stapler", User: "late"}); len(ps) != 1 || ps[0].Campaign == a.ID {
 		t.Fatalf("an exhausted campaign still serves: %+v", ps)

@@ -30,6 +30,7 @@ import (
 //	ad_last_click:     user, item → LastClick (JSON): repeats and attribution
 //	ad_events:         event seq (16 hex) → outcome: events already handled
 //	ad_model:          "current" / "previous" → Model (JSON)
+//	ad_slots:          surface, position (4 digits) → revenue micros; surface, "answers" → count
 const (
 	bCampaigns = "campaigns"
 	bVersions  = "campaign_versions"
@@ -40,7 +41,10 @@ const (
 	bLastClick = "ad_last_click"
 	bEvents    = "ad_events"
 	bModel     = "ad_model"
+	bSlots     = "ad_slots"
 )
+
+func rulesSurfaces() []string { return rules.Surfaces }
 
 // Config tunes the ad server.
 type Config struct {
@@ -133,6 +137,7 @@ type Service struct {
 	itemHist map[string]*[2]int // item → ad impressions, clicks
 	botTimes map[string][]time.Time
 	clickers map[string]bool // users with a charged ad click (attribution)
+	answers  map[string]int64 // surface → answers with ad slots, not yet written
 
 	flushMu sync.Mutex
 	dropped atomic.Int64
@@ -162,7 +167,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Config = DefaultConfig()
 	}
 	s := &Service{o: o, log: o.Logger, pending: map[string]Impression{}, spend: map[string]*spendState{},
-		freq: map[string]int{}, itemHist: map[string]*[2]int{}, botTimes: map[string][]time.Time{}, clickers: map[string]bool{}}
+		freq: map[string]int{}, itemHist: map[string]*[2]int{}, botTimes: map[string][]time.Time{}, clickers: map[string]bool{},
+		answers: map[string]int64{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -26,10 +26,24 @@ func (m *merch) addCampaignRoutes() {
 	s.Handle(Route{"GET", "/api/campaigns", Admin, s.JSON(m.listCampaigns)})
 	s.Handle(Route{"POST", "/api/campaigns", Admin, s.JSON(m.createCampaign)})
 	s.Handle(Route{"GET", "/api/campaigns/model", Admin, s.JSON(m.clickModel)})
+	s.Handle(Route{"GET", "/api/campaigns/slots", Admin, s.JSON(m.slots)})
 	s.Handle(Route{"GET", "/api/campaigns/{id}", Admin, s.JSON(m.getCampaign)})
 	s.Handle(Route{"PUT", "/api/campaigns/{id}", Admin, s.JSON(m.updateCampaign)})
 	s.Handle(Route{"DELETE", "/api/campaigns/{id}", Admin, s.JSON(m.deleteCampaign)})
 	s.Handle(Route{"GET", "/api/campaigns/{id}/report", Admin, s.JSON(m.campaignReport)})
+}
+
+// SlotReports answers GET /api/campaigns/slots.
+type SlotReports struct {
+	Slots []ads.SlotReport `json:"slots"`
+}
+
+func (m *merch) slots(r *http.Request) (any, error) {
+	sl, err := m.ads.Slots(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return SlotReports{Slots: sl}, nil
 }
 
 func (m *merch) listCampaigns(r *http.Request) (any, error) {

@@ -203,6 +203,7 @@ var calls = []struct {
 	{"search-result", "GET", "/api/search?q=gel+pen&n=3&user_id=u01", "", 200},
 	{"campaign-report", "GET", "/api/campaigns/c1/report", "", 200},
 	{"click-model", "GET", "/api/campaigns/model", "", 200},
+	{"slot-reports", "GET", "/api/campaigns/slots", "", 200},
 	{"error", "GET", "/api/campaigns/nope/report", "", 404},
 	{"deleted", "DELETE", "/api/campaigns/c1", "", 200},
 	{"deleted", "DELETE", "/api/rules/r1", "", 200},
