@@ -136,7 +136,7 @@ type Service struct {
 	freqDay  string
 	itemHist map[string]*[2]int // item → ad impressions, clicks
 	botTimes map[string][]time.Time
-	clickers map[string]bool // users with a charged ad click (attribution)
+	clickers map[string]bool  // users with a charged ad click (attribution)
 	answers  map[string]int64 // surface → answers with ad slots, not yet written
 
 	flushMu sync.Mutex
