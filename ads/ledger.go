@@ -113,11 +113,22 @@ func (s *Service) Sponsored(e events.Event) bool {
 	if e.RequestID == "" || e.ItemID == "" {
 		return false
 	}
-	found := false
-	s.o.Store.MerchView(context.Background(), func(tx store.MerchTx) error {
-		_, found = s.impression(tx, e.RequestID, e.ItemID)
-		return nil
-	})
+	return s.hasImpression(e.RequestID, e.ItemID)
+}
+
+// hasImpression reports whether an ad impression of item in the answer
+// requestID was logged (queued or written), without decoding it.
+func (s *Service) hasImpression(requestID, item string) bool {
+	key := requestID + "\x00" + item
+	s.mu.Lock()
+	_, found := s.pending[key]
+	s.mu.Unlock()
+	if !found {
+		s.o.Store.MerchView(context.Background(), func(tx store.MerchTx) error {
+			found = tx.Get(bImps, key) != nil
+			return nil
+		})
+	}
 	return found
 }
 
@@ -180,8 +191,10 @@ func (s *Service) handle(ctx context.Context, e events.Event) {
 
 func seqKey(seq uint64) string { return fmt.Sprintf("%016x", seq) }
 
-// Click bills one ad click exactly once: a valid click (an impression with
-// this request id and item exists, same position and shopper, not expired,
+// Click bills one ad click exactly once. A click without an ad impression
+// of its request id and item is no ad click: it is answered
+// no_impression and nothing is written. A valid click (same position and
+// shopper as the impression, not expired,
 // not from a bot, not already charged, not a repeat within the repeat
 // window) is charged its auction price, capped so that the campaign's
 // daily and total spend never exceed its budgets; an invalid click is
@@ -191,6 +204,13 @@ func (s *Service) Click(ctx context.Context, e events.Event) (Outcome, error) {
 	now := e.Timestamp
 	if now.IsZero() || now.After(s.o.Now()) {
 		now = s.o.Now()
+	}
+	if !s.hasImpression(e.RequestID, e.ItemID) {
+		// not an ad click: a click on an organic item (answers carry
+		// request ids for attribution too), a forged request id, or the
+		// impression was lost in a crash. Nothing is charged or written.
+		s.unmatched.Add(1)
+		return Outcome{Invalid: "no_impression"}, nil
 	}
 	var out Outcome
 	var clickTimes int

@@ -139,9 +139,10 @@ type Service struct {
 	clickers map[string]bool  // users with a charged ad click (attribution)
 	answers  map[string]int64 // surface → answers with ad slots, not yet written
 
-	flushMu sync.Mutex
-	dropped atomic.Int64
-	trainMu sync.Mutex
+	flushMu   sync.Mutex
+	dropped   atomic.Int64 // impressions dropped (queue full)
+	unmatched atomic.Int64 // clicks with a request id but no ad impression
+	trainMu   sync.Mutex
 }
 
 type spendState struct {

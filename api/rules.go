@@ -398,13 +398,22 @@ func (h *searchHandlers) runReq(ctx context.Context, req search.Request, userID,
 	}
 	offset, n := req.Offset, req.N
 	var unpushed []rules.Filter
-	if !plan.Empty() {
+	arrange := !plan.Empty()
+	if arrange {
 		req.Exclude = plan.HiddenIDs()
 		unpushed = pushFilters(&req, plan.Filters)
-		req.Offset = 0
-		req.N = min(search.MaxN, offset+n+len(plan.Pins))
+		window := offset + n + len(plan.Pins)
 		if len(unpushed) > 0 || (len(plan.Moves) > 0 && (req.Sort == search.SortRelevance || req.Sort == "")) {
-			req.N = min(search.MaxN, req.N+n) // room for items to move up or be filtered out
+			window += n // room for items to move up or be filtered out
+		}
+		if window <= search.MaxN {
+			req.Offset, req.N = 0, window
+		} else {
+			// a page deeper than the index answers at once: hidden items
+			// and the index's filters still apply, pins and moves do not
+			// reach it (documented)
+			arrange = false
+			plan.Pins, plan.Moves = nil, nil
 		}
 	}
 	res, err := h.ix.Search(ctx, req)
@@ -412,7 +421,7 @@ func (h *searchHandlers) runReq(ctx context.Context, req search.Request, userID,
 		return nil, searchError(ctx, h.ix, req, err)
 	}
 	out.Total, out.Facets, out.TookMS, out.Mode, out.Items = res.Total, res.Facets, res.TookMS, res.Mode, res.Items
-	if !plan.Empty() {
+	if arrange || len(unpushed) > 0 {
 		ids := make([]string, len(res.Items))
 		scores := make([]float64, len(res.Items))
 		for i, hit := range res.Items {
@@ -438,10 +447,12 @@ func (h *searchHandlers) runReq(ctx context.Context, req search.Request, userID,
 		}
 		dropped := len(ids) - (len(placed) - added) // by filters the index could not apply
 		out.Total = max(0, out.Total-dropped+added)
-		if offset < len(items) {
-			items = items[offset:min(len(items), offset+n)]
-		} else {
-			items = []search.Hit{}
+		if arrange {
+			if offset < len(items) {
+				items = items[offset:min(len(items), offset+n)]
+			} else {
+				items = []search.Hit{}
+			}
 		}
 		out.Items = items
 	}
