@@ -231,6 +231,29 @@ func TestRuleSemanticsOverHTTP(t *testing.T) {
 			}
 		})
 	}
+	// recommend, similar and a user row: a pin holds its place, a hidden
+	// item is gone, and the answer names the rule
+	var r0 struct{ ID string }
+	call(t, "POST", url+"/api/rules", `{"name":"recs","if":{"surfaces":["recommend","similar","rows"]},"then":{"pin":[{"item_id":"p2","position":1}],"hide":["c0","c1"]}}`, 201, &r0)
+	for _, path := range []string{"/api/recommend/u1?n=4", "/api/items/c2/similar?n=4", "/api/recommend/u1/new-arrivals?n=4"} {
+		var a answer
+		call(t, "GET", url+path, "", 200, &a)
+		if len(a.Items) == 0 || a.Items[0].ID != "p2" || !a.Items[0].Pinned || len(a.Rules) != 1 || a.Rules[0] != r0.ID || len(a.Items) > 4 {
+			t.Fatalf("%s: %s, rules %v", path, a.ids(), a.Rules)
+		}
+		for _, h := range a.Items {
+			if h.ID == "c0" || h.ID == "c1" {
+				t.Fatalf("%s: hidden %s shown: %s", path, h.ID, a.ids())
+			}
+		}
+		var off answer
+		call(t, "GET", url+path+"&rules=off", "", 200, &off)
+		if len(off.Rules) != 0 || (len(off.Items) > 0 && off.Items[0].Pinned) {
+			t.Fatalf("%s&rules=off: %s, rules %v", path, off.ids(), off.Rules)
+		}
+	}
+	call(t, "DELETE", url+"/api/rules/"+r0.ID, "", 200, nil)
+
 	// a redirect answers no items
 	var r struct{ ID string }
 	call(t, "POST", url+"/api/rules", `{"name":"returns","if":{"query":"returns"},"then":{"redirect":"/help/returns"}}`, 201, &r)
