@@ -346,7 +346,9 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	}}); err != nil {
 		return err
 	}
-	a.svc.SetSponsored(a.ads.Sponsored)
+	a.svc.SetSponsored(a.ads.Sponsored) // popularity, profiles, training data
+	a.clicks.SkipEvent = a.ads.Sponsored // search click-through
+	a.ranker.SetExcludeEvent(a.ads.Sponsored)
 	a.svc.AddLearner(ads.Learner{S: a.ads})
 	a.srv.AddMerchRoutes(api.MerchOptions{Rules: a.rules, Ads: a.ads, Affinity: a.svc.Affinity, Items: items.Get})
 	return nil
