@@ -346,7 +346,7 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	}}); err != nil {
 		return err
 	}
-	a.svc.SetSponsored(a.ads.Sponsored) // popularity, profiles, training data
+	a.svc.SetSponsored(a.ads.Sponsored)  // popularity, profiles, training data
 	a.clicks.SkipEvent = a.ads.Sponsored // search click-through
 	a.ranker.SetExcludeEvent(a.ads.Sponsored)
 	a.svc.AddLearner(ads.Learner{S: a.ads})
