@@ -56,17 +56,11 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	now := s.o.Now()
 	m := s.model.Load()
 	var orgCats []string // top-level categories of the organic items
-	itemCache := map[string]*catalog.Item{}
-	item := func(id string) *catalog.Item {
-		if it, ok := itemCache[id]; ok {
-			return it
-		}
-		var p *catalog.Item
+	item := func(id string) *catalog.Item { // Options.Item caches (rules.ItemCache)
 		if it, err := s.o.Item(ctx, id); err == nil {
-			p = &it
+			return &it
 		}
-		itemCache[id] = p
-		return p
+		return nil
 	}
 	orgRead := r.Surface == "search"
 	organicCats := func() []string { // read once, when an ad needs it

@@ -247,7 +247,7 @@ type Placed struct {
 // filter or move needs their fields.
 func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Lookup, now time.Time) []Placed {
 	needItems := len(p.Filters) > 0 || (relevance && len(p.Moves) > 0)
-	pinned := map[string]bool{}
+	pinned := make(map[string]bool, len(p.Pins))
 	for _, pin := range p.Pins {
 		if !p.Hide[pin.ItemID] {
 			pinned[pin.ItemID] = true
@@ -302,10 +302,13 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 	for _, c := range keep {
 		out = append(out, c.Placed)
 	}
-	from := map[string]int{}
-	for i, id := range ids {
-		if _, ok := from[id]; !ok {
-			from[id] = i
+	var from map[string]int
+	if len(p.Pins) > 0 {
+		from = make(map[string]int, len(ids))
+		for i, id := range ids {
+			if _, ok := from[id]; !ok {
+				from[id] = i
+			}
 		}
 	}
 	for _, pin := range p.Pins {
