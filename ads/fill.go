@@ -55,7 +55,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	s.mu.Unlock()
 	now := s.o.Now()
 	m := s.model.Load()
-	var orgCats []string // top-level categories of the organic items
+	var orgCats []string                    // top-level categories of the organic items
 	item := func(id string) *catalog.Item { // Options.Item caches (rules.ItemCache)
 		if it, err := s.o.Item(ctx, id); err == nil {
 			return &it
