@@ -378,3 +378,69 @@ func TestMerchDashboardPage(t *testing.T) {
 		t.Fatalf("preview: %d\n%s", code, body)
 	}
 }
+
+// 32 clients click ads over HTTP at once: the campaign spends exactly its
+// budget, never more, and a restart (replaying the log) changes nothing.
+func TestAdBudgetUnderConcurrentHTTPClicks(t *testing.T) {
+	dir := t.TempDir()
+	url, stop := serveAt(t, dir)
+	call(t, "POST", url+"/api/items", shopItems(), 200, nil)
+	var a struct{ ID string }
+	call(t, "POST", url+"/api/campaigns", `{"name":"A","advertiser":"Acme","items":["s0"],"bid":1,"daily_budget":2,"targeting":{"queries":["stapler"]},"pacing":"asap"}`, 201, &a)
+	call(t, "POST", url+"/api/campaigns", `{"name":"B","advertiser":"Bolt","items":["s1"],"bid":0.3,"daily_budget":100,"targeting":{"queries":["stapler"]},"pacing":"asap"}`, 201, nil)
+	var clicks []string
+	for i := range 64 {
+		user := fmt.Sprintf("c%d", i)
+		var ans answer
+		call(t, "GET", url+"/api/search?q=desk+stapler&user_id="+user, "", 200, &ans)
+		if len(ans.Items) == 0 || ans.Items[0].ID != "s0" || !ans.Items[0].Sponsored {
+			t.Fatalf("search %d: %s", i, ans.ids())
+		}
+		clicks = append(clicks, fmt.Sprintf(`{"user_id":%q,"item_id":"s0","type":"click","request_id":%q,"position":1}`, user, ans.RequestID))
+	}
+	work := make(chan string)
+	done := make(chan struct{})
+	for range 32 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for body := range work {
+				resp, err := http.Post(url+"/api/events", "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("click: %d", resp.StatusCode)
+				}
+			}
+		}()
+	}
+	for _, c := range clicks {
+		work <- c
+	}
+	close(work)
+	for range 32 {
+		<-done
+	}
+	type report struct {
+		Clicks         int64
+		Spend          float64
+		UnbilledClicks int64 `json:"unbilled_clicks"`
+	}
+	var rep report
+	call(t, "GET", url+"/api/campaigns/"+a.ID+"/report", "", 200, &rep)
+	if rep.Spend != 2 || rep.Clicks != 64 || rep.UnbilledClicks == 0 {
+		t.Fatalf("after 64 concurrent clicks: %+v", rep)
+	}
+	stop()
+	url, _ = serveAt(t, dir)
+	for _, c := range clicks[:8] { // clicked again after the restart: duplicates
+		call(t, "POST", url+"/api/events", c, 200, nil)
+	}
+	var rep2 report
+	call(t, "GET", url+"/api/campaigns/"+a.ID+"/report", "", 200, &rep2)
+	if rep2.Spend != 2 || rep2.Clicks != 64 {
+		t.Fatalf("after a restart: %+v", rep2)
+	}
+}
