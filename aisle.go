@@ -342,7 +342,7 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	if a.ads, err = ads.New(ctx, ads.Options{Store: a.st, Item: items.Get, Logger: a.log, Config: ads.Config{
 		Slots: ac.Slots.Map(), Reserve: ads.ToMicros(ac.Reserve), RelevanceFloor: ac.RelevanceFloor,
 		RepeatWindow: ac.RepeatWindow, ClickTTL: ac.ClickTTL, AttributionWindow: ac.AttributionWindow,
-		BotClicksPerMinute: ac.BotClicksPerMinute, PacingSlack: ac.PacingSlack,
+		BotClicksPerMinute: ac.BotClicksPerMinute, PacingSlack: ac.PacingSlack, Retention: ac.Retention,
 	}}); err != nil {
 		return err
 	}

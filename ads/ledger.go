@@ -12,10 +12,11 @@ import (
 )
 
 // Run writes logged impressions every interval until ctx ends, then once
-// more.
+// more; every hour it trims impressions older than Config.Retention.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	lastTrim := time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -26,6 +27,14 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("ads: writing impressions", "error", err)
+			}
+			if r := s.o.Config.Retention; r > 0 && time.Since(lastTrim) > time.Hour {
+				lastTrim = time.Now()
+				if n, err := s.Trim(ctx, s.o.Now().Add(-r)); err != nil && ctx.Err() == nil {
+					s.log.Error("ads: trimming old impressions", "error", err)
+				} else if n > 0 {
+					s.log.Info("ads: trimmed old impressions", "impressions", n)
+				}
 			}
 		}
 	}
@@ -468,4 +477,52 @@ func (s *Service) Slots(ctx context.Context) ([]SlotReport, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Trim deletes logged impressions and charges of answers made before
+// before (request ids start with their time, so the oldest come first),
+// in transactions of at most 10,000, and returns how many impressions it
+// deleted. Spend, reports and the handled-event marks stay.
+func (s *Service) Trim(ctx context.Context, before time.Time) (int, error) {
+	cut := reqidPrefix(before)
+	total := 0
+	for {
+		n := 0
+		err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
+			var keys []string
+			errStop := fmt.Errorf("stop")
+			err := tx.Scan(bImps, "", func(k string, _ []byte) error {
+				if k >= cut || len(keys) >= 10_000 {
+					return errStop
+				}
+				keys = append(keys, k)
+				return nil
+			})
+			if err != nil && err != errStop {
+				return err
+			}
+			for _, k := range keys {
+				if err := tx.Delete(bImps, k); err != nil {
+					return err
+				}
+				if err := tx.Delete(bCharges, k); err != nil {
+					return err
+				}
+			}
+			n = len(keys)
+			return nil
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("trim ad impressions before %s: %w", before.Format(time.RFC3339), err)
+		}
+		if n < 10_000 || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
+// reqidPrefix is the smallest request id made at t (see internal/reqid).
+func reqidPrefix(t time.Time) string {
+	return fmt.Sprintf("%08x", uint32(t.Unix()))
 }

@@ -69,6 +69,10 @@ type Config struct {
 	// PacingSlack is the share of a daily budget an even-paced campaign
 	// may be ahead of the clock.
 	PacingSlack float64
+	// Retention is how long impressions and charges are kept (for
+	// billing late clicks, attribution and training the click model); 0
+	// keeps them for ever. It should exceed ClickTTL.
+	Retention time.Duration
 }
 
 // DefaultConfig is the configuration of config.Default().
@@ -77,7 +81,7 @@ func DefaultConfig() Config {
 		Slots:   map[string][]int{"search": {1, 5}, "recommend": {3}, "similar": {3}, "bought_together": {3}, "popular": {3}, "trending": {3}, "session": {3}, "rows": {3}},
 		Reserve: ToMicros(0.05), RelevanceFloor: 0.5,
 		RepeatWindow: 30 * time.Minute, ClickTTL: 24 * time.Hour, AttributionWindow: 7 * 24 * time.Hour,
-		BotClicksPerMinute: 10, PacingSlack: 0.05,
+		BotClicksPerMinute: 10, PacingSlack: 0.05, Retention: 30 * 24 * time.Hour,
 	}
 }
 

@@ -78,6 +78,9 @@ type Ads struct {
 	// PacingSlack is how far (share of the daily budget) an evenly paced
 	// campaign may run ahead of the clock.
 	PacingSlack float64 `yaml:"pacing_slack"`
+	// Retention is how long ad impressions are kept (late clicks,
+	// attribution, training the click model); 0 keeps them for ever.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Search configures product search.
@@ -312,7 +315,7 @@ func Default() Config {
 		Ads: Ads{Slots: AdSlots{Search: []int{1, 5}, Recommend: []int{3}, Similar: []int{3}, BoughtTogether: []int{3},
 			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3}},
 			Reserve: 0.05, RelevanceFloor: 0.5, RepeatWindow: 30 * time.Minute, ClickTTL: 24 * time.Hour,
-			AttributionWindow: 7 * 24 * time.Hour, BotClicksPerMinute: 10, PacingSlack: 0.05},
+			AttributionWindow: 7 * 24 * time.Hour, BotClicksPerMinute: 10, PacingSlack: 0.05, Retention: 30 * 24 * time.Hour},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
 			RatingScale: []float64{-10, 10}},
 		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews,
@@ -374,8 +377,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: server.rate_burst %d must be ≥ 0 (0: one second's worth of server.rate_limit)", c.Server.RateBurst)
 	}
 	if a := c.Ads; !(a.Reserve >= 0) || !(a.RelevanceFloor >= 0 && a.RelevanceFloor <= 1) || !(a.PacingSlack >= 0 && a.PacingSlack <= 1) ||
-		a.RepeatWindow < 0 || a.ClickTTL < 0 || a.AttributionWindow < 0 || a.BotClicksPerMinute < 0 {
-		return errors.New("config: ads: reserve ≥ 0, relevance_floor and pacing_slack from 0 to 1, windows and bot_clicks_per_minute ≥ 0")
+		a.RepeatWindow < 0 || a.ClickTTL < 0 || a.AttributionWindow < 0 || a.BotClicksPerMinute < 0 || a.Retention < 0 {
+		return errors.New("config: ads: reserve ≥ 0, relevance_floor and pacing_slack from 0 to 1, windows, retention and bot_clicks_per_minute ≥ 0")
 	}
 	for surface, ps := range c.Ads.Slots.Map() {
 		for _, p := range ps {
