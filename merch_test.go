@@ -444,3 +444,37 @@ func TestAdBudgetUnderConcurrentHTTPClicks(t *testing.T) {
 		t.Fatalf("after a restart: %+v", rep2)
 	}
 }
+
+// The storefront's "recommended for you" row carries ads (labelled) and
+// the rules of the recommend surface.
+func TestStorefrontRecommendedRowIsMerchandised(t *testing.T) {
+	url, _ := serveAt(t, t.TempDir())
+	call(t, "POST", url+"/api/items", shopItems(), 200, nil)
+	var evs []string
+	for i := range 6 {
+		for range 6 - i {
+			evs = append(evs, fmt.Sprintf(`{"user_id":"v%d","item_id":"c%d","type":"view"}`, len(evs), i))
+		}
+	}
+	call(t, "POST", url+"/api/events", "["+strings.Join(evs, ",")+"]", 200, nil)
+	call(t, "POST", url+"/api/campaigns", `{"name":"pens","advertiser":"Bic","items":["p3"],"bid":0.5,"daily_budget":10,"targeting":{"surfaces":["recommend"]},"pacing":"asap"}`, 201, nil)
+	call(t, "POST", url+"/api/rules", `{"name":"home","if":{"surfaces":["recommend"]},"then":{"pin":[{"item_id":"s1","position":1}]}}`, 201, nil)
+	code, body := get(t, url+"/")
+	if code != 200 {
+		t.Fatalf("home: %d", code)
+	}
+	i := strings.Index(body, `id="row-recommended"`)
+	if i < 0 {
+		t.Fatalf("no recommended row:\n%s", body)
+	}
+	rowHTML := body[i:]
+	if j := strings.Index(rowHTML[1:], `id="row-`); j > 0 {
+		rowHTML = rowHTML[:j]
+	}
+	if !strings.Contains(rowHTML, `class="card sponsored"`) || !strings.Contains(rowHTML, `data-item="p3"`) || !strings.Contains(rowHTML, "data-request-id=") {
+		t.Fatalf("recommended row without a labelled ad:\n%s", rowHTML)
+	}
+	if first := strings.Index(rowHTML, `data-item="`); first < 0 || !strings.HasPrefix(rowHTML[first:], `data-item="s1"`) {
+		t.Fatalf("the pinned item is not first:\n%s", rowHTML)
+	}
+}

@@ -266,11 +266,30 @@ func (a *merchAnswer) merch() Merch { return Merch{RequestID: a.RequestID, Rules
 // the model (asking it for enough extra items to replace the hidden and
 // filtered ones) and ads in the surface's slots. fetch is the model.
 func (m *merch) recommend(r *http.Request, surface, user string, req recommend.Request, fetch func(recommend.Request) (*recommend.Answer, error)) (*merchAnswer, error) {
+	return m.recommendCtx(r.Context(), surface, user, req, fetch, m.ruleSet(r), m.adsOn(r))
+}
+
+// MerchRecommend runs a recommendation surface for the storefront as the
+// API does: rules after the model, ads in the surface's slots. It returns
+// the items and the answer's request id.
+func (s *Server) MerchRecommend(ctx context.Context, surface, user string, req recommend.Request, fetch func(recommend.Request) (*recommend.Answer, error)) ([]recommend.Item, string, error) {
+	m := s.merch
+	var set *rules.Set
+	if m != nil {
+		set = m.book.Set()
+	}
+	a, err := m.recommendCtx(ctx, surface, user, req, fetch, set, m != nil && m.ads != nil)
+	if err != nil {
+		return nil, "", err
+	}
+	return a.Items, a.RequestID, nil
+}
+
+func (m *merch) recommendCtx(ctx context.Context, surface, user string, req recommend.Request, fetch func(recommend.Request) (*recommend.Answer, error), set *rules.Set, adsOn bool) (*merchAnswer, error) {
 	out := &merchAnswer{RequestID: newRequestID()}
-	set := m.ruleSet(r)
 	var plan *rules.Plan
 	if set.Len() > 0 {
-		plan = set.Plan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(r.Context(), user), Now: m.now()})
+		plan = set.Plan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
 	}
 	n := req.N
 	if !plan.Empty() {
@@ -296,7 +315,7 @@ func (m *merch) recommend(r *http.Request, surface, user string, req recommend.R
 		for i, it := range list {
 			ids[i], scores[i] = it.ID, it.Score
 		}
-		placed := plan.Arrange(ids, scores, true, m.lookup(r.Context(), recFilterKeeps(req.Filter)), m.now())
+		placed := plan.Arrange(ids, scores, true, m.lookup(ctx, recFilterKeeps(req.Filter)), m.now())
 		arranged := make([]recommend.Item, 0, len(placed))
 		for _, p := range placed {
 			it := recommend.Item{ID: p.ID, Reason: "pinned"}
@@ -309,12 +328,12 @@ func (m *merch) recommend(r *http.Request, surface, user string, req recommend.R
 		list = arranged
 	}
 	list = list[:min(len(list), n)]
-	if m.adsOn(r) {
+	if adsOn {
 		ids := make([]string, len(list))
 		for i, it := range list {
 			ids[i] = it.ID
 		}
-		for _, p := range m.fill(r.Context(), ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: req.Filter.Categories, Organic: ids}) {
+		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: req.Filter.Categories, Organic: ids}) {
 			list = insertAd(list, p, func(p ads.Placement) recommend.Item {
 				return recommend.Item{ID: p.Item, Reason: "sponsored", Sponsored: true}
 			}, func(it recommend.Item) string { return it.ID })

@@ -122,6 +122,11 @@ type card struct {
 	List                                        string // the row, for click-through counting
 	Initials                                    string
 	Hue                                         int // placeholder colour class 0..7
+	// merchandising: an ad is labelled; RequestID and Position go with
+	// its click
+	Sponsored bool
+	RequestID string
+	Position  int
 }
 
 // row is a titled list of cards.
@@ -203,7 +208,9 @@ func (u *UI) cards(ctx context.Context, v visitor, list string, items []recommen
 		if err != nil {
 			continue
 		}
-		out = append(out, cardOf(c, list, it.Reason))
+		cd := cardOf(c, list, it.Reason)
+		cd.Sponsored = it.Sponsored
+		out = append(out, cd)
 		ids = append(ids, it.ID)
 	}
 	u.ctr.shown(v.Session, list, ids, u.now())
@@ -224,12 +231,16 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := u.visitorOf(w, r)
 	var rows []row
-	rec, err := u.recommended(ctx, v)
+	rec, rid, err := u.recommendedRow(ctx, v)
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	rows = append(rows, row{ID: "recommended", Title: "Recommended for you", Empty: "Nothing to recommend yet.", Cards: u.cards(ctx, v, "recommended", rec.Items)})
+	recCards := u.cards(ctx, v, "recommended", rec)
+	for i := range recCards { // clicks carry the answer's request id (ad billing)
+		recCards[i].RequestID, recCards[i].Position = rid, i+1
+	}
+	rows = append(rows, row{ID: "recommended", Title: "Recommended for you", Empty: "Nothing to recommend yet.", Cards: recCards})
 	personal, err := u.personalRows(ctx, v)
 	if err != nil {
 		u.fail(w, r, err)
