@@ -36,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/aisle-dev/aisle/ads"
 	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/bus"
@@ -52,6 +53,7 @@ import (
 	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/rules"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/ranking"
 	"github.com/aisle-dev/aisle/store"
@@ -113,6 +115,8 @@ type Aisle struct {
 	ix     *search.Index
 	clicks *search.Clicks
 	ranker *ranking.Learner
+	rules  *rules.Book  // merchandising rules (issue 16)
+	ads    *ads.Service // sponsored products (issue 16)
 	// privacy: retention and compaction jobs (issue 12)
 	privacy engine.PrivacyOptions
 	// cluster: change feed, lease, stream ingestion (issue 13)
@@ -209,6 +213,9 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	a.ranker = wire.NewSearchRanker(cfg, a.ix, a.eng, a.svc, a.clicks, a.log)
 	a.svc.AddLearner(a.ranker) // retrained with the recommendation models
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)
+	if err = a.openMerch(ctx); err != nil {
+		return nil, err
+	}
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
@@ -217,10 +224,12 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		return nil, fmt.Errorf("aisle: register cluster metrics: %w", err)
 	}
 	var ui *web.UI
-	if ui, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log, Experiments: a.exp,
+	ui, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log, Experiments: a.exp,
 		Demo: o.demo, Secret: sec, TrustProxy: cfg.Server.TrustProxy,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
-			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
+			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks},
+			Merch:        a.srv.MerchSearch}})
+	if err != nil {
 		return nil, err
 	}
 	if err = a.openAssistant(ui); err != nil {
@@ -235,6 +244,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		a.eng.Subscribe(a.images)
 		a.srv.AddImageRoutes(a.images)
 	}
+	ui.AddMerchPages(a.rules, a.ads)
 	return a, nil
 }
 
@@ -309,11 +319,17 @@ func (a *Aisle) Start(ctx context.Context) error {
 		}
 	}
 	var maxSeq uint64
-	if err := a.svc.Load(ctx, a.clicks.Record, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }); err != nil { // one scan of the log for both
+	// one scan of the log for all: ad clicks stored but not yet billed
+	// when the server stopped are billed now (once)
+	if err := a.svc.Load(ctx, a.clicks.Record, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }, a.ads.Replay); err != nil {
 		return err
 	}
 	a.eng.SetAppliedFloor(maxSeq)
 	a.eng.Subscribe(a.svc)
+	a.eng.Subscribe(a.ads)
+	if !a.goBackground(func() { a.ads.Run(a.bg, 200*time.Millisecond) }) {
+		return errors.New("aisle: closed while starting")
+	}
 	if err := wire.LoadSearch(ctx, a.ix, a.clicks, a.eng); err != nil {
 		return err
 	}
@@ -561,4 +577,31 @@ func (a *Aisle) openExperiments() error {
 	return a.srv.Registry().Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "aisle_impressions_dropped_total", Help: "Answers not written to the impression log because its queue was full (raise experiments.impression_queue).",
 	}, func() float64 { return float64(imp.Dropped()) }))
+}
+
+// openMerch opens the merchandising rules and the sponsored products kept
+// in the store and adds their routes; ad clicks stay out of organic
+// learning, and the click model retrains with the other models.
+func (a *Aisle) openMerch(ctx context.Context) error {
+	var err error
+	if a.rules, err = rules.Open(ctx, a.st, nil); err != nil {
+		return err
+	}
+	// rules and ads read the fields of every candidate: from memory
+	items := rules.NewItemCache(a.eng.GetItem, 100_000)
+	a.eng.Subscribe(items)
+	ac := a.cfg.Ads
+	if a.ads, err = ads.New(ctx, ads.Options{Store: a.st, Item: items.Get, Logger: a.log, Config: ads.Config{
+		Slots: ac.Slots.Map(), Reserve: ads.ToMicros(ac.Reserve), RelevanceFloor: ac.RelevanceFloor,
+		RepeatWindow: ac.RepeatWindow, ClickTTL: ac.ClickTTL, AttributionWindow: ac.AttributionWindow,
+		BotClicksPerMinute: ac.BotClicksPerMinute, PacingSlack: ac.PacingSlack, Retention: ac.Retention,
+	}}); err != nil {
+		return err
+	}
+	a.svc.SetSponsored(a.ads.Sponsored)  // popularity, profiles, training data
+	a.clicks.SkipEvent = a.ads.Sponsored // search click-through
+	a.ranker.SetExcludeEvent(a.ads.Sponsored)
+	a.svc.AddLearner(ads.Learner{S: a.ads})
+	a.srv.AddMerchRoutes(api.MerchOptions{Rules: a.rules, Ads: a.ads, Affinity: a.svc.Affinity, Items: items.Get})
+	return nil
 }

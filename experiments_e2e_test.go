@@ -3,11 +3,8 @@ package aisle
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"regexp"
 	"testing"
 	"time"
@@ -42,26 +39,6 @@ func serveDir(t *testing.T, dir string) (url string, stop func()) {
 		<-served
 		if err := a.Close(); err != nil {
 			t.Error(err)
-		}
-	}
-}
-
-func call(t *testing.T, method, url, body string, want int, out any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, bytes.NewReader([]byte(body)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s: %d %s, want %d", method, url, resp.StatusCode, b, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v in %s", method, url, err, b)
 		}
 	}
 }

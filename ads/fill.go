@@ -44,30 +44,35 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		slots = slots[:r.MaxSlots]
 	}
 	cs := s.camps.Load()
-	if len(slots) == 0 || len(cs.list) == 0 || r.RequestID == "" {
+	if len(slots) == 0 || r.RequestID == "" {
 		return nil
 	}
+	if len(cs.list) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
+	s.mu.Unlock()
 	now := s.o.Now()
 	m := s.model.Load()
-	var orgCats []string // top-level categories of the organic items
-	itemCache := map[string]*catalog.Item{}
-	item := func(id string) *catalog.Item {
-		if it, ok := itemCache[id]; ok {
-			return it
-		}
-		var p *catalog.Item
+	var orgCats []string                    // top-level categories of the organic items
+	item := func(id string) *catalog.Item { // Options.Item caches (rules.ItemCache)
 		if it, err := s.o.Item(ctx, id); err == nil {
-			p = &it
+			return &it
 		}
-		itemCache[id] = p
-		return p
+		return nil
 	}
-	if r.Surface != "search" {
-		for _, id := range r.Organic[:min(len(r.Organic), 20)] {
-			if it := item(id); it != nil {
-				orgCats = append(orgCats, topCats(it)...)
+	orgRead := r.Surface == "search"
+	organicCats := func() []string { // read once, when an ad needs it
+		if !orgRead {
+			orgRead = true
+			for _, id := range r.Organic[:min(len(r.Organic), 20)] {
+				if it := item(id); it != nil {
+					orgCats = append(orgCats, topCats(it)...)
+				}
 			}
 		}
+		return orgCats
 	}
 	var bidders []Bidder
 	feats := map[string]Features{}
@@ -86,7 +91,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 			}) {
 				continue
 			}
-			rel := relevance(&r, it, orgCats)
+			rel := relevance(&r, it, organicCats())
 			if rel < s.o.Config.RelevanceFloor || rel <= 0 {
 				continue
 			}

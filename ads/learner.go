@@ -1,10 +1,12 @@
 package ads
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/aisle-dev/aisle/pipeline"
@@ -163,4 +165,51 @@ func (l Learner) Rollback(ctx context.Context) (store.ModelMeta, error) {
 	}
 	return store.ModelMeta{Name: LearnerName, Version: prev.Version, Status: "serving",
 		Metrics: map[string]float64{"log_loss": prev.LogLoss, "auc": prev.AUC}}, nil
+}
+
+// Calibration is one bucket of the calibration plot: impressions whose
+// predicted click probability fell in it, and the mean predicted and the
+// observed click rate.
+type Calibration struct {
+	Impressions int     `json:"impressions"`
+	Predicted   float64 `json:"predicted"`
+	Observed    float64 `json:"observed"`
+}
+
+// Calibrate sorts the logged impressions by the serving model's
+// prediction into buckets of equal size and compares predicted with
+// observed click rates.
+func (s *Service) Calibrate(ctx context.Context, buckets int) ([]Calibration, error) {
+	exs, _, err := s.Examples(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := s.Model()
+	type pe struct {
+		p float64
+		y bool
+	}
+	ps := make([]pe, len(exs))
+	for i, e := range exs {
+		ps[i] = pe{m.Predict(e.F), e.Clicked}
+	}
+	slices.SortFunc(ps, func(a, b pe) int { return cmp.Compare(a.p, b.p) })
+	out := []Calibration{}
+	for b := 0; b < buckets && len(ps) > 0; b++ {
+		lo, hi := b*len(ps)/buckets, (b+1)*len(ps)/buckets
+		if hi <= lo {
+			continue
+		}
+		c := Calibration{Impressions: hi - lo}
+		for _, x := range ps[lo:hi] {
+			c.Predicted += x.p
+			if x.y {
+				c.Observed++
+			}
+		}
+		c.Predicted /= float64(c.Impressions)
+		c.Observed /= float64(c.Impressions)
+		out = append(out, c)
+	}
+	return out, nil
 }

@@ -12,10 +12,11 @@ import (
 )
 
 // Run writes logged impressions every interval until ctx ends, then once
-// more.
+// more; every hour it trims impressions older than Config.Retention.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	lastTrim := time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -26,6 +27,14 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("ads: writing impressions", "error", err)
+			}
+			if r := s.o.Config.Retention; r > 0 && time.Since(lastTrim) > time.Hour {
+				lastTrim = time.Now()
+				if n, err := s.Trim(ctx, s.o.Now().Add(-r)); err != nil && ctx.Err() == nil {
+					s.log.Error("ads: trimming old impressions", "error", err)
+				} else if n > 0 {
+					s.log.Info("ads: trimmed old impressions", "impressions", n)
+				}
 			}
 		}
 	}
@@ -41,11 +50,18 @@ func (s *Service) Flush(ctx context.Context) error {
 	for _, im := range s.pending {
 		batch = append(batch, im)
 	}
+	answers := s.answers
+	s.answers = map[string]int64{}
 	s.mu.Unlock()
-	if len(batch) == 0 {
+	if len(batch) == 0 && len(answers) == 0 {
 		return nil
 	}
 	err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		for surface, n := range answers {
+			if err := addInt(tx, bSlots, surface+"\x00answers", n); err != nil {
+				return err
+			}
+		}
 		for _, im := range batch {
 			key := im.RequestID + "\x00" + im.Item
 			if tx.Get(bImps, key) != nil {
@@ -68,6 +84,11 @@ func (s *Service) Flush(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
+		s.mu.Lock()
+		for surface, n := range answers { // counted again at the next flush
+			s.answers[surface] += n
+		}
+		s.mu.Unlock()
 		return fmt.Errorf("write %d ad impressions: %w", len(batch), err)
 	}
 	s.mu.Lock()
@@ -101,11 +122,22 @@ func (s *Service) Sponsored(e events.Event) bool {
 	if e.RequestID == "" || e.ItemID == "" {
 		return false
 	}
-	found := false
-	s.o.Store.MerchView(context.Background(), func(tx store.MerchTx) error {
-		_, found = s.impression(tx, e.RequestID, e.ItemID)
-		return nil
-	})
+	return s.hasImpression(e.RequestID, e.ItemID)
+}
+
+// hasImpression reports whether an ad impression of item in the answer
+// requestID was logged (queued or written), without decoding it.
+func (s *Service) hasImpression(requestID, item string) bool {
+	key := requestID + "\x00" + item
+	s.mu.Lock()
+	_, found := s.pending[key]
+	s.mu.Unlock()
+	if !found {
+		s.o.Store.MerchView(context.Background(), func(tx store.MerchTx) error {
+			found = tx.Get(bImps, key) != nil
+			return nil
+		})
+	}
 	return found
 }
 
@@ -131,7 +163,22 @@ func (s *Service) EventsAppended(evs []events.Event) {
 // Replay handles an event read from the log at start: events handled
 // before (by their seq) change nothing, so a click stored but not yet
 // billed when the server stopped is billed now, and only once.
-func (s *Service) Replay(e events.Event) { s.handle(context.Background(), e) }
+func (s *Service) Replay(e events.Event) {
+	if e.Type != events.Click && e.Type != events.Purchase || (e.Type == events.Click && e.RequestID == "") {
+		return
+	}
+	if e.Seq != 0 {
+		seen := false
+		s.o.Store.MerchView(context.Background(), func(tx store.MerchTx) error {
+			seen = tx.Get(bEvents, seqKey(e.Seq)) != nil
+			return nil
+		})
+		if seen {
+			return
+		}
+	}
+	s.handle(context.Background(), e)
+}
 
 func (s *Service) handle(ctx context.Context, e events.Event) {
 	switch {
@@ -153,8 +200,10 @@ func (s *Service) handle(ctx context.Context, e events.Event) {
 
 func seqKey(seq uint64) string { return fmt.Sprintf("%016x", seq) }
 
-// Click bills one ad click exactly once: a valid click (an impression with
-// this request id and item exists, same position and shopper, not expired,
+// Click bills one ad click exactly once. A click without an ad impression
+// of its request id and item is no ad click: it is answered
+// no_impression and nothing is written. A valid click (same position and
+// shopper as the impression, not expired,
 // not from a bot, not already charged, not a repeat within the repeat
 // window) is charged its auction price, capped so that the campaign's
 // daily and total spend never exceed its budgets; an invalid click is
@@ -164,6 +213,13 @@ func (s *Service) Click(ctx context.Context, e events.Event) (Outcome, error) {
 	now := e.Timestamp
 	if now.IsZero() || now.After(s.o.Now()) {
 		now = s.o.Now()
+	}
+	if !s.hasImpression(e.RequestID, e.ItemID) {
+		// not an ad click: a click on an organic item (answers carry
+		// request ids for attribution too), a forged request id, or the
+		// impression was lost in a crash. Nothing is charged or written.
+		s.unmatched.Add(1)
+		return Outcome{Invalid: "no_impression"}, nil
 	}
 	var out Outcome
 	var clickTimes int
@@ -251,6 +307,7 @@ func (s *Service) Click(ctx context.Context, e events.Event) (Outcome, error) {
 			addInt(tx, bSpend, im.Campaign+"\x00total", amount),
 			addInt(tx, bStats, im.Campaign+"\x00clicks", 1),
 			addInt(tx, bStats, im.Campaign+"\x00spend", amount),
+			addInt(tx, bSlots, fmt.Sprintf("%s\x00%04d", im.Surface, im.Position), amount),
 		} {
 			if op != nil {
 				return op
@@ -388,3 +445,84 @@ func (s *Service) Report(ctx context.Context, id string) (Report, error) {
 func (s *Service) ItemsUpserted([]catalog.Item) {}
 func (s *Service) ItemsDeleted([]string)        {}
 func (s *Service) UserDeleted(string)           {}
+
+// SlotReport is one ad slot's revenue.
+type SlotReport struct {
+	Surface  string  `json:"surface"`
+	Position int     `json:"position"`
+	Answers  int64   `json:"answers"` // answers of the surface that had ad slots
+	Revenue  float64 `json:"revenue"`
+	// RPM is the revenue per thousand answers.
+	RPM float64 `json:"rpm"`
+}
+
+// Slots reports the revenue of every configured ad slot.
+func (s *Service) Slots(ctx context.Context) ([]SlotReport, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
+	out := []SlotReport{}
+	err := s.o.Store.MerchView(ctx, func(tx store.MerchTx) error {
+		for _, surface := range rulesSurfaces() {
+			answers := getInt(tx, bSlots, surface+"\x00answers")
+			for _, pos := range s.o.Config.Slots[surface] {
+				rev := getInt(tx, bSlots, fmt.Sprintf("%s\x00%04d", surface, pos))
+				r := SlotReport{Surface: surface, Position: pos, Answers: answers, Revenue: FromMicros(rev)}
+				if answers > 0 {
+					r.RPM = 1000 * FromMicros(rev) / float64(answers)
+				}
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Trim deletes logged impressions and charges of answers made before
+// before (request ids start with their time, so the oldest come first),
+// in transactions of at most 10,000, and returns how many impressions it
+// deleted. Spend, reports and the handled-event marks stay.
+func (s *Service) Trim(ctx context.Context, before time.Time) (int, error) {
+	cut := reqidPrefix(before)
+	total := 0
+	for {
+		n := 0
+		err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
+			var keys []string
+			errStop := fmt.Errorf("stop")
+			err := tx.Scan(bImps, "", func(k string, _ []byte) error {
+				if k >= cut || len(keys) >= 10_000 {
+					return errStop
+				}
+				keys = append(keys, k)
+				return nil
+			})
+			if err != nil && err != errStop {
+				return err
+			}
+			for _, k := range keys {
+				if err := tx.Delete(bImps, k); err != nil {
+					return err
+				}
+				if err := tx.Delete(bCharges, k); err != nil {
+					return err
+				}
+			}
+			n = len(keys)
+			return nil
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("trim ad impressions before %s: %w", before.Format(time.RFC3339), err)
+		}
+		if n < 10_000 || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
+}
+
+// reqidPrefix is the smallest request id made at t (see internal/reqid).
+func reqidPrefix(t time.Time) string {
+	return fmt.Sprintf("%08x", uint32(t.Unix()))
+}

@@ -118,6 +118,15 @@ func TestBudgetNeverOverspentUnderConcurrentClicksAndRestart(t *testing.T) {
 	if rep.Spend != 10 || rep.Clicks != 200 || rep.UnbilledClicks != 189 || rep.Impressions != 200 {
 		t.Fatalf("report after 200 clicks: %+v", rep)
 	}
+	slots, err := s.Slots(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sl := range slots {
+		if sl.Surface == "search" && sl.Position == 1 && (sl.Answers != 200 || sl.Revenue != 10 || sl.RPM != 50) {
+			t.Fatalf("search slot 1: %+v", sl)
+		}
+	}
 	// After the day's budget, A no longer competes: B takes the first slot.
 	if ps := s.Fill(ctx, Request{RequestID: reqid.New(), Surface: "search", Query: "stapler", User: "late"}); len(ps) != 1 || ps[0].Campaign == a.ID {
 		t.Fatalf("an exhausted campaign still serves: %+v", ps)
@@ -275,5 +284,35 @@ func TestEvenPacing(t *testing.T) {
 	rep, _ := s.Report(ctx, c.ID)
 	if rep.Spend != 1.8 || spent != 2 {
 		t.Fatalf("paced spend by 06:00: %v over %d clicks", rep.Spend, spent)
+	}
+}
+
+// Trim deletes the impressions (and their charges) of old answers only;
+// spend and reports stay.
+func TestTrimOldImpressions(t *testing.T) {
+	ctx := context.Background()
+	sh := newTestShop(t)
+	s := sh.service(t)
+	c := saveCampaign(t, s, Campaign{Name: "A", Advertiser: "Acme", Items: []string{"i0"}, Bid: 1, DailyBudget: 100, Pacing: "asap", Targeting: Targeting{Queries: []string{"stapler"}}})
+	old := fmt.Sprintf("%08x", uint32(sh.now.Add(-48*time.Hour).Unix())) + "0000000000000001"
+	s.Fill(ctx, Request{RequestID: old, Surface: "search", Query: "stapler", User: "u1"})
+	if out, _ := s.Click(ctx, events.Event{Seq: 1, UserID: "u1", ItemID: "i0", Type: events.Click, RequestID: old, Position: 1, Timestamp: sh.now}); out.Charged == 0 {
+		t.Fatalf("click: %+v", out)
+	}
+	fresh := reqid.New()
+	s.Fill(ctx, Request{RequestID: fresh, Surface: "search", Query: "stapler", User: "u2"})
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Trim(ctx, sh.now.Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("trimmed %d, %v; want the old impression", n, err)
+	}
+	if !s.hasImpression(fresh, "i0") || s.hasImpression(old, "i0") {
+		t.Fatal("trim kept the old or dropped the new impression")
+	}
+	rep, _ := s.Report(ctx, c.ID)
+	if rep.Impressions != 2 || rep.Clicks != 1 || rep.Spend != 0.05 {
+		t.Fatalf("report after trim: %+v", rep)
 	}
 }

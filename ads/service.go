@@ -30,6 +30,7 @@ import (
 //	ad_last_click:     user, item → LastClick (JSON): repeats and attribution
 //	ad_events:         event seq (16 hex) → outcome: events already handled
 //	ad_model:          "current" / "previous" → Model (JSON)
+//	ad_slots:          surface, position (4 digits) → revenue micros; surface, "answers" → count
 const (
 	bCampaigns = "campaigns"
 	bVersions  = "campaign_versions"
@@ -40,7 +41,10 @@ const (
 	bLastClick = "ad_last_click"
 	bEvents    = "ad_events"
 	bModel     = "ad_model"
+	bSlots     = "ad_slots"
 )
+
+func rulesSurfaces() []string { return rules.Surfaces }
 
 // Config tunes the ad server.
 type Config struct {
@@ -65,6 +69,10 @@ type Config struct {
 	// PacingSlack is the share of a daily budget an even-paced campaign
 	// may be ahead of the clock.
 	PacingSlack float64
+	// Retention is how long impressions and charges are kept (for
+	// billing late clicks, attribution and training the click model); 0
+	// keeps them for ever. It should exceed ClickTTL.
+	Retention time.Duration
 }
 
 // DefaultConfig is the configuration of config.Default().
@@ -73,7 +81,7 @@ func DefaultConfig() Config {
 		Slots:   map[string][]int{"search": {1, 5}, "recommend": {3}, "similar": {3}, "bought_together": {3}, "popular": {3}, "trending": {3}, "session": {3}, "rows": {3}},
 		Reserve: ToMicros(0.05), RelevanceFloor: 0.5,
 		RepeatWindow: 30 * time.Minute, ClickTTL: 24 * time.Hour, AttributionWindow: 7 * 24 * time.Hour,
-		BotClicksPerMinute: 10, PacingSlack: 0.05,
+		BotClicksPerMinute: 10, PacingSlack: 0.05, Retention: 30 * 24 * time.Hour,
 	}
 }
 
@@ -132,11 +140,13 @@ type Service struct {
 	freqDay  string
 	itemHist map[string]*[2]int // item → ad impressions, clicks
 	botTimes map[string][]time.Time
-	clickers map[string]bool // users with a charged ad click (attribution)
+	clickers map[string]bool  // users with a charged ad click (attribution)
+	answers  map[string]int64 // surface → answers with ad slots, not yet written
 
-	flushMu sync.Mutex
-	dropped atomic.Int64
-	trainMu sync.Mutex
+	flushMu   sync.Mutex
+	dropped   atomic.Int64 // impressions dropped (queue full)
+	unmatched atomic.Int64 // clicks with a request id but no ad impression
+	trainMu   sync.Mutex
 }
 
 type spendState struct {
@@ -162,7 +172,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Config = DefaultConfig()
 	}
 	s := &Service{o: o, log: o.Logger, pending: map[string]Impression{}, spend: map[string]*spendState{},
-		freq: map[string]int{}, itemHist: map[string]*[2]int{}, botTimes: map[string][]time.Time{}, clickers: map[string]bool{}}
+		freq: map[string]int{}, itemHist: map[string]*[2]int{}, botTimes: map[string][]time.Time{}, clickers: map[string]bool{},
+		answers: map[string]int64{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/aisle-dev/aisle/ads"
 	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/embed/openai"
@@ -31,6 +32,7 @@ import (
 	"github.com/aisle-dev/aisle/internal/fakeembed"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/rules"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
@@ -151,6 +153,7 @@ func shopServerWith(t testing.TB, withExperiments bool) *Server {
 		t.Fatal(err)
 	}
 	srv.AddImageRoutes(images)
+	addMerch(t, srv, st)
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +233,29 @@ var calls = []struct {
 	{"error", "DELETE", "/api/suggest/pen", "", 404},
 	{"accepted", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"purchase","value":2}`, 200},
 	{"error-batch", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"rating","value":11}`, 400},
+	// merchandising (issue 16): rule r1 and campaign c1 exist (addMerch)
+	{"rule", "POST", "/api/rules", `{"name":"calc","if":{"query":"calculator"},"then":{"pin":[{"item_id":"p05","position":1}],"hide":["p06"]}}`, 201},
+	{"error", "POST", "/api/rules", `{"name":"x","then":{"pin":[{"item_id":"p05","position":0}]}}`, 400},
+	{"rule-list", "GET", "/api/rules", "", 200},
+	{"rule", "GET", "/api/rules/r1", "", 200},
+	{"rule", "PUT", "/api/rules/r1", `{"name":"gel pens","if":{"query":"gel pen","surfaces":["search"]},"then":{"pin":[{"item_id":"p07","position":2}],"boost":[{"brands":["Bic"],"strength":0.5}]}}`, 200},
+	{"rule-versions", "GET", "/api/rules/r1/versions", "", 200},
+	{"rule-preview", "POST", "/api/rules/preview?q=blue+pen&n=3", `{"name":"p","if":{"query":"blue pen"},"then":{"pin":[{"item_id":"p01","position":1}]}}`, 200},
+	{"search-result", "GET", "/api/search?q=gel+pen&n=3&sort=price_asc", "", 200},
+	{"search-result", "GET", "/api/search?q=calculator&n=3&rules=off&ads=off", "", 200},
+	{"campaign", "POST", "/api/campaigns", `{"name":"staplers","advertiser":"Acme","items":["p04"],"bid":0.5,"daily_budget":10,"targeting":{"queries":["stapler"]}}`, 201},
+	{"error", "POST", "/api/campaigns", `{"name":"x","advertiser":"a","items":[],"bid":0,"daily_budget":10}`, 400},
+	{"campaign-list", "GET", "/api/campaigns", "", 200},
+	{"campaign", "GET", "/api/campaigns/c1", "", 200},
+	{"campaign", "PUT", "/api/campaigns/c1", `{"name":"pens","advertiser":"Pilot","items":["p01","p03"],"bid":1,"daily_budget":10,"targeting":{"queries":["pen"],"match_type":"phrase"}}`, 200},
+	{"search-result", "GET", "/api/search?q=gel+pen&n=3&user_id=u01", "", 200},
+	{"campaign-report", "GET", "/api/campaigns/c1/report", "", 200},
+	{"click-model", "GET", "/api/campaigns/model", "", 200},
+	{"slot-reports", "GET", "/api/campaigns/slots", "", 200},
+	{"error", "GET", "/api/campaigns/nope/report", "", 404},
+	{"deleted", "DELETE", "/api/campaigns/c1", "", 200},
+	{"deleted", "DELETE", "/api/rules/r1", "", 200},
+	{"error", "GET", "/api/rules/r1", "", 404},
 	{"deleted", "DELETE", "/api/items/new-1", "", 200},
 	{"privacy-status", "GET", "/api/admin/privacy", "", 200},
 	{"", "GET", "/api/admin/backup", "", 200},
@@ -622,4 +648,27 @@ func TestPrivacyRoutesRefuseAsDescribed(t *testing.T) {
 			}
 		}
 	}
+}
+
+// addMerch adds the merchandising routes with one rule (r1) and one
+// campaign (c1).
+func addMerch(t testing.TB, srv *Server, st *boltstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	book, err := rules.Open(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := book.Save(ctx, rules.Rule{ID: "r1", Name: "pens", If: rules.Condition{Query: "pen"}, Then: rules.Consequence{Hide: []string{"p00"}}}); err != nil {
+		t.Fatal(err)
+	}
+	adSvc, err := ads.New(ctx, ads.Options{Store: st, Item: srv.Engine().GetItem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adSvc.Save(ctx, ads.Campaign{ID: "c1", Name: "pens", Advertiser: "Pilot", Items: []string{"p01"}, Bid: 1, DailyBudget: 10,
+		Targeting: ads.Targeting{Queries: []string{"pen"}}}); err != nil {
+		t.Fatal(err)
+	}
+	srv.AddMerchRoutes(MerchOptions{Rules: book, Ads: adSvc})
 }

@@ -73,6 +73,52 @@ func items(a *recommend.Answer) []recommend.Item {
 	return a.Items
 }
 
+// serveRecs serves a recommendation surface: the experiment's variant
+// picks the model (or interleaves two rankers), then the merchandising
+// rules and ads arrange the answer, which keeps the experiment's request
+// id; the impression is logged with each item's interleaving team.
+func (s *Server) serveRecs(r *http.Request, sv *served, user string, req recommend.Request, run func(recommend.Request) (*recommend.Answer, error)) (*merchAnswer, error) {
+	var before []recommend.Item
+	var teams []uint8
+	ans, err := s.merch.recommend(r, sv.id, sv.surface, user, req, func(req recommend.Request) (*recommend.Answer, error) {
+		a, t, err := sv.recommendAnswer(req, run)
+		if err == nil {
+			before, teams = a.Items, t
+		}
+		return a, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ans.Items == nil {
+		ans.Items = []recommend.Item{}
+	}
+	s.shown(sv, recIDs(ans.Items), realignTeams(before, teams, ans.Items))
+	return ans, nil
+}
+
+// realignTeams gives each item of after the interleaving team it had in
+// before (rules and ads move, add and remove items): 0, no team, for an
+// item the rankers did not place. nil without interleaving.
+func realignTeams(before []recommend.Item, teams []uint8, after []recommend.Item) []uint8 {
+	if teams == nil {
+		return nil
+	}
+	team := make(map[string]uint8, len(before))
+	for i, it := range before {
+		if i < len(teams) {
+			team[it.ID] = teams[i]
+		}
+	}
+	out := make([]uint8, len(after))
+	for i, it := range after {
+		if !it.Sponsored {
+			out[i] = team[it.ID]
+		}
+	}
+	return out
+}
+
 func (h *recHandlers) recommend(r *http.Request) (any, error) {
 	req, err := RecommendRequest(r)
 	if err != nil {
@@ -86,14 +132,13 @@ func (h *recHandlers) recommend(r *http.Request) (any, error) {
 		req.Model = m // an experiment's variant overrides it
 	}
 	sv := h.srv.serve("recommend", user, r.URL.Query().Get("session_id"))
-	ans, teams, err := sv.recommendAnswer(req, func(req recommend.Request) (*recommend.Answer, error) {
+	ans, err := h.srv.serveRecs(r, sv, user, req, func(req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.Recommend(r.Context(), user, req)
 	})
 	if err != nil {
 		return nil, err
 	}
-	h.srv.shown(sv, recIDs(ans.Items), teams)
-	return UserRecs{UserID: user, Items: items(ans), Model: ans.Model, RequestID: sv.id, Variant: sv.variant()}, nil
+	return UserRecs{UserID: user, Items: ans.Items, Model: ans.Model, Merch: ans.merch(), Variant: sv.variant()}, nil
 }
 
 type sessionBody struct {
@@ -125,14 +170,13 @@ func (h *recHandlers) session(r *http.Request) (any, error) {
 	}
 	q := r.URL.Query()
 	sv := h.srv.serve("session", q.Get("user_id"), q.Get("session_id"))
-	ans, teams, err := sv.recommendAnswer(req, func(req recommend.Request) (*recommend.Answer, error) {
+	ans, err := h.srv.serveRecs(r, sv, "", req, func(req recommend.Request) (*recommend.Answer, error) {
 		return h.svc.Session(r.Context(), b.Items, req)
 	})
 	if err != nil {
 		return nil, err
 	}
-	h.srv.shown(sv, recIDs(ans.Items), teams)
-	return SessionRecs{Items: items(ans), Model: ans.Model, RequestID: sv.id, Variant: sv.variant()}, nil
+	return SessionRecs{Items: ans.Items, Model: ans.Model, Merch: ans.merch(), Variant: sv.variant()}, nil
 }
 
 func (h *recHandlers) itemAnswer(r *http.Request, surface string, f func(id string, req recommend.Request) (*recommend.Answer, error)) (any, error) {
@@ -142,12 +186,13 @@ func (h *recHandlers) itemAnswer(r *http.Request, surface string, f func(id stri
 	}
 	id := r.PathValue("id")
 	sv := h.srv.serveQuery(surface, r)
-	ans, err := f(id, sv.recommend(req))
+	ans, err := h.srv.serveRecs(r, sv, r.URL.Query().Get("user_id"), req, func(req recommend.Request) (*recommend.Answer, error) {
+		return f(id, req)
+	})
 	if err != nil {
 		return nil, err // recommend.ErrUnknownItem is a 404
 	}
-	h.srv.shown(sv, recIDs(ans.Items), nil)
-	return ItemRecs{ItemID: id, Items: items(ans), Model: ans.Model, RequestID: sv.id, Variant: sv.variant()}, nil
+	return ItemRecs{ItemID: id, Items: ans.Items, Model: ans.Model, Merch: ans.merch(), Variant: sv.variant()}, nil
 }
 
 func (h *recHandlers) similar(r *http.Request) (any, error) {
@@ -172,9 +217,13 @@ func (h *recHandlers) popular(r *http.Request) (any, error) {
 		return nil, &Error{Status: http.StatusBadRequest, Msg: err.Error()}
 	}
 	sv := h.srv.serveQuery("popular", r)
-	ans := h.svc.Popular(win, sv.recommend(req))
-	h.srv.shown(sv, recIDs(ans.Items), nil)
-	return PopularRecs{Items: items(ans), Window: r.URL.Query().Get("window"), RequestID: sv.id, Variant: sv.variant()}, nil
+	ans, err := h.srv.serveRecs(r, sv, r.URL.Query().Get("user_id"), req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.Popular(win, req), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return PopularRecs{Items: ans.Items, Window: r.URL.Query().Get("window"), Merch: ans.merch(), Variant: sv.variant()}, nil
 }
 
 func (h *recHandlers) trending(r *http.Request) (any, error) {
@@ -183,9 +232,13 @@ func (h *recHandlers) trending(r *http.Request) (any, error) {
 		return nil, err
 	}
 	sv := h.srv.serveQuery("trending", r)
-	ans := h.svc.Trending(sv.recommend(req))
-	h.srv.shown(sv, recIDs(ans.Items), nil)
-	return TrendingRecs{Items: items(ans), RequestID: sv.id, Variant: sv.variant()}, nil
+	ans, err := h.srv.serveRecs(r, sv, r.URL.Query().Get("user_id"), req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.Trending(req), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return TrendingRecs{Items: ans.Items, Merch: ans.merch(), Variant: sv.variant()}, nil
 }
 
 func (h *recHandlers) models(r *http.Request) (any, error) {

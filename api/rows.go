@@ -12,7 +12,7 @@ import (
 // you": buy it again, recently viewed, new arrivals, because you viewed X
 // and complete your basket. Each takes the usual n, filters and diversity.
 func (s *Server) addRowRoutes(svc *recommend.Service) {
-	h := &rowHandlers{svc: svc}
+	h := &rowHandlers{srv: s, svc: svc}
 	s.Handle(Route{"GET", "/api/recommend/{user_id}/buy-again", Read, s.JSON(h.userRow(svc.BuyAgain))})
 	s.Handle(Route{"GET", "/api/recommend/{user_id}/recently-viewed", Read, s.JSON(h.userRow(svc.RecentlyViewed))})
 	s.Handle(Route{"GET", "/api/recommend/{user_id}/new-arrivals", Read, s.JSON(h.userRow(svc.NewArrivals))})
@@ -21,6 +21,7 @@ func (s *Server) addRowRoutes(svc *recommend.Service) {
 }
 
 type rowHandlers struct {
+	srv *Server
 	svc *recommend.Service
 }
 
@@ -32,11 +33,13 @@ func (h *rowHandlers) userRow(row func(ctx context.Context, user string, req rec
 			return nil, err
 		}
 		user := r.PathValue("user_id")
-		ans, err := row(r.Context(), user, req)
+		ans, err := h.srv.merch.recommend(r, "", "rows", user, req, func(req recommend.Request) (*recommend.Answer, error) {
+			return row(r.Context(), user, req)
+		})
 		if err != nil {
 			return nil, err
 		}
-		return UserRow{UserID: user, Items: items(ans)}, nil
+		return UserRow{UserID: user, Items: ans.Items, Merch: ans.merch()}, nil
 	}
 }
 

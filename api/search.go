@@ -38,6 +38,7 @@ import (
 func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *recommend.Service, defaultMode search.Mode) func() {
 	h := &searchHandlers{srv: s, ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped, s.Go),
 		canWrite: s.CanWrite, secret: s.secret}
+	s.search = h
 	h.p = &Personaliser{Index: ix, Clicks: clicks}
 	if svc != nil {
 		h.p.Affinity = svc.Affinity
@@ -173,12 +174,10 @@ func (h *searchHandlers) search(r *http.Request) (any, error) {
 	user := q.Get("user_id")
 	sv := h.srv.serve("search", user, q.Get("session_id"))
 	req = sv.search(req, h.ix.Config().Fusion)
-	if err := h.p.Personalise(r.Context(), &req, user); err != nil {
-		return nil, err
-	}
-	res, err := h.ix.Search(r.Context(), req)
+	// rules (rules=off previews without them) and ads (ads=off), see rules.go
+	res, err := h.runReq(r.Context(), sv.id, req, user, q.Get("session_id"), h.srv.merch.ruleSet(r), h.srv.merch.adsOn(r))
 	if err != nil {
-		return nil, searchError(r.Context(), h.ix, req, err)
+		return nil, err
 	}
 	if req.Query != "" && req.Offset == 0 {
 		logUser, logSession := h.logIdentity(r, user, q.Get("session_id"))
@@ -195,7 +194,7 @@ func (h *searchHandlers) search(r *http.Request) (any, error) {
 		ids[i] = it.ID
 	}
 	h.srv.shown(sv, ids, nil)
-	res.RequestID, res.Variant = sv.id, sv.variant()
+	res.Variant = sv.variant()
 	return res, nil
 }
 

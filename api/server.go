@@ -124,6 +124,8 @@ type Server struct {
 	ready   atomic.Bool
 	mux     *http.ServeMux
 	routes  []Route
+	merch   *merch          // rules and ads (AddMerchRoutes); nil: none
+	search  *searchHandlers // set by AddSearchRoutes
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec

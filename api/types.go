@@ -61,9 +61,7 @@ type UserRecs struct {
 	UserID string           `json:"user_id"`
 	Items  []recommend.Item `json:"items"`
 	Model  string           `json:"model"` // NAME@VERSION of the ranking model, "" when none ranked
-	// RequestID identifies this answer: send it back (with the item's
-	// position) on the click, cart or purchase that follows (issue 15).
-	RequestID string `json:"request_id"`
+	Merch
 	// Variant is the experiment variant that served the answer (absent
 	// outside experiments).
 	Variant string `json:"variant,omitempty"`
@@ -73,9 +71,7 @@ type UserRecs struct {
 type SessionRecs struct {
 	Items []recommend.Item `json:"items"`
 	Model string           `json:"model"`
-	// RequestID identifies this answer: send it back (with the item's
-	// position) on the click, cart or purchase that follows (issue 15).
-	RequestID string `json:"request_id"`
+	Merch
 	// Variant is the experiment variant that served the answer (absent
 	// outside experiments).
 	Variant string `json:"variant,omitempty"`
@@ -86,9 +82,7 @@ type ItemRecs struct {
 	ItemID string           `json:"item_id"`
 	Items  []recommend.Item `json:"items"`
 	Model  string           `json:"model"`
-	// RequestID identifies this answer: send it back (with the item's
-	// position) on the click, cart or purchase that follows (issue 15).
-	RequestID string `json:"request_id"`
+	Merch
 	// Variant is the experiment variant that served the answer (absent
 	// outside experiments).
 	Variant string `json:"variant,omitempty"`
@@ -98,9 +92,7 @@ type ItemRecs struct {
 type PopularRecs struct {
 	Items  []recommend.Item `json:"items"`
 	Window string           `json:"window"` // as asked; "" is all time
-	// RequestID identifies this answer: send it back (with the item's
-	// position) on the click, cart or purchase that follows (issue 15).
-	RequestID string `json:"request_id"`
+	Merch
 	// Variant is the experiment variant that served the answer (absent
 	// outside experiments).
 	Variant string `json:"variant,omitempty"`
@@ -112,6 +104,34 @@ type TrendingRecs struct {
 	// RequestID identifies this answer: send it back (with the item's
 	// position) on the click, cart or purchase that follows (issue 15).
 	RequestID string `json:"request_id"`
+	// Variant is the experiment variant that served the answer (absent
+	// outside experiments).
+	Variant string `json:"variant,omitempty"`
+	Merch
+}
+
+// Merch is what merchandising adds to an answer: the answer's request id
+// (sent back on clicks: ad billing and attribution) and the ids of the
+// merchandising rules applied to it.
+type Merch struct {
+	RequestID string   `json:"request_id,omitempty"`
+	Rules     []string `json:"rules,omitempty"`
+}
+
+// SearchAnswer answers GET /api/search: the search result (search.Result)
+// after merchandising rules and ads.
+type SearchAnswer struct {
+	Items  []search.Hit   `json:"items"`
+	Total  int            `json:"total"`
+	Facets *search.Facets `json:"facets,omitempty"`
+	TookMS float64        `json:"took_ms"`
+	Mode   search.Mode    `json:"mode"`
+	Merch
+	// Redirect, set by a rule, is where the shopper should go instead
+	// (the answer then has no items).
+	Redirect string `json:"redirect,omitempty"`
+	// Query is the query run instead of the shopper's (a rule replaced it).
+	Query string `json:"query,omitempty"`
 	// Variant is the experiment variant that served the answer (absent
 	// outside experiments).
 	Variant string `json:"variant,omitempty"`
@@ -155,6 +175,7 @@ type Suggestions struct {
 type UserRow struct {
 	UserID string           `json:"user_id"`
 	Items  []recommend.Item `json:"items"`
+	Merch
 }
 
 // AnchoredRows answers GET /api/recommend/{user_id}/because-you-viewed:

@@ -50,6 +50,8 @@ type Config struct {
 	Shops Shops `yaml:"shops"`
 	// Images configures search by image (POST /api/search/image).
 	Images Images `yaml:"images"`
+	// Ads configures sponsored products (see docs/merchandising.md).
+	Ads Ads `yaml:"ads"`
 }
 
 // Cluster configures the change feed, the lease and stream ingestion on
@@ -139,6 +141,56 @@ type Shops struct {
 	// a request (default 30m; 0: never); its next request loads it again.
 	// The default shop is never unloaded.
 	IdleUnload time.Duration `yaml:"idle_unload"`
+}
+
+// AdSlots are the 1-based ad positions of each surface (empty: no ads).
+type AdSlots struct {
+	Search         []int `yaml:"search"`
+	Recommend      []int `yaml:"recommend"`
+	Similar        []int `yaml:"similar"`
+	BoughtTogether []int `yaml:"bought_together"`
+	Popular        []int `yaml:"popular"`
+	Trending       []int `yaml:"trending"`
+	Session        []int `yaml:"session"`
+	Rows           []int `yaml:"rows"`
+}
+
+// Map returns the slots by surface name.
+func (s AdSlots) Map() map[string][]int {
+	return map[string][]int{"search": s.Search, "recommend": s.Recommend, "similar": s.Similar, "bought_together": s.BoughtTogether,
+		"popular": s.Popular, "trending": s.Trending, "session": s.Session, "rows": s.Rows}
+}
+
+// Ads configures sponsored products: the ad slots of each answer, the
+// auction and what makes a click billable.
+type Ads struct {
+	// Slots are the 1-based positions of ad slots per surface (search,
+	// recommend, similar, bought_together, popular, trending, session,
+	// rows); a surface not listed shows no ads, and no campaign means no
+	// ads anywhere.
+	Slots AdSlots `yaml:"slots"`
+	// Reserve is the least price of a click (currency units).
+	Reserve float64 `yaml:"reserve"`
+	// RelevanceFloor (0..1): an ad less relevant to the answer than this
+	// never competes, whatever its bid.
+	RelevanceFloor float64 `yaml:"relevance_floor"`
+	// RepeatWindow: a shopper's further clicks on the same ad within it
+	// are not charged.
+	RepeatWindow time.Duration `yaml:"repeat_window"`
+	// ClickTTL: a click this long after its impression is not charged.
+	ClickTTL time.Duration `yaml:"click_ttl"`
+	// AttributionWindow: purchases this long after an ad click count as
+	// the campaign's sales.
+	AttributionWindow time.Duration `yaml:"attribution_window"`
+	// BotClicksPerMinute: a shopper clicking more ads a minute is
+	// filtered as a bot.
+	BotClicksPerMinute int `yaml:"bot_clicks_per_minute"`
+	// PacingSlack is how far (share of the daily budget) an evenly paced
+	// campaign may run ahead of the clock.
+	PacingSlack float64 `yaml:"pacing_slack"`
+	// Retention is how long ad impressions are kept (late clicks,
+	// attribution, training the click model); 0 keeps them for ever.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Search configures product search.
@@ -378,6 +430,10 @@ func Default() Config {
 		Privacy:     Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
 		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
 		Shops:       Shops{IdleUnload: 30 * time.Minute},
+		Ads: Ads{Slots: AdSlots{Search: []int{1, 5}, Recommend: []int{3}, Similar: []int{3}, BoughtTogether: []int{3},
+			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3}},
+			Reserve: 0.05, RelevanceFloor: 0.5, RepeatWindow: 30 * time.Minute, ClickTTL: 24 * time.Hour,
+			AttributionWindow: 7 * 24 * time.Hour, BotClicksPerMinute: 10, PacingSlack: 0.05, Retention: 30 * 24 * time.Hour},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
 			RatingScale: []float64{-10, 10}},
 		Training: Training{ValidationUsers: 5000, DedupWindow: &dedup, MaxEventsPerMinute: &perMinute, MaxSessionViews: &sessionViews,
@@ -444,6 +500,17 @@ func (c Config) Validate() error {
 	}
 	if c.Server.RateBurst < 0 {
 		return fmt.Errorf("config: server.rate_burst %d must be ≥ 0 (0: one second's worth of server.rate_limit)", c.Server.RateBurst)
+	}
+	if a := c.Ads; !(a.Reserve >= 0) || !(a.RelevanceFloor >= 0 && a.RelevanceFloor <= 1) || !(a.PacingSlack >= 0 && a.PacingSlack <= 1) ||
+		a.RepeatWindow < 0 || a.ClickTTL < 0 || a.AttributionWindow < 0 || a.BotClicksPerMinute < 0 || a.Retention < 0 {
+		return errors.New("config: ads: reserve ≥ 0, relevance_floor and pacing_slack from 0 to 1, windows, retention and bot_clicks_per_minute ≥ 0")
+	}
+	for surface, ps := range c.Ads.Slots.Map() {
+		for _, p := range ps {
+			if p < 1 || p > 1000 {
+				return fmt.Errorf("config: ads.slots.%s: position %d must be from 1 to 1000", surface, p)
+			}
+		}
 	}
 	if rs := c.Events.RatingScale; len(rs) != 0 && (len(rs) != 2 || !(rs[0] < rs[1])) {
 		return fmt.Errorf("config: events.rating_scale %v: want [lo, hi] with lo < hi, such as [1, 5]", rs)

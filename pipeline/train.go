@@ -58,6 +58,9 @@ type Options struct {
 	// ExcludeUser, when set, leaves out of training every event of the
 	// users it names (those who withheld consent to personalisation).
 	ExcludeUser func(userID string) bool
+	// ExcludeEvent, when set, leaves out of training the events it is true
+	// for (clicks on sponsored products: organic learning stays clean).
+	ExcludeEvent func(events.Event) bool
 	// Threads bounds the goroutines the validation uses (0: one per
 	// core), so that background training leaves cores to requests.
 	Threads int
@@ -106,11 +109,11 @@ func (o Options) Load(ctx context.Context, src Source) (*Data, error) {
 	}
 	readAt := time.Now().UTC()
 	data, err := o.Preprocess.Build(ctx, items, func(fn func(events.Event) error) error {
-		if o.ExcludeUser == nil {
+		if o.ExcludeUser == nil && o.ExcludeEvent == nil {
 			return src.ScanEvents(ctx, 0, fn)
 		}
 		return src.ScanEvents(ctx, 0, func(e events.Event) error {
-			if o.ExcludeUser(e.UserID) {
+			if (o.ExcludeUser != nil && o.ExcludeUser(e.UserID)) || (o.ExcludeEvent != nil && o.ExcludeEvent(e)) {
 				return nil
 			}
 			return fn(e)

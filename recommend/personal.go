@@ -14,6 +14,10 @@ type Item struct {
 	ID     string  `json:"id"`
 	Score  float64 `json:"score"`
 	Reason string  `json:"reason"`
+	// Sponsored marks an ad placed by the ad server; Pinned an item a
+	// merchandising rule pinned to its position.
+	Sponsored bool `json:"sponsored,omitempty"`
+	Pinned    bool `json:"pinned,omitempty"`
 }
 
 // Request is a recommendation request.

@@ -85,6 +85,9 @@ func (r *Retrainer) RunOnce(ctx context.Context) ([]pipeline.Result, error) {
 	if opts.ExcludeUser == nil {
 		opts.ExcludeUser = r.svc.excludeFromTraining
 	}
+	if opts.ExcludeEvent == nil {
+		opts.ExcludeEvent = r.svc.sponsored
+	}
 	data, err := opts.Load(ctx, r.svc.st)
 	var results []pipeline.Result
 	if err == nil {

@@ -120,6 +120,20 @@ type Service struct {
 	popularity   atomic.Pointer[popularitySnapshot]
 
 	rows rowState // buy it again, new arrivals, cold start (rows.go)
+
+	// sponsoredFn reports events answering an ad (see SetSponsored).
+	sponsoredFn atomic.Pointer[func(events.Event) bool]
+}
+
+// SetSponsored sets how to tell events that answer an ad impression (a
+// click on a sponsored product): popularity, trending and the training
+// data leave them out, so ads do not teach the models (call before Load).
+func (s *Service) SetSponsored(f func(events.Event) bool) { s.sponsoredFn.Store(&f) }
+
+// sponsored reports whether e answers an ad impression.
+func (s *Service) sponsored(e events.Event) bool {
+	f := s.sponsoredFn.Load()
+	return f != nil && *f != nil && e.RequestID != "" && (*f)(e)
 }
 
 // Learner is another kind of model trained from the shop's data, such as
@@ -226,7 +240,7 @@ func (s *Service) record(e events.Event) {
 // recordTo records e in l and ps (the service's own, or fresh ones being
 // relearnt, see retention.go).
 func (s *Service) recordTo(l *ledger, ps *profiles, e events.Event) {
-	if e.ItemID == "" {
+	if e.ItemID == "" || s.sponsored(e) {
 		return
 	}
 	i, ok := s.items.lookup(e.ItemID)

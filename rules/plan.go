@@ -25,6 +25,9 @@ type Request struct {
 // Set is an immutable, ordered set of rules ready to match.
 type Set struct {
 	rules []Rule
+	// queries[i] are rule i's query and synonyms, normalised (nil: no
+	// query condition)
+	queries [][]string
 }
 
 // NewSet orders rules by priority (higher first), then id.
@@ -36,7 +39,24 @@ func NewSet(rs []Rule) *Set {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
+	s.queries = make([][]string, len(s.rules))
+	for i := range s.rules {
+		s.queries[i] = ruleQueries(&s.rules[i].If)
+	}
 	return s
+}
+
+func ruleQueries(c *Condition) []string {
+	if Normalize(c.Query) == "" {
+		return nil
+	}
+	var qs []string
+	for _, q := range append([]string{c.Query}, c.Synonyms...) {
+		if q = Normalize(q); q != "" {
+			qs = append(qs, q)
+		}
+	}
+	return qs
 }
 
 // Rules returns the rules of the set in order.
@@ -84,6 +104,12 @@ func (p *Plan) HiddenIDs() []string {
 
 // Matches reports whether rule r applies to request q.
 func (r *Rule) Matches(q *Request) bool {
+	return r.matches(q, Normalize(q.Query), ruleQueries(&r.If))
+}
+
+// matches is Matches with the request's query and the rule's queries
+// normalised.
+func (r *Rule) matches(q *Request, got string, wants []string) bool {
 	if r.Disabled || r.Deleted {
 		return false
 	}
@@ -97,17 +123,12 @@ func (r *Rule) Matches(q *Request) bool {
 	if len(c.Surfaces) > 0 && !slices.Contains(c.Surfaces, q.Surface) {
 		return false
 	}
-	if want := Normalize(c.Query); want != "" {
-		got := Normalize(q.Query)
+	if len(wants) > 0 {
 		if got == "" {
 			return false
 		}
 		ok := false
-		for _, w := range append([]string{want}, c.Synonyms...) {
-			w = Normalize(w)
-			if w == "" {
-				continue
-			}
+		for _, w := range wants {
 			if c.QueryMatch == "contains" {
 				ok = ok || strings.Contains(" "+got+" ", " "+w+" ")
 			} else {
@@ -158,11 +179,16 @@ func (s *Set) Plan(q Request) *Plan {
 			return attrs
 		}
 	}
-	takenPos, takenItem := map[int]bool{}, map[string]bool{}
+	var takenPos map[int]bool
+	var takenItem map[string]bool
+	query := Normalize(q.Query)
 	for i := range s.rules {
 		r := &s.rules[i]
-		if !r.Matches(&q) {
+		if !r.matches(&q, query, s.queries[i]) {
 			continue
+		}
+		if takenPos == nil {
+			takenPos, takenItem = map[int]bool{}, map[string]bool{}
 		}
 		p.Applied = append(p.Applied, r.ID)
 		t := &r.Then
@@ -221,7 +247,7 @@ type Placed struct {
 // filter or move needs their fields.
 func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Lookup, now time.Time) []Placed {
 	needItems := len(p.Filters) > 0 || (relevance && len(p.Moves) > 0)
-	pinned := map[string]bool{}
+	pinned := make(map[string]bool, len(p.Pins))
 	for _, pin := range p.Pins {
 		if !p.Hide[pin.ItemID] {
 			pinned[pin.ItemID] = true
@@ -276,10 +302,13 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 	for _, c := range keep {
 		out = append(out, c.Placed)
 	}
-	from := map[string]int{}
-	for i, id := range ids {
-		if _, ok := from[id]; !ok {
-			from[id] = i
+	var from map[string]int
+	if len(p.Pins) > 0 {
+		from = make(map[string]int, len(ids))
+		for i, id := range ids {
+			if _, ok := from[id]; !ok {
+				from[id] = i
+			}
 		}
 	}
 	for _, pin := range p.Pins {

@@ -30,6 +30,10 @@ type Clicks struct {
 	// (those who withheld consent: their clicks must not steer others'
 	// searches). Set it before the first event.
 	SkipUser func(userID string) bool
+	// SkipEvent, when set, leaves out the events it is true for (clicks on
+	// ads: organic click-through only). Asked only of events with a
+	// request id.
+	SkipEvent func(events.Event) bool
 
 	mu       sync.RWMutex
 	sessions map[string]*session           // session id → its recent searches and actions
@@ -86,7 +90,7 @@ var actionWeight = map[events.Type]float64{events.Click: 1, events.AddToCart: 2,
 // event of its session is too late to change what the session's others
 // count for.
 func (c *Clicks) Record(e events.Event) {
-	if e.SessionID == "" || (c.SkipUser != nil && c.SkipUser(e.UserID)) {
+	if e.SessionID == "" || (c.SkipUser != nil && c.SkipUser(e.UserID)) || (e.RequestID != "" && c.SkipEvent != nil && c.SkipEvent(e)) {
 		return
 	}
 	if e.Type == events.Search {

@@ -154,7 +154,7 @@ func (c *Clicks) UserForgotten(id string, removed []events.Event) map[string]int
 // on the new model, so none is lost.
 func (c *Clicks) Rebuild(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error {
 	fresh := NewClicks()
-	fresh.Window, fresh.Prior, fresh.SkipUser = c.Window, c.Prior, c.SkipUser
+	fresh.Window, fresh.Prior, fresh.SkipUser, fresh.SkipEvent = c.Window, c.Prior, c.SkipUser, c.SkipEvent
 	c.mu.Lock()
 	fresh.maxPairs, fresh.maxSessions, fresh.pruneAt = c.maxPairs, c.maxSessions, c.pruneAt
 	c.live = &[]events.Event{}

@@ -69,6 +69,14 @@ func (ix *Index) compileFilter(req *Request, c *compiled) filter {
 			f.excluded.AddMany(ix.post[t].docs)
 		}
 	}
+	for _, id := range req.Exclude {
+		if d, ok := ix.byID[id]; ok {
+			if f.excluded == nil {
+				f.excluded = roaring.New()
+			}
+			f.excluded.Add(d)
+		}
+	}
 	return f
 }
 

@@ -38,6 +38,9 @@ type Request struct {
 	Boost func(itemID string) float64
 	// NoHighlights skips building highlights.
 	NoHighlights bool
+	// Exclude are item ids left out of the results, the total and the
+	// facets (items hidden by a merchandising rule).
+	Exclude []string
 }
 
 // Hit is one result item.
@@ -46,6 +49,10 @@ type Hit struct {
 	Title      string            `json:"title"`
 	Score      float64           `json:"score"`
 	Highlights map[string]string `json:"highlights,omitempty"`
+	// Sponsored marks an ad placed by the ad server; Pinned an item a
+	// merchandising rule pinned to its position.
+	Sponsored bool `json:"sponsored,omitempty"`
+	Pinned    bool `json:"pinned,omitempty"`
 }
 
 // FacetValue is one value of a category or brand facet.

@@ -19,7 +19,7 @@ import (
 )
 
 // pageNames are the page templates; each is parsed with layout.html.
-var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html", "cart.html", "experiments.html"}
+var pageNames = []string{"home.html", "item.html", "search.html", "admin.html", "login.html", "message.html", "live.html", "cart.html", "experiments.html", "merch.html"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -130,6 +130,8 @@ type card struct {
 	Position  int
 	Initials  string
 	Hue       int // placeholder colour class 0..7
+	// Sponsored labels an ad (its click is billed with RequestID and Position)
+	Sponsored bool
 }
 
 // row is a titled list of cards.
@@ -214,6 +216,7 @@ func (u *UI) cards(ctx context.Context, v visitor, list string, items []recommen
 		}
 		cd := cardOf(c, list, it.Reason)
 		cd.RequestID, cd.Position = id, len(out)+1
+		cd.Sponsored = it.Sponsored
 		out = append(out, cd)
 		ids = append(ids, it.ID)
 	}
@@ -250,12 +253,16 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := u.visitorOf(w, r)
 	var rows []row
-	rec, err := u.recommended(ctx, v)
+	rec, rid, err := u.recommendedRow(ctx, v)
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	rows = append(rows, row{ID: "recommended", Title: "Recommended for you", Empty: "Nothing to recommend yet.", Cards: u.cards(ctx, v, "recommended", rec.Items)})
+	recCards := u.cards(ctx, v, "recommended", rec)
+	for i := range recCards { // clicks carry the answer's request id (ad billing)
+		recCards[i].RequestID, recCards[i].Position = rid, i+1
+	}
+	rows = append(rows, row{ID: "recommended", Title: "Recommended for you", Empty: "Nothing to recommend yet.", Cards: recCards})
 	personal, err := u.personalRows(ctx, v)
 	if err != nil {
 		u.fail(w, r, err)

@@ -18,14 +18,14 @@ import (
 // recommended is the "recommended for you" row: the service's personal
 // answer, or, for a shopper who has done nothing yet but whose attributes
 // are known (country, segment…), what shoppers like them choose.
-func (u *UI) recommended(ctx context.Context, v visitor) (*recommend.Answer, error) {
+func (u *UI) recommended(ctx context.Context, v visitor, req recommend.Request) (*recommend.Answer, error) {
 	if !v.Anonymous {
 		evs, err := u.eng.UserEvents(ctx, v.User, 1)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("events of %q: %w", v.User, err)
 		}
 		if len(evs) == 0 {
-			ans, ok, err := u.svc.ColdStart(ctx, v.User, rowRequest())
+			ans, ok, err := u.svc.ColdStart(ctx, v.User, req)
 			if err != nil {
 				return nil, err
 			}
@@ -34,7 +34,22 @@ func (u *UI) recommended(ctx context.Context, v visitor) (*recommend.Answer, err
 			}
 		}
 	}
-	return u.svc.Recommend(ctx, v.User, rowRequest())
+	return u.svc.Recommend(ctx, v.User, req)
+}
+
+// recommendedRow is the "recommended for you" row after merchandising
+// (rules and ads, when configured) and the answer's request id.
+func (u *UI) recommendedRow(ctx context.Context, v visitor) ([]recommend.Item, string, error) {
+	if u.merchRec == nil {
+		a, err := u.recommended(ctx, v, rowRequest())
+		if err != nil {
+			return nil, "", err
+		}
+		return a.Items, "", nil
+	}
+	return u.merchRec(ctx, "recommend", v.User, rowRequest(), func(req recommend.Request) (*recommend.Answer, error) {
+		return u.recommended(ctx, v, req)
+	})
 }
 
 // becauseRows is how many "because you viewed X" rows the home page shows.

@@ -41,6 +41,10 @@ type SearchResult struct {
 	Total  int
 	Hits   []SearchHit
 	Facets []Facet
+	// RequestID names the answer (clicks on its ads carry it back);
+	// Redirect, set by a merchandising rule, is where to send the shopper.
+	RequestID string
+	Redirect  string
 }
 
 // SearchHit is one matching item; Title holds the item's title cut into
@@ -49,6 +53,9 @@ type SearchResult struct {
 type SearchHit struct {
 	ID    string
 	Title []Fragment
+	// Sponsored marks an ad (labelled on the page); Pinned an item a
+	// merchandising rule put at its place.
+	Sponsored, Pinned bool
 }
 
 // Fragment is a piece of text, matched or not.
@@ -89,6 +96,11 @@ type searchData struct {
 type searchHit struct {
 	Card  card
 	Title []Fragment
+	// merchandising: an ad is labelled, and its click carries the
+	// answer's request id and its position (ad billing)
+	Sponsored, Pinned bool
+	RequestID         string
+	Position          int
 }
 
 type facetLinks struct {
@@ -143,6 +155,10 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if u.search != nil && sq.Text != "" {
 		res, err := u.search.Search(ctx, sq)
+		if err == nil && res.Redirect != "" {
+			http.Redirect(w, r, res.Redirect, http.StatusSeeOther) // a merchandising rule
+			return
+		}
 		if err != nil {
 			d.Problem = err.Error()
 		} else {
@@ -155,7 +171,8 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 				if err != nil {
 					continue
 				}
-				d.Hits = append(d.Hits, searchHit{Card: cardOf(it, "search", ""), Title: h.Title})
+				d.Hits = append(d.Hits, searchHit{Card: cardOf(it, "search", ""), Title: h.Title,
+					Sponsored: h.Sponsored, Pinned: h.Pinned, RequestID: res.RequestID, Position: len(d.Hits) + 1})
 				ids = append(ids, h.ID)
 			}
 			u.ctr.shown(v.Session, "search", ids, u.now())

@@ -16,6 +16,10 @@ type IndexSearcher struct {
 	// Personaliser, when set, personalises searches for the current
 	// shopper as the API does (affinity, click-through).
 	Personaliser *api.Personaliser
+	// Merch, when set, runs the search as the API does, personalised and
+	// with merchandising rules and ads (api.Server.MerchSearch); the
+	// Personaliser is then not used.
+	Merch func(ctx context.Context, req search.Request, user string) (*api.SearchAnswer, error)
 }
 
 // Search implements Searcher.
@@ -35,25 +39,39 @@ func (s *IndexSearcher) Search(ctx context.Context, q SearchQuery) (*SearchResul
 		}
 		req.Sort = sort
 	}
-	if err := s.Personaliser.Personalise(ctx, &req, q.User); err != nil {
-		// a shop page still answers: search without personalisation
-		req.Boost = nil
-		s.Personaliser.Personalise(ctx, &req, "")
-	}
-	res, err := s.Index.Search(ctx, req)
-	if err != nil {
-		return nil, err
+	var res *search.Result
+	var merch *api.SearchAnswer
+	if s.Merch != nil {
+		a, err := s.Merch(ctx, req, q.User)
+		if err != nil {
+			return nil, err
+		}
+		merch = a
+		res = &search.Result{Items: a.Items, Total: a.Total, Facets: a.Facets, TookMS: a.TookMS, Mode: a.Mode}
+	} else {
+		if err := s.Personaliser.Personalise(ctx, &req, q.User); err != nil {
+			// a shop page still answers: search without personalisation
+			req.Boost = nil
+			s.Personaliser.Personalise(ctx, &req, "")
+		}
+		var err error
+		if res, err = s.Index.Search(ctx, req); err != nil {
+			return nil, err
+		}
 	}
 	if q.Text != "" && q.Page <= 1 && res.Total > 0 {
 		s.Index.RecordSearch(q.Text, q.User)
 	}
 	out := &SearchResult{Total: res.Total}
+	if merch != nil {
+		out.RequestID, out.Redirect = merch.RequestID, merch.Redirect
+	}
 	for _, h := range res.Items {
 		title := []Fragment{{Text: h.Title}}
 		if hl, ok := h.Highlights["title"]; ok {
 			title = fragments(hl)
 		}
-		out.Hits = append(out.Hits, SearchHit{ID: h.ID, Title: title})
+		out.Hits = append(out.Hits, SearchHit{ID: h.ID, Title: title, Sponsored: h.Sponsored, Pinned: h.Pinned})
 	}
 	if f := res.Facets; f != nil {
 		add := func(field string, vals []search.FacetValue) {

@@ -35,6 +35,7 @@ import (
 type Store interface {
 	store.Store
 	store.Vectors
+	store.Merch // rules, campaigns, the ad spend ledger
 }
 
 // OpenStore opens the store the config names: PostgreSQL when cfg.Store is

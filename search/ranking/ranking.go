@@ -84,6 +84,9 @@ type Config struct {
 	// ExcludeUser, when set, leaves the searches and actions of the users
 	// it names out of training (those who withheld consent).
 	ExcludeUser func(userID string) bool
+	// ExcludeEvent, when set, leaves the events it is true for out of
+	// training (clicks on ads: see SetExcludeEvent).
+	ExcludeEvent func(events.Event) bool
 	// Popularity is the popularity feature's source when serving
 	// (optional; nil: the feature is 0). Training does not call it: it
 	// would see the period the labels come from (items shoppers acted on
@@ -138,6 +141,9 @@ type Learner struct {
 }
 
 // New returns a learner for ix over st.
+// SetExcludeEvent sets Config.ExcludeEvent (call before training starts).
+func (l *Learner) SetExcludeEvent(f func(events.Event) bool) { l.cfg.ExcludeEvent = f }
+
 func New(ix *search.Index, st Store, cfg Config, log *slog.Logger) *Learner {
 	cfg.defaults()
 	if log == nil {
@@ -370,7 +376,7 @@ func (l *Learner) splitLog(ctx context.Context) (logSplit, error) {
 		}
 	}
 	err := l.st.ScanEvents(ctx, 0, func(e events.Event) error {
-		if e.SessionID == "" || (l.cfg.ExcludeUser != nil && l.cfg.ExcludeUser(e.UserID)) {
+		if e.SessionID == "" || (l.cfg.ExcludeUser != nil && l.cfg.ExcludeUser(e.UserID)) || (e.RequestID != "" && l.cfg.ExcludeEvent != nil && l.cfg.ExcludeEvent(e)) {
 			return nil
 		}
 		switch e.Type {

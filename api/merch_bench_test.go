@@ -1,0 +1,167 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/ads"
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/rules"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+// merchBenchServer is a shop of 5,000 items and 20,000 views with 50
+// rules (5 of which match "blue pen" or popular) and 20 campaigns (5
+// targeting "pen").
+func merchBenchServer(b *testing.B) *Server {
+	ctx := context.Background()
+	st, err := boltstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	eng, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		b.Fatal(err)
+	}
+	colours := []string{"blue", "red", "gel", "black", "green"}
+	kinds := []string{"pen", "stapler", "notebook", "folder", "marker"}
+	var items []catalog.Item
+	for i := range 5000 {
+		p := 1 + float64(i%100)
+		items = append(items, catalog.Item{ID: fmt.Sprintf("i%04d", i), Title: fmt.Sprintf("%s %s %d", colours[i%5], kinds[(i/5)%5], i),
+			Brand: []string{"Pilot", "Bic", "Acme"}[i%3], Categories: []string{"Office/" + kinds[(i/5)%5]}, Price: &p, Available: true})
+	}
+	if err := eng.AddItems(ctx, items); err != nil {
+		b.Fatal(err)
+	}
+	var evs []events.Event
+	for k := range 20000 {
+		evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", k%500), ItemID: items[(k*k+7*k)%5000].ID, Type: events.View})
+	}
+	if err := eng.AddEvents(ctx, evs); err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(Options{Engine: eng})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := recommend.New(st, recommend.Config{}, nil)
+	srv.AddRecommendRoutes(svc, nil)
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ix.Close() })
+	b.Cleanup(srv.AddSearchRoutes(ix, nil, svc, search.ModeKeyword))
+	if err := svc.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := ix.Upsert(ctx, items...); err != nil {
+		b.Fatal(err)
+	}
+	book, err := rules.Open(ctx, st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k := range 50 {
+		r := rules.Rule{Name: fmt.Sprint("r", k), If: rules.Condition{Query: fmt.Sprintf("query %d", k)}, Then: rules.Consequence{Hide: []string{"i0001"}}}
+		switch k {
+		case 0:
+			r.If.Query = "blue pen"
+			r.Then = rules.Consequence{Pin: []rules.Pin{{ItemID: "i0003", Position: 1}}, Hide: []string{"i0000"}}
+		case 1:
+			r.If = rules.Condition{Query: "pen", QueryMatch: "contains"}
+			r.Then = rules.Consequence{Boost: []rules.Weighted{{Filter: rules.Filter{Brands: []string{"Bic"}}, Strength: 0.3}}}
+		case 2:
+			r.If = rules.Condition{Surfaces: []string{"popular"}}
+			r.Then = rules.Consequence{Pin: []rules.Pin{{ItemID: "i0042", Position: 2}}, Bury: []rules.Weighted{{Filter: rules.Filter{Brands: []string{"Acme"}}, Strength: 0.2}}}
+		case 3:
+			r.If = rules.Condition{Surfaces: []string{"popular"}}
+			r.Then = rules.Consequence{Hide: []string{"i0007"}}
+		case 4:
+			r.If = rules.Condition{Query: "blue pen", Synonyms: []string{"azure pen"}}
+			r.Then = rules.Consequence{Filter: &rules.Filter{MaxPrice: ptrF(90)}}
+		}
+		if _, err := book.Save(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cache := rules.NewItemCache(eng.GetItem, 100_000)
+	eng.Subscribe(cache)
+	adSvc, err := ads.New(ctx, ads.Options{Store: st, Item: cache.Get})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for k := range 20 {
+		c := ads.Campaign{Name: fmt.Sprint("c", k), Advertiser: "a", Items: []string{items[k*5].ID, items[k*5+25].ID}, Bid: 0.2 + float64(k)/20, DailyBudget: 1e6, Pacing: "asap",
+			Targeting: ads.Targeting{Queries: []string{fmt.Sprintf("kw%d", k)}}}
+		if k < 5 {
+			c.Targeting.Queries = []string{"pen"}
+		}
+		if k >= 15 {
+			c.Targeting = ads.Targeting{Surfaces: []string{"popular"}}
+		}
+		if _, err := adSvc.Save(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	srv.AddMerchRoutes(MerchOptions{Rules: book, Ads: adSvc, Items: cache.Get})
+	// impressions are written in the background, as the server does
+	bctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { adSvc.Run(bctx, 200*time.Millisecond); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	srv.SetReady(true)
+	return srv
+}
+
+func ptrF(v float64) *float64 { return &v }
+
+// BenchmarkMerchOverhead measures search and popular answers with and
+// without rules and ads, alternating the two requests so that both see
+// the same machine load, and reports the p50 and p99 latency of each and
+// the p99 overhead in percent.
+func BenchmarkMerchOverhead(b *testing.B) {
+	srv := merchBenchServer(b)
+	for _, c := range []struct{ name, plain, merch string }{
+		{"search", "/api/search?q=blue+pen&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=blue+pen&n=20&user_id=u1"},
+		{"popular", "/api/popular?n=20&rules=off&ads=off&user_id=u1", "/api/popular?n=20&user_id=u1"},
+		// no rule matches and no campaign targets the query: the fixed cost
+		{"search-unmatched", "/api/search?q=green+folder&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=green+folder&n=20&user_id=u1"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var lat [2][]time.Duration
+			for b.Loop() {
+				for k, url := range []string{c.plain, c.merch} {
+					req := httptest.NewRequest("GET", url, nil)
+					rec := httptest.NewRecorder()
+					t0 := time.Now()
+					srv.ServeHTTP(rec, req)
+					lat[k] = append(lat[k], time.Since(t0))
+					if rec.Code != http.StatusOK {
+						b.Fatalf("%s: %d %s", url, rec.Code, rec.Body)
+					}
+				}
+			}
+			q := func(k int, f float64) float64 {
+				slices.Sort(lat[k])
+				return float64(lat[k][int(float64(len(lat[k])-1)*f)].Microseconds())
+			}
+			b.ReportMetric(q(0, 0.5), "plain_p50_µs")
+			b.ReportMetric(q(0, 0.99), "plain_p99_µs")
+			b.ReportMetric(q(1, 0.5), "merch_p50_µs")
+			b.ReportMetric(q(1, 0.99), "merch_p99_µs")
+			b.ReportMetric(100*(q(1, 0.99)/q(0, 0.99)-1), "p99_overhead_%")
+		})
+	}
+}

@@ -1,0 +1,586 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aisle-dev/aisle/ads"
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/internal/reqid"
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/rules"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// merch is the merchandising step of every answer: rules (after the
+// model, before pagination) and ads (into the page's slots).
+type merch struct {
+	srv  *Server
+	book *rules.Book
+	ads  *ads.Service // nil: no ads
+	// affinity, when set, is a shopper's category affinity (a pCTR feature).
+	affinity func(ctx context.Context, user string) (func(string) float64, error)
+	items    func(ctx context.Context, id string) (catalog.Item, error)
+	now      func() time.Time
+}
+
+// MerchOptions are the parts of merchandising (see AddMerchRoutes).
+type MerchOptions struct {
+	Rules *rules.Book
+	Ads   *ads.Service // nil: no sponsored products
+	// Affinity, when set, returns a shopper's affinity function (see
+	// recommend.Service.Affinity), a feature of the click model.
+	Affinity func(ctx context.Context, user string) (func(string) float64, error)
+	// Items reads catalogue items (a rules.ItemCache); nil reads the store.
+	Items func(ctx context.Context, id string) (catalog.Item, error)
+}
+
+// AddMerchRoutes registers /api/rules and /api/campaigns (admin scope) and
+// makes search and recommendation answers apply the rules and fill their
+// ad slots. Call it before the server is ready.
+func (s *Server) AddMerchRoutes(o MerchOptions) {
+	m := &merch{srv: s, book: o.Rules, ads: o.Ads, affinity: o.Affinity, items: o.Items, now: time.Now}
+	if m.items == nil {
+		m.items = s.eng.GetItem
+	}
+	s.merch = m
+	s.Handle(Route{"GET", "/api/rules", Admin, s.JSON(m.listRules)})
+	s.Handle(Route{"POST", "/api/rules", Admin, s.JSON(m.createRule)})
+	s.Handle(Route{"POST", "/api/rules/preview", Admin, s.JSON(m.previewRule)})
+	s.Handle(Route{"GET", "/api/rules/{id}", Admin, s.JSON(m.getRule)})
+	s.Handle(Route{"PUT", "/api/rules/{id}", Admin, s.JSON(m.updateRule)})
+	s.Handle(Route{"DELETE", "/api/rules/{id}", Admin, s.JSON(m.deleteRule)})
+	s.Handle(Route{"GET", "/api/rules/{id}/versions", Admin, s.JSON(m.ruleVersions)})
+	if m.ads != nil {
+		m.addCampaignRoutes()
+	}
+}
+
+// RuleList answers GET /api/rules.
+type RuleList struct {
+	Rules []rules.Rule `json:"rules"`
+}
+
+// RuleVersions answers GET /api/rules/{id}/versions, oldest first.
+type RuleVersions struct {
+	Versions []rules.Rule `json:"versions"`
+}
+
+// RulePreview answers POST /api/rules/preview: a search with the rule
+// sent (alone) and without any rule.
+type RulePreview struct {
+	With    SearchAnswer `json:"with"`
+	Without SearchAnswer `json:"without"`
+}
+
+func (m *merch) listRules(r *http.Request) (any, error) {
+	return RuleList{Rules: m.book.List()}, nil
+}
+
+func decodeRule(r *http.Request) (rules.Rule, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return rules.Rule{}, err
+	}
+	var ru rules.Rule
+	if err := catalog.StrictDecode(body, &ru); err != nil {
+		p := catalog.ProblemFromJSON(0, err)
+		return ru, BadRequest(`rule must be {"name":…,"if":{"query":…},"then":{"pin":[{"item_id":…,"position":1}],"hide":[…]}}: %s %s`, p.Field, p.Problem)
+	}
+	return ru, nil
+}
+
+func merchError(err error) error {
+	switch {
+	case rules.IsInvalid(err):
+		return BadRequest("%s", strings.ReplaceAll(errors.Unwrap(err).Error(), "\n", "; "))
+	case errors.Is(err, store.ErrNotFound):
+		return NotFound(err.Error())
+	}
+	return err
+}
+
+func (m *merch) createRule(r *http.Request) (any, error) {
+	ru, err := decodeRule(r)
+	if err != nil {
+		return nil, err
+	}
+	if ru.ID != "" {
+		return nil, BadRequest("leave id out of a new rule (the server assigns it); change a rule with PUT /api/rules/{id}")
+	}
+	ru, err = m.book.Save(r.Context(), ru)
+	if err != nil {
+		return nil, merchError(err)
+	}
+	return WithStatus(http.StatusCreated, ru), nil
+}
+
+func (m *merch) getRule(r *http.Request) (any, error) {
+	ru, ok := m.book.Get(r.PathValue("id"))
+	if !ok {
+		return nil, NotFound(fmt.Sprintf("no rule %q: list them with GET /api/rules", r.PathValue("id")))
+	}
+	return ru, nil
+}
+
+func (m *merch) updateRule(r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	if _, ok := m.book.Get(id); !ok {
+		return nil, NotFound(fmt.Sprintf("no rule %q: create it with POST /api/rules", id))
+	}
+	ru, err := decodeRule(r)
+	if err != nil {
+		return nil, err
+	}
+	if ru.ID != "" && ru.ID != id {
+		return nil, BadRequest("the body's id %q is not the path's %q", ru.ID, id)
+	}
+	ru.ID = id
+	ru, err = m.book.Save(r.Context(), ru)
+	if err != nil {
+		return nil, merchError(err)
+	}
+	return ru, nil
+}
+
+func (m *merch) deleteRule(r *http.Request) (any, error) {
+	if err := m.book.Delete(r.Context(), r.PathValue("id")); err != nil {
+		return nil, merchError(err)
+	}
+	return Deleted{Deleted: r.PathValue("id")}, nil
+}
+
+func (m *merch) ruleVersions(r *http.Request) (any, error) {
+	vs, err := m.book.Versions(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, merchError(err)
+	}
+	return RuleVersions{Versions: vs}, nil
+}
+
+// previewRule runs the search of the query string with the rule of the
+// body (not saved) and without rules; ads are left out of both.
+func (m *merch) previewRule(r *http.Request) (any, error) {
+	ru, err := decodeRule(r)
+	if err != nil {
+		return nil, err
+	}
+	if ru.ID == "" {
+		ru.ID = "preview"
+	}
+	if err := ru.Validate(); err != nil {
+		return nil, BadRequest("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	h := m.srv.search
+	if h == nil {
+		return nil, Unavailable("search is not configured on this server", 0, nil)
+	}
+	with, err := h.run(r, rules.NewSet([]rules.Rule{ru}), false)
+	if err != nil {
+		return nil, err
+	}
+	without, err := h.run(r, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return RulePreview{With: *with, Without: *without}, nil
+}
+
+// userAttrs returns a lazy reader of a shopper's attributes.
+func (m *merch) userAttrs(ctx context.Context, user string) func() map[string]any {
+	if user == "" {
+		return nil
+	}
+	return func() map[string]any {
+		u, err := m.srv.eng.GetUser(ctx, user)
+		if err != nil {
+			return nil
+		}
+		return u.Attributes
+	}
+}
+
+// ruleSet is the rules a request runs under: none with rules=off.
+func (m *merch) ruleSet(r *http.Request) *rules.Set {
+	if m == nil || r.URL.Query().Get("rules") == "off" {
+		return nil
+	}
+	return m.book.Set()
+}
+
+// adsOn reports whether a request may carry ads (not with ads=off).
+func (m *merch) adsOn(r *http.Request) bool {
+	return m != nil && m.ads != nil && r.URL.Query().Get("ads") != "off"
+}
+
+// lookup returns the catalogue item when it passes keep.
+func (m *merch) lookup(ctx context.Context, keep func(*catalog.Item) bool) rules.Lookup {
+	return func(id string) (catalog.Item, bool) {
+		it, err := m.items(ctx, id)
+		if err != nil || !keep(&it) {
+			return catalog.Item{}, false
+		}
+		return it, true
+	}
+}
+
+// recFilterKeeps is a recommendation request's own filter, for pinned items.
+func recFilterKeeps(f recommend.Filter) func(*catalog.Item) bool {
+	return func(it *catalog.Item) bool {
+		if f.AvailableOnly && !it.Available {
+			return false
+		}
+		if slices.Contains(f.Exclude, it.ID) {
+			return false
+		}
+		if len(f.Categories) > 0 && !slices.ContainsFunc(f.Categories, func(c string) bool { return it.HasCategoryPrefix(strings.Trim(c, "/")) }) {
+			return false
+		}
+		if len(f.Brands) > 0 && !slices.ContainsFunc(f.Brands, func(b string) bool { return strings.EqualFold(strings.TrimSpace(b), it.Brand) }) {
+			return false
+		}
+		if f.MinPrice != nil && (it.Price == nil || *it.Price < *f.MinPrice) {
+			return false
+		}
+		return f.MaxPrice == nil || (it.Price != nil && *it.Price <= *f.MaxPrice)
+	}
+}
+
+// merchAnswer is a recommendation answer after rules and ads.
+type merchAnswer struct {
+	Items     []recommend.Item
+	Model     string
+	Rules     []string
+	RequestID string
+}
+
+func (a *merchAnswer) merch() Merch { return Merch{RequestID: a.RequestID, Rules: a.Rules} }
+
+// recommend runs a recommendation surface with the rules applied after
+// the model (asking it for enough extra items to replace the hidden and
+// filtered ones) and ads in the surface's slots. fetch is the model.
+func (m *merch) recommend(r *http.Request, id, surface, user string, req recommend.Request, fetch func(recommend.Request) (*recommend.Answer, error)) (*merchAnswer, error) {
+	return m.recommendCtx(r.Context(), id, surface, user, req, fetch, m.ruleSet(r), m.adsOn(r))
+}
+
+// MerchRecommend runs a recommendation surface for the storefront as the
+// API does: rules after the model, ads in the surface's slots. It returns
+// the items and the answer's request id.
+func (s *Server) MerchRecommend(ctx context.Context, surface, user string, req recommend.Request, fetch func(recommend.Request) (*recommend.Answer, error)) ([]recommend.Item, string, error) {
+	m := s.merch
+	var set *rules.Set
+	if m != nil {
+		set = m.book.Set()
+	}
+	a, err := m.recommendCtx(ctx, "", surface, user, req, fetch, set, m != nil && m.ads != nil)
+	if err != nil {
+		return nil, "", err
+	}
+	return a.Items, a.RequestID, nil
+}
+
+// id is the answer's request id ("" makes one).
+func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req recommend.Request, fetch func(recommend.Request) (*recommend.Answer, error), set *rules.Set, adsOn bool) (*merchAnswer, error) {
+	if id == "" {
+		id = newRequestID()
+	}
+	out := &merchAnswer{RequestID: id}
+	var plan *rules.Plan
+	if set.Len() > 0 {
+		plan = set.Plan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
+	}
+	n := req.N
+	if !plan.Empty() {
+		ask := req
+		ask.Filter.Exclude = append(slices.Clone(req.Filter.Exclude), plan.HiddenIDs()...)
+		extra := len(plan.Pins)
+		if len(plan.Filters) > 0 || len(plan.Moves) > 0 {
+			extra += n // room for items to move up or be filtered out
+		}
+		ask.N = min(MaxN, n+extra)
+		req = ask
+	}
+	ans, err := fetch(req)
+	if err != nil {
+		return nil, err
+	}
+	out.Model = ans.Model
+	list := ans.Items
+	if !plan.Empty() {
+		out.Rules = plan.Applied
+		ids := make([]string, len(list))
+		scores := make([]float64, len(list))
+		for i, it := range list {
+			ids[i], scores[i] = it.ID, it.Score
+		}
+		placed := plan.Arrange(ids, scores, true, m.lookup(ctx, recFilterKeeps(req.Filter)), m.now())
+		arranged := make([]recommend.Item, 0, len(placed))
+		for _, p := range placed {
+			it := recommend.Item{ID: p.ID, Reason: "pinned"}
+			if p.From >= 0 {
+				it = list[p.From]
+			}
+			it.Pinned = p.Pinned
+			arranged = append(arranged, it)
+		}
+		list = arranged
+	}
+	list = list[:min(len(list), n)]
+	if adsOn {
+		ids := make([]string, len(list))
+		for i, it := range list {
+			ids[i] = it.ID
+		}
+		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: req.Filter.Categories, Organic: ids}) {
+			list = insertAd(list, p, func(p ads.Placement) recommend.Item {
+				return recommend.Item{ID: p.Item, Reason: "sponsored", Sponsored: true}
+			}, func(it recommend.Item) string { return it.ID })
+		}
+		list = list[:min(len(list), n)]
+	}
+	if list == nil {
+		list = []recommend.Item{}
+	}
+	out.Items = list
+	return out, nil
+}
+
+// fill runs the ad auction with the shopper's affinity as a feature.
+func (m *merch) fill(ctx context.Context, req ads.Request) []ads.Placement {
+	if m.affinity != nil && req.User != "" {
+		if f, err := m.affinity(ctx, req.User); err == nil {
+			req.Affinity = f
+		}
+	}
+	return m.ads.Fill(ctx, req)
+}
+
+// insertAd puts an ad at its 1-based position (or last), dropping the
+// organic copy of the same item.
+func insertAd[T any](list []T, p ads.Placement, make func(ads.Placement) T, id func(T) string) []T {
+	list = slices.DeleteFunc(list, func(x T) bool { return id(x) == p.Item })
+	at := min(max(p.Position-1, 0), len(list))
+	return slices.Insert(list, at, make(p))
+}
+
+// run is a search with a rule set (nil: none) and, when adsOn, ads. It
+// applies a rule plan and ads to a search. It asks the index
+// for every result up to the end of the page (plus room for pins) from
+// the start, arranges them and cuts the page; hidden items and the
+// plan's price, brand and category filters are pushed into the index, so
+// the total and the facets count what is shown.
+func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*SearchAnswer, error) {
+	q := r.URL.Query()
+	req, err := SearchRequest(q, h.mode, h.ix.Config().Fusion)
+	if err != nil {
+		return nil, err
+	}
+	return h.runReq(r.Context(), "", req, q.Get("user_id"), q.Get("session_id"), set, adsOn && h.srv.merch.adsOn(r))
+}
+
+// MerchSearch runs a search as GET /api/search does: personalised for
+// user, with the merchandising rules and ads (for the storefront).
+func (s *Server) MerchSearch(ctx context.Context, req search.Request, user string) (*SearchAnswer, error) {
+	if s.search == nil {
+		return nil, errors.New("api: no search routes")
+	}
+	var set *rules.Set
+	if s.merch != nil {
+		set = s.merch.book.Set()
+	}
+	return s.search.runReq(ctx, "", req, user, "", set, s.merch != nil && s.merch.ads != nil)
+}
+
+// runReq runs a search with the rules of set and, when adsOn, ads; id is
+// the answer's request id ("" makes one).
+func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Request, userID, session string, set *rules.Set, adsOn bool) (*SearchAnswer, error) {
+	if id == "" {
+		id = newRequestID()
+	}
+	user := userID
+	if user == "" && session != "" {
+		user = "anon-" + session
+	}
+	out := &SearchAnswer{Merch: Merch{RequestID: id}}
+	m := h.srv.merch
+	var plan *rules.Plan
+	if set.Len() > 0 {
+		plan = set.Plan(rules.Request{Surface: "search", Query: req.Query, Categories: req.Categories, UserAttrs: m.userAttrs(ctx, userID), Now: m.now()})
+		out.Rules = plan.Applied
+		if plan.Redirect != "" {
+			out.Redirect, out.Items, out.Mode = plan.Redirect, []search.Hit{}, req.Mode
+			return out, nil
+		}
+		if plan.Query != "" {
+			req.Query, out.Query = plan.Query, plan.Query
+		}
+	}
+	if err := h.p.Personalise(ctx, &req, userID); err != nil {
+		return nil, err
+	}
+	offset, n := req.Offset, req.N
+	var unpushed []rules.Filter
+	arrange := !plan.Empty()
+	if arrange {
+		req.Exclude = plan.HiddenIDs()
+		unpushed = pushFilters(&req, plan.Filters)
+		window := offset + n + len(plan.Pins)
+		if len(unpushed) > 0 || (len(plan.Moves) > 0 && (req.Sort == search.SortRelevance || req.Sort == "")) {
+			window += n // room for items to move up or be filtered out
+		}
+		if window <= search.MaxN {
+			req.Offset, req.N = 0, window
+		} else {
+			// a page deeper than the index answers at once: hidden items
+			// and the index's filters still apply, pins and moves do not
+			// reach it (documented)
+			arrange = false
+			plan.Pins, plan.Moves = nil, nil
+		}
+	}
+	res, err := h.ix.Search(ctx, req)
+	if err != nil {
+		return nil, searchError(ctx, h.ix, req, err)
+	}
+	out.Total, out.Facets, out.TookMS, out.Mode, out.Items = res.Total, res.Facets, res.TookMS, res.Mode, res.Items
+	if arrange || len(unpushed) > 0 {
+		ids := make([]string, len(res.Items))
+		scores := make([]float64, len(res.Items))
+		for i, hit := range res.Items {
+			ids[i], scores[i] = hit.ID, hit.Score
+		}
+		plan.Filters = unpushed // the others were applied by the index
+		relevance := req.Sort == "" || req.Sort == search.SortRelevance
+		placed := plan.Arrange(ids, scores, relevance, m.lookup(ctx, searchKeeps(&req)), m.now())
+		items := make([]search.Hit, 0, len(placed))
+		added := 0
+		for _, p := range placed {
+			hit := search.Hit{ID: p.ID}
+			if p.From >= 0 {
+				hit = res.Items[p.From]
+			} else {
+				added++
+				if it, err := m.items(ctx, p.ID); err == nil {
+					hit.Title = it.Title
+				}
+			}
+			hit.Pinned = p.Pinned
+			items = append(items, hit)
+		}
+		dropped := len(ids) - (len(placed) - added) // by filters the index could not apply
+		out.Total = max(0, out.Total-dropped+added)
+		if arrange {
+			if offset < len(items) {
+				items = items[offset:min(len(items), offset+n)]
+			} else {
+				items = []search.Hit{}
+			}
+		}
+		out.Items = items
+	}
+	if adsOn {
+		ids := make([]string, len(out.Items))
+		for i, hit := range out.Items {
+			ids[i] = hit.ID
+		}
+		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids}) {
+			title := ""
+			if it, err := m.items(ctx, p.Item); err == nil {
+				title = it.Title
+			}
+			out.Items = insertAd(out.Items, p, func(p ads.Placement) search.Hit {
+				return search.Hit{ID: p.Item, Title: title, Sponsored: true}
+			}, func(hit search.Hit) string { return hit.ID })
+		}
+	}
+	if out.Items == nil {
+		out.Items = []search.Hit{}
+	}
+	return out, nil
+}
+
+// pushFilters narrows a search by the plan's filters the index can apply
+// (categories, brands, price) and returns the ones it cannot (attributes,
+// new, in stock), to apply to the results.
+func pushFilters(req *search.Request, fs []rules.Filter) []rules.Filter {
+	var rest []rules.Filter
+	for _, f := range fs {
+		if len(f.Categories) > 0 {
+			req.Categories = intersectPrefixes(req.Categories, f.Categories)
+		}
+		if len(f.Brands) > 0 {
+			if len(req.Brands) == 0 {
+				req.Brands = slices.Clone(f.Brands)
+			} else {
+				req.Brands = slices.DeleteFunc(slices.Clone(req.Brands), func(b string) bool {
+					return !slices.ContainsFunc(f.Brands, func(x string) bool { return strings.EqualFold(x, b) })
+				})
+				if len(req.Brands) == 0 {
+					req.Brands = []string{"\x00none"} // no brand is both
+				}
+			}
+		}
+		if f.MinPrice != nil && (req.MinPrice == nil || *f.MinPrice > *req.MinPrice) {
+			v := *f.MinPrice
+			req.MinPrice = &v
+		}
+		if f.MaxPrice != nil && (req.MaxPrice == nil || *f.MaxPrice < *req.MaxPrice) {
+			v := *f.MaxPrice
+			req.MaxPrice = &v
+		}
+		if len(f.Attributes) > 0 || f.NewWithinDays > 0 || f.InStock {
+			rest = append(rest, rules.Filter{Attributes: f.Attributes, NewWithinDays: f.NewWithinDays, InStock: f.InStock})
+		}
+	}
+	return rest
+}
+
+// intersectPrefixes keeps the category prefixes under both lists (any of
+// each): the narrower of two nested prefixes.
+func intersectPrefixes(a, b []string) []string {
+	if len(a) == 0 {
+		return slices.Clone(b)
+	}
+	var out []string
+	under := func(c, p string) bool {
+		c, p = strings.Trim(c, "/"), strings.Trim(p, "/")
+		return c == p || strings.HasPrefix(c, p+"/")
+	}
+	for _, x := range a {
+		for _, y := range b {
+			switch {
+			case under(x, y):
+				out = append(out, x)
+			case under(y, x):
+				out = append(out, y)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return []string{"\x00none"}
+	}
+	return out
+}
+
+// searchKeeps is a search request's own filter, for pinned items.
+func searchKeeps(req *search.Request) func(*catalog.Item) bool {
+	return recFilterKeeps(recommend.Filter{Categories: req.Categories, Brands: req.Brands, MinPrice: req.MinPrice, MaxPrice: req.MaxPrice, Exclude: req.Exclude})
+}
+
+// newRequestID names an answer, so that its clicks can be tied to it.
+func newRequestID() string { return reqid.New() }
+
+// PreviewSearch runs a search under a rule set (nil: none) and without
+// ads: the dashboard's "with and without the rule".
+func (s *Server) PreviewSearch(ctx context.Context, req search.Request, set *rules.Set) (*SearchAnswer, error) {
+	if s.search == nil {
+		return nil, errors.New("api: no search routes")
+	}
+	return s.search.runReq(ctx, "", req, "", "", set, false)
+}
