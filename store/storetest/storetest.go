@@ -13,6 +13,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func Cases() []Case {
 		{"expire old events in steps", expire},
 		{"idempotent batches", idempotent},
 		{"rewrite a model", rewrite},
+		{"merchandising records: atomic, serialised updates", merch},
 	}
 }
 
@@ -626,4 +628,83 @@ func rewrite(t *testing.T, s store.Store) {
 	if err := rw.RewriteModel(ctx, "m", 2, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("rewrite missing: %v", err)
 	}
+}
+
+// merch checks store.Merch: reads see committed writes, a failed update
+// stores nothing, scans go by prefix in key order, and concurrent updates
+// are serialised (a read-modify-write counter loses no increment).
+func merch(t *testing.T, s store.Store) {
+	m, ok := s.(store.Merch)
+	if !ok {
+		t.Skip("the store keeps no merchandising records")
+	}
+	must(t, m.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		for _, k := range []string{"r/2", "r/1", "s/1", "r/10"} {
+			if err := tx.Put("rules", k, []byte("v"+k)); err != nil {
+				return err
+			}
+		}
+		return tx.Put("other", "r/1", []byte("x"))
+	}))
+	boom := errors.New("boom")
+	if err := m.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		if err := tx.Put("rules", "r/3", []byte("no")); err != nil {
+			return err
+		}
+		if err := tx.Delete("rules", "r/1"); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("a failed update: %v, want its error", err)
+	}
+	must(t, m.MerchView(ctx, func(tx store.MerchTx) error {
+		if v := tx.Get("rules", "r/1"); string(v) != "vr/1" {
+			t.Errorf("get r/1 = %q after a failed update deleted it", v)
+		}
+		if v := tx.Get("rules", "r/3"); v != nil {
+			t.Errorf("get r/3 = %q: a failed update's write is visible", v)
+		}
+		var keys []string
+		if err := tx.Scan("rules", "r/", func(k string, v []byte) error {
+			keys = append(keys, k+"="+string(v))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if want := []string{"r/1=vr/1", "r/10=vr/10", "r/2=vr/2"}; !slices.Equal(keys, want) {
+			t.Errorf("scan r/ = %v, want %v", keys, want)
+		}
+		return nil
+	}))
+	must(t, m.MerchUpdate(ctx, func(tx store.MerchTx) error { return tx.Delete("rules", "absent") }))
+	const writers, each = 4, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if err := m.MerchUpdate(ctx, func(tx store.MerchTx) error {
+					n, _ := strconv.Atoi(string(tx.Get("ledger", "n")))
+					return tx.Put("ledger", "n", []byte(strconv.Itoa(n+1)))
+				}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	must(t, m.MerchView(ctx, func(tx store.MerchTx) error {
+		if v := string(tx.Get("ledger", "n")); v != strconv.Itoa(writers*each) {
+			t.Errorf("counter after %d serialised increments: %s", writers*each, v)
+		}
+		return nil
+	}))
 }
