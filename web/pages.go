@@ -141,13 +141,31 @@ func cardOf(it catalog.Item, list, reason string) card {
 		c.Category = parts[len(parts)-1]
 	}
 	if it.Price != nil {
-		c.Price = fmt.Sprintf("%.2f", *it.Price)
+		c.Price = priceText(*it.Price, it.Attributes["currency"])
 	}
 	c.Initials = initials(firstNonEmpty(it.Brand, c.Title))
 	h := fnv.New32a()
 	h.Write([]byte(firstNonEmpty(c.Category, it.ID)))
 	c.Hue = int(h.Sum32() % 8)
 	return c
+}
+
+// priceText writes a price with its currency's sign when the item's
+// "currency" attribute names a known one (GBP £12.50), with the code after
+// it for another (12.50 CHF), and bare without one.
+func priceText(p float64, currency any) string {
+	code, _ := currency.(string)
+	switch strings.ToUpper(code) {
+	case "GBP":
+		return fmt.Sprintf("£%.2f", p)
+	case "USD":
+		return fmt.Sprintf("$%.2f", p)
+	case "EUR":
+		return fmt.Sprintf("€%.2f", p)
+	case "":
+		return fmt.Sprintf("%.2f", p)
+	}
+	return fmt.Sprintf("%.2f %s", p, code)
 }
 
 // humanReason says a service reason ("model:itemknn@3", "co-occurrence:
