@@ -424,7 +424,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.serveShop(w, r, DefaultID, path)
 			return
 		}
-		h.def.Handler().ServeHTTP(w, r) // the web UI, /metrics
+		h.serveWeb(w, r) // the storefront and dashboard of the chosen shop, /metrics
 		return
 	}
 	id, sub, _ := strings.Cut(rest, "/")
