@@ -230,3 +230,33 @@ func TestIdleUnloadAndMetrics(t *testing.T) {
 		t.Error("acme not loaded after a request")
 	}
 }
+
+// Unloading an idle shop while it is being deleted (and reloaded by a
+// request) ends with the shop gone and nothing closed twice.
+func TestUnloadDeleteRace(t *testing.T) {
+	s := start(t, testConfig(t.TempDir()))
+	for i := range 5 {
+		id := fmt.Sprintf("race-%d", i)
+		s.must(201, "POST", "/api/shops", opKey, fmt.Sprintf(`{"id":%q}`, id))
+		s.must(200, "POST", "/api/shops/"+id+"/items", opKey, `[{"id":"p1","title":"teapot"}]`)
+		var wg sync.WaitGroup
+		wg.Add(3)
+		go func() { defer wg.Done(); s.host.UnloadIdle(0) }()
+		go func() {
+			defer wg.Done()
+			if code, b := s.do("DELETE", "/api/shops/"+id, opKey, ""); code != 200 {
+				t.Errorf("delete %s: %d %s", id, code, b)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if code, _ := s.do("GET", "/api/shops/"+id+"/items", opKey, ""); code != 200 && code != 404 {
+				t.Errorf("GET during the delete: %d", code)
+			}
+		}()
+		wg.Wait()
+		if code, _ := s.do("GET", "/api/shops/"+id+"/items", opKey, ""); code != 404 {
+			t.Errorf("%s after the delete: %d", id, code)
+		}
+	}
+}
