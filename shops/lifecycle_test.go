@@ -214,6 +214,17 @@ func TestIdleUnloadAndMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// the shop's own metrics, with its label, next to the default shop's
+	s.must(200, "GET", "/api/shops/acme/search?q=teapot", opKey, "")
+	m = string(s.must(200, "GET", "/metrics", "", ""))
+	for _, want := range []string{`aisle_http_requests_total{code="200",method="GET",route="/api/search",shop="acme"}`, `aisle_events_ingested_total{shop="acme",type="purchase"} 200`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Count(m, "# TYPE go_goroutines") != 1 || strings.Count(m, "# TYPE aisle_http_requests_total") != 1 {
+		t.Error("/metrics repeats a family")
+	}
 	if n := s.host.UnloadIdle(0); n != 1 {
 		t.Errorf("unloaded %d shops, want 1", n)
 	}

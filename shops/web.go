@@ -39,6 +39,9 @@ func (h *Host) serveWeb(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(path, "/shops/"):
 		h.switchShop(w, r, strings.Trim(strings.TrimPrefix(path, "/shops/"), "/"))
 		return
+	case path == "/metrics" && r.Method == http.MethodGet:
+		h.serveMetrics(w, r)
+		return
 	case path == "/metrics" || strings.HasPrefix(path, "/static/") || strings.HasPrefix(path, "/debug/"):
 		h.def.Handler().ServeHTTP(w, r)
 		return
