@@ -17,7 +17,12 @@ import (
 // Config is the whole configuration.
 type Config struct {
 	// Data is the data directory (default ./aisle-data).
-	Data   string `yaml:"data"`
+	Data string `yaml:"data"`
+	// Shop is the shop this configuration opens ("" or "default": the
+	// default shop). Not a setting: package shops sets it, with Data, for
+	// each shop it opens, so that a store shared by shops (PostgreSQL)
+	// keeps each shop's data apart.
+	Shop   string `yaml:"-"`
 	Server Server `yaml:"server"`
 	Events Events `yaml:"events"`
 	// Training configures preprocessing and the models `aisle train` and

@@ -265,7 +265,7 @@ func (h *Host) load(s *shop) {
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	cfg := h.cfg
-	cfg.Data = Dir(h.cfg.Data, s.id)
+	cfg.Data, cfg.Shop = Dir(h.cfg.Data, s.id), s.id
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		s.err = fmt.Errorf("create the data directory of shop %q: %w", s.id, err)
 		return
