@@ -165,7 +165,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
-	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log,
+	if _, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log, Shop: cfg.Shop,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks}}}); err != nil {
 		return nil, err

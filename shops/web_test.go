@@ -31,7 +31,7 @@ func TestStorefrontShopSwitch(t *testing.T) {
 	if code, b := get("/search?q=teapot"); code != 200 || strings.Contains(b, "Teapots") {
 		t.Fatalf("default storefront: %d, shows acme's teapots: %v", code, strings.Contains(b, "Teapots"))
 	}
-	if code, b := get("/shops/acme"); code != 200 || !strings.Contains(b, "Teapots") {
+	if code, b := get("/shops/acme"); code != 200 || !strings.Contains(b, "Teapots") || !strings.Contains(b, "Shop: acme") {
 		t.Fatalf("switching to acme: %d, home page without its categories", code)
 	}
 	if code, b := get("/search?q=teapot"); code != 200 || !strings.Contains(b, "· Teapots") || strings.Contains(b, "Staplers") {

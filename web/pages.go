@@ -60,6 +60,7 @@ type pageData struct {
 	Query     string   // the search box
 	Suggest   bool     // search-as-you-type is available
 	AdminOpen bool     // no admin key is set
+	Shop      string   // the shop shown, when not the default one
 	Body      any
 }
 
@@ -81,6 +82,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page strin
 	}
 	d.Suggest = u.search != nil
 	d.AdminOpen = len(u.admin) == 0
+	d.Shop = u.shop
 	if d.Users == nil && u.srv.Ready() && u.allowed(r, levelRead) {
 		d.Users = u.switcherUsers(r.Context())
 	}

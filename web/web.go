@@ -55,6 +55,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Shop is the shop this UI serves when the deployment has several
+	// ("" for the default one); the header names it and links to /shops.
+	Shop string
 }
 
 // UI serves the storefront and the dashboard.
@@ -66,6 +69,7 @@ type UI struct {
 	search Searcher
 	log    *slog.Logger
 	now    func() time.Time
+	shop   string
 	admin  []byte
 	read   []byte
 	pages  map[string]*template.Template
@@ -85,7 +89,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 	}
 	u := &UI{
 		srv: srv, eng: srv.Engine(), svc: svc, rt: rt, search: opts.Searcher,
-		log: opts.Logger, now: opts.Now,
+		log: opts.Logger, now: opts.Now, shop: opts.Shop,
 		admin: []byte(opts.AdminKey), read: []byte(opts.ReadKey),
 		demoUsers: append([]string(nil), opts.DemoUsers...),
 		stats:     newLogStats(),
