@@ -26,19 +26,23 @@ import (
 // BenchmarkManyShops measures N shops of 1k–20k items in one process
 // against the same data as one shop: heap, start-up and load time,
 // training time for all, and recommend/search p99 at 8 clients spread
-// across the shops. N is AISLE_BENCH_SHOPS (default 10; the figures in
-// docs/benchmarks.md use 100):
+// across the shops. N is AISLE_BENCH_SHOPS (default 10), the largest
+// shop AISLE_BENCH_MAX_ITEMS (default 20000):
 //
-//	AISLE_BENCH_SHOPS=100 go test ./shops -run '^$' -bench ManyShops -benchtime 1x -timeout 60m
+//	AISLE_BENCH_SHOPS=10 go test ./shops -run '^$' -bench ManyShops -benchtime 1x -timeout 60m
 func BenchmarkManyShops(b *testing.B) {
 	n := 10
 	if v, err := strconv.Atoi(os.Getenv("AISLE_BENCH_SHOPS")); err == nil && v > 1 {
 		n = v
 	}
+	largest := 20000 // AISLE_BENCH_MAX_ITEMS: the largest shop (the smallest has 1000)
+	if v, err := strconv.Atoi(os.Getenv("AISLE_BENCH_MAX_ITEMS")); err == nil && v >= 1000 {
+		largest = v
+	}
 	sizes := make([]int, n)
 	total := 0
 	for i := range n {
-		sizes[i] = 1000 + i*19000/(n-1)
+		sizes[i] = 1000 + i*(largest-1000)/(n-1)
 		total += sizes[i]
 	}
 	b.Logf("%d shops, %d items in all (%d–%d each), %d cores", n, total, sizes[0], sizes[n-1], runtime.NumCPU())
