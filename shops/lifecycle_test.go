@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/shops"
 )
@@ -74,6 +75,7 @@ func TestDeleteUnderTrafficAndRestart(t *testing.T) {
 		if n >= 50 {
 			break
 		}
+		time.Sleep(time.Millisecond) // polling, not a timing assertion
 	}
 	var d shops.Deleted
 	json.Unmarshal(s.must(200, "DELETE", "/api/shops/acme", opKey, ""), &d)
@@ -87,6 +89,7 @@ func TestDeleteUnderTrafficAndRestart(t *testing.T) {
 		if n >= after {
 			break
 		}
+		time.Sleep(time.Millisecond)
 	}
 	close(stop)
 	wg.Wait()
