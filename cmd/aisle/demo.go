@@ -21,6 +21,7 @@ import (
 
 func newDemoCmd() *cobra.Command {
 	var f serveFlags
+	var gift bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run Aisle on two real demo shops (Amazon Office Products, a UK gift shop) with no setup",
@@ -44,8 +45,10 @@ then the API is served. GET /api/ready answers 200 once it can serve.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			// the second shop, registered before the server opens the registry
-			if _, err := shopData(cfg.Data, demo.GiftShop, true); err != nil {
-				return err
+			if gift {
+				if _, err := shopData(cfg.Data, demo.GiftShop, true); err != nil {
+					return err
+				}
 			}
 			giftShop := func(id string) []aisle.Option {
 				if id != demo.GiftShop {
@@ -71,6 +74,9 @@ then the API is served. GET /api/ready answers 200 once it can serve.`,
 				if quick && a.RetrainInBackground() {
 					fmt.Println("Training the other models in the background; each serves once it validates better (GET /api/models).")
 				}
+				if !gift {
+					return
+				}
 				// the gift shop loads now (importing and training on
 				// first start) rather than on its first page
 				go func() {
@@ -86,6 +92,7 @@ then the API is served. GET /api/ready answers 200 once it can serve.`,
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().BoolVar(&gift, "gift-shop", true, "also serve the gift shop (shop \"gift\"), imported and trained in the background after the default shop is ready")
 	return cmd
 }
 
