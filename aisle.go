@@ -224,7 +224,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		return nil, fmt.Errorf("aisle: register cluster metrics: %w", err)
 	}
 	var ui *web.UI
-	ui, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log, Experiments: a.exp,
+	ui, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log, Experiments: a.exp, Shop: cfg.Shop,
 		Demo: o.demo, Secret: sec, TrustProxy: cfg.Server.TrustProxy,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks},

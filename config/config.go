@@ -22,7 +22,12 @@ type Config struct {
 	// Store is where data is kept when not in the data directory: a
 	// postgres:// URL (PostgreSQL, shared by several replicas). Empty:
 	// the embedded store in Data.
-	Store  string `yaml:"store"`
+	Store string `yaml:"store"`
+	// Shop is the shop this configuration opens ("" or "default": the
+	// default shop). Not a setting: package shops sets it, with Data, for
+	// each shop it opens, so that a store shared by shops (PostgreSQL)
+	// keeps each shop's data apart.
+	Shop   string `yaml:"-"`
 	Server Server `yaml:"server"`
 	Events Events `yaml:"events"`
 	// Training configures preprocessing and the models `aisle train` and

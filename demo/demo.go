@@ -20,7 +20,7 @@ import (
 	"strings"
 )
 
-//go:embed data/items.jsonl data/users.jsonl data/events.jsonl.gz data/SOURCE.md
+//go:embed data/items.jsonl data/users.jsonl data/events.jsonl.gz data/SOURCE.md data/gift
 var files embed.FS
 
 // Names of the embedded files inside FS. A ".gz" name is gzip-compressed
@@ -37,6 +37,20 @@ const (
 	NumItems  = 2420
 	NumUsers  = 4905
 	NumEvents = 53258
+)
+
+// The demo's second shop, "gift": a subset of the UCI Online Retail data
+// set (a UK gift retailer, prices in GBP), converted by demo/convertgift;
+// see data/gift/SOURCE.md for its licence (CC BY 4.0) and citation.
+const (
+	GiftShop       = "gift"
+	GiftItemsFile  = "data/gift/items.jsonl.gz"
+	GiftUsersFile  = "data/gift/users.jsonl.gz"
+	GiftEventsFile = "data/gift/events.jsonl.gz"
+	GiftSourceFile = "data/gift/SOURCE.md"
+	NumGiftItems   = 3791
+	NumGiftUsers   = 1043
+	NumGiftEvents  = 91160
 )
 
 // FS returns the embedded files, named as in ItemsFile, UsersFile, EventsFile

@@ -187,3 +187,34 @@ func TestOpenUnknown(t *testing.T) {
 		t.Fatal("Open of a missing file succeeded")
 	}
 }
+
+// The gift shop's files decode strictly, hold the counts the constants
+// say, every item has a GBP price and a category, and every event names
+// a known item and user.
+func TestEmbeddedGiftShop(t *testing.T) {
+	items := decodeAll[catalog.Item](t, GiftItemsFile)
+	users := decodeAll[catalog.User](t, GiftUsersFile)
+	evs := decodeAll[events.Event](t, GiftEventsFile)
+	if len(items) != NumGiftItems || len(users) != NumGiftUsers || len(evs) != NumGiftEvents {
+		t.Fatalf("gift shop: %d items, %d users, %d events; want %d, %d, %d", len(items), len(users), len(evs), NumGiftItems, NumGiftUsers, NumGiftEvents)
+	}
+	known := map[string]bool{}
+	for _, it := range items {
+		if it.Price == nil || *it.Price <= 0 || len(it.Categories) != 1 || it.Attributes["currency"] != "GBP" {
+			t.Fatalf("item %+v: want a GBP price and one category", it)
+		}
+		known[it.ID] = true
+	}
+	who := map[string]bool{}
+	for _, u := range users {
+		who[u.ID] = true
+	}
+	for _, e := range evs {
+		if !known[e.ItemID] || !who[e.UserID] || e.Type != events.Purchase || e.Value == nil || *e.Value <= 0 {
+			t.Fatalf("event %+v: want a purchase with a quantity of a known item and user", e)
+		}
+	}
+	if b, err := fs.ReadFile(FS(), GiftSourceFile); err != nil || !strings.Contains(string(b), "CC BY 4.0") {
+		t.Errorf("the gift shop's SOURCE.md with its licence: %v", err)
+	}
+}

@@ -29,7 +29,7 @@ const (
 
 // testServer is a running deployment.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	host *shops.Host
 	stop func()
@@ -49,7 +49,7 @@ func testConfig(data string) config.Config {
 }
 
 // start runs a deployment over data until the test ends (or stop).
-func start(t *testing.T, cfg config.Config) *testServer {
+func start(t testing.TB, cfg config.Config) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	queue := shops.NewTrainingQueue()

@@ -22,7 +22,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -260,12 +260,13 @@ func (h *Host) load(s *shop) {
 	defer close(s.ready)
 	h.loadMu.Lock()
 	defer h.loadMu.Unlock()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	// the live heap as of the last collection: no forced collection
+	// here (a full GC per load made loading 100 shops take minutes); Start
+	// ends with one, so the second reading is current
+	before := liveHeap()
 	start := time.Now()
 	cfg := h.cfg
-	cfg.Data = Dir(h.cfg.Data, s.id)
+	cfg.Data, cfg.Shop = Dir(h.cfg.Data, s.id), s.id
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		s.err = fmt.Errorf("create the data directory of shop %q: %w", s.id, err)
 		return
@@ -287,13 +288,21 @@ func (h *Host) load(s *shop) {
 		s.err = fmt.Errorf("load shop %q: %w", s.id, err)
 		return
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
 	s.a = a
-	s.memory = max(0, int64(after.HeapAlloc)-int64(before.HeapAlloc))
+	s.memory = max(0, liveHeap()-before)
 	s.events = newEventCount(a)
 	h.loads.Add(1)
 	h.log.Info("shop loaded", "shop", s.id, "took", time.Since(start).Round(time.Millisecond), "heap_bytes", s.memory)
+}
+
+// liveHeap is the heap the last garbage collection found live.
+func liveHeap() int64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(sample[0].Value.Uint64())
 }
 
 // unloadIdle closes shops without requests for h.idle.
@@ -317,7 +326,11 @@ func (h *Host) unloadIdle() {
 // them again.
 func (h *Host) UnloadIdle(idle time.Duration) int {
 	now := h.now()
-	var out []*shop
+	type closing struct {
+		s    *shop
+		done chan struct{}
+	}
+	var out []closing
 	h.mu.Lock()
 	for id, s := range h.live {
 		select {
@@ -325,23 +338,26 @@ func (h *Host) UnloadIdle(idle time.Duration) int {
 		default:
 			continue // loading
 		}
-		if s.inflight == 0 && s.a != nil && now.Sub(s.lastUsed) >= idle {
+		if s.inflight == 0 && s.a != nil && now.Sub(s.lastUsed) >= idle && h.closing[id] == nil {
 			delete(h.live, id)
-			h.closing[id] = make(chan struct{})
-			out = append(out, s)
+			c := closing{s, make(chan struct{})}
+			h.closing[id] = c.done // a reload waits for the close
+			out = append(out, c)
 		}
 	}
 	h.mu.Unlock()
-	for _, s := range out {
-		if err := s.a.Close(); err != nil {
-			h.log.Error("unloading an idle shop failed", "shop", s.id, "error", err)
+	for _, c := range out {
+		if err := c.s.a.Close(); err != nil {
+			h.log.Error("unloading an idle shop failed", "shop", c.s.id, "error", err)
 		}
 		h.mu.Lock()
-		close(h.closing[s.id])
-		delete(h.closing, s.id)
+		close(c.done)
+		if h.closing[c.s.id] == c.done {
+			delete(h.closing, c.s.id)
+		}
 		h.mu.Unlock()
 		h.unloads.Add(1)
-		h.log.Info("idle shop unloaded", "shop", s.id)
+		h.log.Info("idle shop unloaded", "shop", c.s.id)
 	}
 	return len(out)
 }
@@ -365,15 +381,21 @@ func (h *Host) Delete(ctx context.Context, id string) (Deleted, error) {
 	}
 	d := Deleted{Shop: id}
 	a, _, release, err := h.acquire(ctx, id)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoShop) || errors.Is(err, errClosed) || ctx.Err() != nil:
 		return d, err
+	case err != nil:
+		// a shop that cannot load (a damaged file) can still be deleted,
+		// without counts
+		h.log.Warn("deleting a shop that cannot be loaded: its counts are not reported", "shop", id, "error", err)
+	default:
+		c, err := a.Engine().Counts(ctx)
+		release()
+		if err != nil {
+			return d, fmt.Errorf("count the data of shop %q: %w", id, err)
+		}
+		d.Items, d.Users, d.Events = c.Items, c.Users, c.Events
 	}
-	c, err := a.Engine().Counts(ctx)
-	release()
-	if err != nil {
-		return d, fmt.Errorf("count the data of shop %q: %w", id, err)
-	}
-	d.Items, d.Users, d.Events = c.Items, c.Users, c.Events
 	h.mu.Lock()
 	d.Keys, err = h.reg.Delete(id)
 	if err != nil {
@@ -383,6 +405,7 @@ func (h *Host) Delete(ctx context.Context, id string) (Deleted, error) {
 	s := h.live[id]
 	delete(h.live, id)
 	done := make(chan struct{})
+	prev := h.closing[id] // an idle unload under way
 	h.closing[id] = done
 	for s != nil && s.inflight > 0 {
 		h.gone.Wait()
@@ -391,10 +414,15 @@ func (h *Host) Delete(ctx context.Context, id string) (Deleted, error) {
 	defer func() {
 		h.mu.Lock()
 		close(done)
-		delete(h.closing, id)
+		if h.closing[id] == done {
+			delete(h.closing, id)
+		}
 		delete(h.limiters, id)
 		h.mu.Unlock()
 	}()
+	if prev != nil {
+		<-prev
+	}
 	if s != nil {
 		<-s.ready
 		if s.a != nil {
@@ -424,7 +452,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.serveShop(w, r, DefaultID, path)
 			return
 		}
-		h.def.Handler().ServeHTTP(w, r) // the web UI, /metrics
+		h.serveWeb(w, r) // the storefront and dashboard of the chosen shop, /metrics
 		return
 	}
 	id, sub, _ := strings.Cut(rest, "/")

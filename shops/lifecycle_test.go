@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/shops"
 )
@@ -74,6 +75,7 @@ func TestDeleteUnderTrafficAndRestart(t *testing.T) {
 		if n >= 50 {
 			break
 		}
+		time.Sleep(time.Millisecond) // polling, not a timing assertion
 	}
 	var d shops.Deleted
 	json.Unmarshal(s.must(200, "DELETE", "/api/shops/acme", opKey, ""), &d)
@@ -87,6 +89,7 @@ func TestDeleteUnderTrafficAndRestart(t *testing.T) {
 		if n >= after {
 			break
 		}
+		time.Sleep(time.Millisecond)
 	}
 	close(stop)
 	wg.Wait()
@@ -214,6 +217,17 @@ func TestIdleUnloadAndMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// the shop's own metrics, with its label, next to the default shop's
+	s.must(200, "GET", "/api/shops/acme/search?q=teapot", opKey, "")
+	m = string(s.must(200, "GET", "/metrics", "", ""))
+	for _, want := range []string{`aisle_http_requests_total{code="200",method="GET",route="/api/search",shop="acme"}`, `aisle_events_ingested_total{shop="acme",type="purchase"} 200`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Count(m, "# TYPE go_goroutines") != 1 || strings.Count(m, "# TYPE aisle_http_requests_total") != 1 {
+		t.Error("/metrics repeats a family")
+	}
 	if n := s.host.UnloadIdle(0); n != 1 {
 		t.Errorf("unloaded %d shops, want 1", n)
 	}
@@ -228,5 +242,35 @@ func TestIdleUnloadAndMetrics(t *testing.T) {
 	}
 	if ok, _ := loaded(); !ok {
 		t.Error("acme not loaded after a request")
+	}
+}
+
+// Unloading an idle shop while it is being deleted (and reloaded by a
+// request) ends with the shop gone and nothing closed twice.
+func TestUnloadDeleteRace(t *testing.T) {
+	s := start(t, testConfig(t.TempDir()))
+	for i := range 5 {
+		id := fmt.Sprintf("race-%d", i)
+		s.must(201, "POST", "/api/shops", opKey, fmt.Sprintf(`{"id":%q}`, id))
+		s.must(200, "POST", "/api/shops/"+id+"/items", opKey, `[{"id":"p1","title":"teapot"}]`)
+		var wg sync.WaitGroup
+		wg.Add(3)
+		go func() { defer wg.Done(); s.host.UnloadIdle(0) }()
+		go func() {
+			defer wg.Done()
+			if code, b := s.do("DELETE", "/api/shops/"+id, opKey, ""); code != 200 {
+				t.Errorf("delete %s: %d %s", id, code, b)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if code, _ := s.do("GET", "/api/shops/"+id+"/items", opKey, ""); code != 200 && code != 404 {
+				t.Errorf("GET during the delete: %d", code)
+			}
+		}()
+		wg.Wait()
+		if code, _ := s.do("GET", "/api/shops/"+id+"/items", opKey, ""); code != 404 {
+			t.Errorf("%s after the delete: %d", id, code)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package shops
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -22,6 +23,7 @@ func TestTrainingQueueOrder(t *testing.T) {
 			if _, w := q.State(); len(w) > 0 && w[len(w)-1] == shop {
 				return
 			}
+			runtime.Gosched()
 		}
 	}
 	gone, cancel := context.WithCancel(ctx)

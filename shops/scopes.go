@@ -80,6 +80,26 @@ var routeNeeds = map[string]Need{
 	"POST /api/experiments/{id}/stop":    Need(ScopeAdmin),
 	"POST /api/experiments/{id}/ship":    Need(ScopeAdmin),
 
+	// routes of issues 15–17 (rules, ads, experiments, assistant), in
+	// their branches' openapi.json
+	"POST /api/search/image":               Need(ScopePublic),
+	"GET /api/items/{id}/visually-similar": Need(ScopePublic),
+	"GET /api/rules":                       Need(ScopeAdmin),
+	"POST /api/rules":                      Need(ScopeAdmin),
+	"POST /api/rules/preview":              Need(ScopeAdmin),
+	"GET /api/rules/{id}":                  Need(ScopeAdmin),
+	"PUT /api/rules/{id}":                  Need(ScopeAdmin),
+	"DELETE /api/rules/{id}":               Need(ScopeAdmin),
+	"GET /api/rules/{id}/versions":         Need(ScopeAdmin),
+	"GET /api/campaigns":                   Need(ScopeAdmin),
+	"POST /api/campaigns":                  Need(ScopeAdmin),
+	"GET /api/campaigns/model":             Need(ScopeAdmin),
+	"GET /api/campaigns/slots":             Need(ScopeAdmin),
+	"GET /api/campaigns/{id}":              Need(ScopeAdmin),
+	"PUT /api/campaigns/{id}":              Need(ScopeAdmin),
+	"DELETE /api/campaigns/{id}":           Need(ScopeAdmin),
+	"GET /api/campaigns/{id}/report":       Need(ScopeAdmin),
+
 	// operator only
 	"GET /api/shops":           NeedOperator,
 	"POST /api/shops":          NeedOperator,
@@ -110,4 +130,11 @@ func (n needs) of(r *http.Request) (Need, string) {
 		return routeNeeds["GET "+path], pattern
 	}
 	return Need(ScopeAdmin), ""
+}
+
+// RouteNeed is what a route (method and pattern as in openapi.json)
+// needs; false when it is not listed (it then needs admin).
+func RouteNeed(method, pattern string) (Need, bool) {
+	n, ok := routeNeeds[method+" "+pattern]
+	return n, ok
 }

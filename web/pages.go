@@ -63,6 +63,7 @@ type pageData struct {
 	Suggest   bool     // search-as-you-type is available
 	AdminOpen bool     // no admin key is set
 	Assistant bool     // the chat panel is on (UI.AddAssistant)
+	Shop      string   // the shop shown, when not the default one
 	Body      any
 }
 
@@ -85,6 +86,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, page strin
 	d.Suggest = u.search != nil
 	d.AdminOpen = len(u.admin) == 0
 	d.Assistant = u.assistant
+	d.Shop = u.shop
 	if d.Users == nil && u.demo && u.srv.Ready() && u.allowed(r, levelRead) {
 		d.Users = u.switcherUsers(r.Context())
 	}
@@ -151,13 +153,31 @@ func cardOf(it catalog.Item, list, reason string) card {
 		c.Category = parts[len(parts)-1]
 	}
 	if it.Price != nil {
-		c.Price = fmt.Sprintf("%.2f", *it.Price)
+		c.Price = priceText(*it.Price, it.Attributes["currency"])
 	}
 	c.Initials = initials(firstNonEmpty(it.Brand, c.Title))
 	h := fnv.New32a()
 	h.Write([]byte(firstNonEmpty(c.Category, it.ID)))
 	c.Hue = int(h.Sum32() % 8)
 	return c
+}
+
+// priceText writes a price with its currency's sign when the item's
+// "currency" attribute names a known one (GBP £12.50), with the code after
+// it for another (12.50 CHF), and bare without one.
+func priceText(p float64, currency any) string {
+	code, _ := currency.(string)
+	switch strings.ToUpper(code) {
+	case "GBP":
+		return fmt.Sprintf("£%.2f", p)
+	case "USD":
+		return fmt.Sprintf("$%.2f", p)
+	case "EUR":
+		return fmt.Sprintf("€%.2f", p)
+	case "":
+		return fmt.Sprintf("%.2f", p)
+	}
+	return fmt.Sprintf("%.2f %s", p, code)
 }
 
 // humanReason says a service reason ("model:itemknn@3", "co-occurrence:

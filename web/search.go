@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -113,6 +114,10 @@ type facetLink struct {
 	Count    int
 	URL      string
 	Selected bool
+	// Depth indents a category under its parent (0: top level); Title is
+	// the category's whole path, shown on hover.
+	Depth int
+	Title string
 }
 
 func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
@@ -213,7 +218,11 @@ func facetLinksOf(u *url.URL, facets []Facet) []facetLinks {
 	var out []facetLinks
 	for _, f := range facets {
 		if f.Field == "price" {
-			out = append(out, priceLinksOf(u, f))
+			// only when results have prices: a catalogue without them
+			// has no price filter
+			if fl := priceLinksOf(u, f); len(fl.Links) > 0 {
+				out = append(out, fl)
+			}
 			continue
 		}
 		if f.Field != "brand" && f.Field != "category" {
@@ -221,8 +230,15 @@ func facetLinksOf(u *url.URL, facets []Facet) []facetLinks {
 		}
 		cur := u.Query().Get(f.Field)
 		fl := facetLinks{Field: f.Field}
-		for _, v := range f.Values {
+		values := f.Values
+		if f.Field == "category" {
+			values = categoryTree(values)
+		}
+		for _, v := range values {
 			l := facetLink{Label: v.Value, Count: v.Count, URL: withParam(u, f.Field, v.Value), Selected: v.Value == cur}
+			if f.Field == "category" {
+				l.Label, l.Depth, l.Title = categoryLabel(v.Value, values)
+			}
 			if l.Selected {
 				l.URL = withParam(u, f.Field, "")
 			}
@@ -255,12 +271,79 @@ func (u *UI) suggest(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, map[string]any{"suggestions": list})
 }
 
+// categoryTree orders category paths as a tree: each under its nearest
+// listed ancestor, siblings by count (most first) then name.
+func categoryTree(vals []FacetValue) []FacetValue {
+	byPath := map[string]FacetValue{}
+	for _, v := range vals {
+		byPath[v.Value] = v
+	}
+	parent := func(p string) string {
+		for i := strings.LastIndex(p, "/"); i > 0; i = strings.LastIndex(p[:i], "/") {
+			if _, ok := byPath[p[:i]]; ok {
+				return p[:i]
+			}
+		}
+		return ""
+	}
+	kids := map[string][]FacetValue{}
+	for _, v := range vals {
+		pp := parent(v.Value)
+		kids[pp] = append(kids[pp], v)
+	}
+	out := make([]FacetValue, 0, len(vals))
+	var walk func(string)
+	walk = func(p string) {
+		k := kids[p]
+		sort.SliceStable(k, func(i, j int) bool {
+			if k[i].Count != k[j].Count {
+				return k[i].Count > k[j].Count
+			}
+			return k[i].Value < k[j].Value
+		})
+		for _, v := range k {
+			out = append(out, v)
+			walk(v.Value)
+		}
+	}
+	walk("")
+	return out
+}
+
+// categoryLabel is a category's short name (the part below its nearest
+// listed ancestor), its depth in the tree and its whole path.
+func categoryLabel(path string, tree []FacetValue) (label string, depth int, title string) {
+	listed := map[string]bool{}
+	for _, v := range tree {
+		listed[v.Value] = true
+	}
+	label, rest := path, path
+	found := false
+	for i := strings.LastIndex(rest, "/"); i > 0; i = strings.LastIndex(rest[:i], "/") {
+		if listed[rest[:i]] {
+			if !found {
+				label, found = path[i+1:], true
+			}
+			depth++
+		}
+	}
+	if !found {
+		if i := strings.LastIndex(path, "/"); i >= 0 {
+			label = path[i+1:]
+		}
+	}
+	return label, depth, path
+}
+
 // priceLinksOf turns price-range facet values ("10-25", "200+") into links
 // that set min_price and max_price (and clear them when selected).
 func priceLinksOf(u *url.URL, f Facet) facetLinks {
 	fl := facetLinks{Field: "price"}
 	curMin, curMax := u.Query().Get("min_price"), u.Query().Get("max_price")
 	for _, v := range f.Values {
+		if v.Count == 0 {
+			continue // a range no result falls in is not a filter
+		}
 		lo, hi, _ := strings.Cut(strings.TrimSuffix(v.Value, "+"), "-")
 		sel := lo == curMin && hi == curMax
 		nu := withParam(u, "min_price", lo)

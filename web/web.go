@@ -70,6 +70,9 @@ type Options struct {
 	Now func() time.Time
 	// Experiments, when set, feeds /admin/experiments.
 	Experiments *experiment.Manager
+	// Shop is the shop this UI serves when the deployment has several
+	// ("" for the default one); the header names it and links to /shops.
+	Shop string
 }
 
 // UI serves the storefront and the dashboard.
@@ -82,6 +85,7 @@ type UI struct {
 	search Searcher
 	log    *slog.Logger
 	now    func() time.Time
+	shop   string
 	admin  []byte
 	read   []byte
 	pages  map[string]*template.Template
@@ -112,7 +116,7 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 	}
 	u := &UI{
 		srv: srv, eng: srv.Engine(), svc: svc, rt: rt, search: opts.Searcher,
-		log: opts.Logger, now: opts.Now, exp: opts.Experiments,
+		log: opts.Logger, now: opts.Now, exp: opts.Experiments, shop: opts.Shop,
 		admin: []byte(opts.AdminKey), read: []byte(opts.ReadKey),
 		demoUsers: append([]string(nil), opts.DemoUsers...),
 		demo:      opts.Demo, secret: opts.Secret,

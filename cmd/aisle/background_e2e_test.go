@@ -28,7 +28,9 @@ func TestBackgroundSequenceModelServes(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startCmd(t, "demo", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--config", cfg, "--admin-key", "test-admin", "--embedder", "none")
+	// the default shop alone: the gift shop's import and training would
+	// compete for the cores this test waits on
+	s := startCmd(t, "demo", "--gift-shop=false", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--config", cfg, "--admin-key", "test-admin", "--embedder", "none")
 	listed := func(body map[string]any) map[string]any {
 		for _, m := range body["models"].([]any) {
 			if mm := m.(map[string]any); mm["name"] == "sasrec" {

@@ -93,6 +93,7 @@ func (g *globalFlags) load() (config.Config, error) {
 		return cfg, err
 	}
 	cfg.Data, err = shopData(cfg.Data, g.shop, g.createShop)
+	cfg.Shop = g.shop
 	return cfg, err
 }
 

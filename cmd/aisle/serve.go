@@ -87,7 +87,7 @@ the API description at /api/openapi.json) over the data in --data.`,
 // Every shop of the registry in the data directory is served under
 // /api/shops/{shop}/… (package shops); shopOptions, when set, adds
 // options to the opening of each (the demo's gift shop imports there).
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, prepare func(context.Context, *engine.Engine) error, shopOptions func(string) []aisle.Option, ready ...func(*aisle.Aisle)) (err error) {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, prepare func(context.Context, *engine.Engine) error, shopOptions func(string) []aisle.Option, ready ...func(*aisle.Aisle, *shops.Host)) (err error) {
 	queue := shops.NewTrainingQueue() // the shops train one at a time, in turn
 	opts := []aisle.Option{aisle.WithLogger(log), aisle.WithPrepare(prepare), aisle.WithTrainingTurn(queue.Turn(shops.DefaultID))}
 	if demo {
@@ -136,7 +136,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, 
 	}
 	log.Info("aisle ready", "url", url)
 	for _, f := range ready {
-		f(a)
+		f(a, host)
 	}
 	return <-served
 }

@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // aisle import --shop creates and fills a shop of the data directory;
@@ -62,4 +66,58 @@ func TestImportTrainServeShop(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// aisle demo serves two shops: the Office catalogue as the default one
+// and the gift shop, with GBP prices, loaded in the background after the
+// default one is ready; the storefront switches to it.
+func TestDemoServesTwoShops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports both demo catalogues")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "aisle.yaml")
+	os.WriteFile(cfg, []byte("training:\n  models:\n    - name: popular\n  background_budget: 0s\n  tune_every: 0s\n"), 0o644)
+	s := startCmd(t, "demo", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--config", cfg, "--admin-key", "test-admin", "--embedder", "none")
+	deadline := time.Now().Add(8 * time.Minute)
+	for {
+		code, body := s.do("GET", "/api/shops/gift", "")
+		if code == 200 && body["loaded"] == true {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gift shop did not load: %d %v\nlogs:\n%s", code, body, s.logs)
+		}
+		time.Sleep(time.Second)
+	}
+	if code, body := s.do("GET", "/api/shops/gift/stats", ""); code != 200 || body["items"] != 3791.0 || body["events"] != 91160.0 {
+		t.Errorf("the gift shop's stats: %d %v", code, body)
+	}
+	if code, body := s.do("GET", "/api/stats", ""); code != 200 || body["items"] != 2420.0 {
+		t.Errorf("the default shop's stats: %d %v", code, body)
+	}
+	code, body := s.do("GET", "/api/shops/gift/search?q=candle&facets=price", "")
+	if code != 200 || body["total"].(float64) < 50 || !strings.Contains(toJSON(body["facets"]), `"0-25"`) {
+		t.Errorf("searching the gift shop for candles: %d %v", code, toJSON(body))
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	req, _ := http.NewRequest("GET", s.url+"/shops/gift", nil)
+	req.Header.Set("Authorization", "Bearer test-admin")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	req, _ = http.NewRequest("GET", s.url+"/search?q=candle", nil)
+	req.Header.Set("Authorization", "Bearer test-admin")
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "£") || !strings.Contains(string(page), "Shop: gift") || !strings.Contains(string(page), "<h2>price</h2>") {
+		t.Errorf("the gift shop's storefront search: %d, want GBP prices, the shop's name and a price facet", resp.StatusCode)
+	}
 }
