@@ -22,10 +22,24 @@ type ImageHits struct {
 // JSON {"image_url"} or {"image_base64", "content_type"}, or the image
 // bytes themselves with an image/* Content-Type) and the visually similar
 // items of an item.
+//
+// ix is nil when no image embedder is configured: the routes then answer
+// 501 saying so, rather than 404 as if they did not exist.
 func (s *Server) AddImageRoutes(ix *imagesearch.Index) {
 	h := &imageHandlers{ix: ix}
-	s.Handle(Route{"POST", "/api/search/image", Read, s.JSON(h.search)})
-	s.Handle(Route{"GET", "/api/items/{id}/visually-similar", Read, s.JSON(h.similar)})
+	s.Handle(Route{"POST", "/api/search/image", Read, s.JSON(h.configured(h.search))})
+	s.Handle(Route{"GET", "/api/items/{id}/visually-similar", Read, s.JSON(h.configured(h.similar))})
+}
+
+// configured answers 501 when no image embedder is configured.
+func (h *imageHandlers) configured(f func(*http.Request) (any, error)) func(*http.Request) (any, error) {
+	return func(r *http.Request) (any, error) {
+		if h.ix == nil {
+			return nil, &Error{Status: http.StatusNotImplemented,
+				Msg: "search by image needs an image embedder: set images.embedder_url (and images.embedder_model) to an OpenAI-compatible endpoint serving a CLIP-style model"}
+		}
+		return f(r)
+	}
 }
 
 type imageHandlers struct{ ix *imagesearch.Index }
