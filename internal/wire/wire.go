@@ -50,7 +50,8 @@ func OpenStore(ctx context.Context, cfg config.Config) (Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return pgstore.Open(ctx, cfg.Store, pgstore.Options{})
+	// each shop of a deployment keeps its rows apart in the shared database
+	return pgstore.Open(ctx, cfg.Store, pgstore.Options{Shop: cfg.Shop})
 }
 
 // OpenEngine opens the store the config names (see OpenStore) and builds
