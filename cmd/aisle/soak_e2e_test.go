@@ -10,7 +10,7 @@ import (
 	"github.com/aisle-dev/aisle/bench/soak"
 )
 
-// A short soak (issue 12) of the real binary: 15 s of mixed load with two
+// A short soak (issue 12) of the real binary: 12 s of mixed load with two
 // kill -9 restarts and a damaged data file. No acknowledged event may be
 // lost, the server must never exit on its own, must refuse the damaged
 // file without touching it, and must shut down cleanly. The 10-minute run
@@ -20,7 +20,7 @@ func TestShortSoak(t *testing.T) {
 		t.Skip("soak: skipped with -short")
 	}
 	rep, err := soak.Run(context.Background(), soak.Config{Binary: binPath, Dir: filepath.Join(t.TempDir(), "soak"),
-		Duration: 15 * time.Second, Kills: 2, Writers: 2, Readers: 2, Items: 200, DamageFile: true})
+		Duration: 12 * time.Second, Kills: 2, Writers: 2, Readers: 2, Items: 200, DamageFile: true})
 	if err != nil {
 		t.Fatal(err)
 	}
