@@ -1,7 +1,3 @@
-//go:build pgmerge
-
-// Remove the build constraint above when store/pgstore is merged.
-
 package aisle
 
 import (
