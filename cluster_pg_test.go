@@ -71,7 +71,7 @@ func TestClusterOnPostgres(t *testing.T) {
 // BenchmarkConvergence: a write on replica A (POST /api/items, committed
 // to PostgreSQL) until replica B's search finds it; p50 and p99.
 //
-//	go test -tags pgmerge -run XXX -bench Convergence -benchtime 200x .
+//	go test -run XXX -bench Convergence -benchtime 200x .
 func BenchmarkConvergence(b *testing.B) {
 	cfg := clusterConfigTB(b)
 	cfg.Store = pgtest.URL(b)
@@ -116,7 +116,7 @@ func BenchmarkConvergence(b *testing.B) {
 // PostgreSQL (validated, committed, acknowledged), 1 and 100 events per
 // message; b.N is the number of messages.
 //
-//	go test -tags pgmerge -run XXX -bench StreamIngestionPostgres -benchtime 5000x .
+//	go test -run XXX -bench StreamIngestionPostgres -benchtime 5000x .
 func BenchmarkStreamIngestionPostgres(b *testing.B) {
 	for _, per := range []int{1, 100} {
 		b.Run(fmt.Sprintf("events_per_message=%d", per), func(b *testing.B) {
