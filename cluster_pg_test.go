@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,4 +214,85 @@ func TestChangeCommittedButNotPublishedStillArrives(t *testing.T) {
 		code, body := get(t, urlB+"/api/search?q=stove")
 		return code == 200 && strings.Contains(body, `"stove-1"`)
 	})
+}
+
+// BenchmarkRESTIngestPostgres: events/s through POST /api/events in
+// batches of 1,000 into PostgreSQL (a 200 only after commit), with 1 and
+// 3 replicas on one schema and one feed; 4 clients spread round-robin
+// over the replicas; b.N is the number of batches.
+//
+//	go test -run XXX -bench RESTIngestPostgres -benchtime 60x .
+func BenchmarkRESTIngestPostgres(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+			cfg := clusterConfigTB(b)
+			cfg.Store = pgtest.URL(b)
+			urls := make([]string, n)
+			for i := range n {
+				c := cfg
+				c.Data = b.TempDir()
+				_, urls[i], _ = replicaTB(b, c, fmt.Sprintf("r%d", i))
+			}
+			var items strings.Builder
+			items.WriteByte('[')
+			for i := range 1000 {
+				if i > 0 {
+					items.WriteByte(',')
+				}
+				fmt.Fprintf(&items, `{"id":"i%d","title":"item %d"}`, i, i)
+			}
+			items.WriteByte(']')
+			resp, err := http.Post(urls[0]+"/api/items", "application/json", strings.NewReader(items.String()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			batches := make([]string, b.N)
+			for k := range batches {
+				var sb strings.Builder
+				sb.WriteByte('[')
+				for i := range 1000 {
+					if i > 0 {
+						sb.WriteByte(',')
+					}
+					fmt.Fprintf(&sb, `{"user_id":"u%d-%d","item_id":"i%d","type":"view"}`, k, i%50, (k*7+i)%1000)
+				}
+				sb.WriteByte(']')
+				batches[k] = sb.String()
+			}
+			var next atomic.Int64
+			errs := make(chan error, 4)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Go(func() {
+					for {
+						k := int(next.Add(1)) - 1
+						if k >= len(batches) {
+							return
+						}
+						resp, err := http.Post(urls[(w+k)%n]+"/api/events", "application/json", strings.NewReader(batches[k]))
+						if err != nil {
+							errs <- err
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != 200 {
+							errs <- fmt.Errorf("POST /api/events: %d", resp.StatusCode)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			select {
+			case err := <-errs:
+				b.Fatal(err)
+			default:
+			}
+			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 }
