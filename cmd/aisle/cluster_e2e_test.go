@@ -178,78 +178,91 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	}))
 	t.Logf("deleted user forgotten on B and C after %s", d)
 
-	// clients write to all three; B is killed in the middle
-	var mu sync.Mutex
-	var acked []string // user ids of acknowledged events (one event each)
-	var failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w, s := range []*server{a, b, c} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				user := fmt.Sprintf("w%d-%d", w, i)
-				req, _ := http.NewRequest("POST", s.url+"/api/events", strings.NewReader(`{"user_id":"`+user+`","item_id":"p`+strconv.Itoa(i%10)+`","type":"view"}`))
-				req.Header.Set("Authorization", "Bearer test-admin")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					failed.Add(1)
-					time.Sleep(20 * time.Millisecond)
-					continue
-				}
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					mu.Lock()
-					acked = append(acked, user)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	time.Sleep(500 * time.Millisecond)
-	b.kill() // kill -9
-	if code, _ := a.do("POST", "/api/items", `{"id":"lamp","title":"brass lamp"}`); code != 200 {
-		t.Fatalf("A refused a write after B died: %d", code)
-	}
-	within(t, time.Second, "C finds the item written on A while B is down", func() bool { return c.finds("lamp", "lamp") })
-	time.Sleep(500 * time.Millisecond)
-	for _, s := range []*server{a, c} {
-		if code, _ := s.raw("/api/search?q=plate"); code != 200 {
-			t.Fatalf("a live replica stopped answering after B died: %d", code)
+	// clients write to all three; B is killed in the middle. Once by
+	// default; AISLE_KILL_CYCLES=20 repeats it (the issue's 20 cycles).
+	cycles := 1
+	if v := os.Getenv("AISLE_KILL_CYCLES"); v != "" {
+		var err error
+		if cycles, err = strconv.Atoi(v); err != nil || cycles < 1 {
+			t.Fatalf("AISLE_KILL_CYCLES=%q: want a number ≥ 1", v)
 		}
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("%d events acknowledged, %d requests failed (to the dead B)", len(acked), failed.Load())
-	if len(acked) < 30 {
-		t.Fatalf("only %d events acknowledged: the writers did not get going", len(acked))
-	}
-	if failed.Load() == 0 {
-		t.Fatal("no request failed: B was not killed while clients wrote to it")
-	}
-	var missing []string
-	for _, user := range acked {
+	for cycle := range cycles {
+		lamp := fmt.Sprintf("lamp%d", cycle)
+		var mu sync.Mutex
+		var acked []string // user ids of acknowledged events (one event each)
+		var failed atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w, s := range []*server{a, b, c} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					user := fmt.Sprintf("c%d-w%d-%d", cycle, w, i)
+					req, _ := http.NewRequest("POST", s.url+"/api/events", strings.NewReader(`{"user_id":"`+user+`","item_id":"p`+strconv.Itoa(i%10)+`","type":"view"}`))
+					req.Header.Set("Authorization", "Bearer test-admin")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						failed.Add(1)
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						mu.Lock()
+						acked = append(acked, user)
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		time.Sleep(500 * time.Millisecond)
+		b.kill() // kill -9
+		if code, _ := a.do("POST", "/api/items", `{"id":"`+lamp+`","title":"brass `+lamp+`"}`); code != 200 {
+			t.Fatalf("A refused a write after B died: %d", code)
+		}
+		within(t, time.Second, "C finds the item written on A while B is down", func() bool { return c.finds(lamp, lamp) })
+		time.Sleep(500 * time.Millisecond)
 		for _, s := range []*server{a, c} {
-			if _, body := s.raw("/api/users/" + user + "/events"); !strings.Contains(body, `"user_id":"`+user+`"`) || strings.Contains(body, `"events":[]`) {
-				missing = append(missing, user)
+			if code, _ := s.raw("/api/search?q=plate"); code != 200 {
+				t.Fatalf("a live replica stopped answering after B died: %d", code)
 			}
 		}
-	}
-	if len(missing) > 0 {
-		t.Fatalf("%d acknowledged events missing after kill -9 of B: %v", len(missing), missing[:min(len(missing), 10)])
-	}
+		close(stop)
+		wg.Wait()
+		t.Logf("cycle %d: %d events acknowledged, %d requests failed (to the dead B)", cycle, len(acked), failed.Load())
+		if len(acked) < 30 {
+			t.Fatalf("only %d events acknowledged: the writers did not get going", len(acked))
+		}
+		if failed.Load() == 0 {
+			t.Fatal("no request failed: B was not killed while clients wrote to it")
+		}
+		var missing []string
+		for _, user := range acked {
+			for _, s := range []*server{a, c} {
+				if _, body := s.raw("/api/users/" + user + "/events"); !strings.Contains(body, `"user_id":"`+user+`"`) || strings.Contains(body, `"events":[]`) {
+					missing = append(missing, user)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			t.Fatalf("cycle %d: %d acknowledged events missing after kill -9 of B: %v", cycle, len(missing), missing[:min(len(missing), 10)])
+		}
 
-	// B comes back and catches up before it is ready (clusterReplica
-	// returns once /api/ready is 200)
-	b = clusterReplica(t, dir, "b", pgURL, names)
-	if !b.finds("lamp", "lamp") {
-		t.Fatal("B was ready before it had the item written while it was down")
+		// B comes back and catches up before it is ready (clusterReplica
+		// returns once /api/ready is 200)
+		t0 := time.Now()
+		b = clusterReplica(t, dir, "b", pgURL, names)
+		t.Logf("cycle %d: B restarted and ready in %s", cycle, time.Since(t0))
+		if !b.finds(lamp, lamp) {
+			t.Fatal("B was ready before it had the item written while it was down")
+		}
 	}
 
 	// kill -9 the lease holder: another replica takes over and trains
