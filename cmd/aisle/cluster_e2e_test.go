@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aisle-dev/aisle/internal/natstest"
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
@@ -111,8 +114,18 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		t.Skip("-short: the cluster test starts three servers on PostgreSQL and NATS")
 	}
 	pgURL := pgtest.URL(t)
-	natstest.Conn(t)
+	nc := natstest.Conn(t)
 	names := strings.ToUpper(natstest.Name("E2E")[4:])
+	t.Cleanup(func() { // after the replicas are killed (cleanups run last first)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		js.DeleteStream(ctx, "CHANGES_"+names)
+		js.DeleteStream(ctx, "INGEST_"+names)
+		js.DeleteKeyValue(ctx, "leases_"+names)
+	})
 	dir := t.TempDir()
 	a := clusterReplica(t, dir, "a", pgURL, names)
 	b := clusterReplica(t, dir, "b", pgURL, names)
