@@ -305,6 +305,19 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		return false
 	})
 	t.Logf("lease taken over %s after kill -9 of its holder", d)
+	// a write on a survivor reaches the other, also when the dead replica
+	// held the relay lease (then it waits in the outbox for the next relay)
+	var other *server
+	for _, s := range []*server{a, b, c} {
+		if s != holder && s != next {
+			other = s
+		}
+	}
+	if code, body := next.do("POST", "/api/items", `{"id":"vase","title":"glass vase"}`); code != 200 {
+		t.Fatalf("POST items on a survivor: %d %v", code, body)
+	}
+	d = within(t, 7*time.Second, "the other survivor finds the item (relay lease TTL 3 s)", func() bool { return other.finds("vase", "vase") })
+	t.Logf("write after the kill visible on the other survivor after %s", d)
 	evs.Reset()
 	evs.WriteByte('[')
 	for i := range 150 {
