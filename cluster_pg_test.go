@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/aisle-dev/aisle/bus"
 	"github.com/aisle-dev/aisle/bus/ingest"
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/natstest"
 
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
@@ -294,5 +298,77 @@ func BenchmarkRESTIngestPostgres(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// BenchmarkReplicaReadyAfterEvents: how long a replica that joins (or
+// restarts on an empty data directory) takes until Start returns, the
+// moment /api/ready answers 200, with AISLE_BENCH_EVENTS events (default
+// 1,000,000) in PostgreSQL; each of the b.N iterations starts one more
+// replica.
+//
+//	go test -run XXX -bench ReplicaReadyAfterEvents -benchtime 1x .
+func BenchmarkReplicaReadyAfterEvents(b *testing.B) {
+	total := 1_000_000
+	if v := os.Getenv("AISLE_BENCH_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1000 {
+			b.Fatalf("AISLE_BENCH_EVENTS=%q: want a number ≥ 1000", v)
+		}
+		total = n
+	}
+	cfg := clusterConfigTB(b)
+	cfg.Store = pgtest.URL(b)
+	cfg.Data = b.TempDir()
+	a, _, _ := replicaTB(b, cfg, "writer")
+	ctx := b.Context()
+	items := make([]catalog.Item, 5000)
+	for i := range items {
+		items[i] = catalog.Item{ID: fmt.Sprintf("i%d", i), Title: fmt.Sprintf("item %d", i)}
+	}
+	if err := a.Engine().AddItems(ctx, items); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	base := time.Now().Add(-30 * 24 * time.Hour)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k*5000 >= total {
+					return
+				}
+				evs := make([]events.Event, 0, 5000)
+				for i := k * 5000; i < min((k+1)*5000, total); i++ {
+					evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", i%100000), ItemID: fmt.Sprintf("i%d", (i*7)%5000), Type: events.View,
+						Timestamp: base.Add(time.Duration(i) * time.Second)})
+				}
+				if err := a.Engine().AddEvents(ctx, evs); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.Logf("%d events written in %s", total, time.Since(t0))
+	b.ResetTimer()
+	for i := range b.N {
+		c := cfg
+		c.Data = b.TempDir()
+		t1 := time.Now()
+		_, _, stop := replicaTB(b, c, fmt.Sprintf("joiner%d", i))
+		b.ReportMetric(time.Since(t1).Seconds(), "ready_s")
+		b.StopTimer()
+		stop()
+		b.StartTimer()
 	}
 }
