@@ -1,7 +1,3 @@
-//go:build pgmerge
-
-// Remove the build constraint above when store/pgstore is merged.
-
 package aisle
 
 import (
@@ -10,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +19,8 @@ import (
 
 	"github.com/aisle-dev/aisle/bus"
 	"github.com/aisle-dev/aisle/bus/ingest"
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/natstest"
 
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
@@ -75,7 +77,7 @@ func TestClusterOnPostgres(t *testing.T) {
 // BenchmarkConvergence: a write on replica A (POST /api/items, committed
 // to PostgreSQL) until replica B's search finds it; p50 and p99.
 //
-//	go test -tags pgmerge -run XXX -bench Convergence -benchtime 200x .
+//	go test -run XXX -bench Convergence -benchtime 200x .
 func BenchmarkConvergence(b *testing.B) {
 	cfg := clusterConfigTB(b)
 	cfg.Store = pgtest.URL(b)
@@ -120,7 +122,7 @@ func BenchmarkConvergence(b *testing.B) {
 // PostgreSQL (validated, committed, acknowledged), 1 and 100 events per
 // message; b.N is the number of messages.
 //
-//	go test -tags pgmerge -run XXX -bench StreamIngestionPostgres -benchtime 5000x .
+//	go test -run XXX -bench StreamIngestionPostgres -benchtime 5000x .
 func BenchmarkStreamIngestionPostgres(b *testing.B) {
 	for _, per := range []int{1, 100} {
 		b.Run(fmt.Sprintf("events_per_message=%d", per), func(b *testing.B) {
@@ -216,4 +218,157 @@ func TestChangeCommittedButNotPublishedStillArrives(t *testing.T) {
 		code, body := get(t, urlB+"/api/search?q=stove")
 		return code == 200 && strings.Contains(body, `"stove-1"`)
 	})
+}
+
+// BenchmarkRESTIngestPostgres: events/s through POST /api/events in
+// batches of 1,000 into PostgreSQL (a 200 only after commit), with 1 and
+// 3 replicas on one schema and one feed; 4 clients spread round-robin
+// over the replicas; b.N is the number of batches.
+//
+//	go test -run XXX -bench RESTIngestPostgres -benchtime 60x .
+func BenchmarkRESTIngestPostgres(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+			cfg := clusterConfigTB(b)
+			cfg.Store = pgtest.URL(b)
+			urls := make([]string, n)
+			for i := range n {
+				c := cfg
+				c.Data = b.TempDir()
+				_, urls[i], _ = replicaTB(b, c, fmt.Sprintf("r%d", i))
+			}
+			var items strings.Builder
+			items.WriteByte('[')
+			for i := range 1000 {
+				if i > 0 {
+					items.WriteByte(',')
+				}
+				fmt.Fprintf(&items, `{"id":"i%d","title":"item %d"}`, i, i)
+			}
+			items.WriteByte(']')
+			resp, err := http.Post(urls[0]+"/api/items", "application/json", strings.NewReader(items.String()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			batches := make([]string, b.N)
+			for k := range batches {
+				var sb strings.Builder
+				sb.WriteByte('[')
+				for i := range 1000 {
+					if i > 0 {
+						sb.WriteByte(',')
+					}
+					fmt.Fprintf(&sb, `{"user_id":"u%d-%d","item_id":"i%d","type":"view"}`, k, i%50, (k*7+i)%1000)
+				}
+				sb.WriteByte(']')
+				batches[k] = sb.String()
+			}
+			var next atomic.Int64
+			errs := make(chan error, 4)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Go(func() {
+					for {
+						k := int(next.Add(1)) - 1
+						if k >= len(batches) {
+							return
+						}
+						resp, err := http.Post(urls[(w+k)%n]+"/api/events", "application/json", strings.NewReader(batches[k]))
+						if err != nil {
+							errs <- err
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != 200 {
+							errs <- fmt.Errorf("POST /api/events: %d", resp.StatusCode)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			select {
+			case err := <-errs:
+				b.Fatal(err)
+			default:
+			}
+			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkReplicaReadyAfterEvents: how long a replica that joins (or
+// restarts on an empty data directory) takes until Start returns, the
+// moment /api/ready answers 200, with AISLE_BENCH_EVENTS events (default
+// 1,000,000) in PostgreSQL; each of the b.N iterations starts one more
+// replica.
+//
+//	go test -run XXX -bench ReplicaReadyAfterEvents -benchtime 1x .
+func BenchmarkReplicaReadyAfterEvents(b *testing.B) {
+	total := 1_000_000
+	if v := os.Getenv("AISLE_BENCH_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1000 {
+			b.Fatalf("AISLE_BENCH_EVENTS=%q: want a number ≥ 1000", v)
+		}
+		total = n
+	}
+	cfg := clusterConfigTB(b)
+	cfg.Store = pgtest.URL(b)
+	cfg.Data = b.TempDir()
+	a, _, _ := replicaTB(b, cfg, "writer")
+	ctx := b.Context()
+	items := make([]catalog.Item, 5000)
+	for i := range items {
+		items[i] = catalog.Item{ID: fmt.Sprintf("i%d", i), Title: fmt.Sprintf("item %d", i)}
+	}
+	if err := a.Engine().AddItems(ctx, items); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	base := time.Now().Add(-30 * 24 * time.Hour)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k*5000 >= total {
+					return
+				}
+				evs := make([]events.Event, 0, 5000)
+				for i := k * 5000; i < min((k+1)*5000, total); i++ {
+					evs = append(evs, events.Event{UserID: fmt.Sprintf("u%d", i%100000), ItemID: fmt.Sprintf("i%d", (i*7)%5000), Type: events.View,
+						Timestamp: base.Add(time.Duration(i) * time.Second)})
+				}
+				if err := a.Engine().AddEvents(ctx, evs); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.Logf("%d events written in %s", total, time.Since(t0))
+	b.ResetTimer()
+	for i := range b.N {
+		c := cfg
+		c.Data = b.TempDir()
+		t1 := time.Now()
+		_, _, stop := replicaTB(b, c, fmt.Sprintf("joiner%d", i))
+		b.ReportMetric(time.Since(t1).Seconds(), "ready_s")
+		b.StopTimer()
+		stop()
+		b.StartTimer()
+	}
 }

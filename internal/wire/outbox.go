@@ -1,8 +1,3 @@
-//go:build pgmerge
-
-// Remove the build constraint above when store/pgstore is merged: it
-// connects the PostgreSQL store's outbox to the change feed's relay.
-
 package wire
 
 import (
