@@ -18,7 +18,7 @@ build:
 
 # The README's test command.
 test:
-	$(GO) test ./...
+	$(GO) test -timeout 30m ./...
 
 # The tests again under the race detector (needs cgo), in -short mode.
 race:
