@@ -21,6 +21,33 @@ type Partner struct {
 	Weighting Weighting
 }
 
+// BestPartner returns the partner a background sequence model blends with
+// after a run of the fast models: the trained, served-path-validated
+// whole-history model with the best NDCG@10 (specs give its parameters),
+// or nil. The server uses its serving primary instead.
+func BestPartner(specs []Spec, results []Result) *Partner {
+	var best *Result
+	for k := range results {
+		r := &results[k]
+		if !r.Trained || orderOnly(r.Model) || r.Model == blend.Name || r.Metrics[ServedValidationKey] != 1 {
+			continue
+		}
+		if best == nil || r.Metrics["NDCG@10"] > best.Metrics["NDCG@10"] {
+			best = r
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	p := &Partner{Spec: Spec{Name: best.Model}, Weighting: best.Weighting}
+	for _, s := range specs {
+		if s.Name == best.Model {
+			p.Spec.Params = s.Params
+		}
+	}
+	return p
+}
+
 // blendGrid are the shares of the sequence model validation tries; 0 is
 // the partner alone and 1 the sequence model alone, measured on the same
 // users in the same pass.

@@ -98,3 +98,35 @@ func TestTrainBackgroundBlends(t *testing.T) {
 	}
 	t.Logf("%s; sasrec alone %.4f", b.Reason, s.Metrics["NDCG@10"])
 }
+
+func TestBestPartner(t *testing.T) {
+	served := func(ndcg float64) map[string]float64 {
+		return map[string]float64{"NDCG@10": ndcg, ServedValidationKey: 1}
+	}
+	specs := []Spec{{Name: "ease", Params: model.Params{"lambda": 50}}}
+	tests := []struct {
+		name    string
+		results []Result
+		want    string
+	}{
+		{"none trained", []Result{{Model: "ease", Metrics: served(0.3)}}, ""},
+		{"best whole-history model", []Result{
+			{Model: "itemknn", Trained: true, Metrics: served(0.2)},
+			{Model: "ease", Trained: true, Metrics: served(0.3), Weighting: Weighting{Binary: true}},
+			{Model: "sasrec", Trained: true, Metrics: served(0.5)},
+			{Model: blend.Name, Trained: true, Metrics: served(0.6)},
+		}, "ease"},
+		{"not measured on the served path", []Result{{Model: "ials", Trained: true, Metrics: map[string]float64{"NDCG@10": 0.4}}}, ""},
+	}
+	for _, tc := range tests {
+		p := BestPartner(specs, tc.results)
+		switch {
+		case tc.want == "" && p != nil:
+			t.Errorf("%s: partner %+v, want none", tc.name, p)
+		case tc.want != "" && (p == nil || p.Spec.Name != tc.want):
+			t.Errorf("%s: partner %+v, want %s", tc.name, p, tc.want)
+		case p != nil && (p.Spec.Params["lambda"] != 50 || !p.Weighting.Binary):
+			t.Errorf("%s: partner %+v lost its parameters or weighting", tc.name, p)
+		}
+	}
+}
