@@ -21,6 +21,33 @@ type Partner struct {
 	Weighting Weighting
 }
 
+// BestPartner returns the partner a background sequence model blends with
+// after a run of the fast models: the trained, served-path-validated
+// whole-history model with the best NDCG@10 (specs give its parameters),
+// or nil. The server uses its serving primary instead.
+func BestPartner(specs []Spec, results []Result) *Partner {
+	var best *Result
+	for k := range results {
+		r := &results[k]
+		if !r.Trained || orderOnly(r.Model) || r.Model == blend.Name || r.Metrics[ServedValidationKey] != 1 {
+			continue
+		}
+		if best == nil || r.Metrics["NDCG@10"] > best.Metrics["NDCG@10"] {
+			best = r
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	p := &Partner{Spec: Spec{Name: best.Model}, Weighting: best.Weighting}
+	for _, s := range specs {
+		if s.Name == best.Model {
+			p.Spec.Params = s.Params
+		}
+	}
+	return p
+}
+
 // blendGrid are the shares of the sequence model validation tries; 0 is
 // the partner alone and 1 the sequence model alone, measured on the same
 // users in the same pass.
@@ -48,11 +75,10 @@ const BlendNote = "blend chosen on validation"
 // trainBlend measures the blends of seq (fitted on the validation split,
 // as background models are) with a fresh fit of the partner on the same
 // split, and, when a blend beats both parts on validation NDCG@10 (the
-// criterion every model competes on for primary), its gain over the
-// partner by more than blendMinSE standard errors, fits the partner on all
-// the data and stores the blend as a candidate version of model "blend".
-// Unlike a recency boost it need not keep the random half: it is a model
-// of its own, chosen as primary (or not) like any other.
+// criterion every model competes on for primary) without costing the
+// partner's random half, and its gain over the partner exceeds blendMinSE
+// standard errors, fits the partner on all the data and stores the blend
+// as a candidate version of model "blend".
 func trainBlend(ctx context.Context, models store.Models, data *Data, opts Options, seq model.Model, seqSpec Spec, p Partner) Result {
 	start := time.Now()
 	res := Result{Model: blend.Name, Weighting: p.Weighting}
@@ -111,9 +137,14 @@ func trainBlend(ctx context.Context, models store.Models, data *Data, opts Optio
 		log.Info("blend validation", "partner", p.Spec.Name, "sequence", seqSpec.Name, "share", w,
 			"ndcg", mets[g]["NDCG@10"], "newest", mets[g]["NDCG@10:newest"], "random", mets[g]["NDCG@10:random"], "hr", mets[g]["HR@10"])
 	}
+	// The best share by NDCG@10 among those that keep the partner's
+	// random half: like a recency boost, what the order of the newest items
+	// adds must not cost the taste the whole history shows (on ML-1M
+	// posted in file order, share 0.4 won the average by 0.045 while
+	// costing the random half 0.056, and the random test fold with it).
 	best := 0
 	for g := range blendGrid {
-		if mets[g]["NDCG@10"] > mets[best]["NDCG@10"] {
+		if mets[g]["NDCG@10"] > mets[best]["NDCG@10"] && mets[g]["NDCG@10:random"] >= mets[0]["NDCG@10:random"] {
 			best = g
 		}
 	}
@@ -122,7 +153,7 @@ func trainBlend(ctx context.Context, models store.Models, data *Data, opts Optio
 		p.Spec.Name, mets[0]["NDCG@10"], mets[0]["NDCG@10:random"], seqSpec.Name, mets[last]["NDCG@10"],
 		blendGrid[best], seqSpec.Name, mets[best]["NDCG@10"], mets[best]["NDCG@10:random"])
 	if best == 0 || best == last {
-		res.Reason = "no blend: one part alone validates best; " + res.Reason
+		res.Reason = "no blend: no share beats the partner without costing its random half; " + res.Reason
 		return res
 	}
 	// A blend adds a part to the partner: it must beat it beyond the

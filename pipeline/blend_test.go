@@ -22,10 +22,10 @@ func walkEvents(nUsers, nItems, perUser int) ([]catalog.Item, []events.Event) {
 	for i := 0; i < nItems; i++ {
 		its = append(its, catalog.Item{ID: fmt.Sprintf("i%03d", i), Title: fmt.Sprintf("item %d", i)})
 	}
-	groupSize := nItems / 4
+	groupSize := nItems / 2
 	var evs []events.Event
 	for u := 0; u < nUsers; u++ {
-		g := u % 4
+		g := u % 2
 		start := (u * 7) % groupSize
 		step := 1 + 2*(u%2) // two walks per group, of steps 1 and 3
 		for k := 0; k < perUser; k++ {
@@ -36,11 +36,12 @@ func walkEvents(nUsers, nItems, perUser int) ([]catalog.Item, []events.Event) {
 	return its, evs
 }
 
-// TestTrainBackgroundBlends: where the held-out newest items follow the
-// order and the random ones the taste, the blend of item neighbours and
-// the sequence model validates better than either, is stored as model
-// "blend", and loads back as the mix of its parts.
-func TestTrainBackgroundBlends(t *testing.T) {
+// TestTrainBackgroundBlendKeepsTheRandomHalf: where the held-out newest
+// items follow the order and the random ones the taste, and item
+// neighbours read the taste almost perfectly, every blend with the
+// sequence model costs the random half, so none is stored (the rule that
+// keeps ML-1M's and ML-100k's random test folds; docs/recommendation-quality.md).
+func TestTrainBackgroundBlendKeepsTheRandomHalf(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a sequence model")
 	}
@@ -78,23 +79,45 @@ func TestTrainBackgroundBlends(t *testing.T) {
 	if !s.Trained {
 		t.Fatalf("sasrec not trained: %+v", s)
 	}
-	if !b.Trained || b.Phase != "background" || !strings.Contains(b.Reason, "itemknn alone") {
-		t.Fatalf("no blend stored: %+v", b)
+	// item neighbours predict a random share of these walks almost
+	// perfectly; every share of sasrec costs that, so no blend is stored
+	if b.Trained || b.Phase != "background" || !strings.Contains(b.Reason, "without costing its random half") || !strings.Contains(b.Reason, "itemknn alone") {
+		t.Fatalf("a blend that costs the random half: %+v", b)
 	}
-	if b.Metrics["NDCG@10"] <= s.Metrics["NDCG@10"] {
-		t.Fatalf("blend NDCG@10 %.4f not above sasrec's %.4f", b.Metrics["NDCG@10"], s.Metrics["NDCG@10"])
-	}
-	meta, blob, err := st.LoadModel(ctx, blend.Name, b.Version)
-	if err != nil || !strings.HasPrefix(meta.Note, BlendNote) {
-		t.Fatalf("stored blend: %+v %v", meta, err)
-	}
-	art, err := DecodeArtifact(blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pa, pb, w := art.Model.(*blend.Blend).Parts()
-	if pa != "itemknn" || pb != "sasrec" || w <= 0 || w >= 1 || !art.Weighting.Binary {
-		t.Fatalf("blend of %s and %s at %v, weighting %v", pa, pb, w, art.Weighting)
+	if metas, err := st.ListModels(ctx, blend.Name); err != nil || len(metas) != 0 {
+		t.Fatalf("blend versions stored: %+v %v", metas, err)
 	}
 	t.Logf("%s; sasrec alone %.4f", b.Reason, s.Metrics["NDCG@10"])
+}
+
+func TestBestPartner(t *testing.T) {
+	served := func(ndcg float64) map[string]float64 {
+		return map[string]float64{"NDCG@10": ndcg, ServedValidationKey: 1}
+	}
+	specs := []Spec{{Name: "ease", Params: model.Params{"lambda": 50}}}
+	tests := []struct {
+		name    string
+		results []Result
+		want    string
+	}{
+		{"none trained", []Result{{Model: "ease", Metrics: served(0.3)}}, ""},
+		{"best whole-history model", []Result{
+			{Model: "itemknn", Trained: true, Metrics: served(0.2)},
+			{Model: "ease", Trained: true, Metrics: served(0.3), Weighting: Weighting{Binary: true}},
+			{Model: "sasrec", Trained: true, Metrics: served(0.5)},
+			{Model: blend.Name, Trained: true, Metrics: served(0.6)},
+		}, "ease"},
+		{"not measured on the served path", []Result{{Model: "ials", Trained: true, Metrics: map[string]float64{"NDCG@10": 0.4}}}, ""},
+	}
+	for _, tc := range tests {
+		p := BestPartner(specs, tc.results)
+		switch {
+		case tc.want == "" && p != nil:
+			t.Errorf("%s: partner %+v, want none", tc.name, p)
+		case tc.want != "" && (p == nil || p.Spec.Name != tc.want):
+			t.Errorf("%s: partner %+v, want %s", tc.name, p, tc.want)
+		case p != nil && (p.Spec.Params["lambda"] != 50 || !p.Weighting.Binary):
+			t.Errorf("%s: partner %+v lost its parameters or weighting", tc.name, p)
+		}
+	}
 }

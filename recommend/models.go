@@ -105,6 +105,15 @@ func (sm *servingModel) query(user int32, h *history) (model.Query, bool) {
 	if h.whole != nil {
 		// the user's whole history, weighed as the model's validation chose
 		items, weights = h.whole, sm.weighting.QueryWeights(h.wholeRaw)
+		// what the user did after the model's data was read, the model has
+		// not seen and its validation could not weigh: it counts freshBoost
+		// times, so a shopper's clicks move their row at once
+		cut := dataTime(sm.meta).Unix()
+		for k := range weights {
+			if k < len(h.wholeLast) && h.wholeLast[k] > cut {
+				weights[k] *= freshBoost
+			}
+		}
 	}
 	for k, i := range items {
 		if int(i) < len(sm.toModel) && sm.toModel[i] >= 0 {
@@ -114,6 +123,13 @@ func (sm *servingModel) query(user int32, h *history) (model.Query, bool) {
 	}
 	return q, user >= 0 || len(q.History) > 0
 }
+
+// freshBoost is the query weight factor of an item the user took after
+// the serving model's data was read: 1 + the largest recent-event boost
+// validation may choose (pipeline's recency grid), so the newest clicks
+// steer the answer at least as much as any chosen weighting would let
+// them, whatever the validation chose for the history the model saw.
+const freshBoost = 4
 
 // embedder returns the model as a user embedder (false for nil or other models).
 func (sm *servingModel) embedder() (model.UserEmbedder, bool) {

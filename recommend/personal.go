@@ -50,7 +50,10 @@ type history struct {
 	// model query is items/weights.
 	whole    []int32
 	wholeRaw []float32
-	exclude  map[int32]bool
+	// wholeLast is the time (Unix seconds) of the newest event of each
+	// whole-history item, to tell what happened after a model was trained.
+	wholeLast []int64
+	exclude   map[int32]bool
 }
 
 // maxModelHistory bounds the items a model query carries: the newest ones.
@@ -77,6 +80,7 @@ func (s *Service) historyOf(entries []profileEntry) *history {
 		if e.weight > 0 {
 			h.whole = append(h.whole, e.item)
 			h.wholeRaw = append(h.wholeRaw, e.weight)
+			h.wholeLast = append(h.wholeLast, e.last)
 		}
 	}
 	from = max(0, len(entries)-s.cfg.HistoryLen)

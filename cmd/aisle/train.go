@@ -92,6 +92,7 @@ server must not be running on the same data directory.`,
 				// the server trains these after the fast ones; here nothing
 				// else needs the cores
 				opts.Background.Threads = runtime.GOMAXPROCS(0)
+				opts.Background.BlendWith = pipeline.BestPartner(opts.Models, results)
 				var bg []pipeline.Result
 				bg, err = pipeline.TrainBackground(cmd.Context(), eng.Store(), data, opts)
 				bars.finish()
