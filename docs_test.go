@@ -164,3 +164,18 @@ func hasPackage(t *testing.T, dir string) bool {
 	}
 	return false
 }
+
+// No merge left its conflict markers in a document.
+func TestDocsHaveNoConflictMarkers(t *testing.T) {
+	for _, f := range append(docFiles(t), "docs/aisle.example.yaml") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "<<<<<<< ") || strings.HasPrefix(line, ">>>>>>> ") || line == "=======" {
+				t.Errorf("%s:%d: a merge conflict marker", f, n+1)
+			}
+		}
+	}
+}
