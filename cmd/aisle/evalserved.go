@@ -409,7 +409,7 @@ func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, log
 		if i < len(tr.ItemText) && strings.TrimSpace(tr.ItemText[i]) != "" {
 			title = tr.ItemText[i]
 		}
-		batch = append(batch, catalog.Item{ID: id, Title: title})
+		batch = append(batch, catalog.Item{ID: id, Title: title, Available: true})
 		if len(batch) == 1000 || i == len(tr.ItemIDs)-1 {
 			if _, err := c.api.AddItems(ctx, batch...); err != nil {
 				return nil, err
