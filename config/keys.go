@@ -186,6 +186,9 @@ func yamlName(f reflect.StructField) string {
 }
 
 func fieldByYAML(v reflect.Value, name string) (reflect.Value, bool) {
+	if name == "" { // fields that are not settings (yaml:"-") have no name
+		return reflect.Value{}, false
+	}
 	fields := reflect.VisibleFields(v.Type())
 	i := slices.IndexFunc(fields, func(f reflect.StructField) bool { return yamlName(f) == name })
 	if i < 0 {
