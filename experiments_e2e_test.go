@@ -2,46 +2,11 @@ package aisle
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"regexp"
 	"testing"
 	"time"
-
-	"github.com/aisle-dev/aisle/config"
 )
-
-// serveDir opens Aisle over dir (kept across restarts) and serves it on
-// 127.0.0.1; stop shuts it down and closes it.
-func serveDir(t *testing.T, dir string) (url string, stop func()) {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Data = dir
-	cfg.Recommend.RetrainEvery = 0
-	cfg.Recommend.RetrainAfterEvents = 0
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, ln) }()
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return "http://" + ln.Addr().String(), func() {
-		cancel()
-		<-served
-		if err := a.Close(); err != nil {
-			t.Error(err)
-		}
-	}
-}
 
 type variantResult struct {
 	Name                               string
@@ -56,7 +21,7 @@ type variantResult struct {
 // the variant.
 func TestExperimentAttributionOverHTTP(t *testing.T) {
 	dir := t.TempDir()
-	url, stop := serveDir(t, dir)
+	url, stop := serveAt(t, dir)
 	call(t, "POST", url+"/api/items", `[{"id":"a","title":"blue pen","price":2.5},{"id":"b","title":"red pen","price":4},{"id":"c","title":"stapler","price":12}]`, 200, nil)
 	call(t, "POST", url+"/api/events", `[{"user_id":"x","item_id":"a","type":"purchase"},{"user_id":"y","item_id":"b","type":"view"}]`, 200, nil)
 	var exp struct{ ID string }
@@ -109,7 +74,7 @@ func TestExperimentAttributionOverHTTP(t *testing.T) {
 	check("before a restart")
 	stop()
 
-	url, stop = serveDir(t, dir)
+	url, stop = serveAt(t, dir)
 	defer stop()
 	check("after a restart")
 	var again struct{ Variant string }
