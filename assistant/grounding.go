@@ -150,6 +150,11 @@ func (c *checker) sentence(line string) (string, bool) {
 			return "", false
 		}
 	}
+	// a removed price can free a word glued to it: "Samsung0元" → "Samsung"
+	if ungroundedPhrase(line, c.v, c.gBrands, c.gWords, c.saidWords) {
+		c.rm.Attributes++
+		return "", false
+	}
 	for _, p := range lineItems {
 		c.cited = appendNew(c.cited, p.ID)
 	}
