@@ -81,7 +81,9 @@ func replicaTB(t testing.TB, cfg config.Config, id string, opts ...Option) (a *A
 		stopped = true
 		cancel()
 		<-served
-		a.Close()
+		if err := a.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 	t.Cleanup(stop)
 	return a, "http://" + ln.Addr().String(), stop

@@ -1,11 +1,9 @@
 package aisle
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	neturl "net/url"
 	"strings"
@@ -21,34 +19,8 @@ func serveAt(t *testing.T, dir string) (url string, stop func()) {
 	cfg := config.Default()
 	cfg.Data = dir
 	cfg.Recommend.RetrainEvery, cfg.Recommend.RetrainAfterEvents = 0, 0
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, ln) }()
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		<-served
-		if err := a.Close(); err != nil {
-			t.Error(err)
-		}
-	}
-	t.Cleanup(stop)
-	return "http://" + ln.Addr().String(), stop
+	_, url, stop = replicaTB(t, cfg, "")
+	return url, stop
 }
 
 // call sends a JSON request and decodes a JSON answer into out (when not
