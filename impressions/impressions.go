@@ -32,6 +32,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/aisle-dev/aisle/internal/reqid"
+	"github.com/aisle-dev/aisle/internal/varint"
 )
 
 // Impression is one answer as it was shown.
@@ -431,13 +432,11 @@ func encode(imp *Impression) []byte {
 	b = append(b, format1)
 	b = binary.AppendVarint(b, imp.Time.UnixNano())
 	for _, s := range []string{imp.Surface, imp.UserID, imp.SessionID, imp.Experiment, imp.Variant} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+		b = varint.AppendString(b, s)
 	}
 	b = binary.AppendUvarint(b, uint64(len(imp.Items)))
 	for _, s := range imp.Items {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+		b = varint.AppendString(b, s)
 	}
 	b = binary.AppendUvarint(b, uint64(len(imp.Teams)))
 	return append(b, imp.Teams...)
@@ -447,55 +446,25 @@ func decode(v []byte, imp *Impression) error {
 	if len(v) == 0 || v[0] != format1 {
 		return errCorrupt
 	}
-	p := v[1:]
-	ns, n := binary.Varint(p)
-	if n <= 0 {
-		return errCorrupt
-	}
-	p = p[n:]
-	uv := func() (uint64, bool) {
-		x, n := binary.Uvarint(p)
-		if n <= 0 {
-			return 0, false
-		}
-		p = p[n:]
-		return x, true
-	}
-	str := func() (string, bool) {
-		n, ok := uv()
-		if !ok || n > uint64(len(p)) {
-			return "", false
-		}
-		s := string(p[:n])
-		p = p[n:]
-		return s, true
-	}
-	*imp = Impression{Time: time.Unix(0, ns).UTC()}
+	r := varint.NewReader(v[1:])
+	*imp = Impression{Time: time.Unix(0, r.Varint()).UTC()}
 	for _, dst := range []*string{&imp.Surface, &imp.UserID, &imp.SessionID, &imp.Experiment, &imp.Variant} {
-		s, ok := str()
-		if !ok {
-			return errCorrupt
-		}
-		*dst = s
+		*dst = r.String()
 	}
-	cnt, ok := uv()
-	if !ok || cnt > uint64(len(p)) {
+	cnt := r.Uvarint()
+	if !r.OK() || cnt > uint64(r.Len()) {
 		return errCorrupt
 	}
 	imp.Items = make([]string, 0, cnt)
 	for range cnt {
-		s, ok := str()
-		if !ok {
-			return errCorrupt
-		}
-		imp.Items = append(imp.Items, s)
+		imp.Items = append(imp.Items, r.String())
 	}
-	nt, ok := uv()
-	if !ok || nt != uint64(len(p)) {
+	nt := r.Uvarint()
+	if !r.OK() || nt != uint64(r.Len()) {
 		return errCorrupt
 	}
 	if nt > 0 {
-		imp.Teams = append([]uint8(nil), p...)
+		imp.Teams = append([]uint8(nil), r.Rest()...)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/varint"
 )
 
 // Events are stored in a compact binary form (reading the event log is the
@@ -31,10 +32,7 @@ const (
 	eventFormat3 = 0xA3
 )
 
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
+func appendStr(b []byte, s string) []byte { return varint.AppendString(b, s) }
 
 func encodeEvent(e *events.Event) []byte {
 	b := make([]byte, 0, 32+len(e.UserID)+len(e.ItemID)+len(e.Type)+len(e.Query)+len(e.SessionID))
@@ -76,81 +74,39 @@ func decodeEvent(v []byte, e *events.Event) error {
 		return errBadEvent
 	}
 	format := v[0]
-	p := v[1:]
-	uv := func() (uint64, bool) {
-		x, n := binary.Uvarint(p)
-		if n <= 0 {
-			return 0, false
-		}
-		p = p[n:]
-		return x, true
-	}
-	str := func() (string, bool) {
-		n, ok := uv()
-		if !ok || n > uint64(len(p)) {
-			return "", false
-		}
-		s := string(p[:n])
-		p = p[n:]
-		return s, true
-	}
-	var ok bool
-	var typ string
-	if e.Seq, ok = uv(); !ok {
-		return errBadEvent
-	}
-	if e.UserID, ok = str(); !ok {
-		return errBadEvent
-	}
-	if e.ItemID, ok = str(); !ok {
-		return errBadEvent
-	}
-	if typ, ok = str(); !ok {
-		return errBadEvent
-	}
-	e.Type = events.Type(typ)
-	if e.Query, ok = str(); !ok {
-		return errBadEvent
-	}
-	if e.SessionID, ok = str(); !ok {
-		return errBadEvent
-	}
-	ns, n := binary.Varint(p)
-	if n <= 0 || len(p) < n+1 {
-		return errBadEvent
-	}
-	p = p[n:]
+	r := varint.NewReader(v[1:])
+	e.Seq = r.Uvarint()
+	e.UserID = r.String()
+	e.ItemID = r.String()
+	e.Type = events.Type(r.String())
+	e.Query = r.String()
+	e.SessionID = r.String()
+	ns := r.Varint()
 	if format == eventFormat1 {
 		e.Timestamp = time.Unix(0, ns).UTC()
 	} else {
-		nanos, n := binary.Uvarint(p)
-		if n <= 0 || nanos >= 1e9 || len(p) < n+1 {
-			return errBadEvent
+		nanos := r.Uvarint()
+		if nanos >= 1e9 {
+			r.Fail()
 		}
-		p = p[n:]
 		e.Timestamp = time.Unix(ns, int64(nanos)).UTC()
 	}
 	e.Value = nil
 	e.RequestID, e.Position = "", 0
-	if p[0] == 1 {
-		if len(p) < 9 {
-			return errBadEvent
-		}
-		f := math.Float64frombits(binary.LittleEndian.Uint64(p[1:9]))
+	if r.Byte() == 1 {
+		f := math.Float64frombits(r.Uint64LE())
 		e.Value = &f
-		p = p[9:]
-	} else {
-		p = p[1:]
 	}
 	if format == eventFormat3 {
-		if e.RequestID, ok = str(); !ok {
-			return errBadEvent
-		}
-		pos, ok := uv()
-		if !ok || pos > 1<<31 {
-			return errBadEvent
+		e.RequestID = r.String()
+		pos := r.Uvarint()
+		if pos > 1<<31 {
+			r.Fail()
 		}
 		e.Position = int(pos)
+	}
+	if !r.OK() {
+		return errBadEvent
 	}
 	return nil
 }

@@ -65,3 +65,18 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeEvent: decoding one stored event, the inner loop of every
+// replay at start-up and of every scan.
+func BenchmarkDecodeEvent(b *testing.B) {
+	v := 2.0
+	enc := encodeEvent(&events.Event{Seq: 123456, UserID: "user-12345", ItemID: "item-98765", Type: "purchase",
+		SessionID: "s-1", Value: &v, RequestID: "0123456789abcdef01234567", Position: 3, Timestamp: time.Unix(1700000000, 5)})
+	var e events.Event
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := decodeEvent(enc, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
