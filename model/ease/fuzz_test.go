@@ -22,6 +22,15 @@ func FuzzLoad(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
+	sp, _ := New(model.Params{"max_items": 1, "neighbours": 2})
+	if err := sp.Fit(context.Background(), ds, nil); err != nil {
+		f.Fatal(err)
+	}
+	buf.Reset()
+	if err := sp.Save(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m EASE
