@@ -169,9 +169,11 @@ func (m *EASE) training(ds *model.Dataset, st state) state {
 // Sparse reports whether B is the sparse neighbourhood approximation.
 func (m *EASE) Sparse() bool { return m.st.SPtr != nil }
 
-// Bytes is the memory held by B (the part that grows with the catalogue).
+// Bytes is the memory of the fitted model: B and the training rows kept
+// for known users.
 func (m *EASE) Bytes() int64 {
-	return int64(4*len(m.st.B) + 8*len(m.st.SPtr) + 4*len(m.st.SNbr) + 4*len(m.st.SW))
+	st := &m.st
+	return int64(4*len(st.B) + 8*(len(st.SPtr)+len(st.UserPtr)) + 4*(len(st.SNbr)+len(st.SW)+len(st.Items)+len(st.Weights)))
 }
 
 // Score is the (weighted) history row times B. When q.History is empty and
