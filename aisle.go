@@ -157,6 +157,12 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if n := cfg.Memory.LimitBytes(); n > 0 {
+		// process-wide, like GOMEMLIMIT (which it overrides); every shop of
+		// a deployment shares the one configuration value
+		debug.SetMemoryLimit(n)
+		o.log.Info("memory limit", "limit", cfg.Memory.Limit, "bytes", n)
+	}
 	a := &Aisle{cfg: cfg, log: o.log, prepare: o.prepare, relayFault: o.relayFault}
 	a.bg, a.cancel = context.WithCancel(context.Background())
 	a.group, a.bg = errgroup.WithContext(a.bg)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,9 @@ func TestMetricsForOperators(t *testing.T) {
 			`aisle_retrain_runs_total{result="failed"} 0`,
 			`aisle_search_log_dropped_total 0`,
 			`aisle_events_ingested_total{type="search"} 1`,
+			`aisle_memory_bytes{part="search_docs"} `,
+			`aisle_memory_bytes{part="items"} `,
+			`aisle_memory_bytes{part="histories"} `,
 		} {
 			if !strings.Contains(body, want) {
 				missing = want
@@ -273,5 +277,30 @@ func TestConfigReachesTheServer(t *testing.T) {
 	}
 	if code, body := get(t, url+"/api/stats"); code != http.StatusTooManyRequests {
 		t.Errorf("fifth request with burst 4: %d %s, want 429", code, body)
+	}
+}
+
+// memory.limit reaches the Go runtime's soft limit when Aisle opens.
+func TestMemoryLimitSetsTheRuntimeLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	for _, c := range []struct {
+		limit string
+		want  int64
+	}{{"1.5GiB", 3 << 29}, {"800MB", 800e6}} {
+		cfg := config.Default()
+		cfg.Memory.Limit = c.limit
+		a, _, stop := start(t, cfg)
+		if got := debug.SetMemoryLimit(-1); got != c.want {
+			t.Errorf("memory.limit %s: runtime limit %d, want %d", c.limit, got, c.want)
+		}
+		stop()
+		a.Close()
+	}
+	cfg := config.Default()
+	cfg.Memory.Limit = "lots"
+	cfg.Data = t.TempDir()
+	if _, err := Open(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "memory.limit") {
+		t.Errorf("memory.limit lots: err %v, want one naming the key", err)
 	}
 }

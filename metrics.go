@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/search"
 )
 
 // collector exports what operators ask about, read when /metrics is
@@ -24,7 +27,18 @@ type collector struct {
 
 	serving, trainSecs, lastRun, lastFailed, running, runs *prometheus.Desc
 	indexItems, vectors, stored                            *prometheus.Desc
+	memory, memoryModel                                    *prometheus.Desc
+
+	// the memory breakdown walks every user and document: measured at
+	// most once per memoryEvery, not at every scrape
+	memMu  sync.Mutex
+	memAt  time.Time
+	memRec recommend.Memory
+	memIx  search.Memory
 }
+
+// memoryEvery is how long a memory breakdown is reused between scrapes.
+const memoryEvery = 30 * time.Second
 
 func newCollector(a *Aisle) *collector {
 	return &collector{
@@ -45,13 +59,17 @@ func newCollector(a *Aisle) *collector {
 			nil, nil),
 		stored: prometheus.NewDesc("aisle_stored", "Records in the store, by kind (items, users, events).",
 			[]string{"kind"}, nil),
+		memory: prometheus.NewDesc("aisle_memory_bytes", "Estimated memory by part (search_docs, search_postings, search_vectors, histories, ledger, items; each model in aisle_memory_model_bytes): the structures and their contents without allocator overhead, remeasured at most every 30s. Compare with go_memstats_heap_inuse_bytes and process_resident_memory_bytes.",
+			[]string{"part"}, nil),
+		memoryModel: prometheus.NewDesc("aisle_memory_model_bytes", "Estimated memory of each serving recommendation model: its vectors or weights, the ANN index and the id maps beside it.",
+			[]string{"model"}, nil),
 		vectors: prometheus.NewDesc("aisle_search_vectors", "Items by the state of their embedding: with_vector, pending (the backlog), retrying, failed.",
 			[]string{"state"}, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.serving, c.trainSecs, c.lastRun, c.lastFailed, c.running, c.runs, c.indexItems, c.vectors, c.stored} {
+	for _, d := range []*prometheus.Desc{c.serving, c.trainSecs, c.lastRun, c.lastFailed, c.running, c.runs, c.indexItems, c.vectors, c.stored, c.memory, c.memoryModel} {
 		ch <- d
 	}
 }
@@ -115,6 +133,24 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.lastFailed, failed)
 	gauge(c.running, running)
 	gauge(c.indexItems, float64(a.ix.Len()))
+	if a.Ready() {
+		c.memMu.Lock()
+		if time.Since(c.memAt) >= memoryEvery {
+			c.memRec, c.memIx, c.memAt = a.svc.MemoryBytes(), a.ix.MemoryBytes(), time.Now()
+		}
+		rec, ix := c.memRec, c.memIx
+		c.memMu.Unlock()
+		for _, p := range []struct {
+			part string
+			n    int64
+		}{{"search_docs", ix.Docs}, {"search_postings", ix.Postings}, {"search_vectors", ix.Vectors},
+			{"histories", rec.Histories}, {"ledger", rec.Ledger}, {"items", rec.Items}} {
+			gauge(c.memory, float64(p.n), p.part)
+		}
+		for name, n := range rec.Models {
+			gauge(c.memoryModel, float64(n), name)
+		}
+	}
 	vs := a.ix.VectorStats()
 	for _, s := range []struct {
 		state string

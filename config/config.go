@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,64 @@ type Config struct {
 	Images Images `yaml:"images"`
 	// Ads configures sponsored products (see docs/merchandising.md).
 	Ads Ads `yaml:"ads"`
+	// Memory bounds the server's memory (docs/scale.md).
+	Memory Memory `yaml:"memory"`
+}
+
+// Memory bounds the process's memory.
+type Memory struct {
+	// Limit is the Go runtime's soft memory limit (runtime/debug.SetMemoryLimit,
+	// what GOMEMLIMIT sets): a size such as "1.5GiB", "800MB" or a number of
+	// bytes. Near it the garbage collector runs more often instead of letting
+	// the heap grow; it is not a hard cap (memory the data needs is still
+	// taken). Empty (default): no limit from the configuration, GOMEMLIMIT
+	// still applies.
+	Limit string `yaml:"limit"`
+}
+
+// LimitBytes is Limit in bytes, 0 when empty (or invalid: Validate says so).
+func (m Memory) LimitBytes() int64 {
+	n, err := ParseBytes(m.Limit)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// byteUnits are the size suffixes ParseBytes accepts, longest first.
+var byteUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"B", 1},
+}
+
+// ParseBytes reads a size: a number with an optional unit B, KB, MB, GB,
+// TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), in any
+// case, as in "1.5GiB", "800MB" or "1073741824". The empty string is 0.
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, nil
+	}
+	mult := 1.0
+	for _, u := range byteUnits {
+		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || !(f >= 0) || math.IsInf(f, 0) || strings.ContainsAny(t, "xXpPnN_") {
+		return 0, fmt.Errorf("size %q: want a number with an optional unit such as 1.5GiB, 800MB or 1073741824", s)
+	}
+	b := f * mult
+	if b >= 1<<62 {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return int64(b), nil
 }
 
 // Cluster configures the change feed, the lease and stream ingestion on
@@ -483,6 +542,11 @@ func Load(path string) (Config, error) {
 func (c Config) Validate() error {
 	if c.Server.MaxBodyBytes < 0 {
 		return errors.New("config: server.max_body_bytes must be ≥ 0")
+	}
+	if n, err := ParseBytes(c.Memory.Limit); err != nil {
+		return fmt.Errorf("config: memory.limit: %w", err)
+	} else if n > 0 && n < 64<<20 {
+		return fmt.Errorf("config: memory.limit %q is below 64MiB: the server cannot run in that (empty: no limit)", c.Memory.Limit)
 	}
 	switch c.Server.LogFormat {
 	case "", "text", "json":

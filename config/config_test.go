@@ -212,6 +212,12 @@ func TestValidateRanges(t *testing.T) {
 		{"events.rating_scale", "[3]"},
 		{"search.suggest_min_shoppers", "-1"},
 		{"search.suggest_max_queries", "-5"},
+		{"memory.limit", "lots"},
+		{"memory.limit", "-1GiB"},
+		{"memory.limit", "1.5 parsecs"},
+		{"memory.limit", "10MB"},
+		{"memory.limit", "NaN"},
+		{"memory.limit", "0x10GB"},
 	} {
 		env := map[string]string{EnvName(c.key): c.value}
 		_, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
@@ -222,10 +228,55 @@ func TestValidateRanges(t *testing.T) {
 	// and their defaults and sensible values pass
 	for _, c := range []struct{ key, value string }{
 		{"server.rate_limit", "50"}, {"events.rating_scale", "1,5"}, {"events.rating_scale", "[]"}, {"search.suggest_min_shoppers", "0"},
+		{"memory.limit", "1.5GiB"}, {"memory.limit", "800MB"},
 	} {
 		env := map[string]string{EnvName(c.key): c.value}
 		if _, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil); err != nil {
 			t.Errorf("%s=%s: %v", EnvName(c.key), c.value, err)
 		}
 	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"", 0, true},
+		{"1.5GiB", 3 << 29, true},
+		{"800MB", 800e6, true},
+		{"800 mb", 800e6, true},
+		{"64MiB", 64 << 20, true},
+		{"2KB", 2000, true},
+		{"1073741824", 1 << 30, true},
+		{"512B", 512, true},
+		{"1e9", 1e9, true},
+		{"GiB", 0, false},
+		{"-1MB", 0, false},
+		{"1.5 parsecs", 0, false},
+		{"Inf", 0, false},
+		{"0x10", 0, false},
+		{"1e30", 0, false},
+	} {
+		got, err := ParseBytes(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d, ok=%v", c.in, got, err, c.want, c.ok)
+		}
+	}
+	if got := (Memory{Limit: "1GiB"}).LimitBytes(); got != 1<<30 {
+		t.Errorf("LimitBytes(1GiB) = %d", got)
+	}
+}
+
+// FuzzParseBytes: any text either fails or gives a size ≥ 0.
+func FuzzParseBytes(f *testing.F) {
+	for _, s := range []string{"1.5GiB", "800MB", "12", "", "1e3KB", "-0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if n, err := ParseBytes(s); err == nil && n < 0 {
+			t.Fatalf("ParseBytes(%q) = %d", s, n)
+		}
+	})
 }

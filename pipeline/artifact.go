@@ -8,12 +8,50 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/zoo"
 )
 
-// artifactMagic starts every stored model artefact.
-var artifactMagic = []byte("AISLEMD1")
+// artifactMagic starts every model artefact this build writes: the
+// header is plain JSON (so ids can be read and scrubbed without touching
+// the model), and the model's own bytes after it are zstd-compressed.
+// plainMagic starts the artefacts of earlier builds, whose model bytes are
+// not compressed; they are still read.
+var (
+	artifactMagic = []byte("AISLEMD2")
+	plainMagic    = []byte("AISLEMD1")
+)
+
+// magicLen is the length of both magics.
+const magicLen = 8
+
+// artifactKind says whether b starts with an artefact magic, and whether
+// the model bytes after the header are compressed.
+func artifactKind(b []byte) (ok, compressed bool) {
+	switch {
+	case len(b) < magicLen:
+		return false, false
+	case bytes.Equal(b[:magicLen], artifactMagic):
+		return true, true
+	case bytes.Equal(b[:magicLen], plainMagic):
+		return true, false
+	}
+	return false, false
+}
+
+// modelReader returns the reader of the model bytes that follow the header.
+func modelReader(r io.Reader, compressed bool) (io.Reader, func(), error) {
+	if !compressed {
+		return r, func() {}, nil
+	}
+	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<36))
+	if err != nil {
+		return nil, nil, fmt.Errorf("model artefact: %w", err)
+	}
+	return d, d.Close, nil
+}
 
 // Header is the part of a model artefact that maps the model's dense
 // indices back to the shop's ids.
@@ -34,7 +72,7 @@ type Artifact struct {
 }
 
 // Encode writes the artefact: magic, header length (uint32), header JSON,
-// then the model's own Save output.
+// then the model's own Save output compressed with zstd (one frame).
 func (a *Artifact) Encode(w io.Writer) error {
 	h, err := json.Marshal(a.Header)
 	if err != nil {
@@ -49,8 +87,16 @@ func (a *Artifact) Encode(w io.Writer) error {
 	if _, err := w.Write(h); err != nil {
 		return err
 	}
-	if err := a.Model.Save(w); err != nil {
+	z, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return err
+	}
+	if err := a.Model.Save(z); err != nil {
+		z.Close()
 		return fmt.Errorf("save %s: %w", a.Header.Model, err)
+	}
+	if err := z.Close(); err != nil {
+		return fmt.Errorf("save %s: compress: %w", a.Header.Model, err)
 	}
 	return nil
 }
@@ -67,17 +113,19 @@ func (a *Artifact) Bytes() ([]byte, error) {
 // ReadArtifact reads what Encode wrote from a stream, building the model
 // by name.
 func ReadArtifact(r io.Reader) (*Artifact, error) {
-	var head [12]byte
-	if _, err := io.ReadFull(r, head[:]); err != nil || !bytes.Equal(head[:len(artifactMagic)], artifactMagic) {
+	var head [magicLen + 4]byte
+	_, err := io.ReadFull(r, head[:])
+	ok, compressed := artifactKind(head[:])
+	if err != nil || !ok {
 		return nil, errors.New("not an Aisle model artefact (bad magic)")
 	}
-	n := binary.LittleEndian.Uint32(head[len(artifactMagic):])
+	n := binary.LittleEndian.Uint32(head[magicLen:])
 	if n > 1<<30 {
 		return nil, errors.New("model artefact header too large")
 	}
-	h := make([]byte, n)
-	if _, err := io.ReadFull(r, h); err != nil {
-		return nil, errors.New("truncated model artefact header")
+	h, err := readHeader(r, n)
+	if err != nil {
+		return nil, err
 	}
 	var a Artifact
 	if err := json.Unmarshal(h, &a.Header); err != nil {
@@ -87,7 +135,12 @@ func ReadArtifact(r io.Reader) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Load(r); err != nil {
+	mr, done, err := modelReader(r, compressed)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := m.Load(mr); err != nil {
 		return nil, fmt.Errorf("load %s: %w", a.Header.Model, err)
 	}
 	a.Model = m
@@ -96,11 +149,12 @@ func ReadArtifact(r io.Reader) (*Artifact, error) {
 
 // DecodeArtifact reads what Encode wrote, building the model by name.
 func DecodeArtifact(blob []byte) (*Artifact, error) {
-	if len(blob) < len(artifactMagic)+4 || !bytes.Equal(blob[:len(artifactMagic)], artifactMagic) {
+	ok, compressed := artifactKind(blob)
+	if !ok || len(blob) < magicLen+4 {
 		return nil, errors.New("not an Aisle model artefact (bad magic)")
 	}
-	n := binary.LittleEndian.Uint32(blob[len(artifactMagic):])
-	rest := blob[len(artifactMagic)+4:]
+	n := binary.LittleEndian.Uint32(blob[magicLen:])
+	rest := blob[magicLen+4:]
 	if uint64(n) > uint64(len(rest)) {
 		return nil, errors.New("truncated model artefact header")
 	}
@@ -112,9 +166,25 @@ func DecodeArtifact(blob []byte) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Load(bytes.NewReader(rest[n:])); err != nil {
+	mr, done, err := modelReader(bytes.NewReader(rest[n:]), compressed)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := m.Load(mr); err != nil {
 		return nil, fmt.Errorf("load %s: %w", a.Header.Model, err)
 	}
 	a.Model = m
 	return &a, nil
+}
+
+// readHeader reads the n header bytes, growing the buffer as bytes arrive
+// rather than trusting n up front (a corrupt length would otherwise
+// allocate up to 1 GiB for a stream of a few bytes).
+func readHeader(r io.Reader, n uint32) ([]byte, error) {
+	h, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil || len(h) != int(n) {
+		return nil, errors.New("truncated model artefact header")
+	}
+	return h, nil
 }

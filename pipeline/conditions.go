@@ -42,7 +42,8 @@ func DefaultRequirements(name string) Requirements {
 	case "bpr", "ials":
 		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000, MinDensity: 1e-5}
 	case "ease":
-		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000, MaxItems: 30000}
+		// no item limit: above its max_items EASE fits sparse neighbourhoods
+		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000}
 	case "itemfilter":
 		// fitting peaks at about 24·n² bytes (itemfilter.PeakBytes): 3.5 GB at 12k items
 		return Requirements{MinUsers: 50, MinItems: 20, MinInteractions: 1000, MaxItems: 12000}

@@ -147,8 +147,11 @@ func TestRequirements(t *testing.T) {
 		t.Fatalf("ials trained on 30 interactions: %s", why)
 	}
 	d.Report = Report{Users: 1000, ItemsWithData: 1000, Items: 40000, Interactions: 100000}
-	if ok, why := DefaultRequirements("ease").Check(d); ok {
-		t.Fatalf("ease accepted 40k items: %s", why)
+	if ok, why := DefaultRequirements("itemfilter").Check(d); ok {
+		t.Fatalf("itemfilter (dense n×n) accepted 40k items: %s", why)
+	}
+	if ok, why := DefaultRequirements("ease").Check(d); !ok {
+		t.Fatalf("ease (sparse above its max_items) refused 40k items: %s", why)
 	}
 }
 

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -24,17 +23,18 @@ func IsTombstone(id string) bool { return len(id) > 0 && id[0] == 0 }
 
 // ArtifactUserIDs reads only the user ids of an artefact's header.
 func ArtifactUserIDs(r io.Reader) ([]string, error) {
-	var head [12]byte
-	if _, err := io.ReadFull(r, head[:]); err != nil || !bytes.Equal(head[:len(artifactMagic)], artifactMagic) {
+	var head [magicLen + 4]byte
+	_, err := io.ReadFull(r, head[:])
+	if ok, _ := artifactKind(head[:]); err != nil || !ok {
 		return nil, ErrNotArtifact
 	}
-	n := binary.LittleEndian.Uint32(head[len(artifactMagic):])
+	n := binary.LittleEndian.Uint32(head[magicLen:])
 	if n > 1<<30 {
 		return nil, errors.New("model artefact header too large")
 	}
-	h := make([]byte, n)
-	if _, err := io.ReadFull(r, h); err != nil {
-		return nil, errors.New("truncated model artefact header")
+	h, err := readHeader(r, n)
+	if err != nil {
+		return nil, err
 	}
 	var hd struct {
 		UserIDs []string `json:"user_ids"`
@@ -49,11 +49,11 @@ func ArtifactUserIDs(r io.Reader) ([]string, error) {
 // by its Tombstone, and how many were; the model's own bytes are copied
 // unchanged. With none to replace it returns blob itself.
 func ScrubUsers(blob []byte, forget func(id string) bool) ([]byte, int, error) {
-	if len(blob) < len(artifactMagic)+4 || !bytes.Equal(blob[:len(artifactMagic)], artifactMagic) {
+	if ok, _ := artifactKind(blob); !ok || len(blob) < magicLen+4 {
 		return nil, 0, ErrNotArtifact
 	}
-	n := binary.LittleEndian.Uint32(blob[len(artifactMagic):])
-	rest := blob[len(artifactMagic)+4:]
+	n := binary.LittleEndian.Uint32(blob[magicLen:])
+	rest := blob[magicLen+4:]
 	if uint64(n) > uint64(len(rest)) {
 		return nil, 0, errors.New("truncated model artefact header")
 	}
@@ -86,8 +86,8 @@ func ScrubUsers(blob []byte, forget func(id string) bool) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]byte, 0, len(artifactMagic)+4+len(h)+len(rest)-int(n))
-	out = append(out, artifactMagic...)
+	out := make([]byte, 0, magicLen+4+len(h)+len(rest)-int(n))
+	out = append(out, blob[:magicLen]...) // the model bytes are copied as they are, compressed or not
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(h)))
 	out = append(out, h...)
 	out = append(out, rest[n:]...)

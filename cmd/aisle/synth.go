@@ -27,11 +27,14 @@ func newBenchSynthCmd() *cobra.Command {
 		Use:   "synth",
 		Short: "Create a synthetic catalogue and factor model of any size, to benchmark serving",
 		Long: `Fill an empty data directory with a synthetic shop: --items products in
---clusters categories, --users shoppers with --per-user events each, and an
-iALS model whose item and user vectors (--dim) are drawn around one centre per
+--clusters categories, --users shoppers with --per-user events each (views
+of their category's products, spread over the last 30 days), and an iALS
+model whose item and user vectors (--dim) are drawn around one centre per
 category. No training run is involved, so sizes such as 1 million items fit
-in a minute; then serve it and measure with 'aisle bench serve'.`,
-		Example: "  aisle bench synth --data /tmp/aisle-1m --items 1000000 --dim 64\n  aisle serve --data /tmp/aisle-1m --addr 127.0.0.1:8090 &\n  aisle bench serve --url http://127.0.0.1:8090",
+in minutes; then serve it and measure with 'aisle bench serve'. The scale
+target of docs/scale.md is --items 1000000 --users 1000000 --per-user 50
+(50 million events).`,
+		Example: "  aisle bench synth --data /tmp/aisle-1m --items 1000000 --dim 64\n  aisle bench synth --data /tmp/aisle-50m --items 1000000 --users 1000000 --per-user 50\n  aisle serve --data /tmp/aisle-1m --addr 127.0.0.1:8090 &\n  aisle bench serve --url http://127.0.0.1:8090",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load()
@@ -101,6 +104,13 @@ func synthesize(ctx context.Context, cfg config.Config, nItems, nUsers, dim, clu
 	userIDs := make([]string, nUsers)
 	uvecs := make([]float32, nUsers*dim)
 	var evs []events.Event
+	// the events fill the 30 days before now, oldest first: the server
+	// refuses events from the future, and a fixed step of 1s would reach
+	// years back at tens of millions of events
+	total := nUsers * perUser
+	span := 30 * 24 * time.Hour
+	step := span / time.Duration(max(1, total))
+	evBar := newBar(int64(total), "events", false)
 	for u := 0; u < nUsers; u++ {
 		userIDs[u] = fmt.Sprintf("s%06d", u)
 		c := rng.IntN(clusters)
@@ -112,14 +122,21 @@ func synthesize(ctx context.Context, cfg config.Config, nItems, nUsers, dim, clu
 			if item >= nItems {
 				item = c
 			}
-			evs = append(evs, events.Event{UserID: userIDs[u], ItemID: itemIDs[item], Type: events.View, Timestamp: t0.Add(time.Duration(u*perUser+e) * time.Second)})
+			at := t0.Add(-span + time.Duration(u*perUser+e)*step)
+			evs = append(evs, events.Event{UserID: userIDs[u], ItemID: itemIDs[item], Type: events.View, Timestamp: at})
 		}
 		if len(evs) >= 10000 || u == nUsers-1 {
 			if err := eng.AddEvents(ctx, evs); err != nil {
 				return err
 			}
 			evs = evs[:0]
+			if evBar != nil {
+				evBar.Set((u + 1) * perUser)
+			}
 		}
+	}
+	if evBar != nil {
+		evBar.Finish()
 	}
 	m, err := mf.NewIALSFromFactors(model.Params{"factors": float64(dim)}, dim, userIDs, itemIDs, uvecs, vecs)
 	if err != nil {

@@ -2,7 +2,6 @@ package ease_test
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -92,13 +91,68 @@ func TestClosedForm(t *testing.T) {
 	}
 }
 
-func TestRefusesLargeCatalogue(t *testing.T) {
-	s := modeltest.Synthetic()
-	m, _ := ease.New(model.Params{"max_items": 100})
-	err := m.Fit(t.Context(), s.DS, nil)
-	if err == nil || !strings.Contains(err.Error(), "max_items=100") {
-		t.Fatalf("err = %v, want a max_items refusal", err)
+// TestSparseMatchesDense: when every pair of items co-occurs and the
+// neighbourhoods hold every other item, the sparse fit solves the same
+// regressions as the dense inverse, so B must agree.
+func TestSparseMatchesDense(t *testing.T) {
+	ds := &model.Dataset{
+		UserIDs: []string{"a", "b", "c", "d", "e"}, ItemIDs: []string{"w", "x", "y", "z"},
+		UserPtr: []int{0, 4, 6, 9, 11, 13},
+		Items:   []int32{0, 1, 2, 3, 0, 1, 1, 2, 3, 0, 3, 2, 0},
+		Weights: []float32{1, 2, 1, 1, 3, 1, 1, 2, 1, 1, 1, 2, 1},
 	}
+	for _, lambda := range []float64{0.5, 3, 50} {
+		dense, _ := ease.New(model.Params{"lambda": lambda})
+		sparse, _ := ease.New(model.Params{"lambda": lambda, "max_items": 1, "neighbours": 10})
+		modeltest.Fit(t, dense, ds)
+		modeltest.Fit(t, sparse, ds)
+		if dense.Sparse() || !sparse.Sparse() {
+			t.Fatalf("lambda %v: dense.Sparse()=%v sparse.Sparse()=%v", lambda, dense.Sparse(), sparse.Sparse())
+		}
+		a, b := make([]float32, 4), make([]float32, 4)
+		for i := int32(0); i < 4; i++ {
+			dense.Similar(i, a)
+			sparse.Similar(i, b)
+			for j := range a {
+				if math.Abs(float64(a[j]-b[j])) > 1e-4 {
+					t.Errorf("lambda %v: B[%d][%d] dense %v, sparse %v", lambda, i, j, a[j], b[j])
+				}
+			}
+		}
+	}
+}
+
+// TestSparseBounded: the sparse fit keeps at most neighbours weights per
+// item, and an item's row never holds the item itself.
+func TestSparseBounded(t *testing.T) {
+	s := modeltest.Synthetic()
+	for _, k := range []int{1, 5, 20} {
+		m, _ := ease.New(model.Params{"lambda": 20, "max_items": 10, "neighbours": float64(k)})
+		modeltest.Fit(t, m, s.DS)
+		n := s.DS.NumItems()
+		rows := int64(8*len(s.DS.UserPtr) + 4*len(s.DS.Items) + 4*len(s.DS.Weights))
+		if got, limit := m.Bytes()-rows, int64(8*(n+1)+8*n*k); got > limit {
+			t.Errorf("k=%d: B holds %d bytes, more than %d", k, got, limit)
+		}
+		row := make([]float32, n)
+		for i := int32(0); i < int32(n); i++ {
+			m.Similar(i, row)
+			if row[i] != 0 {
+				t.Fatalf("k=%d: item %d votes %v for itself", k, i, row[i])
+			}
+		}
+	}
+}
+
+func TestSparseQuality(t *testing.T) {
+	s := modeltest.Synthetic()
+	m, _ := ease.New(model.Params{"lambda": 20, "max_items": 100, "neighbours": 40})
+	modeltest.AssertBeatsPopularity(t, m, s, 0.05, modeltest.Known, modeltest.FoldIn)
+	modeltest.AssertFoldIn(t, m, s)
+	modeltest.AssertSimilarClusters(t, m, s)
+	fresh, _ := ease.New(nil)
+	modeltest.AssertRoundTrip(t, m, fresh, s.DS)
+	modeltest.AssertConcurrentScore(t, m, s.DS)
 }
 
 func TestQuality(t *testing.T) {

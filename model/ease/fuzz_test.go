@@ -8,10 +8,12 @@ import (
 )
 
 // FuzzLoad: Load of arbitrary bytes either fails or yields a model whose
-// Score and Similar do not panic.
+// Score and Similar do not panic. The seeds are a dense and a sparse
+// (max_items exceeded) model.
 func FuzzLoad(f *testing.F) {
-	m, _ := New(nil)
-	modeltest.FuzzLoad(f, modeltest.Tiny(), []model.Model{m}, modeltest.LoadCase{
+	dense, _ := New(nil)
+	sparse, _ := New(model.Params{"max_items": 1, "neighbours": 2})
+	modeltest.FuzzLoad(f, modeltest.Tiny(), []model.Model{dense, sparse}, modeltest.LoadCase{
 		Fresh:    func() model.Model { return new(EASE) },
 		NumItems: func(m model.Model) int { return m.(*EASE).st.N },
 	})

@@ -195,6 +195,13 @@ func (m *ItemKNN) Score(q model.Query, scores []float32) {
 	}
 }
 
+// Bytes is the memory of the fitted model: the neighbour lists and the
+// training rows kept for known users.
+func (m *ItemKNN) Bytes() int64 {
+	st := &m.st
+	return int64(8*(len(st.NbrPtr)+len(st.UserPtr)) + 4*(len(st.Nbr)+len(st.Sim)+len(st.Items)+len(st.Weights)))
+}
+
 // Similar writes the similarity of every item to item (0 for items outside
 // its k neighbours, and for the item itself).
 func (m *ItemKNN) Similar(item int32, scores []float32) {

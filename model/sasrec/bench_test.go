@@ -2,6 +2,7 @@ package sasrec
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -138,32 +139,50 @@ func leaveOneOut(b *testing.B, file string) {
 			b.Fatal(err)
 		}
 		train := time.Since(start)
-		var hr10, nd10, hr20, nd20 float64
-		scores := make([]float32, numItems)
-		ws := newWorkspace(m.dm)
-		evalStart := time.Now()
-		for _, c := range tests {
-			m.scoreWith(ws, c.History, scores)
-			r := rankExcluding(scores, c.Target, c.History)
-			if r < 20 {
-				hr20++
-				nd20 += 1 / math.Log2(float64(r)+2)
-				if r < 10 {
-					hr10++
-					nd10 += 1 / math.Log2(float64(r)+2)
+		eval := func(score func(hist []int32, scores []float32)) (hr10, nd10, hr20, nd20 float64, perUser time.Duration) {
+			scores := make([]float32, numItems)
+			evalStart := time.Now()
+			for _, c := range tests {
+				score(c.History, scores)
+				r := rankExcluding(scores, c.Target, c.History)
+				if r < 20 {
+					hr20++
+					nd20 += 1 / math.Log2(float64(r)+2)
+					if r < 10 {
+						hr10++
+						nd10 += 1 / math.Log2(float64(r)+2)
+					}
 				}
 			}
+			n := float64(len(tests))
+			return hr10 / n, nd10 / n, hr20 / n, nd20 / n, time.Since(evalStart) / time.Duration(len(tests))
 		}
-		n := float64(len(tests))
-		perUser := time.Since(evalStart) / time.Duration(len(tests))
+		ws := newWorkspace(m.dm)
+		hr10, nd10, hr20, nd20, perUser := eval(func(h []int32, s []float32) { m.scoreWith(ws, h, s) })
 		// to stderr as well: the testing package keeps only 10 lines of a benchmark's log
 		fmt.Fprintf(os.Stderr, "%s: %d users, %d items; config %+v\n", file, len(tests), numItems, cfg)
 		fmt.Fprintf(os.Stderr, "%s TEST HR@10 %.4f NDCG@10 %.4f HR@20 %.4f NDCG@20 %.4f; train %s; score+rank %s/user; %d parameters (%.1f MB)\n",
-			file, hr10/n, nd10/n, hr20/n, nd20/n, train.Round(time.Second), perUser, len(m.w), float64(4*len(m.w))/1e6)
-		b.ReportMetric(nd10/n, "NDCG@10")
-		b.ReportMetric(hr10/n, "HR@10")
-		b.ReportMetric(nd20/n, "NDCG@20")
-		b.ReportMetric(hr20/n, "HR@20")
+			file, hr10, nd10, hr20, nd20, train.Round(time.Second), perUser, len(m.w), float64(4*len(m.w))/1e6)
+		b.ReportMetric(nd10, "NDCG@10")
+		b.ReportMetric(hr10, "HR@10")
+		b.ReportMetric(nd20, "NDCG@20")
+		b.ReportMetric(hr20, "HR@20")
+		// the same weights served in int8 (Config.Int8), through Score
+		var saved bytes.Buffer
+		if err := m.Save(&saved); err != nil {
+			b.Fatal(err)
+		}
+		c8 := cfg
+		c8.Int8 = true
+		q8, _ := New(c8)
+		if err := q8.Load(&saved); err != nil {
+			b.Fatal(err)
+		}
+		qhr10, qnd10, qhr20, qnd20, qperUser := eval(func(h []int32, s []float32) { q8.Score(model.Query{User: -1, History: h}, s) })
+		fmt.Fprintf(os.Stderr, "%s INT8 TEST HR@10 %.4f NDCG@10 %.4f (%+.2f%%) HR@20 %.4f NDCG@20 %.4f (%+.2f%%); score+rank %s/user; %.1f MB (float32 %.1f MB)\n",
+			file, qhr10, qnd10, 100*(qnd10-nd10)/nd10, qhr20, qnd20, 100*(qnd20-nd20)/nd20, qperUser, float64(q8.Bytes())/1e6, float64(m.Bytes())/1e6)
+		b.ReportMetric(qnd10, "NDCG@10-int8")
+		b.ReportMetric(qhr10, "HR@10-int8")
 		b.ReportMetric(train.Seconds(), "train-s")
 	}
 }

@@ -34,18 +34,19 @@ type header struct {
 
 // Save implements model.Model.
 func (m *Model) Save(w io.Writer) error {
-	if m.w == nil {
+	flat := m.flatWeights()
+	if flat == nil {
 		return errors.New("sasrec: save: model is not fitted")
 	}
 	bw := bufio.NewWriter(w)
 	h := header{Magic: magic, Version: formatVersion, Items: int32(m.dm.items), Dim: int32(m.dm.d),
 		Heads: int32(m.dm.heads), FFN: int32(m.dm.ffn), MaxLen: int32(m.dm.maxLen), Layer: int32(m.dm.layers),
 		Attrs: int32(m.dm.attrs), Dropout: m.cfg.Dropout, AttnDropout: m.cfg.AttnDropout,
-		Count: uint64(len(m.w)), Links: uint64(len(m.attrs.idx))}
+		Count: uint64(len(flat)), Links: uint64(len(m.attrs.idx))}
 	if err := binary.Write(bw, binary.LittleEndian, &h); err != nil {
 		return fmt.Errorf("sasrec: save: %w", err)
 	}
-	if err := writeFloats(bw, m.w); err != nil {
+	if err := writeFloats(bw, flat); err != nil {
 		return fmt.Errorf("sasrec: save: %w", err)
 	}
 	if err := writeFloats(bw, m.pop); err != nil {
@@ -139,9 +140,10 @@ func (m *Model) Load(r io.Reader) error {
 	}
 	m.cfg, m.dm, m.w, m.pop, m.attrs, m.users = c, dm, w, pop, attrs, users
 	m.p = dm.layout(w)
-	m.items = nil
+	m.items, m.q8 = nil, nil
 	m.refreshItems()
 	m.pool = sync.Pool{}
+	m.serveInt8()
 	return nil
 }
 

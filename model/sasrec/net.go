@@ -123,7 +123,9 @@ type workspace struct {
 	dm         dims
 	n          int
 	items      []int32
-	buf        []int32 // Score's history scratch
+	buf        []int32   // Score's history scratch
+	qemb       []float32 // int8 Score: the history's dequantised rows
+	qpos       []int32   // int8 Score: 0..n-1, the rows of qemb
 	x0         []float32
 	ln0x, ln0s []float32
 	m0         []float32

@@ -59,6 +59,10 @@ type Config struct {
 	// TimeBudget stops training after this long (checked between batches);
 	// the best validated weights are kept. 0 means no limit.
 	TimeBudget time.Duration
+	// Int8 serves the item table in int8 with a scale per item after Fit
+	// or Load (a quarter of the memory at d=64; see int8.go). Training is
+	// unchanged.
+	Int8 bool
 }
 
 // DefaultConfig returns the defaults, chosen on the validation item of the
@@ -75,7 +79,7 @@ func DefaultConfig() Config {
 
 // paramNames maps model.Params names to Config fields.
 var paramNames = []string{"dim", "layers", "heads", "ffn", "maxlen", "dropout", "attn_dropout",
-	"lr", "weight_decay", "batch", "epochs", "patience", "valid_users", "threads", "seed", "negatives", "time_budget" /* seconds */, "attrs" /* 0 or 1 */, "cl_weight", "cl_temp"}
+	"lr", "weight_decay", "batch", "epochs", "patience", "valid_users", "threads", "seed", "negatives", "time_budget" /* seconds */, "int8" /* 0 or 1 */, "attrs" /* 0 or 1 */, "cl_weight", "cl_temp"}
 
 // ConfigFromParams applies p over DefaultConfig; unknown names are an error.
 func ConfigFromParams(p model.Params) (Config, error) {
@@ -122,6 +126,8 @@ func ConfigFromParams(p model.Params) (Config, error) {
 			c.Negatives = int(v)
 		case "time_budget":
 			c.TimeBudget = time.Duration(v * float64(time.Second))
+		case "int8":
+			c.Int8 = v != 0
 		default:
 			return c, fmt.Errorf("sasrec: unknown parameter %q (known: %v)", k, paramNames)
 		}
@@ -166,10 +172,11 @@ type Model struct {
 	pop  []float32 // log(1+count) of each item, the answer for an empty history
 	pool sync.Pool // *workspace for Score
 
-	attrs itemAttrs // item→attribute relation when side information is used
-	users itemAttrs // the last MaxLen training items of each user (same CSR shape), for queries without history
-	items []float32 // item vectors the network uses: E, plus attribute means when attrs are used
-	pn    params    // p with emb replaced by items
+	attrs itemAttrs  // item→attribute relation when side information is used
+	users itemAttrs  // the last MaxLen training items of each user (same CSR shape), for queries without history
+	items []float32  // item vectors the network uses: E, plus attribute means when attrs are used
+	pn    params     // p with emb replaced by items
+	q8    *int8Table // the item table in int8 when Config.Int8 (then items is nil)
 }
 
 // New returns an untrained model.
@@ -192,7 +199,13 @@ func (m *Model) NumItems() int { return m.dm.items }
 // ItemVectors implements model.ItemEmbedder with the item embedding table,
 // which is also the output layer: Score is the dot product of the sequence
 // representation with these vectors.
-func (m *Model) ItemVectors() (int, []float32) { return m.dm.d, m.items }
+// An int8 model returns a dequantised copy, made at each call.
+func (m *Model) ItemVectors() (int, []float32) {
+	if m.q8 != nil {
+		return m.dm.d, m.q8.all(m.dm.d)
+	}
+	return m.dm.d, m.items
+}
 
 // Case is one validation example: a history (oldest first) and the item
 // that followed it.
@@ -237,7 +250,11 @@ func (m *Model) Fit(ctx context.Context, ds *model.Dataset, progress model.Progr
 			rows[u] = r[:len(r)-1]
 		}
 	}
-	return m.fit(ctx, ds, rows, valid, progress)
+	if err := m.fit(ctx, ds, rows, valid, progress); err != nil {
+		return err
+	}
+	m.serveInt8()
+	return nil
 }
 
 // FitValidation trains on every row of ds and stops early on the given
@@ -248,7 +265,11 @@ func (m *Model) FitValidation(ctx context.Context, ds *model.Dataset, valid []Ca
 	for u := range rows {
 		rows[u] = ds.Row(u)
 	}
-	return m.fit(ctx, ds, rows, valid, progress)
+	if err := m.fit(ctx, ds, rows, valid, progress); err != nil {
+		return err
+	}
+	m.serveInt8()
+	return nil
 }
 
 // Score implements model.Model: the representation of q.History (its last
@@ -267,6 +288,15 @@ func (m *Model) Score(q model.Query, scores []float32) {
 	hist := q.History
 	if len(hist) == 0 && q.User >= 0 && int(q.User)+1 < len(m.users.ptr) {
 		hist = m.users.idx[m.users.ptr[q.User]:m.users.ptr[q.User+1]]
+	}
+	if m.q8 != nil {
+		h := m.representInt8(ws, hist)
+		if h == nil {
+			copy(scores, m.pop)
+			return
+		}
+		m.q8.score(h, scores, d)
+		return
 	}
 	h := m.represent(ws, hist)
 	if h == nil {
@@ -310,7 +340,7 @@ func (m *Model) setDims(n, a int) {
 	m.p = m.dm.layout(m.w)
 	m.pop = make([]float32, n)
 	m.pool = sync.Pool{}
-	m.items = nil
+	m.items, m.q8 = nil, nil
 }
 
 // refreshItems recomputes the item vectors from E and the attribute vectors

@@ -1,0 +1,91 @@
+package sasrec_test
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/modeltest"
+	"github.com/aisle-dev/aisle/model/sasrec"
+)
+
+// TestInt8Serving: the same fitted weights served in int8 rank nearly as
+// the float32 model does, take under half the memory, save and load as the
+// same int8 model, and score concurrently.
+func TestInt8Serving(t *testing.T) {
+	s := modeltest.Synthetic()
+	train, _ := modeltest.LeaveLastOut(s.DS)
+	c := newSmall(t).Config()
+	c.Epochs = 3
+	f32, err := sasrec.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modeltest.Fit(t, f32, train)
+	var buf bytes.Buffer
+	if err := f32.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	c.Int8 = true
+	q8, _ := sasrec.New(c)
+	if err := q8.Load(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	n := train.NumItems()
+	// the float32 table is 4·d bytes an item, the int8 one d+4
+	if got, was := q8.Bytes(), f32.Bytes(); float64(was-got) < 0.7*float64(4*n*c.Dim) {
+		t.Errorf("int8 model holds %d bytes, float32 %d: want at least 70%% of the %d-byte item table saved", got, was, 4*n*c.Dim)
+	}
+	a, b := make([]float32, n), make([]float32, n)
+	top := func(s []float32) []int {
+		idx := make([]int, len(s))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(x, y int) int { return cmpDesc(s[x], s[y]) })
+		return idx[:10]
+	}
+	var overlap, users float64
+	for u := 0; u < train.NumUsers(); u += 7 {
+		q := model.Query{User: int32(u)}
+		f32.Score(q, a)
+		q8.Score(q, b)
+		ta, tb := top(a), top(b)
+		for _, i := range ta {
+			if slices.Contains(tb, i) {
+				overlap++
+			}
+		}
+		users++
+		var scale float64
+		for i := range a {
+			scale = max(scale, math.Abs(float64(a[i])))
+		}
+		for i := range a {
+			if d := math.Abs(float64(a[i] - b[i])); d > 0.05*scale {
+				t.Fatalf("user %d item %d: float32 %v, int8 %v (largest score %v)", u, i, a[i], b[i], scale)
+			}
+		}
+	}
+	if r := overlap / (10 * users); r < 0.8 {
+		t.Errorf("top-10 overlap of int8 with float32 = %.2f, want ≥ 0.8", r)
+	}
+	fresh, _ := sasrec.New(c)
+	modeltest.AssertRoundTrip(t, q8, fresh, train)
+	modeltest.AssertConcurrentScore(t, q8, train)
+	if d, v := q8.ItemVectors(); d != c.Dim || len(v) != n*d {
+		t.Errorf("int8 ItemVectors: dim %d, %d values", d, len(v))
+	}
+}
+
+func cmpDesc(x, y float32) int {
+	switch {
+	case x > y:
+		return -1
+	case x < y:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,100 @@
+package recommend
+
+import (
+	"unsafe"
+
+	"github.com/aisle-dev/aisle/model"
+)
+
+// Memory is an estimate of the service's memory by part, in bytes: the Go
+// structures' sizes plus their strings and slices (not allocator overhead).
+type Memory struct {
+	// Models is each serving model's own memory (its vectors or weights,
+	// as the model reports it, else its item vectors) plus the serving
+	// maps beside it (user ids, index maps, normalised vectors, the ANN
+	// index's copy of the vectors).
+	Models map[string]int64
+	// Histories is the per-user profiles: every user's items with weights
+	// and times, the history recommendations are computed from.
+	Histories int64
+	// Ledger is the time-ordered events kept for popularity, trending,
+	// baskets and bought-together.
+	Ledger int64
+	// Items is the catalogue table the service filters against.
+	Items int64
+}
+
+// Sizer is a model that reports the memory its fitted state holds.
+type Sizer interface{ Bytes() int64 }
+
+// MemoryBytes estimates the service's memory (see Memory). It walks the
+// user profiles under their lock: for /metrics (which caches it), not for
+// a hot path.
+func (s *Service) MemoryBytes() Memory {
+	m := Memory{Models: map[string]int64{}}
+	if set := s.models.Load(); set != nil {
+		for name, sm := range set.byName {
+			m.Models[name] = servingBytes(sm)
+		}
+	}
+	s.profiles.mu.RLock()
+	m.Histories = mapBytes(len(s.profiles.users), 16+8)
+	for id, p := range s.profiles.users {
+		m.Histories += int64(len(id)) + int64(unsafe.Sizeof(*p)) + int64(cap(p.entries))*int64(unsafe.Sizeof(profileEntry{})) + mapBytes(len(p.at), 4+8)
+	}
+	s.profiles.mu.RUnlock()
+	s.ledger.mu.RLock()
+	m.Ledger = int64(cap(s.ledger.evs))*int64(unsafe.Sizeof(ledgerEvent{})) + mapBytes(len(s.ledger.uids), 16+4) + mapBytes(len(s.ledger.buyCount), 8)
+	for id := range s.ledger.uids {
+		m.Ledger += int64(len(id))
+	}
+	for _, b := range s.ledger.baskets {
+		m.Ledger += int64(cap(b))*int64(unsafe.Sizeof(basketEntry{})) + 48
+	}
+	for _, row := range s.ledger.co {
+		m.Ledger += mapBytes(len(row), 8) + 48
+	}
+	s.ledger.mu.RUnlock()
+	s.items.mu.RLock()
+	m.Items = int64(cap(s.items.info))*int64(unsafe.Sizeof(itemInfo{})) + mapBytes(len(s.items.index), 16+4)
+	for i := range s.items.info {
+		it := &s.items.info[i]
+		m.Items += 2*int64(len(it.id)) + int64(len(it.title)+len(it.description)+len(it.brand)) + 32*int64(len(it.attributes))
+		for _, c := range it.categories {
+			m.Items += 16 + int64(len(c))
+		}
+	}
+	s.items.mu.RUnlock()
+	return m
+}
+
+// servingBytes estimates one serving model: the model itself and the maps
+// and index serving keeps beside it.
+func servingBytes(sm *servingModel) int64 {
+	var b int64
+	switch m := sm.m.(type) {
+	case Sizer:
+		b = m.Bytes()
+	case model.ItemEmbedder:
+		_, v := m.ItemVectors()
+		b = 4 * int64(len(v))
+		if _, ok := m.(model.UserEmbedder); ok {
+			b += 4 * int64(len(sm.users)) * int64(sm.dim) // one vector per known user
+		}
+	}
+	b += mapBytes(len(sm.users), 16+4)
+	for id := range sm.users {
+		b += int64(len(id))
+	}
+	b += 4 * int64(cap(sm.toModel)+cap(sm.fromModel)+cap(sm.unitVecs))
+	if x, ok := sm.index.(Sizer); ok {
+		b += x.Bytes()
+	} else if sm.index != nil {
+		b += 4 * int64(sm.index.Len()) * int64(sm.index.Dim()) // the index's own float32 copy of the vectors
+	}
+	return b
+}
+
+// mapBytes approximates a Go map of n entries of kv bytes each (key and
+// value), with its buckets about 80% full.
+func mapBytes(n int, kv int) int64 { return int64(float64(n) * float64(kv+1) / 0.8) }
