@@ -212,6 +212,8 @@ func TestValidateRanges(t *testing.T) {
 		{"events.rating_scale", "[3]"},
 		{"search.suggest_min_shoppers", "-1"},
 		{"search.suggest_max_queries", "-5"},
+		{"recommend.max_history", "0"},
+		{"recommend.max_history", "-2"},
 	} {
 		env := map[string]string{EnvName(c.key): c.value}
 		_, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
@@ -222,6 +224,7 @@ func TestValidateRanges(t *testing.T) {
 	// and their defaults and sensible values pass
 	for _, c := range []struct{ key, value string }{
 		{"server.rate_limit", "50"}, {"events.rating_scale", "1,5"}, {"events.rating_scale", "[]"}, {"search.suggest_min_shoppers", "0"},
+		{"recommend.max_history", "-1"}, {"recommend.max_history", "50"},
 	} {
 		env := map[string]string{EnvName(c.key): c.value}
 		if _, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil); err != nil {

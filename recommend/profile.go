@@ -6,16 +6,24 @@ import (
 	"sync"
 )
 
-// profiles keeps every user's whole history in memory, one entry per item
-// they touched: the summed event weight (as training sums it), the time of
-// the newest event and whether an event of an excluded type (purchase,
+// profiles keeps every user's history in memory, one entry per item they
+// touched: the summed event weight (as training sums it), the time of the
+// newest event and whether an event of an excluded type (purchase,
 // rating…) happened. A request reads its user's entries instead of the
 // event log, so a long history costs neither a scan nor a disk read, and
 // an item bought years ago is still excluded.
+//
+// A history holds at most max entries (Config.MaxHistory), so memory is
+// bounded by users × max however long the event log grows: past it the
+// entry touched least recently goes, an entry of an excluded type (a
+// purchase) only when every entry is one.
 type profiles struct {
 	mu    sync.RWMutex
 	users map[string]*profile
 	seq   uint64 // events added, to order events of the same second
+	max   int    // entries per user; 0 = unbounded
+	// evicted counts entries dropped by the bound (for the dashboard and tests)
+	evicted uint64
 }
 
 type profile struct {
@@ -34,7 +42,9 @@ type profileEntry struct {
 // indexFrom is the history length from which a profile keeps a map.
 const indexFrom = 32
 
-func newProfiles() *profiles { return &profiles{users: map[string]*profile{}} }
+func newProfiles(limit int) *profiles {
+	return &profiles{users: map[string]*profile{}, max: max(limit, 0)}
+}
 
 // add records one event of user on item.
 func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded bool) {
@@ -61,6 +71,10 @@ func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded b
 		}
 	}
 	if k < 0 {
+		if ps.max > 0 && len(p.entries) >= ps.max {
+			p.evictOldest()
+			ps.evicted++
+		}
 		k = len(p.entries)
 		p.entries = append(p.entries, profileEntry{item: item, last: ts, seq: seq})
 		if p.at != nil {
@@ -80,6 +94,37 @@ func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded b
 		e.last, e.seq = ts, seq
 	}
 	e.excluded = e.excluded || excluded
+}
+
+// evictOldest removes the entry touched least recently, preferring one
+// of no excluded type (so bought items stay excluded as long as there is
+// anything else to drop).
+func (p *profile) evictOldest() {
+	victim, plain := -1, false
+	for i := range p.entries {
+		e := &p.entries[i]
+		isPlain := !e.excluded
+		if victim < 0 || (isPlain && !plain) || (isPlain == plain && older(e, &p.entries[victim])) {
+			victim, plain = i, isPlain
+		}
+	}
+	if victim < 0 {
+		return
+	}
+	last := len(p.entries) - 1
+	if p.at != nil {
+		delete(p.at, p.entries[victim].item)
+		if victim != last {
+			p.at[p.entries[last].item] = victim
+		}
+	}
+	p.entries[victim] = p.entries[last]
+	p.entries = p.entries[:last]
+}
+
+// older reports whether a was touched before b.
+func older(a, b *profileEntry) bool {
+	return a.last < b.last || (a.last == b.last && a.seq < b.seq)
 }
 
 // forget drops a user's profile.

@@ -246,9 +246,7 @@ func (s *Service) relatedEvents(ctx context.Context) ([]events.Event, error) {
 }
 
 func (s *Service) ledgerEvents() int {
-	s.ledger.mu.RLock()
-	defer s.ledger.mu.RUnlock()
-	return len(s.ledger.evs)
+	return s.ledger.count()
 }
 
 // factorVectors are the item vectors of a serving factor model (the
