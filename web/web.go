@@ -167,6 +167,11 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 		{Method: "POST", Pattern: "/ui/events", Handler: u.post(levelRead, u.postEvent)},
 		{Method: "GET", Pattern: "/ui/suggest", Handler: u.page(levelRead, u.suggest)},
 		{Method: "GET", Pattern: "/static/{file...}", Handler: func(w http.ResponseWriter, r *http.Request) {
+			// files only: a directory would be listed (issue 12 item 9)
+			if f := r.PathValue("file"); f == "" || strings.HasSuffix(f, "/") || strings.HasSuffix(r.URL.Path, "/") {
+				http.NotFound(w, r)
+				return
+			}
 			w.Header().Set("Cache-Control", "public, max-age=3600")
 			files.ServeHTTP(w, r)
 		}},
