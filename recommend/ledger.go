@@ -16,10 +16,6 @@ type ledger struct {
 	mu     sync.RWMutex
 	evs    []ledgerEvent
 	newest int64
-	// added counts the weighted events recorded (compaction does not
-	// lower it: it measures how much the counts changed). compactAt is
-	// the length of evs at which the next compaction runs.
-	added, compactAt int
 
 	baskets  map[basketKey][]basketEntry
 	co       map[int32]map[int32]float32 // bought-together counts, both directions
@@ -55,58 +51,7 @@ type basketKey struct {
 const maxBasket = 50
 
 func newLedger() *ledger {
-	return &ledger{baskets: map[basketKey][]basketEntry{}, co: map[int32]map[int32]float32{}, buyCount: map[int32]float32{}, uids: map[string]uint32{},
-		compactAt: minLedgerCompact}
-}
-
-const (
-	// minLedgerCompact is the number of counted events from which the
-	// ledger compacts superseded entries; compactBucket the span within
-	// which one user's events on one item become one entry.
-	minLedgerCompact = 1 << 16
-	compactBucket    = 3600 // seconds
-)
-
-// compact merges superseded entries: the events of one user on one item
-// within the same hour become one entry with their summed weight at the
-// newest one's time. What a user added stays theirs (forgetting them is
-// still exact); popular and trending lists move by at most an hour's
-// decay for merged events. The next compaction runs when the entries
-// doubled, so the cost is amortised constant per event. Caller holds mu.
-func (l *ledger) compact() {
-	type key struct {
-		user uint32
-		item int32
-		hour int64
-	}
-	at := make(map[key]int, len(l.evs)/2)
-	out := l.evs[:0]
-	for _, e := range l.evs {
-		k := key{e.user, e.item, floorDiv(e.ts, compactBucket)}
-		if j, ok := at[k]; ok {
-			out[j].w += e.w
-			out[j].ts = max(out[j].ts, e.ts)
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, e)
-	}
-	if cap(out) > 2*len(out)+minLedgerCompact { // give the memory back
-		out = slices.Clip(slices.Clone(out))
-	} else {
-		clear(l.evs[len(out):])
-	}
-	l.evs = out
-	l.compactAt = max(2*len(out), minLedgerCompact)
-}
-
-// floorDiv is a / b rounded down (times before 1970 are negative).
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
+	return &ledger{baskets: map[basketKey][]basketEntry{}, co: map[int32]map[int32]float32{}, buyCount: map[int32]float32{}, uids: map[string]uint32{}}
 }
 
 // add records one event of weight w for item i. A weight that is not a
@@ -125,10 +70,6 @@ func (l *ledger) add(e events.Event, item int32, w float64, noCo bool) {
 	if w > 0 {
 		l.evs = append(l.evs, ledgerEvent{item: item, user: uid, ts: ts, w: float32(w)})
 		l.newest = max(l.newest, ts)
-		l.added++
-		if len(l.evs) >= l.compactAt {
-			l.compact()
-		}
 	}
 	if noCo || (e.Type != events.Purchase && e.Type != events.AddToCart) {
 		return
@@ -158,12 +99,11 @@ func (l *ledger) bump(a, b int32) {
 	m[b]++
 }
 
-// count is the number of weighted item events recorded (not lowered by
-// compaction).
+// count is the number of weighted item events recorded.
 func (l *ledger) count() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.added
+	return len(l.evs)
 }
 
 // popular sums event weights per item over the window back from the newest

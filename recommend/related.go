@@ -246,7 +246,9 @@ func (s *Service) relatedEvents(ctx context.Context) ([]events.Event, error) {
 }
 
 func (s *Service) ledgerEvents() int {
-	return s.ledger.count()
+	s.ledger.mu.RLock()
+	defer s.ledger.mu.RUnlock()
+	return len(s.ledger.evs)
 }
 
 // factorVectors are the item vectors of a serving factor model (the

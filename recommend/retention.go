@@ -96,8 +96,8 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 func (l *ledger) swapWith(fresh *ledger) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.evs, l.newest, l.baskets, l.co, l.buyCount, l.uids, l.lastUID, l.added, l.compactAt =
-		fresh.evs, fresh.newest, fresh.baskets, fresh.co, fresh.buyCount, fresh.uids, fresh.lastUID, fresh.added, fresh.compactAt
+	l.evs, l.newest, l.baskets, l.co, l.buyCount, l.uids, l.lastUID =
+		fresh.evs, fresh.newest, fresh.baskets, fresh.co, fresh.buyCount, fresh.uids, fresh.lastUID
 }
 
 // swapWith takes fresh's profiles (fresh is not used afterwards).
