@@ -14,9 +14,9 @@ import (
 // an item bought years ago is still excluded.
 //
 // A history holds at most max entries (Config.MaxHistory), so memory is
-// bounded by users × max however long the event log grows: past it the
-// entry touched least recently goes, an entry of an excluded type (a
-// purchase) only when every entry is one.
+// bounded by users × max however long the event log grows: at the bound
+// the eighth of the entries touched least recently goes, entries of an
+// excluded type (a purchase) only when every other entry has gone.
 type profiles struct {
 	mu    sync.RWMutex
 	users map[string]*profile
@@ -72,8 +72,9 @@ func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded b
 	}
 	if k < 0 {
 		if ps.max > 0 && len(p.entries) >= ps.max {
-			p.evictOldest()
-			ps.evicted++
+			n := max(1, ps.max/8)
+			p.evictOldest(n)
+			ps.evicted += uint64(n)
 		}
 		k = len(p.entries)
 		p.entries = append(p.entries, profileEntry{item: item, last: ts, seq: seq})
@@ -96,30 +97,35 @@ func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded b
 	e.excluded = e.excluded || excluded
 }
 
-// evictOldest removes the entry touched least recently, preferring one
-// of no excluded type (so bought items stay excluded as long as there is
-// anything else to drop).
-func (p *profile) evictOldest() {
-	victim, plain := -1, false
-	for i := range p.entries {
-		e := &p.entries[i]
-		isPlain := !e.excluded
-		if victim < 0 || (isPlain && !plain) || (isPlain == plain && older(e, &p.entries[victim])) {
-			victim, plain = i, isPlain
+// evictOldest removes the n entries touched least recently, preferring
+// entries of no excluded type (so bought items stay excluded as long as
+// there is anything else to drop). Dropping an eighth of the bound at a
+// time keeps the cost per event constant (one sort per max/8 new items)
+// for users past the bound.
+func (p *profile) evictOldest(n int) {
+	n = min(n, len(p.entries))
+	slices.SortFunc(p.entries, func(a, b profileEntry) int {
+		if a.excluded != b.excluded { // plain entries go first
+			if a.excluded {
+				return 1
+			}
+			return -1
 		}
-	}
-	if victim < 0 {
-		return
-	}
-	last := len(p.entries) - 1
+		if older(&a, &b) {
+			return -1
+		}
+		if older(&b, &a) {
+			return 1
+		}
+		return 0
+	})
+	p.entries = slices.Delete(p.entries, 0, n)
 	if p.at != nil {
-		delete(p.at, p.entries[victim].item)
-		if victim != last {
-			p.at[p.entries[last].item] = victim
+		clear(p.at)
+		for i, e := range p.entries {
+			p.at[e.item] = i
 		}
 	}
-	p.entries[victim] = p.entries[last]
-	p.entries = p.entries[:last]
 }
 
 // older reports whether a was touched before b.

@@ -1,7 +1,9 @@
 package recommend
 
 import (
+	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -33,14 +35,16 @@ func TestProfileHistoryIsBounded(t *testing.T) {
 		{"a repeat refreshes an item", 3, append(views(0, 3), ev{item: 0, ts: 10}, ev{item: 7, ts: 11}), []int32{2, 0, 7}, 1},
 		{"a purchase outlives newer views", 3, append([]ev{{item: 100, ts: 0, excluded: true}}, views(1, 6)...), []int32{100, 4, 5}, 3},
 		{"all purchases: the oldest goes", 2, []ev{{1, 1, true}, {2, 2, true}, {3, 3, true}}, []int32{2, 3}, 1},
-		// past indexFrom the profile keeps a map: it must stay in step with the entries
+		// past indexFrom the profile keeps a map: it must stay in step
+		// with the entries. At the bound an eighth (5 of 40) goes at once:
+		// 96 views leave the newest 36.
 		{"with the item index", indexFrom + 8, views(0, 3*indexFrom), func() []int32 {
 			var w []int32
-			for i := int32(2*indexFrom - 8); i < 3*indexFrom; i++ {
+			for i := int32(60); i < 3*indexFrom; i++ {
 				w = append(w, i)
 			}
 			return w
-		}(), uint64(indexFrom - 8 + indexFrom)},
+		}(), 60},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -80,3 +84,42 @@ func TestProfileHistoryIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkProfileMemory records 100 users who each touch 20,000 distinct
+// items (a long-lived shop's heavy users) and reports the heap the
+// profiles hold per user, bounded (the default 1000) and unbounded.
+func BenchmarkProfileMemory(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		max  int
+	}{{"max_history=1000", 1000}, {"unbounded", 0}} {
+		b.Run(c.name, func(b *testing.B) {
+			const users, items = 100, 20_000
+			var perUser float64
+			for b.Loop() {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				ps := newProfiles(c.max)
+				for i := 0; i < items; i++ {
+					for u := 0; u < users; u++ {
+						ps.add(userIDs[u], int32(i), 1, int64(i), i%50 == 0)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perUser = float64(after.HeapAlloc-before.HeapAlloc) / users
+				runtime.KeepAlive(ps)
+			}
+			b.ReportMetric(perUser/1024, "KiB/user")
+		})
+	}
+}
+
+var userIDs = func() []string {
+	out := make([]string, 100)
+	for i := range out {
+		out[i] = "user-" + strconv.Itoa(i)
+	}
+	return out
+}()
