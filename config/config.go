@@ -349,6 +349,11 @@ type Recommend struct {
 	// interest that affinity_boost blends in (default 50); models are
 	// always queried with the whole history.
 	HistoryLen int `yaml:"history_len"`
+	// MaxHistory bounds the items remembered per user in memory (default
+	// 1000; -1: unbounded), so memory does not grow with the event log:
+	// past it the item touched least recently is forgotten (a purchased
+	// or rated one only when all are) and models see the newest ones.
+	MaxHistory int `yaml:"max_history"`
 	// AffinityBoost blends recent category interest into model scores (default 0.25).
 	AffinityBoost float64 `yaml:"affinity_boost"`
 	// RecencyHalfLife (in items) and TimeHalfLife weigh a user's recent
@@ -507,7 +512,7 @@ func Default() Config {
 		// models (and the search ranker) follow behaviour without anyone
 		// asking; each new version serves only if it validates no worse
 		Recommend: Recommend{RetrainEvery: 6 * time.Hour, RetrainAfterEvents: 1000, RetrainQuiet: 5 * time.Second,
-			ExcludeTypes: []string{"purchase", "rating"}, HistoryLen: 50,
+			ExcludeTypes: []string{"purchase", "rating"}, HistoryLen: 50, MaxHistory: 1000,
 			AffinityBoost: 0.25, RecencyHalfLife: 5, TimeHalfLife: 168 * time.Hour},
 		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30,
 			SuggestMinShoppers: &minShoppers, SuggestMaxQueries: 50000},
@@ -563,6 +568,9 @@ func (c Config) Validate() error {
 	}
 	if r := c.Server.RateLimit; !(r >= 0) || math.IsInf(r, 0) {
 		return fmt.Errorf("config: server.rate_limit %v must be a number of requests per second ≥ 0 (0: no limit)", r)
+	}
+	if c.Recommend.MaxHistory < -1 || c.Recommend.MaxHistory == 0 {
+		return fmt.Errorf("config: recommend.max_history %d: want items per user ≥ 1, or -1 for unbounded", c.Recommend.MaxHistory)
 	}
 	if c.Shops.IdleUnload < 0 {
 		return fmt.Errorf("config: shops.idle_unload %v must be ≥ 0 (0: shops stay loaded)", c.Shops.IdleUnload)

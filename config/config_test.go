@@ -218,6 +218,8 @@ func TestValidateRanges(t *testing.T) {
 		{"memory.limit", "10MB"},
 		{"memory.limit", "NaN"},
 		{"memory.limit", "0x10GB"},
+		{"recommend.max_history", "0"},
+		{"recommend.max_history", "-2"},
 	} {
 		env := map[string]string{EnvName(c.key): c.value}
 		_, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
@@ -229,6 +231,7 @@ func TestValidateRanges(t *testing.T) {
 	for _, c := range []struct{ key, value string }{
 		{"server.rate_limit", "50"}, {"events.rating_scale", "1,5"}, {"events.rating_scale", "[]"}, {"search.suggest_min_shoppers", "0"},
 		{"memory.limit", "1.5GiB"}, {"memory.limit", "800MB"},
+		{"recommend.max_history", "-1"}, {"recommend.max_history", "50"},
 	} {
 		env := map[string]string{EnvName(c.key): c.value}
 		if _, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil); err != nil {

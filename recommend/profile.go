@@ -6,16 +6,24 @@ import (
 	"sync"
 )
 
-// profiles keeps every user's whole history in memory, one entry per item
-// they touched: the summed event weight (as training sums it), the time of
-// the newest event and whether an event of an excluded type (purchase,
+// profiles keeps every user's history in memory, one entry per item they
+// touched: the summed event weight (as training sums it), the time of the
+// newest event and whether an event of an excluded type (purchase,
 // rating…) happened. A request reads its user's entries instead of the
 // event log, so a long history costs neither a scan nor a disk read, and
 // an item bought years ago is still excluded.
+//
+// A history holds at most max entries (Config.MaxHistory), so memory is
+// bounded by users × max however long the event log grows: at the bound
+// the eighth of the entries touched least recently goes, entries of an
+// excluded type (a purchase) only when every other entry has gone.
 type profiles struct {
 	mu    sync.RWMutex
 	users map[string]*profile
 	seq   uint64 // events added, to order events of the same second
+	max   int    // entries per user; 0 = unbounded
+	// evicted counts entries dropped by the bound (for the dashboard and tests)
+	evicted uint64
 }
 
 type profile struct {
@@ -34,7 +42,9 @@ type profileEntry struct {
 // indexFrom is the history length from which a profile keeps a map.
 const indexFrom = 32
 
-func newProfiles() *profiles { return &profiles{users: map[string]*profile{}} }
+func newProfiles(limit int) *profiles {
+	return &profiles{users: map[string]*profile{}, max: max(limit, 0)}
+}
 
 // add records one event of user on item.
 func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded bool) {
@@ -61,6 +71,11 @@ func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded b
 		}
 	}
 	if k < 0 {
+		if ps.max > 0 && len(p.entries) >= ps.max {
+			n := max(1, ps.max/8)
+			p.evictOldest(n)
+			ps.evicted += uint64(n)
+		}
 		k = len(p.entries)
 		p.entries = append(p.entries, profileEntry{item: item, last: ts, seq: seq})
 		if p.at != nil {
@@ -80,6 +95,42 @@ func (ps *profiles) add(user string, item int32, w float64, ts int64, excluded b
 		e.last, e.seq = ts, seq
 	}
 	e.excluded = e.excluded || excluded
+}
+
+// evictOldest removes the n entries touched least recently, preferring
+// entries of no excluded type (so bought items stay excluded as long as
+// there is anything else to drop). Dropping an eighth of the bound at a
+// time keeps the cost per event constant (one sort per max/8 new items)
+// for users past the bound.
+func (p *profile) evictOldest(n int) {
+	n = min(n, len(p.entries))
+	slices.SortFunc(p.entries, func(a, b profileEntry) int {
+		if a.excluded != b.excluded { // plain entries go first
+			if a.excluded {
+				return 1
+			}
+			return -1
+		}
+		if older(&a, &b) {
+			return -1
+		}
+		if older(&b, &a) {
+			return 1
+		}
+		return 0
+	})
+	p.entries = slices.Delete(p.entries, 0, n)
+	if p.at != nil {
+		clear(p.at)
+		for i, e := range p.entries {
+			p.at[e.item] = i
+		}
+	}
+}
+
+// older reports whether a was touched before b.
+func older(a, b *profileEntry) bool {
+	return a.last < b.last || (a.last == b.last && a.seq < b.seq)
 }
 
 // forget drops a user's profile.

@@ -52,7 +52,7 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	}
 	s.relearn.active, s.relearn.live, s.relearn.forgot = true, nil, nil
 	s.relearn.bufMu.Unlock()
-	fl, fp, fr := newLedger(), newProfiles(), s.rows.freshEvents()
+	fl, fp, fr := newLedger(), newProfiles(s.cfg.MaxHistory), s.rows.freshEvents()
 	record := func(e events.Event) {
 		s.recordTo(fl, fp, e)
 		if e.ItemID != "" {

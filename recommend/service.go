@@ -27,9 +27,16 @@ type Config struct {
 	ExcludeTypes []events.Type
 	// HistoryLen is how many of the user's most recent items form the
 	// recent interest that category affinity blends in (default 50). The
-	// model is always queried with the user's whole history (see
-	// pipeline.Weighting for how recent items adjust it).
+	// model is always queried with the user's whole history, up to
+	// MaxHistory items (see pipeline.Weighting for how recent items
+	// adjust it).
 	HistoryLen int
+	// MaxHistory bounds the items remembered per user (default 1000;
+	// negative: unbounded), so memory does not grow with the event log:
+	// past it the item the user touched least recently is forgotten (an
+	// item of an excluded type, a purchase, only when all are), and the
+	// model is queried with the newest MaxHistory items.
+	MaxHistory int
 	// RecencyHalfLife halves the affinity weight of a recent item for every
 	// this many newer items, so what the user just did steers the category
 	// blend more than what they did months ago; default 5, negative
@@ -66,6 +73,9 @@ func (c *Config) defaults() {
 	}
 	if c.HistoryLen <= 0 {
 		c.HistoryLen = 50
+	}
+	if c.MaxHistory == 0 {
+		c.MaxHistory = 1000
 	}
 	if c.AffinityBoost == 0 {
 		c.AffinityBoost = 0.25
@@ -186,7 +196,7 @@ func New(st store.Store, cfg Config, log *slog.Logger) *Service {
 	if err != nil {
 		panic(err) // a built-in analyzer: a failure is a programming error
 	}
-	s := &Service{cfg: cfg, log: log, text: text, st: st, items: newItems(), ledger: newLedger(), profiles: newProfiles()}
+	s := &Service{cfg: cfg, log: log, text: text, st: st, items: newItems(), ledger: newLedger(), profiles: newProfiles(cfg.MaxHistory)}
 	s.models.Store(&modelSet{byName: map[string]*servingModel{}})
 	return s
 }

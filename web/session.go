@@ -1,11 +1,14 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -15,13 +18,17 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/internal/ratelimit"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // Dashboard sessions (issue 12 item 8). Logging in with a key opens a
 // server-side session: the cookie holds only a random 256-bit token, the
-// server keeps the token's hash with the access it grants and its expiry.
-// Logging out deletes the session, so a copied cookie stops working at
-// once; a restart ends every session (they are held in memory).
+// store keeps the token's hash with the access it grants, a check binding
+// it to the key that opened it and its expiry (store.Sessions). So every
+// replica sharing the store knows a login, a restart keeps it, logging
+// out deletes it (a copied cookie stops working at once, everywhere) and
+// rotating a key voids the sessions it opened. A store that keeps no
+// sessions gets them in memory (one process; a restart ends them).
 
 const (
 	defaultSessionTTL = 12 * time.Hour
@@ -32,87 +39,157 @@ const (
 	maxThrottled  = 10_000           // client IPs remembered
 )
 
-type session struct {
-	level   level
-	expires time.Time
-}
-
-// sessions are the open dashboard sessions, by the SHA-256 of their
-// token (a lookup never compares secrets).
+// sessions are the open dashboard sessions, kept in st by the SHA-256 of
+// their token (a lookup never compares secrets).
 type sessions struct {
-	mu  sync.Mutex
-	m   map[[32]byte]session
+	st  store.Sessions
 	ttl time.Duration
 	now func() time.Time
+	// key returns the key that grants a level now ("" when none is set):
+	// a session whose key check does not match it is void.
+	key func(level) string
+	log *slog.Logger
 }
 
-func newSessions(ttl time.Duration, now func() time.Time) *sessions {
+func newSessions(st store.Sessions, ttl time.Duration, now func() time.Time, key func(level) string, log *slog.Logger) *sessions {
 	if ttl <= 0 {
 		ttl = defaultSessionTTL
 	}
-	return &sessions{m: map[[32]byte]session{}, ttl: ttl, now: now}
+	if st == nil {
+		st = &memSessions{m: map[[32]byte]store.DashboardSession{}}
+	}
+	return &sessions{st: st, ttl: ttl, now: now, key: key, log: log}
 }
 
-// open starts a session with access l and returns its token.
-func (s *sessions) open(l level) string {
+func levelName(l level) string {
+	switch l {
+	case levelAdmin:
+		return "admin"
+	case levelRead:
+		return "read"
+	}
+	return ""
+}
+
+func levelOf(name string) level {
+	switch name {
+	case "admin":
+		return levelAdmin
+	case "read":
+		return levelRead
+	}
+	return levelNone
+}
+
+// open starts a session with access l and returns its token. Expired
+// sessions are pruned first, and the oldest when maxLogins are open.
+func (s *sessions) open(ctx context.Context, l level) (string, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
 	tok := hex.EncodeToString(b)
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m) >= maxLogins {
-		s.prune(now)
+	if _, err := s.st.PruneSessions(ctx, now, maxLogins-1); err != nil {
+		return "", fmt.Errorf("prune dashboard sessions: %w", err)
 	}
-	s.m[sha256.Sum256([]byte(tok))] = session{level: l, expires: now.Add(s.ttl)}
-	return tok
-}
-
-// prune drops expired sessions and, if still full, the one closest to
-// expiry (the oldest). Caller holds mu.
-func (s *sessions) prune(now time.Time) {
-	var oldest [32]byte
-	var at time.Time
-	for k, v := range s.m {
-		if !now.Before(v.expires) {
-			delete(s.m, k)
-			continue
-		}
-		if at.IsZero() || v.expires.Before(at) {
-			oldest, at = k, v.expires
-		}
+	h := sha256.Sum256([]byte(tok))
+	ds := store.DashboardSession{TokenHash: h, Level: levelName(l), KeyCheck: store.SessionKeyCheck(h, s.key(l)), Expires: now.Add(s.ttl)}
+	if err := s.st.PutSession(ctx, ds); err != nil {
+		return "", fmt.Errorf("store the dashboard session: %w", err)
 	}
-	if len(s.m) >= maxLogins {
-		delete(s.m, oldest)
-	}
+	return tok, nil
 }
 
 // level is the access of the session with token tok (levelNone for an
-// unknown, closed or expired one).
-func (s *sessions) level(tok string) level {
+// unknown, closed or expired one, and for one opened with a key that has
+// changed since). A store that cannot be read opens nothing.
+func (s *sessions) level(ctx context.Context, tok string) level {
 	if len(tok) != 64 {
 		return levelNone
 	}
-	k := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[k]
-	if !ok {
+	h := sha256.Sum256([]byte(tok))
+	ds, err := s.st.GetSession(ctx, h)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("reading a dashboard session failed: the request is treated as logged out", "err", err)
+		}
 		return levelNone
 	}
-	if !s.now().Before(v.expires) {
-		delete(s.m, k)
+	l := levelOf(ds.Level)
+	key := s.key(l)
+	check := store.SessionKeyCheck(h, key)
+	if !s.now().Before(ds.Expires) {
+		if err := s.st.DeleteSession(ctx, h); err != nil {
+			s.log.Error("deleting an expired dashboard session failed", "err", err)
+		}
 		return levelNone
 	}
-	return v.level
+	if l == levelNone || key == "" || subtle.ConstantTimeCompare(check[:], ds.KeyCheck[:]) != 1 {
+		// opened with a key this server no longer has (rotated or
+		// removed): void here. It is not deleted, so that during a
+		// rolling rotation replicas still on the old key (which accept
+		// that key itself) keep it until they move on or it expires.
+		return levelNone
+	}
+	return l
 }
 
 // close ends the session with token tok.
-func (s *sessions) close(tok string) {
-	k := sha256.Sum256([]byte(tok))
-	s.mu.Lock()
-	delete(s.m, k)
-	s.mu.Unlock()
+func (s *sessions) close(ctx context.Context, tok string) error {
+	return s.st.DeleteSession(ctx, sha256.Sum256([]byte(tok)))
+}
+
+// memSessions keeps sessions in this process, for stores that keep none.
+type memSessions struct {
+	mu sync.Mutex
+	m  map[[32]byte]store.DashboardSession
+}
+
+func (m *memSessions) PutSession(_ context.Context, s store.DashboardSession) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[s.TokenHash] = s
+	return nil
+}
+
+func (m *memSessions) GetSession(_ context.Context, h [32]byte) (store.DashboardSession, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[h]
+	if !ok {
+		return s, store.ErrNotFound
+	}
+	return s, nil
+}
+
+func (m *memSessions) DeleteSession(_ context.Context, h [32]byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, h)
+	return nil
+}
+
+func (m *memSessions) PruneSessions(_ context.Context, now time.Time, keep int) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, v := range m.m {
+		if !now.Before(v.Expires) {
+			delete(m.m, k)
+			n++
+		}
+	}
+	for keep >= 0 && len(m.m) > keep { // the one closest to expiry goes
+		var oldest [32]byte
+		var at time.Time
+		for k, v := range m.m {
+			if at.IsZero() || v.Expires.Before(at) {
+				oldest, at = k, v.Expires
+			}
+		}
+		delete(m.m, oldest)
+		n++
+	}
+	return n, nil
 }
 
 // loginThrottle counts failed logins per client IP: after loginFailures
@@ -271,17 +348,31 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	u.throttle.succeeded(ip)
 	if c, err := r.Cookie(cookieKey); err == nil {
-		u.sessions.close(c.Value) // a new login never keeps an old token
+		if err := u.sessions.close(r.Context(), c.Value); err != nil { // a new login never keeps an old token
+			u.log.Error("closing the previous dashboard session failed", "err", err)
+		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieKey, Value: u.sessions.open(l), Path: "/", HttpOnly: true,
+	tok, err := u.sessions.open(r.Context(), l)
+	if err != nil {
+		u.log.Error("web login: the session could not be stored", "err", err)
+		http.Error(w, "the login could not be stored (the data store failed): nothing was opened; try again", http.StatusServiceUnavailable)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieKey, Value: tok, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: u.overTLS(r), MaxAge: int(u.sessions.ttl.Seconds())})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// logout ends the session on the server and clears the cookie.
+// logout ends the session on the server (in the store, so on every
+// replica) and clears the cookie. When the store cannot delete it the
+// logout is refused rather than reported done.
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(cookieKey); err == nil {
-		u.sessions.close(c.Value)
+		if err := u.sessions.close(r.Context(), c.Value); err != nil {
+			u.log.Error("web logout: the session could not be deleted", "err", err)
+			http.Error(w, "the session could not be ended (the data store failed): try again", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieKey, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: u.overTLS(r)})

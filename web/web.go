@@ -133,7 +133,8 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 	if len(u.secret) == 0 {
 		u.secret = secret.New()
 	}
-	u.sessions = newSessions(opts.SessionTTL, u.now)
+	st, _ := u.eng.Store().(store.Sessions) // nil: sessions in memory
+	u.sessions = newSessions(st, opts.SessionTTL, u.now, u.keyOf, u.log)
 	u.throttle = newLoginThrottle(u.now)
 	u.live = newLiveMetrics(srv.Registry(), u.now)
 	u.eng.Subscribe(statsForgetter{u.stats}) // forgotten users leave the dashboard's counts
@@ -166,6 +167,11 @@ func Register(srv *api.Server, svc *recommend.Service, rt *recommend.Retrainer, 
 		{Method: "POST", Pattern: "/ui/events", Handler: u.post(levelRead, u.postEvent)},
 		{Method: "GET", Pattern: "/ui/suggest", Handler: u.page(levelRead, u.suggest)},
 		{Method: "GET", Pattern: "/static/{file...}", Handler: func(w http.ResponseWriter, r *http.Request) {
+			// files only: a directory would be listed (issue 12 item 9)
+			if f := r.PathValue("file"); f == "" || strings.HasSuffix(f, "/") || strings.HasSuffix(r.URL.Path, "/") {
+				http.NotFound(w, r)
+				return
+			}
 			w.Header().Set("Cache-Control", "public, max-age=3600")
 			files.ServeHTTP(w, r)
 		}},
@@ -196,6 +202,17 @@ const (
 	cookieKey     = "aisle_key"
 )
 
+// keyOf is the key that grants l now.
+func (u *UI) keyOf(l level) string {
+	switch l {
+	case levelAdmin:
+		return string(u.admin)
+	case levelRead:
+		return string(u.read)
+	}
+	return ""
+}
+
 // allowed checks the keys as the API does (api.Keys), also accepting a
 // dashboard session (the login cookie) opened with a key.
 func (u *UI) allowed(r *http.Request, l level) bool {
@@ -209,7 +226,7 @@ func (u *UI) allowed(r *http.Request, l level) bool {
 	sent := api.RequestKey(r)
 	opened := levelNone
 	if c, err := r.Cookie(cookieKey); err == nil {
-		opened = u.sessions.level(c.Value)
+		opened = u.sessions.level(r.Context(), c.Value)
 	}
 	keys := api.Keys{Admin: string(u.admin), Read: string(u.read)}
 	return keys.AllowsMatch(a, func(want string) bool {

@@ -29,6 +29,7 @@ func TestPagesRender(t *testing.T) {
 		{"/static/app.css", 200, []string{".cards"}},
 		{"/static/app.js", 200, []string{"/ui/events"}},
 		{"/static/nope.js", 404, nil},
+		{"/static/", 404, nil}, // no directory listing (issue 12 item 9)
 	} {
 		code, body := s.get(c, tc.path)
 		if code != tc.code {

@@ -89,8 +89,35 @@ type Report struct {
 	DataFileBytes    int64            `json:"data_file_bytes"`
 	CleanShutdown    string           `json:"clean_shutdown"`
 	ServerCrashes    int              `json:"server_exits_not_caused_by_the_soak"`
-	ReadsPerSecond   float64          `json:"reads_per_second"`
-	EventsPerSecond  float64          `json:"events_per_second"`
+	// Memory is the server's memory sampled through the run (20 samples),
+	// with the events acknowledged by then: whether it grows with the log.
+	Memory []MemSample `json:"memory_over_time"`
+	// Restarts are the kill -9 cycles with the events stored at each;
+	// IdleRestart is one more, at the end, with every event stored and no
+	// load: restart-to-ready against the size of the log.
+	Restarts        []Restart `json:"restarts"`
+	IdleRestart     *Restart  `json:"idle_restart,omitempty"`
+	ReadsPerSecond  float64   `json:"reads_per_second"`
+	EventsPerSecond float64   `json:"events_per_second"`
+}
+
+// MemSample is the server's memory at one moment of the run.
+type MemSample struct {
+	Seconds float64 `json:"seconds"`
+	Events  int64   `json:"events_acknowledged"`
+	// RSS is resident memory; Anon the part of it not backed by files
+	// (the data file is memory-mapped: its pages count in RSS but are the
+	// kernel's page cache); Heap the Go heap in use.
+	RSS  int64 `json:"rss_bytes"`
+	Anon int64 `json:"rss_anon_bytes"`
+	Heap int64 `json:"go_heap_inuse_bytes"`
+}
+
+// Restart is one restart of the server: the events acknowledged before
+// it and the seconds from the kill to ready.
+type Restart struct {
+	Events  int64   `json:"events_acknowledged"`
+	Seconds float64 `json:"seconds_to_ready"`
 }
 
 // Phase is the latency of successful requests in one part of the run.
@@ -215,6 +242,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.reader(loadCtx, i) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); r.sampleMemory(loadCtx, start, rep) }()
 	faultsAt := start.Add(cfg.Duration / 10)
 	r.faults(ctx, start, rep)
 	// after faults: steady load until the end, and for at least 30 % of
@@ -239,6 +268,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	r.verify(vctx, rep)
 	cancel()
+	if ctx.Err() == nil {
+		n := r.acked.Load()
+		if secs, err := r.restart(); err != nil {
+			r.logf("idle restart failed: %v", err)
+		} else {
+			rep.IdleRestart = &Restart{Events: n, Seconds: secs}
+			r.logf("idle restart with %d events acknowledged: ready in %.2f s", n, secs)
+		}
+	}
 	rep.CleanShutdown = r.stop()
 	if fi, err := os.Stat(filepath.Join(r.dataDir, "aisle.db")); err == nil {
 		rep.DataFileBytes = fi.Size()
@@ -430,25 +468,62 @@ func (r *run) restart() (float64, error) {
 	return time.Since(t).Seconds(), nil
 }
 
+// sampleMemory records the server's memory 20 times over the run (not
+// while it is down or restarting).
+func (r *run) sampleMemory(ctx context.Context, start time.Time, rep *Report) {
+	every := max(r.cfg.Duration/20, time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rss, anon := r.rssAnon()
+		if rss == 0 {
+			continue
+		}
+		heap := r.heapInuse()
+		r.latMu.Lock()
+		rep.Memory = append(rep.Memory, MemSample{Seconds: time.Since(start).Seconds(), Events: r.acked.Load(), RSS: rss, Anon: anon, Heap: heap})
+		r.latMu.Unlock()
+	}
+}
+
 // rss is the server's resident memory in bytes (0 when unknown).
 func (r *run) rss() int64 {
+	rss, _ := r.rssAnon()
+	return rss
+}
+
+// rssAnon is the server's resident memory and its anonymous part, in
+// bytes (0 when unknown).
+func (r *run) rssAnon() (rss, anon int64) {
 	r.mu.Lock()
 	cmd := r.srv
 	r.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
-		return 0
+		return 0, 0
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "RssAnon:":
+			anon = kb << 10
 		}
 	}
-	return 0
+	return rss, anon
 }
 
 // heapInuse is the server's Go heap in use, from /metrics (0 when unknown).
@@ -646,6 +721,7 @@ func (r *run) faults(ctx context.Context, start time.Time, rep *Report) {
 		}
 		rep.Kills++
 		rep.RestartSeconds = append(rep.RestartSeconds, secs)
+		rep.Restarts = append(rep.Restarts, Restart{Events: r.acked.Load(), Seconds: secs})
 		r.logf("kill -9 #%d: ready again in %.2f s (%d events acknowledged so far)", k, secs, r.acked.Load())
 		if k == max(1, r.cfg.Kills/4) && r.cfg.FullDisk {
 			rep.FullDisk = r.fullDisk(ctx, min(15*time.Second, gap))
@@ -919,6 +995,21 @@ func (rep *Report) Markdown() string {
 	}
 	if len(kinds) == 0 {
 		b.WriteString("| (none) | 0 |\n")
+	}
+	if len(rep.Memory) > 0 {
+		b.WriteString("\n| seconds | events acknowledged | RSS MiB | of it anonymous MiB | Go heap in use MiB |\n|---|---|---|---|---|\n")
+		for _, m := range rep.Memory {
+			fmt.Fprintf(&b, "| %.0f | %d | %.1f | %.1f | %.1f |\n", m.Seconds, m.Events, float64(m.RSS)/(1<<20), float64(m.Anon)/(1<<20), float64(m.Heap)/(1<<20))
+		}
+	}
+	if len(rep.Restarts) > 0 || rep.IdleRestart != nil {
+		b.WriteString("\n| restart | events acknowledged | seconds to ready |\n|---|---|---|\n")
+		for i, x := range rep.Restarts {
+			fmt.Fprintf(&b, "| kill -9 #%d (under load) | %d | %.2f |\n", i+1, x.Events, x.Seconds)
+		}
+		if x := rep.IdleRestart; x != nil {
+			fmt.Fprintf(&b, "| kill -9 at the end (no load) | %d | %.2f |\n", x.Events, x.Seconds)
+		}
 	}
 	return b.String()
 }

@@ -15,7 +15,7 @@ import (
 
 func newBenchSoakCmd() *cobra.Command {
 	var cfg soak.Config
-	var jsonOut string
+	var jsonOut, server string
 	cmd := &cobra.Command{
 		Use:   "soak",
 		Short: "Soak test: mixed load while the server is killed, its disk filled and its file damaged",
@@ -27,8 +27,10 @@ once (it must refuse to start and leave the file untouched; the copy taken
 before is put back). Every acknowledged event is read back at the end.
 
 It prints requests served, errors by kind, acknowledged events lost (must be
-0), p50/p99 latency before, during and after the faults, restart times and
-memory at start and end. Exit status 1 when an acknowledged event was lost or
+0), p50/p99 latency before, during and after the faults, restart times with
+the events stored at each (and one more at the end, without load), and the
+server's memory sampled 20 times over the run. --server soaks another aisle
+binary with this one's load, to compare versions. Exit status 1 when an acknowledged event was lost or
 a fault was mishandled.`,
 		Example: "  nice -n 10 aisle bench soak --dir /tmp/aisle-soak --duration 10m --kills 20 --full-disk",
 		Args:    cobra.NoArgs,
@@ -36,6 +38,12 @@ a fault was mishandled.`,
 			bin, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("find this binary: %w", err)
+			}
+			if server != "" {
+				if _, err := os.Stat(server); err != nil {
+					return fmt.Errorf("--server: %w", err)
+				}
+				bin = server
 			}
 			cfg.Binary, cfg.Log, cfg.DamageFile = bin, cmd.ErrOrStderr(), true
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -71,6 +79,7 @@ a fault was mishandled.`,
 	f.BoolVar(&cfg.FullDisk, "full-disk", false, "mount a tmpfs for the data and fill it once (root only)")
 	f.Int64Var(&cfg.TmpfsBytes, "tmpfs-bytes", 2<<30, "size of that tmpfs")
 	f.StringVar(&jsonOut, "json", "", "also write the figures as JSON to this file")
+	f.StringVar(&server, "server", "", "the aisle binary to run as the server (default: this one)")
 	cmd.MarkFlagRequired("dir")
 	return cmd
 }

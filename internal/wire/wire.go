@@ -173,6 +173,7 @@ func NewRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 		Weight:           weights.EventWeight,
 		ExcludeTypes:     exclude,
 		HistoryLen:       rc.HistoryLen,
+		MaxHistory:       rc.MaxHistory,
 		Primary:          rc.Primary,
 		AffinityBoost:    rc.AffinityBoost,
 		RecencyHalfLife:  rc.RecencyHalfLife,

@@ -52,6 +52,7 @@ func Cases() []Case {
 		{"idempotent batches", idempotent},
 		{"rewrite a model", rewrite},
 		{"merchandising records: atomic, serialised updates", merch},
+		{"dashboard sessions: put, get, delete, prune", dashboardSessions},
 	}
 }
 
@@ -707,4 +708,66 @@ func merch(t *testing.T, s store.Store) {
 		}
 		return nil
 	}))
+}
+
+func dashboardSessions(t *testing.T, s store.Store) {
+	ss, ok := s.(store.Sessions)
+	if !ok {
+		t.Skip("the store keeps no dashboard sessions")
+	}
+	base := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	mk := func(tok string, level string, expires time.Time) store.DashboardSession {
+		h := sha256.Sum256([]byte(tok))
+		return store.DashboardSession{TokenHash: h, Level: level, KeyCheck: store.SessionKeyCheck(h, "key-"+level), Expires: expires}
+	}
+	a := mk("a", "admin", base.Add(time.Hour))
+	must(t, ss.PutSession(ctx, a))
+	got, err := ss.GetSession(ctx, a.TokenHash)
+	must(t, err)
+	if got.Level != "admin" || got.KeyCheck != a.KeyCheck || !got.Expires.Equal(a.Expires) || got.TokenHash != a.TokenHash {
+		t.Fatalf("get session = %+v, want %+v", got, a)
+	}
+	if got.KeyCheck != store.SessionKeyCheck(a.TokenHash, "key-admin") || got.KeyCheck == store.SessionKeyCheck(a.TokenHash, "rotated") {
+		t.Fatal("the key check does not tell the opening key from another")
+	}
+	if _, err := ss.GetSession(ctx, sha256.Sum256([]byte("absent"))); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get an absent session: %v, want ErrNotFound", err)
+	}
+	if err := ss.PutSession(ctx, store.DashboardSession{TokenHash: a.TokenHash, Expires: base}); err == nil {
+		t.Fatal("a session without a level was stored")
+	}
+	if got, _ := ss.GetSession(ctx, a.TokenHash); got.Level != "admin" {
+		t.Fatalf("a refused put changed the session: %+v", got)
+	}
+	// replace: a longer expiry, a read level
+	a2 := a
+	a2.Level, a2.Expires = "read", base.Add(2*time.Hour)
+	must(t, ss.PutSession(ctx, a2))
+	if got, _ := ss.GetSession(ctx, a.TokenHash); got.Level != "read" || !got.Expires.Equal(a2.Expires) {
+		t.Fatalf("replaced session = %+v, want %+v", got, a2)
+	}
+	must(t, ss.DeleteSession(ctx, a.TokenHash))
+	if _, err := ss.GetSession(ctx, a.TokenHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get a deleted session: %v, want ErrNotFound", err)
+	}
+	must(t, ss.DeleteSession(ctx, a.TokenHash)) // absent: no error
+
+	// prune: two expired, then keep the 2 that expire last of 4 live ones
+	for i, d := range []time.Duration{-time.Hour, 0, 1 * time.Hour, 3 * time.Hour, 2 * time.Hour, 4 * time.Hour} {
+		must(t, ss.PutSession(ctx, mk("p"+strconv.Itoa(i), "read", base.Add(d))))
+	}
+	n, err := ss.PruneSessions(ctx, base, 2)
+	must(t, err)
+	if n != 4 {
+		t.Fatalf("pruned %d sessions, want 4 (2 expired at now, 2 beyond keep)", n)
+	}
+	for i, want := range []bool{false, false, false, true, false, true} {
+		_, err := ss.GetSession(ctx, mk("p"+strconv.Itoa(i), "read", base).TokenHash)
+		if have := err == nil; have != want {
+			t.Errorf("session p%d kept = %v, want %v (err %v)", i, have, want, err)
+		}
+	}
+	if n, err := ss.PruneSessions(ctx, base, 10); err != nil || n != 0 {
+		t.Fatalf("prune again = %d, %v; want 0", n, err)
+	}
 }
