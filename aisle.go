@@ -393,7 +393,7 @@ func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
 	if a.cluster.Outbox != nil {
 		relay := &bus.Relay{Source: a.cluster.Outbox, Bus: a.cluster.Bus, Log: a.log, Fault: a.relayFault}
 		if !a.goBackground(func() {
-			lease.Run(a.bg, a.cluster.RelayLease, a.cfg.Cluster.LeaseTTL/3, a.log, func(ctx context.Context) { relay.Run(ctx) })
+			lease.Run(a.bg, a.cluster.RelayLease, a.cfg.Cluster.RelayLeaseTTL/3, a.log, func(ctx context.Context) { relay.Run(ctx) })
 		}) {
 			return errors.New("aisle: closed while starting")
 		}

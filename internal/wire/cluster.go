@@ -70,7 +70,9 @@ func OpenCluster(ctx context.Context, cfg config.Config, eng *engine.Engine, log
 	if c.Lease, err = lease.NewKV(ctx, nc, cc.LeaseBucket, "background", id, cc.LeaseTTL); err != nil {
 		return fail(err)
 	}
-	if c.RelayLease, err = lease.NewKV(ctx, nc, cc.LeaseBucket, "relay", id, cc.LeaseTTL); err != nil {
+	// The relay's lease has its own bucket, with a short TTL: while it is
+	// unheld nothing leaves the outbox, and a bucket's TTL is all its keys'.
+	if c.RelayLease, err = lease.NewKV(ctx, nc, RelayLeaseBucket(cc), "relay", id, cc.RelayLeaseTTL); err != nil {
 		return fail(err)
 	}
 	if cc.IngestSubject != "-" {
@@ -81,6 +83,15 @@ func OpenCluster(ctx context.Context, cfg config.Config, eng *engine.Engine, log
 	}
 	log.Info("cluster replica", "replica", id, "bus", cfg.Bus, "ingest", cc.IngestSubject, "outbox", c.Outbox != nil)
 	return c, nil
+}
+
+// RelayLeaseBucket is the KV bucket of the outbox relay's lease:
+// cluster.relay_lease_bucket, else cluster.lease_bucket + "_relay".
+func RelayLeaseBucket(cc config.Cluster) string {
+	if cc.RelayLeaseBucket != "" {
+		return cc.RelayLeaseBucket
+	}
+	return cc.LeaseBucket + "_relay"
 }
 
 // Close closes the connection to NATS (after the work using it stopped).
