@@ -185,13 +185,14 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if a.srv, err = api.New(api.Options{
 		Engine: a.eng, Logger: a.log,
 		AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Go:           a.goBackground,
-		AccessLog:    cfg.Server.AccessLog,
-		RateLimit:    cfg.Server.RateLimit,
-		RateBurst:    cfg.Server.RateBurst,
-		TrustProxy:   cfg.Server.TrustProxy,
-		Secret:       sec,
+		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+		Go:             a.goBackground,
+		ForwardRetrain: a.cluster.ForwardRetrain,
+		AccessLog:      cfg.Server.AccessLog,
+		RateLimit:      cfg.Server.RateLimit,
+		RateBurst:      cfg.Server.RateBurst,
+		TrustProxy:     cfg.Server.TrustProxy,
+		Secret:         sec,
 	}); err != nil {
 		return nil, err
 	}
@@ -347,6 +348,7 @@ func (a *Aisle) Start(ctx context.Context) error {
 			var g sync.WaitGroup
 			g.Go(func() { a.rt.Run(ctx) })
 			g.Go(func() { a.eng.RunPrivacyJobs(ctx, a.privacy) })
+			g.Go(func() { a.cluster.ServeRetrain(ctx, a.startRetrain, a.log) })
 			g.Wait()
 		})
 	}) {
@@ -381,6 +383,18 @@ func (a *Aisle) Start(ctx context.Context) error {
 	// (decoded JSON, read buffers): give it back before serving.
 	debug.FreeOSMemory()
 	a.srv.SetReady(true)
+	return nil
+}
+
+// startRetrain starts a training run asked for by another replica (this
+// one holds the training lease); recommend.ErrBusy when one is going on.
+func (a *Aisle) startRetrain() error {
+	if a.rt.Busy() {
+		return recommend.ErrBusy
+	}
+	if !a.goBackground(func() { a.rt.RunOnce(a.rt.Context()) }) {
+		return errors.New("the replica is shutting down")
+	}
 	return nil
 }
 
