@@ -80,11 +80,15 @@ func (e *Engine) Apply(ctx context.Context, c Change) error {
 		// what cannot subtract the user exactly relearns from the log,
 		// which no longer holds them
 		e.scheduleRebuild()
+		// the shared store holds the deleted bytes until it compacts,
+		// which the replica running the privacy jobs does
+		e.requestCompaction()
 	case KindEventsExpire:
 		// retention ran on another replica: relearn what counts events
 		// from the log, which no longer holds the expired ones
 		if len(c.Seqs) > 0 {
 			e.relearnAfterRetention(ctx)
+			e.requestCompaction()
 		}
 	case KindEventsAppend:
 		fresh := e.applied.fresh(c.Events)

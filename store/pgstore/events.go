@@ -250,6 +250,13 @@ func (s *Store) deleteUserIn(ctx context.Context, tx pgx.Tx, st *state, id strin
 		return false, 0, err
 	}
 	profile = tag.RowsAffected() > 0
+	// the tables keeping the deleted bytes until Compact rewrites them
+	if _, err := tx.Exec(ctx, `INSERT INTO compact_pending (shop, rel)
+		SELECT $1, 'users' WHERE $3
+		UNION SELECT DISTINCT $1, tableoid::regclass::text FROM events WHERE shop = $1 AND user_id = $2
+		ON CONFLICT (shop, rel) DO UPDATE SET since = excluded.since`, s.shop, id, profile); err != nil {
+		return false, 0, fmt.Errorf("remember the tables to compact: %w", err)
+	}
 	if each == nil {
 		tag, err = tx.Exec(ctx, `DELETE FROM events WHERE shop = $1 AND user_id = $2`, s.shop, id)
 		if err != nil {
@@ -354,12 +361,16 @@ func (s *Store) ExpireEvents(ctx context.Context, cutoffs map[events.Type]time.T
 		if len(del) == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE shop = $1 AND seq = ANY($2::bigint[])`, s.shop, del)
+		var deleted int64
+		err = tx.QueryRow(ctx, `WITH d AS (DELETE FROM events WHERE shop = $1 AND seq = ANY($2::bigint[]) RETURNING tableoid),
+			p AS (INSERT INTO compact_pending (shop, rel) SELECT DISTINCT $1, tableoid::regclass::text FROM d
+				ON CONFLICT (shop, rel) DO UPDATE SET since = excluded.since)
+			SELECT count(*) FROM d`, s.shop, del).Scan(&deleted)
 		if err != nil {
 			return err
 		}
-		b.Deleted = int(tag.RowsAffected())
-		st.nEvents -= tag.RowsAffected()
+		b.Deleted = int(deleted)
+		st.nEvents -= deleted
 		p, _ := json.Marshal(ExpirePayload{Seqs: seqs})
 		st.emit(KindEventsExpire, p)
 		return nil
