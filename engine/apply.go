@@ -119,6 +119,21 @@ func (e *Engine) Apply(ctx context.Context, c Change) error {
 // skipped.
 func (e *Engine) SetAppliedFloor(seq uint64) { e.applied.setFloor(seq) }
 
+// AppliedRange reports whether every event with a Seq from first to
+// last was told to the listeners already (the change feed's copy of this
+// replica's own batch): a follower need not read them.
+func (e *Engine) AppliedRange(first, last uint64) bool {
+	w := &e.applied
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for s := first; s <= last; s++ {
+		if !w.has(s) {
+			return false
+		}
+	}
+	return true
+}
+
 // eventsAppended tells the listeners about stored events and remembers
 // their Seq, so that the change feed's copy of them is not counted again.
 func (e *Engine) eventsAppended(evs []events.Event) {
