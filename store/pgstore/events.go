@@ -117,13 +117,18 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(evs[a].UserID, evs[b].UserID) })
 	i := 0
+	// one row slice for the whole batch: pgx encodes each row before
+	// asking for the next (this runs while the shop's lock is held)
+	row := make([]any, 10)
 	src := pgx.CopyFromFunc(func() ([]any, error) {
 		if i == len(evs) {
 			return nil, nil
 		}
 		e := &evs[order[i]]
 		i++
-		return []any{s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond() % 1000), e.UserID, e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID}, nil
+		row[0], row[1], row[2], row[3], row[4] = s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond()%1000), e.UserID
+		row[5], row[6], row[7], row[8], row[9] = e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID
+		return row, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
 		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id"}, src); err != nil {
