@@ -380,4 +380,20 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		return next.metric("aisle_retrain_last_run_timestamp_seconds") > lastRun[next] && next.metric("aisle_retrain_last_failed") == 0
 	})
 	t.Logf("the new holder trained within %s", d)
+
+	// a retrain asked of the replica without the lease runs on the holder
+	lastRun[next] = next.metric("aisle_retrain_last_run_timestamp_seconds")
+	within(t, 30*time.Second, "the holder is idle again", func() bool {
+		code, body := other.do("POST", "/api/models/retrain", "")
+		if code == 409 {
+			return false // the holder is still training: retry
+		}
+		if code != 202 || body["replica"] == nil || body["replica"] == "" {
+			t.Fatalf("retrain on the replica without the lease: %d %v, want 202 naming the holder", code, body)
+		}
+		return true
+	})
+	within(t, 30*time.Second, "the holder trains at the other replica's request", func() bool {
+		return next.metric("aisle_retrain_last_run_timestamp_seconds") > lastRun[next]
+	})
 }
