@@ -191,13 +191,14 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if a.srv, err = api.New(api.Options{
 		Engine: a.eng, Logger: a.log,
 		AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Go:           a.goBackground,
-		AccessLog:    cfg.Server.AccessLog,
-		RateLimit:    cfg.Server.RateLimit,
-		RateBurst:    cfg.Server.RateBurst,
-		TrustProxy:   cfg.Server.TrustProxy,
-		Secret:       sec,
+		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+		Go:             a.goBackground,
+		ForwardRetrain: a.cluster.ForwardRetrain,
+		AccessLog:      cfg.Server.AccessLog,
+		RateLimit:      cfg.Server.RateLimit,
+		RateBurst:      cfg.Server.RateBurst,
+		TrustProxy:     cfg.Server.TrustProxy,
+		Secret:         sec,
 	}); err != nil {
 		return nil, err
 	}
@@ -353,6 +354,7 @@ func (a *Aisle) Start(ctx context.Context) error {
 			var g sync.WaitGroup
 			g.Go(func() { a.rt.Run(ctx) })
 			g.Go(func() { a.eng.RunPrivacyJobs(ctx, a.privacy) })
+			g.Go(func() { a.cluster.ServeRetrain(ctx, a.startRetrain, a.log) })
 			g.Wait()
 		})
 	}) {
@@ -390,6 +392,18 @@ func (a *Aisle) Start(ctx context.Context) error {
 	return nil
 }
 
+// startRetrain starts a training run asked for by another replica (this
+// one holds the training lease); recommend.ErrBusy when one is going on.
+func (a *Aisle) startRetrain() error {
+	if a.rt.Busy() {
+		return recommend.ErrBusy
+	}
+	if !a.goBackground(func() { a.rt.RunOnce(a.rt.Context()) }) {
+		return errors.New("the replica is shutting down")
+	}
+	return nil
+}
+
 // follow starts the parts that keep this replica in step with the others:
 // the relay of the store's outbox (when it has one) and the follower of
 // the change feed from position feedPos+1. It returns once the follower
@@ -399,7 +413,7 @@ func (a *Aisle) follow(ctx context.Context, feedPos uint64) error {
 	if a.cluster.Outbox != nil {
 		relay := &bus.Relay{Source: a.cluster.Outbox, Bus: a.cluster.Bus, Log: a.log, Fault: a.relayFault}
 		if !a.goBackground(func() {
-			lease.Run(a.bg, a.cluster.RelayLease, a.cfg.Cluster.LeaseTTL/3, a.log, func(ctx context.Context) { relay.Run(ctx) })
+			lease.Run(a.bg, a.cluster.RelayLease, a.cfg.Cluster.RelayLeaseTTL/3, a.log, func(ctx context.Context) { relay.Run(ctx) })
 		}) {
 			return errors.New("aisle: closed while starting")
 		}

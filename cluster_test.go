@@ -18,6 +18,7 @@ import (
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/internal/natstest"
+	"github.com/aisle-dev/aisle/internal/wire"
 )
 
 // clusterConfig is a configuration joining the test NATS server with
@@ -45,6 +46,7 @@ func clusterConfigTB(t testing.TB) config.Config {
 		js.DeleteStream(ctx, cc.Stream)
 		js.DeleteStream(ctx, cc.IngestStream)
 		js.DeleteKeyValue(ctx, cc.LeaseBucket)
+		js.DeleteKeyValue(ctx, wire.RelayLeaseBucket(*cc))
 	})
 	return cfg
 }

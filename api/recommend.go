@@ -280,6 +280,16 @@ func (h *recHandlers) retrain(r *http.Request) (any, error) {
 	if h.rt == nil {
 		return nil, Unavailable("retraining is not configured on this server", 0, nil)
 	}
+	if fwd := h.srv.fwdRetrain; fwd != nil {
+		// in a cluster the holder of the training lease trains
+		forwarded, replica, err := fwd(r.Context())
+		if err != nil {
+			return nil, Conflict(err.Error())
+		}
+		if forwarded {
+			return WithStatus(http.StatusAccepted, RetrainStarted{Status: "started", See: "GET /api/models", Replica: replica}), nil
+		}
+	}
 	if h.rt.Busy() {
 		return nil, Conflict(recommend.ErrBusy.Error())
 	}

@@ -34,6 +34,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -83,6 +84,12 @@ type Options struct {
 	// shutting down and the work was not started. Nil runs it in a plain
 	// goroutine.
 	Go func(func()) bool
+	// ForwardRetrain, when set, is asked first by POST
+	// /api/models/retrain: in a cluster, a replica that does not hold the
+	// training lease forwards the request to the one that does
+	// (forwarded true, replica naming it, or an error naming why not, a
+	// 409). Nil: train here.
+	ForwardRetrain func(ctx context.Context) (forwarded bool, replica string, err error)
 	// AccessLog logs one line per request (route, status, duration) at
 	// info level.
 	AccessLog bool
@@ -112,20 +119,21 @@ type Route struct {
 
 // Server serves the Aisle REST API.
 type Server struct {
-	eng     *engine.Engine
-	log     *slog.Logger
-	keys    Keys
-	maxBody int64
-	goFn    func(func()) bool
-	access  bool
-	limiter *ratelimit.Limiter // nil: no rate limit
-	proxy   bool               // trust X-Forwarded-For
-	secret  []byte             // keys pseudonyms of read-key searchers
-	ready   atomic.Bool
-	mux     *http.ServeMux
-	routes  []Route
-	merch   *merch          // rules and ads (AddMerchRoutes); nil: none
-	search  *searchHandlers // set by AddSearchRoutes
+	eng        *engine.Engine
+	log        *slog.Logger
+	keys       Keys
+	maxBody    int64
+	goFn       func(func()) bool
+	fwdRetrain func(ctx context.Context) (bool, string, error)
+	access     bool
+	limiter    *ratelimit.Limiter // nil: no rate limit
+	proxy      bool               // trust X-Forwarded-For
+	secret     []byte             // keys pseudonyms of read-key searchers
+	ready      atomic.Bool
+	mux        *http.ServeMux
+	routes     []Route
+	merch      *merch          // rules and ads (AddMerchRoutes); nil: none
+	search     *searchHandlers // set by AddSearchRoutes
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -144,14 +152,15 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("api: no engine")
 	}
 	s := &Server{
-		eng:     opts.Engine,
-		log:     opts.Logger,
-		keys:    Keys{Admin: opts.AdminKey, Read: opts.ReadKey},
-		maxBody: opts.MaxBodyBytes,
-		goFn:    opts.Go,
-		access:  opts.AccessLog,
-		mux:     http.NewServeMux(),
-		secret:  opts.Secret,
+		eng:        opts.Engine,
+		log:        opts.Logger,
+		keys:       Keys{Admin: opts.AdminKey, Read: opts.ReadKey},
+		maxBody:    opts.MaxBodyBytes,
+		goFn:       opts.Go,
+		fwdRetrain: opts.ForwardRetrain,
+		access:     opts.AccessLog,
+		mux:        http.NewServeMux(),
+		secret:     opts.Secret,
 	}
 	if len(s.secret) == 0 {
 		s.secret = secret.New()

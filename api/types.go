@@ -163,6 +163,9 @@ type Rollback struct {
 type RetrainStarted struct {
 	Status string `json:"status"` // started
 	See    string `json:"see"`    // where to follow the run
+	// Replica is, in a cluster, the replica that runs the training (the
+	// holder of the training lease) when it is not the one asked.
+	Replica string `json:"replica,omitempty"`
 }
 
 // Suggestions answers GET /api/suggest.

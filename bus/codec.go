@@ -43,6 +43,32 @@ type Reader interface {
 	ScanEvents(ctx context.Context, after uint64, fn func(events.Event) error) error
 }
 
+// rangeReader is a store that reads the events of a sequence range alone
+// (ScanEvents reads a page past the range's end, to be cut there).
+type rangeReader interface {
+	ScanEventRange(ctx context.Context, first, last uint64, fn func(events.Event) error) error
+}
+
+// AppliedRanger is an Applier that can tell a range of event sequence
+// numbers it has applied already (its own writes, an earlier delivery):
+// the follower then skips such an "events.append" without reading it.
+type AppliedRanger interface {
+	AppliedRange(first, last uint64) bool
+}
+
+// appendedRange is the range of an "events.append" message by reference
+// (ok false for any other message).
+func appendedRange(m Message) (first, last uint64, ok bool) {
+	if m.Kind != engine.KindEventsAppend || !isObject(m.Payload) {
+		return 0, 0, false
+	}
+	var r refs
+	if json.Unmarshal(m.Payload, &r) != nil || r.FirstSeq == 0 || r.LastSeq < r.FirstSeq {
+		return 0, 0, false
+	}
+	return r.FirstSeq, r.LastSeq, true
+}
+
 // Encode turns a change into a message (ID and At are the caller's).
 func Encode(c engine.Change) (Message, error) {
 	var v any
@@ -212,6 +238,16 @@ func resolve(ctx context.Context, c *engine.Change, r refs, st Reader) error {
 	case engine.KindEventsAppend:
 		if r.FirstSeq == 0 || r.LastSeq < r.FirstSeq {
 			return fmt.Errorf("bad sequence range %d–%d", r.FirstSeq, r.LastSeq)
+		}
+		if rr, ok := st.(rangeReader); ok { // just the range, not a page after it
+			err := rr.ScanEventRange(ctx, r.FirstSeq, r.LastSeq, func(e events.Event) error {
+				c.Events = append(c.Events, e)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("read events %d–%d: %w", r.FirstSeq, r.LastSeq, err)
+			}
+			break
 		}
 		err := st.ScanEvents(ctx, r.FirstSeq-1, func(e events.Event) error {
 			if e.Seq > r.LastSeq {

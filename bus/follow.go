@@ -144,6 +144,14 @@ func (f *Follower) Run(ctx context.Context, from uint64, caughtUp func()) error 
 }
 
 func (f *Follower) apply(ctx context.Context, d Delivery) {
+	if ar, ok := f.Engine.(AppliedRanger); ok {
+		// this replica's own batch (or one delivered before): nothing
+		// to read or tell
+		if first, last, ok := appendedRange(d.Message); ok && ar.AppliedRange(first, last) {
+			f.applied.Add(1)
+			return
+		}
+	}
 	c, err := Decode(ctx, d.Message, f.Store)
 	if err == nil {
 		err = f.Engine.Apply(ctx, c)

@@ -136,6 +136,14 @@ type Cluster struct {
 	// 15s: a dead holder's work moves within 20s).
 	LeaseBucket string        `yaml:"lease_bucket"`
 	LeaseTTL    time.Duration `yaml:"lease_ttl"`
+	// RelayLeaseBucket and RelayLeaseTTL are the outbox relay's own lease
+	// (a KV bucket's TTL is the bucket's, so a shorter TTL needs its own
+	// bucket). While no replica relays, committed changes wait in the
+	// outbox: the TTL is the longest such pause after the relay's replica
+	// dies (default 3s, renewed every second; the bucket defaults to
+	// lease_bucket + "_relay").
+	RelayLeaseBucket string        `yaml:"relay_lease_bucket"`
+	RelayLeaseTTL    time.Duration `yaml:"relay_lease_ttl"`
 	// IngestSubject receives events from a shop's systems (JSON event or
 	// array, as POST /api/events); "-" turns stream ingestion off. Bad
 	// messages go to DeadSubject with the reason. Both live in
@@ -517,7 +525,7 @@ func Default() Config {
 		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30,
 			SuggestMinShoppers: &minShoppers, SuggestMaxQueries: 50000},
 		Cluster: Cluster{Stream: "AISLE_CHANGES", Subject: "aisle.changes", KeepChanges: 24 * time.Hour,
-			LeaseBucket: "aisle_leases", LeaseTTL: 15 * time.Second,
+			LeaseBucket: "aisle_leases", LeaseTTL: 15 * time.Second, RelayLeaseTTL: 3 * time.Second,
 			IngestSubject: "aisle.ingest.events", DeadSubject: "aisle.ingest.dead", IngestStream: "AISLE_INGEST"},
 		Assistant: Assistant{ConversationTTL: 24 * time.Hour, Products: 5, LLM: AssistantLLM{Timeout: 20 * time.Second, MaxRounds: 4}},
 	}
@@ -603,6 +611,12 @@ func (c Config) Validate() error {
 	}
 	if c.Bus != "" && c.Cluster.LeaseTTL < time.Second {
 		return fmt.Errorf("config: cluster.lease_ttl %s must be ≥ 1s (15s is a good value)", c.Cluster.LeaseTTL)
+	}
+	if c.Bus != "" && c.Cluster.RelayLeaseTTL < time.Second {
+		return fmt.Errorf("config: cluster.relay_lease_ttl %s must be ≥ 1s (3s is a good value)", c.Cluster.RelayLeaseTTL)
+	}
+	if c.Bus != "" && c.Cluster.RelayLeaseBucket != "" && c.Cluster.RelayLeaseBucket == c.Cluster.LeaseBucket {
+		return fmt.Errorf("config: cluster.relay_lease_bucket %q is also lease_bucket: the relay's lease needs its own bucket (its TTL is the bucket's)", c.Cluster.RelayLeaseBucket)
 	}
 	if c.Bus != "" && c.Cluster.IngestSubject != "-" && c.Cluster.IngestSubject == c.Cluster.DeadSubject {
 		return fmt.Errorf("config: cluster.ingest_subject and cluster.dead_subject are both %q: give them different names", c.Cluster.IngestSubject)

@@ -80,11 +80,15 @@ func (e *Engine) Apply(ctx context.Context, c Change) error {
 		// what cannot subtract the user exactly relearns from the log,
 		// which no longer holds them
 		e.scheduleRebuild()
+		// the shared store holds the deleted bytes until it compacts,
+		// which the replica running the privacy jobs does
+		e.requestCompaction()
 	case KindEventsExpire:
 		// retention ran on another replica: relearn what counts events
 		// from the log, which no longer holds the expired ones
 		if len(c.Seqs) > 0 {
 			e.relearnAfterRetention(ctx)
+			e.requestCompaction()
 		}
 	case KindEventsAppend:
 		fresh := e.applied.fresh(c.Events)
@@ -114,6 +118,21 @@ func (e *Engine) Apply(ctx context.Context, c Change) error {
 // to seq from the store (at start): a delivery of such an event is
 // skipped.
 func (e *Engine) SetAppliedFloor(seq uint64) { e.applied.setFloor(seq) }
+
+// AppliedRange reports whether every event with a Seq from first to
+// last was told to the listeners already (the change feed's copy of this
+// replica's own batch): a follower need not read them.
+func (e *Engine) AppliedRange(first, last uint64) bool {
+	w := &e.applied
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for s := first; s <= last; s++ {
+		if !w.has(s) {
+			return false
+		}
+	}
+	return true
+}
 
 // eventsAppended tells the listeners about stored events and remembers
 // their Seq, so that the change feed's copy of them is not counted again.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle/store/boltstore"
+	"github.com/aisle-dev/aisle/store/pgstore"
 )
 
 func newBackupCmd() *cobra.Command {
@@ -25,7 +26,9 @@ func newBackupCmd() *cobra.Command {
 		Long: `backup writes the whole store as of one moment (one read transaction: writes go on
 meanwhile and are not in the copy) to --to. With --url it asks a running server
 (GET /api/admin/backup, admin key from --admin-key or AISLE_ADMIN_KEY); without it, it opens
---data itself, which must not be in use by a server. The copy is checked before it is kept.
+--data itself, which must not be in use by a server. With --store postgres://… it reads the shop
+from PostgreSQL in one transaction while the replicas go on serving, and writes it in the same
+format (an embedded data file). The copy is checked before it is kept.
 Put it back with aisle restore.`,
 		Example: "  aisle backup --data ./aisle-data --to aisle-backup.db\n  aisle backup --url http://127.0.0.1:8080 --admin-key secret --to aisle-backup.db",
 		Args:    cobra.NoArgs,
@@ -39,6 +42,15 @@ Put it back with aisle restore.`,
 			var src func(ctx context.Context, w io.Writer) (int64, error)
 			if url != "" {
 				src = func(ctx context.Context, w io.Writer) (int64, error) { return backupFromServer(ctx, url, key, w) }
+			} else if cfg, err := g.load(); err == nil && pgstore.IsURL(cfg.Store) {
+				// a PostgreSQL shop: a snapshot in the embedded format,
+				// read in one transaction while the replicas serve
+				st, err := pgstore.Open(cmd.Context(), cfg.Store, pgstore.Options{MaxConns: 2})
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				src = st.WriteSnapshot
 			} else {
 				cfg, err := g.loadEmbedded("backup")
 				if err != nil {

@@ -125,6 +125,7 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		js.DeleteStream(ctx, "CHANGES_"+names)
 		js.DeleteStream(ctx, "INGEST_"+names)
 		js.DeleteKeyValue(ctx, "leases_"+names)
+		js.DeleteKeyValue(ctx, "leases_"+names+"_relay")
 	})
 	dir := t.TempDir()
 	a := clusterReplica(t, dir, "a", pgURL, names)
@@ -278,6 +279,51 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		}
 	}
 
+	// kill -9 the replica holding the relay lease: committed changes wait
+	// in the outbox until another replica relays (relay_lease_ttl, 3 s by
+	// default, renewed every second); the pause is measured from the kill
+	// until a write made on a survivor right after it is found on the
+	// other. AISLE_RELAY_KILLS=N repeats it (each time the killed replica
+	// is started again).
+	relayKills := 1
+	if v := os.Getenv("AISLE_RELAY_KILLS"); v != "" {
+		var err error
+		if relayKills, err = strconv.Atoi(v); err != nil || relayKills < 1 {
+			t.Fatalf("AISLE_RELAY_KILLS=%q: want a positive number", v)
+		}
+	}
+	ids := map[string]**server{"a": &a, "b": &b, "c": &c}
+	for k := range relayKills {
+		var relayID string
+		within(t, 10*time.Second, "one replica holds the relay lease", func() bool {
+			for id, s := range ids {
+				if (*s).metric("aisle_relay_lease_held") == 1 {
+					relayID = id
+					return true
+				}
+			}
+			return false
+		})
+		var survivors []*server
+		for id, s := range ids {
+			if id != relayID {
+				survivors = append(survivors, *s)
+			}
+		}
+		item := fmt.Sprintf("relaykill%d", k)
+		(*ids[relayID]).kill()
+		t0 := time.Now()
+		if code, body := survivors[0].do("POST", "/api/items", fmt.Sprintf(`{"id":%q,"title":"%s"}`, item, item)); code != 200 {
+			t.Fatalf("POST items on a survivor: %d %v", code, body)
+		}
+		within(t, 10*time.Second, "the other survivor finds a write made after the relay's replica died", func() bool { return survivors[1].finds(item, item) })
+		t.Logf("relay kill %d: a write on a survivor reached the other %s after kill -9 of the relay's replica %s", k, time.Since(t0), relayID)
+		*ids[relayID] = clusterReplica(t, dir, relayID, pgURL, names)
+		if !(*ids[relayID]).finds(item, item) {
+			t.Fatalf("replica %s was ready before it had the item written while it was down", relayID)
+		}
+	}
+
 	// kill -9 the lease holder: another replica takes over and trains
 	var holder *server
 	within(t, 10*time.Second, "one replica holds the lease", func() bool {
@@ -334,4 +380,20 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		return next.metric("aisle_retrain_last_run_timestamp_seconds") > lastRun[next] && next.metric("aisle_retrain_last_failed") == 0
 	})
 	t.Logf("the new holder trained within %s", d)
+
+	// a retrain asked of the replica without the lease runs on the holder
+	lastRun[next] = next.metric("aisle_retrain_last_run_timestamp_seconds")
+	within(t, 30*time.Second, "the holder is idle again", func() bool {
+		code, body := other.do("POST", "/api/models/retrain", "")
+		if code == 409 {
+			return false // the holder is still training: retry
+		}
+		if code != 202 || body["replica"] == nil || body["replica"] == "" {
+			t.Fatalf("retrain on the replica without the lease: %d %v, want 202 naming the holder", code, body)
+		}
+		return true
+	})
+	within(t, 30*time.Second, "the holder trains at the other replica's request", func() bool {
+		return next.metric("aisle_retrain_last_run_timestamp_seconds") > lastRun[next]
+	})
 }

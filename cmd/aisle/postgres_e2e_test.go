@@ -88,8 +88,34 @@ func TestServeOnPostgres(t *testing.T) {
 	if code, _ := s.do("GET", "/api/users/u2", ""); code != 404 {
 		t.Fatalf("a deleted user remains: %d", code)
 	}
+	// backups of a PostgreSQL shop, through the server and from the
+	// store, in the embedded format: restored, they serve the same shop
+	backups := t.TempDir()
+	viaServer, viaStore := filepath.Join(backups, "server.db"), filepath.Join(backups, "store.db")
+	if out, err := runBin(t, "backup", "--url", s.url, "--admin-key", s.key, "--to", viaServer); err != nil {
+		t.Fatalf("backup --url: %v\n%s", err, out)
+	}
+	if out, err := runBin(t, "backup", "--store", url, "--to", viaStore); err != nil {
+		t.Fatalf("backup --store: %v\n%s", err, out)
+	}
 	if strings.Contains(s.logs.String(), "panic") {
 		t.Fatalf("logs:\n%s", s.logs)
+	}
+	s.stop()
+	for _, file := range []string{viaServer, viaStore} {
+		data := t.TempDir()
+		if out, err := runBin(t, "restore", "--from", file, "--data", data); err != nil {
+			t.Fatalf("restore %s: %v\n%s", file, err, out)
+		}
+		r := startServer(t, data, "--embedder", "none")
+		code, st := r.do("GET", "/api/stats", "")
+		if code != 200 || st["items"] != 12.0 || st["users"] != 7.0 || st["events"] != 35.0 {
+			t.Fatalf("stats of the restored %s: %d %v, want the shop after u2 was deleted", filepath.Base(file), code, st)
+		}
+		if code, _ := r.do("GET", "/api/users/u2", ""); code != 404 {
+			t.Fatalf("the deleted user is in the backup: %d", code)
+		}
+		r.stop()
 	}
 }
 

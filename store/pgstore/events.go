@@ -117,13 +117,18 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(evs[a].UserID, evs[b].UserID) })
 	i := 0
+	// one row slice for the whole batch: pgx encodes each row before
+	// asking for the next (this runs while the shop's lock is held)
+	row := make([]any, 10)
 	src := pgx.CopyFromFunc(func() ([]any, error) {
 		if i == len(evs) {
 			return nil, nil
 		}
 		e := &evs[order[i]]
 		i++
-		return []any{s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond() % 1000), e.UserID, e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID}, nil
+		row[0], row[1], row[2], row[3], row[4] = s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond()%1000), e.UserID
+		row[5], row[6], row[7], row[8], row[9] = e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID
+		return row, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
 		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id"}, src); err != nil {
@@ -232,6 +237,35 @@ func (s *Store) ScanEvents(ctx context.Context, after uint64, fn func(events.Eve
 	return nil
 }
 
+// ScanEventRange calls fn for every event with first <= Seq <= last, in
+// Seq order, a page at a time: what a follower reads for one
+// "events.append" change, without the page past it ScanEvents would read.
+func (s *Store) ScanEventRange(ctx context.Context, first, last uint64, fn func(events.Event) error) error {
+	if first == 0 {
+		first = 1
+	}
+	for first <= last {
+		rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events WHERE shop = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq LIMIT $4`, s.shop, int64(first), int64(last), eventPage)
+		if err != nil {
+			return err
+		}
+		page, err := collectEvents(rows)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < eventPage {
+			return nil
+		}
+		first = page[len(page)-1].Seq + 1
+	}
+	return nil
+}
+
 // CountEvents returns the number of events.
 func (s *Store) CountEvents(ctx context.Context) (int, error) { return s.counter(ctx, "n_events") }
 
@@ -250,6 +284,13 @@ func (s *Store) deleteUserIn(ctx context.Context, tx pgx.Tx, st *state, id strin
 		return false, 0, err
 	}
 	profile = tag.RowsAffected() > 0
+	// the tables keeping the deleted bytes until Compact rewrites them
+	if _, err := tx.Exec(ctx, `INSERT INTO compact_pending (shop, rel)
+		SELECT $1, 'users' WHERE $3
+		UNION SELECT DISTINCT $1, tableoid::regclass::text FROM events WHERE shop = $1 AND user_id = $2
+		ON CONFLICT (shop, rel) DO UPDATE SET since = excluded.since`, s.shop, id, profile); err != nil {
+		return false, 0, fmt.Errorf("remember the tables to compact: %w", err)
+	}
 	if each == nil {
 		tag, err = tx.Exec(ctx, `DELETE FROM events WHERE shop = $1 AND user_id = $2`, s.shop, id)
 		if err != nil {
@@ -354,12 +395,16 @@ func (s *Store) ExpireEvents(ctx context.Context, cutoffs map[events.Type]time.T
 		if len(del) == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE shop = $1 AND seq = ANY($2::bigint[])`, s.shop, del)
+		var deleted int64
+		err = tx.QueryRow(ctx, `WITH d AS (DELETE FROM events WHERE shop = $1 AND seq = ANY($2::bigint[]) RETURNING tableoid),
+			p AS (INSERT INTO compact_pending (shop, rel) SELECT DISTINCT $1, tableoid::regclass::text FROM d
+				ON CONFLICT (shop, rel) DO UPDATE SET since = excluded.since)
+			SELECT count(*) FROM d`, s.shop, del).Scan(&deleted)
 		if err != nil {
 			return err
 		}
-		b.Deleted = int(tag.RowsAffected())
-		st.nEvents -= tag.RowsAffected()
+		b.Deleted = int(deleted)
+		st.nEvents -= deleted
 		p, _ := json.Marshal(ExpirePayload{Seqs: seqs})
 		st.emit(KindEventsExpire, p)
 		return nil
