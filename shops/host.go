@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -265,7 +266,16 @@ func (h *Host) load(s *shop) {
 	// ends with one, so the second reading is current
 	before := liveHeap()
 	start := time.Now()
-	cfg := h.cfg
+	sh, ok := h.reg.Get(s.id)
+	if !ok {
+		s.err = errNoShop
+		return
+	}
+	cfg, err := ApplyConfig(h.cfg, sh.Settings.Config)
+	if err != nil {
+		s.err = fmt.Errorf("the configuration of shop %q: %w", s.id, err)
+		return
+	}
 	cfg.Data, cfg.Shop = Dir(h.cfg.Data, s.id), s.id
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		s.err = fmt.Errorf("create the data directory of shop %q: %w", s.id, err)
@@ -360,6 +370,41 @@ func (h *Host) UnloadIdle(idle time.Duration) int {
 		h.log.Info("idle shop unloaded", "shop", c.s.id)
 	}
 	return len(out)
+}
+
+// restart closes a loaded shop once its running requests are done, so
+// that its next request loads it again with its current settings.
+// Requests that arrive meanwhile wait for the close, then load it.
+func (h *Host) restart(id string) {
+	h.mu.Lock()
+	s := h.live[id]
+	if s == nil {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.live, id)
+	done := make(chan struct{})
+	prev := h.closing[id] // an idle unload under way
+	h.closing[id] = done
+	for s.inflight > 0 {
+		h.gone.Wait()
+	}
+	h.mu.Unlock()
+	if prev != nil {
+		<-prev
+	}
+	<-s.ready
+	if s.a != nil {
+		if err := s.a.Close(); err != nil {
+			h.log.Error("closing a shop to apply its new configuration failed", "shop", id, "error", err)
+		}
+	}
+	h.mu.Lock()
+	close(done)
+	if h.closing[id] == done {
+		delete(h.closing, id)
+	}
+	h.mu.Unlock()
 }
 
 // Deleted reports what deleting a shop removed.
@@ -692,6 +737,14 @@ func (h *Host) serveShops(w http.ResponseWriter, r *http.Request) {
 		if !decode(w, r, &in) {
 			return
 		}
+		if err := in.Settings.Validate(); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+		if _, err := ApplyConfig(h.cfg, in.Config); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
 		sh, err := h.reg.Create(in.ID, in.Settings, h.now())
 		if errors.Is(err, ErrExists) {
 			api.WriteError(w, http.StatusConflict, err.Error()+": pick another id", nil)
@@ -732,14 +785,40 @@ func (h *Host) serveOneShop(w http.ResponseWriter, r *http.Request, id string) {
 	case http.MethodGet:
 		api.WriteJSON(w, http.StatusOK, h.info(sh))
 	case http.MethodPatch:
-		st := sh.Settings
+		st := sh.Settings.clone()
 		if !decode(w, r, &st) { // fields not sent keep their values
 			return
 		}
+		for k, v := range st.Config {
+			if v == nil { // "key": null: back to the deployment's value
+				delete(st.Config, k)
+			}
+		}
+		if len(st.Config) == 0 {
+			st.Config = nil
+		}
+		if id == DefaultID && st.Config != nil {
+			api.WriteError(w, http.StatusBadRequest, "the default shop runs on the deployment's own configuration (file, environment, flags): set these keys there; config is for the other shops", nil)
+			return
+		}
+		if err := st.Validate(); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+		if _, err := ApplyConfig(h.cfg, st.Config); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+		changed := !reflect.DeepEqual(sh.Settings.Config, st.Config)
 		sh, err := h.reg.Update(id, st)
 		if err != nil {
 			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
 			return
+		}
+		if changed {
+			// the next request loads the shop with its new configuration
+			h.restart(id)
+			h.log.Info("shop configuration changed: reloading", "shop", id)
 		}
 		api.WriteJSON(w, http.StatusOK, h.info(sh))
 	case http.MethodDelete:

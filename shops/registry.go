@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -52,6 +53,20 @@ type Settings struct {
 	// AllowedOrigins are the browser origins (scheme://host[:port]) that
 	// may call the shop's public routes across origins (CORS).
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// Config holds the shop's own values of configuration keys, by their
+	// dotted names ("events.weights", "training.models",
+	// "search.synonyms"): they replace the deployment's for this shop only
+	// (keys of the events, training, recommend and search sections; see
+	// ConfigKeys and ApplyConfig). A change reloads the shop.
+	Config map[string]any `json:"config,omitempty"`
+}
+
+// clone copies the settings' slices and maps, so that decoding a change
+// into the copy leaves the original as it was.
+func (s Settings) clone() Settings {
+	s.AllowedOrigins = slices.Clone(s.AllowedOrigins)
+	s.Config = maps.Clone(s.Config)
+	return s
 }
 
 // Validate checks the settings' ranges.
@@ -62,6 +77,16 @@ func (s Settings) Validate() error {
 	for _, o := range s.AllowedOrigins {
 		if o != "*" && !(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) || strings.HasSuffix(o, "/") {
 			return fmt.Errorf("allowed origin %q: give scheme://host[:port] without a path, e.g. https://shop.example", o)
+		}
+	}
+	for k, v := range s.Config {
+		// the values are checked against the deployment's configuration
+		// by the Host (ApplyConfig); here only what any deployment refuses
+		if err := checkKey(k); err != nil {
+			return err
+		}
+		if _, err := configText(v); err != nil {
+			return fmt.Errorf("config %s: %w", k, err)
 		}
 	}
 	return nil
