@@ -139,8 +139,22 @@ func New(opts Options) (*Host, error) {
 	return h, nil
 }
 
-// sweep removes shop directories that the registry no longer lists.
+// sweep finishes the deletions a crash interrupted and removes shop
+// directories that the registry does not list.
 func (h *Host) sweep() error {
+	pending, err := h.reg.Deleting()
+	if err != nil {
+		return err
+	}
+	for _, id := range pending {
+		h.log.Warn("finishing the deletion of a shop", "shop", id)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		err := h.removeData(ctx, id)
+		cancel()
+		if err != nil { // tried again at the next start, or on creating the id again
+			h.log.Error("the deletion of a shop could not be finished", "shop", id, "error", err)
+		}
+	}
 	dir := filepath.Join(h.cfg.Data, "shops")
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -476,8 +490,9 @@ func (h *Host) Delete(ctx context.Context, id string) (Deleted, error) {
 			}
 		}
 	}
-	if err := os.RemoveAll(Dir(h.cfg.Data, id)); err != nil {
-		return d, fmt.Errorf("remove the data of shop %q: %w (it is removed at the next start)", id, err)
+	// the removal goes on if the client leaves: the shop is gone already
+	if err := h.removeData(context.WithoutCancel(ctx), id); err != nil {
+		return d, fmt.Errorf("%w (it is removed at the next start)", err)
 	}
 	h.log.Info("shop deleted", "shop", id, "items", d.Items, "users", d.Users, "events", d.Events, "keys", d.Keys)
 	return d, nil
@@ -736,6 +751,14 @@ func (h *Host) serveShops(w http.ResponseWriter, r *http.Request) {
 		var in ShopCreate
 		if !decode(w, r, &in) {
 			return
+		}
+		if pending, err := h.reg.Deleting(); err == nil && slices.Contains(pending, in.ID) {
+			// a deleted shop of this id left data behind: remove it first
+			if err := h.removeData(r.Context(), in.ID); err != nil {
+				h.log.Error("removing a deleted shop's data failed", "shop", in.ID, "error", err)
+				api.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("shop %q was deleted and its data cannot be removed now, so the id cannot be used yet; the server log says why", in.ID), nil)
+				return
+			}
 		}
 		if err := in.Settings.Validate(); err != nil {
 			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)

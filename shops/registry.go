@@ -145,6 +145,10 @@ const keyPrefix = "aisle_sk_"
 var (
 	bucketShops = []byte("shops")
 	bucketKeys  = []byte("keys")
+	// bucketDeleting holds the ids of deleted shops whose data is not yet
+	// all removed (files, rows of a shared store): a crash in between
+	// leaves the mark, and the next start finishes the removal.
+	bucketDeleting = []byte("deleting")
 )
 
 // ErrNotFound is returned for a shop or key that does not exist.
@@ -172,7 +176,7 @@ func OpenRegistry(path string) (*Registry, error) {
 	}
 	r := &Registry{db: db, shops: map[string]Shop{}, keys: map[string]Key{}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketShops, bucketKeys} {
+		for _, b := range [][]byte{bucketShops, bucketKeys, bucketDeleting} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -218,6 +222,16 @@ func (r *Registry) Create(id string, s Settings, now time.Time) (Shop, error) {
 	defer r.mu.Unlock()
 	if _, ok := r.shops[id]; ok || id == DefaultID {
 		return Shop{}, fmt.Errorf("shop %q %w", id, ErrExists)
+	}
+	var deleting bool
+	if err := r.db.View(func(tx *bolt.Tx) error {
+		deleting = tx.Bucket(bucketDeleting).Get([]byte(id)) != nil
+		return nil
+	}); err != nil {
+		return Shop{}, fmt.Errorf("read the shop registry: %w", err)
+	}
+	if deleting {
+		return Shop{}, fmt.Errorf("shop %q was deleted and its data is not all removed yet (the server removes it when it starts, or when the id is created through POST /api/shops)", id)
 	}
 	sh := Shop{ID: id, Created: now.UTC(), Settings: s}
 	if err := r.put(bucketShops, id, sh); err != nil {
@@ -318,6 +332,9 @@ func (r *Registry) Delete(id string) (keys int, err error) {
 		if err := tx.Bucket(bucketShops).Delete([]byte(id)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketDeleting).Put([]byte(id), []byte{1}); err != nil {
+			return err
+		}
 		for _, kid := range gone {
 			if err := tx.Bucket(bucketKeys).Delete([]byte(kid)); err != nil {
 				return err
@@ -333,6 +350,30 @@ func (r *Registry) Delete(id string) (keys int, err error) {
 		delete(r.keys, kid)
 	}
 	return len(gone), nil
+}
+
+// Deleting lists the shops deleted from the registry whose data may not
+// all be removed yet (see Removed).
+func (r *Registry) Deleting() ([]string, error) {
+	var out []string
+	err := r.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDeleting).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the shop registry: %w", err)
+	}
+	return out, nil
+}
+
+// Removed records that all the data of a deleted shop is gone.
+func (r *Registry) Removed(id string) error {
+	if err := r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketDeleting).Delete([]byte(id)) }); err != nil {
+		return fmt.Errorf("write the shop registry: %w", err)
+	}
+	return nil
 }
 
 // NewKey creates a key of shop with scopes and returns it with its

@@ -15,7 +15,15 @@ import (
 // weights) is validated whole, applied to that shop only, persisted across
 // a restart and shown by GET; the shop beside it keeps the deployment's.
 func TestShopSettingsApplyToThatShopOnly(t *testing.T) {
-	cfg := testConfig(t.TempDir())
+	testShopSettingsApplyToThatShopOnly(t, testConfig(t.TempDir()))
+}
+
+// TestShopSettingsApplyToThatShopOnlyOnPostgres: the same with the shops' data in PostgreSQL.
+func TestShopSettingsApplyToThatShopOnlyOnPostgres(t *testing.T) {
+	testShopSettingsApplyToThatShopOnly(t, pgConfig(t))
+}
+
+func testShopSettingsApplyToThatShopOnly(t *testing.T, cfg config.Config) {
 	s := start(t, cfg)
 	s.createShop("acme", "teapot", "Kitchen/Teapots")
 	s.createShop("bolt", "teapot", "Kitchen/Teapots") // the same data
