@@ -139,7 +139,7 @@ func New(opts Options) (*Host, error) {
 	return h, nil
 }
 
-// sweep finishes the deletions a crash interrupted and removes shop
+// sweep finishes the deletions a crash interrupted and reports shop
 // directories that the registry does not list.
 func (h *Host) sweep() error {
 	pending, err := h.reg.Deleting()
@@ -155,6 +155,9 @@ func (h *Host) sweep() error {
 			h.log.Error("the deletion of a shop could not be finished", "shop", id, "error", err)
 		}
 	}
+	// a directory the registry does not list is not a deleted shop's (those
+	// are marked): a registry restored from an older backup, say. It is
+	// kept, not served, and named in the log.
 	dir := filepath.Join(h.cfg.Data, "shops")
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -163,12 +166,9 @@ func (h *Host) sweep() error {
 		return fmt.Errorf("shops: read %s: %w", dir, err)
 	}
 	for _, e := range ents {
-		if _, ok := h.reg.Get(e.Name()); ok && e.Name() != DefaultID {
-			continue
-		}
-		h.log.Warn("removing the data of a deleted shop", "dir", filepath.Join(dir, e.Name()))
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("shops: remove the data of deleted shop %q: %w", e.Name(), err)
+		if _, ok := h.reg.Get(e.Name()); !ok || e.Name() == DefaultID {
+			h.log.Warn("a shop directory that the registry does not list is not served (create the shop with POST /api/shops to serve its data, or remove the directory)",
+				"dir", filepath.Join(dir, e.Name()))
 		}
 	}
 	return nil
@@ -508,6 +508,10 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rest, ok := strings.CutPrefix(path, "/api/shops/")
 	if !ok {
+		if path == "/api/admin/backup" && r.URL.Query().Get("file") == RegistryFile {
+			h.serveRegistryBackup(w, r)
+			return
+		}
 		if strings.HasPrefix(path, "/api/") {
 			h.serveShop(w, r, DefaultID, path)
 			return
@@ -719,6 +723,38 @@ func (h *Host) info(sh Shop) Info {
 		}
 	}
 	return in
+}
+
+// serveRegistryBackup streams a consistent copy of the registry (GET
+// /api/admin/backup?file=shops.db, operator only), with the byte count in
+// a trailer as the store's backup has; aisle backup writes it beside the
+// store's copy.
+func (h *Host) serveRegistryBackup(w http.ResponseWriter, r *http.Request) {
+	c, status, msg := h.authorize(r, "", NeedOperator)
+	if status != 0 {
+		api.WriteError(w, status, msg, nil)
+		return
+	}
+	if !c.operator {
+		unauthorized(w)
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		api.WriteError(w, http.StatusMethodNotAllowed, "use GET on /api/admin/backup", nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="aisle-%s-%s"`, h.now().UTC().Format("20060102T150405Z"), RegistryFile))
+	w.Header().Set("X-Aisle-Backup-File", RegistryFile)
+	w.Header().Set("Trailer", "X-Aisle-Backup-Bytes")
+	n, err := h.reg.WriteSnapshot(r.Context(), w)
+	if err != nil {
+		// the status is sent: the missing trailer tells the client
+		h.log.Error("registry backup stream broke off", "bytes", n, "error", err)
+		return
+	}
+	w.Header().Set("X-Aisle-Backup-Bytes", strconv.FormatInt(n, 10))
 }
 
 // ShopCreate is the body of POST /api/shops.

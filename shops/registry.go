@@ -1,6 +1,7 @@
 package shops
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"regexp"
 	"slices"
@@ -487,4 +489,86 @@ func (r *Registry) put(bucket []byte, id string, v any) error {
 		return fmt.Errorf("write shop registry: %w", err)
 	}
 	return nil
+}
+
+// RegistryFile is the registry's file in the data directory (beside the
+// default shop's store).
+const RegistryFile = "shops.db"
+
+// WriteSnapshot writes a consistent copy of the registry file to w (one
+// read transaction: changes go on meanwhile and are not in it), for
+// backups.
+func (r *Registry) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	err := r.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("write a copy of the shop registry: %w", err)
+	}
+	return n, nil
+}
+
+// ctxWriter stops a long copy when its context ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// CheckRegistryFile checks a copy of a registry file (a backup): it is a
+// consistent bbolt file with the registry's buckets, and every shop and
+// key in it reads. It returns the ids of its shops (the default shop's
+// settings are one of them when set) and the number of keys.
+func CheckRegistryFile(path string) (shops []string, keys int, err error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return nil, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			if errs = append(errs, err); len(errs) == 10 {
+				break
+			}
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		bs, bk := tx.Bucket(bucketShops), tx.Bucket(bucketKeys)
+		if bs == nil || bk == nil {
+			return errors.New("not a shop registry (no shops and keys)")
+		}
+		if err := bs.ForEach(func(k, v []byte) error {
+			var s Shop
+			if err := json.Unmarshal(v, &s); err != nil || ValidID(s.ID) != nil || s.ID != string(k) {
+				return fmt.Errorf("shop %q does not read: %v", k, err)
+			}
+			shops = append(shops, s.ID)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return bk.ForEach(func(k, v []byte) error {
+			var key Key
+			keys++
+			if err := json.Unmarshal(v, &key); err != nil || key.Hash == "" {
+				return fmt.Errorf("key %q does not read: %v", k, err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("check %s: %w", path, err)
+	}
+	return shops, keys, nil
 }
