@@ -89,6 +89,7 @@ type Host struct {
 	loadMu   sync.Mutex // one load at a time, so the heap delta is the shop's
 
 	loads, unloads atomic.Int64
+	web            webSessions // logins of the dashboard's shop pages
 }
 
 // shop is a loaded (or loading) shop.

@@ -393,24 +393,17 @@ func (r *Registry) NewKey(shop string, scopes []Scope, now time.Time) (Key, stri
 			clean = append(clean, s)
 		}
 	}
-	var idb [6]byte
-	var sec [24]byte
-	rand.Read(idb[:])
-	rand.Read(sec[:])
-	id := hex.EncodeToString(idb[:])
-	secret := base64.RawURLEncoding.EncodeToString(sec[:])
-	sum := sha256.Sum256([]byte(secret))
-	k := Key{ID: id, Shop: shop, Scopes: clean, Created: now.UTC(), Hash: hex.EncodeToString(sum[:])}
+	k, secret := newKey(shop, clean, now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.shops[shop]; !ok && shop != DefaultID {
 		return Key{}, "", fmt.Errorf("shop %q %w", shop, ErrNotFound)
 	}
-	if err := r.put(bucketKeys, id, k); err != nil {
+	if err := r.put(bucketKeys, k.ID, k); err != nil {
 		return Key{}, "", err
 	}
-	r.keys[id] = k
-	return k, keyPrefix + id + "_" + secret, nil
+	r.keys[k.ID] = k
+	return k, secret, nil
 }
 
 // Keys lists a shop's keys (without hashes), oldest first.
@@ -431,6 +424,60 @@ func (r *Registry) Keys(shop string) []Key {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// Rotate replaces a key of shop by a new one with the same scopes, in one
+// write: the old secret stops working at once, the new one (returned, not
+// stored) works from then on.
+func (r *Registry) Rotate(shop, id string, now time.Time) (Key, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old, ok := r.keys[id]
+	if !ok || old.Shop != shop {
+		return Key{}, "", fmt.Errorf("key %q of shop %q %w", id, shop, ErrNotFound)
+	}
+	k, secret := newKey(shop, old.Scopes, now)
+	b, err := json.Marshal(k)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if err := r.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketKeys).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketKeys).Put([]byte(k.ID), b)
+	}); err != nil {
+		return Key{}, "", fmt.Errorf("rotate key %q: %w", id, err)
+	}
+	delete(r.keys, id)
+	r.keys[k.ID] = k
+	k.Hash = ""
+	return k, secret, nil
+}
+
+// newKey makes a key of shop with a random id and secret.
+func newKey(shop string, scopes []Scope, now time.Time) (Key, string) {
+	var idb [6]byte
+	var sec [24]byte
+	rand.Read(idb[:])
+	rand.Read(sec[:])
+	id := hex.EncodeToString(idb[:])
+	secret := base64.RawURLEncoding.EncodeToString(sec[:])
+	sum := sha256.Sum256([]byte(secret))
+	k := Key{ID: id, Shop: shop, Scopes: slices.Clone(scopes), Created: now.UTC(), Hash: hex.EncodeToString(sum[:])}
+	return k, keyPrefix + id + "_" + secret
+}
+
+// Key returns a key of shop (without its hash).
+func (r *Registry) Key(shop, id string) (Key, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	k, ok := r.keys[id]
+	if !ok || k.Shop != shop {
+		return Key{}, false
+	}
+	k.Hash = ""
+	return k, true
 }
 
 // Revoke deletes a key of shop; it stops working at once.
