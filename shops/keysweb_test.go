@@ -79,6 +79,12 @@ func TestDashboardShopKeys(t *testing.T) {
 		t.Errorf("the shops page for an operator: %d, lacks bolt", code)
 	}
 
+	// the dashboard of the shop shown links to its keys
+	op.send("GET", "/shops/acme", nil)
+	if code, b := op.send("GET", "/admin", nil, "Authorization", "Bearer "+opKey); code != 200 || !strings.Contains(b, `href="/shops/acme/keys"`) {
+		t.Errorf("acme's dashboard: %d, no link to its keys", code)
+	}
+
 	// create: read and write, shown once
 	code, b := op.send("POST", "/shops/acme/keys", url.Values{"scope": {"read", "write"}})
 	secret := secretRE.FindString(b)
