@@ -150,7 +150,7 @@ func Open(path string, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("open the impression log %s: %w", path, err)
 	}
 	return &Log{db: db, opts: opts, ps: ps,
-		recent: make(map[string]int32, opts.Recent), ring: make([]Impression, opts.Recent)}, nil
+		recent: map[string]int32{}}, nil // the ring grows as answers come (an idle shop holds none)
 }
 
 // Add queues imp for writing and keeps it in memory for attribution. It
@@ -174,6 +174,18 @@ func (l *Log) Add(imp Impression) bool {
 
 // remember keeps imp among the recent records; l.mu is held.
 func (l *Log) remember(imp *Impression) {
+	if len(l.ring) < l.opts.Recent {
+		// growing: preallocating opts.Recent records cost every shop of a
+		// deployment ~16 MB before its first answer
+		if len(l.ring) == cap(l.ring) {
+			grown := make([]Impression, len(l.ring), min(max(2*len(l.ring), 64), l.opts.Recent))
+			copy(grown, l.ring)
+			l.ring = grown
+		}
+		l.ring = append(l.ring, *imp)
+		l.recent[imp.RequestID] = int32(len(l.ring) - 1)
+		return // l.next stays 0: the oldest, once the ring is full
+	}
 	if old := l.ring[l.next].RequestID; old != "" {
 		delete(l.recent, old)
 	}

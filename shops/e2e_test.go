@@ -17,6 +17,7 @@ import (
 	"github.com/aisle-dev/aisle"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/shops"
+	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
 )
 
 // These tests run the real server (the default shop, the registry and
@@ -193,10 +194,38 @@ func TestShopsAreIsolated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains models of three shops")
 	}
-	s := start(t, testConfig(t.TempDir()))
+	testShopsAreIsolated(t, testConfig(t.TempDir()))
+}
+
+// The same with every shop's data in one PostgreSQL database (the tables
+// carry the shop), as in a cluster.
+func TestShopsAreIsolatedOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains models of three shops")
+	}
+	testShopsAreIsolated(t, pgConfig(t))
+}
+
+// pgConfig is testConfig with the data in a throwaway PostgreSQL schema
+// (skipping the test, saying so, when no server answers).
+func pgConfig(t testing.TB) config.Config {
+	cfg := testConfig(t.TempDir())
+	cfg.Store = pgtest.URL(t)
+	return cfg
+}
+
+func testShopsAreIsolated(t *testing.T, cfg config.Config) {
+	s := start(t, cfg)
 	s.createShop(shops.DefaultID, "stapler", "Office/Staplers")
 	s.createShop("acme", "teapot", "Kitchen/Teapots")
 	s.createShop("bolt", "hammer", "Tools/Hammers")
+	if cfg.Store != "" { // the shops' rows really are in the one database
+		for _, id := range []string{shops.DefaultID, "acme", "bolt"} {
+			if rows := storedRows(t, cfg.Store, id); rows["items"] != 30 || rows["users"] != 40 {
+				t.Fatalf("shop %s's rows in PostgreSQL: %v, want 30 items and 40 users", id, rows)
+			}
+		}
+	}
 	s.train("acme")
 	boltBefore := string(s.must(200, "GET", "/api/shops/bolt/models", opKey, ""))
 	acmeBefore := versions(s.must(200, "GET", "/api/shops/acme/models", opKey, ""))

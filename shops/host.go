@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -88,6 +89,7 @@ type Host struct {
 	loadMu   sync.Mutex // one load at a time, so the heap delta is the shop's
 
 	loads, unloads atomic.Int64
+	web            webSessions // logins of the dashboard's shop pages
 }
 
 // shop is a loaded (or loading) shop.
@@ -138,8 +140,25 @@ func New(opts Options) (*Host, error) {
 	return h, nil
 }
 
-// sweep removes shop directories that the registry no longer lists.
+// sweep finishes the deletions a crash interrupted and reports shop
+// directories that the registry does not list.
 func (h *Host) sweep() error {
+	pending, err := h.reg.Deleting()
+	if err != nil {
+		return err
+	}
+	for _, id := range pending {
+		h.log.Warn("finishing the deletion of a shop", "shop", id)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		err := h.removeData(ctx, id)
+		cancel()
+		if err != nil { // tried again at the next start, or on creating the id again
+			h.log.Error("the deletion of a shop could not be finished", "shop", id, "error", err)
+		}
+	}
+	// a directory the registry does not list is not a deleted shop's (those
+	// are marked): a registry restored from an older backup, say. It is
+	// kept, not served, and named in the log.
 	dir := filepath.Join(h.cfg.Data, "shops")
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -148,12 +167,9 @@ func (h *Host) sweep() error {
 		return fmt.Errorf("shops: read %s: %w", dir, err)
 	}
 	for _, e := range ents {
-		if _, ok := h.reg.Get(e.Name()); ok && e.Name() != DefaultID {
-			continue
-		}
-		h.log.Warn("removing the data of a deleted shop", "dir", filepath.Join(dir, e.Name()))
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("shops: remove the data of deleted shop %q: %w", e.Name(), err)
+		if _, ok := h.reg.Get(e.Name()); !ok || e.Name() == DefaultID {
+			h.log.Warn("a shop directory that the registry does not list is not served (create the shop with POST /api/shops to serve its data, or remove the directory)",
+				"dir", filepath.Join(dir, e.Name()))
 		}
 	}
 	return nil
@@ -265,7 +281,16 @@ func (h *Host) load(s *shop) {
 	// ends with one, so the second reading is current
 	before := liveHeap()
 	start := time.Now()
-	cfg := h.cfg
+	sh, ok := h.reg.Get(s.id)
+	if !ok {
+		s.err = errNoShop
+		return
+	}
+	cfg, err := ApplyConfig(h.cfg, sh.Settings.Config)
+	if err != nil {
+		s.err = fmt.Errorf("the configuration of shop %q: %w", s.id, err)
+		return
+	}
 	cfg.Data, cfg.Shop = Dir(h.cfg.Data, s.id), s.id
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
 		s.err = fmt.Errorf("create the data directory of shop %q: %w", s.id, err)
@@ -362,6 +387,41 @@ func (h *Host) UnloadIdle(idle time.Duration) int {
 	return len(out)
 }
 
+// restart closes a loaded shop once its running requests are done, so
+// that its next request loads it again with its current settings.
+// Requests that arrive meanwhile wait for the close, then load it.
+func (h *Host) restart(id string) {
+	h.mu.Lock()
+	s := h.live[id]
+	if s == nil {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.live, id)
+	done := make(chan struct{})
+	prev := h.closing[id] // an idle unload under way
+	h.closing[id] = done
+	for s.inflight > 0 {
+		h.gone.Wait()
+	}
+	h.mu.Unlock()
+	if prev != nil {
+		<-prev
+	}
+	<-s.ready
+	if s.a != nil {
+		if err := s.a.Close(); err != nil {
+			h.log.Error("closing a shop to apply its new configuration failed", "shop", id, "error", err)
+		}
+	}
+	h.mu.Lock()
+	close(done)
+	if h.closing[id] == done {
+		delete(h.closing, id)
+	}
+	h.mu.Unlock()
+}
+
 // Deleted reports what deleting a shop removed.
 type Deleted struct {
 	Shop   string `json:"shop"`
@@ -431,8 +491,9 @@ func (h *Host) Delete(ctx context.Context, id string) (Deleted, error) {
 			}
 		}
 	}
-	if err := os.RemoveAll(Dir(h.cfg.Data, id)); err != nil {
-		return d, fmt.Errorf("remove the data of shop %q: %w (it is removed at the next start)", id, err)
+	// the removal goes on if the client leaves: the shop is gone already
+	if err := h.removeData(context.WithoutCancel(ctx), id); err != nil {
+		return d, fmt.Errorf("%w (it is removed at the next start)", err)
 	}
 	h.log.Info("shop deleted", "shop", id, "items", d.Items, "users", d.Users, "events", d.Events, "keys", d.Keys)
 	return d, nil
@@ -448,6 +509,10 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rest, ok := strings.CutPrefix(path, "/api/shops/")
 	if !ok {
+		if path == "/api/admin/backup" && r.URL.Query().Get("file") == RegistryFile {
+			h.serveRegistryBackup(w, r)
+			return
+		}
 		if strings.HasPrefix(path, "/api/") {
 			h.serveShop(w, r, DefaultID, path)
 			return
@@ -661,6 +726,38 @@ func (h *Host) info(sh Shop) Info {
 	return in
 }
 
+// serveRegistryBackup streams a consistent copy of the registry (GET
+// /api/admin/backup?file=shops.db, operator only), with the byte count in
+// a trailer as the store's backup has; aisle backup writes it beside the
+// store's copy.
+func (h *Host) serveRegistryBackup(w http.ResponseWriter, r *http.Request) {
+	c, status, msg := h.authorize(r, "", NeedOperator)
+	if status != 0 {
+		api.WriteError(w, status, msg, nil)
+		return
+	}
+	if !c.operator {
+		unauthorized(w)
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		api.WriteError(w, http.StatusMethodNotAllowed, "use GET on /api/admin/backup", nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="aisle-%s-%s"`, h.now().UTC().Format("20060102T150405Z"), RegistryFile))
+	w.Header().Set("X-Aisle-Backup-File", RegistryFile)
+	w.Header().Set("Trailer", "X-Aisle-Backup-Bytes")
+	n, err := h.reg.WriteSnapshot(r.Context(), w)
+	if err != nil {
+		// the status is sent: the missing trailer tells the client
+		h.log.Error("registry backup stream broke off", "bytes", n, "error", err)
+		return
+	}
+	w.Header().Set("X-Aisle-Backup-Bytes", strconv.FormatInt(n, 10))
+}
+
 // ShopCreate is the body of POST /api/shops.
 type ShopCreate struct {
 	ID string `json:"id"`
@@ -690,6 +787,22 @@ func (h *Host) serveShops(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		var in ShopCreate
 		if !decode(w, r, &in) {
+			return
+		}
+		if pending, err := h.reg.Deleting(); err == nil && slices.Contains(pending, in.ID) {
+			// a deleted shop of this id left data behind: remove it first
+			if err := h.removeData(r.Context(), in.ID); err != nil {
+				h.log.Error("removing a deleted shop's data failed", "shop", in.ID, "error", err)
+				api.WriteError(w, http.StatusServiceUnavailable, fmt.Sprintf("shop %q was deleted and its data cannot be removed now, so the id cannot be used yet; the server log says why", in.ID), nil)
+				return
+			}
+		}
+		if err := in.Settings.Validate(); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+		if _, err := ApplyConfig(h.cfg, in.Config); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
 			return
 		}
 		sh, err := h.reg.Create(in.ID, in.Settings, h.now())
@@ -732,14 +845,40 @@ func (h *Host) serveOneShop(w http.ResponseWriter, r *http.Request, id string) {
 	case http.MethodGet:
 		api.WriteJSON(w, http.StatusOK, h.info(sh))
 	case http.MethodPatch:
-		st := sh.Settings
+		st := sh.Settings.clone()
 		if !decode(w, r, &st) { // fields not sent keep their values
 			return
 		}
+		for k, v := range st.Config {
+			if v == nil { // "key": null: back to the deployment's value
+				delete(st.Config, k)
+			}
+		}
+		if len(st.Config) == 0 {
+			st.Config = nil
+		}
+		if id == DefaultID && st.Config != nil {
+			api.WriteError(w, http.StatusBadRequest, "the default shop runs on the deployment's own configuration (file, environment, flags): set these keys there; config is for the other shops", nil)
+			return
+		}
+		if err := st.Validate(); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+		if _, err := ApplyConfig(h.cfg, st.Config); err != nil {
+			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+		changed := !reflect.DeepEqual(sh.Settings.Config, st.Config)
 		sh, err := h.reg.Update(id, st)
 		if err != nil {
 			api.WriteError(w, http.StatusBadRequest, err.Error(), nil)
 			return
+		}
+		if changed {
+			// the next request loads the shop with its new configuration
+			h.restart(id)
+			h.log.Info("shop configuration changed: reloading", "shop", id)
 		}
 		api.WriteJSON(w, http.StatusOK, h.info(sh))
 	case http.MethodDelete:

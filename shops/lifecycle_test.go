@@ -1,6 +1,7 @@
 package shops_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/shops"
 )
 
@@ -19,10 +23,52 @@ import (
 // 404, never 5xx; the delete reports what it removed; after a restart the
 // shop is gone from the registry, the routes and the disk.
 func TestDeleteUnderTrafficAndRestart(t *testing.T) {
-	cfg := testConfig(t.TempDir())
+	testDeleteUnderTraffic(t, testConfig(t.TempDir()))
+}
+
+// The same with the shops' data in PostgreSQL: the deleted shop's rows go
+// too, and the other shops' stay.
+func TestDeleteUnderTrafficAndRestartOnPostgres(t *testing.T) {
+	testDeleteUnderTraffic(t, pgConfig(t))
+}
+
+// storedRows counts the rows of shop in the PostgreSQL store at url, per
+// table (none for the embedded store).
+func storedRows(t *testing.T, url, shop string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	if url == "" {
+		return out
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, table := range []string{"shop_state", "items", "users", "events", "models", "model_chunks", "vectors", "idempotency", "forgotten", "outbox", "merch"} {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE shop = $1", shop).Scan(&n); err != nil {
+			t.Fatalf("count %s rows of shop %s: %v", table, shop, err)
+		}
+		if n > 0 {
+			out[table] = n
+		}
+	}
+	return out
+}
+
+func testDeleteUnderTraffic(t *testing.T, cfg config.Config) {
 	s := start(t, cfg)
 	s.createShop("acme", "teapot", "Kitchen/Teapots")
 	s.createShop("bolt", "hammer", "Tools/Hammers")
+	s.createShop("cola", "bottle", "Drinks/Bottles")
+	s.train("acme") // models too must go
+	if cfg.Store != "" {
+		if rows := storedRows(t, cfg.Store, "acme"); rows["items"] != 30 || rows["events"] != 240 || rows["models"] == 0 {
+			t.Fatalf("acme's rows in PostgreSQL before the delete: %v, want 30 items, 240 events and models", rows)
+		}
+	}
 	var k struct{ Key string }
 	json.Unmarshal(s.must(201, "POST", "/api/shops/acme/keys", opKey, `{"scopes":["public"]}`), &k)
 
@@ -115,18 +161,44 @@ func TestDeleteUnderTrafficAndRestart(t *testing.T) {
 		if _, err := os.Stat(shops.Dir(cfg.Data, "acme")); !os.IsNotExist(err) {
 			t.Errorf("acme's data directory is still there: %v", err)
 		}
+		if rows := storedRows(t, cfg.Store, "acme"); len(rows) > 0 {
+			t.Errorf("acme's rows are still in PostgreSQL: %v", rows)
+		}
 	}
 	gone()
-	// a directory a crash left behind, of a shop the registry does not know
+	if rows := storedRows(t, cfg.Store, "bolt"); cfg.Store != "" && (rows["items"] != 30 || rows["events"] != 240) {
+		t.Errorf("bolt's rows after acme's delete: %v, want its 30 items and 240 events", rows)
+	}
+	// a directory of a shop the registry does not know (a registry restored
+	// from an older backup): kept, not served
 	ghost := shops.Dir(cfg.Data, "ghost")
 	os.MkdirAll(ghost, 0o755)
 	os.WriteFile(filepath.Join(ghost, "aisle.db"), []byte("x"), 0o644)
 	s.stop()
+	// a crash right after the registry forgot cola: its data is all there
+	reg, err := shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Delete("cola"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Create("cola", shops.Settings{}, time.Now()); err == nil {
+		t.Error("the id of a shop whose data is not removed yet could be created again outside the server")
+	}
+	reg.Close()
 
 	s = start(t, cfg)
 	gone()
-	if _, err := os.Stat(ghost); !os.IsNotExist(err) {
-		t.Errorf("the leftover directory of an unknown shop survived the restart: %v", err)
+	if _, err := os.Stat(ghost); err != nil {
+		t.Errorf("the directory of a shop the registry does not list was removed: %v", err)
+	}
+	s.must(404, "GET", "/api/shops/ghost/items", opKey, "")
+	if _, err := os.Stat(shops.Dir(cfg.Data, "cola")); !os.IsNotExist(err) {
+		t.Errorf("the directory of a shop whose delete was interrupted survived the restart: %v", err)
+	}
+	if rows := storedRows(t, cfg.Store, "cola"); len(rows) > 0 {
+		t.Errorf("the rows of a shop whose delete was interrupted survived the restart: %v", rows)
 	}
 	if b := string(s.must(200, "GET", "/api/shops/bolt/search?q=hammer", opKey, "")); !strings.Contains(b, `"total":30`) {
 		t.Errorf("bolt after the restart: %.300s", b)
@@ -141,8 +213,13 @@ func TestDeleteUnderTrafficAndRestart(t *testing.T) {
 // Per-shop limits: a rate over rate_limit gets 429 with Retry-After,
 // events over max_events 507; CORS answers only allowed origins on public
 // routes.
-func TestShopLimitsAndCORS(t *testing.T) {
-	s := start(t, testConfig(t.TempDir()))
+func TestShopLimitsAndCORS(t *testing.T) { testShopLimitsAndCORS(t, testConfig(t.TempDir())) }
+
+// TestShopLimitsAndCORSOnPostgres: the same with the shops' data in PostgreSQL.
+func TestShopLimitsAndCORSOnPostgres(t *testing.T) { testShopLimitsAndCORS(t, pgConfig(t)) }
+
+func testShopLimitsAndCORS(t *testing.T, cfg config.Config) {
+	s := start(t, cfg)
 	s.must(201, "POST", "/api/shops", opKey, `{"id":"acme","max_events":3,"allowed_origins":["https://acme.example"]}`)
 	s.must(200, "POST", "/api/shops/acme/items", opKey, `[{"id":"p1","title":"teapot"}]`)
 	s.must(200, "POST", "/api/shops/acme/events", opKey, `[{"user_id":"u1","item_id":"p1","type":"view"},{"user_id":"u1","item_id":"p1","type":"view"},{"user_id":"u2","item_id":"p1","type":"view"}]`)
@@ -200,8 +277,13 @@ func TestShopLimitsAndCORS(t *testing.T) {
 
 // An idle shop is unloaded, reported so, and loads again on its next
 // request with its data; /metrics has a shop label.
-func TestIdleUnloadAndMetrics(t *testing.T) {
-	s := start(t, testConfig(t.TempDir()))
+func TestIdleUnloadAndMetrics(t *testing.T) { testIdleUnloadAndMetrics(t, testConfig(t.TempDir())) }
+
+// TestIdleUnloadAndMetricsOnPostgres: the same with the shops' data in PostgreSQL.
+func TestIdleUnloadAndMetricsOnPostgres(t *testing.T) { testIdleUnloadAndMetrics(t, pgConfig(t)) }
+
+func testIdleUnloadAndMetrics(t *testing.T, cfg config.Config) {
+	s := start(t, cfg)
 	s.createShop("acme", "teapot", "Kitchen/Teapots")
 	loaded := func() (bool, int64) {
 		var in shops.Info

@@ -1,6 +1,7 @@
 package shops
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -52,6 +55,20 @@ type Settings struct {
 	// AllowedOrigins are the browser origins (scheme://host[:port]) that
 	// may call the shop's public routes across origins (CORS).
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// Config holds the shop's own values of configuration keys, by their
+	// dotted names ("events.weights", "training.models",
+	// "search.synonyms"): they replace the deployment's for this shop only
+	// (keys of the events, training, recommend and search sections; see
+	// ConfigKeys and ApplyConfig). A change reloads the shop.
+	Config map[string]any `json:"config,omitempty"`
+}
+
+// clone copies the settings' slices and maps, so that decoding a change
+// into the copy leaves the original as it was.
+func (s Settings) clone() Settings {
+	s.AllowedOrigins = slices.Clone(s.AllowedOrigins)
+	s.Config = maps.Clone(s.Config)
+	return s
 }
 
 // Validate checks the settings' ranges.
@@ -62,6 +79,16 @@ func (s Settings) Validate() error {
 	for _, o := range s.AllowedOrigins {
 		if o != "*" && !(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) || strings.HasSuffix(o, "/") {
 			return fmt.Errorf("allowed origin %q: give scheme://host[:port] without a path, e.g. https://shop.example", o)
+		}
+	}
+	for k, v := range s.Config {
+		// the values are checked against the deployment's configuration
+		// by the Host (ApplyConfig); here only what any deployment refuses
+		if err := checkKey(k); err != nil {
+			return err
+		}
+		if _, err := configText(v); err != nil {
+			return fmt.Errorf("config %s: %w", k, err)
 		}
 	}
 	return nil
@@ -120,6 +147,10 @@ const keyPrefix = "aisle_sk_"
 var (
 	bucketShops = []byte("shops")
 	bucketKeys  = []byte("keys")
+	// bucketDeleting holds the ids of deleted shops whose data is not yet
+	// all removed (files, rows of a shared store): a crash in between
+	// leaves the mark, and the next start finishes the removal.
+	bucketDeleting = []byte("deleting")
 )
 
 // ErrNotFound is returned for a shop or key that does not exist.
@@ -147,7 +178,7 @@ func OpenRegistry(path string) (*Registry, error) {
 	}
 	r := &Registry{db: db, shops: map[string]Shop{}, keys: map[string]Key{}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketShops, bucketKeys} {
+		for _, b := range [][]byte{bucketShops, bucketKeys, bucketDeleting} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -193,6 +224,16 @@ func (r *Registry) Create(id string, s Settings, now time.Time) (Shop, error) {
 	defer r.mu.Unlock()
 	if _, ok := r.shops[id]; ok || id == DefaultID {
 		return Shop{}, fmt.Errorf("shop %q %w", id, ErrExists)
+	}
+	var deleting bool
+	if err := r.db.View(func(tx *bolt.Tx) error {
+		deleting = tx.Bucket(bucketDeleting).Get([]byte(id)) != nil
+		return nil
+	}); err != nil {
+		return Shop{}, fmt.Errorf("read the shop registry: %w", err)
+	}
+	if deleting {
+		return Shop{}, fmt.Errorf("shop %q was deleted and its data is not all removed yet (the server removes it when it starts, or when the id is created through POST /api/shops)", id)
 	}
 	sh := Shop{ID: id, Created: now.UTC(), Settings: s}
 	if err := r.put(bucketShops, id, sh); err != nil {
@@ -293,6 +334,9 @@ func (r *Registry) Delete(id string) (keys int, err error) {
 		if err := tx.Bucket(bucketShops).Delete([]byte(id)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketDeleting).Put([]byte(id), []byte{1}); err != nil {
+			return err
+		}
 		for _, kid := range gone {
 			if err := tx.Bucket(bucketKeys).Delete([]byte(kid)); err != nil {
 				return err
@@ -310,6 +354,30 @@ func (r *Registry) Delete(id string) (keys int, err error) {
 	return len(gone), nil
 }
 
+// Deleting lists the shops deleted from the registry whose data may not
+// all be removed yet (see Removed).
+func (r *Registry) Deleting() ([]string, error) {
+	var out []string
+	err := r.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDeleting).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the shop registry: %w", err)
+	}
+	return out, nil
+}
+
+// Removed records that all the data of a deleted shop is gone.
+func (r *Registry) Removed(id string) error {
+	if err := r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketDeleting).Delete([]byte(id)) }); err != nil {
+		return fmt.Errorf("write the shop registry: %w", err)
+	}
+	return nil
+}
+
 // NewKey creates a key of shop with scopes and returns it with its
 // secret, which is not stored and cannot be shown again.
 func (r *Registry) NewKey(shop string, scopes []Scope, now time.Time) (Key, string, error) {
@@ -325,24 +393,17 @@ func (r *Registry) NewKey(shop string, scopes []Scope, now time.Time) (Key, stri
 			clean = append(clean, s)
 		}
 	}
-	var idb [6]byte
-	var sec [24]byte
-	rand.Read(idb[:])
-	rand.Read(sec[:])
-	id := hex.EncodeToString(idb[:])
-	secret := base64.RawURLEncoding.EncodeToString(sec[:])
-	sum := sha256.Sum256([]byte(secret))
-	k := Key{ID: id, Shop: shop, Scopes: clean, Created: now.UTC(), Hash: hex.EncodeToString(sum[:])}
+	k, secret := newKey(shop, clean, now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.shops[shop]; !ok && shop != DefaultID {
 		return Key{}, "", fmt.Errorf("shop %q %w", shop, ErrNotFound)
 	}
-	if err := r.put(bucketKeys, id, k); err != nil {
+	if err := r.put(bucketKeys, k.ID, k); err != nil {
 		return Key{}, "", err
 	}
-	r.keys[id] = k
-	return k, keyPrefix + id + "_" + secret, nil
+	r.keys[k.ID] = k
+	return k, secret, nil
 }
 
 // Keys lists a shop's keys (without hashes), oldest first.
@@ -363,6 +424,60 @@ func (r *Registry) Keys(shop string) []Key {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// Rotate replaces a key of shop by a new one with the same scopes, in one
+// write: the old secret stops working at once, the new one (returned, not
+// stored) works from then on.
+func (r *Registry) Rotate(shop, id string, now time.Time) (Key, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old, ok := r.keys[id]
+	if !ok || old.Shop != shop {
+		return Key{}, "", fmt.Errorf("key %q of shop %q %w", id, shop, ErrNotFound)
+	}
+	k, secret := newKey(shop, old.Scopes, now)
+	b, err := json.Marshal(k)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if err := r.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketKeys).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketKeys).Put([]byte(k.ID), b)
+	}); err != nil {
+		return Key{}, "", fmt.Errorf("rotate key %q: %w", id, err)
+	}
+	delete(r.keys, id)
+	r.keys[k.ID] = k
+	k.Hash = ""
+	return k, secret, nil
+}
+
+// newKey makes a key of shop with a random id and secret.
+func newKey(shop string, scopes []Scope, now time.Time) (Key, string) {
+	var idb [6]byte
+	var sec [24]byte
+	rand.Read(idb[:])
+	rand.Read(sec[:])
+	id := hex.EncodeToString(idb[:])
+	secret := base64.RawURLEncoding.EncodeToString(sec[:])
+	sum := sha256.Sum256([]byte(secret))
+	k := Key{ID: id, Shop: shop, Scopes: slices.Clone(scopes), Created: now.UTC(), Hash: hex.EncodeToString(sum[:])}
+	return k, keyPrefix + id + "_" + secret
+}
+
+// Key returns a key of shop (without its hash).
+func (r *Registry) Key(shop, id string) (Key, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	k, ok := r.keys[id]
+	if !ok || k.Shop != shop {
+		return Key{}, false
+	}
+	k.Hash = ""
+	return k, true
 }
 
 // Revoke deletes a key of shop; it stops working at once.
@@ -421,4 +536,86 @@ func (r *Registry) put(bucket []byte, id string, v any) error {
 		return fmt.Errorf("write shop registry: %w", err)
 	}
 	return nil
+}
+
+// RegistryFile is the registry's file in the data directory (beside the
+// default shop's store).
+const RegistryFile = "shops.db"
+
+// WriteSnapshot writes a consistent copy of the registry file to w (one
+// read transaction: changes go on meanwhile and are not in it), for
+// backups.
+func (r *Registry) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	err := r.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("write a copy of the shop registry: %w", err)
+	}
+	return n, nil
+}
+
+// ctxWriter stops a long copy when its context ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// CheckRegistryFile checks a copy of a registry file (a backup): it is a
+// consistent bbolt file with the registry's buckets, and every shop and
+// key in it reads. It returns the ids of its shops (the default shop's
+// settings are one of them when set) and the number of keys.
+func CheckRegistryFile(path string) (shops []string, keys int, err error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return nil, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			if errs = append(errs, err); len(errs) == 10 {
+				break
+			}
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		bs, bk := tx.Bucket(bucketShops), tx.Bucket(bucketKeys)
+		if bs == nil || bk == nil {
+			return errors.New("not a shop registry (no shops and keys)")
+		}
+		if err := bs.ForEach(func(k, v []byte) error {
+			var s Shop
+			if err := json.Unmarshal(v, &s); err != nil || ValidID(s.ID) != nil || s.ID != string(k) {
+				return fmt.Errorf("shop %q does not read: %v", k, err)
+			}
+			shops = append(shops, s.ID)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return bk.ForEach(func(k, v []byte) error {
+			var key Key
+			keys++
+			if err := json.Unmarshal(v, &key); err != nil || key.Hash == "" {
+				return fmt.Errorf("key %q does not read: %v", k, err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("check %s: %w", path, err)
+	}
+	return shops, keys, nil
 }

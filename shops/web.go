@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"strings"
-
-	"github.com/aisle-dev/aisle/api"
 )
 
 // The storefront and dashboard pages (everything outside /api, /metrics
@@ -37,6 +34,11 @@ func (h *Host) serveWeb(w http.ResponseWriter, r *http.Request) {
 		h.shopsPage(w, r)
 		return
 	case strings.HasPrefix(path, "/shops/"):
+		id, rest, _ := strings.Cut(strings.TrimPrefix(path, "/shops/"), "/")
+		if rest == "keys" || strings.HasPrefix(rest, "keys/") {
+			h.keysPage(w, r, id, strings.TrimPrefix(rest, "keys"))
+			return
+		}
 		h.switchShop(w, r, strings.Trim(strings.TrimPrefix(path, "/shops/"), "/"))
 		return
 	case path == "/metrics" && r.Method == http.MethodGet:
@@ -88,34 +90,4 @@ func (h *Host) switchShop(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	http.SetCookie(w, c)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-var shopsTmpl = template.Must(template.New("shops").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Shops · Aisle</title><link rel="stylesheet" href="/static/app.css"></head>
-<body><main id="main"><h1>Shops</h1>
-<p>Choose the shop the storefront and the dashboard show. Each shop has its own catalogue, shoppers, models and search.</p>
-<ul class="shops">{{range .Shops}}<li><a href="/shops/{{.ID}}"{{if eq .ID $.Current}} aria-current="true" class="on"{{end}}>{{if .Settings.Name}}{{.Settings.Name}} ({{.ID}}){{else}}{{.ID}}{{end}}</a>{{if eq .ID $.Current}} · shown now{{end}}{{if not .Loaded}} · not loaded (loads on its first page){{end}}</li>{{end}}</ul>
-<p><a href="/">Back to the storefront</a> · <a href="/admin">Dashboard</a></p></main></body></html>`))
-
-// shopsPage lists the shops to switch between: for operators (the admin
-// key, or a deployment without one).
-func (h *Host) shopsPage(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.Server.AdminKey != "" && !api.KeyMatches(api.RequestKey(r), h.cfg.Server.AdminKey) {
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, "The list of shops is for operators: GET /api/shops with the admin key. Open a shop you know at /shops/{shop}.")
-		return
-	}
-	var d struct {
-		Shops   []Info
-		Current string
-	}
-	for _, sh := range h.reg.List() {
-		d.Shops = append(d.Shops, h.info(sh))
-	}
-	d.Current = chosenShop(r)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := shopsTmpl.Execute(w, d); err != nil {
-		h.log.Error("shops page", "error", err)
-	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aisle-dev/aisle/shops"
 	"github.com/aisle-dev/aisle/store/boltstore"
 	"github.com/aisle-dev/aisle/store/pgstore"
 )
@@ -28,8 +29,10 @@ meanwhile and are not in the copy) to --to. With --url it asks a running server
 (GET /api/admin/backup, admin key from --admin-key or AISLE_ADMIN_KEY); without it, it opens
 --data itself, which must not be in use by a server. With --store postgres://… it reads the shop
 from PostgreSQL in one transaction while the replicas go on serving, and writes it in the same
-format (an embedded data file). The copy is checked before it is kept.
-Put it back with aisle restore.`,
+format (an embedded data file). The copy is checked before it is kept. Offline, the shop registry
+(shops.db: the shops, their settings and key hashes) goes beside it as FILE.shops.db, and the
+store of every other shop as FILE.shop.ID.db (not with --shop, which backs up that one shop's
+store). Put them back with aisle restore.`,
 		Example: "  aisle backup --data ./aisle-data --to aisle-backup.db\n  aisle backup --url http://127.0.0.1:8080 --admin-key secret --to aisle-backup.db",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,6 +43,7 @@ Put it back with aisle restore.`,
 				key = os.Getenv("AISLE_ADMIN_KEY")
 			}
 			var src func(ctx context.Context, w io.Writer) (int64, error)
+			var dataDir string // offline: the data directory
 			if url != "" {
 				src = func(ctx context.Context, w io.Writer) (int64, error) { return backupFromServer(ctx, url, key, w) }
 			} else if cfg, err := g.load(); err == nil && pgstore.IsURL(cfg.Store) {
@@ -64,7 +68,7 @@ Put it back with aisle restore.`,
 					return err
 				}
 				defer st.Close()
-				src = st.WriteSnapshot
+				src, dataDir = st.WriteSnapshot, cfg.Data
 			}
 			start := time.Now()
 			n, err := writeBackup(cmd.Context(), to, src)
@@ -72,6 +76,16 @@ Put it back with aisle restore.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "backup written to %s: %d bytes in %.1fs, checked\n", to, n, time.Since(start).Seconds())
+			if g.shop == "" || g.shop == shops.DefaultID { // a deployment: its shops and keys too
+				ok, ids, err := backupShops(cmd.Context(), dataDir, url, key, to)
+				if err != nil {
+					return err
+				}
+				if ok {
+					fmt.Fprintf(cmd.OutOrStdout(), "shop registry written to %s, and the stores of %d shops beside it (%s), checked\n",
+						registryBackupPath(to), len(ids), shopBackupPath(to, "ID"))
+				}
+			}
 			return nil
 		},
 	}

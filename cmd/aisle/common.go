@@ -92,35 +92,44 @@ func (g *globalFlags) load() (config.Config, error) {
 	if err != nil || g.shop == "" || g.shop == shops.DefaultID {
 		return cfg, err
 	}
-	cfg.Data, err = shopData(cfg.Data, g.shop, g.createShop)
-	cfg.Shop = g.shop
-	return cfg, err
+	data, own, err := shopData(cfg.Data, g.shop, g.createShop)
+	if err != nil {
+		return cfg, err
+	}
+	// the shop's own configuration keys (training.models, events.weights…)
+	if cfg, err = shops.ApplyConfig(cfg, own); err != nil {
+		return cfg, fmt.Errorf("shop %q: %w", g.shop, err)
+	}
+	cfg.Data, cfg.Shop = data, g.shop
+	return cfg, nil
 }
 
 // shopData is the data directory of shop in the deployment's data
-// directory, registering the shop first when create is set.
-func shopData(data, shop string, create bool) (string, error) {
+// directory and the shop's own configuration keys, registering the shop
+// first when create is set.
+func shopData(data, shop string, create bool) (string, map[string]any, error) {
 	if err := shops.ValidID(shop); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := os.MkdirAll(data, 0o755); err != nil {
-		return "", fmt.Errorf("create the data directory: %w", err)
+		return "", nil, fmt.Errorf("create the data directory: %w", err)
 	}
 	reg, err := shops.OpenRegistry(filepath.Join(data, "shops.db"))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer reg.Close()
-	if _, ok := reg.Get(shop); !ok {
+	sh, ok := reg.Get(shop)
+	if !ok {
 		if !create {
-			return "", fmt.Errorf("no shop %q in %s: create it with POST /api/shops, or import into it first (aisle import --shop %s)", shop, data, shop)
+			return "", nil, fmt.Errorf("no shop %q in %s: create it with POST /api/shops, or import into it first (aisle import --shop %s)", shop, data, shop)
 		}
-		if _, err := reg.Create(shop, shops.Settings{}, time.Now()); err != nil {
-			return "", err
+		if sh, err = reg.Create(shop, shops.Settings{}, time.Now()); err != nil {
+			return "", nil, err
 		}
 		fmt.Fprintf(os.Stderr, "Created shop %q in %s.\n", shop, data)
 	}
-	return shops.Dir(data, shop), nil
+	return shops.Dir(data, shop), sh.Settings.Config, nil
 }
 
 // existingDataFile resolves the configuration and returns the data file of

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/shops"
 	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
@@ -26,7 +27,9 @@ func newRestoreCmd() *cobra.Command {
 		Short: "Put a backup in place as the data file of --data",
 		Long: `restore checks the backup --from and copies it into --data as its data file. It refuses a
 data directory that already holds a data file unless --force (the file replaced is kept next to
-it as aisle.db.before-restore). Stop the server first.`,
+it as aisle.db.before-restore). The shop registry and shop stores written beside the backup
+(FILE.shops.db, FILE.shop.ID.db) are put back too (files replaced kept as NAME.before-restore).
+Stop the server first.`,
 		Example: "  aisle restore --from aisle-backup.db --data ./aisle-data",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -102,6 +105,22 @@ it as aisle.db.before-restore). Stop the server first.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %s (%d bytes) into %s\n", from, n, cfg.Data)
+			if g.shop == "" || g.shop == shops.DefaultID { // a deployment: its shops and keys too
+				rs, err := restoreShops(cmd.Context(), from, cfg.Data)
+				if err != nil {
+					return fmt.Errorf("the default shop's store is restored, but: %w", err)
+				}
+				if rs.registry {
+					fmt.Fprintf(cmd.OutOrStdout(), "restored the shop registry (%d keys) and the stores of %d shops into %s\n", rs.keys, len(rs.shops), cfg.Data)
+				}
+				if rs.forgot > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "forgot again %d users the replaced shops had forgotten\n", rs.forgot)
+				}
+				if len(rs.unlisted) > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "note: the restored registry does not list the shops %s, whose directories are under %s: they are kept but not served (create them again with POST /api/shops to serve them)\n",
+						strings.Join(rs.unlisted, ", "), filepath.Join(cfg.Data, "shops"))
+				}
+			}
 			if len(forgotten) > 0 {
 				k, err := forgetAgain(cmd.Context(), cfg.Data, forgotten)
 				if err != nil {

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aisle-dev/aisle/shops"
+	"github.com/aisle-dev/aisle/store/boltstore"
+)
+
+// A backup of a deployment holds, beside the default shop's store FILE,
+// the shop registry (shops.db: the shops, their settings and the hashes of
+// their keys) as FILE.shops.db and each other shop's store as
+// FILE.shop.<id>.db; aisle restore puts them all back.
+
+// registryBackupPath is where the registry's copy goes beside backup.
+func registryBackupPath(backup string) string { return backup + "." + shops.RegistryFile }
+
+// shopBackupPath is where shop id's store goes beside backup.
+func shopBackupPath(backup, id string) string { return backup + ".shop." + id + ".db" }
+
+// backupShops writes the registry of the data directory dir (offline) or
+// of the server at url beside the backup to, then the store of every shop
+// it lists. It returns the shops whose stores it wrote, and false when
+// there is no registry (a deployment that never had a second shop).
+func backupShops(ctx context.Context, dir, url, key, to string) (bool, []string, error) {
+	var src func(ctx context.Context, w io.Writer) (int64, error)
+	if url != "" {
+		src = func(ctx context.Context, w io.Writer) (int64, error) {
+			return fetchStream(ctx, strings.TrimRight(url, "/")+"/api/admin/backup?file="+shops.RegistryFile, key, w)
+		}
+	} else {
+		path := filepath.Join(dir, shops.RegistryFile)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return false, nil, nil
+		}
+		reg, err := shops.OpenRegistry(path)
+		if err != nil {
+			return false, nil, err
+		}
+		defer reg.Close()
+		src = reg.WriteSnapshot
+	}
+	var ids []string
+	if err := copyChecked(ctx, registryBackupPath(to), src, func(path string) (err error) {
+		ids, _, err = shops.CheckRegistryFile(path)
+		return err
+	}); err != nil {
+		return false, nil, fmt.Errorf("the shop registry's backup: %w", err)
+	}
+	var done []string
+	for _, id := range ids {
+		if id == shops.DefaultID {
+			continue
+		}
+		if url != "" {
+			src = func(ctx context.Context, w io.Writer) (int64, error) {
+				return fetchStream(ctx, strings.TrimRight(url, "/")+"/api/shops/"+id+"/admin/backup", key, w)
+			}
+		} else {
+			sd := shops.Dir(dir, id)
+			if _, err := os.Stat(filepath.Join(sd, boltstore.FileName)); errors.Is(err, os.ErrNotExist) {
+				continue // never loaded: nothing stored yet
+			}
+			st, err := boltstore.Open(sd)
+			if err != nil {
+				return true, done, fmt.Errorf("shop %q: %w", id, err)
+			}
+			src = func(ctx context.Context, w io.Writer) (int64, error) {
+				defer st.Close()
+				return st.WriteSnapshot(ctx, w)
+			}
+		}
+		if err := copyChecked(ctx, shopBackupPath(to, id), src, checkStoreFile); err != nil {
+			return true, done, fmt.Errorf("shop %q: %w", id, err)
+		}
+		done = append(done, id)
+	}
+	return true, done, nil
+}
+
+// checkStoreFile checks a copy of a store's data file.
+func checkStoreFile(path string) error {
+	rep, err := boltstore.Check(context.Background(), path, 10)
+	if err != nil {
+		return err
+	}
+	if len(rep.Problems) > 0 {
+		return errors.New(strings.Join(rep.Problems, "; "))
+	}
+	return nil
+}
+
+// copyChecked writes src to a temporary file next to to, checks it, and
+// renames it over to: a broken copy never replaces a good one.
+func copyChecked(ctx context.Context, to string, src func(context.Context, io.Writer) (int64, error), check func(path string) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(to), ".aisle-backup-*")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", to, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = src(ctx, tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", to, err)
+	}
+	if err := check(tmp.Name()); err != nil {
+		return fmt.Errorf("the copy is damaged (%w); nothing was written to %s", err, to)
+	}
+	if err := os.Rename(tmp.Name(), to); err != nil {
+		return fmt.Errorf("put %s in place: %w", to, err)
+	}
+	return nil
+}
+
+// fetchStream streams a backup route of a server into w, checking the
+// byte-count trailer (without it the stream broke off).
+func fetchStream(ctx context.Context, u, key string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, fmt.Errorf("--url: %w", err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("ask for %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("%s answered %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("the stream of %s broke off after %d bytes: %w", u, n, err)
+	}
+	if want := resp.Trailer.Get("X-Aisle-Backup-Bytes"); want != fmt.Sprint(n) {
+		return n, fmt.Errorf("the stream of %s broke off: got %d bytes, the server sent %q", u, n, want)
+	}
+	return n, nil
+}
+
+// restoredShops is what restoreShops put back.
+type restoredShops struct {
+	registry bool
+	shops    []string // ids of the shops whose stores were restored
+	keys     int
+	forgot   int      // users forgotten again in the shops' stores
+	unlisted []string // shop directories the restored registry does not list
+}
+
+// restoreShops puts the registry's copy beside the backup from (if there
+// is one) into dir, then the store of each shop it lists that the backup
+// holds, each checked first; a file it replaces is kept as
+// NAME.before-restore, and users forgotten in a shop store it replaces stay
+// forgotten.
+func restoreShops(ctx context.Context, from, dir string) (restoredShops, error) {
+	var out restoredShops
+	src := registryBackupPath(from)
+	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	ids, keys, err := shops.CheckRegistryFile(src)
+	if err != nil {
+		return out, fmt.Errorf("the backup's shop registry is damaged (%w); it was not restored", err)
+	}
+	if err := putFile(src, filepath.Join(dir, shops.RegistryFile)); err != nil {
+		return out, err
+	}
+	out.registry, out.keys = true, keys
+	for _, id := range ids {
+		src := shopBackupPath(from, id)
+		if _, err := os.Stat(src); id == shops.DefaultID || errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := checkStoreFile(src); err != nil {
+			return out, fmt.Errorf("the backup's store of shop %q is damaged (%w); it was not restored", id, err)
+		}
+		sd := shops.Dir(dir, id)
+		if err := os.MkdirAll(sd, 0o755); err != nil {
+			return out, err
+		}
+		var forgotten map[[32]byte]time.Time
+		if _, err := os.Stat(filepath.Join(sd, boltstore.FileName)); err == nil {
+			st, err := boltstore.Open(sd)
+			if err != nil {
+				return out, fmt.Errorf("shop %q: %w", id, err)
+			}
+			forgotten, err = st.ForgottenUsers(ctx)
+			st.Close()
+			if err != nil {
+				return out, fmt.Errorf("read who was forgotten in shop %q: %w", id, err)
+			}
+		}
+		if err := putFile(src, filepath.Join(sd, boltstore.FileName)); err != nil {
+			return out, fmt.Errorf("shop %q: %w", id, err)
+		}
+		out.shops = append(out.shops, id)
+		if len(forgotten) > 0 {
+			k, err := forgetAgain(ctx, sd, forgotten)
+			if err != nil {
+				return out, fmt.Errorf("shop %q is restored, but forgetting again the users forgotten since the backup failed: %w", id, err)
+			}
+			out.forgot += k
+		}
+	}
+	reg, err := shops.OpenRegistry(filepath.Join(dir, shops.RegistryFile))
+	if err != nil {
+		return out, err
+	}
+	defer reg.Close()
+	ents, _ := os.ReadDir(filepath.Join(dir, "shops"))
+	for _, e := range ents {
+		if _, ok := reg.Get(e.Name()); !ok {
+			out.unlisted = append(out.unlisted, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// putFile copies src over dst through a synced temporary file; a dst it
+// replaces is kept as dst.before-restore.
+func putFile(src, dst string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".restore-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	f, err := os.Open(src)
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	_, err = io.Copy(tmp, f)
+	f.Close()
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s into %s: %w", src, filepath.Dir(dst), err)
+	}
+	if _, err := os.Stat(dst); err == nil {
+		if err := os.Rename(dst, dst+".before-restore"); err != nil {
+			return fmt.Errorf("set %s aside: %w", dst, err)
+		}
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("put %s in place: %w", dst, err)
+	}
+	return syncDirPath(filepath.Dir(dst))
+}
