@@ -210,6 +210,8 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	}
 	a.clicks = search.NewClicks()
 	a.clicks.SkipUser = func(u string) bool { return !a.svc.Personalized(u) } // consent (issue 12)
+	// clicks weighted by the inverse of their position's examination (issue 15)
+	a.clicks.PositionWeight = func(pos int) float64 { return a.exp.PositionWeight("search", pos) }
 	a.ranker = wire.NewSearchRanker(cfg, a.ix, a.eng, a.svc, a.clicks, a.log)
 	a.svc.AddLearner(a.ranker) // retrained with the recommendation models
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)

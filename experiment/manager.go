@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,6 +62,7 @@ var (
 	bSeen   = []byte("seen")
 	bSeries = []byte("series")
 	bPMin   = []byte("pmin")
+	bPos    = []byte("positions")
 )
 
 // Manager holds the experiments, assigns shoppers, attributes what they
@@ -82,6 +84,10 @@ type Manager struct {
 	seen  map[string]bool // attributed (experiment, request, item, type)
 	fresh []string        // seen keys not yet written
 	pmin  map[string]float64
+
+	// pos holds the examination propensities fitted from the impression
+	// log, per surface ("" for all): map[string]impressions.Propensities
+	pos atomic.Pointer[map[string]impressions.Propensities]
 }
 
 // Open opens (creating it) the experiment store at opts.Path and loads
@@ -111,7 +117,7 @@ func Open(opts Options) (*Manager, error) {
 	}
 	m.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bExps, bUnits, bSeen, bSeries, bPMin} {
+		for _, b := range [][]byte{bExps, bUnits, bSeen, bSeries, bPMin, bPos} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -146,6 +152,12 @@ func Open(opts Options) (*Manager, error) {
 		}
 		if err := tx.Bucket(bSeen).ForEach(func(k, _ []byte) error { m.seen[string(k)] = true; return nil }); err != nil {
 			return err
+		}
+		if v := tx.Bucket(bPos).Get([]byte("pbm")); v != nil {
+			var fits map[string]impressions.Propensities
+			if json.Unmarshal(v, &fits) == nil {
+				m.pos.Store(&fits)
+			}
 		}
 		return tx.Bucket(bPMin).ForEach(func(k, v []byte) error {
 			var p float64
@@ -412,6 +424,12 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 			}
 			imps[e.RequestID] = found{imp, ok}
 		}
+		if f := imps[e.RequestID]; f.ok && e.Type == events.Click {
+			// the position clicked, for the examination propensities
+			if p := slices.Index(f.imp.Items, e.ItemID); p >= 0 {
+				m.imp.Click(e.RequestID, p+1)
+			}
+		}
 	}
 	prices := map[string]float64{}
 	for _, e := range evs {
@@ -511,6 +529,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer flush.Stop()
 	snap := time.NewTicker(time.Hour)
 	defer snap.Stop()
+	fit := time.NewTimer(time.Minute) // then hourly
+	defer fit.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -522,8 +542,65 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		case <-snap.C:
 			m.snapshot()
+		case <-fit.C:
+			if err := m.FitPositions(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("fitting the position bias failed; the previous fit stays", "error", err)
+			}
+			fit.Reset(time.Hour)
 		}
 	}
+}
+
+// FitPositions estimates the examination propensities of positions from
+// the impression log and its clicks (impressions.Log.Fit), keeps them for
+// PositionWeight and writes them to the store. Run does it a minute after
+// the start and then hourly.
+func (m *Manager) FitPositions(ctx context.Context) error {
+	fits, err := m.imp.Fit(ctx, impressions.FitOptions{})
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(fits)
+	if err != nil {
+		return err
+	}
+	if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bPos).Put([]byte("pbm"), b) }); err != nil {
+		return fmt.Errorf("save the position bias fit: %w", err)
+	}
+	m.pos.Store(&fits)
+	if f, ok := fits[""]; ok {
+		m.log.Info("position bias fitted from the impression log", "lists", f.Lists, "theta", f.Theta)
+	}
+	return nil
+}
+
+// minListsForSurface is how many answers of a surface its own fit needs
+// before PositionWeight prefers it to the fit over every surface.
+const minListsForSurface = 1000
+
+// Propensities returns the last fit of the examination propensities of
+// surface: its own when it has enough answers, else the fit over every
+// surface; nil before the first fit.
+func (m *Manager) Propensities(surface string) *impressions.Propensities {
+	fits := m.pos.Load()
+	if fits == nil {
+		return nil
+	}
+	if f, ok := (*fits)[surface]; ok && f.Lists >= minListsForSurface {
+		return &f
+	}
+	if f, ok := (*fits)[""]; ok {
+		return &f
+	}
+	return nil
+}
+
+// PositionWeight is the inverse propensity weight of an action on the
+// item at position pos (1-based; 0 unknown) of an answer of surface: how
+// much more a click there says about relevance than a click at the top
+// (1 before the first fit, at most impressions.MaxWeight).
+func (m *Manager) PositionWeight(surface string, pos int) float64 {
+	return m.Propensities(surface).Weight(pos)
 }
 
 // Flush writes the outcomes changed since the last flush.

@@ -64,8 +64,9 @@ type Options struct {
 }
 
 var (
-	bucket     = []byte("impressions")
-	metaBucket = []byte("meta")
+	bucket      = []byte("impressions")
+	metaBucket  = []byte("meta")
+	clickBucket = []byte("clicks")
 )
 
 // Pseudonym is a keyed hash of a user or session id: what the files hold
@@ -112,6 +113,7 @@ type Log struct {
 
 	mu      sync.Mutex
 	pending []Impression     // queued for the writer
+	clicks  [][]byte         // click keys queued for the writer
 	forget  []string         // pseudonyms whose records the writer deletes
 	recent  map[string]int32 // request id → index in ring
 	ring    []Impression
@@ -138,8 +140,10 @@ func Open(path string, opts Options) (*Log, error) {
 	}
 	var ps Pseudonym
 	if err := db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
-			return err
+		for _, b := range [][]byte{bucket, clickBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
 		}
 		var err error
 		ps, err = LoadPseudonym(tx)
@@ -181,13 +185,14 @@ func (l *Log) remember(imp *Impression) {
 	l.next = (l.next + 1) % len(l.ring)
 }
 
-// take returns the queued records and empties the queue.
-func (l *Log) take() []Impression {
+// take returns the queued records and clicks and empties the queue.
+func (l *Log) take() ([]Impression, [][]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := l.pending
+	out, clicks := l.pending, l.clicks
 	l.pending = make([]Impression, 0, min(l.opts.Queue, 2*len(out)+16))
-	return out
+	l.clicks = nil
+	return out, clicks
 }
 
 // Dropped is how many records were not logged because the queue was full.
@@ -227,11 +232,17 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 }
 
-func (l *Log) write(batch []Impression) error {
-	if len(batch) == 0 {
+func (l *Log) write(batch []Impression, clicks [][]byte) error {
+	if len(batch) == 0 && len(clicks) == 0 {
 		return nil
 	}
 	err := l.db.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(clickBucket)
+		for _, k := range clicks {
+			if err := cb.Put(k, nil); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket(bucket)
 		for i := range batch {
 			k, ok := key(batch[i].RequestID)
@@ -270,12 +281,14 @@ func (l *Log) Trim() error {
 	for {
 		n := 0
 		err := l.db.Update(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucket).Cursor()
-			for k, _ := c.First(); k != nil && bytes.Compare(k[:4], cut) < 0 && n < 10000; k, _ = c.Next() {
-				if err := c.Delete(); err != nil {
-					return err
+			for _, name := range [][]byte{bucket, clickBucket} {
+				c := tx.Bucket(name).Cursor()
+				for k, _ := c.First(); k != nil && bytes.Compare(k[:4], cut) < 0 && n < 10000; k, _ = c.Next() {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+					n++
 				}
-				n++
 			}
 			return nil
 		})
