@@ -574,6 +574,8 @@ func (a *Aisle) openExperiments() error {
 		return err
 	}
 	a.srv.AddExperimentRoutes(a.exp)
+	a.srv.AddBackupFile("impressions.db", a.imp.WriteSnapshot)
+	a.srv.AddBackupFile("experiments.db", a.exp.WriteSnapshot)
 	a.eng.Subscribe(a.exp)
 	imp := a.imp
 	return a.srv.Registry().Register(prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sort"
@@ -675,4 +676,32 @@ func (m *Manager) snapshot() {
 func (m *Manager) Close() error {
 	err := m.Flush()
 	return errors.Join(err, m.db.Close())
+}
+
+// WriteSnapshot writes the outcomes changed since the last flush and then
+// a consistent copy of the experiment store's file to w, for backups.
+func (m *Manager) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
+	if err := m.Flush(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := m.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+	return n, err
+}
+
+// ctxWriter stops a long copy when its context ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

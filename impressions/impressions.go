@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -511,4 +512,34 @@ func decode(v []byte, imp *Impression) error {
 		imp.Teams = append([]uint8(nil), p...)
 	}
 	return nil
+}
+
+// WriteSnapshot writes a consistent copy of the log's file to w (one read
+// transaction: answers logged meanwhile are not in it), for backups.
+func (l *Log) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+	return n, err
+}
+
+// FlushForgotten deletes at once from the file the records of the shoppers
+// Forget was given (the writer otherwise does it within 50 ms), for a
+// tool that opens the log without running it (aisle restore).
+func (l *Log) FlushForgotten(ctx context.Context) error { return l.forgetPending(ctx) }
+
+// ctxWriter stops a long copy when its context ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
