@@ -127,8 +127,8 @@ type Server struct {
 	// backupFiles are the data directory's files besides the store that a
 	// backup holds (AddBackupFile)
 	backupFiles []backupFile
-	merch   *merch          // rules and ads (AddMerchRoutes); nil: none
-	search  *searchHandlers // set by AddSearchRoutes
+	merch       *merch          // rules and ads (AddMerchRoutes); nil: none
+	search      *searchHandlers // set by AddSearchRoutes
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
