@@ -124,11 +124,12 @@ type Server struct {
 	ready   atomic.Bool
 	mux     *http.ServeMux
 	routes  []Route
+	merch   *merch          // rules and ads (AddMerchRoutes); nil: none
+	search  *searchHandlers // set by AddSearchRoutes
+
 	// backupFiles are the data directory's files besides the store that a
 	// backup holds (AddBackupFile)
 	backupFiles []backupFile
-	merch       *merch          // rules and ads (AddMerchRoutes); nil: none
-	search      *searchHandlers // set by AddSearchRoutes
 
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
