@@ -563,7 +563,9 @@ func (a *Aisle) openExperiments() error {
 		Retention: a.cfg.Experiments.ImpressionRetention, Queue: a.cfg.Experiments.ImpressionQueue}); err != nil {
 		return err
 	}
-	if a.exp, err = experiment.Open(experiment.Options{Path: filepath.Join(a.cfg.Data, "experiments.db"), Impressions: a.imp, Logger: a.log,
+	// on a store several replicas share (PostgreSQL), so are the experiments
+	shared, _ := a.eng.Store().(store.Experiments)
+	if a.exp, err = experiment.Open(experiment.Options{Path: filepath.Join(a.cfg.Data, "experiments.db"), Impressions: a.imp, Logger: a.log, Shared: shared,
 		Price: func(ctx context.Context, id string) (float64, bool) {
 			it, err := a.eng.Store().GetItem(ctx, id)
 			if err != nil || it.Price == nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // Errors of the Manager; the API maps them to 404 and 409.
@@ -37,6 +38,10 @@ type Options struct {
 	// Price returns an item's price now (revenue = quantity × price at the
 	// time of the purchase); false when it has none.
 	Price func(ctx context.Context, itemID string) (float64, bool)
+	// Shared, when set, is the store the experiments of several replicas
+	// share (PostgreSQL): definitions and outcomes go there too, and
+	// results are computed from it (see shared.go).
+	Shared store.Experiments
 	// FlushEvery is how often outcomes are written (default 2s).
 	FlushEvery time.Duration
 	Now        func() time.Time
@@ -86,6 +91,14 @@ type Manager struct {
 	fresh []string        // seen keys not yet written
 	pmin  map[string]float64
 
+	// shared: the store of several replicas (nil: this file only); deltas
+	// queued for it (exposed: index of a unit's exposure delta), and the
+	// units of deleted shoppers to forget there
+	shared  store.Experiments
+	deltas  []store.ExperimentDelta
+	exposed map[string]int
+	forgot  []string
+
 	// pos holds the examination propensities fitted from the impression
 	// log, per surface ("" for all): map[string]impressions.Propensities
 	pos atomic.Pointer[map[string]impressions.Propensities]
@@ -99,7 +112,7 @@ func Open(opts Options) (*Manager, error) {
 	}
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
-		seen: map[string]bool{}, pmin: map[string]float64{}}
+		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{}}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -172,6 +185,15 @@ func Open(opts Options) (*Manager, error) {
 		db.Close()
 		return nil, fmt.Errorf("load experiments from %s: %w", opts.Path, err)
 	}
+	if m.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		m.units = map[string]map[string]*unit{} // keyed by the shared pseudonym from now on
+		if err := m.openShared(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("load the experiments shared by the replicas: %w", err)
+		}
+	}
 	return m, nil
 }
 
@@ -217,6 +239,15 @@ func (m *Manager) Create(e Experiment) (Experiment, error) {
 	if err := e.Validate(); err != nil {
 		return Experiment{}, err
 	}
+	if m.shared != nil {
+		// another replica may have started one on the surface
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		err := m.syncDefs(ctx)
+		cancel()
+		if err != nil {
+			return Experiment{}, fmt.Errorf("read the experiments shared by the replicas: %w", err)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, o := range m.exps {
@@ -241,6 +272,9 @@ func (m *Manager) put(e *Experiment) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
+	}
+	if err := m.putShared(e); err != nil {
+		return fmt.Errorf("save experiment %s in the shared store: %w", e.ID, err)
 	}
 	if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bExps).Put([]byte(e.ID), b) }); err != nil {
 		return fmt.Errorf("save experiment %s: %w (is the disk full?)", e.ID, err)
@@ -394,6 +428,7 @@ func (m *Manager) Shown(imp impressions.Impression, unitID string) {
 	}
 	u.Exposures++
 	m.markDirty(e.ID, unitID)
+	m.addDelta(store.ExperimentDelta{ExperimentOutcome: store.ExperimentOutcome{Experiment: e.ID, Unit: unitID, Variant: u.Variant, First: u.First, Exposures: 1}})
 }
 
 // Impressions returns the impression log.
@@ -471,32 +506,39 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 				m.seen[k] = true
 				m.fresh = append(m.fresh, k)
 			}
+			d := store.ExperimentDelta{ExperimentOutcome: store.ExperimentOutcome{Experiment: x.ID, Unit: id, Variant: u.Variant, First: u.First}, Key: eventKey(e)}
 			switch e.Type {
 			case events.Click:
 				if !inExp {
 					continue // a click on another surface's answer
 				}
-				u.Clicks++
+				d.Clicks = 1
 			case events.AddToCart:
-				u.Carts++
+				d.Carts = 1
 			case events.Purchase:
 				q := 1.0
 				if e.Value != nil {
 					q = *e.Value
 				}
-				u.Orders++
-				u.Revenue += q * prices[e.ItemID]
+				d.Orders, d.Revenue = 1, q*prices[e.ItemID]
 			}
 			if inExp && len(f.imp.Teams) > 0 && e.Type != events.AddToCart {
 				if p := slices.Index(f.imp.Items, e.ItemID); p >= 0 && p < len(f.imp.Teams) {
 					if f.imp.Teams[p] == 0 {
-						u.CreditA++
+						d.CreditA = 1
 					} else {
-						u.CreditB++
+						d.CreditB = 1
 					}
 				}
 			}
+			u.Clicks += d.Clicks
+			u.Carts += d.Carts
+			u.Orders += d.Orders
+			u.Revenue += d.Revenue
+			u.CreditA += d.CreditA
+			u.CreditB += d.CreditB
 			m.markDirty(x.ID, id)
+			m.addDelta(d)
 		}
 	}
 }
@@ -514,6 +556,9 @@ func (m *Manager) UserDeleted(id string) {
 	pid := m.ps.Of(id)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.shared != nil {
+		m.forgot = append(m.forgot, pid)
+	}
 	for exp, us := range m.units {
 		if _, ok := us[pid]; ok {
 			delete(us, pid)
@@ -604,8 +649,14 @@ func (m *Manager) PositionWeight(surface string, pos int) float64 {
 	return m.Propensities(surface).Weight(pos)
 }
 
-// Flush writes the outcomes changed since the last flush.
+// Flush writes the outcomes changed since the last flush (and adds them
+// to the shared store, when there is one).
 func (m *Manager) Flush() error {
+	if m.shared != nil {
+		if err := m.flushShared(context.Background()); err != nil {
+			m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
+		}
+	}
 	m.mu.Lock()
 	type rec struct {
 		k, v []byte

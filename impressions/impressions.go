@@ -91,6 +91,10 @@ func LoadPseudonym(tx *bolt.Tx) (Pseudonym, error) {
 	return Pseudonym{key: k}, b.Put([]byte("pseudonym_key"), k)
 }
 
+// NewPseudonym returns the pseudonym keyed by key (32 random bytes kept
+// secret, e.g. one that several replicas share).
+func NewPseudonym(key []byte) Pseudonym { return Pseudonym{key: append([]byte(nil), key...)} }
+
 // Of returns the pseudonym of id ("" for "").
 func (p Pseudonym) Of(id string) string {
 	if id == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,8 +26,7 @@ func newBackupCmd() *cobra.Command {
 meanwhile and are not in the copy) to --to. With --url it asks a running server
 (GET /api/admin/backup, admin key from --admin-key or AISLE_ADMIN_KEY); without it, it opens
 --data itself, which must not be in use by a server. The copy is checked before it is kept.
-The impression log and the experiment store go next to it (FILE.impressions.db,
-FILE.experiments.db), each a consistent copy of its own. Put them back with aisle restore.`,
+Put it back with aisle restore.`,
 		Example: "  aisle backup --data ./aisle-data --to aisle-backup.db\n  aisle backup --url http://127.0.0.1:8080 --admin-key secret --to aisle-backup.db",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,14 +37,8 @@ FILE.experiments.db), each a consistent copy of its own. Put them back with aisl
 				key = os.Getenv("AISLE_ADMIN_KEY")
 			}
 			var src func(ctx context.Context, w io.Writer) (int64, error)
-			var dir string      // offline: the data directory
-			var served []string // online: the side files the server lists
 			if url != "" {
-				src = func(ctx context.Context, w io.Writer) (int64, error) {
-					n, files, err := fetchBackup(ctx, url, key, "", w)
-					served = files
-					return n, err
-				}
+				src = func(ctx context.Context, w io.Writer) (int64, error) { return backupFromServer(ctx, url, key, w) }
 			} else {
 				cfg, err := g.loadEmbedded("backup")
 				if err != nil {
@@ -58,7 +52,7 @@ FILE.experiments.db), each a consistent copy of its own. Put them back with aisl
 					return err
 				}
 				defer st.Close()
-				src, dir = st.WriteSnapshot, cfg.Data
+				src = st.WriteSnapshot
 			}
 			start := time.Now()
 			n, err := writeBackup(cmd.Context(), to, src)
@@ -66,20 +60,7 @@ FILE.experiments.db), each a consistent copy of its own. Put them back with aisl
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "backup written to %s: %d bytes in %.1fs, checked\n", to, n, time.Since(start).Seconds())
-			// the impression log and the experiment store, next to it
-			sides := served
-			if url != "" {
-				err = backupSideFilesFromServer(cmd.Context(), url, key, to, served)
-			} else {
-				sides, err = backupSideFiles(cmd.Context(), dir, to)
-			}
-			if err != nil {
-				return err
-			}
-			for _, name := range sides {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s written to %s, checked\n", name, sidePath(to, name))
-			}
-			return nil
+			return backupSideFilesTo(cmd.Context(), &g, url, key, to, cmd.OutOrStdout())
 		},
 	}
 	g.register(cmd)
@@ -116,6 +97,35 @@ func writeBackup(ctx context.Context, to string, src func(context.Context, io.Wr
 	}
 	if err := os.Rename(tmp.Name(), to); err != nil {
 		return n, fmt.Errorf("put the backup in place: %w", err)
+	}
+	return n, nil
+}
+
+// backupFromServer streams GET /api/admin/backup into w; a stream that
+// broke off (no byte-count trailer, or a different count) is an error.
+func backupFromServer(ctx context.Context, url, key string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+"/api/admin/backup", nil)
+	if err != nil {
+		return 0, fmt.Errorf("--url %q: %w", url, err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("ask %s for a backup: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("%s answered %s: %s", url, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("the backup stream broke off after %d bytes: %w", n, err)
+	}
+	if want := resp.Trailer.Get("X-Aisle-Backup-Bytes"); want != fmt.Sprint(n) {
+		return n, fmt.Errorf("the backup stream broke off: got %d bytes, the server sent %q", n, want)
 	}
 	return n, nil
 }

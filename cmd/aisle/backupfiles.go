@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,58 +106,79 @@ func backupSideFiles(ctx context.Context, dir, to string) ([]string, error) {
 	return done, nil
 }
 
-// backupSideFilesFromServer fetches the side files the server listed in
-// its backup's X-Aisle-Backup-Files header and writes them next to to.
-func backupSideFilesFromServer(ctx context.Context, url, key, to string, names []string) error {
-	for _, name := range names {
-		if _, err := writeChecked(ctx, sidePath(to, name), func(ctx context.Context, w io.Writer) (int64, error) {
-			n, _, err := fetchBackup(ctx, url, key, name, w)
-			return n, err
-		}, checkBolt); err != nil {
+// backupSideFilesTo writes the side files next to the backup to: from
+// the server at url (those it has), or from the data directory. A
+// PostgreSQL deployment keeps them in each replica's data directory: back
+// those up with --url, one replica at a time.
+func backupSideFilesTo(ctx context.Context, g *globalFlags, url, key, to string, out io.Writer) error {
+	var done []string
+	if url != "" {
+		for _, name := range sideFiles {
+			_, err := writeChecked(ctx, sidePath(to, name), func(ctx context.Context, w io.Writer) (int64, error) {
+				return fetchBackup(ctx, url, key, name, w)
+			}, checkBolt)
+			if errors.Is(err, errNoSuchFile) {
+				continue // an older server, or a file it does not have
+			}
+			if err != nil {
+				return err
+			}
+			done = append(done, name)
+		}
+	} else {
+		cfg, err := g.load()
+		if err != nil {
 			return err
 		}
+		if cfg.Store != "" {
+			return nil
+		}
+		if done, err = backupSideFiles(ctx, cfg.Data, to); err != nil {
+			return err
+		}
+	}
+	for _, name := range done {
+		fmt.Fprintf(out, "%s written to %s, checked\n", name, sidePath(to, name))
 	}
 	return nil
 }
 
-// fetchBackup streams GET /api/admin/backup (?file=name when name is set)
-// into w; a stream that broke off (no byte-count trailer, or a different
-// count) is an error. It returns the side files the server lists.
-func fetchBackup(ctx context.Context, url, key, name string, w io.Writer) (int64, []string, error) {
-	u := strings.TrimRight(url, "/") + "/api/admin/backup"
-	if name != "" {
-		u += "?file=" + name
-	}
+// errNoSuchFile: the server has no such file to back up.
+var errNoSuchFile = errors.New("the server has no such file")
+
+// fetchBackup streams GET /api/admin/backup?file=name (a side file) into
+// w, as backupFromServer does the store; a stream that broke off (no
+// byte-count trailer, or a different count) is an error.
+func fetchBackup(ctx context.Context, url, key, name string, w io.Writer) (int64, error) {
+	u := strings.TrimRight(url, "/") + "/api/admin/backup?file=" + neturl.QueryEscape(name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("--url %q: %w", url, err)
+		return 0, fmt.Errorf("--url %q: %w", url, err)
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("ask %s for a backup: %w", url, err)
+		return 0, fmt.Errorf("ask %s for a backup: %w", url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, nil, fmt.Errorf("%s answered %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	var files []string
-	for _, f := range strings.Split(resp.Header.Get("X-Aisle-Backup-Files"), ",") {
-		if f = strings.TrimSpace(f); f != "" && !strings.ContainsAny(f, `/\`) {
-			files = append(files, f)
+		err := fmt.Errorf("%s answered %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
+		if resp.StatusCode == http.StatusNotFound {
+			err = fmt.Errorf("%w: %w", errNoSuchFile, err)
 		}
+		return 0, err
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
-		return n, nil, fmt.Errorf("the backup stream broke off after %d bytes: %w", n, err)
+		return n, fmt.Errorf("the backup stream broke off after %d bytes: %w", n, err)
 	}
 	if want := resp.Trailer.Get("X-Aisle-Backup-Bytes"); want != fmt.Sprint(n) {
-		return n, nil, fmt.Errorf("the backup stream broke off: got %d bytes, the server sent %q", n, want)
+		return n, fmt.Errorf("the backup stream broke off: got %d bytes, the server sent %q", n, want)
 	}
-	return n, files, nil
+	return n, nil
 }
 
 // restoreSideFiles puts the side files found next to the backup from into

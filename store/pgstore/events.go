@@ -18,7 +18,7 @@ import (
 )
 
 // eventCols are the columns an event is read from, in scanEvent's order.
-const eventCols = `seq, ts, ts_ns, user_id, item_id, type, value, query, session_id`
+const eventCols = `seq, ts, ts_ns, user_id, item_id, type, value, query, session_id, request_id, position`
 
 // eventPage is how many events ScanEvents and ScanUserEvents read per query.
 const eventPage = 10000
@@ -123,10 +123,11 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events
 		}
 		e := &evs[order[i]]
 		i++
-		return []any{s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond() % 1000), e.UserID, e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID}, nil
+		return []any{s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond() % 1000), e.UserID, e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID,
+			e.RequestID, int32(e.Position)}, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
-		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id"}, src); err != nil {
+		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id", "request_id", "position"}, src); err != nil {
 		return fmt.Errorf("store events: %w", err)
 	}
 	// Users seen for the first time are created with the time of their
@@ -162,10 +163,12 @@ func scanEvent(rows pgx.Rows, e *events.Event) (ts time.Time, err error) {
 	var seq int64
 	var ns int32
 	var typ string
-	if err := rows.Scan(&seq, &ts, &ns, &e.UserID, &e.ItemID, &typ, &e.Value, &e.Query, &e.SessionID); err != nil {
+	var pos int32
+	if err := rows.Scan(&seq, &ts, &ns, &e.UserID, &e.ItemID, &typ, &e.Value, &e.Query, &e.SessionID, &e.RequestID, &pos); err != nil {
 		return ts, fmt.Errorf("read stored event: %w", err)
 	}
 	e.Seq = uint64(seq)
+	e.Position = int(pos)
 	e.Type = events.Type(typ)
 	e.Timestamp = ts.UTC().Add(time.Duration(ns))
 	return ts, nil
