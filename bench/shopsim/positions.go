@@ -281,7 +281,7 @@ func (r *PositionReport) Write(w io.Writer) {
 		{"serving ranker (average over days)", r.ServingTau, r.ServingNDCG},
 		{"click model, plain counts", r.NaiveTau, r.NaiveNDCG},
 		{"click model, inverse propensity (estimated θ)", r.CorrectedTau, r.CorrectedNDCG},
-		{"click model, inverse propensity (true θ)", r.OracleTau, r.OracleNDCG},
+		{"click model, inverse propensity (true θ, unclipped)", r.OracleTau, r.OracleNDCG},
 	} {
 		fmt.Fprintf(w, "| %s | %.3f | %.3f |\n", x.name, x.tau, x.ndcg)
 	}
