@@ -78,6 +78,8 @@ type FitOptions struct {
 	// own (default 200); a position with fewer takes the previous one's
 	// value.
 	MinViews int64
+	// MaxLists bounds the answers read, newest first (default 200,000).
+	MaxLists int
 }
 
 // Click notes that the item at position pos (1-based) of the answer
@@ -118,19 +120,14 @@ func (l *Log) Clicked(requestID string) ([]int, error) {
 	return out, err
 }
 
-// pbmGroup gathers the observations of one surface (or of all).
-type pbmGroup struct {
-	p     Propensities
-	rels  map[string]int32
-	cells map[[2]int32]*Observation
-}
-
 // Fit estimates the examination probability of the leading positions from
 // the written answers and their clicks with the position-based model, by
 // expectation-maximisation: once per surface, and once over every surface
 // (key ""). The context of an item's relevance is the answer's surface
 // (an item may be relevant on "similar" and not on "popular"). It reads
-// the log in one transaction; writes go on meanwhile.
+// the newest answers first, at most MaxLists of them (memory is one cell
+// per surface, item and position seen), in one read transaction; writes
+// go on meanwhile.
 func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities, error) {
 	if opts.Positions <= 0 {
 		opts.Positions = 10
@@ -138,23 +135,31 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 	if opts.MinViews <= 0 {
 		opts.MinViews = 200
 	}
-	start := make([]byte, 4)
-	binary.BigEndian.PutUint32(start, uint32(max(0, opts.From.Unix())))
-	groups := map[string]*pbmGroup{}
-	group := func(name string) *pbmGroup {
-		g := groups[name]
-		if g == nil {
-			g = &pbmGroup{p: Propensities{Views: make([]int64, opts.Positions), Clicks: make([]int64, opts.Positions)},
-				rels: map[string]int32{}, cells: map[[2]int32]*Observation{}}
-			groups[name] = g
+	if opts.MaxLists <= 0 {
+		opts.MaxLists = 200_000
+	}
+	from := make([]byte, 4)
+	binary.BigEndian.PutUint32(from, uint32(max(0, opts.From.Unix())))
+	type rel struct {
+		id      int32
+		surface string
+	}
+	rels := map[string]rel{}
+	cells := map[[2]int32]*Observation{}
+	props := map[string]*Propensities{}
+	prop := func(surface string) *Propensities {
+		p := props[surface]
+		if p == nil {
+			p = &Propensities{Views: make([]int64, opts.Positions), Clicks: make([]int64, opts.Positions)}
+			props[surface] = p
 		}
-		return g
+		return p
 	}
 	err := l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		cc := tx.Bucket(clickBucket).Cursor()
 		n := 0
-		for k, v := c.Seek(start); k != nil; k, v = c.Next() {
+		for k, v := c.Last(); k != nil && bytes.Compare(k[:min(4, len(k))], from) >= 0 && n < opts.MaxLists; k, v = c.Prev() {
 			if n++; n%1024 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -170,26 +175,28 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 					}
 				}
 			}
-			for _, g := range []*pbmGroup{group(imp.Surface), group("")} {
-				g.p.Lists++
-				for i, item := range imp.Items[:min(len(imp.Items), opts.Positions)] {
-					rk := imp.Surface + "\x00" + item
-					r, ok := g.rels[rk]
-					if !ok {
-						r = int32(len(g.rels))
-						g.rels[rk] = r
-					}
-					o := g.cells[[2]int32{r, int32(i)}]
-					if o == nil {
-						o = &Observation{Cell: int(r), Position: i + 1}
-						g.cells[[2]int32{r, int32(i)}] = o
-					}
-					o.Views++
-					g.p.Views[i]++
-					if clicked&(1<<i) != 0 {
-						o.Clicks++
-						g.p.Clicks[i]++
-					}
+			ps, all := prop(imp.Surface), prop("")
+			ps.Lists++
+			all.Lists++
+			for i, item := range imp.Items[:min(len(imp.Items), opts.Positions)] {
+				rk := imp.Surface + "\x00" + item
+				r, ok := rels[rk]
+				if !ok {
+					r = rel{int32(len(rels)), imp.Surface}
+					rels[rk] = r
+				}
+				o := cells[[2]int32{r.id, int32(i)}]
+				if o == nil {
+					o = &Observation{Cell: int(r.id), Position: i + 1}
+					cells[[2]int32{r.id, int32(i)}] = o
+				}
+				o.Views++
+				ps.Views[i]++
+				all.Views[i]++
+				if clicked&(1<<i) != 0 {
+					o.Clicks++
+					ps.Clicks[i]++
+					all.Clicks[i]++
 				}
 			}
 		}
@@ -198,15 +205,28 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 	if err != nil {
 		return nil, fmt.Errorf("fit position bias: read the impression log: %w", err)
 	}
-	out := make(map[string]Propensities, len(groups))
-	for name, g := range groups {
-		obs := make([]Observation, 0, len(g.cells))
-		for _, o := range g.cells {
-			obs = append(obs, *o)
+	surfaceOf := make([]string, len(rels))
+	for _, r := range rels {
+		surfaceOf[r.id] = r.surface
+	}
+	bySurface := map[string][]Observation{}
+	var every []Observation
+	for _, o := range cells {
+		s := surfaceOf[o.Cell]
+		bySurface[s] = append(bySurface[s], *o)
+		every = append(every, *o)
+	}
+	clear(cells)
+	out := make(map[string]Propensities, len(props))
+	now := l.opts.Now().UTC()
+	for name, p := range props {
+		obs := every
+		if name != "" {
+			obs = bySurface[name]
 		}
-		g.p.Theta, g.p.Iterations = FitPBM(obs, len(g.rels), opts.Positions, opts.MinViews)
-		g.p.Fitted = l.opts.Now().UTC()
-		out[name] = g.p
+		p.Theta, p.Iterations = FitPBM(obs, len(rels), opts.Positions, opts.MinViews)
+		p.Fitted = now
+		out[name] = *p
 	}
 	return out, nil
 }

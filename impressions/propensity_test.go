@@ -165,6 +165,12 @@ func TestLogFitsPositionsFromClicks(t *testing.T) {
 			t.Errorf("θ[%d] = %.3f, want %.3f (all %v)", k, p.Theta[k-1], want, p.Theta)
 		}
 	}
+	if few, err := l.Fit(context.Background(), FitOptions{MaxLists: 100}); err != nil || few["search"].Lists != 100 {
+		t.Fatalf("a fit of at most 100 answers read %d, %v", few["search"].Lists, err)
+	}
+	if none, err := l.Fit(context.Background(), FitOptions{From: time.Now().Add(time.Hour)}); err != nil || len(none) != 0 {
+		t.Fatalf("a fit from a time after every answer: %v, %v", none, err)
+	}
 	if q, ok := fits["recommend"]; ok || q.Weight(3) != 1 {
 		t.Fatalf("fit of a surface with no answers: %+v", q)
 	}
