@@ -620,6 +620,16 @@ func (m *Manager) FitPositions(ctx context.Context) error {
 	return nil
 }
 
+// PositionFits returns the last fit of the examination propensities per
+// surface ("" for all surfaces); nil before the first fit.
+func (m *Manager) PositionFits() map[string]impressions.Propensities {
+	fits := m.pos.Load()
+	if fits == nil {
+		return nil
+	}
+	return *fits
+}
+
 // minListsForSurface is how many answers of a surface its own fit needs
 // before PositionWeight prefers it to the fit over every surface.
 const minListsForSurface = 1000
