@@ -2,7 +2,9 @@
 // answer of a recommendation or search route (its request id, surface,
 // shopper, experiment variant and the item ids in order). Clicks, carts and
 // purchases that carry the answer's request id are attributed through it,
-// and offline estimates (inverse propensity) replay it.
+// and offline estimates (inverse propensity) replay it. The positions
+// clicked in each answer are noted beside it (Click), and Fit estimates
+// from both how often each position is examined (propensity.go).
 //
 // Logging never slows an answer: Add appends the record to a bounded
 // in-memory queue and returns; a writer goroutine (Run, joined by the
