@@ -217,6 +217,8 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	}
 	a.clicks = search.NewClicks()
 	a.clicks.SkipUser = func(u string) bool { return !a.svc.Personalized(u) } // consent (issue 12)
+	// clicks weighted by the inverse of their position's examination (issue 15)
+	a.clicks.PositionWeight = func(pos int) float64 { return a.exp.PositionWeight("search", pos) }
 	a.ranker = wire.NewSearchRanker(cfg, a.ix, a.eng, a.svc, a.clicks, a.log)
 	a.svc.AddLearner(a.ranker) // retrained with the recommendation models
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)
@@ -581,7 +583,9 @@ func (a *Aisle) openExperiments() error {
 		Retention: a.cfg.Experiments.ImpressionRetention, Queue: a.cfg.Experiments.ImpressionQueue}); err != nil {
 		return err
 	}
-	if a.exp, err = experiment.Open(experiment.Options{Path: filepath.Join(a.cfg.Data, "experiments.db"), Impressions: a.imp, Logger: a.log,
+	// on a store several replicas share (PostgreSQL), so are the experiments
+	shared, _ := a.eng.Store().(store.Experiments)
+	if a.exp, err = experiment.Open(experiment.Options{Path: filepath.Join(a.cfg.Data, "experiments.db"), Impressions: a.imp, Logger: a.log, Shared: shared,
 		Price: func(ctx context.Context, id string) (float64, bool) {
 			it, err := a.eng.Store().GetItem(ctx, id)
 			if err != nil || it.Price == nil {
@@ -592,6 +596,8 @@ func (a *Aisle) openExperiments() error {
 		return err
 	}
 	a.srv.AddExperimentRoutes(a.exp)
+	a.srv.AddBackupFile("impressions.db", a.imp.WriteSnapshot)
+	a.srv.AddBackupFile("experiments.db", a.exp.WriteSnapshot)
 	a.eng.Subscribe(a.exp)
 	imp := a.imp
 	return a.srv.Registry().Register(prometheus.NewCounterFunc(prometheus.CounterOpts{

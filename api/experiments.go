@@ -241,3 +241,19 @@ func recIDs(items []recommend.Item) []string {
 	}
 	return out
 }
+
+// StorefrontRecs serves a storefront row of a recommendation surface the
+// way the API serves that surface (serveRecs): the shopper's experiment
+// variant (its overrides, or the interleaving of two rankers), rules and
+// ads, and the impression logged with the variant and each item's team.
+// It returns the items, the request id the row's cards carry (clicks,
+// carts and purchases are attributed through it) and the variant label
+// ("" outside experiments).
+func (s *Server) StorefrontRecs(r *http.Request, surface, user, session string, req recommend.Request, run func(recommend.Request) (*recommend.Answer, error)) ([]recommend.Item, string, string, error) {
+	sv := s.serve(surface, user, session)
+	ans, err := s.serveRecs(r, sv, user, req, run)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return ans.Items, sv.id, sv.variant(), nil
+}

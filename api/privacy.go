@@ -132,6 +132,10 @@ func (s *Server) privacyStatus(r *http.Request) (any, error) {
 // transaction: writes go on meanwhile and are not in it). aisle backup
 // --url saves it; aisle restore puts it in place.
 func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+	if name := r.URL.Query().Get("file"); name != "" {
+		s.backupFile(w, r, name)
+		return
+	}
 	snap, ok := s.eng.Store().(store.Snapshotter)
 	if !ok {
 		WriteError(w, http.StatusNotImplemented, "this store cannot write a snapshot", nil)
@@ -140,6 +144,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="aisle-%s.db"`, time.Now().UTC().Format("20060102T150405Z")))
 	w.Header().Set("Trailer", "X-Aisle-Backup-Bytes")
+	s.listBackupFiles(w)
 	n, err := snap.WriteSnapshot(r.Context(), w)
 	if err != nil {
 		// the status is sent: the missing trailer tells the client

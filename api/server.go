@@ -135,6 +135,10 @@ type Server struct {
 	merch      *merch          // rules and ads (AddMerchRoutes); nil: none
 	search     *searchHandlers // set by AddSearchRoutes
 
+	// backupFiles are the data directory's files besides the store that a
+	// backup holds (AddBackupFile)
+	backupFiles []backupFile
+
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec

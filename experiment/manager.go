@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,6 +20,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // Errors of the Manager; the API maps them to 404 and 409.
@@ -35,6 +38,10 @@ type Options struct {
 	// Price returns an item's price now (revenue = quantity × price at the
 	// time of the purchase); false when it has none.
 	Price func(ctx context.Context, itemID string) (float64, bool)
+	// Shared, when set, is the store the experiments of several replicas
+	// share (PostgreSQL): definitions and outcomes go there too, and
+	// results are computed from it (see shared.go).
+	Shared store.Experiments
 	// FlushEvery is how often outcomes are written (default 2s).
 	FlushEvery time.Duration
 	Now        func() time.Time
@@ -61,6 +68,7 @@ var (
 	bSeen   = []byte("seen")
 	bSeries = []byte("series")
 	bPMin   = []byte("pmin")
+	bPos    = []byte("positions")
 )
 
 // Manager holds the experiments, assigns shoppers, attributes what they
@@ -82,6 +90,18 @@ type Manager struct {
 	seen  map[string]bool // attributed (experiment, request, item, type)
 	fresh []string        // seen keys not yet written
 	pmin  map[string]float64
+
+	// shared: the store of several replicas (nil: this file only); deltas
+	// queued for it (exposed: index of a unit's exposure delta), and the
+	// units of deleted shoppers to forget there
+	shared  store.Experiments
+	deltas  []store.ExperimentDelta
+	exposed map[string]int
+	forgot  []string
+
+	// pos holds the examination propensities fitted from the impression
+	// log, per surface ("" for all): map[string]impressions.Propensities
+	pos atomic.Pointer[map[string]impressions.Propensities]
 }
 
 // Open opens (creating it) the experiment store at opts.Path and loads
@@ -92,7 +112,7 @@ func Open(opts Options) (*Manager, error) {
 	}
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
-		seen: map[string]bool{}, pmin: map[string]float64{}}
+		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{}}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -111,7 +131,7 @@ func Open(opts Options) (*Manager, error) {
 	}
 	m.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bExps, bUnits, bSeen, bSeries, bPMin} {
+		for _, b := range [][]byte{bExps, bUnits, bSeen, bSeries, bPMin, bPos} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -147,6 +167,12 @@ func Open(opts Options) (*Manager, error) {
 		if err := tx.Bucket(bSeen).ForEach(func(k, _ []byte) error { m.seen[string(k)] = true; return nil }); err != nil {
 			return err
 		}
+		if v := tx.Bucket(bPos).Get([]byte("pbm")); v != nil {
+			var fits map[string]impressions.Propensities
+			if json.Unmarshal(v, &fits) == nil {
+				m.pos.Store(&fits)
+			}
+		}
 		return tx.Bucket(bPMin).ForEach(func(k, v []byte) error {
 			var p float64
 			if json.Unmarshal(v, &p) == nil {
@@ -158,6 +184,15 @@ func Open(opts Options) (*Manager, error) {
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("load experiments from %s: %w", opts.Path, err)
+	}
+	if m.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		m.units = map[string]map[string]*unit{} // keyed by the shared pseudonym from now on
+		if err := m.openShared(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("load the experiments shared by the replicas: %w", err)
+		}
 	}
 	return m, nil
 }
@@ -204,6 +239,15 @@ func (m *Manager) Create(e Experiment) (Experiment, error) {
 	if err := e.Validate(); err != nil {
 		return Experiment{}, err
 	}
+	if m.shared != nil {
+		// another replica may have started one on the surface
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		err := m.syncDefs(ctx)
+		cancel()
+		if err != nil {
+			return Experiment{}, fmt.Errorf("read the experiments shared by the replicas: %w", err)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, o := range m.exps {
@@ -228,6 +272,9 @@ func (m *Manager) put(e *Experiment) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
+	}
+	if err := m.putShared(e); err != nil {
+		return fmt.Errorf("save experiment %s in the shared store: %w", e.ID, err)
 	}
 	if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bExps).Put([]byte(e.ID), b) }); err != nil {
 		return fmt.Errorf("save experiment %s: %w (is the disk full?)", e.ID, err)
@@ -381,6 +428,7 @@ func (m *Manager) Shown(imp impressions.Impression, unitID string) {
 	}
 	u.Exposures++
 	m.markDirty(e.ID, unitID)
+	m.addDelta(store.ExperimentDelta{ExperimentOutcome: store.ExperimentOutcome{Experiment: e.ID, Unit: unitID, Variant: u.Variant, First: u.First, Exposures: 1}})
 }
 
 // Impressions returns the impression log.
@@ -411,6 +459,12 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 				m.log.Warn("attribution: cannot read the impression", "request_id", e.RequestID, "error", err)
 			}
 			imps[e.RequestID] = found{imp, ok}
+		}
+		if f := imps[e.RequestID]; f.ok && e.Type == events.Click {
+			// the position clicked, for the examination propensities
+			if p := slices.Index(f.imp.Items, e.ItemID); p >= 0 {
+				m.imp.Click(e.RequestID, p+1)
+			}
 		}
 	}
 	prices := map[string]float64{}
@@ -452,32 +506,39 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 				m.seen[k] = true
 				m.fresh = append(m.fresh, k)
 			}
+			d := store.ExperimentDelta{ExperimentOutcome: store.ExperimentOutcome{Experiment: x.ID, Unit: id, Variant: u.Variant, First: u.First}, Key: eventKey(e)}
 			switch e.Type {
 			case events.Click:
 				if !inExp {
 					continue // a click on another surface's answer
 				}
-				u.Clicks++
+				d.Clicks = 1
 			case events.AddToCart:
-				u.Carts++
+				d.Carts = 1
 			case events.Purchase:
 				q := 1.0
 				if e.Value != nil {
 					q = *e.Value
 				}
-				u.Orders++
-				u.Revenue += q * prices[e.ItemID]
+				d.Orders, d.Revenue = 1, q*prices[e.ItemID]
 			}
 			if inExp && len(f.imp.Teams) > 0 && e.Type != events.AddToCart {
 				if p := slices.Index(f.imp.Items, e.ItemID); p >= 0 && p < len(f.imp.Teams) {
 					if f.imp.Teams[p] == 0 {
-						u.CreditA++
+						d.CreditA = 1
 					} else {
-						u.CreditB++
+						d.CreditB = 1
 					}
 				}
 			}
+			u.Clicks += d.Clicks
+			u.Carts += d.Carts
+			u.Orders += d.Orders
+			u.Revenue += d.Revenue
+			u.CreditA += d.CreditA
+			u.CreditB += d.CreditB
 			m.markDirty(x.ID, id)
+			m.addDelta(d)
 		}
 	}
 }
@@ -495,6 +556,9 @@ func (m *Manager) UserDeleted(id string) {
 	pid := m.ps.Of(id)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.shared != nil {
+		m.forgot = append(m.forgot, pid)
+	}
 	for exp, us := range m.units {
 		if _, ok := us[pid]; ok {
 			delete(us, pid)
@@ -511,6 +575,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer flush.Stop()
 	snap := time.NewTicker(time.Hour)
 	defer snap.Stop()
+	fit := time.NewTimer(time.Minute) // then hourly
+	defer fit.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -522,12 +588,85 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		case <-snap.C:
 			m.snapshot()
+		case <-fit.C:
+			if err := m.FitPositions(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("fitting the position bias failed; the previous fit stays", "error", err)
+			}
+			fit.Reset(time.Hour)
 		}
 	}
 }
 
-// Flush writes the outcomes changed since the last flush.
+// FitPositions estimates the examination propensities of positions from
+// the impression log and its clicks (impressions.Log.Fit), keeps them for
+// PositionWeight and writes them to the store. Run does it a minute after
+// the start and then hourly.
+func (m *Manager) FitPositions(ctx context.Context) error {
+	fits, err := m.imp.Fit(ctx, impressions.FitOptions{})
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(fits)
+	if err != nil {
+		return err
+	}
+	if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bPos).Put([]byte("pbm"), b) }); err != nil {
+		return fmt.Errorf("save the position bias fit: %w", err)
+	}
+	m.pos.Store(&fits)
+	if f, ok := fits[""]; ok {
+		m.log.Info("position bias fitted from the impression log", "lists", f.Lists, "theta", f.Theta)
+	}
+	return nil
+}
+
+// PositionFits returns the last fit of the examination propensities per
+// surface ("" for all surfaces); nil before the first fit.
+func (m *Manager) PositionFits() map[string]impressions.Propensities {
+	fits := m.pos.Load()
+	if fits == nil {
+		return nil
+	}
+	return *fits
+}
+
+// minListsForSurface is how many answers of a surface its own fit needs
+// before PositionWeight prefers it to the fit over every surface.
+const minListsForSurface = 1000
+
+// Propensities returns the last fit of the examination propensities of
+// surface: its own when it has enough answers, else the fit over every
+// surface; nil before the first fit.
+func (m *Manager) Propensities(surface string) *impressions.Propensities {
+	fits := m.pos.Load()
+	if fits == nil {
+		return nil
+	}
+	if f, ok := (*fits)[surface]; ok && f.Lists >= minListsForSurface {
+		return &f
+	}
+	if f, ok := (*fits)[""]; ok {
+		return &f
+	}
+	return nil
+}
+
+// PositionWeight is the inverse propensity weight of an action on the
+// item at position pos (1-based; 0 unknown) of an answer of surface: how
+// much more a click there says about relevance than a click at the top
+// (1 before the first fit, at most impressions.MaxWeight).
+func (m *Manager) PositionWeight(surface string, pos int) float64 {
+	return m.Propensities(surface).Weight(pos)
+}
+
+// Flush writes the outcomes changed since the last flush (and adds them
+// to the shared store, when there is one).
 func (m *Manager) Flush() error {
+	if m.shared != nil {
+		if err := m.flushShared(context.Background()); err != nil {
+			m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
+		}
+	}
 	m.mu.Lock()
 	type rec struct {
 		k, v []byte
@@ -598,4 +737,32 @@ func (m *Manager) snapshot() {
 func (m *Manager) Close() error {
 	err := m.Flush()
 	return errors.Join(err, m.db.Close())
+}
+
+// WriteSnapshot writes the outcomes changed since the last flush and then
+// a consistent copy of the experiment store's file to w, for backups.
+func (m *Manager) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
+	if err := m.Flush(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := m.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+	return n, err
+}
+
+// ctxWriter stops a long copy when its context ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

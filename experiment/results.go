@@ -187,8 +187,20 @@ func (m *Manager) Results(id string) (Results, error) {
 	}
 	sums := make([]Summary, len(e.Variants))
 	var il InterleaveResult
+	var units []*unit
+	if m.shared != nil {
+		// every replica's outcomes
+		if units, err = m.sharedUnits(id); err != nil {
+			return Results{}, err
+		}
+	}
 	m.mu.Lock()
-	for _, u := range m.units[id] {
+	if m.shared == nil {
+		for _, u := range m.units[id] {
+			units = append(units, u)
+		}
+	}
+	for _, u := range units {
 		if e.Method == MethodInterleave {
 			// every user saw both rankers: each metric is reported once
 			// per team by credit, and the verdict by wins

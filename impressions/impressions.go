@@ -2,7 +2,9 @@
 // answer of a recommendation or search route (its request id, surface,
 // shopper, experiment variant and the item ids in order). Clicks, carts and
 // purchases that carry the answer's request id are attributed through it,
-// and offline estimates (inverse propensity) replay it.
+// and offline estimates (inverse propensity) replay it. The positions
+// clicked in each answer are noted beside it (Click), and Fit estimates
+// from both how often each position is examined (propensity.go).
 //
 // Logging never slows an answer: Add appends the record to a bounded
 // in-memory queue and returns; a writer goroutine (Run, joined by the
@@ -25,6 +27,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,8 +68,9 @@ type Options struct {
 }
 
 var (
-	bucket     = []byte("impressions")
-	metaBucket = []byte("meta")
+	bucket      = []byte("impressions")
+	metaBucket  = []byte("meta")
+	clickBucket = []byte("clicks")
 )
 
 // Pseudonym is a keyed hash of a user or session id: what the files hold
@@ -89,6 +93,10 @@ func LoadPseudonym(tx *bolt.Tx) (Pseudonym, error) {
 	}
 	return Pseudonym{key: k}, b.Put([]byte("pseudonym_key"), k)
 }
+
+// NewPseudonym returns the pseudonym keyed by key (32 random bytes kept
+// secret, e.g. one that several replicas share).
+func NewPseudonym(key []byte) Pseudonym { return Pseudonym{key: append([]byte(nil), key...)} }
 
 // Of returns the pseudonym of id ("" for "").
 func (p Pseudonym) Of(id string) string {
@@ -113,6 +121,7 @@ type Log struct {
 
 	mu      sync.Mutex
 	pending []Impression     // queued for the writer
+	clicks  [][]byte         // click keys queued for the writer
 	forget  []string         // pseudonyms whose records the writer deletes
 	recent  map[string]int32 // request id → index in ring
 	ring    []Impression
@@ -139,8 +148,10 @@ func Open(path string, opts Options) (*Log, error) {
 	}
 	var ps Pseudonym
 	if err := db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucket); err != nil {
-			return err
+		for _, b := range [][]byte{bucket, clickBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
 		}
 		var err error
 		ps, err = LoadPseudonym(tx)
@@ -194,13 +205,14 @@ func (l *Log) remember(imp *Impression) {
 	l.next = (l.next + 1) % len(l.ring)
 }
 
-// take returns the queued records and empties the queue.
-func (l *Log) take() []Impression {
+// take returns the queued records and clicks and empties the queue.
+func (l *Log) take() ([]Impression, [][]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := l.pending
+	out, clicks := l.pending, l.clicks
 	l.pending = make([]Impression, 0, min(l.opts.Queue, 2*len(out)+16))
-	return out
+	l.clicks = nil
+	return out, clicks
 }
 
 // Dropped is how many records were not logged because the queue was full.
@@ -240,11 +252,17 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 }
 
-func (l *Log) write(batch []Impression) error {
-	if len(batch) == 0 {
+func (l *Log) write(batch []Impression, clicks [][]byte) error {
+	if len(batch) == 0 && len(clicks) == 0 {
 		return nil
 	}
 	err := l.db.Update(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(clickBucket)
+		for _, k := range clicks {
+			if err := cb.Put(k, nil); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket(bucket)
 		for i := range batch {
 			k, ok := key(batch[i].RequestID)
@@ -283,12 +301,14 @@ func (l *Log) Trim() error {
 	for {
 		n := 0
 		err := l.db.Update(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucket).Cursor()
-			for k, _ := c.First(); k != nil && bytes.Compare(k[:4], cut) < 0 && n < 10000; k, _ = c.Next() {
-				if err := c.Delete(); err != nil {
-					return err
+			for _, name := range [][]byte{bucket, clickBucket} {
+				c := tx.Bucket(name).Cursor()
+				for k, _ := c.First(); k != nil && bytes.Compare(k[:4], cut) < 0 && n < 10000; k, _ = c.Next() {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+					n++
 				}
-				n++
 			}
 			return nil
 		})
@@ -479,4 +499,34 @@ func decode(v []byte, imp *Impression) error {
 		imp.Teams = append([]uint8(nil), r.Rest()...)
 	}
 	return nil
+}
+
+// WriteSnapshot writes a consistent copy of the log's file to w (one read
+// transaction: answers logged meanwhile are not in it), for backups.
+func (l *Log) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+	return n, err
+}
+
+// FlushForgotten deletes at once from the file the records of the shoppers
+// Forget was given (the writer otherwise does it within 50 ms), for a
+// tool that opens the log without running it (aisle restore).
+func (l *Log) FlushForgotten(ctx context.Context) error { return l.forgetPending(ctx) }
+
+// ctxWriter stops a long copy when its context ends.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

@@ -34,6 +34,13 @@ type Clicks struct {
 	// ads: organic click-through only). Asked only of events with a
 	// request id.
 	SkipEvent func(events.Event) bool
+	// PositionWeight, when set, multiplies the weight of an action that
+	// carries the position of the item in the answer it came from: the
+	// inverse of how often that position is examined (see
+	// impressions.Propensities), so that an item's weight measures its
+	// relevance rather than where it was shown. Set it before the first
+	// event.
+	PositionWeight func(position int) float64
 
 	mu       sync.RWMutex
 	sessions map[string]*session           // session id → its recent searches and actions
@@ -108,6 +115,9 @@ func (c *Clicks) Record(e events.Event) {
 	w, ok := actionWeight[e.Type]
 	if !ok || e.ItemID == "" {
 		return
+	}
+	if c.PositionWeight != nil && e.Position > 0 {
+		w *= c.PositionWeight(e.Position)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

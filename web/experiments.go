@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/aisle-dev/aisle/experiment"
@@ -13,6 +14,17 @@ import (
 type expPage struct {
 	Enabled bool
 	Rows    []expRow
+	// Positions: the examination of each position fitted from the
+	// impression log, per surface ("all surfaces" first)
+	Positions []posRow
+}
+
+// posRow is one surface's fitted examination curve.
+type posRow struct {
+	Surface string
+	Lists   int
+	Theta   []float64
+	Fitted  string
 }
 
 type expRow struct {
@@ -53,6 +65,20 @@ func (u *UI) experimentsPage(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			d.Rows = append(d.Rows, row)
+		}
+		fits := u.exp.PositionFits()
+		names := make([]string, 0, len(fits))
+		for name := range fits {
+			names = append(names, name)
+		}
+		sort.Strings(names) // "" (all surfaces) first
+		for _, name := range names {
+			f := fits[name]
+			label := name
+			if label == "" {
+				label = "all surfaces"
+			}
+			d.Positions = append(d.Positions, posRow{Surface: label, Lists: f.Lists, Theta: f.Theta, Fitted: f.Fitted.Format("2006-01-02 15:04 UTC")})
 		}
 	}
 	u.render(w, r, http.StatusOK, "experiments.html", pageData{Title: "Experiments", Body: d})

@@ -53,11 +53,10 @@ type calibRow struct {
 }
 
 // AddMerchPages adds /admin/merch (admin key) for a shop's rules and
-// campaigns (ads may be nil), and runs the storefront's "recommended for
-// you" row through them (its ads labelled).
+// campaigns (ads may be nil). The storefront's recommendation rows run
+// through the rules and ads as the API's answers do (servedRow).
 func (u *UI) AddMerchPages(book *rules.Book, adSvc *ads.Service) {
 	m := &merchPages{u: u, book: book, ads: adSvc}
-	u.merchRec = u.srv.MerchRecommend // the storefront's recommended row
 	for _, r := range []struct {
 		method, pattern string
 		h               http.HandlerFunc

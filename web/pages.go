@@ -273,14 +273,10 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := u.visitorOf(w, r)
 	var rows []row
-	rec, rid, err := u.recommendedRow(ctx, v)
+	recCards, err := u.recommendedRow(r, v)
 	if err != nil {
 		u.fail(w, r, err)
 		return
-	}
-	recCards := u.cards(ctx, v, "recommended", rec)
-	for i := range recCards { // clicks carry the answer's request id (ad billing)
-		recCards[i].RequestID, recCards[i].Position = rid, i+1
 	}
 	rows = append(rows, row{ID: "recommended", Title: "Recommended for you", Empty: "Nothing to recommend yet.", Cards: recCards})
 	personal, err := u.personalRows(ctx, v)
@@ -289,7 +285,14 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows = append(rows, personal...)
-	rows = append(rows, row{ID: "trending", Title: "Trending", Empty: "Nothing is trending yet.", Cards: u.cards(ctx, v, "trending", u.trending())})
+	trending, err := u.servedRow(r, v, "trending", "trending", rowRequest(), func(req recommend.Request) (*recommend.Answer, error) {
+		return &recommend.Answer{Items: u.trending(req)}, nil
+	})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	rows = append(rows, row{ID: "trending", Title: "Trending", Empty: "Nothing is trending yet.", Cards: trending})
 	fresh, err := u.newForYouRow(ctx, v)
 	if err != nil {
 		u.fail(w, r, err)
@@ -308,17 +311,17 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 // trending fills the trending row: items whose activity grows, then the
 // all-time most popular (when the newest events are few, as when a visitor
 // clicks through old demo data, little "grows").
-func (u *UI) trending() []recommend.Item {
-	items := u.svc.Trending(rowRequest()).Items
-	if len(items) >= rowLen {
+func (u *UI) trending(req recommend.Request) []recommend.Item {
+	items := u.svc.Trending(req).Items
+	if len(items) >= req.N {
 		return items
 	}
 	have := map[string]bool{}
 	for _, it := range items {
 		have[it.ID] = true
 	}
-	for _, it := range u.svc.Popular(0, recommend.Request{N: 2 * rowLen, Filter: recommend.Filter{AvailableOnly: true}}).Items {
-		if len(items) == rowLen {
+	for _, it := range u.svc.Popular(0, recommend.Request{N: 2 * req.N, Filter: recommend.Filter{AvailableOnly: true}}).Items {
+		if len(items) == req.N {
 			break
 		}
 		if !have[it.ID] {
@@ -350,26 +353,30 @@ func (u *UI) item(w http.ResponseWriter, r *http.Request) {
 	v := u.visitorOf(w, r)
 	u.recordView(ctx, v, id)
 	d := itemData{Item: it, Card: cardOf(it, "", ""), Categories: it.Categories}
-	similar, err := u.svc.Similar(ctx, id, rowRequest())
-	if err != nil && !errors.Is(err, recommend.ErrUnknownItem) {
+	// an item the recommender does not know yet has no similar items
+	known := func(a *recommend.Answer, err error) (*recommend.Answer, error) {
+		if errors.Is(err, recommend.ErrUnknownItem) {
+			return &recommend.Answer{}, nil
+		}
+		return a, err
+	}
+	similar, err := u.servedRow(r, v, "similar", "similar", rowRequest(), func(req recommend.Request) (*recommend.Answer, error) {
+		return known(u.svc.Similar(ctx, id, req))
+	})
+	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	together, err := u.svc.BoughtTogether(ctx, id, rowRequest())
-	if err != nil && !errors.Is(err, recommend.ErrUnknownItem) {
+	together, err := u.servedRow(r, v, "bought_together", "bought_together", rowRequest(), func(req recommend.Request) (*recommend.Answer, error) {
+		return known(u.svc.BoughtTogether(ctx, id, req))
+	})
+	if err != nil {
 		u.fail(w, r, err)
 		return
-	}
-	var simItems, btItems []recommend.Item
-	if similar != nil {
-		simItems = similar.Items
-	}
-	if together != nil {
-		btItems = together.Items
 	}
 	d.Rows = []row{
-		{ID: "similar", Title: "Similar items", Empty: "No similar items known yet.", Cards: u.cards(ctx, v, "similar", simItems)},
-		{ID: "bought_together", Title: "Bought together", Empty: "Nobody has bought this with anything else yet.", Cards: u.cards(ctx, v, "bought_together", btItems)},
+		{ID: "similar", Title: "Similar items", Empty: "No similar items known yet.", Cards: similar},
+		{ID: "bought_together", Title: "Bought together", Empty: "Nobody has bought this with anything else yet.", Cards: together},
 	}
 	u.render(w, r, http.StatusOK, "item.html", pageData{Title: d.Card.Title, Visitor: v, Body: d})
 }

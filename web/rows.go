@@ -37,18 +37,39 @@ func (u *UI) recommended(ctx context.Context, v visitor, req recommend.Request) 
 	return u.svc.Recommend(ctx, v.User, req)
 }
 
-// recommendedRow is the "recommended for you" row after merchandising
-// (rules and ads, when configured) and the answer's request id.
-func (u *UI) recommendedRow(ctx context.Context, v visitor) ([]recommend.Item, string, error) {
-	if u.merchRec == nil {
-		a, err := u.recommended(ctx, v, rowRequest())
-		if err != nil {
-			return nil, "", err
-		}
-		return a.Items, "", nil
+// servedRow runs a storefront row of a recommendation surface the way the
+// API serves the surface: the shopper's experiment variant (its model or
+// diversity, or two rankers interleaved), then rules and ads; the answer is
+// logged as an impression with its variant. It returns the row's cards,
+// which carry the answer's request id and each item's position, so the
+// events the storefront sends are attributed to the variant shown.
+func (u *UI) servedRow(r *http.Request, v visitor, list, surface string, req recommend.Request, run func(recommend.Request) (*recommend.Answer, error)) ([]card, error) {
+	items, id, _, err := u.srv.StorefrontRecs(r, surface, v.User, v.Session, req, run)
+	if err != nil {
+		return nil, err
 	}
-	return u.merchRec(ctx, "recommend", v.User, rowRequest(), func(req recommend.Request) (*recommend.Answer, error) {
-		return u.recommended(ctx, v, req)
+	ctx := r.Context()
+	var out []card
+	var ids []string
+	for i, it := range items {
+		c, err := u.eng.GetItem(ctx, it.ID)
+		if err != nil {
+			continue // deleted since: the others keep the place they were logged at
+		}
+		cd := cardOf(c, list, it.Reason)
+		cd.RequestID, cd.Position = id, i+1
+		cd.Sponsored = it.Sponsored
+		out = append(out, cd)
+		ids = append(ids, it.ID)
+	}
+	u.ctr.shown(v.Session, list, ids, u.now())
+	return out, nil
+}
+
+// recommendedRow is the "recommended for you" row.
+func (u *UI) recommendedRow(r *http.Request, v visitor) ([]card, error) {
+	return u.servedRow(r, v, "recommended", "recommend", rowRequest(), func(req recommend.Request) (*recommend.Answer, error) {
+		return u.recommended(r.Context(), v, req)
 	})
 }
 

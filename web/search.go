@@ -11,6 +11,7 @@ import (
 
 	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search/analysis"
 )
 
@@ -192,7 +193,14 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(d.Hits) == 0 {
-		d.Popular = row{ID: "popular", Title: "Popular right now", Cards: u.cards(ctx, v, "popular", u.svc.Popular(0, rowRequest()).Items)}
+		popular, err := u.servedRow(r, v, "popular", "popular", rowRequest(), func(req recommend.Request) (*recommend.Answer, error) {
+			return u.svc.Popular(0, req), nil
+		})
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		d.Popular = row{ID: "popular", Title: "Popular right now", Cards: popular}
 	}
 	title := "Search"
 	if sq.Text != "" {

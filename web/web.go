@@ -92,9 +92,6 @@ type UI struct {
 	stats  *logStats
 	live   *liveMetrics
 	ctr    *ctrTracker
-	// merchRec, when set (AddMerchPages), runs the "recommended for you"
-	// row through the merchandising rules and ads (api.Server.MerchRecommend)
-	merchRec func(ctx context.Context, surface, user string, req recommend.Request, fetch func(recommend.Request) (*recommend.Answer, error)) ([]recommend.Item, string, error)
 
 	usersMu   sync.Mutex
 	demoUsers []string

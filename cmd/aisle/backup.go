@@ -76,6 +76,9 @@ store). Put them back with aisle restore.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "backup written to %s: %d bytes in %.1fs, checked\n", to, n, time.Since(start).Seconds())
+			if err := backupSideFilesTo(cmd.Context(), &g, url, key, to, cmd.OutOrStdout()); err != nil {
+				return err
+			}
 			if g.shop == "" || g.shop == shops.DefaultID { // a deployment: its shops and keys too
 				ok, ids, err := backupShops(cmd.Context(), dataDir, url, key, to)
 				if err != nil {

@@ -22,7 +22,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure a running server: throughput and latency percentiles",
 	}
-	cmd.AddCommand(newBenchServeCmd(), newBenchSynthCmd(), newBenchShopCmd(), newBenchSoakCmd())
+	cmd.AddCommand(newBenchServeCmd(), newBenchSynthCmd(), newBenchShopCmd(), newBenchSoakCmd(), newBenchPositionsCmd())
 	return cmd
 }
 

@@ -27,9 +27,10 @@ func newRestoreCmd() *cobra.Command {
 		Short: "Put a backup in place as the data file of --data",
 		Long: `restore checks the backup --from and copies it into --data as its data file. It refuses a
 data directory that already holds a data file unless --force (the file replaced is kept next to
-it as aisle.db.before-restore). The shop registry and shop stores written beside the backup
-(FILE.shops.db, FILE.shop.ID.db) are put back too (files replaced kept as NAME.before-restore).
-Stop the server first.`,
+it as aisle.db.before-restore). The impression log and experiment store written next to the
+backup by aisle backup (FILE.impressions.db, FILE.experiments.db), and the shop registry and shop
+stores (FILE.shops.db, FILE.shop.ID.db) are put back too (the files replaced kept as
+NAME.before-restore). Stop the server first.`,
 		Example: "  aisle restore --from aisle-backup.db --data ./aisle-data",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -105,6 +106,18 @@ Stop the server first.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %s (%d bytes) into %s\n", from, n, cfg.Data)
+			sides, err := restoreSideFiles(from, cfg.Data)
+			for _, name := range sides {
+				fmt.Fprintf(cmd.OutOrStdout(), "restored %s into %s\n", sidePath(from, name), filepath.Join(cfg.Data, name))
+			}
+			if err != nil {
+				return fmt.Errorf("the store is restored, but: %w", err)
+			}
+			if len(forgotten) > 0 && len(sides) > 0 {
+				if err := forgetInSideFiles(cmd.Context(), cfg.Data, forgotten); err != nil {
+					return fmt.Errorf("the backup is restored, but forgetting again in its impression log and experiments the users forgotten since it was taken failed: %w (run aisle restore again)", err)
+				}
+			}
 			if g.shop == "" || g.shop == shops.DefaultID { // a deployment: its shops and keys too
 				rs, err := restoreShops(cmd.Context(), from, cfg.Data)
 				if err != nil {

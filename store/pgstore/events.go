@@ -18,7 +18,7 @@ import (
 )
 
 // eventCols are the columns an event is read from, in scanEvent's order.
-const eventCols = `seq, ts, ts_ns, user_id, item_id, type, value, query, session_id`
+const eventCols = `seq, ts, ts_ns, user_id, item_id, type, value, query, session_id, request_id, position`
 
 // eventPage is how many events ScanEvents and ScanUserEvents read per query.
 const eventPage = 10000
@@ -119,7 +119,7 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events
 	i := 0
 	// one row slice for the whole batch: pgx encodes each row before
 	// asking for the next (this runs while the shop's lock is held)
-	row := make([]any, 10)
+	row := make([]any, 12)
 	src := pgx.CopyFromFunc(func() ([]any, error) {
 		if i == len(evs) {
 			return nil, nil
@@ -128,10 +128,11 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events
 		i++
 		row[0], row[1], row[2], row[3], row[4] = s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond()%1000), e.UserID
 		row[5], row[6], row[7], row[8], row[9] = e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID
+		row[10], row[11] = e.RequestID, int32(e.Position)
 		return row, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
-		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id"}, src); err != nil {
+		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id", "request_id", "position"}, src); err != nil {
 		return fmt.Errorf("store events: %w", err)
 	}
 	// Users seen for the first time are created with the time of their
@@ -167,10 +168,12 @@ func scanEvent(rows pgx.Rows, e *events.Event) (ts time.Time, err error) {
 	var seq int64
 	var ns int32
 	var typ string
-	if err := rows.Scan(&seq, &ts, &ns, &e.UserID, &e.ItemID, &typ, &e.Value, &e.Query, &e.SessionID); err != nil {
+	var pos int32
+	if err := rows.Scan(&seq, &ts, &ns, &e.UserID, &e.ItemID, &typ, &e.Value, &e.Query, &e.SessionID, &e.RequestID, &pos); err != nil {
 		return ts, fmt.Errorf("read stored event: %w", err)
 	}
 	e.Seq = uint64(seq)
+	e.Position = int(pos)
 	e.Type = events.Type(typ)
 	e.Timestamp = ts.UTC().Add(time.Duration(ns))
 	return ts, nil

@@ -1,0 +1,190 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/store"
+)
+
+// Several replicas (Options.Shared, the PostgreSQL store): definitions and
+// outcomes live in the shared store, so every replica serves the same
+// experiments and results count every replica's traffic.
+//
+//   - Definitions are written to the store when created, stopped or
+//     shipped, and every replica reads them back every FlushEvery.
+//   - Each replica counts what it sees as deltas (exposures of the answers
+//     it served; clicks on answers it served; carts and purchases of
+//     shoppers it exposed) and adds them to the store every FlushEvery. An
+//     event reaches every replica (the change feed), so a delta counting an
+//     event carries a key (the request id, item and type; or the event's
+//     sequence number): the store adds a key once, whichever replica comes
+//     first.
+//   - Units are pseudonymised with a key the store keeps, the same on every
+//     replica, so a shopper served by two replicas is one unit.
+//   - Results are computed from the store's outcomes.
+
+// sharedTimeout bounds one call to the shared store.
+const sharedTimeout = 10 * time.Second
+
+// openShared loads the shared key and definitions, and the outcomes of
+// the running experiments (so this replica knows the shoppers others
+// exposed).
+func (m *Manager) openShared(ctx context.Context) error {
+	key, err := m.shared.ExperimentKey(ctx)
+	if err != nil {
+		return err
+	}
+	m.ps = impressions.NewPseudonym(key)
+	if err := m.syncDefs(ctx); err != nil {
+		return err
+	}
+	for _, e := range m.List() {
+		if e.Status != Running {
+			continue
+		}
+		outs, err := m.shared.ExperimentOutcomes(ctx, e.ID)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		us := m.unitsOf(e.ID)
+		for _, o := range outs {
+			us[o.Unit] = &unit{Variant: o.Variant, First: o.First, Exposures: o.Exposures, Clicks: o.Clicks, Carts: o.Carts,
+				Orders: o.Orders, Revenue: o.Revenue, CreditA: o.CreditA, CreditB: o.CreditB}
+		}
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+// syncDefs reads the shared definitions: the store's version of each
+// experiment replaces this replica's (written to its own file too).
+func (m *Manager) syncDefs(ctx context.Context) error {
+	defs, err := m.shared.ExperimentDefs(ctx)
+	if err != nil {
+		return err
+	}
+	var changed []*Experiment
+	m.mu.Lock()
+	for id, raw := range defs {
+		var e Experiment
+		if err := json.Unmarshal(raw, &e); err != nil {
+			m.log.Warn("a shared experiment cannot be read; skipped", "experiment", id, "error", err)
+			continue
+		}
+		if old, ok := m.exps[id]; ok {
+			if b, _ := json.Marshal(old); string(b) == string(raw) {
+				continue
+			}
+		}
+		m.exps[id] = &e
+		changed = append(changed, &e)
+	}
+	m.mu.Unlock()
+	for _, e := range changed {
+		b, _ := json.Marshal(e)
+		if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bExps).Put([]byte(e.ID), b) }); err != nil {
+			return fmt.Errorf("save experiment %s: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
+// putShared writes a definition to the shared store (when there is one).
+func (m *Manager) putShared(e *Experiment) error {
+	if m.shared == nil {
+		return nil
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	return m.shared.PutExperiment(ctx, e.ID, b)
+}
+
+// addDelta queues a delta for the shared store; m.mu is held. Exposures
+// (no key) of one unit are summed into one delta per flush.
+func (m *Manager) addDelta(d store.ExperimentDelta) {
+	if m.shared == nil {
+		return
+	}
+	if d.Key == "" {
+		k := d.Experiment + "\x00" + d.Unit
+		if i, ok := m.exposed[k]; ok {
+			m.deltas[i].Exposures += d.Exposures
+			return
+		}
+		m.exposed[k] = len(m.deltas)
+	}
+	m.deltas = append(m.deltas, d)
+}
+
+// eventKey names an attributed event for the shared store: the request,
+// item and type when it carries a request id (a retry counts once), else
+// the event's sequence number (the same on every replica). Parts are
+// separated by U+001F (PostgreSQL text holds no NUL).
+func eventKey(e events.Event) string {
+	if e.RequestID != "" {
+		return "r:" + e.RequestID + "\x1f" + e.ItemID + "\x1f" + string(e.Type)
+	}
+	if e.Seq > 0 {
+		return fmt.Sprint("s:", e.Seq)
+	}
+	return fmt.Sprint("t:", e.UserID, "\x1f", e.SessionID, "\x1f", e.ItemID, "\x1f", e.Type, "\x1f", e.Timestamp.UnixNano())
+}
+
+// flushShared adds the queued deltas and forgets the queued units in the
+// shared store, then reads its definitions. Deltas that could not be
+// added are queued again.
+func (m *Manager) flushShared(ctx context.Context) error {
+	m.mu.Lock()
+	deltas, forgot := m.deltas, m.forgot
+	m.deltas, m.forgot, m.exposed = nil, nil, map[string]int{}
+	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	err := m.shared.AddExperimentOutcomes(ctx, deltas)
+	if err == nil {
+		err = m.shared.ForgetExperimentUnits(ctx, forgot)
+		deltas = nil
+	}
+	if err != nil {
+		m.mu.Lock()
+		for _, d := range deltas {
+			m.addDelta(d)
+		}
+		m.forgot = append(m.forgot, forgot...)
+		m.mu.Unlock()
+		return err
+	}
+	return m.syncDefs(ctx)
+}
+
+// sharedUnits returns the outcomes of every unit of an experiment from
+// the shared store, after adding this replica's queued deltas.
+func (m *Manager) sharedUnits(id string) ([]*unit, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	if err := m.flushShared(ctx); err != nil {
+		return nil, fmt.Errorf("results of %s: %w", id, err)
+	}
+	outs, err := m.shared.ExperimentOutcomes(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	us := make([]*unit, len(outs))
+	for i, o := range outs {
+		us[i] = &unit{Variant: o.Variant, First: o.First, Exposures: o.Exposures, Clicks: o.Clicks, Carts: o.Carts,
+			Orders: o.Orders, Revenue: o.Revenue, CreditA: o.CreditA, CreditB: o.CreditB}
+	}
+	return us, nil
+}

@@ -1,0 +1,115 @@
+package experiment
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/internal/reqid"
+	"github.com/aisle-dev/aisle/store"
+	"github.com/aisle-dev/aisle/store/pgstore"
+	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
+)
+
+// replicaOn opens a manager in its own directory over the shared store.
+func replicaOn(t *testing.T, shared store.Experiments) *Manager {
+	t.Helper()
+	dir := t.TempDir()
+	imp, err := impressions.Open(filepath.Join(dir, "imp.db"), impressions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(Options{Path: filepath.Join(dir, "exp.db"), Impressions: imp, Shared: shared,
+		Price: func(context.Context, string) (float64, bool) { return 10, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+		imp.Close()
+	})
+	return m
+}
+
+// Two managers (two replicas) on one PostgreSQL store: the experiment
+// created on one serves on the other; each counts the exposures of the
+// answers it served and the clicks on them; a purchase both see counts
+// once; both report the same results; a deleted shopper leaves them.
+func TestManagersShareOutcomesThroughTheStore(t *testing.T) {
+	st, err := pgstore.Open(context.Background(), pgtest.URL(t), pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, b := replicaOn(t, st), replicaOn(t, st)
+	e, err := a.Create(contract())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil { // reads the shared definitions
+		t.Fatal(err)
+	}
+	if _, err := b.Create(contract()); err == nil {
+		t.Fatal("a second experiment on the surface was accepted by the other replica")
+	}
+	asA, okA := a.Serve("recommend", "u1")
+	asB, okB := b.Serve("recommend", "u1")
+	if !okA || !okB || asA.Experiment != e.ID || asA.Variant != asB.Variant {
+		t.Fatalf("u1 on a: %+v; on b: %+v", asA, asB)
+	}
+	show := func(m *Manager, as Assignment) string {
+		id := reqid.New()
+		m.Shown(impressions.Impression{RequestID: id, Surface: "recommend", UserID: "u1", Experiment: as.Experiment, Variant: as.Variant, Items: []string{"i1", "i2"}}, "u1")
+		return id
+	}
+	ra, rb := show(a, asA), show(b, asB)
+	seq := uint64(0)
+	ev := func(typ events.Type, item, rid string) events.Event {
+		seq++
+		return events.Event{Seq: seq, UserID: "u1", ItemID: item, Type: typ, RequestID: rid, Timestamp: a.now()}
+	}
+	// every replica hears every event (the change feed)
+	evs := []events.Event{ev(events.Click, "i1", ra), ev(events.Click, "i2", rb), ev(events.Purchase, "i2", "")}
+	a.EventsAppended(evs)
+	b.EventsAppended(evs)
+	// each adds what it counted within FlushEvery (Run); here at once
+	for _, m := range []*Manager{a, b} {
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []*Manager{a, b, a} {
+		r, err := m.Results(e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := e.Assign("u1")
+		v := r.Variants[i]
+		if v.Users != 1 || v.Exposures != 2 || v.Clicks != 2 || v.Orders != 1 || v.Revenue != 10 {
+			t.Fatalf("results: %+v; want u1 once, with both exposures and clicks and one order", v)
+		}
+		if o := r.Variants[1-i]; o.Users != 0 {
+			t.Fatalf("the other variant has %d users", o.Users)
+		}
+	}
+	b.UserDeleted("u1")
+	a.UserDeleted("u1")
+	for _, m := range []*Manager{a, b} {
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []*Manager{a, b} {
+		r, err := m.Results(e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := r.Variants[0].Users + r.Variants[1].Users; n != 0 {
+			t.Fatalf("%d users after the only one was deleted", n)
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/aisle-dev/aisle/store"
+)
+
+// Experiments shared by the replicas (store.Experiments, issue 15):
+// migration 0005. See docs/experiments.md, "Several replicas".
+
+var _ store.Experiments = (*Store)(nil)
+
+// PutExperiment implements store.Experiments.
+func (s *Store) PutExperiment(ctx context.Context, id string, def []byte) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO experiments (shop, id, def) VALUES ($1, $2, $3)
+		ON CONFLICT (shop, id) DO UPDATE SET def = EXCLUDED.def`, s.shop, id, string(def))
+	if err != nil {
+		return fmt.Errorf("store experiment %s: %w", id, err)
+	}
+	return nil
+}
+
+// ExperimentDefs implements store.Experiments.
+func (s *Store) ExperimentDefs(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, def::text FROM experiments WHERE shop = $1`, s.shop)
+	if err != nil {
+		return nil, fmt.Errorf("read the experiments: %w", err)
+	}
+	out := map[string][]byte{}
+	for rows.Next() {
+		var id, def string
+		if err := rows.Scan(&id, &def); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[id] = []byte(def)
+	}
+	return out, rows.Err()
+}
+
+// outcomeUpsert adds a delta to a unit's row: the first delta's variant,
+// the earliest first exposure, summed counts.
+const outcomeUpsert = `INSERT INTO experiment_outcomes AS o
+	(shop, experiment, unit, variant, first_at, exposures, clicks, carts, orders, revenue, credit_a, credit_b)
+	%s
+	ON CONFLICT (shop, experiment, unit) DO UPDATE SET
+		first_at = LEAST(o.first_at, EXCLUDED.first_at),
+		exposures = o.exposures + EXCLUDED.exposures, clicks = o.clicks + EXCLUDED.clicks,
+		carts = o.carts + EXCLUDED.carts, orders = o.orders + EXCLUDED.orders,
+		revenue = o.revenue + EXCLUDED.revenue,
+		credit_a = o.credit_a + EXCLUDED.credit_a, credit_b = o.credit_b + EXCLUDED.credit_b`
+
+var (
+	plainOutcome = fmt.Sprintf(outcomeUpsert, `VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`)
+	// keyedOutcome adds the delta only when its key was not counted yet
+	keyedOutcome = `WITH counted AS (
+		INSERT INTO experiment_counted (shop, experiment, key) VALUES ($1, $2, $13)
+		ON CONFLICT DO NOTHING RETURNING 1)
+	` + fmt.Sprintf(outcomeUpsert, `SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE EXISTS (SELECT 1 FROM counted)`)
+)
+
+// AddExperimentOutcomes implements store.Experiments. The deltas are
+// applied in (experiment, unit, key) order, so two replicas adding at once
+// take their row locks in the same order and never deadlock.
+func (s *Store) AddExperimentOutcomes(ctx context.Context, deltas []store.ExperimentDelta) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	ds := slices.Clone(deltas)
+	slices.SortFunc(ds, func(a, b store.ExperimentDelta) int {
+		return cmp.Or(cmp.Compare(a.Experiment, b.Experiment), cmp.Compare(a.Unit, b.Unit), cmp.Compare(a.Key, b.Key))
+	})
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, d := range ds {
+			args := []any{s.shop, d.Experiment, d.Unit, d.Variant, d.First.UTC(), d.Exposures, d.Clicks, d.Carts, d.Orders, d.Revenue, d.CreditA, d.CreditB}
+			if d.Key == "" {
+				b.Queue(plainOutcome, args...)
+			} else {
+				b.Queue(keyedOutcome, append(args, d.Key)...)
+			}
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("add %d experiment outcomes: %w", len(ds), err)
+	}
+	return nil
+}
+
+// ExperimentOutcomes implements store.Experiments.
+func (s *Store) ExperimentOutcomes(ctx context.Context, experiment string) ([]store.ExperimentOutcome, error) {
+	rows, err := s.pool.Query(ctx, `SELECT unit, variant, first_at, exposures, clicks, carts, orders, revenue, credit_a, credit_b
+		FROM experiment_outcomes WHERE shop = $1 AND experiment = $2`, s.shop, experiment)
+	if err != nil {
+		return nil, fmt.Errorf("read the outcomes of experiment %s: %w", experiment, err)
+	}
+	var out []store.ExperimentOutcome
+	for rows.Next() {
+		o := store.ExperimentOutcome{Experiment: experiment}
+		if err := rows.Scan(&o.Unit, &o.Variant, &o.First, &o.Exposures, &o.Clicks, &o.Carts, &o.Orders, &o.Revenue, &o.CreditA, &o.CreditB); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ForgetExperimentUnits implements store.Experiments.
+func (s *Store) ForgetExperimentUnits(ctx context.Context, units []string) error {
+	if len(units) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM experiment_outcomes WHERE shop = $1 AND unit = ANY($2)`, s.shop, units); err != nil {
+		return fmt.Errorf("forget %d shoppers' experiment outcomes: %w", len(units), err)
+	}
+	return nil
+}
+
+// ExperimentKey implements store.Experiments.
+func (s *Store) ExperimentKey(ctx context.Context) ([]byte, error) {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO experiment_keys (shop, key) VALUES ($1, $2) ON CONFLICT DO NOTHING`, s.shop, k); err != nil {
+		return nil, fmt.Errorf("store the experiment key: %w", err)
+	}
+	var key []byte
+	if err := s.pool.QueryRow(ctx, `SELECT key FROM experiment_keys WHERE shop = $1`, s.shop).Scan(&key); err != nil {
+		return nil, fmt.Errorf("read the experiment key: %w", err)
+	}
+	if len(key) != 32 {
+		return nil, errors.New("the stored experiment key is not 32 bytes")
+	}
+	return key, nil
+}
