@@ -130,6 +130,7 @@ type Service struct {
 	log *slog.Logger
 
 	camps atomic.Pointer[campaignSet]
+	texts sync.Map // item id → *cachedText: campaign items' text for relevance
 	model atomic.Pointer[Model]
 
 	mu       sync.Mutex
@@ -158,6 +159,11 @@ type spendState struct {
 type campaignSet struct {
 	list []Campaign
 	byID map[string]int
+	// bySurface lists, per surface, the campaigns whose targeting admits
+	// it (indexes into list, ascending); kws are each campaign's
+	// keywords, normalised once.
+	bySurface map[string][]int
+	kws       [][]string
 }
 
 // New opens the campaigns, spend and click model kept in o.Store.
@@ -210,10 +216,21 @@ func New(ctx context.Context, o Options) (*Service, error) {
 }
 
 func (s *Service) setCampaigns(list []Campaign) {
+	s.texts.Clear()
 	slices.SortFunc(list, func(a, b Campaign) int { return cmp.Compare(a.ID, b.ID) })
-	cs := &campaignSet{list: list, byID: map[string]int{}}
+	cs := &campaignSet{list: list, byID: map[string]int{}, bySurface: map[string][]int{}, kws: make([][]string, len(list))}
 	for i, c := range list {
 		cs.byID[c.ID] = i
+		for _, kw := range c.Targeting.Queries {
+			if k := rules.Normalize(kw); k != "" {
+				cs.kws[i] = append(cs.kws[i], k)
+			}
+		}
+		for _, sf := range rules.Surfaces {
+			if surfaceTargeted(&c, sf) {
+				cs.bySurface[sf] = append(cs.bySurface[sf], i)
+			}
+		}
 	}
 	s.camps.Store(cs)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"slices"
 	"testing"
 	"time"
@@ -146,7 +147,9 @@ func BenchmarkMerchOverhead(b *testing.B) {
 					req := httptest.NewRequest("GET", url, nil)
 					rec := httptest.NewRecorder()
 					t0 := time.Now()
-					srv.ServeHTTP(rec, req)
+					// labelled so that a -cpuprofile can be split: go tool
+					// pprof -tagfocus answer=merch
+					pprof.Do(req.Context(), pprof.Labels("answer", []string{"plain", "merch"}[k]), func(context.Context) { srv.ServeHTTP(rec, req) })
 					lat[k] = append(lat[k], time.Since(t0))
 					if rec.Code != http.StatusOK {
 						b.Fatalf("%s: %d %s", url, rec.Code, rec.Body)

@@ -426,7 +426,7 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 	}
 	offset, n := req.Offset, req.N
 	var unpushed []rules.Filter
-	arrange := !plan.Empty()
+	arrange, highlight := !plan.Empty(), false
 	if arrange {
 		req.Exclude = plan.HiddenIDs()
 		unpushed = pushFilters(&req, plan.Filters)
@@ -436,6 +436,9 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 		}
 		if window <= search.MaxN {
 			req.Offset, req.N = 0, window
+			// highlights only for the page kept, not the whole window
+			highlight = !req.NoHighlights
+			req.NoHighlights = true
 		} else {
 			// a page deeper than the index answers at once: hidden items
 			// and the index's filters still apply, pins and moves do not
@@ -481,6 +484,9 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 			} else {
 				items = []search.Hit{}
 			}
+		}
+		if highlight {
+			h.ix.Highlight(req.Query, items)
 		}
 		out.Items = items
 	}
