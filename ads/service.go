@@ -78,7 +78,7 @@ type Config struct {
 // DefaultConfig is the configuration of config.Default().
 func DefaultConfig() Config {
 	return Config{
-		Slots:   map[string][]int{"search": {1, 5}, "recommend": {3}, "similar": {3}, "bought_together": {3}, "popular": {3}, "trending": {3}, "session": {3}, "rows": {3}},
+		Slots:   map[string][]int{"search": {1, 5}, "recommend": {3}, "similar": {3}, "bought_together": {3}, "popular": {3}, "trending": {3}, "session": {3}, "rows": {3}, "because_you_viewed": {3}, "basket": {3}},
 		Reserve: ToMicros(0.05), RelevanceFloor: 0.5,
 		RepeatWindow: 30 * time.Minute, ClickTTL: 24 * time.Hour, AttributionWindow: 7 * 24 * time.Hour,
 		BotClicksPerMinute: 10, PacingSlack: 0.05, Retention: 30 * 24 * time.Hour,

@@ -258,6 +258,28 @@ type merchAnswer struct {
 	Model     string
 	Rules     []string
 	RequestID string
+	m         *merch
+	plan      *rules.Plan
+}
+
+// keep drops from list (another list of the same answer, such as one
+// anchor's row) the items the answer's rules hide or filter out, and
+// cuts it to n.
+func (a *merchAnswer) keep(ctx context.Context, list []recommend.Item, n int) []recommend.Item {
+	if !a.plan.Empty() {
+		now := a.m.now()
+		list = slices.DeleteFunc(list, func(x recommend.Item) bool {
+			if a.plan.Hide[x.ID] {
+				return true
+			}
+			if len(a.plan.Filters) == 0 {
+				return false
+			}
+			it, err := a.m.items(ctx, x.ID)
+			return err != nil || !a.plan.Keeps(&it, now)
+		})
+	}
+	return list[:min(len(list), n)]
 }
 
 func (a *merchAnswer) merch() Merch { return Merch{RequestID: a.RequestID, Rules: a.Rules} }
@@ -290,7 +312,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	if id == "" {
 		id = newRequestID()
 	}
-	out := &merchAnswer{RequestID: id}
+	out := &merchAnswer{RequestID: id, m: m}
 	var plan *rules.Plan
 	if set.Len() > 0 {
 		plan = set.Plan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
@@ -310,7 +332,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	if err != nil {
 		return nil, err
 	}
-	out.Model = ans.Model
+	out.Model, out.plan = ans.Model, plan
 	list := ans.Items
 	if !plan.Empty() {
 		out.Rules = plan.Applied

@@ -158,12 +158,17 @@ type AdSlots struct {
 	Trending       []int `yaml:"trending"`
 	Session        []int `yaml:"session"`
 	Rows           []int `yaml:"rows"`
+	// BecauseYouViewed is the merged row of because-you-viewed answers;
+	// Basket the complete-your-basket answer.
+	BecauseYouViewed []int `yaml:"because_you_viewed"`
+	Basket           []int `yaml:"basket"`
 }
 
 // Map returns the slots by surface name.
 func (s AdSlots) Map() map[string][]int {
 	return map[string][]int{"search": s.Search, "recommend": s.Recommend, "similar": s.Similar, "bought_together": s.BoughtTogether,
-		"popular": s.Popular, "trending": s.Trending, "session": s.Session, "rows": s.Rows}
+		"popular": s.Popular, "trending": s.Trending, "session": s.Session, "rows": s.Rows,
+		"because_you_viewed": s.BecauseYouViewed, "basket": s.Basket}
 }
 
 // Ads configures sponsored products: the ad slots of each answer, the
@@ -171,7 +176,7 @@ func (s AdSlots) Map() map[string][]int {
 type Ads struct {
 	// Slots are the 1-based positions of ad slots per surface (search,
 	// recommend, similar, bought_together, popular, trending, session,
-	// rows); a surface not listed shows no ads, and no campaign means no
+	// rows, because_you_viewed, basket); a surface not listed shows no ads, and no campaign means no
 	// ads anywhere.
 	Slots AdSlots `yaml:"slots"`
 	// Reserve is the least price of a click (currency units).
@@ -436,7 +441,8 @@ func Default() Config {
 		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
 		Shops:       Shops{IdleUnload: 30 * time.Minute},
 		Ads: Ads{Slots: AdSlots{Search: []int{1, 5}, Recommend: []int{3}, Similar: []int{3}, BoughtTogether: []int{3},
-			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3}},
+			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3},
+			BecauseYouViewed: []int{3}, Basket: []int{3}},
 			Reserve: 0.05, RelevanceFloor: 0.5, RepeatWindow: 30 * time.Minute, ClickTTL: 24 * time.Hour,
 			AttributionWindow: 7 * 24 * time.Hour, BotClicksPerMinute: 10, PacingSlack: 0.05, Retention: 30 * 24 * time.Hour},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},

@@ -380,6 +380,12 @@ func (b byKey) Swap(i, j int) {
 	b.k[i], b.k[j] = b.k[j], b.k[i]
 }
 
+// Keeps reports whether an item may stay in an answer under the plan: not
+// hidden, and within its filters.
+func (p *Plan) Keeps(it *catalog.Item, now time.Time) bool {
+	return p.Empty() || (!p.Hide[it.ID] && p.passes(it, now))
+}
+
 func (p *Plan) passes(it *catalog.Item, now time.Time) bool {
 	for i := range p.Filters {
 		if !p.Filters[i].Matches(it, now) {
