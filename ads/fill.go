@@ -2,12 +2,14 @@ package ads
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/rules"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // Request is an answer that may carry ads.
@@ -80,11 +82,23 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	if r.Surface == "search" && qn != "" {
 		qw = queryWords(qn)
 	}
+	var shown map[string]int // the shopper's impressions today, read once when a campaign is capped
+	shownRead := false
+	underCap := func(c *Campaign) bool {
+		if c.FrequencyCap == 0 || r.User == "" {
+			return true
+		}
+		if !shownRead {
+			shown, shownRead = s.shown(ctx, r.User, now), true
+		}
+		n, ok := shown[c.ID]
+		return shown != nil && (!ok || n < c.FrequencyCap)
+	}
 	var bidders []Bidder
 	var feats []Features // parallel to bidders
 	for _, ci := range cs.bySurface[r.Surface] {
 		c := &cs.list[ci]
-		if !c.Active(now) || !queryTargeted(c, cs.kws[ci], &r, qn) || !s.underCap(c, r.User, now) || !s.Affordable(ctx, c, now) {
+		if !c.Active(now) || !queryTargeted(c, cs.kws[ci], &r, qn) || !underCap(c) || !s.Affordable(ctx, c, now) {
 			continue
 		}
 		for _, id := range c.Items[:min(len(c.Items), 100)] {
@@ -224,21 +238,37 @@ func underCat(c, prefix string) bool {
 	return c == prefix || strings.HasPrefix(c, prefix+"/")
 }
 
-// underCap reports whether a shopper may see one more impression of c today.
-func (s *Service) underCap(c *Campaign, user string, now time.Time) bool {
-	if c.FrequencyCap == 0 || user == "" {
-		return true
+// freqKey names a shopper's impressions of a campaign on a day.
+func freqKey(d, user, campaign string) string { return d + "\x00" + user + "\x00" + campaign }
+
+// shown returns a shopper's impressions today per campaign: those in the
+// store (written by any replica sharing it) and those this replica has
+// not written yet.
+func (s *Service) shown(ctx context.Context, user string, now time.Time) map[string]int {
+	prefix := day(now) + "\x00" + user + "\x00"
+	out := map[string]int{}
+	err := s.o.Store.MerchView(ctx, func(tx store.MerchTx) error {
+		return tx.Scan(bFreq, prefix, func(k string, v []byte) error {
+			if len(v) == 8 {
+				out[strings.TrimPrefix(k, prefix)] += int(binary.BigEndian.Uint64(v))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		s.log.Error("ads: reading frequency counts", "user", user, "error", err)
+		return nil // unknown: capped campaigns sit out
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rollFreq(now)
-	return s.freq[c.ID+"\x00"+user] < c.FrequencyCap
-}
-
-func (s *Service) rollFreq(now time.Time) {
-	if d := day(now); d != s.freqDay {
-		s.freqDay, s.freq = d, map[string]int{}
+	for _, m := range []map[string]int{s.freq, s.freqFlushing} {
+		for k, n := range m {
+			if c, ok := strings.CutPrefix(k, prefix); ok {
+				out[c] += n
+			}
+		}
 	}
+	s.mu.Unlock()
+	return out
 }
 
 func (s *Service) history(item string) float64 {
@@ -256,7 +286,6 @@ func (s *Service) history(item string) float64 {
 func (s *Service) logImpressions(imps []Impression, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rollFreq(now)
 	for _, im := range imps {
 		if len(s.pending) >= maxPending {
 			s.dropped.Add(1)
@@ -264,7 +293,7 @@ func (s *Service) logImpressions(imps []Impression, now time.Time) {
 		}
 		s.pending[im.RequestID+"\x00"+im.Item] = im
 		if im.User != "" {
-			s.freq[im.Campaign+"\x00"+im.User]++
+			s.freq[freqKey(day(im.At), im.User, im.Campaign)]++
 		}
 		h := s.itemHist[im.Item]
 		if h == nil {

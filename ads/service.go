@@ -31,6 +31,11 @@ import (
 //	ad_events:         event seq (16 hex) → outcome: events already handled
 //	ad_model:          "current" / "previous" → Model (JSON)
 //	ad_slots:          surface, position (4 digits) → revenue micros; surface, "answers" → count
+//	ad_freq:           day, user, campaign → impressions that day (frequency caps)
+//	ad_bot:            user → the times of their ad clicks in the last minute (bot rate)
+//
+// Frequency counts and bot rates live in the store, not in a replica's
+// memory, so that replicas sharing a store (PostgreSQL) share them.
 const (
 	bCampaigns = "campaigns"
 	bVersions  = "campaign_versions"
@@ -42,6 +47,8 @@ const (
 	bEvents    = "ad_events"
 	bModel     = "ad_model"
 	bSlots     = "ad_slots"
+	bFreq      = "ad_freq"
+	bBot       = "ad_bot"
 )
 
 func rulesSurfaces() []string { return rules.Surfaces }
@@ -133,16 +140,17 @@ type Service struct {
 	texts sync.Map // item id → *cachedText: campaign items' text for relevance
 	model atomic.Pointer[Model]
 
-	mu       sync.Mutex
-	campMu   sync.Mutex // serialises campaign changes
-	pending  map[string]Impression
-	spend    map[string]*spendState // campaign → cached spend
-	freq     map[string]int         // day, campaign, user → impressions
-	freqDay  string
-	itemHist map[string]*[2]int // item → ad impressions, clicks
-	botTimes map[string][]time.Time
-	clickers map[string]bool  // users with a charged ad click (attribution)
-	answers  map[string]int64 // surface → answers with ad slots, not yet written
+	mu      sync.Mutex
+	campMu  sync.Mutex // serialises campaign changes
+	pending map[string]Impression
+	spend   map[string]*spendState // campaign → cached spend
+	// freq and freqFlushing count impressions per day, user, campaign
+	// not yet added to the store's ad_freq (queued; being written)
+	freq         map[string]int
+	freqFlushing map[string]int
+	itemHist     map[string]*[2]int // item → ad impressions, clicks
+	clickers     map[string]bool    // users with a charged ad click (attribution)
+	answers      map[string]int64   // surface → answers with ad slots, not yet written
 
 	flushMu   sync.Mutex
 	dropped   atomic.Int64 // impressions dropped (queue full)
@@ -178,7 +186,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Config = DefaultConfig()
 	}
 	s := &Service{o: o, log: o.Logger, pending: map[string]Impression{}, spend: map[string]*spendState{},
-		freq: map[string]int{}, itemHist: map[string]*[2]int{}, botTimes: map[string][]time.Time{}, clickers: map[string]bool{},
+		freq: map[string]int{}, freqFlushing: map[string]int{}, itemHist: map[string]*[2]int{}, clickers: map[string]bool{},
 		answers: map[string]int64{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
