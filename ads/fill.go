@@ -77,6 +77,10 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		}
 		return orgCats
 	}
+	floor := s.o.Config.RelevanceFloor
+	if f, ok := s.o.Config.SurfaceFloors[r.Surface]; ok {
+		floor = f
+	}
 	qn := rules.Normalize(r.Query)
 	var qw []string // the query's words, for text match (read once)
 	if r.Surface == "search" && qn != "" {
@@ -117,7 +121,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 			} else {
 				rel = relevance(&r, it, organicCats())
 			}
-			if rel < s.o.Config.RelevanceFloor || rel <= 0 {
+			if rel < floor || rel <= 0 {
 				continue
 			}
 			f := Features{Position: 1, TextMatch: rel, History: s.history(id)}

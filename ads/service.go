@@ -62,6 +62,8 @@ type Config struct {
 	Reserve Micros
 	// RelevanceFloor is the least relevance (0..1) for an ad to compete.
 	RelevanceFloor float64
+	// SurfaceFloors override RelevanceFloor on some surfaces.
+	SurfaceFloors map[string]float64
 	// RepeatWindow: a shopper's further clicks on the same ad item within
 	// it are not charged.
 	RepeatWindow time.Duration

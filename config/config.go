@@ -171,6 +171,34 @@ func (s AdSlots) Map() map[string][]int {
 		"because_you_viewed": s.BecauseYouViewed, "basket": s.Basket}
 }
 
+// AdFloors override ads.relevance_floor on some surfaces (unset: the
+// shared floor).
+type AdFloors struct {
+	Search           *float64 `yaml:"search"`
+	Recommend        *float64 `yaml:"recommend"`
+	Similar          *float64 `yaml:"similar"`
+	BoughtTogether   *float64 `yaml:"bought_together"`
+	Popular          *float64 `yaml:"popular"`
+	Trending         *float64 `yaml:"trending"`
+	Session          *float64 `yaml:"session"`
+	Rows             *float64 `yaml:"rows"`
+	BecauseYouViewed *float64 `yaml:"because_you_viewed"`
+	Basket           *float64 `yaml:"basket"`
+}
+
+// Map returns the floors that are set, by surface name.
+func (f AdFloors) Map() map[string]float64 {
+	out := map[string]float64{}
+	for name, p := range map[string]*float64{"search": f.Search, "recommend": f.Recommend, "similar": f.Similar,
+		"bought_together": f.BoughtTogether, "popular": f.Popular, "trending": f.Trending, "session": f.Session,
+		"rows": f.Rows, "because_you_viewed": f.BecauseYouViewed, "basket": f.Basket} {
+		if p != nil {
+			out[name] = *p
+		}
+	}
+	return out
+}
+
 // Ads configures sponsored products: the ad slots of each answer, the
 // auction and what makes a click billable.
 type Ads struct {
@@ -184,6 +212,12 @@ type Ads struct {
 	// RelevanceFloor (0..1): an ad less relevant to the answer than this
 	// never competes, whatever its bid.
 	RelevanceFloor float64 `yaml:"relevance_floor"`
+	// RelevanceFloors set another floor on some surfaces. Relevance is
+	// the share of the query's words an ad matches on search, and the
+	// share of the answer's items in the ad's category elsewhere, so the
+	// two may want different floors (docs/merchandising.md measures what
+	// a recommendation floor costs organic quality and buys in fill).
+	RelevanceFloors AdFloors `yaml:"relevance_floors"`
 	// RepeatWindow: a shopper's further clicks on the same ad within it
 	// are not charged.
 	RepeatWindow time.Duration `yaml:"repeat_window"`
@@ -515,6 +549,11 @@ func (c Config) Validate() error {
 	if a := c.Ads; !(a.Reserve >= 0) || !(a.RelevanceFloor >= 0 && a.RelevanceFloor <= 1) || !(a.PacingSlack >= 0 && a.PacingSlack <= 1) ||
 		a.RepeatWindow < 0 || a.ClickTTL < 0 || a.AttributionWindow < 0 || a.BotClicksPerMinute < 0 || a.Retention < 0 {
 		return errors.New("config: ads: reserve ≥ 0, relevance_floor and pacing_slack from 0 to 1, windows, retention and bot_clicks_per_minute ≥ 0")
+	}
+	for surface, f := range c.Ads.RelevanceFloors.Map() {
+		if !(f >= 0 && f <= 1) {
+			return fmt.Errorf("config: ads.relevance_floors.%s %v must be from 0 to 1", surface, f)
+		}
 	}
 	for surface, ps := range c.Ads.Slots.Map() {
 		for _, p := range ps {
