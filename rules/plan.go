@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -321,9 +320,13 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 		}
 	}
 	out := make([]Placed, 0, len(ids)+len(pins))
-	var keys []float64 // parallel to out while moves re-score
+	type keyed struct {
+		p   Placed
+		key float64
+	}
+	var keys []keyed // the kept items with their new keys, while moves re-score
 	if moves {
-		keys = make([]float64, 0, len(ids))
+		keys = make([]keyed, 0, len(ids))
 	}
 	for i, id := range ids {
 		if p.Hide[id] || (len(pins) > 0 && isPinned(id)) {
@@ -336,8 +339,9 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 				continue
 			}
 		}
-		out = append(out, Placed{ID: id, From: i})
-		if moves {
+		if !moves {
+			out = append(out, Placed{ID: id, From: i})
+		} else {
 			// position-based relevance when scores are flat or missing
 			base := 1 - float64(i)/float64(max(1, len(ids)))
 			if i < len(scores) && hi > lo {
@@ -349,11 +353,14 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 					moved += p.Moves[k].Strength
 				}
 			}
-			keys = append(keys, base*(1-1e-9)+moved) // base < 1: a full-strength move passes all
+			keys = append(keys, keyed{Placed{ID: id, From: i}, base*(1-1e-9) + moved}) // base < 1: a full-strength move passes all
 		}
 	}
 	if moves {
-		sort.Stable(byKey{out, keys})
+		slices.SortStableFunc(keys, func(a, b keyed) int { return cmp.Compare(b.key, a.key) })
+		for _, k := range keys {
+			out = append(out, k.p)
+		}
 	}
 	for _, pin := range pins {
 		it, ok := look(pin.ItemID)
@@ -365,19 +372,6 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 		out = slices.Insert(out, at, pl)
 	}
 	return out
-}
-
-// byKey sorts placed items by descending key, keeping the two in step.
-type byKey struct {
-	p []Placed
-	k []float64
-}
-
-func (b byKey) Len() int           { return len(b.p) }
-func (b byKey) Less(i, j int) bool { return b.k[i] > b.k[j] }
-func (b byKey) Swap(i, j int) {
-	b.p[i], b.p[j] = b.p[j], b.p[i]
-	b.k[i], b.k[j] = b.k[j], b.k[i]
 }
 
 // Keeps reports whether an item may stay in an answer under the plan: not
