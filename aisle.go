@@ -618,7 +618,7 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	a.eng.Subscribe(items)
 	ac := a.cfg.Ads
 	if a.ads, err = ads.New(ctx, ads.Options{Store: a.st, Item: items.Get, Logger: a.log, Config: ads.Config{
-		Slots: ac.Slots.Map(), Reserve: ads.ToMicros(ac.Reserve), RelevanceFloor: ac.RelevanceFloor,
+		Slots: ac.Slots.Map(), Reserve: ads.ToMicros(ac.Reserve), RelevanceFloor: ac.RelevanceFloor, SurfaceFloors: ac.RelevanceFloors.Map(),
 		RepeatWindow: ac.RepeatWindow, ClickTTL: ac.ClickTTL, AttributionWindow: ac.AttributionWindow,
 		BotClicksPerMinute: ac.BotClicksPerMinute, PacingSlack: ac.PacingSlack, Retention: ac.Retention,
 	}}); err != nil {

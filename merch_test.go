@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	neturl "net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -448,5 +449,74 @@ func TestStorefrontRecommendedRowIsMerchandised(t *testing.T) {
 	}
 	if first := strings.Index(rowHTML, `data-item="`); first < 0 || !strings.HasPrefix(rowHTML[first:], `data-item="s1"`) {
 		t.Fatalf("the pinned item is not first:\n%s", rowHTML)
+	}
+}
+
+// Rules and ads apply to the because-you-viewed rows and to the basket
+// (complete your basket) as to every recommendation answer: a hidden item
+// leaves the merged row and every anchor's row, a pin takes its position,
+// a campaign targeting the surface fills its slot (3) marked sponsored,
+// and rules=off&ads=off gives the model's answer.
+func TestRulesAndAdsOnBecauseYouViewedAndBasket(t *testing.T) {
+	url, _ := serveAt(t, t.TempDir())
+	call(t, "POST", url+"/api/items", shopItems(), 200, nil)
+	var evs []string
+	for u := range 6 {
+		for _, it := range []string{"c0", "s0", "s1", "p0", "p1", "c1"} {
+			evs = append(evs, fmt.Sprintf(`{"user_id":"b%d","item_id":%q,"type":"purchase"}`, u, it))
+		}
+	}
+	evs = append(evs, `{"user_id":"v","item_id":"c0","type":"view"}`, `{"user_id":"v","item_id":"s0","type":"view"}`)
+	call(t, "POST", url+"/api/events", "["+strings.Join(evs, ",")+"]", 200, nil)
+
+	byv := url + "/api/recommend/v/because-you-viewed?n=6&anchors=2"
+	type rows struct {
+		answer
+		Rows []struct {
+			AnchorID string `json:"anchor_id"`
+			Items    []hit  `json:"items"`
+		} `json:"rows"`
+	}
+	var plain rows
+	call(t, "GET", byv+"&rules=off&ads=off", "", 200, &plain)
+	if len(plain.Items) < 4 || len(plain.Rows) != 2 {
+		t.Fatalf("because you viewed, without rules: %s, %d rows", plain.ids(), len(plain.Rows))
+	}
+	hidden := plain.Items[0].ID // the model's first
+	var basketPlain answer
+	call(t, "POST", url+"/api/recommend/basket?rules=off&ads=off", `{"items":["c0"],"n":4}`, 200, &basketPlain)
+	if len(basketPlain.Items) < 3 {
+		t.Fatalf("basket without rules: %s", basketPlain.ids())
+	}
+	bHidden := basketPlain.Items[0].ID
+
+	var r1, r2 struct{ ID string }
+	call(t, "POST", url+"/api/rules", fmt.Sprintf(`{"name":"byv","if":{"surfaces":["because_you_viewed"]},"then":{"pin":[{"item_id":"p3","position":1}],"hide":[%q]}}`, hidden), 201, &r1)
+	call(t, "POST", url+"/api/rules", fmt.Sprintf(`{"name":"basket","if":{"surfaces":["basket"]},"then":{"pin":[{"item_id":"c5","position":2}],"hide":[%q]}}`, bHidden), 201, &r2)
+	call(t, "POST", url+"/api/campaigns", `{"name":"pens","advertiser":"Bic","items":["p2"],"bid":0.5,"daily_budget":10,"targeting":{"surfaces":["because_you_viewed","basket"]},"pacing":"asap"}`, 201, nil)
+
+	var got rows
+	call(t, "GET", byv, "", 200, &got)
+	if len(got.Items) != 6 || got.Items[0].ID != "p3" || !got.Items[0].Pinned || slices.ContainsFunc(got.Items, func(h hit) bool { return h.ID == hidden }) ||
+		got.Items[2].ID != "p2" || !got.Items[2].Sponsored || len(got.Rules) != 1 || got.Rules[0] != r1.ID || got.RequestID == "" {
+		t.Fatalf("because you viewed with a pin of p3, %s hidden and an ad for p2: %s, rules %v, request %q", hidden, got.ids(), got.Rules, got.RequestID)
+	}
+	for _, row := range got.Rows {
+		for _, h := range row.Items {
+			if h.ID == hidden {
+				t.Fatalf("the hidden item %s is still in the row of %s", hidden, row.AnchorID)
+			}
+		}
+	}
+	var basket answer
+	call(t, "POST", url+"/api/recommend/basket", `{"items":["c0"],"n":4}`, 200, &basket)
+	if len(basket.Items) != 4 || basket.Items[1].ID != "c5" || !basket.Items[1].Pinned || basket.Items[2].ID != "p2" || !basket.Items[2].Sponsored ||
+		slices.ContainsFunc(basket.Items, func(h hit) bool { return h.ID == bHidden }) || len(basket.Rules) != 1 || basket.Rules[0] != r2.ID {
+		t.Fatalf("basket with a pin of c5 at 2, %s hidden and an ad for p2 at 3: %s, rules %v", bHidden, basket.ids(), basket.Rules)
+	}
+	var again answer
+	call(t, "POST", url+"/api/recommend/basket?rules=off&ads=off", `{"items":["c0"],"n":4}`, 200, &again)
+	if again.ids() != basketPlain.ids() {
+		t.Fatalf("rules=off&ads=off: %s, before the rules %s", again.ids(), basketPlain.ids())
 	}
 }

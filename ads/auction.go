@@ -34,7 +34,7 @@ type Win struct {
 // the reserve and never above its own bid (the reserve when there is no
 // (k+1)-th). Equal scores are ordered by campaign id, then item id.
 func Auction(bidders []Bidder, slots int, reserve Micros) []Win {
-	var in []Bidder
+	in := make([]Bidder, 0, len(bidders))
 	for _, b := range bidders {
 		if b.Bid >= reserve && b.Bid > 0 && b.PCTR > 0 && b.Relevance > 0 {
 			in = append(in, b)
@@ -50,11 +50,9 @@ func Auction(bidders []Bidder, slots int, reserve Micros) []Win {
 		return cmp.Compare(a.Item, b.Item)
 	})
 	// one item per campaign: its best
-	seen := map[string]bool{}
 	ranked := in[:0]
 	for _, b := range in {
-		if !seen[b.Campaign] {
-			seen[b.Campaign] = true
+		if !slices.ContainsFunc(ranked, func(r Bidder) bool { return r.Campaign == b.Campaign }) {
 			ranked = append(ranked, b)
 		}
 	}

@@ -166,7 +166,12 @@ func (c *Campaign) Active(now time.Time) bool {
 
 // KeywordMatch reports whether a query matches keyword kw by match type.
 func KeywordMatch(query, kw, matchType string) bool {
-	q, k := rules.Normalize(query), rules.Normalize(kw)
+	return keywordMatch(rules.Normalize(query), rules.Normalize(kw), matchType)
+}
+
+// keywordMatch is KeywordMatch of a query and a keyword already
+// normalised; it allocates only for broad matches of several words.
+func keywordMatch(q, k, matchType string) bool {
 	if q == "" || k == "" {
 		return false
 	}
@@ -174,11 +179,10 @@ func KeywordMatch(query, kw, matchType string) bool {
 	case MatchExact:
 		return q == k
 	case MatchPhrase:
-		return strings.Contains(" "+q+" ", " "+k+" ")
+		return hasWordRun(q, k)
 	default:
-		words := strings.Fields(q)
-		for _, w := range strings.Fields(k) {
-			if !slices.Contains(words, w) {
+		for w := range strings.SplitSeq(k, " ") {
+			if !hasWordRun(q, w) {
 				return false
 			}
 		}
@@ -186,22 +190,77 @@ func KeywordMatch(query, kw, matchType string) bool {
 	}
 }
 
+// hasWordRun reports whether the words of k appear, in order and next to
+// each other, in q (both normalised: words between single spaces).
+func hasWordRun(q, k string) bool {
+	for from := 0; from <= len(q)-len(k); {
+		i := strings.Index(q[from:], k)
+		if i < 0 {
+			return false
+		}
+		i += from
+		if (i == 0 || q[i-1] == ' ') && (i+len(k) == len(q) || q[i+len(k)] == ' ') {
+			return true
+		}
+		from = i + 1
+	}
+	return false
+}
+
 // TextMatch is the query–item relevance: the share of the query's words
 // found in the item's title, brand or categories (0..1).
 func TextMatch(query string, it *catalog.Item) float64 {
+	return textMatch(queryWords(query), itemText(it))
+}
+
+// queryWords are a query's words as TextMatch compares them.
+func queryWords(query string) []string {
 	qw := strings.Fields(rules.Normalize(query))
+	for i, w := range qw {
+		qw[i] = strings.Trim(w, ".,;:!?\"'()")
+	}
+	return qw
+}
+
+// itemText is an item's title, brand and categories as TextMatch searches
+// them: lower-case words between single spaces, a space at each end.
+func itemText(it *catalog.Item) string {
+	return " " + strings.Join(strings.FieldsFunc(strings.ToLower(it.Title+" "+it.Brand+" "+strings.Join(it.Categories, " ")), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127)
+	}), " ") + " "
+}
+
+// textMatch is TextMatch over prepared words and text; it allocates nothing.
+func textMatch(qw []string, text string) float64 {
 	if len(qw) == 0 {
 		return 0
 	}
-	text := " " + strings.Join(strings.FieldsFunc(strings.ToLower(it.Title+" "+it.Brand+" "+strings.Join(it.Categories, " ")), func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127)
-	}), " ") + " "
 	hit := 0
 	for _, w := range qw {
-		w = strings.Trim(w, ".,;:!?\"'()")
-		if w != "" && (strings.Contains(text, " "+w+" ") || strings.Contains(text, " "+strings.TrimSuffix(w, "s")+" ") || strings.Contains(text, " "+w+"s ")) {
+		if w != "" && (hasWord(text, w, "") || hasWord(text, strings.TrimSuffix(w, "s"), "") || hasWord(text, w, "s")) {
 			hit++
 		}
 	}
 	return float64(hit) / float64(len(qw))
+}
+
+// hasWord reports whether text (words between single spaces) contains the
+// word w+suffix.
+func hasWord(text, w, suffix string) bool {
+	if w == "" {
+		return false
+	}
+	for from := 0; from < len(text); {
+		i := strings.Index(text[from:], w)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(w)
+		if i > 0 && text[i-1] == ' ' && strings.HasPrefix(text[end:], suffix) && end+len(suffix) < len(text) && text[end+len(suffix)] == ' ' {
+			return true
+		}
+		from = i + 1
+	}
+	return false
 }

@@ -2,12 +2,14 @@ package ads
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/rules"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // Request is an answer that may carry ads.
@@ -66,19 +68,41 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	organicCats := func() []string { // read once, when an ad needs it
 		if !orgRead {
 			orgRead = true
+			orgCats = make([]string, 0, 20)
 			for _, id := range r.Organic[:min(len(r.Organic), 20)] {
 				if it := item(id); it != nil {
-					orgCats = append(orgCats, topCats(it)...)
+					orgCats = append(orgCats, topCat(it))
 				}
 			}
 		}
 		return orgCats
 	}
+	floor := s.o.Config.RelevanceFloor
+	if f, ok := s.o.Config.SurfaceFloors[r.Surface]; ok {
+		floor = f
+	}
+	qn := rules.Normalize(r.Query)
+	var qw []string // the query's words, for text match (read once)
+	if r.Surface == "search" && qn != "" {
+		qw = queryWords(qn)
+	}
+	var shown map[string]int // the shopper's impressions today, read once when a campaign is capped
+	shownRead := false
+	underCap := func(c *Campaign) bool {
+		if c.FrequencyCap == 0 || r.User == "" {
+			return true
+		}
+		if !shownRead {
+			shown, shownRead = s.shown(ctx, r.User, now), true
+		}
+		n, ok := shown[c.ID]
+		return shown != nil && (!ok || n < c.FrequencyCap)
+	}
 	var bidders []Bidder
-	feats := map[string]Features{}
-	for ci := range cs.list {
+	var feats []Features // parallel to bidders
+	for _, ci := range cs.bySurface[r.Surface] {
 		c := &cs.list[ci]
-		if !c.Active(now) || !targets(c, &r) || !s.underCap(c, r.User, now) || !s.Affordable(ctx, c, now) {
+		if !c.Active(now) || !queryTargeted(c, cs.kws[ci], &r, qn) || !underCap(c) || !s.Affordable(ctx, c, now) {
 			continue
 		}
 		for _, id := range c.Items[:min(len(c.Items), 100)] {
@@ -91,8 +115,13 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 			}) {
 				continue
 			}
-			rel := relevance(&r, it, organicCats())
-			if rel < s.o.Config.RelevanceFloor || rel <= 0 {
+			var rel float64
+			if qw != nil {
+				rel = textMatch(qw, s.text(it))
+			} else {
+				rel = relevance(&r, it, organicCats())
+			}
+			if rel < floor || rel <= 0 {
 				continue
 			}
 			f := Features{Position: 1, TextMatch: rel, History: s.history(id)}
@@ -102,7 +131,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 			if r.Affinity != nil {
 				f.Affinity = r.Affinity(id)
 			}
-			feats[c.ID+"\x00"+id] = f
+			feats = append(feats, f)
 			bidders = append(bidders, Bidder{Campaign: c.ID, Item: id, Bid: ToMicros(c.Bid), PCTR: m.Predict(f), Relevance: rel})
 		}
 	}
@@ -114,7 +143,13 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	imps := make([]Impression, 0, len(wins))
 	for _, w := range wins {
 		pos := slots[w.Slot]
-		f := feats[w.Campaign+"\x00"+w.Item]
+		var f Features
+		for k := range bidders {
+			if bidders[k].Campaign == w.Campaign && bidders[k].Item == w.Item {
+				f = feats[k]
+				break
+			}
+		}
 		f.Position = pos
 		out = append(out, Placement{Position: pos, Item: w.Item, Campaign: w.Campaign, Price: w.Price})
 		imps = append(imps, Impression{RequestID: r.RequestID, Item: w.Item, Campaign: w.Campaign, User: r.User,
@@ -124,22 +159,24 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	return out
 }
 
-// targets reports whether a campaign's surface and query targeting admit
-// the request. A campaign targeting queries shows on search (and on other
+// surfaceTargeted reports whether a campaign's surface targeting admits
+// a surface. A campaign targeting queries shows on search (and on other
 // surfaces only when it lists them).
-func targets(c *Campaign, r *Request) bool {
+func surfaceTargeted(c *Campaign, surface string) bool {
 	t := &c.Targeting
 	if len(t.Surfaces) > 0 {
-		if !slices.Contains(t.Surfaces, r.Surface) {
-			return false
-		}
-	} else if len(t.Queries) > 0 && r.Surface != "search" {
-		return false
+		return slices.Contains(t.Surfaces, surface)
 	}
-	if r.Surface == "search" && len(t.Queries) > 0 {
-		return slices.ContainsFunc(t.Queries, func(kw string) bool { return KeywordMatch(r.Query, kw, t.MatchType) })
+	return len(t.Queries) == 0 || surface == "search"
+}
+
+// queryTargeted reports whether a campaign's query targeting (kws, its
+// keywords normalised) admits the request, whose query normalised is q.
+func queryTargeted(c *Campaign, kws []string, r *Request, q string) bool {
+	if r.Surface != "search" || len(c.Targeting.Queries) == 0 {
+		return true
 	}
-	return true
+	return slices.ContainsFunc(kws, func(kw string) bool { return keywordMatch(q, kw, c.Targeting.MatchType) })
 }
 
 // relevance is how well an ad item fits the answer (0..1): on search, its
@@ -159,28 +196,45 @@ func relevance(r *Request, it *catalog.Item, orgCats []string) float64 {
 	if len(orgCats) == 0 {
 		return 0
 	}
-	mine := topCats(it)
+	mine := topCat(it)
 	hit := 0
 	for _, c := range orgCats {
-		if slices.Contains(mine, c) {
+		if c == mine {
 			hit++
 		}
 	}
 	return float64(hit) / float64(len(orgCats))
 }
 
-func topCats(it *catalog.Item) []string {
-	var out []string
+// topCat is the top level of an item's first category ("" without one).
+func topCat(it *catalog.Item) string {
 	for _, c := range it.Categories {
-		top, _, _ := strings.Cut(strings.Trim(c, "/"), "/")
-		if top != "" && !slices.Contains(out, top) {
-			out = append(out, top)
+		if top, _, _ := strings.Cut(strings.Trim(c, "/"), "/"); top != "" {
+			return top
 		}
 	}
-	if len(out) == 0 {
-		return []string{""}
+	return ""
+}
+
+// text returns itemText(it), kept per item while its title, brand and
+// categories stay the same (campaign items are few; cleared when the
+// campaigns change).
+func (s *Service) text(it *catalog.Item) string {
+	if v, ok := s.texts.Load(it.ID); ok {
+		t := v.(*cachedText)
+		if t.title == it.Title && t.brand == it.Brand && slices.Equal(t.cats, it.Categories) {
+			return t.text
+		}
 	}
-	return out[:1]
+	t := &cachedText{title: it.Title, brand: it.Brand, cats: it.Categories, text: itemText(it)}
+	s.texts.Store(it.ID, t)
+	return t.text
+}
+
+type cachedText struct {
+	title, brand string
+	cats         []string
+	text         string
 }
 
 func underCat(c, prefix string) bool {
@@ -188,21 +242,37 @@ func underCat(c, prefix string) bool {
 	return c == prefix || strings.HasPrefix(c, prefix+"/")
 }
 
-// underCap reports whether a shopper may see one more impression of c today.
-func (s *Service) underCap(c *Campaign, user string, now time.Time) bool {
-	if c.FrequencyCap == 0 || user == "" {
-		return true
+// freqKey names a shopper's impressions of a campaign on a day.
+func freqKey(d, user, campaign string) string { return d + "\x00" + user + "\x00" + campaign }
+
+// shown returns a shopper's impressions today per campaign: those in the
+// store (written by any replica sharing it) and those this replica has
+// not written yet.
+func (s *Service) shown(ctx context.Context, user string, now time.Time) map[string]int {
+	prefix := day(now) + "\x00" + user + "\x00"
+	out := map[string]int{}
+	err := s.o.Store.MerchView(ctx, func(tx store.MerchTx) error {
+		return tx.Scan(bFreq, prefix, func(k string, v []byte) error {
+			if len(v) == 8 {
+				out[strings.TrimPrefix(k, prefix)] += int(binary.BigEndian.Uint64(v))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		s.log.Error("ads: reading frequency counts", "user", user, "error", err)
+		return nil // unknown: capped campaigns sit out
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rollFreq(now)
-	return s.freq[c.ID+"\x00"+user] < c.FrequencyCap
-}
-
-func (s *Service) rollFreq(now time.Time) {
-	if d := day(now); d != s.freqDay {
-		s.freqDay, s.freq = d, map[string]int{}
+	for _, m := range []map[string]int{s.freq, s.freqFlushing} {
+		for k, n := range m {
+			if c, ok := strings.CutPrefix(k, prefix); ok {
+				out[c] += n
+			}
+		}
 	}
+	s.mu.Unlock()
+	return out
 }
 
 func (s *Service) history(item string) float64 {
@@ -220,7 +290,6 @@ func (s *Service) history(item string) float64 {
 func (s *Service) logImpressions(imps []Impression, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rollFreq(now)
 	for _, im := range imps {
 		if len(s.pending) >= maxPending {
 			s.dropped.Add(1)
@@ -228,7 +297,7 @@ func (s *Service) logImpressions(imps []Impression, now time.Time) {
 		}
 		s.pending[im.RequestID+"\x00"+im.Item] = im
 		if im.User != "" {
-			s.freq[im.Campaign+"\x00"+im.User]++
+			s.freq[freqKey(day(im.At), im.User, im.Campaign)]++
 		}
 		h := s.itemHist[im.Item]
 		if h == nil {

@@ -2,9 +2,12 @@ package ads
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/rules"
 )
 
 // A campaign sent by a client either fails validation or keeps its
@@ -28,6 +31,74 @@ func FuzzCampaign(f *testing.F) {
 		var again Campaign
 		if err := json.Unmarshal(data, &again); err != nil || again.Validate() != nil {
 			t.Fatalf("a valid campaign %s does not survive a round trip: %v", data, err)
+		}
+	})
+}
+
+// textMatchByConcat is TextMatch as first written (a word is found by
+// searching " w " in the text): the allocation-free textMatch must agree.
+func textMatchByConcat(query string, it *catalog.Item) float64 {
+	qw := strings.Fields(rules.Normalize(query))
+	if len(qw) == 0 {
+		return 0
+	}
+	text := itemText(it)
+	hit := 0
+	for _, w := range qw {
+		w = strings.Trim(w, ".,;:!?\"'()")
+		if w != "" && (strings.Contains(text, " "+w+" ") || strings.Contains(text, " "+strings.TrimSuffix(w, "s")+" ") || strings.Contains(text, " "+w+"s ")) {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(qw))
+}
+
+func FuzzTextMatch(f *testing.F) {
+	f.Add("blue pens", "Blue pen, 12 pack", "Pilot", "Office/Pens")
+	f.Add("staplers (heavy)", "Heavy-duty stapler", "Acme", "Office/Staplers")
+	f.Add("s ss sss", "ss s", "", "")
+	f.Add("红色 跑鞋", "红色跑鞋 男款", "李宁", "Sports")
+	f.Fuzz(func(t *testing.T, q, title, brand, cat string) {
+		it := &catalog.Item{Title: title, Brand: brand, Categories: []string{cat}}
+		if got, want := TextMatch(q, it), textMatchByConcat(q, it); got != want {
+			t.Fatalf("TextMatch(%q, %q %q %q) = %v, by concatenation %v", q, title, brand, cat, got, want)
+		}
+	})
+}
+
+// keywordMatchByFields is KeywordMatch as first written (phrase by " k "
+// in " q ", broad by word lists): the allocation-free one must agree.
+func keywordMatchByFields(query, kw, matchType string) bool {
+	q, k := rules.Normalize(query), rules.Normalize(kw)
+	if q == "" || k == "" {
+		return false
+	}
+	switch matchType {
+	case MatchExact:
+		return q == k
+	case MatchPhrase:
+		return strings.Contains(" "+q+" ", " "+k+" ")
+	default:
+		words := strings.Fields(q)
+		for _, w := range strings.Fields(k) {
+			if !slices.Contains(words, w) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func FuzzKeywordMatch(f *testing.F) {
+	f.Add("red stapler heavy", "heavy stapler", "broad")
+	f.Add("red stapler heavy", "stapler heavy", "phrase")
+	f.Add("staplers", "stapler", "phrase")
+	f.Add("a a", "a", "exact")
+	f.Fuzz(func(t *testing.T, q, kw, mt string) {
+		for _, m := range []string{MatchExact, MatchPhrase, MatchBroad, mt} {
+			if got, want := KeywordMatch(q, kw, m), keywordMatchByFields(q, kw, m); got != want {
+				t.Fatalf("KeywordMatch(%q, %q, %q) = %v, by word lists %v", q, kw, m, got, want)
+			}
 		}
 	})
 }

@@ -2,8 +2,10 @@ package ads
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -52,13 +54,20 @@ func (s *Service) Flush(ctx context.Context) error {
 	}
 	answers := s.answers
 	s.answers = map[string]int64{}
+	freq := s.freq // counted in the store by this transaction
+	s.freq, s.freqFlushing = map[string]int{}, freq
 	s.mu.Unlock()
-	if len(batch) == 0 && len(answers) == 0 {
+	if len(batch) == 0 && len(answers) == 0 && len(freq) == 0 {
 		return nil
 	}
 	err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
 		for surface, n := range answers {
 			if err := addInt(tx, bSlots, surface+"\x00answers", n); err != nil {
+				return err
+			}
+		}
+		for k, n := range freq {
+			if err := addInt(tx, bFreq, k, int64(n)); err != nil {
 				return err
 			}
 		}
@@ -88,6 +97,10 @@ func (s *Service) Flush(ctx context.Context) error {
 		for surface, n := range answers { // counted again at the next flush
 			s.answers[surface] += n
 		}
+		for k, n := range freq {
+			s.freq[k] += n
+		}
+		s.freqFlushing = map[string]int{}
 		s.mu.Unlock()
 		return fmt.Errorf("write %d ad impressions: %w", len(batch), err)
 	}
@@ -95,6 +108,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	for _, im := range batch {
 		delete(s.pending, im.RequestID+"\x00"+im.Item)
 	}
+	s.freqFlushing = map[string]int{}
 	s.mu.Unlock()
 	return nil
 }
@@ -222,21 +236,6 @@ func (s *Service) Click(ctx context.Context, e events.Event) (Outcome, error) {
 		return Outcome{Invalid: "no_impression"}, nil
 	}
 	var out Outcome
-	var clickTimes int
-	if e.UserID != "" {
-		s.mu.Lock()
-		ts := s.botTimes[e.UserID]
-		kept := ts[:0]
-		for _, t := range ts {
-			if now.Sub(t) < time.Minute && !t.After(now) {
-				kept = append(kept, t)
-			}
-		}
-		kept = append(kept, now)
-		s.botTimes[e.UserID] = kept
-		clickTimes = len(kept)
-		s.mu.Unlock()
-	}
 	err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
 		out = Outcome{}
 		if e.Seq != 0 && tx.Get(bEvents, seqKey(e.Seq)) != nil {
@@ -245,6 +244,15 @@ func (s *Service) Click(ctx context.Context, e events.Event) (Outcome, error) {
 		}
 		key := e.RequestID + "\x00" + e.ItemID
 		im, ok := s.impression(tx, e.RequestID, e.ItemID)
+		clickTimes := 0
+		if ok && e.UserID != "" && s.o.Config.BotClicksPerMinute > 0 {
+			// the shopper's ad clicks in the last minute, kept in the
+			// store so that every replica sharing it counts them all
+			var err error
+			if clickTimes, err = botClick(tx, e.UserID, now); err != nil {
+				return err
+			}
+		}
 		out.Campaign = im.Campaign
 		lastKey := e.UserID + "\x00" + e.ItemID
 		switch {
@@ -331,6 +339,22 @@ func (s *Service) Click(ctx context.Context, e events.Event) (Outcome, error) {
 		s.mu.Unlock()
 	}
 	return out, nil
+}
+
+// botClick adds a click at now to the shopper's ad clicks of the last
+// minute (ad_bot: unix nanoseconds, 8 bytes each) and returns how many
+// there are, this one included.
+func botClick(tx store.MerchTx, user string, now time.Time) (int, error) {
+	old := tx.Get(bBot, user)
+	kept := make([]byte, 0, len(old)+8)
+	for i := 0; i+8 <= len(old); i += 8 {
+		t := time.Unix(0, int64(binary.BigEndian.Uint64(old[i:])))
+		if now.Sub(t) < time.Minute && !t.After(now) {
+			kept = append(kept, old[i:i+8]...)
+		}
+	}
+	kept = binary.BigEndian.AppendUint64(kept, uint64(now.UnixNano()))
+	return len(kept) / 8, tx.Put(bBot, user, kept)
 }
 
 // attribute counts a purchase of an ad item the shopper clicked within
@@ -484,6 +508,9 @@ func (s *Service) Slots(ctx context.Context) ([]SlotReport, error) {
 // in transactions of at most 10,000, and returns how many impressions it
 // deleted. Spend, reports and the handled-event marks stay.
 func (s *Service) Trim(ctx context.Context, before time.Time) (int, error) {
+	if err := s.trimCaps(ctx); err != nil {
+		return 0, err
+	}
 	cut := reqidPrefix(before)
 	total := 0
 	for {
@@ -520,6 +547,49 @@ func (s *Service) Trim(ctx context.Context, before time.Time) (int, error) {
 			return total, ctx.Err()
 		}
 	}
+}
+
+// trimCaps deletes the frequency counts of days before yesterday and the
+// bot-rate records without a click in the last minute.
+func (s *Service) trimCaps(ctx context.Context) error {
+	now := s.o.Now()
+	keep := day(now.Add(-24 * time.Hour))
+	err := s.o.Store.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		var freq, bots []string
+		err := tx.Scan(bFreq, "", func(k string, _ []byte) error {
+			if d, _, _ := strings.Cut(k, "\x00"); d < keep {
+				freq = append(freq, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Scan(bBot, "", func(k string, v []byte) error {
+			if len(v) < 8 || now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(v[len(v)-8:])))) > time.Minute {
+				bots = append(bots, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range freq {
+			if err := tx.Delete(bFreq, k); err != nil {
+				return err
+			}
+		}
+		for _, k := range bots {
+			if err := tx.Delete(bBot, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("trim frequency counts and bot rates: %w", err)
+	}
+	return nil
 }
 
 // reqidPrefix is the smallest request id made at t (see internal/reqid).

@@ -316,3 +316,27 @@ func TestTrimOldImpressions(t *testing.T) {
 		t.Fatalf("report after trim: %+v", rep)
 	}
 }
+
+// A surface's own relevance floor overrides the shared one there only.
+func TestSurfaceRelevanceFloor(t *testing.T) {
+	ctx := context.Background()
+	sh := newTestShop(t)
+	sh.items["x0"] = catalog.Item{ID: "x0", Title: "garden hose", Categories: []string{"Garden/Hoses"}, Available: true}
+	s := sh.service(t)
+	s.o.Config.SurfaceFloors = map[string]float64{"similar": 0.3, "search": 1}
+	saveCampaign(t, s, Campaign{Name: "A", Advertiser: "Acme", Items: []string{"i0"}, Bid: 5, DailyBudget: 100, Pacing: "asap"})
+	for _, c := range []struct {
+		surface, query string
+		organic        []string
+		want           int
+	}{
+		{"recommend", "", []string{"i1", "x0", "x0"}, 0}, // a third of the row in the ad's category: under the shared 0.5
+		{"similar", "", []string{"i1", "x0", "x0"}, 1},   // over similar's 0.3
+		{"search", "red stapler", nil, 1},                // every word: relevance 1
+		{"search", "red stapler hose", nil, 0},           // two words of three: under search's 1
+	} {
+		if got := s.Fill(ctx, Request{RequestID: reqid.New(), Surface: c.surface, Query: c.query, Organic: c.organic}); len(got) != c.want {
+			t.Errorf("%s %q %v: %d ads, want %d", c.surface, c.query, c.organic, len(got), c.want)
+		}
+	}
+}

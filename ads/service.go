@@ -31,6 +31,11 @@ import (
 //	ad_events:         event seq (16 hex) → outcome: events already handled
 //	ad_model:          "current" / "previous" → Model (JSON)
 //	ad_slots:          surface, position (4 digits) → revenue micros; surface, "answers" → count
+//	ad_freq:           day, user, campaign → impressions that day (frequency caps)
+//	ad_bot:            user → the times of their ad clicks in the last minute (bot rate)
+//
+// Frequency counts and bot rates live in the store, not in a replica's
+// memory, so that replicas sharing a store (PostgreSQL) share them.
 const (
 	bCampaigns = "campaigns"
 	bVersions  = "campaign_versions"
@@ -42,6 +47,8 @@ const (
 	bEvents    = "ad_events"
 	bModel     = "ad_model"
 	bSlots     = "ad_slots"
+	bFreq      = "ad_freq"
+	bBot       = "ad_bot"
 )
 
 func rulesSurfaces() []string { return rules.Surfaces }
@@ -55,6 +62,8 @@ type Config struct {
 	Reserve Micros
 	// RelevanceFloor is the least relevance (0..1) for an ad to compete.
 	RelevanceFloor float64
+	// SurfaceFloors override RelevanceFloor on some surfaces.
+	SurfaceFloors map[string]float64
 	// RepeatWindow: a shopper's further clicks on the same ad item within
 	// it are not charged.
 	RepeatWindow time.Duration
@@ -78,7 +87,7 @@ type Config struct {
 // DefaultConfig is the configuration of config.Default().
 func DefaultConfig() Config {
 	return Config{
-		Slots:   map[string][]int{"search": {1, 5}, "recommend": {3}, "similar": {3}, "bought_together": {3}, "popular": {3}, "trending": {3}, "session": {3}, "rows": {3}},
+		Slots:   map[string][]int{"search": {1, 5}, "recommend": {3}, "similar": {3}, "bought_together": {3}, "popular": {3}, "trending": {3}, "session": {3}, "rows": {3}, "because_you_viewed": {3}, "basket": {3}},
 		Reserve: ToMicros(0.05), RelevanceFloor: 0.5,
 		RepeatWindow: 30 * time.Minute, ClickTTL: 24 * time.Hour, AttributionWindow: 7 * 24 * time.Hour,
 		BotClicksPerMinute: 10, PacingSlack: 0.05, Retention: 30 * 24 * time.Hour,
@@ -130,18 +139,20 @@ type Service struct {
 	log *slog.Logger
 
 	camps atomic.Pointer[campaignSet]
+	texts sync.Map // item id → *cachedText: campaign items' text for relevance
 	model atomic.Pointer[Model]
 
-	mu       sync.Mutex
-	campMu   sync.Mutex // serialises campaign changes
-	pending  map[string]Impression
-	spend    map[string]*spendState // campaign → cached spend
-	freq     map[string]int         // day, campaign, user → impressions
-	freqDay  string
-	itemHist map[string]*[2]int // item → ad impressions, clicks
-	botTimes map[string][]time.Time
-	clickers map[string]bool  // users with a charged ad click (attribution)
-	answers  map[string]int64 // surface → answers with ad slots, not yet written
+	mu      sync.Mutex
+	campMu  sync.Mutex // serialises campaign changes
+	pending map[string]Impression
+	spend   map[string]*spendState // campaign → cached spend
+	// freq and freqFlushing count impressions per day, user, campaign
+	// not yet added to the store's ad_freq (queued; being written)
+	freq         map[string]int
+	freqFlushing map[string]int
+	itemHist     map[string]*[2]int // item → ad impressions, clicks
+	clickers     map[string]bool    // users with a charged ad click (attribution)
+	answers      map[string]int64   // surface → answers with ad slots, not yet written
 
 	flushMu   sync.Mutex
 	dropped   atomic.Int64 // impressions dropped (queue full)
@@ -158,6 +169,11 @@ type spendState struct {
 type campaignSet struct {
 	list []Campaign
 	byID map[string]int
+	// bySurface lists, per surface, the campaigns whose targeting admits
+	// it (indexes into list, ascending); kws are each campaign's
+	// keywords, normalised once.
+	bySurface map[string][]int
+	kws       [][]string
 }
 
 // New opens the campaigns, spend and click model kept in o.Store.
@@ -172,7 +188,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Config = DefaultConfig()
 	}
 	s := &Service{o: o, log: o.Logger, pending: map[string]Impression{}, spend: map[string]*spendState{},
-		freq: map[string]int{}, itemHist: map[string]*[2]int{}, botTimes: map[string][]time.Time{}, clickers: map[string]bool{},
+		freq: map[string]int{}, freqFlushing: map[string]int{}, itemHist: map[string]*[2]int{}, clickers: map[string]bool{},
 		answers: map[string]int64{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -210,10 +226,21 @@ func New(ctx context.Context, o Options) (*Service, error) {
 }
 
 func (s *Service) setCampaigns(list []Campaign) {
+	s.texts.Clear()
 	slices.SortFunc(list, func(a, b Campaign) int { return cmp.Compare(a.ID, b.ID) })
-	cs := &campaignSet{list: list, byID: map[string]int{}}
+	cs := &campaignSet{list: list, byID: map[string]int{}, bySurface: map[string][]int{}, kws: make([][]string, len(list))}
 	for i, c := range list {
 		cs.byID[c.ID] = i
+		for _, kw := range c.Targeting.Queries {
+			if k := rules.Normalize(kw); k != "" {
+				cs.kws[i] = append(cs.kws[i], k)
+			}
+		}
+		for _, sf := range rules.Surfaces {
+			if surfaceTargeted(&c, sf) {
+				cs.bySurface[sf] = append(cs.bySurface[sf], i)
+			}
+		}
 	}
 	s.camps.Store(cs)
 }

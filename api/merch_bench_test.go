@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"slices"
 	"testing"
 	"time"
@@ -136,6 +137,9 @@ func BenchmarkMerchOverhead(b *testing.B) {
 	for _, c := range []struct{ name, plain, merch string }{
 		{"search", "/api/search?q=blue+pen&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=blue+pen&n=20&user_id=u1"},
 		{"popular", "/api/popular?n=20&rules=off&ads=off&user_id=u1", "/api/popular?n=20&user_id=u1"},
+		// the two parts of popular's cost: the rules alone, the ads alone
+		{"popular-rules-only", "/api/popular?n=20&rules=off&ads=off&user_id=u1", "/api/popular?n=20&ads=off&user_id=u1"},
+		{"popular-ads-only", "/api/popular?n=20&rules=off&ads=off&user_id=u1", "/api/popular?n=20&rules=off&user_id=u1"},
 		// no rule matches and no campaign targets the query: the fixed cost
 		{"search-unmatched", "/api/search?q=green+folder&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=green+folder&n=20&user_id=u1"},
 	} {
@@ -146,7 +150,9 @@ func BenchmarkMerchOverhead(b *testing.B) {
 					req := httptest.NewRequest("GET", url, nil)
 					rec := httptest.NewRecorder()
 					t0 := time.Now()
-					srv.ServeHTTP(rec, req)
+					// labelled so that a -cpuprofile can be split: go tool
+					// pprof -tagfocus answer=merch
+					pprof.Do(req.Context(), pprof.Labels("answer", []string{"plain", "merch"}[k]), func(context.Context) { srv.ServeHTTP(rec, req) })
 					lat[k] = append(lat[k], time.Since(t0))
 					if rec.Code != http.StatusOK {
 						b.Fatalf("%s: %d %s", url, rec.Code, rec.Body)

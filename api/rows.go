@@ -55,11 +55,24 @@ func (h *rowHandlers) becauseYouViewed(r *http.Request) (any, error) {
 		return nil, err
 	}
 	user := r.PathValue("user_id")
-	rows, err := h.svc.BecauseYouViewed(r.Context(), user, anchors, req)
+	// rules and ads arrange the merged row (items) as one answer; each
+	// anchor's row loses the items the rules hide or filter out
+	var rows []recommend.AnchoredAnswer
+	ans, err := h.srv.merch.recommend(r, "", "because_you_viewed", user, req, func(req recommend.Request) (*recommend.Answer, error) {
+		var err error
+		rows, err = h.svc.BecauseYouViewed(r.Context(), user, anchors, req)
+		if err != nil {
+			return nil, err
+		}
+		return &recommend.Answer{Items: interleave(rows, req.N)}, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return AnchoredRows{UserID: user, Items: interleave(rows, req.N), Rows: nonNilRows(rows)}, nil
+	for k := range rows {
+		rows[k].Items = ans.keep(r.Context(), rows[k].Items, req.N)
+	}
+	return AnchoredRows{UserID: user, Items: ans.Items, Rows: nonNilRows(rows), Merch: ans.merch()}, nil
 }
 
 // interleave merges the rows in turn (the first item of each row, then
@@ -126,9 +139,11 @@ func (h *rowHandlers) basket(r *http.Request) (any, error) {
 		}
 		req.N = b.N
 	}
-	ans, err := h.svc.CompleteBasket(r.Context(), b.Items, req)
+	ans, err := h.srv.merch.recommend(r, "", "basket", "", req, func(req recommend.Request) (*recommend.Answer, error) {
+		return h.svc.CompleteBasket(r.Context(), b.Items, req)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return BasketRecs{Items: items(ans)}, nil
+	return BasketRecs{Items: ans.Items, Merch: ans.merch()}, nil
 }

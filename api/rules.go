@@ -258,6 +258,28 @@ type merchAnswer struct {
 	Model     string
 	Rules     []string
 	RequestID string
+	m         *merch
+	plan      *rules.Plan
+}
+
+// keep drops from list (another list of the same answer, such as one
+// anchor's row) the items the answer's rules hide or filter out, and
+// cuts it to n.
+func (a *merchAnswer) keep(ctx context.Context, list []recommend.Item, n int) []recommend.Item {
+	if !a.plan.Empty() {
+		now := a.m.now()
+		list = slices.DeleteFunc(list, func(x recommend.Item) bool {
+			if a.plan.Hide[x.ID] {
+				return true
+			}
+			if len(a.plan.Filters) == 0 {
+				return false
+			}
+			it, err := a.m.items(ctx, x.ID)
+			return err != nil || !a.plan.Keeps(&it, now)
+		})
+	}
+	return list[:min(len(list), n)]
 }
 
 func (a *merchAnswer) merch() Merch { return Merch{RequestID: a.RequestID, Rules: a.Rules} }
@@ -290,7 +312,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	if id == "" {
 		id = newRequestID()
 	}
-	out := &merchAnswer{RequestID: id}
+	out := &merchAnswer{RequestID: id, m: m}
 	var plan *rules.Plan
 	if set.Len() > 0 {
 		plan = set.Plan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
@@ -310,7 +332,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	if err != nil {
 		return nil, err
 	}
-	out.Model = ans.Model
+	out.Model, out.plan = ans.Model, plan
 	list := ans.Items
 	if !plan.Empty() {
 		out.Rules = plan.Applied
@@ -426,7 +448,7 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 	}
 	offset, n := req.Offset, req.N
 	var unpushed []rules.Filter
-	arrange := !plan.Empty()
+	arrange, highlight := !plan.Empty(), false
 	if arrange {
 		req.Exclude = plan.HiddenIDs()
 		unpushed = pushFilters(&req, plan.Filters)
@@ -436,6 +458,9 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 		}
 		if window <= search.MaxN {
 			req.Offset, req.N = 0, window
+			// highlights only for the page kept, not the whole window
+			highlight = !req.NoHighlights
+			req.NoHighlights = true
 		} else {
 			// a page deeper than the index answers at once: hidden items
 			// and the index's filters still apply, pins and moves do not
@@ -481,6 +506,9 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 			} else {
 				items = []search.Hit{}
 			}
+		}
+		if highlight {
+			h.ix.Highlight(req.Query, items)
 		}
 		out.Items = items
 	}

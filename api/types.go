@@ -188,9 +188,11 @@ type AnchoredRows struct {
 	UserID string                     `json:"user_id"`
 	Items  []recommend.Item           `json:"items"`
 	Rows   []recommend.AnchoredAnswer `json:"rows"`
+	Merch
 }
 
 // BasketRecs answers POST /api/recommend/basket.
 type BasketRecs struct {
 	Items []recommend.Item `json:"items"`
+	Merch
 }

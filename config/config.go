@@ -225,12 +225,45 @@ type AdSlots struct {
 	Trending       []int `yaml:"trending"`
 	Session        []int `yaml:"session"`
 	Rows           []int `yaml:"rows"`
+	// BecauseYouViewed is the merged row of because-you-viewed answers;
+	// Basket the complete-your-basket answer.
+	BecauseYouViewed []int `yaml:"because_you_viewed"`
+	Basket           []int `yaml:"basket"`
 }
 
 // Map returns the slots by surface name.
 func (s AdSlots) Map() map[string][]int {
 	return map[string][]int{"search": s.Search, "recommend": s.Recommend, "similar": s.Similar, "bought_together": s.BoughtTogether,
-		"popular": s.Popular, "trending": s.Trending, "session": s.Session, "rows": s.Rows}
+		"popular": s.Popular, "trending": s.Trending, "session": s.Session, "rows": s.Rows,
+		"because_you_viewed": s.BecauseYouViewed, "basket": s.Basket}
+}
+
+// AdFloors override ads.relevance_floor on some surfaces (unset: the
+// shared floor).
+type AdFloors struct {
+	Search           *float64 `yaml:"search"`
+	Recommend        *float64 `yaml:"recommend"`
+	Similar          *float64 `yaml:"similar"`
+	BoughtTogether   *float64 `yaml:"bought_together"`
+	Popular          *float64 `yaml:"popular"`
+	Trending         *float64 `yaml:"trending"`
+	Session          *float64 `yaml:"session"`
+	Rows             *float64 `yaml:"rows"`
+	BecauseYouViewed *float64 `yaml:"because_you_viewed"`
+	Basket           *float64 `yaml:"basket"`
+}
+
+// Map returns the floors that are set, by surface name.
+func (f AdFloors) Map() map[string]float64 {
+	out := map[string]float64{}
+	for name, p := range map[string]*float64{"search": f.Search, "recommend": f.Recommend, "similar": f.Similar,
+		"bought_together": f.BoughtTogether, "popular": f.Popular, "trending": f.Trending, "session": f.Session,
+		"rows": f.Rows, "because_you_viewed": f.BecauseYouViewed, "basket": f.Basket} {
+		if p != nil {
+			out[name] = *p
+		}
+	}
+	return out
 }
 
 // Ads configures sponsored products: the ad slots of each answer, the
@@ -238,7 +271,7 @@ func (s AdSlots) Map() map[string][]int {
 type Ads struct {
 	// Slots are the 1-based positions of ad slots per surface (search,
 	// recommend, similar, bought_together, popular, trending, session,
-	// rows); a surface not listed shows no ads, and no campaign means no
+	// rows, because_you_viewed, basket); a surface not listed shows no ads, and no campaign means no
 	// ads anywhere.
 	Slots AdSlots `yaml:"slots"`
 	// Reserve is the least price of a click (currency units).
@@ -246,6 +279,12 @@ type Ads struct {
 	// RelevanceFloor (0..1): an ad less relevant to the answer than this
 	// never competes, whatever its bid.
 	RelevanceFloor float64 `yaml:"relevance_floor"`
+	// RelevanceFloors set another floor on some surfaces. Relevance is
+	// the share of the query's words an ad matches on search, and the
+	// share of the answer's items in the ad's category elsewhere, so the
+	// two may want different floors (docs/merchandising.md measures what
+	// a recommendation floor costs organic quality and buys in fill).
+	RelevanceFloors AdFloors `yaml:"relevance_floors"`
 	// RepeatWindow: a shopper's further clicks on the same ad within it
 	// are not charged.
 	RepeatWindow time.Duration `yaml:"repeat_window"`
@@ -508,7 +547,8 @@ func Default() Config {
 		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
 		Shops:       Shops{IdleUnload: 30 * time.Minute},
 		Ads: Ads{Slots: AdSlots{Search: []int{1, 5}, Recommend: []int{3}, Similar: []int{3}, BoughtTogether: []int{3},
-			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3}},
+			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3},
+			BecauseYouViewed: []int{3}, Basket: []int{3}},
 			Reserve: 0.05, RelevanceFloor: 0.5, RepeatWindow: 30 * time.Minute, ClickTTL: 24 * time.Hour,
 			AttributionWindow: 7 * 24 * time.Hour, BotClicksPerMinute: 10, PacingSlack: 0.05, Retention: 30 * 24 * time.Hour},
 		Events: Events{Weights: map[string]float64{"view": 1, "click": 2, "add_to_cart": 4, "purchase": 8, "search": 0},
@@ -589,6 +629,11 @@ func (c Config) Validate() error {
 	if a := c.Ads; !(a.Reserve >= 0) || !(a.RelevanceFloor >= 0 && a.RelevanceFloor <= 1) || !(a.PacingSlack >= 0 && a.PacingSlack <= 1) ||
 		a.RepeatWindow < 0 || a.ClickTTL < 0 || a.AttributionWindow < 0 || a.BotClicksPerMinute < 0 || a.Retention < 0 {
 		return errors.New("config: ads: reserve ≥ 0, relevance_floor and pacing_slack from 0 to 1, windows, retention and bot_clicks_per_minute ≥ 0")
+	}
+	for surface, f := range c.Ads.RelevanceFloors.Map() {
+		if !(f >= 0 && f <= 1) {
+			return fmt.Errorf("config: ads.relevance_floors.%s %v must be from 0 to 1", surface, f)
+		}
 	}
 	for surface, ps := range c.Ads.Slots.Map() {
 		for _, p := range ps {

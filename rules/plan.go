@@ -28,6 +28,14 @@ type Set struct {
 	// queries[i] are rule i's query and synonyms, normalised (nil: no
 	// query condition)
 	queries [][]string
+	// The index that picks the rules a request may match, so that a
+	// request is checked against those only: by surface, the rules
+	// without a query condition; on search, the exact-query rules by
+	// each of their normalised queries, and the "contains" rules. Values
+	// are indexes into rules, ascending (priority order).
+	bySurface map[string][]int
+	byQuery   map[string][]int
+	contains  []int
 }
 
 // NewSet orders rules by priority (higher first), then id.
@@ -40,10 +48,49 @@ func NewSet(rs []Rule) *Set {
 		return cmp.Compare(a.ID, b.ID)
 	})
 	s.queries = make([][]string, len(s.rules))
+	s.bySurface, s.byQuery = map[string][]int{}, map[string][]int{}
 	for i := range s.rules {
-		s.queries[i] = ruleQueries(&s.rules[i].If)
+		r := &s.rules[i]
+		s.queries[i] = ruleQueries(&r.If)
+		if r.Disabled || r.Deleted {
+			continue
+		}
+		switch {
+		case len(s.queries[i]) == 0:
+			for _, sf := range Surfaces {
+				if len(r.If.Surfaces) == 0 || slices.Contains(r.If.Surfaces, sf) {
+					s.bySurface[sf] = append(s.bySurface[sf], i)
+				}
+			}
+		case len(r.If.Surfaces) > 0 && !slices.Contains(r.If.Surfaces, "search"):
+			// a query rule applies to searches only
+		case r.If.QueryMatch == "contains":
+			s.contains = append(s.contains, i)
+		default:
+			for _, q := range s.queries[i] {
+				if l := s.byQuery[q]; len(l) == 0 || l[len(l)-1] != i {
+					s.byQuery[q] = append(l, i)
+				}
+			}
+		}
 	}
 	return s
+}
+
+// candidates returns the indexes (ascending) of the rules that may match
+// a request on surface with the normalised query, in buf's storage.
+func (s *Set) candidates(surface, query string, buf []int) []int {
+	out := append(buf[:0], s.bySurface[surface]...)
+	if surface == "search" && query != "" {
+		n := len(out)
+		out = append(out, s.byQuery[query]...)
+		out = append(out, s.contains...)
+		if len(out) > n {
+			slices.Sort(out)
+			out = slices.Compact(out)
+		}
+	}
+	return out
 }
 
 func ruleQueries(c *Condition) []string {
@@ -124,7 +171,7 @@ func (r *Rule) matches(q *Request, got string, wants []string) bool {
 		return false
 	}
 	if len(wants) > 0 {
-		if got == "" {
+		if got == "" || q.Surface != "search" { // a query rule is for searches only
 			return false
 		}
 		ok := false
@@ -182,7 +229,8 @@ func (s *Set) Plan(q Request) *Plan {
 	var takenPos map[int]bool
 	var takenItem map[string]bool
 	query := Normalize(q.Query)
-	for i := range s.rules {
+	var buf [32]int
+	for _, i := range s.candidates(q.Surface, query, buf[:]) {
 		r := &s.rules[i]
 		if !r.matches(&q, query, s.queries[i]) {
 			continue
@@ -246,87 +294,90 @@ type Placed struct {
 // goes last). Items the lookup does not know are dropped only when a
 // filter or move needs their fields.
 func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Lookup, now time.Time) []Placed {
-	needItems := len(p.Filters) > 0 || (relevance && len(p.Moves) > 0)
-	pinned := make(map[string]bool, len(p.Pins))
+	moves := relevance && len(p.Moves) > 0
+	needItems := len(p.Filters) > 0 || moves
+	// the pins that count (not hidden): a few, so scanned rather than hashed
+	pins := make([]Pin, 0, len(p.Pins))
 	for _, pin := range p.Pins {
 		if !p.Hide[pin.ItemID] {
-			pinned[pin.ItemID] = true
+			pins = append(pins, pin)
 		}
 	}
-	type cand struct {
-		Placed
-		key float64
+	isPinned := func(id string) bool {
+		for k := range pins {
+			if pins[k].ItemID == id {
+				return true
+			}
+		}
+		return false
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
-	for i := range ids {
-		if i < len(scores) {
-			lo, hi = min(lo, scores[i]), max(hi, scores[i])
+	if moves {
+		for i := range ids {
+			if i < len(scores) {
+				lo, hi = min(lo, scores[i]), max(hi, scores[i])
+			}
 		}
 	}
-	var keep []cand
+	out := make([]Placed, 0, len(ids)+len(pins))
+	type keyed struct {
+		p   Placed
+		key float64
+	}
+	var keys []keyed // the kept items with their new keys, while moves re-score
+	if moves {
+		keys = make([]keyed, 0, len(ids))
+	}
 	for i, id := range ids {
-		if p.Hide[id] || pinned[id] {
+		if p.Hide[id] || (len(pins) > 0 && isPinned(id)) {
 			continue
 		}
-		c := cand{Placed: Placed{ID: id, From: i}}
 		var it catalog.Item
 		if needItems {
 			var ok bool
-			if it, ok = look(id); !ok {
-				continue
-			}
-			if !p.passes(&it, now) {
+			if it, ok = look(id); !ok || !p.passes(&it, now) {
 				continue
 			}
 		}
-		if relevance && len(p.Moves) > 0 {
+		if !moves {
+			out = append(out, Placed{ID: id, From: i})
+		} else {
 			// position-based relevance when scores are flat or missing
 			base := 1 - float64(i)/float64(max(1, len(ids)))
 			if i < len(scores) && hi > lo {
 				base = (scores[i] - lo) / (hi - lo)
 			}
 			moved := 0.0
-			for _, m := range p.Moves {
-				if m.Filter.Matches(&it, now) {
-					moved += m.Strength
+			for k := range p.Moves {
+				if p.Moves[k].Filter.Matches(&it, now) {
+					moved += p.Moves[k].Strength
 				}
 			}
-			c.key = base*(1-1e-9) + moved // base < 1: a full-strength move passes all
-		}
-		keep = append(keep, c)
-	}
-	if relevance && len(p.Moves) > 0 {
-		slices.SortStableFunc(keep, func(a, b cand) int { return cmp.Compare(b.key, a.key) })
-	}
-	out := make([]Placed, 0, len(keep)+len(p.Pins))
-	for _, c := range keep {
-		out = append(out, c.Placed)
-	}
-	var from map[string]int
-	if len(p.Pins) > 0 {
-		from = make(map[string]int, len(ids))
-		for i, id := range ids {
-			if _, ok := from[id]; !ok {
-				from[id] = i
-			}
+			keys = append(keys, keyed{Placed{ID: id, From: i}, base*(1-1e-9) + moved}) // base < 1: a full-strength move passes all
 		}
 	}
-	for _, pin := range p.Pins {
-		if !pinned[pin.ItemID] {
-			continue
+	if moves {
+		slices.SortStableFunc(keys, func(a, b keyed) int { return cmp.Compare(b.key, a.key) })
+		for _, k := range keys {
+			out = append(out, k.p)
 		}
+	}
+	for _, pin := range pins {
 		it, ok := look(pin.ItemID)
 		if !ok || !p.passes(&it, now) {
 			continue
 		}
-		pl := Placed{ID: pin.ItemID, From: -1, Pinned: true}
-		if i, ok := from[pin.ItemID]; ok {
-			pl.From = i
-		}
+		pl := Placed{ID: pin.ItemID, From: slices.Index(ids, pin.ItemID), Pinned: true}
 		at := min(pin.Position-1, len(out))
 		out = slices.Insert(out, at, pl)
 	}
 	return out
+}
+
+// Keeps reports whether an item may stay in an answer under the plan: not
+// hidden, and within its filters.
+func (p *Plan) Keeps(it *catalog.Item, now time.Time) bool {
+	return p.Empty() || (!p.Hide[it.ID] && p.passes(it, now))
 }
 
 func (p *Plan) passes(it *catalog.Item, now time.Time) bool {

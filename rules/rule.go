@@ -27,7 +27,7 @@ import (
 )
 
 // Surfaces are the answers rules (and ads) apply to.
-var Surfaces = []string{"search", "recommend", "similar", "bought_together", "popular", "trending", "session", "rows"}
+var Surfaces = []string{"search", "recommend", "similar", "bought_together", "popular", "trending", "session", "rows", "because_you_viewed", "basket"}
 
 // Limits of a rule.
 const (

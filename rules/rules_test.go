@@ -185,3 +185,43 @@ func TestBookVersionsSurviveRestart(t *testing.T) {
 		t.Fatalf("history of the deleted rule: %+v %v", vs, err)
 	}
 }
+
+// The set's index (by surface, by exact query, "contains" rules) picks
+// exactly the rules that checking every rule would: every combination of
+// query condition, match type, synonyms, surfaces and disabled, against
+// requests on every surface with and without a query.
+func TestPlanIndexAgreesWithEveryRule(t *testing.T) {
+	var rs []Rule
+	k := 0
+	for _, q := range []string{"", "pen", "Blue Pen"} {
+		for _, match := range []string{"exact", "contains"} {
+			for _, syn := range [][]string{nil, {"azure  pen", "pen"}} {
+				for _, sf := range [][]string{nil, {"search"}, {"popular", "similar"}, {"search", "popular"}} {
+					for _, off := range []bool{false, true} {
+						if q == "" && (match == "contains" || syn != nil) {
+							continue
+						}
+						k++
+						rs = append(rs, Rule{ID: fmt.Sprintf("r%03d", k), Name: "r", Disabled: off, Priority: k % 3,
+							If: Condition{Query: q, QueryMatch: match, Synonyms: syn, Surfaces: sf}, Then: Consequence{Hide: []string{"a0"}}})
+					}
+				}
+			}
+		}
+	}
+	set := NewSet(rs)
+	for _, sf := range Surfaces {
+		for _, q := range []string{"", "pen", "blue pen", " BLUE   pen ", "azure pen", "red pen case", "folder"} {
+			req := Request{Surface: sf, Query: q, Now: now}
+			var want []string
+			for _, r := range set.Rules() {
+				if r.Matches(&req) {
+					want = append(want, r.ID)
+				}
+			}
+			if got := set.Plan(req).Applied; strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s %q: applied %v, every rule checked gives %v", sf, q, got, want)
+			}
+		}
+	}
+}

@@ -53,7 +53,7 @@ type merchTx struct {
 
 func (m *merchTx) Get(bucket, key string) []byte {
 	var v []byte
-	err := m.tx.QueryRow(m.ctx, `SELECT value FROM merch WHERE shop = $1 AND bucket = $2 AND key = $3`, m.shop, bucket, key).Scan(&v)
+	err := m.tx.QueryRow(m.ctx, `SELECT value FROM merch WHERE shop = $1 AND bucket = $2 AND key = $3`, m.shop, bucket, []byte(key)).Scan(&v)
 	if err != nil {
 		if !errors.Is(err, pgx.ErrNoRows) && m.err == nil {
 			m.err = fmt.Errorf("read merchandising record %s/%s: %w", bucket, key, err)
@@ -65,7 +65,7 @@ func (m *merchTx) Get(bucket, key string) []byte {
 
 func (m *merchTx) Put(bucket, key string, value []byte) error {
 	_, err := m.tx.Exec(m.ctx, `INSERT INTO merch (shop, bucket, key, value) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (shop, bucket, key) DO UPDATE SET value = EXCLUDED.value`, m.shop, bucket, key, value)
+		ON CONFLICT (shop, bucket, key) DO UPDATE SET value = EXCLUDED.value`, m.shop, bucket, []byte(key), value)
 	if err != nil {
 		return fmt.Errorf("write merchandising record %s/%s: %w", bucket, key, err)
 	}
@@ -73,19 +73,19 @@ func (m *merchTx) Put(bucket, key string, value []byte) error {
 }
 
 func (m *merchTx) Delete(bucket, key string) error {
-	if _, err := m.tx.Exec(m.ctx, `DELETE FROM merch WHERE shop = $1 AND bucket = $2 AND key = $3`, m.shop, bucket, key); err != nil {
+	if _, err := m.tx.Exec(m.ctx, `DELETE FROM merch WHERE shop = $1 AND bucket = $2 AND key = $3`, m.shop, bucket, []byte(key)); err != nil {
 		return fmt.Errorf("delete merchandising record %s/%s: %w", bucket, key, err)
 	}
 	return nil
 }
 
 func (m *merchTx) Scan(bucket, prefix string, fn func(key string, value []byte) error) error {
-	rows, err := m.tx.Query(m.ctx, `SELECT key, value FROM merch WHERE shop = $1 AND bucket = $2 AND key >= $3 ORDER BY key`, m.shop, bucket, prefix)
+	rows, err := m.tx.Query(m.ctx, `SELECT key, value FROM merch WHERE shop = $1 AND bucket = $2 AND key >= $3 ORDER BY key`, m.shop, bucket, []byte(prefix))
 	if err != nil {
 		return fmt.Errorf("scan merchandising records %s: %w", bucket, err)
 	}
 	type kv struct {
-		k string
+		k []byte // bytea (migration 0006): keys hold 0x00 separators
 		v []byte
 	}
 	// read the rows first: fn may call Get or Put on the same transaction
@@ -96,7 +96,7 @@ func (m *merchTx) Scan(bucket, prefix string, fn func(key string, value []byte) 
 			rows.Close()
 			return fmt.Errorf("scan merchandising records %s: %w", bucket, err)
 		}
-		if len(r.k) < len(prefix) || r.k[:len(prefix)] != prefix {
+		if len(r.k) < len(prefix) || string(r.k[:len(prefix)]) != prefix {
 			break
 		}
 		all = append(all, r)
@@ -106,7 +106,7 @@ func (m *merchTx) Scan(bucket, prefix string, fn func(key string, value []byte) 
 		return fmt.Errorf("scan merchandising records %s: %w", bucket, err)
 	}
 	for _, r := range all {
-		if err := fn(r.k, r.v); err != nil {
+		if err := fn(string(r.k), r.v); err != nil {
 			return err
 		}
 	}

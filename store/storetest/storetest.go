@@ -678,6 +678,33 @@ func merch(t *testing.T, s store.Store) {
 		}
 		return nil
 	}))
+	// keys join their parts with a 0x00 byte (the ads ledger: request id,
+	// 0x00, item): they are stored, found and scanned by prefix in byte
+	// order like any other
+	must(t, m.MerchUpdate(ctx, func(tx store.MerchTx) error {
+		for _, k := range []string{"a\x00b", "a\x00\x00c", "a\x01", "a", "ab\x00"} {
+			if err := tx.Put("nul", k, []byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	must(t, m.MerchView(ctx, func(tx store.MerchTx) error {
+		if v := tx.Get("nul", "a\x00b"); string(v) != "a\x00b" {
+			t.Errorf("get a\\x00b = %q", v)
+		}
+		var keys []string
+		if err := tx.Scan("nul", "a\x00", func(k string, v []byte) error {
+			keys = append(keys, k)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if want := []string{"a\x00\x00c", "a\x00b"}; !slices.Equal(keys, want) {
+			t.Errorf("scan a\\x00 = %q, want %q", keys, want)
+		}
+		return nil
+	}))
 	must(t, m.MerchUpdate(ctx, func(tx store.MerchTx) error { return tx.Delete("rules", "absent") }))
 	const writers, each = 4, 10
 	var wg sync.WaitGroup
