@@ -159,3 +159,35 @@ func sameUpToTies(t *testing.T, what string, got, want []Hit) {
 		}
 	}
 }
+
+func TestCodeScoresAndDecodes(t *testing.T) {
+	vecs := uniform(50, 37, 12)
+	qv := uniform(1, 37, 13)
+	q := NewQuery(qv)
+	for i := 0; i < 50; i++ {
+		v := vecs[i*37 : (i+1)*37]
+		c := Encode(v)
+		if c.Len() != 37 || c.Bytes() != 48+4 {
+			t.Fatalf("Len %d Bytes %d", c.Len(), c.Bytes())
+		}
+		want := vek32.Dot(v, qv)
+		tol := float64(0.02 * vek32.Norm(v) * vek32.Norm(qv))
+		if got := q.Score(c); math.Abs(float64(got-want)) > tol {
+			t.Fatalf("Score %v, exact %v", got, want)
+		}
+		if got := c.Dot(qv); math.Abs(float64(got-want)) > tol {
+			t.Fatalf("Dot %v, exact %v", got, want)
+		}
+		for d, x := range c.Decode(nil) {
+			if math.Abs(float64(x-v[d])) > float64(c.scale) {
+				t.Fatalf("Decode[%d] = %v, want %v", d, x, v[d])
+			}
+		}
+	}
+	if s := q.Score(Code{}); s == s {
+		t.Fatalf("score of no vector = %v, want NaN", s)
+	}
+	if s := q.Score(Encode(make([]float32, 36))); s == s {
+		t.Fatalf("score of another dimension = %v, want NaN", s)
+	}
+}

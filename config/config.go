@@ -231,6 +231,10 @@ type Search struct {
 	// call (0: 64).
 	EmbedWorkers int `yaml:"embed_workers"`
 	EmbedBatch   int `yaml:"embed_batch"`
+	// Vectors is how semantic search keeps item vectors in memory: int8
+	// (default; a byte a dimension) or float32 (4× the memory, kept to
+	// compare).
+	Vectors string `yaml:"vectors"`
 	// Synonyms are groups of equivalent words, e.g. [[sneaker, trainer]].
 	Synonyms [][]string `yaml:"synonyms"`
 	// FieldWeights overrides the BM25F weight of fields by name: title,
@@ -461,7 +465,7 @@ func Default() Config {
 			ExcludeTypes: []string{"purchase", "rating"}, HistoryLen: 50,
 			AffinityBoost: 0.25, RecencyHalfLife: 5, TimeHalfLife: 168 * time.Hour,
 			ANNThreshold: 100_000, Vectors: "int8"},
-		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30,
+		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30, Vectors: "int8",
 			SuggestMinShoppers: &minShoppers, SuggestMaxQueries: 50000},
 		Cluster: Cluster{Stream: "AISLE_CHANGES", Subject: "aisle.changes", KeepChanges: 24 * time.Hour,
 			LeaseBucket: "aisle_leases", LeaseTTL: 15 * time.Second,
@@ -492,6 +496,11 @@ func Load(path string) (Config, error) {
 
 // Validate checks values that have a valid range.
 func (c Config) Validate() error {
+	switch c.Search.Vectors {
+	case "", "int8", "float32":
+	default:
+		return fmt.Errorf("config: search.vectors is %q, want int8 or float32", c.Search.Vectors)
+	}
 	switch c.Recommend.Vectors {
 	case "", "int8", "int8dim", "float32":
 	default:

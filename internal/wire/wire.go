@@ -206,7 +206,8 @@ func indexDir(cfg config.Config) string {
 // in vectors, so a restart embeds only new and changed items.
 func NewSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, vectors store.Vectors) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
-	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch}
+	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch,
+		Float32Vectors: sc.Vectors == "float32"}
 	if sc.JapaneseHan {
 		opts.Registry = analysis.NewRegistry(analysis.Options{JapaneseHan: true})
 	}
