@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/aisle-dev/aisle/eval"
@@ -25,10 +26,10 @@ func BenchmarkQuantNDCG(b *testing.B) {
 	for _, ds := range []struct{ name, format, dir string }{
 		{"ml-1m", "lcfn", "movielens-1m-implicit"},
 		{"office", "rechorus", "amazon-office-5core"},
-		{"beauty", "s3rec", "s3rec-sequential"},
+		{"beauty", "s3rec", "s3rec-sequential/Beauty.txt"},
 	} {
 		b.Run(ds.name, func(b *testing.B) {
-			path := testdata.Path(b, ds.dir)
+			path := testdata.Path(b, strings.Split(ds.dir, "/")...)
 			data, err := eval.Load(context.Background(), ds.format, path, eval.LoadOptions{})
 			if err != nil {
 				b.Fatal(err)

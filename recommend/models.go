@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/viterin/vek/vek32"
 
@@ -157,21 +158,25 @@ func (s *Service) index(ctx context.Context, meta store.ModelMeta, ue model.User
 	if s.cfg.IndexDir != "" {
 		path = filepath.Join(s.cfg.IndexDir, url.PathEscape(meta.Name)+".ivf")
 		tag = indexTag(meta, ue, quant)
+		start := time.Now()
 		x, err := ann.LoadIVF(path, tag)
 		if err == nil {
 			setRescore(x, ue)
 			s.indexLoaded.Add(1)
+			s.log.Info("nearest-neighbour index loaded", "model", meta.Name, "version", meta.Version, "items", x.Len(), "vectors", x.Quant().String(), "seconds", time.Since(start).Seconds())
 			return x, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			s.log.Info("rebuilding the nearest-neighbour index", "model", meta.Name, "version", meta.Version, "reason", err)
 		}
 	}
+	start := time.Now()
 	x, err := buildIndex(ctx, ue, s.cfg.ANNThreshold, quant)
 	if err != nil || x == nil {
 		return nil, err
 	}
 	s.indexBuilt.Add(1)
+	s.log.Info("nearest-neighbour index built", "model", meta.Name, "version", meta.Version, "items", x.Len(), "vectors", quant.String(), "seconds", time.Since(start).Seconds())
 	if path != "" {
 		if err := ann.SaveIVF(path, x, tag); err != nil {
 			s.log.Warn("cannot save the nearest-neighbour index; the next start builds it again", "model", meta.Name, "error", err)
