@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -40,6 +41,12 @@ type Options struct {
 	// code, and semantic search scores the float32 ones: 4× the memory,
 	// kept to re-run the comparison with int8 (docs/vectors.md).
 	Float32Vectors bool
+	// ExactSemantic makes semantic search scan every product's int8 vector
+	// instead of probing the semantic index's lists (semindex.go).
+	ExactSemantic bool
+	// SemanticIVFMin is the number of products with vectors from which
+	// semantic search probes lists; 0 means SemanticIVFMin.
+	SemanticIVFMin int
 	// EmbedWorkers bounds the goroutines embedding items in the background
 	// (0: GOMAXPROCS); EmbedBatch is the texts per Embed call (0: 64).
 	EmbedWorkers int
@@ -99,7 +106,10 @@ type Index struct {
 
 	vstore    store.Vectors
 	space     string
-	floatVecs bool        // Options.Float32Vectors
+	floatVecs bool // Options.Float32Vectors
+	noSemIVF  bool // Options.Float32Vectors or ExactSemantic: never build semantic lists
+	sem       semState
+	semMin    int         // Options.SemanticIVFMin
 	vec       *vectorizer // background embedding; nil without an embedder
 	qemb      Embedder    // embeds queries: Options.QueryEmbedder or emb
 
@@ -159,7 +169,8 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 	}
 	ix := &Index{
 		cfg: cfg, an: an, raw: raw, emb: opt.Embedder, log: log,
-		vstore: opt.Vectors, space: opt.VectorSpace, floatVecs: opt.Float32Vectors,
+		vstore: opt.Vectors, space: opt.VectorSpace, floatVecs: opt.Float32Vectors, noSemIVF: opt.Float32Vectors || opt.ExactSemantic,
+		semMin:  cmp.Or(opt.SemanticIVFMin, SemanticIVFMin),
 		syns:    map[string][]string{},
 		byID:    map[string]uint32{},
 		live:    roaring.New(),
@@ -403,6 +414,9 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		dc.brand = int32(ix.brands.add(strings.ToLower(b), b, d))
 	}
 	ix.docs = append(ix.docs, dc)
+	if dc.vec.Len() > 0 {
+		ix.vecAttached(d)
+	}
 	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice, brand: dc.brand, created: dc.created})
 	ix.catVal = append(ix.catVal, dc.cats...)
 	ix.catEnd = append(ix.catEnd, uint32(len(ix.catVal)))

@@ -544,12 +544,18 @@ func (ix *Index) sortBy(s []scored, order Sort) {
 }
 
 // semantic returns the k docs passing the filters whose vectors are most
-// similar (cosine) to q, by exact scan of the int8 vectors (of the float32
-// ones with Options.Float32Vectors). The filters apply inside the scan, so
-// a filtered search still returns k docs when k pass.
+// similar (cosine) to q: from the semantic index's nearest lists once it is
+// built (semindex.go), else by exact scan of the int8 vectors (of the
+// float32 ones with Options.Float32Vectors, which never builds lists). The
+// filters apply inside the scan, so a filtered search still returns k docs
+// when k pass.
 func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
 	if len(q) == 0 || k <= 0 {
 		return nil
+	}
+	ix.maybeBuildSemantic()
+	if ix.sem.lists != nil && ix.sem.lists.Dim() == len(q) && (f.allow == nil || f.allow.GetCardinality() >= uint64(min(semanticExactBelow, ix.semMin/2))) {
+		return topScored(ix.semanticLists(q, f, k))
 	}
 	h := topk.New[uint32, float64](k)
 	base := f.allow

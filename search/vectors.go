@@ -434,7 +434,11 @@ func (ix *Index) embedBatch(batch []vecJob) error {
 	ix.mu.Lock()
 	for i := range out {
 		if d, ok := ix.byID[out[i].ItemID]; ok && ix.docs[d].vhash == out[i].TextHash {
+			had := ix.docs[d].vec.Len() > 0
 			ix.setVec(&ix.docs[d], out[i].Vec)
+			if !had {
+				ix.vecAttached(d)
+			}
 		}
 	}
 	ix.mu.Unlock()
