@@ -35,7 +35,18 @@ type IVFOptions struct {
 	// negative value means none. Learned embeddings give popular items long
 	// vectors, and those win most dot products whatever list they are in.
 	Head float64
+	// Quant is how the lists store vectors; default Float32.
+	Quant Quant
+	// Rerank is the length of the short list that a quantised index
+	// re-scores exactly when it has a rescorer (SetRescore): a search keeps
+	// the best max(2k, Rerank) by the int8 scores, then returns the best k
+	// of them by exact score. Default DefaultRerank.
+	Rerank int
 }
+
+// DefaultRerank is the default short-list length of a quantised search
+// with exact re-ranking.
+const DefaultRerank = 64
 
 // DefaultHead is the default fraction of items in the always-scanned head
 // list. On iALS embeddings of Amazon Beauty it raised recall@10 from 0.61 to
@@ -67,11 +78,50 @@ type IVF struct {
 	head    ivfList   // the items with the longest vectors, always scanned
 	headMin float32   // shortest vector in head; Add puts longer ones there
 	lists   []ivfList
+
+	quant    Quant
+	pdim     int       // stored code length (dim rounded up to 16) for int8
+	dimScale []float32 // Int8Dim: per-dimension scales
+	rerank   int
+	rescore  func(q []float32, id int32) float32
 }
 
+// ivfList is one inverted list: item ids and their vectors, as float32
+// (vecs) or as int8 codes (codes, pdim a row) with per-vector scales
+// (scales, Int8 only).
 type ivfList struct {
-	ids  []int32
-	vecs []float32
+	ids    []int32
+	vecs   []float32
+	codes  []int8
+	scales []float32
+}
+
+// push appends item id with vector v, stored as x keeps vectors.
+func (x *IVF) push(l *ivfList, id int32, v []float32) {
+	l.ids = append(l.ids, id)
+	if x.quant == Float32 {
+		l.vecs = append(l.vecs, v...)
+		return
+	}
+	n := len(l.codes)
+	l.codes = append(l.codes, make([]int8, x.pdim)...)
+	s := quantizeRow(l.codes[n:n+x.dim], v, x.dimScale)
+	if x.quant == Int8 {
+		l.scales = append(l.scales, s)
+	}
+}
+
+// grow reserves room for n more items in l.
+func (x *IVF) grow(l *ivfList, n int) {
+	l.ids = slices.Grow(l.ids, n)
+	if x.quant == Float32 {
+		l.vecs = slices.Grow(l.vecs, n*x.dim)
+		return
+	}
+	l.codes = slices.Grow(l.codes, n*x.pdim)
+	if x.quant == Int8 {
+		l.scales = slices.Grow(l.scales, n)
+	}
 }
 
 // BuildIVF clusters the row-major vectors vecs (len = n × dim) and builds an
@@ -101,9 +151,22 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 	workers := defaultWorkers(opt.Workers)
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x1f0e_a15e))
 
-	x := &IVF{dim: dim, nprobe: opt.NProbe}
+	x := &IVF{dim: dim, nprobe: opt.NProbe, quant: opt.Quant, rerank: opt.Rerank}
+	switch opt.Quant {
+	case Float32, Int8:
+	case Int8Dim:
+		x.dimScale = dimScales(vecs, dim)
+	default:
+		return nil, fmt.Errorf("ann: unknown quantisation %d", opt.Quant)
+	}
+	if x.quant != Float32 {
+		x.pdim = padDim(dim)
+	}
 	if x.nprobe <= 0 {
 		x.nprobe = DefaultNProbe
+	}
+	if x.rerank <= 0 {
+		x.rerank = DefaultRerank
 	}
 	if n == 0 {
 		x.cent = nil
@@ -135,10 +198,10 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 		order = order[:nh]
 		slices.Sort(order)
 		x.headMin = float32(math.Inf(1))
+		x.grow(&x.head, len(order))
 		for _, i := range order {
 			inHead[i] = true
-			x.head.ids = append(x.head.ids, i)
-			x.head.vecs = append(x.head.vecs, vecs[int(i)*dim:int(i+1)*dim]...)
+			x.push(&x.head, i, vecs[int(i)*dim:int(i+1)*dim])
 			x.headMin = min(x.headMin, float32(math.Sqrt(float64(norms[i]))))
 		}
 		nl = max(1, min(nl, n-nh))
@@ -198,36 +261,20 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 	}
 	x.lists = make([]ivfList, nl)
 	for c := range x.lists {
-		x.lists[c] = ivfList{ids: make([]int32, 0, counts[c]), vecs: make([]float32, 0, counts[c]*dim)}
+		x.grow(&x.lists[c], counts[c])
 	}
 	for i, a := range assign {
 		if inHead[i] {
 			continue
 		}
-		l := &x.lists[a]
-		l.ids = append(l.ids, int32(i))
-		l.vecs = append(l.vecs, vecs[i*dim:(i+1)*dim]...)
+		x.push(&x.lists[a], int32(i), vecs[i*dim:(i+1)*dim])
 	}
 	x.n = n
-	x.setScale()
+	// the longest vector: queries are rescaled to it
+	for i := 0; i < n; i++ {
+		x.scale = max(x.scale, vek32.Norm(vecs[i*dim:(i+1)*dim]))
+	}
 	return x, nil
-}
-
-// setScale finds the longest vector (and the shortest in the head).
-func (x *IVF) setScale() {
-	var m float32
-	for _, l := range append([]ivfList{x.head}, x.lists...) {
-		for j := range l.ids {
-			m = max(m, vek32.Norm(l.vecs[j*x.dim:(j+1)*x.dim]))
-		}
-	}
-	x.scale = m
-	if len(x.head.ids) > 0 {
-		x.headMin = float32(math.Inf(1))
-		for j := range x.head.ids {
-			x.headMin = min(x.headMin, vek32.Norm(x.head.vecs[j*x.dim:(j+1)*x.dim]))
-		}
-	}
 }
 
 func (x *IVF) setCentroids(cent []float32) {
@@ -281,8 +328,7 @@ func (x *IVF) Add(vec []float32) (int32, error) {
 		l = &x.lists[nearest(vec, x.cent, x.half, x.dim)]
 	}
 	x.scale = max(x.scale, norm)
-	l.ids = append(l.ids, id)
-	l.vecs = append(l.vecs, vec...)
+	x.push(l, id, vec)
 	x.n++
 	return id, nil
 }
@@ -307,40 +353,38 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 	if nprobe <= 0 {
 		nprobe = x.nprobe
 	}
+	s := x.newScan(q, k)
 	nl := len(x.lists)
 	nprobe = min(nprobe, nl)
 	if nl == 0 {
-		t := newTopK(k)
-		x.scanList(t, q, &x.head, filter, make([]float32, block))
-		return t.Sorted()
+		s.list(&x.head, filter)
+		return s.result()
 	}
 	// Rank the lists by the Euclidean distance of their centroid c to the
 	// query rescaled to the longest vector M: the largest
 	// (M/‖q‖)·q·c − ‖c‖²/2. The top k does not depend on the query's length,
 	// and neither does this ranking.
 	cs := scoreRows(make([]float32, nl), x.cent, q, x.dim)
-	var s float32
+	var f float32
 	if qn := vek32.Norm(q); qn > 0 {
-		s = x.scale / qn
+		f = x.scale / qn
 	}
 	for c := range cs {
-		cs[c] = s*cs[c] - x.half[c]
+		cs[c] = f*cs[c] - x.half[c]
 	}
-	scores := make([]float32, block)
 	best := newTopK(nprobe)
 	for c, s := range cs {
 		if len(x.lists[c].ids) > 0 {
 			best.Push(int32(c), s)
 		}
 	}
-	t := newTopK(k)
-	x.scanList(t, q, &x.head, filter, scores)
+	s.list(&x.head, filter)
 	probed := best.Sorted()
 	for _, h := range probed {
-		x.scanList(t, q, &x.lists[h.Index], filter, scores)
+		s.list(&x.lists[h.Index], filter)
 	}
-	if t.Full() || len(probed) == nl {
-		return t.Sorted()
+	if s.t.Full() || len(probed) == nl {
+		return s.result()
 	}
 	// A filter left too few: scan the remaining lists, best first.
 	done := make(map[int32]bool, len(probed))
@@ -355,30 +399,119 @@ func (x *IVF) SearchProbe(q []float32, k, nprobe int, filter func(int32) bool) [
 	}
 	slices.SortFunc(rest, topk.Compare[int32, float32])
 	for _, h := range rest {
-		x.scanList(t, q, &x.lists[h.Index], filter, scores)
-		if t.Full() {
+		s.list(&x.lists[h.Index], filter)
+		if s.t.Full() {
 			break
 		}
 	}
-	return t.Sorted()
+	return s.result()
 }
 
-func (x *IVF) scanList(t *topK, q []float32, l *ivfList, filter func(int32) bool, scores []float32) {
-	d := x.dim
+// scan is the state of one search: the query (and its int8 code), the
+// kept hits, and scratch space for a block of scores.
+type scan struct {
+	x      *IVF
+	q      []float32
+	k      int
+	qc     queryCode
+	t      *topK
+	scores []float32
+	sums   []int32
+}
+
+func (x *IVF) newScan(q []float32, k int) *scan {
+	s := &scan{x: x, q: q, k: k, scores: make([]float32, block)}
+	if x.quant == Float32 {
+		s.t = newTopK(k)
+		return s
+	}
+	s.qc = quantizeQuery(q, x.dimScale, x.pdim)
+	s.sums = make([]int32, block)
+	if x.rescore != nil {
+		s.t = newTopK(max(2*k, x.rerank)) // the short list, re-scored by result
+	} else {
+		s.t = newTopK(k)
+	}
+	return s
+}
+
+// list scores every item of l and keeps those that beat the kept ones and
+// pass filter.
+func (s *scan) list(l *ivfList, filter func(int32) bool) {
+	x := s.x
 	n := len(l.ids)
 	for lo := 0; lo < n; lo += block {
 		hi := min(n, lo+block)
-		for j, s := range scoreRows(scores, l.vecs[lo*d:hi*d], q, d) {
+		var scores []float32
+		if x.quant == Float32 {
+			scores = scoreRows(s.scores, l.vecs[lo*x.dim:hi*x.dim], s.q, x.dim)
+		} else {
+			sums := s.sums[:hi-lo]
+			dotsI8(sums, l.codes[lo*x.pdim:hi*x.pdim], s.qc.code, x.pdim)
+			scores = s.scores[:hi-lo]
+			if x.quant == Int8 {
+				for j, v := range sums {
+					scores[j] = float32(v) * s.qc.scale * l.scales[lo+j]
+				}
+			} else {
+				for j, v := range sums {
+					scores[j] = float32(v) * s.qc.scale
+				}
+			}
+		}
+		for j, sc := range scores {
 			id := l.ids[lo+j]
-			if !t.Beats(id, s) {
+			if !s.t.Beats(id, sc) {
 				continue
 			}
 			if filter != nil && !filter(id) {
 				continue
 			}
-			t.Push(id, s)
+			s.t.Push(id, sc)
 		}
 	}
+}
+
+// result returns the best k hits: the kept ones, or for a quantised index
+// with a rescorer the short list re-scored exactly.
+func (s *scan) result() []Hit {
+	hits := s.t.Sorted()
+	if s.x.rescore == nil || s.x.quant == Float32 {
+		return hits
+	}
+	t := newTopK(s.k)
+	for _, h := range hits {
+		if sc := s.x.rescore(s.q, h.Index); sc == sc {
+			t.Push(h.Index, sc)
+		}
+	}
+	return t.Sorted()
+}
+
+// SetRescore gives a quantised index the exact score of an item for a
+// query (for example the dot product with the model's float32 vector):
+// searches then re-rank a short list (IVFOptions.Rerank) by it and return
+// exact scores. Call it before the index is searched; fn must be safe for
+// concurrent use.
+func (x *IVF) SetRescore(fn func(q []float32, id int32) float32) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.rescore = fn
+}
+
+// Quant is how the index stores its vectors.
+func (x *IVF) Quant() Quant { return x.quant }
+
+// VectorBytes is the memory the stored vectors take (codes, scales and
+// ids of every list), not counting the centroids.
+func (x *IVF) VectorBytes() int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var b int64
+	for _, l := range append([]ivfList{x.head}, x.lists...) {
+		b += int64(len(l.ids))*4 + int64(len(l.vecs))*4 + int64(len(l.codes)) + int64(len(l.scales))*4
+	}
+	return b
 }
 
 // HeadLen is the number of items in the head list, scanned by every search.

@@ -337,6 +337,10 @@ type Search struct {
 	// call (0: 64).
 	EmbedWorkers int `yaml:"embed_workers"`
 	EmbedBatch   int `yaml:"embed_batch"`
+	// Vectors is how semantic search keeps item vectors in memory: int8
+	// (default; a byte a dimension) or float32 (4× the memory, kept to
+	// compare).
+	Vectors string `yaml:"vectors"`
 	// Synonyms are groups of equivalent words, e.g. [[sneaker, trainer]].
 	Synonyms [][]string `yaml:"synonyms"`
 	// FieldWeights overrides the BM25F weight of fields by name: title,
@@ -419,6 +423,16 @@ type Recommend struct {
 	// PromoteTolerance accepts a retrained version whose validation NDCG@10
 	// is at most this fraction below the serving one (default 0).
 	PromoteTolerance float64 `yaml:"promote_tolerance"`
+	// ANNThreshold is the catalogue size from which factor models answer
+	// through the approximate index (package ann) instead of scoring every
+	// item (default 100000); negative always scores every item, the exact
+	// path kept for comparisons.
+	ANNThreshold int `yaml:"ann_threshold"`
+	// Vectors is how the index stores item vectors: int8 (one byte a
+	// dimension, per-vector scale, the short list re-ranked with the
+	// model's float32 vectors; default), int8dim (per-dimension scale) or
+	// float32. See docs/vectors.md for the measured recall and speed.
+	Vectors string `yaml:"vectors"`
 }
 
 // Model names a model to train, its hyper-parameters and, optionally, its
@@ -561,8 +575,9 @@ func Default() Config {
 		// asking; each new version serves only if it validates no worse
 		Recommend: Recommend{RetrainEvery: 6 * time.Hour, RetrainAfterEvents: 1000, RetrainQuiet: 5 * time.Second,
 			ExcludeTypes: []string{"purchase", "rating"}, HistoryLen: 50, MaxHistory: 1000,
-			AffinityBoost: 0.25, RecencyHalfLife: 5, TimeHalfLife: 168 * time.Hour},
-		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30,
+			AffinityBoost: 0.25, RecencyHalfLife: 5, TimeHalfLife: 168 * time.Hour,
+			ANNThreshold: 100_000, Vectors: "int8"},
+		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30, Vectors: "int8",
 			SuggestMinShoppers: &minShoppers, SuggestMaxQueries: 50000},
 		Cluster: Cluster{Stream: "AISLE_CHANGES", Subject: "aisle.changes", KeepChanges: 24 * time.Hour,
 			LeaseBucket: "aisle_leases", LeaseTTL: 15 * time.Second, RelayLeaseTTL: 3 * time.Second,
@@ -593,6 +608,16 @@ func Load(path string) (Config, error) {
 
 // Validate checks values that have a valid range.
 func (c Config) Validate() error {
+	switch c.Search.Vectors {
+	case "", "int8", "float32":
+	default:
+		return fmt.Errorf("config: search.vectors is %q, want int8 or float32", c.Search.Vectors)
+	}
+	switch c.Recommend.Vectors {
+	case "", "int8", "int8dim", "float32":
+	default:
+		return fmt.Errorf("config: recommend.vectors is %q, want int8, int8dim or float32", c.Recommend.Vectors)
+	}
 	if c.Server.MaxBodyBytes < 0 {
 		return errors.New("config: server.max_body_bytes must be ≥ 0")
 	}

@@ -3,10 +3,19 @@ package recommend
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"io/fs"
 	"math"
+	"net/url"
+	"path/filepath"
 	"slices"
+	"time"
+
+	"github.com/viterin/vek/vek32"
 
 	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/model"
@@ -74,21 +83,112 @@ func (sm *servingModel) top(user int32, h *history, n int, allow func(int32) boo
 	return out
 }
 
-// buildIndex makes the nearest-neighbour index of a large factor model.
-func buildIndex(ctx context.Context, ue model.UserEmbedder, threshold int) (ann.Index, error) {
+// buildIndex makes the nearest-neighbour index of a large factor model
+// (nil when the catalogue is below threshold). Item biases are folded in as
+// one more dimension (the query's is 1). A quantised index re-ranks its
+// short list with the model's own float32 vectors, so it needs no copy of
+// them.
+func buildIndex(ctx context.Context, ue model.UserEmbedder, threshold int, quant ann.Quant) (*ann.IVF, error) {
 	dim, vecs := ue.ItemVectors()
 	if dim == 0 || len(vecs)/dim < threshold {
 		return nil, nil
 	}
-	if bias := ue.ItemBias(); bias != nil {
+	bias := ue.ItemBias()
+	idim, ivecs := dim, vecs
+	if bias != nil {
 		aug := make([]float32, 0, len(vecs)/dim*(dim+1))
 		for i := 0; i < len(vecs)/dim; i++ {
 			aug = append(aug, vecs[i*dim:(i+1)*dim]...)
 			aug = append(aug, bias[i])
 		}
-		dim, vecs = dim+1, aug
+		idim, ivecs = dim+1, aug
 	}
-	return ann.New(ctx, dim, vecs, ann.Options{Threshold: -1}, nil)
+	x, err := ann.BuildIVF(ctx, idim, ivecs, ann.IVFOptions{Quant: quant}, nil)
+	if err != nil {
+		return nil, err
+	}
+	setRescore(x, ue)
+	return x, nil
+}
+
+// setRescore gives a quantised index the model's exact scores.
+func setRescore(x *ann.IVF, ue model.UserEmbedder) {
+	if x.Quant() == ann.Float32 {
+		return
+	}
+	dim, vecs := ue.ItemVectors()
+	bias := ue.ItemBias()
+	x.SetRescore(func(q []float32, id int32) float32 {
+		s := vek32.Dot(q[:dim], vecs[int(id)*dim:int(id+1)*dim])
+		if bias != nil {
+			s += q[dim] * bias[id]
+		}
+		return s
+	})
+}
+
+// indexTag names what an index was built from: the model version, the
+// storage, the shape and a checksum of the vectors (a version number alone
+// repeats when a data directory is recreated).
+func indexTag(meta store.ModelMeta, ue model.UserEmbedder, quant ann.Quant) string {
+	dim, vecs := ue.ItemVectors()
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	var b [4]byte
+	for _, part := range [][]float32{vecs, ue.ItemBias()} {
+		for _, v := range part {
+			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+			h.Write(b[:])
+		}
+	}
+	return fmt.Sprintf("%s@%d %s n=%d dim=%d bias=%v crc=%08x", meta.Name, meta.Version, quant, len(vecs)/max(dim, 1), dim, ue.ItemBias() != nil, h.Sum32())
+}
+
+// index returns the model's index: loaded from Config.IndexDir when a file
+// there was built from this very model, else built (and saved there).
+func (s *Service) index(ctx context.Context, meta store.ModelMeta, ue model.UserEmbedder) (ann.Index, error) {
+	dim, vecs := ue.ItemVectors()
+	if dim == 0 || len(vecs)/dim < s.cfg.ANNThreshold {
+		return nil, nil
+	}
+	quant, err := ann.ParseQuant(s.cfg.Vectors)
+	if err != nil {
+		return nil, err
+	}
+	var path, tag string
+	if s.cfg.IndexDir != "" {
+		path = filepath.Join(s.cfg.IndexDir, url.PathEscape(meta.Name)+".ivf")
+		tag = indexTag(meta, ue, quant)
+		start := time.Now()
+		x, err := ann.LoadIVF(path, tag)
+		if err == nil {
+			setRescore(x, ue)
+			s.indexLoaded.Add(1)
+			s.log.Info("nearest-neighbour index loaded", "model", meta.Name, "version", meta.Version, "items", x.Len(), "vectors", x.Quant().String(), "seconds", time.Since(start).Seconds())
+			return x, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Info("rebuilding the nearest-neighbour index", "model", meta.Name, "version", meta.Version, "reason", err)
+		}
+	}
+	start := time.Now()
+	x, err := buildIndex(ctx, ue, s.cfg.ANNThreshold, quant)
+	if err != nil || x == nil {
+		return nil, err
+	}
+	s.indexBuilt.Add(1)
+	s.log.Info("nearest-neighbour index built", "model", meta.Name, "version", meta.Version, "items", x.Len(), "vectors", quant.String(), "seconds", time.Since(start).Seconds())
+	if path != "" {
+		if err := ann.SaveIVF(path, x, tag); err != nil {
+			s.log.Warn("cannot save the nearest-neighbour index; the next start builds it again", "model", meta.Name, "error", err)
+		}
+	}
+	return x, nil
+}
+
+// IndexStats counts the nearest-neighbour indexes of factor models built
+// and loaded from Config.IndexDir since the service started.
+func (s *Service) IndexStats() (built, loaded int64) {
+	return s.indexBuilt.Load(), s.indexLoaded.Load()
 }
 
 // modelSet is the immutable set of serving models; it is swapped whole.
@@ -224,7 +324,7 @@ func (s *Service) load(ctx context.Context, meta store.ModelMeta) (*servingModel
 		}
 	}
 	if ue, ok := art.Model.(model.UserEmbedder); ok && s.cfg.ANNThreshold > 0 {
-		idx, err := buildIndex(ctx, ue, s.cfg.ANNThreshold)
+		idx, err := s.index(ctx, meta, ue)
 		if err != nil {
 			return nil, fmt.Errorf("index %s@%d: %w", meta.Name, meta.Version, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/pipeline"
@@ -58,6 +59,14 @@ type Config struct {
 	// through an approximate nearest-neighbour index (IVF) instead of
 	// scoring every item; default 100,000, negative disables.
 	ANNThreshold int
+	// Vectors is how the index stores item vectors: "int8" (default; its
+	// short list re-ranked with the model's float32 vectors), "int8dim" or
+	// "float32" (see ann.ParseQuant).
+	Vectors string
+	// IndexDir, when set, is where built indexes are saved, one file per
+	// model tagged with its version and a checksum of its vectors, so that
+	// a restart or a replica loads the index instead of building it.
+	IndexDir string
 	// PromoteTolerance accepts a retrained version whose validation
 	// NDCG@10 is at most this fraction below the serving one (the hold-out
 	// users change as data grows); default 0.
@@ -89,6 +98,9 @@ func (c *Config) defaults() {
 	if c.ANNThreshold == 0 {
 		c.ANNThreshold = 100_000
 	}
+	if c.Vectors == "" {
+		c.Vectors = ann.Int8.String()
+	}
 	if c.TrendingShort <= 0 {
 		c.TrendingShort = 24 * time.Hour
 	}
@@ -108,6 +120,8 @@ type Service struct {
 	profiles *profiles
 
 	models atomic.Pointer[modelSet]
+
+	indexBuilt, indexLoaded atomic.Int64 // ANN indexes built and loaded from IndexDir
 
 	rel    relatedCache // similar items and bought together
 	catVer atomic.Int64 // bumped on catalogue changes

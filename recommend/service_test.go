@@ -269,8 +269,14 @@ func TestPromoteRejectsWorse(t *testing.T) {
 // Factor models answer through the nearest-neighbour index when the
 // catalogue is large; force it on the small fixture.
 func TestIndexPath(t *testing.T) {
+	for _, vectors := range []string{"", "int8dim", "float32"} {
+		t.Run("vectors="+vectors, func(t *testing.T) { testIndexPath(t, vectors) })
+	}
+}
+
+func testIndexPath(t *testing.T, vectors string) {
 	st, _ := fixture(t)
-	svc := New(st, Config{ANNThreshold: 1}, nil)
+	svc := New(st, Config{ANNThreshold: 1, Vectors: vectors}, nil)
 	ctx := context.Background()
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
@@ -302,6 +308,57 @@ func TestIndexPath(t *testing.T) {
 	ans, _ = svc.Session(ctx, []string{"i03", "i07", "i11"}, Request{N: 5})
 	if ans.Model != "ials@1" {
 		t.Fatalf("session did not use the model: %+v", ans)
+	}
+}
+
+// A saved index is loaded, not built again, by a restarted service (or a
+// replica) serving the same model version; a new version builds its own.
+func TestIndexSavedAndLoaded(t *testing.T) {
+	st, _ := fixture(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	first := New(st, Config{ANNThreshold: 1, IndexDir: dir}, nil)
+	if err := first.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trainAndPromote(t, st, first, "ials")
+	if built, loaded := first.IndexStats(); built != 1 || loaded != 0 {
+		t.Fatalf("first start: built %d, loaded %d; want 1, 0", built, loaded)
+	}
+	want, err := first.Recommend(ctx, "u002", Request{N: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	restarted := New(st, Config{ANNThreshold: 1, IndexDir: dir}, nil)
+	if err := restarted.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if built, loaded := restarted.IndexStats(); built != 0 || loaded != 1 {
+		t.Fatalf("restart: built %d, loaded %d; want 0, 1", built, loaded)
+	}
+	got, err := restarted.Recommend(ctx, "u002", Request{N: 10})
+	if err != nil || got.Model != want.Model || len(got.Items) != len(want.Items) {
+		t.Fatalf("restart answered %+v, %v; want %+v", got, err, want)
+	}
+	for i := range got.Items {
+		if got.Items[i].ID != want.Items[i].ID {
+			t.Fatalf("restart answers %v, first start %v", got.Items, want.Items)
+		}
+	}
+
+	// Another storage setting makes the saved index stale: built again.
+	other := New(st, Config{ANNThreshold: 1, IndexDir: dir, Vectors: "float32"}, nil)
+	if err := other.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if built, loaded := other.IndexStats(); built != 1 || loaded != 0 {
+		t.Fatalf("other settings: built %d, loaded %d; want 1, 0", built, loaded)
+	}
+	// A new version of the model is stale too.
+	trainAndPromote(t, st, restarted, "ials")
+	if built, loaded := restarted.IndexStats(); built != 1 || loaded != 1 {
+		t.Fatalf("new version: built %d, loaded %d; want 1, 1", built, loaded)
 	}
 }
 

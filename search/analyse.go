@@ -13,7 +13,7 @@ import (
 type analysed struct {
 	fields [numFields][]string
 	words  []string
-	vec    []float32
+	vec    []float32 // unit length, as embedded or stored
 	vhash  [32]byte
 	vtext  string
 }

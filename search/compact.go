@@ -17,6 +17,9 @@ func (ix *Index) maybeCompact() {
 }
 
 func (ix *Index) compact() {
+	// doc ids change: the semantic lists are dropped and built again
+	ix.sem.lists, ix.sem.pending = nil, nil
+	ix.sem.gen++
 	remap := make([]uint32, len(ix.docs))
 	docs := make([]doc, 0, ix.nLive)
 	for d := range ix.docs {

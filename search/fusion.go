@@ -3,6 +3,8 @@ package search
 import (
 	"math"
 	"sort"
+
+	"github.com/aisle-dev/aisle/ann"
 )
 
 // Fusion methods and score normalisations (see Fusion).
@@ -265,15 +267,9 @@ func guardExact(fused, kw []scored) []scored {
 // simFunc returns the similarity of a doc's vector to q (false without a
 // vector). The caller holds the read lock while using it.
 func (ix *Index) simFunc(q []float32) func(uint32) (float64, bool) {
+	qq := ann.NewQuery(q)
 	return func(d uint32) (float64, bool) {
-		v := ix.docs[d].vec
-		if len(v) != len(q) || len(q) == 0 {
-			return 0, false
-		}
-		var dot float32
-		for i, x := range v {
-			dot += x * q[i]
-		}
-		return float64(dot), true
+		s := qq.Score(ix.docs[d].vec)
+		return float64(s), s == s
 	}
 }

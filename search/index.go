@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/search/analysis"
 	"github.com/aisle-dev/aisle/store"
@@ -35,6 +37,16 @@ type Options struct {
 	// VectorSpace names the embedder's vector space in Vectors; "" means
 	// the embedder's Name and Dim ("use-lite-en/512").
 	VectorSpace string
+	// Float32Vectors keeps every item vector in float32 beside its int8
+	// code, and semantic search scores the float32 ones: 4× the memory,
+	// kept to re-run the comparison with int8 (docs/vectors.md).
+	Float32Vectors bool
+	// ExactSemantic makes semantic search scan every product's int8 vector
+	// instead of probing the semantic index's lists (semindex.go).
+	ExactSemantic bool
+	// SemanticIVFMin is the number of products with vectors from which
+	// semantic search probes lists; 0 means SemanticIVFMin.
+	SemanticIVFMin int
 	// EmbedWorkers bounds the goroutines embedding items in the background
 	// (0: GOMAXPROCS); EmbedBatch is the texts per Embed call (0: 64).
 	EmbedWorkers int
@@ -63,10 +75,11 @@ type doc struct {
 	price    float64
 	hasPrice bool
 	created  int64
-	cats     []uint32 // category facet values (each path and its ancestors)
-	brand    int32    // brand facet value, -1 when none
-	vec      []float32
-	vhash    [32]byte // SHA-256 of the embedded text (see embedText)
+	cats     []uint32  // category facet values (each path and its ancestors)
+	brand    int32     // brand facet value, -1 when none
+	vec      ann.Code  // unit-length embedding as int8 (Len 0: none yet)
+	vecf     []float32 // the float32 embedding, kept only with Options.Float32Vectors
+	vhash    [32]byte  // SHA-256 of the embedded text (see embedText)
 }
 
 // docHot is the part of a doc that scoring and filtering read for every
@@ -91,10 +104,14 @@ type Index struct {
 	syns map[string][]string
 	negs map[string]bool
 
-	vstore store.Vectors
-	space  string
-	vec    *vectorizer // background embedding; nil without an embedder
-	qemb   Embedder    // embeds queries: Options.QueryEmbedder or emb
+	vstore    store.Vectors
+	space     string
+	floatVecs bool // Options.Float32Vectors
+	noSemIVF  bool // Options.Float32Vectors or ExactSemantic: never build semantic lists
+	sem       semState
+	semMin    int         // Options.SemanticIVFMin
+	vec       *vectorizer // background embedding; nil without an embedder
+	qemb      Embedder    // embeds queries: Options.QueryEmbedder or emb
 
 	mu     sync.RWMutex
 	docs   []doc
@@ -152,7 +169,8 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 	}
 	ix := &Index{
 		cfg: cfg, an: an, raw: raw, emb: opt.Embedder, log: log,
-		vstore: opt.Vectors, space: opt.VectorSpace,
+		vstore: opt.Vectors, space: opt.VectorSpace, floatVecs: opt.Float32Vectors, noSemIVF: opt.Float32Vectors || opt.ExactSemantic,
+		semMin:  cmp.Or(opt.SemanticIVFMin, SemanticIVFMin),
 		syns:    map[string][]string{},
 		byID:    map[string]uint32{},
 		live:    roaring.New(),
@@ -322,7 +340,7 @@ func (ix *Index) remove(id string) {
 		}
 	}
 	dc.item = catalog.Item{ID: dc.item.ID}
-	dc.vec = nil
+	dc.vec, dc.vecf = ann.Code{}, nil
 	dc.title = nil
 }
 
@@ -341,7 +359,8 @@ func uniq(s []string) []string {
 // add appends a live doc. Caller holds the write lock.
 func (ix *Index) add(it *catalog.Item, a *analysed) {
 	d := uint32(len(ix.docs))
-	dc := doc{item: *it, live: true, brand: -1, vec: a.vec, vhash: a.vhash, created: it.CreatedAt.UnixNano()}
+	dc := doc{item: *it, live: true, brand: -1, vhash: a.vhash, created: it.CreatedAt.UnixNano()}
+	ix.setVec(&dc, a.vec)
 	if it.Price != nil && !math.IsNaN(*it.Price) {
 		dc.price, dc.hasPrice = *it.Price, true
 		for r, pr := range ix.cfg.PriceRanges {
@@ -395,6 +414,9 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		dc.brand = int32(ix.brands.add(strings.ToLower(b), b, d))
 	}
 	ix.docs = append(ix.docs, dc)
+	if dc.vec.Len() > 0 {
+		ix.vecAttached(d)
+	}
 	ix.hot = append(ix.hot, docHot{price: dc.price, lens: dc.lens, live: true, hasPrice: dc.hasPrice, brand: dc.brand, created: dc.created})
 	ix.catVal = append(ix.catVal, dc.cats...)
 	ix.catEnd = append(ix.catEnd, uint32(len(ix.catVal)))

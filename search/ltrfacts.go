@@ -115,8 +115,8 @@ func (ix *Index) candidateFacts(c *compiled, cands []scored, kwRank, semRank []i
 		f.keyword = s.score
 		f.kwRank, f.semRank = kwRank[i], semRank[i]
 		f.title = titleFeatures(c, dc.title)
-		if len(qvec) > 0 && len(dc.vec) == len(qvec) {
-			f.cos = dot(dc.vec, qvec)
+		if len(qvec) > 0 && dc.vec.Len() == len(qvec) {
+			f.cos = dc.vec.Dot(qvec)
 		}
 		if rs.signals.Popularity != nil {
 			f.popularity = clamp01(rs.signals.Popularity(dc.item.ID))
@@ -176,12 +176,12 @@ func (ix *Index) prfFeatures(cands []scored, kwRank []int, facts []candFacts) {
 		for _, t := range uniqTerms(dc.title) {
 			termW[t] += tp.w
 		}
-		if len(dc.vec) > 0 {
+		if dc.vec.Len() > 0 {
 			if centroid == nil {
-				centroid = make([]float32, len(dc.vec))
+				centroid = make([]float32, dc.vec.Len())
 			}
-			if len(dc.vec) == len(centroid) {
-				for k, v := range dc.vec {
+			if dc.vec.Len() == len(centroid) {
+				for k, v := range dc.vec.Decode(nil) {
 					centroid[k] += float32(tp.w) * v
 				}
 			}
@@ -234,8 +234,8 @@ func (ix *Index) prfFeatures(cands []scored, kwRank []int, facts []candFacts) {
 			}
 			p.title = float32(sh / float64(len(terms)))
 		}
-		if centroid != nil && len(dc.vec) == len(centroid) {
-			p.semantic = dot(dc.vec, centroid)
+		if centroid != nil && dc.vec.Len() == len(centroid) {
+			p.semantic = dc.vec.Dot(centroid)
 		}
 	}
 }

@@ -29,7 +29,7 @@ func (ix *Index) MemoryBytes() Memory {
 		}
 		m.Docs += 32 * int64(len(it.Attributes))
 		m.Docs += 4 * int64(cap(d.title)+cap(d.cats))
-		m.Vectors += 4 * int64(cap(d.vec))
+		m.Vectors += int64(d.vec.Bytes())
 	}
 	for i := range ix.post {
 		p := &ix.post[i]

@@ -11,7 +11,9 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/internal/topk"
+	"github.com/viterin/vek/vek32"
 )
 
 // scored is one candidate with its score.
@@ -542,30 +544,62 @@ func (ix *Index) sortBy(s []scored, order Sort) {
 }
 
 // semantic returns the k docs passing the filters whose vectors are most
-// similar (cosine) to q, by exact scan.
+// similar (cosine) to q: from the semantic index's nearest lists once it is
+// built (semindex.go), else by exact scan of the int8 vectors (of the
+// float32 ones with Options.Float32Vectors, which never builds lists). The
+// filters apply inside the scan, so a filtered search still returns k docs
+// when k pass.
 func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
 	if len(q) == 0 || k <= 0 {
 		return nil
+	}
+	ix.maybeBuildSemantic()
+	if ix.sem.lists != nil && ix.sem.lists.Dim() == len(q) && (f.allow == nil || f.allow.GetCardinality() >= uint64(min(semanticExactBelow, ix.semMin/2))) {
+		return topScored(ix.semanticLists(q, f, k))
 	}
 	h := topk.New[uint32, float64](k)
 	base := f.allow
 	if base == nil {
 		base = ix.live
 	}
+	qq := ann.NewQuery(q)
 	it := base.Iterator()
 	for it.HasNext() {
 		d := it.Next()
 		dc := &ix.docs[d]
-		if len(dc.vec) != len(q) || !ix.passes(f, d) {
+		if dc.vec.Len() != len(q) || !ix.passes(f, d) {
 			continue
 		}
-		var dot float32
-		for i, x := range dc.vec {
-			dot += x * q[i]
+		var sc float64
+		if dc.vecf != nil {
+			sc = float64(vek32.Dot(dc.vecf, q))
+		} else {
+			sc = float64(qq.Score(dc.vec))
 		}
-		if sc := float64(dot); !(sc < h.Floor()) {
+		if !(sc < h.Floor()) {
 			h.Push(d, sc)
 		}
 	}
 	return topScored(h)
+}
+
+// setVec attaches a unit-length embedding to dc: as int8, and as float32
+// too with Options.Float32Vectors. A nil v detaches.
+func (ix *Index) setVec(dc *doc, v []float32) {
+	dc.vec, dc.vecf = ann.Encode(v), nil
+	if ix.floatVecs && v != nil {
+		dc.vecf = v
+	}
+}
+
+// docVec returns doc d's embedding: the float32 one when kept, else the
+// int8 one decoded. The caller holds the lock.
+func (ix *Index) docVec(d uint32) []float32 {
+	if v := ix.docs[d].vecf; v != nil {
+		return v
+	}
+	if ix.docs[d].vec.Len() == 0 {
+		return nil
+	}
+	return ix.docs[d].vec.Decode(nil)
 }

@@ -163,8 +163,8 @@ func (ix *Index) prepareVectors(ctx context.Context, items []catalog.Item, an []
 	var missing []int
 	ix.mu.RLock()
 	for _, i := range idx {
-		if d, ok := ix.byID[items[i].ID]; ok && ix.docs[d].vec != nil && ix.docs[d].vhash == an[i].vhash {
-			an[i].vec = ix.docs[d].vec
+		if d, ok := ix.byID[items[i].ID]; ok && ix.docs[d].vec.Len() > 0 && ix.docs[d].vhash == an[i].vhash {
+			an[i].vec = ix.docVec(d)
 		} else {
 			missing = append(missing, i)
 		}
@@ -382,7 +382,7 @@ func (ix *Index) requeue(batch []vecJob) {
 	var jobs []vecJob
 	ix.mu.RLock()
 	for _, j := range batch {
-		if d, ok := ix.byID[j.id]; ok && ix.docs[d].vhash == j.hash && ix.docs[d].vec == nil {
+		if d, ok := ix.byID[j.id]; ok && ix.docs[d].vhash == j.hash && ix.docs[d].vec.Len() == 0 {
 			jobs = append(jobs, j)
 		}
 	}
@@ -434,7 +434,11 @@ func (ix *Index) embedBatch(batch []vecJob) error {
 	ix.mu.Lock()
 	for i := range out {
 		if d, ok := ix.byID[out[i].ItemID]; ok && ix.docs[d].vhash == out[i].TextHash {
-			ix.docs[d].vec = out[i].Vec
+			had := ix.docs[d].vec.Len() > 0
+			ix.setVec(&ix.docs[d], out[i].Vec)
+			if !had {
+				ix.vecAttached(d)
+			}
 		}
 	}
 	ix.mu.Unlock()
@@ -495,12 +499,12 @@ func (ix *Index) VectorStats() VectorStats {
 	ix.vec.mu.Unlock()
 	ix.mu.RLock()
 	for d := range ix.docs {
-		if ix.docs[d].live && ix.docs[d].vec != nil {
+		if ix.docs[d].live && ix.docs[d].vec.Len() > 0 {
 			s.WithVector++
 		}
 	}
 	for id, h := range skipped {
-		if d, ok := ix.byID[id]; ok && ix.docs[d].live && ix.docs[d].vec == nil && ix.docs[d].vhash == h {
+		if d, ok := ix.byID[id]; ok && ix.docs[d].live && ix.docs[d].vec.Len() == 0 && ix.docs[d].vhash == h {
 			s.Failed++
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/embed"
 	"github.com/aisle-dev/aisle/store"
@@ -285,7 +286,7 @@ func TestConcurrentUpdatesKeepNewestVector(t *testing.T) {
 	for id, d := range ix.byID {
 		dc := &ix.docs[d]
 		want, _ := emb.Hashing.Embed(ctx, []string{embedText(&dc.item)})
-		if !slices.Equal(dc.vec, normalized(want[0])) {
+		if !slices.Equal(dc.vec.Decode(nil), ann.Encode(normalized(want[0])).Decode(nil)) {
 			t.Errorf("item %s: vector is not the one of its current text %q", id, dc.item.Title)
 		}
 	}

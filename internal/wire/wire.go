@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -179,10 +180,23 @@ func NewRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 		RecencyHalfLife:  rc.RecencyHalfLife,
 		TimeHalfLife:     rc.TimeHalfLife,
 		PromoteTolerance: rc.PromoteTolerance,
+		ANNThreshold:     rc.ANNThreshold,
+		Vectors:          rc.Vectors,
+		IndexDir:         indexDir(cfg),
 	}, log)
 	rt := svc.NewRetrainer(rc.RetrainEvery, rc.RetrainAfterEvents, opts)
 	rt.Quiet = rc.RetrainQuiet
 	return svc, rt, nil
+}
+
+// indexDir is where the recommender saves its nearest-neighbour indexes:
+// beside the data ("" without a data directory: indexes are built at every
+// load).
+func indexDir(cfg config.Config) string {
+	if cfg.Data == "" {
+		return ""
+	}
+	return filepath.Join(cfg.Data, "ann")
 }
 
 // NewSearchIndex builds the product search index from the config: keyword
@@ -193,7 +207,8 @@ func NewRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 // in vectors, so a restart embeds only new and changed items.
 func NewSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, vectors store.Vectors) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
-	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch}
+	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch,
+		Float32Vectors: sc.Vectors == "float32"}
 	if sc.JapaneseHan {
 		opts.Registry = analysis.NewRegistry(analysis.Options{JapaneseHan: true})
 	}

@@ -1,0 +1,139 @@
+package ann
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/aisle-dev/aisle/eval"
+	"github.com/aisle-dev/aisle/internal/testdata"
+	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/mf"
+	"github.com/viterin/vek/vek32"
+)
+
+// BenchmarkQuantNDCG measures what int8 vectors cost in ranking quality on
+// the shared data sets: iALS (default parameters) is fitted on each data
+// set's training split, every test user is answered top 10 over all items
+// (their history excluded, the protocol's targets relevant) by the exact
+// float32 scan, by IVF over float32, and by IVF over int8 (per-vector and
+// per-dimension scales, with and without exact re-ranking of the short
+// list), and NDCG@10 and recall@10 against the exact scan are reported.
+// Run: AISLE_SHARED_DATA=/work/shared/data go test ./ann -run - -bench QuantNDCG -benchtime 1x
+func BenchmarkQuantNDCG(b *testing.B) {
+	for _, ds := range []struct{ name, format, dir string }{
+		{"ml-1m", "lcfn", "movielens-1m-implicit"},
+		{"office", "rechorus", "amazon-office-5core"},
+		{"beauty", "s3rec", "s3rec-sequential/Beauty.txt"},
+	} {
+		b.Run(ds.name, func(b *testing.B) {
+			path := testdata.Path(b, strings.Split(ds.dir, "/")...)
+			data, err := eval.Load(context.Background(), ds.format, path, eval.LoadOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sp := data.Splits[0]
+			m, err := mf.NewIALS(model.Params{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := m.Fit(context.Background(), sp.Train, nil); err != nil {
+				b.Fatal(err)
+			}
+			dim, vecs := m.ItemVectors()
+			if bias := m.ItemBias(); bias != nil {
+				aug := make([]float32, 0, len(vecs)/dim*(dim+1))
+				for i := 0; i < len(vecs)/dim; i++ {
+					aug = append(aug, vecs[i*dim:(i+1)*dim]...)
+					aug = append(aug, bias[i])
+				}
+				dim, vecs = dim+1, aug
+			}
+			// queries: the model's user vectors
+			type query struct {
+				q       []float32
+				exclude func(int32) bool
+				targets []int32
+			}
+			var qs []query
+			for _, c := range sp.Cases {
+				if len(c.Targets) == 0 {
+					continue
+				}
+				q := make([]float32, dim)
+				ud, _ := m.ItemVectors()
+				if !m.UserVector(model.Query{User: c.User, History: c.History}, q[:ud]) {
+					continue
+				}
+				if dim > ud {
+					q[ud] = 1
+				}
+				qs = append(qs, query{q, Exclude(c.Exclude, nil), c.Targets})
+			}
+			flat, _ := NewFlat(dim, vecs)
+			var exact [][]Hit
+			for _, q := range qs {
+				exact = append(exact, flat.Search(q.q, 10, q.exclude))
+			}
+			ndcg := func(hits [][]Hit) float64 {
+				var sum float64
+				for i, q := range qs {
+					rel := map[int32]bool{}
+					for _, t := range q.targets {
+						rel[t] = true
+					}
+					var dcg, idcg float64
+					for r, h := range hits[i] {
+						if rel[h.Index] {
+							dcg += 1 / math.Log2(float64(r+2))
+						}
+					}
+					for r := 0; r < min(10, len(q.targets)); r++ {
+						idcg += 1 / math.Log2(float64(r+2))
+					}
+					sum += dcg / idcg
+				}
+				return sum / float64(len(qs))
+			}
+			base := ndcg(exact)
+			b.Logf("%s: %d items × %d, %d test users, exact float32 NDCG@10 %.4f", ds.name, len(vecs)/dim, dim, len(qs), base)
+			for _, c := range []struct {
+				quant   Quant
+				rescore bool
+			}{{Float32, false}, {Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}} {
+				name := fmt.Sprintf("ivf-%s", c.quant)
+				if c.quant != Float32 {
+					name += fmt.Sprintf("/rerank=%v", c.rescore)
+				}
+				x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 1, Quant: c.quant}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c.rescore {
+					x.SetRescore(func(q []float32, id int32) float32 { return vek32.Dot(q, vecs[int(id)*dim:int(id+1)*dim]) })
+				}
+				// nprobe = all lists isolates the quantisation's loss
+				// from the partitioning's
+				for _, nprobe := range []int{0, x.Lists()} {
+					b.Run(fmt.Sprintf("%s/nprobe=%d", name, nprobe), func(b *testing.B) {
+						var approx [][]Hit
+						for i := 0; i < b.N; i++ {
+							approx = approx[:0]
+							for _, q := range qs {
+								approx = append(approx, x.SearchProbe(q.q, 10, nprobe, q.exclude))
+							}
+						}
+						n := ndcg(approx)
+						b.ReportMetric(base, "ndcg@10-exact")
+						b.ReportMetric(n, "ndcg@10")
+						b.ReportMetric(100*(base-n)/base, "loss-%")
+						b.ReportMetric(recallAt(exact, approx), "recall@10")
+						b.ReportMetric(float64(x.VectorBytes())/float64(x.Len()), "bytes/item")
+					})
+				}
+			}
+		})
+	}
+}
