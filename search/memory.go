@@ -29,7 +29,9 @@ func (ix *Index) MemoryBytes() Memory {
 		}
 		m.Docs += 32 * int64(len(it.Attributes))
 		m.Docs += 4 * int64(cap(d.title)+cap(d.cats))
-		m.Vectors += int64(d.vec.Bytes())
+		if d.vec.Len() > 0 {
+			m.Vectors += int64(d.vec.Bytes())
+		}
 	}
 	for i := range ix.post {
 		p := &ix.post[i]
