@@ -482,7 +482,17 @@ func TestRulesAndAdsOnBecauseYouViewedAndBasket(t *testing.T) {
 	if len(plain.Items) < 4 || len(plain.Rows) != 2 {
 		t.Fatalf("because you viewed, without rules: %s, %d rows", plain.ids(), len(plain.Rows))
 	}
-	hidden := plain.Items[0].ID // the model's first
+	hidden := plain.Items[0].ID                                 // the model's first
+	dear := map[string]bool{"c3": true, "c4": true, "c5": true} // over 12, filtered out by the rule
+	hasDear := false
+	for _, row := range plain.Rows {
+		for _, h := range row.Items {
+			hasDear = hasDear || dear[h.ID]
+		}
+	}
+	if !hasDear {
+		t.Fatalf("no row without rules holds c3, c4 or c5 (the test of the rule's filter needs one): %+v", plain.Rows)
+	}
 	var basketPlain answer
 	call(t, "POST", url+"/api/recommend/basket?rules=off&ads=off", `{"items":["c0"],"n":4}`, 200, &basketPlain)
 	if len(basketPlain.Items) < 3 {
@@ -491,7 +501,7 @@ func TestRulesAndAdsOnBecauseYouViewedAndBasket(t *testing.T) {
 	bHidden := basketPlain.Items[0].ID
 
 	var r1, r2 struct{ ID string }
-	call(t, "POST", url+"/api/rules", fmt.Sprintf(`{"name":"byv","if":{"surfaces":["because_you_viewed"]},"then":{"pin":[{"item_id":"p3","position":1}],"hide":[%q]}}`, hidden), 201, &r1)
+	call(t, "POST", url+"/api/rules", fmt.Sprintf(`{"name":"byv","if":{"surfaces":["because_you_viewed"]},"then":{"pin":[{"item_id":"p3","position":1}],"hide":[%q],"filter":{"max_price":12}}}`, hidden), 201, &r1)
 	call(t, "POST", url+"/api/rules", fmt.Sprintf(`{"name":"basket","if":{"surfaces":["basket"]},"then":{"pin":[{"item_id":"c5","position":2}],"hide":[%q]}}`, bHidden), 201, &r2)
 	call(t, "POST", url+"/api/campaigns", `{"name":"pens","advertiser":"Bic","items":["p2"],"bid":0.5,"daily_budget":10,"targeting":{"surfaces":["because_you_viewed","basket"]},"pacing":"asap"}`, 201, nil)
 
@@ -501,10 +511,15 @@ func TestRulesAndAdsOnBecauseYouViewedAndBasket(t *testing.T) {
 		got.Items[2].ID != "p2" || !got.Items[2].Sponsored || len(got.Rules) != 1 || got.Rules[0] != r1.ID || got.RequestID == "" {
 		t.Fatalf("because you viewed with a pin of p3, %s hidden and an ad for p2: %s, rules %v, request %q", hidden, got.ids(), got.Rules, got.RequestID)
 	}
+	for _, h := range got.Items {
+		if dear[h.ID] {
+			t.Fatalf("%s, filtered out by the rule, is in the merged row: %s", h.ID, got.ids())
+		}
+	}
 	for _, row := range got.Rows {
 		for _, h := range row.Items {
-			if h.ID == hidden {
-				t.Fatalf("the hidden item %s is still in the row of %s", hidden, row.AnchorID)
+			if h.ID == hidden || dear[h.ID] {
+				t.Fatalf("%s (hidden %s, or over 12) is still in the row of %s", h.ID, hidden, row.AnchorID)
 			}
 		}
 	}
