@@ -47,6 +47,9 @@ type Impression struct {
 	Experiment string    `json:"experiment,omitempty"` // experiment id; "" outside experiments
 	Variant    string    `json:"variant,omitempty"`
 	Items      []string  `json:"items"`
+	// Query is the search of a search answer ("" for other surfaces): the
+	// context of an item's relevance when fitting position bias.
+	Query string `json:"query,omitempty"`
 	// Teams, in an interleaved answer, is the variant index (0 or 1) that
 	// placed each item; nil otherwise.
 	Teams []uint8 `json:"teams,omitempty"`
@@ -435,20 +438,24 @@ func (l *Log) forgetPending(ctx context.Context) error {
 // Close closes the file. Run must have returned.
 func (l *Log) Close() error { return l.db.Close() }
 
-// Records are: 0x01 | varint unix nanoseconds | str surface | str user |
+// Records are: 0x02 | varint unix nanoseconds | str surface | str user |
 // str session | str experiment | str variant | uvarint n | n × str item |
-// uvarint len(teams) | teams bytes; str is a uvarint length and the bytes.
-const format1 = 0x01
+// str query | uvarint len(teams) | teams bytes; str is a uvarint length
+// and the bytes. Format 0x01 (still read) has no query.
+const (
+	format1 = 0x01
+	format2 = 0x02
+)
 
 var errCorrupt = errors.New("corrupt impression record")
 
 func encode(imp *Impression) []byte {
-	n := 32 + len(imp.Surface) + len(imp.UserID) + len(imp.SessionID) + len(imp.Experiment) + len(imp.Variant) + len(imp.Teams)
+	n := 32 + len(imp.Surface) + len(imp.UserID) + len(imp.SessionID) + len(imp.Experiment) + len(imp.Variant) + len(imp.Query) + len(imp.Teams)
 	for _, it := range imp.Items {
 		n += len(it) + 2
 	}
 	b := make([]byte, 0, n)
-	b = append(b, format1)
+	b = append(b, format2)
 	b = binary.AppendVarint(b, imp.Time.UnixNano())
 	for _, s := range []string{imp.Surface, imp.UserID, imp.SessionID, imp.Experiment, imp.Variant} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
@@ -459,14 +466,17 @@ func encode(imp *Impression) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	b = binary.AppendUvarint(b, uint64(len(imp.Query)))
+	b = append(b, imp.Query...)
 	b = binary.AppendUvarint(b, uint64(len(imp.Teams)))
 	return append(b, imp.Teams...)
 }
 
 func decode(v []byte, imp *Impression) error {
-	if len(v) == 0 || v[0] != format1 {
+	if len(v) == 0 || (v[0] != format1 && v[0] != format2) {
 		return errCorrupt
 	}
+	format := v[0]
 	p := v[1:]
 	ns, n := binary.Varint(p)
 	if n <= 0 {
@@ -509,6 +519,13 @@ func decode(v []byte, imp *Impression) error {
 			return errCorrupt
 		}
 		imp.Items = append(imp.Items, s)
+	}
+	if format == format2 {
+		q, ok := str()
+		if !ok {
+			return errCorrupt
+		}
+		imp.Query = q
 	}
 	nt, ok := uv()
 	if !ok || nt != uint64(len(p)) {
