@@ -2,10 +2,12 @@ package impressions
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -218,6 +220,14 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 		every = append(every, *o)
 	}
 	clear(cells)
+	// a fixed order: the same log gives the same fit to the last bit
+	byCell := func(a, b Observation) int {
+		return cmp.Or(cmp.Compare(a.Cell, b.Cell), cmp.Compare(a.Position, b.Position))
+	}
+	slices.SortFunc(every, byCell)
+	for _, obs := range bySurface {
+		slices.SortFunc(obs, byCell)
+	}
 	out := make(map[string]Propensities, len(props))
 	now := l.opts.Now().UTC()
 	for name, p := range props {

@@ -2,6 +2,7 @@ package shopsim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -607,6 +609,9 @@ func estimateTheta(pages []page, n int) []float64 {
 	for _, o := range agg {
 		obs = append(obs, *o)
 	}
+	slices.SortFunc(obs, func(a, b impressions.Observation) int {
+		return cmp.Or(cmp.Compare(a.Cell, b.Cell), cmp.Compare(a.Position, b.Position))
+	})
 	theta, _ := impressions.FitPBM(obs, len(cells), n, 200)
 	return theta
 }
