@@ -237,7 +237,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		Demo: o.demo, Secret: sec, TrustProxy: cfg.Server.TrustProxy,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
 			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks},
-			Merch:        a.srv.MerchSearch}})
+			Merch:        a.srv.StorefrontSearch}})
 	if err != nil {
 		return nil, err
 	}

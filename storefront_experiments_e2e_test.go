@@ -86,3 +86,50 @@ func TestStorefrontRowsAreInExperiments(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The storefront's search page is served inside search experiments too: its
+// hits carry the answer's request id and position, and a click on one
+// counts in the visitor's variant.
+func TestStorefrontSearchIsInExperiments(t *testing.T) {
+	url, stop := serveAt(t, t.TempDir())
+	defer stop()
+	call(t, "POST", url+"/api/items", `[{"id":"a","title":"blue gel pen"},{"id":"b","title":"red gel pen"},{"id":"c","title":"stapler"}]`, 200, nil)
+	var exp struct{ ID string }
+	call(t, "POST", url+"/api/experiments", `{"name":"modes","surface":"search","variants":[{"name":"k1","weight":1,"overrides":{"mode":"keyword"}},{"name":"k2","weight":1,"overrides":{"mode":"keyword"}}]}`, 201, &exp)
+	jar, _ := cookiejar.New(nil)
+	shopper := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := shopper.Get(url + "/search?q=gel+pen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`data-item="([^"]+)" data-list="search" data-request-id="([0-9a-f]{24})" data-position="1"`).FindStringSubmatch(string(page))
+	if m == nil {
+		t.Fatalf("the search hits carry no request id and position:\n%s", page)
+	}
+	req, _ := http.NewRequest("POST", url+"/ui/events", strings.NewReader(fmt.Sprintf(`{"type":"click","item_id":%q,"list":"search","request_id":%q,"position":1}`, m[1], m[2])))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = shopper.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var res struct{ Variants []variantResult }
+		call(t, "GET", url+"/api/experiments/"+exp.ID+"/results", "", 200, &res)
+		users, clicks := 0, 0.0
+		for _, v := range res.Variants {
+			users += v.Users
+			clicks += v.Clicks
+		}
+		if users == 1 && clicks == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("results %+v: want the visitor's search and click in one variant", res.Variants)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/aisle-dev/aisle/impressions"
 	"github.com/aisle-dev/aisle/internal/reqid"
 	"github.com/aisle-dev/aisle/recommend"
+	"github.com/aisle-dev/aisle/rules"
 	"github.com/aisle-dev/aisle/search"
 )
 
@@ -120,6 +122,7 @@ type served struct {
 	user    string
 	session string
 	as      experiment.Assignment
+	query   string // a search's query, logged with the impression
 }
 
 // serve assigns an answer of surface for a shopper (user or session; both
@@ -223,7 +226,7 @@ func (s *Server) shown(sv *served, items []string, teams []uint8) {
 		return
 	}
 	s.exp.Shown(impressions.Impression{RequestID: sv.id, Surface: sv.surface, UserID: sv.user, SessionID: sv.session,
-		Experiment: sv.as.Experiment, Variant: sv.variant(), Items: items, Teams: teams}, sv.unit)
+		Experiment: sv.as.Experiment, Variant: sv.variant(), Items: items, Teams: teams, Query: sv.query}, sv.unit)
 }
 
 // variant is the label the answer carries: "" outside experiments.
@@ -256,4 +259,33 @@ func (s *Server) StorefrontRecs(r *http.Request, surface, user, session string, 
 		return nil, "", "", err
 	}
 	return ans.Items, sv.id, sv.variant(), nil
+}
+
+// StorefrontSearch runs a storefront search the way GET /api/search does:
+// the shopper's variant of a search experiment (mode, fusion), rules and
+// ads, and the answer logged as an impression with its query (clicks on it
+// are attributed, and its positions feed the position-bias fit). user is
+// the visitor's id (anon-<session> for an anonymous one).
+func (s *Server) StorefrontSearch(ctx context.Context, req search.Request, user string) (*SearchAnswer, error) {
+	if s.search == nil {
+		return nil, errors.New("api: no search routes")
+	}
+	sv := s.serve("search", user, "")
+	sv.query = req.Query
+	req = sv.search(req, s.search.ix.Config().Fusion)
+	var set *rules.Set
+	if s.merch != nil {
+		set = s.merch.book.Set()
+	}
+	res, err := s.search.runReq(ctx, sv.id, req, user, "", set, s.merch != nil && s.merch.ads != nil)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(res.Items))
+	for i, it := range res.Items {
+		ids[i] = it.ID
+	}
+	s.shown(sv, ids, nil)
+	res.Variant = sv.variant()
+	return res, nil
 }

@@ -630,22 +630,20 @@ func (m *Manager) PositionFits() map[string]impressions.Propensities {
 	return *fits
 }
 
-// minListsForSurface is how many answers of a surface its own fit needs
-// before PositionWeight prefers it to the fit over every surface.
+// minListsForSurface is how many answers of a surface its fit needs
+// before PositionWeight uses it.
 const minListsForSurface = 1000
 
 // Propensities returns the last fit of the examination propensities of
-// surface: its own when it has enough answers, else the fit over every
-// surface; nil before the first fit.
+// surface when it read at least 1,000 of its answers; nil otherwise. The
+// fit over every surface ("", on the dashboard) is never used in its
+// place: personalised surfaces make it too steep (docs/experiments.md).
 func (m *Manager) Propensities(surface string) *impressions.Propensities {
 	fits := m.pos.Load()
 	if fits == nil {
 		return nil
 	}
 	if f, ok := (*fits)[surface]; ok && f.Lists >= minListsForSurface {
-		return &f
-	}
-	if f, ok := (*fits)[""]; ok {
 		return &f
 	}
 	return nil

@@ -134,3 +134,60 @@ func TestInterleavingCreditsTheTeamThatPlacedTheItem(t *testing.T) {
 		t.Errorf("credits per team %+v", r.Variants)
 	}
 }
+
+// The fit of position bias is kept across restarts, and weighs only the
+// surface it was fitted on, once it read 1,000 of its answers.
+func TestPositionWeightFromTheSurfacesOwnFit(t *testing.T) {
+	dir := t.TempDir()
+	m, closeM := open(t, dir)
+	var evs []events.Event
+	for n := range 1200 {
+		id := reqid.New()
+		items := []string{"a", "b"}
+		if n%2 == 1 {
+			items = []string{"b", "a"}
+		}
+		m.Shown(impressions.Impression{RequestID: id, Surface: "similar", SessionID: "s", Items: items}, "")
+		if n%4 < 2 { // position 1 clicked in half the lists, position 2 in a quarter
+			evs = append(evs, events.Event{Type: events.Click, UserID: "v", ItemID: items[0], RequestID: id, Timestamp: time.Now()})
+		}
+		if n%8 < 2 {
+			evs = append(evs, events.Event{Type: events.Click, UserID: "v", ItemID: items[1], RequestID: id, Timestamp: time.Now()})
+		}
+	}
+	m.EventsAppended(evs)
+	if w := m.PositionWeight("similar", 2); w != 1 {
+		t.Fatalf("weight %v before any fit, want 1", w)
+	}
+	// the log's writer takes its queue every 50 ms: fit until it has all
+	// 1,200 answers and 900 clicks
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if err := m.FitPositions(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if f := m.PositionFits()["similar"]; f.Lists == 1200 && f.Clicks[0]+f.Clicks[1] == 900 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never held the answers and clicks: %+v", m.PositionFits()["similar"])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	check := func(m *Manager, when string) {
+		t.Helper()
+		if w := m.PositionWeight("similar", 2); w < 1.8 || w > 2.2 {
+			t.Errorf("%s: weight of position 2 on similar %v, want about 2", when, w)
+		}
+		if w := m.PositionWeight("similar", 1); w != 1 {
+			t.Errorf("%s: weight of position 1 %v, want 1", when, w)
+		}
+		if w := m.PositionWeight("search", 2); w != 1 {
+			t.Errorf("%s: weight on search, which has no answers, %v, want 1", when, w)
+		}
+	}
+	check(m, "fitted")
+	closeM()
+	m, closeM = open(t, dir)
+	defer closeM()
+	check(m, "after a restart")
+}

@@ -48,6 +48,9 @@ type Impression struct {
 	Experiment string    `json:"experiment,omitempty"` // experiment id; "" outside experiments
 	Variant    string    `json:"variant,omitempty"`
 	Items      []string  `json:"items"`
+	// Query is the search of a search answer ("" for other surfaces): the
+	// context of an item's relevance when fitting position bias.
+	Query string `json:"query,omitempty"`
 	// Teams, in an interleaved answer, is the variant index (0 or 1) that
 	// placed each item; nil otherwise.
 	Teams []uint8 `json:"teams,omitempty"`
@@ -448,20 +451,24 @@ func (l *Log) forgetPending(ctx context.Context) error {
 // Close closes the file. Run must have returned.
 func (l *Log) Close() error { return l.db.Close() }
 
-// Records are: 0x01 | varint unix nanoseconds | str surface | str user |
+// Records are: 0x02 | varint unix nanoseconds | str surface | str user |
 // str session | str experiment | str variant | uvarint n | n × str item |
-// uvarint len(teams) | teams bytes; str is a uvarint length and the bytes.
-const format1 = 0x01
+// str query | uvarint len(teams) | teams bytes; str is a uvarint length
+// and the bytes. Format 0x01 (still read) has no query.
+const (
+	format1 = 0x01
+	format2 = 0x02
+)
 
 var errCorrupt = errors.New("corrupt impression record")
 
 func encode(imp *Impression) []byte {
-	n := 32 + len(imp.Surface) + len(imp.UserID) + len(imp.SessionID) + len(imp.Experiment) + len(imp.Variant) + len(imp.Teams)
+	n := 32 + len(imp.Surface) + len(imp.UserID) + len(imp.SessionID) + len(imp.Experiment) + len(imp.Variant) + len(imp.Query) + len(imp.Teams)
 	for _, it := range imp.Items {
 		n += len(it) + 2
 	}
 	b := make([]byte, 0, n)
-	b = append(b, format1)
+	b = append(b, format2)
 	b = binary.AppendVarint(b, imp.Time.UnixNano())
 	for _, s := range []string{imp.Surface, imp.UserID, imp.SessionID, imp.Experiment, imp.Variant} {
 		b = varint.AppendString(b, s)
@@ -470,14 +477,16 @@ func encode(imp *Impression) []byte {
 	for _, s := range imp.Items {
 		b = varint.AppendString(b, s)
 	}
+	b = varint.AppendString(b, imp.Query)
 	b = binary.AppendUvarint(b, uint64(len(imp.Teams)))
 	return append(b, imp.Teams...)
 }
 
 func decode(v []byte, imp *Impression) error {
-	if len(v) == 0 || v[0] != format1 {
+	if len(v) == 0 || (v[0] != format1 && v[0] != format2) {
 		return errCorrupt
 	}
+	format := v[0]
 	r := varint.NewReader(v[1:])
 	*imp = Impression{Time: time.Unix(0, r.Varint()).UTC()}
 	for _, dst := range []*string{&imp.Surface, &imp.UserID, &imp.SessionID, &imp.Experiment, &imp.Variant} {
@@ -490,6 +499,9 @@ func decode(v []byte, imp *Impression) error {
 	imp.Items = make([]string, 0, cnt)
 	for range cnt {
 		imp.Items = append(imp.Items, r.String())
+	}
+	if format == format2 {
+		imp.Query = r.String()
 	}
 	nt := r.Uvarint()
 	if !r.OK() || nt != uint64(r.Len()) {

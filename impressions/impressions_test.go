@@ -16,6 +16,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	for _, imp := range []Impression{
 		{Time: time.Unix(1700000000, 5).UTC(), Surface: "recommend", UserID: "u1", Items: []string{"a", "b"}},
 		{Time: time.Unix(1700000001, 0).UTC(), Surface: "search", SessionID: "s", Experiment: "e1", Variant: "b", Items: []string{}, Teams: nil},
+		{Time: time.Unix(1700000001, 0).UTC(), Surface: "search", SessionID: "s", Query: "gel pen", Items: []string{"p1", "p2"}, Teams: []uint8{1, 0}},
 		{Time: time.Unix(1700000002, 0).UTC(), Surface: "recommend", UserID: "ü", Experiment: "e", Variant: "interleaved", Items: []string{"x", "y", "z"}, Teams: []uint8{0, 1, 1}},
 	} {
 		var got Impression
@@ -28,9 +29,20 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 }
 
+// Records written before the query was kept (format 1) still read.
+func TestDecodesFormat1(t *testing.T) {
+	// 0x01 | time 0 | surface "search" | user, session, experiment, variant "" | 1 item "a" | no teams
+	v := []byte{format1, 0, 6, 's', 'e', 'a', 'r', 'c', 'h', 0, 0, 0, 0, 1, 1, 'a', 0}
+	var imp Impression
+	if err := decode(v, &imp); err != nil || imp.Surface != "search" || len(imp.Items) != 1 || imp.Items[0] != "a" || imp.Query != "" {
+		t.Fatalf("decode(format 1) = %+v, %v", imp, err)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	f.Add(encode(&Impression{Surface: "recommend", UserID: "u", Items: []string{"a"}, Teams: []uint8{1}}))
 	f.Add([]byte{format1, 0, 200})
+	f.Add(encode(&Impression{Surface: "search", Query: "pen", Items: []string{"a", "b"}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var imp Impression
 		if err := decode(b, &imp); err != nil {

@@ -2,10 +2,12 @@ package impressions
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -123,8 +125,9 @@ func (l *Log) Clicked(requestID string) ([]int, error) {
 // Fit estimates the examination probability of the leading positions from
 // the written answers and their clicks with the position-based model, by
 // expectation-maximisation: once per surface, and once over every surface
-// (key ""). The context of an item's relevance is the answer's surface
-// (an item may be relevant on "similar" and not on "popular"). It reads
+// (key ""). The context of an item's relevance is the answer's surface and,
+// for a search, its query (an item may be relevant on "similar" and not on
+// "popular", for one query and not another). It reads
 // the newest answers first, at most MaxLists of them (memory is one cell
 // per surface, item and position seen), in one read transaction; writes
 // go on meanwhile.
@@ -179,7 +182,7 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 			ps.Lists++
 			all.Lists++
 			for i, item := range imp.Items[:min(len(imp.Items), opts.Positions)] {
-				rk := imp.Surface + "\x00" + item
+				rk := imp.Surface + "\x00" + imp.Query + "\x00" + item
 				r, ok := rels[rk]
 				if !ok {
 					r = rel{int32(len(rels)), imp.Surface}
@@ -217,6 +220,14 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 		every = append(every, *o)
 	}
 	clear(cells)
+	// a fixed order: the same log gives the same fit to the last bit
+	byCell := func(a, b Observation) int {
+		return cmp.Or(cmp.Compare(a.Cell, b.Cell), cmp.Compare(a.Position, b.Position))
+	}
+	slices.SortFunc(every, byCell)
+	for _, obs := range bySurface {
+		slices.SortFunc(obs, byCell)
+	}
 	out := make(map[string]Propensities, len(props))
 	now := l.opts.Now().UTC()
 	for name, p := range props {

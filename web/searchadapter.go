@@ -17,7 +17,8 @@ type IndexSearcher struct {
 	// shopper as the API does (affinity, click-through).
 	Personaliser *api.Personaliser
 	// Merch, when set, runs the search as the API does, personalised and
-	// with merchandising rules and ads (api.Server.MerchSearch); the
+	// with merchandising rules and ads, in the shopper's search experiment
+	// variant and logged as an impression (api.Server.StorefrontSearch); the
 	// Personaliser is then not used.
 	Merch func(ctx context.Context, req search.Request, user string) (*api.SearchAnswer, error)
 }

@@ -146,7 +146,7 @@ func PositionStudy(ctx context.Context, cfg PositionConfig) (PositionReport, err
 		for k, i := range order[q] {
 			ids[k] = item(q, i)
 		}
-		m.Shown(impressions.Impression{RequestID: id, Time: at, Surface: "search", SessionID: sess, Items: ids}, sess)
+		m.Shown(impressions.Impression{RequestID: id, Time: at, Surface: "search", SessionID: sess, Query: query(q), Items: ids}, sess)
 		evs = append(evs, events.Event{Type: events.Search, SessionID: sess, Query: query(q), Timestamp: at})
 		rep.Lists++
 		for k, i := range order[q] {

@@ -48,3 +48,31 @@ func TestPositionCorrectionRecoversRelevance(t *testing.T) {
 		})
 	}
 }
+
+// estimateTheta reads the examination curve back from logged pages of the
+// simulation's shape (lists of 10 drawn from 50 items in varying orders).
+func TestEstimateThetaFromPages(t *testing.T) {
+	rng := seeded(3, "theta")
+	rel := make([]float64, 50)
+	for i := range rel {
+		rel[i] = 0.05 + 0.5*rng.Float64()
+	}
+	var pages []page
+	for range 6000 {
+		p := page{clicked: map[string]bool{}}
+		for k, i := range rng.Perm(len(rel))[:10] {
+			id := string(rune('A' + i))
+			p.items = append(p.items, id)
+			if rng.Float64() < 1/float64(k+1) && rng.Float64() < rel[i] {
+				p.clicked[id] = true
+			}
+		}
+		pages = append(pages, p)
+	}
+	theta := estimateTheta(pages, 10)
+	for k, th := range theta {
+		if want := 1 / float64(k+1); math.Abs(th-want) > 0.05+0.1*want {
+			t.Errorf("θ[%d] = %.3f, want %.3f (all %v)", k+1, th, want, theta)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package shopsim
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Write prints the report as Markdown (the shape of docs/benchmarks.md).
@@ -40,5 +41,11 @@ func (r *Report) Write(w io.Writer) {
 	if len(r.AB.Variants) == 2 {
 		fmt.Fprintf(w, "\n(6) offline estimate of %s's clicks per page (position-based inverse propensity, before going live): from the control's logs %.3f, from the interleaved logs %.3f; the A/B test measured %.3f (control %.3f).\n",
 			r.Treatment, r.IPSControl, r.IPSInterleaved, r.AB.Variants[1].CTR.Value, r.AB.Variants[0].CTR.Value)
+		th := make([]string, len(r.Theta))
+		for i, v := range r.Theta {
+			th[i] = fmt.Sprintf("%.2f", v)
+		}
+		fmt.Fprintf(w, "    With the examination estimated from the logged pages by EM (θ = %s; true k^−%.1f): from the control's logs %.3f, from the interleaved logs %.3f.\n",
+			strings.Join(th, ", "), r.PositionBias, r.IPSControlEst, r.IPSInterleavedEst)
 	}
 }

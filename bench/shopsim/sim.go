@@ -2,6 +2,7 @@ package shopsim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/aisle-dev/aisle/experiment"
+	"github.com/aisle-dev/aisle/impressions"
 )
 
 // Config sets up a simulation.
@@ -369,6 +372,7 @@ feed:
 type Report struct {
 	Days, ShoppersPerDay int
 	Control, Treatment   string
+	PositionBias         float64
 	// AB is the server's own results of the A/B test.
 	AB experiment.Results
 	// AA: share of A/A tests declared significant at the end (fixed-horizon
@@ -385,7 +389,12 @@ type Report struct {
 	ABUsersForObserved            float64 // users per arm an A/B test needs for the observed conversion lift (80% power)
 	// IPSControl and IPSInterleaved estimate the treatment's clicks per
 	// page from the control's logged pages and from the interleaved ones
-	IPSControl, IPSInterleaved        float64
+	IPSControl, IPSInterleaved float64
+	// Theta is the examination of each position estimated by EM from all
+	// the logged pages (as the shop estimates it from its impression log),
+	// and IPSControlEst, IPSInterleavedEst the estimates weighted by it
+	Theta                             []float64
+	IPSControlEst, IPSInterleavedEst  float64
 	Agree                             bool
 	ABWinner, ILWinner                string
 	Took                              time.Duration
@@ -425,7 +434,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 			fmt.Fprintf(cfg.Progress, "day %d/%d: %d shoppers so far; visits took %s\n", d+1, cfg.Days, len(s.shoppers), time.Since(t0).Round(time.Millisecond))
 		}
 	}
-	rep := &Report{Days: cfg.Days, ShoppersPerDay: cfg.ShoppersPerDay, Control: cfg.Control, Treatment: cfg.Treatment, AARuns: cfg.AARuns}
+	rep := &Report{Days: cfg.Days, ShoppersPerDay: cfg.ShoppersPerDay, Control: cfg.Control, Treatment: cfg.Treatment, AARuns: cfg.AARuns, PositionBias: cfg.PositionBias}
 	if _, err := s.do(ctx, "GET", "/api/experiments/"+exp.ID+"/results", nil, &rep.AB); err != nil {
 		return nil, err
 	}
@@ -489,10 +498,19 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	// offline estimates of the treatment's clicks per page from the logs
 	// (no experiment runs now, so ?model= serves the candidate)
 	var err error
-	if rep.IPSControl, err = s.ips(ctx, s.pages[cfg.Control], cfg.Treatment); err != nil {
+	known := func(k int) float64 { return math.Pow(float64(k), -s.cfg.PositionBias) }
+	if rep.IPSControl, err = s.ips(ctx, s.pages[cfg.Control], cfg.Treatment, known); err != nil {
 		return nil, err
 	}
-	if rep.IPSInterleaved, err = s.ips(ctx, s.pages["interleaved"], cfg.Treatment); err != nil {
+	if rep.IPSInterleaved, err = s.ips(ctx, s.pages["interleaved"], cfg.Treatment, known); err != nil {
+		return nil, err
+	}
+	rep.Theta = estimateTheta(append(append(append([]page(nil), s.pages[cfg.Control]...), s.pages[cfg.Treatment]...), s.pages["interleaved"]...), cfg.N)
+	est := func(k int) float64 { return rep.Theta[min(k, len(rep.Theta))-1] }
+	if rep.IPSControlEst, err = s.ips(ctx, s.pages[cfg.Control], cfg.Treatment, est); err != nil {
+		return nil, err
+	}
+	if rep.IPSInterleavedEst, err = s.ips(ctx, s.pages["interleaved"], cfg.Treatment, est); err != nil {
 		return nil, err
 	}
 	if len(rep.AB.Variants) == 2 {
@@ -517,11 +535,11 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 // ips estimates the clicks per page candidate would get from logged pages
 // of another ranker, by the position-based click model: an item clicked at
 // logged position k and ranked at k' by the candidate counts
-// θ(k')/θ(k), with θ(k) = k^−bias the examination probability (known in
-// the simulation; estimated from randomised traffic in a real shop).
+// θ(k')/θ(k), with θ(k) the examination probability (k^−bias, known in
+// the simulation, or estimated from the logged pages by estimateTheta).
 // Items the candidate ranks but the log never showed count nothing: the
 // estimate is only as good as the log's support.
-func (s *Sim) ips(ctx context.Context, pages []page, candidate string) (float64, error) {
+func (s *Sim) ips(ctx context.Context, pages []page, candidate string, theta func(k int) float64) (float64, error) {
 	if len(pages) == 0 {
 		return 0, nil
 	}
@@ -534,7 +552,6 @@ func (s *Sim) ips(ctx context.Context, pages []page, candidate string) (float64,
 		pages = sample
 	}
 	lists := map[string]map[string]int{}
-	theta := func(k int) float64 { return math.Pow(float64(k), -s.cfg.PositionBias) }
 	sum := 0.0
 	for _, p := range pages {
 		cand, ok := lists[p.user]
@@ -560,4 +577,41 @@ func (s *Sim) ips(ctx context.Context, pages []page, candidate string) (float64,
 		}
 	}
 	return sum / float64(len(pages)), nil
+}
+
+// estimateTheta estimates the examination of positions 1…n from logged
+// pages with the position-based click model (impressions.FitPBM), the
+// relevance cell being the item: what the shop does with its impression
+// log (impressions.Log.Fit).
+func estimateTheta(pages []page, n int) []float64 {
+	cells := map[string]int{}
+	type ck struct{ cell, pos int }
+	agg := map[ck]*impressions.Observation{}
+	for _, p := range pages {
+		for k, id := range p.items[:min(len(p.items), n)] {
+			c, ok := cells[id]
+			if !ok {
+				c = len(cells)
+				cells[id] = c
+			}
+			o := agg[ck{c, k}]
+			if o == nil {
+				o = &impressions.Observation{Cell: c, Position: k + 1}
+				agg[ck{c, k}] = o
+			}
+			o.Views++
+			if p.clicked[id] {
+				o.Clicks++
+			}
+		}
+	}
+	obs := make([]impressions.Observation, 0, len(agg))
+	for _, o := range agg {
+		obs = append(obs, *o)
+	}
+	slices.SortFunc(obs, func(a, b impressions.Observation) int {
+		return cmp.Or(cmp.Compare(a.Cell, b.Cell), cmp.Compare(a.Position, b.Position))
+	})
+	theta, _ := impressions.FitPBM(obs, len(cells), n, 200)
+	return theta
 }
