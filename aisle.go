@@ -189,16 +189,15 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		a.log.Warn("no admin key set: anyone who can reach the server can write and delete (set --admin-key or AISLE_SERVER_ADMIN_KEY)")
 	}
 	if a.srv, err = api.New(api.Options{
-		Engine: a.eng, Logger: a.log,
+		Engine: a.eng, Logger: a.log, ForwardRetrain: a.cluster.ForwardRetrain,
 		AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey,
-		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
-		Go:             a.goBackground,
-		ForwardRetrain: a.cluster.ForwardRetrain,
-		AccessLog:      cfg.Server.AccessLog,
-		RateLimit:      cfg.Server.RateLimit,
-		RateBurst:      cfg.Server.RateBurst,
-		TrustProxy:     cfg.Server.TrustProxy,
-		Secret:         sec,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Go:           a.goBackground,
+		AccessLog:    cfg.Server.AccessLog,
+		RateLimit:    cfg.Server.RateLimit,
+		RateBurst:    cfg.Server.RateBurst,
+		TrustProxy:   cfg.Server.TrustProxy,
+		Secret:       sec,
 	}); err != nil {
 		return nil, err
 	}

@@ -280,7 +280,7 @@ func (h *recHandlers) retrain(r *http.Request) (any, error) {
 	if h.rt == nil {
 		return nil, Unavailable("retraining is not configured on this server", 0, nil)
 	}
-	if fwd := h.srv.fwdRetrain; fwd != nil {
+	if fwd := h.srv.fwd; fwd != nil {
 		// in a cluster the holder of the training lease trains
 		forwarded, replica, err := fwd(r.Context())
 		if err != nil {

@@ -119,21 +119,22 @@ type Route struct {
 
 // Server serves the Aisle REST API.
 type Server struct {
-	eng        *engine.Engine
-	log        *slog.Logger
-	keys       Keys
-	maxBody    int64
-	goFn       func(func()) bool
-	fwdRetrain func(ctx context.Context) (bool, string, error)
-	access     bool
-	limiter    *ratelimit.Limiter // nil: no rate limit
-	proxy      bool               // trust X-Forwarded-For
-	secret     []byte             // keys pseudonyms of read-key searchers
-	ready      atomic.Bool
-	mux        *http.ServeMux
-	routes     []Route
-	merch      *merch          // rules and ads (AddMerchRoutes); nil: none
-	search     *searchHandlers // set by AddSearchRoutes
+	eng     *engine.Engine
+	log     *slog.Logger
+	keys    Keys
+	maxBody int64
+	goFn    func(func()) bool
+	access  bool
+	limiter *ratelimit.Limiter // nil: no rate limit
+	proxy   bool               // trust X-Forwarded-For
+	secret  []byte             // keys pseudonyms of read-key searchers
+	ready   atomic.Bool
+	mux     *http.ServeMux
+	routes  []Route
+	merch   *merch          // rules and ads (AddMerchRoutes); nil: none
+	search  *searchHandlers // set by AddSearchRoutes
+	// fwd forwards retrain requests (Options.ForwardRetrain)
+	fwd func(ctx context.Context) (bool, string, error)
 
 	// backupFiles are the data directory's files besides the store that a
 	// backup holds (AddBackupFile)
@@ -156,15 +157,15 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("api: no engine")
 	}
 	s := &Server{
-		eng:        opts.Engine,
-		log:        opts.Logger,
-		keys:       Keys{Admin: opts.AdminKey, Read: opts.ReadKey},
-		maxBody:    opts.MaxBodyBytes,
-		goFn:       opts.Go,
-		fwdRetrain: opts.ForwardRetrain,
-		access:     opts.AccessLog,
-		mux:        http.NewServeMux(),
-		secret:     opts.Secret,
+		eng:     opts.Engine,
+		log:     opts.Logger,
+		keys:    Keys{Admin: opts.AdminKey, Read: opts.ReadKey},
+		maxBody: opts.MaxBodyBytes,
+		goFn:    opts.Go,
+		access:  opts.AccessLog,
+		mux:     http.NewServeMux(),
+		secret:  opts.Secret,
+		fwd:     opts.ForwardRetrain,
 	}
 	if len(s.secret) == 0 {
 		s.secret = secret.New()

@@ -36,8 +36,8 @@ type Cluster struct {
 	Outbox bus.OutboxSource
 	Ingest *ingest.Consumer // nil when ingestion is off
 
-	nc     *nats.Conn
-	stream string // the change feed's stream, naming the control subjects
+	nc      *nats.Conn
+	control string // prefix of the control subjects: aisle.control.<stream>.<shop>
 }
 
 // OpenCluster connects to cfg.Bus (when set) and builds the parts. st is
@@ -64,7 +64,12 @@ func OpenCluster(ctx context.Context, cfg config.Config, eng *engine.Engine, log
 	if err != nil {
 		return nil, err
 	}
-	c.nc, c.stream = nc, cc.Stream
+	shop := cfg.Shop
+	if shop == "" {
+		shop = "default"
+	}
+	// shop ids are [a-z0-9-]: valid subject tokens
+	c.nc, c.control = nc, "aisle.control."+cc.Stream+"."+shop
 	fail := func(err error) (*Cluster, error) {
 		nc.Close()
 		return nil, err
@@ -118,9 +123,9 @@ type retrainAnswer struct {
 }
 
 // retrainSubject is the core NATS subject on which the holder of the
-// background lease takes retrain requests from the other replicas (not a
-// subject of any stream, so requests are not stored).
-func (c *Cluster) retrainSubject() string { return "aisle.control." + c.stream + ".retrain" }
+// background lease takes the shop's retrain requests from the other
+// replicas (not a subject of any stream, so requests are not stored).
+func (c *Cluster) retrainSubject() string { return c.control + ".retrain" }
 
 // ServeRetrain takes the retrain requests other replicas forward, until
 // ctx ends: run it under the background lease, so that only the replica

@@ -75,35 +75,61 @@ func (s *Store) commitGroup(group []*appendReq) {
 		}
 		live = append(live, r)
 	}
-	if len(live) > 1 {
-		// Not one caller's context: a caller going away must not fail
-		// the others' batches.
-		ctx := context.WithoutCancel(live[0].ctx)
-		err := s.write(ctx, func(tx pgx.Tx, st *state) error {
-			for _, r := range live {
-				if err := s.appendIn(ctx, tx, st, r.evs); err != nil {
-					return err
-				}
+	if len(live) == 0 {
+		return
+	}
+	size := 0
+	for _, r := range live {
+		size += len(r.evs)
+	}
+	// Not one caller's context: a caller going away must not fail the
+	// others' batches.
+	ctx := context.WithoutCancel(live[0].ctx)
+	err := s.write(ctx, func(tx pgx.Tx, st *state) error {
+		// Batches queued while this transaction waited for the shop's
+		// lock (held by another replica, or the commit before) ride
+		// along: under contention a transaction carries more batches
+		// instead of each waiting for its own turn.
+		s.appender.mu.Lock()
+		for len(s.appender.queue) > 0 && size+len(s.appender.queue[0].evs) <= maxGroupEvents {
+			r := s.appender.queue[0]
+			s.appender.queue = s.appender.queue[1:]
+			if err := r.ctx.Err(); err != nil {
+				r.finish(err)
+				continue
 			}
-			return nil
-		})
-		if err == nil {
-			for _, r := range live {
-				r.finish(nil)
-			}
-			return
+			live = append(live, r)
+			size += len(r.evs)
 		}
+		s.appender.mu.Unlock()
 		for _, r := range live {
-			resetSeqs(r.evs)
+			if err := s.appendIn(ctx, tx, st, r.evs); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err == nil {
+		for _, r := range live {
+			r.finish(nil)
+		}
+		return
 	}
 	for _, r := range live {
-		err := s.write(r.ctx, func(tx pgx.Tx, st *state) error { return s.appendIn(r.ctx, tx, st, r.evs) })
-		if err != nil {
-			resetSeqs(r.evs)
-		}
-		r.finish(err)
+		resetSeqs(r.evs)
 	}
+	if len(live) > 1 {
+		// the group was refused: each batch alone, so a bad one fails by itself
+		for _, r := range live {
+			err := s.write(r.ctx, func(tx pgx.Tx, st *state) error { return s.appendIn(r.ctx, tx, st, r.evs) })
+			if err != nil {
+				resetSeqs(r.evs)
+			}
+			r.finish(err)
+		}
+		return
+	}
+	live[0].finish(err)
 }
 
 func (r *appendReq) finish(err error) {

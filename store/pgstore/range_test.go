@@ -43,3 +43,71 @@ func TestScanEventRange(t *testing.T) {
 		}
 	}
 }
+
+// Batches that queue while a group's transaction waits for the shop's
+// lock (held here by another connection, as another replica would) are
+// carried by that transaction: five batches, one commit.
+func TestQueuedBatchesRideTheWaitingTransaction(t *testing.T) {
+	ctx := context.Background()
+	st := open(t)
+	if err := st.PutItems(ctx, []catalog.Item{{ID: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	batch := func(k int) []events.Event {
+		return []events.Event{{UserID: fmt.Sprintf("u%d", k), ItemID: "a", Type: events.View, Timestamp: now}}
+	}
+	if err := st.AppendEvents(ctx, batch(0)); err != nil { // the partition
+		t.Fatal(err)
+	}
+	other, err := st.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx)
+	if _, err := other.Exec(ctx, `SELECT 1 FROM shop_state WHERE shop = $1 FOR UPDATE`, st.Shop()); err != nil {
+		t.Fatal(err)
+	}
+	var holder int
+	if err := other.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&holder); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 5)
+	for k := 1; k <= 5; k++ {
+		go func() { errs <- st.AppendEvents(ctx, batch(k)) }()
+		if k == 1 { // the first one's transaction waits for the lock
+			waitUntil(t, "a transaction waits for the shop's lock", func() bool {
+				var n int
+				st.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, holder).Scan(&n)
+				return n > 0
+			})
+		}
+	}
+	waitUntil(t, "the other four queue behind it", func() bool { return st.QueuedBatches() == 4 })
+	if err := other.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var txs, n int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(DISTINCT xmin::text), count(*) FROM events WHERE user_id <> 'u0'`).Scan(&txs, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 || txs != 1 {
+		t.Fatalf("%d events in %d transactions, want 5 in 1", n, txs)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("never: %s", what)
+}
