@@ -1,10 +1,14 @@
 package recommend
 
 import (
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/events"
 )
 
 // Issue 12, remaining goal 1: a user's history is bounded (newest kept,
@@ -123,3 +127,40 @@ var userIDs = func() []string {
 	}
 	return out
 }()
+
+// The per-user interest weights of the rows (peer-group popularity) are
+// bounded by MaxHistory too, keeping the strongest interests.
+func TestRowWeightsAreBounded(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		max  int
+		want int // entries kept at most
+	}{{"bounded", 8, 8}, {"unbounded", -1, 20}} {
+		t.Run(c.name, func(t *testing.T) {
+			svc := New(nil, Config{MaxHistory: c.max}, nil)
+			r := &rowState{}
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := 0; i < 20; i++ { // item i gets i+1 views: weights grow with i
+				for k := 0; k <= i; k++ {
+					svc.rowsObserveTo(r, events.Event{UserID: "u", Type: events.View, Timestamp: at}, int32(i))
+				}
+			}
+			u := r.users["u"]
+			if len(u.weight) > c.want || len(u.weight) == 0 {
+				t.Fatalf("%d weights kept, want 1 to %d", len(u.weight), c.want)
+			}
+			minKept := float32(math.MaxFloat32)
+			for _, w := range u.weight {
+				minKept = min(minKept, w)
+			}
+			for i := int32(0); i < 20; i++ {
+				if _, ok := u.weight[i]; !ok && float32(i+1)*u.weight[19]/20 > minKept {
+					t.Errorf("item %d (weight ∝ %d) dropped while a weaker one (%v) was kept", i, i+1, minKept)
+				}
+			}
+			if _, ok := u.weight[19]; !ok {
+				t.Error("the strongest interest was dropped")
+			}
+		})
+	}
+}
