@@ -230,7 +230,7 @@ func (s *Service) relatedItems() []catalog.Item {
 }
 
 // relatedEvents reads the event log. The whole log is held while the
-// relations are learnt (330 bytes per event at 800k events, the largest
+// relations are learnt (345 bytes per event at 800k events, the largest
 // share of a restarted server's memory), so it is read into one slice
 // sized by the event count (no doubling) and the ids and types, which
 // repeat, are shared instead of held once per event (issue 12: memory
