@@ -402,8 +402,9 @@ type Recommend struct {
 	HistoryLen int `yaml:"history_len"`
 	// MaxHistory bounds the items remembered per user in memory (default
 	// 1000; -1: unbounded), so memory does not grow with the event log:
-	// past it the item touched least recently is forgotten (a purchased
-	// or rated one only when all are) and models see the newest ones.
+	// past it the items touched least recently are forgotten (purchased
+	// or rated ones only when all are) and models see the newest ones; the
+	// per-user interest weights of the rows keep the strongest.
 	MaxHistory int `yaml:"max_history"`
 	// AffinityBoost blends recent category interest into model scores (default 0.25).
 	AffinityBoost float64 `yaml:"affinity_boost"`

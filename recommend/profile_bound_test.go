@@ -1,10 +1,16 @@
 package recommend
 
 import (
+	"context"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
 	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/aisle-dev/aisle/events"
 )
 
 // Issue 12, remaining goal 1: a user's history is bounded (newest kept,
@@ -123,3 +129,73 @@ var userIDs = func() []string {
 	}
 	return out
 }()
+
+// The per-user interest weights of the rows (peer-group popularity) are
+// bounded by MaxHistory too, keeping the strongest interests.
+func TestRowWeightsAreBounded(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		max  int
+		want int // entries kept at most
+	}{{"bounded", 8, 8}, {"unbounded", -1, 20}} {
+		t.Run(c.name, func(t *testing.T) {
+			svc := New(nil, Config{MaxHistory: c.max}, nil)
+			r := &rowState{}
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := 0; i < 20; i++ { // item i gets i+1 views: weights grow with i
+				for k := 0; k <= i; k++ {
+					svc.rowsObserveTo(r, events.Event{UserID: "u", Type: events.View, Timestamp: at}, int32(i))
+				}
+			}
+			u := r.users["u"]
+			if len(u.weight) > c.want || len(u.weight) == 0 {
+				t.Fatalf("%d weights kept, want 1 to %d", len(u.weight), c.want)
+			}
+			minKept := float32(math.MaxFloat32)
+			for _, w := range u.weight {
+				minKept = min(minKept, w)
+			}
+			for i := int32(0); i < 20; i++ {
+				if _, ok := u.weight[i]; !ok && float32(i+1)*u.weight[19]/20 > minKept {
+					t.Errorf("item %d (weight ∝ %d) dropped while a weaker one (%v) was kept", i, i+1, minKept)
+				}
+			}
+			if _, ok := u.weight[19]; !ok {
+				t.Error("the strongest interest was dropped")
+			}
+		})
+	}
+}
+
+// The log read for item relations holds each repeated id once and sits in
+// one slice sized by the event count: it is the largest share of a
+// restarted server's memory (issue 12).
+func TestRelatedEventsShareIDs(t *testing.T) {
+	st, _ := fixture(t)
+	ctx := context.Background()
+	svc := New(st, Config{}, nil)
+	evs, err := svc.relatedEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.CountEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 || cap(evs) != n {
+		t.Fatalf("%d events in a slice of capacity %d, want capacity %d (the count)", len(evs), cap(evs), n)
+	}
+	first := map[string]*byte{}
+	for _, e := range evs {
+		for _, s := range []string{e.UserID, e.ItemID, string(e.Type)} {
+			p := unsafe.StringData(s)
+			if q, ok := first[s]; ok && q != p {
+				t.Fatalf("%q is held twice", s)
+			}
+			first[s] = p
+		}
+		if e.Query != "" || e.RequestID != "" {
+			t.Fatalf("event %d keeps a query or request id the relations never read", e.Seq)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package recommend
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -125,6 +127,30 @@ func (r *rowState) paramsSet() {
 	}
 }
 
+// trimWeights keeps the keep items of the largest weight (the user's
+// strongest interests, which peer-group popularity sums), so the map is
+// bounded by Config.MaxHistory like the profile; an eighth goes at once,
+// so the sort is paid once per max/8 new items.
+func (u *userRows) trimWeights(keep int) {
+	type iw struct {
+		item int32
+		w    float32
+	}
+	all := make([]iw, 0, len(u.weight))
+	for i, w := range u.weight {
+		all = append(all, iw{i, w})
+	}
+	slices.SortFunc(all, func(a, b iw) int {
+		if c := cmp.Compare(b.w, a.w); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.item, b.item)
+	})
+	for _, x := range all[min(keep, len(all)):] {
+		delete(u.weight, x.item)
+	}
+}
+
 func (r *rowState) init() {
 	if r.users == nil {
 		r.users = map[string]*userRows{}
@@ -190,6 +216,9 @@ func (s *Service) rowsObserveTo(r *rowState, e events.Event, i int32) {
 	}
 	if w > 0 {
 		u.weight[i] += w
+		if m := s.cfg.MaxHistory; m > 0 && len(u.weight) > m {
+			u.trimWeights(m - m/8)
+		}
 	}
 	if e.Type != events.Purchase {
 		return

@@ -34,9 +34,10 @@ type Config struct {
 	HistoryLen int
 	// MaxHistory bounds the items remembered per user (default 1000;
 	// negative: unbounded), so memory does not grow with the event log:
-	// past it the item the user touched least recently is forgotten (an
-	// item of an excluded type, a purchase, only when all are), and the
-	// model is queried with the newest MaxHistory items.
+	// at the bound the eighth of the items the user touched least recently
+	// is forgotten (items of an excluded type, purchases, only when all
+	// are), the model is queried with the newest ones, and the rows'
+	// interest weights keep the strongest MaxHistory items.
 	MaxHistory int
 	// RecencyHalfLife halves the affinity weight of a recent item for every
 	// this many newer items, so what the user just did steers the category

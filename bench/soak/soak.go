@@ -13,8 +13,10 @@
 // The full-disk fault needs a file system of its own: Run mounts a tmpfs
 // (root only) under the work directory and fills it; without one it is
 // reported as skipped. The damaged-file fault truncates the data file of
-// a killed server to half, checks that the server refuses to start and
-// leaves the file untouched, then puts back the copy taken before.
+// a killed server to half (or further, until pages in use are cut: a
+// young file is mostly room to grow), checks that the server refuses to
+// start and leaves the file untouched, then puts back the copy taken
+// before.
 package soak
 
 import (
@@ -39,6 +41,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // Config sets up one soak run.
@@ -817,9 +821,26 @@ func (r *run) damage() string {
 		r.start()
 		return "skipped: " + err.Error()
 	}
-	if err := os.Truncate(db, fi.Size()/2); err != nil {
-		r.start()
-		return "skipped: truncate: " + err.Error()
+	// Truncate to half. bbolt grows its file ahead of the data, so in a
+	// young file the second half may hold no page in use and the cut
+	// damages nothing (the server then rightly starts, and the soak would
+	// count its writes as lost when the copy goes back): halve again until
+	// the store's own check finds the damage.
+	size := fi.Size() / 2
+	for ; ; size /= 2 {
+		if size < 64<<10 {
+			copyFile(good, db)
+			r.start()
+			return fmt.Sprintf("skipped: the data file (%d bytes) is too young to damage by truncation", fi.Size())
+		}
+		if err := os.Truncate(db, size); err != nil {
+			copyFile(good, db)
+			r.start()
+			return "skipped: truncate: " + err.Error()
+		}
+		if rep, err := boltstore.Check(context.Background(), db, 1); err != nil || len(rep.Problems) > 0 {
+			break
+		}
 	}
 	before := fileHash(db)
 	cmd, exited, err := r.spawn()
@@ -830,17 +851,17 @@ func (r *run) damage() string {
 		r.mu.Lock()
 		r.srv, r.exited, r.killed = cmd, exited, true // an exit is expected
 		r.mu.Unlock()
-		select {
-		case <-exited:
+		switch r.refused(exited, 60*time.Second) {
+		case true:
 			code := cmd.ProcessState.ExitCode()
 			untouched := fileHash(db) == before
-			verdict = fmt.Sprintf("truncated to %d of %d bytes: refused to start (exit %d), file untouched: %v", fi.Size()/2, fi.Size(), code, untouched)
+			verdict = fmt.Sprintf("truncated to %d of %d bytes: refused to start (exit %d), file untouched: %v", size, fi.Size(), code, untouched)
 			if code == 0 || !untouched {
 				verdict = "FAILED: " + verdict
 			}
-		case <-time.After(60 * time.Second):
+		default:
 			r.kill()
-			verdict = "FAILED: the server started over a damaged file"
+			verdict = fmt.Sprintf("FAILED: the server started over a data file truncated to %d of %d bytes", size, fi.Size())
 		}
 	}
 	if err := copyFile(good, db); err != nil {
@@ -851,6 +872,27 @@ func (r *run) damage() string {
 		return verdict + "; the restored file did not start: " + err.Error()
 	}
 	return fmt.Sprintf("%s; the copy put back served again in %.2f s", verdict, time.Since(t).Seconds())
+}
+
+// refused reports whether the server exited before it was ready (within
+// limit); false as soon as it answers ready, or at the limit.
+func (r *run) refused(exited chan struct{}, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return true
+		case <-time.After(50 * time.Millisecond):
+		}
+		if resp, err := r.client.Get(r.base() + "/api/ready"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return false
+			}
+		}
+	}
+	return false
 }
 
 func copyFile(src, dst string) error {
