@@ -250,6 +250,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		}
 		a.images = imagesearch.New(embed.NewCache(client, 4096), a.log)
 		a.eng.Subscribe(a.images)
+		a.svc.SetImageNeighbours(a.images) // image similarity as a signal of similar items
 	}
 	a.srv.AddImageRoutes(a.images) // without an embedder they say how to configure one
 	ui.AddMerchPages(a.rules, a.ads)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aisle-dev/aisle/assistant"
+	"github.com/aisle-dev/aisle/impressions"
 )
 
 // AddAssistantRoutes registers POST /api/assistant: one message of a
@@ -73,6 +74,9 @@ func (h *assistantHandler) serve(w http.ResponseWriter, r *http.Request) {
 			if errors.Is(err, assistant.ErrBadRequest) {
 				return nil, BadRequest("%v", err)
 			}
+			if err == nil {
+				h.s.AssistantShown(ans)
+			}
 			return ans, err
 		})(w, r)
 		return
@@ -109,5 +113,28 @@ func (h *assistantHandler) serve(w http.ResponseWriter, r *http.Request) {
 		send("error", ErrorBody{Error: e.Msg})
 		return
 	}
+	h.s.AssistantShown(ans)
 	send("done", ans)
+}
+
+// AssistantSurface names the assistant's answers in the impression log.
+const AssistantSurface = "assistant"
+
+// AssistantShown logs the products of an assistant answer as an impression
+// under the answer's request id (surface "assistant"; in the background,
+// never blocking), so a click, cart or purchase that carries the request
+// id and the product's position (1-based, in the order of products) is
+// attributed to the assistant. It is called before the answer's request id
+// reaches the shopper, so no event can come back before its impression.
+// The shopper is the conversation's (Answer.UserID, SessionID). An
+// answer without products is not logged: nothing was shown.
+func (s *Server) AssistantShown(ans *assistant.Answer) {
+	if s.exp == nil || ans == nil || len(ans.Products) == 0 {
+		return
+	}
+	ids := make([]string, len(ans.Products))
+	for i, p := range ans.Products {
+		ids[i] = p.ID
+	}
+	s.exp.Shown(impressions.Impression{RequestID: ans.RequestID, Surface: AssistantSurface, UserID: ans.UserID, SessionID: ans.SessionID, Items: ids}, "")
 }

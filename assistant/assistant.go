@@ -119,8 +119,10 @@ type Card struct {
 type Answer struct {
 	ConversationID string `json:"conversation_id"`
 	// RequestID names this answer (internal/reqid): the turn's log line
-	// carries it with the products shown, so later clicks and carts can be
-	// joined to what the assistant showed.
+	// carries it with the products shown, and the API and storefront log
+	// the answer as an impression under it (surface "assistant"), so a
+	// click, cart or purchase sent back with it and the product's position
+	// is attributed to the assistant.
 	RequestID   string      `json:"request_id"`
 	Reply       string      `json:"reply"`
 	Products    []Card      `json:"products"`
@@ -132,6 +134,11 @@ type Answer struct {
 	// Removed counts what the grounding checker took out of the model's
 	// reply (absent in built-in mode and when nothing was removed).
 	Removed *Removed `json:"removed,omitempty"`
+	// UserID and SessionID are the conversation's shopper (this turn's, or
+	// an earlier turn's when this one named none): the impression log
+	// records the answer under them. Not sent to the shopper.
+	UserID    string `json:"-"`
+	SessionID string `json:"-"`
 }
 
 // Emit receives the answer as it is produced: text pieces, then the
@@ -204,6 +211,7 @@ func (a *Assistant) Turn(ctx context.Context, req Request, emit Emit) (*Answer, 
 		streamText(ans.Reply, emit)
 	}
 	ans.ConversationID, ans.Mode, ans.Fallback, ans.RequestID = conv.ID, mode, fallback, reqid.New()
+	ans.UserID, ans.SessionID = conv.UserID, conv.SessionID
 	if ans.Products == nil {
 		ans.Products = []Card{}
 	}

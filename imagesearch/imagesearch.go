@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -257,4 +258,43 @@ func (ix *Index) nearest(q []float32, n int, skip string) []Hit {
 		return hits[i].Score > hits[j].Score || (hits[i].Score == hits[j].Score && hits[i].ID < hits[j].ID)
 	})
 	return hits[:min(n, len(hits))]
+}
+
+// VisualNeighbours returns up to n items whose images are closest to item
+// id's, scored in [0, 1] by how much closer than usual they are:
+// (cos − m) / (1 − m), where m is the mean cosine of id's image to every
+// other image (a CLIP-style model puts unrelated product photos at a
+// cosine well above 0, so the raw cosine would call everything similar).
+// An identical image scores 1; one no closer than the average, 0 (left
+// out). Nil when id has no image vector or the index is not built: it is
+// recommend.ImageNeighbours, the image signal of similar items.
+func (ix *Index) VisualNeighbours(id string, n int) map[string]float64 {
+	if !ix.Built() || n <= 0 {
+		return nil
+	}
+	ix.mu.RLock()
+	e, ok := ix.items[id]
+	ix.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	hits := ix.nearest(e.vec, math.MaxInt, id)
+	if len(hits) == 0 {
+		return nil
+	}
+	var sum float64
+	for _, h := range hits {
+		sum += h.Score
+	}
+	m := sum / float64(len(hits))
+	if m >= 1 {
+		return nil // every image is the same: no signal
+	}
+	out := make(map[string]float64, min(n, len(hits)))
+	for _, h := range hits[:min(n, len(hits))] {
+		if v := (h.Score - m) / (1 - m); v > 0 {
+			out[h.ID] = min(v, 1)
+		}
+	}
+	return out
 }

@@ -65,3 +65,49 @@ func TestSearchByImage(t *testing.T) {
 		t.Error("an image embedded before was embedded again (the cache)")
 	}
 }
+
+// VisualNeighbours scores the neighbours of an image by how much closer
+// they are than the image's mean cosine to the others: an identical image
+// 1, one no closer than average left out; nothing before the build or for
+// an item without a vector.
+func TestVisualNeighbours(t *testing.T) {
+	srv := fakeembed.Start()
+	defer srv.Close()
+	client, err := openai.New(openai.Config{URL: srv.Base(), Model: "clip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := New(embed.NewCache(client, 100), nil)
+	if got := ix.VisualNeighbours("r1", 5); got != nil {
+		t.Fatalf("before the build: %v", got)
+	}
+	items := []catalog.Item{
+		{ID: "r1", ImageURL: "https://img.test/red-stapler.png"},
+		{ID: "r2", ImageURL: "https://img.test/red-mug.png"},
+		{ID: "rb", ImageURL: "https://img.test/red-black-tape.png"},
+		{ID: "b1", ImageURL: "https://img.test/blue-pen.png"},
+		{ID: "g1", ImageURL: "https://img.test/green-folder.png"},
+		{ID: "none"},
+	}
+	if err := ix.Build(context.Background(), lister(items)); err != nil {
+		t.Fatal(err)
+	}
+	got := ix.VisualNeighbours("r1", 10)
+	if got["r2"] < 0.999 || got["r2"] > 1 {
+		t.Errorf("the identical image scores %v, want 1", got["r2"])
+	}
+	if v := got["rb"]; v <= 0 || v >= got["r2"] {
+		t.Errorf("the half-alike image scores %v, want between 0 and 1", v)
+	}
+	for _, id := range []string{"b1", "g1", "r1", "none"} {
+		if _, ok := got[id]; ok {
+			t.Errorf("%s is among the neighbours: %v", id, got)
+		}
+	}
+	if n := ix.VisualNeighbours("r1", 1); len(n) != 1 {
+		t.Errorf("n=1 gives %v", n)
+	}
+	if n := ix.VisualNeighbours("none", 5); n != nil {
+		t.Errorf("an item without an image vector has neighbours %v", n)
+	}
+}

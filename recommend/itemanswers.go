@@ -31,6 +31,7 @@ func (s *Service) Similar(ctx context.Context, itemID string, req Request) (*Ans
 		return nil, err
 	}
 	hint, label := s.modelScores(src, info)
+	hint = s.withImages(itemID, hint) // images.go: image similarity, when configured
 	for _, r := range ix.SimilarWith(itemID, pool, s.allowID(allow), hint) {
 		taken[r.ID] = true
 		cands = append(cands, Item{ID: r.ID, Score: r.Score, Reason: r.Reason})

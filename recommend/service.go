@@ -148,6 +148,8 @@ type Service struct {
 
 	// sponsoredFn reports events answering an ad (see SetSponsored).
 	sponsoredFn atomic.Pointer[func(events.Event) bool]
+	// images gives visual neighbours for similar items (images.go)
+	images atomic.Pointer[ImageNeighbours]
 }
 
 // SetSponsored sets how to tell events that answer an ad impression (a

@@ -77,6 +77,9 @@ func (u *UI) AddAssistant(a Turner) {
 			send("error", map[string]string{"error": msg})
 			return
 		}
+		// logged before the request id reaches the page, so the panel's click
+		// or cart that carries it is attributed to the assistant
+		u.srv.AssistantShown(ans)
 		send("done", ans)
 	})})
 }

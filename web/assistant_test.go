@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/aisle-dev/aisle/assistant"
+	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/search"
 )
 
@@ -98,6 +99,13 @@ func TestBrowserAssistant(t *testing.T) {
 		t.Fatalf("reply %q, product links %v", reply, links)
 	}
 	do(t, ctx, "add to cart", chromedp.Click(`.chat-card .chat-cart`), chromedp.WaitReady(`body[data-last-event="add_to_cart"]`))
+	// the panel's cart carries the answer's request id and the card's position
+	rq := get(t, ctx, chromedp.Evaluate[string](`document.querySelector('.chat-cards').getAttribute('data-request-id')`))
+	first := get(t, ctx, chromedp.Evaluate[string](`document.querySelector('.chat-card').getAttribute('data-item')`))
+	if len(rq) != 24 {
+		t.Fatalf("the chat's cards carry request id %q", rq)
+	}
+	wantEvent(t, s, events.Event{Type: events.AddToCart, ItemID: first, RequestID: rq, Position: 1})
 	do(t, ctx, "refine", chromedp.SendKeys(`#chat-input`, "only Pilot"), chromedp.Click(`.chat-form button`))
 	waitFor(t, ctx, `document.body.getAttribute('data-assistant-turns') === '2'`)
 	metas := get(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.chat-msg.bot:last-child .chat-card .meta')].map(m => m.textContent)`))
@@ -108,6 +116,42 @@ func TestBrowserAssistant(t *testing.T) {
 		if !strings.HasPrefix(m, "Pilot") {
 			t.Errorf("only Pilot shows %q", m)
 		}
+	}
+	// a click on the second answer's second card opens the product page;
+	// the click and the cart there carry that answer's request id and the
+	// card's position
+	rq2 := get(t, ctx, chromedp.Evaluate[string](`document.querySelector('.chat-msg.bot:last-child .chat-cards').getAttribute('data-request-id')`))
+	second := get(t, ctx, chromedp.Evaluate[string](`document.querySelectorAll('.chat-msg.bot:last-child .chat-card')[1].getAttribute('data-item')`))
+	if len(rq2) != 24 || rq2 == rq {
+		t.Fatalf("the second answer's request id %q (the first's %q)", rq2, rq)
+	}
+	do(t, ctx, "open the second card", chromedp.Click(`.chat-msg.bot:last-child .chat-card:nth-child(2) a`), chromedp.WaitVisible(`button[data-event="add_to_cart"]`))
+	do(t, ctx, "cart on the product page", chromedp.Click(`button[data-event="add_to_cart"]`), chromedp.WaitReady(`body[data-last-event="add_to_cart"]`))
+	wantEvent(t, s, events.Event{Type: events.Click, ItemID: second, RequestID: rq2, Position: 2})
+	wantEvent(t, s, events.Event{Type: events.AddToCart, ItemID: second, RequestID: rq2, Position: 2})
+}
+
+// wantEvent waits until the shop has stored an event of want's type, item,
+// request id and position.
+func wantEvent(t *testing.T, s *shop, want events.Event) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		found := false
+		err := s.eng.Store().ScanEvents(context.Background(), 0, func(e events.Event) error {
+			found = found || e.Type == want.Type && e.ItemID == want.ItemID && e.RequestID == want.RequestID && e.Position == want.Position
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s event of %s with request id %s at position %d was stored", want.Type, want.ItemID, want.RequestID, want.Position)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

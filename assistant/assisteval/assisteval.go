@@ -79,19 +79,27 @@ func Load(r io.Reader) ([]Case, error) {
 
 // Report is what Run measured.
 type Report struct {
-	Mode               string        `json:"mode"`
-	Conversations      int           `json:"conversations"`
-	Turns              int           `json:"turns"`
-	ConstraintAccuracy float64       `json:"constraint_accuracy"` // share of turns with every expected field right
-	NDCG5              float64       `json:"ndcg_at_5"`           // mean over turns with good products
-	JudgedTurns        int           `json:"judged_turns"`        // turns with good products
-	EmptyAnswers       int           `json:"empty_answers"`       // turns answered with no product
-	Ungrounded         float64       `json:"ungrounded_share"`    // share of turns showing a product not in the catalogue
-	Fallbacks          int           `json:"fallbacks"`           // model turns answered built-in
-	P50, P99           time.Duration `json:"-"`
-	P50MS              float64       `json:"p50_ms"`
-	P99MS              float64       `json:"p99_ms"`
-	Misses             []string      `json:"misses,omitempty"` // the first turns that missed a constraint
+	Mode               string  `json:"mode"`
+	Conversations      int     `json:"conversations"`
+	Turns              int     `json:"turns"`
+	ConstraintAccuracy float64 `json:"constraint_accuracy"` // share of turns with every expected field right
+	NDCG5              float64 `json:"ndcg_at_5"`           // mean over turns with good products
+	JudgedTurns        int     `json:"judged_turns"`        // turns with good products
+	EmptyAnswers       int     `json:"empty_answers"`       // turns answered with no product
+	Ungrounded         float64 `json:"ungrounded_share"`    // share of turns showing a product not in the catalogue
+	Fallbacks          int     `json:"fallbacks"`           // model turns answered built-in
+	// FallbackReasons counts the fallbacks by reason (timeout,
+	// rate_limited, error, malformed_tool_call); absent in built-in mode.
+	FallbackReasons map[string]int `json:"fallback_reasons,omitempty"`
+	// ModelTurns is how many turns the model answered (mode "llm" on the
+	// answer); Removed sums what the grounding checker took out of those
+	// replies before they were scored. Both 0 in built-in mode.
+	ModelTurns int               `json:"model_turns"`
+	Removed    assistant.Removed `json:"removed"`
+	P50, P99   time.Duration     `json:"-"`
+	P50MS      float64           `json:"p50_ms"`
+	P99MS      float64           `json:"p99_ms"`
+	Misses     []string          `json:"misses,omitempty"` // the first turns that missed a constraint
 }
 
 var cite = regexp.MustCompile(`\[([A-Za-z0-9][A-Za-z0-9_.:\-]{0,99})\]`)
@@ -119,6 +127,18 @@ func Run(ctx context.Context, a *assistant.Assistant, cases []Case, mode string)
 			rep.Turns++
 			if ans.Fallback != "" {
 				rep.Fallbacks++
+				if rep.FallbackReasons == nil {
+					rep.FallbackReasons = map[string]int{}
+				}
+				rep.FallbackReasons[ans.Fallback]++
+			}
+			if ans.Mode == "llm" {
+				rep.ModelTurns++
+			}
+			if r := ans.Removed; r != nil {
+				rep.Removed.Products += r.Products
+				rep.Removed.Prices += r.Prices
+				rep.Removed.Attributes += r.Attributes
 			}
 			if miss := check(t.Expect, ans); miss == "" {
 				right++

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 )
 
 func newEvalAssistantCmd() *cobra.Command {
-	var judged, llmURL, llmModel, format string
+	var judged, llmURL, llmModel, format, configPath string
 	var timeout time.Duration
 	var withRecs bool
 	cmd := &cobra.Command{
@@ -34,9 +35,13 @@ func newEvalAssistantCmd() *cobra.Command {
 		Long: `Plays the judged set of shopping conversations (English and Chinese, single- and
 multi-turn; built in, or --judged FILE) through the assistant over the demo catalogue and
 reports constraint accuracy, nDCG@5 of the products, the share of turns showing an
-ungrounded product, and latency per turn: for the built-in understanding, and for a
-language model when --llm-url and --llm-model are given (key in AISLE_ASSISTANT_LLM_KEY).`,
-		Example: "  aisle eval assistant\n  aisle eval assistant --llm-url http://127.0.0.1:11434/v1 --llm-model qwen2.5:7b",
+ungrounded product, and latency per turn: for the built-in understanding, and for the
+language model when one is configured (assistant.llm in --config or AISLE_CONFIG, the
+AISLE_ASSISTANT_LLM_* variables, or --llm-url and --llm-model; key in
+AISLE_ASSISTANT_LLM_KEY). The model's turns go through the same path as the server's: tool
+calls, the grounding checker (what it removed is reported), and the fallback to the
+built-in understanding (counted by reason).`,
+		Example: "  aisle eval assistant\n  aisle eval assistant --llm-url http://127.0.0.1:11434/v1 --llm-model qwen2.5:7b\n  aisle eval assistant --config aisle.yaml --format json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data := assistant.JudgedSet
@@ -52,9 +57,30 @@ language model when --llm-url and --llm-model are given (key in AISLE_ASSISTANT_
 				return err
 			}
 			ctx := cmd.Context()
-			var llm *assistant.LLM
+			cfg, err := loadEvalConfig(configPath)
+			if err != nil {
+				return err
+			}
+			lc := cfg.Assistant.LLM
 			if llmURL != "" {
-				if llm, err = assistant.NewLLM(assistant.LLMConfig{BaseURL: llmURL, Model: llmModel, Key: os.Getenv("AISLE_ASSISTANT_LLM_KEY"), Timeout: timeout}); err != nil {
+				lc.BaseURL = llmURL
+			}
+			if llmModel != "" {
+				lc.Model = llmModel
+			}
+			if cmd.Flags().Changed("llm-timeout") || cfg.Assistant.LLM.BaseURL == "" {
+				lc.Timeout = timeout
+			}
+			if lc.Key == "" {
+				lc.Key = os.Getenv("AISLE_ASSISTANT_LLM_KEY")
+			}
+			var llm *assistant.LLM
+			if lc.BaseURL != "" {
+				if lc.Model == "" {
+					return fmt.Errorf("a language model at %s needs a model name: --llm-model or assistant.llm.model", lc.BaseURL)
+				}
+				if llm, err = assistant.NewLLM(assistant.LLMConfig{BaseURL: lc.BaseURL, Model: lc.Model, Key: lc.Key, Timeout: lc.Timeout,
+					MaxRounds: lc.MaxRounds, PromptDir: lc.PromptDir}); err != nil {
 					return err
 				}
 			}
@@ -83,9 +109,22 @@ language model when --llm-url and --llm-model are given (key in AISLE_ASSISTANT_
 				return json.NewEncoder(out).Encode(reps)
 			}
 			fmt.Fprintf(out, "judged set: %d conversations, %d turns over the demo catalogue (%d items)\n", reps[0].Conversations, reps[0].Turns, items)
-			fmt.Fprintf(out, "%-8s %10s %8s %8s %11s %9s %8s %8s\n", "mode", "constraint", "nDCG@5", "judged", "ungrounded", "fallback", "p50 ms", "p99 ms")
+			fmt.Fprintf(out, "%-8s %10s %8s %8s %11s %9s %8s %8s %8s\n", "mode", "constraint", "nDCG@5", "judged", "ungrounded", "fallback", "p50 ms", "p99 ms", "removed")
 			for _, r := range reps {
-				fmt.Fprintf(out, "%-8s %10.3f %8.3f %8d %11.3f %9d %8.2f %8.2f\n", r.Mode, r.ConstraintAccuracy, r.NDCG5, r.JudgedTurns, r.Ungrounded, r.Fallbacks, r.P50MS, r.P99MS)
+				fmt.Fprintf(out, "%-8s %10.3f %8.3f %8d %11.3f %9d %8.2f %8.2f %8d\n", r.Mode, r.ConstraintAccuracy, r.NDCG5, r.JudgedTurns, r.Ungrounded, r.Fallbacks, r.P50MS, r.P99MS,
+					r.Removed.Products+r.Removed.Prices+r.Removed.Attributes)
+			}
+			for _, r := range reps {
+				if r.Mode != "llm" {
+					continue
+				}
+				reasons := make([]string, 0, len(r.FallbackReasons))
+				for k, v := range r.FallbackReasons {
+					reasons = append(reasons, fmt.Sprintf("%s %d", k, v))
+				}
+				sort.Strings(reasons)
+				fmt.Fprintf(out, "\nllm (%s at %s): %d of %d turns answered by the model; fallbacks: %s; the grounding checker removed %d products, %d prices, %d attributes\n",
+					lc.Model, lc.BaseURL, r.ModelTurns, r.Turns, orNone(strings.Join(reasons, ", ")), r.Removed.Products, r.Removed.Prices, r.Removed.Attributes)
 			}
 			for _, r := range reps {
 				if len(r.Misses) > 0 {
@@ -95,10 +134,11 @@ language model when --llm-url and --llm-model are given (key in AISLE_ASSISTANT_
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&configPath, "config", "", "YAML configuration whose assistant.llm section names the language model to measure (or env AISLE_CONFIG; AISLE_ASSISTANT_LLM_* variables apply too); --llm-* flags override it")
 	cmd.Flags().StringVar(&judged, "judged", "", "judged set (JSON Lines; default: the built-in set over the demo catalogue)")
 	cmd.Flags().StringVar(&llmURL, "llm-url", "", "OpenAI-compatible API root of a language model to measure too")
 	cmd.Flags().StringVar(&llmModel, "llm-model", "", "model name at --llm-url")
-	cmd.Flags().DurationVar(&timeout, "llm-timeout", 60*time.Second, "per model call")
+	cmd.Flags().DurationVar(&timeout, "llm-timeout", 60*time.Second, "per model call (default: assistant.llm.timeout when the configuration names the model, else 60s)")
 	cmd.Flags().StringVar(&format, "format", "text", "text or json")
 	cmd.Flags().BoolVar(&withRecs, "recommender", true, "import the demo's purchases into a temporary store so popularity, similar items and recommendations answer (false: search only)")
 	return cmd
@@ -212,4 +252,11 @@ func readItems(r io.Reader) ([]catalog.Item, error) {
 		out = append(out, it)
 	}
 	return out, sc.Err()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

@@ -81,3 +81,50 @@ func writeConfig(t *testing.T, yaml string) string {
 	}
 	return p
 }
+
+// Image similarity is a signal of similar items: of two staplers alike in
+// every other signal, the one whose picture looks like the anchor's comes
+// first (without the image signal the tie goes the other way, by id), and
+// an item alike only in its picture joins the answer, said to be "similar
+// in the model".
+func TestSimilarItemsUseImages(t *testing.T) {
+	fe := fakeembed.Start()
+	defer fe.Close()
+	s := startServer(t, t.TempDir(), "--config", writeConfig(t, fmt.Sprintf("images:\n  embedder_url: %s\n  embedder_model: clip\n", fe.Base())))
+	items := `[{"id":"s-red","title":"Desk stapler","categories":["Office/Staplers"],"image_url":"https://img.test/red-stapler.png"},
+		{"id":"s-blue","title":"Desk stapler","categories":["Office/Staplers"],"image_url":"https://img.test/blue-stapler.png"},
+		{"id":"s-red2","title":"Desk stapler","categories":["Office/Staplers"],"image_url":"https://img.test/red-stapler-2.png"},
+		{"id":"n-red","title":"Spiral notebook","categories":["Office/Paper"],"image_url":"https://img.test/red-notebook.png"},
+		{"id":"n-green","title":"Ruled pad","categories":["Office/Paper"],"image_url":"https://img.test/green-pad.png"}]`
+	if code, m := s.do("POST", "/api/items", items); code != 200 {
+		t.Fatalf("items: %d %v", code, m)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code, _ := s.do("GET", "/api/items/s-red/visually-similar?n=1", ""); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the image vectors were not built in 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, m := s.do("GET", "/api/items/s-red/similar?n=4", "")
+	if code != 200 {
+		t.Fatalf("similar: %d %v", code, m)
+	}
+	var ids []string
+	reasons := map[string]string{}
+	for _, it := range m["items"].([]any) {
+		h := it.(map[string]any)
+		id := fmt.Sprint(h["id"])
+		ids = append(ids, id)
+		reasons[id] = fmt.Sprint(h["reason"])
+	}
+	if len(ids) < 3 || ids[0] != "s-red2" || ids[1] != "s-blue" {
+		t.Fatalf("similar to the red stapler: %v, want the red stapler first, then the blue one", ids)
+	}
+	if !strings.Contains(reasons["n-red"], "similar in the model") {
+		t.Fatalf("the red notebook (alike only in its picture): reason %q in %v", reasons["n-red"], reasons)
+	}
+}

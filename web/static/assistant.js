@@ -61,9 +61,19 @@
   toggle.addEventListener("click", function () { open(true); });
   close.addEventListener("click", function () { open(false); });
 
-  function cards(products) {
+  // Where a product was shown: the answer's request id (known when "done"
+  // arrives, after the cards) and its 1-based position, sent back on the
+  // click (app.js reads data-request-id/data-position and remembers them
+  // for the product page's cart and purchase) and on the panel's cart, so
+  // they are attributed to the assistant's answer.
+  function mark(ul, rq) {
+    if (!rq) return;
+    ul.setAttribute("data-request-id", rq);
+    ul.querySelectorAll("a[data-item]").forEach(function (a) { a.setAttribute("data-request-id", rq); });
+  }
+  function cards(products, rq) {
     var ul = el("ul", "chat-cards");
-    (products || []).forEach(function (p) {
+    (products || []).forEach(function (p, i) {
       var li = el("li", "chat-card");
       li.setAttribute("data-item", p.id);
       if (p.image_url) {
@@ -78,6 +88,7 @@
       a.href = p.url || ("/items/" + encodeURIComponent(p.id));
       a.setAttribute("data-item", p.id);
       a.setAttribute("data-list", "assistant");
+      a.setAttribute("data-position", String(i + 1));
       li.appendChild(a);
       var meta = [p.brand, p.category].filter(Boolean).join(" · ");
       if (p.price != null) meta += (meta ? " · " : "") + "$" + Number(p.price).toFixed(2);
@@ -88,14 +99,20 @@
       b.addEventListener("click", function () {
         b.disabled = true;
         fetch("/ui/events", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ type: "add_to_cart", item_id: p.id, list: "assistant" }) })
+          body: JSON.stringify(shown({ type: "add_to_cart", item_id: p.id, list: "assistant" }, ul, i + 1)) })
           .then(function (r) { if (!r.ok) throw new Error(r.status); b.textContent = "Added"; document.body.setAttribute("data-last-event", "add_to_cart"); })
           .catch(function () { b.textContent = "Could not add"; b.disabled = false; });
       });
       li.appendChild(b);
       ul.appendChild(li);
     });
+    mark(ul, rq);
     return ul;
+  }
+  function shown(ev, ul, pos) {
+    var rq = ul.getAttribute("data-request-id");
+    if (rq) { ev.request_id = rq; ev.position = pos; }
+    return ev;
   }
 
   function bubble(who, text) {
@@ -121,7 +138,7 @@
   state.log = state.log || [];
   state.log.forEach(function (e) {
     var m = bubble(e.who, e.text);
-    if (e.products && e.products.length) m.appendChild(cards(e.products));
+    if (e.products && e.products.length) m.appendChild(cards(e.products, e.request_id));
   });
   if (state.open) open(true);
 
@@ -135,7 +152,7 @@
     var m = bubble("bot", "");
     var t = m.querySelector(".chat-text");
     m.setAttribute("aria-busy", "true");
-    var reply = "", products = [];
+    var reply = "", products = [], ul = null, rq = "";
     fetch("/ui/assistant", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
       body: JSON.stringify({ message: text, conversation_id: state.id }) })
       .then(function (r) {
@@ -156,8 +173,8 @@
               var d = data ? JSON.parse(data) : null;
               if (ev === "text") { reply += d.text; t.textContent = reply; }
               else if (ev === "reset") { reply = ""; t.textContent = ""; }
-              else if (ev === "products") { products = d; m.appendChild(cards(d)); }
-              else if (ev === "done") { state.id = d.conversation_id; showChips(d.suggestions); if (d.reply !== reply) { reply = d.reply; t.textContent = reply; } }
+              else if (ev === "products") { products = d; ul = cards(d); m.appendChild(ul); }
+              else if (ev === "done") { state.id = d.conversation_id; rq = d.request_id || ""; if (ul) mark(ul, rq); showChips(d.suggestions); if (d.reply !== reply) { reply = d.reply; t.textContent = reply; } }
               else if (ev === "error") { throw new Error(d.error); }
               log.scrollTop = log.scrollHeight;
             }
@@ -170,7 +187,7 @@
       .finally(function () {
         m.removeAttribute("aria-busy");
         send.disabled = false;
-        state.log.push({ who: "bot", text: reply, products: products });
+        state.log.push({ who: "bot", text: reply, products: products, request_id: rq });
         save();
         document.body.setAttribute("data-assistant-turns", String(state.log.length / 2));
       });
