@@ -395,3 +395,100 @@ func TestSameBrandSubstitute(t *testing.T) {
 		t.Errorf("another maker's calculator with text %.3f counts as a substitute", f[SigText])
 	}
 }
+
+// An item named like the anchor in another branch of the category tree is
+// made for it (a case for its calculator): a complement candidate even
+// with no shopper in common, placed by crosstext. A title alike inside
+// the anchor's branch earns nothing from it: there it is a substitute's.
+func TestCrossTextComplements(t *testing.T) {
+	items := []catalog.Item{
+		item("ti84", "Texas Instruments TI-84 Plus graphing calculator", "Office/Calculators/Graphing", "Texas Instruments"),
+		item("case", "TI-84 Plus graphing calculator carrying case", "Office/Cases/Calculator Cases", "Guerrilla"),
+		item("casio", "Casio fx-9750 graphing calculator plus", "Office/Calculators/Graphing Pro", "Casio"),
+		item("stapler", "Swingline desk stapler", "Office/Staplers/Desk", "Swingline"),
+		item("pens", "Pilot G2 gel pens 12 pack", "Office/Pens/Gel", "Pilot"),
+	}
+	// shoppers buy pens with staplers; nobody buys anything with the ti84
+	var evs []events.Event
+	for u := 0; u < 6; u++ {
+		user := fmt.Sprintf("u%d", u)
+		evs = append(evs, buy(user, "stapler", user, 0), buy(user, "pens", user, 0))
+	}
+	ix := build(t, items, evs, Config{})
+	a := ix.content.pos["ti84"]
+	for _, tc := range []struct {
+		id        string
+		crossText bool // crosstext > 0
+	}{
+		{"case", true},     // another branch, the anchor's name in its title
+		{"casio", false},   // a sibling leaf of the anchor's branch: same kind
+		{"stapler", false}, // another branch, nothing in common
+	} {
+		f := ix.complementFeatures(a, ix.content.pos[tc.id])
+		if got := f[SigCrossText] > 0; got != tc.crossText {
+			t.Errorf("crosstext of %s for ti84 = %.3f, want > 0: %v", tc.id, f[SigCrossText], tc.crossText)
+		}
+	}
+	got := ix.Complements("ti84", 3, nil)
+	if len(got) == 0 || got[0].ID != "case" || !strings.Contains(got[0].Reason, "made for this") {
+		t.Fatalf("complements of ti84 = %+v, want the case first, placed as made for this", got)
+	}
+	if slices.Contains(ids(got), "casio") {
+		t.Errorf("complements of ti84 = %v contain another graphing calculator", ids(got))
+	}
+}
+
+// Without order or session ids the complement blend is not learned from
+// the shopper's next purchase: the defaults stay. With them, it is
+// learned (and kept only when it gains on the hold-out).
+func TestLearnComplementsOnlyFromBaskets(t *testing.T) {
+	var items []catalog.Item
+	for i := 0; i < 40; i++ {
+		items = append(items, item(fmt.Sprintf("i%02d", i), fmt.Sprintf("thing %d", i), fmt.Sprintf("Shop/Kind%d", i%4), ""))
+	}
+	mk := func(withSession bool) []events.Event {
+		var evs []events.Event
+		rng := rand.New(rand.NewPCG(3, 4))
+		for u := 0; u < 300; u++ {
+			user := fmt.Sprintf("u%d", u)
+			for b := 0; b < 2; b++ {
+				s := ""
+				if withSession {
+					s = fmt.Sprintf("%s-%d", user, b)
+				}
+				// a basket is a pair (2k, 2k+1) and one random item
+				k := rng.IntN(20)
+				for q, i := range []int{2 * k, 2*k + 1, rng.IntN(40)} {
+					evs = append(evs, buy(user, items[i].ID, s, time.Duration(b*72+q)*time.Hour))
+				}
+			}
+		}
+		return evs
+	}
+	for _, tc := range []struct {
+		name     string
+		sessions bool
+		learned  bool // the complement blend was searched (ComplementAfter may differ)
+	}{
+		{"no order ids", false, false},
+		{"order ids", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var msgs []string
+			_, rep, err := Learn(context.Background(), items, mk(tc.sessions), nil, nil, Config{}, func(s string) { msgs = append(msgs, s) })
+			if err != nil || !rep.Learned {
+				t.Fatalf("learned=%v err %v", rep.Learned, err)
+			}
+			kept := false
+			for _, m := range msgs {
+				kept = kept || strings.Contains(m, "complements keep the defaults")
+			}
+			if kept == tc.learned {
+				t.Fatalf("progress %q: want the complement blend learned: %v", msgs, tc.learned)
+			}
+			if !tc.learned && (rep.Complement != DefaultComplement() || rep.ComplementAfter != rep.ComplementBefore) {
+				t.Errorf("no order ids: complement %s (%.4f → %.4f), want the defaults", rep.Complement, rep.ComplementBefore, rep.ComplementAfter)
+			}
+		})
+	}
+}
