@@ -107,18 +107,7 @@ func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor
 		if err := ctx.Err(); err != nil {
 			return nil, rep, err
 		}
-		if cfg.Complement == nil && !sessionShop(evs, cfg) {
-			// Without order or session ids the hold-out is the shopper's
-			// next purchase, weeks later as often as not: it rewards what
-			// the same shopper buys at all (popular items, their taste),
-			// not what completes a basket. On Office learning from it
-			// moved the blend to behaviour 5, popularity 0.75 and cost
-			// 0.026 NDCG@10 against "also bought" (docs/benchmarks.md), so
-			// such a shop keeps the defaults.
-			rep.ComplementBefore = ix.learnSet(anchors, held, true).ndcg(rep.Complement)
-			rep.ComplementAfter = rep.ComplementBefore
-			progress(fmt.Sprintf("related: complements keep the defaults (no order or session ids to learn baskets from; held-out NDCG@10 %.4f)", rep.ComplementBefore))
-		} else if cfg.Complement == nil {
+		if cfg.Complement == nil {
 			set := ix.learnSet(anchors, held, true)
 			rep.ComplementBefore = set.ndcg(rep.Complement)
 			// As for similar items, the content balance is a default: the
@@ -127,7 +116,7 @@ func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor
 			// (docs/benchmarks.md); the hold-out decides how far to trust
 			// shoppers, baskets, popularity and item vectors.
 			var frozen [NumSignals]bool
-			for _, k := range []int{SigLeaf, SigPath, SigBrand, SigAttrs, SigText, SigCatPair, SigCrossText} {
+			for _, k := range []int{SigLeaf, SigPath, SigBrand, SigAttrs, SigText, SigCatPair} {
 				frozen[k] = true
 			}
 			rep.Complement = set.ascend(rep.Complement, true, frozen)

@@ -362,15 +362,6 @@ func (ix *Index) complementCandidates(a int32) []int32 {
 			c.add(ix.beh.popularIn(cl, 30)...)
 		}
 	}
-	if ix.content.leaf[a] >= 0 {
-		// items named like the anchor outside its branch of the category
-		// tree (crosstext); inside it, a title alike is a substitute's
-		for _, j := range ix.content.textNeighbours(a, complementTextCands) {
-			if !ix.content.sameLeaf(a, j) && ix.content.pathShare(a, j) < 1 {
-				c.add(j)
-			}
-		}
-	}
 	return c.out
 }
 
@@ -387,14 +378,13 @@ const (
 	SigEmbed            // text embedder cosine
 	SigCatPair          // how often shoppers of a's category buy in j's (lift), times j's popularity there
 	SigPopular          // j's overall popularity
-	SigCrossText        // title/description TF-IDF cosine with an item of another leaf category (complements)
 	NumSignals
 )
 
 // SignalNames name the signals in reports and learned-weight listings.
-var SignalNames = [NumSignals]string{"behaviour", "basket", "leaf", "path", "brand", "attrs", "text", "factor", "embed", "catpair", "popular", "crosstext"}
+var SignalNames = [NumSignals]string{"behaviour", "basket", "leaf", "path", "brand", "attrs", "text", "factor", "embed", "catpair", "popular"}
 
-var reasonText = [NumSignals]string{"chosen by the same shoppers", "bought together", "same category", "related category", "same brand", "similar attributes", "similar text", "similar in the model", "similar description", "often bought with this category", "popular", "made for this"}
+var reasonText = [NumSignals]string{"chosen by the same shoppers", "bought together", "same category", "related category", "same brand", "similar attributes", "similar text", "similar in the model", "similar description", "often bought with this category", "popular"}
 
 // features are a candidate's signals, each in [0, 1].
 type features [NumSignals]float64
@@ -421,22 +411,21 @@ func DefaultSimilar() Weights {
 }
 
 // DefaultComplement is the blend for complements before learning: shoppers
-// and baskets in common, items named like the anchor in other categories
-// (a case for its calculator, ink for its printer), the categories the
-// anchor's buyers also buy, and a nudge to the anchor's branch of the
-// category tree and brand (the substitute rule keeps other ones of the
-// same kind out). Chosen by coordinate ascent on the validation half of
-// Amazon Office's "also bought" relations; Learn re-weighs only the
-// behaviour signals per shop (docs/benchmarks.md).
+// and baskets in common, the categories the anchor's buyers also buy, and
+// a nudge to the anchor's category and brand (the substitute rule keeps
+// other ones of the same out). The content part was chosen on the
+// validation half of Amazon Office's "also bought" relations and is kept
+// by Learn, which re-weighs only the behaviour signals
+// (docs/benchmarks.md).
 func DefaultComplement() Weights {
 	var w Weights
-	w.W[SigBehaviour] = 2
-	w.W[SigBasket] = 4
+	w.W[SigBehaviour] = 0.5
+	w.W[SigBasket] = 1
 	w.W[SigLeaf] = 0.2
-	w.W[SigPath] = 0.75
-	w.W[SigBrand] = 0.35
-	w.W[SigCrossText] = 2
-	w.W[SigCatPair] = 0.5
+	w.W[SigPath] = 0.2
+	w.W[SigBrand] = 0.2
+	w.W[SigCatPair] = 2
+	w.W[SigPopular] = 0.05
 	return w
 }
 
@@ -544,12 +533,6 @@ func (ix *Index) complementFeatures(a, j int32) features {
 		f[SigBrand] = 1
 	}
 	f[SigText] = c.textCos(a, j)
-	if c.leaf[a] >= 0 && c.leaf[j] >= 0 && c.leaf[a] != c.leaf[j] && c.pathShare(a, j) < 1 {
-		// a title like the anchor's on another kind of item, outside the
-		// anchor's branch of the category tree (where its substitutes
-		// are): made for it, as a case named after its calculator
-		f[SigCrossText] = f[SigText]
-	}
 	f[SigCatPair] = ix.beh.catPair(c.leaf[a], c.leaf[j]) * ix.beh.popInLeaf(j)
 	f[SigPopular] = ix.beh.pop(j)
 	return f
@@ -584,8 +567,3 @@ func EmbedItems(ctx context.Context, e embed.Embedder, items []catalog.Item, pro
 	}
 	return out, nil
 }
-
-// complementTextCands is how many title neighbours join the complement
-// candidates of an item with a category (100 and 200 scored alike on the
-// validation half of Office's "also bought"; docs/benchmarks.md).
-const complementTextCands = 100
