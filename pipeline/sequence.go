@@ -29,12 +29,33 @@ type Sequence struct {
 	OrderSignal float64 `json:"order_signal"`
 	// Positions is how many positions OrderSignal was measured on.
 	Positions int `json:"positions"`
+	// Clocked is the share of the time-ordered users (see Users) whose
+	// history is not spaced at one constant step. A loader that has no
+	// times posts a file's order one step apart (one interaction a minute
+	// per user), so Clocked near 0 says the order is a file's, which may
+	// or may not be the order in time; a shop's real times vary. 0 when
+	// no user is time-ordered.
+	Clocked float64 `json:"clocked"`
 }
+
+// Timed reports whether the order is a clock's: most time-ordered users'
+// histories are not spaced at a constant step (see Clocked).
+func (s Sequence) Timed() bool { return s.Users > 0 && s.Clocked >= minClocked }
+
+// minClocked is the share of users with varied gaps from which the times
+// count as real: data loaded without times has none (every history one
+// minute a step), a shop's real times nearly all (day-granular reviews:
+// the rare shopper with equal gaps).
+const minClocked = 0.5
 
 // String renders the measure for people.
 func (s Sequence) String() string {
-	return fmt.Sprintf("%d users (%.0f%%) with ≥%d time-ordered interactions, order signal %.3f over %d positions (0.5 = none)",
-		s.Users, 100*s.Share, SeqMinLen, s.OrderSignal, s.Positions)
+	clock := "times vary"
+	if !s.Timed() {
+		clock = "constant time steps: a file's order, not a clock's"
+	}
+	return fmt.Sprintf("%d users (%.0f%%) with ≥%d time-ordered interactions, order signal %.3f over %d positions (0.5 = none), %s (%.0f%% of users)",
+		s.Users, 100*s.Share, SeqMinLen, s.OrderSignal, s.Positions, clock, 100*s.Clocked)
 }
 
 // SeqMinLen is the history length (at distinct times) a user needs to
@@ -86,11 +107,30 @@ func measureSequence(ds *model.Dataset, seed uint64) Sequence {
 	perm := rng.Perm(n)
 	// Even positions of the permutation count co-occurrence (the
 	// reference), odd ones are judged.
+	// stepped: every gap between the user's consecutive distinct times is
+	// the same (a loader's invented times)
+	stepped := func(u int) bool {
+		t := ds.Times[ds.UserPtr[u]:ds.UserPtr[u+1]]
+		var gap int64
+		for j := 1; j < len(t); j++ {
+			if d := t[j] - t[j-1]; d != 0 {
+				if gap != 0 && d != gap {
+					return false
+				}
+				gap = d
+			}
+		}
+		return true
+	}
 	itemUsers := make([][]int32, ds.NumItems())
 	var judged []int
+	clocked := 0
 	for k, u := range perm {
 		if distinctTimes(u) >= SeqMinLen {
 			s.Users++
+			if !stepped(u) {
+				clocked++
+			}
 		}
 		if k%2 == 0 {
 			if k/2 < seqMaxRefUsers {
@@ -103,6 +143,9 @@ func measureSequence(ds *model.Dataset, seed uint64) Sequence {
 		judged = append(judged, u)
 	}
 	s.Share = float64(s.Users) / float64(n)
+	if s.Users > 0 {
+		s.Clocked = float64(clocked) / float64(s.Users)
+	}
 	for _, us := range itemUsers {
 		slices.Sort(us)
 	}

@@ -157,3 +157,52 @@ func BenchmarkSequence(b *testing.B) {
 		measureSequence(ds, 1)
 	}
 }
+
+// TestSequenceClock: histories one constant step apart (a loader's file
+// order) are not a clock's; varied gaps are, and a share in between is
+// judged by minClocked.
+func TestSequenceClock(t *testing.T) {
+	respace := func(ds *model.Dataset, varied func(u int) bool) *model.Dataset {
+		rng := rand.New(rand.NewPCG(3, 3))
+		for u := 0; u < ds.NumUsers(); u++ {
+			if !varied(u) {
+				continue
+			}
+			ts := int64(u * 1000)
+			for k := ds.UserPtr[u]; k < ds.UserPtr[u+1]; k++ {
+				ts += 1 + rng.Int64N(86400)
+				ds.Times[k] = ts
+			}
+		}
+		return ds
+	}
+	sameDay := walks(100, 200, 8, false)
+	for u := 0; u < sameDay.NumUsers(); u++ { // two per day, days one apart
+		for k := sameDay.UserPtr[u]; k < sameDay.UserPtr[u+1]; k++ {
+			sameDay.Times[k] = int64(u*86400 + (k-sameDay.UserPtr[u])/2*86400)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		ds      *model.Dataset
+		clocked float64
+		timed   bool
+	}{
+		{"one minute a step", walks(200, 200, 8, false), 0, false},
+		{"varied gaps", respace(walks(200, 200, 8, false), func(int) bool { return true }), 1, true},
+		{"a quarter varied", respace(walks(200, 200, 8, false), func(u int) bool { return u%4 == 0 }), 0.25, false},
+		{"three quarters varied", respace(walks(200, 200, 8, false), func(u int) bool { return u%4 != 0 }), 0.75, true},
+		{"same-day pairs a day apart", sameDay, 0, false},
+		{"no time-ordered user", walks(50, 200, 3, false), 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := measureSequence(tc.ds, 1)
+			if s.Clocked != tc.clocked || s.Timed() != tc.timed {
+				t.Fatalf("clocked %.3f timed %v, want %.3f %v (%s)", s.Clocked, s.Timed(), tc.clocked, tc.timed, s)
+			}
+			if want := map[bool]string{true: "times vary", false: "a file's order"}[tc.timed]; !strings.Contains(s.String(), want) {
+				t.Fatalf("%q does not say %q", s, want)
+			}
+		})
+	}
+}
