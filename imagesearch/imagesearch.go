@@ -337,7 +337,8 @@ func (ix *Index) VisualNeighbours(id string, n int) map[string]float64 {
 // anchors other than itself, of (cos − m) / (1 − m), m the anchor's mean
 // cosine to every other image (as VisualNeighbours), clamped to [0, 1].
 // ok[i] is false when ids[i] has no image vector or no other anchor has
-// one (closeness 0); both are nil when no anchor has an image vector. It
+// one (closeness 0); both are nil when no anchor has an image vector or
+// the first build has not finished. It
 // is search.ImageCloseness, the image feature of the learned search
 // ranker; it costs one dot product per anchor and candidate (the mean
 // cosine comes from the kept sum of all vectors, not a scan).
@@ -347,6 +348,9 @@ func (ix *Index) ImageCloseness(anchors, ids []string) (closeness []float32, ok 
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if !ix.built {
+		return nil, nil // the mean cosines of a partial index would drift
+	}
 	type anchor struct {
 		id  string
 		vec []float32

@@ -131,6 +131,9 @@ func TestImageCloseness(t *testing.T) {
 		{ID: "k1", ImageURL: "https://img.test/black-clip.png"},
 		{ID: "n1"},
 	}
+	if c, ok := ix.ImageCloseness([]string{"r1"}, []string{"r2"}); c != nil || ok != nil {
+		t.Errorf("before the build: %v %v, want nothing", c, ok)
+	}
 	if err := ix.Build(context.Background(), lister(items)); err != nil {
 		t.Fatal(err)
 	}
