@@ -251,6 +251,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 		a.images = imagesearch.New(embed.NewCache(client, 4096), a.log)
 		a.eng.Subscribe(a.images)
 		a.svc.SetImageNeighbours(a.images) // image similarity as a signal of similar items
+		a.ix.SetImageCloseness(a.images)   // ... and as the image_sim feature of the search ranker
 	}
 	a.srv.AddImageRoutes(a.images) // without an embedder they say how to configure one
 	ui.AddMerchPages(a.rules, a.ads)

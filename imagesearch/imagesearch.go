@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -49,8 +50,13 @@ type Index struct {
 	mu      sync.RWMutex
 	items   map[string]*entry
 	pending map[string]catalog.Item // changed before or while building
-	built   bool
-	failed  int
+	// sum is the sum of the item vectors of length len(sum) (the first
+	// vector's), kept so that an item's mean cosine to all the others is
+	// one dot product (Closeness); summed counts them
+	sum    []float64
+	summed int
+	built  bool
+	failed int
 }
 
 // New returns an empty index over an image embedder.
@@ -110,7 +116,7 @@ func (ix *Index) add(ctx context.Context, items []catalog.Item) error {
 			its = append(its, it)
 		} else {
 			ix.mu.Lock()
-			delete(ix.items, it.ID)
+			ix.remove(it.ID)
 			ix.mu.Unlock()
 		}
 	}
@@ -136,12 +142,39 @@ func (ix *Index) add(ctx context.Context, items []catalog.Item) error {
 			if i < len(vecs) && len(vecs[i]) > 0 {
 				v := append([]float32(nil), vecs[i]...)
 				embed.Normalize(v)
+				ix.remove(it.ID)
 				ix.items[it.ID] = &entry{title: it.Title, url: it.ImageURL, vec: v}
+				ix.addSum(v, 1)
 			}
 		}
 		ix.mu.Unlock()
 	}
 	return nil
+}
+
+// remove drops id's vector. Caller holds the write lock.
+func (ix *Index) remove(id string) {
+	if e, ok := ix.items[id]; ok {
+		ix.addSum(e.vec, -1)
+		delete(ix.items, id)
+	}
+}
+
+// addSum adds sign·v to the sum of vectors. Caller holds the write lock.
+func (ix *Index) addSum(v []float32, sign int) {
+	if ix.sum == nil && sign > 0 {
+		ix.sum = make([]float64, len(v))
+	}
+	if len(v) != len(ix.sum) {
+		return // another model's vector: not comparable, left out
+	}
+	for k, x := range v {
+		ix.sum[k] += float64(sign) * float64(x)
+	}
+	ix.summed += sign
+	if ix.summed == 0 {
+		ix.sum = nil // start afresh (and drop rounding residue)
+	}
 }
 
 // Len is the number of items with an image vector.
@@ -184,7 +217,7 @@ func (ix *Index) ItemsDeleted(ids []string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, id := range ids {
-		delete(ix.items, id)
+		ix.remove(id)
 		delete(ix.pending, id)
 	}
 }
@@ -297,4 +330,66 @@ func (ix *Index) VisualNeighbours(id string, n int) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// ImageCloseness returns, for each of ids, how much closer than usual its
+// image is to the closest of the anchors' images: the largest, over the
+// anchors other than itself, of (cos − m) / (1 − m), m the anchor's mean
+// cosine to every other image (as VisualNeighbours), clamped to [0, 1].
+// ok[i] is false when ids[i] has no image vector or no other anchor has
+// one (closeness 0); both are nil when no anchor has an image vector or
+// the first build has not finished. It
+// is search.ImageCloseness, the image feature of the learned search
+// ranker; it costs one dot product per anchor and candidate (the mean
+// cosine comes from the kept sum of all vectors, not a scan).
+func (ix *Index) ImageCloseness(anchors, ids []string) (closeness []float32, ok []bool) {
+	if len(anchors) == 0 || len(ids) == 0 {
+		return nil, nil
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if !ix.built {
+		return nil, nil // the mean cosines of a partial index would drift
+	}
+	type anchor struct {
+		id  string
+		vec []float32
+		m   float64
+	}
+	var as []anchor
+	for _, id := range anchors {
+		e, found := ix.items[id]
+		if !found || len(e.vec) != len(ix.sum) || ix.summed < 2 || slices.ContainsFunc(as, func(a anchor) bool { return a.id == id }) {
+			continue
+		}
+		var s float64
+		for k, x := range e.vec {
+			s += float64(x) * ix.sum[k]
+		}
+		m := (s - float64(embed.Dot(e.vec, e.vec))) / float64(ix.summed-1)
+		if m >= 1 {
+			continue // every image is the same: no signal
+		}
+		as = append(as, anchor{id, e.vec, m})
+	}
+	if len(as) == 0 {
+		return nil, nil
+	}
+	closeness, ok = make([]float32, len(ids)), make([]bool, len(ids))
+	for i, id := range ids {
+		e, found := ix.items[id]
+		if !found || len(e.vec) != len(ix.sum) {
+			continue
+		}
+		best := 0.0
+		for _, a := range as {
+			if a.id == id {
+				continue
+			}
+			ok[i] = true
+			best = max(best, (float64(embed.Dot(a.vec, e.vec))-a.m)/(1-a.m))
+		}
+		closeness[i] = float32(min(best, 1))
+	}
+	return closeness, ok
 }

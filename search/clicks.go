@@ -2,6 +2,7 @@ package search
 
 import (
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -278,6 +279,29 @@ func (c *Clicks) Boost(q string) func(itemID string) float64 {
 		return nil
 	}
 	return func(itemID string) float64 { return snapshot[itemID] / (top + c.Prior) }
+}
+
+// top returns up to n items shoppers acted on most after searching for q,
+// heaviest first (ties by id).
+func (c *Clicks) top(q string, n int) []string {
+	q = strings.TrimSpace(normQuery(q))
+	c.mu.RLock()
+	m := c.pairs[q]
+	type iw struct {
+		id string
+		w  float64
+	}
+	all := make([]iw, 0, len(m))
+	for id, w := range m {
+		all = append(all, iw{id, w})
+	}
+	c.mu.RUnlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].w > all[j].w || (all[i].w == all[j].w && all[i].id < all[j].id) })
+	out := make([]string, 0, min(n, len(all)))
+	for _, x := range all[:min(n, len(all))] {
+		out = append(out, x.id)
+	}
+	return out
 }
 
 // has reports whether shoppers acted after searching for q (whether

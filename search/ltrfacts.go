@@ -25,6 +25,8 @@ type candFacts struct {
 	titleLen        int // analysed words
 	descLen         int
 	prf             prfFacts
+	imageSim        float32 // see imageFeatures
+	hasImageSim     bool
 }
 
 // setFacts is what the features relative to the candidate set use.
@@ -136,7 +138,49 @@ func (ix *Index) candidateFacts(c *compiled, cands []scored, kwRank, semRank []i
 		f.descLen = int(dc.lens[FieldDescription])
 	}
 	ix.prfFeatures(cands, kwRank, facts)
+	ix.imageFeatures(cands, req, rs, facts)
 	return facts
+}
+
+// MaxImageAnchors is how many of Request.Recent, and how many of the items
+// shoppers acted on most after the query, anchor the image_sim feature.
+const MaxImageAnchors = 5
+
+// imageFeatures sets the image facts: how much closer than usual each
+// candidate looks to the closest of the items the shopper engaged with in
+// the session (Request.Recent) and the items shoppers acted on after the
+// same query (Signals.Clicks), itself excluded. Without image vectors, or
+// without an anchor that has one, every candidate keeps 0 and no presence
+// flag. Caller holds the read lock.
+func (ix *Index) imageFeatures(cands []scored, req *Request, rs *rankState, facts []candFacts) {
+	if rs.images == nil || len(cands) == 0 {
+		return
+	}
+	anchors := slices.Clone(req.Recent[:min(len(req.Recent), MaxImageAnchors)])
+	if rs.signals.Clicks != nil {
+		for _, id := range rs.signals.Clicks.top(req.Query, MaxImageAnchors) {
+			if !slices.Contains(anchors, id) {
+				anchors = append(anchors, id)
+			}
+		}
+	}
+	if len(anchors) == 0 {
+		return
+	}
+	ids := make([]string, len(cands))
+	for i, s := range cands {
+		ids[i] = ix.docs[s.doc].item.ID
+	}
+	sim, ok := rs.images.ImageCloseness(anchors, ids)
+	if len(sim) != len(ids) || len(ok) != len(ids) {
+		return // no anchor has an image vector
+	}
+	for i := range facts {
+		if ok[i] {
+			facts[i].imageSim = clamp01(float64(sim[i]))
+			facts[i].hasImageSim = true
+		}
+	}
 }
 
 func dot(a, b []float32) float32 {

@@ -79,6 +79,10 @@ var featureTable = [...]featureDef{
 	{"prf_brand", "share of the top keyword results of the same brand (rank-weighted, itself excluded)", func(c *candFacts, _ *setFacts) float32 { return c.prf.brand }},
 	{"prf_title", "mean share of the top keyword results whose titles hold each of its title words", func(c *candFacts, _ *setFacts) float32 { return c.prf.title }},
 	{"prf_semantic", "cosine to the mean vector of the top keyword results (0 without an embedder)", func(c *candFacts, _ *setFacts) float32 { return c.prf.semantic }},
+	// Appended features keep older models usable: a model trained on a
+	// prefix of this table scores the longer vector (ltr.Model.Check).
+	{"image_sim", "how much closer than usual its image is to the closest image of the session's recent items and the query's clicked items, in [0,1] (0 without image vectors)", func(c *candFacts, _ *setFacts) float32 { return c.imageSim }},
+	{"has_image_sim", "image_sim has a value: the item and an anchor other than itself have image vectors (1/0)", func(c *candFacts, _ *setFacts) float32 { return bit(c.hasImageSim) }},
 }
 
 // numFeatures is the length of a feature vector.

@@ -11,7 +11,8 @@ import (
 type Ranker interface {
 	// Score scores one candidate's features.
 	Score(features []float32) float64
-	// Check returns an error unless names is the ranker's feature schema.
+	// Check returns an error unless names is the ranker's feature schema
+	// (ltr.Model also accepts features appended after its own).
 	Check(names []string) error
 }
 
@@ -46,11 +47,24 @@ type Signals struct {
 	Clicks *Clicks
 }
 
+// ImageCloseness says how alike items look: imagesearch.Index implements
+// it over the image vectors of the catalogue. It gives the image_sim and
+// has_image_sim features (docs/ltr-features.md).
+type ImageCloseness interface {
+	// ImageCloseness returns, for each of ids, how much closer than usual
+	// its image is to the closest of the anchors' images other than its
+	// own, in [0, 1], and whether that has a value (ok[i] false: ids[i] or
+	// every other anchor has no image vector). Both are nil when no anchor
+	// has an image vector.
+	ImageCloseness(anchors, ids []string) (closeness []float32, ok []bool)
+}
+
 // rankState is the learned-ranking setup a search uses: a snapshot of
 // ranking.
 type rankState struct {
 	ranker  Ranker
 	signals Signals
+	images  ImageCloseness // nil: no image vectors
 }
 
 // ranking is the learned-ranking setup of an index (the model of ModeLTR
@@ -65,6 +79,12 @@ func (r *ranking) setRanker(m Ranker) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cur.ranker = m
+}
+
+func (r *ranking) setImages(v ImageCloseness) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cur.images = v
 }
 
 func (r *ranking) setSignals(s Signals) {
@@ -82,7 +102,7 @@ func (r *ranking) snapshot() rankState {
 
 // SetRanker sets the model of ModeLTR; nil removes it (searches in ModeLTR
 // then use the default mode). It fails when the model was trained on other
-// features than FeatureNames.
+// features than FeatureNames (or a prefix of them: see ltr.Model.Check).
 func (ix *Index) SetRanker(r Ranker) error {
 	if r != nil {
 		if err := r.Check(featureNames); err != nil {
@@ -102,4 +122,12 @@ func (ix *Index) Ranker() Ranker {
 // ranking features.
 func (ix *Index) SetSignals(s Signals) {
 	ix.rank.setSignals(s)
+}
+
+// SetImageCloseness sets the image similarity behind the image_sim
+// feature (nil: none, the feature and its presence flag are 0). It is apart
+// from SetSignals because image vectors are configured apart from the
+// behavioural signals.
+func (ix *Index) SetImageCloseness(v ImageCloseness) {
+	ix.rank.setImages(v)
 }

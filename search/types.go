@@ -36,6 +36,12 @@ type Request struct {
 	// (values outside are clamped). It reorders the best relevance
 	// candidates by at most a factor 1+Config.BoostWeight.
 	Boost func(itemID string) float64
+	// Recent are items the shopper engaged with in this session, most
+	// recent first: with image vectors (Index.SetImageCloseness) they are
+	// anchors of the learned ranker's image_sim feature, with the items
+	// shoppers acted on after the same query. Only the first
+	// MaxImageAnchors count.
+	Recent []string
 	// NoHighlights skips building highlights.
 	NoHighlights bool
 	// Exclude are item ids left out of the results, the total and the

@@ -115,14 +115,22 @@ func trainLinear(ctx context.Context, train, valid []Query, p *Params) (*Model, 
 	if p.Progress != nil {
 		p.Progress(0, cur, bestValid)
 	}
+	// the features that vary, visited in a seeded random order of their
+	// own: a constant (or ignored) column, such as a feature appended to
+	// the schema that the data does not have yet, leaves the model as it
+	// would be without that column
+	var active []int
+	for f := range nf {
+		if m.scale[f] != 0 {
+			active = append(active, f)
+		}
+	}
 	for pass := 0; pass < p.LinearPasses; pass++ {
 		improved := false
-		for _, f := range rng.Perm(nf) {
+		for _, k := range rng.Perm(len(active)) {
+			f := active[k]
 			if err := ctx.Err(); err != nil {
 				return nil, err
-			}
-			if m.scale[f] == 0 {
-				continue
 			}
 			bestStep, bestVal := 0.0, cur
 			for _, st := range linearSteps {

@@ -247,6 +247,9 @@ func TestCheckSchema(t *testing.T) {
 		{[]string{"a"}, "2 features"},
 		{[]string{"a", "c"}, `"b" in the model but "c"`},
 		{[]string{"b", "a"}, "feature 0"},
+		{[]string{"a", "b", "c"}, ""}, // features appended after training: accepted
+		{[]string{"a", "c", "b"}, `"b" in the model but "c"`},
+		{[]string{"c", "a", "b"}, "feature 0"},
 	}
 	for _, tc := range tests {
 		err := m.Check(tc.names)

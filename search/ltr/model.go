@@ -106,19 +106,24 @@ func (m *Model) BaseFeature() (string, float64) {
 // Trees returns the number of trees (0 for a linear model).
 func (m *Model) Trees() int { return len(m.trees) }
 
-// Check returns an error unless names is exactly the model's feature schema.
+// Check returns an error unless the model's feature schema is names or a
+// prefix of it (features appended to the scorer's list after the model was
+// trained: the model scores the longer vector exactly as before, since
+// Score reads only its own positions).
 func (m *Model) Check(names []string) error {
 	if slices.Equal(names, m.features) {
 		return nil
 	}
-	if len(names) != len(m.features) {
+	if len(names) < len(m.features) {
 		return fmt.Errorf("ltr: model has %d features, the scorer provides %d", len(m.features), len(names))
 	}
-	for i := range names {
+	for i := range m.features {
 		if names[i] != m.features[i] {
 			return fmt.Errorf("ltr: feature %d is %q in the model but %q in the scorer", i, m.features[i], names[i])
 		}
 	}
+	// the scorer appended features after the model's: Score reads only the
+	// model's positions, so it scores as it did when trained
 	return nil
 }
 
