@@ -235,7 +235,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	ui, err = web.Register(a.srv, a.svc, a.rt, web.Options{AdminKey: cfg.Server.AdminKey, ReadKey: cfg.Server.ReadKey, Logger: a.log, Experiments: a.exp, Shop: cfg.Shop,
 		Demo: o.demo, Secret: sec, TrustProxy: cfg.Server.TrustProxy,
 		Searcher: &web.IndexSearcher{Index: a.ix, Mode: mode,
-			Personaliser: &api.Personaliser{Index: a.ix, Affinity: a.svc.Affinity, Clicks: a.clicks},
+			Personaliser: api.NewPersonaliser(a.ix, a.clicks, a.svc),
 			Merch:        a.srv.StorefrontSearch}})
 	if err != nil {
 		return nil, err

@@ -39,10 +39,7 @@ func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *r
 	h := &searchHandlers{srv: s, ix: ix, clicks: clicks, mode: defaultMode, log: newSearchLog(s.eng, s.log, s.searchLogDropped, s.Go),
 		canWrite: s.CanWrite, secret: s.secret}
 	s.search = h
-	h.p = &Personaliser{Index: ix, Clicks: clicks}
-	if svc != nil {
-		h.p.Affinity = svc.Affinity
-	}
+	h.p = NewPersonaliser(ix, clicks, svc)
 	s.Handle(Route{"GET", "/api/search", Read, s.JSON(h.search)})
 	s.Handle(Route{"GET", "/api/suggest", Read, s.JSON(h.suggest)})
 	s.Handle(Route{"DELETE", "/api/suggest/{query}", Admin, s.JSON(h.removeSuggestion)})
@@ -95,6 +92,20 @@ type Personaliser struct {
 	Affinity func(ctx context.Context, user string) (func(string) float64, error)
 	// Clicks, when set, boosts items shoppers acted on after the query.
 	Clicks *search.Clicks
+	// Recent, when set, lists the shopper's n most recent items: the
+	// anchors of the learned ranker's image feature (read only when the
+	// index uses them).
+	Recent func(ctx context.Context, user string, n int) ([]string, error)
+}
+
+// NewPersonaliser personalises searches of ix by the shopper's affinity and
+// recent items in svc (nil: by nobody's) and by clicks (nil: none).
+func NewPersonaliser(ix *search.Index, clicks *search.Clicks, svc *recommend.Service) *Personaliser {
+	p := &Personaliser{Index: ix, Clicks: clicks}
+	if svc != nil {
+		p.Affinity, p.Recent = svc.Affinity, svc.RecentItems
+	}
+	return p
 }
 
 // Personalise sets req.Boost for user ("" for nobody in particular). An
@@ -110,6 +121,13 @@ func (p *Personaliser) Personalise(ctx context.Context, req *search.Request, use
 			return fmt.Errorf("personalise the search for %q: %w", user, err)
 		}
 		req.Boost = b
+	}
+	if user != "" && p.Recent != nil && len(req.Recent) == 0 && p.Index.UsesRecent(req.Mode) {
+		r, err := p.Recent(ctx, user, search.MaxImageAnchors)
+		if err != nil {
+			return fmt.Errorf("personalise the search for %q: %w", user, err)
+		}
+		req.Recent = r
 	}
 	if p.Clicks != nil && !(req.Mode == search.ModeLTR && p.Index.Ranker() != nil) {
 		// the learned ranker has click-through as a feature of its own

@@ -114,3 +114,58 @@ func TestSearchLogAddsOnlyStorableSearches(t *testing.T) {
 		t.Fatalf("%d searches stored, want the 2 handed back", n)
 	}
 }
+
+// anyRanker accepts any feature schema and scores nothing.
+type anyRanker struct{}
+
+func (anyRanker) Score([]float32) float64 { return 0 }
+func (anyRanker) Check([]string) error    { return nil }
+
+// noImages has image similarity for no item.
+type noImages struct{}
+
+func (noImages) ImageCloseness(_, _ []string) ([]float32, []bool) { return nil, nil }
+
+// TestPersonaliseFillsRecentOnlyWhenUsed: the shopper's recent items are
+// looked up for a learned-ranking search with image similarity, and not
+// for any other search (they would cost a store read for nothing).
+func TestPersonaliseFillsRecentOnlyWhenUsed(t *testing.T) {
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	p := &Personaliser{Index: ix, Recent: func(_ context.Context, user string, n int) ([]string, error) {
+		calls++
+		if n != search.MaxImageAnchors {
+			t.Errorf("asked for %d recent items", n)
+		}
+		return []string{user + "-a", user + "-b"}, nil
+	}}
+	run := func(mode search.Mode, user string) []string {
+		req := search.Request{Query: "pen", Mode: mode}
+		if err := p.Personalise(context.Background(), &req, user); err != nil {
+			t.Fatal(err)
+		}
+		return req.Recent
+	}
+	if r := run(search.ModeLTR, "u1"); r != nil || calls != 0 {
+		t.Errorf("no ranker yet: recent %v after %d lookups", r, calls)
+	}
+	if err := ix.SetRanker(anyRanker{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(search.ModeLTR, "u1"); r != nil || calls != 0 {
+		t.Errorf("ranker without images: recent %v after %d lookups", r, calls)
+	}
+	ix.SetImageCloseness(noImages{})
+	if r := run(search.ModeKeyword, "u1"); r != nil || calls != 0 {
+		t.Errorf("keyword search: recent %v after %d lookups", r, calls)
+	}
+	if r := run(search.ModeLTR, ""); r != nil || calls != 0 {
+		t.Errorf("nobody: recent %v after %d lookups", r, calls)
+	}
+	if r := run(search.ModeLTR, "u1"); len(r) != 2 || r[0] != "u1-a" || calls != 1 {
+		t.Errorf("learned ranking with images: recent %v after %d lookups", r, calls)
+	}
+}

@@ -160,6 +160,25 @@ func (s *Service) RecentlyViewed(ctx context.Context, user string, req Request) 
 	return &Answer{Items: s.diversify(out, req, info)}, nil
 }
 
+// RecentItems lists up to n items the user viewed, clicked or put in the
+// cart, newest first, each once: the anchors of the search ranker's image
+// feature. Nobody, or a user who has not consented to personalisation,
+// has none.
+func (s *Service) RecentItems(ctx context.Context, user string, n int) ([]string, error) {
+	if user == "" || n <= 0 || !s.Personalized(user) {
+		return nil, nil
+	}
+	evs, err := s.recentItems(ctx, user, viewTypes, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ItemID
+	}
+	return out, nil
+}
+
 // NewArrivalsWindow is how far back from the newest addition an item still
 // counts as new.
 const NewArrivalsWindow = 30 * 24 * time.Hour

@@ -131,3 +131,15 @@ func (ix *Index) SetSignals(s Signals) {
 func (ix *Index) SetImageCloseness(v ImageCloseness) {
 	ix.rank.setImages(v)
 }
+
+// UsesRecent reports whether a search in mode would read Request.Recent:
+// a learned ranker with image similarity set. Callers skip looking up the
+// shopper's recent items otherwise.
+func (ix *Index) UsesRecent(mode Mode) bool {
+	if mode != ModeLTR {
+		return false
+	}
+	ix.rank.mu.RLock()
+	defer ix.rank.mu.RUnlock()
+	return ix.rank.cur.ranker != nil && ix.rank.cur.images != nil
+}
