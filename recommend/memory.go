@@ -22,6 +22,8 @@ type Memory struct {
 	Ledger int64
 	// Items is the catalogue table the service filters against.
 	Items int64
+	// Related is the similar-items and bought-together index.
+	Related int64
 }
 
 // Sizer is a model that reports the memory its fitted state holds.
@@ -65,6 +67,9 @@ func (s *Service) MemoryBytes() Memory {
 		}
 	}
 	s.items.mu.RUnlock()
+	if st := s.rel.cur.Load(); st != nil {
+		m.Related = st.ix.MemoryBytes()
+	}
 	return m
 }
 
