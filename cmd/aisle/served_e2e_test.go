@@ -21,7 +21,7 @@ func TestServedMatchesOffline(t *testing.T) {
 		t.Skip("loads and trains a data set through a real server (about a minute): skipped with -short")
 	}
 	path := testdata.Path(t, "movielens-100k")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute) // a safety net, not a timing check: a loaded machine takes minutes
 	defer cancel()
 	var logs strings.Builder
 	rep, err := runServedEval(ctx, servedOptions{Format: "movielens-100k", Path: path, Fold: "u1", Offline: true, Binary: binPath, Log: &logs})
