@@ -164,6 +164,12 @@ type Experiments struct {
 	// (default 4096); more are dropped and counted in
 	// aisle_impressions_dropped_total, never slowing an answer.
 	ImpressionQueue int `yaml:"impression_queue"`
+	// ExploreShare is the share (0 … 1) of recommendation answers whose
+	// first 10 items are shuffled at random and flagged in the impression
+	// log, so the examination of each position can be estimated without
+	// the confounding of a personalised ranking (docs/experiments.md,
+	// "Exploration"). Default 0.02; 0 disables.
+	ExploreShare float64 `yaml:"explore_share"`
 }
 
 // Images points search by image at an image embedder: an
@@ -559,7 +565,7 @@ func Default() Config {
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
 			LogFormat: "text", LogLevel: "info"},
 		Privacy:     Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
-		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
+		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096, ExploreShare: 0.02},
 		Shops:       Shops{IdleUnload: 30 * time.Minute},
 		Ads: Ads{Slots: AdSlots{Search: []int{1, 5}, Recommend: []int{3}, Similar: []int{3}, BoughtTogether: []int{3},
 			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3},
@@ -720,6 +726,9 @@ func (c Config) Validate() error {
 	}
 	if c.Experiments.ImpressionRetention < 0 || c.Experiments.ImpressionQueue < 0 {
 		return errors.New("config: experiments.impression_retention and impression_queue must be ≥ 0 (0: the default, 720h and 4096)")
+	}
+	if x := c.Experiments.ExploreShare; !(x >= 0 && x <= 1) {
+		return fmt.Errorf("config: experiments.explore_share %v: want a share from 0 (no exploration) to 1", x)
 	}
 	return nil
 }
