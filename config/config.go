@@ -168,7 +168,10 @@ type Experiments struct {
 	// first 10 items are shuffled at random and flagged in the impression
 	// log, so the examination of each position can be estimated without
 	// the confounding of a personalised ranking (docs/experiments.md,
-	// "Exploration"). Default 0.02; 0 disables.
+	// "Exploration"). 0 (the default) disables it; 0.02 is a good start.
+	// Off by default: it changes the order of answers a shop gets, which
+	// a shop should choose (and which would make every check of an
+	// answer's order random).
 	ExploreShare float64 `yaml:"explore_share"`
 }
 
@@ -565,7 +568,7 @@ func Default() Config {
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
 			LogFormat: "text", LogLevel: "info"},
 		Privacy:     Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
-		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096, ExploreShare: 0.02},
+		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
 		Shops:       Shops{IdleUnload: 30 * time.Minute},
 		Ads: Ads{Slots: AdSlots{Search: []int{1, 5}, Recommend: []int{3}, Similar: []int{3}, BoughtTogether: []int{3},
 			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3},
