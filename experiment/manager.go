@@ -650,12 +650,15 @@ const minListsForSurface = 1000
 // surface when it read at least 1,000 of its answers; nil otherwise. The
 // fit over every surface ("", on the dashboard) is never used in its
 // place: personalised surfaces make it too steep (docs/experiments.md).
+// For the same reason a surface other than search (where the query is the
+// context of relevance) is trusted only with a fit from its explored
+// answers (Method "randomised", experiments.explore_share), never by EM.
 func (m *Manager) Propensities(surface string) *impressions.Propensities {
 	fits := m.pos.Load()
 	if fits == nil {
 		return nil
 	}
-	if f, ok := (*fits)[surface]; ok && f.Lists >= minListsForSurface {
+	if f, ok := (*fits)[surface]; ok && f.Lists >= minListsForSurface && (surface == "search" || f.Method == "randomised") {
 		return &f
 	}
 	return nil
