@@ -124,8 +124,10 @@ func personalisedStudy(ctx context.Context, cfg PositionConfig) (PositionReport,
 	if err := m.FitPositions(ctx); err != nil {
 		return rep, err
 	}
-	p := m.Propensities("recommend")
-	if p == nil {
+	// the fit itself, also when it is EM (which Manager.Propensities does
+	// not trust on this surface): the report shows both
+	p, ok := m.PositionFits()["recommend"]
+	if !ok {
 		return rep, fmt.Errorf("position study: nothing fitted")
 	}
 	rep.Theta, rep.Method, rep.EMTheta = p.Theta, p.Method, p.EMTheta
