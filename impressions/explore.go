@@ -123,3 +123,29 @@ func ThetaFromExplored(views, clicks []int64, minViews int64) []float64 {
 	out[0] = 1
 	return out
 }
+
+// ThetaSE is the standard error of each raw ratio CTR_k / CTR_1 of
+// ThetaFromExplored (before pooling), by the delta method on the log of
+// the ratio of two binomial rates:
+// θ_k · sqrt(1/c_k − 1/v_k + 1/c_1 − 1/v_1); 0 for position 1, −1 where
+// a position (or the first) has no click (not NaN: the fit is JSON).
+func ThetaSE(views, clicks []int64) []float64 {
+	out := make([]float64, len(views))
+	if len(views) == 0 || clicks[0] == 0 || views[0] == 0 {
+		for k := range out {
+			out[k] = -1
+		}
+		return out
+	}
+	c1, v1 := float64(clicks[0]), float64(views[0])
+	for k := 1; k < len(views); k++ {
+		ck, vk := float64(clicks[k]), float64(views[k])
+		if ck == 0 || vk == 0 {
+			out[k] = -1
+			continue
+		}
+		r := (ck / vk) / (c1 / v1)
+		out[k] = r * math.Sqrt(math.Max(0, 1/ck-1/vk+1/c1-1/v1))
+	}
+	return out
+}

@@ -69,6 +69,18 @@ func TestExploresShareAndOrder(t *testing.T) {
 	}
 }
 
+func TestThetaSE(t *testing.T) {
+	// 1000 views each, 400 and 200 clicks: ratio 0.5,
+	// SE 0.5·sqrt(1/200 − 1/1000 + 1/400 − 1/1000) = 0.5·sqrt(0.0055)
+	se := ThetaSE([]int64{1000, 1000, 1000}, []int64{400, 200, 0})
+	if se[0] != 0 || math.Abs(se[1]-0.5*math.Sqrt(0.0055)) > 1e-12 || se[2] != -1 {
+		t.Fatalf("ThetaSE = %v", se)
+	}
+	if se := ThetaSE([]int64{10, 10}, []int64{0, 3}); se[1] != -1 {
+		t.Fatalf("ThetaSE with no click at the top = %v, want -1", se)
+	}
+}
+
 func TestThetaFromExplored(t *testing.T) {
 	for _, tc := range []struct {
 		name          string

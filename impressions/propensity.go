@@ -65,6 +65,9 @@ type Propensities struct {
 	ExploredViews  []int64   `json:"explored_views,omitempty"`
 	ExploredClicks []int64   `json:"explored_clicks,omitempty"`
 	EMTheta        []float64 `json:"em_theta,omitempty"`
+	// ThetaSE is the standard error of each position's θ when Method is
+	// "randomised" (ThetaSE): how far the estimate may be off by chance.
+	ThetaSE []float64 `json:"theta_se,omitempty"`
 }
 
 // Weight is the inverse propensity weight of an action on the item at
@@ -277,6 +280,7 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 		if p.Explored >= opts.MinExplored {
 			if th := ThetaFromExplored(p.ExploredViews, p.ExploredClicks, opts.MinExploredViews); th != nil {
 				p.EMTheta, p.Theta, p.Method = p.Theta, th, "randomised"
+				p.ThetaSE = ThetaSE(p.ExploredViews, p.ExploredClicks)
 			}
 		}
 		p.Fitted = now

@@ -130,7 +130,7 @@ func personalisedStudy(ctx context.Context, cfg PositionConfig) (PositionReport,
 	if !ok {
 		return rep, fmt.Errorf("position study: nothing fitted")
 	}
-	rep.Theta, rep.Method, rep.EMTheta = p.Theta, p.Method, p.EMTheta
+	rep.Theta, rep.Method, rep.EMTheta, rep.ThetaSE = p.Theta, p.Method, p.EMTheta, p.ThetaSE
 	if rep.EMTheta == nil {
 		rep.EMTheta = p.Theta
 	}
@@ -146,9 +146,13 @@ func (r *PositionReport) writePersonalised(w io.Writer) {
 	c := r.Config
 	fmt.Fprintf(w, "Personalised position-bias study: %d shoppers, %d-item catalogue, %d shown per answer, %d answers over %d days, examination 1/k^%.1f, ranker error persistent σ %.2f + daily σ %.2f, explore share %.3f, seed %d: %d clicks, %d explored answers; θ estimated by %s.\n\n",
 		c.Queries, 4*c.Results, c.Results, r.Lists, c.Days, c.Bias, c.Skew, c.Noise, c.ExploreShare, c.Seed, r.Clicks, r.Explored, r.Method)
-	fmt.Fprintf(w, "| position | true θ | EM fit (all answers) | used (%s) |\n|---|---|---|---|\n", r.Method)
+	fmt.Fprintf(w, "| position | true θ | EM fit (all answers) | used (%s) | ± standard error (explored) |\n|---|---|---|---|---|\n", r.Method)
 	for k := range r.Theta {
-		fmt.Fprintf(w, "| %d | %.3f | %.3f | %.3f |\n", k+1, r.TrueTheta[k], r.EMTheta[k], r.Theta[k])
+		se := "–"
+		if k < len(r.ThetaSE) && r.ThetaSE[k] >= 0 {
+			se = fmt.Sprintf("%.3f", r.ThetaSE[k])
+		}
+		fmt.Fprintf(w, "| %d | %.3f | %.3f | %.3f | %s |\n", k+1, r.TrueTheta[k], r.EMTheta[k], r.Theta[k], se)
 	}
 	cost := 0.0
 	if r.RankedClicks > 0 {

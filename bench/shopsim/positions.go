@@ -91,7 +91,7 @@ type PositionReport struct {
 	// so no sampling noise).
 	Method                                        string
 	Explored                                      int
-	EMTheta                                       []float64
+	EMTheta, ThetaSE                              []float64
 	RankedClicks, ShownClicks, ExploredListClicks float64
 }
 
