@@ -108,7 +108,7 @@ func TestExplorationUnconfoundsPersonalisedPositions(t *testing.T) {
 				worstEM = math.Max(worstEM, math.Abs(rep.EMTheta[k]-want)/want)
 				worst = math.Max(worst, math.Abs(rep.Theta[k]-want)/want)
 			}
-			if worstEM < 0.25 { // seed 4: 37% at position 10
+			if worstEM < 0.25 { // seed 4: 36% at position 10
 				t.Errorf("EM θ %.3f within %.0f%% of the truth on personalised answers: expected confounded; the test lost its point", rep.EMTheta, 100*worstEM)
 			}
 			if tc.share == 0 {
@@ -117,7 +117,7 @@ func TestExplorationUnconfoundsPersonalisedPositions(t *testing.T) {
 				}
 				return
 			}
-			if worst > 0.2 { // seed 4: 13% at position 10
+			if worst > 0.2 { // seed 4: 9% at position 3
 				t.Errorf("θ %.3f from %d explored answers: off the truth by %.0f%%", rep.Theta, rep.Explored, 100*worst)
 			}
 			cost := 1 - rep.ShownClicks/rep.RankedClicks
