@@ -4,7 +4,8 @@
 // purchases that carry the answer's request id are attributed through it,
 // and offline estimates (inverse propensity) replay it. The positions
 // clicked in each answer are noted beside it (Click), and Fit estimates
-// from both how often each position is examined (propensity.go).
+// from both how often each position is examined (propensity.go), from the
+// answers shuffled for exploration when there are enough (explore.go).
 //
 // Logging never slows an answer: Add appends the record to a bounded
 // in-memory queue and returns; a writer goroutine (Run, joined by the

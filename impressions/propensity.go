@@ -146,7 +146,9 @@ func (l *Log) Clicked(requestID string) ([]int, error) {
 // Fit estimates the examination probability of the leading positions from
 // the written answers and their clicks with the position-based model, by
 // expectation-maximisation: once per surface, and once over every surface
-// (key ""). The context of an item's relevance is the answer's surface and,
+// (key ""). A surface with at least MinExplored explored (shuffled)
+// answers takes θ from those instead (ThetaFromExplored, Method
+// "randomised"; explore.go), the EM fit kept beside it. The context of an item's relevance is the answer's surface and,
 // for a search, its query (an item may be relevant on "similar" and not on
 // "popular", for one query and not another). It reads
 // the newest answers first, at most MaxLists of them (memory is one cell
