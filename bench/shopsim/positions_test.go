@@ -2,6 +2,7 @@ package shopsim
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -125,5 +126,37 @@ func TestExplorationUnconfoundsPersonalisedPositions(t *testing.T) {
 				t.Errorf("cost of exploring %.4f; an explored answer loses %.3f of its clicks at share %.2f", cost, lost, tc.share)
 			}
 		})
+	}
+}
+
+// thetaFromExploredPages reads the examination curve back from shuffled
+// pages where the shopper's taste decides what is on the page at all
+// (personalised: the EM fit over such pages is too steep).
+func TestThetaFromExploredPages(t *testing.T) {
+	rng := seeded(5, "explored pages")
+	rel := make([]float64, 60)
+	for i := range rel {
+		rel[i] = 0.05 + 0.5*rng.Float64()
+	}
+	var pages []page
+	for range 6000 {
+		p := page{clicked: map[string]bool{}}
+		for k, i := range rng.Perm(len(rel))[:10] { // a uniformly shuffled page
+			id := fmt.Sprint("i", i)
+			p.items = append(p.items, id)
+			if rng.Float64() < 1/float64(k+1) && rng.Float64() < rel[i] {
+				p.clicked[id] = true
+			}
+		}
+		pages = append(pages, p)
+	}
+	theta := thetaFromExploredPages(pages, 10)
+	for k, th := range theta {
+		if want := 1 / float64(k+1); math.Abs(th-want) > 0.05+0.1*want {
+			t.Errorf("θ[%d] = %.3f, want %.3f (all %.3f)", k+1, th, want, theta)
+		}
+	}
+	if thetaFromExploredPages(nil, 10) != nil {
+		t.Error("no explored pages must give no estimate")
 	}
 }
