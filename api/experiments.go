@@ -230,13 +230,16 @@ func (sv *served) recommendAnswer(req recommend.Request, run func(recommend.Requ
 
 // shuffle returns a copy of a with its leading items in the random order
 // of an explored answer (impressions.ExploreOrder), and marks sv explored.
-// Rules and ads apply after it, so pinned and sponsored items keep their
-// slots.
+// Each position keeps its score (the items move, the scores stay), so a
+// rule that re-scores and re-sorts (boost, bury) starts from the shuffled
+// order rather than restoring the ranker's. Rules and ads apply after it,
+// so pinned and sponsored items keep their slots.
 func (sv *served) shuffle(a *recommend.Answer) *recommend.Answer {
 	out := *a
 	out.Items = make([]recommend.Item, len(a.Items))
 	for i, j := range impressions.ExploreOrder(sv.id, len(a.Items)) {
 		out.Items[i] = a.Items[j]
+		out.Items[i].Score = a.Items[i].Score
 	}
 	sv.explored = true
 	return &out

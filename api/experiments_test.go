@@ -114,13 +114,14 @@ func TestExploredAnswersAreShuffledAndFlagged(t *testing.T) {
 		imp.Close()
 	})
 	explored.AddExperimentRoutes(m)
-	get := func(srv *Server, path string) (ids []string, requestID string) {
+	get := func(srv *Server, path string) (ids []string, scores []float64, requestID string) {
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 		var ans struct {
 			RequestID string `json:"request_id"`
 			Items     []struct {
-				ID string `json:"id"`
+				ID    string  `json:"id"`
+				Score float64 `json:"score"`
 			} `json:"items"`
 		}
 		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &ans) != nil {
@@ -128,12 +129,17 @@ func TestExploredAnswersAreShuffledAndFlagged(t *testing.T) {
 		}
 		for _, it := range ans.Items {
 			ids = append(ids, it.ID)
+			scores = append(scores, it.Score)
 		}
-		return ids, ans.RequestID
+		return ids, scores, ans.RequestID
 	}
 	for _, path := range []string{"/api/recommend/u01?n=10", "/api/popular?n=10"} {
-		want, _ := get(plain, path)
-		got, id := get(explored, path)
+		want, wantScores, _ := get(plain, path)
+		got, gotScores, id := get(explored, path)
+		// the scores stay with the positions (a re-sorting rule keeps the shuffle)
+		if !slices.Equal(gotScores, wantScores) {
+			t.Fatalf("GET %s explored scores %v, plain %v: want the positions' scores unchanged", path, gotScores, wantScores)
+		}
 		if len(want) < 5 {
 			t.Fatalf("GET %s: %d items, too few to tell", path, len(want))
 		}
