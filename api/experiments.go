@@ -123,6 +123,10 @@ type served struct {
 	session string
 	as      experiment.Assignment
 	query   string // a search's query, logged with the impression
+	// explored: the answer's leading items were shuffled (exploration,
+	// impressions.Explores), flagged in its impression
+	explored bool
+	explore  func(requestID string) bool // nil without experiments
 }
 
 // serve assigns an answer of surface for a shopper (user or session; both
@@ -134,6 +138,7 @@ func (s *Server) serve(surface, user, session string) *served {
 	}
 	if s.exp != nil {
 		sv.as, _ = s.exp.Serve(surface, sv.unit)
+		sv.explore = s.exp.Explore
 	}
 	return sv
 }
@@ -217,7 +222,27 @@ func (sv *served) recommendAnswer(req recommend.Request, run func(recommend.Requ
 		return sv.interleave(req, run)
 	}
 	a, err := run(sv.recommend(req))
+	if err == nil && sv.explore != nil && len(a.Items) > 1 && sv.explore(sv.id) {
+		a = sv.shuffle(a)
+	}
 	return a, nil, err
+}
+
+// shuffle returns a copy of a with its leading items in the random order
+// of an explored answer (impressions.ExploreOrder), and marks sv explored.
+// Each position keeps its score (the items move, the scores stay), so a
+// rule that re-scores and re-sorts (boost, bury) starts from the shuffled
+// order rather than restoring the ranker's. Rules and ads apply after it,
+// so pinned and sponsored items keep their slots.
+func (sv *served) shuffle(a *recommend.Answer) *recommend.Answer {
+	out := *a
+	out.Items = make([]recommend.Item, len(a.Items))
+	for i, j := range impressions.ExploreOrder(sv.id, len(a.Items)) {
+		out.Items[i] = a.Items[j]
+		out.Items[i].Score = a.Items[i].Score
+	}
+	sv.explored = true
+	return &out
 }
 
 // shown logs the answer's impression (in the background; never blocks).
@@ -226,7 +251,7 @@ func (s *Server) shown(sv *served, items []string, teams []uint8) {
 		return
 	}
 	s.exp.Shown(impressions.Impression{RequestID: sv.id, Surface: sv.surface, UserID: sv.user, SessionID: sv.session,
-		Experiment: sv.as.Experiment, Variant: sv.variant(), Items: items, Teams: teams, Query: sv.query}, sv.unit)
+		Experiment: sv.as.Experiment, Variant: sv.variant(), Items: items, Teams: teams, Query: sv.query, Explored: sv.explored}, sv.unit)
 }
 
 // variant is the label the answer carries: "" outside experiments.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
@@ -87,4 +88,81 @@ func BenchmarkImpressionOverhead(b *testing.B) {
 	b.ReportMetric(pct(dn, 0.99), "p99-µs-without")
 	b.ReportMetric(pct(dw, 0.99), "p99-µs-with")
 	b.ReportMetric(100*(pct(dw, 0.99)/pct(dn, 0.99)-1), "p99-overhead-%")
+}
+
+// With experiments.explore_share at 1 every recommendation answer is an
+// explored one: the same items as without exploration, the leading ones
+// in another order, and its impression flagged for the position-bias fit.
+func TestExploredAnswersAreShuffledAndFlagged(t *testing.T) {
+	plain, explored := shopServerWith(t, false), shopServerWith(t, false)
+	dir := t.TempDir()
+	imp, err := impressions.Open(filepath.Join(dir, "impressions.db"), impressions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := experiment.Open(experiment.Options{Path: filepath.Join(dir, "experiments.db"), Impressions: imp, ExploreShare: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- imp.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		m.Close()
+		imp.Close()
+	})
+	explored.AddExperimentRoutes(m)
+	get := func(srv *Server, path string) (ids []string, scores []float64, requestID string) {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		var ans struct {
+			RequestID string `json:"request_id"`
+			Items     []struct {
+				ID    string  `json:"id"`
+				Score float64 `json:"score"`
+			} `json:"items"`
+		}
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &ans) != nil {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		for _, it := range ans.Items {
+			ids = append(ids, it.ID)
+			scores = append(scores, it.Score)
+		}
+		return ids, scores, ans.RequestID
+	}
+	for _, path := range []string{"/api/recommend/u01?n=10", "/api/popular?n=10"} {
+		want, wantScores, _ := get(plain, path)
+		got, gotScores, id := get(explored, path)
+		// the scores stay with the positions (a re-sorting rule keeps the shuffle)
+		if !slices.Equal(gotScores, wantScores) {
+			t.Fatalf("GET %s explored scores %v, plain %v: want the positions' scores unchanged", path, gotScores, wantScores)
+		}
+		if len(want) < 5 {
+			t.Fatalf("GET %s: %d items, too few to tell", path, len(want))
+		}
+		if slices.Equal(got, want) || !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+			t.Fatalf("GET %s explored %v, plain %v: want the same items in another order", path, got, want)
+		}
+		wantOrder := make([]string, len(want))
+		for i, j := range impressions.ExploreOrder(id, len(want)) {
+			wantOrder[i] = want[j]
+		}
+		if !slices.Equal(got, wantOrder) {
+			t.Fatalf("GET %s explored %v, want ExploreOrder of the plain answer %v", path, got, wantOrder)
+		}
+		var logged impressions.Impression
+		for range 200 { // the writer batches every 50 ms
+			if l, ok, err := imp.Get(id); err == nil && ok {
+				logged = l
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !logged.Explored || !slices.Equal(logged.Items, got) {
+			t.Fatalf("impression of %s: %+v, want flagged explored with the shown order %v", id, logged, got)
+		}
+	}
 }

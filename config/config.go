@@ -164,6 +164,15 @@ type Experiments struct {
 	// (default 4096); more are dropped and counted in
 	// aisle_impressions_dropped_total, never slowing an answer.
 	ImpressionQueue int `yaml:"impression_queue"`
+	// ExploreShare is the share (0 … 1) of recommendation answers whose
+	// first 10 items are shuffled at random and flagged in the impression
+	// log, so the examination of each position can be estimated without
+	// the confounding of a personalised ranking (docs/experiments.md,
+	// "Exploration"). 0 (the default) disables it; 0.02 is a good start.
+	// Off by default: it changes the order of answers a shop gets, which
+	// a shop should choose (and which would make every check of an
+	// answer's order random).
+	ExploreShare float64 `yaml:"explore_share"`
 }
 
 // Images points search by image at an image embedder: an
@@ -720,6 +729,9 @@ func (c Config) Validate() error {
 	}
 	if c.Experiments.ImpressionRetention < 0 || c.Experiments.ImpressionQueue < 0 {
 		return errors.New("config: experiments.impression_retention and impression_queue must be ≥ 0 (0: the default, 720h and 4096)")
+	}
+	if x := c.Experiments.ExploreShare; !(x >= 0 && x <= 1) {
+		return fmt.Errorf("config: experiments.explore_share %v: want a share from 0 (no exploration) to 1", x)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -44,8 +45,13 @@ type Options struct {
 	Shared store.Experiments
 	// FlushEvery is how often outcomes are written (default 2s).
 	FlushEvery time.Duration
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// ExploreShare is the share (0 … 1) of recommendation answers whose
+	// leading items are shuffled, so that the examination of each
+	// position can be estimated free of the ranking's confounding
+	// (impressions.Explores; 0: none).
+	ExploreShare float64
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // unit is what one shopper did inside one experiment.
@@ -82,6 +88,8 @@ type Manager struct {
 	now   func() time.Time
 	log   *slog.Logger
 	every time.Duration
+	// explore: the share of recommendation answers shuffled (Explore)
+	explore float64
 
 	mu    sync.RWMutex
 	exps  map[string]*Experiment
@@ -112,7 +120,11 @@ func Open(opts Options) (*Manager, error) {
 	}
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
-		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{}}
+		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{},
+		explore: opts.ExploreShare}
+	if opts.ExploreShare < 0 || opts.ExploreShare > 1 || math.IsNaN(opts.ExploreShare) {
+		return nil, fmt.Errorf("experiment: explore share %v: want 0 … 1", opts.ExploreShare)
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -638,15 +650,25 @@ const minListsForSurface = 1000
 // surface when it read at least 1,000 of its answers; nil otherwise. The
 // fit over every surface ("", on the dashboard) is never used in its
 // place: personalised surfaces make it too steep (docs/experiments.md).
+// For the same reason a surface other than search (where the query is the
+// context of relevance) is trusted only with a fit from its explored
+// answers (Method "randomised", experiments.explore_share), never by EM.
 func (m *Manager) Propensities(surface string) *impressions.Propensities {
 	fits := m.pos.Load()
 	if fits == nil {
 		return nil
 	}
-	if f, ok := (*fits)[surface]; ok && f.Lists >= minListsForSurface {
+	if f, ok := (*fits)[surface]; ok && f.Lists >= minListsForSurface && (surface == "search" || f.Method == "randomised") {
 		return &f
 	}
 	return nil
+}
+
+// Explore reports whether the answer requestID is one of the explored
+// share whose leading items are shuffled (impressions.Explores with
+// Options.ExploreShare).
+func (m *Manager) Explore(requestID string) bool {
+	return impressions.Explores(requestID, m.explore)
 }
 
 // PositionWeight is the inverse propensity weight of an action on the

@@ -147,12 +147,17 @@ func TestPositionWeightFromTheSurfacesOwnFit(t *testing.T) {
 		if n%2 == 1 {
 			items = []string{"b", "a"}
 		}
-		m.Shown(impressions.Impression{RequestID: id, Surface: "similar", SessionID: "s", Items: items}, "")
-		if n%4 < 2 { // position 1 clicked in half the lists, position 2 in a quarter
-			evs = append(evs, events.Event{Type: events.Click, UserID: "v", ItemID: items[0], RequestID: id, Timestamp: time.Now()})
-		}
-		if n%8 < 2 {
-			evs = append(evs, events.Event{Type: events.Click, UserID: "v", ItemID: items[1], RequestID: id, Timestamp: time.Now()})
+		// explored answers of "similar" and the same unexplored on "recommend"
+		m.Shown(impressions.Impression{RequestID: id, Surface: "similar", SessionID: "s", Items: items, Explored: true}, "")
+		rid := reqid.New()
+		m.Shown(impressions.Impression{RequestID: rid, Surface: "recommend", SessionID: "s", Items: items}, "")
+		for _, id := range []string{id, rid} {
+			if n%4 < 2 { // position 1 clicked in half the lists, position 2 in a quarter
+				evs = append(evs, events.Event{Type: events.Click, UserID: "v", ItemID: items[0], RequestID: id, Timestamp: time.Now()})
+			}
+			if n%8 < 2 {
+				evs = append(evs, events.Event{Type: events.Click, UserID: "v", ItemID: items[1], RequestID: id, Timestamp: time.Now()})
+			}
 		}
 	}
 	m.EventsAppended(evs)
@@ -165,7 +170,8 @@ func TestPositionWeightFromTheSurfacesOwnFit(t *testing.T) {
 		if err := m.FitPositions(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if f := m.PositionFits()["similar"]; f.Lists == 1200 && f.Clicks[0]+f.Clicks[1] == 900 {
+		if f, r := m.PositionFits()["similar"], m.PositionFits()["recommend"]; f.Lists == 1200 && f.Clicks[0]+f.Clicks[1] == 900 &&
+			r.Lists == 1200 && r.Clicks[0]+r.Clicks[1] == 900 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -180,6 +186,12 @@ func TestPositionWeightFromTheSurfacesOwnFit(t *testing.T) {
 		}
 		if w := m.PositionWeight("similar", 1); w != 1 {
 			t.Errorf("%s: weight of position 1 %v, want 1", when, w)
+		}
+		if f := m.PositionFits()["similar"]; f.Method != "randomised" {
+			t.Errorf("%s: similar fitted by %q, want randomised (every answer explored)", when, f.Method)
+		}
+		if w := m.PositionWeight("recommend", 2); w != 1 {
+			t.Errorf("%s: weight on recommend %v, want 1: an EM fit of a surface other than search is not trusted", when, w)
 		}
 		if w := m.PositionWeight("search", 2); w != 1 {
 			t.Errorf("%s: weight on search, which has no answers, %v, want 1", when, w)

@@ -4,7 +4,8 @@
 // purchases that carry the answer's request id are attributed through it,
 // and offline estimates (inverse propensity) replay it. The positions
 // clicked in each answer are noted beside it (Click), and Fit estimates
-// from both how often each position is examined (propensity.go).
+// from both how often each position is examined (propensity.go), from the
+// answers shuffled for exploration when there are enough (explore.go).
 //
 // Logging never slows an answer: Add appends the record to a bounded
 // in-memory queue and returns; a writer goroutine (Run, joined by the
@@ -54,6 +55,10 @@ type Impression struct {
 	// Teams, in an interleaved answer, is the variant index (0 or 1) that
 	// placed each item; nil otherwise.
 	Teams []uint8 `json:"teams,omitempty"`
+	// Explored marks an answer whose leading items were shuffled at random
+	// (Explores, ExploreOrder): the randomised lists the position-bias
+	// estimate prefers to the EM fit.
+	Explored bool `json:"explored,omitempty"`
 }
 
 // Options configure a Log.
@@ -451,24 +456,26 @@ func (l *Log) forgetPending(ctx context.Context) error {
 // Close closes the file. Run must have returned.
 func (l *Log) Close() error { return l.db.Close() }
 
-// Records are: 0x02 | varint unix nanoseconds | str surface | str user |
+// Records are: 0x03 | varint unix nanoseconds | str surface | str user |
 // str session | str experiment | str variant | uvarint n | n × str item |
-// str query | uvarint len(teams) | teams bytes; str is a uvarint length
-// and the bytes. Format 0x01 (still read) has no query.
+// str query | flags byte (bit 0: Explored) | uvarint len(teams) | teams
+// bytes; str is a uvarint length and the bytes. Format 0x02 (still read)
+// has no flags byte, format 0x01 neither a query.
 const (
 	format1 = 0x01
 	format2 = 0x02
+	format3 = 0x03
 )
 
 var errCorrupt = errors.New("corrupt impression record")
 
 func encode(imp *Impression) []byte {
-	n := 32 + len(imp.Surface) + len(imp.UserID) + len(imp.SessionID) + len(imp.Experiment) + len(imp.Variant) + len(imp.Query) + len(imp.Teams)
+	n := 33 + len(imp.Surface) + len(imp.UserID) + len(imp.SessionID) + len(imp.Experiment) + len(imp.Variant) + len(imp.Query) + len(imp.Teams)
 	for _, it := range imp.Items {
 		n += len(it) + 2
 	}
 	b := make([]byte, 0, n)
-	b = append(b, format2)
+	b = append(b, format3)
 	b = binary.AppendVarint(b, imp.Time.UnixNano())
 	for _, s := range []string{imp.Surface, imp.UserID, imp.SessionID, imp.Experiment, imp.Variant} {
 		b = varint.AppendString(b, s)
@@ -478,12 +485,17 @@ func encode(imp *Impression) []byte {
 		b = varint.AppendString(b, s)
 	}
 	b = varint.AppendString(b, imp.Query)
+	var flags byte
+	if imp.Explored {
+		flags |= 1
+	}
+	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(len(imp.Teams)))
 	return append(b, imp.Teams...)
 }
 
 func decode(v []byte, imp *Impression) error {
-	if len(v) == 0 || (v[0] != format1 && v[0] != format2) {
+	if len(v) == 0 || (v[0] != format1 && v[0] != format2 && v[0] != format3) {
 		return errCorrupt
 	}
 	format := v[0]
@@ -500,8 +512,15 @@ func decode(v []byte, imp *Impression) error {
 	for range cnt {
 		imp.Items = append(imp.Items, r.String())
 	}
-	if format == format2 {
+	if format >= format2 {
 		imp.Query = r.String()
+	}
+	if format >= format3 {
+		flags := r.Byte()
+		if !r.OK() || flags&^1 != 0 {
+			return errCorrupt
+		}
+		imp.Explored = flags&1 != 0
 	}
 	nt := r.Uvarint()
 	if !r.OK() || nt != uint64(r.Len()) {

@@ -18,6 +18,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		{Time: time.Unix(1700000001, 0).UTC(), Surface: "search", SessionID: "s", Experiment: "e1", Variant: "b", Items: []string{}, Teams: nil},
 		{Time: time.Unix(1700000001, 0).UTC(), Surface: "search", SessionID: "s", Query: "gel pen", Items: []string{"p1", "p2"}, Teams: []uint8{1, 0}},
 		{Time: time.Unix(1700000002, 0).UTC(), Surface: "recommend", UserID: "ü", Experiment: "e", Variant: "interleaved", Items: []string{"x", "y", "z"}, Teams: []uint8{0, 1, 1}},
+		{Time: time.Unix(1700000003, 0).UTC(), Surface: "recommend", UserID: "u2", Items: []string{"c", "a", "b"}, Explored: true},
 	} {
 		var got Impression
 		if err := decode(encode(&imp), &got); err != nil {
@@ -26,6 +27,22 @@ func TestEncodeRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, imp) {
 			t.Errorf("round trip: got %+v, want %+v", got, imp)
 		}
+	}
+}
+
+// Records written before the explored flag (format 2) still read; a
+// format 3 record with an unknown flag bit is refused.
+func TestDecodesFormat2AndRefusesUnknownFlags(t *testing.T) {
+	// 0x02 | time 0 | surface "similar" | user, session, experiment, variant "" | 1 item "a" | query "" | no teams
+	v := []byte{format2, 0, 7, 's', 'i', 'm', 'i', 'l', 'a', 'r', 0, 0, 0, 0, 1, 1, 'a', 0, 0}
+	var imp Impression
+	if err := decode(v, &imp); err != nil || imp.Surface != "similar" || len(imp.Items) != 1 || imp.Explored {
+		t.Fatalf("decode(format 2) = %+v, %v", imp, err)
+	}
+	b := encode(&Impression{Surface: "similar", Items: []string{"a"}, Explored: true})
+	b[len(b)-2] |= 2 // the flags byte precedes the teams' length (0)
+	if err := decode(b, &imp); err == nil {
+		t.Fatalf("decoded a record with an unknown flag: %+v", imp)
 	}
 }
 
@@ -43,6 +60,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encode(&Impression{Surface: "recommend", UserID: "u", Items: []string{"a"}, Teams: []uint8{1}}))
 	f.Add([]byte{format1, 0, 200})
 	f.Add(encode(&Impression{Surface: "search", Query: "pen", Items: []string{"a", "b"}}))
+	f.Add(encode(&Impression{Surface: "similar", Items: []string{"a", "b"}, Explored: true}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var imp Impression
 		if err := decode(b, &imp); err != nil {

@@ -53,6 +53,21 @@ type Propensities struct {
 	Lists      int       `json:"lists"`
 	Iterations int       `json:"iterations"`
 	Fitted     time.Time `json:"fitted"`
+	// Method is how Theta was estimated: "randomised" from the explored
+	// (shuffled) answers when there were at least MinExplored of them,
+	// "em" by the EM fit of every answer otherwise.
+	Method string `json:"method"`
+	// Explored is how many of the lists were explored answers;
+	// ExploredViews and ExploredClicks their views and clicks per
+	// position; EMTheta the EM fit, kept for comparison when Method is
+	// "randomised".
+	Explored       int       `json:"explored"`
+	ExploredViews  []int64   `json:"explored_views,omitempty"`
+	ExploredClicks []int64   `json:"explored_clicks,omitempty"`
+	EMTheta        []float64 `json:"em_theta,omitempty"`
+	// ThetaSE is the standard error of each position's θ when Method is
+	// "randomised" (ThetaSE): how far the estimate may be off by chance.
+	ThetaSE []float64 `json:"theta_se,omitempty"`
 }
 
 // Weight is the inverse propensity weight of an action on the item at
@@ -82,6 +97,12 @@ type FitOptions struct {
 	MinViews int64
 	// MaxLists bounds the answers read, newest first (default 200,000).
 	MaxLists int
+	// MinExplored is how many explored (shuffled) answers of a surface
+	// make its θ come from them instead of EM (default MinExplored);
+	// MinExploredViews how many views in them a position needs to be
+	// estimated on its own (default 100).
+	MinExplored      int
+	MinExploredViews int64
 }
 
 // Click notes that the item at position pos (1-based) of the answer
@@ -125,7 +146,9 @@ func (l *Log) Clicked(requestID string) ([]int, error) {
 // Fit estimates the examination probability of the leading positions from
 // the written answers and their clicks with the position-based model, by
 // expectation-maximisation: once per surface, and once over every surface
-// (key ""). The context of an item's relevance is the answer's surface and,
+// (key ""). A surface with at least MinExplored explored (shuffled)
+// answers takes θ from those instead (ThetaFromExplored, Method
+// "randomised"; explore.go), the EM fit kept beside it. The context of an item's relevance is the answer's surface and,
 // for a search, its query (an item may be relevant on "similar" and not on
 // "popular", for one query and not another). It reads
 // the newest answers first, at most MaxLists of them (memory is one cell
@@ -141,6 +164,12 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 	if opts.MaxLists <= 0 {
 		opts.MaxLists = 200_000
 	}
+	if opts.MinExplored <= 0 {
+		opts.MinExplored = MinExplored
+	}
+	if opts.MinExploredViews <= 0 {
+		opts.MinExploredViews = 100
+	}
 	from := make([]byte, 4)
 	binary.BigEndian.PutUint32(from, uint32(max(0, opts.From.Unix())))
 	type rel struct {
@@ -153,7 +182,8 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 	prop := func(surface string) *Propensities {
 		p := props[surface]
 		if p == nil {
-			p = &Propensities{Views: make([]int64, opts.Positions), Clicks: make([]int64, opts.Positions)}
+			p = &Propensities{Views: make([]int64, opts.Positions), Clicks: make([]int64, opts.Positions),
+				ExploredViews: make([]int64, opts.Positions), ExploredClicks: make([]int64, opts.Positions)}
 			props[surface] = p
 		}
 		return p
@@ -181,6 +211,18 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 			ps, all := prop(imp.Surface), prop("")
 			ps.Lists++
 			all.Lists++
+			if imp.Explored {
+				ps.Explored++
+				all.Explored++
+				for i := range min(len(imp.Items), opts.Positions, ExploreTop) {
+					ps.ExploredViews[i]++
+					all.ExploredViews[i]++
+					if clicked&(1<<i) != 0 {
+						ps.ExploredClicks[i]++
+						all.ExploredClicks[i]++
+					}
+				}
+			}
 			for i, item := range imp.Items[:min(len(imp.Items), opts.Positions)] {
 				rk := imp.Surface + "\x00" + imp.Query + "\x00" + item
 				r, ok := rels[rk]
@@ -236,6 +278,13 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 			obs = bySurface[name]
 		}
 		p.Theta, p.Iterations = FitPBM(obs, len(rels), opts.Positions, opts.MinViews)
+		p.Method = "em"
+		if p.Explored >= opts.MinExplored {
+			if th := ThetaFromExplored(p.ExploredViews, p.ExploredClicks, opts.MinExploredViews); th != nil {
+				p.EMTheta, p.Theta, p.Method = p.Theta, th, "randomised"
+				p.ThetaSE = ThetaSE(p.ExploredViews, p.ExploredClicks)
+			}
+		}
 		p.Fitted = now
 		out[name] = *p
 	}

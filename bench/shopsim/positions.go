@@ -37,6 +37,14 @@ type PositionConfig struct {
 	Seed        uint64
 	// Dir holds the study's impression log and experiment store (required).
 	Dir string
+	// Personalised studies a personalised surface instead of search
+	// (personalised.go): each of Queries shoppers is shown the Results
+	// items of a shared catalogue the serving ranker thinks they like
+	// best, so an item's position goes with its relevance to the shopper
+	// and the EM fit is confounded. ExploreShare of those answers are
+	// shuffled (experiments.explore_share) and flagged.
+	Personalised bool
+	ExploreShare float64
 }
 
 func (c *PositionConfig) defaults() {
@@ -75,6 +83,16 @@ type PositionReport struct {
 	// model weighted by the estimated propensities and by the true ones.
 	ServingTau, NaiveTau, CorrectedTau, OracleTau     float64
 	ServingNDCG, NaiveNDCG, CorrectedNDCG, OracleNDCG float64
+	// Personalised study only: how θ was estimated ("randomised" or
+	// "em"), from how many explored answers, the EM fit beside it, and
+	// the cost of exploring in served quality: the expected clicks per
+	// answer in the ranker's order, in the order shown, and of an
+	// explored answer alone (expected under the true θ and relevance,
+	// so no sampling noise).
+	Method                                        string
+	Explored                                      int
+	EMTheta, ThetaSE                              []float64
+	RankedClicks, ShownClicks, ExploredListClicks float64
 }
 
 // PositionStudy runs the study. It uses the real impression log, the
@@ -85,6 +103,9 @@ func PositionStudy(ctx context.Context, cfg PositionConfig) (PositionReport, err
 	rep := PositionReport{Config: cfg}
 	if cfg.Dir == "" {
 		return rep, fmt.Errorf("position study: no directory for its logs")
+	}
+	if cfg.Personalised {
+		return personalisedStudy(ctx, cfg)
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15))
 	imp, err := impressions.Open(filepath.Join(cfg.Dir, "impressions.db"), impressions.Options{Queue: 1 << 20})
@@ -267,6 +288,10 @@ func ndcgAt(score, rel []float64, k int) float64 {
 // Write prints the study as Markdown.
 func (r *PositionReport) Write(w io.Writer) {
 	c := r.Config
+	if c.Personalised {
+		r.writePersonalised(w)
+		return
+	}
 	fmt.Fprintf(w, "Position-bias study: %d queries × %d results, %d searches over %d days, examination 1/k^%.1f, serving ranker error persistent σ %.2f + daily σ %.2f, seed %d: %d clicks.\n\n",
 		c.Queries, c.Results, r.Lists, c.Days, c.Bias, c.Skew, c.Noise, c.Seed, r.Clicks)
 	fmt.Fprintf(w, "| position | true θ | estimated θ (EM, impression log) |\n|---|---|---|\n")

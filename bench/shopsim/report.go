@@ -47,5 +47,12 @@ func (r *Report) Write(w io.Writer) {
 		}
 		fmt.Fprintf(w, "    With the examination estimated from the logged pages by EM (θ = %s; true k^−%.1f): from the control's logs %.3f, from the interleaved logs %.3f.\n",
 			strings.Join(th, ", "), r.PositionBias, r.IPSControlEst, r.IPSInterleavedEst)
+		if r.ThetaExplored != nil {
+			th := make([]string, len(r.ThetaExplored))
+			for i, v := range r.ThetaExplored {
+				th[i] = fmt.Sprintf("%.2f", v)
+			}
+			fmt.Fprintf(w, "    From the %d pages the server shuffled (explore share %.3f): θ = %s.\n", r.ExploredPages, r.ExploreShare, strings.Join(th, ", "))
+		}
 	}
 }

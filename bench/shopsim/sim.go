@@ -35,6 +35,10 @@ type Config struct {
 	Workers        int     // concurrent shoppers (default 4)
 	Seed           uint64
 	Key            string // admin key of the server, if any
+	// ExploreShare is the server's experiments.explore_share: the
+	// simulator recomputes from each answer's request id whether it was
+	// shuffled (impressions.Explores) and estimates θ from those pages too.
+	ExploreShare float64
 	// Progress, when set, receives a line per simulated day.
 	Progress io.Writer
 }
@@ -86,6 +90,8 @@ type Sim struct {
 	// pages shown by the control variant and by interleaving, with what
 	// was clicked, for the inverse-propensity estimates
 	pages map[string][]page
+	// explored: the pages the server shuffled, of any variant
+	explored []page
 }
 
 // page is one logged answer and the items clicked on it.
@@ -293,6 +299,11 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 			s.pages[ans.Variant] = append(s.pages[ans.Variant], pg)
 			s.mu.Unlock()
 		}
+		if impressions.Explores(ans.RequestID, s.cfg.ExploreShare) {
+			s.mu.Lock()
+			s.explored = append(s.explored, pg)
+			s.mu.Unlock()
+		}
 		if len(evs) > 0 {
 			if _, err := s.do(ctx, "POST", "/api/events", evs, nil); err != nil {
 				return "", 0, 0, err
@@ -373,6 +384,7 @@ type Report struct {
 	Days, ShoppersPerDay int
 	Control, Treatment   string
 	PositionBias         float64
+	ExploreShare         float64
 	// AB is the server's own results of the A/B test.
 	AB experiment.Results
 	// AA: share of A/A tests declared significant at the end (fixed-horizon
@@ -393,8 +405,13 @@ type Report struct {
 	// Theta is the examination of each position estimated by EM from all
 	// the logged pages (as the shop estimates it from its impression log),
 	// and IPSControlEst, IPSInterleavedEst the estimates weighted by it
-	Theta                             []float64
-	IPSControlEst, IPSInterleavedEst  float64
+	Theta                            []float64
+	IPSControlEst, IPSInterleavedEst float64
+	// ThetaExplored is θ estimated from the pages the server shuffled
+	// (Config.ExploreShare; impressions.ThetaFromExplored), nil without
+	// any or with no click at position 1; ExploredPages how many.
+	ThetaExplored                     []float64
+	ExploredPages                     int
 	Agree                             bool
 	ABWinner, ILWinner                string
 	Took                              time.Duration
@@ -434,7 +451,8 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 			fmt.Fprintf(cfg.Progress, "day %d/%d: %d shoppers so far; visits took %s\n", d+1, cfg.Days, len(s.shoppers), time.Since(t0).Round(time.Millisecond))
 		}
 	}
-	rep := &Report{Days: cfg.Days, ShoppersPerDay: cfg.ShoppersPerDay, Control: cfg.Control, Treatment: cfg.Treatment, AARuns: cfg.AARuns, PositionBias: cfg.PositionBias}
+	rep := &Report{Days: cfg.Days, ShoppersPerDay: cfg.ShoppersPerDay, Control: cfg.Control, Treatment: cfg.Treatment, AARuns: cfg.AARuns, PositionBias: cfg.PositionBias,
+		ExploreShare: cfg.ExploreShare}
 	if _, err := s.do(ctx, "GET", "/api/experiments/"+exp.ID+"/results", nil, &rep.AB); err != nil {
 		return nil, err
 	}
@@ -506,6 +524,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep.Theta = estimateTheta(append(append(append([]page(nil), s.pages[cfg.Control]...), s.pages[cfg.Treatment]...), s.pages["interleaved"]...), cfg.N)
+	rep.ThetaExplored, rep.ExploredPages = thetaFromExploredPages(s.explored, cfg.N), len(s.explored)
 	est := func(k int) float64 { return rep.Theta[min(k, len(rep.Theta))-1] }
 	if rep.IPSControlEst, err = s.ips(ctx, s.pages[cfg.Control], cfg.Treatment, est); err != nil {
 		return nil, err
@@ -577,6 +596,22 @@ func (s *Sim) ips(ctx context.Context, pages []page, candidate string, theta fun
 		}
 	}
 	return sum / float64(len(pages)), nil
+}
+
+// thetaFromExploredPages estimates the examination of positions 1…n from
+// pages the server shuffled, as the shop's fit does from its explored
+// answers (impressions.ThetaFromExplored): CTR_k / CTR_1.
+func thetaFromExploredPages(pages []page, n int) []float64 {
+	views, clicks := make([]int64, n), make([]int64, n)
+	for _, p := range pages {
+		for k, id := range p.items[:min(len(p.items), n, impressions.ExploreTop)] {
+			views[k]++
+			if p.clicked[id] {
+				clicks[k]++
+			}
+		}
+	}
+	return impressions.ThetaFromExplored(views, clicks, 100)
 }
 
 // estimateTheta estimates the examination of positions 1…n from logged

@@ -19,8 +19,13 @@ click by their true relevance. The shop's impression log, its click attribution
 and its position-based-model fit (EM) estimate the examination of each position;
 the search click model then learns relevance from the clicks, plainly and
 weighted by the inverse propensities. The report compares each ordering with
-the true relevance (Kendall τ, NDCG@3). See docs/experiments.md.`,
-		Example: "  aisle bench positions --bias 1.5 --seed 2",
+the true relevance (Kendall τ, NDCG@3). With --personalised the answers are
+personalised recommendations instead (--queries shoppers over one catalogue),
+where the EM fit is confounded, and --explore shuffles that share of them
+(experiments.explore_share): the report compares the EM fit and the estimate
+from the explored answers with the true curve, and gives the cost of exploring
+in expected clicks. See docs/experiments.md.`,
+		Example: "  aisle bench positions --bias 1.5 --seed 2\n  aisle bench positions --personalised --queries 300 --searches 40000 --explore 0.02 --seed 4",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "aisle-positions-")
@@ -46,5 +51,7 @@ the true relevance (Kendall τ, NDCG@3). See docs/experiments.md.`,
 	f.Float64Var(&cfg.Skew, "skew", 0.2, "spread of the serving ranker's persistent error per item")
 	f.Float64Var(&cfg.Noise, "noise", 0.1, "spread of the serving ranker's daily error")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	f.BoolVar(&cfg.Personalised, "personalised", false, "personalised recommendation answers instead of searches")
+	f.Float64Var(&cfg.ExploreShare, "explore", 0, "with --personalised: share of answers shuffled (experiments.explore_share)")
 	return cmd
 }

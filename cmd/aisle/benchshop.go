@@ -43,7 +43,7 @@ a real 5% lift are computed on the simulated outcomes. See docs/experiments.md.`
 			cfg.Key = key
 			cfg.Progress = cmd.ErrOrStderr()
 			if base == "" {
-				url, stop, err := startShop(ctx)
+				url, stop, err := startShop(ctx, cfg.ExploreShare)
 				if err != nil {
 					return err
 				}
@@ -71,12 +71,13 @@ a real 5% lift are computed on the simulated outcomes. See docs/experiments.md.`
 	f.IntVar(&cfg.AARuns, "aa-runs", 200, "A/A tests (and power runs)")
 	f.IntVar(&cfg.Workers, "workers", 4, "concurrent shoppers")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	f.Float64Var(&cfg.ExploreShare, "explore", 0, "experiments.explore_share of the server (a --url server must be started with the same): share of answers shuffled, from which θ is also estimated")
 	return cmd
 }
 
 // startShop serves a fresh Aisle on 127.0.0.1 that trains the popular and
 // ease models only (fast), in a temporary data directory.
-func startShop(ctx context.Context) (string, func(), error) {
+func startShop(ctx context.Context, exploreShare float64) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "aisle-shop-")
 	if err != nil {
 		return "", nil, err
@@ -84,6 +85,7 @@ func startShop(ctx context.Context) (string, func(), error) {
 	cfg := config.Default()
 	cfg.Data = dir
 	cfg.Training.Models = []config.Model{{Name: "popular"}, {Name: "ease"}}
+	cfg.Experiments.ExploreShare = exploreShare
 	cfg.Training.ValidationUsers = 500
 	cfg.Training.BackgroundBudget = 0
 	cfg.Training.TuneEvery = 0
