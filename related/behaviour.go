@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/aisle-dev/aisle/events"
 )
 
 // behaviour holds what shoppers did with pairs of items: the same shopper
@@ -38,20 +37,19 @@ const maxPerUser = 100
 type touch struct {
 	item    int32
 	ts      int64
-	session string
+	session int32 // number in the log's sessions; 0 is none
 	buy     bool
 }
 
-func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Config) (*behaviour, error) {
+// buildBehaviour reads the log's records (but those skip marks, when
+// given) one shopper at a time: what it holds besides the log is the
+// result (pair counts per item, bounded by maxPerUser² per shopper) and
+// one shopper's touches.
+func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg Config) (*behaviour, error) {
 	n := len(c.ids)
-	byUser := map[string][]touch{}
-	for _, e := range evs {
-		i, ok := c.pos[e.ItemID]
-		if !ok || e.ItemID == "" || cfg.Weight(e.Type, e.Value) <= 0 {
-			continue
-		}
-		byUser[e.UserID] = append(byUser[e.UserID], touch{i, e.Timestamp.Unix(), e.SessionID, e.Type == events.Purchase || e.Type == events.AddToCart})
-	}
+	log.seal()
+	itemOf := log.itemMap(c.pos)
+	sessionName := func(s int32) string { return log.sessions.ids[s] }
 	b := &behaviour{count: make([]float64, n), leafOf: c.leaf}
 	co := make([]map[int32]float32, n)
 	bco := make([]map[int32]float32, n)
@@ -67,13 +65,24 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 		m[i][j]++
 	}
 	k := 0
-	for _, ts := range byUser {
+	var ts []touch
+	err := log.eachUser(func(off int, rs []rec) error {
 		if k++; k%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		slices.SortStableFunc(ts, func(x, y touch) int { return cmp.Compare(x.ts, y.ts) })
+		ts = ts[:0]
+		for q := range rs {
+			i := itemOf[rs[q].item]
+			if i < 0 || (skip != nil && skip[off+q]) {
+				continue
+			}
+			ts = append(ts, touch{i, rs[q].ts, rs[q].session, rs[q].buy})
+		}
+		if len(ts) == 0 {
+			return nil
+		}
 		// distinct items, most recent kept when capped
 		seen := map[int32]bool{}
 		var items []int32
@@ -105,7 +114,7 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 				leafPair[[2]int32{min(l, m), max(l, m)}]++
 			}
 		}
-		for _, bk := range baskets(ts, int64(cfg.BasketWindow.Seconds())) {
+		for _, bk := range baskets(ts, int64(cfg.BasketWindow.Seconds()), sessionName) {
 			nBaskets++
 			for x, i := range bk {
 				bcount[i]++
@@ -115,6 +124,10 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, v := range b.count {
 		b.maxCnt = max(b.maxCnt, v)
@@ -194,10 +207,11 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 
 // baskets splits one shopper's touches (in time order) into baskets of
 // distinct purchased items: by session id when there is one, else by
-// purchases within window seconds of the basket's first.
-func baskets(ts []touch, window int64) [][]int32 {
+// purchases within window seconds of the basket's first. Session baskets
+// come in the order of the session ids' names (name gives them).
+func baskets(ts []touch, window int64, name func(int32) string) [][]int32 {
 	var out [][]int32
-	bySession := map[string][]int32{}
+	bySession := map[int32][]int32{}
 	var cur []int32
 	var start int64
 	flush := func() {
@@ -210,7 +224,7 @@ func baskets(ts []touch, window int64) [][]int32 {
 		if !t.buy {
 			continue
 		}
-		if t.session != "" {
+		if t.session != 0 {
 			if !slices.Contains(bySession[t.session], t.item) {
 				bySession[t.session] = append(bySession[t.session], t.item)
 			}
@@ -227,11 +241,11 @@ func baskets(ts []touch, window int64) [][]int32 {
 		}
 	}
 	flush()
-	keys := make([]string, 0, len(bySession))
+	keys := make([]int32, 0, len(bySession))
 	for s := range bySession {
 		keys = append(keys, s)
 	}
-	slices.Sort(keys)
+	slices.SortFunc(keys, func(x, y int32) int { return cmp.Compare(name(x), name(y)) })
 	for _, s := range keys {
 		if b := bySession[s]; len(b) > 1 {
 			out = append(out, b)
