@@ -5,7 +5,6 @@ import (
 	"context"
 	"math"
 	"slices"
-
 )
 
 // behaviour holds what shoppers did with pairs of items: the same shopper
