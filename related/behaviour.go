@@ -50,19 +50,16 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	itemOf := log.itemMap(c.pos)
 	sessionName := func(s int32) string { return log.sessions.ids[s] }
 	b := &behaviour{count: make([]float64, n), leafOf: c.leaf}
-	co := make([]map[int32]float32, n)
-	bco := make([]map[int32]float32, n)
+	// Each shopper's (capped) distinct items and each basket, as sets of
+	// item indexes: the pair counts are summed from them one anchor item
+	// at a time (pairsOf), so what is held is these sets (at most one
+	// entry per event kept) and the kept neighbours, never every pair.
+	var userSets, basketSets sets
 	bcount := make([]float64, n)
 	var nBaskets float64
 	leafUsers := map[int32]float64{}
 	leafPair := map[[2]int32]float64{}
 	var nUsers float64
-	bump := func(m []map[int32]float32, i, j int32) {
-		if m[i] == nil {
-			m[i] = map[int32]float32{}
-		}
-		m[i][j]++
-	}
 	k := 0
 	var ts []touch
 	err := log.eachUser(func(off int, rs []rec) error {
@@ -93,16 +90,13 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 		}
 		nUsers++
 		leaves := map[int32]bool{}
-		for x, i := range items {
+		for _, i := range items {
 			b.count[i]++
 			if l := c.leaf[i]; l >= 0 {
 				leaves[l] = true
 			}
-			for _, j := range items[x+1:] {
-				bump(co, i, j)
-				bump(co, j, i)
-			}
 		}
+		userSets.add(items)
 		ls := make([]int32, 0, len(leaves))
 		for l := range leaves {
 			ls = append(ls, l)
@@ -115,13 +109,10 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 		}
 		for _, bk := range baskets(ts, int64(cfg.BasketWindow.Seconds()), sessionName) {
 			nBaskets++
-			for x, i := range bk {
+			for _, i := range bk {
 				bcount[i]++
-				for _, j := range bk[x+1:] {
-					bump(bco, i, j)
-					bump(bco, j, i)
-				}
 			}
+			basketSets.add(bk)
 		}
 		return nil
 	})
@@ -132,8 +123,14 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 		b.maxCnt = max(b.maxCnt, v)
 	}
 	b.sim, b.simIdx = make([][]neighbour, n), make([]map[int32]float32, n)
-	for i, m := range co {
-		for j, cij := range m {
+	pairs := newPairCounter(n)
+	for i := range n {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		for j, cij := range pairs.of(&userSets, int32(i)) {
 			s := float64(cij) / (math.Sqrt(b.count[i]*b.count[j]) + cfg.Shrink)
 			b.sim[i] = append(b.sim[i], neighbour{j, float32(s)})
 		}
@@ -142,8 +139,8 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	}
 	b.basket, b.bIdx = make([][]neighbour, n), make([]map[int32]float32, n)
 	alpha, sup := cfg.BasketLift, cfg.BasketSupport
-	for i, m := range bco {
-		for j, cij := range m {
+	for i := range n {
+		for j, cij := range pairs.of(&basketSets, int32(i)) {
 			c := float64(cij)
 			if c*nBaskets <= bcount[i]*bcount[j] {
 				continue // no more often than chance: lift ≤ 1
@@ -251,6 +248,84 @@ func baskets(ts []touch, window int64, name func(int32) string) [][]int32 {
 		}
 	}
 	return out
+}
+
+// sets are sets of item indexes (a shopper's items, a basket) in one
+// flat slice, with the sets each item is in once indexed.
+type sets struct {
+	items []int32 // the sets one after another
+	start []int   // set k is items[start[k]:start[k+1]]
+	of    [][]int32
+}
+
+func (s *sets) add(set []int32) {
+	if len(set) < 2 {
+		return // pairs nothing
+	}
+	if len(s.start) == 0 {
+		s.start = append(s.start, 0)
+	}
+	s.items = append(s.items, set...)
+	s.start = append(s.start, len(s.items))
+}
+
+// index lists, per item of n, the sets it is in (once, then kept).
+func (s *sets) index(n int) {
+	if s.of != nil {
+		return
+	}
+	cnt := make([]int, n)
+	for _, i := range s.items {
+		cnt[i]++
+	}
+	flat := make([]int32, len(s.items))
+	s.of = make([][]int32, n)
+	at := 0
+	for i, c := range cnt {
+		s.of[i] = flat[at : at : at+c]
+		at += c
+	}
+	for k := 0; k+1 < len(s.start); k++ {
+		for _, i := range s.items[s.start[k]:s.start[k+1]] {
+			s.of[i] = append(s.of[i], int32(k))
+		}
+	}
+}
+
+// pairCounter counts, for one anchor item at a time, in how many sets
+// each other item shares one with it (the sets hold distinct items).
+type pairCounter struct {
+	acc     []float32
+	touched []int32
+}
+
+func newPairCounter(n int) *pairCounter { return &pairCounter{acc: make([]float32, n)} }
+
+// of yields the items sharing a set with i and how many sets they share.
+func (p *pairCounter) of(s *sets, i int32) func(yield func(int32, float32) bool) {
+	s.index(len(p.acc))
+	for _, j := range p.touched {
+		p.acc[j] = 0
+	}
+	p.touched = p.touched[:0]
+	for _, k := range s.of[i] {
+		for _, j := range s.items[s.start[k]:s.start[k+1]] {
+			if j == i {
+				continue
+			}
+			if p.acc[j] == 0 {
+				p.touched = append(p.touched, j)
+			}
+			p.acc[j]++
+		}
+	}
+	return func(yield func(int32, float32) bool) {
+		for _, j := range p.touched {
+			if !yield(j, p.acc[j]) {
+				return
+			}
+		}
+	}
 }
 
 func topNeighbours(v []neighbour, n int) []neighbour {
