@@ -1,14 +1,12 @@
 package recommend
 
 import (
-	"context"
 	"math"
 	"runtime"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/aisle-dev/aisle/events"
 )
@@ -164,38 +162,5 @@ func TestRowWeightsAreBounded(t *testing.T) {
 				t.Error("the strongest interest was dropped")
 			}
 		})
-	}
-}
-
-// The log read for item relations holds each repeated id once and sits in
-// one slice sized by the event count: it is the largest share of a
-// restarted server's memory (issue 12).
-func TestRelatedEventsShareIDs(t *testing.T) {
-	st, _ := fixture(t)
-	ctx := context.Background()
-	svc := New(st, Config{}, nil)
-	evs, err := svc.relatedEvents(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := st.CountEvents(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) == 0 || cap(evs) != n {
-		t.Fatalf("%d events in a slice of capacity %d, want capacity %d (the count)", len(evs), cap(evs), n)
-	}
-	first := map[string]*byte{}
-	for _, e := range evs {
-		for _, s := range []string{e.UserID, e.ItemID, string(e.Type)} {
-			p := unsafe.StringData(s)
-			if q, ok := first[s]; ok && q != p {
-				t.Fatalf("%q is held twice", s)
-			}
-			first[s] = p
-		}
-		if e.Query != "" || e.RequestID != "" {
-			t.Fatalf("event %d keeps a query or request id the relations never read", e.Seq)
-		}
 	}
 }

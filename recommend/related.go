@@ -63,7 +63,7 @@ func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Ind
 	}
 	st := s.rel.cur.Load()
 	ver := s.catVer.Load()
-	var first []events.Event // the events of a first build, for its learning
+	var first *related.Log // the log read by a first build, for its learning
 	switch {
 	case st == nil || (st.catVer != ver && !st.ix.Has(anchor)):
 		s.rel.mu.Lock()
@@ -94,8 +94,8 @@ func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Ind
 
 // updateRelated builds the relations when there are none, or carries the
 // current ones over to the live catalogue; the caller holds rel.mu. It
-// returns the events read by a first build.
-func (s *Service) updateRelated(ctx context.Context) (*relatedState, []events.Event, error) {
+// returns the log read by a first build.
+func (s *Service) updateRelated(ctx context.Context) (*relatedState, *related.Log, error) {
 	st := s.rel.cur.Load()
 	ver := s.catVer.Load()
 	switch {
@@ -132,11 +132,11 @@ func (s *Service) LearnRelated(ctx context.Context) (related.LearnReport, error)
 	s.rel.lastStart.Store(time.Now().UnixNano())
 	ver := s.catVer.Load()
 	n := s.ledgerEvents()
-	evs, err := s.relatedEvents(ctx)
+	log, err := s.relatedLog(ctx)
 	if err != nil {
 		return related.LearnReport{}, err
 	}
-	ix, rep, err := related.Learn(ctx, s.relatedItems(), evs, s.factorVectors(), nil, s.relatedConfig(), nil)
+	ix, rep, err := related.LearnLog(ctx, s.relatedItems(), log, s.factorVectors(), nil, s.relatedConfig(), nil)
 	if err != nil {
 		return rep, fmt.Errorf("learn item relations: %w", err)
 	}
@@ -152,36 +152,36 @@ func (s *Service) LearnRelated(ctx context.Context) (related.LearnReport, error)
 
 // buildRelated builds the relations with default weights from the store's
 // events; the caller holds rel.mu.
-func (s *Service) buildRelated(ctx context.Context) (*relatedState, []events.Event, error) {
+func (s *Service) buildRelated(ctx context.Context) (*relatedState, *related.Log, error) {
 	ver := s.catVer.Load()
 	items := s.relatedItems()
-	evs, err := s.relatedEvents(ctx)
+	log, err := s.relatedLog(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	ix, err := related.Build(ctx, items, evs, s.factorVectors(), nil, s.relatedConfig())
+	ix, err := related.BuildLog(ctx, items, log, s.factorVectors(), nil, s.relatedConfig())
 	if err != nil {
 		return nil, nil, fmt.Errorf("build item relations: %w", err)
 	}
 	st := &relatedState{ix: ix, catVer: ver, events: s.ledgerEvents(), built: time.Now()}
 	s.rel.cur.Store(st)
-	s.log.Info("built item relations", "items", ix.Len(), "events", len(evs), "took", ix.BuildTime())
-	return st, evs, nil
+	s.log.Info("built item relations", "items", ix.Len(), "events", log.Len(), "kept", log.Kept(), "took", ix.BuildTime())
+	return st, log, nil
 }
 
-// learnRelated rebuilds the relations from the whole event log (evs, or
+// learnRelated rebuilds the relations from the whole event log (log, or
 // read again when nil) with the blend learned on a hold-out of it, in the
 // background, and swaps them in; a catalogue change meanwhile is carried
 // over.
-func (s *Service) learnRelated(prev *relatedState, evs []events.Event) {
+func (s *Service) learnRelated(prev *relatedState, log *related.Log) {
 	defer s.rel.running.Store(false)
 	ctx := context.Background()
 	ver := s.catVer.Load()
 	items := s.relatedItems()
 	n := s.ledgerEvents()
-	if evs == nil {
+	if log == nil {
 		var err error
-		if evs, err = s.relatedEvents(ctx); err != nil {
+		if log, err = s.relatedLog(ctx); err != nil {
 			s.log.Warn("item relations: cannot read the event log; keeping the current ones", "err", err)
 			return
 		}
@@ -189,7 +189,7 @@ func (s *Service) learnRelated(prev *relatedState, evs []events.Event) {
 		n = prev.events
 	}
 	start := time.Now()
-	ix, rep, err := related.Learn(ctx, items, evs, s.factorVectors(), nil, s.relatedConfig(), nil)
+	ix, rep, err := related.LearnLog(ctx, items, log, s.factorVectors(), nil, s.relatedConfig(), nil)
 	if err != nil {
 		s.log.Warn("item relations: learning failed; keeping the current ones", "err", err)
 		return
@@ -229,38 +229,27 @@ func (s *Service) relatedItems() []catalog.Item {
 	return out
 }
 
-// relatedEvents reads the event log. The whole log is held while the
-// relations are learnt (345 bytes per event at 800k events, the largest
-// share of a restarted server's memory), so it is read into one slice
-// sized by the event count (no doubling) and the ids and types, which
-// repeat, are shared instead of held once per event (issue 12: memory
-// against the event log).
-func (s *Service) relatedEvents(ctx context.Context) ([]events.Event, error) {
-	n, err := s.st.CountEvents(ctx)
-	if err != nil {
-		n = 0 // only a hint
+// relatedLog streams the event log into the compact form the relations
+// are built from (package related's Log: 24 bytes per event that counts,
+// ids interned), so a rebuild after a start or a forget never holds the
+// events themselves — they were 175–345 bytes each and, with the copies
+// the build made, most of a restarted server's peak memory (issue 12).
+// Opted-out shoppers' events relate nothing.
+func (s *Service) relatedLog(ctx context.Context) (*related.Log, error) {
+	log := related.NewLog(s.relatedConfig())
+	if n, err := s.st.CountEvents(ctx); err == nil {
+		log.Grow(n) // one allocation sized by the count, no doubling
 	}
-	evs := make([]events.Event, 0, n)
-	shared := map[string]string{}
-	intern := func(v string) string {
-		if c, ok := shared[v]; ok {
-			return c
-		}
-		shared[v] = v
-		return v
-	}
-	err = s.st.ScanEvents(ctx, 0, func(e events.Event) error {
-		if e.ItemID != "" && s.Personalized(e.UserID) { // consent: opted-out shoppers' events relate nothing
-			e.Query, e.RequestID = "", ""
-			e.UserID, e.ItemID, e.Type = intern(e.UserID), intern(e.ItemID), events.Type(intern(string(e.Type)))
-			evs = append(evs, e)
+	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
+		if e.ItemID != "" && s.Personalized(e.UserID) {
+			log.Add(&e)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read events for item relations: %w", err)
 	}
-	return evs, nil
+	return log, nil
 }
 
 func (s *Service) ledgerEvents() int {

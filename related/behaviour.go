@@ -5,8 +5,6 @@ import (
 	"context"
 	"math"
 	"slices"
-
-	"github.com/aisle-dev/aisle/events"
 )
 
 // behaviour holds what shoppers did with pairs of items: the same shopper
@@ -38,42 +36,49 @@ const maxPerUser = 100
 type touch struct {
 	item    int32
 	ts      int64
-	session string
+	session int32 // number in the log's sessions; 0 is none
 	buy     bool
 }
 
-func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Config) (*behaviour, error) {
+// buildBehaviour reads the log's records (but those skip marks, when
+// given) one shopper at a time: what it holds besides the log is the
+// result (pair counts per item, bounded by maxPerUser² per shopper) and
+// one shopper's touches.
+func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg Config) (*behaviour, error) {
 	n := len(c.ids)
-	byUser := map[string][]touch{}
-	for _, e := range evs {
-		i, ok := c.pos[e.ItemID]
-		if !ok || e.ItemID == "" || cfg.Weight(e.Type, e.Value) <= 0 {
-			continue
-		}
-		byUser[e.UserID] = append(byUser[e.UserID], touch{i, e.Timestamp.Unix(), e.SessionID, e.Type == events.Purchase || e.Type == events.AddToCart})
-	}
+	log.seal()
+	itemOf := log.itemMap(c.pos)
+	sessionName := func(s int32) string { return log.sessions.ids[s] }
 	b := &behaviour{count: make([]float64, n), leafOf: c.leaf}
-	co := make([]map[int32]float32, n)
-	bco := make([]map[int32]float32, n)
+	// Each shopper's (capped) distinct items and each basket, as sets of
+	// item indexes: the pair counts are summed from them one anchor item
+	// at a time (pairsOf), so what is held is these sets (at most one
+	// entry per event kept) and the kept neighbours, never every pair.
+	var userSets, basketSets sets
 	bcount := make([]float64, n)
 	var nBaskets float64
 	leafUsers := map[int32]float64{}
 	leafPair := map[[2]int32]float64{}
 	var nUsers float64
-	bump := func(m []map[int32]float32, i, j int32) {
-		if m[i] == nil {
-			m[i] = map[int32]float32{}
-		}
-		m[i][j]++
-	}
 	k := 0
-	for _, ts := range byUser {
+	var ts []touch
+	err := log.eachUser(func(off int, rs []rec) error {
 		if k++; k%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		slices.SortStableFunc(ts, func(x, y touch) int { return cmp.Compare(x.ts, y.ts) })
+		ts = ts[:0]
+		for q := range rs {
+			i := itemOf[rs[q].item]
+			if i < 0 || (skip != nil && skip[off+q]) {
+				continue
+			}
+			ts = append(ts, touch{i, rs[q].ts, rs[q].session, rs[q].buy})
+		}
+		if len(ts) == 0 {
+			return nil
+		}
 		// distinct items, most recent kept when capped
 		seen := map[int32]bool{}
 		var items []int32
@@ -85,16 +90,13 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 		}
 		nUsers++
 		leaves := map[int32]bool{}
-		for x, i := range items {
+		for _, i := range items {
 			b.count[i]++
 			if l := c.leaf[i]; l >= 0 {
 				leaves[l] = true
 			}
-			for _, j := range items[x+1:] {
-				bump(co, i, j)
-				bump(co, j, i)
-			}
 		}
+		userSets.add(items)
 		ls := make([]int32, 0, len(leaves))
 		for l := range leaves {
 			ls = append(ls, l)
@@ -105,23 +107,30 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 				leafPair[[2]int32{min(l, m), max(l, m)}]++
 			}
 		}
-		for _, bk := range baskets(ts, int64(cfg.BasketWindow.Seconds())) {
+		for _, bk := range baskets(ts, int64(cfg.BasketWindow.Seconds()), sessionName) {
 			nBaskets++
-			for x, i := range bk {
+			for _, i := range bk {
 				bcount[i]++
-				for _, j := range bk[x+1:] {
-					bump(bco, i, j)
-					bump(bco, j, i)
-				}
 			}
+			basketSets.add(bk)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, v := range b.count {
 		b.maxCnt = max(b.maxCnt, v)
 	}
 	b.sim, b.simIdx = make([][]neighbour, n), make([]map[int32]float32, n)
-	for i, m := range co {
-		for j, cij := range m {
+	pairs := newPairCounter(n)
+	for i := range n {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		for j, cij := range pairs.of(&userSets, int32(i)) {
 			s := float64(cij) / (math.Sqrt(b.count[i]*b.count[j]) + cfg.Shrink)
 			b.sim[i] = append(b.sim[i], neighbour{j, float32(s)})
 		}
@@ -130,8 +139,8 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 	}
 	b.basket, b.bIdx = make([][]neighbour, n), make([]map[int32]float32, n)
 	alpha, sup := cfg.BasketLift, cfg.BasketSupport
-	for i, m := range bco {
-		for j, cij := range m {
+	for i := range n {
+		for j, cij := range pairs.of(&basketSets, int32(i)) {
 			c := float64(cij)
 			if c*nBaskets <= bcount[i]*bcount[j] {
 				continue // no more often than chance: lift ≤ 1
@@ -194,10 +203,11 @@ func buildBehaviour(ctx context.Context, c *content, evs []events.Event, cfg Con
 
 // baskets splits one shopper's touches (in time order) into baskets of
 // distinct purchased items: by session id when there is one, else by
-// purchases within window seconds of the basket's first.
-func baskets(ts []touch, window int64) [][]int32 {
+// purchases within window seconds of the basket's first. Session baskets
+// come in the order of the session ids' names (name gives them).
+func baskets(ts []touch, window int64, name func(int32) string) [][]int32 {
 	var out [][]int32
-	bySession := map[string][]int32{}
+	bySession := map[int32][]int32{}
 	var cur []int32
 	var start int64
 	flush := func() {
@@ -210,7 +220,7 @@ func baskets(ts []touch, window int64) [][]int32 {
 		if !t.buy {
 			continue
 		}
-		if t.session != "" {
+		if t.session != 0 {
 			if !slices.Contains(bySession[t.session], t.item) {
 				bySession[t.session] = append(bySession[t.session], t.item)
 			}
@@ -227,17 +237,95 @@ func baskets(ts []touch, window int64) [][]int32 {
 		}
 	}
 	flush()
-	keys := make([]string, 0, len(bySession))
+	keys := make([]int32, 0, len(bySession))
 	for s := range bySession {
 		keys = append(keys, s)
 	}
-	slices.Sort(keys)
+	slices.SortFunc(keys, func(x, y int32) int { return cmp.Compare(name(x), name(y)) })
 	for _, s := range keys {
 		if b := bySession[s]; len(b) > 1 {
 			out = append(out, b)
 		}
 	}
 	return out
+}
+
+// sets are sets of item indexes (a shopper's items, a basket) in one
+// flat slice, with the sets each item is in once indexed.
+type sets struct {
+	items []int32 // the sets one after another
+	start []int   // set k is items[start[k]:start[k+1]]
+	of    [][]int32
+}
+
+func (s *sets) add(set []int32) {
+	if len(set) < 2 {
+		return // pairs nothing
+	}
+	if len(s.start) == 0 {
+		s.start = append(s.start, 0)
+	}
+	s.items = append(s.items, set...)
+	s.start = append(s.start, len(s.items))
+}
+
+// index lists, per item of n, the sets it is in (once, then kept).
+func (s *sets) index(n int) {
+	if s.of != nil {
+		return
+	}
+	cnt := make([]int, n)
+	for _, i := range s.items {
+		cnt[i]++
+	}
+	flat := make([]int32, len(s.items))
+	s.of = make([][]int32, n)
+	at := 0
+	for i, c := range cnt {
+		s.of[i] = flat[at : at : at+c]
+		at += c
+	}
+	for k := 0; k+1 < len(s.start); k++ {
+		for _, i := range s.items[s.start[k]:s.start[k+1]] {
+			s.of[i] = append(s.of[i], int32(k))
+		}
+	}
+}
+
+// pairCounter counts, for one anchor item at a time, in how many sets
+// each other item shares one with it (the sets hold distinct items).
+type pairCounter struct {
+	acc     []float32
+	touched []int32
+}
+
+func newPairCounter(n int) *pairCounter { return &pairCounter{acc: make([]float32, n)} }
+
+// of yields the items sharing a set with i and how many sets they share.
+func (p *pairCounter) of(s *sets, i int32) func(yield func(int32, float32) bool) {
+	s.index(len(p.acc))
+	for _, j := range p.touched {
+		p.acc[j] = 0
+	}
+	p.touched = p.touched[:0]
+	for _, k := range s.of[i] {
+		for _, j := range s.items[s.start[k]:s.start[k+1]] {
+			if j == i {
+				continue
+			}
+			if p.acc[j] == 0 {
+				p.touched = append(p.touched, j)
+			}
+			p.acc[j]++
+		}
+	}
+	return func(yield func(int32, float32) bool) {
+		for _, j := range p.touched {
+			if !yield(j, p.acc[j]) {
+				return
+			}
+		}
+	}
 }
 
 func topNeighbours(v []neighbour, n int) []neighbour {

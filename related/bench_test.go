@@ -13,7 +13,7 @@ import (
 )
 
 // demoData is the embedded demo shop (2,420 items, 53,258 purchases).
-func demoData(b *testing.B) ([]catalog.Item, []events.Event) {
+func demoData(b testing.TB) ([]catalog.Item, []events.Event) {
 	b.Helper()
 	read := func(name string, fn func([]byte) error) {
 		r, err := demo.Open(name)

@@ -55,18 +55,25 @@ const (
 // touched next? A shop with little behaviour keeps content-led weights; a
 // busy one learns to trust co-interactions. The returned index is built
 // from all events with the learned weights. Weights set in cfg are kept
-// as they are.
+// as they are. It reads the events into a Log first; a caller reading a
+// store should fill a Log itself and call LearnLog.
 func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor, embedded Vectors, cfg Config, progress func(string)) (*Index, LearnReport, error) {
+	return LearnLog(ctx, items, newLogOf(evs, cfg), factor, embedded, cfg, progress)
+}
+
+// LearnLog is Learn from a Log (whose Weight decides which events count):
+// the hold-out is a mask over the log's records, not a copy of them.
+func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embedded Vectors, cfg Config, progress func(string)) (*Index, LearnReport, error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
 	cfg.defaults()
 	var rep LearnReport
 	rep.Similar, rep.Complement = DefaultSimilar(), DefaultComplement()
-	train, held := holdOut(items, evs, cfg)
+	skip, held := holdOut(items, log)
 	if len(held) >= MinAnchors && (cfg.Similar == nil || cfg.Complement == nil) {
 		progress(fmt.Sprintf("related: learning the blend on %d held-out co-interactions", len(held)))
-		ix, err := Build(ctx, items, train, factor, embedded, cfg)
+		ix, err := buildLog(ctx, items, log, skip, factor, embedded, cfg)
 		if err != nil {
 			return nil, rep, err
 		}
@@ -91,7 +98,7 @@ func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor
 			for k := range frozen {
 				frozen[k] = k != SigBehaviour && k != SigFactor && k != SigEmbed
 			}
-			if !hasBrowsing(evs) {
+			if !log.browsing {
 				// Only purchases: a shopper rarely buys two substitutes,
 				// so the same shopper buying both says "complement",
 				// not "similar"; behaviour keeps its small prior.
@@ -140,93 +147,93 @@ func Learn(ctx context.Context, items []catalog.Item, evs []events.Event, factor
 	} else {
 		rep.Complement = *cfg.Complement
 	}
-	ix, err := Build(ctx, items, evs, factor, embedded, cfg)
+	ix, err := BuildLog(ctx, items, log, factor, embedded, cfg)
 	return ix, rep, err
 }
 
-// holdOut removes, from about half of the baskets (when events carry
+// holdOut marks, from about half of the baskets (when events carry
 // session or order ids) or else of the shoppers, the newest item of those
-// with at least three items, and returns the remaining events and, per
-// anchor item (the basket's or shopper's three newest other items), the
-// held-out items. Baskets make complements learn what completes a basket;
+// with at least three items, and returns the marks over the log's records
+// (the hold-out's training set is the log without them) and, per anchor
+// item (the basket's or shopper's three newest other items), the held-out
+// items. Baskets make complements learn what completes a basket;
 // shoppers, what the same shopper takes next.
-func holdOut(items []catalog.Item, evs []events.Event, cfg Config) ([]events.Event, map[int32][]int32) {
+func holdOut(items []catalog.Item, log *Log) ([]bool, map[int32][]int32) {
 	pos := make(map[string]int32, len(items))
 	for i, it := range items {
 		pos[it.ID] = int32(i)
 	}
-	type ut struct {
-		item int32
-		ts   int64
-	}
-	bySession := sessionShop(evs, cfg)
-	key := func(e events.Event) string {
-		if bySession {
-			return e.UserID + "\x00" + e.SessionID
-		}
-		return e.UserID
-	}
-	byKey := map[string][]ut{}
-	for _, e := range evs {
-		i, ok := pos[e.ItemID]
-		if !ok || cfg.Weight(e.Type, e.Value) <= 0 || (bySession && e.SessionID == "") {
-			continue
-		}
-		k := key(e)
-		byKey[k] = append(byKey[k], ut{i, e.Timestamp.Unix()})
-	}
-	drop := map[string]int32{}
+	log.seal()
+	itemOf := log.itemMap(pos)
+	bySession := log.sessionShop()
+	skip := make([]bool, len(log.recs))
 	held := map[int32][]int32{}
-	for u, ts := range byKey {
-		h := fnv.New32a()
-		h.Write([]byte(u))
-		if h.Sum32()%2 == 1 {
-			continue
+	var key []byte
+	var ts []int // one key's records, as indexes into the log's, in time order
+	consider := func(user, session int32) {
+		if len(ts) == 0 {
+			return
 		}
-		slices.SortStableFunc(ts, func(x, y ut) int { return cmp.Compare(x.ts, y.ts) })
-		last := ts[len(ts)-1].item
+		key = append(key[:0], log.users.ids[user]...)
+		if bySession {
+			key = append(append(key, 0), log.sessions.ids[session]...)
+		}
+		h := fnv.New32a()
+		h.Write(key)
+		if h.Sum32()%2 == 1 {
+			return
+		}
+		last := itemOf[log.recs[ts[len(ts)-1]].item]
 		var others []int32
 		for q := len(ts) - 1; q >= 0 && len(others) < 3; q-- {
-			if it := ts[q].item; it != last && !slices.Contains(others, it) {
+			if it := itemOf[log.recs[ts[q]].item]; it != last && !slices.Contains(others, it) {
 				others = append(others, it)
 			}
 		}
 		if len(others) < 2 {
-			continue
+			return
 		}
-		drop[u] = last
+		for _, r := range ts {
+			if itemOf[log.recs[r].item] == last {
+				skip[r] = true
+			}
+		}
 		for _, a := range others {
 			if !slices.Contains(held[a], last) {
 				held[a] = append(held[a], last)
 			}
 		}
 	}
-	train := make([]events.Event, 0, len(evs))
-	for _, e := range evs {
-		if d, ok := drop[key(e)]; ok {
-			if i, ok := pos[e.ItemID]; ok && i == d {
-				continue
+	var sessions []int32
+	_ = log.eachUser(func(off int, rs []rec) error {
+		if !bySession {
+			ts = ts[:0]
+			for q := range rs {
+				if itemOf[rs[q].item] >= 0 {
+					ts = append(ts, off+q)
+				}
+			}
+			consider(rs[0].user, 0)
+			return nil
+		}
+		sessions = sessions[:0]
+		for q := range rs {
+			if s := rs[q].session; s != 0 && itemOf[rs[q].item] >= 0 && !slices.Contains(sessions, s) {
+				sessions = append(sessions, s)
 			}
 		}
-		train = append(train, e)
-	}
-	return train, held
-}
-
-// sessionShop reports whether most purchases and carts carry a session or
-// order id, so baskets are known rather than guessed from time.
-func sessionShop(evs []events.Event, cfg Config) bool {
-	var with, all int
-	for _, e := range evs {
-		if (e.Type != events.Purchase && e.Type != events.AddToCart) || cfg.Weight(e.Type, e.Value) <= 0 {
-			continue
+		for _, s := range sessions {
+			ts = ts[:0]
+			for q := range rs {
+				if rs[q].session == s && itemOf[rs[q].item] >= 0 {
+					ts = append(ts, off+q)
+				}
+			}
+			consider(rs[0].user, s)
 		}
-		all++
-		if e.SessionID != "" {
-			with++
-		}
-	}
-	return all > 0 && 2*with >= all
+		return nil
+	})
+	return skip, held
 }
 
 // sample keeps n of xs, spread evenly (deterministic).
@@ -402,17 +409,6 @@ func (ls *learnSet) used(k int) bool {
 			if fs[q][k] != 0 {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-// hasBrowsing reports whether the shop records views or clicks (not only
-// purchases and ratings).
-func hasBrowsing(evs []events.Event) bool {
-	for _, e := range evs {
-		if e.Type == events.View || e.Type == events.Click {
-			return true
 		}
 	}
 	return false

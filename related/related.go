@@ -90,15 +90,7 @@ func (c *Config) defaults() {
 		}
 		c.Analyzer = a
 	}
-	if c.Weight == nil {
-		c.Weight = func(t events.Type, _ *float64) float64 {
-			switch t {
-			case events.View, events.Click, events.AddToCart, events.Purchase, events.Rating:
-				return 1
-			}
-			return 0
-		}
-	}
+	c.defaultWeight()
 	if c.Shrink <= 0 {
 		c.Shrink = 5
 	}
@@ -123,6 +115,18 @@ func (c *Config) defaults() {
 	}
 }
 
+func (c *Config) defaultWeight() {
+	if c.Weight == nil {
+		c.Weight = func(t events.Type, _ *float64) float64 {
+			switch t {
+			case events.View, events.Click, events.AddToCart, events.Purchase, events.Rating:
+				return 1
+			}
+			return 0
+		}
+	}
+}
+
 // Result is one related item.
 type Result struct {
 	ID     string
@@ -144,15 +148,27 @@ type Index struct {
 }
 
 // Build makes an index from the catalogue, the events (any order) and the
-// optional item vectors of a factor model and of a text embedder.
+// optional item vectors of a factor model and of a text embedder. It reads
+// the events into a Log first; a caller reading a store should fill a Log
+// itself and call BuildLog, so the events are never all held.
 func Build(ctx context.Context, items []catalog.Item, evs []events.Event, factor, embedded Vectors, cfg Config) (*Index, error) {
+	return BuildLog(ctx, items, newLogOf(evs, cfg), factor, embedded, cfg)
+}
+
+// BuildLog is Build from a Log (whose Weight decides which events count).
+func BuildLog(ctx context.Context, items []catalog.Item, log *Log, factor, embedded Vectors, cfg Config) (*Index, error) {
+	return buildLog(ctx, items, log, nil, factor, embedded, cfg)
+}
+
+// buildLog builds from the log's records but those skip marks.
+func buildLog(ctx context.Context, items []catalog.Item, log *Log, skip []bool, factor, embedded Vectors, cfg Config) (*Index, error) {
 	start := time.Now()
 	cfg.defaults()
 	c := buildContent(items, cfg.Analyzer)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	b, err := buildBehaviour(ctx, c, evs, cfg)
+	b, err := buildBehaviour(ctx, c, log, skip, cfg)
 	if err != nil {
 		return nil, err
 	}
