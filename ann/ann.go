@@ -7,6 +7,14 @@
 // model.ItemEmbedder gives them. Scores are dot products; higher is better.
 // Results are ordered by score, ties by the lower index, so they are
 // deterministic.
+//
+// IVF lists can store vectors as float32 or as int8 codes (Quant: one
+// scale per vector or per dimension), scored by an AVX2 int8 kernel, with
+// exact re-ranking of a short list when the caller gives float32 scores
+// (SetRescore). An index is saved and loaded with a tag naming what it was
+// built from (SaveIVF, LoadIVF; format in file.go). Callers that keep
+// vectors themselves use Code and Query (one int8 vector, one prepared
+// query) and Lists (the k-means partition as ids only). See docs/vectors.md.
 package ann
 
 import (

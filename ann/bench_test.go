@@ -3,6 +3,8 @@ package ann
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -196,4 +198,31 @@ func BenchmarkIVFQuant1M(b *testing.B) {
 			b.ReportMetric(float64(x.VectorBytes())/float64(x.Len()), "bytes/item")
 		})
 	}
+}
+
+// BenchmarkIVFLoad1M is what a restart or a replica pays for the
+// recommender's index of 1M × 64 (int8): reading the saved file, against
+// building it (build-s, the k-means and assignment).
+func BenchmarkIVFLoad1M(b *testing.B) {
+	s := getBenchSet(b, "wide", 1_000_000, false)
+	start := time.Now()
+	x, err := BuildIVF(context.Background(), benchDim, s.vecs, IVFOptions{Seed: 1, Quant: Int8}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	build := time.Since(start)
+	path := filepath.Join(b.TempDir(), "ials.ivf")
+	if err := SaveIVF(path, x, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := LoadIVF(path, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(build.Seconds(), "build-s")
+	b.ReportMetric(float64(st.Size())/(1<<20), "file-MiB")
 }

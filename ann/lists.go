@@ -81,7 +81,7 @@ func (l *Lists) NumLists() int { return len(l.lists) }
 func (l *Lists) Dim() int { return l.dim }
 
 // Probe calls visit with the ids of every non-empty list, the list whose
-// centroid is nearest to q (Euclidean, q at unit length) first, until
+// centroid is nearest to q (Euclidean, as Assign) first, until
 // visit returns false. The slices are read-only and valid during the call.
 // It panics when len(q) != Dim().
 func (l *Lists) Probe(q []float32, visit func(ids []int32) bool) {
@@ -90,13 +90,9 @@ func (l *Lists) Probe(q []float32, visit func(ids []int32) bool) {
 	}
 	nl := len(l.lists)
 	cs := scoreRows(make([]float32, nl), l.cent, q, l.dim)
-	var f float32
-	if qn := vek32.Norm(q); qn > 0 {
-		f = 1 / qn
-	}
 	order := newTopK(nl)
 	for c := range cs {
-		order.Push(int32(c), f*cs[c]-l.half[c])
+		order.Push(int32(c), cs[c]-l.half[c])
 	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()

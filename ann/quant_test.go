@@ -22,14 +22,17 @@ func exactRescore(vecs []float32, dim int) func(q []float32, id int32) float32 {
 // still return 10 items.
 func TestQuantRecall(t *testing.T) {
 	for _, dim := range []int{64, 33} {
-		vecs := clustered(10000, dim, 100, 0.5, 21)
-		queries := clustered(100, dim, 100, 0.5, 21)
+		vecs := clustered(6000, dim, 60, 0.5, 21)
+		queries := clustered(100, dim, 60, 0.5, 21)
 		f, _ := NewFlat(dim, vecs)
 		category := func(i int32) bool { return i%7 == 3 } // a seventh of the catalogue
 		for _, c := range []struct {
 			quant   Quant
 			rescore bool
 		}{{Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}} {
+			if dim != 64 && !(c.quant == Int8 && c.rescore) {
+				continue // the odd dimension (padding) once, with the default storage
+			}
 			t.Run(fmt.Sprintf("dim=%d/%s/rescore=%v", dim, c.quant, c.rescore), func(t *testing.T) {
 				x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 3, Quant: c.quant}, nil)
 				if err != nil {

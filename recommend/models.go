@@ -133,13 +133,17 @@ func setRescore(x *ann.IVF, ue model.UserEmbedder) {
 func indexTag(meta store.ModelMeta, ue model.UserEmbedder, quant ann.Quant) string {
 	dim, vecs := ue.ItemVectors()
 	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	var b [4]byte
+	buf := make([]byte, 0, 1<<16)
 	for _, part := range [][]float32{vecs, ue.ItemBias()} {
 		for _, v := range part {
-			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-			h.Write(b[:])
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
 		}
 	}
+	h.Write(buf)
 	return fmt.Sprintf("%s@%d %s n=%d dim=%d bias=%v crc=%08x", meta.Name, meta.Version, quant, len(vecs)/max(dim, 1), dim, ue.ItemBias() != nil, h.Sum32())
 }
 

@@ -90,7 +90,8 @@ ignore, ...); docs/ltr/default.yaml lists them with their defaults.`,
 					cfg.Fusion.Depth = lc.Depth
 				}
 			}
-			opts := search.Options{Logger: progressLogger(cmd.ErrOrStderr())} // background embedding progress
+			opts := search.Options{Logger: progressLogger(cmd.ErrOrStderr()), // background embedding progress
+				Float32Vectors: shop.Search.Vectors == "float32"} // search.vectors: the comparison with int8
 			var vcache *vectorCache
 			if mode == search.ModeSemantic || mode == search.ModeHybrid || mode == search.ModeLTR && embCfg.Kind != "" {
 				emb, err := embedders.New(embCfg)
