@@ -80,17 +80,27 @@ func ApplyConfig(base config.Config, own map[string]any) (config.Config, error) 
 	if _, err := wire.TrainOptions(cfg); err != nil {
 		return base, err
 	}
+	// the names and types the shop set (the deployment's own are its
+	// business: a shop must load wherever the default shop does)
 	known := zoo.Names()
 	for _, list := range []struct {
 		key    string
 		models []config.Model
 	}{{"training.models", cfg.Training.Models}, {"training.background_models", cfg.Training.BackgroundModels}} {
+		if _, set := own[list.key]; !set {
+			continue
+		}
 		for _, m := range list.models {
 			if !slices.Contains(known, m.Name) {
 				slices.Sort(known)
 				return base, fmt.Errorf("config %s: unknown model %q (known: %s)", list.key, m.Name, strings.Join(known, ", "))
 			}
 		}
+	}
+	_, setWeights := own["events.weights"]
+	_, setTypes := own["events.custom_types"]
+	if !setWeights && !setTypes {
+		return cfg, nil
 	}
 	types, err := events.NewTypes(cfg.Events.CustomTypes...)
 	if err != nil {

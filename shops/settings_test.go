@@ -142,6 +142,16 @@ func TestApplyConfigLeavesTheBase(t *testing.T) {
 	if base.Events.Weights["view"] != before || *base.Search.SuggestMinShoppers != minShoppers {
 		t.Errorf("the base changed: weights %v, suggest_min_shoppers %d", base.Events.Weights, *base.Search.SuggestMinShoppers)
 	}
+	// a deployment's own oddity (a weight of a type it does not declare)
+	// does not keep its shops from loading
+	odd := config.Default()
+	odd.Events.Weights = map[string]float64{"legacy": 1}
+	if _, err := shops.ApplyConfig(odd, nil); err != nil {
+		t.Errorf("a shop without a configuration of its own on a deployment with an undeclared weight: %v", err)
+	}
+	if _, err := shops.ApplyConfig(odd, map[string]any{"events.weights": map[string]any{"view": 1.0}}); err != nil {
+		t.Errorf("a shop's own weights replace the deployment's: %v", err)
+	}
 	keys := shops.ConfigKeys()
 	for _, k := range []string{"events.weights", "training.models", "search.synonyms", "recommend.history_len"} {
 		if !slices.Contains(keys, k) {

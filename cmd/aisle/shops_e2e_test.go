@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aisle-dev/aisle/shops"
 )
 
 // aisle import --shop creates and fills a shop of the data directory;
@@ -50,13 +52,22 @@ func TestImportTrainServeShop(t *testing.T) {
 	if out := run(true, "import", "--data", dir, "--shop", "gift", "--items", items, "--events", evs); !strings.Contains(out, `Created shop "gift"`) {
 		t.Errorf("import --shop did not say it created the shop: %s", out)
 	}
-	run(true, "train", "--data", dir, "--shop", "gift", "--model", "popular")
+	// the shop's own configuration names the models aisle train fits
+	reg, err := shops.OpenRegistry(filepath.Join(dir, shops.RegistryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Update("gift", shops.Settings{Config: map[string]any{"training.models": []any{map[string]any{"name": "itemknn"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	reg.Close()
+	run(true, "train", "--data", dir, "--shop", "gift")
 	s := startServer(t, dir)
 	if code, body := s.do("GET", "/api/shops/gift/stats", ""); code != 200 || body["items"] != 20.0 || body["events"] != 120.0 {
 		t.Errorf("the imported shop's stats: %d %v", code, body)
 	}
-	if code, body := s.do("GET", "/api/shops/gift/models", ""); code != 200 || !strings.Contains(strings.ToLower(toJSON(body)), `"popular"`) {
-		t.Errorf("the trained shop's models: %d %v", code, body)
+	if code, body := s.do("GET", "/api/shops/gift/models", ""); code != 200 || !strings.Contains(toJSON(body), `"itemknn"`) || strings.Contains(toJSON(body), `"ials"`) || strings.Contains(toJSON(body), `"popular"`) {
+		t.Errorf("the trained shop's models, its configuration naming itemknn only: %d %v", code, body)
 	}
 	if code, body := s.do("GET", "/api/stats", ""); code != 200 || body["items"] != 0.0 {
 		t.Errorf("the default shop after importing into gift: %d %v", code, body)
