@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -571,13 +572,29 @@ func unauthorized(w http.ResponseWriter) {
 	api.WriteError(w, http.StatusUnauthorized, "missing or wrong API key: send the operator admin key or a shop key with the admin scope, as \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"", nil)
 }
 
+// innerRaw is the escaped form of inner, the path of u without its shop
+// prefix, when u's path had escapes that matter (an item id "a/b" sent as
+// a%2Fb): without it the shop's routes would see /items/a/b and answer 404.
+func innerRaw(u *url.URL, id, inner string) string {
+	if u.RawPath == "" {
+		return ""
+	}
+	if inner == u.Path { // the default shop, unprefixed
+		return u.RawPath
+	}
+	if rest, ok := strings.CutPrefix(u.RawPath, "/api/shops/"+id+"/"); ok {
+		return "/api/" + rest
+	}
+	return ""
+}
+
 // serveShop delegates an API request of a shop (inner is its path
 // without the shop prefix) after the key, CORS and limit checks.
 func (h *Host) serveShop(w http.ResponseWriter, r *http.Request, id, inner string) {
 	r2 := new(http.Request)
 	*r2 = *r
 	u := *r.URL
-	u.Path, u.RawPath = inner, ""
+	u.Path, u.RawPath = inner, innerRaw(r.URL, id, inner)
 	r2.URL = &u
 	need, pattern := h.needs.of(r2)
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
