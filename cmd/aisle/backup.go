@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -99,62 +97,14 @@ store). Put them back with aisle restore.`,
 	return cmd
 }
 
-// writeBackup writes src to a temporary file next to to, checks it, and
-// renames it over to: a broken copy never replaces a good one.
+// writeBackup writes src to a temporary file next to to, checks it as a
+// store file, and renames it over to: a broken copy never replaces a good one.
 func writeBackup(ctx context.Context, to string, src func(context.Context, io.Writer) (int64, error)) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(to), ".aisle-backup-*")
-	if err != nil {
-		return 0, fmt.Errorf("create the backup next to %s: %w", to, err)
-	}
-	defer os.Remove(tmp.Name())
-	n, err := src(ctx, tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return n, fmt.Errorf("write the backup: %w", err)
-	}
-	rep, err := boltstore.Check(ctx, tmp.Name(), 10)
-	if err != nil {
-		return n, fmt.Errorf("check the backup: %w", err)
-	}
-	if len(rep.Problems) > 0 {
-		return n, fmt.Errorf("the backup is damaged (%s); nothing was written to %s", strings.Join(rep.Problems, "; "), to)
-	}
-	if err := os.Rename(tmp.Name(), to); err != nil {
-		return n, fmt.Errorf("put the backup in place: %w", err)
-	}
-	return n, nil
+	return writeChecked(ctx, to, src, checkStoreFile)
 }
 
 // backupFromServer streams GET /api/admin/backup into w; a stream that
 // broke off (no byte-count trailer, or a different count) is an error.
 func backupFromServer(ctx context.Context, url, key string, w io.Writer) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+"/api/admin/backup", nil)
-	if err != nil {
-		return 0, fmt.Errorf("--url %q: %w", url, err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("ask %s for a backup: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, fmt.Errorf("%s answered %s: %s", url, resp.Status, strings.TrimSpace(string(msg)))
-	}
-	n, err := io.Copy(w, resp.Body)
-	if err != nil {
-		return n, fmt.Errorf("the backup stream broke off after %d bytes: %w", n, err)
-	}
-	if want := resp.Trailer.Get("X-Aisle-Backup-Bytes"); want != fmt.Sprint(n) {
-		return n, fmt.Errorf("the backup stream broke off: got %d bytes, the server sent %q", n, want)
-	}
-	return n, nil
+	return fetchStream(ctx, strings.TrimRight(url, "/")+"/api/admin/backup", key, w)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	neturl "net/url"
 	"os"
 	"path/filepath"
@@ -150,35 +149,7 @@ var errNoSuchFile = errors.New("the server has no such file")
 // w, as backupFromServer does the store; a stream that broke off (no
 // byte-count trailer, or a different count) is an error.
 func fetchBackup(ctx context.Context, url, key, name string, w io.Writer) (int64, error) {
-	u := strings.TrimRight(url, "/") + "/api/admin/backup?file=" + neturl.QueryEscape(name)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, fmt.Errorf("--url %q: %w", url, err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("ask %s for a backup: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		err := fmt.Errorf("%s answered %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
-		if resp.StatusCode == http.StatusNotFound {
-			err = fmt.Errorf("%w: %w", errNoSuchFile, err)
-		}
-		return 0, err
-	}
-	n, err := io.Copy(w, resp.Body)
-	if err != nil {
-		return n, fmt.Errorf("the backup stream broke off after %d bytes: %w", n, err)
-	}
-	if want := resp.Trailer.Get("X-Aisle-Backup-Bytes"); want != fmt.Sprint(n) {
-		return n, fmt.Errorf("the backup stream broke off: got %d bytes, the server sent %q", n, want)
-	}
-	return n, nil
+	return fetchStream(ctx, strings.TrimRight(url, "/")+"/api/admin/backup?file="+neturl.QueryEscape(name), key, w)
 }
 
 // restoreSideFiles puts the side files found next to the backup from into

@@ -49,7 +49,7 @@ func backupShops(ctx context.Context, dir, url, key, to string) (bool, []string,
 		src = reg.WriteSnapshot
 	}
 	var ids []string
-	if err := copyChecked(ctx, registryBackupPath(to), src, func(path string) (err error) {
+	if _, err := writeChecked(ctx, registryBackupPath(to), src, func(path string) (err error) {
 		ids, _, err = shops.CheckRegistryFile(path)
 		return err
 	}); err != nil {
@@ -78,7 +78,7 @@ func backupShops(ctx context.Context, dir, url, key, to string) (bool, []string,
 				return st.WriteSnapshot(ctx, w)
 			}
 		}
-		if err := copyChecked(ctx, shopBackupPath(to, id), src, checkStoreFile); err != nil {
+		if _, err := writeChecked(ctx, shopBackupPath(to, id), src, checkStoreFile); err != nil {
 			return true, done, fmt.Errorf("shop %q: %w", id, err)
 		}
 		done = append(done, id)
@@ -94,33 +94,6 @@ func checkStoreFile(path string) error {
 	}
 	if len(rep.Problems) > 0 {
 		return errors.New(strings.Join(rep.Problems, "; "))
-	}
-	return nil
-}
-
-// copyChecked writes src to a temporary file next to to, checks it, and
-// renames it over to: a broken copy never replaces a good one.
-func copyChecked(ctx context.Context, to string, src func(context.Context, io.Writer) (int64, error), check func(path string) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(to), ".aisle-backup-*")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", to, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = src(ctx, tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", to, err)
-	}
-	if err := check(tmp.Name()); err != nil {
-		return fmt.Errorf("the copy is damaged (%w); nothing was written to %s", err, to)
-	}
-	if err := os.Rename(tmp.Name(), to); err != nil {
-		return fmt.Errorf("put %s in place: %w", to, err)
 	}
 	return nil
 }
@@ -142,7 +115,11 @@ func fetchStream(ctx context.Context, u, key string, w io.Writer) (int64, error)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, fmt.Errorf("%s answered %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
+		err := fmt.Errorf("%s answered %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))
+		if resp.StatusCode == http.StatusNotFound {
+			err = fmt.Errorf("%w: %w", errNoSuchFile, err)
+		}
+		return 0, err
 	}
 	n, err := io.Copy(w, resp.Body)
 	if err != nil {
