@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aisle-dev/aisle/experiment"
+	"github.com/aisle-dev/aisle/impressions"
 )
 
 // expPage is the data of the experiments dashboard.
@@ -19,12 +20,54 @@ type expPage struct {
 	Positions []posRow
 }
 
-// posRow is one surface's fitted examination curve.
+// posRow is one surface's fitted examination curve: how it was estimated
+// (Method "randomised" from the shuffled answers of
+// experiments.explore_share, or "em" from every answer), θ per position
+// with its standard error when randomised, and the EM fit beside it for
+// comparison (docs/experiments.md "Exploration").
 type posRow struct {
-	Surface string
-	Lists   int
-	Theta   []float64
-	Fitted  string
+	Surface  string
+	Lists    int
+	Method   string
+	Explored int
+	Theta    []posCell
+	EMTheta  []float64
+	Fitted   string
+}
+
+// posCell is one position's θ and, for a randomised fit, its standard
+// error as text: "" when there is none (position 1, or an EM fit), "(no
+// click)" where the position or the first had no click (ThetaSE −1).
+type posCell struct {
+	Theta float64
+	SE    string
+}
+
+// positionRow lays out one surface's fit for the page.
+func positionRow(surface string, f impressions.Propensities) posRow {
+	if surface == "" {
+		surface = "all surfaces"
+	}
+	row := posRow{Surface: surface, Lists: f.Lists, Method: f.Method, Explored: f.Explored,
+		Fitted: f.Fitted.Format("2006-01-02 15:04 UTC")}
+	if row.Method == "" {
+		row.Method = "em" // fits saved before exploration existed
+	}
+	for k, th := range f.Theta {
+		c := posCell{Theta: th}
+		if row.Method == "randomised" && k > 0 && k < len(f.ThetaSE) {
+			if se := f.ThetaSE[k]; se < 0 {
+				c.SE = "(no click)"
+			} else {
+				c.SE = fmt.Sprintf("± %.2f", se)
+			}
+		}
+		row.Theta = append(row.Theta, c)
+	}
+	if row.Method == "randomised" {
+		row.EMTheta = f.EMTheta
+	}
+	return row
 }
 
 type expRow struct {
@@ -73,12 +116,7 @@ func (u *UI) experimentsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		sort.Strings(names) // "" (all surfaces) first
 		for _, name := range names {
-			f := fits[name]
-			label := name
-			if label == "" {
-				label = "all surfaces"
-			}
-			d.Positions = append(d.Positions, posRow{Surface: label, Lists: f.Lists, Theta: f.Theta, Fitted: f.Fitted.Format("2006-01-02 15:04 UTC")})
+			d.Positions = append(d.Positions, positionRow(name, fits[name]))
 		}
 	}
 	u.render(w, r, http.StatusOK, "experiments.html", pageData{Title: "Experiments", Body: d})
