@@ -932,7 +932,17 @@ type NewKeyAnswer struct {
 	Scopes []Scope `json:"scopes"`
 }
 
-// serveKeys answers the key routes of a shop (kid is "" or a key id).
+// RotatedKeyAnswer is the answer to POST
+// /api/shops/{shop}/keys/{id}/rotate: the new key (same shop and scopes,
+// a new id) with its secret, shown only here, and the id of the key it
+// replaced, whose secret is refused from then on.
+type RotatedKeyAnswer struct {
+	NewKeyAnswer
+	Rotated string `json:"rotated"`
+}
+
+// serveKeys answers the key routes of a shop (kid is "", a key id, or a
+// key id and "/rotate").
 func (h *Host) serveKeys(w http.ResponseWriter, r *http.Request, id, kid string) {
 	c, status, msg := h.authorize(r, id, Need(ScopeAdmin))
 	if status != 0 {
@@ -974,6 +984,19 @@ func (h *Host) serveKeys(w http.ResponseWriter, r *http.Request, id, kid string)
 		api.WriteJSON(w, http.StatusOK, struct {
 			Deleted string `json:"deleted"`
 		}{kid})
+	case strings.HasSuffix(kid, "/rotate") && !strings.Contains(strings.TrimSuffix(kid, "/rotate"), "/") && r.Method == http.MethodPost:
+		// the dashboard's Rotate button calls the same Registry.Rotate
+		old := strings.TrimSuffix(kid, "/rotate")
+		k, secret, err := h.reg.Rotate(id, old, h.now())
+		if errors.Is(err, ErrNotFound) {
+			api.WriteError(w, http.StatusNotFound, err.Error()+" (revoked or rotated already? see GET /api/shops/"+id+"/keys)", nil)
+			return
+		} else if err != nil {
+			api.WriteError(w, http.StatusInternalServerError, err.Error(), nil)
+			return
+		}
+		h.log.Info("shop key rotated over the API", "shop", id, "old", old, "new", k.ID)
+		api.WriteJSON(w, http.StatusOK, RotatedKeyAnswer{NewKeyAnswer: NewKeyAnswer{ID: k.ID, Key: secret, Shop: id, Scopes: k.Scopes}, Rotated: old})
 	default:
 		api.WriteError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s: see GET /api/openapi.json", r.Method, r.URL.Path), nil)
 	}

@@ -55,6 +55,9 @@ func TestShopRoutesMatchOpenAPI(t *testing.T) {
 		{"POST", "/api/shops/acme/keys", opKey, `{"scopes":["read","write"]}`, 201},
 		{"POST", "/api/shops/acme/keys", opKey, `{"scopes":["root"]}`, 400},
 		{"GET", "/api/shops/acme/keys", opKey, "", 200},
+		{"POST", "/api/shops/acme/keys/0123456789ab/rotate", opKey, "", 404},
+		{"POST", "/api/shops/acme/keys/KEYID/rotate", "", "", 401},
+		{"POST", "/api/shops/acme/keys/KEYID/rotate", opKey, "", 200},
 		{"DELETE", "/api/shops/acme/keys/KEYID", opKey, "", 200},
 		{"DELETE", "/api/shops/acme/keys/KEYID", opKey, "", 404},
 		{"DELETE", "/api/shops/default", opKey, "", 409},
@@ -74,7 +77,7 @@ func TestShopRoutesMatchOpenAPI(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", name, code, body, c.status)
 			continue
 		}
-		if strings.HasSuffix(path, "/keys") && c.method == "POST" && code == 201 {
+		if (strings.HasSuffix(path, "/keys") && c.method == "POST" && code == 201) || (strings.HasSuffix(path, "/rotate") && code == 200) {
 			var k struct{ ID string }
 			json.Unmarshal(body, &k)
 			keyID = k.ID

@@ -87,6 +87,7 @@ var scopeRoutes = []struct {
 	{"GET", "/api/shops/{shop}/keys", "/api/shops/{shop}/keys", "", "admin"},
 	{"POST", "/api/shops/{shop}/keys", "/api/shops/{shop}/keys", `{"scopes":["public"]}`, "admin"},
 	{"DELETE", "/api/shops/{shop}/keys/{id}", "/api/shops/{shop}/keys/nope", "", "admin"},
+	{"POST", "/api/shops/{shop}/keys/{id}/rotate", "/api/shops/{shop}/keys/nope/rotate", "", "admin"},
 	{"GET", "/api/shops", "/api/shops", "", "operator"},
 	{"POST", "/api/shops", "/api/shops", `{"id":"made-by-KEY"}`, "operator"},
 	{"PATCH", "/api/shops/{shop}", "/api/shops/{shop}", `{"name":"Acme"}`, "operator"},
