@@ -169,3 +169,53 @@ func TestListsSaveLoad(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkListsBuildVsLoad compares what a restart of semantic search
+// costs without and with saved lists: clustering and assigning n vectors
+// against reading the file and renumbering its ids.
+//
+//	go test ./ann -run XXX -bench ListsBuildVsLoad -benchtime 3x
+func BenchmarkListsBuildVsLoad(b *testing.B) {
+	const n, dim = 100_000, 256
+	vecs := clustered(n, dim, 300, 0.4, 11)
+	ids := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	nl := 317 // √n, as search does
+	build := func() *Lists {
+		l, err := BuildLists(context.Background(), dim, vecs[:64*nl*dim], nl, n, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for lo := 0; lo < n; lo += 4096 {
+			hi := min(n, lo+4096)
+			l.AssignBatch(ids[lo:hi], vecs[lo*dim:hi*dim])
+		}
+		return l
+	}
+	path := filepath.Join(b.TempDir(), "s.lists")
+	if err := SaveLists(path, build(), "t", func(id int32) (ListKey, bool) {
+		return ListKey{Name: fmt.Sprintf("product-%07d", id), Check: uint32(id)}, true
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("build", func(b *testing.B) {
+		for range b.N {
+			build()
+		}
+	})
+	b.Run("load", func(b *testing.B) {
+		for range b.N {
+			l, keys, err := LoadLists(path, "t")
+			if err != nil {
+				b.Fatal(err)
+			}
+			byName := make(map[string]int32, len(keys))
+			for i, k := range keys {
+				byName[k.Name] = int32(i)
+			}
+			l.Map(func(i int32) (int32, bool) { return byName[keys[i].Name], true })
+		}
+	})
+}
