@@ -19,6 +19,8 @@ import (
 // each): the lists hold only ids, so the vectors are not kept twice.
 // Vectors attached later join the list of their nearest centroid;
 // compaction renumbers docs and drops the lists, which are built again.
+// With Options.IndexDir the lists are saved after a build and loaded
+// instead of built when the saved file matches (semsave.go).
 
 // Semantic index settings.
 const (
