@@ -39,12 +39,20 @@ import (
 //	  float32: count × dim float32 | int8: count × pad16(dim) int8 codes,
 //	  then (int8 only) count × float32 scales
 //	crc       uint32   CRC-32 (IEEE) of everything before it
+//
+// Lists (SaveLists) use the same format with quant 3 ("lists only"):
+// nprobe = rerank = 1, scales 0, an empty head, lists of ids without
+// codes; the ids are positions 0..n-1 in a key table that follows the
+// lists: n × (uint16 length, key bytes, uint32 check), where the check is
+// the caller's checksum of the vector the id was assigned by.
 const (
 	fileMagic   = "AISLEIVF"
 	fileVersion = 1
 	// MaxTagLen bounds the tag of a saved index.
 	MaxTagLen  = 4096
 	maxFileDim = 1 << 16
+	// quantLists marks a file of Lists: ids only, then the key table.
+	quantLists Quant = 3
 )
 
 // ErrStale is returned by LoadIVF when the saved index was built from
@@ -63,18 +71,7 @@ func (x *IVF) WriteTo(w io.Writer, tag string) (int64, error) {
 	cw := &countWriter{w: io.MultiWriter(w, crc)}
 	bw := bufio.NewWriterSize(cw, 1<<20)
 	le := binary.LittleEndian
-	var hdr []byte
-	hdr = append(hdr, fileMagic...)
-	hdr = le.AppendUint32(hdr, fileVersion)
-	hdr = le.AppendUint16(hdr, uint16(len(tag)))
-	hdr = append(hdr, tag...)
-	hdr = append(hdr, byte(x.quant))
-	for _, v := range []int{x.dim, x.n, x.nprobe, x.rerank, len(x.lists)} {
-		hdr = le.AppendUint32(hdr, uint32(v))
-	}
-	hdr = le.AppendUint32(hdr, math.Float32bits(x.scale))
-	hdr = le.AppendUint32(hdr, math.Float32bits(x.headMin))
-	bw.Write(hdr)
+	bw.Write(fileHeader(tag, x.quant, []int{x.dim, x.n, x.nprobe, x.rerank, len(x.lists)}, x.scale, x.headMin))
 	writeF32(bw, x.cent)
 	if x.quant == Int8Dim {
 		writeF32(bw, x.dimScale)
@@ -100,17 +97,43 @@ func (x *IVF) WriteTo(w io.Writer, tag string) (int64, error) {
 	return cw.n + 4, nil
 }
 
+// fileHeader is the header of an index or lists file, up to the centroids.
+func fileHeader(tag string, q Quant, sizes []int, scale, headMin float32) []byte {
+	le := binary.LittleEndian
+	var hdr []byte
+	hdr = append(hdr, fileMagic...)
+	hdr = le.AppendUint32(hdr, fileVersion)
+	hdr = le.AppendUint16(hdr, uint16(len(tag)))
+	hdr = append(hdr, tag...)
+	hdr = append(hdr, byte(q))
+	for _, v := range sizes {
+		hdr = le.AppendUint32(hdr, uint32(v))
+	}
+	hdr = le.AppendUint32(hdr, math.Float32bits(scale))
+	return le.AppendUint32(hdr, math.Float32bits(headMin))
+}
+
 // ReadIVF reads an index written by WriteTo and returns it with its tag.
 // It checks the whole file (sizes, every id once, the checksum) before
 // returning: a truncated or damaged file is an error, never a partial
 // index.
 func ReadIVF(r io.Reader) (*IVF, string, error) {
+	x, _, tag, err := readFile(r)
+	if err == nil && x.quant == quantLists {
+		return nil, "", errors.New("ann: read index: the file holds lists without vectors (SaveLists), not an index")
+	}
+	return x, tag, err
+}
+
+// readFile reads an index or lists file; keys is the key table of a lists
+// file (quant quantLists, whose IVF has no codes).
+func readFile(r io.Reader) (*IVF, []ListKey, string, error) {
 	crc := crc32.NewIEEE()
 	br := bufio.NewReaderSize(r, 1<<20)
 	tr := io.TeeReader(br, crc)
 	le := binary.LittleEndian
-	fail := func(format string, args ...any) (*IVF, string, error) {
-		return nil, "", fmt.Errorf("ann: read index: "+format, args...)
+	fail := func(format string, args ...any) (*IVF, []ListKey, string, error) {
+		return nil, nil, "", fmt.Errorf("ann: read index: "+format, args...)
 	}
 	head := make([]byte, len(fileMagic)+4+2)
 	if _, err := io.ReadFull(tr, head); err != nil {
@@ -140,7 +163,7 @@ func ReadIVF(r io.Reader) (*IVF, string, error) {
 	x.scale = math.Float32frombits(le.Uint32(fix[21:]))
 	x.headMin = math.Float32frombits(le.Uint32(fix[25:]))
 	switch {
-	case x.quant > Int8Dim:
+	case x.quant > Int8Dim && x.quant != quantLists:
 		return fail("unknown quantisation %d", x.quant)
 	case x.dim <= 0 || x.dim > maxFileDim:
 		return fail("dimension %d", x.dim)
@@ -151,7 +174,7 @@ func ReadIVF(r io.Reader) (*IVF, string, error) {
 	case x.nprobe <= 0 || x.rerank <= 0 || x.nprobe > math.MaxInt32 || x.rerank > math.MaxInt32:
 		return fail("nprobe %d, rerank %d", x.nprobe, x.rerank)
 	}
-	if x.quant != Float32 {
+	if x.quant != Float32 && x.quant != quantLists {
 		x.pdim = padDim(x.dim)
 	}
 	cent, err := readSlice[float32](tr, nl*x.dim)
@@ -185,6 +208,9 @@ func ReadIVF(r io.Reader) (*IVF, string, error) {
 		if l.ids, err = readSlice[int32](tr, count); err != nil {
 			return fail("list %d ids: %w", li, err)
 		}
+		if x.quant == quantLists {
+			continue
+		}
 		if x.quant == Float32 {
 			if l.vecs, err = readSlice[float32](tr, count*x.dim); err != nil {
 				return fail("list %d vectors: %w", li, err)
@@ -213,7 +239,7 @@ func ReadIVF(r io.Reader) (*IVF, string, error) {
 			}
 			seen[id/64] |= 1 << (id % 64)
 		}
-		if x.quant != Float32 {
+		if x.quant != Float32 && x.quant != quantLists {
 			for j := range l.ids { // the padding of a code must be zero
 				for _, c := range l.codes[j*x.pdim+x.dim : (j+1)*x.pdim] {
 					if c != 0 {
@@ -221,6 +247,21 @@ func ReadIVF(r io.Reader) (*IVF, string, error) {
 					}
 				}
 			}
+		}
+	}
+	var keys []ListKey
+	if x.quant == quantLists {
+		keys = make([]ListKey, 0, min(x.n, 1<<16))
+		for i := range x.n {
+			var lb [2]byte
+			if _, err := io.ReadFull(tr, lb[:]); err != nil {
+				return fail("key %d: %w", i, err)
+			}
+			kb := make([]byte, le.Uint16(lb[:])+4)
+			if _, err := io.ReadFull(tr, kb); err != nil {
+				return fail("key %d: %w", i, err)
+			}
+			keys = append(keys, ListKey{Name: string(kb[:len(kb)-4]), Check: le.Uint32(kb[len(kb)-4:])})
 		}
 	}
 	sum := crc.Sum32()
@@ -231,12 +272,20 @@ func ReadIVF(r io.Reader) (*IVF, string, error) {
 	if le.Uint32(cb[:]) != sum {
 		return fail("checksum mismatch: the file is damaged")
 	}
-	return x, string(tagb), nil
+	return x, keys, string(tagb), nil
 }
 
 // SaveIVF writes x tagged with tag to path atomically (a temporary file in
 // the same directory, synced, then renamed).
 func SaveIVF(path string, x *IVF, tag string) error {
+	return saveFile(path, func(w io.Writer) error {
+		_, err := x.WriteTo(w, tag)
+		return err
+	})
+}
+
+// saveFile writes path atomically with write.
+func saveFile(path string, write func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("ann: save index: %w", err)
 	}
@@ -245,7 +294,7 @@ func SaveIVF(path string, x *IVF, tag string) error {
 		return fmt.Errorf("ann: save index: %w", err)
 	}
 	defer os.Remove(f.Name())
-	if _, err := x.WriteTo(f, tag); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}
@@ -271,36 +320,39 @@ func LoadIVF(path, tag string) (*IVF, error) {
 		return nil, fmt.Errorf("ann: load index: %w", err)
 	}
 	defer f.Close()
-	x, err := readIVFTagged(f, tag)
+	x, _, err := readTagged(f, tag)
+	if err == nil && x.quant == quantLists {
+		err = errors.New("ann: load index: the file holds lists without vectors (SaveLists), not an index")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, path)
 	}
 	return x, nil
 }
 
-// readIVFTagged reads the tag first, so that a stale file is recognised
+// readTagged reads the tag first, so that a stale file is recognised
 // without reading it all, and the rest only when it matches.
-func readIVFTagged(f io.ReadSeeker, tag string) (*IVF, error) {
+func readTagged(f io.ReadSeeker, tag string) (*IVF, []ListKey, error) {
 	head := make([]byte, len(fileMagic)+4+2+MaxTagLen)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	if n >= len(fileMagic)+6 && string(head[:len(fileMagic)]) == fileMagic {
 		tl := int(binary.LittleEndian.Uint16(head[12:]))
 		if 14+tl <= n && string(head[14:14+tl]) != tag {
-			return nil, fmt.Errorf("%w: built for %q, want %q", ErrStale, head[14:14+tl], tag)
+			return nil, nil, fmt.Errorf("%w: built for %q, want %q", ErrStale, head[14:14+tl], tag)
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("ann: load index: %w", err)
+		return nil, nil, fmt.Errorf("ann: load index: %w", err)
 	}
-	x, got, err := ReadIVF(f)
+	x, keys, got, err := readFile(f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if got != tag {
-		return nil, fmt.Errorf("%w: built for %q, want %q", ErrStale, got, tag)
+		return nil, nil, fmt.Errorf("%w: built for %q, want %q", ErrStale, got, tag)
 	}
-	return x, nil
+	return x, keys, nil
 }
 
 type countWriter struct {

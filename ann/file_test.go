@@ -101,8 +101,20 @@ func FuzzReadIVF(f *testing.F) {
 		x.WriteTo(&buf, "t")
 		f.Add(buf.Bytes())
 	}
+	l, err := BuildLists(context.Background(), dim, clustered(60, dim, 3, 0.4, 7), 3, 60, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	l.AssignBatch([]int32{0, 1, 2}, clustered(3, dim, 3, 0.4, 8))
+	var buf bytes.Buffer
+	l.WriteTo(&buf, "t", func(id int32) (ListKey, bool) { return ListKey{Name: "k", Check: uint32(id)}, true })
+	f.Add(buf.Bytes())
 	f.Add([]byte("AISLEIVF"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// a lists file is read by the same reader (LoadLists)
+		if x, keys, _, err := readFile(bytes.NewReader(data)); err == nil && x.quant == quantLists && len(keys) != x.n {
+			t.Fatalf("%d keys for %d ids", len(keys), x.n)
+		}
 		x, _, err := ReadIVF(bytes.NewReader(data))
 		if err != nil {
 			return

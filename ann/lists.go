@@ -1,10 +1,15 @@
 package ann
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 
 	"github.com/viterin/vek/vek32"
@@ -129,4 +134,134 @@ func (l *Lists) AssignBatch(ids []int32, vecs []float32) error {
 	}
 	l.n += len(ids)
 	return nil
+}
+
+// ListKey names one id of saved Lists for the caller: its own key for the
+// item (ids are positions, which a caller may renumber between runs) and
+// a checksum of the vector the item was assigned by, so that an item
+// whose vector changed since is recognised and assigned again.
+type ListKey struct {
+	Name  string
+	Check uint32
+}
+
+// Checksum is a CRC-32C of the code (its int8 values and its scale): equal
+// for the same vector encoded again, different when the vector changed.
+func (c Code) Checksum() uint32 {
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	h.Write(bytesOf(c.code))
+	h.Write(binary.LittleEndian.AppendUint32(nil, math.Float32bits(c.scale)))
+	return h.Sum32()
+}
+
+// WriteTo writes the lists, tagged with tag, in the index file format
+// (file.go, quant "lists only"). key names each id; ids for which it
+// returns false (a deleted item) are left out. key is called once per
+// id, under the lists' read lock.
+func (l *Lists) WriteTo(w io.Writer, tag string, key func(id int32) (ListKey, bool)) (int64, error) {
+	if len(tag) > MaxTagLen {
+		return 0, fmt.Errorf("ann: tag of %d bytes exceeds %d", len(tag), MaxTagLen)
+	}
+	l.mu.RLock()
+	lists := make([][]int32, len(l.lists))
+	var keys []ListKey
+	for c, ids := range l.lists {
+		for _, id := range ids {
+			k, ok := key(id)
+			if !ok {
+				continue
+			}
+			if len(k.Name) > math.MaxUint16 {
+				l.mu.RUnlock()
+				return 0, fmt.Errorf("ann: save lists: key of %d bytes", len(k.Name))
+			}
+			lists[c] = append(lists[c], int32(len(keys)))
+			keys = append(keys, k)
+		}
+	}
+	l.mu.RUnlock()
+	crc := crc32.NewIEEE()
+	cw := &countWriter{w: io.MultiWriter(w, crc)}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	le := binary.LittleEndian
+	nl := len(lists)
+	if len(keys) == 0 {
+		nl = 0 // the format has no lists without items
+	}
+	bw.Write(fileHeader(tag, quantLists, []int{l.dim, len(keys), 1, 1, nl}, 0, 0))
+	if nl > 0 {
+		writeF32(bw, l.cent)
+	}
+	bw.Write(le.AppendUint32(nil, 0)) // empty head
+	for _, ids := range lists[:nl] {
+		bw.Write(le.AppendUint32(nil, uint32(len(ids))))
+		bw.Write(bytesOf(ids))
+	}
+	for _, k := range keys {
+		bw.Write(le.AppendUint16(nil, uint16(len(k.Name))))
+		bw.WriteString(k.Name)
+		bw.Write(le.AppendUint32(nil, k.Check))
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.n, fmt.Errorf("ann: write lists: %w", err)
+	}
+	if _, err := w.Write(le.AppendUint32(nil, crc.Sum32())); err != nil {
+		return cw.n, fmt.Errorf("ann: write lists: %w", err)
+	}
+	return cw.n + 4, nil
+}
+
+// SaveLists writes l tagged with tag to path atomically, as SaveIVF.
+func SaveLists(path string, l *Lists, tag string, key func(id int32) (ListKey, bool)) error {
+	return saveFile(path, func(w io.Writer) error {
+		_, err := l.WriteTo(w, tag, key)
+		return err
+	})
+}
+
+// LoadLists reads lists saved at path by SaveLists. The ids of the lists
+// it returns are positions in keys; the caller renumbers them with Map.
+// It returns ErrStale (wrapped) when the file's tag is not tag, and an
+// error satisfying errors.Is(err, fs.ErrNotExist) when there is no file.
+func LoadLists(path, tag string) (*Lists, []ListKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ann: load lists: %w", err)
+	}
+	defer f.Close()
+	x, keys, err := readTagged(f, tag)
+	switch {
+	case err != nil:
+	case x.quant != quantLists:
+		err = fmt.Errorf("ann: load lists: the file holds an index with vectors (SaveIVF), not lists")
+	case len(x.lists) == 0:
+		err = fmt.Errorf("ann: load lists: no lists")
+	case len(x.head.ids) > 0:
+		err = fmt.Errorf("ann: load lists: %d ids outside the lists", len(x.head.ids))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (%s)", err, path)
+	}
+	l := &Lists{dim: x.dim, cent: x.cent, half: x.half, lists: make([][]int32, len(x.lists)), n: x.n}
+	for c := range x.lists {
+		l.lists[c] = x.lists[c].ids
+	}
+	return l, keys, nil
+}
+
+// Map returns lists with the same centroids whose ids are f(id) for every
+// id for which f returns true; the others are left out.
+func (l *Lists) Map(f func(id int32) (int32, bool)) *Lists {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	m := &Lists{dim: l.dim, cent: l.cent, half: l.half, lists: make([][]int32, len(l.lists))}
+	for c, ids := range l.lists {
+		for _, id := range ids {
+			if to, ok := f(id); ok {
+				m.lists[c] = append(m.lists[c], to)
+				m.n++
+			}
+		}
+	}
+	return m
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// SemanticIVFMin is the number of products with vectors from which
 	// semantic search probes lists; 0 means SemanticIVFMin.
 	SemanticIVFMin int
+	// IndexDir, when set, is where the semantic index's lists are saved
+	// after a build (semantic.lists) and loaded from instead of building
+	// when their tag matches (semsave.go); "" never saves.
+	IndexDir string
 	// EmbedWorkers bounds the goroutines embedding items in the background
 	// (0: GOMAXPROCS); EmbedBatch is the texts per Embed call (0: 64).
 	EmbedWorkers int
@@ -110,6 +114,7 @@ type Index struct {
 	noSemIVF  bool // Options.Float32Vectors or ExactSemantic: never build semantic lists
 	sem       semState
 	semMin    int         // Options.SemanticIVFMin
+	semDir    string      // Options.IndexDir
 	vec       *vectorizer // background embedding; nil without an embedder
 	qemb      Embedder    // embeds queries: Options.QueryEmbedder or emb
 
@@ -171,6 +176,7 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 		cfg: cfg, an: an, raw: raw, emb: opt.Embedder, log: log,
 		vstore: opt.Vectors, space: opt.VectorSpace, floatVecs: opt.Float32Vectors, noSemIVF: opt.Float32Vectors || opt.ExactSemantic,
 		semMin:  cmp.Or(opt.SemanticIVFMin, SemanticIVFMin),
+		semDir:  opt.IndexDir,
 		syns:    map[string][]string{},
 		byID:    map[string]uint32{},
 		live:    roaring.New(),

@@ -19,6 +19,8 @@ import (
 // each): the lists hold only ids, so the vectors are not kept twice.
 // Vectors attached later join the list of their nearest centroid;
 // compaction renumbers docs and drops the lists, which are built again.
+// With Options.IndexDir the lists are saved after a build and loaded
+// instead of built when the saved file matches (semsave.go).
 
 // Semantic index settings.
 const (
@@ -42,6 +44,14 @@ type semState struct {
 	pending  []uint32 // docs whose vector arrived during a build
 	gen      int      // bumped by compaction: a build of an older gen is dropped
 	builds   atomic.Int64
+	loads    atomic.Int64 // lists loaded from Options.IndexDir instead of built
+	saves    atomic.Int64 // lists saved to Options.IndexDir
+}
+
+// SemanticIndexStats reports how many times the semantic lists were built
+// (k-means) and how many times they were loaded from Options.IndexDir.
+func (ix *Index) SemanticIndexStats() (builds, loads int64) {
+	return ix.sem.builds.Load(), ix.sem.loads.Load()
 }
 
 // SemanticLists reports whether semantic search probes lists (the index is
@@ -94,47 +104,45 @@ func (ix *Index) buildSemantic() {
 		ix.mu.RUnlock()
 		return
 	}
-	nl := 1
-	for nl*nl < n {
-		nl++
-	}
-	rng := rand.New(rand.NewPCG(uint64(n), 0x5e4))
-	m := min(n, 64*nl)
-	sample := make([]float32, 0, m*dim)
-	buf := make([]float32, dim)
-	for _, k := range rng.Perm(n)[:m] {
-		sample = append(sample, ix.docs[ids[k]].vec.Decode(buf)...)
-	}
 	ix.mu.RUnlock()
 
-	lists, err := ann.BuildLists(context.Background(), dim, sample, nl, n, 1)
-	sample = nil
-	if err != nil {
-		ix.log.Warn("search: semantic index not built; semantic search scans every product", "err", err)
-		return
+	// A saved index whose tag matches is loaded: its items keep their
+	// lists, the others (new, or whose vector changed) are assigned below.
+	lists, todo := ix.loadSemantic(gen, dim, ids)
+	loaded := lists != nil
+	if !loaded {
+		todo = ids
+		var err error
+		if lists, err = ix.clusterSemantic(gen, dim, ids); err != nil || lists == nil {
+			if err != nil {
+				ix.log.Warn("search: semantic index not built; semantic search scans every product", "err", err)
+			}
+			return
+		}
 	}
+	buf := make([]float32, dim)
 	const block = 4096
 	vecs := make([]float32, 0, block*dim)
-	for lo := 0; lo < n; lo += block {
-		hi := min(n, lo+block)
+	for lo := 0; lo < len(todo); lo += block {
+		hi := min(len(todo), lo+block)
 		vecs = vecs[:0]
 		ix.mu.RLock()
 		if ix.sem.gen != gen {
 			ix.mu.RUnlock()
 			return // compacted meanwhile: the next search starts a new build
 		}
-		for _, d := range ids[lo:hi] {
+		for _, d := range todo[lo:hi] {
 			vecs = append(vecs, ix.docs[d].vec.Decode(buf)...)
 		}
 		ix.mu.RUnlock()
-		if err := lists.AssignBatch(ids[lo:hi], vecs); err != nil {
+		if err := lists.AssignBatch(todo[lo:hi], vecs); err != nil {
 			ix.log.Warn("search: semantic index not built", "err", err)
 			return
 		}
 	}
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	if ix.sem.gen != gen {
+		ix.mu.Unlock()
 		return
 	}
 	slices.Sort(ix.sem.pending)
@@ -148,7 +156,42 @@ func (ix *Index) buildSemantic() {
 	}
 	ix.sem.pending = nil
 	ix.sem.lists = lists
-	ix.sem.builds.Add(1)
+	if loaded {
+		ix.sem.loads.Add(1)
+	} else {
+		ix.sem.builds.Add(1)
+	}
+	ix.mu.Unlock()
+	// Saved after a build, and after a load that had to assign many items
+	// again (so the next start finds them in the file).
+	if !loaded || len(todo) > n/10 {
+		ix.saveSemantic(gen, dim, lists)
+	}
+}
+
+// clusterSemantic runs k-means on a sample of 64 vectors per list (√n
+// lists) of the docs ids and returns the empty lists; nil, nil when the
+// index was compacted meanwhile.
+func (ix *Index) clusterSemantic(gen, dim int, ids []int32) (*ann.Lists, error) {
+	n := len(ids)
+	nl := 1
+	for nl*nl < n {
+		nl++
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), 0x5e4))
+	m := min(n, 64*nl)
+	sample := make([]float32, 0, m*dim)
+	buf := make([]float32, dim)
+	ix.mu.RLock()
+	if ix.sem.gen != gen {
+		ix.mu.RUnlock()
+		return nil, nil
+	}
+	for _, k := range rng.Perm(n)[:m] {
+		sample = append(sample, ix.docs[ids[k]].vec.Decode(buf)...)
+	}
+	ix.mu.RUnlock()
+	return ann.BuildLists(context.Background(), dim, sample, nl, n, 1)
 }
 
 // semanticLists answers semantic from the lists: the lists nearest to q,

@@ -208,7 +208,7 @@ func indexDir(cfg config.Config) string {
 func NewSearchIndex(ctx context.Context, cfg config.Config, log *slog.Logger, vectors store.Vectors) (*search.Index, search.Mode, error) {
 	sc := cfg.Search
 	opts := search.Options{Logger: log, Vectors: vectors, EmbedWorkers: sc.EmbedWorkers, EmbedBatch: sc.EmbedBatch,
-		Float32Vectors: sc.Vectors == "float32"}
+		Float32Vectors: sc.Vectors == "float32", IndexDir: indexDir(cfg)}
 	if sc.JapaneseHan {
 		opts.Registry = analysis.NewRegistry(analysis.Options{JapaneseHan: true})
 	}
