@@ -46,7 +46,11 @@ func textMatchByConcat(query string, it *catalog.Item) float64 {
 	hit := 0
 	for _, w := range qw {
 		w = strings.Trim(w, ".,;:!?\"'()")
-		if w != "" && (strings.Contains(text, " "+w+" ") || strings.Contains(text, " "+strings.TrimSuffix(w, "s")+" ") || strings.Contains(text, " "+w+"s ")) {
+		// a word that is only "s" has an empty stem, which matches no word
+		// (as first written it matched the empty text of an item without
+		// title, brand or category; found by this fuzzer)
+		stem := strings.TrimSuffix(w, "s")
+		if w != "" && (strings.Contains(text, " "+w+" ") || stem != "" && strings.Contains(text, " "+stem+" ") || strings.Contains(text, " "+w+"s ")) {
 			hit++
 		}
 	}
