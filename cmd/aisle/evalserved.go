@@ -171,6 +171,20 @@ func writeServedTable(w io.Writer, rep *servedReport) {
 	fmt.Fprintf(w, "load %.1fs, train %.1fs, query %.1fs\n", rep.LoadSeconds, rep.TrainSeconds, rep.QuerySeconds)
 }
 
+// metricLine renders metrics on one line in the table's order.
+func metricLine(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	metricOrder(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.4f", n, m[n])
+	}
+	return strings.Join(parts, ", ")
+}
+
 // servedSplit picks the split a served measurement uses.
 func servedSplit(ctx context.Context, opt servedOptions) (*eval.Split, []int, error) {
 	lo := eval.LoadOptions{}
@@ -263,6 +277,9 @@ func runServedEval(ctx context.Context, opt servedOptions) (*servedReport, error
 		return nil, err
 	}
 	rep.QuerySeconds = time.Since(start).Seconds()
+	// the served numbers before a possibly long offline fit, so that an
+	// interrupted run still has them
+	fmt.Fprintf(logw, "served by %s: %s\n", rep.Primary, metricLine(rep.Served))
 	if name, _, _ := strings.Cut(rep.Primary, "@"); opt.Offline && name == blend.Name {
 		// a blend joins a budgeted background fit with the primary: it has
 		// no offline protocol of its own to compare with

@@ -86,3 +86,21 @@ func TestServedS3RecPlumbing(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricLine checks the one-line rendering logged before the offline
+// fit: the table's order (by cut-off, NDCG first), four decimals.
+func TestMetricLine(t *testing.T) {
+	tests := []struct {
+		in   map[string]float64
+		want string
+	}{
+		{map[string]float64{}, ""},
+		{map[string]float64{"NDCG@10": 0.05, "HR@10": 0.1, "HR@5": 0.07, "NDCG@5": 0.04},
+			"NDCG@5 0.0400, HR@5 0.0700, NDCG@10 0.0500, HR@10 0.1000"},
+	}
+	for _, tc := range tests {
+		if got := metricLine(tc.in); got != tc.want {
+			t.Errorf("metricLine(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
