@@ -31,10 +31,10 @@ import (
 type servedOptions struct {
 	Format, Path string
 	// Fold names the split to measure (movielens-100k: u1..u5, official
-	// folds); "" takes the format's first.
+	// folds); "" takes the format's first (s3rec: test).
 	Fold string
-	// Ks are the cut-offs; empty means the format's published ones (and 20
-	// for lcfn's Recall@20).
+	// Ks are the cut-offs; empty means 10 and 20 (s3rec: its published
+	// 5, 10 and 20).
 	Ks []int
 	// EventType is the type every interaction is posted as (default
 	// purchase: the protocols treat every interaction as a positive).
@@ -92,14 +92,17 @@ metrics. Also counts the returned items the user already had (which must be 0) a
 --offline (default), fits the primary model offline on the same split for comparison.
 
 Formats: movielens-100k (official folds, --fold u1..u5), lcfn, rechorus (full ranking of the
-test target; the dev item is posted as history).`,
+test target; the dev item is posted as history), s3rec (one file, e.g. Beauty.txt: leave-one-out,
+full ranking of the last item, the validation item posted as history; the file holds an order but
+no times, so interactions are posted one minute apart, as for lcfn).`,
 		Example: `  aisle eval served --format movielens-100k --path data/movielens-100k --fold u1
   aisle eval served --format lcfn --path data/movielens-1m-implicit
-  aisle eval served --format rechorus --path data/amazon-office-5core`,
+  aisle eval served --format rechorus --path data/amazon-office-5core
+  aisle eval served --format s3rec --path data/s3rec-sequential/Beauty.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opt.Format == "" || opt.Path == "" {
-				return errors.New("--format and --path are required (formats: movielens-100k, lcfn, rechorus)")
+				return errors.New("--format and --path are required (formats: movielens-100k, lcfn, rechorus, s3rec)")
 			}
 			opt.Log = cmd.ErrOrStderr()
 			rep, err := runServedEval(cmd.Context(), opt)
@@ -127,10 +130,10 @@ test target; the dev item is posted as history).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opt.Format, "format", "", "data format: movielens-100k, lcfn or rechorus")
+	f.StringVar(&opt.Format, "format", "", "data format: movielens-100k, lcfn, rechorus or s3rec")
 	f.StringVar(&opt.Path, "path", "", "data set folder")
 	f.StringVar(&opt.Fold, "fold", "", "movielens-100k: official fold u1..u5 (default u1)")
-	f.IntSliceVar(&opt.Ks, "k", nil, "cut-offs (default: 10 and 20)")
+	f.IntSliceVar(&opt.Ks, "k", nil, "cut-offs (default: 10 and 20; s3rec: 5, 10 and 20)")
 	f.StringVar(&opt.EventType, "event-type", "purchase", "event type every interaction is posted as (purchase, rating, click, view…)")
 	f.BoolVar(&opt.Offline, "offline", true, "also measure the primary model offline on the same split")
 	f.StringVar(&opt.Config, "server-config", "", "YAML config for the server (default: AISLE_CONFIG, else default settings; AISLE_* variables apply as for aisle serve)")
@@ -168,6 +171,20 @@ func writeServedTable(w io.Writer, rep *servedReport) {
 	fmt.Fprintf(w, "load %.1fs, train %.1fs, query %.1fs\n", rep.LoadSeconds, rep.TrainSeconds, rep.QuerySeconds)
 }
 
+// metricLine renders metrics on one line in the table's order.
+func metricLine(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	metricOrder(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.4f", n, m[n])
+	}
+	return strings.Join(parts, ", ")
+}
+
 // servedSplit picks the split a served measurement uses.
 func servedSplit(ctx context.Context, opt servedOptions) (*eval.Split, []int, error) {
 	lo := eval.LoadOptions{}
@@ -175,9 +192,9 @@ func servedSplit(ctx context.Context, opt servedOptions) (*eval.Split, []int, er
 		lo.Folds = "official"
 	}
 	switch opt.Format {
-	case "movielens-100k", "lcfn", "rechorus":
+	case "movielens-100k", "lcfn", "rechorus", "s3rec":
 	default:
-		return nil, nil, fmt.Errorf("eval served: format %q is not supported (use movielens-100k, lcfn or rechorus)", opt.Format)
+		return nil, nil, fmt.Errorf("eval served: format %q is not supported (use movielens-100k, lcfn, rechorus or s3rec)", opt.Format)
 	}
 	data, err := eval.Load(ctx, opt.Format, opt.Path, lo)
 	if err != nil {
@@ -192,6 +209,9 @@ func servedSplit(ctx context.Context, opt servedOptions) (*eval.Split, []int, er
 			ks := opt.Ks
 			if len(ks) == 0 {
 				ks = []int{10, 20}
+				if opt.Format == "s3rec" { // the papers on these files report @5 too
+					ks = data.DefaultKs
+				}
 			}
 			return &data.Splits[i], ks, nil
 		}
@@ -242,7 +262,7 @@ func runServedEval(ctx context.Context, opt servedOptions) (*servedReport, error
 
 	rep := &servedReport{Format: opt.Format, Path: opt.Path, Split: sp.Name}
 	start := time.Now()
-	seen, err := c.load(ctx, sp, opt.EventType, logw)
+	seen, err := c.load(ctx, sp, opt.EventType, servedClock(opt.Format), logw)
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +277,9 @@ func runServedEval(ctx context.Context, opt servedOptions) (*servedReport, error
 		return nil, err
 	}
 	rep.QuerySeconds = time.Since(start).Seconds()
+	// the served numbers before a possibly long offline fit, so that an
+	// interrupted run still has them
+	fmt.Fprintf(logw, "served by %s: %s\n", rep.Primary, metricLine(rep.Served))
 	if name, _, _ := strings.Cut(rep.Primary, "@"); opt.Offline && name == blend.Name {
 		// a blend joins a budgeted background fit with the primary: it has
 		// no offline protocol of its own to compare with
@@ -398,10 +421,14 @@ func (c *servedClient) stop() {
 	}
 }
 
+// servedClock reports whether a format's times are a clock's, to be posted
+// as they are. s3rec's are positions in a user's line (0, 1, 2…): an order
+// without a clock, posted like a file without times, one minute apart.
+func servedClock(format string) bool { return format != "s3rec" }
+
 // load posts the catalogue, then every training interaction (and each
-// case's extra history) as events with timestamps, and returns each
-// user's posted items.
-func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, logw io.Writer) ([]map[int32]bool, error) {
+// case's extra history) as events, and returns each user's posted items.
+func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, clock bool, logw io.Writer) ([]map[int32]bool, error) {
 	tr := sp.Train
 	var batch []catalog.Item
 	for i, id := range tr.ItemIDs {
@@ -417,36 +444,42 @@ func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, log
 			batch = batch[:0]
 		}
 	}
-	extra := map[int32][]int32{} // history beyond the training row (rechorus: the dev item)
+	evs, seen := servedEvents(sp, typ, clock)
+	for i := 0; i < len(evs); i += 5000 {
+		part := evs[i:min(i+5000, len(evs))]
+		if _, err := c.api.AddEvents(ctx, part...); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(logw, "\rposted %d/%d events", i+len(part), len(evs))
+	}
+	fmt.Fprintln(logw)
+	return seen, nil
+}
+
+// servedEvents turns a split's training interactions, and each case's
+// history beyond its training row (rechorus and s3rec: the validation
+// item), into events in user order, and returns each user's posted items.
+// With clock the data set's times are posted; without, one interaction a
+// minute in the file's order from 2020-01-01, the extra history following
+// at the same step.
+func servedEvents(sp *eval.Split, typ string, clock bool) ([]events.Event, []map[int32]bool) {
+	tr := sp.Train
+	extra := map[int32][]int32{}
 	for _, cs := range sp.Cases {
 		if row := tr.Row(int(cs.User)); len(cs.History) > len(row) {
 			extra[cs.User] = cs.History[len(row):]
 		}
 	}
-	// Without timestamps, one interaction a minute in file order.
 	base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	seen := make([]map[int32]bool, tr.NumUsers())
-	var evs []events.Event
-	total, posted := tr.NumInteractions(), 0
-	flush := func() error {
-		if len(evs) == 0 {
-			return nil
-		}
-		if _, err := c.api.AddEvents(ctx, evs...); err != nil {
-			return err
-		}
-		posted += len(evs)
-		fmt.Fprintf(logw, "\rposted %d/%d events", posted, total)
-		evs = evs[:0]
-		return nil
-	}
+	evs := make([]events.Event, 0, tr.NumInteractions()+len(extra))
 	for u := 0; u < tr.NumUsers(); u++ {
 		row := tr.Row(u)
 		seen[u] = make(map[int32]bool, len(row))
-		var last time.Time
+		last := base.Add(-time.Minute)
 		for k, it := range row {
 			ts := base.Add(time.Duration(k) * time.Minute)
-			if tr.Times != nil {
+			if clock && tr.Times != nil {
 				ts = time.Unix(tr.Times[tr.UserPtr[u]+k], 0).UTC()
 			}
 			last = ts
@@ -457,17 +490,8 @@ func (c *servedClient) load(ctx context.Context, sp *eval.Split, typ string, log
 			evs = append(evs, events.Event{UserID: tr.UserIDs[u], ItemID: tr.ItemIDs[it], Type: events.Type(typ), Timestamp: last.Add(time.Duration(k+1) * time.Minute)})
 			seen[u][it] = true
 		}
-		if len(evs) >= 5000 {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		}
 	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	fmt.Fprintln(logw)
-	return seen, nil
+	return evs, seen
 }
 
 // retrain asks for a training run (waiting out one already under way) and
