@@ -70,13 +70,25 @@ func privacyShop(t *testing.T, s *server) {
 // retrain trains every model and waits until the run is over.
 func (s *server) retrain(t *testing.T) {
 	t.Helper()
+	lastRun := func() (running bool, last string) {
+		_, body := s.do("GET", "/api/models", "")
+		tr, _ := body["training"].(map[string]any)
+		if tr == nil {
+			return false, ""
+		}
+		if tr["last_run"] != nil {
+			last = fmt.Sprint(tr["last_run"])
+		}
+		return tr["running"] == true, last
+	}
+	_, before := lastRun()
 	if code, body := s.do("POST", "/api/models/retrain", ""); code != 202 {
 		t.Fatalf("retrain: %d %v", code, body)
 	}
+	// done when a run other than the one before has finished: the 202
+	// can come before the run starts, when the old run still shows
 	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		_, body := s.do("GET", "/api/models", "")
-		tr, _ := body["training"].(map[string]any)
-		if tr != nil && tr["running"] == false && tr["last_run"] != nil {
+		if running, last := lastRun(); !running && last != "" && last != before {
 			return
 		}
 	}
