@@ -52,4 +52,19 @@ type Experiments interface {
 	// ExperimentKey returns the 32-byte key that pseudonymises units, the
 	// same for every replica (the first to ask creates it).
 	ExperimentKey(ctx context.Context) ([]byte, error)
+	// LowerPValues lowers each named running minimum of an experiment's
+	// always-valid p-values to the given value when that is lower (a
+	// minimum never rises) and returns every stored minimum of the
+	// experiment afterwards: the minimum over every replica's looks.
+	LowerPValues(ctx context.Context, experiment string, ps map[string]float64) (map[string]float64, error)
+	// PutExperimentPoint stores one day's results of an experiment (JSON;
+	// day is YYYY-MM-DD), replacing that day's earlier point.
+	PutExperimentPoint(ctx context.Context, experiment, day string, point []byte) error
+	// ExperimentSeries returns an experiment's daily points, oldest first.
+	ExperimentSeries(ctx context.Context, experiment string) ([][]byte, error)
+	// TrimExperimentCounted deletes the keys of counted events (see
+	// ExperimentDelta.Key) added before t, and returns how many it
+	// deleted. The caller no longer counts events older than t, so their
+	// keys are not needed.
+	TrimExperimentCounted(ctx context.Context, before time.Time) (int64, error)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -143,4 +144,79 @@ func (s *Store) ExperimentKey(ctx context.Context) ([]byte, error) {
 		return nil, errors.New("the stored experiment key is not 32 bytes")
 	}
 	return key, nil
+}
+
+// LowerPValues implements store.Experiments.
+func (s *Store) LowerPValues(ctx context.Context, experiment string, ps map[string]float64) (map[string]float64, error) {
+	names := make([]string, 0, len(ps))
+	for n := range ps {
+		names = append(names, n)
+	}
+	slices.Sort(names) // one lock order for every replica
+	out := map[string]float64{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, n := range names {
+			b.Queue(`INSERT INTO experiment_pmin AS m (shop, experiment, name, p) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (shop, experiment, name) DO UPDATE SET p = LEAST(m.p, EXCLUDED.p)`, s.shop, experiment, n, ps[n])
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT name, p FROM experiment_pmin WHERE shop = $1 AND experiment = $2`, s.shop, experiment)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var n string
+			var p float64
+			if err := rows.Scan(&n, &p); err != nil {
+				rows.Close()
+				return err
+			}
+			out[n] = p
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("running p-values of experiment %s: %w", experiment, err)
+	}
+	return out, nil
+}
+
+// PutExperimentPoint implements store.Experiments.
+func (s *Store) PutExperimentPoint(ctx context.Context, experiment, day string, point []byte) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO experiment_series (shop, experiment, day, point) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (shop, experiment, day) DO UPDATE SET point = EXCLUDED.point`, s.shop, experiment, day, string(point))
+	if err != nil {
+		return fmt.Errorf("store the %s point of experiment %s: %w", day, experiment, err)
+	}
+	return nil
+}
+
+// ExperimentSeries implements store.Experiments.
+func (s *Store) ExperimentSeries(ctx context.Context, experiment string) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT point::text FROM experiment_series WHERE shop = $1 AND experiment = $2 ORDER BY day`, s.shop, experiment)
+	if err != nil {
+		return nil, fmt.Errorf("read the series of experiment %s: %w", experiment, err)
+	}
+	var out [][]byte
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, []byte(p))
+	}
+	return out, rows.Err()
+}
+
+// TrimExperimentCounted implements store.Experiments.
+func (s *Store) TrimExperimentCounted(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM experiment_counted WHERE shop = $1 AND counted_at < $2`, s.shop, before.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("trim the counted experiment events: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -94,5 +95,87 @@ func TestExperimentOutcomesAcrossReplicas(t *testing.T) {
 	k2, err := a.ExperimentKey(ctx)
 	if err != nil || string(k1) != string(k2) || len(k1) != 32 {
 		t.Fatalf("keys %x, %x, %v: want one 32-byte key", k1, k2, err)
+	}
+}
+
+// The running minima of the p-values and the daily series are shared: a
+// minimum never rises, whichever store (replica) lowers it; the last point
+// of a day wins and the series is in day order; other experiments are
+// apart.
+func TestExperimentLooksAcrossReplicas(t *testing.T) {
+	a := open(t)
+	ctx := context.Background()
+	got, err := a.LowerPValues(ctx, "e1", map[string]float64{"b\x1fctr": 0.4, "b\x1fconversion": 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]float64{"b\x1fctr": 0.4, "b\x1fconversion": 0.2}; !maps.Equal(got, want) {
+		t.Fatalf("minima %v, want %v", got, want)
+	}
+	cases := []struct {
+		in, want map[string]float64
+	}{
+		// a higher look leaves the minimum; a lower one lowers it
+		{map[string]float64{"b\x1fctr": 0.6, "b\x1fconversion": 0.1}, map[string]float64{"b\x1fctr": 0.4, "b\x1fconversion": 0.1}},
+		// no look: the stored minima
+		{map[string]float64{}, map[string]float64{"b\x1fctr": 0.4, "b\x1fconversion": 0.1}},
+		{map[string]float64{"c\x1fctr": 0.9}, map[string]float64{"b\x1fctr": 0.4, "b\x1fconversion": 0.1, "c\x1fctr": 0.9}},
+	}
+	for i, c := range cases {
+		got, err := a.LowerPValues(ctx, "e1", c.in)
+		if err != nil || !maps.Equal(got, c.want) {
+			t.Errorf("look %d: minima %v, %v; want %v", i, got, err, c.want)
+		}
+	}
+	if got, err := a.LowerPValues(ctx, "e2", nil); err != nil || len(got) != 0 {
+		t.Errorf("another experiment's minima %v, %v; want none", got, err)
+	}
+	for _, p := range []struct{ day, point string }{
+		{"2026-12-02", `{"day":"2026-12-02","n":1}`}, {"2026-12-01", `{"day":"2026-12-01"}`}, {"2026-12-02", `{"day":"2026-12-02","n":2}`},
+	} {
+		if err := a.PutExperimentPoint(ctx, "e1", p.day, []byte(p.point)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	series, err := a.ExperimentSeries(ctx, "e1")
+	if err != nil || len(series) != 2 || string(series[0]) != `{"day":"2026-12-01"}` || string(series[1]) != `{"day":"2026-12-02","n":2}` {
+		t.Fatalf("series %q, %v", series, err)
+	}
+	if series, err := a.ExperimentSeries(ctx, "e2"); err != nil || len(series) != 0 {
+		t.Fatalf("another experiment's series %q, %v", series, err)
+	}
+}
+
+// Counted keys are trimmed by the time they were counted; a trimmed key
+// counts again (the caller no longer sends events that old).
+func TestExperimentCountedKeysAreTrimmed(t *testing.T) {
+	a := open(t)
+	ctx := context.Background()
+	d := store.ExperimentDelta{ExperimentOutcome: store.ExperimentOutcome{Experiment: "e1", Unit: "u", First: time.Now(), Clicks: 1}, Key: "s:1"}
+	add := func() float64 {
+		t.Helper()
+		if err := a.AddExperimentOutcomes(ctx, []store.ExperimentDelta{d}); err != nil {
+			t.Fatal(err)
+		}
+		outs, err := a.ExperimentOutcomes(ctx, "e1")
+		if err != nil || len(outs) != 1 {
+			t.Fatalf("outcomes %v, %v", outs, err)
+		}
+		return outs[0].Clicks
+	}
+	if c := add(); c != 1 {
+		t.Fatalf("%v clicks, want 1", c)
+	}
+	if n, err := a.TrimExperimentCounted(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("trimming before an hour ago deleted %d keys (%v), want 0", n, err)
+	}
+	if c := add(); c != 1 {
+		t.Fatalf("a counted key counted again: %v clicks", c)
+	}
+	if n, err := a.TrimExperimentCounted(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("trimming up to now deleted %d keys (%v), want 1", n, err)
+	}
+	if c := add(); c != 2 {
+		t.Fatalf("after the trim the key should count again: %v clicks, want 2", c)
 	}
 }
