@@ -488,11 +488,15 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 			}
 		}
 	}
+	cut := m.attributionCut()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range evs {
 		if e.Type != events.Click && e.Type != events.AddToCart && e.Type != events.Purchase {
 			continue
+		}
+		if tooOld(e, cut) {
+			continue // its counted key may be trimmed: never count it
 		}
 		for _, x := range m.exps {
 			if x.Status != Running {
@@ -600,6 +604,9 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		case <-snap.C:
 			m.snapshot()
+			if err := m.TrimCounted(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("trimming the counted events failed; will retry in an hour", "error", err)
+			}
 		case <-fit.C:
 			if err := m.FitPositions(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("fitting the position bias failed; the previous fit stays", "error", err)
@@ -749,6 +756,16 @@ func (m *Manager) snapshot() {
 		b, _ := json.Marshal(p)
 		if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bSeries).Put(key(e.ID, day), b) }); err != nil {
 			m.log.Warn("recording the experiment series failed", "experiment", e.ID, "error", err)
+		}
+		if m.shared != nil {
+			// every replica snapshots the same shared results: the last
+			// of the day wins, the same for all
+			ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+			err := m.shared.PutExperimentPoint(ctx, e.ID, day, b)
+			cancel()
+			if err != nil {
+				m.log.Warn("recording the experiment series in the shared store failed", "experiment", e.ID, "error", err)
+			}
 		}
 	}
 }

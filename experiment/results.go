@@ -230,6 +230,14 @@ func (m *Manager) Results(id string) (Results, error) {
 	m.mu.Unlock()
 	r := Results{Experiment: e, Series: []Point{}}
 	r.Variants = Analyse(sums, names, e.PrimaryMetric, e.MDE, pmin)
+	if m.shared != nil {
+		// the running minimum over every replica's looks: lower the
+		// shared one with this look, and report what it is now
+		if pmin, err = m.sharedPMin(id, pmin, e.Status == Running); err != nil {
+			return Results{}, err
+		}
+		r.Variants = Analyse(sums, names, e.PrimaryMetric, e.MDE, pmin)
+	}
 	if e.Method == MethodInterleave {
 		il.PValue = SignTest(float64(il.WinsA), float64(il.WinsB))
 		if n := il.WinsA + il.WinsB + il.Ties; n > 0 {
@@ -268,6 +276,10 @@ func (m *Manager) Results(id string) (Results, error) {
 		}); err != nil {
 			return r, fmt.Errorf("save the running p-values of %s: %w", id, err)
 		}
+	}
+	if m.shared != nil {
+		r.Series, err = m.sharedSeries(id)
+		return r, err
 	}
 	err = m.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bSeries).Cursor()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -187,4 +189,50 @@ func (m *Manager) sharedUnits(id string) ([]*unit, error) {
 			Orders: o.Orders, Revenue: o.Revenue, CreditA: o.CreditA, CreditB: o.CreditB}
 	}
 	return us, nil
+}
+
+// sharedPMin merges this look's running minima of the p-values (keys
+// variant NUL metric) with the shared store's: when lower is set (the
+// experiment runs) the store's minima are lowered to this look's first.
+// It returns the minimum of both per key, the same on every replica.
+func (m *Manager) sharedPMin(id string, look map[string]float64, lower bool) (map[string]float64, error) {
+	in := map[string]float64{}
+	if lower {
+		for k, p := range look {
+			in[strings.ReplaceAll(k, "\x00", "\x1f")] = p // PostgreSQL text holds no NUL
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	stored, err := m.shared.LowerPValues(ctx, id, in)
+	if err != nil {
+		return nil, fmt.Errorf("results of %s: %w", id, err)
+	}
+	out := maps.Clone(look)
+	for k, p := range stored {
+		k = strings.ReplaceAll(k, "\x1f", "\x00")
+		out[k] = Sequential(out[k], p)
+	}
+	return out, nil
+}
+
+// sharedSeries returns an experiment's daily points from the shared
+// store (every replica's snapshots write the same shared results there).
+func (m *Manager) sharedSeries(id string) ([]Point, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	raw, err := m.shared.ExperimentSeries(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := []Point{}
+	for _, b := range raw {
+		var p Point
+		if err := json.Unmarshal(b, &p); err != nil {
+			m.log.Warn("a shared point of an experiment's series cannot be read; skipped", "experiment", id, "error", err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -2,6 +2,8 @@ package experiment
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"path/filepath"
 	"testing"
 
@@ -111,5 +113,82 @@ func TestManagersShareOutcomesThroughTheStore(t *testing.T) {
 		if n := r.Variants[0].Users + r.Variants[1].Users; n != 0 {
 			t.Fatalf("%d users after the only one was deleted", n)
 		}
+	}
+}
+
+// The running minimum of the sequential p-value and the daily series are
+// the same on every replica: a replica that never looked reports the
+// minimum another replica's look reached, although the data now say less;
+// a snapshot one replica takes is in both replicas' series.
+func TestReplicasShareTheRunningPValueAndTheSeries(t *testing.T) {
+	st, err := pgstore.Open(context.Background(), pgtest.URL(t), pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, b := replicaOn(t, st), replicaOn(t, st)
+	e, err := a.Create(contract())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil { // reads the shared definitions
+		t.Fatal(err)
+	}
+	seq := uint64(0)
+	// visit shows an answer to user i on a; the user buys when buys says
+	// so for their variant
+	visit := func(from, to int, buys func(i, variant int) bool) {
+		t.Helper()
+		var evs []events.Event
+		for i := from; i < to; i++ {
+			u := fmt.Sprint("u", i)
+			as, _ := a.Serve("recommend", u)
+			a.Shown(impressions.Impression{RequestID: reqid.New(), Surface: "recommend", UserID: u, Experiment: as.Experiment, Variant: as.Variant, Items: []string{"i1"}}, u)
+			if buys(i, as.Index) {
+				seq++
+				evs = append(evs, events.Event{Seq: seq, UserID: u, ItemID: "i1", Type: events.Purchase, Timestamp: a.now()})
+			}
+		}
+		a.EventsAppended(evs)
+		if err := a.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conversion := func(m *Manager) Comparison {
+		t.Helper()
+		r, err := m.Results(e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Variants[1].VsControl["conversion"]
+	}
+	// first the treatment converts far better: a's look is significant
+	visit(0, 200, func(i, v int) bool { return v == 1 || i%4 == 0 })
+	early := conversion(a)
+	if early.PValue > 0.001 {
+		t.Fatalf("after 200 users converting 100%% against 25%%: p %v, want < 0.001", early.PValue)
+	}
+	// then the control catches up: the data alone say no difference
+	visit(200, 400, func(i, v int) bool { return v == 0 || i%4 == 0 })
+	for _, m := range []*Manager{b, a} { // b never looked before
+		c := conversion(m)
+		if c.PFixed < 0.05 {
+			t.Fatalf("the data still differ (p_fixed %v): the test needs them not to", c.PFixed)
+		}
+		if c.PValue != early.PValue {
+			t.Errorf("reported p %v, want the running minimum %v of a's earlier look (p_fixed now %v)", c.PValue, early.PValue, c.PFixed)
+		}
+	}
+	a.snapshot()
+	ra, errA := a.Results(e.ID)
+	rb, errB := b.Results(e.ID)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if len(rb.Series) != 1 || rb.Series[0].Day != a.now().UTC().Format("2006-01-02") || rb.Series[0].Variants[0].Users != ra.Variants[0].Users {
+		t.Fatalf("b's series %+v; want a's snapshot of today with %d control users", rb.Series, ra.Variants[0].Users)
+	}
+	if len(ra.Series) != 1 || !reflect.DeepEqual(ra.Series, rb.Series) {
+		t.Fatalf("series differ: a %+v, b %+v", ra.Series, rb.Series)
 	}
 }

@@ -302,6 +302,10 @@ func key(id string) ([]byte, bool) {
 	return k, true
 }
 
+// Retention is how long records are kept: the attribution window, since
+// an event carrying the request id of an older answer finds nothing.
+func (l *Log) Retention() time.Duration { return l.opts.Retention }
+
 // Trim deletes the records older than the retention.
 func (l *Log) Trim() error {
 	cut := make([]byte, 4)
