@@ -3,8 +3,8 @@ package experiment
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/aisle-dev/aisle/events"
