@@ -209,6 +209,9 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err = a.openExperiments(); err != nil {
 		return nil, err
 	}
+	// popular and trending count clicks weighted by the inverse of their
+	// position's examination on the surface that showed them (issue 15)
+	a.svc.SetPositionWeight(a.exp.EventPositionWeight)
 	a.srv.AddPrivacyRoutes()
 	var mode search.Mode
 	if a.ix, mode, err = wire.NewSearchIndex(ctx, cfg, a.log, a.st); err != nil {

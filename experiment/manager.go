@@ -686,6 +686,24 @@ func (m *Manager) PositionWeight(surface string, pos int) float64 {
 	return m.Propensities(surface).Weight(pos)
 }
 
+// EventPositionWeight is the inverse propensity weight of an event for a
+// learner that sums what shoppers do (popular and trending lists): 1/θ_k
+// of the surface of the answer the event's request id names, at the
+// event's position k (PositionWeight). It is 1 for an event without a
+// request id or a position, an answer no longer in the impression log, or
+// a surface without a trusted fit (Propensities: on recommendation
+// surfaces only one from explored answers).
+func (m *Manager) EventPositionWeight(e events.Event) float64 {
+	if e.Position < 1 || e.RequestID == "" || m.pos.Load() == nil {
+		return 1
+	}
+	imp, ok, err := m.imp.Get(e.RequestID)
+	if err != nil || !ok {
+		return 1
+	}
+	return m.PositionWeight(imp.Surface, e.Position)
+}
+
 // Flush writes the outcomes changed since the last flush (and adds them
 // to the shared store, when there is one).
 func (m *Manager) Flush() error {

@@ -119,6 +119,8 @@ type Service struct {
 	items    *items
 	ledger   *ledger
 	profiles *profiles
+	// posWeight corrects the popularity ledger for position bias (position.go)
+	posWeight atomic.Pointer[func(events.Event) float64]
 
 	models atomic.Pointer[modelSet]
 
@@ -275,7 +277,7 @@ func (s *Service) recordTo(l *ledger, ps *profiles, e events.Event) {
 		return
 	}
 	w := s.cfg.Weight(e.Type, e.Value)
-	l.add(e, i, w, !s.Personalized(e.UserID))
+	l.add(e, i, w*s.positionWeight(e), !s.Personalized(e.UserID))
 	if e.UserID != "" {
 		ps.add(e.UserID, i, w, e.Timestamp.Unix(), slices.Contains(s.cfg.ExcludeTypes, e.Type))
 	}
