@@ -41,7 +41,7 @@ func TestEventPositionWeight(t *testing.T) {
 	m.pos.Store(&map[string]impressions.Propensities{
 		"search":    {Theta: theta, Lists: 5000, Method: "em"},
 		"recommend": {Theta: theta, Lists: 5000, Method: "randomised"},
-		"trending":  {Theta: theta, Lists: 5000, Method: "em"},         // confounded: not trusted
+		"trending":  {Theta: theta, Lists: 5000, Method: "em"},        // confounded: not trusted
 		"popular":   {Theta: theta, Lists: 500, Method: "randomised"}, // too few answers
 		"":          {Theta: theta, Lists: 9000, Method: "em"},
 	})
