@@ -45,13 +45,20 @@ func personalisedStudy(ctx context.Context, cfg PositionConfig) (PositionReport,
 	for k := range n {
 		rep.TrueTheta[k] = math.Pow(float64(k+1), -cfg.Bias)
 	}
+	// an item's appeal to every shopper, from its own stream so that
+	// Appeal 0 draws the same world as before it existed
+	appeal := make([]float64, items)
+	arng := rand.New(rand.NewPCG(cfg.Seed, 0x51ed2701f3a5c7b9))
+	for i := range appeal {
+		appeal[i] = math.Pow(arng.Float64(), 2)
+	}
 	rel := make([][]float64, users)
 	skew := make([][]float64, users)
 	for u := range rel {
 		rel[u], skew[u] = make([]float64, items), make([]float64, items)
 		for i := range items {
 			// most items mean little to a shopper, a few a lot
-			rel[u][i] = 0.02 + 0.6*math.Pow(rng.Float64(), 2)
+			rel[u][i] = 0.02 + 0.6*((1-cfg.Appeal)*math.Pow(rng.Float64(), 2)+cfg.Appeal*appeal[i])
 			skew[u][i] = cfg.Skew * rng.NormFloat64()
 		}
 	}
@@ -134,6 +141,13 @@ func personalisedStudy(ctx context.Context, cfg PositionConfig) (PositionReport,
 	if rep.EMTheta == nil {
 		rep.EMTheta = p.Theta
 	}
+	if cfg.Appeal > 0 {
+		pop, err := popularityStudy(ctx, cfg, m, evs, rel, skew, rep.TrueTheta)
+		if err != nil {
+			return rep, err
+		}
+		rep.Popularity = &pop
+	}
 	rep.RankedClicks /= float64(rep.Lists)
 	rep.ShownClicks /= float64(rep.Lists)
 	if rep.Explored > 0 {
@@ -160,4 +174,7 @@ func (r *PositionReport) writePersonalised(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nExpected clicks per answer (true θ and relevance): %.4f in the ranker's order, %.4f as shown (cost of exploring %.2f%%); an explored answer alone %.4f.\n",
 		r.RankedClicks, r.ShownClicks, cost, r.ExploredListClicks)
+	if r.Popularity != nil {
+		r.Popularity.write(w, c)
+	}
 }

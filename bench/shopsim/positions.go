@@ -45,6 +45,13 @@ type PositionConfig struct {
 	// shuffled (experiments.explore_share) and flagged.
 	Personalised bool
 	ExploreShare float64
+	// Appeal, in a personalised study, is the share of an item's relevance
+	// to a shopper that is its appeal to every shopper (0 … 1, default 0:
+	// tastes are wholly personal). With some, popularity means something,
+	// and the study also compares the popular list the recommender's
+	// ledger learns from the clicks, plainly and position-corrected
+	// (popularity.go).
+	Appeal float64
 }
 
 func (c *PositionConfig) defaults() {
@@ -93,6 +100,10 @@ type PositionReport struct {
 	Explored                                      int
 	EMTheta, ThetaSE                              []float64
 	RankedClicks, ShownClicks, ExploredListClicks float64
+	// Popularity (personalised study with Appeal > 0): the popular list
+	// recommend's ledger learns from the clicks, plain, weighted by the
+	// shop's estimated propensities and by the true ones.
+	Popularity *PopularityReport
 }
 
 // PositionStudy runs the study. It uses the real impression log, the
@@ -103,6 +114,9 @@ func PositionStudy(ctx context.Context, cfg PositionConfig) (PositionReport, err
 	rep := PositionReport{Config: cfg}
 	if cfg.Dir == "" {
 		return rep, fmt.Errorf("position study: no directory for its logs")
+	}
+	if cfg.Appeal < 0 || cfg.Appeal > 1 || math.IsNaN(cfg.Appeal) {
+		return rep, fmt.Errorf("position study: appeal %v: want 0 … 1", cfg.Appeal)
 	}
 	if cfg.Personalised {
 		return personalisedStudy(ctx, cfg)

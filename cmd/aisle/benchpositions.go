@@ -53,5 +53,6 @@ in expected clicks. See docs/experiments.md.`,
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	f.BoolVar(&cfg.Personalised, "personalised", false, "personalised recommendation answers instead of searches")
 	f.Float64Var(&cfg.ExploreShare, "explore", 0, "with --personalised: share of answers shuffled (experiments.explore_share)")
+	f.Float64Var(&cfg.Appeal, "appeal", 0, "with --personalised: share of relevance that is an item's appeal to every shopper; above 0 the report also compares the popular list learnt from the clicks, plain and position-corrected")
 	return cmd
 }
