@@ -10,6 +10,21 @@ import (
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
 )
 
+// twoReplicasOnPostgres starts two servers on one PostgreSQL schema (and
+// one NATS feed), each with its own data directory, and returns their URLs.
+func twoReplicasOnPostgres(t *testing.T) (urlA, urlB string) {
+	t.Helper()
+	cfg := clusterConfig(t)
+	cfg.Store = pgtest.URL(t)
+	cfg.Data = t.TempDir()
+	cfg.Recommend.RetrainEvery = 0
+	_, urlA, _ = replica(t, cfg, "a")
+	cfgB := cfg
+	cfgB.Data = t.TempDir()
+	_, urlB, _ = replica(t, cfgB, "b")
+	return urlA, urlB
+}
+
 // The running minimum of the always-valid p-value is shared by the
 // replicas (issue 15): after replica A's look found a strong difference
 // and later traffic washed it out, replica B, which never looked before,
@@ -18,14 +33,7 @@ func TestExperimentPValueAcrossReplicasOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two servers and 400 shoppers: not in -short")
 	}
-	cfg := clusterConfig(t)
-	cfg.Store = pgtest.URL(t)
-	cfg.Data = t.TempDir()
-	cfg.Recommend.RetrainEvery = 0
-	_, urlA, _ := replica(t, cfg, "a")
-	cfgB := cfg
-	cfgB.Data = t.TempDir()
-	_, urlB, _ := replica(t, cfgB, "b")
+	urlA, urlB := twoReplicasOnPostgres(t)
 
 	call(t, "POST", urlA+"/api/items", `[{"id":"a","title":"blue pen","price":2},{"id":"b","title":"red pen","price":3}]`, 200, nil)
 	call(t, "POST", urlA+"/api/events", `[{"user_id":"x","item_id":"a","type":"purchase"}]`, 200, nil)

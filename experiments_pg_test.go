@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
 )
 
 // Experiments across replicas (issue 15): two replicas on one PostgreSQL
@@ -15,14 +13,7 @@ import (
 // answer counts (the serving replica attributes it); a purchase that both
 // replicas see counts once.
 func TestExperimentsAcrossReplicasOnPostgres(t *testing.T) {
-	cfg := clusterConfig(t)
-	cfg.Store = pgtest.URL(t)
-	cfg.Data = t.TempDir()
-	cfg.Recommend.RetrainEvery = 0
-	_, urlA, _ := replica(t, cfg, "a")
-	cfgB := cfg
-	cfgB.Data = t.TempDir()
-	_, urlB, _ := replica(t, cfgB, "b")
+	urlA, urlB := twoReplicasOnPostgres(t)
 
 	call(t, "POST", urlA+"/api/items", `[{"id":"a","title":"blue pen","price":2},{"id":"b","title":"red pen","price":3},{"id":"c","title":"stapler","price":10}]`, 200, nil)
 	call(t, "POST", urlA+"/api/events", `[{"user_id":"x","item_id":"a","type":"purchase"},{"user_id":"y","item_id":"b","type":"purchase"}]`, 200, nil)

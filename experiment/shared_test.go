@@ -37,24 +37,31 @@ func replicaOn(t *testing.T, shared store.Experiments) *Manager {
 	return m
 }
 
-// Two managers (two replicas) on one PostgreSQL store: the experiment
-// created on one serves on the other; each counts the exposures of the
-// answers it served and the clicks on them; a purchase both see counts
-// once; both report the same results; a deleted shopper leaves them.
-func TestManagersShareOutcomesThroughTheStore(t *testing.T) {
+// twoReplicas opens two managers on one PostgreSQL store and starts the
+// contract experiment on a; b has read its definition.
+func twoReplicas(t *testing.T) (a, b *Manager, e Experiment) {
+	t.Helper()
 	st, err := pgstore.Open(context.Background(), pgtest.URL(t), pgstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	a, b := replicaOn(t, st), replicaOn(t, st)
-	e, err := a.Create(contract())
-	if err != nil {
+	t.Cleanup(func() { st.Close() }) // after the managers' cleanups
+	a, b = replicaOn(t, st), replicaOn(t, st)
+	if e, err = a.Create(contract()); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Flush(); err != nil { // reads the shared definitions
 		t.Fatal(err)
 	}
+	return a, b, e
+}
+
+// Two managers (two replicas) on one PostgreSQL store: the experiment
+// created on one serves on the other; each counts the exposures of the
+// answers it served and the clicks on them; a purchase both see counts
+// once; both report the same results; a deleted shopper leaves them.
+func TestManagersShareOutcomesThroughTheStore(t *testing.T) {
+	a, b, e := twoReplicas(t)
 	if _, err := b.Create(contract()); err == nil {
 		t.Fatal("a second experiment on the surface was accepted by the other replica")
 	}
@@ -121,19 +128,7 @@ func TestManagersShareOutcomesThroughTheStore(t *testing.T) {
 // minimum another replica's look reached, although the data now say less;
 // a snapshot one replica takes is in both replicas' series.
 func TestReplicasShareTheRunningPValueAndTheSeries(t *testing.T) {
-	st, err := pgstore.Open(context.Background(), pgtest.URL(t), pgstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	a, b := replicaOn(t, st), replicaOn(t, st)
-	e, err := a.Create(contract())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Flush(); err != nil { // reads the shared definitions
-		t.Fatal(err)
-	}
+	a, b, e := twoReplicas(t)
 	seq := uint64(0)
 	// visit shows an answer to user i on a; the user buys when buys says
 	// so for their variant
