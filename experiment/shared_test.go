@@ -186,4 +186,12 @@ func TestReplicasShareTheRunningPValueAndTheSeries(t *testing.T) {
 	if len(ra.Series) != 1 || !reflect.DeepEqual(ra.Series, rb.Series) {
 		t.Fatalf("series differ: a %+v, b %+v", ra.Series, rb.Series)
 	}
+	// the hourly trim reaches the shared store: nothing here is older
+	// than the attribution window, so the results stay
+	if err := b.TrimCounted(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := b.Results(e.ID); err != nil || r.Variants[0].Orders != ra.Variants[0].Orders {
+		t.Fatalf("after the trim: %+v, %v", r.Variants, err)
+	}
 }
