@@ -24,8 +24,11 @@ personalised recommendations instead (--queries shoppers over one catalogue),
 where the EM fit is confounded, and --explore shuffles that share of them
 (experiments.explore_share): the report compares the EM fit and the estimate
 from the explored answers with the true curve, and gives the cost of exploring
-in expected clicks. See docs/experiments.md.`,
-		Example: "  aisle bench positions --bias 1.5 --seed 2\n  aisle bench positions --personalised --queries 300 --searches 40000 --explore 0.02 --seed 4",
+in expected clicks. With --appeal (a share of relevance common to every shopper)
+it also compares the popular list recommend's ledger learns from the clicks,
+plainly and weighted by the estimated propensities, once and in the list's daily
+feedback loop. See docs/experiments.md.`,
+		Example: "  aisle bench positions --bias 1.5 --seed 2\n  aisle bench positions --personalised --queries 300 --searches 40000 --explore 0.02 --seed 4\n  aisle bench positions --personalised --queries 300 --searches 40000 --explore 0.05 --appeal 0.5 --bias 2 --seed 4",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "aisle-positions-")
