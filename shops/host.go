@@ -190,9 +190,10 @@ func (h *Host) changed(c Change) {
 	}()
 }
 
-// deletedElsewhere closes a shop another replica deleted and removes
-// this replica's directory of it (the rows in the store are that
-// replica's to remove).
+// deletedElsewhere closes a shop another replica deleted, removes this
+// replica's directory of it, and then its rows in a shared store again
+// (the other replica removed them, but this one may have written some
+// before it closed the shop).
 func (h *Host) deletedElsewhere(id string) {
 	h.mu.Lock()
 	s := h.live[id]
@@ -218,6 +219,15 @@ func (h *Host) deletedElsewhere(id string) {
 	if _, ok := h.reg.Get(id); !ok { // not created again meanwhile
 		if err := os.RemoveAll(Dir(h.cfg.Data, id)); err != nil {
 			h.log.Error("removing the directory of a shop deleted on another replica failed", "shop", id, "error", err)
+		}
+		// rows this replica wrote between the delete and the close: the
+		// replica that took the DELETE removed the rest already
+		if h.cfg.Store != "" {
+			ctx, cancel := context.WithTimeout(h.bg, time.Minute)
+			if err := dropStoredShop(ctx, h.cfg.Store, h.pool, id); err != nil {
+				h.log.Error("removing the rows of a shop deleted on another replica failed", "shop", id, "error", err)
+			}
+			cancel()
 		}
 	}
 	h.mu.Lock()

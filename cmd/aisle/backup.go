@@ -78,13 +78,13 @@ store). Put them back with aisle restore.`,
 				return err
 			}
 			if g.shop == "" || g.shop == shops.DefaultID { // a deployment: its shops and keys too
-				ok, ids, err := backupShops(cmd.Context(), dataDir, url, key, to)
+				ok, ids, sides, err := backupShops(cmd.Context(), dataDir, url, key, to)
 				if err != nil {
 					return err
 				}
 				if ok {
-					fmt.Fprintf(cmd.OutOrStdout(), "shop registry written to %s, and the stores of %d shops beside it (%s), checked\n",
-						registryBackupPath(to), len(ids), shopBackupPath(to, "ID"))
+					fmt.Fprintf(cmd.OutOrStdout(), "shop registry written to %s, and the stores of %d shops beside it (%s) with %d side files (%s), checked\n",
+						registryBackupPath(to), len(ids), shopBackupPath(to, "ID"), sides, sidePath(shopSideBase(to, "ID"), "NAME"))
 				}
 			}
 			return nil
