@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -406,4 +409,78 @@ func (r *Registry) tell(id string, before Shop, had bool, after *Shop) {
 		c.Before = &before
 	}
 	f(c)
+}
+
+// ImportFile copies a registry file (shops.db of a deployment that kept
+// its registry in the data directory before it moved to PostgreSQL) into
+// a registry in PostgreSQL that is still empty: its shops, their keys and
+// pending deletions, each shop in one transaction. It reports how many
+// shops and keys it copied (0, 0 when the tables were not empty, the file
+// does not exist, or the registry is a file itself). The file is left as
+// it is.
+func (r *Registry) ImportFile(ctx context.Context, path string) (shops, keys int, err error) {
+	p, ok := r.be.(*pgBackend)
+	if !ok {
+		return 0, 0, nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return 0, 0, nil
+	}
+	empty, err := p.reg.Empty(ctx)
+	if err != nil || !empty {
+		return 0, 0, err
+	}
+	file, err := OpenRegistry(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer file.Close()
+	pending, err := file.Deleting()
+	if err != nil {
+		return 0, 0, err
+	}
+	file.mu.RLock()
+	byShop := map[string][]Key{}
+	for _, k := range file.keys {
+		byShop[k.Shop] = append(byShop[k.Shop], k)
+	}
+	all := slices.Collect(maps.Values(file.shops))
+	file.mu.RUnlock()
+	ids := map[string]bool{}
+	for _, sh := range all {
+		ids[sh.ID] = true
+	}
+	for id := range byShop {
+		if !ids[id] && id == DefaultID {
+			all = append(all, Shop{ID: DefaultID, Created: time.Now().UTC()})
+		}
+	}
+	for _, sh := range all {
+		row, err := rowOfShop(sh)
+		if err != nil {
+			return shops, keys, err
+		}
+		err = p.reg.Change(ctx, sh.ID, func(tx *pgstore.RegistryTx) error {
+			if err := tx.Put(row); err != nil {
+				return err
+			}
+			for _, k := range byShop[sh.ID] {
+				if err := tx.PutKey(rowOfKey(k)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return shops, keys, fmt.Errorf("copy shop %q of %s into PostgreSQL: %w", sh.ID, path, err)
+		}
+		shops++
+		keys += len(byShop[sh.ID])
+	}
+	for _, id := range pending {
+		if err := p.reg.Change(ctx, id, func(tx *pgstore.RegistryTx) error { return tx.MarkDeleting(id) }); err != nil {
+			return shops, keys, fmt.Errorf("copy the pending deletion of shop %q into PostgreSQL: %w", id, err)
+		}
+	}
+	return shops, keys, r.reloadAll(ctx, p)
 }

@@ -112,6 +112,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, 
 	var reg *shops.Registry
 	if pool != nil {
 		reg, err = shops.OpenPostgresRegistry(ctx, pool)
+		if err == nil {
+			// a deployment that kept its registry in the data directory
+			// before: its shops and keys move to the (still empty) tables
+			var n, k int
+			n, k, err = reg.ImportFile(ctx, filepath.Join(cfg.Data, shops.RegistryFile))
+			if n > 0 {
+				log.Info("shop registry copied from the data directory into PostgreSQL", "shops", n, "keys", k)
+			}
+			if err != nil {
+				reg.Close()
+			}
+		}
 	} else {
 		reg, err = shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
 	}

@@ -241,3 +241,19 @@ func (t *RegistryTx) ShopExists(shop string) (bool, error) {
 	err := t.tx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM registry_shops WHERE shop = $1)`, shop).Scan(&ok)
 	return ok, err
 }
+
+// MarkDeleting records that the deletion of shop is not finished.
+func (t *RegistryTx) MarkDeleting(shop string) error {
+	_, err := t.tx.Exec(t.ctx, `INSERT INTO registry_deleting (shop) VALUES ($1) ON CONFLICT DO NOTHING`, shop)
+	return err
+}
+
+// Empty tells whether the registry holds no shop, key or pending deletion.
+func (r *Registry) Empty(ctx context.Context) (bool, error) {
+	var any bool
+	err := r.s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM registry_shops) OR EXISTS (SELECT 1 FROM registry_keys) OR EXISTS (SELECT 1 FROM registry_deleting)`).Scan(&any)
+	if err != nil {
+		return false, fmt.Errorf("read the shop registry: %w", err)
+	}
+	return !any, nil
+}
