@@ -196,26 +196,8 @@ func (h *Host) changed(c Change) {
 // before it closed the shop).
 func (h *Host) deletedElsewhere(id string) {
 	h.mu.Lock()
-	s := h.live[id]
-	delete(h.live, id)
-	done := make(chan struct{})
-	prev := h.closing[id]
-	h.closing[id] = done
-	for s != nil && s.inflight > 0 {
-		h.gone.Wait()
-	}
-	h.mu.Unlock()
-	if prev != nil {
-		<-prev
-	}
-	if s != nil {
-		<-s.ready
-		if s.a != nil {
-			if err := s.a.Close(); err != nil {
-				h.log.Error("closing a shop deleted on another replica failed", "shop", id, "error", err)
-			}
-		}
-	}
+	finish := h.shutLocked(id, "closing a shop deleted on another replica failed")
+	defer finish()
 	if _, ok := h.reg.Get(id); !ok { // not created again meanwhile
 		if err := os.RemoveAll(Dir(h.cfg.Data, id)); err != nil {
 			h.log.Error("removing the directory of a shop deleted on another replica failed", "shop", id, "error", err)
@@ -230,14 +212,45 @@ func (h *Host) deletedElsewhere(id string) {
 			cancel()
 		}
 	}
-	h.mu.Lock()
-	close(done)
-	if h.closing[id] == done {
-		delete(h.closing, id)
-	}
-	delete(h.limiters, id)
-	h.mu.Unlock()
 	h.log.Info("shop deleted on another replica: closed here", "shop", id)
+}
+
+// shutLocked takes a shop out of service for good; h.mu must be held,
+// and is released on return. The shop leaves the live shops and is marked
+// closing (a request for it meanwhile waits, then finds it gone), its
+// running requests end, an idle unload under way ends, and it is closed
+// (failure is logged as msg). finish clears the mark and the shop's rate
+// limiter.
+func (h *Host) shutLocked(id, msg string) (finish func()) {
+	s := h.live[id]
+	delete(h.live, id)
+	done := make(chan struct{})
+	prev := h.closing[id] // an idle unload under way
+	h.closing[id] = done
+	for s != nil && s.inflight > 0 {
+		h.gone.Wait()
+	}
+	h.mu.Unlock()
+	if prev != nil {
+		<-prev
+	}
+	if s != nil {
+		<-s.ready
+		if s.a != nil {
+			if err := s.a.Close(); err != nil {
+				h.log.Error(msg, "shop", id, "error", err)
+			}
+		}
+	}
+	return func() {
+		h.mu.Lock()
+		close(done)
+		if h.closing[id] == done {
+			delete(h.closing, id)
+		}
+		delete(h.limiters, id)
+		h.mu.Unlock()
+	}
 }
 
 // sweep finishes the deletions a crash interrupted and reports shop
@@ -566,35 +579,7 @@ func (h *Host) Delete(ctx context.Context, id string) (Deleted, error) {
 		h.mu.Unlock()
 		return d, err
 	}
-	s := h.live[id]
-	delete(h.live, id)
-	done := make(chan struct{})
-	prev := h.closing[id] // an idle unload under way
-	h.closing[id] = done
-	for s != nil && s.inflight > 0 {
-		h.gone.Wait()
-	}
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		close(done)
-		if h.closing[id] == done {
-			delete(h.closing, id)
-		}
-		delete(h.limiters, id)
-		h.mu.Unlock()
-	}()
-	if prev != nil {
-		<-prev
-	}
-	if s != nil {
-		<-s.ready
-		if s.a != nil {
-			if err := s.a.Close(); err != nil {
-				h.log.Error("closing a deleted shop failed", "shop", id, "error", err)
-			}
-		}
-	}
+	defer h.shutLocked(id, "closing a deleted shop failed")()
 	// the removal goes on if the client leaves: the shop is gone already
 	if err := h.removeData(context.WithoutCancel(ctx), id); err != nil {
 		return d, fmt.Errorf("%w (it is removed at the next start)", err)
