@@ -81,20 +81,24 @@ func TestRegistryAcrossReplicasOnPostgres(t *testing.T) {
 	}
 	var k struct{ ID, Key string }
 	json.Unmarshal(a.must(201, "POST", "/api/shops/acme/keys", opKey, `{"scopes":["read","write"]}`), &k)
-	if d, ok := within(second, func() bool {
-		c, _ := b.do("GET", "/api/shops/acme/items", k.Key, "")
-		return c == 200
-	}); !ok {
-		t.Fatal("a key made on A does not open its shop on B after 1 s")
+	// known (403: the key routes need admin) rather than unknown (401);
+	// this route checks the key without loading the shop
+	known := func(s *testServer, key string) int {
+		c, _ := s.do("GET", "/api/shops/acme/keys/none", key, "")
+		return c
+	}
+	if d, ok := within(second, func() bool { return known(b, k.Key) == 403 }); !ok {
+		t.Fatal("a key made on A is not known on B after 1 s")
 	} else {
 		t.Logf("key made on A accepted on B after %s", d)
 	}
 	b.must(200, "POST", "/api/shops/acme/items", k.Key, `[{"id":"p1","title":"copper teapot"}]`)
-	if _, ok := within(second, func() bool {
+	// (A loads acme on this first request: not a matter of the registry)
+	if _, ok := within(5*second, func() bool {
 		_, body := a.do("GET", "/api/shops/acme/search?q=teapot", k.Key, "")
 		return strings.Contains(string(body), `"p1"`)
 	}); !ok {
-		t.Error("an item written to acme on B is not found on A after 1 s")
+		t.Error("an item written to acme on B is not found on A after 5 s")
 	}
 	// the key opens nothing of another shop, on either replica
 	for _, s := range []*testServer{a, b} {
@@ -114,7 +118,7 @@ func TestRegistryAcrossReplicasOnPostgres(t *testing.T) {
 
 	// revoked on A: refused on B within a second
 	a.must(200, "DELETE", "/api/shops/acme/keys/"+k.ID, opKey, "")
-	d, ok := within(second, func() bool { c, _ := b.do("GET", "/api/shops/acme/items", k.Key, ""); return c == 401 })
+	d, ok := within(second, func() bool { return known(b, k.Key) == 401 })
 	if !ok {
 		t.Fatal("a key revoked on A still opens acme on B after 1 s")
 	}
@@ -175,13 +179,14 @@ func TestRegistryAcrossReplicasOnPostgres(t *testing.T) {
 	if rows := storedRows(t, cfg.Store, "acme"); len(rows) > 0 {
 		t.Errorf("acme's rows are still in PostgreSQL: %v", rows)
 	}
-	// and the id can be used again, from B, for an empty shop that A serves
+	// and the id can be used again, from B, for an empty shop that A
+	// serves (loading it there)
 	b.must(201, "POST", "/api/shops", opKey, `{"id":"acme"}`)
-	if _, ok := within(second, func() bool {
+	if _, ok := within(5*second, func() bool {
 		c, body := a.do("GET", "/api/shops/acme/stats", opKey, "")
 		return c == 200 && strings.Contains(string(body), `"items":0`)
 	}); !ok {
-		t.Error("acme created again on B is not served, empty, by A after 1 s")
+		t.Error("acme created again on B is not served, empty, by A after 5 s")
 	}
 }
 

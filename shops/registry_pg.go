@@ -336,11 +336,16 @@ func (r *Registry) follow(ctx context.Context, p *pgBackend, feed bus.Bus, from 
 // reloadShop reads one shop and its keys again and tells the listener
 // when the shop changed.
 func (r *Registry) reloadShop(ctx context.Context, p *pgBackend, id string) error {
+	// read under the lock this replica's own changes hold while they
+	// write: a read from before a local change then cannot overwrite it
+	// in memory after it (a key revoked here working again until the
+	// feed brings the revocation back)
+	r.mu.Lock()
 	sh, keys, err := p.loadShop(ctx, id)
 	if err != nil {
+		r.mu.Unlock()
 		return err
 	}
-	r.mu.Lock()
 	before, had := r.shops[id]
 	if sh != nil {
 		r.shops[id] = *sh
@@ -362,15 +367,16 @@ func (r *Registry) reloadShop(ctx context.Context, p *pgBackend, id string) erro
 
 // reloadAll reads every shop and key again.
 func (r *Registry) reloadAll(ctx context.Context, p *pgBackend) error {
+	r.mu.Lock() // as in reloadShop
 	shops, keys, err := p.load(ctx)
 	if err != nil {
+		r.mu.Unlock()
 		return fmt.Errorf("read the shop registry in PostgreSQL: %w", err)
 	}
 	now := map[string]Shop{}
 	for _, s := range shops {
 		now[s.ID] = s
 	}
-	r.mu.Lock()
 	old := r.shops
 	r.shops = now
 	r.keys = map[string]Key{}
