@@ -148,7 +148,9 @@ func New(opts Options) (*Host, error) {
 		return nil, fmt.Errorf("shops: register metrics: %w", err)
 	}
 	h.reg.OnChange(h.changed)
-	if err := h.reg.Follow(context.Background(), opts.Feed, h.log); err != nil {
+	fctx, fcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer fcancel()
+	if err := h.reg.Follow(fctx, opts.Feed, h.log); err != nil {
 		h.reg.OnChange(nil)
 		return nil, fmt.Errorf("shops: %w", err)
 	}
