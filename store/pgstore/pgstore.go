@@ -89,11 +89,16 @@ var (
 // parameter selects the schema), applies the schema migrations not yet
 // applied and returns the store of opts.Shop.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	pool, err := OpenPool(ctx, url, opts.MaxConns)
 	if err != nil {
-		return nil, fmt.Errorf("store URL %s: %w (expected postgres://user@host:5432/db?sslmode=disable)", Redact(url), err)
+		return nil, err
 	}
-	return OpenConfig(ctx, cfg, opts)
+	s, err := openOn(ctx, pool, opts.Shop)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // OpenConfig is Open with a parsed pool configuration.
