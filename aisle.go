@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -69,7 +70,14 @@ type options struct {
 	demo       bool
 	turn       func(context.Context) (func(), error)
 	relayFault func(step string) error
+	pool       *pgxpool.Pool
 }
+
+// WithPostgresPool opens the store (when the configuration names a
+// PostgreSQL store) on pool, a pool shared by the shops of a process
+// (pgstore.OpenPool), instead of a pool of its own. The caller closes the
+// pool after Aisle.
+func WithPostgresPool(pool *pgxpool.Pool) Option { return func(o *options) { o.pool = pool } }
 
 // withRelayFault makes the outbox relay fail at a step (tests: a replica
 // killed between commit and publish).
@@ -171,7 +179,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 			a.Close()
 		}
 	}()
-	if a.eng, a.st, err = wire.OpenEngine(cfg, a.log); err != nil {
+	if a.eng, a.st, err = wire.OpenEngine(cfg, a.log, o.pool); err != nil {
 		return nil, err
 	}
 	if a.privacy, err = wire.PrivacyOptions(cfg, a.eng.Types()); err != nil {
@@ -230,7 +238,7 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	if err = a.srv.Registry().Register(newCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register metrics: %w", err)
 	}
-	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Store: a.eng.Store(), Log: a.log, Reload: a.reload}
+	a.follower = &bus.Follower{Bus: a.cluster.Bus, Engine: a.eng, Store: a.eng.Store(), Log: a.log, Reload: a.reload, Shop: shopOf(cfg)}
 	if err = a.srv.Registry().Register(newClusterCollector(a)); err != nil {
 		return nil, fmt.Errorf("aisle: register cluster metrics: %w", err)
 	}
@@ -300,6 +308,18 @@ func (a *Aisle) Handler() http.Handler { return a.srv }
 // Registry is the Prometheus registry /metrics serves, for the metrics of
 // a program that embeds Aisle (the shop host's per-shop figures).
 func (a *Aisle) Registry() *prometheus.Registry { return a.srv.Registry() }
+
+// shopOf is the shop a configuration opens ("default" when unset).
+func shopOf(cfg config.Config) string {
+	if cfg.Shop == "" {
+		return "default"
+	}
+	return cfg.Shop
+}
+
+// Feed is the change feed this Aisle follows (in memory for a single
+// server, NATS JetStream in a cluster): the shop registry follows it too.
+func (a *Aisle) Feed() bus.Bus { return a.cluster.Bus }
 
 // Engine is the engine under the API, for programs that ingest or read
 // without HTTP.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,10 @@ type Follower struct {
 	// needs (it was down, or fell behind, longer than the feed keeps).
 	Reload func(ctx context.Context) error
 	Log    *slog.Logger
+	// Shop, when set, is the shop this follower applies: the changes of
+	// other shops on the same feed are passed over (each shop of a
+	// process follows the feed for itself).
+	Shop string
 
 	pos      atomic.Uint64 // last position applied
 	applied  atomic.Int64  // messages applied
@@ -37,6 +42,11 @@ type Follower struct {
 	reloads  atomic.Int64
 	doneOnce sync.Once
 }
+
+// KindShopsPrefix starts the kinds of changes of the shop registry
+// ("shops.registry"), which the feed carries for package shops, not for
+// an engine.
+const KindShopsPrefix = "shops."
 
 // Stats are a follower's counters.
 type Stats struct {
@@ -144,6 +154,11 @@ func (f *Follower) Run(ctx context.Context, from uint64, caughtUp func()) error 
 }
 
 func (f *Follower) apply(ctx context.Context, d Delivery) {
+	if (f.Shop != "" && d.Shop != "" && d.Shop != f.Shop) || strings.HasPrefix(d.Kind, KindShopsPrefix) {
+		// another shop's change, or a change of the shop registry (which
+		// package shops follows itself): nothing for this engine
+		return
+	}
 	if ar, ok := f.Engine.(AppliedRanger); ok {
 		// this replica's own batch (or one delivered before): nothing
 		// to read or tell

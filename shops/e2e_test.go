@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/aisle-dev/aisle"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/shops"
+	"github.com/aisle-dev/aisle/store/pgstore"
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
 )
 
@@ -54,16 +57,23 @@ func start(t testing.TB, cfg config.Config) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	queue := shops.NewTrainingQueue()
-	a, err := aisle.Open(ctx, cfg, aisle.WithTrainingTurn(queue.Turn(shops.DefaultID)))
+	opts := []aisle.Option{aisle.WithTrainingTurn(queue.Turn(shops.DefaultID))}
+	// as aisle serve: on PostgreSQL one pool for every shop, and the
+	// registry in the database
+	var pool *pgxpool.Pool
+	if cfg.Store != "" {
+		var err error
+		if pool, err = pgstore.OpenPool(ctx, cfg.Store, 0); err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, aisle.WithPostgresPool(pool))
+	}
+	a, err := aisle.Open(ctx, cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
-	if err != nil {
-		a.Close()
-		t.Fatal(err)
-	}
-	host, err := shops.New(shops.Options{Config: cfg, Default: a, Registry: reg, IdleAfter: cfg.Shops.IdleUnload, Queue: queue})
+	reg := openRegistry(t, cfg, pool)
+	host, err := shops.New(shops.Options{Config: cfg, Default: a, Registry: reg, IdleAfter: cfg.Shops.IdleUnload, Queue: queue, Pool: pool, Feed: a.Feed()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +101,39 @@ func start(t testing.TB, cfg config.Config) *testServer {
 		if err := errors.Join(host.Close(), a.Close(), reg.Close()); err != nil {
 			t.Error(err)
 		}
+		if pool != nil {
+			pool.Close()
+		}
 	}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// openRegistry opens the registry a deployment of cfg uses: the
+// database's on PostgreSQL (on pool, else on a pool closed with the test),
+// else shops.db in the data directory.
+func openRegistry(t testing.TB, cfg config.Config, pool *pgxpool.Pool) *shops.Registry {
+	t.Helper()
+	ctx := context.Background()
+	if cfg.Store == "" {
+		reg, err := shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg
+	}
+	if pool == nil {
+		var err error
+		if pool, err = pgstore.OpenPool(ctx, cfg.Store, 2); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+	}
+	reg, err := shops.OpenPostgresRegistry(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }
 
 // do sends a request with key (none when "") and returns the status and

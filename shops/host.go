@@ -32,10 +32,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aisle-dev/aisle"
 	"github.com/aisle-dev/aisle/api"
+	"github.com/aisle-dev/aisle/bus"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/events"
@@ -62,6 +64,16 @@ type Options struct {
 	// Queue, when set, makes the shops train one at a time, in turn (give
 	// the default shop aisle.WithTrainingTurn(Queue.Turn(DefaultID))).
 	Queue *TrainingQueue
+	// Pool, when set, is the PostgreSQL pool every shop's store opens on
+	// (pgstore.OpenPool; give the default shop aisle.WithPostgresPool(Pool)
+	// too): one pool per process, not one per shop. The caller closes it
+	// after the Host.
+	Pool *pgxpool.Pool
+	// Feed, when set, is the change feed a registry in PostgreSQL follows
+	// (the default shop's, Aisle.Feed): shops created, changed or deleted
+	// and keys revoked on another replica apply here within the feed's
+	// delay.
+	Feed bus.Bus
 }
 
 // Host serves the default shop and the registered shops.
@@ -73,6 +85,7 @@ type Host struct {
 	idle  time.Duration
 	extra func(string) []aisle.Option
 	queue *TrainingQueue
+	pool  *pgxpool.Pool
 	needs needs
 	now   func() time.Time
 
@@ -119,7 +132,7 @@ func New(opts Options) (*Host, error) {
 	}
 	h := &Host{
 		cfg: opts.Config, def: opts.Default, reg: opts.Registry, log: opts.Logger,
-		idle: opts.IdleAfter, extra: opts.ShopOptions, queue: opts.Queue, needs: newNeeds(), now: time.Now,
+		idle: opts.IdleAfter, extra: opts.ShopOptions, queue: opts.Queue, pool: opts.Pool, needs: newNeeds(), now: time.Now,
 		live: map[string]*shop{}, closing: map[string]chan struct{}{}, limiters: map[string]*shopLimiter{},
 	}
 	if h.log == nil {
@@ -134,11 +147,112 @@ func New(opts Options) (*Host, error) {
 	if err := h.def.Registry().Register(collector{h}); err != nil {
 		return nil, fmt.Errorf("shops: register metrics: %w", err)
 	}
+	h.reg.OnChange(h.changed)
+	fctx, fcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer fcancel()
+	if err := h.reg.Follow(fctx, opts.Feed, h.log); err != nil {
+		h.reg.OnChange(nil)
+		return nil, fmt.Errorf("shops: %w", err)
+	}
 	if h.idle > 0 {
 		h.wg.Add(1)
 		go h.unloadIdle()
 	}
 	return h, nil
+}
+
+// changed applies a change of the registry made on another replica: a
+// shop deleted there is closed here and its directory (this replica's
+// index and caches) removed; a shop whose configuration changed is
+// reloaded on its next request. Keys need nothing: they are checked
+// against the registry on every request.
+func (h *Host) changed(c Change) {
+	var work func()
+	switch {
+	case c.Before != nil && c.After == nil:
+		work = func() { h.deletedElsewhere(c.ID) }
+	case c.Before != nil && c.After != nil && !reflect.DeepEqual(c.Before.Settings.Config, c.After.Settings.Config):
+		work = func() {
+			h.restart(c.ID)
+			h.log.Info("shop configuration changed on another replica: reloading", "shop", c.ID)
+		}
+	default:
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	// not on the feed's goroutine: closing waits for running requests
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		work()
+	}()
+}
+
+// deletedElsewhere closes a shop another replica deleted, removes this
+// replica's directory of it, and then its rows in a shared store again
+// (the other replica removed them, but this one may have written some
+// before it closed the shop).
+func (h *Host) deletedElsewhere(id string) {
+	h.mu.Lock()
+	finish := h.shutLocked(id, "closing a shop deleted on another replica failed")
+	defer finish()
+	if _, ok := h.reg.Get(id); !ok { // not created again meanwhile
+		if err := os.RemoveAll(Dir(h.cfg.Data, id)); err != nil {
+			h.log.Error("removing the directory of a shop deleted on another replica failed", "shop", id, "error", err)
+		}
+		// rows this replica wrote between the delete and the close: the
+		// replica that took the DELETE removed the rest already
+		if h.cfg.Store != "" {
+			ctx, cancel := context.WithTimeout(h.bg, time.Minute)
+			if err := dropStoredShop(ctx, h.cfg.Store, h.pool, id); err != nil {
+				h.log.Error("removing the rows of a shop deleted on another replica failed", "shop", id, "error", err)
+			}
+			cancel()
+		}
+	}
+	h.log.Info("shop deleted on another replica: closed here", "shop", id)
+}
+
+// shutLocked takes a shop out of service for good; h.mu must be held,
+// and is released on return. The shop leaves the live shops and is marked
+// closing (a request for it meanwhile waits, then finds it gone), its
+// running requests end, an idle unload under way ends, and it is closed
+// (failure is logged as msg). finish clears the mark and the shop's rate
+// limiter.
+func (h *Host) shutLocked(id, msg string) (finish func()) {
+	s := h.live[id]
+	delete(h.live, id)
+	done := make(chan struct{})
+	prev := h.closing[id] // an idle unload under way
+	h.closing[id] = done
+	for s != nil && s.inflight > 0 {
+		h.gone.Wait()
+	}
+	h.mu.Unlock()
+	if prev != nil {
+		<-prev
+	}
+	if s != nil {
+		<-s.ready
+		if s.a != nil {
+			if err := s.a.Close(); err != nil {
+				h.log.Error(msg, "shop", id, "error", err)
+			}
+		}
+	}
+	return func() {
+		h.mu.Lock()
+		close(done)
+		if h.closing[id] == done {
+			delete(h.closing, id)
+		}
+		delete(h.limiters, id)
+		h.mu.Unlock()
+	}
 }
 
 // sweep finishes the deletions a crash interrupted and reports shop
@@ -195,6 +309,7 @@ func (h *Host) Close() error {
 		delete(h.live, id)
 	}
 	h.mu.Unlock()
+	h.reg.OnChange(nil)
 	h.cancel()
 	h.wg.Wait()
 	var errs []error
@@ -300,6 +415,9 @@ func (h *Host) load(s *shop) {
 	opts := []aisle.Option{aisle.WithLogger(h.log.With("shop", s.id))}
 	if h.queue != nil {
 		opts = append(opts, aisle.WithTrainingTurn(h.queue.Turn(s.id)))
+	}
+	if h.pool != nil {
+		opts = append(opts, aisle.WithPostgresPool(h.pool))
 	}
 	if h.extra != nil {
 		opts = append(opts, h.extra(s.id)...)
@@ -463,35 +581,7 @@ func (h *Host) Delete(ctx context.Context, id string) (Deleted, error) {
 		h.mu.Unlock()
 		return d, err
 	}
-	s := h.live[id]
-	delete(h.live, id)
-	done := make(chan struct{})
-	prev := h.closing[id] // an idle unload under way
-	h.closing[id] = done
-	for s != nil && s.inflight > 0 {
-		h.gone.Wait()
-	}
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		close(done)
-		if h.closing[id] == done {
-			delete(h.closing, id)
-		}
-		delete(h.limiters, id)
-		h.mu.Unlock()
-	}()
-	if prev != nil {
-		<-prev
-	}
-	if s != nil {
-		<-s.ready
-		if s.a != nil {
-			if err := s.a.Close(); err != nil {
-				h.log.Error("closing a deleted shop failed", "shop", id, "error", err)
-			}
-		}
-	}
+	defer h.shutLocked(id, "closing a deleted shop failed")()
 	// the removal goes on if the client leaves: the shop is gone already
 	if err := h.removeData(context.WithoutCancel(ctx), id); err != nil {
 		return d, fmt.Errorf("%w (it is removed at the next start)", err)

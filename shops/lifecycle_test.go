@@ -176,10 +176,7 @@ func testDeleteUnderTraffic(t *testing.T, cfg config.Config) {
 	os.WriteFile(filepath.Join(ghost, "aisle.db"), []byte("x"), 0o644)
 	s.stop()
 	// a crash right after the registry forgot cola: its data is all there
-	reg, err := shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := openRegistry(t, cfg, nil)
 	if _, err := reg.Delete("cola"); err != nil {
 		t.Fatal(err)
 	}

@@ -159,58 +159,78 @@ var ErrNotFound = errors.New("not found")
 // ErrExists is returned when creating a shop whose id is taken.
 var ErrExists = errors.New("already exists")
 
-// Registry is the durable list of shops and their keys, in one bbolt
-// file. Reads are served from memory; every change is written through
-// before it is visible, so a revoked key is refused at once.
+// Registry is the durable list of shops and their keys: in one bbolt
+// file (OpenRegistry, the embedded mode) or in PostgreSQL tables shared by
+// every replica of a cluster (OpenPostgresRegistry). Reads are served from
+// memory; every change is written through before it is visible, so a
+// revoked key is refused at once. On PostgreSQL the other replicas learn
+// of a change from the change feed (Follow).
 type Registry struct {
-	db *bolt.DB
+	be backend
 
 	mu    sync.RWMutex
 	shops map[string]Shop
 	keys  map[string]Key
+
+	feed feedState // PostgreSQL only: following the change feed
+}
+
+// backend is where a Registry keeps its shops and keys. Each method is one
+// durable change (or read); the Registry serialises the changes.
+type backend interface {
+	load(ctx context.Context) ([]Shop, []Key, error)
+	// create stores a new shop: ErrExists when the id is taken, an error
+	// naming the pending removal when the id is marked deleting
+	create(sh Shop) error
+	// put stores a shop's new settings (ErrNotFound unless it exists,
+	// except for the default shop, which is always there)
+	put(sh Shop) error
+	// remove deletes a shop and its keys (those known in memory are
+	// given) and marks it deleting; it returns how many keys went
+	remove(id string, keys []string) (int, error)
+	deleting() ([]string, error)
+	removed(id string) error
+	putKey(k Key) error
+	revoke(shop, id string) error
+	rotate(shop, old string, k Key) error
+	close() error
 }
 
 // OpenRegistry opens (creating if needed) the registry file at path.
 func OpenRegistry(path string) (*Registry, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	be, err := openBoltBackend(path)
 	if err != nil {
-		return nil, fmt.Errorf("open shop registry %s: %w (is another aisle process using this data directory?)", path, err)
+		return nil, err
 	}
-	r := &Registry{db: db, shops: map[string]Shop{}, keys: map[string]Key{}}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketShops, bucketKeys, bucketDeleting} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		if err := tx.Bucket(bucketShops).ForEach(func(k, v []byte) error {
-			var s Shop
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("shop %q: %w", k, err)
-			}
-			r.shops[s.ID] = s
-			return nil
-		}); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
-			var key Key
-			if err := json.Unmarshal(v, &key); err != nil {
-				return fmt.Errorf("key %q: %w", k, err)
-			}
-			r.keys[key.ID] = key
-			return nil
-		})
-	})
+	r, err := newRegistry(context.Background(), be)
 	if err != nil {
-		db.Close()
+		be.close()
 		return nil, fmt.Errorf("read shop registry %s: %w", path, err)
 	}
 	return r, nil
 }
 
-// Close closes the file.
-func (r *Registry) Close() error { return r.db.Close() }
+func newRegistry(ctx context.Context, be backend) (*Registry, error) {
+	r := &Registry{be: be, shops: map[string]Shop{}, keys: map[string]Key{}}
+	shops, keys, err := be.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range shops {
+		r.shops[s.ID] = s
+	}
+	for _, k := range keys {
+		r.keys[k.ID] = k
+	}
+	return r, nil
+}
+
+// Close stops following the feed and closes the file (a PostgreSQL
+// registry leaves its pool to its owner).
+func (r *Registry) Close() error {
+	r.stopFollowing()
+	return r.be.close()
+}
 
 // Create registers a new shop.
 func (r *Registry) Create(id string, s Settings, now time.Time) (Shop, error) {
@@ -225,22 +245,17 @@ func (r *Registry) Create(id string, s Settings, now time.Time) (Shop, error) {
 	if _, ok := r.shops[id]; ok || id == DefaultID {
 		return Shop{}, fmt.Errorf("shop %q %w", id, ErrExists)
 	}
-	var deleting bool
-	if err := r.db.View(func(tx *bolt.Tx) error {
-		deleting = tx.Bucket(bucketDeleting).Get([]byte(id)) != nil
-		return nil
-	}); err != nil {
-		return Shop{}, fmt.Errorf("read the shop registry: %w", err)
-	}
-	if deleting {
-		return Shop{}, fmt.Errorf("shop %q was deleted and its data is not all removed yet (the server removes it when it starts, or when the id is created through POST /api/shops)", id)
-	}
 	sh := Shop{ID: id, Created: now.UTC(), Settings: s}
-	if err := r.put(bucketShops, id, sh); err != nil {
+	if err := r.be.create(sh); err != nil {
 		return Shop{}, err
 	}
 	r.shops[id] = sh
 	return sh, nil
+}
+
+// errDeletingID is Create's error for an id whose deletion is not finished.
+func errDeletingID(id string) error {
+	return fmt.Errorf("shop %q was deleted and its data is not all removed yet (the server removes it when it starts, or when the id is created through POST /api/shops)", id)
 }
 
 // SetDefault stores the default shop's settings (it is always there).
@@ -252,7 +267,7 @@ func (r *Registry) SetDefault(s Settings) error {
 		sh = Shop{ID: DefaultID, Created: time.Now().UTC()}
 	}
 	sh.Settings = s
-	if err := r.put(bucketShops, DefaultID, sh); err != nil {
+	if err := r.be.put(sh); err != nil {
 		return err
 	}
 	r.shops[DefaultID] = sh
@@ -309,7 +324,7 @@ func (r *Registry) Update(id string, s Settings) (Shop, error) {
 		return Shop{}, fmt.Errorf("shop %q %w", id, ErrNotFound)
 	}
 	sh.Settings = s
-	if err := r.put(bucketShops, id, sh); err != nil {
+	if err := r.be.put(sh); err != nil {
 		return Shop{}, err
 	}
 	r.shops[id] = sh
@@ -330,20 +345,7 @@ func (r *Registry) Delete(id string) (keys int, err error) {
 			gone = append(gone, kid)
 		}
 	}
-	err = r.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketShops).Delete([]byte(id)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketDeleting).Put([]byte(id), []byte{1}); err != nil {
-			return err
-		}
-		for _, kid := range gone {
-			if err := tx.Bucket(bucketKeys).Delete([]byte(kid)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	n, err := r.be.remove(id, gone)
 	if err != nil {
 		return 0, fmt.Errorf("delete shop %q from the registry: %w", id, err)
 	}
@@ -351,32 +353,15 @@ func (r *Registry) Delete(id string) (keys int, err error) {
 	for _, kid := range gone {
 		delete(r.keys, kid)
 	}
-	return len(gone), nil
+	return n, nil
 }
 
 // Deleting lists the shops deleted from the registry whose data may not
 // all be removed yet (see Removed).
-func (r *Registry) Deleting() ([]string, error) {
-	var out []string
-	err := r.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDeleting).ForEach(func(k, _ []byte) error {
-			out = append(out, string(k))
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the shop registry: %w", err)
-	}
-	return out, nil
-}
+func (r *Registry) Deleting() ([]string, error) { return r.be.deleting() }
 
 // Removed records that all the data of a deleted shop is gone.
-func (r *Registry) Removed(id string) error {
-	if err := r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketDeleting).Delete([]byte(id)) }); err != nil {
-		return fmt.Errorf("write the shop registry: %w", err)
-	}
-	return nil
-}
+func (r *Registry) Removed(id string) error { return r.be.removed(id) }
 
 // NewKey creates a key of shop with scopes and returns it with its
 // secret, which is not stored and cannot be shown again.
@@ -399,7 +384,7 @@ func (r *Registry) NewKey(shop string, scopes []Scope, now time.Time) (Key, stri
 	if _, ok := r.shops[shop]; !ok && shop != DefaultID {
 		return Key{}, "", fmt.Errorf("shop %q %w", shop, ErrNotFound)
 	}
-	if err := r.put(bucketKeys, k.ID, k); err != nil {
+	if err := r.be.putKey(k); err != nil {
 		return Key{}, "", err
 	}
 	r.keys[k.ID] = k
@@ -437,16 +422,7 @@ func (r *Registry) Rotate(shop, id string, now time.Time) (Key, string, error) {
 		return Key{}, "", fmt.Errorf("key %q of shop %q %w", id, shop, ErrNotFound)
 	}
 	k, secret := newKey(shop, old.Scopes, now)
-	b, err := json.Marshal(k)
-	if err != nil {
-		return Key{}, "", err
-	}
-	if err := r.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketKeys).Delete([]byte(id)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketKeys).Put([]byte(k.ID), b)
-	}); err != nil {
+	if err := r.be.rotate(shop, id, k); err != nil {
 		return Key{}, "", fmt.Errorf("rotate key %q: %w", id, err)
 	}
 	delete(r.keys, id)
@@ -488,7 +464,7 @@ func (r *Registry) Revoke(shop, id string) error {
 	if !ok || k.Shop != shop {
 		return fmt.Errorf("key %q of shop %q %w", id, shop, ErrNotFound)
 	}
-	if err := r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Delete([]byte(id)) }); err != nil {
+	if err := r.be.revoke(shop, id); err != nil {
 		return fmt.Errorf("revoke key %q: %w", id, err)
 	}
 	delete(r.keys, id)
@@ -527,31 +503,23 @@ func (r *Registry) Verify(sent string) (Key, bool) {
 	return k, true
 }
 
-func (r *Registry) put(bucket []byte, id string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if err := r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(id), b) }); err != nil {
-		return fmt.Errorf("write shop registry: %w", err)
-	}
-	return nil
-}
-
 // RegistryFile is the registry's file in the data directory (beside the
 // default shop's store).
 const RegistryFile = "shops.db"
 
 // WriteSnapshot writes a consistent copy of the registry file to w (one
 // read transaction: changes go on meanwhile and are not in it), for
-// backups.
+// backups. A registry in PostgreSQL writes a registry file of the same
+// form with what this replica holds, so that a backup restores into an
+// embedded deployment too.
 func (r *Registry) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
-	err := r.db.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(ctxWriter{ctx, w})
-		return err
-	})
+	var err error
+	if b, ok := r.be.(*boltBackend); ok {
+		n, err = b.snapshot(ctx, w)
+	} else {
+		n, err = r.writeFileCopy(ctx, w)
+	}
 	if err != nil {
 		return n, fmt.Errorf("write a copy of the shop registry: %w", err)
 	}

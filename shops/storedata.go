@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/aisle-dev/aisle/store/pgstore"
 )
@@ -15,7 +16,7 @@ import (
 // clears the registry's mark. It is safe to repeat.
 func (h *Host) removeData(ctx context.Context, id string) error {
 	if h.cfg.Store != "" {
-		if err := dropStoredShop(ctx, h.cfg.Store, id); err != nil {
+		if err := dropStoredShop(ctx, h.cfg.Store, h.pool, id); err != nil {
 			return fmt.Errorf("remove the rows of shop %q from the store: %w", id, err)
 		}
 	}
@@ -29,9 +30,17 @@ func (h *Host) removeData(ctx context.Context, id string) error {
 // url, in one transaction: from each table of the store's schema that has
 // a shop column (partitions go with their table, rows that reference
 // others go by their ON DELETE CASCADE), so that a table added by a later
-// migration is covered too. The shop must not be open anywhere.
-func dropStoredShop(ctx context.Context, url, shop string) error {
-	st, err := pgstore.Open(ctx, url, pgstore.Options{Shop: shop})
+// migration is covered too; the registry's mark of a deletion under way
+// stays until Removed. The shop must not be open anywhere. pool, when
+// set, is the process's shared pool (else one is opened for this).
+func dropStoredShop(ctx context.Context, url string, pool *pgxpool.Pool, shop string) error {
+	var st *pgstore.Store
+	var err error
+	if pool != nil {
+		st, err = pgstore.OpenShared(ctx, pool, pgstore.Options{Shop: shop})
+	} else {
+		st, err = pgstore.Open(ctx, url, pgstore.Options{Shop: shop})
+	}
 	if err != nil {
 		return err
 	}
@@ -42,6 +51,7 @@ func dropStoredShop(ctx context.Context, url, shop string) error {
 			JOIN pg_namespace n ON n.oid = c.relnamespace
 			JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'shop' AND NOT a.attisdropped
 			WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+				AND c.relname <> 'registry_deleting'
 			ORDER BY c.relname`)
 		if err != nil {
 			return fmt.Errorf("list the store's tables: %w", err)

@@ -29,8 +29,9 @@ meanwhile and are not in the copy) to --to. With --url it asks a running server
 from PostgreSQL in one transaction while the replicas go on serving, and writes it in the same
 format (an embedded data file). The copy is checked before it is kept. Offline, the shop registry
 (shops.db: the shops, their settings and key hashes) goes beside it as FILE.shops.db, and the
-store of every other shop as FILE.shop.ID.db (not with --shop, which backs up that one shop's
-store). Put them back with aisle restore.`,
+store of every other shop as FILE.shop.ID.db with its impression log and experiments as
+FILE.shop.ID.impressions.db and FILE.shop.ID.experiments.db (not with --shop, which backs up that
+one shop's store). Put them back with aisle restore.`,
 		Example: "  aisle backup --data ./aisle-data --to aisle-backup.db\n  aisle backup --url http://127.0.0.1:8080 --admin-key secret --to aisle-backup.db",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -78,13 +79,13 @@ store). Put them back with aisle restore.`,
 				return err
 			}
 			if g.shop == "" || g.shop == shops.DefaultID { // a deployment: its shops and keys too
-				ok, ids, err := backupShops(cmd.Context(), dataDir, url, key, to)
+				ok, ids, sides, err := backupShops(cmd.Context(), dataDir, url, key, to)
 				if err != nil {
 					return err
 				}
 				if ok {
-					fmt.Fprintf(cmd.OutOrStdout(), "shop registry written to %s, and the stores of %d shops beside it (%s), checked\n",
-						registryBackupPath(to), len(ids), shopBackupPath(to, "ID"))
+					fmt.Fprintf(cmd.OutOrStdout(), "shop registry written to %s, and the stores of %d shops beside it (%s) with %d side files (%s), checked\n",
+						registryBackupPath(to), len(ids), shopBackupPath(to, "ID"), sides, sidePath(shopSideBase(to, "ID"), "NAME"))
 				}
 			}
 			return nil

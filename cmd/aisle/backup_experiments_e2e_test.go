@@ -14,21 +14,50 @@ import (
 // its outcomes, and its impressions (a purchase carrying the request id of
 // an answer served before the backup is still attributed after the
 // restore). A shopper forgotten after the backup stays forgotten in them.
-func TestBackupHoldsExperimentsAndImpressions(t *testing.T) {
+func TestBackupHoldsExperimentsAndImpressions(t *testing.T) { testBackupSideFiles(t, "") }
+
+// TestBackupHoldsEveryShopsExperimentsAndImpressions: the same for a shop
+// other than the default one, whose side files go beside the backup as
+// FILE.shop.<id>.<name> and come back into its directory.
+func TestBackupHoldsEveryShopsExperimentsAndImpressions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the server four times")
+	}
+	testBackupSideFiles(t, "acme")
+}
+
+// testBackupSideFiles runs the backup of the side files of shop ("" for
+// the default shop).
+func testBackupSideFiles(t *testing.T, shop string) {
+	api := func(p string) string { return "/api" + p }
+	side := func(backup, name string) string { return backup + "." + name }
+	inDir := func(dir, name string) string { return filepath.Join(dir, name) }
+	backedUp, restored := "experiments.db written to", "experiments.db into"
+	if shop != "" {
+		api = func(p string) string { return "/api/shops/" + shop + p }
+		side = func(backup, name string) string { return backup + ".shop." + shop + "." + name }
+		inDir = func(dir, name string) string { return filepath.Join(dir, "shops", shop, name) }
+		backedUp, restored = "with 2 side files", "(with 2 side files)"
+	}
 	dir := t.TempDir()
 	s := startServer(t, dir)
-	if code, body := s.do("POST", "/api/items", `[{"id":"a","title":"blue pen","price":2},{"id":"b","title":"red pen","price":3},{"id":"c","title":"stapler","price":10}]`); code != 200 {
+	if shop != "" {
+		if code, body := s.do("POST", "/api/shops", `{"id":"`+shop+`"}`); code != 201 {
+			t.Fatalf("create shop: %d %v", code, body)
+		}
+	}
+	if code, body := s.do("POST", api("/items"), `[{"id":"a","title":"blue pen","price":2},{"id":"b","title":"red pen","price":3},{"id":"c","title":"stapler","price":10}]`); code != 200 {
 		t.Fatalf("items: %d %v", code, body)
 	}
-	if code, body := s.do("POST", "/api/events", `[{"user_id":"x","item_id":"a","type":"purchase"},{"user_id":"y","item_id":"b","type":"purchase"}]`); code != 200 {
+	if code, body := s.do("POST", api("/events"), `[{"user_id":"x","item_id":"a","type":"purchase"},{"user_id":"y","item_id":"b","type":"purchase"}]`); code != 200 {
 		t.Fatalf("events: %d %v", code, body)
 	}
-	code, exp := s.do("POST", "/api/experiments", `{"name":"kept","surface":"recommend","variants":[{"name":"a","weight":1,"overrides":{"model":"popular"}},{"name":"b","weight":1,"overrides":{"model":"popular"}}]}`)
+	code, exp := s.do("POST", api("/experiments"), `{"name":"kept","surface":"recommend","variants":[{"name":"a","weight":1,"overrides":{"model":"popular"}},{"name":"b","weight":1,"overrides":{"model":"popular"}}]}`)
 	if code != 201 {
 		t.Fatalf("create: %d %v", code, exp)
 	}
 	id := exp["id"].(string)
-	_, rec := s.do("GET", "/api/recommend/shopper1?n=3", "")
+	_, rec := s.do("GET", api("/recommend/shopper1?n=3"), "")
 	rid, _ := rec["request_id"].(string)
 	variant, _ := rec["variant"].(string)
 	items, _ := rec["items"].([]any)
@@ -36,24 +65,24 @@ func TestBackupHoldsExperimentsAndImpressions(t *testing.T) {
 		t.Fatalf("answer in the experiment: %v", rec)
 	}
 	item := items[0].(map[string]any)["id"].(string)
-	if code, body := s.do("POST", "/api/events", fmt.Sprintf(`{"user_id":"shopper1","item_id":%q,"type":"click","request_id":%q,"position":1}`, item, rid)); code != 200 {
+	if code, body := s.do("POST", api("/events"), fmt.Sprintf(`{"user_id":"shopper1","item_id":%q,"type":"click","request_id":%q,"position":1}`, item, rid)); code != 200 {
 		t.Fatalf("click: %d %v", code, body)
 	}
 	online := filepath.Join(t.TempDir(), "online.db")
-	if out, err := exec.Command(binPath, "backup", "--url", s.url, "--admin-key", s.key, "--to", online).CombinedOutput(); err != nil || !strings.Contains(string(out), "experiments.db written to") {
+	if out, err := exec.Command(binPath, "backup", "--url", s.url, "--admin-key", s.key, "--to", online).CombinedOutput(); err != nil || !strings.Contains(string(out), backedUp) {
 		t.Fatalf("online backup: %v\n%s", err, out)
 	}
-	if code, body := s.do("GET", "/api/admin/backup?file=nothing.db", ""); code != 404 {
+	if code, body := s.do("GET", api("/admin/backup?file=nothing.db"), ""); code != 404 {
 		t.Fatalf("backup of an unknown file: %d %v", code, body)
 	}
 	s.stop()
 	offline := filepath.Join(t.TempDir(), "offline.db")
-	if out, err := exec.Command(binPath, "backup", "--data", dir, "--to", offline).CombinedOutput(); err != nil || !strings.Contains(string(out), "impressions.db written to") {
+	if out, err := exec.Command(binPath, "backup", "--data", dir, "--to", offline).CombinedOutput(); err != nil || !strings.Contains(string(out), backedUp) {
 		t.Fatalf("offline backup: %v\n%s", err, out)
 	}
 	for _, b := range []string{online, offline} {
 		for _, name := range []string{"impressions.db", "experiments.db"} {
-			if _, err := os.Stat(b + "." + name); err != nil {
+			if _, err := os.Stat(side(b, name)); err != nil {
 				t.Fatalf("the backup %s lacks its %s: %v", b, name, err)
 			}
 		}
@@ -63,7 +92,7 @@ func TestBackupHoldsExperimentsAndImpressions(t *testing.T) {
 	// users, clicks and orders; the other nothing
 	counts := func(s *server, users, clicks, orders float64) {
 		t.Helper()
-		code, res := s.do("GET", "/api/experiments/"+id+"/results", "")
+		code, res := s.do("GET", api("/experiments/"+id+"/results"), "")
 		if code != 200 {
 			t.Fatalf("results: %d %v", code, res)
 		}
@@ -84,14 +113,14 @@ func TestBackupHoldsExperimentsAndImpressions(t *testing.T) {
 	}
 	for _, from := range []string{online, offline} {
 		d := t.TempDir()
-		if out, err := exec.Command(binPath, "restore", "--from", from, "--data", d).CombinedOutput(); err != nil || !strings.Contains(string(out), "experiments.db into") {
+		if out, err := exec.Command(binPath, "restore", "--from", from, "--data", d).CombinedOutput(); err != nil || !strings.Contains(string(out), restored) {
 			t.Fatalf("restore %s: %v\n%s", from, err, out)
 		}
 		r := startServer(t, d)
 		counts(r, 1, 1, 0)
 		// the answer's impression came back: a purchase with its request id
 		// is attributed
-		if code, body := r.do("POST", "/api/events", fmt.Sprintf(`{"user_id":"shopper1","item_id":%q,"type":"purchase","request_id":%q,"position":1}`, item, rid)); code != 200 {
+		if code, body := r.do("POST", api("/events"), fmt.Sprintf(`{"user_id":"shopper1","item_id":%q,"type":"purchase","request_id":%q,"position":1}`, item, rid)); code != 200 {
 			t.Fatalf("purchase: %d %v", code, body)
 		}
 		counts(r, 1, 1, 1)
@@ -101,7 +130,7 @@ func TestBackupHoldsExperimentsAndImpressions(t *testing.T) {
 	// shopper1 is forgotten after the backup: restoring it over the data
 	// directory does not bring back their outcomes
 	s = startServer(t, dir)
-	if code, body := s.do("DELETE", "/api/users/shopper1", ""); code != 200 {
+	if code, body := s.do("DELETE", api("/users/shopper1"), ""); code != 200 {
 		t.Fatalf("delete: %d %v", code, body)
 	}
 	s.stop()
@@ -109,7 +138,7 @@ func TestBackupHoldsExperimentsAndImpressions(t *testing.T) {
 		t.Fatalf("restore --force: %v\n%s", err, out)
 	}
 	for _, name := range []string{"impressions.db", "experiments.db"} {
-		if _, err := os.Stat(filepath.Join(dir, name+".before-restore")); err != nil {
+		if _, err := os.Stat(inDir(dir, name+".before-restore")); err != nil {
 			t.Fatalf("the replaced %s was not kept: %v", name, err)
 		}
 	}

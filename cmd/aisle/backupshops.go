@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,8 +18,9 @@ import (
 
 // A backup of a deployment holds, beside the default shop's store FILE,
 // the shop registry (shops.db: the shops, their settings and the hashes of
-// their keys) as FILE.shops.db and each other shop's store as
-// FILE.shop.<id>.db; aisle restore puts them all back.
+// their keys) as FILE.shops.db, each other shop's store as
+// FILE.shop.<id>.db and its side files (impression log, experiments) as
+// FILE.shop.<id>.<name>; aisle restore puts them all back.
 
 // registryBackupPath is where the registry's copy goes beside backup.
 func registryBackupPath(backup string) string { return backup + "." + shops.RegistryFile }
@@ -26,11 +28,40 @@ func registryBackupPath(backup string) string { return backup + "." + shops.Regi
 // shopBackupPath is where shop id's store goes beside backup.
 func shopBackupPath(backup, id string) string { return backup + ".shop." + id + ".db" }
 
+// shopSideBase is the name shop id's side files go beside backup under
+// (sidePath(shopSideBase(backup, id), name)): FILE.shop.<id>.<name>.
+func shopSideBase(backup, id string) string { return backup + ".shop." + id }
+
+// backupShopSideFiles writes the side files of shop id beside the backup
+// to: from the server at url (those it has), else from the shop's
+// directory under dir. It returns the names written.
+func backupShopSideFiles(ctx context.Context, dir, url, key, to, id string) ([]string, error) {
+	base := shopSideBase(to, id)
+	if url == "" {
+		return backupSideFiles(ctx, shops.Dir(dir, id), base)
+	}
+	var done []string
+	for _, name := range sideFiles {
+		_, err := writeChecked(ctx, sidePath(base, name), func(ctx context.Context, w io.Writer) (int64, error) {
+			return fetchStream(ctx, strings.TrimRight(url, "/")+"/api/shops/"+id+"/admin/backup?file="+neturl.QueryEscape(name), key, w)
+		}, checkBolt)
+		if errors.Is(err, errNoSuchFile) {
+			continue // an older server, or a file the shop does not have yet
+		}
+		if err != nil {
+			return done, err
+		}
+		done = append(done, name)
+	}
+	return done, nil
+}
+
 // backupShops writes the registry of the data directory dir (offline) or
-// of the server at url beside the backup to, then the store of every shop
-// it lists. It returns the shops whose stores it wrote, and false when
-// there is no registry (a deployment that never had a second shop).
-func backupShops(ctx context.Context, dir, url, key, to string) (bool, []string, error) {
+// of the server at url beside the backup to, then the store and the side
+// files of every shop it lists. It returns the shops whose stores it
+// wrote, and false when there is no registry (a deployment that never had
+// a second shop). sides counts the side files written.
+func backupShops(ctx context.Context, dir, url, key, to string) (_ bool, _ []string, sides int, _ error) {
 	var src func(ctx context.Context, w io.Writer) (int64, error)
 	if url != "" {
 		src = func(ctx context.Context, w io.Writer) (int64, error) {
@@ -39,11 +70,11 @@ func backupShops(ctx context.Context, dir, url, key, to string) (bool, []string,
 	} else {
 		path := filepath.Join(dir, shops.RegistryFile)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return false, nil, nil
+			return false, nil, 0, nil
 		}
 		reg, err := shops.OpenRegistry(path)
 		if err != nil {
-			return false, nil, err
+			return false, nil, 0, err
 		}
 		defer reg.Close()
 		src = reg.WriteSnapshot
@@ -53,7 +84,7 @@ func backupShops(ctx context.Context, dir, url, key, to string) (bool, []string,
 		ids, _, err = shops.CheckRegistryFile(path)
 		return err
 	}); err != nil {
-		return false, nil, fmt.Errorf("the shop registry's backup: %w", err)
+		return false, nil, 0, fmt.Errorf("the shop registry's backup: %w", err)
 	}
 	var done []string
 	for _, id := range ids {
@@ -71,7 +102,7 @@ func backupShops(ctx context.Context, dir, url, key, to string) (bool, []string,
 			}
 			st, err := boltstore.Open(sd)
 			if err != nil {
-				return true, done, fmt.Errorf("shop %q: %w", id, err)
+				return true, done, sides, fmt.Errorf("shop %q: %w", id, err)
 			}
 			src = func(ctx context.Context, w io.Writer) (int64, error) {
 				defer st.Close()
@@ -79,11 +110,16 @@ func backupShops(ctx context.Context, dir, url, key, to string) (bool, []string,
 			}
 		}
 		if _, err := writeChecked(ctx, shopBackupPath(to, id), src, checkStoreFile); err != nil {
-			return true, done, fmt.Errorf("shop %q: %w", id, err)
+			return true, done, sides, fmt.Errorf("shop %q: %w", id, err)
 		}
 		done = append(done, id)
+		names, err := backupShopSideFiles(ctx, dir, url, key, to, id)
+		sides += len(names)
+		if err != nil {
+			return true, done, sides, fmt.Errorf("shop %q's side files: %w", id, err)
+		}
 	}
-	return true, done, nil
+	return true, done, sides, nil
 }
 
 // checkStoreFile checks a copy of a store's data file.
@@ -135,6 +171,7 @@ func fetchStream(ctx context.Context, u, key string, w io.Writer) (int64, error)
 type restoredShops struct {
 	registry bool
 	shops    []string // ids of the shops whose stores were restored
+	sides    int      // side files of those shops restored
 	keys     int
 	forgot   int      // users forgotten again in the shops' stores
 	unlisted []string // shop directories the restored registry does not list
@@ -142,9 +179,10 @@ type restoredShops struct {
 
 // restoreShops puts the registry's copy beside the backup from (if there
 // is one) into dir, then the store of each shop it lists that the backup
-// holds, each checked first; a file it replaces is kept as
-// NAME.before-restore, and users forgotten in a shop store it replaces stay
-// forgotten.
+// holds, with its side files (impression log, experiments), each checked
+// first; a file it replaces is kept as NAME.before-restore, and users
+// forgotten in a shop store it replaces stay forgotten (in the store and
+// in the side files).
 func restoreShops(ctx context.Context, from, dir string) (restoredShops, error) {
 	var out restoredShops
 	src := registryBackupPath(from)
@@ -187,6 +225,18 @@ func restoreShops(ctx context.Context, from, dir string) (restoredShops, error) 
 			return out, fmt.Errorf("shop %q: %w", id, err)
 		}
 		out.shops = append(out.shops, id)
+		sides, err := restoreSideFiles(shopSideBase(from, id), sd)
+		out.sides += len(sides)
+		if err != nil {
+			return out, fmt.Errorf("shop %q's store is restored, but: %w", id, err)
+		}
+		if len(forgotten) > 0 && len(sides) > 0 {
+			// before the store forgets them: the side files' users are
+			// found by the ids the restored store still holds
+			if err := forgetInSideFiles(ctx, sd, forgotten); err != nil {
+				return out, fmt.Errorf("shop %q is restored, but forgetting again in its impression log and experiments the users forgotten since the backup failed: %w", id, err)
+			}
+		}
 		if len(forgotten) > 0 {
 			k, err := forgetAgain(ctx, sd, forgotten)
 			if err != nil {

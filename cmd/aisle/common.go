@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/shops"
 	"github.com/aisle-dev/aisle/store/boltstore"
+	"github.com/aisle-dev/aisle/store/pgstore"
 )
 
 // globalFlags are the flags every data-touching command has, and the
@@ -92,7 +94,7 @@ func (g *globalFlags) load() (config.Config, error) {
 	if err != nil || g.shop == "" || g.shop == shops.DefaultID {
 		return cfg, err
 	}
-	data, own, err := shopData(cfg.Data, g.shop, g.createShop)
+	data, own, err := shopData(cmdContext(g.cmd), cfg.Data, cfg.Store, g.shop, g.createShop)
 	if err != nil {
 		return cfg, err
 	}
@@ -106,16 +108,28 @@ func (g *globalFlags) load() (config.Config, error) {
 
 // shopData is the data directory of shop in the deployment's data
 // directory and the shop's own configuration keys, registering the shop
-// first when create is set.
-func shopData(data, shop string, create bool) (string, map[string]any, error) {
+// first when create is set. With a PostgreSQL store (storeURL) the
+// registry is the database's, shared by the replicas.
+func shopData(ctx context.Context, data, storeURL, shop string, create bool) (string, map[string]any, error) {
 	if err := shops.ValidID(shop); err != nil {
 		return "", nil, err
 	}
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return "", nil, fmt.Errorf("create the data directory: %w", err)
 	}
-	reg, err := shops.OpenRegistry(filepath.Join(data, "shops.db"))
-	if err != nil {
+	var reg *shops.Registry
+	var err error
+	if pgstore.IsURL(storeURL) {
+		pool, err := pgstore.OpenPool(ctx, storeURL, 2)
+		if err != nil {
+			return "", nil, err
+		}
+		defer pool.Close()
+		reg, err = shops.OpenPostgresRegistry(ctx, pool)
+		if err != nil {
+			return "", nil, err
+		}
+	} else if reg, err = shops.OpenRegistry(filepath.Join(data, "shops.db")); err != nil {
 		return "", nil, err
 	}
 	defer reg.Close()
@@ -224,4 +238,12 @@ func (g *globalFlags) loadEmbedded(command string) (config.Config, error) {
 		err = fmt.Errorf("aisle %s works on the data directory's file, but the store is PostgreSQL (--store or AISLE_STORE): use pg_dump, pg_restore and PostgreSQL's own tools there (see docs/postgres.md)", command)
 	}
 	return cfg, err
+}
+
+// cmdContext is the command's context (Background before it runs).
+func cmdContext(cmd *cobra.Command) context.Context {
+	if cmd == nil || cmd.Context() == nil {
+		return context.Background()
+	}
+	return cmd.Context()
 }

@@ -46,7 +46,7 @@ then the API is served. GET /api/ready answers 200 once it can serve.`,
 			defer stop()
 			// the second shop, registered before the server opens the registry
 			if gift {
-				if _, _, err := shopData(cfg.Data, demo.GiftShop, true); err != nil {
+				if _, _, err := shopData(ctx, cfg.Data, cfg.Store, demo.GiftShop, true); err != nil {
 					return err
 				}
 			}

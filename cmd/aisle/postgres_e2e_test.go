@@ -273,3 +273,21 @@ func TestMigrateErrors(t *testing.T) {
 		}
 	}
 }
+
+// aisle import --shop with a PostgreSQL store registers the shop in the
+// database's registry, which every replica reads: a server started on
+// another, empty data directory serves the shop and its imported items.
+func TestImportShopOnPostgresRegistersIt(t *testing.T) {
+	url := pgtest.URL(t)
+	file := filepath.Join(t.TempDir(), "items.jsonl")
+	if err := os.WriteFile(file, []byte(`{"id":"m1","title":"gift mug"}`+"\n"+`{"id":"m2","title":"tea mug"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runBin(t, "import", "--store", url, "--data", t.TempDir(), "--shop", "gift", "--items", file); err != nil || !strings.Contains(string(out), `Created shop "gift"`) {
+		t.Fatalf("import --shop: %v\n%s", err, out)
+	}
+	s := startServer(t, t.TempDir(), "--store", url, "--embedder", "none")
+	if code, body := s.do("GET", "/api/shops/gift/stats", ""); code != 200 || body["items"] != 2.0 {
+		t.Errorf("the imported shop on a replica with another data directory: %d %v", code, body)
+	}
+}

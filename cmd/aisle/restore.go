@@ -124,7 +124,7 @@ NAME.before-restore). Stop the server first.`,
 					return fmt.Errorf("the default shop's store is restored, but: %w", err)
 				}
 				if rs.registry {
-					fmt.Fprintf(cmd.OutOrStdout(), "restored the shop registry (%d keys) and the stores of %d shops into %s\n", rs.keys, len(rs.shops), cfg.Data)
+					fmt.Fprintf(cmd.OutOrStdout(), "restored the shop registry (%d keys) and the stores of %d shops (with %d side files) into %s\n", rs.keys, len(rs.shops), rs.sides, cfg.Data)
 				}
 				if rs.forgot > 0 {
 					fmt.Fprintf(cmd.OutOrStdout(), "forgot again %d users the replaced shops had forgotten\n", rs.forgot)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/aisle-dev/aisle"
@@ -93,18 +94,45 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, demo bool, 
 	if demo {
 		opts = append(opts, aisle.WithDemo())
 	}
+	// on PostgreSQL every shop of the process shares one pool, and the
+	// shop registry is the database's, shared by the replicas
+	var pool *pgxpool.Pool
+	if pgstore.IsURL(cfg.Store) {
+		if pool, err = pgstore.OpenPool(ctx, cfg.Store, 0); err != nil {
+			return err
+		}
+		defer pool.Close()
+		opts = append(opts, aisle.WithPostgresPool(pool))
+	}
 	a, err := aisle.Open(ctx, cfg, opts...)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, a.Close()) }()
-	reg, err := shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
+	var reg *shops.Registry
+	if pool != nil {
+		reg, err = shops.OpenPostgresRegistry(ctx, pool)
+		if err == nil {
+			// a deployment that kept its registry in the data directory
+			// before: its shops and keys move to the (still empty) tables
+			var n, k int
+			n, k, err = reg.ImportFile(ctx, filepath.Join(cfg.Data, shops.RegistryFile))
+			if n > 0 {
+				log.Info("shop registry copied from the data directory into PostgreSQL", "shops", n, "keys", k)
+			}
+			if err != nil {
+				reg.Close()
+			}
+		}
+	} else {
+		reg, err = shops.OpenRegistry(filepath.Join(cfg.Data, "shops.db"))
+	}
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, reg.Close()) }()
 	host, err := shops.New(shops.Options{Config: cfg, Default: a, Registry: reg, Logger: log,
-		IdleAfter: cfg.Shops.IdleUnload, ShopOptions: shopOptions, Queue: queue})
+		IdleAfter: cfg.Shops.IdleUnload, ShopOptions: shopOptions, Queue: queue, Pool: pool, Feed: a.Feed()})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/embed"
@@ -42,7 +44,10 @@ type Store interface {
 // OpenStore opens the store the config names: PostgreSQL when cfg.Store is
 // a postgres:// URL (applying its schema migrations), else the embedded
 // store in the data directory cfg.Data.
-func OpenStore(ctx context.Context, cfg config.Config) (Store, error) {
+// pool, when given, is a PostgreSQL pool shared by the shops of a process
+// (pgstore.OpenPool): the shop's store is opened on it instead of a pool
+// of its own.
+func OpenStore(ctx context.Context, cfg config.Config, pool ...*pgxpool.Pool) (Store, error) {
 	if cfg.Store == "" {
 		return boltstore.Open(cfg.Data)
 	}
@@ -52,13 +57,17 @@ func OpenStore(ctx context.Context, cfg config.Config) (Store, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	// each shop of a deployment keeps its rows apart in the shared database
+	if len(pool) > 0 && pool[0] != nil {
+		return pgstore.OpenShared(ctx, pool[0], pgstore.Options{Shop: cfg.Shop})
+	}
 	return pgstore.Open(ctx, cfg.Store, pgstore.Options{Shop: cfg.Shop})
 }
 
 // OpenEngine opens the store the config names (see OpenStore) and builds
-// an engine on it. The caller closes the store.
-func OpenEngine(cfg config.Config, log *slog.Logger) (*engine.Engine, Store, error) {
-	st, err := OpenStore(context.Background(), cfg)
+// an engine on it (on pool, when given: see OpenStore). The caller closes
+// the store.
+func OpenEngine(cfg config.Config, log *slog.Logger, pool ...*pgxpool.Pool) (*engine.Engine, Store, error) {
+	st, err := OpenStore(context.Background(), cfg, pool...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -65,7 +65,9 @@ type Options struct {
 // several processes on the same database.
 type Store struct {
 	pool *pgxpool.Pool
-	shop string
+	// shared: the pool belongs to the caller (OpenShared), Close leaves it
+	shared bool
+	shop   string
 	// parts remembers the event partitions known to exist (month start,
 	// as "YYYYMM").
 	parts sync.Map
@@ -87,25 +89,65 @@ var (
 // parameter selects the schema), applies the schema migrations not yet
 // applied and returns the store of opts.Shop.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	pool, err := OpenPool(ctx, url, opts.MaxConns)
 	if err != nil {
-		return nil, fmt.Errorf("store URL %s: %w (expected postgres://user@host:5432/db?sslmode=disable)", Redact(url), err)
+		return nil, err
 	}
-	return OpenConfig(ctx, cfg, opts)
+	s, err := openOn(ctx, pool, opts.Shop)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // OpenConfig is Open with a parsed pool configuration.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store, error) {
+	pool, err := newPool(ctx, cfg, opts.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openOn(ctx, pool, opts.Shop)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenPool connects to the database at url and applies the schema
+// migrations not yet applied, for stores that share the pool
+// (OpenShared): one pool for every shop of a process, instead of one per
+// shop. maxConns bounds it (0: the URL's pool_max_conns, else
+// DefaultMaxConns). The caller closes the pool after the stores.
+func OpenPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store URL %s: %w (expected postgres://user@host:5432/db?sslmode=disable)", Redact(url), err)
+	}
+	return newPool(ctx, cfg, maxConns)
+}
+
+// OpenShared returns the store of opts.Shop on a pool opened by OpenPool
+// (opts.MaxConns is the pool's business). Its Close leaves the pool open.
+func OpenShared(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
+	s, err := openOn(ctx, pool, opts.Shop)
+	if err != nil {
+		return nil, err
+	}
+	s.shared = true
+	return s, nil
+}
+
+// newPool connects, checks the connection and applies the migrations.
+func newPool(ctx context.Context, cfg *pgxpool.Config, maxConns int32) (*pgxpool.Pool, error) {
 	switch {
-	case opts.MaxConns > 0:
-		cfg.MaxConns = opts.MaxConns
+	case maxConns > 0:
+		cfg.MaxConns = maxConns
 	case !strings.Contains(cfg.ConnString(), "pool_max_conns"):
 		// pgxpool's default (4 on a small machine) queues a busy
 		// replica's requests behind a few long reads.
 		cfg.MaxConns = DefaultMaxConns
-	}
-	if opts.Shop == "" {
-		opts.Shop = DefaultShop
 	}
 	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -120,17 +162,26 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store,
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, shop: opts.Shop}
+	return pool, nil
+}
+
+// openOn returns the store of shop on a migrated pool.
+func openOn(ctx context.Context, pool *pgxpool.Pool, shop string) (*Store, error) {
+	if shop == "" {
+		shop = DefaultShop
+	}
+	s := &Store{pool: pool, shop: shop}
 	if _, err := pool.Exec(ctx, `INSERT INTO shop_state (shop) VALUES ($1) ON CONFLICT DO NOTHING`, s.shop); err != nil {
-		pool.Close()
 		return nil, fmt.Errorf("register shop %q: %w", s.shop, err)
 	}
 	return s, nil
 }
 
-// Close closes the connection pool.
+// Close closes the connection pool, unless it is shared (OpenShared).
 func (s *Store) Close() error {
-	s.pool.Close()
+	if !s.shared {
+		s.pool.Close()
+	}
 	return nil
 }
 
