@@ -20,7 +20,6 @@ type behaviour struct {
 	// recent is shoppers per item, each weighing 2^(−age/half-life) by
 	// the age of their last touch at the log's end: what sells now.
 	recent  []float64
-	maxRec  float64
 	recLfMx map[int32]float64 // most recent-weighted shoppers of one item per leaf
 	leafOf  []int32
 	leafMx  map[int32]float64 // most shoppers of one item per leaf
@@ -143,9 +142,8 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	if err != nil {
 		return nil, err
 	}
-	for i, v := range b.count {
+	for _, v := range b.count {
 		b.maxCnt = max(b.maxCnt, v)
-		b.maxRec = max(b.maxRec, b.recent[i])
 	}
 	b.sim, b.simIdx = make([][]neighbour, n), make([]map[int32]float32, n)
 	pairs := newPairCounter(n)
@@ -407,14 +405,6 @@ func (b *behaviour) pop(j int32) float64 {
 	return math.Log1p(b.count[j]) / math.Log1p(b.maxCnt)
 }
 
-// popRecent is an item's time-decayed popularity in [0, 1] on a log scale.
-func (b *behaviour) popRecent(j int32) float64 {
-	if b.maxRec <= 0 || int(j) >= len(b.recent) {
-		return 0
-	}
-	return math.Log1p(b.recent[j]) / math.Log1p(b.maxRec)
-}
-
 // recentInLeaf is an item's time-decayed popularity relative to the top
 // item of its leaf.
 func (b *behaviour) recentInLeaf(j int32) float64 {
@@ -512,7 +502,7 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 		}
 	}
 	n := len(to.ids)
-	nb := &behaviour{count: make([]float64, n), maxCnt: b.maxCnt, recent: make([]float64, n), maxRec: b.maxRec, leafOf: to.leaf, catLft: b.catLft, catTp: b.catTp,
+	nb := &behaviour{count: make([]float64, n), maxCnt: b.maxCnt, recent: make([]float64, n), leafOf: to.leaf, catLft: b.catLft, catTp: b.catTp,
 		sim: make([][]neighbour, n), simIdx: make([]map[int32]float32, n), basket: make([][]neighbour, n), bIdx: make([]map[int32]float32, n)}
 	move := func(v []neighbour) []neighbour {
 		var out []neighbour

@@ -108,9 +108,8 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 			}
 		}
 	}
-	for i, v := range b.count {
+	for _, v := range b.count {
 		b.maxCnt = max(b.maxCnt, v)
-		b.maxRec = max(b.maxRec, b.recent[i])
 	}
 	b.sim, b.simIdx = make([][]neighbour, n), make([]map[int32]float32, n)
 	for i, m := range co {

@@ -36,9 +36,7 @@ const (
 	pfLeafRepeat   // same leaf × share of the leaf's shoppers buying two of it
 	pfCatPair      // leaf-pair lift of the same shoppers (shrunk)
 	pfCatPairPop   // the same × j's popularity in its leaf (the blend's signal)
-	pfPopular      // j's popularity (log scale)
 	pfPopInLeaf    // j's popularity relative to its leaf's top item
-	pfRecent       // j's time-decayed popularity
 	pfRecentInLeaf // the same relative to its leaf's top item
 	pfCatPairRec   // leaf-pair lift × j's recent popularity in its leaf
 	pfFactor       // factor model cosine
@@ -47,12 +45,12 @@ const (
 )
 
 var pfNames = [numPF]string{"behaviour", "sqrt-behaviour", "basket", "sqrt-basket", "leaf", "path", "brand", "text",
-	"leaf×text", "leaf×brand", "leaf×repeat", "catpair", "catpair×pop", "popular", "pop-in-leaf", "recent", "recent-in-leaf", "catpair×recent", "factor", "embed"}
+	"leaf×text", "leaf×brand", "leaf×repeat", "catpair", "catpair×pop", "pop-in-leaf", "recent-in-leaf", "catpair×recent", "factor", "embed"}
 
 // pfSignal is the blend signal a pair feature's contribution is reported
 // under in reasons.
 var pfSignal = [numPF]int{SigBehaviour, SigBehaviour, SigBasket, SigBasket, SigLeaf, SigPath, SigBrand, SigText,
-	SigText, SigBrand, SigLeaf, SigCatPair, SigCatPair, SigPopular, SigPopular, SigPopular, SigPopular, SigCatPair, SigFactor, SigEmbed}
+	SigText, SigBrand, SigLeaf, SigCatPair, SigCatPair, SigPopular, SigPopular, SigCatPair, SigFactor, SigEmbed}
 
 type pairVec [numPF]float64
 

@@ -88,7 +88,7 @@ func TestFitPairModel(t *testing.T) {
 				best, bestU = q, u
 			}
 			cg.x = append(cg.x, x)
-			cg.blend = append(cg.blend, x[pfPopular])
+			cg.blend = append(cg.blend, x[pfPopInLeaf])
 		}
 		cg.rel = make([]bool, len(cg.x))
 		cg.rel[best] = true
@@ -179,5 +179,29 @@ func TestComplementModelLearnsKinds(t *testing.T) {
 	}
 	if n < 5 {
 		t.Errorf("pen-c00: complements %v (model %s); want at least 5 other pens", ids(pen), rep.Model)
+	}
+}
+
+func TestParseModelUse(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ModelUse
+		err  bool
+	}{
+		{"", ModelOff, false},
+		{"off", ModelOff, false},
+		{" Auto ", ModelAuto, false},
+		{"always", ModelAlways, false},
+		{"sometimes", ModelOff, true},
+	} {
+		got, err := ParseModelUse(tc.in)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("ParseModelUse(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+		if err == nil && tc.in != "" {
+			if back, _ := ParseModelUse(got.String()); back != got {
+				t.Errorf("%v does not read back", got)
+			}
+		}
 	}
 }

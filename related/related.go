@@ -103,6 +103,28 @@ const (
 	ModelAlways
 )
 
+var modelUseNames = []string{"off", "auto", "always"}
+
+// String is the name ParseModelUse reads.
+func (u ModelUse) String() string {
+	if u < 0 || int(u) >= len(modelUseNames) {
+		return fmt.Sprintf("ModelUse(%d)", int(u))
+	}
+	return modelUseNames[u]
+}
+
+// ParseModelUse reads "off" (or ""), "auto" or "always".
+func ParseModelUse(s string) (ModelUse, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return ModelOff, nil
+	}
+	if k := slices.Index(modelUseNames, s); k >= 0 {
+		return ModelUse(k), nil
+	}
+	return ModelOff, fmt.Errorf("%q: want one of %s", s, strings.Join(modelUseNames, ", "))
+}
+
 func (c *Config) defaults() {
 	if c.Analyzer == nil {
 		a, err := analysis.NewRegistry(analysis.Options{}).Analyzer(analysis.AnalyzerEnglish)

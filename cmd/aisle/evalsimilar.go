@@ -116,6 +116,10 @@ func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(strin
 	if opt.K <= 0 {
 		opt.K = 10
 	}
+	use, err := related.ParseModelUse(opt.ComplementModel)
+	if err != nil {
+		return nil, fmt.Errorf("--complement-model: %w", err)
+	}
 	cat, name, err := similarCatalogue(opt)
 	if err != nil {
 		return nil, err
@@ -138,16 +142,7 @@ func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(strin
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	cfg := related.Config{SubstituteText: opt.SubstituteText, BoughtTogether: opt.BoughtTogether,
-		BasketLift: opt.BasketLift, BasketSupport: opt.BasketSupport}
-	switch opt.ComplementModel {
-	case "", "off":
-	case "auto":
-		cfg.ComplementModel = related.ModelAuto
-	case "always":
-		cfg.ComplementModel = related.ModelAlways
-	default:
-		return nil, fmt.Errorf("--complement-model %q: want off, auto or always", opt.ComplementModel)
-	}
+		BasketLift: opt.BasketLift, BasketSupport: opt.BasketSupport, ComplementModel: use}
 	if opt.SimilarW != "" {
 		w, err := related.ParseWeights(opt.SimilarW)
 		if err != nil {
