@@ -27,9 +27,10 @@ type behaviour struct {
 	catTp   map[int32][]int32 // per leaf, partner leaves by lift
 	popLf   map[int32][]int32 // per leaf, items by shoppers
 	recLf   map[int32][]int32 // per leaf, items by time-decayed shoppers
-	// leafRep is, per leaf, the shrunk share of its shoppers who bought
-	// two different items of it: near 0 for a kind one buys once (a
-	// calculator), higher for kinds bought in variety (pens, inks).
+	// leafRep is, per leaf, the shrunk share of the baskets holding it
+	// that hold two different items of it: near 0 for a kind one buys
+	// once (a calculator; a second printer years later is a replacement,
+	// not variety), higher for kinds bought in variety (pens, inks).
 	leafRep map[int32]float64
 }
 
@@ -75,7 +76,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	var nBaskets float64
 	leafUsers := map[int32]float64{}
 	leafPair := map[[2]int32]float64{}
-	leafRepeat, repeated := map[int32]float64{}, map[int32]bool{}
+	leafBaskets, leafRepeat := map[int32]float64{}, map[int32]float64{}
 	var nUsers float64
 	k := 0
 	var ts []touch
@@ -111,14 +112,9 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 		for _, i := range items {
 			b.count[i]++
 			if l := c.leaf[i]; l >= 0 {
-				if leaves[l] && !repeated[l] {
-					repeated[l] = true
-					leafRepeat[l]++
-				}
 				leaves[l] = true
 			}
 		}
-		clear(repeated)
 		userSets.add(items)
 		ls := make([]int32, 0, len(leaves))
 		for l := range leaves {
@@ -135,6 +131,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 			for _, i := range bk {
 				bcount[i]++
 			}
+			countLeafRepeats(bk, c.leaf, leafBaskets, leafRepeat)
 			basketSets.add(bk)
 		}
 		return nil
@@ -195,7 +192,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	}
 	b.leafRep = make(map[int32]float64, len(leafRepeat))
 	for l, r := range leafRepeat {
-		b.leafRep[l] = r / (leafUsers[l] + 5)
+		b.leafRep[l] = r / (leafBaskets[l] + 5)
 	}
 	b.catTp = map[int32][]int32{}
 	for l, m := range b.catLft {
@@ -438,8 +435,28 @@ func (b *behaviour) catPair(l, m int32) float64 {
 	return min(b.catLft[l][m], 1)
 }
 
-// leafRepeat is the shrunk share of leaf l's shoppers who bought two
-// different items of it, in [0, 1).
+// countLeafRepeats adds one basket to the per-leaf counts of baskets
+// holding the leaf and of those holding two different items of it.
+func countLeafRepeats(bk []int32, leaf []int32, baskets, repeats map[int32]float64) {
+	var seen []int32
+	for x, i := range bk {
+		l := leaf[i]
+		if l < 0 || slices.Contains(seen, l) {
+			continue
+		}
+		seen = append(seen, l)
+		baskets[l]++
+		for _, j := range bk[x+1:] {
+			if leaf[j] == l {
+				repeats[l]++
+				break
+			}
+		}
+	}
+}
+
+// leafRepeat is the shrunk share of the baskets holding leaf l that hold
+// two different items of it, in [0, 1).
 func (b *behaviour) leafRepeat(l int32) float64 {
 	if l < 0 {
 		return 0

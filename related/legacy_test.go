@@ -45,7 +45,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 	var nBaskets float64
 	leafUsers := map[int32]float64{}
 	leafPair := map[[2]int32]float64{}
-	leafRepeat := map[int32]float64{}
+	leafBaskets, leafRepeat := map[int32]float64{}, map[int32]float64{}
 	var nUsers float64
 	bump := func(m []map[int32]float32, i, j int32) {
 		if m[i] == nil {
@@ -73,14 +73,10 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		}
 		nUsers++
 		leaves := map[int32]bool{}
-		perLeaf := map[int32]int{}
 		for x, i := range items {
 			b.count[i]++
 			if l := c.leaf[i]; l >= 0 {
 				leaves[l] = true
-				if perLeaf[l]++; perLeaf[l] == 2 {
-					leafRepeat[l]++
-				}
 			}
 			for _, j := range items[x+1:] {
 				bump(co, i, j)
@@ -99,6 +95,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		}
 		for _, bk := range legacyBaskets(ts, int64(cfg.BasketWindow.Seconds())) {
 			nBaskets++
+			countLeafRepeats(bk, c.leaf, leafBaskets, leafRepeat)
 			for x, i := range bk {
 				bcount[i]++
 				for _, j := range bk[x+1:] {
@@ -138,7 +135,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 	}
 	b.leafRep = map[int32]float64{}
 	for l, r := range leafRepeat {
-		b.leafRep[l] = r / (leafUsers[l] + 5)
+		b.leafRep[l] = r / (leafBaskets[l] + 5)
 	}
 	// leaf-to-leaf lift of "the same shoppers buy in both"
 	b.catLft = map[int32]map[int32]float64{}
