@@ -428,16 +428,20 @@ func (ix *Index) choiceGroups(anchors []int32, held map[int32][]int32, seed uint
 	for _, a := range anchors {
 		var cs []cand
 		seen := map[int32]bool{a: true}
-		for _, j := range ix.complementCandidates(a, true) {
+		// admit gives j's features once, unless j is no candidate (seen,
+		// deleted or a substitute of a)
+		admit := func(j int32) (features, bool) {
 			if seen[j] || ix.content.deleted[j] {
-				continue
+				return features{}, false
 			}
 			seen[j] = true
 			f := ix.complementFeatures(a, j)
-			if ix.isSubstitute(a, j, f) {
-				continue
+			return f, !ix.isSubstitute(a, j, f)
+		}
+		for _, j := range ix.complementCandidates(a, true) {
+			if f, ok := admit(j); ok {
+				cs = append(cs, cand{j, ix.compW.score(&f), slices.Contains(held[a], j), ix.pairFeatures(a, j, &f)})
 			}
-			cs = append(cs, cand{j, ix.compW.score(&f), slices.Contains(held[a], j), ix.pairFeatures(a, j, &f)})
 		}
 		slices.SortStableFunc(cs, func(x, y cand) int { return cmp.Compare(y.s, x.s) })
 		g := choiceGroup{nRel: len(held[a])}
@@ -452,16 +456,10 @@ func (ix *Index) choiceGroups(anchors []int32, held map[int32][]int32, seed uint
 		if tot > 0 {
 			for t := 0; t < randomNegatives*3 && len(g.x) < g.ranked+randomNegatives; t++ {
 				j := draw()
-				if seen[j] || ix.content.deleted[j] {
-					continue
+				if f, ok := admit(j); ok {
+					g.x = append(g.x, ix.pairFeatures(a, j, &f))
+					g.rel = append(g.rel, slices.Contains(held[a], j))
 				}
-				seen[j] = true
-				f := ix.complementFeatures(a, j)
-				if ix.isSubstitute(a, j, f) {
-					continue
-				}
-				g.x = append(g.x, ix.pairFeatures(a, j, &f))
-				g.rel = append(g.rel, slices.Contains(held[a], j))
 			}
 		}
 		groups = append(groups, g)

@@ -23,12 +23,8 @@ import (
 //
 // and read the hr@10 metric of each sub-benchmark.
 func BenchmarkBasketLiftValidation(b *testing.B) {
-	path := testdata.Path(b, "online-retail-uci")
 	ctx := context.Background()
-	shop, err := eval.LoadOnlineRetail(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	shop := retailShop(b)
 	train, baskets := splitBaskets(shop.Events, time.Date(2011, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2011, 9, 1, 0, 0, 0, 0, time.UTC))
 	for _, lift := range []float64{0, 0.1, 0.25, 0.5, 1} {
 		for _, sup := range []float64{-1, 2, 5} {
@@ -99,12 +95,8 @@ func nextBasketHR(ix *related.Index, baskets [][]string) float64 {
 //
 //	go test ./eval/roweval -run XXX -bench ComplementModelRetail -benchtime 1x
 func BenchmarkComplementModelRetail(b *testing.B) {
-	path := testdata.Path(b, "online-retail-uci")
 	ctx := context.Background()
-	shop, err := eval.LoadOnlineRetail(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	shop := retailShop(b)
 	date := func(y int, m time.Month) time.Time { return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC) }
 	for _, sp := range []struct {
 		name    string
@@ -126,4 +118,14 @@ func BenchmarkComplementModelRetail(b *testing.B) {
 			})
 		}
 	}
+}
+
+// retailShop loads the shared Online Retail data, or skips.
+func retailShop(b *testing.B) *eval.Shop {
+	b.Helper()
+	shop, err := eval.LoadOnlineRetail(context.Background(), testdata.Path(b, "online-retail-uci"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return shop
 }
