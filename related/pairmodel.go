@@ -14,7 +14,7 @@ import (
 // picks, a conditional logit ("which of these candidates did the shopper
 // buy?") over pair features that include the interactions a blend cannot
 // express — same leaf × title similarity (another one of the same kind),
-// same leaf × how often the leaf's shoppers buy two of it (pens in colours
+// same leaf × how often the leaf's baskets hold two of it (pens in colours
 // are bought in variety, calculators are not). It is fitted by Newton's
 // method on the same hold-out as the blend (the shopper's or basket's next
 // purchase), with the anchor's candidates and popularity-matched random
