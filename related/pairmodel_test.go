@@ -205,3 +205,23 @@ func TestParseModelUse(t *testing.T) {
 		}
 	}
 }
+
+// ParseModelUse reads a flag: any input gives a known use or an error,
+// and a use it reads reads back from its name.
+func FuzzParseModelUse(f *testing.F) {
+	for _, s := range []string{"", "off", "auto", "ALWAYS", " x "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseModelUse(s)
+		if err != nil {
+			if u != ModelOff {
+				t.Fatalf("%q: error %v with use %v", s, err, u)
+			}
+			return
+		}
+		if back, err := ParseModelUse(u.String()); err != nil || back != u {
+			t.Fatalf("%q → %v does not read back: %v, %v", s, u, back, err)
+		}
+	})
+}
