@@ -17,11 +17,21 @@ type behaviour struct {
 	bIdx   []map[int32]float32
 	count  []float64 // shoppers per item
 	maxCnt float64
-	leafOf []int32
-	leafMx map[int32]float64 // most shoppers of one item per leaf
-	catLft map[int32]map[int32]float64
-	catTp  map[int32][]int32 // per leaf, partner leaves by lift
-	popLf  map[int32][]int32 // per leaf, items by shoppers
+	// recent is shoppers per item, each weighing 2^(−age/half-life) by
+	// the age of their last touch at the log's end: what sells now.
+	recent  []float64
+	recLfMx map[int32]float64 // most recent-weighted shoppers of one item per leaf
+	leafOf  []int32
+	leafMx  map[int32]float64 // most shoppers of one item per leaf
+	catLft  map[int32]map[int32]float64
+	catTp   map[int32][]int32 // per leaf, partner leaves by lift
+	popLf   map[int32][]int32 // per leaf, items by shoppers
+	recLf   map[int32][]int32 // per leaf, items by time-decayed shoppers
+	// leafRep is, per leaf, the shrunk share of the baskets holding it
+	// that hold two different items of it: near 0 for a kind one buys
+	// once (a calculator; a second printer years later is a replacement,
+	// not variety), higher for kinds bought in variety (pens, inks).
+	leafRep map[int32]float64
 }
 
 type neighbour struct {
@@ -49,7 +59,14 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	log.seal()
 	itemOf := log.itemMap(c.pos)
 	sessionName := func(s int32) string { return log.sessions.ids[s] }
-	b := &behaviour{count: make([]float64, n), leafOf: c.leaf}
+	b := &behaviour{count: make([]float64, n), recent: make([]float64, n), leafOf: c.leaf}
+	var tEnd int64
+	for q := range log.recs {
+		if itemOf[log.recs[q].item] >= 0 && (skip == nil || !skip[q]) {
+			tEnd = max(tEnd, log.recs[q].ts)
+		}
+	}
+	halfLife := cfg.PopularityHalfLife.Seconds()
 	// Each shopper's (capped) distinct items and each basket, as sets of
 	// item indexes: the pair counts are summed from them one anchor item
 	// at a time (pairsOf), so what is held is these sets (at most one
@@ -59,6 +76,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	var nBaskets float64
 	leafUsers := map[int32]float64{}
 	leafPair := map[[2]int32]float64{}
+	leafBaskets, leafRepeat := map[int32]float64{}, map[int32]float64{}
 	var nUsers float64
 	k := 0
 	var ts []touch
@@ -86,6 +104,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 			if !seen[ts[q].item] {
 				seen[ts[q].item] = true
 				items = append(items, ts[q].item)
+				b.recent[ts[q].item] += decay(tEnd-ts[q].ts, halfLife)
 			}
 		}
 		nUsers++
@@ -112,6 +131,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 			for _, i := range bk {
 				bcount[i]++
 			}
+			countLeafRepeats(bk, c.leaf, leafBaskets, leafRepeat)
 			basketSets.add(bk)
 		}
 		return nil
@@ -170,6 +190,10 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 			set(p[1], p[0], v)
 		}
 	}
+	b.leafRep = make(map[int32]float64, len(leafRepeat))
+	for l, r := range leafRepeat {
+		b.leafRep[l] = r / (leafBaskets[l] + 5)
+	}
 	b.catTp = map[int32][]int32{}
 	for l, m := range b.catLft {
 		ls := make([]int32, 0, len(m))
@@ -184,8 +208,11 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 		})
 		b.catTp[l] = ls
 	}
-	b.popLf, b.leafMx = map[int32][]int32{}, map[int32]float64{}
+	b.popLf, b.leafMx, b.recLfMx = map[int32][]int32{}, map[int32]float64{}, map[int32]float64{}
 	for l, members := range c.byLeaf {
+		for _, i := range members {
+			b.recLfMx[l] = max(b.recLfMx[l], b.recent[i])
+		}
 		ms := slices.Clone(members)
 		slices.SortFunc(ms, func(x, y int32) int {
 			if c := cmp.Compare(b.count[y], b.count[x]); c != 0 {
@@ -198,6 +225,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 			b.leafMx[l] = b.count[ms[0]]
 		}
 	}
+	b.recLf = recentByLeaf(c.byLeaf, b.recent)
 	return b, nil
 }
 
@@ -374,6 +402,19 @@ func (b *behaviour) pop(j int32) float64 {
 	return math.Log1p(b.count[j]) / math.Log1p(b.maxCnt)
 }
 
+// recentInLeaf is an item's time-decayed popularity relative to the top
+// item of its leaf.
+func (b *behaviour) recentInLeaf(j int32) float64 {
+	if int(j) >= len(b.leafOf) || int(j) >= len(b.recent) || b.leafOf[j] < 0 {
+		return 0
+	}
+	mx := b.recLfMx[b.leafOf[j]]
+	if mx <= 0 {
+		return 0
+	}
+	return math.Log1p(b.recent[j]) / math.Log1p(mx)
+}
+
 // popInLeaf is an item's popularity relative to the top item of its leaf.
 func (b *behaviour) popInLeaf(j int32) float64 {
 	if int(j) >= len(b.leafOf) || b.leafOf[j] < 0 {
@@ -394,12 +435,70 @@ func (b *behaviour) catPair(l, m int32) float64 {
 	return min(b.catLft[l][m], 1)
 }
 
+// countLeafRepeats adds one basket to the per-leaf counts of baskets
+// holding the leaf and of those holding two different items of it.
+func countLeafRepeats(bk []int32, leaf []int32, baskets, repeats map[int32]float64) {
+	var seen []int32
+	for x, i := range bk {
+		l := leaf[i]
+		if l < 0 || slices.Contains(seen, l) {
+			continue
+		}
+		seen = append(seen, l)
+		baskets[l]++
+		for _, j := range bk[x+1:] {
+			if leaf[j] == l {
+				repeats[l]++
+				break
+			}
+		}
+	}
+}
+
+// leafRepeat is the shrunk share of the baskets holding leaf l that hold
+// two different items of it, in [0, 1).
+func (b *behaviour) leafRepeat(l int32) float64 {
+	if l < 0 {
+		return 0
+	}
+	return b.leafRep[l]
+}
+
 // catTop returns up to n leaves most bought by the shoppers of leaf l,
 // and l itself (complements of a kind are often of the same kind: inks).
 func (b *behaviour) catTop(l int32, n int) []int32 {
 	ls := b.catTp[l]
 	out := append([]int32{l}, ls[:min(n, len(ls))]...)
 	return out
+}
+
+// decay is 2^(−age/halfLife) rounded to a multiple of 2^−20, so sums of
+// them are exact whatever order shoppers are read in.
+func decay(age int64, halfLife float64) float64 {
+	const unit = 1 << 20
+	return math.Round(math.Exp2(-float64(max(age, 0))/halfLife)*unit) / unit
+}
+
+// recentByLeaf lists each leaf's items by time-decayed popularity.
+func recentByLeaf(byLeaf map[int32][]int32, recent []float64) map[int32][]int32 {
+	out := make(map[int32][]int32, len(byLeaf))
+	for l, members := range byLeaf {
+		ms := slices.Clone(members)
+		slices.SortFunc(ms, func(x, y int32) int {
+			if c := cmp.Compare(recent[y], recent[x]); c != 0 {
+				return c
+			}
+			return cmp.Compare(x, y)
+		})
+		out[l] = ms
+	}
+	return out
+}
+
+// recentIn returns up to n items of leaf l, most bought lately first.
+func (b *behaviour) recentIn(l int32, n int) []int32 {
+	ms := b.recLf[l]
+	return ms[:min(n, len(ms))]
 }
 
 // popularIn returns up to n items of leaf l, most popular first.
@@ -420,7 +519,7 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 		}
 	}
 	n := len(to.ids)
-	nb := &behaviour{count: make([]float64, n), maxCnt: b.maxCnt, leafOf: to.leaf, catLft: b.catLft, catTp: b.catTp,
+	nb := &behaviour{count: make([]float64, n), maxCnt: b.maxCnt, recent: make([]float64, n), leafOf: to.leaf, catLft: b.catLft, catTp: b.catTp,
 		sim: make([][]neighbour, n), simIdx: make([]map[int32]float32, n), basket: make([][]neighbour, n), bIdx: make([]map[int32]float32, n)}
 	move := func(v []neighbour) []neighbour {
 		var out []neighbour
@@ -437,6 +536,7 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 			continue
 		}
 		nb.count[j] = b.count[i]
+		nb.recent[j] = b.recent[i]
 		nb.sim[j] = move(b.sim[i])
 		nb.simIdx[j] = indexOf(nb.sim[j])
 		nb.basket[j] = move(b.basket[i])
@@ -450,7 +550,12 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 			lm[int32(l)] = k
 		}
 	}
-	nb.catLft, nb.catTp = map[int32]map[int32]float64{}, map[int32][]int32{}
+	nb.catLft, nb.catTp, nb.leafRep = map[int32]map[int32]float64{}, map[int32][]int32{}, map[int32]float64{}
+	for l, v := range b.leafRep {
+		if nl, ok := lm[l]; ok {
+			nb.leafRep[nl] = v
+		}
+	}
 	for l, row := range b.catLft {
 		nl, ok := lm[l]
 		if !ok {
@@ -475,8 +580,11 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 			}
 		}
 	}
-	nb.popLf, nb.leafMx = map[int32][]int32{}, map[int32]float64{}
+	nb.popLf, nb.leafMx, nb.recLfMx = map[int32][]int32{}, map[int32]float64{}, map[int32]float64{}
 	for l, members := range to.byLeaf {
+		for _, i := range members {
+			nb.recLfMx[l] = max(nb.recLfMx[l], nb.recent[i])
+		}
 		ms := slices.Clone(members)
 		slices.SortFunc(ms, func(x, y int32) int {
 			if c := cmp.Compare(nb.count[y], nb.count[x]); c != 0 {
@@ -489,5 +597,6 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 			nb.leafMx[l] = nb.count[ms[0]]
 		}
 	}
+	nb.recLf = recentByLeaf(to.byLeaf, nb.recent)
 	return nb
 }

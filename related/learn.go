@@ -27,6 +27,14 @@ type LearnReport struct {
 	// the learned weights.
 	SimilarBefore, SimilarAfter       float64
 	ComplementBefore, ComplementAfter float64
+	// Model describes the learned complement model when
+	// Config.ComplementModel asked for one ("" otherwise); ModelBlend and
+	// ModelNDCG are the held-out NDCG@10 of the learned blend and of the
+	// model (cross-fitted on two halves of the anchors), and ModelUsed
+	// says whether it beat the blend by minLearnGain and serves.
+	Model                 string
+	ModelBlend, ModelNDCG float64
+	ModelUsed             bool
 }
 
 // MinAnchors is the fewest items with held-out co-interactions Learn needs
@@ -70,6 +78,7 @@ func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 	cfg.defaults()
 	var rep LearnReport
 	rep.Similar, rep.Complement = DefaultSimilar(), DefaultComplement()
+	var model *pairModel
 	skip, held := holdOut(items, log)
 	if len(held) >= MinAnchors && (cfg.Similar == nil || cfg.Complement == nil) {
 		progress(fmt.Sprintf("related: learning the blend on %d held-out co-interactions", len(held)))
@@ -133,6 +142,15 @@ func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 			}
 			progress(fmt.Sprintf("related: complement NDCG@10 on held-out %.4f → %.4f (%s)", rep.ComplementBefore, rep.ComplementAfter, rep.Complement))
 		}
+		if cfg.ComplementModel != ModelOff && cfg.Complement == nil {
+			ix.compW = rep.Complement
+			groups := ix.choiceGroups(anchors, held, uint64(len(held)))
+			rep.ModelBlend, rep.ModelNDCG = blendNDCG(groups), crossFit(groups)
+			model = fitPairModel(groups)
+			rep.Model = model.String()
+			rep.ModelUsed = cfg.ComplementModel == ModelAlways || rep.ModelNDCG >= rep.ModelBlend*(1+minLearnGain)
+			progress(fmt.Sprintf("related: complement model held-out NDCG@10 %.4f (blend %.4f), used: %v (%s)", rep.ModelNDCG, rep.ModelBlend, rep.ModelUsed, rep.Model))
+		}
 		rep.Learned = true
 	}
 	if cfg.Similar == nil {
@@ -148,6 +166,9 @@ func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 		rep.Complement = *cfg.Complement
 	}
 	ix, err := BuildLog(ctx, items, log, factor, embedded, cfg)
+	if err == nil && rep.ModelUsed {
+		ix.compModel = model
+	}
 	return ix, rep, err
 }
 
@@ -262,7 +283,7 @@ func (ix *Index) learnSet(anchors []int32, held map[int32][]int32, complement bo
 	for _, a := range anchors {
 		var cands []int32
 		if complement {
-			cands = ix.complementCandidates(a)
+			cands = ix.complementCandidates(a, false)
 		} else {
 			cands = ix.similarCandidates(a)
 		}

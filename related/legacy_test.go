@@ -32,13 +32,20 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		}
 		byUser[e.UserID] = append(byUser[e.UserID], legacyTouch{i, e.Timestamp.Unix(), e.SessionID, e.Type == events.Purchase || e.Type == events.AddToCart})
 	}
-	b := &behaviour{count: make([]float64, n), leafOf: c.leaf}
+	b := &behaviour{count: make([]float64, n), recent: make([]float64, n), leafOf: c.leaf}
+	var tEnd int64
+	for _, ts := range byUser {
+		for _, t := range ts {
+			tEnd = max(tEnd, t.ts)
+		}
+	}
 	co := make([]map[int32]float32, n)
 	bco := make([]map[int32]float32, n)
 	bcount := make([]float64, n)
 	var nBaskets float64
 	leafUsers := map[int32]float64{}
 	leafPair := map[[2]int32]float64{}
+	leafBaskets, leafRepeat := map[int32]float64{}, map[int32]float64{}
 	var nUsers float64
 	bump := func(m []map[int32]float32, i, j int32) {
 		if m[i] == nil {
@@ -61,6 +68,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 			if !seen[ts[q].item] {
 				seen[ts[q].item] = true
 				items = append(items, ts[q].item)
+				b.recent[ts[q].item] += decay(tEnd-ts[q].ts, cfg.PopularityHalfLife.Seconds())
 			}
 		}
 		nUsers++
@@ -87,6 +95,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		}
 		for _, bk := range legacyBaskets(ts, int64(cfg.BasketWindow.Seconds())) {
 			nBaskets++
+			countLeafRepeats(bk, c.leaf, leafBaskets, leafRepeat)
 			for x, i := range bk {
 				bcount[i]++
 				for _, j := range bk[x+1:] {
@@ -124,6 +133,10 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		b.basket[i] = topNeighbours(b.basket[i], cfg.MaxNeighbours)
 		b.bIdx[i] = indexOf(b.basket[i])
 	}
+	b.leafRep = map[int32]float64{}
+	for l, r := range leafRepeat {
+		b.leafRep[l] = r / (leafBaskets[l] + 5)
+	}
 	// leaf-to-leaf lift of "the same shoppers buy in both"
 	b.catLft = map[int32]map[int32]float64{}
 	logU := math.Log(max(nUsers, 2))
@@ -155,8 +168,11 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		})
 		b.catTp[l] = ls
 	}
-	b.popLf, b.leafMx = map[int32][]int32{}, map[int32]float64{}
+	b.popLf, b.leafMx, b.recLfMx = map[int32][]int32{}, map[int32]float64{}, map[int32]float64{}
 	for l, members := range c.byLeaf {
+		for _, i := range members {
+			b.recLfMx[l] = max(b.recLfMx[l], b.recent[i])
+		}
 		ms := slices.Clone(members)
 		slices.SortFunc(ms, func(x, y int32) int {
 			if c := cmp.Compare(b.count[y], b.count[x]); c != 0 {
@@ -169,6 +185,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 			b.leafMx[l] = b.count[ms[0]]
 		}
 	}
+	b.recLf = recentByLeaf(c.byLeaf, b.recent)
 	return b, nil
 }
 

@@ -80,6 +80,49 @@ type Config struct {
 	// from which a same-kind item counts as a complement after all (inks
 	// of two colours). Default 0.05.
 	BoughtTogether float64
+	// PopularityHalfLife is the age at which a shopper's touch counts half
+	// in the time-decayed popularity the complement model reads (what
+	// sells now). Default 365 days.
+	PopularityHalfLife time.Duration
+	// ComplementModel says whether Learn also fits the learned complement
+	// model (a conditional logit over pair features, see pairmodel.go)
+	// and when it serves complements with it instead of the blend.
+	ComplementModel ModelUse
+}
+
+// ModelUse says when Learn fits and serves the learned complement model.
+type ModelUse int
+
+const (
+	// ModelOff (the default) never fits it.
+	ModelOff ModelUse = iota
+	// ModelAuto fits it and serves with it when it ranks the held-out
+	// purchases better than the learned blend by minLearnGain.
+	ModelAuto
+	// ModelAlways fits it and serves with it (for measuring it).
+	ModelAlways
+)
+
+var modelUseNames = []string{"off", "auto", "always"}
+
+// String is the name ParseModelUse reads.
+func (u ModelUse) String() string {
+	if u < 0 || int(u) >= len(modelUseNames) {
+		return fmt.Sprintf("ModelUse(%d)", int(u))
+	}
+	return modelUseNames[u]
+}
+
+// ParseModelUse reads "off" (or ""), "auto" or "always".
+func ParseModelUse(s string) (ModelUse, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return ModelOff, nil
+	}
+	if k := slices.Index(modelUseNames, s); k >= 0 {
+		return ModelUse(k), nil
+	}
+	return ModelOff, fmt.Errorf("%q: want one of %s", s, strings.Join(modelUseNames, ", "))
 }
 
 func (c *Config) defaults() {
@@ -103,6 +146,9 @@ func (c *Config) defaults() {
 	}
 	if c.BasketWindow <= 0 {
 		c.BasketWindow = 24 * time.Hour
+	}
+	if c.PopularityHalfLife <= 0 {
+		c.PopularityHalfLife = 365 * 24 * time.Hour
 	}
 	if c.MaxNeighbours <= 0 {
 		c.MaxNeighbours = 200
@@ -144,7 +190,9 @@ type Index struct {
 	embed   *vecTable
 	simW    Weights
 	compW   Weights
-	built   time.Duration
+	// compModel, when set, ranks complements instead of compW.
+	compModel *pairModel
+	built     time.Duration
 }
 
 // Build makes an index from the catalogue, the events (any order) and the
@@ -254,7 +302,7 @@ func (ix *Index) Complements(id string, n int, allow func(id string) bool) []Res
 	if !ok || n <= 0 {
 		return nil
 	}
-	cands := ix.complementCandidates(a)
+	cands := ix.complementCandidates(a, ix.compModel != nil)
 	return ix.rank(a, cands, ix.compW, n, allow, true, nil)
 }
 
@@ -280,7 +328,13 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 			f = ix.similarFeatures(a, j)
 			f[SigFactor] = max(f[SigFactor], hint[j])
 		}
-		s := w.score(&f)
+		var s float64
+		if complement && ix.compModel != nil {
+			x := ix.pairFeatures(a, j, &f)
+			s = ix.compModel.score(&x)
+		} else {
+			s = w.score(&f)
+		}
 		if s <= 0 {
 			continue
 		}
@@ -301,7 +355,14 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 		if allow != nil && !allow(id) {
 			continue
 		}
-		res = append(res, Result{ID: id, Score: c.s, Reason: w.reason(&c.f, complement)})
+		reason := ""
+		if complement && ix.compModel != nil {
+			x := ix.pairFeatures(a, c.i, &c.f)
+			reason = ix.compModel.reason(&x)
+		} else {
+			reason = w.reason(&c.f, complement)
+		}
+		res = append(res, Result{ID: id, Score: c.s, Reason: reason})
 	}
 	return res
 }
@@ -368,14 +429,18 @@ func (ix *Index) similarCandidates(a int32) []int32 {
 }
 
 // complementCandidates gathers basket and co-purchase partners of a and
-// the popular items of the categories its partners come from.
-func (ix *Index) complementCandidates(a int32) []int32 {
+// the popular items of the categories its partners come from (and, with
+// recent, those bought most lately, which the complement model weighs).
+func (ix *Index) complementCandidates(a int32, recent bool) []int32 {
 	var c candidates
 	c.addNeighbours(ix.beh.basket[a])
 	c.addNeighbours(ix.beh.sim[a])
 	if l := ix.content.leaf[a]; l >= 0 {
 		for _, cl := range ix.beh.catTop(l, 8) {
 			c.add(ix.beh.popularIn(cl, 30)...)
+			if recent {
+				c.add(ix.beh.recentIn(cl, 30)...)
+			}
 		}
 	}
 	return c.out

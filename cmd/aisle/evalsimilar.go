@@ -40,6 +40,8 @@ type similarOptions struct {
 	// BasketLift and BasketSupport override the related.Config fields of
 	// those names (0 = default).
 	BasketLift, BasketSupport float64
+	// ComplementModel is off, auto or always (related.ModelUse).
+	ComplementModel string
 }
 
 // similarReport is what `aisle eval similar` measured.
@@ -101,6 +103,7 @@ and item_meta's category and brand codes.`,
 	f.Float64Var(&opt.BoughtTogether, "bought-together", 0, "behaviour similarity from which a same-kind item is a complement after all (default: related's)")
 	f.Float64Var(&opt.BasketLift, "basket-lift", 0, "popularity discount of the basket score, 0–1: near 0 ranks partners by co-counts, 1 by lift; negative = 0 (default: related's)")
 	f.Float64Var(&opt.BasketSupport, "basket-support", 0, "baskets from which a pair's basket score is trusted, c/(c+k); negative = 0 (default: related's)")
+	f.StringVar(&opt.ComplementModel, "complement-model", "off", "learned complement model (conditional logit over pair features): off, auto (serves when it beats the blend on the hold-out) or always")
 	f.StringVar(&opt.Embedder, "embedder", "none", "text embedder whose item vectors join the blend: none, "+strings.Join(embedders.Kinds(), ", "))
 	f.StringVar(&opt.SimilarW, "similar-weights", "", "fixed blend for similar items instead of learning it, e.g. leaf=1,text=1,behaviour=0.5")
 	f.StringVar(&opt.ComplementW, "complement-weights", "", "fixed blend for bought-together instead of learning it")
@@ -112,6 +115,10 @@ and item_meta's category and brand codes.`,
 func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(string)) (*similarReport, error) {
 	if opt.K <= 0 {
 		opt.K = 10
+	}
+	use, err := related.ParseModelUse(opt.ComplementModel)
+	if err != nil {
+		return nil, fmt.Errorf("--complement-model: %w", err)
 	}
 	cat, name, err := similarCatalogue(opt)
 	if err != nil {
@@ -135,7 +142,7 @@ func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(strin
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	cfg := related.Config{SubstituteText: opt.SubstituteText, BoughtTogether: opt.BoughtTogether,
-		BasketLift: opt.BasketLift, BasketSupport: opt.BasketSupport}
+		BasketLift: opt.BasketLift, BasketSupport: opt.BasketSupport, ComplementModel: use}
 	if opt.SimilarW != "" {
 		w, err := related.ParseWeights(opt.SimilarW)
 		if err != nil {
@@ -309,6 +316,10 @@ func writeSimilarTable(w io.Writer, rep *similarReport, k int) error {
 			rep.Learn.Complement, rep.Learn.ComplementBefore, rep.Learn.ComplementAfter)
 	} else {
 		fmt.Fprintf(w, "too little behaviour to learn from: default weights\n")
+	}
+	if rep.Learn.Model != "" {
+		fmt.Fprintf(w, "complement model: held-out NDCG@10 %.4f (blend %.4f), serving: %v; %s\n",
+			rep.Learn.ModelNDCG, rep.Learn.ModelBlend, rep.Learn.ModelUsed, rep.Learn.Model)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "surface\tmethod\tanchors\tNDCG@%d\tHR@%d\tsame-leaf\tcoverage\n", k, k)

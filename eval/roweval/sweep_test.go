@@ -23,27 +23,9 @@ import (
 //
 // and read the hr@10 metric of each sub-benchmark.
 func BenchmarkBasketLiftValidation(b *testing.B) {
-	path := testdata.Path(b, "online-retail-uci")
 	ctx := context.Background()
-	shop, err := eval.LoadOnlineRetail(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	at, end := time.Date(2011, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2011, 9, 1, 0, 0, 0, 0, time.UTC)
-	var train []events.Event
-	baskets := map[string][]string{}
-	var order []string
-	for _, e := range shop.Events {
-		switch {
-		case e.Timestamp.Before(at):
-			train = append(train, e)
-		case e.Timestamp.Before(end):
-			if _, ok := baskets[e.SessionID]; !ok {
-				order = append(order, e.SessionID)
-			}
-			baskets[e.SessionID] = append(baskets[e.SessionID], e.ItemID)
-		}
-	}
+	shop := retailShop(b)
+	train, baskets := splitBaskets(shop.Events, time.Date(2011, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2011, 9, 1, 0, 0, 0, 0, time.UTC))
 	for _, lift := range []float64{0, 0.1, 0.25, 0.5, 1} {
 		for _, sup := range []float64{-1, 2, 5} {
 			b.Run(fmt.Sprintf("lift=%g/support=%g", lift, sup), func(b *testing.B) {
@@ -53,25 +35,97 @@ func BenchmarkBasketLiftValidation(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					var hits, n float64
-					for _, id := range order {
-						bk := baskets[id]
-						if len(bk) < 2 {
-							continue
-						}
-						given := bk[0]
-						n++
-						for _, r := range ix.Complements(given, 10, func(x string) bool { return x != given }) {
-							if r.ID != given && slices.Contains(bk[1:], r.ID) {
-								hits++
-								break
-							}
-						}
-					}
-					hr = hits / n
+					hr = nextBasketHR(ix, baskets)
 				}
 				b.ReportMetric(hr, "hr@10")
 			})
 		}
 	}
+}
+
+// splitBaskets splits a shop's purchases at at: the events before are the
+// training set, those in [at, end) the baskets (by session id, in order
+// of first appearance).
+func splitBaskets(evs []events.Event, at, end time.Time) ([]events.Event, [][]string) {
+	var train []events.Event
+	pos := map[string]int{}
+	var baskets [][]string
+	for _, e := range evs {
+		switch {
+		case e.Timestamp.Before(at):
+			train = append(train, e)
+		case e.Timestamp.Before(end):
+			k, ok := pos[e.SessionID]
+			if !ok {
+				k = len(baskets)
+				pos[e.SessionID] = k
+				baskets = append(baskets, nil)
+			}
+			baskets[k] = append(baskets[k], e.ItemID)
+		}
+	}
+	return train, baskets
+}
+
+// nextBasketHR is the share of baskets (of two items or more) where one of
+// the ten complements of the first item is among the others.
+func nextBasketHR(ix *related.Index, baskets [][]string) float64 {
+	var hits, n float64
+	for _, bk := range baskets {
+		if len(bk) < 2 {
+			continue
+		}
+		given := bk[0]
+		n++
+		for _, r := range ix.Complements(given, 10, func(x string) bool { return x != given }) {
+			if r.ID != given && slices.Contains(bk[1:], r.ID) {
+				hits++
+				break
+			}
+		}
+	}
+	return hits / max(n, 1)
+}
+
+// BenchmarkComplementModelRetail measures the learned complement model
+// (related.Config.ComplementModel) against the learned blend on Online
+// Retail's next baskets: the validation split (train before 2011-06-01,
+// baskets of June–August) and the test split (train before 2011-09-01,
+// baskets to the end). Quality, not time:
+//
+//	go test ./eval/roweval -run XXX -bench ComplementModelRetail -benchtime 1x
+func BenchmarkComplementModelRetail(b *testing.B) {
+	ctx := context.Background()
+	shop := retailShop(b)
+	date := func(y int, m time.Month) time.Time { return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC) }
+	for _, sp := range []struct {
+		name    string
+		at, end time.Time
+	}{{"validation", date(2011, 6), date(2011, 9)}, {"test", date(2011, 9), date(2012, 1)}} {
+		train, baskets := splitBaskets(shop.Events, sp.at, sp.end)
+		for _, use := range []related.ModelUse{related.ModelOff, related.ModelAlways} {
+			b.Run(fmt.Sprintf("%s/model=%d", sp.name, use), func(b *testing.B) {
+				var hr float64
+				for range b.N {
+					ix, rep, err := related.Learn(ctx, shop.Items, train, nil, nil, related.Config{ComplementModel: use}, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					hr = nextBasketHR(ix, baskets)
+					b.Logf("held-out NDCG@10 blend %.4f model %.4f (%s)", rep.ModelBlend, rep.ModelNDCG, rep.Model)
+				}
+				b.ReportMetric(hr, "hr@10")
+			})
+		}
+	}
+}
+
+// retailShop loads the shared Online Retail data, or skips.
+func retailShop(b *testing.B) *eval.Shop {
+	b.Helper()
+	shop, err := eval.LoadOnlineRetail(context.Background(), testdata.Path(b, "online-retail-uci"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return shop
 }
