@@ -145,7 +145,7 @@ func (s *Service) recentItems(ctx context.Context, user string, types []events.T
 func (s *Service) RecentlyViewed(ctx context.Context, user string, req Request) (*Answer, error) {
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
-	evs, err := s.recentItems(ctx, user, viewTypes, req.pool(3, 50))
+	evs, err := s.recentItems(ctx, user, viewTypes, max(req.want()*3, 50)) // the events behind n+room items
 	if err != nil {
 		return nil, err
 	}
