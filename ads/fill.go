@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -56,36 +57,18 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
 	s.mu.Unlock()
 	now := s.o.Now()
+	today := day(now)
 	m := s.model.Load()
-	var orgCats []string                    // top-level categories of the organic items
-	item := func(id string) *catalog.Item { // Options.Item caches (rules.ItemCache)
-		if it, err := s.o.Item(ctx, id); err == nil {
-			return &it
-		}
-		return nil
-	}
-	orgRead := r.Surface == "search"
-	organicCats := func() []string { // read once, when an ad needs it
-		if !orgRead {
-			orgRead = true
-			orgCats = make([]string, 0, 20)
-			for _, id := range r.Organic[:min(len(r.Organic), 20)] {
-				if it := item(id); it != nil {
-					orgCats = append(orgCats, topCat(it))
-				}
-			}
-		}
-		return orgCats
-	}
 	floor := s.o.Config.RelevanceFloor
 	if f, ok := s.o.Config.SurfaceFloors[r.Surface]; ok {
 		floor = f
 	}
-	qn := rules.Normalize(r.Query)
-	var qw []string // the query's words, for text match (read once)
-	if r.Surface == "search" && qn != "" {
-		qw = queryWords(qn)
+	elig := s.eligible(ctx, cs, &r)
+	if len(elig) == 0 {
+		return nil
 	}
+	var orgCats []string // top-level categories of the organic items, read once when an ad needs them
+	orgRead := false
 	var shown map[string]int // the shopper's impressions today, read once when a campaign is capped
 	shownRead := false
 	underCap := func(c *Campaign) bool {
@@ -100,40 +83,44 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	}
 	var bidders []Bidder
 	var feats []Features // parallel to bidders
-	for _, ci := range cs.bySurface[r.Surface] {
-		c := &cs.list[ci]
-		if !c.Active(now) || !queryTargeted(c, cs.kws[ci], &r, qn) || !underCap(c) || !s.Affordable(ctx, c, now) {
+	last, takes := -1, false
+	for k := range elig {
+		e := &elig[k]
+		c := &cs.list[e.camp]
+		if e.camp != last { // the campaign's own conditions, once
+			last = e.camp
+			takes = c.Active(now) && underCap(c) && s.affordable(ctx, c, now, today)
+		}
+		if !takes {
 			continue
 		}
-		for _, id := range c.Items[:min(len(c.Items), 100)] {
-			it := item(id)
-			if it == nil || !it.Available {
-				continue
+		rel := e.rel
+		if e.perAnswer {
+			if !orgRead {
+				orgRead = true
+				orgCats = s.organicCats(ctx, r.Organic)
 			}
-			if len(c.Targeting.Categories) > 0 && !slices.ContainsFunc(c.Targeting.Categories, func(cat string) bool {
-				return slices.ContainsFunc(r.Context, func(x string) bool { return underCat(x, cat) }) || it.HasCategoryPrefix(strings.Trim(cat, "/"))
-			}) {
-				continue
-			}
-			var rel float64
-			if qw != nil {
-				rel = textMatch(qw, s.text(it))
-			} else {
-				rel = relevance(&r, it, organicCats())
-			}
-			if rel < floor || rel <= 0 {
-				continue
-			}
-			f := Features{Position: 1, TextMatch: rel, History: s.history(id)}
-			if s.o.Popularity != nil {
-				f.Popularity = s.o.Popularity(id)
-			}
-			if r.Affinity != nil {
-				f.Affinity = r.Affinity(id)
-			}
-			feats = append(feats, f)
-			bidders = append(bidders, Bidder{Campaign: c.ID, Item: id, Bid: ToMicros(c.Bid), PCTR: m.Predict(f), Relevance: rel})
+			rel = shareOf(e.top, orgCats)
 		}
+		if rel < floor || rel <= 0 {
+			continue
+		}
+		f := Features{Position: 1, TextMatch: rel}
+		if s.o.Popularity != nil {
+			f.Popularity = s.o.Popularity(e.item)
+		}
+		if r.Affinity != nil {
+			f.Affinity = r.Affinity(e.item)
+		}
+		feats = append(feats, f)
+		bidders = append(bidders, Bidder{Campaign: c.ID, Item: e.item, Bid: ToMicros(c.Bid), Relevance: rel})
+	}
+	if len(bidders) == 0 {
+		return nil
+	}
+	s.histories(bidders, feats)
+	for k := range bidders {
+		bidders[k].PCTR = m.Predict(feats[k])
 	}
 	wins := Auction(bidders, len(slots), s.o.Config.Reserve)
 	if len(wins) == 0 {
@@ -157,6 +144,115 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	}
 	s.logImpressions(imps, now)
 	return out
+}
+
+// eligibleTTL is how long the eligible items of a (surface, query,
+// category context) are kept: they depend on the campaigns (a change
+// starts afresh), their items (an item change starts afresh, see
+// ItemsUpserted) and the query, not on the shopper or the spend.
+const eligibleTTL = time.Second
+
+// eligibleItem is a campaign item that may take part in an answer's
+// auction: it exists, is available, passes the campaign's query and
+// category targeting, and (on a search with a query) its text relevance.
+type eligibleItem struct {
+	camp int // index into campaignSet.list; the items of a campaign are together
+	item string
+	rel  float64 // relevance, unless perAnswer
+	// perAnswer: relevance is the share of the answer's organic items in
+	// the item's top-level category top (off search)
+	perAnswer bool
+	top       string
+}
+
+// eligibleCache keeps eligible items per (surface, query, context) for
+// eligibleTTL: the whole map is dropped when it is older.
+type eligibleCache struct {
+	mu   sync.Mutex
+	born time.Time
+	gen  uint64 // Service.itemGen when born
+	m    map[string][]eligibleItem
+}
+
+// eligible returns the items of the campaigns targeting the request's
+// surface that may take part in its auction whoever the shopper is:
+// active, budget and frequency cap are checked per answer.
+func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request) []eligibleItem {
+	qn := rules.Normalize(r.Query)
+	key := r.Surface + "\x00" + qn + "\x00" + strings.Join(r.Context, "\x01")
+	gen, now := s.itemGen.Load(), time.Now()
+	ec := &cs.elig
+	ec.mu.Lock()
+	if ec.m == nil || now.Sub(ec.born) > eligibleTTL || now.Before(ec.born) || ec.gen != gen {
+		ec.m, ec.born, ec.gen = map[string][]eligibleItem{}, now, gen
+	}
+	list, ok := ec.m[key]
+	ec.mu.Unlock()
+	if ok {
+		return list
+	}
+	var qw []string // the query's words, for text match
+	if r.Surface == "search" && qn != "" {
+		qw = queryWords(qn)
+	}
+	for _, ci := range cs.bySurface[r.Surface] {
+		c := &cs.list[ci]
+		if !queryTargeted(c, cs.kws[ci], r, qn) {
+			continue
+		}
+		for _, id := range c.Items[:min(len(c.Items), 100)] {
+			it, err := s.o.Item(ctx, id) // Options.Item caches (rules.ItemCache)
+			if err != nil || !it.Available {
+				continue
+			}
+			if len(c.Targeting.Categories) > 0 && !slices.ContainsFunc(c.Targeting.Categories, func(cat string) bool {
+				return slices.ContainsFunc(r.Context, func(x string) bool { return underCat(x, cat) }) || it.HasCategoryPrefix(strings.Trim(cat, "/"))
+			}) {
+				continue
+			}
+			e := eligibleItem{camp: ci, item: id}
+			switch {
+			case qw != nil:
+				e.rel = textMatch(qw, s.text(&it))
+			case r.Surface == "search":
+				e.rel = relevance(r, &it, nil)
+			default:
+				e.perAnswer, e.top = true, topCat(&it)
+			}
+			list = append(list, e)
+		}
+	}
+	ec.mu.Lock()
+	if ec.gen == gen { // not dropped by an item change meanwhile
+		ec.m[key] = list
+	}
+	ec.mu.Unlock()
+	return list
+}
+
+// organicCats are the top-level categories of the first 20 organic items.
+func (s *Service) organicCats(ctx context.Context, organic []string) []string {
+	out := make([]string, 0, min(len(organic), 20))
+	for _, id := range organic[:min(len(organic), 20)] {
+		if it, err := s.o.Item(ctx, id); err == nil {
+			out = append(out, topCat(&it))
+		}
+	}
+	return out
+}
+
+// shareOf is the share of cats equal to top (0 for none).
+func shareOf(top string, cats []string) float64 {
+	if len(cats) == 0 {
+		return 0
+	}
+	hit := 0
+	for _, c := range cats {
+		if c == top {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(cats))
 }
 
 // surfaceTargeted reports whether a campaign's surface targeting admits
@@ -193,17 +289,7 @@ func relevance(r *Request, it *catalog.Item, orgCats []string) float64 {
 		}
 		return 0
 	}
-	if len(orgCats) == 0 {
-		return 0
-	}
-	mine := topCat(it)
-	hit := 0
-	for _, c := range orgCats {
-		if c == mine {
-			hit++
-		}
-	}
-	return float64(hit) / float64(len(orgCats))
+	return shareOf(topCat(it), orgCats)
 }
 
 // topCat is the top level of an item's first category ("" without one).
@@ -278,6 +364,20 @@ func (s *Service) shown(ctx context.Context, user string, now time.Time) map[str
 func (s *Service) history(item string) float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.historyLocked(item)
+}
+
+// histories sets the History feature of the bidders' items (one lock).
+func (s *Service) histories(bidders []Bidder, feats []Features) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range bidders {
+		feats[k].History = s.historyLocked(bidders[k].Item)
+	}
+}
+
+// historyLocked is an item's smoothed ad click rate; s.mu is held.
+func (s *Service) historyLocked(item string) float64 {
 	h := s.itemHist[item]
 	if h == nil {
 		return 0.02

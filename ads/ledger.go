@@ -465,10 +465,13 @@ func (s *Service) Report(ctx context.Context, id string) (Report, error) {
 	return r, nil
 }
 
-// Engine listener methods the ads do not need.
-func (s *Service) ItemsUpserted([]catalog.Item) {}
-func (s *Service) ItemsDeleted([]string)        {}
-func (s *Service) UserDeleted(string)           {}
+// UserDeleted does nothing (engine.Listener).
+func (s *Service) UserDeleted(string) {}
+
+// ItemsUpserted and ItemsDeleted make the eligible campaign items be
+// read again (an item may have become unavailable or changed its text).
+func (s *Service) ItemsUpserted([]catalog.Item) { s.itemGen.Add(1) }
+func (s *Service) ItemsDeleted([]string)        { s.itemGen.Add(1) }
 
 // SlotReport is one ad slot's revenue.
 type SlotReport struct {

@@ -139,8 +139,11 @@ type Service struct {
 	log *slog.Logger
 
 	camps atomic.Pointer[campaignSet]
-	texts sync.Map // item id → *cachedText: campaign items' text for relevance
-	model atomic.Pointer[Model]
+	// itemGen counts item changes (ItemsUpserted, ItemsDeleted): the
+	// eligible-item cache starts afresh when it moves.
+	itemGen atomic.Uint64
+	texts   sync.Map // item id → *cachedText: campaign items' text for relevance
+	model   atomic.Pointer[Model]
 
 	mu      sync.Mutex
 	campMu  sync.Mutex // serialises campaign changes
@@ -174,6 +177,9 @@ type campaignSet struct {
 	// keywords, normalised once.
 	bySurface map[string][]int
 	kws       [][]string
+	// elig keeps the eligible items of recent requests (Service.eligible);
+	// a campaign change makes a new set, so a new cache.
+	elig eligibleCache
 }
 
 // New opens the campaigns, spend and click model kept in o.Store.
@@ -326,7 +332,11 @@ func addInt(tx store.MerchTx, bucket, key string, delta int64) error {
 
 // spent returns a campaign's spend today and in total (cached).
 func (s *Service) spent(ctx context.Context, id string, now time.Time) (Micros, Micros) {
-	d := day(now)
+	return s.spentOn(ctx, id, day(now))
+}
+
+// spentOn is spent on the day d (day(now)).
+func (s *Service) spentOn(ctx context.Context, id string, d string) (Micros, Micros) {
 	s.mu.Lock()
 	st, ok := s.spend[id]
 	s.mu.Unlock()
@@ -352,7 +362,12 @@ func (s *Service) spent(ctx context.Context, id string, now time.Time) (Micros, 
 // today and in total, and, paced evenly, not ahead of the clock (spent at
 // most the elapsed share of the day plus the slack).
 func (s *Service) Affordable(ctx context.Context, c *Campaign, now time.Time) bool {
-	ds, ts := s.spent(ctx, c.ID, now)
+	return s.affordable(ctx, c, now, day(now))
+}
+
+// affordable is Affordable with today's day(now).
+func (s *Service) affordable(ctx context.Context, c *Campaign, now time.Time, today string) bool {
+	ds, ts := s.spentOn(ctx, c.ID, today)
 	daily, total := ToMicros(c.DailyBudget), ToMicros(c.TotalBudget)
 	if ds >= daily || (total > 0 && ts >= total) {
 		return false

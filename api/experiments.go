@@ -208,7 +208,7 @@ func (sv *served) interleave(req recommend.Request, run func(recommend.Request) 
 			}
 		}
 	}
-	merged, teams := experiment.TeamDraft(ids[0], ids[1], req.N, sv.id)
+	merged, teams := experiment.TeamDraft(ids[0], ids[1], req.N+max(req.Room, 0), sv.id)
 	out := &recommend.Answer{Model: ab[0].Model + "|" + ab[1].Model, Items: make([]recommend.Item, 0, len(merged))}
 	for _, id := range merged {
 		out.Items = append(out.Items, byID[id])

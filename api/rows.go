@@ -64,7 +64,7 @@ func (h *rowHandlers) becauseYouViewed(r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &recommend.Answer{Items: interleave(rows, req.N)}, nil
+		return &recommend.Answer{Items: interleave(rows, req.N+max(req.Room, 0))}, nil
 	})
 	if err != nil {
 		return nil, err

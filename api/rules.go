@@ -325,7 +325,10 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		if len(plan.Filters) > 0 || len(plan.Moves) > 0 {
 			extra += n // room for items to move up or be filtered out
 		}
-		ask.N = min(MaxN, n+extra)
+		// the room comes from the model's own candidates for n (asking
+		// for n+extra would size its candidate pool, and its work, by
+		// n+extra): the first n are the answer without rules
+		ask.Room = min(MaxN, n+extra) - n
 		req = ask
 	}
 	ans, err := fetch(req)

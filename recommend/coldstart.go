@@ -139,7 +139,7 @@ func (s *Service) PopularAmong(ctx context.Context, self string, attrs map[strin
 		}
 	}
 	var out []Item
-	for _, c := range topN64(scores, max(req.N*5, 50), f.allows) {
+	for _, c := range topN64(scores, req.pool(5, 50), f.allows) {
 		out = append(out, Item{ID: info[c.item].id, Score: float64(c.score), Reason: "popular with shoppers like you (" + groupLabels[best[c.item]] + ")"})
 	}
 	if len(out) == 0 {

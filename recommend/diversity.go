@@ -9,7 +9,7 @@ const (
 	diversityPoolFloor   = 100
 )
 
-// diversify cuts cands to req.N. With req.Diversity > 0 it re-ranks by
+// diversify cuts cands to req.N (plus req.Room, see Request). With req.Diversity > 0 it re-ranks by
 // maximal marginal relevance: each next item maximises
 // (1-d)·relevance − d·(similarity to the items already chosen), where
 // relevance is rank-based and similarity comes from categories and brand
@@ -26,10 +26,11 @@ func (s *Service) diversify(cands []Item, req Request, info []itemInfo) []Item {
 	if n <= 0 {
 		n = 10
 	}
+	want := n + max(req.Room, 0)
 	d := req.Diversity
 	if d <= 0 || len(cands) <= 1 {
-		if len(cands) > n {
-			cands = cands[:n]
+		if len(cands) > want {
+			cands = cands[:want]
 		}
 		return cands
 	}
@@ -37,12 +38,12 @@ func (s *Service) diversify(cands []Item, req Request, info []itemInfo) []Item {
 		d = 1
 	}
 	total := len(cands)
-	pool := cands[:min(len(cands), diversityPoolPerItem*n+diversityPoolFloor)]
+	pool := cands[:min(len(cands), max(diversityPoolPerItem*n+diversityPoolFloor, want))]
 	feats := s.simFeatures(pool, info)
 	maxSim := make([]float64, len(pool))
 	used := make([]bool, len(pool))
-	chosen := make([]int, 0, min(n, len(pool)))
-	for len(chosen) < n && len(chosen) < len(pool) {
+	chosen := make([]int, 0, min(want, len(pool)))
+	for len(chosen) < want && len(chosen) < len(pool) {
 		best, bestV := -1, 0.0
 		for k := range pool {
 			if used[k] {

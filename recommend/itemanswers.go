@@ -22,7 +22,7 @@ func (s *Service) Similar(ctx context.Context, itemID string, req Request) (*Ans
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
 	allow := func(i int32) bool { return i != src && f.allows(i) }
-	pool := max(req.N*5, 50)
+	pool := req.pool(5, 50)
 	var cands []Item
 	taken := map[string]bool{itemID: true}
 	ans := &Answer{}
@@ -74,7 +74,7 @@ func (s *Service) Popular(window time.Duration, req Request) *Answer {
 	if window > 0 {
 		reason = "popular in the last " + humanWindow(window)
 	}
-	return &Answer{Items: s.diversify(toItems(topN(scores, max(req.N*5, req.N), f.allows, true), info, reason), req, info)}
+	return &Answer{Items: s.diversify(toItems(topN(scores, req.pool(5, 0), f.allows, true), info, reason), req, info)}
 }
 
 // Trending lists items whose recent activity grows fastest.
@@ -83,15 +83,15 @@ func (s *Service) Trending(req Request) *Answer {
 	f := req.Filter.compile(info, s.items.lookup)
 	scores := make([]float32, len(info))
 	s.ledger.trending(s.cfg.TrendingShort, s.cfg.TrendingLong, scores)
-	items := toItems(topN(scores, max(req.N*5, req.N), f.allows, true), info, "trending")
-	if len(items) < req.N { // nothing grows: fall back to recent popularity
+	items := toItems(topN(scores, req.pool(5, 0), f.allows, true), info, "trending")
+	if len(items) < req.want() { // nothing grows: fall back to recent popularity
 		clear(scores)
 		s.ledger.popular(s.cfg.TrendingLong, scores)
 		taken := map[string]bool{}
 		for _, it := range items {
 			taken[it.ID] = true
 		}
-		for _, it := range toItems(topN(scores, req.N*2, f.allows, true), info, "popular recently") {
+		for _, it := range toItems(topN(scores, max(req.N*2, req.want()), f.allows, true), info, "popular recently") {
 			if !taken[it.ID] {
 				items = append(items, it)
 			}
@@ -117,7 +117,7 @@ func (s *Service) BoughtTogether(ctx context.Context, itemID string, req Request
 		return nil, err
 	}
 	var out []Item
-	for _, r := range ix.Complements(itemID, max(req.N*5, 50), s.allowID(func(i int32) bool { return i != src && f.allows(i) })) {
+	for _, r := range ix.Complements(itemID, req.pool(5, 50), s.allowID(func(i int32) bool { return i != src && f.allows(i) })) {
 		out = append(out, Item{ID: r.ID, Score: r.Score, Reason: r.Reason})
 	}
 	return &Answer{Items: s.diversify(out, req, info)}, nil

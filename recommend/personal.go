@@ -29,7 +29,21 @@ type Request struct {
 	// primary one (an experiment's variant); a name not serving falls back
 	// to the primary model. "popular" serves the popularity model.
 	Model string
+	// Room asks for up to Room more items after the first N, taken from
+	// the same candidates (the candidate pools and diversification are
+	// sized by N, and at least N+Room): the merchandising rules' room for
+	// items to move up or replace filtered ones. The first N items are
+	// the answer without Room; with no diversity the N+Room items are
+	// the answer for N+Room.
+	Room int
 }
+
+// want is how many items the answer may have: N plus the room.
+func (r *Request) want() int { return r.N + max(r.Room, 0) }
+
+// pool is the number of candidates an answer considers: k·N (at least
+// floor), and at least N+Room.
+func (r *Request) pool(k, floor int) int { return max(r.N*k, floor, r.want()) }
 
 // Answer is a list of items and what produced it.
 type Answer struct {
@@ -154,7 +168,7 @@ func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
 	allow := func(i int32) bool { return !h.exclude[i] && f.allows(i) }
-	pool := max(req.N*5, 50)
+	pool := req.pool(5, 50)
 	var cands []Item
 	taken := map[string]bool{}
 	ans := &Answer{}

@@ -145,7 +145,7 @@ func (s *Service) recentItems(ctx context.Context, user string, types []events.T
 func (s *Service) RecentlyViewed(ctx context.Context, user string, req Request) (*Answer, error) {
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
-	evs, err := s.recentItems(ctx, user, viewTypes, max(req.N*3, 50))
+	evs, err := s.recentItems(ctx, user, viewTypes, max(req.want()*3, 50)) // the events behind n+room items
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +429,7 @@ func (s *Service) CompleteBasket(ctx context.Context, itemIDs []string, req Requ
 	allow := func(i int32) bool {
 		return int(i) < len(info) && !inBasket[i] && !subCats[info[i].cat] && f.allows(i)
 	}
-	pool := max(req.N*5, 50)
+	pool := req.pool(5, 50)
 	score := map[int32]float64{}
 	via := map[int32]int32{}
 	for _, b := range basket {
@@ -465,7 +465,7 @@ func (s *Service) CompleteBasket(ctx context.Context, itemIDs []string, req Requ
 		cands = append(cands, Item{ID: info[i].id, Score: v, Reason: "goes with " + title})
 	}
 	sortItems(cands)
-	want := req.N // the session fill-up is the costly part: only as far as needed
+	want := req.want() // the session fill-up is the costly part: only as far as needed
 	if req.Diversity > 0 {
 		want = pool
 	}

@@ -313,15 +313,16 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 // clicks through old demo data, little "grows").
 func (u *UI) trending(req recommend.Request) []recommend.Item {
 	items := u.svc.Trending(req).Items
-	if len(items) >= req.N {
+	want := req.N + max(req.Room, 0) // the rules' room (recommend.Request.Room)
+	if len(items) >= want {
 		return items
 	}
 	have := map[string]bool{}
 	for _, it := range items {
 		have[it.ID] = true
 	}
-	for _, it := range u.svc.Popular(0, recommend.Request{N: 2 * req.N, Filter: recommend.Filter{AvailableOnly: true}}).Items {
-		if len(items) == req.N {
+	for _, it := range u.svc.Popular(0, recommend.Request{N: 2 * want, Filter: recommend.Filter{AvailableOnly: true}}).Items {
+		if len(items) == want {
 			break
 		}
 		if !have[it.ID] {
