@@ -236,10 +236,11 @@ func TestReplicasFollowTheFeed(t *testing.T) {
 		return code == 200 && strings.Contains(body, `"`+id+`"`)
 	}
 	publish(1, engine.Change{Kind: engine.KindItemsUpsert, Items: []catalog.Item{{ID: "kettle-1", Title: "copper kettle", Available: true, CreatedAt: time.Now()}}})
-	waitFor(t, time.Second, "B finds the new item", func() bool { return finds(urlB, "kettle", "kettle-1") })
-	if !finds(urlA, "kettle", "kettle-1") {
-		t.Error("A does not find the item it published")
-	}
+	// A applies what it published through its own follower, like B: wait
+	// for both. The 1 s convergence goal is a benchmark; here a loaded CI
+	// machine gets 5 s so the test checks delivery, not the scheduler.
+	waitFor(t, 5*time.Second, "B finds the new item", func() bool { return finds(urlB, "kettle", "kettle-1") })
+	waitFor(t, 5*time.Second, "A finds the item it published", func() bool { return finds(urlA, "kettle", "kettle-1") })
 	if code, _ := get(t, urlB+"/api/items/kettle-1"); code != 404 {
 		t.Errorf("B's store answers %d for the item: the feed must reach listeners, not write the store", code)
 	}
@@ -255,7 +256,7 @@ func TestReplicasFollowTheFeed(t *testing.T) {
 		t.Fatal("C was ready before it had applied the feed")
 	}
 	publish(3, engine.Change{Kind: engine.KindItemsDelete, IDs: []string{"kettle-1"}})
-	waitFor(t, time.Second, "B drops the deleted item", func() bool { return !finds(urlB, "kettle", "kettle-1") })
+	waitFor(t, 5*time.Second, "B drops the deleted item", func() bool { return !finds(urlB, "kettle", "kettle-1") })
 	// republishing (a relay restarted before trimming) changes nothing
 	publish(3, engine.Change{Kind: engine.KindItemsDelete, IDs: []string{"kettle-1"}})
 	if _, last, _ := a.cluster.Bus.Bounds(ctx); last != 3 {
