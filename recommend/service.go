@@ -213,10 +213,14 @@ func New(st store.Store, cfg Config, log *slog.Logger) *Service {
 	if err != nil {
 		panic(err) // a built-in analyzer: a failure is a programming error
 	}
-	s := &Service{cfg: cfg, log: log, text: text, st: st, items: newItems(), ledger: newLedger(), profiles: newProfiles(cfg.MaxHistory)}
+	s := &Service{cfg: cfg, log: log, text: text, st: st, items: newItems(), profiles: newProfiles(cfg.MaxHistory)}
+	s.ledger = s.newLedger()
 	s.models.Store(&modelSet{byName: map[string]*servingModel{}})
 	return s
 }
+
+// newLedger is an empty ledger with the configured trending half-lives.
+func (s *Service) newLedger() *ledger { return newLedger(s.cfg.TrendingShort, s.cfg.TrendingLong) }
 
 // words are the analysed terms of a text (stemmed, stop words dropped,
 // Chinese, Japanese and Korean segmented), as search indexes them.
