@@ -117,6 +117,14 @@ func (s *Service) UserForgotten(id string, removed []events.Event) map[string]in
 	s.profiles.forget(id)
 	s.relearn.forgotten(id, removed)
 	s.priv.forget(id, time.Now())
+	s.cov.mu.Lock()
+	for _, e := range removed {
+		s.cov.c.remove(e.Seq)
+	}
+	s.cov.mu.Unlock()
+	// the snapshot holds the user's counts and profile: it goes now, and
+	// the next one is written without them
+	s.dropSnapshot("a user was forgotten")
 	n := 0
 	for _, sm := range s.models.Load().byName {
 		if _, ok := sm.users[id]; ok {

@@ -69,8 +69,10 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 		}
 	}
 	var last uint64
+	var fc coverage
 	err := scan(ctx, 0, func(e events.Event) error {
 		last = max(last, e.Seq)
+		fc.add(e.Seq)
 		record(e)
 		return nil
 	})
@@ -85,6 +87,7 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	}
 	for _, e := range live {
 		if e.Seq > last {
+			fc.add(e.Seq)
 			record(e)
 		}
 	}
@@ -103,6 +106,12 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	s.ledger.swapWith(fl)
 	s.profiles.swapWith(fp)
 	s.rows.swapEvents(fr)
+	s.cov.mu.Lock()
+	s.cov.c = fc
+	s.cov.mu.Unlock()
+	// the snapshot holds the expired events: a new one is written with
+	// the next batch
+	s.dropSnapshot("retention")
 	return nil
 }
 
