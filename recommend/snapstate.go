@@ -100,6 +100,25 @@ func (s *Service) fingerprint() uint64 {
 
 func ptr(v float64) *float64 { return &v }
 
+// consentHash identifies the users who withdrew consent: their events are
+// counted differently (not in bought-together), so a snapshot made under
+// another set is not loaded.
+func (s *Service) consentHash() uint64 {
+	s.priv.mu.RLock()
+	ids := make([]string, 0, len(s.priv.optedOut))
+	for id := range s.priv.optedOut {
+		ids = append(ids, id)
+	}
+	s.priv.mu.RUnlock()
+	slices.Sort(ids)
+	h := fnv.New64a()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
 // enc appends the fields of the state.
 type enc struct{ b []byte }
 
@@ -161,6 +180,7 @@ func (s *Service) encodeState() []byte {
 	e := &enc{}
 	e.u(stateVersion)
 	e.u(s.fingerprint())
+	e.u(s.consentHash())
 	s.items.mu.RLock()
 	e.count(len(s.items.info))
 	for i := range s.items.info {
@@ -323,6 +343,9 @@ func (s *Service) decodeState(p []byte) (*decodedState, error) {
 	}
 	if f := d.u(); f != s.fingerprint() {
 		return nil, fmt.Errorf("made under other settings (trending half-lives, max_history, event weights or excluded types)")
+	}
+	if c := d.u(); c != s.consentHash() {
+		return nil, fmt.Errorf("made when other users had withdrawn consent to personalisation")
 	}
 	n := d.count()
 	remap := make([]int32, n)
