@@ -15,22 +15,22 @@ import (
 //
 // Popularity and trending are per-item time buckets, not events: each
 // bucket holds the number and weight of the events that fell in it and
-// their trending weights relative to its start, so memory grows with items
-// × time span, not with the log (decision 0040). Buckets are an hour wide
-// for at least the 30 days before the newest event and a day wide before
-// that. Forgetting a user subtracts each of their removed events from the
-// bucket it fell in (forget.go), which is exact: a bucket's sums are what
-// its events added, and one whose count drops to 0 is removed.
+// their trending weights relative to its end, so memory grows with items
+// × time span (at most about 1,100 buckets per item for a year, and 13
+// more a year beyond), not with the log (decision 0040). Buckets are an
+// hour wide for at least the 30 days before the newest event, a day wide
+// up to a year before it and four weeks wide beyond. Forgetting a user
+// subtracts each of their removed events from the bucket it fell in
+// (forget.go): a bucket's sums are what its events added, and one whose
+// count drops to 0 is removed.
 type ledger struct {
 	mu sync.RWMutex
 
 	// hs and hl are the trending half-lives in seconds.
 	hs, hl float64
 	// items are the buckets of each item (by item number), by start.
-	items [][]bucket
-	// fine is the Unix hour from which buckets are an hour wide; before
-	// it they are a day wide (it is a multiple of 24 and only grows).
-	fine   int32
+	items  [][]bucket
+	tiers      // where buckets are an hour, a day or four weeks wide
 	total  int // weighted events counted
 	newest int64
 
@@ -44,22 +44,32 @@ type ledger struct {
 	lastUID uint32
 }
 
-// bucket is the weighted events of one item in one hour (or day).
+// tiers are the bucket widths: an hour from Unix hour fine, four weeks
+// before coarse, a day between. Both are multiples of coarseHours (so of
+// 24) and only grow.
+type tiers struct{ fine, coarse int32 }
+
+// bucket is the weighted events of one item in one hour, day or four
+// weeks.
 type bucket struct {
 	start int32   // Unix hour of its first second
 	n     int32   // events counted
-	w     float64 // their weight
-	// ds and dl are Σ w·2^((ts−start)/half-life) for the short and long
-	// trending half-lives, so that trending is exact whatever the width.
-	ds, dl float64
+	w     float32 // their weight
+	// ds and dl are Σ w·2^((ts−end)/half-life) for the short and long
+	// trending half-lives (each factor at most 1, so no width overflows),
+	// which keeps trending exact whatever the width.
+	ds, dl float32
 }
 
 const (
 	// fineHours is how many hours before the newest event buckets stay an
-	// hour wide at least; older ones are merged into days, at most once a
-	// week of log time.
-	fineHours  = 30 * 24
-	mergeEvery = 7 * 24
+	// hour wide at least, dayHours how many they stay a day wide at most;
+	// older ones are merged into buckets of coarseHours, at most once a
+	// week of log time (mergeEvery).
+	fineHours   = 30 * 24
+	dayHours    = 365 * 24
+	coarseHours = 28 * 24
+	mergeEvery  = 7 * 24
 )
 
 // basketEntry is one item of a basket and the user who put it there.
@@ -86,7 +96,8 @@ func newLedger(short, long time.Duration) *ledger {
 	if long <= 0 {
 		long = 14 * 24 * time.Hour
 	}
-	return &ledger{hs: short.Seconds(), hl: long.Seconds(), fine: math.MinInt32,
+	low := int32(floorDiv(math.MinInt32, coarseHours)+1) * coarseHours
+	return &ledger{hs: short.Seconds(), hl: long.Seconds(), tiers: tiers{fine: low, coarse: low},
 		baskets: map[basketKey][]basketEntry{}, co: map[int32]map[int32]float32{}, buyCount: map[int32]float32{}, uids: map[string]uint32{}}
 }
 
@@ -133,18 +144,37 @@ func (l *ledger) add(e events.Event, item int32, w float64, noCo bool) {
 	l.baskets[key] = append(b, basketEntry{item: item, user: uid})
 }
 
-// hourOf is the start of the bucket that Unix second ts falls in.
-func (l *ledger) hourOf(ts int64) int32 {
-	h := floorDiv(ts, 3600)
-	if h < int64(l.fine) {
+// keyOf is the start of the bucket that Unix hour h falls in.
+func (l tiers) keyOf(h int64) int32 {
+	switch {
+	case h < int64(l.coarse):
+		h = floorDiv(h, coarseHours) * coarseHours
+	case h < int64(l.fine):
 		h = floorDiv(h, 24) * 24
 	}
 	return int32(max(min(h, math.MaxInt32), math.MinInt32))
 }
 
+// hourOf is the start of the bucket that Unix second ts falls in.
+func (l tiers) hourOf(ts int64) int32 { return l.keyOf(floorDiv(ts, 3600)) }
+
+// width is how many hours the bucket starting at h spans.
+func (l tiers) width(h int32) int64 {
+	switch {
+	case h < l.coarse:
+		return coarseHours
+	case h < l.fine:
+		return 24
+	}
+	return 1
+}
+
+// end is the Unix second at which the bucket starting at h ends.
+func (l tiers) end(h int32) int64 { return (int64(h) + l.width(h)) * 3600 }
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
-	if a%b != 0 && a < 0 {
+	if a%b != 0 && (a < 0) != (b < 0) {
 		q--
 	}
 	return q
@@ -166,11 +196,11 @@ func (l *ledger) put(item int32, ts int64, w float64) {
 		l.items[item] = slices.Insert(l.items[item], k, bucket{start: h})
 	}
 	b := &l.items[item][k]
-	rel := float64(ts - int64(h)*3600)
+	rel := float64(ts - l.end(h))
 	b.n++
-	b.w += w
-	b.ds += w * math.Exp2(rel/l.hs)
-	b.dl += w * math.Exp2(rel/l.hl)
+	b.w += float32(w)
+	b.ds += float32(w * math.Exp2(rel/l.hs))
+	b.dl += float32(w * math.Exp2(rel/l.hl))
 	l.total++
 }
 
@@ -189,56 +219,52 @@ func (l *ledger) take(item int32, ts int64, w float64) bool {
 	if b.n--; b.n <= 0 {
 		l.items[item] = slices.Delete(l.items[item], k, k+1)
 	} else {
-		rel := float64(ts - int64(h)*3600)
-		b.w = max(b.w-w, 0)
-		b.ds = max(b.ds-w*math.Exp2(rel/l.hs), 0)
-		b.dl = max(b.dl-w*math.Exp2(rel/l.hl), 0)
+		rel := float64(ts - l.end(h))
+		b.w = max(b.w-float32(w), 0)
+		b.ds = max(b.ds-float32(w*math.Exp2(rel/l.hs)), 0)
+		b.dl = max(b.dl-float32(w*math.Exp2(rel/l.hl)), 0)
 	}
 	l.total--
 	return true
 }
 
-// merge turns the hour buckets more than fineHours before the newest
-// event into day buckets, once the newest has moved a week past the last
-// merge. Caller holds mu.
+// merge moves the boundaries of the hour and day buckets back to fineHours
+// and dayHours before the newest event, once it moved a week past the last
+// merge, and merges the buckets that became wider. Caller holds mu.
 func (l *ledger) merge() {
-	to := floorDiv(floorDiv(l.newest, 3600)-fineHours, 24) * 24
-	if to < int64(l.fine)+mergeEvery {
+	nh := floorDiv(l.newest, 3600)
+	fine := floorDiv(nh-fineHours, coarseHours) * coarseHours
+	if fine < int64(l.fine)+mergeEvery || fine > math.MaxInt32 {
 		return
 	}
-	fine := int32(max(to, math.MinInt32))
+	coarse := max(floorDiv(nh-dayHours, coarseHours)*coarseHours, int64(l.coarse))
+	old, nl := l.tiers, tiers{fine: int32(fine), coarse: int32(coarse)}
 	for it, bs := range l.items {
 		out := bs[:0]
 		for _, b := range bs {
-			if b.start >= l.fine && b.start < fine {
-				day := int32(floorDiv(int64(b.start), 24) * 24)
-				rel := float64(int64(b.start-day) * 3600)
-				if n := len(out); n > 0 && out[n-1].start == day {
-					d := &out[n-1]
-					d.n += b.n
-					d.w += b.w
-					d.ds += b.ds * math.Exp2(rel/l.hs)
-					d.dl += b.dl * math.Exp2(rel/l.hl)
-					continue
-				}
-				b.ds *= math.Exp2(rel / l.hs)
-				b.dl *= math.Exp2(rel / l.hl)
-				b.start = day
+			if int64(b.start) >= fine {
+				out = append(out, b)
+				continue
 			}
-			out = append(out, b)
+			key := nl.keyOf(int64(b.start))
+			fs, fl := float32(1), float32(1)
+			if d := float64(old.end(b.start) - nl.end(key)); d != 0 {
+				fs, fl = float32(math.Exp2(d/l.hs)), float32(math.Exp2(d/l.hl))
+			}
+			if n := len(out); n > 0 && out[n-1].start == key {
+				o := &out[n-1]
+				o.n += b.n
+				o.w += b.w
+				o.ds += b.ds * fs
+				o.dl += b.dl * fl
+				continue
+			}
+			out = append(out, bucket{start: key, n: b.n, w: b.w, ds: b.ds * fs, dl: b.dl * fl})
 		}
 		clear(bs[len(out):])
 		l.items[it] = out
 	}
-	l.fine = fine
-}
-
-// width is how many hours the bucket starting at h spans.
-func (l *ledger) width(h int32) int64 {
-	if h < l.fine {
-		return 24
-	}
-	return 1
+	l.tiers = nl
 }
 
 func (l *ledger) bump(a, b int32) {
@@ -260,7 +286,8 @@ func (l *ledger) count() int {
 // popular sums event weights per item over the window back from the newest
 // event (window 0 = all time) into scores (len = number of items). The
 // window starts at the start of the bucket its first second falls in (an
-// hour within 30 days of the newest event, a day before).
+// hour within 30 days of the newest event, a day within a year, four weeks
+// before).
 func (l *ledger) popular(window time.Duration, scores []float32) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -274,10 +301,10 @@ func (l *ledger) popular(window time.Duration, scores []float32) {
 		}
 		sum := 0.0
 		for k := len(bs) - 1; k >= 0; k-- {
-			if (int64(bs[k].start)+l.width(bs[k].start))*3600 <= from {
+			if l.end(bs[k].start) <= from {
 				break
 			}
-			sum += bs[k].w
+			sum += float64(bs[k].w)
 		}
 		scores[it] += float32(sum)
 	}
@@ -295,9 +322,9 @@ func (l *ledger) trending(scores []float32) {
 		}
 		var s, lg float64
 		for _, b := range bs {
-			age := float64(l.newest - int64(b.start)*3600)
-			s += b.ds * math.Exp2(-age/l.hs)
-			lg += b.dl * math.Exp2(-age/l.hl)
+			age := float64(l.newest - l.end(b.start))
+			s += float64(b.ds) * math.Exp2(-age/l.hs)
+			lg += float64(b.dl) * math.Exp2(-age/l.hl)
 		}
 		scores[it] = float32(s - lg*l.hs/l.hl)
 	}

@@ -140,6 +140,7 @@ func TestBucketLedgerMatchesPerEventLedger(t *testing.T) {
 		{"year, default half-lives", 40_000, 300, 200, 365 * 24 * time.Hour, 24 * time.Hour, 14 * 24 * time.Hour},
 		{"week, dense", 20_000, 50, 30, 7 * 24 * time.Hour, 6 * time.Hour, 3 * 24 * time.Hour},
 		{"two months", 10_000, 1000, 500, 60 * 24 * time.Hour, 24 * time.Hour, 30 * 24 * time.Hour},
+		{"three years, four-week buckets", 30_000, 200, 100, 3 * 365 * 24 * time.Hour, 24 * time.Hour, 14 * 24 * time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, uint64(tc.n)))
@@ -169,7 +170,7 @@ func TestBucketLedgerMatchesPerEventLedger(t *testing.T) {
 				if i, ok := closeScores(all, want); !ok {
 					t.Fatalf("%s: all-time popularity of item %d: %v, reference %v", stage, i, all[i], want[i])
 				}
-				for _, w := range []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 90 * 24 * time.Hour} {
+				for _, w := range []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 90 * 24 * time.Hour, 400 * 24 * time.Hour, 1000 * 24 * time.Hour} {
 					got := make([]float32, tc.items+1)
 					nb.popular(w, got)
 					// the reference window starts where the bucket holding

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -42,8 +43,11 @@ func soakShaped(n int, seed uint64) ([]catalog.Item, []events.Event) {
 
 // BenchmarkRestart measures what a start costs against the event log
 // (AISLE_BENCH_EVENTS events, default 200,000): the store's scan alone,
-// and the service's load (scan + counting into the ledger, profiles and
-// rows).
+// the service's load replaying the whole log (scan + counting into the
+// ledger, profiles and rows), and its load from a snapshot covering all
+// but the last 1% of the events (read, decode, the scan that checks it
+// and the tail). It reports the ledger's estimated bytes and the
+// snapshot's size.
 func BenchmarkRestart(b *testing.B) {
 	n := 200_000
 	if v, err := strconv.Atoi(os.Getenv("AISLE_BENCH_EVENTS")); err == nil && v > 0 {
@@ -60,10 +64,28 @@ func BenchmarkRestart(b *testing.B) {
 	if err := st.PutItems(ctx, its); err != nil {
 		b.Fatal(err)
 	}
-	for k := 0; k < len(evs); k += 10_000 {
-		if err := st.AppendEvents(ctx, evs[k:min(k+10_000, len(evs))]); err != nil {
-			b.Fatal(err)
+	head := len(evs) - len(evs)/100
+	appendAll := func(evs []events.Event) {
+		for k := 0; k < len(evs); k += 10_000 {
+			if err := st.AppendEvents(ctx, evs[k:min(k+10_000, len(evs))]); err != nil {
+				b.Fatal(err)
+			}
 		}
+	}
+	appendAll(evs[:head])
+	snapDir := b.TempDir()
+	first := New(st, Config{SnapshotDir: snapDir, SnapshotEvery: -1}, nil)
+	if err := first.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := first.SaveSnapshot(); err != nil {
+		b.Fatal(err)
+	}
+	first = nil
+	appendAll(evs[head:])
+	fi, err := os.Stat(filepath.Join(snapDir, "recommend.snap"))
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.Run("scan", func(b *testing.B) {
 		for b.Loop() {
@@ -73,11 +95,26 @@ func BenchmarkRestart(b *testing.B) {
 		}
 	})
 	b.Run("load", func(b *testing.B) {
+		var svc *Service
 		for b.Loop() {
-			svc := New(st, Config{}, nil)
+			svc = New(st, Config{}, nil)
 			if err := svc.Load(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(svc.MemoryBytes().Ledger)/(1<<20), "ledger-MiB")
+	})
+	b.Run("snapshot", func(b *testing.B) {
+		var svc *Service
+		for b.Loop() {
+			svc = New(st, Config{SnapshotDir: snapDir, SnapshotEvery: -1}, nil)
+			if err := svc.Load(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if svc.snap.covered.Load() == 0 {
+				b.Fatal("the snapshot was not used")
+			}
+		}
+		b.ReportMetric(float64(fi.Size())/(1<<20), "snapshot-MiB")
 	})
 }

@@ -119,8 +119,8 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 func (l *ledger) swapWith(fresh *ledger) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.items, l.fine, l.total, l.newest, l.baskets, l.co, l.buyCount, l.uids, l.lastUID =
-		fresh.items, fresh.fine, fresh.total, fresh.newest, fresh.baskets, fresh.co, fresh.buyCount, fresh.uids, fresh.lastUID
+	l.items, l.tiers, l.total, l.newest, l.baskets, l.co, l.buyCount, l.uids, l.lastUID =
+		fresh.items, fresh.tiers, fresh.total, fresh.newest, fresh.baskets, fresh.co, fresh.buyCount, fresh.uids, fresh.lastUID
 }
 
 // swapWith takes fresh's profiles (fresh is not used afterwards).

@@ -217,6 +217,7 @@ func (l *ledger) encode(e *enc) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	e.i(int64(l.fine))
+	e.i(int64(l.coarse))
 	e.u(uint64(l.total))
 	e.i(l.newest)
 	e.u(uint64(l.lastUID))
@@ -226,9 +227,9 @@ func (l *ledger) encode(e *enc) {
 		for _, b := range bs {
 			e.i(int64(b.start))
 			e.u(uint64(b.n))
-			e.f64(b.w)
-			e.f64(b.ds)
-			e.f64(b.dl)
+			e.f32(b.w)
+			e.f32(b.ds)
+			e.f32(b.dl)
 		}
 	}
 	e.count(len(l.uids))
@@ -384,6 +385,10 @@ func (s *Service) decodeState(p []byte) (*decodedState, error) {
 
 func (l *ledger) decode(d *dec, remap []int32) {
 	l.fine = int32(max(min(d.i(), math.MaxInt32), math.MinInt32))
+	l.coarse = int32(max(min(d.i(), math.MaxInt32), math.MinInt32))
+	if l.fine%coarseHours != 0 || l.coarse%coarseHours != 0 || l.coarse > l.fine {
+		d.Fail() // the bucket widths would not tile
+	}
 	d.u() // the total, recounted below without the items dropped
 	l.newest = d.i()
 	l.lastUID = uint32(d.u())
@@ -397,9 +402,9 @@ func (l *ledger) decode(d *dec, remap []int32) {
 		}
 		prev := int64(math.MinInt64)
 		for range nb {
-			b := bucket{start: int32(max(min(d.i(), math.MaxInt32), math.MinInt32)), n: int32(min(d.u(), math.MaxInt32)), w: d.f64(), ds: d.f64(), dl: d.f64()}
-			if int64(b.start) <= prev || b.n <= 0 {
-				d.Fail() // buckets are in order and never empty
+			b := bucket{start: int32(max(min(d.i(), math.MaxInt32), math.MinInt32)), n: int32(min(d.u(), math.MaxInt32)), w: d.f32(), ds: d.f32(), dl: d.f32()}
+			if int64(b.start) <= prev || b.n <= 0 || l.keyOf(int64(b.start)) != b.start {
+				d.Fail() // buckets are in order, never empty, and tile time
 			}
 			prev = int64(b.start)
 			if bs != nil {
