@@ -76,6 +76,10 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 		record(e)
 		return nil
 	})
+	// the snapshot holds the expired events: it goes (after the lock
+	// below is released, since a writer takes the snapshot's lock first),
+	// and a new one is written with the next batch
+	defer s.dropSnapshot("retention")
 	s.relearn.mu.Lock()
 	defer s.relearn.mu.Unlock()
 	s.relearn.bufMu.Lock()
@@ -109,9 +113,6 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	s.cov.mu.Lock()
 	s.cov.c = fc
 	s.cov.mu.Unlock()
-	// the snapshot holds the expired events: a new one is written with
-	// the next batch
-	s.dropSnapshot("retention")
 	return nil
 }
 

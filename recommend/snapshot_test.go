@@ -277,3 +277,44 @@ func TestSnapshotWrittenEveryNEvents(t *testing.T) {
 		t.Fatalf("the shutdown snapshot: %v, %d written", err, svc.snap.written.Load())
 	}
 }
+
+// Relearning after retention removes the snapshot (it holds the expired
+// events), also while snapshots are being written.
+func TestRetentionDropsSnapshot(t *testing.T) {
+	ctx := context.Background()
+	st, _ := fixture(t)
+	dir := t.TempDir()
+	svc := New(st, Config{SnapshotDir: dir, SnapshotEvery: -1}, nil)
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // writers racing the relearning
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if err := svc.SaveSnapshot(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	for range 5 {
+		if err := svc.RelearnAfterRetention(ctx, st.ScanEvents); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+	if err := svc.RelearnAfterRetention(ctx, st.ScanEvents); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(snapshot.Path(dir, snapshotPart)); !os.IsNotExist(err) {
+		t.Fatalf("the snapshot survived a retention pass: %v", err)
+	}
+}
