@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,10 +81,10 @@ func (s *Service) SaveSnapshot() error {
 // snapshotDue starts a snapshot in the background once Config.SnapshotEvery
 // events were counted since the last one.
 func (s *Service) snapshotDue(n int) {
-	if s.cfg.SnapshotDir == "" || s.cfg.SnapshotEvery <= 0 || !s.loaded.Load() {
+	if s.cfg.SnapshotDir == "" || !s.loaded.Load() {
 		return
 	}
-	if s.snap.since.Add(int64(n)) < int64(s.cfg.SnapshotEvery) || !s.snap.writing.CompareAndSwap(false, true) {
+	if s.snap.since.Add(int64(n)) < int64(s.cfg.SnapshotEvery) || s.cfg.SnapshotEvery <= 0 || !s.snap.writing.CompareAndSwap(false, true) {
 		return
 	}
 	s.snap.wg.Go(func() {
@@ -95,9 +96,15 @@ func (s *Service) snapshotDue(n int) {
 }
 
 // CloseSnapshots waits for a snapshot being written and writes the last
-// one (at a clean shutdown, after the last event was counted).
+// one (at a clean shutdown, after the last event was counted), unless the
+// one on disk already holds every event counted.
 func (s *Service) CloseSnapshots() error {
 	s.snap.wg.Wait()
+	if s.cfg.SnapshotDir != "" && s.snap.since.Load() == 0 {
+		if _, err := os.Stat(snapshot.Path(s.cfg.SnapshotDir, snapshotPart)); err == nil {
+			return nil
+		}
+	}
 	return s.SaveSnapshot()
 }
 
@@ -180,6 +187,7 @@ func (s *Service) loadEvents(ctx context.Context, replay []func(events.Event)) e
 	}
 	s.snap.covered.Store(int64(n))
 	s.snap.replayed.Store(int64(tail))
+	s.snap.since.Store(int64(tail)) // 0: the snapshot on disk is the state
 	if st == nil {
 		return nil
 	}
@@ -202,6 +210,7 @@ func (s *Service) loadEvents(ctx context.Context, replay []func(events.Event)) e
 		s.cov.add(e.Seq)
 		s.recordCounts(e)
 		s.snap.replayed.Add(1)
+		s.snap.since.Add(1)
 		return nil
 	})
 }

@@ -270,11 +270,21 @@ func TestSnapshotWrittenEveryNEvents(t *testing.T) {
 		}
 		svc.snap.wg.Wait()
 	}
-	if n := svc.snap.written.Load(); n != 2 {
-		t.Fatalf("%d snapshots written for 2,500 events every 1,000, want 2", n)
+	// the load counted the fixture's 1,200 events, none from a snapshot:
+	// the first batch passes 1,000, then every fourth batch does
+	if n := svc.snap.written.Load(); n != 3 {
+		t.Fatalf("%d snapshots written for 1,200 loaded and 2,500 live events every 1,000, want 3", n)
 	}
-	if err := svc.CloseSnapshots(); err != nil || svc.snap.written.Load() != 3 {
+	if err := svc.CloseSnapshots(); err != nil || svc.snap.written.Load() != 4 {
 		t.Fatalf("the shutdown snapshot: %v, %d written", err, svc.snap.written.Load())
+	}
+	// a start from it that counts nothing new does not write it again
+	again := New(st, svc.cfg, nil)
+	if err := again.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.CloseSnapshots(); err != nil || again.snap.written.Load() != 0 {
+		t.Fatalf("shutdown without new events: %v, %d written", err, again.snap.written.Load())
 	}
 }
 
