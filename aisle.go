@@ -576,10 +576,17 @@ func (a *Aisle) Close() error {
 			a.stopSearchLog()
 		}
 		a.group.Wait() // closing is set: nothing joins the group any more
+		if a.svc != nil {
+			// the counts as they stand, so the next start replays nothing
+			// (a no-op when the log was never loaded)
+			if err := a.svc.CloseSnapshots(); err != nil {
+				a.log.Error("the shutdown snapshot was not written; the next start replays the log from the previous one", "error", err)
+			}
+		}
+		var errs []error
 		if a.assistant != nil {
 			a.assistant.Close() // writes the conversations changed last
 		}
-		var errs []error
 		if a.exp != nil {
 			errs = append(errs, a.exp.Close())
 		}

@@ -443,6 +443,12 @@ type Recommend struct {
 	// model's float32 vectors; default), int8dim (per-dimension scale) or
 	// float32. See docs/vectors.md for the measured recall and speed.
 	Vectors string `yaml:"vectors"`
+	// SnapshotEvery writes a snapshot of the recommender's counts
+	// (popularity, baskets, profiles, rows) to <data>/snapshots every this
+	// many events and at a clean shutdown, so a start replays only the
+	// events after it (default 100000; -1: only at shutdown). See
+	// decision 0040.
+	SnapshotEvery int `yaml:"snapshot_every"`
 }
 
 // Model names a model to train, its hyper-parameters and, optionally, its
@@ -586,7 +592,7 @@ func Default() Config {
 		Recommend: Recommend{RetrainEvery: 6 * time.Hour, RetrainAfterEvents: 1000, RetrainQuiet: 5 * time.Second,
 			ExcludeTypes: []string{"purchase", "rating"}, HistoryLen: 50, MaxHistory: 1000,
 			AffinityBoost: 0.25, RecencyHalfLife: 5, TimeHalfLife: 168 * time.Hour,
-			ANNThreshold: 100_000, Vectors: "int8"},
+			ANNThreshold: 100_000, Vectors: "int8", SnapshotEvery: 100_000},
 		Search: Search{Mode: "keyword", LearnRanking: &learn, RankingMinQueries: 30, Vectors: "int8",
 			SuggestMinShoppers: &minShoppers, SuggestMaxQueries: 50000},
 		Cluster: Cluster{Stream: "AISLE_CHANGES", Subject: "aisle.changes", KeepChanges: 24 * time.Hour,
@@ -654,6 +660,9 @@ func (c Config) Validate() error {
 	}
 	if c.Recommend.MaxHistory < -1 || c.Recommend.MaxHistory == 0 {
 		return fmt.Errorf("config: recommend.max_history %d: want items per user ≥ 1, or -1 for unbounded", c.Recommend.MaxHistory)
+	}
+	if c.Recommend.SnapshotEvery < -1 || c.Recommend.SnapshotEvery == 0 {
+		return fmt.Errorf("config: recommend.snapshot_every %d: want events between snapshots ≥ 1, or -1 for only at shutdown", c.Recommend.SnapshotEvery)
 	}
 	if c.Shops.IdleUnload < 0 {
 		return fmt.Errorf("config: shops.idle_unload %v must be ≥ 0 (0: shops stay loaded)", c.Shops.IdleUnload)

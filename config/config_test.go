@@ -220,6 +220,8 @@ func TestValidateRanges(t *testing.T) {
 		{"memory.limit", "0x10GB"},
 		{"recommend.max_history", "0"},
 		{"recommend.max_history", "-2"},
+		{"recommend.snapshot_every", "0"},
+		{"recommend.snapshot_every", "-5"},
 	} {
 		env := map[string]string{EnvName(c.key): c.value}
 		_, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
@@ -232,6 +234,7 @@ func TestValidateRanges(t *testing.T) {
 		{"server.rate_limit", "50"}, {"events.rating_scale", "1,5"}, {"events.rating_scale", "[]"}, {"search.suggest_min_shoppers", "0"},
 		{"memory.limit", "1.5GiB"}, {"memory.limit", "800MB"},
 		{"recommend.max_history", "-1"}, {"recommend.max_history", "50"},
+		{"recommend.snapshot_every", "-1"}, {"recommend.snapshot_every", "5000"},
 	} {
 		env := map[string]string{EnvName(c.key): c.value}
 		if _, err := Resolve("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil); err != nil {

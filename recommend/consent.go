@@ -96,6 +96,7 @@ func (s *Service) UsersUpserted(users []catalog.User) {
 				s.ledger.dropBaskets(uid)
 			}
 			s.ledger.mu.Unlock()
+			s.dropSnapshot("a user withdrew consent")
 		}
 	}
 }

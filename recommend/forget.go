@@ -113,10 +113,18 @@ var (
 // what they added), their profile goes, and the serving models stop
 // answering from their stored state.
 func (s *Service) UserForgotten(id string, removed []events.Event) map[string]int {
-	evs, pairs, buys := s.ledger.forget(id)
+	evs, pairs, buys := s.ledger.forget(id, s.ledgerEntries(removed))
 	s.profiles.forget(id)
-	s.relearn.forgotten(id)
+	s.relearn.forgotten(id, removed)
 	s.priv.forget(id, time.Now())
+	s.cov.mu.Lock()
+	for _, e := range removed {
+		s.cov.c.remove(e.Seq)
+	}
+	s.cov.mu.Unlock()
+	// the snapshot holds the user's counts and profile: it goes now, and
+	// the next one is written without them
+	s.dropSnapshot("a user was forgotten")
 	n := 0
 	for _, sm := range s.models.Load().byName {
 		if _, ok := sm.users[id]; ok {
@@ -235,20 +243,51 @@ func (s *Service) ForgetPending(id string, deletedAt time.Time) []engine.Pending
 	return out
 }
 
-// forget subtracts everything user contributed: their counted events,
-// and their basket entries with the bought-together pairs each made. It
-// returns the events, pairs (both directions) and buys removed.
-func (l *ledger) forget(user string) (evs, pairs, buys int) {
+// counted is one event as the ledger counted it (see ledgerEntry).
+type counted struct {
+	item int32
+	ts   int64
+	w    float64
+}
+
+// ledgerEntries are the removed events of a user as add counted them:
+// item events that are not answers to an ad, of an item the catalogue
+// knows (deleted since or not), with a positive finite weight.
+func (s *Service) ledgerEntries(removed []events.Event) []counted {
+	now := time.Now().Unix()
+	var out []counted
+	for _, e := range removed {
+		if e.ItemID == "" || s.sponsored(e) {
+			continue
+		}
+		i, ok := s.items.number(e.ItemID)
+		if !ok {
+			continue
+		}
+		if w := weightOf(s.cfg.Weight(e.Type, e.Value)); w > 0 {
+			out = append(out, counted{item: i, ts: min(e.Timestamp.Unix(), now), w: w})
+		}
+	}
+	return out
+}
+
+// forget subtracts everything user contributed: their counted events
+// (removed, each from the bucket it fell in), and their basket entries
+// with the bought-together pairs each made. It returns the events, pairs
+// (both directions) and buys removed.
+func (l *ledger) forget(user string, removed []counted) (evs, pairs, buys int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, c := range removed {
+		if l.take(c.item, c.ts, c.w) {
+			evs++
+		}
+	}
 	uid, ok := l.uids[user]
 	if !ok {
-		return 0, 0, 0
+		return evs, 0, 0
 	}
 	delete(l.uids, user)
-	n := len(l.evs)
-	l.evs = slices.DeleteFunc(l.evs, func(e ledgerEvent) bool { return e.user == uid })
-	evs = n - len(l.evs)
 	pairs, buys = l.dropBaskets(uid)
 	return evs, pairs, buys
 }

@@ -51,14 +51,20 @@ func TestLedgerForgetIsExact(t *testing.T) {
 				fmt.Sscanf(e.ItemID, "i%d", &i)
 				return i
 			}
-			all, without := newLedger(), newLedger()
+			all, without := newLedger(0, 0), newLedger(0, 0)
 			for _, e := range evs {
 				all.add(e, item(e), 1, false)
 				if e.UserID != "u7" {
 					without.add(e, item(e), 1, false)
 				}
 			}
-			n, _, buys := all.forget("u7")
+			var removed []counted
+			for _, e := range evs {
+				if e.UserID == "u7" {
+					removed = append(removed, counted{item: item(e), ts: e.Timestamp.Unix(), w: 1})
+				}
+			}
+			n, _, buys := all.forget("u7", removed)
 			if n == 0 || buys == 0 {
 				t.Fatalf("forgot %d events, %d buys: the test proves nothing", n, buys)
 			}
@@ -111,18 +117,22 @@ func TestOptedOut(t *testing.T) {
 // BenchmarkLedgerForget1M measures subtracting one user from a ledger of
 // one million counted events (100k users, 20% of them in baskets).
 func BenchmarkLedgerForget1M(b *testing.B) {
-	l := newLedger()
+	l := newLedger(0, 0)
 	now := time.Now().UTC().Add(-time.Hour)
+	removed := map[string][]counted{}
 	for k := 0; k < 1_000_000; k++ {
 		typ := events.View
 		if k%5 == 0 {
 			typ = events.Purchase
 		}
-		l.add(events.Event{UserID: fmt.Sprintf("u%d", k%100_000), ItemID: "x", Type: typ, SessionID: fmt.Sprintf("s%d", k%150_000), Timestamp: now}, int32(k%5000), 1, false)
+		u := fmt.Sprintf("u%d", k%100_000)
+		l.add(events.Event{UserID: u, ItemID: "x", Type: typ, SessionID: fmt.Sprintf("s%d", k%150_000), Timestamp: now}, int32(k%5000), 1, false)
+		removed[u] = append(removed[u], counted{item: int32(k % 5000), ts: now.Unix(), w: 1})
 	}
 	k := 0
 	for b.Loop() {
-		l.forget(fmt.Sprintf("u%d", k))
+		u := fmt.Sprintf("u%d", k)
+		l.forget(u, removed[u])
 		k++
 	}
 }

@@ -82,7 +82,7 @@ func (s *Service) Trending(req Request) *Answer {
 	info := s.items.snapshot()
 	f := req.Filter.compile(info, s.items.lookup)
 	scores := make([]float32, len(info))
-	s.ledger.trending(s.cfg.TrendingShort, s.cfg.TrendingLong, scores)
+	s.ledger.trending(scores)
 	items := toItems(topN(scores, req.pool(5, 0), f.allows, true), info, "trending")
 	if len(items) < req.want() { // nothing grows: fall back to recent popularity
 		clear(scores)

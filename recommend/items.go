@@ -110,6 +110,14 @@ func (s *items) remove(ids []string) {
 	}
 }
 
+// number is id's item number, deleted or not.
+func (s *items) number(id string) (int32, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, ok := s.index[id]
+	return i, ok
+}
+
 func (s *items) lookup(id string) (int32, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -25,7 +25,7 @@ func TestLedgerGuards(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLedger()
+			l := newLedger(24*time.Hour, 30*24*time.Hour)
 			for k := 0; k < 5; k++ {
 				l.add(events.Event{UserID: "u", ItemID: "a", Type: events.View, Timestamp: now.Add(-time.Duration(k) * time.Hour)}, 0, 1, false)
 			}
@@ -33,7 +33,7 @@ func TestLedgerGuards(t *testing.T) {
 			pop := make([]float32, 2)
 			l.popular(7*24*time.Hour, pop)
 			tr := make([]float32, 2)
-			l.trending(24*time.Hour, 30*24*time.Hour, tr)
+			l.trending(tr)
 			for i := range pop {
 				if math.IsNaN(float64(pop[i])) || math.IsInf(float64(pop[i]), 0) || math.IsNaN(float64(tr[i])) || math.IsInf(float64(tr[i]), 0) {
 					t.Fatalf("popular %v trending %v: not finite", pop, tr)

@@ -17,8 +17,8 @@ type Memory struct {
 	// Histories is the per-user profiles: every user's items with weights
 	// and times, the history recommendations are computed from.
 	Histories int64
-	// Ledger is the time-ordered events kept for popularity, trending,
-	// baskets and bought-together.
+	// Ledger is the per-item time buckets behind popularity and trending,
+	// and the baskets and counts behind bought-together.
 	Ledger int64
 	// Items is the catalogue table the service filters against.
 	Items int64
@@ -46,7 +46,10 @@ func (s *Service) MemoryBytes() Memory {
 	}
 	s.profiles.mu.RUnlock()
 	s.ledger.mu.RLock()
-	m.Ledger = int64(cap(s.ledger.evs))*int64(unsafe.Sizeof(ledgerEvent{})) + mapBytes(len(s.ledger.uids), 16+4) + mapBytes(len(s.ledger.buyCount), 8)
+	m.Ledger = int64(cap(s.ledger.items))*24 + mapBytes(len(s.ledger.uids), 16+4) + mapBytes(len(s.ledger.buyCount), 8)
+	for _, bs := range s.ledger.items {
+		m.Ledger += int64(cap(bs)) * int64(unsafe.Sizeof(bucket{}))
+	}
 	for id := range s.ledger.uids {
 		m.Ledger += int64(len(id))
 	}

@@ -231,7 +231,7 @@ func (s *Service) fallbacks(cands []Item, taken map[string]bool, info []itemInfo
 		}
 	}
 	scores := make([]float32, len(info))
-	s.ledger.trending(s.cfg.TrendingShort, s.cfg.TrendingLong, scores)
+	s.ledger.trending(scores)
 	add(topN(scores, n, allow, true), "trending")
 	if len(cands) >= n {
 		return cands

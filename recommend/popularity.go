@@ -49,17 +49,17 @@ func (s *Service) rebuildPopularity() *popularitySnapshot {
 
 // refreshPopularity rebuilds the snapshot; the caller holds popularityMu.
 func (s *Service) refreshPopularity() *popularitySnapshot {
-	snap := &popularitySnapshot{at: time.Now(), scores: s.popularityScores(math.MaxInt64)}
+	snap := &popularitySnapshot{at: time.Now(), scores: s.popularityScores()}
 	s.popularity.Store(snap)
 	return snap
 }
 
 // popularityScores is log(1 + weighted interactions) / log(1 + the top
-// item's), over the events before the Unix second before.
-func (s *Service) popularityScores(before int64) map[string]float64 {
+// item's).
+func (s *Service) popularityScores() map[string]float64 {
 	info := s.items.snapshot()
 	scores := make([]float32, len(info))
-	s.ledger.popularBetween(math.MinInt64, before, scores)
+	s.ledger.popular(0, scores)
 	top := float32(0)
 	for _, v := range scores {
 		top = max(top, v)

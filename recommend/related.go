@@ -253,9 +253,7 @@ func (s *Service) relatedLog(ctx context.Context) (*related.Log, error) {
 }
 
 func (s *Service) ledgerEvents() int {
-	s.ledger.mu.RLock()
-	defer s.ledger.mu.RUnlock()
-	return len(s.ledger.evs)
+	return s.ledger.count()
 }
 
 // factorVectors are the item vectors of a serving factor model (the

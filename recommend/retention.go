@@ -18,7 +18,14 @@ type relearnState struct {
 	bufMu  sync.Mutex
 	active bool
 	live   []events.Event
-	forgot []string
+	forgot []forgottenUser
+}
+
+// forgottenUser is a user forgotten during a relearning, with the events
+// the store removed.
+type forgottenUser struct {
+	id      string
+	removed []events.Event
 }
 
 func (r *relearnState) capture(evs []events.Event) {
@@ -29,10 +36,10 @@ func (r *relearnState) capture(evs []events.Event) {
 	r.bufMu.Unlock()
 }
 
-func (r *relearnState) forgotten(id string) {
+func (r *relearnState) forgotten(id string, removed []events.Event) {
 	r.bufMu.Lock()
 	if r.active {
-		r.forgot = append(r.forgot, id)
+		r.forgot = append(r.forgot, forgottenUser{id, removed})
 	}
 	r.bufMu.Unlock()
 }
@@ -52,7 +59,7 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	}
 	s.relearn.active, s.relearn.live, s.relearn.forgot = true, nil, nil
 	s.relearn.bufMu.Unlock()
-	fl, fp, fr := newLedger(), newProfiles(s.cfg.MaxHistory), s.rows.freshEvents()
+	fl, fp, fr := s.newLedger(), newProfiles(s.cfg.MaxHistory), s.rows.freshEvents()
 	record := func(e events.Event) {
 		s.recordTo(fl, fp, e)
 		if e.ItemID != "" {
@@ -62,11 +69,17 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 		}
 	}
 	var last uint64
+	var fc coverage
 	err := scan(ctx, 0, func(e events.Event) error {
 		last = max(last, e.Seq)
+		fc.add(e.Seq)
 		record(e)
 		return nil
 	})
+	// the snapshot holds the expired events: it goes (after the lock
+	// below is released, since a writer takes the snapshot's lock first),
+	// and a new one is written with the next batch
+	defer s.dropSnapshot("retention")
 	s.relearn.mu.Lock()
 	defer s.relearn.mu.Unlock()
 	s.relearn.bufMu.Lock()
@@ -78,17 +91,28 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	}
 	for _, e := range live {
 		if e.Seq > last {
+			fc.add(e.Seq)
 			record(e)
 		}
 	}
-	for _, id := range forgot {
-		fl.forget(id)
-		fp.forget(id)
-		delete(fr.users, id)
+	for _, u := range forgot {
+		// the scan saw the user's events only if it numbered the user (a
+		// store's scan reads one consistent state)
+		fl.mu.RLock()
+		_, seen := fl.uids[u.id]
+		fl.mu.RUnlock()
+		if seen {
+			fl.forget(u.id, s.ledgerEntries(u.removed))
+		}
+		fp.forget(u.id)
+		delete(fr.users, u.id)
 	}
 	s.ledger.swapWith(fl)
 	s.profiles.swapWith(fp)
 	s.rows.swapEvents(fr)
+	s.cov.mu.Lock()
+	s.cov.c = fc
+	s.cov.mu.Unlock()
 	return nil
 }
 
@@ -96,8 +120,8 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 func (l *ledger) swapWith(fresh *ledger) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.evs, l.newest, l.baskets, l.co, l.buyCount, l.uids, l.lastUID =
-		fresh.evs, fresh.newest, fresh.baskets, fresh.co, fresh.buyCount, fresh.uids, fresh.lastUID
+	l.items, l.tiers, l.total, l.newest, l.baskets, l.co, l.buyCount, l.uids, l.lastUID =
+		fresh.items, fresh.tiers, fresh.total, fresh.newest, fresh.baskets, fresh.co, fresh.buyCount, fresh.uids, fresh.lastUID
 }
 
 // swapWith takes fresh's profiles (fresh is not used afterwards).

@@ -68,6 +68,13 @@ type Config struct {
 	// model tagged with its version and a checksum of its vectors, so that
 	// a restart or a replica loads the index instead of building it.
 	IndexDir string
+	// SnapshotDir, when set, is where the service's counts are saved with
+	// the event Seq they cover (decision 0040), so a start reads them and
+	// counts only the events after.
+	SnapshotDir string
+	// SnapshotEvery writes a snapshot every this many events counted
+	// (default 100,000; negative: only at a clean shutdown).
+	SnapshotEvery int
 	// PromoteTolerance accepts a retrained version whose validation
 	// NDCG@10 is at most this fraction below the serving one (the hold-out
 	// users change as data grows); default 0.
@@ -101,6 +108,9 @@ func (c *Config) defaults() {
 	}
 	if c.Vectors == "" {
 		c.Vectors = ann.Int8.String()
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 100_000
 	}
 	if c.TrendingShort <= 0 {
 		c.TrendingShort = 24 * time.Hour
@@ -147,6 +157,9 @@ type Service struct {
 	popularity   atomic.Pointer[popularitySnapshot]
 
 	rows rowState // buy it again, new arrivals, cold start (rows.go)
+
+	cov  covState  // which events the counts hold (snapstate.go)
+	snap snapState // snapshots of the counts (snapshot.go)
 
 	// sponsoredFn reports events answering an ad (see SetSponsored).
 	sponsoredFn atomic.Pointer[func(events.Event) bool]
@@ -215,10 +228,14 @@ func New(st store.Store, cfg Config, log *slog.Logger) *Service {
 	if err != nil {
 		panic(err) // a built-in analyzer: a failure is a programming error
 	}
-	s := &Service{cfg: cfg, log: log, text: text, st: st, items: newItems(), ledger: newLedger(), profiles: newProfiles(cfg.MaxHistory)}
+	s := &Service{cfg: cfg, log: log, text: text, st: st, items: newItems(), profiles: newProfiles(cfg.MaxHistory)}
+	s.ledger = s.newLedger()
 	s.models.Store(&modelSet{byName: map[string]*servingModel{}})
 	return s
 }
+
+// newLedger is an empty ledger with the configured trending half-lives.
+func (s *Service) newLedger() *ledger { return newLedger(s.cfg.TrendingShort, s.cfg.TrendingLong) }
 
 // words are the analysed terms of a text (stemmed, stop words dropped,
 // Chinese, Japanese and Korean segmented), as search indexes them.
@@ -242,22 +259,21 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	if err := s.loadForgotten(ctx); err != nil {
 		return err
 	}
-	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
-		s.record(e)
-		for _, f := range replay {
-			f(e)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.loadEvents(ctx, replay); err != nil {
 		return fmt.Errorf("load events: %w", err)
 	}
 	s.loaded.Store(true)
 	return s.LoadModels(ctx)
 }
 
-// record counts a live or replayed event in the service's own state.
+// record counts a live event in the service's own state.
 func (s *Service) record(e events.Event) {
+	s.cov.add(e.Seq)
+	s.recordCounts(e)
+}
+
+// recordCounts counts an event in the ledger, profiles and rows.
+func (s *Service) recordCounts(e events.Event) {
 	s.recordTo(s.ledger, s.profiles, e)
 	if e.ItemID != "" {
 		if i, ok := s.items.lookup(e.ItemID); ok {
@@ -306,6 +322,7 @@ func (s *Service) EventsAppended(evs []events.Event) {
 	}
 	s.newEvents.Add(int64(len(evs)))
 	s.lastEventAt.Store(time.Now().UnixNano())
+	s.snapshotDue(len(evs))
 }
 
 // UserDeleted implements engine.Listener.

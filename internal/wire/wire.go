@@ -192,6 +192,8 @@ func NewRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 		ANNThreshold:     rc.ANNThreshold,
 		Vectors:          rc.Vectors,
 		IndexDir:         indexDir(cfg),
+		SnapshotDir:      snapshotDir(cfg),
+		SnapshotEvery:    rc.SnapshotEvery,
 	}, log)
 	rt := svc.NewRetrainer(rc.RetrainEvery, rc.RetrainAfterEvents, opts)
 	rt.Quiet = rc.RetrainQuiet
@@ -206,6 +208,16 @@ func indexDir(cfg config.Config) string {
 		return ""
 	}
 	return filepath.Join(cfg.Data, "ann")
+}
+
+// snapshotDir is where the recommender's snapshots of its counts are kept
+// (decision 0040): beside the data ("" without a data directory: every
+// start replays the whole log).
+func snapshotDir(cfg config.Config) string {
+	if cfg.Data == "" {
+		return ""
+	}
+	return filepath.Join(cfg.Data, "snapshots")
 }
 
 // NewSearchIndex builds the product search index from the config: keyword
