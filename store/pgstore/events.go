@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -92,10 +93,28 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if len(evs) == 0 {
 		return ctx.Err()
 	}
+	if err := storable(evs); err != nil {
+		return err
+	}
 	if err := s.ensurePartitions(ctx, evs); err != nil {
 		return err
 	}
 	return s.appendGrouped(ctx, evs)
+}
+
+// storable refuses, before the batch takes its sequence numbers, the
+// strings PostgreSQL's text refuses (a NUL byte, invalid UTF-8): a batch
+// refused later leaves its numbers unused (see appendChain).
+func storable(evs []events.Event) error {
+	for i := range evs {
+		e := &evs[i]
+		for _, f := range [...]string{e.UserID, e.ItemID, string(e.Type), e.Query, e.SessionID, e.RequestID} {
+			if strings.IndexByte(f, 0) >= 0 || !utf8.ValidString(f) {
+				return fmt.Errorf("store events: event %d has a NUL byte or invalid UTF-8 in %q", i, f)
+			}
+		}
+	}
+	return nil
 }
 
 // appendIn writes evs inside a write transaction with COPY.
@@ -108,45 +127,13 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events
 		st.lastSeq++
 		evs[i].Seq = uint64(st.lastSeq)
 	}
-	// Rows go in user order (their seqs stay in batch order): the index of
-	// a user's events then takes them in key order, a leaf page at a time
-	// instead of at random — measured 2–3× faster inserts.
-	order := make([]int, len(evs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(evs[a].UserID, evs[b].UserID) })
-	i := 0
-	// one row slice for the whole batch: pgx encodes each row before
-	// asking for the next (this runs while the shop's lock is held)
-	row := make([]any, 12)
-	src := pgx.CopyFromFunc(func() ([]any, error) {
-		if i == len(evs) {
-			return nil, nil
-		}
-		e := &evs[order[i]]
-		i++
-		row[0], row[1], row[2], row[3], row[4] = s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond()%1000), e.UserID
-		row[5], row[6], row[7], row[8], row[9] = e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID
-		row[10], row[11] = e.RequestID, int32(e.Position)
-		return row, nil
-	})
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
-		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id", "request_id", "position"}, src); err != nil {
-		return fmt.Errorf("store events: %w", err)
+	order := byUser(evs)
+	if err := s.copyEvents(ctx, tx, order); err != nil {
+		return err
 	}
 	// Users seen for the first time are created with the time of their
 	// first event in the batch.
-	var ids, docs []string
-	for _, k := range order { // in id order, for the same reason
-		e := &evs[k]
-		if len(ids) > 0 && ids[len(ids)-1] == e.UserID {
-			continue
-		}
-		d, _ := json.Marshal(catalog.User{ID: e.UserID, CreatedAt: e.Timestamp})
-		ids = append(ids, e.UserID)
-		docs = append(docs, string(d))
-	}
+	ids, docs := userDocs(order)
 	rows, err := tx.Query(ctx, `INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
 		ON CONFLICT DO NOTHING RETURNING id`, s.shop, ids, docs)
 	if err != nil {
@@ -161,6 +148,63 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events
 	p, _ := json.Marshal(EventsPayload{FirstSeq: uint64(first), LastSeq: uint64(st.lastSeq), Count: len(evs), NewUsers: newUsers})
 	st.emit(KindEventsAppend, p)
 	return nil
+}
+
+// byUser returns the events of evs in user order, stable (their seqs stay
+// in batch order): the index of a user's events then takes them in key
+// order, a leaf page at a time instead of at random — measured 2–3×
+// faster inserts.
+func byUser(evs ...[]events.Event) []*events.Event {
+	n := 0
+	for _, b := range evs {
+		n += len(b)
+	}
+	order := make([]*events.Event, 0, n)
+	for _, b := range evs {
+		for i := range b {
+			order = append(order, &b[i])
+		}
+	}
+	slices.SortStableFunc(order, func(a, b *events.Event) int { return strings.Compare(a.UserID, b.UserID) })
+	return order
+}
+
+// copyEvents writes the events of order (seqs assigned) with one COPY.
+func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, order []*events.Event) error {
+	i := 0
+	// one row slice for the whole batch: pgx encodes each row before
+	// asking for the next
+	row := make([]any, 12)
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(order) {
+			return nil, nil
+		}
+		e := order[i]
+		i++
+		row[0], row[1], row[2], row[3], row[4] = s.shop, int64(e.Seq), e.Timestamp, int32(e.Timestamp.Nanosecond()%1000), e.UserID
+		row[5], row[6], row[7], row[8], row[9] = e.ItemID, string(e.Type), e.Value, e.Query, e.SessionID
+		row[10], row[11] = e.RequestID, int32(e.Position)
+		return row, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
+		[]string{"shop", "seq", "ts", "ts_ns", "user_id", "item_id", "type", "value", "query", "session_id", "request_id", "position"}, src); err != nil {
+		return fmt.Errorf("store events: %w", err)
+	}
+	return nil
+}
+
+// userDocs returns the distinct users of order (in user order) and the
+// record each gets if it is new: created at the time of its first event.
+func userDocs(order []*events.Event) (ids, docs []string) {
+	for _, e := range order {
+		if len(ids) > 0 && ids[len(ids)-1] == e.UserID {
+			continue
+		}
+		d, _ := json.Marshal(catalog.User{ID: e.UserID, CreatedAt: e.Timestamp})
+		ids = append(ids, e.UserID)
+		docs = append(docs, string(d))
+	}
+	return ids, docs
 }
 
 // scanEvent reads one row of eventCols.
