@@ -37,9 +37,15 @@ type EventsPayload struct {
 }
 
 // ExpirePayload is the outbox payload of "events.expire": the sequence
-// numbers retention deleted.
+// numbers retention deleted. When it dropped a whole partition (Dropped
+// names it), Seqs holds only the smallest and the largest sequence number
+// it held and Count how many events it held: a month of events would
+// make a row of megabytes, and listeners only need to know that events
+// expired (they relearn from the log).
 type ExpirePayload struct {
-	Seqs []uint64 `json:"seqs"`
+	Seqs    []uint64 `json:"seqs"`
+	Dropped []string `json:"dropped,omitempty"`
+	Count   int      `json:"count,omitempty"`
 }
 
 // monthStart is the first instant of t's month (UTC).
@@ -69,6 +75,12 @@ func (s *Store) ensurePartitions(ctx context.Context, evs []events.Event) error 
 		ddl := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF events FOR VALUES FROM ('%s') TO ('%s')`,
 			name, m.Format(layout), m.AddDate(0, 1, 0).Format(layout))
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// The DDL locks the whole events table: not while a batch of
+			// this shop holds it and waits for one queued behind the DDL
+			// (see lockShop).
+			if _, err := s.lockShop(ctx, tx); err != nil {
+				return err
+			}
 			// Two writers creating one partition at once would collide in
 			// the catalogue: take turns.
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('aisle.partition:' || current_schema(), 0))`); err != nil {
@@ -99,7 +111,17 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if err := s.ensurePartitions(ctx, evs); err != nil {
 		return err
 	}
-	return s.appendGrouped(ctx, evs)
+	err := s.appendGrouped(ctx, evs)
+	if isNoPartition(err) {
+		// retention on another replica dropped a month this store had
+		// seen: forget what it knew and create what is missing
+		s.parts.Clear()
+		if err := s.ensurePartitions(ctx, evs); err != nil {
+			return err
+		}
+		err = s.appendGrouped(ctx, evs)
+	}
+	return err
 }
 
 // storable refuses, before the batch takes its sequence numbers, the
@@ -413,9 +435,21 @@ func (s *Store) ExpireEvents(ctx context.Context, cutoffs map[events.Type]time.T
 	if limit <= 0 {
 		limit = 1000
 	}
+	var dropped partitionDrop
+	if after == 0 {
+		// a pass starts: whole months first, then the rows of the rest
+		var err error
+		if dropped, err = s.dropExpiredPartitions(ctx, cutoffs); err != nil {
+			return store.ExpireBatch{}, err
+		}
+	}
 	var b store.ExpireBatch
 	err := s.write(ctx, func(tx pgx.Tx, st *state) error {
 		b = store.ExpireBatch{Next: after, ByType: map[string]int{}, Last: uint64(st.lastSeq)}
+		b.Deleted = dropped.n
+		for t, n := range dropped.byType {
+			b.ByType[t] += n
+		}
 		rows, err := tx.Query(ctx, `SELECT `+eventCols+` FROM events WHERE shop = $1 AND seq > $2 ORDER BY seq LIMIT $3`, s.shop, int64(after), limit+1)
 		if err != nil {
 			return err
@@ -450,7 +484,7 @@ func (s *Store) ExpireEvents(ctx context.Context, cutoffs map[events.Type]time.T
 		if err != nil {
 			return err
 		}
-		b.Deleted = int(deleted)
+		b.Deleted += int(deleted)
 		st.nEvents -= deleted
 		p, _ := json.Marshal(ExpirePayload{Seqs: seqs})
 		st.emit(KindEventsExpire, p)
@@ -464,6 +498,15 @@ const expirePerBatch = 64
 
 // AppendEventsOnce implements store.IdempotentEventLog.
 func (s *Store) AppendEventsOnce(ctx context.Context, key string, bodyHash [32]byte, evs []events.Event, now time.Time, ttl time.Duration) (store.Receipt, bool, error) {
+	rc, replay, err := s.appendEventsOnce(ctx, key, bodyHash, evs, now, ttl)
+	if isNoPartition(err) { // see AppendEvents
+		s.parts.Clear()
+		rc, replay, err = s.appendEventsOnce(ctx, key, bodyHash, evs, now, ttl)
+	}
+	return rc, replay, err
+}
+
+func (s *Store) appendEventsOnce(ctx context.Context, key string, bodyHash [32]byte, evs []events.Event, now time.Time, ttl time.Duration) (store.Receipt, bool, error) {
 	if key == "" || len(key) > store.MaxIdempotencyKeyLen {
 		return store.Receipt{}, false, fmt.Errorf("idempotency key must be 1 to %d bytes", store.MaxIdempotencyKeyLen)
 	}
