@@ -32,10 +32,14 @@ $$ SELECT ((a % 4294967296) - 2147483648)::integer $$;
 
 -- Allocate n_seq sequence numbers and n_outbox outbox ids, and take the
 -- allocation's lock before the row lock is released (so a successor
--- always finds it held). Called outside a transaction block.
+-- always finds it held). Called outside a transaction block. Its commit
+-- need not wait for the disk: the batch's own commit comes later in the
+-- same write-ahead log, so once that is durable so is the allocation,
+-- and an allocation lost in a crash was used by nothing acknowledged.
 CREATE FUNCTION aisle_chain_alloc(p_shop text, n_seq bigint, n_outbox bigint,
     OUT last_seq bigint, OUT last_outbox bigint, OUT chain bigint) LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
     UPDATE shop_state s SET last_seq = s.last_seq + n_seq, last_outbox = s.last_outbox + n_outbox, chain = s.chain + 1
         WHERE s.shop = p_shop RETURNING s.last_seq, s.last_outbox, s.chain INTO last_seq, last_outbox, chain;
     IF NOT FOUND THEN
@@ -66,9 +70,11 @@ BEGIN
 END $$;
 
 -- A batch that will not commit: wait for its predecessors, mark its
--- number ended, release its lock. Called outside a transaction block.
+-- number ended, release its lock. Called outside a transaction block
+-- (without waiting for the disk, as aisle_chain_alloc).
 CREATE FUNCTION aisle_chain_abandon(p_shop text, a bigint) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
     PERFORM aisle_chain_wait(p_shop, a);
     UPDATE shop_tally SET chain_done = greatest(chain_done, a) WHERE shop = p_shop;
     PERFORM pg_advisory_unlock(aisle_chain_class(p_shop), aisle_chain_obj(a));
