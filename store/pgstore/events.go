@@ -191,8 +191,13 @@ func byUser(evs ...[]events.Event) []*events.Event {
 	return order
 }
 
+// copier is a pgx.Tx or a *pgx.Conn inside a transaction block.
+type copier interface {
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
 // copyEvents writes the events of order (seqs assigned) with one COPY.
-func (s *Store) copyEvents(ctx context.Context, tx pgx.Tx, order []*events.Event) error {
+func (s *Store) copyEvents(ctx context.Context, tx copier, order []*events.Event) error {
 	i := 0
 	// one row slice for the whole batch: pgx encodes each row before
 	// asking for the next

@@ -142,6 +142,9 @@ func (s *Store) commitGroup(group []*appendReq, allocated func()) {
 //     and commit;
 //  4. release the lock on a: the next group may commit.
 //
+// Steps 3 and 4 are one pipelined round trip, so the part of a batch that
+// runs one group at a time is that round trip and the commit's WAL flush.
+//
 // Commits thus happen in allocation order, as when the whole transaction
 // held the shop's row: a reader that sees sequence number (or outbox id)
 // n has seen every committed one before it. A group that fails waits for
@@ -176,34 +179,55 @@ func (s *Store) appendChain(ctx context.Context, group []*appendReq, allocated f
 			r.evs[i].Seq = uint64(seq)
 		}
 	}
-	err = pgx.BeginFunc(ctx, c.Conn(), func(tx pgx.Tx) error { return s.chainTx(ctx, tx, group, link, lastOutbox-int64(len(group))) })
-	if err != nil {
-		for _, r := range group {
-			resetSeqs(r.evs)
+	conn := c.Conn()
+	committed, err := s.chainTx(ctx, conn, group, link, lastOutbox-int64(len(group)))
+	switch {
+	case err == nil:
+	case committed:
+		// only releasing the lock failed: the connection takes it along
+		conn.Close(ctx)
+		c.Release()
+		return nil
+	case conn.IsClosed():
+		// the lock went with the connection; whether the commit happened
+		// is unknown, as with any commit whose answer is lost
+		c.Release()
+		resetGroup(group)
+		return err
+	default:
+		resetGroup(group)
+		if conn.PgConn().TxStatus() != 'I' {
+			_, err := conn.Exec(ctx, `ROLLBACK`)
+			if err != nil {
+				conn.Close(ctx)
+			}
 		}
-		if _, aerr := c.Exec(ctx, `SELECT aisle_chain_abandon($1, $2)`, s.shop, link); aerr != nil {
-			c.Conn().Close(ctx)
+		if !conn.IsClosed() {
+			if _, aerr := conn.Exec(ctx, `SELECT aisle_chain_abandon($1, $2)`, s.shop, link); aerr != nil {
+				conn.Close(ctx)
+			}
 		}
 		c.Release()
 		return err
-	}
-	if _, err := c.Exec(ctx, `SELECT pg_advisory_unlock(aisle_chain_class($1), aisle_chain_obj($2))`, s.shop, link); err != nil {
-		c.Conn().Close(ctx) // committed: the lock goes with the connection
 	}
 	c.Release()
 	return nil
 }
 
-// chainTx is the transaction of appendChain: the group's COPY, the wait
-// for the chain before it, then each batch's new users, outbox row and
-// counters (one round trip for all of these).
-func (s *Store) chainTx(ctx context.Context, tx pgx.Tx, group []*appendReq, link, outboxBefore int64) error {
+// chainTx is the transaction of appendChain on conn: BEGIN, the group's
+// COPY, then in one round trip the wait for the chain before it, each
+// batch's new users, outbox row and counters, COMMIT and the release of
+// the chain lock. It reports whether the COMMIT succeeded.
+func (s *Store) chainTx(ctx context.Context, conn *pgx.Conn, group []*appendReq, link, outboxBefore int64) (committed bool, err error) {
+	if _, err := conn.Exec(ctx, `BEGIN`); err != nil {
+		return false, fmt.Errorf("store events: %w", err)
+	}
 	all := make([][]events.Event, len(group))
 	for i, r := range group {
 		all[i] = r.evs
 	}
-	if err := s.copyEvents(ctx, tx, byUser(all...)); err != nil {
-		return err
+	if err := s.copyEvents(ctx, conn, byUser(all...)); err != nil {
+		return false, err
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT aisle_chain_wait($1, $2)`, s.shop, link)
@@ -216,10 +240,25 @@ func (s *Store) chainTx(ctx context.Context, tx pgx.Tx, group []*appendReq, link
 			UPDATE shop_tally SET n_users = n_users + (SELECT count(*) FROM nu), n_events = n_events + $8, chain_done = $9 WHERE shop = $1`,
 			s.shop, ids, docs, outboxBefore+int64(k)+1, KindEventsAppend, int64(r.evs[0].Seq), int64(r.evs[len(r.evs)-1].Seq), len(r.evs), link)
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("write the batch's users and change: %w", err)
+	b.Queue(`COMMIT`)
+	b.Queue(`SELECT pg_advisory_unlock(aisle_chain_class($1), aisle_chain_obj($2))`, s.shop, link)
+	br := conn.SendBatch(ctx, b)
+	for i := range b.Len() {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			if i == b.Len()-1 {
+				return true, fmt.Errorf("release the chain lock: %w", err)
+			}
+			return false, fmt.Errorf("write the batch's users and change: %w", err)
+		}
 	}
-	return nil
+	return true, br.Close()
+}
+
+func resetGroup(group []*appendReq) {
+	for _, r := range group {
+		resetSeqs(r.evs)
+	}
 }
 
 func (r *appendReq) finish(err error) {
