@@ -63,6 +63,25 @@ func BenchmarkReadsOverProcesses(b *testing.B) {
 	}
 }
 
+// BenchmarkRESTIngestOverProcesses is BenchmarkRESTIngestPostgres with
+// each replica a separate `aisle serve` process: POST /api/events in
+// batches of 1,000 from 4 clients spread over 1 and 3 processes; b.N is
+// the number of batches.
+//
+//	go test -run XXX -bench RESTIngestOverProcesses -benchtime 200x .
+func BenchmarkRESTIngestOverProcesses(b *testing.B) {
+	bin := buildAisle(b)
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
+			urls := startProcesses(b, bin, n)
+			if code, out := adminCall(b, "POST", urls[0]+"/api/items", benchItems()); code != 200 {
+				b.Fatalf("POST /api/items: %d %s", code, out)
+			}
+			ingestLoad(b, urls, benchAdminKey)
+		})
+	}
+}
+
 // buildAisle builds ./cmd/aisle into a temporary directory.
 func buildAisle(b *testing.B) string {
 	b.Helper()
