@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -105,4 +106,72 @@ func abandon(t *testing.T, h held) {
 
 func appendOne(s *pgstore.Store, user string) error {
 	return s.AppendEvents(ctx, []events.Event{{UserID: user, ItemID: "a", Type: events.View, Timestamp: time.Now().UTC()}})
+}
+
+// A group the database refuses after it took its range (here: a batch
+// for a month whose partition was dropped behind the store's back, as
+// retention on another replica would) is retried batch by batch: every
+// batch is stored, the refused attempt leaves only a gap in the numbers,
+// and the chain goes on (the later batches commit, in order).
+func TestRefusedGroupLeavesAGapAndTheChainGoesOn(t *testing.T) {
+	s := open(t)
+	march := time.Date(2021, 3, 5, 0, 0, 0, 0, time.UTC)
+	must(t, s.AppendEvents(ctx, []events.Event{{UserID: "early", ItemID: "a", Type: events.View, Timestamp: march}}))
+	must(t, appendOne(s, "now")) // this month's partition
+	if _, err := s.Pool().Exec(ctx, `DROP TABLE events_p202103`); err != nil {
+		t.Fatal(err)
+	}
+	// hold the shop's row so that the batches queue into one group
+	other, err := s.Pool().Begin(ctx)
+	must(t, err)
+	defer other.Rollback(ctx)
+	if _, err := other.Exec(ctx, `SELECT 1 FROM shop_state WHERE shop = $1 FOR UPDATE`, s.Shop()); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 5)
+	go func() { errs <- appendOne(s, "first") }()
+	var holder int
+	must(t, other.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&holder))
+	waitUntil(t, "the first batch waits for the shop's row", func() bool {
+		var n int
+		s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, holder).Scan(&n)
+		return n > 0
+	})
+	for k := range 4 {
+		at := time.Now().UTC()
+		if k == 2 {
+			at = march
+		}
+		go func() {
+			errs <- s.AppendEvents(ctx, []events.Event{{UserID: fmt.Sprintf("q%d", k), ItemID: "a", Type: events.View, Timestamp: at}})
+		}()
+	}
+	waitUntil(t, "four batches queue behind it", func() bool { return s.QueuedBatches() == 4 })
+	must(t, other.Rollback(ctx))
+	for range 5 {
+		must(t, <-errs)
+	}
+	var seqs []uint64
+	must(t, s.ScanEvents(ctx, 0, func(e events.Event) error { seqs = append(seqs, e.Seq); return nil }))
+	if len(seqs) != 6 { // "now", "first", q0–q3 ("early" went with its partition)
+		t.Fatalf("%d events stored (%v), want 6", len(seqs), seqs)
+	}
+	if span := seqs[len(seqs)-1] - seqs[0] + 1; span == uint64(len(seqs)) {
+		t.Fatalf("seqs %v have no gap: no group was refused after taking its range, so the test tests nothing", seqs)
+	}
+	rows := outboxSince(t, s, 0)
+	var appended []string
+	prev := int64(0)
+	for _, r := range rows {
+		if r.ID <= prev {
+			t.Fatalf("outbox ids out of order: %+v", rows)
+		}
+		prev = r.ID
+		if r.Kind == pgstore.KindEventsAppend {
+			appended = append(appended, string(r.Payload))
+		}
+	}
+	if len(appended) != 7 { // one per stored batch, "early" included
+		t.Fatalf("%d events.append changes, want 7: %v", len(appended), appended)
+	}
 }
