@@ -131,16 +131,7 @@ func BenchmarkStreamIngestionPostgres(b *testing.B) {
 			cfg.Data = b.TempDir()
 			cfg.Cluster.IngestSubject = "-" // the benchmark runs its own consumer
 			a, url, _ := replicaTB(b, cfg, "a")
-			var items strings.Builder
-			items.WriteByte('[')
-			for i := range 1000 {
-				if i > 0 {
-					items.WriteByte(',')
-				}
-				fmt.Fprintf(&items, `{"id":"i%d","title":"item %d"}`, i, i)
-			}
-			items.WriteByte(']')
-			resp, err := http.Post(url+"/api/items", "application/json", strings.NewReader(items.String()))
+			resp, err := http.Post(url+"/api/items", "application/json", strings.NewReader(benchItems()))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -237,68 +228,90 @@ func BenchmarkRESTIngestPostgres(b *testing.B) {
 				c.Data = b.TempDir()
 				_, urls[i], _ = replicaTB(b, c, fmt.Sprintf("r%d", i))
 			}
-			var items strings.Builder
-			items.WriteByte('[')
-			for i := range 1000 {
-				if i > 0 {
-					items.WriteByte(',')
-				}
-				fmt.Fprintf(&items, `{"id":"i%d","title":"item %d"}`, i, i)
-			}
-			items.WriteByte(']')
-			resp, err := http.Post(urls[0]+"/api/items", "application/json", strings.NewReader(items.String()))
+			resp, err := http.Post(urls[0]+"/api/items", "application/json", strings.NewReader(benchItems()))
 			if err != nil {
 				b.Fatal(err)
 			}
 			resp.Body.Close()
-			batches := make([]string, b.N)
-			for k := range batches {
-				var sb strings.Builder
-				sb.WriteByte('[')
-				for i := range 1000 {
-					if i > 0 {
-						sb.WriteByte(',')
-					}
-					fmt.Fprintf(&sb, `{"user_id":"u%d-%d","item_id":"i%d","type":"view"}`, k, i%50, (k*7+i)%1000)
-				}
-				sb.WriteByte(']')
-				batches[k] = sb.String()
-			}
-			var next atomic.Int64
-			errs := make(chan error, 4)
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for w := range 4 {
-				wg.Go(func() {
-					for {
-						k := int(next.Add(1)) - 1
-						if k >= len(batches) {
-							return
-						}
-						resp, err := http.Post(urls[(w+k)%n]+"/api/events", "application/json", strings.NewReader(batches[k]))
-						if err != nil {
-							errs <- err
-							return
-						}
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode != 200 {
-							errs <- fmt.Errorf("POST /api/events: %d", resp.StatusCode)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			select {
-			case err := <-errs:
-				b.Fatal(err)
-			default:
-			}
-			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+			ingestLoad(b, urls, "")
 		})
 	}
+}
+
+// benchItems is a JSON array of the ingest benchmarks' 1,000 items.
+func benchItems() string {
+	var items strings.Builder
+	items.WriteByte('[')
+	for i := range 1000 {
+		if i > 0 {
+			items.WriteByte(',')
+		}
+		fmt.Fprintf(&items, `{"id":"i%d","title":"item %d"}`, i, i)
+	}
+	items.WriteByte(']')
+	return items.String()
+}
+
+// ingestLoad posts b.N batches of 1,000 events (50 new users each) from
+// 4 clients spread round-robin over urls (with the admin key when key is
+// not empty), each expecting 200, and reports events/s.
+func ingestLoad(b *testing.B, urls []string, key string) {
+	n := len(urls)
+	batches := make([]string, b.N)
+	for k := range batches {
+		var sb strings.Builder
+		sb.WriteByte('[')
+		for i := range 1000 {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			fmt.Fprintf(&sb, `{"user_id":"u%d-%d","item_id":"i%d","type":"view"}`, k, i%50, (k*7+i)%1000)
+		}
+		sb.WriteByte(']')
+		batches[k] = sb.String()
+	}
+	var next atomic.Int64
+	errs := make(chan error, 4)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(batches) {
+					return
+				}
+				req, err := http.NewRequest("POST", urls[(w+k)%n]+"/api/events", strings.NewReader(batches[k]))
+				if err != nil {
+					errs <- err
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				if key != "" {
+					req.Header.Set("Authorization", "Bearer "+key)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("POST /api/events: %d", resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkReplicaReadyAfterEvents: how long a replica that joins (or

@@ -24,7 +24,6 @@ import (
 //
 //	go test -run XXX -bench ReadsOverReplicas -benchtime 4000x .
 func BenchmarkReadsOverReplicas(b *testing.B) {
-	words := []string{"copper", "kettle", "tea", "mug", "glass", "vase", "steel", "pan", "oak", "board", "linen", "towel"}
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
 			cfg := clusterConfigTB(b)
@@ -47,29 +46,7 @@ func BenchmarkReadsOverReplicas(b *testing.B) {
 					b.Fatalf("POST %s: %d", path, resp.StatusCode)
 				}
 			}
-			var sb strings.Builder
-			sb.WriteByte('[')
-			for i := range 2000 {
-				if i > 0 {
-					sb.WriteByte(',')
-				}
-				fmt.Fprintf(&sb, `{"id":"i%d","title":"%s %s %d","categories":["Home/%s"]}`, i, words[i%len(words)], words[(i/7)%len(words)], i, words[i%5])
-			}
-			sb.WriteByte(']')
-			post(urls[0], "/api/items", sb.String())
-			for k := range 40 {
-				sb.Reset()
-				sb.WriteByte('[')
-				for i := range 1000 {
-					if i > 0 {
-						sb.WriteByte(',')
-					}
-					u := (k*1000 + i) % 2000
-					fmt.Fprintf(&sb, `{"user_id":"u%d","item_id":"i%d","type":"view"}`, u, (u*13+i*7)%2000)
-				}
-				sb.WriteByte(']')
-				post(urls[k%n], "/api/events", sb.String())
-			}
+			seedReads(b, urls, post)
 			// train on the lease holder; the version reaches every replica
 			var holder *Aisle
 			waitForTB(b, 10*time.Second, "a replica holds the training lease", func() bool {
@@ -108,56 +85,97 @@ func BenchmarkReadsOverReplicas(b *testing.B) {
 				return true
 			})
 
-			type route struct {
-				name string
-				path func(k int) string
-			}
-			routes := []route{
-				{"recommend", func(k int) string { return fmt.Sprintf("/api/recommend/u%d?n=10", k%2000) }},
-				{"search", func(k int) string {
-					return fmt.Sprintf("/api/search?q=%s+%s&n=10", words[k%len(words)], words[(k/3)%len(words)])
-				}},
-			}
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-			for _, rt := range routes {
-				lat := make([]time.Duration, b.N)
-				var next atomic.Int64
-				var failed atomic.Int64
-				start := time.Now()
-				var wg sync.WaitGroup
-				for w := range 32 {
-					wg.Go(func() {
-						for {
-							k := int(next.Add(1)) - 1
-							if k >= b.N {
-								return
-							}
-							t0 := time.Now()
-							resp, err := client.Get(urls[(w+k)%n] + rt.path(k))
-							if err != nil {
-								failed.Add(1)
-								continue
-							}
-							io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-							if resp.StatusCode != 200 {
-								failed.Add(1)
-							}
-							lat[k] = time.Since(t0)
-						}
-					})
-				}
-				wg.Wait()
-				took := time.Since(start)
-				if f := failed.Load(); f > 0 {
-					b.Fatalf("%s: %d of %d requests failed", rt.name, f, b.N)
-				}
-				slices.Sort(lat)
-				b.ReportMetric(float64(b.N)/took.Seconds(), rt.name+"_req/s")
-				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, rt.name+"_p50_ms")
-				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, rt.name+"_p99_ms")
-			}
+			readLoad(b, urls)
 		})
+	}
+}
+
+// readWords make the items' titles and the search queries.
+var readWords = []string{"copper", "kettle", "tea", "mug", "glass", "vase", "steel", "pan", "oak", "board", "linen", "towel"}
+
+// seedReads writes the read benchmarks' data through REST: 2,000 items on
+// the first replica, then 40 batches of 1,000 events round-robin.
+func seedReads(b *testing.B, urls []string, post func(url, path, body string)) {
+	n := len(urls)
+	words := readWords
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i := range 2000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"id":"i%d","title":"%s %s %d","categories":["Home/%s"]}`, i, words[i%len(words)], words[(i/7)%len(words)], i, words[i%5])
+	}
+	sb.WriteByte(']')
+	post(urls[0], "/api/items", sb.String())
+	for k := range 40 {
+		sb.Reset()
+		sb.WriteByte('[')
+		for i := range 1000 {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			u := (k*1000 + i) % 2000
+			fmt.Fprintf(&sb, `{"user_id":"u%d","item_id":"i%d","type":"view"}`, u, (u*13+i*7)%2000)
+		}
+		sb.WriteByte(']')
+		post(urls[k%n], "/api/events", sb.String())
+	}
+}
+
+// readLoad measures GET /api/recommend and GET /api/search with 32
+// clients spread round-robin over urls, b.N requests of each.
+func readLoad(b *testing.B, urls []string) {
+	n := len(urls)
+	words := readWords
+	type route struct {
+		name string
+		path func(k int) string
+	}
+	routes := []route{
+		{"recommend", func(k int) string { return fmt.Sprintf("/api/recommend/u%d?n=10", k%2000) }},
+		{"search", func(k int) string {
+			return fmt.Sprintf("/api/search?q=%s+%s&n=10", words[k%len(words)], words[(k/3)%len(words)])
+		}},
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, rt := range routes {
+		lat := make([]time.Duration, b.N)
+		var next atomic.Int64
+		var failed atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range 32 {
+			wg.Go(func() {
+				for {
+					k := int(next.Add(1)) - 1
+					if k >= b.N {
+						return
+					}
+					t0 := time.Now()
+					resp, err := client.Get(urls[(w+k)%n] + rt.path(k))
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						failed.Add(1)
+					}
+					lat[k] = time.Since(t0)
+				}
+			})
+		}
+		wg.Wait()
+		took := time.Since(start)
+		if f := failed.Load(); f > 0 {
+			b.Fatalf("%s: %d of %d requests failed", rt.name, f, b.N)
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(b.N)/took.Seconds(), rt.name+"_req/s")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, rt.name+"_p50_ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, rt.name+"_p99_ms")
 	}
 }
 

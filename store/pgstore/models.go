@@ -29,9 +29,9 @@ func (s *Store) writeLate(ctx context.Context, fn func(tx pgx.Tx, emit func(kind
 		if err := fn(tx, func(kind string, p []byte) { out = append(out, outboxRow{kind, p}) }); err != nil {
 			return err
 		}
-		var last int64
-		if err := tx.QueryRow(ctx, `SELECT last_outbox FROM shop_state WHERE shop = $1 FOR UPDATE`, s.shop).Scan(&last); err != nil {
-			return fmt.Errorf("lock shop %q: %w", s.shop, err)
+		last, err := s.lockShop(ctx, tx)
+		if err != nil {
+			return err
 		}
 		for _, o := range out {
 			last++
@@ -39,7 +39,7 @@ func (s *Store) writeLate(ctx context.Context, fn func(tx pgx.Tx, emit func(kind
 				return fmt.Errorf("write outbox: %w", err)
 			}
 		}
-		_, err := tx.Exec(ctx, `UPDATE shop_state SET last_outbox = $2 WHERE shop = $1`, s.shop, last)
+		_, err = tx.Exec(ctx, `UPDATE shop_state SET last_outbox = $2 WHERE shop = $1`, s.shop, last)
 		return err
 	})
 }

@@ -171,7 +171,8 @@ func openOn(ctx context.Context, pool *pgxpool.Pool, shop string) (*Store, error
 		shop = DefaultShop
 	}
 	s := &Store{pool: pool, shop: shop}
-	if _, err := pool.Exec(ctx, `INSERT INTO shop_state (shop) VALUES ($1) ON CONFLICT DO NOTHING`, s.shop); err != nil {
+	if _, err := pool.Exec(ctx, `WITH t AS (INSERT INTO shop_tally (shop) VALUES ($1) ON CONFLICT DO NOTHING)
+		INSERT INTO shop_state (shop) VALUES ($1) ON CONFLICT DO NOTHING`, s.shop); err != nil {
 		return nil, fmt.Errorf("register shop %q: %w", s.shop, err)
 	}
 	return s, nil
@@ -345,9 +346,17 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx, st *state) error) 
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var st state
-		err := tx.QueryRow(ctx, `SELECT last_seq, last_outbox, n_items, n_users, n_events FROM shop_state WHERE shop = $1 FOR UPDATE`, s.shop).
-			Scan(&st.lastSeq, &st.lastOutbox, &st.nItems, &st.nUsers, &st.nEvents)
-		if err != nil {
+		// Lock the shop's row (no new event batch takes a range while it
+		// is held), wait for the batches that took theirs before (see
+		// appendChain), then read the counters they leave in shop_tally:
+		// three statements, one round trip.
+		b := &pgx.Batch{}
+		b.Queue(`SELECT last_seq, last_outbox, n_items FROM shop_state WHERE shop = $1 FOR UPDATE`, s.shop).
+			QueryRow(func(r pgx.Row) error { return r.Scan(&st.lastSeq, &st.lastOutbox, &st.nItems) })
+		b.Queue(`SELECT aisle_chain_wait($1, chain + 1) FROM shop_state WHERE shop = $1`, s.shop).Exec(func(pgconn.CommandTag) error { return nil })
+		b.Queue(`SELECT n_users, n_events FROM shop_tally WHERE shop = $1`, s.shop).
+			QueryRow(func(r pgx.Row) error { return r.Scan(&st.nUsers, &st.nEvents) })
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("lock shop %q: %w", s.shop, err)
 		}
 		before := st
@@ -366,8 +375,9 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx, st *state) error) 
 		if st.lastSeq != before.lastSeq || st.lastOutbox != before.lastOutbox || st.nItems != before.nItems || st.nUsers != before.nUsers || st.nEvents != before.nEvents {
 			_, err := tx.Exec(ctx, `WITH o AS (
 					INSERT INTO outbox (shop, id, kind, payload)
-					SELECT $1, $7 + t.n, t.k, t.p::json FROM unnest($8::text[], $9::text[]) WITH ORDINALITY AS t(k, p, n))
-				UPDATE shop_state SET last_seq = $2, last_outbox = $3, n_items = $4, n_users = $5, n_events = $6 WHERE shop = $1`,
+					SELECT $1, $7 + t.n, t.k, t.p::json FROM unnest($8::text[], $9::text[]) WITH ORDINALITY AS t(k, p, n)),
+				c AS (UPDATE shop_tally SET n_users = $5, n_events = $6 WHERE shop = $1)
+				UPDATE shop_state SET last_seq = $2, last_outbox = $3, n_items = $4 WHERE shop = $1`,
 				s.shop, st.lastSeq, st.lastOutbox, max(st.nItems, 0), max(st.nUsers, 0), max(st.nEvents, 0), first, kinds, payloads)
 			if err != nil {
 				return fmt.Errorf("write outbox and counters of shop %q: %w", s.shop, err)
@@ -377,9 +387,27 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx, st *state) error) 
 	})
 }
 
+// lockShop locks the shop's row of shop_state inside tx and waits until
+// the event batches that took their ranges before have ended: after it,
+// tx is the shop's only writer until it ends.
+func (s *Store) lockShop(ctx context.Context, tx pgx.Tx) (lastOutbox int64, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT last_outbox FROM shop_state WHERE shop = $1 FOR UPDATE`, s.shop).
+		QueryRow(func(r pgx.Row) error { return r.Scan(&lastOutbox) })
+	b.Queue(`SELECT aisle_chain_wait($1, chain + 1) FROM shop_state WHERE shop = $1`, s.shop).Exec(func(pgconn.CommandTag) error { return nil })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("lock shop %q: %w", s.shop, err)
+	}
+	return lastOutbox, nil
+}
+
 // counter reads one counter of the shop.
 func (s *Store) counter(ctx context.Context, col string) (int, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT `+col+` FROM shop_state WHERE shop = $1`, s.shop).Scan(&n)
+	table := "shop_state"
+	if col == "n_users" || col == "n_events" {
+		table = "shop_tally"
+	}
+	err := s.pool.QueryRow(ctx, `SELECT `+col+` FROM `+table+` WHERE shop = $1`, s.shop).Scan(&n)
 	return int(n), err
 }
