@@ -1,0 +1,27 @@
+package linalg
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// BenchmarkInvertSPD times InvertSPD on Gram-like matrices (n = 2k, 6k, 12k
+// as in the task; 12k needs 1.2 GB).
+func BenchmarkInvertSPD(b *testing.B) {
+	for _, n := range []int{2000, 6000, 12000} {
+		a := testSPD(n, 1)
+		w := make([]float64, len(a))
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				copy(w, a)
+				b.StartTimer()
+				if err := InvertSPD(context.Background(), w, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(n)*float64(n)/b.Elapsed().Seconds()*float64(b.N)/1e9, "Gflop/s")
+		})
+	}
+}
