@@ -10,6 +10,7 @@ import (
 
 	"github.com/aisle-dev/aisle/internal/topk"
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/gram"
 )
 
 // fitSparse is EASE restricted to neighbourhoods, for catalogues too big for
@@ -35,16 +36,12 @@ import (
 func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(stage string, step, of int)) (ptr []int, nbr []int32, w []float32, err error) {
 	n := ds.NumItems()
 	k := min(m.neighbours, n-1)
-	wt := func(j int) float64 {
-		if m.weights && ds.Weights != nil {
-			return float64(ds.Weights[j])
-		}
-		return 1
-	}
-	colPtr, colUser, colPos, err := ds.Columns()
+	co, err := gram.NewCooccurrence(ds, m.weights)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	colPtr, colUser, _ := co.Columns()
+	wt := co.Weight
 	if k <= 0 {
 		return make([]int, n+1), nil, nil, nil
 	}
@@ -56,30 +53,12 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 	workers := runtime.GOMAXPROCS(0)
 	const steps = 20
 	err = parallelChunks(ctx, n, workers, steps, func(lo, hi, g int) {
-		acc := make([]float64, n)
-		var touched []int32
+		row := co.NewRow()
 		best := topk.New[int32, float64](k)
 		var buf []topk.Hit[int32, float64]
 		for i := lo + g; i < hi; i += workers {
-			touched = touched[:0]
-			for c := colPtr[i]; c < colPtr[i+1]; c++ {
-				u, wu := colUser[c], wt(colPos[c])
-				for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
-					it := ds.Items[j]
-					if int(it) == i {
-						continue
-					}
-					if acc[it] == 0 {
-						touched = append(touched, it)
-					}
-					acc[it] += wu * wt(j)
-				}
-			}
 			best.Reset(k, buf)
-			for _, it := range touched {
-				best.Push(it, acc[it])
-				acc[it] = 0
-			}
+			co.Row(row, i, func(j int32, g float64) { best.Push(j, g) })
 			buf = best.Sorted()
 			for a, h := range buf {
 				gNbr[i*k+a], gVal[i*k+a] = h.Index, float32(h.Score)
@@ -90,7 +69,6 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	colPos = nil
 
 	// Pass 2: one small ridge regression per item, on the exact Gram block
 	// of its neighbourhood: every user of a neighbour is visited once and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aisle-dev/aisle/internal/topk"
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/gram"
 	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
 
@@ -70,23 +71,17 @@ func (m *ItemKNN) Name() string { return Name }
 // Fit computes the top-k neighbours of every item, using all cores.
 func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
 	ni := ds.NumItems()
-	w := func(j int) float32 {
-		if m.weights && ds.Weights != nil {
-			return ds.Weights[j]
-		}
-		return 1
-	}
 	// item → users (CSC) and the norm of every item column
-	colPtr, colUser, colPos, err := ds.Columns()
+	co, err := gram.NewCooccurrence(ds, m.weights)
 	if err != nil {
 		return fmt.Errorf("itemknn: %w", err)
 	}
-	colW := make([]float32, len(colPos))
+	colPtr, _, colPos := co.Columns()
 	norm := make([]float64, ni)
 	for i := 0; i < ni; i++ {
 		for c := colPtr[i]; c < colPtr[i+1]; c++ {
-			colW[c] = w(colPos[c])
-			norm[i] += float64(colW[c]) * float64(colW[c])
+			v := co.Weight(colPos[c])
+			norm[i] += v * v
 		}
 	}
 	for i := range norm {
@@ -108,31 +103,14 @@ func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Pro
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				acc := make([]float64, ni)
-				var touched []int32
+				row := co.NewRow()
 				best := topk.New[int32, float32](m.k)
 				var buf []topk.Hit[int32, float32]
 				for i := lo + g; i < hi; i += workers {
-					touched = touched[:0]
-					for c := colPtr[i]; c < colPtr[i+1]; c++ {
-						u, wu := colUser[c], float64(colW[c])
-						for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
-							it := ds.Items[j]
-							if int(it) == i {
-								continue
-							}
-							if acc[it] == 0 {
-								touched = append(touched, it)
-							}
-							acc[it] += wu * float64(w(j))
-						}
-					}
 					best.Reset(m.k, buf)
-					for _, it := range touched {
-						s := acc[it] / (norm[i]*norm[it] + m.shrink)
-						acc[it] = 0
-						best.Push(it, float32(s))
-					}
+					co.Row(row, i, func(it int32, g float64) {
+						best.Push(it, float32(g/(norm[i]*norm[it]+m.shrink)))
+					})
 					buf = best.Sorted()
 					nbrs[i], sims[i] = split(buf)
 				}

@@ -53,3 +53,74 @@ func Of(ctx context.Context, ds *model.Dataset, weights bool, userW []float64) (
 	wg.Wait()
 	return g, ctx.Err()
 }
+
+// Cooccurrence computes single rows of G = XᵀX (off the diagonal, only the
+// non-zero entries) without the n×n matrix: the neighbour search of ItemKNN
+// and of sparse EASE. It is safe for concurrent use; each goroutine needs
+// its own Row.
+type Cooccurrence struct {
+	ds      *model.Dataset
+	weights bool
+	colPtr  []int
+	colUser []int32
+	colPos  []int
+}
+
+// NewCooccurrence indexes ds by item. With weights false every interaction
+// counts 1, otherwise Dataset.Weights (when present) are the values of X.
+func NewCooccurrence(ds *model.Dataset, weights bool) (*Cooccurrence, error) {
+	colPtr, colUser, colPos, err := ds.Columns()
+	if err != nil {
+		return nil, err
+	}
+	return &Cooccurrence{ds: ds, weights: weights && ds.Weights != nil, colPtr: colPtr, colUser: colUser, colPos: colPos}, nil
+}
+
+// Columns returns the item-major index of the data set: the users of item
+// i are colUser[colPtr[i]:colPtr[i+1]], at interaction colPos[…].
+func (c *Cooccurrence) Columns() (colPtr []int, colUser []int32, colPos []int) {
+	return c.colPtr, c.colUser, c.colPos
+}
+
+// Weight is the value of interaction j in X.
+func (c *Cooccurrence) Weight(j int) float64 {
+	if c.weights {
+		return float64(c.ds.Weights[j])
+	}
+	return 1
+}
+
+// Row is one goroutine's scratch space for Cooccurrence.Row.
+type Row struct {
+	acc     []float64
+	touched []int32
+}
+
+// NewRow returns scratch space for rows of an n-item matrix.
+func (c *Cooccurrence) NewRow() *Row { return &Row{acc: make([]float64, c.ds.NumItems())} }
+
+// Row calls visit(j, G[i,j]) for every item j ≠ i that shares a user with
+// item i, in the order the users' rows first reach them. It costs the
+// summed row lengths of item i's users.
+func (c *Cooccurrence) Row(r *Row, i int, visit func(j int32, g float64)) {
+	ds := c.ds
+	r.touched = r.touched[:0]
+	for p := c.colPtr[i]; p < c.colPtr[i+1]; p++ {
+		u, wu := c.colUser[p], c.Weight(c.colPos[p])
+		for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
+			it := ds.Items[j]
+			if int(it) == i {
+				continue
+			}
+			if r.acc[it] == 0 {
+				r.touched = append(r.touched, it)
+			}
+			r.acc[it] += wu * c.Weight(j)
+		}
+	}
+	for _, it := range r.touched {
+		g := r.acc[it]
+		r.acc[it] = 0
+		visit(it, g)
+	}
+}
