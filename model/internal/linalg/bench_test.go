@@ -25,3 +25,32 @@ func BenchmarkInvertSPD(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInvertKernels compares the assembly kernels at n = 2000.
+func BenchmarkInvertKernels(b *testing.B) {
+	const n = 2000
+	a := testSPD(n, 1)
+	w := make([]float64, len(a))
+	avx512, fma := hasAVX512, hasFMA
+	defer func() { hasAVX512, hasFMA = avx512, fma }()
+	for _, k := range []struct {
+		name        string
+		avx512, fma bool
+	}{{"avx512", avx512, fma}, {"avx2", false, fma}} {
+		if k.avx512 && !avx512 || k.fma && !fma {
+			continue
+		}
+		b.Run(k.name, func(b *testing.B) {
+			hasAVX512, hasFMA = k.avx512, k.fma
+			for range b.N {
+				b.StopTimer()
+				copy(w, a)
+				b.StartTimer()
+				if err := InvertSPD(context.Background(), w, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(n)*float64(n)/b.Elapsed().Seconds()*float64(b.N)/1e9, "Gflop/s")
+		})
+	}
+}

@@ -16,10 +16,10 @@ import (
 // step; 256 keeps a packed sliver pair (6·256 + 8·256 values, 28 kB) in L1/L2.
 const blockSize = 256
 
-// colSlivers is how many 8-column slivers one worker updates at a time:
-// 16·8·256 values (256 kB) of packed panel stay in L2 while every row
+// colSlivers is how many 16-column slivers one worker updates at a time:
+// 8·16·256 values (256 kB) of packed panel stay in L2 while every row
 // sliver below them streams past.
-const colSlivers = 16
+const colSlivers = 8
 
 // InvertSPD overwrites the symmetric positive definite n×n matrix a
 // (row-major; only its lower triangle is read) with its inverse, both
@@ -30,7 +30,7 @@ const colSlivers = 16
 //
 // which leaves −A⁻¹ after the last block. Its n³ flops (the same count as
 // Cholesky then inverse) are one rank-256 update of the lower triangle per
-// block, run by a 6×8 AVX2/FMA kernel on packed panels over all cores; the
+// block, run by a 6×16 AVX-512 (or AVX2/FMA) kernel on packed panels over all cores; the
 // pivot blocks are Schur complements of an SPD matrix and so SPD
 // themselves, and a pivot that is not reports the matrix not positive
 // definite. Memory beyond a is about 2·n·256 values.
@@ -54,8 +54,8 @@ func invert(ctx context.Context, a []float64, n, nb int) error {
 		maxOut = max(maxOut, n-last)
 	}
 	pp := make([]float64, ceilDiv(maxOut, mr)*mr*nb) // P, 6-row slivers: [s][k][r]
-	qp := make([]float64, ceilDiv(maxOut, nr)*nr*nb) // Q, 8-row slivers: [s][k][c]
-	dp := make([]float64, ceilDiv(nb, nr)*nr*nb)     // D, 8-column slivers: [s][k][c]
+	qp := make([]float64, ceilDiv(maxOut, nr)*nr*nb) // Q, 16-row slivers: [s][k][c]
+	dp := make([]float64, ceilDiv(nb, nr)*nr*nb)     // D, 16-column slivers: [s][k][c]
 	idx := make([]int, maxOut)
 	dsym := mat.NewSymDense(nb, nil)
 	var ch mat.Cholesky
@@ -75,7 +75,7 @@ func invert(ctx context.Context, a []float64, n, nb int) error {
 			}
 		}
 
-		// D = A[K,K]⁻¹, packed as 8-column slivers.
+		// D = A[K,K]⁻¹, packed as 16-column slivers.
 		if dsym.SymmetricDim() != kb {
 			dsym = mat.NewSymDense(kb, nil)
 			dinv.Reset()
@@ -104,12 +104,12 @@ func invert(ctx context.Context, a []float64, n, nb int) error {
 			qs := ceilDiv(mo, nr)
 			ppk, qpk := pp[:ps*mr*kb], qp[:qs*nr*kb]
 			packPanel(a, n, k0, kb, mo, idx, ppk)
-			// Q = P·D into 8-row slivers (its padding rows are zero as P's are).
+			// Q = P·D into 16-row slivers (its padding rows are zero as P's are).
 			clear(qpk)
 			parallel(workers, ps, func(s int) {
 				var out [mr * nr]float64
 				for ct := 0; ct < dsl; ct++ {
-					kern6x8(ppk[s*mr*kb:(s+1)*mr*kb], dpk[ct*nr*kb:(ct+1)*nr*kb], kb, &out)
+					kernel(ppk[s*mr*kb:(s+1)*mr*kb], dpk[ct*nr*kb:(ct+1)*nr*kb], kb, &out)
 					for r := 0; r < mr; r++ {
 						t := s*mr + r
 						if t >= mo {
@@ -129,7 +129,7 @@ func invert(ctx context.Context, a []float64, n, nb int) error {
 				for s := (j0 * nr) / mr; s < ps; s++ {
 					asl := ppk[s*mr*kb : (s+1)*mr*kb]
 					for jt := j0; jt < j1 && jt*nr <= s*mr+mr-1; jt++ {
-						kern6x8(asl, qpk[jt*nr*kb:(jt+1)*nr*kb], kb, &out)
+						kernel(asl, qpk[jt*nr*kb:(jt+1)*nr*kb], kb, &out)
 						for r := 0; r < mr; r++ {
 							t := s*mr + r
 							if t >= mo {

@@ -88,26 +88,51 @@ func TestInvertCancelled(t *testing.T) {
 }
 
 func TestKernelsAgree(t *testing.T) {
-	for _, kc := range []int{0, 1, 3, 256} {
-		a := make([]float64, max(1, kc)*mr)
-		b := make([]float64, max(1, kc)*nr)
-		for i := range a {
-			a[i] = float64(i%7) - 3.5
+	// every kernel this CPU has, against the portable loop
+	avx512, fma := hasAVX512, hasFMA
+	defer func() { hasAVX512, hasFMA = avx512, fma }()
+	for _, tc := range []struct {
+		name        string
+		avx512, fma bool
+	}{{"avx512", avx512, fma}, {"avx2", false, fma}, {"go", false, false}} {
+		if (tc.avx512 != avx512 && tc.avx512) || (tc.fma != fma && tc.fma) {
+			continue
 		}
-		for i := range b {
-			b[i] = float64(i%5)*0.25 - 0.3
-		}
-		var got, want [mr * nr]float64
-		for i := range got {
-			got[i] = 99 // must be overwritten
-		}
-		kern6x8(a, b, kc, &got)
-		kern6x8Go(a, b, kc, &want)
-		for i := range got {
-			if math.Abs(got[i]-want[i]) > 1e-9*(1+math.Abs(want[i])) {
-				t.Fatalf("kc=%d out[%d] = %v, want %v", kc, i, got[i], want[i])
+		hasAVX512, hasFMA = tc.avx512, tc.fma
+		for _, kc := range []int{0, 1, 3, 256} {
+			a := make([]float64, max(1, kc)*mr)
+			b := make([]float64, max(1, kc)*nr)
+			for i := range a {
+				a[i] = float64(i%7) - 3.5
+			}
+			for i := range b {
+				b[i] = float64(i%5)*0.25 - 0.3 + float64(i%nr)
+			}
+			var got, want [mr * nr]float64
+			for i := range got {
+				got[i] = 99 // must be overwritten
+			}
+			kernel(a, b, kc, &got)
+			kernelGo(a, b, kc, &want)
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-9*(1+math.Abs(want[i])) {
+					t.Fatalf("%s kc=%d out[%d] = %v, want %v", tc.name, kc, i, got[i], want[i])
+				}
 			}
 		}
+		t.Run(tc.name+"/invert", func(t *testing.T) {
+			const n = 77
+			a := testSPD(n, 9)
+			want := gonumInverse(t, a, n)
+			if err := invert(context.Background(), a, n, 10); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range a {
+				if math.Abs(v-want[i]) > 1e-10 {
+					t.Fatalf("P[%d] = %v, want %v", i, v, want[i])
+				}
+			}
+		})
 	}
 }
 

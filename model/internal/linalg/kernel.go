@@ -3,11 +3,11 @@ package linalg
 // The micro-tile of the rank-k updates: mr rows by nr columns.
 const (
 	mr = 6
-	nr = 8
+	nr = 16
 )
 
-// kern6x8Go is the portable kernel: out[r*nr+c] = Σ_k a[k*mr+r]·b[k*nr+c].
-func kern6x8Go(a, b []float64, kc int, out *[mr * nr]float64) {
+// kernelGo is the portable kernel: out[r*nr+c] = Σ_k a[k*mr+r]·b[k*nr+c].
+func kernelGo(a, b []float64, kc int, out *[mr * nr]float64) {
 	clear(out[:])
 	for k := 0; k < kc; k++ {
 		ak := a[k*mr : k*mr+mr]

@@ -2,25 +2,35 @@ package linalg
 
 import "golang.org/x/sys/cpu"
 
-// hasFMA selects the assembly kernel; without AVX2 and FMA the portable
-// loop runs.
-var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// The assembly kernels: AVX-512 where present, else AVX2 with FMA, else
+// the portable loop.
+var (
+	hasAVX512 = cpu.X86.HasAVX512F
+	hasFMA    = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
 
 //go:noescape
 func kern6x8AVX2(a, b *float64, kc int, out *float64)
 
-// kern6x8 writes into out (48 values, row-major 6×8) the product of the
-// packed slivers a (kc×6) and b (kc×8).
-func kern6x8(a, b []float64, kc int, out *[mr * nr]float64) {
+//go:noescape
+func kern6x16AVX512(a, b *float64, kc int, out *float64)
+
+// kernel writes into out (row-major mr×nr) the product of the packed
+// slivers a (kc×mr) and b (kc×nr).
+func kernel(a, b []float64, kc int, out *[mr * nr]float64) {
 	if kc == 0 {
 		clear(out[:])
 		return
 	}
-	_ = a[kc*mr-1] // bounds: the assembly reads kc*6 and kc*8 values
+	_ = a[kc*mr-1] // bounds: the assembly reads kc*mr and kc*nr values
 	_ = b[kc*nr-1]
-	if hasFMA {
+	switch {
+	case hasAVX512:
+		kern6x16AVX512(&a[0], &b[0], kc, &out[0])
+	case hasFMA:
 		kern6x8AVX2(&a[0], &b[0], kc, &out[0])
-		return
+		kern6x8AVX2(&a[0], &b[8], kc, &out[8])
+	default:
+		kernelGo(a, b, kc, out)
 	}
-	kern6x8Go(a, b, kc, out)
 }
