@@ -4,9 +4,9 @@
 // the item-item weights are B = I − P·diag(1/diag(P)) with a zero diagonal,
 // and a user's scores are their history row times B.
 //
-// Up to max_items items B comes from one dense n×n inverse (memory about
-// 16·n² bytes while fitting, 4·n² bytes fitted: 14 GB while fitting 30,000
-// items). Above it, B is sparse: every item's column is solved over its
+// Up to max_items items B comes from one dense n×n inverse (linalg.
+// InvertSPD, in place: memory about 12·n² bytes while fitting, 4·n² bytes
+// fitted; 4.8 GB while fitting 20,000 items). Above it, B is sparse: every item's column is solved over its
 // `neighbours` strongest co-occurring items only (see fitSparse), so a
 // catalogue of a million items fits in memory that grows with n·neighbours,
 // and scoring touches only the history's neighbour lists.
