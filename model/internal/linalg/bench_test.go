@@ -10,9 +10,10 @@ import (
 // as in the task; 12k needs 1.2 GB).
 func BenchmarkInvertSPD(b *testing.B) {
 	for _, n := range []int{2000, 6000, 12000} {
-		a := testSPD(n, 1)
-		w := make([]float64, len(a))
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			a := testSPD(n, 1)
+			w := make([]float64, len(a))
+			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
 				copy(w, a)
