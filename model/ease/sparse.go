@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/aisle-dev/aisle/internal/topk"
@@ -52,7 +51,7 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 	gLen := make([]int32, n)
 	workers := runtime.GOMAXPROCS(0)
 	const steps = 20
-	err = parallelChunks(ctx, n, workers, steps, func(lo, hi, g int) {
+	err = gram.Chunks(ctx, n, workers, steps, func(lo, hi, g int) {
 		row := co.NewRow()
 		best := topk.New[int32, float64](k)
 		var buf []topk.Hit[int32, float64]
@@ -76,7 +75,7 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 	bW := make([]float32, n*k)
 	nu := ds.NumUsers()
 	var singular atomic.Int64
-	err = parallelChunks(ctx, n, workers, steps, func(lo, hi, g int) {
+	err = gram.Chunks(ctx, n, workers, steps, func(lo, hi, g int) {
 		pos := make([]int32, n)
 		for i := range pos {
 			pos[i] = -1
@@ -180,31 +179,6 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 		}
 	}
 	return ptr, nbr, w, nil
-}
-
-// parallelChunks runs body over [0, n) in steps chunks, each split among
-// workers goroutines (body gets its chunk and worker number and strides by
-// workers), checking ctx and reporting after every chunk.
-func parallelChunks(ctx context.Context, n, workers, steps int, body func(lo, hi, g int), done func(step, of int)) error {
-	chunk := max(1, (n+steps-1)/steps)
-	of := (n + chunk - 1) / chunk
-	for step := 0; step*chunk < n; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		lo, hi := step*chunk, min(n, (step+1)*chunk)
-		var wg sync.WaitGroup
-		for g := 0; g < workers; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				body(lo, hi, g)
-			}()
-		}
-		wg.Wait()
-		done(step+1, of)
-	}
-	return ctx.Err()
 }
 
 // solveSPD solves a·x = b in place (x holds b on entry) for the symmetric

@@ -12,7 +12,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/aisle-dev/aisle/internal/topk"
 	"github.com/aisle-dev/aisle/model"
@@ -92,34 +91,25 @@ func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Pro
 	sims := make([][]float32, ni)
 	workers := runtime.GOMAXPROCS(0)
 	const steps = 20
-	chunk := (ni + steps - 1) / steps
-	for step := 0; step*chunk < ni; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	err = gram.Chunks(ctx, ni, workers, steps, func(lo, hi, g int) {
+		row := co.NewRow()
+		best := topk.New[int32, float32](m.k)
+		var buf []topk.Hit[int32, float32]
+		for i := lo + g; i < hi; i += workers {
+			best.Reset(m.k, buf)
+			co.Row(row, i, func(it int32, g float64) {
+				best.Push(it, float32(g/(norm[i]*norm[it]+m.shrink)))
+			})
+			buf = best.Sorted()
+			nbrs[i], sims[i] = split(buf)
 		}
-		lo, hi := step*chunk, min(ni, (step+1)*chunk)
-		var wg sync.WaitGroup
-		for g := 0; g < workers; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				row := co.NewRow()
-				best := topk.New[int32, float32](m.k)
-				var buf []topk.Hit[int32, float32]
-				for i := lo + g; i < hi; i += workers {
-					best.Reset(m.k, buf)
-					co.Row(row, i, func(it int32, g float64) {
-						best.Push(it, float32(g/(norm[i]*norm[it]+m.shrink)))
-					})
-					buf = best.Sorted()
-					nbrs[i], sims[i] = split(buf)
-				}
-			}()
-		}
-		wg.Wait()
+	}, func(step, of int) {
 		if progress != nil {
-			progress(model.Status{Stage: "similarity", Epoch: step + 1, Of: (ni + chunk - 1) / chunk, Loss: math.NaN(), Metric: math.NaN()})
+			progress(model.Status{Stage: "similarity", Epoch: step, Of: of, Loss: math.NaN(), Metric: math.NaN()})
 		}
+	})
+	if err != nil {
+		return err
 	}
 	st := state{NumItems: ni, NbrPtr: make([]int, ni+1)}
 	for i := 0; i < ni; i++ {

@@ -1,6 +1,7 @@
 // Package gram builds the item-item Gram matrix XᵀWX of an interaction
-// data set, the first step of the closed-form item models (ease,
-// itemfilter).
+// data set: dense, the first step of the closed-form item models (ease,
+// itemfilter), or one sparse row at a time (Cooccurrence), the neighbour
+// search of ItemKNN and sparse EASE.
 package gram
 
 import (
@@ -123,4 +124,29 @@ func (c *Cooccurrence) Row(r *Row, i int, visit func(j int32, g float64)) {
 		r.acc[it] = 0
 		visit(it, g)
 	}
+}
+
+// Chunks runs body over [0, n) in steps chunks, each split among
+// workers goroutines (body gets its chunk and worker number and strides by
+// workers), checking ctx and reporting after every chunk.
+func Chunks(ctx context.Context, n, workers, steps int, body func(lo, hi, g int), done func(step, of int)) error {
+	chunk := max(1, (n+steps-1)/steps)
+	of := (n + chunk - 1) / chunk
+	for step := 0; step*chunk < n; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		lo, hi := step*chunk, min(n, (step+1)*chunk)
+		var wg sync.WaitGroup
+		for g := 0; g < workers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body(lo, hi, g)
+			}()
+		}
+		wg.Wait()
+		done(step+1, of)
+	}
+	return ctx.Err()
 }
