@@ -128,8 +128,17 @@ func invert(ctx context.Context, a []float64, n, nb int) error {
 				j0, j1 := bl*colSlivers, min(qs, (bl+1)*colSlivers)
 				for s := (j0 * nr) / mr; s < ps; s++ {
 					asl := ppk[s*mr*kb : (s+1)*mr*kb]
-					for jt := j0; jt < j1 && jt*nr <= s*mr+mr-1; jt++ {
-						kernel(asl, qpk[jt*nr*kb:(jt+1)*nr*kb], kb, &out)
+					t0 := s * mr
+					rowsTogether := t0+mr <= mo && idx[t0+mr-1] == idx[t0]+mr-1
+					for jt := j0; jt < j1 && jt*nr <= t0+mr-1; jt++ {
+						bsl := qpk[jt*nr*kb : (jt+1)*nr*kb]
+						if u0 := jt * nr; rowsTogether && u0+nr-1 <= t0 && idx[u0+nr-1] == idx[u0]+nr-1 {
+							// the whole tile is below the diagonal, its rows
+							// and columns contiguous: update a in place
+							kernelSub(asl, bsl, kb, a[idx[t0]*n+idx[u0]:], n)
+							continue
+						}
+						kernel(asl, bsl, kb, &out)
 						for r := 0; r < mr; r++ {
 							t := s*mr + r
 							if t >= mo {

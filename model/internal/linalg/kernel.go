@@ -20,3 +20,15 @@ func kernelGo(a, b []float64, kc int, out *[mr * nr]float64) {
 		}
 	}
 }
+
+// kernelSubGo is the portable kernelSub.
+func kernelSubGo(a, b []float64, kc int, c []float64, ldc int) {
+	var out [mr * nr]float64
+	kernelGo(a, b, kc, &out)
+	for r := 0; r < mr; r++ {
+		row := c[r*ldc : r*ldc+nr]
+		for j := range row {
+			row[j] -= out[r*nr+j]
+		}
+	}
+}
