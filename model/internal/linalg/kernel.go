@@ -32,3 +32,14 @@ func kernelSubGo(a, b []float64, kc int, c []float64, ldc int) {
 		}
 	}
 }
+
+// kernel writes into out (row-major mr×nr) the product of the packed
+// slivers a (kc×mr) and b (kc×nr): for tiles that are not a contiguous
+// block of the matrix.
+func kernel(a, b []float64, kc int, out *[mr * nr]float64) {
+	clear(out[:])
+	kernelSub(a, b, kc, out[:], nr)
+	for i, v := range out {
+		out[i] = -v
+	}
+}

@@ -10,36 +10,10 @@ var (
 )
 
 //go:noescape
-func kern6x8AVX2(a, b *float64, kc int, out *float64)
-
-//go:noescape
-func kern6x16AVX512(a, b *float64, kc int, out *float64)
-
-//go:noescape
 func kern6x8SubAVX2(a, b *float64, kc int, c *float64, ldc int)
 
 //go:noescape
 func kern6x16SubAVX512(a, b *float64, kc int, c *float64, ldc int)
-
-// kernel writes into out (row-major mr×nr) the product of the packed
-// slivers a (kc×mr) and b (kc×nr).
-func kernel(a, b []float64, kc int, out *[mr * nr]float64) {
-	if kc == 0 {
-		clear(out[:])
-		return
-	}
-	_ = a[kc*mr-1] // bounds: the assembly reads kc*mr and kc*nr values
-	_ = b[kc*nr-1]
-	switch {
-	case hasAVX512:
-		kern6x16AVX512(&a[0], &b[0], kc, &out[0])
-	case hasFMA:
-		kern6x8AVX2(&a[0], &b[0], kc, &out[0])
-		kern6x8AVX2(&a[0], &b[8], kc, &out[8])
-	default:
-		kernelGo(a, b, kc, out)
-	}
-}
 
 // kernelSub subtracts the product of the packed slivers a (kc×mr) and b
 // (kc×nr) in place from the mr×nr block of a row-major matrix that starts

@@ -1,144 +1,12 @@
 #include "textflag.h"
 
-// func kern6x8AVX2(a, b *float64, kc int, out *float64)
-//
-// out[r*16+c] = Σ_k a[k*6+r] · b[k*16+c] for r < 6, c < 8, k < kc: the
-// left 6×8 half of a tile of the product of a packed 6-row sliver and a
-// packed 16-column sliver (called again at b+8, out+8 for the right half).
-// Twelve YMM accumulators, two FMAs per broadcast.
-TEXT ·kern6x8AVX2(SB), NOSPLIT, $0-32
-	MOVQ a+0(FP), SI
-	MOVQ b+8(FP), DI
-	MOVQ kc+16(FP), CX
-	MOVQ out+24(FP), DX
-	VXORPD Y0, Y0, Y0
-	VXORPD Y1, Y1, Y1
-	VXORPD Y2, Y2, Y2
-	VXORPD Y3, Y3, Y3
-	VXORPD Y4, Y4, Y4
-	VXORPD Y5, Y5, Y5
-	VXORPD Y6, Y6, Y6
-	VXORPD Y7, Y7, Y7
-	VXORPD Y8, Y8, Y8
-	VXORPD Y9, Y9, Y9
-	VXORPD Y10, Y10, Y10
-	VXORPD Y11, Y11, Y11
-	TESTQ CX, CX
-	JLE store
-
-loop:
-	VMOVUPD (DI), Y12
-	VMOVUPD 32(DI), Y13
-	VBROADCASTSD (SI), Y14
-	VFMADD231PD Y12, Y14, Y0
-	VFMADD231PD Y13, Y14, Y1
-	VBROADCASTSD 8(SI), Y15
-	VFMADD231PD Y12, Y15, Y2
-	VFMADD231PD Y13, Y15, Y3
-	VBROADCASTSD 16(SI), Y14
-	VFMADD231PD Y12, Y14, Y4
-	VFMADD231PD Y13, Y14, Y5
-	VBROADCASTSD 24(SI), Y15
-	VFMADD231PD Y12, Y15, Y6
-	VFMADD231PD Y13, Y15, Y7
-	VBROADCASTSD 32(SI), Y14
-	VFMADD231PD Y12, Y14, Y8
-	VFMADD231PD Y13, Y14, Y9
-	VBROADCASTSD 40(SI), Y15
-	VFMADD231PD Y12, Y15, Y10
-	VFMADD231PD Y13, Y15, Y11
-	ADDQ $48, SI
-	ADDQ $128, DI
-	DECQ CX
-	JNZ loop
-
-store:
-	VMOVUPD Y0, (DX)
-	VMOVUPD Y1, 32(DX)
-	VMOVUPD Y2, 128(DX)
-	VMOVUPD Y3, 160(DX)
-	VMOVUPD Y4, 256(DX)
-	VMOVUPD Y5, 288(DX)
-	VMOVUPD Y6, 384(DX)
-	VMOVUPD Y7, 416(DX)
-	VMOVUPD Y8, 512(DX)
-	VMOVUPD Y9, 544(DX)
-	VMOVUPD Y10, 640(DX)
-	VMOVUPD Y11, 672(DX)
-	VZEROUPPER
-	RET
-
-// func kern6x16AVX512(a, b *float64, kc int, out *float64)
-//
-// out[r*16+c] = Σ_k a[k*6+r] · b[k*16+c] for r < 6, c < 16, k < kc: the
-// same tile as two kern6x8AVX2 calls, with twelve ZMM accumulators.
-TEXT ·kern6x16AVX512(SB), NOSPLIT, $0-32
-	MOVQ a+0(FP), SI
-	MOVQ b+8(FP), DI
-	MOVQ kc+16(FP), CX
-	MOVQ out+24(FP), DX
-	VPXORQ Z0, Z0, Z0
-	VPXORQ Z1, Z1, Z1
-	VPXORQ Z2, Z2, Z2
-	VPXORQ Z3, Z3, Z3
-	VPXORQ Z4, Z4, Z4
-	VPXORQ Z5, Z5, Z5
-	VPXORQ Z6, Z6, Z6
-	VPXORQ Z7, Z7, Z7
-	VPXORQ Z8, Z8, Z8
-	VPXORQ Z9, Z9, Z9
-	VPXORQ Z10, Z10, Z10
-	VPXORQ Z11, Z11, Z11
-	TESTQ CX, CX
-	JLE store512
-
-loop512:
-	VMOVUPD (DI), Z12
-	VMOVUPD 64(DI), Z13
-	VBROADCASTSD (SI), Z14
-	VFMADD231PD Z12, Z14, Z0
-	VFMADD231PD Z13, Z14, Z1
-	VBROADCASTSD 8(SI), Z15
-	VFMADD231PD Z12, Z15, Z2
-	VFMADD231PD Z13, Z15, Z3
-	VBROADCASTSD 16(SI), Z14
-	VFMADD231PD Z12, Z14, Z4
-	VFMADD231PD Z13, Z14, Z5
-	VBROADCASTSD 24(SI), Z15
-	VFMADD231PD Z12, Z15, Z6
-	VFMADD231PD Z13, Z15, Z7
-	VBROADCASTSD 32(SI), Z14
-	VFMADD231PD Z12, Z14, Z8
-	VFMADD231PD Z13, Z14, Z9
-	VBROADCASTSD 40(SI), Z15
-	VFMADD231PD Z12, Z15, Z10
-	VFMADD231PD Z13, Z15, Z11
-	ADDQ $48, SI
-	ADDQ $128, DI
-	DECQ CX
-	JNZ loop512
-
-store512:
-	VMOVUPD Z0, (DX)
-	VMOVUPD Z1, 64(DX)
-	VMOVUPD Z2, 128(DX)
-	VMOVUPD Z3, 192(DX)
-	VMOVUPD Z4, 256(DX)
-	VMOVUPD Z5, 320(DX)
-	VMOVUPD Z6, 384(DX)
-	VMOVUPD Z7, 448(DX)
-	VMOVUPD Z8, 512(DX)
-	VMOVUPD Z9, 576(DX)
-	VMOVUPD Z10, 640(DX)
-	VMOVUPD Z11, 704(DX)
-	VZEROUPPER
-	RET
-
 // func kern6x8SubAVX2(a, b *float64, kc int, c *float64, ldc int)
 //
-// c[r*ldc+j] −= Σ_k a[k*6+r] · b[k*16+j] for r < 6, j < 8: kern6x8AVX2's
-// product subtracted in place from a 6×8 block of a row-major matrix
-// with row stride ldc.
+// c[r*ldc+j] −= Σ_k a[k*6+r] · b[k*16+j] for r < 6, j < 8, k < kc: the
+// left 6×8 half of the product of a packed 6-row sliver and a packed
+// 16-column sliver (called again at b+8, c+8 for the right half),
+// subtracted in place from a block of a row-major matrix with row stride
+// ldc. Twelve YMM accumulators, two FMAs per broadcast.
 TEXT ·kern6x8SubAVX2(SB), NOSPLIT, $0-40
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), DI
@@ -234,9 +102,8 @@ sub2:
 
 // func kern6x16SubAVX512(a, b *float64, kc int, c *float64, ldc int)
 //
-// c[r*ldc+j] −= Σ_k a[k*6+r] · b[k*16+j] for r < 6, j < 16: kern6x16AVX512's
-// product subtracted in place from a 6×16 block of a row-major matrix
-// with row stride ldc.
+// c[r*ldc+j] −= Σ_k a[k*6+r] · b[k*16+j] for r < 6, j < 16, k < kc: the
+// same as two kern6x8SubAVX2 calls, with twelve ZMM accumulators.
 TEXT ·kern6x16SubAVX512(SB), NOSPLIT, $0-40
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), DI

@@ -5,12 +5,6 @@ package linalg
 // No assembly kernels off amd64 (the flags exist for the tests).
 var hasAVX512, hasFMA = false, false
 
-// kernel writes into out (row-major mr×nr) the product of the packed
-// slivers a (kc×mr) and b (kc×nr).
-func kernel(a, b []float64, kc int, out *[mr * nr]float64) {
-	kernelGo(a, b, kc, out)
-}
-
 // kernelSub subtracts the product of the packed slivers a (kc×mr) and b
 // (kc×nr) in place from the mr×nr block of a row-major matrix that starts
 // at c[0] with row stride ldc.
