@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/aisle-dev/aisle/internal/topk"
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/gram"
 )
 
 // fitSparse is EASE restricted to neighbourhoods, for catalogues too big for
@@ -35,16 +35,12 @@ import (
 func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(stage string, step, of int)) (ptr []int, nbr []int32, w []float32, err error) {
 	n := ds.NumItems()
 	k := min(m.neighbours, n-1)
-	wt := func(j int) float64 {
-		if m.weights && ds.Weights != nil {
-			return float64(ds.Weights[j])
-		}
-		return 1
-	}
-	colPtr, colUser, colPos, err := ds.Columns()
+	co, err := gram.NewCooccurrence(ds, m.weights)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	colPtr, colUser, _ := co.Columns()
+	wt := co.Weight
 	if k <= 0 {
 		return make([]int, n+1), nil, nil, nil
 	}
@@ -55,31 +51,13 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 	gLen := make([]int32, n)
 	workers := runtime.GOMAXPROCS(0)
 	const steps = 20
-	err = parallelChunks(ctx, n, workers, steps, func(lo, hi, g int) {
-		acc := make([]float64, n)
-		var touched []int32
+	err = gram.Chunks(ctx, n, workers, steps, func(lo, hi, g int) {
+		row := co.NewRow()
 		best := topk.New[int32, float64](k)
 		var buf []topk.Hit[int32, float64]
 		for i := lo + g; i < hi; i += workers {
-			touched = touched[:0]
-			for c := colPtr[i]; c < colPtr[i+1]; c++ {
-				u, wu := colUser[c], wt(colPos[c])
-				for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
-					it := ds.Items[j]
-					if int(it) == i {
-						continue
-					}
-					if acc[it] == 0 {
-						touched = append(touched, it)
-					}
-					acc[it] += wu * wt(j)
-				}
-			}
 			best.Reset(k, buf)
-			for _, it := range touched {
-				best.Push(it, acc[it])
-				acc[it] = 0
-			}
+			co.Row(row, i, func(j int32, g float64) { best.Push(j, g) })
 			buf = best.Sorted()
 			for a, h := range buf {
 				gNbr[i*k+a], gVal[i*k+a] = h.Index, float32(h.Score)
@@ -90,7 +68,6 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	colPos = nil
 
 	// Pass 2: one small ridge regression per item, on the exact Gram block
 	// of its neighbourhood: every user of a neighbour is visited once and
@@ -98,7 +75,7 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 	bW := make([]float32, n*k)
 	nu := ds.NumUsers()
 	var singular atomic.Int64
-	err = parallelChunks(ctx, n, workers, steps, func(lo, hi, g int) {
+	err = gram.Chunks(ctx, n, workers, steps, func(lo, hi, g int) {
 		pos := make([]int32, n)
 		for i := range pos {
 			pos[i] = -1
@@ -202,31 +179,6 @@ func (m *EASE) fitSparse(ctx context.Context, ds *model.Dataset, report func(sta
 		}
 	}
 	return ptr, nbr, w, nil
-}
-
-// parallelChunks runs body over [0, n) in steps chunks, each split among
-// workers goroutines (body gets its chunk and worker number and strides by
-// workers), checking ctx and reporting after every chunk.
-func parallelChunks(ctx context.Context, n, workers, steps int, body func(lo, hi, g int), done func(step, of int)) error {
-	chunk := max(1, (n+steps-1)/steps)
-	of := (n + chunk - 1) / chunk
-	for step := 0; step*chunk < n; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		lo, hi := step*chunk, min(n, (step+1)*chunk)
-		var wg sync.WaitGroup
-		for g := 0; g < workers; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				body(lo, hi, g)
-			}()
-		}
-		wg.Wait()
-		done(step+1, of)
-	}
-	return ctx.Err()
 }
 
 // solveSPD solves a·x = b in place (x holds b on entry) for the symmetric

@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/linalg"
 )
 
 // easeWeights solves the zero-diagonal ridge regression of EASE with a
@@ -22,36 +23,9 @@ func easeWeights(ctx context.Context, g []float64, n int, reg []float64) ([]floa
 	for i := 0; i < n; i++ {
 		g[i*n+i] += reg[i]
 	}
-	var chol mat.Cholesky
-	if !chol.Factorize(mat.NewSymDense(n, g)) {
-		return nil, fmt.Errorf("the regularised Gram matrix is not positive definite (raise lambda)")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var p mat.SymDense
-	if err := chol.InverseTo(&p); err != nil {
-		return nil, fmt.Errorf("invert the Gram matrix: %w", err)
-	}
-	chol.Reset()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	raw := p.RawSymmetric()
-	b := make([]float32, n*n)
-	for i := 0; i < n; i++ {
-		for j := 0; j < n; j++ {
-			if i == j {
-				continue
-			}
-			var pij float64
-			if i < j {
-				pij = raw.Data[i*raw.Stride+j]
-			} else {
-				pij = raw.Data[j*raw.Stride+i]
-			}
-			b[i*n+j] = float32(-pij / raw.Data[j*raw.Stride+j])
-		}
+	b, err := linalg.EASEWeights(ctx, g, n)
+	if err != nil {
+		return nil, fmt.Errorf("the regularised Gram matrix (raise lambda): %w", err)
 	}
 	return b, nil
 }

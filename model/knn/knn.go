@@ -12,10 +12,10 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/aisle-dev/aisle/internal/topk"
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/internal/gram"
 	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
 
@@ -70,23 +70,17 @@ func (m *ItemKNN) Name() string { return Name }
 // Fit computes the top-k neighbours of every item, using all cores.
 func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Progress) error {
 	ni := ds.NumItems()
-	w := func(j int) float32 {
-		if m.weights && ds.Weights != nil {
-			return ds.Weights[j]
-		}
-		return 1
-	}
 	// item → users (CSC) and the norm of every item column
-	colPtr, colUser, colPos, err := ds.Columns()
+	co, err := gram.NewCooccurrence(ds, m.weights)
 	if err != nil {
 		return fmt.Errorf("itemknn: %w", err)
 	}
-	colW := make([]float32, len(colPos))
+	colPtr, _, colPos := co.Columns()
 	norm := make([]float64, ni)
 	for i := 0; i < ni; i++ {
 		for c := colPtr[i]; c < colPtr[i+1]; c++ {
-			colW[c] = w(colPos[c])
-			norm[i] += float64(colW[c]) * float64(colW[c])
+			v := co.Weight(colPos[c])
+			norm[i] += v * v
 		}
 	}
 	for i := range norm {
@@ -97,51 +91,25 @@ func (m *ItemKNN) Fit(ctx context.Context, ds *model.Dataset, progress model.Pro
 	sims := make([][]float32, ni)
 	workers := runtime.GOMAXPROCS(0)
 	const steps = 20
-	chunk := (ni + steps - 1) / steps
-	for step := 0; step*chunk < ni; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	err = gram.Chunks(ctx, ni, workers, steps, func(lo, hi, g int) {
+		row := co.NewRow()
+		best := topk.New[int32, float32](m.k)
+		var buf []topk.Hit[int32, float32]
+		for i := lo + g; i < hi; i += workers {
+			best.Reset(m.k, buf)
+			co.Row(row, i, func(it int32, g float64) {
+				best.Push(it, float32(g/(norm[i]*norm[it]+m.shrink)))
+			})
+			buf = best.Sorted()
+			nbrs[i], sims[i] = split(buf)
 		}
-		lo, hi := step*chunk, min(ni, (step+1)*chunk)
-		var wg sync.WaitGroup
-		for g := 0; g < workers; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				acc := make([]float64, ni)
-				var touched []int32
-				best := topk.New[int32, float32](m.k)
-				var buf []topk.Hit[int32, float32]
-				for i := lo + g; i < hi; i += workers {
-					touched = touched[:0]
-					for c := colPtr[i]; c < colPtr[i+1]; c++ {
-						u, wu := colUser[c], float64(colW[c])
-						for j := ds.UserPtr[u]; j < ds.UserPtr[u+1]; j++ {
-							it := ds.Items[j]
-							if int(it) == i {
-								continue
-							}
-							if acc[it] == 0 {
-								touched = append(touched, it)
-							}
-							acc[it] += wu * float64(w(j))
-						}
-					}
-					best.Reset(m.k, buf)
-					for _, it := range touched {
-						s := acc[it] / (norm[i]*norm[it] + m.shrink)
-						acc[it] = 0
-						best.Push(it, float32(s))
-					}
-					buf = best.Sorted()
-					nbrs[i], sims[i] = split(buf)
-				}
-			}()
-		}
-		wg.Wait()
+	}, func(step, of int) {
 		if progress != nil {
-			progress(model.Status{Stage: "similarity", Epoch: step + 1, Of: (ni + chunk - 1) / chunk, Loss: math.NaN(), Metric: math.NaN()})
+			progress(model.Status{Stage: "similarity", Epoch: step, Of: of, Loss: math.NaN(), Metric: math.NaN()})
 		}
+	})
+	if err != nil {
+		return err
 	}
 	st := state{NumItems: ni, NbrPtr: make([]int, ni+1)}
 	for i := 0; i < ni; i++ {
