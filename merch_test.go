@@ -159,6 +159,8 @@ func TestRuleSemanticsOverHTTP(t *testing.T) {
 			"/api/popular?n=3", "c1 p3* c2", -1},
 		{"popular: filter", `{"name":"r","if":{"surfaces":["popular"]},"then":{"filter":{"brands":["Casio"]}}}`,
 			"/api/popular?n=3", "c0 c2 c4", -1},
+		{"popular: a filter the model applies reaches past the window", `{"name":"r","if":{"surfaces":["popular"]},"then":{"filter":{"min_price":15}}}`,
+			"/api/popular?n=2", "c5", -1},
 		{"popular: bury", `{"name":"r","if":{"surfaces":["popular"]},"then":{"bury":[{"brands":["Casio"],"strength":1}]}}`,
 			"/api/popular?n=4", "c1 c3 c5 c0", -1},
 		{"a search rule does not touch popular", `{"name":"r","if":{"query":"calculator"},"then":{"hide":["c0"]}}`,

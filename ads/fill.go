@@ -81,8 +81,8 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		n, ok := shown[c.ID]
 		return shown != nil && (!ok || n < c.FrequencyCap)
 	}
-	var bidders []Bidder
-	var feats []Features // parallel to bidders
+	bidders := make([]Bidder, 0, min(len(elig), 64))
+	feats := make([]Features, 0, cap(bidders)) // parallel to bidders
 	last, takes := -1, false
 	for k := range elig {
 		e := &elig[k]

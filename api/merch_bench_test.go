@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"testing"
@@ -142,7 +143,9 @@ func ptrF(v float64) *float64 { return &v }
 // each and the p99 overhead in percent. It also reports the CPU time the
 // request's own thread spent (the handler runs on the benchmark's locked
 // thread): on a shared machine wall-clock percentiles are mostly the
-// scheduler's, CPU time is not.
+// scheduler's, CPU time is not. And the bytes the process allocated
+// during each kind of request (runtime/metrics, counted as the
+// allocator refills its per-thread caches: a mean over many requests).
 func BenchmarkMerchOverhead(b *testing.B) {
 	srv := merchBenchServer(b)
 	for _, c := range []struct{ name, plain, merch string }{
@@ -162,16 +165,21 @@ func BenchmarkMerchOverhead(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			var lat, cpu [2][]time.Duration
+			var alloc [2]uint64 // bytes allocated (by the whole process) during each kind of request
+			heap := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+			allocated := func() uint64 { metrics.Read(heap); return heap[0].Value.Uint64() }
 			for b.Loop() {
 				for k, url := range []string{c.plain, c.merch} {
 					req := httptest.NewRequest("GET", url, nil)
 					rec := httptest.NewRecorder()
+					a0 := allocated()
 					c0, t0 := threadCPU(b), time.Now()
 					// labelled so that a -cpuprofile can be split: go tool
 					// pprof -tagfocus answer=merch
 					pprof.Do(req.Context(), pprof.Labels("answer", []string{"plain", "merch"}[k]), func(context.Context) { srv.ServeHTTP(rec, req) })
 					lat[k] = append(lat[k], time.Since(t0))
 					cpu[k] = append(cpu[k], threadCPU(b)-c0)
+					alloc[k] += allocated() - a0
 					if rec.Code != http.StatusOK {
 						b.Fatalf("%s: %d %s", url, rec.Code, rec.Body)
 					}
@@ -198,6 +206,8 @@ func BenchmarkMerchOverhead(b *testing.B) {
 			b.ReportMetric(q(cpu[0], 0.99), "plain_cpu_p99_µs")
 			b.ReportMetric(q(cpu[1], 0.99), "merch_cpu_p99_µs")
 			b.ReportMetric(100*(mean(cpu[1])/mean(cpu[0])-1), "cpu_overhead_%")
+			b.ReportMetric(float64(alloc[0])/float64(len(cpu[0])), "plain_B/req")
+			b.ReportMetric(float64(alloc[1])/float64(len(cpu[1])), "merch_B/req")
 		})
 	}
 }

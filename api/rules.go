@@ -318,11 +318,19 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		plan = set.Plan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
 	}
 	n := req.N
+	adContext := req.Filter.Categories // the category page, before the rules narrow it
+	arrangeBy := plan
 	if !plan.Empty() {
 		ask := req
 		ask.Filter.Exclude = append(slices.Clone(req.Filter.Exclude), plan.HiddenIDs()...)
+		// the model applies the category, brand and price filters; the
+		// answer's other rows (keep) still read the plan's own filters
+		unpushed := pushRecFilters(&ask.Filter, plan.Filters)
+		arrangeBy = new(rules.Plan)
+		*arrangeBy = *plan
+		arrangeBy.Filters = unpushed
 		extra := len(plan.Pins)
-		if len(plan.Filters) > 0 || len(plan.Moves) > 0 {
+		if len(unpushed) > 0 || len(plan.Moves) > 0 {
 			extra += n // room for items to move up or be filtered out
 		}
 		// the room comes from the model's own candidates for n (asking
@@ -344,7 +352,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		for i, it := range list {
 			ids[i], scores[i] = it.ID, it.Score
 		}
-		placed := plan.Arrange(ids, scores, true, m.lookup(ctx, recFilterKeeps(req.Filter)), m.now())
+		placed := arrangeBy.Arrange(ids, scores, true, m.lookup(ctx, recFilterKeeps(req.Filter)), m.now())
 		arranged := make([]recommend.Item, 0, len(placed))
 		for _, p := range placed {
 			it := recommend.Item{ID: p.ID, Reason: "pinned"}
@@ -362,7 +370,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		for i, it := range list {
 			ids[i] = it.ID
 		}
-		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: req.Filter.Categories, Organic: ids}) {
+		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: adContext, Organic: ids}) {
 			list = insertAd(list, p, func(p ads.Placement) recommend.Item {
 				return recommend.Item{ID: p.Item, Reason: "sponsored", Sponsored: true}
 			}, func(it recommend.Item) string { return it.ID })
@@ -540,30 +548,66 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 // (categories, brands, price) and returns the ones it cannot (attributes,
 // new, in stock), to apply to the results.
 func pushFilters(req *search.Request, fs []rules.Filter) []rules.Filter {
+	nw := narrowing{req.Categories, req.Brands, req.MinPrice, req.MaxPrice}
+	rest := nw.push(fs)
+	req.Categories, req.Brands, req.MinPrice, req.MaxPrice = nw.categories, nw.brands, nw.minPrice, nw.maxPrice
+	return rest
+}
+
+// pushRecFilters narrows a recommendation request's filter by the plan's
+// filters the model applies itself (categories, brands, price), as a
+// search does, so that they need no room after the page; it returns the
+// others.
+func pushRecFilters(f *recommend.Filter, fs []rules.Filter) []rules.Filter {
+	nw := narrowing{f.Categories, f.Brands, f.MinPrice, f.MaxPrice}
+	rest := nw.push(fs)
+	f.Categories, f.Brands, f.MinPrice, f.MaxPrice = nw.categories, nw.brands, nw.minPrice, nw.maxPrice
+	return rest
+}
+
+// narrowing is a request's own category, brand and price filters.
+type narrowing struct {
+	categories, brands []string
+	minPrice, maxPrice *float64
+}
+
+// push narrows by the filters' categories, brands and prices (each filter
+// must hold, as rules.Filter.Matches reads them: brands trimmed and any
+// case, categories without their outer slashes) and returns the filters'
+// other parts.
+func (nw *narrowing) push(fs []rules.Filter) []rules.Filter {
 	var rest []rules.Filter
 	for _, f := range fs {
 		if len(f.Categories) > 0 {
-			req.Categories = intersectPrefixes(req.Categories, f.Categories)
+			cats := make([]string, len(f.Categories))
+			for i, c := range f.Categories {
+				cats[i] = strings.Trim(c, "/")
+			}
+			nw.categories = intersectPrefixes(nw.categories, cats)
 		}
 		if len(f.Brands) > 0 {
-			if len(req.Brands) == 0 {
-				req.Brands = slices.Clone(f.Brands)
+			brands := make([]string, len(f.Brands))
+			for i, b := range f.Brands {
+				brands[i] = strings.TrimSpace(b)
+			}
+			if len(nw.brands) == 0 {
+				nw.brands = brands
 			} else {
-				req.Brands = slices.DeleteFunc(slices.Clone(req.Brands), func(b string) bool {
-					return !slices.ContainsFunc(f.Brands, func(x string) bool { return strings.EqualFold(x, b) })
+				nw.brands = slices.DeleteFunc(slices.Clone(nw.brands), func(b string) bool {
+					return !slices.ContainsFunc(brands, func(x string) bool { return strings.EqualFold(x, b) })
 				})
-				if len(req.Brands) == 0 {
-					req.Brands = []string{"\x00none"} // no brand is both
+				if len(nw.brands) == 0 {
+					nw.brands = []string{"\x00none"} // no brand is both
 				}
 			}
 		}
-		if f.MinPrice != nil && (req.MinPrice == nil || *f.MinPrice > *req.MinPrice) {
+		if f.MinPrice != nil && (nw.minPrice == nil || *f.MinPrice > *nw.minPrice) {
 			v := *f.MinPrice
-			req.MinPrice = &v
+			nw.minPrice = &v
 		}
-		if f.MaxPrice != nil && (req.MaxPrice == nil || *f.MaxPrice < *req.MaxPrice) {
+		if f.MaxPrice != nil && (nw.maxPrice == nil || *f.MaxPrice < *nw.maxPrice) {
 			v := *f.MaxPrice
-			req.MaxPrice = &v
+			nw.maxPrice = &v
 		}
 		if len(f.Attributes) > 0 || f.NewWithinDays > 0 || f.InStock {
 			rest = append(rest, rules.Filter{Attributes: f.Attributes, NewWithinDays: f.NewWithinDays, InStock: f.InStock})

@@ -320,13 +320,10 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 		}
 	}
 	out := make([]Placed, 0, len(ids)+len(pins))
-	type keyed struct {
-		p   Placed
-		key float64
-	}
-	var keys []keyed // the kept items with their new keys, while moves re-score
+	var keys []float64 // the kept items' new keys (parallel to out), while moves re-score
+	var moved []bool   // whether a move changed the item's key
 	if moves {
-		keys = make([]keyed, 0, len(ids))
+		keys, moved = make([]float64, 0, len(ids)), make([]bool, 0, len(ids))
 	}
 	for i, id := range ids {
 		if p.Hide[id] || (len(pins) > 0 && isPinned(id)) {
@@ -339,28 +336,25 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 				continue
 			}
 		}
-		if !moves {
-			out = append(out, Placed{ID: id, From: i})
-		} else {
+		out = append(out, Placed{ID: id, From: i})
+		if moves {
 			// position-based relevance when scores are flat or missing
 			base := 1 - float64(i)/float64(max(1, len(ids)))
 			if i < len(scores) && hi > lo {
 				base = (scores[i] - lo) / (hi - lo)
 			}
-			moved := 0.0
+			by := 0.0
 			for k := range p.Moves {
 				if p.Moves[k].Filter.Matches(&it, now) {
-					moved += p.Moves[k].Strength
+					by += p.Moves[k].Strength
 				}
 			}
-			keys = append(keys, keyed{Placed{ID: id, From: i}, base*(1-1e-9) + moved}) // base < 1: a full-strength move passes all
+			keys = append(keys, base*(1-1e-9)+by) // base < 1: a full-strength move passes all
+			moved = append(moved, by != 0)
 		}
 	}
 	if moves {
-		slices.SortStableFunc(keys, func(a, b keyed) int { return cmp.Compare(b.key, a.key) })
-		for _, k := range keys {
-			out = append(out, k.p)
-		}
+		out = orderByKey(out, keys, moved)
 	}
 	for _, pin := range pins {
 		it, ok := look(pin.ItemID)
@@ -370,6 +364,64 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 		pl := Placed{ID: pin.ItemID, From: slices.Index(ids, pin.ItemID), Pinned: true}
 		at := min(pin.Position-1, len(out))
 		out = slices.Insert(out, at, pl)
+	}
+	return out
+}
+
+// orderByKey orders items by key, highest first, keeping the given order
+// among equal keys: a stable sort, but linear when it can be. The keys
+// are often already in order (nothing moved far enough to pass another
+// item); otherwise the items a move did not touch are usually still in
+// order among themselves (the model's scores are non-increasing), and so
+// are the moved ones (one move applies to them all), and the two runs are
+// merged in one pass. Only when a run is out of order are they sorted.
+func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
+	sorted, runs := true, true // all keys non-increasing; each run non-increasing
+	lastStay, lastMove := -1, -1
+	for k := range keys {
+		if k > 0 && keys[k] > keys[k-1] {
+			sorted = false
+		}
+		last := &lastStay
+		if moved[k] {
+			last = &lastMove
+		}
+		if *last >= 0 && keys[k] > keys[*last] {
+			runs = false
+		}
+		*last = k
+	}
+	if sorted {
+		return items
+	}
+	out := make([]Placed, 0, cap(items))
+	if !runs {
+		order := make([]int, len(items))
+		for k := range order {
+			order[k] = k
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(keys[b], keys[a]) })
+		for _, o := range order {
+			out = append(out, items[o])
+		}
+		return out
+	}
+	// merge the two runs: the higher key first, the earlier item on a tie
+	next := func(k int, m bool) int {
+		for k < len(items) && moved[k] != m {
+			k++
+		}
+		return k
+	}
+	a, b := next(0, false), next(0, true)
+	for a < len(items) || b < len(items) {
+		if b == len(items) || (a < len(items) && (keys[a] > keys[b] || (keys[a] == keys[b] && a < b))) {
+			out = append(out, items[a])
+			a = next(a+1, false)
+		} else {
+			out = append(out, items[b])
+			b = next(b+1, true)
+		}
 	}
 	return out
 }
