@@ -197,7 +197,7 @@ func (m *Filter) Fit(ctx context.Context, ds *model.Dataset, progress model.Prog
 
 // DefaultIALSWeight is the default share of the iALS part (chosen on the
 // validation splits of ML-1M, ML-100k and Office; docs/benchmarks.md).
-const DefaultIALSWeight = 0.3
+const DefaultIALSWeight = 0.4
 
 func (m *Filter) newIALS() (*mf.IALS, error) {
 	uw := 0.0
