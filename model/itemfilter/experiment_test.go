@@ -22,19 +22,11 @@ import (
 // BenchmarkExperiment is a throw-away harness (issue 19 item 6): score
 // components per validation case, then linear mixes of them.
 func BenchmarkExperiment(b *testing.B) {
-	format, path := os.Getenv("AISLE_VALID_FORMAT"), os.Getenv("AISLE_VALID_PATH")
-	if format == "" || path == "" || os.Getenv("AISLE_EXP") == "" {
-		b.Skip("experiment harness")
+	if os.Getenv("AISLE_EXP") == "" {
+		b.Skip("experiment harness: set AISLE_EXP, AISLE_VALID_FORMAT and AISLE_VALID_PATH")
 	}
+	format, sp := envSplit(b, "set AISLE_VALID_FORMAT and AISLE_VALID_PATH")
 	ctx := context.Background()
-	d, err := eval.Load(ctx, format, path, eval.LoadOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sp := d.Validation
-	if os.Getenv("AISLE_VALID_TEST") != "" {
-		sp = &d.Splits[0]
-	}
 	k := 20
 	if format != "lcfn" {
 		k = 10
