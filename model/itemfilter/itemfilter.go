@@ -522,7 +522,7 @@ func (m *Filter) TuneGrid() map[string][]float64 {
 		"delta":       {0, 0.1, 0.2},
 		"recency":     {0, -1},
 		"gf_weight":   {0, 0.3, 0.6, 1},
-		"ials_weight": {0, 0.3, 0.5},
+		"ials_weight": {0, 0.4},
 	}
 }
 
