@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -111,6 +112,26 @@ func TestTrainBackgroundBlendKeepsTheRandomHalf(t *testing.T) {
 			}
 			t.Logf("%s; sasrec alone %.4f", b.Reason, s.Metrics["NDCG@10"])
 		})
+	}
+}
+
+// TestRandomHalfChange: the paired change counts only the users who lent
+// random items, so a gain on the newest half cannot carry it.
+func TestRandomHalfChange(t *testing.T) {
+	newest := []bool{true, false, true, false, false}
+	for _, tc := range []struct {
+		name       string
+		cand, base []float64
+		mean, se   float64
+	}{
+		{"newest gains ignored", []float64{0.9, 0.2, 0.9, 0.4, 0.6}, []float64{0.1, 0.2, 0.1, 0.4, 0.6}, 0, 0},
+		{"random gains counted", []float64{0.1, 0.3, 0.1, 0.5, 0.7}, []float64{0.1, 0.2, 0.1, 0.4, 0.6}, 0.1, 0},
+		{"mixed random changes", []float64{0, 0.4, 0, 0.4, 0.4}, []float64{0, 0.2, 0, 0.4, 0.6}, 0, 0.2 / math.Sqrt(3)},
+	} {
+		mean, se := randomHalfChange(newest, tc.cand, tc.base)
+		if math.Abs(mean-tc.mean) > 1e-9 || math.Abs(se-tc.se) > 1e-9 {
+			t.Errorf("%s: change %v ± %v, want %v ± %v", tc.name, mean, se, tc.mean, tc.se)
+		}
 	}
 }
 

@@ -15,10 +15,16 @@
 // bias the regression keeps), and the t-th newest history item can count
 // decay^t, for shops where the latest clicks say most.
 //
+// By default an iALS model (package mf) is fitted on the same data and
+// mixed in at score level: (1−w)·z(filter) + w·z(iALS), each standardised
+// over the catalogue (blend.Mix), w = ials_weight (0.4, chosen on the
+// validation splits of ML-1M, ML-100k and Office; docs/decisions/0037).
+//
 // Like EASE it needs dense n×n matrices: about 24·n² bytes while fitting and
 // 4·n² fitted, so it refuses catalogues above max_items (20,000 by default).
 //
 // On-disk format: hyper's header (kind "itemfilter", version 1) followed by
 // the gob encoding of the configuration and of the state (n, B row-major,
-// the per-item output scales and the training rows in CSR form).
+// the per-item output scales, the training rows in CSR form and, when
+// there is one, the iALS part's own Save output).
 package itemfilter

@@ -1,6 +1,7 @@
 package itemfilter
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,8 +9,10 @@ import (
 	"slices"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/blend"
 	"github.com/aisle-dev/aisle/model/internal/gram"
 	"github.com/aisle-dev/aisle/model/internal/hyper"
+	"github.com/aisle-dev/aisle/model/mf"
 )
 
 // Name is the model's registered name.
@@ -18,10 +21,12 @@ const Name = "itemfilter"
 const formatVersion = 1
 
 // Filter is the item-item filter model: a blend of a degree-normalised EASE
-// and GF-CF's graph filter, folded into one n×n matrix.
+// and GF-CF's graph filter, folded into one n×n matrix, optionally mixed
+// with an iALS factor model at score level.
 type Filter struct {
-	cfg config
-	st  state
+	cfg  config
+	st   state
+	ials *mf.IALS // the factor part, nil when IALSWeight is 0
 }
 
 type config struct {
@@ -36,6 +41,10 @@ type config struct {
 	Decay    float64
 	MaxItems int
 	Weights  bool
+	// IALSWeight is the share of the iALS part in the score-level mix
+	// (1−w)·z(filter) + w·z(iALS); 0 leaves it out.
+	IALSWeight  float64
+	IALSFactors int
 }
 
 type state struct {
@@ -50,6 +59,8 @@ type state struct {
 	UserPtr []int
 	Items   []int32
 	Weights []float32
+	// IALS is the factor part's own Save output (nil without one).
+	IALS []byte
 }
 
 // New builds the model. Params (defaults chosen on validation splits only;
@@ -81,7 +92,14 @@ type state struct {
 //     folds), which is why it is not the default;
 //   - max_items (default 20000): Fit refuses a bigger catalogue (memory
 //     about 24·n² bytes while fitting);
-//   - use_weights (default 1): use Dataset.Weights as matrix values.
+//   - use_weights (default 1): use Dataset.Weights as matrix values;
+//   - ials_weight (default DefaultIALSWeight), ials_factors (default 64):
+//     an iALS model (package mf, its defaults otherwise) is fitted on the
+//     same data and mixed in at score level, each model's scores
+//     standardised over the catalogue: (1−w)·z(filter) + w·z(iALS). The
+//     factor model sees the same history through a low-rank summary, which
+//     corrects the item-item filter where single co-occurrences mislead;
+//     0 leaves it out (and saves its fit).
 func New(p model.Params) (*Filter, error) {
 	v, err := hyper.Read(Name, p, []hyper.Spec{
 		{Name: "lambda", Default: 0, Min: 0},
@@ -95,6 +113,8 @@ func New(p model.Params) (*Filter, error) {
 		{Name: "decay", Default: 0.5, Min: 0, Max: 1},
 		{Name: "max_items", Default: 20000, Min: 1, Int: true},
 		{Name: "use_weights", Default: 1, Min: 0, Max: 1, Int: true},
+		{Name: "ials_weight", Default: DefaultIALSWeight, Min: 0, Max: 1},
+		{Name: "ials_factors", Default: 64, Min: 1, Max: 1024, Int: true},
 	})
 	if err != nil {
 		return nil, err
@@ -103,6 +123,7 @@ func New(p model.Params) (*Filter, error) {
 		Lambda: v["lambda"], Beta: v["beta"], UserExp: v["user_exp"], Delta: v["delta"],
 		GFWeight: v["gf_weight"], GFK: int(v["gf_k"]), GFAlpha: v["gf_alpha"],
 		Recency: v["recency"], Decay: v["decay"], MaxItems: int(v["max_items"]), Weights: v["use_weights"] == 1,
+		IALSWeight: v["ials_weight"], IALSFactors: int(v["ials_factors"]),
 	}}, nil
 }
 
@@ -134,6 +155,9 @@ func (m *Filter) Fit(ctx context.Context, ds *model.Dataset, progress model.Prog
 	if auto {
 		steps = 2*steps + 1
 	}
+	if m.cfg.IALSWeight > 0 {
+		steps++
+	}
 	step := 0
 	report := func(stage string) {
 		step++
@@ -160,8 +184,38 @@ func (m *Filter) Fit(ctx context.Context, ds *model.Dataset, progress model.Prog
 		return err
 	}
 	st.Recency = recency
-	m.st = st
+	var fm *mf.IALS
+	if m.cfg.IALSWeight > 0 {
+		if fm, err = m.fitIALS(ctx, ds); err != nil {
+			return err
+		}
+		report("ials")
+	}
+	m.st, m.ials = st, fm
 	return nil
+}
+
+// DefaultIALSWeight is the default share of the iALS part (chosen on the
+// validation splits of ML-1M, ML-100k and Office; docs/benchmarks.md).
+const DefaultIALSWeight = 0.4
+
+func (m *Filter) newIALS() (*mf.IALS, error) {
+	uw := 0.0
+	if m.cfg.Weights {
+		uw = 1
+	}
+	return mf.NewIALS(model.Params{"factors": float64(m.cfg.IALSFactors), "use_weights": uw})
+}
+
+func (m *Filter) fitIALS(ctx context.Context, ds *model.Dataset) (*mf.IALS, error) {
+	fm, err := m.newIALS()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	if err := fm.Fit(ctx, ds, nil); err != nil {
+		return nil, fmt.Errorf("%s: ials part: %w", Name, err)
+	}
+	return fm, nil
 }
 
 // fit computes the state (recency unset) on ds.
@@ -365,6 +419,11 @@ func (m *Filter) Score(q model.Query, scores []float32) {
 	for i, o := range m.st.Out {
 		scores[i] *= o
 	}
+	if m.ials != nil && m.cfg.IALSWeight > 0 {
+		other := make([]float32, len(scores))
+		m.ials.Score(q, other)
+		blend.Mix(scores[:n], other[:n], m.cfg.IALSWeight)
+	}
 }
 
 // Similar writes row item of B: how strongly the item predicts every other.
@@ -383,7 +442,15 @@ type saved struct {
 
 // Save implements model.Model.
 func (m *Filter) Save(w io.Writer) error {
-	return hyper.Save(w, Name, formatVersion, saved{Config: m.cfg, State: m.st})
+	st := m.st
+	if m.ials != nil {
+		var buf bytes.Buffer
+		if err := m.ials.Save(&buf); err != nil {
+			return fmt.Errorf("save %s: ials part: %w", Name, err)
+		}
+		st.IALS = buf.Bytes()
+	}
+	return hyper.Save(w, Name, formatVersion, saved{Config: m.cfg, State: st})
 }
 
 // Load implements model.Model. It rejects a file whose matrices do not
@@ -406,7 +473,27 @@ func (m *Filter) Load(r io.Reader) error {
 	if !(s.Config.Decay >= 0 && s.Config.Decay <= 1) || !(s.State.Recency >= 0 && s.State.Recency <= 1000) {
 		return fmt.Errorf("load %s: recency %v or decay %v out of range", Name, s.State.Recency, s.Config.Decay)
 	}
-	m.cfg, m.st = s.Config, s.State
+	if !(s.Config.IALSWeight >= 0 && s.Config.IALSWeight <= 1) {
+		return fmt.Errorf("load %s: ials_weight %v out of range [0, 1]", Name, s.Config.IALSWeight)
+	}
+	var fm *mf.IALS
+	if len(s.State.IALS) > 0 {
+		m2 := &Filter{cfg: s.Config}
+		var err error
+		if fm, err = m2.newIALS(); err != nil {
+			return fmt.Errorf("load %s: %w", Name, err)
+		}
+		if err := fm.Load(bytes.NewReader(s.State.IALS)); err != nil {
+			return fmt.Errorf("load %s: ials part: %w", Name, err)
+		}
+		if d, v := fm.ItemVectors(); d <= 0 || len(v) != d*n {
+			return fmt.Errorf("load %s: ials part has %d item vectors of %d, want %d items", Name, len(v)/max(d, 1), d, n)
+		}
+		s.State.IALS = nil
+	} else if s.Config.IALSWeight > 0 {
+		return fmt.Errorf("load %s: ials_weight %v but no ials part", Name, s.Config.IALSWeight)
+	}
+	m.cfg, m.st, m.ials = s.Config, s.State, fm
 	return nil
 }
 
@@ -423,17 +510,19 @@ func (m *Filter) Params() model.Params {
 	}
 	return model.Params{"lambda": m.cfg.Lambda, "beta": m.cfg.Beta, "user_exp": m.cfg.UserExp, "delta": m.cfg.Delta,
 		"gf_weight": m.cfg.GFWeight, "gf_k": float64(m.cfg.GFK), "gf_alpha": m.cfg.GFAlpha,
-		"recency": recency, "decay": m.cfg.Decay, "max_items": float64(m.cfg.MaxItems), "use_weights": uw}
+		"recency": recency, "decay": m.cfg.Decay, "max_items": float64(m.cfg.MaxItems), "use_weights": uw,
+		"ials_weight": m.cfg.IALSWeight, "ials_factors": float64(m.cfg.IALSFactors)}
 }
 
 // TuneGrid is the search space for a bounded hyper-parameter search.
 func (m *Filter) TuneGrid() map[string][]float64 {
 	return map[string][]float64{
-		"lambda":    {0, 250, 500, 1000, 2000},
-		"beta":      {0, 0.25, 0.5},
-		"delta":     {0, 0.1, 0.2},
-		"recency":   {0, -1},
-		"gf_weight": {0, 0.3, 0.6, 1},
+		"lambda":      {0, 250, 500, 1000, 2000},
+		"beta":        {0, 0.25, 0.5},
+		"delta":       {0, 0.1, 0.2},
+		"recency":     {0, -1},
+		"gf_weight":   {0, 0.3, 0.6, 1},
+		"ials_weight": {0, 0.4},
 	}
 }
 

@@ -1,6 +1,7 @@
 package itemfilter_test
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -10,8 +11,10 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/blend"
 	"github.com/aisle-dev/aisle/model/ease"
 	"github.com/aisle-dev/aisle/model/itemfilter"
+	"github.com/aisle-dev/aisle/model/mf"
 	"github.com/aisle-dev/aisle/model/modeltest"
 )
 
@@ -44,7 +47,7 @@ func TestEASEPart(t *testing.T) {
 	var g mat.Dense
 	g.Mul(x.T(), x)
 	for _, tc := range []struct{ lambda, beta, delta float64 }{{2, 0, 0}, {2, 0.25, 0.1}, {0.5, 0.5, -0.2}} {
-		m, err := itemfilter.New(model.Params{"lambda": tc.lambda, "beta": tc.beta, "delta": tc.delta, "recency": 0, "gf_weight": 0})
+		m, err := itemfilter.New(model.Params{"lambda": tc.lambda, "beta": tc.beta, "delta": tc.delta, "recency": 0, "gf_weight": 0, "ials_weight": 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +109,7 @@ func TestEASEPart(t *testing.T) {
 // the model is EASE.
 func TestMatchesEASE(t *testing.T) {
 	s := modeltest.Synthetic()
-	m, _ := itemfilter.New(model.Params{"lambda": 30, "beta": 0, "delta": 0, "recency": 0, "gf_weight": 0})
+	m, _ := itemfilter.New(model.Params{"lambda": 30, "beta": 0, "delta": 0, "recency": 0, "gf_weight": 0, "ials_weight": 0})
 	e, _ := ease.New(model.Params{"lambda": 30})
 	modeltest.Fit(t, m, s.DS)
 	modeltest.Fit(t, e, s.DS)
@@ -126,7 +129,7 @@ func TestMatchesEASE(t *testing.T) {
 // TestDecay: the t-th newest history item counts 1 + recency·decay^t.
 func TestDecay(t *testing.T) {
 	ds := tiny()
-	m, _ := itemfilter.New(model.Params{"lambda": 1, "delta": 0, "recency": 2, "decay": 0.5})
+	m, _ := itemfilter.New(model.Params{"lambda": 1, "delta": 0, "recency": 2, "decay": 0.5, "ials_weight": 0})
 	modeltest.Fit(t, m, ds)
 	n := ds.NumItems()
 	hist := []int32{3, 0, 1}
@@ -263,6 +266,45 @@ func TestAutoRecency(t *testing.T) {
 	}
 }
 
+// TestIALSPart: with ials_weight w the scores are (1−w)·z(filter) +
+// w·z(iALS) of the filter alone and an iALS model of the same data and
+// parameters, for known users and fold-in queries, also after a save and
+// load; a file claiming a weight without the part is refused.
+func TestIALSPart(t *testing.T) {
+	s := modeltest.Synthetic()
+	n := s.DS.NumItems()
+	alone, _ := itemfilter.New(model.Params{"lambda": 20, "ials_weight": 0})
+	modeltest.Fit(t, alone, s.DS)
+	fm, _ := mf.NewIALS(model.Params{"factors": 8})
+	modeltest.Fit(t, fm, s.DS)
+	for _, w := range []float64{0.3, 1} {
+		m, _ := itemfilter.New(model.Params{"lambda": 20, "ials_weight": w, "ials_factors": 8})
+		modeltest.Fit(t, m, s.DS)
+		var buf bytes.Buffer
+		if err := m.Save(&buf); err != nil {
+			t.Fatal(err)
+		}
+		loaded, _ := itemfilter.New(nil)
+		if err := loaded.Load(&buf); err != nil {
+			t.Fatal(err)
+		}
+		got, a, b := make([]float32, n), make([]float32, n), make([]float32, n)
+		for _, q := range modeltest.Queries(s.DS, 20) {
+			alone.Score(q, a)
+			fm.Score(q, b)
+			blend.Mix(a, b, w)
+			for _, mm := range []*itemfilter.Filter{m, loaded} {
+				mm.Score(q, got)
+				for i := range got {
+					if math.Abs(float64(got[i]-a[i])) > 1e-4 {
+						t.Fatalf("w %v query %+v item %d: %v, want %v", w, q, i, got[i], a[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestRefusesLargeCatalogue(t *testing.T) {
 	s := modeltest.Synthetic()
 	m, _ := itemfilter.New(model.Params{"max_items": 100})
@@ -273,7 +315,7 @@ func TestRefusesLargeCatalogue(t *testing.T) {
 }
 
 func TestRejectsBadParams(t *testing.T) {
-	for _, p := range []model.Params{{"decay": 2}, {"recency": -2}, {"beta": 2}, {"lambda": -1}, {"nonsense": 1}} {
+	for _, p := range []model.Params{{"decay": 2}, {"recency": -2}, {"beta": 2}, {"lambda": -1}, {"nonsense": 1}, {"ials_weight": 1.5}, {"ials_factors": 0}} {
 		if _, err := itemfilter.New(p); err == nil {
 			t.Errorf("New(%v) accepted", p)
 		}

@@ -2,12 +2,9 @@ package itemfilter_test
 
 import (
 	"context"
-	"math"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,19 +24,8 @@ import (
 // AISLE_VALID_MODEL picks another zoo model; AISLE_VALID_TEST=1 measures on
 // the test split instead (for the final numbers only).
 func BenchmarkValidation(b *testing.B) {
-	format, path := os.Getenv("AISLE_VALID_FORMAT"), os.Getenv("AISLE_VALID_PATH")
-	if format == "" || path == "" {
-		b.Skip("set AISLE_VALID_FORMAT and AISLE_VALID_PATH (and AISLE_VALID_K, AISLE_VALID_GRID)")
-	}
 	t := b
-	d, err := eval.Load(context.Background(), format, path, eval.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp := d.Validation
-	if os.Getenv("AISLE_VALID_TEST") != "" {
-		sp = &d.Splits[0]
-	}
+	_, sp := envSplit(b, "set AISLE_VALID_FORMAT and AISLE_VALID_PATH (and AISLE_VALID_K, AISLE_VALID_GRID)")
 	k, err := strconv.Atoi(os.Getenv("AISLE_VALID_K"))
 	if err != nil || k <= 0 {
 		k = 10
@@ -75,66 +61,27 @@ func BenchmarkValidation(b *testing.B) {
 	}
 }
 
-func scoreSplit(m model.Model, sp *eval.Split, k int) (hr, nd, rc float64) {
-	n := sp.Train.NumItems()
-	workers := runtime.GOMAXPROCS(0)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	cnt := 0
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := make([]float32, n)
-			var h, nn, r float64
-			c := 0
-			for i := w; i < len(sp.Cases); i += workers {
-				cs := &sp.Cases[i]
-				q := model.Query{User: cs.User, History: cs.History}
-				m.Score(q, s)
-				for _, e := range cs.Exclude {
-					s[e] = float32(math.Inf(-1))
-				}
-				tg := map[int32]bool{}
-				for _, x := range cs.Targets {
-					tg[x] = true
-				}
-				top := make([]int, 0, k)
-				for j, v := range s {
-					if len(top) == k && v <= s[top[k-1]] {
-						continue
-					}
-					if len(top) < k {
-						top = append(top, j)
-					} else {
-						top[k-1] = j
-					}
-					for a := len(top) - 1; a > 0 && s[top[a]] > s[top[a-1]]; a-- {
-						top[a], top[a-1] = top[a-1], top[a]
-					}
-				}
-				hits, dcg, idcg := 0, 0.0, 0.0
-				for rk, j := range top {
-					if tg[int32(j)] {
-						hits++
-						dcg += 1 / math.Log2(float64(rk+2))
-					}
-				}
-				for rk := 0; rk < min(k, len(tg)); rk++ {
-					idcg += 1 / math.Log2(float64(rk+2))
-				}
-				if hits > 0 {
-					h++
-				}
-				nn += dcg / idcg
-				r += float64(hits) / float64(len(tg))
-				c++
-			}
-			mu.Lock()
-			hr, nd, rc, cnt = hr+h, nd+nn, rc+r, cnt+c
-			mu.Unlock()
-		}()
+// envSplit loads the split named by AISLE_VALID_FORMAT, AISLE_VALID_PATH and
+// AISLE_VALID_TEST (validation unless set), or skips with why.
+func envSplit(b *testing.B, why string) (format string, sp *eval.Split) {
+	format, path := os.Getenv("AISLE_VALID_FORMAT"), os.Getenv("AISLE_VALID_PATH")
+	if format == "" || path == "" {
+		b.Skip(why)
 	}
-	wg.Wait()
-	return hr / float64(cnt), nd / float64(cnt), rc / float64(cnt)
+	d, err := eval.Load(context.Background(), format, path, eval.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp = d.Validation
+	if os.Getenv("AISLE_VALID_TEST") != "" {
+		sp = &d.Splits[0]
+	}
+	return format, sp
+}
+
+func scoreSplit(m model.Model, sp *eval.Split, k int) (hr, nd, rc float64) {
+	return evalFunc(sp, k, func(i int, s []float32) {
+		cs := &sp.Cases[i]
+		m.Score(model.Query{User: cs.User, History: cs.History}, s)
+	})
 }

@@ -59,8 +59,8 @@ func TestItemFilterQuality(t *testing.T) {
 // The measured values (docs/benchmarks.md, "Beyond the research numbers")
 // minus 0.001 for floating-point differences across machines.
 const (
-	ML1MRecall = 0.2840 // measured 0.2850
-	ML1MNDCG   = 0.2732 // measured 0.2742
-	OfficeHR10 = 0.0742 // measured 0.0752 (recency -1)
-	ML100kNDCG = 0.4472 // measured 0.4482
+	ML1MRecall = 0.2874 // measured 0.2884 (session 6, with the iALS part)
+	ML1MNDCG   = 0.2741 // measured 0.2751
+	OfficeHR10 = 0.0750 // measured 0.0760 (recency -1)
+	ML100kNDCG = 0.4510 // measured 0.4520
 )
