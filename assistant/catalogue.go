@@ -193,6 +193,7 @@ type Vocabulary struct {
 	categories map[string][]string // phrase → category path prefixes
 	attrs      map[string]attr     // phrase → attribute
 	longest    int                 // words in the longest phrase
+	words      *wordIndex          // every word of titles, brands and categories (spelling)
 	han        bool                // the catalogue has Chinese text
 }
 
@@ -210,9 +211,14 @@ var colours = []string{"black", "white", "red", "blue", "green", "yellow", "pink
 	"silver", "gold", "brown", "clear", "beige", "navy", "teal"}
 
 func buildVocabulary(items map[string]*Product) *Vocabulary {
-	v := &Vocabulary{brands: map[string][]string{}, brandName: map[string]string{}, categories: map[string][]string{}, attrs: map[string]attr{}}
+	v := &Vocabulary{brands: map[string][]string{}, brandName: map[string]string{}, categories: map[string][]string{}, attrs: map[string]attr{},
+		words: newWordIndex()}
 	brandCount := map[string]map[string]int{}
+	initialsUse := map[string]map[string]int{} // initials → brand phrase → titles of that brand using them
 	for _, p := range items {
+		for w := range p.words {
+			v.words.add(w)
+		}
 		if hasHan(p.Title) {
 			v.han = true
 		}
@@ -223,12 +229,24 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 					brandCount[k] = map[string]int{}
 				}
 				brandCount[k][p.Brand]++
+				if ini := initials(k); ini != "" && p.words[ini] {
+					if initialsUse[ini] == nil {
+						initialsUse[ini] = map[string]int{}
+					}
+					initialsUse[ini][k]++
+				}
+			}
+			for _, w := range tokens(p.Brand) {
+				v.words.add(w)
 			}
 		}
 		for _, path := range p.Categories {
 			segs := strings.Split(path, "/")
 			for i, s := range segs {
 				prefix := strings.Join(segs[:i+1], "/")
+				for _, w := range tokens(s) {
+					v.words.add(w)
+				}
 				for _, k := range categoryPhrases(s) {
 					if !slices.Contains(v.categories[k], prefix) {
 						v.categories[k] = append(v.categories[k], prefix)
@@ -254,7 +272,9 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 		})
 		v.brands[k], v.brandName[k] = names, names[0]
 	}
+	v.addBrandAliases(initialsUse)
 	for _, c := range colours {
+		v.words.add(c)
 		if _, ok := v.attrs[c]; !ok {
 			v.attrs[c] = attr{"color", c}
 		}
@@ -269,6 +289,70 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 		v.longest = max(v.longest, len(strings.Fields(k)))
 	}
 	return v
+}
+
+// addBrandAliases lets shoppers name a brand as they type it: run
+// together ("papermate", "uniball", "xacto" for Paper Mate, Uni-ball,
+// X-Acto), in the plural ("sharpies", "post-its"), or by the initials of
+// a brand of several words when the brand's own titles use them ("TI" for
+// Texas Instruments, whose titles say "TI-84"). An alias never hides a
+// brand, a category or an attribute value of the catalogue; initials
+// count only when most titles that use them are the brand's.
+func (v *Vocabulary) addBrandAliases(initialsUse map[string]map[string]int) {
+	taken := func(a string) bool {
+		_, b := v.brands[a]
+		_, c := v.categories[a]
+		_, d := v.attrs[a]
+		return b || c || d || stopwords[a]
+	}
+	type alias struct{ alias, key string }
+	var add []alias
+	for k := range v.brands {
+		ws := strings.Fields(k)
+		if joined := strings.Join(ws, ""); len(ws) > 1 && len(joined) >= 4 {
+			add = append(add, alias{joined, k})
+		}
+		last := ws[len(ws)-1]
+		if pl := phrase(append(slices.Clone(ws[:len(ws)-1]), singular(last+"s"))); pl != k && len(pl) >= 4 {
+			add = append(add, alias{pl, k})
+		}
+	}
+	for ini, use := range initialsUse {
+		best, n, all := "", 0, 0 // all: titles of any brand of these initials
+		for k, c := range use {
+			all += c
+			if c > n || (c == n && k < best) {
+				best, n = k, c
+			}
+		}
+		if n >= 2 && 2*n > max(all, v.words.freq[ini]) {
+			add = append(add, alias{ini, best})
+		}
+	}
+	sort.Slice(add, func(i, j int) bool {
+		return add[i].alias < add[j].alias || (add[i].alias == add[j].alias && add[i].key < add[j].key)
+	})
+	for _, a := range add {
+		if taken(a.alias) {
+			continue
+		}
+		v.brands[a.alias], v.brandName[a.alias] = v.brands[a.key], v.brandName[a.key]
+		v.words.add(a.alias)
+	}
+}
+
+// initials are the first letters of a brand of two words or more ("ti"
+// for "texas instrument"), "" for a brand of one word.
+func initials(k string) string {
+	ws := strings.Fields(k)
+	if len(ws) < 2 {
+		return ""
+	}
+	var b strings.Builder
+	for _, w := range ws {
+		b.WriteByte(w[0])
+	}
+	return b.String()
 }
 
 // categoryPhrases are the ways a message may name a category segment:
