@@ -214,7 +214,6 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 	v := &Vocabulary{brands: map[string][]string{}, brandName: map[string]string{}, categories: map[string][]string{}, attrs: map[string]attr{},
 		words: newWordIndex()}
 	brandCount := map[string]map[string]int{}
-	initialsUse := map[string]map[string]int{} // initials → brand phrase → titles of that brand using them
 	for _, p := range items {
 		for w := range p.words {
 			v.words.add(w)
@@ -229,12 +228,6 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 					brandCount[k] = map[string]int{}
 				}
 				brandCount[k][p.Brand]++
-				if ini := initials(k); ini != "" && p.words[ini] {
-					if initialsUse[ini] == nil {
-						initialsUse[ini] = map[string]int{}
-					}
-					initialsUse[ini][k]++
-				}
 			}
 			for _, w := range tokens(p.Brand) {
 				v.words.add(w)
@@ -272,7 +265,7 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 		})
 		v.brands[k], v.brandName[k] = names, names[0]
 	}
-	v.addBrandAliases(initialsUse)
+	v.addBrandAliases(items)
 	for _, c := range colours {
 		v.words.add(c)
 		if _, ok := v.attrs[c]; !ok {
@@ -294,50 +287,76 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 // addBrandAliases lets shoppers name a brand as they type it: run
 // together ("papermate", "uniball", "xacto" for Paper Mate, Uni-ball,
 // X-Acto), in the plural ("sharpies", "post-its"), or by the initials of
-// a brand of several words when the brand's own titles use them ("TI" for
-// Texas Instruments, whose titles say "TI-84"). An alias never hides a
-// brand, a category or an attribute value of the catalogue; initials
-// count only when most titles that use them are the brand's.
-func (v *Vocabulary) addBrandAliases(initialsUse map[string]map[string]int) {
+// a brand of several words ("TI" for Texas Instruments). An alias never
+// hides a brand, a category or an attribute value of the catalogue, and
+// an alias the titles use as a word must be used mostly by the brand's
+// own titles when two titles or more use it ("TI-84" of Texas
+// Instruments); initials need two of the brand's own titles at least.
+func (v *Vocabulary) addBrandAliases(items map[string]*Product) {
 	taken := func(a string) bool {
 		_, b := v.brands[a]
 		_, c := v.categories[a]
 		_, d := v.attrs[a]
 		return b || c || d || stopwords[a]
 	}
-	type alias struct{ alias, key string }
-	var add []alias
+	type alias struct {
+		alias, key string
+		initials   bool
+	}
+	var cands []alias
 	for k := range v.brands {
 		ws := strings.Fields(k)
 		if joined := strings.Join(ws, ""); len(ws) > 1 && len(joined) >= 4 {
-			add = append(add, alias{joined, k})
+			cands = append(cands, alias{joined, k, false})
 		}
 		last := ws[len(ws)-1]
 		if pl := phrase(append(slices.Clone(ws[:len(ws)-1]), singular(last+"s"))); pl != k && len(pl) >= 4 {
-			add = append(add, alias{pl, k})
+			cands = append(cands, alias{pl, k, false})
+		}
+		if ini := initials(k); ini != "" {
+			cands = append(cands, alias{ini, k, true})
 		}
 	}
-	for ini, use := range initialsUse {
-		best, n, all := "", 0, 0 // all: titles of any brand of these initials
-		for k, c := range use {
-			all += c
-			if c > n || (c == n && k < best) {
-				best, n = k, c
+	// how many titles of the alias's brand use it as a word
+	own := map[alias]int{}
+	byWord := map[string][]alias{}
+	for _, a := range cands {
+		if !strings.Contains(a.alias, " ") && v.words.known(a.alias) {
+			byWord[a.alias] = append(byWord[a.alias], a)
+		}
+	}
+	if len(byWord) > 0 {
+		for _, p := range items {
+			if p.Brand == "" {
+				continue
+			}
+			k := phrase(tokens(p.Brand))
+			for w := range p.words {
+				for _, a := range byWord[w] {
+					if a.key == k {
+						own[a]++
+					}
+				}
 			}
 		}
-		if n >= 2 && 2*n > max(all, v.words.freq[ini]) {
-			add = append(add, alias{ini, best})
-		}
 	}
-	sort.Slice(add, func(i, j int) bool {
-		return add[i].alias < add[j].alias || (add[i].alias == add[j].alias && add[i].key < add[j].key)
+	sort.Slice(cands, func(i, j int) bool {
+		return cands[i].alias < cands[j].alias || (cands[i].alias == cands[j].alias && cands[i].key < cands[j].key)
 	})
-	for _, a := range add {
-		if taken(a.alias) {
+	for _, a := range cands {
+		uses := 0
+		if !strings.Contains(a.alias, " ") {
+			uses = v.words.freq[a.alias]
+		}
+		switch {
+		case taken(a.alias):
+			continue
+		case a.initials && (own[a] < 2 || 2*own[a] <= uses):
+			continue
+		case !a.initials && uses >= 2 && 2*own[a] <= uses: // one title is no evidence of another word
 			continue
 		}
 		v.brands[a.alias], v.brandName[a.alias] = v.brands[a.key], v.brandName[a.key]
-		v.words.add(a.alias)
 	}
 }
 

@@ -36,7 +36,8 @@ func (a *Assistant) find(ctx context.Context, c Constraints, v *Vocabulary, zh b
 					kept = append(kept, w)
 				}
 			}
-			ok := len(kept) > 0 && len(kept) < len(strings.Fields(k.Query))
+			// all words unknown: the brand, category or price still say something
+			ok := len(kept) < len(strings.Fields(k.Query)) && (len(kept) > 0 || len(k.Brands) > 0 || len(k.Categories) > 0)
 			if ok {
 				k.Query = strings.Join(kept, " ")
 			}

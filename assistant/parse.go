@@ -146,6 +146,7 @@ var priceRules = []priceRule{
 	{regexp.MustCompile(`(?:around|about|roughly|approximately|~)\s*` + num + `\s*(?:dollars?|usd|bucks)`), "around"},
 	{regexp.MustCompile(`(?:大约|大概|左右)?\s*` + num + `\s*(?:元|块钱|块)\s*左右`), "around"},
 	{regexp.MustCompile(`\$` + num), "around"},
+	{regexp.MustCompile(num + `\s*dollars?\b`), "around"}, // "a 100 dollar shredder"
 }
 
 // phraseHints hold, for each phrase rule, words one of which a message
@@ -191,7 +192,7 @@ var ordinalWords = map[string]int{"first": 1, "1st": 1, "second": 2, "2nd": 2, "
 var (
 	ordinalEN = regexp.MustCompile(`\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|7th|eighth|8th|ninth|9th|tenth|10th|last)\b(?:\s*(?:one|item|product))?|(?:number|no\.|#|item|option)\s*(\d{1,2})\b`)
 	ordinalZH = regexp.MustCompile(`第\s*([一二两三四五六七八九十\d]+)\s*(?:个|款|件|种|项)?|最后一(?:个|款|件)`)
-	bothZH    = regexp.MustCompile(`前两(?:个|款|件)|这两(?:个|款|件)|两者|both|the two|first two|top two|them both`)
+	bothZH    = regexp.MustCompile(`前两(?:个|款|件)|这两(?:个|款|件)|两者|both|the two|these two|those two|first two|top two|them both`)
 	negation  = regexp.MustCompile(`(?:don'?t|do not|dont) (?:want|like|need|show)(?: any)?|\b(?:aren'?t|isn'?t|are not|is not)(?: made by| from| by)?|no more|anything but|other than|excluding|except|without|\bnot\b|\bno\b`)
 	only      = regexp.MustCompile(`\b(?:only|just|exclusively)\b`)
 )

@@ -1,9 +1,6 @@
 package assistant
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "strings"
 
 // Spelling. Shoppers type "staplr", "calulator" and "lable maker"; the
 // catalogue's own words (titles, brands, category names) are the
@@ -13,20 +10,29 @@ import (
 // are only completed ("blu" → "blue"): at that length one edit reaches
 // too many words.
 
-// wordIndex is the catalogue's words by length, with how many products
-// use each.
+// wordIndex is the catalogue's words by first letter and length, with
+// how many products use each.
 type wordIndex struct {
 	freq  map[string]int
-	byLen map[int][]string
+	byLen map[lenKey][]string
+}
+
+type lenKey struct {
+	first byte
+	n     int
 }
 
 func newWordIndex() *wordIndex {
-	return &wordIndex{freq: map[string]int{}, byLen: map[int][]string{}}
+	return &wordIndex{freq: map[string]int{}, byLen: map[lenKey][]string{}}
 }
 
 func (x *wordIndex) add(w string) {
+	if w == "" {
+		return
+	}
 	if x.freq[w] == 0 {
-		x.byLen[utf8.RuneCountInString(w)] = append(x.byLen[utf8.RuneCountInString(w)], w)
+		k := lenKey{w[0], len(w)}
+		x.byLen[k] = append(x.byLen[k], w)
 	}
 	x.freq[w]++
 }
@@ -43,7 +49,7 @@ func (x *wordIndex) correct(w string) string {
 	}
 	if n == 3 {
 		best := ""
-		for _, c := range x.byLen[4] {
+		for _, c := range x.byLen[lenKey{w[0], 4}] {
 			if strings.HasPrefix(c, w) && x.better(c, best) {
 				best = c
 			}
@@ -56,10 +62,7 @@ func (x *wordIndex) correct(w string) string {
 	}
 	best, bestEd := "", maxEd+1
 	for l := n - maxEd; l <= n+maxEd; l++ {
-		for _, c := range x.byLen[l] {
-			if c[0] != w[0] && (maxEd == 1 || c[1] != w[1]) {
-				continue // a first letter is rarely mistyped; cheap to skip
-			}
+		for _, c := range x.byLen[lenKey{w[0], l}] { // a first letter is rarely mistyped
 			d := editDistance(w, c, maxEd)
 			if d < bestEd || (d == bestEd && x.better(c, best)) {
 				best, bestEd = c, d
@@ -92,9 +95,11 @@ func editDistance(a, b string, max int) int {
 	if d := len(a) - len(b); d > max || -d > max {
 		return max + 1
 	}
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	if len(b) > 40 {
+		return max + 1
+	}
+	var r0, r1, r2 [41]int // three rows, on the stack
+	prev2, prev, cur := r0[:len(b)+1], r1[:len(b)+1], r2[:len(b)+1]
 	for j := range prev {
 		prev[j] = j
 	}
