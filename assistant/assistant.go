@@ -284,14 +284,33 @@ func (a *Assistant) builtinTurn(ctx context.Context, conv *Conversation, msg str
 		ans.Products = cards
 		ans.Reply = say(zh, fmt.Sprintf("Nothing matches %s. The closest I have %s:", describe(c, false), relaxed),
 			fmt.Sprintf("没有符合%s的商品。最接近的（%s）：", describe(c, true), relaxed)) + listText(cards, zh)
+	} else if p.Topic() && len(p.Unknown) > 0 {
+		// a word no product uses: what was found matches only the others
+		words := `"` + strings.Join(p.Unknown, `", "`) + `"`
+		ans.Products = cards
+		ans.Reply = say(zh, fmt.Sprintf("Nothing in the shop is %s. The closest I have for %s:", words, describe(c, false)),
+			fmt.Sprintf("店里没有%s。与%s最接近的：", words, describe(c, true))) + listText(cards, zh)
 	} else {
 		ans.Products = cards
 		ans.Reply = say(zh, fmt.Sprintf("I found %d %s. The best %d:", total, plural(total, "match", "matches")+" for "+describe(c, false), len(cards)),
 			fmt.Sprintf("为您找到 %d 件符合%s的商品，前 %d 件：", total, describe(c, true), len(cards))) + listText(cards, zh)
 	}
+	if len(p.Corrected) > 0 && p.Topic() {
+		ans.Reply = say(zh, "(Read as "+corrections(p.Corrected)+".) ", "（按"+corrections(p.Corrected)+"理解。）") + ans.Reply
+	}
 	conv.Shown = cardIDs(ans.Products)
 	ans.Suggestions = suggestions(ans.Products, c, zh)
 	return ans, nil
+}
+
+// corrections says the spelling corrections of a message: "stapler"
+// for "staplr", in the order of the words.
+func corrections(m map[string]string) string {
+	var parts []string
+	for _, w := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%q for %q", m[w], w))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func say(zh bool, en, cn string) string {
@@ -334,6 +353,15 @@ func merge(conv *Conversation, p *Parsed, cat *Catalogue) Constraints {
 	for _, b := range p.ExcludeBrands {
 		c.ExcludeBrands = appendNew(c.ExcludeBrands, b)
 		c.Brands = slices.DeleteFunc(c.Brands, func(x string) bool { return x == b })
+	}
+	if p.AnyBrand {
+		c.Brands, c.ExcludeBrands = nil, nil
+	}
+	if p.AnyAttributes {
+		c.Attributes, c.ExcludeAttributes = nil, nil
+	}
+	if p.AnyPrice {
+		c.MinPrice, c.MaxPrice = nil, nil
 	}
 	if p.MinPrice != nil || p.MaxPrice != nil {
 		c.MinPrice, c.MaxPrice = p.MinPrice, p.MaxPrice

@@ -19,6 +19,10 @@ var benchConversations = [][]string{
 	{"fountain pens", "only Lamy"},
 	{"mouse pads", "in blue"},
 	{"hello"},
+	// as shoppers type: misspelt, other currencies, impossible asks
+	{"need a new staplr under 20 quid", "hmm, any from bostitch instead?", "the last one"},
+	{"a coffee machine", "calulator around $15", "only casio"},
+	{"预算200块，想要一台喷墨打印机", "不要惠普的"},
 }
 
 // BenchmarkTurn is the built-in understanding's latency per turn over
@@ -49,7 +53,8 @@ func BenchmarkTurn(b *testing.B) {
 // BenchmarkParse is the parser alone.
 func BenchmarkParse(b *testing.B) {
 	v := demoVocab(b)
-	msgs := []string{"I need a stapler under $30 not Swingline", "500元以下的打印机，不要三星", "compare the first and the third"}
+	msgs := []string{"I need a stapler under $30 not Swingline", "500元以下的打印机，不要三星", "compare the first and the third",
+		"documnet scanner under fifty quid", "fine, any colour then"}
 	for i := 0; b.Loop(); i++ {
 		v.Parse(msgs[i%len(msgs)])
 	}

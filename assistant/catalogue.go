@@ -193,6 +193,7 @@ type Vocabulary struct {
 	categories map[string][]string // phrase → category path prefixes
 	attrs      map[string]attr     // phrase → attribute
 	longest    int                 // words in the longest phrase
+	words      *wordIndex          // every word of titles, brands and categories (spelling)
 	han        bool                // the catalogue has Chinese text
 }
 
@@ -210,9 +211,13 @@ var colours = []string{"black", "white", "red", "blue", "green", "yellow", "pink
 	"silver", "gold", "brown", "clear", "beige", "navy", "teal"}
 
 func buildVocabulary(items map[string]*Product) *Vocabulary {
-	v := &Vocabulary{brands: map[string][]string{}, brandName: map[string]string{}, categories: map[string][]string{}, attrs: map[string]attr{}}
+	v := &Vocabulary{brands: map[string][]string{}, brandName: map[string]string{}, categories: map[string][]string{}, attrs: map[string]attr{},
+		words: newWordIndex()}
 	brandCount := map[string]map[string]int{}
 	for _, p := range items {
+		for w := range p.words {
+			v.words.add(w)
+		}
 		if hasHan(p.Title) {
 			v.han = true
 		}
@@ -224,11 +229,17 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 				}
 				brandCount[k][p.Brand]++
 			}
+			for _, w := range tokens(p.Brand) {
+				v.words.add(w)
+			}
 		}
 		for _, path := range p.Categories {
 			segs := strings.Split(path, "/")
 			for i, s := range segs {
 				prefix := strings.Join(segs[:i+1], "/")
+				for _, w := range tokens(s) {
+					v.words.add(w)
+				}
 				for _, k := range categoryPhrases(s) {
 					if !slices.Contains(v.categories[k], prefix) {
 						v.categories[k] = append(v.categories[k], prefix)
@@ -254,7 +265,9 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 		})
 		v.brands[k], v.brandName[k] = names, names[0]
 	}
+	v.addBrandAliases(items)
 	for _, c := range colours {
+		v.words.add(c)
 		if _, ok := v.attrs[c]; !ok {
 			v.attrs[c] = attr{"color", c}
 		}
@@ -269,6 +282,96 @@ func buildVocabulary(items map[string]*Product) *Vocabulary {
 		v.longest = max(v.longest, len(strings.Fields(k)))
 	}
 	return v
+}
+
+// addBrandAliases lets shoppers name a brand as they type it: run
+// together ("papermate", "uniball", "xacto" for Paper Mate, Uni-ball,
+// X-Acto), in the plural ("sharpies", "post-its"), or by the initials of
+// a brand of several words ("TI" for Texas Instruments). An alias never
+// hides a brand, a category or an attribute value of the catalogue, and
+// an alias the titles use as a word must be used mostly by the brand's
+// own titles when two titles or more use it ("TI-84" of Texas
+// Instruments); initials need two of the brand's own titles at least.
+func (v *Vocabulary) addBrandAliases(items map[string]*Product) {
+	taken := func(a string) bool {
+		_, b := v.brands[a]
+		_, c := v.categories[a]
+		_, d := v.attrs[a]
+		return b || c || d || stopwords[a]
+	}
+	type alias struct {
+		alias, key string
+		initials   bool
+	}
+	var cands []alias
+	for k := range v.brands {
+		ws := strings.Fields(k)
+		if joined := strings.Join(ws, ""); len(ws) > 1 && len(joined) >= 4 {
+			cands = append(cands, alias{joined, k, false})
+		}
+		last := ws[len(ws)-1]
+		if pl := phrase(append(slices.Clone(ws[:len(ws)-1]), singular(last+"s"))); pl != k && len(pl) >= 4 {
+			cands = append(cands, alias{pl, k, false})
+		}
+		if ini := initials(k); ini != "" {
+			cands = append(cands, alias{ini, k, true})
+		}
+	}
+	// how many titles of the alias's brand use it as a word
+	own := map[alias]int{}
+	byWord := map[string][]alias{}
+	for _, a := range cands {
+		if !strings.Contains(a.alias, " ") && v.words.known(a.alias) {
+			byWord[a.alias] = append(byWord[a.alias], a)
+		}
+	}
+	if len(byWord) > 0 {
+		for _, p := range items {
+			if p.Brand == "" {
+				continue
+			}
+			k := phrase(tokens(p.Brand))
+			for w := range p.words {
+				for _, a := range byWord[w] {
+					if a.key == k {
+						own[a]++
+					}
+				}
+			}
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		return cands[i].alias < cands[j].alias || (cands[i].alias == cands[j].alias && cands[i].key < cands[j].key)
+	})
+	for _, a := range cands {
+		uses := 0
+		if !strings.Contains(a.alias, " ") {
+			uses = v.words.freq[a.alias]
+		}
+		switch {
+		case taken(a.alias):
+			continue
+		case a.initials && (own[a] < 2 || 2*own[a] <= uses):
+			continue
+		case !a.initials && uses >= 2 && 2*own[a] <= uses: // one title is no evidence of another word
+			continue
+		}
+		v.brands[a.alias], v.brandName[a.alias] = v.brands[a.key], v.brandName[a.key]
+	}
+}
+
+// initials are the first letters of a brand of two words or more ("ti"
+// for "texas instrument"), "" for a brand of one word.
+func initials(k string) string {
+	ws := strings.Fields(k)
+	if len(ws) < 2 {
+		return ""
+	}
+	var b strings.Builder
+	for _, w := range ws {
+		b.WriteByte(w[0])
+	}
+	return b.String()
 }
 
 // categoryPhrases are the ways a message may name a category segment:

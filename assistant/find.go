@@ -18,8 +18,8 @@ import (
 const searchDepth = 100
 
 // find runs the constraints as a search; when nothing matches it relaxes
-// them one at a time (attributes, price, brand, category) and says which
-// it dropped. total counts the matches of the constraints as given.
+// them one at a time (words no product uses, attributes, price, brand,
+// category) and says which it dropped. total counts the matches of the constraints as given.
 func (a *Assistant) find(ctx context.Context, c Constraints, v *Vocabulary, zh bool) (cards []Card, total int, relaxed string, err error) {
 	cards, total, err = a.search(ctx, c, v)
 	if err != nil || len(cards) > 0 {
@@ -29,6 +29,20 @@ func (a *Assistant) find(ctx context.Context, c Constraints, v *Vocabulary, zh b
 		name, zh string
 		drop     func(*Constraints) bool
 	}{
+		{"without the words no product uses", "去掉店里没有的词", func(k *Constraints) bool {
+			var kept []string
+			for _, w := range strings.Fields(k.Query) {
+				if v.words == nil || v.words.known(w) {
+					kept = append(kept, w)
+				}
+			}
+			// all words unknown: the brand, category or price still say something
+			ok := len(kept) < len(strings.Fields(k.Query)) && (len(kept) > 0 || len(k.Brands) > 0 || len(k.Categories) > 0)
+			if ok {
+				k.Query = strings.Join(kept, " ")
+			}
+			return ok
+		}},
 		{"without the colour or attribute", "不限颜色或属性", func(k *Constraints) bool {
 			ok := len(k.Attributes)+len(k.ExcludeAttributes) > 0
 			k.Attributes, k.ExcludeAttributes = nil, nil

@@ -8,3 +8,12 @@ import _ "embed"
 //
 //go:embed testdata/judged.jsonl
 var JudgedSet []byte
+
+// JudgedSetHand is a second judged set, written by hand as shoppers type
+// (misspellings, other currencies, spelled amounts, brand spellings,
+// vague needs, asks the shop cannot meet, English and Chinese, single-
+// and multi-turn): `aisle eval assistant --judged
+// assistant/testdata/judged_hand.jsonl`.
+//
+//go:embed testdata/judged_hand.jsonl
+var JudgedSetHand []byte

@@ -41,6 +41,15 @@ type Parsed struct {
 	Sort              string // price_asc, price_desc, newest, popular
 	Ordinals          []int  // 1-based positions in the last list; -1 is the last one
 	Lang              string // en or zh
+	// AnyAttributes, AnyBrand and AnyPrice lift what an earlier turn set
+	// ("any colour then", "any brand", "whatever price").
+	AnyAttributes, AnyBrand, AnyPrice bool
+	// Corrected maps misspelt words to the catalogue words read instead
+	// ("staplr" → "stapler").
+	Corrected map[string]string
+	// Unknown are words of the query that no product, brand or category
+	// of the catalogue uses: the shop cannot have exactly what they name.
+	Unknown []string
 }
 
 // Topic reports whether the message names products (so it starts a new
@@ -50,7 +59,8 @@ func (p *Parsed) Topic() bool { return p.Query != "" || len(p.Categories) > 0 }
 // modifies reports whether the message changes any constraint.
 func (p *Parsed) modifies() bool {
 	return p.Topic() || len(p.Brands) > 0 || len(p.ExcludeBrands) > 0 || p.MinPrice != nil || p.MaxPrice != nil ||
-		p.Cheaper || p.Pricier || len(p.Attributes) > 0 || len(p.ExcludeAttributes) > 0 || p.Sort != ""
+		p.Cheaper || p.Pricier || len(p.Attributes) > 0 || len(p.ExcludeAttributes) > 0 || p.Sort != "" ||
+		p.AnyAttributes || p.AnyBrand || p.AnyPrice
 }
 
 // zhWords turn Chinese phrases into the English words the rest of the
@@ -79,6 +89,10 @@ var zhWords = map[string]string{
 	"比较": " compare ", "对比": " compare ", "区别": " compare ", "哪个好": " compare ", "哪个更好": " compare ",
 	"类似": " similar ", "相似": " similar ", "差不多": " similar ", "同类": " similar ", "一样的": " similar ",
 	"推荐": " recommend ", "猜我喜欢": " recommend ", "适合我": " for me ",
+	"不限颜色": " any colour ", "颜色无所谓": " any colour ", "什么颜色都行": " any colour ", "不限品牌": " any brand ",
+	"品牌无所谓": " any brand ", "什么牌子都行": " any brand ", "不限价格": " any price ", "价格无所谓": " any price ",
+	"办公椅": "desk chair", "椅子": "chair", "传真机": "fax machine", "笔记本电脑": "laptop", "台灯": "desk lamp",
+	"文件柜": "file cabinet", "收纳盒": "storage box", "回形针": "paper clip", "夹子": "clip", "计数器": "counter",
 	"加入购物车": " addcart ", "加到购物车": " addcart ", "放进购物车": " addcart ", "加购物车": " addcart ",
 	"详情": " show ", "详细": " show ", "介绍一下": " show ", "看看": " show ", "显示": " show ",
 	"便宜一点": " cheaper ", "便宜点": " cheaper ", "更便宜": " cheaper ", "再便宜": " cheaper ", "便宜些": " cheaper ",
@@ -114,11 +128,13 @@ type priceRule struct {
 
 // priceRules read price limits; the first that matches a span wins it.
 var priceRules = []priceRule{
-	{regexp.MustCompile(`(?:between|from)\s*\$?` + num + `\s*(?:dollars?|usd|元|块)?\s*(?:and|to|-|–)\s*\$?` + num + `\s*(?:dollars?|usd)?`), "range"},
+	{regexp.MustCompile(`(?:between|from)\s*\$?` + num + `\s*(?:dollars?|usd|元|块)?\s*(?:and|to|-|–|&)\s*\$?` + num + `\s*(?:dollars?|usd)?`), "range"},
 	{regexp.MustCompile(`\$` + num + `\s*(?:-|–|to)\s*\$?` + num), "range"},
-	{regexp.MustCompile(`在?` + num + `\s*(?:元|块钱|块)?\s*(?:到|至|-|~|和)\s*` + num + `\s*(?:元|块钱|块)?\s*(?:之间)?`), "range"},
+	{regexp.MustCompile(`在?` + num + `\s*(?:元|块钱|块)?\s*(?:到|至|-|~|和|&)\s*` + num + `\s*(?:元|块钱|块)?\s*(?:之间)?`), "range"},
 	{regexp.MustCompile(`(?:under|below|less than|cheaper than|max(?:imum)?|up to|at most|no more than|not more than|within|<=?)\s*\$?` + num + `(?:\s*(?:dollars?|usd|bucks))?`), "max"},
 	{regexp.MustCompile(`\$?` + num + `\s*(?:dollars?|usd|bucks)?\s*(?:or less|or under|or below|and under|max)\b`), "max"},
+	{regexp.MustCompile(`(?:budget(?:\s+(?:is|of))?|(?:can|could|want to|to) spend(?:\s+(?:up to|at most))?)\s*(?:about|around|roughly)?\s*\$?` + num + `(?:\s*dollars?)?`), "max"},
+	{regexp.MustCompile(`预算\s*(?:是|有|为|在|大概|大约)?\s*` + num + `\s*(?:元|块钱|块)?(?:以内|之内|以下)?`), "max"},
 	{regexp.MustCompile(`(?:低于|不超过|少于|不到|小于|最多|不高于)\s*` + num + `\s*(?:元|块钱|块)?`), "max"},
 	{regexp.MustCompile(num + `\s*(?:元|块钱|块|美元|刀)?\s*(?:以下|以内|之内)`), "max"},
 	{regexp.MustCompile(`(?:over|above|more than|at least|min(?:imum)?|>=?)\s*\$?` + num + `(?:\s*(?:dollars?|usd|bucks))?`), "min"},
@@ -126,9 +142,11 @@ var priceRules = []priceRule{
 	{regexp.MustCompile(`(?:高于|超过|多于|大于|至少|不低于)\s*` + num + `\s*(?:元|块钱|块)?`), "min"},
 	{regexp.MustCompile(num + `\s*(?:元|块钱|块|美元|刀)?\s*以上`), "min"},
 	{regexp.MustCompile(`(?:around|about|roughly|approximately|~)\s*\$` + num), "around"},
+	{regexp.MustCompile(`\$?` + num + `\s*(?:dollars?)?\s*(?:or so|-?ish\b|give or take)`), "around"},
 	{regexp.MustCompile(`(?:around|about|roughly|approximately|~)\s*` + num + `\s*(?:dollars?|usd|bucks)`), "around"},
 	{regexp.MustCompile(`(?:大约|大概|左右)?\s*` + num + `\s*(?:元|块钱|块)\s*左右`), "around"},
 	{regexp.MustCompile(`\$` + num), "around"},
+	{regexp.MustCompile(num + `\s*dollars?\b`), "around"}, // "a 100 dollar shredder"
 }
 
 // phraseHints hold, for each phrase rule, words one of which a message
@@ -174,7 +192,7 @@ var ordinalWords = map[string]int{"first": 1, "1st": 1, "second": 2, "2nd": 2, "
 var (
 	ordinalEN = regexp.MustCompile(`\b(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|seventh|7th|eighth|8th|ninth|9th|tenth|10th|last)\b(?:\s*(?:one|item|product))?|(?:number|no\.|#|item|option)\s*(\d{1,2})\b`)
 	ordinalZH = regexp.MustCompile(`第\s*([一二两三四五六七八九十\d]+)\s*(?:个|款|件|种|项)?|最后一(?:个|款|件)`)
-	bothZH    = regexp.MustCompile(`前两(?:个|款|件)|这两(?:个|款|件)|两者|both|the two|first two|top two|them both`)
+	bothZH    = regexp.MustCompile(`前两(?:个|款|件)|这两(?:个|款|件)|两者|both|the two|these two|those two|first two|top two|them both`)
 	negation  = regexp.MustCompile(`(?:don'?t|do not|dont) (?:want|like|need|show)(?: any)?|\b(?:aren'?t|isn'?t|are not|is not)(?: made by| from| by)?|no more|anything but|other than|excluding|except|without|\bnot\b|\bno\b`)
 	only      = regexp.MustCompile(`\b(?:only|just|exclusively)\b`)
 )
@@ -191,6 +209,7 @@ func (v *Vocabulary) Parse(msg string) *Parsed {
 	}
 	s := " " + strings.ToLower(msg) + " "
 	s = strings.NewReplacer("’", "'", "，", ",", "。", ".", "？", "?", "！", "!", "：", ":", "（", "(", "）", ")", "＄", "$", "￥", "", "¥", "").Replace(s)
+	s = normalizeEN(s)
 	// ordinals and "both" first: "第二个" holds a number a price rule would read
 	hasZH := p.Lang == "zh"
 	for _, m := range ordinalZH.FindAllStringSubmatchIndex(s, -1) {
@@ -239,6 +258,19 @@ func (v *Vocabulary) Parse(msg string) *Parsed {
 		s = r.re.ReplaceAllString(s, " ")
 	}
 	s = zhReplacer.Replace(s)
+	if containsAny(s, []string{"any", "all", "whatever", "every", "other", "care"}) {
+		for _, m := range anyOf.FindAllStringSubmatch(s, -1) {
+			switch {
+			case strings.HasPrefix(m[1], "col"):
+				p.AnyAttributes = true
+			case strings.HasPrefix(m[1], "pric"):
+				p.AnyPrice = true
+			default:
+				p.AnyBrand = true
+			}
+		}
+		s = anyOf.ReplaceAllString(s, " ")
+	}
 	for _, m := range ordinalEN.FindAllStringSubmatch(s, -1) {
 		if m[2] != "" {
 			n, _ := strconv.Atoi(m[2])
@@ -299,6 +331,20 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 			ws = append(ws, tokens(f)...)
 		}
 	}
+	for i, w := range ws {
+		if w == "\x01" || w == "\x02" || stopwords[w] || v.words == nil || v.words.known(w) {
+			continue
+		}
+		if _, ok := v.brandName[w]; ok {
+			continue
+		}
+		if c := v.words.correct(w); c != "" && !stopwords[c] {
+			if p.Corrected == nil {
+				p.Corrected = map[string]string{}
+			}
+			p.Corrected[w], ws[i] = c, c
+		}
+	}
 	var query []string
 	catWords := 0 // query words that named a category
 	neg := false
@@ -350,6 +396,9 @@ func (v *Vocabulary) readWords(p *Parsed, s string) {
 		}
 		if !stopwords[w] && !(isHanWord(w) && !v.han) && !isNumber(w) {
 			query = append(query, w)
+			if v.words != nil && !v.words.known(w) {
+				p.Unknown = appendNew(p.Unknown, w)
+			}
 			neg = false
 		}
 		i++

@@ -64,6 +64,27 @@ func TestParse(t *testing.T) {
 		{msg: "黑色的", intent: IntentSearch, color: "black", lang: true},
 		{msg: "和第一个类似的", intent: IntentSimilar, ords: []int{1}, lang: true},
 		{msg: "给我推荐", intent: IntentRecommend, lang: true},
+		// as shoppers type: misspelt, other currencies, spelled amounts, brand spellings, openers
+		{msg: "need a new staplr", intent: IntentSearch, query: "stapler"},
+		{msg: "documnet scanner", intent: IntentSearch, query: "document scanner"},
+		{msg: "a stapler under 20 quid", intent: IntentSearch, query: "stapler", max: fp(20)},
+		{msg: "shredder for less than £80", intent: IntentSearch, query: "shredder", max: fp(80)},
+		{msg: "laminator under 40€", intent: IntentSearch, query: "laminator", max: fp(40)},
+		{msg: "a cordless phone under fifty dollars", intent: IntentSearch, query: "cordless phone", max: fp(50)},
+		{msg: "pens under twenty-five bucks", intent: IntentSearch, query: "pen", max: fp(25)},
+		{msg: "a hundred dollar shredder", intent: IntentSearch, query: "shredder", min: fp(80), max: fp(120)},
+		{msg: "label maker, 30 bucks or so", intent: IntentSearch, query: "label maker", min: fp(24), max: fp(36)},
+		{msg: "gel pens between 5 & 10 dollars", intent: IntentSearch, query: "gel pen", min: fp(5), max: fp(10)},
+		{msg: "my budget is $100, need a laser printer", intent: IntentSearch, query: "laser printer", max: fp(100)},
+		{msg: "预算200块，想要一台喷墨打印机", intent: IntentSearch, query: "inkjet printer", max: fp(200), lang: true},
+		{msg: "compare these two", intent: IntentCompare, ords: []int{1, 2}},
+		{msg: "papermate pens", intent: IntentSearch, query: "pen", brands: []string{"Paper Mate"}},
+		{msg: "sharpies", intent: IntentSearch, brands: []string{"Sharpie"}},
+		{msg: "post-its", intent: IntentSearch, brands: []string{"Post-It"}},
+		{msg: "TI scientific calculator", intent: IntentSearch, query: "scientific calculator", brands: []string{"Texas Instruments"}},
+		{msg: "hmm, any from bostitch instead?", intent: IntentSearch, brands: []string{"BOSTITCH"}},
+		{msg: "do you sell paper shredders?", intent: IntentSearch, query: "paper shredder"},
+		{msg: "white board markers", intent: IntentSearch, query: "dry erase marker"},
 	} {
 		p := v.Parse(c.msg)
 		if p.Intent != c.intent || p.Query != c.query || !slices.Equal(p.Brands, c.brands) || !slices.Equal(p.ExcludeBrands, c.excl) ||
@@ -115,7 +136,8 @@ func TestParseNumber(t *testing.T) {
 // FuzzParse: any message parses without panicking, into prices that are
 // numbers ≥ 0 with min ≤ max, positions in range and valid UTF-8 words.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"stapler under $50", "between 20 and 30", "500元以下的打印机，不要三星", "第十个", "compare #99", "", "$$$", "一千万元以上", "only only not not", "\xff\xfe"} {
+	for _, s := range []string{"stapler under $50", "between 20 and 30", "500元以下的打印机，不要三星", "第十个", "compare #99", "", "$$$", "一千万元以上", "only only not not", "\xff\xfe",
+		"under twenty-five quid", "a hundred and fifty thousand dollars", "£€$5-ish", "fine, any colour then", "预算三百", "staplr calulator lable"} {
 		f.Add(s)
 	}
 	v := demoVocab(f)
@@ -138,4 +160,41 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: intent %q", msg, p.Intent)
 		}
 	})
+}
+
+// "any colour", "any brand", "whatever price" lift what was set before.
+func TestParseAnyOf(t *testing.T) {
+	v := demoVocab(t)
+	for _, c := range []struct {
+		msg                 string
+		attrs, brand, price bool
+	}{
+		{"fine, any colour then", true, false, false},
+		{"any brand is ok", false, true, false},
+		{"I don't care about the price", false, false, true},
+		{"颜色无所谓", true, false, false},
+		{"any good shredders?", false, false, false},
+	} {
+		p := v.Parse(c.msg)
+		if p.AnyAttributes != c.attrs || p.AnyBrand != c.brand || p.AnyPrice != c.price || (p.Query != "" && c.msg != "any good shredders?") {
+			t.Errorf("%q: any colour %v brand %v price %v, query %q", c.msg, p.AnyAttributes, p.AnyBrand, p.AnyPrice, p.Query)
+		}
+	}
+}
+
+// Words no product uses are reported, after spelling is corrected.
+func TestParseUnknownWords(t *testing.T) {
+	v := demoVocab(t)
+	for _, c := range []struct {
+		msg     string
+		unknown []string
+	}{
+		{"a coffee machine", []string{"coffee"}},
+		{"need a new staplr", nil},
+		{"laser printer", nil},
+	} {
+		if p := v.Parse(c.msg); !slices.Equal(p.Unknown, c.unknown) {
+			t.Errorf("%q: unknown %v, want %v", c.msg, p.Unknown, c.unknown)
+		}
+	}
 }

@@ -82,7 +82,8 @@ dollar usd only just not no except without excluding all be see let lets us we o
 much many kind type sort color colour shade please pls plz don dont t s m ve ll re d now then than new here list
 from by made brand brands make maker's buy purchase get ordering order sorted
 he she his her him hers dad mom mum father mother wife husband son daughter kid kids child children friend
-gift present birthday christmas someone somebody looking look looks nice cool pretty awesome love likes liked`)
+gift present birthday christmas someone somebody looking look looks nice cool pretty awesome love likes liked
+sell sells selling carry available but as so hmm um uh okay alright sure either whatever ones`)
 
 func set(s string) map[string]bool {
 	m := map[string]bool{}

@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aisle-dev/aisle/assistant"
@@ -39,6 +40,10 @@ type Expect struct {
 	MaxPrice      *float64          `json:"max_price,omitempty"`
 	Sort          string            `json:"sort,omitempty"`
 	Attributes    map[string]string `json:"attributes,omitempty"`
+	// NoExactMatch marks an ask the catalogue cannot meet ("a coffee
+	// machine", "a Casio stapler"): the reply must say plainly that
+	// nothing matches and still show the closest products.
+	NoExactMatch bool `json:"no_exact_match,omitempty"`
 }
 
 // Turn is one judged message.
@@ -142,7 +147,7 @@ func Run(ctx context.Context, a *assistant.Assistant, cases []Case, mode string)
 			}
 			if miss := check(t.Expect, ans); miss == "" {
 				right++
-			} else if len(rep.Misses) < 30 {
+			} else if len(rep.Misses) < 100 {
 				rep.Misses = append(rep.Misses, fmt.Sprintf("%s#%d %q: %s", c.ID, i+1, t.Message, miss))
 			}
 			if len(ans.Products) == 0 {
@@ -205,7 +210,22 @@ func check(e Expect, ans *assistant.Answer) string {
 			return fmt.Sprintf("attribute %s=%q, want %q", k, c.Attributes[k], v)
 		}
 	}
+	if e.NoExactMatch && (len(ans.Products) == 0 || !saysNoMatch(ans.Reply)) {
+		return fmt.Sprintf("want a plain \"nothing matches\" with the closest products, got %d products: %.80q", len(ans.Products), ans.Reply)
+	}
 	return ""
+}
+
+// saysNoMatch reports whether a reply tells the shopper that nothing
+// matched, as the built-in answers and the model's prompt word it.
+func saysNoMatch(reply string) bool {
+	r := strings.ToLower(reply)
+	for _, w := range []string{"nothing", "no exact", "don't have", "do not have", "couldn't find", "could not find", "没有", "找不到"} {
+		if strings.Contains(r, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameSet(a, b []string) bool {

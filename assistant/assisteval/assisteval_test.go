@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/aisle-dev/aisle/assistant"
@@ -13,27 +14,62 @@ import (
 	"github.com/aisle-dev/aisle/search"
 )
 
-// The built-in understanding on the judged set: at least 150 requests,
-// English and Chinese, no ungrounded product, and the constraints and
-// products of the last measured run (docs/benchmarks.md) within a margin.
+// The built-in understanding on the scripted judged set: at least 150
+// requests, English and Chinese, no ungrounded product, and the
+// constraints and products of the last measured run (docs/benchmarks.md)
+// within a margin.
 func TestJudgedSetBuiltin(t *testing.T) {
-	cases, err := Load(bytes.NewReader(assistant.JudgedSet))
+	testJudgedSet(t, assistant.JudgedSet, "zh-", setShape{conversations: 150, zh: 50, multi: 50})
+}
+
+// The hand-written set: typed as shoppers type, English and Chinese,
+// single- and multi-turn, with asks the shop cannot meet; the same bars.
+func TestHandJudgedSetBuiltin(t *testing.T) {
+	testJudgedSet(t, assistant.JudgedSetHand, "hzh-", setShape{turns: 150, zh: 30, multi: 20, impossible: 5})
+}
+
+// setShape is the least a judged set must hold.
+type setShape struct{ conversations, turns, zh, multi, impossible int }
+
+func testJudgedSet(t *testing.T, data []byte, zhPrefix string, want setShape) {
+	cases, err := Load(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	turns, zh, multi := 0, 0, 0
+	got := setShape{conversations: len(cases)}
 	for _, c := range cases {
-		turns += len(c.Turns)
+		got.turns += len(c.Turns)
 		if len(c.Turns) > 1 {
-			multi++
+			got.multi++
 		}
-		if c.ID[:3] == "zh-" {
-			zh++
+		if strings.HasPrefix(c.ID, zhPrefix) {
+			got.zh++
+		}
+		for _, tu := range c.Turns {
+			if tu.Expect.NoExactMatch {
+				got.impossible++
+			}
 		}
 	}
-	if len(cases) < 150 || zh < 50 || multi < 50 {
-		t.Fatalf("judged set: %d conversations (%d Chinese, %d multi-turn)", len(cases), zh, multi)
+	if got.conversations < want.conversations || got.turns < want.turns || got.zh < want.zh || got.multi < want.multi || got.impossible < want.impossible {
+		t.Fatalf("judged set %+v, want at least %+v", got, want)
 	}
+	rep, err := Run(context.Background(), demoAssistant(t), cases, "builtin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ungrounded != 0 || rep.EmptyAnswers != 0 {
+		t.Errorf("ungrounded share %v, empty answers %d: both must be 0", rep.Ungrounded, rep.EmptyAnswers)
+	}
+	if rep.ConstraintAccuracy < 0.97 || rep.NDCG5 < 0.9 {
+		t.Errorf("constraint accuracy %.3f (want ≥ 0.97), nDCG@5 %.3f (want ≥ 0.9); misses: %v", rep.ConstraintAccuracy, rep.NDCG5, rep.Misses)
+	}
+}
+
+// demoAssistant is the built-in assistant over the demo catalogue (search
+// only, no recommender).
+func demoAssistant(t *testing.T) *assistant.Assistant {
+	t.Helper()
 	f, err := demo.Open(demo.ItemsFile)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +89,7 @@ func TestJudgedSetBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ix.Close()
+	t.Cleanup(func() { ix.Close() })
 	if err := ix.Upsert(context.Background(), items...); err != nil {
 		t.Fatal(err)
 	}
@@ -63,16 +99,27 @@ func TestJudgedSetBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
-	rep, err := Run(context.Background(), a, cases, "builtin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Ungrounded != 0 || rep.EmptyAnswers != 0 {
-		t.Errorf("ungrounded share %v, empty answers %d: both must be 0", rep.Ungrounded, rep.EmptyAnswers)
-	}
-	if rep.ConstraintAccuracy < 0.97 || rep.NDCG5 < 0.9 {
-		t.Errorf("constraint accuracy %.3f (want ≥ 0.97), nDCG@5 %.3f (want ≥ 0.9); misses: %v", rep.ConstraintAccuracy, rep.NDCG5, rep.Misses)
+	t.Cleanup(a.Close)
+	return a
+}
+
+// A turn judged impossible must say plainly that nothing matches.
+func TestCheckNoExactMatch(t *testing.T) {
+	e := Expect{Intent: "search", NoExactMatch: true}
+	for _, c := range []struct {
+		reply string
+		n     int
+		miss  bool
+	}{
+		{"Nothing in the shop is \"coffee\". The closest I have:", 3, false},
+		{"店里没有“coffee”。最接近的：", 2, false},
+		{"I found 34 matches for \"coffee machine\".", 5, true},
+		{"Nothing matches.", 0, true}, // closest products must be shown
+	} {
+		ans := &assistant.Answer{Intent: "search", Reply: c.reply, Products: make([]assistant.Card, c.n)}
+		if miss := check(e, ans); (miss != "") != c.miss {
+			t.Errorf("%q with %d products: miss %q, want miss %v", c.reply, c.n, miss, c.miss)
+		}
 	}
 }
 
