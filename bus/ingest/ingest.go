@@ -51,6 +51,12 @@ type Options struct {
 	// validated one by one and the valid ones stored together, which is
 	// what makes small messages fast (one durable commit per batch).
 	Batch int
+	// InFlight is how many batches may be between being read and being
+	// acknowledged at once (default 4; 1 stores one batch at a time). A
+	// batch is acknowledged only after its own commit; batches in flight
+	// together may commit in any order (the store groups them into one
+	// transaction when they wait together).
+	InFlight int
 }
 
 func (o *Options) defaults() {
@@ -71,6 +77,9 @@ func (o *Options) defaults() {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 256
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = 4
 	}
 }
 
@@ -168,20 +177,33 @@ func (c *Consumer) run(ctx context.Context) error {
 			ch <- msg
 		}
 	}()
+	// batches being stored: each is acknowledged after its commit, while
+	// the next ones are read and stored
+	slots := make(chan struct{}, c.o.InFlight)
+	var inflight sync.WaitGroup
 	defer func() {
 		it.Stop()
 		for range ch { // unacknowledged: redelivered after AckWait
 		}
+		inflight.Wait()
 	}()
 	for {
 		var msgs []jetstream.Msg
 		select {
 		case <-ctx.Done():
 			return nil
+		case slots <- struct{}{}:
+		}
+		select {
+		case <-ctx.Done():
+			<-slots
+			return nil
 		case err := <-errc:
+			<-slots
 			return err
 		case msg, ok := <-ch:
 			if !ok {
+				<-slots
 				return nil
 			}
 			msgs = append(msgs, msg)
@@ -201,7 +223,10 @@ func (c *Consumer) run(ctx context.Context) error {
 				break more
 			}
 		}
-		c.handle(ctx, msgs)
+		inflight.Go(func() {
+			defer func() { <-slots }()
+			c.handle(ctx, msgs)
+		})
 	}
 }
 
