@@ -177,9 +177,13 @@ func (c *Consumer) run(ctx context.Context) error {
 			ch <- msg
 		}
 	}()
-	// batches being stored: each is acknowledged after its commit, while
-	// the next ones are read and stored
-	slots := make(chan struct{}, c.o.InFlight)
+	// Batches being stored (active): each is acknowledged after its own
+	// commit while the next ones are read and stored. While one is being
+	// stored, the next gathers messages until it is full or one in flight
+	// ends, so small messages still make large batches (a batch sent the
+	// moment a slot frees would carry the few messages that arrived since).
+	finished := make(chan struct{}, c.o.InFlight)
+	active := 0
 	var inflight sync.WaitGroup
 	defer func() {
 		it.Stop()
@@ -188,30 +192,46 @@ func (c *Consumer) run(ctx context.Context) error {
 		inflight.Wait()
 	}()
 	for {
+		for active >= c.o.InFlight {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-finished:
+				active--
+			}
+		}
 		var msgs []jetstream.Msg
 		select {
 		case <-ctx.Done():
 			return nil
-		case slots <- struct{}{}:
-		}
-		select {
-		case <-ctx.Done():
-			<-slots
-			return nil
 		case err := <-errc:
-			<-slots
 			return err
+		case <-finished:
+			active--
+			continue
 		case msg, ok := <-ch:
 			if !ok {
-				<-slots
 				return nil
 			}
 			msgs = append(msgs, msg)
 		}
-		// and whatever else is waiting, up to a batch
 		size := len(msgs[0].Data())
 	more:
 		for len(msgs) < c.o.Batch && size < maxBatchBytes {
+			if active == 0 {
+				// nothing being stored: whatever is waiting, at once
+				select {
+				case msg, ok := <-ch:
+					if !ok {
+						break more
+					}
+					msgs = append(msgs, msg)
+					size += len(msg.Data())
+				default:
+					break more
+				}
+				continue
+			}
 			select {
 			case msg, ok := <-ch:
 				if !ok {
@@ -219,12 +239,16 @@ func (c *Consumer) run(ctx context.Context) error {
 				}
 				msgs = append(msgs, msg)
 				size += len(msg.Data())
-			default:
+			case <-finished:
+				active--
+				break more
+			case <-ctx.Done():
 				break more
 			}
 		}
+		active++
 		inflight.Go(func() {
-			defer func() { <-slots }()
+			defer func() { finished <- struct{}{} }()
 			c.handle(ctx, msgs)
 		})
 	}
