@@ -10,11 +10,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aisle-dev/aisle/bus/ingest"
-	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/natstest"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // overlapSink holds the first batch until a second one is being stored
@@ -57,18 +55,7 @@ func TestBatchesInFlight(t *testing.T) {
 		t.Run(fmt.Sprintf("in_flight=%d", tc.inFlight), func(t *testing.T) {
 			nc := natstest.Conn(t)
 			ctx := t.Context()
-			st, err := boltstore.Open(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			eng, err := engine.New(engine.Options{Store: st})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := eng.AddItems(ctx, []catalog.Item{{ID: "pen", Title: "pen", Available: true}}); err != nil {
-				t.Fatal(err)
-			}
+			eng, st := shopWithAPen(t)
 			sink := &overlapSink{Engine: eng, first: make(chan struct{})}
 			name := natstest.Name("INFLIGHT")
 			o := ingest.Options{Stream: "INGEST_" + name, Subject: "test.ingest." + name, DeadSubject: "test.dead." + name,

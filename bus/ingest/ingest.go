@@ -216,35 +216,31 @@ func (c *Consumer) run(ctx context.Context) error {
 			msgs = append(msgs, msg)
 		}
 		size := len(msgs[0].Data())
-	more:
-		for len(msgs) < c.o.Batch && size < maxBatchBytes {
+		// next takes one more message: without waiting when nothing is
+		// being stored, else until one in flight ends
+		next := func() bool {
+			var msg jetstream.Msg
+			ok := false
 			if active == 0 {
-				// nothing being stored: whatever is waiting, at once
 				select {
-				case msg, ok := <-ch:
-					if !ok {
-						break more
-					}
-					msgs = append(msgs, msg)
-					size += len(msg.Data())
+				case msg, ok = <-ch:
 				default:
-					break more
 				}
-				continue
+			} else {
+				select {
+				case msg, ok = <-ch:
+				case <-finished:
+					active--
+				case <-ctx.Done():
+				}
 			}
-			select {
-			case msg, ok := <-ch:
-				if !ok {
-					break more
-				}
+			if ok {
 				msgs = append(msgs, msg)
 				size += len(msg.Data())
-			case <-finished:
-				active--
-				break more
-			case <-ctx.Done():
-				break more
 			}
+			return ok
+		}
+		for len(msgs) < c.o.Batch && size < maxBatchBytes && next() {
 		}
 		active++
 		inflight.Go(func() {
