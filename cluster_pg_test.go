@@ -238,6 +238,24 @@ func BenchmarkRESTIngestPostgres(b *testing.B) {
 	}
 }
 
+// BenchmarkRESTIngestIdempotentPostgres: as BenchmarkRESTIngestPostgres
+// with one replica, each batch sent with its own Idempotency-Key (the
+// path a retrying client, and the stream consumer, take).
+//
+//	go test -run XXX -bench RESTIngestIdempotentPostgres -benchtime 60x .
+func BenchmarkRESTIngestIdempotentPostgres(b *testing.B) {
+	cfg := clusterConfigTB(b)
+	cfg.Store = pgtest.URL(b)
+	cfg.Data = b.TempDir()
+	_, url, _ := replicaTB(b, cfg, "r0")
+	resp, err := http.Post(url+"/api/items", "application/json", strings.NewReader(benchItems()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	ingestLoadWith(b, []string{url}, "", true)
+}
+
 // benchItems is a JSON array of the ingest benchmarks' 1,000 items.
 func benchItems() string {
 	var items strings.Builder
@@ -255,7 +273,11 @@ func benchItems() string {
 // ingestLoad posts b.N batches of 1,000 events (50 new users each) from
 // 4 clients spread round-robin over urls (with the admin key when key is
 // not empty), each expecting 200, and reports events/s.
-func ingestLoad(b *testing.B, urls []string, key string) {
+func ingestLoad(b *testing.B, urls []string, key string) { ingestLoadWith(b, urls, key, false) }
+
+// ingestLoadWith is ingestLoad, each batch with its own Idempotency-Key
+// when keyed.
+func ingestLoadWith(b *testing.B, urls []string, key string, keyed bool) {
 	n := len(urls)
 	batches := make([]string, b.N)
 	for k := range batches {
@@ -289,6 +311,9 @@ func ingestLoad(b *testing.B, urls []string, key string) {
 				req.Header.Set("Content-Type", "application/json")
 				if key != "" {
 					req.Header.Set("Authorization", "Bearer "+key)
+				}
+				if keyed {
+					req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", k))
 				}
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {

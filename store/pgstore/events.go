@@ -111,7 +111,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if err := s.ensurePartitions(ctx, evs); err != nil {
 		return err
 	}
-	err := s.appendGrouped(ctx, evs)
+	err := s.appendGrouped(ctx, evs, nil)
 	if isNoPartition(err) {
 		// retention on another replica dropped a month this store had
 		// seen: forget what it knew and create what is missing
@@ -119,7 +119,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 		if err := s.ensurePartitions(ctx, evs); err != nil {
 			return err
 		}
-		err = s.appendGrouped(ctx, evs)
+		err = s.appendGrouped(ctx, evs, nil)
 	}
 	return err
 }
@@ -136,39 +136,6 @@ func storable(evs []events.Event) error {
 			}
 		}
 	}
-	return nil
-}
-
-// appendIn writes evs inside a write transaction with COPY.
-func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, st *state, evs []events.Event) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	first := st.lastSeq + 1
-	for i := range evs {
-		st.lastSeq++
-		evs[i].Seq = uint64(st.lastSeq)
-	}
-	order := byUser(evs)
-	if err := s.copyEvents(ctx, tx, order); err != nil {
-		return err
-	}
-	// Users seen for the first time are created with the time of their
-	// first event in the batch.
-	ids, docs := userDocs(order)
-	rows, err := tx.Query(ctx, `INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
-		ON CONFLICT DO NOTHING RETURNING id`, s.shop, ids, docs)
-	if err != nil {
-		return fmt.Errorf("create the batch's new users: %w", err)
-	}
-	newUsers, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("create the batch's new users: %w", err)
-	}
-	st.nUsers += int64(len(newUsers))
-	st.nEvents += int64(len(evs))
-	p, _ := json.Marshal(EventsPayload{FirstSeq: uint64(first), LastSeq: uint64(st.lastSeq), Count: len(evs), NewUsers: newUsers})
-	st.emit(KindEventsAppend, p)
 	return nil
 }
 
@@ -511,56 +478,91 @@ func (s *Store) AppendEventsOnce(ctx context.Context, key string, bodyHash [32]b
 	return rc, replay, err
 }
 
+// appendEventsOnce answers from the key when it is known, and otherwise
+// stores the batch on the chain with the key inserted in its serialised
+// tail (see chainTx): a retry racing its original, on any replica, finds
+// the key taken there, its events are removed in the same transaction,
+// and it answers from the key. An empty batch (nothing to put on the
+// chain) only records its key, holding the shop's row.
 func (s *Store) appendEventsOnce(ctx context.Context, key string, bodyHash [32]byte, evs []events.Event, now time.Time, ttl time.Duration) (store.Receipt, bool, error) {
 	if key == "" || len(key) > store.MaxIdempotencyKeyLen {
 		return store.Receipt{}, false, fmt.Errorf("idempotency key must be 1 to %d bytes", store.MaxIdempotencyKeyLen)
 	}
+	if err := storable(evs); err != nil {
+		return store.Receipt{}, false, err
+	}
+	if rc, known, err := s.receipt(ctx, s.pool, key, bodyHash, now, ttl); known || err != nil {
+		return rc, known, err
+	}
+	if len(evs) == 0 {
+		return s.recordEmptyOnce(ctx, key, bodyHash, now, ttl)
+	}
 	if err := s.ensurePartitions(ctx, evs); err != nil {
 		return store.Receipt{}, false, err
 	}
+	k := &onceKey{key: key, hash: bodyHash, now: now, ttl: ttl}
+	if err := s.appendGrouped(ctx, evs, k); err != nil {
+		return store.Receipt{}, false, err
+	}
+	if k.stored {
+		return store.Receipt{BodyHash: bodyHash, Accepted: len(evs), FirstSeq: evs[0].Seq, At: now.UTC()}, false, nil
+	}
+	resetSeqs(evs)
+	rc, known, err := s.receipt(ctx, s.pool, key, bodyHash, now, ttl)
+	if err == nil && !known {
+		err = fmt.Errorf("idempotency key %q was taken by another batch and is gone again; retry", key)
+	}
+	return rc, known, err
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// receipt reads the receipt of key: known when the key is remembered and
+// not past ttl, an error wrapping store.ErrIdempotencyConflict when it was
+// used for another body.
+func (s *Store) receipt(ctx context.Context, q querier, key string, bodyHash [32]byte, now time.Time, ttl time.Duration) (rc store.Receipt, known bool, err error) {
+	var hash []byte
+	var first int64
+	err = q.QueryRow(ctx, `SELECT body_hash, accepted, first_seq, at FROM idempotency WHERE shop = $1 AND key = $2`, s.shop, key).
+		Scan(&hash, &rc.Accepted, &first, &rc.At)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.Receipt{}, false, nil
+	case err != nil:
+		return store.Receipt{}, false, fmt.Errorf("read idempotency key %q: %w", key, err)
+	}
+	copy(rc.BodyHash[:], hash)
+	rc.FirstSeq, rc.At = uint64(first), rc.At.UTC()
+	if now.Sub(rc.At) >= ttl {
+		return store.Receipt{}, false, nil
+	}
+	if rc.BodyHash != bodyHash {
+		return store.Receipt{}, false, fmt.Errorf("%w: key %q was used at %s for a batch with a different body; use a new key for a new batch", store.ErrIdempotencyConflict, key, rc.At.Format(time.RFC3339))
+	}
+	return rc, true, nil
+}
+
+// recordEmptyOnce remembers the key of an empty batch.
+func (s *Store) recordEmptyOnce(ctx context.Context, key string, bodyHash [32]byte, now time.Time, ttl time.Duration) (store.Receipt, bool, error) {
 	var rc store.Receipt
 	replay := false
 	err := s.write(ctx, func(tx pgx.Tx, st *state) error {
-		replay = false
-		if _, err := tx.Exec(ctx, `DELETE FROM idempotency WHERE shop = $1 AND key IN
-			(SELECT key FROM idempotency WHERE shop = $1 AND at < $2 ORDER BY at LIMIT $3)`, s.shop, now.Add(-ttl), expirePerBatch); err != nil {
-			return fmt.Errorf("drop expired idempotency keys: %w", err)
-		}
-		var hash []byte
-		var first int64
-		err := tx.QueryRow(ctx, `SELECT body_hash, accepted, first_seq, at FROM idempotency WHERE shop = $1 AND key = $2`, s.shop, key).
-			Scan(&hash, &rc.Accepted, &first, &rc.At)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return fmt.Errorf("read idempotency key %q: %w", key, err)
-		default:
-			copy(rc.BodyHash[:], hash)
-			rc.FirstSeq, rc.At = uint64(first), rc.At.UTC()
-			if now.Sub(rc.At) < ttl {
-				if rc.BodyHash != bodyHash {
-					return fmt.Errorf("%w: key %q was used at %s for a batch with a different body; use a new key for a new batch", store.ErrIdempotencyConflict, key, rc.At.Format(time.RFC3339))
-				}
-				replay = true
-				return nil
-			}
-		}
-		if err := s.appendIn(ctx, tx, st, evs); err != nil {
+		var known bool
+		var err error
+		if rc, known, err = s.receipt(ctx, tx, key, bodyHash, now, ttl); known || err != nil {
+			replay = known
 			return err
 		}
-		rc = store.Receipt{BodyHash: bodyHash, Accepted: len(evs), At: now.UTC()}
-		if len(evs) > 0 {
-			rc.FirstSeq = evs[0].Seq
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO idempotency (shop, key, body_hash, accepted, first_seq, at) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (shop, key) DO UPDATE SET body_hash = excluded.body_hash, accepted = excluded.accepted, first_seq = excluded.first_seq, at = excluded.at`,
-			s.shop, key, bodyHash[:], rc.Accepted, int64(rc.FirstSeq), rc.At)
+		rc = store.Receipt{BodyHash: bodyHash, At: now.UTC()}
+		_, err = tx.Exec(ctx, `INSERT INTO idempotency (shop, key, body_hash, accepted, first_seq, at) VALUES ($1, $2, $3, 0, 0, $4)
+			ON CONFLICT (shop, key) DO UPDATE SET body_hash = excluded.body_hash, accepted = 0, first_seq = 0, at = excluded.at`,
+			s.shop, key, bodyHash[:], rc.At)
 		return err
 	})
 	if err != nil {
-		for i := range evs {
-			evs[i].Seq = 0
-		}
 		return store.Receipt{}, false, err
 	}
 	return rc, replay, nil

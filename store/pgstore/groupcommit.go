@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,9 +22,22 @@ const maxAppendTx = 4
 type appendReq struct {
 	ctx   context.Context
 	evs   []events.Event
+	key   *onceKey // an idempotent batch (AppendEventsOnce), nil otherwise
 	err   error
 	taken bool // a leader took it into a group
 	done  chan struct{}
+}
+
+// onceKey is the idempotency key of a batch on the chain: inserted in the
+// chain's serialised tail, where stored reports whether this batch took
+// it (false: the key was taken meanwhile, and the batch's events were
+// removed again in the same transaction).
+type onceKey struct {
+	key    string
+	hash   [32]byte
+	now    time.Time
+	ttl    time.Duration
+	stored bool
 }
 
 // appender runs the event batches of one store as a chain of
@@ -47,8 +61,8 @@ type appender struct {
 }
 
 // appendGrouped stores evs through the chain and returns its outcome.
-func (s *Store) appendGrouped(ctx context.Context, evs []events.Event) error {
-	req := &appendReq{ctx: ctx, evs: evs, done: make(chan struct{})}
+func (s *Store) appendGrouped(ctx context.Context, evs []events.Event, key *onceKey) error {
+	req := &appendReq{ctx: ctx, evs: evs, key: key, done: make(chan struct{})}
 	a := &s.appender
 	a.mu.Lock()
 	if a.cond == nil {
@@ -231,20 +245,65 @@ func (s *Store) chainTx(ctx context.Context, conn *pgx.Conn, group []*appendReq,
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT aisle_chain_wait($1, $2)`, s.shop, link)
+	// scan[i] is the key the i-th statement answers for (nil: no answer
+	// to read)
+	scan := []*onceKey{nil}
+	keyed := false
 	for k, r := range group {
 		ids, docs := userDocs(byUser(r.evs))
-		b.Queue(`WITH nu AS (INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
+		first, last := int64(r.evs[0].Seq), int64(r.evs[len(r.evs)-1].Seq)
+		if r.key == nil {
+			b.Queue(`WITH nu AS (INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
 				ON CONFLICT DO NOTHING RETURNING id),
 			o AS (INSERT INTO outbox (shop, id, kind, payload) SELECT $1, $4, $5, json_strip_nulls(json_build_object(
 				'first_seq', $6::bigint, 'last_seq', $7::bigint, 'count', $8::integer, 'new_users', (SELECT json_agg(id ORDER BY id) FROM nu))))
 			UPDATE shop_tally SET n_users = n_users + (SELECT count(*) FROM nu), n_events = n_events + $8, chain_done = $9 WHERE shop = $1`,
-			s.shop, ids, docs, outboxBefore+int64(k)+1, KindEventsAppend, int64(r.evs[0].Seq), int64(r.evs[len(r.evs)-1].Seq), len(r.evs), link)
+				s.shop, ids, docs, outboxBefore+int64(k)+1, KindEventsAppend, first, last, len(r.evs), link)
+			scan = append(scan, nil)
+			continue
+		}
+		if !keyed {
+			// the keys past their time, a few per group (the insert
+			// below also takes over an expired key still present)
+			b.Queue(`DELETE FROM idempotency WHERE shop = $1 AND key IN
+				(SELECT key FROM idempotency WHERE shop = $1 AND at < $2 ORDER BY at LIMIT $3)`, s.shop, r.key.now.Add(-r.key.ttl), expirePerBatch)
+			scan = append(scan, nil)
+			keyed = true
+		}
+		r.key.stored = false
+		// The key is taken here, where the shop's batches commit one at a
+		// time: if another batch took it first (a retry racing its
+		// original, on this replica or another), this batch's events go
+		// again, nothing else is written, and the caller answers from the
+		// key. Its numbers stay unused, like a failed batch's.
+		b.Queue(`WITH k AS (INSERT INTO idempotency AS x (shop, key, body_hash, accepted, first_seq, at) VALUES ($1, $10, $11, $8, $6, $12)
+				ON CONFLICT (shop, key) DO UPDATE SET body_hash = excluded.body_hash, accepted = excluded.accepted, first_seq = excluded.first_seq, at = excluded.at
+				WHERE x.at < $13 RETURNING 1),
+			gone AS (DELETE FROM events WHERE shop = $1 AND seq BETWEEN $6 AND $7 AND NOT EXISTS (SELECT FROM k)),
+			nu AS (INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
+				WHERE EXISTS (SELECT FROM k) ON CONFLICT DO NOTHING RETURNING id),
+			o AS (INSERT INTO outbox (shop, id, kind, payload) SELECT $1, $4, $5, json_strip_nulls(json_build_object(
+				'first_seq', $6::bigint, 'last_seq', $7::bigint, 'count', $8::integer, 'new_users', (SELECT json_agg(id ORDER BY id) FROM nu)))
+				WHERE EXISTS (SELECT FROM k)),
+			t AS (UPDATE shop_tally SET n_users = n_users + (SELECT count(*) FROM nu),
+				n_events = n_events + CASE WHEN EXISTS (SELECT FROM k) THEN $8 ELSE 0 END, chain_done = $9 WHERE shop = $1)
+			SELECT EXISTS (SELECT FROM k)`,
+			s.shop, ids, docs, outboxBefore+int64(k)+1, KindEventsAppend, first, last, len(r.evs), link,
+			r.key.key, r.key.hash[:], r.key.now.UTC(), r.key.now.Add(-r.key.ttl))
+		scan = append(scan, r.key)
 	}
 	b.Queue(`COMMIT`)
 	b.Queue(`SELECT pg_advisory_unlock(aisle_chain_class($1), aisle_chain_obj($2))`, s.shop, link)
+	scan = append(scan, nil, nil)
 	br := conn.SendBatch(ctx, b)
 	for i := range b.Len() {
-		if _, err := br.Exec(); err != nil {
+		var err error
+		if into := scan[i]; into != nil {
+			err = br.QueryRow().Scan(&into.stored)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			br.Close()
 			if i == b.Len()-1 {
 				return true, fmt.Errorf("release the chain lock: %w", err)
