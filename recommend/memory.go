@@ -42,7 +42,7 @@ func (s *Service) MemoryBytes() Memory {
 	s.profiles.mu.RLock()
 	m.Histories = mapBytes(len(s.profiles.users), 16+8)
 	for id, p := range s.profiles.users {
-		m.Histories += int64(len(id)) + int64(unsafe.Sizeof(*p)) + int64(cap(p.entries))*int64(unsafe.Sizeof(profileEntry{})) + mapBytes(len(p.at), 4+8)
+		m.Histories += int64(len(id)) + int64(unsafe.Sizeof(*p)) + int64(cap(p.entries))*int64(unsafe.Sizeof(profileEntry{})) + mapBytes(len(p.at), 4+8) + int64(cap(p.gone))*4
 	}
 	s.profiles.mu.RUnlock()
 	s.ledger.mu.RLock()

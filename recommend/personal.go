@@ -76,12 +76,17 @@ const maxModelHistory = 2000
 // userHistory reads the user's history from memory: never a scan of the
 // event log, whatever its length.
 func (s *Service) userHistory(_ context.Context, user string) (*history, error) {
-	return s.historyOf(s.profiles.of(user)), nil
+	entries, gone := s.profiles.of(user)
+	return s.historyOf(entries, gone), nil
 }
 
-// historyOf builds a history from a user's profile entries (oldest first).
-func (s *Service) historyOf(entries []profileEntry) *history {
-	h := &history{exclude: map[int32]bool{}}
+// historyOf builds a history from a user's profile entries (oldest first)
+// and the items excluded beyond the history's bound.
+func (s *Service) historyOf(entries []profileEntry, gone []int32) *history {
+	h := &history{exclude: make(map[int32]bool, len(gone))}
+	for _, it := range gone {
+		h.exclude[it] = true
+	}
 	var newest int64
 	for _, e := range entries {
 		newest = max(newest, e.last)

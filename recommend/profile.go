@@ -16,7 +16,12 @@ import (
 // A history holds at most max entries (Config.MaxHistory), so memory is
 // bounded by users × max however long the event log grows: at the bound
 // the eighth of the entries touched least recently goes, entries of an
-// excluded type (a purchase) only when every other entry has gone.
+// excluded type (a purchase) only when every other entry has gone. An
+// excluded entry that goes anyway (a user with more purchases or ratings
+// than the bound) leaves its item in the profile's gone list, 4 bytes,
+// so what the user bought stays excluded however long ago and however
+// many there are: the bound limits the history a model reads, never the
+// promise not to recommend again what was bought.
 type profiles struct {
 	mu    sync.RWMutex
 	users map[string]*profile
@@ -29,6 +34,8 @@ type profiles struct {
 type profile struct {
 	entries []profileEntry
 	at      map[int32]int // item → index in entries, once entries grow
+	// gone holds, sorted, the items of excluded entries the bound evicted
+	gone []int32
 }
 
 type profileEntry struct {
@@ -119,12 +126,24 @@ func (p *profile) evictOldest(n int) {
 		}
 		return 0
 	})
+	for _, e := range p.entries[:n] {
+		if e.excluded {
+			p.addGone(e.item)
+		}
+	}
 	p.entries = slices.Delete(p.entries, 0, n)
 	if p.at != nil {
 		clear(p.at)
 		for i, e := range p.entries {
 			p.at[e.item] = i
 		}
+	}
+}
+
+// addGone records item as excluded beyond the bound.
+func (p *profile) addGone(item int32) {
+	if i, ok := slices.BinarySearch(p.gone, item); !ok {
+		p.gone = slices.Insert(p.gone, i, item)
 	}
 }
 
@@ -141,13 +160,16 @@ func (ps *profiles) forget(user string) {
 }
 
 // of returns a copy of the user's entries, oldest first (by their newest
-// event); nil for a user without events.
-func (ps *profiles) of(user string) []profileEntry {
+// event), and of the items excluded beyond the bound (sorted); nil for a
+// user without events.
+func (ps *profiles) of(user string) ([]profileEntry, []int32) {
 	ps.mu.RLock()
 	p := ps.users[user]
 	var out []profileEntry
+	var gone []int32
 	if p != nil {
 		out = slices.Clone(p.entries)
+		gone = slices.Clone(p.gone)
 	}
 	ps.mu.RUnlock()
 	slices.SortFunc(out, func(a, b profileEntry) int {
@@ -156,5 +178,5 @@ func (ps *profiles) of(user string) []profileEntry {
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
-	return out
+	return out, gone
 }

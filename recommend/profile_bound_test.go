@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/varint"
 )
 
 // Issue 12, remaining goal 1: a user's history is bounded (newest kept,
@@ -57,7 +58,8 @@ func TestProfileHistoryIsBounded(t *testing.T) {
 				ps.add("u", e.item, 1, e.ts, e.excluded)
 			}
 			var got []int32
-			for _, e := range ps.of("u") {
+			entries, _ := ps.of("u")
+			for _, e := range entries {
 				got = append(got, e.item)
 			}
 			if !slices.Equal(got, c.want) {
@@ -83,6 +85,54 @@ func TestProfileHistoryIsBounded(t *testing.T) {
 				ps.add("u", got[0], 2, 1000, false)
 				if len(p.entries) != n {
 					t.Fatalf("a repeat of a kept item changed the count %d → %d", n, len(p.entries))
+				}
+			}
+		})
+	}
+}
+
+// A user with more purchases than the bound keeps every purchased item
+// excluded: the bound may drop a purchase from the history a model reads,
+// never from the exclusions (served ML-1M returned 231 rated items when
+// heavy raters' oldest ratings were evicted).
+func TestEvictedPurchasesStayExcluded(t *testing.T) {
+	cases := []struct {
+		name     string
+		max      int
+		bought   int
+		views    int
+		wantGone []int32
+	}{
+		{"under the bound", 10, 5, 0, nil},
+		{"purchases kept over views", 6, 5, 4, nil},
+		{"more purchases than the bound", 4, 10, 0, []int32{0, 1, 2, 3, 4, 5}},
+		{"unbounded", 0, 50, 0, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ps := newProfiles(c.max)
+			ts := int64(0)
+			for i := range c.bought {
+				ts++
+				ps.add("u", int32(i), 1, ts, true)
+			}
+			for i := range c.views {
+				ts++
+				ps.add("u", int32(1000+i), 1, ts, false)
+			}
+			entries, gone := ps.of("u")
+			if !slices.Equal(gone, c.wantGone) {
+				t.Fatalf("gone = %v, want %v", gone, c.wantGone)
+			}
+			h := (&Service{cfg: Config{HistoryLen: 10}}).historyOf(entries, gone)
+			for i := range c.bought {
+				if !h.exclude[int32(i)] {
+					t.Errorf("bought item %d is not excluded", i)
+				}
+			}
+			for i := range c.views {
+				if h.exclude[int32(1000+i)] {
+					t.Errorf("viewed item %d is excluded", 1000+i)
 				}
 			}
 		})
@@ -162,5 +212,38 @@ func TestRowWeightsAreBounded(t *testing.T) {
 				t.Error("the strongest interest was dropped")
 			}
 		})
+	}
+}
+
+// The items excluded beyond the bound survive a snapshot, remapped like
+// every other item, and a deleted item drops out of them.
+func TestGoneSurvivesTheSnapshot(t *testing.T) {
+	ps := newProfiles(2)
+	for i := range int32(6) {
+		ps.add("u", i, 1, int64(i), true)
+	}
+	_, wantGone := ps.of("u")
+	if len(wantGone) == 0 {
+		t.Fatal("nothing went beyond the bound")
+	}
+	e := &enc{}
+	ps.encode(e)
+	// item k becomes k+10, item 1 was deleted
+	remap := []int32{10, -1, 12, 13, 14, 15}
+	back := newProfiles(2)
+	d := &dec{varint.NewReader(e.b)}
+	back.decode(d, remap)
+	if !d.OK() || d.Len() != 0 {
+		t.Fatalf("decode: ok %v, %d bytes left", d.OK(), d.Len())
+	}
+	_, gone := back.of("u")
+	var want []int32
+	for _, it := range wantGone {
+		if remap[it] >= 0 {
+			want = append(want, remap[it])
+		}
+	}
+	if !slices.Equal(gone, want) {
+		t.Fatalf("gone after the snapshot = %v, want %v", gone, want)
 	}
 }

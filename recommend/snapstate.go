@@ -13,7 +13,7 @@ import (
 
 // stateVersion is the version of the service state's encoding inside a
 // snapshot file (internal/snapshot frames it); another is not read.
-const stateVersion = 1
+const stateVersion = 2
 
 // coverWindow is how many Seqs below the newest covered one a snapshot
 // lists individually: writers commit out of Seq order, so an event with a
@@ -280,6 +280,10 @@ func (ps *profiles) encode(e *enc) {
 			e.u(x.seq)
 			e.flag(x.excluded)
 		}
+		e.count(len(p.gone))
+		for _, it := range p.gone {
+			e.item(it)
+		}
 	}
 }
 
@@ -482,13 +486,18 @@ func (ps *profiles) decode(d *dec, remap []int32) {
 				p.entries = append(p.entries, x)
 			}
 		}
+		for range d.count() {
+			if it := d.item(remap); it >= 0 {
+				p.addGone(it)
+			}
+		}
 		if len(p.entries) > indexFrom {
 			p.at = make(map[int32]int, len(p.entries)*2)
 			for i, x := range p.entries {
 				p.at[x.item] = i
 			}
 		}
-		if len(p.entries) > 0 {
+		if len(p.entries) > 0 || len(p.gone) > 0 {
 			ps.users[u] = p
 		}
 	}
