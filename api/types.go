@@ -101,9 +101,6 @@ type PopularRecs struct {
 // TrendingRecs answers GET /api/trending.
 type TrendingRecs struct {
 	Items []recommend.Item `json:"items"`
-	// RequestID identifies this answer: send it back (with the item's
-	// position) on the click, cart or purchase that follows (issue 15).
-	RequestID string `json:"request_id"`
 	// Variant is the experiment variant that served the answer (absent
 	// outside experiments).
 	Variant string `json:"variant,omitempty"`

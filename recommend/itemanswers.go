@@ -84,15 +84,24 @@ func (s *Service) Trending(req Request) *Answer {
 	scores := make([]float32, len(info))
 	s.ledger.trending(scores)
 	items := toItems(topN(scores, req.pool(5, 0), f.allows, true), info, "trending")
-	if len(items) < req.want() { // nothing grows: fall back to recent popularity
-		clear(scores)
-		s.ledger.popular(s.cfg.TrendingLong, scores)
-		taken := map[string]bool{}
-		for _, it := range items {
-			taken[it.ID] = true
+	// too little grows: fall back to recent popularity, then (after a
+	// quiet spell longer than the long window) to popularity over all time
+	taken := map[string]bool{}
+	for _, it := range items {
+		taken[it.ID] = true
+	}
+	for _, fb := range []struct {
+		window time.Duration
+		reason string
+	}{{s.cfg.TrendingLong, "popular recently"}, {0, "popular"}} {
+		if len(items) >= req.want() {
+			break
 		}
-		for _, it := range toItems(topN(scores, max(req.N*2, req.want()), f.allows, true), info, "popular recently") {
+		clear(scores)
+		s.ledger.popular(fb.window, scores)
+		for _, it := range toItems(topN(scores, max(req.N*2, req.want()), f.allows, true), info, fb.reason) {
 			if !taken[it.ID] {
+				taken[it.ID] = true
 				items = append(items, it)
 			}
 		}

@@ -355,7 +355,8 @@ func (u *UI) post(l level, h http.HandlerFunc) http.HandlerFunc {
 		setSecurityHeaders(w)
 		if o := r.Header.Get("Origin"); o != "" {
 			ou, err := url.Parse(o)
-			if err != nil || ou.Host != r.Host {
+			// the scheme too: ftp://same-host is another origin
+			if err != nil || ou.Host != r.Host || (ou.Scheme != "http" && ou.Scheme != "https") {
 				http.Error(w, "cross-origin request refused", http.StatusForbidden)
 				return
 			}
