@@ -29,9 +29,9 @@ func TestQuantRecall(t *testing.T) {
 		for _, c := range []struct {
 			quant   Quant
 			rescore bool
-		}{{Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}} {
-			if dim != 64 && !(c.quant == Int8 && c.rescore) {
-				continue // the odd dimension (padding) once, with the default storage
+		}{{Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}, {PQ, true}} {
+			if dim != 64 && !(c.rescore && (c.quant == Int8 || c.quant == PQ)) {
+				continue // the odd dimension (padding, unequal sub-vectors) once, with the storages served
 			}
 			t.Run(fmt.Sprintf("dim=%d/%s/rescore=%v", dim, c.quant, c.rescore), func(t *testing.T) {
 				x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 3, Quant: c.quant}, nil)
@@ -107,7 +107,7 @@ func TestQuantScoresCloseToExact(t *testing.T) {
 func TestQuantAddAndEdgeVectors(t *testing.T) {
 	const dim = 16
 	vecs := clustered(2000, dim, 20, 0.3, 11)
-	for _, quant := range []Quant{Int8, Int8Dim} {
+	for _, quant := range []Quant{Int8, Int8Dim, PQ} {
 		x, err := BuildIVF(context.Background(), dim, vecs[:1500*dim], IVFOptions{Seed: 1, Quant: quant, Rerank: 2000}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -135,7 +135,7 @@ func TestParseQuant(t *testing.T) {
 		in   string
 		want Quant
 		ok   bool
-	}{{"float32", Float32, true}, {"int8", Int8, true}, {"int8dim", Int8Dim, true}, {"pq", 0, false}, {"", 0, false}} {
+	}{{"float32", Float32, true}, {"int8", Int8, true}, {"int8dim", Int8Dim, true}, {"pq", PQ, true}, {"PQ", 0, false}, {"", 0, false}} {
 		got, err := ParseQuant(c.in)
 		if (err == nil) != c.ok || got != c.want {
 			t.Errorf("ParseQuant(%q) = %v, %v", c.in, got, err)
@@ -192,5 +192,60 @@ func TestCodeScoresAndDecodes(t *testing.T) {
 	}
 	if s := q.Score(Encode(make([]float32, 36))); s == s {
 		t.Fatalf("score of another dimension = %v, want NaN", s)
+	}
+}
+
+// TestPQCodes checks the product quantiser on its own: sub-vectors cover
+// the dimensions exactly (unequal lengths included), codes decode to the
+// nearest centroid of each sub-vector, ADC scores equal the dot product
+// with the decoded vector, and PQ costs m bytes an item in the index.
+func TestPQCodes(t *testing.T) {
+	for _, c := range []struct{ dim, m int }{{16, 4}, {17, 5}, {33, 33}, {8, 1}} {
+		t.Run(fmt.Sprintf("dim=%d/m=%d", c.dim, c.m), func(t *testing.T) {
+			vecs := clustered(1200, c.dim, 12, 0.4, 4)
+			x, err := BuildIVF(context.Background(), c.dim, vecs, IVFOptions{Seed: 1, Quant: PQ, PQSub: c.m, Lists: 8}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := x.pq
+			if b.m() != c.m || b.bounds[0] != 0 || b.bounds[c.m] != c.dim {
+				t.Fatalf("bounds %v for dim %d, m %d", b.bounds, c.dim, c.m)
+			}
+			for s := 0; s < c.m; s++ {
+				if b.bounds[s+1] <= b.bounds[s] {
+					t.Fatalf("empty sub-vector %d: %v", s, b.bounds)
+				}
+			}
+			if got := x.VectorBytes(); got != int64(1200*(c.m+4)) {
+				t.Fatalf("VectorBytes %d, want %d", got, 1200*(c.m+4))
+			}
+			q := uniform(1, c.dim, 5)
+			lut := b.table(q)
+			code := make([]int8, c.m)
+			dec := make([]float32, c.dim)
+			var errSum, normSum float64
+			for i := 0; i < 1200; i++ {
+				v := vecs[i*c.dim : (i+1)*c.dim]
+				b.encode(code, v)
+				b.decode(dec, code)
+				var sc [1]float32
+				scorePQ(sc[:], code, lut, c.m)
+				if want := vek32.Dot(q, dec); math.Abs(float64(sc[0]-want)) > 1e-4*(1+math.Abs(float64(want))) {
+					t.Fatalf("item %d: ADC %v, dot with decoded %v", i, sc[0], want)
+				}
+				errSum += float64(vek32.Distance(v, dec))
+				normSum += float64(vek32.Norm(v))
+			}
+			// 12 clusters, ≥ 256 centroids a sub-vector: the codes are close
+			if r := errSum / normSum; r > 0.35 {
+				t.Fatalf("relative reconstruction error %.3f", r)
+			}
+		})
+	}
+	if _, err := BuildIVF(context.Background(), 4, uniform(10, 4, 1), IVFOptions{Quant: PQ, PQSub: 5}, nil); err == nil {
+		t.Fatal("5 sub-vectors of 4 dimensions built")
+	}
+	if _, err := BuildIVF(context.Background(), 4, nil, IVFOptions{Quant: PQ}, nil); err == nil {
+		t.Fatal("PQ index built without training vectors")
 	}
 }
