@@ -20,7 +20,9 @@ import (
 // (their history excluded, the protocol's targets relevant) by the exact
 // float32 scan, by IVF over float32, and by IVF over int8 (per-vector and
 // per-dimension scales, with and without exact re-ranking of the short
-// list), and NDCG@10 and recall@10 against the exact scan are reported.
+// list), and by IVF over PQ codes (8, 16 and 32 bytes, re-ranked by the
+// float32 vectors or by int8 codes, or not at all); NDCG@10, recall@10
+// against the exact scan, bytes an item and µs a query are reported.
 // Run: AISLE_SHARED_DATA=/work/shared/data go test ./ann -run - -bench QuantNDCG -benchtime 1x
 func BenchmarkQuantNDCG(b *testing.B) {
 	for _, ds := range []struct{ name, format, dir string }{
@@ -99,20 +101,53 @@ func BenchmarkQuantNDCG(b *testing.B) {
 			}
 			base := ndcg(exact)
 			b.Logf("%s: %d items × %d, %d test users, exact float32 NDCG@10 %.4f", ds.name, len(vecs)/dim, dim, len(qs), base)
+			b.Run("flat-float32", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					for _, q := range qs {
+						flat.Search(q.q, 10, q.exclude)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(qs)), "µs/query")
+				b.ReportMetric(float64(dim*4+4), "bytes/item")
+			})
+			// int8 codes of every item: the re-ranking source of a PQ index
+			// when no float32 copy is kept (e.g. semantic search's codes)
+			codes := make([]Code, len(vecs)/dim)
+			for i := range codes {
+				codes[i] = Encode(vecs[i*dim : (i+1)*dim])
+			}
 			for _, c := range []struct {
 				quant   Quant
-				rescore bool
-			}{{Float32, false}, {Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}} {
+				rescore string // "", "float32" or "int8"
+				pqSub   int
+				rerank  int
+			}{
+				{quant: Float32}, {quant: Int8, rescore: "float32"}, {quant: Int8}, {quant: Int8Dim, rescore: "float32"}, {quant: Int8Dim},
+				{quant: PQ, rescore: "float32", pqSub: 8}, {quant: PQ, rescore: "float32", pqSub: 16}, {quant: PQ, rescore: "float32", pqSub: 32},
+				{quant: PQ, rescore: "float32", pqSub: 16, rerank: 64}, {quant: PQ, rescore: "int8", pqSub: 16}, {quant: PQ, pqSub: 16},
+			} {
 				name := fmt.Sprintf("ivf-%s", c.quant)
-				if c.quant != Float32 {
-					name += fmt.Sprintf("/rerank=%v", c.rescore)
+				if c.quant == PQ {
+					name += fmt.Sprintf("%d", c.pqSub)
 				}
-				x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 1, Quant: c.quant}, nil)
+				if c.quant != Float32 {
+					name += "/rerank=" + c.rescore
+					if c.rescore == "" {
+						name += "none"
+					}
+				}
+				if c.rerank > 0 {
+					name += fmt.Sprintf("%d", c.rerank)
+				}
+				x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 1, Quant: c.quant, PQSub: c.pqSub, Rerank: c.rerank}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if c.rescore {
+				switch c.rescore {
+				case "float32":
 					x.SetRescore(func(q []float32, id int32) float32 { return vek32.Dot(q, vecs[int(id)*dim:int(id+1)*dim]) })
+				case "int8":
+					x.SetRescore(func(q []float32, id int32) float32 { return codes[id].Dot(q) })
 				}
 				// nprobe = all lists isolates the quantisation's loss
 				// from the partitioning's
@@ -125,6 +160,7 @@ func BenchmarkQuantNDCG(b *testing.B) {
 								approx = append(approx, x.SearchProbe(q.q, 10, nprobe, q.exclude))
 							}
 						}
+						b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(qs)), "µs/query")
 						n := ndcg(approx)
 						b.ReportMetric(base, "ndcg@10-exact")
 						b.ReportMetric(n, "ndcg@10")

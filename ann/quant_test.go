@@ -249,3 +249,44 @@ func TestPQCodes(t *testing.T) {
 		t.Fatal("PQ index built without training vectors")
 	}
 }
+
+// TestTable checks the int8 table: every score is within 2% of the
+// product of lengths of the exact dot product, the batch kernel (Scores)
+// and the single-row Score agree, rows decode to within one step of the
+// scale, and the table holds a quarter of the float32 bytes (plus scales).
+func TestTable(t *testing.T) {
+	for _, c := range []struct{ n, dim int }{{1, 7}, {1500, 64}, {2049, 37}} {
+		t.Run(fmt.Sprintf("n=%d/dim=%d", c.n, c.dim), func(t *testing.T) {
+			vecs := uniform(c.n, c.dim, 31)
+			q := uniform(1, c.dim, 32)
+			tb, err := NewTable(c.dim, vecs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tb.Len() != c.n || tb.Dim() != c.dim || tb.Bytes() != int64(c.n*(padDim(c.dim)+4)) {
+				t.Fatalf("Len %d Dim %d Bytes %d", tb.Len(), tb.Dim(), tb.Bytes())
+			}
+			scores := tb.Scores(make([]float32, c.n+3), q)
+			dec := tb.Decode()
+			for r := 0; r < c.n; r++ {
+				v := vecs[r*c.dim : (r+1)*c.dim]
+				want := vek32.Dot(q, v)
+				tol := 0.02 * float64(vek32.Norm(q)*vek32.Norm(v))
+				if math.Abs(float64(scores[r]-want)) > tol {
+					t.Fatalf("row %d: Scores %v, exact %v", r, scores[r], want)
+				}
+				if one := tb.Score(q, int32(r)); math.Abs(float64(one-scores[r])) > tol/4 {
+					t.Fatalf("row %d: Score %v, Scores %v", r, one, scores[r])
+				}
+				for d, x := range dec[r*c.dim : (r+1)*c.dim] {
+					if math.Abs(float64(x-v[d])) > float64(tb.scales[r]) {
+						t.Fatalf("row %d dim %d: decoded %v, was %v", r, d, x, v[d])
+					}
+				}
+			}
+		})
+	}
+	if _, err := NewTable(3, make([]float32, 4)); err == nil {
+		t.Fatal("4 floats made vectors of dimension 3")
+	}
+}

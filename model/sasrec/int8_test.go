@@ -2,10 +2,12 @@ package sasrec_test
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"slices"
 	"testing"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/modeltest"
 	"github.com/aisle-dev/aisle/model/sasrec"
@@ -88,4 +90,82 @@ func cmpDesc(x, y float32) int {
 		return 1
 	}
 	return 0
+}
+
+// TestUserEmbedder: the sequence model is a model.UserEmbedder — the user
+// vector's dot product with the item vectors is Score — so a large
+// catalogue is served through the ann index; an int8 IVF re-ranked by the
+// model's own int8 scores (ItemScore) returns Score's top 10.
+func TestUserEmbedder(t *testing.T) {
+	s := modeltest.Synthetic()
+	train, _ := modeltest.LeaveLastOut(s.DS)
+	c := newSmall(t).Config()
+	c.Epochs = 2
+	f32, _ := sasrec.New(c)
+	modeltest.Fit(t, f32, train)
+	var buf bytes.Buffer
+	if err := f32.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	c.Int8 = true
+	q8, _ := sasrec.New(c)
+	if err := q8.Load(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	var _ model.UserEmbedder = f32
+	n := train.NumItems()
+	for _, tc := range []struct {
+		name string
+		m    *sasrec.Model
+		tol  float64 // of the largest score
+	}{{"float32", f32, 1e-4}, {"int8", q8, 0.02}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, vecs := tc.m.ItemVectors()
+			x, err := ann.BuildIVF(context.Background(), d, vecs, ann.IVFOptions{Seed: 1, Quant: ann.Int8, Lists: 8, NProbe: 8}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x.SetRescore(tc.m.ItemScore)
+			scores, v := make([]float32, n), make([]float32, d)
+			var same, total float64
+			for u := 0; u < train.NumUsers(); u += 5 {
+				q := model.Query{User: int32(u)}
+				tc.m.Score(q, scores)
+				if !tc.m.UserVector(q, v) {
+					t.Fatalf("user %d: no user vector", u)
+				}
+				var top float64
+				for _, sc := range scores {
+					top = max(top, math.Abs(float64(sc)))
+				}
+				for j := 0; j < n; j++ {
+					if got := tc.m.ItemScore(v, int32(j)); math.Abs(float64(got-scores[j])) > tc.tol*top {
+						t.Fatalf("user %d item %d: ItemScore %v, Score %v", u, j, got, scores[j])
+					}
+				}
+				want := topIndices(scores, 10)
+				for _, h := range x.Search(v, 10, nil) {
+					if slices.Contains(want, int(h.Index)) {
+						same++
+					}
+				}
+				total += 10
+			}
+			if r := same / total; r < 0.9 {
+				t.Errorf("index top 10 shares %.2f with Score's, want ≥ 0.9", r)
+			}
+		})
+	}
+	if q8.UserVector(model.Query{User: -1}, make([]float32, c.Dim)) {
+		t.Error("a query without history or user has a user vector")
+	}
+}
+
+func topIndices(s []float32, k int) []int {
+	idx := make([]int, len(s))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(x, y int) int { return cmpDesc(s[x], s[y]) })
+	return idx[:k]
 }
