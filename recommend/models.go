@@ -165,7 +165,11 @@ func (s *Service) index(ctx context.Context, meta store.ModelMeta, ue model.User
 	if dim == 0 || len(vecs)/dim < s.cfg.ANNThreshold {
 		return nil, nil
 	}
-	quant, err := ann.ParseQuant(s.cfg.Vectors)
+	vectors := s.cfg.Vectors
+	if v, ok := s.cfg.ModelVectors[meta.Name]; ok {
+		vectors = v
+	}
+	quant, err := ann.ParseQuant(vectors)
 	if err != nil {
 		return nil, err
 	}
