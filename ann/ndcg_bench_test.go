@@ -1,4 +1,4 @@
-package ann
+package ann_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/eval"
 	"github.com/aisle-dev/aisle/internal/testdata"
 	"github.com/aisle-dev/aisle/model"
@@ -72,14 +73,14 @@ func BenchmarkQuantNDCG(b *testing.B) {
 				if dim > ud {
 					q[ud] = 1
 				}
-				qs = append(qs, query{q, Exclude(c.Exclude, nil), c.Targets})
+				qs = append(qs, query{q, ann.Exclude(c.Exclude, nil), c.Targets})
 			}
-			flat, _ := NewFlat(dim, vecs)
-			var exact [][]Hit
+			flat, _ := ann.NewFlat(dim, vecs)
+			var exact [][]ann.Hit
 			for _, q := range qs {
 				exact = append(exact, flat.Search(q.q, 10, q.exclude))
 			}
-			ndcg := func(hits [][]Hit) float64 {
+			ndcg := func(hits [][]ann.Hit) float64 {
 				var sum float64
 				for i, q := range qs {
 					rel := map[int32]bool{}
@@ -112,25 +113,25 @@ func BenchmarkQuantNDCG(b *testing.B) {
 			})
 			// int8 codes of every item: the re-ranking source of a PQ index
 			// when no float32 copy is kept (e.g. semantic search's codes)
-			codes := make([]Code, len(vecs)/dim)
+			codes := make([]ann.Code, len(vecs)/dim)
 			for i := range codes {
-				codes[i] = Encode(vecs[i*dim : (i+1)*dim])
+				codes[i] = ann.Encode(vecs[i*dim : (i+1)*dim])
 			}
 			for _, c := range []struct {
-				quant   Quant
+				quant   ann.Quant
 				rescore string // "", "float32" or "int8"
 				pqSub   int
 				rerank  int
 			}{
-				{quant: Float32}, {quant: Int8, rescore: "float32"}, {quant: Int8}, {quant: Int8Dim, rescore: "float32"}, {quant: Int8Dim},
-				{quant: PQ, rescore: "float32", pqSub: 8}, {quant: PQ, rescore: "float32", pqSub: 16}, {quant: PQ, rescore: "float32", pqSub: 32},
-				{quant: PQ, rescore: "float32", pqSub: 16, rerank: 64}, {quant: PQ, rescore: "int8", pqSub: 16}, {quant: PQ, pqSub: 16},
+				{quant: ann.Float32}, {quant: ann.Int8, rescore: "float32"}, {quant: ann.Int8}, {quant: ann.Int8Dim, rescore: "float32"}, {quant: ann.Int8Dim},
+				{quant: ann.PQ, rescore: "float32", pqSub: 8}, {quant: ann.PQ, rescore: "float32", pqSub: 16}, {quant: ann.PQ, rescore: "float32", pqSub: 32},
+				{quant: ann.PQ, rescore: "float32", pqSub: 16, rerank: 64}, {quant: ann.PQ, rescore: "int8", pqSub: 16}, {quant: ann.PQ, pqSub: 16},
 			} {
 				name := fmt.Sprintf("ivf-%s", c.quant)
-				if c.quant == PQ {
+				if c.quant == ann.PQ {
 					name += fmt.Sprintf("%d", c.pqSub)
 				}
-				if c.quant != Float32 {
+				if c.quant != ann.Float32 {
 					name += "/rerank=" + c.rescore
 					if c.rescore == "" {
 						name += "none"
@@ -139,7 +140,7 @@ func BenchmarkQuantNDCG(b *testing.B) {
 				if c.rerank > 0 {
 					name += fmt.Sprintf("%d", c.rerank)
 				}
-				x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 1, Quant: c.quant, PQSub: c.pqSub, Rerank: c.rerank}, nil)
+				x, err := ann.BuildIVF(context.Background(), dim, vecs, ann.IVFOptions{Seed: 1, Quant: c.quant, PQSub: c.pqSub, Rerank: c.rerank}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -153,7 +154,7 @@ func BenchmarkQuantNDCG(b *testing.B) {
 				// from the partitioning's
 				for _, nprobe := range []int{0, x.Lists()} {
 					b.Run(fmt.Sprintf("%s/nprobe=%d", name, nprobe), func(b *testing.B) {
-						var approx [][]Hit
+						var approx [][]ann.Hit
 						for i := 0; i < b.N; i++ {
 							approx = approx[:0]
 							for _, q := range qs {
@@ -165,7 +166,7 @@ func BenchmarkQuantNDCG(b *testing.B) {
 						b.ReportMetric(base, "ndcg@10-exact")
 						b.ReportMetric(n, "ndcg@10")
 						b.ReportMetric(100*(base-n)/base, "loss-%")
-						b.ReportMetric(recallAt(exact, approx), "recall@10")
+						b.ReportMetric(ann.RecallAt(exact, approx), "recall@10")
 						b.ReportMetric(float64(x.VectorBytes())/float64(x.Len()), "bytes/item")
 					})
 				}
