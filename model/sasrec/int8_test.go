@@ -17,24 +17,7 @@ import (
 // the float32 model does, take under half the memory, save and load as the
 // same int8 model, and score concurrently.
 func TestInt8Serving(t *testing.T) {
-	s := modeltest.Synthetic()
-	train, _ := modeltest.LeaveLastOut(s.DS)
-	c := newSmall(t).Config()
-	c.Epochs = 3
-	f32, err := sasrec.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	modeltest.Fit(t, f32, train)
-	var buf bytes.Buffer
-	if err := f32.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	c.Int8 = true
-	q8, _ := sasrec.New(c)
-	if err := q8.Load(bytes.NewReader(buf.Bytes())); err != nil {
-		t.Fatal(err)
-	}
+	f32, q8, train, c := fitFloatAndInt8(t, 3)
 	n := train.NumItems()
 	// the float32 table is 4·d bytes an item, the int8 one d+4
 	if got, was := q8.Bytes(), f32.Bytes(); float64(was-got) < 0.7*float64(4*n*c.Dim) {
@@ -97,21 +80,7 @@ func cmpDesc(x, y float32) int {
 // catalogue is served through the ann index; an int8 IVF re-ranked by the
 // model's own int8 scores (ItemScore) returns Score's top 10.
 func TestUserEmbedder(t *testing.T) {
-	s := modeltest.Synthetic()
-	train, _ := modeltest.LeaveLastOut(s.DS)
-	c := newSmall(t).Config()
-	c.Epochs = 2
-	f32, _ := sasrec.New(c)
-	modeltest.Fit(t, f32, train)
-	var buf bytes.Buffer
-	if err := f32.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	c.Int8 = true
-	q8, _ := sasrec.New(c)
-	if err := q8.Load(bytes.NewReader(buf.Bytes())); err != nil {
-		t.Fatal(err)
-	}
+	f32, q8, train, c := fitFloatAndInt8(t, 2)
 	var _ model.UserEmbedder = f32
 	n := train.NumItems()
 	for _, tc := range []struct {
@@ -168,4 +137,29 @@ func topIndices(s []float32, k int) []int {
 	}
 	slices.SortStableFunc(idx, func(x, y int) int { return cmpDesc(s[x], s[y]) })
 	return idx[:k]
+}
+
+// fitFloatAndInt8 fits a small model for epochs on the synthetic set's
+// training split and loads its weights into an int8 model; c is the int8
+// model's configuration.
+func fitFloatAndInt8(t *testing.T, epochs int) (f32, q8 *sasrec.Model, train *model.Dataset, c sasrec.Config) {
+	t.Helper()
+	train, _ = modeltest.LeaveLastOut(modeltest.Synthetic().DS)
+	c = newSmall(t).Config()
+	c.Epochs = epochs
+	f32, err := sasrec.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modeltest.Fit(t, f32, train)
+	var buf bytes.Buffer
+	if err := f32.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	c.Int8 = true
+	q8, _ = sasrec.New(c)
+	if err := q8.Load(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	return f32, q8, train, c
 }

@@ -281,16 +281,26 @@ func (m *Model) FitValidation(ctx context.Context, ds *model.Dataset, valid []Ca
 // their training sequence; an empty history otherwise scores items by
 // training popularity.
 func (m *Model) Score(q model.Query, scores []float32) {
-	ws, _ := m.pool.Get().(*workspace)
-	if ws == nil {
-		ws = newWorkspace(m.dm)
-	}
+	ws := m.workspace()
 	defer m.pool.Put(ws)
-	hist := q.History
-	if len(hist) == 0 && q.User >= 0 && int(q.User)+1 < len(m.users.ptr) {
-		hist = m.users.idx[m.users.ptr[q.User]:m.users.ptr[q.User+1]]
+	m.scoreWith(ws, m.history(q), scores[:m.dm.items])
+}
+
+// workspace takes a serving workspace from the pool (put it back after).
+func (m *Model) workspace() *workspace {
+	if ws, ok := m.pool.Get().(*workspace); ok {
+		return ws
 	}
-	m.scoreWith(ws, hist, scores[:m.dm.items])
+	return newWorkspace(m.dm)
+}
+
+// history is the sequence a query is answered from: q.History, or for a
+// known user without one the end of their training sequence.
+func (m *Model) history(q model.Query) []int32 {
+	if len(q.History) == 0 && q.User >= 0 && int(q.User)+1 < len(m.users.ptr) {
+		return m.users.idx[m.users.ptr[q.User]:m.users.ptr[q.User+1]]
+	}
+	return q.History
 }
 
 // scoreWith is Score of a history with a caller-owned workspace: the
@@ -344,16 +354,9 @@ func (m *Model) represent(ws *workspace, history []int32) []float32 {
 // nearest-neighbour index like a factor model. False when no history item
 // is in the catalogue (Score then answers by popularity).
 func (m *Model) UserVector(q model.Query, dst []float32) bool {
-	ws, _ := m.pool.Get().(*workspace)
-	if ws == nil {
-		ws = newWorkspace(m.dm)
-	}
+	ws := m.workspace()
 	defer m.pool.Put(ws)
-	hist := q.History
-	if len(hist) == 0 && q.User >= 0 && int(q.User)+1 < len(m.users.ptr) {
-		hist = m.users.idx[m.users.ptr[q.User]:m.users.ptr[q.User+1]]
-	}
-	h := m.represent(ws, hist)
+	h := m.represent(ws, m.history(q))
 	if h == nil {
 		return false
 	}
