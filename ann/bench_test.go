@@ -172,7 +172,7 @@ func BenchmarkIVFQuant1M(b *testing.B) {
 	for _, c := range []struct {
 		quant   Quant
 		rescore bool
-	}{{Float32, false}, {Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}} {
+	}{{Float32, false}, {Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}, {PQ, true}, {PQ, false}} {
 		x := s.ivf
 		if c.quant != Float32 {
 			var err error

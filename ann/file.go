@@ -34,9 +34,13 @@ import (
 //	headMin   float32  shortest vector of the head
 //	lists × dim float32  centroids
 //	dim float32        per-dimension scales (int8dim only)
+//	pq only: m uint32 sub-quantisers, k uint32 centroids each, then the
+//	  centroids of every sub-quantiser (k × its sub-dimension float32);
+//	  sub-vector s covers dimensions s·dim/m .. (s+1)·dim/m
 //	1+lists ×          the head, then every list:
 //	  count uint32, count × int32 ids,
-//	  float32: count × dim float32 | int8: count × pad16(dim) int8 codes,
+//	  float32: count × dim float32 | int8: count × pad16(dim) int8 codes |
+//	  pq: count × m codes (each < k),
 //	  then (int8 only) count × float32 scales
 //	crc       uint32   CRC-32 (IEEE) of everything before it
 //
@@ -75,6 +79,10 @@ func (x *IVF) WriteTo(w io.Writer, tag string) (int64, error) {
 	writeF32(bw, x.cent)
 	if x.quant == Int8Dim {
 		writeF32(bw, x.dimScale)
+	}
+	if x.quant == PQ {
+		bw.Write(le.AppendUint32(le.AppendUint32(nil, uint32(x.pq.m())), uint32(x.pq.k)))
+		writeF32(bw, x.pq.cent)
 	}
 	for _, l := range append([]ivfList{x.head}, x.lists...) {
 		bw.Write(le.AppendUint32(nil, uint32(len(l.ids))))
@@ -163,7 +171,7 @@ func readFile(r io.Reader) (*IVF, []ListKey, string, error) {
 	x.scale = math.Float32frombits(le.Uint32(fix[21:]))
 	x.headMin = math.Float32frombits(le.Uint32(fix[25:]))
 	switch {
-	case x.quant > Int8Dim && x.quant != quantLists:
+	case x.quant > Int8Dim && x.quant != quantLists && x.quant != PQ:
 		return fail("unknown quantisation %d", x.quant)
 	case x.dim <= 0 || x.dim > maxFileDim:
 		return fail("dimension %d", x.dim)
@@ -174,7 +182,7 @@ func readFile(r io.Reader) (*IVF, []ListKey, string, error) {
 	case x.nprobe <= 0 || x.rerank <= 0 || x.nprobe > math.MaxInt32 || x.rerank > math.MaxInt32:
 		return fail("nprobe %d, rerank %d", x.nprobe, x.rerank)
 	}
-	if x.quant != Float32 && x.quant != quantLists {
+	if x.quant != Float32 && x.quant != quantLists && x.quant != PQ {
 		x.pdim = padDim(x.dim)
 	}
 	cent, err := readSlice[float32](tr, nl*x.dim)
@@ -188,6 +196,20 @@ func readFile(r io.Reader) (*IVF, []ListKey, string, error) {
 		if x.dimScale, err = readSlice[float32](tr, x.dim); err != nil {
 			return fail("scales: %w", err)
 		}
+	}
+	if x.quant == PQ {
+		var mb [8]byte
+		if _, err := io.ReadFull(tr, mb[:]); err != nil {
+			return fail("quantiser: %w", err)
+		}
+		m, k := int(le.Uint32(mb[:])), int(le.Uint32(mb[4:]))
+		if x.pq, err = newPQBook(x.dim, m, k); err != nil {
+			return fail("quantiser: %w", err)
+		}
+		if x.pq.cent, err = readSlice[float32](tr, len(x.pq.cent)); err != nil {
+			return fail("quantiser: %w", err)
+		}
+		x.pdim = m
 	}
 	total := 0
 	x.lists = make([]ivfList, nl)
@@ -239,7 +261,13 @@ func readFile(r io.Reader) (*IVF, []ListKey, string, error) {
 			}
 			seen[id/64] |= 1 << (id % 64)
 		}
-		if x.quant != Float32 && x.quant != quantLists {
+		if x.quant == PQ {
+			for _, c := range l.codes { // a code names one of k centroids
+				if int(uint8(c)) >= x.pq.k {
+					return fail("list %d: code %d of %d centroids", li-1, uint8(c), x.pq.k)
+				}
+			}
+		} else if x.quant != Float32 && x.quant != quantLists {
 			for j := range l.ids { // the padding of a code must be zero
 				for _, c := range l.codes[j*x.pdim+x.dim : (j+1)*x.pdim] {
 					if c != 0 {

@@ -14,7 +14,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	vecs := clustered(3000, dim, 30, 0.4, 5)
 	qs := clustered(20, dim, 30, 0.4, 5)
 	dir := t.TempDir()
-	for _, quant := range []Quant{Float32, Int8, Int8Dim} {
+	for _, quant := range []Quant{Float32, Int8, Int8Dim, PQ} {
 		t.Run(quant.String(), func(t *testing.T) {
 			x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 2, Quant: quant, NProbe: 5, Rerank: 40}, nil)
 			if err != nil {
@@ -92,7 +92,7 @@ func flip(b []byte, i int) []byte {
 // an error or an index that answers searches, never panic.
 func FuzzReadIVF(f *testing.F) {
 	const dim = 16
-	for _, quant := range []Quant{Float32, Int8, Int8Dim} {
+	for _, quant := range []Quant{Float32, Int8, Int8Dim, PQ} {
 		x, err := BuildIVF(context.Background(), dim, clustered(60, dim, 3, 0.4, 7), IVFOptions{Seed: 1, Quant: quant}, nil)
 		if err != nil {
 			f.Fatal(err)

@@ -40,8 +40,11 @@ type IVFOptions struct {
 	// Rerank is the length of the short list that a quantised index
 	// re-scores exactly when it has a rescorer (SetRescore): a search keeps
 	// the best max(2k, Rerank) by the int8 scores, then returns the best k
-	// of them by exact score. Default DefaultRerank.
+	// of them by exact score. Default DefaultRerank, DefaultPQRerank for PQ.
 	Rerank int
+	// PQSub is the number of sub-quantisers (bytes an item) of a PQ
+	// index; default DefaultPQSub(dim).
+	PQSub int
 }
 
 // DefaultRerank is the default short-list length of a quantised search
@@ -82,6 +85,7 @@ type IVF struct {
 	quant    Quant
 	pdim     int       // stored code length (dim rounded up to 16) for int8
 	dimScale []float32 // Int8Dim: per-dimension scales
+	pq       *pqBook   // PQ: the product quantiser (pdim = its sub-vectors)
 	rerank   int
 	rescore  func(q []float32, id int32) float32
 }
@@ -105,6 +109,10 @@ func (x *IVF) push(l *ivfList, id int32, v []float32) {
 	}
 	n := len(l.codes)
 	l.codes = append(l.codes, make([]int8, x.pdim)...)
+	if x.quant == PQ {
+		x.pq.encode(l.codes[n:], v)
+		return
+	}
 	s := quantizeRow(l.codes[n:n+x.dim], v, x.dimScale)
 	if x.quant == Int8 {
 		l.scales = append(l.scales, s)
@@ -153,13 +161,24 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 
 	x := &IVF{dim: dim, nprobe: opt.NProbe, quant: opt.Quant, rerank: opt.Rerank}
 	switch opt.Quant {
-	case Float32, Int8:
+	case Float32, Int8, PQ:
 	case Int8Dim:
 		x.dimScale = dimScales(vecs, dim)
 	default:
 		return nil, fmt.Errorf("ann: unknown quantisation %d", opt.Quant)
 	}
-	if x.quant != Float32 {
+	pqSub := opt.PQSub
+	if pqSub <= 0 {
+		pqSub = DefaultPQSub(dim)
+	}
+	switch x.quant {
+	case Float32:
+	case PQ:
+		if pqSub > dim {
+			return nil, fmt.Errorf("ann: %d product-quantiser sub-vectors for dimension %d", pqSub, dim)
+		}
+		x.pdim = pqSub
+	default:
 		x.pdim = padDim(dim)
 	}
 	if x.nprobe <= 0 {
@@ -167,8 +186,14 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 	}
 	if x.rerank <= 0 {
 		x.rerank = DefaultRerank
+		if x.quant == PQ {
+			x.rerank = DefaultPQRerank
+		}
 	}
 	if n == 0 {
+		if x.quant == PQ {
+			return nil, fmt.Errorf("ann: a PQ index needs vectors to train its quantiser on")
+		}
 		x.cent = nil
 		return x, nil
 	}
@@ -179,6 +204,7 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 		headFrac = DefaultHead
 	}
 	inHead := make([]bool, n)
+	var headIDs []int32 // pushed once the vectors can be coded (PQ trains first)
 	if nh := int(max(0, min(1, headFrac)) * float64(n)); nh > 0 {
 		norms := make([]float32, n)
 		order := make([]int32, n)
@@ -198,12 +224,11 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 		order = order[:nh]
 		slices.Sort(order)
 		x.headMin = float32(math.Inf(1))
-		x.grow(&x.head, len(order))
 		for _, i := range order {
 			inHead[i] = true
-			x.push(&x.head, i, vecs[int(i)*dim:int(i+1)*dim])
 			x.headMin = min(x.headMin, float32(math.Sqrt(float64(norms[i]))))
 		}
+		headIDs = order
 		nl = max(1, min(nl, n-nh))
 	}
 	// Training sample: a random subset (Floyd's algorithm keeps it O(sample)).
@@ -237,6 +262,18 @@ func BuildIVF(ctx context.Context, dim int, vecs []float32, opt IVFOptions, prog
 		return nil, err
 	}
 	x.setCentroids(cent)
+	if x.quant == PQ {
+		if progress != nil {
+			progress("pq", 0, pqSub)
+		}
+		if x.pq, err = trainPQ(ctx, pts, dim, pqSub, iters, workers, rng); err != nil {
+			return nil, err
+		}
+	}
+	x.grow(&x.head, len(headIDs))
+	for _, i := range headIDs {
+		x.push(&x.head, i, vecs[int(i)*dim:int(i+1)*dim])
+	}
 
 	if progress != nil {
 		progress("assign", 0, n)
@@ -414,6 +451,7 @@ type scan struct {
 	q      []float32
 	k      int
 	qc     queryCode
+	lut    []float32 // PQ: the query's lookup table
 	t      *topK
 	scores []float32
 	sums   []int32
@@ -425,8 +463,12 @@ func (x *IVF) newScan(q []float32, k int) *scan {
 		s.t = newTopK(k)
 		return s
 	}
-	s.qc = quantizeQuery(q, x.dimScale, x.pdim)
-	s.sums = make([]int32, block)
+	if x.quant == PQ {
+		s.lut = x.pq.table(q)
+	} else {
+		s.qc = quantizeQuery(q, x.dimScale, x.pdim)
+		s.sums = make([]int32, block)
+	}
 	if x.rescore != nil {
 		s.t = newTopK(max(2*k, x.rerank)) // the short list, re-scored by result
 	} else {
@@ -445,6 +487,9 @@ func (s *scan) list(l *ivfList, filter func(int32) bool) {
 		var scores []float32
 		if x.quant == Float32 {
 			scores = scoreRows(s.scores, l.vecs[lo*x.dim:hi*x.dim], s.q, x.dim)
+		} else if x.quant == PQ {
+			scores = s.scores[:hi-lo]
+			scorePQ(scores, l.codes[lo*x.pdim:hi*x.pdim], s.lut, x.pdim)
 		} else {
 			sums := s.sums[:hi-lo]
 			dotsI8(sums, l.codes[lo*x.pdim:hi*x.pdim], s.qc.code, x.pdim)
@@ -503,7 +548,8 @@ func (x *IVF) SetRescore(fn func(q []float32, id int32) float32) {
 func (x *IVF) Quant() Quant { return x.quant }
 
 // VectorBytes is the memory the stored vectors take (codes, scales and
-// ids of every list), not counting the centroids.
+// ids of every list), not counting the centroids and a PQ index's
+// codebooks (CodebookBytes).
 func (x *IVF) VectorBytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -512,6 +558,15 @@ func (x *IVF) VectorBytes() int64 {
 		b += int64(len(l.ids))*4 + int64(len(l.vecs))*4 + int64(len(l.codes)) + int64(len(l.scales))*4
 	}
 	return b
+}
+
+// CodebookBytes is the memory of a PQ index's sub-quantiser centroids (0
+// for other storages).
+func (x *IVF) CodebookBytes() int64 {
+	if x.pq == nil {
+		return 0
+	}
+	return 4 * int64(len(x.pq.cent))
 }
 
 // HeadLen is the number of items in the head list, scanned by every search.

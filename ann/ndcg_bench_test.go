@@ -1,4 +1,4 @@
-package ann
+package ann_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/eval"
 	"github.com/aisle-dev/aisle/internal/testdata"
 	"github.com/aisle-dev/aisle/model"
@@ -20,7 +21,9 @@ import (
 // (their history excluded, the protocol's targets relevant) by the exact
 // float32 scan, by IVF over float32, and by IVF over int8 (per-vector and
 // per-dimension scales, with and without exact re-ranking of the short
-// list), and NDCG@10 and recall@10 against the exact scan are reported.
+// list), and by IVF over PQ codes (8, 16 and 32 bytes, re-ranked by the
+// float32 vectors or by int8 codes, or not at all); NDCG@10, recall@10
+// against the exact scan, bytes an item and µs a query are reported.
 // Run: AISLE_SHARED_DATA=/work/shared/data go test ./ann -run - -bench QuantNDCG -benchtime 1x
 func BenchmarkQuantNDCG(b *testing.B) {
 	for _, ds := range []struct{ name, format, dir string }{
@@ -70,14 +73,14 @@ func BenchmarkQuantNDCG(b *testing.B) {
 				if dim > ud {
 					q[ud] = 1
 				}
-				qs = append(qs, query{q, Exclude(c.Exclude, nil), c.Targets})
+				qs = append(qs, query{q, ann.Exclude(c.Exclude, nil), c.Targets})
 			}
-			flat, _ := NewFlat(dim, vecs)
-			var exact [][]Hit
+			flat, _ := ann.NewFlat(dim, vecs)
+			var exact [][]ann.Hit
 			for _, q := range qs {
 				exact = append(exact, flat.Search(q.q, 10, q.exclude))
 			}
-			ndcg := func(hits [][]Hit) float64 {
+			ndcg := func(hits [][]ann.Hit) float64 {
 				var sum float64
 				for i, q := range qs {
 					rel := map[int32]bool{}
@@ -99,37 +102,71 @@ func BenchmarkQuantNDCG(b *testing.B) {
 			}
 			base := ndcg(exact)
 			b.Logf("%s: %d items × %d, %d test users, exact float32 NDCG@10 %.4f", ds.name, len(vecs)/dim, dim, len(qs), base)
-			for _, c := range []struct {
-				quant   Quant
-				rescore bool
-			}{{Float32, false}, {Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}} {
-				name := fmt.Sprintf("ivf-%s", c.quant)
-				if c.quant != Float32 {
-					name += fmt.Sprintf("/rerank=%v", c.rescore)
+			b.Run("flat-float32", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					for _, q := range qs {
+						flat.Search(q.q, 10, q.exclude)
+					}
 				}
-				x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 1, Quant: c.quant}, nil)
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(qs)), "µs/query")
+				b.ReportMetric(float64(dim*4+4), "bytes/item")
+			})
+			// int8 codes of every item: the re-ranking source of a PQ index
+			// when no float32 copy is kept (e.g. semantic search's codes)
+			codes := make([]ann.Code, len(vecs)/dim)
+			for i := range codes {
+				codes[i] = ann.Encode(vecs[i*dim : (i+1)*dim])
+			}
+			for _, c := range []struct {
+				quant   ann.Quant
+				rescore string // "", "float32" or "int8"
+				pqSub   int
+				rerank  int
+			}{
+				{quant: ann.Float32}, {quant: ann.Int8, rescore: "float32"}, {quant: ann.Int8}, {quant: ann.Int8Dim, rescore: "float32"}, {quant: ann.Int8Dim},
+				{quant: ann.PQ, rescore: "float32", pqSub: 8}, {quant: ann.PQ, rescore: "float32", pqSub: 16}, {quant: ann.PQ, rescore: "float32", pqSub: 32},
+				{quant: ann.PQ, rescore: "float32", pqSub: 16, rerank: 64}, {quant: ann.PQ, rescore: "int8", pqSub: 16}, {quant: ann.PQ, pqSub: 16},
+			} {
+				name := fmt.Sprintf("ivf-%s", c.quant)
+				if c.quant == ann.PQ {
+					name += fmt.Sprintf("%d", c.pqSub)
+				}
+				if c.quant != ann.Float32 {
+					name += "/rerank=" + c.rescore
+					if c.rescore == "" {
+						name += "none"
+					}
+				}
+				if c.rerank > 0 {
+					name += fmt.Sprintf("%d", c.rerank)
+				}
+				x, err := ann.BuildIVF(context.Background(), dim, vecs, ann.IVFOptions{Seed: 1, Quant: c.quant, PQSub: c.pqSub, Rerank: c.rerank}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if c.rescore {
+				switch c.rescore {
+				case "float32":
 					x.SetRescore(func(q []float32, id int32) float32 { return vek32.Dot(q, vecs[int(id)*dim:int(id+1)*dim]) })
+				case "int8":
+					x.SetRescore(func(q []float32, id int32) float32 { return codes[id].Dot(q) })
 				}
 				// nprobe = all lists isolates the quantisation's loss
 				// from the partitioning's
 				for _, nprobe := range []int{0, x.Lists()} {
 					b.Run(fmt.Sprintf("%s/nprobe=%d", name, nprobe), func(b *testing.B) {
-						var approx [][]Hit
+						var approx [][]ann.Hit
 						for i := 0; i < b.N; i++ {
 							approx = approx[:0]
 							for _, q := range qs {
 								approx = append(approx, x.SearchProbe(q.q, 10, nprobe, q.exclude))
 							}
 						}
+						b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(qs)), "µs/query")
 						n := ndcg(approx)
 						b.ReportMetric(base, "ndcg@10-exact")
 						b.ReportMetric(n, "ndcg@10")
 						b.ReportMetric(100*(base-n)/base, "loss-%")
-						b.ReportMetric(recallAt(exact, approx), "recall@10")
+						b.ReportMetric(ann.RecallAt(exact, approx), "recall@10")
 						b.ReportMetric(float64(x.VectorBytes())/float64(x.Len()), "bytes/item")
 					})
 				}

@@ -20,6 +20,11 @@ const (
 	// into the query, so scoring needs no per-vector multiply. Vectors added
 	// after the build are clamped to the build's range.
 	Int8Dim
+	// PQ keeps a product-quantisation code: IVFOptions.PQSub bytes an item
+	// (default DefaultPQSub), each the index of the nearest of 256 centroids
+	// of one sub-vector, scored through a lookup table (pq.go). Meant for
+	// use with a rescorer that re-ranks a short list in full precision.
+	PQ Quant = 4 // 3 is the file format's "lists only"
 )
 
 // String names the quantisation as the config spells it.
@@ -31,18 +36,20 @@ func (q Quant) String() string {
 		return "int8"
 	case Int8Dim:
 		return "int8dim"
+	case PQ:
+		return "pq"
 	}
 	return fmt.Sprintf("quant(%d)", uint8(q))
 }
 
-// ParseQuant reads "float32", "int8" or "int8dim".
+// ParseQuant reads "float32", "int8", "int8dim" or "pq".
 func ParseQuant(s string) (Quant, error) {
-	for _, q := range []Quant{Float32, Int8, Int8Dim} {
+	for _, q := range []Quant{Float32, Int8, Int8Dim, PQ} {
 		if q.String() == s {
 			return q, nil
 		}
 	}
-	return 0, fmt.Errorf("ann: unknown vector quantisation %q (want float32, int8 or int8dim)", s)
+	return 0, fmt.Errorf("ann: unknown vector quantisation %q (want float32, int8, int8dim or pq)", s)
 }
 
 // padDim is the stored length of an int8 code: dim rounded up to 16, the

@@ -29,9 +29,9 @@ func TestQuantRecall(t *testing.T) {
 		for _, c := range []struct {
 			quant   Quant
 			rescore bool
-		}{{Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}} {
-			if dim != 64 && !(c.quant == Int8 && c.rescore) {
-				continue // the odd dimension (padding) once, with the default storage
+		}{{Int8, true}, {Int8, false}, {Int8Dim, true}, {Int8Dim, false}, {PQ, true}} {
+			if dim != 64 && !(c.rescore && (c.quant == Int8 || c.quant == PQ)) {
+				continue // the odd dimension (padding, unequal sub-vectors) once, with the storages served
 			}
 			t.Run(fmt.Sprintf("dim=%d/%s/rescore=%v", dim, c.quant, c.rescore), func(t *testing.T) {
 				x, err := BuildIVF(context.Background(), dim, vecs, IVFOptions{Seed: 3, Quant: c.quant}, nil)
@@ -107,7 +107,7 @@ func TestQuantScoresCloseToExact(t *testing.T) {
 func TestQuantAddAndEdgeVectors(t *testing.T) {
 	const dim = 16
 	vecs := clustered(2000, dim, 20, 0.3, 11)
-	for _, quant := range []Quant{Int8, Int8Dim} {
+	for _, quant := range []Quant{Int8, Int8Dim, PQ} {
 		x, err := BuildIVF(context.Background(), dim, vecs[:1500*dim], IVFOptions{Seed: 1, Quant: quant, Rerank: 2000}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -135,7 +135,7 @@ func TestParseQuant(t *testing.T) {
 		in   string
 		want Quant
 		ok   bool
-	}{{"float32", Float32, true}, {"int8", Int8, true}, {"int8dim", Int8Dim, true}, {"pq", 0, false}, {"", 0, false}} {
+	}{{"float32", Float32, true}, {"int8", Int8, true}, {"int8dim", Int8Dim, true}, {"pq", PQ, true}, {"PQ", 0, false}, {"", 0, false}} {
 		got, err := ParseQuant(c.in)
 		if (err == nil) != c.ok || got != c.want {
 			t.Errorf("ParseQuant(%q) = %v, %v", c.in, got, err)
@@ -192,5 +192,101 @@ func TestCodeScoresAndDecodes(t *testing.T) {
 	}
 	if s := q.Score(Encode(make([]float32, 36))); s == s {
 		t.Fatalf("score of another dimension = %v, want NaN", s)
+	}
+}
+
+// TestPQCodes checks the product quantiser on its own: sub-vectors cover
+// the dimensions exactly (unequal lengths included), codes decode to the
+// nearest centroid of each sub-vector, ADC scores equal the dot product
+// with the decoded vector, and PQ costs m bytes an item in the index.
+func TestPQCodes(t *testing.T) {
+	for _, c := range []struct{ dim, m int }{{16, 4}, {17, 5}, {33, 33}, {8, 1}} {
+		t.Run(fmt.Sprintf("dim=%d/m=%d", c.dim, c.m), func(t *testing.T) {
+			vecs := clustered(1200, c.dim, 12, 0.4, 4)
+			x, err := BuildIVF(context.Background(), c.dim, vecs, IVFOptions{Seed: 1, Quant: PQ, PQSub: c.m, Lists: 8}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := x.pq
+			if b.m() != c.m || b.bounds[0] != 0 || b.bounds[c.m] != c.dim {
+				t.Fatalf("bounds %v for dim %d, m %d", b.bounds, c.dim, c.m)
+			}
+			for s := 0; s < c.m; s++ {
+				if b.bounds[s+1] <= b.bounds[s] {
+					t.Fatalf("empty sub-vector %d: %v", s, b.bounds)
+				}
+			}
+			if got := x.VectorBytes(); got != int64(1200*(c.m+4)) {
+				t.Fatalf("VectorBytes %d, want %d", got, 1200*(c.m+4))
+			}
+			q := uniform(1, c.dim, 5)
+			lut := b.table(q)
+			code := make([]int8, c.m)
+			dec := make([]float32, c.dim)
+			var errSum, normSum float64
+			for i := 0; i < 1200; i++ {
+				v := vecs[i*c.dim : (i+1)*c.dim]
+				b.encode(code, v)
+				b.decode(dec, code)
+				var sc [1]float32
+				scorePQ(sc[:], code, lut, c.m)
+				if want := vek32.Dot(q, dec); math.Abs(float64(sc[0]-want)) > 1e-4*(1+math.Abs(float64(want))) {
+					t.Fatalf("item %d: ADC %v, dot with decoded %v", i, sc[0], want)
+				}
+				errSum += float64(vek32.Distance(v, dec))
+				normSum += float64(vek32.Norm(v))
+			}
+			// 12 clusters, ≥ 256 centroids a sub-vector: the codes are close
+			if r := errSum / normSum; r > 0.35 {
+				t.Fatalf("relative reconstruction error %.3f", r)
+			}
+		})
+	}
+	if _, err := BuildIVF(context.Background(), 4, uniform(10, 4, 1), IVFOptions{Quant: PQ, PQSub: 5}, nil); err == nil {
+		t.Fatal("5 sub-vectors of 4 dimensions built")
+	}
+	if _, err := BuildIVF(context.Background(), 4, nil, IVFOptions{Quant: PQ}, nil); err == nil {
+		t.Fatal("PQ index built without training vectors")
+	}
+}
+
+// TestTable checks the int8 table: every score is within 2% of the
+// product of lengths of the exact dot product, the batch kernel (Scores)
+// and the single-row Score agree, rows decode to within one step of the
+// scale, and the table holds a quarter of the float32 bytes (plus scales).
+func TestTable(t *testing.T) {
+	for _, c := range []struct{ n, dim int }{{1, 7}, {1500, 64}, {2049, 37}} {
+		t.Run(fmt.Sprintf("n=%d/dim=%d", c.n, c.dim), func(t *testing.T) {
+			vecs := uniform(c.n, c.dim, 31)
+			q := uniform(1, c.dim, 32)
+			tb, err := NewTable(c.dim, vecs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tb.Len() != c.n || tb.Dim() != c.dim || tb.Bytes() != int64(c.n*(padDim(c.dim)+4)) {
+				t.Fatalf("Len %d Dim %d Bytes %d", tb.Len(), tb.Dim(), tb.Bytes())
+			}
+			scores := tb.Scores(make([]float32, c.n+3), q)
+			dec := tb.Decode()
+			for r := 0; r < c.n; r++ {
+				v := vecs[r*c.dim : (r+1)*c.dim]
+				want := vek32.Dot(q, v)
+				tol := 0.02 * float64(vek32.Norm(q)*vek32.Norm(v))
+				if math.Abs(float64(scores[r]-want)) > tol {
+					t.Fatalf("row %d: Scores %v, exact %v", r, scores[r], want)
+				}
+				if one := tb.Score(q, int32(r)); math.Abs(float64(one-scores[r])) > tol/4 {
+					t.Fatalf("row %d: Score %v, Scores %v", r, one, scores[r])
+				}
+				for d, x := range dec[r*c.dim : (r+1)*c.dim] {
+					if math.Abs(float64(x-v[d])) > float64(tb.scales[r]) {
+						t.Fatalf("row %d dim %d: decoded %v, was %v", r, d, x, v[d])
+					}
+				}
+			}
+		})
+	}
+	if _, err := NewTable(3, make([]float32, 4)); err == nil {
+		t.Fatal("4 floats made vectors of dimension 3")
 	}
 }

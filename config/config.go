@@ -441,7 +441,9 @@ type Recommend struct {
 	// Vectors is how the index stores item vectors: int8 (one byte a
 	// dimension, per-vector scale, the short list re-ranked with the
 	// model's float32 vectors; default), int8dim (per-dimension scale) or
-	// float32. See docs/vectors.md for the measured recall and speed.
+	// float32, or pq (product-quantised codes, 16 bytes an item at 64
+	// dimensions, the short list re-ranked like int8's). See
+	// docs/vectors.md for the measured recall, loss and speed.
 	Vectors string `yaml:"vectors"`
 	// SnapshotEvery writes a snapshot of the recommender's counts
 	// (popularity, baskets, profiles, rows) to <data>/snapshots every this
@@ -449,6 +451,10 @@ type Recommend struct {
 	// events after it (default 100000; -1: only at shutdown). See
 	// decision 0040.
 	SnapshotEvery int `yaml:"snapshot_every"`
+	// ModelVectors chooses the storage per model (name → one of the
+	// values of Vectors), overriding Vectors for that model: e.g. pq for
+	// the model whose catalogue must fit in the least memory.
+	ModelVectors map[string]string `yaml:"model_vectors"`
 }
 
 // Model names a model to train, its hyper-parameters and, optionally, its
@@ -630,9 +636,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: search.vectors is %q, want int8 or float32", c.Search.Vectors)
 	}
 	switch c.Recommend.Vectors {
-	case "", "int8", "int8dim", "float32":
+	case "", "int8", "int8dim", "float32", "pq":
 	default:
-		return fmt.Errorf("config: recommend.vectors is %q, want int8, int8dim or float32", c.Recommend.Vectors)
+		return fmt.Errorf("config: recommend.vectors is %q, want int8, int8dim, float32 or pq", c.Recommend.Vectors)
+	}
+	for name, v := range c.Recommend.ModelVectors {
+		switch v {
+		case "int8", "int8dim", "float32", "pq":
+		default:
+			return fmt.Errorf("config: recommend.model_vectors.%s is %q, want int8, int8dim, float32 or pq", name, v)
+		}
 	}
 	if c.Server.MaxBodyBytes < 0 {
 		return errors.New("config: server.max_body_bytes must be ≥ 0")

@@ -111,9 +111,20 @@ func buildIndex(ctx context.Context, ue model.UserEmbedder, threshold int, quant
 	return x, nil
 }
 
+// itemScorer is a model that scores one item for a user vector from its
+// own item storage (a sequence model serving int8 item vectors): a
+// quantised index re-ranks by it and needs no float32 copy of the items.
+type itemScorer interface {
+	ItemScore(q []float32, id int32) float32
+}
+
 // setRescore gives a quantised index the model's exact scores.
 func setRescore(x *ann.IVF, ue model.UserEmbedder) {
 	if x.Quant() == ann.Float32 {
+		return
+	}
+	if sc, ok := ue.(itemScorer); ok && ue.ItemBias() == nil {
+		x.SetRescore(sc.ItemScore)
 		return
 	}
 	dim, vecs := ue.ItemVectors()
@@ -154,7 +165,11 @@ func (s *Service) index(ctx context.Context, meta store.ModelMeta, ue model.User
 	if dim == 0 || len(vecs)/dim < s.cfg.ANNThreshold {
 		return nil, nil
 	}
-	quant, err := ann.ParseQuant(s.cfg.Vectors)
+	vectors := s.cfg.Vectors
+	if v, ok := s.cfg.ModelVectors[meta.Name]; ok {
+		vectors = v
+	}
+	quant, err := ann.ParseQuant(vectors)
 	if err != nil {
 		return nil, err
 	}

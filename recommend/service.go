@@ -62,8 +62,10 @@ type Config struct {
 	ANNThreshold int
 	// Vectors is how the index stores item vectors: "int8" (default; its
 	// short list re-ranked with the model's float32 vectors), "int8dim" or
-	// "float32" (see ann.ParseQuant).
+	// "float32" or "pq" (see ann.ParseQuant).
 	Vectors string
+	// ModelVectors overrides Vectors for the models it names.
+	ModelVectors map[string]string
 	// IndexDir, when set, is where built indexes are saved, one file per
 	// model tagged with its version and a checksum of its vectors, so that
 	// a restart or a replica loads the index instead of building it.

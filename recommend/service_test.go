@@ -269,7 +269,7 @@ func TestPromoteRejectsWorse(t *testing.T) {
 // Factor models answer through the nearest-neighbour index when the
 // catalogue is large; force it on the small fixture.
 func TestIndexPath(t *testing.T) {
-	for _, vectors := range []string{"", "int8dim", "float32"} {
+	for _, vectors := range []string{"", "int8dim", "float32", "pq"} {
 		t.Run("vectors="+vectors, func(t *testing.T) { testIndexPath(t, vectors) })
 	}
 }

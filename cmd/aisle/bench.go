@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ func newBenchCmd() *cobra.Command {
 }
 
 func newBenchServeCmd() *cobra.Command {
-	var base, key, conc, path string
+	var base, key, conc, path, queriesFile string
 	var dur time.Duration
 	var users int
 	cmd := &cobra.Command{
@@ -56,12 +57,20 @@ errors are counted and reported.`,
 			if len(ids) == 0 {
 				return fmt.Errorf("the server has no users: import data first")
 			}
+			var queries []string
+			if queriesFile != "" {
+				if queries, err = readQueries(queriesFile); err != nil {
+					return fmt.Errorf("--queries: %w", err)
+				}
+			} else if strings.Contains(path, "{query}") {
+				return fmt.Errorf("--path has {query}: give --queries")
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%s%s, %d users sampled, %s per level\n", base, path, len(ids), dur)
 			row := "%7v  %9v  %6v  %7v  %7v  %7v  %7v  %8v\n"
 			fmt.Fprintf(out, row, "clients", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms")
 			for _, level := range levels {
-				r := loadLevel(cmd.Context(), c, path, ids, level, dur)
+				r := loadLevel(cmd.Context(), c, path, ids, queries, level, dur)
 				f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 				fmt.Fprintf(out, row, level, r.n, r.errors, strconv.FormatFloat(float64(r.n)/dur.Seconds(), 'f', 0, 64), f(r.pct(50)), f(r.pct(90)), f(r.pct(99)), f(r.pct(100)))
 			}
@@ -73,7 +82,8 @@ errors are counted and reported.`,
 	cmd.Flags().StringVar(&conc, "concurrency", "1,8,32", "comma-separated numbers of concurrent clients")
 	cmd.Flags().DurationVar(&dur, "duration", 10*time.Second, "how long each level runs")
 	cmd.Flags().IntVar(&users, "users", 1000, "how many user ids to sample")
-	cmd.Flags().StringVar(&path, "path", "/api/recommend/{user}?n=10", "route to request; {user} is replaced by a sampled user id")
+	cmd.Flags().StringVar(&path, "path", "/api/recommend/{user}?n=10", "route to request; {user} is replaced by a sampled user id, {query} by a line of --queries")
+	cmd.Flags().StringVar(&queriesFile, "queries", "", "file of search queries, one a line, for {query} in --path (e.g. /api/search?q={query}&mode=semantic)")
 	return cmd
 }
 
@@ -126,8 +136,27 @@ func (r levelResult) pct(p float64) float64 {
 	return r.lat[i]
 }
 
-// loadLevel runs c clients for d, each sending requests back to back.
-func loadLevel(ctx context.Context, cl *client.Client, path string, ids []string, c int, d time.Duration) levelResult {
+// readQueries reads the non-empty lines of a file.
+func readQueries(file string) ([]string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var qs []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			qs = append(qs, l)
+		}
+	}
+	if len(qs) == 0 {
+		return nil, fmt.Errorf("%s has no queries", file)
+	}
+	return qs, nil
+}
+
+// loadLevel runs c clients for d, each sending requests back to back; in
+// path, {user} takes the ids and {query} the queries in turn.
+func loadLevel(ctx context.Context, cl *client.Client, path string, ids, queries []string, c int, d time.Duration) levelResult {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var mu sync.Mutex
@@ -141,6 +170,9 @@ func loadLevel(ctx context.Context, cl *client.Client, path string, ids []string
 			errs := 0
 			for i := w; ctx.Err() == nil; i += c {
 				u := strings.ReplaceAll(path, "{user}", url.PathEscape(ids[i%len(ids)]))
+				if len(queries) > 0 {
+					u = strings.ReplaceAll(u, "{query}", url.QueryEscape(queries[i%len(queries)]))
+				}
 				start := time.Now()
 				err := cl.Get(ctx, u, nil) // any answer but 200 is an error
 				if ctx.Err() != nil {

@@ -191,6 +191,7 @@ func NewRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 		PromoteTolerance: rc.PromoteTolerance,
 		ANNThreshold:     rc.ANNThreshold,
 		Vectors:          rc.Vectors,
+		ModelVectors:     rc.ModelVectors,
 		IndexDir:         indexDir(cfg),
 		SnapshotDir:      snapshotDir(cfg),
 		SnapshotEvery:    rc.SnapshotEvery,

@@ -140,7 +140,7 @@ func (m *Model) Load(r io.Reader) error {
 	}
 	m.cfg, m.dm, m.w, m.pop, m.attrs, m.users = c, dm, w, pop, attrs, users
 	m.p = dm.layout(w)
-	m.items, m.q8 = nil, nil
+	m.items, m.q8, m.rest = nil, nil, nil
 	m.refreshItems()
 	m.pool = sync.Pool{}
 	m.serveInt8()

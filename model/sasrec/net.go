@@ -124,8 +124,8 @@ type workspace struct {
 	n          int
 	items      []int32
 	buf        []int32   // Score's history scratch
-	qemb       []float32 // int8 Score: the history's dequantised rows
-	qpos       []int32   // int8 Score: 0..n-1, the rows of qemb
+	qemb       []float32 // Score: the history's rows read from the item table
+	qpos       []int32   // Score: 0..n-1, the rows of qemb
 	x0         []float32
 	ln0x, ln0s []float32
 	m0         []float32

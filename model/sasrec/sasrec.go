@@ -6,10 +6,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/model"
 )
 
@@ -176,7 +178,8 @@ type Model struct {
 	users itemAttrs  // the last MaxLen training items of each user (same CSR shape), for queries without history
 	items []float32  // item vectors the network uses: E, plus attribute means when attrs are used
 	pn    params     // p with emb replaced by items
-	q8    *int8Table // the item table in int8 when Config.Int8 (then items is nil)
+	q8    *ann.Table // the item table in int8 when Config.Int8 (then items is nil)
+	rest  []float32  // int8 without attributes: the parameters after the item table (then w is nil)
 }
 
 // New returns an untrained model.
@@ -202,7 +205,7 @@ func (m *Model) NumItems() int { return m.dm.items }
 // An int8 model returns a dequantised copy, made at each call.
 func (m *Model) ItemVectors() (int, []float32) {
 	if m.q8 != nil {
-		return m.dm.d, m.q8.all(m.dm.d)
+		return m.dm.d, m.q8.Decode()
 	}
 	return m.dm.d, m.items
 }
@@ -278,39 +281,44 @@ func (m *Model) FitValidation(ctx context.Context, ds *model.Dataset, valid []Ca
 // their training sequence; an empty history otherwise scores items by
 // training popularity.
 func (m *Model) Score(q model.Query, scores []float32) {
-	N, d := m.dm.items, m.dm.d
-	scores = scores[:N]
-	ws, _ := m.pool.Get().(*workspace)
-	if ws == nil {
-		ws = newWorkspace(m.dm)
-	}
+	ws := m.workspace()
 	defer m.pool.Put(ws)
-	hist := q.History
-	if len(hist) == 0 && q.User >= 0 && int(q.User)+1 < len(m.users.ptr) {
-		hist = m.users.idx[m.users.ptr[q.User]:m.users.ptr[q.User+1]]
+	m.scoreWith(ws, m.history(q), scores[:m.dm.items])
+}
+
+// workspace takes a serving workspace from the pool (put it back after).
+func (m *Model) workspace() *workspace {
+	if ws, ok := m.pool.Get().(*workspace); ok {
+		return ws
 	}
-	if m.q8 != nil {
-		h := m.representInt8(ws, hist)
-		if h == nil {
-			copy(scores, m.pop)
-			return
-		}
-		m.q8.score(h, scores, d)
-		return
+	return newWorkspace(m.dm)
+}
+
+// history is the sequence a query is answered from: q.History, or for a
+// known user without one the end of their training sequence.
+func (m *Model) history(q model.Query) []int32 {
+	if len(q.History) == 0 && q.User >= 0 && int(q.User)+1 < len(m.users.ptr) {
+		return m.users.idx[m.users.ptr[q.User]:m.users.ptr[q.User+1]]
 	}
-	h := m.represent(ws, hist)
+	return q.History
+}
+
+// scoreWith is Score of a history with a caller-owned workspace: the
+// history's representation scored against every item of the table, or
+// popularity when no history item is in the catalogue.
+func (m *Model) scoreWith(ws *workspace, history []int32, scores []float32) {
+	h := m.represent(ws, history)
 	if h == nil {
 		copy(scores, m.pop)
 		return
 	}
-	emb := m.items
-	for j := range scores {
-		scores[j] = dot(h, emb[j*d:j*d+d])
-	}
+	m.table().Scores(scores, h)
 }
 
 // represent returns the d-vector of the history's last position (nil when
 // no history item is in the catalogue); it is valid until ws is reused.
+// The history's rows are read from the item table (float32 or int8) into
+// the workspace and the network reads them as a small table of its own.
 func (m *Model) represent(ws *workspace, history []int32) []float32 {
 	L, d := m.dm.maxLen, m.dm.d
 	buf := ws.buf[:0]
@@ -324,11 +332,51 @@ func (m *Model) represent(ws *workspace, history []int32) []float32 {
 	if n == 0 {
 		return nil
 	}
-	for i, j := 0, n-1; i < j; i, j = i+1, j-1 {
-		buf[i], buf[j] = buf[j], buf[i]
+	slices.Reverse(buf)
+	if cap(ws.qemb) < n*d {
+		ws.qemb = make([]float32, L*d)
+		ws.qpos = make([]int32, L)
 	}
-	out := forward(m.pn, ws, buf, 0, 0, nil)
+	emb, pos := ws.qemb[:n*d], ws.qpos[:n]
+	m.table().Rows(emb, buf)
+	for j := range pos {
+		pos[j] = int32(j)
+	}
+	p := m.pn
+	p.emb = emb
+	out := forward(p, ws, pos, 0, 0, nil)
 	return out[(n-1)*d : n*d]
+}
+
+// UserVector implements model.UserEmbedder: the representation of the
+// query's history (as Score reads it), whose dot product with ItemVectors
+// is the score, so a large catalogue is served through the
+// nearest-neighbour index like a factor model. False when no history item
+// is in the catalogue (Score then answers by popularity).
+func (m *Model) UserVector(q model.Query, dst []float32) bool {
+	ws := m.workspace()
+	defer m.pool.Put(ws)
+	h := m.represent(ws, m.history(q))
+	if h == nil {
+		return false
+	}
+	copy(dst, h)
+	return true
+}
+
+// ItemBias implements model.UserEmbedder: the score has no item bias.
+func (m *Model) ItemBias() []float32 { return nil }
+
+// ItemScore is the model's own score of item id for the user vector q
+// (from the int8 table when the model serves in int8): what a quantised
+// nearest-neighbour index re-ranks its short list by, without a float32
+// copy of the items.
+func (m *Model) ItemScore(q []float32, id int32) float32 {
+	d := m.dm.d
+	if m.q8 != nil {
+		return m.q8.Score(q[:d], id)
+	}
+	return dot(q[:d], m.items[int(id)*d:int(id+1)*d])
 }
 
 // setDims allocates the parameters for a catalogue of n items and a
@@ -340,7 +388,7 @@ func (m *Model) setDims(n, a int) {
 	m.p = m.dm.layout(m.w)
 	m.pop = make([]float32, n)
 	m.pool = sync.Pool{}
-	m.items, m.q8 = nil, nil
+	m.items, m.q8, m.rest = nil, nil, nil
 }
 
 // refreshItems recomputes the item vectors from E and the attribute vectors

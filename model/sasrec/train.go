@@ -367,19 +367,6 @@ func (m *Model) evaluate(ctx context.Context, cases []Case, threads int) (ndcg, 
 	return ndcg / n, hr / n
 }
 
-// scoreWith is Score with a caller-owned workspace.
-func (m *Model) scoreWith(ws *workspace, history []int32, scores []float32) {
-	d := m.dm.d
-	h := m.represent(ws, history)
-	if h == nil {
-		copy(scores, m.pop)
-		return
-	}
-	for j := range scores {
-		scores[j] = dot(h, m.items[j*d:j*d+d])
-	}
-}
-
 // rankExcluding is the 0-based rank of target among all items whose score is
 // higher, not counting the items of history (other than the target).
 func rankExcluding(scores []float32, target int32, history []int32) int {
