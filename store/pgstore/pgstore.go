@@ -90,24 +90,22 @@ var (
 // applied and returns the store of opts.Shop.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	pool, err := OpenPool(ctx, url, opts.MaxConns)
-	if err != nil {
-		return nil, err
-	}
-	s, err := openOn(ctx, pool, opts.Shop)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return s, nil
+	return openOwned(ctx, pool, err, opts.Shop)
 }
 
 // OpenConfig is Open with a parsed pool configuration.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Store, error) {
 	pool, err := newPool(ctx, cfg, opts.MaxConns)
+	return openOwned(ctx, pool, err, opts.Shop)
+}
+
+// openOwned returns the store of shop on a pool of its own (closed with
+// the store), or the error of opening the pool.
+func openOwned(ctx context.Context, pool *pgxpool.Pool, err error, shop string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := openOn(ctx, pool, opts.Shop)
+	s, err := openOn(ctx, pool, shop)
 	if err != nil {
 		pool.Close()
 		return nil, err
