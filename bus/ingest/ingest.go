@@ -51,12 +51,6 @@ type Options struct {
 	// validated one by one and the valid ones stored together, which is
 	// what makes small messages fast (one durable commit per batch).
 	Batch int
-	// InFlight is how many batches may be between being read and being
-	// acknowledged at once (default 4; 1 stores one batch at a time). A
-	// batch is acknowledged only after its own commit; batches in flight
-	// together may commit in any order (the store groups them into one
-	// transaction when they wait together).
-	InFlight int
 }
 
 func (o *Options) defaults() {
@@ -77,9 +71,6 @@ func (o *Options) defaults() {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 256
-	}
-	if o.InFlight <= 0 {
-		o.InFlight = 4
 	}
 }
 
@@ -177,76 +168,40 @@ func (c *Consumer) run(ctx context.Context) error {
 			ch <- msg
 		}
 	}()
-	// Batches being stored (active): each is acknowledged after its own
-	// commit while the next ones are read and stored. While one is being
-	// stored, the next gathers messages until it is full or one in flight
-	// ends, so small messages still make large batches (a batch sent the
-	// moment a slot frees would carry the few messages that arrived since).
-	finished := make(chan struct{}, c.o.InFlight)
-	active := 0
-	var inflight sync.WaitGroup
 	defer func() {
 		it.Stop()
 		for range ch { // unacknowledged: redelivered after AckWait
 		}
-		inflight.Wait()
 	}()
 	for {
-		for active >= c.o.InFlight {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-finished:
-				active--
-			}
-		}
 		var msgs []jetstream.Msg
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-errc:
 			return err
-		case <-finished:
-			active--
-			continue
 		case msg, ok := <-ch:
 			if !ok {
 				return nil
 			}
 			msgs = append(msgs, msg)
 		}
+		// and whatever else is waiting, up to a batch
 		size := len(msgs[0].Data())
-		// next takes one more message: without waiting when nothing is
-		// being stored, else until one in flight ends
-		next := func() bool {
-			var msg jetstream.Msg
-			ok := false
-			if active == 0 {
-				select {
-				case msg, ok = <-ch:
-				default:
+	more:
+		for len(msgs) < c.o.Batch && size < maxBatchBytes {
+			select {
+			case msg, ok := <-ch:
+				if !ok {
+					break more
 				}
-			} else {
-				select {
-				case msg, ok = <-ch:
-				case <-finished:
-					active--
-				case <-ctx.Done():
-				}
-			}
-			if ok {
 				msgs = append(msgs, msg)
 				size += len(msg.Data())
+			default:
+				break more
 			}
-			return ok
 		}
-		for len(msgs) < c.o.Batch && size < maxBatchBytes && next() {
-		}
-		active++
-		inflight.Go(func() {
-			defer func() { finished <- struct{}{} }()
-			c.handle(ctx, msgs)
-		})
+		c.handle(ctx, msgs)
 	}
 }
 
