@@ -42,18 +42,27 @@ one shop's store). Put them back with aisle restore.`,
 				key = os.Getenv("AISLE_ADMIN_KEY")
 			}
 			var src func(ctx context.Context, w io.Writer) (int64, error)
-			var dataDir string // offline: the data directory
+			var shopsSrc shopsSource // where the other shops are read
 			if url != "" {
 				src = func(ctx context.Context, w io.Writer) (int64, error) { return backupFromServer(ctx, url, key, w) }
+				shopsSrc = shopsSource{url: url, key: key}
 			} else if cfg, err := g.load(); err == nil && pgstore.IsURL(cfg.Store) {
 				// a PostgreSQL shop: a snapshot in the embedded format,
 				// read in one transaction while the replicas serve
-				st, err := pgstore.Open(cmd.Context(), cfg.Store, pgstore.Options{MaxConns: 2})
+				pool, err := pgstore.OpenPool(cmd.Context(), cfg.Store, 4)
+				if err != nil {
+					return err
+				}
+				defer pool.Close()
+				st, err := pgstore.OpenShared(cmd.Context(), pool, pgstore.Options{Shop: pgstore.DefaultShop})
 				if err != nil {
 					return err
 				}
 				defer st.Close()
 				src = st.WriteSnapshot
+				// every shop's store is in the database; their side
+				// files are in this replica's data directory, if given
+				shopsSrc = shopsSource{pool: pool, dir: cfg.Data}
 			} else {
 				cfg, err := g.loadEmbedded("backup")
 				if err != nil {
@@ -67,7 +76,7 @@ one shop's store). Put them back with aisle restore.`,
 					return err
 				}
 				defer st.Close()
-				src, dataDir = st.WriteSnapshot, cfg.Data
+				src, shopsSrc = st.WriteSnapshot, shopsSource{dir: cfg.Data}
 			}
 			start := time.Now()
 			n, err := writeBackup(cmd.Context(), to, src)
@@ -79,7 +88,7 @@ one shop's store). Put them back with aisle restore.`,
 				return err
 			}
 			if g.shop == "" || g.shop == shops.DefaultID { // a deployment: its shops and keys too
-				ok, ids, sides, err := backupShops(cmd.Context(), dataDir, url, key, to)
+				ok, ids, sides, err := backupShops(cmd.Context(), shopsSrc, to)
 				if err != nil {
 					return err
 				}

@@ -12,8 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/aisle-dev/aisle/shops"
 	"github.com/aisle-dev/aisle/store/boltstore"
+	"github.com/aisle-dev/aisle/store/pgstore"
 )
 
 // A backup of a deployment holds, beside the default shop's store FILE,
@@ -56,31 +59,88 @@ func backupShopSideFiles(ctx context.Context, dir, url, key, to, id string) ([]s
 	return done, nil
 }
 
-// backupShops writes the registry of the data directory dir (offline) or
-// of the server at url beside the backup to, then the store and the side
-// files of every shop it lists. It returns the shops whose stores it
-// wrote, and false when there is no registry (a deployment that never had
-// a second shop). sides counts the side files written.
-func backupShops(ctx context.Context, dir, url, key, to string) (_ bool, _ []string, sides int, _ error) {
-	var src func(ctx context.Context, w io.Writer) (int64, error)
-	if url != "" {
-		src = func(ctx context.Context, w io.Writer) (int64, error) {
-			return fetchStream(ctx, strings.TrimRight(url, "/")+"/api/admin/backup?file="+shops.RegistryFile, key, w)
-		}
-	} else {
-		path := filepath.Join(dir, shops.RegistryFile)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return false, nil, 0, nil
-		}
-		reg, err := shops.OpenRegistry(path)
+// shopsSource is where backupShops reads a deployment's registry and the
+// stores of its shops: a running server (url), a data directory (dir), or
+// PostgreSQL (pool) with the replica-local side files under dir.
+type shopsSource struct {
+	dir, url, key string
+	pool          *pgxpool.Pool
+}
+
+// registry returns the reader of the registry's copy, or nil when there is
+// no registry (a data directory that never had a second shop).
+func (src shopsSource) registry(ctx context.Context) (func(context.Context, io.Writer) (int64, error), func(), error) {
+	switch {
+	case src.url != "":
+		return func(ctx context.Context, w io.Writer) (int64, error) {
+			return fetchStream(ctx, strings.TrimRight(src.url, "/")+"/api/admin/backup?file="+shops.RegistryFile, src.key, w)
+		}, func() {}, nil
+	case src.pool != nil:
+		reg, err := shops.OpenPostgresRegistry(ctx, src.pool)
 		if err != nil {
-			return false, nil, 0, err
+			return nil, nil, err
 		}
-		defer reg.Close()
-		src = reg.WriteSnapshot
+		return reg.WriteSnapshot, func() { reg.Close() }, nil
+	}
+	path := filepath.Join(src.dir, shops.RegistryFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, func() {}, nil
+	}
+	reg, err := shops.OpenRegistry(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg.WriteSnapshot, func() { reg.Close() }, nil
+}
+
+// store returns the reader of shop id's store, or nil when the shop has
+// stored nothing yet (a data directory's shop never loaded).
+func (src shopsSource) store(ctx context.Context, id string) (func(context.Context, io.Writer) (int64, error), error) {
+	switch {
+	case src.url != "":
+		return func(ctx context.Context, w io.Writer) (int64, error) {
+			return fetchStream(ctx, strings.TrimRight(src.url, "/")+"/api/shops/"+id+"/admin/backup", src.key, w)
+		}, nil
+	case src.pool != nil:
+		st, err := pgstore.OpenShared(ctx, src.pool, pgstore.Options{Shop: id})
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, w io.Writer) (int64, error) {
+			defer st.Close()
+			return st.WriteSnapshot(ctx, w)
+		}, nil
+	}
+	sd := shops.Dir(src.dir, id)
+	if _, err := os.Stat(filepath.Join(sd, boltstore.FileName)); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	st, err := boltstore.Open(sd)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, w io.Writer) (int64, error) {
+		defer st.Close()
+		return st.WriteSnapshot(ctx, w)
+	}, nil
+}
+
+// backupShops writes the registry of src beside the backup to, then the
+// store and the side files of every shop it lists. It returns the shops
+// whose stores it wrote, and false when there is no registry (a
+// deployment that never had a second shop). sides counts the side files
+// written.
+func backupShops(ctx context.Context, src shopsSource, to string) (_ bool, _ []string, sides int, _ error) {
+	reg, closeReg, err := src.registry(ctx)
+	if err != nil {
+		return false, nil, 0, fmt.Errorf("the shop registry: %w", err)
+	}
+	defer closeReg()
+	if reg == nil {
+		return false, nil, 0, nil
 	}
 	var ids []string
-	if _, err := writeChecked(ctx, registryBackupPath(to), src, func(path string) (err error) {
+	if _, err := writeChecked(ctx, registryBackupPath(to), reg, func(path string) (err error) {
 		ids, _, err = shops.CheckRegistryFile(path)
 		return err
 	}); err != nil {
@@ -91,29 +151,21 @@ func backupShops(ctx context.Context, dir, url, key, to string) (_ bool, _ []str
 		if id == shops.DefaultID {
 			continue
 		}
-		if url != "" {
-			src = func(ctx context.Context, w io.Writer) (int64, error) {
-				return fetchStream(ctx, strings.TrimRight(url, "/")+"/api/shops/"+id+"/admin/backup", key, w)
-			}
-		} else {
-			sd := shops.Dir(dir, id)
-			if _, err := os.Stat(filepath.Join(sd, boltstore.FileName)); errors.Is(err, os.ErrNotExist) {
-				continue // never loaded: nothing stored yet
-			}
-			st, err := boltstore.Open(sd)
-			if err != nil {
-				return true, done, sides, fmt.Errorf("shop %q: %w", id, err)
-			}
-			src = func(ctx context.Context, w io.Writer) (int64, error) {
-				defer st.Close()
-				return st.WriteSnapshot(ctx, w)
-			}
+		read, err := src.store(ctx, id)
+		if err != nil {
+			return true, done, sides, fmt.Errorf("shop %q: %w", id, err)
 		}
-		if _, err := writeChecked(ctx, shopBackupPath(to, id), src, checkStoreFile); err != nil {
+		if read == nil {
+			continue // never loaded: nothing stored yet
+		}
+		if _, err := writeChecked(ctx, shopBackupPath(to, id), read, checkStoreFile); err != nil {
 			return true, done, sides, fmt.Errorf("shop %q: %w", id, err)
 		}
 		done = append(done, id)
-		names, err := backupShopSideFiles(ctx, dir, url, key, to, id)
+		if src.url == "" && src.dir == "" {
+			continue // no data directory: the side files stay with the replicas
+		}
+		names, err := backupShopSideFiles(ctx, src.dir, src.url, src.key, to, id)
 		sides += len(names)
 		if err != nil {
 			return true, done, sides, fmt.Errorf("shop %q's side files: %w", id, err)
