@@ -63,11 +63,15 @@ func (c *Coverage) Remove(seq uint64) {
 	c.Hash -= Mix(seq)
 }
 
-// Recent returns the listed Seqs, sorted.
+// Recent returns the listed Seqs, sorted: those added last and, for a
+// decoded coverage added to since, the decoded ones not more than
+// CoverWindow below the newest (older ones are covered anyway).
 func (c *Coverage) Recent() []uint64 {
 	r := slices.Clone(c.ring)
 	for q := range c.set {
-		r = append(r, q)
+		if c.Max < CoverWindow || q > c.Max-CoverWindow {
+			r = append(r, q)
+		}
 	}
 	slices.Sort(r)
 	return slices.Compact(r)
@@ -120,8 +124,16 @@ type Check struct {
 	n, hash uint64
 }
 
-// NewCheck checks against c (nil: a check that covers nothing).
-func NewCheck(c *Coverage) *Check { return &Check{cov: c} }
+// NewCheck checks against (a copy of) c; nil: a check that covers
+// nothing.
+func NewCheck(c *Coverage) *Check {
+	if c == nil {
+		return &Check{}
+	}
+	cp := *c
+	cp.ring = slices.Clone(c.ring)
+	return &Check{cov: &cp}
+}
 
 // Seen notes an event of the log and reports whether the snapshot
 // covers it (so its owner skips it).
