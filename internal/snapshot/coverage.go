@@ -130,9 +130,15 @@ func NewCheck(c *Coverage) *Check {
 	if c == nil {
 		return &Check{}
 	}
+	cp := c.Clone()
+	return &Check{cov: &cp}
+}
+
+// Clone is a copy of c that later Adds to c do not change.
+func (c *Coverage) Clone() Coverage {
 	cp := *c
 	cp.ring = slices.Clone(c.ring)
-	return &Check{cov: &cp}
+	return cp
 }
 
 // Seen notes an event of the log and reports whether the snapshot
