@@ -40,6 +40,7 @@ type adSnap struct {
 	// lastCovered is how many events the last start took from the
 	// snapshot (0: none, or it did not match the log)
 	lastCovered int
+	loaded      bool // ReplayDone ran: the coverage holds the log
 }
 
 // SetSnapshots keeps snapshots in dir (every events, ≤ 0: at Close only);
@@ -53,7 +54,7 @@ func (s *Service) encodeSnapshot() (uint64, []byte, bool) {
 	defer s.snap.order.Unlock()
 	s.snap.mu.Lock()
 	defer s.snap.mu.Unlock()
-	if s.snap.check != nil || s.snap.live != nil {
+	if !s.snap.loaded || s.snap.check != nil || s.snap.live != nil {
 		return 0, nil, false
 	}
 	b := binary.AppendUvarint(nil, adsStateVersion)
@@ -120,7 +121,7 @@ func (s *Service) covered(seq uint64) {
 func (s *Service) ReplayDone(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error {
 	s.snap.mu.Lock()
 	check, tail := s.snap.check, s.snap.tail
-	s.snap.check, s.snap.tail = nil, 0
+	s.snap.check, s.snap.tail, s.snap.loaded = nil, 0, true
 	s.snap.mu.Unlock()
 	s.snap.keeper.Loaded(tail)
 	if check == nil {

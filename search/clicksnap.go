@@ -42,6 +42,7 @@ type clickSnap struct {
 	// skipped as the snapshot's; lastCovered is how many the last start
 	// took from the snapshot (0: none, or it did not match the log)
 	tail, covered, lastCovered int
+	loaded                     bool // ReplayDone ran: the state holds the log
 }
 
 // SetSnapshots keeps snapshots in dir (every events, ≤ 0: at Close only);
@@ -77,8 +78,8 @@ func (c *Clicks) encodeSnapshot() (uint64, []byte, bool) {
 	defer c.order.Unlock()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if c.snap.check != nil {
-		return 0, nil, false // the log is being replayed
+	if !c.snap.loaded || c.snap.check != nil {
+		return 0, nil, false // the log is not (all) replayed
 	}
 	b := binary.AppendUvarint(nil, clicksStateVersion)
 	b = binary.AppendUvarint(b, c.fingerprint())
@@ -236,7 +237,7 @@ func (c *Clicks) Replay(e events.Event) {
 func (c *Clicks) ReplayDone(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error {
 	c.mu.Lock()
 	check, covered, tail := c.snap.check, c.snap.covered, c.snap.tail
-	c.snap.check, c.snap.covered, c.snap.tail = nil, 0, 0
+	c.snap.check, c.snap.covered, c.snap.tail, c.snap.loaded = nil, 0, 0, true
 	if check == nil {
 		c.snap.consentAt = c.consent()
 	}

@@ -175,6 +175,9 @@ func TestClicksSnapshotPrivacy(t *testing.T) {
 	c.SkipUser = func(u string) bool { return optedOut[u] }
 	c.Consent = func() uint64 { return uint64(len(optedOut)) }
 	c.LoadSnapshot()
+	if err := c.ReplayDone(context.Background(), scanOf(nil)); err != nil {
+		t.Fatal(err)
+	}
 	c.EventsAppended(log)
 	exists := func() bool { _, err := os.Stat(snapshot.Path(dir, clicksPart)); return err == nil }
 	save := func() {
