@@ -100,6 +100,9 @@ func (s *Service) snapshotDue(n int) {
 // one on disk already holds every event counted.
 func (s *Service) CloseSnapshots() error {
 	s.snap.wg.Wait()
+	if err := s.closeRelated(); err != nil {
+		s.log.Error("the item relations' snapshot was not written at shutdown; the next start rebuilds them", "error", err)
+	}
 	if s.cfg.SnapshotDir != "" && s.snap.since.Load() == 0 {
 		if _, err := os.Stat(snapshot.Path(s.cfg.SnapshotDir, snapshotPart)); err == nil {
 			return nil
@@ -114,6 +117,7 @@ func (s *Service) dropSnapshot(why string) {
 	if s.cfg.SnapshotDir == "" {
 		return
 	}
+	s.dropRelated(why)
 	s.snap.mu.Lock()
 	defer s.snap.mu.Unlock()
 	s.snap.since.Store(int64(s.cfg.SnapshotEvery)) // the next batch writes a new one
