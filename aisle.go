@@ -229,6 +229,8 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	a.clicks.SkipUser = func(u string) bool { return !a.svc.Personalized(u) } // consent (issue 12)
 	// clicks weighted by the inverse of their position's examination (issue 15)
 	a.clicks.PositionWeight = func(pos int) float64 { return a.exp.PositionWeight("search", pos) }
+	a.clicks.Consent = a.svc.ConsentFingerprint
+	a.clicks.SetSnapshots(wire.SnapshotDir(cfg), cfg.Recommend.SnapshotEvery, a.log) // decision 0047
 	a.ranker = wire.NewSearchRanker(cfg, a.ix, a.eng, a.svc, a.clicks, a.log)
 	a.svc.AddLearner(a.ranker) // retrained with the recommendation models
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)
@@ -353,9 +355,18 @@ func (a *Aisle) Start(ctx context.Context) error {
 	}
 	var maxSeq uint64
 	// one scan of the log for all: ad clicks stored but not yet billed
-	// when the server stopped are billed now (once)
-	if err := a.svc.Load(ctx, a.clicks.Record, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }, a.ads.Replay); err != nil {
+	// when the server stopped are billed now (once); the click model and
+	// ad billing skip the events their snapshots cover (decision 0047)
+	a.clicks.LoadSnapshot()
+	a.ads.LoadSnapshot()
+	if err := a.svc.Load(ctx, a.clicks.Replay, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }, a.ads.Replay); err != nil {
 		return err
+	}
+	if err := a.clicks.ReplayDone(ctx, a.st.ScanEvents); err != nil {
+		return fmt.Errorf("aisle: relearn the click model: %w", err)
+	}
+	if err := a.ads.ReplayDone(ctx, a.st.ScanEvents); err != nil {
+		return fmt.Errorf("aisle: replay ad billing: %w", err)
 	}
 	a.eng.SetAppliedFloor(maxSeq)
 	a.eng.Subscribe(a.svc)
@@ -583,6 +594,15 @@ func (a *Aisle) Close() error {
 				a.log.Error("the shutdown snapshot was not written; the next start replays the log from the previous one", "error", err)
 			}
 		}
+		if a.clicks != nil && a.ads != nil {
+			// the click model's and ad billing's (no-ops unless a start
+			// loaded them)
+			for _, c := range []func() error{a.clicks.CloseSnapshots, a.ads.CloseSnapshots} {
+				if err := c(); err != nil {
+					a.log.Error("a shutdown snapshot was not written; the next start replays more of the log", "error", err)
+				}
+			}
+		}
 		var errs []error
 		if a.assistant != nil {
 			a.assistant.Close() // writes the conversations changed last
@@ -656,6 +676,8 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	}}); err != nil {
 		return err
 	}
+	// ad billing's snapshot of the events handled (decision 0047)
+	a.ads.SetSnapshots(wire.SnapshotDir(a.cfg), a.cfg.Recommend.SnapshotEvery, a.log)
 	a.svc.SetSponsored(a.ads.Sponsored)  // popularity, profiles, training data
 	a.clicks.SkipEvent = a.ads.Sponsored // search click-through
 	a.ranker.SetExcludeEvent(a.ads.Sponsored)

@@ -169,17 +169,21 @@ type Outcome struct {
 // EventsAppended implements engine.Listener: clicks carrying a request id
 // are billed, purchases of clicked ad items attributed.
 func (s *Service) EventsAppended(evs []events.Event) {
+	s.snap.order.RLock()
 	for _, e := range evs {
-		s.handle(context.Background(), e)
+		if s.handle(context.Background(), e) == nil {
+			s.covered(e.Seq)
+		}
 	}
+	s.snap.order.RUnlock()
+	s.snap.keeper.Counted(len(evs))
 }
 
-// Replay handles an event read from the log at start: events handled
-// before (by their seq) change nothing, so a click stored but not yet
-// billed when the server stopped is billed now, and only once.
-func (s *Service) Replay(e events.Event) {
+// replay handles an event read from the log unless the store says it was
+// handled before.
+func (s *Service) replay(e events.Event) error {
 	if e.Type != events.Click && e.Type != events.Purchase || (e.Type == events.Click && e.RequestID == "") {
-		return
+		return nil
 	}
 	if e.Seq != 0 {
 		seen := false
@@ -188,17 +192,20 @@ func (s *Service) Replay(e events.Event) {
 			return nil
 		})
 		if seen {
-			return
+			return nil
 		}
 	}
-	s.handle(context.Background(), e)
+	return s.handle(context.Background(), e)
 }
 
-func (s *Service) handle(ctx context.Context, e events.Event) {
+// handle bills a click or attributes a purchase; an error (logged) leaves
+// the event out of the snapshot's coverage, so a start tries it again.
+func (s *Service) handle(ctx context.Context, e events.Event) error {
 	switch {
 	case e.Type == events.Click && e.RequestID != "":
 		if _, err := s.Click(ctx, e); err != nil {
 			s.log.Error("ads: billing a click", "request_id", e.RequestID, "item", e.ItemID, "error", err)
+			return err
 		}
 	case e.Type == events.Purchase:
 		s.mu.Lock()
@@ -207,9 +214,11 @@ func (s *Service) handle(ctx context.Context, e events.Event) {
 		if clicked {
 			if err := s.attribute(ctx, e); err != nil {
 				s.log.Error("ads: attributing a purchase", "user", e.UserID, "item", e.ItemID, "error", err)
+				return err
 			}
 		}
 	}
+	return nil
 }
 
 func seqKey(seq uint64) string { return fmt.Sprintf("%016x", seq) }

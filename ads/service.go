@@ -161,6 +161,7 @@ type Service struct {
 	dropped   atomic.Int64 // impressions dropped (queue full)
 	unmatched atomic.Int64 // clicks with a request id but no ad impression
 	trainMu   sync.Mutex
+	snap      adSnap // (snapshot.go)
 }
 
 type spendState struct {

@@ -446,10 +446,12 @@ type Recommend struct {
 	// docs/vectors.md for the measured recall, loss and speed.
 	Vectors string `yaml:"vectors"`
 	// SnapshotEvery writes a snapshot of the recommender's counts
-	// (popularity, baskets, profiles, rows) to <data>/snapshots every this
+	// (popularity, baskets, profiles, rows), and of the search click model
+	// and ad billing's handled events, to <data>/snapshots every this
 	// many events and at a clean shutdown, so a start replays only the
-	// events after it (default 100000; -1: only at shutdown). See
-	// decision 0040.
+	// events after them (default 100000; -1: only at shutdown). See
+	// decisions 0040 and 0047 (the item relations are written after each
+	// build).
 	SnapshotEvery int `yaml:"snapshot_every"`
 	// ModelVectors chooses the storage per model (name → one of the
 	// values of Vectors), overriding Vectors for that model: e.g. pq for

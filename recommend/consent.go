@@ -101,6 +101,11 @@ func (s *Service) UsersUpserted(users []catalog.User) {
 	}
 }
 
+// ConsentFingerprint identifies the users who withdrew consent (a hash of
+// the set), for the snapshots of other parts that leave them out (the
+// search click model).
+func (s *Service) ConsentFingerprint() uint64 { return s.consentHash() }
+
 // Personalized reports whether user consented to personalisation (true
 // for unknown users and anonymous requests).
 func (s *Service) Personalized(user string) bool {

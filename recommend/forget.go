@@ -119,7 +119,7 @@ func (s *Service) UserForgotten(id string, removed []events.Event) map[string]in
 	s.priv.forget(id, time.Now())
 	s.cov.mu.Lock()
 	for _, e := range removed {
-		s.cov.c.remove(e.Seq)
+		s.cov.c.Remove(e.Seq)
 	}
 	s.cov.mu.Unlock()
 	// the snapshot holds the user's counts and profile: it goes now, and

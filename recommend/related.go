@@ -10,6 +10,7 @@ import (
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/snapshot"
 	"github.com/aisle-dev/aisle/related"
 )
 
@@ -42,6 +43,12 @@ type relatedState struct {
 	events int // ledger events at build time
 	built  time.Time
 	learnt bool
+	// cov is the events the relations were built from; gen and consent
+	// the snapshot removals and the consent set when that log was read
+	// (relsnap.go)
+	cov     *snapshot.Coverage
+	gen     uint64
+	consent uint64
 }
 
 // relatedRefresh is how many new events (as a share of those at the last
@@ -102,7 +109,8 @@ func (s *Service) updateRelated(ctx context.Context) (*relatedState, *related.Lo
 	case st == nil:
 		return s.buildRelated(ctx)
 	case st.catVer != ver:
-		st = &relatedState{ix: st.ix.WithItems(s.relatedItems()), catVer: ver, events: st.events, built: st.built, learnt: st.learnt}
+		st = &relatedState{ix: st.ix.WithItems(s.relatedItems()), catVer: ver, events: st.events, built: st.built, learnt: st.learnt,
+			cov: st.cov, gen: st.gen, consent: st.consent}
 		s.rel.cur.Store(st)
 	}
 	return st, nil, nil
@@ -132,7 +140,7 @@ func (s *Service) LearnRelated(ctx context.Context) (related.LearnReport, error)
 	s.rel.lastStart.Store(time.Now().UnixNano())
 	ver := s.catVer.Load()
 	n := s.ledgerEvents()
-	log, err := s.relatedLog(ctx)
+	log, read, err := s.relatedLog(ctx)
 	if err != nil {
 		return related.LearnReport{}, err
 	}
@@ -146,7 +154,9 @@ func (s *Service) LearnRelated(ctx context.Context) (related.LearnReport, error)
 		ix = ix.WithItems(s.relatedItems())
 		ver = s.catVer.Load()
 	}
-	s.rel.cur.Store(&relatedState{ix: ix, catVer: ver, events: n, built: time.Now(), learnt: true})
+	st := read.state(ix, ver, n, true)
+	s.rel.cur.Store(st)
+	s.saveRelated(st)
 	return rep, nil
 }
 
@@ -155,7 +165,7 @@ func (s *Service) LearnRelated(ctx context.Context) (related.LearnReport, error)
 func (s *Service) buildRelated(ctx context.Context) (*relatedState, *related.Log, error) {
 	ver := s.catVer.Load()
 	items := s.relatedItems()
-	log, err := s.relatedLog(ctx)
+	log, read, err := s.relatedLog(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,8 +173,9 @@ func (s *Service) buildRelated(ctx context.Context) (*relatedState, *related.Log
 	if err != nil {
 		return nil, nil, fmt.Errorf("build item relations: %w", err)
 	}
-	st := &relatedState{ix: ix, catVer: ver, events: s.ledgerEvents(), built: time.Now()}
+	st := read.state(ix, ver, s.ledgerEvents(), false)
 	s.rel.cur.Store(st)
+	s.saveRelated(st)
 	s.log.Info("built item relations", "items", ix.Len(), "events", log.Len(), "kept", log.Kept(), "took", ix.BuildTime())
 	return st, log, nil
 }
@@ -179,9 +190,10 @@ func (s *Service) learnRelated(prev *relatedState, log *related.Log) {
 	ver := s.catVer.Load()
 	items := s.relatedItems()
 	n := s.ledgerEvents()
+	read := relatedRead{cov: prev.cov, gen: prev.gen, consent: prev.consent}
 	if log == nil {
 		var err error
-		if log, err = s.relatedLog(ctx); err != nil {
+		if log, read, err = s.relatedLog(ctx); err != nil {
 			s.log.Warn("item relations: cannot read the event log; keeping the current ones", "err", err)
 			return
 		}
@@ -203,7 +215,9 @@ func (s *Service) learnRelated(prev *relatedState, log *related.Log) {
 	if cur := s.rel.cur.Load(); cur != nil && cur != prev && cur.built.After(start) {
 		return // a newer build won
 	}
-	s.rel.cur.Store(&relatedState{ix: ix, catVer: ver, events: n, built: time.Now(), learnt: true})
+	st := read.state(ix, ver, n, true)
+	s.rel.cur.Store(st)
+	s.saveRelated(st)
 	sim, comp := ix.Weights()
 	s.log.Info("learned item relations", "anchors", rep.Anchors, "learned", rep.Learned,
 		"similar", sim.String(), "complement", comp.String(), "took", time.Since(start))
@@ -235,21 +249,40 @@ func (s *Service) relatedItems() []catalog.Item {
 // events themselves — they were 175–345 bytes each and, with the copies
 // the build made, most of a restarted server's peak memory (issue 12).
 // Opted-out shoppers' events relate nothing.
-func (s *Service) relatedLog(ctx context.Context) (*related.Log, error) {
+//
+// It also returns what a snapshot of relations built from the log records
+// (relsnap.go): the events read, and the snapshot removals and consent set
+// before reading.
+func (s *Service) relatedLog(ctx context.Context) (*related.Log, relatedRead, error) {
+	read := relatedRead{cov: &snapshot.Coverage{}, gen: s.relSnap.gen.Load(), consent: s.consentHash()}
 	log := related.NewLog(s.relatedConfig())
 	if n, err := s.st.CountEvents(ctx); err == nil {
 		log.Grow(n) // one allocation sized by the count, no doubling
 	}
 	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
+		read.cov.Add(e.Seq)
 		if e.ItemID != "" && s.Personalized(e.UserID) {
 			log.Add(&e)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read events for item relations: %w", err)
+		return nil, read, fmt.Errorf("read events for item relations: %w", err)
 	}
-	return log, nil
+	return log, read, nil
+}
+
+// relatedRead is what relatedLog read besides the log.
+type relatedRead struct {
+	cov     *snapshot.Coverage
+	gen     uint64
+	consent uint64
+}
+
+// state is the relations ix built at catalogue version ver from the log
+// read, with n ledger events.
+func (r relatedRead) state(ix *related.Index, ver int64, n int, learnt bool) *relatedState {
+	return &relatedState{ix: ix, catVer: ver, events: n, built: time.Now(), learnt: learnt, cov: r.cov, gen: r.gen, consent: r.consent}
 }
 
 func (s *Service) ledgerEvents() int {

@@ -29,7 +29,7 @@ func TestRelatedLogStreamsTheStore(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	log, err := svc.relatedLog(ctx)
+	log, _, err := svc.relatedLog(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

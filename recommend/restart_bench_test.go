@@ -6,12 +6,16 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/ads"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -42,12 +46,16 @@ func soakShaped(n int, seed uint64) ([]catalog.Item, []events.Event) {
 }
 
 // BenchmarkRestart measures what a start costs against the event log
-// (AISLE_BENCH_EVENTS events, default 200,000): the store's scan alone,
-// the service's load replaying the whole log (scan + counting into the
-// ledger, profiles and rows), and its load from a snapshot covering all
-// but the last 1% of the events (read, decode, the scan that checks it
-// and the tail). It reports the ledger's estimated bytes and the
-// snapshot's size.
+// (AISLE_BENCH_EVENTS events, default 200,000), as aisle.Start makes it:
+// the recommender's load with the search click model's and ad billing's
+// replay in the same scan. "scan" is the store's scan alone; "full"
+// replays every event into all three (no snapshot); "recommend-snapshot"
+// is session 6's start (the recommender's counts from their snapshot, the
+// click model and ad billing from every event); "all-snapshots" loads the
+// counts, the click model, ad billing's coverage and the learnt item
+// relations from their snapshots (decision 0047), which cover all but the
+// last 1% of the events. It reports the ledger's estimated bytes, the live
+// heap after the load and the snapshots' size.
 func BenchmarkRestart(b *testing.B) {
 	n := 200_000
 	if v, err := strconv.Atoi(os.Getenv("AISLE_BENCH_EVENTS")); err == nil && v > 0 {
@@ -64,6 +72,10 @@ func BenchmarkRestart(b *testing.B) {
 	if err := st.PutItems(ctx, its); err != nil {
 		b.Fatal(err)
 	}
+	byID := map[string]catalog.Item{}
+	for _, it := range its {
+		byID[it.ID] = it
+	}
 	head := len(evs) - len(evs)/100
 	appendAll := func(evs []events.Event) {
 		for k := 0; k < len(evs); k += 10_000 {
@@ -73,19 +85,71 @@ func BenchmarkRestart(b *testing.B) {
 		}
 	}
 	appendAll(evs[:head])
-	snapDir := b.TempDir()
-	first := New(st, Config{SnapshotDir: snapDir, SnapshotEvery: -1}, nil)
-	if err := first.Load(ctx); err != nil {
-		b.Fatal(err)
+	// start is one start: the service, the click model and ad billing,
+	// with snapshots in snapDir when set (recDir for the recommender's)
+	start := func(recDir, snapDir string) (*Service, *search.Clicks, *ads.Service) {
+		svc := New(st, Config{SnapshotDir: recDir, SnapshotEvery: -1}, nil)
+		clicks := search.NewClicks()
+		clicks.SkipUser = func(u string) bool { return !svc.Personalized(u) }
+		clicks.Consent = svc.ConsentFingerprint
+		clicks.SetSnapshots(snapDir, -1, nil)
+		ad, err := ads.New(ctx, ads.Options{Store: st, Item: func(_ context.Context, id string) (catalog.Item, error) {
+			if it, ok := byID[id]; ok {
+				return it, nil
+			}
+			return catalog.Item{}, store.ErrNotFound
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ad.SetSnapshots(snapDir, -1, nil)
+		clicks.LoadSnapshot()
+		ad.LoadSnapshot()
+		if err := svc.Load(ctx, clicks.Replay, ad.Replay); err != nil {
+			b.Fatal(err)
+		}
+		if err := clicks.ReplayDone(ctx, st.ScanEvents); err != nil {
+			b.Fatal(err)
+		}
+		if err := ad.ReplayDone(ctx, st.ScanEvents); err != nil {
+			b.Fatal(err)
+		}
+		return svc, clicks, ad
 	}
-	if err := first.SaveSnapshot(); err != nil {
-		b.Fatal(err)
+	snapDir, recOnly := b.TempDir(), b.TempDir()
+	{
+		svc, clicks, ad := start(snapDir, snapDir)
+		if _, err := svc.LearnRelated(ctx); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range []func() error{svc.CloseSnapshots, clicks.CloseSnapshots, ad.CloseSnapshots} {
+			if err := c(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
-	first = nil
 	appendAll(evs[head:])
-	fi, err := os.Stat(filepath.Join(snapDir, "recommend.snap"))
+	var snapBytes int64
+	for _, part := range []string{"recommend", "clicks", "ads", "related"} {
+		fi, err := os.Stat(filepath.Join(snapDir, part+".snap"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		snapBytes += fi.Size()
+		b.Logf("%s.snap: %.1f MiB", part, float64(fi.Size())/(1<<20))
+	}
+	rec, err := os.ReadFile(filepath.Join(snapDir, "recommend.snap"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(recOnly, "recommend.snap"), rec, 0o600)
+	}
 	if err != nil {
 		b.Fatal(err)
+	}
+	heap := func(b *testing.B) {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
 	}
 	b.Run("scan", func(b *testing.B) {
 		for b.Loop() {
@@ -94,27 +158,24 @@ func BenchmarkRestart(b *testing.B) {
 			}
 		}
 	})
-	b.Run("load", func(b *testing.B) {
-		var svc *Service
-		for b.Loop() {
-			svc = New(st, Config{}, nil)
-			if err := svc.Load(ctx); err != nil {
-				b.Fatal(err)
+	for _, v := range []struct{ name, recDir, snapDir string }{{"full", "", ""}, {"recommend-snapshot", recOnly, ""}, {"all-snapshots", snapDir, snapDir}} {
+		b.Run(v.name, func(b *testing.B) {
+			var svc *Service
+			for b.Loop() {
+				svc, _, _ = start(v.recDir, v.snapDir)
 			}
-		}
-		b.ReportMetric(float64(svc.MemoryBytes().Ledger)/(1<<20), "ledger-MiB")
-	})
-	b.Run("snapshot", func(b *testing.B) {
-		var svc *Service
-		for b.Loop() {
-			svc = New(st, Config{SnapshotDir: snapDir, SnapshotEvery: -1}, nil)
-			if err := svc.Load(ctx); err != nil {
-				b.Fatal(err)
-			}
-			if svc.snap.covered.Load() == 0 {
+			if v.recDir != "" && svc.snap.covered.Load() == 0 {
 				b.Fatal("the snapshot was not used")
 			}
-		}
-		b.ReportMetric(float64(fi.Size())/(1<<20), "snapshot-MiB")
-	})
+			if v.snapDir != "" && !svc.relSnap.restored.Load() {
+				b.Fatal("the relations were not restored")
+			}
+			b.ReportMetric(float64(svc.MemoryBytes().Ledger)/(1<<20), "ledger-MiB")
+			if v.snapDir != "" {
+				b.ReportMetric(float64(snapBytes)/(1<<20), "snapshots-MiB")
+			}
+			heap(b)
+			runtime.KeepAlive(svc)
+		})
+	}
 }

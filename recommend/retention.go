@@ -7,6 +7,7 @@ import (
 
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/snapshot"
 )
 
 // relearnState lets the service relearn its counts and profiles from the
@@ -69,10 +70,10 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 		}
 	}
 	var last uint64
-	var fc coverage
+	var fc snapshot.Coverage
 	err := scan(ctx, 0, func(e events.Event) error {
 		last = max(last, e.Seq)
-		fc.add(e.Seq)
+		fc.Add(e.Seq)
 		record(e)
 		return nil
 	})
@@ -91,7 +92,7 @@ func (s *Service) RelearnAfterRetention(ctx context.Context, scan func(ctx conte
 	}
 	for _, e := range live {
 		if e.Seq > last {
-			fc.add(e.Seq)
+			fc.Add(e.Seq)
 			record(e)
 		}
 	}

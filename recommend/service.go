@@ -138,8 +138,9 @@ type Service struct {
 
 	indexBuilt, indexLoaded atomic.Int64 // ANN indexes built and loaded from IndexDir
 
-	rel    relatedCache // similar items and bought together
-	catVer atomic.Int64 // bumped on catalogue changes
+	rel     relatedCache // similar items and bought together
+	relSnap relSnap      // snapshots of the relations (relsnap.go)
+	catVer  atomic.Int64 // bumped on catalogue changes
 
 	newEvents   atomic.Int64 // since the last retraining
 	lastEventAt atomic.Int64 // wall clock (Unix ns) of the last appended batch
@@ -261,11 +262,19 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	if err := s.loadForgotten(ctx); err != nil {
 		return err
 	}
+	rp := s.readRelated()
+	if rp != nil {
+		replay = append(replay, func(e events.Event) { rp.check.Seen(e.Seq) })
+	}
 	if err := s.loadEvents(ctx, replay); err != nil {
 		return fmt.Errorf("load events: %w", err)
 	}
 	s.loaded.Store(true)
-	return s.LoadModels(ctx)
+	if err := s.LoadModels(ctx); err != nil {
+		return err
+	}
+	s.installRelated(rp) // the factor vectors are the serving model's
+	return nil
 }
 
 // record counts a live event in the service's own state.

@@ -35,12 +35,12 @@ type snapState struct {
 // covState is the coverage of the service's counts, under its own lock.
 type covState struct {
 	mu sync.Mutex
-	c  coverage
+	c  snapshot.Coverage
 }
 
 func (c *covState) add(seq uint64) {
 	c.mu.Lock()
-	c.c.add(seq)
+	c.c.Add(seq)
 	c.mu.Unlock()
 }
 
@@ -66,7 +66,7 @@ func (s *Service) SaveSnapshot() error {
 	}
 	s.snap.since.Store(0)
 	s.cov.mu.Lock()
-	seq := s.cov.c.max
+	seq := s.cov.c.Max
 	s.cov.mu.Unlock()
 	payload := s.encodeState()
 	s.relearn.mu.Unlock()
@@ -100,6 +100,9 @@ func (s *Service) snapshotDue(n int) {
 // one on disk already holds every event counted.
 func (s *Service) CloseSnapshots() error {
 	s.snap.wg.Wait()
+	if err := s.closeRelated(); err != nil {
+		s.log.Error("the item relations' snapshot was not written at shutdown; the next start rebuilds them", "error", err)
+	}
 	if s.cfg.SnapshotDir != "" && s.snap.since.Load() == 0 {
 		if _, err := os.Stat(snapshot.Path(s.cfg.SnapshotDir, snapshotPart)); err == nil {
 			return nil
@@ -114,6 +117,7 @@ func (s *Service) dropSnapshot(why string) {
 	if s.cfg.SnapshotDir == "" {
 		return
 	}
+	s.dropRelated(why)
 	s.snap.mu.Lock()
 	defer s.snap.mu.Unlock()
 	s.snap.since.Store(int64(s.cfg.SnapshotEvery)) // the next batch writes a new one
@@ -135,8 +139,8 @@ func (s *Service) readSnapshot() *decodedState {
 	}
 	if err == nil {
 		var st *decodedState
-		if st, err = s.decodeState(payload); err == nil && st.cov.max != seq {
-			err = fmt.Errorf("covers Seq %d, its header says %d", st.cov.max, seq)
+		if st, err = s.decodeState(payload); err == nil && st.cov.Max != seq {
+			err = fmt.Errorf("covers Seq %d, its header says %d", st.cov.Max, seq)
 		}
 		if err == nil {
 			s.log.Info("snapshot of the recommender's counts read", "seq", seq, "bytes", len(payload), "secs", time.Since(start).Seconds())
@@ -166,14 +170,14 @@ func (s *Service) loadEvents(ctx context.Context, replay []func(events.Event)) e
 	if st != nil {
 		s.install(st)
 	}
-	var n, hash uint64
+	var check *snapshot.Check
+	if st != nil {
+		check = snapshot.NewCheck(&st.cov)
+	}
 	tail := 0
 	err := s.st.ScanEvents(ctx, 0, func(e events.Event) error {
 		s.cov.add(e.Seq)
-		if st != nil && st.cov.covered(e.Seq, st.recent) {
-			n++
-			hash += mix(e.Seq)
-		} else {
+		if !check.Seen(e.Seq) {
 			s.recordCounts(e)
 			tail++
 		}
@@ -185,25 +189,25 @@ func (s *Service) loadEvents(ctx context.Context, replay []func(events.Event)) e
 	if err != nil {
 		return err
 	}
-	s.snap.covered.Store(int64(n))
+	s.snap.covered.Store(int64(check.Covered()))
 	s.snap.replayed.Store(int64(tail))
 	s.snap.since.Store(int64(tail)) // 0: the snapshot on disk is the state
 	if st == nil {
 		return nil
 	}
-	if n == st.cov.n && hash == st.cov.hash {
-		s.log.Info("recommender counts loaded from the snapshot", "covered", n, "replayed", tail)
+	if check.Matches() {
+		s.log.Info("recommender counts loaded from the snapshot", "covered", check.Covered(), "replayed", tail)
 		return nil
 	}
 	s.log.Warn("the recommender's snapshot does not match the event log (restored from a backup, or events deleted while stopped): the counts are rebuilt from the whole log",
-		"snapshot_events", st.cov.n, "log_events_covered", n)
+		"snapshot_events", st.cov.N, "log_events_covered", check.Covered())
 	s.ledger.swapWith(s.newLedger())
 	s.profiles.mu.Lock()
 	s.profiles.users, s.profiles.seq, s.profiles.evicted = map[string]*profile{}, 0, 0
 	s.profiles.mu.Unlock()
 	s.rows.swapEvents(s.rows.freshEvents())
 	s.cov.mu.Lock()
-	s.cov.c = coverage{}
+	s.cov.c = snapshot.Coverage{}
 	s.cov.mu.Unlock()
 	s.snap.covered.Store(0)
 	return s.st.ScanEvents(ctx, 0, func(e events.Event) error {

@@ -8,74 +8,13 @@ import (
 	"slices"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/snapshot"
 	"github.com/aisle-dev/aisle/internal/varint"
 )
 
 // stateVersion is the version of the service state's encoding inside a
 // snapshot file (internal/snapshot frames it); another is not read.
 const stateVersion = 2
-
-// coverWindow is how many Seqs below the newest covered one a snapshot
-// lists individually: writers commit out of Seq order, so an event with a
-// lower Seq can be counted after a higher one. Events more than this
-// below the newest are taken as covered (engine.appliedWindow makes the
-// same assumption, with a far larger window).
-const coverWindow = 4096
-
-// coverage is which events the service's counts hold: the newest Seq, the
-// Seqs of the last coverWindow counted, and the number and an
-// order-independent hash of all, which a start compares with the log to
-// tell a snapshot that no longer matches it.
-type coverage struct {
-	max    uint64
-	n      uint64
-	hash   uint64
-	recent []uint64 // ring of the last coverWindow Seqs counted
-	next   int
-}
-
-func mix(seq uint64) uint64 { // splitmix64's finaliser
-	seq += 0x9e3779b97f4a7c15
-	seq = (seq ^ seq>>30) * 0xbf58476d1ce4e5b9
-	seq = (seq ^ seq>>27) * 0x94d049bb133111eb
-	return seq ^ seq>>31
-}
-
-func (c *coverage) add(seq uint64) {
-	if seq == 0 {
-		return
-	}
-	c.max = max(c.max, seq)
-	c.n++
-	c.hash += mix(seq)
-	if len(c.recent) < coverWindow {
-		c.recent = append(c.recent, seq)
-		return
-	}
-	c.recent[c.next] = seq
-	c.next = (c.next + 1) % coverWindow
-}
-
-// remove takes out an event the store no longer holds (a forgotten
-// user's).
-func (c *coverage) remove(seq uint64) {
-	if seq == 0 || c.n == 0 {
-		return
-	}
-	c.n--
-	c.hash -= mix(seq)
-}
-
-// covered reports whether a snapshot with coverage c counted seq.
-func (c *coverage) covered(seq uint64, recent map[uint64]bool) bool {
-	if seq > c.max {
-		return false
-	}
-	if c.max >= coverWindow && seq <= c.max-coverWindow {
-		return true
-	}
-	return recent[seq]
-}
 
 // fingerprint is what the counts depend on besides the log: the trending
 // half-lives, the history bound, the excluded types and the event weights.
@@ -196,17 +135,8 @@ func (s *Service) encodeState() []byte {
 		e.s(c)
 	}
 	s.cov.mu.Lock()
-	c := s.cov.c
-	e.u(c.max)
-	e.u(c.n)
-	e.u(c.hash)
-	rec := slices.Clone(c.recent)
+	e.b = s.cov.c.Append(e.b)
 	s.cov.mu.Unlock()
-	slices.Sort(rec)
-	e.count(len(rec))
-	for _, q := range rec {
-		e.u(q)
-	}
 	s.ledger.encode(e)
 	s.profiles.encode(e)
 	s.rows.encode(e)
@@ -332,8 +262,7 @@ func (r *rowState) encode(e *enc) {
 
 // decodedState is a snapshot's state, decoded against the catalogue.
 type decodedState struct {
-	cov      coverage
-	recent   map[uint64]bool
+	cov      snapshot.Coverage
 	ledger   *ledger
 	profiles *profiles
 	rows     *rowState // the event-derived fields only
@@ -369,11 +298,7 @@ func (s *Service) decodeState(p []byte) (*decodedState, error) {
 		}
 	}
 	s.items.mu.RUnlock()
-	st := &decodedState{recent: map[uint64]bool{}}
-	st.cov.max, st.cov.n, st.cov.hash = d.u(), d.u(), d.u()
-	for range d.count() {
-		st.recent[d.u()] = true
-	}
+	st := &decodedState{cov: snapshot.ReadCoverage(&d.Reader)}
 	st.ledger = s.newLedger()
 	st.ledger.decode(d, remap)
 	st.profiles = newProfiles(s.cfg.MaxHistory)

@@ -42,6 +42,9 @@ type Clicks struct {
 	// relevance rather than where it was shown. Set it before the first
 	// event.
 	PositionWeight func(position int) float64
+	// Consent, when set, identifies the users SkipUser leaves out (a hash
+	// of the set): a snapshot learnt under another set is not loaded.
+	Consent func() uint64
 
 	mu       sync.RWMutex
 	sessions map[string]*session           // session id → its recent searches and actions
@@ -52,6 +55,11 @@ type Clicks struct {
 	maxSessions, pruneAt int
 	// live, while Rebuild runs, collects the events recorded meanwhile
 	live *[]events.Event
+	// order is held (read) while a batch of events is recorded and
+	// (write) while a snapshot reads the state, so its coverage is
+	// exactly the events recorded
+	order sync.RWMutex
+	snap  clickSnap // (clicksnap.go)
 }
 
 // session is what Clicks remembers of one session: its searches and its
@@ -326,14 +334,20 @@ func (c *Clicks) UserDeleted(string) {}
 
 // EventsAppended records new events (engine.Listener).
 func (c *Clicks) EventsAppended(evs []events.Event) {
+	c.order.RLock()
 	c.mu.Lock()
 	if c.live != nil {
 		*c.live = append(*c.live, evs...)
+	}
+	for i := range evs {
+		c.snap.cov.Add(evs[i].Seq)
 	}
 	c.mu.Unlock()
 	for _, e := range evs {
 		c.Record(e)
 	}
+	c.order.RUnlock()
+	c.snap.keeper.Counted(len(evs))
 }
 
 // CombineBoosts returns a boost that is the larger of a and b (either may be nil).

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/snapshot"
 )
 
 // maxVouchExtra is how many shoppers beyond Config.SuggestMinShoppers a
@@ -129,8 +130,14 @@ func (c *Clicks) UserForgotten(id string, removed []events.Event) map[string]int
 			sessions[removed[i].SessionID] = true
 		}
 	}
+	// the snapshot holds the user's sessions and weights: it goes now, and
+	// none is written until Rebuild relearnt the older weights without them
+	c.snap.keeper.Hold("a user was forgotten")
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for i := range removed {
+		c.snap.cov.Remove(removed[i].Seq)
+	}
 	n := 0
 	for sid := range sessions {
 		ss := c.sessions[sid]
@@ -153,30 +160,40 @@ func (c *Clicks) UserForgotten(id string, removed []events.Event) map[string]int
 // while it runs with a sequence number above those scanned are replayed
 // on the new model, so none is lost.
 func (c *Clicks) Rebuild(ctx context.Context, scan func(ctx context.Context, after uint64, fn func(events.Event) error) error) error {
+	// the snapshot holds what the log may no longer (a retention pass, a
+	// forget): it goes before the rebuild reads the log
+	gen := c.snap.keeper.Hold("the click model is relearnt from the log")
 	fresh := NewClicks()
-	fresh.Window, fresh.Prior, fresh.SkipUser, fresh.SkipEvent = c.Window, c.Prior, c.SkipUser, c.SkipEvent
+	fresh.Window, fresh.Prior, fresh.SkipUser, fresh.SkipEvent, fresh.PositionWeight = c.Window, c.Prior, c.SkipUser, c.SkipEvent, c.PositionWeight
 	c.mu.Lock()
 	fresh.maxPairs, fresh.maxSessions, fresh.pruneAt = c.maxPairs, c.maxSessions, c.pruneAt
 	c.live = &[]events.Event{}
 	c.mu.Unlock()
+	consent := c.consent()
 	var last uint64
+	var cov snapshot.Coverage
 	err := scan(ctx, 0, func(e events.Event) error {
 		last = max(last, e.Seq)
+		cov.Add(e.Seq)
 		fresh.Record(e)
 		return nil
 	})
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	live := *c.live
 	c.live = nil
 	if err != nil {
+		c.mu.Unlock()
 		return err
 	}
 	for _, e := range live {
 		if e.Seq > last || e.Seq == 0 {
+			cov.Add(e.Seq)
 			fresh.Record(e)
 		}
 	}
 	c.sessions, c.pairs = fresh.sessions, fresh.pairs
+	c.snap.cov, c.snap.consentAt = cov, consent
+	c.mu.Unlock()
+	c.snap.keeper.Release(gen) // unless a forget or consent change came meanwhile
 	return nil
 }

@@ -193,7 +193,7 @@ func NewRecommender(cfg config.Config, eng *engine.Engine, log *slog.Logger) (*r
 		Vectors:          rc.Vectors,
 		ModelVectors:     rc.ModelVectors,
 		IndexDir:         indexDir(cfg),
-		SnapshotDir:      snapshotDir(cfg),
+		SnapshotDir:      SnapshotDir(cfg),
 		SnapshotEvery:    rc.SnapshotEvery,
 	}, log)
 	rt := svc.NewRetrainer(rc.RetrainEvery, rc.RetrainAfterEvents, opts)
@@ -211,10 +211,10 @@ func indexDir(cfg config.Config) string {
 	return filepath.Join(cfg.Data, "ann")
 }
 
-// snapshotDir is where the recommender's snapshots of its counts are kept
+// SnapshotDir is where the recommender's snapshots of its counts are kept
 // (decision 0040): beside the data ("" without a data directory: every
 // start replays the whole log).
-func snapshotDir(cfg config.Config) string {
+func SnapshotDir(cfg config.Config) string {
 	if cfg.Data == "" {
 		return ""
 	}

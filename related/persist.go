@@ -1,0 +1,198 @@
+package related
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/internal/varint"
+)
+
+// persistVersion is the version of AppendBinary's encoding.
+const persistVersion = 1
+
+// AppendBinary appends what the index learnt from events — the behaviour
+// (neighbours, baskets, counts, leaf tables), the blend weights and the
+// learned complement model — with the item ids and leaf names they are
+// numbered by, for Restore (decision 0047). The content (text, categories)
+// and the item vectors are not kept: Restore builds them from the
+// catalogue and the vectors it is given.
+func (ix *Index) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, persistVersion)
+	c, bh := ix.content, ix.beh
+	b = binary.AppendUvarint(b, uint64(len(c.ids)))
+	for _, id := range c.ids {
+		b = varint.AppendString(b, id)
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.leafNames)))
+	for _, name := range c.leafNames {
+		b = varint.AppendString(b, name)
+	}
+	f64 := func(x float64) { b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x)) }
+	nbs := func(v []neighbour) {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		for _, x := range v {
+			b = binary.AppendUvarint(b, uint64(x.j))
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x.s))
+		}
+	}
+	f64(bh.maxCnt)
+	for i := range c.ids {
+		f64(bh.count[i])
+		f64(bh.recent[i])
+		nbs(bh.sim[i])
+		nbs(bh.basket[i])
+	}
+	b = binary.AppendUvarint(b, uint64(len(bh.catLft)))
+	for _, l := range slices.Sorted(maps.Keys(bh.catLft)) {
+		row := bh.catLft[l]
+		b = binary.AppendUvarint(b, uint64(l))
+		b = binary.AppendUvarint(b, uint64(len(row)))
+		for _, m := range slices.Sorted(maps.Keys(row)) {
+			b = binary.AppendUvarint(b, uint64(m))
+			f64(row[m])
+		}
+		tp := bh.catTp[l]
+		b = binary.AppendUvarint(b, uint64(len(tp)))
+		for _, m := range tp {
+			b = binary.AppendUvarint(b, uint64(m))
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(bh.leafRep)))
+	for _, l := range slices.Sorted(maps.Keys(bh.leafRep)) {
+		b = binary.AppendUvarint(b, uint64(l))
+		f64(bh.leafRep[l])
+	}
+	for _, w := range []Weights{ix.simW, ix.compW} {
+		for _, x := range w.W {
+			f64(x)
+		}
+	}
+	if ix.compModel == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	for _, v := range []pairVec{ix.compModel.mean, ix.compModel.scale, ix.compModel.w} {
+		for _, x := range v {
+			f64(x)
+		}
+	}
+	return b
+}
+
+type persistDec struct{ varint.Reader }
+
+func (d *persistDec) count() int {
+	n := d.Uvarint()
+	if n > uint64(d.Len()) {
+		d.Fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *persistDec) index(n int) int32 {
+	x := d.Uvarint()
+	if x >= uint64(n) {
+		d.Fail()
+		return 0
+	}
+	return int32(x)
+}
+
+func (d *persistDec) f64() float64 {
+	x := math.Float64frombits(d.Uint64LE())
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		d.Fail()
+	}
+	return x
+}
+
+func (d *persistDec) f32() float32 {
+	var p [4]byte
+	for k := range p {
+		p[k] = d.Byte()
+	}
+	return math.Float32frombits(binary.LittleEndian.Uint32(p[:]))
+}
+
+// Restore makes an index over items from what AppendBinary kept, as
+// WithItems carries an index over to a changed catalogue: items the
+// catalogue no longer has are dropped, new ones are answered through
+// content; factor and embedded are the item vectors, as for Build. A
+// damaged payload is an error.
+func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Config) (*Index, error) {
+	d := &persistDec{varint.NewReader(p)}
+	if v := d.Uvarint(); v != persistVersion {
+		return nil, fmt.Errorf("related: persisted version %d, this server reads %d", v, persistVersion)
+	}
+	from := &content{}
+	for range d.count() {
+		from.ids = append(from.ids, d.String())
+	}
+	for range d.count() {
+		from.leafNames = append(from.leafNames, d.String())
+	}
+	n, nl := len(from.ids), len(from.leafNames)
+	nbs := func() []neighbour {
+		var v []neighbour
+		for range d.count() {
+			v = append(v, neighbour{d.index(n), d.f32()})
+		}
+		return v
+	}
+	b := &behaviour{maxCnt: d.f64(), count: make([]float64, n), recent: make([]float64, n), sim: make([][]neighbour, n), basket: make([][]neighbour, n),
+		catLft: map[int32]map[int32]float64{}, catTp: map[int32][]int32{}, leafRep: map[int32]float64{}}
+	for i := range n {
+		b.count[i], b.recent[i] = d.f64(), d.f64()
+		b.sim[i], b.basket[i] = nbs(), nbs()
+	}
+	for range d.count() {
+		l := d.index(nl)
+		row := map[int32]float64{}
+		for range d.count() {
+			m := d.index(nl)
+			row[m] = d.f64()
+		}
+		b.catLft[l] = row
+		var tp []int32
+		for range d.count() {
+			tp = append(tp, d.index(nl))
+		}
+		b.catTp[l] = tp
+	}
+	for range d.count() {
+		l := d.index(nl)
+		b.leafRep[l] = d.f64()
+	}
+	var ws [2]Weights
+	for k := range ws {
+		for s := range ws[k].W {
+			ws[k].W[s] = d.f64()
+		}
+	}
+	var pm *pairModel
+	switch d.Byte() {
+	case 0:
+	case 1:
+		pm = &pairModel{}
+		for _, v := range []*pairVec{&pm.mean, &pm.scale, &pm.w} {
+			for k := range v {
+				v[k] = d.f64()
+			}
+		}
+	default:
+		d.Fail()
+	}
+	if !d.OK() || d.Len() != 0 {
+		return nil, errors.New("related: persisted index damaged")
+	}
+	cfg.defaults()
+	c := buildContent(items, cfg.Analyzer)
+	return &Index{cfg: cfg, content: c, beh: b.remap(from, c), factor: newVecTable(c, factor), embed: newVecTable(c, embedded),
+		simW: ws[0], compW: ws[1], compModel: pm}, nil
+}

@@ -1,0 +1,90 @@
+package related
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+)
+
+// answersOf is every similar-items and complements answer of ix for the
+// items, with scores and reasons.
+func answersOf(ix *Index, ids []string) string {
+	var s string
+	for _, id := range ids {
+		s += fmt.Sprintf("%s similar %v\n%s complements %v\n", id, ix.Similar(id, 20, nil), id, ix.Complements(id, 20, nil))
+	}
+	return s
+}
+
+// An index restored from AppendBinary over the same catalogue answers
+// exactly as the one it was made from (learnt blend and complement model
+// included); over a changed catalogue it answers as WithItems does; a
+// damaged payload is refused.
+func TestRestoreAnswersAsTheIndex(t *testing.T) {
+	ctx := context.Background()
+	items, evs := genShop(3, 20_000, 0.5)
+	factor := Vectors{}
+	for i, it := range items {
+		if i%3 != 0 {
+			factor[it.ID] = []float32{float32(i % 7), float32(i % 5), 1}
+		}
+	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	built, err := Build(ctx, items, evs, factor, nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	learnt, rep, err := Learn(ctx, items, evs, factor, nil, Config{ComplementModel: ModelAlways}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if learnt.compModel == nil || learnt.simW == DefaultSimilar() {
+		t.Fatalf("the learnt index has no model or default weights (%+v): the test proves nothing", rep)
+	}
+	for name, ix := range map[string]*Index{"built": built, "learnt": learnt} {
+		p := ix.AppendBinary(nil)
+		back, err := Restore(items, p, factor, nil, Config{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, want := answersOf(back, ids), answersOf(ix, ids); got != want {
+			t.Fatalf("%s: restored answers differ", name)
+		}
+		if !reflect.DeepEqual(back.beh.sim, ix.beh.sim) || !reflect.DeepEqual(back.beh.popLf, ix.beh.popLf) {
+			t.Fatalf("%s: restored behaviour differs", name)
+		}
+		// a catalogue that lost items and gained one
+		changed := append(items[10:len(items):len(items)], items[0])
+		changed[len(changed)-1].ID = "new"
+		back, err = Restore(changed, p, factor, nil, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := answersOf(back, ids), answersOf(ix.WithItems(changed), ids); got != want {
+			t.Fatalf("%s: restored over a changed catalogue differs from WithItems", name)
+		}
+		for _, cut := range []int{0, 1, len(p) / 3, len(p) - 1} {
+			if _, err := Restore(items, p[:cut], factor, nil, Config{}); err == nil {
+				t.Fatalf("%s: a payload cut at %d was restored", name, cut)
+			}
+		}
+	}
+}
+
+// FuzzRestore: no payload makes Restore panic or allocate without bound.
+func FuzzRestore(f *testing.F) {
+	items, evs := genShop(4, 500, 0.5)
+	ix, err := Build(context.Background(), items, evs, nil, nil, Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ix.AppendBinary(nil))
+	f.Add([]byte{1, 0, 0})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		Restore(items[:20], p, nil, nil, Config{})
+	})
+}
