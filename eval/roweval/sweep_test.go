@@ -120,6 +120,38 @@ func BenchmarkComplementModelRetail(b *testing.B) {
 	}
 }
 
+// BenchmarkComplementHoldOutRetail measures what the complement blend is
+// learned on (related.Config.ComplementHoldOut: the next item of held-out
+// baskets, or whole held-out shoppers) by Online Retail's next-basket
+// HR@10 on the validation and test splits of BenchmarkComplementModelRetail:
+//
+//	go test ./eval/roweval -run XXX -bench ComplementHoldOutRetail -benchtime 1x -v
+func BenchmarkComplementHoldOutRetail(b *testing.B) {
+	ctx := context.Background()
+	shop := retailShop(b)
+	date := func(y int, m time.Month) time.Time { return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC) }
+	for _, sp := range []struct {
+		name    string
+		at, end time.Time
+	}{{"validation", date(2011, 6), date(2011, 9)}, {"test", date(2011, 9), date(2012, 1)}} {
+		train, baskets := splitBaskets(shop.Events, sp.at, sp.end)
+		for _, h := range []related.HoldOut{related.HoldOutNext, related.HoldOutShoppers} {
+			b.Run(fmt.Sprintf("%s/holdout=%s", sp.name, h), func(b *testing.B) {
+				var hr float64
+				for range b.N {
+					ix, rep, err := related.Learn(ctx, shop.Items, train, nil, nil, related.Config{ComplementHoldOut: h}, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					hr = nextBasketHR(ix, baskets)
+					b.Logf("hold-out NDCG@10 %.4f → %.4f (%s)", rep.ComplementBefore, rep.ComplementAfter, rep.Complement)
+				}
+				b.ReportMetric(hr, "hr@10")
+			})
+		}
+	}
+}
+
 // retailShop loads the shared Online Retail data, or skips.
 func retailShop(b *testing.B) *eval.Shop {
 	b.Helper()
