@@ -87,14 +87,7 @@ func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 			return nil, rep, err
 		}
 		rep.Anchors = len(held)
-		anchors := make([]int32, 0, len(held))
-		for a := range held {
-			anchors = append(anchors, a)
-		}
-		slices.Sort(anchors)
-		if len(anchors) > maxLearnAnchors {
-			anchors = sample(anchors, maxLearnAnchors)
-		}
+		anchors := sampleKeys(held, maxLearnAnchors)
 		if cfg.Similar == nil {
 			set := ix.learnSet(anchors, held, false)
 			rep.SimilarBefore = set.ndcg(rep.Similar)
@@ -265,6 +258,20 @@ func holdOut(items []catalog.Item, log *Log) ([]bool, map[int32][]int32) {
 		return nil
 	})
 	return skip, held
+}
+
+// sampleKeys returns up to n of m's keys, in order and spread evenly over
+// them (deterministic).
+func sampleKeys[V any](m map[int32]V, n int) []int32 {
+	keys := make([]int32, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) > n {
+		keys = sample(keys, n)
+	}
+	return keys
 }
 
 // sample keeps n of xs, spread evenly (deterministic).

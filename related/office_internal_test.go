@@ -110,12 +110,7 @@ func BenchmarkHoldOutsOffice(b *testing.B) {
 		full := build(nil)
 		names := []string{"next purchase"}
 		skip, held := holdOut(rel.Items, log)
-		var anchors []int32
-		for a := range held {
-			anchors = append(anchors, a)
-		}
-		slices.Sort(anchors)
-		sets := []objective{build(skip).learnSet(sample(anchors, min(len(anchors), maxLearnAnchors)), held, true)}
+		sets := []objective{build(skip).learnSet(sampleKeys(held, maxLearnAnchors), held, true)}
 		for _, h := range []struct {
 			name   string
 			within int64

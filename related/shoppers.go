@@ -123,16 +123,8 @@ func (ix *Index) shopperSet(shoppers [][]int32, maxAnchors int, beta float64) *s
 			byAnchor[a] = append(byAnchor[a], s)
 		}
 	}
-	anchors := make([]int32, 0, len(byAnchor))
-	for a := range byAnchor {
-		anchors = append(anchors, a)
-	}
-	slices.Sort(anchors)
-	if len(anchors) > maxAnchors {
-		anchors = sample(anchors, maxAnchors)
-	}
 	ss := &shopperSet{}
-	for _, a := range anchors {
+	for _, a := range sampleKeys(byAnchor, maxAnchors) {
 		if ix.content.deleted[a] {
 			continue
 		}
