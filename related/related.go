@@ -173,11 +173,8 @@ func (c *Config) defaults() {
 		c.Shrink = 5
 	}
 	c.BasketLift = min(max(c.BasketLift, 0), 1)
-	switch {
-	case c.BasketSupport == 0:
-		c.BasketSupport = 5
-	case c.BasketSupport < 0:
-		c.BasketSupport = 0
+	if c.BasketSupport == 0 {
+		c.BasketSupport = 5 // a negative value stays: it reads as 0 (defaults runs again in Learn's builds)
 	}
 	if c.BasketWindow <= 0 {
 		c.BasketWindow = 24 * time.Hour
