@@ -337,6 +337,7 @@ func CoOccurrenceBaseline(anchors []string, evs []events.Event, k int) map[strin
 // content-only baseline.
 func ContentBaseline(anchors []string, items []catalog.Item, an *analysis.Analyzer, k int) map[string][]string {
 	terms := make([]map[string]bool, len(items))
+	sorted := make([][]string, len(items)) // the same terms in order, so sums do not depend on map order
 	df := map[string]int{}
 	pos := map[string]int{}
 	for i, it := range items {
@@ -347,7 +348,9 @@ func ContentBaseline(anchors []string, items []catalog.Item, an *analysis.Analyz
 		}
 		for t := range terms[i] {
 			df[t]++
+			sorted[i] = append(sorted[i], t)
 		}
+		slices.Sort(sorted[i])
 	}
 	leaf := func(i int) string {
 		if len(items[i].Categories) == 0 {
@@ -370,7 +373,7 @@ func ContentBaseline(anchors []string, items []catalog.Item, an *analysis.Analyz
 			if l := leaf(i); l != "" && leaf(j) == l {
 				s = 1000
 			}
-			for t := range terms[i] {
+			for _, t := range sorted[i] {
 				if terms[j][t] {
 					s += math.Log(float64(len(items)) / float64(df[t]))
 				}

@@ -158,7 +158,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 		b.simIdx[i] = indexOf(b.sim[i])
 	}
 	b.basket, b.bIdx = make([][]neighbour, n), make([]map[int32]float32, n)
-	alpha, sup := cfg.BasketLift, cfg.BasketSupport
+	alpha, sup := cfg.BasketLift, max(cfg.BasketSupport, 0)
 	for i := range n {
 		for j, cij := range pairs.of(&basketSets, int32(i)) {
 			c := float64(cij)

@@ -87,14 +87,7 @@ func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 			return nil, rep, err
 		}
 		rep.Anchors = len(held)
-		anchors := make([]int32, 0, len(held))
-		for a := range held {
-			anchors = append(anchors, a)
-		}
-		slices.Sort(anchors)
-		if len(anchors) > maxLearnAnchors {
-			anchors = sample(anchors, maxLearnAnchors)
-		}
+		anchors := sampleKeys(held, maxLearnAnchors)
 		if cfg.Similar == nil {
 			set := ix.learnSet(anchors, held, false)
 			rep.SimilarBefore = set.ndcg(rep.Similar)
@@ -113,7 +106,7 @@ func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 				// not "similar"; behaviour keeps its small prior.
 				frozen[SigBehaviour] = true
 			}
-			rep.Similar = set.ascend(rep.Similar, false, frozen)
+			rep.Similar = ascend(set, rep.Similar, false, frozen)
 			rep.SimilarAfter = set.ndcg(rep.Similar)
 			if rep.SimilarAfter < rep.SimilarBefore*(1+minLearnGain) {
 				rep.Similar, rep.SimilarAfter = DefaultSimilar(), rep.SimilarBefore
@@ -124,7 +117,17 @@ func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 			return nil, rep, err
 		}
 		if cfg.Complement == nil {
-			set := ix.learnSet(anchors, held, true)
+			var set objective
+			if cfg.ComplementHoldOut == HoldOutShoppers {
+				progress("related: learning the complement blend on whole held-out shoppers")
+				ss, err := shopperFolds(ctx, items, log, factor, embedded, cfg)
+				if err != nil {
+					return nil, rep, err
+				}
+				set = ss
+			} else {
+				set = ix.learnSet(anchors, held, true)
+			}
 			rep.ComplementBefore = set.ndcg(rep.Complement)
 			// As for similar items, the content balance is a default: the
 			// shopper's next purchase rewarded whatever content weights
@@ -135,7 +138,7 @@ func LearnLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 			for _, k := range []int{SigLeaf, SigPath, SigBrand, SigAttrs, SigText, SigCatPair} {
 				frozen[k] = true
 			}
-			rep.Complement = set.ascend(rep.Complement, true, frozen)
+			rep.Complement = ascend(set, rep.Complement, true, frozen)
 			rep.ComplementAfter = set.ndcg(rep.Complement)
 			if rep.ComplementAfter < rep.ComplementBefore*(1+minLearnGain) {
 				rep.Complement, rep.ComplementAfter = DefaultComplement(), rep.ComplementBefore
@@ -257,6 +260,20 @@ func holdOut(items []catalog.Item, log *Log) ([]bool, map[int32][]int32) {
 	return skip, held
 }
 
+// sampleKeys returns up to n of m's keys, in order and spread evenly over
+// them (deterministic).
+func sampleKeys[V any](m map[int32]V, n int) []int32 {
+	keys := make([]int32, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) > n {
+		keys = sample(keys, n)
+	}
+	return keys
+}
+
 // sample keeps n of xs, spread evenly (deterministic).
 func sample(xs []int32, n int) []int32 {
 	out := make([]int32, 0, n)
@@ -346,7 +363,13 @@ func ndcgAt10(scores []float64, rel []bool, nRel int) float64 {
 	if nRel == 0 {
 		return 0
 	}
-	// top 10 by selection
+	top, n := top10(scores)
+	return dcgAt10(top[:n], rel, nRel)
+}
+
+// top10 returns the positions of the ten best positive scores, best
+// first (ties by position), and how many there are.
+func top10(scores []float64) ([10]int, int) {
 	var top [10]int
 	n := 0
 	for q, s := range scores {
@@ -367,9 +390,18 @@ func ndcgAt10(scores []float64, rel []bool, nRel int) float64 {
 		}
 		top[p] = q
 	}
+	return top, n
+}
+
+// dcgAt10 is the NDCG of a ranking (positions, best first) with binary
+// relevance against nRel relevant items.
+func dcgAt10(top []int, rel []bool, nRel int) float64 {
+	if nRel == 0 {
+		return 0
+	}
 	var dcg, idcg float64
-	for r := 0; r < n; r++ {
-		if rel[top[r]] {
+	for r, q := range top {
+		if rel[q] {
 			dcg += 1 / math.Log2(float64(r)+2)
 		}
 	}
@@ -386,9 +418,15 @@ var grid = []float64{0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5}
 // being of the same kind as the anchor).
 var negGrid = []float64{-1, -0.5, -0.2, -0.1}
 
+// objective is a hold-out a blend is scored on.
+type objective interface {
+	ndcg(w Weights) float64
+	used(k int) bool
+}
+
 // ascend improves w one weight at a time (coordinate ascent over a grid),
 // a few rounds, keeping a change only when it helps.
-func (ls *learnSet) ascend(w Weights, complement bool, frozen [NumSignals]bool) Weights {
+func ascend(ls objective, w Weights, complement bool, frozen [NumSignals]bool) Weights {
 	best := ls.ndcg(w)
 	for round := 0; round < 3; round++ {
 		improved := false
@@ -424,8 +462,11 @@ func (ls *learnSet) ascend(w Weights, complement bool, frozen [NumSignals]bool) 
 }
 
 // used reports whether signal k is non-zero for any candidate.
-func (ls *learnSet) used(k int) bool {
-	for _, fs := range ls.cands {
+func (ls *learnSet) used(k int) bool { return anyUsed(ls.cands, k) }
+
+// anyUsed reports whether signal k is non-zero for any candidate.
+func anyUsed(cands [][]features, k int) bool {
+	for _, fs := range cands {
 		for q := range fs {
 			if fs[q][k] != 0 {
 				return true

@@ -1,51 +1,16 @@
 package related_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/aisle-dev/aisle/catalog"
-	"github.com/aisle-dev/aisle/demo"
 	"github.com/aisle-dev/aisle/eval"
 	"github.com/aisle-dev/aisle/related"
 )
 
-// officeRelations loads Amazon Office with the demo catalogue, or skips.
-func officeRelations(tb testing.TB) *eval.Relations {
-	tb.Helper()
-	dir := os.Getenv("AISLE_SHARED_DATA")
-	if dir == "" {
-		tb.Skip("AISLE_SHARED_DATA is not set: the Amazon Office relations are needed")
-	}
-	r, err := demo.Open(demo.ItemsFile)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer r.Close()
-	var items []catalog.Item
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var it catalog.Item
-		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
-			tb.Fatal(err)
-		}
-		items = append(items, it)
-	}
-	rel, err := eval.LoadReChorusRelations(filepath.Join(dir, "amazon-office-5core"), items)
-	if err != nil {
-		tb.Skipf("amazon-office-5core: %v", err)
-	}
-	return rel
-}
+// officeRelations loads Amazon Office with the demo catalogue, or skips
+// (OfficeRelations, in office_internal_test.go, serves both test packages).
+var officeRelations = related.OfficeRelations
 
 // BenchmarkComplementModelOffice measures bought-together against
 // Office's "also bought" with the learned blend and with the learned

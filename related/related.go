@@ -84,11 +84,39 @@ type Config struct {
 	// in the time-decayed popularity the complement model reads (what
 	// sells now). Default 365 days.
 	PopularityHalfLife time.Duration
+	// ComplementHoldOut says what Learn fits the complement blend to:
+	// the next item of a held-out basket or shopper (HoldOutNext, the
+	// default) or whole held-out shoppers (HoldOutShoppers).
+	ComplementHoldOut HoldOut
 	// ComplementModel says whether Learn also fits the learned complement
 	// model (a conditional logit over pair features, see pairmodel.go)
 	// and when it serves complements with it instead of the blend.
 	ComplementModel ModelUse
 }
+
+// HoldOut names what Learn's complement blend is fitted to.
+type HoldOut int
+
+const (
+	// HoldOutNext holds out the newest item of half of the baskets (with
+	// order or session ids) or of the shoppers: does the blend rank what
+	// completed the basket, or what the shopper took next?
+	HoldOutNext HoldOut = iota
+	// HoldOutShoppers holds out whole shoppers, a quarter at a time (four
+	// folds): for each item a held-out shopper bought, does the blend
+	// rank the other items that shopper bought, at any time, each
+	// counting 1/n for an item n shoppers bought ("shoppers who bought
+	// this bought that more than other shoppers do")?
+	HoldOutShoppers
+)
+
+var holdOutNames = []string{"next", "shoppers"}
+
+// String is the name ParseHoldOut reads.
+func (h HoldOut) String() string { return nameOf(h, holdOutNames, "HoldOut") }
+
+// ParseHoldOut reads "next" (or "") or "shoppers".
+func ParseHoldOut(s string) (HoldOut, error) { return parseName[HoldOut](s, holdOutNames) }
 
 // ModelUse says when Learn fits and serves the learned complement model.
 type ModelUse int
@@ -106,23 +134,30 @@ const (
 var modelUseNames = []string{"off", "auto", "always"}
 
 // String is the name ParseModelUse reads.
-func (u ModelUse) String() string {
-	if u < 0 || int(u) >= len(modelUseNames) {
-		return fmt.Sprintf("ModelUse(%d)", int(u))
-	}
-	return modelUseNames[u]
-}
+func (u ModelUse) String() string { return nameOf(u, modelUseNames, "ModelUse") }
 
 // ParseModelUse reads "off" (or ""), "auto" or "always".
-func ParseModelUse(s string) (ModelUse, error) {
+func ParseModelUse(s string) (ModelUse, error) { return parseName[ModelUse](s, modelUseNames) }
+
+// nameOf names v of an enumeration read from flags.
+func nameOf[T ~int](v T, names []string, kind string) string {
+	if v < 0 || int(v) >= len(names) {
+		return fmt.Sprintf("%s(%d)", kind, int(v))
+	}
+	return names[v]
+}
+
+// parseName reads a name of names (case and surrounding space aside; ""
+// is the first).
+func parseName[T ~int](s string, names []string) (T, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "" {
-		return ModelOff, nil
+		return 0, nil
 	}
-	if k := slices.Index(modelUseNames, s); k >= 0 {
-		return ModelUse(k), nil
+	if k := slices.Index(names, s); k >= 0 {
+		return T(k), nil
 	}
-	return ModelOff, fmt.Errorf("%q: want one of %s", s, strings.Join(modelUseNames, ", "))
+	return 0, fmt.Errorf("%q: want one of %s", s, strings.Join(names, ", "))
 }
 
 func (c *Config) defaults() {
@@ -138,11 +173,8 @@ func (c *Config) defaults() {
 		c.Shrink = 5
 	}
 	c.BasketLift = min(max(c.BasketLift, 0), 1)
-	switch {
-	case c.BasketSupport == 0:
-		c.BasketSupport = 5
-	case c.BasketSupport < 0:
-		c.BasketSupport = 0
+	if c.BasketSupport == 0 {
+		c.BasketSupport = 5 // a negative value stays: it reads as 0 (defaults runs again in Learn's builds)
 	}
 	if c.BasketWindow <= 0 {
 		c.BasketWindow = 24 * time.Hour

@@ -324,6 +324,30 @@ func TestBasketLiftExponent(t *testing.T) {
 	}
 }
 
+// BasketSupport below 0 means no support shrink, in Learn as in Build:
+// Learn's defaults run again in its builds and must not turn it into 5.
+func TestBasketSupportNegativeInLearn(t *testing.T) {
+	items := []catalog.Item{item("x", "", "a", ""), item("p", "", "b", ""), item("r", "", "c", ""), item("f", "", "d", ""), item("g", "", "e", "")}
+	var evs []events.Event
+	for b := 0; b < 10; b++ {
+		u := fmt.Sprintf("u%d", b)
+		if b >= 6 { // baskets without x or p, so x and p meet more often than chance
+			evs = append(evs, buy(u, "f", u, 0), buy(u, "g", u, 0))
+			continue
+		}
+		evs = append(evs, buy(u, "x", u, 0), buy(u, []string{"p", "r"}[b%2], u, 0))
+	}
+	cfg := Config{BasketSupport: -1}
+	ix, _, err := Learn(context.Background(), items, evs, nil, nil, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// x and p share 3 baskets of x's 6 and p's 3: confidence 3/6, no shrink
+	if got := ix.beh.basketOf(ix.content.pos["x"], ix.content.pos["p"]); math.Abs(got-0.5) > 1e-6 {
+		t.Errorf("basket(x,p) = %v after Learn with BasketSupport -1, want 0.5 (c/(c+0) · c/b_x)", got)
+	}
+}
+
 // When purchases carry order ids, the hold-out is per basket: the item
 // held out is predicted from the other items of its own basket, not from
 // the shopper's earlier orders.

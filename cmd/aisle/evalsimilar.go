@@ -42,6 +42,10 @@ type similarOptions struct {
 	BasketLift, BasketSupport float64
 	// ComplementModel is off, auto or always (related.ModelUse).
 	ComplementModel string
+	// ComplementHoldOut is next or shoppers (related.HoldOut).
+	ComplementHoldOut string
+	// BasketWindow overrides related.Config.BasketWindow (0 = default).
+	BasketWindow time.Duration
 }
 
 // similarReport is what `aisle eval similar` measured.
@@ -103,6 +107,8 @@ and item_meta's category and brand codes.`,
 	f.Float64Var(&opt.BoughtTogether, "bought-together", 0, "behaviour similarity from which a same-kind item is a complement after all (default: related's)")
 	f.Float64Var(&opt.BasketLift, "basket-lift", 0, "popularity discount of the basket score, 0–1: near 0 ranks partners by co-counts, 1 by lift; negative = 0 (default: related's)")
 	f.Float64Var(&opt.BasketSupport, "basket-support", 0, "baskets from which a pair's basket score is trusted, c/(c+k); negative = 0 (default: related's)")
+	f.StringVar(&opt.ComplementHoldOut, "complement-holdout", "next", "what the complement blend is learned on: next (the newest item of held-out baskets or shoppers) or shoppers (whole shoppers held out, items weighed by 1/popularity)")
+	f.DurationVar(&opt.BasketWindow, "basket-window", 0, "purchases of one shopper within this span form a basket when events carry no order id (default: related's, 24h)")
 	f.StringVar(&opt.ComplementModel, "complement-model", "off", "learned complement model (conditional logit over pair features): off, auto (serves when it beats the blend on the hold-out) or always")
 	f.StringVar(&opt.Embedder, "embedder", "none", "text embedder whose item vectors join the blend: none, "+strings.Join(embedders.Kinds(), ", "))
 	f.StringVar(&opt.SimilarW, "similar-weights", "", "fixed blend for similar items instead of learning it, e.g. leaf=1,text=1,behaviour=0.5")
@@ -119,6 +125,10 @@ func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(strin
 	use, err := related.ParseModelUse(opt.ComplementModel)
 	if err != nil {
 		return nil, fmt.Errorf("--complement-model: %w", err)
+	}
+	hold, err := related.ParseHoldOut(opt.ComplementHoldOut)
+	if err != nil {
+		return nil, fmt.Errorf("--complement-holdout: %w", err)
 	}
 	cat, name, err := similarCatalogue(opt)
 	if err != nil {
@@ -142,7 +152,8 @@ func runEvalSimilar(ctx context.Context, opt similarOptions, progress func(strin
 	runtime.ReadMemStats(&before)
 	start := time.Now()
 	cfg := related.Config{SubstituteText: opt.SubstituteText, BoughtTogether: opt.BoughtTogether,
-		BasketLift: opt.BasketLift, BasketSupport: opt.BasketSupport, ComplementModel: use}
+		BasketLift: opt.BasketLift, BasketSupport: opt.BasketSupport, ComplementModel: use,
+		ComplementHoldOut: hold, BasketWindow: opt.BasketWindow}
 	if opt.SimilarW != "" {
 		w, err := related.ParseWeights(opt.SimilarW)
 		if err != nil {

@@ -89,12 +89,45 @@ func nextBasketHR(ix *related.Index, baskets [][]string) float64 {
 
 // BenchmarkComplementModelRetail measures the learned complement model
 // (related.Config.ComplementModel) against the learned blend on Online
-// Retail's next baskets: the validation split (train before 2011-06-01,
-// baskets of June–August) and the test split (train before 2011-09-01,
-// baskets to the end). Quality, not time:
+// Retail's next baskets (splits as in learnOnRetailSplits). Quality, not
+// time:
 //
 //	go test ./eval/roweval -run XXX -bench ComplementModelRetail -benchtime 1x
 func BenchmarkComplementModelRetail(b *testing.B) {
+	learnOnRetailSplits(b, []named{{"model=0", related.Config{ComplementModel: related.ModelOff}}, {"model=2", related.Config{ComplementModel: related.ModelAlways}}},
+		func(rep related.LearnReport) string {
+			return fmt.Sprintf("held-out NDCG@10 blend %.4f model %.4f (%s)", rep.ModelBlend, rep.ModelNDCG, rep.Model)
+		})
+}
+
+// BenchmarkComplementHoldOutRetail measures what the complement blend is
+// learned on (related.Config.ComplementHoldOut: the next item of held-out
+// baskets, or whole held-out shoppers) by Online Retail's next-basket
+// HR@10:
+//
+//	go test ./eval/roweval -run XXX -bench ComplementHoldOutRetail -benchtime 1x -v
+func BenchmarkComplementHoldOutRetail(b *testing.B) {
+	var cfgs []named
+	for _, h := range []related.HoldOut{related.HoldOutNext, related.HoldOutShoppers} {
+		cfgs = append(cfgs, named{"holdout=" + h.String(), related.Config{ComplementHoldOut: h}})
+	}
+	learnOnRetailSplits(b, cfgs, func(rep related.LearnReport) string {
+		return fmt.Sprintf("hold-out NDCG@10 %.4f → %.4f (%s)", rep.ComplementBefore, rep.ComplementAfter, rep.Complement)
+	})
+}
+
+// named is a related.Config and its sub-benchmark name.
+type named struct {
+	name string
+	cfg  related.Config
+}
+
+// learnOnRetailSplits learns the relations with each config on Online
+// Retail's validation split (train before 2011-06-01, baskets of
+// June–August) and test split (train before 2011-09-01, baskets to the
+// end), logs what report says of the learning, and reports next-basket
+// HR@10 of related.Complements.
+func learnOnRetailSplits(b *testing.B, cfgs []named, report func(related.LearnReport) string) {
 	ctx := context.Background()
 	shop := retailShop(b)
 	date := func(y int, m time.Month) time.Time { return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC) }
@@ -103,16 +136,16 @@ func BenchmarkComplementModelRetail(b *testing.B) {
 		at, end time.Time
 	}{{"validation", date(2011, 6), date(2011, 9)}, {"test", date(2011, 9), date(2012, 1)}} {
 		train, baskets := splitBaskets(shop.Events, sp.at, sp.end)
-		for _, use := range []related.ModelUse{related.ModelOff, related.ModelAlways} {
-			b.Run(fmt.Sprintf("%s/model=%d", sp.name, use), func(b *testing.B) {
+		for _, c := range cfgs {
+			b.Run(sp.name+"/"+c.name, func(b *testing.B) {
 				var hr float64
 				for range b.N {
-					ix, rep, err := related.Learn(ctx, shop.Items, train, nil, nil, related.Config{ComplementModel: use}, nil)
+					ix, rep, err := related.Learn(ctx, shop.Items, train, nil, nil, c.cfg, nil)
 					if err != nil {
 						b.Fatal(err)
 					}
 					hr = nextBasketHR(ix, baskets)
-					b.Logf("held-out NDCG@10 blend %.4f model %.4f (%s)", rep.ModelBlend, rep.ModelNDCG, rep.Model)
+					b.Log(report(rep))
 				}
 				b.ReportMetric(hr, "hr@10")
 			})
