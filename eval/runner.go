@@ -379,9 +379,14 @@ func (r *runner) tune(ctx context.Context, name string, start model.Params) (mod
 	return best, trials, nil
 }
 
+// maxAdjustGrid bounds the combinations of query-time settings adjust
+// scores exhaustively; larger grids get a coordinate descent.
+const maxAdjustGrid = 64
+
 // adjust fits the model once on the validation split and, when it is a
-// model.Adjustable, searches its query-time settings by coordinate descent
-// (two passes) on the validation cases, scoring without refitting. Settings
+// model.Adjustable, searches its query-time settings on the validation
+// cases, scoring without refitting: every combination up to maxAdjustGrid,
+// else a coordinate descent (two passes). Settings
 // given explicitly (RecommendOptions.Params) stay as given. It returns
 // params with the best settings added, and the trials (the first is the
 // model as fitted).
@@ -448,26 +453,54 @@ func (r *runner) adjust(ctx context.Context, name string, params model.Params) (
 	if err != nil {
 		return nil, nil, err
 	}
-	for pass := 0; pass < 2; pass++ {
-		improved := false
-		for _, pn := range names {
-			for _, v := range grid[pn] {
-				p := clone(best)
-				p[pn] = v
-				if tried[paramsKey(p)] {
-					continue
-				}
-				got, err := eval(p)
-				if err != nil {
-					return nil, nil, err
-				}
-				if got > bestV {
-					best, bestV, improved = p, got, true
-				}
+	try := func(p model.Params) (bool, error) {
+		if tried[paramsKey(p)] {
+			return false, nil
+		}
+		got, err := eval(p)
+		if err != nil || !(got > bestV) {
+			return false, err
+		}
+		best, bestV = p, got
+		return true, nil
+	}
+	combos := 1
+	for _, pn := range names {
+		combos *= len(grid[pn])
+	}
+	if combos <= maxAdjustGrid {
+		// Every combination: a greedy search is led astray when one
+		// setting's best value depends on another's (the iALS share
+		// chosen without a recency bonus is not the best with one).
+		for c := range combos {
+			p := model.Params{}
+			for _, pn := range names {
+				vs := grid[pn]
+				p[pn] = vs[c%len(vs)]
+				c /= len(vs)
+			}
+			if _, err := try(p); err != nil {
+				return nil, nil, err
 			}
 		}
-		if !improved {
-			break
+	} else {
+		// Coordinate descent around the best so far, two passes.
+		for pass := 0; pass < 2; pass++ {
+			improved := false
+			for _, pn := range names {
+				for _, v := range grid[pn] {
+					p := clone(best)
+					p[pn] = v
+					ok, err := try(p)
+					if err != nil {
+						return nil, nil, err
+					}
+					improved = improved || ok
+				}
+			}
+			if !improved {
+				break
+			}
 		}
 	}
 	out := clone(params)

@@ -367,7 +367,7 @@ func TestAdjust(t *testing.T) {
 	base := model.Params{"lambda": 20, "ials_factors": 8, "ials_weight": 0.4}
 	m, _ := itemfilter.New(base)
 	modeltest.Fit(t, m, s.DS)
-	if g := m.Adjustments(); len(g["recency"]) == 0 || len(g["decay"]) == 0 || len(g["ials_weight"]) == 0 {
+	if g := m.Adjustments(); len(g["recency"]) == 0 || len(g["ials_weight"]) == 0 {
 		t.Fatalf("adjustments %v, want recency and ials_weight", g)
 	}
 	set := model.Params{"recency": 4, "decay": 0.75, "ials_weight": 0.6}
