@@ -458,7 +458,9 @@ func (r *runner) adjust(ctx context.Context, name string, params model.Params) (
 			return false, nil
 		}
 		got, err := eval(p)
-		if err != nil || !(got > bestV) {
+		// A gain within summation-order noise (the workers add the cases
+		// in any order) is no gain: the earlier setting stays.
+		if err != nil || !(got-bestV > 1e-9*math.Abs(bestV)) {
 			return false, err
 		}
 		best, bestV = p, got

@@ -338,6 +338,8 @@ func TestRunRecommendReportsEachFold(t *testing.T) {
 type flipPop struct {
 	popModel
 	flip float64
+	pad  bool    // also offer "pad" (65 values that change nothing)
+	padV float64 // its value
 }
 
 func (m *flipPop) Name() string { return "flippop" }
@@ -349,16 +351,26 @@ func (m *flipPop) Score(q model.Query, scores []float32) {
 		scores[i] = c
 	}
 }
-func (m *flipPop) Params() model.Params { return model.Params{"flip": m.flip} }
+func (m *flipPop) Params() model.Params { return model.Params{"flip": m.flip, "pad": m.padV} }
 func (m *flipPop) Adjustments() map[string][]float64 {
-	return map[string][]float64{"flip": {0, 1}}
+	g := map[string][]float64{"flip": {0, 1}}
+	if m.pad {
+		for v := range 65 {
+			g["pad"] = append(g["pad"], float64(v))
+		}
+	}
+	return g
 }
 func (m *flipPop) Adjust(p model.Params) error {
 	for k, v := range p {
-		if k != "flip" || (v != 0 && v != 1) {
+		switch {
+		case k == "flip" && (v == 0 || v == 1):
+			m.flip = v
+		case k == "pad" && m.pad:
+			m.padV = v
+		default:
 			return fmt.Errorf("bad setting %s=%v", k, v)
 		}
-		m.flip = v
 	}
 	return nil
 }
@@ -378,10 +390,15 @@ func TestRunRecommendAdjusts(t *testing.T) {
 		noAdjust bool
 		fits     int
 		want     float64
+		trials   int
 	}{
-		{"chooses", model.Params{"start": 1}, false, 2, 0},
-		{"given setting kept", model.Params{"flip": 1}, false, 1, 1},
-		{"off", model.Params{"start": 1}, true, 1, 1},
+		{"chooses", model.Params{"start": 1}, false, 2, 0, 2},
+		// 130 combinations: a coordinate descent (the fitted setting,
+		// flip's better value, then pad's 64 other values, which change
+		// nothing; the second pass finds nothing new).
+		{"coordinate descent", model.Params{"start": 1, "padded": 1}, false, 2, 0, 66},
+		{"given setting kept", model.Params{"flip": 1}, false, 1, 1, 0},
+		{"off", model.Params{"start": 1}, true, 1, 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var fitted []*model.Dataset
@@ -391,7 +408,7 @@ func TestRunRecommendAdjusts(t *testing.T) {
 				if _, ok := p["flip"]; !ok {
 					flip = p["start"]
 				}
-				return &flipPop{popModel: popModel{fitted: &fitted, mu: &mu}, flip: flip}, nil
+				return &flipPop{popModel: popModel{fitted: &fitted, mu: &mu}, flip: flip, pad: p["padded"] == 1}, nil
 			}
 			rep, err := RunRecommend(context.Background(), RecommendOptions{Format: "interactions", Path: path,
 				Split: "random:0.2", Models: []string{"flippop"}, Ks: []int{5}, NoAdjust: tc.noAdjust,
@@ -410,8 +427,8 @@ func TestRunRecommendAdjusts(t *testing.T) {
 				if fitted[0].NumInteractions() != data.Validation.Train.NumInteractions() {
 					t.Errorf("adjusting fit used %d rows, want the validation training set's %d", fitted[0].NumInteractions(), data.Validation.Train.NumInteractions())
 				}
-				if len(res.Adjusted) != 2 || !(res.Adjusted[1].Metric > res.Adjusted[0].Metric) {
-					t.Errorf("trials %+v: want the fitted setting, then the better one", res.Adjusted)
+				if len(res.Adjusted) != tc.trials || !(res.Adjusted[len(res.Adjusted)-1].Metric > res.Adjusted[0].Metric) {
+					t.Errorf("%d trials %+v: want %d, the last better than the fitted setting", len(res.Adjusted), res.Adjusted, tc.trials)
 				}
 			} else if len(res.Adjusted) != 0 {
 				t.Errorf("trials %+v, want none", res.Adjusted)
