@@ -27,6 +27,9 @@ type RecommendOptions struct {
 	Split  string   // interactions: "random:F" or "last"
 	Rating bool     // report RMSE/MAE of rating prediction instead of ranking
 	Tune   bool     // search hyper-parameters on the validation split first
+	// NoAdjust skips the choice of query-time settings (model.Adjustable)
+	// on the validation split that RunRecommend otherwise makes.
+	NoAdjust bool
 	// TuneTrials bounds the fits --tune may spend per model (default 16).
 	TuneTrials int
 	// Params are per-model hyper-parameters (model name → params), applied
@@ -76,6 +79,9 @@ type Result struct {
 	EvalSeconds float64 `json:"eval_seconds"`
 	// Tuning lists the validation metric of each tried parameter set.
 	Tuning []Trial `json:"tuning,omitempty"`
+	// Adjusted lists the validation metric of each query-time setting
+	// tried on one fit (model.Adjustable); the best went into Params.
+	Adjusted []Trial `json:"adjusted,omitempty"`
 	// Splits holds each split's own metrics when there are several (the
 	// folds), e.g. to compare u1 alone with a published u1 number.
 	Splits []SplitResult `json:"splits,omitempty"`
@@ -110,8 +116,9 @@ type ParamReporter interface {
 }
 
 // RunRecommend loads the data set, then for each model: optionally tunes it
-// on the validation split, fits it on every split's training set and
-// reports the split-averaged metrics.
+// on the validation split, chooses its query-time settings there when it is
+// a model.Adjustable (unless NoAdjust), fits it on every split's training
+// set and reports the split-averaged metrics.
 func RunRecommend(ctx context.Context, opt RecommendOptions) (*Report, error) {
 	data, err := Load(ctx, opt.Format, opt.Path, LoadOptions{Seed: opt.Seed, Folds: opt.Folds, Split: opt.Split, Rating: opt.Rating})
 	if err != nil {
@@ -191,6 +198,13 @@ func (r *runner) evalModel(ctx context.Context, name string) (Result, error) {
 			return res, err
 		}
 		params, res.Tuning = best, trials
+	}
+	if !r.opt.NoAdjust {
+		best, trials, err := r.adjust(ctx, name, params)
+		if err != nil {
+			return res, err
+		}
+		params, res.Adjusted = best, trials
 	}
 	sums := map[string]float64{}
 	var trainSec, evalSec float64
@@ -363,6 +377,139 @@ func (r *runner) tune(ctx context.Context, name string, start model.Params) (mod
 		}
 	}
 	return best, trials, nil
+}
+
+// maxAdjustGrid bounds the combinations of query-time settings adjust
+// scores exhaustively; larger grids get a coordinate descent.
+const maxAdjustGrid = 64
+
+// adjust fits the model once on the validation split and, when it is a
+// model.Adjustable, searches its query-time settings on the validation
+// cases, scoring without refitting: every combination up to maxAdjustGrid,
+// else a coordinate descent (two passes). Settings
+// given explicitly (RecommendOptions.Params) stay as given. It returns
+// params with the best settings added, and the trials (the first is the
+// model as fitted).
+func (r *runner) adjust(ctx context.Context, name string, params model.Params) (model.Params, []Trial, error) {
+	val := r.data.Validation
+	if val == nil || r.opt.Rating {
+		return params, nil, nil
+	}
+	m, err := r.opt.New(name, params)
+	if err != nil {
+		return nil, nil, err
+	}
+	am, ok := m.(model.Adjustable)
+	pr, ok2 := m.(ParamReporter)
+	if !ok || !ok2 {
+		return params, nil, nil
+	}
+	grid := am.Adjustments()
+	var names []string
+	for pn := range grid {
+		if _, given := r.opt.Params[name][pn]; !given && len(grid[pn]) > 0 {
+			names = append(names, pn)
+		}
+	}
+	if len(names) == 0 {
+		return params, nil, nil
+	}
+	sort.Strings(names)
+	r.steps++
+	if _, err := r.fit(ctx, m, name+" (adjust)", val); err != nil {
+		return nil, nil, fmt.Errorf("adjust %s: %w", name, err)
+	}
+	r.step++
+	fitted := pr.Params()
+	cur := model.Params{} // the settings in force, starting as fitted
+	for _, pn := range names {
+		v, ok := fitted[pn]
+		if !ok {
+			return nil, nil, fmt.Errorf("adjust %s: the fitted model does not report %s", name, pn)
+		}
+		cur[pn] = v
+	}
+	metric, _ := r.primary()
+	var trials []Trial
+	tried := map[string]bool{}
+	eval := func(p model.Params) (float64, error) {
+		tried[paramsKey(p)] = true
+		if err := am.Adjust(p); err != nil {
+			return math.NaN(), fmt.Errorf("adjust %s: %w", name, err)
+		}
+		ms, err := r.score(ctx, m, name+" (adjust)", val)
+		if err != nil {
+			return math.NaN(), err
+		}
+		v, ok := ms[metric+":all"] // full ranking when the format has it
+		if !ok {
+			v = ms[metric]
+		}
+		trials = append(trials, Trial{Params: clone(p), Metric: v})
+		return v, nil
+	}
+	best := clone(cur)
+	bestV, err := eval(best)
+	if err != nil {
+		return nil, nil, err
+	}
+	try := func(p model.Params) (bool, error) {
+		if tried[paramsKey(p)] {
+			return false, nil
+		}
+		got, err := eval(p)
+		// A gain within summation-order noise (the workers add the cases
+		// in any order) is no gain: the earlier setting stays.
+		if err != nil || !(got-bestV > 1e-9*math.Abs(bestV)) {
+			return false, err
+		}
+		best, bestV = p, got
+		return true, nil
+	}
+	combos := 1
+	for _, pn := range names {
+		combos *= len(grid[pn])
+	}
+	if combos <= maxAdjustGrid {
+		// Every combination: a greedy search is led astray when one
+		// setting's best value depends on another's (the iALS share
+		// chosen without a recency bonus is not the best with one).
+		for c := range combos {
+			p := model.Params{}
+			for _, pn := range names {
+				vs := grid[pn]
+				p[pn] = vs[c%len(vs)]
+				c /= len(vs)
+			}
+			if _, err := try(p); err != nil {
+				return nil, nil, err
+			}
+		}
+	} else {
+		// Coordinate descent around the best so far, two passes.
+		for pass := 0; pass < 2; pass++ {
+			improved := false
+			for _, pn := range names {
+				for _, v := range grid[pn] {
+					p := clone(best)
+					p[pn] = v
+					ok, err := try(p)
+					if err != nil {
+						return nil, nil, err
+					}
+					improved = improved || ok
+				}
+			}
+			if !improved {
+				break
+			}
+		}
+	}
+	out := clone(params)
+	for k, v := range best {
+		out[k] = v
+	}
+	return out, trials, nil
 }
 
 func clone(p model.Params) model.Params {

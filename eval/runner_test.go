@@ -332,3 +332,107 @@ func TestRunRecommendReportsEachFold(t *testing.T) {
 		t.Errorf("mean of folds %v, reported %v; first split %q", mean, res.Metrics["NDCG@10"], res.Splits[0].Split)
 	}
 }
+
+// flipPop is popModel with a query-time setting: "flip" 1 scores the least
+// popular first. It counts its fits.
+type flipPop struct {
+	popModel
+	flip float64
+	pad  bool    // also offer "pad" (65 values that change nothing)
+	padV float64 // its value
+}
+
+func (m *flipPop) Name() string { return "flippop" }
+func (m *flipPop) Score(q model.Query, scores []float32) {
+	for i, c := range m.counts {
+		if m.flip == 1 {
+			c = -c
+		}
+		scores[i] = c
+	}
+}
+func (m *flipPop) Params() model.Params { return model.Params{"flip": m.flip, "pad": m.padV} }
+func (m *flipPop) Adjustments() map[string][]float64 {
+	g := map[string][]float64{"flip": {0, 1}}
+	if m.pad {
+		for v := range 65 {
+			g["pad"] = append(g["pad"], float64(v))
+		}
+	}
+	return g
+}
+func (m *flipPop) Adjust(p model.Params) error {
+	for k, v := range p {
+		switch {
+		case k == "flip" && (v == 0 || v == 1):
+			m.flip = v
+		case k == "pad" && m.pad:
+			m.padV = v
+		default:
+			return fmt.Errorf("bad setting %s=%v", k, v)
+		}
+	}
+	return nil
+}
+
+// TestRunRecommendAdjusts: a model.Adjustable fitted with a bad query-time
+// setting gets the better one, chosen on one validation fit (never the
+// test split), unless the setting was given or NoAdjust is set.
+func TestRunRecommendAdjusts(t *testing.T) {
+	path := writeSynthetic(t)
+	data, err := Load(context.Background(), "interactions", path, LoadOptions{Split: "random:0.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		params   model.Params
+		noAdjust bool
+		fits     int
+		want     float64
+		trials   int
+	}{
+		{"chooses", model.Params{"start": 1}, false, 2, 0, 2},
+		// 130 combinations: a coordinate descent (the fitted setting,
+		// flip's better value, then pad's 64 other values, which change
+		// nothing; the second pass finds nothing new).
+		{"coordinate descent", model.Params{"start": 1, "padded": 1}, false, 2, 0, 66},
+		{"given setting kept", model.Params{"flip": 1}, false, 1, 1, 0},
+		{"off", model.Params{"start": 1}, true, 1, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fitted []*model.Dataset
+			var mu sync.Mutex
+			newModel := func(name string, p model.Params) (model.Model, error) {
+				flip := p["flip"]
+				if _, ok := p["flip"]; !ok {
+					flip = p["start"]
+				}
+				return &flipPop{popModel: popModel{fitted: &fitted, mu: &mu}, flip: flip, pad: p["padded"] == 1}, nil
+			}
+			rep, err := RunRecommend(context.Background(), RecommendOptions{Format: "interactions", Path: path,
+				Split: "random:0.2", Models: []string{"flippop"}, Ks: []int{5}, NoAdjust: tc.noAdjust,
+				Params: map[string]model.Params{"flippop": tc.params}, New: newModel, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := rep.Results[0]
+			if res.Params["flip"] != tc.want {
+				t.Errorf("flip %v, want %v (trials %+v)", res.Params["flip"], tc.want, res.Adjusted)
+			}
+			if len(fitted) != tc.fits {
+				t.Fatalf("%d fits, want %d", len(fitted), tc.fits)
+			}
+			if tc.fits == 2 {
+				if fitted[0].NumInteractions() != data.Validation.Train.NumInteractions() {
+					t.Errorf("adjusting fit used %d rows, want the validation training set's %d", fitted[0].NumInteractions(), data.Validation.Train.NumInteractions())
+				}
+				if len(res.Adjusted) != tc.trials || !(res.Adjusted[len(res.Adjusted)-1].Metric > res.Adjusted[0].Metric) {
+					t.Errorf("%d trials %+v: want %d, the last better than the fitted setting", len(res.Adjusted), res.Adjusted, tc.trials)
+				}
+			} else if len(res.Adjusted) != 0 {
+				t.Errorf("trials %+v, want none", res.Adjusted)
+			}
+		})
+	}
+}

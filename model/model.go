@@ -156,6 +156,18 @@ type SimilarItems interface {
 	Similar(item int32, scores []float32)
 }
 
+// Adjustable is a fitted model with query-time hyper-parameters: settings
+// that change how it scores but not what it learned, so a validation can
+// try each of them on one fit. Adjustments lists the candidate values of
+// each; it depends on the configuration only, so it may be asked before
+// Fit. Adjust sets some of them on a fitted model and rejects a name or
+// value it does not offer. The same names are accepted by the model's
+// constructor, so a choice carries over to a fresh fit.
+type Adjustable interface {
+	Adjustments() map[string][]float64
+	Adjust(p Params) error
+}
+
 // RatingPredictor is a model that predicts an explicit rating.
 type RatingPredictor interface {
 	PredictRating(user, item int32) float32

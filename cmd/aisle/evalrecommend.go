@@ -27,6 +27,7 @@ func newEvalRecommendCmd() *cobra.Command {
 		opt      eval.RecommendOptions
 		jsonPath string
 		params   []string
+		adjust   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "recommend --format F --path P",
@@ -43,6 +44,9 @@ following the data set's published protocol:
   interactions    CSV/TSV/JSONL of user,item[,timestamp[,value]]: --split random:0.2 or last
 
 --tune searches each model's hyper-parameters on the validation split only (never the test split).
+Query-time settings of models that have them (itemfilter: recency, ials_weight) are chosen on one
+fit on the validation split before the test fits (--adjust=false keeps the defaults; a --param
+keeps its value).
 Models: ` + strings.Join(zoo.Names(), ", "),
 		Example: `  aisle eval recommend --format movielens-100k --path data/movielens-100k --model ease,bpr
   aisle eval recommend --format movielens-100k --path data/movielens-100k --rating --model biased-mf,neural-rating,linear
@@ -57,6 +61,7 @@ Models: ` + strings.Join(zoo.Names(), ", "),
 				return err
 			}
 			opt.Params = p
+			opt.NoAdjust = !adjust
 			errOut := cmd.ErrOrStderr()
 			var bar *progressbar.ProgressBar
 			if f, ok := errOut.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -95,6 +100,7 @@ Models: ` + strings.Join(zoo.Names(), ", "),
 	f.BoolVar(&opt.Rating, "rating", false, "rating prediction: report RMSE and MAE")
 	f.BoolVar(&opt.Tune, "tune", false, "search hyper-parameters on the validation split first")
 	f.IntVar(&opt.TuneTrials, "tune-trials", 16, "most fits --tune spends per model")
+	f.BoolVar(&adjust, "adjust", true, "choose query-time settings (model.Adjustable) on the validation split")
 	f.StringArrayVar(&params, "param", nil, "hyper-parameter as model.name=value (repeatable), e.g. --param ease.lambda=300")
 	f.IntVar(&opt.Workers, "workers", 0, "goroutines scoring users (default: all cores)")
 	return cmd

@@ -19,6 +19,9 @@
 // mixed in at score level: (1−w)·z(filter) + w·z(iALS), each standardised
 // over the catalogue (blend.Mix), w = ials_weight (0.4, chosen on the
 // validation splits of ML-1M, ML-100k and Office; docs/decisions/0037).
+// The history bonus and the iALS share are query-time settings
+// (model.Adjustable): `aisle eval recommend` chooses them on the validation
+// split from one fit (docs/decisions/0048).
 //
 // Like EASE it needs dense n×n matrices: about 24·n² bytes while fitting and
 // 4·n² fitted, so it refuses catalogues above max_items (20,000 by default).

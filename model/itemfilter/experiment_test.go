@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/aisle-dev/aisle/eval"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/itemfilter"
@@ -275,10 +277,63 @@ func BenchmarkExperiment(b *testing.B) {
 			}})
 		}
 	}
+	if os.Getenv("AISLE_EXP_P2") != "" {
+		// Higher-order graph term: P̃² (two hops on the normalised item
+		// graph), scaled like the graph filter, added with weight w2, then
+		// mixed with the first iALS component like itemfilter does.
+		st := time.Now()
+		pd := mat.NewDense(n, n, nil)
+		raw := pd.RawMatrix().Data
+		for i, v := range pm {
+			raw[i] = float64(v)
+		}
+		var p2 mat.Dense
+		p2.Mul(pd, pd)
+		pd = nil
+		r2 := p2.RawMatrix().Data
+		p2f := make([]float32, n*n)
+		for i, v := range r2 {
+			p2f[i] = float32(v)
+		}
+		sc2 := ne / frob(p2f)
+		b.Logf("p2 %v", time.Since(st))
+		vec["Q"] = make([][]float32, len(cs))
+		par(len(cs), func(i int) {
+			s := make([]float32, n)
+			for _, h := range cs[i].History {
+				row := p2f[int(h)*n : (int(h)+1)*n]
+				for j, v := range row {
+					s[j] += v
+				}
+			}
+			vec["Q"][i] = s
+		})
+		for _, w2 := range []float64{-0.3, -0.1, 0.1, 0.3, 0.6} {
+			for _, a := range []float64{0, 0.4} {
+				w2, a := w2, a
+				add("P2 "+ftoa(w2)+" ials "+ftoa(a), func(i int, s []float32) {
+					gen(0.6, 0.18, 0.1, 0, 0)(i, s)
+					q := vec["Q"][i]
+					for j := range s {
+						s[j] += float32(w2*sc2*float64(q[j])) * float32(math.Pow(deg[j]+1e-9, -0.1))
+					}
+					if a == 0 || len(ialsNames) == 0 {
+						return
+					}
+					zs(s)
+					u := append([]float32(nil), vec[ialsNames[0]][i]...)
+					zs(u)
+					for j := range s {
+						s[j] = float32((1-a)*float64(s[j]) + a*float64(u[j]))
+					}
+				})
+			}
+		}
+	}
 	if os.Getenv("AISLE_EXP_ONLY_IALS") != "" {
 		var keep []mix
 		for _, mx := range mixes {
-			if mx.name == "default" || mx.name[0] == 'I' {
+			if mx.name == "default" || mx.name[0] == 'I' || strings.HasPrefix(mx.name, "P2 ") {
 				keep = append(keep, mx)
 			}
 		}

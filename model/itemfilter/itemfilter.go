@@ -526,8 +526,60 @@ func (m *Filter) TuneGrid() map[string][]float64 {
 	}
 }
 
+// ialsChoices are the shares of the iALS part a validation may try. Decay
+// is adjustable but not offered: on Office's validation 0.25 and 0.5 were
+// equal and 0.75 worse, and each offered setting multiplies the grid.
+var ialsChoices = []float64{0.2, 0.3, 0.4, 0.5, 0.6}
+
+// Adjustments implements model.Adjustable: the history bonus (recency) and,
+// when the model is configured with an iALS part,
+// its share only change how a fitted model scores, so a validation can
+// choose them on one fit (eval's runner does, on the validation split).
+func (m *Filter) Adjustments() map[string][]float64 {
+	out := map[string][]float64{"recency": slices.Clone(recencyChoices)}
+	if m.cfg.IALSWeight > 0 {
+		out["ials_weight"] = slices.Clone(ialsChoices)
+	}
+	return out
+}
+
+// Adjust implements model.Adjustable: it sets recency (≥ 0, at most 1000),
+// decay (in [0, 1]) and ials_weight (in (0, 1], only with an iALS part) on the fitted model.
+// It must not run concurrently with Score.
+func (m *Filter) Adjust(p model.Params) error {
+	for k, v := range p {
+		switch k {
+		case "recency":
+			if !(v >= 0 && v <= 1000) {
+				return fmt.Errorf("%s: recency %v out of range [0, 1000]", Name, v)
+			}
+		case "decay":
+			if !(v >= 0 && v <= 1) {
+				return fmt.Errorf("%s: decay %v out of range [0, 1]", Name, v)
+			}
+		case "ials_weight":
+			if m.ials == nil || !(v > 0 && v <= 1) {
+				return fmt.Errorf("%s: ials_weight %v: needs an iALS part and a share in (0, 1]", Name, v)
+			}
+		default:
+			return fmt.Errorf("%s: %q is not a query-time setting (recency, decay, ials_weight)", Name, k)
+		}
+	}
+	for k, v := range p {
+		switch k {
+		case "recency":
+			m.st.Recency = v
+		case "decay":
+			m.cfg.Decay = v
+		default:
+			m.cfg.IALSWeight = v
+		}
+	}
+	return nil
+}
+
 // recencyChoices are the history bonuses Fit tries when recency is -1.
-var recencyChoices = []float64{0, 1, 2, 4, 8, 16, 32}
+var recencyChoices = []float64{0, 1, 2, 4, 8, 16, 32, 64}
 
 // holdOutLast returns ds without the newest interaction of every user with
 // at least three, and those held-out items (user, item), for at most 5,000

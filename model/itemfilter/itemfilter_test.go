@@ -357,3 +357,59 @@ func BenchmarkFit(b *testing.B) {
 		modeltest.Fit(b, m, s.DS)
 	}
 }
+
+// TestAdjust: adjusting a fitted model's recency and iALS share scores
+// exactly like a model fitted with those settings; anything else, or a
+// share without an iALS part, is refused and changes nothing.
+func TestAdjust(t *testing.T) {
+	s := modeltest.Synthetic()
+	n := s.DS.NumItems()
+	base := model.Params{"lambda": 20, "ials_factors": 8, "ials_weight": 0.4}
+	m, _ := itemfilter.New(base)
+	modeltest.Fit(t, m, s.DS)
+	if g := m.Adjustments(); len(g["recency"]) == 0 || len(g["ials_weight"]) == 0 {
+		t.Fatalf("adjustments %v, want recency and ials_weight", g)
+	}
+	set := model.Params{"recency": 4, "decay": 0.75, "ials_weight": 0.6}
+	if err := m.Adjust(set); err != nil {
+		t.Fatal(err)
+	}
+	p := model.Params{}
+	for k, v := range base {
+		p[k] = v
+	}
+	for k, v := range set {
+		p[k] = v
+	}
+	want, _ := itemfilter.New(p)
+	modeltest.Fit(t, want, s.DS)
+	if got := m.Params(); got["recency"] != 4 || got["decay"] != 0.75 || got["ials_weight"] != 0.6 {
+		t.Errorf("params after Adjust: %v", got)
+	}
+	a, b := make([]float32, n), make([]float32, n)
+	for _, q := range modeltest.Queries(s.DS, 20) {
+		m.Score(q, a)
+		want.Score(q, b)
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-4 {
+				t.Fatalf("query %+v item %d: %v adjusted, %v fitted", q, i, a[i], b[i])
+			}
+		}
+	}
+	for _, bad := range []model.Params{{"lambda": 5}, {"recency": -1}, {"recency": 2, "ials_weight": 1.5}, {"decay": 2}} {
+		if err := m.Adjust(bad); err == nil {
+			t.Errorf("Adjust(%v) accepted", bad)
+		}
+	}
+	if got := m.Params(); got["recency"] != 4 || got["ials_weight"] != 0.6 {
+		t.Errorf("a refused Adjust changed the model: %v", got)
+	}
+	plain, _ := itemfilter.New(model.Params{"lambda": 20, "ials_weight": 0})
+	modeltest.Fit(t, plain, s.DS)
+	if _, ok := plain.Adjustments()["ials_weight"]; ok {
+		t.Error("ials_weight offered without an iALS part")
+	}
+	if err := plain.Adjust(model.Params{"ials_weight": 0.5}); err == nil {
+		t.Error("ials_weight accepted without an iALS part")
+	}
+}
