@@ -51,6 +51,12 @@ type Options struct {
 	// validated one by one and the valid ones stored together, which is
 	// what makes small messages fast (one durable commit per batch).
 	Batch int
+	// InFlight is how many batches may be between being read and being
+	// acknowledged at once (default 4; 1 stores one batch at a time). A
+	// batch is acknowledged only after its own commit; batches in flight
+	// together may commit in any order (the store groups them into one
+	// transaction when they wait together).
+	InFlight int
 }
 
 func (o *Options) defaults() {
@@ -71,6 +77,9 @@ func (o *Options) defaults() {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 256
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = 4
 	}
 }
 
@@ -147,62 +156,134 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 func (c *Consumer) run(ctx context.Context) error {
-	it, err := c.cons.Messages(jetstream.PullMaxMessages(c.o.Batch))
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
 	ch := make(chan jetstream.Msg, c.o.Batch)
 	errc := make(chan error, 1)
-	go func() {
+	rctx, stopReading := context.WithCancel(ctx)
+	var reading sync.WaitGroup
+	reading.Go(func() {
 		defer close(ch)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					errc <- err
-				}
-				return
-			}
-			ch <- msg
+		if err := c.read(rctx, ch); err != nil {
+			errc <- err
 		}
-	}()
+	})
+	// Batches being stored (active): each is acknowledged after its own
+	// commit while the next ones are read and stored. While one is being
+	// stored, the next gathers messages until it is full or one in flight
+	// ends, so small messages still make large batches (a batch sent the
+	// moment a slot frees would carry the few messages that arrived since).
+	finished := make(chan struct{}, c.o.InFlight)
+	active := 0
+	var inflight sync.WaitGroup
 	defer func() {
-		it.Stop()
-		for range ch { // unacknowledged: redelivered after AckWait
+		stopReading()
+		for msg := range ch { // read, not stored: redelivered at once
+			_ = msg.Nak()
 		}
+		reading.Wait()
+		inflight.Wait()
 	}()
 	for {
+		for active >= c.o.InFlight {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-finished:
+				active--
+			}
+		}
 		var msgs []jetstream.Msg
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-errc:
 			return err
+		case <-finished:
+			active--
+			continue
 		case msg, ok := <-ch:
 			if !ok {
 				return nil
 			}
 			msgs = append(msgs, msg)
 		}
-		// and whatever else is waiting, up to a batch
 		size := len(msgs[0].Data())
-	more:
-		for len(msgs) < c.o.Batch && size < maxBatchBytes {
-			select {
-			case msg, ok := <-ch:
-				if !ok {
-					break more
+		// next takes one more message: without waiting when nothing is
+		// being stored, else until one in flight ends
+		next := func() bool {
+			var msg jetstream.Msg
+			ok := false
+			if active == 0 {
+				select {
+				case msg, ok = <-ch:
+				default:
 				}
+			} else {
+				select {
+				case msg, ok = <-ch:
+				case <-finished:
+					active--
+				case <-ctx.Done():
+				}
+			}
+			if ok {
 				msgs = append(msgs, msg)
 				size += len(msg.Data())
-			default:
-				break more
+			}
+			return ok
+		}
+		for len(msgs) < c.o.Batch && size < maxBatchBytes && next() {
+		}
+		active++
+		inflight.Go(func() {
+			defer func() { finished <- struct{}{} }()
+			c.handle(ctx, msgs)
+		})
+	}
+}
+
+// pullWait bounds one pull request: it ends when its batch is delivered
+// or after pullWait, and the next one is sent then.
+const pullWait = 2 * time.Second
+
+// read sends the consumer's messages to ch until ctx ends, with one pull
+// request at a time: each asks for a batch and hands its messages on as
+// they arrive. Each request ends (the batch delivered, or pullWait
+// passed) before the next one is sent, so whatever happens a new request
+// follows within pullWait. (jetstream's Messages iterator re-pulls from
+// a goroutine of its own and skips a refill while its previous request
+// is being sent, with nothing to retry it: it can sit with no request at
+// the server until the missed-heartbeat check, 30 s; decision 0046.)
+func (c *Consumer) read(ctx context.Context, ch chan<- jetstream.Msg) error {
+	for ctx.Err() == nil {
+		b, err := c.cons.Fetch(c.o.Batch, jetstream.FetchMaxWait(pullWait))
+		if err != nil {
+			return fmt.Errorf("pull messages: %w", err)
+		}
+		// (a request left when ctx ends expires by itself; what it
+		// delivers meanwhile is redelivered after AckWait)
+		msgs := b.Messages()
+	request:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case msg, ok := <-msgs:
+				if !ok {
+					break request
+				}
+				select {
+				case ch <- msg:
+				case <-ctx.Done():
+					_ = msg.Nak()
+					return nil
+				}
 			}
 		}
-		c.handle(ctx, msgs)
+		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return fmt.Errorf("pull messages: %w", err)
+		}
 	}
+	return nil
 }
 
 // maxBatchBytes bounds the messages stored in one transaction (about

@@ -21,18 +21,7 @@ import (
 func TestRedeliveryAfterACrashStoresOnce(t *testing.T) {
 	nc := natstest.Conn(t)
 	ctx := t.Context()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.AddItems(ctx, []catalog.Item{{ID: "pen", Title: "pen", Available: true}}); err != nil {
-		t.Fatal(err)
-	}
+	eng, st := shopWithAPen(t)
 	name := natstest.Name("REDELIVER")
 	o := ingest.Options{Stream: "INGEST_" + name, Subject: "test.ingest." + name, DeadSubject: "test.dead." + name}
 	c, err := ingest.New(ctx, nc, eng, o, nil)
@@ -73,4 +62,22 @@ func TestRedeliveryAfterACrashStoresOnce(t *testing.T) {
 	if got, err = st.UserEvents(ctx, "u2", 10); err != nil || len(got) != 1 {
 		t.Fatalf("u2 events %v, %v", got, err)
 	}
+}
+
+// shopWithAPen is an engine over an embedded store holding one item, pen.
+func shopWithAPen(t *testing.T) (*engine.Engine, *boltstore.Store) {
+	t.Helper()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.AddItems(t.Context(), []catalog.Item{{ID: "pen", Title: "pen", Available: true}}); err != nil {
+		t.Fatal(err)
+	}
+	return eng, st
 }
