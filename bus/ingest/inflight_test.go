@@ -15,12 +15,14 @@ import (
 	"github.com/aisle-dev/aisle/internal/natstest"
 )
 
-// overlapSink holds the first batch until a second one is being stored
-// (or gives up after 3 s, then holds nothing more): with batches in
-// flight the second comes at once; one at a time, it never comes while
-// the first is held.
+// overlapSink holds the first messages it is given until more than
+// batch are being stored at once (or gives up after 3 s, then holds
+// nothing more): the messages of one batch are stored together, so more
+// than a batch at once means batches overlap. With batches in flight
+// that comes at once; one batch at a time, never.
 type overlapSink struct {
 	*engine.Engine
+	batch    int
 	mu       sync.Mutex
 	now, max int
 	first    chan struct{}
@@ -31,7 +33,7 @@ func (s *overlapSink) AddEventsOnce(ctx context.Context, key string, body []byte
 	s.mu.Lock()
 	s.now++
 	s.max = max(s.max, s.now)
-	if s.now > 1 {
+	if s.now > s.batch {
 		s.once.Do(func() { close(s.first) })
 	}
 	s.mu.Unlock()
@@ -56,10 +58,11 @@ func TestBatchesInFlight(t *testing.T) {
 			nc := natstest.Conn(t)
 			ctx := t.Context()
 			eng, st := shopWithAPen(t)
-			sink := &overlapSink{Engine: eng, first: make(chan struct{})}
+			const batch = 3
+			sink := &overlapSink{Engine: eng, batch: batch, first: make(chan struct{})}
 			name := natstest.Name("INFLIGHT")
 			o := ingest.Options{Stream: "INGEST_" + name, Subject: "test.ingest." + name, DeadSubject: "test.dead." + name,
-				Batch: 3, InFlight: tc.inFlight}
+				Batch: batch, InFlight: tc.inFlight}
 			c, err := ingest.New(ctx, nc, sink, o, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -97,8 +100,8 @@ func TestBatchesInFlight(t *testing.T) {
 			if n, _ := st.CountEvents(ctx); n != 2*good {
 				t.Fatalf("%d events stored, want %d", n, 2*good)
 			}
-			if overlap := sink.max > 1; overlap != tc.wantOverlap {
-				t.Fatalf("at most %d batches were being stored at once", sink.max)
+			if overlap := sink.max > batch; overlap != tc.wantOverlap {
+				t.Fatalf("at most %d messages were being stored at once, in batches of %d", sink.max, batch)
 			}
 			waitingAtServer(t, js, o.Stream)
 		})
