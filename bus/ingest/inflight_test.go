@@ -55,20 +55,11 @@ func TestBatchesInFlight(t *testing.T) {
 		wantOverlap bool
 	}{{1, false}, {4, true}} {
 		t.Run(fmt.Sprintf("in_flight=%d", tc.inFlight), func(t *testing.T) {
-			nc := natstest.Conn(t)
 			ctx := t.Context()
 			eng, st := shopWithAPen(t)
 			const batch = 3
 			sink := &overlapSink{Engine: eng, batch: batch, first: make(chan struct{})}
-			name := natstest.Name("INFLIGHT")
-			o := ingest.Options{Stream: "INGEST_" + name, Subject: "test.ingest." + name, DeadSubject: "test.dead." + name,
-				Batch: batch, InFlight: tc.inFlight}
-			c, err := ingest.New(ctx, nc, sink, o, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			js, _ := jetstream.New(nc)
-			defer js.DeleteStream(context.Background(), o.Stream)
+			c, js, o := testConsumer(t, sink, "INFLIGHT", batch, tc.inFlight)
 			const msgs = 30
 			good := 0
 			for i := range msgs {
@@ -82,18 +73,7 @@ func TestBatchesInFlight(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			rctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { c.Run(rctx); close(done) }()
-			deadline := time.Now().Add(30 * time.Second)
-			for c.Stats().Messages < msgs {
-				if time.Now().After(deadline) {
-					t.Fatalf("stats %+v after 30 s, want %d messages acknowledged", c.Stats(), msgs)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			cancel()
-			<-done
+			runUntilAcked(t, c, msgs, 30*time.Second)
 			if s := c.Stats(); s.Events != int64(2*good) || s.Dead != msgs-int64(good) || s.Retried != 0 {
 				t.Fatalf("stats %+v, want %d events and %d dead letters", s, 2*good, msgs-good)
 			}
@@ -117,18 +97,9 @@ func TestBatchesInFlight(t *testing.T) {
 func TestSmallBatchesNeverStall(t *testing.T) {
 	for _, tc := range []struct{ batch, inFlight int }{{1, 1}, {1, 4}, {2, 4}, {3, 2}} {
 		t.Run(fmt.Sprintf("batch=%d,in_flight=%d", tc.batch, tc.inFlight), func(t *testing.T) {
-			nc := natstest.Conn(t)
 			ctx := t.Context()
 			eng, st := shopWithAPen(t)
-			name := natstest.Name("STALL")
-			o := ingest.Options{Stream: "INGEST_" + name, Subject: "test.ingest." + name, DeadSubject: "test.dead." + name,
-				Batch: tc.batch, InFlight: tc.inFlight}
-			c, err := ingest.New(ctx, nc, eng, o, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			js, _ := jetstream.New(nc)
-			defer js.DeleteStream(context.Background(), o.Stream)
+			c, js, o := testConsumer(t, eng, "STALL", tc.batch, tc.inFlight)
 			const msgs = 120
 			for i := range msgs {
 				if _, err := js.PublishAsync(o.Subject, fmt.Appendf(nil, `{"user_id":"u%d","item_id":"pen","type":"view"}`, i)); err != nil {
@@ -136,18 +107,7 @@ func TestSmallBatchesNeverStall(t *testing.T) {
 				}
 			}
 			<-js.PublishAsyncComplete()
-			rctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { c.Run(rctx); close(done) }()
-			deadline := time.Now().Add(25 * time.Second) // a refill skipped stalls for 30 s
-			for c.Stats().Messages < msgs {
-				if time.Now().After(deadline) {
-					t.Fatalf("stats %+v after 25 s, want %d messages acknowledged: the consumer stalled", c.Stats(), msgs)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			cancel()
-			<-done
+			runUntilAcked(t, c, msgs, 25*time.Second) // a refill skipped stalled for 30 s
 			if s := c.Stats(); s.Events != msgs || s.Dead != 0 || s.Retried != 0 {
 				t.Fatalf("stats %+v", s)
 			}
@@ -174,4 +134,24 @@ func waitingAtServer(t *testing.T, js jetstream.JetStream, stream string) {
 	if info.NumAckPending != 0 || info.NumPending != 0 {
 		t.Fatalf("consumer: %d waiting for an ack, %d pending", info.NumAckPending, info.NumPending)
 	}
+}
+
+// testConsumer makes a consumer of a stream of its own (named from
+// prefix, deleted when t ends) into sink.
+func testConsumer(t *testing.T, sink ingest.Sink, prefix string, batch, inFlight int) (*ingest.Consumer, jetstream.JetStream, ingest.Options) {
+	t.Helper()
+	nc := natstest.Conn(t)
+	name := natstest.Name(prefix)
+	o := ingest.Options{Stream: "INGEST_" + name, Subject: "test.ingest." + name, DeadSubject: "test.dead." + name,
+		Batch: batch, InFlight: inFlight}
+	c, err := ingest.New(t.Context(), nc, sink, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { js.DeleteStream(context.Background(), o.Stream) })
+	return c, js, o
 }

@@ -46,18 +46,7 @@ func TestRedeliveryAfterACrashStoresOnce(t *testing.T) {
 	if err := eng.AddEventsOnce(ctx, ingest.MessageKey(o.Stream, 1), body, evs); err != nil || ack.Sequence != 1 {
 		t.Fatalf("pre-store: %v (position %d)", err, ack.Sequence)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { c.Run(rctx); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Stats().Messages < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the redelivered message was not acknowledged")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
+	runUntilAcked(t, c, 1, 10*time.Second)
 	if n, _ := st.CountEvents(ctx); n != 2 {
 		t.Fatalf("%d events stored, want 2: the redelivery stored the batch again", n)
 	}
@@ -159,18 +148,7 @@ func TestRedeliveryRegroupedStoresEachMessageOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { c.Run(rctx); close(done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for c.Stats().Messages < msgs {
-		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v after 20 s, want %d messages acknowledged", c.Stats(), msgs)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
+	runUntilAcked(t, c, msgs, 20*time.Second)
 	if n, _ := st.CountEvents(ctx); n != 2*msgs {
 		t.Fatalf("%d events stored, want %d: a redelivered message was stored again", n, 2*msgs)
 	}
@@ -178,5 +156,22 @@ func TestRedeliveryRegroupedStoresEachMessageOnce(t *testing.T) {
 		if got, err := st.UserEvents(ctx, u, 10); err != nil || len(got) != 2 {
 			t.Fatalf("%s events %v, %v", u, got, err)
 		}
+	}
+}
+
+// runUntilAcked runs c until it has acknowledged n messages, then stops
+// it; within bounds a hang only (it fails t after that long).
+func runUntilAcked(t *testing.T, c *ingest.Consumer, n int64, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(within)
+	for c.Stats().Messages < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v after %v, want %d messages acknowledged", c.Stats(), within, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
