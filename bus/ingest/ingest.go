@@ -242,45 +242,34 @@ func (c *Consumer) run(ctx context.Context) error {
 	}
 }
 
-// pullWait bounds one pull request: it ends when its batch is delivered
-// or after pullWait, and the next one is sent then.
-const pullWait = 2 * time.Second
-
 // read sends the consumer's messages to ch until ctx ends, with one pull
 // request at a time: each asks for a batch and hands its messages on as
-// they arrive. Each request ends (the batch delivered, or pullWait
-// passed) before the next one is sent, so whatever happens a new request
-// follows within pullWait. (jetstream's Messages iterator re-pulls from
-// a goroutine of its own and skips a refill while its previous request
-// is being sent, with nothing to retry it: it can sit with no request at
-// the server until the missed-heartbeat check, 30 s; decision 0046.)
+// they arrive, and the next is sent when it ends. A request ends when its
+// batch is delivered, when the server lets it expire (30 s), when its
+// heartbeats stop (10 s: the server lost it), or when ctx ends (it is
+// withdrawn at once, so a stopped replica takes no messages it cannot
+// store). Nothing is left to a background refill: jetstream's Messages
+// iterator skips one while its previous request is being sent, with
+// nothing to retry it, and can sit with no request at the server until
+// its missed-heartbeat check, 30 s (decision 0046).
 func (c *Consumer) read(ctx context.Context, ch chan<- jetstream.Msg) error {
 	for ctx.Err() == nil {
-		b, err := c.cons.Fetch(c.o.Batch, jetstream.FetchMaxWait(pullWait))
+		b, err := c.cons.Fetch(c.o.Batch, jetstream.FetchContext(ctx))
 		if err != nil {
 			return fmt.Errorf("pull messages: %w", err)
 		}
-		// (a request left when ctx ends expires by itself; what it
-		// delivers meanwhile is redelivered after AckWait)
-		msgs := b.Messages()
-	request:
-		for {
+		for msg := range b.Messages() {
+			if ctx.Err() != nil {
+				_ = msg.Nak() // read, not stored: redelivered at once
+				continue
+			}
 			select {
+			case ch <- msg:
 			case <-ctx.Done():
-				return nil
-			case msg, ok := <-msgs:
-				if !ok {
-					break request
-				}
-				select {
-				case ch <- msg:
-				case <-ctx.Done():
-					_ = msg.Nak()
-					return nil
-				}
+				_ = msg.Nak()
 			}
 		}
-		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		if err := b.Error(); err != nil && ctx.Err() == nil {
 			return fmt.Errorf("pull messages: %w", err)
 		}
 	}
