@@ -1,11 +1,13 @@
 package aisle
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,7 +175,9 @@ func TestStreamIngestionEndToEnd(t *testing.T) {
 	}
 }
 
-// deadLetters waits for n dead letters and returns them in order.
+// deadLetters waits for n dead letters and returns them in the order of
+// the messages they hold (a consumer stores the messages of a batch
+// concurrently, so it may dead-letter them in another order).
 func deadLetters(t *testing.T, js jetstream.JetStream, cfg config.Config, n int) []ingest.DeadLetter {
 	t.Helper()
 	var out []ingest.DeadLetter
@@ -202,6 +206,7 @@ func deadLetters(t *testing.T, js jetstream.JetStream, cfg config.Config, n int)
 	if len(out) != n {
 		t.Fatalf("%d dead letters, want %d", len(out), n)
 	}
+	slices.SortFunc(out, func(a, b ingest.DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out
 }
 

@@ -8,7 +8,7 @@
 // blocks the ones after it. The consumer is durable: after a restart it
 // resumes at the first unacknowledged message, and a message stored but
 // not acknowledged before a crash is stored once (its stream position is
-// the batch's idempotency key).
+// its idempotency key, whatever messages it was stored with).
 package ingest
 
 import (
@@ -46,11 +46,18 @@ type Options struct {
 	// MaxAge is how long the stream keeps messages, acknowledged or not,
 	// and dead letters (default 7 days).
 	MaxAge time.Duration
-	// Batch is the most messages stored in one transaction (default 256;
-	// 1 stores each message alone). Messages waiting together are
-	// validated one by one and the valid ones stored together, which is
-	// what makes small messages fast (one durable commit per batch).
+	// Batch is the most messages pulled and stored together (default
+	// 256; 1 stores each message alone). Each message is validated and
+	// stored under its own key, the messages of a batch concurrently, so
+	// a store that groups the appends waiting together (PostgreSQL's
+	// chain) commits small messages in few durable transactions.
 	Batch int
+	// InFlight is how many batches may be between being read and being
+	// acknowledged at once (default 4; 1 stores one batch at a time). A
+	// batch is acknowledged only after its own commit; batches in flight
+	// together may commit in any order (the store groups them into one
+	// transaction when they wait together).
+	InFlight int
 }
 
 func (o *Options) defaults() {
@@ -71,6 +78,9 @@ func (o *Options) defaults() {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 256
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = 4
 	}
 }
 
@@ -147,62 +157,123 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 func (c *Consumer) run(ctx context.Context) error {
-	it, err := c.cons.Messages(jetstream.PullMaxMessages(c.o.Batch))
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
 	ch := make(chan jetstream.Msg, c.o.Batch)
 	errc := make(chan error, 1)
-	go func() {
+	rctx, stopReading := context.WithCancel(ctx)
+	var reading sync.WaitGroup
+	reading.Go(func() {
 		defer close(ch)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					errc <- err
-				}
-				return
-			}
-			ch <- msg
+		if err := c.read(rctx, ch); err != nil {
+			errc <- err
 		}
-	}()
+	})
+	// Batches being stored (active): each is acknowledged after its own
+	// commit while the next ones are read and stored. While one is being
+	// stored, the next gathers messages until it is full or one in flight
+	// ends, so small messages still make large batches (a batch sent the
+	// moment a slot frees would carry the few messages that arrived since).
+	finished := make(chan struct{}, c.o.InFlight)
+	active := 0
+	var inflight sync.WaitGroup
 	defer func() {
-		it.Stop()
-		for range ch { // unacknowledged: redelivered after AckWait
+		stopReading()
+		for msg := range ch { // read, not stored: redelivered at once
+			_ = msg.Nak()
 		}
+		reading.Wait()
+		inflight.Wait()
 	}()
 	for {
+		for active >= c.o.InFlight {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-finished:
+				active--
+			}
+		}
 		var msgs []jetstream.Msg
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-errc:
 			return err
+		case <-finished:
+			active--
+			continue
 		case msg, ok := <-ch:
 			if !ok {
 				return nil
 			}
 			msgs = append(msgs, msg)
 		}
-		// and whatever else is waiting, up to a batch
 		size := len(msgs[0].Data())
-	more:
-		for len(msgs) < c.o.Batch && size < maxBatchBytes {
-			select {
-			case msg, ok := <-ch:
-				if !ok {
-					break more
+		// next takes one more message: without waiting when nothing is
+		// being stored, else until one in flight ends
+		next := func() bool {
+			var msg jetstream.Msg
+			ok := false
+			if active == 0 {
+				select {
+				case msg, ok = <-ch:
+				default:
 				}
+			} else {
+				select {
+				case msg, ok = <-ch:
+				case <-finished:
+					active--
+				case <-ctx.Done():
+				}
+			}
+			if ok {
 				msgs = append(msgs, msg)
 				size += len(msg.Data())
-			default:
-				break more
+			}
+			return ok
+		}
+		for len(msgs) < c.o.Batch && size < maxBatchBytes && next() {
+		}
+		active++
+		inflight.Go(func() {
+			defer func() { finished <- struct{}{} }()
+			c.handle(ctx, msgs)
+		})
+	}
+}
+
+// read sends the consumer's messages to ch until ctx ends, with one pull
+// request at a time: each asks for a batch and hands its messages on as
+// they arrive, and the next is sent when it ends. A request ends when its
+// batch is delivered, when the server lets it expire (30 s), when its
+// heartbeats stop (10 s: the server lost it), or when ctx ends (it is
+// withdrawn at once, so a stopped replica takes no messages it cannot
+// store). Nothing is left to a background refill: jetstream's Messages
+// iterator skips one while its previous request is being sent, with
+// nothing to retry it, and can sit with no request at the server until
+// its missed-heartbeat check, 30 s (decision 0046).
+func (c *Consumer) read(ctx context.Context, ch chan<- jetstream.Msg) error {
+	for ctx.Err() == nil {
+		b, err := c.cons.Fetch(c.o.Batch, jetstream.FetchContext(ctx))
+		if err != nil {
+			return fmt.Errorf("pull messages: %w", err)
+		}
+		for msg := range b.Messages() {
+			if ctx.Err() != nil {
+				_ = msg.Nak() // read, not stored: redelivered at once
+				continue
+			}
+			select {
+			case ch <- msg:
+			case <-ctx.Done():
+				_ = msg.Nak()
 			}
 		}
-		c.handle(ctx, msgs)
+		if err := b.Error(); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("pull messages: %w", err)
+		}
 	}
+	return nil
 }
 
 // maxBatchBytes bounds the messages stored in one transaction (about
@@ -224,19 +295,26 @@ func Parse(data []byte) ([]events.Event, *catalog.BatchError) {
 	return nil, bad
 }
 
-// pending is a message decoded and validated, waiting to be stored.
-type pending struct {
-	msg jetstream.Msg
-	seq uint64
-	evs []events.Event
+// MessageKey is the idempotency key a message is stored under: its
+// position in the stream. Each message has its own, whichever messages
+// it was read with, so a redelivery stores none of it again however the
+// consumer groups the messages the second time.
+func MessageKey(stream string, seq uint64) string {
+	return "ingest-" + stream + "-" + strconv.FormatUint(seq, 10)
 }
 
-// handle stores a batch of messages in one transaction and acknowledges
-// them. When the batch is refused, each message is stored alone, so that
-// only the invalid ones are dead-lettered. A passing failure (the store
-// is down) leaves them for redelivery.
+// storeWorkers bounds the messages of one batch being stored at once.
+const storeWorkers = 32
+
+// handle stores a batch of messages and acknowledges each after its own
+// commit: each message is stored under its own key (MessageKey), and the
+// messages of a batch are stored concurrently, so that a store that
+// groups the appends waiting together (the PostgreSQL chain) commits
+// them in a few transactions. An invalid message is dead-lettered; a
+// passing failure (the store is down) leaves the message for redelivery.
 func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
-	var good []pending
+	sem := make(chan struct{}, storeWorkers)
+	var wg sync.WaitGroup
 	for _, msg := range msgs {
 		meta, err := msg.Metadata()
 		if err != nil {
@@ -249,52 +327,31 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 			c.reject(ctx, msg, seq, bad)
 			continue
 		}
-		good = append(good, pending{msg, seq, evs})
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c.store(ctx, msg, seq, evs)
+		})
 	}
-	if len(good) == 0 {
-		return
-	}
-	// one transaction for the batch, keyed by its stream positions: a
-	// redelivery of the same batch after a crash stores nothing again
-	var all []events.Event
-	var body []byte
-	for _, p := range good {
-		all = append(all, p.evs...)
-		body = append(append(body, p.msg.Data()...), '\n')
-	}
-	key := fmt.Sprintf("ingest-%s-%d-%d", c.o.Stream, good[0].seq, good[len(good)-1].seq)
-	if len(good) == 1 {
-		key = "ingest-" + c.o.Stream + "-" + strconv.FormatUint(good[0].seq, 10)
-	}
-	err := c.sink.AddEventsOnce(ctx, key, body, all)
+	wg.Wait()
+}
+
+// store stores one message's events once and acknowledges the message.
+func (c *Consumer) store(ctx context.Context, msg jetstream.Msg, seq uint64, evs []events.Event) {
+	err := c.sink.AddEventsOnce(ctx, MessageKey(c.o.Stream, seq), msg.Data(), evs)
 	var bad *catalog.BatchError
 	switch {
 	case err == nil:
-		// acknowledge all at once, each confirmed by the server
-		var wg sync.WaitGroup
-		for _, p := range good {
-			wg.Go(func() {
-				if aerr := p.msg.DoubleAck(ctx); aerr != nil {
-					c.log.Warn("ingest: acknowledging a stored message failed; it may be stored again when redelivered", "seq", p.seq, "err", aerr)
-					return
-				}
-				c.messages.Add(1)
-				c.stored.Add(int64(len(p.evs)))
-			})
+		if aerr := msg.DoubleAck(ctx); aerr != nil {
+			c.log.Warn("ingest: acknowledging a stored message failed; when redelivered its key answers", "seq", seq, "err", aerr)
+			return
 		}
-		wg.Wait()
-	case errors.As(err, &bad) && len(good) > 1:
-		// some message is invalid: store them one by one, so that only
-		// the bad ones are dead-lettered
-		for _, p := range good {
-			c.handle(ctx, []jetstream.Msg{p.msg})
-		}
+		c.messages.Add(1)
+		c.stored.Add(int64(len(evs)))
 	case errors.As(err, &bad):
-		c.reject(ctx, good[0].msg, good[0].seq, bad)
+		c.reject(ctx, msg, seq, bad)
 	default:
-		for _, p := range good {
-			c.retry(ctx, p.msg, p.seq, err)
-		}
+		c.retry(ctx, msg, seq, err)
 	}
 }
 
