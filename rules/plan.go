@@ -226,17 +226,13 @@ func (s *Set) Plan(q Request) *Plan {
 			return attrs
 		}
 	}
-	var takenPos map[int]bool
-	var takenItem map[string]bool
+	var taken takenPins
 	query := Normalize(q.Query)
 	var buf [32]int
 	for _, i := range s.candidates(q.Surface, query, buf[:]) {
 		r := &s.rules[i]
 		if !r.matches(&q, query, s.queries[i]) {
 			continue
-		}
-		if takenPos == nil {
-			takenPos, takenItem = map[int]bool{}, map[string]bool{}
 		}
 		p.Applied = append(p.Applied, r.ID)
 		t := &r.Then
@@ -256,10 +252,10 @@ func (s *Set) Plan(q Request) *Plan {
 			p.Hide[id] = true
 		}
 		for _, pin := range t.Pin {
-			if takenPos[pin.Position] || takenItem[pin.ItemID] {
+			// the first rule to pin a position or an item wins it
+			if taken.has(p.Pins, pin) {
 				continue
 			}
-			takenPos[pin.Position], takenItem[pin.ItemID] = true, true
 			p.Pins = append(p.Pins, pin)
 		}
 		p.Moves = append(p.Moves, t.Boost...)
@@ -270,6 +266,29 @@ func (s *Set) Plan(q Request) *Plan {
 	}
 	slices.SortFunc(p.Pins, func(a, b Pin) int { return cmp.Compare(a.Position, b.Position) })
 	return p
+}
+
+// takenPins tells whether a pin's position or item is taken by the pins
+// so far: they are scanned while a few, hashed when many.
+type takenPins struct {
+	pos  map[int]bool
+	item map[string]bool
+}
+
+// has reports whether pin's position or item is among pins, the pins
+// kept so far (has is asked of each in turn).
+func (t *takenPins) has(pins []Pin, pin Pin) bool {
+	const scan = 16
+	if len(pins) < scan {
+		return slices.ContainsFunc(pins, func(x Pin) bool { return x.Position == pin.Position || x.ItemID == pin.ItemID })
+	}
+	if t.pos == nil {
+		t.pos, t.item = map[int]bool{}, map[string]bool{}
+	}
+	for _, x := range pins[len(t.pos):] { // the pins kept since the last call
+		t.pos[x.Position], t.item[x.ItemID] = true, true
+	}
+	return t.pos[pin.Position] || t.item[pin.ItemID]
 }
 
 // Lookup returns an item of the catalogue that the request may show (it
@@ -294,10 +313,35 @@ type Placed struct {
 // goes last). Items the lookup does not know are dropped only when a
 // filter or move needs their fields.
 func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Lookup, now time.Time) []Placed {
-	moves := relevance && len(p.Moves) > 0
+	return p.ArrangeWindow(nil, Window{IDs: ids, Scores: scores, Relevance: relevance}, look, now)
+}
+
+// Window is a ranked list to arrange (Plan.ArrangeWindow).
+type Window struct {
+	IDs    []string  // best first
+	Scores []float64 // in the same order
+	// Items, when not nil, are the catalogue items of IDs read beforehand
+	// (same order; nil for one the request may not show, where a Lookup
+	// answers false): the window's items are then not looked up, only the
+	// pinned ones that are not in it. The items are only read.
+	Items []*catalog.Item
+	// Relevance is false when the shopper chose another order than
+	// relevance: boosts and buries then leave the order alone.
+	Relevance bool
+}
+
+// ArrangeWindow is Arrange on a window, appending to dst (whose storage
+// it reuses; nil allocates).
+func (p *Plan) ArrangeWindow(dst []Placed, w Window, look Lookup, now time.Time) []Placed {
+	ids, scores := w.IDs, w.Scores
+	moves := w.Relevance && len(p.Moves) > 0
 	needItems := len(p.Filters) > 0 || moves
+	if w.Items != nil && len(w.Items) < len(ids) {
+		w.Items = nil // not parallel: look the items up
+	}
 	// the pins that count (not hidden): a few, so scanned rather than hashed
-	pins := make([]Pin, 0, len(p.Pins))
+	var pinBuf [8]Pin
+	pins := pinBuf[:0]
 	for _, pin := range p.Pins {
 		if !p.Hide[pin.ItemID] {
 			pins = append(pins, pin)
@@ -311,6 +355,22 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 		}
 		return false
 	}
+	// the hidden items, compared rather than hashed when they are a few
+	// (an answer's rules usually hide none or a handful)
+	var hideBuf [8]string
+	hidden := hideBuf[:0]
+	hideMap := len(p.Hide) > len(hideBuf)
+	if !hideMap {
+		for id := range p.Hide {
+			hidden = append(hidden, id)
+		}
+	}
+	isHidden := func(id string) bool {
+		if hideMap {
+			return p.Hide[id]
+		}
+		return slices.Contains(hidden, id)
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	if moves {
 		for i := range ids {
@@ -319,20 +379,26 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 			}
 		}
 	}
-	out := make([]Placed, 0, len(ids)+len(pins))
+	out := slices.Grow(dst[:0], len(ids)+len(pins))
 	var keys []float64 // the kept items' new keys (parallel to out), while moves re-score
 	var moved []bool   // whether a move changed the item's key
 	if moves {
 		keys, moved = make([]float64, 0, len(ids)), make([]bool, 0, len(ids))
 	}
+	var read catalog.Item // the item looked up (without w.Items)
 	for i, id := range ids {
-		if p.Hide[id] || (len(pins) > 0 && isPinned(id)) {
+		if (len(hidden) > 0 || hideMap) && isHidden(id) || (len(pins) > 0 && isPinned(id)) {
 			continue
 		}
-		var it catalog.Item
+		var it *catalog.Item
 		if needItems {
-			var ok bool
-			if it, ok = look(id); !ok || !p.passes(&it, now) {
+			if w.Items != nil {
+				it = w.Items[i]
+			} else if x, ok := look(id); ok {
+				read = x
+				it = &read
+			}
+			if it == nil || !p.passes(it, now) {
 				continue
 			}
 		}
@@ -345,7 +411,7 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 			}
 			by := 0.0
 			for k := range p.Moves {
-				if p.Moves[k].Filter.Matches(&it, now) {
+				if p.Moves[k].Filter.Matches(it, now) {
 					by += p.Moves[k].Strength
 				}
 			}
@@ -357,11 +423,18 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 		out = orderByKey(out, keys, moved)
 	}
 	for _, pin := range pins {
-		it, ok := look(pin.ItemID)
-		if !ok || !p.passes(&it, now) {
+		from := slices.Index(ids, pin.ItemID)
+		var it *catalog.Item
+		if from >= 0 && w.Items != nil {
+			it = w.Items[from]
+		} else if x, ok := look(pin.ItemID); ok {
+			read = x
+			it = &read
+		}
+		if it == nil || !p.passes(it, now) {
 			continue
 		}
-		pl := Placed{ID: pin.ItemID, From: slices.Index(ids, pin.ItemID), Pinned: true}
+		pl := Placed{ID: pin.ItemID, From: from, Pinned: true}
 		at := min(pin.Position-1, len(out))
 		out = slices.Insert(out, at, pl)
 	}
