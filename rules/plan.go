@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -36,7 +37,31 @@ type Set struct {
 	bySurface map[string][]int
 	byQuery   map[string][]int
 	contains  []int
+	// plans keeps the plans of recent requests (see Plan)
+	plans planCache
 }
+
+// planCache keeps the plan of a (surface, normalised query, category
+// context) for as long as it cannot change: when none of the rules the
+// request may match has a segment condition (which depends on the
+// shopper), between the times at which one of them starts or ends. A
+// set is immutable, so the plans are dropped with it.
+type planCache struct {
+	mu sync.Mutex
+	m  map[planKey]*cachedPlan
+}
+
+type planKey struct{ surface, query, categories string }
+
+// cachedPlan is a plan valid for requests at from <= now < until.
+type cachedPlan struct {
+	plan        Plan
+	from, until time.Time
+}
+
+// maxCachedPlans bounds a set's cached plans (queries are the shoppers'):
+// past it the cache starts afresh.
+const maxCachedPlans = 10_000
 
 // NewSet orders rules by priority (higher first), then id.
 func NewSet(rs []Rule) *Set {
@@ -207,15 +232,73 @@ func (r *Rule) matches(q *Request, got string, wants []string) bool {
 }
 
 // Plan matches the request against every rule of the set. User attributes
-// are read at most once.
+// are read at most once. The plan is the caller's to change (its fields,
+// not the slices and map they hold, which may be shared with other
+// requests' plans).
 func (s *Set) Plan(q Request) *Plan {
-	p := &Plan{}
 	if s.Len() == 0 {
-		return p
+		return &Plan{}
 	}
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
+	query := Normalize(q.Query)
+	var buf [32]int
+	cands := s.candidates(q.Surface, query, buf[:])
+	for _, i := range cands {
+		if len(s.rules[i].If.Segment) > 0 {
+			return s.plan(q, query, cands) // depends on the shopper
+		}
+	}
+	key := planKey{q.Surface, query, strings.Join(q.Categories, "\x01")}
+	c := &s.plans
+	c.mu.Lock()
+	cp, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && !q.Now.Before(cp.from) && q.Now.Before(cp.until) {
+		p := cp.plan
+		return &p
+	}
+	cp = &cachedPlan{plan: *s.plan(q, query, cands)}
+	// a caller's append to a plan's list must not reach the shared one
+	pl := &cp.plan
+	pl.Applied, pl.Filters, pl.Pins, pl.Moves = slices.Clip(pl.Applied), slices.Clip(pl.Filters), slices.Clip(pl.Pins), slices.Clip(pl.Moves)
+	cp.from, cp.until = s.validity(cands, q.Now)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedPlans {
+		c.m = map[planKey]*cachedPlan{}
+	}
+	c.m[key] = cp
+	c.mu.Unlock()
+	p := cp.plan
+	return &p
+}
+
+// validity is the interval around now in which none of the rules cands
+// starts or ends (their schedules and date windows): [from, until).
+func (s *Set) validity(cands []int, now time.Time) (from, until time.Time) {
+	from, until = time.Time{}, time.Unix(1<<62, 0)
+	for _, i := range cands {
+		r := &s.rules[i]
+		for _, t := range []*time.Time{r.Start, r.End, r.If.From, r.If.Until} {
+			switch {
+			case t == nil:
+			case !now.Before(*t): // the rule changed at t <= now
+				if t.After(from) {
+					from = *t
+				}
+			case t.Before(until):
+				until = *t
+			}
+		}
+	}
+	return from, until
+}
+
+// plan matches the request (its query normalised) against the rules
+// cands, the set's candidates for it.
+func (s *Set) plan(q Request, query string, cands []int) *Plan {
+	p := &Plan{}
 	if f := q.UserAttrs; f != nil {
 		var attrs map[string]any
 		done := false
@@ -227,9 +310,7 @@ func (s *Set) Plan(q Request) *Plan {
 		}
 	}
 	var taken takenPins
-	query := Normalize(q.Query)
-	var buf [32]int
-	for _, i := range s.candidates(q.Surface, query, buf[:]) {
+	for _, i := range cands {
 		r := &s.rules[i]
 		if !r.matches(&q, query, s.queries[i]) {
 			continue

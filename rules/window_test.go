@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
 )
@@ -120,5 +121,48 @@ func TestItemCacheRead(t *testing.T) {
 	}
 	if reads != 4 { // a1, a2, zz, then zz again (errors are not kept)
 		t.Fatalf("%d store reads, want 4", reads)
+	}
+}
+
+// A set keeps the plan of a (surface, query, category page) while no
+// rule the request may match starts or ends, and not for rules with a
+// segment: every plan equals the plan of a fresh set, across the rules'
+// time boundaries and for requests in any order.
+func TestCachedPlansEqualFreshOnes(t *testing.T) {
+	at := func(h int) *time.Time { v := now.Add(time.Duration(h) * time.Hour); return &v }
+	rs := []Rule{
+		{ID: "a", If: Condition{Query: "pen"}, Then: Consequence{Pin: []Pin{{"a1", 1}}}},
+		{ID: "b", If: Condition{Query: "pen", From: at(2), Until: at(5)}, Then: Consequence{Hide: []string{"a2"}}},
+		{ID: "c", If: Condition{Surfaces: []string{"popular"}}, Start: at(-1), End: at(3), Then: Consequence{Boost: []Weighted{{Filter: Filter{Brands: []string{"Acme"}}, Strength: 0.5}}}},
+		{ID: "d", If: Condition{Surfaces: []string{"popular"}, Category: "Office/Pens"}, Then: Consequence{Filter: &Filter{InStock: true}}},
+		{ID: "e", If: Condition{Surfaces: []string{"trending"}, Segment: map[string]string{"tier": "gold"}}, Then: Consequence{Hide: []string{"a3"}}},
+		{ID: "f", If: Condition{Query: "pen", QueryMatch: "contains"}, Start: at(4), Then: Consequence{Pin: []Pin{{"a4", 2}, {"a1", 3}}}},
+	}
+	for i := range rs {
+		rs[i].Name = "n"
+		if err := rs[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cached := NewSet(rs)
+	tiers := []string{"gold", "blue"}
+	reqs := []Request{
+		{Surface: "search", Query: "Pen"}, {Surface: "search", Query: "blue pen"}, {Surface: "search", Query: "pen", Categories: []string{"Office/Pens"}},
+		{Surface: "popular"}, {Surface: "popular", Categories: []string{"Office/Pens"}}, {Surface: "popular", Categories: []string{"Office/Paper"}},
+		{Surface: "trending"}, {Surface: "recommend"},
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 2000 {
+		q := reqs[rng.IntN(len(reqs))]
+		q.Now = now.Add(time.Duration(rng.IntN(16)-4) * 30 * time.Minute)
+		tier := tiers[rng.IntN(2)]
+		q.UserAttrs = func() map[string]any { return map[string]any{"tier": tier} }
+		got, want := cached.Plan(q), NewSet(rs).Plan(q)
+		if fmt.Sprint(*got) != fmt.Sprint(*want) {
+			t.Fatalf("round %d, %+v at %v: plan %+v, want %+v", round, q, q.Now, *got, *want)
+		}
+		// the caller may change its plan
+		got.Applied = append(got.Applied, "x")
+		got.Pins = append(got.Pins, Pin{"zz", 9})
 	}
 }
