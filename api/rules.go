@@ -266,7 +266,7 @@ type merchScratch struct {
 	ids      []string
 	scores   []float64
 	items    []*catalog.Item
-	placed   []rules.Placed
+	arrange  rules.Scratch
 	organic  []string
 	orgItems []*catalog.Item
 }
@@ -289,10 +289,10 @@ func (m *merch) putScratch(sc *merchScratch) {
 	// nothing is kept alive by reused storage
 	clear(sc.ids)
 	clear(sc.items)
-	clear(sc.placed)
+	sc.arrange.Reset()
 	clear(sc.organic)
 	clear(sc.orgItems)
-	sc.placed, sc.organic, sc.orgItems = sc.placed[:0], sc.organic[:0], sc.orgItems[:0]
+	sc.organic, sc.orgItems = sc.organic[:0], sc.orgItems[:0]
 	m.scratch.Put(sc)
 }
 
@@ -430,8 +430,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 			m.readItems(ctx, ids, sc.items, keep)
 			w.Items = sc.items
 		}
-		placed := arrangeBy.ArrangeWindow(sc.placed, w, m.lookup(ctx, keep), m.now())
-		sc.placed = placed[:0]
+		placed := arrangeBy.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
 		// only the first n are kept (room for the ads' inserts)
 		placed = placed[:min(len(placed), n)]
 		arranged := make([]recommend.Item, 0, len(placed)+2)
@@ -595,8 +594,7 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 			m.readItems(ctx, ids, sc.items, keep)
 			w.Items = sc.items
 		}
-		placed := plan.ArrangeWindow(sc.placed, w, m.lookup(ctx, keep), m.now())
-		sc.placed = placed[:0]
+		placed := plan.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
 		items := make([]search.Hit, 0, len(placed))
 		added := 0
 		for _, p := range placed {

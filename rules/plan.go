@@ -397,6 +397,21 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 	return p.ArrangeWindow(nil, Window{IDs: ids, Scores: scores, Relevance: relevance}, look, now)
 }
 
+// Scratch is storage ArrangeWindow reuses from one call to the next (one
+// at a time): an answer's arranging then allocates nothing once the
+// storage has grown. The zero value is ready.
+type Scratch struct {
+	placed, merge []Placed
+	keys          []float64
+	moved         []bool
+}
+
+// Reset drops what the storage refers to (it keeps its capacity).
+func (sc *Scratch) Reset() {
+	clear(sc.placed[:cap(sc.placed)])
+	clear(sc.merge[:cap(sc.merge)])
+}
+
 // Window is a ranked list to arrange (Plan.ArrangeWindow).
 type Window struct {
 	IDs    []string  // best first
@@ -411,9 +426,12 @@ type Window struct {
 	Relevance bool
 }
 
-// ArrangeWindow is Arrange on a window, appending to dst (whose storage
-// it reuses; nil allocates).
-func (p *Plan) ArrangeWindow(dst []Placed, w Window, look Lookup, now time.Time) []Placed {
+// ArrangeWindow is Arrange on a window, in the storage of sc (nil: fresh
+// storage). The result lives in sc until its next use.
+func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) []Placed {
+	if sc == nil {
+		sc = new(Scratch)
+	}
 	ids, scores := w.IDs, w.Scores
 	moves := w.Relevance && len(p.Moves) > 0
 	needItems := len(p.Filters) > 0 || moves
@@ -460,12 +478,9 @@ func (p *Plan) ArrangeWindow(dst []Placed, w Window, look Lookup, now time.Time)
 			}
 		}
 	}
-	out := slices.Grow(dst[:0], len(ids)+len(pins))
-	var keys []float64 // the kept items' new keys (parallel to out), while moves re-score
-	var moved []bool   // whether a move changed the item's key
-	if moves {
-		keys, moved = make([]float64, 0, len(ids)), make([]bool, 0, len(ids))
-	}
+	out := slices.Grow(sc.placed[:0], len(ids)+len(pins))
+	keys := sc.keys[:0]   // the kept items' new keys (parallel to out), while moves re-score
+	moved := sc.moved[:0] // whether a move changed the item's key
 	var read catalog.Item // the item looked up (without w.Items)
 	for i, id := range ids {
 		if (len(hidden) > 0 || hideMap) && isHidden(id) || (len(pins) > 0 && isPinned(id)) {
@@ -501,7 +516,8 @@ func (p *Plan) ArrangeWindow(dst []Placed, w Window, look Lookup, now time.Time)
 		}
 	}
 	if moves {
-		out = orderByKey(out, keys, moved)
+		sc.merge = orderByKey(out, keys, moved, sc.merge)
+		sc.keys, sc.moved = keys[:0], moved[:0]
 	}
 	for _, pin := range pins {
 		from := slices.Index(ids, pin.ItemID)
@@ -519,6 +535,7 @@ func (p *Plan) ArrangeWindow(dst []Placed, w Window, look Lookup, now time.Time)
 		at := min(pin.Position-1, len(out))
 		out = slices.Insert(out, at, pl)
 	}
+	sc.placed = out[:0]
 	return out
 }
 
@@ -529,7 +546,9 @@ func (p *Plan) ArrangeWindow(dst []Placed, w Window, look Lookup, now time.Time)
 // order among themselves (the model's scores are non-increasing), and so
 // are the moved ones (one move applies to them all), and the two runs are
 // merged in one pass. Only when a run is out of order are they sorted.
-func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
+// items are ordered in place; buf is storage for the merge (grown when
+// short, and returned for reuse).
+func orderByKey(items []Placed, keys []float64, moved []bool, buf []Placed) []Placed {
 	sorted, runs := true, true // all keys non-increasing; each run non-increasing
 	lastStay, lastMove := -1, -1
 	for k := range keys {
@@ -546,9 +565,9 @@ func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
 		*last = k
 	}
 	if sorted {
-		return items
+		return buf
 	}
-	out := make([]Placed, 0, cap(items))
+	out := slices.Grow(buf[:0], len(items))
 	if !runs {
 		order := make([]int, len(items))
 		for k := range order {
@@ -558,6 +577,7 @@ func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
 		for _, o := range order {
 			out = append(out, items[o])
 		}
+		copy(items, out)
 		return out
 	}
 	// merge the two runs: the higher key first, the earlier item on a tie
@@ -577,6 +597,7 @@ func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
 			b = next(b+1, true)
 		}
 	}
+	copy(items, out)
 	return out
 }
 

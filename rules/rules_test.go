@@ -118,7 +118,7 @@ func TestArrange(t *testing.T) {
 				}
 			}
 			w := Window{IDs: ids, Scores: scores, Items: items, Relevance: c.relevance}
-			for _, placed := range [][]Placed{p.Arrange(ids, scores, c.relevance, look, now), p.ArrangeWindow(make([]Placed, 3, 20), w, look, now)} {
+			for _, placed := range [][]Placed{p.Arrange(ids, scores, c.relevance, look, now), p.ArrangeWindow(&Scratch{placed: make([]Placed, 3, 20)}, w, look, now)} {
 				var got []string
 				for _, pl := range placed {
 					s := pl.ID

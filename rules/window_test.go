@@ -20,6 +20,7 @@ func TestArrangeWindowMatchesArrange(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 16))
 	pick := func() string { return fmt.Sprintf("a%d", rng.IntN(12)) } // a10, a11: unknown
 	checked := 0
+	var sc Scratch
 	for round := range 3000 {
 		var then Consequence
 		for range rng.IntN(3) {
@@ -62,7 +63,7 @@ func TestArrangeWindowMatchesArrange(t *testing.T) {
 		}
 		relevance := rng.IntN(4) > 0
 		want := p.Arrange(ids, scores, relevance, look, now)
-		got := p.ArrangeWindow(nil, Window{IDs: ids, Scores: scores, Items: items, Relevance: relevance}, look, now)
+		got := p.ArrangeWindow(&sc, Window{IDs: ids, Scores: scores, Items: items, Relevance: relevance}, look, now) // storage reused
 		if !slices.Equal(got, want) {
 			t.Fatalf("round %d, rule %+v, window %v: got %v, want %v", round, then, ids, got, want)
 		}
