@@ -245,6 +245,9 @@ func (s *Set) Plan(q Request) *Plan {
 	query := Normalize(q.Query)
 	var buf [32]int
 	cands := s.candidates(q.Surface, query, buf[:])
+	if len(cands) == 0 {
+		return &Plan{}
+	}
 	for _, i := range cands {
 		if len(s.rules[i].If.Segment) > 0 {
 			return s.plan(q, query, cands) // depends on the shopper
