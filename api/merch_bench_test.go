@@ -26,7 +26,7 @@ import (
 // rules (5 of which match "blue pen" or popular, 1 recommend on the
 // Office/pen category page) and 20 campaigns (5 targeting "pen", 5
 // popular, 5 recommend on Office/pen).
-func merchBenchServer(b *testing.B) *Server {
+func merchBenchServer(b testing.TB) *Server {
 	ctx := context.Background()
 	st, err := boltstore.Open(b.TempDir())
 	if err != nil {
