@@ -121,3 +121,21 @@ func TestOrganicItemsGivenAreNotReadAgain(t *testing.T) {
 		t.Fatalf("%d batch reads, want 3", batches)
 	}
 }
+
+// A tally of the organic categories gives each ad exactly the share the
+// list gives.
+func TestCatTallyIsShareOf(t *testing.T) {
+	pool := []string{"Office", "Garden", "", "Toys"}
+	for n := range 25 {
+		cats := make([]string, n)
+		for i := range cats {
+			cats[i] = pool[(i*i+n)%len(pool)]
+		}
+		tl := tallyOf(cats)
+		for _, top := range append(pool, "Books") {
+			if got, want := tl.share(top), shareOf(top, cats); got != want {
+				t.Fatalf("%v: share of %q = %v, want %v", cats, top, got, want)
+			}
+		}
+	}
+}

@@ -71,7 +71,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	if len(elig) == 0 {
 		return nil
 	}
-	var orgCats []string // top-level categories of the organic items, read once when an ad needs them
+	var org catTally // the organic items per top-level category, read once when an ad needs them
 	orgRead := false
 	var shown map[string]int // the shopper's impressions today, read once when a campaign is capped
 	shownRead := false
@@ -102,9 +102,9 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		if e.perAnswer {
 			if !orgRead {
 				orgRead = true
-				orgCats = s.organicCats(ctx, &r)
+				org = tallyOf(s.organicCats(ctx, &r))
 			}
-			rel = shareOf(e.top, orgCats)
+			rel = org.share(e.top)
 		}
 		if rel < floor || rel <= 0 {
 			continue
@@ -280,6 +280,38 @@ func (s *Service) organicCats(ctx context.Context, r *Request) []string {
 		}
 	}
 	return out
+}
+
+// catTally counts an answer's organic items per top-level category, so
+// that each ad's share is one scan of the few categories, not of the
+// items.
+type catTally struct {
+	cats  []string
+	count []int
+	total int
+}
+
+func tallyOf(cats []string) catTally {
+	t := catTally{total: len(cats)}
+	for _, c := range cats {
+		if k := slices.Index(t.cats, c); k >= 0 {
+			t.count[k]++
+		} else {
+			t.cats, t.count = append(t.cats, c), append(t.count, 1)
+		}
+	}
+	return t
+}
+
+// share is shareOf(top, cats) of the cats tallied.
+func (t *catTally) share(top string) float64 {
+	if t.total == 0 {
+		return 0
+	}
+	if k := slices.Index(t.cats, top); k >= 0 {
+		return float64(t.count[k]) / float64(t.total)
+	}
+	return 0
 }
 
 // shareOf is the share of cats equal to top (0 for none).
