@@ -595,30 +595,32 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 			w.Items = sc.items
 		}
 		placed := plan.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
-		items := make([]search.Hit, 0, len(placed))
+		// the page of the arranged window (all of it when only filters
+		// applied), with room for the ads
+		lo, hi := 0, len(placed)
+		if arrange {
+			lo, hi = min(offset, len(placed)), min(len(placed), offset+n)
+		}
+		items := make([]search.Hit, 0, hi-lo+2)
 		added := 0
-		for _, p := range placed {
+		for k, p := range placed {
+			if p.From < 0 {
+				added++
+			}
+			if k < lo || k >= hi {
+				continue
+			}
 			hit := search.Hit{ID: p.ID}
 			if p.From >= 0 {
 				hit = res.Items[p.From]
-			} else {
-				added++
-				if it, err := m.items(ctx, p.ID); err == nil {
-					hit.Title = it.Title
-				}
+			} else if it, err := m.items(ctx, p.ID); err == nil {
+				hit.Title = it.Title
 			}
 			hit.Pinned = p.Pinned
 			items = append(items, hit)
 		}
 		dropped := len(ids) - (len(placed) - added) // by filters the index could not apply
 		out.Total = max(0, out.Total-dropped+added)
-		if arrange {
-			if offset < len(items) {
-				items = items[offset:min(len(items), offset+n)]
-			} else {
-				items = []search.Hit{}
-			}
-		}
 		if highlight {
 			h.ix.Highlight(req.Query, items)
 		}
