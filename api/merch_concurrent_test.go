@@ -33,18 +33,17 @@ func merchItems(t testing.TB, srv *Server, url string) string {
 		t.Errorf("%s: %v", url, err)
 		return ""
 	}
-	var out []string
-	for _, it := range a.Items {
-		s := it.ID
-		if it.Pinned {
-			s += "*"
+	mark := func(on bool, m string) string {
+		if on {
+			return m
 		}
-		if it.Sponsored {
-			s += "$"
-		}
-		out = append(out, s)
+		return ""
 	}
-	return fmt.Sprintf("%s rules=%d", strings.Join(out, " "), len(a.Rules))
+	var b strings.Builder
+	for _, it := range a.Items {
+		fmt.Fprintf(&b, "%s%s%s ", it.ID, mark(it.Pinned, "*"), mark(it.Sponsored, "$"))
+	}
+	return fmt.Sprintf("%srules=%d", b.String(), len(a.Rules))
 }
 
 // Merchandised answers served at once (their arranging shares pooled
