@@ -669,7 +669,7 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	items := rules.NewItemCache(a.eng.GetItem, 100_000)
 	a.eng.Subscribe(items)
 	ac := a.cfg.Ads
-	if a.ads, err = ads.New(ctx, ads.Options{Store: a.st, Item: items.Get, Logger: a.log, Config: ads.Config{
+	if a.ads, err = ads.New(ctx, ads.Options{Store: a.st, Item: items.Get, ReadItems: items.Read, Logger: a.log, Config: ads.Config{
 		Slots: ac.Slots.Map(), Reserve: ads.ToMicros(ac.Reserve), RelevanceFloor: ac.RelevanceFloor, SurfaceFloors: ac.RelevanceFloors.Map(),
 		RepeatWindow: ac.RepeatWindow, ClickTTL: ac.ClickTTL, AttributionWindow: ac.AttributionWindow,
 		BotClicksPerMinute: ac.BotClicksPerMinute, PacingSlack: ac.PacingSlack, Retention: ac.Retention,
@@ -682,6 +682,6 @@ func (a *Aisle) openMerch(ctx context.Context) error {
 	a.clicks.SkipEvent = a.ads.Sponsored // search click-through
 	a.ranker.SetExcludeEvent(a.ads.Sponsored)
 	a.svc.AddLearner(ads.Learner{S: a.ads})
-	a.srv.AddMerchRoutes(api.MerchOptions{Rules: a.rules, Ads: a.ads, Affinity: a.svc.Affinity, Items: items.Get})
+	a.srv.AddMerchRoutes(api.MerchOptions{Rules: a.rules, Ads: a.ads, Affinity: a.svc.Affinity, Items: items})
 	return nil
 }

@@ -68,3 +68,74 @@ func TestEligibleCacheFollowsChanges(t *testing.T) {
 		}
 	}
 }
+
+// Off search an ad's relevance is the share of the answer's organic items
+// in its top-level category: the items the caller already read
+// (OrganicItems) are used as given, the others read.
+func TestOrganicItemsGivenAreNotReadAgain(t *testing.T) {
+	ctx := context.Background()
+	sh := newTestShop(t)
+	one := sh.service(t)
+	saveCampaign(t, one, Campaign{Name: "A", Advertiser: "Acme", Items: []string{"i3"}, Bid: 5, DailyBudget: 100, Pacing: "asap"})
+	// and a service that reads many items at once (ReadItems)
+	o := one.o
+	batches := 0
+	o.ReadItems = func(ctx context.Context, ids []string, out []*catalog.Item) {
+		batches++
+		for i, id := range ids {
+			out[i] = nil
+			if it, err := o.Item(ctx, id); err == nil {
+				out[i] = &it
+			}
+		}
+	}
+	many, err := New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk := &catalog.Item{ID: "g1", Categories: []string{"Office/Desk"}}
+	garden := &catalog.Item{ID: "i1", Categories: []string{"Garden/Tools"}} // the shop says Office/Desk
+	for _, c := range []struct {
+		name    string
+		organic []string
+		items   []*catalog.Item
+		want    string
+	}{
+		{"read from the shop", []string{"i1", "i2"}, nil, "[i3]"},
+		{"unknown to the shop, given", []string{"g1", "g2"}, []*catalog.Item{desk, desk}, "[i3]"},
+		{"given, not read", []string{"i1", "i2"}, []*catalog.Item{garden, garden}, "[]"},
+		{"nil and missing ones read", []string{"i1", "i2", "g1"}, []*catalog.Item{nil, garden}, "[i3]"}, // g1 unknown: 1 of 2 in Office
+		{"a third given", []string{"i1", "i2", "i4"}, []*catalog.Item{nil, garden, garden}, "[]"},       // 1 of 3 < floor 0.5
+	} {
+		for k, s := range []*Service{one, many} {
+			var got []string
+			for _, p := range s.Fill(ctx, Request{RequestID: reqid.New(), Surface: "recommend", Organic: c.organic, OrganicItems: c.items}) {
+				got = append(got, p.Item)
+			}
+			if g := fmt.Sprint(got); g != c.want {
+				t.Fatalf("%s (service %d): ads %s, want %s", c.name, k, g, c.want)
+			}
+		}
+	}
+	if batches != 3 { // the answers not all of whose items were given
+		t.Fatalf("%d batch reads, want 3", batches)
+	}
+}
+
+// A tally of the organic categories gives each ad exactly the share the
+// list gives.
+func TestCatTallyIsShareOf(t *testing.T) {
+	pool := []string{"Office", "Garden", "", "Toys"}
+	for n := range 25 {
+		cats := make([]string, n)
+		for i := range cats {
+			cats[i] = pool[(i*i+n)%len(pool)]
+		}
+		tl := tallyOf(cats)
+		for _, top := range append(pool, "Books") {
+			if got, want := tl.share(top), shareOf(top, cats); got != want {
+				t.Fatalf("%v: share of %q = %v, want %v", cats, top, got, want)
+			}
+		}
+	}
+}

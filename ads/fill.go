@@ -24,6 +24,10 @@ type Request struct {
 	// repeat them (the caller drops the organic copy of an ad item) and,
 	// off search, their categories say what the answer is about.
 	Organic []string
+	// OrganicItems, when set, are the catalogue items of Organic (same
+	// order, nil for one not read) as the caller already read them: the
+	// ads then do not read those again. Only read.
+	OrganicItems []*catalog.Item
 	// Affinity, when set, is the shopper's affinity to an item (0..1).
 	Affinity func(item string) float64
 	// MaxSlots, when > 0, uses only the first MaxSlots slots.
@@ -67,7 +71,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	if len(elig) == 0 {
 		return nil
 	}
-	var orgCats []string // top-level categories of the organic items, read once when an ad needs them
+	var org catTally // the organic items per top-level category, read once when an ad needs them
 	orgRead := false
 	var shown map[string]int // the shopper's impressions today, read once when a campaign is capped
 	shownRead := false
@@ -98,9 +102,9 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		if e.perAnswer {
 			if !orgRead {
 				orgRead = true
-				orgCats = s.organicCats(ctx, r.Organic)
+				org = tallyOf(s.organicCats(ctx, &r))
 			}
-			rel = shareOf(e.top, orgCats)
+			rel = org.share(e.top)
 		}
 		if rel < floor || rel <= 0 {
 			continue
@@ -142,7 +146,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		imps = append(imps, Impression{RequestID: r.RequestID, Item: w.Item, Campaign: w.Campaign, User: r.User,
 			Surface: r.Surface, Position: pos, Price: w.Price, At: now.UTC(), F: f})
 	}
-	s.logImpressions(imps, now)
+	s.logImpressions(imps, today)
 	return out
 }
 
@@ -171,20 +175,28 @@ type eligibleCache struct {
 	mu   sync.Mutex
 	born time.Time
 	gen  uint64 // Service.itemGen when born
-	m    map[string][]eligibleItem
+	m    map[eligibleKey][]eligibleItem
 }
+
+// eligibleKey names the requests that share their eligible items: the
+// surface, the normalised query and the category context (joined by
+// 0x01; a single category as it is, so that the key costs nothing to make).
+type eligibleKey struct{ surface, query, context string }
 
 // eligible returns the items of the campaigns targeting the request's
 // surface that may take part in its auction whoever the shopper is:
 // active, budget and frequency cap are checked per answer.
 func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request) []eligibleItem {
-	qn := rules.Normalize(r.Query)
-	key := r.Surface + "\x00" + qn + "\x00" + strings.Join(r.Context, "\x01")
+	qn := ""
+	if r.Query != "" {
+		qn = rules.Normalize(r.Query)
+	}
+	key := eligibleKey{r.Surface, qn, strings.Join(r.Context, "\x01")}
 	gen, now := s.itemGen.Load(), time.Now()
 	ec := &cs.elig
 	ec.mu.Lock()
 	if ec.m == nil || now.Sub(ec.born) > eligibleTTL || now.Before(ec.born) || ec.gen != gen {
-		ec.m, ec.born, ec.gen = map[string][]eligibleItem{}, now, gen
+		ec.m, ec.born, ec.gen = map[eligibleKey][]eligibleItem{}, now, gen
 	}
 	list, ok := ec.m[key]
 	ec.mu.Unlock()
@@ -230,15 +242,76 @@ func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request) []e
 	return list
 }
 
-// organicCats are the top-level categories of the first 20 organic items.
-func (s *Service) organicCats(ctx context.Context, organic []string) []string {
-	out := make([]string, 0, min(len(organic), 20))
-	for _, id := range organic[:min(len(organic), 20)] {
-		if it, err := s.o.Item(ctx, id); err == nil {
-			out = append(out, topCat(&it))
+// organicCats are the top-level categories of the first 20 organic items
+// (those the request carries are not read again; the others are read
+// together when Options.ReadItems is set).
+func (s *Service) organicCats(ctx context.Context, r *Request) []string {
+	organic := r.Organic[:min(len(r.Organic), 20)]
+	given := r.OrganicItems[:min(len(r.OrganicItems), len(organic))]
+	var buf [20]*catalog.Item
+	items := buf[:len(organic)]
+	copy(items, given)
+	switch {
+	case s.o.ReadItems == nil || !slices.Contains(items, nil):
+	case len(given) == 0:
+		s.o.ReadItems(ctx, organic, items)
+	default: // read the ones not given
+		missing := make([]string, 0, len(organic))
+		at := make([]int, 0, len(organic))
+		for i, it := range items {
+			if it == nil {
+				missing, at = append(missing, organic[i]), append(at, i)
+			}
+		}
+		read := make([]*catalog.Item, len(missing))
+		s.o.ReadItems(ctx, missing, read)
+		for k, i := range at {
+			items[i] = read[k]
+		}
+	}
+	out := make([]string, 0, len(organic))
+	for i, id := range organic {
+		if it := items[i]; it != nil {
+			out = append(out, topCat(it))
+		} else if s.o.ReadItems == nil {
+			if it, err := s.o.Item(ctx, id); err == nil {
+				out = append(out, topCat(&it))
+			}
 		}
 	}
 	return out
+}
+
+// catTally counts an answer's organic items per top-level category, so
+// that each ad's share is one scan of the few categories, not of the
+// items.
+type catTally struct {
+	cats  []string
+	count []int
+	total int
+}
+
+func tallyOf(cats []string) catTally {
+	t := catTally{total: len(cats)}
+	for _, c := range cats {
+		if k := slices.Index(t.cats, c); k >= 0 {
+			t.count[k]++
+		} else {
+			t.cats, t.count = append(t.cats, c), append(t.count, 1)
+		}
+	}
+	return t
+}
+
+// share is shareOf(top, cats) of the cats tallied.
+func (t *catTally) share(top string) float64 {
+	if t.total == 0 {
+		return 0
+	}
+	if k := slices.Index(t.cats, top); k >= 0 {
+		return float64(t.count[k]) / float64(t.total)
+	}
+	return 0
 }
 
 // shareOf is the share of cats equal to top (0 for none).
@@ -386,8 +459,8 @@ func (s *Service) historyLocked(item string) float64 {
 }
 
 // logImpressions queues impressions for the background writer and counts
-// them against frequency caps.
-func (s *Service) logImpressions(imps []Impression, now time.Time) {
+// them against frequency caps; today is day(im.At) of them all.
+func (s *Service) logImpressions(imps []Impression, today string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, im := range imps {
@@ -397,7 +470,7 @@ func (s *Service) logImpressions(imps []Impression, now time.Time) {
 		}
 		s.pending[im.RequestID+"\x00"+im.Item] = im
 		if im.User != "" {
-			s.freq[freqKey(day(im.At), im.User, im.Campaign)]++
+			s.freq[freqKey(today, im.User, im.Campaign)]++
 		}
 		h := s.itemHist[im.Item]
 		if h == nil {

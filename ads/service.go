@@ -99,6 +99,10 @@ type Options struct {
 	Store store.Merch
 	// Item returns a catalogue item (store.ErrNotFound when absent).
 	Item func(ctx context.Context, id string) (catalog.Item, error)
+	// ReadItems, when set, reads many items at once into out (same order,
+	// nil for one that cannot be read; rules.ItemCache.Read): an answer's
+	// organic items cost one call, not one Item each. Only read.
+	ReadItems func(ctx context.Context, ids []string, out []*catalog.Item)
 	// Popularity, when set, is an item's popularity in 0..1 (a pCTR feature).
 	Popularity func(id string) float64
 	Now        func() time.Time

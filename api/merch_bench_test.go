@@ -26,7 +26,7 @@ import (
 // rules (5 of which match "blue pen" or popular, 1 recommend on the
 // Office/pen category page) and 20 campaigns (5 targeting "pen", 5
 // popular, 5 recommend on Office/pen).
-func merchBenchServer(b *testing.B) *Server {
+func merchBenchServer(b testing.TB) *Server {
 	ctx := context.Background()
 	st, err := boltstore.Open(b.TempDir())
 	if err != nil {
@@ -105,7 +105,7 @@ func merchBenchServer(b *testing.B) *Server {
 	}
 	cache := rules.NewItemCache(eng.GetItem, 100_000)
 	eng.Subscribe(cache)
-	adSvc, err := ads.New(ctx, ads.Options{Store: st, Item: cache.Get})
+	adSvc, err := ads.New(ctx, ads.Options{Store: st, Item: cache.Get, ReadItems: cache.Read})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func merchBenchServer(b *testing.B) *Server {
 			b.Fatal(err)
 		}
 	}
-	srv.AddMerchRoutes(MerchOptions{Rules: book, Ads: adSvc, Items: cache.Get})
+	srv.AddMerchRoutes(MerchOptions{Rules: book, Ads: adSvc, Items: cache})
 	// impressions are written in the background, as the server does
 	bctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aisle-dev/aisle/ads"
@@ -27,7 +28,11 @@ type merch struct {
 	// affinity, when set, is a shopper's category affinity (a pCTR feature).
 	affinity func(ctx context.Context, user string) (func(string) float64, error)
 	items    func(ctx context.Context, id string) (catalog.Item, error)
+	cache    *rules.ItemCache // nil: items reads the store
 	now      func() time.Time
+	// scratch holds *merchScratch: the lists an answer's arranging needs
+	// only while it runs
+	scratch sync.Pool
 }
 
 // MerchOptions are the parts of merchandising (see AddMerchRoutes).
@@ -37,17 +42,18 @@ type MerchOptions struct {
 	// Affinity, when set, returns a shopper's affinity function (see
 	// recommend.Service.Affinity), a feature of the click model.
 	Affinity func(ctx context.Context, user string) (func(string) float64, error)
-	// Items reads catalogue items (a rules.ItemCache); nil reads the store.
-	Items func(ctx context.Context, id string) (catalog.Item, error)
+	// Items keeps the catalogue items rules and ads read (subscribed to
+	// the engine so that it forgets changed items); nil reads the store.
+	Items *rules.ItemCache
 }
 
 // AddMerchRoutes registers /api/rules and /api/campaigns (admin scope) and
 // makes search and recommendation answers apply the rules and fill their
 // ad slots. Call it before the server is ready.
 func (s *Server) AddMerchRoutes(o MerchOptions) {
-	m := &merch{srv: s, book: o.Rules, ads: o.Ads, affinity: o.Affinity, items: o.Items, now: time.Now}
-	if m.items == nil {
-		m.items = s.eng.GetItem
+	m := &merch{srv: s, book: o.Rules, ads: o.Ads, affinity: o.Affinity, cache: o.Items, items: s.eng.GetItem, now: time.Now}
+	if m.cache != nil {
+		m.items = m.cache.Get
 	}
 	s.merch = m
 	s.Handle(Route{"GET", "/api/rules", Admin, s.JSON(m.listRules)})
@@ -230,6 +236,66 @@ func (m *merch) lookup(ctx context.Context, keep func(*catalog.Item) bool) rules
 	}
 }
 
+// readItems puts the items of ids into out (same order): those keep
+// (nil: all) passes, nil for the others and for those that cannot be
+// read. Through the cache, the whole list costs one lock.
+func (m *merch) readItems(ctx context.Context, ids []string, out []*catalog.Item, keep func(*catalog.Item) bool) {
+	if m.cache != nil {
+		m.cache.Read(ctx, ids, out)
+	} else {
+		for i, id := range ids {
+			out[i] = nil
+			if it, err := m.items(ctx, id); err == nil {
+				out[i] = &it
+			}
+		}
+	}
+	if keep != nil {
+		for i, it := range out[:len(ids)] {
+			if it != nil && !keep(it) {
+				out[i] = nil
+			}
+		}
+	}
+}
+
+// merchScratch is the storage one answer's arranging works in, reused
+// across answers (merch.scratch): the window's ids, scores and items,
+// the arranged order and the organic items handed to the ads.
+type merchScratch struct {
+	ids      []string
+	scores   []float64
+	items    []*catalog.Item
+	arrange  rules.Scratch
+	organic  []string
+	orgItems []*catalog.Item
+}
+
+// takeScratch returns scratch storage whose ids, scores and items hold n
+// entries; give it back with putScratch once the answer no longer refers
+// to it.
+func (m *merch) takeScratch(n int) *merchScratch {
+	sc, _ := m.scratch.Get().(*merchScratch)
+	if sc == nil {
+		sc = &merchScratch{}
+	}
+	sc.ids = slices.Grow(sc.ids[:0], n)[:n]
+	sc.scores = slices.Grow(sc.scores[:0], n)[:n]
+	sc.items = slices.Grow(sc.items[:0], n)[:n]
+	return sc
+}
+
+func (m *merch) putScratch(sc *merchScratch) {
+	// nothing is kept alive by reused storage
+	clear(sc.ids)
+	clear(sc.items)
+	sc.arrange.Reset()
+	clear(sc.organic)
+	clear(sc.orgItems)
+	sc.organic, sc.orgItems = sc.organic[:0], sc.orgItems[:0]
+	m.scratch.Put(sc)
+}
+
 // recFilterKeeps is a recommendation request's own filter, for pinned items.
 func recFilterKeeps(f recommend.Filter) func(*catalog.Item) bool {
 	return func(it *catalog.Item) bool {
@@ -345,32 +411,59 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	}
 	out.Model, out.plan = ans.Model, plan
 	list := ans.Items
+	var sc *merchScratch
+	if !plan.Empty() || adsOn {
+		sc = m.takeScratch(len(list))
+		defer m.putScratch(sc)
+	}
+	// the items of list, read once for arranging and the ads (nil: not read)
+	var known []*catalog.Item
 	if !plan.Empty() {
 		out.Rules = plan.Applied
-		ids := make([]string, len(list))
-		scores := make([]float64, len(list))
+		ids, scores := sc.ids, sc.scores
 		for i, it := range list {
 			ids[i], scores[i] = it.ID, it.Score
 		}
-		placed := arrangeBy.Arrange(ids, scores, true, m.lookup(ctx, recFilterKeeps(req.Filter)), m.now())
-		arranged := make([]recommend.Item, 0, len(placed))
+		keep := recFilterKeeps(req.Filter)
+		w := rules.Window{IDs: ids, Scores: scores, Relevance: true}
+		if len(arrangeBy.Filters) > 0 || len(arrangeBy.Moves) > 0 || adsOn {
+			m.readItems(ctx, ids, sc.items, keep)
+			w.Items = sc.items
+		}
+		placed := arrangeBy.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
+		// only the first n are kept (room for the ads' inserts)
+		placed = placed[:min(len(placed), n)]
+		arranged := make([]recommend.Item, 0, len(placed)+2)
+		if w.Items != nil {
+			known = sc.orgItems[:0]
+		}
 		for _, p := range placed {
 			it := recommend.Item{ID: p.ID, Reason: "pinned"}
+			var read *catalog.Item
 			if p.From >= 0 {
 				it = list[p.From]
+				if w.Items != nil {
+					read = w.Items[p.From]
+				}
 			}
 			it.Pinned = p.Pinned
 			arranged = append(arranged, it)
+			if w.Items != nil {
+				known = append(known, read)
+			}
 		}
+		sc.orgItems = known[:0]
 		list = arranged
 	}
 	list = list[:min(len(list), n)]
 	if adsOn {
-		ids := make([]string, len(list))
-		for i, it := range list {
-			ids[i] = it.ID
+		ids := sc.organic[:0]
+		for _, it := range list {
+			ids = append(ids, it.ID)
 		}
-		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: adContext, Organic: ids}) {
+		sc.organic = ids[:0]
+		// the items arranging read are not read again by the ads
+		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: adContext, Organic: ids, OrganicItems: known[:min(len(known), len(ids))]}) {
 			list = insertAd(list, p, func(p ads.Placement) recommend.Item {
 				return recommend.Item{ID: p.Item, Reason: "sponsored", Sponsored: true}
 			}, func(it recommend.Item) string { return it.ID })
@@ -486,38 +579,48 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 	}
 	out.Total, out.Facets, out.TookMS, out.Mode, out.Items = res.Total, res.Facets, res.TookMS, res.Mode, res.Items
 	if arrange || len(unpushed) > 0 {
-		ids := make([]string, len(res.Items))
-		scores := make([]float64, len(res.Items))
+		sc := m.takeScratch(len(res.Items))
+		defer m.putScratch(sc)
+		ids, scores := sc.ids, sc.scores
 		for i, hit := range res.Items {
 			ids[i], scores[i] = hit.ID, hit.Score
 		}
 		plan.Filters = unpushed // the others were applied by the index
-		relevance := req.Sort == "" || req.Sort == search.SortRelevance
-		placed := plan.Arrange(ids, scores, relevance, m.lookup(ctx, searchKeeps(&req)), m.now())
-		items := make([]search.Hit, 0, len(placed))
+		w := rules.Window{IDs: ids, Scores: scores, Relevance: req.Sort == "" || req.Sort == search.SortRelevance}
+		keep := searchKeeps(&req)
+		if len(plan.Filters) > 0 || (w.Relevance && len(plan.Moves) > 0) {
+			// read the window at once (the filters and moves need each
+			// item's fields)
+			m.readItems(ctx, ids, sc.items, keep)
+			w.Items = sc.items
+		}
+		placed := plan.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
+		// the page of the arranged window (all of it when only filters
+		// applied), with room for the ads
+		lo, hi := 0, len(placed)
+		if arrange {
+			lo, hi = min(offset, len(placed)), min(len(placed), offset+n)
+		}
+		items := make([]search.Hit, 0, hi-lo+2)
 		added := 0
-		for _, p := range placed {
+		for k, p := range placed {
+			if p.From < 0 {
+				added++
+			}
+			if k < lo || k >= hi {
+				continue
+			}
 			hit := search.Hit{ID: p.ID}
 			if p.From >= 0 {
 				hit = res.Items[p.From]
-			} else {
-				added++
-				if it, err := m.items(ctx, p.ID); err == nil {
-					hit.Title = it.Title
-				}
+			} else if it, err := m.items(ctx, p.ID); err == nil {
+				hit.Title = it.Title
 			}
 			hit.Pinned = p.Pinned
 			items = append(items, hit)
 		}
 		dropped := len(ids) - (len(placed) - added) // by filters the index could not apply
 		out.Total = max(0, out.Total-dropped+added)
-		if arrange {
-			if offset < len(items) {
-				items = items[offset:min(len(items), offset+n)]
-			} else {
-				items = []search.Hit{}
-			}
-		}
 		if highlight {
 			h.ix.Highlight(req.Query, items)
 		}

@@ -66,6 +66,30 @@ func (c *ItemCache) Get(ctx context.Context, id string) (catalog.Item, error) {
 	return it, nil
 }
 
+// Read puts the items of ids into out (same order; nil for one that
+// cannot be read), those held under one read lock: an answer's window
+// costs one lock, not one per item. The items are shared: callers must
+// not change them. out must be at least as long as ids.
+func (c *ItemCache) Read(ctx context.Context, ids []string, out []*catalog.Item) {
+	missed := false
+	c.mu.RLock()
+	for i, id := range ids {
+		out[i] = c.m[id]
+		missed = missed || out[i] == nil
+	}
+	c.mu.RUnlock()
+	if !missed {
+		return
+	}
+	for i, id := range ids {
+		if out[i] == nil {
+			if it, err := c.Get(ctx, id); err == nil {
+				out[i] = &it
+			}
+		}
+	}
+}
+
 // Len is the number of items held.
 func (c *ItemCache) Len() int {
 	c.mu.RLock()

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -36,7 +37,31 @@ type Set struct {
 	bySurface map[string][]int
 	byQuery   map[string][]int
 	contains  []int
+	// plans keeps the plans of recent requests (see Plan)
+	plans planCache
 }
+
+// planCache keeps the plan of a (surface, normalised query, category
+// context) for as long as it cannot change: when none of the rules the
+// request may match has a segment condition (which depends on the
+// shopper), between the times at which one of them starts or ends. A
+// set is immutable, so the plans are dropped with it.
+type planCache struct {
+	mu sync.Mutex
+	m  map[planKey]*cachedPlan
+}
+
+type planKey struct{ surface, query, categories string }
+
+// cachedPlan is a plan valid for requests at from <= now < until.
+type cachedPlan struct {
+	plan        Plan
+	from, until time.Time
+}
+
+// maxCachedPlans bounds a set's cached plans (queries are the shoppers'):
+// past it the cache starts afresh.
+const maxCachedPlans = 10_000
 
 // NewSet orders rules by priority (higher first), then id.
 func NewSet(rs []Rule) *Set {
@@ -207,15 +232,76 @@ func (r *Rule) matches(q *Request, got string, wants []string) bool {
 }
 
 // Plan matches the request against every rule of the set. User attributes
-// are read at most once.
+// are read at most once. The plan is the caller's to change (its fields,
+// not the slices and map they hold, which may be shared with other
+// requests' plans).
 func (s *Set) Plan(q Request) *Plan {
-	p := &Plan{}
 	if s.Len() == 0 {
-		return p
+		return &Plan{}
 	}
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
+	query := Normalize(q.Query)
+	var buf [32]int
+	cands := s.candidates(q.Surface, query, buf[:])
+	if len(cands) == 0 {
+		return &Plan{}
+	}
+	for _, i := range cands {
+		if len(s.rules[i].If.Segment) > 0 {
+			return s.plan(q, query, cands) // depends on the shopper
+		}
+	}
+	key := planKey{q.Surface, query, strings.Join(q.Categories, "\x01")}
+	c := &s.plans
+	c.mu.Lock()
+	cp, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && !q.Now.Before(cp.from) && q.Now.Before(cp.until) {
+		p := cp.plan
+		return &p
+	}
+	cp = &cachedPlan{plan: *s.plan(q, query, cands)}
+	// a caller's append to a plan's list must not reach the shared one
+	pl := &cp.plan
+	pl.Applied, pl.Filters, pl.Pins, pl.Moves = slices.Clip(pl.Applied), slices.Clip(pl.Filters), slices.Clip(pl.Pins), slices.Clip(pl.Moves)
+	cp.from, cp.until = s.validity(cands, q.Now)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedPlans {
+		c.m = map[planKey]*cachedPlan{}
+	}
+	c.m[key] = cp
+	c.mu.Unlock()
+	p := cp.plan
+	return &p
+}
+
+// validity is the interval around now in which none of the rules cands
+// starts or ends (their schedules and date windows): [from, until).
+func (s *Set) validity(cands []int, now time.Time) (from, until time.Time) {
+	from, until = time.Time{}, time.Unix(1<<62, 0)
+	for _, i := range cands {
+		r := &s.rules[i]
+		for _, t := range []*time.Time{r.Start, r.End, r.If.From, r.If.Until} {
+			switch {
+			case t == nil:
+			case !now.Before(*t): // the rule changed at t <= now
+				if t.After(from) {
+					from = *t
+				}
+			case t.Before(until):
+				until = *t
+			}
+		}
+	}
+	return from, until
+}
+
+// plan matches the request (its query normalised) against the rules
+// cands, the set's candidates for it.
+func (s *Set) plan(q Request, query string, cands []int) *Plan {
+	p := &Plan{}
 	if f := q.UserAttrs; f != nil {
 		var attrs map[string]any
 		done := false
@@ -226,17 +312,11 @@ func (s *Set) Plan(q Request) *Plan {
 			return attrs
 		}
 	}
-	var takenPos map[int]bool
-	var takenItem map[string]bool
-	query := Normalize(q.Query)
-	var buf [32]int
-	for _, i := range s.candidates(q.Surface, query, buf[:]) {
+	var taken takenPins
+	for _, i := range cands {
 		r := &s.rules[i]
 		if !r.matches(&q, query, s.queries[i]) {
 			continue
-		}
-		if takenPos == nil {
-			takenPos, takenItem = map[int]bool{}, map[string]bool{}
 		}
 		p.Applied = append(p.Applied, r.ID)
 		t := &r.Then
@@ -256,10 +336,10 @@ func (s *Set) Plan(q Request) *Plan {
 			p.Hide[id] = true
 		}
 		for _, pin := range t.Pin {
-			if takenPos[pin.Position] || takenItem[pin.ItemID] {
+			// the first rule to pin a position or an item wins it
+			if taken.has(p.Pins, pin) {
 				continue
 			}
-			takenPos[pin.Position], takenItem[pin.ItemID] = true, true
 			p.Pins = append(p.Pins, pin)
 		}
 		p.Moves = append(p.Moves, t.Boost...)
@@ -270,6 +350,29 @@ func (s *Set) Plan(q Request) *Plan {
 	}
 	slices.SortFunc(p.Pins, func(a, b Pin) int { return cmp.Compare(a.Position, b.Position) })
 	return p
+}
+
+// takenPins tells whether a pin's position or item is taken by the pins
+// so far: they are scanned while a few, hashed when many.
+type takenPins struct {
+	pos  map[int]bool
+	item map[string]bool
+}
+
+// has reports whether pin's position or item is among pins, the pins
+// kept so far (has is asked of each in turn).
+func (t *takenPins) has(pins []Pin, pin Pin) bool {
+	const scan = 16
+	if len(pins) < scan {
+		return slices.ContainsFunc(pins, func(x Pin) bool { return x.Position == pin.Position || x.ItemID == pin.ItemID })
+	}
+	if t.pos == nil {
+		t.pos, t.item = map[int]bool{}, map[string]bool{}
+	}
+	for _, x := range pins[len(t.pos):] { // the pins kept since the last call
+		t.pos[x.Position], t.item[x.ItemID] = true, true
+	}
+	return t.pos[pin.Position] || t.item[pin.ItemID]
 }
 
 // Lookup returns an item of the catalogue that the request may show (it
@@ -294,10 +397,53 @@ type Placed struct {
 // goes last). Items the lookup does not know are dropped only when a
 // filter or move needs their fields.
 func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Lookup, now time.Time) []Placed {
-	moves := relevance && len(p.Moves) > 0
+	return p.ArrangeWindow(nil, Window{IDs: ids, Scores: scores, Relevance: relevance}, look, now)
+}
+
+// Scratch is storage ArrangeWindow reuses from one call to the next (one
+// at a time): an answer's arranging then allocates nothing once the
+// storage has grown. The zero value is ready.
+type Scratch struct {
+	placed, merge []Placed
+	keys          []float64
+	moved         []bool
+}
+
+// Reset drops what the storage refers to (it keeps its capacity).
+func (sc *Scratch) Reset() {
+	clear(sc.placed[:cap(sc.placed)])
+	clear(sc.merge[:cap(sc.merge)])
+}
+
+// Window is a ranked list to arrange (Plan.ArrangeWindow).
+type Window struct {
+	IDs    []string  // best first
+	Scores []float64 // in the same order
+	// Items, when not nil, are the catalogue items of IDs read beforehand
+	// (same order; nil for one the request may not show, where a Lookup
+	// answers false): the window's items are then not looked up, only the
+	// pinned ones that are not in it. The items are only read.
+	Items []*catalog.Item
+	// Relevance is false when the shopper chose another order than
+	// relevance: boosts and buries then leave the order alone.
+	Relevance bool
+}
+
+// ArrangeWindow is Arrange on a window, in the storage of sc (nil: fresh
+// storage). The result lives in sc until its next use.
+func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) []Placed {
+	if sc == nil {
+		sc = new(Scratch)
+	}
+	ids, scores := w.IDs, w.Scores
+	moves := w.Relevance && len(p.Moves) > 0
 	needItems := len(p.Filters) > 0 || moves
+	if w.Items != nil && len(w.Items) < len(ids) {
+		w.Items = nil // not parallel: look the items up
+	}
 	// the pins that count (not hidden): a few, so scanned rather than hashed
-	pins := make([]Pin, 0, len(p.Pins))
+	var pinBuf [8]Pin
+	pins := pinBuf[:0]
 	for _, pin := range p.Pins {
 		if !p.Hide[pin.ItemID] {
 			pins = append(pins, pin)
@@ -311,6 +457,22 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 		}
 		return false
 	}
+	// the hidden items, compared rather than hashed when they are a few
+	// (an answer's rules usually hide none or a handful)
+	var hideBuf [8]string
+	hidden := hideBuf[:0]
+	hideMap := len(p.Hide) > len(hideBuf)
+	if !hideMap {
+		for id := range p.Hide {
+			hidden = append(hidden, id)
+		}
+	}
+	isHidden := func(id string) bool {
+		if hideMap {
+			return p.Hide[id]
+		}
+		return slices.Contains(hidden, id)
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	if moves {
 		for i := range ids {
@@ -319,20 +481,23 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 			}
 		}
 	}
-	out := make([]Placed, 0, len(ids)+len(pins))
-	var keys []float64 // the kept items' new keys (parallel to out), while moves re-score
-	var moved []bool   // whether a move changed the item's key
-	if moves {
-		keys, moved = make([]float64, 0, len(ids)), make([]bool, 0, len(ids))
-	}
+	out := slices.Grow(sc.placed[:0], len(ids)+len(pins))
+	keys := sc.keys[:0]   // the kept items' new keys (parallel to out), while moves re-score
+	moved := sc.moved[:0] // whether a move changed the item's key
+	var read catalog.Item // the item looked up (without w.Items)
 	for i, id := range ids {
-		if p.Hide[id] || (len(pins) > 0 && isPinned(id)) {
+		if (len(hidden) > 0 || hideMap) && isHidden(id) || (len(pins) > 0 && isPinned(id)) {
 			continue
 		}
-		var it catalog.Item
+		var it *catalog.Item
 		if needItems {
-			var ok bool
-			if it, ok = look(id); !ok || !p.passes(&it, now) {
+			if w.Items != nil {
+				it = w.Items[i]
+			} else if x, ok := look(id); ok {
+				read = x
+				it = &read
+			}
+			if it == nil || !p.passes(it, now) {
 				continue
 			}
 		}
@@ -345,7 +510,7 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 			}
 			by := 0.0
 			for k := range p.Moves {
-				if p.Moves[k].Filter.Matches(&it, now) {
+				if p.Moves[k].Filter.Matches(it, now) {
 					by += p.Moves[k].Strength
 				}
 			}
@@ -354,17 +519,26 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 		}
 	}
 	if moves {
-		out = orderByKey(out, keys, moved)
+		sc.merge = orderByKey(out, keys, moved, sc.merge)
+		sc.keys, sc.moved = keys[:0], moved[:0]
 	}
 	for _, pin := range pins {
-		it, ok := look(pin.ItemID)
-		if !ok || !p.passes(&it, now) {
+		from := slices.Index(ids, pin.ItemID)
+		var it *catalog.Item
+		if from >= 0 && w.Items != nil {
+			it = w.Items[from]
+		} else if x, ok := look(pin.ItemID); ok {
+			read = x
+			it = &read
+		}
+		if it == nil || !p.passes(it, now) {
 			continue
 		}
-		pl := Placed{ID: pin.ItemID, From: slices.Index(ids, pin.ItemID), Pinned: true}
+		pl := Placed{ID: pin.ItemID, From: from, Pinned: true}
 		at := min(pin.Position-1, len(out))
 		out = slices.Insert(out, at, pl)
 	}
+	sc.placed = out[:0]
 	return out
 }
 
@@ -375,7 +549,9 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 // order among themselves (the model's scores are non-increasing), and so
 // are the moved ones (one move applies to them all), and the two runs are
 // merged in one pass. Only when a run is out of order are they sorted.
-func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
+// items are ordered in place; buf is storage for the merge (grown when
+// short, and returned for reuse).
+func orderByKey(items []Placed, keys []float64, moved []bool, buf []Placed) []Placed {
 	sorted, runs := true, true // all keys non-increasing; each run non-increasing
 	lastStay, lastMove := -1, -1
 	for k := range keys {
@@ -392,9 +568,9 @@ func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
 		*last = k
 	}
 	if sorted {
-		return items
+		return buf
 	}
-	out := make([]Placed, 0, cap(items))
+	out := slices.Grow(buf[:0], len(items))
 	if !runs {
 		order := make([]int, len(items))
 		for k := range order {
@@ -404,6 +580,7 @@ func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
 		for _, o := range order {
 			out = append(out, items[o])
 		}
+		copy(items, out)
 		return out
 	}
 	// merge the two runs: the higher key first, the earlier item on a tie
@@ -423,6 +600,7 @@ func orderByKey(items []Placed, keys []float64, moved []bool) []Placed {
 			b = next(b+1, true)
 		}
 	}
+	copy(items, out)
 	return out
 }
 

@@ -109,16 +109,27 @@ func TestArrange(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := NewSet([]Rule{r}).Plan(Request{Surface: "search", Now: now})
-			var got []string
-			for _, pl := range p.Arrange(ids, scores, c.relevance, look, now) {
-				s := pl.ID
-				if pl.Pinned {
-					s += "*"
+			// the same through a window read beforehand (as the server
+			// reads it from its item cache), into reused storage
+			items := make([]*catalog.Item, len(ids))
+			for i, id := range ids {
+				if it, ok := look(id); ok {
+					items[i] = &it
 				}
-				got = append(got, s)
 			}
-			if g := strings.Join(got, " "); g != c.want {
-				t.Fatalf("got %s, want %s", g, c.want)
+			w := Window{IDs: ids, Scores: scores, Items: items, Relevance: c.relevance}
+			for _, placed := range [][]Placed{p.Arrange(ids, scores, c.relevance, look, now), p.ArrangeWindow(&Scratch{placed: make([]Placed, 3, 20)}, w, look, now)} {
+				var got []string
+				for _, pl := range placed {
+					s := pl.ID
+					if pl.Pinned {
+						s += "*"
+					}
+					got = append(got, s)
+				}
+				if g := strings.Join(got, " "); g != c.want {
+					t.Fatalf("got %s, want %s", g, c.want)
+				}
 			}
 		})
 	}
