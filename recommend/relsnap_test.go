@@ -3,13 +3,11 @@ package recommend
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/internal/snapshot"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // The learnt item relations survive a restart: a service started over the
@@ -20,20 +18,7 @@ import (
 // the user writes a new one.
 func TestRelatedSurviveRestart(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := boltstore.Open(filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	its, evs := soakShaped(12_000, 5)
-	if err := st.PutItems(ctx, its); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AppendEvents(ctx, evs[:10_000]); err != nil {
-		t.Fatal(err)
-	}
-	snapDir := filepath.Join(dir, "snapshots")
+	st, its, evs, snapDir := snapStore(t, 12_000, 10_000, 5)
 	cfg := Config{SnapshotDir: snapDir, SnapshotEvery: -1}
 	var items []string
 	for k := 0; k < len(its); k += 17 {

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
+	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/snapshot"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
@@ -65,22 +67,30 @@ func sameAnswers(t *testing.T, what string, got, want map[string]any) {
 // then the events after) answers exactly as one that replays the whole
 // log; a damaged snapshot or one that no longer matches the log is
 // ignored and the log replayed; forgetting a user removes the snapshot.
-func TestRestartFromSnapshotMatchesFullReplay(t *testing.T) {
-	ctx := context.Background()
+// snapStore is a bolt store (closed at the test's end) holding the
+// catalogue and the first head of n soak-shaped events, with the events
+// and a snapshot directory beside it.
+func snapStore(t *testing.T, n, head int, seed uint64) (*boltstore.Store, []catalog.Item, []events.Event, string) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := boltstore.Open(filepath.Join(dir, "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	its, evs := soakShaped(12_000, 3)
-	if err := st.PutItems(ctx, its); err != nil {
+	t.Cleanup(func() { st.Close() })
+	its, evs := soakShaped(n, seed)
+	if err := st.PutItems(context.Background(), its); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AppendEvents(ctx, evs[:6000]); err != nil {
+	if err := st.AppendEvents(context.Background(), evs[:head]); err != nil {
 		t.Fatal(err)
 	}
-	snapDir := filepath.Join(dir, "snapshots")
+	return st, its, evs, filepath.Join(dir, "snapshots")
+}
+
+func TestRestartFromSnapshotMatchesFullReplay(t *testing.T) {
+	ctx := context.Background()
+	st, its, evs, snapDir := snapStore(t, 12_000, 6000, 3)
 	cfg := Config{SnapshotDir: snapDir, SnapshotEvery: -1}
 	eng, err := engine.New(engine.Options{Store: st})
 	if err != nil {

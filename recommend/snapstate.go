@@ -92,14 +92,7 @@ func (d *dec) flag() bool {
 	}
 	return c == 1
 }
-func (d *dec) count() int {
-	n := d.Uvarint()
-	if n > uint64(d.Len()) {
-		d.Fail()
-		return 0
-	}
-	return int(n)
-}
+func (d *dec) count() int { return d.Count() }
 
 // item reads an item number of the snapshot and maps it to the
 // catalogue's (-1: an item the catalogue no longer has).

@@ -86,15 +86,6 @@ func (ix *Index) AppendBinary(b []byte) []byte {
 
 type persistDec struct{ varint.Reader }
 
-func (d *persistDec) count() int {
-	n := d.Uvarint()
-	if n > uint64(d.Len()) {
-		d.Fail()
-		return 0
-	}
-	return int(n)
-}
-
 func (d *persistDec) index(n int) int32 {
 	x := d.Uvarint()
 	if x >= uint64(n) {
@@ -131,16 +122,16 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 		return nil, fmt.Errorf("related: persisted version %d, this server reads %d", v, persistVersion)
 	}
 	from := &content{}
-	for range d.count() {
+	for range d.Count() {
 		from.ids = append(from.ids, d.String())
 	}
-	for range d.count() {
+	for range d.Count() {
 		from.leafNames = append(from.leafNames, d.String())
 	}
 	n, nl := len(from.ids), len(from.leafNames)
 	nbs := func() []neighbour {
 		var v []neighbour
-		for range d.count() {
+		for range d.Count() {
 			v = append(v, neighbour{d.index(n), d.f32()})
 		}
 		return v
@@ -151,21 +142,21 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 		b.count[i], b.recent[i] = d.f64(), d.f64()
 		b.sim[i], b.basket[i] = nbs(), nbs()
 	}
-	for range d.count() {
+	for range d.Count() {
 		l := d.index(nl)
 		row := map[int32]float64{}
-		for range d.count() {
+		for range d.Count() {
 			m := d.index(nl)
 			row[m] = d.f64()
 		}
 		b.catLft[l] = row
 		var tp []int32
-		for range d.count() {
+		for range d.Count() {
 			tp = append(tp, d.index(nl))
 		}
 		b.catTp[l] = tp
 	}
-	for range d.count() {
+	for range d.Count() {
 		l := d.index(nl)
 		b.leafRep[l] = d.f64()
 	}

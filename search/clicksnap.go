@@ -132,15 +132,6 @@ func (d *clickDec) time() time.Time {
 	return time.Unix(s, int64(ns)).UTC()
 }
 
-func (d *clickDec) count() int {
-	n := d.Uvarint()
-	if n > uint64(d.Len()) {
-		d.Fail()
-		return 0
-	}
-	return int(n)
-}
-
 func (d *clickDec) search() lastSearch { return lastSearch{query: d.String(), at: d.time()} }
 
 func (d *clickDec) f64() float64 {
@@ -163,10 +154,10 @@ func (c *Clicks) decodeSnapshot(p []byte) (cov snapshot.Coverage, pruneAt int, p
 	cov = snapshot.ReadCoverage(&d.Reader)
 	pruneAt = int(min(d.Uvarint(), uint64(c.maxSessions)))
 	pairs = map[string]map[string]float64{}
-	for range d.count() {
+	for range d.Count() {
 		q := d.String()
 		m := map[string]float64{}
-		for range d.count() {
+		for range d.Count() {
 			id := d.String()
 			m[id] = d.f64()
 		}
@@ -175,13 +166,13 @@ func (c *Clicks) decodeSnapshot(p []byte) (cov snapshot.Coverage, pruneAt int, p
 		}
 	}
 	sessions = map[string]*session{}
-	for range d.count() {
+	for range d.Count() {
 		id := d.String()
 		ss := &session{newest: d.time()}
-		for range d.count() {
+		for range d.Count() {
 			ss.searches = append(ss.searches, d.search())
 		}
-		for range d.count() {
+		for range d.Count() {
 			ss.actions = append(ss.actions, action{at: d.time(), item: d.String(), w: d.f64(), search: d.search()})
 		}
 		sessions[id] = ss

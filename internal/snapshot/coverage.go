@@ -105,12 +105,7 @@ func (c *Coverage) Append(b []byte) []byte {
 // ReadCoverage reads what Append wrote; a damaged field marks r bad.
 func ReadCoverage(r *varint.Reader) Coverage {
 	c := Coverage{Max: r.Uvarint(), N: r.Uvarint(), Hash: r.Uvarint(), set: map[uint64]bool{}}
-	n := r.Uvarint()
-	if n > uint64(r.Len()) {
-		r.Fail()
-		return Coverage{}
-	}
-	for range n {
+	for range r.Count() {
 		c.set[r.Uvarint()] = true
 	}
 	return c

@@ -46,6 +46,18 @@ func (r *Reader) Uvarint() uint64 {
 	return x
 }
 
+// Count reads a uvarint count of the records that follow, each at least
+// a byte: a count above the bytes left marks the reader bad (and is 0),
+// so a damaged count cannot make a decoder allocate without bound.
+func (r *Reader) Count() int {
+	n := r.Uvarint()
+	if n > uint64(len(r.p)) {
+		r.Fail()
+		return 0
+	}
+	return int(n)
+}
+
 // Varint reads a signed (zig-zag) varint.
 func (r *Reader) Varint() int64 {
 	x, n := binary.Varint(r.p)

@@ -12,6 +12,7 @@ func TestReaderReadsWhatWasWritten(t *testing.T) {
 	b = AppendString(b, "héllo")
 	b = append(b, 9)
 	b = binary.LittleEndian.AppendUint64(b, 1<<40+3)
+	b = append(b, 2) // a count of the 2 bytes that follow
 	b = append(b, 1, 2)
 	r := NewReader(b)
 	if got := r.Uvarint(); got != 300 {
@@ -28,6 +29,9 @@ func TestReaderReadsWhatWasWritten(t *testing.T) {
 	}
 	if got := r.Uint64LE(); got != 1<<40+3 {
 		t.Errorf("Uint64LE = %d", got)
+	}
+	if got := r.Count(); got != 2 {
+		t.Errorf("Count = %d", got)
 	}
 	if r.Len() != 2 || string(r.Rest()) != "\x01\x02" || r.Len() != 0 || !r.OK() {
 		t.Errorf("Rest/Len/OK wrong at the end")
@@ -49,6 +53,7 @@ func TestReaderIsSticky(t *testing.T) {
 		{"byte past end", nil, func(r *Reader) { r.Byte() }},
 		{"short word", []byte{1, 2, 3}, func(r *Reader) { r.Uint64LE() }},
 		{"fail", []byte{1}, func(r *Reader) { r.Fail() }},
+		{"count above the bytes left", []byte{3, 1, 2}, func(r *Reader) { r.Count() }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
