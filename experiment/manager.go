@@ -81,13 +81,15 @@ var (
 // do and computes results. It is an engine listener (EventsAppended).
 // Its methods are safe for concurrent use.
 type Manager struct {
-	db    *bolt.DB
-	ps    impressions.Pseudonym // units are stored by pseudonym, never by id
-	imp   *impressions.Log
-	price func(ctx context.Context, itemID string) (float64, bool)
-	now   func() time.Time
-	log   *slog.Logger
-	every time.Duration
+	db *bolt.DB
+	ps impressions.Pseudonym // units are stored by pseudonym, never by id
+	// tagKey checks the attribution request ids carry (attribution.go)
+	tagKey []byte
+	imp    *impressions.Log
+	price  func(ctx context.Context, itemID string) (float64, bool)
+	now    func() time.Time
+	log    *slog.Logger
+	every  time.Duration
 	// explore: the share of recommendation answers shuffled (Explore)
 	explore float64
 
@@ -103,6 +105,7 @@ type Manager struct {
 	// queued for it (exposed: index of a unit's exposure delta), and the
 	// units of deleted shoppers to forget there
 	shared  store.Experiments
+	pushMu  sync.Mutex // one push to the shared store at a time
 	deltas  []store.ExperimentDelta
 	exposed map[string]int
 	forgot  []string
@@ -206,6 +209,7 @@ func Open(opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("load the experiments shared by the replicas: %w", err)
 		}
 	}
+	m.tagKey = m.ps.Derive(tagKeyLabel) // the shared key's on a shared store
 	return m, nil
 }
 
@@ -453,6 +457,22 @@ func (m *Manager) Impressions() *impressions.Log { return m.imp }
 // and item when they carry a request id). A purchase's revenue is its
 // quantity (value, default 1) times the item's price when it arrives.
 func (m *Manager) EventsAppended(evs []events.Event) {
+	if !m.countEvents(evs) || m.shared == nil {
+		return
+	}
+	// on a shared store, what they count is added before the events are
+	// acknowledged (this runs inside their append), so results on every
+	// replica count them as soon as the shop has its answer
+	ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
+	defer cancel()
+	if err := m.pushShared(ctx); err != nil {
+		m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
+	}
+}
+
+// countEvents attributes evs (EventsAppended) and reports whether it
+// counted any.
+func (m *Manager) countEvents(evs []events.Event) (counted bool) {
 	type found struct {
 		imp impressions.Impression
 		ok  bool
@@ -469,6 +489,13 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 			imp, ok, err := m.imp.Get(e.RequestID)
 			if err != nil {
 				m.log.Warn("attribution: cannot read the impression", "request_id", e.RequestID, "error", err)
+			}
+			if !ok {
+				// served by another replica (or dropped from the log):
+				// the id itself says where and in which variant
+				m.mu.RLock()
+				imp, ok = m.taggedImpression(e.RequestID)
+				m.mu.RUnlock()
 			}
 			imps[e.RequestID] = found{imp, ok}
 		}
@@ -509,11 +536,17 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 				id = m.ps.Of(e.SessionID)
 				u = us[id]
 			}
+			f := imps[e.RequestID]
+			inExp := f.ok && f.imp.Experiment == x.ID
+			if u == nil && inExp {
+				// an answer of the experiment served to a shopper this
+				// replica has not exposed (another replica served it):
+				// the shopper is in the answer's variant from its time
+				u, id = m.unitFromAnswer(x, f.imp, e)
+			}
 			if u == nil || e.Timestamp.Before(u.First.Add(-time.Minute)) {
 				continue
 			}
-			f := imps[e.RequestID]
-			inExp := f.ok && f.imp.Experiment == x.ID
 			if e.RequestID != "" {
 				k := x.ID + "\x00" + e.RequestID + "\x00" + e.ItemID + "\x00" + string(e.Type)
 				if m.seen[k] {
@@ -555,8 +588,32 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 			u.CreditB += d.CreditB
 			m.markDirty(x.ID, id)
 			m.addDelta(d)
+			counted = true
 		}
 	}
+	return counted
+}
+
+// unitFromAnswer adds the unit of event e (its user, else its session) to
+// experiment x in the variant of imp, an answer of x served elsewhere,
+// first exposed at the answer's time; nil when the variant is not x's A/B
+// variant (interleaving credits only the replica holding the teams).
+// m.mu is held.
+func (m *Manager) unitFromAnswer(x *Experiment, imp impressions.Impression, e events.Event) (*unit, string) {
+	i, ok := x.Variant(imp.Variant)
+	if !ok || x.Method == MethodInterleave {
+		return nil, ""
+	}
+	id := m.ps.Of(e.UserID)
+	if id == "" {
+		id = m.ps.Of(e.SessionID)
+	}
+	if id == "" {
+		return nil, ""
+	}
+	u := &unit{Variant: i, First: imp.Time}
+	m.unitsOf(x.ID)[id] = u
+	return u, id
 }
 
 // ItemsUpserted, ItemsDeleted and UserDeleted complete engine.Listener.
@@ -593,8 +650,18 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer snap.Stop()
 	fit := time.NewTimer(time.Minute) // then hourly
 	defer fit.Stop()
+	var push <-chan time.Time // on a shared store: exposures within pushEvery
+	if m.shared != nil {
+		t := time.NewTicker(pushEvery)
+		defer t.Stop()
+		push = t.C
+	}
 	for {
 		select {
+		case <-push:
+			if err := m.pushQueued(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
+			}
 		case <-ctx.Done():
 			m.snapshot()
 			return m.Flush()
@@ -696,6 +763,11 @@ func (m *Manager) PositionWeight(surface string, pos int) float64 {
 func (m *Manager) EventPositionWeight(e events.Event) float64 {
 	if e.Position < 1 || e.RequestID == "" || m.pos.Load() == nil {
 		return 1
+	}
+	// the surface the id carries, the same on every replica; else the
+	// one the impression log holds (ids made before they carried it)
+	if t, ok := m.Attribution(e.RequestID); ok && t.Surface != "" {
+		return m.PositionWeight(t.Surface, e.Position)
 	}
 	imp, ok, err := m.imp.Get(e.RequestID)
 	if err != nil || !ok {

@@ -144,16 +144,51 @@ func eventKey(e events.Event) string {
 	return fmt.Sprint("t:", e.UserID, "\x1f", e.SessionID, "\x1f", e.ItemID, "\x1f", e.Type, "\x1f", e.Timestamp.UnixNano())
 }
 
+// pushEvery is how often a replica on a shared store adds its queued
+// exposures (and anything else queued) to the store; events add what they
+// count at once (EventsAppended).
+const pushEvery = 200 * time.Millisecond
+
+// pushTimeout bounds adding the outcomes of an event batch to the shared
+// store while the batch waits for its acknowledgement.
+const pushTimeout = 2 * time.Second
+
 // flushShared adds the queued deltas and forgets the queued units in the
-// shared store, then reads its definitions. Deltas that could not be
-// added are queued again.
+// shared store (pushShared), then reads its definitions.
 func (m *Manager) flushShared(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	if err := m.pushShared(ctx); err != nil {
+		return err
+	}
+	return m.syncDefs(ctx)
+}
+
+// pushQueued is pushShared when anything is queued.
+func (m *Manager) pushQueued(ctx context.Context) error {
+	m.mu.RLock()
+	n := len(m.deltas) + len(m.forgot)
+	m.mu.RUnlock()
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	return m.pushShared(ctx)
+}
+
+// pushShared adds the queued deltas and forgets the queued units in the
+// shared store. Deltas that could not be added are queued again. Pushes
+// run one at a time, so one that returns has seen every delta queued
+// before it reach the store (a results request's push waits for the one
+// in flight).
+func (m *Manager) pushShared(ctx context.Context) error {
+	m.pushMu.Lock()
+	defer m.pushMu.Unlock()
 	m.mu.Lock()
 	deltas, forgot := m.deltas, m.forgot
 	m.deltas, m.forgot, m.exposed = nil, nil, map[string]int{}
 	m.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	defer cancel()
 	err := m.shared.AddExperimentOutcomes(ctx, deltas)
 	if err == nil {
 		err = m.shared.ForgetExperimentUnits(ctx, forgot)
@@ -168,7 +203,7 @@ func (m *Manager) flushShared(ctx context.Context) error {
 		m.mu.Unlock()
 		return err
 	}
-	return m.syncDefs(ctx)
+	return nil
 }
 
 // sharedUnits returns the outcomes of every unit of an experiment from

@@ -1,0 +1,160 @@
+package experiment
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/internal/reqid"
+)
+
+// A request id made by NewRequestID carries its surface and A/B variant,
+// checked: the manager reads them back; ids made elsewhere, or altered,
+// say nothing (a 16-bit check passes a random id once in 65,536, so of
+// 2,000 at most a few may).
+func TestRequestIDCarriesSurfaceAndVariant(t *testing.T) {
+	m, closeM := open(t, t.TempDir())
+	defer closeM()
+	e, err := m.Create(contract())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Second)
+	for _, c := range []struct {
+		surface, want string
+		as            Assignment
+		variant       int
+	}{
+		{"recommend", "recommend", Assignment{Experiment: e.ID, Variant: "b", Index: 1}, 1},
+		{"recommend", "recommend", Assignment{Experiment: e.ID, Variant: "a", Index: 0}, 0},
+		{"popular", "popular", Assignment{}, -1},
+		{"search", "search", Assignment{Index: -1}, -1},                                                 // a shipped winner
+		{"recommend", "recommend", Assignment{Experiment: e.ID, Variant: "interleaved", Index: -1}, -1}, // interleaving
+		{"storefront_recent", "", Assignment{}, -1},
+		{"bought_together", "bought_together", Assignment{Experiment: "exp_x", Index: 14}, 14},
+		{"similar", "similar", Assignment{Experiment: "exp_x", Index: 15}, -1}, // beyond what an id carries
+	} {
+		id := m.NewRequestID(c.surface, c.as)
+		if !reqid.Valid(id) {
+			t.Fatalf("%s: %q is not a valid request id", c.surface, id)
+		}
+		got, ok := m.Attribution(id)
+		if !ok || got.Surface != c.want || got.Variant != c.variant || got.Time.Before(at) || time.Since(got.Time) > time.Minute {
+			t.Errorf("%s %+v: Attribution = %+v, %v; want surface %q, variant %d, now", c.surface, c.as, got, ok, c.want, c.variant)
+		}
+	}
+	other, closeO := open(t, t.TempDir()) // another key: another shop
+	defer closeO()
+	passed := map[string]int{}
+	for range 2000 {
+		if _, ok := m.Attribution(reqid.New()); ok {
+			passed["reqid.New"]++
+		}
+		if _, ok := other.Attribution(m.NewRequestID("recommend", Assignment{})); ok {
+			passed["another key"]++
+		}
+		b, _ := reqid.Decode(m.NewRequestID("recommend", Assignment{Experiment: e.ID, Index: 0}))
+		v := binary.BigEndian.Uint64(b[4:]) ^ 3<<20 // variant a → c
+		binary.BigEndian.PutUint64(b[4:], v)
+		if _, ok := m.Attribution(reqid.Encode(b)); ok {
+			passed["altered"]++
+		}
+	}
+	for k, n := range passed {
+		if n > 5 {
+			t.Errorf("%d of 2,000 ids (%s) passed the check", n, k)
+		}
+	}
+	// ids are unique although 28 of their random bits carry the rest
+	seen := map[string]bool{}
+	for range 100_000 {
+		id := m.NewRequestID("recommend", Assignment{Experiment: e.ID, Index: 1})
+		if seen[id] {
+			t.Fatalf("duplicate id %s", id)
+		}
+		seen[id] = true
+	}
+}
+
+// A click on an answer another replica served, sent to a replica that
+// never saw the answer, counts there at once in the answer's variant —
+// in the results every replica reports as soon as the event is appended,
+// before the serving replica adds anything — and weighs there by the
+// answer's surface, as on the serving replica.
+func TestClickOnAnotherReplicasAnswerCountsAtOnce(t *testing.T) {
+	a, b, e := twoReplicas(t)
+	fit := map[string]impressions.Propensities{"recommend": {Theta: []float64{1, 0.5, 0.25}, Lists: 5000, Method: "randomised"}}
+	a.pos.Store(&fit)
+	b.pos.Store(&fit)
+
+	u := "u7"
+	as, _ := a.Serve("recommend", u)
+	rid := a.NewRequestID("recommend", as)
+	a.Shown(impressions.Impression{RequestID: rid, Surface: "recommend", UserID: u, Experiment: as.Experiment, Variant: as.Variant, Items: []string{"i1", "i2", "i3"}}, u)
+	if _, ok, _ := b.imp.Get(rid); ok {
+		t.Fatal("b holds a's impression: the test needs it not to")
+	}
+	click := events.Event{Seq: 1, UserID: u, ItemID: "i3", Type: events.Click, RequestID: rid, Position: 3, Timestamp: a.now()}
+	cart := events.Event{Seq: 2, UserID: u, ItemID: "i3", Type: events.AddToCart, RequestID: rid, Position: 3, Timestamp: a.now()}
+	for _, m := range []*Manager{a, b} {
+		if w := m.EventPositionWeight(click); w != 4 {
+			t.Errorf("weight of a click at position 3 of a recommendation: %v, want 1/θ3 = 4 on every replica", w)
+		}
+	}
+	// b hears the events first (they were sent to it); a has not added
+	// its exposure nor heard them
+	b.EventsAppended([]events.Event{click, cart})
+	want := func(m *Manager, exposures float64) {
+		t.Helper()
+		r, err := m.Results(e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := r.Variants[as.Index]
+		if v.Name != as.Variant || v.Users != 1 || v.Clicks != 1 || v.Carts != 1 || v.Exposures != exposures {
+			t.Fatalf("results: %+v; want %s with one user, one click, one cart and %v exposures", v, as.Variant, exposures)
+		}
+		if o := r.Variants[1-as.Index]; o.Users != 0 || o.Clicks != 0 {
+			t.Fatalf("the other variant: %+v", o)
+		}
+	}
+	want(b, 0)
+	want(a, 1) // a adds its exposure when it reports
+	want(b, 1)
+	// a hears them later through the change feed: counted once
+	a.EventsAppended([]events.Event{click, cart})
+	want(a, 1)
+	want(b, 1)
+}
+
+// An answer served before the experiment on its surface started (in an
+// earlier one, whose tag may be the same) is not attributed to it.
+func TestTaggedAnswerBeforeTheStartIsNotAttributed(t *testing.T) {
+	m, closeM := open(t, t.TempDir())
+	defer closeM()
+	e, err := m.Create(contract())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := m.NewRequestID("recommend", Assignment{Experiment: e.ID, Variant: "b", Index: 1})
+	tagged := func() impressions.Impression {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		imp, ok := m.taggedImpression(id)
+		if !ok || imp.Surface != "recommend" {
+			t.Fatalf("%s: %+v, %v", id, imp, ok)
+		}
+		return imp
+	}
+	if imp := tagged(); imp.Experiment != e.ID || imp.Variant != "b" {
+		t.Fatalf("an answer of the running experiment: %+v", imp)
+	}
+	m.mu.Lock()
+	m.exps[e.ID].Started = time.Now().Add(2 * time.Second) // as if it started after the answer
+	m.mu.Unlock()
+	if imp := tagged(); imp.Experiment != "" {
+		t.Fatalf("an answer from before the start: %+v, want no experiment", imp)
+	}
+}
