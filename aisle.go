@@ -220,6 +220,10 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	// popular and trending count clicks weighted by the inverse of their
 	// position's examination on the surface that showed them (issue 15)
 	a.svc.SetPositionWeight(a.exp.EventPositionWeight)
+	if cfg.Training.PositionWeights {
+		// and, when asked, so do the trained models (decision 0049)
+		a.rt.Options.Preprocess.PositionWeight = a.exp.EventPositionWeight
+	}
 	a.srv.AddPrivacyRoutes()
 	var mode search.Mode
 	if a.ix, mode, err = wire.NewSearchIndex(ctx, cfg, a.log, a.st); err != nil {

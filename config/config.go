@@ -481,6 +481,12 @@ type Training struct {
 	HalfLife           time.Duration  `yaml:"half_life"`             // time decay; 0 disables
 	MinUserItems       int            `yaml:"min_user_items"`        // k-core; 0 disables
 	MinItemUsers       int            `yaml:"min_item_users"`
+	// PositionWeights multiplies the training weight of an event that
+	// carries a request id and a position by the clipped inverse
+	// propensity of that position on the surface that showed it, when the
+	// surface has a trusted fit (experiments.explore_share; the popular
+	// list's weight, decision 0043); off by default (decision 0049).
+	PositionWeights bool `yaml:"position_weights"`
 	// BackgroundModels are trained by the server after the fast Models,
 	// in the background, once the data passes their checks (sasrec: enough
 	// users with time-ordered histories and an order that predicts the
