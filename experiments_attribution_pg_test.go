@@ -3,9 +3,11 @@ package aisle
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
 )
 
@@ -21,17 +23,7 @@ import (
 // (what weighs a click for the popular list), and the contract outside
 // checks rely on holds on both replicas.
 func TestAttributionIndependentOfTheServingReplicaOnPostgres(t *testing.T) {
-	cfg := clusterConfig(t)
-	cfg.Store = pgtest.URL(t)
-	cfg.Data = t.TempDir()
-	cfg.Recommend.RetrainEvery = 0
-	a, urlA, _ := replica(t, cfg, "a")
-	cfgB := cfg
-	cfgB.Data = t.TempDir()
-	b, urlB, _ := replica(t, cfgB, "b")
-
-	call(t, "POST", urlA+"/api/items", `[{"id":"a","title":"blue pen","price":2},{"id":"b","title":"red pen","price":3},{"id":"c","title":"stapler","price":10}]`, 200, nil)
-	call(t, "POST", urlA+"/api/events", `[{"user_id":"x","item_id":"a","type":"purchase"},{"user_id":"y","item_id":"b","type":"purchase"}]`, 200, nil)
+	a, b, urlA, urlB := twoSeededReplicasOnPostgres(t, config.Experiments{})
 	// the contract: POST answers with the id
 	var exp map[string]any
 	call(t, "POST", urlA+"/api/experiments", `{"name":"models","surface":"recommend","variants":[{"name":"a","weight":50,"overrides":{"model":"popular"}},{"name":"b","weight":50,"overrides":{"model":"ease"}}]}`, 201, &exp)
@@ -120,5 +112,73 @@ func TestAttributionIndependentOfTheServingReplicaOnPostgres(t *testing.T) {
 	call(t, "GET", urlA+"/api/popular?user_id=s1", "", 200, &pop)
 	if tg, ok := b.exp.Attribution(pop.RequestID); !ok || tg.Surface != "popular" || tg.Variant != -1 {
 		t.Fatalf("B reads A's popular request id as %+v, %v", tg, ok)
+	}
+}
+
+// twoSeededReplicasOnPostgres starts two replicas on one PostgreSQL schema
+// and one feed, with the experiments settings ex, and writes three items
+// and two purchases through A.
+func twoSeededReplicasOnPostgres(tb testing.TB, ex config.Experiments) (a, b *Aisle, urlA, urlB string) {
+	tb.Helper()
+	cfg := clusterConfigTB(tb)
+	cfg.Store = pgtest.URL(tb)
+	cfg.Data = tb.TempDir()
+	cfg.Recommend.RetrainEvery = 0
+	cfg.Experiments.CountAfterAck = ex.CountAfterAck
+	a, urlA, _ = replicaTB(tb, cfg, "a")
+	cfgB := cfg
+	cfgB.Data = tb.TempDir()
+	b, urlB, _ = replicaTB(tb, cfgB, "b")
+	call(tb, "POST", urlA+"/api/items", `[{"id":"a","title":"blue pen","price":2},{"id":"b","title":"red pen","price":3},{"id":"c","title":"stapler","price":10}]`, 200, nil)
+	call(tb, "POST", urlA+"/api/events", `[{"user_id":"x","item_id":"a","type":"purchase"},{"user_id":"y","item_id":"b","type":"purchase"}]`, 200, nil)
+	return a, b, urlA, urlB
+}
+
+// BenchmarkClickAckInExperimentPostgres: the latency of POST /api/events
+// (one click carrying the request id of an answer replica A served, sent
+// to replica B) on two replicas of one PostgreSQL schema, with no
+// experiment running and with one whose answers the click counts in —
+// then B adds the count to the store before it acknowledges (one more
+// transaction), or, with experiments.count_after_ack, right after. b.N
+// answers are served before the timer starts; p50 and p99 of the POSTs
+// are reported.
+//
+//	go test -run XXX -bench ClickAckInExperimentPostgres -benchtime 400x .
+func BenchmarkClickAckInExperimentPostgres(b *testing.B) {
+	for _, mode := range []string{"none", "count-before-ack", "count-after-ack"} {
+		running := mode != "none"
+		b.Run("experiment="+mode, func(b *testing.B) {
+			_, bRep, urlA, urlB := twoSeededReplicasOnPostgres(b, config.Experiments{CountAfterAck: mode == "count-after-ack"})
+			if running {
+				call(b, "POST", urlA+"/api/experiments", `{"name":"ack","surface":"recommend","variants":[{"name":"a","weight":1,"overrides":{"model":"popular"}},{"name":"b","weight":1,"overrides":{"model":"popular"}}]}`, 201, nil)
+				waitForTB(b, 10*time.Second, "B knows the experiment", func() bool {
+					return len(bRep.exp.List()) == 1
+				})
+			}
+			type answer struct {
+				RequestID string `json:"request_id"`
+				Items     []struct{ ID string }
+			}
+			clicks := make([]string, b.N)
+			for i := range b.N {
+				var ans answer
+				call(b, "GET", fmt.Sprintf("%s/api/recommend/s%d?n=2", urlA, i), "", 200, &ans)
+				if len(ans.Items) == 0 {
+					b.Fatalf("answer %d: %+v", i, ans)
+				}
+				clicks[i] = fmt.Sprintf(`{"user_id":"s%d","item_id":%q,"type":"click","request_id":%q,"position":1}`, i, ans.Items[0].ID, ans.RequestID)
+			}
+			took := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				t0 := time.Now()
+				call(b, "POST", urlB+"/api/events", clicks[i], 200, nil)
+				took[i] = time.Since(t0)
+			}
+			b.StopTimer()
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+		})
 	}
 }

@@ -173,6 +173,14 @@ type Experiments struct {
 	// a shop should choose (and which would make every check of an
 	// answer's order random).
 	ExploreShare float64 `yaml:"explore_share"`
+	// CountAfterAck, on a store several replicas share, has the replica
+	// that receives an event batch add what the batch counts in running
+	// experiments to the store right after acknowledging it (results on
+	// other replicas lag by about one transaction) instead of before (the
+	// default: results agree on every replica at the acknowledgement, and
+	// a batch that counts something waits one more PostgreSQL transaction;
+	// decision 0049).
+	CountAfterAck bool `yaml:"count_after_ack"`
 }
 
 // Images points search by image at an image embedder: an

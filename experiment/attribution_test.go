@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"context"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -127,6 +128,40 @@ func TestClickOnAnotherReplicasAnswerCountsAtOnce(t *testing.T) {
 	a.EventsAppended([]events.Event{click, cart})
 	want(a, 1)
 	want(b, 1)
+}
+
+// With CountAfterAck a replica adds what an event batch counts from Run,
+// right after EventsAppended returns: the other replica's results count
+// it without any results request or flush on the receiving one.
+func TestCountAfterAckReachesTheStore(t *testing.T) {
+	a, b, e := twoReplicas(t)
+	b.afterAck = true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	as, _ := a.Serve("recommend", "u3")
+	rid := a.NewRequestID("recommend", as)
+	b.EventsAppended([]events.Event{{Seq: 1, UserID: "u3", ItemID: "i1", Type: events.Click, RequestID: rid, Position: 1, Timestamp: a.now()}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := a.Results(e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := r.Variants[as.Index]; v.Clicks == 1 && v.Users == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the click b counted never reached the store: %+v", r.Variants)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // An answer served before the experiment on its surface started (in an

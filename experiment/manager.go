@@ -50,8 +50,12 @@ type Options struct {
 	// position can be estimated free of the ranking's confounding
 	// (impressions.Explores; 0: none).
 	ExploreShare float64
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// CountAfterAck, with Shared, adds what an event batch counts to the
+	// shared store in the background right after EventsAppended returns,
+	// instead of before (config experiments.count_after_ack).
+	CountAfterAck bool
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // unit is what one shopper did inside one experiment.
@@ -104,11 +108,15 @@ type Manager struct {
 	// shared: the store of several replicas (nil: this file only); deltas
 	// queued for it (exposed: index of a unit's exposure delta), and the
 	// units of deleted shoppers to forget there
-	shared  store.Experiments
-	pushMu  sync.Mutex // one push to the shared store at a time
-	deltas  []store.ExperimentDelta
-	exposed map[string]int
-	forgot  []string
+	shared store.Experiments
+	pushMu sync.Mutex // one push to the shared store at a time
+	// afterAck: push counted events from Run (kick) rather than in
+	// EventsAppended
+	afterAck bool
+	kick     chan struct{}
+	deltas   []store.ExperimentDelta
+	exposed  map[string]int
+	forgot   []string
 
 	// pos holds the examination propensities fitted from the impression
 	// log, per surface ("" for all): map[string]impressions.Propensities
@@ -124,7 +132,7 @@ func Open(opts Options) (*Manager, error) {
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
 		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{},
-		explore: opts.ExploreShare}
+		explore: opts.ExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1)}
 	if opts.ExploreShare < 0 || opts.ExploreShare > 1 || math.IsNaN(opts.ExploreShare) {
 		return nil, fmt.Errorf("experiment: explore share %v: want 0 … 1", opts.ExploreShare)
 	}
@@ -460,6 +468,13 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 	if !m.countEvents(evs) || m.shared == nil {
 		return
 	}
+	if m.afterAck {
+		select { // Run pushes them at once
+		case m.kick <- struct{}{}:
+		default:
+		}
+		return
+	}
 	// on a shared store, what they count is added before the events are
 	// acknowledged (this runs inside their append), so results on every
 	// replica count them as soon as the shop has its answer
@@ -658,6 +673,10 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	for {
 		select {
+		case <-m.kick:
+			if err := m.pushQueued(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
+			}
 		case <-push:
 			if err := m.pushQueued(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
