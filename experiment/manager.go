@@ -89,11 +89,13 @@ type Manager struct {
 	ps impressions.Pseudonym // units are stored by pseudonym, never by id
 	// tagKey checks the attribution request ids carry (attribution.go)
 	tagKey []byte
-	imp    *impressions.Log
-	price  func(ctx context.Context, itemID string) (float64, bool)
-	now    func() time.Time
-	log    *slog.Logger
-	every  time.Duration
+	// replica names this data directory's counts in the shared store
+	replica string
+	imp     *impressions.Log
+	price   func(ctx context.Context, itemID string) (float64, bool)
+	now     func() time.Time
+	log     *slog.Logger
+	every   time.Duration
 	// explore: the share of recommendation answers shuffled (Explore)
 	explore float64
 
@@ -189,6 +191,16 @@ func Open(opts Options) (*Manager, error) {
 		}
 		if err := tx.Bucket(bSeen).ForEach(func(k, _ []byte) error { m.seen[string(k)] = true; return nil }); err != nil {
 			return err
+		}
+		if v := tx.Bucket(bPos).Get([]byte("replica")); len(v) > 0 {
+			m.replica = string(v)
+		} else {
+			var r [8]byte
+			rand.Read(r[:])
+			m.replica = hex.EncodeToString(r[:])
+			if err := tx.Bucket(bPos).Put([]byte("replica"), []byte(m.replica)); err != nil {
+				return err
+			}
 		}
 		if v := tx.Bucket(bPos).Get([]byte("pbm")); v != nil {
 			var fits map[string]impressions.Propensities
@@ -707,9 +719,18 @@ func (m *Manager) Run(ctx context.Context) error {
 // PositionWeight and writes them to the store. Run does it a minute after
 // the start and then hourly.
 func (m *Manager) FitPositions(ctx context.Context) error {
-	fits, err := m.imp.Fit(ctx, impressions.FitOptions{})
+	fits, err := m.imp.Fit(ctx, impressions.FitOptions{MinExploredViews: minExploredViews})
 	if err != nil {
 		return err
+	}
+	if m.shared != nil {
+		// the explored answers of every replica, so that all weigh alike
+		merged, err := m.fitsAcrossReplicas(ctx, fits)
+		if err != nil {
+			m.log.Warn("sharing the position fit with the other replicas failed; this replica's own fit is used", "error", err)
+		} else {
+			fits = merged
+		}
 	}
 	b, err := json.Marshal(fits)
 	if err != nil {
@@ -734,6 +755,10 @@ func (m *Manager) PositionFits() map[string]impressions.Propensities {
 	}
 	return *fits
 }
+
+// minExploredViews is how many views in explored answers a position
+// needs for its own θ (impressions.FitOptions.MinExploredViews).
+const minExploredViews = 100
 
 // minListsForSurface is how many answers of a surface its fit needs
 // before PositionWeight uses it.

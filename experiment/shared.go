@@ -271,3 +271,94 @@ func (m *Manager) sharedSeries(id string) ([]Point, error) {
 	}
 	return out, nil
 }
+
+// positionCounts is what a replica shares of its fit of the positions:
+// per surface, the answers it read and the views and clicks per position
+// of its explored ones (additive across replicas, unlike an EM fit).
+type positionCounts map[string]surfaceCounts
+
+type surfaceCounts struct {
+	Lists    int     `json:"lists"`
+	Explored int     `json:"explored"`
+	Views    []int64 `json:"views"`
+	Clicks   []int64 `json:"clicks"`
+}
+
+// sharedFitWindow is how old another replica's counts may be and still
+// count (fits are hourly: a replica gone for longer no longer does).
+const sharedFitWindow = 3 * time.Hour
+
+// fitsAcrossReplicas writes this replica's counts of its explored answers
+// to the shared store and returns fits whose θ, for every surface with at
+// least impressions.MinExplored explored answers over all the replicas
+// fitted within sharedFitWindow, comes from their summed views and clicks
+// (Method "randomised"): the same on every replica, so each weighs a click
+// alike. EM fits (search without exploration) stay this replica's own.
+func (m *Manager) fitsAcrossReplicas(ctx context.Context, fits map[string]impressions.Propensities) (map[string]impressions.Propensities, error) {
+	own := positionCounts{}
+	for s, f := range fits {
+		if s != "" && f.Explored > 0 {
+			own[s] = surfaceCounts{Lists: f.Lists, Explored: f.Explored, Views: f.ExploredViews, Clicks: f.ExploredClicks}
+		}
+	}
+	b, err := json.Marshal(own)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	now := m.now()
+	if err := m.shared.PutPositionCounts(ctx, m.replica, b, now); err != nil {
+		return nil, err
+	}
+	raw, err := m.shared.PositionCounts(ctx, now.Add(-sharedFitWindow))
+	if err != nil {
+		return nil, err
+	}
+	sum := positionCounts{}
+	for _, r := range raw {
+		var pc positionCounts
+		if err := json.Unmarshal(r, &pc); err != nil {
+			m.log.Warn("a replica's position counts cannot be read; skipped", "error", err)
+			continue
+		}
+		for s, c := range pc {
+			t := sum[s]
+			t.Lists += c.Lists
+			t.Explored += c.Explored
+			for k := range max(len(c.Views), len(c.Clicks)) {
+				if k >= len(t.Views) {
+					t.Views, t.Clicks = append(t.Views, 0), append(t.Clicks, 0)
+				}
+				if k < len(c.Views) {
+					t.Views[k] += c.Views[k]
+				}
+				if k < len(c.Clicks) {
+					t.Clicks[k] += c.Clicks[k]
+				}
+			}
+			sum[s] = t
+		}
+	}
+	out := maps.Clone(fits)
+	if out == nil {
+		out = map[string]impressions.Propensities{}
+	}
+	for s, c := range sum {
+		if c.Explored < impressions.MinExplored {
+			continue
+		}
+		th := impressions.ThetaFromExplored(c.Views, c.Clicks, minExploredViews)
+		if th == nil {
+			continue
+		}
+		f := out[s]
+		if f.Method == "em" {
+			f.EMTheta = f.Theta // this replica's own EM fit, for comparison
+		}
+		f.Theta, f.ThetaSE, f.Method = th, impressions.ThetaSE(c.Views, c.Clicks), "randomised"
+		f.Lists, f.Explored, f.ExploredViews, f.ExploredClicks, f.Fitted = c.Lists, c.Explored, c.Views, c.Clicks, now
+		out[s] = f
+	}
+	return out, nil
+}

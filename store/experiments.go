@@ -67,4 +67,9 @@ type Experiments interface {
 	// deleted. The caller no longer counts events older than t, so their
 	// keys are not needed.
 	TrimExperimentCounted(ctx context.Context, before time.Time) (int64, error)
+	// PutPositionCounts stores one replica's counts of the positions of
+	// its explored answers (JSON), replacing its earlier ones.
+	PutPositionCounts(ctx context.Context, replica string, counts []byte, fitted time.Time) error
+	// PositionCounts returns every replica's counts fitted since t.
+	PositionCounts(ctx context.Context, since time.Time) ([][]byte, error)
 }

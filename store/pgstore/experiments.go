@@ -220,3 +220,26 @@ func (s *Store) TrimExperimentCounted(ctx context.Context, before time.Time) (in
 	}
 	return tag.RowsAffected(), nil
 }
+
+// PutPositionCounts implements store.Experiments.
+func (s *Store) PutPositionCounts(ctx context.Context, replica string, counts []byte, fitted time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO experiment_positions (shop, replica, counts, fitted_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (shop, replica) DO UPDATE SET counts = EXCLUDED.counts, fitted_at = EXCLUDED.fitted_at`, s.shop, replica, string(counts), fitted.UTC())
+	if err != nil {
+		return fmt.Errorf("store the position counts of replica %s: %w", replica, err)
+	}
+	return nil
+}
+
+// PositionCounts implements store.Experiments.
+func (s *Store) PositionCounts(ctx context.Context, since time.Time) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT counts::text FROM experiment_positions WHERE shop = $1 AND fitted_at >= $2 ORDER BY replica`, s.shop, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("read the replicas' position counts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("read the replicas' position counts: %w", err)
+	}
+	return out, nil
+}
