@@ -22,9 +22,12 @@ import (
 //   - Definitions are written to the store when created, stopped or
 //     shipped, and every replica reads them back every FlushEvery.
 //   - Each replica counts what it sees as deltas (exposures of the answers
-//     it served; clicks on answers it served; carts and purchases of
-//     shoppers it exposed) and adds them to the store every FlushEvery. An
-//     event reaches every replica (the change feed), so a delta counting an
+//     it served; clicks, carts and purchases on answers of an experiment,
+//     which the request id names whichever replica served them
+//     (attribution.go); carts and purchases of shoppers it exposed) and
+//     adds them to the store: an event batch's before the batch is
+//     acknowledged (or right after, with CountAfterAck), exposures every
+//     pushEvery. An event reaches every replica (the change feed), so a delta counting an
 //     event carries a key (the request id, item and type; or the event's
 //     sequence number): the store adds a key once, whichever replica comes
 //     first.
