@@ -193,3 +193,39 @@ func TestTaggedAnswerBeforeTheStartIsNotAttributed(t *testing.T) {
 		t.Fatalf("an answer from before the start: %+v, want no experiment", imp)
 	}
 }
+
+// Attribution reads request ids clients send back: any string is
+// answered without a panic, and only a valid id made by this manager
+// (or one passing its 16-bit check) says anything, with a known surface
+// code and a variant an id can carry.
+func FuzzAttribution(f *testing.F) {
+	dir := f.TempDir()
+	imp, err := impressions.Open(dir+"/imp.db", impressions.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer imp.Close()
+	m, err := Open(Options{Path: dir + "/exp.db", Impressions: imp})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer m.Close()
+	f.Add(m.NewRequestID("recommend", Assignment{Experiment: "exp_1", Index: 1}))
+	f.Add(m.NewRequestID("storefront_recent", Assignment{}))
+	f.Add(reqid.New())
+	f.Add("")
+	f.Add("zz")
+	f.Add("0123456789ABCDEF01234567")
+	f.Fuzz(func(t *testing.T, id string) {
+		tg, ok := m.Attribution(id)
+		if !ok {
+			return
+		}
+		if !reqid.Valid(id) || tg.Variant < -1 || tg.Variant > maxTaggedVariant {
+			t.Fatalf("Attribution(%q) = %+v from an invalid id", id, tg)
+		}
+		if tg.Surface != "" && surfaceCode(tg.Surface) == 0 {
+			t.Fatalf("Attribution(%q): unknown surface %q", id, tg.Surface)
+		}
+	})
+}
