@@ -130,6 +130,26 @@ func TestClickOnAnotherReplicasAnswerCountsAtOnce(t *testing.T) {
 	want(b, 1)
 }
 
+// A purchase without a request id, sent to a replica that never exposed
+// the shopper, counts there before the event is acknowledged: the
+// replica reads the shopper's exposure on another replica from the store.
+func TestPurchaseOfAShopperExposedElsewhereCountsAtOnce(t *testing.T) {
+	a, b, e := twoReplicas(t)
+	as, _ := a.Serve("recommend", "u5")
+	a.Shown(impressions.Impression{RequestID: a.NewRequestID("recommend", as), Surface: "recommend", UserID: "u5", Experiment: as.Experiment, Variant: as.Variant, Items: []string{"i1"}}, "u5")
+	if err := a.pushQueued(context.Background()); err != nil { // what Run does every 200 ms
+		t.Fatal(err)
+	}
+	b.EventsAppended([]events.Event{{Seq: 7, UserID: "u5", ItemID: "i1", Type: events.Purchase, Timestamp: a.now()}})
+	r, err := b.Results(e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := r.Variants[as.Index]; v.Users != 1 || v.Exposures != 1 || v.Orders != 1 || v.Revenue != 10 {
+		t.Fatalf("results on b right after the purchase: %+v; want u5 with one exposure and one order of 10", v)
+	}
+}
+
 // With CountAfterAck a replica adds what an event batch counts from Run,
 // right after EventsAppended returns: the other replica's results count
 // it without any results request or flush on the receiving one.

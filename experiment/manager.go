@@ -543,6 +543,9 @@ func (m *Manager) countEvents(evs []events.Event) (counted bool) {
 		}
 	}
 	cut := m.attributionCut()
+	if m.shared != nil && !m.afterAck {
+		m.learnUnits(evs)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range evs {

@@ -365,3 +365,54 @@ func (m *Manager) fitsAcrossReplicas(ctx context.Context, fits map[string]impres
 	}
 	return out, nil
 }
+
+// learnUnits reads from the shared store the shoppers of evs' carts and
+// purchases that this replica has not exposed in a running A/B experiment
+// but another replica has, so that it counts them before the events are
+// acknowledged (an event without a request id is attributed by its
+// shopper's first exposure, which may have been on another replica). One
+// read per running experiment with such shoppers; a failed read leaves
+// them to the replica that exposed them (it hears the events too).
+func (m *Manager) learnUnits(evs []events.Event) {
+	want := map[string][]string{} // experiment → unknown units
+	m.mu.RLock()
+	for _, x := range m.exps {
+		if x.Status != Running || x.Method == MethodInterleave {
+			continue
+		}
+		us := m.units[x.ID]
+		seen := map[string]bool{}
+		for _, e := range evs {
+			if e.Type != events.AddToCart && e.Type != events.Purchase {
+				continue
+			}
+			for _, id := range []string{e.UserID, e.SessionID} {
+				if id == "" {
+					continue
+				}
+				if p := m.ps.Of(id); us[p] == nil && !seen[p] {
+					seen[p] = true
+					want[x.ID] = append(want[x.ID], p)
+				}
+			}
+		}
+	}
+	m.mu.RUnlock()
+	for exp, units := range want {
+		ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
+		outs, err := m.shared.ExperimentUnits(ctx, exp, units)
+		cancel()
+		if err != nil {
+			m.log.Warn("reading shoppers exposed by other replicas failed; they count there", "experiment", exp, "error", err)
+			continue
+		}
+		m.mu.Lock()
+		us := m.unitsOf(exp)
+		for _, o := range outs {
+			if us[o.Unit] == nil {
+				us[o.Unit] = &unit{Variant: o.Variant, First: o.First}
+			}
+		}
+		m.mu.Unlock()
+	}
+}

@@ -44,6 +44,9 @@ type Experiments interface {
 	// AddExperimentOutcomes adds the deltas in one transaction. A unit's
 	// Variant is the one of its first delta and First the earliest.
 	AddExperimentOutcomes(ctx context.Context, deltas []ExperimentDelta) error
+	// ExperimentUnits returns the outcomes of the named units in one
+	// experiment (those it has).
+	ExperimentUnits(ctx context.Context, experiment string, units []string) ([]ExperimentOutcome, error)
 	// ExperimentOutcomes returns every unit's outcome in one experiment.
 	ExperimentOutcomes(ctx context.Context, experiment string) ([]ExperimentOutcome, error)
 	// ForgetExperimentUnits deletes the outcomes of units in every

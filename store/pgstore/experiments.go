@@ -99,8 +99,22 @@ func (s *Store) AddExperimentOutcomes(ctx context.Context, deltas []store.Experi
 
 // ExperimentOutcomes implements store.Experiments.
 func (s *Store) ExperimentOutcomes(ctx context.Context, experiment string) ([]store.ExperimentOutcome, error) {
+	return s.outcomes(ctx, experiment, nil)
+}
+
+// ExperimentUnits implements store.Experiments.
+func (s *Store) ExperimentUnits(ctx context.Context, experiment string, units []string) ([]store.ExperimentOutcome, error) {
+	if len(units) == 0 {
+		return nil, nil
+	}
+	return s.outcomes(ctx, experiment, units)
+}
+
+// outcomes reads an experiment's outcomes: of every unit (units nil) or
+// of the named ones.
+func (s *Store) outcomes(ctx context.Context, experiment string, units []string) ([]store.ExperimentOutcome, error) {
 	rows, err := s.pool.Query(ctx, `SELECT unit, variant, first_at, exposures, clicks, carts, orders, revenue, credit_a, credit_b
-		FROM experiment_outcomes WHERE shop = $1 AND experiment = $2`, s.shop, experiment)
+		FROM experiment_outcomes WHERE shop = $1 AND experiment = $2 AND ($3::text[] IS NULL OR unit = ANY($3))`, s.shop, experiment, units)
 	if err != nil {
 		return nil, fmt.Errorf("read the outcomes of experiment %s: %w", experiment, err)
 	}
