@@ -220,6 +220,10 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	// popular and trending count clicks weighted by the inverse of their
 	// position's examination on the surface that showed them (issue 15)
 	a.svc.SetPositionWeight(a.exp.EventPositionWeight)
+	if cfg.Training.PositionWeights {
+		// and, when asked, so do the trained models (decision 0049)
+		a.rt.Options.Preprocess.PositionWeight = a.exp.EventPositionWeight
+	}
 	a.srv.AddPrivacyRoutes()
 	var mode search.Mode
 	if a.ix, mode, err = wire.NewSearchIndex(ctx, cfg, a.log, a.st); err != nil {
@@ -637,7 +641,7 @@ func (a *Aisle) openExperiments() error {
 	// on a store several replicas share (PostgreSQL), so are the experiments
 	shared, _ := a.eng.Store().(store.Experiments)
 	if a.exp, err = experiment.Open(experiment.Options{Path: filepath.Join(a.cfg.Data, "experiments.db"), Impressions: a.imp, Logger: a.log, Shared: shared,
-		ExploreShare: a.cfg.Experiments.ExploreShare,
+		ExploreShare: a.cfg.Experiments.ExploreShare, CountAfterAck: a.cfg.Experiments.CountAfterAck,
 		Price: func(ctx context.Context, id string) (float64, bool) {
 			it, err := a.eng.Store().GetItem(ctx, id)
 			if err != nil || it.Price == nil {

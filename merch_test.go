@@ -26,7 +26,7 @@ func serveAt(t *testing.T, dir string) (url string, stop func()) {
 
 // call sends a JSON request and decodes a JSON answer into out (when not
 // nil); it fails the test on another status than want.
-func call(t *testing.T, method, url, body string, want int, out any) {
+func call(t testing.TB, method, url, body string, want int, out any) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {

@@ -132,14 +132,19 @@ type served struct {
 // serve assigns an answer of surface for a shopper (user or session; both
 // may be empty: the answer is still logged, outside any experiment).
 func (s *Server) serve(surface, user, session string) *served {
-	sv := &served{id: reqid.New(), surface: surface, user: user, session: session, unit: user}
+	sv := &served{surface: surface, user: user, session: session, unit: user}
 	if sv.unit == "" {
 		sv.unit = session
 	}
-	if s.exp != nil {
-		sv.as, _ = s.exp.Serve(surface, sv.unit)
-		sv.explore = s.exp.Explore
+	if s.exp == nil {
+		sv.id = reqid.New()
+		return sv
 	}
+	sv.as, _ = s.exp.Serve(surface, sv.unit)
+	sv.explore = s.exp.Explore
+	// the id carries the surface and variant, so that any replica
+	// attributes what follows it (experiment.Manager.Attribution)
+	sv.id = s.exp.NewRequestID(surface, sv.as)
 	return sv
 }
 

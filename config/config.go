@@ -173,6 +173,14 @@ type Experiments struct {
 	// a shop should choose (and which would make every check of an
 	// answer's order random).
 	ExploreShare float64 `yaml:"explore_share"`
+	// CountAfterAck, on a store several replicas share, has the replica
+	// that receives an event batch add what the batch counts in running
+	// experiments to the store right after acknowledging it (results on
+	// other replicas lag by about one transaction) instead of before (the
+	// default: results agree on every replica at the acknowledgement, and
+	// a batch that counts something waits one more PostgreSQL transaction;
+	// decision 0049).
+	CountAfterAck bool `yaml:"count_after_ack"`
 }
 
 // Images points search by image at an image embedder: an
@@ -483,6 +491,12 @@ type Training struct {
 	HalfLife           time.Duration  `yaml:"half_life"`             // time decay; 0 disables
 	MinUserItems       int            `yaml:"min_user_items"`        // k-core; 0 disables
 	MinItemUsers       int            `yaml:"min_item_users"`
+	// PositionWeights multiplies the training weight of an event that
+	// carries a request id and a position by the clipped inverse
+	// propensity of that position on the surface that showed it, when the
+	// surface has a trusted fit (experiments.explore_share; the popular
+	// list's weight, decision 0043); off by default (decision 0049).
+	PositionWeights bool `yaml:"position_weights"`
 	// BackgroundModels are trained by the server after the fast Models,
 	// in the background, once the data passes their checks (sasrec: enough
 	// users with time-ordered histories and an order that predicts the

@@ -50,8 +50,12 @@ type Options struct {
 	// position can be estimated free of the ranking's confounding
 	// (impressions.Explores; 0: none).
 	ExploreShare float64
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// CountAfterAck, with Shared, adds what an event batch counts to the
+	// shared store in the background right after EventsAppended returns,
+	// instead of before (config experiments.count_after_ack).
+	CountAfterAck bool
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // unit is what one shopper did inside one experiment.
@@ -81,13 +85,17 @@ var (
 // do and computes results. It is an engine listener (EventsAppended).
 // Its methods are safe for concurrent use.
 type Manager struct {
-	db    *bolt.DB
-	ps    impressions.Pseudonym // units are stored by pseudonym, never by id
-	imp   *impressions.Log
-	price func(ctx context.Context, itemID string) (float64, bool)
-	now   func() time.Time
-	log   *slog.Logger
-	every time.Duration
+	db *bolt.DB
+	ps impressions.Pseudonym // units are stored by pseudonym, never by id
+	// tagKey checks the attribution request ids carry (attribution.go)
+	tagKey []byte
+	// replica names this data directory's counts in the shared store
+	replica string
+	imp     *impressions.Log
+	price   func(ctx context.Context, itemID string) (float64, bool)
+	now     func() time.Time
+	log     *slog.Logger
+	every   time.Duration
 	// explore: the share of recommendation answers shuffled (Explore)
 	explore float64
 
@@ -102,10 +110,15 @@ type Manager struct {
 	// shared: the store of several replicas (nil: this file only); deltas
 	// queued for it (exposed: index of a unit's exposure delta), and the
 	// units of deleted shoppers to forget there
-	shared  store.Experiments
-	deltas  []store.ExperimentDelta
-	exposed map[string]int
-	forgot  []string
+	shared store.Experiments
+	pushMu sync.Mutex // one push to the shared store at a time
+	// afterAck: push counted events from Run (kick) rather than in
+	// EventsAppended
+	afterAck bool
+	kick     chan struct{}
+	deltas   []store.ExperimentDelta
+	exposed  map[string]int
+	forgot   []string
 
 	// pos holds the examination propensities fitted from the impression
 	// log, per surface ("" for all): map[string]impressions.Propensities
@@ -121,7 +134,7 @@ func Open(opts Options) (*Manager, error) {
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
 		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{},
-		explore: opts.ExploreShare}
+		explore: opts.ExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1)}
 	if opts.ExploreShare < 0 || opts.ExploreShare > 1 || math.IsNaN(opts.ExploreShare) {
 		return nil, fmt.Errorf("experiment: explore share %v: want 0 … 1", opts.ExploreShare)
 	}
@@ -179,6 +192,16 @@ func Open(opts Options) (*Manager, error) {
 		if err := tx.Bucket(bSeen).ForEach(func(k, _ []byte) error { m.seen[string(k)] = true; return nil }); err != nil {
 			return err
 		}
+		if v := tx.Bucket(bPos).Get([]byte("replica")); len(v) > 0 {
+			m.replica = string(v)
+		} else {
+			var r [8]byte
+			rand.Read(r[:])
+			m.replica = hex.EncodeToString(r[:])
+			if err := tx.Bucket(bPos).Put([]byte("replica"), []byte(m.replica)); err != nil {
+				return err
+			}
+		}
 		if v := tx.Bucket(bPos).Get([]byte("pbm")); v != nil {
 			var fits map[string]impressions.Propensities
 			if json.Unmarshal(v, &fits) == nil {
@@ -206,6 +229,7 @@ func Open(opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("load the experiments shared by the replicas: %w", err)
 		}
 	}
+	m.tagKey = m.ps.Derive(tagKeyLabel) // the shared key's on a shared store
 	return m, nil
 }
 
@@ -453,6 +477,29 @@ func (m *Manager) Impressions() *impressions.Log { return m.imp }
 // and item when they carry a request id). A purchase's revenue is its
 // quantity (value, default 1) times the item's price when it arrives.
 func (m *Manager) EventsAppended(evs []events.Event) {
+	if !m.countEvents(evs) || m.shared == nil {
+		return
+	}
+	if m.afterAck {
+		select { // Run pushes them at once
+		case m.kick <- struct{}{}:
+		default:
+		}
+		return
+	}
+	// on a shared store, what they count is added before the events are
+	// acknowledged (this runs inside their append), so results on every
+	// replica count them as soon as the shop has its answer
+	ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
+	defer cancel()
+	if err := m.pushShared(ctx); err != nil {
+		m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
+	}
+}
+
+// countEvents attributes evs (EventsAppended) and reports whether it
+// counted any.
+func (m *Manager) countEvents(evs []events.Event) (counted bool) {
 	type found struct {
 		imp impressions.Impression
 		ok  bool
@@ -469,6 +516,13 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 			imp, ok, err := m.imp.Get(e.RequestID)
 			if err != nil {
 				m.log.Warn("attribution: cannot read the impression", "request_id", e.RequestID, "error", err)
+			}
+			if !ok {
+				// served by another replica (or dropped from the log):
+				// the id itself says where and in which variant
+				m.mu.RLock()
+				imp, ok = m.taggedImpression(e.RequestID)
+				m.mu.RUnlock()
 			}
 			imps[e.RequestID] = found{imp, ok}
 		}
@@ -489,6 +543,9 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 		}
 	}
 	cut := m.attributionCut()
+	if m.shared != nil && !m.afterAck {
+		m.learnUnits(evs)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range evs {
@@ -509,11 +566,17 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 				id = m.ps.Of(e.SessionID)
 				u = us[id]
 			}
+			f := imps[e.RequestID]
+			inExp := f.ok && f.imp.Experiment == x.ID
+			if u == nil && inExp {
+				// an answer of the experiment served to a shopper this
+				// replica has not exposed (another replica served it):
+				// the shopper is in the answer's variant from its time
+				u, id = m.unitFromAnswer(x, f.imp, e)
+			}
 			if u == nil || e.Timestamp.Before(u.First.Add(-time.Minute)) {
 				continue
 			}
-			f := imps[e.RequestID]
-			inExp := f.ok && f.imp.Experiment == x.ID
 			if e.RequestID != "" {
 				k := x.ID + "\x00" + e.RequestID + "\x00" + e.ItemID + "\x00" + string(e.Type)
 				if m.seen[k] {
@@ -555,8 +618,32 @@ func (m *Manager) EventsAppended(evs []events.Event) {
 			u.CreditB += d.CreditB
 			m.markDirty(x.ID, id)
 			m.addDelta(d)
+			counted = true
 		}
 	}
+	return counted
+}
+
+// unitFromAnswer adds the unit of event e (its user, else its session) to
+// experiment x in the variant of imp, an answer of x served elsewhere,
+// first exposed at the answer's time; nil when the variant is not x's A/B
+// variant (interleaving credits only the replica holding the teams).
+// m.mu is held.
+func (m *Manager) unitFromAnswer(x *Experiment, imp impressions.Impression, e events.Event) (*unit, string) {
+	i, ok := x.Variant(imp.Variant)
+	if !ok || x.Method == MethodInterleave {
+		return nil, ""
+	}
+	id := m.ps.Of(e.UserID)
+	if id == "" {
+		id = m.ps.Of(e.SessionID)
+	}
+	if id == "" {
+		return nil, ""
+	}
+	u := &unit{Variant: i, First: imp.Time}
+	m.unitsOf(x.ID)[id] = u
+	return u, id
 }
 
 // ItemsUpserted, ItemsDeleted and UserDeleted complete engine.Listener.
@@ -593,8 +680,22 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer snap.Stop()
 	fit := time.NewTimer(time.Minute) // then hourly
 	defer fit.Stop()
+	var push <-chan time.Time // on a shared store: exposures within pushEvery
+	if m.shared != nil {
+		t := time.NewTicker(pushEvery)
+		defer t.Stop()
+		push = t.C
+	}
 	for {
 		select {
+		case <-m.kick:
+			if err := m.pushQueued(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
+			}
+		case <-push:
+			if err := m.pushQueued(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("adding experiment outcomes to the shared store failed; will retry", "error", err)
+			}
 		case <-ctx.Done():
 			m.snapshot()
 			return m.Flush()
@@ -621,9 +722,18 @@ func (m *Manager) Run(ctx context.Context) error {
 // PositionWeight and writes them to the store. Run does it a minute after
 // the start and then hourly.
 func (m *Manager) FitPositions(ctx context.Context) error {
-	fits, err := m.imp.Fit(ctx, impressions.FitOptions{})
+	fits, err := m.imp.Fit(ctx, impressions.FitOptions{MinExploredViews: minExploredViews})
 	if err != nil {
 		return err
+	}
+	if m.shared != nil {
+		// the explored answers of every replica, so that all weigh alike
+		merged, err := m.fitsAcrossReplicas(ctx, fits)
+		if err != nil {
+			m.log.Warn("sharing the position fit with the other replicas failed; this replica's own fit is used", "error", err)
+		} else {
+			fits = merged
+		}
 	}
 	b, err := json.Marshal(fits)
 	if err != nil {
@@ -648,6 +758,10 @@ func (m *Manager) PositionFits() map[string]impressions.Propensities {
 	}
 	return *fits
 }
+
+// minExploredViews is how many views in explored answers a position
+// needs for its own θ (impressions.FitOptions.MinExploredViews).
+const minExploredViews = 100
 
 // minListsForSurface is how many answers of a surface its fit needs
 // before PositionWeight uses it.
@@ -696,6 +810,11 @@ func (m *Manager) PositionWeight(surface string, pos int) float64 {
 func (m *Manager) EventPositionWeight(e events.Event) float64 {
 	if e.Position < 1 || e.RequestID == "" || m.pos.Load() == nil {
 		return 1
+	}
+	// the surface the id carries, the same on every replica; else the
+	// one the impression log holds (ids made before they carried it)
+	if t, ok := m.Attribution(e.RequestID); ok && t.Surface != "" {
+		return m.PositionWeight(t.Surface, e.Position)
 	}
 	imp, ok, err := m.imp.Get(e.RequestID)
 	if err != nil || !ok {

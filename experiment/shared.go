@@ -22,9 +22,12 @@ import (
 //   - Definitions are written to the store when created, stopped or
 //     shipped, and every replica reads them back every FlushEvery.
 //   - Each replica counts what it sees as deltas (exposures of the answers
-//     it served; clicks on answers it served; carts and purchases of
-//     shoppers it exposed) and adds them to the store every FlushEvery. An
-//     event reaches every replica (the change feed), so a delta counting an
+//     it served; clicks, carts and purchases on answers of an experiment,
+//     which the request id names whichever replica served them
+//     (attribution.go); carts and purchases of shoppers it exposed) and
+//     adds them to the store: an event batch's before the batch is
+//     acknowledged (or right after, with CountAfterAck), exposures every
+//     pushEvery. An event reaches every replica (the change feed), so a delta counting an
 //     event carries a key (the request id, item and type; or the event's
 //     sequence number): the store adds a key once, whichever replica comes
 //     first.
@@ -144,16 +147,51 @@ func eventKey(e events.Event) string {
 	return fmt.Sprint("t:", e.UserID, "\x1f", e.SessionID, "\x1f", e.ItemID, "\x1f", e.Type, "\x1f", e.Timestamp.UnixNano())
 }
 
+// pushEvery is how often a replica on a shared store adds its queued
+// exposures (and anything else queued) to the store; events add what they
+// count at once (EventsAppended).
+const pushEvery = 200 * time.Millisecond
+
+// pushTimeout bounds adding the outcomes of an event batch to the shared
+// store while the batch waits for its acknowledgement.
+const pushTimeout = 2 * time.Second
+
 // flushShared adds the queued deltas and forgets the queued units in the
-// shared store, then reads its definitions. Deltas that could not be
-// added are queued again.
+// shared store (pushShared), then reads its definitions.
 func (m *Manager) flushShared(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	if err := m.pushShared(ctx); err != nil {
+		return err
+	}
+	return m.syncDefs(ctx)
+}
+
+// pushQueued is pushShared when anything is queued.
+func (m *Manager) pushQueued(ctx context.Context) error {
+	m.mu.RLock()
+	n := len(m.deltas) + len(m.forgot)
+	m.mu.RUnlock()
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	return m.pushShared(ctx)
+}
+
+// pushShared adds the queued deltas and forgets the queued units in the
+// shared store. Deltas that could not be added are queued again. Pushes
+// run one at a time, so one that returns has seen every delta queued
+// before it reach the store (a results request's push waits for the one
+// in flight).
+func (m *Manager) pushShared(ctx context.Context) error {
+	m.pushMu.Lock()
+	defer m.pushMu.Unlock()
 	m.mu.Lock()
 	deltas, forgot := m.deltas, m.forgot
 	m.deltas, m.forgot, m.exposed = nil, nil, map[string]int{}
 	m.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	defer cancel()
 	err := m.shared.AddExperimentOutcomes(ctx, deltas)
 	if err == nil {
 		err = m.shared.ForgetExperimentUnits(ctx, forgot)
@@ -168,7 +206,7 @@ func (m *Manager) flushShared(ctx context.Context) error {
 		m.mu.Unlock()
 		return err
 	}
-	return m.syncDefs(ctx)
+	return nil
 }
 
 // sharedUnits returns the outcomes of every unit of an experiment from
@@ -235,4 +273,146 @@ func (m *Manager) sharedSeries(id string) ([]Point, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// positionCounts is what a replica shares of its fit of the positions:
+// per surface, the answers it read and the views and clicks per position
+// of its explored ones (additive across replicas, unlike an EM fit).
+type positionCounts map[string]surfaceCounts
+
+type surfaceCounts struct {
+	Lists    int     `json:"lists"`
+	Explored int     `json:"explored"`
+	Views    []int64 `json:"views"`
+	Clicks   []int64 `json:"clicks"`
+}
+
+// sharedFitWindow is how old another replica's counts may be and still
+// count (fits are hourly: a replica gone for longer no longer does).
+const sharedFitWindow = 3 * time.Hour
+
+// fitsAcrossReplicas writes this replica's counts of its explored answers
+// to the shared store and returns fits whose θ, for every surface with at
+// least impressions.MinExplored explored answers over all the replicas
+// fitted within sharedFitWindow, comes from their summed views and clicks
+// (Method "randomised"): the same on every replica, so each weighs a click
+// alike. EM fits (search without exploration) stay this replica's own.
+func (m *Manager) fitsAcrossReplicas(ctx context.Context, fits map[string]impressions.Propensities) (map[string]impressions.Propensities, error) {
+	own := positionCounts{}
+	for s, f := range fits {
+		if s != "" && f.Explored > 0 {
+			own[s] = surfaceCounts{Lists: f.Lists, Explored: f.Explored, Views: f.ExploredViews, Clicks: f.ExploredClicks}
+		}
+	}
+	b, err := json.Marshal(own)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	now := m.now()
+	if err := m.shared.PutPositionCounts(ctx, m.replica, b, now); err != nil {
+		return nil, err
+	}
+	raw, err := m.shared.PositionCounts(ctx, now.Add(-sharedFitWindow))
+	if err != nil {
+		return nil, err
+	}
+	sum := positionCounts{}
+	for _, r := range raw {
+		var pc positionCounts
+		if err := json.Unmarshal(r, &pc); err != nil {
+			m.log.Warn("a replica's position counts cannot be read; skipped", "error", err)
+			continue
+		}
+		for s, c := range pc {
+			t := sum[s]
+			t.Lists += c.Lists
+			t.Explored += c.Explored
+			for k := range max(len(c.Views), len(c.Clicks)) {
+				if k >= len(t.Views) {
+					t.Views, t.Clicks = append(t.Views, 0), append(t.Clicks, 0)
+				}
+				if k < len(c.Views) {
+					t.Views[k] += c.Views[k]
+				}
+				if k < len(c.Clicks) {
+					t.Clicks[k] += c.Clicks[k]
+				}
+			}
+			sum[s] = t
+		}
+	}
+	out := maps.Clone(fits)
+	if out == nil {
+		out = map[string]impressions.Propensities{}
+	}
+	for s, c := range sum {
+		if c.Explored < impressions.MinExplored {
+			continue
+		}
+		th := impressions.ThetaFromExplored(c.Views, c.Clicks, minExploredViews)
+		if th == nil {
+			continue
+		}
+		f := out[s]
+		if f.Method == "em" {
+			f.EMTheta = f.Theta // this replica's own EM fit, for comparison
+		}
+		f.Theta, f.ThetaSE, f.Method = th, impressions.ThetaSE(c.Views, c.Clicks), "randomised"
+		f.Lists, f.Explored, f.ExploredViews, f.ExploredClicks, f.Fitted = c.Lists, c.Explored, c.Views, c.Clicks, now
+		out[s] = f
+	}
+	return out, nil
+}
+
+// learnUnits reads from the shared store the shoppers of evs' carts and
+// purchases that this replica has not exposed in a running A/B experiment
+// but another replica has, so that it counts them before the events are
+// acknowledged (an event without a request id is attributed by its
+// shopper's first exposure, which may have been on another replica). One
+// read per running experiment with such shoppers; a failed read leaves
+// them to the replica that exposed them (it hears the events too).
+func (m *Manager) learnUnits(evs []events.Event) {
+	want := map[string][]string{} // experiment → unknown units
+	m.mu.RLock()
+	for _, x := range m.exps {
+		if x.Status != Running || x.Method == MethodInterleave {
+			continue
+		}
+		us := m.units[x.ID]
+		seen := map[string]bool{}
+		for _, e := range evs {
+			if e.Type != events.AddToCart && e.Type != events.Purchase {
+				continue
+			}
+			for _, id := range []string{e.UserID, e.SessionID} {
+				if id == "" {
+					continue
+				}
+				if p := m.ps.Of(id); us[p] == nil && !seen[p] {
+					seen[p] = true
+					want[x.ID] = append(want[x.ID], p)
+				}
+			}
+		}
+	}
+	m.mu.RUnlock()
+	for exp, units := range want {
+		ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
+		outs, err := m.shared.ExperimentUnits(ctx, exp, units)
+		cancel()
+		if err != nil {
+			m.log.Warn("reading shoppers exposed by other replicas failed; they count there", "experiment", exp, "error", err)
+			continue
+		}
+		m.mu.Lock()
+		us := m.unitsOf(exp)
+		for _, o := range outs {
+			if us[o.Unit] == nil {
+				us[o.Unit] = &unit{Variant: o.Variant, First: o.First}
+			}
+		}
+		m.mu.Unlock()
+	}
 }

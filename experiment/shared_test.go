@@ -195,3 +195,58 @@ func TestReplicasShareTheRunningPValueAndTheSeries(t *testing.T) {
 		t.Fatalf("after the trim: %+v, %v", r.Variants, err)
 	}
 }
+
+// The examination fit is shared: each replica writes the counts of its own
+// explored answers, and every replica fits θ from the sum, so all weigh a
+// click by the same propensities. 600 explored popular answers on each
+// replica: alone, fewer than the 1,000 a surface needs to be trusted;
+// together, trusted on both, with the same θ (2 and 4 of every 4 answers
+// clicked at positions 2 and 3 against 4 at position 1: θ 0.5, 0.25).
+func TestReplicasShareThePositionFit(t *testing.T) {
+	a, b, _ := twoReplicas(t)
+	items := []string{"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7", "i8", "i9"}
+	show := func(m *Manager, n int) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- m.imp.Run(ctx) }()
+		for i := range n {
+			id := reqid.New()
+			m.Shown(impressions.Impression{RequestID: id, Surface: "popular", Items: items, Explored: true}, "")
+			for k := 1; k <= 3; k++ {
+				if i%(1<<(k-1)) == 0 {
+					m.imp.Click(id, k)
+				}
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	show(a, 600)
+	show(b, 600)
+	ctx := context.Background()
+	if err := a.FitPositions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := a.Propensities("popular"); p != nil {
+		t.Fatalf("a trusts a fit of 600 answers before b shared its own: %+v", p)
+	}
+	for _, m := range []*Manager{b, a} {
+		if err := m.FitPositions(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pa, pb := a.Propensities("popular"), b.Propensities("popular")
+	if pa == nil || pb == nil {
+		t.Fatalf("after both shared: a %+v, b %+v; want a trusted fit on both", pa, pb)
+	}
+	if pa.Lists != 1200 || pa.Explored != 1200 || !reflect.DeepEqual(pa.Theta, pb.Theta) || pa.Theta[1] != 0.5 || pa.Theta[2] != 0.25 {
+		t.Fatalf("a: %d lists, θ %v; b: θ %v; want 1200 lists and the same θ (1, 0.5, 0.25, …) on both", pa.Lists, pa.Theta, pb.Theta)
+	}
+	ev := events.Event{Type: events.Click, ItemID: "i2", RequestID: a.NewRequestID("popular", Assignment{}), Position: 3}
+	if wa, wb := a.EventPositionWeight(ev), b.EventPositionWeight(ev); wa != 4 || wb != 4 {
+		t.Fatalf("weight of a click at position 3 of a popular answer: %v on a, %v on b; want 4 on both", wa, wb)
+	}
+}

@@ -22,6 +22,7 @@ package impressions
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -116,6 +117,14 @@ func (p Pseudonym) Of(id string) string {
 	h.Write([]byte(id))
 	var sum [sha256.Size]byte
 	return "h:" + hex.EncodeToString(h.Sum(sum[:0])[:12])
+}
+
+// Derive returns a key for another use of the pseudonym's secret:
+// HMAC-SHA256 of label under it (so the key itself never leaves).
+func (p Pseudonym) Derive(label string) []byte {
+	h := hmac.New(sha256.New, p.key)
+	h.Write([]byte(label))
+	return h.Sum(nil)
 }
 
 // Log is the impression log. Its methods are safe for concurrent use.

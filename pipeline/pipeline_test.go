@@ -70,6 +70,20 @@ func TestPreprocessDropsWhatItsRulesSay(t *testing.T) {
 					t.Fatalf("weights %v report %+v", ds.Weights, d.Report)
 				}
 			}},
+		{"position weights multiply", func(p *Preprocess) {
+			p.PositionWeight = func(e events.Event) float64 { return []float64{1, 1, 4, math.Inf(1), -1}[e.Position] }
+		}, func() []events.Event {
+			at := func(e events.Event, pos int) events.Event { e.Position = pos; return e }
+			// i0: a view (1) and a click at position 2 (2×4); i1: clicks
+			// whose weight function says nothing usable (∞, −1) weigh 1
+			return []events.Event{ev("u", "i0", events.View, 0, ""), at(ev("u", "i0", events.Click, 100, ""), 2),
+				at(ev("u", "i1", events.Click, 200, ""), 3), at(ev("u", "i1", events.Click, 300, ""), 4)}
+		}(),
+			func(t *testing.T, d *Data) {
+				if ds := d.Implicit; len(ds.Weights) != 2 || ds.Weights[0] != 9 || ds.Weights[1] != 4 {
+					t.Fatalf("weights %v, want [9 4]", ds.Weights)
+				}
+			}},
 		{"searches and unknown items", nil, []events.Event{{UserID: "u", Type: events.Search, Query: "q", Timestamp: t0}, ev("u", "gone", events.View, 0, ""), ev("u", "i0", events.View, 0, "")},
 			func(t *testing.T, d *Data) {
 				if d.Report.NoItem != 1 || d.Report.UnknownItem != 1 || d.Report.Interactions != 1 {

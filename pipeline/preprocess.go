@@ -49,6 +49,11 @@ type Preprocess struct {
 	// MinUserItems and MinItemUsers apply k-core filtering (repeated until
 	// stable); 0 disables it.
 	MinUserItems, MinItemUsers int
+	// PositionWeight, when set, multiplies the weight of each event: the
+	// inverse propensity of the position it was shown at (training's
+	// position correction, experiment.Manager.EventPositionWeight behind
+	// training.position_weights); nil weighs every event 1.
+	PositionWeight func(events.Event) float64
 }
 
 // DefaultPreprocess returns the defaults: view 1, click 2, add_to_cart 4,
@@ -120,6 +125,7 @@ type rawEvent struct {
 	typ     uint8
 	value   float32
 	ts      int64
+	pw      float32 // Preprocess.PositionWeight (1 without)
 }
 
 // Data is the outcome of preprocessing.
@@ -203,7 +209,13 @@ func (p Preprocess) Build(ctx context.Context, items []catalog.Item, scan func(f
 		}
 		ts := e.Timestamp.Unix()
 		newest = max(newest, ts)
-		perUser[u] = append(perUser[u], rawEvent{item: it, session: s, typ: typeOf(e.Type), value: v, ts: ts})
+		pw := float32(1)
+		if p.PositionWeight != nil {
+			if w := p.PositionWeight(e); w > 0 && !math.IsInf(w, 0) {
+				pw = float32(w)
+			}
+		}
+		perUser[u] = append(perUser[u], rawEvent{item: it, session: s, typ: typeOf(e.Type), value: v, ts: ts, pw: pw})
 		return nil
 	})
 	if err != nil {
@@ -253,6 +265,7 @@ func (p Preprocess) Build(ctx context.Context, items []catalog.Item, scan func(f
 			if w <= 0 {
 				continue
 			}
+			w *= float64(e.pw)
 			if p.HalfLife > 0 {
 				age := float64(newest-e.ts) / p.HalfLife.Seconds()
 				w *= math.Exp2(-age)

@@ -44,6 +44,9 @@ type Experiments interface {
 	// AddExperimentOutcomes adds the deltas in one transaction. A unit's
 	// Variant is the one of its first delta and First the earliest.
 	AddExperimentOutcomes(ctx context.Context, deltas []ExperimentDelta) error
+	// ExperimentUnits returns the outcomes of the named units in one
+	// experiment (those it has).
+	ExperimentUnits(ctx context.Context, experiment string, units []string) ([]ExperimentOutcome, error)
 	// ExperimentOutcomes returns every unit's outcome in one experiment.
 	ExperimentOutcomes(ctx context.Context, experiment string) ([]ExperimentOutcome, error)
 	// ForgetExperimentUnits deletes the outcomes of units in every
@@ -67,4 +70,9 @@ type Experiments interface {
 	// deleted. The caller no longer counts events older than t, so their
 	// keys are not needed.
 	TrimExperimentCounted(ctx context.Context, before time.Time) (int64, error)
+	// PutPositionCounts stores one replica's counts of the positions of
+	// its explored answers (JSON), replacing its earlier ones.
+	PutPositionCounts(ctx context.Context, replica string, counts []byte, fitted time.Time) error
+	// PositionCounts returns every replica's counts fitted since t.
+	PositionCounts(ctx context.Context, since time.Time) ([][]byte, error)
 }

@@ -141,6 +141,11 @@ func personalisedStudy(ctx context.Context, cfg PositionConfig) (PositionReport,
 	if rep.EMTheta == nil {
 		rep.EMTheta = p.Theta
 	}
+	tr, err := trainedStudy(ctx, m, evs, rel, rep.TrueTheta)
+	if err != nil {
+		return rep, err
+	}
+	rep.Trained = &tr
 	if cfg.Appeal > 0 {
 		pop, err := popularityStudy(ctx, cfg, m, evs, rel, skew, rep.TrueTheta)
 		if err != nil {
@@ -174,6 +179,9 @@ func (r *PositionReport) writePersonalised(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nExpected clicks per answer (true θ and relevance): %.4f in the ranker's order, %.4f as shown (cost of exploring %.2f%%); an explored answer alone %.4f.\n",
 		r.RankedClicks, r.ShownClicks, cost, r.ExploredListClicks)
+	if r.Trained != nil {
+		r.Trained.write(w)
+	}
 	if r.Popularity != nil {
 		r.Popularity.write(w, c)
 	}

@@ -104,6 +104,9 @@ type PositionReport struct {
 	// recommend's ledger learns from the clicks, plain, weighted by the
 	// shop's estimated propensities and by the true ones.
 	Popularity *PopularityReport
+	// Trained (personalised study): trained models fitted on the clicks,
+	// plain and position-corrected (trained.go).
+	Trained *TrainedReport
 }
 
 // PositionStudy runs the study. It uses the real impression log, the

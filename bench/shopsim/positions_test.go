@@ -184,6 +184,17 @@ func TestPopularLoopLearnsWithPositionCorrectedClicks(t *testing.T) {
 			if rep.Popularity == nil {
 				t.Fatal("no popularity report with appeal 0.5")
 			}
+			// trained models (training.position_weights): without a
+			// trusted fit the corrected training is the plain one; with
+			// one the weights reach training, close to the true θ's
+			if rep.Trained == nil || len(rep.Trained.Models) == 0 || rep.Trained.Weighted != (share > 0) {
+				t.Fatalf("trained report %+v", rep.Trained)
+			}
+			for _, m := range rep.Trained.Models {
+				if same := m.CorrectedNDCG == m.NaiveNDCG; same != (share == 0) || share > 0 && math.Abs(m.CorrectedNDCG-m.OracleNDCG) > 0.01 {
+					t.Fatalf("%s trained on clicks: plain %.4f, 1/θ estimated %.4f, true %.4f (explore %v)", m.Name, m.NaiveNDCG, m.CorrectedNDCG, m.OracleNDCG, share)
+				}
+			}
 			l := rep.Popularity.Loop
 			if share == 0 {
 				if l.DaysWeighted != 0 || l.LastDay[1] != l.LastDay[0] || l.AllDays[1] != l.AllDays[0] {

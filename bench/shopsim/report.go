@@ -52,7 +52,11 @@ func (r *Report) Write(w io.Writer) {
 			for i, v := range r.ThetaExplored {
 				th[i] = fmt.Sprintf("%.2f", v)
 			}
-			fmt.Fprintf(w, "    From the %d pages the server shuffled (explore share %.3f): θ = %s.\n", r.ExploredPages, r.ExploreShare, strings.Join(th, ", "))
+			fmt.Fprintf(w, "    From the %d pages the server shuffled (explore share %.3f): θ = %s", r.ExploredPages, r.ExploreShare, strings.Join(th, ", "))
+			if r.IPSControlExp > 0 || r.IPSInterleavedExp > 0 {
+				fmt.Fprintf(w, "; weighted by it: from the control's logs %.3f, from the interleaved logs %.3f", r.IPSControlExp, r.IPSInterleavedExp)
+			}
+			fmt.Fprintln(w, ".")
 		}
 	}
 }

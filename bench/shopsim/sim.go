@@ -410,8 +410,13 @@ type Report struct {
 	// ThetaExplored is θ estimated from the pages the server shuffled
 	// (Config.ExploreShare; impressions.ThetaFromExplored), nil without
 	// any or with no click at position 1; ExploredPages how many.
-	ThetaExplored                     []float64
-	ExploredPages                     int
+	ThetaExplored []float64
+	ExploredPages int
+	// IPSControlExp and IPSInterleavedExp are the estimates weighted by
+	// ThetaExplored, when the server shuffled at least
+	// impressions.MinExplored pages (the shop's own rule for trusting a
+	// fit of a personalised surface); 0 otherwise.
+	IPSControlExp, IPSInterleavedExp  float64
 	Agree                             bool
 	ABWinner, ILWinner                string
 	Took                              time.Duration
@@ -531,6 +536,15 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	}
 	if rep.IPSInterleavedEst, err = s.ips(ctx, s.pages["interleaved"], cfg.Treatment, est); err != nil {
 		return nil, err
+	}
+	if rep.ThetaExplored != nil && rep.ExploredPages >= impressions.MinExplored {
+		exp := func(k int) float64 { return rep.ThetaExplored[min(k, len(rep.ThetaExplored))-1] }
+		if rep.IPSControlExp, err = s.ips(ctx, s.pages[cfg.Control], cfg.Treatment, exp); err != nil {
+			return nil, err
+		}
+		if rep.IPSInterleavedExp, err = s.ips(ctx, s.pages["interleaved"], cfg.Treatment, exp); err != nil {
+			return nil, err
+		}
 	}
 	if len(rep.AB.Variants) == 2 {
 		c, t := rep.AB.Variants[0].Conversion.Value, rep.AB.Variants[1].Conversion.Value

@@ -40,3 +40,18 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+func TestRawEncodeDecodeRoundTrip(t *testing.T) {
+	b := Raw()
+	s := Encode(b)
+	if !Valid(s) {
+		t.Fatalf("Encode(Raw()) = %q is not Valid", s)
+	}
+	got, ok := Decode(s)
+	if !ok || got != b {
+		t.Fatalf("Decode(%q) = %x, %v; want %x", s, got, ok, b)
+	}
+	if _, ok := Decode("0123456789ABCDEF01234567"); ok {
+		t.Fatal("Decode accepted an invalid id")
+	}
+}

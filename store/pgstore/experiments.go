@@ -99,8 +99,22 @@ func (s *Store) AddExperimentOutcomes(ctx context.Context, deltas []store.Experi
 
 // ExperimentOutcomes implements store.Experiments.
 func (s *Store) ExperimentOutcomes(ctx context.Context, experiment string) ([]store.ExperimentOutcome, error) {
+	return s.outcomes(ctx, experiment, nil)
+}
+
+// ExperimentUnits implements store.Experiments.
+func (s *Store) ExperimentUnits(ctx context.Context, experiment string, units []string) ([]store.ExperimentOutcome, error) {
+	if len(units) == 0 {
+		return nil, nil
+	}
+	return s.outcomes(ctx, experiment, units)
+}
+
+// outcomes reads an experiment's outcomes: of every unit (units nil) or
+// of the named ones.
+func (s *Store) outcomes(ctx context.Context, experiment string, units []string) ([]store.ExperimentOutcome, error) {
 	rows, err := s.pool.Query(ctx, `SELECT unit, variant, first_at, exposures, clicks, carts, orders, revenue, credit_a, credit_b
-		FROM experiment_outcomes WHERE shop = $1 AND experiment = $2`, s.shop, experiment)
+		FROM experiment_outcomes WHERE shop = $1 AND experiment = $2 AND ($3::text[] IS NULL OR unit = ANY($3))`, s.shop, experiment, units)
 	if err != nil {
 		return nil, fmt.Errorf("read the outcomes of experiment %s: %w", experiment, err)
 	}
@@ -219,4 +233,27 @@ func (s *Store) TrimExperimentCounted(ctx context.Context, before time.Time) (in
 		return 0, fmt.Errorf("trim the counted experiment events: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// PutPositionCounts implements store.Experiments.
+func (s *Store) PutPositionCounts(ctx context.Context, replica string, counts []byte, fitted time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO experiment_positions (shop, replica, counts, fitted_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (shop, replica) DO UPDATE SET counts = EXCLUDED.counts, fitted_at = EXCLUDED.fitted_at`, s.shop, replica, string(counts), fitted.UTC())
+	if err != nil {
+		return fmt.Errorf("store the position counts of replica %s: %w", replica, err)
+	}
+	return nil
+}
+
+// PositionCounts implements store.Experiments.
+func (s *Store) PositionCounts(ctx context.Context, since time.Time) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT counts::text FROM experiment_positions WHERE shop = $1 AND fitted_at >= $2 ORDER BY replica`, s.shop, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("read the replicas' position counts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("read the replicas' position counts: %w", err)
+	}
+	return out, nil
 }

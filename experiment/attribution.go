@@ -1,0 +1,134 @@
+package experiment
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/aisle-dev/aisle/impressions"
+	"github.com/aisle-dev/aisle/internal/reqid"
+)
+
+// Request ids that carry their own attribution (issue 15): a click sent to
+// a replica that did not serve the answer is attributed there as on the
+// serving one, without the serving replica's impression log.
+//
+// A request id is 12 bytes (internal/reqid): 4 of Unix time, 8 random.
+// NewRequestID keeps 36 of the 64 random bits and puts in the rest, as
+// bits 27…0 of the big-endian uint64 of bytes 4–11:
+//
+//	27…24 the surface (surfaceCodes; 0: a surface without a code)
+//	23…20 the A/B variant's index + 1 (0: outside an A/B experiment)
+//	19…16 a 4-bit hash of the experiment's id (expTag)
+//	15…0  the first 16 bits of HMAC-SHA256(key, bytes 0–9)
+//
+// The key is derived from the key that pseudonymises shoppers, which the
+// replicas of one shared store share (store.Experiments.ExperimentKey), so
+// every replica checks and reads every replica's ids. A request id whose
+// check fails (an older id, one made elsewhere, a forged one) says
+// nothing: attribution then falls back to the impression log. 36 random
+// bits keep ids unique: at 1,000 answers a second the chance that two of
+// one second collide is about 7·10⁻⁶, and only ids of the same surface
+// and variant can.
+
+// surfaceCodes are the surfaces a request id can name, by their code.
+var surfaceCodes = [...]string{1: "recommend", 2: "session", 3: "similar", 4: "bought_together",
+	5: "popular", 6: "trending", 7: "search", 8: "assistant"}
+
+func surfaceCode(surface string) uint64 {
+	if i := slices.Index(surfaceCodes[1:], surface); i >= 0 && surface != "" {
+		return uint64(i + 1)
+	}
+	return 0
+}
+
+// maxTaggedVariant is the largest variant index an id can carry.
+const maxTaggedVariant = 14
+
+// tagKeyLabel derives the key of the check from the pseudonym's secret.
+const tagKeyLabel = "aisle: request id attribution v1"
+
+// expTag is the 4-bit hash of an experiment id a request id carries.
+func expTag(id string) uint64 {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return uint64(h.Sum32() & 0xf)
+}
+
+// Tagged is what a request id made by NewRequestID says of its answer.
+type Tagged struct {
+	Time    time.Time
+	Surface string // "" for a surface without a code
+	Variant int    // the A/B variant's index; -1 outside an A/B experiment
+	tag     uint64 // expTag of the experiment when Variant ≥ 0
+}
+
+// NewRequestID returns a new request id for an answer of surface served
+// with assignment as, carrying both (see the layout above).
+func (m *Manager) NewRequestID(surface string, as Assignment) string {
+	b := reqid.Raw()
+	v := binary.BigEndian.Uint64(b[4:]) &^ (1<<28 - 1)
+	v |= surfaceCode(surface) << 24
+	if as.Experiment != "" && as.Index >= 0 && as.Index <= maxTaggedVariant {
+		v |= uint64(as.Index+1)<<20 | expTag(as.Experiment)<<16
+	}
+	binary.BigEndian.PutUint64(b[4:], v)
+	v |= uint64(m.check(b))
+	binary.BigEndian.PutUint64(b[4:], v)
+	return reqid.Encode(b)
+}
+
+// check is the 16-bit HMAC of an id's first 10 bytes.
+func (m *Manager) check(b [12]byte) uint16 {
+	h := hmac.New(sha256.New, m.tagKey)
+	h.Write(b[:10])
+	return binary.BigEndian.Uint16(h.Sum(nil))
+}
+
+// Attribution reads what a request id made by NewRequestID (on any
+// replica sharing this one's key) says of its answer; false for any other
+// id.
+func (m *Manager) Attribution(requestID string) (Tagged, bool) {
+	b, ok := reqid.Decode(requestID)
+	if !ok {
+		return Tagged{}, false
+	}
+	v := binary.BigEndian.Uint64(b[4:])
+	if uint16(v) != m.check(b) {
+		return Tagged{}, false
+	}
+	t := Tagged{Time: time.Unix(int64(binary.BigEndian.Uint32(b[:4])), 0).UTC(), Variant: int(v>>20&0xf) - 1, tag: v >> 16 & 0xf}
+	if c := v >> 24 & 0xf; c < uint64(len(surfaceCodes)) {
+		t.Surface = surfaceCodes[c]
+	}
+	return t, true
+}
+
+// taggedImpression is the impression a tagged request id stands for when
+// this replica's log does not hold it: its surface, time and, when it was
+// served inside an A/B experiment still running, the experiment and
+// variant (no items: the position clicked is not noted for the fit, which
+// reads this replica's own answers). m.mu is held (read or write).
+func (m *Manager) taggedImpression(requestID string) (impressions.Impression, bool) {
+	t, ok := m.Attribution(requestID)
+	if !ok {
+		return impressions.Impression{}, false
+	}
+	imp := impressions.Impression{RequestID: requestID, Time: t.Time, Surface: t.Surface}
+	if t.Variant < 0 || t.Surface == "" {
+		return imp, true
+	}
+	for _, x := range m.exps {
+		// the id's second must not precede the experiment's start: an
+		// answer of an earlier experiment on the surface is not this one's
+		if x.Surface == t.Surface && x.Status == Running && x.Method != MethodInterleave && expTag(x.ID) == t.tag &&
+			t.Variant < len(x.Variants) && !t.Time.Before(x.Started.Truncate(time.Second)) {
+			imp.Experiment, imp.Variant = x.ID, x.Variants[t.Variant].Name
+			break
+		}
+	}
+	return imp, true
+}
