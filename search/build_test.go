@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/embed"
 )
 
 // The postings of a document count each term per field, whatever the
@@ -126,5 +128,43 @@ func TestLoadMergesOnce(t *testing.T) {
 	}
 	if ix2.loading != 0 {
 		t.Errorf("loading = %d after a failed load", ix2.loading)
+	}
+}
+
+// After a Load whose products found their vectors in the store, the
+// semantic lists are built without waiting for a semantic search.
+func TestLoadStartsSemanticLists(t *testing.T) {
+	ctx := context.Background()
+	items := synthItems(600)
+	st := openStore(t)
+	if err := st.PutItems(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Embedder: embed.NewHashing(32), Vectors: st, Registry: sharedRegistry(), SemanticIVFMin: 500}
+	writer, err := NewIndex(DefaultConfig(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vecs, err := writer.ItemVectors(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutVectors(ctx, writer.VectorSpace(), vecs); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := NewIndex(DefaultConfig(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.Load(ctx, len(items), scanOf(items)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute) // a bound on a hung build, not a timing check
+	for built, _ := ix.SemanticLists(); !built; built, _ = ix.SemanticLists() {
+		if time.Now().After(deadline) {
+			t.Fatal("semantic lists not built a minute after the load")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -218,7 +218,8 @@ const loadBatch = 10_000
 // titles, title words) are merged once at the end rather than after every
 // batch: merging each batch into ever longer lists made the build
 // quadratic, 14 % of a million products' build. Searches while it runs
-// are answered from what is indexed so far, more slowly.
+// are answered from what is indexed so far, more slowly. At its end the
+// semantic lists are loaded or built in the background (semindex.go).
 func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) error) error) error {
 	ix.reserve(n)
 	ix.mu.Lock()
@@ -230,6 +231,9 @@ func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) e
 			ix.dict.merge()
 			ix.titles.merge()
 			ix.words.merge()
+			// the semantic lists load (or build) now, in the background,
+			// rather than at the first semantic search
+			ix.maybeBuildSemantic()
 		}
 		ix.mu.Unlock()
 	}()
