@@ -146,6 +146,9 @@ type Index struct {
 
 	queries *pastQueries // past queries for Suggest; its own lock
 
+	occ     []uint64 // scratch of add, under the write lock
+	loading int      // Loads running: the sorted lists are merged when the last ends
+
 	scratch scratchPool // per-search arrays; its own lock
 
 	rank ranking // learned ranking (ranker.go); its own lock
@@ -206,6 +209,71 @@ func NewIndex(cfg Config, opt Options) (*Index, error) {
 	return ix, nil
 }
 
+// loadBatch is the items Load indexes at a time.
+const loadBatch = 10_000
+
+// Load indexes a whole catalogue, as a server's start does: scan calls its
+// function once for every item; n is the number of items expected (0:
+// unknown), for which room is made at once. The sorted dictionaries (terms,
+// titles, title words) are merged once at the end rather than after every
+// batch: merging each batch into ever longer lists made the build
+// quadratic, 14 % of a million products' build. Searches while it runs
+// are answered from what is indexed so far, more slowly. At its end the
+// semantic lists are loaded or built in the background (semindex.go).
+func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) error) error) error {
+	ix.reserve(n)
+	ix.mu.Lock()
+	ix.loading++
+	ix.mu.Unlock()
+	defer func() {
+		ix.mu.Lock()
+		if ix.loading--; ix.loading == 0 {
+			ix.dict.merge()
+			ix.titles.merge()
+			ix.words.merge()
+			// the semantic lists load (or build) now, in the background,
+			// rather than at the first semantic search
+			ix.maybeBuildSemantic()
+		}
+		ix.mu.Unlock()
+	}()
+	batch := make([]catalog.Item, 0, loadBatch)
+	err := scan(func(it catalog.Item) error {
+		batch = append(batch, it)
+		if len(batch) < loadBatch {
+			return nil
+		}
+		err := ix.Upsert(ctx, batch...)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil && len(batch) > 0 {
+		err = ix.Upsert(ctx, batch...)
+	}
+	return err
+}
+
+// reserve makes room for n more documents, so that indexing a whole
+// catalogue does not copy the document arrays and rehash the id map as
+// they grow.
+func (ix *Index) reserve(n int) {
+	if n <= 0 {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.docs = slices.Grow(ix.docs, n)
+	ix.hot = slices.Grow(ix.hot, n)
+	ix.catEnd = slices.Grow(ix.catEnd, n)
+	if len(ix.byID) == 0 {
+		ix.byID = make(map[string]uint32, n)
+	}
+}
+
+// Logger returns the logger of the index's maintenance messages
+// (Options.Logger).
+func (ix *Index) Logger() *slog.Logger { return ix.log }
+
 // Len returns the number of searchable (live) items.
 func (ix *Index) Len() int {
 	ix.mu.RLock()
@@ -257,9 +325,11 @@ func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 			ix.add(&items[i], &an[i])
 		}
 	}
-	ix.dict.tidy()
-	ix.titles.tidy()
-	ix.words.tidy()
+	if ix.loading == 0 {
+		ix.dict.tidy()
+		ix.titles.tidy()
+		ix.words.tidy()
+	}
 	ix.maybeCompact()
 	ix.mu.Unlock()
 	ix.enqueue(jobs)
@@ -351,6 +421,15 @@ func (ix *Index) remove(id string) {
 }
 
 func uniq(s []string) []string {
+	if len(s) <= 16 { // titles: fewer comparisons than hashing into a map
+		out := s[:0:0]
+		for i, x := range s {
+			if !slices.Contains(s[:i], x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
 	seen := make(map[string]struct{}, len(s))
 	out := s[:0:0]
 	for _, x := range s {
@@ -375,38 +454,37 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 			}
 		}
 	}
-	type tfs = [numFields]uint8
-	counts := map[uint32]*tfs{}
-	var order []uint32
+	// every (term, field) occurrence as term<<8|field, sorted to count the
+	// term frequencies without a map per document
+	occ := ix.occ[:0]
 	for f := Field(0); f < numFields; f++ {
 		terms := a.fields[f]
 		dc.lens[f] = uint16(min(len(terms), math.MaxUint16))
 		ix.lenSum[f] += float64(dc.lens[f])
 		for _, t := range terms {
 			id := ix.termID(t)
-			c := counts[id]
-			if c == nil {
-				c = new(tfs)
-				counts[id] = c
-				order = append(order, id)
-			}
-			if c[f] < math.MaxUint8 {
-				c[f]++
-			}
+			occ = append(occ, uint64(id)<<8|uint64(f))
 			if f == FieldTitle {
 				dc.title = append(dc.title, id)
 			}
 		}
 	}
-	for _, id := range order {
-		ix.post[id].appendPosting(d, counts[id], &dc.lens, &ix.ref)
+	slices.Sort(occ)
+	for k := 0; k < len(occ); {
+		id := uint32(occ[k] >> 8)
+		var tf [numFields]uint8
+		for ; k < len(occ) && uint32(occ[k]>>8) == id; k++ {
+			if f := occ[k] & 0xff; tf[f] < math.MaxUint8 {
+				tf[f]++
+			}
+		}
+		ix.post[id].appendPosting(d, &tf, &dc.lens, &ix.ref)
 	}
-	seen := map[string]bool{}
+	ix.occ = occ
 	for _, c := range it.Categories {
 		c = strings.Trim(c, "/")
 		for {
-			if c != "" && !seen[c] {
-				seen[c] = true
+			if id, ok := ix.cats.ids[c]; c != "" && (!ok || !slices.Contains(dc.cats, id)) {
 				dc.cats = append(dc.cats, ix.cats.add(c, c, d))
 			}
 			k := strings.LastIndexByte(c, '/')

@@ -404,24 +404,9 @@ func (ix *Index) requeue(batch []vecJob) {
 // items whose text has not changed meanwhile.
 func (ix *Index) embedBatch(batch []vecJob) error {
 	ctx := ix.vec.ctx
-	texts := make([]string, len(batch))
-	for i := range batch {
-		texts[i] = batch[i].text
-	}
-	vecs, err := ix.emb.Embed(ctx, texts)
+	out, err := ix.embedJobs(ctx, batch)
 	if err != nil {
-		return fmt.Errorf("embed %d items: %w", len(texts), err)
-	}
-	if len(vecs) != len(texts) {
-		return fmt.Errorf("embed %d items: got %d vectors", len(texts), len(vecs))
-	}
-	dim := ix.emb.Dim()
-	out := make([]store.ItemVector, len(batch))
-	for i := range batch {
-		if len(vecs[i]) != dim || dim == 0 {
-			return fmt.Errorf("embed item %q: vector has %d dimensions, want %d", batch[i].id, len(vecs[i]), dim)
-		}
-		out[i] = store.ItemVector{ItemID: batch[i].id, TextHash: batch[i].hash, Vec: normalized(vecs[i])}
+		return err
 	}
 	var serr error
 	if ix.vstore != nil {
@@ -443,6 +428,31 @@ func (ix *Index) embedBatch(batch []vecJob) error {
 	}
 	ix.mu.Unlock()
 	return serr
+}
+
+// embedJobs embeds the texts of batch in one Embed call and returns the
+// unit-length vectors as the store keeps them.
+func (ix *Index) embedJobs(ctx context.Context, batch []vecJob) ([]store.ItemVector, error) {
+	texts := make([]string, len(batch))
+	for i := range batch {
+		texts[i] = batch[i].text
+	}
+	vecs, err := ix.emb.Embed(ctx, texts)
+	if err != nil {
+		return nil, fmt.Errorf("embed %d items: %w", len(texts), err)
+	}
+	if len(vecs) != len(texts) {
+		return nil, fmt.Errorf("embed %d items: got %d vectors", len(texts), len(vecs))
+	}
+	dim := ix.emb.Dim()
+	out := make([]store.ItemVector, len(batch))
+	for i := range batch {
+		if len(vecs[i]) != dim || dim == 0 {
+			return nil, fmt.Errorf("embed item %q: vector has %d dimensions, want %d", batch[i].id, len(vecs[i]), dim)
+		}
+		out[i] = store.ItemVector{ItemID: batch[i].id, TextHash: batch[i].hash, Vec: normalized(vecs[i])}
+	}
+	return out, nil
 }
 
 // WaitVectors blocks until every queued item vector is computed (or ctx

@@ -13,9 +13,11 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/config"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/wire"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/mf"
 	"github.com/aisle-dev/aisle/pipeline"
+	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/store"
 )
 
@@ -33,7 +35,14 @@ model whose item and user vectors (--dim) are drawn around one centre per
 category. No training run is involved, so sizes such as 1 million items fit
 in minutes; then serve it and measure with 'aisle bench serve'. The scale
 target of docs/scale.md is --items 1000000 --users 1000000 --per-user 50
-(50 million events).`,
+(50 million events).
+
+Titles are drawn from a small vocabulary (an adjective, a colour, a
+material and one noun per category, then the line and product numbers), so
+keyword, semantic and hybrid search have something to tell apart. With
+search.embedder set in the config (e.g. hash), the items' search vectors
+are computed here and stored in large batches, as the server would store
+them, so a server started with the same config embeds nothing.`,
 		Example: "  aisle bench synth --data /tmp/aisle-1m --items 1000000 --dim 64\n  aisle bench synth --data /tmp/aisle-50m --items 1000000 --users 1000000 --per-user 50\n  aisle serve --data /tmp/aisle-1m --addr 127.0.0.1:8090 &\n  aisle bench serve --url http://127.0.0.1:8090",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -69,6 +78,14 @@ func synthesize(ctx context.Context, cfg config.Config, nItems, nUsers, dim, clu
 		}
 		return err
 	}
+	// the server's search index, for its embedder (nil: keyword search only)
+	var ix *search.Index
+	if e := cfg.Search.Embedder; e != "" && e != "none" {
+		if ix, _, err = wire.NewSearchIndex(ctx, cfg, newLogger(cfg), st); err != nil {
+			return err
+		}
+		defer ix.Close()
+	}
 	rng := rand.New(rand.NewPCG(seed, 7))
 	centres := make([]float32, clusters*dim)
 	for i := range centres {
@@ -82,15 +99,26 @@ func synthesize(ctx context.Context, cfg config.Config, nItems, nUsers, dim, clu
 	for i := 0; i < nItems; i++ {
 		c := i % clusters
 		itemIDs[i] = fmt.Sprintf("p%07d", i)
+		title := fmt.Sprintf("%s %s %s %s, line %d, product %d", synthAdjectives[rng.IntN(len(synthAdjectives))],
+			synthColours[rng.IntN(len(synthColours))], synthMaterials[rng.IntN(len(synthMaterials))], synthNouns[c%len(synthNouns)], c, i)
 		for k := 0; k < dim; k++ {
 			vecs[i*dim+k] = centres[c*dim+k] + 0.3*float32(rng.NormFloat64())
 		}
 		price := math.Round(100*(1+rng.ExpFloat64()*20)) / 100
-		batch = append(batch, catalog.Item{ID: itemIDs[i], Title: fmt.Sprintf("Product %d of line %d", i, c), Brand: fmt.Sprintf("Brand %d", c%97),
+		batch = append(batch, catalog.Item{ID: itemIDs[i], Title: title, Brand: fmt.Sprintf("Brand %d", c%97),
 			Categories: []string{fmt.Sprintf("Synthetic/Dept %d/Line %d", c%20, c)}, Price: &price, Available: true, CreatedAt: t0})
 		if len(batch) == cap(batch) || i == nItems-1 {
 			if err := eng.AddItems(ctx, batch); err != nil {
 				return err
+			}
+			if ix != nil {
+				vs, err := ix.ItemVectors(ctx, batch)
+				if err == nil {
+					err = st.PutVectors(ctx, ix.VectorSpace(), vs)
+				}
+				if err != nil {
+					return fmt.Errorf("search vectors: %w", err)
+				}
 			}
 			batch = batch[:0]
 			if bar != nil {
@@ -152,5 +180,21 @@ func synthesize(ctx context.Context, cfg config.Config, nItems, nUsers, dim, clu
 		return err
 	}
 	fmt.Fprintf(os.Stdout, "synthetic shop in %s: %d items, %d users, %d events, model %s@%d (%d×%d)\n", cfg.Data, nItems, nUsers, nUsers*perUser, mf.IALSName, v, nItems, dim)
+	if ix != nil {
+		fmt.Fprintf(os.Stdout, "search vectors: %d in space %s\n", nItems, ix.VectorSpace())
+	}
 	return nil
 }
+
+// The vocabulary of synthetic titles: one noun per category (modulo), the
+// other words drawn at random.
+var (
+	synthAdjectives = []string{"classic", "compact", "deluxe", "ergonomic", "foldable", "heavy-duty", "lightweight", "modern", "portable", "premium",
+		"rechargeable", "rustic", "slim", "smart", "soft", "sturdy", "vintage", "waterproof", "wireless", "adjustable"}
+	synthColours   = []string{"black", "white", "red", "blue", "green", "grey", "yellow", "pink", "brown", "silver", "navy", "beige"}
+	synthMaterials = []string{"cotton", "leather", "steel", "bamboo", "ceramic", "glass", "wool", "plastic", "oak", "linen", "aluminium", "silicone"}
+	synthNouns     = []string{"backpack", "blender", "bookshelf", "candle", "chair", "desk lamp", "dress", "drill", "earbuds", "headphones",
+		"jacket", "kettle", "keyboard", "mug", "notebook", "pan", "pillow", "printer paper", "rug", "scarf",
+		"sneakers", "sofa", "speaker", "sunglasses", "tent", "toaster", "towel", "umbrella", "vase", "wallet",
+		"watch", "water bottle", "yoga mat", "phone case", "monitor stand", "laundry basket", "cutting board", "coffee grinder", "bike helmet", "dog bed"}
+)

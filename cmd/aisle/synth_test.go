@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,5 +42,37 @@ func TestBenchSynthSizes(t *testing.T) {
 	}
 	if _, err := runAisle(t, "bench", "synth", "--data", dir, "--items", "3"); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("a second synth into the same directory: %v, want a refusal", err)
+	}
+}
+
+// With search.embedder configured, synth stores every item's search vector
+// in the embedder's space, so that the server embeds nothing at start.
+func TestBenchSynthVectors(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(t.TempDir(), "aisle.yaml")
+	if err := os.WriteFile(cfgFile, []byte("search:\n  embedder: hash\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runAisle(t, "bench", "synth", "--config", cfgFile, "--data", dir, "--items", "250", "--users", "5", "--clusters", "7", "--dim", "8")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ids := make([]string, 250)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%07d", i)
+	}
+	got, err := st.GetVectors(context.Background(), "hash-ngram-512/512", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range got {
+		if len(g.Vec) != 512 {
+			t.Fatalf("item %s: stored vector has %d dimensions, want 512", ids[i], len(g.Vec))
+		}
 	}
 }

@@ -360,25 +360,15 @@ func NewSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, sv
 // model (which learnt the event log through recommend.Service.Load) to
 // changes; called while writes wait for readiness.
 func LoadSearch(ctx context.Context, ix *search.Index, clicks *search.Clicks, eng *engine.Engine) error {
-	var batch []catalog.Item
-	flush := func() error {
-		err := ix.Upsert(ctx, batch...)
-		batch = batch[:0]
-		return err
-	}
-	err := eng.Store().ScanItems(ctx, func(it catalog.Item) error {
-		batch = append(batch, it)
-		if len(batch) == 10000 {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
+	start := time.Now()
+	n, err := eng.Store().CountItems(ctx)
 	if err != nil {
+		n = 0 // only a hint: the scan is what counts
+	}
+	if err := ix.Load(ctx, n, func(fn func(catalog.Item) error) error { return eng.Store().ScanItems(ctx, fn) }); err != nil {
 		return fmt.Errorf("index the catalogue for search: %w", err)
 	}
+	ix.Logger().Info("search index built", "items", ix.Len(), "took", time.Since(start).Round(time.Millisecond))
 	eng.Subscribe(ix)
 	eng.Subscribe(clicks)
 	return nil
