@@ -61,7 +61,7 @@ func TestPostingFrequencies(t *testing.T) {
 	}
 }
 
-// scanOf scans items as a store does.
+// itemScan scans items as a store does.
 func itemScan(items []catalog.Item) func(func(catalog.Item) error) error {
 	return func(fn func(catalog.Item) error) error {
 		for _, it := range items {
