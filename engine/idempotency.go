@@ -50,3 +50,110 @@ func (e *Engine) AddEventsOnce(ctx context.Context, key string, body []byte, evs
 	}
 	return nil
 }
+
+// KeyedBatch is one batch of AddEventsOnceBatch: its idempotency key, the
+// body the key's receipt is checked against, and its events.
+type KeyedBatch struct {
+	Key    string
+	Body   []byte
+	Events []events.Event
+}
+
+// AddEventsOnceBatch is AddEventsOnce for each batch, in one request: the
+// events are validated together (each batch again alone only when that
+// fails, to find the bad ones) and stored in one commit on a store that
+// takes several keys at once (store.BatchIdempotentEventLog). errs[i] is
+// the outcome of batches[i], as AddEventsOnce would return it: a
+// *catalog.BatchError for an invalid batch or a key used for another
+// body, which fails alone.
+func (e *Engine) AddEventsOnceBatch(ctx context.Context, batches []KeyedBatch) (errs []error) {
+	errs = make([]error, len(batches))
+	bad := func(problem string) error {
+		return &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Field: "Idempotency-Key", Problem: problem}}}
+	}
+	multi, ok := e.st.(store.BatchIdempotentEventLog)
+	var ok2 []int
+	for i, b := range batches {
+		switch {
+		case !ok || b.Key == "":
+			errs[i] = e.AddEventsOnce(ctx, b.Key, b.Body, b.Events)
+		case len(b.Key) > store.MaxIdempotencyKeyLen:
+			errs[i] = bad(fmt.Sprintf("is longer than %d bytes", store.MaxIdempotencyKeyLen))
+		case catalog.CheckID(b.Key) != "":
+			errs[i] = bad(catalog.CheckID(b.Key))
+		default:
+			ok2 = append(ok2, i)
+		}
+	}
+	if len(ok2) == 0 {
+		return errs
+	}
+	// one slice for all the events, validated once; each part is a
+	// window of it
+	n := 0
+	for _, i := range ok2 {
+		n += len(batches[i].Events)
+	}
+	all := make([]events.Event, 0, n)
+	at := make([]int, len(ok2)+1)
+	for j, i := range ok2 {
+		all = append(all, batches[i].Events...)
+		at[j+1] = len(all)
+	}
+	if err := e.ValidateEvents(ctx, all); err != nil {
+		var be *catalog.BatchError
+		if !errors.As(err, &be) {
+			for _, i := range ok2 {
+				errs[i] = err
+			}
+			return errs
+		}
+		// find the bad batches: each alone
+		good, gat := ok2[:0:0], []int{0}
+		kept := all[:0:0]
+		for j, i := range ok2 {
+			part := all[at[j]:at[j+1]]
+			if err := e.ValidateEvents(ctx, part); err != nil {
+				errs[i] = err
+				continue
+			}
+			good = append(good, i)
+			kept = append(kept, part...)
+			gat = append(gat, len(kept))
+		}
+		ok2, all, at = good, kept, gat
+		if len(ok2) == 0 {
+			return errs
+		}
+	}
+	parts := make([]store.OncePart, len(ok2))
+	for j, i := range ok2 {
+		parts[j] = store.OncePart{Key: batches[i].Key, BodyHash: sha256.Sum256(batches[i].Body), Events: all[at[j]:at[j+1]:at[j+1]]}
+	}
+	res, err := multi.AppendEventsOnceBatch(ctx, parts, e.now(), store.DefaultIdempotencyTTL)
+	if err != nil {
+		for _, i := range ok2 {
+			errs[i] = fmt.Errorf("store events: %w", err)
+		}
+		return errs
+	}
+	stored := all[:0:0]
+	for j, i := range ok2 {
+		r := res[j]
+		switch {
+		case errors.Is(r.Err, store.ErrIdempotencyConflict):
+			errs[i] = bad(r.Err.Error())
+		case r.Err != nil:
+			errs[i] = fmt.Errorf("store events: %w", r.Err)
+		case r.Replay:
+			e.log.Info("event batch retry answered from its idempotency key", "key", parts[j].Key, "events", len(parts[j].Events))
+		default:
+			stored = append(stored, parts[j].Events...)
+			copy(batches[i].Events, parts[j].Events) // their numbers
+		}
+	}
+	if len(stored) > 0 {
+		e.eventsAppended(stored)
+	}
+	return errs
+}

@@ -40,3 +40,33 @@ type IdempotentEventLog interface {
 	// it returns an error wrapping ErrIdempotencyConflict.
 	AppendEventsOnce(ctx context.Context, key string, bodyHash [32]byte, evs []events.Event, now time.Time, ttl time.Duration) (rc Receipt, replay bool, err error)
 }
+
+// OncePart is one keyed batch of a request carrying several
+// (AppendEventsOnceBatch).
+type OncePart struct {
+	Key      string
+	BodyHash [32]byte
+	Events   []events.Event
+}
+
+// OnceResult is what became of one OncePart: its receipt, whether it was
+// answered from its key (Replay), or Err (wrapping ErrIdempotencyConflict
+// for a key used for another body, or saying why the part cannot be
+// stored). The other parts do not depend on it.
+type OnceResult struct {
+	Receipt Receipt
+	Replay  bool
+	Err     error
+}
+
+// BatchIdempotentEventLog is implemented by event logs that store several
+// keyed batches in one request: the events of every part whose key is new
+// are stored in one durable commit, the parts whose key is taken (before
+// or during the request) store nothing and are answered from the key.
+type BatchIdempotentEventLog interface {
+	// AppendEventsOnceBatch is AppendEventsOnce for each part, in one
+	// request. Parts fail alone (OnceResult.Err); err is a failure of the
+	// whole request (nothing of it was stored, or it is unknown whether
+	// it was, as with any commit whose answer is lost).
+	AppendEventsOnceBatch(ctx context.Context, parts []OncePart, now time.Time, ttl time.Duration) ([]OnceResult, error)
+}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aisle-dev/aisle/bus/ingest"
 	"github.com/aisle-dev/aisle/engine"
-	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/natstest"
 )
 
@@ -29,9 +28,9 @@ type overlapSink struct {
 	once     sync.Once
 }
 
-func (s *overlapSink) AddEventsOnce(ctx context.Context, key string, body []byte, evs []events.Event) error {
+func (s *overlapSink) AddEventsOnceBatch(ctx context.Context, batches []engine.KeyedBatch) []error {
 	s.mu.Lock()
-	s.now++
+	s.now += len(batches)
 	s.max = max(s.max, s.now)
 	if s.now > s.batch {
 		s.once.Do(func() { close(s.first) })
@@ -42,8 +41,8 @@ func (s *overlapSink) AddEventsOnce(ctx context.Context, key string, body []byte
 	case <-time.After(3 * time.Second):
 		s.once.Do(func() { close(s.first) }) // hold no later batch
 	}
-	defer func() { s.mu.Lock(); s.now--; s.mu.Unlock() }()
-	return s.Engine.AddEventsOnce(ctx, key, body, evs)
+	defer func() { s.mu.Lock(); s.now -= len(batches); s.mu.Unlock() }()
+	return s.Engine.AddEventsOnceBatch(ctx, batches)
 }
 
 // With several batches in flight every good message is stored once and

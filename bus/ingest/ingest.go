@@ -28,13 +28,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 )
 
-// Sink validates and stores a batch of events, once per key
-// (*engine.Engine).
+// Sink validates and stores batches of events, each once per key, in one
+// request, returning each batch's outcome (*engine.Engine).
 type Sink interface {
-	AddEventsOnce(ctx context.Context, key string, body []byte, evs []events.Event) error
+	AddEventsOnceBatch(ctx context.Context, batches []engine.KeyedBatch) []error
 }
 
 // Options configure a Consumer.
@@ -47,10 +48,10 @@ type Options struct {
 	// and dead letters (default 7 days).
 	MaxAge time.Duration
 	// Batch is the most messages pulled and stored together (default
-	// 256; 1 stores each message alone). Each message is validated and
-	// stored under its own key, the messages of a batch concurrently, so
-	// a store that groups the appends waiting together (PostgreSQL's
-	// chain) commits small messages in few durable transactions.
+	// 256; 1 stores each message alone). Each message is stored under its
+	// own key, the messages of a batch in one request of the Sink
+	// (validated together, one durable commit on the stores that take
+	// several keys at once).
 	Batch int
 	// InFlight is how many batches may be between being read and being
 	// acknowledged at once (default 4; 1 stores one batch at a time). A
@@ -303,18 +304,19 @@ func MessageKey(stream string, seq uint64) string {
 	return "ingest-" + stream + "-" + strconv.FormatUint(seq, 10)
 }
 
-// storeWorkers bounds the messages of one batch being stored at once.
-const storeWorkers = 32
+// ackWorkers bounds the messages of one batch being acknowledged at once.
+const ackWorkers = 32
 
-// handle stores a batch of messages and acknowledges each after its own
-// commit: each message is stored under its own key (MessageKey), and the
-// messages of a batch are stored concurrently, so that a store that
-// groups the appends waiting together (the PostgreSQL chain) commits
-// them in a few transactions. An invalid message is dead-lettered; a
-// passing failure (the store is down) leaves the message for redelivery.
+// handle stores a batch of messages and acknowledges each after the
+// commit that stored it: each message under its own key (MessageKey), all
+// of the batch's in one request of the sink, so a message is stored once
+// whichever messages it is read with. An invalid message is
+// dead-lettered alone; a passing failure (the store is down) leaves the
+// message for redelivery. Neither holds up the others.
 func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
-	sem := make(chan struct{}, storeWorkers)
-	var wg sync.WaitGroup
+	var good []jetstream.Msg
+	var seqs []uint64
+	var batches []engine.KeyedBatch
 	for _, msg := range msgs {
 		meta, err := msg.Metadata()
 		if err != nil {
@@ -327,18 +329,28 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 			c.reject(ctx, msg, seq, bad)
 			continue
 		}
+		good, seqs = append(good, msg), append(seqs, seq)
+		batches = append(batches, engine.KeyedBatch{Key: MessageKey(c.o.Stream, seq), Body: msg.Data(), Events: evs})
+	}
+	if len(batches) == 0 {
+		return
+	}
+	errs := c.sink.AddEventsOnceBatch(ctx, batches)
+	sem := make(chan struct{}, ackWorkers)
+	var wg sync.WaitGroup
+	for i, msg := range good {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c.store(ctx, msg, seq, evs)
+			c.settle(ctx, msg, seqs[i], len(batches[i].Events), errs[i])
 		})
 	}
 	wg.Wait()
 }
 
-// store stores one message's events once and acknowledges the message.
-func (c *Consumer) store(ctx context.Context, msg jetstream.Msg, seq uint64, evs []events.Event) {
-	err := c.sink.AddEventsOnce(ctx, MessageKey(c.o.Stream, seq), msg.Data(), evs)
+// settle acknowledges a stored message, or dead-letters it (err is a
+// *catalog.BatchError), or leaves it for redelivery.
+func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, seq uint64, n int, err error) {
 	var bad *catalog.BatchError
 	switch {
 	case err == nil:
@@ -347,7 +359,7 @@ func (c *Consumer) store(ctx context.Context, msg jetstream.Msg, seq uint64, evs
 			return
 		}
 		c.messages.Add(1)
-		c.stored.Add(int64(len(evs)))
+		c.stored.Add(int64(n))
 	case errors.As(err, &bad):
 		c.reject(ctx, msg, seq, bad)
 	default:

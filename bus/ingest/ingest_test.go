@@ -84,15 +84,18 @@ type crashingSink struct {
 	stop context.CancelFunc
 }
 
-func (s *crashingSink) AddEventsOnce(ctx context.Context, key string, body []byte, evs []events.Event) error {
-	if err := s.Engine.AddEventsOnce(ctx, key, body, evs); err != nil {
-		return err
+func (s *crashingSink) AddEventsOnceBatch(ctx context.Context, batches []engine.KeyedBatch) []error {
+	errs := s.Engine.AddEventsOnceBatch(ctx, batches)
+	for i, err := range errs {
+		if err != nil {
+			continue
+		}
+		if s.n.Add(-1) < 0 {
+			s.stop()
+			errs[i] = errors.New("killed before the acknowledgement")
+		}
 	}
-	if s.n.Add(-1) < 0 {
-		s.stop()
-		return errors.New("killed before the acknowledgement")
-	}
-	return nil
+	return errs
 }
 
 // Each message is stored once whatever messages it is read with: a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,48 +43,12 @@ func (s *Store) AppendEventsOnce(ctx context.Context, key string, bodyHash [32]b
 	var rc store.Receipt
 	replay := false
 	err := s.update(func(tx *bolt.Tx) error {
-		ib, err := tx.CreateBucketIfNotExists(bIdem)
+		ib, tb, err := idemBuckets(tx, now.Add(-ttl))
 		if err != nil {
 			return err
 		}
-		tb, err := tx.CreateBucketIfNotExists(bIdemByTime)
-		if err != nil {
-			return err
-		}
-		if err := expireKeys(ib, tb, now.Add(-ttl)); err != nil {
-			return err
-		}
-		if v := ib.Get([]byte(key)); v != nil {
-			if err := json.Unmarshal(v, &rc); err != nil {
-				return fmt.Errorf("decode receipt of idempotency key %q: %w", key, err)
-			}
-			if now.Sub(rc.At) < ttl {
-				if rc.BodyHash != bodyHash {
-					return fmt.Errorf("%w: key %q was used at %s for a batch with a different body; use a new key for a new batch", store.ErrIdempotencyConflict, key, rc.At.UTC().Format(time.RFC3339))
-				}
-				replay = true
-				return nil
-			}
-			// Expired but not yet dropped: forget it and store afresh.
-			if err := tb.Delete(timeKey(rc.At, key)); err != nil {
-				return err
-			}
-		}
-		if err := appendEvents(tx, evs); err != nil {
-			return err
-		}
-		rc = store.Receipt{BodyHash: bodyHash, Accepted: len(evs), At: now.UTC()}
-		if len(evs) > 0 {
-			rc.FirstSeq = evs[0].Seq
-		}
-		v, err := json.Marshal(rc)
-		if err != nil {
-			return err
-		}
-		if err := ib.Put([]byte(key), v); err != nil {
-			return err
-		}
-		return tb.Put(timeKey(rc.At, key), nil)
+		rc, replay, err = appendOnce(tx, ib, tb, key, bodyHash, evs, now, ttl)
+		return err
 	})
 	if err != nil {
 		for i := range evs {
@@ -92,6 +57,97 @@ func (s *Store) AppendEventsOnce(ctx context.Context, key string, bodyHash [32]b
 		return store.Receipt{}, false, err
 	}
 	return rc, replay, nil
+}
+
+var _ store.BatchIdempotentEventLog = (*Store)(nil)
+
+// AppendEventsOnceBatch implements store.BatchIdempotentEventLog: every
+// part in one transaction, one durable commit. A part refused (its key
+// used for another body, or an invalid key) stores nothing; the others are
+// stored. A later part with an earlier part's key is answered from it.
+func (s *Store) AppendEventsOnceBatch(ctx context.Context, parts []store.OncePart, now time.Time, ttl time.Duration) ([]store.OnceResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res := make([]store.OnceResult, len(parts))
+	err := s.update(func(tx *bolt.Tx) error {
+		ib, tb, err := idemBuckets(tx, now.Add(-ttl))
+		if err != nil {
+			return err
+		}
+		for i, p := range parts {
+			res[i] = store.OnceResult{}
+			if p.Key == "" || len(p.Key) > store.MaxIdempotencyKeyLen {
+				res[i].Err = fmt.Errorf("idempotency key must be 1 to %d bytes", store.MaxIdempotencyKeyLen)
+				continue
+			}
+			rc, replay, err := appendOnce(tx, ib, tb, p.Key, p.BodyHash, p.Events, now, ttl)
+			if errors.Is(err, store.ErrIdempotencyConflict) {
+				res[i].Err = err // checked before the part wrote anything
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("part %d (key %q): %w", i, p.Key, err)
+			}
+			res[i].Receipt, res[i].Replay = rc, replay
+		}
+		return nil
+	})
+	if err != nil {
+		for _, p := range parts {
+			for i := range p.Events {
+				p.Events[i].Seq = 0
+			}
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// idemBuckets opens the key buckets, dropping a few keys stored before
+// cutoff.
+func idemBuckets(tx *bolt.Tx, cutoff time.Time) (ib, tb *bolt.Bucket, err error) {
+	if ib, err = tx.CreateBucketIfNotExists(bIdem); err != nil {
+		return nil, nil, err
+	}
+	if tb, err = tx.CreateBucketIfNotExists(bIdemByTime); err != nil {
+		return nil, nil, err
+	}
+	return ib, tb, expireKeys(ib, tb, cutoff)
+}
+
+// appendOnce stores evs under key in tx, or answers from the key.
+func appendOnce(tx *bolt.Tx, ib, tb *bolt.Bucket, key string, bodyHash [32]byte, evs []events.Event, now time.Time, ttl time.Duration) (rc store.Receipt, replay bool, err error) {
+	if v := ib.Get([]byte(key)); v != nil {
+		if err := json.Unmarshal(v, &rc); err != nil {
+			return rc, false, fmt.Errorf("decode receipt of idempotency key %q: %w", key, err)
+		}
+		if now.Sub(rc.At) < ttl {
+			if rc.BodyHash != bodyHash {
+				return store.Receipt{}, false, fmt.Errorf("%w: key %q was used at %s for a batch with a different body; use a new key for a new batch", store.ErrIdempotencyConflict, key, rc.At.UTC().Format(time.RFC3339))
+			}
+			return rc, true, nil
+		}
+		// Expired but not yet dropped: forget it and store afresh.
+		if err := tb.Delete(timeKey(rc.At, key)); err != nil {
+			return rc, false, err
+		}
+	}
+	if err := appendEvents(tx, evs); err != nil {
+		return rc, false, err
+	}
+	rc = store.Receipt{BodyHash: bodyHash, Accepted: len(evs), At: now.UTC()}
+	if len(evs) > 0 {
+		rc.FirstSeq = evs[0].Seq
+	}
+	v, err := json.Marshal(rc)
+	if err != nil {
+		return rc, false, err
+	}
+	if err := ib.Put([]byte(key), v); err != nil {
+		return rc, false, err
+	}
+	return rc, false, tb.Put(timeKey(rc.At, key), nil)
 }
 
 func timeKey(at time.Time, key string) []byte {

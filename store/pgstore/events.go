@@ -111,7 +111,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if err := s.ensurePartitions(ctx, evs); err != nil {
 		return err
 	}
-	err := s.appendGrouped(ctx, evs, nil)
+	err := s.appendGrouped(ctx, evs, nil, time.Time{}, 0)
 	if isNoPartition(err) {
 		// retention on another replica dropped a month this store had
 		// seen: forget what it knew and create what is missing
@@ -119,7 +119,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 		if err := s.ensurePartitions(ctx, evs); err != nil {
 			return err
 		}
-		err = s.appendGrouped(ctx, evs, nil)
+		err = s.appendGrouped(ctx, evs, nil, time.Time{}, 0)
 	}
 	return err
 }
@@ -500,8 +500,8 @@ func (s *Store) appendEventsOnce(ctx context.Context, key string, bodyHash [32]b
 	if err := s.ensurePartitions(ctx, evs); err != nil {
 		return store.Receipt{}, false, err
 	}
-	k := &onceKey{key: key, hash: bodyHash, now: now, ttl: ttl}
-	if err := s.appendGrouped(ctx, evs, k); err != nil {
+	k := &onceKey{key: key, hash: bodyHash, hi: len(evs)}
+	if err := s.appendGrouped(ctx, evs, []*onceKey{k}, now, ttl); err != nil {
 		return store.Receipt{}, false, err
 	}
 	if k.stored {
@@ -534,8 +534,13 @@ func (s *Store) receipt(ctx context.Context, q querier, key string, bodyHash [32
 	case err != nil:
 		return store.Receipt{}, false, fmt.Errorf("read idempotency key %q: %w", key, err)
 	}
+	return checkReceipt(key, hash, rc.Accepted, first, rc.At, bodyHash, now, ttl)
+}
+
+// checkReceipt turns a stored key's row into its receipt (see receipt).
+func checkReceipt(key string, hash []byte, accepted int, first int64, at time.Time, bodyHash [32]byte, now time.Time, ttl time.Duration) (rc store.Receipt, known bool, err error) {
 	copy(rc.BodyHash[:], hash)
-	rc.FirstSeq, rc.At = uint64(first), rc.At.UTC()
+	rc.Accepted, rc.FirstSeq, rc.At = accepted, uint64(first), at.UTC()
 	if now.Sub(rc.At) >= ttl {
 		return store.Receipt{}, false, nil
 	}
@@ -573,4 +578,141 @@ func (s *Store) IdempotencyKeys(ctx context.Context) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM idempotency WHERE shop = $1`, s.shop).Scan(&n)
 	return n, err
+}
+
+// AppendEventsOnceBatch implements store.BatchIdempotentEventLog: the
+// keys already known are answered with one query, and the other parts
+// ride the chain as one batch, whose statement inserts all their keys at
+// once (see queueKeyed).
+func (s *Store) AppendEventsOnceBatch(ctx context.Context, parts []store.OncePart, now time.Time, ttl time.Duration) ([]store.OnceResult, error) {
+	res := make([]store.OnceResult, len(parts))
+	err := s.appendOnceBatch(ctx, parts, res, now, ttl)
+	if isNoPartition(err) { // see AppendEvents
+		s.parts.Clear()
+		err = s.appendOnceBatch(ctx, parts, res, now, ttl)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *Store) appendOnceBatch(ctx context.Context, parts []store.OncePart, res []store.OnceResult, now time.Time, ttl time.Duration) error {
+	// the parts that may be new: valid, their key's first use in the
+	// request (a later use is answered from the key afterwards)
+	var todo, again []int
+	seen := map[string]bool{}
+	for i, p := range parts {
+		res[i] = store.OnceResult{}
+		switch {
+		case p.Key == "" || len(p.Key) > store.MaxIdempotencyKeyLen:
+			res[i].Err = fmt.Errorf("idempotency key must be 1 to %d bytes", store.MaxIdempotencyKeyLen)
+		case storable(p.Events) != nil:
+			res[i].Err = storable(p.Events)
+		case seen[p.Key]:
+			again = append(again, i)
+		default:
+			seen[p.Key] = true
+			todo = append(todo, i)
+		}
+	}
+	todo, err := s.answerKnown(ctx, parts, res, todo, now, ttl)
+	if err != nil {
+		return err
+	}
+	var evs []events.Event
+	var keys []*onceKey
+	var keyed []int
+	for _, i := range todo {
+		p := parts[i]
+		if len(p.Events) == 0 {
+			res[i].Receipt, res[i].Replay, res[i].Err = s.recordEmptyOnce(ctx, p.Key, p.BodyHash, now, ttl)
+			continue
+		}
+		keys = append(keys, &onceKey{key: p.Key, hash: p.BodyHash, lo: len(evs), hi: len(evs) + len(p.Events)})
+		evs = append(evs, p.Events...)
+		keyed = append(keyed, i)
+	}
+	if len(evs) > 0 {
+		if err := s.ensurePartitions(ctx, evs); err != nil {
+			return err
+		}
+		if err := s.appendGrouped(ctx, evs, keys, now, ttl); err != nil {
+			return err
+		}
+	}
+	var taken []int
+	for j, i := range keyed {
+		k, p := keys[j], parts[i]
+		if !k.stored {
+			resetSeqs(p.Events)
+			taken = append(taken, i)
+			continue
+		}
+		for n := range p.Events {
+			p.Events[n].Seq = evs[k.lo+n].Seq
+		}
+		res[i].Receipt = store.Receipt{BodyHash: p.BodyHash, Accepted: len(p.Events), FirstSeq: p.Events[0].Seq, At: now.UTC()}
+	}
+	// parts whose key another batch took meanwhile, and repeated keys:
+	// answered from the key
+	left, err := s.answerKnown(ctx, parts, res, append(taken, again...), now, ttl)
+	if err != nil {
+		return err
+	}
+	for _, i := range left {
+		res[i].Err = fmt.Errorf("idempotency key %q was taken by another batch and is gone again; retry", parts[i].Key)
+	}
+	return nil
+}
+
+// answerKnown answers the parts of idx whose key is remembered (a replay
+// or a conflict), with one query, and returns the others.
+func (s *Store) answerKnown(ctx context.Context, parts []store.OncePart, res []store.OnceResult, idx []int, now time.Time, ttl time.Duration) ([]int, error) {
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(idx))
+	for j, i := range idx {
+		keys[j] = parts[i].Key
+	}
+	type row struct {
+		hash     []byte
+		accepted int
+		first    int64
+		at       time.Time
+	}
+	rows, err := s.pool.Query(ctx, `SELECT key, body_hash, accepted, first_seq, at FROM idempotency WHERE shop = $1 AND key = ANY($2::text[])`, s.shop, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency keys: %w", err)
+	}
+	known := map[string]row{}
+	for rows.Next() {
+		var k string
+		var r row
+		if err := rows.Scan(&k, &r.hash, &r.accepted, &r.first, &r.at); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read idempotency keys: %w", err)
+		}
+		known[k] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read idempotency keys: %w", err)
+	}
+	var left []int
+	for _, i := range idx {
+		p := parts[i]
+		r, ok := known[p.Key]
+		if ok {
+			var hit bool
+			res[i].Receipt, hit, res[i].Err = checkReceipt(p.Key, r.hash, r.accepted, r.first, r.at, p.BodyHash, now, ttl)
+			res[i].Replay = hit
+			ok = hit || res[i].Err != nil
+		}
+		if !ok {
+			left = append(left, i)
+		}
+	}
+	return left, nil
 }

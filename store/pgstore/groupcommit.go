@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,23 +21,27 @@ const maxAppendTx = 4
 
 // appendReq is one AppendEvents call waiting for a group commit.
 type appendReq struct {
-	ctx   context.Context
-	evs   []events.Event
-	key   *onceKey // an idempotent batch (AppendEventsOnce), nil otherwise
+	ctx context.Context
+	evs []events.Event
+	// keys are the idempotent parts of evs (AppendEventsOnce,
+	// AppendEventsOnceBatch), each a range of it; none for a plain batch
+	keys  []*onceKey
+	now   time.Time     // of keys: their time
+	ttl   time.Duration // of keys: how long a key is remembered
 	err   error
 	taken bool // a leader took it into a group
 	done  chan struct{}
 }
 
-// onceKey is the idempotency key of a batch on the chain: inserted in the
-// chain's serialised tail, where stored reports whether this batch took
-// it (false: the key was taken meanwhile, and the batch's events were
-// removed again in the same transaction).
+// onceKey is the idempotency key of a part of a batch on the chain (the
+// events evs[lo:hi] of its appendReq): inserted in the chain's serialised
+// tail, where stored reports whether this part took it (false: the key
+// was taken meanwhile, and the part's events were removed again in the
+// same transaction).
 type onceKey struct {
 	key    string
 	hash   [32]byte
-	now    time.Time
-	ttl    time.Duration
+	lo, hi int
 	stored bool
 }
 
@@ -61,8 +66,8 @@ type appender struct {
 }
 
 // appendGrouped stores evs through the chain and returns its outcome.
-func (s *Store) appendGrouped(ctx context.Context, evs []events.Event, key *onceKey) error {
-	req := &appendReq{ctx: ctx, evs: evs, key: key, done: make(chan struct{})}
+func (s *Store) appendGrouped(ctx context.Context, evs []events.Event, keys []*onceKey, now time.Time, ttl time.Duration) error {
+	req := &appendReq{ctx: ctx, evs: evs, keys: keys, now: now, ttl: ttl, done: make(chan struct{})}
 	a := &s.appender
 	a.mu.Lock()
 	if a.cond == nil {
@@ -245,52 +250,33 @@ func (s *Store) chainTx(ctx context.Context, conn *pgx.Conn, group []*appendReq,
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT aisle_chain_wait($1, $2)`, s.shop, link)
-	// scan[i] is the key the i-th statement answers for (nil: no answer
-	// to read)
-	scan := []*onceKey{nil}
+	// scan[i] is the keyed batch the i-th statement answers for (nil: no
+	// answer to read)
+	scan := []*appendReq{nil}
 	keyed := false
 	for k, r := range group {
+		if len(r.keys) > 0 {
+			if !keyed {
+				// the keys past their time, a few per group (the insert
+				// below also takes over an expired key still present)
+				b.Queue(`DELETE FROM idempotency WHERE shop = $1 AND key IN
+				(SELECT key FROM idempotency WHERE shop = $1 AND at < $2 ORDER BY at LIMIT $3)`, s.shop, r.now.Add(-r.ttl), expirePerBatch)
+				scan = append(scan, nil)
+				keyed = true
+			}
+			s.queueKeyed(b, r, outboxBefore+int64(k)+1, link)
+			scan = append(scan, r)
+			continue
+		}
 		ids, docs := userDocs(byUser(r.evs))
 		first, last := int64(r.evs[0].Seq), int64(r.evs[len(r.evs)-1].Seq)
-		if r.key == nil {
-			b.Queue(`WITH nu AS (INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
+		b.Queue(`WITH nu AS (INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
 				ON CONFLICT DO NOTHING RETURNING id),
 			o AS (INSERT INTO outbox (shop, id, kind, payload) SELECT $1, $4, $5, json_strip_nulls(json_build_object(
 				'first_seq', $6::bigint, 'last_seq', $7::bigint, 'count', $8::integer, 'new_users', (SELECT json_agg(id ORDER BY id) FROM nu))))
 			UPDATE shop_tally SET n_users = n_users + (SELECT count(*) FROM nu), n_events = n_events + $8, chain_done = $9 WHERE shop = $1`,
-				s.shop, ids, docs, outboxBefore+int64(k)+1, KindEventsAppend, first, last, len(r.evs), link)
-			scan = append(scan, nil)
-			continue
-		}
-		if !keyed {
-			// the keys past their time, a few per group (the insert
-			// below also takes over an expired key still present)
-			b.Queue(`DELETE FROM idempotency WHERE shop = $1 AND key IN
-				(SELECT key FROM idempotency WHERE shop = $1 AND at < $2 ORDER BY at LIMIT $3)`, s.shop, r.key.now.Add(-r.key.ttl), expirePerBatch)
-			scan = append(scan, nil)
-			keyed = true
-		}
-		r.key.stored = false
-		// The key is taken here, where the shop's batches commit one at a
-		// time: if another batch took it first (a retry racing its
-		// original, on this replica or another), this batch's events go
-		// again, nothing else is written, and the caller answers from the
-		// key. Its numbers stay unused, like a failed batch's.
-		b.Queue(`WITH k AS (INSERT INTO idempotency AS x (shop, key, body_hash, accepted, first_seq, at) VALUES ($1, $10, $11, $8, $6, $12)
-				ON CONFLICT (shop, key) DO UPDATE SET body_hash = excluded.body_hash, accepted = excluded.accepted, first_seq = excluded.first_seq, at = excluded.at
-				WHERE x.at < $13 RETURNING 1),
-			gone AS (DELETE FROM events WHERE shop = $1 AND seq BETWEEN $6 AND $7 AND NOT EXISTS (SELECT FROM k)),
-			nu AS (INSERT INTO users (shop, id, doc) SELECT $1, i, d::json FROM unnest($2::text[], $3::text[]) AS t(i, d)
-				WHERE EXISTS (SELECT FROM k) ON CONFLICT DO NOTHING RETURNING id),
-			o AS (INSERT INTO outbox (shop, id, kind, payload) SELECT $1, $4, $5, json_strip_nulls(json_build_object(
-				'first_seq', $6::bigint, 'last_seq', $7::bigint, 'count', $8::integer, 'new_users', (SELECT json_agg(id ORDER BY id) FROM nu)))
-				WHERE EXISTS (SELECT FROM k)),
-			t AS (UPDATE shop_tally SET n_users = n_users + (SELECT count(*) FROM nu),
-				n_events = n_events + CASE WHEN EXISTS (SELECT FROM k) THEN $8 ELSE 0 END, chain_done = $9 WHERE shop = $1)
-			SELECT EXISTS (SELECT FROM k)`,
-			s.shop, ids, docs, outboxBefore+int64(k)+1, KindEventsAppend, first, last, len(r.evs), link,
-			r.key.key, r.key.hash[:], r.key.now.UTC(), r.key.now.Add(-r.key.ttl))
-		scan = append(scan, r.key)
+			s.shop, ids, docs, outboxBefore+int64(k)+1, KindEventsAppend, first, last, len(r.evs), link)
+		scan = append(scan, nil)
 	}
 	b.Queue(`COMMIT`)
 	b.Queue(`SELECT pg_advisory_unlock(aisle_chain_class($1), aisle_chain_obj($2))`, s.shop, link)
@@ -298,8 +284,13 @@ func (s *Store) chainTx(ctx context.Context, conn *pgx.Conn, group []*appendReq,
 	br := conn.SendBatch(ctx, b)
 	for i := range b.Len() {
 		var err error
-		if into := scan[i]; into != nil {
-			err = br.QueryRow().Scan(&into.stored)
+		if r := scan[i]; r != nil {
+			var took []string
+			if err = br.QueryRow().Scan(&took); err == nil {
+				for _, k := range r.keys {
+					k.stored = slices.Contains(took, k.key)
+				}
+			}
 		} else {
 			_, err = br.Exec()
 		}
@@ -312,6 +303,50 @@ func (s *Store) chainTx(ctx context.Context, conn *pgx.Conn, group []*appendReq,
 		}
 	}
 	return true, br.Close()
+}
+
+// queueKeyed queues the statement that stores the keyed batch r (its
+// events already copied): one insert takes every key of its parts that is
+// free (or expired). The keys another batch took first (a retry racing
+// its original, on this replica or another, or a message redelivered to
+// another replica) keep their owner: the events of those parts go again,
+// and the part adds no user, no count and nothing to the outbox row, which
+// holds the range and count of the parts stored (one row for the batch,
+// none when no part was). The numbers of the parts removed stay unused,
+// like a failed batch's. The statement answers the keys it took.
+func (s *Store) queueKeyed(b *pgx.Batch, r *appendReq, outboxID, link int64) {
+	n := len(r.keys)
+	keys, hashes := make([]string, n), make([][]byte, n)
+	counts, firsts, lasts := make([]int32, n), make([]int64, n), make([]int64, n)
+	// each part's users, with its first number: a user is created by the
+	// first part stored that has it
+	var ids, docs []string
+	var at []int64
+	for i, k := range r.keys {
+		part := r.evs[k.lo:k.hi]
+		keys[i], hashes[i], counts[i] = k.key, k.hash[:], int32(len(part))
+		firsts[i], lasts[i] = int64(part[0].Seq), int64(part[len(part)-1].Seq)
+		pi, pd := userDocs(byUser(part))
+		ids, docs = append(ids, pi...), append(docs, pd...)
+		for range pi {
+			at = append(at, firsts[i])
+		}
+	}
+	b.Queue(`WITH p AS (SELECT * FROM unnest($6::text[], $7::bytea[], $8::integer[], $9::bigint[], $10::bigint[]) AS p(key, hash, n, f, l)),
+		k AS (INSERT INTO idempotency AS x (shop, key, body_hash, accepted, first_seq, at) SELECT $1, key, hash, n, f, $11 FROM p
+				ON CONFLICT (shop, key) DO UPDATE SET body_hash = excluded.body_hash, accepted = excluded.accepted, first_seq = excluded.first_seq, at = excluded.at
+				WHERE x.at < $12 RETURNING key),
+			s AS (SELECT * FROM p WHERE key IN (SELECT key FROM k)),
+			gone AS (DELETE FROM events e USING p WHERE e.shop = $1 AND e.seq BETWEEN p.f AND p.l AND p.key NOT IN (SELECT key FROM k)),
+			nu AS (INSERT INTO users (shop, id, doc) SELECT DISTINCT ON (i) $1, i, d::json FROM unnest($2::text[], $3::text[], $13::bigint[]) AS u(i, d, sq)
+				WHERE sq IN (SELECT f FROM s) ORDER BY i, sq ON CONFLICT DO NOTHING RETURNING id),
+			o AS (INSERT INTO outbox (shop, id, kind, payload) SELECT $1, $4, $5, json_strip_nulls(json_build_object(
+				'first_seq', min(f), 'last_seq', max(l), 'count', sum(n)::integer, 'new_users', (SELECT json_agg(id ORDER BY id) FROM nu)))
+				FROM s HAVING count(*) > 0),
+			t AS (UPDATE shop_tally SET n_users = n_users + (SELECT count(*) FROM nu),
+				n_events = n_events + (SELECT coalesce(sum(n), 0) FROM s), chain_done = $14 WHERE shop = $1)
+			SELECT coalesce(array_agg(key), '{}') FROM k`,
+		s.shop, ids, docs, outboxID, KindEventsAppend, keys, hashes, counts, firsts, lasts, r.now.UTC(), r.now.Add(-r.ttl), at, link)
 }
 
 func resetGroup(group []*appendReq) {

@@ -50,6 +50,7 @@ func Cases() []Case {
 		{"scan a user's events oldest first", userScan},
 		{"expire old events in steps", expire},
 		{"idempotent batches", idempotent},
+		{"several keys in one request", idempotentMany},
 		{"rewrite a model", rewrite},
 		{"merchandising records: atomic, serialised updates", merch},
 		{"dashboard sessions: put, get, delete, prune", dashboardSessions},
@@ -625,6 +626,43 @@ func idempotent(t *testing.T, s store.Store) {
 	if _, _, err := il.AppendEventsOnce(ctx, "", h1, nil, now, time.Hour); err == nil {
 		t.Fatal("an empty key was accepted")
 	}
+}
+
+func idempotentMany(t *testing.T, s store.Store) {
+	il, ok := s.(store.BatchIdempotentEventLog)
+	if !ok {
+		t.Skip("no requests with several keys")
+	}
+	h1, h2 := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("two"))
+	two := func(u string) []events.Event {
+		return []events.Event{ev(u, "a", events.View, t0), ev(u, "b", events.View, t0)}
+	}
+	res, err := il.AppendEventsOnceBatch(ctx, []store.OncePart{{Key: "m1", BodyHash: h1, Events: two("u1")}}, t0, time.Hour)
+	must(t, err)
+	first := res[0].Receipt
+	parts := []store.OncePart{
+		{Key: "m1", BodyHash: h1, Events: two("u1")}, // stored before
+		{Key: "m2", BodyHash: h1, Events: two("u2")},
+		{Key: "m1", BodyHash: h2, Events: two("u1")}, // another body
+		{Key: "m2", BodyHash: h1, Events: two("u2")}, // repeated in the request
+		{Key: "m3", BodyHash: h1, Events: two("u3")},
+	}
+	res, err = il.AppendEventsOnceBatch(ctx, parts, t0.Add(time.Minute), time.Hour)
+	must(t, err)
+	switch {
+	case !res[0].Replay || res[0].Err != nil || res[0].Receipt.FirstSeq != first.FirstSeq || parts[0].Events[0].Seq != 0:
+		t.Fatalf("stored before: %+v", res[0])
+	case res[1].Replay || res[1].Err != nil || res[1].Receipt.FirstSeq != parts[1].Events[0].Seq || parts[1].Events[0].Seq == 0:
+		t.Fatalf("new: %+v", res[1])
+	case !errors.Is(res[2].Err, store.ErrIdempotencyConflict):
+		t.Fatalf("another body: %+v", res[2])
+	case !res[3].Replay || res[3].Receipt.FirstSeq != res[1].Receipt.FirstSeq || parts[3].Events[0].Seq != 0:
+		t.Fatalf("repeated: %+v", res[3])
+	case res[4].Replay || res[4].Err != nil || res[4].Receipt.Accepted != 2:
+		t.Fatalf("new: %+v", res[4])
+	}
+	count(t, "events", s.CountEvents, 6)
+	count(t, "users", s.CountUsers, 3)
 }
 
 func rewrite(t *testing.T, s store.Store) {
