@@ -383,7 +383,10 @@ func (m *Manager) learnUnits(evs []events.Event) {
 		us := m.units[x.ID]
 		seen := map[string]bool{}
 		for _, e := range evs {
-			if e.Type != events.AddToCart && e.Type != events.Purchase {
+			// carts and purchases, and clicks on an answer (which may
+			// be another replica's: its shopper, user or session, must be
+			// found before a unit is made from the answer's variant)
+			if e.Type != events.AddToCart && e.Type != events.Purchase && (e.Type != events.Click || e.RequestID == "") {
 				continue
 			}
 			for _, id := range []string{e.UserID, e.SessionID} {

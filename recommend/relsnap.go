@@ -132,7 +132,8 @@ func (s *Service) readRelated() *relPending {
 		rp, err = s.decodeRelated(seq, p)
 	}
 	if err != nil {
-		s.log.Warn("the item relations' snapshot is ignored: they are rebuilt from the log", "file", snapshot.Path(s.cfg.SnapshotDir, relatedPart), "error", err)
+		s.log.Warn("the item relations' snapshot is ignored and removed: they are rebuilt from the log", "file", snapshot.Path(s.cfg.SnapshotDir, relatedPart), "error", err)
+		s.dropRelated("it was ignored") // it may hold users forgotten or opted out since
 		return nil
 	}
 	return rp
@@ -174,13 +175,15 @@ func (s *Service) installRelated(rp *relPending) {
 		return
 	}
 	if !rp.check.Matches() {
-		s.log.Warn("the item relations' snapshot does not match the event log: they are rebuilt from it", "snapshot_events", rp.cov.N, "log_events_covered", rp.check.Covered())
+		s.log.Warn("the item relations' snapshot does not match the event log: it is removed and they are rebuilt from the log", "snapshot_events", rp.cov.N, "log_events_covered", rp.check.Covered())
+		s.dropRelated("it does not match the log")
 		return
 	}
 	start := time.Now()
 	ix, err := related.Restore(s.relatedItems(), rp.payload, s.factorVectors(), nil, s.relatedConfig())
 	if err != nil {
-		s.log.Warn("the item relations' snapshot is ignored: they are rebuilt from the log", "error", err)
+		s.log.Warn("the item relations' snapshot is ignored and removed: they are rebuilt from the log", "error", err)
+		s.dropRelated("it was ignored")
 		return
 	}
 	cov := rp.cov

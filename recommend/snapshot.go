@@ -147,7 +147,11 @@ func (s *Service) readSnapshot() *decodedState {
 			return st
 		}
 	}
-	s.log.Warn("the recommender's snapshot is ignored: the whole event log is replayed", "file", snapshot.Path(s.cfg.SnapshotDir, snapshotPart), "error", err)
+	s.log.Warn("the recommender's snapshot is ignored and removed: the whole event log is replayed", "file", snapshot.Path(s.cfg.SnapshotDir, snapshotPart), "error", err)
+	// it may hold users forgotten or opted out since it was written
+	if err := snapshot.Remove(s.cfg.SnapshotDir, snapshotPart); err != nil {
+		s.log.Error("removing the ignored snapshot failed", "error", err)
+	}
 	return nil
 }
 
@@ -201,6 +205,9 @@ func (s *Service) loadEvents(ctx context.Context, replay []func(events.Event)) e
 	}
 	s.log.Warn("the recommender's snapshot does not match the event log (restored from a backup, or events deleted while stopped): the counts are rebuilt from the whole log",
 		"snapshot_events", st.cov.N, "log_events_covered", check.Covered())
+	if err := snapshot.Remove(s.cfg.SnapshotDir, snapshotPart); err != nil { // it may hold users deleted since
+		s.log.Error("removing the snapshot that does not match the log failed", "error", err)
+	}
 	s.ledger.swapWith(s.newLedger())
 	s.profiles.mu.Lock()
 	s.profiles.users, s.profiles.seq, s.profiles.evicted = map[string]*profile{}, 0, 0

@@ -38,6 +38,11 @@ type clickSnap struct {
 	check *snapshot.Check
 	// consentAt is the Consent value the weights were learnt under
 	consentAt uint64
+	// fp is the loaded snapshot's fingerprint, compared in ReplayDone:
+	// the users who withdrew consent are known only once the recommender
+	// has loaded (after LoadSnapshot), so comparing at load would check
+	// the file against an empty set
+	fp uint64
 	// tail and covered count the start's replay: events recorded, and
 	// skipped as the snapshot's; lastCovered is how many the last start
 	// took from the snapshot (0: none, or it did not match the log)
@@ -143,14 +148,12 @@ func (d *clickDec) f64() float64 {
 }
 
 // decodeSnapshot reads encodeSnapshot's bytes.
-func (c *Clicks) decodeSnapshot(p []byte) (cov snapshot.Coverage, pruneAt int, pairs map[string]map[string]float64, sessions map[string]*session, err error) {
+func (c *Clicks) decodeSnapshot(p []byte) (fp uint64, cov snapshot.Coverage, pruneAt int, pairs map[string]map[string]float64, sessions map[string]*session, err error) {
 	d := &clickDec{varint.NewReader(p)}
 	if v := d.Uvarint(); v != clicksStateVersion {
-		return cov, 0, nil, nil, fmt.Errorf("state version %d, this server reads %d", v, clicksStateVersion)
+		return 0, cov, 0, nil, nil, fmt.Errorf("state version %d, this server reads %d", v, clicksStateVersion)
 	}
-	if f := d.Uvarint(); f != c.fingerprint() {
-		return cov, 0, nil, nil, errors.New("made under other settings or when other users had withdrawn consent")
-	}
+	fp = d.Uvarint()
 	cov = snapshot.ReadCoverage(&d.Reader)
 	pruneAt = int(min(d.Uvarint(), uint64(c.maxSessions)))
 	pairs = map[string]map[string]float64{}
@@ -178,9 +181,9 @@ func (c *Clicks) decodeSnapshot(p []byte) (cov snapshot.Coverage, pruneAt int, p
 		sessions[id] = ss
 	}
 	if !d.OK() || d.Len() != 0 {
-		return cov, 0, nil, nil, errors.New("payload damaged")
+		return 0, cov, 0, nil, nil, errors.New("payload damaged")
 	}
-	return cov, pruneAt, pairs, sessions, nil
+	return fp, cov, pruneAt, pairs, sessions, nil
 }
 
 // LoadSnapshot installs the snapshot, when there is a usable one, before
@@ -191,7 +194,7 @@ func (c *Clicks) LoadSnapshot() {
 	if !ok {
 		return
 	}
-	cov, pruneAt, pairs, sessions, err := c.decodeSnapshot(p)
+	fp, cov, pruneAt, pairs, sessions, err := c.decodeSnapshot(p)
 	if err == nil && cov.Max != seq {
 		err = fmt.Errorf("covers Seq %d, its header says %d", cov.Max, seq)
 	}
@@ -201,9 +204,8 @@ func (c *Clicks) LoadSnapshot() {
 	}
 	c.mu.Lock()
 	c.pairs, c.sessions, c.pruneAt = pairs, sessions, max(pruneAt, min(c.maxSessions, pruneFloor))
-	c.snap.cov = cov
+	c.snap.cov, c.snap.fp = cov, fp
 	c.snap.check = snapshot.NewCheck(&c.snap.cov)
-	c.snap.consentAt = c.consent()
 	c.mu.Unlock()
 }
 
@@ -229,13 +231,16 @@ func (c *Clicks) ReplayDone(ctx context.Context, scan func(ctx context.Context, 
 	c.mu.Lock()
 	check, covered, tail := c.snap.check, c.snap.covered, c.snap.tail
 	c.snap.check, c.snap.covered, c.snap.tail, c.snap.loaded = nil, 0, 0, true
-	if check == nil {
-		c.snap.consentAt = c.consent()
-	}
+	c.snap.consentAt = c.consent()
+	sameSettings := c.snap.fp == c.fingerprint() // consent is loaded by now
 	c.mu.Unlock()
 	c.snap.keeper.Loaded(tail)
 	if check == nil {
 		return nil
+	}
+	if !sameSettings {
+		c.snap.keeper.Ignored(errors.New("made under other settings or when other users had withdrawn consent"))
+		return c.Rebuild(ctx, scan)
 	}
 	if check.Matches() {
 		c.mu.Lock()

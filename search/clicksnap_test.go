@@ -136,13 +136,6 @@ func TestClicksRestartFromSnapshotMatchesFullReplay(t *testing.T) {
 	grown := log[:5500]
 	check("restart", startClicks(t, dir, grown), grown, true)
 
-	// other settings: ignored
-	other := newSnapClicks(dir)
-	other.Window = time.Hour
-	other.LoadSnapshot()
-	if other.snap.check != nil {
-		t.Fatal("a snapshot of another window was loaded")
-	}
 	// damaged: ignored
 	p := snapshot.Path(dir, clicksPart)
 	b, err := os.ReadFile(p)
@@ -161,6 +154,27 @@ func TestClicksRestartFromSnapshotMatchesFullReplay(t *testing.T) {
 	}
 	lost := slices.Delete(slices.Clone(grown), 100, 101)
 	check("a log missing a covered event", startClicks(t, dir, lost), lost, false)
+
+	// other settings: ignored once the start knows them all (ReplayDone),
+	// relearnt from the log, and the file removed
+	if err := os.WriteFile(p, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := newSnapClicks(dir)
+	other.Window = time.Hour
+	other.LoadSnapshot()
+	for _, e := range grown {
+		other.Replay(e)
+	}
+	if err := other.ReplayDone(context.Background(), scanOf(grown)); err != nil {
+		t.Fatal(err)
+	}
+	if other.snap.lastCovered != 0 {
+		t.Fatal("a snapshot of another window was used")
+	}
+	if _, err := os.Stat(p); err == nil {
+		t.Fatal("the ignored snapshot of another window is still on disk")
+	}
 }
 
 // A forget removes the snapshot before it returns and none is written
@@ -237,5 +251,53 @@ func TestClicksSnapshotPrivacy(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A consent withdrawal made while this process was stopped (through
+// another replica, say) is known only once the recommender has loaded,
+// after LoadSnapshot: the snapshot, written when nobody had opted out, is
+// then ignored and removed, and the model relearnt without the user's
+// sessions, never saved back under the new consent set.
+func TestClicksSnapshotOfAnotherConsentSetIsNotUsed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "snapshots")
+	log := clickLog(2000, 3)
+	first := startClicks(t, dir, log)
+	if err := first.CloseSnapshots(); err != nil {
+		t.Fatal(err)
+	}
+	optedOut := map[string]bool{}
+	c := newSnapClicks(dir)
+	c.SkipUser = func(u string) bool { return optedOut[u] }
+	c.Consent = func() uint64 { return uint64(len(optedOut)) }
+	c.LoadSnapshot() // as aisle.Start: before the recommender loads consent
+	optedOut["u5"] = true
+	for _, e := range log {
+		c.Replay(e)
+	}
+	if err := c.ReplayDone(context.Background(), scanOf(log)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(snapshot.Path(dir, clicksPart)); err == nil {
+		t.Error("the snapshot made under another consent set is still on disk")
+	}
+	for _, e := range log {
+		if e.UserID == "u5" && strings.Contains(dumpClicks(c), fmt.Sprintf("session %q", e.SessionID)) &&
+			!slices.ContainsFunc(log, func(o events.Event) bool { return o.SessionID == e.SessionID && o.UserID != "u5" }) {
+			t.Fatalf("the opted-out user's session %s came back from the snapshot", e.SessionID)
+		}
+	}
+	want := newSnapClicks("")
+	want.SkipUser = c.SkipUser
+	want.Consent = c.Consent
+	want.LoadSnapshot()
+	if err := want.ReplayDone(context.Background(), scanOf(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := want.Rebuild(context.Background(), scanOf(log)); err != nil {
+		t.Fatal(err)
+	}
+	if dumpClicks(c) != dumpClicks(want) {
+		t.Error("the model started over a snapshot of another consent set differs from one learnt without the user")
 	}
 }

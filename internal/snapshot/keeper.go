@@ -58,7 +58,10 @@ func (k *Keeper) Read() (seq uint64, payload []byte, ok bool) {
 
 // Ignored logs that the snapshot cannot be used and why.
 func (k *Keeper) Ignored(err error) {
-	k.Logger().Warn("a snapshot is ignored: its part learns from the whole event log", "file", Path(k.Dir, k.Part), "error", err)
+	k.Logger().Warn("a snapshot is ignored and removed: its part learns from the whole event log", "file", Path(k.Dir, k.Part), "error", err)
+	// an ignored file may hold users forgotten or opted out since it was
+	// written (that can be why it no longer matches): it goes at once
+	k.Drop("it was ignored")
 }
 
 // Loaded sets the events counted since the snapshot on disk (those a
