@@ -42,7 +42,11 @@ func URL(tb testing.TB) string {
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "aisle_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	// a loaded server (other tests dropping their schemas hold catalogue
+	// locks) can take longer than the connect's 5 s to create one
+	cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+	defer ccancel()
+	if _, err := conn.Exec(cctx, "CREATE SCHEMA "+schema); err != nil {
 		tb.Fatalf("create test schema %s: %v", schema, err)
 	}
 	tb.Cleanup(func() {
