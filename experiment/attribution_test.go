@@ -150,6 +150,32 @@ func TestPurchaseOfAShopperExposedElsewhereCountsAtOnce(t *testing.T) {
 	}
 }
 
+// An answer served anonymously on a (its unit is the session), then a
+// click on it sent to b after the shopper signed in (the event carries
+// the user and the session): b finds the session's unit in the store and
+// counts the click there, with its exposure, not on a new unit of the
+// user (found by review: which unit got it depended on which replica
+// counted first).
+func TestClickAfterSignInCountsOnTheSessionsUnit(t *testing.T) {
+	a, b, e := twoReplicas(t)
+	sess := "s-anon-9"
+	as, _ := a.Serve("recommend", sess)
+	rid := a.NewRequestID("recommend", as)
+	a.Shown(impressions.Impression{RequestID: rid, Surface: "recommend", SessionID: sess, Experiment: as.Experiment, Variant: as.Variant, Items: []string{"i1", "i2"}}, sess)
+	if err := a.pushQueued(context.Background()); err != nil { // what Run does every 200 ms
+		t.Fatal(err)
+	}
+	click := events.Event{Seq: 3, UserID: "u-signed-in", SessionID: sess, ItemID: "i2", Type: events.Click, RequestID: rid, Position: 2, Timestamp: a.now()}
+	b.EventsAppended([]events.Event{click})
+	r, err := b.Results(e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := r.Variants[as.Index]; v.Users != 1 || v.Exposures != 1 || v.Clicks != 1 {
+		t.Fatalf("results on b: %+v; want the session's unit: one user with one exposure and one click", v)
+	}
+}
+
 // With CountAfterAck a replica adds what an event batch counts from Run,
 // right after EventsAppended returns: the other replica's results count
 // it without any results request or flush on the receiving one.
