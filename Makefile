@@ -30,7 +30,8 @@ race:
 # binary once and runs all the package's targets from it; a deadline flake
 # with no failing input is retried once, a real finding writes its input
 # under the package's testdata/fuzz, prints its path and fails.
-# FUZZ_JOBS=2 fuzzes two packages at a time with one worker each.
+# FUZZ_JOBS=2 fuzzes two packages at a time with one worker each (shorter,
+# but fewer executions per target).
 fuzz:
 	GO=$(GO) FUZZ_JOBS=$(FUZZ_JOBS) ./.ci/fuzz $(FUZZTIME)
 
