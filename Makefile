@@ -1,6 +1,7 @@
 # Aisle: common tasks. `make test` is the test command CI runs.
 GO ?= go
 FUZZTIME ?= 10s
+FUZZ_JOBS ?= 1
 
 .PHONY: build test race fuzz bench demo
 
@@ -24,24 +25,15 @@ test:
 race:
 	$(GO) test -race -short -count=1 -timeout 20m ./...
 
-# A short run of every fuzz target (each parser of outside input). Go's
-# fuzzer sometimes ends a timed run with "context deadline exceeded" and no
-# failing input (a known flake of time-bounded runs); such a run is retried
-# once. A real finding writes its input under testdata/fuzz and fails.
-# Targets are found by reading the test files (no test binary is linked
-# just to list them).
+# A short run of every fuzz target (each parser of outside input) for
+# FUZZTIME each: .ci/fuzz builds each package's fuzz-instrumented test
+# binary once and runs all the package's targets from it; a deadline flake
+# with no failing input is retried once, a real finding writes its input
+# under the package's testdata/fuzz, prints its path and fails.
+# FUZZ_JOBS=2 fuzzes two packages at a time with one worker each (shorter,
+# but fewer executions per target).
 fuzz:
-	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-	  for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go); do \
-	    echo "fuzz $$dir $$f"; \
-	    for try in 1 2; do \
-	      if $(GO) test $$dir -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) >/tmp/aisle-fuzz.log 2>&1; then break; fi; \
-	      if [ $$try = 1 ] && grep -q 'context deadline exceeded' /tmp/aisle-fuzz.log && ! grep -q 'Failing input written' /tmp/aisle-fuzz.log; then \
-	        echo "  (fuzzer stopped with a deadline and no failing input: retrying once)"; continue; fi; \
-	      echo "FAIL fuzz $$dir $$f"; tail -40 /tmp/aisle-fuzz.log; exit 1; \
-	    done; \
-	  done; \
-	done
+	GO=$(GO) FUZZ_JOBS=$(FUZZ_JOBS) ./.ci/fuzz $(FUZZTIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

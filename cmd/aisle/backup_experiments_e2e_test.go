@@ -69,7 +69,7 @@ func testBackupSideFiles(t *testing.T, shop string) {
 		t.Fatalf("click: %d %v", code, body)
 	}
 	online := filepath.Join(t.TempDir(), "online.db")
-	if out, err := exec.Command(binPath, "backup", "--url", s.url, "--admin-key", s.key, "--to", online).CombinedOutput(); err != nil || !strings.Contains(string(out), backedUp) {
+	if out, err := exec.Command(aisleBin(t), "backup", "--url", s.url, "--admin-key", s.key, "--to", online).CombinedOutput(); err != nil || !strings.Contains(string(out), backedUp) {
 		t.Fatalf("online backup: %v\n%s", err, out)
 	}
 	if code, body := s.do("GET", api("/admin/backup?file=nothing.db"), ""); code != 404 {
@@ -77,7 +77,7 @@ func testBackupSideFiles(t *testing.T, shop string) {
 	}
 	s.stop()
 	offline := filepath.Join(t.TempDir(), "offline.db")
-	if out, err := exec.Command(binPath, "backup", "--data", dir, "--to", offline).CombinedOutput(); err != nil || !strings.Contains(string(out), backedUp) {
+	if out, err := exec.Command(aisleBin(t), "backup", "--data", dir, "--to", offline).CombinedOutput(); err != nil || !strings.Contains(string(out), backedUp) {
 		t.Fatalf("offline backup: %v\n%s", err, out)
 	}
 	for _, b := range []string{online, offline} {
@@ -113,7 +113,7 @@ func testBackupSideFiles(t *testing.T, shop string) {
 	}
 	for _, from := range []string{online, offline} {
 		d := t.TempDir()
-		if out, err := exec.Command(binPath, "restore", "--from", from, "--data", d).CombinedOutput(); err != nil || !strings.Contains(string(out), restored) {
+		if out, err := exec.Command(aisleBin(t), "restore", "--from", from, "--data", d).CombinedOutput(); err != nil || !strings.Contains(string(out), restored) {
 			t.Fatalf("restore %s: %v\n%s", from, err, out)
 		}
 		r := startServer(t, d)
@@ -134,7 +134,7 @@ func testBackupSideFiles(t *testing.T, shop string) {
 		t.Fatalf("delete: %d %v", code, body)
 	}
 	s.stop()
-	if out, err := exec.Command(binPath, "restore", "--from", offline, "--data", dir, "--force").CombinedOutput(); err != nil {
+	if out, err := exec.Command(aisleBin(t), "restore", "--from", offline, "--data", dir, "--force").CombinedOutput(); err != nil {
 		t.Fatalf("restore --force: %v\n%s", err, out)
 	}
 	for _, name := range []string{"impressions.db", "experiments.db"} {

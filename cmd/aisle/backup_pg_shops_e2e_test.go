@@ -42,7 +42,7 @@ func TestOfflineBackupOfPostgresHoldsEveryShop(t *testing.T) {
 	s.stop()
 
 	to := filepath.Join(t.TempDir(), "pg.db")
-	out, err := exec.Command(binPath, "backup", "--store", url, "--data", t.TempDir(), "--to", to).CombinedOutput()
+	out, err := exec.Command(aisleBin(t), "backup", "--store", url, "--data", t.TempDir(), "--to", to).CombinedOutput()
 	if err != nil {
 		t.Fatalf("aisle backup --store: %v\n%s", err, out)
 	}
@@ -55,7 +55,7 @@ func TestOfflineBackupOfPostgresHoldsEveryShop(t *testing.T) {
 		}
 	}
 	data := t.TempDir()
-	if out, err := exec.Command(binPath, "restore", "--from", to, "--data", data).CombinedOutput(); err != nil {
+	if out, err := exec.Command(aisleBin(t), "restore", "--from", to, "--data", data).CombinedOutput(); err != nil {
 		t.Fatalf("aisle restore: %v\n%s", err, out)
 	}
 	r := startServer(t, data, "--embedder", "none")

@@ -42,7 +42,7 @@ func TestBackupRestoreShopsE2E(t *testing.T) {
 
 	run := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(binPath, args...).CombinedOutput()
+		out, err := exec.Command(aisleBin(t), args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("aisle %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

@@ -35,7 +35,7 @@ func TestBenchServeCountsRequestsAndErrors(t *testing.T) {
 		{"/api/items/nothere/similar", true},
 	} {
 		var out, errOut bytes.Buffer
-		cmd := exec.Command(binPath, "bench", "serve", "--url", s.url, "--key", s.key, "--concurrency", "1",
+		cmd := exec.Command(aisleBin(t), "bench", "serve", "--url", s.url, "--key", s.key, "--concurrency", "1",
 			"--duration", "300ms", "--path", tc.path)
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if err := cmd.Run(); err != nil {

@@ -24,7 +24,7 @@ func TestEvalRecommendCommand(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binPath, "eval", "recommend", "--format", "interactions", "--path", path, "--model", "popular,linear", "--k", "5,10", "--json", "-")
+	cmd := exec.Command(aisleBin(t), "eval", "recommend", "--format", "interactions", "--path", path, "--model", "popular,linear", "--k", "5,10", "--json", "-")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -58,15 +58,15 @@ func TestEvalRecommendCommand(t *testing.T) {
 		}
 	}
 
-	out, err := exec.Command(binPath, "eval", "recommend", "--format", "movielens-100k", "--path", dir).CombinedOutput()
+	out, err := exec.Command(aisleBin(t), "eval", "recommend", "--format", "movielens-100k", "--path", dir).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "no u.data in") {
 		t.Errorf("wrong folder: %v\n%s", err, out)
 	}
-	out, err = exec.Command(binPath, "eval", "recommend", "--format", "nope", "--path", path).CombinedOutput()
+	out, err = exec.Command(aisleBin(t), "eval", "recommend", "--format", "nope", "--path", path).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "unknown format") {
 		t.Errorf("unknown format: %v\n%s", err, out)
 	}
-	out, err = exec.Command(binPath, "eval", "recommend", "--format", "interactions", "--path", path, "--model", "linear", "--param", "linear.epochs").CombinedOutput()
+	out, err = exec.Command(aisleBin(t), "eval", "recommend", "--format", "interactions", "--path", path, "--model", "linear", "--param", "linear.epochs").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "model.name=value") {
 		t.Errorf("bad --param: %v\n%s", err, out)
 	}

@@ -32,7 +32,7 @@ func TestEvalRowsCommand(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binPath, "eval", "rows", "--format", "online-retail", "--path", path, "--split", "2011-02-20", "--json", "-")
+	cmd := exec.Command(aisleBin(t), "eval", "rows", "--format", "online-retail", "--path", path, "--split", "2011-02-20", "--json", "-")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -62,7 +62,7 @@ func TestEvalRowsCommand(t *testing.T) {
 			t.Errorf("the table lacks %q:\n%s", want, stderr.String())
 		}
 	}
-	bad := exec.Command(binPath, "eval", "rows", "--format", "online-retail", "--path", path, "--split", "Sept")
+	bad := exec.Command(aisleBin(t), "eval", "rows", "--format", "online-retail", "--path", path, "--split", "Sept")
 	if msg, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(msg), "--split") {
 		t.Fatalf("a bad date was accepted: %s", msg)
 	}

@@ -62,7 +62,7 @@ func TestEvalSimilarCommand(t *testing.T) {
 	write("item_meta.csv", "item_id\ti_category\ti_brand\tr_complement\tr_substitute\n1\t1\t1\t[2]\t[3]\n2\t2\t1\t[1]\t[]\n3\t1\t2\t[4]\t[1]\n4\t2\t2\t[3]\t[]\n")
 	write("X.item2index", "P1\t1\nP2\t2\nP3\t3\nP4\t4\n")
 	write("X.text", "id\ttext\nP1\tblue gel pen\nP2\tspiral notebook\nP3\tblack gel pen\nP4\tnotebook paper refill\n")
-	cmd := exec.Command(binPath, "eval", "similar", "--format", "rechorus", "--path", dir)
+	cmd := exec.Command(aisleBin(t), "eval", "similar", "--format", "rechorus", "--path", dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -74,7 +74,7 @@ func TestEvalSimilarCommand(t *testing.T) {
 		}
 	}
 	write("item_meta.csv", "item_id\tr_substitute\n1\t[2, oops\n")
-	cmd = exec.Command(binPath, "eval", "similar", "--format", "rechorus", "--path", dir)
+	cmd = exec.Command(aisleBin(t), "eval", "similar", "--format", "rechorus", "--path", dir)
 	stderr.Reset()
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "line 2") {

@@ -113,7 +113,7 @@ func TestServeRefusesDamagedFile(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	for name, bad := range map[string][]byte{"truncated": b[:8<<10], "empty": nil} {
 		os.WriteFile(path, bad, 0o644)
-		out, err := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0", "--data", dir, "--admin-key", "k").CombinedOutput()
+		out, err := exec.Command(aisleBin(t), "serve", "--addr", "127.0.0.1:0", "--data", dir, "--admin-key", "k").CombinedOutput()
 		msg := string(out)
 		if err == nil || strings.Contains(msg, "panic") || strings.Contains(msg, "SIGSEGV") || !strings.Contains(msg, path) {
 			t.Fatalf("%s: %v\n%s", name, err, msg)
@@ -138,7 +138,7 @@ func TestImportSkipsOutOfBoundsEvents(t *testing.T) {
 		"u1,c1,view,,0\n"+
 		"u2,c1,rating,1e39,1700000000\n"+
 		"u2,c1,rating,4,1700000000\n"), 0o644)
-	out, err := exec.Command(binPath, "import", "--data", filepath.Join(dir, "data"), "--items", items, "--events", evs).CombinedOutput()
+	out, err := exec.Command(aisleBin(t), "import", "--data", filepath.Join(dir, "data"), "--items", items, "--events", evs).CombinedOutput()
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}

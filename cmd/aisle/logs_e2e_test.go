@@ -34,11 +34,11 @@ func TestJSONAccessLog(t *testing.T) {
 // aisle version and aisle --version print the build: version, revision
 // and build date.
 func TestVersion(t *testing.T) {
-	a, err := exec.Command(binPath, "version").Output()
+	a, err := exec.Command(aisleBin(t), "version").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := exec.Command(binPath, "--version").Output()
+	b, err := exec.Command(aisleBin(t), "--version").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

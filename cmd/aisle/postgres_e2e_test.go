@@ -122,7 +122,7 @@ func TestServeOnPostgres(t *testing.T) {
 func runBin(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	cmd := exec.Command(binPath, args...)
+	cmd := exec.Command(aisleBin(t), args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err

@@ -387,7 +387,7 @@ func TestBackupRestoreE2E(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	online := filepath.Join(t.TempDir(), "online.db")
-	out, err := exec.Command(binPath, "backup", "--url", s.url, "--admin-key", s.key, "--to", online).CombinedOutput()
+	out, err := exec.Command(aisleBin(t), "backup", "--url", s.url, "--admin-key", s.key, "--to", online).CombinedOutput()
 	close(stop)
 	n := <-wrote
 	if err != nil {
@@ -398,15 +398,15 @@ func TestBackupRestoreE2E(t *testing.T) {
 	s.stop()
 
 	offline := filepath.Join(t.TempDir(), "offline.db")
-	if out, err := exec.Command(binPath, "backup", "--data", dir, "--to", offline).CombinedOutput(); err != nil {
+	if out, err := exec.Command(aisleBin(t), "backup", "--data", dir, "--to", offline).CombinedOutput(); err != nil {
 		t.Fatalf("offline backup: %v\n%s", err, out)
 	}
 	restore := func(from string) *server {
 		d := t.TempDir()
-		if out, err := exec.Command(binPath, "restore", "--from", from, "--data", d).CombinedOutput(); err != nil {
+		if out, err := exec.Command(aisleBin(t), "restore", "--from", from, "--data", d).CombinedOutput(); err != nil {
 			t.Fatalf("restore: %v\n%s", err, out)
 		}
-		if out, err := exec.Command(binPath, "restore", "--from", from, "--data", d).CombinedOutput(); err == nil || !strings.Contains(string(out), "--force") {
+		if out, err := exec.Command(aisleBin(t), "restore", "--from", from, "--data", d).CombinedOutput(); err == nil || !strings.Contains(string(out), "--force") {
 			t.Fatalf("restore over data: %v\n%s", err, out)
 		}
 		return startServer(t, d)
@@ -453,7 +453,7 @@ func TestBackupRestoreE2E(t *testing.T) {
 		t.Fatalf("delete: %d", code)
 	}
 	orig.stop()
-	out, err = exec.Command(binPath, "restore", "--from", offline, "--data", dir, "--force").CombinedOutput()
+	out, err = exec.Command(aisleBin(t), "restore", "--from", offline, "--data", dir, "--force").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "forgot again 1 users") {
 		t.Fatalf("restore --force: %v\n%s", err, out)
 	}

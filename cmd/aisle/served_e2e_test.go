@@ -24,7 +24,7 @@ func TestServedMatchesOffline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute) // a safety net, not a timing check: a loaded machine takes minutes
 	defer cancel()
 	var logs strings.Builder
-	rep, err := runServedEval(ctx, servedOptions{Format: "movielens-100k", Path: path, Fold: "u1", Offline: true, Binary: binPath, Log: &logs})
+	rep, err := runServedEval(ctx, servedOptions{Format: "movielens-100k", Path: path, Fold: "u1", Offline: true, Binary: aisleBin(t), Log: &logs})
 	if err != nil {
 		t.Fatalf("served evaluation: %v\n%s", err, logs.String())
 	}

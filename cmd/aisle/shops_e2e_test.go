@@ -39,7 +39,7 @@ func TestImportTrainServeShop(t *testing.T) {
 	os.WriteFile(evs, []byte(eb.String()), 0o644)
 	run := func(wantOK bool, args ...string) string {
 		t.Helper()
-		out, err := exec.Command(binPath, args...).CombinedOutput()
+		out, err := exec.Command(aisleBin(t), args...).CombinedOutput()
 		if (err == nil) != wantOK {
 			t.Fatalf("aisle %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

@@ -19,7 +19,7 @@ func TestShortSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak: skipped with -short")
 	}
-	rep, err := soak.Run(context.Background(), soak.Config{Binary: binPath, Dir: filepath.Join(t.TempDir(), "soak"),
+	rep, err := soak.Run(context.Background(), soak.Config{Binary: aisleBin(t), Dir: filepath.Join(t.TempDir(), "soak"),
 		Duration: 12 * time.Second, Kills: 2, Writers: 2, Readers: 2, Items: 200, DamageFile: true})
 	if err != nil {
 		t.Fatal(err)
