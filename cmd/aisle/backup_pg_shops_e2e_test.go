@@ -21,24 +21,16 @@ func TestOfflineBackupOfPostgresHoldsEveryShop(t *testing.T) {
 	}
 	url := pgtest.URL(t)
 	s := startServer(t, t.TempDir(), "--store", url, "--embedder", "none")
-	must := func(s *server, want int, method, path, body, key string) map[string]any {
-		t.Helper()
-		code, m := s.doKey(method, path, body, key)
-		if code != want {
-			t.Fatalf("%s %s: %d %v, want %d", method, path, code, m, want)
-		}
-		return m
-	}
-	must(s, 201, "POST", "/api/shops", `{"id":"acme"}`, s.key)
+	s.must(201, "POST", "/api/shops", `{"id":"acme"}`, s.key)
 	var items, evs []string
 	for i := range 9 {
 		items = append(items, fmt.Sprintf(`{"id":"p%d","title":"teapot %d"}`, i, i))
 		evs = append(evs, fmt.Sprintf(`{"user_id":"u%d","item_id":"p%d","type":"purchase"}`, i%3, i))
 	}
-	must(s, 200, "POST", "/api/shops/acme/items", "["+strings.Join(items, ",")+"]", s.key)
-	must(s, 200, "POST", "/api/shops/acme/events", "["+strings.Join(evs, ",")+"]", s.key)
-	must(s, 200, "POST", "/api/items", `[{"id":"d1","title":"stapler"}]`, s.key)
-	key := must(s, 201, "POST", "/api/shops/acme/keys", `{"scopes":["public"]}`, s.key)["key"].(string)
+	s.must(200, "POST", "/api/shops/acme/items", "["+strings.Join(items, ",")+"]", s.key)
+	s.must(200, "POST", "/api/shops/acme/events", "["+strings.Join(evs, ",")+"]", s.key)
+	s.must(200, "POST", "/api/items", `[{"id":"d1","title":"stapler"}]`, s.key)
+	key := s.must(201, "POST", "/api/shops/acme/keys", `{"scopes":["public"]}`, s.key)["key"].(string)
 	s.stop()
 
 	to := filepath.Join(t.TempDir(), "pg.db")
@@ -60,13 +52,13 @@ func TestOfflineBackupOfPostgresHoldsEveryShop(t *testing.T) {
 	}
 	r := startServer(t, data, "--embedder", "none")
 	defer r.stop()
-	if st := must(r, 200, "GET", "/api/shops/acme/stats", "", r.key); st["items"] != 9.0 || st["users"] != 3.0 || st["events"] != 9.0 {
+	if st := r.must(200, "GET", "/api/shops/acme/stats", "", r.key); st["items"] != 9.0 || st["users"] != 3.0 || st["events"] != 9.0 {
 		t.Errorf("acme restored from the PostgreSQL backup: %v, want 9 items, 3 users, 9 events", st)
 	}
-	if res := must(r, 200, "GET", "/api/shops/acme/search?q=teapot", "", key); res["total"] != 9.0 {
+	if res := r.must(200, "GET", "/api/shops/acme/search?q=teapot", "", key); res["total"] != 9.0 {
 		t.Errorf("acme's key after the restore: search found %v, want 9", res["total"])
 	}
-	if st := must(r, 200, "GET", "/api/stats", "", r.key); st["items"] != 1.0 {
+	if st := r.must(200, "GET", "/api/stats", "", r.key); st["items"] != 1.0 {
 		t.Errorf("the default shop after the restore: %v", st)
 	}
 }

@@ -20,25 +20,17 @@ func TestBackupRestoreShopsE2E(t *testing.T) {
 	}
 	dir := t.TempDir()
 	s := startServer(t, dir)
-	must := func(s *server, want int, method, path, body, key string) map[string]any {
-		t.Helper()
-		code, m := s.doKey(method, path, body, key)
-		if code != want {
-			t.Fatalf("%s %s: %d %v, want %d", method, path, code, m, want)
-		}
-		return m
-	}
-	must(s, 201, "POST", "/api/shops", `{"id":"acme","config":{"search.synonyms":[["kettle","teapot"]]}}`, s.key)
+	s.must(201, "POST", "/api/shops", `{"id":"acme","config":{"search.synonyms":[["kettle","teapot"]]}}`, s.key)
 	var items, evs []string
 	for i := range 12 {
 		items = append(items, fmt.Sprintf(`{"id":"p%d","title":"teapot %d"}`, i, i))
 		evs = append(evs, fmt.Sprintf(`{"user_id":"u%d","item_id":"p%d","type":"purchase"}`, i%4, i))
 	}
-	must(s, 200, "POST", "/api/shops/acme/items", "["+strings.Join(items, ",")+"]", s.key)
-	must(s, 200, "POST", "/api/shops/acme/events", "["+strings.Join(evs, ",")+"]", s.key)
-	must(s, 200, "POST", "/api/items", `[{"id":"p1","title":"stapler"}]`, s.key)
-	key := must(s, 201, "POST", "/api/shops/acme/keys", `{"scopes":["public"]}`, s.key)["key"].(string)
-	must(s, 403, "GET", "/api/admin/backup?file=shops.db", "", key) // a shop key cannot copy the registry
+	s.must(200, "POST", "/api/shops/acme/items", "["+strings.Join(items, ",")+"]", s.key)
+	s.must(200, "POST", "/api/shops/acme/events", "["+strings.Join(evs, ",")+"]", s.key)
+	s.must(200, "POST", "/api/items", `[{"id":"p1","title":"stapler"}]`, s.key)
+	key := s.must(201, "POST", "/api/shops/acme/keys", `{"scopes":["public"]}`, s.key)["key"].(string)
+	s.must(403, "GET", "/api/admin/backup?file=shops.db", "", key) // a shop key cannot copy the registry
 
 	run := func(args ...string) string {
 		t.Helper()
@@ -65,13 +57,13 @@ func TestBackupRestoreShopsE2E(t *testing.T) {
 
 	check := func(s *server, users float64) {
 		t.Helper()
-		if st := must(s, 200, "GET", "/api/shops/acme/stats", "", s.key); st["items"] != 12.0 || st["users"] != users {
+		if st := s.must(200, "GET", "/api/shops/acme/stats", "", s.key); st["items"] != 12.0 || st["users"] != users {
 			t.Errorf("acme's stats after the restore: %v, want 12 items and %v users", st, users)
 		}
-		if r := must(s, 200, "GET", "/api/shops/acme/search?q=kettle", "", key); r["total"] != 12.0 {
+		if r := s.must(200, "GET", "/api/shops/acme/search?q=kettle", "", key); r["total"] != 12.0 {
 			t.Errorf("acme's key and synonyms after the restore: search for kettle found %v, want 12", r["total"])
 		}
-		if st := must(s, 200, "GET", "/api/stats", "", s.key); st["items"] != 1.0 {
+		if st := s.must(200, "GET", "/api/stats", "", s.key); st["items"] != 1.0 {
 			t.Errorf("the default shop after the restore: %v", st)
 		}
 	}
@@ -88,12 +80,23 @@ func TestBackupRestoreShopsE2E(t *testing.T) {
 	// u1 of acme is forgotten after the backup: restoring over the
 	// directory does not bring them back
 	s = startServer(t, dir)
-	must(s, 200, "DELETE", "/api/shops/acme/users/u1", "", s.key)
+	s.must(200, "DELETE", "/api/shops/acme/users/u1", "", s.key)
 	s.stop()
 	if out := run("restore", "--from", offline, "--data", dir, "--force"); !strings.Contains(out, "forgot again 1 users the replaced shops had forgotten") {
 		t.Errorf("restore --force over the directory: %s", out)
 	}
 	s = startServer(t, dir)
 	check(s, 3)
-	must(s, 404, "GET", "/api/shops/acme/users/u1", "", s.key)
+	s.must(404, "GET", "/api/shops/acme/users/u1", "", s.key)
+}
+
+// must sends a request with key and fails the test unless the answer has
+// status want; it returns the answer's JSON object.
+func (s *server) must(want int, method, path, body, key string) map[string]any {
+	s.t.Helper()
+	code, m := s.doKey(method, path, body, key)
+	if code != want {
+		s.t.Fatalf("%s %s: %d %v, want %d", method, path, code, m, want)
+	}
+	return m
 }
