@@ -20,14 +20,8 @@ func (e *Engine) AddEventsOnce(ctx context.Context, key string, body []byte, evs
 	if key == "" {
 		return e.AddEvents(ctx, evs)
 	}
-	bad := func(problem string) error {
-		return &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Field: "Idempotency-Key", Problem: problem}}}
-	}
-	if len(key) > store.MaxIdempotencyKeyLen {
-		return bad(fmt.Sprintf("is longer than %d bytes", store.MaxIdempotencyKeyLen))
-	}
-	if p := catalog.CheckID(key); p != "" {
-		return bad(p)
+	if err := checkIdempotencyKey(key); err != nil {
+		return err
 	}
 	idem, ok := e.st.(store.IdempotentEventLog)
 	if !ok {
@@ -38,7 +32,7 @@ func (e *Engine) AddEventsOnce(ctx context.Context, key string, body []byte, evs
 	}
 	_, replay, err := idem.AppendEventsOnce(ctx, key, sha256.Sum256(body), evs, e.now(), store.DefaultIdempotencyTTL)
 	if errors.Is(err, store.ErrIdempotencyConflict) {
-		return bad(err.Error())
+		return badIdempotencyKey(err.Error())
 	}
 	if err != nil {
 		return fmt.Errorf("store events: %w", err)
@@ -47,6 +41,22 @@ func (e *Engine) AddEventsOnce(ctx context.Context, key string, body []byte, evs
 		e.eventsAppended(evs)
 	} else {
 		e.log.Info("event batch retry answered from its idempotency key", "key", key, "events", len(evs))
+	}
+	return nil
+}
+
+// badIdempotencyKey is the refusal of a batch for its Idempotency-Key.
+func badIdempotencyKey(problem string) error {
+	return &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Field: "Idempotency-Key", Problem: problem}}}
+}
+
+// checkIdempotencyKey reports what is wrong with a non-empty key.
+func checkIdempotencyKey(key string) error {
+	if len(key) > store.MaxIdempotencyKeyLen {
+		return badIdempotencyKey(fmt.Sprintf("is longer than %d bytes", store.MaxIdempotencyKeyLen))
+	}
+	if p := catalog.CheckID(key); p != "" {
+		return badIdempotencyKey(p)
 	}
 	return nil
 }
@@ -68,21 +78,16 @@ type KeyedBatch struct {
 // body, which fails alone.
 func (e *Engine) AddEventsOnceBatch(ctx context.Context, batches []KeyedBatch) (errs []error) {
 	errs = make([]error, len(batches))
-	bad := func(problem string) error {
-		return &catalog.BatchError{What: "events", Problems: []catalog.Problem{{Field: "Idempotency-Key", Problem: problem}}}
-	}
 	multi, ok := e.st.(store.BatchIdempotentEventLog)
 	var ok2 []int
 	for i, b := range batches {
 		switch {
 		case !ok || b.Key == "":
 			errs[i] = e.AddEventsOnce(ctx, b.Key, b.Body, b.Events)
-		case len(b.Key) > store.MaxIdempotencyKeyLen:
-			errs[i] = bad(fmt.Sprintf("is longer than %d bytes", store.MaxIdempotencyKeyLen))
-		case catalog.CheckID(b.Key) != "":
-			errs[i] = bad(catalog.CheckID(b.Key))
 		default:
-			ok2 = append(ok2, i)
+			if errs[i] = checkIdempotencyKey(b.Key); errs[i] == nil {
+				ok2 = append(ok2, i)
+			}
 		}
 	}
 	if len(ok2) == 0 {
@@ -142,7 +147,7 @@ func (e *Engine) AddEventsOnceBatch(ctx context.Context, batches []KeyedBatch) (
 		r := res[j]
 		switch {
 		case errors.Is(r.Err, store.ErrIdempotencyConflict):
-			errs[i] = bad(r.Err.Error())
+			errs[i] = badIdempotencyKey(r.Err.Error())
 		case r.Err != nil:
 			errs[i] = fmt.Errorf("store events: %w", r.Err)
 		case r.Replay:
