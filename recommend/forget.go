@@ -162,7 +162,7 @@ func (s *Service) rebuildRelatedWithout(removed []events.Event) int {
 	}
 	fence := make(chan struct{})
 	s.rel.fence = fence
-	go s.rebuildBehindFence(fence)
+	s.rel.bg.Go(func() { s.rebuildBehindFence(fence) })
 	return 1
 }
 
@@ -174,7 +174,7 @@ func (s *Service) rebuildRelatedWithout(removed []events.Event) int {
 func (s *Service) rebuildBehindFence(fence chan struct{}) {
 	for {
 		s.rel.mu.Lock()
-		if _, _, err := s.buildRelated(context.Background()); err != nil {
+		if _, _, err := s.buildRelated(s.rel.bgCtx); err != nil {
 			s.log.Error("item relations: rebuilding without a forgotten user failed; they are built again on the next request", "error", err)
 			s.rel.cur.Store(nil)
 		}

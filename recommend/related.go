@@ -35,6 +35,13 @@ type relatedCache struct {
 	fenceMu sync.Mutex
 	fence   chan struct{} // closed when the rebuild is in place; nil: no fence
 	again   bool          // a forget came during the rebuild: one more
+
+	// bg holds the relations' background work (learning, catalogue
+	// carry-over, rebuilds after a forget); stopBg cancels bgCtx, which
+	// that work runs under, at shutdown (see Service.Stop).
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	stopBg context.CancelFunc
 }
 
 type relatedState struct {
@@ -81,12 +88,12 @@ func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Ind
 			return nil, err
 		}
 	case st.catVer != ver && s.rel.mu.TryLock():
-		go func() {
+		s.rel.bg.Go(func() {
 			defer s.rel.mu.Unlock()
-			if _, _, err := s.updateRelated(context.Background()); err != nil {
+			if _, _, err := s.updateRelated(s.rel.bgCtx); err != nil && s.rel.bgCtx.Err() == nil {
 				s.log.Warn("item relations: update after a catalogue change failed", "err", err)
 			}
-		}()
+		})
 	}
 	n := s.ledgerEvents()
 	stale := !st.learnt ||
@@ -94,7 +101,7 @@ func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Ind
 	last := s.rel.lastStart.Load()
 	if stale && (last == 0 || time.Since(time.Unix(0, last)) >= relatedMinAge) && s.rel.running.CompareAndSwap(false, true) {
 		s.rel.lastStart.Store(time.Now().UnixNano())
-		go s.learnRelated(st, first)
+		s.rel.bg.Go(func() { s.learnRelated(st, first) })
 	}
 	return st.ix, nil
 }
@@ -186,7 +193,7 @@ func (s *Service) buildRelated(ctx context.Context) (*relatedState, *related.Log
 // over.
 func (s *Service) learnRelated(prev *relatedState, log *related.Log) {
 	defer s.rel.running.Store(false)
-	ctx := context.Background()
+	ctx := s.rel.bgCtx
 	ver := s.catVer.Load()
 	items := s.relatedItems()
 	n := s.ledgerEvents()
@@ -203,6 +210,9 @@ func (s *Service) learnRelated(prev *relatedState, log *related.Log) {
 	start := time.Now()
 	ix, rep, err := related.LearnLog(ctx, items, log, s.factorVectors(), nil, s.relatedConfig(), nil)
 	if err != nil {
+		if ctx.Err() != nil {
+			return // stopped (shutdown)
+		}
 		s.log.Warn("item relations: learning failed; keeping the current ones", "err", err)
 		return
 	}

@@ -40,7 +40,7 @@ func TestRelatedSurviveRestart(t *testing.T) {
 		}
 		return out
 	}
-	first := New(st, cfg, nil)
+	first := newStopped(t, st, cfg, nil)
 	if err := first.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestRelatedSurviveRestart(t *testing.T) {
 	}
 	start := func(what string, wantRestored bool) *Service {
 		t.Helper()
-		svc := New(st, cfg, nil)
+		svc := newStopped(t, st, cfg, nil)
 		if err := svc.Load(ctx); err != nil {
 			t.Fatal(err)
 		}

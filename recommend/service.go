@@ -234,7 +234,19 @@ func New(st store.Store, cfg Config, log *slog.Logger) *Service {
 	s := &Service{cfg: cfg, log: log, text: text, st: st, items: newItems(), profiles: newProfiles(cfg.MaxHistory)}
 	s.ledger = s.newLedger()
 	s.models.Store(&modelSet{byName: map[string]*servingModel{}})
+	s.rel.bgCtx, s.rel.stopBg = context.WithCancel(context.Background())
 	return s
+}
+
+// Stop cancels the service's background work on the item relations
+// (learning, rebuilds) and waits for it and for snapshot writes under way
+// to end. Requests answered after Stop build what they need in the
+// foreground; CloseSnapshots stops the service first.
+func (s *Service) Stop() {
+	s.rel.stopBg()
+	s.rel.bg.Wait()
+	s.snap.wg.Wait()
+	s.relSnap.wg.Wait()
 }
 
 // newLedger is an empty ledger with the configured trending half-lives.

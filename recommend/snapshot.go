@@ -99,7 +99,7 @@ func (s *Service) snapshotDue(n int) {
 // one (at a clean shutdown, after the last event was counted), unless the
 // one on disk already holds every event counted.
 func (s *Service) CloseSnapshots() error {
-	s.snap.wg.Wait()
+	s.Stop()
 	if err := s.closeRelated(); err != nil {
 		s.log.Error("the item relations' snapshot was not written at shutdown; the next start rebuilds them", "error", err)
 	}

@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/internal/snapshot"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -52,6 +54,16 @@ func answers(t *testing.T, svc *Service, users, items []string) map[string]any {
 		out["bought together "+it] = b
 	}
 	return out
+}
+
+// newStopped is New whose background work is stopped before the test's
+// end (relations learnt after a request write their snapshot into the
+// test's temporary directory otherwise, after it is removed).
+func newStopped(t testing.TB, st store.Store, cfg Config, log *slog.Logger) *Service {
+	t.Helper()
+	svc := New(st, cfg, log)
+	t.Cleanup(svc.Stop)
+	return svc
 }
 
 func sameAnswers(t *testing.T, what string, got, want map[string]any) {
@@ -96,7 +108,7 @@ func TestRestartFromSnapshotMatchesFullReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := New(st, cfg, nil)
+	live := newStopped(t, st, cfg, nil)
 	if err := live.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +142,7 @@ func TestRestartFromSnapshotMatchesFullReplay(t *testing.T) {
 
 	users := []string{"u1", "u5", "u17", "u230", "u999", "u1500", "nobody"}
 	items := []string{its[0].ID, its[7].ID, its[80].ID, its[500].ID}
-	full := New(st, Config{SnapshotEvery: -1}, nil)
+	full := newStopped(t, st, Config{SnapshotEvery: -1}, nil)
 	if err := full.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +151,7 @@ func TestRestartFromSnapshotMatchesFullReplay(t *testing.T) {
 
 	restart := func(what string, wantCovered bool) {
 		t.Helper()
-		svc := New(st, cfg, nil)
+		svc := newStopped(t, st, cfg, nil)
 		if err := svc.Load(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +188,7 @@ func TestRestartFromSnapshotMatchesFullReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = answers(t, func() *Service {
-		s := New(st, Config{SnapshotEvery: -1}, nil)
+		s := newStopped(t, st, Config{SnapshotEvery: -1}, nil)
 		if err := s.Load(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +203,7 @@ func TestSnapshotOfOtherSettingsIgnored(t *testing.T) {
 	ctx := context.Background()
 	st, _ := fixture(t)
 	dir := t.TempDir()
-	a := New(st, Config{SnapshotDir: dir, SnapshotEvery: -1}, nil)
+	a := newStopped(t, st, Config{SnapshotDir: dir, SnapshotEvery: -1}, nil)
 	if err := a.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +221,7 @@ func TestSnapshotOfOtherSettingsIgnored(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.cfg.SnapshotDir, c.cfg.SnapshotEvery = dir, -1
-			b := New(st, c.cfg, nil)
+			b := newStopped(t, st, c.cfg, nil)
 			if err := b.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +276,7 @@ func TestSnapshotWrittenEveryNEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := New(st, Config{SnapshotDir: t.TempDir(), SnapshotEvery: 1000}, nil)
+	svc := newStopped(t, st, Config{SnapshotDir: t.TempDir(), SnapshotEvery: 1000}, nil)
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +301,7 @@ func TestSnapshotWrittenEveryNEvents(t *testing.T) {
 		t.Fatalf("the shutdown snapshot: %v, %d written", err, svc.snap.written.Load())
 	}
 	// a start from it that counts nothing new does not write it again
-	again := New(st, svc.cfg, nil)
+	again := newStopped(t, st, svc.cfg, nil)
 	if err := again.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +316,7 @@ func TestRetentionDropsSnapshot(t *testing.T) {
 	ctx := context.Background()
 	st, _ := fixture(t)
 	dir := t.TempDir()
-	svc := New(st, Config{SnapshotDir: dir, SnapshotEvery: -1}, nil)
+	svc := newStopped(t, st, Config{SnapshotDir: dir, SnapshotEvery: -1}, nil)
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
