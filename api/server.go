@@ -42,6 +42,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -283,11 +284,44 @@ func (s *Server) Handle(rt Route) {
 			WriteError(rec, http.StatusUnauthorized, "missing or wrong API key: send it as \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"", nil)
 			return
 		}
+		if !unlimited[label] {
+			if msg := checkURLText(r); msg != "" {
+				WriteError(rec, http.StatusBadRequest, msg, nil)
+				return
+			}
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(rec, r.Body, s.maxBody)
 		}
 		h(rec, r)
 	}))
+}
+
+// checkURLText reports what is wrong with the text of r's path and query
+// parameters, or "" when it is fine: like every text in a body, it must be
+// valid UTF-8 without control characters other than tab, newline and
+// carriage return. Go decodes %FF into a byte that the JSON answer would
+// silently turn into U+FFFD, so /api/recommend/%FF answered for the user
+// "\ufffd" (issue 12 item 9); it is refused instead, naming the parameter.
+func checkURLText(r *http.Request) string {
+	if p := catalog.CheckText(r.URL.Path); p != "" {
+		return "the path " + p + ": send ids as percent-encoded UTF-8"
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return fmt.Sprintf("the query string cannot be read: %v", err)
+	}
+	for k, vs := range q {
+		if p := catalog.CheckText(k); p != "" {
+			return fmt.Sprintf("a query parameter name %s: send it as percent-encoded UTF-8", p)
+		}
+		for _, v := range vs {
+			if p := catalog.CheckText(v); p != "" {
+				return fmt.Sprintf("query parameter %s %s: send it as percent-encoded UTF-8", k, p)
+			}
+		}
+	}
+	return ""
 }
 
 // unlimited are the routes the rate limit never applies to: probes and
