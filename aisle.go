@@ -635,7 +635,8 @@ func (a *Aisle) Close() error {
 func (a *Aisle) openExperiments() error {
 	var err error
 	if a.imp, err = impressions.Open(filepath.Join(a.cfg.Data, "impressions.db"), impressions.Options{
-		Retention: a.cfg.Experiments.ImpressionRetention, Queue: a.cfg.Experiments.ImpressionQueue}); err != nil {
+		Retention: a.cfg.Experiments.ImpressionRetention, Queue: a.cfg.Experiments.ImpressionQueue,
+		CompactAfter: a.cfg.Privacy.CompactAfter}); err != nil {
 		return err
 	}
 	// on a store several replicas share (PostgreSQL), so are the experiments

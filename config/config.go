@@ -576,9 +576,9 @@ type Events struct {
 // Privacy configures the background privacy jobs.
 type Privacy struct {
 	// CompactAfter is the longest a deleted user's bytes stay in the data
-	// file: the file is rewritten at most this long after a deletion
-	// (default 1m; negative disables, leaving them until freed pages are
-	// reused).
+	// file and in the impression log (impressions.db): each file is
+	// rewritten at most this long after a deletion (default 1m; negative
+	// disables, leaving them until freed pages are reused).
 	CompactAfter time.Duration `yaml:"compact_after"`
 	// RetentionEvery is how often events.retention is applied (default 1h).
 	RetentionEvery time.Duration `yaml:"retention_every"`

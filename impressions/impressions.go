@@ -30,6 +30,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +76,13 @@ type Options struct {
 	Recent int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// CompactAfter is the longest the bytes of a forgotten shopper's
+	// deleted records stay in the file (default 1 minute): bbolt keeps
+	// deleted records in its free pages, so the writer rewrites the file
+	// this long after the first deletion that has not been compacted yet
+	// (several forgets share one rewrite). Negative: never (the bytes stay
+	// until bbolt reuses the pages), as privacy.compact_after.
+	CompactAfter time.Duration
 }
 
 var (
@@ -129,12 +138,17 @@ func (p Pseudonym) Derive(label string) []byte {
 
 // Log is the impression log. Its methods are safe for concurrent use.
 type Log struct {
-	db   *bolt.DB
+	path string
 	opts Options
 	ps   Pseudonym
 
-	dropped atomic.Uint64
-	written atomic.Uint64
+	dbMu sync.RWMutex // write-locked only while compact swaps the file
+	db   *bolt.DB
+
+	dropped     atomic.Uint64
+	written     atomic.Uint64
+	compactions atomic.Uint64
+	compactErr  atomic.Pointer[error]
 
 	mu      sync.Mutex
 	pending []Impression     // queued for the writer
@@ -159,7 +173,10 @@ func Open(path string, opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
+	if opts.CompactAfter == 0 {
+		opts.CompactAfter = time.Minute
+	}
+	db, err := bolt.Open(path, 0o600, boltOptions())
 	if err != nil {
 		return nil, fmt.Errorf("open the impression log %s: %w (is another aisle using this data directory?)", path, err)
 	}
@@ -177,7 +194,7 @@ func Open(path string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("open the impression log %s: %w", path, err)
 	}
-	return &Log{db: db, opts: opts, ps: ps,
+	return &Log{path: path, db: db, opts: opts, ps: ps,
 		recent: map[string]int32{}}, nil // the ring grows as answers come (an idle shop holds none)
 }
 
@@ -250,6 +267,7 @@ func (l *Log) Run(ctx context.Context) error {
 	if err := l.Trim(); err != nil {
 		return err
 	}
+	var compactAt time.Time // zero: nothing deleted waits for a rewrite
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,18 +280,112 @@ func (l *Log) Run(ctx context.Context) error {
 			if err := l.write(l.take()); err != nil {
 				return err
 			}
-			if err := l.forgetPending(ctx); err != nil {
+			n, err := l.forgetPending(ctx)
+			if err != nil {
 				return err
+			}
+			now := l.opts.Now()
+			if n > 0 && compactAt.IsZero() && l.opts.CompactAfter > 0 {
+				compactAt = now.Add(l.opts.CompactAfter)
+			}
+			if !compactAt.IsZero() && !now.Before(compactAt) {
+				if err := l.Compact(); err != nil {
+					// the deleted records are still unreadable through the
+					// log; try again after another CompactAfter
+					l.compactErr.Store(&err)
+					compactAt = now.Add(l.opts.CompactAfter)
+				} else {
+					compactAt = time.Time{}
+				}
 			}
 		}
 	}
+}
+
+// boltOptions are the options the log's file is opened with.
+func boltOptions() *bolt.Options {
+	return &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true}
+}
+
+func (l *Log) view(fn func(*bolt.Tx) error) error {
+	l.dbMu.RLock()
+	defer l.dbMu.RUnlock()
+	return l.db.View(fn)
+}
+
+func (l *Log) update(fn func(*bolt.Tx) error) error {
+	l.dbMu.RLock()
+	defer l.dbMu.RUnlock()
+	return l.db.Update(fn)
+}
+
+// Compact rewrites the file with only its live records, so that the bytes
+// of deleted ones (a forgotten shopper's answers and queries, which bbolt
+// keeps in its free pages) are in no file of the data directory. Reads
+// and writes of the log wait meanwhile. On an error before the swap the
+// file is unchanged.
+func (l *Log) Compact() error {
+	l.dbMu.Lock()
+	defer l.dbMu.Unlock()
+	tmp := l.path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("compact the impression log: create %s: %w", tmp, err)
+	}
+	if err := bolt.Compact(dst, l.db, 16<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact the impression log %s: %w (the file is unchanged)", l.path, err)
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("compact the impression log %s: close the copy: %w (the file is unchanged)", l.path, err)
+	}
+	if err := l.db.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("compact the impression log %s: close: %w", l.path, err)
+	}
+	swapErr := os.Rename(tmp, l.path)
+	if swapErr == nil {
+		swapErr = syncDir(filepath.Dir(l.path))
+	}
+	db, err := bolt.Open(l.path, 0o600, boltOptions())
+	if err != nil {
+		// nothing can be logged or attributed: say so rather than use a closed file
+		return fmt.Errorf("compact the impression log %s: reopen: %w (restart the server)", l.path, errors.Join(swapErr, err))
+	}
+	l.db = db
+	if swapErr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("compact the impression log %s: swap in the copy: %w (the file is unchanged)", l.path, swapErr)
+	}
+	l.compactions.Add(1)
+	return nil
+}
+
+// CompactError is the error of the last compaction that failed, or nil.
+func (l *Log) CompactError() error {
+	if p := l.compactErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func (l *Log) write(batch []Impression, clicks [][]byte) error {
 	if len(batch) == 0 && len(clicks) == 0 {
 		return nil
 	}
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.update(func(tx *bolt.Tx) error {
 		cb := tx.Bucket(clickBucket)
 		for _, k := range clicks {
 			if err := cb.Put(k, nil); err != nil {
@@ -321,7 +433,7 @@ func (l *Log) Trim() error {
 	binary.BigEndian.PutUint32(cut, uint32(l.opts.Now().Add(-l.opts.Retention).Unix()))
 	for {
 		n := 0
-		err := l.db.Update(func(tx *bolt.Tx) error {
+		err := l.update(func(tx *bolt.Tx) error {
 			for _, name := range [][]byte{bucket, clickBucket} {
 				c := tx.Bucket(name).Cursor()
 				for k, _ := c.First(); k != nil && bytes.Compare(k[:4], cut) < 0 && n < 10000; k, _ = c.Next() {
@@ -359,7 +471,7 @@ func (l *Log) Get(id string) (Impression, bool, error) {
 	}
 	var imp Impression
 	found := false
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucket).Get(k)
 		if v == nil {
 			return nil
@@ -381,7 +493,7 @@ func (l *Log) Get(id string) (Impression, bool, error) {
 func (l *Log) Scan(ctx context.Context, from time.Time, fn func(Impression) error) error {
 	start := make([]byte, 4)
 	binary.BigEndian.PutUint32(start, uint32(max(0, from.Unix())))
-	return l.db.View(func(tx *bolt.Tx) error {
+	return l.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		n := 0
 		for k, v := c.Seek(start); k != nil; k, v = c.Next() {
@@ -427,20 +539,21 @@ func (l *Log) Forget(id string) {
 }
 
 // forgetPending deletes the records of the pseudonyms Forget queued.
-func (l *Log) forgetPending(ctx context.Context) error {
+// It returns how many it deleted.
+func (l *Log) forgetPending(ctx context.Context) (int, error) {
 	l.mu.Lock()
 	gone := l.forget
 	l.forget = nil
 	l.mu.Unlock()
 	if len(gone) == 0 {
-		return nil
+		return 0, nil
 	}
 	set := map[string]bool{}
 	for _, p := range gone {
 		set[p] = true
 	}
 	var doomed [][]byte
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 			var imp Impression
 			if decode(v, &imp) == nil && (set[imp.UserID] || set[imp.SessionID]) {
@@ -450,7 +563,7 @@ func (l *Log) forgetPending(ctx context.Context) error {
 		})
 	})
 	if err == nil && len(doomed) > 0 {
-		err = l.db.Update(func(tx *bolt.Tx) error {
+		err = l.update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucket)
 			for _, k := range doomed {
 				if err := b.Delete(k); err != nil {
@@ -461,13 +574,20 @@ func (l *Log) forgetPending(ctx context.Context) error {
 		})
 	}
 	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("forget impressions: %w", err)
+		return 0, fmt.Errorf("forget impressions: %w", err)
 	}
-	return nil
+	if err != nil {
+		return 0, nil
+	}
+	return len(doomed), nil
 }
 
 // Close closes the file. Run must have returned.
-func (l *Log) Close() error { return l.db.Close() }
+func (l *Log) Close() error {
+	l.dbMu.Lock()
+	defer l.dbMu.Unlock()
+	return l.db.Close()
+}
 
 // Records are: 0x03 | varint unix nanoseconds | str surface | str user |
 // str session | str experiment | str variant | uvarint n | n × str item |
@@ -549,7 +669,7 @@ func decode(v []byte, imp *Impression) error {
 // transaction: answers logged meanwhile are not in it), for backups.
 func (l *Log) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(ctxWriter{ctx, w})
 		return err
@@ -558,9 +678,16 @@ func (l *Log) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error) {
 }
 
 // FlushForgotten deletes at once from the file the records of the shoppers
-// Forget was given (the writer otherwise does it within 50 ms), for a
-// tool that opens the log without running it (aisle restore).
-func (l *Log) FlushForgotten(ctx context.Context) error { return l.forgetPending(ctx) }
+// Forget was given (the writer otherwise does it within 50 ms) and, when
+// it deleted any, compacts the file so that their bytes are gone too, for
+// a tool that opens the log without running it (aisle restore).
+func (l *Log) FlushForgotten(ctx context.Context) error {
+	n, err := l.forgetPending(ctx)
+	if err != nil || n == 0 {
+		return err
+	}
+	return l.Compact()
+}
 
 // ctxWriter stops a long copy when its context ends.
 type ctxWriter struct {
@@ -574,3 +701,6 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 	}
 	return c.w.Write(p)
 }
+
+// Compactions is how many times the file was rewritten by Compact.
+func (l *Log) Compactions() uint64 { return l.compactions.Load() }

@@ -131,7 +131,7 @@ func (l *Log) Clicked(requestID string) ([]int, error) {
 		return nil, nil
 	}
 	var out []int
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(clickBucket).Cursor()
 		for ck, _ := c.Seek(k); ck != nil && bytes.HasPrefix(ck, k); ck, _ = c.Next() {
 			if len(ck) == len(k)+2 {
@@ -188,7 +188,7 @@ func (l *Log) Fit(ctx context.Context, opts FitOptions) (map[string]Propensities
 		}
 		return p
 	}
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		cc := tx.Bucket(clickBucket).Cursor()
 		n := 0
