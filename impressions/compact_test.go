@@ -90,3 +90,38 @@ func TestForgottenRecordsLeaveTheFile(t *testing.T) {
 		t.Fatalf("a record written after the rewrite, reopened: %+v found %v, error %v", imp, ok, err)
 	}
 }
+
+// BenchmarkCompact200k rewrites an impression log of 200,000 search
+// answers (10 items each), the work a forget adds within
+// privacy.compact_after; reads and writes of the log wait meanwhile.
+func BenchmarkCompact200k(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "impressions.db")
+	l, err := Open(path, Options{Queue: 1 << 20, Retention: 365 * 24 * time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	items := []string{"B00004Z5QO", "B0010T3QT2", "B0039N7ELS", "B002K9M7MS", "B00006IEIO", "B00006IE5K", "B00000JBNX", "B001CRYXHG", "B002M7Z338", "B0007OEE7E"}
+	var batch []Impression
+	for i := range 200_000 {
+		batch = append(batch, Impression{RequestID: reqid.New(), Surface: "search", UserID: "u" + string(rune('a'+i%26)) + time.Duration(i%5000).String(),
+			SessionID: "s" + time.Duration(i).String(), Query: "blue gel pen fine point", Items: items})
+		if len(batch) == 10_000 {
+			if err := l.write(batch, nil); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	fi, _ := os.Stat(path)
+	b.ResetTimer()
+	for range b.N {
+		if err := l.Compact(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	after, _ := os.Stat(path)
+	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB-before")
+	b.ReportMetric(float64(after.Size())/(1<<20), "MiB-after")
+}
