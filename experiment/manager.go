@@ -54,8 +54,14 @@ type Options struct {
 	// shared store in the background right after EventsAppended returns,
 	// instead of before (config experiments.count_after_ack).
 	CountAfterAck bool
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// CompactAfter is the longest the bytes of a forgotten shopper's
+	// deleted outcomes stay in the file (bbolt keeps deleted records in
+	// its free pages): Run rewrites it this long after the first such
+	// deletion (default 1 minute; negative: never), as
+	// privacy.compact_after does for the data file.
+	CompactAfter time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // unit is what one shopper did inside one experiment.
@@ -85,8 +91,15 @@ var (
 // do and computes results. It is an engine listener (EventsAppended).
 // Its methods are safe for concurrent use.
 type Manager struct {
-	db *bolt.DB
-	ps impressions.Pseudonym // units are stored by pseudonym, never by id
+	path string
+	dbMu sync.RWMutex // write-locked only while Compact swaps the file
+	db   *bolt.DB
+	ps   impressions.Pseudonym // units are stored by pseudonym, never by id
+	// compactAfter: Options.CompactAfter; forgotten: a forgotten shopper's
+	// units were deleted since the last rewrite; compactions: rewrites done
+	compactAfter time.Duration
+	forgotten    bool
+	compactions  atomic.Uint64
 	// tagKey checks the attribution request ids carry (attribution.go)
 	tagKey []byte
 	// replica names this data directory's counts in the shared store
@@ -150,7 +163,11 @@ func Open(opts Options) (*Manager, error) {
 	if m.price == nil {
 		m.price = func(context.Context, string) (float64, bool) { return 0, false }
 	}
-	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	m.path, m.compactAfter = opts.Path, opts.CompactAfter
+	if m.compactAfter == 0 {
+		m.compactAfter = time.Minute
+	}
+	db, err := bolt.Open(opts.Path, 0o600, dbOptions())
 	if err != nil {
 		return nil, fmt.Errorf("open the experiment store %s: %w (is another aisle using this data directory?)", opts.Path, err)
 	}
@@ -312,7 +329,7 @@ func (m *Manager) put(e *Experiment) error {
 	if err := m.putShared(e); err != nil {
 		return fmt.Errorf("save experiment %s in the shared store: %w", e.ID, err)
 	}
-	if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bExps).Put([]byte(e.ID), b) }); err != nil {
+	if err := m.update(func(tx *bolt.Tx) error { return tx.Bucket(bExps).Put([]byte(e.ID), b) }); err != nil {
 		return fmt.Errorf("save experiment %s: %w (is the disk full?)", e.ID, err)
 	}
 	return nil
@@ -666,6 +683,7 @@ func (m *Manager) UserDeleted(id string) {
 		if _, ok := us[pid]; ok {
 			delete(us, pid)
 			m.markDirty(exp, pid)
+			m.forgotten = true
 		}
 	}
 }
@@ -680,6 +698,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer snap.Stop()
 	fit := time.NewTimer(time.Minute) // then hourly
 	defer fit.Stop()
+	var compactAt time.Time   // zero: no forgotten units wait for a rewrite
 	var push <-chan time.Time // on a shared store: exposures within pushEvery
 	if m.shared != nil {
 		t := time.NewTicker(pushEvery)
@@ -702,6 +721,21 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-flush.C:
 			if err := m.Flush(); err != nil {
 				m.log.Error("writing experiment outcomes failed; will retry", "error", err)
+			}
+			m.mu.Lock()
+			forgotten := m.forgotten
+			m.forgotten = false
+			m.mu.Unlock()
+			now := m.now()
+			if forgotten && compactAt.IsZero() && m.compactAfter > 0 {
+				compactAt = now.Add(m.compactAfter)
+			}
+			if !compactAt.IsZero() && !now.Before(compactAt) {
+				compactAt = time.Time{}
+				if err := m.Compact(); err != nil {
+					m.log.Warn("rewriting the experiment store after a forget failed; will retry", "error", err)
+					compactAt = now.Add(m.compactAfter)
+				}
 			}
 		case <-snap.C:
 			m.snapshot()
@@ -739,7 +773,7 @@ func (m *Manager) FitPositions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bPos).Put([]byte("pbm"), b) }); err != nil {
+	if err := m.update(func(tx *bolt.Tx) error { return tx.Bucket(bPos).Put([]byte("pbm"), b) }); err != nil {
 		return fmt.Errorf("save the position bias fit: %w", err)
 	}
 	m.pos.Store(&fits)
@@ -851,7 +885,7 @@ func (m *Manager) Flush() error {
 	if len(recs) == 0 && len(fresh) == 0 {
 		return nil
 	}
-	return m.db.Update(func(tx *bolt.Tx) error {
+	return m.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bUnits)
 		for _, r := range recs {
 			var err error
@@ -891,7 +925,7 @@ func (m *Manager) snapshot() {
 			p.Variants = append(p.Variants, PointVariant{Name: v.Name, Users: v.Users, Conversion: v.Conversion, RevenuePerUser: v.RevenuePerUser, CTR: v.CTR})
 		}
 		b, _ := json.Marshal(p)
-		if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bSeries).Put(key(e.ID, day), b) }); err != nil {
+		if err := m.update(func(tx *bolt.Tx) error { return tx.Bucket(bSeries).Put(key(e.ID, day), b) }); err != nil {
 			m.log.Warn("recording the experiment series failed", "experiment", e.ID, "error", err)
 		}
 		if m.shared != nil {
@@ -910,8 +944,48 @@ func (m *Manager) snapshot() {
 // Close writes what is left and closes the store. Run must have returned.
 func (m *Manager) Close() error {
 	err := m.Flush()
+	m.dbMu.Lock()
+	defer m.dbMu.Unlock()
 	return errors.Join(err, m.db.Close())
 }
+
+func dbOptions() *bolt.Options { return &bolt.Options{Timeout: 5 * time.Second} }
+
+func (m *Manager) view(fn func(*bolt.Tx) error) error {
+	m.dbMu.RLock()
+	defer m.dbMu.RUnlock()
+	return m.db.View(fn)
+}
+
+func (m *Manager) update(fn func(*bolt.Tx) error) error {
+	m.dbMu.RLock()
+	defer m.dbMu.RUnlock()
+	return m.db.Update(fn)
+}
+
+// Compact writes the pending outcomes, then rewrites the store's file with
+// only its live records, so that a forgotten shopper's deleted outcomes
+// are in no file of the data directory (impressions.CompactFile). The
+// store's reads and writes wait meanwhile.
+func (m *Manager) Compact() error {
+	if err := m.Flush(); err != nil {
+		return err
+	}
+	m.dbMu.Lock()
+	defer m.dbMu.Unlock()
+	db, err := impressions.CompactFile(m.db, m.path, dbOptions())
+	if db != nil {
+		m.db = db
+	}
+	if err != nil {
+		return fmt.Errorf("compact the experiment store: %w", err)
+	}
+	m.compactions.Add(1)
+	return nil
+}
+
+// Compactions is how many times Compact rewrote the file.
+func (m *Manager) Compactions() uint64 { return m.compactions.Load() }
 
 // WriteSnapshot writes the outcomes changed since the last flush and then
 // a consistent copy of the experiment store's file to w, for backups.
@@ -920,7 +994,7 @@ func (m *Manager) WriteSnapshot(ctx context.Context, w io.Writer) (int64, error)
 		return 0, err
 	}
 	var n int64
-	err := m.db.View(func(tx *bolt.Tx) error {
+	err := m.view(func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(ctxWriter{ctx, w})
 		return err

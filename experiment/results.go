@@ -264,7 +264,7 @@ func (m *Manager) Results(id string) (Results, error) {
 			m.pmin[id+"\x00"+k] = v
 		}
 		m.mu.Unlock()
-		if err := m.db.Update(func(tx *bolt.Tx) error {
+		if err := m.update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bPMin)
 			for k, v := range pmin {
 				raw, _ := json.Marshal(v)
@@ -281,7 +281,7 @@ func (m *Manager) Results(id string) (Results, error) {
 		r.Series, err = m.sharedSeries(id)
 		return r, err
 	}
-	err = m.db.View(func(tx *bolt.Tx) error {
+	err = m.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bSeries).Cursor()
 		pre := key(id, "")
 		for k, v := c.Seek(pre); k != nil && len(k) >= len(pre) && string(k[:len(pre)]) == string(pre); k, v = c.Next() {

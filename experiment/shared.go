@@ -95,7 +95,7 @@ func (m *Manager) syncDefs(ctx context.Context) error {
 	m.mu.Unlock()
 	for _, e := range changed {
 		b, _ := json.Marshal(e)
-		if err := m.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bExps).Put([]byte(e.ID), b) }); err != nil {
+		if err := m.update(func(tx *bolt.Tx) error { return tx.Bucket(bExps).Put([]byte(e.ID), b) }); err != nil {
 			return fmt.Errorf("save experiment %s: %w", e.ID, err)
 		}
 	}

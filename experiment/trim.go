@@ -72,7 +72,7 @@ func (m *Manager) TrimCounted(ctx context.Context) error {
 		}
 	}
 	m.mu.Unlock()
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSeen)
 		var drop [][]byte
 		if err := b.ForEach(func(k, _ []byte) error {

@@ -83,7 +83,7 @@ func TestCountedKeysAreTrimmedAfterTheWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := 0
-		if err := m.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bSeen).Stats().KeyN; return nil }); err != nil {
+		if err := m.view(func(tx *bolt.Tx) error { n = tx.Bucket(bSeen).Stats().KeyN; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -327,41 +327,58 @@ func (l *Log) update(fn func(*bolt.Tx) error) error {
 func (l *Log) Compact() error {
 	l.dbMu.Lock()
 	defer l.dbMu.Unlock()
-	tmp := l.path + ".compact"
-	_ = os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := CompactFile(l.db, l.path, boltOptions())
+	if db != nil {
+		l.db = db
+	}
 	if err != nil {
-		return fmt.Errorf("compact the impression log: create %s: %w", tmp, err)
-	}
-	if err := bolt.Compact(dst, l.db, 16<<20); err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("compact the impression log %s: %w (the file is unchanged)", l.path, err)
-	}
-	if err := dst.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("compact the impression log %s: close the copy: %w (the file is unchanged)", l.path, err)
-	}
-	if err := l.db.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("compact the impression log %s: close: %w", l.path, err)
-	}
-	swapErr := os.Rename(tmp, l.path)
-	if swapErr == nil {
-		swapErr = syncDir(filepath.Dir(l.path))
-	}
-	db, err := bolt.Open(l.path, 0o600, boltOptions())
-	if err != nil {
-		// nothing can be logged or attributed: say so rather than use a closed file
-		return fmt.Errorf("compact the impression log %s: reopen: %w (restart the server)", l.path, errors.Join(swapErr, err))
-	}
-	l.db = db
-	if swapErr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("compact the impression log %s: swap in the copy: %w (the file is unchanged)", l.path, swapErr)
+		return fmt.Errorf("compact the impression log: %w", err)
 	}
 	l.compactions.Add(1)
 	return nil
+}
+
+// CompactFile rewrites the bbolt file at path, open as db, with only its
+// live records (bolt.Compact into a copy, then the copy replaces it), so
+// that deleted records' bytes are in no file of its directory, and
+// reopens it with opts. The caller must keep every other use of db out
+// meanwhile. It returns the database to use from now on: db itself when
+// the rewrite failed before db was closed (the file is unchanged), nil
+// when the file could not be reopened (the error says to restart).
+func CompactFile(db *bolt.DB, path string, opts *bolt.Options) (*bolt.DB, error) {
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return db, fmt.Errorf("create %s: %w (%s is unchanged)", tmp, err, path)
+	}
+	if err := bolt.Compact(dst, db, 16<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return db, fmt.Errorf("rewrite %s: %w (the file is unchanged)", path, err)
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return db, fmt.Errorf("rewrite %s: close the copy: %w (the file is unchanged)", path, err)
+	}
+	if err := db.Close(); err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("rewrite %s: close: %w (restart the server)", path, err)
+	}
+	swapErr := os.Rename(tmp, path)
+	if swapErr == nil {
+		swapErr = syncDir(filepath.Dir(path))
+	}
+	reopened, err := bolt.Open(path, 0o600, opts)
+	if err != nil {
+		// nothing can use the file: say so rather than use a closed one
+		return nil, fmt.Errorf("rewrite %s: reopen: %w (restart the server)", path, errors.Join(swapErr, err))
+	}
+	if swapErr != nil {
+		os.Remove(tmp)
+		return reopened, fmt.Errorf("rewrite %s: swap in the copy: %w (the file is unchanged)", path, swapErr)
+	}
+	return reopened, nil
 }
 
 // CompactError is the error of the last compaction that failed, or nil.

@@ -232,5 +232,6 @@ func forgetInSideFiles(ctx context.Context, dir string, forgotten map[[32]byte]t
 	for _, id := range doomed {
 		m.UserDeleted(id) // outcomes, and the impressions through the log
 	}
-	return errors.Join(imp.FlushForgotten(ctx), m.Close(), imp.Close())
+	// deleted units and impressions leave the restored files too
+	return errors.Join(imp.FlushForgotten(ctx), m.Compact(), m.Close(), imp.Close())
 }
