@@ -576,7 +576,7 @@ type Events struct {
 // Privacy configures the background privacy jobs.
 type Privacy struct {
 	// CompactAfter is the longest a deleted user's bytes stay in the data
-	// file and in the impression log (impressions.db): each file is
+	// file, the impression log and the experiment store: each file is
 	// rewritten at most this long after a deletion (default 1m; negative
 	// disables, leaving them until freed pages are reused).
 	CompactAfter time.Duration `yaml:"compact_after"`
