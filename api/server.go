@@ -253,6 +253,8 @@ func (s *Server) Handle(rt Route) {
 	h := rt.Handler
 	s.mux.Handle(rt.Method+" "+rt.Pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// every answer, not only JSON: /metrics, pages and files too
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		defer func() {
 			if v := recover(); v != nil {

@@ -47,3 +47,16 @@ func TestURLTextIsCheckedLikeBodyText(t *testing.T) {
 		}
 	}
 }
+
+// Every answer carries X-Content-Type-Options: nosniff, also those that
+// are not JSON (/metrics was the one left without it).
+func TestEveryAnswerIsNosniff(t *testing.T) {
+	srv := newTestServer(t, search.Options{})
+	for _, u := range []string{"/metrics", "/api/health", "/api/ready", "/api/openapi.json", "/api/search?q=pen", "/api/nothing"} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", u, nil))
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s (%d): X-Content-Type-Options %q", u, rec.Code, got)
+		}
+	}
+}
