@@ -137,6 +137,17 @@ func merchBenchServer(b testing.TB) *Server {
 
 func ptrF(v float64) *float64 { return &v }
 
+// servePlain and serveMerch serve one request of BenchmarkMerchOverhead:
+// two functions, so that an instruction count (valgrind --tool=callgrind,
+// callgrind_annotate --inclusive=yes) tells the plain answers' cost from
+// the merchandised ones'.
+//
+//go:noinline
+func servePlain(srv *Server, w http.ResponseWriter, r *http.Request) { srv.ServeHTTP(w, r) }
+
+//go:noinline
+func serveMerch(srv *Server, w http.ResponseWriter, r *http.Request) { srv.ServeHTTP(w, r) }
+
 // BenchmarkMerchOverhead measures search, popular and recommend answers
 // with and without rules and ads, alternating the two requests so that
 // both see the same machine load, and reports the p50 and p99 latency of
@@ -148,6 +159,7 @@ func ptrF(v float64) *float64 { return &v }
 // allocator refills its per-thread caches: a mean over many requests).
 func BenchmarkMerchOverhead(b *testing.B) {
 	srv := merchBenchServer(b)
+	serveAnswer := [2]func(*Server, http.ResponseWriter, *http.Request){servePlain, serveMerch}
 	for _, c := range []struct{ name, plain, merch string }{
 		{"search", "/api/search?q=blue+pen&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=blue+pen&n=20&user_id=u1"},
 		{"popular", "/api/popular?n=20&rules=off&ads=off&user_id=u1", "/api/popular?n=20&user_id=u1"},
@@ -176,7 +188,7 @@ func BenchmarkMerchOverhead(b *testing.B) {
 					c0, t0 := threadCPU(b), time.Now()
 					// labelled so that a -cpuprofile can be split: go tool
 					// pprof -tagfocus answer=merch
-					pprof.Do(req.Context(), pprof.Labels("answer", []string{"plain", "merch"}[k]), func(context.Context) { srv.ServeHTTP(rec, req) })
+					pprof.Do(req.Context(), pprof.Labels("answer", []string{"plain", "merch"}[k]), func(context.Context) { serveAnswer[k](srv, rec, req) })
 					lat[k] = append(lat[k], time.Since(t0))
 					cpu[k] = append(cpu[k], threadCPU(b)-c0)
 					alloc[k] += allocated() - a0
