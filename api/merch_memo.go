@@ -30,7 +30,9 @@ type arrangeMemo struct {
 // shop's): past it the memo starts afresh.
 const maxArrangeMemo = 1024
 
-type arrangeKey struct{ surface, context string }
+// arrangeKey is the slot of a kept arrangement: a surface and category
+// page; on search also the query and the sort.
+type arrangeKey struct{ surface, context, query, sort string }
 
 // arrangeEntry is one kept arrangement; its lists are its own (copied
 // in and out under the memo's lock).

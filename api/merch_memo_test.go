@@ -19,12 +19,12 @@ import (
 func TestArrangeMemoFollowsChanges(t *testing.T) {
 	srv := merchBenchServer(t)
 	ctx := context.Background()
-	const url = "/api/popular?n=20&ads=off&user_id=u1"
+	url := "/api/popular?n=20&ads=off&user_id=u1"
 	ids := func() []string {
 		t.Helper()
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", url, nil))
-		var a PopularRecs
+		var a struct{ Items []struct{ ID string } }
 		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || rec.Code != 200 {
 			t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
 		}
@@ -73,6 +73,36 @@ func TestArrangeMemoFollowsChanges(t *testing.T) {
 	if slices.Index(after, moved) == slices.Index(first, moved) {
 		t.Fatalf("burying %s did not move it: %v", moved, after)
 	}
+	// a search the boost of Bic applies to ("pen"): a boosted item of
+	// the page becomes Pilot
+	url = "/api/search?q=blue+pen&n=20&ads=off&user_id=u1"
+	first = ids()
+	if again := ids(); !slices.Equal(again, first) {
+		t.Fatalf("the kept arrangement of a search differs:\n%v\n%v", again, first)
+	}
+	moved = ""
+	for _, id := range first[1:] {
+		it, err := srv.eng.GetItem(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Brand == "Bic" {
+			it.Brand, moved = "Pilot", id
+			if err := srv.eng.AddItems(ctx, []catalog.Item{it}); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	after = ids()
+	if want := fresh(); !slices.Equal(after, want) {
+		t.Fatalf("after the change the search answers\n%v\nwant (arranged afresh)\n%v", after, want)
+	}
+	if moved == "" || slices.Index(after, moved) == slices.Index(first, moved) {
+		t.Fatalf("%q no longer boosted did not move: %v, before %v", moved, after, first)
+	}
+	url = "/api/popular?n=20&ads=off&user_id=u1"
+	after = ids()
 	// a new rule set: the first item hidden
 	if _, err := srv.merch.book.Save(ctx, rules.Rule{Name: "hide", If: rules.Condition{Surfaces: []string{"popular"}}, Then: rules.Consequence{Hide: []string{after[0]}}}); err != nil {
 		t.Fatal(err)

@@ -612,13 +612,34 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 		plan.Filters = unpushed // the others were applied by the index
 		w := rules.Window{IDs: ids, Scores: scores, Relevance: req.Sort == "" || req.Sort == search.SortRelevance}
 		keep := searchKeeps(&req)
-		if len(plan.Filters) > 0 || (w.Relevance && len(plan.Moves) > 0) {
-			// read the window at once (the filters and moves need each
-			// item's fields)
-			m.readItems(ctx, ids, sc.items, keep)
+		// read the window at once (the filters and moves need each item's
+		// fields)
+		read := len(plan.Filters) > 0 || (w.Relevance && len(plan.Moves) > 0)
+		// a window arranged before under the same plan, filter and items
+		// is arranged the same (arrangeMemo); not when a page too deep
+		// for the window left the pins and moves out of the plan
+		memo := arrange && m.cache != nil && memoable(plan)
+		var gen uint64
+		var placed []rules.Placed
+		asked := recommend.Filter{Categories: req.Categories, Brands: req.Brands, MinPrice: req.MinPrice, MaxPrice: req.MaxPrice, Exclude: req.Exclude}
+		key := memoKey("search", req.Categories)
+		key.query, key.sort = req.Query, string(req.Sort)
+		if memo {
+			gen = m.cache.Generation()
+			placed = m.memo.get(key, set, plan, gen, read, &asked, ids, scores, sc)
+		}
+		if read {
 			w.Items = sc.items
 		}
-		placed := plan.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
+		if placed == nil {
+			if read {
+				m.readItems(ctx, ids, sc.items, keep)
+			}
+			placed = plan.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
+			if memo {
+				m.memo.put(key, set, plan, gen, read, &asked, w, placed)
+			}
+		}
 		// the page of the arranged window (all of it when only filters
 		// applied), with room for the ads
 		lo, hi := 0, len(placed)
