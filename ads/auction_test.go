@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestAuctionExactPrices(t *testing.T) {
@@ -177,6 +178,22 @@ func TestAuctionMatchesSortedRanking(t *testing.T) {
 		got, want := Auction(bidders, slots, reserve), auctionBySort(bidders, slots, reserve)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("round %d, %d slots, reserve %d, bidders %+v:\n got %+v\nwant %+v", round, slots, reserve, bidders, got, want)
+		}
+	}
+}
+
+// TestDayOfFollowsTheClock checks the auction's day, formatted once a
+// day, against day(t) across midnights (UTC), in other zones and when
+// the clock goes back.
+func TestDayOfFollowsTheClock(t *testing.T) {
+	s := &Service{}
+	base := time.Date(2026, 12, 7, 23, 59, 59, 0, time.UTC)
+	zone := time.FixedZone("east", 5*3600)
+	for _, d := range []time.Duration{0, time.Second, -time.Hour, 25 * time.Hour, -48 * time.Hour, time.Nanosecond, 2 * time.Second} {
+		for _, now := range []time.Time{base.Add(d), base.Add(d).In(zone)} {
+			if got, want := s.dayOf(now), day(now); got != want {
+				t.Fatalf("dayOf(%v) = %s, want %s", now, got, want)
+			}
 		}
 	}
 }

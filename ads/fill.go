@@ -61,7 +61,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
 	s.mu.Unlock()
 	now := s.o.Now()
-	today := day(now)
+	today := s.dayOf(now)
 	m := s.model.Load()
 	floor := s.o.Config.RelevanceFloor
 	if f, ok := s.o.Config.SurfaceFloors[r.Surface]; ok {
@@ -85,8 +85,10 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		n, ok := shown[c.ID]
 		return shown != nil && (!ok || n < c.FrequencyCap)
 	}
-	bidders := make([]Bidder, 0, min(len(elig), 64))
-	feats := make([]Features, 0, cap(bidders)) // parallel to bidders
+	// the bidders and their features (parallel), on the stack while few
+	var bidBuf [16]Bidder
+	var featBuf [16]Features
+	bidders, feats := bidBuf[:0], featBuf[:0]
 	last, takes := -1, false
 	for k := range elig {
 		e := &elig[k]
