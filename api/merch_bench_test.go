@@ -9,6 +9,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +169,10 @@ func BenchmarkMerchOverhead(b *testing.B) {
 		{"popular-ads-only", "/api/popular?n=20&rules=off&ads=off&user_id=u1", "/api/popular?n=20&rules=off&user_id=u1"},
 		// recommend on the pen category page: 1 rule (pin and boost), 5 campaigns
 		{"recommend", "/api/recommend/u1?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/pen"},
+		// the same page for a different shopper each time (%d: the
+		// iteration's shopper): kept arrangements (decision 0057) do not
+		// repeat
+		{"recommend-many-shoppers", "/api/recommend/u%d?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u%d?n=20&category=Office/pen"},
 		// no rule matches and no campaign targets the answer: the fixed cost
 		{"search-unmatched", "/api/search?q=green+folder&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=green+folder&n=20&user_id=u1"},
 		{"recommend-unmatched", "/api/recommend/u1?n=20&category=Office/folder&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/folder"},
@@ -180,15 +185,25 @@ func BenchmarkMerchOverhead(b *testing.B) {
 			var alloc [2]uint64 // bytes allocated (by the whole process) during each kind of request
 			heap := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 			allocated := func() uint64 { metrics.Read(heap); return heap[0].Value.Uint64() }
+			// the request's URL, its shopper varying when it says %d
+			shopper := 0
+			at := func(url string) string {
+				if strings.Contains(url, "%d") {
+					return fmt.Sprintf(url, shopper%500)
+				}
+				return url
+			}
 			// warm up: an answer's first request fills caches (the
 			// popular list, plans, eligible ads) that later ones reuse
 			for range 20 {
 				for _, url := range []string{c.plain, c.merch} {
-					srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", url, nil))
+					srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", at(url), nil))
 				}
+				shopper++
 			}
 			for b.Loop() {
-				for k, url := range []string{c.plain, c.merch} {
+				shopper++
+				for k, url := range []string{at(c.plain), at(c.merch)} {
 					req := httptest.NewRequest("GET", url, nil)
 					rec := httptest.NewRecorder()
 					a0 := allocated()
