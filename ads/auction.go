@@ -3,7 +3,6 @@ package ads
 import (
 	"cmp"
 	"math"
-	"slices"
 )
 
 // Bidder is one (campaign, item) competing for ad slots.
@@ -34,38 +33,73 @@ type Win struct {
 // the reserve and never above its own bid (the reserve when there is no
 // (k+1)-th). Equal scores are ordered by campaign id, then item id.
 func Auction(bidders []Bidder, slots int, reserve Micros) []Win {
-	in := make([]Bidder, 0, len(bidders))
-	for _, b := range bidders {
-		if b.Bid >= reserve && b.Bid > 0 && b.PCTR > 0 && b.Relevance > 0 {
-			in = append(in, b)
-		}
+	// The order is a stable sort by (score desc, campaign, item) with one
+	// item per campaign (its first in that order); the winners and their
+	// prices need only the first slots+1 of it, picked by selection:
+	// scores are computed once, nothing is sorted or copied.
+	var buf [32]float64
+	score := buf[:0]
+	if len(bidders) > len(buf) {
+		score = make([]float64, 0, len(bidders))
 	}
-	slices.SortStableFunc(in, func(a, b Bidder) int {
-		if c := cmp.Compare(b.Score(), a.Score()); c != 0 {
-			return c
+	for k := range bidders {
+		b := &bidders[k]
+		s := math.NaN() // out
+		if b.Bid >= reserve && b.Bid > 0 && b.PCTR > 0 && b.Relevance > 0 {
+			s = b.Score()
 		}
-		if c := cmp.Compare(a.Campaign, b.Campaign); c != 0 {
-			return c
+		score = append(score, s)
+	}
+	// before reports whether bidder i ranks before bidder j
+	before := func(i, j int) bool {
+		if c := cmp.Compare(score[j], score[i]); c != 0 {
+			return c < 0
 		}
-		return cmp.Compare(a.Item, b.Item)
-	})
-	// one item per campaign: its best
-	ranked := in[:0]
-	for _, b := range in {
-		if !slices.ContainsFunc(ranked, func(r Bidder) bool { return r.Campaign == b.Campaign }) {
-			ranked = append(ranked, b)
+		if c := cmp.Compare(bidders[i].Campaign, bidders[j].Campaign); c != 0 {
+			return c < 0
 		}
+		if c := cmp.Compare(bidders[i].Item, bidders[j].Item); c != 0 {
+			return c < 0
+		}
+		return i < j // stable
+	}
+	var pickBuf [8]int
+	picked := pickBuf[:0] // indexes into bidders, in rank order
+	for len(picked) <= slots {
+		best := -1
+		for k := range bidders {
+			if math.IsNaN(score[k]) || (best >= 0 && !before(k, best)) {
+				continue
+			}
+			taken := false // the campaign already ranked (with its best item)
+			for _, p := range picked {
+				if bidders[p].Campaign == bidders[k].Campaign {
+					taken = true
+					break
+				}
+			}
+			if !taken {
+				best = k
+			}
+		}
+		if best < 0 {
+			break
+		}
+		picked = append(picked, best)
 	}
 	var wins []Win
-	for k := 0; k < len(ranked) && k < slots; k++ {
-		b := ranked[k]
+	for k := 0; k < len(picked) && k < slots; k++ {
+		b := bidders[picked[k]]
 		price := reserve
-		if k+1 < len(ranked) {
-			next := ranked[k+1].Score()
+		if k+1 < len(picked) {
+			next := score[picked[k+1]]
 			p := Micros(math.Round(next / (b.PCTR * b.Relevance)))
 			price = max(price, p)
 		}
 		price = min(price, b.Bid)
+		if wins == nil {
+			wins = make([]Win, 0, min(slots, len(picked)))
+		}
 		wins = append(wins, Win{Bidder: b, Slot: k, Price: price})
 	}
 	return wins

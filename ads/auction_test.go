@@ -1,8 +1,13 @@
 package ads
 
 import (
+	"cmp"
+	"math"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
+	"time"
 )
 
 func TestAuctionExactPrices(t *testing.T) {
@@ -106,6 +111,89 @@ func TestKeywordMatch(t *testing.T) {
 	} {
 		if got := KeywordMatch(c.q, c.kw, c.mt); got != c.want {
 			t.Errorf("KeywordMatch(%q, %q, %s) = %v, want %v", c.q, c.kw, c.mt, got, c.want)
+		}
+	}
+}
+
+// auctionBySort is Auction as it was written before session 8: a stable
+// sort of every bidder, then one item per campaign. The selection that
+// replaced it must rank and price exactly as it did.
+func auctionBySort(bidders []Bidder, slots int, reserve Micros) []Win {
+	in := make([]Bidder, 0, len(bidders))
+	for _, b := range bidders {
+		if b.Bid >= reserve && b.Bid > 0 && b.PCTR > 0 && b.Relevance > 0 {
+			in = append(in, b)
+		}
+	}
+	slices.SortStableFunc(in, func(a, b Bidder) int {
+		if c := cmp.Compare(b.Score(), a.Score()); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Campaign, b.Campaign); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Item, b.Item)
+	})
+	ranked := in[:0]
+	for _, b := range in {
+		if !slices.ContainsFunc(ranked, func(r Bidder) bool { return r.Campaign == b.Campaign }) {
+			ranked = append(ranked, b)
+		}
+	}
+	var wins []Win
+	for k := 0; k < len(ranked) && k < slots; k++ {
+		b := ranked[k]
+		price := reserve
+		if k+1 < len(ranked) {
+			price = max(price, Micros(math.Round(ranked[k+1].Score()/(b.PCTR*b.Relevance))))
+		}
+		wins = append(wins, Win{Bidder: b, Slot: k, Price: min(price, b.Bid)})
+	}
+	return wins
+}
+
+// TestAuctionMatchesSortedRanking compares Auction with the sorting
+// version on random bidders: few campaigns and items (so that a campaign
+// bids with several items and ties are common), bids around the reserve,
+// some bidders out (no pCTR or relevance), up to 40 bidders (past the
+// auction's stack storage).
+func TestAuctionMatchesSortedRanking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 16))
+	for round := range 5000 {
+		n := rng.IntN(12)
+		if round%10 == 0 {
+			n = 30 + rng.IntN(11)
+		}
+		bidders := make([]Bidder, n)
+		for k := range bidders {
+			bidders[k] = Bidder{
+				Campaign:  string(rune('a' + rng.IntN(5))),
+				Item:      string(rune('x' + rng.IntN(3))),
+				Bid:       Micros(rng.IntN(5)) * 25_000,
+				PCTR:      float64(rng.IntN(4)) / 10,
+				Relevance: float64(rng.IntN(3)) / 2,
+			}
+		}
+		slots, reserve := rng.IntN(4), Micros(rng.IntN(3))*25_000
+		got, want := Auction(bidders, slots, reserve), auctionBySort(bidders, slots, reserve)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d, %d slots, reserve %d, bidders %+v:\n got %+v\nwant %+v", round, slots, reserve, bidders, got, want)
+		}
+	}
+}
+
+// TestDayOfFollowsTheClock checks the auction's day, formatted once a
+// day, against day(t) across midnights (UTC), in other zones and when
+// the clock goes back.
+func TestDayOfFollowsTheClock(t *testing.T) {
+	s := &Service{}
+	base := time.Date(2026, 12, 7, 23, 59, 59, 0, time.UTC)
+	zone := time.FixedZone("east", 5*3600)
+	for _, d := range []time.Duration{0, time.Second, -time.Hour, 25 * time.Hour, -48 * time.Hour, time.Nanosecond, 2 * time.Second} {
+		for _, now := range []time.Time{base.Add(d), base.Add(d).In(zone)} {
+			if got, want := s.dayOf(now), day(now); got != want {
+				t.Fatalf("dayOf(%v) = %s, want %s", now, got, want)
+			}
 		}
 	}
 }

@@ -139,3 +139,34 @@ func TestCatTallyIsShareOf(t *testing.T) {
 		}
 	}
 }
+
+// The organic tally of an answer is kept for the next answer carrying
+// the same item values (the same pointers), and computed afresh when an
+// item differs: a changed category then changes the ad's relevance.
+func TestOrganicTallyFollowsTheItems(t *testing.T) {
+	s := &Service{}
+	cs := &campaignSet{}
+	pen := &catalog.Item{ID: "p", Categories: []string{"Office/pen"}}
+	desk := &catalog.Item{ID: "d", Categories: []string{"Home/desk"}}
+	req := func(items ...*catalog.Item) *Request {
+		r := &Request{Surface: "popular"}
+		for _, it := range items {
+			r.Organic, r.OrganicItems = append(r.Organic, it.ID), append(r.OrganicItems, it)
+		}
+		return r
+	}
+	ctx := context.Background()
+	if tl := s.organicTally(ctx, cs, req(pen, pen, desk, desk)); tl.share("Office") != 0.5 {
+		t.Fatalf("first answer: Office share %v, want 0.5", tl.share("Office"))
+	}
+	if tl := s.organicTally(ctx, cs, req(pen, pen, desk, desk)); tl.share("Office") != 0.5 || len(cs.elig.org) != 1 {
+		t.Fatalf("same items: Office share %v (want 0.5), %d kept", tl.share("Office"), len(cs.elig.org))
+	}
+	moved := &catalog.Item{ID: "d", Categories: []string{"Office/desk"}} // the desk changed category
+	if tl := s.organicTally(ctx, cs, req(pen, pen, moved, moved)); tl.share("Office") != 1 {
+		t.Fatalf("changed item: Office share %v, want 1", tl.share("Office"))
+	}
+	if tl := s.organicTally(ctx, cs, req(pen, desk, desk, desk)); tl.share("Office") != 0.25 {
+		t.Fatalf("other items: Office share %v, want 0.25", tl.share("Office"))
+	}
+}

@@ -26,7 +26,9 @@ type Request struct {
 	Organic []string
 	// OrganicItems, when set, are the catalogue items of Organic (same
 	// order, nil for one not read) as the caller already read them: the
-	// ads then do not read those again. Only read.
+	// ads then do not read those again. Only read, and never changed
+	// afterwards: a later answer carrying the same pointers is taken to
+	// show the same items (their categories are tallied once).
 	OrganicItems []*catalog.Item
 	// Affinity, when set, is the shopper's affinity to an item (0..1).
 	Affinity func(item string) float64
@@ -61,7 +63,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
 	s.mu.Unlock()
 	now := s.o.Now()
-	today := day(now)
+	today := s.dayOf(now)
 	m := s.model.Load()
 	floor := s.o.Config.RelevanceFloor
 	if f, ok := s.o.Config.SurfaceFloors[r.Surface]; ok {
@@ -85,8 +87,10 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		n, ok := shown[c.ID]
 		return shown != nil && (!ok || n < c.FrequencyCap)
 	}
-	bidders := make([]Bidder, 0, min(len(elig), 64))
-	feats := make([]Features, 0, cap(bidders)) // parallel to bidders
+	// the bidders and their features (parallel), on the stack while few
+	var bidBuf [16]Bidder
+	var featBuf [16]Features
+	bidders, feats := bidBuf[:0], featBuf[:0]
 	last, takes := -1, false
 	for k := range elig {
 		e := &elig[k]
@@ -102,7 +106,7 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		if e.perAnswer {
 			if !orgRead {
 				orgRead = true
-				org = tallyOf(s.organicCats(ctx, &r))
+				org = s.organicTally(ctx, cs, &r)
 			}
 			rel = org.share(e.top)
 		}
@@ -176,6 +180,16 @@ type eligibleCache struct {
 	born time.Time
 	gen  uint64 // Service.itemGen when born
 	m    map[eligibleKey][]eligibleItem
+	// org keeps the last organic tally per key (organicTally)
+	org map[eligibleKey]*organicMemo
+}
+
+// organicMemo is the tally of an answer's organic items, kept for the
+// next answer of the same key with the same items (the same item
+// values, as the caller read them: the item cache's are never changed).
+type organicMemo struct {
+	items []*catalog.Item
+	tally catTally
 }
 
 // eligibleKey names the requests that share their eligible items: the
@@ -197,6 +211,7 @@ func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request) []e
 	ec.mu.Lock()
 	if ec.m == nil || now.Sub(ec.born) > eligibleTTL || now.Before(ec.born) || ec.gen != gen {
 		ec.m, ec.born, ec.gen = map[eligibleKey][]eligibleItem{}, now, gen
+		ec.org = nil
 	}
 	list, ok := ec.m[key]
 	ec.mu.Unlock()
@@ -240,6 +255,37 @@ func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request) []e
 	}
 	ec.mu.Unlock()
 	return list
+}
+
+// organicTally is tallyOf(organicCats): when the request carries all of
+// its first 20 organic items and they are the ones of the last answer
+// with its key, that answer's tally (popular and trending answers, and a
+// page's repeated ones, show the same items).
+func (s *Service) organicTally(ctx context.Context, cs *campaignSet, r *Request) catTally {
+	organic := r.Organic[:min(len(r.Organic), 20)]
+	given := r.OrganicItems[:min(len(r.OrganicItems), len(organic))]
+	if len(given) < len(organic) || slices.Contains(given, nil) {
+		return tallyOf(s.organicCats(ctx, r))
+	}
+	key := eligibleKey{r.Surface, "", strings.Join(r.Context, "\x01")}
+	if r.Query != "" {
+		key.query = rules.Normalize(r.Query)
+	}
+	ec := &cs.elig
+	ec.mu.Lock()
+	om := ec.org[key]
+	ec.mu.Unlock()
+	if om != nil && slices.Equal(om.items, given) {
+		return om.tally
+	}
+	om = &organicMemo{items: slices.Clone(given), tally: tallyOf(s.organicCats(ctx, r))}
+	ec.mu.Lock()
+	if ec.org == nil || len(ec.org) >= 1024 {
+		ec.org = map[eligibleKey]*organicMemo{}
+	}
+	ec.org[key] = om
+	ec.mu.Unlock()
+	return om.tally
 }
 
 // organicCats are the top-level categories of the first 20 organic items

@@ -166,6 +166,26 @@ type Service struct {
 	unmatched atomic.Int64 // clicks with a request id but no ad impression
 	trainMu   sync.Mutex
 	snap      adSnap // (snapshot.go)
+	// today is the day of the last answer's auction (dayOf)
+	today atomic.Pointer[dayName]
+}
+
+// dayName is day(t) for every t in [from, until).
+type dayName struct {
+	from, until time.Time
+	name        string
+}
+
+// dayOf is day(now), formatted once a day rather than once an answer.
+func (s *Service) dayOf(now time.Time) string {
+	if d := s.today.Load(); d != nil && !now.Before(d.from) && now.Before(d.until) {
+		return d.name
+	}
+	u := now.UTC()
+	from := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	d := &dayName{from: from, until: from.AddDate(0, 0, 1), name: day(u)}
+	s.today.Store(d)
+	return d.name
 }
 
 type spendState struct {

@@ -9,6 +9,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,6 +138,17 @@ func merchBenchServer(b testing.TB) *Server {
 
 func ptrF(v float64) *float64 { return &v }
 
+// servePlain and serveMerch serve one request of BenchmarkMerchOverhead:
+// two functions, so that an instruction count (valgrind --tool=callgrind,
+// callgrind_annotate --inclusive=yes) tells the plain answers' cost from
+// the merchandised ones'.
+//
+//go:noinline
+func servePlain(srv *Server, w http.ResponseWriter, r *http.Request) { srv.ServeHTTP(w, r) }
+
+//go:noinline
+func serveMerch(srv *Server, w http.ResponseWriter, r *http.Request) { srv.ServeHTTP(w, r) }
+
 // BenchmarkMerchOverhead measures search, popular and recommend answers
 // with and without rules and ads, alternating the two requests so that
 // both see the same machine load, and reports the p50 and p99 latency of
@@ -148,6 +160,7 @@ func ptrF(v float64) *float64 { return &v }
 // allocator refills its per-thread caches: a mean over many requests).
 func BenchmarkMerchOverhead(b *testing.B) {
 	srv := merchBenchServer(b)
+	serveAnswer := [2]func(*Server, http.ResponseWriter, *http.Request){servePlain, serveMerch}
 	for _, c := range []struct{ name, plain, merch string }{
 		{"search", "/api/search?q=blue+pen&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=blue+pen&n=20&user_id=u1"},
 		{"popular", "/api/popular?n=20&rules=off&ads=off&user_id=u1", "/api/popular?n=20&user_id=u1"},
@@ -156,6 +169,10 @@ func BenchmarkMerchOverhead(b *testing.B) {
 		{"popular-ads-only", "/api/popular?n=20&rules=off&ads=off&user_id=u1", "/api/popular?n=20&rules=off&user_id=u1"},
 		// recommend on the pen category page: 1 rule (pin and boost), 5 campaigns
 		{"recommend", "/api/recommend/u1?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/pen"},
+		// the same page for a different shopper each time (%d: the
+		// iteration's shopper): kept arrangements (decision 0057) do not
+		// repeat
+		{"recommend-many-shoppers", "/api/recommend/u%d?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u%d?n=20&category=Office/pen"},
 		// no rule matches and no campaign targets the answer: the fixed cost
 		{"search-unmatched", "/api/search?q=green+folder&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=green+folder&n=20&user_id=u1"},
 		{"recommend-unmatched", "/api/recommend/u1?n=20&category=Office/folder&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/folder"},
@@ -168,15 +185,32 @@ func BenchmarkMerchOverhead(b *testing.B) {
 			var alloc [2]uint64 // bytes allocated (by the whole process) during each kind of request
 			heap := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 			allocated := func() uint64 { metrics.Read(heap); return heap[0].Value.Uint64() }
+			// the request's URL, its shopper varying when it says %d
+			shopper := 0
+			at := func(url string) string {
+				if strings.Contains(url, "%d") {
+					return fmt.Sprintf(url, shopper%500)
+				}
+				return url
+			}
+			// warm up: an answer's first request fills caches (the
+			// popular list, plans, eligible ads) that later ones reuse
+			for range 20 {
+				for _, url := range []string{c.plain, c.merch} {
+					srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", at(url), nil))
+				}
+				shopper++
+			}
 			for b.Loop() {
-				for k, url := range []string{c.plain, c.merch} {
+				shopper++
+				for k, url := range []string{at(c.plain), at(c.merch)} {
 					req := httptest.NewRequest("GET", url, nil)
 					rec := httptest.NewRecorder()
 					a0 := allocated()
 					c0, t0 := threadCPU(b), time.Now()
 					// labelled so that a -cpuprofile can be split: go tool
 					// pprof -tagfocus answer=merch
-					pprof.Do(req.Context(), pprof.Labels("answer", []string{"plain", "merch"}[k]), func(context.Context) { srv.ServeHTTP(rec, req) })
+					pprof.Do(req.Context(), pprof.Labels("answer", []string{"plain", "merch"}[k]), func(context.Context) { serveAnswer[k](srv, rec, req) })
 					lat[k] = append(lat[k], time.Since(t0))
 					cpu[k] = append(cpu[k], threadCPU(b)-c0)
 					alloc[k] += allocated() - a0

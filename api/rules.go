@@ -33,6 +33,8 @@ type merch struct {
 	// scratch holds *merchScratch: the lists an answer's arranging needs
 	// only while it runs
 	scratch sync.Pool
+	// memo keeps recommendation answers' last arranged windows
+	memo arrangeMemo
 }
 
 // MerchOptions are the parts of merchandising (see AddMerchRoutes).
@@ -269,6 +271,7 @@ type merchScratch struct {
 	arrange  rules.Scratch
 	organic  []string
 	orgItems []*catalog.Item
+	placed   []rules.Placed // an arrangement taken from the memo
 }
 
 // takeScratch returns scratch storage whose ids, scores and items hold n
@@ -292,6 +295,8 @@ func (m *merch) putScratch(sc *merchScratch) {
 	sc.arrange.Reset()
 	clear(sc.organic)
 	clear(sc.orgItems)
+	clear(sc.placed)
+	sc.placed = sc.placed[:0]
 	sc.organic, sc.orgItems = sc.organic[:0], sc.orgItems[:0]
 	m.scratch.Put(sc)
 }
@@ -385,6 +390,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	}
 	n := req.N
 	adContext := req.Filter.Categories // the category page, before the rules narrow it
+	asked := req.Filter                // the request's own filter (the memo's key)
 	arrangeBy := plan
 	if !plan.Empty() {
 		ask := req
@@ -426,11 +432,29 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		}
 		keep := recFilterKeeps(req.Filter)
 		w := rules.Window{IDs: ids, Scores: scores, Relevance: true}
-		if len(arrangeBy.Filters) > 0 || len(arrangeBy.Moves) > 0 || adsOn {
-			m.readItems(ctx, ids, sc.items, keep)
+		read := len(arrangeBy.Filters) > 0 || len(arrangeBy.Moves) > 0 || adsOn
+		// a window arranged before under the same plan, filter and items
+		// is arranged the same (arrangeMemo)
+		memo := m.cache != nil && memoable(plan)
+		var gen uint64
+		var placed []rules.Placed
+		key := memoKey(surface, adContext)
+		if memo {
+			gen = m.cache.Generation()
+			placed = m.memo.get(key, set, plan, gen, read, &asked, ids, scores, sc)
+		}
+		if read {
 			w.Items = sc.items
 		}
-		placed := arrangeBy.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
+		if placed == nil {
+			if read {
+				m.readItems(ctx, ids, sc.items, keep)
+			}
+			placed = arrangeBy.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
+			if memo {
+				m.memo.put(key, set, plan, gen, read, &asked, w, placed)
+			}
+		}
 		// only the first n are kept (room for the ads' inserts)
 		placed = placed[:min(len(placed), n)]
 		arranged := make([]recommend.Item, 0, len(placed)+2)
@@ -588,13 +612,34 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 		plan.Filters = unpushed // the others were applied by the index
 		w := rules.Window{IDs: ids, Scores: scores, Relevance: req.Sort == "" || req.Sort == search.SortRelevance}
 		keep := searchKeeps(&req)
-		if len(plan.Filters) > 0 || (w.Relevance && len(plan.Moves) > 0) {
-			// read the window at once (the filters and moves need each
-			// item's fields)
-			m.readItems(ctx, ids, sc.items, keep)
+		// read the window at once (the filters and moves need each item's
+		// fields)
+		read := len(plan.Filters) > 0 || (w.Relevance && len(plan.Moves) > 0)
+		// a window arranged before under the same plan, filter and items
+		// is arranged the same (arrangeMemo); not when a page too deep
+		// for the window left the pins and moves out of the plan
+		memo := arrange && m.cache != nil && memoable(plan)
+		var gen uint64
+		var placed []rules.Placed
+		asked := recommend.Filter{Categories: req.Categories, Brands: req.Brands, MinPrice: req.MinPrice, MaxPrice: req.MaxPrice, Exclude: req.Exclude}
+		key := memoKey("search", req.Categories)
+		key.query, key.sort = req.Query, string(req.Sort)
+		if memo {
+			gen = m.cache.Generation()
+			placed = m.memo.get(key, set, plan, gen, read, &asked, ids, scores, sc)
+		}
+		if read {
 			w.Items = sc.items
 		}
-		placed := plan.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
+		if placed == nil {
+			if read {
+				m.readItems(ctx, ids, sc.items, keep)
+			}
+			placed = plan.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
+			if memo {
+				m.memo.put(key, set, plan, gen, read, &asked, w, placed)
+			}
+		}
 		// the page of the arranged window (all of it when only filters
 		// applied), with room for the ads
 		lo, hi := 0, len(placed)

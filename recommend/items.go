@@ -155,19 +155,44 @@ type Filter struct {
 
 // compiled is a Filter ready to test item indices against a snapshot.
 type compiled struct {
-	f       Filter
-	info    []itemInfo
+	f    Filter
+	info []itemInfo
+	// the excluded items: scanned while a few (allows runs for every
+	// candidate that beats the top list's floor, and a merchandising
+	// rule's hidden items are usually one or two), hashed when more
+	few     []int32
+	fewBuf  [8]int32
 	exclude map[int32]bool
 }
 
 func (f Filter) compile(info []itemInfo, index func(string) (int32, bool)) *compiled {
-	c := &compiled{f: f, info: info, exclude: map[int32]bool{}}
+	c := &compiled{f: f, info: info}
+	c.few = c.fewBuf[:0]
 	for _, id := range f.Exclude {
-		if i, ok := index(id); ok {
+		i, ok := index(id)
+		switch {
+		case !ok:
+		case c.exclude != nil:
 			c.exclude[i] = true
+		case len(c.few) < len(c.fewBuf):
+			c.few = append(c.few, i)
+		default:
+			c.exclude = make(map[int32]bool, len(f.Exclude))
+			for _, x := range c.few {
+				c.exclude[x] = true
+			}
+			c.exclude[i], c.few = true, nil
 		}
 	}
 	return c
+}
+
+// excluded reports whether the filter excludes item i by id.
+func (c *compiled) excluded(i int32) bool {
+	if c.exclude != nil {
+		return c.exclude[i]
+	}
+	return slices.Contains(c.few, i)
 }
 
 // allows reports whether item i may be shown.
@@ -176,7 +201,7 @@ func (c *compiled) allows(i int32) bool {
 		return false
 	}
 	it := &c.info[i]
-	if it.deleted || (c.f.AvailableOnly && !it.available) || c.exclude[i] {
+	if it.deleted || (c.f.AvailableOnly && !it.available) || c.excluded(i) {
 		return false
 	}
 	if c.f.MinPrice != nil && !(it.price >= *c.f.MinPrice) {

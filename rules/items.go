@@ -90,6 +90,15 @@ func (c *ItemCache) Read(ctx context.Context, ids []string, out []*catalog.Item)
 	}
 }
 
+// Generation counts the changes of items the cache has been told of
+// (ItemsUpserted, ItemsDeleted): an item read through the cache is the
+// same while it stays the same.
+func (c *ItemCache) Generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
 // Len is the number of items held.
 func (c *ItemCache) Len() int {
 	c.mu.RLock()

@@ -407,12 +407,127 @@ type Scratch struct {
 	placed, merge []Placed
 	keys          []float64
 	moved         []bool
+	// the plan's moves and filters compiled for this call, and the
+	// trimmed brands and categories they refer to
+	moves, filters []matcher
+	strs           []string
 }
 
 // Reset drops what the storage refers to (it keeps its capacity).
 func (sc *Scratch) Reset() {
 	clear(sc.placed[:cap(sc.placed)])
 	clear(sc.merge[:cap(sc.merge)])
+	clear(sc.moves[:cap(sc.moves)])
+	clear(sc.filters[:cap(sc.filters)])
+	clear(sc.strs[:cap(sc.strs)])
+}
+
+// matcher is a Filter ready to match many items: its brands and
+// categories trimmed once (Filter.Matches trims them per item), the rest
+// of the filter checked only when it has more than brands and
+// categories. It matches exactly the items Filter.Matches does.
+type matcher struct {
+	f          *Filter
+	brands     []string // trimmed
+	categories []string // without their outer slashes
+	rest       bool     // prices, attributes, new or in stock are set
+	strength   float64  // a move's
+}
+
+// compile returns m for f, its trimmed lists appended to strs.
+func compileFilter(f *Filter, strs []string) (matcher, []string) {
+	m := matcher{f: f, rest: f.MinPrice != nil || f.MaxPrice != nil || len(f.Attributes) > 0 || f.NewWithinDays > 0 || f.InStock}
+	if len(f.Brands) > 0 {
+		at := len(strs)
+		for _, b := range f.Brands {
+			strs = append(strs, strings.TrimSpace(b))
+		}
+		m.brands = strs[at:len(strs):len(strs)]
+	}
+	if len(f.Categories) > 0 {
+		at := len(strs)
+		for _, c := range f.Categories {
+			strs = append(strs, strings.Trim(c, "/"))
+		}
+		m.categories = strs[at:len(strs):len(strs)]
+	}
+	return m, strs
+}
+
+func (m *matcher) matches(it *catalog.Item, now time.Time) bool {
+	if m.brands != nil {
+		ok := false
+		for _, b := range m.brands {
+			if b == it.Brand || strings.EqualFold(b, it.Brand) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if m.categories != nil {
+		ok := false
+		for _, c := range m.categories {
+			if it.HasCategoryPrefix(c) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if !m.rest {
+		return true
+	}
+	rest := *m.f
+	rest.Brands, rest.Categories = nil, nil
+	return rest.Matches(it, now)
+}
+
+// compileFilters compiles the plan's filters and, when moves, its moves
+// into sc (their trimmed lists into sc.strs, grown beforehand so that
+// the matchers' lists stay valid).
+func (p *Plan) compileFilters(sc *Scratch, moves bool) {
+	need := 0
+	count := func(f *Filter) { need += len(f.Brands) + len(f.Categories) }
+	for i := range p.Filters {
+		count(&p.Filters[i])
+	}
+	if moves {
+		for i := range p.Moves {
+			count(&p.Moves[i].Filter)
+		}
+	}
+	strs := slices.Grow(sc.strs[:0], need)
+	fs := sc.filters[:0]
+	for i := range p.Filters {
+		var m matcher
+		m, strs = compileFilter(&p.Filters[i], strs)
+		fs = append(fs, m)
+	}
+	ms := sc.moves[:0]
+	if moves {
+		for i := range p.Moves {
+			var m matcher
+			m, strs = compileFilter(&p.Moves[i].Filter, strs)
+			m.strength = p.Moves[i].Strength
+			ms = append(ms, m)
+		}
+	}
+	sc.strs, sc.filters, sc.moves = strs, fs, ms
+}
+
+// passesAll reports whether it passes every filter of fs.
+func passesAll(fs []matcher, it *catalog.Item, now time.Time) bool {
+	for k := range fs {
+		if !fs[k].matches(it, now) {
+			return false
+		}
+	}
+	return true
 }
 
 // Window is a ranked list to arrange (Plan.ArrangeWindow).
@@ -441,6 +556,8 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 	if w.Items != nil && len(w.Items) < len(ids) {
 		w.Items = nil // not parallel: look the items up
 	}
+	p.compileFilters(sc, moves)
+	filters, ms := sc.filters, sc.moves
 	// the pins that count (not hidden): a few, so scanned rather than hashed
 	var pinBuf [8]Pin
 	pins := pinBuf[:0]
@@ -449,29 +566,19 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 			pins = append(pins, pin)
 		}
 	}
-	isPinned := func(id string) bool {
-		for k := range pins {
-			if pins[k].ItemID == id {
-				return true
-			}
-		}
-		return false
-	}
-	// the hidden items, compared rather than hashed when they are a few
-	// (an answer's rules usually hide none or a handful)
-	var hideBuf [8]string
-	hidden := hideBuf[:0]
-	hideMap := len(p.Hide) > len(hideBuf)
+	// the ids a window item is dropped for (hidden, or placed by a pin):
+	// compared rather than hashed when they are a few (an answer's rules
+	// usually hide and pin none or a handful)
+	var skipBuf [16]string
+	skip := skipBuf[:0]
+	hideMap := len(p.Hide)+len(pins) > len(skipBuf)
 	if !hideMap {
 		for id := range p.Hide {
-			hidden = append(hidden, id)
+			skip = append(skip, id)
 		}
-	}
-	isHidden := func(id string) bool {
-		if hideMap {
-			return p.Hide[id]
+		for _, pin := range pins {
+			skip = append(skip, pin.ItemID)
 		}
-		return slices.Contains(hidden, id)
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	if moves {
@@ -486,7 +593,11 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 	moved := sc.moved[:0] // whether a move changed the item's key
 	var read catalog.Item // the item looked up (without w.Items)
 	for i, id := range ids {
-		if (len(hidden) > 0 || hideMap) && isHidden(id) || (len(pins) > 0 && isPinned(id)) {
+		if hideMap {
+			if p.Hide[id] || (len(pins) > 0 && isPinnedIn(pins, id)) {
+				continue
+			}
+		} else if len(skip) > 0 && slices.Contains(skip, id) {
 			continue
 		}
 		var it *catalog.Item
@@ -497,7 +608,7 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 				read = x
 				it = &read
 			}
-			if it == nil || !p.passes(it, now) {
+			if it == nil || (len(filters) > 0 && !passesAll(filters, it, now)) {
 				continue
 			}
 		}
@@ -509,9 +620,9 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 				base = (scores[i] - lo) / (hi - lo)
 			}
 			by := 0.0
-			for k := range p.Moves {
-				if p.Moves[k].Filter.Matches(it, now) {
-					by += p.Moves[k].Strength
+			for k := range ms {
+				if ms[k].matches(it, now) {
+					by += ms[k].strength
 				}
 			}
 			keys = append(keys, base*(1-1e-9)+by) // base < 1: a full-strength move passes all
@@ -531,7 +642,7 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 			read = x
 			it = &read
 		}
-		if it == nil || !p.passes(it, now) {
+		if it == nil || !passesAll(filters, it, now) {
 			continue
 		}
 		pl := Placed{ID: pin.ItemID, From: from, Pinned: true}
@@ -540,6 +651,15 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 	}
 	sc.placed = out[:0]
 	return out
+}
+
+func isPinnedIn(pins []Pin, id string) bool {
+	for k := range pins {
+		if pins[k].ItemID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // orderByKey orders items by key, highest first, keeping the given order

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/rules"
+)
+
+// TestArrangeMemoFollowsChanges checks that a kept arrangement is used
+// only while it would be the same: popular's window repeats (the second
+// answer comes from the memo and equals the first), then an item of the
+// window changes brand into the buried one (the answer must move it, as
+// a fresh arrangement does) and a new rule hides the first item.
+func TestArrangeMemoFollowsChanges(t *testing.T) {
+	srv := merchBenchServer(t)
+	ctx := context.Background()
+	url := "/api/popular?n=20&ads=off&user_id=u1"
+	ids := func() []string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", url, nil))
+		var a struct{ Items []struct{ ID string } }
+		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || rec.Code != 200 {
+			t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+		}
+		var out []string
+		for _, it := range a.Items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	fresh := func() []string { // the answer without a kept arrangement
+		t.Helper()
+		srv.merch.memo.mu.Lock()
+		srv.merch.memo.m = nil
+		srv.merch.memo.mu.Unlock()
+		return ids()
+	}
+	first := ids()
+	if len(srv.merch.memo.m) != 1 {
+		t.Fatalf("popular's arrangement was not kept: %d entries", len(srv.merch.memo.m))
+	}
+	if again := ids(); !slices.Equal(again, first) {
+		t.Fatalf("the kept arrangement differs:\n%v\n%v", again, first)
+	}
+	// an item of the page that is not buried (not Acme, not pinned) becomes Acme
+	var moved string
+	for _, id := range first[:10] {
+		it, err := srv.eng.GetItem(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Brand != "Acme" && id != "i0042" {
+			it.Brand, moved = "Acme", id
+			if err := srv.eng.AddItems(ctx, []catalog.Item{it}); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if moved == "" {
+		t.Fatal("no item to change in the first 10")
+	}
+	after := ids()
+	if want := fresh(); !slices.Equal(after, want) {
+		t.Fatalf("after the change the answer is\n%v\nwant (arranged afresh)\n%v", after, want)
+	}
+	if slices.Index(after, moved) == slices.Index(first, moved) {
+		t.Fatalf("burying %s did not move it: %v", moved, after)
+	}
+	// a search the boost of Bic applies to ("pen"): a boosted item of
+	// the page becomes Pilot
+	url = "/api/search?q=blue+pen&n=20&ads=off&user_id=u1"
+	first = ids()
+	if again := ids(); !slices.Equal(again, first) {
+		t.Fatalf("the kept arrangement of a search differs:\n%v\n%v", again, first)
+	}
+	moved = ""
+	for _, id := range first[1:] {
+		it, err := srv.eng.GetItem(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Brand == "Bic" {
+			it.Brand, moved = "Pilot", id
+			if err := srv.eng.AddItems(ctx, []catalog.Item{it}); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	after = ids()
+	if want := fresh(); !slices.Equal(after, want) {
+		t.Fatalf("after the change the search answers\n%v\nwant (arranged afresh)\n%v", after, want)
+	}
+	if moved == "" || slices.Index(after, moved) == slices.Index(first, moved) {
+		t.Fatalf("%q no longer boosted did not move: %v, before %v", moved, after, first)
+	}
+	url = "/api/popular?n=20&ads=off&user_id=u1"
+	after = ids()
+	// a new rule set: the first item hidden
+	if _, err := srv.merch.book.Save(ctx, rules.Rule{Name: "hide", If: rules.Condition{Surfaces: []string{"popular"}}, Then: rules.Consequence{Hide: []string{after[0]}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); slices.Contains(got, after[0]) {
+		t.Fatalf("hidden %s still shown: %v", after[0], got)
+	}
+}
