@@ -452,3 +452,88 @@ func caseMetrics(s []float32, targets []int32, k int) (hr, nd, rc float64) {
 	}
 	return hr, dcg / idcg, float64(hits) / float64(len(tg))
 }
+
+// BenchmarkAdjust fits itemfilter once on a format's validation split (fit
+// parameters from AISLE_EXP_FIT, "name=v,name=v") and scores every
+// combination of the query-time settings in AISLE_EXP_ADJ
+// ("name=v1,v2;name=v1,v2") through Adjust, printing HR, NDCG and Recall at
+// each cut-off of AISLE_VALID_KS (default 10), over all items with the
+// history excluded, e.g.
+//
+//	AISLE_EXP=1 AISLE_VALID_FORMAT=movielens-100k AISLE_VALID_PATH=$D/movielens-100k \
+//	AISLE_EXP_ADJ="ials_weight=0.4,0.6,0.8;pop=0,0.1" \
+//	go test -run '^$' -bench Adjust -benchtime 1x -v -timeout 60m ./model/itemfilter/
+func BenchmarkAdjust(b *testing.B) {
+	if os.Getenv("AISLE_EXP") == "" {
+		b.Skip("experiment harness: set AISLE_EXP, AISLE_VALID_FORMAT and AISLE_VALID_PATH")
+	}
+	_, sp := envSplit(b, "set AISLE_VALID_FORMAT and AISLE_VALID_PATH")
+	fitP := model.Params{}
+	for _, kv := range strings.Split(os.Getenv("AISLE_EXP_FIT"), ",") {
+		if kv == "" {
+			continue
+		}
+		a, v, _ := strings.Cut(kv, "=")
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			b.Fatalf("AISLE_EXP_FIT %q: %v", kv, err)
+		}
+		fitP[a] = x
+	}
+	var names []string
+	var vals [][]float64
+	for _, part := range strings.Split(os.Getenv("AISLE_EXP_ADJ"), ";") {
+		if part == "" {
+			continue
+		}
+		a, vs, _ := strings.Cut(part, "=")
+		var xs []float64
+		for _, v := range strings.Split(vs, ",") {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("AISLE_EXP_ADJ %q: %v", part, err)
+			}
+			xs = append(xs, x)
+		}
+		names, vals = append(names, a), append(vals, xs)
+	}
+	var ks []int
+	for _, v := range strings.Split(os.Getenv("AISLE_VALID_KS"), ",") {
+		if k, err := strconv.Atoi(v); err == nil && k > 0 {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) == 0 {
+		ks = []int{10}
+	}
+	m, err := itemfilter.New(fitP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := time.Now()
+	if err := m.Fit(context.Background(), sp.Train, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("fit %v %v", fitP, time.Since(st).Round(time.Millisecond))
+	combos := 1
+	for _, xs := range vals {
+		combos *= len(xs)
+	}
+	for c := range combos {
+		p := model.Params{}
+		for i, nm := range names {
+			p[nm] = vals[i][c%len(vals[i])]
+			c /= len(vals[i])
+		}
+		if err := m.Adjust(p); err != nil {
+			b.Fatal(err)
+		}
+		line := ""
+		for _, k := range ks {
+			hr, nd, rc := scoreSplit(m, sp, k)
+			line += " @" + strconv.Itoa(k) + " HR " + strconv.FormatFloat(hr, 'f', 4, 64) +
+				" NDCG " + strconv.FormatFloat(nd, 'f', 4, 64) + " Recall " + strconv.FormatFloat(rc, 'f', 4, 64)
+		}
+		b.Logf("%v:%s", p, line)
+	}
+}

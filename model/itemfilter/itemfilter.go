@@ -27,6 +27,9 @@ type Filter struct {
 	cfg  config
 	st   state
 	ials *mf.IALS // the factor part, nil when IALSWeight is 0
+	// popZ is z(log(1+degree)) over the catalogue, from the training rows
+	// (computed by Fit and Load, not saved).
+	popZ []float32
 }
 
 type config struct {
@@ -45,6 +48,9 @@ type config struct {
 	// (1−w)·z(filter) + w·z(iALS); 0 leaves it out.
 	IALSWeight  float64
 	IALSFactors int
+	// Pop lowers the final score by Pop standard deviations per standard
+	// deviation of log(1+degree): z(score) − Pop·z(log(1+degree)).
+	Pop float64
 }
 
 type state struct {
@@ -99,7 +105,12 @@ type state struct {
 //     standardised over the catalogue: (1−w)·z(filter) + w·z(iALS). The
 //     factor model sees the same history through a low-rank summary, which
 //     corrects the item-item filter where single co-occurrences mislead;
-//     0 leaves it out (and saves its fit).
+//     0 leaves it out (and saves its fit);
+//   - pop (default 0): a popularity penalty on the final score, which is
+//     standardised over the catalogue and lowered by pop·z(log(1+degree))
+//     (degree the item's weighted training count); negative values favour
+//     popular items. A query-time setting (Adjust), so a validation can
+//     choose it on one fit; 0 leaves the scores as they were.
 func New(p model.Params) (*Filter, error) {
 	v, err := hyper.Read(Name, p, []hyper.Spec{
 		{Name: "lambda", Default: 0, Min: 0},
@@ -115,6 +126,7 @@ func New(p model.Params) (*Filter, error) {
 		{Name: "use_weights", Default: 1, Min: 0, Max: 1, Int: true},
 		{Name: "ials_weight", Default: DefaultIALSWeight, Min: 0, Max: 1},
 		{Name: "ials_factors", Default: 64, Min: 1, Max: 1024, Int: true},
+		{Name: "pop", Default: 0, Min: -maxPop, Max: maxPop},
 	})
 	if err != nil {
 		return nil, err
@@ -123,7 +135,7 @@ func New(p model.Params) (*Filter, error) {
 		Lambda: v["lambda"], Beta: v["beta"], UserExp: v["user_exp"], Delta: v["delta"],
 		GFWeight: v["gf_weight"], GFK: int(v["gf_k"]), GFAlpha: v["gf_alpha"],
 		Recency: v["recency"], Decay: v["decay"], MaxItems: int(v["max_items"]), Weights: v["use_weights"] == 1,
-		IALSWeight: v["ials_weight"], IALSFactors: int(v["ials_factors"]),
+		IALSWeight: v["ials_weight"], IALSFactors: int(v["ials_factors"]), Pop: v["pop"],
 	}}, nil
 }
 
@@ -192,7 +204,63 @@ func (m *Filter) Fit(ctx context.Context, ds *model.Dataset, progress model.Prog
 		report("ials")
 	}
 	m.st, m.ials = st, fm
+	m.popZ = popularity(st)
 	return nil
+}
+
+// maxPop bounds the popularity penalty: beyond a few standard deviations
+// it ranks by unpopularity alone.
+const maxPop = 10
+
+// popularity returns z(log(1+degree)) of every item from the training rows
+// in st (weighted when st holds weights).
+func popularity(st state) []float32 {
+	deg := make([]float64, st.N)
+	for j, it := range st.Items {
+		x := 1.0
+		if st.Weights != nil {
+			x = float64(st.Weights[j])
+		}
+		if it >= 0 && int(it) < st.N {
+			deg[it] += x
+		}
+	}
+	out := make([]float32, st.N)
+	for i, d := range deg {
+		out[i] = float32(math.Log1p(max(d, 0)))
+	}
+	standardise(out)
+	return out
+}
+
+// standardise rescales s to mean 0 and standard deviation 1 over its finite
+// values (a constant s becomes 0); infinite or NaN values are left as they are.
+func standardise(s []float32) {
+	var n, sum, sq float64
+	for _, v := range s {
+		if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+			n++
+			sum += float64(v)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	mean := sum / n
+	for _, v := range s {
+		if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+			sq += (float64(v) - mean) * (float64(v) - mean)
+		}
+	}
+	sd := math.Sqrt(sq / n)
+	if sd == 0 {
+		sd = 1
+	}
+	for i, v := range s {
+		if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+			s[i] = float32((float64(v) - mean) / sd)
+		}
+	}
 }
 
 // DefaultIALSWeight is the default share of the iALS part (chosen on the
@@ -424,6 +492,13 @@ func (m *Filter) Score(q model.Query, scores []float32) {
 		m.ials.Score(q, other)
 		blend.Mix(scores[:n], other[:n], m.cfg.IALSWeight)
 	}
+	if m.cfg.Pop != 0 && len(m.popZ) == n {
+		standardise(scores[:n])
+		p := float32(m.cfg.Pop)
+		for i, z := range m.popZ {
+			scores[i] -= p * z
+		}
+	}
 }
 
 // Similar writes row item of B: how strongly the item predicts every other.
@@ -493,7 +568,11 @@ func (m *Filter) Load(r io.Reader) error {
 	} else if s.Config.IALSWeight > 0 {
 		return fmt.Errorf("load %s: ials_weight %v but no ials part", Name, s.Config.IALSWeight)
 	}
+	if !(s.Config.Pop >= -maxPop && s.Config.Pop <= maxPop) {
+		return fmt.Errorf("load %s: pop %v out of range [%v, %v]", Name, s.Config.Pop, -maxPop, maxPop)
+	}
 	m.cfg, m.st, m.ials = s.Config, s.State, fm
+	m.popZ = popularity(s.State)
 	return nil
 }
 
@@ -511,7 +590,7 @@ func (m *Filter) Params() model.Params {
 	return model.Params{"lambda": m.cfg.Lambda, "beta": m.cfg.Beta, "user_exp": m.cfg.UserExp, "delta": m.cfg.Delta,
 		"gf_weight": m.cfg.GFWeight, "gf_k": float64(m.cfg.GFK), "gf_alpha": m.cfg.GFAlpha,
 		"recency": recency, "decay": m.cfg.Decay, "max_items": float64(m.cfg.MaxItems), "use_weights": uw,
-		"ials_weight": m.cfg.IALSWeight, "ials_factors": float64(m.cfg.IALSFactors)}
+		"ials_weight": m.cfg.IALSWeight, "ials_factors": float64(m.cfg.IALSFactors), "pop": m.cfg.Pop}
 }
 
 // TuneGrid is the search space for a bounded hyper-parameter search.
@@ -526,17 +605,27 @@ func (m *Filter) TuneGrid() map[string][]float64 {
 	}
 }
 
-// ialsChoices are the shares of the iALS part a validation may try. Decay
-// is adjustable but not offered: on Office's validation 0.25 and 0.5 were
-// equal and 0.75 worse, and each offered setting multiplies the grid.
-var ialsChoices = []float64{0.2, 0.3, 0.4, 0.5, 0.6}
+// The query-time grid a validation tries (eval's runner scores every
+// combination, at most 64: 4 × 4 × 4 with an iALS part, 4 × 4 without).
+// Chosen on the validation splits of ML-1M, ML-100k and Office (session 8,
+// docs/benchmarks.md "Research numbers (session 8)"): ML-100k wanted shares
+// above session 7's top of 0.6, Office a popularity penalty of 0.3–0.5,
+// ML-1M neither; the history bonus keeps a ×8 spacing so the grid stays
+// exhaustive. Decay is adjustable but not offered: on Office's validation
+// 0.25 and 0.5 were equal and 0.75 worse.
+var (
+	adjustRecency = []float64{0, 1, 8, 64}
+	ialsChoices   = []float64{0.3, 0.4, 0.6, 0.8}
+	popChoices    = []float64{0, 0.1, 0.3, 0.5}
+)
 
-// Adjustments implements model.Adjustable: the history bonus (recency) and,
-// when the model is configured with an iALS part,
-// its share only change how a fitted model scores, so a validation can
-// choose them on one fit (eval's runner does, on the validation split).
+// Adjustments implements model.Adjustable: the history bonus (recency),
+// the popularity penalty (pop) and, when the model is configured with an
+// iALS part, its share only change how a fitted model scores, so a
+// validation can choose them on one fit (eval's runner does, on the
+// validation split).
 func (m *Filter) Adjustments() map[string][]float64 {
-	out := map[string][]float64{"recency": slices.Clone(recencyChoices)}
+	out := map[string][]float64{"recency": slices.Clone(adjustRecency), "pop": slices.Clone(popChoices)}
 	if m.cfg.IALSWeight > 0 {
 		out["ials_weight"] = slices.Clone(ialsChoices)
 	}
@@ -544,7 +633,8 @@ func (m *Filter) Adjustments() map[string][]float64 {
 }
 
 // Adjust implements model.Adjustable: it sets recency (≥ 0, at most 1000),
-// decay (in [0, 1]) and ials_weight (in (0, 1], only with an iALS part) on the fitted model.
+// decay (in [0, 1]), pop (in [-10, 10]) and ials_weight (in (0, 1], only
+// with an iALS part) on the fitted model.
 // It must not run concurrently with Score.
 func (m *Filter) Adjust(p model.Params) error {
 	for k, v := range p {
@@ -561,8 +651,12 @@ func (m *Filter) Adjust(p model.Params) error {
 			if m.ials == nil || !(v > 0 && v <= 1) {
 				return fmt.Errorf("%s: ials_weight %v: needs an iALS part and a share in (0, 1]", Name, v)
 			}
+		case "pop":
+			if !(v >= -maxPop && v <= maxPop) {
+				return fmt.Errorf("%s: pop %v out of range [%v, %v]", Name, v, -maxPop, maxPop)
+			}
 		default:
-			return fmt.Errorf("%s: %q is not a query-time setting (recency, decay, ials_weight)", Name, k)
+			return fmt.Errorf("%s: %q is not a query-time setting (recency, decay, ials_weight, pop)", Name, k)
 		}
 	}
 	for k, v := range p {
@@ -571,6 +665,8 @@ func (m *Filter) Adjust(p model.Params) error {
 			m.st.Recency = v
 		case "decay":
 			m.cfg.Decay = v
+		case "pop":
+			m.cfg.Pop = v
 		default:
 			m.cfg.IALSWeight = v
 		}

@@ -367,8 +367,26 @@ func TestAdjust(t *testing.T) {
 	base := model.Params{"lambda": 20, "ials_factors": 8, "ials_weight": 0.4}
 	m, _ := itemfilter.New(base)
 	modeltest.Fit(t, m, s.DS)
-	if g := m.Adjustments(); len(g["recency"]) == 0 || len(g["ials_weight"]) == 0 {
-		t.Fatalf("adjustments %v, want recency and ials_weight", g)
+	g := m.Adjustments()
+	if len(g["recency"]) == 0 || len(g["ials_weight"]) == 0 || len(g["pop"]) == 0 {
+		t.Fatalf("adjustments %v, want recency, ials_weight and pop", g)
+	}
+	// eval's runner scores every combination only up to 64 (maxAdjustGrid)
+	// and falls back to a greedy search beyond; the grid is sized for it.
+	combos := 1
+	for name, vs := range g {
+		combos *= len(vs)
+		for _, v := range vs {
+			if err := m.Adjust(model.Params{name: v}); err != nil {
+				t.Fatalf("offered %s %v refused: %v", name, v, err)
+			}
+		}
+	}
+	if err := m.Adjust(model.Params{"pop": 0}); err != nil {
+		t.Fatal(err)
+	}
+	if combos > 64 {
+		t.Errorf("adjustments %v: %d combinations, more than eval scores exhaustively", g, combos)
 	}
 	set := model.Params{"recency": 4, "decay": 0.75, "ials_weight": 0.6}
 	if err := m.Adjust(set); err != nil {
@@ -412,4 +430,114 @@ func TestAdjust(t *testing.T) {
 	if err := plain.Adjust(model.Params{"ials_weight": 0.5}); err == nil {
 		t.Error("ials_weight accepted without an iALS part")
 	}
+}
+
+// TestPop: with pop p the scores are z(scores with pop 0) − p·z(log(1+d)),
+// d the item's weighted training count, for known users and fold-in queries, whether
+// p is set at construction, by Adjust or survives a save and load; a
+// positive p moves popular items down the ranking, a negative one up.
+func TestPop(t *testing.T) {
+	s := modeltest.Synthetic()
+	n := s.DS.NumItems()
+	deg := make([]float64, n) // weighted, as the model counts with use_weights 1
+	for j, it := range s.DS.Items {
+		x := 1.0
+		if s.DS.Weights != nil {
+			x = float64(s.DS.Weights[j])
+		}
+		deg[it] += x
+	}
+	zlog := make([]float64, n)
+	mean := 0.0
+	for i, d := range deg {
+		zlog[i] = math.Log1p(d)
+		mean += zlog[i] / float64(n)
+	}
+	sd := 0.0
+	for _, v := range zlog {
+		sd += (v - mean) * (v - mean) / float64(n)
+	}
+	sd = math.Sqrt(sd)
+	for i := range zlog {
+		zlog[i] = (zlog[i] - mean) / sd
+	}
+	for _, ialsW := range []float64{0, 0.4} {
+		base := model.Params{"lambda": 20, "ials_factors": 8, "ials_weight": ialsW}
+		plain, _ := itemfilter.New(base)
+		modeltest.Fit(t, plain, s.DS)
+		for _, p := range []float64{0.5, -0.5} {
+			withP := model.Params{"pop": p}
+			for k, v := range base {
+				withP[k] = v
+			}
+			fitted, _ := itemfilter.New(withP)
+			modeltest.Fit(t, fitted, s.DS)
+			var buf bytes.Buffer
+			if err := fitted.Save(&buf); err != nil {
+				t.Fatal(err)
+			}
+			loaded, _ := itemfilter.New(nil)
+			if err := loaded.Load(&buf); err != nil {
+				t.Fatal(err)
+			}
+			adjusted, _ := itemfilter.New(base)
+			modeltest.Fit(t, adjusted, s.DS)
+			if err := adjusted.Adjust(model.Params{"pop": p}); err != nil {
+				t.Fatal(err)
+			}
+			if got := adjusted.Params()["pop"]; got != p {
+				t.Errorf("pop after Adjust: %v, want %v", got, p)
+			}
+			ref, got := make([]float32, n), make([]float32, n)
+			popularTop, popularTopRef := 0.0, 0.0
+			for _, q := range modeltest.Queries(s.DS, 20) {
+				plain.Score(q, ref)
+				zref := make([]float64, n)
+				m := 0.0
+				for i, v := range ref {
+					zref[i] = float64(v)
+					m += float64(v) / float64(n)
+				}
+				v2 := 0.0
+				for _, v := range zref {
+					v2 += (v - m) * (v - m) / float64(n)
+				}
+				for i := range zref {
+					zref[i] = (zref[i]-m)/math.Sqrt(v2) - p*zlog[i]
+				}
+				for name, mm := range map[string]*itemfilter.Filter{"fitted": fitted, "loaded": loaded, "adjusted": adjusted} {
+					mm.Score(q, got)
+					for i := range got {
+						if math.Abs(float64(got[i])-zref[i]) > 1e-3 {
+							t.Fatalf("ials %v pop %v %s query %+v item %d: %v, want %v", ialsW, p, name, q, i, got[i], zref[i])
+						}
+					}
+				}
+				popularTop += deg[argmax(got)]
+				popularTopRef += deg[argmax(ref)]
+			}
+			if p > 0 && !(popularTop < popularTopRef) || p < 0 && !(popularTop > popularTopRef) {
+				t.Errorf("ials %v pop %v: top items' summed degree %v, %v without", ialsW, p, popularTop, popularTopRef)
+			}
+		}
+	}
+	m, _ := itemfilter.New(nil)
+	for _, bad := range []float64{11, -11, math.NaN()} {
+		if err := m.Adjust(model.Params{"pop": bad}); err == nil {
+			t.Errorf("Adjust(pop %v) accepted", bad)
+		}
+		if _, err := itemfilter.New(model.Params{"pop": bad}); err == nil {
+			t.Errorf("New(pop %v) accepted", bad)
+		}
+	}
+}
+
+func argmax(s []float32) int {
+	best := 0
+	for i, v := range s {
+		if v > s[best] {
+			best = i
+		}
+	}
+	return best
 }

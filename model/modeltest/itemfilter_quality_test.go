@@ -56,12 +56,16 @@ func TestItemFilterQuality(t *testing.T) {
 	}
 }
 
-// The measured values (docs/benchmarks.md, "Beyond the research numbers" and
-// "Query-time settings chosen on validation (session 7)")
-// minus 0.001 for floating-point differences across machines.
+// The measured values (docs/benchmarks.md, "Beyond the research numbers",
+// "Query-time settings chosen on validation (session 7)" and "Research
+// numbers (session 8)") minus 0.001 for floating-point differences across
+// machines.
 const (
-	ML1MRecall = 0.2869 // measured 0.2879 (session 7: iALS share 0.3 chosen on validation)
-	ML1MNDCG   = 0.2745 // measured 0.2755
-	OfficeHR10 = 0.0785 // measured 0.0795 (session 7: recency 64, iALS share 0.3 chosen on dev)
-	ML100kNDCG = 0.4515 // measured 0.4525 (session 7: recency 1, iALS share 0.6 chosen on validation)
+	ML1MRecall = 0.2876 // measured 0.2886 (session 8: iALS share 0.3, pop 0.1 chosen on validation)
+	ML1MNDCG   = 0.2744 // measured 0.2754
+	OfficeHR10 = 0.0805 // measured 0.0815 (session 8: recency 64, iALS share 0.4, pop 0.5 chosen on dev)
+	// Session 8's wider grid lowered ML-100k from 0.4525: its validation chose
+	// share 0.8 (NDCG@10 0.2792) over session 7's recency 1 with 0.6 (0.2785),
+	// a difference within the split's noise, and the test folds disagreed.
+	ML100kNDCG = 0.4485 // measured 0.4495 (session 8: recency 0, iALS share 0.8, pop 0 chosen on validation)
 )
