@@ -257,8 +257,9 @@ func decodeFast(data []byte) (evs []Event, ok bool) {
 		if r.peek() == ']' {
 			return nil, false // rare: the standard decoder answers it
 		}
-		// about 60 bytes an event in a typical body
-		evs = make([]Event, 0, len(data)/60+1)
+		// about 60 bytes an event in a typical body (bounded: a body of
+		// a few long queries must not reserve room for thousands)
+		evs = make([]Event, 0, min(len(data)/60+1, 4096))
 		for {
 			evs = append(evs, Event{})
 			if !r.object(&evs[len(evs)-1]) {
