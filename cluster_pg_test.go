@@ -12,9 +12,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aisle-dev/aisle/bus"
@@ -221,7 +223,7 @@ func BenchmarkRESTIngestPostgres(b *testing.B) {
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("replicas=%d", n), func(b *testing.B) {
 			cfg := clusterConfigTB(b)
-			cfg.Store = pgtest.URL(b)
+			cfg.Store = pgtest.URL(b) + "&application_name=" + benchApp
 			urls := make([]string, n)
 			for i := range n {
 				c := cfg
@@ -233,9 +235,56 @@ func BenchmarkRESTIngestPostgres(b *testing.B) {
 				b.Fatal(err)
 			}
 			resp.Body.Close()
-			ingestLoad(b, urls, "")
+			ingestLoadWith(b, urls, "", false, benchApp)
 		})
 	}
+}
+
+// benchApp is the application_name of the ingest benchmarks' PostgreSQL
+// connections: the CPU of their backends is what a batch costs the
+// database.
+const benchApp = "aisle-ingest-bench"
+
+// pgBackendCPU is the CPU time (user and system, nanosecond resolution)
+// of each backend of the local PostgreSQL server connected with
+// application_name app, by process id; nil when the server is not local
+// (its processes are not in /proc).
+func pgBackendCPU(b *testing.B, url, app string) map[int]time.Duration {
+	ctx := b.Context()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+		if err != nil {
+			return nil
+		}
+		f := strings.Fields(string(raw))
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/%d/schedstat: %v", pid, err)
+		}
+		out[int(pid)] = time.Duration(ns)
+	}
+	return out
+}
+
+// processCPU is this process's CPU time (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRESTIngestIdempotentPostgres: as BenchmarkRESTIngestPostgres
@@ -245,7 +294,7 @@ func BenchmarkRESTIngestPostgres(b *testing.B) {
 //	go test -run XXX -bench RESTIngestIdempotentPostgres -benchtime 60x .
 func BenchmarkRESTIngestIdempotentPostgres(b *testing.B) {
 	cfg := clusterConfigTB(b)
-	cfg.Store = pgtest.URL(b)
+	cfg.Store = pgtest.URL(b) + "&application_name=" + benchApp
 	cfg.Data = b.TempDir()
 	_, url, _ := replicaTB(b, cfg, "r0")
 	resp, err := http.Post(url+"/api/items", "application/json", strings.NewReader(benchItems()))
@@ -253,7 +302,7 @@ func BenchmarkRESTIngestIdempotentPostgres(b *testing.B) {
 		b.Fatal(err)
 	}
 	resp.Body.Close()
-	ingestLoadWith(b, []string{url}, "", true)
+	ingestLoadWith(b, []string{url}, "", true, benchApp)
 }
 
 // benchItems is a JSON array of the ingest benchmarks' 1,000 items.
@@ -273,11 +322,14 @@ func benchItems() string {
 // ingestLoad posts b.N batches of 1,000 events (50 new users each) from
 // 4 clients spread round-robin over urls (with the admin key when key is
 // not empty), each expecting 200, and reports events/s.
-func ingestLoad(b *testing.B, urls []string, key string) { ingestLoadWith(b, urls, key, false) }
+func ingestLoad(b *testing.B, urls []string, key string) { ingestLoadWith(b, urls, key, false, "") }
 
 // ingestLoadWith is ingestLoad, each batch with its own Idempotency-Key
-// when keyed.
-func ingestLoadWith(b *testing.B, urls []string, key string, keyed bool) {
+// when keyed. When pgApp is not empty (the application_name of the
+// replicas' connections to a local server) it also reports the CPU the
+// PostgreSQL backends and this process (replicas and clients) spent per
+// batch.
+func ingestLoadWith(b *testing.B, urls []string, key string, keyed bool, pgApp string) {
 	n := len(urls)
 	batches := make([]string, b.N)
 	for k := range batches {
@@ -294,6 +346,11 @@ func ingestLoadWith(b *testing.B, urls []string, key string, keyed bool) {
 	}
 	var next atomic.Int64
 	errs := make(chan error, 4)
+	var pg0 map[int]time.Duration
+	if pgApp != "" {
+		pg0 = pgBackendCPU(b, pgtest.ServerURL(), pgApp)
+	}
+	go0 := processCPU()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -337,6 +394,16 @@ func ingestLoadWith(b *testing.B, urls []string, key string, keyed bool) {
 	default:
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(processCPU()-go0)/float64(time.Millisecond)/float64(b.N), "go-cpu-ms/batch")
+	if pg0 != nil {
+		if pg1 := pgBackendCPU(b, pgtest.ServerURL(), pgApp); pg1 != nil {
+			var spent time.Duration
+			for pid, t := range pg1 {
+				spent += t - pg0[pid] // a backend opened during the run started at 0
+			}
+			b.ReportMetric(float64(spent)/float64(time.Millisecond)/float64(b.N), "pg-cpu-ms/batch")
+		}
+	}
 }
 
 // BenchmarkReplicaReadyAfterEvents: how long a replica that joins (or

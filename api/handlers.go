@@ -75,7 +75,7 @@ func (s *Server) postEvents(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	evs, err := catalog.DecodeBatch("events", body, events.Decode)
+	evs, err := events.DecodeBatch(body)
 	if err == nil {
 		err = s.eng.AddEventsOnce(r.Context(), r.Header.Get("Idempotency-Key"), body, evs)
 	}

@@ -285,7 +285,7 @@ const maxBatchBytes = 256 << 10
 // format. A message that is not that is a *catalog.BatchError saying why
 // (no retry can store it).
 func Parse(data []byte) ([]events.Event, *catalog.BatchError) {
-	evs, err := catalog.DecodeBatch("events", data, events.Decode)
+	evs, err := events.DecodeBatch(data)
 	if err == nil {
 		return evs, nil
 	}

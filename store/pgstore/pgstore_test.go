@@ -333,6 +333,51 @@ func TestShopsAreSeparate(t *testing.T) {
 	}
 }
 
+// ItemsExist answers exactly the ids of the store's own shop that are in
+// its catalogue — also once the plan cache has switched to a generic plan
+// (after five runs), and for a batch's worth of ids, repeated ones and
+// unknown ones among them.
+func TestItemsExist(t *testing.T) {
+	url := pgtest.URL(t)
+	a, err := pgstore.Open(ctx, url, pgstore.Options{Shop: "a"})
+	must(t, err)
+	defer a.Close()
+	b, err := pgstore.Open(ctx, url, pgstore.Options{Shop: "b"})
+	must(t, err)
+	defer b.Close()
+	var items []catalog.Item
+	for i := range 600 {
+		items = append(items, catalog.Item{ID: fmt.Sprintf("it-%d", i*2)})
+	}
+	must(t, a.PutItems(ctx, items))
+	must(t, b.PutItems(ctx, []catalog.Item{{ID: "only-b"}, {ID: "it-1"}}))
+	var ids []string
+	for i := range 1200 {
+		ids = append(ids, fmt.Sprintf("it-%d", i))
+	}
+	ids = append(ids, "only-b", "it-0", "it-0", "", "nope")
+	for run := range 8 {
+		got, err := a.ItemsExist(ctx, ids)
+		must(t, err)
+		if len(got) != 600 {
+			t.Fatalf("run %d: %d ids found, want the 600 of shop a", run, len(got))
+		}
+		for i := range 600 {
+			if id := fmt.Sprintf("it-%d", i*2); !got[id] {
+				t.Fatalf("run %d: %s not found", run, id)
+			}
+		}
+		if got["only-b"] || got["it-1"] {
+			t.Fatalf("run %d: shop a finds shop b's items: %v %v", run, got["only-b"], got["it-1"])
+		}
+	}
+	got, err := a.ItemsExist(ctx, nil)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("no ids: %v", got)
+	}
+}
+
 // Opening fails with a message that says what to do.
 func TestOpenErrors(t *testing.T) {
 	url := pgtest.URL(t)
