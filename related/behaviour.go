@@ -530,7 +530,10 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 	nb := &behaviour{count: make([]float64, n), maxCnt: b.maxCnt, recent: make([]float64, n), leafOf: to.leaf, catLft: b.catLft, catTp: b.catTp,
 		sim: make([][]neighbour, n), simIdx: make([][]neighbour, n), basket: make([][]neighbour, n), bIdx: make([][]neighbour, n)}
 	move := func(v []neighbour) []neighbour {
-		var out []neighbour
+		if len(v) == 0 {
+			return nil
+		}
+		out := make([]neighbour, 0, len(v)) // not append's doubling: one array a list, kept for the index's life
 		for _, x := range v {
 			if m[x.j] >= 0 {
 				out = append(out, neighbour{m[x.j], x.s})
