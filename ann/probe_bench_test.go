@@ -226,3 +226,118 @@ var (
 		"sneakers", "sofa", "speaker", "sunglasses", "tent", "toaster", "towel", "umbrella", "vase", "wallet",
 		"watch", "water bottle", "yoga mat", "phone case", "monitor stand", "laundry basket", "cutting board", "coffee grinder", "bike helmet", "dog bed"}
 )
+
+// BenchmarkSemanticRerank is the ceiling under BenchmarkSemanticProbes:
+// the exact scan of every int8 code (what probing all lists gives), and
+// the same scan keeping the best r by int8 score re-scored in float32 (a
+// re-rank from the stored vectors), on the same vectors and queries.
+// recall@10 against the exact float32 scan, plain and tie-aware.
+//
+//	AISLE_PROBE_ITEMS=1000000 go test ./ann -run '^$' -bench SemanticRerank -benchtime 1x
+func BenchmarkSemanticRerank(b *testing.B) {
+	n := 200_000
+	if s := os.Getenv("AISLE_PROBE_ITEMS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1000 {
+			b.Fatalf("AISLE_PROBE_ITEMS=%q: want a number ≥ 1000", s)
+		}
+		n = v
+	}
+	const dim, nq, k = 512, 200, 10
+	ctx := context.Background()
+	emb := embed.NewHashing(dim)
+	embedOne := func(i int) []float32 {
+		vs, err := emb.Embed(ctx, []string{probeTitle(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return vs[0]
+	}
+	qrng := rand.New(rand.NewPCG(5, 5))
+	qtexts := make([]string, nq)
+	for j := range qtexts {
+		words := []string{probeAdj[qrng.IntN(len(probeAdj))], probeColour[qrng.IntN(len(probeColour))], probeMaterial[qrng.IntN(len(probeMaterial))]}
+		qrng.Shuffle(len(words), func(a, c int) { words[a], words[c] = words[c], words[a] })
+		words = append(words[:qrng.IntN(3)], probeNoun[qrng.IntN(len(probeNoun))])
+		qtexts[j] = strings.Join(words, " ")
+	}
+	qv, err := emb.Embed(ctx, qtexts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	qq := make([]Query, nq)
+	for j := range qq {
+		qq[j] = NewQuery(qv[j])
+	}
+	const maxR = 100
+	exact, coded := make([]*topK, nq), make([]*topK, nq)
+	for j := range exact {
+		exact[j], coded[j] = newTopK(k), newTopK(maxR)
+	}
+	const block = 4096
+	texts := make([]string, 0, block)
+	for lo := 0; lo < n; lo += block {
+		hi := min(n, lo+block)
+		texts = texts[:0]
+		for i := lo; i < hi; i++ {
+			texts = append(texts, probeTitle(i))
+		}
+		vs, err := emb.Embed(ctx, texts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, v := range vs {
+			id := int32(lo + i)
+			c := Encode(v)
+			for j := range qv {
+				if s := dotF32(qv[j], v); exact[j].Beats(id, s) {
+					exact[j].Push(id, s)
+				}
+				if s := qq[j].Score(c); coded[j].Beats(id, s) {
+					coded[j].Push(id, s)
+				}
+			}
+		}
+	}
+	ref := make([][]Hit, nq)
+	floor := make([]float32, nq)
+	cands := make([][]Hit, nq)
+	for j := range exact {
+		ref[j] = exact[j].Sorted()
+		floor[j] = ref[j][len(ref[j])-1].Score
+		cands[j] = coded[j].Sorted()
+	}
+	for _, r := range []int{10, 20, 50, 100} {
+		b.Run(fmt.Sprintf("int8-scan-rerank=%d", r), func(b *testing.B) {
+			var approx [][]Hit
+			var ta float64
+			for i := 0; i < b.N; i++ {
+				approx = approx[:0]
+				ta = 0
+				for j := range cands {
+					t := newTopK(k)
+					for _, h := range cands[j][:min(r, len(cands[j]))] {
+						s := h.Score
+						if r > k {
+							s = dotF32(qv[j], embedOne(int(h.Index)))
+						}
+						if t.Beats(h.Index, s) {
+							t.Push(h.Index, s)
+						}
+					}
+					got := t.Sorted()
+					approx = append(approx, got)
+					right := 0
+					for _, h := range got {
+						if dotF32(qv[j], embedOne(int(h.Index))) >= floor[j]-1e-6 {
+							right++
+						}
+					}
+					ta += float64(right) / float64(len(ref[j]))
+				}
+			}
+			b.ReportMetric(recallAt(ref, approx), "recall@10")
+			b.ReportMetric(ta/nq, "tie-recall@10")
+		})
+	}
+}
