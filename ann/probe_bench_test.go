@@ -157,13 +157,18 @@ func BenchmarkSemanticProbes(b *testing.B) {
 		budget := n * per / 1000
 		rules = append(rules, rule{fmt.Sprintf("scan=%d‰", per), func(_, scanned int) bool { return scanned >= budget }})
 	}
-	// the default: DefaultProbeBudget, as semantic search spends it
-	rules = append(rules, rule{"default", nil})
+	// the default: DefaultProbeBudget, as semantic search spends it, and
+	// with search's float32 re-rank of the int8 best 50
+	rules = append(rules, rule{"default", nil}, rule{"default+rerank=50", nil})
 	for _, r := range rules {
 		b.Run(r.name, func(b *testing.B) {
+			rerank := strings.HasSuffix(r.name, "+rerank=50")
 			search := func(j int) ([]Hit, int) {
 				qq := NewQuery(qv[j])
 				t := newTopK(k)
+				if rerank {
+					t = newTopK(50)
+				}
 				score := func(ids []int32) {
 					for _, id := range ids {
 						if s := qq.Score(codes[id]); t.Beats(id, s) {
@@ -173,7 +178,16 @@ func BenchmarkSemanticProbes(b *testing.B) {
 				}
 				if r.stop == nil {
 					_, scanned := lists.ProbeWithin(qv[j], DefaultProbeBudget, score, func() bool { return !t.Full() })
-					return t.Sorted(), scanned
+					if !rerank {
+						return t.Sorted(), scanned
+					}
+					exact := newTopK(k)
+					for _, h := range t.Sorted() {
+						if s := dotF32(qv[j], embedRange(int(h.Index), int(h.Index)+1)); exact.Beats(h.Index, s) {
+							exact.Push(h.Index, s)
+						}
+					}
+					return exact.Sorted(), scanned
 				}
 				probed, scanned := 0, 0
 				lists.Probe(qv[j], func(ids []int32) bool {
