@@ -128,8 +128,9 @@ type ProbeBudget struct {
 // of the ids, lists of 64 to 3,246) gave tie-aware recall@10 0.926 against
 // the exact float32 scan, 5% reaches 0.947, the ceiling of scoring int8
 // codes (10% gives no more); at 200k the 24 lists are already 5.9%. Past
-// the ceiling only a float32 re-rank helps (BenchmarkSemanticRerank).
-var DefaultProbeBudget = ProbeBudget{Lists: 24, Share: 0.05}
+// the ceiling only a float32 re-rank helps (BenchmarkSemanticRerank;
+// search.SemanticRerank). A function, not a variable: no mutable global.
+func DefaultProbeBudget() ProbeBudget { return ProbeBudget{Lists: 24, Share: 0.05} }
 
 // ProbeWithin calls visit with the ids of the lists nearest to q, nearest
 // first (as Probe), until the budget is spent and more() reports false,

@@ -177,7 +177,7 @@ func BenchmarkSemanticProbes(b *testing.B) {
 					}
 				}
 				if r.stop == nil {
-					_, scanned := lists.ProbeWithin(qv[j], DefaultProbeBudget, score, func() bool { return !t.Full() })
+					_, scanned := lists.ProbeWithin(qv[j], DefaultProbeBudget(), score, func() bool { return !t.Full() })
 					if !rerank {
 						return t.Sorted(), scanned
 					}

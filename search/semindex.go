@@ -204,7 +204,7 @@ func (ix *Index) clusterSemantic(gen, dim int, ids []int32) (*ann.Lists, error) 
 func (ix *Index) semanticLists(q []float32, f *filter, k int) *topk.Heap[uint32, float64] {
 	h := topk.New[uint32, float64](k)
 	qq := ann.NewQuery(q)
-	budget := ann.DefaultProbeBudget
+	budget := ann.DefaultProbeBudget()
 	budget.Lists = SemanticNProbe
 	if f.allow != nil && ix.nLive > 0 {
 		frac := float64(f.allow.GetCardinality()) / float64(ix.nLive)
