@@ -87,6 +87,7 @@ func TestMetricsForOperators(t *testing.T) {
 			`aisle_memory_bytes{part="search_docs"} `,
 			`aisle_memory_bytes{part="items"} `,
 			`aisle_memory_bytes{part="histories"} `,
+			`aisle_memory_bytes{part="rows"} `,
 		} {
 			if !strings.Contains(body, want) {
 				missing = want

@@ -59,7 +59,7 @@ func newCollector(a *Aisle) *collector {
 			nil, nil),
 		stored: prometheus.NewDesc("aisle_stored", "Records in the store, by kind (items, users, events).",
 			[]string{"kind"}, nil),
-		memory: prometheus.NewDesc("aisle_memory_bytes", "Estimated memory by part (search_docs, search_postings, search_vectors, histories, ledger, items, related; each model in aisle_memory_model_bytes): the structures and their contents without allocator overhead, remeasured at most every 30s. Compare with go_memstats_heap_inuse_bytes and process_resident_memory_bytes.",
+		memory: prometheus.NewDesc("aisle_memory_bytes", "Estimated memory by part (search_docs, search_postings, search_vectors, histories, ledger, items, related, rows; each model in aisle_memory_model_bytes): the structures and their contents without allocator overhead, remeasured at most every 30s. Compare with go_memstats_heap_inuse_bytes and process_resident_memory_bytes.",
 			[]string{"part"}, nil),
 		memoryModel: prometheus.NewDesc("aisle_memory_model_bytes", "Estimated memory of each serving recommendation model: its vectors or weights, the ANN index and the id maps beside it.",
 			[]string{"model"}, nil),
@@ -144,7 +144,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			part string
 			n    int64
 		}{{"search_docs", ix.Docs}, {"search_postings", ix.Postings}, {"search_vectors", ix.Vectors},
-			{"histories", rec.Histories}, {"ledger", rec.Ledger}, {"items", rec.Items}, {"related", rec.Related}} {
+			{"histories", rec.Histories}, {"ledger", rec.Ledger}, {"items", rec.Items}, {"related", rec.Related},
+			{"rows", rec.Rows}} {
 			gauge(c.memory, float64(p.n), p.part)
 		}
 		for name, n := range rec.Models {

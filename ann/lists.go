@@ -108,6 +108,49 @@ func (l *Lists) Probe(q []float32, visit func(ids []int32) bool) {
 	}
 }
 
+// A ProbeBudget is how far a search through Lists goes: the nearest
+// Lists lists at least and, past them, on until it has visited Share of
+// the ids (Lists.Len()), so that the ids scored adapt to the sizes of the
+// lists near the query instead of a fixed number of lists whose sizes
+// vary (k-means lists of real or hashed text vectors differ by 10× and
+// more; the lists nearest a query are often the big ones, or the small).
+// Scale multiplies both (a selective filter: 1/√share allowed).
+type ProbeBudget struct {
+	Lists int
+	Share float64
+	Scale float64 // 0: 1
+}
+
+// DefaultProbeBudget is semantic search's budget: at least 24 lists and
+// at least 5% of the ids. Chosen by BenchmarkSemanticProbes (hashed
+// synthetic titles, 512 dimensions, int8 codes, √n lists; docs/benchmarks.md,
+// "Memory and recall at 1M (session 8)"): at 1M products 24 lists (2.5%
+// of the ids, lists of 64 to 3,246) gave tie-aware recall@10 0.926 against
+// the exact float32 scan, 5% reaches 0.947, the ceiling of scoring int8
+// codes (10% gives no more); at 200k the 24 lists are already 5.9%. Past
+// the ceiling only a float32 re-rank helps (BenchmarkSemanticRerank;
+// search.SemanticRerank). A function, not a variable: no mutable global.
+func DefaultProbeBudget() ProbeBudget { return ProbeBudget{Lists: 24, Share: 0.05} }
+
+// ProbeWithin calls visit with the ids of the lists nearest to q, nearest
+// first (as Probe), until the budget is spent and more() reports false,
+// or visit has seen every list. It returns the lists and ids visited.
+func (l *Lists) ProbeWithin(q []float32, b ProbeBudget, visit func(ids []int32), more func() bool) (lists, ids int) {
+	scale := b.Scale
+	if scale <= 0 {
+		scale = 1
+	}
+	minLists := int(math.Ceil(float64(b.Lists) * scale))
+	minIDs := int(math.Ceil(b.Share * scale * float64(l.Len())))
+	l.Probe(q, func(v []int32) bool {
+		visit(v)
+		lists++
+		ids += len(v)
+		return lists < minLists || ids < minIDs || more()
+	})
+	return lists, ids
+}
+
 // Bytes is the memory the lists hold (ids and centroids).
 func (l *Lists) Bytes() int64 {
 	l.mu.RLock()

@@ -219,3 +219,47 @@ func BenchmarkListsBuildVsLoad(b *testing.B) {
 		}
 	})
 }
+
+// ProbeWithin goes past its minimum of lists until it has visited its
+// share of the ids, nearest lists first, and on while more() asks: with
+// lists of very different sizes the ids visited, not the lists, meet the
+// budget.
+func TestListsProbeWithinSpendsItsBudget(t *testing.T) {
+	// ten lists on a line, nearest to the origin first, of these sizes
+	sizes := []int{3, 1, 2, 200, 5, 90, 4, 300, 1, 394}
+	l := &Lists{dim: 2, cent: make([]float32, 2*len(sizes)), half: make([]float32, len(sizes)), lists: make([][]int32, len(sizes))}
+	id := int32(0)
+	for c, n := range sizes {
+		l.cent[2*c] = float32(c + 1)
+		l.half[c] = float32((c+1)*(c+1)) / 2
+		for range n {
+			l.lists[c] = append(l.lists[c], id)
+			id++
+		}
+		l.n += n
+	}
+	q := []float32{0, 0}
+	cases := []struct {
+		b                  ProbeBudget
+		more               bool
+		wantLists, wantIDs int
+	}{
+		{ProbeBudget{Lists: 2}, false, 2, 4},               // lists only
+		{ProbeBudget{Lists: 2, Share: 0.1}, false, 4, 206}, // 100 ids: the fourth list reaches it
+		{ProbeBudget{Lists: 5, Share: 0.1}, false, 5, 211}, // the lists' minimum is the larger
+		{ProbeBudget{Lists: 1, Share: 0.3}, false, 6, 301}, // 300 ids
+		{ProbeBudget{Lists: 1, Share: 0.1, Scale: 3}, false, 6, 301},
+		{ProbeBudget{Lists: 1}, true, 10, 1000},             // more() wants every list
+		{ProbeBudget{Lists: 20, Share: 2}, false, 10, 1000}, // beyond the index: all of it, once
+	}
+	for _, c := range cases {
+		var seen []int32
+		lists, ids := l.ProbeWithin(q, c.b, func(v []int32) { seen = append(seen, v...) }, func() bool { return c.more })
+		if lists != c.wantLists || ids != c.wantIDs || len(seen) != ids {
+			t.Errorf("%+v more=%v: %d lists, %d ids (%d seen); want %d, %d", c.b, c.more, lists, ids, len(seen), c.wantLists, c.wantIDs)
+		}
+		if ids > 0 && seen[0] != 0 {
+			t.Errorf("%+v: first id %d, want the nearest list's 0", c.b, seen[0])
+		}
+	}
+}

@@ -24,6 +24,11 @@ type Memory struct {
 	Items int64
 	// Related is the similar-items and bought-together index.
 	Related int64
+	// Rows is the state behind the home-page rows (buy it again, new
+	// arrivals, popular among similar shoppers): every user's purchases
+	// and item weights, repurchase intervals, and per item its date and
+	// title words.
+	Rows int64
 }
 
 // Sizer is a model that reports the memory its fitted state holds.
@@ -73,7 +78,27 @@ func (s *Service) MemoryBytes() Memory {
 	if st := s.rel.cur.Load(); st != nil {
 		m.Related = st.ix.MemoryBytes()
 	}
+	m.Rows = s.rows.bytes()
 	return m
+}
+
+// bytes estimates the row state's memory (Memory.Rows).
+func (r *rowState) bytes() int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	iv := int64(unsafe.Sizeof(ivStats{}))
+	b := mapBytes(len(r.users), 16+8) + mapBytes(len(r.itemIv)+len(r.catIv), 4+8) + int64(len(r.itemIv)+len(r.catIv))*iv +
+		mapBytes(len(r.buyers), 4+8) + int64(len(r.buyers))*8 + mapBytes(len(r.added), 4+8) + mapBytes(len(r.words), 4+24)
+	for id, u := range r.users {
+		b += int64(len(id)) + int64(unsafe.Sizeof(*u)) + mapBytes(len(u.buys), 4+8) + int64(len(u.buys))*int64(unsafe.Sizeof(buyRec{})) + mapBytes(len(u.weight), 4+4)
+	}
+	for _, ws := range r.words {
+		b += 16 * int64(cap(ws))
+		for _, w := range ws {
+			b += int64(len(w))
+		}
+	}
+	return b
 }
 
 // servingBytes estimates one serving model: the model itself and the maps

@@ -12,10 +12,10 @@ import (
 // confidence among pairs above chance, see Config.BasketLift), and which leaf categories are bought by the same shoppers.
 type behaviour struct {
 	sim    [][]neighbour // per item, best first
-	simIdx []map[int32]float32
+	simIdx [][]neighbour // sim by neighbour number, for simOf
 	basket [][]neighbour
-	bIdx   []map[int32]float32
-	count  []float64 // shoppers per item
+	bIdx   [][]neighbour // basket by neighbour number
+	count  []float64     // shoppers per item
 	maxCnt float64
 	// recent is shoppers per item, each weighing 2^(−age/half-life) by
 	// the age of their last touch at the log's end: what sells now.
@@ -142,7 +142,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	for _, v := range b.count {
 		b.maxCnt = max(b.maxCnt, v)
 	}
-	b.sim, b.simIdx = make([][]neighbour, n), make([]map[int32]float32, n)
+	b.sim, b.simIdx = make([][]neighbour, n), make([][]neighbour, n)
 	pairs := newPairCounter(n)
 	for i := range n {
 		if i%1024 == 0 {
@@ -157,7 +157,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 		b.sim[i] = topNeighbours(b.sim[i], cfg.MaxNeighbours)
 		b.simIdx[i] = indexOf(b.sim[i])
 	}
-	b.basket, b.bIdx = make([][]neighbour, n), make([]map[int32]float32, n)
+	b.basket, b.bIdx = make([][]neighbour, n), make([][]neighbour, n)
 	alpha, sup := cfg.BasketLift, max(cfg.BasketSupport, 0)
 	for i := range n {
 		for j, cij := range pairs.of(&basketSets, int32(i)) {
@@ -369,29 +369,37 @@ func topNeighbours(v []neighbour, n int) []neighbour {
 	return v
 }
 
-func indexOf(v []neighbour) map[int32]float32 {
+// indexOf is v ordered by neighbour number, for lookupOf: 8 bytes a
+// neighbour where a map per item held several times that (session 8).
+func indexOf(v []neighbour) []neighbour {
 	if len(v) == 0 {
 		return nil
 	}
-	m := make(map[int32]float32, len(v))
-	for _, nb := range v {
-		m[nb.j] = nb.s
+	out := slices.Clone(v)
+	slices.SortFunc(out, func(x, y neighbour) int { return cmp.Compare(x.j, y.j) })
+	return out
+}
+
+// lookupOf is j's score in idx (ordered by indexOf), 0 when absent.
+func lookupOf(idx []neighbour, j int32) float32 {
+	if k, ok := slices.BinarySearchFunc(idx, j, func(x neighbour, j int32) int { return cmp.Compare(x.j, j) }); ok {
+		return idx[k].s
 	}
-	return m
+	return 0
 }
 
 func (b *behaviour) simOf(a, j int32) float64 {
 	if int(a) >= len(b.simIdx) {
 		return 0
 	}
-	return float64(b.simIdx[a][j])
+	return float64(lookupOf(b.simIdx[a], j))
 }
 
 func (b *behaviour) basketOf(a, j int32) float64 {
 	if int(a) >= len(b.bIdx) {
 		return 0
 	}
-	return float64(b.bIdx[a][j])
+	return float64(lookupOf(b.bIdx[a], j))
 }
 
 // pop is an item's popularity in [0, 1] on a log scale.
@@ -520,9 +528,12 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 	}
 	n := len(to.ids)
 	nb := &behaviour{count: make([]float64, n), maxCnt: b.maxCnt, recent: make([]float64, n), leafOf: to.leaf, catLft: b.catLft, catTp: b.catTp,
-		sim: make([][]neighbour, n), simIdx: make([]map[int32]float32, n), basket: make([][]neighbour, n), bIdx: make([]map[int32]float32, n)}
+		sim: make([][]neighbour, n), simIdx: make([][]neighbour, n), basket: make([][]neighbour, n), bIdx: make([][]neighbour, n)}
 	move := func(v []neighbour) []neighbour {
-		var out []neighbour
+		if len(v) == 0 {
+			return nil
+		}
+		out := make([]neighbour, 0, len(v)) // not append's doubling: one array a list, kept for the index's life
 		for _, x := range v {
 			if m[x.j] >= 0 {
 				out = append(out, neighbour{m[x.j], x.s})

@@ -108,7 +108,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 	for _, v := range b.count {
 		b.maxCnt = max(b.maxCnt, v)
 	}
-	b.sim, b.simIdx = make([][]neighbour, n), make([]map[int32]float32, n)
+	b.sim, b.simIdx = make([][]neighbour, n), make([][]neighbour, n)
 	for i, m := range co {
 		for j, cij := range m {
 			s := float64(cij) / (math.Sqrt(b.count[i]*b.count[j]) + cfg.Shrink)
@@ -117,7 +117,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		b.sim[i] = topNeighbours(b.sim[i], cfg.MaxNeighbours)
 		b.simIdx[i] = indexOf(b.sim[i])
 	}
-	b.basket, b.bIdx = make([][]neighbour, n), make([]map[int32]float32, n)
+	b.basket, b.bIdx = make([][]neighbour, n), make([][]neighbour, n)
 	alpha, sup := cfg.BasketLift, cfg.BasketSupport
 	for i, m := range bco {
 		for j, cij := range m {

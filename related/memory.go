@@ -29,8 +29,8 @@ func (ix *Index) MemoryBytes() int64 {
 				b += 24 + int64(cap(c.vec[i]))*int64(unsafe.Sizeof(termWeight{}))
 			}
 		}
-		for t, ps := range c.post {
-			b += 40 + int64(len(t)) + int64(cap(ps))*int64(unsafe.Sizeof(posting{}))
+		for _, ps := range c.post {
+			b += 24 + int64(cap(ps))*int64(unsafe.Sizeof(posting{}))
 		}
 		for _, items := range c.byLeaf {
 			b += 32 + 4*int64(cap(items))
@@ -43,11 +43,11 @@ func (ix *Index) MemoryBytes() int64 {
 		for _, s := range h.basket {
 			b += 24 + int64(cap(s))*nb
 		}
-		for _, m := range h.simIdx {
-			b += 8 + mapBytes(len(m), 8)
+		for _, s := range h.simIdx {
+			b += 24 + int64(cap(s))*nb
 		}
-		for _, m := range h.bIdx {
-			b += 8 + mapBytes(len(m), 8)
+		for _, s := range h.bIdx {
+			b += 24 + int64(cap(s))*nb
 		}
 		b += 8*int64(cap(h.count)) + 4*int64(cap(h.leafOf))
 		for _, m := range h.catLft {

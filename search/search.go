@@ -553,6 +553,18 @@ func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
 	if len(q) == 0 || k <= 0 {
 		return nil
 	}
+	// the best by int8 code, SemanticRerank of them at least, re-scored
+	// from the stored float32 vectors (semrerank.go)
+	if ix.vstore == nil || ix.floatVecs {
+		return ix.semanticCodes(q, f, k)
+	}
+	s := ix.rerankSemantic(q, ix.semanticCodes(q, f, max(k, SemanticRerank)))
+	return s[:min(k, len(s))]
+}
+
+// semanticCodes is semantic's search by int8 code (by float32 vector with
+// Options.Float32Vectors). Caller holds the read lock.
+func (ix *Index) semanticCodes(q []float32, f *filter, k int) []scored {
 	ix.maybeBuildSemantic()
 	if ix.sem.lists != nil && ix.sem.lists.Dim() == len(q) && (f.allow == nil || f.allow.GetCardinality() >= uint64(min(semanticExactBelow, ix.semMin/2))) {
 		return topScored(ix.semanticLists(q, f, k))

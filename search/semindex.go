@@ -27,7 +27,8 @@ const (
 	// SemanticIVFMin is the number of docs with vectors from which
 	// semantic search probes lists instead of scanning every doc.
 	SemanticIVFMin = 20_000
-	// SemanticNProbe is how many lists a semantic search scans at least;
+	// SemanticNProbe is how many lists a semantic search scans at least
+	// (ann.DefaultProbeBudget, which also asks for a share of the docs);
 	// it goes on with the next lists while it has fewer than k results
 	// (a selective filter).
 	SemanticNProbe = 24
@@ -194,21 +195,22 @@ func (ix *Index) clusterSemantic(gen, dim int, ids []int32) (*ann.Lists, error) 
 	return ann.BuildLists(context.Background(), dim, sample, nl, n, 1)
 }
 
-// semanticLists answers semantic from the lists: the lists nearest to q,
-// SemanticNProbe of them divided by the square root of the share of
-// products the filter allows (a filter keeping a quarter probes twice as
-// many lists, so that as many allowed products are seen), then more while
-// fewer than k docs passed the filters. Caller holds the read lock.
+// semanticLists answers semantic from the lists: the lists nearest to q
+// within ann.DefaultProbeBudget (SemanticNProbe lists and a share of the
+// docs), both divided by the square root of the share of products the
+// filter allows (a filter keeping a quarter probes twice as many, so that
+// as many allowed products are seen), then more while fewer than k docs
+// passed the filters. Caller holds the read lock.
 func (ix *Index) semanticLists(q []float32, f *filter, k int) *topk.Heap[uint32, float64] {
 	h := topk.New[uint32, float64](k)
 	qq := ann.NewQuery(q)
-	nprobe := SemanticNProbe
+	budget := ann.DefaultProbeBudget()
+	budget.Lists = SemanticNProbe
 	if f.allow != nil && ix.nLive > 0 {
 		frac := float64(f.allow.GetCardinality()) / float64(ix.nLive)
-		nprobe = int(math.Ceil(float64(SemanticNProbe) / math.Sqrt(max(frac, 1e-6))))
+		budget.Scale = 1 / math.Sqrt(max(frac, 1e-6))
 	}
-	probed := 0
-	ix.sem.lists.Probe(q, func(ids []int32) bool {
+	ix.sem.lists.ProbeWithin(q, budget, func(ids []int32) {
 		for _, id := range ids {
 			d := uint32(id)
 			if int(d) >= len(ix.docs) || !ix.passes(f, d) {
@@ -219,8 +221,6 @@ func (ix *Index) semanticLists(q []float32, f *filter, k int) *topk.Heap[uint32,
 				h.Push(d, sc)
 			}
 		}
-		probed++
-		return probed < nprobe || !h.Full()
-	})
+	}, func() bool { return !h.Full() })
 	return h
 }
