@@ -513,6 +513,13 @@ func (ix *Index) SaveKeyword() error {
 	if err := os.MkdirAll(ix.semDir, 0o700); err != nil {
 		return fmt.Errorf("save keyword index: %w", err)
 	}
+	// a save cut short by a kill leaves its temporary file (the store's
+	// lock keeps a second server off this directory: none is being written)
+	if old, err := filepath.Glob(filepath.Join(ix.semDir, keywordFile+".tmp-*")); err == nil {
+		for _, p := range old {
+			os.Remove(p)
+		}
+	}
 	f, err := os.CreateTemp(ix.semDir, keywordFile+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("save keyword index: %w", err)

@@ -177,7 +177,16 @@ func TestKeywordIndexSavedRestart(t *testing.T) {
 	p6.Available = false
 	cat["p0006"] = p6
 
+	// a save the crash cut short left its temporary file: the next save
+	// removes it
+	left := filepath.Join(dir, keywordFile+".tmp-42")
+	if err := os.WriteFile(left, []byte("half a file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	b := kwOpen(t, cat, dir, DefaultConfig(), opt)
+	if _, err := os.Stat(left); err == nil {
+		t.Fatal("the temporary file of a save cut short is still there after a save")
+	}
 	fresh := kwOpen(t, cat, "", DefaultConfig(), opt)
 	saves, loads, reused, changed := b.KeywordIndexStats()
 	// 400 saved: p0002, p0005 deleted, p0006 unavailable, p0001 and
