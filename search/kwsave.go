@@ -153,6 +153,7 @@ type kwReader struct {
 	have    bool // cur holds the next unmatched doc
 	failed  error
 	arena   []int8       // the codes kept, in blocks
+	idBlock []uint32     // the docs' term and word ids, in blocks
 	scratch []int8       // a code of another vector space, read to be skipped
 	used    atomic.Int64 // docs taken
 	stale   atomic.Int64 // docs found with another print (changed)
@@ -320,12 +321,18 @@ func (r *kwReader) decode(d *savedDoc) error {
 	if _, err := io.ReadFull(r.br, d.print[:]); err != nil {
 		return fmt.Errorf("doc %q: %w", d.id, err)
 	}
-	ids := func(dst []uint32, bound int) ([]uint32, error) {
+	ids := func(bound int) ([]uint32, error) {
 		n, err := readLen(r.br)
 		if err != nil {
 			return nil, err
 		}
-		dst = make([]uint32, n) // kept by the doc's analysis: never reused
+		// from a block shared by the docs read after it (never reused: a
+		// batch keeps its docs until they are added)
+		if len(r.idBlock) < n {
+			r.idBlock = make([]uint32, max(n, 1<<16))
+		}
+		dst := r.idBlock[:n:n]
+		r.idBlock = r.idBlock[n:]
 		for i := range dst {
 			x, err := binary.ReadUvarint(r.br)
 			if err != nil {
@@ -339,11 +346,11 @@ func (r *kwReader) decode(d *savedDoc) error {
 		return dst, nil
 	}
 	for f := range d.fields {
-		if d.fields[f], err = ids(nil, len(r.terms)); err != nil {
+		if d.fields[f], err = ids(len(r.terms)); err != nil {
 			return fmt.Errorf("doc %q terms: %w", d.id, err)
 		}
 	}
-	if d.words, err = ids(nil, len(r.words)); err != nil {
+	if d.words, err = ids(len(r.words)); err != nil {
 		return fmt.Errorf("doc %q words: %w", d.id, err)
 	}
 	dim, err := readLen(r.br)
