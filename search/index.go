@@ -52,7 +52,9 @@ type Options struct {
 	SemanticIVFMin int
 	// IndexDir, when set, is where the semantic index's lists are saved
 	// after a build (semantic.lists) and loaded from instead of building
-	// when their tag matches (semsave.go); "" never saves.
+	// when their tag matches (semsave.go), and where the keyword index is
+	// saved (keyword.index) for a first Load to take each unchanged
+	// product's analysis and vector code from (kwsave.go); "" never saves.
 	IndexDir string
 	// EmbedWorkers bounds the goroutines embedding items in the background
 	// (0: GOMAXPROCS); EmbedBatch is the texts per Embed call (0: 64).
@@ -225,6 +227,12 @@ const loadBatch = 10_000
 // quadratic, 14 % of a million products' build. Searches while it runs
 // are answered from what is indexed so far, more slowly. At its end the
 // semantic lists are loaded or built in the background (semindex.go).
+//
+// The first Load into an empty index joins the scan (in id order) with
+// the saved keyword index under Options.IndexDir: a product whose texts
+// hash as saved takes its saved analysis and vector code, any other is
+// analysed as in a build. When the file did not hold exactly this
+// catalogue, it is written again in the background (kwsave.go).
 func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) error) error) error {
 	ix.reserve(n)
 	ix.mu.Lock()
