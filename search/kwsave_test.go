@@ -1,6 +1,7 @@
 package search
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -210,6 +211,13 @@ func TestKeywordIndexSavedRestart(t *testing.T) {
 		t.Fatalf("gold: %d found, want the 2 products changed to it", res.Total)
 	}
 
+	// shoppers' searches (the suggestion list) are not catalogue: the
+	// file never holds them, so forgetting a shopper has nothing to
+	// remove from it
+	for range 3 {
+		b.RecordSearch("zanzibar secretquery", "shopper-1")
+		b.RecordQuery("zanzibar secretquery")
+	}
 	// a change at run time, then a clean stop: Close saves it
 	cat["p0007"] = kwItem(7, "silver")
 	if err := b.Upsert(ctx, cat["p0007"]); err != nil {
@@ -224,6 +232,23 @@ func TestKeywordIndexSavedRestart(t *testing.T) {
 	}
 	if saves, _, _, _ := b.KeywordIndexStats(); saves != before+1 {
 		t.Fatalf("Close after a change: %d saves, want %d", saves, before+1)
+	}
+	file, err := os.ReadFile(filepath.Join(dir, keywordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"zanzibar", "secretquery", "shopper-1"} {
+		if bytes.Contains(file, []byte(s)) {
+			t.Fatalf("the saved keyword index holds %q, which only a shopper's search had", s)
+		}
+	}
+	// terms are saved length-prefixed: "\x06model7" is the term model7
+	// (p0007's), not model70…model79
+	if !bytes.Contains(file, []byte("silver")) || !bytes.Contains(file, []byte("\x06model7")) {
+		t.Fatal("the saved keyword index lacks a product changed at run time")
+	}
+	if bytes.Contains(file, []byte("\x06model5")) || bytes.Contains(file, []byte("\x06model2")) {
+		t.Fatal("the saved keyword index holds the words of a deleted product")
 	}
 	c := kwOpen(t, cat, dir, DefaultConfig(), opt)
 	saves, loads, reused, changed = c.KeywordIndexStats()
