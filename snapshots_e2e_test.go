@@ -20,7 +20,8 @@ import (
 // bought together and searches (boosted by the click model) exactly as
 // before the stop, right after Start: the counts, the click model, ad
 // billing and the learnt item relations come back from their snapshots
-// (decision 0047), which a clean shutdown wrote.
+// (decision 0047), which a clean shutdown wrote, and the products'
+// analysis from the saved keyword index (decision 0055).
 func TestRestartAnswersFromSnapshots(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.Default()
@@ -100,6 +101,11 @@ func TestRestartAnswersFromSnapshots(t *testing.T) {
 			t.Fatalf("no %s snapshot after a clean shutdown: %v", part, err)
 		}
 	}
+	// the products came after the start's Load: Close saved the keyword
+	// index with them (decision 0055)
+	if _, err := os.Stat(filepath.Join(data, "ann", "keyword.index")); err != nil {
+		t.Fatalf("no saved keyword index after a clean shutdown: %v", err)
+	}
 	cfg.Data = data
 	b, err := Open(ctx, cfg)
 	if err != nil {
@@ -115,6 +121,9 @@ func TestRestartAnswersFromSnapshots(t *testing.T) {
 	go b.Serve(sctx, ln)
 	if err := b.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if _, loads, reused, changed := b.ix.KeywordIndexStats(); loads != 1 || reused != 40 || changed != 0 {
+		t.Fatalf("restart: keyword index loaded %d times, %d products reused, %d changed; want 1, 40, 0", loads, reused, changed)
 	}
 	after := answers("http://" + ln.Addr().String())
 	for p, w := range before {

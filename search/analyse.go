@@ -1,6 +1,7 @@
 package search
 
 import (
+	"github.com/aisle-dev/aisle/ann"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,20 @@ type analysed struct {
 	vec    []float32 // unit length, as embedded or stored
 	vhash  [32]byte
 	vtext  string
+	// saved, when set, is the item's analysis read back from the saved
+	// keyword index (from maps its ids), used instead of fields and words;
+	// code is its saved vector code (Len 0: none, vec is used)
+	saved *savedDoc
+	from  *kwReader
+	code  ann.Code
+}
+
+// nterms is the number of analysed terms of field f.
+func (a *analysed) nterms(f Field) int {
+	if a.saved != nil {
+		return len(a.saved.fields[f])
+	}
+	return len(a.fields[f])
 }
 
 func fieldTexts(it *catalog.Item) [numFields]string {

@@ -3,7 +3,9 @@ package search
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"math"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -49,7 +52,9 @@ type Options struct {
 	SemanticIVFMin int
 	// IndexDir, when set, is where the semantic index's lists are saved
 	// after a build (semantic.lists) and loaded from instead of building
-	// when their tag matches (semsave.go); "" never saves.
+	// when their tag matches (semsave.go), and where the keyword index is
+	// saved (keyword.index) for a first Load to take each unchanged
+	// product's analysis and vector code from (kwsave.go); "" never saves.
 	IndexDir string
 	// EmbedWorkers bounds the goroutines embedding items in the background
 	// (0: GOMAXPROCS); EmbedBatch is the texts per Embed call (0: 64).
@@ -152,6 +157,8 @@ type Index struct {
 	scratch scratchPool // per-search arrays; its own lock
 
 	rank ranking // learned ranking (ranker.go); its own lock
+
+	kw kwState // the saved keyword index (kwsave.go)
 }
 
 // NewIndex returns an empty index.
@@ -220,11 +227,24 @@ const loadBatch = 10_000
 // quadratic, 14 % of a million products' build. Searches while it runs
 // are answered from what is indexed so far, more slowly. At its end the
 // semantic lists are loaded or built in the background (semindex.go).
+//
+// The first Load into an empty index joins the scan (in id order) with
+// the saved keyword index under Options.IndexDir: a product whose texts
+// hash as saved takes its saved analysis and vector code, any other is
+// analysed as in a build. When the file did not hold exactly this
+// catalogue, it is written again in the background (kwsave.go).
 func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) error) error) error {
 	ix.reserve(n)
 	ix.mu.Lock()
+	first := len(ix.docs) == 0 && ix.loading == 0
 	ix.loading++
 	ix.mu.Unlock()
+	// a first Load takes what it can from the saved keyword index
+	var kr *kwReader
+	if first {
+		kr = ix.openKeyword()
+	}
+	var fresh atomic.Int64 // products analysed (or vectors looked up) here
 	defer func() {
 		ix.mu.Lock()
 		if ix.loading--; ix.loading == 0 {
@@ -243,14 +263,37 @@ func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) e
 		if len(batch) < loadBatch {
 			return nil
 		}
-		err := ix.Upsert(ctx, batch...)
+		err := ix.upsert(ctx, batch, kr, &fresh)
 		batch = batch[:0]
 		return err
 	})
 	if err == nil && len(batch) > 0 {
-		err = ix.Upsert(ctx, batch...)
+		err = ix.upsert(ctx, batch, kr, &fresh)
 	}
-	return err
+	if !first {
+		return err
+	}
+	current := false // the saved file holds exactly this catalogue
+	if kr != nil {
+		gone := kr.skipped > 0 || kr.have || kr.left > 0
+		current = err == nil && kr.failed == nil && fresh.Load() == 0 && !gone
+		ix.kw.loads.Add(1)
+		ix.kw.reused.Store(kr.used.Load())
+		ix.kw.stale.Store(kr.stale.Load())
+		ix.log.Info("search: keyword index loaded", "path", kr.path, "reused", kr.used.Load(), "changed", kr.stale.Load(),
+			"analysed", fresh.Load(), "deleted_since", gone)
+		kr.close()
+	}
+	if err != nil {
+		return err
+	}
+	ix.kw.loaded.Store(true)
+	if current {
+		ix.kw.saved.Store(ix.kw.changes.Load())
+	} else {
+		ix.saveKeywordLater()
+	}
+	return nil
 }
 
 // reserve makes room for n more documents, so that indexing a whole
@@ -286,21 +329,49 @@ func (ix *Index) Len() int {
 // the vectors of unchanged items are kept (or read from Options.Vectors)
 // and the others are computed in the background (see WaitVectors).
 func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
+	return ix.upsert(ctx, items, nil, nil)
+}
+
+// upsert is Upsert; in a Load from a saved keyword index (kr), an item
+// whose texts hash as saved takes its saved analysis and vector code, and
+// fresh counts the items that did not.
+func (ix *Index) upsert(ctx context.Context, items []catalog.Item, kr *kwReader, fresh *atomic.Int64) error {
 	for i := range items {
 		if items[i].ID == "" {
 			return fmt.Errorf("upsert: item %d has no id", i)
 		}
 	}
 	an := make([]analysed, len(items))
+	saved := kr.savedOf(items)
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(items)/256))
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			var h hash.Hash
 			for i := w; i < len(items); i += workers {
 				if !items[i].Available {
 					continue
+				}
+				if saved != nil {
+					if h == nil {
+						h = sha256.New()
+					}
+					if s := saved[i]; s != nil && itemPrint(h, &items[i]) == s.print {
+						an[i].saved, an[i].from = s, kr
+						kr.used.Add(1)
+						if s.code.Len() > 0 {
+							an[i].code, an[i].vhash = s.code, s.vhash
+						} else if ix.emb != nil {
+							fresh.Add(1) // its vector is looked up as in a build
+						}
+						continue
+					}
+					fresh.Add(1)
+					if saved[i] != nil {
+						kr.stale.Add(1)
+					}
 				}
 				ft := fieldTexts(&items[i])
 				for f := range ft {
@@ -331,6 +402,7 @@ func (ix *Index) Upsert(ctx context.Context, items ...catalog.Item) error {
 		ix.words.tidy()
 	}
 	ix.maybeCompact()
+	ix.kw.changes.Add(1)
 	ix.mu.Unlock()
 	ix.enqueue(jobs)
 	return nil
@@ -349,7 +421,7 @@ func (ix *Index) batchRef(items []catalog.Item, an []analysed) bm25 {
 		}
 		n++
 		for f := range sum {
-			sum[f] += float64(min(len(an[i].fields[f]), math.MaxUint16))
+			sum[f] += float64(min(an[i].nterms(Field(f)), math.MaxUint16))
 		}
 	}
 	for f := range ref.avg {
@@ -384,6 +456,7 @@ func (ix *Index) Delete(ids ...string) {
 		ix.remove(id)
 	}
 	ix.maybeCompact()
+	ix.kw.changes.Add(1)
 	ix.mu.Unlock()
 	if v := ix.vec; v != nil { // items given up on are forgotten with them
 		v.mu.Lock()
@@ -445,7 +518,11 @@ func uniq(s []string) []string {
 func (ix *Index) add(it *catalog.Item, a *analysed) {
 	d := uint32(len(ix.docs))
 	dc := doc{item: *it, live: true, brand: -1, vhash: a.vhash, created: it.CreatedAt.UnixNano()}
-	ix.setVec(&dc, a.vec)
+	if a.code.Len() > 0 {
+		dc.vec = a.code // saved, bit for bit
+	} else {
+		ix.setVec(&dc, a.vec)
+	}
 	if it.Price != nil && !math.IsNaN(*it.Price) {
 		dc.price, dc.hasPrice = *it.Price, true
 		for r, pr := range ix.cfg.PriceRanges {
@@ -458,15 +535,22 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 	// term frequencies without a map per document
 	occ := ix.occ[:0]
 	for f := Field(0); f < numFields; f++ {
-		terms := a.fields[f]
-		dc.lens[f] = uint16(min(len(terms), math.MaxUint16))
+		dc.lens[f] = uint16(min(a.nterms(f), math.MaxUint16))
 		ix.lenSum[f] += float64(dc.lens[f])
-		for _, t := range terms {
-			id := ix.termID(t)
+		note := func(id uint32) {
 			occ = append(occ, uint64(id)<<8|uint64(f))
 			if f == FieldTitle {
 				dc.title = append(dc.title, id)
 			}
+		}
+		if s := a.saved; s != nil {
+			for _, fid := range s.fields[f] {
+				note(a.from.term(ix, fid))
+			}
+			continue
+		}
+		for _, t := range a.fields[f] {
+			note(ix.termID(t))
 		}
 	}
 	slices.Sort(occ)
@@ -510,15 +594,14 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 	if t := strings.ToLower(strings.Join(strings.Fields(it.Title), " ")); t != "" {
 		ix.titles.add(t, d)
 	}
-	for _, w := range uniq(a.words) {
-		id, ok := ix.wordID[w]
-		if !ok {
-			id = len(ix.wordDF)
-			ix.wordID[w] = id
-			ix.wordDF = append(ix.wordDF, 0)
-			ix.words.add(w, uint32(id))
+	if s := a.saved; s != nil {
+		for _, fw := range s.words {
+			ix.wordDF[a.from.word(ix, fw)]++
 		}
-		ix.wordDF[id]++
+		return
+	}
+	for _, w := range uniq(a.words) {
+		ix.wordDF[ix.wordIDOf(w)]++
 	}
 }
 

@@ -150,8 +150,8 @@ func (ix *Index) VectorSpace() string {
 func (ix *Index) prepareVectors(ctx context.Context, items []catalog.Item, an []analysed) []vecJob {
 	var idx []int
 	for i := range items {
-		if !items[i].Available {
-			continue
+		if !items[i].Available || an[i].code.Len() > 0 {
+			continue // the code and text hash came from the saved keyword index
 		}
 		t := embedText(&items[i])
 		an[i].vtext, an[i].vhash = t, textHash(t)
@@ -252,6 +252,11 @@ func (ix *Index) embedWorker() {
 					el := time.Since(v.started)
 					ix.log.Info("item vectors ready", "embedded", v.done, "failed", v.failed, "retrying", v.waiting,
 						"took", el.Round(time.Millisecond), "items_per_s", int(float64(v.done)/max(el.Seconds(), 1e-3)))
+				}
+				if v.done > 0 && v.ctx.Err() == nil {
+					// the vectors are in: the saved keyword index gets
+					// their codes (before idle, so WaitVectors covers it)
+					ix.saveKeywordLater()
 				}
 				v.failed = 0
 				close(v.idle)
@@ -426,6 +431,7 @@ func (ix *Index) embedBatch(batch []vecJob) error {
 			}
 		}
 	}
+	ix.kw.changes.Add(1)
 	ix.mu.Unlock()
 	return serr
 }
@@ -524,10 +530,22 @@ func (ix *Index) VectorStats() VectorStats {
 
 // Close stops background embedding (queued items and pending retries stay
 // without vectors) and waits for the workers to finish their current
-// batch. The index stays usable for search and keyword indexing.
+// batch; then, with Options.IndexDir, it waits for a keyword index save
+// under way and saves the index when it changed since (kwsave.go). The
+// index stays usable for search and keyword indexing.
 func (ix *Index) Close() error {
+	ix.closeVectors()
+	ix.kw.wg.Wait()
+	if err := ix.SaveKeyword(); err != nil {
+		return fmt.Errorf("search index close: %w", err)
+	}
+	return nil
+}
+
+// closeVectors stops background embedding.
+func (ix *Index) closeVectors() {
 	if ix.vec == nil {
-		return nil
+		return
 	}
 	v := ix.vec
 	v.mu.Lock()
@@ -545,5 +563,4 @@ func (ix *Index) Close() error {
 	if errors.Is(v.err, context.Canceled) {
 		v.err = nil
 	}
-	return nil
 }

@@ -360,6 +360,17 @@ func NewSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, sv
 // model (which learnt the event log through recommend.Service.Load) to
 // changes; called while writes wait for readiness.
 func LoadSearch(ctx context.Context, ix *search.Index, clicks *search.Clicks, eng *engine.Engine) error {
+	if err := IndexCatalogue(ctx, ix, eng); err != nil {
+		return err
+	}
+	SubscribeSearch(ix, clicks, eng)
+	return nil
+}
+
+// IndexCatalogue indexes the catalogue for search (from the saved keyword
+// index where it still holds, decision 0055). It reads only the items and
+// their vectors, so a start runs it beside recommend.Service.Load.
+func IndexCatalogue(ctx context.Context, ix *search.Index, eng *engine.Engine) error {
 	start := time.Now()
 	n, err := eng.Store().CountItems(ctx)
 	if err != nil {
@@ -369,9 +380,14 @@ func LoadSearch(ctx context.Context, ix *search.Index, clicks *search.Clicks, en
 		return fmt.Errorf("index the catalogue for search: %w", err)
 	}
 	ix.Logger().Info("search index built", "items", ix.Len(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// SubscribeSearch subscribes the index and the click model to changes,
+// once both are loaded.
+func SubscribeSearch(ix *search.Index, clicks *search.Clicks, eng *engine.Engine) {
 	eng.Subscribe(ix)
 	eng.Subscribe(clicks)
-	return nil
 }
 
 // PrivacyOptions turns the config's retention and compaction settings
