@@ -66,6 +66,15 @@ func aisleBin(t testing.TB) string {
 	return p
 }
 
+// Parallel tests: the few tests that take a minute or more (a data set
+// trained through a server, a demo import, a background fit) call
+// t.Parallel, so that they run two at a time after the serial tests
+// instead of leaving a core idle while one waits on its server: cmd/aisle
+// is the longest package of CI's test phase (docs/benchmarks.md, "CI time
+// (session 8)"). Each starts its own server on its own port and temporary
+// directory, or (TestEvalSimilarOffice) computes in this process without
+// package state; none sets environment variables.
+
 // server is a running `aisle serve` process.
 type server struct {
 	t    *testing.T
