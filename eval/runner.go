@@ -25,8 +25,12 @@ type RecommendOptions struct {
 	Seed   uint64   // shuffling seed (movielens-100k folds, interactions split)
 	Folds  string   // movielens-100k: "" (5 random folds) or "official"
 	Split  string   // interactions: "random:F" or "last"
-	Rating bool     // report RMSE/MAE of rating prediction instead of ranking
-	Tune   bool     // search hyper-parameters on the validation split first
+	// OnlySplit, when set, fits and scores the split of that name alone
+	// (e.g. "u1" of the official folds) instead of every split; the
+	// validation split, used for tuning and query-time settings, stays.
+	OnlySplit string
+	Rating    bool // report RMSE/MAE of rating prediction instead of ranking
+	Tune      bool // search hyper-parameters on the validation split first
 	// NoAdjust skips the choice of query-time settings (model.Adjustable)
 	// on the validation split that RunRecommend otherwise makes.
 	NoAdjust bool
@@ -124,6 +128,11 @@ func RunRecommend(ctx context.Context, opt RecommendOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.OnlySplit != "" {
+		if err := keepSplit(data, opt.OnlySplit); err != nil {
+			return nil, err
+		}
+	}
 	names := opt.Models
 	if len(names) == 0 {
 		names = zoo.Names()
@@ -159,6 +168,19 @@ func RunRecommend(ctx context.Context, opt RecommendOptions) (*Report, error) {
 		rep.Results = append(rep.Results, res)
 	}
 	return rep, nil
+}
+
+// keepSplit drops every split of data but the one named name.
+func keepSplit(data *Data, name string) error {
+	have := make([]string, 0, len(data.Splits))
+	for _, sp := range data.Splits {
+		if sp.Name == name {
+			data.Splits = []Split{sp}
+			return nil
+		}
+		have = append(have, sp.Name)
+	}
+	return fmt.Errorf("no split %q (have %s)", name, strings.Join(have, ", "))
 }
 
 type runner struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -330,6 +331,47 @@ func TestRunRecommendReportsEachFold(t *testing.T) {
 	}
 	if !near(mean, res.Metrics["NDCG@10"]) || res.Splits[0].Split != "fold 1" {
 		t.Errorf("mean of folds %v, reported %v; first split %q", mean, res.Metrics["NDCG@10"], res.Splits[0].Split)
+	}
+}
+
+// OnlySplit fits and scores the named split alone, and its metrics are the
+// ones that split has in a run over every fold; an unknown name is an error
+// that lists the splits.
+func TestRunRecommendOnlySplit(t *testing.T) {
+	var b strings.Builder
+	for u := 1; u <= 30; u++ {
+		for i := 1; i <= 10; i++ {
+			if (u+i)%3 != 0 {
+				fmt.Fprintf(&b, "%d\t%d\t%d\t%d\n", u, i*(1+u%2), 1+(u*i)%5, i)
+			}
+		}
+	}
+	dir := writeFiles(t, map[string]string{"u.data": b.String()})
+	run := func(only string) (*Report, int, error) {
+		var fitted []*model.Dataset
+		var mu sync.Mutex
+		rep, err := RunRecommend(context.Background(), RecommendOptions{Format: "movielens-100k", Path: dir, Models: []string{"pop"}, OnlySplit: only,
+			New: func(string, model.Params) (model.Model, error) { return &popModel{fitted: &fitted, mu: &mu}, nil }})
+		return rep, len(fitted), err
+	}
+	all, _, err := run("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, fits, err := run("fold 3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := one.Results[0]
+	if fits != 1 || len(res.Splits) != 0 {
+		t.Fatalf("%d fits, %d split results; want 1 fit, no per-split list", fits, len(res.Splits))
+	}
+	want := all.Results[0].Splits[2]
+	if want.Split != "fold 3" || len(res.Metrics) == 0 || !maps.EqualFunc(res.Metrics, want.Metrics, func(a, b float64) bool { return near(a, b) }) {
+		t.Errorf("fold 3 alone: %v; in the run over every fold (%s): %v", res.Metrics, want.Split, want.Metrics)
+	}
+	if _, _, err := run("u9"); err == nil || !strings.Contains(err.Error(), `no split "u9"`) || !strings.Contains(err.Error(), "fold 5") {
+		t.Errorf("unknown split: %v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 // while, and lists it with its served-path validation; it is primary
 // exactly when it validates best.
 func TestBackgroundSequenceModelServes(t *testing.T) {
+	t.Parallel() // its own demo server: see "Parallel tests" in e2e_test.go
 	if testing.Short() {
 		t.Skip("trains the sequence model on the demo (about a minute): skipped with -short")
 	}

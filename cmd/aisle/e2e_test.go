@@ -22,43 +22,58 @@ import (
 
 // These tests build the real binary and talk HTTP to it on 127.0.0.1.
 
-var binPath string
+// binDir holds the aisle binary the tests run; TestMain removes it.
+var binDir string
+
+// buildAisle builds the aisle binary once per test process, on the first
+// aisleBin call: a run that needs no binary (-run of an in-process test, a
+// fuzz target's coordinator and workers, the race phase) builds none.
+var buildAisle = sync.OnceValues(func() (string, error) {
+	p := filepath.Join(binDir, "aisle")
+	if out, err := exec.Command("go", "build", "-o", p, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build aisle: %v\n%s", err, out)
+	}
+	return p, nil
+})
 
 func TestMain(m *testing.M) {
-	if raceDetector {
-		// No test runs the binary under the race detector (see aisleBin):
-		// don't build it.
-		os.Exit(m.Run())
-	}
 	dir, err := os.MkdirTemp("", "aisle-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "aisle")
-	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build aisle: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	binDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
 // aisleBin is the path of the aisle binary the tests run as a separate
-// process. Under the race detector it skips the test instead: the binary is
-// built without -race, so a race run of such a test checks only the test's
-// own HTTP client again, while the plain `go test ./...` run (CI's first
-// phase) runs it in full. Tests that run commands in this process
-// (runAisle) stay under the race detector.
+// process, built on first use. Under the race detector it skips the test
+// instead: the binary is built without -race, so a race run of such a test
+// checks only the test's own HTTP client again, while the plain
+// `go test ./...` run (CI's first phase) runs it in full. Tests that run
+// commands in this process (runAisle) stay under the race detector.
 func aisleBin(t testing.TB) string {
 	t.Helper()
 	if raceDetector {
 		t.Skip("runs the aisle binary (built without -race) as its own process: covered by the run without -race")
 	}
-	return binPath
+	p, err := buildAisle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
+
+// Parallel tests: the few tests that take a minute or more (a data set
+// trained through a server, a demo import, a background fit) call
+// t.Parallel, so that they run two at a time after the serial tests
+// instead of leaving a core idle while one waits on its server: cmd/aisle
+// is the longest package of CI's test phase (docs/benchmarks.md, "CI time
+// (session 8)"). Each starts its own server on its own port and temporary
+// directory, or (TestEvalSimilarOffice) computes in this process without
+// package state; none sets environment variables.
 
 // server is a running `aisle serve` process.
 type server struct {

@@ -300,7 +300,9 @@ func runServedEval(ctx context.Context, opt servedOptions) (*servedReport, error
 func offlineMetrics(ctx context.Context, opt servedOptions, modelName, split string, ks []int) (map[string]float64, error) {
 	// NoAdjust: the server does not choose query-time settings on the
 	// offline validation split, so the offline twin must not either.
-	ro := eval.RecommendOptions{Format: opt.Format, Path: opt.Path, Models: []string{modelName}, Ks: ks, NoAdjust: true}
+	// OnlySplit: the served numbers are of one split, so the other folds'
+	// fits would be thrown away.
+	ro := eval.RecommendOptions{Format: opt.Format, Path: opt.Path, Models: []string{modelName}, Ks: ks, NoAdjust: true, OnlySplit: split}
 	if opt.Format == "movielens-100k" {
 		ro.Folds = "official"
 	}

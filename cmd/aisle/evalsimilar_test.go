@@ -18,6 +18,7 @@ import (
 // well above raw co-occurrence against "also bought". Its 0.30 goal is not
 // met (docs/benchmarks.md), so the floor here is what it measures.
 func TestEvalSimilarOffice(t *testing.T) {
+	t.Parallel() // in-process CPU work, no shared state: see "Parallel tests" in e2e_test.go
 	if testing.Short() {
 		t.Skip("builds item relations of the Office data set (about 15 s)")
 	}

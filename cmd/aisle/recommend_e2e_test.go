@@ -81,6 +81,7 @@ func ids(list []recItem) []string {
 // in one category → recommend again: the bought item is gone and the
 // category moved up.
 func TestFeedbackChangesTheNextAnswer(t *testing.T) {
+	t.Parallel() // its own demo server: see "Parallel tests" in e2e_test.go
 	s := startDemo(t)
 	before, body := s.list("/api/recommend/u21?n=10")
 	if len(before) != 10 || !strings.HasPrefix(body["model"].(string), "") || !strings.HasPrefix(before[0].Reason, "model:") {
@@ -122,6 +123,7 @@ func TestFeedbackChangesTheNextAnswer(t *testing.T) {
 }
 
 func TestRecommendationRoutes(t *testing.T) {
+	t.Parallel() // its own demo server: see "Parallel tests" in e2e_test.go
 	s := startDemo(t)
 	// Every answer of a known catalogue is non-empty, also for strangers.
 	for _, path := range []string{"/api/recommend/nobody-at-all", "/api/recommend/u21", "/api/popular", "/api/popular?window=7d", "/api/trending", "/api/items/B00006IE5K/similar", "/api/items/B00006IE5K/bought-together"} {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,19 +14,31 @@ import (
 
 // TestServedMatchesOffline loads MovieLens-100k fold u1 into a real server
 // through HTTP as a shop would (items, then every rating as a purchase
-// with its timestamp), retrains with default settings, asks for every test
-// user's top 20 and checks that what the server answers is as good as
-// what the primary model measures offline on the same split, that no
-// already-rated item comes back and that every answer was model-ranked.
+// with its timestamp), retrains with default settings (but no background
+// model: see below), asks for every test user's top 20 and checks that
+// what the server answers is as good as what the primary model measures
+// offline on the same split, that no already-rated item comes back and
+// that every answer was model-ranked.
 func TestServedMatchesOffline(t *testing.T) {
+	t.Parallel() // its own server: see "Parallel tests" in e2e_test.go
 	if testing.Short() {
 		t.Skip("loads and trains a data set through a real server (about a minute): skipped with -short")
 	}
 	path := testdata.Path(t, "movielens-100k")
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute) // a safety net, not a timing check: a loaded machine takes minutes
 	defer cancel()
+	// Default settings but for the background sequence model: on u1 it
+	// trains for its whole 3-minute budget after the retrain (measured
+	// 188 s) and the evaluation waits for it, yet it validates far below
+	// the fast models (NDCG@10 0.09 against itemfilter's 0.25) and never
+	// becomes the primary this test compares; TestBackgroundSequenceModelServes
+	// covers background training and its primary choice.
+	cfg := filepath.Join(t.TempDir(), "aisle.yaml")
+	if err := os.WriteFile(cfg, []byte("training:\n  background_budget: 0s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var logs strings.Builder
-	rep, err := runServedEval(ctx, servedOptions{Format: "movielens-100k", Path: path, Fold: "u1", Offline: true, Binary: aisleBin(t), Log: &logs})
+	rep, err := runServedEval(ctx, servedOptions{Format: "movielens-100k", Path: path, Fold: "u1", Offline: true, Binary: aisleBin(t), Log: &logs, Config: cfg})
 	if err != nil {
 		t.Fatalf("served evaluation: %v\n%s", err, logs.String())
 	}

@@ -83,6 +83,7 @@ func toJSON(v any) string {
 // and the gift shop, with GBP prices, loaded in the background after the
 // default one is ready; the storefront switches to it.
 func TestDemoServesTwoShops(t *testing.T) {
+	t.Parallel() // its own demo server: see "Parallel tests" in e2e_test.go
 	if testing.Short() {
 		t.Skip("imports both demo catalogues")
 	}
