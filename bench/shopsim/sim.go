@@ -92,6 +92,8 @@ type Sim struct {
 	pages map[string][]page
 	// explored: the pages the server shuffled, of any variant
 	explored []page
+	// bought: the items each shopper bought in the simulation
+	bought map[string]map[string]bool
 }
 
 // page is one logged answer and the items clicked on it.
@@ -105,7 +107,7 @@ type page struct {
 func New(base string, w *World, cfg Config) *Sim {
 	cfg.defaults()
 	return &Sim{base: base, w: w, cfg: cfg, hc: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
-		shoppers: map[string]*shopper{}, pages: map[string][]page{}}
+		shoppers: map[string]*shopper{}, pages: map[string][]page{}, bought: map[string]map[string]bool{}}
 }
 
 func (s *Sim) do(ctx context.Context, method, path string, body any, out any) (int, error) {
@@ -293,6 +295,12 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 			orders++
 			revenue += q * p.Price
 			bought = true
+			s.mu.Lock()
+			if s.bought[user] == nil {
+				s.bought[user] = map[string]bool{}
+			}
+			s.bought[user][it.ID] = true
+			s.mu.Unlock()
 		}
 		if ans.Variant == s.cfg.Control || ans.Variant == "interleaved" {
 			s.mu.Lock()
@@ -401,12 +409,13 @@ type Report struct {
 	ABUsersForObserved            float64 // users per arm an A/B test needs for the observed conversion lift (80% power)
 	// IPSControl and IPSInterleaved estimate the treatment's clicks per
 	// page from the control's logged pages and from the interleaved ones
-	IPSControl, IPSInterleaved float64
+	// (true θ), with their overlap, bounds and verdict
+	IPSControl, IPSInterleaved OffPolicy
 	// Theta is the examination of each position estimated by EM from all
 	// the logged pages (as the shop estimates it from its impression log),
 	// and IPSControlEst, IPSInterleavedEst the estimates weighted by it
 	Theta                            []float64
-	IPSControlEst, IPSInterleavedEst float64
+	IPSControlEst, IPSInterleavedEst OffPolicy
 	// ThetaExplored is θ estimated from the pages the server shuffled
 	// (Config.ExploreShare; impressions.ThetaFromExplored), nil without
 	// any or with no click at position 1; ExploredPages how many.
@@ -415,8 +424,12 @@ type Report struct {
 	// IPSControlExp and IPSInterleavedExp are the estimates weighted by
 	// ThetaExplored, when the server shuffled at least
 	// impressions.MinExplored pages (the shop's own rule for trusting a
-	// fit of a personalised surface); 0 otherwise.
-	IPSControlExp, IPSInterleavedExp  float64
+	// fit of a personalised surface); zero otherwise.
+	IPSControlExp, IPSInterleavedExp OffPolicy
+	// BoughtClicks is the share of the logged pages' clicks on items the
+	// shopper bought later: the candidate's answer, asked after the run,
+	// leaves them out, so the estimates cannot credit them.
+	BoughtClicks                      float64
 	Agree                             bool
 	ABWinner, ILWinner                string
 	Took                              time.Duration
@@ -537,6 +550,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	if rep.IPSInterleavedEst, err = s.ips(ctx, s.pages["interleaved"], cfg.Treatment, est); err != nil {
 		return nil, err
 	}
+	rep.BoughtClicks = s.boughtClicks(append(append([]page(nil), s.pages[cfg.Control]...), s.pages["interleaved"]...))
 	if rep.ThetaExplored != nil && rep.ExploredPages >= impressions.MinExplored {
 		exp := func(k int) float64 { return rep.ThetaExplored[min(k, len(rep.ThetaExplored))-1] }
 		if rep.IPSControlExp, err = s.ips(ctx, s.pages[cfg.Control], cfg.Treatment, exp); err != nil {
@@ -566,50 +580,64 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 }
 
 // ips estimates the clicks per page candidate would get from logged pages
-// of another ranker, by the position-based click model: an item clicked at
-// logged position k and ranked at k' by the candidate counts
-// θ(k')/θ(k), with θ(k) the examination probability (k^−bias, known in
-// the simulation, or estimated from the logged pages by estimateTheta).
-// Items the candidate ranks but the log never showed count nothing: the
-// estimate is only as good as the log's support.
-func (s *Sim) ips(ctx context.Context, pages []page, candidate string, theta func(k int) float64) (float64, error) {
-	if len(pages) == 0 {
-		return 0, nil
+// of another ranker (offPolicy), θ(k) the examination probability (k^−bias,
+// known in the simulation, or estimated from the logged pages). The
+// candidate's page for each shopper is asked once, after the run.
+func (s *Sim) ips(ctx context.Context, pages []page, candidate string, theta func(k int) float64) (OffPolicy, error) {
+	pages = s.samplePages(pages, candidate)
+	lists := map[string]map[string]int{}
+	for _, p := range pages {
+		if _, ok := lists[p.user]; ok {
+			continue
+		}
+		var ans struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+		}
+		if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(p.user)+"?n="+fmt.Sprint(s.cfg.N)+"&model="+url.QueryEscape(candidate), nil, &ans); err != nil {
+			return OffPolicy{}, err
+		}
+		cand := map[string]int{}
+		for k, it := range ans.Items {
+			cand[it.ID] = k + 1
+		}
+		lists[p.user] = cand
+	}
+	return offPolicy(pages, lists, theta, s.cfg.N), nil
+}
+
+// samplePages draws at most 1,500 of pages (with replacement, seeded).
+func (s *Sim) samplePages(pages []page, candidate string) []page {
+	if len(pages) <= 1500 {
+		return pages
 	}
 	rng := seeded(s.cfg.Seed, "ips", candidate)
-	if len(pages) > 1500 {
-		sample := make([]page, 1500)
-		for i := range sample {
-			sample[i] = pages[rng.IntN(len(pages))]
-		}
-		pages = sample
+	sample := make([]page, 1500)
+	for i := range sample {
+		sample[i] = pages[rng.IntN(len(pages))]
 	}
-	lists := map[string]map[string]int{}
-	sum := 0.0
+	return sample
+}
+
+// boughtClicks is the share of clicks on pages whose item the shopper
+// bought (on any visit).
+func (s *Sim) boughtClicks(pages []page) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clicks, bought := 0, 0
 	for _, p := range pages {
-		cand, ok := lists[p.user]
-		if !ok {
-			var ans struct {
-				Items []struct {
-					ID string `json:"id"`
-				} `json:"items"`
-			}
-			if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(p.user)+"?n="+fmt.Sprint(s.cfg.N)+"&model="+url.QueryEscape(candidate), nil, &ans); err != nil {
-				return 0, err
-			}
-			cand = map[string]int{}
-			for k, it := range ans.Items {
-				cand[it.ID] = k + 1
-			}
-			lists[p.user] = cand
-		}
-		for k, id := range p.items {
-			if kc, ok := cand[id]; ok && p.clicked[id] {
-				sum += theta(kc) / theta(k+1)
+		for id := range p.clicked {
+			clicks++
+			if s.bought[p.user][id] {
+				bought++
 			}
 		}
 	}
-	return sum / float64(len(pages)), nil
+	if clicks == 0 {
+		return 0
+	}
+	return float64(bought) / float64(clicks)
 }
 
 // thetaFromExploredPages estimates the examination of positions 1…n from
