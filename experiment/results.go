@@ -136,7 +136,7 @@ func Analyse(sums []Summary, names []string, primary string, mde float64, pmin m
 	var refs []ref
 	for i, s := range sums {
 		out[i] = VariantResult{Name: names[i], Users: s.Users, Exposures: s.Exposures, Clicks: s.Clicks, Carts: s.Carts, Orders: s.Orders, Revenue: s.Rev,
-			CTR: s.CTR.CI(), AddToCartRate: s.Cart.CI(), Conversion: s.Conv.CI(), RevenuePerUser: s.RPU.CI(), AOV: s.AOV.CI()}
+			CTR: s.CTR.NonNegCI(), AddToCartRate: s.Cart.WilsonCI(), Conversion: s.Conv.WilsonCI(), RevenuePerUser: s.RPU.NonNegCI(), AOV: s.AOV.NonNegCI()}
 		if i == 0 {
 			continue
 		}
