@@ -40,6 +40,9 @@ type OffPolicy struct {
 	// interval): the candidate's clicks per page if its unshown items were
 	// clicked like its shown ones. Set only when Overlap ≥ MinOverlap.
 	SelfNormalised *experiment.Interval `json:"self_normalised,omitempty"`
+	// Extrapolated is Covered's value / Overlap whatever the overlap:
+	// SelfNormalised's value, shown but not trusted below MinOverlap.
+	Extrapolated float64 `json:"extrapolated"`
 	// Clipped is how many click weights ClipWeight capped.
 	Clipped int `json:"clipped"`
 	// Verdict says which of the above to read.
@@ -67,8 +70,8 @@ func (o OffPolicy) String() string {
 }
 
 // offPolicy estimates a candidate's clicks per page from logged pages;
-// lists[p.user] is the candidate's page for that page's shopper (item →
-// position from 1) and theta(k) the examination of position k (k ≥ 1).
+// p.cand, or else lists[p.user], is the candidate's page for that page's
+// shopper (item → position from 1) and theta(k) the examination of position k (k ≥ 1).
 // n is the length of the candidate's page.
 func offPolicy(pages []page, lists map[string]map[string]int, theta func(k int) float64, n int) OffPolicy {
 	o := OffPolicy{Pages: len(pages)}
@@ -82,7 +85,10 @@ func offPolicy(pages []page, lists map[string]map[string]int, theta func(k int) 
 	}
 	var sx, sxx, sc, scc, sxc, su float64
 	for _, p := range pages {
-		cand := lists[p.user]
+		cand := p.cand
+		if cand == nil {
+			cand = lists[p.user]
+		}
 		logged := make(map[string]int, len(p.items))
 		for k, id := range p.items {
 			logged[id] = k + 1
@@ -120,9 +126,12 @@ func offPolicy(pages []page, lists map[string]map[string]int, theta func(k int) 
 	o.Overlap = mc
 	o.Covered = experiment.Interval{Value: mx, Low: max(mx-h, 0), High: mx + h}
 	o.Upper = o.Covered.High + su/nf
+	if mc > 0 {
+		o.Extrapolated = mx / mc
+	}
 	if mc < MinOverlap || len(pages) < 2 {
-		o.Verdict = fmt.Sprintf("overlap too small (%.2f < %.2f): the logs bound the candidate's clicks per page to [%.3f, %.3f]; run an A/B test or interleave",
-			mc, MinOverlap, o.Covered.Low, o.Upper)
+		o.Verdict = fmt.Sprintf("overlap too small (%.2f < %.2f): the logs bound the candidate's clicks per page to [%.3f, %.3f] (extrapolating from the shown items would say %.3f, not trusted); run an A/B test or interleave",
+			mc, MinOverlap, o.Covered.Low, o.Upper, o.Extrapolated)
 		return o
 	}
 	r := mx / mc

@@ -92,6 +92,14 @@ func TestOffPolicyEstimatesOnlyWhatTheLogCovers(t *testing.T) {
 		t.Errorf("the shown items' part %.4f should be far below the truth %.4f (what the former single number reported)", o.Covered.High, want)
 	}
 
+	// a page's own candidate page (asked when it was served) is used
+	// before the shopper's page asked afterwards
+	own := []page{{user: "u", items: ids[:2], clicked: map[string]bool{"i00": true}, cand: map[string]int{"i00": 1}},
+		{user: "u", items: ids[:2], clicked: map[string]bool{}, cand: map[string]int{"i00": 1}}}
+	if o := offPolicy(own, list([]string{"i05"}), theta, 10); o.Covered.Value != 0.5 || o.Overlap <= 0 {
+		t.Errorf("the page's own candidate page was not used: %+v", o)
+	}
+
 	// clipping: a click logged at 10 and ranked 1st weighs at most ClipWeight
 	one := []page{{user: "u", items: ids[:10], clicked: map[string]bool{"i09": true}}, {user: "u", items: ids[:10], clicked: map[string]bool{}}}
 	o = offPolicy(one, list([]string{"i09"}), func(k int) float64 { return 1 / float64(k*k) }, 10)

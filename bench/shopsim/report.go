@@ -59,5 +59,11 @@ func (r *Report) Write(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "- %.1f%% of the logged clicks are on items the shopper bought later; the candidate's answer, asked after the run, leaves them out.\n", 100*r.BoughtClicks)
+		fmt.Fprintf(w, "- a day served by %s with %s's page asked for each shopper just before (%d pages sampled): true θ: %s\n", r.Control, r.Treatment, r.IPSShadowed.Pages, r.IPSShadowed)
+		if r.IPSShadowedExp.Pages > 0 {
+			fmt.Fprintf(w, "- the same pages, shuffled θ: %s\n", r.IPSShadowedExp)
+		}
+		fmt.Fprintf(w, "- %s's true expected clicks on those pages (the simulation knows the tastes): %.3f [%.3f, %.3f], of which on items the control's page showed too: %.3f [%.3f, %.3f]\n",
+			r.Treatment, r.ShadowTruth.Value, r.ShadowTruth.Low, r.ShadowTruth.High, r.ShadowTruthShown.Value, r.ShadowTruthShown.Low, r.ShadowTruthShown.High)
 	}
 }

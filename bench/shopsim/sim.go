@@ -101,6 +101,22 @@ type page struct {
 	user    string
 	items   []string
 	clicked map[string]bool
+	// cand is the candidate's page for the same shopper asked just
+	// before this one was served (item → position from 1), and truth the
+	// clicks the shopper would have made on it in expectation; nil and 0
+	// outside the shadowed day (visitMode.shadow).
+	cand  map[string]int
+	truth float64
+	// truthShown is the part of truth on items this page showed too
+	truthShown float64
+}
+
+// visitMode says how a day's visits ask for their pages: model names the
+// model to serve (?model=, "" for what the shop serves), shadow a
+// candidate whose page is asked for first, for the offline estimate.
+type visitMode struct {
+	track         bool
+	model, shadow string
 }
 
 // New returns a simulator of world against the server at base.
@@ -250,10 +266,24 @@ func seeded(seed uint64, parts ...any) *rand.Rand {
 // item examined with probability 1/position^bias, clicked by taste, some
 // clicks added to the cart and bought. Every event carries the answer's
 // request id and the item's position.
-func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, track bool) (variant string, orders, revenue float64, err error) {
+func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, vm visitMode) (variant string, orders, revenue float64, err error) {
 	taste := s.w.Taste(user)
 	pages := 1 + rng.IntN(s.cfg.Pages)
+	examined := func(k int) float64 { return math.Pow(float64(k), -s.cfg.PositionBias) }
+	clickable := func(id string) float64 { return 0.01 + 0.3*taste[id] }
 	for range pages {
+		pg := page{user: user, clicked: map[string]bool{}}
+		if vm.shadow != "" {
+			ids, err := s.recommend(ctx, user, vm.shadow)
+			if err != nil {
+				return "", 0, 0, err
+			}
+			pg.cand = map[string]int{}
+			for k, id := range ids {
+				pg.cand[id] = k + 1
+				pg.truth += examined(k+1) * clickable(id)
+			}
+		}
 		var ans struct {
 			RequestID string `json:"request_id"`
 			Variant   string `json:"variant"`
@@ -261,23 +291,29 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 				ID string `json:"id"`
 			} `json:"items"`
 		}
-		if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(user)+"?n="+fmt.Sprint(s.cfg.N), nil, &ans); err != nil {
+		path := "/api/recommend/" + url.PathEscape(user) + "?n=" + fmt.Sprint(s.cfg.N)
+		if vm.model != "" {
+			path += "&model=" + url.QueryEscape(vm.model)
+		}
+		if _, err := s.do(ctx, "GET", path, nil, &ans); err != nil {
 			return "", 0, 0, err
 		}
 		variant = ans.Variant
 		var evs []event
 		bought := false
-		pg := page{user: user, clicked: map[string]bool{}}
 		for _, it := range ans.Items {
 			pg.items = append(pg.items, it.ID)
+			if kc, ok := pg.cand[it.ID]; ok {
+				pg.truthShown += examined(kc) * clickable(it.ID)
+			}
 		}
 		for k, it := range ans.Items {
 			pos := k + 1
-			if rng.Float64() >= math.Pow(float64(pos), -s.cfg.PositionBias) {
+			if rng.Float64() >= examined(pos) {
 				continue // not looked at
 			}
 			r := taste[it.ID]
-			if rng.Float64() >= 0.01+0.3*r {
+			if rng.Float64() >= clickable(it.ID) {
 				continue
 			}
 			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "click", RequestID: ans.RequestID, Position: pos})
@@ -302,9 +338,13 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 			s.bought[user][it.ID] = true
 			s.mu.Unlock()
 		}
-		if ans.Variant == s.cfg.Control || ans.Variant == "interleaved" {
+		if ans.Variant == s.cfg.Control || ans.Variant == "interleaved" || pg.cand != nil {
+			key := ans.Variant
+			if pg.cand != nil {
+				key = "shadowed"
+			}
 			s.mu.Lock()
-			s.pages[ans.Variant] = append(s.pages[ans.Variant], pg)
+			s.pages[key] = append(s.pages[key], pg)
 			s.mu.Unlock()
 		}
 		if impressions.Explores(ans.RequestID, s.cfg.ExploreShare) {
@@ -321,7 +361,7 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 			break
 		}
 	}
-	if track {
+	if vm.track {
 		s.mu.Lock()
 		sh := s.shoppers[user]
 		if sh == nil {
@@ -338,7 +378,7 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 }
 
 // day runs one simulated day's visits with the configured workers.
-func (s *Sim) day(ctx context.Context, phase string, day int, track bool, after func(done int)) error {
+func (s *Sim) day(ctx context.Context, phase string, day int, vm visitMode, after func(done int)) error {
 	rng := seeded(s.cfg.Seed, phase, day)
 	users := make([]string, s.cfg.ShoppersPerDay)
 	for i := range users {
@@ -354,7 +394,7 @@ func (s *Sim) day(ctx context.Context, phase string, day int, track bool, after 
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if _, _, _, err := s.visit(ctx, day, users[i], seeded(s.cfg.Seed, phase, day, i), track); err != nil {
+				if _, _, _, err := s.visit(ctx, day, users[i], seeded(s.cfg.Seed, phase, day, i), vm); err != nil {
 					errc <- err
 					return
 				}
@@ -429,7 +469,16 @@ type Report struct {
 	// BoughtClicks is the share of the logged pages' clicks on items the
 	// shopper bought later: the candidate's answer, asked after the run,
 	// leaves them out, so the estimates cannot credit them.
-	BoughtClicks                      float64
+	BoughtClicks float64
+	// IPSShadowed is the estimate from a day the control served while the
+	// candidate's page was asked for each shopper just before (true θ; and
+	// by θ from the shuffled pages), ShadowTruth the candidate's expected
+	// clicks per page on those same pages, known in the simulation.
+	IPSShadowed, IPSShadowedExp OffPolicy
+	ShadowTruth                 experiment.Interval
+	// ShadowTruthShown is the part of ShadowTruth on items the control's
+	// page showed too: what IPSShadowed.Covered estimates.
+	ShadowTruthShown                  experiment.Interval
 	Agree                             bool
 	ABWinner, ILWinner                string
 	Took                              time.Duration
@@ -457,7 +506,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	}
 	for d := range cfg.Days {
 		t0 := time.Now()
-		if err := s.day(ctx, "ab", d, true, nil); err != nil {
+		if err := s.day(ctx, "ab", d, visitMode{track: true}, nil); err != nil {
 			return nil, err
 		}
 		// the shop retrains overnight while the next day's shoppers
@@ -491,7 +540,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	held := 0
 	for d := range cfg.InterleaveDays {
 		var cerr error
-		err := s.day(ctx, "il", d, false, func(done int) {
+		err := s.day(ctx, "il", d, visitMode{}, func(done int) {
 			if done%25 != 0 || cerr != nil {
 				return
 			}
@@ -560,6 +609,20 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 			return nil, err
 		}
 	}
+	// a day served by the control with the candidate's page asked for
+	// each shopper just before: the estimate against the truth of the
+	// same pages (the candidate's page as of the logged one)
+	if err := s.day(ctx, "shadow", 0, visitMode{model: cfg.Control, shadow: cfg.Treatment}, nil); err != nil {
+		return nil, err
+	}
+	shadowed := s.samplePages(s.pages["shadowed"], cfg.Treatment)
+	rep.IPSShadowed = offPolicy(shadowed, nil, known, cfg.N)
+	if rep.ThetaExplored != nil && rep.ExploredPages >= impressions.MinExplored {
+		exp := func(k int) float64 { return rep.ThetaExplored[min(k, len(rep.ThetaExplored))-1] }
+		rep.IPSShadowedExp = offPolicy(shadowed, nil, exp, cfg.N)
+	}
+	rep.ShadowTruth = meanCI(shadowed, func(p page) float64 { return p.truth })
+	rep.ShadowTruthShown = meanCI(shadowed, func(p page) float64 { return p.truthShown })
 	if len(rep.AB.Variants) == 2 {
 		c, t := rep.AB.Variants[0].Conversion.Value, rep.AB.Variants[1].Conversion.Value
 		rep.ABUsersForObserved = experiment.SampleSize(c*(1-c), t-c, 0.05, 0.8)
@@ -590,21 +653,51 @@ func (s *Sim) ips(ctx context.Context, pages []page, candidate string, theta fun
 		if _, ok := lists[p.user]; ok {
 			continue
 		}
-		var ans struct {
-			Items []struct {
-				ID string `json:"id"`
-			} `json:"items"`
-		}
-		if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(p.user)+"?n="+fmt.Sprint(s.cfg.N)+"&model="+url.QueryEscape(candidate), nil, &ans); err != nil {
+		ids, err := s.recommend(ctx, p.user, candidate)
+		if err != nil {
 			return OffPolicy{}, err
 		}
 		cand := map[string]int{}
-		for k, it := range ans.Items {
-			cand[it.ID] = k + 1
+		for k, id := range ids {
+			cand[id] = k + 1
 		}
 		lists[p.user] = cand
 	}
 	return offPolicy(pages, lists, theta, s.cfg.N), nil
+}
+
+// meanCI is the mean of f over pages with its 95% interval.
+func meanCI(pages []page, f func(page) float64) experiment.Interval {
+	n := float64(len(pages))
+	if n < 2 {
+		return experiment.Interval{}
+	}
+	var sx, sxx float64
+	for _, p := range pages {
+		x := f(p)
+		sx, sxx = sx+x, sxx+x*x
+	}
+	m := sx / n
+	h := z95 * math.Sqrt(max(sxx-n*m*m, 0)/(n-1)/n)
+	return experiment.Interval{Value: m, Low: m - h, High: m + h}
+}
+
+// recommend asks the shop for model's page (N items) for user, as served
+// now (outside an experiment of the surface ?model= picks the model).
+func (s *Sim) recommend(ctx context.Context, user, model string) ([]string, error) {
+	var ans struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(user)+"?n="+fmt.Sprint(s.cfg.N)+"&model="+url.QueryEscape(model), nil, &ans); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ans.Items))
+	for i, it := range ans.Items {
+		ids[i] = it.ID
+	}
+	return ids, nil
 }
 
 // samplePages draws at most 1,500 of pages (with replacement, seeded).
