@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +179,51 @@ func TestExploredAnswersAreShuffledAndFlagged(t *testing.T) {
 		}
 		if !logged.Explored || !slices.Equal(logged.Items, got) {
 			t.Fatalf("impression of %s: %+v, want flagged explored with the shown order %v", id, logged, got)
+		}
+	}
+}
+
+// A variant whose model does not serve (here ease, never trained: the
+// shop serves popular) is answered by the primary; its results say how
+// many of its answers another model served, and the variant whose model
+// serves says nothing. Before, the results gave no sign of it.
+func TestVariantWhoseModelDoesNotServeSaysSo(t *testing.T) {
+	srv := shopServerWith(t, true)
+	do := func(method, path, body string, out any) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		if rec.Code/100 != 2 || json.Unmarshal(rec.Body.Bytes(), out) != nil {
+			t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+	}
+	var exp experiment.Experiment
+	do("POST", "/api/experiments", `{"name":"models","surface":"recommend","variants":[{"name":"a","weight":50,"overrides":{"model":"popular"}},{"name":"b","weight":50,"overrides":{"model":"ease"}}]}`, &exp)
+	answers := map[string]int64{}
+	for u := range 40 {
+		var ans struct {
+			Variant string `json:"variant"`
+			Model   string `json:"model"`
+		}
+		do("GET", fmt.Sprintf("/api/recommend/u%02d?n=3", u), "", &ans)
+		if !strings.HasPrefix(ans.Model, "popular@") {
+			t.Fatalf("u%02d (variant %s) served by %q, want popular", u, ans.Variant, ans.Model)
+		}
+		answers[ans.Variant]++
+	}
+	var res struct {
+		Variants []struct {
+			Name           string `json:"name"`
+			ModelFallbacks *int64 `json:"model_fallbacks"`
+		} `json:"variants"`
+	}
+	do("GET", "/api/experiments/"+exp.ID+"/results", "", &res)
+	for _, v := range res.Variants {
+		switch {
+		case v.Name == "a" && (v.ModelFallbacks == nil || *v.ModelFallbacks != 0):
+			t.Errorf("variant a (popular serves): model_fallbacks %v, want 0", v.ModelFallbacks)
+		case v.Name == "b" && (v.ModelFallbacks == nil || *v.ModelFallbacks != answers["b"] || answers["b"] == 0):
+			t.Errorf("variant b (ease does not serve): model_fallbacks %v, want its %d answers", v.ModelFallbacks, answers["b"])
 		}
 	}
 }

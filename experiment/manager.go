@@ -91,10 +91,13 @@ var (
 // do and computes results. It is an engine listener (EventsAppended).
 // Its methods are safe for concurrent use.
 type Manager struct {
-	path string
-	dbMu sync.RWMutex // write-locked only while Compact swaps the file
-	db   *bolt.DB
-	ps   impressions.Pseudonym // units are stored by pseudonym, never by id
+	// fellBack counts, per experiment and variant (id + "\x00" + name),
+	// the answers another model served in place of the variant's
+	fellBack map[string]int64
+	path     string
+	dbMu     sync.RWMutex // write-locked only while Compact swaps the file
+	db       *bolt.DB
+	ps       impressions.Pseudonym // units are stored by pseudonym, never by id
 	// compactAfter: Options.CompactAfter; forgotten: a forgotten shopper's
 	// units were deleted since the last rewrite; compactions: rewrites done
 	compactAfter time.Duration
@@ -147,7 +150,7 @@ func Open(opts Options) (*Manager, error) {
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
 		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{},
-		explore: opts.ExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1)}
+		explore: opts.ExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1), fellBack: map[string]int64{}}
 	if opts.ExploreShare < 0 || opts.ExploreShare > 1 || math.IsNaN(opts.ExploreShare) {
 		return nil, fmt.Errorf("experiment: explore share %v: want 0 … 1", opts.ExploreShare)
 	}
@@ -478,6 +481,21 @@ func (m *Manager) Serve(surface, unitID string) (Assignment, bool) {
 		return Assignment{Index: -1, Overrides: shipped.Variants[i].Overrides}, true
 	}
 	return Assignment{}, false
+}
+
+// ModelFellBack records that an answer of experiment id's variant was
+// served by model instead of the variant's own (which did not serve); the
+// first time per variant it says so in the log. Results report the count.
+func (m *Manager) ModelFellBack(id, variant, want, model string) {
+	m.mu.Lock()
+	k := id + "\x00" + variant
+	m.fellBack[k]++
+	first := m.fellBack[k] == 1
+	m.mu.Unlock()
+	if first {
+		m.log.Warn("an experiment's variant names a model that does not serve: the primary answers instead, and the variant's results count those answers (see model_fallbacks)",
+			"experiment", id, "variant", variant, "model", want, "served", model)
+	}
 }
 
 // Shown logs an answer as an impression (in the background) and, inside
