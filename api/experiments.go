@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/experiment"
@@ -127,6 +128,9 @@ type served struct {
 	// impressions.Explores), flagged in its impression
 	explored bool
 	explore  func(requestID string) bool // nil without experiments
+	// fellBack names the model that served in place of the variant's
+	// (which did not serve); "" when the variant's model served
+	fellBack string
 }
 
 // serve assigns an answer of surface for a shopper (user or session; both
@@ -227,6 +231,11 @@ func (sv *served) recommendAnswer(req recommend.Request, run func(recommend.Requ
 		return sv.interleave(req, run)
 	}
 	a, err := run(sv.recommend(req))
+	if want := sv.as.Overrides.Model; err == nil && sv.as.Experiment != "" && want != "" && a.Model != "" {
+		if name, _, _ := strings.Cut(a.Model, "@"); name != want {
+			sv.fellBack = a.Model
+		}
+	}
 	if err == nil && sv.explore != nil && len(a.Items) > 1 && sv.explore(sv.id) {
 		a = sv.shuffle(a)
 	}
@@ -254,6 +263,9 @@ func (sv *served) shuffle(a *recommend.Answer) *recommend.Answer {
 func (s *Server) shown(sv *served, items []string, teams []uint8) {
 	if s.exp == nil {
 		return
+	}
+	if sv.fellBack != "" {
+		s.exp.ModelFellBack(sv.as.Experiment, sv.variant(), sv.as.Overrides.Model, sv.fellBack)
 	}
 	s.exp.Shown(impressions.Impression{RequestID: sv.id, Surface: sv.surface, UserID: sv.user, SessionID: sv.session,
 		Experiment: sv.as.Experiment, Variant: sv.variant(), Items: items, Teams: teams, Query: sv.query, Explored: sv.explored}, sv.unit)

@@ -73,10 +73,20 @@ type Experiment struct {
 	Created       time.Time  `json:"created"`
 	Started       time.Time  `json:"started"`
 	Ended         *time.Time `json:"ended,omitempty"`
+	// Ends is when the experiment stops by itself (optional, set at
+	// creation, after it): from then on nobody is assigned and no event
+	// counts, as after POST …/stop, which each replica records on its
+	// next flush with Ended = Ends.
+	Ends *time.Time `json:"ends,omitempty"`
 	// Salt makes the assignment of this experiment independent of every
 	// other's; it never changes, so assignment is stable across restarts
 	// and replicas.
 	Salt string `json:"salt"`
+}
+
+// Over reports whether e has reached its planned end (Ends) at now.
+func (e *Experiment) Over(now time.Time) bool {
+	return e.Ends != nil && !now.Before(*e.Ends)
 }
 
 // Metrics results report per variant.

@@ -91,10 +91,13 @@ var (
 // do and computes results. It is an engine listener (EventsAppended).
 // Its methods are safe for concurrent use.
 type Manager struct {
-	path string
-	dbMu sync.RWMutex // write-locked only while Compact swaps the file
-	db   *bolt.DB
-	ps   impressions.Pseudonym // units are stored by pseudonym, never by id
+	// fellBack counts, per experiment and variant (id + "\x00" + name),
+	// the answers another model served in place of the variant's
+	fellBack map[string]int64
+	path     string
+	dbMu     sync.RWMutex // write-locked only while Compact swaps the file
+	db       *bolt.DB
+	ps       impressions.Pseudonym // units are stored by pseudonym, never by id
 	// compactAfter: Options.CompactAfter; forgotten: a forgotten shopper's
 	// units were deleted since the last rewrite; compactions: rewrites done
 	compactAfter time.Duration
@@ -147,7 +150,7 @@ func Open(opts Options) (*Manager, error) {
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
 		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{},
-		explore: opts.ExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1)}
+		explore: opts.ExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1), fellBack: map[string]int64{}}
 	if opts.ExploreShare < 0 || opts.ExploreShare > 1 || math.IsNaN(opts.ExploreShare) {
 		return nil, fmt.Errorf("experiment: explore share %v: want 0 … 1", opts.ExploreShare)
 	}
@@ -301,14 +304,17 @@ func (m *Manager) Create(e Experiment) (Experiment, error) {
 			return Experiment{}, fmt.Errorf("read the experiments shared by the replicas: %w", err)
 		}
 	}
+	now := m.now().UTC()
+	if e.Ends != nil && !e.Ends.After(now) {
+		return Experiment{}, fmt.Errorf("ends %s: give a time after now (%s), or leave it out and stop the experiment with POST /api/experiments/{id}/stop", e.Ends.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, o := range m.exps {
-		if o.Status == Running && o.Surface == e.Surface {
+		if o.Status == Running && o.Surface == e.Surface && !o.Over(now) {
 			return Experiment{}, fmt.Errorf("%w: experiment %s (%q) already runs on surface %s: stop it first (POST /api/experiments/%s/stop)", ErrConflict, o.ID, o.Name, o.Surface, o.ID)
 		}
 	}
-	now := m.now().UTC()
 	e.ID = newID()
 	e.Salt = e.ID
 	e.Status = Running
@@ -362,6 +368,26 @@ func (m *Manager) Get(id string) (Experiment, error) {
 // its results stay as they are.
 func (m *Manager) Stop(id string) (Experiment, error) { return m.end(id, "") }
 
+// EndDue stops every running experiment whose planned end (Ends) has
+// passed, with Ended = Ends. Run calls it on every flush; serving and
+// counting already treat such an experiment as ended.
+func (m *Manager) EndDue() {
+	now := m.now()
+	var due []string
+	m.mu.RLock()
+	for _, e := range m.exps {
+		if e.Status == Running && e.Over(now) {
+			due = append(due, e.ID)
+		}
+	}
+	m.mu.RUnlock()
+	for _, id := range due {
+		if _, err := m.end(id, ""); err != nil && !errors.Is(err, ErrConflict) {
+			m.log.Warn("stopping an experiment at its planned end failed; will retry", "experiment", id, "error", err)
+		}
+	}
+}
+
 // Ship ends a running (or stopped) experiment and serves the variant
 // winner to every shopper of its surface, until another experiment on the
 // surface starts or another is shipped.
@@ -404,6 +430,9 @@ func (m *Manager) end(id, winner string) (Experiment, error) {
 	}
 	if c.Ended == nil {
 		t := m.now().UTC()
+		if c.Over(t) {
+			t = *c.Ends
+		}
 		c.Ended = &t
 	}
 	if err := m.put(&c); err != nil {
@@ -431,9 +460,11 @@ func (m *Manager) Serve(surface, unitID string) (Assignment, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	var shipped *Experiment
+	now := m.now()
 	for _, e := range m.exps {
 		switch {
 		case e.Surface != surface:
+		case e.Status == Running && e.Over(now):
 		case e.Status == Running && unitID != "":
 			if e.Method == MethodInterleave {
 				return Assignment{Experiment: e.ID, Variant: "interleaved", Index: -1,
@@ -452,6 +483,21 @@ func (m *Manager) Serve(surface, unitID string) (Assignment, bool) {
 	return Assignment{}, false
 }
 
+// ModelFellBack records that an answer of experiment id's variant was
+// served by model instead of the variant's own (which did not serve); the
+// first time per variant it says so in the log. Results report the count.
+func (m *Manager) ModelFellBack(id, variant, want, model string) {
+	m.mu.Lock()
+	k := id + "\x00" + variant
+	m.fellBack[k]++
+	first := m.fellBack[k] == 1
+	m.mu.Unlock()
+	if first {
+		m.log.Warn("an experiment's variant names a model that does not serve: the primary answers instead, and the variant's results count those answers (see model_fallbacks)",
+			"experiment", id, "variant", variant, "model", want, "served", model)
+	}
+}
+
 // Shown logs an answer as an impression (in the background) and, inside
 // an experiment, counts the exposure of unitID. It never blocks on I/O.
 func (m *Manager) Shown(imp impressions.Impression, unitID string) {
@@ -465,7 +511,7 @@ func (m *Manager) Shown(imp impressions.Impression, unitID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.exps[imp.Experiment]
-	if !ok || e.Status != Running {
+	if !ok || e.Status != Running || e.Over(imp.Time) {
 		return
 	}
 	unitID = m.ps.Of(unitID)
@@ -573,7 +619,7 @@ func (m *Manager) countEvents(evs []events.Event) (counted bool) {
 			continue // its counted key may be trimmed: never count it
 		}
 		for _, x := range m.exps {
-			if x.Status != Running {
+			if x.Status != Running || x.Over(e.Timestamp) {
 				continue
 			}
 			us := m.units[x.ID]
@@ -722,6 +768,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			if err := m.Flush(); err != nil {
 				m.log.Error("writing experiment outcomes failed; will retry", "error", err)
 			}
+			m.EndDue()
 			m.mu.Lock()
 			forgotten := m.forgotten
 			m.forgotten = false

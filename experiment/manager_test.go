@@ -3,7 +3,10 @@ package experiment
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,4 +205,74 @@ func TestPositionWeightFromTheSurfacesOwnFit(t *testing.T) {
 	m, closeM = open(t, dir)
 	defer closeM()
 	check(m, "after a restart")
+}
+
+// An experiment created with "ends" stops by itself: from that time
+// nobody is assigned, an event dated after it does not count, and the
+// next flush records it as stopped at its end; an end in the past is
+// refused, and an experiment past its end no longer blocks its surface.
+func TestExperimentEndsByItself(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	imp, err := impressions.Open(filepath.Join(dir, "imp.db"), impressions.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer imp.Close()
+	m, err := Open(Options{Path: filepath.Join(dir, "exp.db"), Impressions: imp, Now: clock,
+		Price: func(context.Context, string) (float64, bool) { return 10, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e := contract()
+	past := now.Add(-time.Second)
+	e.Ends = &past
+	if _, err := m.Create(e); err == nil || !strings.Contains(err.Error(), "ends") {
+		t.Fatalf("an end in the past: %v, want it refused", err)
+	}
+	end := now.Add(time.Hour)
+	e.Ends = &end
+	if e, err = m.Create(e); err != nil || e.Ends == nil || !e.Ends.Equal(end) {
+		t.Fatalf("Create with ends: %+v, %v", e, err)
+	}
+	unit := ""
+	for i := range 100 { // a shopper in b, the variant whose click is checked
+		if u := fmt.Sprintf("u%d", i); e.Variants[e.Assign(u)].Name == "b" {
+			unit = u
+			break
+		}
+	}
+	as, ok := m.Serve("recommend", unit)
+	if !ok || as.Variant != "b" {
+		t.Fatalf("before the end: %+v, %v", as, ok)
+	}
+	id := reqid.New()
+	m.Shown(impressions.Impression{RequestID: id, Surface: "recommend", UserID: unit, Experiment: e.ID, Variant: "b", Items: []string{"i1", "i2"}, Time: now}, unit)
+	m.EventsAppended([]events.Event{{UserID: unit, ItemID: "i1", Type: events.Click, RequestID: id, Position: 1, Timestamp: now.Add(time.Minute)}})
+
+	mu.Lock()
+	now = end.Add(time.Second)
+	mu.Unlock()
+	if as, ok := m.Serve("recommend", unit); ok {
+		t.Fatalf("after the end the shopper is still assigned: %+v", as)
+	}
+	m.EventsAppended([]events.Event{{UserID: unit, ItemID: "i2", Type: events.Click, RequestID: id, Position: 2, Timestamp: now}})
+	r, err := m.Results(e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := r.Variants[1]; b.Users != 1 || b.Clicks != 1 {
+		t.Errorf("variant b: %d users, %v clicks; want 1 and 1 (the click after the end not counted)", b.Users, b.Clicks)
+	}
+	m.EndDue()
+	got, err := m.Get(e.ID)
+	if err != nil || got.Status != Stopped || got.Ended == nil || !got.Ended.Equal(end) {
+		t.Fatalf("after EndDue: %+v, %v; want stopped, ended at %s", got, err, end)
+	}
+	if _, err := m.Create(contract()); err != nil {
+		t.Fatalf("a new experiment on the surface after the end: %v", err)
+	}
 }

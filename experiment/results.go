@@ -37,6 +37,10 @@ type VariantResult struct {
 	Conversion     Interval `json:"conversion"`
 	RevenuePerUser Interval `json:"revenue_per_user"`
 	AOV            Interval `json:"aov"`
+	// ModelFallbacks counts this replica's answers of the variant that
+	// another model served because the variant's model did not serve
+	// (not trained or not loaded yet): those answers measured that model.
+	ModelFallbacks int64 `json:"model_fallbacks"`
 	// VsControl compares the variant with the first one, per metric
 	// (absent for the control itself).
 	VsControl map[string]Comparison `json:"vs_control,omitempty"`
@@ -136,7 +140,7 @@ func Analyse(sums []Summary, names []string, primary string, mde float64, pmin m
 	var refs []ref
 	for i, s := range sums {
 		out[i] = VariantResult{Name: names[i], Users: s.Users, Exposures: s.Exposures, Clicks: s.Clicks, Carts: s.Carts, Orders: s.Orders, Revenue: s.Rev,
-			CTR: s.CTR.CI(), AddToCartRate: s.Cart.CI(), Conversion: s.Conv.CI(), RevenuePerUser: s.RPU.CI(), AOV: s.AOV.CI()}
+			CTR: s.CTR.NonNegCI(), AddToCartRate: s.Cart.WilsonCI(), Conversion: s.Conv.WilsonCI(), RevenuePerUser: s.RPU.NonNegCI(), AOV: s.AOV.NonNegCI()}
 		if i == 0 {
 			continue
 		}
@@ -238,6 +242,11 @@ func (m *Manager) Results(id string) (Results, error) {
 		}
 		r.Variants = Analyse(sums, names, e.PrimaryMetric, e.MDE, pmin)
 	}
+	m.mu.Lock()
+	for i := range r.Variants {
+		r.Variants[i].ModelFallbacks = m.fellBack[id+"\x00"+r.Variants[i].Name]
+	}
+	m.mu.Unlock()
 	if e.Method == MethodInterleave {
 		il.PValue = SignTest(float64(il.WinsA), float64(il.WinsB))
 		if n := il.WinsA + il.WinsB + il.Ties; n > 0 {

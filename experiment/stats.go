@@ -70,6 +70,29 @@ func (r Ratio) CI() Interval {
 	return Interval{Value: v, Low: v - h, High: v + h}
 }
 
+// WilsonCI is the Wilson score interval of a proportion (every x 1, every
+// y 0 or 1): unlike Value ± 1.96·√Var it stays within [0, 1] and keeps its
+// coverage for few units or a rate near 0 or 1. Value is the proportion.
+func (r Ratio) WilsonCI() Interval {
+	if r.N == 0 {
+		return Interval{}
+	}
+	n, p := r.N, r.Value()
+	z2 := z95 * z95
+	d := 1 + z2/n
+	c := (p + z2/(2*n)) / d
+	h := z95 / d * math.Sqrt(p*(1-p)/n+z2/(4*n*n))
+	return Interval{Value: p, Low: max(c-h, 0), High: min(c+h, 1)}
+}
+
+// NonNegCI is CI for a metric that cannot be negative (a rate, revenue):
+// the lower limit is at least 0.
+func (r Ratio) NonNegCI() Interval {
+	ci := r.CI()
+	ci.Low = max(ci.Low, 0)
+	return ci
+}
+
 // Comparison is a treatment against the control on one metric.
 type Comparison struct {
 	// Lift is the relative difference treatment/control − 1 with its 95%

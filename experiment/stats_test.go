@@ -104,3 +104,31 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// Per-variant intervals stay where the metric can be: a proportion's is
+// Wilson's (Newcombe 1998, Table I: 0/10 → [0, 0.2775]; 1/3 → [0.0615,
+// 0.7923]), a rate's or revenue's lower limit is not below 0. Before, the
+// results of 1 conversion in 3 users said [−0.200, 0.867].
+func TestVariantIntervalsStayInRange(t *testing.T) {
+	var s Summary
+	s.Add(2, 1, 1, 1, 3) // one of three converts
+	s.Add(3, 0, 0, 0, 0)
+	s.Add(2, 0, 0, 0, 0)
+	v := Analyse([]Summary{s}, []string{"a"}, "conversion", 0.05, nil)[0]
+	near(t, "conversion low", v.Conversion.Low, 0.0615, 1e-4)
+	near(t, "conversion high", v.Conversion.High, 0.7923, 1e-4)
+	near(t, "conversion", v.Conversion.Value, 1.0/3, 1e-12)
+	near(t, "cart low", v.AddToCartRate.Low, 0.0615, 1e-4)
+	for name, iv := range map[string]Interval{"ctr": v.CTR, "revenue per user": v.RevenuePerUser} {
+		if iv.Low != 0 || iv.High <= iv.Value {
+			t.Errorf("%s: %+v, want the lower limit clamped at 0", name, iv)
+		}
+	}
+	var z Summary
+	for range 10 {
+		z.Add(1, 0, 0, 0, 0)
+	}
+	w := Analyse([]Summary{z}, []string{"a"}, "conversion", 0.05, nil)[0].Conversion
+	near(t, "0/10 low", w.Low, 0, 1e-12)
+	near(t, "0/10 high", w.High, 0.2775, 1e-4)
+}

@@ -39,24 +39,31 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "    Interleaving (team draft) of the same models: %d users, wins %s %d / %s %d (ties %d), p %.3g: %s; interleaving prefers %s, the A/B test %s (agree: %v).\n",
 		r.InterleaveShown, r.Control, r.Interleave.WinsA, r.Treatment, r.Interleave.WinsB, r.Interleave.Ties, r.Interleave.PValue, verdict, r.ILWinner, r.ABWinner, r.Agree)
 	if len(r.AB.Variants) == 2 {
-		fmt.Fprintf(w, "\n(6) offline estimate of %s's clicks per page (position-based inverse propensity, before going live): from the control's logs %.3f, from the interleaved logs %.3f; the A/B test measured %.3f (control %.3f).\n",
-			r.Treatment, r.IPSControl, r.IPSInterleaved, r.AB.Variants[1].CTR.Value, r.AB.Variants[0].CTR.Value)
+		fmt.Fprintf(w, "\n(6) offline estimate of %s's clicks per page (position-based inverse propensity, clipped at %d, before going live); the A/B test measured %.3f [%.3f, %.3f] (control %.3f):\n",
+			r.Treatment, ClipWeight, r.AB.Variants[1].CTR.Value, r.AB.Variants[1].CTR.Low, r.AB.Variants[1].CTR.High, r.AB.Variants[0].CTR.Value)
+		fmt.Fprintf(w, "- true θ = k^−%.1f: from the control's logs: %s\n- true θ, from the interleaved logs: %s\n", r.PositionBias, r.IPSControl, r.IPSInterleaved)
 		th := make([]string, len(r.Theta))
 		for i, v := range r.Theta {
 			th[i] = fmt.Sprintf("%.2f", v)
 		}
-		fmt.Fprintf(w, "    With the examination estimated from the logged pages by EM (θ = %s; true k^−%.1f): from the control's logs %.3f, from the interleaved logs %.3f.\n",
-			strings.Join(th, ", "), r.PositionBias, r.IPSControlEst, r.IPSInterleavedEst)
+		fmt.Fprintf(w, "- θ fitted by EM from the logged pages (%s): from the control's logs: %s\n- EM θ, from the interleaved logs: %s\n",
+			strings.Join(th, ", "), r.IPSControlEst, r.IPSInterleavedEst)
 		if r.ThetaExplored != nil {
 			th := make([]string, len(r.ThetaExplored))
 			for i, v := range r.ThetaExplored {
 				th[i] = fmt.Sprintf("%.2f", v)
 			}
-			fmt.Fprintf(w, "    From the %d pages the server shuffled (explore share %.3f): θ = %s", r.ExploredPages, r.ExploreShare, strings.Join(th, ", "))
-			if r.IPSControlExp > 0 || r.IPSInterleavedExp > 0 {
-				fmt.Fprintf(w, "; weighted by it: from the control's logs %.3f, from the interleaved logs %.3f", r.IPSControlExp, r.IPSInterleavedExp)
+			fmt.Fprintf(w, "- from the %d pages the server shuffled (explore share %.3f): θ = %s\n", r.ExploredPages, r.ExploreShare, strings.Join(th, ", "))
+			if r.IPSControlExp.Pages > 0 || r.IPSInterleavedExp.Pages > 0 {
+				fmt.Fprintf(w, "- shuffled θ, from the control's logs: %s\n- shuffled θ, from the interleaved logs: %s\n", r.IPSControlExp, r.IPSInterleavedExp)
 			}
-			fmt.Fprintln(w, ".")
 		}
+		fmt.Fprintf(w, "- %.1f%% of the logged clicks are on items the shopper bought later; the candidate's answer, asked after the run, leaves them out.\n", 100*r.BoughtClicks)
+		fmt.Fprintf(w, "- a day served by %s with %s's page asked for each shopper just before (%d pages sampled): true θ: %s\n", r.Control, r.Treatment, r.IPSShadowed.Pages, r.IPSShadowed)
+		if r.IPSShadowedExp.Pages > 0 {
+			fmt.Fprintf(w, "- the same pages, shuffled θ: %s\n", r.IPSShadowedExp)
+		}
+		fmt.Fprintf(w, "- %s's true expected clicks on those pages (the simulation knows the tastes): %.3f [%.3f, %.3f], of which on items the control's page showed too: %.3f [%.3f, %.3f]\n",
+			r.Treatment, r.ShadowTruth.Value, r.ShadowTruth.Low, r.ShadowTruth.High, r.ShadowTruthShown.Value, r.ShadowTruthShown.Low, r.ShadowTruthShown.High)
 	}
 }

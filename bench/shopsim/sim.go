@@ -92,6 +92,8 @@ type Sim struct {
 	pages map[string][]page
 	// explored: the pages the server shuffled, of any variant
 	explored []page
+	// bought: the items each shopper bought in the simulation
+	bought map[string]map[string]bool
 }
 
 // page is one logged answer and the items clicked on it.
@@ -99,13 +101,29 @@ type page struct {
 	user    string
 	items   []string
 	clicked map[string]bool
+	// cand is the candidate's page for the same shopper asked just
+	// before this one was served (item → position from 1), and truth the
+	// clicks the shopper would have made on it in expectation; nil and 0
+	// outside the shadowed day (visitMode.shadow).
+	cand  map[string]int
+	truth float64
+	// truthShown is the part of truth on items this page showed too
+	truthShown float64
+}
+
+// visitMode says how a day's visits ask for their pages: model names the
+// model to serve (?model=, "" for what the shop serves), shadow a
+// candidate whose page is asked for first, for the offline estimate.
+type visitMode struct {
+	track         bool
+	model, shadow string
 }
 
 // New returns a simulator of world against the server at base.
 func New(base string, w *World, cfg Config) *Sim {
 	cfg.defaults()
 	return &Sim{base: base, w: w, cfg: cfg, hc: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
-		shoppers: map[string]*shopper{}, pages: map[string][]page{}}
+		shoppers: map[string]*shopper{}, pages: map[string][]page{}, bought: map[string]map[string]bool{}}
 }
 
 func (s *Sim) do(ctx context.Context, method, path string, body any, out any) (int, error) {
@@ -248,10 +266,24 @@ func seeded(seed uint64, parts ...any) *rand.Rand {
 // item examined with probability 1/position^bias, clicked by taste, some
 // clicks added to the cart and bought. Every event carries the answer's
 // request id and the item's position.
-func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, track bool) (variant string, orders, revenue float64, err error) {
+func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, vm visitMode) (variant string, orders, revenue float64, err error) {
 	taste := s.w.Taste(user)
 	pages := 1 + rng.IntN(s.cfg.Pages)
+	examined := func(k int) float64 { return math.Pow(float64(k), -s.cfg.PositionBias) }
+	clickable := func(id string) float64 { return 0.01 + 0.3*taste[id] }
 	for range pages {
+		pg := page{user: user, clicked: map[string]bool{}}
+		if vm.shadow != "" {
+			ids, err := s.recommend(ctx, user, vm.shadow)
+			if err != nil {
+				return "", 0, 0, err
+			}
+			pg.cand = map[string]int{}
+			for k, id := range ids {
+				pg.cand[id] = k + 1
+				pg.truth += examined(k+1) * clickable(id)
+			}
+		}
 		var ans struct {
 			RequestID string `json:"request_id"`
 			Variant   string `json:"variant"`
@@ -259,23 +291,29 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 				ID string `json:"id"`
 			} `json:"items"`
 		}
-		if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(user)+"?n="+fmt.Sprint(s.cfg.N), nil, &ans); err != nil {
+		path := "/api/recommend/" + url.PathEscape(user) + "?n=" + fmt.Sprint(s.cfg.N)
+		if vm.model != "" {
+			path += "&model=" + url.QueryEscape(vm.model)
+		}
+		if _, err := s.do(ctx, "GET", path, nil, &ans); err != nil {
 			return "", 0, 0, err
 		}
 		variant = ans.Variant
 		var evs []event
 		bought := false
-		pg := page{user: user, clicked: map[string]bool{}}
 		for _, it := range ans.Items {
 			pg.items = append(pg.items, it.ID)
+			if kc, ok := pg.cand[it.ID]; ok {
+				pg.truthShown += examined(kc) * clickable(it.ID)
+			}
 		}
 		for k, it := range ans.Items {
 			pos := k + 1
-			if rng.Float64() >= math.Pow(float64(pos), -s.cfg.PositionBias) {
+			if rng.Float64() >= examined(pos) {
 				continue // not looked at
 			}
 			r := taste[it.ID]
-			if rng.Float64() >= 0.01+0.3*r {
+			if rng.Float64() >= clickable(it.ID) {
 				continue
 			}
 			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "click", RequestID: ans.RequestID, Position: pos})
@@ -293,10 +331,20 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 			orders++
 			revenue += q * p.Price
 			bought = true
-		}
-		if ans.Variant == s.cfg.Control || ans.Variant == "interleaved" {
 			s.mu.Lock()
-			s.pages[ans.Variant] = append(s.pages[ans.Variant], pg)
+			if s.bought[user] == nil {
+				s.bought[user] = map[string]bool{}
+			}
+			s.bought[user][it.ID] = true
+			s.mu.Unlock()
+		}
+		if ans.Variant == s.cfg.Control || ans.Variant == "interleaved" || pg.cand != nil {
+			key := ans.Variant
+			if pg.cand != nil {
+				key = "shadowed"
+			}
+			s.mu.Lock()
+			s.pages[key] = append(s.pages[key], pg)
 			s.mu.Unlock()
 		}
 		if impressions.Explores(ans.RequestID, s.cfg.ExploreShare) {
@@ -313,7 +361,7 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 			break
 		}
 	}
-	if track {
+	if vm.track {
 		s.mu.Lock()
 		sh := s.shoppers[user]
 		if sh == nil {
@@ -330,7 +378,7 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, t
 }
 
 // day runs one simulated day's visits with the configured workers.
-func (s *Sim) day(ctx context.Context, phase string, day int, track bool, after func(done int)) error {
+func (s *Sim) day(ctx context.Context, phase string, day int, vm visitMode, after func(done int)) error {
 	rng := seeded(s.cfg.Seed, phase, day)
 	users := make([]string, s.cfg.ShoppersPerDay)
 	for i := range users {
@@ -346,7 +394,7 @@ func (s *Sim) day(ctx context.Context, phase string, day int, track bool, after 
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if _, _, _, err := s.visit(ctx, day, users[i], seeded(s.cfg.Seed, phase, day, i), track); err != nil {
+				if _, _, _, err := s.visit(ctx, day, users[i], seeded(s.cfg.Seed, phase, day, i), vm); err != nil {
 					errc <- err
 					return
 				}
@@ -401,12 +449,13 @@ type Report struct {
 	ABUsersForObserved            float64 // users per arm an A/B test needs for the observed conversion lift (80% power)
 	// IPSControl and IPSInterleaved estimate the treatment's clicks per
 	// page from the control's logged pages and from the interleaved ones
-	IPSControl, IPSInterleaved float64
+	// (true θ), with their overlap, bounds and verdict
+	IPSControl, IPSInterleaved OffPolicy
 	// Theta is the examination of each position estimated by EM from all
 	// the logged pages (as the shop estimates it from its impression log),
 	// and IPSControlEst, IPSInterleavedEst the estimates weighted by it
 	Theta                            []float64
-	IPSControlEst, IPSInterleavedEst float64
+	IPSControlEst, IPSInterleavedEst OffPolicy
 	// ThetaExplored is θ estimated from the pages the server shuffled
 	// (Config.ExploreShare; impressions.ThetaFromExplored), nil without
 	// any or with no click at position 1; ExploredPages how many.
@@ -415,8 +464,21 @@ type Report struct {
 	// IPSControlExp and IPSInterleavedExp are the estimates weighted by
 	// ThetaExplored, when the server shuffled at least
 	// impressions.MinExplored pages (the shop's own rule for trusting a
-	// fit of a personalised surface); 0 otherwise.
-	IPSControlExp, IPSInterleavedExp  float64
+	// fit of a personalised surface); zero otherwise.
+	IPSControlExp, IPSInterleavedExp OffPolicy
+	// BoughtClicks is the share of the logged pages' clicks on items the
+	// shopper bought later: the candidate's answer, asked after the run,
+	// leaves them out, so the estimates cannot credit them.
+	BoughtClicks float64
+	// IPSShadowed is the estimate from a day the control served while the
+	// candidate's page was asked for each shopper just before (true θ; and
+	// by θ from the shuffled pages), ShadowTruth the candidate's expected
+	// clicks per page on those same pages, known in the simulation.
+	IPSShadowed, IPSShadowedExp OffPolicy
+	ShadowTruth                 experiment.Interval
+	// ShadowTruthShown is the part of ShadowTruth on items the control's
+	// page showed too: what IPSShadowed.Covered estimates.
+	ShadowTruthShown                  experiment.Interval
 	Agree                             bool
 	ABWinner, ILWinner                string
 	Took                              time.Duration
@@ -444,7 +506,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	}
 	for d := range cfg.Days {
 		t0 := time.Now()
-		if err := s.day(ctx, "ab", d, true, nil); err != nil {
+		if err := s.day(ctx, "ab", d, visitMode{track: true}, nil); err != nil {
 			return nil, err
 		}
 		// the shop retrains overnight while the next day's shoppers
@@ -478,7 +540,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	held := 0
 	for d := range cfg.InterleaveDays {
 		var cerr error
-		err := s.day(ctx, "il", d, false, func(done int) {
+		err := s.day(ctx, "il", d, visitMode{}, func(done int) {
 			if done%25 != 0 || cerr != nil {
 				return
 			}
@@ -537,6 +599,7 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 	if rep.IPSInterleavedEst, err = s.ips(ctx, s.pages["interleaved"], cfg.Treatment, est); err != nil {
 		return nil, err
 	}
+	rep.BoughtClicks = s.boughtClicks(append(append([]page(nil), s.pages[cfg.Control]...), s.pages["interleaved"]...))
 	if rep.ThetaExplored != nil && rep.ExploredPages >= impressions.MinExplored {
 		exp := func(k int) float64 { return rep.ThetaExplored[min(k, len(rep.ThetaExplored))-1] }
 		if rep.IPSControlExp, err = s.ips(ctx, s.pages[cfg.Control], cfg.Treatment, exp); err != nil {
@@ -546,6 +609,20 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 			return nil, err
 		}
 	}
+	// a day served by the control with the candidate's page asked for
+	// each shopper just before: the estimate against the truth of the
+	// same pages (the candidate's page as of the logged one)
+	if err := s.day(ctx, "shadow", 0, visitMode{model: cfg.Control, shadow: cfg.Treatment}, nil); err != nil {
+		return nil, err
+	}
+	shadowed := s.samplePages(s.pages["shadowed"], cfg.Treatment)
+	rep.IPSShadowed = offPolicy(shadowed, nil, known, cfg.N)
+	if rep.ThetaExplored != nil && rep.ExploredPages >= impressions.MinExplored {
+		exp := func(k int) float64 { return rep.ThetaExplored[min(k, len(rep.ThetaExplored))-1] }
+		rep.IPSShadowedExp = offPolicy(shadowed, nil, exp, cfg.N)
+	}
+	rep.ShadowTruth = meanCI(shadowed, func(p page) float64 { return p.truth })
+	rep.ShadowTruthShown = meanCI(shadowed, func(p page) float64 { return p.truthShown })
 	if len(rep.AB.Variants) == 2 {
 		c, t := rep.AB.Variants[0].Conversion.Value, rep.AB.Variants[1].Conversion.Value
 		rep.ABUsersForObserved = experiment.SampleSize(c*(1-c), t-c, 0.05, 0.8)
@@ -566,50 +643,94 @@ func (s *Sim) Run(ctx context.Context) (*Report, error) {
 }
 
 // ips estimates the clicks per page candidate would get from logged pages
-// of another ranker, by the position-based click model: an item clicked at
-// logged position k and ranked at k' by the candidate counts
-// θ(k')/θ(k), with θ(k) the examination probability (k^−bias, known in
-// the simulation, or estimated from the logged pages by estimateTheta).
-// Items the candidate ranks but the log never showed count nothing: the
-// estimate is only as good as the log's support.
-func (s *Sim) ips(ctx context.Context, pages []page, candidate string, theta func(k int) float64) (float64, error) {
-	if len(pages) == 0 {
-		return 0, nil
+// of another ranker (offPolicy), θ(k) the examination probability (k^−bias,
+// known in the simulation, or estimated from the logged pages). The
+// candidate's page for each shopper is asked once, after the run.
+func (s *Sim) ips(ctx context.Context, pages []page, candidate string, theta func(k int) float64) (OffPolicy, error) {
+	pages = s.samplePages(pages, candidate)
+	lists := map[string]map[string]int{}
+	for _, p := range pages {
+		if _, ok := lists[p.user]; ok {
+			continue
+		}
+		ids, err := s.recommend(ctx, p.user, candidate)
+		if err != nil {
+			return OffPolicy{}, err
+		}
+		cand := map[string]int{}
+		for k, id := range ids {
+			cand[id] = k + 1
+		}
+		lists[p.user] = cand
+	}
+	return offPolicy(pages, lists, theta, s.cfg.N), nil
+}
+
+// meanCI is the mean of f over pages with its 95% interval.
+func meanCI(pages []page, f func(page) float64) experiment.Interval {
+	n := float64(len(pages))
+	if n < 2 {
+		return experiment.Interval{}
+	}
+	var sx, sxx float64
+	for _, p := range pages {
+		x := f(p)
+		sx, sxx = sx+x, sxx+x*x
+	}
+	m := sx / n
+	h := z95 * math.Sqrt(max(sxx-n*m*m, 0)/(n-1)/n)
+	return experiment.Interval{Value: m, Low: m - h, High: m + h}
+}
+
+// recommend asks the shop for model's page (N items) for user, as served
+// now (outside an experiment of the surface ?model= picks the model).
+func (s *Sim) recommend(ctx context.Context, user, model string) ([]string, error) {
+	var ans struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(user)+"?n="+fmt.Sprint(s.cfg.N)+"&model="+url.QueryEscape(model), nil, &ans); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ans.Items))
+	for i, it := range ans.Items {
+		ids[i] = it.ID
+	}
+	return ids, nil
+}
+
+// samplePages draws at most 1,500 of pages (with replacement, seeded).
+func (s *Sim) samplePages(pages []page, candidate string) []page {
+	if len(pages) <= 1500 {
+		return pages
 	}
 	rng := seeded(s.cfg.Seed, "ips", candidate)
-	if len(pages) > 1500 {
-		sample := make([]page, 1500)
-		for i := range sample {
-			sample[i] = pages[rng.IntN(len(pages))]
-		}
-		pages = sample
+	sample := make([]page, 1500)
+	for i := range sample {
+		sample[i] = pages[rng.IntN(len(pages))]
 	}
-	lists := map[string]map[string]int{}
-	sum := 0.0
+	return sample
+}
+
+// boughtClicks is the share of clicks on pages whose item the shopper
+// bought (on any visit).
+func (s *Sim) boughtClicks(pages []page) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clicks, bought := 0, 0
 	for _, p := range pages {
-		cand, ok := lists[p.user]
-		if !ok {
-			var ans struct {
-				Items []struct {
-					ID string `json:"id"`
-				} `json:"items"`
-			}
-			if _, err := s.do(ctx, "GET", "/api/recommend/"+url.PathEscape(p.user)+"?n="+fmt.Sprint(s.cfg.N)+"&model="+url.QueryEscape(candidate), nil, &ans); err != nil {
-				return 0, err
-			}
-			cand = map[string]int{}
-			for k, it := range ans.Items {
-				cand[it.ID] = k + 1
-			}
-			lists[p.user] = cand
-		}
-		for k, id := range p.items {
-			if kc, ok := cand[id]; ok && p.clicked[id] {
-				sum += theta(kc) / theta(k+1)
+		for id := range p.clicked {
+			clicks++
+			if s.bought[p.user][id] {
+				bought++
 			}
 		}
 	}
-	return sum / float64(len(pages)), nil
+	if clicks == 0 {
+		return 0
+	}
+	return float64(bought) / float64(clicks)
 }
 
 // thetaFromExploredPages estimates the examination of positions 1…n from
