@@ -59,8 +59,17 @@ func (q *pastQueries) forget(shopper string, queries []string) (searches, remove
 	if shopper != "" {
 		hs = shopperHash(shopper)
 	}
+	var lost []string
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer func() {
+		cb := q.onEarned
+		q.mu.Unlock()
+		for _, s := range lost {
+			if cb != nil {
+				cb(s, false)
+			}
+		}
+	}()
 	need := q.minShoppers
 	var drop []string
 	for s, n := range per {
@@ -101,7 +110,10 @@ func (q *pastQueries) forget(shopper string, queries []string) (searches, remove
 	for _, s := range drop {
 		q.prune(len(q.text), s)
 		delete(q.vouch, s)
-		delete(q.earned, s) // it earns its place again, without them
+		if q.earned[s] {
+			lost = append(lost, s)
+			delete(q.earned, s) // it earns its place again, without them
+		}
 	}
 	return searches, len(drop)
 }

@@ -18,6 +18,10 @@ func normQuery(q string) string {
 	return s
 }
 
+// NormalizeQuery is the form under which a query is remembered for
+// suggestions: lowercased, spaces collapsed and trimmed.
+func NormalizeQuery(q string) string { return strings.TrimSpace(normQuery(q)) }
+
 // RecordQuery records a query from a trusted source (an operator, an
 // imported query log): it is suggested at once. Searches by shoppers go
 // through RecordSearch, CountSearch and VouchSearch, so that one shopper
@@ -52,10 +56,11 @@ func (ix *Index) VouchSearch(q string, src Source) { ix.queries.record(q, 0, &sr
 func (ix *Index) MarkEarned(queries []string) { ix.queries.markEarned(queries) }
 
 // OnEarned sets fn to hear of each query that becomes a suggestion through
-// vouches with a network (VouchSearch), so that the caller can keep it
-// across restarts (MarkEarned). fn runs on the searching goroutine: it must
-// not block.
-func (ix *Index) OnEarned(fn func(query string)) {
+// vouches with a network (VouchSearch; earned true), so that the caller can
+// keep it across restarts (MarkEarned), and of each such query a forget
+// took out (false: the caller drops it). fn runs on the searching or
+// forgetting goroutine: it must not block.
+func (ix *Index) OnEarned(fn func(query string, earned bool)) {
 	ix.queries.mu.Lock()
 	ix.queries.onEarned = fn
 	ix.queries.mu.Unlock()

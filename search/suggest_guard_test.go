@@ -119,7 +119,11 @@ func TestSuggestNeedsDistinctNetworks(t *testing.T) {
 	const q = "pen visit fresh-cookie-scam example"
 	ix := newTestIndex(t, DefaultConfig(), nil, fixture())
 	var earned []string
-	ix.OnEarned(func(s string) { earned = append(earned, s) })
+	ix.OnEarned(func(s string, ok bool) {
+		if ok {
+			earned = append(earned, s)
+		}
+	})
 	for i := range 6 { // six sessions, one network
 		ix.CountSearch(q)
 		ix.VouchSearch(q, Source{Shopper: fmt.Sprintf("anon-s%d", i), Network: "net-A"})

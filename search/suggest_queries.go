@@ -35,8 +35,9 @@ type pastQueries struct {
 	// search of one is suggested again without waiting for new vouches.
 	earned map[string]bool
 	// onEarned, when set, hears of each query that became a suggestion
-	// through vouches of untrusted sources (called without mu held).
-	onEarned func(query string)
+	// through vouches with a network (earned true), and of each earned
+	// one a forget took out (false); called without mu held.
+	onEarned func(query string, earned bool)
 }
 
 // pendingQuery is a query not yet searched by enough distinct shoppers to
@@ -143,7 +144,7 @@ func (q *pastQueries) record(query string, n int, src *Source, trusted bool) {
 		cb := q.onEarned
 		q.mu.Unlock()
 		if earned && cb != nil {
-			cb(s)
+			cb(s, true)
 		}
 	}()
 	if q.blocked(s) || q.removed[s] {
