@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ type suggestRig struct {
 	stop   func()
 }
 
-func newSuggestRig(t *testing.T, dir string, cfg search.Config) *suggestRig {
+func newSuggestRig(t *testing.T, dir string, cfg search.Config, opts ...func(*Options)) *suggestRig {
 	t.Helper()
 	ctx := context.Background()
 	st, err := boltstore.Open(dir)
@@ -60,7 +61,11 @@ func newSuggestRig(t *testing.T, dir string, cfg search.Config) *suggestRig {
 	}
 	eng.Subscribe(ix)
 	r := &suggestRig{t: t, eng: eng, ix: ix, secret: []byte("0123456789abcdef0123456789abcdef")}
-	if r.srv, err = New(Options{Engine: eng, AdminKey: "admin-k", ReadKey: "read-k", Secret: r.secret}); err != nil {
+	o := Options{Engine: eng, AdminKey: "admin-k", ReadKey: "read-k", Secret: r.secret}
+	for _, f := range opts {
+		f(&o)
+	}
+	if r.srv, err = New(o); err != nil {
 		t.Fatal(err)
 	}
 	flush := r.srv.AddSearchRoutes(ix, nil, nil, search.ModeKeyword)
@@ -78,10 +83,16 @@ func newSuggestRig(t *testing.T, dir string, cfg search.Config) *suggestRig {
 	return r
 }
 
-// do serves one request from addr (host:port) with key.
+// do serves one request from addr (host:port) with key; an addr of the
+// form "host:port>client" comes through a proxy that says it serves client
+// (X-Forwarded-For).
 func (r *suggestRig) do(method, path, key, addr string) (int, map[string]any) {
 	r.t.Helper()
 	req := httptest.NewRequest(method, path, nil)
+	addr, client, proxied := strings.Cut(addr, ">")
+	if proxied {
+		req.Header.Set("X-Forwarded-For", client)
+	}
 	req.RemoteAddr = addr
 	req.Header.Set("X-API-Key", key)
 	w := httptest.NewRecorder()
@@ -166,6 +177,19 @@ func TestSuggestOneNetworkCannotPlant(t *testing.T) {
 	}
 	if got := r.suggested("red"); !slices.Equal(got, []string{"red gel pen"}) {
 		t.Fatalf("three admin-key sessions: %v", got)
+	}
+
+	// a shop's backend searching for its shoppers from one address: with
+	// server.trust_proxy it forwards their addresses, which count; without
+	// it, X-Forwarded-For is anyone's to write and does not
+	for _, trust := range []bool{false, true} {
+		proxied := newSuggestRig(t, t.TempDir(), search.DefaultConfig(), func(o *Options) { o.TrustProxy = trust })
+		for i, client := range []string{"203.0.113.9", "198.51.100.9", "2001:db8:9::9"} {
+			proxied.search("blue gel pen", fmt.Sprintf("&session_id=p%d", i), "read-k", "10.0.0.1:4000>"+client)
+		}
+		if got := proxied.suggested("blue"); len(got) != map[bool]int{false: 0, true: 1}[trust] {
+			t.Fatalf("three shoppers' addresses in X-Forwarded-For, trust_proxy %v: %v", trust, got)
+		}
 	}
 
 	cfg := search.DefaultConfig()

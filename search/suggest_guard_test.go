@@ -188,3 +188,35 @@ func TestSuggestRestore(t *testing.T) {
 		t.Fatalf("restored query not suggested: %v", got)
 	}
 }
+
+// Forgetting a shopper who vouched with a network takes their network out
+// too (a vouch is a (shopper, network) pair): the query waits for a third
+// network again, and the caller hears that it is no longer earned.
+func TestForgetTakesTheNetworkOut(t *testing.T) {
+	const q = "pencil case"
+	ix := newTestIndex(t, DefaultConfig(), nil, fixture())
+	heard := map[string]bool{}
+	ix.OnEarned(func(s string, ok bool) { heard[s] = ok })
+	for i, net := range []string{"A", "B", "C"} {
+		ix.CountSearch(q)
+		ix.VouchSearch(q, Source{Shopper: fmt.Sprintf("anon-s%d", i), Network: net})
+	}
+	if got := querySuggestions(ix, "pen"); len(got) != 1 || !heard[q] {
+		t.Fatalf("three networks: %v, heard %v", got, heard)
+	}
+	if _, removed := ix.ForgetSearches("anon-s0", []string{q}); removed != 1 {
+		t.Fatalf("forgetting one of three vouchers removed %d suggestions", removed)
+	}
+	if ok, told := heard[q]; !told || ok {
+		t.Fatalf("the caller was not told the query lost its place: %v", heard)
+	}
+	ix.CountSearch(q)
+	ix.VouchSearch(q, Source{Shopper: "anon-s3", Network: "B"}) // a third shopper, but no third network
+	if got := querySuggestions(ix, "pen"); len(got) != 0 {
+		t.Fatalf("the forgotten shopper's network still counts: %v", got)
+	}
+	ix.VouchSearch(q, Source{Shopper: "anon-s4", Network: "D"})
+	if got := querySuggestions(ix, "pen"); len(got) != 1 {
+		t.Fatalf("a third network again: %v", got)
+	}
+}
