@@ -246,7 +246,7 @@ func (b *suggestBook) write() {
 						return err
 					}
 				case n < maxEarned && tx.Get(bucketSuggestBlocked, c.query) == nil:
-					if err := tx.Put(bucketSuggestEarned, c.query, []byte{}); err != nil {
+					if err := tx.Put(bucketSuggestEarned, c.query, []byte("1")); err != nil {
 						return err
 					}
 					n++
