@@ -294,7 +294,7 @@ func queryLen(name, q string) error {
 
 func (h *searchHandlers) suggest(r *http.Request) (any, error) {
 	if h.book != nil {
-		h.book.refresh()
+		h.book.refresh(h.book.every)
 	}
 	n, err := QueryInt(r.URL.Query(), "n", 8, 1, 50)
 	if err != nil {

@@ -263,3 +263,71 @@ func TestSuggestBlockSurvivesRestart(t *testing.T) {
 		t.Fatalf("after unblocking and three more shoppers: %v", got)
 	}
 }
+
+// Two replicas on one store: a block made on one reaches the other when it
+// next rereads the store (every 10 s while serving /api/suggest; here at
+// once), and so does a query earned through networks on the other.
+func TestSuggestBlockReachesOtherReplicas(t *testing.T) {
+	ctx := context.Background()
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	items := []catalog.Item{{ID: "p1", Title: "blue gel pen", Available: true}, {ID: "p2", Title: "red gel pen", Available: true}}
+	replica := func() *suggestRig {
+		eng, err := engine.New(engine.Options{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.AddItems(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+		ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ix.Close() })
+		if err := ix.Upsert(ctx, items...); err != nil {
+			t.Fatal(err)
+		}
+		r := &suggestRig{t: t, eng: eng, ix: ix, secret: []byte("0123456789abcdef0123456789abcdef")}
+		if r.srv, err = New(Options{Engine: eng, AdminKey: "admin-k", ReadKey: "read-k", Secret: r.secret}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.srv.AddSearchRoutes(ix, nil, nil, search.ModeKeyword))
+		r.srv.search.book.every = 0
+		r.srv.SetReady(true)
+		return r
+	}
+	a, b := replica(), replica()
+	// both replicas hear every search event (as cluster followers do)
+	for _, from := range []*suggestRig{a, b} {
+		from.eng.Subscribe(a.ix)
+		from.eng.Subscribe(b.ix)
+	}
+	for _, u := range []string{"u1", "u2", "u3"} {
+		a.search("blue gel pen", "&user_id="+u, "admin-k", "10.0.0.1:1")
+		a.logged(u, 1)
+	}
+	for i, addr := range []string{"203.0.113.1:1", "198.51.100.1:1", "192.0.2.1:1"} {
+		b.search("red gel pen", fmt.Sprintf("&session_id=s%d", i), "read-k", addr)
+		b.logged(ReadKeyPseudonym(b.secret, fmt.Sprintf("s%d", i)), 1)
+	}
+	if got := b.suggested("blue"); len(got) != 1 {
+		t.Fatalf("replica b before the block: %v", got)
+	}
+	if code, body := a.do("DELETE", "/api/suggest/blue%20gel%20pen", "admin-k", "10.0.0.1:1"); code != http.StatusOK {
+		t.Fatalf("DELETE on replica a: %d %v", code, body)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	waitFor("the block on replica a never reached replica b", func() bool { return len(b.suggested("blue")) == 0 })
+	waitFor("the query replica b earned never reached replica a", func() bool { return len(a.suggested("red")) == 1 })
+}

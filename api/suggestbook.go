@@ -26,9 +26,14 @@ const (
 	bucketSuggestEarned  = "suggest_earned"
 )
 
-// suggestRefresh is how often a replica rereads the blocked and earned
-// queries, while it serves suggestions, to take up other replicas' changes.
-const suggestRefresh = 10 * time.Second
+// A replica rereads the blocked and earned queries, to take up other
+// replicas' changes, when it serves /api/suggest and its copy is older
+// than suggestRefresh, and in any case every suggestRefreshIdle (a replica
+// that serves only the storefront's suggestions).
+const (
+	suggestRefresh     = 10 * time.Second
+	suggestRefreshIdle = time.Minute
+)
 
 // BlockedQuery is one query an operator removed from the suggestions.
 type BlockedQuery struct {
@@ -45,12 +50,15 @@ type suggestBook struct {
 	ix  *search.Index
 	log *slog.Logger
 	goF func(func()) bool
+	// every is how old a copy /api/suggest rereads (suggestRefresh)
+	every time.Duration
 
 	mu       sync.Mutex // guards blocked, earned, loadedAt
 	blocked  map[string]bool
 	earned   map[string]bool
 	loadedAt time.Time
 	loading  atomic.Bool
+	runs     sync.WaitGroup // background rereads, joined by close
 
 	wmu    sync.RWMutex // held for reading while sending on ch, for writing to close it
 	closed bool
@@ -67,7 +75,7 @@ type earnedChange struct {
 const maxEarned = search.DefaultSuggestMaxQueries
 
 func newSuggestBook(st store.Merch, ix *search.Index, log *slog.Logger, goF func(func()) bool) *suggestBook {
-	b := &suggestBook{st: st, ix: ix, log: log, goF: goF, blocked: map[string]bool{}, earned: map[string]bool{},
+	b := &suggestBook{st: st, ix: ix, log: log, goF: goF, every: suggestRefresh, blocked: map[string]bool{}, earned: map[string]bool{},
 		ch: make(chan earnedChange, 1024), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -124,15 +132,23 @@ func (b *suggestBook) load(ctx context.Context) error {
 }
 
 // refresh rereads the store in the background when the last read is older
-// than suggestRefresh (one read at a time).
-func (b *suggestBook) refresh() {
+// than maxAge (one read at a time).
+func (b *suggestBook) refresh(maxAge time.Duration) {
 	b.mu.Lock()
-	stale := time.Since(b.loadedAt) > suggestRefresh
+	stale := time.Since(b.loadedAt) > maxAge
 	b.mu.Unlock()
 	if !stale || !b.loading.CompareAndSwap(false, true) {
 		return
 	}
+	b.wmu.RLock()
+	defer b.wmu.RUnlock()
+	if b.closed {
+		b.loading.Store(false)
+		return
+	}
+	b.runs.Add(1)
 	run := func() {
+		defer b.runs.Done()
 		defer b.loading.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -141,6 +157,7 @@ func (b *suggestBook) refresh() {
 		}
 	}
 	if b.goF == nil || !b.goF(run) {
+		b.runs.Done()
 		b.loading.Store(false) // closing
 	}
 }
@@ -284,6 +301,7 @@ func (b *suggestBook) write() {
 			}
 		case <-tick.C:
 			flush()
+			b.refresh(suggestRefreshIdle)
 		}
 	}
 }
@@ -297,4 +315,5 @@ func (b *suggestBook) close() {
 	}
 	b.wmu.Unlock()
 	<-b.done
+	b.runs.Wait()
 }
