@@ -132,7 +132,8 @@ func TestSuggestNeedsDistinctNetworks(t *testing.T) {
 		ix.CountSearch(q)
 		ix.VouchSearch(q, Source{Network: "net-A"})
 	}
-	ix.EventsAppended([]events.Event{{UserID: "anon-x1", Type: events.Search, Query: q}, {UserID: "anon-x2", Type: events.Search, Query: q}})
+	ix.EventsAppended([]events.Event{{UserID: "anon-0123456789abcdef01234567", Type: events.Search, Query: q},
+		{UserID: "anon-r-0123456789abcdef01234567", Type: events.Search, Query: q}, {UserID: "anon-r-89abcdef0123456789abcdef", Type: events.Search, Query: q}})
 	if got := querySuggestions(ix, "pen"); len(got) != 0 {
 		t.Fatalf("sessions from one network planted a suggestion: %v", got)
 	}
@@ -150,7 +151,11 @@ func TestSuggestNeedsDistinctNetworks(t *testing.T) {
 	// restart: the log's anonymous searches count but do not vouch, unless
 	// the query earned its place before
 	fresh := newTestIndex(t, DefaultConfig(), nil, fixture())
-	replay := []events.Event{{UserID: "anon-s1", Type: events.Search, Query: q}, {UserID: "anon-s2", Type: events.Search, Query: q}, {UserID: "anon-s3", Type: events.Search, Query: q}, {UserID: "anon-s4", Type: events.Search, Query: "pencil sharpener"}}
+	var replay []events.Event
+	for i := range 3 { // storefront sessions and read-key pseudonyms
+		replay = append(replay, events.Event{UserID: fmt.Sprintf("anon-%024x", i), Type: events.Search, Query: q},
+			events.Event{UserID: fmt.Sprintf("anon-r-%024x", i), Type: events.Search, Query: q})
+	}
 	fresh.EventsAppended(replay)
 	if got := querySuggestions(fresh, "pen"); len(got) != 0 {
 		t.Fatalf("anonymous searches from the log vouch: %v", got)
@@ -159,8 +164,9 @@ func TestSuggestNeedsDistinctNetworks(t *testing.T) {
 	if got := querySuggestions(fresh, "pen"); len(got) != 1 || got[0] != q {
 		t.Fatalf("after MarkEarned: %v", got)
 	}
-	// named users from the log vouch as themselves
-	for _, u := range []string{"u1", "u2", "u3"} {
+	// users named by a key that writes (POST /api/events) vouch as
+	// themselves, also under an "anon-" name of their own
+	for _, u := range []string{"u1", "anon-u2", "anon-0123"} {
 		fresh.EventsAppended([]events.Event{{UserID: u, Type: events.Search, Query: "pencil sharpener"}})
 	}
 	if got := querySuggestions(fresh, "pencil"); len(got) != 1 {
