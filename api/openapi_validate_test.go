@@ -231,6 +231,9 @@ var calls = []struct {
 	{"error", "GET", "/api/search?q=" + strings.Repeat("x", 513), "", 400},
 	{"deleted", "DELETE", "/api/suggest/pen", "", 200}, // searched by u99 (POST /api/events above)
 	{"error", "DELETE", "/api/suggest/pen", "", 404},
+	{"blocked-queries", "GET", "/api/suggest/blocked", "", 200}, // pen, kept in the store (decision 0061)
+	{"deleted", "DELETE", "/api/suggest/blocked/pen", "", 200},
+	{"error", "DELETE", "/api/suggest/blocked/pen", "", 404},
 	{"accepted", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"purchase","value":2}`, 200},
 	{"error-batch", "POST", "/api/events", `{"user_id":"u98","item_id":"p03","type":"rating","value":11}`, 400},
 	// merchandising (issue 16): rule r1 and campaign c1 exist (addMerch)

@@ -15,10 +15,12 @@ import (
 
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/ratelimit"
 	"github.com/aisle-dev/aisle/internal/secret"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/search/analysis"
+	"github.com/aisle-dev/aisle/store"
 )
 
 // AddSearchRoutes registers GET /api/search and GET /api/suggest. Searches
@@ -40,10 +42,24 @@ func (s *Server) AddSearchRoutes(ix *search.Index, clicks *search.Clicks, svc *r
 		canWrite: s.CanWrite, secret: s.secret}
 	s.search = h
 	h.p = NewPersonaliser(ix, clicks, svc)
+	if s.eng != nil {
+		if st, ok := s.eng.Store().(store.Merch); ok {
+			h.book = newSuggestBook(st, ix, s.log, s.Go)
+		}
+	}
 	s.Handle(Route{"GET", "/api/search", Read, s.JSON(h.search)})
 	s.Handle(Route{"GET", "/api/suggest", Read, s.JSON(h.suggest)})
 	s.Handle(Route{"DELETE", "/api/suggest/{query}", Admin, s.JSON(h.removeSuggestion)})
-	return h.log.close
+	if h.book != nil {
+		s.Handle(Route{"GET", "/api/suggest/blocked", Admin, s.JSON(h.blockedSuggestions)})
+		s.Handle(Route{"DELETE", "/api/suggest/blocked/{query}", Admin, s.JSON(h.unblockSuggestion)})
+	}
+	return func() {
+		h.log.close()
+		if h.book != nil {
+			h.book.close()
+		}
+	}
 }
 
 type searchHandlers struct {
@@ -56,6 +72,7 @@ type searchHandlers struct {
 
 	canWrite func(*http.Request) bool // may the request attribute its search?
 	secret   []byte                   // keys read-key pseudonyms
+	book     *suggestBook             // blocked and earned suggestions in the store; nil: none kept
 }
 
 // ReadKeyPseudonym is the user a search made with only the read key is
@@ -78,6 +95,37 @@ func (h *searchHandlers) logIdentity(r *http.Request, user, session string) (str
 	}
 	p := ReadKeyPseudonym(h.secret, session)
 	return p, strings.TrimPrefix(p, "anon-r-")
+}
+
+// source is who vouches for a search's query (decision 0061). With the
+// admin key the shop names its shoppers: the user, or the session, vouches
+// alone. With only the read key (which a shop may put in a web page) ids
+// cost nothing, so the client network vouches as well: IPv4 /24 or IPv6
+// /48 (from X-Forwarded-For only under server.trust_proxy), keyed by the
+// server secret so that no address is kept. search.suggest_trust_client_ids
+// makes read-key ids vouch alone, for a shop whose backend holds the key.
+func (h *searchHandlers) source(r *http.Request, user, session string) search.Source {
+	if h.canWrite == nil || h.canWrite(r) {
+		if user == "" && session != "" {
+			user = "anon-" + session // as logged
+		}
+		return search.Source{Shopper: user}
+	}
+	shopper, _ := h.logIdentity(r, user, session)
+	if shopper == "" && user != "" && len(user) <= 200 {
+		shopper = ReadKeyPseudonym(h.secret, "user\x00"+user)
+	}
+	if h.ix.Config().SuggestTrustClientIDs {
+		return search.Source{Shopper: shopper}
+	}
+	return search.Source{Shopper: shopper, Network: NetworkPseudonym(h.secret, ratelimit.ClientNetwork(r, h.srv.proxy))}
+}
+
+// NetworkPseudonym is how a client network is counted among the distinct
+// networks of a suggestion: an HMAC under the server secret, so that
+// neither memory nor store holds the address.
+func NetworkPseudonym(key []byte, network string) string {
+	return secret.MAC(key, "aisle suggest network", network)[:24]
 }
 
 // Personaliser is the one "personalise a search" step, shared by the API
@@ -198,6 +246,9 @@ func (h *searchHandlers) search(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.Query != "" && req.Offset == 0 && res.Total > 0 {
+		h.ix.VouchSearch(req.Query, h.source(r, user, q.Get("session_id")))
+	}
 	if req.Query != "" && req.Offset == 0 {
 		logUser, logSession := h.logIdentity(r, user, q.Get("session_id"))
 		if e, ok := h.log.add(logUser, logSession, req.Query, res.Total); ok && h.clicks != nil {
@@ -242,6 +293,9 @@ func queryLen(name, q string) error {
 }
 
 func (h *searchHandlers) suggest(r *http.Request) (any, error) {
+	if h.book != nil {
+		h.book.refresh(h.book.every)
+	}
 	n, err := QueryInt(r.URL.Query(), "n", 8, 1, 50)
 	if err != nil {
 		return nil, err
@@ -256,9 +310,11 @@ func (h *searchHandlers) suggest(r *http.Request) (any, error) {
 	return Suggestions{sugg}, nil
 }
 
-// removeSuggestion stops suggesting a query (until a restart rebuilds the
-// suggestions from the search log; search.suggest_block keeps a phrase out
-// for good); 404 when it was neither suggested nor waiting for shoppers.
+// removeSuggestion stops suggesting a query, for good: it is kept in the
+// store's block list (GET /api/suggest/blocked), which survives restarts
+// and reaches every replica (decision 0061); search.suggest_block keeps
+// whole phrases out. 404 when it was neither suggested nor waiting for
+// shoppers.
 func (h *searchHandlers) removeSuggestion(r *http.Request) (any, error) {
 	q := r.PathValue("query")
 	if err := queryLen("the query", q); err != nil {
@@ -267,8 +323,46 @@ func (h *searchHandlers) removeSuggestion(r *http.Request) (any, error) {
 	if strings.TrimSpace(q) == "" {
 		return nil, BadRequest("give the query to remove in the path: DELETE /api/suggest/{query}")
 	}
-	if !h.ix.RemoveSuggestion(q) {
+	var known bool
+	if h.book != nil {
+		var err error
+		if known, err = h.book.block(r.Context(), q); err != nil {
+			return nil, err
+		}
+	} else {
+		known = h.ix.RemoveSuggestion(q)
+	}
+	if !known {
 		return nil, NotFound(fmt.Sprintf("%q is not a remembered query: nothing to remove", q))
+	}
+	return Deleted{Deleted: q}, nil
+}
+
+// blockedSuggestions lists the queries DELETE /api/suggest/{query} blocked.
+func (h *searchHandlers) blockedSuggestions(r *http.Request) (any, error) {
+	list, err := h.book.list(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return BlockedQueries{Blocked: list}, nil
+}
+
+// unblockSuggestion takes a query off the block list: it is suggested
+// again once enough shoppers search it. 404 when it was not blocked.
+func (h *searchHandlers) unblockSuggestion(r *http.Request) (any, error) {
+	q := r.PathValue("query")
+	if err := queryLen("the query", q); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(q) == "" {
+		return nil, BadRequest("give the query to unblock in the path: DELETE /api/suggest/blocked/{query}")
+	}
+	found, err := h.book.unblock(r.Context(), q)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, NotFound(fmt.Sprintf("%q is not blocked: nothing to unblock", search.NormalizeQuery(q)))
 	}
 	return Deleted{Deleted: q}, nil
 }

@@ -100,7 +100,8 @@ type Options struct {
 	// health, readiness and metrics routes are never limited. Over the
 	// limit the answer is 429 with Retry-After. RateBurst is how many may
 	// come at once (0: RateLimit rounded up). TrustProxy takes the client
-	// IP from X-Forwarded-For (see ratelimit.ClientIP).
+	// IP from X-Forwarded-For (see ratelimit.ClientIP), for the rate limit
+	// and for the client networks suggestions count (decision 0061).
 	RateLimit  float64
 	RateBurst  int
 	TrustProxy bool
@@ -186,10 +187,11 @@ func New(opts Options) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("api: %w", err)
 		}
-		s.limiter, s.proxy = l, opts.TrustProxy
+		s.limiter = l
 	} else if opts.RateLimit < 0 || math.IsNaN(opts.RateLimit) {
 		return nil, fmt.Errorf("api: rate limit %v must be ≥ 0 requests per second (0: none)", opts.RateLimit)
 	}
+	s.proxy = opts.TrustProxy // the rate limit's and the suggestions' client address
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -38,6 +38,11 @@ type Deleted struct {
 	Deleted string `json:"deleted"`
 }
 
+// BlockedQueries is the answer of GET /api/suggest/blocked.
+type BlockedQueries struct {
+	Blocked []BlockedQuery `json:"blocked"`
+}
+
 // ItemPage is one page of GET /api/items.
 type ItemPage struct {
 	Items      []catalog.Item `json:"items"`

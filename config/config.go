@@ -372,17 +372,29 @@ type Search struct {
 	// max 0 meaning open-ended.
 	PriceRanges [][2]float64 `yaml:"price_ranges"`
 	// SuggestMinShoppers is how many distinct shoppers (users or sessions)
-	// must have searched a query before it is suggested to everyone
-	// (default 3; 0 or 1: any single search; nil keeps the engine's
-	// default). A lower number lets one visitor plant suggestions.
+	// must have searched a query before it is suggested to everyone, and
+	// from how many distinct client networks (IPv4 /24, IPv6 /48) when the
+	// shoppers' ids are not trusted (default 3; 0 or 1: any single search;
+	// nil keeps the engine's default). A lower number lets one visitor
+	// plant suggestions. See decision 0061.
 	SuggestMinShoppers *int `yaml:"suggest_min_shoppers"`
+	// SuggestTrustClientIDs makes a search with only the read key vouch
+	// for its query by its session_id (or user_id) alone, as one with the
+	// admin key does, instead of by session and client network: set it
+	// when the read key never leaves the shop's backend, which searches
+	// for all shoppers from one address and cannot forward their
+	// addresses (with server.trust_proxy and X-Forwarded-For it can, and
+	// this stays off). Anyone holding the read key can then plant
+	// suggestions by varying session_id (decision 0061).
+	SuggestTrustClientIDs bool `yaml:"suggest_trust_client_ids"`
 	// SuggestMaxQueries bounds the queries remembered for suggestions, and
 	// separately those waiting for more shoppers (default 50000; 0 keeps
 	// the engine's default).
 	SuggestMaxQueries int `yaml:"suggest_max_queries"`
 	// SuggestBlock lists phrases never suggested: a query containing one
 	// as whole words is not remembered (DELETE /api/suggest/{query}
-	// removes one suggestion until the next restart).
+	// blocks one query, kept in the store; GET /api/suggest/blocked lists
+	// them).
 	SuggestBlock []string `yaml:"suggest_block"`
 }
 

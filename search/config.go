@@ -182,6 +182,10 @@ type Config struct {
 	// must have searched a query before it is suggested to everyone (0 or
 	// 1: any single search).
 	SuggestMinShoppers int `json:"suggest_min_shoppers"`
+	// SuggestTrustClientIDs lets callers vouch for a read-key search by
+	// its client's ids alone (config search.suggest_trust_client_ids; the
+	// index itself only keeps the setting, the API reads it).
+	SuggestTrustClientIDs bool `json:"suggest_trust_client_ids,omitempty"`
 	// SuggestMaxQueries bounds the queries remembered for suggestions, and
 	// separately those waiting for more shoppers (0: DefaultSuggestMaxQueries);
 	// the least searched are dropped first.

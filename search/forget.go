@@ -22,15 +22,14 @@ func shopperHash(shopper string) uint64 {
 	return h.Sum64()
 }
 
-// vouchFor notes that shopper searched suggestion s. Caller holds mu.
-func (q *pastQueries) vouchFor(s, shopper string) {
+// vouchFor notes that the shopper of w searched suggestion s. Caller
+// holds mu.
+func (q *pastQueries) vouchFor(s string, w vouch) {
 	v, ok := q.vouch[s]
-	if !ok || shopper == "" || len(v) >= q.minShoppers+maxVouchExtra {
+	if !ok || len(v) >= q.minShoppers+maxVouchExtra || slices.Contains(v, w) {
 		return
 	}
-	if hs := shopperHash(shopper); !slices.Contains(v, hs) {
-		q.vouch[s] = append(v, hs)
-	}
+	q.vouch[s] = append(v, w)
 }
 
 // ForgetSearches removes what shopper's searches (queries, one entry per
@@ -60,16 +59,25 @@ func (q *pastQueries) forget(shopper string, queries []string) (searches, remove
 	if shopper != "" {
 		hs = shopperHash(shopper)
 	}
+	var lost []string
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer func() {
+		cb := q.onEarned
+		q.mu.Unlock()
+		for _, s := range lost {
+			if cb != nil {
+				cb(s, false)
+			}
+		}
+	}()
 	need := q.minShoppers
 	var drop []string
 	for s, n := range per {
 		if p := q.pending[s]; p != nil {
 			searches += min(n, p.count)
 			p.count -= n
-			p.shoppers = slices.DeleteFunc(p.shoppers, func(h uint64) bool { return h == hs })
-			if p.count <= 0 || (shopper != "" && len(p.shoppers) == 0) {
+			p.vouches = slices.DeleteFunc(p.vouches, func(v vouch) bool { return v.shopper == hs })
+			if p.count <= 0 || (shopper != "" && len(p.vouches) == 0) {
 				delete(q.pending, s)
 			}
 			continue
@@ -83,17 +91,18 @@ func (q *pastQueries) forget(shopper string, queries []string) (searches, remove
 		v, vouched := q.vouch[s]
 		complete := vouched && len(v) < need+maxVouchExtra
 		if vouched {
-			v = slices.DeleteFunc(v, func(h uint64) bool { return h == hs })
+			v = slices.DeleteFunc(v, func(w vouch) bool { return w.shopper == hs })
 			q.vouch[s] = v
 		}
+		shoppers, networks := distinct(v)
 		switch {
 		case q.count[id] <= 0:
 			drop = append(drop, s)
-		case complete && len(v) < need:
+		case complete && (shoppers < need || networks < need):
 			drop = append(drop, s)
 			// back to waiting for more shoppers, with what is left
 			if len(q.pending) < q.maxQueries {
-				q.pending[s] = &pendingQuery{count: q.count[id], shoppers: slices.Clone(v)}
+				q.pending[s] = &pendingQuery{count: q.count[id], vouches: slices.Clone(v)}
 			}
 		}
 	}
@@ -101,6 +110,10 @@ func (q *pastQueries) forget(shopper string, queries []string) (searches, remove
 	for _, s := range drop {
 		q.prune(len(q.text), s)
 		delete(q.vouch, s)
+		if q.earned[s] {
+			lost = append(lost, s)
+			delete(q.earned, s) // it earns its place again, without them
+		}
 	}
 	return searches, len(drop)
 }

@@ -18,23 +18,63 @@ func normQuery(q string) string {
 	return s
 }
 
+// NormalizeQuery is the form under which a query is remembered for
+// suggestions: lowercased, spaces collapsed and trimmed.
+func NormalizeQuery(q string) string { return strings.TrimSpace(normQuery(q)) }
+
 // RecordQuery records a query from a trusted source (an operator, an
 // imported query log): it is suggested at once. Searches by shoppers go
-// through RecordSearch, so that one shopper cannot plant a suggestion.
-func (ix *Index) RecordQuery(q string) { ix.queries.record(q, "", true) }
+// through RecordSearch, CountSearch and VouchSearch, so that one shopper
+// cannot plant a suggestion.
+func (ix *Index) RecordQuery(q string) { ix.queries.record(q, 1, nil, true) }
 
-// RecordSearch records a search a shopper ran, for Suggest; shopper is
-// their user or session id ("" when unknown: the search is counted but
-// vouches for nothing). A query is suggested only once
-// Config.SuggestMinShoppers distinct shoppers have searched it, and never
-// when it contains a phrase of Config.SuggestBlock or was removed with
-// RemoveSuggestion. Call it for searches that returned results.
-func (ix *Index) RecordSearch(q, shopper string) { ix.queries.record(q, shopper, false) }
+// RecordSearch records a search by a shopper whose identity is trusted (a
+// user named with the admin key): it counts, and vouches for the query as
+// one distinct shopper and network ("" when unknown: the search is counted
+// but vouches for nothing). A query is suggested only once
+// Config.SuggestMinShoppers distinct shoppers, and as many distinct
+// networks, have vouched for it, and never when it contains a phrase of
+// Config.SuggestBlock or was removed with RemoveSuggestion. Call it for
+// searches that returned results.
+func (ix *Index) RecordSearch(q, shopper string) {
+	ix.queries.record(q, 1, &Source{Shopper: shopper}, false)
+}
+
+// CountSearch counts a search without vouching for it: a search event of
+// an anonymous shopper read from the log, whose client network is not
+// known (decision 0061). Its vouch comes from VouchSearch when it is run.
+func (ix *Index) CountSearch(q string) { ix.queries.record(q, 1, nil, false) }
+
+// VouchSearch adds src as one of the distinct shoppers and networks that
+// searched q, without counting a search (the search event, through
+// EventsAppended, counts it).
+func (ix *Index) VouchSearch(q string, src Source) { ix.queries.record(q, 0, &src, false) }
+
+// MarkEarned notes queries that had enough distinct shoppers and networks
+// before (the caller kept them, see OnEarned): their searches read from the
+// log at start make them suggestions again.
+func (ix *Index) MarkEarned(queries []string) { ix.queries.markEarned(queries) }
+
+// OnEarned sets fn to hear of each query that becomes a suggestion through
+// vouches with a network (VouchSearch; earned true), so that the caller can
+// keep it across restarts (MarkEarned), and of each such query a forget
+// took out (false: the caller drops it). fn runs on the searching or
+// forgetting goroutine: it must not block.
+func (ix *Index) OnEarned(fn func(query string, earned bool)) {
+	ix.queries.mu.Lock()
+	ix.queries.onEarned = fn
+	ix.queries.mu.Unlock()
+}
 
 // RemoveSuggestion stops suggesting query (and forgets its searches) until
-// the index is rebuilt; reports whether it was known. To keep a query out
-// for good, add it to Config.SuggestBlock.
+// the index is rebuilt or RestoreSuggestion; reports whether it was known.
+// To keep it out across restarts, the caller keeps a block list (the API's
+// DELETE /api/suggest/{q}) or adds it to Config.SuggestBlock.
 func (ix *Index) RemoveSuggestion(query string) bool { return ix.queries.remove(query) }
+
+// RestoreSuggestion undoes RemoveSuggestion: the query is suggested again
+// once searched by enough shoppers. It reports whether it was removed.
+func (ix *Index) RestoreSuggestion(query string) bool { return ix.queries.restore(query) }
 
 // SuggestionStats says how many queries are suggested and how many wait for
 // more shoppers.

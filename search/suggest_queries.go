@@ -29,18 +29,84 @@ type pastQueries struct {
 	// the shoppers known to have searched them (up to a bound), so that
 	// forgetting a shopper can demote a suggestion they vouched for
 	// (forget.go).
-	vouch map[string][]uint64
+	vouch map[string][]vouch
+	// earned holds queries that once had enough distinct shoppers and
+	// networks (kept by the caller across restarts, see MarkEarned): a
+	// search of one is suggested again without waiting for new vouches.
+	earned map[string]bool
+	// onEarned, when set, hears of each query that became a suggestion
+	// through vouches with a network (earned true), and of each earned
+	// one a forget took out (false); called without mu held.
+	onEarned func(query string, earned bool)
 }
 
 // pendingQuery is a query not yet searched by enough distinct shoppers to
 // be suggested.
 type pendingQuery struct {
-	count    int
-	shoppers []uint64 // hashes of the distinct shoppers seen, up to the threshold
+	count   int
+	vouches []vouch // distinct (shopper, network) pairs seen, bounded by addVouch
+}
+
+// vouch is one shopper's word for a query: hashes of who and from where.
+type vouch struct{ shopper, network uint64 }
+
+// distinct counts the distinct shoppers and networks of vs.
+func distinct(vs []vouch) (shoppers, networks int) {
+	for i, v := range vs {
+		if !slices.ContainsFunc(vs[:i], func(w vouch) bool { return w.shopper == v.shopper }) {
+			shoppers++
+		}
+		if !slices.ContainsFunc(vs[:i], func(w vouch) bool { return w.network == v.network }) {
+			networks++
+		}
+	}
+	return shoppers, networks
+}
+
+// addVouch adds v to vs unless known. Past capacity only a vouch from a
+// new network is taken, so that many sessions from one network cannot
+// grow a pending query.
+func addVouch(vs []vouch, v vouch, capacity int) []vouch {
+	if slices.Contains(vs, v) {
+		return vs
+	}
+	if len(vs) >= capacity && slices.ContainsFunc(vs, func(w vouch) bool { return w.network == v.network }) {
+		return vs
+	}
+	return append(vs, v)
+}
+
+// Source says who ran a search, for the distinct shoppers and networks a
+// query needs before it is suggested (decision 0061).
+type Source struct {
+	// Shopper is the user or session id; "" for a request that brought
+	// none (it then counts by its network alone).
+	Shopper string
+	// Network is a keyed hash of the client's network (IPv4 /24, IPv6
+	// /48); "" when the shopper's identity is trusted (a user the shop
+	// named with its admin key): each such shopper is then a network of
+	// its own.
+	Network string
+}
+
+// hashes returns the shopper and network hashes src vouches with; ok is
+// false when it vouches for nothing.
+func (src Source) hashes() (shopper, network uint64, ok bool) {
+	switch {
+	case src.Network == "" && src.Shopper == "":
+		return 0, 0, false
+	case src.Network == "":
+		h := shopperHash(src.Shopper)
+		return h, h, true
+	case src.Shopper == "":
+		h := shopperHash("net\x00" + src.Network)
+		return h, h, true
+	}
+	return shopperHash(src.Shopper), shopperHash("net\x00" + src.Network), true
 }
 
 func newPastQueries(cfg *Config) *pastQueries {
-	q := &pastQueries{ids: map[string]uint32{}, pending: map[string]*pendingQuery{}, removed: map[string]bool{}}
+	q := &pastQueries{ids: map[string]uint32{}, pending: map[string]*pendingQuery{}, removed: map[string]bool{}, earned: map[string]bool{}}
 	q.configure(cfg)
 	return q
 }
@@ -62,8 +128,9 @@ func (q *pastQueries) configure(cfg *Config) {
 	q.minShoppers, q.maxQueries, q.block = cfg.SuggestMinShoppers, maxQ, block
 }
 
-// record counts a search of q (see Index.RecordSearch).
-func (q *pastQueries) record(query, shopper string, trusted bool) {
+// record counts n searches of query (see Index.RecordSearch) and takes
+// src's vouch (nil: none); trusted queries are suggested at once.
+func (q *pastQueries) record(query string, n int, src *Source, trusted bool) {
 	if len(query) > MaxQueryBytes {
 		return
 	}
@@ -71,18 +138,32 @@ func (q *pastQueries) record(query, shopper string, trusted bool) {
 	if s == "" || len(s) > 200 {
 		return
 	}
+	earned := false
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	defer func() {
+		cb := q.onEarned
+		q.mu.Unlock()
+		if earned && cb != nil {
+			cb(s, true)
+		}
+	}()
 	if q.blocked(s) || q.removed[s] {
 		return
 	}
+	var v vouch
+	vouches := false
+	if src != nil {
+		v.shopper, v.network, vouches = src.hashes()
+	}
 	if id, ok := q.ids[s]; ok {
-		q.count[id]++
-		q.vouchFor(s, shopper)
+		q.count[id] += n
+		if vouches {
+			q.vouchFor(s, v)
+		}
 		return
 	}
-	if trusted || q.minShoppers <= 1 {
-		q.add(s, 1)
+	if trusted || q.minShoppers <= 1 || (q.earned[s] && n > 0) {
+		q.add(s, max(n, 1))
 		return
 	}
 	p := q.pending[s]
@@ -93,19 +174,39 @@ func (q *pastQueries) record(query, shopper string, trusted bool) {
 		p = &pendingQuery{}
 		q.pending[s] = p
 	}
-	p.count++
-	if shopper != "" {
-		if hs := shopperHash(shopper); !slices.Contains(p.shoppers, hs) {
-			p.shoppers = append(p.shoppers, hs)
+	p.count += n
+	if vouches {
+		p.vouches = addVouch(p.vouches, v, 4*q.minShoppers+maxVouchExtra)
+	}
+	if shoppers, networks := distinct(p.vouches); shoppers >= q.minShoppers && networks >= q.minShoppers {
+		delete(q.pending, s)
+		q.add(s, max(p.count, 1))
+		if q.vouch == nil {
+			q.vouch = map[string][]vouch{}
+		}
+		q.vouch[s] = p.vouches
+		earned = src != nil && src.Network != ""
+		if len(q.earned) < q.maxQueries {
+			q.earned[s] = true
 		}
 	}
-	if len(p.shoppers) >= q.minShoppers {
-		delete(q.pending, s)
-		q.add(s, p.count)
-		if q.vouch == nil {
-			q.vouch = map[string][]uint64{}
+}
+
+// markEarned notes queries that earned their place before (see
+// Index.MarkEarned); pending ones with searches are suggested now.
+func (q *pastQueries) markEarned(queries []string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, query := range queries {
+		s := strings.TrimSpace(normQuery(query))
+		if s == "" || len(q.earned) >= q.maxQueries {
+			continue
 		}
-		q.vouch[s] = p.shoppers
+		q.earned[s] = true
+		if p := q.pending[s]; p != nil && p.count > 0 && !q.blocked(s) && !q.removed[s] {
+			delete(q.pending, s)
+			q.add(s, p.count)
+		}
 	}
 }
 
@@ -195,6 +296,7 @@ func (q *pastQueries) remove(query string) bool {
 	_, known := q.ids[s]
 	_, pending := q.pending[s]
 	delete(q.pending, s)
+	delete(q.earned, s)
 	if len(q.removed) < maxRemovedSuggestions {
 		q.removed[s] = true
 	}
@@ -202,6 +304,17 @@ func (q *pastQueries) remove(query string) bool {
 		q.prune(len(q.text), s)
 	}
 	return known || pending
+}
+
+// restore undoes remove: query may be suggested again once searched
+// enough; reports whether it was removed.
+func (q *pastQueries) restore(query string) bool {
+	s := strings.TrimSpace(normQuery(query))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	was := q.removed[s]
+	delete(q.removed, s)
+	return was
 }
 
 // stats returns how many queries are suggested and how many are pending.

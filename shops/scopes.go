@@ -65,6 +65,8 @@ var routeNeeds = map[string]Need{
 	"POST /api/models/{name}/rollback":        Need(ScopeAdmin),
 	"POST /api/models/retrain":                Need(ScopeAdmin),
 	"DELETE /api/suggest/{query}":             Need(ScopeAdmin),
+	"GET /api/suggest/blocked":                Need(ScopeAdmin),
+	"DELETE /api/suggest/blocked/{query}":     Need(ScopeAdmin),
 	"GET /api/users/{id}/forgotten":           Need(ScopeAdmin),
 	"GET /api/users/{id}/export":              Need(ScopeAdmin),
 	"GET /api/admin/privacy":                  Need(ScopeAdmin),

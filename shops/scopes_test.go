@@ -54,6 +54,8 @@ var scopeRoutes = []struct {
 	{"POST", "/api/models/{name}/rollback", "/api/models/nope/rollback", "", "admin"},
 	{"POST", "/api/models/retrain", "/api/models/retrain", "", "admin"},
 	{"DELETE", "/api/suggest/{query}", "/api/suggest/nope", "", "admin"},
+	{"GET", "/api/suggest/blocked", "/api/suggest/blocked", "", "admin"},
+	{"DELETE", "/api/suggest/blocked/{query}", "/api/suggest/blocked/nope", "", "admin"},
 	{"GET", "/api/users/{id}/forgotten", "/api/users/u01/forgotten", "", "admin"},
 	{"GET", "/api/users/{id}/export", "/api/users/u01/export", "", "admin"},
 	{"GET", "/api/admin/privacy", "/api/admin/privacy", "", "admin"},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aisle-dev/aisle/api"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/ratelimit"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search/analysis"
 )
@@ -36,6 +37,13 @@ type SearchQuery struct {
 	MaxPrice *float64
 	Sort     string // "" (relevance), "price_asc", "price_desc"
 	User     string // the shopper, for personalisation; "" = none
+	// Network is a keyed hash of the client's network (api.NetworkPseudonym
+	// of its /24 or /48); NewSession says the visitor came without a
+	// session cookie. A search of the first page vouches for its query in
+	// the suggestions by both (decision 0061): a cookie-less visitor by
+	// its network alone, since a new session costs nothing.
+	Network    string
+	NewSession bool
 }
 
 // SearchResult is one page of hits with the facets of all matches.
@@ -126,7 +134,8 @@ func (u *UI) searchPage(w http.ResponseWriter, r *http.Request) {
 	v := u.visitorOf(w, r)
 	q := r.URL.Query()
 	sq := SearchQuery{Text: strings.TrimSpace(q.Get("q")), Page: 1, PerPage: perPage,
-		Brand: q.Get("brand"), Category: q.Get("category"), Sort: q.Get("sort"), User: v.User}
+		Brand: q.Get("brand"), Category: q.Get("category"), Sort: q.Get("sort"), User: v.User,
+		Network: api.NetworkPseudonym(u.secret, ratelimit.ClientNetwork(r, u.trustProxy)), NewSession: v.New}
 	if p, err := strconv.Atoi(q.Get("page")); err == nil && p > 1 && p <= 1000 {
 		sq.Page = p
 	}

@@ -61,7 +61,16 @@ func (s *IndexSearcher) Search(ctx context.Context, q SearchQuery) (*SearchResul
 		}
 	}
 	if q.Text != "" && q.Page <= 1 && res.Total > 0 {
-		s.Index.RecordSearch(q.Text, q.User)
+		// the search event the page logs counts it (search.Index.EventsAppended);
+		// here the shopper and their network vouch for it (decision 0061)
+		src := search.Source{Shopper: q.User, Network: q.Network}
+		if q.NewSession || q.Network == "" {
+			src.Shopper = "" // no cookie: a new session is free, the network is not
+		}
+		if q.Network == "" {
+			src.Network = "unknown"
+		}
+		s.Index.VouchSearch(q.Text, src)
 	}
 	out := &SearchResult{Total: res.Total}
 	if merch != nil {

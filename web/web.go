@@ -241,6 +241,7 @@ type visitor struct {
 	User      string
 	Session   string
 	Anonymous bool
+	New       bool // the session was started by this request (no valid cookie came)
 }
 
 func newSessionID() string {
@@ -272,7 +273,7 @@ func (u *UI) visitorOf(w http.ResponseWriter, r *http.Request) visitor {
 		v.Session = u.verifySession(c.Value)
 	}
 	if v.Session == "" {
-		v.Session = newSessionID()
+		v.Session, v.New = newSessionID(), true
 		http.SetCookie(w, &http.Cookie{Name: cookieSession, Value: u.signSession(v.Session), Path: "/", HttpOnly: true,
 			SameSite: http.SameSiteLaxMode, Secure: u.overTLS(r), MaxAge: 30 * 24 * 3600})
 		// a user cookie of another session is void with a new session

@@ -162,6 +162,19 @@ func Middleware(next http.Handler, rules ...Rule) http.Handler {
 // the client to X-Forwarded-For), the last address of that header. IPv6
 // clients are grouped by /64, since one host usually holds a whole /64.
 func ClientIP(r *http.Request, trustProxy bool) string {
+	host := clientHost(r, trustProxy)
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
+}
+
+// clientHost is the client address of r (see ClientIP).
+func clientHost(r *http.Request, trustProxy bool) string {
 	host := r.RemoteAddr
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -174,14 +187,23 @@ func ClientIP(r *http.Request, trustProxy bool) string {
 			}
 		}
 	}
+	return host
+}
+
+// ClientNetwork returns the network of r's client address (taken as
+// ClientIP takes it): its IPv4 /24 or IPv6 /48, the unit one client can
+// hardly spread its requests over; the address itself when it is not an
+// IP. Suggestions count distinct networks (decision 0061).
+func ClientNetwork(r *http.Request, trustProxy bool) string {
+	host := clientHost(r, trustProxy)
 	ip := net.ParseIP(host)
 	if ip == nil {
 		return host
 	}
-	if ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	if v4 := ip.To4(); v4 != nil {
+		return v4.Mask(net.CIDRMask(24, 32)).String() + "/24"
 	}
-	return ip.String()
+	return ip.Mask(net.CIDRMask(48, 128)).String() + "/48"
 }
 
 // BearerKey returns the API key of an "Authorization: Bearer KEY" header,

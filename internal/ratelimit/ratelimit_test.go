@@ -144,3 +144,31 @@ func TestClientIP(t *testing.T) {
 		}
 	}
 }
+
+// Suggestions count client networks (decision 0061): addresses of one /24
+// or /48 are one network, X-Forwarded-For only behind a trusted proxy.
+func TestClientNetwork(t *testing.T) {
+	cases := []struct {
+		remote, xff string
+		trust       bool
+		want        string
+	}{
+		{"1.2.3.4:5", "", false, "1.2.3.0/24"},
+		{"1.2.3.250:5", "", false, "1.2.3.0/24"},
+		{"1.2.4.4:5", "9.9.9.9", false, "1.2.4.0/24"},
+		{"1.2.3.4:5", "6.6.6.6, 9.9.8.7", true, "9.9.8.0/24"},
+		{"[2001:db8:1:2:3:4:5:6]:80", "", false, "2001:db8:1::/48"},
+		{"[2001:db8:1:ffff::1]:80", "", false, "2001:db8:1::/48"},
+		{"pipe", "", false, "pipe"},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.remote
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := ClientNetwork(r, c.trust); got != c.want {
+			t.Errorf("ClientNetwork(%s, %q, %v) = %q, want %q", c.remote, c.xff, c.trust, got, c.want)
+		}
+	}
+}

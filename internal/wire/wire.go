@@ -333,6 +333,7 @@ func SearchConfig(sc config.Search) (search.Config, error) {
 	if len(sc.SuggestBlock) > 0 {
 		c.SuggestBlock = sc.SuggestBlock
 	}
+	c.SuggestTrustClientIDs = sc.SuggestTrustClientIDs
 	if len(sc.PriceRanges) > 0 {
 		c.PriceRanges = nil
 		for _, r := range sc.PriceRanges {
