@@ -109,6 +109,11 @@ func (s *Server) getUser(r *http.Request) (any, error) {
 }
 
 func (s *Server) deleteUser(r *http.Request) (any, error) {
+	if s.search != nil {
+		// a search logged just before the deletion is written now, not
+		// after it (which would bring the forgotten user back)
+		s.search.log.flush(r.Context())
+	}
 	if err := s.eng.DeleteUser(r.Context(), r.PathValue("id")); err != nil {
 		return nil, err
 	}

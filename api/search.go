@@ -376,6 +376,7 @@ type searchLog struct {
 	log     *slog.Logger
 	dropped prometheus.Counter
 	ch      chan events.Event
+	flushes chan chan struct{} // write what is queued now, then answer
 	done    chan struct{}
 
 	mu     sync.RWMutex // held for reading while sending, for writing to close ch
@@ -386,7 +387,7 @@ type searchLog struct {
 // group, so that the owner's Close joins it), or on its own goroutine when
 // start refuses (the owner is closing: the writer still ends at close).
 func newSearchLog(eng *engine.Engine, log *slog.Logger, dropped prometheus.Counter, start func(func()) bool) *searchLog {
-	l := &searchLog{eng: eng, log: log, dropped: dropped, ch: make(chan events.Event, 4096), done: make(chan struct{})}
+	l := &searchLog{eng: eng, log: log, dropped: dropped, ch: make(chan events.Event, 4096), flushes: make(chan chan struct{}), done: make(chan struct{})}
 	if start == nil || !start(l.run) {
 		go l.run()
 	}
@@ -454,9 +455,43 @@ func (l *searchLog) run() {
 			if len(batch) >= 500 {
 				flush()
 			}
+		case reply := <-l.flushes:
+			for drained := false; !drained; {
+				select {
+				case e, ok := <-l.ch:
+					if !ok {
+						drained = true
+						break
+					}
+					batch = append(batch, e)
+				default:
+					drained = true
+				}
+			}
+			flush()
+			close(reply)
 		case <-tick.C:
 			flush()
 		}
+	}
+}
+
+// flush writes the searches queued so far before it returns (or when ctx
+// ends first). A user's deletion calls it first, so that a search logged
+// just before the deletion is not written after it, bringing the forgotten
+// user back.
+func (l *searchLog) flush(ctx context.Context) {
+	reply := make(chan struct{})
+	select {
+	case l.flushes <- reply:
+	case <-l.done:
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-reply:
+	case <-ctx.Done():
 	}
 }
 
