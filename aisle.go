@@ -381,7 +381,8 @@ func (a *Aisle) Start(ctx context.Context) error {
 		stopSearch()
 		waitSearch()
 	}()
-	if err := a.svc.Load(ctx, a.clicks.Replay, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }, a.ads.Replay); err != nil {
+	// the search log's queries too: suggestions are kept in memory only
+	if err := a.svc.Load(ctx, a.clicks.Replay, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }, a.ads.Replay, a.ix.ReplaySearch); err != nil {
 		return err
 	}
 	if err := a.clicks.ReplayDone(ctx, a.st.ScanEvents); err != nil {

@@ -29,14 +29,22 @@ func (ix *Index) ItemsDeleted(ids []string) { ix.Delete(ids...) }
 // remembered.
 func (ix *Index) EventsAppended(evs []events.Event) {
 	for i := range evs {
-		e := &evs[i]
-		if e.Type == events.Search && e.Query != "" && (e.Value == nil || *e.Value > 0) {
-			if loggedByUntrusted(e.UserID) {
-				ix.CountSearch(e.Query)
-			} else {
-				ix.RecordSearch(e.Query, e.UserID)
-			}
-		}
+		ix.ReplaySearch(evs[i])
+	}
+}
+
+// ReplaySearch remembers the query of one search event as EventsAppended
+// does; a start hands it every event of the log, so that suggestions
+// survive a restart (the earned marks of decision 0061 restore the
+// queries that anonymous shoppers from several networks made suggestions).
+func (ix *Index) ReplaySearch(e events.Event) {
+	if e.Type != events.Search || e.Query == "" || (e.Value != nil && *e.Value <= 0) {
+		return
+	}
+	if loggedByUntrusted(e.UserID) {
+		ix.CountSearch(e.Query)
+	} else {
+		ix.RecordSearch(e.Query, e.UserID)
 	}
 }
 
