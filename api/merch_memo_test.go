@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -109,5 +111,43 @@ func TestArrangeMemoFollowsChanges(t *testing.T) {
 	}
 	if got := ids(); slices.Contains(got, after[0]) {
 		t.Fatalf("hidden %s still shown: %v", after[0], got)
+	}
+}
+
+// An arrangement made while an item could not be read (the store
+// unreachable for a moment, or the request given up on) is not kept: the
+// pinned item it left out is back on the next answer, not only after the
+// next item change.
+func TestArrangeMemoKeepsNoFailedRead(t *testing.T) {
+	srv := merchBenchServer(t)
+	var down atomic.Bool
+	down.Store(true)
+	cache := rules.NewItemCache(func(ctx context.Context, id string) (catalog.Item, error) {
+		if id == "i0042" && down.Load() {
+			return catalog.Item{}, errors.New("the store is unreachable (test)")
+		}
+		return srv.eng.GetItem(ctx, id)
+	}, 100_000)
+	srv.merch.cache, srv.merch.items = cache, cache.Get
+	ids := func() []string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/popular?n=20&ads=off&user_id=u1", nil))
+		var a struct{ Items []struct{ ID string } }
+		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || rec.Code != 200 {
+			t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+		}
+		var out []string
+		for _, it := range a.Items {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	if got := ids(); slices.Contains(got, "i0042") {
+		t.Fatalf("fixture: the pinned i0042 shown although it cannot be read: %v", got)
+	}
+	down.Store(false)
+	if got := ids(); len(got) < 2 || got[1] != "i0042" {
+		t.Fatalf("the store is back, yet the pinned i0042 is not second: %v", got)
 	}
 }

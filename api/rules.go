@@ -229,9 +229,23 @@ func (m *merch) adsOn(r *http.Request) bool {
 
 // lookup returns the catalogue item when it passes keep.
 func (m *merch) lookup(ctx context.Context, keep func(*catalog.Item) bool) rules.Lookup {
+	return m.lookupNoting(ctx, keep, new(bool))
+}
+
+// lookupNoting is lookup that sets *failed when an item could not be read
+// for another reason than not being in the catalogue (the store
+// unreachable, the request given up on): an arrangement made with it is
+// not kept (arrangeMemo).
+func (m *merch) lookupNoting(ctx context.Context, keep func(*catalog.Item) bool, failed *bool) rules.Lookup {
 	return func(id string) (catalog.Item, bool) {
 		it, err := m.items(ctx, id)
-		if err != nil || !keep(&it) {
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				*failed = true
+			}
+			return catalog.Item{}, false
+		}
+		if !keep(&it) {
 			return catalog.Item{}, false
 		}
 		return it, true
@@ -240,8 +254,10 @@ func (m *merch) lookup(ctx context.Context, keep func(*catalog.Item) bool) rules
 
 // readItems puts the items of ids into out (same order): those keep
 // (nil: all) passes, nil for the others and for those that cannot be
-// read. Through the cache, the whole list costs one lock.
-func (m *merch) readItems(ctx context.Context, ids []string, out []*catalog.Item, keep func(*catalog.Item) bool) {
+// read. Through the cache, the whole list costs one lock. It reports
+// whether every item was read (an arrangement of a window with an item
+// that was not is not kept: the read may have failed for a moment).
+func (m *merch) readItems(ctx context.Context, ids []string, out []*catalog.Item, keep func(*catalog.Item) bool) bool {
 	if m.cache != nil {
 		m.cache.Read(ctx, ids, out)
 	} else {
@@ -252,13 +268,16 @@ func (m *merch) readItems(ctx context.Context, ids []string, out []*catalog.Item
 			}
 		}
 	}
-	if keep != nil {
-		for i, it := range out[:len(ids)] {
-			if it != nil && !keep(it) {
-				out[i] = nil
-			}
+	all := true
+	for i, it := range out[:len(ids)] {
+		switch {
+		case it == nil:
+			all = false
+		case keep != nil && !keep(it):
+			out[i] = nil
 		}
 	}
+	return all
 }
 
 // merchScratch is the storage one answer's arranging works in, reused
@@ -447,11 +466,13 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 			w.Items = sc.items
 		}
 		if placed == nil {
-			if read {
-				m.readItems(ctx, ids, sc.items, keep)
+			// an arrangement made while an item could not be read is not kept
+			failed := false
+			if read && !m.readItems(ctx, ids, sc.items, keep) {
+				failed = true
 			}
-			placed = arrangeBy.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
-			if memo {
+			placed = arrangeBy.ArrangeWindow(&sc.arrange, w, m.lookupNoting(ctx, keep, &failed), m.now())
+			if memo && !failed && ctx.Err() == nil {
 				m.memo.put(key, set, plan, gen, read, &asked, w, placed)
 			}
 		}
@@ -632,11 +653,13 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 			w.Items = sc.items
 		}
 		if placed == nil {
-			if read {
-				m.readItems(ctx, ids, sc.items, keep)
+			// an arrangement made while an item could not be read is not kept
+			failed := false
+			if read && !m.readItems(ctx, ids, sc.items, keep) {
+				failed = true
 			}
-			placed = plan.ArrangeWindow(&sc.arrange, w, m.lookup(ctx, keep), m.now())
-			if memo {
+			placed = plan.ArrangeWindow(&sc.arrange, w, m.lookupNoting(ctx, keep, &failed), m.now())
+			if memo && !failed && ctx.Err() == nil {
 				m.memo.put(key, set, plan, gen, read, &asked, w, placed)
 			}
 		}

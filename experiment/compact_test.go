@@ -87,3 +87,50 @@ func TestForgottenUnitsLeaveTheFile(t *testing.T) {
 		t.Fatalf("reopened after the rewrite: %+v, %v; want dave alone", r.Variants, err)
 	}
 }
+
+// A forget that comes just before a shutdown still rewrites the file
+// before Run returns: the rewrite due is in memory only, and a next start
+// would leave the forgotten shopper's units in bbolt's free pages.
+func TestForgetJustBeforeShutdownLeavesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	imp, err := impressions.Open(filepath.Join(dir, "imp.db"), impressions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer imp.Close()
+	path := filepath.Join(dir, "exp.db")
+	m, err := Open(Options{Path: path, Impressions: imp, FlushEvery: 20 * time.Millisecond, CompactAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	e, err := m.Create(contract())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"carol", "dave"} {
+		as, _ := m.Serve("recommend", u)
+		m.Shown(impressions.Impression{RequestID: reqid.New(), Surface: "recommend", UserID: u, Experiment: e.ID, Variant: as.Variant, Items: []string{"i1"}}, u)
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	carol := []byte(m.ps.Of("carol"))
+	m.UserDeleted("carol")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, carol) {
+		t.Fatal("after the shutdown the file still holds the forgotten shopper's unit")
+	}
+}

@@ -735,7 +735,9 @@ func (m *Manager) UserDeleted(id string) {
 }
 
 // Run writes outcomes every FlushEvery and records the daily results
-// series every hour, until ctx ends; it then writes what is left. Run it
+// series every hour, until ctx ends; it then writes what is left and
+// rewrites the file when a forgotten shopper's units were deleted since
+// the last rewrite (CompactAfter permitting). Run it
 // once in the owner's goroutine group, and the impression log's Run too.
 func (m *Manager) Run(ctx context.Context) error {
 	flush := time.NewTicker(m.every)
@@ -763,7 +765,19 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		case <-ctx.Done():
 			m.snapshot()
-			return m.Flush()
+			if err := m.Flush(); err != nil {
+				return err
+			}
+			// a rewrite due is in memory only: a next start would leave the
+			// forgotten shoppers' units in bbolt's free pages
+			m.mu.Lock()
+			forgotten := m.forgotten
+			m.forgotten = false
+			m.mu.Unlock()
+			if (forgotten || !compactAt.IsZero()) && m.compactAfter > 0 {
+				return m.Compact()
+			}
+			return nil
 		case <-flush.C:
 			if err := m.Flush(); err != nil {
 				m.log.Error("writing experiment outcomes failed; will retry", "error", err)

@@ -125,3 +125,54 @@ func BenchmarkCompact200k(b *testing.B) {
 	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB-before")
 	b.ReportMetric(float64(after.Size())/(1<<20), "MiB-after")
 }
+
+// A forget that comes just before a shutdown is done before Run returns,
+// and the file is rewritten then: a next start knows nothing of the
+// forget (the queue and the rewrite due are in memory only), so the
+// forgotten shopper's records, or their bytes in bbolt's free pages,
+// would otherwise stay in the file until retention trims them.
+func TestForgetJustBeforeShutdownLeavesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "impressions.db")
+	l, err := Open(path, Options{CompactAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	var carol []string
+	for range 20 {
+		c := reqid.New()
+		carol = append(carol, c)
+		l.Add(Impression{RequestID: c, Surface: "search", UserID: "carol", Query: "zebracornflux secret query", Items: []string{"x1"}})
+		l.Add(Impression{RequestID: reqid.New(), Surface: "search", UserID: "dave", Query: "plain stapler", Items: []string{"x3"}})
+	}
+	for l.Written() < 40 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.Forget("carol")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(raw, []byte("zebracornflux")); n != 0 {
+		t.Fatalf("after the shutdown the file holds %d copies of the forgotten shopper's query", n)
+	}
+	l2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	for _, id := range carol {
+		if _, ok, err := l2.Get(id); ok || err != nil {
+			t.Fatalf("forgotten record %s after a restart: found %v, error %v", id, ok, err)
+		}
+	}
+}

@@ -256,8 +256,10 @@ func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 func (l *Log) Written() uint64 { return l.written.Load() }
 
 // Run writes the queued records every 50 ms, each batch in one
-// transaction (one fsync), until ctx ends; it then writes what is left
-// and returns. It deletes records older than the retention every hour
+// transaction (one fsync), until ctx ends; it then writes what is left,
+// deletes the records of the shoppers forgotten meanwhile, rewrites the
+// file when records were deleted since the last rewrite (CompactAfter
+// permitting) and returns. It deletes records older than the retention every hour
 // (and once at the start). Run it once, in the owner's goroutine group.
 func (l *Log) Run(ctx context.Context) error {
 	trim := time.NewTicker(time.Hour)
@@ -271,7 +273,14 @@ func (l *Log) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return l.write(l.take())
+			// the forgets queued, and a rewrite due, are in memory only: a
+			// next start would know nothing of them, so they are done now
+			err := l.write(l.take())
+			n, ferr := l.forgetPending(context.Background())
+			if ferr == nil && (n > 0 || !compactAt.IsZero()) && l.opts.CompactAfter > 0 {
+				ferr = l.Compact()
+			}
+			return errors.Join(err, ferr)
 		case <-trim.C:
 			if err := l.Trim(); err != nil {
 				return err
@@ -590,10 +599,14 @@ func (l *Log) forgetPending(ctx context.Context) (int, error) {
 			return nil
 		})
 	}
-	if err != nil && ctx.Err() == nil {
-		return 0, fmt.Errorf("forget impressions: %w", err)
-	}
 	if err != nil {
+		// queued again: a later pass, or the one at shutdown, deletes them
+		l.mu.Lock()
+		l.forget = append(gone, l.forget...)
+		l.mu.Unlock()
+		if ctx.Err() == nil {
+			return 0, fmt.Errorf("forget impressions: %w", err)
+		}
 		return 0, nil
 	}
 	return len(doomed), nil

@@ -43,6 +43,11 @@ func (ix *Index) candidates(ctx context.Context, req Request, rs rankState) ([]C
 	if err != nil {
 		return nil, err
 	}
+	// the stored vectors are read before the lock is taken (semrerank.go)
+	pre := ix.prefetchSemantic(ctx, qvec, p, &req, ix.fusionDepth(&req, req.Offset+req.N))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	c := ix.compile(p)
@@ -50,7 +55,7 @@ func (ix *Index) candidates(ctx context.Context, req Request, rs rankState) ([]C
 		return nil, nil
 	}
 	f := ix.compileFilter(&req, &c)
-	lc := ix.ltrCandidates(&c, &f, &req, qvec, &rs, req.Offset+req.N, false)
+	lc := ix.ltrCandidates(&c, &f, &req, qvec, &rs, req.Offset+req.N, false, pre)
 	out := make([]Candidate, len(lc.docs))
 	for i, s := range lc.docs {
 		out[i] = Candidate{ID: ix.docs[s.doc].item.ID, Features: lc.feats[i]}
@@ -84,13 +89,10 @@ type ltrList struct {
 
 // ltrCandidates collects and featurises the candidates; with wantSet it
 // also builds the matched set (for facets, and to count semantic-only
-// items in the total). Caller holds the read lock.
-func (ix *Index) ltrCandidates(c *compiled, f *filter, req *Request, qvec []float32, rs *rankState, need int, wantSet bool) ltrList {
-	fusion := ix.cfg.Fusion
-	if req.Fusion != nil {
-		fusion = *req.Fusion
-	}
-	depth := max(need, fusion.Depth)
+// items in the total); pre is the semantic side's prefetch (see
+// semantic). Caller holds the read lock.
+func (ix *Index) ltrCandidates(c *compiled, f *filter, req *Request, qvec []float32, rs *rankState, need int, wantSet bool, pre *semPrefetch) ltrList {
+	depth := ix.fusionDepth(req, need)
 	var l ltrList
 	// without the shopper's boost: the keyword features are then those the
 	// ranker was trained on (judged queries have no shopper), and the
@@ -99,7 +101,7 @@ func (ix *Index) ltrCandidates(c *compiled, f *filter, req *Request, qvec []floa
 	if len(kw) > depth {
 		kw = kw[:depth]
 	}
-	sem := ix.semantic(qvec, f, depth)
+	sem := ix.semantic(qvec, f, depth, pre)
 	l.kw, l.matched, l.total = kw, kwSet, total
 	pos := make(map[uint32]int, len(kw)+len(sem))
 	kwRank := make([]int, 0, len(kw)+len(sem))
@@ -128,4 +130,15 @@ func (ix *Index) ltrCandidates(c *compiled, f *filter, req *Request, qvec []floa
 	}
 	l.feats = ix.featurize(c, l.docs, kwRank, semRank, qvec, req, rs)
 	return l
+}
+
+// fusionDepth is how deep each side of a fused search looks for a page
+// ending at need: the fusion's depth (req's, else the index's), at least
+// need.
+func (ix *Index) fusionDepth(req *Request, need int) int {
+	fusion := ix.cfg.Fusion
+	if req.Fusion != nil {
+		fusion = *req.Fusion
+	}
+	return max(need, fusion.Depth)
 }

@@ -95,6 +95,7 @@ type kwState struct {
 	mu      sync.Mutex // one save at a time
 	wg      sync.WaitGroup
 	changes atomic.Int64 // writes to the index (Upsert, Delete, vectors attached)
+	coded   atomic.Int64 // vectors attached since the last save started
 	saved   atomic.Int64 // changes covered by the file on disk; -1: none
 	saves   atomic.Int64
 	loads   atomic.Int64
@@ -492,6 +493,35 @@ func (ix *Index) saveKeywordLater() {
 	})
 }
 
+// kwCodesShare: embedding that went idle saves the keyword index for the
+// codes it attached when they are at least 1/kwCodesShare of the products
+// (saveKeywordForCodes).
+const kwCodesShare = 20
+
+// saveKeywordForCodes saves the keyword index in the background when
+// embedding went idle after attaching vectors to at least a twentieth of
+// the products since the last save (a first start's embedding of the
+// catalogue). Not for a product changed now and then: a save analyses the
+// whole catalogue again (minutes at 1M), for one code a restart would
+// read from the vector store; Close saves it, or the next save that many
+// new vectors call for. Close waits for it.
+func (ix *Index) saveKeywordForCodes() {
+	if ix.semDir == "" {
+		return
+	}
+	ix.kw.wg.Go(func() {
+		ix.mu.RLock()
+		live := int64(ix.nLive)
+		ix.mu.RUnlock()
+		if ix.kw.coded.Load()*kwCodesShare < live {
+			return
+		}
+		if err := ix.SaveKeyword(); err != nil {
+			ix.log.Error("search: keyword index not saved; the next start analyses the catalogue", "err", err)
+		}
+	})
+}
+
 // saveChunk is the products analysed and written at a time by a save.
 const saveChunk = 4096
 
@@ -510,6 +540,7 @@ func (ix *Index) SaveKeyword() error {
 		return nil
 	}
 	start := time.Now()
+	ix.kw.coded.Store(0) // the codes attached from now on are the next save's
 	ix.mu.RLock()
 	ids := make([]string, 0, ix.nLive)
 	for id := range ix.byID {

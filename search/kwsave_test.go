@@ -343,3 +343,39 @@ func TestKeywordIndexIgnored(t *testing.T) {
 		kwSame(t, "another vector space", ix, kwOpen(t, cat, "", DefaultConfig(), other))
 	})
 }
+
+// A product changed at run time, whose new vector is embedded in the
+// background, does not make the index write the whole keyword file
+// again when embedding goes idle: a save analyses every product of the
+// catalogue once more (minutes at 1M), and a shop changing a product
+// every few minutes would keep the server doing it. The change reaches
+// the file at Close, or with the next save that enough new vectors call
+// for; a start analyses the few products the file does not hold current.
+func TestKeywordIndexNotRewrittenForEachEmbeddedChange(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cat := kwCatalogue{}
+	for i := range 400 {
+		cat[kwItem(i, "").ID] = kwItem(i, "")
+	}
+	ix := kwOpen(t, cat, dir, DefaultConfig(), Options{Embedder: newClusterEmbedder(16, 6)})
+	before, _, _, _ := ix.KeywordIndexStats()
+	for i := range 3 {
+		if err := ix.Upsert(ctx, kwItem(i, fmt.Sprintf("changed%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.WaitVectors(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ix.kw.wg.Wait()
+	}
+	if after, _, _, _ := ix.KeywordIndexStats(); after != before {
+		t.Fatalf("%d saves of the whole keyword index for 3 products changed one by one", after-before)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _, _, _ := ix.KeywordIndexStats(); after != before+1 {
+		t.Fatalf("Close wrote the changed index %d times, want once", after-before)
+	}
+}

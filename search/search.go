@@ -187,11 +187,20 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 
+	need := req.Offset + req.N
+	// the semantic side's stored vectors are read before the lock is
+	// taken, with the search's context (semrerank.go)
+	var pre *semPrefetch
+	if len(qvec) > 0 && (mode == ModeSemantic || mode == ModeHybrid || mode == ModeLTR) {
+		pre = ix.prefetchSemantic(ctx, qvec, p, &req, max(need, fusion.Depth))
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	c := ix.compile(p)
 	f := ix.compileFilter(&req, &c)
-	need := req.Offset + req.N
 	var ranked []scored
 	var matched *roaring.Bitmap
 	total := 0
@@ -203,10 +212,10 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	case mode == ModeKeyword:
 		ranked, matched, total = ix.keyword(&c, &f, req.Sort, need, req.Boost, len(req.Facets) > 0)
 	case mode == ModeLTR:
-		l := ix.ltrCandidates(&c, &f, &req, qvec, &rs, need, len(req.Facets) > 0 || len(qvec) > 0)
+		l := ix.ltrCandidates(&c, &f, &req, qvec, &rs, need, len(req.Facets) > 0 || len(qvec) > 0, pre)
 		ranked, matched, total = rerank(&l, rs.ranker, ix.cfg.BoostWeight), l.matched, l.total
 	case mode == ModeSemantic:
-		ranked = ix.semantic(qvec, &f, max(need, fusion.Depth))
+		ranked = ix.semantic(qvec, &f, max(need, fusion.Depth), pre)
 		matched = roaring.New()
 		for _, s := range ranked {
 			matched.Add(s.doc)
@@ -218,7 +227,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		if len(kw) > depth {
 			kw = kw[:depth]
 		}
-		sem := ix.semantic(qvec, &f, depth)
+		sem := ix.semantic(qvec, &f, depth, pre)
 		ranked = fuseWith(kw, sem, ix.simFunc(qvec), fusion)
 		matched = kwSet
 		for _, s := range sem {
@@ -548,8 +557,11 @@ func (ix *Index) sortBy(s []scored, order Sort) {
 // built (semindex.go), else by exact scan of the int8 vectors (of the
 // float32 ones with Options.Float32Vectors, which never builds lists). The
 // filters apply inside the scan, so a filtered search still returns k docs
-// when k pass.
-func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
+// when k pass. With a vector store, the int8 best are re-scored with the
+// stored float32 vectors pre read before the lock was taken (nil: they
+// are not; semrerank.go), and pre's int8 best are used when the index
+// did not change since. Caller holds the read lock.
+func (ix *Index) semantic(q []float32, f *filter, k int, pre *semPrefetch) []scored {
 	if len(q) == 0 || k <= 0 {
 		return nil
 	}
@@ -558,7 +570,13 @@ func (ix *Index) semantic(q []float32, f *filter, k int) []scored {
 	if ix.vstore == nil || ix.floatVecs {
 		return ix.semanticCodes(q, f, k)
 	}
-	s := ix.rerankSemantic(q, ix.semanticCodes(q, f, max(k, SemanticRerank)))
+	var s []scored
+	if pre != nil && pre.k == k && pre.changes == ix.kw.changes.Load() {
+		s, pre.codes = pre.codes, nil // found before, and nothing changed since
+	} else {
+		s = ix.semanticCodes(q, f, max(k, SemanticRerank))
+	}
+	s = ix.rerankSemantic(q, s, pre)
 	return s[:min(k, len(s))]
 }
 

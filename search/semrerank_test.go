@@ -11,6 +11,7 @@ import (
 	"github.com/aisle-dev/aisle/ann"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/embed"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -107,7 +108,7 @@ func TestSemanticRerankFromStoredVectors(t *testing.T) {
 		ix.mu.RLock()
 		defer ix.mu.RUnlock()
 		var ids []string
-		for _, s := range ix.semantic(q, &filter{}, 10) {
+		for _, s := range ix.semantic(q, &filter{}, 10, ix.prefetchSemantic(context.Background(), q, parsedQuery{}, &Request{}, 10)) {
 			ids = append(ids, ix.docs[s.doc].item.ID)
 		}
 		return ids
@@ -170,10 +171,69 @@ func BenchmarkSemanticRerank(b *testing.B) {
 			}
 			ix.mu.Unlock()
 			for i := 0; i < b.N; i++ {
+				q := qs[i%len(qs)]
+				pre := ix.prefetchSemantic(ctx, q, parsedQuery{}, &Request{}, 10)
 				ix.mu.RLock()
-				ix.semantic(qs[i%len(qs)], &filter{}, 10)
+				ix.semantic(q, &filter{}, 10, pre)
 				ix.mu.RUnlock()
 			}
 		})
+	}
+}
+
+// lockProbe is a vector store that notes, at each read of vectors,
+// whether the index's lock was held and whether the read carried the
+// search's context.
+type lockProbe struct {
+	store.Vectors
+	ix            *Index
+	reads, locked int
+	ctxSeen       bool
+}
+
+type probeKey struct{}
+
+func (p *lockProbe) GetVectors(ctx context.Context, space string, ids []string) ([]store.ItemVector, error) {
+	if p.ix != nil {
+		p.reads++
+		if p.ix.mu.TryLock() {
+			p.ix.mu.Unlock()
+		} else {
+			p.locked++
+		}
+		p.ctxSeen = p.ctxSeen || ctx.Value(probeKey{}) != nil
+	}
+	return p.Vectors.GetVectors(ctx, space, ids)
+}
+
+// The re-rank reads the stored vectors without holding the index's lock
+// (on PostgreSQL a read is a round trip: Upserts, Deletes and, behind a
+// waiting writer, every search would queue behind it) and with the
+// search's context (a search given up on stops waiting for the store).
+func TestSemanticRerankReadsTheStoreOutsideTheLock(t *testing.T) {
+	ctx := context.Background()
+	emb := nearTieEmbedder{dim: 32}
+	var items []catalog.Item
+	for i := 0; i < 120; i++ {
+		items = append(items, catalog.Item{ID: fmt.Sprintf("p%03d", i), Title: fmt.Sprintf("thing number %d", i), Available: true})
+	}
+	st := openStore(t)
+	if err := st.PutItems(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	probe := &lockProbe{Vectors: st}
+	ix := storedIndex(t, emb, probe, items)
+	probe.ix = ix
+	sctx := context.WithValue(ctx, probeKey{}, true)
+	for _, mode := range []Mode{ModeSemantic, ModeHybrid} {
+		if _, err := ix.Search(sctx, Request{Query: "thing", Mode: mode, N: 5}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ix.Candidates(sctx, Request{Query: "thing", N: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if probe.reads < 3 || probe.locked != 0 || !probe.ctxSeen {
+		t.Fatalf("%d reads of stored vectors, %d under the index's lock, the search's context seen: %v", probe.reads, probe.locked, probe.ctxSeen)
 	}
 }

@@ -255,8 +255,9 @@ func (ix *Index) embedWorker() {
 				}
 				if v.done > 0 && v.ctx.Err() == nil {
 					// the vectors are in: the saved keyword index gets
-					// their codes (before idle, so WaitVectors covers it)
-					ix.saveKeywordLater()
+					// their codes when they are many (before idle, so
+					// WaitVectors covers it)
+					ix.saveKeywordForCodes()
 				}
 				v.failed = 0
 				close(v.idle)
@@ -422,16 +423,19 @@ func (ix *Index) embedBatch(batch []vecJob) error {
 		}
 	}
 	ix.mu.Lock()
+	coded := int64(0)
 	for i := range out {
 		if d, ok := ix.byID[out[i].ItemID]; ok && ix.docs[d].vhash == out[i].TextHash {
 			had := ix.docs[d].vec.Len() > 0
 			ix.setVec(&ix.docs[d], out[i].Vec)
+			coded++
 			if !had {
 				ix.vecAttached(d)
 			}
 		}
 	}
 	ix.kw.changes.Add(1)
+	ix.kw.coded.Add(coded)
 	ix.mu.Unlock()
 	return serr
 }
