@@ -162,7 +162,13 @@ func (s *Service) rebuildRelatedWithout(removed []events.Event) int {
 	}
 	fence := make(chan struct{})
 	s.rel.fence = fence
-	s.rel.bg.Go(func() { s.rebuildBehindFence(fence) })
+	if !s.goBg(func() { s.rebuildBehindFence(fence) }) {
+		// stopping: drop the relations (the next start rebuilds them from
+		// the log, which no longer holds the user) and lift the fence
+		s.rel.cur.Store(nil)
+		s.rel.fence = nil
+		close(fence)
+	}
 	return 1
 }
 

@@ -39,9 +39,24 @@ type relatedCache struct {
 	// bg holds the relations' background work (learning, catalogue
 	// carry-over, rebuilds after a forget); stopBg cancels bgCtx, which
 	// that work runs under, at shutdown (see Service.Stop).
-	bg     sync.WaitGroup
-	bgCtx  context.Context
-	stopBg context.CancelFunc
+	bg      sync.WaitGroup
+	bgCtx   context.Context
+	stopBg  context.CancelFunc
+	bgMu    sync.Mutex // orders goBg's Add before Stop's Wait
+	stopped bool       // Stop was called: no new background work
+}
+
+// goBg runs f in the background unless the service is stopping (then it
+// reports false and f does not run): a WaitGroup must not gain work while
+// Stop waits on it.
+func (s *Service) goBg(f func()) bool {
+	s.rel.bgMu.Lock()
+	defer s.rel.bgMu.Unlock()
+	if s.rel.stopped {
+		return false
+	}
+	s.rel.bg.Go(f)
+	return true
 }
 
 type relatedState struct {
@@ -88,12 +103,14 @@ func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Ind
 			return nil, err
 		}
 	case st.catVer != ver && s.rel.mu.TryLock():
-		s.rel.bg.Go(func() {
+		if !s.goBg(func() {
 			defer s.rel.mu.Unlock()
 			if _, _, err := s.updateRelated(s.rel.bgCtx); err != nil && s.rel.bgCtx.Err() == nil {
 				s.log.Warn("item relations: update after a catalogue change failed", "err", err)
 			}
-		})
+		}) {
+			s.rel.mu.Unlock() // stopping: the relations in use answer
+		}
 	}
 	n := s.ledgerEvents()
 	stale := !st.learnt ||
@@ -101,7 +118,9 @@ func (s *Service) relatedIndex(ctx context.Context, anchor string) (*related.Ind
 	last := s.rel.lastStart.Load()
 	if stale && (last == 0 || time.Since(time.Unix(0, last)) >= relatedMinAge) && s.rel.running.CompareAndSwap(false, true) {
 		s.rel.lastStart.Store(time.Now().UnixNano())
-		s.rel.bg.Go(func() { s.learnRelated(st, first) })
+		if !s.goBg(func() { s.learnRelated(st, first) }) {
+			s.rel.running.Store(false)
+		}
 	}
 	return st.ix, nil
 }

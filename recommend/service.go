@@ -243,6 +243,9 @@ func New(st store.Store, cfg Config, log *slog.Logger) *Service {
 // to end. Requests answered after Stop build what they need in the
 // foreground; CloseSnapshots stops the service first.
 func (s *Service) Stop() {
+	s.rel.bgMu.Lock()
+	s.rel.stopped = true
+	s.rel.bgMu.Unlock()
 	s.rel.stopBg()
 	s.rel.bg.Wait()
 	s.snap.wg.Wait()
