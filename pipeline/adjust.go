@@ -14,6 +14,12 @@ import (
 // pass over the validation users, never a fit).
 const maxAdjustCombos = 64
 
+// adjustMinSE is how many standard errors of the per-user paired
+// difference a query-time setting's NDCG@10 gain over the fitted settings
+// must exceed (as a blend's over its partner, blendMinSE): a gain a new
+// draw of the hold-out could reverse does not change what is served.
+const adjustMinSE = 2
+
 // adjustments are the query-time settings (model.Adjustable) validation
 // tries on a fitted model: every combination of the offered values of
 // the settings the spec does not fix, except the fitted one.

@@ -256,13 +256,21 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 			// the model reads the order of the history, not its weights
 			bases, grid = []Weighting{{}}, recencyGrid[:1]
 		}
-		var adj adjustments // from the first fit
+		var adj adjustments        // from the first fit
+		var adjGain, adjSE float64 // the chosen settings' gain over the fitted ones
+		// the best settings that gained within the noise
+		var noisy model.Params
+		var bestNoise, noiseSE float64
 		for k, base := range bases {
 			// every recent-event adjustment, on every hold-out: met[g][h];
 			// every query-time setting (without a recent-event
 			// adjustment: both favour the newest items): adjMet[c][h]
 			met := make([][]map[string]float64, len(grid))
 			var adjMet [][]map[string]float64
+			// NDCG@10 per sampled user (all hold-outs in turn) without a
+			// boost, and with each query-time setting
+			var plainUsers []float64
+			adjUsers := make([][]float64, len(adj.combos))
 			for h, sp := range splits {
 				if k > 0 || h > 0 {
 					if m, err = newModel(); err != nil {
@@ -277,17 +285,24 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 				}
 				if adjMet == nil {
 					adjMet = make([][]map[string]float64, len(adj.combos))
+					adjUsers = make([][]float64, len(adj.combos))
 				}
 				for g, rg := range grid {
 					w := base
 					w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
-					met[g] = append(met[g], sp.Evaluate(m, 10, w))
+					mt, users := sp.evaluateUsers(m, w)
+					met[g] = append(met[g], mt)
+					if g == 0 {
+						plainUsers = append(plainUsers, users...)
+					}
 				}
 				for c, p := range adj.combos {
 					if err := adjust(m, p); err != nil {
 						return fail(err)
 					}
-					adjMet[c] = append(adjMet[c], sp.Evaluate(m, 10, base))
+					mt, users := sp.evaluateUsers(m, base)
+					adjMet[c] = append(adjMet[c], mt)
+					adjUsers[c] = append(adjUsers[c], users...)
 				}
 				if len(adj.combos) > 0 {
 					if err := adjust(m, adj.fitted); err != nil { // back to the fitted settings
@@ -306,13 +321,25 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 			}
 			for c, p := range adj.combos {
 				// a setting that changes the fitted scoring must not
-				// cost the random half either (it may favour the newest)
+				// cost the random half either (it may favour the newest),
+				// and must gain over the fitted settings beyond the noise
+				// of the hold-out: defaults are not changed on a draw
 				mean := meanMetrics(adjMet[c])
+				gain, se := pairedChange(adjUsers[c], plainUsers)
 				log.Debug("query-time settings tried", "model", spec.Name, "settings", p, "NDCG@10", mean["NDCG@10"],
-					"random", mean["NDCG@10:random"], "newest", mean["NDCG@10:newest"], "fitted random", plain["NDCG@10:random"])
-				if preferWeighting(mean, res.Metrics, plain, 1) {
-					bestModel, wt, res.Metrics, adjusted = m, base, mean, p
+					"random", mean["NDCG@10:random"], "newest", mean["NDCG@10:newest"], "fitted random", plain["NDCG@10:random"],
+					"gain", gain, "se", se)
+				if !preferWeighting(mean, res.Metrics, plain, 1) {
+					continue
 				}
+				if gain <= adjustMinSE*se {
+					if gain > bestNoise {
+						bestNoise, noiseSE, noisy = gain, se, p
+					}
+					continue
+				}
+				bestModel, wt, res.Metrics, adjusted = m, base, mean, p
+				adjGain, adjSE = gain, se
 			}
 		}
 		if len(splits) > 1 {
@@ -324,10 +351,10 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 				return fail(err)
 			}
 			log.Info("query-time settings chosen on validation", "model", spec.Name, "settings", adjusted,
-				"fitted", adj.fitted, "NDCG@10", res.Metrics["NDCG@10"], "tried", len(adj.combos))
+				"fitted", adj.fitted, "NDCG@10", res.Metrics["NDCG@10"], "gain", adjGain, "se", adjSE, "tried", len(adj.combos))
 		} else if len(adj.combos) > 0 {
-			log.Info("query-time settings: the fitted ones won on validation", "model", spec.Name,
-				"settings", adj.fitted, "tried", len(adj.combos))
+			log.Info("query-time settings: the fitted ones stay", "model", spec.Name, "settings", adj.fitted,
+				"tried", len(adj.combos), "best within the noise", noisy, "gain", bestNoise, "se", noiseSE)
 		}
 	}
 	if !validated || !opts.SkipRefit {
