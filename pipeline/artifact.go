@@ -63,6 +63,11 @@ type Header struct {
 	// Weighting is how the model was fitted and how serving weighs a
 	// user's history when querying it.
 	Weighting Weighting `json:"weighting"`
+	// Adjusted are the query-time settings (model.Adjustable) validation
+	// chose; reading the artefact sets them on the model again, so a
+	// restart serves what was chosen even if the model's own bytes did not
+	// keep them.
+	Adjusted model.Params `json:"adjusted,omitempty"`
 }
 
 // Artifact is a trained model with its id mapping.
@@ -143,6 +148,9 @@ func ReadArtifact(r io.Reader) (*Artifact, error) {
 	if err := m.Load(mr); err != nil {
 		return nil, fmt.Errorf("load %s: %w", a.Header.Model, err)
 	}
+	if err := a.readjust(m); err != nil {
+		return nil, err
+	}
 	a.Model = m
 	return &a, nil
 }
@@ -174,6 +182,9 @@ func DecodeArtifact(blob []byte) (*Artifact, error) {
 	if err := m.Load(mr); err != nil {
 		return nil, fmt.Errorf("load %s: %w", a.Header.Model, err)
 	}
+	if err := a.readjust(m); err != nil {
+		return nil, err
+	}
 	a.Model = m
 	return &a, nil
 }
@@ -187,4 +198,15 @@ func readHeader(r io.Reader, n uint32) ([]byte, error) {
 		return nil, errors.New("truncated model artefact header")
 	}
 	return h, nil
+}
+
+// readjust sets the header's query-time settings on the loaded model.
+func (h *Header) readjust(m model.Model) error {
+	if len(h.Adjusted) == 0 {
+		return nil
+	}
+	if err := adjust(m, h.Adjusted); err != nil {
+		return fmt.Errorf("load %s: %w", h.Model, err)
+	}
+	return nil
 }

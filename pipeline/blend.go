@@ -19,6 +19,9 @@ import (
 type Partner struct {
 	Spec      Spec
 	Weighting Weighting
+	// Adjusted are the partner's query-time settings its validation chose
+	// (model.Adjustable), set again on every fit of it.
+	Adjusted model.Params
 }
 
 // BestPartner returns the partner a background sequence model blends with
@@ -39,7 +42,7 @@ func BestPartner(specs []Spec, results []Result) *Partner {
 	if best == nil {
 		return nil
 	}
-	p := &Partner{Spec: Spec{Name: best.Model}, Weighting: best.Weighting}
+	p := &Partner{Spec: Spec{Name: best.Model}, Weighting: best.Weighting, Adjusted: best.Adjusted}
 	for _, s := range specs {
 		if s.Name == best.Model {
 			p.Spec.Params = s.Params
@@ -109,6 +112,11 @@ func trainBlend(ctx context.Context, models store.Models, data *Data, opts Optio
 		}
 		if err := m.Fit(ctx, p.Weighting.apply(ds), nil); err != nil {
 			return nil, fmt.Errorf("fit the partner %s: %w", pspec.Name, err)
+		}
+		if len(p.Adjusted) > 0 {
+			if err := adjust(m, p.Adjusted); err != nil {
+				return nil, fmt.Errorf("the partner %s: %w", pspec.Name, err)
+			}
 		}
 		return m, nil
 	}

@@ -82,7 +82,11 @@ type Result struct {
 	// Weighting is how the interaction weights and the query history were
 	// weighed, chosen on validation.
 	Weighting Weighting `json:"weighting"`
-	Error     string    `json:"error,omitempty"`
+	// Adjusted are the query-time settings of a model.Adjustable chosen
+	// on the same validation (absent when the fitted defaults won or the
+	// model has none).
+	Adjusted model.Params `json:"adjusted,omitempty"`
+	Error    string       `json:"error,omitempty"`
 	// Phase is "background" for a model trained after the fast ones and
 	// "tune" for a hyper-parameter search; empty for the fast models.
 	Phase string `json:"phase,omitempty"`
@@ -178,6 +182,10 @@ func (s Spec) Check(data *Data) (bool, string) {
 
 func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Split, spec Spec, opts Options) Result {
 	res := Result{Model: spec.Name}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	req := DefaultRequirements(spec.Name)
 	if spec.Requirements != nil {
 		req = *spec.Requirements
@@ -234,10 +242,13 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 		return fail(err)
 	}
 	// Measure on the held-out split (implicit models only) with each base
-	// weighting and recent-event adjustment worth trying, keep the best by
-	// NDCG@10, then fit again on all the data unless told not to.
+	// weighting and recent-event adjustment worth trying, and, for a
+	// model.Adjustable, each of its query-time settings (scored on the
+	// same fit, no refit); keep the best by NDCG@10, then fit again on all
+	// the data unless told not to.
 	validated := len(splits) > 0 && req.NeedsRatings == 0
 	var wt Weighting
+	var adjusted model.Params
 	if validated {
 		var bestModel model.Model
 		bases, grid := weightings(ds), recencyGrid
@@ -245,9 +256,21 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 			// the model reads the order of the history, not its weights
 			bases, grid = []Weighting{{}}, recencyGrid[:1]
 		}
+		var adj adjustments        // from the first fit
+		var adjGain, adjSE float64 // the chosen settings' gain over the fitted ones
+		// the best settings that gained within the noise
+		var noisy model.Params
+		var bestNoise, noiseSE float64
 		for k, base := range bases {
-			// every recent-event adjustment, on every hold-out: met[g][h]
+			// every recent-event adjustment, on every hold-out: met[g][h];
+			// every query-time setting (without a recent-event
+			// adjustment: both favour the newest items): adjMet[c][h]
 			met := make([][]map[string]float64, len(grid))
+			var adjMet [][]map[string]float64
+			// NDCG@10 per sampled user (all hold-outs in turn) without a
+			// boost, and with each query-time setting
+			var plainUsers []float64
+			adjUsers := make([][]float64, len(adj.combos))
 			for h, sp := range splits {
 				if k > 0 || h > 0 {
 					if m, err = newModel(); err != nil {
@@ -257,10 +280,34 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 				if err := m.Fit(ctx, base.apply(sp.Train), progress("validate")); err != nil {
 					return fail(fmt.Errorf("fit on the validation split: %w", err))
 				}
+				if k == 0 && h == 0 && !orderOnly(spec.Name) {
+					adj = adjustmentsOf(m, spec.Params)
+				}
+				if adjMet == nil {
+					adjMet = make([][]map[string]float64, len(adj.combos))
+					adjUsers = make([][]float64, len(adj.combos))
+				}
 				for g, rg := range grid {
 					w := base
 					w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
-					met[g] = append(met[g], sp.Evaluate(m, 10, w))
+					mt, users := sp.evaluateUsers(m, w)
+					met[g] = append(met[g], mt)
+					if g == 0 {
+						plainUsers = append(plainUsers, users...)
+					}
+				}
+				for c, p := range adj.combos {
+					if err := adjust(m, p); err != nil {
+						return fail(err)
+					}
+					mt, users := sp.evaluateUsers(m, base)
+					adjMet[c] = append(adjMet[c], mt)
+					adjUsers[c] = append(adjUsers[c], users...)
+				}
+				if len(adj.combos) > 0 {
+					if err := adjust(m, adj.fitted); err != nil { // back to the fitted settings
+						return fail(err)
+					}
 				}
 			}
 			plain := meanMetrics(met[0]) // this base weighting without a boost
@@ -269,14 +316,46 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 				w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
 				mean := meanMetrics(met[g])
 				if res.Metrics == nil || preferWeighting(mean, res.Metrics, plain, w.RecentBoost) {
-					bestModel, wt, res.Metrics = m, w, mean
+					bestModel, wt, res.Metrics, adjusted = m, w, mean, nil
 				}
+			}
+			for c, p := range adj.combos {
+				// a setting that changes the fitted scoring must not
+				// cost the random half either (it may favour the newest),
+				// and must gain over the fitted settings beyond the noise
+				// of the hold-out: defaults are not changed on a draw
+				mean := meanMetrics(adjMet[c])
+				gain, se := pairedChange(adjUsers[c], plainUsers)
+				log.Debug("query-time settings tried", "model", spec.Name, "settings", p, "NDCG@10", mean["NDCG@10"],
+					"random", mean["NDCG@10:random"], "newest", mean["NDCG@10:newest"], "fitted random", plain["NDCG@10:random"],
+					"gain", gain, "se", se)
+				if !preferWeighting(mean, res.Metrics, plain, 1) {
+					continue
+				}
+				if gain <= adjustMinSE*se {
+					if gain > bestNoise {
+						bestNoise, noiseSE, noisy = gain, se, p
+					}
+					continue
+				}
+				bestModel, wt, res.Metrics, adjusted = m, base, mean, p
+				adjGain, adjSE = gain, se
 			}
 		}
 		if len(splits) > 1 {
 			res.Metrics["holdouts"] = float64(len(splits))
 		}
 		m = bestModel
+		if adjusted != nil {
+			if err := adjust(m, adjusted); err != nil { // the stored model when SkipRefit
+				return fail(err)
+			}
+			log.Info("query-time settings chosen on validation", "model", spec.Name, "settings", adjusted,
+				"fitted", adj.fitted, "NDCG@10", res.Metrics["NDCG@10"], "gain", adjGain, "se", adjSE, "tried", len(adj.combos))
+		} else if len(adj.combos) > 0 {
+			log.Info("query-time settings: the fitted ones stay", "model", spec.Name, "settings", adj.fitted,
+				"tried", len(adj.combos), "best within the noise", noisy, "gain", bestNoise, "se", noiseSE)
+		}
 	}
 	if !validated || !opts.SkipRefit {
 		if validated {
@@ -287,16 +366,21 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 		if err := m.Fit(ctx, wt.apply(ds), progress("train")); err != nil {
 			return fail(fmt.Errorf("fit: %w", err))
 		}
+		if adjusted != nil {
+			if err := adjust(m, adjusted); err != nil {
+				return fail(err)
+			}
+		}
 	}
-	res.Weighting = wt
+	res.Weighting, res.Adjusted = wt, adjusted
 	res.TrainSeconds = time.Since(start).Seconds()
-	art := &Artifact{Header: Header{Model: spec.Name, Params: spec.Params, ItemIDs: ds.ItemIDs, UserIDs: ds.UserIDs, Weighting: wt}, Model: m}
+	art := &Artifact{Header: Header{Model: spec.Name, Params: spec.Params, ItemIDs: ds.ItemIDs, UserIDs: ds.UserIDs, Weighting: wt, Adjusted: adjusted}, Model: m}
 	blob, err := art.Bytes()
 	if err != nil {
 		return fail(err)
 	}
 	meta := store.ModelMeta{
-		Name: spec.Name, Params: spec.Params, Metrics: res.Metrics,
+		Name: spec.Name, Params: spec.Params, Adjusted: adjusted, Metrics: res.Metrics,
 		Users: ds.NumUsers(), Items: ds.NumItems(), Events: ds.NumInteractions(),
 		TrainSecs: res.TrainSeconds, Status: store.StatusCandidate, LossCurve: curve, DataAt: data.ReadAt,
 	}

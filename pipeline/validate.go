@@ -277,6 +277,13 @@ func (sp *Split) Evaluate(m model.Model, k int, w Weighting) map[string]float64 
 	return met[0]
 }
 
+// evaluateUsers is Evaluate at cut-off 10 that also returns each sampled
+// user's NDCG@10 (in Users order).
+func (sp *Split) evaluateUsers(m model.Model, w Weighting) (map[string]float64, []float64) {
+	met, users := sp.evaluate(10, w, 1, func(q model.Query, out [][]float32) { m.Score(q, out[0]) })
+	return met[0], users[0]
+}
+
 // evaluate measures variants score vectors per sampled user at once (score
 // writes one vector per variant into out, each as long as the catalogue),
 // as Evaluate measures one model, so that variants that share expensive

@@ -124,7 +124,7 @@ func (r *Retrainer) blendPartner() *pipeline.Partner {
 	if best == nil {
 		return nil
 	}
-	return &pipeline.Partner{Spec: pipeline.Spec{Name: best.meta.Name, Params: best.meta.Params}, Weighting: best.weighting}
+	return &pipeline.Partner{Spec: pipeline.Spec{Name: best.meta.Name, Params: best.meta.Params}, Weighting: best.weighting, Adjusted: best.meta.Adjusted}
 }
 
 // servingNote says what became of a promoted version.

@@ -66,9 +66,13 @@ type EventLog interface {
 
 // ModelMeta describes one stored version of a trained model.
 type ModelMeta struct {
-	Name      string             `json:"name"`
-	Version   int                `json:"version"`
-	Params    map[string]float64 `json:"params,omitempty"`
+	Name    string             `json:"name"`
+	Version int                `json:"version"`
+	Params  map[string]float64 `json:"params,omitempty"`
+	// Adjusted are the query-time settings validation chose for this
+	// version (a model.Adjustable's, e.g. itemfilter's recency and
+	// ials_weight); absent when the fitted ones won or there are none.
+	Adjusted  map[string]float64 `json:"adjusted,omitempty"`
 	Metrics   map[string]float64 `json:"metrics,omitempty"`
 	Users     int                `json:"users"`        // size of the data snapshot
 	Items     int                `json:"items"`        //

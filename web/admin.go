@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aisle-dev/aisle/engine"
@@ -17,8 +19,11 @@ import (
 type modelRow struct {
 	recommend.ModelInfo
 	Metrics []metric
-	Created string
-	CanRoll bool
+	// Adjusted are the version's query-time settings, "name value, …"
+	// (empty when the fitted ones serve).
+	Adjusted string
+	Created  string
+	CanRoll  bool
 }
 
 type metric struct {
@@ -151,6 +156,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 			mr.Metrics = append(mr.Metrics, metric{k, v})
 		}
 		slices.SortFunc(mr.Metrics, func(a, b metric) int { return cmp.Compare(a.Name, b.Name) })
+		mr.Adjusted = settingsText(m.ModelMeta.Adjusted)
 		d.Models = append(d.Models, mr)
 	}
 	d.Eval = evalTableOf(models)
@@ -174,6 +180,9 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 					if res.Phase != "" {
 						s += "; " + res.Reason
 					}
+				}
+				if a := settingsText(res.Adjusted); a != "" {
+					s += "; query-time settings " + a
 				}
 				if res.Error != "" {
 					s += " (" + res.Error + ")"
@@ -238,4 +247,13 @@ func (u *UI) rollback(w http.ResponseWriter, r *http.Request) {
 		u.log.Info("rolled back from the dashboard", "model", name)
 		http.Redirect(w, r, "/admin?msg=rolledback&model="+url.QueryEscape(name), http.StatusSeeOther)
 	}
+}
+
+// settingsText writes settings by name, sorted: "ials_weight 0.3, recency 64".
+func settingsText(p map[string]float64) string {
+	parts := make([]string, 0, len(p))
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		parts = append(parts, fmt.Sprintf("%s %g", k, p[k]))
+	}
+	return strings.Join(parts, ", ")
 }

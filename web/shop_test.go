@@ -32,6 +32,7 @@ type shop struct {
 	eng *engine.Engine
 	hs  *httptest.Server
 	its []catalog.Item
+	st  *boltstore.Store
 }
 
 // newShop builds 80 office items in 4 categories and 120 shoppers who buy
@@ -103,7 +104,7 @@ func newShop(t testing.TB, opts Options) *shop {
 	srv.SetReady(true)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &shop{t: t, srv: srv, ui: ui, eng: eng, hs: hs, its: its}
+	return &shop{t: t, srv: srv, ui: ui, eng: eng, hs: hs, its: its, st: st}
 }
 
 // client is a browser-like client: it keeps cookies and does not follow

@@ -298,11 +298,12 @@ func runServedEval(ctx context.Context, opt servedOptions) (*servedReport, error
 // offlineMetrics runs `aisle eval recommend`'s code for one model and
 // returns the metrics of the named split.
 func offlineMetrics(ctx context.Context, opt servedOptions, modelName, split string, ks []int) (map[string]float64, error) {
-	// NoAdjust: the server does not choose query-time settings on the
-	// offline validation split, so the offline twin must not either.
+	// The server chooses a model.Adjustable's query-time settings on its
+	// own hold-out; the offline twin chooses them on the format's
+	// validation split (eval's default), which is the number to match.
 	// OnlySplit: the served numbers are of one split, so the other folds'
 	// fits would be thrown away.
-	ro := eval.RecommendOptions{Format: opt.Format, Path: opt.Path, Models: []string{modelName}, Ks: ks, NoAdjust: true, OnlySplit: split}
+	ro := eval.RecommendOptions{Format: opt.Format, Path: opt.Path, Models: []string{modelName}, Ks: ks, OnlySplit: split}
 	if opt.Format == "movielens-100k" {
 		ro.Folds = "official"
 	}

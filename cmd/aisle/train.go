@@ -41,8 +41,9 @@ checked against its data requirements (and trained only if it meets them),
 measured on a hold-out of a fifth of each sampled user's interactions (half
 the users their newest, half random ones), queried with the user's whole
 remaining history as the server does (NDCG@10, Recall@10, HR@10, MRR@10; the
-event weighting and recent-event boost are chosen there), fitted on all the
-data and stored as a new version. The background models (sasrec, if the data
+event weighting, the recent-event boost and a model's query-time settings,
+such as itemfilter's history bonus and iALS share, are chosen there), fitted
+on all the data and stored as a new version. The background models (sasrec, if the data
 is sequential enough: users with time-ordered histories and an order that
 predicts the next item) then train within training.background_budget and are
 measured the same way, as the server trains them after the fast ones. The
