@@ -73,6 +73,11 @@ func (s *Service) writeRelated(st *relatedState) error {
 	if s.relSnap.gen.Load() != st.gen {
 		return nil // built from a log that held what was removed since
 	}
+	if s.rel.cur.Load() != st {
+		// a newer build replaced it: its own write comes (or came) after,
+		// and an older state written last would be what a restart restores
+		return nil
+	}
 	b := binary.AppendUvarint(nil, relatedStateVersion)
 	b = binary.AppendUvarint(b, s.fingerprint())
 	b = binary.AppendUvarint(b, st.consent)

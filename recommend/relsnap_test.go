@@ -126,3 +126,35 @@ func TestRelatedSurviveRestart(t *testing.T) {
 	}
 	start("a log without events it was built from", false)
 }
+
+// A relations build replaced by a newer one before its snapshot was
+// written is not written: snapshot writes run in the background, and an
+// older state written last would be what a restart restores (the start's
+// warm-up learning, on a log read while events still arrived, finished
+// its write after the complete learning's; TestRestartAnswersFromSnapshots
+// then found other bought-together answers after a restart).
+func TestOlderRelationsAreNotWrittenOverNewer(t *testing.T) {
+	ctx := context.Background()
+	st, _, _, snapDir := snapStore(t, 2_000, 2_000, 7)
+	svc := newStopped(t, st, Config{SnapshotDir: snapDir, SnapshotEvery: -1}, nil)
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.LearnRelated(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc.relSnap.wg.Wait()
+	cur := svc.rel.cur.Load()
+	older := *cur
+	older.events = cur.events - 1
+	written := svc.relSnap.written.Load()
+	if err := svc.writeRelated(&older); err != nil {
+		t.Fatal(err)
+	}
+	if svc.relSnap.written.Load() != written {
+		t.Fatal("a state that is no longer the current one was written over the current one's snapshot")
+	}
+	if err := svc.writeRelated(cur); err != nil || svc.relSnap.written.Load() != written+1 {
+		t.Fatalf("the current state was not written: %v", err)
+	}
+}
