@@ -241,8 +241,10 @@ func (s *Service) learnRelated(prev *relatedState, log *related.Log) {
 	}
 	s.rel.mu.Lock()
 	defer s.rel.mu.Unlock()
-	if cur := s.rel.cur.Load(); cur != nil && cur != prev && cur.built.After(start) {
-		return // a newer build won
+	if cur := s.rel.cur.Load(); cur != nil && cur != prev && (cur.built.After(start) || cur.events > n) {
+		// a newer build won, or one (LearnRelated, a rebuild) that read
+		// more of the log than this learning did, from a stale state
+		return
 	}
 	st := read.state(ix, ver, n, true)
 	s.rel.cur.Store(st)

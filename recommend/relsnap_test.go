@@ -158,3 +158,31 @@ func TestOlderRelationsAreNotWrittenOverNewer(t *testing.T) {
 		t.Fatalf("the current state was not written: %v", err)
 	}
 }
+
+// A background learning that started from a stale state (the start's
+// warm-up build, on a log read while events still arrived) does not
+// replace relations learnt since from more of the log (LearnRelated),
+// even when it ends later.
+func TestStaleLearningDoesNotReplaceAFullerOne(t *testing.T) {
+	ctx := context.Background()
+	st, _, _, snapDir := snapStore(t, 2_000, 2_000, 8)
+	svc := newStopped(t, st, Config{SnapshotDir: snapDir, SnapshotEvery: -1}, nil)
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.LearnRelated(ctx); err != nil {
+		t.Fatal(err)
+	}
+	full := svc.rel.cur.Load()
+	stale := *full
+	stale.events, stale.learnt = full.events/2, false
+	log, _, err := svc.relatedLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.rel.running.Store(true)
+	svc.learnRelated(&stale, log)
+	if svc.rel.cur.Load() != full {
+		t.Fatal("a learning from a stale state replaced relations learnt from more of the log")
+	}
+}
