@@ -6,13 +6,11 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/search"
@@ -179,57 +177,18 @@ func TestPersonaliseFillsRecentOnlyWhenUsed(t *testing.T) {
 // search log's queue (TestForgetEverywhereE2E found 22 of 23 events and a
 // user record answering 200 after the DELETE when the search landed late).
 func TestSearchLoggedBeforeDeleteDoesNotBringTheUserBack(t *testing.T) {
-	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	items := []catalog.Item{{ID: "p1", Title: "blue gel pen", Available: true}}
-	if err := eng.AddItems(ctx, items); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Options{Engine: eng, AdminKey: "admin-k", Secret: []byte("0123456789abcdef0123456789abcdef")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	if err := ix.Upsert(ctx, items...); err != nil {
-		t.Fatal(err)
-	}
-	stop := srv.AddSearchRoutes(ix, search.NewClicks(), nil, search.ModeKeyword)
-	srv.SetReady(true)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	admin := hdr{"X-API-Key": "admin-k"}
+	r := newSuggestRig(t, t.TempDir(), search.DefaultConfig())
 	for i := range 5 {
 		u := fmt.Sprintf("u%d", i)
-		if resp := get(t, ts.URL+"/api/search?q=pen&user_id="+u, admin); resp.StatusCode != http.StatusOK {
-			t.Fatalf("search: %d", resp.StatusCode)
-		}
-		req, _ := http.NewRequest("DELETE", ts.URL+"/api/users/"+u, nil)
-		req.Header.Set("X-API-Key", "admin-k")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("delete %s: %d", u, resp.StatusCode)
+		r.search("pen", "&user_id="+u, "admin-k", "192.0.2.1:1")
+		if code, body := r.do("DELETE", "/api/users/"+u, "admin-k", "192.0.2.1:1"); code != http.StatusOK {
+			t.Fatalf("delete %s: %d %v", u, code, body)
 		}
 	}
-	stop() // writes whatever is still queued
+	r.srv.search.log.close() // writes whatever is still queued
 	for i := range 5 {
 		u := fmt.Sprintf("u%d", i)
-		if evs, err := eng.UserEvents(ctx, u, 10); err != nil || len(evs) != 0 {
+		if evs, err := r.eng.UserEvents(context.Background(), u, 10); err != nil || len(evs) != 0 {
 			t.Errorf("%s's search was written after the deletion: %+v, %v", u, evs, err)
 		}
 	}
