@@ -39,14 +39,28 @@ func (r *Retrainer) startBackground(ctx context.Context, data *pipeline.Data) bo
 	if !r.backgroundEnabled() || !r.bgMu.TryLock() {
 		return false
 	}
-	r.bgWG.Add(1)
-	go func() {
-		defer r.bgWG.Done()
+	if !r.bgGo(ctx, func() {
 		defer r.bgMu.Unlock()
 		if _, err := r.trainBackground(ctx, data); err != nil && ctx.Err() == nil {
 			r.svc.log.Error("background training failed", "error", err)
 		}
-	}()
+	}) {
+		r.bgMu.Unlock()
+		return false
+	}
+	return true
+}
+
+// bgGo runs f in a background goroutine Run's end waits for, unless ctx
+// has ended (then it reports false): after Run's context ended its Wait
+// may be running, and a WaitGroup must not gain work then.
+func (r *Retrainer) bgGo(ctx context.Context, f func()) bool {
+	r.bgAdd.Lock()
+	defer r.bgAdd.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	r.bgWG.Go(f)
 	return true
 }
 
@@ -292,12 +306,9 @@ func (r *Retrainer) startTuning(ctx context.Context) bool {
 	if r.BackgroundBusy() {
 		return false
 	}
-	r.bgWG.Add(1)
-	go func() {
-		defer r.bgWG.Done()
+	return r.bgGo(ctx, func() {
 		if _, err := r.RunTuning(ctx); err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
 			r.svc.log.Error("hyper-parameter search failed", "error", err)
 		}
-	}()
-	return true
+	})
 }

@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,5 +202,37 @@ func TestRunTuning(t *testing.T) {
 	}
 	if tr.Tuning.Improved && (metas[1].Note != pipeline.TunedNote && metas[1].Status != StatusRejected) {
 		t.Fatalf("tuned version %+v", metas[1])
+	}
+}
+
+// Background work asked for while Run ends (a retrain request finishing
+// its first phase as the lease or the server stops) is not started once
+// Run's context ended: Run's last Wait must not race with an Add (the race
+// detector caught it in TestCloseJoinsBackgroundWork), and what started
+// before is waited for.
+func TestBackgroundNotStartedAfterRunEnds(t *testing.T) {
+	st, _ := fixture(t)
+	svc := New(st, Config{}, nil)
+	if err := svc.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	opts := pipeline.Options{Preprocess: pipeline.DefaultPreprocess(),
+		Background: pipeline.Background{Budget: time.Minute, Models: []pipeline.Spec{{Name: "itemknn"}}}}
+	for range 20 {
+		r := svc.NewRetrainer(0, 0, opts)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { r.Run(ctx); close(done) }()
+		var starts sync.WaitGroup
+		for range 4 {
+			starts.Go(func() { r.startBackground(r.Context(), nil) })
+		}
+		cancel()
+		<-done
+		starts.Wait()
+		if r.bgGo(ctx, func() { t.Error("work started after Run's context ended") }) {
+			t.Fatal("bgGo accepted work after Run's context ended")
+		}
+		r.WaitBackground()
 	}
 }

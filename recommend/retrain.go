@@ -46,7 +46,11 @@ type Retrainer struct {
 
 	bgMu sync.Mutex     // held while background training or tuning runs
 	bgWG sync.WaitGroup // background goroutines
-	bg   backgroundState
+	// bgAdd orders a start of background work (bgGo) before the Wait at
+	// the end of Run: work whose context already ended is not started, so
+	// the WaitGroup never gains work while Run's Wait runs
+	bgAdd sync.Mutex
+	bg    backgroundState
 }
 
 // NewRetrainer returns a retrainer for svc.
@@ -183,7 +187,11 @@ func (r *Retrainer) Run(ctx context.Context) {
 		// train the slower ones once, in the background
 		r.startBackground(ctx, nil)
 	}
-	defer r.bgWG.Wait() // background work stops with ctx
+	defer func() { // background work stops with ctx
+		r.bgAdd.Lock() // ctx has ended: bgGo starts nothing from here on
+		r.bgAdd.Unlock()
+		r.bgWG.Wait()
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	next := time.Now().Add(r.Every)
