@@ -3,6 +3,7 @@ package adjust
 import (
 	"context"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -157,8 +158,20 @@ func TestChooseGreedy(t *testing.T) {
 }
 
 func TestPairedChange(t *testing.T) {
-	m, se := PairedChange([]float64{1, 2, 3}, []float64{0, 1, 1})
-	if m < 1.333 || m > 1.334 || se < 0.333 || se > 0.334 {
-		t.Fatalf("mean %v se %v, want 4/3 and 1/3", m, se)
+	tests := []struct {
+		name             string
+		cand, base       []float64
+		wantMean, wantSE float64
+	}{
+		{"same", []float64{1, 0, 1}, []float64{1, 0, 1}, 0, 0},
+		{"constant gain", []float64{0.5, 0.6, 0.7}, []float64{0.4, 0.5, 0.6}, 0.1, 0},
+		{"mixed", []float64{1, 0}, []float64{0, 0}, 0.5, 0.5},
+		{"too few", []float64{1}, []float64{0}, 0, 0},
+	}
+	for _, tc := range tests {
+		m, se := PairedChange(tc.cand, tc.base)
+		if math.Abs(m-tc.wantMean) > 1e-9 || math.Abs(se-tc.wantSE) > 1e-9 {
+			t.Errorf("%s: PairedChange = %v ± %v, want %v ± %v", tc.name, m, se, tc.wantMean, tc.wantSE)
+		}
 	}
 }
