@@ -9,7 +9,7 @@ import (
 	"github.com/aisle-dev/aisle/model/adjust"
 )
 
-// adjustUsers bounds the hold-out users a model's query-time settings are
+// adjustUsers is the default bound (Options.AdjustUsers) of the hold-out users a model's query-time settings are
 // chosen on (the first hold-out's first users: a random sample, half of
 // them newest-half users): each setting costs one scoring of each, and
 // the grid is up to adjust.MaxGrid settings (docs/benchmarks.md, "One
@@ -20,18 +20,17 @@ const adjustUsers = 2000
 // wall time; the settings scored by then decide.
 const adjustBudget = 60 * time.Second
 
-// chooseAdjusted chooses the fitted m's query-time settings on a sample
-// of sp (adjust.Choose with the random-half veto: a setting may help what
+// chooseAdjusted chooses the fitted m's query-time settings on the
+// hold-out sample sp (adjust.Choose with the random-half veto: a setting may help what
 // users do next only without losing the taste their whole history
 // shows). The settings params fixes are not searched. m is left with the
 // fitted settings in force.
-func chooseAdjusted(ctx context.Context, m model.Model, params model.Params, sp *Split, w Weighting) (adjust.Offer, adjust.Choice, error) {
+func chooseAdjusted(ctx context.Context, m model.Model, params model.Params, sample *Split, w Weighting) (adjust.Offer, adjust.Choice, error) {
 	offer := adjust.OfferOf(m, params)
 	am, ok := m.(model.Adjustable)
 	if !ok || len(offer.Names) == 0 {
 		return offer, adjust.Choice{}, nil
 	}
-	sample := sp.sample(adjustUsers)
 	score := func(context.Context) (adjust.Score, error) {
 		mt, users := sample.evaluateUsers(m, w)
 		return adjust.Score{Users: users, Metrics: mt}, nil

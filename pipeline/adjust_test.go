@@ -113,7 +113,7 @@ func TestTrainChoosesQueryTimeSettingsOnValidation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		offer, choice, err := chooseAdjusted(context.Background(), m, opts.Models[0].Params, sp[0], base)
+		offer, choice, err := chooseAdjusted(context.Background(), m, opts.Models[0].Params, sp[0].sample(adjustUsers), base)
 		if err != nil {
 			t.Fatal(err)
 		}

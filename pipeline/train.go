@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,9 @@ type Options struct {
 	// to measure each model and choose its weighting (default 5000; 0 uses
 	// the default, <0 disables).
 	ValidationUsers int
+	// AdjustUsers bounds the hold-out users a model.Adjustable's
+	// query-time settings are chosen on (0: 2,000).
+	AdjustUsers int
 	// SkipRefit keeps the model fitted without the held-out interactions
 	// instead of fitting again on all data (faster, slightly staler).
 	SkipRefit bool
@@ -279,7 +283,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 					return fail(fmt.Errorf("fit on the validation split: %w", err))
 				}
 				if k == 0 && h == 0 && !orderOnly(spec.Name) {
-					if offer, choice, err = chooseAdjusted(ctx, m, spec.Params, sp, base); err != nil {
+					if offer, choice, err = chooseAdjusted(ctx, m, spec.Params, sp.sample(cmp.Or(opts.AdjustUsers, adjustUsers)), base); err != nil {
 						return fail(err)
 					}
 				}
