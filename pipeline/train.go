@@ -325,10 +325,14 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 		m = bestModel
 		if len(choice.Trials) > 0 {
 			fitted, best := choice.Trials[0], choice.Trials[choice.Best]
-			log.Info("query-time settings", "model", spec.Name, "chosen", choice.Settings, "served", adjusted,
+			msg := "query-time settings: the fitted ones stay"
+			if adjusted != nil {
+				msg = "query-time settings chosen on validation"
+			}
+			log.Info(msg, "model", spec.Name, "settings", adjusted, "chosen on the sample", choice.Settings,
 				"fitted", offer.Fitted, "best", best.Params, "gain", best.Gain, "se", best.SE,
-				"fitted NDCG@10", fitted.Score.Mean(), "tried", len(choice.Trials), "users", len(fitted.Score.Users),
-				"out of time", choice.Stopped)
+				"fitted NDCG@10", fitted.Score.Mean(), "NDCG@10", res.Metrics["NDCG@10"], "tried", len(choice.Trials),
+				"users", len(fitted.Score.Users), "out of time", choice.Stopped)
 		}
 		if adjusted != nil {
 			if err := setAdjusted(m, adjusted); err != nil { // the stored model when SkipRefit
