@@ -43,8 +43,10 @@
 // Query-time settings: a model.Adjustable (itemfilter: the history bonus
 // recency and the iALS share) is fitted once on the validation split and
 // scored there with every combination of its offered settings (a coordinate
-// descent above 64); the best (NDCG at the first cut-off, over all items when
-// the format measures that) goes into the test fits. This is on by default,
+// descent above 64) by model/adjust, the served pipeline's chooser: the best
+// (NDCG at the first cut-off, over all items when the format measures that)
+// goes into the test fits if its per-case gain over the fitted settings
+// exceeds two standard errors, else the fitted settings stay. This is on by default,
 // so a protocol that tests the next interaction gets a recency bonus and one
 // that tests random hold-outs does not, without a setting per data set;
 // NoAdjust (--adjust=false) turns it off, and a parameter given explicitly

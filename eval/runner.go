@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/adjust"
 	"github.com/aisle-dev/aisle/model/zoo"
 )
 
@@ -101,10 +102,16 @@ type SplitResult struct {
 	TrainSeconds float64            `json:"train_seconds"`
 }
 
-// Trial is one tuning fit on the validation split.
+// Trial is one tuning fit on the validation split, or one query-time
+// setting tried on one fit.
 type Trial struct {
 	Params model.Params `json:"params"`
 	Metric float64      `json:"metric"`
+	// Gain and SE are a query-time setting's mean per-case gain over the
+	// fitted settings and its standard error (adjust's noise rule: chosen
+	// only beyond two).
+	Gain *float64 `json:"gain,omitempty"`
+	SE   *float64 `json:"se,omitempty"`
 }
 
 // Tunable is implemented by models that offer a search grid for --tune:
@@ -249,7 +256,7 @@ func (r *runner) evalModel(ctx context.Context, name string) (Result, error) {
 		}
 		trainSec += sec
 		t0 := time.Now()
-		ms, err := r.score(ctx, m, name, &sp)
+		ms, err := r.score(ctx, m, name, &sp, nil)
 		if err != nil {
 			return res, err
 		}
@@ -348,7 +355,7 @@ func (r *runner) tune(ctx context.Context, name string, start model.Params) (mod
 		if _, err := r.fit(ctx, m, name+" (tune)", val); err != nil {
 			return math.NaN(), fmt.Errorf("tune %s: %w", name, err)
 		}
-		ms, err := r.score(ctx, m, name+" (tune)", val)
+		ms, err := r.score(ctx, m, name+" (tune)", val, nil)
 		if err != nil {
 			return math.NaN(), err
 		}
@@ -401,17 +408,15 @@ func (r *runner) tune(ctx context.Context, name string, start model.Params) (mod
 	return best, trials, nil
 }
 
-// maxAdjustGrid bounds the combinations of query-time settings adjust
-// scores exhaustively; larger grids get a coordinate descent.
-const maxAdjustGrid = 64
-
 // adjust fits the model once on the validation split and, when it is a
-// model.Adjustable, searches its query-time settings on the validation
-// cases, scoring without refitting: every combination up to maxAdjustGrid,
-// else a coordinate descent (two passes). Settings
-// given explicitly (RecommendOptions.Params) stay as given. It returns
-// params with the best settings added, and the trials (the first is the
-// model as fitted).
+// model.Adjustable, chooses its query-time settings on the validation
+// cases with adjust.Choose (the served pipeline's chooser, decision
+// 0062), scoring without refitting: NDCG at the first cut-off per case
+// (over all items when the format measures it), every combination up to
+// adjust.MaxGrid (else greedily), and the best only if it gains beyond
+// the noise. Settings given explicitly (RecommendOptions.Params) stay as
+// given. It returns params with the chosen settings added, and the
+// trials (the first is the model as fitted).
 func (r *runner) adjust(ctx context.Context, name string, params model.Params) (model.Params, []Trial, error) {
 	val := r.data.Validation
 	if val == nil || r.opt.Rating {
@@ -422,113 +427,33 @@ func (r *runner) adjust(ctx context.Context, name string, params model.Params) (
 		return nil, nil, err
 	}
 	am, ok := m.(model.Adjustable)
-	pr, ok2 := m.(ParamReporter)
-	if !ok || !ok2 {
+	if !ok || len(adjust.OfferOf(m, r.opt.Params[name]).Names) == 0 {
 		return params, nil, nil
 	}
-	grid := am.Adjustments()
-	var names []string
-	for pn := range grid {
-		if _, given := r.opt.Params[name][pn]; !given && len(grid[pn]) > 0 {
-			names = append(names, pn)
-		}
-	}
-	if len(names) == 0 {
-		return params, nil, nil
-	}
-	sort.Strings(names)
 	r.steps++
 	if _, err := r.fit(ctx, m, name+" (adjust)", val); err != nil {
 		return nil, nil, fmt.Errorf("adjust %s: %w", name, err)
 	}
 	r.step++
-	fitted := pr.Params()
-	cur := model.Params{} // the settings in force, starting as fitted
-	for _, pn := range names {
-		v, ok := fitted[pn]
-		if !ok {
-			return nil, nil, fmt.Errorf("adjust %s: the fitted model does not report %s", name, pn)
-		}
-		cur[pn] = v
+	offer := adjust.OfferOf(m, r.opt.Params[name]) // with the fitted values
+	score := func(ctx context.Context) (adjust.Score, error) {
+		perCase := make([]float64, len(val.Cases))
+		ms, err := r.score(ctx, m, name+" (adjust)", val, perCase)
+		return adjust.Score{Users: perCase, Metrics: ms}, err
 	}
-	metric, _ := r.primary()
-	var trials []Trial
-	tried := map[string]bool{}
-	eval := func(p model.Params) (float64, error) {
-		tried[paramsKey(p)] = true
-		if err := am.Adjust(p); err != nil {
-			return math.NaN(), fmt.Errorf("adjust %s: %w", name, err)
-		}
-		ms, err := r.score(ctx, m, name+" (adjust)", val)
-		if err != nil {
-			return math.NaN(), err
-		}
-		v, ok := ms[metric+":all"] // full ranking when the format has it
-		if !ok {
-			v = ms[metric]
-		}
-		trials = append(trials, Trial{Params: clone(p), Metric: v})
-		return v, nil
-	}
-	best := clone(cur)
-	bestV, err := eval(best)
+	ch, err := adjust.Choose(ctx, am, offer, score, adjust.Options{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("adjust %s: %w", name, err)
 	}
-	try := func(p model.Params) (bool, error) {
-		if tried[paramsKey(p)] {
-			return false, nil
-		}
-		got, err := eval(p)
-		// A gain within summation-order noise (the workers add the cases
-		// in any order) is no gain: the earlier setting stays.
-		if err != nil || !(got-bestV > 1e-9*math.Abs(bestV)) {
-			return false, err
-		}
-		best, bestV = p, got
-		return true, nil
-	}
-	combos := 1
-	for _, pn := range names {
-		combos *= len(grid[pn])
-	}
-	if combos <= maxAdjustGrid {
-		// Every combination: a greedy search is led astray when one
-		// setting's best value depends on another's (the iALS share
-		// chosen without a recency bonus is not the best with one).
-		for c := range combos {
-			p := model.Params{}
-			for _, pn := range names {
-				vs := grid[pn]
-				p[pn] = vs[c%len(vs)]
-				c /= len(vs)
-			}
-			if _, err := try(p); err != nil {
-				return nil, nil, err
-			}
-		}
-	} else {
-		// Coordinate descent around the best so far, two passes.
-		for pass := 0; pass < 2; pass++ {
-			improved := false
-			for _, pn := range names {
-				for _, v := range grid[pn] {
-					p := clone(best)
-					p[pn] = v
-					ok, err := try(p)
-					if err != nil {
-						return nil, nil, err
-					}
-					improved = improved || ok
-				}
-			}
-			if !improved {
-				break
-			}
+	trials := make([]Trial, len(ch.Trials))
+	for k, t := range ch.Trials {
+		trials[k] = Trial{Params: t.Params, Metric: t.Score.Mean()}
+		if k > 0 {
+			trials[k].Gain, trials[k].SE = &t.Gain, &t.SE
 		}
 	}
 	out := clone(params)
-	for k, v := range best {
+	for k, v := range ch.Settings {
 		out[k] = v
 	}
 	return out, trials, nil
@@ -574,8 +499,11 @@ func (a *accum) add(key string, v float64) {
 	a.counts[key]++
 }
 
-// score evaluates m on every case of the split, in parallel.
-func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Split) (map[string]float64, error) {
+// score evaluates m on every case of the split, in parallel. When perCase
+// is not nil (len(sp.Cases)), it receives each case's NDCG at the first
+// cut-off, over all items when the split measures both (the metric
+// adjust chooses by).
+func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Split, perCase []float64) (map[string]float64, error) {
 	workers := r.opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -624,7 +552,10 @@ func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Spli
 						isTarget[t] = true
 					}
 					if c.Candidates != nil {
-						r.scoreSampled(a, c, scores)
+						nd := r.scoreSampled(a, c, scores)
+						if perCase != nil && !sp.AlsoFull {
+							perCase[i] = nd
+						}
 					}
 					if c.Candidates == nil || sp.AlsoFull {
 						suffix := ""
@@ -648,7 +579,11 @@ func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Spli
 								a.add("MAP@"+ks, AP(hits, k, nRel))
 							}
 							a.add("HR@"+ks+suffix, HR(hits, k))
-							a.add("NDCG@"+ks+suffix, NDCG(hits, k, nRel))
+							nd := NDCG(hits, k, nRel)
+							a.add("NDCG@"+ks+suffix, nd)
+							if perCase != nil && k == r.ks[0] {
+								perCase[i] = nd
+							}
 						}
 						rec := a.recommended
 						if suffix != "" {
@@ -730,8 +665,10 @@ func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Spli
 
 // scoreSampled ranks the single target among the case's candidates. Ties
 // count against the target (pessimistic, as ReChorus does); repeated
-// negatives count each time they appear.
-func (r *runner) scoreSampled(a *accum, c *Case, scores []float32) {
+// negatives count each time they appear. It returns the case's NDCG at the
+// first cut-off (the mean over its targets).
+func (r *runner) scoreSampled(a *accum, c *Case, scores []float32) float64 {
+	var first float64
 	for _, t := range c.Targets {
 		ts := scores[t]
 		rank := 0
@@ -764,11 +701,15 @@ func (r *runner) scoreSampled(a *accum, c *Case, scores []float32) {
 			}
 			a.add("HR@"+ks, hr)
 			a.add("NDCG@"+ks, ndcg)
+			if k == r.ks[0] {
+				first += ndcg / float64(len(c.Targets))
+			}
 		}
 		if nNeg > 0 {
 			a.add("AUC", wins/float64(nNeg))
 		}
 	}
+	return first
 }
 
 // query builds the model query of a case. When the case's history is just

@@ -1,101 +1,66 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
-	"maps"
-	"slices"
+	"time"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/adjust"
 )
 
-// maxAdjustCombos bounds the combinations of a model's query-time
-// settings the validation scores exhaustively; a larger offer is searched
-// one setting at a time around the fitted values (each scoring costs one
-// pass over the validation users, never a fit).
-const maxAdjustCombos = 64
+// adjustUsers is the default bound (Options.AdjustUsers) of the hold-out users a model's query-time settings are
+// chosen on (the first hold-out's first users: a random sample, half of
+// them newest-half users): each setting costs one scoring of each, and
+// the grid is up to adjust.MaxGrid settings (docs/benchmarks.md, "One
+// chooser for query-time settings (session 8)").
+const adjustUsers = 2000
 
-// adjustMinSE is how many standard errors of the per-user paired
-// difference a query-time setting's NDCG@10 gain over the fitted settings
-// must exceed (as a blend's over its partner, blendMinSE): a gain a new
-// draw of the hold-out could reverse does not change what is served.
-const adjustMinSE = 2
+// adjustBudget stops the search of query-time settings after this much
+// wall time; the settings scored by then decide.
+const adjustBudget = 60 * time.Second
 
-// adjustments are the query-time settings (model.Adjustable) validation
-// tries on a fitted model: every combination of the offered values of
-// the settings the spec does not fix, except the fitted one.
-type adjustments struct {
-	fitted model.Params   // the settings as the model fits them
-	combos []model.Params // the alternatives to score
-}
-
-// paramReporter is a model that reports its effective hyper-parameters.
-type paramReporter interface {
-	Params() model.Params
-}
-
-// adjustmentsOf lists the alternatives the fitted m offers (none when it
-// is not a model.Adjustable that reports its parameters). Settings given in
-// params stay as given: a shop that configures one gets it. The offer
-// comes from the model (Adjustments), so a model that widens it is
-// searched wider without a change here.
-func adjustmentsOf(m model.Model, params model.Params) adjustments {
+// chooseAdjusted chooses the fitted m's query-time settings on the
+// hold-out sample sp (adjust.Choose with the random-half veto: a setting may help what
+// users do next only without losing the taste their whole history
+// shows). The settings params fixes are not searched. m is left with the
+// fitted settings in force.
+func chooseAdjusted(ctx context.Context, m model.Model, params model.Params, sample *Split, w Weighting) (adjust.Offer, adjust.Choice, error) {
+	offer := adjust.OfferOf(m, params)
 	am, ok := m.(model.Adjustable)
-	pr, ok2 := m.(paramReporter)
-	if !ok || !ok2 {
-		return adjustments{}
+	if !ok || len(offer.Names) == 0 {
+		return offer, adjust.Choice{}, nil
 	}
-	offer := am.Adjustments()
-	reported := pr.Params()
-	var names []string
-	for _, name := range slices.Sorted(maps.Keys(offer)) {
-		_, given := params[name]
-		_, known := reported[name]
-		if !given && known && len(offer[name]) > 0 {
-			names = append(names, name)
-		}
+	score := func(context.Context) (adjust.Score, error) {
+		mt, users := sample.evaluateUsers(m, w)
+		return adjust.Score{Users: users, Metrics: mt}, nil
 	}
-	if len(names) == 0 {
-		return adjustments{}
-	}
-	a := adjustments{fitted: model.Params{}}
-	for _, name := range names {
-		a.fitted[name] = reported[name]
-	}
-	combos := 1
-	for _, name := range names {
-		combos *= len(offer[name])
-	}
-	add := func(p model.Params) {
-		if !maps.Equal(p, a.fitted) && !slices.ContainsFunc(a.combos, func(q model.Params) bool { return maps.Equal(p, q) }) {
-			a.combos = append(a.combos, p)
-		}
-	}
-	if combos <= maxAdjustCombos {
-		// every combination: one setting's best value may depend on
-		// another's (a history bonus and the share of a factor part)
-		for c := range combos {
-			p := model.Params{}
-			for _, name := range names {
-				vs := offer[name]
-				p[name] = vs[c%len(vs)]
-				c /= len(vs)
-			}
-			add(p)
-		}
-		return a
-	}
-	for _, name := range names {
-		for _, v := range offer[name] {
-			p := maps.Clone(a.fitted)
-			p[name] = v
-			add(p)
-		}
-	}
-	return a
+	ch, err := adjust.Choose(ctx, am, offer, score, adjust.Options{Budget: adjustBudget, Veto: randomHalfVeto})
+	return offer, ch, err
 }
 
-// adjust sets query-time settings p on the fitted m.
-func adjust(m model.Model, p model.Params) error {
+// randomHalfVeto rejects a setting that costs the random half of the
+// hold-out (preferWeighting's rule for a boost).
+func randomHalfVeto(cand, fitted adjust.Score) string {
+	if !preferWeighting(cand.Metrics, map[string]float64{"NDCG@10": -1}, fitted.Metrics, 1) {
+		return "costs the random half"
+	}
+	return ""
+}
+
+// sample is sp restricted to its first n users (sp itself when it has no
+// more); the users are in random order.
+func (sp *Split) sample(n int) *Split {
+	if len(sp.Users) <= n {
+		return sp
+	}
+	out := *sp
+	out.Users, out.Targets, out.Newest = sp.Users[:n], sp.Targets[:n], sp.Newest[:n]
+	return &out
+}
+
+// setAdjusted sets query-time settings p on the fitted m.
+func setAdjusted(m model.Model, p model.Params) error {
 	am, ok := m.(model.Adjustable)
 	if !ok {
 		return fmt.Errorf("%s has no query-time settings (%v)", m.Name(), p)

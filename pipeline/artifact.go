@@ -205,7 +205,7 @@ func (h *Header) readjust(m model.Model) error {
 	if len(h.Adjusted) == 0 {
 		return nil
 	}
-	if err := adjust(m, h.Adjusted); err != nil {
+	if err := setAdjusted(m, h.Adjusted); err != nil {
 		return fmt.Errorf("load %s: %w", h.Model, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/adjust"
 	"github.com/aisle-dev/aisle/model/blend"
 	"github.com/aisle-dev/aisle/model/zoo"
 	"github.com/aisle-dev/aisle/store"
@@ -114,7 +115,7 @@ func trainBlend(ctx context.Context, models store.Models, data *Data, opts Optio
 			return nil, fmt.Errorf("fit the partner %s: %w", pspec.Name, err)
 		}
 		if len(p.Adjusted) > 0 {
-			if err := adjust(m, p.Adjusted); err != nil {
+			if err := setAdjusted(m, p.Adjusted); err != nil {
 				return nil, fmt.Errorf("the partner %s: %w", pspec.Name, err)
 			}
 		}
@@ -177,7 +178,7 @@ func trainBlend(ctx context.Context, models store.Models, data *Data, opts Optio
 	// A blend adds a part to the partner: it must beat it beyond the
 	// noise of the hold-out (per-user paired differences), not by a
 	// share of users that a new draw would reverse.
-	gain, se := pairedChange(perUser[best], perUser[0])
+	gain, se := adjust.PairedChange(perUser[best], perUser[0])
 	res.Reason += fmt.Sprintf("; gain over %s %.4f ± %.4f", p.Spec.Name, gain, se)
 	if gain <= blendMinSE*se {
 		res.Reason = "no blend: its gain is within the noise; " + res.Reason
@@ -229,7 +230,7 @@ func trainBlend(ctx context.Context, models store.Models, data *Data, opts Optio
 	return res
 }
 
-// randomHalfChange is pairedChange over the users who lent random items
+// randomHalfChange is adjust.PairedChange over the users who lent random items
 // (newest[i] false) only.
 func randomHalfChange(newest []bool, cand, base []float64) (mean, se float64) {
 	var c, b []float64
@@ -238,5 +239,5 @@ func randomHalfChange(newest []bool, cand, base []float64) (mean, se float64) {
 			c, b = append(c, cand[i]), append(b, base[i])
 		}
 	}
-	return pairedChange(c, b)
+	return adjust.PairedChange(c, b)
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/adjust"
 	"github.com/aisle-dev/aisle/model/zoo"
 	"github.com/aisle-dev/aisle/store"
 )
@@ -45,6 +47,9 @@ type Options struct {
 	// to measure each model and choose its weighting (default 5000; 0 uses
 	// the default, <0 disables).
 	ValidationUsers int
+	// AdjustUsers bounds the hold-out users a model.Adjustable's
+	// query-time settings are chosen on (0: 2,000).
+	AdjustUsers int
 	// SkipRefit keeps the model fitted without the held-out interactions
 	// instead of fitting again on all data (faster, slightly staler).
 	SkipRefit bool
@@ -256,21 +261,18 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 			// the model reads the order of the history, not its weights
 			bases, grid = []Weighting{{}}, recencyGrid[:1]
 		}
-		var adj adjustments        // from the first fit
-		var adjGain, adjSE float64 // the chosen settings' gain over the fitted ones
-		// the best settings that gained within the noise
-		var noisy model.Params
-		var bestNoise, noiseSE float64
+		// a model.Adjustable's query-time settings are chosen on the
+		// first fit (a sample of the first hold-out, adjust.Choose); the
+		// choice is then scored on every fit as one more variant, and
+		// competes with the weightings as a boost does
+		var choice adjust.Choice
+		var offer adjust.Offer
 		for k, base := range bases {
 			// every recent-event adjustment, on every hold-out: met[g][h];
-			// every query-time setting (without a recent-event
-			// adjustment: both favour the newest items): adjMet[c][h]
+			// the chosen query-time settings (without a recent-event
+			// adjustment: both favour the newest items): adjMet[h]
 			met := make([][]map[string]float64, len(grid))
-			var adjMet [][]map[string]float64
-			// NDCG@10 per sampled user (all hold-outs in turn) without a
-			// boost, and with each query-time setting
-			var plainUsers []float64
-			adjUsers := make([][]float64, len(adj.combos))
+			var adjMet []map[string]float64
 			for h, sp := range splits {
 				if k > 0 || h > 0 {
 					if m, err = newModel(); err != nil {
@@ -281,31 +283,21 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 					return fail(fmt.Errorf("fit on the validation split: %w", err))
 				}
 				if k == 0 && h == 0 && !orderOnly(spec.Name) {
-					adj = adjustmentsOf(m, spec.Params)
-				}
-				if adjMet == nil {
-					adjMet = make([][]map[string]float64, len(adj.combos))
-					adjUsers = make([][]float64, len(adj.combos))
+					if offer, choice, err = chooseAdjusted(ctx, m, spec.Params, sp.sample(cmp.Or(opts.AdjustUsers, adjustUsers)), base); err != nil {
+						return fail(err)
+					}
 				}
 				for g, rg := range grid {
 					w := base
 					w.RecentBoost, w.RecentHalfLife = rg.boost, rg.halfLife
-					mt, users := sp.evaluateUsers(m, w)
-					met[g] = append(met[g], mt)
-					if g == 0 {
-						plainUsers = append(plainUsers, users...)
-					}
+					met[g] = append(met[g], sp.Evaluate(m, 10, w))
 				}
-				for c, p := range adj.combos {
-					if err := adjust(m, p); err != nil {
+				if choice.Settings != nil {
+					if err := setAdjusted(m, choice.Settings); err != nil {
 						return fail(err)
 					}
-					mt, users := sp.evaluateUsers(m, base)
-					adjMet[c] = append(adjMet[c], mt)
-					adjUsers[c] = append(adjUsers[c], users...)
-				}
-				if len(adj.combos) > 0 {
-					if err := adjust(m, adj.fitted); err != nil { // back to the fitted settings
+					adjMet = append(adjMet, sp.Evaluate(m, 10, base))
+					if err := setAdjusted(m, offer.Fitted); err != nil { // back to the fitted settings
 						return fail(err)
 					}
 				}
@@ -319,42 +311,33 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 					bestModel, wt, res.Metrics, adjusted = m, w, mean, nil
 				}
 			}
-			for c, p := range adj.combos {
-				// a setting that changes the fitted scoring must not
-				// cost the random half either (it may favour the newest),
-				// and must gain over the fitted settings beyond the noise
-				// of the hold-out: defaults are not changed on a draw
-				mean := meanMetrics(adjMet[c])
-				gain, se := pairedChange(adjUsers[c], plainUsers)
-				log.Debug("query-time settings tried", "model", spec.Name, "settings", p, "NDCG@10", mean["NDCG@10"],
-					"random", mean["NDCG@10:random"], "newest", mean["NDCG@10:newest"], "fitted random", plain["NDCG@10:random"],
-					"gain", gain, "se", se)
-				if !preferWeighting(mean, res.Metrics, plain, 1) {
-					continue
+			if adjMet != nil {
+				// like a boost, the settings must not cost the random half
+				// of any hold-out either
+				if mean := meanMetrics(adjMet); preferWeighting(mean, res.Metrics, plain, 1) {
+					bestModel, wt, res.Metrics, adjusted = m, base, mean, choice.Settings
 				}
-				if gain <= adjustMinSE*se {
-					if gain > bestNoise {
-						bestNoise, noiseSE, noisy = gain, se, p
-					}
-					continue
-				}
-				bestModel, wt, res.Metrics, adjusted = m, base, mean, p
-				adjGain, adjSE = gain, se
 			}
 		}
 		if len(splits) > 1 {
 			res.Metrics["holdouts"] = float64(len(splits))
 		}
 		m = bestModel
+		if len(choice.Trials) > 0 {
+			fitted, best := choice.Trials[0], choice.Trials[choice.Best]
+			msg := "query-time settings: the fitted ones stay"
+			if adjusted != nil {
+				msg = "query-time settings chosen on validation"
+			}
+			log.Info(msg, "model", spec.Name, "settings", adjusted, "chosen on the sample", choice.Settings,
+				"fitted", offer.Fitted, "best", best.Params, "gain", best.Gain, "se", best.SE,
+				"fitted NDCG@10", fitted.Score.Mean(), "NDCG@10", res.Metrics["NDCG@10"], "tried", len(choice.Trials),
+				"users", len(fitted.Score.Users), "out of time", choice.Stopped)
+		}
 		if adjusted != nil {
-			if err := adjust(m, adjusted); err != nil { // the stored model when SkipRefit
+			if err := setAdjusted(m, adjusted); err != nil { // the stored model when SkipRefit
 				return fail(err)
 			}
-			log.Info("query-time settings chosen on validation", "model", spec.Name, "settings", adjusted,
-				"fitted", adj.fitted, "NDCG@10", res.Metrics["NDCG@10"], "gain", adjGain, "se", adjSE, "tried", len(adj.combos))
-		} else if len(adj.combos) > 0 {
-			log.Info("query-time settings: the fitted ones stay", "model", spec.Name, "settings", adj.fitted,
-				"tried", len(adj.combos), "best within the noise", noisy, "gain", bestNoise, "se", noiseSE)
 		}
 	}
 	if !validated || !opts.SkipRefit {
@@ -367,7 +350,7 @@ func trainOne(ctx context.Context, models store.Models, data *Data, splits []*Sp
 			return fail(fmt.Errorf("fit: %w", err))
 		}
 		if adjusted != nil {
-			if err := adjust(m, adjusted); err != nil {
+			if err := setAdjusted(m, adjusted); err != nil {
 				return fail(err)
 			}
 		}

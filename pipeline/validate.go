@@ -473,23 +473,3 @@ func topAllowed(scores []float32, excluded []bool, k int) []int32 {
 	}
 	return out
 }
-
-// pairedChange returns how much cand's NDCG (per sampled user, as
-// evaluate returns it) changes base's: the mean difference over the
-// sampled users and its standard error.
-func pairedChange(cand, base []float64) (mean, se float64) {
-	n := min(len(cand), len(base))
-	if n < 2 {
-		return 0, 0
-	}
-	for i := 0; i < n; i++ {
-		mean += cand[i] - base[i]
-	}
-	mean /= float64(n)
-	var sq float64
-	for i := 0; i < n; i++ {
-		d := cand[i] - base[i] - mean
-		sq += d * d
-	}
-	return mean, math.Sqrt(sq/float64(n-1)) / math.Sqrt(float64(n))
-}

@@ -173,22 +173,3 @@ func TestHoldoutsRepeatOnSmallShops(t *testing.T) {
 		t.Fatalf("meanMetrics = %v", got)
 	}
 }
-
-func TestPairedChange(t *testing.T) {
-	tests := []struct {
-		name             string
-		cand, base       []float64
-		wantMean, wantSE float64
-	}{
-		{"same", []float64{1, 0, 1}, []float64{1, 0, 1}, 0, 0},
-		{"constant gain", []float64{0.5, 0.6, 0.7}, []float64{0.4, 0.5, 0.6}, 0.1, 0},
-		{"mixed", []float64{1, 0}, []float64{0, 0}, 0.5, 0.5},
-		{"too few", []float64{1}, []float64{0}, 0, 0},
-	}
-	for _, tc := range tests {
-		m, se := pairedChange(tc.cand, tc.base)
-		if math.Abs(m-tc.wantMean) > 1e-9 || math.Abs(se-tc.wantSE) > 1e-9 {
-			t.Errorf("%s: pairedChange = %v ± %v, want %v ± %v", tc.name, m, se, tc.wantMean, tc.wantSE)
-		}
-	}
-}

@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/aisle-dev/aisle/model"
+	"github.com/aisle-dev/aisle/model/adjust"
 	"github.com/aisle-dev/aisle/model/blend"
 	"github.com/aisle-dev/aisle/model/ease"
 	"github.com/aisle-dev/aisle/model/itemfilter"
@@ -371,8 +372,9 @@ func TestAdjust(t *testing.T) {
 	if len(g["recency"]) == 0 || len(g["ials_weight"]) == 0 || len(g["pop"]) == 0 {
 		t.Fatalf("adjustments %v, want recency, ials_weight and pop", g)
 	}
-	// eval's runner scores every combination only up to 64 (maxAdjustGrid)
-	// and falls back to a greedy search beyond; the grid is sized for it.
+	// the chooser (model/adjust, used by eval and the pipeline) scores every
+	// combination only up to adjust.MaxGrid and searches greedily beyond;
+	// the grid is sized for it.
 	combos := 1
 	for name, vs := range g {
 		combos *= len(vs)
@@ -385,8 +387,8 @@ func TestAdjust(t *testing.T) {
 	if err := m.Adjust(model.Params{"pop": 0}); err != nil {
 		t.Fatal(err)
 	}
-	if combos > 64 {
-		t.Errorf("adjustments %v: %d combinations, more than eval scores exhaustively", g, combos)
+	if combos > adjust.MaxGrid {
+		t.Errorf("adjustments %v: %d combinations, more than the chooser scores exhaustively", g, combos)
 	}
 	set := model.Params{"recency": 4, "decay": 0.75, "ials_weight": 0.6}
 	if err := m.Adjust(set); err != nil {
