@@ -26,8 +26,8 @@ import (
 )
 
 // The keyword index is saved beside the data (Options.IndexDir) after a
-// Load that built any of it and at Close when it changed since, so that a
-// restart takes each product's analysis and int8 search-vector code from
+// Load that built any of it (and when embedding attached many codes), so
+// that a restart takes each product's analysis and int8 search-vector code from
 // the file instead of analysing its text again and reading its float32
 // vector from the store (decision 0055).
 //
@@ -47,6 +47,15 @@ import (
 // damaged one (SHA-256 of the whole) or one that fails to decode is
 // logged, removed and the catalogue is analysed as in a first start. The
 // codes are used only when the file's vector space is the index's.
+//
+// Close writes nothing (decision 0063): a save analyses the whole
+// catalogue again (minutes at 1M, past a supervisor's kill grace), and
+// the per-product check already makes the file right for the next start
+// whatever changed since it was written: a product changed at run time
+// hashes differently and is analysed again, a deleted one is not in the
+// scan. That start, having analysed something, writes the file again in
+// the background; Close stops a save under way (its temporary file is
+// removed, the file on disk stays as it was).
 
 // keywordFile is the file name of the saved keyword index under
 // Options.IndexDir.
@@ -102,6 +111,26 @@ type kwState struct {
 	reused  atomic.Int64 // products the last Load took from the file
 	stale   atomic.Int64 // products the last Load analysed although in the file (changed)
 	loaded  atomic.Bool  // a first Load ended: the index holds the catalogue, saves may run
+	closing atomic.Bool  // Close began: a save under way stops, none starts
+
+	analysed atomic.Int64 // products analysed by saves (Close must not add to it)
+	// chunkHook, when set (tests), runs before each chunk a save analyses
+	chunkHook func()
+}
+
+// errKwClosing ends a save that Close stopped.
+var errKwClosing = errors.New("keyword index save stopped: the index is closing")
+
+// logSaveErr logs a background save's failure (a save stopped by Close is
+// not one: the file on disk is still right for the next start).
+func (ix *Index) logSaveErr(err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, errKwClosing):
+		ix.log.Info("search: keyword index save stopped by Close; the next start analyses the products changed since the file", "err", err)
+	default:
+		ix.log.Error("search: keyword index not saved; the next start analyses the catalogue", "err", err)
+	}
 }
 
 // KeywordIndexStats reports how many times the keyword index was saved
@@ -481,15 +510,13 @@ func (w *kwWriter) str(s string) {
 }
 
 // saveKeywordLater saves the keyword index in the background (after a
-// Load that analysed products); Close waits for it.
+// Load that analysed products); Close stops it.
 func (ix *Index) saveKeywordLater() {
 	if ix.semDir == "" {
 		return
 	}
 	ix.kw.wg.Go(func() {
-		if err := ix.SaveKeyword(); err != nil {
-			ix.log.Error("search: keyword index not saved; the next start analyses the catalogue", "err", err)
-		}
+		ix.logSaveErr(ix.SaveKeyword())
 	})
 }
 
@@ -503,8 +530,9 @@ const kwCodesShare = 20
 // the products since the last save (a first start's embedding of the
 // catalogue). Not for a product changed now and then: a save analyses the
 // whole catalogue again (minutes at 1M), for one code a restart would
-// read from the vector store; Close saves it, or the next save that many
-// new vectors call for. Close waits for it.
+// read from the vector store; the next start analyses it again and saves
+// the file, or the next save that many new vectors call for. Close stops
+// it.
 func (ix *Index) saveKeywordForCodes() {
 	if ix.semDir == "" {
 		return
@@ -516,9 +544,7 @@ func (ix *Index) saveKeywordForCodes() {
 		if ix.kw.coded.Load()*kwCodesShare < live {
 			return
 		}
-		if err := ix.SaveKeyword(); err != nil {
-			ix.log.Error("search: keyword index not saved; the next start analyses the catalogue", "err", err)
-		}
+		ix.logSaveErr(ix.SaveKeyword())
 	})
 }
 
@@ -529,6 +555,9 @@ const saveChunk = 4096
 // without one, or when the file on disk covers every change). The
 // products are read in chunks under the read lock, so searches and
 // writes go on; a product added during the save is left to the next.
+// It analyses every product again: minutes at 1M. After Close began it
+// returns errKwClosing without writing (a save under way stops at its
+// next chunk and removes its temporary file).
 func (ix *Index) SaveKeyword() error {
 	if ix.semDir == "" {
 		return nil
@@ -538,6 +567,9 @@ func (ix *Index) SaveKeyword() error {
 	changes := ix.kw.changes.Load()
 	if !ix.kw.loaded.Load() || ix.kw.saved.Load() == changes {
 		return nil
+	}
+	if ix.kw.closing.Load() {
+		return errKwClosing
 	}
 	start := time.Now()
 	ix.kw.coded.Store(0) // the codes attached from now on are the next save's
@@ -598,6 +630,12 @@ func (ix *Index) SaveKeyword() error {
 	var ndocs uint64
 	var rec []byte
 	for lo := 0; lo < len(ids) && w.err == nil; lo += saveChunk {
+		if ix.kw.closing.Load() {
+			return errKwClosing // the deferred Remove drops the temporary file
+		}
+		if ix.kw.chunkHook != nil {
+			ix.kw.chunkHook()
+		}
 		part := ids[lo:min(lo+saveChunk, len(ids))]
 		ix.mu.RLock()
 		for i, id := range part {
@@ -628,6 +666,7 @@ func (ix *Index) SaveKeyword() error {
 			})
 		}
 		wg.Wait()
+		ix.kw.analysed.Add(int64(len(part)))
 		for i := range part {
 			e := &chunk[i]
 			if !e.ok {

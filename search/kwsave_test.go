@@ -134,8 +134,10 @@ func kwSame(t *testing.T, what string, got, want *Index) {
 // server ran after the save (and it stopped without saving: a crash) and
 // while it was stopped. A deleted product never comes back; a product
 // whose texts changed is analysed again; the file is written after a Load
-// that analysed anything and at Close when the index changed, and a start
-// that finds it current writes nothing.
+// that analysed anything, never at Close (a clean stop after a change
+// analyses nothing: the next start analyses the changed product and
+// answers as a fresh build), and a start that finds it current writes
+// nothing.
 func TestKeywordIndexSavedRestart(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -218,7 +220,9 @@ func TestKeywordIndexSavedRestart(t *testing.T) {
 		b.RecordSearch("zanzibar secretquery", "shopper-1")
 		b.RecordQuery("zanzibar secretquery")
 	}
-	// a change at run time, then a clean stop: Close saves it
+	// a change at run time, then a clean stop: Close writes nothing and
+	// analyses nothing (a save would analyse the whole catalogue again:
+	// minutes at 1M); the next start analyses the changed product
 	cat["p0007"] = kwItem(7, "silver")
 	if err := b.Upsert(ctx, cat["p0007"]); err != nil {
 		t.Fatal(err)
@@ -226,13 +230,30 @@ func TestKeywordIndexSavedRestart(t *testing.T) {
 	if err := b.WaitVectors(ctx); err != nil {
 		t.Fatal(err)
 	}
+	b.kw.wg.Wait()
 	before, _, _, _ := b.KeywordIndexStats()
+	analysedBefore := b.kw.analysed.Load()
+	onDisk, err := os.ReadFile(filepath.Join(dir, keywordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if saves, _, _, _ := b.KeywordIndexStats(); saves != before+1 {
-		t.Fatalf("Close after a change: %d saves, want %d", saves, before+1)
+	if saves, _, _, _ := b.KeywordIndexStats(); saves != before || b.kw.analysed.Load() != analysedBefore {
+		t.Fatalf("Close after a change: %d saves (want %d), %d products analysed by it; want none", saves, before, b.kw.analysed.Load()-analysedBefore)
 	}
+	if now, err := os.ReadFile(filepath.Join(dir, keywordFile)); err != nil || !bytes.Equal(now, onDisk) {
+		t.Fatalf("Close changed the saved keyword index (%v)", err)
+	}
+	c := kwOpen(t, cat, dir, DefaultConfig(), opt)
+	saves, loads, reused, changed = c.KeywordIndexStats()
+	// p0006 is unavailable, p0007 changed
+	if loads != 1 || reused != int64(len(cat)-2) || changed != 1 || saves != 1 {
+		t.Fatalf("start after a clean stop with a change: loads %d reused %d changed %d saves %d; want 1, %d, 1, 1", loads, reused, changed, saves, len(cat)-2)
+	}
+	fresh1 := kwOpen(t, cat, "", DefaultConfig(), opt)
+	kwSame(t, "restart after a clean stop with a change", c, fresh1)
 	file, err := os.ReadFile(filepath.Join(dir, keywordFile))
 	if err != nil {
 		t.Fatal(err)
@@ -245,24 +266,26 @@ func TestKeywordIndexSavedRestart(t *testing.T) {
 	// terms are saved length-prefixed: "\x06model7" is the term model7
 	// (p0007's), not model70…model79
 	if !bytes.Contains(file, []byte("silver")) || !bytes.Contains(file, []byte("\x06model7")) {
-		t.Fatal("the saved keyword index lacks a product changed at run time")
+		t.Fatal("the keyword index saved by the next start lacks a product changed at run time")
 	}
 	if bytes.Contains(file, []byte("\x06model5")) || bytes.Contains(file, []byte("\x06model2")) {
 		t.Fatal("the saved keyword index holds the words of a deleted product")
 	}
-	c := kwOpen(t, cat, dir, DefaultConfig(), opt)
-	saves, loads, reused, changed = c.KeywordIndexStats()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d := kwOpen(t, cat, dir, DefaultConfig(), opt)
+	saves, loads, reused, changed = d.KeywordIndexStats()
 	if loads != 1 || reused != int64(len(cat)-1) || changed != 0 || saves != 0 {
 		t.Fatalf("start on a current file: loads %d reused %d changed %d saves %d; want 1, %d, 0, 0", loads, reused, changed, saves, len(cat)-1)
 	}
-	if err := c.Close(); err != nil { // nothing changed: nothing written
+	if err := d.Close(); err != nil { // nothing changed: nothing written
 		t.Fatal(err)
 	}
-	if saves, _, _, _ := c.KeywordIndexStats(); saves != 0 {
+	if saves, _, _, _ := d.KeywordIndexStats(); saves != 0 {
 		t.Fatalf("Close without a change wrote the file (%d saves)", saves)
 	}
-	fresh2 := kwOpen(t, cat, "", DefaultConfig(), opt)
-	kwSame(t, "restart on a current file", c, fresh2)
+	kwSame(t, "restart on a current file", d, fresh1)
 }
 
 // TestKeywordIndexIgnored: a damaged, truncated or foreign file, one
@@ -349,8 +372,9 @@ func TestKeywordIndexIgnored(t *testing.T) {
 // again when embedding goes idle: a save analyses every product of the
 // catalogue once more (minutes at 1M), and a shop changing a product
 // every few minutes would keep the server doing it. The change reaches
-// the file at Close, or with the next save that enough new vectors call
-// for; a start analyses the few products the file does not hold current.
+// the file with the next start (which analyses the few products the file
+// does not hold current, then saves), or the next save that enough new
+// vectors call for; Close writes nothing.
 func TestKeywordIndexNotRewrittenForEachEmbeddedChange(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -375,7 +399,69 @@ func TestKeywordIndexNotRewrittenForEachEmbeddedChange(t *testing.T) {
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if after, _, _, _ := ix.KeywordIndexStats(); after != before+1 {
-		t.Fatalf("Close wrote the changed index %d times, want once", after-before)
+	if after, _, _, _ := ix.KeywordIndexStats(); after != before {
+		t.Fatalf("Close wrote the changed index %d times, want none", after-before)
 	}
+}
+
+// TestKeywordIndexCloseStopsASave: Close during a background save (a
+// start that analysed products writes the file again: minutes at 1M)
+// stops it at its next chunk instead of waiting for it: the file on disk
+// is left as it was, no temporary file stays, and the next start answers
+// as a fresh build.
+func TestKeywordIndexCloseStopsASave(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cat := kwCatalogue{}
+	n := saveChunk + 300 // two chunks
+	for i := range n {
+		cat[kwItem(i, "").ID] = kwItem(i, "")
+	}
+	opt := Options{Embedder: newClusterEmbedder(16, 6)}
+	a := kwOpen(t, cat, dir, DefaultConfig(), opt)
+	path := filepath.Join(dir, keywordFile)
+	onDisk, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat["p0001"] = kwItem(1, "gold")
+	if err := a.Upsert(ctx, cat["p0001"]); err != nil {
+		t.Fatal(err)
+	}
+	before, _, _, _ := a.KeywordIndexStats()
+	analysedBefore := a.kw.analysed.Load()
+	started := make(chan struct{})
+	calls := 0
+	a.kw.chunkHook = func() { // runs in the save's goroutine
+		if calls++; calls == 1 {
+			close(started)
+			// let Close begin while the save is under way (bounded: a Close
+			// that waits for the save instead fails the test, not hangs it)
+			for end := time.Now().Add(10 * time.Second); !a.kw.closing.Load() && time.Now().Before(end); {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	a.saveKeywordLater()
+	<-started
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _, _, _ := a.KeywordIndexStats(); after != before {
+		t.Fatalf("the save under way at Close completed (%d saves); want it stopped", after-before)
+	}
+	if got := a.kw.analysed.Load() - analysedBefore; got != saveChunk {
+		t.Fatalf("the save analysed %d products; want it stopped after its first chunk of %d", got, saveChunk)
+	}
+	if now, err := os.ReadFile(path); err != nil || !bytes.Equal(now, onDisk) {
+		t.Fatalf("the stopped save changed the file (%v)", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, keywordFile+".tmp-*")); len(left) != 0 {
+		t.Fatalf("the stopped save left %v", left)
+	}
+	b := kwOpen(t, cat, dir, DefaultConfig(), opt)
+	if _, loads, reused, changed := b.KeywordIndexStats(); loads != 1 || changed != 1 || reused != int64(n-1) {
+		t.Fatalf("next start: loads %d reused %d changed %d; want 1, %d, 1", loads, reused, changed, n-1)
+	}
+	kwSame(t, "start after a stopped save", b, kwOpen(t, cat, "", DefaultConfig(), opt))
 }
