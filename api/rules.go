@@ -256,6 +256,37 @@ func (m *merch) lookupNoting(ctx context.Context, keep func(*catalog.Item) bool,
 // (nil: all) passes, nil for the others and for those that cannot be
 // read. Through the cache, the whole list costs one lock. It reports
 // whether every item was read (an arrangement of a window with an item
+
+// arranged arranges the window w by arrangeBy (plan, or a copy of it the
+// caller adjusted), reading its items first when read is set (w.Items then
+// holds them); with memo, an arrangement kept for the same plan, filter and
+// items is used instead (arrangeMemo), and a new one is kept unless an item
+// could not be read or the request ended.
+func (m *merch) arranged(ctx context.Context, memo bool, key arrangeKey, set *rules.Set, plan, arrangeBy *rules.Plan,
+	read bool, asked *recommend.Filter, w *rules.Window, sc *merchScratch, keep func(*catalog.Item) bool) []rules.Placed {
+	var gen uint64
+	var placed []rules.Placed
+	if memo {
+		gen = m.cache.Generation()
+		placed = m.memo.get(key, set, plan, gen, read, asked, w.IDs, w.Scores, sc)
+	}
+	if read {
+		w.Items = sc.items
+	}
+	if placed != nil {
+		return placed
+	}
+	failed := false
+	if read && !m.readItems(ctx, w.IDs, sc.items, keep) {
+		failed = true
+	}
+	placed = arrangeBy.ArrangeWindow(&sc.arrange, *w, m.lookupNoting(ctx, keep, &failed), m.now())
+	if memo && !failed && ctx.Err() == nil {
+		m.memo.put(key, set, plan, gen, read, asked, *w, placed)
+	}
+	return placed
+}
+
 // that was not is not kept: the read may have failed for a moment).
 func (m *merch) readItems(ctx context.Context, ids []string, out []*catalog.Item, keep func(*catalog.Item) bool) bool {
 	if m.cache != nil {
@@ -455,27 +486,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		// a window arranged before under the same plan, filter and items
 		// is arranged the same (arrangeMemo)
 		memo := m.cache != nil && memoable(plan)
-		var gen uint64
-		var placed []rules.Placed
-		key := memoKey(surface, adContext)
-		if memo {
-			gen = m.cache.Generation()
-			placed = m.memo.get(key, set, plan, gen, read, &asked, ids, scores, sc)
-		}
-		if read {
-			w.Items = sc.items
-		}
-		if placed == nil {
-			// an arrangement made while an item could not be read is not kept
-			failed := false
-			if read && !m.readItems(ctx, ids, sc.items, keep) {
-				failed = true
-			}
-			placed = arrangeBy.ArrangeWindow(&sc.arrange, w, m.lookupNoting(ctx, keep, &failed), m.now())
-			if memo && !failed && ctx.Err() == nil {
-				m.memo.put(key, set, plan, gen, read, &asked, w, placed)
-			}
-		}
+		placed := m.arranged(ctx, memo, memoKey(surface, adContext), set, plan, arrangeBy, read, &asked, &w, sc, keep)
 		// only the first n are kept (room for the ads' inserts)
 		placed = placed[:min(len(placed), n)]
 		arranged := make([]recommend.Item, 0, len(placed)+2)
@@ -640,29 +651,10 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 		// is arranged the same (arrangeMemo); not when a page too deep
 		// for the window left the pins and moves out of the plan
 		memo := arrange && m.cache != nil && memoable(plan)
-		var gen uint64
-		var placed []rules.Placed
 		asked := recommend.Filter{Categories: req.Categories, Brands: req.Brands, MinPrice: req.MinPrice, MaxPrice: req.MaxPrice, Exclude: req.Exclude}
 		key := memoKey("search", req.Categories)
 		key.query, key.sort = req.Query, string(req.Sort)
-		if memo {
-			gen = m.cache.Generation()
-			placed = m.memo.get(key, set, plan, gen, read, &asked, ids, scores, sc)
-		}
-		if read {
-			w.Items = sc.items
-		}
-		if placed == nil {
-			// an arrangement made while an item could not be read is not kept
-			failed := false
-			if read && !m.readItems(ctx, ids, sc.items, keep) {
-				failed = true
-			}
-			placed = plan.ArrangeWindow(&sc.arrange, w, m.lookupNoting(ctx, keep, &failed), m.now())
-			if memo && !failed && ctx.Err() == nil {
-				m.memo.put(key, set, plan, gen, read, &asked, w, placed)
-			}
-		}
+		placed := m.arranged(ctx, memo, key, set, plan, plan, read, &asked, &w, sc, keep)
 		// the page of the arranged window (all of it when only filters
 		// applied), with room for the ads
 		lo, hi := 0, len(placed)
