@@ -170,3 +170,116 @@ func TestRowRoutesEndToEnd(t *testing.T) {
 		t.Errorf("ghost new-arrivals: %d %+v", code, a)
 	}
 }
+
+// TestRowRoutesApplyTheUsualFilters (issue 19 item 3): every row route
+// takes the filters of /api/recommend/{user} (category, brand, price,
+// exclude). For each route the filter is taken from its own unfiltered
+// answer (that answer must hold an item the filter rules out, so the case
+// can fail), and the filtered answer must be non-empty and hold only items
+// the filter allows.
+func TestRowRoutesApplyTheUsualFilters(t *testing.T) {
+	base := rowsServer(t)
+	type info struct {
+		cat, brand string
+		price      float64
+	}
+	catalogue := map[string]info{}
+	var its []map[string]any
+	for c := 0; c < 8; c++ {
+		for k := 0; k < 5; k++ {
+			id := fmt.Sprintf("c%di%d", c, k)
+			in := info{cat: fmt.Sprintf("Shop/C%d", c), brand: []string{"Acme", "Bolt"}[k%2], price: float64(k + 1)}
+			catalogue[id] = in
+			its = append(its, map[string]any{"id": id, "title": fmt.Sprintf("thing %d of kind %d", k, c), "categories": []string{in.cat},
+				"brand": in.brand, "price": in.price, "created_at": fmt.Sprintf("2026-01-%02dT00:00:00Z", 1+c*3+k%3)})
+		}
+	}
+	post(t, base+"/api/items", its)
+	var evs []map[string]any
+	add := func(user, item, typ, ts, session string) {
+		evs = append(evs, map[string]any{"user_id": user, "item_id": item, "type": typ, "timestamp": ts, "session_id": session})
+	}
+	// shoppers who buy c0i0 together with items of other kinds and prices
+	for u := 0; u < 6; u++ {
+		for k, partner := range []string{"c1i0", "c6i1", "c7i4", "c2i3"} {
+			s := fmt.Sprintf("s%d-%d", u, k)
+			ts := fmt.Sprintf("2026-02-%02dT10:00:00Z", 1+k*5+u)
+			add(fmt.Sprintf("u%d", u), "c0i0", "purchase", ts, s)
+			add(fmt.Sprintf("u%d", u), partner, "purchase", ts, s)
+		}
+	}
+	// "me" bought three kinds twice each and viewed three others
+	for k, item := range []string{"c0i0", "c1i3", "c2i1"} {
+		add("me", item, "purchase", fmt.Sprintf("2026-02-%02dT09:00:00Z", 1+k), "")
+		add("me", item, "purchase", fmt.Sprintf("2026-02-%02dT09:00:00Z", 10+k), "")
+	}
+	for k, item := range []string{"c3i0", "c4i1", "c5i2"} {
+		add("me", item, "view", fmt.Sprintf("2026-02-%02dT12:00:00Z", 20+k), "")
+	}
+	post(t, base+"/api/events", evs)
+
+	routes := []struct{ name, method, path, body string }{
+		{"buy-again", "GET", "/api/recommend/me/buy-again", ""},
+		{"recently-viewed", "GET", "/api/recommend/me/recently-viewed", ""},
+		{"new-arrivals", "GET", "/api/recommend/me/new-arrivals", ""},
+		{"because-you-viewed", "GET", "/api/recommend/me/because-you-viewed", ""},
+		{"basket", "POST", "/api/recommend/basket", `{"items":["c0i0"]}`},
+	}
+	for _, r := range routes {
+		code, all := call(t, r.method, base+r.path+"?n=10", r.body)
+		if code != 200 || len(all.Items) < 2 {
+			t.Fatalf("%s unfiltered: %d %+v (the fixture should give at least 2 items)", r.name, code, all)
+		}
+		last := catalogue[all.Items[len(all.Items)-1].ID]
+		cheapest := last.price
+		for _, it := range all.Items {
+			cheapest = min(cheapest, catalogue[it.ID].price)
+		}
+		filters := []struct {
+			name, query string
+			allows      func(id string) bool
+		}{
+			{"category", "category=" + last.cat, func(id string) bool { return catalogue[id].cat == last.cat }},
+			{"brand", "brand=" + strings.ToLower(last.brand), func(id string) bool { return catalogue[id].brand == last.brand }},
+			{"max_price", fmt.Sprintf("max_price=%g", cheapest), func(id string) bool { return catalogue[id].price <= cheapest }},
+			{"exclude", "exclude=" + all.Items[0].ID, func(id string) bool { return id != all.Items[0].ID }},
+		}
+		for _, f := range filters {
+			t.Run(r.name+"/"+f.name, func(t *testing.T) {
+				ruledOut := 0
+				for _, it := range all.Items {
+					if !f.allows(it.ID) {
+						ruledOut++
+					}
+				}
+				if ruledOut == 0 {
+					t.Fatalf("the unfiltered answer %v holds nothing %s rules out: the case cannot fail", ids(all.Items), f.query)
+				}
+				code, got := call(t, r.method, base+r.path+"?n=10&"+f.query, r.body)
+				if code != 200 || len(got.Items) == 0 {
+					t.Fatalf("%s?%s: %d %+v, want a non-empty answer", r.path, f.query, code, got)
+				}
+				for _, it := range got.Items {
+					if !f.allows(it.ID) {
+						t.Errorf("%s?%s let %s (%+v) through: %v", r.path, f.query, it.ID, catalogue[it.ID], ids(got.Items))
+					}
+				}
+				for _, row := range got.Rows {
+					for _, it := range row.Items {
+						if !f.allows(it.ID) {
+							t.Errorf("%s?%s: the row of %s holds %s (%+v)", r.path, f.query, row.AnchorID, it.ID, catalogue[it.ID])
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func ids(items []recommend.Item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}
