@@ -236,3 +236,48 @@ func TestBackgroundNotStartedAfterRunEnds(t *testing.T) {
 		r.WaitBackground()
 	}
 }
+
+// TestTuningRunsOnTheSchedule (issue 19 item 5): Run starts the
+// hyper-parameter search every TuneEvery by itself, with no request and
+// no retraining due, and records it as the "tune" phase. The deadline is
+// a safety net for a loaded machine, not a timing check.
+func TestTuningRunsOnTheSchedule(t *testing.T) {
+	st, _ := fixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc := New(st, Config{}, nil)
+	if err := svc.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trainAndPromote(t, st, svc, "itemknn")
+	r := svc.NewRetrainer(0, 0, pipeline.Options{Preprocess: pipeline.DefaultPreprocess(),
+		Models:     []pipeline.Spec{{Name: "popular"}, {Name: "itemknn"}},
+		Background: pipeline.Background{TuneEvery: time.Second, TuneBudget: 30 * time.Second}})
+	tuned := func() bool {
+		last, _, _ := r.Last()
+		for _, res := range last {
+			if res.Phase == "tune" && res.Model == "itemknn" && res.Tuning != nil && res.Tuning.Trials > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	if tuned() {
+		t.Fatal("a search recorded before Run started")
+	}
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	deadline := time.Now().Add(time.Minute)
+	for !tuned() {
+		if time.Now().After(deadline) {
+			last, err, _ := r.Last()
+			t.Fatalf("no scheduled search ran: last results %+v, %v", last, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if last, _, _ := r.Last(); len(last) == 0 {
+		t.Fatal("results lost")
+	}
+}
