@@ -199,6 +199,13 @@ func TestBrowserShopAndDashboard(t *testing.T) {
 		chromedp.WaitVisible(`button[data-event="add_to_cart"]`),
 	)
 	product := get(t, ctx, chromedp.AttributeValue(`article.product`, "data-item")).Value
+	// The product page shows its similar items and its bought-together
+	// row (issue 19 items 1 and 2), never the product itself.
+	similar, together := rowOf(t, ctx, "similar"), rowOf(t, ctx, "bought_together")
+	hasTogether := get(t, ctx, chromedp.Evaluate[bool](`document.querySelector('#row-bought_together') !== null`))
+	if len(similar) == 0 || slices.Contains(similar, pick) || !hasTogether || slices.Contains(together, pick) {
+		t.Fatalf("product page of %s: similar items %v, bought together %v (row shown: %v)", pick, similar, together, hasTogether)
+	}
 	do(t, ctx, "add to cart",
 		chromedp.Click(`button[data-event="add_to_cart"]`),
 		chromedp.WaitReady(`body[data-last-event="add_to_cart"]`),
