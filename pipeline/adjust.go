@@ -20,23 +20,66 @@ const adjustUsers = 2000
 // wall time; the settings scored by then decide.
 const adjustBudget = 60 * time.Second
 
+// adjustMinUsers is the fewest users a sample shrinks to when the grid
+// would not fit adjustBudget on all of them (fitBudget).
+const adjustMinUsers = 200
+
+// adjustBounds bound a search of query-time settings: its wall time, the
+// clock that measures it and the fewest users its sample shrinks to.
+type adjustBounds struct {
+	budget   time.Duration
+	minUsers int
+	now      func() time.Time
+}
+
 // chooseAdjusted chooses the fitted m's query-time settings on the
 // hold-out sample sp (adjust.Choose with the random-half veto: a setting may help what
 // users do next only without losing the taste their whole history
-// shows). The settings params fixes are not searched. m is left with the
-// fitted settings in force.
+// shows), within adjustBudget. The settings params fixes are not
+// searched. m is left with the fitted settings in force.
 func chooseAdjusted(ctx context.Context, m model.Model, params model.Params, sample *Split, w Weighting) (adjust.Offer, adjust.Choice, error) {
+	return chooseAdjustedWithin(ctx, m, params, sample, w, adjustBounds{budget: adjustBudget, minUsers: adjustMinUsers, now: time.Now})
+}
+
+// chooseAdjustedWithin is chooseAdjusted within bounds b.
+func chooseAdjustedWithin(ctx context.Context, m model.Model, params model.Params, sample *Split, w Weighting, b adjustBounds) (adjust.Offer, adjust.Choice, error) {
 	offer := adjust.OfferOf(m, params)
 	am, ok := m.(model.Adjustable)
 	if !ok || len(offer.Names) == 0 {
 		return offer, adjust.Choice{}, nil
 	}
+	sample = sample.fitBudget(min(offer.Combos(), adjust.MaxGrid)+1, b, func(sp *Split) { sp.evaluateUsers(m, w) })
 	score := func(context.Context) (adjust.Score, error) {
 		mt, users := sample.evaluateUsers(m, w)
 		return adjust.Score{Users: users, Metrics: mt}, nil
 	}
-	ch, err := adjust.Choose(ctx, am, offer, score, adjust.Options{Budget: adjustBudget, Veto: randomHalfVeto})
+	ch, err := adjust.Choose(ctx, am, offer, score, adjust.Options{Budget: b.budget, Now: b.now, Veto: randomHalfVeto})
 	return offer, ch, err
+}
+
+// fitBudget returns the sample a search of `scorings` scorings runs on:
+// sp itself when they all fit b.budget at the pace of one timed scoring of
+// sp (score), else sp's first users, as many as fit with a fifth to
+// spare, but no fewer than b.minUsers. On a loaded machine the search
+// then scores every setting on fewer users, and the noise rule asks a
+// larger gain of a smaller sample, rather than stopping after the first
+// settings of the grid on all of them: at load 25 the served searches
+// stopped after 9–22 of 64 settings and never reached the history bonus,
+// the grid's last setting (docs/benchmarks.md, "Served quality
+// re-measured (session 9)").
+func (sp *Split) fitBudget(scorings int, b adjustBounds, score func(*Split)) *Split {
+	if b.budget <= 0 || b.now == nil || len(sp.Users) <= b.minUsers {
+		return sp
+	}
+	start := b.now()
+	score(sp)
+	took := b.now().Sub(start)
+	need := took * time.Duration(scorings)
+	if took <= 0 || need <= b.budget {
+		return sp
+	}
+	n := int(0.8 * float64(len(sp.Users)) * float64(b.budget) / float64(need))
+	return sp.sample(max(n, b.minUsers))
 }
 
 // randomHalfVeto rejects a setting that costs the random half of the

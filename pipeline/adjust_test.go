@@ -8,7 +8,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
@@ -258,6 +260,92 @@ func BenchmarkTrainAdjustable(b *testing.B) {
 					b.Fatalf("%+v %v", res, err)
 				}
 				b.ReportMetric(float64(len(res[0].Adjusted)), "settings")
+			}
+		})
+	}
+}
+
+// tickingModel counts its scorings (one a user): the clock of a test in
+// which scoring a user takes a millisecond.
+type tickingModel struct {
+	model.Model
+	calls *atomic.Int64
+}
+
+func (m tickingModel) Score(q model.Query, out []float32) { m.calls.Add(1); m.Model.Score(q, out) }
+func (m tickingModel) Adjustments() map[string][]float64 {
+	return m.Model.(model.Adjustable).Adjustments()
+}
+func (m tickingModel) Adjust(p model.Params) error { return m.Model.(model.Adjustable).Adjust(p) }
+func (m tickingModel) Params() model.Params {
+	return m.Model.(interface{ Params() model.Params }).Params()
+}
+
+// TestChoiceScoresEveryOfferOnABusyMachine: when the grid would not fit
+// the budget on the whole sample (a loaded machine: at load 25 the served
+// searches stopped after 9–22 of 64 settings), every setting is scored on
+// fewer users, so the history bonus, the grid's last setting, is still
+// found where the newest items predict the next. Scoring a user takes a
+// millisecond of the test's clock; the budget is what scoring the whole
+// sample 12 times takes.
+func TestChoiceScoresEveryOfferOnABusyMachine(t *testing.T) {
+	ctx := context.Background()
+	its, evs := driftEvents(1200, 30, 8, 4, false)
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.PutItems(ctx, its); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Preprocess: DefaultPreprocess(), ValidationUsers: 1200,
+		Models: []Spec{{Name: "itemfilter", Params: model.Params{"gf_weight": 0, "ials_factors": 8}}}}
+	data, err := opts.Load(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := holdouts(data.Implicit, opts.ValidationUsers, opts.Seed)[0]
+	base := Weighting{Binary: true}
+	fitted, err := newFitted(t, opts.Models[0], base.apply(sp.Train))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	m := tickingModel{fitted, &calls}
+	users := len(sp.Users)
+	if users < 1000 {
+		t.Fatalf("%d hold-out users, want 1000 or more", users)
+	}
+	clock := func() time.Time { return time.Unix(0, 0).Add(time.Duration(calls.Load()) * time.Millisecond) }
+	for _, tc := range []struct {
+		name        string
+		budget      time.Duration
+		wantUsers   int // users of the fitted settings' trial; 0: fewer than all
+		wantBonus   bool
+		wantStopped bool
+	}{
+		{"no budget: the whole sample", 0, users, true, false},
+		{"ample budget: the whole sample", time.Duration(100*users) * time.Millisecond, users, true, false},
+		{"a twelfth of the grid: every setting on fewer users", time.Duration(12*users) * time.Millisecond, 0, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			offer, ch, err := chooseAdjustedWithin(ctx, m, opts.Models[0].Params, sp, base, adjustBounds{budget: tc.budget, minUsers: 100, now: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if offer.Combos() != 64 || ch.Stopped != tc.wantStopped || len(ch.Trials) != offer.Combos() {
+				t.Fatalf("%d of %d settings scored, stopped %v", len(ch.Trials), offer.Combos(), ch.Stopped)
+			}
+			got := len(ch.Trials[0].Score.Users)
+			if (tc.wantUsers > 0 && got != tc.wantUsers) || (tc.wantUsers == 0 && (got >= users || got < 100)) {
+				t.Fatalf("scored on %d users (of %d), want %d (0: fewer, at least 100)", got, users, tc.wantUsers)
+			}
+			if bonus := ch.Settings["recency"] > 0; bonus != tc.wantBonus {
+				t.Fatalf("chose %v, want a history bonus: %v", ch.Settings, tc.wantBonus)
 			}
 		})
 	}
