@@ -1,7 +1,6 @@
 package ads
 
 import (
-	"cmp"
 	"math"
 )
 
@@ -51,15 +50,17 @@ func Auction(bidders []Bidder, slots int, reserve Micros) []Win {
 		score = append(score, s)
 	}
 	// before reports whether bidder i ranks before bidder j
+	// (scores compared are never NaN: those are out)
 	before := func(i, j int) bool {
-		if c := cmp.Compare(score[j], score[i]); c != 0 {
-			return c < 0
+		if si, sj := score[i], score[j]; si != sj {
+			return si > sj
 		}
-		if c := cmp.Compare(bidders[i].Campaign, bidders[j].Campaign); c != 0 {
-			return c < 0
+		bi, bj := &bidders[i], &bidders[j]
+		if bi.Campaign != bj.Campaign {
+			return bi.Campaign < bj.Campaign
 		}
-		if c := cmp.Compare(bidders[i].Item, bidders[j].Item); c != 0 {
-			return c < 0
+		if bi.Item != bj.Item {
+			return bi.Item < bj.Item
 		}
 		return i < j // stable
 	}

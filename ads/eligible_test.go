@@ -170,3 +170,57 @@ func TestOrganicTallyFollowsTheItems(t *testing.T) {
 		t.Fatalf("other items: Office share %v, want 0.25", tl.share("Office"))
 	}
 }
+
+// When the request does not carry its organic items (a pinned item the
+// model did not propose, or no arranging at all), the ones missing are
+// read together (Options.ReadItems, the item cache's own values) and the
+// tally is still kept for the next answer with the same values; a value
+// read anew (the item changed) is tallied afresh, and an unknown item is
+// left out, that tally not kept.
+func TestOrganicTallyOfReadItemsIsKept(t *testing.T) {
+	pen := &catalog.Item{ID: "p", Categories: []string{"Office/pen"}}
+	desk := &catalog.Item{ID: "d", Categories: []string{"Home/desk"}}
+	shop := map[string]*catalog.Item{"p": pen, "d": desk}
+	reads := 0
+	s := &Service{o: Options{ReadItems: func(_ context.Context, ids []string, out []*catalog.Item) {
+		reads++
+		for i, id := range ids {
+			out[i] = shop[id]
+		}
+	}}}
+	cs := &campaignSet{}
+	ctx := context.Background()
+	key := eligibleKey{surface: "popular"}
+	steps := []struct {
+		name    string
+		change  func()
+		organic []string
+		given   []*catalog.Item
+		office  float64
+		kept    bool // the tally kept after the step is the one kept before
+	}{
+		{"none given", nil, []string{"p", "d", "d", "d"}, nil, 0.25, false},
+		{"none given, same items", nil, []string{"p", "d", "d", "d"}, nil, 0.25, true},
+		{"some given, same items", nil, []string{"p", "d", "d", "d"}, []*catalog.Item{pen, nil, desk}, 0.25, true},
+		{"the desk moved to Office", func() { shop["d"] = &catalog.Item{ID: "d", Categories: []string{"Office/desk"}} }, []string{"p", "d", "d", "d"}, nil, 1, false},
+		// the unknown item is left out (the desk, back home, is the only
+		// one tallied) and the tally is not kept: the kept one stays
+		{"an unknown item", func() { shop["d"] = desk }, []string{"d", "x"}, nil, 0, true},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			st.change()
+		}
+		before := cs.elig.org[key]
+		r := &Request{Surface: "popular", Organic: st.organic, OrganicItems: st.given}
+		if got := s.organicTally(ctx, cs, r); got.share("Office") != st.office {
+			t.Fatalf("%s: Office share %v, want %v", st.name, got.share("Office"), st.office)
+		}
+		if kept := before != nil && cs.elig.org[key] == before; kept != st.kept {
+			t.Fatalf("%s: tally kept %v, want %v", st.name, kept, st.kept)
+		}
+	}
+	if reads != len(steps) {
+		t.Fatalf("%d reads, want one per answer (%d)", reads, len(steps))
+	}
+}

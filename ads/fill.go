@@ -135,7 +135,8 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		return nil
 	}
 	out := make([]Placement, 0, len(wins))
-	imps := make([]Impression, 0, len(wins))
+	var impBuf [4]Impression // on the stack for the usual few slots
+	imps := impBuf[:0]
 	for _, w := range wins {
 		pos := slots[w.Slot]
 		var f Features
@@ -257,15 +258,28 @@ func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request) []e
 	return list
 }
 
-// organicTally is tallyOf(organicCats): when the request carries all of
-// its first 20 organic items and they are the ones of the last answer
-// with its key, that answer's tally (popular and trending answers, and a
-// page's repeated ones, show the same items).
+// organicTally is tallyOf(organicCats): the top-level categories of the
+// first 20 organic items, tallied. When those items are all known (given
+// by the request, the others read at once with Options.ReadItems, which
+// hands out the item cache's own values) and they are the same values as
+// the last answer with the request's key, that answer's tally is used
+// again (popular and trending answers, and a page's repeated ones, show
+// the same items; an item the cache read anew after a change is another
+// value, so its answer is tallied afresh).
 func (s *Service) organicTally(ctx context.Context, cs *campaignSet, r *Request) catTally {
 	organic := r.Organic[:min(len(r.Organic), 20)]
-	given := r.OrganicItems[:min(len(r.OrganicItems), len(organic))]
-	if len(given) < len(organic) || slices.Contains(given, nil) {
-		return tallyOf(s.organicCats(ctx, r))
+	items := r.OrganicItems[:min(len(r.OrganicItems), len(organic))]
+	if len(items) < len(organic) || slices.Contains(items, nil) {
+		// not all given: the others read (a list of its own: ReadItems
+		// writes into it)
+		items = append(make([]*catalog.Item, 0, len(organic)), items...)[:len(organic)]
+		if s.o.ReadItems == nil {
+			return tallyOf(s.organicCats(ctx, r, items))
+		}
+		s.readMissing(ctx, organic, items)
+		if slices.Contains(items, nil) { // unknown items are left out
+			return tallyOf(s.organicCats(ctx, r, items))
+		}
 	}
 	key := eligibleKey{r.Surface, "", strings.Join(r.Context, "\x01")}
 	if r.Query != "" {
@@ -275,10 +289,10 @@ func (s *Service) organicTally(ctx context.Context, cs *campaignSet, r *Request)
 	ec.mu.Lock()
 	om := ec.org[key]
 	ec.mu.Unlock()
-	if om != nil && slices.Equal(om.items, given) {
+	if om != nil && slices.Equal(om.items, items) {
 		return om.tally
 	}
-	om = &organicMemo{items: slices.Clone(given), tally: tallyOf(s.organicCats(ctx, r))}
+	om = &organicMemo{items: slices.Clone(items), tally: tallyOf(s.organicCats(ctx, r, items))}
 	ec.mu.Lock()
 	if ec.org == nil || len(ec.org) >= 1024 {
 		ec.org = map[eligibleKey]*organicMemo{}
@@ -288,22 +302,23 @@ func (s *Service) organicTally(ctx context.Context, cs *campaignSet, r *Request)
 	return om.tally
 }
 
-// organicCats are the top-level categories of the first 20 organic items
-// (those the request carries are not read again; the others are read
-// together when Options.ReadItems is set).
-func (s *Service) organicCats(ctx context.Context, r *Request) []string {
-	organic := r.Organic[:min(len(r.Organic), 20)]
-	given := r.OrganicItems[:min(len(r.OrganicItems), len(organic))]
-	var buf [20]*catalog.Item
-	items := buf[:len(organic)]
-	copy(items, given)
+// readMissing reads the items of organic that items (same length, those
+// the request gave) lacks, together (Options.ReadItems, which must be
+// set); those that cannot be read stay nil.
+func (s *Service) readMissing(ctx context.Context, organic []string, items []*catalog.Item) {
+	n := 0
+	for _, it := range items {
+		if it == nil {
+			n++
+		}
+	}
 	switch {
-	case s.o.ReadItems == nil || !slices.Contains(items, nil):
-	case len(given) == 0:
+	case n == 0:
+	case n == len(items):
 		s.o.ReadItems(ctx, organic, items)
 	default: // read the ones not given
-		missing := make([]string, 0, len(organic))
-		at := make([]int, 0, len(organic))
+		missing := make([]string, 0, n)
+		at := make([]int, 0, n)
 		for i, it := range items {
 			if it == nil {
 				missing, at = append(missing, organic[i]), append(at, i)
@@ -315,6 +330,14 @@ func (s *Service) organicCats(ctx context.Context, r *Request) []string {
 			items[i] = read[k]
 		}
 	}
+}
+
+// organicCats are the top-level categories of the first 20 organic items,
+// items their catalogue items as far as known (same length; with
+// Options.ReadItems the others have been read already and unknown ones
+// are left out, without it each is read here).
+func (s *Service) organicCats(ctx context.Context, r *Request, items []*catalog.Item) []string {
+	organic := r.Organic[:len(items)]
 	out := make([]string, 0, len(organic))
 	for i, id := range organic {
 		if it := items[i]; it != nil {
@@ -447,14 +470,25 @@ func underCat(c, prefix string) bool {
 	return c == prefix || strings.HasPrefix(c, prefix+"/")
 }
 
-// freqKey names a shopper's impressions of a campaign on a day.
+// freqKey names a shopper's impressions of a campaign on a day (the
+// store's key).
 func freqKey(d, user, campaign string) string { return d + "\x00" + user + "\x00" + campaign }
+
+// freqSlot is freqKey's parts: the key of impressions counted in memory
+// (not joined for every impression).
+type freqSlot struct{ day, user, campaign string }
+
+func (f freqSlot) key() string { return freqKey(f.day, f.user, f.campaign) }
+
+// impKey names a queued impression: its answer's request id and item.
+type impKey struct{ requestID, item string }
 
 // shown returns a shopper's impressions today per campaign: those in the
 // store (written by any replica sharing it) and those this replica has
 // not written yet.
 func (s *Service) shown(ctx context.Context, user string, now time.Time) map[string]int {
-	prefix := day(now) + "\x00" + user + "\x00"
+	d := day(now)
+	prefix := d + "\x00" + user + "\x00"
 	out := map[string]int{}
 	err := s.o.Store.MerchView(ctx, func(tx store.MerchTx) error {
 		return tx.Scan(bFreq, prefix, func(k string, v []byte) error {
@@ -469,10 +503,10 @@ func (s *Service) shown(ctx context.Context, user string, now time.Time) map[str
 		return nil // unknown: capped campaigns sit out
 	}
 	s.mu.Lock()
-	for _, m := range []map[string]int{s.freq, s.freqFlushing} {
+	for _, m := range []map[freqSlot]int{s.freq, s.freqFlushing} {
 		for k, n := range m {
-			if c, ok := strings.CutPrefix(k, prefix); ok {
-				out[c] += n
+			if k.day == d && k.user == user {
+				out[k.campaign] += n
 			}
 		}
 	}
@@ -510,13 +544,19 @@ func (s *Service) logImpressions(imps []Impression, today string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, im := range imps {
-		if len(s.pending) >= maxPending {
+		if len(s.pendingList) >= maxPending {
 			s.dropped.Add(1)
 			continue
 		}
-		s.pending[im.RequestID+"\x00"+im.Item] = im
+		k := impKey{im.RequestID, im.Item}
+		if i, ok := s.pending[k]; ok {
+			s.pendingList[i] = im
+		} else {
+			s.pending[k] = int32(len(s.pendingList))
+			s.pendingList = append(s.pendingList, im)
+		}
 		if im.User != "" {
-			s.freq[freqKey(today, im.User, im.Campaign)]++
+			s.freq[freqSlot{today, im.User, im.Campaign}]++
 		}
 		h := s.itemHist[im.Item]
 		if h == nil {

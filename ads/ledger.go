@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,14 +49,11 @@ func (s *Service) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
-	batch := make([]Impression, 0, len(s.pending))
-	for _, im := range s.pending {
-		batch = append(batch, im)
-	}
+	batch := slices.Clone(s.pendingList)
 	answers := s.answers
 	s.answers = map[string]int64{}
 	freq := s.freq // counted in the store by this transaction
-	s.freq, s.freqFlushing = map[string]int{}, freq
+	s.freq, s.freqFlushing = map[freqSlot]int{}, freq
 	s.mu.Unlock()
 	if len(batch) == 0 && len(answers) == 0 && len(freq) == 0 {
 		return nil
@@ -67,7 +65,7 @@ func (s *Service) Flush(ctx context.Context) error {
 			}
 		}
 		for k, n := range freq {
-			if err := addInt(tx, bFreq, k, int64(n)); err != nil {
+			if err := addInt(tx, bFreq, k.key(), int64(n)); err != nil {
 				return err
 			}
 		}
@@ -100,29 +98,44 @@ func (s *Service) Flush(ctx context.Context) error {
 		for k, n := range freq {
 			s.freq[k] += n
 		}
-		s.freqFlushing = map[string]int{}
+		s.freqFlushing = map[freqSlot]int{}
 		s.mu.Unlock()
 		return fmt.Errorf("write %d ad impressions: %w", len(batch), err)
 	}
 	s.mu.Lock()
-	for _, im := range batch {
-		delete(s.pending, im.RequestID+"\x00"+im.Item)
-	}
-	s.freqFlushing = map[string]int{}
+	s.dequeue(len(batch))
+	s.freqFlushing = map[freqSlot]int{}
 	s.mu.Unlock()
 	return nil
 }
 
+// dequeue drops the first n queued impressions (written) and keeps the
+// ones queued since; s.mu is held.
+func (s *Service) dequeue(n int) {
+	for _, im := range s.pendingList[:n] {
+		delete(s.pending, impKey{im.RequestID, im.Item})
+	}
+	rest := copy(s.pendingList, s.pendingList[n:])
+	clear(s.pendingList[rest:])
+	s.pendingList = s.pendingList[:rest]
+	for i, im := range s.pendingList {
+		s.pending[impKey{im.RequestID, im.Item}] = int32(i)
+	}
+}
+
 // impression finds a logged impression (queued or written).
 func (s *Service) impression(tx store.MerchTx, requestID, item string) (Impression, bool) {
-	key := requestID + "\x00" + item
 	s.mu.Lock()
-	im, ok := s.pending[key]
+	i, ok := s.pending[impKey{requestID, item}]
+	var im Impression
+	if ok {
+		im = s.pendingList[i]
+	}
 	s.mu.Unlock()
 	if ok {
 		return im, true
 	}
-	v := tx.Get(bImps, key)
+	v := tx.Get(bImps, requestID+"\x00"+item)
 	if v == nil || json.Unmarshal(v, &im) != nil {
 		return Impression{}, false
 	}
@@ -142,13 +155,12 @@ func (s *Service) Sponsored(e events.Event) bool {
 // hasImpression reports whether an ad impression of item in the answer
 // requestID was logged (queued or written), without decoding it.
 func (s *Service) hasImpression(requestID, item string) bool {
-	key := requestID + "\x00" + item
 	s.mu.Lock()
-	_, found := s.pending[key]
+	_, found := s.pending[impKey{requestID, item}]
 	s.mu.Unlock()
 	if !found {
 		s.o.Store.MerchView(context.Background(), func(tx store.MerchTx) error {
-			found = tx.Get(bImps, key) != nil
+			found = tx.Get(bImps, requestID+"\x00"+item) != nil
 			return nil
 		})
 	}

@@ -3,6 +3,7 @@ package ads
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -338,5 +339,55 @@ func TestSurfaceRelevanceFloor(t *testing.T) {
 		if got := s.Fill(ctx, Request{RequestID: reqid.New(), Surface: c.surface, Query: c.query, Organic: c.organic}); len(got) != c.want {
 			t.Errorf("%s %q %v: %d ads, want %d", c.surface, c.query, c.organic, len(got), c.want)
 		}
+	}
+}
+
+// Impressions queued while a batch is written stay queued, findable, and
+// are written by the next flush; the written ones are found in the store
+// and no longer queued. An impression logged again (same answer and
+// item) replaces the queued one.
+func TestQueuedImpressionsAcrossAFlush(t *testing.T) {
+	ctx := context.Background()
+	s := newTestShop(t).service(t)
+	imp := func(req, item string, pos int) Impression {
+		return Impression{RequestID: req, Item: item, Campaign: "c", Surface: "search", Position: pos, Price: 1}
+	}
+	queued := func(req, item string) (int, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		i, ok := s.pending[impKey{req, item}]
+		if !ok {
+			return 0, false
+		}
+		return s.pendingList[i].Position, true
+	}
+	s.logImpressions([]Impression{imp("r1", "a", 1), imp("r1", "b", 5), imp("r2", "a", 1)}, "2026-03-04")
+	s.logImpressions([]Impression{imp("r1", "b", 6)}, "2026-03-04") // logged again: replaces
+	if pos, ok := queued("r1", "b"); !ok || pos != 6 || len(s.pendingList) != 3 {
+		t.Fatalf("logged again: position %d (%v), %d queued; want 6, 3", pos, ok, len(s.pendingList))
+	}
+	// a flush took the first two; one more is queued while it writes
+	s.mu.Lock()
+	s.pendingList = s.pendingList[:2]
+	delete(s.pending, impKey{"r2", "a"})
+	s.mu.Unlock()
+	batch := slices.Clone(s.pendingList)
+	s.logImpressions([]Impression{imp("r3", "c", 1)}, "2026-03-04")
+	s.mu.Lock()
+	s.dequeue(len(batch))
+	s.mu.Unlock()
+	for _, c := range []struct {
+		req, item string
+		want      bool
+	}{{"r1", "a", false}, {"r1", "b", false}, {"r3", "c", true}} {
+		if _, ok := queued(c.req, c.item); ok != c.want {
+			t.Fatalf("%s/%s queued %v after the batch was written, want %v", c.req, c.item, ok, c.want)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.pendingList) != 0 || len(s.pending) != 0 || !s.hasImpression("r3", "c") {
+		t.Fatalf("after the next flush: %d queued (%d indexed), r3/c in the store %v", len(s.pendingList), len(s.pending), s.hasImpression("r3", "c"))
 	}
 }

@@ -149,14 +149,17 @@ type Service struct {
 	texts   sync.Map // item id → *cachedText: campaign items' text for relevance
 	model   atomic.Pointer[Model]
 
-	mu      sync.Mutex
-	campMu  sync.Mutex // serialises campaign changes
-	pending map[string]Impression
-	spend   map[string]*spendState // campaign → cached spend
+	mu     sync.Mutex
+	campMu sync.Mutex // serialises campaign changes
+	// pending are the impressions queued for the background writer (in
+	// the order logged), indexed by their key
+	pending     map[impKey]int32
+	pendingList []Impression
+	spend       map[string]*spendState // campaign → cached spend
 	// freq and freqFlushing count impressions per day, user, campaign
 	// not yet added to the store's ad_freq (queued; being written)
-	freq         map[string]int
-	freqFlushing map[string]int
+	freq         map[freqSlot]int
+	freqFlushing map[freqSlot]int
 	itemHist     map[string]*[2]int // item → ad impressions, clicks
 	clickers     map[string]bool    // users with a charged ad click (attribution)
 	answers      map[string]int64   // surface → answers with ad slots, not yet written
@@ -218,8 +221,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Config.Slots == nil {
 		o.Config = DefaultConfig()
 	}
-	s := &Service{o: o, log: o.Logger, pending: map[string]Impression{}, spend: map[string]*spendState{},
-		freq: map[string]int{}, freqFlushing: map[string]int{}, itemHist: map[string]*[2]int{}, clickers: map[string]bool{},
+	s := &Service{o: o, log: o.Logger, pending: map[impKey]int32{}, spend: map[string]*spendState{},
+		freq: map[freqSlot]int{}, freqFlushing: map[freqSlot]int{}, itemHist: map[string]*[2]int{}, clickers: map[string]bool{},
 		answers: map[string]int64{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

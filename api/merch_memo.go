@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/recommend"
@@ -34,9 +35,12 @@ const maxArrangeMemo = 1024
 // page; on search also the query and the sort.
 type arrangeKey struct{ surface, context, query, sort string }
 
-// arrangeEntry is one kept arrangement; its lists are its own (copied
-// in and out under the memo's lock).
+// arrangeEntry is one kept arrangement. Its lists are its own: filled
+// under the memo's lock, and read without it by the answers that took
+// the entry (readers) until they give it back (release); a put that finds
+// it taken keeps a new entry instead of filling this one again.
 type arrangeEntry struct {
+	readers atomic.Int32
 	set     *rules.Set
 	applied *string // the plan's Applied list (a cached plan's: shared)
 	nApply  int
@@ -81,21 +85,31 @@ func memoKey(surface string, cats []string) arrangeKey {
 	return k
 }
 
-// get copies a kept arrangement that applies into sc (sc.placed, and
-// sc.items when read) and returns the placed items; nil when none does.
-func (am *arrangeMemo) get(k arrangeKey, set *rules.Set, plan *rules.Plan, gen uint64, read bool, f *recommend.Filter, ids []string, scores []float64, sc *merchScratch) []rules.Placed {
+// get returns a kept arrangement that applies: the placed items and,
+// when read, the window's items as read (nil, nil when none applies).
+// Both are the memo's, only to be read, until sc is given back
+// (putScratch releases the entry).
+func (am *arrangeMemo) get(k arrangeKey, set *rules.Set, plan *rules.Plan, gen uint64, read bool, f *recommend.Filter, ids []string, scores []float64, sc *merchScratch) ([]rules.Placed, []*catalog.Item) {
 	am.mu.Lock()
 	defer am.mu.Unlock()
 	e := am.m[k]
 	if e == nil || e.set != set || e.applied != &plan.Applied[0] || e.nApply != len(plan.Applied) || e.gen != gen || e.read != read ||
 		!slices.Equal(e.ids, ids) || !slices.Equal(e.scores, scores) || !sameFilter(&e.filter, f) {
-		return nil
+		return nil, nil
 	}
-	sc.placed = append(sc.placed[:0], e.placed...)
-	if read {
-		copy(sc.items, e.items)
+	e.readers.Add(1)
+	sc.held = append(sc.held, e)
+	if !read {
+		return e.placed, nil
 	}
-	return sc.placed
+	return e.placed, e.items
+}
+
+// release gives back entries taken by get.
+func (am *arrangeMemo) release(held []*arrangeEntry) {
+	for _, e := range held {
+		e.readers.Add(-1)
+	}
 }
 
 // put keeps an arrangement (w.Items when read).
@@ -106,7 +120,7 @@ func (am *arrangeMemo) put(k arrangeKey, set *rules.Set, plan *rules.Plan, gen u
 		am.m = map[arrangeKey]*arrangeEntry{}
 	}
 	e := am.m[k]
-	if e == nil {
+	if e == nil || e.readers.Load() > 0 { // a taken entry stays as it is
 		e = &arrangeEntry{}
 		am.m[k] = e
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/rules"
 )
 
@@ -149,5 +150,64 @@ func TestArrangeMemoKeepsNoFailedRead(t *testing.T) {
 	down.Store(false)
 	if got := ids(); len(got) < 2 || got[1] != "i0042" {
 		t.Fatalf("the store is back, yet the pinned i0042 is not second: %v", got)
+	}
+}
+
+// A kept arrangement handed to an answer is read by it without a copy:
+// while the answer holds it, a new arrangement for the same slot goes
+// into a new entry (the held lists stay as they were); once given back,
+// the entry's storage is filled again in place.
+func TestArrangeMemoLeavesHeldEntriesAlone(t *testing.T) {
+	set := rules.NewSet([]rules.Rule{{ID: "r", Name: "r", If: rules.Condition{Surfaces: []string{"popular"}}, Then: rules.Consequence{Hide: []string{"x"}}}})
+	plan := set.Plan(rules.Request{Surface: "popular"})
+	var am arrangeMemo
+	k := memoKey("popular", nil)
+	f := &recommend.Filter{}
+	window := func(ids ...string) rules.Window {
+		w := rules.Window{IDs: ids, Scores: make([]float64, len(ids)), Items: make([]*catalog.Item, len(ids))}
+		for i, id := range ids {
+			w.Items[i] = &catalog.Item{ID: id}
+		}
+		return w
+	}
+	placedOf := func(w rules.Window) []rules.Placed {
+		var out []rules.Placed
+		for i, id := range w.IDs {
+			out = append(out, rules.Placed{ID: id, From: i})
+		}
+		return out
+	}
+	idsOf := func(ps []rules.Placed) (out []string) {
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	a, b := window("a1", "a2"), window("b1", "b2")
+	am.put(k, set, plan, 1, true, f, a, placedOf(a))
+	sc := &merchScratch{}
+	held, items := am.get(k, set, plan, 1, true, f, a.IDs, a.Scores, sc)
+	if !slices.Equal(idsOf(held), a.IDs) || len(items) != 2 || items[1].ID != "a2" {
+		t.Fatalf("kept arrangement %v %v, want a's", idsOf(held), items)
+	}
+	taken := am.m[k]
+	am.put(k, set, plan, 1, true, f, b, placedOf(b)) // another answer's window
+	if !slices.Equal(idsOf(held), []string{"a1", "a2"}) || items[0].ID != "a1" {
+		t.Fatalf("a held arrangement was overwritten: %v, items %v", idsOf(held), items)
+	}
+	if am.m[k] == taken {
+		t.Fatal("the new arrangement went into the held entry")
+	}
+	if got, _ := am.get(k, set, plan, 1, true, f, b.IDs, b.Scores, sc); !slices.Equal(idsOf(got), b.IDs) {
+		t.Fatalf("the new arrangement is %v, want b's", idsOf(got))
+	}
+	if p, _ := am.get(k, set, plan, 1, true, f, a.IDs, a.Scores, sc); p != nil {
+		t.Fatal("a's arrangement still given for a's window after b's was kept")
+	}
+	am.release(sc.held) // both answers done
+	entry := am.m[k]
+	am.put(k, set, plan, 1, true, f, a, placedOf(a))
+	if am.m[k] != entry {
+		t.Fatal("an entry no answer holds was not filled again in place")
 	}
 }

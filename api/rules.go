@@ -252,11 +252,6 @@ func (m *merch) lookupNoting(ctx context.Context, keep func(*catalog.Item) bool,
 	}
 }
 
-// readItems puts the items of ids into out (same order): those keep
-// (nil: all) passes, nil for the others and for those that cannot be
-// read. Through the cache, the whole list costs one lock. It reports
-// whether every item was read (an arrangement of a window with an item
-
 // arranged arranges the window w by arrangeBy (plan, or a copy of it the
 // caller adjusted), reading its items first when read is set (w.Items then
 // holds them); with memo, an arrangement kept for the same plan, filter and
@@ -265,28 +260,31 @@ func (m *merch) lookupNoting(ctx context.Context, keep func(*catalog.Item) bool,
 func (m *merch) arranged(ctx context.Context, memo bool, key arrangeKey, set *rules.Set, plan, arrangeBy *rules.Plan,
 	read bool, asked *recommend.Filter, w *rules.Window, sc *merchScratch, keep func(*catalog.Item) bool) []rules.Placed {
 	var gen uint64
-	var placed []rules.Placed
 	if memo {
 		gen = m.cache.Generation()
-		placed = m.memo.get(key, set, plan, gen, read, asked, w.IDs, w.Scores, sc)
+		if placed, items := m.memo.get(key, set, plan, gen, read, asked, w.IDs, w.Scores, sc); placed != nil {
+			w.Items = items // nil unless read
+			return placed
+		}
 	}
 	if read {
 		w.Items = sc.items
-	}
-	if placed != nil {
-		return placed
 	}
 	failed := false
 	if read && !m.readItems(ctx, w.IDs, sc.items, keep) {
 		failed = true
 	}
-	placed = arrangeBy.ArrangeWindow(&sc.arrange, *w, m.lookupNoting(ctx, keep, &failed), m.now())
+	placed := arrangeBy.ArrangeWindow(&sc.arrange, *w, m.lookupNoting(ctx, keep, &failed), m.now())
 	if memo && !failed && ctx.Err() == nil {
 		m.memo.put(key, set, plan, gen, read, asked, *w, placed)
 	}
 	return placed
 }
 
+// readItems puts the items of ids into out (same order): those keep
+// (nil: all) passes, nil for the others and for those that cannot be
+// read. Through the cache, the whole list costs one lock. It reports
+// whether every item was read (an arrangement of a window with an item
 // that was not is not kept: the read may have failed for a moment).
 func (m *merch) readItems(ctx context.Context, ids []string, out []*catalog.Item, keep func(*catalog.Item) bool) bool {
 	if m.cache != nil {
@@ -321,7 +319,7 @@ type merchScratch struct {
 	arrange  rules.Scratch
 	organic  []string
 	orgItems []*catalog.Item
-	placed   []rules.Placed // an arrangement taken from the memo
+	held     []*arrangeEntry // kept arrangements taken from the memo (released by putScratch)
 }
 
 // takeScratch returns scratch storage whose ids, scores and items hold n
@@ -345,8 +343,9 @@ func (m *merch) putScratch(sc *merchScratch) {
 	sc.arrange.Reset()
 	clear(sc.organic)
 	clear(sc.orgItems)
-	clear(sc.placed)
-	sc.placed = sc.placed[:0]
+	m.memo.release(sc.held)
+	clear(sc.held)
+	sc.held = sc.held[:0]
 	sc.organic, sc.orgItems = sc.organic[:0], sc.orgItems[:0]
 	m.scratch.Put(sc)
 }
@@ -434,9 +433,9 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		id = newRequestID()
 	}
 	out := &merchAnswer{RequestID: id, m: m}
-	var plan *rules.Plan
+	var plan *rules.Plan // only read (it may be the set's kept plan)
 	if set.Len() > 0 {
-		plan = set.Plan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
+		plan, _ = set.SharedPlan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
 	}
 	n := req.N
 	adContext := req.Filter.Categories // the category page, before the rules narrow it
@@ -444,13 +443,19 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	arrangeBy := plan
 	if !plan.Empty() {
 		ask := req
-		ask.Filter.Exclude = append(slices.Clone(req.Filter.Exclude), plan.HiddenIDs()...)
+		if len(req.Filter.Exclude) == 0 {
+			ask.Filter.Exclude = plan.HiddenIDs() // shared: only read
+		} else {
+			ask.Filter.Exclude = append(slices.Clone(req.Filter.Exclude), plan.HiddenIDs()...)
+		}
 		// the model applies the category, brand and price filters; the
 		// answer's other rows (keep) still read the plan's own filters
 		unpushed := pushRecFilters(&ask.Filter, plan.Filters)
-		arrangeBy = new(rules.Plan)
-		*arrangeBy = *plan
-		arrangeBy.Filters = unpushed
+		if len(plan.Filters) > 0 { // arranged by the filters not pushed
+			arrangeBy = new(rules.Plan)
+			*arrangeBy = *plan
+			arrangeBy.Filters = unpushed
+		}
 		extra := len(plan.Pins)
 		if len(unpushed) > 0 || len(plan.Moves) > 0 {
 			extra += n // room for items to move up or be filtered out
@@ -501,6 +506,10 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 				if w.Items != nil {
 					read = w.Items[p.From]
 				}
+			} else if w.Items != nil && adsOn {
+				// a pinned item the model did not propose: the ads then
+				// need not read it (nor their tally of the page anew)
+				read = m.cached(ctx, p.ID)
 			}
 			it.Pinned = p.Pinned
 			arranged = append(arranged, it)
@@ -522,7 +531,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: adContext, Organic: ids, OrganicItems: known[:min(len(known), len(ids))]}) {
 			list = insertAd(list, p, func(p ads.Placement) recommend.Item {
 				return recommend.Item{ID: p.Item, Reason: "sponsored", Sponsored: true}
-			}, func(it recommend.Item) string { return it.ID })
+			}, func(it *recommend.Item) string { return it.ID })
 		}
 		list = list[:min(len(list), n)]
 	}
@@ -543,10 +552,42 @@ func (m *merch) fill(ctx context.Context, req ads.Request) []ads.Placement {
 	return m.ads.Fill(ctx, req)
 }
 
+// title is an item's title ("" when it cannot be read), without copying
+// the item when it is in the cache.
+func (m *merch) title(ctx context.Context, id string) string {
+	if m.cache != nil {
+		if it := m.cached(ctx, id); it != nil {
+			return it.Title
+		}
+		return ""
+	}
+	if it, err := m.items(ctx, id); err == nil {
+		return it.Title
+	}
+	return ""
+}
+
+// cached is an item as the item cache holds it (read through it when it
+// is not held yet; nil when it cannot be read or there is no cache): only
+// to be read.
+func (m *merch) cached(ctx context.Context, id string) *catalog.Item {
+	if m.cache == nil {
+		return nil
+	}
+	var it [1]*catalog.Item
+	m.cache.Read(ctx, []string{id}, it[:])
+	return it[0]
+}
+
 // insertAd puts an ad at its 1-based position (or last), dropping the
 // organic copy of the same item.
-func insertAd[T any](list []T, p ads.Placement, make func(ads.Placement) T, id func(T) string) []T {
-	list = slices.DeleteFunc(list, func(x T) bool { return id(x) == p.Item })
+func insertAd[T any](list []T, p ads.Placement, make func(ads.Placement) T, id func(*T) string) []T {
+	for i := range list {
+		if id(&list[i]) == p.Item { // seldom: the ad item is on the page
+			list = slices.DeleteFunc(list, func(x T) bool { return id(&x) == p.Item })
+			break
+		}
+	}
 	at := min(max(p.Position-1, 0), len(list))
 	return slices.Insert(list, at, make(p))
 }
@@ -673,8 +714,8 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 			hit := search.Hit{ID: p.ID}
 			if p.From >= 0 {
 				hit = res.Items[p.From]
-			} else if it, err := m.items(ctx, p.ID); err == nil {
-				hit.Title = it.Title
+			} else {
+				hit.Title = m.title(ctx, p.ID)
 			}
 			hit.Pinned = p.Pinned
 			items = append(items, hit)
@@ -692,13 +733,10 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 			ids[i] = hit.ID
 		}
 		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids}) {
-			title := ""
-			if it, err := m.items(ctx, p.Item); err == nil {
-				title = it.Title
-			}
+			title := m.title(ctx, p.Item)
 			out.Items = insertAd(out.Items, p, func(p ads.Placement) search.Hit {
 				return search.Hit{ID: p.Item, Title: title, Sponsored: true}
-			}, func(hit search.Hit) string { return hit.ID })
+			}, func(hit *search.Hit) string { return hit.ID })
 		}
 	}
 	if out.Items == nil {

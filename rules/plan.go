@@ -159,19 +159,35 @@ type Plan struct {
 	Hide    map[string]bool
 	Pins    []Pin // ascending position, one per position and item
 	Moves   []Weighted
+	// hidden is HiddenIDs of a kept plan, made once (shared, not changed)
+	hidden []string
 }
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool { return p == nil || len(p.Applied) == 0 }
 
-// HiddenIDs lists the hidden items.
+// HiddenIDs lists the hidden items, sorted. The list may be shared with
+// other requests' plans: callers must not change its items.
 func (p *Plan) HiddenIDs() []string {
+	if len(p.hidden) > 0 && len(p.hidden) == len(p.Hide) && p.hides(p.hidden) {
+		return p.hidden // the list made when the plan was kept
+	}
 	out := make([]string, 0, len(p.Hide))
 	for id := range p.Hide {
 		out = append(out, id)
 	}
 	slices.Sort(out)
 	return out
+}
+
+// hides reports whether every one of ids is hidden.
+func (p *Plan) hides(ids []string) bool {
+	for _, id := range ids {
+		if !p.Hide[id] {
+			return false
+		}
+	}
+	return true
 }
 
 // Matches reports whether rule r applies to request q.
@@ -236,36 +252,52 @@ func (r *Rule) matches(q *Request, got string, wants []string) bool {
 // not the slices and map they hold, which may be shared with other
 // requests' plans).
 func (s *Set) Plan(q Request) *Plan {
+	p, shared := s.SharedPlan(q)
+	if shared {
+		cp := *p
+		return &cp
+	}
+	return p
+}
+
+// SharedPlan is Plan without the copy of a kept plan: shared reports
+// whether the plan is the one kept for every request like q, which the
+// caller must then not change at all.
+func (s *Set) SharedPlan(q Request) (p *Plan, shared bool) {
 	if s.Len() == 0 {
-		return &Plan{}
+		return &Plan{}, false
 	}
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
 	query := Normalize(q.Query)
-	var buf [32]int
-	cands := s.candidates(q.Surface, query, buf[:])
-	if len(cands) == 0 {
-		return &Plan{}
-	}
-	for _, i := range cands {
-		if len(s.rules[i].If.Segment) > 0 {
-			return s.plan(q, query, cands) // depends on the shopper
-		}
-	}
+	// a kept plan first: only plans of requests no segment rule may match
+	// are kept, so one found needs no look at the candidates
 	key := planKey{q.Surface, query, strings.Join(q.Categories, "\x01")}
 	c := &s.plans
 	c.mu.Lock()
 	cp, ok := c.m[key]
 	c.mu.Unlock()
 	if ok && !q.Now.Before(cp.from) && q.Now.Before(cp.until) {
-		p := cp.plan
-		return &p
+		return &cp.plan, true
+	}
+	var buf [32]int
+	cands := s.candidates(q.Surface, query, buf[:])
+	if len(cands) == 0 {
+		return &Plan{}, false
+	}
+	for _, i := range cands {
+		if len(s.rules[i].If.Segment) > 0 {
+			return s.plan(q, query, cands), false // depends on the shopper
+		}
 	}
 	cp = &cachedPlan{plan: *s.plan(q, query, cands)}
 	// a caller's append to a plan's list must not reach the shared one
 	pl := &cp.plan
 	pl.Applied, pl.Filters, pl.Pins, pl.Moves = slices.Clip(pl.Applied), slices.Clip(pl.Filters), slices.Clip(pl.Pins), slices.Clip(pl.Moves)
+	if len(pl.Hide) > 0 {
+		pl.hidden = pl.HiddenIDs() // shared by the plans this one is copied to
+	}
 	cp.from, cp.until = s.validity(cands, q.Now)
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxCachedPlans {
@@ -273,8 +305,7 @@ func (s *Set) Plan(q Request) *Plan {
 	}
 	c.m[key] = cp
 	c.mu.Unlock()
-	p := cp.plan
-	return &p
+	return &cp.plan, true
 }
 
 // validity is the interval around now in which none of the rules cands

@@ -162,8 +162,17 @@ func TestCachedPlansEqualFreshOnes(t *testing.T) {
 		if fmt.Sprint(*got) != fmt.Sprint(*want) {
 			t.Fatalf("round %d, %+v at %v: plan %+v, want %+v", round, q, q.Now, *got, *want)
 		}
-		// the caller may change its plan
+		if h, w := got.HiddenIDs(), (&Plan{Hide: want.Hide}).HiddenIDs(); !slices.Equal(h, w) {
+			t.Fatalf("round %d, %+v at %v: hidden %v, want %v", round, q, q.Now, h, w)
+		}
+		// the caller may change its plan, the hidden items too
 		got.Applied = append(got.Applied, "x")
 		got.Pins = append(got.Pins, Pin{"zz", 9})
+		if len(got.Hide) > 0 {
+			got.Hide = map[string]bool{"a9": true}
+			if h := got.HiddenIDs(); !slices.Equal(h, []string{"a9"}) {
+				t.Fatalf("round %d: hidden %v after the caller's change, want [a9]", round, h)
+			}
+		}
 	}
 }
