@@ -27,3 +27,17 @@ func GraphFilterParts(ctx context.Context, ds *model.Dataset, k int) (p, l []flo
 
 // Matrix returns the fitted B (n×n, row-major) and output scales.
 func (m *Filter) Matrix() (int, []float32, []float32) { return m.st.N, m.st.B, m.st.Out }
+
+// TopEigen exposes topEigen to the harness.
+func TopEigen(ctx context.Context, a []float64, n, k int) ([]float64, error) {
+	v, err := topEigen(ctx, a, n, k, 6, 1)
+	if err != nil {
+		return nil, err
+	}
+	raw := v.RawMatrix()
+	out := make([]float64, n*k)
+	for i := range n {
+		copy(out[i*k:(i+1)*k], raw.Data[i*raw.Stride:i*raw.Stride+k])
+	}
+	return out, nil
+}

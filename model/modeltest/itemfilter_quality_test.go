@@ -58,14 +58,17 @@ func TestItemFilterQuality(t *testing.T) {
 
 // The measured values (docs/benchmarks.md, "Beyond the research numbers",
 // "Query-time settings chosen on validation (session 7)" and "Research
-// numbers (session 8)") minus 0.001 for floating-point differences across
+// numbers (session 8)" and "(session 9)") minus 0.001 for floating-point differences across
 // machines.
 const (
 	ML1MRecall = 0.2876 // measured 0.2886 (session 8: share 0.3, pop 0.1 chosen); 0.2884 with the noise rule (fitted settings kept)
 	ML1MNDCG   = 0.2744 // measured 0.2754; 0.2751 with the noise rule
 	OfficeHR10 = 0.0805 // measured 0.0815 (session 8: recency 64, iALS share 0.4, pop 0.5 chosen on dev)
 	// Session 8's wider grid lowered ML-100k from 0.4525 to 0.4495: its
-	// validation chose share 0.8 on a gain within the split's noise. With
-	// the noise rule (model/adjust, decision 0062) the fitted settings stay.
-	ML100kNDCG = 0.4510 // measured 0.4520 (session 8: the fitted recency 0, share 0.4, pop 0 kept; share 0.8 gained 1.3 SE)
+	// validation chose share 0.8 on a gain within one draw's noise (1.3 SE),
+	// and the noise rule (decision 0062) kept share 0.4 (0.4520). Session 9
+	// draws the small validation three times (decision 0064): share 0.8 then
+	// gains 3.6 SE on validation and is chosen, and the test folds measure
+	// 0.4495 again (docs/benchmarks.md, "Research numbers (session 9)").
+	ML100kNDCG = 0.4485 // measured 0.4495 (session 9: recency 0, share 0.8, pop 0 chosen on three validation draws)
 )
