@@ -18,11 +18,6 @@ type Data struct {
 	Format     string
 	Splits     []Split
 	Validation *Split
-	// ValidationDraws are further independent draws of Validation (the
-	// same protocol, other seeds), set where the format carves validation
-	// from training and one draw is small (drawsFor); the choice of
-	// query-time settings pools them per user.
-	ValidationDraws []Split
 	// DefaultKs are the cut-offs the format's published numbers use.
 	DefaultKs []int
 	// Rating is true when the splits hold explicit ratings for RMSE/MAE.
@@ -71,34 +66,6 @@ func Load(ctx context.Context, format, path string, opt LoadOptions) (*Data, err
 		return nil, fmt.Errorf("format %s at %q has no explicit ratings: --rating needs movielens-100k or interactions with a value column", format, path)
 	}
 	return d, nil
-}
-
-// minValidationCases and maxValidationDraws size a carved validation:
-// one with fewer than minValidationCases cases is drawn
-// ⌈minValidationCases/cases⌉ times, at most maxValidationDraws (ML-100k's
-// 943 users: 3 draws; a set with 2,000 or more validation users keeps
-// one). 2,000 is the served pipeline's sample for the same choice
-// (decision 0062); on a single draw of ML-100k the best setting's gain
-// was within its noise and the test folds disagreed with it (session 8).
-const (
-	minValidationCases = 2000
-	maxValidationDraws = 5
-)
-
-// drawsFor returns the extra validation draws (beyond first) that
-// minValidationCases asks for, made by draw(k) for k = 1, 2, ….
-func drawsFor(first *Split, draw func(k int) Split) []Split {
-	if first == nil || len(first.Cases) == 0 || len(first.Cases) >= minValidationCases {
-		return nil
-	}
-	n := min(maxValidationDraws, (minValidationCases+len(first.Cases)-1)/len(first.Cases))
-	out := make([]Split, 0, n-1)
-	for k := 1; k < n; k++ {
-		sp := draw(k)
-		sp.Name = fmt.Sprintf("%s (draw %d)", sp.Name, k+1)
-		out = append(out, sp)
-	}
-	return out
 }
 
 // carveValidation holds out part of a training set for tuning: a random

@@ -68,14 +68,7 @@ func loadInteractions(path string, opt LoadOptions) (*Data, error) {
 	train, test := carveValidation(p.rows, len(users.ids), frac, opt.Seed)
 	vTrain, vHeld := carveValidation(train, len(users.ids), frac, opt.Seed+1)
 	v := mk("validation", vTrain, vHeld)
-	var more []Split
-	if frac > 0 { // a "last" split has one draw only
-		more = drawsFor(&v, func(k int) Split {
-			t, h := carveValidation(train, len(users.ids), frac, opt.Seed+1+uint64(k))
-			return mk("validation", t, h)
-		})
-	}
-	return &Data{DefaultKs: []int{10, 20}, Splits: []Split{mk("test", train, test)}, Validation: &v, ValidationDraws: more, Rating: opt.Rating}, nil
+	return &Data{DefaultKs: []int{10, 20}, Splits: []Split{mk("test", train, test)}, Validation: &v, Rating: opt.Rating}, nil
 }
 
 // parseSplit reads "random:F" (0<F<1) or "last"; "" means random:0.2.

@@ -50,11 +50,6 @@ func loadLCFN(dir string) (*Data, error) {
 		vt, vh := carveValidation(train, len(users.ids), 0.1, 1)
 		vds := buildDataset(users, items, vt, false, false)
 		d.Validation = &Split{Name: "validation", Train: vds, Cases: casesFromRows(vds, vh, false), Full: true}
-		d.ValidationDraws = drawsFor(d.Validation, func(k int) Split {
-			vt, vh := carveValidation(train, len(users.ids), 0.1, 1+uint64(k))
-			vds := buildDataset(users, items, vt, false, false)
-			return Split{Name: "validation", Train: vds, Cases: casesFromRows(vds, vh, false), Full: true}
-		})
 	}
 	return d, nil
 }

@@ -90,10 +90,6 @@ func loadMovieLens(dir string, opt LoadOptions) (*Data, error) {
 	vTrain, vHeld := carveValidation(firstTrain, len(users.ids), 0.2, opt.Seed+1)
 	v := mk("validation", vTrain, vHeld)
 	d.Validation = &v
-	d.ValidationDraws = drawsFor(&v, func(k int) Split {
-		t, h := carveValidation(firstTrain, len(users.ids), 0.2, opt.Seed+1+uint64(k))
-		return mk("validation", t, h)
-	})
 	return d, nil
 }
 

@@ -414,11 +414,7 @@ func (r *runner) tune(ctx context.Context, name string, start model.Params) (mod
 // 0062), scoring without refitting: NDCG at the first cut-off per case
 // (over all items when the format measures it), every combination up to
 // adjust.MaxGrid (else greedily), and the best only if it gains beyond
-// the noise. Where the format has further draws of a small validation
-// (Data.ValidationDraws), the model is fitted on each too, every setting
-// is applied to all fits, and a user's metric is their mean over the
-// draws (so the noise rule's standard error is still over independent
-// users). Settings given explicitly (RecommendOptions.Params) stay as
+// the noise. Settings given explicitly (RecommendOptions.Params) stay as
 // given. It returns params with the chosen settings added, and the
 // trials (the first is the model as fitted).
 func (r *runner) adjust(ctx context.Context, name string, params model.Params) (model.Params, []Trial, error) {
@@ -430,45 +426,22 @@ func (r *runner) adjust(ctx context.Context, name string, params model.Params) (
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, ok := m.(model.Adjustable); !ok || len(adjust.OfferOf(m, r.opt.Params[name]).Names) == 0 {
+	am, ok := m.(model.Adjustable)
+	if !ok || len(adjust.OfferOf(m, r.opt.Params[name]).Names) == 0 {
 		return params, nil, nil
 	}
-	splits := []*Split{val}
-	for k := range r.data.ValidationDraws {
-		splits = append(splits, &r.data.ValidationDraws[k])
+	r.steps++
+	if _, err := r.fit(ctx, m, name+" (adjust)", val); err != nil {
+		return nil, nil, fmt.Errorf("adjust %s: %w", name, err)
 	}
-	var fits adjustGroup
-	for k, sp := range splits {
-		if k > 0 {
-			if m, err = r.opt.New(name, params); err != nil {
-				return nil, nil, err
-			}
-		}
-		r.steps++
-		if _, err := r.fit(ctx, m, name+" (adjust)", sp); err != nil {
-			return nil, nil, fmt.Errorf("adjust %s on %s: %w", name, sp.Name, err)
-		}
-		r.step++
-		fits = append(fits, m.(model.Adjustable))
-	}
+	r.step++
 	offer := adjust.OfferOf(m, r.opt.Params[name]) // with the fitted values
-	users := pooledUsers(splits)
 	score := func(ctx context.Context) (adjust.Score, error) {
-		if len(splits) == 1 {
-			perCase := make([]float64, len(val.Cases))
-			ms, err := r.score(ctx, fits[0].(model.Model), name+" (adjust)", val, perCase)
-			return adjust.Score{Users: perCase, Metrics: ms}, err
-		}
-		per := make([][]float64, len(splits))
-		for k, sp := range splits {
-			per[k] = make([]float64, len(sp.Cases))
-			if _, err := r.score(ctx, fits[k].(model.Model), name+" (adjust)", sp, per[k]); err != nil {
-				return adjust.Score{}, err
-			}
-		}
-		return adjust.Score{Users: users.mean(per)}, nil
+		perCase := make([]float64, len(val.Cases))
+		ms, err := r.score(ctx, m, name+" (adjust)", val, perCase)
+		return adjust.Score{Users: perCase, Metrics: ms}, err
 	}
-	ch, err := adjust.Choose(ctx, fits, offer, score, adjust.Options{})
+	ch, err := adjust.Choose(ctx, am, offer, score, adjust.Options{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("adjust %s: %w", name, err)
 	}
@@ -484,79 +457,6 @@ func (r *runner) adjust(ctx context.Context, name string, params model.Params) (
 		out[k] = v
 	}
 	return out, trials, nil
-}
-
-// adjustGroup is one model fitted on each validation draw: a setting is
-// applied to all of them.
-type adjustGroup []model.Adjustable
-
-func (g adjustGroup) Adjustments() map[string][]float64 { return g[0].Adjustments() }
-
-func (g adjustGroup) Adjust(p model.Params) error {
-	for _, m := range g {
-		if err := m.Adjust(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// pooled maps the cases of several validation draws to their users, in
-// ascending user order: slot[k][c] is the user slot of case c of draw k.
-type pooled struct {
-	slot  [][]int
-	count []int // cases per user
-}
-
-func pooledUsers(splits []*Split) pooled {
-	seen := map[int32]bool{}
-	for _, sp := range splits {
-		for _, c := range sp.Cases {
-			seen[c.User] = true
-		}
-	}
-	ids := make([]int32, 0, len(seen))
-	for u := range seen {
-		ids = append(ids, u)
-	}
-	slices.Sort(ids)
-	at := make(map[int32]int, len(ids))
-	for i, u := range ids {
-		at[u] = i
-	}
-	p := pooled{slot: make([][]int, len(splits)), count: make([]int, len(ids))}
-	for k, sp := range splits {
-		p.slot[k] = make([]int, len(sp.Cases))
-		for c, cs := range sp.Cases {
-			p.slot[k][c] = at[cs.User]
-			p.count[at[cs.User]]++
-		}
-	}
-	return p
-}
-
-// mean returns each user's mean per-case metric over the draws (per[k][c]
-// is case c of draw k), one value per user in the same order on every
-// call; a case with no metric (NaN) is left out (a user with none: 0).
-func (p pooled) mean(per [][]float64) []float64 {
-	sum := make([]float64, len(p.count))
-	cnt := make([]float64, len(p.count))
-	for k, vs := range per {
-		for c, v := range vs {
-			if math.IsNaN(v) {
-				continue
-			}
-			sum[p.slot[k][c]] += v
-			cnt[p.slot[k][c]]++
-		}
-	}
-	out := make([]float64, len(sum))
-	for i, s := range sum {
-		if cnt[i] > 0 {
-			out[i] = s / cnt[i]
-		}
-	}
-	return out
 }
 
 func clone(p model.Params) model.Params {
