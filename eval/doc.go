@@ -46,10 +46,7 @@
 // descent above 64) by model/adjust, the served pipeline's chooser: the best
 // (NDCG at the first cut-off, over all items when the format measures that)
 // goes into the test fits if its per-case gain over the fitted settings
-// exceeds two standard errors, else the fitted settings stay. A carved
-// validation of fewer than 2,000 cases is drawn several times (at most 5):
-// the model is fitted on each draw and a user's value is their mean over
-// the draws (decision 0064). This is on by default,
+// exceeds two standard errors, else the fitted settings stay. This is on by default,
 // so a protocol that tests the next interaction gets a recency bonus and one
 // that tests random hold-outs does not, without a setting per data set;
 // NoAdjust (--adjust=false) turns it off, and a parameter given explicitly

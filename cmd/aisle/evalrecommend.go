@@ -44,9 +44,9 @@ following the data set's published protocol:
   interactions    CSV/TSV/JSONL of user,item[,timestamp[,value]]: --split random:0.2 or last
 
 --tune searches each model's hyper-parameters on the validation split only (never the test split).
-Query-time settings of models that have them (itemfilter: recency, ials_weight, pop) are chosen on
-one fit on the validation split before the test fits (one fit per draw where a small validation is
-carved several times); --adjust=false keeps the defaults; a --param keeps its value.
+Query-time settings of models that have them (itemfilter: recency, ials_weight, pop) are chosen on one
+fit on the validation split before the test fits (--adjust=false keeps the defaults; a --param
+keeps its value).
 Models: ` + strings.Join(zoo.Names(), ", "),
 		Example: `  aisle eval recommend --format movielens-100k --path data/movielens-100k --model ease,bpr
   aisle eval recommend --format movielens-100k --path data/movielens-100k --rating --model biased-mf,neural-rating,linear
