@@ -190,10 +190,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 			set(p[1], p[0], v)
 		}
 	}
-	b.leafRep = make(map[int32]float64, len(leafRepeat))
-	for l, r := range leafRepeat {
-		b.leafRep[l] = r / (leafBaskets[l] + 5)
-	}
+	b.leafRep = leafRepeatRates(leafBaskets, leafRepeat)
 	b.catTp = map[int32][]int32{}
 	for l, m := range b.catLft {
 		ls := make([]int32, 0, len(m))
@@ -470,6 +467,37 @@ func (b *behaviour) leafRepeat(l int32) float64 {
 		return 0
 	}
 	return b.leafRep[l]
+}
+
+// leafRepeatRates is, per leaf, the shrunk share of the baskets holding
+// it that hold two different items of it. A leaf has an entry when its
+// baskets say something: two different items of it in one basket, or
+// enough baskets holding it (then an entry of 0 says "bought one at a
+// time", see onceBought).
+func leafRepeatRates(baskets, repeats map[int32]float64) map[int32]float64 {
+	out := make(map[int32]float64, len(baskets))
+	for l, nb := range baskets {
+		if r := repeats[l]; r > 0 || nb >= minKindBaskets {
+			out[l] = r / (nb + 5)
+		}
+	}
+	return out
+}
+
+// minKindBaskets is how many baskets must hold a leaf before never
+// seeing two different items of it in one says it is a kind bought one at
+// a time.
+const minKindBaskets = 5
+
+// onceBought reports whether the shop's baskets show leaf l as a kind
+// shoppers buy one of: enough baskets hold it (minKindBaskets) and its
+// repeat rate is below tau. A leaf the baskets say nothing about is not.
+func (b *behaviour) onceBought(l int32, tau float64) bool {
+	if l < 0 {
+		return false
+	}
+	r, ok := b.leafRep[l]
+	return ok && r < tau
 }
 
 // catTop returns up to n leaves most bought by the shoppers of leaf l,

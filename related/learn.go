@@ -436,11 +436,9 @@ func ascend(ls objective, w Weights, complement bool, frozen [NumSignals]bool) W
 			}
 			vals := grid
 			switch {
-			case complement && k == SigText:
-				// a complement is not another one of the same: text
-				// similarity may only count against it
-				vals = append(slices.Clone(negGrid), 0)
-			case complement && (k == SigLeaf || k == SigBrand || k == SigPath):
+			case complement && (k == SigText || k == SigLeaf || k == SigBrand || k == SigPath):
+				// substitutes are kept out by the rule, not the blend: text,
+				// category and brand in common may count either way
 				vals = append(slices.Clone(negGrid), grid...)
 			}
 			for _, v := range vals {

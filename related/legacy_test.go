@@ -133,10 +133,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		b.basket[i] = topNeighbours(b.basket[i], cfg.MaxNeighbours)
 		b.bIdx[i] = indexOf(b.basket[i])
 	}
-	b.leafRep = map[int32]float64{}
-	for l, r := range leafRepeat {
-		b.leafRep[l] = r / (leafBaskets[l] + 5)
-	}
+	b.leafRep = leafRepeatRates(leafBaskets, leafRepeat)
 	// leaf-to-leaf lift of "the same shoppers buy in both"
 	b.catLft = map[int32]map[int32]float64{}
 	logU := math.Log(max(nUsers, 2))

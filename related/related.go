@@ -72,6 +72,13 @@ type Config struct {
 	// Similar and Complement are the blend weights; nil means the defaults
 	// (content-led), or what Learn found when the index was built by Learn.
 	Similar, Complement *Weights
+	// VarietyRepeat is the leaf repeat rate (the shrunk share of the
+	// baskets holding a leaf that hold two different items of it) below
+	// which a leaf is a kind shoppers buy one of: no other item of it is a
+	// complement of its items unless bought with them (isSubstitute).
+	// Default 0.02 (chosen on validation, docs/benchmarks.md); a negative
+	// value turns the rule off.
+	VarietyRepeat float64
 	// SubstituteText is the title similarity above which an item of the
 	// anchor's leaf category counts as a substitute and is never offered
 	// as its complement. Default 0.5.
@@ -187,6 +194,9 @@ func (c *Config) defaults() {
 	}
 	if c.BoughtTogether <= 0 {
 		c.BoughtTogether = 0.05
+	}
+	if c.VarietyRepeat == 0 {
+		c.VarietyRepeat = 0.02 // a negative value stays: no leaf is below it
 	}
 	if c.SubstituteText <= 0 {
 		c.SubstituteText = 0.5
@@ -403,27 +413,50 @@ func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(strin
 // anchor's brand.
 const sameBrandSubstitute = 0.8
 
-// isSubstitute reports whether j would replace a rather than complete it:
-// a similar title (less similar when of the same brand) in the same leaf
-// category, or in the same branch of the
-// category tree (catalogues split one kind over sibling leaves), and
-// shoppers do not buy the two together (inks of two colours are; two
-// calculators are not).
+// isSubstitute reports whether j would replace a rather than complete it,
+// unless shoppers buy the two together (inks of two colours are; two
+// calculators are not):
+//   - a similar title (less similar when of the same brand) in the same
+//     leaf category, or in the same branch of the category tree
+//     (catalogues split one kind over sibling leaves);
+//   - in a kind shoppers buy one of — the anchor's leaf, when the shop's
+//     baskets hold it often enough and almost never two different items
+//     of it (Config.VarietyRepeat, minKindBaskets) —
+//     any other item of the leaf, and an item of a sibling leaf whose
+//     title shares a little with a's (onceBoughtSiblingText): a second
+//     calculator is never what completes a calculator, whatever its name.
 func (ix *Index) isSubstitute(a, j int32, f features) bool {
+	if f[SigBasket] > 0 || f[SigBehaviour] >= ix.cfg.BoughtTogether {
+		return false
+	}
+	c := ix.content
+	same := c.sameLeaf(a, j)
+	if !same && c.pathShare(a, j) < 1 {
+		return false
+	}
+	if ix.beh.onceBought(c.leaf[a], ix.cfg.VarietyRepeat) {
+		// sibling leaves under the catalogue's root alone are not one kind
+		sibling := !same && len(c.path[a]) >= 3
+		if same || (sibling && f[SigText] >= onceBoughtSiblingText) {
+			return true
+		}
+	}
 	limit := ix.cfg.SubstituteText
 	if f[SigBrand] > 0 {
 		// the same maker's item of the same kind with a title this
 		// alike is another model of the product line (TI-30X, TI-34)
 		limit *= sameBrandSubstitute
 	}
-	if f[SigText] < limit {
-		return false
-	}
-	if !ix.content.sameLeaf(a, j) && ix.content.pathShare(a, j) < 1 {
-		return false
-	}
-	return f[SigBasket] == 0 && f[SigBehaviour] < ix.cfg.BoughtTogether
+	return f[SigText] >= limit
 }
+
+// onceBoughtSiblingText is the title similarity from which an item of a
+// sibling leaf is of the same kind as an anchor of a kind bought once
+// (isSubstitute): two calculators of different makers share about that
+// much ("scientific calculator"). 0.2–0.4 scored within 0.007 on the
+// validation half of Office's "also bought" (docs/benchmarks.md, "Bought
+// together (session 9)").
+const onceBoughtSiblingText = 0.2
 
 // candidates collects item indexes once each, in the order first added.
 type candidates struct {
@@ -460,13 +493,23 @@ func (ix *Index) similarCandidates(a int32) []int32 {
 	return c.out
 }
 
-// complementCandidates gathers basket and co-purchase partners of a and
-// the popular items of the categories its partners come from (and, with
-// recent, those bought most lately, which the complement model weighs).
+// complementTextCands is how many of an anchor's nearest items by title
+// and description text join its complement candidates: accessories and
+// supplies name what they go with (a TI-84 case, HP 61 ink, Swingline
+// staples). 50 to 400 scored alike on the validation half of Office's
+// "also bought" (docs/benchmarks.md, "Bought together (session 9)").
+const complementTextCands = 100
+
+// complementCandidates gathers basket and co-purchase partners of a, its
+// nearest items by text (those that are substitutes are dropped when
+// ranked) and the popular items of the categories its partners come from
+// (and, with recent, those bought most lately, which the complement model
+// weighs).
 func (ix *Index) complementCandidates(a int32, recent bool) []int32 {
 	var c candidates
 	c.addNeighbours(ix.beh.basket[a])
 	c.addNeighbours(ix.beh.sim[a])
+	c.add(ix.content.textNeighbours(a, complementTextCands)...)
 	if l := ix.content.leaf[a]; l >= 0 {
 		for _, cl := range ix.beh.catTop(l, 8) {
 			c.add(ix.beh.popularIn(cl, 30)...)
@@ -524,12 +567,14 @@ func DefaultSimilar() Weights {
 }
 
 // DefaultComplement is the blend for complements before learning: shoppers
-// and baskets in common, the categories the anchor's buyers also buy, and
-// a nudge to the anchor's category and brand (the substitute rule keeps
-// other ones of the same out). The content part was chosen on the
-// validation half of Amazon Office's "also bought" relations and is kept
-// by Learn, which re-weighs only the behaviour signals
-// (docs/benchmarks.md).
+// and baskets in common, the categories the anchor's buyers also buy, a
+// nudge to the anchor's category and brand, and text in common — the
+// strongest content signal of what goes with an item, since accessories
+// and supplies name their product (the substitute rule keeps other ones
+// of the same out, however alike their text). The content part was chosen
+// on the validation half of Amazon Office's "also bought" relations and is
+// kept by Learn, which re-weighs only the behaviour signals, so a shop
+// with little behaviour gets content-led complements (docs/benchmarks.md).
 func DefaultComplement() Weights {
 	var w Weights
 	w.W[SigBehaviour] = 0.5
@@ -537,6 +582,7 @@ func DefaultComplement() Weights {
 	w.W[SigLeaf] = 0.2
 	w.W[SigPath] = 0.2
 	w.W[SigBrand] = 0.2
+	w.W[SigText] = 5
 	w.W[SigCatPair] = 2
 	w.W[SigPopular] = 0.05
 	return w

@@ -135,12 +135,15 @@ func TestBasketsByTime(t *testing.T) {
 }
 
 // Another calculator is not a complement of a calculator, unless
-// shoppers do buy the two together (inks of two colours).
+// shoppers do buy the two together (inks of two colours). The Casio is
+// another maker's, with little title in common in so small a catalogue
+// (0.12): it is a substitute because calculators are bought one at a time
+// (TestOnceBoughtKind).
 func TestSubstituteSuppression(t *testing.T) {
 	items := []catalog.Item{
 		item("ti30", "Texas Instruments TI-30X scientific calculator", "Office/Calculators/Scientific", "Texas Instruments"),
 		item("ti34", "Texas Instruments TI-34 scientific calculator", "Office/Calculators/Scientific", "Texas Instruments"),
-		item("casio", "Casio fx-300 scientific calculator", "Office/Calculators/Scientific Pro", "Casio"),
+		item("casio", "Casio fx-300 scientific calculator", "Office/Calculators/Scientific", "Casio"),
 		item("batt", "AAA batteries 4 pack", "Office/Batteries/AAA", "Duracell"),
 		item("cyan", "HP 564 ink cartridge cyan", "Office/Ink/Inkjet", "HP"),
 		item("mag", "HP 564 ink cartridge magenta", "Office/Ink/Inkjet", "HP"),
@@ -149,7 +152,7 @@ func TestSubstituteSuppression(t *testing.T) {
 	for u := 0; u < 12; u++ {
 		user, s := fmt.Sprintf("u%d", u), fmt.Sprintf("s%d", u)
 		evs = append(evs, buy(user, "ti30", s, 0), buy(user, "batt", s, 0), buy(user, "cyan", s+"ink", time.Hour), buy(user, "mag", s+"ink", time.Hour))
-		evs = append(evs, buy("other"+user, "ti34", "", 0), buy("other"+user, "casio", "", 0))
+		evs = append(evs, buy("other"+user, "ti34", "", 0), buy("other"+user, "casio", "", 72*time.Hour)) // one calculator at a time
 	}
 	ix := build(t, items, evs, Config{})
 	for _, tc := range []struct {
@@ -159,7 +162,7 @@ func TestSubstituteSuppression(t *testing.T) {
 		whyWant  string
 		whyNever string
 	}{
-		{anchor: "ti30", want: "batt", mustNot: []string{"ti34", "casio"}, whyNever: "other calculators (same leaf, or a sibling leaf) are substitutes"},
+		{anchor: "ti30", want: "batt", mustNot: []string{"ti34", "casio"}, whyNever: "other calculators are substitutes"},
 		{anchor: "cyan", want: "mag", whyWant: "same kind, but bought together: a complement"},
 	} {
 		got := ids(ix.Complements(tc.anchor, 5, nil))
@@ -415,5 +418,104 @@ func TestSameBrandSubstitute(t *testing.T) {
 	ix = build(t, items, nil, Config{})
 	if f := ix.complementFeatures(0, 1); ix.isSubstitute(0, 1, f) {
 		t.Errorf("another maker's calculator with text %.3f counts as a substitute", f[SigText])
+	}
+}
+
+// In a kind the shop's baskets show bought one at a time, every other
+// item of the leaf, and an item of a sibling leaf with a little title in
+// common, is a substitute unless bought together; kinds bought in variety
+// keep the title rule, and leaves the baskets say too little about too.
+func TestOnceBoughtKind(t *testing.T) {
+	items := []catalog.Item{
+		item("ti30", "TI-30X scientific calculator", "Office/Calculators/Scientific", ""), // 0
+		item("casio", "Casio fx-300", "Office/Calculators/Scientific", ""),                // 1
+		item("ti84", "TI-84 graphing calculator", "Office/Calculators/Graphing", ""),      // 2
+		item("gel1", "gel pen blue", "Office/Pens/Gel", ""),                               // 3
+		item("gel2", "gel pen black", "Office/Pens/Gel", ""),                              // 4
+		item("batt", "AAA batteries", "Office/Batteries/AAA", ""),                         // 5
+		item("rare1", "brass paperweight", "Office/Desk/Paperweights", ""),                // 6
+		item("rare2", "glass paperweight", "Office/Desk/Paperweights", ""),                // 7
+		item("lamp", "desk lamp", "Office/Lamps", ""),                                     // 8
+		item("fan", "desk fan", "Office/Fans", ""),                                        // 9
+	}
+	var evs []events.Event
+	for u := 0; u < 10; u++ {
+		user := fmt.Sprintf("u%d", u)
+		evs = append(evs,
+			buy(user, "ti30", user+"a", 0), buy(user, "batt", user+"a", 0), // calculators: one at a time
+			buy(user, "gel1", user+"b", time.Hour), buy(user, "gel2", user+"b", time.Hour), // gel pens: in variety
+			buy(user, "lamp", user+"c", 2*time.Hour), buy(user, "batt", user+"c", 2*time.Hour))
+	}
+	evs = append(evs, buy("v", "rare1", "v1", 0), buy("v", "batt", "v1", 0)) // one basket says little
+	ix := build(t, items, evs, Config{})
+	off := build(t, items, evs, Config{VarietyRepeat: -1})
+	for _, tc := range []struct {
+		name     string
+		ix       *Index
+		a, j     int32
+		text     float64
+		together bool
+		want     bool
+	}{
+		{"same leaf of a kind bought once, nothing in common", ix, 0, 1, 0, false, true},
+		{"the same, bought together", ix, 0, 1, 0, true, false},
+		{"sibling leaf of a kind bought once, some title in common", ix, 0, 2, 0.25, false, true},
+		{"sibling leaf of a kind bought once, little in common", ix, 0, 2, 0.1, false, false},
+		{"same leaf of a kind bought in variety, some title in common", ix, 3, 4, 0.3, false, false},
+		{"same leaf of a kind bought in variety, alike titles", ix, 3, 4, 0.6, false, true},
+		{"a leaf one basket holds: the title rule only", ix, 6, 7, 0.3, false, false},
+		{"leaves under the root alone are not one kind", ix, 8, 9, 0.3, false, false},
+		{"another kind altogether", ix, 0, 5, 0.3, false, false},
+		{"the rule off (VarietyRepeat < 0)", off, 0, 1, 0.3, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f features
+			f[SigText] = tc.text
+			if tc.together {
+				f[SigBasket] = 0.5
+			}
+			if got := tc.ix.isSubstitute(tc.a, tc.j, f); got != tc.want {
+				t.Errorf("isSubstitute(%s, %s) = %v, want %v (leaf repeat %v)", items[tc.a].ID, items[tc.j].ID, got, tc.want, tc.ix.beh.leafRep)
+			}
+		})
+	}
+}
+
+// A shop with no behaviour gets content-led complements: what names the
+// anchor in another kind (its case, its batteries) comes first, and
+// another of the same kind never.
+func TestContentLedComplements(t *testing.T) {
+	items := []catalog.Item{
+		item("ti84", "TI-84 Plus graphing calculator", "Office/Calculators/Graphing", "Texas Instruments"),
+		item("case", "Hard case for TI-84 Plus", "Office/Cases/Calculator Cases", "Guerrilla"),
+		item("charger", "USB charger for TI-84 Plus CE", "Office/Chargers", "Generic"),
+		item("ti83", "TI-83 Plus graphing calculator", "Office/Calculators/Graphing", "Texas Instruments"),
+		item("stapler", "Desktop stapler", "Office/Staplers", "Swingline"),
+		item("tape", "Clear tape", "Office/Tape", "Scotch"),
+	}
+	ix, rep, err := Learn(context.Background(), items, nil, nil, nil, Config{}, nil)
+	if err != nil || rep.Learned {
+		t.Fatalf("learned %v (want the defaults: no behaviour), err %v", rep.Learned, err)
+	}
+	for _, tc := range []struct {
+		anchor  string
+		first   []string // the first answers, in any order
+		mustNot string
+	}{
+		{"ti84", []string{"case", "charger"}, "ti83"},
+		{"case", []string{"ti84"}, ""},
+	} {
+		got := ix.Complements(tc.anchor, 5, nil)
+		if len(got) < len(tc.first) {
+			t.Fatalf("complements of %s = %v", tc.anchor, got)
+		}
+		for _, r := range got[:len(tc.first)] {
+			if !slices.Contains(tc.first, r.ID) || !strings.Contains(r.Reason, "similar text") {
+				t.Errorf("complements of %s = %v: want %v first, placed by their text", tc.anchor, got, tc.first)
+			}
+		}
+		if tc.mustNot != "" && slices.Contains(ids(got), tc.mustNot) {
+			t.Errorf("complements of %s = %v hold %s, another of the same kind", tc.anchor, ids(got), tc.mustNot)
+		}
 	}
 }

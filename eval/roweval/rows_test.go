@@ -53,9 +53,15 @@ func TestRowsOnlineRetail(t *testing.T) {
 		t.Errorf("complete basket or bought together does not beat popularity: %+v", nb)
 	}
 	// the raw basket co-counts bought-together used to rank by reached
-	// 0.5354 and 0.5631 (docs/benchmarks.md)
-	if nb["bought-together"].HR < 0.5354 || nb["complete-basket"].HR < 0.5631 {
-		t.Errorf("bought together %.4f, complete basket %.4f: below the raw co-counts' 0.5354 and 0.5631", nb["bought-together"].HR, nb["complete-basket"].HR)
+	// 0.5354 (docs/benchmarks.md); complete basket, which fills up with
+	// the session model when there are too few complements, reached 0.5631
+	// with them and 0.5653 with the learned blend until session 9, and
+	// 0.5541 since (complements of every item now reach its nearest items
+	// by text, so the fill-up rarely runs: +0.015 on the validation split,
+	// −0.011 here; docs/benchmarks.md, "Bought together (session 9)").
+	// It is never below the single item's bought-together it builds on.
+	if nb["bought-together"].HR < 0.5354 || nb["complete-basket"].HR < nb["bought-together"].HR {
+		t.Errorf("bought together %.4f, complete basket %.4f: below the raw co-counts' 0.5354, or complete basket below bought together", nb["bought-together"].HR, nb["complete-basket"].HR)
 	}
 }
 
@@ -65,8 +71,8 @@ func TestRowsOnlineRetail(t *testing.T) {
 const (
 	pinBuyAgainNDCG  = 0.4501
 	pinMostOftenNDCG = 0.3874
-	pinCompleteHR    = 0.5653
-	pinBoughtHR      = 0.5376
+	pinCompleteHR    = 0.5541
+	pinBoughtHR      = 0.5541
 	pinColdHR        = 0.4304
 	pinNewHR         = 0.4051
 )
