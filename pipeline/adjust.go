@@ -61,12 +61,12 @@ func chooseAdjustedWithin(ctx context.Context, m model.Model, params model.Param
 
 // fitBudget returns the sample a search of `scorings` scorings runs on:
 // sp itself when they all fit b.budget at the pace of one timed scoring of
-// sp (score), else sp's first users, as many as fit with a fifth to
-// spare, but no fewer than b.minUsers. On a loaded machine the search
+// sp (score), else a sample of sp's users (Split.sample), as many as fit
+// with a fifth to spare, but no fewer than b.minUsers. On a loaded machine the search
 // then scores every setting on fewer users, and the noise rule asks a
 // larger gain of a smaller sample, rather than stopping after the first
 // settings of the grid on all of them: at load 25 the served searches
-// stopped after 9–22 of 64 settings and never reached the history bonus,
+// stopped after 3–22 of 64 settings and never reached the history bonus,
 // the grid's last setting (docs/benchmarks.md, "Served quality
 // re-measured (session 9)").
 func (sp *Split) fitBudget(scorings int, b adjustBounds, score func(*Split)) *Split {
