@@ -350,3 +350,43 @@ func TestChoiceScoresEveryOfferOnABusyMachine(t *testing.T) {
 		})
 	}
 }
+
+// TestSampleDrawsAcrossTheHoldout: the sample a choice is made on is drawn
+// from the whole hold-out (whose users are in user-index order), keeps
+// each user's targets and half, and is the same on every call.
+func TestSampleDrawsAcrossTheHoldout(t *testing.T) {
+	sp := &Split{}
+	for u := range 1000 {
+		sp.Users = append(sp.Users, int32(u))
+		sp.Targets = append(sp.Targets, []int32{int32(u) * 2})
+		sp.Newest = append(sp.Newest, u%3 == 0)
+	}
+	for _, tc := range []struct {
+		n, want int
+	}{
+		{100, 100}, {500, 500}, {999, 999}, {1000, 1000}, {5000, 1000},
+	} {
+		got := sp.sample(tc.n)
+		if len(got.Users) != tc.want || len(got.Targets) != tc.want || len(got.Newest) != tc.want {
+			t.Fatalf("sample(%d): %d users, %d targets, %d halves, want %d", tc.n, len(got.Users), len(got.Targets), len(got.Newest), tc.want)
+		}
+		if !slices.IsSorted(got.Users) || !slices.Equal(got.Users, slices.Compact(slices.Clone(got.Users))) {
+			t.Fatalf("sample(%d) is not in the hold-out's order, once each", tc.n)
+		}
+		upper := 0
+		for k, u := range got.Users {
+			if got.Targets[k][0] != u*2 || got.Newest[k] != (u%3 == 0) {
+				t.Fatalf("sample(%d): user %d carries %v, newest %v", tc.n, u, got.Targets[k], got.Newest[k])
+			}
+			if u >= 500 {
+				upper++
+			}
+		}
+		if tc.want < 1000 && (upper < tc.want/4 || upper > tc.want*3/4) {
+			t.Fatalf("sample(%d): %d of %d users from the upper half of the hold-out, want about half", tc.n, upper, tc.want)
+		}
+		if again := sp.sample(tc.n); !slices.Equal(again.Users, got.Users) {
+			t.Fatalf("sample(%d) differs between calls", tc.n)
+		}
+	}
+}
