@@ -236,7 +236,14 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 				}
 			}()
 		}
+		// Kill B once the writers have got going (at least 30 acknowledged
+		// events and half a second), not after a fixed time: on a loaded
+		// machine half a second held only 23.
+		ackedCount := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 		time.Sleep(500 * time.Millisecond)
+		for deadline := time.Now().Add(60 * time.Second); ackedCount() < 30 && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
 		b.kill() // kill -9
 		if code, _ := a.do("POST", "/api/items", `{"id":"`+lamp+`","title":"brass `+lamp+`"}`); code != 200 {
 			t.Fatalf("A refused a write after B died: %d", code)
