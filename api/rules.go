@@ -214,6 +214,15 @@ func (m *merch) userAttrs(ctx context.Context, user string) func() map[string]an
 	}
 }
 
+// userAttrsFor is userAttrs when a rule of set has a segment condition
+// (nil otherwise: no plan reads them).
+func (m *merch) userAttrsFor(ctx context.Context, set *rules.Set, user string) func() map[string]any {
+	if !set.UsesSegments() {
+		return nil
+	}
+	return m.userAttrs(ctx, user)
+}
+
 // ruleSet is the rules a request runs under: none with rules=off.
 func (m *merch) ruleSet(r *http.Request) *rules.Set {
 	if m == nil || r.URL.Query().Get("rules") == "off" {
@@ -435,7 +444,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	out := &merchAnswer{RequestID: id, m: m}
 	var plan *rules.Plan // only read (it may be the set's kept plan)
 	if set.Len() > 0 {
-		plan, _ = set.SharedPlan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
+		plan, _ = set.SharedPlan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrsFor(ctx, set, user), Now: m.now()})
 	}
 	n := req.N
 	adContext := req.Filter.Categories // the category page, before the rules narrow it
@@ -634,7 +643,7 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 	m := h.srv.merch
 	var plan *rules.Plan
 	if set.Len() > 0 {
-		plan = set.Plan(rules.Request{Surface: "search", Query: req.Query, Categories: req.Categories, UserAttrs: m.userAttrs(ctx, userID), Now: m.now()})
+		plan = set.Plan(rules.Request{Surface: "search", Query: req.Query, Categories: req.Categories, UserAttrs: m.userAttrsFor(ctx, set, userID), Now: m.now()})
 		out.Rules = plan.Applied
 		if plan.Redirect != "" {
 			out.Redirect, out.Items, out.Mode = plan.Redirect, []search.Hit{}, req.Mode
