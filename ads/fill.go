@@ -34,6 +34,10 @@ type Request struct {
 	Affinity func(item string) float64
 	// MaxSlots, when > 0, uses only the first MaxSlots slots.
 	MaxSlots int
+	// Now, when set, is the answer's time as the caller read the wall
+	// clock: used instead of reading it again when Options.Now is the
+	// wall clock (otherwise Options.Now is the time).
+	Now time.Time
 }
 
 // Placement is an ad to show: item at position (1-based in the page).
@@ -62,7 +66,10 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	s.mu.Lock()
 	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
 	s.mu.Unlock()
-	now := s.o.Now()
+	now := r.Now
+	if !s.wallClock || now.IsZero() {
+		now = s.o.Now()
+	}
 	today := s.dayOf(now)
 	m := s.model.Load()
 	floor := s.o.Config.RelevanceFloor
@@ -130,7 +137,8 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	for k := range bidders {
 		bidders[k].PCTR = m.Predict(feats[k])
 	}
-	wins := Auction(bidders, len(slots), s.o.Config.Reserve)
+	var winBuf [4]Win
+	wins := auction(winBuf[:0], bidders, len(slots), s.o.Config.Reserve)
 	if len(wins) == 0 {
 		return nil
 	}
