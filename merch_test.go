@@ -145,6 +145,8 @@ func TestRuleSemanticsOverHTTP(t *testing.T) {
 			"/api/search?q=calculator&n=3&offset=3", "c0 c1 c2", 6},
 		{"boost leaves an explicit sort alone", `{"name":"r","if":{"query":"calculator"},"then":{"boost":[{"brands":["Sharp"],"strength":1}]}}`,
 			"/api/search?q=calculator&sort=price_asc", "c0 c1 c2 c3 c4 c5", 6},
+		{"query contains", `{"name":"r","if":{"query":"stapler","query_match":"contains"},"then":{"hide":["s1"]}}`,
+			"/api/search?q=desk+stapler&sort=price_asc", "s0 s2", 2},
 		{"replace the query", `{"name":"r","if":{"query":"adder","synonyms":["adding machine"]},"then":{"replace_query":"calculator"}}`,
 			"/api/search?q=adding+machine&n=2", "c0 c1", 6},
 		{"category page", `{"name":"r","if":{"category":"Office/Staplers"},"then":{"pin":[{"item_id":"s2","position":1}]}}`,

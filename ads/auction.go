@@ -32,6 +32,12 @@ type Win struct {
 // the reserve and never above its own bid (the reserve when there is no
 // (k+1)-th). Equal scores are ordered by campaign id, then item id.
 func Auction(bidders []Bidder, slots int, reserve Micros) []Win {
+	return auction(nil, bidders, slots, reserve)
+}
+
+// auction is Auction appending the wins to wins (storage the caller
+// keeps, such as an array on its stack).
+func auction(wins []Win, bidders []Bidder, slots int, reserve Micros) []Win {
 	// The order is a stable sort by (score desc, campaign, item) with one
 	// item per campaign (its first in that order); the winners and their
 	// prices need only the first slots+1 of it, picked by selection:
@@ -88,7 +94,6 @@ func Auction(bidders []Bidder, slots int, reserve Micros) []Win {
 		}
 		picked = append(picked, best)
 	}
-	var wins []Win
 	for k := 0; k < len(picked) && k < slots; k++ {
 		b := bidders[picked[k]]
 		price := reserve

@@ -2,12 +2,15 @@ package ads
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/aisle-dev/aisle/internal/reqid"
 )
 
 func TestAuctionExactPrices(t *testing.T) {
@@ -194,6 +197,42 @@ func TestDayOfFollowsTheClock(t *testing.T) {
 			if got, want := s.dayOf(now), day(now); got != want {
 				t.Fatalf("dayOf(%v) = %s, want %s", now, got, want)
 			}
+		}
+	}
+}
+
+// An answer's time given with the request (Request.Now, read by the
+// caller from the wall clock) is the auction's time when the service's
+// clock is the wall clock, and ignored when the service has a clock of
+// its own.
+func TestRequestTimeOnlyWithTheWallClock(t *testing.T) {
+	ctx := context.Background()
+	sh := newTestShop(t)
+	fixed := sh.service(t) // its clock: sh.now
+	o := fixed.o
+	o.Now = nil
+	wall, err := New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Hour)
+	start := time.Now().Add(time.Hour) // the campaign starts in an hour
+	for _, s := range []*Service{fixed, wall} {
+		saveCampaign(t, s, Campaign{Name: "A", Advertiser: "Acme", Items: []string{"i0"}, Bid: 1, DailyBudget: 100, Pacing: "asap", Start: &start})
+	}
+	for _, c := range []struct {
+		name string
+		s    *Service
+		now  time.Time
+		want int
+	}{
+		{"wall clock, no time given: not started", wall, time.Time{}, 0},
+		{"wall clock, the answer two hours on", wall, later, 1},
+		{"a clock of its own ignores the answer's time", fixed, later, 0},
+	} {
+		got := c.s.Fill(ctx, Request{RequestID: reqid.New(), Surface: "search", Query: "red stapler", Now: c.now})
+		if len(got) != c.want {
+			t.Fatalf("%s: %d ads, want %d", c.name, len(got), c.want)
 		}
 	}
 }

@@ -34,6 +34,10 @@ type Request struct {
 	Affinity func(item string) float64
 	// MaxSlots, when > 0, uses only the first MaxSlots slots.
 	MaxSlots int
+	// Now, when set, is the answer's time as the caller read the wall
+	// clock: used instead of reading it again when Options.Now is the
+	// wall clock (otherwise Options.Now is the time).
+	Now time.Time
 }
 
 // Placement is an ad to show: item at position (1-based in the page).
@@ -62,14 +66,17 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	s.mu.Lock()
 	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
 	s.mu.Unlock()
-	now := s.o.Now()
+	now := r.Now
+	if !s.wallClock || now.IsZero() {
+		now = s.o.Now()
+	}
 	today := s.dayOf(now)
 	m := s.model.Load()
 	floor := s.o.Config.RelevanceFloor
 	if f, ok := s.o.Config.SurfaceFloors[r.Surface]; ok {
 		floor = f
 	}
-	elig := s.eligible(ctx, cs, &r)
+	elig := s.eligible(ctx, cs, &r, now)
 	if len(elig) == 0 {
 		return nil
 	}
@@ -130,7 +137,8 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	for k := range bidders {
 		bidders[k].PCTR = m.Predict(feats[k])
 	}
-	wins := Auction(bidders, len(slots), s.o.Config.Reserve)
+	var winBuf [4]Win
+	wins := auction(winBuf[:0], bidders, len(slots), s.o.Config.Reserve)
 	if len(wins) == 0 {
 		return nil
 	}
@@ -201,13 +209,17 @@ type eligibleKey struct{ surface, query, context string }
 // eligible returns the items of the campaigns targeting the request's
 // surface that may take part in its auction whoever the shopper is:
 // active, budget and frequency cap are checked per answer.
-func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request) []eligibleItem {
+// now is the answer's time (Options.Now): the cache ages by the wall clock.
+func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request, now time.Time) []eligibleItem {
 	qn := ""
 	if r.Query != "" {
 		qn = rules.Normalize(r.Query)
 	}
 	key := eligibleKey{r.Surface, qn, strings.Join(r.Context, "\x01")}
-	gen, now := s.itemGen.Load(), time.Now()
+	gen := s.itemGen.Load()
+	if !s.wallClock {
+		now = time.Now()
+	}
 	ec := &cs.elig
 	ec.mu.Lock()
 	if ec.m == nil || now.Sub(ec.born) > eligibleTTL || now.Before(ec.born) || ec.gen != gen {
@@ -483,6 +495,24 @@ func (f freqSlot) key() string { return freqKey(f.day, f.user, f.campaign) }
 // impKey names a queued impression: its answer's request id and item.
 type impKey struct{ requestID, item string }
 
+// queued is an impression waiting to be written; dead when a later one of
+// the same key replaced it.
+type queued struct {
+	Impression
+	dead bool
+}
+
+// replaceQueued marks dead the live queued impression of key k (a new one
+// is being queued); s.mu is held.
+func (s *Service) replaceQueued(k impKey) {
+	for i := len(s.pendingList) - 1; i >= 0; i-- {
+		if q := &s.pendingList[i]; !q.dead && q.RequestID == k.requestID && q.Item == k.item {
+			q.dead = true
+			return
+		}
+	}
+}
+
 // shown returns a shopper's impressions today per campaign: those in the
 // store (written by any replica sharing it) and those this replica has
 // not written yet.
@@ -544,17 +574,18 @@ func (s *Service) logImpressions(imps []Impression, today string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, im := range imps {
-		if len(s.pendingList) >= maxPending {
+		if len(s.pending) >= maxPending {
 			s.dropped.Add(1)
 			continue
 		}
-		k := impKey{im.RequestID, im.Item}
-		if i, ok := s.pending[k]; ok {
-			s.pendingList[i] = im
-		} else {
-			s.pending[k] = int32(len(s.pendingList))
-			s.pendingList = append(s.pendingList, im)
+		// one map operation: a key queued before (seldom: two campaigns
+		// won with one item) is noticed by the map not growing
+		k, n := impKey{im.RequestID, im.Item}, len(s.pending)
+		s.pending[k] = int32(len(s.pendingList))
+		if len(s.pending) == n {
+			s.replaceQueued(k)
 		}
+		s.pendingList = append(s.pendingList, queued{Impression: im})
 		if im.User != "" {
 			s.freq[freqSlot{today, im.User, im.Campaign}]++
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -49,7 +48,13 @@ func (s *Service) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
-	batch := slices.Clone(s.pendingList)
+	queuedN := len(s.pendingList) // the queue's entries this batch covers
+	batch := make([]Impression, 0, len(s.pending))
+	for _, q := range s.pendingList {
+		if !q.dead {
+			batch = append(batch, q.Impression)
+		}
+	}
 	answers := s.answers
 	s.answers = map[string]int64{}
 	freq := s.freq // counted in the store by this transaction
@@ -103,24 +108,33 @@ func (s *Service) Flush(ctx context.Context) error {
 		return fmt.Errorf("write %d ad impressions: %w", len(batch), err)
 	}
 	s.mu.Lock()
-	s.dequeue(len(batch))
+	s.dequeue(queuedN)
 	s.freqFlushing = map[freqSlot]int{}
 	s.mu.Unlock()
 	return nil
 }
 
-// dequeue drops the first n queued impressions (written) and keeps the
-// ones queued since; s.mu is held.
+// dequeue drops the first n entries of the queue (written) and keeps the
+// ones queued since, except those of a key just written (queued again
+// while the batch was written: dropped with it); s.mu is held.
 func (s *Service) dequeue(n int) {
-	for _, im := range s.pendingList[:n] {
-		delete(s.pending, impKey{im.RequestID, im.Item})
+	for _, q := range s.pendingList[:n] {
+		if j, ok := s.pending[impKey{q.RequestID, q.Item}]; ok && int(j) >= n {
+			s.pendingList[j].dead = true
+		}
 	}
-	rest := copy(s.pendingList, s.pendingList[n:])
-	clear(s.pendingList[rest:])
-	s.pendingList = s.pendingList[:rest]
-	for i, im := range s.pendingList {
-		s.pending[impKey{im.RequestID, im.Item}] = int32(i)
+	// the index is made afresh: cleared rather than deleted from, it
+	// keeps no deleted slots that later insertions would have to pass
+	clear(s.pending)
+	kept := s.pendingList[:0]
+	for _, q := range s.pendingList[n:] {
+		if !q.dead {
+			s.pending[impKey{q.RequestID, q.Item}] = int32(len(kept))
+			kept = append(kept, q)
+		}
 	}
+	clear(s.pendingList[len(kept):])
+	s.pendingList = kept
 }
 
 // impression finds a logged impression (queued or written).
@@ -129,7 +143,7 @@ func (s *Service) impression(tx store.MerchTx, requestID, item string) (Impressi
 	i, ok := s.pending[impKey{requestID, item}]
 	var im Impression
 	if ok {
-		im = s.pendingList[i]
+		im = s.pendingList[i].Impression
 	}
 	s.mu.Unlock()
 	if ok {

@@ -3,7 +3,6 @@ package ads
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -345,7 +344,8 @@ func TestSurfaceRelevanceFloor(t *testing.T) {
 // Impressions queued while a batch is written stay queued, findable, and
 // are written by the next flush; the written ones are found in the store
 // and no longer queued. An impression logged again (same answer and
-// item) replaces the queued one.
+// item) replaces the queued one, also one being written (the newer is
+// then dropped with the batch, as the queue has always done).
 func TestQueuedImpressionsAcrossAFlush(t *testing.T) {
 	ctx := context.Background()
 	s := newTestShop(t).service(t)
@@ -361,28 +361,47 @@ func TestQueuedImpressionsAcrossAFlush(t *testing.T) {
 		}
 		return s.pendingList[i].Position, true
 	}
-	s.logImpressions([]Impression{imp("r1", "a", 1), imp("r1", "b", 5), imp("r2", "a", 1)}, "2026-03-04")
-	s.logImpressions([]Impression{imp("r1", "b", 6)}, "2026-03-04") // logged again: replaces
-	if pos, ok := queued("r1", "b"); !ok || pos != 6 || len(s.pendingList) != 3 {
-		t.Fatalf("logged again: position %d (%v), %d queued; want 6, 3", pos, ok, len(s.pendingList))
+	day := "2026-03-04"
+	s.logImpressions([]Impression{imp("r1", "a", 1), imp("r1", "b", 5), imp("r2", "a", 1)}, day)
+	s.logImpressions([]Impression{imp("r1", "b", 6)}, day) // logged again: replaces
+	if pos, ok := queued("r1", "b"); !ok || pos != 6 || len(s.pending) != 3 {
+		t.Fatalf("logged again: position %d (%v), %d queued; want 6, 3", pos, ok, len(s.pending))
 	}
-	// a flush took the first two; one more is queued while it writes
+	// a flush writes the live ones, the newer r1/b
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stored Impression
+	var found bool
+	if err := s.o.Store.MerchView(ctx, func(tx store.MerchTx) error {
+		stored, found = s.impression(tx, "r1", "b")
+		return nil
+	}); err != nil || !found || stored.Position != 6 || len(s.pending) != 0 || len(s.pendingList) != 0 {
+		t.Fatalf("after a flush: r1/b stored %v at %d (%v), %d queued; want the newer (6), none queued", found, stored.Position, err, len(s.pendingList))
+	}
+	// a flush takes the queue as it is; while it writes, one more is
+	// queued and one of the batch is logged again
+	s.logImpressions([]Impression{imp("r1", "a", 1), imp("r1", "b", 5), imp("r2", "a", 1)}, day)
 	s.mu.Lock()
-	s.pendingList = s.pendingList[:2]
-	delete(s.pending, impKey{"r2", "a"})
+	n := len(s.pendingList)
 	s.mu.Unlock()
-	batch := slices.Clone(s.pendingList)
-	s.logImpressions([]Impression{imp("r3", "c", 1)}, "2026-03-04")
+	s.logImpressions([]Impression{imp("r3", "c", 1), imp("r2", "a", 2)}, day)
+	if pos, _ := queued("r2", "a"); pos != 2 {
+		t.Fatalf("r2/a queued at position %d while written, want the newer 2", pos)
+	}
 	s.mu.Lock()
-	s.dequeue(len(batch))
+	s.dequeue(n)
 	s.mu.Unlock()
 	for _, c := range []struct {
 		req, item string
 		want      bool
-	}{{"r1", "a", false}, {"r1", "b", false}, {"r3", "c", true}} {
+	}{{"r1", "a", false}, {"r1", "b", false}, {"r2", "a", false}, {"r3", "c", true}} {
 		if _, ok := queued(c.req, c.item); ok != c.want {
 			t.Fatalf("%s/%s queued %v after the batch was written, want %v", c.req, c.item, ok, c.want)
 		}
+	}
+	if len(s.pendingList) != 1 {
+		t.Fatalf("%d entries left in the queue, want 1", len(s.pendingList))
 	}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)

@@ -152,9 +152,10 @@ type Service struct {
 	mu     sync.Mutex
 	campMu sync.Mutex // serialises campaign changes
 	// pending are the impressions queued for the background writer (in
-	// the order logged), indexed by their key
+	// the order logged; one replaced by a later one of the same key is
+	// dead), indexed by their key
 	pending     map[impKey]int32
-	pendingList []Impression
+	pendingList []queued
 	spend       map[string]*spendState // campaign → cached spend
 	// freq and freqFlushing count impressions per day, user, campaign
 	// not yet added to the store's ad_freq (queued; being written)
@@ -171,6 +172,9 @@ type Service struct {
 	snap      adSnap // (snapshot.go)
 	// today is the day of the last answer's auction (dayOf)
 	today atomic.Pointer[dayName]
+	// wallClock: Options.Now is time.Now (the answer's time then also
+	// ages the eligible-item cache)
+	wallClock bool
 }
 
 // dayName is day(t) for every t in [from, until).
@@ -215,6 +219,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if o.Store == nil || o.Item == nil {
 		return nil, errors.New("ads: need a store and an item lookup")
 	}
+	wall := o.Now == nil
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -223,7 +228,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{o: o, log: o.Logger, pending: map[impKey]int32{}, spend: map[string]*spendState{},
 		freq: map[freqSlot]int{}, freqFlushing: map[freqSlot]int{}, itemHist: map[string]*[2]int{}, clickers: map[string]bool{},
-		answers: map[string]int64{}}
+		answers: map[string]int64{}, wallClock: wall}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -214,6 +214,15 @@ func (m *merch) userAttrs(ctx context.Context, user string) func() map[string]an
 	}
 }
 
+// userAttrsFor is userAttrs when a rule of set has a segment condition
+// (nil otherwise: no plan reads them).
+func (m *merch) userAttrsFor(ctx context.Context, set *rules.Set, user string) func() map[string]any {
+	if !set.UsesSegments() {
+		return nil
+	}
+	return m.userAttrs(ctx, user)
+}
+
 // ruleSet is the rules a request runs under: none with rules=off.
 func (m *merch) ruleSet(r *http.Request) *rules.Set {
 	if m == nil || r.URL.Query().Get("rules") == "off" {
@@ -433,9 +442,13 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		id = newRequestID()
 	}
 	out := &merchAnswer{RequestID: id, m: m}
+	var now time.Time // the answer's time, for the rules and the ads (read once)
+	if set.Len() > 0 || adsOn {
+		now = m.now()
+	}
 	var plan *rules.Plan // only read (it may be the set's kept plan)
 	if set.Len() > 0 {
-		plan, _ = set.SharedPlan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrs(ctx, user), Now: m.now()})
+		plan, _ = set.SharedPlan(rules.Request{Surface: surface, Categories: req.Filter.Categories, UserAttrs: m.userAttrsFor(ctx, set, user), Now: now})
 	}
 	n := req.N
 	adContext := req.Filter.Categories // the category page, before the rules narrow it
@@ -528,7 +541,7 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		}
 		sc.organic = ids[:0]
 		// the items arranging read are not read again by the ads
-		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: adContext, Organic: ids, OrganicItems: known[:min(len(known), len(ids))]}) {
+		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: adContext, Organic: ids, OrganicItems: known[:min(len(known), len(ids))], Now: now}) {
 			list = insertAd(list, p, func(p ads.Placement) recommend.Item {
 				return recommend.Item{ID: p.Item, Reason: "sponsored", Sponsored: true}
 			}, func(it *recommend.Item) string { return it.ID })
@@ -632,9 +645,13 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 	}
 	out := &SearchAnswer{Merch: Merch{RequestID: id}}
 	m := h.srv.merch
+	var now time.Time // the answer's time, for the rules and the ads (read once)
+	if set.Len() > 0 || adsOn {
+		now = m.now()
+	}
 	var plan *rules.Plan
 	if set.Len() > 0 {
-		plan = set.Plan(rules.Request{Surface: "search", Query: req.Query, Categories: req.Categories, UserAttrs: m.userAttrs(ctx, userID), Now: m.now()})
+		plan = set.Plan(rules.Request{Surface: "search", Query: req.Query, Categories: req.Categories, UserAttrs: m.userAttrsFor(ctx, set, userID), Now: now})
 		out.Rules = plan.Applied
 		if plan.Redirect != "" {
 			out.Redirect, out.Items, out.Mode = plan.Redirect, []search.Hit{}, req.Mode
@@ -732,7 +749,7 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 		for i, hit := range out.Items {
 			ids[i] = hit.ID
 		}
-		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids}) {
+		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids, Now: now}) {
 			title := m.title(ctx, p.Item)
 			out.Items = insertAd(out.Items, p, func(p ads.Placement) search.Hit {
 				return search.Hit{ID: p.Item, Title: title, Sponsored: true}

@@ -39,6 +39,8 @@ type Set struct {
 	contains  []int
 	// plans keeps the plans of recent requests (see Plan)
 	plans planCache
+	// segments: a rule has a segment condition (UsesSegments)
+	segments bool
 }
 
 // planCache keeps the plan of a (surface, normalised query, category
@@ -80,6 +82,7 @@ func NewSet(rs []Rule) *Set {
 		if r.Disabled || r.Deleted {
 			continue
 		}
+		s.segments = s.segments || len(r.If.Segment) > 0
 		switch {
 		case len(s.queries[i]) == 0:
 			for _, sf := range Surfaces {
@@ -138,6 +141,10 @@ func (s *Set) Rules() []Rule {
 	}
 	return s.rules
 }
+
+// UsesSegments reports whether a rule of the set (enabled) has a segment
+// condition: without one, no plan reads Request.UserAttrs.
+func (s *Set) UsesSegments() bool { return s != nil && s.segments }
 
 // Len is the number of rules.
 func (s *Set) Len() int {

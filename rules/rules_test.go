@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +236,70 @@ func TestPlanIndexAgreesWithEveryRule(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Each part of a filter, alone, keeps exactly the items it names: through
+// Filter.Matches, a plan's Keeps (a filter consequence) and a boost of the
+// same filter moving its items first; "new within days" and "in stock"
+// included.
+func TestFilterPartsKeepWhatTheyName(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	price := func(v float64) *float64 { return &v }
+	items := []catalog.Item{
+		{ID: "old", Brand: "Acme", Categories: []string{"Office/Pens"}, Price: price(3), Available: true, CreatedAt: at.Add(-30 * 24 * time.Hour), Attributes: map[string]any{"colour": "blue"}},
+		{ID: "new", Brand: "Bic", Categories: []string{"Office/Paper"}, Price: price(9), Available: true, CreatedAt: at.Add(-2 * 24 * time.Hour), Attributes: map[string]any{"colour": "red"}},
+		{ID: "gone", Brand: " acme", Categories: []string{"Garden"}, Price: price(20), Available: false, CreatedAt: at.Add(-1 * time.Hour)},
+	}
+	for _, c := range []struct {
+		name string
+		f    Filter
+		want string // the items kept, in order
+	}{
+		{"brand (any case)", Filter{Brands: []string{"ACME"}}, "old"},
+		{"category prefix", Filter{Categories: []string{"/Office/"}}, "old new"},
+		{"min price", Filter{MinPrice: price(9)}, "new gone"},
+		{"max price", Filter{MaxPrice: price(9)}, "old new"},
+		{"attribute", Filter{Attributes: map[string]string{"colour": "red"}}, "new"},
+		{"new within 7 days", Filter{NewWithinDays: 7}, "new gone"},
+		{"in stock", Filter{InStock: true}, "old new"},
+	} {
+		var kept []string
+		p := &Plan{Applied: []string{"r"}, Filters: []Filter{c.f}}
+		for i := range items {
+			m := c.f.Matches(&items[i], at)
+			if p.Keeps(&items[i], at) != m {
+				t.Fatalf("%s: Keeps and Matches disagree on %s", c.name, items[i].ID)
+			}
+			if m {
+				kept = append(kept, items[i].ID)
+			}
+		}
+		if got := strings.Join(kept, " "); got != c.want {
+			t.Fatalf("%s: kept %q, want %q", c.name, got, c.want)
+		}
+		// a boost of the filter (strength 1) puts exactly those first,
+		// in their own order
+		boost := &Plan{Applied: []string{"r"}, Moves: []Weighted{{Filter: c.f, Strength: 1}}}
+		look := func(id string) (catalog.Item, bool) {
+			for _, it := range items {
+				if it.ID == id {
+					return it, true
+				}
+			}
+			return catalog.Item{}, false
+		}
+		var order []string
+		for _, pl := range boost.Arrange([]string{"gone", "new", "old"}, []float64{3, 2, 1}, true, look, at) {
+			order = append(order, pl.ID)
+		}
+		if got := strings.Join(order[:len(kept)], " "); got != strings.Join(reverse(kept), " ") {
+			t.Fatalf("%s: boosted order %v, want %v first", c.name, order, reverse(kept))
+		}
+	}
+}
+
+func reverse(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
 }

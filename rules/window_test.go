@@ -176,3 +176,30 @@ func TestCachedPlansEqualFreshOnes(t *testing.T) {
 		}
 	}
 }
+
+// A set says whether a rule may read the shopper's attributes: only an
+// enabled rule with a segment condition does (the callers then leave the
+// attributes reader out of their requests).
+func TestUsesSegments(t *testing.T) {
+	seg := Rule{ID: "s", If: Condition{Segment: map[string]string{"tier": "gold"}}, Then: Consequence{Hide: []string{"x"}}}
+	plain := Rule{ID: "p", If: Condition{Surfaces: []string{"popular"}}, Then: Consequence{Hide: []string{"x"}}}
+	off := seg
+	off.ID, off.Disabled = "o", true
+	for _, c := range []struct {
+		name  string
+		rules []Rule
+		want  bool
+	}{
+		{"none", nil, false},
+		{"no segment", []Rule{plain}, false},
+		{"a segment rule", []Rule{plain, seg}, true},
+		{"a disabled segment rule", []Rule{plain, off}, false},
+	} {
+		if got := NewSet(c.rules).UsesSegments(); got != c.want {
+			t.Errorf("%s: UsesSegments %v, want %v", c.name, got, c.want)
+		}
+	}
+	if (*Set)(nil).UsesSegments() {
+		t.Error("a nil set uses segments")
+	}
+}
