@@ -740,7 +740,7 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 		dropped := len(ids) - (len(placed) - added) // by filters the index could not apply
 		out.Total = max(0, out.Total-dropped+added)
 		if highlight {
-			h.ix.Highlight(req.Query, items)
+			h.ix.HighlightResult(res, req.Query, items)
 		}
 		out.Items = items
 	}

@@ -238,7 +238,7 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	if req.Sort != SortRelevance || (len(c.groups) == 0 && len(qvec) == 0) {
 		ix.sortBy(ranked, req.Sort)
 	}
-	res := &Result{Total: total, Mode: mode}
+	res := &Result{Total: total, Mode: mode, hl: c.hlTerms, compiled: true}
 	if len(req.Facets) > 0 {
 		res.Facets = ix.facets(matched, req.Facets)
 	}

@@ -96,6 +96,10 @@ type Result struct {
 	// it and to its experiment variant (set by the API, issue 15).
 	RequestID string `json:"request_id,omitempty"`
 	Variant   string `json:"variant,omitempty"`
+	// hl holds the words the query highlights, compiled by Search, so
+	// HighlightResult does not parse and compile the query again.
+	hl       map[string]bool
+	compiled bool
 }
 
 // MarshalJSON keeps "items" an array even when empty.
