@@ -354,7 +354,11 @@ func NewSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, sv
 	ix.SetSignals(search.Signals{Popularity: svc.Popularity, Clicks: clicks})
 	off := cfg.Search.LearnRanking != nil && !*cfg.Search.LearnRanking
 	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off,
-		ExcludeUser: func(u string) bool { return !svc.Personalized(u) }}, log) // consent (issue 12)
+		ExcludeUser: func(u string) bool { return !svc.Personalized(u) }, // consent (issue 12)
+		// the ranker learns, and is checked, on clicks weighted as the
+		// live click model weighs them: by the inverse of their position's
+		// examination (issue 15)
+		PositionWeight: clicks.PositionWeight}, log)
 }
 
 // LoadSearch indexes the catalogue and subscribes the index and the click
