@@ -63,15 +63,17 @@ import (
 // was corrected); "corrected" weighs the learner's too
 // (ranking.Config.PositionWeight, as internal/wire sets it), so its
 // features, its training judgments and its promotion check against the
-// serving version are all position-corrected.
+// serving version are all position-corrected; "oracle" weighs both by the
+// true examination 1/k^η, clipped alike (what a perfect fit would give).
 //
 // Knobs (environment): AISLE_CLICKSIM_DAYS (7), AISLE_CLICKSIM_SESSIONS
 // (sessions per day, 600), AISLE_CLICKSIM_SEEDS (3), AISLE_CLICKSIM_ETA
 // (position bias exponent, 1), AISLE_CLICKSIM_NOPOP (set: no popularity
 // signal), AISLE_CLICKSIM_MAXGAIN, AISLE_CLICKSIM_VALIDSHARE and
 // AISLE_CLICKSIM_TOLERANCE (the learner's Config; 0: its default),
-// AISLE_CLICKSIM_SCENARIOS ("recurring,unseen") and
-// AISLE_CLICKSIM_POSITION ("plain,corrected"; or "boost").
+// AISLE_CLICKSIM_SCENARIOS ("recurring,unseen"),
+// AISLE_CLICKSIM_POSITION ("plain,corrected"; or "boost", "oracle") and
+// AISLE_CLICKSIM_FIRSTSEED (1: seeds 1 … AISLE_CLICKSIM_SEEDS).
 func BenchmarkESCIClickLearning(b *testing.B) {
 	dir := testdata.Path(b, "esci-us-150")
 	ds, err := searcheval.LoadESCI(dir)
@@ -97,15 +99,16 @@ func BenchmarkESCIClickLearning(b *testing.B) {
 			Tolerance: envFloat(b, "AISLE_CLICKSIM_TOLERANCE", 0)},
 	}
 	seeds := envInt(b, "AISLE_CLICKSIM_SEEDS", 3)
+	firstSeed := envInt(b, "AISLE_CLICKSIM_FIRSTSEED", 1)
 	scenarios := envList(b, "AISLE_CLICKSIM_SCENARIOS", "recurring,unseen", "recurring", "unseen")
-	positions := envList(b, "AISLE_CLICKSIM_POSITION", "plain,corrected", positionPlain, positionBoost, positionCorrected)
+	positions := envList(b, "AISLE_CLICKSIM_POSITION", "plain,corrected", positionPlain, positionBoost, positionCorrected, positionOracle)
 	for _, sc := range scenarios {
 		for _, pos := range positions {
 			b.Run(sc+"/"+pos, func(b *testing.B) {
 				var runs [][]dayResult
 				for b.Loop() {
 					runs = runs[:0]
-					for seed := 1; seed <= seeds; seed++ {
+					for seed := firstSeed; seed < firstSeed+seeds; seed++ {
 						c := cfg
 						c.Seed = uint64(seed)
 						c.UnseenTest = sc == "unseen"
@@ -139,6 +142,7 @@ const (
 	positionPlain     = "plain"     // every action 1
 	positionBoost     = "boost"     // the live click model weighs by 1/θ_k, the learner does not
 	positionCorrected = "corrected" // both do
+	positionOracle    = "oracle"    // both weigh by the true 1/θ_k, clipped alike
 )
 
 // envList reads a comma-separated list of names from one of allowed.
@@ -473,9 +477,16 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	startLog()
 	defer func() { stopLog() }()
 	weight := func(pos int) float64 { return m.PositionWeight("search", pos) } // as aisle.go sets it
+	if cfg.Position == positionOracle {
+		truth := &impressions.Propensities{Theta: make([]float64, 10)}
+		for k := range truth.Theta {
+			truth.Theta[k] = math.Pow(float64(k+1), -cfg.Eta)
+		}
+		weight = truth.Weight
+	}
 
 	clicks := search.NewClicks()
-	if cfg.Position == positionBoost || cfg.Position == positionCorrected {
+	if cfg.Position != positionPlain && cfg.Position != "" {
 		clicks.PositionWeight = weight
 	}
 	pop := newPopularity()
@@ -489,7 +500,7 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	defer ix.SetRanker(nil)
 	lc := cfg.Learner
 	lc.Popularity = popFn
-	if cfg.Position == positionCorrected {
+	if cfg.Position == positionCorrected || cfg.Position == positionOracle {
 		lc.PositionWeight = weight // as internal/wire sets it
 	}
 	l := New(ix, st, lc, nil)
