@@ -59,9 +59,9 @@ import (
 // does). Position handling ("position" in the sub-benchmark's name):
 // "plain" counts every action as 1 (what learned before issue 15);
 // "boost" weighs the live click model's actions by the fitted 1/θ_k
-// (search.Clicks.PositionWeight, what the server did before the learner
-// was corrected); "corrected" weighs the learner's too
-// (ranking.Config.PositionWeight, as internal/wire sets it), so its
+// (search.Clicks.PositionWeight, what the server does); "corrected"
+// weighs the learner's too
+// (ranking.Config.PositionWeight, which the server leaves unset: decision 0069), so its
 // features, its training judgments and its promotion check against the
 // serving version are all position-corrected; "oracle" weighs both by the
 // true examination 1/k^η, clipped alike (what a perfect fit would give).
@@ -501,7 +501,7 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	lc := cfg.Learner
 	lc.Popularity = popFn
 	if cfg.Position == positionCorrected || cfg.Position == positionOracle {
-		lc.PositionWeight = weight // as internal/wire sets it
+		lc.PositionWeight = weight // the live click model's weight (the server leaves it unset: decision 0069)
 	}
 	l := New(ix, st, lc, nil)
 

@@ -5,11 +5,13 @@
 // version on held-out queries, stores every version next to the
 // recommendation models, and makes the search index use the serving one.
 //
-// An action that carries the position of the item in the answer it came
-// from weighs the inverse of that position's examination
-// (Config.PositionWeight, fitted from the impression log): shoppers click
-// the top results more whatever their relevance, so plain counts teach the
-// serving version's order back and make the promotion check favour it.
+// With Config.PositionWeight, an action that carries the position of the
+// item in the answer it came from weighs the inverse of that position's
+// examination: shoppers click the top results more whatever their
+// relevance, so plain counts teach the serving version's order back and
+// make the promotion check favour it. The server leaves it unset until
+// the examination of search positions is estimated well enough (decision
+// 0069).
 //
 // Features never see their own labels: judgments come from the newer half
 // of the search log and click-through and popularity features from the
