@@ -168,6 +168,9 @@ func (sv *served) recommend(req recommend.Request) recommend.Request {
 	if o.Diversity != nil {
 		req.Diversity = *o.Diversity
 	}
+	if len(o.Fallback) > 0 {
+		req.Fallback = o.Fallback
+	}
 	return req
 }
 
@@ -200,6 +203,9 @@ func (sv *served) interleave(req recommend.Request, run func(recommend.Request) 
 		r.Model, r.N = o.Model, req.N
 		if o.Diversity != nil {
 			r.Diversity = *o.Diversity
+		}
+		if len(o.Fallback) > 0 {
+			r.Fallback = o.Fallback
 		}
 		a, err := run(r)
 		if err != nil {

@@ -311,3 +311,48 @@ func TestVariantWhoseModelDoesNotServeSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// A variant may override the fallback chain of recommendation answers
+// (what fills the answer of a shopper the model does not know): over
+// HTTP, the shoppers of variant b get only the newest items, those of
+// variant a the default chain; a chain naming an unknown step is a 400.
+func TestFallbackChainIsAnExperimentOverride(t *testing.T) {
+	if !slices.Equal(experiment.FallbackSteps, recommend.FallbackSteps) {
+		t.Fatalf("experiment accepts the fallback steps %v, recommend has %v", experiment.FallbackSteps, recommend.FallbackSteps)
+	}
+	srv := shopServerWith(t, true)
+	do := func(method, path, body string, want int, out any) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		if rec.Code != want || (out != nil && json.Unmarshal(rec.Body.Bytes(), out) != nil) {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, rec.Code, rec.Body, want)
+		}
+	}
+	do("POST", "/api/experiments", `{"name":"bad","surface":"recommend","variants":[{"name":"a","weight":50},{"name":"b","weight":50,"overrides":{"fallback":["new","bestsellers"]}}]}`, 400, nil)
+	do("POST", "/api/experiments", `{"name":"bad","surface":"recommend","variants":[{"name":"a","weight":50},{"name":"b","weight":50,"overrides":{"fallback":["new","new"]}}]}`, 400, nil)
+	var exp experiment.Experiment
+	do("POST", "/api/experiments", `{"name":"fallbacks","surface":"recommend","variants":[{"name":"a","weight":50},{"name":"b","weight":50,"overrides":{"fallback":["new"]}}]}`, 201, &exp)
+	reasons := map[string]map[string]int{"a": {}, "b": {}}
+	for u := range 40 {
+		var ans struct {
+			Variant string `json:"variant"`
+			Items   []struct {
+				Reason string `json:"reason"`
+			} `json:"items"`
+		}
+		do("GET", fmt.Sprintf("/api/recommend/stranger%02d?n=5", u), "", 200, &ans) // unknown to the model: all fallbacks
+		if len(ans.Items) != 5 || reasons[ans.Variant] == nil {
+			t.Fatalf("stranger%02d: variant %q, %d items", u, ans.Variant, len(ans.Items))
+		}
+		for _, it := range ans.Items {
+			reasons[ans.Variant][it.Reason]++
+		}
+	}
+	if len(reasons["b"]) != 1 || reasons["b"]["new in catalogue"] == 0 {
+		t.Errorf("variant b (fallback: new) answered with reasons %v", reasons["b"])
+	}
+	if len(reasons["a"]) == 0 || reasons["a"]["new in catalogue"] > 0 {
+		t.Errorf("variant a (default chain, popular items exist) answered with reasons %v", reasons["a"])
+	}
+}

@@ -47,7 +47,15 @@ type Overrides struct {
 	// search answers.
 	Mode   string `json:"mode,omitempty"`
 	Fusion string `json:"fusion,omitempty"`
+	// Fallback is the fallback chain of recommend and session answers
+	// (what fills an answer the model leaves short), in order, from
+	// FallbackSteps; empty: the default chain.
+	Fallback []string `json:"fallback,omitempty"`
 }
+
+// FallbackSteps are the steps a fallback chain may name
+// (recommend.FallbackSteps, in its default order).
+var FallbackSteps = []string{"trending", "popular_in_category", "popular", "new"}
 
 // Variant is one arm of an experiment.
 type Variant struct {
@@ -150,6 +158,11 @@ func (e *Experiment) Validate() error {
 		}
 		if o.Fusion != "" && o.Fusion != "convex" && o.Fusion != "rrf" && o.Fusion != "rerank" {
 			return fmt.Errorf("variants[%d].overrides.fusion %q: use convex, rrf or rerank", i, o.Fusion)
+		}
+		for k, step := range o.Fallback {
+			if !slices.Contains(FallbackSteps, step) || slices.Index(o.Fallback, step) < k {
+				return fmt.Errorf("variants[%d].overrides.fallback[%d] %q: name each step once, from %s", i, k, step, strings.Join(FallbackSteps, ", "))
+			}
 		}
 	}
 	if e.PrimaryMetric == "" {

@@ -36,7 +36,17 @@ type Request struct {
 	// the answer without Room; with no diversity the N+Room items are
 	// the answer for N+Room.
 	Room int
+	// Fallback, when set, is the fallback chain that fills what the model
+	// leaves short (a shopper it does not know, a filter it cannot fill),
+	// in order, from FallbackSteps; nil: all of them in that order (an
+	// experiment's variant sets it; unknown names are skipped).
+	Fallback []string
 }
+
+// FallbackSteps are the steps of the fallback chain, in the default
+// order: trending items, the popular items of the shopper's two main
+// categories, popular items, and the newest items of the catalogue.
+var FallbackSteps = []string{"trending", "popular_in_category", "popular", "new"}
 
 // want is how many items the answer may have: N plus the room.
 func (r *Request) want() int { return r.N + max(r.Room, 0) }
@@ -213,15 +223,16 @@ func (s *Service) recommendFor(user string, h *history, req Request) *Answer {
 		}
 	}
 	if len(cands) < pool {
-		cands = s.fallbacks(cands, taken, info, h, allow, pool)
+		cands = s.fallbacks(cands, taken, info, h, allow, pool, req.Fallback)
 	}
 	ans.Items = s.diversify(cands, req, info)
 	return ans
 }
 
-// fallbacks fills cands up to n: trending, popular in the user's
-// categories, popular.
-func (s *Service) fallbacks(cands []Item, taken map[string]bool, info []itemInfo, h *history, allow func(int32) bool, n int) []Item {
+// fallbacks fills cands up to n with the steps of chain (nil:
+// FallbackSteps): trending, popular in the user's two main categories,
+// popular, and the newest items of a catalogue nobody touched yet.
+func (s *Service) fallbacks(cands []Item, taken map[string]bool, info []itemInfo, h *history, allow func(int32) bool, n int, chain []string) []Item {
 	add := func(list []scored, reason string) {
 		for _, c := range list {
 			if len(cands) >= n {
@@ -235,26 +246,41 @@ func (s *Service) fallbacks(cands []Item, taken map[string]bool, info []itemInfo
 			cands = append(cands, Item{ID: id, Score: float64(c.score), Reason: reason})
 		}
 	}
-	scores := make([]float32, len(info))
-	s.ledger.trending(scores)
-	add(topN(scores, n, allow, true), "trending")
-	if len(cands) >= n {
-		return cands
+	if chain == nil {
+		chain = FallbackSteps
 	}
-	clear(scores)
-	s.ledger.popular(0, scores)
-	for _, cat := range topCategories(info, h.items, 2) {
-		inCat := func(i int32) bool { return allow(i) && hasPrefix(info[i].categories, cat) }
-		add(topN(scores, n, inCat, true), "popular in "+cat)
-	}
-	add(topN(scores, n, allow, true), "popular")
-	// A catalogue nobody touched yet: newest items first.
-	if len(cands) < n {
-		rest := make([]float32, len(info))
-		for i := range rest {
-			rest[i] = float32(i)
+	var popular []float32 // summed once for both popular steps
+	popularScores := func() []float32 {
+		if popular == nil {
+			popular = make([]float32, len(info))
+			s.ledger.popular(0, popular)
 		}
-		add(topN(rest, n, allow, false), "new in catalogue")
+		return popular
+	}
+	for _, step := range chain {
+		if len(cands) >= n {
+			break
+		}
+		switch step {
+		case "trending":
+			scores := make([]float32, len(info))
+			s.ledger.trending(scores)
+			add(topN(scores, n, allow, true), "trending")
+		case "popular_in_category":
+			scores := popularScores()
+			for _, cat := range topCategories(info, h.items, 2) {
+				inCat := func(i int32) bool { return allow(i) && hasPrefix(info[i].categories, cat) }
+				add(topN(scores, n, inCat, true), "popular in "+cat)
+			}
+		case "popular":
+			add(topN(popularScores(), n, allow, true), "popular")
+		case "new": // a catalogue nobody touched yet: newest items first
+			rest := make([]float32, len(info))
+			for i := range rest {
+				rest[i] = float32(i)
+			}
+			add(topN(rest, n, allow, false), "new in catalogue")
+		}
 	}
 	return cands
 }

@@ -9,6 +9,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,8 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/experiment"
+	"github.com/aisle-dev/aisle/impressions"
 	"github.com/aisle-dev/aisle/internal/testdata"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/search"
@@ -46,11 +50,30 @@ import (
 // search the 100 training queries, so the test queries measure whether
 // the learned ranker generalises to queries nobody clicked on.
 //
+// Every answer is logged as an impression (the real impressions.Log,
+// through experiment.Manager.Shown, with a request id from
+// Manager.NewRequestID) and every action carries its request id and
+// position, as the storefront sends them; the manager notes the clicked
+// positions and, at the end of each day, fits the examination of each
+// position of the search surface (Manager.FitPositions, as its hourly run
+// does). Position handling ("position" in the sub-benchmark's name):
+// "plain" counts every action as 1 (what learned before issue 15);
+// "boost" weighs the live click model's actions by the fitted 1/θ_k
+// (search.Clicks.PositionWeight, what the server does); "corrected"
+// weighs the learner's too
+// (ranking.Config.PositionWeight, which the server leaves unset: decision 0069), so its
+// features, its training judgments and its promotion check against the
+// serving version are all position-corrected; "oracle" weighs both by the
+// true examination 1/k^η, clipped alike (what a perfect fit would give).
+//
 // Knobs (environment): AISLE_CLICKSIM_DAYS (7), AISLE_CLICKSIM_SESSIONS
 // (sessions per day, 600), AISLE_CLICKSIM_SEEDS (3), AISLE_CLICKSIM_ETA
 // (position bias exponent, 1), AISLE_CLICKSIM_NOPOP (set: no popularity
 // signal), AISLE_CLICKSIM_MAXGAIN, AISLE_CLICKSIM_VALIDSHARE and
-// AISLE_CLICKSIM_TOLERANCE (the learner's Config; 0: its default).
+// AISLE_CLICKSIM_TOLERANCE (the learner's Config; 0: its default),
+// AISLE_CLICKSIM_SCENARIOS ("recurring,unseen"),
+// AISLE_CLICKSIM_POSITION ("plain,corrected"; or "boost", "oracle") and
+// AISLE_CLICKSIM_FIRSTSEED (1: seeds 1 … AISLE_CLICKSIM_SEEDS).
 func BenchmarkESCIClickLearning(b *testing.B) {
 	dir := testdata.Path(b, "esci-us-150")
 	ds, err := searcheval.LoadESCI(dir)
@@ -76,35 +99,94 @@ func BenchmarkESCIClickLearning(b *testing.B) {
 			Tolerance: envFloat(b, "AISLE_CLICKSIM_TOLERANCE", 0)},
 	}
 	seeds := envInt(b, "AISLE_CLICKSIM_SEEDS", 3)
-	for _, sc := range []string{"recurring", "unseen"} {
-		b.Run(sc, func(b *testing.B) {
-			var runs [][]dayResult
-			for b.Loop() {
-				runs = runs[:0]
-				for seed := 1; seed <= seeds; seed++ {
-					c := cfg
-					c.Seed = uint64(seed)
-					c.UnseenTest = sc == "unseen"
-					days, err := simulate(ctx, b, ix, ds, c)
-					if err != nil {
-						b.Fatal(err)
+	firstSeed := envInt(b, "AISLE_CLICKSIM_FIRSTSEED", 1)
+	scenarios := envList(b, "AISLE_CLICKSIM_SCENARIOS", "recurring,unseen", "recurring", "unseen")
+	positions := envList(b, "AISLE_CLICKSIM_POSITION", "plain,corrected", positionPlain, positionBoost, positionCorrected, positionOracle)
+	for _, sc := range scenarios {
+		for _, pos := range positions {
+			b.Run(sc+"/"+pos, func(b *testing.B) {
+				var runs [][]dayResult
+				for b.Loop() {
+					runs = runs[:0]
+					for seed := firstSeed; seed < firstSeed+seeds; seed++ {
+						c := cfg
+						c.Seed = uint64(seed)
+						c.UnseenTest = sc == "unseen"
+						c.Position = pos
+						days, err := simulate(ctx, b, ix, ds, c)
+						if err != nil {
+							b.Fatal(err)
+						}
+						fmt.Printf("%s, %s, seed %d, %d sessions/day, η=%g:\n%s", sc, pos, seed, c.Sessions, c.Eta, formatDays(days)) // b.Log truncates
+						runs = append(runs, days)
 					}
-					fmt.Printf("%s, seed %d, %d sessions/day, η=%g:\n%s", sc, seed, c.Sessions, c.Eta, formatDays(days)) // b.Log truncates
-					runs = append(runs, days)
 				}
-			}
-			mean := meanDays(runs)
-			fmt.Printf("%s, mean of %d seeds:\n%s", sc, len(runs), formatDays(mean))
-			m := mean[len(mean)-1]
-			b.ReportMetric(m.Keyword, "keyword-nDCG@10")
-			b.ReportMetric(m.Boost, "clickboost-nDCG@10")
-			b.ReportMetric(m.Trained, "learned-nDCG@10")
-			b.ReportMetric(m.Served, "served-nDCG@10")
-			b.ReportMetric(m.Guarded, "guarded-nDCG@10")
-			b.ReportMetric(float64(m.Sessions), "sessions")
-			b.ReportMetric(float64(m.Clicks), "clicks")
-		})
+				mean := meanDays(runs)
+				fmt.Printf("%s, %s, mean of %d seeds:\n%s", sc, pos, len(runs), formatDays(mean))
+				fmt.Printf("%s, %s, promotion against the serving version (ESCI judgments of the two): %s\n", sc, pos, promotions(runs))
+				m := mean[len(mean)-1]
+				b.ReportMetric(m.Keyword, "keyword-nDCG@10")
+				b.ReportMetric(m.Boost, "clickboost-nDCG@10")
+				b.ReportMetric(m.Trained, "learned-nDCG@10")
+				b.ReportMetric(m.Served, "served-nDCG@10")
+				b.ReportMetric(m.Guarded, "guarded-nDCG@10")
+				b.ReportMetric(float64(m.Sessions), "sessions")
+				b.ReportMetric(float64(m.Clicks), "clicks")
+			})
+		}
 	}
+}
+
+// How the simulation weighs an action by its position (simConfig.Position).
+const (
+	positionPlain     = "plain"     // every action 1
+	positionBoost     = "boost"     // the live click model weighs by 1/θ_k, the learner does not
+	positionCorrected = "corrected" // both do
+	positionOracle    = "oracle"    // both weigh by the true 1/θ_k, clipped alike
+)
+
+// envList reads a comma-separated list of names from one of allowed.
+func envList(b *testing.B, name, def string, allowed ...string) []string {
+	v := os.Getenv(name)
+	if v == "" {
+		v = def
+	}
+	var out []string
+	for _, x := range strings.Split(v, ",") {
+		x = strings.TrimSpace(x)
+		if !slices.Contains(allowed, x) {
+			b.Fatalf("%s=%q: %q is not one of %v", name, v, x, allowed)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// promotions sums, over the runs, the trainings made while an earlier
+// version served: how many the promotion check promoted, how many the
+// ESCI judgments say rank the test queries better than the serving
+// version, and on how many the two agree.
+func promotions(runs [][]dayResult) string {
+	var checked, promoted, better, agree int
+	for _, days := range runs {
+		for _, d := range days {
+			if d.Previous < 0 || d.Trained < 0 {
+				continue
+			}
+			checked++
+			won := d.Trained > d.Previous
+			if d.Report.Serving {
+				promoted++
+			}
+			if won {
+				better++
+			}
+			if won == d.Report.Serving {
+				agree++
+			}
+		}
+	}
+	return fmt.Sprintf("%d trainings while a version served: %d promoted, %d better by ESCI, decision agrees with ESCI in %d", checked, promoted, better, agree)
 }
 
 func envInt(b *testing.B, name string, def int) int {
@@ -139,6 +221,9 @@ type simConfig struct {
 	UnseenTest bool
 	// NoPopularity leaves the popularity signal out.
 	NoPopularity bool
+	// Position is how actions are weighed by their position:
+	// positionPlain (""), positionBoost or positionCorrected.
+	Position string
 	// Learner overrides the learner's settings (Popularity is set).
 	Learner Config
 	// Inspect, when set, is called after each day's evaluation.
@@ -155,7 +240,14 @@ type dayResult struct {
 	Keyword, Boost, Trained, Served    float64
 	// Guarded is Served with the ranker used only for queries that have
 	// click history (keyword with the click boost otherwise).
-	Guarded  float64
+	Guarded float64
+	// Previous is the test nDCG@10 of the version that served before the
+	// day's training (-1: none served), scored as Trained is.
+	Previous float64
+	// Theta is the examination of positions 1 … 10 of the search surface
+	// fitted from the impression log at the end of the day (nil while the
+	// fit is not trusted: fewer than 1,000 answers).
+	Theta    []float64
 	Report   Report
 	TrainErr string
 }
@@ -185,6 +277,14 @@ func meanDays(runs [][]dayResult) []dayResult {
 			if d.Report.Serving {
 				m.Report.Version++ // counts the runs whose new version serves
 			}
+			if len(d.Theta) > 0 {
+				if m.Theta == nil {
+					m.Theta = make([]float64, len(d.Theta))
+				}
+				for k, th := range d.Theta {
+					m.Theta[k] += th / float64(len(runs))
+				}
+			}
 		}
 		n := float64(len(runs))
 		m.Sessions = int(math.Round(float64(m.Sessions) / n))
@@ -209,6 +309,7 @@ func meanDays(runs [][]dayResult) []dayResult {
 func formatDays(days []dayResult) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "  day sessions clicks carts purch | keyword +clickboost learned served guarded | ranker: train/valid queries, valid nDCG model vs keyword (clicks as labels)\n")
+
 	for _, d := range days {
 		tr := "   –  "
 		if d.Trained >= 0 {
@@ -220,6 +321,15 @@ func formatDays(days []dayResult) string {
 		}
 		fmt.Fprintf(&sb, "  %3d %8d %6d %5d %5d | %.4f  %.4f     %s  %.4f  %.4f | %s\n",
 			d.Day, d.Sessions, d.Clicks, d.Carts, d.Purchases, d.Keyword, d.Boost, tr, d.Served, d.Guarded, note)
+	}
+	for _, d := range days {
+		if len(d.Theta) > 0 {
+			fmt.Fprintf(&sb, "  day %d fitted θ (search):", d.Day)
+			for _, th := range d.Theta {
+				fmt.Fprintf(&sb, " %.3f", th)
+			}
+			sb.WriteString("\n")
+		}
 	}
 	return sb.String()
 }
@@ -342,7 +452,43 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	if err := st.PutItems(ctx, ds.Items); err != nil {
 		return nil, err
 	}
+	// the impression log and the experiment manager, as the server has
+	// them: answers logged, clicked positions noted, examination fitted
+	logDir := tb.TempDir()
+	imp, err := impressions.Open(filepath.Join(logDir, "impressions.db"), impressions.Options{Queue: 1 << 20})
+	if err != nil {
+		return nil, err
+	}
+	defer imp.Close()
+	m, err := experiment.Open(experiment.Options{Path: filepath.Join(logDir, "experiments.db"), Impressions: imp})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	// the log's writer; stopped at the end of each day so the fit reads
+	// every answer and click of the day, then started again
+	var stopLog func() error
+	startLog := func() {
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- imp.Run(runCtx) }()
+		stopLog = func() error { cancel(); return <-done }
+	}
+	startLog()
+	defer func() { stopLog() }()
+	weight := func(pos int) float64 { return m.PositionWeight("search", pos) } // as aisle.go sets it
+	if cfg.Position == positionOracle {
+		truth := &impressions.Propensities{Theta: make([]float64, 10)}
+		for k := range truth.Theta {
+			truth.Theta[k] = math.Pow(float64(k+1), -cfg.Eta)
+		}
+		weight = truth.Weight
+	}
+
 	clicks := search.NewClicks()
+	if cfg.Position != positionPlain && cfg.Position != "" {
+		clicks.PositionWeight = weight
+	}
 	pop := newPopularity()
 	ix.SetRanker(nil)
 	popFn := pop.get
@@ -354,6 +500,9 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	defer ix.SetRanker(nil)
 	lc := cfg.Learner
 	lc.Popularity = popFn
+	if cfg.Position == positionCorrected || cfg.Position == positionOracle {
+		lc.PositionWeight = weight // the live click model's weight (the server leaves it unset: decision 0069)
+	}
 	l := New(ix, st, lc, nil)
 
 	var shopped, test []searcheval.Query
@@ -384,18 +533,28 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 			sess := fmt.Sprintf("s%d-%d-%d", cfg.Seed, day, s)
 			user := "u" + sess
 			at := t0.Add(time.Duration(day-1)*24*time.Hour + time.Duration(s)*24*time.Hour/time.Duration(cfg.Sessions))
+			// the answer's impression, as api/experiments.go logs it
+			rid := m.NewRequestID("search", experiment.Assignment{})
+			m.Shown(impressions.Impression{RequestID: rid, Time: at, Surface: "search", UserID: user, SessionID: sess, Query: q.Text, Items: ranked}, "")
+			// every action carries the answer's request id and the item's
+			// 1-based position, as the storefront sends them
+			pos := func(id string) int { return slices.Index(ranked, id) + 1 }
 			sessEvs := []events.Event{{UserID: user, SessionID: sess, Type: events.Search, Query: q.Text, Timestamp: at}}
 			cl, ca, bu := cm.session(rng, q, ranked)
 			for k, id := range cl {
-				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.Click, Timestamp: at.Add(time.Duration(k+1) * 30 * time.Second)})
+				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.Click, RequestID: rid, Position: pos(id),
+					Timestamp: at.Add(time.Duration(k+1) * 30 * time.Second)})
 			}
 			for k, id := range ca {
-				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.AddToCart, Timestamp: at.Add(5*time.Minute + time.Duration(k)*time.Second)})
+				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.AddToCart, RequestID: rid, Position: pos(id),
+					Timestamp: at.Add(5*time.Minute + time.Duration(k)*time.Second)})
 			}
 			for k, id := range bu {
-				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.Purchase, Timestamp: at.Add(10*time.Minute + time.Duration(k)*time.Second)})
+				sessEvs = append(sessEvs, events.Event{UserID: user, SessionID: sess, ItemID: id, Type: events.Purchase, RequestID: rid, Position: pos(id),
+					Timestamp: at.Add(10*time.Minute + time.Duration(k)*time.Second)})
 			}
 			// the server's listeners see events as they are appended
+			m.EventsAppended(sessEvs)
 			for _, e := range sessEvs {
 				clicks.Record(e)
 				pop.record(e)
@@ -412,7 +571,23 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 		pop.rebuild()
 		d := tot
 		d.Day = day
-		d.Trained = -1
+		d.Trained, d.Previous = -1, -1
+		// the manager's hourly fit, over every answer logged so far
+		if err := stopLog(); err != nil {
+			return nil, err
+		}
+		if err := m.FitPositions(ctx); err != nil {
+			return nil, err
+		}
+		startLog()
+		if p := m.Propensities("search"); p != nil {
+			d.Theta = p.Theta
+		}
+		if v := l.ServingVersion(); v > 0 {
+			if d.Previous, err = evalVersion(ctx, ix, st, v, test); err != nil {
+				return nil, err
+			}
+		}
 		rep, err := l.Train(ctx)
 		switch {
 		case errors.Is(err, ErrNotEnoughData):

@@ -5,6 +5,14 @@
 // version on held-out queries, stores every version next to the
 // recommendation models, and makes the search index use the serving one.
 //
+// With Config.PositionWeight, an action that carries the position of the
+// item in the answer it came from weighs the inverse of that position's
+// examination: shoppers click the top results more whatever their
+// relevance, so plain counts teach the serving version's order back and
+// make the promotion check favour it. The server leaves it unset until
+// the examination of search positions is estimated well enough (decision
+// 0069).
+//
 // Features never see their own labels: judgments come from the newer half
 // of the search log and click-through and popularity features from the
 // older half, as they will when the model serves searches that have not
@@ -99,6 +107,16 @@ type Config struct {
 	// (default: pipeline.DefaultPreprocess's weights, a rating by its
 	// value, as recommend.Service.Popularity does).
 	PopularityWeight func(t events.Type, value *float64) float64
+	// PositionWeight, when set, multiplies the weight of an action that
+	// carries the position of the item in the search answer it came from
+	// (search.Clicks.PositionWeight: the clipped inverse of that position's
+	// examination, experiment.Manager.PositionWeight). Training reads the
+	// log with it, so the click-through features, the judgments the ranker
+	// learns from and those the promotion check compares the new and the
+	// serving version on all measure relevance rather than where the
+	// serving version placed an item. Nil: plain counts. It is asked at
+	// every training, so a refitted examination applies to the whole log.
+	PositionWeight func(position int) float64
 }
 
 func (c *Config) defaults() {
@@ -266,17 +284,7 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 		// does not hold training up
 		return rep, fmt.Errorf("%w yet: %d items are still waiting for their vectors", ErrNotEnoughData, vs.Pending+vs.Retrying)
 	}
-	split, err := l.splitLog(ctx)
-	if err != nil {
-		return rep, err
-	}
-	actions := split.actions
-	judged := split.label.Judgments()
-	sig := search.Signals{Clicks: split.feat}
-	if l.cfg.Popularity != nil {
-		sig.Popularity = split.popularity
-	}
-	train, valid, err := l.queries(ctx, judged, sig)
+	train, valid, actions, err := l.judgedQueries(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -352,6 +360,25 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
+// judgedQueries reads the search log and returns the queries shoppers
+// acted on in its newer half, with their candidates' features (from the
+// older half) and labels, split into those the ranker trains on and those
+// the promotion check validates the new and the serving version on; and
+// the count of actions read. Labels and click-through features weigh an
+// action by Config.PositionWeight when it is set.
+func (l *Learner) judgedQueries(ctx context.Context) (train, valid []ltr.Query, actions int, err error) {
+	split, err := l.splitLog(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	sig := search.Signals{Clicks: split.feat}
+	if l.cfg.Popularity != nil {
+		sig.Popularity = split.popularity
+	}
+	train, valid, err = l.queries(ctx, split.label.Judgments(), sig)
+	return train, valid, split.actions, err
+}
+
 // logSplit is the search log split in time: click-through and popularity
 // features from before the cut, judgments from after it.
 type logSplit struct {
@@ -414,6 +441,7 @@ func (l *Learner) splitLog(ctx context.Context) (logSplit, error) {
 	cut := time.Unix(0, searchTimes[len(searchTimes)/2])
 	sp.feat, sp.label = search.NewClicks(), search.NewClicks()
 	sp.feat.Window, sp.label.Window = l.cfg.Window, l.cfg.Window
+	sp.feat.PositionWeight, sp.label.PositionWeight = l.cfg.PositionWeight, l.cfg.PositionWeight
 	for _, e := range evs {
 		if e.Timestamp.Before(cut) {
 			sp.feat.Record(e)
