@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -209,5 +210,62 @@ func TestArrangeMemoLeavesHeldEntriesAlone(t *testing.T) {
 	am.put(k, set, plan, 1, true, f, a, placedOf(a))
 	if am.m[k] != entry {
 		t.Fatal("an entry no answer holds was not filled again in place")
+	}
+}
+
+// Answers taking, reading and giving back kept arrangements while others
+// keep new ones for the same slot never see a list change under them:
+// what an answer took stays its window's arrangement until it gives it
+// back (run with -race: the held lists are read without the lock).
+func TestArrangeMemoConcurrentAnswers(t *testing.T) {
+	set := rules.NewSet([]rules.Rule{{ID: "r", Name: "r", If: rules.Condition{Surfaces: []string{"popular"}}, Then: rules.Consequence{Hide: []string{"x"}}}})
+	plan := set.Plan(rules.Request{Surface: "popular"})
+	var am arrangeMemo
+	k := memoKey("popular", nil)
+	f := &recommend.Filter{}
+	windows := make([]rules.Window, 3)
+	for w := range windows {
+		ids := []string{string(rune('a'+w)) + "1", string(rune('a'+w)) + "2", string(rune('a'+w)) + "3"}
+		windows[w] = rules.Window{IDs: ids, Scores: []float64{3, 2, float64(w)}, Items: make([]*catalog.Item, len(ids))}
+		for i, id := range ids {
+			windows[w].Items[i] = &catalog.Item{ID: id}
+		}
+	}
+	var bad atomic.Int32
+	done := make(chan struct{})
+	const workers, rounds = 4, 2000
+	for g := 0; g < workers; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			sc := &merchScratch{}
+			for r := 0; r < rounds; r++ {
+				w := windows[(g+r)%len(windows)]
+				placed, items := am.get(k, set, plan, 1, true, f, w.IDs, w.Scores, sc)
+				if placed == nil {
+					ps := make([]rules.Placed, len(w.IDs))
+					for i, id := range w.IDs {
+						ps[i] = rules.Placed{ID: id, From: i}
+					}
+					am.put(k, set, plan, 1, true, f, w, ps)
+					continue
+				}
+				for pass := 0; pass < 3; pass++ { // read it again: it must not change
+					runtime.Gosched() // let the others keep their windows meanwhile
+					for i := range placed {
+						if placed[i].ID != w.IDs[i] || items[i].ID != w.IDs[i] {
+							bad.Add(1)
+						}
+					}
+				}
+				am.release(sc.held)
+				sc.held = sc.held[:0]
+			}
+		}()
+	}
+	for g := 0; g < workers; g++ {
+		<-done
+	}
+	if n := bad.Load(); n > 0 {
+		t.Fatalf("%d reads of a held arrangement saw another window's lists", n)
 	}
 }
