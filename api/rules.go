@@ -346,12 +346,13 @@ func (m *merch) takeScratch(n int) *merchScratch {
 }
 
 func (m *merch) putScratch(sc *merchScratch) {
-	// nothing is kept alive by reused storage
-	clear(sc.ids)
-	clear(sc.items)
+	// nothing is kept alive by reused storage (to capacity: the answer
+	// may have cut a list to length 0 already)
+	clear(sc.ids[:cap(sc.ids)])
+	clear(sc.items[:cap(sc.items)])
 	sc.arrange.Reset()
-	clear(sc.organic)
-	clear(sc.orgItems)
+	clear(sc.organic[:cap(sc.organic)])
+	clear(sc.orgItems[:cap(sc.orgItems)])
 	m.memo.release(sc.held)
 	clear(sc.held)
 	sc.held = sc.held[:0]
