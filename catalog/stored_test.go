@@ -50,7 +50,7 @@ func TestDecodeStoredAsUnmarshal(t *testing.T) {
 		Categories: []string{"Clothing/Shirts", "Sale"}, Price: &price,
 		Attributes: map[string]any{"colour": "red", "size": 42.0, "organic": true},
 		ImageURL:   "https://example.com/a.jpg?x=1&y=2", Available: true,
-		CreatedAt:  time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)}
+		CreatedAt: time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)}
 	b, err := json.Marshal(&it)
 	if err != nil {
 		t.Fatal(err)
