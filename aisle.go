@@ -363,26 +363,22 @@ func (a *Aisle) Start(ctx context.Context) error {
 	// ad billing skip the events their snapshots cover (decision 0047)
 	a.clicks.LoadSnapshot()
 	a.ads.LoadSnapshot()
-	// the catalogue is indexed for search while the recommender reads the
-	// event log: each reads its own part of the store and uses nothing of
-	// the other's, and both are mostly one goroutine (decision 0055)
+	// the catalogue is read once, for the recommender and for search
+	// (decision 0068); it is indexed for search while the recommender
+	// reads the event log: each reads its own part of the store and uses
+	// nothing of the other's, and both are mostly one goroutine (0055)
 	searchCtx, stopSearch := context.WithCancel(ctx)
-	searched := make(chan error, 1)
-	go func() { searched <- wire.IndexCatalogue(searchCtx, a.ix, a.eng) }()
-	var searchErr error
-	searchDone := false
-	waitSearch := func() error {
-		if !searchDone {
-			searchErr, searchDone = <-searched, true
-		}
-		return searchErr
-	}
+	its, waitSearch, err := wire.ReadCatalogue(searchCtx, a.ix, a.eng)
 	defer func() { // Start returns only once the indexing ended
 		stopSearch()
 		waitSearch()
 	}()
+	if err != nil {
+		return err
+	}
 	// the search log's queries too: suggestions are kept in memory only
-	if err := a.svc.Load(ctx, a.clicks.Replay, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }, a.ads.Replay, a.ix.ReplaySearch); err != nil {
+	err = a.svc.LoadWith(ctx, its, a.clicks.Replay, func(e events.Event) { maxSeq = max(maxSeq, e.Seq) }, a.ads.Replay, a.ix.ReplaySearch)
+	if err != nil {
 		return err
 	}
 	if err := a.clicks.ReplayDone(ctx, a.st.ScanEvents); err != nil {

@@ -268,6 +268,14 @@ func (s *Service) Load(ctx context.Context, replay ...func(events.Event)) error 
 	if err := s.st.ScanItems(ctx, func(it catalog.Item) error { its = append(its, it); return nil }); err != nil {
 		return fmt.Errorf("load catalogue: %w", err)
 	}
+	return s.LoadWith(ctx, its, replay...)
+}
+
+// LoadWith is Load with the catalogue already read: its holds every item
+// of the store, as ScanItems gives them. A start that reads the
+// catalogue once for the recommender and the search index calls it
+// (wire.ReadCatalogue); its is not kept.
+func (s *Service) LoadWith(ctx context.Context, its []catalog.Item, replay ...func(events.Event)) error {
 	s.items.upsert(its)
 	s.catVer.Add(1)
 	s.rowsItemsAdded(its)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -96,5 +97,51 @@ func reportCPU(b *testing.B) func() {
 	start := cpu()
 	return func() {
 		b.ReportMetric(float64((cpu()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+	}
+}
+
+// BenchmarkSaveKeyword writes the keyword index of buildN products after
+// 1,000 of them changed, as the background save after a start does: over
+// the file of the previous save ("copy": the unchanged products' analysis
+// taken from it) and with no file ("analyse": every product analysed).
+func BenchmarkSaveKeyword(b *testing.B) {
+	items := synthItems(buildN)
+	for _, c := range []struct {
+		name   string
+		noFile bool
+	}{{"copy", false}, {"analyse", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			dir := b.TempDir()
+			ix, err := NewIndex(DefaultConfig(), Options{IndexDir: dir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := ix.Load(context.Background(), len(items), itemScan(items)); err != nil {
+				b.Fatal(err)
+			}
+			ix.kw.wg.Wait()
+			changed := make([]catalog.Item, 0, 1000)
+			for i := 0; i < len(items) && len(changed) < 1000; i += max(1, len(items)/1000) {
+				it := items[i]
+				it.Title += " renamed"
+				changed = append(changed, it)
+			}
+			if err := ix.Upsert(context.Background(), changed...); err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join(dir, keywordFile)
+			defer reportCPU(b)()
+			for b.Loop() {
+				if c.noFile {
+					if err := os.Remove(path); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ix.kw.saved.Store(-1)
+				if err := ix.SaveKeyword(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -48,8 +48,15 @@ import (
 // logged, removed and the catalogue is analysed as in a first start. The
 // codes are used only when the file's vector space is the index's.
 //
-// Close writes nothing (decision 0063): a save analyses the whole
-// catalogue again (minutes at 1M, past a supervisor's kill grace), and
+// A save takes the analysis of each product whose texts hash as in the
+// file it replaces from that file (its term and word ids mapped to the
+// new tables, in the order analysing would intern them: the same bytes
+// as a save that analysed everything), and analyses only the others
+// (decision 0068); the codes are always the index's own.
+//
+// Close writes nothing (decision 0063): a save reads the whole index
+// (and analyses whatever changed: the whole catalogue when no file
+// holds it, minutes at 1M, past a supervisor's kill grace), and
 // the per-product check already makes the file right for the next start
 // whatever changed since it was written: a product changed at run time
 // hashes differently and is analysed again, a deleted one is not in the
@@ -114,6 +121,7 @@ type kwState struct {
 	closing atomic.Bool  // Close began: a save under way stops, none starts
 
 	analysed atomic.Int64 // products analysed by saves (Close must not add to it)
+	copied   atomic.Int64 // products whose analysis saves took from the file they replace
 	// chunkHook, when set (tests), runs before each chunk a save analyses
 	chunkHook func()
 }
@@ -211,6 +219,25 @@ func (ix *Index) openKeyword() *kwReader {
 		ix.dropKeyword(path, err)
 		return nil
 	}
+	return r
+}
+
+// openForCopy opens the file on disk for a save, which takes from it the
+// analysis of every product whose texts hash as saved (nil when there is
+// none or it cannot be used: the save then analyses every product).
+func (ix *Index) openForCopy() *kwReader {
+	path := filepath.Join(ix.semDir, keywordFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	r := &kwReader{ix: ix, path: path, f: f}
+	if err := r.open(); err != nil {
+		f.Close()
+		ix.log.Info("search: the keyword index on disk is not copied by the save; analysing every product", "path", path, "err", err)
+		return nil
+	}
+	r.codes = false // the codes written are the index's own
 	return r
 }
 
@@ -555,7 +582,9 @@ const saveChunk = 4096
 // without one, or when the file on disk covers every change). The
 // products are read in chunks under the read lock, so searches and
 // writes go on; a product added during the save is left to the next.
-// It analyses every product again: minutes at 1M. After Close began it
+// It analyses the products whose texts are not as in the file on disk
+// (every product when there is none: minutes at 1M) and takes the
+// others' analysis from that file. After Close began it
 // returns errKwClosing without writing (a save under way stops at its
 // next chunk and removes its temporary file).
 func (ix *Index) SaveKeyword() error {
@@ -572,6 +601,7 @@ func (ix *Index) SaveKeyword() error {
 		return errKwClosing
 	}
 	start := time.Now()
+	analysedAt, copiedAt := ix.kw.analysed.Load(), ix.kw.copied.Load()
 	ix.kw.coded.Store(0) // the codes attached from now on are the next save's
 	ix.mu.RLock()
 	ids := make([]string, 0, ix.nLive)
@@ -617,6 +647,24 @@ func (ix *Index) SaveKeyword() error {
 		}
 		return id
 	}
+	// the file being replaced: a product whose texts hash as saved there
+	// keeps its analysis (its ids mapped to this file's tables, interned
+	// in the same order as analysing would, so the file is the same
+	// bytes), the rest are analysed; the codes are always the index's
+	old := ix.openForCopy()
+	defer func() {
+		if old != nil {
+			old.f.Close()
+		}
+	}()
+	mapID := func(cache []uint32, tab []string, m map[string]uint32, out *[]string, fid uint32) uint32 {
+		if id := cache[fid]; id != 0 {
+			return id - 1
+		}
+		id := intern(m, out, tab[fid])
+		cache[fid] = id + 1
+		return id
+	}
 	type entry struct {
 		item  catalog.Item
 		code  ann.Code
@@ -624,6 +672,7 @@ func (ix *Index) SaveKeyword() error {
 		ok    bool
 		an    analysed
 		print [32]byte
+		saved *savedDoc // the file's record, when its print is the item's
 	}
 	chunk := make([]entry, saveChunk)
 	workers := runtime.GOMAXPROCS(0)
@@ -647,6 +696,14 @@ func (ix *Index) SaveKeyword() error {
 			}
 		}
 		ix.mu.RUnlock()
+		if old != nil {
+			for i, id := range part {
+				if chunk[i].ok {
+					chunk[i].saved = old.find(id) // in id order, as the file
+				}
+			}
+		}
+		var analysedN, copiedN atomic.Int64
 		var wg sync.WaitGroup
 		for k := range workers {
 			wg.Go(func() {
@@ -656,17 +713,24 @@ func (ix *Index) SaveKeyword() error {
 					if !e.ok {
 						continue
 					}
+					e.print = itemPrint(h, &e.item)
+					if e.saved != nil && e.saved.print == e.print {
+						copiedN.Add(1)
+						continue
+					}
+					e.saved = nil
 					ft := fieldTexts(&e.item)
 					for f := range ft {
 						e.an.fields[f] = ix.an.Terms(ft[f])
 					}
 					e.an.words = uniq(ix.raw.Terms(e.item.Title))
-					e.print = itemPrint(h, &e.item)
+					analysedN.Add(1)
 				}
 			})
 		}
 		wg.Wait()
-		ix.kw.analysed.Add(int64(len(part)))
+		ix.kw.analysed.Add(analysedN.Load())
+		ix.kw.copied.Add(copiedN.Load())
 		for i := range part {
 			e := &chunk[i]
 			if !e.ok {
@@ -675,15 +739,28 @@ func (ix *Index) SaveKeyword() error {
 			rec = binary.AppendUvarint(rec[:0], uint64(len(e.item.ID)))
 			rec = append(rec, e.item.ID...)
 			rec = append(rec, e.print[:]...)
-			for f := range e.an.fields {
-				rec = binary.AppendUvarint(rec, uint64(len(e.an.fields[f])))
-				for _, t := range e.an.fields[f] {
-					rec = binary.AppendUvarint(rec, uint64(intern(termIDs, &terms, t)))
+			if s := e.saved; s != nil {
+				for f := range s.fields {
+					rec = binary.AppendUvarint(rec, uint64(len(s.fields[f])))
+					for _, fid := range s.fields[f] {
+						rec = binary.AppendUvarint(rec, uint64(mapID(old.termMap, old.terms, termIDs, &terms, fid)))
+					}
 				}
-			}
-			rec = binary.AppendUvarint(rec, uint64(len(e.an.words)))
-			for _, t := range e.an.words {
-				rec = binary.AppendUvarint(rec, uint64(intern(wordIDs, &words, t)))
+				rec = binary.AppendUvarint(rec, uint64(len(s.words)))
+				for _, fid := range s.words {
+					rec = binary.AppendUvarint(rec, uint64(mapID(old.wordMap, old.words, wordIDs, &words, fid)))
+				}
+			} else {
+				for f := range e.an.fields {
+					rec = binary.AppendUvarint(rec, uint64(len(e.an.fields[f])))
+					for _, t := range e.an.fields[f] {
+						rec = binary.AppendUvarint(rec, uint64(intern(termIDs, &terms, t)))
+					}
+				}
+				rec = binary.AppendUvarint(rec, uint64(len(e.an.words)))
+				for _, t := range e.an.words {
+					rec = binary.AppendUvarint(rec, uint64(intern(wordIDs, &words, t)))
+				}
 			}
 			if space == "" || e.code.Len() == 0 {
 				rec = binary.AppendUvarint(rec, 0)
@@ -728,6 +805,7 @@ func (ix *Index) SaveKeyword() error {
 	ix.kw.saved.Store(changes)
 	ix.kw.saves.Add(1)
 	ix.log.Info("search: keyword index saved", "path", path, "products", ndocs, "terms", len(terms),
+		"analysed", ix.kw.analysed.Load()-analysedAt, "copied", ix.kw.copied.Load()-copiedAt,
 		"bytes", w.n+sha256.Size, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

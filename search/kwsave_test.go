@@ -436,7 +436,7 @@ func TestKeywordIndexCloseStopsASave(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _, _, _ := a.KeywordIndexStats()
-	analysedBefore := a.kw.analysed.Load()
+	analysedBefore, copiedBefore := a.kw.analysed.Load(), a.kw.copied.Load()
 	started := make(chan struct{})
 	calls := 0
 	a.kw.chunkHook = func() { // runs in the save's goroutine
@@ -457,8 +457,8 @@ func TestKeywordIndexCloseStopsASave(t *testing.T) {
 	if after, _, _, _ := a.KeywordIndexStats(); after != before {
 		t.Fatalf("the save under way at Close completed (%d saves); want it stopped", after-before)
 	}
-	if got := a.kw.analysed.Load() - analysedBefore; got != saveChunk {
-		t.Fatalf("the save analysed %d products; want it stopped after its first chunk of %d", got, saveChunk)
+	if got := a.kw.analysed.Load() + a.kw.copied.Load() - analysedBefore - copiedBefore; got != saveChunk {
+		t.Fatalf("the save analysed or copied %d products; want it stopped after its first chunk of %d", got, saveChunk)
 	}
 	if now, err := os.ReadFile(path); err != nil || !bytes.Equal(now, onDisk) {
 		t.Fatalf("the stopped save changed the file (%v)", err)
@@ -471,4 +471,83 @@ func TestKeywordIndexCloseStopsASave(t *testing.T) {
 		t.Fatalf("next start: loads %d reused %d changed %d; want 1, %d, 1", loads, reused, changed, n-1)
 	}
 	kwSame(t, "start after a stopped save", b, kwOpen(t, cat, "", DefaultConfig(), opt))
+}
+
+// TestKeywordIndexSaveCopiesUnchanged: a save takes the analysis of the
+// products whose texts are as in the file it replaces from that file and
+// analyses only the others (changed or new), and writes the same bytes
+// as a save that analysed every product; a start from it answers as a
+// fresh build.
+func TestKeywordIndexSaveCopiesUnchanged(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cat := kwCatalogue{}
+	n := saveChunk + 200 // two chunks
+	for i := range n {
+		cat[kwItem(i, "").ID] = kwItem(i, "")
+	}
+	opt := Options{Embedder: newClusterEmbedder(16, 6)}
+	a := kwOpen(t, cat, dir, DefaultConfig(), opt)
+	up := func(it catalog.Item) {
+		cat[it.ID] = it
+		if err := a.Upsert(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up(kwItem(1, "gold"))        // texts changed
+	up(kwItem(4100, "brandnew")) // texts changed, in the second chunk
+	up(kwItem(n+5, "added"))     // new
+	p7 := cat["p0007"]           // the price only: copied
+	price := 1234.5
+	p7.Price = &price
+	up(p7)
+	delete(cat, "p0009")
+	a.Delete("p0009")
+	if err := a.WaitVectors(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.kw.wg.Wait()
+	path := filepath.Join(dir, keywordFile)
+	var copiedFile []byte
+	for _, c := range []struct {
+		name           string
+		removeFirst    bool
+		analysed, copy int64
+	}{
+		{"save over the file", false, 3, int64(n - 3)},
+		{"save with no file", true, int64(n), 0},
+	} {
+		if c.removeFirst {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		an0, cp0 := a.kw.analysed.Load(), a.kw.copied.Load()
+		a.kw.saved.Store(-1) // due
+		if err := a.SaveKeyword(); err != nil {
+			t.Fatal(err)
+		}
+		if an, cp := a.kw.analysed.Load()-an0, a.kw.copied.Load()-cp0; an != c.analysed || cp != c.copy {
+			t.Fatalf("%s: analysed %d, copied %d; want %d, %d", c.name, an, cp, c.analysed, c.copy)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.removeFirst {
+			if !bytes.Equal(b, copiedFile) {
+				t.Fatalf("the save that copied wrote %d bytes, the one that analysed %d: not the same file", len(copiedFile), len(b))
+			}
+		} else {
+			copiedFile = b
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := kwOpen(t, cat, dir, DefaultConfig(), opt)
+	if _, loads, reused, changed := b.KeywordIndexStats(); loads != 1 || reused != int64(len(cat)) || changed != 0 {
+		t.Fatalf("start from the saved file: loads %d reused %d changed %d; want 1, %d, 0", loads, reused, changed, len(cat))
+	}
+	kwSame(t, "start from a save that copied", b, kwOpen(t, cat, "", DefaultConfig(), opt))
 }

@@ -388,6 +388,92 @@ func IndexCatalogue(ctx context.Context, ix *search.Index, eng *engine.Engine) e
 	return nil
 }
 
+// catalogueBatch is the items handed to the search index at a time by
+// ReadCatalogue.
+const catalogueBatch = 1024
+
+// ReadCatalogue reads the catalogue once for a start: it returns every
+// item (for recommend.Service.LoadWith) and indexes them for search as
+// they are read, in a goroutine that goes on after it returns (from the
+// saved keyword index where it still holds, decision 0055). indexed waits
+// for that indexing and returns its result; call it on every path (it
+// may be called more than once). Reading the store and decoding the
+// items is the costlier half of a scan (at 1M products, ~4 CPU-s of
+// JSON each), so one scan instead of one per reader (decision 0068); the
+// items' strings are shared by the two. A failed read is returned here and
+// ends the indexing with the same error (a partial catalogue is never
+// taken for the whole one, nor saved).
+func ReadCatalogue(ctx context.Context, ix *search.Index, eng *engine.Engine) (items []catalog.Item, indexed func() error, err error) {
+	start := time.Now()
+	n, cerr := eng.Store().CountItems(ctx)
+	if cerr != nil {
+		n = 0 // only a hint: the scan is what counts
+	}
+	feed := make(chan []catalog.Item, 4)
+	quit := make(chan struct{}) // closed when the indexing returned
+	var readErr error           // written before feed is closed
+	result := make(chan error, 1)
+	go func() {
+		defer close(quit)
+		err := ix.Load(ctx, n, func(fn func(catalog.Item) error) error {
+			for b := range feed {
+				for _, it := range b {
+					if err := fn(it); err != nil {
+						return err
+					}
+				}
+			}
+			return readErr
+		})
+		if err != nil {
+			err = fmt.Errorf("index the catalogue for search: %w", err)
+		} else {
+			ix.Logger().Info("search index built", "items", ix.Len(), "took", time.Since(start).Round(time.Millisecond))
+		}
+		result <- err
+	}()
+	var res error
+	done := false
+	indexed = func() error {
+		if !done {
+			res, done = <-result, true
+		}
+		return res
+	}
+	items = make([]catalog.Item, 0, n)
+	batch := make([]catalog.Item, 0, catalogueBatch)
+	stopped := false // the indexing returned early: the items are still read
+	send := func() {
+		if len(batch) == 0 || stopped {
+			return
+		}
+		select {
+		case feed <- batch:
+		case <-quit:
+			stopped = true
+		}
+		batch = make([]catalog.Item, 0, catalogueBatch) // the index owns the one sent
+	}
+	readErr = eng.Store().ScanItems(ctx, func(it catalog.Item) error {
+		items = append(items, it)
+		batch = append(batch, it)
+		if len(batch) == catalogueBatch {
+			send()
+		}
+		return nil
+	})
+	if readErr == nil {
+		send()
+	} else {
+		readErr = fmt.Errorf("read the catalogue: %w", readErr)
+	}
+	close(feed)
+	if readErr != nil {
+		return nil, indexed, readErr
+	}
+	return items, indexed, nil
+}
+
 // SubscribeSearch subscribes the index and the click model to changes,
 // once both are loaded.
 func SubscribeSearch(ix *search.Index, clicks *search.Clicks, eng *engine.Engine) {

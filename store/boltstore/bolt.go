@@ -290,8 +290,8 @@ func (s *Store) ScanItems(ctx context.Context, fn func(catalog.Item) error) erro
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var it catalog.Item
-			if err := json.Unmarshal(v, &it); err != nil {
+			var it catalog.Item // as json.Unmarshal, faster on the records written here (a start reads all)
+			if err := catalog.DecodeStored(v, &it); err != nil {
 				return fmt.Errorf("decode item %q: %w", k, err)
 			}
 			return fn(it)
