@@ -290,6 +290,8 @@ func meanDays(runs [][]dayResult) []dayResult {
 				m.Report.Version++ // counts the runs whose new version serves
 			}
 			if len(d.Theta) > 0 {
+				m.Method = d.Method // the last run's
+				m.Explored += d.Explored / len(runs)
 				if m.Theta == nil {
 					m.Theta = make([]float64, len(d.Theta))
 				}
