@@ -661,7 +661,7 @@ func (a *Aisle) openExperiments() error {
 	// on a store several replicas share (PostgreSQL), so are the experiments
 	shared, _ := a.eng.Store().(store.Experiments)
 	if a.exp, err = experiment.Open(experiment.Options{Path: filepath.Join(a.cfg.Data, "experiments.db"), Impressions: a.imp, Logger: a.log, Shared: shared,
-		ExploreShare: a.cfg.Experiments.ExploreShare, CountAfterAck: a.cfg.Experiments.CountAfterAck, CompactAfter: a.cfg.Privacy.CompactAfter,
+		ExploreShare: a.cfg.Experiments.ExploreShare, SearchExploreShare: a.cfg.Experiments.SearchExploreShare, CountAfterAck: a.cfg.Experiments.CountAfterAck, CompactAfter: a.cfg.Privacy.CompactAfter,
 		Price: func(ctx context.Context, id string) (float64, bool) {
 			it, err := a.eng.Store().GetItem(ctx, id)
 			if err != nil || it.Price == nil {

@@ -146,6 +146,9 @@ func (s *Server) serve(surface, user, session string) *served {
 	}
 	sv.as, _ = s.exp.Serve(surface, sv.unit)
 	sv.explore = s.exp.Explore
+	if surface == "search" {
+		sv.explore = s.exp.ExploreSearch // experiments.search_explore_share
+	}
 	// the id carries the surface and variant, so that any replica
 	// attributes what follows it (experiment.Manager.Attribution)
 	sv.id = s.exp.NewRequestID(surface, sv.as)
@@ -325,7 +328,7 @@ func (s *Server) StorefrontSearch(ctx context.Context, req search.Request, user 
 	if s.merch != nil {
 		set = s.merch.book.Set()
 	}
-	res, err := s.search.runReq(ctx, sv.id, req, user, "", set, s.merch != nil && s.merch.ads != nil)
+	res, err := s.search.runReq(ctx, sv, req, user, "", set, s.merch != nil && s.merch.ads != nil)
 	if err != nil {
 		return nil, err
 	}

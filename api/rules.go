@@ -12,6 +12,7 @@ import (
 
 	"github.com/aisle-dev/aisle/ads"
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/impressions"
 	"github.com/aisle-dev/aisle/internal/reqid"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/rules"
@@ -618,7 +619,7 @@ func (h *searchHandlers) run(r *http.Request, set *rules.Set, adsOn bool) (*Sear
 	if err != nil {
 		return nil, err
 	}
-	return h.runReq(r.Context(), "", req, q.Get("user_id"), q.Get("session_id"), set, adsOn && h.srv.merch.adsOn(r))
+	return h.runReq(r.Context(), nil, req, q.Get("user_id"), q.Get("session_id"), set, adsOn && h.srv.merch.adsOn(r))
 }
 
 // MerchSearch runs a search as GET /api/search does: personalised for
@@ -631,14 +632,18 @@ func (s *Server) MerchSearch(ctx context.Context, req search.Request, user strin
 	if s.merch != nil {
 		set = s.merch.book.Set()
 	}
-	return s.search.runReq(ctx, "", req, user, "", set, s.merch != nil && s.merch.ads != nil)
+	return s.search.runReq(ctx, nil, req, user, "", set, s.merch != nil && s.merch.ads != nil)
 }
 
-// runReq runs a search with the rules of set and, when adsOn, ads; id is
-// the answer's request id ("" makes one).
-func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Request, userID, session string, set *rules.Set, adsOn bool) (*SearchAnswer, error) {
-	if id == "" {
-		id = newRequestID()
+// runReq runs a search with the rules of set and, when adsOn, ads; sv is
+// the answer as served (its request id, and whether it is one of the
+// explored share: see exploreSearch), nil for an answer not logged as an
+// impression (a preview, the storefront's merchandised search): it gets a
+// fresh id and is never explored.
+func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Request, userID, session string, set *rules.Set, adsOn bool) (*SearchAnswer, error) {
+	id := newRequestID()
+	if sv != nil {
+		id = sv.id
 	}
 	user := userID
 	if user == "" && session != "" {
@@ -760,7 +765,42 @@ func (h *searchHandlers) runReq(ctx context.Context, id string, req search.Reque
 	if out.Items == nil {
 		out.Items = []search.Hit{}
 	}
+	if sv != nil && sv.explore != nil && offset == 0 && (plan == nil || len(plan.Pins)+len(plan.Moves) == 0) && sv.explore(sv.id) {
+		sv.exploreSearch(out, req.Sort)
+	}
 	return out, nil
+}
+
+// exploreSearch shuffles the first impressions.ExploreTop items of a
+// search's first page in the random order of an explored answer
+// (impressions.ExploreOrder) and marks sv explored, so its impression is
+// flagged and the fit of the search surface's position examination reads
+// it (impressions.Log.Fit, Method "randomised"). It leaves the page as it
+// is when the order is not the ranking's to give up: a sort the shopper
+// chose, or a pinned or sponsored item among those positions (whose slots
+// a shuffle must not move, and whose clicks, at a fixed position, would
+// not be those of a random item). Each position keeps its score: the
+// items move, the scores stay. The caller checks the page (the first
+// only) and the rules (none pinning or moving items).
+func (sv *served) exploreSearch(out *SearchAnswer, sort search.Sort) {
+	if sort != "" && sort != search.SortRelevance {
+		return
+	}
+	top := min(len(out.Items), impressions.ExploreTop)
+	if top < 2 {
+		return
+	}
+	for _, hit := range out.Items[:top] {
+		if hit.Pinned || hit.Sponsored {
+			return
+		}
+	}
+	lead := slices.Clone(out.Items[:top])
+	for i, j := range impressions.ExploreOrder(sv.id, top) {
+		out.Items[i] = lead[j]
+		out.Items[i].Score = lead[i].Score
+	}
+	sv.explored = true
 }
 
 // pushFilters narrows a search by the plan's filters the index can apply
@@ -876,5 +916,5 @@ func (s *Server) PreviewSearch(ctx context.Context, req search.Request, set *rul
 	if s.search == nil {
 		return nil, errors.New("api: no search routes")
 	}
-	return s.search.runReq(ctx, "", req, "", "", set, false)
+	return s.search.runReq(ctx, nil, req, "", "", set, false)
 }

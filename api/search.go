@@ -242,7 +242,7 @@ func (h *searchHandlers) search(r *http.Request) (any, error) {
 	sv.query = req.Query
 	req = sv.search(req, h.ix.Config().Fusion)
 	// rules (rules=off previews without them) and ads (ads=off), see rules.go
-	res, err := h.runReq(r.Context(), sv.id, req, user, q.Get("session_id"), h.srv.merch.ruleSet(r), h.srv.merch.adsOn(r))
+	res, err := h.runReq(r.Context(), sv, req, user, q.Get("session_id"), h.srv.merch.ruleSet(r), h.srv.merch.adsOn(r))
 	if err != nil {
 		return nil, err
 	}

@@ -173,6 +173,14 @@ type Experiments struct {
 	// a shop should choose (and which would make every check of an
 	// answer's order random).
 	ExploreShare float64 `yaml:"explore_share"`
+	// SearchExploreShare is the share (0 … 1) of first pages of /api/search
+	// (relevance order, no pin or sponsored item in the first 10, no
+	// rule moving items) whose first 10 items are shuffled and flagged in
+	// the impression log, so that the examination of search positions is
+	// estimated from them rather than by EM, which search answers (whose
+	// order barely changes) confound (decision 0070). 0 (the default)
+	// disables it.
+	SearchExploreShare float64 `yaml:"search_explore_share"`
 	// CountAfterAck, on a store several replicas share, has the replica
 	// that receives an event batch add what the batch counts in running
 	// experiments to the store right after acknowledging it (results on
@@ -782,6 +790,9 @@ func (c Config) Validate() error {
 	}
 	if x := c.Experiments.ExploreShare; !(x >= 0 && x <= 1) {
 		return fmt.Errorf("config: experiments.explore_share %v: want a share from 0 (no exploration) to 1", x)
+	}
+	if x := c.Experiments.SearchExploreShare; !(x >= 0 && x <= 1) {
+		return fmt.Errorf("config: experiments.search_explore_share %v: want a share from 0 (no exploration) to 1", x)
 	}
 	return nil
 }

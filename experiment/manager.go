@@ -50,6 +50,9 @@ type Options struct {
 	// position can be estimated free of the ranking's confounding
 	// (impressions.Explores; 0: none).
 	ExploreShare float64
+	// SearchExploreShare is the same share for search answers
+	// (ExploreSearch; experiments.search_explore_share).
+	SearchExploreShare float64
 	// CountAfterAck, with Shared, adds what an event batch counts to the
 	// shared store in the background right after EventsAppended returns,
 	// instead of before (config experiments.count_after_ack).
@@ -114,6 +117,8 @@ type Manager struct {
 	every   time.Duration
 	// explore: the share of recommendation answers shuffled (Explore)
 	explore float64
+	// exploreSearch: the share of search answers shuffled (ExploreSearch)
+	exploreSearch float64
 
 	mu    sync.RWMutex
 	exps  map[string]*Experiment
@@ -150,9 +155,12 @@ func Open(opts Options) (*Manager, error) {
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
 		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{},
-		explore: opts.ExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1), fellBack: map[string]int64{}}
+		explore: opts.ExploreShare, exploreSearch: opts.SearchExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1), fellBack: map[string]int64{}}
 	if opts.ExploreShare < 0 || opts.ExploreShare > 1 || math.IsNaN(opts.ExploreShare) {
 		return nil, fmt.Errorf("experiment: explore share %v: want 0 … 1", opts.ExploreShare)
+	}
+	if x := opts.SearchExploreShare; x < 0 || x > 1 || math.IsNaN(x) {
+		return nil, fmt.Errorf("experiment: search explore share %v: want 0 … 1", x)
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -885,6 +893,14 @@ func (m *Manager) Propensities(surface string) *impressions.Propensities {
 // Options.ExploreShare).
 func (m *Manager) Explore(requestID string) bool {
 	return impressions.Explores(requestID, m.explore)
+}
+
+// ExploreSearch reports whether the search answer requestID is one of the
+// explored share (Options.SearchExploreShare) whose first page, when it
+// may be (api: relevance order, nothing pinned, sponsored or moved by a
+// rule in its first 10), is shuffled.
+func (m *Manager) ExploreSearch(requestID string) bool {
+	return impressions.Explores(requestID, m.exploreSearch)
 }
 
 // PositionWeight is the inverse propensity weight of an action on the

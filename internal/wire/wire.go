@@ -356,7 +356,11 @@ func NewSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, sv
 	// PositionWeight stays unset: the learner counts plain clicks. With
 	// the live click model's weight (1/θ_k, θ fitted by EM on search
 	// answers) it served worse in BenchmarkESCIClickLearning at η = 2;
-	// with the true θ better (decision 0069).
+	// with the true θ better (decision 0069). With θ from shuffled search
+	// answers (experiments.search_explore_share) the fit is close to the
+	// truth and the day's learned model better, but the promotion check
+	// kept the older version and the served ranker was not better
+	// (decision 0070).
 	return ranking.New(ix, eng.Store(), ranking.Config{MinQueries: cfg.Search.RankingMinQueries, Popularity: svc.Popularity, Off: off,
 		ExcludeUser: func(u string) bool { return !svc.Personalized(u) }}, log) // consent (issue 12)
 }

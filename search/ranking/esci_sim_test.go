@@ -73,7 +73,10 @@ import (
 // AISLE_CLICKSIM_TOLERANCE (the learner's Config; 0: its default),
 // AISLE_CLICKSIM_SCENARIOS ("recurring,unseen"),
 // AISLE_CLICKSIM_POSITION ("plain,corrected"; or "boost", "oracle") and
-// AISLE_CLICKSIM_FIRSTSEED (1: seeds 1 … AISLE_CLICKSIM_SEEDS).
+// AISLE_CLICKSIM_FIRSTSEED (1: seeds 1 … AISLE_CLICKSIM_SEEDS) and
+// AISLE_CLICKSIM_EXPLORE (0: share of answers shown with their first 10
+// shuffled and flagged, experiments.search_explore_share, from which θ is
+// fitted once 300 are logged).
 func BenchmarkESCIClickLearning(b *testing.B) {
 	dir := testdata.Path(b, "esci-us-150")
 	ds, err := searcheval.LoadESCI(dir)
@@ -92,6 +95,7 @@ func BenchmarkESCIClickLearning(b *testing.B) {
 		Days:     envInt(b, "AISLE_CLICKSIM_DAYS", 7),
 		Sessions: envInt(b, "AISLE_CLICKSIM_SESSIONS", 600),
 		Eta:      envFloat(b, "AISLE_CLICKSIM_ETA", 1),
+		Explore:  envFloat(b, "AISLE_CLICKSIM_EXPLORE", 0),
 		// AISLE_CLICKSIM_NOPOP=1: no popularity signal
 		NoPopularity: os.Getenv("AISLE_CLICKSIM_NOPOP") != "",
 		// learner settings: AISLE_CLICKSIM_MAXGAIN, _VALIDSHARE, _TOLERANCE
@@ -117,7 +121,7 @@ func BenchmarkESCIClickLearning(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						fmt.Printf("%s, %s, seed %d, %d sessions/day, η=%g:\n%s", sc, pos, seed, c.Sessions, c.Eta, formatDays(days)) // b.Log truncates
+						fmt.Printf("%s, %s, seed %d, %d sessions/day, η=%g, explore %g:\n%s", sc, pos, seed, c.Sessions, c.Eta, c.Explore, formatDays(days)) // b.Log truncates
 						runs = append(runs, days)
 					}
 				}
@@ -224,6 +228,10 @@ type simConfig struct {
 	// Position is how actions are weighed by their position:
 	// positionPlain (""), positionBoost or positionCorrected.
 	Position string
+	// Explore is the share of answers whose first 10 are shuffled and
+	// flagged (experiments.search_explore_share), from which the fit
+	// estimates θ once it has impressions.MinExplored of them.
+	Explore float64
 	// Learner overrides the learner's settings (Popularity is set).
 	Learner Config
 	// Inspect, when set, is called after each day's evaluation.
@@ -247,7 +255,11 @@ type dayResult struct {
 	// Theta is the examination of positions 1 … 10 of the search surface
 	// fitted from the impression log at the end of the day (nil while the
 	// fit is not trusted: fewer than 1,000 answers).
-	Theta    []float64
+	Theta []float64
+	// Method is how Theta was fitted ("em", or "randomised" from Explored
+	// shuffled answers: simConfig.Explore).
+	Method   string
+	Explored int
 	Report   Report
 	TrainErr string
 }
@@ -278,6 +290,8 @@ func meanDays(runs [][]dayResult) []dayResult {
 				m.Report.Version++ // counts the runs whose new version serves
 			}
 			if len(d.Theta) > 0 {
+				m.Method = d.Method // the last run's
+				m.Explored += d.Explored / len(runs)
 				if m.Theta == nil {
 					m.Theta = make([]float64, len(d.Theta))
 				}
@@ -324,7 +338,7 @@ func formatDays(days []dayResult) string {
 	}
 	for _, d := range days {
 		if len(d.Theta) > 0 {
-			fmt.Fprintf(&sb, "  day %d fitted θ (search):", d.Day)
+			fmt.Fprintf(&sb, "  day %d fitted θ (search, %s, %d explored):", d.Day, d.Method, d.Explored)
 			for _, th := range d.Theta {
 				fmt.Fprintf(&sb, " %.3f", th)
 			}
@@ -535,7 +549,16 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 			at := t0.Add(time.Duration(day-1)*24*time.Hour + time.Duration(s)*24*time.Hour/time.Duration(cfg.Sessions))
 			// the answer's impression, as api/experiments.go logs it
 			rid := m.NewRequestID("search", experiment.Assignment{})
-			m.Shown(impressions.Impression{RequestID: rid, Time: at, Surface: "search", UserID: user, SessionID: sess, Query: q.Text, Items: ranked}, "")
+			// an explored answer shows its first 10 shuffled, as
+			// api.served.exploreSearch does (experiments.search_explore_share)
+			explored := impressions.Explores(rid, cfg.Explore) && len(ranked) > 1
+			if explored {
+				lead := slices.Clone(ranked[:min(len(ranked), impressions.ExploreTop)])
+				for i, j := range impressions.ExploreOrder(rid, len(lead)) {
+					ranked[i] = lead[j]
+				}
+			}
+			m.Shown(impressions.Impression{RequestID: rid, Time: at, Surface: "search", UserID: user, SessionID: sess, Query: q.Text, Items: ranked, Explored: explored}, "")
 			// every action carries the answer's request id and the item's
 			// 1-based position, as the storefront sends them
 			pos := func(id string) int { return slices.Index(ranked, id) + 1 }
@@ -581,7 +604,7 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 		}
 		startLog()
 		if p := m.Propensities("search"); p != nil {
-			d.Theta = p.Theta
+			d.Theta, d.Method, d.Explored = p.Theta, p.Method, p.Explored
 		}
 		if v := l.ServingVersion(); v > 0 {
 			if d.Previous, err = evalVersion(ctx, ix, st, v, test); err != nil {
