@@ -17,6 +17,7 @@ type sxConfig struct {
 	margin, negw   float64
 	epochs         int
 	lr, gamma, reg float64
+	sgd            bool // plain SGD instead of lazy Adam (keeps the loss's weights in the item updates)
 	seed           uint64
 }
 
@@ -49,6 +50,12 @@ func simplexPart(ctx context.Context, ds *model.Dataset, c sxConfig) (func(cs *e
 	var mu sync.Mutex
 	update := func(a *adam, row int, g []float32, lrT float32) {
 		w, m, v := a.w[row*d:(row+1)*d], a.m[row*d:(row+1)*d], a.v[row*d:(row+1)*d]
+		if c.sgd {
+			for k := range g {
+				w[k] -= float32(c.lr) * (g[k] + float32(c.reg)*w[k])
+			}
+			return
+		}
 		for k := range g {
 			gk := g[k] + float32(c.reg)*w[k]
 			m[k] = b1*m[k] + (1-b1)*gk

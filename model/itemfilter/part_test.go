@@ -27,7 +27,7 @@ import (
 // another iALS, "knn:k" ItemKNN, "lp:ε,k,o" an ideal low-pass,
 // "dlae:p,λ" / "edlae:p,λ" Steck's (emphasised) denoising linear
 // autoencoder, "ntk:λ[,bias]" the infinite-width autoencoder ∞-AE,
-// "sx:dim,negs,margin,negw,epochs,lr,gamma,reg" a SimpleX-style
+// "sx:dim,negs,margin,negw,epochs,lr,gamma,reg,sgd" a SimpleX-style
 // cosine-contrastive factor model; part_kernel_test.go and
 // part_simplex_test.go), and scores (1−w)·z(itemfilter) + w·z(part) for
 // every w of AISLE_EXP_W (per case w + AISLE_EXP_SLOPE·(log|history| −
@@ -212,7 +212,7 @@ func BenchmarkPart(b *testing.B) {
 			}
 			parts = append(parts, part{name: spec, fn: fn})
 		case "sx":
-			// sx:dim,negs,margin,negw,epochs,lr,gamma,reg
+			// sx:dim,negs,margin,negw,epochs,lr,gamma,reg,sgd (1: plain SGD)
 			get := func(i int, def float64) float64 {
 				if len(xs) > i {
 					return xs[i]
@@ -220,7 +220,7 @@ func BenchmarkPart(b *testing.B) {
 				return def
 			}
 			fn, err := simplexPart(ctx, ds, sxConfig{dim: int(get(0, 64)), negs: int(get(1, 1000)), margin: get(2, 0.5),
-				negw: get(3, 1), epochs: int(get(4, 20)), lr: get(5, 1e-3), gamma: get(6, 0.5), reg: get(7, 0), seed: 1})
+				negw: get(3, 1), epochs: int(get(4, 20)), lr: get(5, 1e-3), gamma: get(6, 0.5), reg: get(7, 0), sgd: get(8, 0) == 1, seed: 1})
 			if err != nil {
 				b.Fatal(err)
 			}
