@@ -11,20 +11,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/eval"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/internal/gram"
 	"github.com/aisle-dev/aisle/model/itemfilter"
 	"github.com/aisle-dev/aisle/model/zoo"
 )
 
-// BenchmarkPart is a throw-away harness (issue 19 item 6, session 9): it
-// fits itemfilter once on a format's validation split with the query-time
-// settings of AISLE_EXP_BASE ("name=v,…"), builds the candidate parts of
+// BenchmarkPart is a throw-away harness (issue 19 item 6, sessions 9–10):
+// it fits itemfilter once on a format's validation split with the fit-time
+// parameters of AISLE_EXP_FIT and the query-time settings of
+// AISLE_EXP_BASE (both "name=v,…"), builds the candidate parts of
 // AISLE_EXP_PARTS (";"-separated: "gram:a,b,c" is D_I^-a·XᵀD_U^-b·X·D_I^-c,
-// "ease:λ" a plain EASE, "ials:f" another iALS), and scores
-// (1−w)·z(itemfilter) + w·z(part) for every w of AISLE_EXP_W, printing the
-// mean metric at AISLE_VALID_KS and its per-user paired gain over w = 0
-// with the standard error.
+// "ease:λ" a plain EASE, "ials:f[,reg,alpha,iterations,reg_exp,seed]"
+// another iALS, "knn:k" ItemKNN, "lp:ε,k,o" an ideal low-pass,
+// "dlae:p,λ" / "edlae:p,λ" Steck's (emphasised) denoising linear
+// autoencoder, "ntk:λ[,bias]" the infinite-width autoencoder ∞-AE,
+// "sx:dim,negs,margin,negw,epochs,lr,gamma,reg,sgd" a SimpleX-style
+// cosine-contrastive factor model; part_kernel_test.go and
+// part_simplex_test.go), and scores (1−w)·z(itemfilter) + w·z(part) for
+// every w of AISLE_EXP_W (per case w + AISLE_EXP_SLOPE·(log|history| −
+// mean), clipped to [0, 1]), printing the mean metric at AISLE_VALID_KS and
+// its per-user paired gain over w = 0 with the standard error.
 func BenchmarkPart(b *testing.B) {
 	if os.Getenv("AISLE_EXP") == "" {
 		b.Skip("experiment harness: set AISLE_EXP, AISLE_VALID_FORMAT and AISLE_VALID_PATH")
@@ -49,8 +57,23 @@ func BenchmarkPart(b *testing.B) {
 		}
 		base[a] = x
 	}
+	fit := model.Params{}
+	for _, kv := range strings.Split(os.Getenv("AISLE_EXP_FIT"), ",") {
+		if kv == "" {
+			continue
+		}
+		a, v, _ := strings.Cut(kv, "=")
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fit[a] = x
+	}
 	st := time.Now()
-	m, _ := itemfilter.New(nil)
+	m, err := itemfilter.New(fit)
+	if err != nil {
+		b.Fatal(err)
+	}
 	if err := m.Fit(ctx, ds, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -69,6 +92,7 @@ func BenchmarkPart(b *testing.B) {
 		name string
 		mat  []float32   // n×n, or nil
 		mdl  model.Model // scored by Score, or nil
+		fn   func(cs *eval.Case, out []float32)
 	}
 	var parts []part
 	for _, spec := range strings.Split(os.Getenv("AISLE_EXP_PARTS"), ";") {
@@ -171,8 +195,47 @@ func BenchmarkPart(b *testing.B) {
 				b.Fatal(err)
 			}
 			parts = append(parts, part{name: spec, mdl: f})
+		case "dlae", "edlae":
+			bm, err := dlaePart(ctx, ds, xs[0], xs[1], kind == "edlae")
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts = append(parts, part{name: spec, mat: bm})
+		case "ntk":
+			bias := 0.0
+			if len(xs) > 1 {
+				bias = xs[1]
+			}
+			fn, err := infAEPart(ctx, ds, xs[0], bias)
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts = append(parts, part{name: spec, fn: fn})
+		case "sx":
+			// sx:dim,negs,margin,negw,epochs,lr,gamma,reg,sgd (1: plain SGD)
+			get := func(i int, def float64) float64 {
+				if len(xs) > i {
+					return xs[i]
+				}
+				return def
+			}
+			fn, err := simplexPart(ctx, ds, sxConfig{dim: int(get(0, 64)), negs: int(get(1, 1000)), margin: get(2, 0.5),
+				negw: get(3, 1), epochs: int(get(4, 20)), lr: get(5, 1e-3), gamma: get(6, 0.5), reg: get(7, 0), sgd: get(8, 0) == 1, seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts = append(parts, part{name: spec, fn: fn})
 		case "ials":
-			f, _ := zoo.New("ials", model.Params{"factors": xs[0]})
+			ip := model.Params{"factors": xs[0]}
+			for i, name := range []string{"reg", "alpha", "iterations", "reg_exp", "seed"} {
+				if len(xs) > i+1 {
+					ip[name] = xs[i+1]
+				}
+			}
+			f, err := zoo.New("ials", ip)
+			if err != nil {
+				b.Fatal(err)
+			}
 			if err := f.Fit(ctx, ds, nil); err != nil {
 				b.Fatal(err)
 			}
@@ -192,6 +255,13 @@ func BenchmarkPart(b *testing.B) {
 		ws = []float64{0.05, 0.1, 0.2}
 	}
 	nc := len(sp.Cases)
+	// AISLE_EXP_SLOPE: the part's share per case, w + slope·(log|history| − mean).
+	slope, _ := strconv.ParseFloat(os.Getenv("AISLE_EXP_SLOPE"), 64)
+	meanLog := 0.0
+	for i := range sp.Cases {
+		meanLog += math.Log(float64(max(len(sp.Cases[i].History), 1)))
+	}
+	meanLog /= float64(max(nc, 1))
 	// res[p][w][case] = NDCG, Recall; index 0 of w is the base.
 	type mr struct{ nd, rc float64 }
 	res := make([][][]mr, len(parts))
@@ -216,7 +286,9 @@ func BenchmarkPart(b *testing.B) {
 				zs(f)
 				for p, pt := range parts {
 					clear(gs)
-					if pt.mdl != nil {
+					if pt.fn != nil {
+						pt.fn(cs, gs)
+					} else if pt.mdl != nil {
 						pt.mdl.Score(model.Query{User: cs.User, History: cs.History}, gs)
 					} else {
 						bonus := recency
@@ -235,6 +307,9 @@ func BenchmarkPart(b *testing.B) {
 						a := 0.0
 						if w > 0 {
 							a = ws[w-1]
+						}
+						if slope != 0 && a > 0 {
+							a = max(0, min(1, a+slope*(math.Log(float64(max(len(cs.History), 1)))-meanLog)))
 						}
 						for j := range s {
 							s[j] = float32((1-a)*float64(f[j]) + a*float64(gs[j]))
