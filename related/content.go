@@ -27,6 +27,12 @@ type content struct {
 	byLeaf    map[int32][]int32
 	leafNames []string
 	leafIDs   map[string]int32
+	// head is each item's kind as its title names it (the head noun:
+	// "calculator" of "TI-30X IIS Scientific Calculator, Black"), by a
+	// number of its own, or -1 when the title names none the catalogue
+	// confirms (see titleHeads); headNames are the heads by number.
+	head      []int32
+	headNames []string
 }
 
 // termWeight is one term of an item's TF-IDF vector: the term by its
@@ -122,6 +128,7 @@ func buildContent(items []catalog.Item, an *analysis.Analyzer) *content {
 		tfs[i] = counts
 	}
 	termID = nil
+	c.head, c.headNames = titleHeads(items, an)
 	c.leafIDs = leaves
 	c.leafNames = make([]string, len(leaves))
 	for name, l := range leaves {
@@ -171,6 +178,94 @@ type termCount struct {
 }
 
 func (c *content) sameLeaf(a, j int32) bool { return c.leaf[a] >= 0 && c.leaf[a] == c.leaf[j] }
+
+// sameHead reports whether the titles of a and j name the same kind.
+func (c *content) sameHead(a, j int32) bool {
+	return int(a) < len(c.head) && int(j) < len(c.head) && c.head[a] >= 0 && c.head[a] == c.head[j]
+}
+
+// headCuts end the part of a title that names the product: what follows
+// is its size, colour, pack, maker's number or what it goes with
+// ("Calculator Rolls, 2.25 Inches", "Case for TI-84", "Pens (Blue)").
+var headCuts = []string{",", "(", "[", " - ", " – ", " -", "|", ";", ":", " with ", " for ", " w/ ", " in "}
+
+// titleHead is the head noun of a title through the analyzer: the last
+// term of the part before any of headCuts that is a word (three letters
+// or more, no digit: not a model number) and not a term of the brand;
+// "" when there is none.
+func titleHead(an *analysis.Analyzer, title, brand string) string {
+	s := " " + strings.ToLower(title) + " "
+	for _, cut := range headCuts {
+		if k := strings.Index(s, cut); k > 0 {
+			s = s[:k]
+		}
+	}
+	var skip []string
+	if brand != "" {
+		skip = an.Terms(brand)
+	}
+	ts := an.Terms(s)
+	for k := len(ts) - 1; k >= 0; k-- {
+		t := ts[k]
+		if len(t) < 3 || strings.ContainsAny(t, "0123456789") || slices.Contains(skip, t) {
+			continue
+		}
+		return t
+	}
+	return ""
+}
+
+// minHeadItems and minHeadShare confirm a title head as a kind: it heads
+// at least that many titles, and at least that share of the titles that
+// hold the term at all. A colour or a model word that ends one title
+// ("… Calculator -Silver", "FX-115ES PLUS") appears in many titles
+// without heading them; "calculator", "printer" and "stapler" head most
+// of the titles they appear in.
+const (
+	minHeadItems = 2
+	minHeadShare = 1.0 / 3
+)
+
+// titleHeads numbers each item's confirmed title head (-1 for none) and
+// returns the heads by number.
+func titleHeads(items []catalog.Item, an *analysis.Analyzer) ([]int32, []string) {
+	heads := make([]string, len(items))
+	headOf, in := map[string]int{}, map[string]int{}
+	for i, it := range items {
+		heads[i] = titleHead(an, it.Title, it.Brand)
+		if heads[i] == "" {
+			continue
+		}
+		headOf[heads[i]]++
+	}
+	// how many titles hold each head term at all
+	for _, it := range items {
+		seen := map[string]bool{}
+		for _, t := range an.Terms(it.Title) {
+			if headOf[t] > 0 && !seen[t] {
+				seen[t] = true
+				in[t]++
+			}
+		}
+	}
+	ids := map[string]int32{}
+	var names []string
+	out := make([]int32, len(items))
+	for i, h := range heads {
+		out[i] = -1
+		if h == "" || headOf[h] < minHeadItems || float64(headOf[h]) < minHeadShare*float64(in[h]) {
+			continue
+		}
+		id, ok := ids[h]
+		if !ok {
+			id = int32(len(names))
+			ids[h] = id
+			names = append(names, h)
+		}
+		out[i] = id
+	}
+	return out, names
+}
 
 // pathShare is the share of a's category path that j shares, leaf
 // excluded (same leaf is its own signal): 0 for unrelated categories.
