@@ -33,6 +33,9 @@ type content struct {
 	// confirms (see titleHeads); headNames are the heads by number.
 	head      []int32
 	headNames []string
+	// kinds are, per item, the heads its title's name part holds ("TI-30X
+	// IIS Scientific Calculator": scientific, calculator), sorted.
+	kinds [][]int32
 }
 
 // termWeight is one term of an item's TF-IDF vector: the term by its
@@ -128,7 +131,7 @@ func buildContent(items []catalog.Item, an *analysis.Analyzer) *content {
 		tfs[i] = counts
 	}
 	termID = nil
-	c.head, c.headNames = titleHeads(items, an)
+	c.head, c.headNames, c.kinds = titleHeads(items, an)
 	c.leafIDs = leaves
 	c.leafNames = make([]string, len(leaves))
 	for name, l := range leaves {
@@ -179,6 +182,20 @@ type termCount struct {
 
 func (c *content) sameLeaf(a, j int32) bool { return c.leaf[a] >= 0 && c.leaf[a] == c.leaf[j] }
 
+// kindsMeet reports whether the name parts of a's and j's titles hold a
+// kind in common.
+func (c *content) kindsMeet(a, j int32) bool {
+	if int(a) >= len(c.kinds) || int(j) >= len(c.kinds) {
+		return false
+	}
+	for _, h := range c.kinds[a] {
+		if _, ok := slices.BinarySearch(c.kinds[j], h); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // sameHead reports whether the titles of a and j name the same kind.
 func (c *content) sameHead(a, j int32) bool {
 	return int(a) < len(c.head) && int(j) < len(c.head) && c.head[a] >= 0 && c.head[a] == c.head[j]
@@ -194,6 +211,16 @@ var headCuts = []string{",", "(", "[", " - ", " – ", " -", "|", ";", ":", " wi
 // or more, no digit: not a model number) and not a term of the brand;
 // "" when there is none.
 func titleHead(an *analysis.Analyzer, title, brand string) string {
+	if ws := nameWords(an, title, brand); len(ws) > 0 {
+		return ws[0]
+	}
+	return ""
+}
+
+// nameWords are the terms of a title's name part (before any of
+// headCuts) that could head it — words, not model numbers, not the
+// brand's — last first.
+func nameWords(an *analysis.Analyzer, title, brand string) []string {
 	s := " " + strings.ToLower(title) + " "
 	for _, cut := range headCuts {
 		if k := strings.Index(s, cut); k > 0 {
@@ -205,14 +232,15 @@ func titleHead(an *analysis.Analyzer, title, brand string) string {
 		skip = an.Terms(brand)
 	}
 	ts := an.Terms(s)
+	var out []string
 	for k := len(ts) - 1; k >= 0; k-- {
 		t := ts[k]
-		if len(t) < 3 || strings.ContainsAny(t, "0123456789") || slices.Contains(skip, t) {
+		if len(t) < 3 || strings.ContainsAny(t, "0123456789") || slices.Contains(skip, t) || slices.Contains(out, t) {
 			continue
 		}
-		return t
+		out = append(out, t)
 	}
-	return ""
+	return out
 }
 
 // minHeadItems and minHeadShare confirm a title head as a kind: it heads
@@ -226,17 +254,17 @@ const (
 	minHeadShare = 1.0 / 3
 )
 
-// titleHeads numbers each item's confirmed title head (-1 for none) and
-// returns the heads by number.
-func titleHeads(items []catalog.Item, an *analysis.Analyzer) ([]int32, []string) {
-	heads := make([]string, len(items))
+// titleHeads numbers each item's confirmed title head (-1 for none),
+// returns the heads by number, and per item the confirmed heads its
+// title's name part holds anywhere (sorted).
+func titleHeads(items []catalog.Item, an *analysis.Analyzer) ([]int32, []string, [][]int32) {
+	words := make([][]string, len(items))
 	headOf, in := map[string]int{}, map[string]int{}
 	for i, it := range items {
-		heads[i] = titleHead(an, it.Title, it.Brand)
-		if heads[i] == "" {
-			continue
+		words[i] = nameWords(an, it.Title, it.Brand)
+		if len(words[i]) > 0 {
+			headOf[words[i][0]]++
 		}
-		headOf[heads[i]]++
 	}
 	// how many titles hold each head term at all
 	for _, it := range items {
@@ -250,11 +278,9 @@ func titleHeads(items []catalog.Item, an *analysis.Analyzer) ([]int32, []string)
 	}
 	ids := map[string]int32{}
 	var names []string
-	out := make([]int32, len(items))
-	for i, h := range heads {
-		out[i] = -1
-		if h == "" || headOf[h] < minHeadItems || float64(headOf[h]) < minHeadShare*float64(in[h]) {
-			continue
+	num := func(h string) int32 {
+		if headOf[h] < minHeadItems || float64(headOf[h]) < minHeadShare*float64(in[h]) {
+			return -1
 		}
 		id, ok := ids[h]
 		if !ok {
@@ -262,9 +288,25 @@ func titleHeads(items []catalog.Item, an *analysis.Analyzer) ([]int32, []string)
 			ids[h] = id
 			names = append(names, h)
 		}
-		out[i] = id
+		return id
 	}
-	return out, names
+	out := make([]int32, len(items))
+	kinds := make([][]int32, len(items))
+	for i, ws := range words {
+		out[i] = -1
+		for k, w := range ws {
+			h := num(w)
+			if h < 0 {
+				continue
+			}
+			if k == 0 {
+				out[i] = h
+			}
+			kinds[i] = append(kinds[i], h)
+		}
+		slices.Sort(kinds[i])
+	}
+	return out, names, kinds
 }
 
 // pathShare is the share of a's category path that j shares, leaf

@@ -547,9 +547,10 @@ func TestTitleHead(t *testing.T) {
 
 // The demo's calculator (issue 19): a kind bought one at a time keeps
 // every other one out of its complements — in its leaf, in a sibling
-// leaf, and filed elsewhere but named the same kind (a financial
-// calculator under "Office Electronics") — even when one basket or a
-// shopper or two held both; its accessories stay. A leaf whose few
+// leaf (by a title in common, or one naming "scientific" or "calculator"
+// as its title does), and filed elsewhere but named the same kind (a
+// financial calculator under "Office Electronics") — even when one
+// basket or a shopper or two held both; its accessories stay. A leaf whose few
 // baskets look bought once, while the kind its titles name is bought in
 // variety (ink cartridges), keeps the lighter title rule.
 func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
@@ -561,6 +562,9 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 		item("amzn", "AmazonBasics 8 Digit Dual Power Calculator -Silver", calcs+"Basic", ""),
 		item("baii", "Texas Instruments BA II Plus Professional Financial Calculator (Color May Vary)", "Office Products/Office Electronics", "Texas Instruments"),
 		item("hp35", "HP 35s Scientific Calculator", "Office Products/Office Electronics", "HP"),
+		item("fx300", "Casio FX-300ES Plus Scientific", calcs+"Calculator Scientific", "Casio"),
+		item("ti34", "Texas Instruments TI-34 MultiView Scientific", calcs+"Calculator Scientific", "Texas Instruments"),
+		item("usb", "Casio USB Graphing Calculator Model FX-9860GII", calcs+"Graphing", "Casio"),
 		item("rolls", "PM Company Perfection POS/Calculator Rolls, 2.25 Inches x 150 Feet, White", "Office Products/Paper/Machine Rolls", "PM Company"),
 		item("batt", "Duracell AAA batteries, 8 pack", "Office Products/Batteries/AAA", "Duracell"),
 		item("pad", "Ampad graph paper pad", "Office Products/Paper/Pads", "Ampad"),
@@ -585,7 +589,7 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 	for u := range 6 {
 		// the other calculators sell too, each on its own
 		user := fmt.Sprintf("v%d", u)
-		for k, it := range []string{"casio", "ti1795", "amzn", "baii", "hp35"} {
+		for k, it := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "usb"} {
 			evs = append(evs, buy(user, it, fmt.Sprintf("%s%d", user, k), time.Duration(k)*48*time.Hour), buy(user, "batt", fmt.Sprintf("%s%d", user, k), time.Duration(k)*48*time.Hour))
 		}
 	}
@@ -597,7 +601,7 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := ids(ix.Complements("ti30", 10, nil))
-	for _, other := range []string{"casio", "ti1795", "amzn", "baii", "hp35"} {
+	for _, other := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "usb"} {
 		if slices.Contains(got, other) {
 			t.Errorf("complements of the TI-30X %v hold %s, another calculator", got, other)
 		}
