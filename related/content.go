@@ -211,36 +211,35 @@ var headCuts = []string{",", "(", "[", " - ", " – ", " -", "|", ";", ":", " wi
 // or more, no digit: not a model number) and not a term of the brand;
 // "" when there is none.
 func titleHead(an *analysis.Analyzer, title, brand string) string {
-	if ws := nameWords(an, title, brand); len(ws) > 0 {
+	if ws, _ := nameWords(an, title, an.Terms(brand)); len(ws) > 0 {
 		return ws[0]
 	}
 	return ""
 }
 
-// nameWords are the terms of a title's name part (before any of
+// nameWords are the terms of a title's name part (before the first of
 // headCuts) that could head it — words, not model numbers, not the
-// brand's — last first.
-func nameWords(an *analysis.Analyzer, title, brand string) []string {
+// brand's terms — last first, and all the title's terms. The title is
+// analysed once.
+func nameWords(an *analysis.Analyzer, title string, brand []string) (name, all []string) {
 	s := " " + strings.ToLower(title) + " "
+	end := len(s)
 	for _, cut := range headCuts {
-		if k := strings.Index(s, cut); k > 0 {
-			s = s[:k]
+		if k := strings.Index(s[:end], cut); k > 0 {
+			end = k
 		}
 	}
-	var skip []string
-	if brand != "" {
-		skip = an.Terms(brand)
-	}
-	ts := an.Terms(s)
-	var out []string
-	for k := len(ts) - 1; k >= 0; k-- {
-		t := ts[k]
-		if len(t) < 3 || strings.ContainsAny(t, "0123456789") || slices.Contains(skip, t) || slices.Contains(out, t) {
+	toks := an.Analyze(s)
+	all = make([]string, len(toks))
+	for k := len(toks) - 1; k >= 0; k-- {
+		t := toks[k]
+		all[k] = t.Term
+		if t.End > end || len(t.Term) < 3 || strings.ContainsAny(t.Term, "0123456789") || slices.Contains(brand, t.Term) || slices.Contains(name, t.Term) {
 			continue
 		}
-		out = append(out, t)
+		name = append(name, t.Term)
 	}
-	return out
+	return name, all
 }
 
 // minHeadItems and minHeadShare confirm a title head as a kind: it heads
@@ -259,21 +258,24 @@ const (
 // title's name part holds anywhere (sorted).
 func titleHeads(items []catalog.Item, an *analysis.Analyzer) ([]int32, []string, [][]int32) {
 	words := make([][]string, len(items))
+	// headOf counts the titles each word heads, in the titles that hold
+	// it at all
 	headOf, in := map[string]int{}, map[string]int{}
+	brands := map[string][]string{}
 	for i, it := range items {
-		words[i] = nameWords(an, it.Title, it.Brand)
+		bt, ok := brands[it.Brand]
+		if !ok {
+			bt = an.Terms(it.Brand)
+			brands[it.Brand] = bt
+		}
+		var all []string
+		words[i], all = nameWords(an, it.Title, bt)
 		if len(words[i]) > 0 {
 			headOf[words[i][0]]++
 		}
-	}
-	// how many titles hold each head term at all
-	for _, it := range items {
-		seen := map[string]bool{}
-		for _, t := range an.Terms(it.Title) {
-			if headOf[t] > 0 && !seen[t] {
-				seen[t] = true
-				in[t]++
-			}
+		slices.Sort(all)
+		for _, t := range slices.Compact(all) {
+			in[t]++
 		}
 	}
 	ids := map[string]int32{}
