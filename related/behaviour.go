@@ -32,6 +32,8 @@ type behaviour struct {
 	// once (a calculator; a second printer years later is a replacement,
 	// not variety), higher for kinds bought in variety (pens, inks).
 	leafRep map[int32]float64
+	// headRep is leafRep for the kinds titles name (content.head).
+	headRep map[int32]float64
 }
 
 type neighbour struct {
@@ -77,6 +79,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	leafUsers := map[int32]float64{}
 	leafPair := map[[2]int32]float64{}
 	leafBaskets, leafRepeat := map[int32]float64{}, map[int32]float64{}
+	headBaskets, headRepeat := map[int32]float64{}, map[int32]float64{}
 	var nUsers float64
 	k := 0
 	var ts []touch
@@ -132,6 +135,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 				bcount[i]++
 			}
 			countLeafRepeats(bk, c.leaf, leafBaskets, leafRepeat)
+			countLeafRepeats(bk, c.head, headBaskets, headRepeat)
 			basketSets.add(bk)
 		}
 		return nil
@@ -191,6 +195,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 		}
 	}
 	b.leafRep = leafRepeatRates(leafBaskets, leafRepeat)
+	b.headRep = leafRepeatRates(headBaskets, headRepeat)
 	b.catTp = map[int32][]int32{}
 	for l, m := range b.catLft {
 		ls := make([]int32, 0, len(m))
@@ -500,6 +505,33 @@ func (b *behaviour) onceBought(l int32, tau float64) bool {
 	return ok && r < tau
 }
 
+// remapHeads carries per-head values over from one catalogue's head
+// numbers to another's, by head name.
+func remapHeads(v map[int32]float64, from, to []string) map[int32]float64 {
+	num := make(map[string]int32, len(to))
+	for h, name := range to {
+		num[name] = int32(h)
+	}
+	out := make(map[int32]float64, len(v))
+	for h, x := range v {
+		if int(h) < len(from) {
+			if nh, ok := num[from[h]]; ok {
+				out[nh] = x
+			}
+		}
+	}
+	return out
+}
+
+// headRepeat is the repeat rate of the kind titles name h (as leafRepeat;
+// 0 when the baskets say nothing about it, or h is none).
+func (b *behaviour) headRepeat(h int32) float64 {
+	if h < 0 {
+		return 0
+	}
+	return b.headRep[h]
+}
+
 // catTop returns up to n leaves most bought by the shoppers of leaf l,
 // and l itself (complements of a kind are often of the same kind: inks).
 func (b *behaviour) catTop(l int32, n int) []int32 {
@@ -595,6 +627,7 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 			nb.leafRep[nl] = v
 		}
 	}
+	nb.headRep = remapHeads(b.headRep, from.headNames, to.headNames)
 	for l, row := range b.catLft {
 		nl, ok := lm[l]
 		if !ok {

@@ -27,6 +27,15 @@ type content struct {
 	byLeaf    map[int32][]int32
 	leafNames []string
 	leafIDs   map[string]int32
+	// head is each item's kind as its title names it (the head noun:
+	// "calculator" of "TI-30X IIS Scientific Calculator, Black"), by a
+	// number of its own, or -1 when the title names none the catalogue
+	// confirms (see titleHeads); headNames are the heads by number.
+	head      []int32
+	headNames []string
+	// kinds are, per item, the heads its title's name part holds ("TI-30X
+	// IIS Scientific Calculator": scientific, calculator), sorted.
+	kinds [][]int32
 }
 
 // termWeight is one term of an item's TF-IDF vector: the term by its
@@ -122,6 +131,7 @@ func buildContent(items []catalog.Item, an *analysis.Analyzer) *content {
 		tfs[i] = counts
 	}
 	termID = nil
+	c.head, c.headNames, c.kinds = titleHeads(items, an)
 	c.leafIDs = leaves
 	c.leafNames = make([]string, len(leaves))
 	for name, l := range leaves {
@@ -171,6 +181,135 @@ type termCount struct {
 }
 
 func (c *content) sameLeaf(a, j int32) bool { return c.leaf[a] >= 0 && c.leaf[a] == c.leaf[j] }
+
+// kindsMeet reports whether the name parts of a's and j's titles hold a
+// kind in common.
+func (c *content) kindsMeet(a, j int32) bool {
+	if int(a) >= len(c.kinds) || int(j) >= len(c.kinds) {
+		return false
+	}
+	for _, h := range c.kinds[a] {
+		if _, ok := slices.BinarySearch(c.kinds[j], h); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHead reports whether the titles of a and j name the same kind.
+func (c *content) sameHead(a, j int32) bool {
+	return int(a) < len(c.head) && int(j) < len(c.head) && c.head[a] >= 0 && c.head[a] == c.head[j]
+}
+
+// headCuts end the part of a title that names the product: what follows
+// is its size, colour, pack, maker's number or what it goes with
+// ("Calculator Rolls, 2.25 Inches", "Case for TI-84", "Pens (Blue)").
+var headCuts = []string{",", "(", "[", " - ", " – ", " -", "|", ";", ":", " with ", " for ", " w/ ", " in "}
+
+// titleHead is the head noun of a title through the analyzer: the last
+// term of the part before any of headCuts that is a word (three letters
+// or more, no digit: not a model number) and not a term of the brand;
+// "" when there is none.
+func titleHead(an *analysis.Analyzer, title, brand string) string {
+	if ws, _ := nameWords(an, title, an.Terms(brand)); len(ws) > 0 {
+		return ws[0]
+	}
+	return ""
+}
+
+// nameWords are the terms of a title's name part (before the first of
+// headCuts) that could head it — words, not model numbers, not the
+// brand's terms — last first, and all the title's terms. The title is
+// analysed once.
+func nameWords(an *analysis.Analyzer, title string, brand []string) (name, all []string) {
+	s := " " + strings.ToLower(title) + " "
+	end := len(s)
+	for _, cut := range headCuts {
+		if k := strings.Index(s[:end], cut); k > 0 {
+			end = k
+		}
+	}
+	toks := an.Analyze(s)
+	all = make([]string, len(toks))
+	for k := len(toks) - 1; k >= 0; k-- {
+		t := toks[k]
+		all[k] = t.Term
+		if t.End > end || len(t.Term) < 3 || strings.ContainsAny(t.Term, "0123456789") || slices.Contains(brand, t.Term) || slices.Contains(name, t.Term) {
+			continue
+		}
+		name = append(name, t.Term)
+	}
+	return name, all
+}
+
+// minHeadItems and minHeadShare confirm a title head as a kind: it heads
+// at least that many titles, and at least that share of the titles that
+// hold the term at all. A colour or a model word that ends one title
+// ("… Calculator -Silver", "FX-115ES PLUS") appears in many titles
+// without heading them; "calculator", "printer" and "stapler" head most
+// of the titles they appear in.
+const (
+	minHeadItems = 2
+	minHeadShare = 1.0 / 3
+)
+
+// titleHeads numbers each item's confirmed title head (-1 for none),
+// returns the heads by number, and per item the confirmed heads its
+// title's name part holds anywhere (sorted).
+func titleHeads(items []catalog.Item, an *analysis.Analyzer) ([]int32, []string, [][]int32) {
+	words := make([][]string, len(items))
+	// headOf counts the titles each word heads, in the titles that hold
+	// it at all
+	headOf, in := map[string]int{}, map[string]int{}
+	brands := map[string][]string{}
+	for i, it := range items {
+		bt, ok := brands[it.Brand]
+		if !ok {
+			bt = an.Terms(it.Brand)
+			brands[it.Brand] = bt
+		}
+		var all []string
+		words[i], all = nameWords(an, it.Title, bt)
+		if len(words[i]) > 0 {
+			headOf[words[i][0]]++
+		}
+		slices.Sort(all)
+		for _, t := range slices.Compact(all) {
+			in[t]++
+		}
+	}
+	ids := map[string]int32{}
+	var names []string
+	num := func(h string) int32 {
+		if headOf[h] < minHeadItems || float64(headOf[h]) < minHeadShare*float64(in[h]) {
+			return -1
+		}
+		id, ok := ids[h]
+		if !ok {
+			id = int32(len(names))
+			ids[h] = id
+			names = append(names, h)
+		}
+		return id
+	}
+	out := make([]int32, len(items))
+	kinds := make([][]int32, len(items))
+	for i, ws := range words {
+		out[i] = -1
+		for k, w := range ws {
+			h := num(w)
+			if h < 0 {
+				continue
+			}
+			if k == 0 {
+				out[i] = h
+			}
+			kinds[i] = append(kinds[i], h)
+		}
+		slices.Sort(kinds[i])
+	}
+	return out, names, kinds
+}
 
 // pathShare is the share of a's category path that j shares, leaf
 // excluded (same leaf is its own signal): 0 for unrelated categories.

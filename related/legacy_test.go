@@ -46,6 +46,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 	leafUsers := map[int32]float64{}
 	leafPair := map[[2]int32]float64{}
 	leafBaskets, leafRepeat := map[int32]float64{}, map[int32]float64{}
+	headBaskets, headRepeat := map[int32]float64{}, map[int32]float64{}
 	var nUsers float64
 	bump := func(m []map[int32]float32, i, j int32) {
 		if m[i] == nil {
@@ -96,6 +97,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		for _, bk := range legacyBaskets(ts, int64(cfg.BasketWindow.Seconds())) {
 			nBaskets++
 			countLeafRepeats(bk, c.leaf, leafBaskets, leafRepeat)
+			countLeafRepeats(bk, c.head, headBaskets, headRepeat)
 			for x, i := range bk {
 				bcount[i]++
 				for _, j := range bk[x+1:] {
@@ -134,6 +136,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 		b.bIdx[i] = indexOf(b.basket[i])
 	}
 	b.leafRep = leafRepeatRates(leafBaskets, leafRepeat)
+	b.headRep = leafRepeatRates(headBaskets, headRepeat)
 	// leaf-to-leaf lift of "the same shoppers buy in both"
 	b.catLft = map[int32]map[int32]float64{}
 	logU := math.Log(max(nUsers, 2))

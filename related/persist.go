@@ -12,8 +12,10 @@ import (
 	"github.com/aisle-dev/aisle/internal/varint"
 )
 
-// persistVersion is the version of AppendBinary's encoding.
-const persistVersion = 1
+// persistVersion is the version of AppendBinary's encoding. Version 2
+// (session 10) adds the repeat rates of the kinds titles name; Restore
+// still reads version 1, without them until the next build.
+const persistVersion = 2
 
 // AppendBinary appends what the index learnt from events — the behaviour
 // (neighbours, baskets, counts, leaf tables), the blend weights and the
@@ -73,13 +75,20 @@ func (ix *Index) AppendBinary(b []byte) []byte {
 		}
 	}
 	if ix.compModel == nil {
-		return append(b, 0)
-	}
-	b = append(b, 1)
-	for _, v := range []pairVec{ix.compModel.mean, ix.compModel.scale, ix.compModel.w} {
-		for _, x := range v {
-			f64(x)
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		for _, v := range []pairVec{ix.compModel.mean, ix.compModel.scale, ix.compModel.w} {
+			for _, x := range v {
+				f64(x)
+			}
 		}
+	}
+	// version 2: the repeat rates of the kinds titles name, by head name
+	b = binary.AppendUvarint(b, uint64(len(bh.headRep)))
+	for _, h := range slices.Sorted(maps.Keys(bh.headRep)) {
+		b = varint.AppendString(b, c.headNames[h])
+		f64(bh.headRep[h])
 	}
 	return b
 }
@@ -118,8 +127,9 @@ func (d *persistDec) f32() float32 {
 // damaged payload is an error.
 func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Config) (*Index, error) {
 	d := &persistDec{varint.NewReader(p)}
-	if v := d.Uvarint(); v != persistVersion {
-		return nil, fmt.Errorf("related: persisted version %d, this server reads %d", v, persistVersion)
+	version := d.Uvarint()
+	if version != 1 && version != persistVersion {
+		return nil, fmt.Errorf("related: persisted version %d, this server reads 1 to %d", version, persistVersion)
 	}
 	from := &content{}
 	for range d.Count() {
@@ -178,6 +188,14 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 		}
 	default:
 		d.Fail()
+	}
+	b.headRep = map[int32]float64{}
+	if version >= 2 {
+		for range d.Count() {
+			h := int32(len(from.headNames))
+			from.headNames = append(from.headNames, d.String())
+			b.headRep[h] = d.f64()
+		}
 	}
 	if !d.OK() || d.Len() != 0 {
 		return nil, errors.New("related: persisted index damaged")

@@ -57,6 +57,9 @@ func TestRestoreAnswersAsTheIndex(t *testing.T) {
 		if !reflect.DeepEqual(back.beh.sim, ix.beh.sim) || !reflect.DeepEqual(back.beh.popLf, ix.beh.popLf) {
 			t.Fatalf("%s: restored behaviour differs", name)
 		}
+		if len(ix.beh.headRep) == 0 || !reflect.DeepEqual(back.beh.headRep, ix.beh.headRep) {
+			t.Fatalf("%s: restored head repeat rates %v, built %v", name, back.beh.headRep, ix.beh.headRep)
+		}
 		// a catalogue that lost items and gained one
 		changed := append(items[10:len(items):len(items)], items[0])
 		changed[len(changed)-1].ID = "new"

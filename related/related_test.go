@@ -422,9 +422,10 @@ func TestSameBrandSubstitute(t *testing.T) {
 }
 
 // In a kind the shop's baskets show bought one at a time, every other
-// item of the leaf, and an item of a sibling leaf with a little title in
-// common, is a substitute unless bought together; kinds bought in variety
-// keep the title rule, and leaves the baskets say too little about too.
+// item of the leaf, an item of a sibling leaf with a little title in
+// common, and one whose title names the same kind, is a substitute unless
+// bought together; kinds bought in variety keep the title rule, and
+// leaves the baskets say too little about too.
 func TestOnceBoughtKind(t *testing.T) {
 	items := []catalog.Item{
 		item("ti30", "TI-30X scientific calculator", "Office/Calculators/Scientific", ""), // 0
@@ -437,6 +438,7 @@ func TestOnceBoughtKind(t *testing.T) {
 		item("rare2", "glass paperweight", "Office/Desk/Paperweights", ""),                // 7
 		item("lamp", "desk lamp", "Office/Lamps", ""),                                     // 8
 		item("fan", "desk fan", "Office/Fans", ""),                                        // 9
+		item("cover", "TI-84 slide cover", "Office/Calculators/Covers", ""),               // 10
 	}
 	var evs []events.Event
 	for u := 0; u < 10; u++ {
@@ -460,7 +462,8 @@ func TestOnceBoughtKind(t *testing.T) {
 		{"same leaf of a kind bought once, nothing in common", ix, 0, 1, 0, false, true},
 		{"the same, bought together", ix, 0, 1, 0, true, false},
 		{"sibling leaf of a kind bought once, some title in common", ix, 0, 2, 0.25, false, true},
-		{"sibling leaf of a kind bought once, little in common", ix, 0, 2, 0.1, false, false},
+		{"sibling leaf of a kind bought once, little in common but the title names the kind", ix, 0, 2, 0.1, false, true},
+		{"sibling leaf of a kind bought once, little in common", ix, 0, 10, 0.1, false, false},
 		{"same leaf of a kind bought in variety, some title in common", ix, 3, 4, 0.3, false, false},
 		{"same leaf of a kind bought in variety, alike titles", ix, 3, 4, 0.6, false, true},
 		{"a leaf one basket holds: the title rule only", ix, 6, 7, 0.3, false, false},
@@ -517,5 +520,107 @@ func TestContentLedComplements(t *testing.T) {
 		if tc.mustNot != "" && slices.Contains(ids(got), tc.mustNot) {
 			t.Errorf("complements of %s = %v hold %s, another of the same kind", tc.anchor, ids(got), tc.mustNot)
 		}
+	}
+}
+
+// The head noun of a title names its kind; model numbers, colours after a
+// comma or a dash, the brand and what the product goes with do not.
+func TestTitleHead(t *testing.T) {
+	var cfg Config
+	cfg.defaults()
+	for _, tc := range []struct{ title, brand, want string }{
+		{"Texas Instruments TI-30X IIS 2-Line Scientific Calculator, Black", "Texas Instruments", "calcul"},
+		{"Texas Instruments BA II Plus Professional Financial Calculator (Color May Vary)", "Texas Instruments", "calcul"},
+		{"AmazonBasics 8 Digit Dual Power Calculator -Silver", "", "calcul"},
+		{"Casio Advanced Scientific Calculator with 2-Line Natural Textbook Display (FX-115ES)", "Casio", "calcul"},
+		{"PM Company Perfection POS/Calculator Rolls, 2.25 Inches x 150 Feet, White", "PM Company", "roll"},
+		{"Hard case for TI-84 Plus", "Guerrilla", "case"},
+		{"Five Star 1-Subject Notebooks in Red, Black, and Navy, 3-Pack", "Five Star", "notebook"},
+		{"Texas Instruments TI-1795 SV", "Texas Instruments", ""},
+		{"", "", ""},
+	} {
+		if got := titleHead(cfg.Analyzer, tc.title, tc.brand); got != tc.want {
+			t.Errorf("titleHead(%q) = %q, want %q", tc.title, got, tc.want)
+		}
+	}
+}
+
+// The demo's calculator (issue 19): a kind bought one at a time keeps
+// every other one out of its complements — in its leaf, in a sibling
+// leaf (by a title in common, or one naming "scientific" or "calculator"
+// as its title does), and filed elsewhere but named the same kind (a
+// financial calculator under "Office Electronics") — even when one
+// basket or a shopper or two held both; its accessories stay. A leaf whose few
+// baskets look bought once, while the kind its titles name is bought in
+// variety (ink cartridges), keeps the lighter title rule.
+func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
+	const calcs = "Office Products/Calculators/"
+	items := []catalog.Item{
+		item("ti30", "Texas Instruments TI-30X IIS 2-Line Scientific Calculator, Black", calcs+"Scientific", "Texas Instruments"),
+		item("casio", "Casio fx-300 Scientific Calculator", calcs+"Scientific", "Casio"),
+		item("ti1795", "Texas Instruments TI-1795 SV", calcs+"Standard Function Calculator Basic", "Texas Instruments"),
+		item("amzn", "AmazonBasics 8 Digit Dual Power Calculator -Silver", calcs+"Basic", ""),
+		item("baii", "Texas Instruments BA II Plus Professional Financial Calculator (Color May Vary)", "Office Products/Office Electronics", "Texas Instruments"),
+		item("hp35", "HP 35s Scientific Calculator", "Office Products/Office Electronics", "HP"),
+		item("fx300", "Casio FX-300ES Plus Scientific", calcs+"Calculator Scientific", "Casio"),
+		item("ti34", "Texas Instruments TI-34 MultiView Scientific", calcs+"Calculator Scientific", "Texas Instruments"),
+		item("usb", "Casio USB Graphing Calculator Model FX-9860GII", calcs+"Graphing", "Casio"),
+		item("rolls", "PM Company Perfection POS/Calculator Rolls, 2.25 Inches x 150 Feet, White", "Office Products/Paper/Machine Rolls", "PM Company"),
+		item("batt", "Duracell AAA batteries, 8 pack", "Office Products/Batteries/AAA", "Duracell"),
+		item("pad", "Ampad graph paper pad", "Office Products/Paper/Pads", "Ampad"),
+		item("epson", "Epson 126 High-capacity Black Ink Cartridge", "Office Products/Ink/Inkjet Ink", "Epson"),
+		item("hp22", "HP 22 Tri-color Ink Cartridge", "Office Products/Ink/Inkjet Ink", "HP"),
+		item("cn40", "Canon PG-40 Black Ink Cartridge", "Office Products/Ink/Canon Ink", "Canon"),
+		item("cn41", "Canon CL-41 Color Ink Cartridge", "Office Products/Ink/Canon Ink", "Canon"),
+		item("paper", "Copy paper, 500 sheets", "Office Products/Paper/Copy Paper", "Boise"),
+	}
+	var evs []events.Event
+	for u := range 30 {
+		user := fmt.Sprintf("u%d", u)
+		partner := []string{"batt", "rolls", "pad"}[u%3]
+		evs = append(evs, buy(user, "ti30", user+"a", 0), buy(user, partner, user+"a", 0))
+		if u < 10 {
+			// ink: a cartridge of one maker with one of another's
+			ink := []string{"epson", "hp22"}[u%2]
+			evs = append(evs, buy(user, ink, user+"b", time.Hour), buy(user, []string{"cn40", "cn41"}[u%2], user+"b", time.Hour),
+				buy(user, "paper", user+"b", time.Hour))
+		}
+	}
+	for u := range 6 {
+		// the other calculators sell too, each on its own
+		user := fmt.Sprintf("v%d", u)
+		for k, it := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "usb"} {
+			evs = append(evs, buy(user, it, fmt.Sprintf("%s%d", user, k), time.Duration(k)*48*time.Hour), buy(user, "batt", fmt.Sprintf("%s%d", user, k), time.Duration(k)*48*time.Hour))
+		}
+	}
+	// one basket held two calculators; a shopper bought another later
+	evs = append(evs, buy("w", "ti30", "w1", 0), buy("w", "ti1795", "w1", 0), buy("w", "amzn", "w1", 0),
+		buy("u0", "baii", "u0z", 90*24*time.Hour), buy("u1", "hp35", "u1z", 90*24*time.Hour))
+	ix, _, err := Learn(context.Background(), items, evs, nil, nil, Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(ix.Complements("ti30", 10, nil))
+	for _, other := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "usb"} {
+		if slices.Contains(got, other) {
+			t.Errorf("complements of the TI-30X %v hold %s, another calculator", got, other)
+		}
+	}
+	for _, want := range []string{"batt", "rolls", "pad"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("complements of the TI-30X %v lack %s", got, want)
+		}
+	}
+	// Inkjet Ink: ten baskets, never two of the leaf; but cartridges go
+	// in pairs
+	epson, hp22 := ix.content.pos["epson"], ix.content.pos["hp22"]
+	if !ix.beh.onceBought(ix.content.leaf[epson], ix.cfg.VarietyRepeat) {
+		t.Fatalf("the ink leaf does not look bought once (%v): the case proves nothing", ix.beh.leafRep)
+	}
+	var f features
+	f[SigText] = ix.content.textCos(epson, hp22)
+	if f[SigText] >= ix.cfg.SubstituteText || ix.isSubstitute(epson, hp22, f) {
+		t.Errorf("an HP cartridge (text %.2f) is a substitute of an Epson one: cartridges are bought in variety (head repeat %v)",
+			f[SigText], ix.beh.headRep)
 	}
 }

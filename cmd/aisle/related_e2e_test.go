@@ -8,7 +8,8 @@ import (
 
 // TestSimilarAndBoughtTogetherRoutes (issue 19): the demo's scientific
 // calculator gets calculators as similar items, each with a reason naming
-// its signal, and no substitute of it among the items bought together.
+// its signal, and no substitute of it among the items bought together —
+// no other calculator (3 among the first 6 until session 10).
 func TestSimilarAndBoughtTogetherRoutes(t *testing.T) {
 	s := startDemo(t)
 	const calc = "B00000JBNX" // Texas Instruments TI-30X IIS 2-Line Scientific Calculator
@@ -38,6 +39,14 @@ func TestSimilarAndBoughtTogetherRoutes(t *testing.T) {
 	for _, it := range bt {
 		if slices.Contains(ids(sim[:3]), it.ID) && !strings.Contains(it.Reason, "bought together") && !strings.Contains(it.Reason, "same shoppers") {
 			t.Errorf("bought together offers %s, a close substitute nobody bought with it (%q)", it.ID, it.Reason)
+		}
+		// another calculator, on any shelf (a financial one is filed
+		// under "Office Electronics"), is no complement of a calculator
+		_, item := s.do("GET", "/api/items/"+it.ID, "")
+		title, _ := item["title"].(string)
+		if strings.HasPrefix(s.category(it.ID), "Office Products/Calculators") || strings.Contains(strings.ToLower(title), "calculator,") ||
+			strings.HasSuffix(strings.ToLower(strings.Split(title, " (")[0]), "calculator") {
+			t.Errorf("bought together of a calculator offers %s %q (%s), another calculator", it.ID, title, it.Reason)
 		}
 	}
 	// Filters still apply.
