@@ -79,6 +79,7 @@ type AdsArm struct {
 	OrganicClicks    int     // clicks on items that were not ads
 	OrganicNDCG      float64 // sum over pages of the organic nDCG@N (ads gain nothing and take their place)
 	OrganicNDCGNoAds float64 // sum over the same pages of the nDCG@N of the page asked with ads=off just before
+	NDCGDiff2        float64 // sum over the pages of the squared difference of the two (its spread)
 }
 
 // AdsDay is one simulated day of the study.
@@ -469,8 +470,10 @@ func (s *Sim) adsVisit(ctx context.Context, user string, rng *rand.Rand, ac AdsC
 		}
 		arm.Pages++
 		if on {
-			arm.OrganicNDCG += organicNDCG(ans.Items, taste, ideal, s.cfg.N)
-			arm.OrganicNDCGNoAds += organicNDCG(plain.Items, taste, ideal, s.cfg.N)
+			with, without := organicNDCG(ans.Items, taste, ideal, s.cfg.N), organicNDCG(plain.Items, taste, ideal, s.cfg.N)
+			arm.OrganicNDCG += with
+			arm.OrganicNDCGNoAds += without
+			arm.NDCGDiff2 += (with - without) * (with - without)
 		} else {
 			arm.OrganicNDCG += organicNDCG(ans.Items, taste, ideal, s.cfg.N)
 			arm.OrganicNDCGNoAds += organicNDCG(ans.Items, taste, ideal, s.cfg.N)
@@ -542,6 +545,7 @@ func (s *Sim) adsVisit(ctx context.Context, user string, rng *rand.Rand, ac AdsC
 	a.OrganicClicks += arm.OrganicClicks
 	a.OrganicNDCG += arm.OrganicNDCG
 	a.OrganicNDCGNoAds += arm.OrganicNDCGNoAds
+	a.NDCGDiff2 += arm.NDCGDiff2
 	day.Sponsored += sponsored
 	day.AdClicks += adClicks
 	day.DoubleSent += doubles
@@ -626,6 +630,19 @@ func (r *AdsReport) Write(w io.Writer) {
 		addDay(&tot, &d)
 	}
 	r.writeDay(w, "all", &tot)
+	on, off := &tot.WithAds, &tot.WithoutAds
+	if n := float64(on.Pages); n > 1 {
+		d := (on.OrganicNDCG - on.OrganicNDCGNoAds) / n
+		h := z95 * math.Sqrt(max(on.NDCGDiff2/n-d*d, 0)/(n-1))
+		fmt.Fprintf(w, "\nOrganic nDCG@%d of the pages served with ads against the same shoppers' pages without, asked just before (%d pages): %+.4f [%+.4f, %+.4f] (%+.1f%%).\n",
+			r.N, on.Pages, d, d-h, d+h, 100*d/ratio(on.OrganicNDCGNoAds, n))
+	}
+	if on.Visits > 0 && off.Visits > 0 {
+		p1, p0 := float64(on.Converted)/float64(on.Visits), float64(off.Converted)/float64(off.Visits)
+		h := z95 * math.Sqrt(p1*(1-p1)/float64(on.Visits)+p0*(1-p0)/float64(off.Visits))
+		fmt.Fprintf(w, "Conversion of visits with ads %.2f%% (%d) against without %.2f%% (%d): %+.2f points [%+.2f, %+.2f] (two random halves of the shoppers).\n",
+			100*p1, on.Visits, 100*p0, off.Visits, 100*(p1-p0), 100*(p1-p0-h), 100*(p1-p0+h))
+	}
 	fmt.Fprintf(w, "\nSpend %.2f of %.2f budgeted; most any campaign spent beyond its total budget: %.2f (a click's highest price: %.2f). Charged clicks %d; valid clicks sent by the simulator's count %d.\n",
 		r.TotalSpend, r.TotalBudget, r.MaxOverspend, r.MaxBid, tot.Clicks, r.ValidClicksSent)
 }
@@ -658,6 +675,7 @@ func addDay(t, d *AdsDay) {
 		a.OrganicClicks += b.OrganicClicks
 		a.OrganicNDCG += b.OrganicNDCG
 		a.OrganicNDCGNoAds += b.OrganicNDCGNoAds
+		a.NDCGDiff2 += b.NDCGDiff2
 	}
 	t.Sponsored += d.Sponsored
 	t.BotAds += d.BotAds
