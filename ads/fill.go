@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -266,6 +267,25 @@ type eligibleCache struct {
 	m    map[eligibleKey][]eligibleItem
 	// org keeps the last organic tally per key (organicTally)
 	org map[eligibleKey]*organicMemo
+	// last and lastOrg are the entries of m and org the last answer used:
+	// answers of one key in a row (popular, a category page) read them
+	// without the lock and the map
+	last    atomic.Pointer[lastEligible]
+	lastOrg atomic.Pointer[lastOrganic]
+}
+
+// lastEligible is an entry of eligibleCache.m with the map's born and gen.
+type lastEligible struct {
+	key  eligibleKey
+	list []eligibleItem
+	born time.Time
+	gen  uint64
+}
+
+// lastOrganic is an entry of eligibleCache.org.
+type lastOrganic struct {
+	key eligibleKey
+	om  *organicMemo
 }
 
 // organicMemo is the tally of an answer's organic items, kept for the
@@ -293,14 +313,24 @@ func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request, now
 		now = time.Now()
 	}
 	ec := &cs.elig
+	// valid exactly when the map it came from still would be
+	l := ec.last.Load()
+	fresh := l != nil && l.gen == gen && !now.Before(l.born) && now.Sub(l.born) <= eligibleTTL
+	if fresh && l.key == key {
+		return l.list, key
+	}
 	ec.mu.Lock()
 	if ec.m == nil || now.Sub(ec.born) > eligibleTTL || now.Before(ec.born) || ec.gen != gen {
 		ec.m, ec.born, ec.gen = map[eligibleKey][]eligibleItem{}, now, gen
 		ec.org = nil
 	}
 	list, ok := ec.m[key]
+	born := ec.born
 	ec.mu.Unlock()
 	if ok {
+		if !fresh || l.key == key { // another key's fresh entry stays (no allocation per answer of alternating keys)
+			ec.last.Store(&lastEligible{key: key, list: list, born: born, gen: gen})
+		}
 		return list, key
 	}
 	var qw []string // the query's words, for text match
@@ -397,10 +427,17 @@ func (s *Service) organicTallyOf(ctx context.Context, cs *campaignSet, r *Reques
 		}
 	}
 	ec := &cs.elig
+	l := ec.lastOrg.Load()
+	if l != nil && l.key == key && slices.Equal(l.om.items, items) {
+		return l.om.tally
+	}
 	ec.mu.Lock()
 	om := ec.org[key]
 	ec.mu.Unlock()
 	if om != nil && slices.Equal(om.items, items) {
+		if l == nil || l.key == key { // another key's entry stays until a tally is made anew
+			ec.lastOrg.Store(&lastOrganic{key: key, om: om})
+		}
 		return om.tally
 	}
 	om = &organicMemo{items: slices.Clone(items), tally: tallyOf(s.organicCats(ctx, r, items))}
@@ -410,6 +447,7 @@ func (s *Service) organicTallyOf(ctx context.Context, cs *campaignSet, r *Reques
 	}
 	ec.org[key] = om
 	ec.mu.Unlock()
+	ec.lastOrg.Store(&lastOrganic{key: key, om: om})
 	return om.tally
 }
 
