@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/internal/reqid"
@@ -222,5 +223,54 @@ func TestOrganicTallyOfReadItemsIsKept(t *testing.T) {
 	}
 	if reads != len(steps) {
 		t.Fatalf("%d reads, want one per answer (%d)", reads, len(steps))
+	}
+}
+
+// The eligible items the last answer used are read without the lock and
+// the map only while the map they came from would still give them: of the
+// same key, the same item generation and younger than eligibleTTL. An
+// answer of another key leaves a fresh entry alone.
+func TestLastEligibleAgesWithTheMap(t *testing.T) {
+	ctx := context.Background()
+	s := newTestShop(t).service(t)
+	saveCampaign(t, s, Campaign{Name: "A", Advertiser: "Acme", Items: []string{"i0"}, Bid: 5, DailyBudget: 100, Pacing: "asap"})
+	cs := s.camps.Load()
+	r := Request{Surface: "search", Query: "red stapler"}
+	key := requestKey(&r)
+	first, _ := s.eligible(ctx, cs, &r, time.Now())
+	s.eligible(ctx, cs, &r, time.Now()) // a map hit: kept as the last entry
+	if l := cs.elig.last.Load(); l == nil || l.key != key || len(l.list) != len(first) || len(first) == 0 {
+		t.Fatalf("last entry %+v after two answers of one key, want the key's %d items", l, len(first))
+	}
+	gen := s.itemGen.Load()
+	marker := []eligibleItem{{item: "marker"}}
+	for _, c := range []struct {
+		name   string
+		last   lastEligible
+		marked bool // the answer gets the last entry's list
+	}{
+		{"fresh, same key", lastEligible{key: key, list: marker, born: time.Now(), gen: gen}, true},
+		{"older than the TTL", lastEligible{key: key, list: marker, born: time.Now().Add(-2 * eligibleTTL), gen: gen}, false},
+		{"born later than the answer", lastEligible{key: key, list: marker, born: time.Now().Add(time.Hour), gen: gen}, false},
+		{"another item generation", lastEligible{key: key, list: marker, born: time.Now(), gen: gen + 1}, false},
+		{"another key", lastEligible{key: eligibleKey{surface: "search", query: "gel pen"}, list: marker, born: time.Now(), gen: gen}, false},
+	} {
+		cs.elig.last.Store(&c.last)
+		got, _ := s.eligible(ctx, cs, &r, time.Now())
+		if marked := len(got) == 1 && got[0].item == "marker"; marked != c.marked {
+			t.Errorf("%s: got the last entry's list %v, want %v", c.name, marked, c.marked)
+		}
+	}
+	// a fresh entry of another key stays; an aged one is replaced
+	other := &lastEligible{key: eligibleKey{surface: "search", query: "gel pen"}, list: marker, born: time.Now(), gen: gen}
+	cs.elig.last.Store(other)
+	s.eligible(ctx, cs, &r, time.Now())
+	if cs.elig.last.Load() != other {
+		t.Errorf("a fresh entry of another key was replaced")
+	}
+	other.born = time.Now().Add(-2 * eligibleTTL)
+	s.eligible(ctx, cs, &r, time.Now())
+	if l := cs.elig.last.Load(); l.key != key {
+		t.Errorf("an aged entry of another key was kept")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -52,20 +53,23 @@ type Placement struct {
 // impressions it places. It returns nothing for a surface without slots,
 // without campaigns, or when no ad is relevant enough.
 func (s *Service) Fill(ctx context.Context, r Request) []Placement {
+	return s.AppendFill(ctx, nil, r)
+}
+
+// AppendFill is Fill appending the placements to dst (storage the caller
+// keeps across answers).
+func (s *Service) AppendFill(ctx context.Context, dst []Placement, r Request) []Placement {
 	slots := s.o.Config.Slots[r.Surface]
 	if r.MaxSlots > 0 && len(slots) > r.MaxSlots {
 		slots = slots[:r.MaxSlots]
 	}
 	cs := s.camps.Load()
 	if len(slots) == 0 || r.RequestID == "" {
-		return nil
+		return dst
 	}
 	if len(cs.list) == 0 {
-		return nil
+		return dst
 	}
-	s.mu.Lock()
-	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
-	s.mu.Unlock()
 	now := r.Now
 	if !s.wallClock || now.IsZero() {
 		now = s.o.Now()
@@ -76,12 +80,13 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 	if f, ok := s.o.Config.SurfaceFloors[r.Surface]; ok {
 		floor = f
 	}
-	elig := s.eligible(ctx, cs, &r, now)
+	elig, key := s.eligible(ctx, cs, &r, now)
 	if len(elig) == 0 {
-		return nil
+		s.mu.Lock()
+		s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
+		s.mu.Unlock()
+		return dst
 	}
-	var org catTally // the organic items per top-level category, read once when an ad needs them
-	orgRead := false
 	var shown map[string]int // the shopper's impressions today, read once when a campaign is capped
 	shownRead := false
 	underCap := func(c *Campaign) bool {
@@ -94,33 +99,73 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 		n, ok := shown[c.ID]
 		return shown != nil && (!ok || n < c.FrequencyCap)
 	}
-	// the bidders and their features (parallel), on the stack while few
-	var bidBuf [16]Bidder
-	var featBuf [16]Features
-	bidders, feats := bidBuf[:0], featBuf[:0]
-	last, takes := -1, false
+	// The campaigns' own conditions, once each (the items of a campaign
+	// are together in elig), and the items' ad histories: what needs no
+	// lock first, then spend and histories read under one lock (the
+	// spend of a campaign not known for today is read from the store
+	// afterwards).
+	sc, _ := s.scratch.Get().(*fillScratch)
+	if sc == nil {
+		sc = &fillScratch{}
+	}
+	defer s.putScratch(sc)
+	camps, hist := sc.camps[:0], sc.hist[:0]
+	last := -1
+	for k := range elig {
+		if e := &elig[k]; e.camp != last {
+			last = e.camp
+			c := &cs.list[e.camp]
+			camps = append(camps, campTakes{camp: e.camp, takes: c.Active(now) && underCap(c)})
+		}
+	}
+	s.mu.Lock()
+	s.answers[r.Surface]++ // the slots' revenue per thousand answers (with campaigns)
+	for k := range camps {
+		ct := &camps[k]
+		if !ct.takes {
+			continue
+		}
+		c := &cs.list[ct.camp]
+		if st, ok := s.spend[c.ID]; ok && st.day == today {
+			ct.takes, ct.known = s.affordableAt(c, now, st.daySpent, st.totalSpent), true
+		}
+	}
+	for k := range elig {
+		hist = append(hist, histOf(elig[k].hist))
+	}
+	s.mu.Unlock()
+	sc.camps, sc.hist = camps, hist
+	for k := range camps {
+		if ct := &camps[k]; ct.takes && !ct.known {
+			ct.takes = s.affordable(ctx, &cs.list[ct.camp], now, today)
+		}
+	}
+	var org catTally // the organic items per top-level category, read once when an ad needs them
+	orgRead := false
+	// the bidders, their features and eligible items (parallel)
+	bidders, feats, from := sc.bidders[:0], sc.feats[:0], sc.from[:0]
+	defer func() { sc.bidders, sc.feats, sc.from = bidders, feats, from }()
+	ci := -1
 	for k := range elig {
 		e := &elig[k]
-		c := &cs.list[e.camp]
-		if e.camp != last { // the campaign's own conditions, once
-			last = e.camp
-			takes = c.Active(now) && underCap(c) && s.affordable(ctx, c, now, today)
+		if ci < 0 || camps[ci].camp != e.camp {
+			ci++
 		}
-		if !takes {
+		if !camps[ci].takes {
 			continue
 		}
 		rel := e.rel
 		if e.perAnswer {
 			if !orgRead {
 				orgRead = true
-				org = s.organicTally(ctx, cs, &r)
+				org = s.organicTallyOf(ctx, cs, &r, key)
 			}
 			rel = org.share(e.top)
 		}
 		if rel < floor || rel <= 0 {
 			continue
 		}
-		f := Features{Position: 1, TextMatch: rel}
+		f := Features{Position: 1, TextMatch: rel, History: hist[k]}
 		if s.o.Popularity != nil {
 			f.Popularity = s.o.Popularity(e.item)
 		}
@@ -128,39 +173,68 @@ func (s *Service) Fill(ctx context.Context, r Request) []Placement {
 			f.Affinity = r.Affinity(e.item)
 		}
 		feats = append(feats, f)
-		bidders = append(bidders, Bidder{Campaign: c.ID, Item: e.item, Bid: ToMicros(c.Bid), Relevance: rel})
+		from = append(from, k)
+		bidders = append(bidders, Bidder{Campaign: cs.list[e.camp].ID, Item: e.item, Bid: e.bid, Relevance: rel, PCTR: m.Predict(f)})
 	}
 	if len(bidders) == 0 {
-		return nil
+		return dst
 	}
-	s.histories(bidders, feats)
-	for k := range bidders {
-		bidders[k].PCTR = m.Predict(feats[k])
-	}
-	var winBuf [4]Win
-	wins := auction(winBuf[:0], bidders, len(slots), s.o.Config.Reserve)
+	wins := auction(sc.wins[:0], bidders, len(slots), s.o.Config.Reserve)
+	sc.wins = wins
 	if len(wins) == 0 {
-		return nil
+		return dst
 	}
-	out := make([]Placement, 0, len(wins))
-	var impBuf [4]Impression // on the stack for the usual few slots
-	imps := impBuf[:0]
+	imps, hists := sc.imps[:0], sc.hists[:0]
 	for _, w := range wins {
 		pos := slots[w.Slot]
 		var f Features
+		var h *[2]int
 		for k := range bidders {
 			if bidders[k].Campaign == w.Campaign && bidders[k].Item == w.Item {
-				f = feats[k]
+				f, h = feats[k], elig[from[k]].hist
 				break
 			}
 		}
 		f.Position = pos
-		out = append(out, Placement{Position: pos, Item: w.Item, Campaign: w.Campaign, Price: w.Price})
+		dst = append(dst, Placement{Position: pos, Item: w.Item, Campaign: w.Campaign, Price: w.Price})
 		imps = append(imps, Impression{RequestID: r.RequestID, Item: w.Item, Campaign: w.Campaign, User: r.User,
 			Surface: r.Surface, Position: pos, Price: w.Price, At: now.UTC(), F: f})
+		hists = append(hists, h)
 	}
-	s.logImpressions(imps, today)
-	return out
+	sc.imps, sc.hists = imps, hists
+	s.logImpressions(imps, hists, today)
+	return dst
+}
+
+// fillScratch is the storage of one auction, reused across answers
+// (Service.scratch).
+type fillScratch struct {
+	camps   []campTakes
+	hist    []float64
+	bidders []Bidder
+	feats   []Features
+	from    []int // the eligible item of each bidder
+	wins    []Win
+	imps    []Impression
+	hists   []*[2]int
+}
+
+// putScratch gives back an auction's storage. It is not cleared (with
+// the collector running each pointer cleared costs a write barrier): the
+// strings it refers to are kept alive at most until the next auction
+// overwrites them or the pool drops unused storage (within two
+// collections).
+func (s *Service) putScratch(sc *fillScratch) {
+	sc.camps, sc.hist, sc.bidders, sc.feats, sc.from = sc.camps[:0], sc.hist[:0], sc.bidders[:0], sc.feats[:0], sc.from[:0]
+	sc.wins, sc.imps, sc.hists = sc.wins[:0], sc.imps[:0], sc.hists[:0]
+	s.scratch.Put(sc)
+}
+
+// campTakes is whether a campaign of an answer's eligible items takes
+// part (known: its spend was read from the cache under the lock).
+type campTakes struct {
+	camp         int
+	takes, known bool
 }
 
 // eligibleTTL is how long the eligible items of a (surface, query,
@@ -180,6 +254,8 @@ type eligibleItem struct {
 	// the item's top-level category top (off search)
 	perAnswer bool
 	top       string
+	bid       Micros  // the campaign's bid
+	hist      *[2]int // the item's entry in Service.itemHist (made when missing)
 }
 
 // eligibleCache keeps eligible items per (surface, query, context) for
@@ -191,6 +267,25 @@ type eligibleCache struct {
 	m    map[eligibleKey][]eligibleItem
 	// org keeps the last organic tally per key (organicTally)
 	org map[eligibleKey]*organicMemo
+	// last and lastOrg are the entries of m and org the last answer used:
+	// answers of one key in a row (popular, a category page) read them
+	// without the lock and the map
+	last    atomic.Pointer[lastEligible]
+	lastOrg atomic.Pointer[lastOrganic]
+}
+
+// lastEligible is an entry of eligibleCache.m with the map's born and gen.
+type lastEligible struct {
+	key  eligibleKey
+	list []eligibleItem
+	born time.Time
+	gen  uint64
+}
+
+// lastOrganic is an entry of eligibleCache.org.
+type lastOrganic struct {
+	key eligibleKey
+	om  *organicMemo
 }
 
 // organicMemo is the tally of an answer's organic items, kept for the
@@ -210,26 +305,33 @@ type eligibleKey struct{ surface, query, context string }
 // surface that may take part in its auction whoever the shopper is:
 // active, budget and frequency cap are checked per answer.
 // now is the answer's time (Options.Now): the cache ages by the wall clock.
-func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request, now time.Time) []eligibleItem {
-	qn := ""
-	if r.Query != "" {
-		qn = rules.Normalize(r.Query)
-	}
-	key := eligibleKey{r.Surface, qn, strings.Join(r.Context, "\x01")}
+func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request, now time.Time) ([]eligibleItem, eligibleKey) {
+	key := requestKey(r)
+	qn := key.query
 	gen := s.itemGen.Load()
 	if !s.wallClock {
 		now = time.Now()
 	}
 	ec := &cs.elig
+	// valid exactly when the map it came from still would be
+	l := ec.last.Load()
+	fresh := l != nil && l.gen == gen && !now.Before(l.born) && now.Sub(l.born) <= eligibleTTL
+	if fresh && l.key == key {
+		return l.list, key
+	}
 	ec.mu.Lock()
 	if ec.m == nil || now.Sub(ec.born) > eligibleTTL || now.Before(ec.born) || ec.gen != gen {
 		ec.m, ec.born, ec.gen = map[eligibleKey][]eligibleItem{}, now, gen
 		ec.org = nil
 	}
 	list, ok := ec.m[key]
+	born := ec.born
 	ec.mu.Unlock()
 	if ok {
-		return list
+		if !fresh || l.key == key { // another key's fresh entry stays (no allocation per answer of alternating keys)
+			ec.last.Store(&lastEligible{key: key, list: list, born: born, gen: gen})
+		}
+		return list, key
 	}
 	var qw []string // the query's words, for text match
 	if r.Surface == "search" && qn != "" {
@@ -250,7 +352,7 @@ func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request, now
 			}) {
 				continue
 			}
-			e := eligibleItem{camp: ci, item: id}
+			e := eligibleItem{camp: ci, item: id, bid: ToMicros(c.Bid)}
 			switch {
 			case qw != nil:
 				e.rel = textMatch(qw, s.text(&it))
@@ -262,12 +364,38 @@ func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request, now
 			list = append(list, e)
 		}
 	}
+	s.mu.Lock() // the items' ad histories, read without a map lookup per answer
+	for k := range list {
+		h := s.itemHist[list[k].item]
+		if h == nil { // counts as none so far (historyOf)
+			h = &[2]int{}
+			s.itemHist[list[k].item] = h
+		}
+		list[k].hist = h
+	}
+	s.mu.Unlock()
 	ec.mu.Lock()
 	if ec.gen == gen { // not dropped by an item change meanwhile
 		ec.m[key] = list
 	}
 	ec.mu.Unlock()
-	return list
+	return list, key
+}
+
+// requestKey is the eligibleKey of a request.
+func requestKey(r *Request) eligibleKey {
+	k := eligibleKey{surface: r.Surface}
+	if r.Query != "" {
+		k.query = rules.Normalize(r.Query)
+	}
+	switch len(r.Context) {
+	case 0:
+	case 1:
+		k.context = r.Context[0]
+	default:
+		k.context = strings.Join(r.Context, "\x01")
+	}
+	return k
 }
 
 // organicTally is tallyOf(organicCats): the top-level categories of the
@@ -279,6 +407,11 @@ func (s *Service) eligible(ctx context.Context, cs *campaignSet, r *Request, now
 // the same items; an item the cache read anew after a change is another
 // value, so its answer is tallied afresh).
 func (s *Service) organicTally(ctx context.Context, cs *campaignSet, r *Request) catTally {
+	return s.organicTallyOf(ctx, cs, r, requestKey(r))
+}
+
+// organicTallyOf is organicTally of a request whose key is key.
+func (s *Service) organicTallyOf(ctx context.Context, cs *campaignSet, r *Request, key eligibleKey) catTally {
 	organic := r.Organic[:min(len(r.Organic), 20)]
 	items := r.OrganicItems[:min(len(r.OrganicItems), len(organic))]
 	if len(items) < len(organic) || slices.Contains(items, nil) {
@@ -293,15 +426,18 @@ func (s *Service) organicTally(ctx context.Context, cs *campaignSet, r *Request)
 			return tallyOf(s.organicCats(ctx, r, items))
 		}
 	}
-	key := eligibleKey{r.Surface, "", strings.Join(r.Context, "\x01")}
-	if r.Query != "" {
-		key.query = rules.Normalize(r.Query)
-	}
 	ec := &cs.elig
+	l := ec.lastOrg.Load()
+	if l != nil && l.key == key && slices.Equal(l.om.items, items) {
+		return l.om.tally
+	}
 	ec.mu.Lock()
 	om := ec.org[key]
 	ec.mu.Unlock()
 	if om != nil && slices.Equal(om.items, items) {
+		if l == nil || l.key == key { // another key's entry stays until a tally is made anew
+			ec.lastOrg.Store(&lastOrganic{key: key, om: om})
+		}
 		return om.tally
 	}
 	om = &organicMemo{items: slices.Clone(items), tally: tallyOf(s.organicCats(ctx, r, items))}
@@ -311,6 +447,7 @@ func (s *Service) organicTally(ctx context.Context, cs *campaignSet, r *Request)
 	}
 	ec.org[key] = om
 	ec.mu.Unlock()
+	ec.lastOrg.Store(&lastOrganic{key: key, om: om})
 	return om.tally
 }
 
@@ -495,22 +632,34 @@ func (f freqSlot) key() string { return freqKey(f.day, f.user, f.campaign) }
 // impKey names a queued impression: its answer's request id and item.
 type impKey struct{ requestID, item string }
 
-// queued is an impression waiting to be written; dead when a later one of
-// the same key replaced it.
+// queued is an impression waiting to be written (day is day(At)); dead
+// when a later one of the same key replaced it (it still counts against
+// frequency caps).
 type queued struct {
 	Impression
+	day  string
 	dead bool
 }
 
-// replaceQueued marks dead the live queued impression of key k (a new one
-// is being queued); s.mu is held.
-func (s *Service) replaceQueued(k impKey) {
-	for i := len(s.pendingList) - 1; i >= 0; i-- {
-		if q := &s.pendingList[i]; !q.dead && q.RequestID == k.requestID && q.Item == k.item {
-			q.dead = true
-			return
+// indexQueued adds the queued impressions logged since the last call to
+// the queue's index (s.pending), in logging order: an entry whose key is
+// indexed already replaces that one (marked dead: not written, as a later
+// answer's impression of the same request id and item is the one kept).
+// Answers only append to the queue; lookups and the writer index it
+// first. s.mu is held.
+func (s *Service) indexQueued() {
+	for i := s.indexed; i < len(s.pendingList); i++ {
+		q := &s.pendingList[i]
+		if q.dead {
+			continue
 		}
+		k := impKey{q.RequestID, q.Item}
+		if j, ok := s.pending[k]; ok {
+			s.pendingList[j].dead = true
+		}
+		s.pending[k] = int32(i)
 	}
+	s.indexed = len(s.pendingList)
 }
 
 // shown returns a shopper's impressions today per campaign: those in the
@@ -533,66 +682,48 @@ func (s *Service) shown(ctx context.Context, user string, now time.Time) map[str
 		return nil // unknown: capped campaigns sit out
 	}
 	s.mu.Lock()
-	for _, m := range []map[freqSlot]int{s.freq, s.freqFlushing} {
-		for k, n := range m {
-			if k.day == d && k.user == user {
-				out[k.campaign] += n
-			}
+	for i := range s.pendingList { // queued or being written
+		if q := &s.pendingList[i]; q.User == user && q.day == d {
+			out[q.Campaign]++
 		}
 	}
 	s.mu.Unlock()
 	return out
 }
 
-func (s *Service) history(item string) float64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.historyLocked(item)
-}
-
-// histories sets the History feature of the bidders' items (one lock).
-func (s *Service) histories(bidders []Bidder, feats []Features) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k := range bidders {
-		feats[k].History = s.historyLocked(bidders[k].Item)
-	}
-}
-
-// historyLocked is an item's smoothed ad click rate; s.mu is held.
-func (s *Service) historyLocked(item string) float64 {
-	h := s.itemHist[item]
+// histOf is an item's smoothed ad click rate from its entry in
+// Service.itemHist (nil: none so far); s.mu is held.
+func histOf(h *[2]int) float64 {
 	if h == nil {
-		return 0.02
+		return 0.02 // = (0 + 0.2) / (0 + 10)
 	}
 	return (float64(h[1]) + 0.2) / (float64(h[0]) + 10)
 }
 
-// logImpressions queues impressions for the background writer and counts
-// them against frequency caps; today is day(im.At) of them all.
-func (s *Service) logImpressions(imps []Impression, today string) {
+// logImpressions queues impressions for the background writer (they
+// count against frequency caps when written) and counts them in their
+// items' ad histories (hists, parallel: each item's entry in s.itemHist,
+// nil to look it up); today is day(im.At) of them all.
+func (s *Service) logImpressions(imps []Impression, hists []*[2]int, today string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, im := range imps {
-		if len(s.pending) >= maxPending {
+	for i, im := range imps {
+		if len(s.pendingList) >= maxPending {
 			s.dropped.Add(1)
 			continue
 		}
-		// one map operation: a key queued before (seldom: two campaigns
-		// won with one item) is noticed by the map not growing
-		k, n := impKey{im.RequestID, im.Item}, len(s.pending)
-		s.pending[k] = int32(len(s.pendingList))
-		if len(s.pending) == n {
-			s.replaceQueued(k)
+		// indexed when looked up or written (indexQueued): an answer
+		// only appends
+		s.pendingList = append(s.pendingList, queued{Impression: im, day: today})
+		var h *[2]int
+		if i < len(hists) {
+			h = hists[i]
 		}
-		s.pendingList = append(s.pendingList, queued{Impression: im})
-		if im.User != "" {
-			s.freq[freqSlot{today, im.User, im.Campaign}]++
-		}
-		h := s.itemHist[im.Item]
 		if h == nil {
-			h = &[2]int{}
-			s.itemHist[im.Item] = h
+			if h = s.itemHist[im.Item]; h == nil {
+				h = &[2]int{}
+				s.itemHist[im.Item] = h
+			}
 		}
 		h[0]++
 	}

@@ -48,17 +48,22 @@ func (s *Service) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
+	s.indexQueued()               // marks the replaced ones dead
 	queuedN := len(s.pendingList) // the queue's entries this batch covers
 	batch := make([]Impression, 0, len(s.pending))
+	// every impression logged counts against frequency caps, also one
+	// replaced by a later one of the same key (dead: not written)
+	freq := map[freqSlot]int{}
 	for _, q := range s.pendingList {
 		if !q.dead {
 			batch = append(batch, q.Impression)
 		}
+		if q.User != "" {
+			freq[freqSlot{q.day, q.User, q.Campaign}]++
+		}
 	}
 	answers := s.answers
 	s.answers = map[string]int64{}
-	freq := s.freq // counted in the store by this transaction
-	s.freq, s.freqFlushing = map[freqSlot]int{}, freq
 	s.mu.Unlock()
 	if len(batch) == 0 && len(answers) == 0 && len(freq) == 0 {
 		return nil
@@ -100,24 +105,21 @@ func (s *Service) Flush(ctx context.Context) error {
 		for surface, n := range answers { // counted again at the next flush
 			s.answers[surface] += n
 		}
-		for k, n := range freq {
-			s.freq[k] += n
-		}
-		s.freqFlushing = map[freqSlot]int{}
-		s.mu.Unlock()
+		s.mu.Unlock() // the queue, frequency counts included, is written at the next flush
 		return fmt.Errorf("write %d ad impressions: %w", len(batch), err)
 	}
 	s.mu.Lock()
 	s.dequeue(queuedN)
-	s.freqFlushing = map[freqSlot]int{}
 	s.mu.Unlock()
 	return nil
 }
 
 // dequeue drops the first n entries of the queue (written) and keeps the
-// ones queued since, except those of a key just written (queued again
-// while the batch was written: dropped with it); s.mu is held.
+// ones queued since; those of a key just written (queued again while the
+// batch was written) are marked dead: not written, but still counted
+// against frequency caps at the next flush. s.mu is held.
 func (s *Service) dequeue(n int) {
+	s.indexQueued()
 	for _, q := range s.pendingList[:n] {
 		if j, ok := s.pending[impKey{q.RequestID, q.Item}]; ok && int(j) >= n {
 			s.pendingList[j].dead = true
@@ -130,16 +132,18 @@ func (s *Service) dequeue(n int) {
 	for _, q := range s.pendingList[n:] {
 		if !q.dead {
 			s.pending[impKey{q.RequestID, q.Item}] = int32(len(kept))
-			kept = append(kept, q)
 		}
+		kept = append(kept, q)
 	}
 	clear(s.pendingList[len(kept):])
 	s.pendingList = kept
+	s.indexed = len(kept)
 }
 
 // impression finds a logged impression (queued or written).
 func (s *Service) impression(tx store.MerchTx, requestID, item string) (Impression, bool) {
 	s.mu.Lock()
+	s.indexQueued()
 	i, ok := s.pending[impKey{requestID, item}]
 	var im Impression
 	if ok {
@@ -170,6 +174,7 @@ func (s *Service) Sponsored(e events.Event) bool {
 // requestID was logged (queued or written), without decoding it.
 func (s *Service) hasImpression(requestID, item string) bool {
 	s.mu.Lock()
+	s.indexQueued()
 	_, found := s.pending[impKey{requestID, item}]
 	s.mu.Unlock()
 	if !found {

@@ -345,16 +345,21 @@ func TestSurfaceRelevanceFloor(t *testing.T) {
 // are written by the next flush; the written ones are found in the store
 // and no longer queued. An impression logged again (same answer and
 // item) replaces the queued one, also one being written (the newer is
-// then dropped with the batch, as the queue has always done).
+// then not written, as the queue has always done, but still counts
+// against the shopper's frequency cap). Every impression logged counts
+// there once, whether queued, being written or written.
 func TestQueuedImpressionsAcrossAFlush(t *testing.T) {
 	ctx := context.Background()
 	s := newTestShop(t).service(t)
 	imp := func(req, item string, pos int) Impression {
-		return Impression{RequestID: req, Item: item, Campaign: "c", Surface: "search", Position: pos, Price: 1}
+		return Impression{RequestID: req, Item: item, Campaign: "c", User: "u", Surface: "search", Position: pos, Price: 1,
+			At: time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)}
 	}
+	shown := func() int { return s.shown(ctx, "u", time.Date(2026, 3, 4, 13, 0, 0, 0, time.UTC))["c"] }
 	queued := func(req, item string) (int, bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		s.indexQueued()
 		i, ok := s.pending[impKey{req, item}]
 		if !ok {
 			return 0, false
@@ -362,10 +367,20 @@ func TestQueuedImpressionsAcrossAFlush(t *testing.T) {
 		return s.pendingList[i].Position, true
 	}
 	day := "2026-03-04"
-	s.logImpressions([]Impression{imp("r1", "a", 1), imp("r1", "b", 5), imp("r2", "a", 1)}, day)
-	s.logImpressions([]Impression{imp("r1", "b", 6)}, day) // logged again: replaces
+	s.logImpressions([]Impression{imp("r1", "a", 1), imp("r1", "b", 5), imp("r2", "a", 1)}, nil, day)
+	// an answer only appends to the queue; a lookup indexes it first
+	if !s.hasImpression("r2", "a") || s.hasImpression("r2", "b") {
+		t.Fatalf("queued r2/a not found (or r2/b found) before the queue was indexed")
+	}
+	s.logImpressions([]Impression{imp("r1", "b", 6)}, nil, day) // logged again: replaces
+	if !s.Sponsored(events.Event{RequestID: "r1", ItemID: "b"}) {
+		t.Fatalf("r1/b logged again is no longer found")
+	}
 	if pos, ok := queued("r1", "b"); !ok || pos != 6 || len(s.pending) != 3 {
 		t.Fatalf("logged again: position %d (%v), %d queued; want 6, 3", pos, ok, len(s.pending))
+	}
+	if n := shown(); n != 4 {
+		t.Fatalf("%d impressions counted for the cap while queued, want 4", n)
 	}
 	// a flush writes the live ones, the newer r1/b
 	if err := s.Flush(ctx); err != nil {
@@ -379,13 +394,16 @@ func TestQueuedImpressionsAcrossAFlush(t *testing.T) {
 	}); err != nil || !found || stored.Position != 6 || len(s.pending) != 0 || len(s.pendingList) != 0 {
 		t.Fatalf("after a flush: r1/b stored %v at %d (%v), %d queued; want the newer (6), none queued", found, stored.Position, err, len(s.pendingList))
 	}
+	if n := shown(); n != 4 {
+		t.Fatalf("%d impressions counted for the cap once written, want 4", n)
+	}
 	// a flush takes the queue as it is; while it writes, one more is
 	// queued and one of the batch is logged again
-	s.logImpressions([]Impression{imp("r1", "a", 1), imp("r1", "b", 5), imp("r2", "a", 1)}, day)
+	s.logImpressions([]Impression{imp("r1", "a", 1), imp("r1", "b", 5), imp("r2", "a", 1)}, nil, day)
 	s.mu.Lock()
 	n := len(s.pendingList)
 	s.mu.Unlock()
-	s.logImpressions([]Impression{imp("r3", "c", 1), imp("r2", "a", 2)}, day)
+	s.logImpressions([]Impression{imp("r3", "c", 1), imp("r2", "a", 2)}, nil, day)
 	if pos, _ := queued("r2", "a"); pos != 2 {
 		t.Fatalf("r2/a queued at position %d while written, want the newer 2", pos)
 	}
@@ -400,13 +418,20 @@ func TestQueuedImpressionsAcrossAFlush(t *testing.T) {
 			t.Fatalf("%s/%s queued %v after the batch was written, want %v", c.req, c.item, ok, c.want)
 		}
 	}
-	if len(s.pendingList) != 1 {
-		t.Fatalf("%d entries left in the queue, want 1", len(s.pendingList))
+	// r3/c to be written, and the newer r2/a not written but counted
+	if len(s.pendingList) != 2 || len(s.pending) != 1 || !s.pendingList[1].dead {
+		t.Fatalf("%d entries left in the queue (%d live), want r3/c and the dead r2/a", len(s.pendingList), len(s.pending))
 	}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.pendingList) != 0 || len(s.pending) != 0 || !s.hasImpression("r3", "c") {
 		t.Fatalf("after the next flush: %d queued (%d indexed), r3/c in the store %v", len(s.pendingList), len(s.pending), s.hasImpression("r3", "c"))
+	}
+	// 4 from the first flush and the 2 of the last (the batch of 3 taken
+	// off by dequeue above was never written here: a real flush counts
+	// it in the transaction that writes it)
+	if n := shown(); n != 6 {
+		t.Fatalf("%d impressions counted for the cap in the end, want 6", n)
 	}
 }

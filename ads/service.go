@@ -146,7 +146,8 @@ type Service struct {
 	// itemGen counts item changes (ItemsUpserted, ItemsDeleted): the
 	// eligible-item cache starts afresh when it moves.
 	itemGen atomic.Uint64
-	texts   sync.Map // item id → *cachedText: campaign items' text for relevance
+	texts   sync.Map  // item id → *cachedText: campaign items' text for relevance
+	scratch sync.Pool // *fillScratch: an auction's storage
 	model   atomic.Pointer[Model]
 
 	mu     sync.Mutex
@@ -156,14 +157,13 @@ type Service struct {
 	// dead), indexed by their key
 	pending     map[impKey]int32
 	pendingList []queued
+	indexed     int                    // the entries of pendingList in pending (indexQueued)
 	spend       map[string]*spendState // campaign → cached spend
-	// freq and freqFlushing count impressions per day, user, campaign
-	// not yet added to the store's ad_freq (queued; being written)
-	freq         map[freqSlot]int
-	freqFlushing map[freqSlot]int
-	itemHist     map[string]*[2]int // item → ad impressions, clicks
-	clickers     map[string]bool    // users with a charged ad click (attribution)
-	answers      map[string]int64   // surface → answers with ad slots, not yet written
+	// (the queue's impressions are also the frequency counts not yet
+	// added to the store's ad_freq: counted when written)
+	itemHist map[string]*[2]int // item → ad impressions, clicks
+	clickers map[string]bool    // users with a charged ad click (attribution)
+	answers  map[string]int64   // surface → answers with ad slots, not yet written
 
 	flushMu   sync.Mutex
 	dropped   atomic.Int64 // impressions dropped (queue full)
@@ -227,7 +227,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.Config = DefaultConfig()
 	}
 	s := &Service{o: o, log: o.Logger, pending: map[impKey]int32{}, spend: map[string]*spendState{},
-		freq: map[freqSlot]int{}, freqFlushing: map[freqSlot]int{}, itemHist: map[string]*[2]int{}, clickers: map[string]bool{},
+		itemHist: map[string]*[2]int{}, clickers: map[string]bool{},
 		answers: map[string]int64{}, wallClock: wall}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -401,6 +401,12 @@ func (s *Service) Affordable(ctx context.Context, c *Campaign, now time.Time) bo
 // affordable is Affordable with today's day(now).
 func (s *Service) affordable(ctx context.Context, c *Campaign, now time.Time, today string) bool {
 	ds, ts := s.spentOn(ctx, c.ID, today)
+	return s.affordableAt(c, now, ds, ts)
+}
+
+// affordableAt is affordable with the campaign's spend today (ds) and in
+// total (ts) known.
+func (s *Service) affordableAt(c *Campaign, now time.Time, ds, ts Micros) bool {
 	daily, total := ToMicros(c.DailyBudget), ToMicros(c.TotalBudget)
 	if ds >= daily || (total > 0 && ts >= total) {
 		return false

@@ -329,6 +329,7 @@ type merchScratch struct {
 	arrange  rules.Scratch
 	organic  []string
 	orgItems []*catalog.Item
+	placed   []ads.Placement // the answer's ads
 	held     []*arrangeEntry // kept arrangements taken from the memo (released by putScratch)
 }
 
@@ -347,17 +348,16 @@ func (m *merch) takeScratch(n int) *merchScratch {
 }
 
 func (m *merch) putScratch(sc *merchScratch) {
-	// nothing is kept alive by reused storage (to capacity: the answer
-	// may have cut a list to length 0 already)
-	clear(sc.ids[:cap(sc.ids)])
-	clear(sc.items[:cap(sc.items)])
-	sc.arrange.Reset()
-	clear(sc.organic[:cap(sc.organic)])
-	clear(sc.orgItems[:cap(sc.orgItems)])
+	// The lists are not cleared: with the collector running (as it
+	// mostly is under load) clearing pointers costs a write barrier
+	// each, more than the rest of putting the storage back. What they
+	// still refer to (item ids, the item cache's items) is kept alive at
+	// most until the pool drops unused storage, within two collections,
+	// or the next answer overwrites it.
 	m.memo.release(sc.held)
-	clear(sc.held)
+	clear(sc.held) // entries of the memo: not kept past their release
 	sc.held = sc.held[:0]
-	sc.organic, sc.orgItems = sc.organic[:0], sc.orgItems[:0]
+	sc.organic, sc.orgItems, sc.placed = sc.organic[:0], sc.orgItems[:0], sc.placed[:0]
 	m.scratch.Put(sc)
 }
 
@@ -543,7 +543,8 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 		}
 		sc.organic = ids[:0]
 		// the items arranging read are not read again by the ads
-		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: adContext, Organic: ids, OrganicItems: known[:min(len(known), len(ids))], Now: now}) {
+		sc.placed = m.fill(ctx, sc.placed[:0], ads.Request{RequestID: out.RequestID, Surface: surface, User: user, Context: adContext, Organic: ids, OrganicItems: known[:min(len(known), len(ids))], Now: now})
+		for _, p := range sc.placed {
 			list = insertAd(list, p, func(p ads.Placement) recommend.Item {
 				return recommend.Item{ID: p.Item, Reason: "sponsored", Sponsored: true}
 			}, func(it *recommend.Item) string { return it.ID })
@@ -557,14 +558,15 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 	return out, nil
 }
 
-// fill runs the ad auction with the shopper's affinity as a feature.
-func (m *merch) fill(ctx context.Context, req ads.Request) []ads.Placement {
+// fill runs the ad auction with the shopper's affinity as a feature,
+// appending the placements to dst.
+func (m *merch) fill(ctx context.Context, dst []ads.Placement, req ads.Request) []ads.Placement {
 	if m.affinity != nil && req.User != "" {
 		if f, err := m.affinity(ctx, req.User); err == nil {
 			req.Affinity = f
 		}
 	}
-	return m.ads.Fill(ctx, req)
+	return m.ads.AppendFill(ctx, dst, req)
 }
 
 // title is an item's title ("" when it cannot be read), without copying
@@ -755,7 +757,7 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 		for i, hit := range out.Items {
 			ids[i] = hit.ID
 		}
-		for _, p := range m.fill(ctx, ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids, Now: now}) {
+		for _, p := range m.fill(ctx, nil, ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids, Now: now}) {
 			title := m.title(ctx, p.Item)
 			out.Items = insertAd(out.Items, p, func(p ads.Placement) search.Hit {
 				return search.Hit{ID: p.Item, Title: title, Sponsored: true}

@@ -114,7 +114,13 @@ func LoadOffice(dir string) (*World, error) {
 		return nil, fmt.Errorf("no items or users in %s: point --data at the amazon-office-5core folder", dir)
 	}
 	sort.Strings(w.Users)
-	// item-item cosine co-occurrence over every history: the true tastes
+	w.index()
+	return w, nil
+}
+
+// index computes the item-item co-occurrence over every history (the
+// true tastes) and the items' popularity.
+func (w *World) index() {
 	for _, u := range w.Users {
 		h := w.Full[u]
 		for _, a := range h {
@@ -133,7 +139,6 @@ func LoadOffice(dir string) (*World, error) {
 			}
 		}
 	}
-	return w, nil
 }
 
 func eachRow(path string, header bool, fn func([]string) error) error {

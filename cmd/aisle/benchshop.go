@@ -18,6 +18,8 @@ import (
 func newBenchShopCmd() *cobra.Command {
 	var data, base, key string
 	var cfg shopsim.Config
+	var withAds bool
+	var ac shopsim.AdsConfig
 	cmd := &cobra.Command{
 		Use:   "shop",
 		Short: "Simulate shoppers with true tastes from a public data set against a real server: A/B, A/A, power, interleaving",
@@ -28,8 +30,15 @@ examines position k with probability 1/k^bias, clicks and buys by their true
 taste (item co-occurrence over their whole history, held-out purchases
 first), and the shop retrains after each day. The server runs an A/B test of
 two models and then an interleaving comparison; A/A tests and the power for
-a real 5% lift are computed on the simulated outcomes. See docs/experiments.md.`,
-		Example: "  aisle bench shop --data $AISLE_SHARED_DATA/amazon-office-5core --days 7 --shoppers 1000",
+a real 5% lift are computed on the simulated outcomes. See docs/experiments.md.
+
+With --ads it runs sponsored products instead: the brands with the most items
+advertise them on the recommendation surface (bids, budgets, the default ad
+slot), half the shoppers are served with ads and half without, and the report
+shows per day the sponsored impressions, clicks, spend, ROAS, revenue per
+thousand answers and invalid clicks as the shop reports them, and conversion
+and organic nDCG with ads against without. See docs/merchandising.md.`,
+		Example: "  aisle bench shop --data $AISLE_SHARED_DATA/amazon-office-5core --days 7 --shoppers 1000\n  aisle bench shop --ads --days 3 --shoppers 600",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -49,6 +58,14 @@ a real 5% lift are computed on the simulated outcomes. See docs/experiments.md.`
 				}
 				defer stop()
 				base = url
+			}
+			if withAds {
+				rep, err := shopsim.New(base, w, cfg).RunAds(ctx, ac)
+				if err != nil {
+					return err
+				}
+				rep.Write(cmd.OutOrStdout())
+				return nil
 			}
 			rep, err := shopsim.New(base, w, cfg).Run(ctx)
 			if err != nil {
@@ -71,6 +88,11 @@ a real 5% lift are computed on the simulated outcomes. See docs/experiments.md.`
 	f.IntVar(&cfg.AARuns, "aa-runs", 200, "A/A tests (and power runs)")
 	f.IntVar(&cfg.Workers, "workers", 4, "concurrent shoppers")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	f.BoolVar(&withAds, "ads", false, "run sponsored products (campaigns of the data set's brands) instead of the A/B test: ads against no ads")
+	f.IntVar(&ac.Campaigns, "ads-campaigns", 20, "with --ads: advertisers (the brands with the most items)")
+	f.Float64Var(&ac.Budget, "ads-budget", 40, "with --ads: each campaign's total budget")
+	f.Float64Var(&ac.Share, "ads-share", 0.5, "with --ads: share of shoppers served with ads")
+	f.IntVar(&ac.BotVisits, "ads-bots", 2, "with --ads: bot visits a day (clicking every ad)")
 	f.Float64Var(&cfg.ExploreShare, "explore", 0, "experiments.explore_share of the server (a --url server must be started with the same): share of answers shuffled, from which θ is also estimated")
 	return cmd
 }
