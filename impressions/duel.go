@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,15 +38,34 @@ func Interleaves(requestID string, share float64) bool {
 // (the serving version), Ties credit both alike; Answers counts them all,
 // clicked or not.
 type DuelTally struct {
-	Answers, Wins, Losses, Ties int
+	Answers int `json:"answers"`
+	Wins    int `json:"wins"`
+	Losses  int `json:"losses"`
+	Ties    int `json:"ties"`
 }
+
+// DuelPrefix begins the experiment name of every interleaved answer of a
+// challenge (search/ranking.DuelName).
+const DuelPrefix = "duel:"
 
 // Duel counts the written answers whose experiment is duel, shown from
 // from on (by their request id's second), crediting each position clicked
 // in them (once, however often it was clicked) to the team that placed
 // its item. It reads this log only: the answers this replica served.
 func (l *Log) Duel(ctx context.Context, duel string, from time.Time) (DuelTally, error) {
-	var t DuelTally
+	all, err := l.duels(ctx, from, duel)
+	return all[duel], err
+}
+
+// Duels counts, as Duel does, every challenge in the log (experiment
+// names beginning with DuelPrefix), by name.
+func (l *Log) Duels(ctx context.Context, from time.Time) (map[string]DuelTally, error) {
+	return l.duels(ctx, from, "")
+}
+
+// duels counts the challenges of the log, or only the one named only.
+func (l *Log) duels(ctx context.Context, from time.Time, only string) (map[string]DuelTally, error) {
+	out := map[string]DuelTally{}
 	start := make([]byte, 4)
 	binary.BigEndian.PutUint32(start, uint32(max(0, from.Unix())))
 	err := l.view(func(tx *bolt.Tx) error {
@@ -60,9 +80,10 @@ func (l *Log) Duel(ctx context.Context, duel string, from time.Time) (DuelTally,
 			if err := decode(v, &imp); err != nil {
 				return fmt.Errorf("impression %x: %w", k, err)
 			}
-			if imp.Experiment != duel || len(imp.Teams) == 0 {
+			if len(imp.Teams) == 0 || !strings.HasPrefix(imp.Experiment, DuelPrefix) || (only != "" && imp.Experiment != only) {
 				continue
 			}
+			t := out[imp.Experiment]
 			t.Answers++
 			var credit [2]int
 			for ck, _ := cc.Seek(k); ck != nil && bytes.HasPrefix(ck, k); ck, _ = cc.Next() {
@@ -82,11 +103,17 @@ func (l *Log) Duel(ctx context.Context, duel string, from time.Time) (DuelTally,
 			case credit[0] > 0:
 				t.Ties++
 			}
+			out[imp.Experiment] = t
 		}
 		return nil
 	})
 	if err != nil {
-		return t, fmt.Errorf("count the interleaved answers of %s: %w", duel, err)
+		return nil, fmt.Errorf("count the interleaved answers of challenges: %w", err)
 	}
-	return t, nil
+	return out, nil
+}
+
+// Add sums two tallies.
+func (t DuelTally) Add(o DuelTally) DuelTally {
+	return DuelTally{Answers: t.Answers + o.Answers, Wins: t.Wins + o.Wins, Losses: t.Losses + o.Losses, Ties: t.Ties + o.Ties}
 }

@@ -363,9 +363,8 @@ func NewSearchRanker(cfg config.Config, ix *search.Index, eng *engine.Engine, sv
 		// a new version challenges the serving one on a share of live
 		// searches, interleaved (api.Server.SetSearchChallenge); their
 		// clicks, noted in the impression log, decide
-		imp := exp.Impressions()
 		rc.Online = &ranking.OnlineCheck{Tally: func(ctx context.Context, duel string, since time.Time) (ranking.Tally, error) {
-			t, err := imp.Duel(ctx, duel, since)
+			t, err := exp.Duel(ctx, duel, since) // every replica's answers on a shared store
 			return ranking.Tally{Wins: t.Wins, Losses: t.Losses, Ties: t.Ties}, err
 		}}
 	}
