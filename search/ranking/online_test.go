@@ -175,7 +175,13 @@ func TestSequentialSignTestHoldsItsErrorWhenLookingAfterEveryAnswer(t *testing.T
 		t.Fatalf("90 wins to 150: %v, want reject", v)
 	}
 	if v, _ := SequentialSignTest(Tally{Wins: 60, Losses: 60}, 0.05, 100); v != Reject {
-		t.Fatalf("60 to 60 past the budget of 100: %v, want reject (not shown better)", v)
+		t.Fatalf("60 to 60 past the budget of 100: %v, want reject (a tie keeps the serving version)", v)
+	}
+	if v, _ := SequentialSignTest(Tally{Wins: 53, Losses: 47}, 0.05, 100); v != Promote {
+		t.Fatalf("53 to 47 at the budget of 100: %v, want promote (the sign decides)", v)
+	}
+	if v, _ := SequentialSignTest(Tally{Wins: 53, Losses: 47}, 0.05, 0); v != Undecided {
+		t.Fatalf("53 to 47 without a budget: %v, want undecided", v)
 	}
 }
 

@@ -136,8 +136,8 @@ type OnlineCheck struct {
 	Tally func(ctx context.Context, duel string, since time.Time) (Tally, error)
 	// Alpha is the error the sequential sign test allows (default 0.05).
 	Alpha float64
-	// MaxDecided is how many decided answers a challenge gets before it is
-	// rejected as not shown better (default 2,000).
+	// MaxDecided is how many decided answers a challenge gets before the
+	// sign of wins − losses decides it (SequentialSignTest; default 200).
 	MaxDecided int
 }
 
@@ -175,7 +175,7 @@ func (c *Config) defaults() {
 			oc.Alpha = 0.05
 		}
 		if oc.MaxDecided <= 0 {
-			oc.MaxDecided = 2000
+			oc.MaxDecided = DefaultMaxDecided
 		}
 		c.Online = &oc
 	}
