@@ -61,7 +61,8 @@ import (
 // "boost" weighs the live click model's actions by the fitted 1/θ_k
 // (search.Clicks.PositionWeight, what the server does); "corrected"
 // weighs the learner's too
-// (ranking.Config.PositionWeight, which the server leaves unset: decision 0069), so its
+// (ranking.Config.PositionWeight, which the server sets with the online
+// check when θ of search comes from explored answers: decision 0073), so its
 // features, its training judgments and its promotion check against the
 // serving version are all position-corrected; "oracle" weighs both by the
 // true examination 1/k^η, clipped alike (what a perfect fit would give).
@@ -565,7 +566,7 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	lc := cfg.Learner
 	lc.Popularity = popFn
 	if cfg.Position == positionCorrected || cfg.Position == positionOracle {
-		lc.PositionWeight = weight // the live click model's weight (the server leaves it unset: decision 0069)
+		lc.PositionWeight = weight // the live click model's weight (internal/wire: decision 0073)
 	}
 	// the simulated clock: versions are stamped with it, and a challenge
 	// counts the answers shown from its version's stamp on

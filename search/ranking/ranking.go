@@ -2,16 +2,20 @@
 // what they did after searching (clicks, carts, purchases in the same
 // session) into graded judgments, trains a learning-to-rank model on them
 // (package search/ltr), checks it against keyword ranking and the serving
-// version on held-out queries, stores every version next to the
+// version on held-out queries (or, with Config.Online, on live searches
+// interleaved with it), stores every version next to the
 // recommendation models, and makes the search index use the serving one.
 //
 // With Config.PositionWeight, an action that carries the position of the
 // item in the answer it came from weighs the inverse of that position's
 // examination: shoppers click the top results more whatever their
 // relevance, so plain counts teach the serving version's order back and
-// make the promotion check favour it. The server leaves it unset until
-// the examination of search positions is estimated well enough (decision
-// 0069).
+// make the promotion check favour it. Reweighting does not fix the check
+// on held-out judgments, which hold only what the serving version showed:
+// with Config.Online a new version challenges the serving one on live
+// searches instead, interleaved (online.go). The server sets both when
+// the examination of search positions comes from shuffled answers
+// (decisions 0069, 0070, 0073).
 //
 // Features never see their own labels: judgments come from the newer half
 // of the search log and click-through and popularity features from the
