@@ -279,8 +279,9 @@ func (l *Learner) loadChallenger(ctx context.Context, metas []store.ModelMeta, s
 			continue
 		}
 		m, err := l.readModel(ctx, mm)
-		if err != nil {
-			return err
+		if err != nil { // the serving version serves; the challenge ends
+			l.log.Warn("the search ranker's challenger cannot load; its challenge is dropped", "version", mm.Version, "error", err)
+			return l.reject(ctx, mm.Version, "cannot load: "+err.Error())
 		}
 		l.challenger.Store(&Challenger{Version: mm.Version, Against: serving, Duel: DuelName(l.cfg.Name, mm.Version), Since: mm.CreatedAt, Ranker: clickScoped{m}})
 		l.log.Info("search ranker challenge resumed", "model", l.cfg.Name, "version", mm.Version, "serving", serving)
