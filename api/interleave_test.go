@@ -98,7 +98,7 @@ func TestInterleavedSearchAnswersCarryTheRequestIDAndCreditOnce(t *testing.T) {
 		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &ans) != nil {
 			t.Fatalf("search: %d %s", rec.Code, rec.Body)
 		}
-		if !regexp.MustCompile(`^[0-9a-f]{24}$`).MatchString(ans.RequestID) || ans.Variant != "" || ans.Mode != "ltr" {
+		if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(ans.RequestID) || ans.Variant != "" || ans.Mode != "ltr" {
 			t.Fatalf("answer: request_id %q, variant %q, mode %q: want an id, no variant, ltr", ans.RequestID, ans.Variant, ans.Mode)
 		}
 		var ids []string

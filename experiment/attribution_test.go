@@ -59,7 +59,7 @@ func TestRequestIDCarriesSurfaceAndVariant(t *testing.T) {
 		b, _ := reqid.Decode(m.NewRequestID("recommend", Assignment{Experiment: e.ID, Index: 0}))
 		v := binary.BigEndian.Uint64(b[4:]) ^ 3<<20 // variant a → c
 		binary.BigEndian.PutUint64(b[4:], v)
-		if _, ok := m.Attribution(reqid.Encode(b)); ok {
+		if _, ok := m.Attribution(reqid.Encode([reqid.Size]byte(b))); ok {
 			passed["altered"]++
 		}
 	}
@@ -69,11 +69,11 @@ func TestRequestIDCarriesSurfaceAndVariant(t *testing.T) {
 		}
 	}
 	// ids are unique although 28 of their random bits carry the rest: the
-	// 36 left give n ids of one second a chance of about n²/2³⁷ that two
-	// collide — 7 % for 100,000 (this test failed so in CI), 0.07 % for
-	// the 10,000 here (a server answers far fewer in one second)
+	// 68 left give n ids of one second a chance of about n²/2⁶⁹ that two
+	// collide — 2·10⁻¹¹ for the 100,000 here (with the 12-byte ids before
+	// session 10, 36 random bits: 7 %, and this test failed so in CI)
 	seen := map[string]bool{}
-	for range 10_000 {
+	for range 100_000 {
 		id := m.NewRequestID("recommend", Assignment{Experiment: e.ID, Index: 1})
 		if seen[id] {
 			t.Fatalf("duplicate id %s", id)
