@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"testing"
 	"time"
 
@@ -277,4 +278,31 @@ func FuzzAttribution(f *testing.F) {
 			t.Fatalf("Attribution(%q): unknown surface %q", id, tg.Surface)
 		}
 	})
+}
+
+// A request id made before session 10 (12 bytes, 24 hex characters: the
+// same tags, the check over bytes 0–9) is still read: clicks logged or
+// sent with one keep their attribution after the upgrade.
+func TestRequestIDOfTwelveBytesIsStillRead(t *testing.T) {
+	m, closeM := open(t, t.TempDir())
+	defer closeM()
+	b := reqid.Raw()
+	old := b[:reqid.OldSize]
+	v := binary.BigEndian.Uint64(old[4:]) &^ (1<<28 - 1)
+	v |= surfaceCode("search") << 24
+	binary.BigEndian.PutUint64(old[4:], v)
+	v |= uint64(m.check(old))
+	binary.BigEndian.PutUint64(old[4:], v)
+	id := hex.EncodeToString(old)
+	if len(id) != 24 || !reqid.Valid(id) {
+		t.Fatalf("fixture: %q", id)
+	}
+	tg, ok := m.Attribution(id)
+	if !ok || tg.Surface != "search" || tg.Variant != -1 {
+		t.Fatalf("Attribution(%s) = %+v, %v; want search, outside experiments", id, tg, ok)
+	}
+	old[11] ^= 1 // altered: the check fails
+	if _, ok := m.Attribution(hex.EncodeToString(old)); ok {
+		t.Fatal("an altered 12-byte id passed the check")
+	}
 }
