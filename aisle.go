@@ -235,7 +235,16 @@ func Open(ctx context.Context, cfg config.Config, opts ...Option) (_ *Aisle, err
 	a.clicks.PositionWeight = func(pos int) float64 { return a.exp.PositionWeight("search", pos) }
 	a.clicks.Consent = a.svc.ConsentFingerprint
 	a.clicks.SetSnapshots(wire.SnapshotDir(cfg), cfg.Recommend.SnapshotEvery, a.log) // decision 0047
-	a.ranker = wire.NewSearchRanker(cfg, a.ix, a.eng, a.svc, a.clicks, a.log)
+	a.ranker = wire.NewSearchRanker(cfg, a.ix, a.eng, a.svc, a.clicks, a.exp, a.log)
+	// a new search ranker challenges the serving one on a share of first
+	// pages, interleaved (decision 0073)
+	a.srv.SetSearchChallenge(cfg.Experiments.SearchInterleaveShare, func() (api.SearchChallenge, bool) {
+		ch := a.ranker.Challenger()
+		if ch == nil {
+			return api.SearchChallenge{}, false
+		}
+		return api.SearchChallenge{Duel: ch.Duel, Ranker: ch.Ranker}, true
+	})
 	a.svc.AddLearner(a.ranker) // retrained with the recommendation models
 	a.stopSearchLog = a.srv.AddSearchRoutes(a.ix, a.clicks, a.svc, mode)
 	if err = a.openMerch(ctx); err != nil {

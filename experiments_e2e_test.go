@@ -35,7 +35,7 @@ func TestExperimentAttributionOverHTTP(t *testing.T) {
 		Items     []struct{ ID string }
 	}
 	call(t, "GET", url+"/api/recommend/shopper1?n=3", "", 200, &rec)
-	if rec.Variant != "a" && rec.Variant != "b" || len(rec.RequestID) != 24 || len(rec.Items) == 0 {
+	if rec.Variant != "a" && rec.Variant != "b" || len(rec.RequestID) != 32 || len(rec.Items) == 0 {
 		t.Fatalf("answer inside the experiment: %+v", rec)
 	}
 	// another surface is outside the experiment: a request id, no variant
@@ -88,7 +88,7 @@ func TestExperimentAttributionOverHTTP(t *testing.T) {
 	// the storefront's rows carry a request id and positions, and its event
 	// path accepts them back
 	_, home := get(t, url+"/")
-	m := regexp.MustCompile(`data-request-id="([0-9a-f]{24})" data-position="1"`).FindStringSubmatch(home)
+	m := regexp.MustCompile(`data-request-id="([0-9a-f]{32})" data-position="1"`).FindStringSubmatch(home)
 	if m == nil {
 		t.Fatalf("the storefront's rows carry no request id:\n%s", home)
 	}

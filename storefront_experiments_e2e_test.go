@@ -33,7 +33,7 @@ func TestStorefrontRowsAreInExperiments(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`data-item="([^"]+)" data-list="recommended" data-request-id="([0-9a-f]{24})" data-position="(\d+)"`).FindAllStringSubmatch(string(page), -1)
+	m := regexp.MustCompile(`data-item="([^"]+)" data-list="recommended" data-request-id="([0-9a-f]{32})" data-position="(\d+)"`).FindAllStringSubmatch(string(page), -1)
 	if len(m) == 0 {
 		t.Fatalf("the recommended row's cards carry no request id and position:\n%s", page)
 	}
@@ -104,7 +104,7 @@ func TestStorefrontSearchIsInExperiments(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	m := regexp.MustCompile(`data-item="([^"]+)" data-list="search" data-request-id="([0-9a-f]{24})" data-position="1"`).FindStringSubmatch(string(page))
+	m := regexp.MustCompile(`data-item="([^"]+)" data-list="search" data-request-id="([0-9a-f]{32})" data-position="1"`).FindStringSubmatch(string(page))
 	if m == nil {
 		t.Fatalf("the search hits carry no request id and position:\n%s", page)
 	}

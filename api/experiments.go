@@ -131,6 +131,11 @@ type served struct {
 	// fellBack names the model that served in place of the variant's
 	// (which did not serve); "" when the variant's model served
 	fellBack string
+	// duel names the challenge of an answer interleaved with a challenger
+	// search ranker, teams each item's team ("" and nil otherwise:
+	// interleaveSearch)
+	duel  string
+	teams []uint8
 }
 
 // serve assigns an answer of surface for a shopper (user or session; both
@@ -276,8 +281,12 @@ func (s *Server) shown(sv *served, items []string, teams []uint8) {
 	if sv.fellBack != "" {
 		s.exp.ModelFellBack(sv.as.Experiment, sv.variant(), sv.as.Overrides.Model, sv.fellBack)
 	}
+	exp, variant := sv.as.Experiment, sv.variant()
+	if sv.duel != "" { // interleaved with a challenger: never inside an experiment
+		exp, variant, teams = sv.duel, "interleaved", sv.teams
+	}
 	s.exp.Shown(impressions.Impression{RequestID: sv.id, Surface: sv.surface, UserID: sv.user, SessionID: sv.session,
-		Experiment: sv.as.Experiment, Variant: sv.variant(), Items: items, Teams: teams, Query: sv.query, Explored: sv.explored}, sv.unit)
+		Experiment: exp, Variant: variant, Items: items, Teams: teams, Query: sv.query, Explored: sv.explored}, sv.unit)
 }
 
 // variant is the label the answer carries: "" outside experiments.

@@ -15,7 +15,7 @@ import (
 // the one merchandising fills in, which shadowed it: it always read "".
 func TestAnswersCarryTheirRequestID(t *testing.T) {
 	srv := shopServer(t)
-	id := regexp.MustCompile(`^[0-9a-f]{24}$`)
+	id := regexp.MustCompile(`^[0-9a-f]{32}$`)
 	for _, c := range []struct{ method, url, body string }{
 		{"GET", "/api/recommend/u01?n=3", ""},
 		{"GET", "/api/recommend/stranger?n=3", ""},
@@ -41,7 +41,7 @@ func TestAnswersCarryTheirRequestID(t *testing.T) {
 				t.Fatalf("%v: %s", err, rec.Body)
 			}
 			if ans.RequestID == nil || !id.MatchString(*ans.RequestID) {
-				t.Errorf("request_id is not 24 lower-case hex characters: %s", rec.Body)
+				t.Errorf("request_id is not 32 lower-case hex characters: %s", rec.Body)
 			}
 		})
 	}

@@ -700,6 +700,18 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 		return nil, searchError(ctx, h.ix, req, err)
 	}
 	out.Total, out.Facets, out.TookMS, out.Mode, out.Items = res.Total, res.Facets, res.TookMS, res.Mode, res.Items
+	// a share of first pages no rule arranges interleave the serving
+	// ranker with a challenger (the online promotion check)
+	var before []search.Hit
+	var teams []uint8
+	if !arrange && len(unpushed) == 0 {
+		if before, teams, err = h.interleaveSearch(ctx, sv, req, res); err != nil {
+			return nil, searchError(ctx, h.ix, req, err)
+		}
+		if teams != nil {
+			out.Items = slices.Clone(before)
+		}
+	}
 	if arrange || len(unpushed) > 0 {
 		sc := m.takeScratch(len(res.Items))
 		defer m.putScratch(sc)
@@ -766,6 +778,9 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 	}
 	if out.Items == nil {
 		out.Items = []search.Hit{}
+	}
+	if teams != nil {
+		sv.teams = alignTeams(before, teams, out.Items) // ads moved them
 	}
 	if sv != nil && sv.explore != nil && offset == 0 && (plan == nil || len(plan.Pins)+len(plan.Moves) == 0) && sv.explore(sv.id) {
 		sv.exploreSearch(out, req.Sort)

@@ -150,6 +150,9 @@ type Server struct {
 	searchLogDropped prometheus.Counter
 
 	exp *experiment.Manager // nil: no experiments, no impression log
+	// duel interleaves a share of search answers with a challenger ranker
+	// (SetSearchChallenge); nil: none
+	duel duelHold
 }
 
 // New returns a Server with the foundation routes registered. It is not

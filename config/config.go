@@ -181,6 +181,16 @@ type Experiments struct {
 	// order barely changes) confound (decision 0070). 0 (the default)
 	// disables it.
 	SearchExploreShare float64 `yaml:"search_explore_share"`
+	// SearchInterleaveShare is the share (0 … 1) of first pages of
+	// /api/search (relevance order of a learned ranker, no rule arranging
+	// them, outside search experiments, not explored) that are team-draft
+	// interleaved between the serving search ranker and a newly trained
+	// challenger while there is one: clicks on them decide, by a
+	// sequential sign test, whether the challenger replaces the serving
+	// version (decision 0073). 0 disables it: the offline check on held-out
+	// judgments decides, which favours the serving version. Default 0.5
+	// (docs/benchmarks.md, "Interleaved promotion of the search ranker").
+	SearchInterleaveShare float64 `yaml:"search_interleave_share"`
 	// CountAfterAck, on a store several replicas share, has the replica
 	// that receives an event batch add what the batch counts in running
 	// experiments to the store right after acknowledging it (results on
@@ -607,6 +617,10 @@ type Privacy struct {
 // Default returns the configuration used when there is no file: every
 // default in one place. docs/aisle.example.yaml documents the same values
 // (a test checks that it loads to exactly this).
+// DefaultSearchInterleaveShare is experiments.search_interleave_share's
+// default.
+const DefaultSearchInterleaveShare = 0.5
+
 func Default() Config {
 	learn := true
 	minShoppers := 3
@@ -616,7 +630,7 @@ func Default() Config {
 		Server: Server{Addr: "127.0.0.1:8080", MaxBodyBytes: 16 << 20, ShutdownTimeout: 10 * time.Second,
 			LogFormat: "text", LogLevel: "info"},
 		Privacy:     Privacy{CompactAfter: time.Minute, RetentionEvery: time.Hour},
-		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096},
+		Experiments: Experiments{ImpressionRetention: 30 * 24 * time.Hour, ImpressionQueue: 4096, SearchInterleaveShare: DefaultSearchInterleaveShare},
 		Shops:       Shops{IdleUnload: 30 * time.Minute},
 		Ads: Ads{Slots: AdSlots{Search: []int{1, 5}, Recommend: []int{3}, Similar: []int{3}, BoughtTogether: []int{3},
 			Popular: []int{3}, Trending: []int{3}, Session: []int{3}, Rows: []int{3},
@@ -793,6 +807,9 @@ func (c Config) Validate() error {
 	}
 	if x := c.Experiments.SearchExploreShare; !(x >= 0 && x <= 1) {
 		return fmt.Errorf("config: experiments.search_explore_share %v: want a share from 0 (no exploration) to 1", x)
+	}
+	if x := c.Experiments.SearchInterleaveShare; !(x >= 0 && x <= 1) {
+		return fmt.Errorf("config: experiments.search_interleave_share %v: want a share from 0 (the offline check decides) to 1", x)
 	}
 	return nil
 }

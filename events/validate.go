@@ -137,7 +137,7 @@ func (e *Event) Validate(types *Types, now time.Time, add func(field, problem st
 		}
 	}
 	if e.RequestID != "" && !reqid.Valid(e.RequestID) {
-		add("request_id", "must be the request_id of an answer (24 lowercase hex characters), as the answer gave it")
+		add("request_id", "must be the request_id of an answer (32 lowercase hex characters, or 24 for an older one), as the answer gave it")
 	}
 	if e.Position < 0 || e.Position > MaxPosition {
 		add("position", fmt.Sprintf("must be from 1 to %d (the item's place in the answer), or left out", MaxPosition))

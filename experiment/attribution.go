@@ -16,23 +16,25 @@ import (
 // a replica that did not serve the answer is attributed there as on the
 // serving one, without the serving replica's impression log.
 //
-// A request id is 12 bytes (internal/reqid): 4 of Unix time, 8 random.
-// NewRequestID keeps 36 of the 64 random bits and puts in the rest, as
-// bits 27…0 of the big-endian uint64 of bytes 4–11:
+// A request id is 16 bytes (internal/reqid): 4 of Unix time, 12 random.
+// NewRequestID keeps 36 of the random bits of bytes 4–11 and puts in the
+// rest, as bits 27…0 of the big-endian uint64 of bytes 4–11:
 //
 //	27…24 the surface (surfaceCodes; 0: a surface without a code)
 //	23…20 the A/B variant's index + 1 (0: outside an A/B experiment)
 //	19…16 a 4-bit hash of the experiment's id (expTag)
-//	15…0  the first 16 bits of HMAC-SHA256(key, bytes 0–9)
+//	15…0  the first 16 bits of HMAC-SHA256(key, bytes 0–9 and 12–15)
 //
-// The key is derived from the key that pseudonymises shoppers, which the
+// Bytes 12–15 stay random. The key is derived from the key that
+// pseudonymises shoppers, which the
 // replicas of one shared store share (store.Experiments.ExperimentKey), so
 // every replica checks and reads every replica's ids. A request id whose
 // check fails (an older id, one made elsewhere, a forged one) says
-// nothing: attribution then falls back to the impression log. 36 random
-// bits keep ids unique: at 1,000 answers a second the chance that two of
-// one second collide is about 7·10⁻⁶, and only ids of the same surface
-// and variant can.
+// nothing: attribution then falls back to the impression log. Ids of 12
+// bytes, made before session 10, are read alike (their check covers bytes
+// 0–9). 68 random bits keep ids unique: n ids of one second, of the same
+// surface and variant, collide with a chance of about n²/2⁶⁹ — 2·10⁻⁹ for
+// a million (with 12-byte ids it was n²/2³⁷, 7 % for 100,000).
 
 // surfaceCodes are the surfaces a request id can name, by their code.
 var surfaceCodes = [...]string{1: "recommend", 2: "session", 3: "similar", 4: "bought_together",
@@ -76,15 +78,17 @@ func (m *Manager) NewRequestID(surface string, as Assignment) string {
 		v |= uint64(as.Index+1)<<20 | expTag(as.Experiment)<<16
 	}
 	binary.BigEndian.PutUint64(b[4:], v)
-	v |= uint64(m.check(b))
+	v |= uint64(m.check(b[:]))
 	binary.BigEndian.PutUint64(b[4:], v)
 	return reqid.Encode(b)
 }
 
-// check is the 16-bit HMAC of an id's first 10 bytes.
-func (m *Manager) check(b [12]byte) uint16 {
+// check is the 16-bit HMAC of an id's bytes but its check's own: its first
+// 10 and those after the 12th (none in an id of reqid.OldSize).
+func (m *Manager) check(b []byte) uint16 {
 	h := hmac.New(sha256.New, m.tagKey)
 	h.Write(b[:10])
+	h.Write(b[12:])
 	return binary.BigEndian.Uint16(h.Sum(nil))
 }
 
@@ -96,7 +100,7 @@ func (m *Manager) Attribution(requestID string) (Tagged, bool) {
 	if !ok {
 		return Tagged{}, false
 	}
-	v := binary.BigEndian.Uint64(b[4:])
+	v := binary.BigEndian.Uint64(b[4:12])
 	if uint16(v) != m.check(b) {
 		return Tagged{}, false
 	}

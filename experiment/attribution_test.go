@@ -3,6 +3,7 @@ package experiment
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func TestRequestIDCarriesSurfaceAndVariant(t *testing.T) {
 		b, _ := reqid.Decode(m.NewRequestID("recommend", Assignment{Experiment: e.ID, Index: 0}))
 		v := binary.BigEndian.Uint64(b[4:]) ^ 3<<20 // variant a → c
 		binary.BigEndian.PutUint64(b[4:], v)
-		if _, ok := m.Attribution(reqid.Encode(b)); ok {
+		if _, ok := m.Attribution(reqid.Encode([reqid.Size]byte(b))); ok {
 			passed["altered"]++
 		}
 	}
@@ -69,11 +70,11 @@ func TestRequestIDCarriesSurfaceAndVariant(t *testing.T) {
 		}
 	}
 	// ids are unique although 28 of their random bits carry the rest: the
-	// 36 left give n ids of one second a chance of about n²/2³⁷ that two
-	// collide — 7 % for 100,000 (this test failed so in CI), 0.07 % for
-	// the 10,000 here (a server answers far fewer in one second)
+	// 68 left give n ids of one second a chance of about n²/2⁶⁹ that two
+	// collide — 2·10⁻¹¹ for the 100,000 here (with the 12-byte ids before
+	// session 10, 36 random bits: 7 %, and this test failed so in CI)
 	seen := map[string]bool{}
-	for range 10_000 {
+	for range 100_000 {
 		id := m.NewRequestID("recommend", Assignment{Experiment: e.ID, Index: 1})
 		if seen[id] {
 			t.Fatalf("duplicate id %s", id)
@@ -277,4 +278,31 @@ func FuzzAttribution(f *testing.F) {
 			t.Fatalf("Attribution(%q): unknown surface %q", id, tg.Surface)
 		}
 	})
+}
+
+// A request id made before session 10 (12 bytes, 24 hex characters: the
+// same tags, the check over bytes 0–9) is still read: clicks logged or
+// sent with one keep their attribution after the upgrade.
+func TestRequestIDOfTwelveBytesIsStillRead(t *testing.T) {
+	m, closeM := open(t, t.TempDir())
+	defer closeM()
+	b := reqid.Raw()
+	old := b[:reqid.OldSize]
+	v := binary.BigEndian.Uint64(old[4:]) &^ (1<<28 - 1)
+	v |= surfaceCode("search") << 24
+	binary.BigEndian.PutUint64(old[4:], v)
+	v |= uint64(m.check(old))
+	binary.BigEndian.PutUint64(old[4:], v)
+	id := hex.EncodeToString(old)
+	if len(id) != 24 || !reqid.Valid(id) {
+		t.Fatalf("fixture: %q", id)
+	}
+	tg, ok := m.Attribution(id)
+	if !ok || tg.Surface != "search" || tg.Variant != -1 {
+		t.Fatalf("Attribution(%s) = %+v, %v; want search, outside experiments", id, tg, ok)
+	}
+	old[11] ^= 1 // altered: the check fails
+	if _, ok := m.Attribution(hex.EncodeToString(old)); ok {
+		t.Fatal("an altered 12-byte id passed the check")
+	}
 }

@@ -127,6 +127,9 @@ type Manager struct {
 	seen  map[string]bool // attributed (experiment, request, item, type)
 	fresh []string        // seen keys not yet written
 	pmin  map[string]float64
+	// duels: this replica's counts of the challenges it last shared
+	// (duel.go)
+	duels map[string]impressions.DuelTally
 
 	// shared: the store of several replicas (nil: this file only); deltas
 	// queued for it (exposed: index of a unit's exposure delta), and the
@@ -836,6 +839,10 @@ func (m *Manager) FitPositions(ctx context.Context) error {
 			m.log.Warn("sharing the position fit with the other replicas failed; this replica's own fit is used", "error", err)
 		} else {
 			fits = merged
+		}
+		// and the interleaved answers of the search ranker's challenges
+		if err := m.shareAllDuels(ctx); err != nil {
+			m.log.Warn("sharing the challenge counts with the other replicas failed; will retry in an hour", "error", err)
 		}
 	}
 	b, err := json.Marshal(fits)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/impressions"
@@ -248,5 +249,69 @@ func TestReplicasShareThePositionFit(t *testing.T) {
 	ev := events.Event{Type: events.Click, ItemID: "i2", RequestID: a.NewRequestID("popular", Assignment{}), Position: 3}
 	if wa, wb := a.EventPositionWeight(ev), b.EventPositionWeight(ev); wa != 4 || wb != 4 {
 		t.Fatalf("weight of a click at position 3 of a popular answer: %v on a, %v on b; want 4 on both", wa, wb)
+	}
+}
+
+// Each replica counts the interleaved answers of a search ranker's
+// challenge it served, with the clicks on them (every replica hears every
+// event; only the one that served the answer knows its teams), and the
+// decision reads every replica's: a replica's own count at first, the sum
+// once the other has shared its own (at its hourly fit).
+func TestReplicasShareTheChallengeCounts(t *testing.T) {
+	a, b, _ := twoReplicas(t)
+	const duel = "duel:search-ltr@2"
+	items := []string{"i0", "i1", "i2", "i3"}
+	teams := []uint8{0, 1, 1, 0}
+	var evs []events.Event
+	show := func(m *Manager, clicked ...[]int) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- m.imp.Run(ctx) }()
+		for n, pos := range clicked {
+			id := m.NewRequestID("search", Assignment{})
+			sess := fmt.Sprintf("%p-%d", m, n)
+			m.Shown(impressions.Impression{RequestID: id, Surface: "search", SessionID: sess, Query: "pen", Items: items, Experiment: duel, Variant: "interleaved", Teams: teams}, sess)
+			for _, p := range pos {
+				e := events.Event{Type: events.Click, SessionID: sess, UserID: "u" + sess, ItemID: items[p-1], RequestID: id, Position: p}
+				evs = append(evs, e, e) // sent twice: counted once
+			}
+		}
+		a.EventsAppended(evs) // both replicas hear every event
+		b.EventsAppended(evs)
+		evs = nil
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	show(a, []int{2}, []int{3, 1, 2}, nil)   // two wins for the challenger, one answer unclicked
+	show(b, []int{1}, []int{1, 2}, []int{4}) // a tie between two losses
+	ctx := context.Background()
+	own, err := a.Duel(ctx, duel, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (impressions.DuelTally{Answers: 3, Wins: 2}); own != want {
+		t.Fatalf("a alone: %+v, want %+v", own, want)
+	}
+	if err := b.FitPositions(ctx); err != nil { // shares b's counts
+		t.Fatal(err)
+	}
+	for _, m := range []*Manager{a, b} {
+		got, err := m.Duel(ctx, duel, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (impressions.DuelTally{Answers: 6, Wins: 2, Losses: 2, Ties: 1}); got != want {
+			t.Fatalf("%+v after both shared, want %+v", got, want)
+		}
+	}
+	// the position fit reads the rows of challenge counts as nothing
+	if err := a.FitPositions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.PositionFits()[duel]; ok {
+		t.Fatalf("the fit took a challenge for a surface: %v", a.PositionFits())
 	}
 }

@@ -148,7 +148,10 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		// learned ranking re-orders relevance only; without a model, for
 		// another order, or for a query a click-scoped model has no clicks
 		// of, search as the default (non-LTR) mode would
-		if rs = ix.rank.snapshot(); rs.ranker == nil || req.Sort != SortRelevance || !rs.covers(req.Query) {
+		if rs = ix.rank.snapshot(); req.Ranker != nil {
+			rs.ranker = req.Ranker
+		}
+		if rs.ranker == nil || req.Sort != SortRelevance || !rs.covers(req.Query) {
 			mode = ix.cfg.DefaultMode
 			if mode == ModeDefault || mode == ModeLTR {
 				mode = ModeKeyword

@@ -44,6 +44,10 @@ type Request struct {
 	Recent []string
 	// NoHighlights skips building highlights.
 	NoHighlights bool
+	// Ranker, when set, ranks a ModeLTR search in place of the index's
+	// model (SetRanker), with the same scope: the challenger of an
+	// interleaved answer (search/ranking). It must take FeatureNames.
+	Ranker Ranker
 	// Exclude are item ids left out of the results, the total and the
 	// facets (items hidden by a merchandising rule).
 	Exclude []string

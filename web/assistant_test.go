@@ -102,7 +102,7 @@ func TestBrowserAssistant(t *testing.T) {
 	// the panel's cart carries the answer's request id and the card's position
 	rq := get(t, ctx, chromedp.Evaluate[string](`document.querySelector('.chat-cards').getAttribute('data-request-id')`))
 	first := get(t, ctx, chromedp.Evaluate[string](`document.querySelector('.chat-card').getAttribute('data-item')`))
-	if len(rq) != 24 {
+	if len(rq) != 32 {
 		t.Fatalf("the chat's cards carry request id %q", rq)
 	}
 	wantEvent(t, s, events.Event{Type: events.AddToCart, ItemID: first, RequestID: rq, Position: 1})
@@ -122,7 +122,7 @@ func TestBrowserAssistant(t *testing.T) {
 	// card's position
 	rq2 := get(t, ctx, chromedp.Evaluate[string](`document.querySelector('.chat-msg.bot:last-child .chat-cards').getAttribute('data-request-id')`))
 	second := get(t, ctx, chromedp.Evaluate[string](`document.querySelectorAll('.chat-msg.bot:last-child .chat-card')[1].getAttribute('data-item')`))
-	if len(rq2) != 24 || rq2 == rq {
+	if len(rq2) != 32 || rq2 == rq {
 		t.Fatalf("the second answer's request id %q (the first's %q)", rq2, rq)
 	}
 	do(t, ctx, "open the second card", chromedp.Click(`.chat-msg.bot:last-child .chat-card:nth-child(2) a`), chromedp.WaitVisible(`button[data-event="add_to_cart"]`))

@@ -265,7 +265,7 @@ func trainSearchRanker(ctx context.Context, cfg config.Config, eng *engine.Engin
 		return pipeline.Result{}, err
 	}
 	clicks := search.NewClicks()
-	l := wire.NewSearchRanker(cfg, ix, eng, svc, clicks, log)
+	l := wire.NewSearchRanker(cfg, ix, eng, svc, clicks, nil, log) // no impression log here: the offline check decides
 	// Registered before Load, as serve does: otherwise LoadModels takes
 	// the ranker's versions for recommendation models (and promotes an
 	// unchecked candidate when none serves).

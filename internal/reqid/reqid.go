@@ -10,16 +10,24 @@ import (
 	"time"
 )
 
-// New returns a new request id: 24 lowercase hex characters, the first 8 of
+// Size is the length in bytes of a request id made by New; OldSize that
+// of ids made before session 10, which stay valid (logged impressions and
+// events carry them).
+const (
+	Size    = 16
+	OldSize = 12
+)
+
+// New returns a new request id: 32 lowercase hex characters, the first 8 of
 // which are the Unix time in seconds (so ids sort roughly by time and an
-// impression log can be trimmed by id), the rest random.
+// impression log can be trimmed by id), the rest (96 bits) random.
 func New() string { return Encode(Raw()) }
 
-// Raw returns the 12 bytes of a new request id: the Unix time in seconds
-// (big-endian) and 8 random bytes. A maker that puts something of its own
+// Raw returns the Size bytes of a new request id: the Unix time in seconds
+// (big-endian) and 12 random bytes. A maker that puts something of its own
 // in the random bytes (experiment.Manager.NewRequestID) starts from it.
-func Raw() [12]byte {
-	var b [12]byte
+func Raw() [Size]byte {
+	var b [Size]byte
 	binary.BigEndian.PutUint32(b[:4], uint32(time.Now().Unix()))
 	if _, err := rand.Read(b[4:]); err != nil {
 		panic("reqid: crypto/rand failed: " + err.Error())
@@ -27,24 +35,25 @@ func Raw() [12]byte {
 	return b
 }
 
-// Encode returns the request id of 12 raw bytes (24 lowercase hex
-// characters).
-func Encode(b [12]byte) string { return hex.EncodeToString(b[:]) }
+// Encode returns the request id of the raw bytes of a new one (32
+// lowercase hex characters).
+func Encode(b [Size]byte) string { return hex.EncodeToString(b[:]) }
 
-// Decode returns the 12 raw bytes of a valid request id.
-func Decode(s string) ([12]byte, bool) {
-	var b [12]byte
+// Decode returns the raw bytes of a valid request id: Size of them, or
+// OldSize for an id made before session 10.
+func Decode(s string) ([]byte, bool) {
 	if !Valid(s) {
-		return b, false
+		return nil, false
 	}
-	hex.Decode(b[:], []byte(s))
+	b, _ := hex.DecodeString(s)
 	return b, true
 }
 
-// Valid reports whether s has the shape of an id made by New, so that a
+// Valid reports whether s has the shape of an id made by New (32 lowercase
+// hex characters, or 24 for an id made before session 10), so that a
 // request id sent back by a client can be checked before it is stored.
 func Valid(s string) bool {
-	if len(s) != 24 {
+	if len(s) != 2*Size && len(s) != 2*OldSize {
 		return false
 	}
 	_, err := hex.DecodeString(s)

@@ -29,7 +29,11 @@ func TestValid(t *testing.T) {
 		want bool
 	}{
 		{"", false},
-		{"0123456789abcdef01234567", true},
+		{"0123456789abcdef01234567", true}, // made before session 10
+		{"0123456789abcdef0123456789abcdef", true},
+		{"0123456789abcdef0123456789abcdeF", false},
+		{"0123456789abcdef0123456789abcde", false},
+		{"0123456789abcdef0123456789", false},
 		{"0123456789ABCDEF01234567", false},
 		{"0123456789abcdef0123456", false},
 		{"0123456789abcdef0123456g", false},
@@ -48,10 +52,13 @@ func TestRawEncodeDecodeRoundTrip(t *testing.T) {
 		t.Fatalf("Encode(Raw()) = %q is not Valid", s)
 	}
 	got, ok := Decode(s)
-	if !ok || got != b {
+	if !ok || string(got) != string(b[:]) || len(s) != 32 {
 		t.Fatalf("Decode(%q) = %x, %v; want %x", s, got, ok, b)
 	}
 	if _, ok := Decode("0123456789ABCDEF01234567"); ok {
 		t.Fatal("Decode accepted an invalid id")
+	}
+	if old, ok := Decode("0123456789abcdef01234567"); !ok || len(old) != OldSize {
+		t.Fatalf("Decode of an id made before session 10: %x %v", old, ok)
 	}
 }

@@ -61,7 +61,8 @@ import (
 // "boost" weighs the live click model's actions by the fitted 1/θ_k
 // (search.Clicks.PositionWeight, what the server does); "corrected"
 // weighs the learner's too
-// (ranking.Config.PositionWeight, which the server leaves unset: decision 0069), so its
+// (ranking.Config.PositionWeight, which the server sets with the online
+// check when θ of search comes from explored answers: decision 0073), so its
 // features, its training judgments and its promotion check against the
 // serving version are all position-corrected; "oracle" weighs both by the
 // true examination 1/k^η, clipped alike (what a perfect fit would give).
@@ -76,7 +77,11 @@ import (
 // AISLE_CLICKSIM_FIRSTSEED (1: seeds 1 … AISLE_CLICKSIM_SEEDS) and
 // AISLE_CLICKSIM_EXPLORE (0: share of answers shown with their first 10
 // shuffled and flagged, experiments.search_explore_share, from which θ is
-// fitted once 300 are logged).
+// fitted once 300 are logged), AISLE_CLICKSIM_INTERLEAVE (0: share of the
+// other answers team-draft interleaved between the serving version and a
+// challenger while there is one, experiments.search_interleave_share; with
+// it the learner's online check decides promotions, Config.Online) and
+// AISLE_CLICKSIM_PROGRESS (set: print each day as it ends).
 func BenchmarkESCIClickLearning(b *testing.B) {
 	dir := testdata.Path(b, "esci-us-150")
 	ds, err := searcheval.LoadESCI(dir)
@@ -96,6 +101,9 @@ func BenchmarkESCIClickLearning(b *testing.B) {
 		Sessions: envInt(b, "AISLE_CLICKSIM_SESSIONS", 600),
 		Eta:      envFloat(b, "AISLE_CLICKSIM_ETA", 1),
 		Explore:  envFloat(b, "AISLE_CLICKSIM_EXPLORE", 0),
+		// share of the other answers interleaved with a challenger (the
+		// online promotion check; 0: the offline check decides)
+		Interleave: envFloat(b, "AISLE_CLICKSIM_INTERLEAVE", 0),
 		// AISLE_CLICKSIM_NOPOP=1: no popularity signal
 		NoPopularity: os.Getenv("AISLE_CLICKSIM_NOPOP") != "",
 		// learner settings: AISLE_CLICKSIM_MAXGAIN, _VALIDSHARE, _TOLERANCE
@@ -172,9 +180,30 @@ func envList(b *testing.B, name, def string, allowed ...string) []string {
 // version, and on how many the two agree.
 func promotions(runs [][]dayResult) string {
 	var checked, promoted, better, agree int
+	var online, onPromoted, onBetter, onAgree, open, challenges int
 	for _, days := range runs {
 		for _, d := range days {
-			if d.Previous < 0 || d.Trained < 0 {
+			if st := d.Report.Settled; st != nil && st.Verdict != Undecided {
+				// the online check's decision on the day's challenger
+				online++
+				won := d.Challenger > d.Previous
+				if st.Verdict == Promote {
+					onPromoted++
+				}
+				if won {
+					onBetter++
+				}
+				if won == (st.Verdict == Promote) {
+					onAgree++
+				}
+			}
+			if d.Report.Challenging {
+				challenges++
+			}
+			if d.Day == len(days) && (d.Report.Challenging || (d.Report.Settled != nil && d.Report.Settled.Verdict == Undecided)) {
+				open++
+			}
+			if d.Previous < 0 || d.Trained < 0 || d.Report.Challenging {
 				continue
 			}
 			checked++
@@ -190,7 +219,12 @@ func promotions(runs [][]dayResult) string {
 			}
 		}
 	}
-	return fmt.Sprintf("%d trainings while a version served: %d promoted, %d better by ESCI, decision agrees with ESCI in %d", checked, promoted, better, agree)
+	out := fmt.Sprintf("%d trainings while a version served: %d promoted, %d better by ESCI, decision agrees with ESCI in %d", checked, promoted, better, agree)
+	if challenges > 0 || online > 0 {
+		out += fmt.Sprintf("; online check: %d challenges, %d decided: %d promoted, %d better by ESCI, decision agrees with ESCI in %d; %d undecided at the end",
+			challenges, online, onPromoted, onBetter, onAgree, open)
+	}
+	return out
 }
 
 func envInt(b *testing.B, name string, def int) int {
@@ -232,6 +266,11 @@ type simConfig struct {
 	// flagged (experiments.search_explore_share), from which the fit
 	// estimates θ once it has impressions.MinExplored of them.
 	Explore float64
+	// Interleave is the share of answers not explored that are team-draft
+	// interleaved between the serving version and a challenger
+	// (experiments.search_interleave_share): with it the learner's online
+	// check decides promotions (Config.Online), from the impression log.
+	Interleave float64
 	// Learner overrides the learner's settings (Popularity is set).
 	Learner Config
 	// Inspect, when set, is called after each day's evaluation.
@@ -262,6 +301,11 @@ type dayResult struct {
 	Explored int
 	Report   Report
 	TrainErr string
+	// Challenger is the test nDCG@10 of the version on trial before the
+	// day's training (-1: none), scored as Previous; Interleaved counts the
+	// day's interleaved answers.
+	Challenger  float64
+	Interleaved int
 }
 
 // meanDays averages runs of the same length day by day (the learned
@@ -332,6 +376,13 @@ func formatDays(days []dayResult) string {
 		note := d.TrainErr
 		if note == "" {
 			note = fmt.Sprintf("v%d %d/%d %.4f vs %.4f serving=%v", d.Report.Version, d.Report.Queries, d.Report.Valid, d.Report.NDCG, d.Report.Keyword, d.Report.Serving)
+			if d.Report.Challenging {
+				note += " challenging"
+			}
+		}
+		if st := d.Report.Settled; st != nil {
+			note += fmt.Sprintf(" | online v%d vs v%d (ESCI %.4f vs %.4f), %d interleaved today: %d/%d/%d → %s", st.Version, st.Against, d.Challenger, d.Previous,
+				d.Interleaved, st.Tally.Wins, st.Tally.Losses, st.Tally.Ties, st.Verdict)
 		}
 		fmt.Fprintf(&sb, "  %3d %8d %6d %5d %5d | %.4f  %.4f     %s  %.4f  %.4f | %s\n",
 			d.Day, d.Sessions, d.Clicks, d.Carts, d.Purchases, d.Keyword, d.Boost, tr, d.Served, d.Guarded, note)
@@ -515,7 +566,20 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	lc := cfg.Learner
 	lc.Popularity = popFn
 	if cfg.Position == positionCorrected || cfg.Position == positionOracle {
-		lc.PositionWeight = weight // the live click model's weight (the server leaves it unset: decision 0069)
+		lc.PositionWeight = weight // the live click model's weight (internal/wire: decision 0073)
+	}
+	// the simulated clock: versions are stamped with it, and a challenge
+	// counts the answers shown from its version's stamp on
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	simNow := t0
+	lc.Now = func() time.Time { return simNow }
+	if cfg.Interleave > 0 {
+		// the online check reads the impression log (written at the end of
+		// each day, before the learner runs), as internal/wire sets it
+		lc.Online = &OnlineCheck{Tally: func(ctx context.Context, duel string, since time.Time) (Tally, error) {
+			t, err := imp.Duel(ctx, duel, since)
+			return Tally{Wins: t.Wins, Losses: t.Losses, Ties: t.Ties}, err
+		}}
 	}
 	l := New(ix, st, lc, nil)
 
@@ -530,11 +594,11 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	cm := clickModel{eta: cfg.Eta, seed: cfg.Seed}
-	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	var out []dayResult
 	var tot dayResult
 	for day := 1; day <= cfg.Days; day++ {
 		var evs []events.Event
+		interleaved := 0
 		for s := 0; s < cfg.Sessions; s++ {
 			if s%50 == 0 {
 				pop.rebuild()
@@ -558,7 +622,29 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 					ranked[i] = lead[j]
 				}
 			}
-			m.Shown(impressions.Impression{RequestID: rid, Time: at, Surface: "search", UserID: user, SessionID: sess, Query: q.Text, Items: ranked, Explored: explored}, "")
+			// an answer not explored may be interleaved with the challenger,
+			// as api.searchHandlers.runReq does (experiments.search_interleave_share)
+			var duel string
+			var teams []uint8
+			if ch := l.Challenger(); ch != nil && !explored && impressions.Interleaves(rid, cfg.Interleave) {
+				req := serveRequest(ix, clicks, q.Text)
+				req.Ranker = ch.Ranker
+				res, err := ix.Search(ctx, req)
+				if err != nil {
+					return nil, err
+				}
+				theirs := make([]string, len(res.Items))
+				for i, h := range res.Items {
+					theirs[i] = h.ID
+				}
+				if !slices.Equal(ranked, theirs) { // the same list says nothing of either
+					ranked, teams = experiment.TeamDraft(ranked, theirs, len(ranked), rid)
+					duel = ch.Duel
+					interleaved++
+				}
+			}
+			m.Shown(impressions.Impression{RequestID: rid, Time: at, Surface: "search", UserID: user, SessionID: sess, Query: q.Text, Items: ranked, Explored: explored,
+				Experiment: duel, Teams: teams}, "")
 			// every action carries the answer's request id and the item's
 			// 1-based position, as the storefront sends them
 			pos := func(id string) int { return slices.Index(ranked, id) + 1 }
@@ -594,7 +680,8 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 		pop.rebuild()
 		d := tot
 		d.Day = day
-		d.Trained, d.Previous = -1, -1
+		d.Trained, d.Previous, d.Challenger, d.Interleaved = -1, -1, -1, interleaved
+		simNow = t0.Add(time.Duration(day) * 24 * time.Hour)
 		// the manager's hourly fit, over every answer logged so far
 		if err := stopLog(); err != nil {
 			return nil, err
@@ -608,6 +695,11 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 		}
 		if v := l.ServingVersion(); v > 0 {
 			if d.Previous, err = evalVersion(ctx, ix, st, v, test); err != nil {
+				return nil, err
+			}
+		}
+		if ch := l.Challenger(); ch != nil {
+			if d.Challenger, err = evalVersion(ctx, ix, st, ch.Version, test); err != nil {
 				return nil, err
 			}
 		}
@@ -647,6 +739,9 @@ func simulate(ctx context.Context, tb testing.TB, ix *search.Index, ds *searchev
 			}
 		}
 		out = append(out, d)
+		if os.Getenv("AISLE_CLICKSIM_PROGRESS") != "" { // each day as it ends (long runs)
+			fmt.Printf("seed %d %s", cfg.Seed, formatDays([]dayResult{d}))
+		}
 		if cfg.Inspect != nil {
 			cfg.Inspect(day, ix, clicks, test)
 		}

@@ -2,16 +2,20 @@
 // what they did after searching (clicks, carts, purchases in the same
 // session) into graded judgments, trains a learning-to-rank model on them
 // (package search/ltr), checks it against keyword ranking and the serving
-// version on held-out queries, stores every version next to the
+// version on held-out queries (or, with Config.Online, on live searches
+// interleaved with it), stores every version next to the
 // recommendation models, and makes the search index use the serving one.
 //
 // With Config.PositionWeight, an action that carries the position of the
 // item in the answer it came from weighs the inverse of that position's
 // examination: shoppers click the top results more whatever their
 // relevance, so plain counts teach the serving version's order back and
-// make the promotion check favour it. The server leaves it unset until
-// the examination of search positions is estimated well enough (decision
-// 0069).
+// make the promotion check favour it. Reweighting does not fix the check
+// on held-out judgments, which hold only what the serving version showed:
+// with Config.Online a new version challenges the serving one on live
+// searches instead, interleaved (online.go). The server sets both when
+// the examination of search positions comes from shuffled answers
+// (decisions 0069, 0070, 0073).
 //
 // Features never see their own labels: judgments come from the newer half
 // of the search log and click-through and popularity features from the
@@ -117,6 +121,28 @@ type Config struct {
 	// serving version placed an item. Nil: plain counts. It is asked at
 	// every training, so a refitted examination applies to the whole log.
 	PositionWeight func(position int) float64
+	// Online, when set, is the online promotion check (online.go): a new
+	// version that ranks the held-out queries better than keyword ranking
+	// while another serves does not replace it on those judgments; it
+	// challenges it on live traffic, interleaved, until the check decides.
+	// Nil: the offline check decides (beat keyword ranking, lose at most
+	// Tolerance to the serving version), as before.
+	Online *OnlineCheck
+	// Now is the clock versions are stamped with (default time.Now); a
+	// challenge counts the answers shown from its version's stamp on.
+	Now func() time.Time
+}
+
+// OnlineCheck configures the online promotion check.
+type OnlineCheck struct {
+	// Tally counts the interleaved answers of the challenge duel (DuelName)
+	// shown since since: experiment.Manager.Duel.
+	Tally func(ctx context.Context, duel string, since time.Time) (Tally, error)
+	// Alpha is the error the sequential sign test allows (default 0.05).
+	Alpha float64
+	// MaxDecided is how many decided answers a challenge gets before the
+	// sign of wins − losses decides it (SequentialSignTest; default 200).
+	MaxDecided int
 }
 
 func (c *Config) defaults() {
@@ -144,6 +170,19 @@ func (c *Config) defaults() {
 	if c.PopularityWeight == nil {
 		c.PopularityWeight = pipeline.DefaultPreprocess().EventWeight
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if o := c.Online; o != nil {
+		oc := *o
+		if !(oc.Alpha > 0 && oc.Alpha < 1) {
+			oc.Alpha = 0.05
+		}
+		if oc.MaxDecided <= 0 {
+			oc.MaxDecided = DefaultMaxDecided
+		}
+		c.Online = &oc
+	}
 }
 
 // Learner trains, stores and serves the search ranker. Its methods are
@@ -156,7 +195,28 @@ type Learner struct {
 	mu  sync.Mutex
 	// serving is the version the index ranks with, 0 when none.
 	serving atomic.Int64
+	// challenger is the version on trial by interleaving, nil when none
+	// (Config.Online).
+	challenger atomic.Pointer[Challenger]
 }
+
+// Challenger is a version on trial against the serving one: a share of
+// first search pages interleaves the two (api), and the online check
+// decides from the answers' clicks (Config.Online).
+type Challenger struct {
+	// Version is the challenger's, Against the serving version's.
+	Version, Against int
+	// Duel names the challenge: the interleaved answers' impressions carry
+	// it as their experiment (DuelName).
+	Duel string
+	// Since is when the challenge began (the version's creation).
+	Since time.Time
+	// Ranker ranks as the challenger does (search.Request.Ranker).
+	Ranker search.Ranker
+}
+
+// Challenger returns the version on trial, nil when none.
+func (l *Learner) Challenger() *Challenger { return l.challenger.Load() }
 
 // New returns a learner for ix over st.
 // SetExcludeEvent sets Config.ExcludeEvent (call before training starts).
@@ -192,10 +252,58 @@ func (l *Learner) Load(ctx context.Context) error {
 				return err
 			}
 			l.log.Info("search ranker serving", "model", l.cfg.Name, "version", metas[i].Version)
-			return nil
+			return l.loadChallenger(ctx, metas, metas[i].Version)
 		}
 	}
 	return nil
+}
+
+// challengesKey is the metric a challenger's stored metadata names the
+// serving version it challenges by: a restart resumes the challenge (its
+// answers and clicks are in the impression log).
+const challengesKey = "challenges version"
+
+// loadChallenger resumes the challenge of the newest candidate stored to
+// challenge the serving version (Config.Online), if any.
+func (l *Learner) loadChallenger(ctx context.Context, metas []store.ModelMeta, serving int) error {
+	l.challenger.Store(nil)
+	if l.cfg.Online == nil {
+		return nil
+	}
+	for i := len(metas) - 1; i >= 0; i-- {
+		mm := metas[i]
+		if mm.Version <= serving {
+			break
+		}
+		if mm.Status != store.StatusCandidate || mm.Metrics[challengesKey] != float64(serving) {
+			continue
+		}
+		m, err := l.readModel(ctx, mm)
+		if err != nil { // the serving version serves; the challenge ends
+			l.log.Warn("the search ranker's challenger cannot load; its challenge is dropped", "version", mm.Version, "error", err)
+			return l.reject(ctx, mm.Version, "cannot load: "+err.Error())
+		}
+		l.challenger.Store(&Challenger{Version: mm.Version, Against: serving, Duel: DuelName(l.cfg.Name, mm.Version), Since: mm.CreatedAt, Ranker: clickScoped{m}})
+		l.log.Info("search ranker challenge resumed", "model", l.cfg.Name, "version", mm.Version, "serving", serving)
+		return nil
+	}
+	return nil
+}
+
+func (l *Learner) readModel(ctx context.Context, meta store.ModelMeta) (*ltr.Model, error) {
+	var m *ltr.Model
+	err := l.st.ReadModel(ctx, meta.Name, meta.Version, func(_ store.ModelMeta, r io.Reader) error {
+		var err error
+		m, err = ltr.Load(r)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load %s@%d: %w", meta.Name, meta.Version, err)
+	}
+	if err := m.Check(search.FeatureNames()); err != nil {
+		return nil, fmt.Errorf("%s@%d: %w", meta.Name, meta.Version, err)
+	}
+	return m, nil
 }
 
 func (l *Learner) activate(ctx context.Context, meta store.ModelMeta) error {
@@ -227,6 +335,7 @@ func (l *Learner) Rollback(ctx context.Context) (store.ModelMeta, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.challenger.Store(nil) // a challenge of the version rolled back ends (Train marks it)
 	return store.RollbackVersion(ctx, l.st, l.cfg.Name, func(m store.ModelMeta) error { return l.activate(ctx, m) })
 }
 
@@ -251,6 +360,10 @@ func (l *Learner) RunOnce(ctx context.Context) (pipeline.Result, error) {
 		res.Error = err.Error()
 		return res, err
 	}
+	if rep.Version == 0 { // a challenge still undecided: nothing trained
+		res.Reason = rep.Note
+		return res, nil
+	}
 	res.Trained, res.Version = true, rep.Version
 	res.Metrics = map[string]float64{"NDCG@10": rep.NDCG, "keyword NDCG@10": rep.Keyword}
 	res.Reason = fmt.Sprintf("validation nDCG@10 %.4f vs keyword ranking %.4f on %d held-out queries", rep.NDCG, rep.Keyword, rep.Valid)
@@ -270,6 +383,19 @@ type Report struct {
 	// model, of keyword ranking and of the serving version (-1: none).
 	NDCG, Keyword, Previous float64
 	Note                    string
+	// Settled is the challenge the online check looked at before this
+	// training (nil: none); Challenging is true when the new version
+	// now challenges the serving one (Config.Online).
+	Settled     *Settled
+	Challenging bool
+}
+
+// Settled is what the online check said of a challenge.
+type Settled struct {
+	Version, Against int
+	Tally            Tally
+	Verdict          Verdict
+	LogLR            float64 // log Λ of SequentialSignTest
 }
 
 // Train runs one training and promotion; see RunOnce.
@@ -278,6 +404,12 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	defer l.mu.Unlock()
 	start := time.Now()
 	rep := Report{Previous: -1}
+	if ch := l.challenger.Load(); ch != nil {
+		done, err := l.settle(ctx, ch, &rep)
+		if err != nil || !done {
+			return rep, err // still interleaving: no new version meanwhile
+		}
+	}
 	if vs := l.ix.VectorStats(); (vs.Pending+vs.Retrying)*100 > max(1, vs.WithVector+vs.Pending+vs.Retrying) {
 		// semantic features would be 0 for the items still waiting, and the
 		// model would learn that from them; a straggler or two (under 1 %)
@@ -309,6 +441,11 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	if cur := l.ix.Ranker(); cur != nil {
 		rep.Previous = ltr.MeanNDCG(cur.Score, valid, 10)
 	}
+	// with the online check, a version that beats keyword ranking while
+	// another serves challenges it on live traffic rather than on the
+	// held-out judgments, which favour the version that collected them
+	against := l.ServingVersion()
+	challenge := l.cfg.Online != nil && rep.Previous >= 0 && against > 0 && rep.NDCG > rep.Keyword
 	var blob bytes.Buffer
 	if err := m.Save(&blob); err != nil {
 		return rep, fmt.Errorf("encode the search ranker: %w", err)
@@ -319,7 +456,7 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 		Metrics:   map[string]float64{"NDCG@10": rep.NDCG, "keyword NDCG@10": rep.Keyword, "train queries": float64(len(train)), "validation queries": float64(len(valid))},
 		Items:     l.ix.Len(),
 		Events:    actions,
-		CreatedAt: time.Now().UTC(),
+		CreatedAt: l.cfg.Now().UTC(),
 		TrainSecs: time.Since(start).Seconds(),
 		Status:    store.StatusCandidate,
 		Size:      int64(blob.Len()),
@@ -327,8 +464,19 @@ func (l *Learner) Train(ctx context.Context) (Report, error) {
 	if rep.Previous >= 0 {
 		meta.Metrics["serving NDCG@10"] = rep.Previous
 	}
+	if challenge {
+		meta.Metrics[challengesKey] = float64(against)
+	}
 	if rep.Version, err = l.st.SaveModel(ctx, meta, blob.Bytes()); err != nil {
 		return rep, fmt.Errorf("store the search ranker: %w", err)
+	}
+	if challenge {
+		l.challenger.Store(&Challenger{Version: rep.Version, Against: against, Duel: DuelName(l.cfg.Name, rep.Version), Since: meta.CreatedAt, Ranker: clickScoped{m}})
+		rep.Challenging = true
+		rep.Note = fmt.Sprintf("challenges version %d by interleaving (validation nDCG@10 %.4f vs the serving version's %.4f on judgments it collected)", against, rep.NDCG, rep.Previous)
+		l.log.Info("search ranker trained; challenges the serving version", "version", rep.Version, "serving", against, "ndcg", rep.NDCG,
+			"keyword_ndcg", rep.Keyword, "serving_ndcg", rep.Previous, "queries", rep.Queries, "validation", rep.Valid)
+		return rep, nil
 	}
 	rep.Serving, err = store.PromoteVersion(ctx, l.st, l.cfg.Name, rep.Version,
 		func(store.ModelMeta, *store.ModelMeta) (bool, string) {
@@ -543,3 +691,65 @@ func keywordScore() func([]float32) float64 {
 type clickScoped struct{ *ltr.Model }
 
 func (clickScoped) ClickScoped() bool { return true }
+
+// settle asks the online check about challenge ch and acts on its verdict:
+// promote the challenger, reject it, or (false) keep interleaving. A
+// challenge whose serving version no longer serves (rolled back, or
+// another promoted on another path) is rejected unasked.
+func (l *Learner) settle(ctx context.Context, ch *Challenger, rep *Report) (bool, error) {
+	o := l.cfg.Online
+	if o == nil || l.ServingVersion() != ch.Against {
+		l.challenger.Store(nil)
+		return true, l.reject(ctx, ch.Version, fmt.Sprintf("version %d it challenged no longer serves", ch.Against))
+	}
+	t, err := o.Tally(ctx, ch.Duel, ch.Since)
+	if err != nil {
+		return false, fmt.Errorf("count the interleaved answers of %s: %w", ch.Duel, err)
+	}
+	v, llr := SequentialSignTest(t, o.Alpha, o.MaxDecided)
+	rep.Settled = &Settled{Version: ch.Version, Against: ch.Against, Tally: t, Verdict: v, LogLR: llr}
+	desc := fmt.Sprintf("interleaved with version %d: %d answers favour it, %d the serving version, %d tie (log Λ %.2f, decides at %.2f)",
+		ch.Against, t.Wins, t.Losses, t.Ties, llr, math.Log(1/o.Alpha))
+	switch v {
+	case Undecided:
+		rep.Note = fmt.Sprintf("version %d still %s", ch.Version, desc)
+		return false, nil
+	case Reject:
+		l.challenger.Store(nil)
+		l.log.Info("search ranker challenge rejected", "version", ch.Version, "serving", ch.Against, "wins", t.Wins, "losses", t.Losses, "ties", t.Ties)
+		return true, l.reject(ctx, ch.Version, "not preferred: "+desc)
+	}
+	_, err = store.PromoteVersion(ctx, l.st, l.cfg.Name, ch.Version,
+		func(store.ModelMeta, *store.ModelMeta) (bool, string) { return true, "" },
+		func(meta store.ModelMeta) error {
+			if meta.Version != ch.Version { // the previous version, back after a failed status write
+				return l.activate(ctx, meta)
+			}
+			if err := l.ix.SetRanker(ch.Ranker); err != nil {
+				return err
+			}
+			l.serving.Store(int64(meta.Version))
+			return nil
+		})
+	l.challenger.Store(nil)
+	if err != nil {
+		return true, fmt.Errorf("promote %s@%d after its challenge: %w", l.cfg.Name, ch.Version, err)
+	}
+	l.log.Info("search ranker challenge won: promoted", "version", ch.Version, "serving", ch.Against, "wins", t.Wins, "losses", t.Losses, "ties", t.Ties)
+	return true, nil
+}
+
+// reject marks a stored version rejected with note.
+func (l *Learner) reject(ctx context.Context, version int, note string) error {
+	metas, err := l.st.ListModels(ctx, l.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("list %s versions: %w", l.cfg.Name, err)
+	}
+	for _, mm := range metas {
+		if mm.Version == version && mm.Status == store.StatusCandidate {
+			mm.Status, mm.Note = store.StatusRejected, note
+			return l.st.UpdateModelMeta(ctx, mm)
+		}
+	}
+	return nil
+}
