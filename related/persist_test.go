@@ -60,6 +60,27 @@ func TestRestoreAnswersAsTheIndex(t *testing.T) {
 		if len(ix.beh.headRep) == 0 || !reflect.DeepEqual(back.beh.headRep, ix.beh.headRep) {
 			t.Fatalf("%s: restored head repeat rates %v, built %v", name, back.beh.headRep, ix.beh.headRep)
 		}
+		// version 1 (before session 10: no head repeat rates after the
+		// complement model) is still read, and answers as the index
+		// without them until the next build; an unknown version is not
+		v1ix, v1beh := *ix, *ix.beh
+		v1beh.headRep = nil
+		v1ix.beh = &v1beh
+		p2 := v1ix.AppendBinary(nil)
+		if p2[0] != persistVersion || p2[len(p2)-1] != 0 {
+			t.Fatalf("%s: version %d payload ending in %d, want version %d ending in no head rates", name, p2[0], p2[len(p2)-1], persistVersion)
+		}
+		v1 := append([]byte{1}, p2[1:len(p2)-1]...)
+		back, err = Restore(items, v1, factor, nil, Config{})
+		if err != nil {
+			t.Fatalf("%s: version 1: %v", name, err)
+		}
+		if len(back.beh.headRep) != 0 || answersOf(back, ids) != answersOf(&v1ix, ids) {
+			t.Fatalf("%s: restored from version 1, answers differ from the index without head rates (%d head rates)", name, len(back.beh.headRep))
+		}
+		if _, err := Restore(items, append([]byte{persistVersion + 1}, p[1:]...), factor, nil, Config{}); err == nil {
+			t.Fatalf("%s: a payload of version %d was restored", name, persistVersion+1)
+		}
 		// a catalogue that lost items and gained one
 		changed := append(items[10:len(items):len(items)], items[0])
 		changed[len(changed)-1].ID = "new"

@@ -375,38 +375,9 @@ func (s *Sim) adsDay(ctx context.Context, d int, ac AdsConfig, st *adsState, day
 		users[i] = s.w.Users[rng.IntN(len(s.w.Users))]
 	}
 	var mu sync.Mutex // guards day
-	jobs := make(chan int)
-	errc := make(chan error, s.cfg.Workers)
-	var wg sync.WaitGroup
-	for range s.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				if err := s.adsVisit(ctx, users[i], seeded(s.cfg.Seed, "ads", d, i), ac, st, day, &mu); err != nil {
-					errc <- err
-					return
-				}
-			}
-		}()
-	}
-	var err error
-feed:
-	for i := range users {
-		select {
-		case jobs <- i:
-		case err = <-errc:
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err == nil {
-		select {
-		case err = <-errc:
-		default:
-		}
-	}
+	err := s.eachVisit(len(users), func(i int) error {
+		return s.adsVisit(ctx, users[i], seeded(s.cfg.Seed, "ads", d, i), ac, st, day, &mu)
+	})
 	if err != nil {
 		return err
 	}

@@ -384,32 +384,44 @@ func (s *Sim) day(ctx context.Context, phase string, day int, vm visitMode, afte
 	for i := range users {
 		users[i] = s.w.Users[rng.IntN(len(s.w.Users))]
 	}
+	var mu sync.Mutex
+	done := 0
+	return s.eachVisit(len(users), func(i int) error {
+		if _, _, _, err := s.visit(ctx, day, users[i], seeded(s.cfg.Seed, phase, day, i), vm); err != nil {
+			return err
+		}
+		if after != nil {
+			mu.Lock()
+			done++
+			after(done)
+			mu.Unlock()
+		}
+		return nil
+	})
+}
+
+// eachVisit runs visit(i) for every i in [0, n) on the configured
+// workers; the first error stops handing out visits and is returned once
+// the running ones have ended.
+func (s *Sim) eachVisit(n int, visit func(i int) error) error {
 	jobs := make(chan int)
 	errc := make(chan error, s.cfg.Workers)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
 	for range s.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if _, _, _, err := s.visit(ctx, day, users[i], seeded(s.cfg.Seed, phase, day, i), vm); err != nil {
+				if err := visit(i); err != nil {
 					errc <- err
 					return
-				}
-				if after != nil {
-					mu.Lock()
-					done++
-					after(done)
-					mu.Unlock()
 				}
 			}
 		}()
 	}
 	var err error
 feed:
-	for i := range users {
+	for i := range n {
 		select {
 		case jobs <- i:
 		case err = <-errc:

@@ -60,6 +60,9 @@ and organic nDCG with ads against without. See docs/merchandising.md.`,
 				base = url
 			}
 			if withAds {
+				if ac.BotVisits == 0 { // --ads-bots 0: none (AdsConfig's zero is its default)
+					ac.BotVisits = -1
+				}
 				rep, err := shopsim.New(base, w, cfg).RunAds(ctx, ac)
 				if err != nil {
 					return err
@@ -92,7 +95,7 @@ and organic nDCG with ads against without. See docs/merchandising.md.`,
 	f.IntVar(&ac.Campaigns, "ads-campaigns", 20, "with --ads: advertisers (the brands with the most items)")
 	f.Float64Var(&ac.Budget, "ads-budget", 40, "with --ads: each campaign's total budget")
 	f.Float64Var(&ac.Share, "ads-share", 0.5, "with --ads: share of shoppers served with ads")
-	f.IntVar(&ac.BotVisits, "ads-bots", 2, "with --ads: bot visits a day (clicking every ad)")
+	f.IntVar(&ac.BotVisits, "ads-bots", 2, "with --ads: bot visits a day (clicking every ad; 0 for none)")
 	f.Float64Var(&cfg.ExploreShare, "explore", 0, "experiments.explore_share of the server (a --url server must be started with the same): share of answers shuffled, from which θ is also estimated")
 	return cmd
 }

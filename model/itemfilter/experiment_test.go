@@ -468,18 +468,7 @@ func BenchmarkAdjust(b *testing.B) {
 		b.Skip("experiment harness: set AISLE_EXP, AISLE_VALID_FORMAT and AISLE_VALID_PATH")
 	}
 	_, sp := envSplit(b, "set AISLE_VALID_FORMAT and AISLE_VALID_PATH")
-	fitP := model.Params{}
-	for _, kv := range strings.Split(os.Getenv("AISLE_EXP_FIT"), ",") {
-		if kv == "" {
-			continue
-		}
-		a, v, _ := strings.Cut(kv, "=")
-		x, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			b.Fatalf("AISLE_EXP_FIT %q: %v", kv, err)
-		}
-		fitP[a] = x
-	}
+	fitP := envParams(b, "AISLE_EXP_FIT")
 	var names []string
 	var vals [][]float64
 	for _, part := range strings.Split(os.Getenv("AISLE_EXP_ADJ"), ";") {
@@ -536,4 +525,23 @@ func BenchmarkAdjust(b *testing.B) {
 		}
 		b.Logf("%v:%s", p, line)
 	}
+}
+
+// envParams reads model parameters "name=v,…" from the environment
+// variable env (none when it is unset).
+func envParams(tb testing.TB, env string) model.Params {
+	tb.Helper()
+	p := model.Params{}
+	for _, kv := range strings.Split(os.Getenv(env), ",") {
+		if kv == "" {
+			continue
+		}
+		a, v, _ := strings.Cut(kv, "=")
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			tb.Fatalf("%s %q: %v", env, kv, err)
+		}
+		p[a] = x
+	}
+	return p
 }

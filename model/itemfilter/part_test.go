@@ -45,30 +45,7 @@ func BenchmarkPart(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("AISLE_VALID_KS")); err == nil && v > 0 {
 		k = v
 	}
-	base := model.Params{}
-	for _, kv := range strings.Split(os.Getenv("AISLE_EXP_BASE"), ",") {
-		if kv == "" {
-			continue
-		}
-		a, v, _ := strings.Cut(kv, "=")
-		x, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		base[a] = x
-	}
-	fit := model.Params{}
-	for _, kv := range strings.Split(os.Getenv("AISLE_EXP_FIT"), ",") {
-		if kv == "" {
-			continue
-		}
-		a, v, _ := strings.Cut(kv, "=")
-		x, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		fit[a] = x
-	}
+	base, fit := envParams(b, "AISLE_EXP_BASE"), envParams(b, "AISLE_EXP_FIT")
 	st := time.Now()
 	m, err := itemfilter.New(fit)
 	if err != nil {
