@@ -55,9 +55,13 @@ type relPending struct {
 // removal came after their log was read.
 func (s *Service) saveRelated(st *relatedState) {
 	if s.cfg.SnapshotDir == "" || st == nil || st.cov == nil {
+		if st != nil {
+			st.ix.DropTexts()
+		}
 		return
 	}
 	s.relSnap.wg.Go(func() {
+		defer st.ix.DropTexts() // kept for this write only
 		if err := s.writeRelated(st); err != nil {
 			s.log.Error("writing the item relations' snapshot failed; a restart rebuilds them from the log", "error", err)
 		}

@@ -13,7 +13,9 @@ import (
 )
 
 // persistVersion is the version of AppendBinary's encoding.
-const persistVersion = 1
+// Version 2 added the analysed texts (decision 0075); version 1 is read
+// (its items are analysed).
+const persistVersion = 2
 
 // AppendBinary appends what the index learnt from events — the behaviour
 // (neighbours, baskets, counts, leaf tables), the blend weights and the
@@ -73,15 +75,20 @@ func (ix *Index) AppendBinary(b []byte) []byte {
 		}
 	}
 	if ix.compModel == nil {
-		return append(b, 0)
-	}
-	b = append(b, 1)
-	for _, v := range []pairVec{ix.compModel.mean, ix.compModel.scale, ix.compModel.w} {
-		for _, x := range v {
-			f64(x)
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		for _, v := range []pairVec{ix.compModel.mean, ix.compModel.scale, ix.compModel.w} {
+			for _, x := range v {
+				f64(x)
+			}
 		}
 	}
-	return b
+	var t *textTable
+	if ix.texts != nil {
+		t = ix.texts.p.Load()
+	}
+	return appendTexts(b, t)
 }
 
 type persistDec struct{ varint.Reader }
@@ -118,8 +125,9 @@ func (d *persistDec) f32() float32 {
 // damaged payload is an error.
 func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Config) (*Index, error) {
 	d := &persistDec{varint.NewReader(p)}
-	if v := d.Uvarint(); v != persistVersion {
-		return nil, fmt.Errorf("related: persisted version %d, this server reads %d", v, persistVersion)
+	v := d.Uvarint()
+	if v != persistVersion && v != 1 {
+		return nil, fmt.Errorf("related: persisted version %d, this server reads 1 to %d", v, persistVersion)
 	}
 	from := &content{}
 	for range d.Count() {
@@ -179,11 +187,19 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 	default:
 		d.Fail()
 	}
+	var texts *textTable
+	if v >= 2 {
+		texts = readTexts(d, n)
+	}
 	if !d.OK() || d.Len() != 0 {
 		return nil, errors.New("related: persisted index damaged")
 	}
 	cfg.defaults()
-	c := buildContent(items, cfg.Analyzer)
+	var saved *savedTexts
+	if texts != nil && texts.tag == textTag(cfg.Analyzer) {
+		saved = &savedTexts{t: texts, ids: from.ids}
+	}
+	c := buildContent(items, cfg.Analyzer, saved, false)
 	return &Index{cfg: cfg, content: c, beh: b.remap(from, c), factor: newVecTable(c, factor), embed: newVecTable(c, embedded),
-		simW: ws[0], compW: ws[1], compModel: pm}, nil
+		simW: ws[0], compW: ws[1], compModel: pm, texts: &textHold{}}, nil
 }

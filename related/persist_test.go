@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/aisle-dev/aisle/catalog"
 )
 
 // answersOf is every similar-items and complements answer of ix for the
@@ -87,4 +90,89 @@ func FuzzRestore(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		Restore(items[:20], p, nil, nil, Config{})
 	})
+}
+
+// A restore takes the terms of unchanged items from the snapshot's texts
+// (decision 0075) and builds the content a build makes; items whose texts
+// changed are analysed, and a snapshot without texts (dropped, or
+// written by version 1) restores as before.
+func TestRestoreTakesTextsFromTheSnapshot(t *testing.T) {
+	ctx := context.Background()
+	items, evs := genShop(5, 5_000, 0.5)
+	items[7].Description = "A heavy stapler, stapler of steel; staples 40 sheets"
+	items[8].Description = "Paper paper paper"
+	ix, err := Build(ctx, items, evs, nil, nil, Config{KeepTexts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	cfg := Config{}
+	cfg.defaults()
+	fresh := buildContent(items, cfg.Analyzer, nil, false)
+	p := ix.AppendBinary(nil)
+	back, err := Restore(items, p, nil, nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.content, fresh) {
+		t.Fatal("content restored from the snapshot's texts differs from the analysed one")
+	}
+	if got, want := answersOf(back, ids), answersOf(ix, ids); got != want {
+		t.Fatal("restored answers differ")
+	}
+
+	// the table is what the restore reads: an item whose saved terms are
+	// altered (its texts unchanged) gets the altered terms
+	tt := ix.texts.p.Load()
+	alt := *tt
+	alt.terms = slices.Clone(tt.terms)
+	k := slices.Index(ids, "i7")
+	alt.terms[alt.off[k]] = tt.terms[alt.off[k+1]-1]
+	ix.texts.p.Store(&alt)
+	if back, err := Restore(items, ix.AppendBinary(nil), nil, nil, Config{}); err != nil || reflect.DeepEqual(back.content.vec[k], fresh.vec[k]) {
+		t.Fatalf("altered saved terms were not used (err %v)", err)
+	}
+	ix.texts.p.Store(tt)
+
+	// changed texts, a new item, a lost one and another order: as WithItems
+	changed := slices.Clone(items[5:])
+	changed[0].Title = "a retitled product of kind 3"
+	changed[1].Brand = "another brand"
+	changed[2].Description = "now with a description"
+	changed = append(changed, catalog.Item{ID: "new", Title: "item 3 kind 3", Categories: []string{"Shop/C1/L1"}})
+	slices.Reverse(changed)
+	back, err = Restore(changed, p, nil, nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := buildContent(changed, cfg.Analyzer, nil, false)
+	for a := range changed {
+		for j := range changed {
+			if x, y := back.content.textCos(int32(a), int32(j)), an.textCos(int32(a), int32(j)); x != y {
+				t.Fatalf("restored over a changed catalogue: text cosine of %s and %s %v, analysed %v", changed[a].ID, changed[j].ID, x, y)
+			}
+		}
+	}
+	if got, want := answersOf(back, ids), answersOf(ix.WithItems(changed), ids); got != want {
+		t.Fatal("restored over a changed catalogue differs from WithItems")
+	}
+
+	// without the texts: analysed, the same answers, a smaller payload
+	ix.DropTexts()
+	q := ix.AppendBinary(nil)
+	if len(q) >= len(p) {
+		t.Fatalf("a payload without texts is %d bytes, with %d", len(q), len(p))
+	}
+	back, err = Restore(items, q, nil, nil, Config{})
+	if err != nil || !reflect.DeepEqual(back.content, fresh) {
+		t.Fatalf("restore without texts: %v", err)
+	}
+	// version 1: the same payload without the texts section
+	v1 := append([]byte{1}, q[1:len(q)-3]...)
+	if _, err := Restore(items, v1, nil, nil, Config{}); err != nil {
+		t.Fatalf("a version 1 payload: %v", err)
+	}
 }
