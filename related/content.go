@@ -30,6 +30,9 @@ type content struct {
 	// texts is the analysed texts recorded for the snapshot (nil unless
 	// the build was asked to keep them); the Index takes it over
 	texts *textTable
+	// analysed is the number of items whose texts the build analysed
+	// (the others' terms came from a snapshot)
+	analysed int
 }
 
 // termWeight is one term of an item's TF-IDF vector: the term by its
@@ -128,6 +131,7 @@ func buildContent(items []catalog.Item, an *analysis.Analyzer, saved *savedTexts
 				cnt[tn.saved(t.terms[j], t.names)] = uint64(t.counts[j]>>16)<<32 | uint64(t.counts[j]&0xffff)
 			}
 		} else {
+			c.analysed++
 			addTerms(it.Title+" "+it.Brand, 1<<32)
 			if it.Description != "" {
 				addTerms(it.Description, 1)
@@ -260,19 +264,14 @@ func (tn *termNumbers) saved(st int32, names []string) int32 {
 	return id
 }
 
-// sortTerms sorts an item's recorded terms by number, counts alongside.
+// sortTerms sorts an item's recorded terms by number, counts alongside
+// (in place: an item has a few terms).
 func sortTerms(terms []int32, counts []uint32) {
-	type tc struct {
-		t int32
-		c uint32
-	}
-	v := make([]tc, len(terms))
-	for k := range terms {
-		v[k] = tc{terms[k], counts[k]}
-	}
-	slices.SortFunc(v, func(a, b tc) int { return cmp.Compare(a.t, b.t) })
-	for k := range v {
-		terms[k], counts[k] = v[k].t, v[k].c
+	for k := 1; k < len(terms); k++ {
+		for j := k; j > 0 && terms[j] < terms[j-1]; j-- {
+			terms[j], terms[j-1] = terms[j-1], terms[j]
+			counts[j], counts[j-1] = counts[j-1], counts[j]
+		}
 	}
 }
 

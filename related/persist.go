@@ -122,7 +122,11 @@ func (d *persistDec) f32() float32 {
 // WithItems carries an index over to a changed catalogue: items the
 // catalogue no longer has are dropped, new ones are answered through
 // content; factor and embedded are the item vectors, as for Build. A
-// damaged payload is an error.
+// damaged payload is an error. An unchanged item takes its terms from the
+// payload's analysed texts (decision 0075); with Config.KeepTexts, an index
+// that had to analyse any item keeps the texts for the next AppendBinary
+// (HasTexts), so a snapshot written before the texts were kept, or over a
+// catalogue changed since, is analysed once.
 func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Config) (*Index, error) {
 	d := &persistDec{varint.NewReader(p)}
 	v := d.Uvarint()
@@ -199,7 +203,10 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 	if texts != nil && texts.tag == textTag(cfg.Analyzer) {
 		saved = &savedTexts{t: texts, ids: from.ids}
 	}
-	c := buildContent(items, cfg.Analyzer, saved, false)
+	c := buildContent(items, cfg.Analyzer, saved, cfg.KeepTexts)
+	if saved != nil && c.analysed == 0 {
+		c.texts = nil // the snapshot already holds every item's texts
+	}
 	return &Index{cfg: cfg, content: c, beh: b.remap(from, c), factor: newVecTable(c, factor), embed: newVecTable(c, embedded),
-		simW: ws[0], compW: ws[1], compModel: pm, texts: &textHold{}}, nil
+		simW: ws[0], compW: ws[1], compModel: pm, texts: holdTexts(c)}, nil
 }

@@ -117,7 +117,12 @@ func TestRestoreTakesTextsFromTheSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(back.content, fresh) {
+	if back.Analysed() != 0 {
+		t.Fatalf("%d items analysed, none changed", back.Analysed())
+	}
+	want := *fresh
+	want.analysed = 0
+	if !reflect.DeepEqual(back.content, &want) {
 		t.Fatal("content restored from the snapshot's texts differs from the analysed one")
 	}
 	if got, want := answersOf(back, ids), answersOf(ix, ids); got != want {
@@ -169,6 +174,24 @@ func TestRestoreTakesTextsFromTheSnapshot(t *testing.T) {
 	back, err = Restore(items, q, nil, nil, Config{})
 	if err != nil || !reflect.DeepEqual(back.content, fresh) {
 		t.Fatalf("restore without texts: %v", err)
+	}
+	// kept for the next snapshot only when something was analysed
+	for _, c := range []struct {
+		name  string
+		items []catalog.Item
+		p     []byte
+		want  bool
+	}{{"all from the snapshot", items, p, false}, {"changed catalogue", changed, p, true}, {"no texts in the snapshot", items, q, true}} {
+		back, err := Restore(c.items, c.p, nil, nil, Config{KeepTexts: true})
+		if err != nil || back.HasTexts() != c.want {
+			t.Fatalf("%s: kept texts %v, want %v (err %v)", c.name, back.HasTexts(), c.want, err)
+		}
+		if c.want {
+			again, err := Restore(c.items, back.AppendBinary(nil), nil, nil, Config{})
+			if err != nil || again.Analysed() != 0 {
+				t.Fatalf("%s: the rewritten snapshot left %d items to analyse (err %v)", c.name, again.Analysed(), err)
+			}
+		}
 	}
 	// version 1: the same payload without the texts section
 	v1 := append([]byte{1}, q[1:len(q)-3]...)

@@ -82,6 +82,14 @@ func holdTexts(c *content) *textHold {
 	return h
 }
 
+// HasTexts reports whether the index holds analysed texts not written yet
+// (a snapshot written now would spare the next Restore analyses).
+func (ix *Index) HasTexts() bool { return ix.texts != nil && ix.texts.p.Load() != nil }
+
+// Analysed is the number of items whose texts the index's build analysed
+// (the others' terms came from a snapshot).
+func (ix *Index) Analysed() int { return ix.content.analysed }
+
 // DropTexts lets the analysed texts kept for the snapshot go (after it is
 // written, or when it will not be).
 func (ix *Index) DropTexts() {
