@@ -122,7 +122,9 @@ func buildContent(items []catalog.Item, an *analysis.Analyzer, saved *savedTexts
 		slices.Sort(c.attrs[i])
 		clear(cnt)
 		var fp uint64
-		if saved != nil || keep {
+		if saved != nil && saved.prints != nil {
+			fp = saved.prints[i]
+		} else if saved != nil || keep {
 			fp = textPrint(&it)
 		}
 		if k, ok := saved.find(i, it.ID, fp); ok {
@@ -280,6 +282,9 @@ type savedTexts struct {
 	t   *textTable
 	ids []string
 	pos map[string]int // built when the orders differ
+	// prints, when set, is the fingerprint of each item of the build
+	// (computed by Restore to tell whether any item must be analysed)
+	prints []uint64
 }
 
 // find returns the snapshot's item k holding id with the same texts.

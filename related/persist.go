@@ -200,13 +200,18 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 	}
 	cfg.defaults()
 	var saved *savedTexts
+	keep := cfg.KeepTexts
 	if texts != nil && texts.tag == textTag(cfg.Analyzer) {
-		saved = &savedTexts{t: texts, ids: from.ids}
+		saved = &savedTexts{t: texts, ids: from.ids, prints: make([]uint64, len(items))}
+		all := true // every item's texts are in the snapshot: none kept
+		for i := range items {
+			saved.prints[i] = textPrint(&items[i])
+			_, ok := saved.find(i, items[i].ID, saved.prints[i])
+			all = all && ok
+		}
+		keep = keep && !all
 	}
-	c := buildContent(items, cfg.Analyzer, saved, cfg.KeepTexts)
-	if saved != nil && c.analysed == 0 {
-		c.texts = nil // the snapshot already holds every item's texts
-	}
+	c := buildContent(items, cfg.Analyzer, saved, keep)
 	return &Index{cfg: cfg, content: c, beh: b.remap(from, c), factor: newVecTable(c, factor), embed: newVecTable(c, embedded),
 		simW: ws[0], compW: ws[1], compModel: pm, texts: holdTexts(c)}, nil
 }
