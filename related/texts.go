@@ -16,8 +16,8 @@ import (
 // analysed text — its terms and how often each occurs in the title and
 // brand and in the description — beside a fingerprint of those texts, so
 // that Restore takes the terms of an unchanged item from the snapshot
-// instead of analysing its text again (decision 0075: at 1M products the
-// analysis was half of the restore's content build). The TF-IDF weights
+// instead of analysing its text again (decision 0075: the content build of
+// a 1M restore went from 7.0 to 4.4 CPU-s). The TF-IDF weights
 // are computed at Restore from the counts, as a build computes them, so
 // the restored content is the one a build makes; an item whose texts
 // changed, a new one, or any item when the analysis changed (the tag) is
