@@ -72,6 +72,12 @@ func infoOf(it catalog.Item) itemInfo {
 func (s *items) upsert(its []catalog.Item) []int32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.info) == 0 && len(its) > 1 {
+		// a start's whole catalogue: sized once, not grown and rehashed
+		// item by item
+		s.info = make([]itemInfo, 0, len(its))
+		s.index = make(map[string]int32, len(its))
+	}
 	out := make([]int32, len(its))
 	for k, it := range its {
 		i, ok := s.index[it.ID]

@@ -26,8 +26,8 @@ type Memory struct {
 	Related int64
 	// Rows is the state behind the home-page rows (buy it again, new
 	// arrivals, popular among similar shoppers): every user's purchases
-	// and item weights, repurchase intervals, and per item its date and
-	// title words.
+	// and item weights, repurchase intervals, per item its date, and the
+	// title words of the last new-arrivals candidates.
 	Rows int64
 }
 
@@ -88,13 +88,16 @@ func (r *rowState) bytes() int64 {
 	defer r.mu.RUnlock()
 	iv := int64(unsafe.Sizeof(ivStats{}))
 	b := mapBytes(len(r.users), 16+8) + mapBytes(len(r.itemIv)+len(r.catIv), 4+8) + int64(len(r.itemIv)+len(r.catIv))*iv +
-		mapBytes(len(r.buyers), 4+8) + int64(len(r.buyers))*8 + mapBytes(len(r.added), 4+8) + mapBytes(len(r.words), 4+24)
+		mapBytes(len(r.buyers), 4+8) + int64(len(r.buyers))*8 + mapBytes(len(r.added), 4+8)
 	for id, u := range r.users {
 		b += int64(len(id)) + int64(unsafe.Sizeof(*u)) + mapBytes(len(u.buys), 4+8) + int64(len(u.buys))*int64(unsafe.Sizeof(buyRec{})) + mapBytes(len(u.weight), 4+4)
 	}
-	for _, ws := range r.words {
-		b += 16 * int64(cap(ws))
-		for _, w := range ws {
+	r.wordsMu.Lock()
+	defer r.wordsMu.Unlock()
+	b += mapBytes(len(r.words), 4+40)
+	for _, tw := range r.words {
+		b += 16 * int64(cap(tw.words))
+		for _, w := range tw.words {
 			b += int64(len(w))
 		}
 	}

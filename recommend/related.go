@@ -135,7 +135,9 @@ func (s *Service) updateRelated(ctx context.Context) (*relatedState, *related.Lo
 	case st == nil:
 		return s.buildRelated(ctx)
 	case st.catVer != ver:
-		st = &relatedState{ix: st.ix.WithItems(s.relatedItems()), catVer: ver, events: st.events, built: st.built, learnt: st.learnt,
+		ix := st.ix.WithItems(s.relatedItems())
+		ix.DropTexts() // this carry-over is not written
+		st = &relatedState{ix: ix, catVer: ver, events: st.events, built: st.built, learnt: st.learnt,
 			cov: st.cov, gen: st.gen, consent: st.consent}
 		s.rel.cur.Store(st)
 	}
@@ -256,7 +258,8 @@ func (s *Service) learnRelated(prev *relatedState, log *related.Log) {
 
 func (s *Service) relatedConfig() related.Config {
 	w := s.cfg.Weight
-	return related.Config{Weight: func(t events.Type, v *float64) float64 { return w(t, v) }}
+	// the analysed texts are kept for the snapshot (decision 0075)
+	return related.Config{Weight: func(t events.Type, v *float64) float64 { return w(t, v) }, KeepTexts: s.cfg.SnapshotDir != ""}
 }
 
 // relatedItems is the live catalogue as catalog items.

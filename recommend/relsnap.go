@@ -55,9 +55,13 @@ type relPending struct {
 // removal came after their log was read.
 func (s *Service) saveRelated(st *relatedState) {
 	if s.cfg.SnapshotDir == "" || st == nil || st.cov == nil {
+		if st != nil {
+			st.ix.DropTexts()
+		}
 		return
 	}
 	s.relSnap.wg.Go(func() {
+		defer st.ix.DropTexts() // kept for this write only
 		if err := s.writeRelated(st); err != nil {
 			s.log.Error("writing the item relations' snapshot failed; a restart rebuilds them from the log", "error", err)
 		}
@@ -192,8 +196,14 @@ func (s *Service) installRelated(rp *relPending) {
 		return
 	}
 	cov := rp.cov
-	s.rel.cur.Store(&relatedState{ix: ix, catVer: s.catVer.Load(), events: rp.events, built: rp.built, learnt: rp.learnt,
-		cov: &cov, gen: s.relSnap.gen.Load(), consent: s.consentHash()})
+	st := &relatedState{ix: ix, catVer: s.catVer.Load(), events: rp.events, built: rp.built, learnt: rp.learnt,
+		cov: &cov, gen: s.relSnap.gen.Load(), consent: s.consentHash()}
+	s.rel.cur.Store(st)
 	s.relSnap.restored.Store(true)
-	s.log.Info("item relations loaded from their snapshot", "items", ix.Len(), "learnt", rp.learnt, "secs", time.Since(start).Seconds())
+	s.log.Info("item relations loaded from their snapshot", "items", ix.Len(), "analysed", ix.Analysed(), "learnt", rp.learnt, "secs", time.Since(start).Seconds())
+	if ix.HasTexts() {
+		// items were analysed (changed, or a snapshot without their
+		// texts): written again so the next start need not (decision 0075)
+		s.saveRelated(st)
+	}
 }

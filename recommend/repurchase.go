@@ -32,9 +32,14 @@ type rowState struct {
 
 	added       map[int32]int64 // item → created_at (Unix seconds)
 	addedNewest int64
-	words       map[int32][]string // item → title words, for new arrivals
 
 	params RepurchaseParams
+
+	// words caches the title words of the last new-arrivals candidates,
+	// analysed when first asked for (analysing every title at start and
+	// upsert cost ~5 CPU-s and a slice per product at 1M products).
+	wordsMu sync.Mutex
+	words   map[int32]titleWords
 
 	attrMu    sync.Mutex
 	attrCache *attrSnapshot
@@ -158,9 +163,33 @@ func (r *rowState) init() {
 		r.catIv = map[int32]*ivStats{}
 		r.buyers = map[int32]*[2]int32{}
 		r.added = map[int32]int64{}
-		r.words = map[int32][]string{}
 	}
 	r.paramsSet()
+}
+
+// titleWords is an item's title and the words analysed from it.
+type titleWords struct {
+	title string
+	words []string
+}
+
+// candidateWords sets each candidate's title words from info's titles,
+// analysing only those not analysed for the previous call with the same
+// title; the cache keeps this call's candidates only.
+func (s *Service) candidateWords(r *rowState, items []int32, info []itemInfo, out [][]string) {
+	r.wordsMu.Lock()
+	defer r.wordsMu.Unlock()
+	next := make(map[int32]titleWords, len(items))
+	for k, i := range items {
+		t := info[i].title
+		tw, ok := r.words[i]
+		if !ok || tw.title != t {
+			tw = titleWords{t, s.words(t)}
+		}
+		next[i] = tw
+		out[k] = tw.words
+	}
+	r.words = next
 }
 
 // rowsItemsAdded records when items were added (created_at), for new
@@ -175,7 +204,6 @@ func (s *Service) rowsItemsAdded(its []catalog.Item) {
 		if !ok {
 			continue
 		}
-		r.words[i] = s.words(it.Title)
 		if _, seen := r.added[i]; seen {
 			continue
 		}
@@ -281,9 +309,6 @@ func (r *rowState) freshEvents() *rowState {
 	f.init()
 	for k, v := range r.added {
 		f.added[k] = v
-	}
-	for k, v := range r.words {
-		f.words[k] = v
 	}
 	f.addedNewest = r.addedNewest
 	return f

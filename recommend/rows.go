@@ -220,7 +220,7 @@ func (s *Service) NewArrivalsAt(ctx context.Context, user string, at time.Time, 
 	var cands []fresh
 	for i, ts := range r.added {
 		if ts >= from && ts <= newest && f.allows(i) && !prof.bought[i] {
-			cands = append(cands, fresh{i, ts, r.words[i]})
+			cands = append(cands, fresh{item: i, ts: ts})
 		}
 	}
 	r.mu.RUnlock()
@@ -232,6 +232,14 @@ func (s *Service) NewArrivalsAt(ctx context.Context, user string, at time.Time, 
 	})
 	if len(cands) > maxNewCandidates {
 		cands = cands[:maxNewCandidates]
+	}
+	ids, words := make([]int32, len(cands)), make([][]string, len(cands))
+	for k, c := range cands {
+		ids[k] = c.item
+	}
+	s.candidateWords(r, ids, info, words)
+	for k := range cands {
+		cands[k].words = words[k]
 	}
 	span := float64(NewArrivalsWindow / time.Second)
 	out := make([]Item, 0, len(cands))

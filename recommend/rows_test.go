@@ -245,6 +245,44 @@ func TestNewArrivalsReachColdItemsThroughContent(t *testing.T) {
 	}
 }
 
+// TestNewArrivalsWordsFollowRenames checks that the title words new
+// arrivals score with are the current title's, also after a rename of an
+// item already answered (the words are analysed when asked for and kept).
+func TestNewArrivalsWordsFollowRenames(t *testing.T) {
+	evs := []events.Event{ev("me", "c3i0", events.View, 1), ev("me", "c3i1", events.View, 2)}
+	svc, st := rowsShop(t, evs, nil)
+	ctx := context.Background()
+	p := 9.0
+	// Neither new item shares the shopper's category or brand; only the
+	// words can tell them apart.
+	fresh := []catalog.Item{
+		{ID: "new-a", Title: "lamp deluxe", Brand: "brandA", Categories: []string{"Shop/C8"}, Price: &p, Available: true, CreatedAt: day(41)},
+		{ID: "new-b", Title: catWord[3] + " special", Brand: "brandB", Categories: []string{"Shop/C9"}, Price: &p, Available: true, CreatedAt: day(40)},
+	}
+	upsert := func(its ...catalog.Item) {
+		t.Helper()
+		if err := st.PutItems(ctx, its); err != nil {
+			t.Fatal(err)
+		}
+		svc.ItemsUpserted(its)
+	}
+	upsert(fresh...)
+	ans, err := svc.NewArrivals(ctx, "me", Request{N: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(ans.Items); !slices.Equal(got, []string{"new-b", "new-a"}) {
+		t.Fatalf("got %v, want new-b (its title shares the shopper's words) first", got)
+	}
+	a, b := fresh[0], fresh[1]
+	a.Title, b.Title = catWord[3]+" special", "lamp deluxe"
+	upsert(a, b)
+	ans, _ = svc.NewArrivals(ctx, "me", Request{N: 10})
+	if got := ids(ans.Items); !slices.Equal(got, []string{"new-a", "new-b"}) {
+		t.Fatalf("after the renames got %v, want new-a first", got)
+	}
+}
+
 func TestBecauseYouViewed(t *testing.T) {
 	evs := []events.Event{ev("me", "c2i0", events.View, 1), ev("me", "c4i0", events.View, 2), ev("me", "c4i1", events.Purchase, 2)}
 	svc, _ := rowsShop(t, evs, nil)

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/aisle-dev/aisle/catalog"
@@ -112,5 +115,41 @@ func BenchmarkComplementsDemo(b *testing.B) {
 	for b.Loop() {
 		ix.Complements(items[k%len(items)].ID, 50, nil)
 		k++
+	}
+}
+
+// BenchmarkBuildContent builds the content index (category, brand,
+// attributes and TF-IDF of titles) of AISLE_BUILD_ITEMS (default 20,000)
+// products titled as `aisle bench synth` titles them: what a restore of
+// the item relations rebuilds at start: "analysed" analyses every title,
+// "from-snapshot" takes every item's terms from a snapshot's table.
+func BenchmarkBuildContent(b *testing.B) {
+	n := 20_000
+	if v, err := strconv.Atoi(os.Getenv("AISLE_BUILD_ITEMS")); err == nil && v > 0 {
+		n = v
+	}
+	adj := []string{"compact", "deluxe", "classic", "ergonomic", "heavy-duty", "slim"}
+	col := []string{"black", "white", "blue", "red", "green", "grey"}
+	mat := []string{"steel", "plastic", "oak", "leather", "cotton", "glass"}
+	items := make([]catalog.Item, n)
+	for i := range items {
+		c := i % 1000
+		items[i] = catalog.Item{ID: fmt.Sprintf("p%07d", i), Brand: fmt.Sprintf("Brand %d", c%97),
+			Title:      fmt.Sprintf("%s %s %s noun%d, line %d, product %d", adj[i%6], col[i/6%6], mat[i/36%6], c%50, c, i),
+			Categories: []string{fmt.Sprintf("Synthetic/Dept %d/Line %d", c%20, c)}}
+	}
+	cfg := Config{}
+	cfg.defaults()
+	rec := buildContent(items, cfg.Analyzer, nil, true)
+	saved := &savedTexts{t: rec.texts, ids: rec.ids}
+	for _, bc := range []struct {
+		name  string
+		saved *savedTexts
+	}{{"analysed", nil}, {"from-snapshot", saved}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for range b.N {
+				buildContent(items, cfg.Analyzer, bc.saved, false)
+			}
+		})
 	}
 }

@@ -36,6 +36,12 @@ type content struct {
 	// kinds are, per item, the heads its title's name part holds ("TI-30X
 	// IIS Scientific Calculator": scientific, calculator), sorted.
 	kinds [][]int32
+	// texts is the analysed texts recorded for the snapshot (nil unless
+	// the build was asked to keep them); the Index takes it over
+	texts *textTable
+	// analysed is the number of items whose texts the build analysed
+	// (the others' terms came from a snapshot)
+	analysed int
 }
 
 // termWeight is one term of an item's TF-IDF vector: the term by its
@@ -62,7 +68,11 @@ const (
 // term: descriptions are long and say more about use than about kind.
 const descriptionWeight = 0.3
 
-func buildContent(items []catalog.Item, an *analysis.Analyzer) *content {
+// buildContent builds the content of items. saved, when not nil, is a
+// snapshot's analysed texts: an item found in it with the same texts takes
+// its terms from it instead of being analysed. keep records the analysed
+// texts (content.texts) for the next snapshot.
+func buildContent(items []catalog.Item, an *analysis.Analyzer, saved *savedTexts, keep bool) *content {
 	n := len(items)
 	c := &content{
 		ids: make([]string, n), pos: make(map[string]int32, n), deleted: make([]bool, n),
@@ -71,24 +81,25 @@ func buildContent(items []catalog.Item, an *analysis.Analyzer) *content {
 		byLeaf: map[int32][]int32{},
 	}
 	leaves, brands := map[string]int32{}, map[string]int32{}
-	// Terms are numbered as first seen; the term frequencies of every item
-	// are kept as short slices until the document frequencies are known
-	// (one map per item would hold several times more at 1M products).
-	termID := map[string]int32{}
-	var names []string // term number → term, for the order of equal weights
-	var df []int32
+	// Terms are numbered as first seen; the term counts of every item are
+	// kept as short slices until the document frequencies are known (one
+	// map per item would hold several times more at 1M products).
+	tn := termNumbers{}
+	if saved != nil {
+		tn.fromSaved = make([]int32, len(saved.t.names))
+		for k := range tn.fromSaved {
+			tn.fromSaved[k] = -1
+		}
+	}
+	var rec *textTable
+	if keep {
+		rec = &textTable{tag: textTag(an), print: make([]uint64, n), off: make([]uint32, 1, n+1)}
+	}
 	tfs := make([][]termCount, n)
-	tf := map[int32]float64{}
-	addTerms := func(text string, w float64) {
+	cnt := map[int32]uint64{} // term → title and brand count <<32 | description count
+	addTerms := func(text string, one uint64) {
 		for _, t := range an.Terms(text) {
-			id, ok := termID[t]
-			if !ok {
-				id = int32(len(names))
-				termID[t] = id
-				names = append(names, t)
-				df = append(df, 0)
-			}
-			tf[id] += w
+			cnt[tn.named(t)] += one
 		}
 	}
 	for i, it := range items {
@@ -118,19 +129,59 @@ func buildContent(items []catalog.Item, an *analysis.Analyzer) *content {
 			c.attrs[i] = append(c.attrs[i], strings.ToLower(k)+"="+strings.ToLower(fmt.Sprint(v)))
 		}
 		slices.Sort(c.attrs[i])
-		clear(tf)
-		addTerms(it.Title+" "+it.Brand, 1)
-		if it.Description != "" {
-			addTerms(it.Description, descriptionWeight)
+		clear(cnt)
+		var fp uint64
+		if saved != nil && saved.prints != nil {
+			fp = saved.prints[i]
+		} else if saved != nil || keep {
+			fp = textPrint(&it)
 		}
-		counts := make([]termCount, 0, len(tf))
-		for t, f := range tf {
-			df[t]++
+		if k, ok := saved.find(i, it.ID, fp); ok {
+			t := saved.t
+			for j := t.off[k]; j < t.off[k+1]; j++ {
+				cnt[tn.saved(t.terms[j], t.names)] = uint64(t.counts[j]>>16)<<32 | uint64(t.counts[j]&0xffff)
+			}
+		} else {
+			c.analysed++
+			addTerms(it.Title+" "+it.Brand, 1<<32)
+			if it.Description != "" {
+				addTerms(it.Description, 1)
+			}
+		}
+		counts := make([]termCount, 0, len(cnt))
+		fits := true // every count fits the table's 16 bits
+		for t, k := range cnt {
+			tn.df[t]++
+			// as the occurrences add up: the title and brand ones
+			// first, then the description's
+			f := float64(k >> 32)
+			for range k & math.MaxUint32 {
+				f += descriptionWeight
+			}
 			counts = append(counts, termCount{t, f})
+			if rec != nil {
+				fits = fits && k>>32 <= 0xffff && k&math.MaxUint32 <= 0xffff
+				rec.terms = append(rec.terms, t)
+				rec.counts = append(rec.counts, uint32(k>>32)<<16|uint32(k&0xffff))
+			}
 		}
 		tfs[i] = counts
+		if rec != nil {
+			if fits {
+				rec.print[i] = fp
+				sortTerms(rec.terms[rec.off[i]:], rec.counts[rec.off[i]:])
+			} else {
+				rec.terms, rec.counts = rec.terms[:rec.off[i]], rec.counts[:rec.off[i]]
+			}
+			rec.off = append(rec.off, uint32(len(rec.terms)))
+		}
 	}
-	termID = nil
+	names, df := tn.names, tn.df
+	tn = termNumbers{}
+	if rec != nil {
+		rec.names = names
+		c.texts = rec
+	}
 	c.head, c.headNames, c.kinds = titleHeads(items, an)
 	c.leafIDs = leaves
 	c.leafNames = make([]string, len(leaves))
@@ -172,6 +223,101 @@ func buildContent(items []catalog.Item, an *analysis.Analyzer) *content {
 		}
 	}
 	return c
+}
+
+// termNumbers numbers the terms of a build as first seen.
+type termNumbers struct {
+	names []string // number → term
+	df    []int32  // number → items holding the term
+	// byName is built when an item is analysed (a build from a snapshot
+	// whose items are all unchanged never needs it)
+	byName map[string]int32
+	// fromSaved maps a snapshot's term number to this build's (-1: not
+	// seen yet)
+	fromSaved []int32
+}
+
+func (tn *termNumbers) add(t string) int32 {
+	id := int32(len(tn.names))
+	tn.names = append(tn.names, t)
+	tn.df = append(tn.df, 0)
+	if tn.byName != nil {
+		tn.byName[t] = id
+	}
+	return id
+}
+
+// named is term t's number.
+func (tn *termNumbers) named(t string) int32 {
+	if tn.byName == nil {
+		tn.byName = make(map[string]int32, len(tn.names))
+		for id, name := range tn.names {
+			tn.byName[name] = int32(id)
+		}
+	}
+	if id, ok := tn.byName[t]; ok {
+		return id
+	}
+	return tn.add(t)
+}
+
+// saved is the number of the snapshot's term number st (of names).
+func (tn *termNumbers) saved(st int32, names []string) int32 {
+	if id := tn.fromSaved[st]; id >= 0 {
+		return id
+	}
+	var id int32
+	if tn.byName != nil {
+		id = tn.named(names[st])
+	} else {
+		id = tn.add(names[st]) // the snapshot's names are distinct
+	}
+	tn.fromSaved[st] = id
+	return id
+}
+
+// sortTerms sorts an item's recorded terms by number, counts alongside
+// (in place: an item has a few terms).
+func sortTerms(terms []int32, counts []uint32) {
+	for k := 1; k < len(terms); k++ {
+		for j := k; j > 0 && terms[j] < terms[j-1]; j-- {
+			terms[j], terms[j-1] = terms[j-1], terms[j]
+			counts[j], counts[j-1] = counts[j-1], counts[j]
+		}
+	}
+}
+
+// savedTexts is a snapshot's analysed texts and the ids of its items.
+type savedTexts struct {
+	t   *textTable
+	ids []string
+	pos map[string]int // built when the orders differ
+	// prints, when set, is the fingerprint of each item of the build
+	// (computed by Restore to tell whether any item must be analysed)
+	prints []uint64
+}
+
+// find returns the snapshot's item k holding id with the same texts.
+func (s *savedTexts) find(i int, id string, print uint64) (int, bool) {
+	if s == nil || id == "" {
+		return 0, false
+	}
+	k := i
+	if k >= len(s.ids) || s.ids[k] != id {
+		if s.pos == nil {
+			s.pos = make(map[string]int, len(s.ids))
+			for k, id := range s.ids {
+				if id != "" {
+					s.pos[id] = k
+				}
+			}
+		}
+		var ok bool
+		if k, ok = s.pos[id]; !ok {
+			return 0, false
+		}
+	}
+	return k, s.t.print[k] != 0 && s.t.print[k] == print
 }
 
 // termCount is one term's frequency in an item during buildContent.

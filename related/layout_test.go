@@ -44,7 +44,7 @@ func TestContentTermNumbersAnswerAsStrings(t *testing.T) {
 		items = append(items, catalog.Item{ID: fmt.Sprintf("i%d", i), Title: strings.Join(title, " "), Brand: fmt.Sprintf("B%d", i%13),
 			Description: strings.Join(desc, " "), Categories: []string{"A/B"}})
 	}
-	c := buildContent(items, an)
+	c := buildContent(items, an, nil, false)
 	vec, post := stringContent(items, an)
 
 	long := 0

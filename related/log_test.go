@@ -93,7 +93,7 @@ func TestLogBuildMatchesEventBuild(t *testing.T) {
 			ctx := context.Background()
 			cfg := sh.cfg
 			cfg.defaults()
-			c := buildContent(sh.items, cfg.Analyzer)
+			c := buildContent(sh.items, cfg.Analyzer, nil, false)
 			log := newLogOf(sh.evs, cfg)
 
 			want, err := legacyBuildBehaviour(ctx, c, sh.evs, cfg)

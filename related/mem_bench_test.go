@@ -114,7 +114,7 @@ func BenchmarkRebuildMemory(b *testing.B) {
 			})
 			cfg := Config{}
 			cfg.defaults()
-			c := buildContent(items, cfg.Analyzer)
+			c := buildContent(items, cfg.Analyzer, nil, false)
 			train, held := legacyHoldOut(items, evs, cfg)
 			bt, err := legacyBuildBehaviour(ctx, c, train, cfg)
 			if err != nil {
@@ -132,7 +132,7 @@ func BenchmarkRebuildMemory(b *testing.B) {
 			log := NewLog(cfg)
 			log.Grow(rebuildEvents)
 			items = genStream(rebuildEvents, log.Add)
-			c := buildContent(items, cfg.Analyzer)
+			c := buildContent(items, cfg.Analyzer, nil, false)
 			skip, held := holdOut(items, log)
 			bt, err := buildBehaviour(ctx, c, log, skip, cfg)
 			if err != nil {

@@ -68,6 +68,14 @@ func (ix *Index) MemoryBytes() int64 {
 			b += 24 + 4*int64(cap(v))
 		}
 	}
+	if ix.texts != nil {
+		if t := ix.texts.p.Load(); t != nil { // until the snapshot is written
+			b += 8*int64(cap(t.print)) + 4*int64(cap(t.off)+cap(t.terms)+cap(t.counts))
+			for _, s := range t.names {
+				b += 16 + int64(len(s))
+			}
+		}
+	}
 	return b
 }
 

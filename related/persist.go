@@ -13,8 +13,10 @@ import (
 )
 
 // persistVersion is the version of AppendBinary's encoding. Version 2
-// (session 10) adds the repeat rates of the kinds titles name; Restore
-// still reads version 1, without them until the next build.
+// (session 10) adds the repeat rates of the kinds titles name (decision
+// 0071) and then the analysed texts (decision 0075); Restore still reads
+// version 1, without the rates until the next build and analysing its
+// items.
 const persistVersion = 2
 
 // AppendBinary appends what the index learnt from events — the behaviour
@@ -84,13 +86,18 @@ func (ix *Index) AppendBinary(b []byte) []byte {
 			}
 		}
 	}
-	// version 2: the repeat rates of the kinds titles name, by head name
+	// version 2: the repeat rates of the kinds titles name, by head name,
+	// then the analysed texts
 	b = binary.AppendUvarint(b, uint64(len(bh.headRep)))
 	for _, h := range slices.Sorted(maps.Keys(bh.headRep)) {
 		b = varint.AppendString(b, c.headNames[h])
 		f64(bh.headRep[h])
 	}
-	return b
+	var t *textTable
+	if ix.texts != nil {
+		t = ix.texts.p.Load()
+	}
+	return appendTexts(b, t)
 }
 
 type persistDec struct{ varint.Reader }
@@ -124,7 +131,11 @@ func (d *persistDec) f32() float32 {
 // WithItems carries an index over to a changed catalogue: items the
 // catalogue no longer has are dropped, new ones are answered through
 // content; factor and embedded are the item vectors, as for Build. A
-// damaged payload is an error.
+// damaged payload is an error. An unchanged item takes its terms from the
+// payload's analysed texts (decision 0075); with Config.KeepTexts, an index
+// that had to analyse any item keeps the texts for the next AppendBinary
+// (HasTexts), so a snapshot written before the texts were kept, or over a
+// catalogue changed since, is analysed once.
 func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Config) (*Index, error) {
 	d := &persistDec{varint.NewReader(p)}
 	version := d.Uvarint()
@@ -190,18 +201,32 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 		d.Fail()
 	}
 	b.headRep = map[int32]float64{}
+	var texts *textTable
 	if version >= 2 {
 		for range d.Count() {
 			h := int32(len(from.headNames))
 			from.headNames = append(from.headNames, d.String())
 			b.headRep[h] = d.f64()
 		}
+		texts = readTexts(d, n)
 	}
 	if !d.OK() || d.Len() != 0 {
 		return nil, errors.New("related: persisted index damaged")
 	}
 	cfg.defaults()
-	c := buildContent(items, cfg.Analyzer)
+	var saved *savedTexts
+	keep := cfg.KeepTexts
+	if texts != nil && texts.tag == textTag(cfg.Analyzer) {
+		saved = &savedTexts{t: texts, ids: from.ids, prints: make([]uint64, len(items))}
+		all := true // every item's texts are in the snapshot: none kept
+		for i := range items {
+			saved.prints[i] = textPrint(&items[i])
+			_, ok := saved.find(i, items[i].ID, saved.prints[i])
+			all = all && ok
+		}
+		keep = keep && !all
+	}
+	c := buildContent(items, cfg.Analyzer, saved, keep)
 	return &Index{cfg: cfg, content: c, beh: b.remap(from, c), factor: newVecTable(c, factor), embed: newVecTable(c, embedded),
-		simW: ws[0], compW: ws[1], compModel: pm}, nil
+		simW: ws[0], compW: ws[1], compModel: pm, texts: holdTexts(c)}, nil
 }

@@ -1,10 +1,14 @@
 package related
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/aisle-dev/aisle/catalog"
 )
 
 // answersOf is every similar-items and complements answer of ix for the
@@ -63,19 +67,12 @@ func TestRestoreAnswersAsTheIndex(t *testing.T) {
 		// version 1 (before session 10: no head repeat rates after the
 		// complement model) is still read, and answers as the index
 		// without them until the next build; an unknown version is not
-		v1ix, v1beh := *ix, *ix.beh
-		v1beh.headRep = nil
-		v1ix.beh = &v1beh
-		p2 := v1ix.AppendBinary(nil)
-		if p2[0] != persistVersion || p2[len(p2)-1] != 0 {
-			t.Fatalf("%s: version %d payload ending in %d, want version %d ending in no head rates", name, p2[0], p2[len(p2)-1], persistVersion)
-		}
-		v1 := append([]byte{1}, p2[1:len(p2)-1]...)
+		v1ix, v1 := asVersion1(t, ix)
 		back, err = Restore(items, v1, factor, nil, Config{})
 		if err != nil {
 			t.Fatalf("%s: version 1: %v", name, err)
 		}
-		if len(back.beh.headRep) != 0 || answersOf(back, ids) != answersOf(&v1ix, ids) {
+		if len(back.beh.headRep) != 0 || answersOf(back, ids) != answersOf(v1ix, ids) {
 			t.Fatalf("%s: restored from version 1, answers differ from the index without head rates (%d head rates)", name, len(back.beh.headRep))
 		}
 		if _, err := Restore(items, append([]byte{persistVersion + 1}, p[1:]...), factor, nil, Config{}); err == nil {
@@ -111,4 +108,128 @@ func FuzzRestore(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		Restore(items[:20], p, nil, nil, Config{})
 	})
+}
+
+// A restore takes the terms of unchanged items from the snapshot's texts
+// (decision 0075) and builds the content a build makes; items whose texts
+// changed are analysed, and a snapshot without texts (dropped, or
+// written by version 1) restores as before.
+func TestRestoreTakesTextsFromTheSnapshot(t *testing.T) {
+	ctx := context.Background()
+	items, evs := genShop(5, 5_000, 0.5)
+	items[7].Description = "A heavy stapler, stapler of steel; staples 40 sheets"
+	items[8].Description = "Paper paper paper"
+	ix, err := Build(ctx, items, evs, nil, nil, Config{KeepTexts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	cfg := Config{}
+	cfg.defaults()
+	fresh := buildContent(items, cfg.Analyzer, nil, false)
+	p := ix.AppendBinary(nil)
+	back, err := Restore(items, p, nil, nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Analysed() != 0 {
+		t.Fatalf("%d items analysed, none changed", back.Analysed())
+	}
+	want := *fresh
+	want.analysed = 0
+	if !reflect.DeepEqual(back.content, &want) {
+		t.Fatal("content restored from the snapshot's texts differs from the analysed one")
+	}
+	if got, want := answersOf(back, ids), answersOf(ix, ids); got != want {
+		t.Fatal("restored answers differ")
+	}
+
+	// the table is what the restore reads: an item whose saved terms are
+	// altered (its texts unchanged) gets the altered terms
+	tt := ix.texts.p.Load()
+	alt := *tt
+	alt.terms = slices.Clone(tt.terms)
+	k := slices.Index(ids, "i7")
+	alt.terms[alt.off[k]] = tt.terms[alt.off[k+1]-1]
+	ix.texts.p.Store(&alt)
+	if back, err := Restore(items, ix.AppendBinary(nil), nil, nil, Config{}); err != nil || reflect.DeepEqual(back.content.vec[k], fresh.vec[k]) {
+		t.Fatalf("altered saved terms were not used (err %v)", err)
+	}
+	ix.texts.p.Store(tt)
+
+	// changed texts, a new item, a lost one and another order: as WithItems
+	changed := slices.Clone(items[5:])
+	changed[0].Title = "a retitled product of kind 3"
+	changed[1].Brand = "another brand"
+	changed[2].Description = "now with a description"
+	changed = append(changed, catalog.Item{ID: "new", Title: "item 3 kind 3", Categories: []string{"Shop/C1/L1"}})
+	slices.Reverse(changed)
+	back, err = Restore(changed, p, nil, nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := buildContent(changed, cfg.Analyzer, nil, false)
+	for a := range changed {
+		for j := range changed {
+			if x, y := back.content.textCos(int32(a), int32(j)), an.textCos(int32(a), int32(j)); x != y {
+				t.Fatalf("restored over a changed catalogue: text cosine of %s and %s %v, analysed %v", changed[a].ID, changed[j].ID, x, y)
+			}
+		}
+	}
+	if got, want := answersOf(back, ids), answersOf(ix.WithItems(changed), ids); got != want {
+		t.Fatal("restored over a changed catalogue differs from WithItems")
+	}
+
+	// without the texts: analysed, the same answers, a smaller payload
+	ix.DropTexts()
+	q := ix.AppendBinary(nil)
+	if len(q) >= len(p) {
+		t.Fatalf("a payload without texts is %d bytes, with %d", len(q), len(p))
+	}
+	back, err = Restore(items, q, nil, nil, Config{})
+	if err != nil || !reflect.DeepEqual(back.content, fresh) {
+		t.Fatalf("restore without texts: %v", err)
+	}
+	// kept for the next snapshot only when something was analysed
+	for _, c := range []struct {
+		name  string
+		items []catalog.Item
+		p     []byte
+		want  bool
+	}{{"all from the snapshot", items, p, false}, {"changed catalogue", changed, p, true}, {"no texts in the snapshot", items, q, true}} {
+		back, err := Restore(c.items, c.p, nil, nil, Config{KeepTexts: true})
+		if err != nil || back.HasTexts() != c.want {
+			t.Fatalf("%s: kept texts %v, want %v (err %v)", c.name, back.HasTexts(), c.want, err)
+		}
+		if c.want {
+			again, err := Restore(c.items, back.AppendBinary(nil), nil, nil, Config{})
+			if err != nil || again.Analysed() != 0 {
+				t.Fatalf("%s: the rewritten snapshot left %d items to analyse (err %v)", c.name, again.Analysed(), err)
+			}
+		}
+	}
+	// version 1: the same payload without the head rates and texts
+	_, v1 := asVersion1(t, ix)
+	if _, err := Restore(items, v1, nil, nil, Config{}); err != nil {
+		t.Fatalf("a version 1 payload: %v", err)
+	}
+}
+
+// asVersion1 is ix without what version 2 added (the head repeat rates and
+// the analysed texts) and its payload as version 1 wrote it: version 2's
+// ends in an empty rate list (0) and an empty text table (0, 0, 0).
+func asVersion1(t *testing.T, ix *Index) (*Index, []byte) {
+	t.Helper()
+	v1ix, v1beh := *ix, *ix.beh
+	v1beh.headRep = nil
+	v1ix.beh = &v1beh
+	v1ix.texts = nil
+	p := v1ix.AppendBinary(nil)
+	if p[0] != persistVersion || !bytes.HasSuffix(p, []byte{0, 0, 0, 0}) {
+		t.Fatalf("version %d payload ending in %v, want version %d ending in no head rates and no texts", p[0], p[max(0, len(p)-4):], persistVersion)
+	}
+	return &v1ix, append([]byte{1}, p[1:len(p)-4]...)
 }

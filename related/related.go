@@ -42,6 +42,10 @@ type Config struct {
 	// Analyzer turns titles and descriptions into terms; nil uses the
 	// English analyzer of search/analysis (the one search uses).
 	Analyzer *analysis.Analyzer
+	// KeepTexts keeps the items' analysed texts of a build until
+	// AppendBinary has written them (then DropTexts), so that Restore
+	// need not analyse the unchanged items again (decision 0075).
+	KeepTexts bool
 	// Weight maps an event to its weight as behaviour; nil counts views,
 	// clicks, carts, purchases and ratings once and ignores the rest.
 	Weight func(t events.Type, value *float64) float64
@@ -236,6 +240,9 @@ type Index struct {
 	// compModel, when set, ranks complements instead of compW.
 	compModel *pairModel
 	built     time.Duration
+	// texts holds the analysed texts for the next AppendBinary (nil, or
+	// empty, when not kept)
+	texts *textHold
 }
 
 // Build makes an index from the catalogue, the events (any order) and the
@@ -255,7 +262,7 @@ func BuildLog(ctx context.Context, items []catalog.Item, log *Log, factor, embed
 func buildLog(ctx context.Context, items []catalog.Item, log *Log, skip []bool, factor, embedded Vectors, cfg Config) (*Index, error) {
 	start := time.Now()
 	cfg.defaults()
-	c := buildContent(items, cfg.Analyzer)
+	c := buildContent(items, cfg.Analyzer, nil, cfg.KeepTexts)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -263,7 +270,7 @@ func buildLog(ctx context.Context, items []catalog.Item, log *Log, skip []bool, 
 	if err != nil {
 		return nil, err
 	}
-	ix := &Index{cfg: cfg, content: c, beh: b, factor: newVecTable(c, factor), embed: newVecTable(c, embedded)}
+	ix := &Index{cfg: cfg, content: c, beh: b, factor: newVecTable(c, factor), embed: newVecTable(c, embedded), texts: holdTexts(c)}
 	ix.simW, ix.compW = DefaultSimilar(), DefaultComplement()
 	if cfg.Similar != nil {
 		ix.simW = *cfg.Similar
@@ -279,9 +286,11 @@ func buildLog(ctx context.Context, items []catalog.Item, log *Log, skip []bool, 
 // one's behaviour and vectors: new items are answered (and reached) through
 // content at once, without a pass over the events.
 func (ix *Index) WithItems(items []catalog.Item) *Index {
-	c := buildContent(items, ix.cfg.Analyzer)
+	keep := ix.texts != nil && ix.texts.p.Load() != nil // the snapshot of this one is not written yet
+	c := buildContent(items, ix.cfg.Analyzer, nil, keep)
 	nx := *ix
 	nx.content = c
+	nx.texts = holdTexts(c)
 	nx.beh = ix.beh.remap(ix.content, c)
 	nx.factor = ix.factor.remap(ix.content, c)
 	nx.embed = ix.embed.remap(ix.content, c)

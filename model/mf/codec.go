@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"unsafe"
 
 	"github.com/aisle-dev/aisle/model/internal/hyper"
 )
@@ -87,22 +88,37 @@ func loadFactors(r io.Reader, kind string, version int, v any, shape func() fact
 	return f, f.check()
 }
 
-// readFloats reads n little-endian float32s. It grows the slice as data
-// arrives, so a corrupt size cannot allocate more than the input holds.
+// readFloats reads n little-endian float32s straight into the slice's
+// memory (one copy from the reader, no per-value decoding on a
+// little-endian machine). It grows the slice as data arrives, doubling, so
+// a corrupt size cannot allocate more than twice what the input holds.
 func readFloats(r io.Reader, n int64) ([]float32, error) {
 	if n < 0 || n > 1<<34 {
 		return nil, fmt.Errorf("%d floats is not a plausible size", n)
 	}
-	out := make([]float32, 0, min(n, 1<<20))
-	var buf [4096]byte
+	const chunk = 1 << 20 // values read per call (4 MB)
+	out := make([]float32, 0, min(n, chunk))
 	for int64(len(out)) < n {
-		k := min(n-int64(len(out)), int64(len(buf)/4))
-		if _, err := io.ReadFull(r, buf[:4*k]); err != nil {
-			return nil, fmt.Errorf("truncated after %d of %d values: %w", len(out), n, err)
+		k := int(min(n-int64(len(out)), chunk))
+		if len(out)+k > cap(out) {
+			grown := make([]float32, len(out), min(n, max(2*int64(cap(out)), int64(len(out)+k))))
+			copy(grown, out)
+			out = grown
 		}
-		for i := int64(0); i < k; i++ {
-			out = append(out, math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:])))
+		dst := out[len(out) : len(out)+k]
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*k)
+		if m, err := io.ReadFull(r, b); err != nil {
+			return nil, fmt.Errorf("truncated after %d of %d values: %w", len(out)+m/4, n, err)
 		}
+		if !littleEndian {
+			for i := range dst {
+				dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+			}
+		}
+		out = out[:len(out)+k]
 	}
 	return out, nil
 }
+
+// littleEndian is whether float32s in memory are laid out as in the file.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
