@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"hash/fnv"
 	"slices"
 	"time"
@@ -81,11 +82,21 @@ func (m *Manager) NewRequestID(surface string, as Assignment) string {
 	return reqid.Encode(b)
 }
 
-// check is the 16-bit HMAC of an id's first 10 bytes.
+// check is the 16-bit HMAC of an id's first 10 bytes. Every answer and
+// every attributed event computes one, so the keyed MACs are pooled: a
+// reset one resumes from its keyed state (two SHA-256 blocks fewer than a
+// new one, and none of hmac.New's allocations).
 func (m *Manager) check(b [12]byte) uint16 {
-	h := hmac.New(sha256.New, m.tagKey)
+	h, _ := m.tagMACs.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, m.tagKey)
+	}
 	h.Write(b[:10])
-	return binary.BigEndian.Uint16(h.Sum(nil))
+	var sum [sha256.Size]byte
+	v := binary.BigEndian.Uint16(h.Sum(sum[:0]))
+	h.Reset()
+	m.tagMACs.Put(h)
+	return v
 }
 
 // Attribution reads what a request id made by NewRequestID (on any
