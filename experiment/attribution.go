@@ -87,16 +87,22 @@ func (m *Manager) NewRequestID(surface string, as Assignment) string {
 // reset one resumes from its keyed state (two SHA-256 blocks fewer than a
 // new one, and none of hmac.New's allocations).
 func (m *Manager) check(b [12]byte) uint16 {
-	h, _ := m.tagMACs.Get().(hash.Hash)
-	if h == nil {
-		h = hmac.New(sha256.New, m.tagKey)
+	t, _ := m.tagMACs.Get().(*tagMAC)
+	if t == nil {
+		t = &tagMAC{h: hmac.New(sha256.New, m.tagKey)}
 	}
-	h.Write(b[:10])
-	var sum [sha256.Size]byte
-	v := binary.BigEndian.Uint16(h.Sum(sum[:0]))
-	h.Reset()
-	m.tagMACs.Put(h)
+	t.h.Write(b[:10])
+	v := binary.BigEndian.Uint16(t.h.Sum(t.sum[:0]))
+	t.h.Reset()
+	m.tagMACs.Put(t)
 	return v
+}
+
+// tagMAC is a pooled HMAC of the check and the buffer of its sum (a sum
+// on the stack would escape through the interface call).
+type tagMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // Attribution reads what a request id made by NewRequestID (on any

@@ -317,3 +317,14 @@ func TestPooledCheckIsTheHMAC(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// BenchmarkNewRequestID is what an answer's request id costs inside the
+// experiments (the checked id of every logged answer).
+func BenchmarkNewRequestID(b *testing.B) {
+	m, closeM := open(b, b.TempDir())
+	defer closeM()
+	b.ReportAllocs()
+	for b.Loop() {
+		m.NewRequestID("recommend", Assignment{Experiment: "exp_1", Index: 1})
+	}
+}
