@@ -72,7 +72,10 @@ func experimentsFor(t testing.TB, srv *Server, st store.Store) *experiment.Manag
 // heap bytes and allocations each server's answer costs (measured apart,
 // one server at a time, after the timed loop).
 // shop=small is the 30-item test shop (popularity, ~20 µs answers);
-// shop=catalogue 2,400 items and 3,000 shoppers served by itemknn.
+// shop=catalogue 2,400 items and 3,000 shoppers served by itemknn;
+// shop=demo the same shop trained with the default models (those a
+// config naming none trains: popular, itemknn, ials, ease, itemfilter),
+// whose answers cost what a shop of the demo's size costs.
 // Both servers live in one process: the garbage collector's background
 // work on what the log keeps is shared by both (only its assists fall on
 // the answer that caused them), which is why the allocation metrics are
@@ -82,7 +85,11 @@ func BenchmarkImpressionOverhead(b *testing.B) {
 		impressionOverhead(b, shopServerWith(b, true), shopServerWith(b, false), 40)
 	})
 	b.Run("shop=catalogue", func(b *testing.B) {
-		impressionOverhead(b, catalogueServer(b, true), catalogueServer(b, false), 3000)
+		itemknn := []pipeline.Spec{{Name: "itemknn"}}
+		impressionOverhead(b, catalogueServer(b, true, itemknn), catalogueServer(b, false, itemknn), 3000)
+	})
+	b.Run("shop=demo", func(b *testing.B) {
+		impressionOverhead(b, catalogueServer(b, true, nil), catalogueServer(b, false, nil), 3000)
 	})
 }
 
@@ -193,9 +200,10 @@ func p99Overhead(w, n []float64) (est, lo, hi float64) {
 
 // catalogueServer is a recommendation server over 2,400 items and 3,000
 // shoppers (u00…u2999) with 20 purchases each, drawn from 40 taste groups
-// so that item-to-item similarity means something, served by itemknn;
-// with the impression log and experiments or without them.
-func catalogueServer(b *testing.B, withExperiments bool) *Server {
+// so that item-to-item similarity means something, served by the models
+// given (nil: pipeline.DefaultModels); with the impression log and
+// experiments or without them.
+func catalogueServer(b *testing.B, withExperiments bool, models []pipeline.Spec) *Server {
 	b.Helper()
 	ctx := context.Background()
 	st, err := boltstore.Open(b.TempDir())
@@ -233,7 +241,7 @@ func catalogueServer(b *testing.B, withExperiments bool) *Server {
 	if err := eng.AddEvents(ctx, evs); err != nil {
 		b.Fatal(err)
 	}
-	opts := pipeline.Options{Preprocess: pipeline.DefaultPreprocess(), ValidationUsers: 100, Models: []pipeline.Spec{{Name: "itemknn"}}}
+	opts := pipeline.Options{Preprocess: pipeline.DefaultPreprocess(), ValidationUsers: 100, Models: models}
 	data, err := opts.Load(ctx, st)
 	if err != nil {
 		b.Fatal(err)
