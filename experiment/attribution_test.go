@@ -2,8 +2,12 @@ package experiment
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,5 +308,53 @@ func TestRequestIDOfTwelveBytesIsStillRead(t *testing.T) {
 	old[11] ^= 1 // altered: the check fails
 	if _, ok := m.Attribution(hex.EncodeToString(old)); ok {
 		t.Fatal("an altered 12-byte id passed the check")
+	}
+}
+
+// The check pools its keyed MACs: from many goroutines at once it is
+// still HMAC-SHA256 under the tag key of each id's first 10 bytes and
+// those after its 12th (a MAC
+// put back unreset, or shared by two calls, would give another value).
+func TestPooledCheckIsTheHMAC(t *testing.T) {
+	m, closeM := open(t, t.TempDir())
+	defer closeM()
+	want := func(b []byte) uint16 {
+		h := hmac.New(sha256.New, m.tagKey)
+		h.Write(b[:10])
+		h.Write(b[12:])
+		return binary.BigEndian.Uint16(h.Sum(nil))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				b := make([]byte, 16)
+				binary.BigEndian.PutUint64(b[:8], uint64(g)<<40|uint64(i)*2654435761)
+				b[9], b[14] = byte(i), byte(g)
+				if got, w := m.check(b), want(b); got != w {
+					errs <- fmt.Sprintf("check(%x) = %04x, want %04x", b, got, w)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// BenchmarkNewRequestID is what an answer's request id costs inside the
+// experiments (the checked id of every logged answer).
+func BenchmarkNewRequestID(b *testing.B) {
+	m, closeM := open(b, b.TempDir())
+	defer closeM()
+	b.ReportAllocs()
+	for b.Loop() {
+		m.NewRequestID("recommend", Assignment{Experiment: "exp_1", Index: 1})
 	}
 }

@@ -108,6 +108,8 @@ type Manager struct {
 	compactions  atomic.Uint64
 	// tagKey checks the attribution request ids carry (attribution.go)
 	tagKey []byte
+	// tagMACs holds reset HMACs keyed by tagKey (check)
+	tagMACs sync.Pool
 	// replica names this data directory's counts in the shared store
 	replica string
 	imp     *impressions.Log

@@ -15,7 +15,7 @@ import (
 	"github.com/aisle-dev/aisle/internal/reqid"
 )
 
-func open(t *testing.T, dir string) (*Manager, func()) {
+func open(t testing.TB, dir string) (*Manager, func()) {
 	t.Helper()
 	imp, err := impressions.Open(filepath.Join(dir, "imp.db"), impressions.Options{})
 	if err != nil {

@@ -121,11 +121,31 @@ func (p Pseudonym) Of(id string) string {
 	if id == "" {
 		return ""
 	}
-	h := sha256.New()
-	h.Write(p.key)
-	h.Write([]byte(id))
+	return string(p.appendOf(make([]byte, 0, pseudonymLen), id))
+}
+
+// pseudonymLen is the length of a pseudonym: "h:" and 24 hex digits.
+const pseudonymLen = 2 + 24
+
+// appendOf appends the pseudonym of id (nothing for "") to dst; for the
+// ids of usual length it allocates nothing (the writer calls it twice a
+// record).
+func (p Pseudonym) appendOf(dst []byte, id string) []byte {
+	if id == "" {
+		return dst
+	}
 	var sum [sha256.Size]byte
-	return "h:" + hex.EncodeToString(h.Sum(sum[:0])[:12])
+	var buf [160]byte
+	if n := len(p.key) + len(id); n <= len(buf) {
+		copy(buf[copy(buf[:], p.key):], id)
+		sum = sha256.Sum256(buf[:n])
+	} else {
+		h := sha256.New()
+		h.Write(p.key)
+		h.Write([]byte(id))
+		h.Sum(sum[:0])
+	}
+	return hex.AppendEncode(append(dst, "h:"...), sum[:12])
 }
 
 // Derive returns a key for another use of the pseudonym's secret:
@@ -150,8 +170,13 @@ type Log struct {
 	compactions atomic.Uint64
 	compactErr  atomic.Pointer[error]
 
+	// wbuf holds the keys and values of the batch the writer is
+	// writing (bbolt keeps them until the commit); the writer's only
+	wbuf []byte
+
 	mu      sync.Mutex
 	pending []Impression     // queued for the writer
+	spare   []Impression     // the last batch written, emptied: the next queue
 	clicks  [][]byte         // click keys queued for the writer
 	forget  []string         // pseudonyms whose records the writer deletes
 	recent  map[string]int32 // request id → index in ring
@@ -239,14 +264,33 @@ func (l *Log) remember(imp *Impression) {
 	l.next = (l.next + 1) % len(l.ring)
 }
 
-// take returns the queued records and clicks and empties the queue.
+// take returns the queued records and clicks and empties the queue. The
+// queue continues in the batch written before (recycle), so answers do
+// not grow a new one every 50 ms.
 func (l *Log) take() ([]Impression, [][]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out, clicks := l.pending, l.clicks
-	l.pending = make([]Impression, 0, min(l.opts.Queue, 2*len(out)+16))
+	l.pending, l.spare = l.spare, nil
+	if l.pending == nil {
+		l.pending = make([]Impression, 0, min(l.opts.Queue, 2*len(out)+16))
+	}
 	l.clicks = nil
 	return out, clicks
+}
+
+// recycle gives a written batch back as the next queue, emptied (its
+// records' strings released to the collector).
+func (l *Log) recycle(batch []Impression) {
+	if cap(batch) == 0 {
+		return
+	}
+	clear(batch)
+	l.mu.Lock()
+	if l.spare == nil || cap(batch) > cap(l.spare) {
+		l.spare = batch[:0]
+	}
+	l.mu.Unlock()
 }
 
 // Dropped is how many records were not logged because the queue was full.
@@ -275,7 +319,9 @@ func (l *Log) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			// the forgets queued, and a rewrite due, are in memory only: a
 			// next start would know nothing of them, so they are done now
-			err := l.write(l.take())
+			batch, clicks := l.take()
+			err := l.write(batch, clicks)
+			l.recycle(batch)
 			n, ferr := l.forgetPending(context.Background())
 			if ferr == nil && (n > 0 || !compactAt.IsZero()) && l.opts.CompactAfter > 0 {
 				ferr = l.Compact()
@@ -286,9 +332,11 @@ func (l *Log) Run(ctx context.Context) error {
 				return err
 			}
 		case <-tick.C:
-			if err := l.write(l.take()); err != nil {
+			batch, clicks := l.take()
+			if err := l.write(batch, clicks); err != nil {
 				return err
 			}
+			l.recycle(batch)
 			n, err := l.forgetPending(ctx)
 			if err != nil {
 				return err
@@ -419,19 +467,38 @@ func (l *Log) write(batch []Impression, clicks [][]byte) error {
 			}
 		}
 		b := tx.Bucket(bucket)
+		// every key and value in one buffer, sized first (bbolt reads
+		// them at the commit): no allocation per record
+		need := 0
 		for i := range batch {
-			k, ok := key(batch[i].RequestID)
-			if !ok {
+			need += 12 + 2*pseudonymLen + recordSize(&batch[i])
+		}
+		if cap(l.wbuf) < need {
+			l.wbuf = make([]byte, 0, need)
+		}
+		buf := l.wbuf[:0]
+		for i := range batch {
+			rec := &batch[i]
+			if !reqid.Valid(rec.RequestID) {
 				continue // not made by reqid.New: not attributable
 			}
-			rec := batch[i]
-			rec.UserID, rec.SessionID = l.ps.Of(rec.UserID), l.ps.Of(rec.SessionID)
-			if err := b.Put(k, encode(&rec)); err != nil {
+			k0 := len(buf)
+			buf, _ = hex.AppendDecode(buf, []byte(rec.RequestID))
+			u0 := len(buf)
+			buf = l.ps.appendOf(buf, rec.UserID)
+			s0 := len(buf)
+			buf = l.ps.appendOf(buf, rec.SessionID)
+			v0 := len(buf)
+			buf = appendRecord(buf, rec, buf[u0:s0], buf[s0:v0])
+			if err := b.Put(buf[k0:u0:u0], buf[v0:len(buf):len(buf)]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if cap(l.wbuf) > 4<<20 {
+		l.wbuf = nil // a burst's buffer is not kept
+	}
 	if err != nil {
 		return fmt.Errorf("write %d impressions: %w (is the disk full?)", len(batch), err)
 	}
@@ -632,17 +699,34 @@ const (
 
 var errCorrupt = errors.New("corrupt impression record")
 
+// encode returns imp's record, its user and session ids as they are.
 func encode(imp *Impression) []byte {
-	n := 33 + len(imp.Surface) + len(imp.UserID) + len(imp.SessionID) + len(imp.Experiment) + len(imp.Variant) + len(imp.Query) + len(imp.Teams)
+	return appendRecord(make([]byte, 0, recordSize(imp)), imp, []byte(imp.UserID), []byte(imp.SessionID))
+}
+
+// recordSize bounds the length of imp's record (its user and session ids
+// at most pseudonymLen long, or as long as they are).
+func recordSize(imp *Impression) int {
+	n := 33 + len(imp.Surface) + max(len(imp.UserID), pseudonymLen) + max(len(imp.SessionID), pseudonymLen) +
+		len(imp.Experiment) + len(imp.Variant) + len(imp.Query) + len(imp.Teams)
 	for _, it := range imp.Items {
 		n += len(it) + 2
 	}
-	b := make([]byte, 0, n)
+	return n
+}
+
+// appendRecord appends imp's record to b with user and session as its
+// user and session ids (the writer passes their pseudonyms).
+func appendRecord(b []byte, imp *Impression, user, session []byte) []byte {
 	b = append(b, format3)
 	b = binary.AppendVarint(b, imp.Time.UnixNano())
-	for _, s := range []string{imp.Surface, imp.UserID, imp.SessionID, imp.Experiment, imp.Variant} {
-		b = varint.AppendString(b, s)
+	b = varint.AppendString(b, imp.Surface)
+	for _, s := range [2][]byte{user, session} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
+	b = varint.AppendString(b, imp.Experiment)
+	b = varint.AppendString(b, imp.Variant)
 	b = binary.AppendUvarint(b, uint64(len(imp.Items)))
 	for _, s := range imp.Items {
 		b = varint.AppendString(b, s)

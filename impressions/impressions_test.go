@@ -3,9 +3,12 @@ package impressions
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +209,78 @@ func TestForget(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte("alice-the-shopper")) || bytes.Contains(raw, []byte("bob")) {
 		t.Fatal("the file holds a raw user id")
+	}
+}
+
+// Answers logged from many goroutines while the writer writes batch after
+// batch (each batch's queue reused as the next one's) all reach the file,
+// each once and as it was given (ids as pseudonyms, also for ids longer
+// than the writer's stack buffer), including those queued when the
+// writer is told to stop.
+func TestNoImpressionIsLostUnderConcurrentAnswers(t *testing.T) {
+	l, err := Open(filepath.Join(t.TempDir(), "imp.db"), Options{Queue: 1 << 16, Recent: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	const goroutines, each = 8, 1500
+	want := make(map[string]Impression, goroutines*each)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				imp := Impression{RequestID: reqid.New(), Time: time.Unix(1700000000+int64(i), int64(g)).UTC(),
+					Surface: []string{"recommend", "search", "similar"}[i%3], UserID: fmt.Sprintf("u%d-%d", g, i%50),
+					Items: []string{fmt.Sprintf("i%d", i), fmt.Sprintf("i%d", g)}, Explored: i%7 == 0}
+				switch i % 4 {
+				case 1:
+					imp.SessionID, imp.Query = fmt.Sprintf("s%d", i), "blue pen"
+				case 2:
+					imp.UserID = strings.Repeat("long-user-id-", 20) + fmt.Sprint(g)
+					imp.Experiment, imp.Variant, imp.Teams = "exp_1", "interleaved", []uint8{0, 1}
+				}
+				mu.Lock()
+				want[imp.RequestID] = imp
+				mu.Unlock()
+				if !l.Add(imp) {
+					t.Error("Add dropped a record")
+					return
+				}
+				if i%300 == 0 {
+					time.Sleep(20 * time.Millisecond) // let the writer take batches meanwhile
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	cancel() // the last records are still queued: Run writes them before it returns
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if l.Written() != goroutines*each || l.Dropped() != 0 {
+		t.Fatalf("written %d, dropped %d; want %d, 0", l.Written(), l.Dropped(), goroutines*each)
+	}
+	seen := 0
+	err = l.Scan(context.Background(), time.Time{}, func(got Impression) error {
+		seen++
+		w, ok := want[got.RequestID]
+		if !ok {
+			return fmt.Errorf("record %s was never added, or came twice", got.RequestID)
+		}
+		delete(want, got.RequestID)
+		w.UserID, w.SessionID = l.ps.Of(w.UserID), l.ps.Of(w.SessionID)
+		if !reflect.DeepEqual(got, w) {
+			return fmt.Errorf("record %s read as %+v, want %+v", got.RequestID, got, w)
+		}
+		return nil
+	})
+	if err != nil || seen != goroutines*each || len(want) != 0 {
+		t.Fatalf("Scan: %v; %d records, %d never written", err, seen, len(want))
 	}
 }
