@@ -473,15 +473,10 @@ func (s *Sim) adsVisit(ctx context.Context, user string, rng *rand.Rand, ac AdsC
 			} else {
 				arm.OrganicClicks++
 			}
-			if rng.Float64() >= 0.1+0.4*r {
+			var q float64
+			if evs, q = cartAndBuy(rng, evs, user, it.ID, ans.RequestID, pos, r); q == 0 {
 				continue
 			}
-			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "add_to_cart", RequestID: ans.RequestID, Position: pos})
-			if rng.Float64() >= 0.5 {
-				continue
-			}
-			q := float64(1 + rng.IntN(2))
-			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "purchase", Value: &q, RequestID: ans.RequestID, Position: pos})
 			p, _ := s.w.Item(it.ID)
 			arm.Orders++
 			arm.Revenue += q * p.Price

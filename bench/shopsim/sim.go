@@ -256,6 +256,24 @@ func (s *Sim) Retrain(ctx context.Context) error {
 	}
 }
 
+// cartAndBuy is what a shopper does after clicking an item of taste r on
+// an answer: adds it to the cart with probability 0.1 + 0.4r, then buys one
+// or two of it with probability ½. It appends the events (with the
+// answer's request id and the item's position) and returns the quantity
+// bought, 0 when nothing was. Both simulations use it, so their shoppers
+// stay the same.
+func cartAndBuy(rng *rand.Rand, evs []event, user, item, requestID string, pos int, r float64) ([]event, float64) {
+	if rng.Float64() >= 0.1+0.4*r {
+		return evs, 0
+	}
+	evs = append(evs, event{UserID: user, ItemID: item, Type: "add_to_cart", RequestID: requestID, Position: pos})
+	if rng.Float64() >= 0.5 {
+		return evs, 0
+	}
+	q := float64(1 + rng.IntN(2))
+	return append(evs, event{UserID: user, ItemID: item, Type: "purchase", Value: &q, RequestID: requestID, Position: pos}), q
+}
+
 func seeded(seed uint64, parts ...any) *rand.Rand {
 	h := fnv.New64a()
 	fmt.Fprint(h, parts...)
@@ -318,15 +336,10 @@ func (s *Sim) visit(ctx context.Context, day int, user string, rng *rand.Rand, v
 			}
 			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "click", RequestID: ans.RequestID, Position: pos})
 			pg.clicked[it.ID] = true
-			if rng.Float64() >= 0.1+0.4*r {
+			var q float64
+			if evs, q = cartAndBuy(rng, evs, user, it.ID, ans.RequestID, pos, r); q == 0 {
 				continue
 			}
-			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "add_to_cart", RequestID: ans.RequestID, Position: pos})
-			if rng.Float64() >= 0.5 {
-				continue
-			}
-			q := float64(1 + rng.IntN(2))
-			evs = append(evs, event{UserID: user, ItemID: it.ID, Type: "purchase", Value: &q, RequestID: ans.RequestID, Position: pos})
 			p, _ := s.w.Item(it.ID)
 			orders++
 			revenue += q * p.Price
