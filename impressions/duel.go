@@ -66,22 +66,11 @@ func (l *Log) Duels(ctx context.Context, from time.Time) (map[string]DuelTally, 
 // duels counts the challenges of the log, or only the one named only.
 func (l *Log) duels(ctx context.Context, from time.Time, only string) (map[string]DuelTally, error) {
 	out := map[string]DuelTally{}
-	start := make([]byte, 4)
-	binary.BigEndian.PutUint32(start, uint32(max(0, from.Unix())))
 	err := l.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucket).Cursor()
 		cc := tx.Bucket(clickBucket).Cursor()
-		n := 0
-		for k, v := c.Seek(start); k != nil; k, v = c.Next() {
-			if n++; n%1024 == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			var imp Impression
-			if err := decode(v, &imp); err != nil {
-				return fmt.Errorf("impression %x: %w", k, err)
-			}
+		return scanTx(ctx, tx, from, func(k []byte, imp Impression) error {
 			if len(imp.Teams) == 0 || !strings.HasPrefix(imp.Experiment, DuelPrefix) || (only != "" && imp.Experiment != only) {
-				continue
+				return nil
 			}
 			t := out[imp.Experiment]
 			t.Answers++
@@ -104,8 +93,8 @@ func (l *Log) duels(ctx context.Context, from time.Time, only string) (map[strin
 				t.Ties++
 			}
 			out[imp.Experiment] = t
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count the interleaved answers of challenges: %w", err)

@@ -584,26 +584,35 @@ func (l *Log) Get(id string) (Impression, bool, error) {
 // Scan calls fn for every written record from the time from on, oldest
 // first, until fn returns an error.
 func (l *Log) Scan(ctx context.Context, from time.Time, fn func(Impression) error) error {
+	return l.view(func(tx *bolt.Tx) error {
+		return scanTx(ctx, tx, from, func(k []byte, imp Impression) error {
+			imp.RequestID = hex.EncodeToString(k)
+			return fn(imp)
+		})
+	})
+}
+
+// scanTx calls fn with the key and the decoded record of every record of
+// tx from the time from on, oldest first, until fn returns an error; it
+// checks ctx every 1,024 records.
+func scanTx(ctx context.Context, tx *bolt.Tx, from time.Time, fn func(k []byte, imp Impression) error) error {
 	start := make([]byte, 4)
 	binary.BigEndian.PutUint32(start, uint32(max(0, from.Unix())))
-	return l.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucket).Cursor()
-		n := 0
-		for k, v := c.Seek(start); k != nil; k, v = c.Next() {
-			if n++; n%1024 == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			var imp Impression
-			if err := decode(v, &imp); err != nil {
-				return fmt.Errorf("impression %x: %w", k, err)
-			}
-			imp.RequestID = hex.EncodeToString(k)
-			if err := fn(imp); err != nil {
-				return err
-			}
+	c := tx.Bucket(bucket).Cursor()
+	n := 0
+	for k, v := c.Seek(start); k != nil; k, v = c.Next() {
+		if n++; n%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
 		}
-		return nil
-	})
+		var imp Impression
+		if err := decode(v, &imp); err != nil {
+			return fmt.Errorf("impression %x: %w", k, err)
+		}
+		if err := fn(k, imp); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Forget removes a deleted user's (or session's) impressions: at once
