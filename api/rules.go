@@ -472,8 +472,15 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 			arrangeBy.Filters = unpushed
 		}
 		extra := len(plan.Pins)
-		if len(unpushed) > 0 || len(plan.Moves) > 0 {
-			extra += n // room for items to move up or be filtered out
+		switch {
+		case len(unpushed) > 0:
+			// the filters the model cannot apply (attributes, new, in
+			// stock) may drop any number of its items: all it may give
+			extra = MaxN
+		case len(plan.Moves) > 0:
+			// room for items to move up, on the same scale for every n
+			// (rules.MoveWindow)
+			extra = max(extra+n, rules.MoveWindow-n)
 		}
 		// the room comes from the model's own candidates for n (asking
 		// for n+extra would size its candidate pool, and its work, by
@@ -675,14 +682,46 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 	offset, n := req.Offset, req.N
 	var unpushed []rules.Filter
 	arrange, highlight := !plan.Empty(), false
+	var keepOut []string // the ids a pinned item may not be (nil: req.Exclude)
 	if arrange {
 		req.Exclude = plan.HiddenIDs()
 		unpushed = pushFilters(&req, plan.Filters)
+		if len(unpushed) > 0 {
+			// the filters the index cannot apply: the items of the whole
+			// result that fail them are left out of the search, so that
+			// the total and the facets count what is shown and every
+			// page is full
+			out, all, err := h.filteredOut(ctx, req, unpushed, now)
+			if err != nil {
+				return nil, searchError(ctx, h.ix, req, err)
+			}
+			if len(out) > 0 {
+				req.Exclude = append(slices.Clone(req.Exclude), out...)
+			}
+			if all {
+				unpushed = nil
+			}
+		}
+		moves := len(plan.Moves) > 0 && (req.Sort == search.SortRelevance || req.Sort == "")
 		window := offset + n + len(plan.Pins)
-		if len(unpushed) > 0 || (len(plan.Moves) > 0 && (req.Sort == search.SortRelevance || req.Sort == "")) {
+		if len(unpushed) > 0 || moves {
 			window += n // room for items to move up or be filtered out
 		}
+		if moves {
+			window = max(window, rules.MoveWindow) // one scale for every page
+		}
 		if window <= search.MaxN {
+			// pinned items are the rule's placement, not matches: left
+			// out of the search (its total and facets) and placed, so
+			// that one beyond the window is not counted twice
+			if len(plan.Pins) > 0 {
+				keepOut = req.Exclude
+				ex := slices.Clone(req.Exclude)
+				for _, pin := range plan.Pins {
+					ex = append(ex, pin.ItemID)
+				}
+				req.Exclude = ex
+			}
 			req.Offset, req.N = 0, window
 			// highlights only for the page kept, not the whole window
 			highlight = !req.NoHighlights
@@ -721,7 +760,11 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 		}
 		plan.Filters = unpushed // the others were applied by the index
 		w := rules.Window{IDs: ids, Scores: scores, Relevance: req.Sort == "" || req.Sort == search.SortRelevance}
-		keep := searchKeeps(&req)
+		keepReq := req
+		if keepOut != nil {
+			keepReq.Exclude = keepOut // not the pinned items themselves
+		}
+		keep := searchKeeps(&keepReq)
 		// read the window at once (the filters and moves need each item's
 		// fields)
 		read := len(plan.Filters) > 0 || (w.Relevance && len(plan.Moves) > 0)
@@ -818,6 +861,41 @@ func (sv *served) exploreSearch(out *SearchAnswer, sort search.Sort) {
 		out.Items[i].Score = lead[i].Score
 	}
 	sv.explored = true
+}
+
+// maxFilterScan bounds how many results of a search filteredOut reads.
+const maxFilterScan = 4 * search.MaxN
+
+// filteredOut returns the items of the whole result of req (its first
+// maxFilterScan) that fail one of fs, the parts of the rules' filters the
+// index cannot apply (attributes, new, in stock), or cannot be read; all
+// reports whether the whole result was read.
+func (h *searchHandlers) filteredOut(ctx context.Context, req search.Request, fs []rules.Filter, now time.Time) (out []string, all bool, err error) {
+	m := h.srv.merch
+	q := req
+	q.Facets, q.NoHighlights, q.N, q.Sort = nil, true, search.MaxN, search.SortRelevance
+	var items []*catalog.Item
+	for q.Offset = 0; q.Offset < maxFilterScan; q.Offset += q.N {
+		res, err := h.ix.Search(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		ids := make([]string, len(res.Items))
+		for i, hit := range res.Items {
+			ids[i] = hit.ID
+		}
+		items = slices.Grow(items[:0], len(ids))[:len(ids)]
+		m.readItems(ctx, ids, items, nil)
+		for i, it := range items {
+			if it == nil || slices.ContainsFunc(fs, func(f rules.Filter) bool { return !f.Matches(it, now) }) {
+				out = append(out, ids[i])
+			}
+		}
+		if len(res.Items) == 0 || q.Offset+len(res.Items) >= res.Total {
+			return out, true, nil
+		}
+	}
+	return out, false, nil
 }
 
 // pushFilters narrows a search by the plan's filters the index can apply

@@ -29,6 +29,11 @@ import (
 // Surfaces are the answers rules (and ads) apply to.
 var Surfaces = []string{"search", "recommend", "similar", "bought_together", "popular", "trending", "session", "rows", "because_you_viewed", "basket"}
 
+// MoveWindow is how many of the model's candidates, at least, an answer
+// with boosts or buries arranges (in relevance order): their scale is the
+// scores of that many, the same for every page size and offset.
+const MoveWindow = 100
+
 // Limits of a rule.
 const (
 	MaxPosition   = 1000 // a pin's position
@@ -63,7 +68,9 @@ type Filter struct {
 // Weighted is a boost or bury: the items the filter selects move up (or
 // down) by Strength, in (0, 1], on a relevance scale where the best
 // candidate is 1 and the worst 0: strength 1 moves a matching item past
-// every other.
+// every other. The candidates are the first MoveWindow of the model's
+// answer (more when a page reaches past them), whatever the page's size
+// and offset, so that pages of any size follow each other.
 type Weighted struct {
 	Filter
 	Strength float64 `json:"strength"`
@@ -161,6 +168,9 @@ func (r *Rule) Validate() error {
 		if !slices.Contains(Surfaces, s) {
 			bad("if.surfaces", "unknown surface %q (known: %s)", s, strings.Join(Surfaces, ", "))
 		}
+	}
+	if Normalize(c.Query) != "" && len(c.Surfaces) > 0 && !slices.Contains(c.Surfaces, "search") {
+		bad("if.surfaces", "a query condition applies to searches only: add search to if.surfaces or leave if.query out")
 	}
 	c.Category = strings.Trim(c.Category, "/")
 	if c.From != nil && c.Until != nil && !c.Until.After(*c.From) {
