@@ -1,16 +1,21 @@
 package aisle
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	neturl "net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/config"
+	"github.com/aisle-dev/aisle/rules"
+	"github.com/aisle-dev/aisle/search"
 )
 
 // serveAt opens, starts and serves Aisle over data directory dir on
@@ -537,5 +542,535 @@ func TestRulesAndAdsOnBecauseYouViewedAndBasket(t *testing.T) {
 	call(t, "POST", url+"/api/recommend/basket?rules=off&ads=off", `{"items":["c0"],"n":4}`, 200, &again)
 	if again.ids() != basketPlain.ids() {
 		t.Fatalf("rules=off&ads=off: %s, before the rules %s", again.ids(), basketPlain.ids())
+	}
+}
+
+// tItem is an item of the rule-semantics table's catalogue with the fields
+// the table's own reading of the rules looks at.
+type tItem struct {
+	id, title, brand, cat string
+	price                 float64
+	solar                 string // "" for none
+	isNew, inStock        bool
+}
+
+// tableCatalog: calculators c0..c5 (Casio even, Sharp odd; c0..c2 under
+// Office/Calculators/Scientific, c3..c5 under …/Basic; price 10+i; solar
+// on c0, c3, c4; new c1, c4; c2 out of stock), staplers s0..s3 (Acme,
+// Office/Staplers, price 5+i; s0 new, s3 out of stock), pens p0..p3 (Bic,
+// Office/Pens, price 1+i; p2 new).
+func tableCatalog() []tItem {
+	var out []tItem
+	for i := range 6 {
+		cat := "Office/Calculators/Scientific"
+		if i >= 3 {
+			cat = "Office/Calculators/Basic"
+		}
+		out = append(out, tItem{id: fmt.Sprintf("c%d", i), title: fmt.Sprintf("calculator model %d", i), brand: []string{"Casio", "Sharp"}[i%2],
+			cat: cat, price: float64(10 + i), solar: map[bool]string{true: "yes", false: "no"}[i == 0 || i == 3 || i == 4],
+			isNew: i == 1 || i == 4, inStock: i != 2})
+	}
+	for i := range 4 {
+		out = append(out, tItem{id: fmt.Sprintf("s%d", i), title: fmt.Sprintf("desk stapler %d", i), brand: "Acme", cat: "Office/Staplers",
+			price: float64(5 + i), isNew: i == 0, inStock: i != 3})
+	}
+	for i := range 4 {
+		out = append(out, tItem{id: fmt.Sprintf("p%d", i), title: fmt.Sprintf("gel pen %d", i), brand: "Bic", cat: "Office/Pens",
+			price: float64(1 + i), isNew: i == 2, inStock: true})
+	}
+	return out
+}
+
+func tableCatalogJSON(items []tItem, now time.Time) string {
+	var out []map[string]any
+	for _, it := range items {
+		created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		if it.isNew {
+			created = now.Add(-48 * time.Hour)
+		}
+		m := map[string]any{"id": it.id, "title": it.title, "brand": it.brand, "categories": []string{it.cat}, "price": it.price,
+			"available": it.inStock, "created_at": created.Format(time.RFC3339)}
+		if it.solar != "" {
+			m["attributes"] = map[string]any{"solar": it.solar}
+		}
+		out = append(out, m)
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+// tMatches is the table's own reading of a rule filter (not
+// rules.Filter.Matches): every part given must hold; "new" means created
+// within the days given (the catalogue's new items are two days old, the
+// others from 2024).
+func tMatches(f rules.Filter, it tItem) bool {
+	if len(f.Brands) > 0 && !slices.ContainsFunc(f.Brands, func(b string) bool { return strings.EqualFold(b, it.brand) }) {
+		return false
+	}
+	if len(f.Categories) > 0 && !slices.ContainsFunc(f.Categories, func(c string) bool { return it.cat == c || strings.HasPrefix(it.cat, c+"/") }) {
+		return false
+	}
+	if (f.MinPrice != nil && it.price < *f.MinPrice) || (f.MaxPrice != nil && it.price > *f.MaxPrice) {
+		return false
+	}
+	for k, v := range f.Attributes {
+		if k != "solar" || it.solar != v {
+			return false
+		}
+	}
+	if f.NewWithinDays > 0 && !(it.isNew && f.NewWithinDays >= 3) {
+		return false
+	}
+	return !f.InStock || it.inStock
+}
+
+// tHit is one item of an answer: its id, score and whether it is pinned.
+type tHit struct {
+	ID     string  `json:"id"`
+	Score  float64 `json:"score"`
+	Pinned bool    `json:"pinned"`
+}
+
+type tAnswer struct {
+	Items    []tHit   `json:"items"`
+	Total    int      `json:"total"`
+	Rules    []string `json:"rules"`
+	Redirect string   `json:"redirect"`
+	Query    string   `json:"query"`
+	Facets   struct {
+		Brand []search.FacetValue `json:"brand"`
+	} `json:"facets"`
+}
+
+func (a tAnswer) String() string {
+	var out []string
+	for _, h := range a.Items {
+		s := h.ID
+		if h.Pinned {
+			s += "*"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+// tExpect applies a rule's consequence, as the rules are documented, to
+// the model's whole answer without rules (base: best first, with scores):
+// hidden and filtered-out items go, boosts and buries (relevance only)
+// re-score on a scale where the best of base is 1 and the worst 0 (by
+// position when the scores are flat), pinned items (not hidden, known,
+// passing the rule's filter and the request's own, keep) go to their
+// positions in ascending order. It returns the arranged answer and the
+// items a search's facets count: the model's items that stay in their
+// place (not hidden, filtered out or pinned).
+func tExpect(then rules.Consequence, base []tHit, relevance bool, cat map[string]tItem, keep func(tItem) bool) (out []tHit, kept []tHit) {
+	passes := func(id string) bool {
+		it, ok := cat[id]
+		return ok && (then.Filter == nil || tMatches(*then.Filter, it))
+	}
+	var list []tHit
+	for _, h := range base {
+		if !slices.Contains(then.Hide, h.ID) && passes(h.ID) {
+			list = append(list, tHit{ID: h.ID})
+			if !slices.ContainsFunc(then.Pin, func(p rules.Pin) bool { return p.ItemID == h.ID }) {
+				kept = append(kept, tHit{ID: h.ID})
+			}
+		}
+	}
+	if relevance && len(then.Boost)+len(then.Bury) > 0 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		score := map[string]float64{}
+		for _, h := range base {
+			if slices.ContainsFunc(list, func(x tHit) bool { return x.ID == h.ID }) {
+				lo, hi, score[h.ID] = min(lo, h.Score), max(hi, h.Score), h.Score
+			}
+		}
+		key := map[string]float64{}
+		for i, h := range list {
+			b := 1 - float64(i)/float64(len(list))
+			if hi > lo {
+				b = (score[h.ID] - lo) / (hi - lo)
+			}
+			b *= 1 - 1e-9 // strength 1 moves an item past every other
+			for _, w := range then.Boost {
+				if tMatches(w.Filter, cat[h.ID]) {
+					b += w.Strength
+				}
+			}
+			for _, w := range then.Bury {
+				if tMatches(w.Filter, cat[h.ID]) {
+					b -= w.Strength
+				}
+			}
+			key[h.ID] = b
+		}
+		slices.SortStableFunc(list, func(a, b tHit) int { return cmp.Compare(key[b.ID], key[a.ID]) })
+	}
+	pins := slices.Clone(then.Pin)
+	slices.SortFunc(pins, func(a, b rules.Pin) int { return cmp.Compare(a.Position, b.Position) })
+	for _, p := range pins {
+		list = slices.DeleteFunc(list, func(x tHit) bool { return x.ID == p.ItemID })
+	}
+	for _, p := range pins {
+		if it, ok := cat[p.ItemID]; ok && !slices.Contains(then.Hide, p.ItemID) && passes(p.ItemID) && keep(it) {
+			list = slices.Insert(list, min(p.Position-1, len(list)), tHit{ID: p.ItemID, Pinned: true})
+		}
+	}
+	return list, kept
+}
+
+// TestRuleSemanticsTable is the full table of rule semantics over HTTP on
+// 127.0.0.1: every condition (query equals, contains, synonym group,
+// category page, surface, user segment, date window), matching and not
+// matching, × every consequence (pins, boost and bury by brand, category,
+// attribute, price range, new and in stock, with strengths; hide; filter by
+// each of those; redirect; replace the query) on search (relevance and a
+// sort, first page and a later one: totals and brand facets) and personal
+// recommend (a short and a long answer), with spot checks of similar,
+// popular, trending and session. Every expected answer is computed from
+// the catalogue by tExpect from the model's answer without rules (the
+// same request with rules=off), not copied from an answer with them.
+// Combinations that mean nothing have their documented behaviour asserted:
+// redirect and replace_query need a query condition (refused without
+// one), and a query condition applies to searches only (never to a
+// recommendation answer).
+func TestRuleSemanticsTable(t *testing.T) {
+	url, _ := serveAt(t, t.TempDir())
+	now := time.Now()
+	catList := tableCatalog()
+	cat := map[string]tItem{}
+	for _, it := range catList {
+		cat[it.id] = it
+	}
+	call(t, "POST", url+"/api/items", tableCatalogJSON(catList, now), 200, nil)
+	// popularity: c0 most viewed, then c1, …, then staplers and pens
+	var evs []string
+	for i, id := range []string{"c0", "c1", "c2", "c3", "c4", "c5", "s0", "s1", "s2", "p0", "p1", "p2", "p3"} {
+		for range 14 - i {
+			evs = append(evs, fmt.Sprintf(`{"user_id":"v%d","item_id":%q,"type":"view"}`, len(evs)%7, id))
+		}
+	}
+	evs = append(evs, `{"user_id":"gold","item_id":"s1","type":"view"}`, `{"user_id":"silver","item_id":"p1","type":"view"}`)
+	call(t, "POST", url+"/api/events", "["+strings.Join(evs, ",")+"]", 200, nil)
+	call(t, "POST", url+"/api/users", `{"id":"gold","attributes":{"tier":"gold"}}`, 200, nil)
+	call(t, "POST", url+"/api/users", `{"id":"silver","attributes":{"tier":"silver"}}`, 200, nil)
+
+	price := func(v float64) *float64 { return &v }
+	brand := rules.Filter{Brands: []string{"sharp"}}
+	category := rules.Filter{Categories: []string{"Office/Calculators/Basic"}}
+	attribute := rules.Filter{Attributes: map[string]string{"solar": "yes"}}
+	priceRange := rules.Filter{MinPrice: price(11), MaxPrice: price(13)}
+	fresh := rules.Filter{NewWithinDays: 30}
+	inStock := rules.Filter{InStock: true}
+	type cons struct {
+		name string
+		then rules.Consequence
+	}
+	conss := []cons{
+		{"pin at 1 (brought in) and 3", rules.Consequence{Pin: []rules.Pin{{ItemID: "p1", Position: 1}, {ItemID: "c4", Position: 3}}}},
+		{"boost brand", rules.Consequence{Boost: []rules.Weighted{{Filter: brand, Strength: 1}}}},
+		{"boost brand, strength 0.5", rules.Consequence{Boost: []rules.Weighted{{Filter: brand, Strength: 0.5}}}},
+		{"bury category", rules.Consequence{Bury: []rules.Weighted{{Filter: category, Strength: 1}}}},
+		{"boost attribute", rules.Consequence{Boost: []rules.Weighted{{Filter: attribute, Strength: 1}}}},
+		{"bury attribute, strength 0.3", rules.Consequence{Bury: []rules.Weighted{{Filter: attribute, Strength: 0.3}}}},
+		{"bury price range", rules.Consequence{Bury: []rules.Weighted{{Filter: priceRange, Strength: 1}}}},
+		{"boost new", rules.Consequence{Boost: []rules.Weighted{{Filter: fresh, Strength: 1}}}},
+		{"boost in stock", rules.Consequence{Boost: []rules.Weighted{{Filter: inStock, Strength: 1}}}},
+		{"hide", rules.Consequence{Hide: []string{"c0", "c3", "p0"}}},
+		{"filter brand", rules.Consequence{Filter: &brand}},
+		{"filter category", rules.Consequence{Filter: &category}},
+		{"filter attribute", rules.Consequence{Filter: &attribute}},
+		{"filter price range", rules.Consequence{Filter: &priceRange}},
+		{"filter new", rules.Consequence{Filter: &fresh}},
+		{"filter in stock", rules.Consequence{Filter: &inStock}},
+		{"filter new and solar (one item)", rules.Consequence{Filter: &rules.Filter{NewWithinDays: 30, Attributes: map[string]string{"solar": "yes"}}}},
+		{"redirect", rules.Consequence{Redirect: "/help/calculators"}},
+		{"replace the query", rules.Consequence{ReplaceQuery: "stapler"}},
+	}
+
+	// a request: search (q, category, user) or personal recommend (user,
+	// category); the condition's variant for a surface, matching or not
+	type req struct{ q, category, user string }
+	type cond struct {
+		name  string
+		query bool // a query condition
+		// rule returns the rule's condition and the request for a
+		// surface ("search" or "recommend"), matching when match
+		rule func(surface string, match bool) (map[string]any, req)
+	}
+	hour := time.Hour
+	conds := []cond{
+		{"query equals", true, func(sf string, match bool) (map[string]any, req) {
+			return map[string]any{"query": "calculator"}, req{q: map[bool]string{true: "Calculator", false: "calculator model"}[match], user: "gold"}
+		}},
+		{"query contains", true, func(sf string, match bool) (map[string]any, req) {
+			return map[string]any{"query": "calculator", "query_match": "contains"}, req{q: map[bool]string{true: "calculator model", false: "model"}[match], user: "gold"}
+		}},
+		{"synonym group", true, func(sf string, match bool) (map[string]any, req) {
+			return map[string]any{"query": "adding machine", "synonyms": []string{"calculator"}}, req{q: map[bool]string{true: "calculator", false: "model"}[match], user: "gold"}
+		}},
+		{"category page", false, func(sf string, match bool) (map[string]any, req) {
+			return map[string]any{"category": "Office/Calculators"}, req{q: "model", category: map[bool]string{true: "Office/Calculators", false: "Office"}[match], user: "gold"}
+		}},
+		{"surface", false, func(sf string, match bool) (map[string]any, req) {
+			other := map[string]string{"search": "popular", "recommend": "similar"}[sf]
+			return map[string]any{"surfaces": []string{map[bool]string{true: sf, false: other}[match]}}, req{q: "calculator", user: "gold"}
+		}},
+		{"user segment", false, func(sf string, match bool) (map[string]any, req) {
+			return map[string]any{"segment": map[string]string{"tier": "gold"}}, req{q: "calculator", user: map[bool]string{true: "gold", false: "silver"}[match]}
+		}},
+		{"date window", false, func(sf string, match bool) (map[string]any, req) {
+			if match {
+				return map[string]any{"from": now.Add(-hour).UTC(), "until": now.Add(24 * hour).UTC()}, req{q: "calculator", user: "gold"}
+			}
+			return map[string]any{"from": now.Add(24 * hour).UTC(), "until": now.Add(48 * hour).UTC()}, req{q: "calculator", user: "gold"}
+		}},
+	}
+
+	get := func(t *testing.T, path string) tAnswer {
+		t.Helper()
+		var a tAnswer
+		call(t, "GET", url+path, "", 200, &a)
+		return a
+	}
+	createRule := func(t *testing.T, name string, cond map[string]any, then rules.Consequence) (id string, status int, msg string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"name": name, "if": cond, "then": then})
+		resp, err := http.Post(url+"/api/rules", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var r struct{ ID string }
+		if resp.StatusCode == 201 {
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			// gone already when the cell ran to its end (404 then)
+			t.Cleanup(func() {
+				rq, _ := http.NewRequest("DELETE", url+"/api/rules/"+r.ID, nil)
+				if resp, err := http.DefaultClient.Do(rq); err == nil {
+					resp.Body.Close()
+				}
+			})
+		}
+		return r.ID, resp.StatusCode, string(b)
+	}
+	// rules are deleted as soon as their checks are done: one rule at a time
+	del := func(t *testing.T, id string) {
+		t.Helper()
+		if id != "" {
+			call(t, "DELETE", url+"/api/rules/"+id, "", 200, nil)
+		}
+	}
+	searchPath := func(r req, extra string) string {
+		v := neturl.Values{"q": {r.q}, "user_id": {r.user}, "ads": {"off"}}
+		if r.category != "" {
+			v.Set("category", r.category)
+		}
+		return "/api/search?" + v.Encode() + extra
+	}
+	recPath := func(r req, extra string) string {
+		v := neturl.Values{"ads": {"off"}}
+		if r.category != "" {
+			v.Set("category", r.category)
+		}
+		return "/api/recommend/" + r.user + "?" + v.Encode() + extra
+	}
+	same := func(a, b tAnswer) bool { return a.String() == b.String() }
+	str := func(hs []tHit) string { return tAnswer{Items: hs}.String() }
+	// checkSearch compares a search with the rule id to tExpect over the
+	// same search without rules
+	checkSearch := func(t *testing.T, r req, then rules.Consequence, id, extra string, n, offset int, relevance bool) {
+		t.Helper()
+		page := fmt.Sprintf("&n=%d&offset=%d&facets=brand", n, offset)
+		got := get(t, searchPath(r, extra+page))
+		base := get(t, searchPath(r, extra+"&n=50&rules=off"))
+		if then.ReplaceQuery != "" {
+			base = get(t, searchPath(req{then.ReplaceQuery, r.category, r.user}, extra+"&n=50&rules=off"))
+			if got.Query != then.ReplaceQuery {
+				t.Errorf("%s: query %q, want the replaced %q", extra+page, got.Query, then.ReplaceQuery)
+			}
+		}
+		if then.Redirect != "" {
+			if got.Redirect != then.Redirect || len(got.Items) != 0 || !slices.Equal(got.Rules, []string{id}) {
+				t.Errorf("%s: redirect %q, items %s, rules %v", extra+page, got.Redirect, got, got.Rules)
+			}
+			return
+		}
+		keep := func(it tItem) bool {
+			return r.category == "" || it.cat == r.category || strings.HasPrefix(it.cat, r.category+"/")
+		}
+		want, kept := tExpect(then, base.Items, relevance, cat, keep)
+		total := len(want)
+		wantPage := want[min(offset, len(want)):min(offset+n, len(want))]
+		if str(got.Items) != str(wantPage) || got.Total != total || !slices.Equal(got.Rules, []string{id}) {
+			t.Errorf("%s: %s (total %d, rules %v), want %s (total %d) from %s", extra+page, got, got.Total, got.Rules, str(wantPage), total, base)
+		}
+		// the brand facets count the matching items that stay (hidden and
+		// filtered ones not)
+		facets := map[string]int{}
+		for _, h := range kept {
+			facets[strings.ToLower(cat[h.ID].brand)]++
+		}
+		for _, f := range got.Facets.Brand {
+			if facets[strings.ToLower(f.Value)] != f.Count {
+				t.Errorf("%s: brand facets %v, want %v", extra+page, got.Facets.Brand, facets)
+				break
+			}
+			delete(facets, strings.ToLower(f.Value))
+		}
+		if len(facets) > 0 {
+			t.Errorf("%s: brand facets %v miss %v", extra+page, got.Facets.Brand, facets)
+		}
+	}
+	// checkRec compares a recommendation answer (path without n) with
+	// tExpect over the answer without rules
+	checkRec := func(t *testing.T, path string, post string, r req, then rules.Consequence, id string, n int, availAll bool) {
+		t.Helper()
+		extra := fmt.Sprintf("&n=%d", n)
+		if availAll {
+			extra += "&available_only=false"
+		}
+		var got, base tAnswer
+		if post != "" {
+			call(t, "POST", url+path+extra, post, 200, &got)
+			call(t, "POST", url+path+"&n=200&rules=off"+strings.TrimPrefix(extra, fmt.Sprintf("&n=%d", n)), post, 200, &base)
+		} else {
+			got = get(t, path+extra)
+			base = get(t, path+"&n=200&rules=off"+strings.TrimPrefix(extra, fmt.Sprintf("&n=%d", n)))
+		}
+		if len(base.Items) < 3 {
+			t.Fatalf("%s: the answer without rules has %d items: too few to show a rule's effect", path+extra, len(base.Items))
+		}
+		if id == "" { // the rule does not apply
+			want := base.Items[:min(n, len(base.Items))]
+			if str(got.Items) != str(want) || len(got.Rules) != 0 {
+				t.Errorf("%s: %s (rules %v), want the answer without rules %s", path+extra, got, got.Rules, str(want))
+			}
+			return
+		}
+		keep := func(it tItem) bool {
+			return (availAll || it.inStock) && (r.category == "" || it.cat == r.category || strings.HasPrefix(it.cat, r.category+"/"))
+		}
+		want, _ := tExpect(then, base.Items, true, cat, keep)
+		want = want[:min(n, len(want))]
+		if str(got.Items) != str(want) || !slices.Equal(got.Rules, []string{id}) {
+			t.Errorf("%s: %s (rules %v), want %s from %s", path+extra, got, got.Rules, str(want), base)
+		}
+	}
+
+	for _, c := range conds {
+		for _, cs := range conss {
+			t.Run(c.name+"/"+cs.name, func(t *testing.T) {
+				needsQuery := cs.then.Redirect != "" || cs.then.ReplaceQuery != ""
+				// search, the condition holding
+				ifs, r := c.rule("search", true)
+				id, status, msg := createRule(t, c.name, ifs, cs.then)
+				if needsQuery && !c.query {
+					// meaningless without a query: refused, saying why
+					if status != 400 || !strings.Contains(msg, "need a query condition") {
+						t.Fatalf("a %s rule without a query condition: %d %s, want 400 naming the query condition", cs.name, status, msg)
+					}
+					return
+				}
+				if status != 201 {
+					t.Fatalf("create: %d %s", status, msg)
+				}
+				checkSearch(t, r, cs.then, id, "", 10, 0, true)
+				checkSearch(t, r, cs.then, id, "&sort=price_asc", 10, 0, false)
+				checkSearch(t, r, cs.then, id, "", 2, 2, true)
+				checkSearch(t, r, cs.then, id, "&sort=price_desc", 3, 3, false)
+				checkSearch(t, r, cs.then, id, "", 1, 0, true)
+				if cs.then.Redirect == "" {
+					// pages of any size follow each other: two pages of 2 are
+					// the first 4 of one page of 10
+					p1, p2, all := get(t, searchPath(r, "&n=2")), get(t, searchPath(r, "&n=2&offset=2")), get(t, searchPath(r, "&n=10"))
+					want := tAnswer{Items: all.Items[:min(4, len(all.Items))]}.String()
+					if got := strings.TrimSpace(p1.String() + " " + p2.String()); got != want {
+						t.Errorf("pages of 2: %s | %s, the first 4 of a page of 10: %s", p1, p2, want)
+					}
+				}
+				// search, the condition not holding: the answer without rules
+				nifs, nr := c.rule("search", false)
+				if fmt.Sprint(nifs) != fmt.Sprint(ifs) {
+					del(t, id)
+					if id, status, msg = createRule(t, c.name, nifs, cs.then); status != 201 {
+						t.Fatalf("create: %d %s", status, msg)
+					}
+				}
+				got, base := get(t, searchPath(nr, "&n=10")), get(t, searchPath(nr, "&n=10&rules=off"))
+				if !same(got, base) || len(got.Rules) != 0 || got.Total != base.Total || got.Redirect != "" {
+					t.Errorf("not matching (%+v): %s (total %d, rules %v), want %s (total %d)", nr, got, got.Total, got.Rules, base, base.Total)
+				}
+				del(t, id)
+				// personal recommend, the condition holding (a query
+				// condition never applies to a recommendation)
+				ifs, r = c.rule("recommend", true)
+				id, status, msg = createRule(t, c.name+" (recommend)", ifs, cs.then)
+				if status != 201 {
+					t.Fatalf("create: %d %s", status, msg)
+				}
+				applied := id
+				if c.query {
+					applied = ""
+					// and a query condition limited to recommendations is
+					// refused: it could never apply
+					ifs["surfaces"] = []string{"recommend"}
+					if _, status, msg := createRule(t, c.name+" (recommend only)", ifs, cs.then); status != 400 || !strings.Contains(msg, "searches only") {
+						t.Errorf("a query condition on recommend only: %d %s, want 400 saying it applies to searches only", status, msg)
+					}
+				}
+				checkRec(t, recPath(r, ""), "", r, cs.then, applied, 1, false)
+				checkRec(t, recPath(r, ""), "", r, cs.then, applied, 3, false)
+				checkRec(t, recPath(r, ""), "", r, cs.then, applied, 20, true)
+				del(t, id)
+				if !c.query {
+					// not holding
+					nifs, nr = c.rule("recommend", false)
+					id, status, msg = createRule(t, c.name+" (recommend, not matching)", nifs, cs.then)
+					if status != 201 {
+						t.Fatalf("create: %d %s", status, msg)
+					}
+					checkRec(t, recPath(nr, ""), "", nr, cs.then, "", 20, true)
+					del(t, id)
+				}
+			})
+		}
+	}
+
+	// spot checks of the other recommendation surfaces: a rule for the
+	// surface applies as on recommend, one for another surface does not
+	for _, sf := range []struct{ surface, path, post string }{
+		{"similar", "/api/items/c1/similar?ads=off", ""},
+		{"popular", "/api/popular?ads=off", ""},
+		{"trending", "/api/trending?ads=off", ""},
+		{"session", "/api/recommend/session?ads=off", `{"items":["c0","s1"]}`},
+	} {
+		for _, cs := range conss {
+			switch cs.name {
+			case "pin at 1 (brought in) and 3", "boost brand", "bury attribute, strength 0.3", "hide", "filter attribute", "filter price range", "filter new and solar (one item)":
+			default:
+				continue
+			}
+			t.Run(sf.surface+"/"+cs.name, func(t *testing.T) {
+				id, status, msg := createRule(t, sf.surface, map[string]any{"surfaces": []string{sf.surface}}, cs.then)
+				if status != 201 {
+					t.Fatalf("create: %d %s", status, msg)
+				}
+				for _, n := range []int{1, 3} {
+					checkRec(t, sf.path, sf.post, req{}, cs.then, id, n, false)
+				}
+				checkRec(t, sf.path, sf.post, req{}, cs.then, id, 20, true)
+				del(t, id)
+				id, status, msg = createRule(t, sf.surface, map[string]any{"surfaces": []string{"search", "recommend"}}, cs.then)
+				if status != 201 {
+					t.Fatalf("create: %d %s", status, msg)
+				}
+				checkRec(t, sf.path, sf.post, req{}, cs.then, "", 20, true)
+				del(t, id)
+			})
+		}
 	}
 }
