@@ -768,6 +768,7 @@ func TestRuleSemanticsTable(t *testing.T) {
 	}
 	conss := []cons{
 		{"pin at 1 (brought in) and 3", rules.Consequence{Pin: []rules.Pin{{ItemID: "p1", Position: 1}, {ItemID: "c4", Position: 3}}}},
+		{"pin an out-of-stock item at 2", rules.Consequence{Pin: []rules.Pin{{ItemID: "s3", Position: 2}}}},
 		{"boost brand", rules.Consequence{Boost: []rules.Weighted{{Filter: brand, Strength: 1}}}},
 		{"boost brand, strength 0.5", rules.Consequence{Boost: []rules.Weighted{{Filter: brand, Strength: 0.5}}}},
 		{"bury category", rules.Consequence{Bury: []rules.Weighted{{Filter: category, Strength: 1}}}},
@@ -899,8 +900,10 @@ func TestRuleSemanticsTable(t *testing.T) {
 			}
 			return
 		}
+		// a search answers items in stock only (the index holds no
+		// other), pinned ones too
 		keep := func(it tItem) bool {
-			return r.category == "" || it.cat == r.category || strings.HasPrefix(it.cat, r.category+"/")
+			return it.inStock && (r.category == "" || it.cat == r.category || strings.HasPrefix(it.cat, r.category+"/"))
 		}
 		want, kept := tExpect(then, base.Items, relevance, cat, keep)
 		total := len(want)

@@ -997,9 +997,11 @@ func intersectPrefixes(a, b []string) []string {
 	return out
 }
 
-// searchKeeps is a search request's own filter, for pinned items.
+// searchKeeps is a search request's own filter, for pinned items: in
+// stock only, as the index holds no other item (a pin of an item sold out
+// does not bring it back, as on a recommendation answer by default).
 func searchKeeps(req *search.Request) func(*catalog.Item) bool {
-	return recFilterKeeps(recommend.Filter{Categories: req.Categories, Brands: req.Brands, MinPrice: req.MinPrice, MaxPrice: req.MaxPrice, Exclude: req.Exclude})
+	return recFilterKeeps(recommend.Filter{Categories: req.Categories, Brands: req.Brands, MinPrice: req.MinPrice, MaxPrice: req.MaxPrice, Exclude: req.Exclude, AvailableOnly: true})
 }
 
 // newRequestID names an answer, so that its clicks can be tied to it.
