@@ -208,7 +208,10 @@ func (h *Host) deletedElsewhere(id string) {
 		// rows this replica wrote between the delete and the close: the
 		// replica that took the DELETE removed the rest already
 		if h.cfg.Store != "" {
-			ctx, cancel := context.WithTimeout(h.bg, time.Minute)
+			// not cancelled when the host closes meanwhile: the host
+			// waits for it, and a delete cut short leaves rows that no
+			// replica would remove (the deleting replica's mark is gone)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(h.bg), time.Minute)
 			if err := dropStoredShop(ctx, h.cfg.Store, h.pool, id); err != nil {
 				h.log.Error("removing the rows of a shop deleted on another replica failed", "shop", id, "error", err)
 			}

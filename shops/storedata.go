@@ -34,18 +34,18 @@ func (h *Host) removeData(ctx context.Context, id string) error {
 // stays until Removed. The shop must not be open anywhere. pool, when
 // set, is the process's shared pool (else one is opened for this).
 func dropStoredShop(ctx context.Context, url string, pool *pgxpool.Pool, shop string) error {
-	var st *pgstore.Store
-	var err error
-	if pool != nil {
-		st, err = pgstore.OpenShared(ctx, pool, pgstore.Options{Shop: shop})
-	} else {
-		st, err = pgstore.Open(ctx, url, pgstore.Options{Shop: shop})
+	// the pool, not a store of the shop: opening a store registers the
+	// shop (its shop_state row), which a delete that then fails (a
+	// replica stopping while it deletes) left behind
+	if pool == nil {
+		p, err := pgstore.OpenPool(ctx, url, 2)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		pool = p
 	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return pgx.BeginFunc(ctx, st.Pool(), func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			SELECT c.relname FROM pg_class c
 			JOIN pg_namespace n ON n.oid = c.relnamespace
