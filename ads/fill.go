@@ -3,6 +3,7 @@ package ads
 import (
 	"context"
 	"encoding/binary"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -144,6 +145,7 @@ func (s *Service) AppendFill(ctx context.Context, dst []Placement, r Request) []
 	orgRead := false
 	// the bidders, their features and eligible items (parallel)
 	bidders, feats, from := sc.bidders[:0], sc.feats[:0], sc.from[:0]
+	pctr := sc.pctrs.of(elig)
 	defer func() { sc.bidders, sc.feats, sc.from = bidders, feats, from }()
 	ci := -1
 	for k := range elig {
@@ -174,7 +176,7 @@ func (s *Service) AppendFill(ctx context.Context, dst []Placement, r Request) []
 		}
 		feats = append(feats, f)
 		from = append(from, k)
-		bidders = append(bidders, Bidder{Campaign: cs.list[e.camp].ID, Item: e.item, Bid: e.bid, Relevance: rel, PCTR: m.Predict(f)})
+		bidders = append(bidders, Bidder{Campaign: cs.list[e.camp].ID, Item: e.item, Bid: e.bid, Relevance: rel, PCTR: pctr.predict(m, k, &f)})
 	}
 	if len(bidders) == 0 {
 		return dst
@@ -217,6 +219,46 @@ type fillScratch struct {
 	wins    []Win
 	imps    []Impression
 	hists   []*[2]int
+	pctrs   pctrMemo
+}
+
+// pctrMemo keeps, per item of one eligible list, the last logit an
+// auction computed and its click probability. Answers of one key in a
+// row (popular, a category page, a repeated query) bid with the same
+// features for most items (an item's history moves when it is shown;
+// relevance, popularity and affinity seldom between two answers), and
+// sigmoid(z) for an equal z is the same number: the exponential is
+// computed again only for a logit that changed. It lives in an auction's
+// pooled storage, so no answer writes memory another reads.
+type pctrMemo struct {
+	list *eligibleItem // the first item of the list memoised (kept alive by this pointer, so never another list's)
+	z, p []float64     // per item of the list: the logit (NaN: none yet) and sigmoid(z)
+}
+
+// of returns the memo for elig, starting afresh for another list.
+func (pm *pctrMemo) of(elig []eligibleItem) *pctrMemo {
+	if len(elig) == 0 || (pm.list == &elig[0] && len(pm.z) == len(elig)) {
+		return pm
+	}
+	pm.list = &elig[0]
+	pm.z = slices.Grow(pm.z[:0], len(elig))[:len(elig)]
+	pm.p = slices.Grow(pm.p[:0], len(elig))[:len(elig)]
+	for i := range pm.z {
+		pm.z[i] = math.NaN()
+	}
+	return pm
+}
+
+// predict is m.Predict(*f) of item k of the list: sigmoid of the logit,
+// reused when the logit is the memoised one.
+func (pm *pctrMemo) predict(m *Model, k int, f *Features) float64 {
+	z := m.logit(f)
+	if pm.z[k] == z {
+		return pm.p[k]
+	}
+	p := sigmoid(z)
+	pm.z[k], pm.p[k] = z, p
+	return p
 }
 
 // putScratch gives back an auction's storage. It is not cleared (with

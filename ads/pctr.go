@@ -40,13 +40,17 @@ func PriorModel() Model {
 }
 
 // Predict returns the click probability of an impression.
-func (m *Model) Predict(f Features) float64 {
+func (m *Model) Predict(f Features) float64 { return sigmoid(m.logit(&f)) }
+
+// logit is the model's log-odds of a click on an impression: Predict is
+// sigmoid(logit), so equal logits predict the same probability.
+func (m *Model) logit(f *Features) float64 {
 	x := f.vector()
 	z := 0.0
 	for i, w := range m.Weights {
 		z += w * x[i]
 	}
-	return sigmoid(z)
+	return z
 }
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }

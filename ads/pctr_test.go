@@ -78,3 +78,57 @@ func BenchmarkClickModel(b *testing.B) {
 	b.ReportMetric(base[0], "logloss_posonly")
 	b.ReportMetric(base[1], "auc_posonly")
 }
+
+// The auction's memo of click probabilities (pctrMemo) gives exactly
+// Model.Predict for every item's features, whether they repeat the last
+// auction's, change (an item's history after an impression, another
+// shopper's affinity) or the model is retrained; it starts afresh for
+// another eligible list, and it computes a probability again only for a
+// logit that changed.
+func TestPCTRMemoIsPredict(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	listA, listB := make([]eligibleItem, 4), make([]eligibleItem, 4)
+	prior, trained := PriorModel(), Model{Weights: [NumFeatures]float64{-3.1, 0.9, 1.3, 0.4, 1.7, 6.2}}
+	feats := make([]Features, len(listA))
+	for k := range feats {
+		feats[k] = Features{Position: 1, TextMatch: r.Float64(), Affinity: r.Float64(), History: r.Float64() * 0.1}
+	}
+	var pm pctrMemo
+	for round := range 200 {
+		list, m := listA, &prior
+		if round%7 == 6 {
+			list = listB
+		}
+		if round >= 100 {
+			m = &trained
+		}
+		memo := pm.of(list)
+		for k := range feats {
+			switch r.IntN(4) {
+			case 0: // shown: its history moves
+				feats[k].History = r.Float64() * 0.1
+			case 1: // another shopper
+				feats[k].Affinity = r.Float64()
+			}
+			before := memo.z[k]
+			f := feats[k]
+			got, want := memo.predict(m, k, &f), m.Predict(feats[k])
+			if got != want {
+				t.Fatalf("round %d item %d: memo %v, Predict %v", round, k, got, want)
+			}
+			if z := m.logit(&f); before == z && memo.z[k] != z {
+				t.Fatalf("round %d item %d: an unchanged logit was not kept", round, k)
+			}
+		}
+		// the same features again: every probability from the memo
+		for k := range feats {
+			z := m.logit(&feats[k])
+			if memo.z[k] != z || memo.p[k] != m.Predict(feats[k]) {
+				t.Fatalf("round %d item %d: memo holds z=%v p=%v, want z=%v p=%v", round, k, memo.z[k], memo.p[k], z, m.Predict(feats[k]))
+			}
+		}
+	}
+	if pm.of(listB).list != &listB[0] || !math.IsNaN(pm.of(listA).z[0]) {
+		t.Fatal("another eligible list does not start a fresh memo")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -217,6 +218,18 @@ func BenchmarkMerchOverhead(b *testing.B) {
 					if rec.Code != http.StatusOK {
 						b.Fatalf("%s: %d %s", url, rec.Code, rec.Body)
 					}
+				}
+			}
+			// AISLE_MERCH_DUMP=prefix writes each pair's thread CPU
+			// (plain, merchandised, in ns) to prefix.<answer>: where the
+			// p99 overhead comes from (docs/benchmarks.md, session 11)
+			if prefix := os.Getenv("AISLE_MERCH_DUMP"); prefix != "" {
+				var out strings.Builder
+				for i := range cpu[0] {
+					fmt.Fprintf(&out, "%d %d\n", cpu[0][i].Nanoseconds(), cpu[1][i].Nanoseconds())
+				}
+				if err := os.WriteFile(prefix+"."+c.name, []byte(out.String()), 0o644); err != nil {
+					b.Fatalf("writing the requests' CPU times: %v", err)
 				}
 			}
 			q := func(d []time.Duration, f float64) float64 {

@@ -751,9 +751,12 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 			out.Items = slices.Clone(before)
 		}
 	}
-	if arrange || len(unpushed) > 0 {
-		sc := m.takeScratch(len(res.Items))
+	var sc *merchScratch // arranging's and the ads' storage
+	if arrange || len(unpushed) > 0 || adsOn {
+		sc = m.takeScratch(len(res.Items))
 		defer m.putScratch(sc)
+	}
+	if arrange || len(unpushed) > 0 {
 		ids, scores := sc.ids, sc.scores
 		for i, hit := range res.Items {
 			ids[i], scores[i] = hit.ID, hit.Score
@@ -808,11 +811,13 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 		out.Items = items
 	}
 	if adsOn {
-		ids := make([]string, len(out.Items))
-		for i, hit := range out.Items {
-			ids[i] = hit.ID
+		ids := sc.organic[:0]
+		for _, hit := range out.Items {
+			ids = append(ids, hit.ID)
 		}
-		for _, p := range m.fill(ctx, nil, ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids, Now: now}) {
+		sc.organic = ids[:0]
+		sc.placed = m.fill(ctx, sc.placed[:0], ads.Request{RequestID: out.RequestID, Surface: "search", Query: req.Query, User: user, Context: req.Categories, Organic: ids, Now: now})
+		for _, p := range sc.placed {
 			title := m.title(ctx, p.Item)
 			out.Items = insertAd(out.Items, p, func(p ads.Placement) search.Hit {
 				return search.Hit{ID: p.Item, Title: title, Sponsored: true}

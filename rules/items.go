@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
@@ -19,12 +20,13 @@ import (
 type ItemCache struct {
 	get func(ctx context.Context, id string) (catalog.Item, error)
 	max int
-	// mu guards m (id → item, never changed once stored) and gen, which
-	// counts the changes so that an item read before a change is not
-	// stored after it.
+	// mu guards m (id → item, never changed once stored); gen counts the
+	// changes so that an item read before a change is not stored after
+	// it: changed under mu's write lock (with the items it forgets), read
+	// without a lock by Generation.
 	mu  sync.RWMutex
 	m   map[string]*catalog.Item
-	gen uint64
+	gen atomic.Uint64
 }
 
 // NewItemCache caches up to capacity items read with get (the store).
@@ -37,7 +39,7 @@ func NewItemCache(get func(ctx context.Context, id string) (catalog.Item, error)
 func (c *ItemCache) Get(ctx context.Context, id string) (catalog.Item, error) {
 	c.mu.RLock()
 	p, ok := c.m[id]
-	gen := c.gen
+	gen := c.gen.Load()
 	c.mu.RUnlock()
 	if ok {
 		return *p, nil
@@ -48,7 +50,7 @@ func (c *ItemCache) Get(ctx context.Context, id string) (catalog.Item, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen { // changed while it was read: maybe stale
+	if c.gen.Load() != gen { // changed while it was read: maybe stale
 		return it, nil
 	}
 	if len(c.m) >= c.max {
@@ -92,12 +94,11 @@ func (c *ItemCache) Read(ctx context.Context, ids []string, out []*catalog.Item)
 
 // Generation counts the changes of items the cache has been told of
 // (ItemsUpserted, ItemsDeleted): an item read through the cache is the
-// same while it stays the same.
-func (c *ItemCache) Generation() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.gen
-}
+// same while it stays the same. It takes no lock (it is read for every
+// answer a kept arrangement may serve): a change counts itself before it
+// forgets its items, under the write lock, so an item read through the
+// cache after a Generation that saw the change is read after it.
+func (c *ItemCache) Generation() uint64 { return c.gen.Load() }
 
 // Len is the number of items held.
 func (c *ItemCache) Len() int {
@@ -109,7 +110,7 @@ func (c *ItemCache) Len() int {
 func (c *ItemCache) forget(ids func(yield func(string) bool)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
+	c.gen.Add(1)
 	for id := range ids {
 		delete(c.m, id)
 	}

@@ -132,7 +132,26 @@ type Rule struct {
 
 // Normalize returns a query as rules compare it: lower case, words
 // separated by one space.
-func Normalize(q string) string { return strings.Join(strings.Fields(strings.ToLower(q)), " ") }
+func Normalize(q string) string {
+	if normalised(q) {
+		return q // what the answers' queries mostly are: nothing to allocate
+	}
+	return strings.Join(strings.Fields(strings.ToLower(q)), " ")
+}
+
+// normalised reports whether Normalize(q) is q: ASCII without upper case
+// letters or whitespace other than single spaces between words.
+func normalised(q string) bool {
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c >= 0x80, 'A' <= c && c <= 'Z', c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ' && (i == 0 || i == len(q)-1 || q[i-1] == ' '):
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks a rule as sent by a client and normalises it; the error
 // names the field and says what to send.
