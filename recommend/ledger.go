@@ -333,12 +333,16 @@ func (l *ledger) trending(scores []float32) {
 	}
 }
 
-// partners returns the items bought together with item, most often first.
-func (l *ledger) partners(item int32) []scored {
+// partners returns the items bought in at least least baskets with item,
+// most often first.
+func (l *ledger) partners(item int32, least float32) []scored {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var out []scored
 	for j, c := range l.co[item] {
+		if c < least {
+			continue
+		}
 		// Co-count, with a small preference for partners that are not
 		// simply bought with everything.
 		out = append(out, scored{item: j, score: c + c/(1+l.buyCount[j])})

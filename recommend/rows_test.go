@@ -340,7 +340,7 @@ func TestCompleteBasket(t *testing.T) {
 			t.Fatalf("%s is in the basket or a substitute of it: %v", it.ID, got)
 		}
 	}
-	if !strings.HasPrefix(ans.Items[0].Reason, "goes with ") {
+	if ans.Items[0].Reason != "often bought with toner item 0" {
 		t.Fatalf("reason %q", ans.Items[0].Reason)
 	}
 	if len(got) != 5 {
@@ -353,6 +353,52 @@ func TestCompleteBasket(t *testing.T) {
 	}
 	if _, err := svc.CompleteBasket(ctx, []string{"nope"}, Request{N: 5}); !errors.Is(err, ErrEmptyBasket) {
 		t.Fatalf("empty basket: %v", err)
+	}
+}
+
+// TestCompleteBasketSharedBasketsFirst: the item the shop's baskets hold
+// most often with the basket's item completes it first, even when it is
+// bought with everything (lift 1, so bought together's blend does not
+// rank it first); a pair that met in one basket only is not ranked by its
+// baskets; and a substitute stays out however often bought with it.
+func TestCompleteBasketSharedBasketsFirst(t *testing.T) {
+	var evs []events.Event
+	for u := 0; u < 40; u++ {
+		user := fmt.Sprintf("u%d", u)
+		d := float64(u)
+		evs = append(evs, ev(user, "c1i0", events.Purchase, d)) // paper: in every basket
+		if u < 10 {
+			evs = append(evs, ev(user, "c0i0", events.Purchase, d))
+		}
+		if u < 3 { // tape: with toner only, in three baskets
+			evs = append(evs, ev(user, "c5i0", events.Purchase, d))
+		}
+		if u < 4 { // another toner, bought with it
+			evs = append(evs, ev(user, "c0i3", events.Purchase, d))
+		}
+		if u == 5 { // a lamp, in one basket with toner
+			evs = append(evs, ev(user, "c9i0", events.Purchase, d))
+		}
+	}
+	svc, _ := rowsShop(t, evs, nil)
+	ctx := context.Background()
+	bt, err := svc.BoughtTogether(ctx, "c0i0", Request{N: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := svc.CompleteBasket(ctx, []string{"c0i0"}, Request{N: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(ans.Items)
+	if len(got) < 3 || got[0] != "c1i0" || got[1] != "c5i0" {
+		t.Fatalf("complete basket %v (bought together %v): want paper, then tape", got, ids(bt.Items))
+	}
+	if ans.Items[1].Reason != "often bought with toner item 0" || ans.Items[2].Reason == ans.Items[1].Reason {
+		t.Fatalf("reasons %q, %q: only pairs of two baskets or more are ranked by them", ans.Items[1].Reason, ans.Items[2].Reason)
+	}
+	if slices.Contains(got, "c0i3") {
+		t.Fatalf("complete basket %v offers another toner", got)
 	}
 }
 

@@ -358,6 +358,20 @@ func (ix *Index) Complements(id string, n int, allow func(id string) bool) []Res
 	return ix.rank(a, cands, ix.compW, n, allow, true, nil)
 }
 
+// Substitute reports whether item id would replace item anchor in a
+// basket rather than complete it: the rule that keeps substitutes out of
+// Complements (isSubstitute), for a caller that ranks an anchor's
+// partners by other evidence (the complete-basket row's shared baskets).
+// An unknown id of either is no substitute.
+func (ix *Index) Substitute(anchor, id string) bool {
+	a, ok := ix.content.pos[anchor]
+	j, ok2 := ix.content.pos[id]
+	if !ok || !ok2 || a == j {
+		return false
+	}
+	return ix.isSubstitute(a, j, ix.complementFeatures(a, j))
+}
+
 // rank scores candidates with w and keeps the n best allowed ones.
 func (ix *Index) rank(a int32, cands []int32, w Weights, n int, allow func(string) bool, complement bool, hint map[int32]float64) []Result {
 	type sc struct {

@@ -611,6 +611,18 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 			t.Errorf("complements of the TI-30X %v lack %s", got, want)
 		}
 	}
+	// Substitute tells a caller ranking partners by other evidence (the
+	// complete-basket row's shared baskets) the same
+	for _, other := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "usb"} {
+		if !ix.Substitute("ti30", other) {
+			t.Errorf("Substitute(ti30, %s) = false", other)
+		}
+	}
+	for _, id := range []string{"batt", "rolls", "pad", "ti30", "nope"} {
+		if ix.Substitute("ti30", id) {
+			t.Errorf("Substitute(ti30, %s) = true", id)
+		}
+	}
 	// Inkjet Ink: ten baskets, never two of the leaf; but cartridges go
 	// in pairs
 	epson, hp22 := ix.content.pos["epson"], ix.content.pos["hp22"]

@@ -39,7 +39,8 @@ would, then measure on the purchases from --split to --end:
                 buy-again vs user-most-often (the user's items by how often they bought them),
                 user-most-recent, user-items-by-popularity and popularity. HR, NDCG, Recall @K.
   next basket   each test basket of 2+ items: given its first item, target = the rest.
-                complete-basket vs bought-together vs popularity. HR, Recall @K.
+                complete-basket vs bought-together, raw basket co-counts (with and without the
+                session fill-up) and popularity. HR, Recall @K.
   cold start    users whose first purchase is after --split: their first basket from their
                 attributes (country) vs popularity.
   new arrivals  a returning user's first test basket holding items first sold in the 30 days

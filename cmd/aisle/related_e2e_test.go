@@ -36,18 +36,36 @@ func TestSimilarAndBoughtTogetherRoutes(t *testing.T) {
 	if len(bt) == 0 {
 		t.Fatalf("bought together: %v", body)
 	}
-	for _, it := range bt {
-		if slices.Contains(ids(sim[:3]), it.ID) && !strings.Contains(it.Reason, "bought together") && !strings.Contains(it.Reason, "same shoppers") {
-			t.Errorf("bought together offers %s, a close substitute nobody bought with it (%q)", it.ID, it.Reason)
-		}
-		// another calculator, on any shelf (a financial one is filed
-		// under "Office Electronics"), is no complement of a calculator
+	// another calculator, on any shelf (a financial one is filed under
+	// "Office Electronics"), is no complement of a calculator
+	noCalculator := func(row string, it recItem) {
+		t.Helper()
 		_, item := s.do("GET", "/api/items/"+it.ID, "")
 		title, _ := item["title"].(string)
 		if strings.HasPrefix(s.category(it.ID), "Office Products/Calculators") || strings.Contains(strings.ToLower(title), "calculator,") ||
 			strings.HasSuffix(strings.ToLower(strings.Split(title, " (")[0]), "calculator") {
-			t.Errorf("bought together of a calculator offers %s %q (%s), another calculator", it.ID, title, it.Reason)
+			t.Errorf("%s of a calculator offers %s %q (%s), another calculator", row, it.ID, title, it.Reason)
 		}
+	}
+	for _, it := range bt {
+		if slices.Contains(ids(sim[:3]), it.ID) && !strings.Contains(it.Reason, "bought together") && !strings.Contains(it.Reason, "same shoppers") {
+			t.Errorf("bought together offers %s, a close substitute nobody bought with it (%q)", it.ID, it.Reason)
+		}
+		noCalculator("bought together", it)
+	}
+	// Complete basket ranks the calculator's partners in the shop's
+	// baskets first (two baskets or more): the same rule keeps other
+	// calculators out of them.
+	code, body := s.do("POST", "/api/recommend/basket", `{"items":["`+calc+`"],"n":10}`)
+	basket := toItems(t, body)
+	if code != 200 || len(basket) != 10 {
+		t.Fatalf("complete basket: %d %v", code, body)
+	}
+	for _, it := range basket {
+		if it.ID == calc {
+			t.Errorf("complete basket offers the basket's own item")
+		}
+		noCalculator("complete basket", it)
 	}
 	// Filters still apply.
 	only, _ := s.list("/api/items/" + calc + "/similar?n=5&brand=Casio")

@@ -164,7 +164,7 @@ func EvalRows(ctx context.Context, shop *eval.Shop, opt RowsOptions) (*RowsRepor
 	if _, err := svc.LearnRelated(ctx); err != nil {
 		return nil, fmt.Errorf("rows: %w", err)
 	}
-	if err := rowsNextBasket(ctx, svc, baskets, order, opt, rep, progress); err != nil {
+	if err := rowsNextBasket(ctx, svc, newCoCounts(train), baskets, order, opt, rep, progress); err != nil {
 		return nil, err
 	}
 	if err := rowsColdStart(ctx, svc, shop, baskets, order, seenTrain, opt, rep, progress); err != nil {
@@ -320,7 +320,72 @@ func rowsBuyAgain(ctx context.Context, svc *recommend.Service, train []events.Ev
 	return nil
 }
 
-func rowsNextBasket(ctx context.Context, svc *recommend.Service, baskets map[string]*testBasket, order []string, opt RowsOptions, rep *RowsReport, progress func(string, int, int)) error {
+// coCounts are the training baskets' raw pair counts: the bought together
+// of session 7 (before package related), kept as the baseline complete
+// basket must beat.
+type coCounts struct {
+	co     map[string]map[string]int
+	bought map[string]int // baskets holding the item
+}
+
+func newCoCounts(train []events.Event) *coCounts {
+	bySession := map[string][]string{}
+	var order []string
+	for _, e := range train {
+		if e.SessionID == "" {
+			continue
+		}
+		if _, ok := bySession[e.SessionID]; !ok {
+			order = append(order, e.SessionID)
+		}
+		bySession[e.SessionID] = append(bySession[e.SessionID], e.ItemID)
+	}
+	c := &coCounts{co: map[string]map[string]int{}, bought: map[string]int{}}
+	for _, id := range order {
+		items := slices.Compact(slices.Sorted(slices.Values(bySession[id])))
+		for _, a := range items {
+			c.bought[a]++
+			m := c.co[a]
+			if m == nil {
+				m = map[string]int{}
+				c.co[a] = m
+			}
+			for _, b := range items {
+				if b != a {
+					m[b]++
+				}
+			}
+		}
+	}
+	return c
+}
+
+// partners ranks the items bought in a basket with item by the number of
+// such baskets, with the small preference session 7's ledger gave to
+// partners that are not bought with everything (c + c/(1+baskets of j)).
+func (c *coCounts) partners(item string) []string {
+	type p struct {
+		id string
+		s  float64
+	}
+	var ps []p
+	for j, n := range c.co[item] {
+		ps = append(ps, p{j, float64(n) + float64(n)/float64(1+c.bought[j])})
+	}
+	slices.SortFunc(ps, func(x, y p) int {
+		if d := cmp.Compare(y.s, x.s); d != 0 {
+			return d
+		}
+		return cmp.Compare(x.id, y.id)
+	})
+	out := make([]string, len(ps))
+	for k, x := range ps {
+		out[k] = x.id
+	}
+	return out
+}
+
+func rowsNextBasket(ctx context.Context, svc *recommend.Service, co *coCounts, baskets map[string]*testBasket, order []string, opt RowsOptions, rep *RowsReport, progress func(string, int, int)) error {
 	var cases []string
 	for _, id := range order {
 		if len(baskets[id].items) >= 2 {
@@ -363,6 +428,25 @@ func rowsNextBasket(ctx context.Context, svc *recommend.Service, baskets map[str
 			return err
 		}
 		acc.add("bought-together", answerIDs(bt), target, opt.K)
+		// Session 7's complete basket: raw co-counts, filled up with the
+		// session answer for the item (as CompleteBasket fills up).
+		raw := co.partners(given)
+		acc.add("basket co-counts", raw, target, opt.K)
+		if len(raw) < opt.K {
+			sess, err := svc.Session(ctx, []string{given}, recommend.Request{N: opt.K})
+			if err != nil {
+				return err
+			}
+			for _, id := range answerIDs(sess) {
+				if len(raw) >= opt.K {
+					break
+				}
+				if id != given && !slices.Contains(raw, id) {
+					raw = append(raw, id)
+				}
+			}
+		}
+		acc.add("basket co-counts, session fill-up", raw, target, opt.K)
 		p := slices.DeleteFunc(slices.Clone(pop), func(s string) bool { return s == given })
 		acc.add("popularity", p, target, opt.K)
 	}
