@@ -879,15 +879,16 @@ func (h *searchHandlers) filteredOut(ctx context.Context, req search.Request, fs
 	m := h.srv.merch
 	q := req
 	q.Facets, q.NoHighlights, q.N, q.Sort = nil, true, search.MaxN, search.SortRelevance
+	var ids []string // one page's, reused by the next
 	var items []*catalog.Item
 	for q.Offset = 0; q.Offset < maxFilterScan; q.Offset += q.N {
 		res, err := h.ix.Search(ctx, q)
 		if err != nil {
 			return nil, false, err
 		}
-		ids := make([]string, len(res.Items))
-		for i, hit := range res.Items {
-			ids[i] = hit.ID
+		ids = ids[:0]
+		for _, hit := range res.Items {
+			ids = append(ids, hit.ID)
 		}
 		items = slices.Grow(items[:0], len(ids))[:len(ids)]
 		m.readItems(ctx, ids, items, nil)
