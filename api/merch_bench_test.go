@@ -178,9 +178,11 @@ func BenchmarkMerchOverhead(b *testing.B) {
 		// iteration's shopper): kept arrangements (decision 0057) do not
 		// repeat
 		{"recommend-many-shoppers", "/api/recommend/u%d?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u%d?n=20&category=Office/pen"},
-		// a boost and a bury (the marker page), a different shopper each
-		// time: the 100-candidate window arranged anew for every answer
-		{"recommend-boost-bury-many-shoppers", "/api/recommend/u%d?n=20&category=Office/marker&rules=off&ads=off", "/api/recommend/u%d?n=20&category=Office/marker"},
+		// a boost and a bury (the marker page, whose answer is the same
+		// for every shopper), excluding a different unknown id each time:
+		// the same 100 candidates, arranged anew for every answer (a kept
+		// arrangement is for one filter)
+		{"recommend-boost-bury-anew", "/api/recommend/u1?n=20&category=Office/marker&exclude=x%d&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/marker&exclude=x%d"},
 		// no rule matches and no campaign targets the answer: the fixed cost
 		{"search-unmatched", "/api/search?q=green+folder&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=green+folder&n=20&user_id=u1"},
 		{"recommend-unmatched", "/api/recommend/u1?n=20&category=Office/folder&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/folder"},
