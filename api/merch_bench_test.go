@@ -175,8 +175,10 @@ func BenchmarkMerchOverhead(b *testing.B) {
 		// recommend on the pen category page: 1 rule (pin and boost), 5 campaigns
 		{"recommend", "/api/recommend/u1?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/pen"},
 		// the same page for a different shopper each time (%d: the
-		// iteration's shopper): kept arrangements (decision 0057) do not
-		// repeat
+		// iteration's shopper); in this shop the page's answer is
+		// trending's, the same for every shopper, so one kept arrangement
+		// (decision 0057) still serves them all: recommend-boost-bury-anew
+		// arranges anew
 		{"recommend-many-shoppers", "/api/recommend/u%d?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u%d?n=20&category=Office/pen"},
 		// a boost and a bury (the marker page, whose answer is the same
 		// for every shopper), excluding a different unknown id each time:
