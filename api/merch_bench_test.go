@@ -26,7 +26,7 @@ import (
 
 // merchBenchServer is a shop of 5,000 items and 20,000 views with 50
 // rules (5 of which match "blue pen" or popular, 1 recommend on the
-// Office/pen category page) and 20 campaigns (5 targeting "pen", 5
+// Office/pen category page, 1 on Office/marker) and 20 campaigns (5 targeting "pen", 5
 // popular, 5 recommend on Office/pen).
 func merchBenchServer(b testing.TB) *Server {
 	ctx := context.Background()
@@ -100,6 +100,10 @@ func merchBenchServer(b testing.TB) *Server {
 		case 5: // recommend on the pen category page only
 			r.If = rules.Condition{Surfaces: []string{"recommend"}, Category: "Office/pen"}
 			r.Then = rules.Consequence{Pin: []rules.Pin{{ItemID: "i0000", Position: 3}}, Boost: []rules.Weighted{{Filter: rules.Filter{Brands: []string{"Bic"}}, Strength: 0.3}}}
+		case 6: // recommend on the marker category page: a boost and a bury
+			r.If = rules.Condition{Surfaces: []string{"recommend"}, Category: "Office/marker"}
+			r.Then = rules.Consequence{Boost: []rules.Weighted{{Filter: rules.Filter{Brands: []string{"Bic"}}, Strength: 0.3}},
+				Bury: []rules.Weighted{{Filter: rules.Filter{Brands: []string{"Acme"}}, Strength: 0.2}}}
 		}
 		if _, err := book.Save(ctx, r); err != nil {
 			b.Fatal(err)
@@ -171,9 +175,16 @@ func BenchmarkMerchOverhead(b *testing.B) {
 		// recommend on the pen category page: 1 rule (pin and boost), 5 campaigns
 		{"recommend", "/api/recommend/u1?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/pen"},
 		// the same page for a different shopper each time (%d: the
-		// iteration's shopper): kept arrangements (decision 0057) do not
-		// repeat
+		// iteration's shopper); in this shop the page's answer is
+		// trending's, the same for every shopper, so one kept arrangement
+		// (decision 0057) still serves them all: recommend-boost-bury-anew
+		// arranges anew
 		{"recommend-many-shoppers", "/api/recommend/u%d?n=20&category=Office/pen&rules=off&ads=off", "/api/recommend/u%d?n=20&category=Office/pen"},
+		// a boost and a bury (the marker page, whose answer is the same
+		// for every shopper), excluding a different unknown id each time:
+		// the same 100 candidates, arranged anew for every answer (a kept
+		// arrangement is for one filter)
+		{"recommend-boost-bury-anew", "/api/recommend/u1?n=20&category=Office/marker&exclude=x%d&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/marker&exclude=x%d"},
 		// no rule matches and no campaign targets the answer: the fixed cost
 		{"search-unmatched", "/api/search?q=green+folder&n=20&rules=off&ads=off&user_id=u1", "/api/search?q=green+folder&n=20&user_id=u1"},
 		{"recommend-unmatched", "/api/recommend/u1?n=20&category=Office/folder&rules=off&ads=off", "/api/recommend/u1?n=20&category=Office/folder"},

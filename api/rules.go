@@ -363,6 +363,10 @@ func (m *merch) putScratch(sc *merchScratch) {
 
 // recFilterKeeps is a recommendation request's own filter, for pinned items.
 func recFilterKeeps(f recommend.Filter) func(*catalog.Item) bool {
+	// the lists trimmed once, not per item (an answer's window is up to
+	// rules.MoveWindow items): copied only when a trim changes one
+	cats := trimmedAll(f.Categories, func(c string) string { return strings.Trim(c, "/") })
+	brands := trimmedAll(f.Brands, strings.TrimSpace)
 	return func(it *catalog.Item) bool {
 		if f.AvailableOnly && !it.Available {
 			return false
@@ -370,10 +374,10 @@ func recFilterKeeps(f recommend.Filter) func(*catalog.Item) bool {
 		if slices.Contains(f.Exclude, it.ID) {
 			return false
 		}
-		if len(f.Categories) > 0 && !slices.ContainsFunc(f.Categories, func(c string) bool { return it.HasCategoryPrefix(strings.Trim(c, "/")) }) {
+		if len(cats) > 0 && !hasAnyCategory(it, cats) {
 			return false
 		}
-		if len(f.Brands) > 0 && !slices.ContainsFunc(f.Brands, func(b string) bool { return strings.EqualFold(strings.TrimSpace(b), it.Brand) }) {
+		if len(brands) > 0 && !hasAnyBrand(it, brands) {
 			return false
 		}
 		if f.MinPrice != nil && (it.Price == nil || *it.Price < *f.MinPrice) {
@@ -381,6 +385,46 @@ func recFilterKeeps(f recommend.Filter) func(*catalog.Item) bool {
 		}
 		return f.MaxPrice == nil || (it.Price != nil && *it.Price <= *f.MaxPrice)
 	}
+}
+
+// trimmedAll returns list with trim applied to each string: list itself
+// when that changes none.
+func trimmedAll(list []string, trim func(string) string) []string {
+	var out []string
+	for i, s := range list {
+		if t := trim(s); t != s {
+			if out == nil {
+				out = slices.Clone(list)
+			}
+			out[i] = t
+		}
+	}
+	if out == nil {
+		return list
+	}
+	return out
+}
+
+// hasAnyCategory reports whether it is under one of the (trimmed)
+// category prefixes.
+func hasAnyCategory(it *catalog.Item, cats []string) bool {
+	for _, c := range cats {
+		if it.HasCategoryPrefix(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasAnyBrand reports whether its brand is one of the (trimmed) brands,
+// in any case.
+func hasAnyBrand(it *catalog.Item, brands []string) bool {
+	for _, b := range brands {
+		if strings.EqualFold(b, it.Brand) {
+			return true
+		}
+	}
+	return false
 }
 
 // merchAnswer is a recommendation answer after rules and ads.
@@ -879,15 +923,16 @@ func (h *searchHandlers) filteredOut(ctx context.Context, req search.Request, fs
 	m := h.srv.merch
 	q := req
 	q.Facets, q.NoHighlights, q.N, q.Sort = nil, true, search.MaxN, search.SortRelevance
+	var ids []string // one page's, reused by the next
 	var items []*catalog.Item
 	for q.Offset = 0; q.Offset < maxFilterScan; q.Offset += q.N {
 		res, err := h.ix.Search(ctx, q)
 		if err != nil {
 			return nil, false, err
 		}
-		ids := make([]string, len(res.Items))
-		for i, hit := range res.Items {
-			ids[i] = hit.ID
+		ids = ids[:0]
+		for _, hit := range res.Items {
+			ids = append(ids, hit.ID)
 		}
 		items = slices.Grow(items[:0], len(ids))[:len(ids)]
 		m.readItems(ctx, ids, items, nil)

@@ -25,17 +25,19 @@ func stableOrder(items []Placed, keys []float64) []Placed {
 
 func TestOrderByKeyIsAStableSort(t *testing.T) {
 	cases := []struct {
-		name  string
-		keys  []float64
-		moved []bool
-		want  []string // ids are the keys' indexes
+		name string
+		keys []float64
+		by   []float64 // what moves added (0: none)
+		want []string  // ids are the keys' indexes
 	}{
 		{"empty", nil, nil, nil},
-		{"already in order", []float64{0.9, 0.5, 0.5, 0.1}, []bool{false, true, false, false}, []string{"0", "1", "2", "3"}},
-		{"buried run merged", []float64{0.9, 0.6, 0.8, 0.3, 0.5}, []bool{false, true, false, true, false}, []string{"0", "2", "1", "4", "3"}},
-		{"boosted run merged", []float64{1, 0.8, 1.5, 0.6, 1.2}, []bool{false, false, true, false, true}, []string{"2", "4", "0", "1", "3"}},
-		{"tie keeps the earlier item", []float64{0.9, 0.5, 0.7, 0.5}, []bool{false, false, true, true}, []string{"0", "2", "1", "3"}},
-		{"runs out of order: sorted", []float64{0.2, 0.9, 0.4, 1.3, 0.1}, []bool{false, false, true, true, false}, []string{"3", "1", "2", "0", "4"}},
+		{"already in order", []float64{0.9, 0.5, 0.5, 0.1}, []float64{0, 0.3, 0, 0}, []string{"0", "1", "2", "3"}},
+		{"buried run merged", []float64{0.9, 0.6, 0.8, 0.3, 0.5}, []float64{0, -0.2, 0, -0.2, 0}, []string{"0", "2", "1", "4", "3"}},
+		{"boosted run merged", []float64{1, 0.8, 1.5, 0.6, 1.2}, []float64{0, 0, 0.6, 0, 0.6}, []string{"2", "4", "0", "1", "3"}},
+		{"tie keeps the earlier item", []float64{0.9, 0.5, 0.7, 0.5}, []float64{0, 0, 0.2, 0.2}, []string{"0", "2", "1", "3"}},
+		{"runs out of order: sorted", []float64{0.2, 0.9, 0.4, 1.3, 0.1}, []float64{0, 0, 1, 1, 0}, []string{"3", "1", "2", "0", "4"}},
+		{"boosted and buried runs merged", []float64{0.9, 0.5, 1.1, 0.6, 0.2, 0.85}, []float64{0, -0.4, 0.3, 0, -0.4, 0.3}, []string{"2", "0", "5", "3", "1", "4"}},
+		{"tie across three runs keeps the earliest", []float64{0.5, 0.7, 0.7, 0.7}, []float64{0, 0.2, -0.1, 0.2}, []string{"1", "2", "3", "0"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -44,7 +46,7 @@ func TestOrderByKeyIsAStableSort(t *testing.T) {
 				items[k] = Placed{ID: fmt.Sprint(k), From: k}
 			}
 			var got []string
-			orderByKey(items, c.keys, c.moved, make([]Placed, 1)) // in place
+			orderByKey(items, c.keys, c.by, make([]Placed, 1)) // in place
 			for _, p := range items {
 				got = append(got, p.ID)
 			}
@@ -65,7 +67,7 @@ func TestOrderByKeyMatchesStableSort(t *testing.T) {
 		n := r.IntN(50)
 		items := make([]Placed, n)
 		keys := make([]float64, n)
-		moved := make([]bool, n)
+		by := make([]float64, n)
 		strengths := []float64{0.3, -0.2, 1, 0.3 - 0.2}
 		for k := range n {
 			items[k] = Placed{ID: fmt.Sprint(k), From: k}
@@ -75,15 +77,46 @@ func TestOrderByKeyMatchesStableSort(t *testing.T) {
 			}
 			keys[k] = base
 			if r.IntN(3) == 0 {
-				moved[k] = true
-				keys[k] += strengths[r.IntN(len(strengths))]
+				by[k] = strengths[r.IntN(len(strengths))]
+				if trial%5 == 1 { // more sums than orderByKey merges
+					by[k] = float64(r.IntN(2*maxRuns)+1) / 10
+				}
+				keys[k] += by[k]
 			}
 		}
 		want := stableOrder(items, keys)
 		got := slices.Clone(items)
-		buf = orderByKey(got, keys, moved, buf) // storage reused across trials
+		buf = orderByKey(got, keys, by, buf) // storage reused across trials
 		if !slices.Equal(got, want) {
-			t.Fatalf("trial %d keys %v moved %v: got %v, want %v", trial, keys, moved, got, want)
+			t.Fatalf("trial %d keys %v by %v: got %v, want %v", trial, keys, by, got, want)
 		}
+	}
+}
+
+// TestOrderByKeyMergesBoostsAndBuries checks that a window with a boost
+// and a bury (three runs: untouched, boosted, buried, each in the model's
+// order) is merged in the reused storage, not sorted: nothing allocated
+// once the storage has grown (the sort allocates its order).
+func TestOrderByKeyMergesBoostsAndBuries(t *testing.T) {
+	const n = MoveWindow
+	items := make([]Placed, n)
+	keys := make([]float64, n)
+	by := make([]float64, n)
+	for k := range n {
+		items[k] = Placed{ID: fmt.Sprint(k), From: k}
+		by[k] = []float64{0, 0.3, -0.2}[k%3]
+		keys[k] = (1-float64(k)/n)*(1-1e-9) + by[k]
+	}
+	want := stableOrder(items, keys)
+	got := slices.Clone(items)
+	buf := orderByKey(got, keys, by, nil)
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if allocs := testing.AllocsPerRun(20, func() {
+		copy(got, items)
+		buf = orderByKey(got, keys, by, buf)
+	}); allocs != 0 {
+		t.Errorf("ordering a window with a boost and a bury allocated %v times, want 0 (merged in buf)", allocs)
 	}
 }

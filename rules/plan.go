@@ -443,8 +443,7 @@ func (p *Plan) Arrange(ids []string, scores []float64, relevance bool, look Look
 // storage has grown. The zero value is ready.
 type Scratch struct {
 	placed, merge []Placed
-	keys          []float64
-	moved         []bool
+	keys, by      []float64
 	// the plan's moves and filters compiled for this call, and the
 	// trimmed brands and categories they refer to
 	moves, filters []matcher
@@ -628,7 +627,7 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 	}
 	out := slices.Grow(sc.placed[:0], len(ids)+len(pins))
 	keys := sc.keys[:0]   // the kept items' new keys (parallel to out), while moves re-score
-	moved := sc.moved[:0] // whether a move changed the item's key
+	bys := sc.by[:0]      // what the moves added to each key (0: none)
 	var read catalog.Item // the item looked up (without w.Items)
 	for i, id := range ids {
 		if hideMap {
@@ -664,12 +663,12 @@ func (p *Plan) ArrangeWindow(sc *Scratch, w Window, look Lookup, now time.Time) 
 				}
 			}
 			keys = append(keys, base*(1-1e-9)+by) // base < 1: a full-strength move passes all
-			moved = append(moved, by != 0)
+			bys = append(bys, by)
 		}
 	}
 	if moves {
-		sc.merge = orderByKey(out, keys, moved, sc.merge)
-		sc.keys, sc.moved = keys[:0], moved[:0]
+		sc.merge = orderByKey(out, keys, bys, sc.merge)
+		sc.keys, sc.by = keys[:0], bys[:0]
 	}
 	for _, pin := range pins {
 		from := slices.Index(ids, pin.ItemID)
@@ -700,30 +699,51 @@ func isPinnedIn(pins []Pin, id string) bool {
 	return false
 }
 
+// maxRuns is how many different move sums orderByKey merges; past it
+// the items are sorted.
+const maxRuns = 8
+
 // orderByKey orders items by key, highest first, keeping the given order
-// among equal keys: a stable sort, but linear when it can be. The keys
-// are often already in order (nothing moved far enough to pass another
-// item); otherwise the items a move did not touch are usually still in
-// order among themselves (the model's scores are non-increasing), and so
-// are the moved ones (one move applies to them all), and the two runs are
-// merged in one pass. Only when a run is out of order are they sorted.
-// items are ordered in place; buf is storage for the merge (grown when
-// short, and returned for reuse).
-func orderByKey(items []Placed, keys []float64, moved []bool, buf []Placed) []Placed {
+// among equal keys: a stable sort, but linear when it can be. by[k] is
+// what the moves added to item k's key (0: none). The keys are often
+// already in order (nothing moved far enough to pass another item);
+// otherwise the items of one move sum are usually still in order among
+// themselves (the model's scores are non-increasing, and one sum is added
+// to them all), and those runs — the items no move touched, the boosted,
+// the buried, the boosted and buried — are merged in one pass, the best
+// head first. Only when a run is out of order, or there are more than
+// maxRuns sums, are they sorted. items are ordered in place; buf is
+// storage for the merge (grown when short, and returned for reuse).
+func orderByKey(items []Placed, keys, by []float64, buf []Placed) []Placed {
+	var sums [maxRuns]float64 // the runs' move sums
+	var last [maxRuns]int     // each run's last item so far
+	var run [maxRuns]int      // the run items are merged from next, per run: its next item
+	nRuns := 0
 	sorted, runs := true, true // all keys non-increasing; each run non-increasing
-	lastStay, lastMove := -1, -1
 	for k := range keys {
 		if k > 0 && keys[k] > keys[k-1] {
 			sorted = false
 		}
-		last := &lastStay
-		if moved[k] {
-			last = &lastMove
+		if !runs {
+			continue
 		}
-		if *last >= 0 && keys[k] > keys[*last] {
+		r := 0
+		for r < nRuns && sums[r] != by[k] {
+			r++
+		}
+		if r == nRuns {
+			if nRuns == maxRuns {
+				runs = false
+				continue
+			}
+			sums[r], last[r], run[r] = by[k], k, k
+			nRuns++
+			continue
+		}
+		if keys[k] > keys[last[r]] {
 			runs = false
 		}
-		*last = k
+		last[r] = k
 	}
 	if sorted {
 		return buf
@@ -741,22 +761,21 @@ func orderByKey(items []Placed, keys []float64, moved []bool, buf []Placed) []Pl
 		copy(items, out)
 		return out
 	}
-	// merge the two runs: the higher key first, the earlier item on a tie
-	next := func(k int, m bool) int {
-		for k < len(items) && moved[k] != m {
-			k++
+	// merge the runs: the highest head first, the earlier item on a tie
+	// (run[r] starts at each run's first item)
+	for len(out) < len(items) {
+		best := -1
+		for r := range nRuns {
+			k := run[r]
+			if k < len(items) && (best < 0 || keys[k] > keys[run[best]] || (keys[k] == keys[run[best]] && k < run[best])) {
+				best = r
+			}
 		}
-		return k
-	}
-	a, b := next(0, false), next(0, true)
-	for a < len(items) || b < len(items) {
-		if b == len(items) || (a < len(items) && (keys[a] > keys[b] || (keys[a] == keys[b] && a < b))) {
-			out = append(out, items[a])
-			a = next(a+1, false)
-		} else {
-			out = append(out, items[b])
-			b = next(b+1, true)
+		k := run[best]
+		out = append(out, items[k])
+		for k++; k < len(items) && by[k] != sums[best]; k++ {
 		}
+		run[best] = k
 	}
 	copy(items, out)
 	return out
