@@ -245,6 +245,9 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 	if len(req.Facets) > 0 {
 		res.Facets = ix.facets(matched, req.Facets)
 	}
+	if k := min(len(ranked), need) - req.Offset; k > 0 {
+		res.Items = make([]Hit, 0, k) // sized once: a 100-hit window grew it 8 times
+	}
 	for i := req.Offset; i < len(ranked) && i < need; i++ {
 		s := ranked[i]
 		dc := &ix.docs[s.doc]
