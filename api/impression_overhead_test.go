@@ -299,3 +299,25 @@ func impressionOverhead(b *testing.B, kids *overheadChildren) {
 	b.ReportMetric(rw.Allocs, "allocs/answer-with")
 	b.ReportMetric(rn.Allocs, "allocs/answer-without")
 }
+
+// BenchmarkLoggingPath is the answer's own part of the log, alone: the
+// request id (assignment, id and its check) and the impression (record
+// in memory and queue), for an answer of 10 items, with the writer
+// running; with=false is the id a server without experiments makes.
+func BenchmarkLoggingPath(b *testing.B) {
+	for _, with := range []bool{false, true} {
+		b.Run(fmt.Sprint("with=", with), func(b *testing.B) {
+			srv := shopServerWith(b, with)
+			items := []string{"p01", "p02", "p03", "p04", "p05", "p06", "p07", "p08", "p09", "p10"}
+			users := make([]string, 40)
+			for u := range users {
+				users[u] = fmt.Sprintf("u%02d", u)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				sv := srv.serve("recommend", users[i%len(users)], "")
+				srv.shown(sv, items, nil)
+			}
+		})
+	}
+}

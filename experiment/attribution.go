@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
@@ -77,9 +78,12 @@ type Tagged struct {
 // NewRequestID returns a new request id for an answer of surface served
 // with assignment as, carrying both (see the layout above).
 func (m *Manager) NewRequestID(surface string, as Assignment) string {
-	now := time.Now() // the id's time is the wall clock's, as reqid's
-	b := reqid.Raw()
+	// reqid.Raw's layout (the wall clock's second, then random bytes),
+	// with one reading of the clock for the second and its fraction
+	now := time.Now()
+	var b [reqid.Size]byte
 	binary.BigEndian.PutUint32(b[:4], uint32(now.Unix()))
+	rand.Read(b[4:]) // never fails (crypto/rand)
 	v := binary.BigEndian.Uint64(b[4:])&^(1<<28-1)&^(0xffff<<48) | uint64(now.Nanosecond())<<16/1e9<<48
 	v |= surfaceCode(surface) << 24
 	if as.Experiment != "" && as.Index >= 0 && as.Index <= maxTaggedVariant {

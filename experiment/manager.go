@@ -472,6 +472,9 @@ type Assignment struct {
 func (m *Manager) Serve(surface, unitID string) (Assignment, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if len(m.exps) == 0 {
+		return Assignment{}, false // every answer asks: not even the clock
+	}
 	var shipped *Experiment
 	now := m.now()
 	for _, e := range m.exps {

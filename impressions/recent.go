@@ -106,10 +106,9 @@ func (l *Log) remember(k idKey, imp *Impression, size int) []byte {
 		return rec // l.next stays 0: the oldest, once the ring is full
 	}
 	if old := &l.slots[l.next]; old.n != 0 {
-		// the id may have been logged again since (a client's replay)
-		if i, ok := l.recent[old.key]; ok && int(i) == l.next {
-			delete(l.recent, old.key)
-		}
+		// (an id logged twice loses its newer record's entry here: Get
+		// then reads it from the file)
+		delete(l.recent, old.key)
 	}
 	l.slots[l.next] = s
 	l.recent[k] = int32(l.next)
