@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -66,7 +67,7 @@ func BenchmarkImpressionOverhead(b *testing.B) {
 			if kids == nil {
 				kids = startOverheadChildren(b, "shop="+s.name)
 			}
-			impressionOverhead(b, kids)
+			impressionOverhead(b, kids, s.name)
 		})
 	}
 }
@@ -78,6 +79,13 @@ const overheadChildEnv = "AISLE_IMPRESSION_OVERHEAD_CHILD"
 // overheadProfileEnv, set to a directory, has each child write its CPU
 // and heap profiles there (with.cpu, with.mem, without.cpu, without.mem).
 const overheadProfileEnv = "AISLE_IMPRESSION_OVERHEAD_PROFILES"
+
+// overheadSamplesEnv, set to a directory, has each run of
+// BenchmarkImpressionOverhead write its answers' times there
+// (<shop>-<unix ns>.f64: wall with, wall without, CPU with, CPU without
+// in µs, float64 little-endian, answer after answer), which
+// BenchmarkImpressionOverheadPooled reads.
+const overheadSamplesEnv = "AISLE_IMPRESSION_OVERHEAD_SAMPLES"
 
 // overheadBlock is how many answers a child gives in one turn.
 const overheadBlock = 32
@@ -241,7 +249,7 @@ func (c *overheadChildren) stop(b *testing.B) {
 	wg.Wait()
 }
 
-func impressionOverhead(b *testing.B, kids *overheadChildren) {
+func impressionOverhead(b *testing.B, kids *overheadChildren, shop string) {
 	dw, dn, cw, cn := make([]float64, b.N), make([]float64, b.N), make([]float64, b.N), make([]float64, b.N)
 	buf := make([]float64, 2*overheadBlock)
 	turn := func(k *overheadKid, d, c []float64) {
@@ -263,6 +271,17 @@ func impressionOverhead(b *testing.B, kids *overheadChildren) {
 		}
 	}
 	b.StopTimer()
+	if dir := os.Getenv(overheadSamplesEnv); dir != "" && b.N > 1 {
+		out := make([]byte, 0, 32*b.N)
+		for i := range b.N {
+			for _, x := range [4]float64{dw[i], dn[i], cw[i], cn[i]} {
+				out = binary.LittleEndian.AppendUint64(out, math.Float64bits(x))
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.f64", shop, time.Now().UnixNano())), out, 0o644); err != nil {
+			b.Fatalf("keep the samples: %v", err)
+		}
+	}
 	var rw, rn overheadReport
 	for _, x := range []struct {
 		k *overheadKid
@@ -320,4 +339,84 @@ func BenchmarkLoggingPath(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkImpressionOverheadPooled pools the runs of
+// BenchmarkImpressionOverhead kept in $AISLE_IMPRESSION_OVERHEAD_SAMPLES
+// (skipped without it), per shop: the CPU and wall p99 overheads of all
+// their answers together, with a 95% two-stage bootstrap interval (runs
+// resampled, then blocks of 256 answer pairs within each: a run's own
+// state — its processes' heaps, the machine's load then — counts as the
+// run's, not as 100,000 independent answers), the runs and the answers.
+func BenchmarkImpressionOverheadPooled(b *testing.B) {
+	dir := os.Getenv(overheadSamplesEnv)
+	if dir == "" {
+		b.Skip("set " + overheadSamplesEnv + " to the directory of BenchmarkImpressionOverhead's samples")
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.f64"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no samples in %s: %v", dir, err)
+	}
+	runs := map[string][][4][]float64{} // shop → runs → wall with, without, CPU with, without
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var run [4][]float64
+		for i := 0; i+32 <= len(raw); i += 32 {
+			for k := range 4 {
+				run[k] = append(run[k], math.Float64frombits(binary.LittleEndian.Uint64(raw[i+8*k:])))
+			}
+		}
+		shop := strings.SplitN(filepath.Base(f), "-", 2)[0]
+		runs[shop] = append(runs[shop], run)
+	}
+	for shop, rs := range runs {
+		b.Run("shop="+shop, func(b *testing.B) {
+			n := 0
+			for _, r := range rs {
+				n += len(r[0])
+			}
+			for _, m := range []struct {
+				name string
+				w, n int
+			}{{"", 0, 1}, {"cpu-", 2, 3}} {
+				o, lo, hi := pooledP99Overhead(rs, m.w, m.n)
+				b.ReportMetric(o, m.name+"p99-overhead-%")
+				b.ReportMetric(lo, m.name+"p99-overhead-%-lo")
+				b.ReportMetric(hi, m.name+"p99-overhead-%-hi")
+			}
+			b.ReportMetric(float64(len(rs)), "runs")
+			b.ReportMetric(float64(n), "answers")
+		})
+	}
+}
+
+// pooledP99Overhead is 100·(p99(with)/p99(without) − 1) over every run's
+// answers (columns w and n of each run) and its 95% two-stage bootstrap
+// interval.
+func pooledP99Overhead(runs [][4][]float64, w, n int) (est, lo, hi float64) {
+	const block, reps = 256, 200
+	var aw, an []float64
+	for _, r := range runs {
+		aw, an = append(aw, r[w]...), append(an, r[n]...)
+	}
+	est = 100 * (quantile(aw, 0.99)/quantile(an, 0.99) - 1)
+	rng := rand.New(rand.NewPCG(15, 99))
+	out := make([]float64, reps)
+	for k := range reps {
+		aw, an = aw[:0], an[:0]
+		for range runs {
+			r := runs[rng.IntN(len(runs))]
+			blocks := (len(r[w]) + block - 1) / block
+			for range blocks {
+				s := rng.IntN(blocks) * block
+				e := min(s+block, len(r[w]))
+				aw, an = append(aw, r[w][s:e]...), append(an, r[n][s:e]...)
+			}
+		}
+		out[k] = 100 * (quantile(aw, 0.99)/quantile(an, 0.99) - 1)
+	}
+	return est, quantile(out, 0.025), quantile(out, 0.975)
 }
