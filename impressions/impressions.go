@@ -185,12 +185,13 @@ type Log struct {
 	// mu guards what follows: the queue and the recent records (recent.go),
 	// none of which holds a pointer the collector would follow
 	mu     sync.Mutex
-	queue  []byte          // records queued for the writer (enqueue)
-	queued int             // how many
-	spare  []byte          // the last batch written, emptied: the next queue
-	clicks [][]byte        // click keys queued for the writer
-	forget []string        // pseudonyms whose records the writer deletes
-	recent map[idKey]int32 // request id → index in slots
+	queue  []byte   // records queued for the writer (enqueue)
+	queued int      // how many
+	spare  []byte   // the last batch written, emptied: the next queue
+	clicks [][]byte // click keys queued for the writer
+	forget []string // pseudonyms whose records the writer deletes
+	index  []uint64 // the slots' ids (recent.go)
+	adds   uint64   // records remembered so far (the next one's sequence)
 	slots  []slot
 	next   int    // the slot the next record replaces, once slots is full
 	arena  []byte // the slots' records
@@ -232,8 +233,7 @@ func Open(path string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("open the impression log %s: %w", path, err)
 	}
-	return &Log{path: path, db: db, opts: opts, ps: ps,
-		recent: map[idKey]int32{}}, nil // the ring grows as answers come (an idle shop holds none)
+	return &Log{path: path, db: db, opts: opts, ps: ps}, nil // the ring grows as answers come (an idle shop holds none)
 }
 
 // Add queues imp for writing and keeps it in memory for attribution. It
@@ -556,9 +556,9 @@ func (l *Log) Get(id string) (Impression, bool, error) {
 	}
 	var imp Impression
 	l.mu.Lock()
-	if i, ok := l.recent[k]; ok && l.live(&l.slots[i]) {
+	if s := l.find(&k); s != nil {
 		var buf [512]byte
-		rec := append(buf[:0], l.record(&l.slots[i])...)
+		rec := append(buf[:0], l.record(s)...)
 		l.mu.Unlock()
 		if err := decode(rec, &imp); err != nil {
 			return Impression{}, false, fmt.Errorf("read impression %s from memory: %w", id, err)
@@ -631,8 +631,7 @@ func (l *Log) Forget(id string) {
 	for i := range l.slots {
 		if s := &l.slots[i]; l.live(s) && shopperOf(l.record(s), id) {
 			clear(l.record(s))
-			l.unmap(s)
-			s.n = 0
+			s.n = 0 // no longer found
 		}
 	}
 	// the queue, shifted in place over the forgotten shopper's records

@@ -93,6 +93,8 @@ func (l *Log) remember(k idKey, imp *Impression, size int) []byte {
 	rec := appendRecord(l.arena[start:start:start+size], imp)
 	s := slot{key: k, off: l.apos, n: uint32(size)}
 	l.apos += uint64(size)
+	seq := l.adds
+	l.adds++
 	if len(l.slots) < l.opts.Recent {
 		// growing: preallocating opts.Recent slots cost every shop of a
 		// deployment memory before its first answer
@@ -101,19 +103,100 @@ func (l *Log) remember(k idKey, imp *Impression, size int) []byte {
 			copy(grown, l.slots)
 			l.slots = grown
 		}
-		l.slots = append(l.slots, s)
-		l.recent[k] = int32(len(l.slots) - 1)
-		return rec // l.next stays 0: the oldest, once the ring is full
+		l.slots = append(l.slots, s) // at seq: the ring fills in order
+	} else {
+		l.slots[l.next] = s // the slot of seq modulo Recent
+		l.next = (l.next + 1) % len(l.slots)
 	}
-	if old := &l.slots[l.next]; old.n != 0 {
-		// (an id logged twice loses its newer record's entry here: Get
-		// then reads it from the file)
-		delete(l.recent, old.key)
+	if min(l.adds, uint64(l.opts.Recent)) > 2*uint64(len(l.index)/bucketSize) {
+		l.growIndex() // this record's entry too
+	} else {
+		l.put(hashID(&k), seq)
 	}
-	l.slots[l.next] = s
-	l.recent[k] = int32(l.next)
-	l.next = (l.next + 1) % len(l.slots)
 	return rec
+}
+
+// The index of the recent records is a hash table without pointers or
+// deletions: buckets of bucketSize entries, an entry a record's sequence
+// number + 1 (0: empty) in its high 48 bits and 16 bits of its id's hash.
+// The ring fills in order, so the record of sequence q is in slot q modulo
+// Options.Recent, and an entry whose record was pushed out is known by its
+// number alone (older than the ring's Recent). Add writes one entry (one
+// cache line, nothing deleted; a Go map was an insert and a delete, the
+// larger part of Add); a lookup reads its bucket and the slots whose
+// fingerprint matches. The table holds at most a quarter of its entries
+// live; a record is looked for in probes consecutive buckets.
+const (
+	bucketSize = 8
+	probes     = 4
+)
+
+// hashID is a request id's hash: its last 8 bytes (random, or its check)
+// times a constant.
+func hashID(k *idKey) uint64 {
+	return binary.LittleEndian.Uint64(k.b[k.n-8:k.n]) * 0x9e3779b97f4a7c15
+}
+
+// cut is the largest entry value (sequence + 1) whose record the ring no
+// longer holds. l.mu is held.
+func (l *Log) cut() uint64 {
+	if r := uint64(l.opts.Recent); l.adds > r {
+		return l.adds - r
+	}
+	return 0
+}
+
+// put indexes the record of sequence seq, whose id hashes to h: in an
+// empty or stale entry of its buckets, else in place of their oldest
+// (that record is then read from the file). l.mu is held.
+func (l *Log) put(h, seq uint64) {
+	mask, cut := uint64(len(l.index)/bucketSize-1), l.cut()
+	v := (seq+1)<<16 | h&0xffff
+	oldest := -1
+	for p := range uint64(probes) {
+		b := ((h>>32 + p) & mask) * bucketSize
+		for i, e := range l.index[b : b+bucketSize] {
+			if e>>16 <= cut {
+				l.index[b+uint64(i)] = v
+				return
+			}
+			if oldest < 0 || e < l.index[oldest] {
+				oldest = int(b) + i
+			}
+		}
+	}
+	l.index[oldest] = v
+}
+
+// find returns the slot of the live record of id k, or nil. l.mu is held.
+func (l *Log) find(k *idKey) *slot {
+	if len(l.index) == 0 {
+		return nil
+	}
+	h := hashID(k)
+	mask, cut := uint64(len(l.index)/bucketSize-1), l.cut()
+	for p := range uint64(probes) {
+		b := ((h>>32 + p) & mask) * bucketSize
+		for _, e := range l.index[b : b+bucketSize] {
+			if e>>16 <= cut || uint16(e) != uint16(h) {
+				continue
+			}
+			if s := &l.slots[(e>>16-1)%uint64(l.opts.Recent)]; s.key == *k && l.live(s) {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// growIndex doubles the index (it starts at 64 buckets) and indexes the
+// ring's records again. It grows only while the ring does, when the
+// record of sequence i is in slot i. l.mu is held.
+func (l *Log) growIndex() {
+	l.index = make([]uint64, max(2*len(l.index), 64*bucketSize))
+	for i := range l.slots {
+		l.put(hashID(&l.slots[i].key), uint64(i))
+	}
 }
 
 // reserve makes room for a record of size bytes at the end of the arena's
@@ -167,21 +250,12 @@ func (l *Log) grow(c int) {
 		s := &l.slots[(l.next+i)%len(l.slots)]
 		if l.live(s) {
 			pos += uint64(copy(arena[pos:], l.record(s)))
-		} else if s.n != 0 {
-			l.unmap(s)
+		} else {
 			s.n = 0
 		}
 		s.off = pos - uint64(s.n)
 	}
 	l.arena, l.apos = arena, pos
-}
-
-// unmap removes s's id from the index, unless it names a later record.
-// l.mu is held.
-func (l *Log) unmap(s *slot) {
-	if i, ok := l.recent[s.key]; ok && &l.slots[i] == s {
-		delete(l.recent, s.key)
-	}
 }
 
 // enqueue appends the record rec of id k to the writer's queue: the id's
