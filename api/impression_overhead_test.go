@@ -90,12 +90,15 @@ const overheadSamplesEnv = "AISLE_IMPRESSION_OVERHEAD_SAMPLES"
 
 // overheadHeapBudget is the heap each child is collected at (GOMEMLIMIT,
 // with GOGC=off): a bigger live heap (the log's memory) leaves less room
-// and so means more collections, never fewer. With the default GOGC=100
-// each process's collections come at twice its own live heap, and the
-// small shop's without-server (a few MB live) collected several times as
-// often as the one holding the log: runs of session 10's code gave −38 %
-// (CPU p99 overhead), of this one's −12 %.
-const overheadHeapBudget = "512MiB"
+// and so means more collections, never fewer — the log is charged for its
+// memory. With the default GOGC=100 each process's collections come at
+// twice its own live heap, and the small shop's without-server (a few MB
+// live) collected several times as often as the one holding the log: runs
+// of session 10's code gave −38 % (CPU p99 overhead), of this one's −12 %.
+// 128 MiB makes a collection every ~5,000 answers of the small shop, ~20
+// a run of 100,000: with 512 MiB the ~4 of a run made its p99 depend on
+// where they fell (runs of one code disagreed by 25 points).
+const overheadHeapBudget = "128MiB"
 
 // overheadBlock is how many answers a child gives in one turn.
 const overheadBlock = 32
