@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
@@ -18,9 +19,10 @@ import (
 // serving one, without the serving replica's impression log.
 //
 // A request id is 16 bytes (internal/reqid): 4 of Unix time, 12 random.
-// NewRequestID keeps 36 of the random bits of bytes 4–11 and puts in the
-// rest, as bits 27…0 of the big-endian uint64 of bytes 4–11:
+// NewRequestID puts in bytes 4–11, as bits of their big-endian uint64:
 //
+//	63…48 the fraction of the second, in 1/65,536 s (since session 11)
+//	47…28 random
 //	27…24 the surface (surfaceCodes; 0: a surface without a code)
 //	23…20 the A/B variant's index + 1 (0: outside an A/B experiment)
 //	19…16 a 4-bit hash of the experiment's id (expTag)
@@ -33,9 +35,13 @@ import (
 // check fails (an older id, one made elsewhere, a forged one) says
 // nothing: attribution then falls back to the impression log. Ids of 12
 // bytes, made before session 10, are read alike (their check covers bytes
-// 0–9). 68 random bits keep ids unique: n ids of one second, of the same
-// surface and variant, collide with a chance of about n²/2⁶⁹ — 2·10⁻⁹ for
-// a million (with 12-byte ids it was n²/2³⁷, 7 % for 100,000).
+// 0–9). The fraction makes ids sort by time to 1/65,536 s, so the
+// impression log, keyed by id, appends each batch after the last instead
+// of inserting it all over the second's records (decision 0078: ~4× less
+// of the writer's CPU, 5× fewer bytes allocated). 52 random bits keep
+// ids unique: n ids of one 1/65,536 s, of the same surface and variant,
+// collide with a chance of about n²/2⁵³ (before the fraction, 68 bits for
+// the ids of a whole second: n²/2⁶⁹; with 12-byte ids n²/2³⁷).
 
 // surfaceCodes are the surfaces a request id can name, by their code.
 var surfaceCodes = [...]string{1: "recommend", 2: "session", 3: "similar", 4: "bought_together",
@@ -72,8 +78,13 @@ type Tagged struct {
 // NewRequestID returns a new request id for an answer of surface served
 // with assignment as, carrying both (see the layout above).
 func (m *Manager) NewRequestID(surface string, as Assignment) string {
-	b := reqid.Raw()
-	v := binary.BigEndian.Uint64(b[4:]) &^ (1<<28 - 1)
+	// reqid.Raw's layout (the wall clock's second, then random bytes),
+	// with one reading of the clock for the second and its fraction
+	now := time.Now()
+	var b [reqid.Size]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(now.Unix()))
+	rand.Read(b[4:]) // never fails (crypto/rand)
+	v := binary.BigEndian.Uint64(b[4:])&^(1<<28-1)&^(0xffff<<48) | uint64(now.Nanosecond())<<16/1e9<<48
 	v |= surfaceCode(surface) << 24
 	if as.Experiment != "" && as.Index >= 0 && as.Index <= maxTaggedVariant {
 		v |= uint64(as.Index+1)<<20 | expTag(as.Experiment)<<16

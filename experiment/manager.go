@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -63,8 +64,11 @@ type Options struct {
 	// deletion (default 1 minute; negative: never), as
 	// privacy.compact_after does for the data file.
 	CompactAfter time.Duration
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// FitAfter is how long after Run starts the first position fit comes
+	// (FitPositions; default 1 minute, then hourly).
+	FitAfter time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // unit is what one shopper did inside one experiment.
@@ -121,6 +125,8 @@ type Manager struct {
 	explore float64
 	// exploreSearch: the share of search answers shuffled (ExploreSearch)
 	exploreSearch float64
+	// fitAfter: Options.FitAfter
+	fitAfter time.Duration
 
 	mu    sync.RWMutex
 	exps  map[string]*Experiment
@@ -160,7 +166,8 @@ func Open(opts Options) (*Manager, error) {
 	m := &Manager{imp: opts.Impressions, price: opts.Price, now: opts.Now, log: opts.Logger, every: opts.FlushEvery,
 		exps: map[string]*Experiment{}, units: map[string]map[string]*unit{}, dirty: map[string]map[string]bool{},
 		seen: map[string]bool{}, pmin: map[string]float64{}, shared: opts.Shared, exposed: map[string]int{},
-		explore: opts.ExploreShare, exploreSearch: opts.SearchExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1), fellBack: map[string]int64{}}
+		explore: opts.ExploreShare, exploreSearch: opts.SearchExploreShare, afterAck: opts.CountAfterAck, kick: make(chan struct{}, 1), fellBack: map[string]int64{},
+		fitAfter: opts.FitAfter}
 	if opts.ExploreShare < 0 || opts.ExploreShare > 1 || math.IsNaN(opts.ExploreShare) {
 		return nil, fmt.Errorf("experiment: explore share %v: want 0 … 1", opts.ExploreShare)
 	}
@@ -472,6 +479,9 @@ type Assignment struct {
 func (m *Manager) Serve(surface, unitID string) (Assignment, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if len(m.exps) == 0 {
+		return Assignment{}, false // every answer asks: not even the clock
+	}
 	var shipped *Experiment
 	now := m.now()
 	for _, e := range m.exps {
@@ -757,7 +767,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer flush.Stop()
 	snap := time.NewTicker(time.Hour)
 	defer snap.Stop()
-	fit := time.NewTimer(time.Minute) // then hourly
+	fit := time.NewTimer(cmp.Or(m.fitAfter, time.Minute)) // then hourly
 	defer fit.Stop()
 	var compactAt time.Time   // zero: no forgotten units wait for a rewrite
 	var push <-chan time.Time // on a shared store: exposures within pushEvery

@@ -102,15 +102,15 @@ func BenchmarkCompact200k(b *testing.B) {
 	}
 	defer l.Close()
 	items := []string{"B00004Z5QO", "B0010T3QT2", "B0039N7ELS", "B002K9M7MS", "B00006IEIO", "B00006IE5K", "B00000JBNX", "B001CRYXHG", "B002M7Z338", "B0007OEE7E"}
-	var batch []Impression
 	for i := range 200_000 {
-		batch = append(batch, Impression{RequestID: reqid.New(), Surface: "search", UserID: "u" + string(rune('a'+i%26)) + time.Duration(i%5000).String(),
+		l.Add(Impression{RequestID: reqid.New(), Surface: "search", UserID: "u" + string(rune('a'+i%26)) + time.Duration(i%5000).String(),
 			SessionID: "s" + time.Duration(i).String(), Query: "blue gel pen fine point", Items: items})
-		if len(batch) == 10_000 {
-			if err := l.write(batch, nil); err != nil {
+		if (i+1)%10_000 == 0 {
+			batch, n, clicks := l.take()
+			if err := l.write(batch, n, clicks); err != nil {
 				b.Fatal(err)
 			}
-			batch = batch[:0]
+			l.recycle(batch)
 		}
 	}
 	fi, _ := os.Stat(path)

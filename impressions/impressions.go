@@ -38,7 +38,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/aisle-dev/aisle/internal/reqid"
 	"github.com/aisle-dev/aisle/internal/varint"
 )
 
@@ -121,17 +120,26 @@ func (p Pseudonym) Of(id string) string {
 	if id == "" {
 		return ""
 	}
-	return string(p.appendOf(make([]byte, 0, pseudonymLen), id))
+	return string(appendPseudonym(p, make([]byte, 0, pseudonymLen), id))
+}
+
+// appendField appends the record field of the pseudonym of id: its
+// length and itself (a zero length for no id).
+func (p Pseudonym) appendField(dst, id []byte) []byte {
+	if len(id) == 0 {
+		return append(dst, 0)
+	}
+	return appendPseudonym(p, append(dst, pseudonymLen), id)
 }
 
 // pseudonymLen is the length of a pseudonym: "h:" and 24 hex digits.
 const pseudonymLen = 2 + 24
 
-// appendOf appends the pseudonym of id (nothing for "") to dst; for the
-// ids of usual length it allocates nothing (the writer calls it twice a
-// record).
-func (p Pseudonym) appendOf(dst []byte, id string) []byte {
-	if id == "" {
+// appendPseudonym appends the pseudonym of id (nothing for "") to dst;
+// for the ids of usual length it allocates nothing (the writer calls it
+// twice a record).
+func appendPseudonym[S string | []byte](p Pseudonym, dst []byte, id S) []byte {
+	if len(id) == 0 {
 		return dst
 	}
 	var sum [sha256.Size]byte
@@ -174,14 +182,20 @@ type Log struct {
 	// writing (bbolt keeps them until the commit); the writer's only
 	wbuf []byte
 
-	mu      sync.Mutex
-	pending []Impression     // queued for the writer
-	spare   []Impression     // the last batch written, emptied: the next queue
-	clicks  [][]byte         // click keys queued for the writer
-	forget  []string         // pseudonyms whose records the writer deletes
-	recent  map[string]int32 // request id → index in ring
-	ring    []Impression
-	next    int
+	// mu guards what follows: the queue and the recent records (recent.go),
+	// none of which holds a pointer the collector would follow
+	mu     sync.Mutex
+	queue  []byte   // records queued for the writer (enqueue)
+	queued int      // how many
+	spare  []byte   // the last batch written, emptied: the next queue
+	clicks [][]byte // click keys queued for the writer
+	forget []string // pseudonyms whose records the writer deletes
+	index  []uint64 // the slots' ids (recent.go)
+	adds   uint64   // records remembered so far (the next one's sequence)
+	slots  []slot
+	next   int    // the slot the next record replaces, once slots is full
+	arena  []byte // the slots' records
+	apos   uint64 // bytes ever written to the arena
 }
 
 // Open opens (creating it) the impression log in the bbolt file path.
@@ -219,73 +233,54 @@ func Open(path string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("open the impression log %s: %w", path, err)
 	}
-	return &Log{path: path, db: db, opts: opts, ps: ps,
-		recent: map[string]int32{}}, nil // the ring grows as answers come (an idle shop holds none)
+	return &Log{path: path, db: db, opts: opts, ps: ps}, nil // the ring grows as answers come (an idle shop holds none)
 }
 
 // Add queues imp for writing and keeps it in memory for attribution. It
 // never blocks on I/O and wakes no goroutine (the writer collects the
-// queue every 50 ms): false means the queue was full and the record was
-// dropped (counted by Dropped).
+// queue every 50 ms): false means the record was not logged, because the
+// queue was full (counted by Dropped; the record is still kept in
+// memory) or because its request id was not made by reqid.New (such an
+// answer can never be attributed). It copies the record's bytes and keeps
+// nothing of imp.
 func (l *Log) Add(imp Impression) bool {
+	k, ok := parseID(imp.RequestID)
+	if !ok {
+		return false
+	}
 	if imp.Time.IsZero() {
 		imp.Time = l.opts.Now()
 	}
+	size := recordLen(&imp)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.remember(&imp)
-	if len(l.pending) >= l.opts.Queue {
+	rec := l.remember(k, &imp, size)
+	if l.queued >= l.opts.Queue {
 		l.dropped.Add(1)
 		return false
 	}
-	l.pending = append(l.pending, imp)
+	l.enqueue(&k, rec)
 	return true
 }
 
-// remember keeps imp among the recent records; l.mu is held.
-func (l *Log) remember(imp *Impression) {
-	if len(l.ring) < l.opts.Recent {
-		// growing: preallocating opts.Recent records cost every shop of a
-		// deployment ~16 MB before its first answer
-		if len(l.ring) == cap(l.ring) {
-			grown := make([]Impression, len(l.ring), min(max(2*len(l.ring), 64), l.opts.Recent))
-			copy(grown, l.ring)
-			l.ring = grown
-		}
-		l.ring = append(l.ring, *imp)
-		l.recent[imp.RequestID] = int32(len(l.ring) - 1)
-		return // l.next stays 0: the oldest, once the ring is full
-	}
-	if old := l.ring[l.next].RequestID; old != "" {
-		delete(l.recent, old)
-	}
-	l.ring[l.next] = *imp
-	l.recent[imp.RequestID] = int32(l.next)
-	l.next = (l.next + 1) % len(l.ring)
-}
-
-// take returns the queued records and clicks and empties the queue. The
-// queue continues in the batch written before (recycle), so answers do
-// not grow a new one every 50 ms.
-func (l *Log) take() ([]Impression, [][]byte) {
+// take returns the queued records (and how many) and clicks and empties
+// the queue. The queue continues in the batch written before (recycle),
+// so answers do not grow a new one every 50 ms.
+func (l *Log) take() ([]byte, int, [][]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out, clicks := l.pending, l.clicks
-	l.pending, l.spare = l.spare, nil
-	if l.pending == nil {
-		l.pending = make([]Impression, 0, min(l.opts.Queue, 2*len(out)+16))
-	}
-	l.clicks = nil
-	return out, clicks
+	out, n, clicks := l.queue, l.queued, l.clicks
+	l.queue, l.spare, l.queued, l.clicks = l.spare, nil, 0, nil
+	return out, n, clicks
 }
 
-// recycle gives a written batch back as the next queue, emptied (its
-// records' strings released to the collector).
-func (l *Log) recycle(batch []Impression) {
-	if cap(batch) == 0 {
+// recycle gives a written batch back as the next queue (a burst's is not
+// kept).
+func (l *Log) recycle(batch []byte) {
+	if cap(batch) == 0 || cap(batch) > 4<<20 {
 		return
 	}
-	clear(batch)
+	clear(batch) // raw shopper ids
 	l.mu.Lock()
 	if l.spare == nil || cap(batch) > cap(l.spare) {
 		l.spare = batch[:0]
@@ -319,8 +314,8 @@ func (l *Log) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			// the forgets queued, and a rewrite due, are in memory only: a
 			// next start would know nothing of them, so they are done now
-			batch, clicks := l.take()
-			err := l.write(batch, clicks)
+			batch, n, clicks := l.take()
+			err := l.write(batch, n, clicks)
 			l.recycle(batch)
 			n, ferr := l.forgetPending(context.Background())
 			if ferr == nil && (n > 0 || !compactAt.IsZero()) && l.opts.CompactAfter > 0 {
@@ -332,8 +327,8 @@ func (l *Log) Run(ctx context.Context) error {
 				return err
 			}
 		case <-tick.C:
-			batch, clicks := l.take()
-			if err := l.write(batch, clicks); err != nil {
+			batch, n, clicks := l.take()
+			if err := l.write(batch, n, clicks); err != nil {
 				return err
 			}
 			l.recycle(batch)
@@ -455,8 +450,11 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-func (l *Log) write(batch []Impression, clicks [][]byte) error {
-	if len(batch) == 0 && len(clicks) == 0 {
+// write writes a batch of n queued records (and clicks) in one
+// transaction: each record under its id's bytes, its user and session ids
+// replaced by their pseudonyms.
+func (l *Log) write(batch []byte, n int, clicks [][]byte) error {
+	if n == 0 && len(clicks) == 0 {
 		return nil
 	}
 	err := l.update(func(tx *bolt.Tx) error {
@@ -468,29 +466,30 @@ func (l *Log) write(batch []Impression, clicks [][]byte) error {
 		}
 		b := tx.Bucket(bucket)
 		// every key and value in one buffer, sized first (bbolt reads
-		// them at the commit): no allocation per record
-		need := 0
-		for i := range batch {
-			need += 12 + 2*pseudonymLen + recordSize(&batch[i])
-		}
-		if cap(l.wbuf) < need {
+		// them at the commit): no allocation per record. A pseudonym
+		// and its length take at most pseudonymLen+1 bytes more than the id.
+		if need := len(batch) + n*2*(pseudonymLen+1); cap(l.wbuf) < need {
 			l.wbuf = make([]byte, 0, need)
 		}
 		buf := l.wbuf[:0]
-		for i := range batch {
-			rec := &batch[i]
-			if !reqid.Valid(rec.RequestID) {
-				continue // not made by reqid.New: not attributable
+		for q := batch; len(q) > 0; {
+			k, rec, rest, ok := nextQueued(q)
+			if !ok {
+				return errors.New("the queue is malformed")
+			}
+			q = rest
+			head, user, session, tail, ok := splitRecord(rec)
+			if !ok {
+				return fmt.Errorf("queued record %x is malformed", k)
 			}
 			k0 := len(buf)
-			buf, _ = hex.AppendDecode(buf, []byte(rec.RequestID))
-			u0 := len(buf)
-			buf = l.ps.appendOf(buf, rec.UserID)
-			s0 := len(buf)
-			buf = l.ps.appendOf(buf, rec.SessionID)
+			buf = append(buf, k...)
 			v0 := len(buf)
-			buf = appendRecord(buf, rec, buf[u0:s0], buf[s0:v0])
-			if err := b.Put(buf[k0:u0:u0], buf[v0:len(buf):len(buf)]); err != nil {
+			buf = append(buf, head...)
+			buf = l.ps.appendField(buf, user)
+			buf = l.ps.appendField(buf, session)
+			buf = append(buf, tail...)
+			if err := b.Put(buf[k0:v0:v0], buf[v0:len(buf):len(buf)]); err != nil {
 				return err
 			}
 		}
@@ -500,20 +499,20 @@ func (l *Log) write(batch []Impression, clicks [][]byte) error {
 		l.wbuf = nil // a burst's buffer is not kept
 	}
 	if err != nil {
-		return fmt.Errorf("write %d impressions: %w (is the disk full?)", len(batch), err)
+		return fmt.Errorf("write %d impressions: %w (is the disk full?)", n, err)
 	}
-	l.written.Add(uint64(len(batch)))
+	l.written.Add(uint64(n))
 	return nil
 }
 
-// key is the 12 raw bytes of a request id: ids start with their time, so
-// keys sort by time and retention deletes a prefix.
+// key is the raw bytes of a request id (12 or 16): ids start with their
+// time, so keys sort by time and retention deletes a prefix.
 func key(id string) ([]byte, bool) {
-	if !reqid.Valid(id) {
+	k, ok := parseID(id)
+	if !ok {
 		return nil, false
 	}
-	k, _ := hex.DecodeString(id)
-	return k, true
+	return append([]byte(nil), k.bytes()...), true
 }
 
 // Retention is how long records are kept: the attribution window, since
@@ -551,21 +550,26 @@ func (l *Log) Trim() error {
 // else from the file (whose user and session ids are pseudonyms). false when it is unknown (never logged, dropped or
 // past the retention).
 func (l *Log) Get(id string) (Impression, bool, error) {
-	l.mu.Lock()
-	if i, ok := l.recent[id]; ok {
-		imp := l.ring[i]
-		l.mu.Unlock()
-		return imp, true, nil
-	}
-	l.mu.Unlock()
-	k, ok := key(id)
+	k, ok := parseID(id)
 	if !ok {
 		return Impression{}, false, nil
 	}
 	var imp Impression
+	l.mu.Lock()
+	if s := l.find(&k); s != nil {
+		var buf [512]byte
+		rec := append(buf[:0], l.record(s)...)
+		l.mu.Unlock()
+		if err := decode(rec, &imp); err != nil {
+			return Impression{}, false, fmt.Errorf("read impression %s from memory: %w", id, err)
+		}
+		imp.RequestID = id
+		return imp, true, nil
+	}
+	l.mu.Unlock()
 	found := false
 	err := l.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucket).Get(k)
+		v := tx.Bucket(bucket).Get(k.bytes())
 		if v == nil {
 			return nil
 		}
@@ -624,19 +628,27 @@ func (l *Log) Forget(id string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i := range l.ring {
-		if r := &l.ring[i]; r.RequestID != "" && (r.UserID == id || r.SessionID == id) {
-			delete(l.recent, r.RequestID)
-			*r = Impression{}
+	for i := range l.slots {
+		if s := &l.slots[i]; l.live(s) && shopperOf(l.record(s), id) {
+			clear(l.record(s))
+			s.n = 0 // no longer found
 		}
 	}
-	kept := l.pending[:0]
-	for _, r := range l.pending {
-		if r.UserID != id && r.SessionID != id {
-			kept = append(kept, r)
+	// the queue, shifted in place over the forgotten shopper's records
+	kept, n := l.queue[:0], 0
+	for q := l.queue; len(q) > 0; {
+		_, rec, rest, ok := nextQueued(q)
+		if !ok {
+			break // never: enqueue wrote it
 		}
+		if !shopperOf(rec, id) {
+			kept = append(kept, q[:len(q)-len(rest)]...)
+			n++
+		}
+		q = rest
 	}
-	l.pending = kept
+	clear(l.queue[len(kept):])
+	l.queue, l.queued = kept, n
 	l.forget = append(l.forget, l.ps.Of(id))
 }
 
@@ -710,30 +722,39 @@ var errCorrupt = errors.New("corrupt impression record")
 
 // encode returns imp's record, its user and session ids as they are.
 func encode(imp *Impression) []byte {
-	return appendRecord(make([]byte, 0, recordSize(imp)), imp, []byte(imp.UserID), []byte(imp.SessionID))
+	return appendRecord(make([]byte, 0, recordLen(imp)), imp)
 }
 
-// recordSize bounds the length of imp's record (its user and session ids
-// at most pseudonymLen long, or as long as they are).
-func recordSize(imp *Impression) int {
-	n := 33 + len(imp.Surface) + max(len(imp.UserID), pseudonymLen) + max(len(imp.SessionID), pseudonymLen) +
-		len(imp.Experiment) + len(imp.Variant) + len(imp.Query) + len(imp.Teams)
+// recordLen is the length of imp's record.
+func recordLen(imp *Impression) int {
+	var t [binary.MaxVarintLen64]byte
+	n := 1 + binary.PutVarint(t[:], imp.Time.UnixNano()) + strLen(len(imp.Surface)) + strLen(len(imp.UserID)) +
+		strLen(len(imp.SessionID)) + strLen(len(imp.Experiment)) + strLen(len(imp.Variant)) +
+		uvarintLen(uint64(len(imp.Items))) + strLen(len(imp.Query)) + 1 + strLen(len(imp.Teams))
 	for _, it := range imp.Items {
-		n += len(it) + 2
+		n += strLen(len(it))
 	}
 	return n
 }
 
-// appendRecord appends imp's record to b with user and session as its
-// user and session ids (the writer passes their pseudonyms).
-func appendRecord(b []byte, imp *Impression, user, session []byte) []byte {
+// strLen is the length of a string of n bytes in a record.
+func strLen(n int) int { return uvarintLen(uint64(n)) + n }
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+// appendRecord appends imp's record to b (recordLen(imp) bytes).
+func appendRecord(b []byte, imp *Impression) []byte {
 	b = append(b, format3)
 	b = binary.AppendVarint(b, imp.Time.UnixNano())
 	b = varint.AppendString(b, imp.Surface)
-	for _, s := range [2][]byte{user, session} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
+	b = varint.AppendString(b, imp.UserID)
+	b = varint.AppendString(b, imp.SessionID)
 	b = varint.AppendString(b, imp.Experiment)
 	b = varint.AppendString(b, imp.Variant)
 	b = binary.AppendUvarint(b, uint64(len(imp.Items)))
