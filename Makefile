@@ -1,4 +1,5 @@
-# Aisle: common tasks. `make test` is the test command CI runs.
+# Aisle: common tasks. `make test` is the README's test command (CI runs the
+# same packages as two go test commands at once: .ci/run).
 GO ?= go
 FUZZTIME ?= 10s
 FUZZ_JOBS ?= 1
