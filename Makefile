@@ -1,4 +1,5 @@
-# Aisle: common tasks. `make test` is the test command CI runs.
+# Aisle: common tasks. `make test` is the README's test command (CI runs it
+# with three packages at a time: .ci/run).
 GO ?= go
 FUZZTIME ?= 10s
 FUZZ_JOBS ?= 1

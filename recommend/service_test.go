@@ -268,20 +268,46 @@ func TestPromoteRejectsWorse(t *testing.T) {
 
 // Factor models answer through the nearest-neighbour index when the
 // catalogue is large; force it on the small fixture.
+//
+// ials is trained once, on a fixture of its own, and each storage
+// setting's service promotes a copy of that stored candidate in a fresh
+// fixture: what training on the same fixture in every subtest stored,
+// without three of the four fits (most of the test's CPU under -race).
 func TestIndexPath(t *testing.T) {
+	ctx := context.Background()
+	trained, _ := fixture(t)
+	opts := pipeline.Options{Preprocess: pipeline.DefaultPreprocess(), Models: []pipeline.Spec{{Name: "ials"}}}
+	data, err := opts.Load(ctx, trained)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pipeline.Train(ctx, trained, data, opts)
+	if err != nil || len(res) != 1 || !res[0].Trained {
+		t.Fatalf("train ials: %+v %v", res, err)
+	}
+	meta, blob, err := trained.LoadModel(ctx, "ials", res[0].Version)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, vectors := range []string{"", "int8dim", "float32", "pq"} {
-		t.Run("vectors="+vectors, func(t *testing.T) { testIndexPath(t, vectors) })
+		t.Run("vectors="+vectors, func(t *testing.T) { testIndexPath(t, vectors, meta, blob) })
 	}
 }
 
-func testIndexPath(t *testing.T, vectors string) {
+func testIndexPath(t *testing.T, vectors string, meta store.ModelMeta, blob []byte) {
 	st, _ := fixture(t)
 	svc := New(st, Config{ANNThreshold: 1, Vectors: vectors}, nil)
 	ctx := context.Background()
 	if err := svc.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	trainAndPromote(t, st, svc, "ials")
+	v, err := st.SaveModel(ctx, meta, blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Promote(ctx, "ials", v); err != nil {
+		t.Fatal(err)
+	}
 	if sm := svc.models.Load().primary; sm == nil || sm.index == nil {
 		t.Fatal("no index built")
 	}
