@@ -143,7 +143,7 @@ func New(p model.Params) (*Filter, error) {
 		{Name: "ials_factors", Default: 64, Min: 1, Max: 1024, Int: true},
 		{Name: "pop", Default: 0, Min: -maxPop, Max: maxPop},
 		{Name: "uknn_weight", Default: DefaultUKNNWeight, Min: 0, Max: 1},
-		{Name: "uknn_k", Default: DefaultUKNNK, Min: 1, Max: 10000, Int: true},
+		{Name: "uknn_k", Default: DefaultUKNNK, Min: 1, Max: maxUKNNK, Int: true},
 	})
 	if err != nil {
 		return nil, err
@@ -602,7 +602,7 @@ func (m *Filter) Load(r io.Reader) error {
 	if !(s.Config.Pop >= -maxPop && s.Config.Pop <= maxPop) {
 		return fmt.Errorf("load %s: pop %v out of range [%v, %v]", Name, s.Config.Pop, -maxPop, maxPop)
 	}
-	if !(s.Config.UKNNWeight >= 0 && s.Config.UKNNWeight <= 1) || s.Config.UKNNK < 0 {
+	if !(s.Config.UKNNWeight >= 0 && s.Config.UKNNWeight <= 1) || s.Config.UKNNK < 0 || s.Config.UKNNK > maxUKNNK {
 		return fmt.Errorf("load %s: uknn_weight %v or uknn_k %d out of range", Name, s.Config.UKNNWeight, s.Config.UKNNK)
 	}
 	m.cfg, m.st, m.ials = s.Config, s.State, fm

@@ -36,6 +36,9 @@ const (
 	DefaultUKNNK      = 50
 )
 
+// maxUKNNK bounds uknn_k (also when a file is loaded).
+const maxUKNNK = 10000
+
 // userIndex is the training rows seen from the items (each item's users)
 // with the per-user and per-item factors of the neighbour score. It is
 // built from the state by Fit and Load and not saved.
@@ -96,6 +99,7 @@ type neighbour struct {
 func (x *userIndex) score(st *state, hist []int32, self int32, k int, out []float32) {
 	clear(out)
 	n := st.N
+	k = min(k, len(x.userW))
 	if k <= 0 || len(hist) == 0 {
 		return
 	}
