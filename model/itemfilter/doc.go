@@ -19,6 +19,10 @@
 // mixed in at score level: (1−w)·z(filter) + w·z(iALS), each standardised
 // over the catalogue (blend.Mix), w = ials_weight (0.4, chosen on the
 // validation splits of ML-1M, ML-100k and Office; docs/decisions/0037).
+// After the iALS part, a user-neighbour part is mixed in the same way,
+// (1−w)·z(filter and iALS) + w·z(neighbours), w = uknn_weight (0.1): the
+// 50 training users whose rows share the most (rarer items counting more)
+// of the history vote for their items (userknn.go; docs/decisions/0077).
 // The history bonus and the iALS share are query-time settings
 // (model.Adjustable): `aisle eval recommend` chooses them on the validation
 // split from one fit (docs/decisions/0048).
@@ -29,5 +33,7 @@
 // On-disk format: hyper's header (kind "itemfilter", version 1) followed by
 // the gob encoding of the configuration and of the state (n, B row-major,
 // the per-item output scales, the training rows in CSR form and, when
-// there is one, the iALS part's own Save output).
+// there is one, the iALS part's own Save output). The user-neighbour part
+// has no state of its own: Fit and Load index the saved training rows by
+// item; a file saved without uknn_weight loads with the part off.
 package itemfilter

@@ -30,6 +30,9 @@ type Filter struct {
 	// popZ is z(log(1+degree)) over the catalogue, from the training rows
 	// (computed by Fit and Load, not saved).
 	popZ []float32
+	// users indexes the training rows by item for the user-neighbour part
+	// (built by Fit and Load when UKNNWeight > 0, not saved).
+	users *userIndex
 }
 
 type config struct {
@@ -51,6 +54,12 @@ type config struct {
 	// Pop lowers the final score by Pop standard deviations per standard
 	// deviation of log(1+degree): z(score) − Pop·z(log(1+degree)).
 	Pop float64
+	// UKNNWeight is the share of the user-neighbour part (userknn.go) in
+	// the mix (1−w)·z(filter and iALS) + w·z(neighbours); 0 leaves it out.
+	// UKNNK is its neighbour count. Files saved before session 11 have
+	// neither and load with the part off.
+	UKNNWeight float64
+	UKNNK      int
 }
 
 type state struct {
@@ -110,7 +119,13 @@ type state struct {
 //     standardised over the catalogue and lowered by pop·z(log(1+degree))
 //     (degree the item's weighted training count); negative values favour
 //     popular items. A query-time setting (Adjust), so a validation can
-//     choose it on one fit; 0 leaves the scores as they were.
+//     choose it on one fit; 0 leaves the scores as they were;
+//   - uknn_weight (default DefaultUKNNWeight), uknn_k (default
+//     DefaultUKNNK): the share and neighbour count of a user-based
+//     nearest-neighbour part (userknn.go) mixed in at score level after
+//     the iALS part: the k training users whose rows overlap the history
+//     most vote for their items. 0 leaves it out. Scoring it costs about
+//     the summed degree of the history's items per query.
 func New(p model.Params) (*Filter, error) {
 	v, err := hyper.Read(Name, p, []hyper.Spec{
 		{Name: "lambda", Default: 0, Min: 0},
@@ -127,6 +142,8 @@ func New(p model.Params) (*Filter, error) {
 		{Name: "ials_weight", Default: DefaultIALSWeight, Min: 0, Max: 1},
 		{Name: "ials_factors", Default: 64, Min: 1, Max: 1024, Int: true},
 		{Name: "pop", Default: 0, Min: -maxPop, Max: maxPop},
+		{Name: "uknn_weight", Default: DefaultUKNNWeight, Min: 0, Max: 1},
+		{Name: "uknn_k", Default: DefaultUKNNK, Min: 1, Max: maxUKNNK, Int: true},
 	})
 	if err != nil {
 		return nil, err
@@ -136,6 +153,7 @@ func New(p model.Params) (*Filter, error) {
 		GFWeight: v["gf_weight"], GFK: int(v["gf_k"]), GFAlpha: v["gf_alpha"],
 		Recency: v["recency"], Decay: v["decay"], MaxItems: int(v["max_items"]), Weights: v["use_weights"] == 1,
 		IALSWeight: v["ials_weight"], IALSFactors: int(v["ials_factors"]), Pop: v["pop"],
+		UKNNWeight: v["uknn_weight"], UKNNK: int(v["uknn_k"]),
 	}}, nil
 }
 
@@ -205,6 +223,10 @@ func (m *Filter) Fit(ctx context.Context, ds *model.Dataset, progress model.Prog
 	}
 	m.st, m.ials = st, fm
 	m.popZ = popularity(st)
+	m.users = nil
+	if m.cfg.UKNNWeight > 0 {
+		m.users = newUserIndex(st)
+	}
 	return nil
 }
 
@@ -492,6 +514,15 @@ func (m *Filter) Score(q model.Query, scores []float32) {
 		m.ials.Score(q, other)
 		blend.Mix(scores[:n], other[:n], m.cfg.IALSWeight)
 	}
+	if m.users != nil && m.cfg.UKNNWeight > 0 {
+		self := int32(-1)
+		if q.User >= 0 && int(q.User) < len(m.st.UserPtr)-1 {
+			self = q.User
+		}
+		other := make([]float32, n)
+		m.users.score(&m.st, hist, self, m.cfg.UKNNK, other)
+		blend.Mix(scores[:n], other, m.cfg.UKNNWeight)
+	}
 	if m.cfg.Pop != 0 && len(m.popZ) == n {
 		standardise(scores[:n])
 		p := float32(m.cfg.Pop)
@@ -571,8 +602,15 @@ func (m *Filter) Load(r io.Reader) error {
 	if !(s.Config.Pop >= -maxPop && s.Config.Pop <= maxPop) {
 		return fmt.Errorf("load %s: pop %v out of range [%v, %v]", Name, s.Config.Pop, -maxPop, maxPop)
 	}
+	if !(s.Config.UKNNWeight >= 0 && s.Config.UKNNWeight <= 1) || s.Config.UKNNK < 0 || s.Config.UKNNK > maxUKNNK {
+		return fmt.Errorf("load %s: uknn_weight %v or uknn_k %d out of range", Name, s.Config.UKNNWeight, s.Config.UKNNK)
+	}
 	m.cfg, m.st, m.ials = s.Config, s.State, fm
 	m.popZ = popularity(s.State)
+	m.users = nil
+	if m.cfg.UKNNWeight > 0 {
+		m.users = newUserIndex(m.st)
+	}
 	return nil
 }
 
@@ -590,7 +628,8 @@ func (m *Filter) Params() model.Params {
 	return model.Params{"lambda": m.cfg.Lambda, "beta": m.cfg.Beta, "user_exp": m.cfg.UserExp, "delta": m.cfg.Delta,
 		"gf_weight": m.cfg.GFWeight, "gf_k": float64(m.cfg.GFK), "gf_alpha": m.cfg.GFAlpha,
 		"recency": recency, "decay": m.cfg.Decay, "max_items": float64(m.cfg.MaxItems), "use_weights": uw,
-		"ials_weight": m.cfg.IALSWeight, "ials_factors": float64(m.cfg.IALSFactors), "pop": m.cfg.Pop}
+		"ials_weight": m.cfg.IALSWeight, "ials_factors": float64(m.cfg.IALSFactors), "pop": m.cfg.Pop,
+		"uknn_weight": m.cfg.UKNNWeight, "uknn_k": float64(m.cfg.UKNNK)}
 }
 
 // TuneGrid is the search space for a bounded hyper-parameter search.
@@ -633,8 +672,10 @@ func (m *Filter) Adjustments() map[string][]float64 {
 }
 
 // Adjust implements model.Adjustable: it sets recency (≥ 0, at most 1000),
-// decay (in [0, 1]), pop (in [-10, 10]) and ials_weight (in (0, 1], only
-// with an iALS part) on the fitted model.
+// decay (in [0, 1]), pop (in [-10, 10]), ials_weight (in (0, 1], only
+// with an iALS part) and uknn_weight (in [0, 1], only when the model was
+// fitted with a user-neighbour part; not offered by Adjustments) on the
+// fitted model.
 // It must not run concurrently with Score.
 func (m *Filter) Adjust(p model.Params) error {
 	for k, v := range p {
@@ -655,8 +696,12 @@ func (m *Filter) Adjust(p model.Params) error {
 			if !(v >= -maxPop && v <= maxPop) {
 				return fmt.Errorf("%s: pop %v out of range [%v, %v]", Name, v, -maxPop, maxPop)
 			}
+		case "uknn_weight":
+			if m.users == nil || !(v >= 0 && v <= 1) {
+				return fmt.Errorf("%s: uknn_weight %v: needs a model fitted with a user-neighbour part and a share in [0, 1]", Name, v)
+			}
 		default:
-			return fmt.Errorf("%s: %q is not a query-time setting (recency, decay, ials_weight, pop)", Name, k)
+			return fmt.Errorf("%s: %q is not a query-time setting (recency, decay, ials_weight, pop, uknn_weight)", Name, k)
 		}
 	}
 	for k, v := range p {
@@ -667,6 +712,8 @@ func (m *Filter) Adjust(p model.Params) error {
 			m.cfg.Decay = v
 		case "pop":
 			m.cfg.Pop = v
+		case "uknn_weight":
+			m.cfg.UKNNWeight = v
 		default:
 			m.cfg.IALSWeight = v
 		}

@@ -48,7 +48,7 @@ func TestEASEPart(t *testing.T) {
 	var g mat.Dense
 	g.Mul(x.T(), x)
 	for _, tc := range []struct{ lambda, beta, delta float64 }{{2, 0, 0}, {2, 0.25, 0.1}, {0.5, 0.5, -0.2}} {
-		m, err := itemfilter.New(model.Params{"lambda": tc.lambda, "beta": tc.beta, "delta": tc.delta, "recency": 0, "gf_weight": 0, "ials_weight": 0})
+		m, err := itemfilter.New(model.Params{"lambda": tc.lambda, "beta": tc.beta, "delta": tc.delta, "recency": 0, "gf_weight": 0, "ials_weight": 0, "uknn_weight": 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestEASEPart(t *testing.T) {
 // the model is EASE.
 func TestMatchesEASE(t *testing.T) {
 	s := modeltest.Synthetic()
-	m, _ := itemfilter.New(model.Params{"lambda": 30, "beta": 0, "delta": 0, "recency": 0, "gf_weight": 0, "ials_weight": 0})
+	m, _ := itemfilter.New(model.Params{"lambda": 30, "beta": 0, "delta": 0, "recency": 0, "gf_weight": 0, "ials_weight": 0, "uknn_weight": 0})
 	e, _ := ease.New(model.Params{"lambda": 30})
 	modeltest.Fit(t, m, s.DS)
 	modeltest.Fit(t, e, s.DS)
@@ -130,7 +130,7 @@ func TestMatchesEASE(t *testing.T) {
 // TestDecay: the t-th newest history item counts 1 + recency·decay^t.
 func TestDecay(t *testing.T) {
 	ds := tiny()
-	m, _ := itemfilter.New(model.Params{"lambda": 1, "delta": 0, "recency": 2, "decay": 0.5, "ials_weight": 0})
+	m, _ := itemfilter.New(model.Params{"lambda": 1, "delta": 0, "recency": 2, "decay": 0.5, "ials_weight": 0, "uknn_weight": 0})
 	modeltest.Fit(t, m, ds)
 	n := ds.NumItems()
 	hist := []int32{3, 0, 1}
@@ -274,12 +274,12 @@ func TestAutoRecency(t *testing.T) {
 func TestIALSPart(t *testing.T) {
 	s := modeltest.Synthetic()
 	n := s.DS.NumItems()
-	alone, _ := itemfilter.New(model.Params{"lambda": 20, "ials_weight": 0})
+	alone, _ := itemfilter.New(model.Params{"lambda": 20, "ials_weight": 0, "uknn_weight": 0})
 	modeltest.Fit(t, alone, s.DS)
 	fm, _ := mf.NewIALS(model.Params{"factors": 8})
 	modeltest.Fit(t, fm, s.DS)
 	for _, w := range []float64{0.3, 1} {
-		m, _ := itemfilter.New(model.Params{"lambda": 20, "ials_weight": w, "ials_factors": 8})
+		m, _ := itemfilter.New(model.Params{"lambda": 20, "ials_weight": w, "ials_factors": 8, "uknn_weight": 0})
 		modeltest.Fit(t, m, s.DS)
 		var buf bytes.Buffer
 		if err := m.Save(&buf); err != nil {
@@ -336,15 +336,24 @@ func TestQuality(t *testing.T) {
 	}
 }
 
+// BenchmarkScore: one fold-in query of 50 items, with the defaults and
+// without the user-neighbour part (what the part costs a query).
 func BenchmarkScore(b *testing.B) {
 	s := modeltest.SyntheticWith(modeltest.Config{Users: 2000, Items: 3000, Clusters: 20, MinPer: 20, MaxPer: 100, Focus: 0.8, Seed: 3})
-	m, _ := itemfilter.New(nil)
-	modeltest.Fit(b, m, s.DS)
-	scores := make([]float32, s.DS.NumItems())
-	hist := s.DS.Items[:50]
-	b.ResetTimer()
-	for b.Loop() {
-		m.Score(model.Query{User: -1, History: hist}, scores)
+	for _, tc := range []struct {
+		name string
+		p    model.Params
+	}{{"defaults", nil}, {"uknn_weight=0", model.Params{"uknn_weight": 0}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			m, _ := itemfilter.New(tc.p)
+			modeltest.Fit(b, m, s.DS)
+			scores := make([]float32, s.DS.NumItems())
+			hist := s.DS.Items[:50]
+			b.ResetTimer()
+			for b.Loop() {
+				m.Score(model.Query{User: -1, History: hist}, scores)
+			}
+		})
 	}
 }
 

@@ -202,6 +202,43 @@ func BenchmarkPart(b *testing.B) {
 				b.Fatal(err)
 			}
 			parts = append(parts, part{name: spec, fn: fn})
+		case "uknn":
+			// uknn:k,beta,gamma,pw,delta
+			get := func(i int, def float64) float64 {
+				if len(xs) > i {
+					return xs[i]
+				}
+				return def
+			}
+			parts = append(parts, part{name: spec, fn: userKNNPart(ds, int(get(0, 50)), get(1, 0.5), get(2, 0), get(3, 1), get(4, 0))})
+		case "sxb":
+			// sxb:dim,negs,batch,margin,negw,epochs,lr,gamma,reg
+			get := func(i int, def float64) float64 {
+				if len(xs) > i {
+					return xs[i]
+				}
+				return def
+			}
+			fn, err := simplexBatchPart(ctx, ds, sxbConfig{dim: int(get(0, 64)), negs: int(get(1, 1000)), batch: int(get(2, 256)),
+				margin: get(3, 0.9), negw: get(4, 50), epochs: int(get(5, 50)), lr: get(6, 1e-3), gamma: get(7, 0.5), reg: get(8, 0), seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts = append(parts, part{name: spec, fn: fn})
+		case "pgsp":
+			// pgsp:k,iters,phi
+			fn, err := pgspPart(ctx, ds, int(xs[0]), int(xs[1]), xs[2])
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts = append(parts, part{name: spec, fn: fn})
+		case "bspm":
+			// bspm:k,idl,ts,steps
+			bm, err := bspmPart(ctx, ds, int(xs[0]), xs[1], xs[2], int(xs[3]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts = append(parts, part{name: spec, mat: bm})
 		case "ials":
 			ip := model.Params{"factors": xs[0]}
 			for i, name := range []string{"reg", "alpha", "iterations", "reg_exp", "seed"} {
