@@ -337,13 +337,13 @@ func TestQuality(t *testing.T) {
 }
 
 // BenchmarkScore: one fold-in query of 50 items, with the defaults and
-// without the user-neighbour part (what the part costs a query).
+// with the user-neighbour part at share 0.1 (what the part costs a query).
 func BenchmarkScore(b *testing.B) {
 	s := modeltest.SyntheticWith(modeltest.Config{Users: 2000, Items: 3000, Clusters: 20, MinPer: 20, MaxPer: 100, Focus: 0.8, Seed: 3})
 	for _, tc := range []struct {
 		name string
 		p    model.Params
-	}{{"defaults", nil}, {"uknn_weight=0", model.Params{"uknn_weight": 0}}} {
+	}{{"defaults", nil}, {"uknn_weight=0.1", model.Params{"uknn_weight": 0.1}}} {
 		b.Run(tc.name, func(b *testing.B) {
 			m, _ := itemfilter.New(tc.p)
 			modeltest.Fit(b, m, s.DS)
