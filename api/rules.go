@@ -726,7 +726,8 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 	offset, n := req.Offset, req.N
 	var unpushed []rules.Filter
 	arrange, highlight := !plan.Empty(), false
-	var keepOut []string // the ids a pinned item may not be (nil: req.Exclude)
+	var keepOut []string       // the ids a pinned item may not be (nil: req.Exclude)
+	var pinOnly []rules.Filter // filters checked on the whole result that pinned items must still pass
 	if arrange {
 		req.Exclude = plan.HiddenIDs()
 		unpushed = pushFilters(&req, plan.Filters)
@@ -743,7 +744,9 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 				req.Exclude = append(slices.Clone(req.Exclude), out...)
 			}
 			if all {
-				unpushed = nil
+				// the result's items that fail them are left out; a pinned
+				// item the query does not match must still pass them
+				pinOnly, unpushed = unpushed, nil
 			}
 		}
 		moves := len(plan.Moves) > 0 && (req.Sort == search.SortRelevance || req.Sort == "")
@@ -812,6 +815,14 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 			keepReq.Exclude = keepOut // not the pinned items themselves
 		}
 		keep := searchKeeps(&keepReq)
+		if len(pinOnly) > 0 {
+			// every result item passes them (the others were left out),
+			// so only a pinned item from outside the result can fail
+			own := keep
+			keep = func(it *catalog.Item) bool {
+				return own(it) && !slices.ContainsFunc(pinOnly, func(f rules.Filter) bool { return !f.Matches(it, now) })
+			}
+		}
 		// read the window at once (the filters and moves need each item's
 		// fields)
 		read := len(plan.Filters) > 0 || (w.Relevance && len(plan.Moves) > 0)
