@@ -521,10 +521,13 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 			// the filters the model cannot apply (attributes, new, in
 			// stock) may drop any number of its items: all it may give
 			extra = MaxN
+		case len(plan.Moves) > 0 && n+extra <= rules.MoveWindow:
+			// the first rules.MoveWindow candidates, whatever n: items
+			// move on the same scale, so every answer of up to that many
+			// is the start of the longer ones
+			extra = rules.MoveWindow - n
 		case len(plan.Moves) > 0:
-			// room for items to move up, on the same scale for every n
-			// (rules.MoveWindow)
-			extra = max(extra+n, rules.MoveWindow-n)
+			extra += n // room for items to move up
 		}
 		// the room comes from the model's own candidates for n (asking
 		// for n+extra would size its candidate pool, and its work, by
@@ -751,11 +754,14 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 		}
 		moves := len(plan.Moves) > 0 && (req.Sort == search.SortRelevance || req.Sort == "")
 		window := offset + n + len(plan.Pins)
-		if len(unpushed) > 0 || moves {
+		if len(unpushed) > 0 || (moves && window > rules.MoveWindow) {
 			window += n // room for items to move up or be filtered out
 		}
 		if moves {
-			window = max(window, rules.MoveWindow) // one scale for every page
+			// the first rules.MoveWindow results, whatever the page's
+			// size and offset while it ends within them: one scale, so
+			// the pages follow each other
+			window = max(window, rules.MoveWindow)
 		}
 		if window <= search.MaxN {
 			// pinned items are the rule's placement, not matches: left
