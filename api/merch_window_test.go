@@ -12,9 +12,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
-	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/rules"
-	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -50,24 +48,7 @@ func moveWindowServer(t *testing.T) *Server {
 	if err := eng.AddEvents(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Engine: eng})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := recommend.New(st, recommend.Config{}, nil)
-	srv.AddRecommendRoutes(svc, nil)
-	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	t.Cleanup(srv.AddSearchRoutes(ix, nil, svc, search.ModeKeyword))
-	if err := svc.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Upsert(ctx, items...); err != nil {
-		t.Fatal(err)
-	}
+	srv := searchRecServer(t, st, eng, items)
 	book, err := rules.Open(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
