@@ -21,6 +21,7 @@ import (
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/rules"
 	"github.com/aisle-dev/aisle/search"
+	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -57,24 +58,7 @@ func merchBenchServer(b testing.TB) *Server {
 	if err := eng.AddEvents(ctx, evs); err != nil {
 		b.Fatal(err)
 	}
-	srv, err := New(Options{Engine: eng})
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc := recommend.New(st, recommend.Config{}, nil)
-	srv.AddRecommendRoutes(svc, nil)
-	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ix.Close() })
-	b.Cleanup(srv.AddSearchRoutes(ix, nil, svc, search.ModeKeyword))
-	if err := svc.Load(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if err := ix.Upsert(ctx, items...); err != nil {
-		b.Fatal(err)
-	}
+	srv := searchRecServer(b, st, eng, items)
 	book, err := rules.Open(ctx, st, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -138,6 +122,32 @@ func merchBenchServer(b testing.TB) *Server {
 	go func() { adSvc.Run(bctx, 200*time.Millisecond); close(done) }()
 	b.Cleanup(func() { cancel(); <-done })
 	srv.SetReady(true)
+	return srv
+}
+
+// searchRecServer serves eng's shop (stored in st) with the
+// recommendation routes and a keyword search index of items, ready for
+// the merchandising routes: what the merchandising tests' servers share.
+func searchRecServer(tb testing.TB, st store.Store, eng *engine.Engine, items []catalog.Item) *Server {
+	ctx := context.Background()
+	srv, err := New(Options{Engine: eng})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := recommend.New(st, recommend.Config{}, nil)
+	srv.AddRecommendRoutes(svc, nil)
+	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ix.Close() })
+	tb.Cleanup(srv.AddSearchRoutes(ix, nil, svc, search.ModeKeyword))
+	if err := svc.Load(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if err := ix.Upsert(ctx, items...); err != nil {
+		tb.Fatal(err)
+	}
 	return srv
 }
 

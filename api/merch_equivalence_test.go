@@ -19,9 +19,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
-	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/rules"
-	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
@@ -120,24 +118,7 @@ func merchEquivalenceRound(t *testing.T, seed uint64, out *bytes.Buffer) {
 	if err := eng.AddUsers(ctx, users); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Engine: eng})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := recommend.New(st, recommend.Config{}, nil)
-	srv.AddRecommendRoutes(svc, nil)
-	ix, err := search.NewIndex(search.DefaultConfig(), search.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	t.Cleanup(srv.AddSearchRoutes(ix, nil, svc, search.ModeKeyword))
-	if err := svc.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Upsert(ctx, items...); err != nil {
-		t.Fatal(err)
-	}
+	srv := searchRecServer(t, st, eng, items)
 	book, err := rules.Open(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)

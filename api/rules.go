@@ -521,10 +521,13 @@ func (m *merch) recommendCtx(ctx context.Context, id, surface, user string, req 
 			// the filters the model cannot apply (attributes, new, in
 			// stock) may drop any number of its items: all it may give
 			extra = MaxN
+		case len(plan.Moves) > 0 && n+extra <= rules.MoveWindow:
+			// the first rules.MoveWindow candidates, whatever n: items
+			// move on the same scale, so every answer of up to that many
+			// is the start of the longer ones
+			extra = rules.MoveWindow - n
 		case len(plan.Moves) > 0:
-			// room for items to move up, on the same scale for every n
-			// (rules.MoveWindow)
-			extra = max(extra+n, rules.MoveWindow-n)
+			extra += n // room for items to move up
 		}
 		// the room comes from the model's own candidates for n (asking
 		// for n+extra would size its candidate pool, and its work, by
@@ -726,7 +729,8 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 	offset, n := req.Offset, req.N
 	var unpushed []rules.Filter
 	arrange, highlight := !plan.Empty(), false
-	var keepOut []string // the ids a pinned item may not be (nil: req.Exclude)
+	var keepOut []string       // the ids a pinned item may not be (nil: req.Exclude)
+	var pinOnly []rules.Filter // filters checked on the whole result that pinned items must still pass
 	if arrange {
 		req.Exclude = plan.HiddenIDs()
 		unpushed = pushFilters(&req, plan.Filters)
@@ -743,16 +747,21 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 				req.Exclude = append(slices.Clone(req.Exclude), out...)
 			}
 			if all {
-				unpushed = nil
+				// the result's items that fail them are left out; a pinned
+				// item the query does not match must still pass them
+				pinOnly, unpushed = unpushed, nil
 			}
 		}
 		moves := len(plan.Moves) > 0 && (req.Sort == search.SortRelevance || req.Sort == "")
 		window := offset + n + len(plan.Pins)
-		if len(unpushed) > 0 || moves {
+		if len(unpushed) > 0 || (moves && window > rules.MoveWindow) {
 			window += n // room for items to move up or be filtered out
 		}
 		if moves {
-			window = max(window, rules.MoveWindow) // one scale for every page
+			// the first rules.MoveWindow results, whatever the page's
+			// size and offset while it ends within them: one scale, so
+			// the pages follow each other
+			window = max(window, rules.MoveWindow)
 		}
 		if window <= search.MaxN {
 			// pinned items are the rule's placement, not matches: left
@@ -812,6 +821,14 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 			keepReq.Exclude = keepOut // not the pinned items themselves
 		}
 		keep := searchKeeps(&keepReq)
+		if len(pinOnly) > 0 {
+			// every result item passes them (the others were left out),
+			// so only a pinned item from outside the result can fail
+			own := keep
+			keep = func(it *catalog.Item) bool {
+				return own(it) && !slices.ContainsFunc(pinOnly, func(f rules.Filter) bool { return !f.Matches(it, now) })
+			}
+		}
 		// read the window at once (the filters and moves need each item's
 		// fields)
 		read := len(plan.Filters) > 0 || (w.Relevance && len(plan.Moves) > 0)

@@ -485,3 +485,27 @@ func TestIndexFindsWhatTheRingHolds(t *testing.T) {
 		l.Close()
 	}
 }
+
+// The index's 16-bit fingerprints tell apart the ids of one surface made
+// by experiment.NewRequestID (whose bytes 8–9 hold 4 random bits beside
+// the surface and variant, bytes 10–11 its check): of 4,096 such ids at
+// least 3,000 fingerprints differ, so a lookup seldom reads a slot that
+// is not its record's. Before, the fingerprint was the hash's low 16 bits,
+// which depend on bytes 8–9 only: 16 values.
+func TestFingerprintsOfOneSurfacesIDsDiffer(t *testing.T) {
+	seen := map[uint16]bool{}
+	for range 4096 {
+		b := reqid.Raw()
+		b[8] = b[8]&0xf0 | 1 // the surface "recommend", outside an A/B experiment
+		b[9] = 0
+		k, ok := parseID(reqid.Encode(b))
+		if !ok {
+			t.Fatal("parseID failed")
+		}
+		h := hashID(&k)
+		seen[fingerprint(h)] = true
+	}
+	if len(seen) < 3000 {
+		t.Fatalf("4,096 ids of one surface have %d different fingerprints, want 3,000 or more", len(seen))
+	}
+}

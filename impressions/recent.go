@@ -132,10 +132,17 @@ const (
 )
 
 // hashID is a request id's hash: its last 8 bytes (random, or its check)
-// times a constant.
+// times a constant. Its bits from 32 up choose the buckets.
 func hashID(k *idKey) uint64 {
 	return binary.LittleEndian.Uint64(k.b[k.n-8:k.n]) * 0x9e3779b97f4a7c15
 }
+
+// fingerprint is the 16 bits of a hash an entry keeps: its bits 16–31,
+// which depend on the id's bytes 8–11 (a product's low 16 bits depend on
+// bytes 8 and 9 only, which experiment.NewRequestID fills with the
+// surface and variant and 4 random bits: 16 values among one surface's
+// ids).
+func fingerprint(h uint64) uint16 { return uint16(h >> 16) }
 
 // cut is the largest entry value (sequence + 1) whose record the ring no
 // longer holds. l.mu is held.
@@ -151,7 +158,7 @@ func (l *Log) cut() uint64 {
 // (that record is then read from the file). l.mu is held.
 func (l *Log) put(h, seq uint64) {
 	mask, cut := uint64(len(l.index)/bucketSize-1), l.cut()
-	v := (seq+1)<<16 | h&0xffff
+	v := (seq+1)<<16 | uint64(fingerprint(h))
 	oldest := -1
 	for p := range uint64(probes) {
 		b := ((h>>32 + p) & mask) * bucketSize
@@ -178,7 +185,7 @@ func (l *Log) find(k *idKey) *slot {
 	for p := range uint64(probes) {
 		b := ((h>>32 + p) & mask) * bucketSize
 		for _, e := range l.index[b : b+bucketSize] {
-			if e>>16 <= cut || uint16(e) != uint16(h) {
+			if e>>16 <= cut || uint16(e) != fingerprint(h) {
 				continue
 			}
 			if s := &l.slots[(e>>16-1)%uint64(l.opts.Recent)]; s.key == *k && l.live(s) {

@@ -30,8 +30,10 @@ import (
 var Surfaces = []string{"search", "recommend", "similar", "bought_together", "popular", "trending", "session", "rows", "because_you_viewed", "basket"}
 
 // MoveWindow is how many of the model's candidates, at least, an answer
-// with boosts or buries arranges (in relevance order): their scale is the
-// scores of that many, the same for every page size and offset.
+// with boosts or buries arranges (in relevance order): exactly that many
+// for a page that ends within them, so their scale is the same for every
+// such page's size and offset (a page reaching past them gets a page of
+// room beyond its end).
 const MoveWindow = 100
 
 // Limits of a rule.
@@ -70,7 +72,8 @@ type Filter struct {
 // candidate is 1 and the worst 0: strength 1 moves a matching item past
 // every other. The candidates are the first MoveWindow of the model's
 // answer (more when a page reaches past them), whatever the page's size
-// and offset, so that pages of any size follow each other.
+// and offset, so that pages of any size that end within them follow each
+// other.
 type Weighted struct {
 	Filter
 	Strength float64 `json:"strength"`
