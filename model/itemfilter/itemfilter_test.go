@@ -281,14 +281,7 @@ func TestIALSPart(t *testing.T) {
 	for _, w := range []float64{0.3, 1} {
 		m, _ := itemfilter.New(model.Params{"lambda": 20, "ials_weight": w, "ials_factors": 8, "uknn_weight": 0})
 		modeltest.Fit(t, m, s.DS)
-		var buf bytes.Buffer
-		if err := m.Save(&buf); err != nil {
-			t.Fatal(err)
-		}
-		loaded, _ := itemfilter.New(nil)
-		if err := loaded.Load(&buf); err != nil {
-			t.Fatal(err)
-		}
+		loaded := reloaded(t, m)
 		got, a, b := make([]float32, n), make([]float32, n), make([]float32, n)
 		for _, q := range modeltest.Queries(s.DS, 20) {
 			alone.Score(q, a)
@@ -483,14 +476,7 @@ func TestPop(t *testing.T) {
 			}
 			fitted, _ := itemfilter.New(withP)
 			modeltest.Fit(t, fitted, s.DS)
-			var buf bytes.Buffer
-			if err := fitted.Save(&buf); err != nil {
-				t.Fatal(err)
-			}
-			loaded, _ := itemfilter.New(nil)
-			if err := loaded.Load(&buf); err != nil {
-				t.Fatal(err)
-			}
+			loaded := reloaded(t, fitted)
 			adjusted, _ := itemfilter.New(base)
 			modeltest.Fit(t, adjusted, s.DS)
 			if err := adjusted.Adjust(model.Params{"pop": p}); err != nil {
@@ -551,4 +537,18 @@ func argmax(s []float32) int {
 		}
 	}
 	return best
+}
+
+// reloaded is m saved and loaded into a new Filter.
+func reloaded(t *testing.T, m *itemfilter.Filter) *itemfilter.Filter {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	loaded, _ := itemfilter.New(nil)
+	if err := loaded.Load(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return loaded
 }

@@ -1,7 +1,6 @@
 package itemfilter_test
 
 import (
-	"bytes"
 	"math"
 	"slices"
 	"testing"
@@ -87,14 +86,7 @@ func TestUserNeighbourPart(t *testing.T) {
 		t.Fatal(err)
 	}
 	modeltest.Fit(t, m, s.DS)
-	var buf bytes.Buffer
-	if err := m.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	loaded, _ := itemfilter.New(nil)
-	if err := loaded.Load(&buf); err != nil {
-		t.Fatal(err)
-	}
+	loaded := reloaded(t, m)
 	got, want := make([]float32, n), make([]float32, n)
 	checked := 0
 	for _, q := range modeltest.Queries(s.DS, 30) {
