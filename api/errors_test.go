@@ -121,15 +121,7 @@ func (downEmbedder) Name() string { return "down" }
 // routes over an empty store; opts sets up the index.
 func newTestServer(t *testing.T, opts search.Options) *Server {
 	t.Helper()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, eng := testEngine(t)
 	srv, err := New(Options{Engine: eng})
 	if err != nil {
 		t.Fatal(err)
@@ -207,4 +199,20 @@ func TestRecommendParams(t *testing.T) {
 			t.Errorf("%s %s %s: %d %s, want %d", c.method, c.url, c.body, rec.Code, rec.Body, c.status)
 		}
 	}
+}
+
+// testEngine is an engine on a bolt store in a temporary directory, both
+// closed when the test ends.
+func testEngine(tb testing.TB) (*boltstore.Store, *engine.Engine) {
+	tb.Helper()
+	st, err := boltstore.Open(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	eng, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st, eng
 }

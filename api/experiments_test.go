@@ -13,14 +13,12 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
-	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/experiment"
 	"github.com/aisle-dev/aisle/impressions"
 	"github.com/aisle-dev/aisle/pipeline"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/store"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // experimentsFor opens an impression log and an experiment manager in a
@@ -99,15 +97,7 @@ func p99Overhead(w, n []float64) (est, lo, hi float64) {
 func catalogueServer(b *testing.B, withExperiments bool, models []pipeline.Spec) *Server {
 	b.Helper()
 	ctx := context.Background()
-	st, err := boltstore.Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, eng := testEngine(b)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	items := make([]catalog.Item, 2400)
 	for i := range items {

@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
-	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/impressions"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // keywordRanker ranks by keyword rank (the serving version here); its
@@ -42,15 +40,7 @@ func (keywordRanker) Check([]string) error { return nil }
 // (impressions.Log.Duel).
 func TestInterleavedSearchAnswersCarryTheRequestIDAndCreditOnce(t *testing.T) {
 	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, eng := testEngine(t)
 	var items []catalog.Item
 	for i := range 12 { // keyword ranking puts the shortest title first
 		items = append(items, catalog.Item{ID: fmt.Sprintf("p%02d", i), Title: "pen" + strings.Repeat(" with more words", i), Available: true})

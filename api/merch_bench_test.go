@@ -22,7 +22,6 @@ import (
 	"github.com/aisle-dev/aisle/rules"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/store"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // merchBenchServer is a shop of 5,000 items and 20,000 views with 50
@@ -31,15 +30,7 @@ import (
 // popular, 5 recommend on Office/pen).
 func merchBenchServer(b testing.TB) *Server {
 	ctx := context.Background()
-	st, err := boltstore.Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, eng := testEngine(b)
 	colours := []string{"blue", "red", "gel", "black", "green"}
 	kinds := []string{"pen", "stapler", "notebook", "folder", "marker"}
 	var items []catalog.Item

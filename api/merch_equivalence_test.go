@@ -17,10 +17,8 @@ import (
 
 	"github.com/aisle-dev/aisle/ads"
 	"github.com/aisle-dev/aisle/catalog"
-	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/rules"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 var updateMerchGolden = flag.Bool("update-merch-golden", false, "rewrite testdata/merch_equivalence.golden.json from the current code")
@@ -71,15 +69,7 @@ func merchEquivalenceRound(t *testing.T, seed uint64, out *bytes.Buffer) {
 	t.Helper()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 16))
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, eng := testEngine(t)
 	colours := []string{"blue", "red", "gel", "black", "green"}
 	kinds := []string{"pen", "stapler", "notebook", "folder", "marker", "paper"}
 	brands := []string{"Pilot", "Bic", "Acme", "Zebra"}

@@ -10,10 +10,8 @@ import (
 	"testing"
 
 	"github.com/aisle-dev/aisle/catalog"
-	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/rules"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // moveWindowServer serves 200 pens whose scores all differ (so that the
@@ -23,15 +21,7 @@ import (
 // "pen" boosts Bic by 0.3, popular buries Acme by 0.2.
 func moveWindowServer(t *testing.T) *Server {
 	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, eng := testEngine(t)
 	var items []catalog.Item
 	var evs []events.Event
 	for i := range 200 {

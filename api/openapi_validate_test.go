@@ -26,7 +26,6 @@ import (
 	"github.com/aisle-dev/aisle/assistant"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/embed/openai"
-	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/imagesearch"
 	"github.com/aisle-dev/aisle/internal/fakeembed"
@@ -68,15 +67,7 @@ func shopServer(t testing.TB) *Server { return shopServerWith(t, true) }
 func shopServerWith(t testing.TB, withExperiments bool) *Server {
 	t.Helper()
 	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, eng := testEngine(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var items []catalog.Item
 	for i := range 30 {
@@ -612,15 +603,7 @@ func TestOpenAPIChecksEveryExportLine(t *testing.T) {
 func TestPrivacyRoutesRefuseAsDescribed(t *testing.T) {
 	_, router := apiDoc(t)
 	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, eng := testEngine(t)
 	srv, err := New(Options{Engine: eng, AdminKey: "adm", ReadKey: "rd"})
 	if err != nil {
 		t.Fatal(err)

@@ -21,15 +21,7 @@ import (
 // got a fresh token between the second and third request).
 func limitedServer(t *testing.T, trustProxy bool) string {
 	t.Helper()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, eng := testEngine(t)
 	srv, err := New(Options{Engine: eng, AdminKey: "admin-k", ReadKey: "read-k", RateLimit: 0.02, RateBurst: 2, TrustProxy: trustProxy})
 	if err != nil {
 		t.Fatal(err)

@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
-	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/search"
 	"github.com/aisle-dev/aisle/store"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // Issue 12 item 3: a search with only the read key may personalise by a
@@ -23,15 +21,7 @@ import (
 // attributes searches to the user it names.
 func TestReadKeySearchWritesNoOnesHistory(t *testing.T) {
 	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, eng := testEngine(t)
 	items := []catalog.Item{{ID: "p1", Title: "blue gel pen", Available: true}, {ID: "p2", Title: "red gel pen", Available: true}}
 	if err := eng.AddItems(ctx, items); err != nil {
 		t.Fatal(err)
