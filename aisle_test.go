@@ -135,13 +135,21 @@ func TestShutdownCutsRequestsAfterTheDrainTime(t *testing.T) {
 // over HTTP), closes the store last, and refuses work afterwards.
 func TestCloseJoinsBackgroundWork(t *testing.T) {
 	a, url, stop := start(t, config.Default())
-	resp, err := http.Post(url+"/api/models/retrain", "application/json", nil)
-	if err != nil {
-		t.Fatal(err)
+	// 409 while the work a fresh server starts on its own (a first
+	// training check, item relations) is under way: ask again
+	var code int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Post(url+"/api/models/retrain", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if code = resp.StatusCode; code != http.StatusConflict || time.Now().After(deadline) {
+			break
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("retrain: %d", resp.StatusCode)
+	if code != http.StatusAccepted {
+		t.Fatalf("retrain: %d", code)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
