@@ -34,6 +34,11 @@ type behaviour struct {
 	leafRep map[int32]float64
 	// headRep is leafRep for the kinds titles name (content.head).
 	headRep map[int32]float64
+	// goesWith holds the pairs of leaves (smaller number first) the shop's
+	// baskets hold together more often than chance (kindCounts.goesWith);
+	// nil when the baskets were never counted by kind (a restored index
+	// of an older snapshot), which turns the kind gate of text off.
+	goesWith map[[2]int32]bool
 }
 
 type neighbour struct {
@@ -80,6 +85,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	leafPair := map[[2]int32]float64{}
 	leafBaskets, leafRepeat := map[int32]float64{}, map[int32]float64{}
 	headBaskets, headRepeat := map[int32]float64{}, map[int32]float64{}
+	kinds := newBasketKinds(c)
 	var nUsers float64
 	k := 0
 	var ts []touch
@@ -136,6 +142,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 			}
 			countLeafRepeats(bk, c.leaf, leafBaskets, leafRepeat)
 			countLeafRepeats(bk, c.head, headBaskets, headRepeat)
+			kinds.add(bk)
 			basketSets.add(bk)
 		}
 		return nil
@@ -196,6 +203,7 @@ func buildBehaviour(ctx context.Context, c *content, log *Log, skip []bool, cfg 
 	}
 	b.leafRep = leafRepeatRates(leafBaskets, leafRepeat)
 	b.headRep = leafRepeatRates(headBaskets, headRepeat)
+	b.goesWith = kinds.goesWith()
 	b.catTp = map[int32][]int32{}
 	for l, m := range b.catLft {
 		ls := make([]int32, 0, len(m))
@@ -628,6 +636,16 @@ func (b *behaviour) remap(from, to *content) *behaviour {
 		}
 	}
 	nb.headRep = remapHeads(b.headRep, from.headNames, to.headNames)
+	if b.goesWith != nil {
+		nb.goesWith = make(map[[2]int32]bool, len(b.goesWith))
+		for p := range b.goesWith {
+			l, okl := lm[p[0]]
+			m, okm := lm[p[1]]
+			if okl && okm {
+				nb.goesWith[[2]int32{min(l, m), max(l, m)}] = true
+			}
+		}
+	}
 	for l, row := range b.catLft {
 		nl, ok := lm[l]
 		if !ok {

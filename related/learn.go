@@ -316,8 +316,8 @@ func (ix *Index) learnSet(anchors []int32, held map[int32][]int32, complement bo
 			}
 			var f features
 			if complement {
-				f = ix.complementFeatures(a, j)
-				if ix.isSubstitute(a, j, f) {
+				var ok bool
+				if f, ok = ix.complementOf(a, j); !ok {
 					continue
 				}
 			} else {

@@ -47,6 +47,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 	leafPair := map[[2]int32]float64{}
 	leafBaskets, leafRepeat := map[int32]float64{}, map[int32]float64{}
 	headBaskets, headRepeat := map[int32]float64{}, map[int32]float64{}
+	kinds := newBasketKinds(c)
 	var nUsers float64
 	bump := func(m []map[int32]float32, i, j int32) {
 		if m[i] == nil {
@@ -98,6 +99,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 			nBaskets++
 			countLeafRepeats(bk, c.leaf, leafBaskets, leafRepeat)
 			countLeafRepeats(bk, c.head, headBaskets, headRepeat)
+			kinds.add(bk)
 			for x, i := range bk {
 				bcount[i]++
 				for _, j := range bk[x+1:] {
@@ -137,6 +139,7 @@ func legacyBuildBehaviour(ctx context.Context, c *content, evs []events.Event, c
 	}
 	b.leafRep = leafRepeatRates(leafBaskets, leafRepeat)
 	b.headRep = leafRepeatRates(headBaskets, headRepeat)
+	b.goesWith = kinds.goesWith()
 	// leaf-to-leaf lift of "the same shoppers buy in both"
 	b.catLft = map[int32]map[int32]float64{}
 	logU := math.Log(max(nUsers, 2))

@@ -59,6 +59,7 @@ func (ix *Index) MemoryBytes() int64 {
 		for _, s := range h.popLf {
 			b += 32 + 4*int64(cap(s))
 		}
+		b += mapBytes(len(h.goesWith), 9)
 	}
 	for _, t := range []*vecTable{ix.factor, ix.embed} {
 		if t == nil {

@@ -435,8 +435,7 @@ func (ix *Index) choiceGroups(anchors []int32, held map[int32][]int32, seed uint
 				return features{}, false
 			}
 			seen[j] = true
-			f := ix.complementFeatures(a, j)
-			return f, !ix.isSubstitute(a, j, f)
+			return ix.complementOf(a, j)
 		}
 		for _, j := range ix.complementCandidates(a, true) {
 			if f, ok := admit(j); ok {

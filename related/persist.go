@@ -1,6 +1,7 @@
 package related
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,10 +15,12 @@ import (
 
 // persistVersion is the version of AppendBinary's encoding. Version 2
 // (session 10) adds the repeat rates of the kinds titles name (decision
-// 0071) and then the analysed texts (decision 0075); Restore still reads
-// version 1, without the rates until the next build and analysing its
-// items.
-const persistVersion = 2
+// 0071) and then the analysed texts (decision 0075); version 3 (session
+// 12) the pairs of leaves the baskets hold together (decision 0084).
+// Restore still reads versions 1 and 2, without what they lack until the
+// next build (and analysing the items of version 1; the text of a
+// complement is not gated by kind).
+const persistVersion = 3
 
 // AppendBinary appends what the index learnt from events — the behaviour
 // (neighbours, baskets, counts, leaf tables), the blend weights and the
@@ -97,7 +100,27 @@ func (ix *Index) AppendBinary(b []byte) []byte {
 	if ix.texts != nil {
 		t = ix.texts.p.Load()
 	}
-	return appendTexts(b, t)
+	b = appendTexts(b, t)
+	// version 3: the pairs of leaves that go together, by leaf number,
+	// after their count plus one (0: never counted, as restored from an
+	// older snapshot)
+	if bh.goesWith == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(bh.goesWith))+1)
+	for _, p := range slices.SortedFunc(maps.Keys(bh.goesWith), comparePairs) {
+		b = binary.AppendUvarint(b, uint64(p[0]))
+		b = binary.AppendUvarint(b, uint64(p[1]))
+	}
+	return b
+}
+
+// comparePairs orders pairs of numbers by the first, then the second.
+func comparePairs(x, y [2]int32) int {
+	if c := cmp.Compare(x[0], y[0]); c != 0 {
+		return c
+	}
+	return cmp.Compare(x[1], y[1])
 }
 
 type persistDec struct{ varint.Reader }
@@ -139,7 +162,7 @@ func (d *persistDec) f32() float32 {
 func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Config) (*Index, error) {
 	d := &persistDec{varint.NewReader(p)}
 	version := d.Uvarint()
-	if version != 1 && version != persistVersion {
+	if version < 1 || version > persistVersion {
 		return nil, fmt.Errorf("related: persisted version %d, this server reads 1 to %d", version, persistVersion)
 	}
 	from := &content{}
@@ -209,6 +232,15 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 			b.headRep[h] = d.f64()
 		}
 		texts = readTexts(d, n)
+	}
+	if version >= 3 {
+		if n := d.Count(); n > 0 {
+			b.goesWith = map[[2]int32]bool{}
+			for range n - 1 {
+				l, m := d.index(nl), d.index(nl)
+				b.goesWith[[2]int32{min(l, m), max(l, m)}] = true
+			}
+		}
 	}
 	if !d.OK() || d.Len() != 0 {
 		return nil, errors.New("related: persisted index damaged")

@@ -64,6 +64,9 @@ func TestRestoreAnswersAsTheIndex(t *testing.T) {
 		if len(ix.beh.headRep) == 0 || !reflect.DeepEqual(back.beh.headRep, ix.beh.headRep) {
 			t.Fatalf("%s: restored head repeat rates %v, built %v", name, back.beh.headRep, ix.beh.headRep)
 		}
+		if len(ix.beh.goesWith) == 0 || !reflect.DeepEqual(back.beh.goesWith, ix.beh.goesWith) {
+			t.Fatalf("%s: restored leaf pairs that go together %v, built %v", name, back.beh.goesWith, ix.beh.goesWith)
+		}
 		// version 1 (before session 10: no head repeat rates after the
 		// complement model) is still read, and answers as the index
 		// without them until the next build; an unknown version is not
@@ -218,18 +221,20 @@ func TestRestoreTakesTextsFromTheSnapshot(t *testing.T) {
 	}
 }
 
-// asVersion1 is ix without what version 2 added (the head repeat rates and
-// the analysed texts) and its payload as version 1 wrote it: version 2's
-// ends in an empty rate list (0) and an empty text table (0, 0, 0).
+// asVersion1 is ix without what versions 2 and 3 added (the head repeat
+// rates, the analysed texts, the leaf pairs that go together) and its
+// payload as version 1 wrote it: version 3's ends in an empty rate list
+// (0), an empty text table (0, 0, 0) and no pair table (0).
 func asVersion1(t *testing.T, ix *Index) (*Index, []byte) {
 	t.Helper()
 	v1ix, v1beh := *ix, *ix.beh
 	v1beh.headRep = nil
+	v1beh.goesWith = nil
 	v1ix.beh = &v1beh
 	v1ix.texts = nil
 	p := v1ix.AppendBinary(nil)
-	if p[0] != persistVersion || !bytes.HasSuffix(p, []byte{0, 0, 0, 0}) {
-		t.Fatalf("version %d payload ending in %v, want version %d ending in no head rates and no texts", p[0], p[max(0, len(p)-4):], persistVersion)
+	if p[0] != persistVersion || !bytes.HasSuffix(p, []byte{0, 0, 0, 0, 0}) {
+		t.Fatalf("version %d payload ending in %v, want version %d ending in no head rates, no texts and no pairs", p[0], p[max(0, len(p)-5):], persistVersion)
 	}
-	return &v1ix, append([]byte{1}, p[1:len(p)-4]...)
+	return &v1ix, append([]byte{1}, p[1:len(p)-5]...)
 }

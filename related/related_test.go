@@ -636,3 +636,71 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 			f[SigText], ix.beh.headRep)
 	}
 }
+
+// Text that a calculator shares with a telephone ("2-Line") is chance; text
+// it shares with a cover is what the cover goes with. The shop's baskets
+// tell the two apart at the level of kinds (decision 0084): calculators
+// are bought with covers, telephones with cords, never a calculator with a
+// telephone. So the anchor's text counts in full for covers and siblings
+// of its leaf and for half for telephones, although the anchor itself was
+// never bought: before any learning its covers lead, not the telephones
+// an ungated text signal puts first.
+func TestTextGatedByKindsBoughtTogether(t *testing.T) {
+	items := []catalog.Item{
+		item("ti30", "TI-30X 2-Line Scientific Calculator", "Office/Calculators/Scientific", "Texas Instruments"),
+		item("phone", "2-Line Corded Phone with Caller ID and Speaker", "Office/Telephones/Corded", "AT&T"),
+		item("cover", "Scientific calculator slide cover", "Office/Accessories/Calculator Covers", "Generic"),
+		item("casio", "Casio FX-300 Scientific Calculator", "Office/Calculators/Scientific", "Casio"),
+		item("casio-cover", "Hard cover for Casio FX-300", "Office/Accessories/Calculator Covers", "Generic"),
+		item("graphing", "Graphing Calculator Plus", "Office/Calculators/Graphing", "Casio"),
+		item("cordless", "Panasonic Cordless Phone", "Office/Telephones/Cordless", "Panasonic"),
+		item("cord", "Coiled telephone cord", "Office/Accessories/Phone Cords", "Generic"),
+		item("pens", "Ballpoint pens", "Office/Writing/Pens", "Bic"),
+		item("paper", "Copy paper", "Office/Paper/Copy Paper", "Hammermill"),
+	}
+	var evs []events.Event
+	for u := range 20 {
+		user := fmt.Sprintf("u%d", u)
+		at := time.Duration(u) * 24 * time.Hour
+		switch u % 4 {
+		case 0:
+			evs = append(evs, buy(user, "casio", "", at), buy(user, "casio-cover", "", at+time.Minute))
+		case 1:
+			evs = append(evs, buy(user, "cordless", "", at), buy(user, "cord", "", at+time.Minute))
+		case 2:
+			evs = append(evs, buy(user, "pens", "", at), buy(user, "paper", "", at+time.Minute))
+		case 3:
+			evs = append(evs, buy(user, "graphing", "", at), buy(user, "pens", "", at+time.Minute))
+		}
+	}
+	ix := build(t, items, evs, Config{})
+	pos := func(id string) int32 { return ix.content.pos[id] }
+	a := pos("ti30")
+	for _, tc := range []struct {
+		j    string
+		want float64
+	}{{"cover", 1}, {"graphing", 1}, {"phone", kindTextOther}, {"cord", kindTextOther}, {"pens", kindTextOther}} {
+		if got := ix.kindText(a, pos(tc.j)); got != tc.want {
+			t.Errorf("text share of %s for ti30 = %v, want %v (leaf pairs that go together: %v)", tc.j, got, tc.want, ix.beh.goesWith)
+		}
+	}
+	rank := func(ix *Index) []string { return ids(ix.Complements("ti30", 10, nil)) }
+	got := rank(ix)
+	ungated := *ix
+	beh := *ix.beh
+	beh.goesWith = nil // as restored from a snapshot that never counted kinds: the text counts in full
+	ungated.beh = &beh
+	before := rank(&ungated)
+	at := func(v []string, id string) int {
+		if k := slices.Index(v, id); k >= 0 {
+			return k
+		}
+		return len(v)
+	}
+	if at(before, "phone") > at(before, "cover") {
+		t.Fatalf("without the kind gate the telephone ranks below the cover (%v): the fixture does not test the gate", before)
+	}
+	if at(got, "cover") > at(got, "phone") || got[0] != "cover" {
+		t.Errorf("bought together with ti30 = %v (ungated %v): want the cover first, above the telephone", got, before)
+	}
+}

@@ -134,8 +134,7 @@ func (ix *Index) shopperSet(shoppers [][]int32, maxAnchors int, beta float64) *s
 		for _, s := range byAnchor[a] {
 			for _, j := range shoppers[s] {
 				if j != a && !bought[j] {
-					f := ix.complementFeatures(a, j)
-					bought[j] = !ix.isSubstitute(a, j, f)
+					_, bought[j] = ix.complementOf(a, j)
 				}
 			}
 		}
@@ -149,8 +148,8 @@ func (ix *Index) shopperSet(shoppers [][]int32, maxAnchors int, beta float64) *s
 			if j == a || ix.content.deleted[j] {
 				continue
 			}
-			f := ix.complementFeatures(a, j)
-			if ix.isSubstitute(a, j, f) {
+			f, ok := ix.complementOf(a, j)
+			if !ok {
 				continue
 			}
 			fs = append(fs, cf{j, f, ix.compW.score(&f)})
