@@ -342,6 +342,12 @@ func (c *content) kindsMeet(a, j int32) bool {
 	return false
 }
 
+// namesKind reports whether j's title names a kind the catalogue confirms
+// (its head, or any kind in its name part).
+func (c *content) namesKind(j int32) bool {
+	return int(j) < len(c.head) && (c.head[j] >= 0 || len(c.kinds[j]) > 0)
+}
+
 // sameHead reports whether the titles of a and j name the same kind.
 func (c *content) sameHead(a, j int32) bool {
 	return int(a) < len(c.head) && int(j) < len(c.head) && c.head[a] >= 0 && c.head[a] == c.head[j]

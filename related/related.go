@@ -490,9 +490,11 @@ const sameBrandSubstitute = 0.8
 //     (catalogues split one kind over sibling leaves);
 //   - when a is of a kind shoppers buy one of (onceBoughtKind): any other
 //     item of a's leaf; an item of a sibling leaf whose title shares a
-//     little with a's (onceBoughtSiblingText) or names a kind a's title
+//     little with a's (onceBoughtSiblingText), names a kind a's title
 //     names ("Casio FX-300ES Plus Scientific" for a "Scientific
-//     Calculator"); and an item anywhere in the catalogue whose title
+//     Calculator"), or names no kind at all, so that its leaf says what
+//     it is ("Sharp EL243SB 8-Digit Twin Powered" under "Calculators",
+//     decision 0084); and an item anywhere in the catalogue whose title
 //     names the same kind as its head noun (the financial calculator
 //     filed under "Office Electronics" for a scientific one). A second calculator is never what completes a
 //     calculator, whatever its name or shelf; only kindTogether times the
@@ -509,7 +511,7 @@ func (ix *Index) isSubstitute(a, j int32, f features) bool {
 		same := c.sameLeaf(a, j)
 		// sibling leaves under the catalogue's root alone are not one kind
 		sibling := !same && len(c.path[a]) >= 3 && c.pathShare(a, j) >= 1
-		if same || (sibling && (f[SigText] >= onceBoughtSiblingText || c.kindsMeet(a, j))) || c.sameHead(a, j) {
+		if same || (sibling && (f[SigText] >= onceBoughtSiblingText || c.kindsMeet(a, j) || !c.namesKind(j))) || c.sameHead(a, j) {
 			return true
 		}
 	}

@@ -428,17 +428,19 @@ func TestSameBrandSubstitute(t *testing.T) {
 // leaves the baskets say too little about too.
 func TestOnceBoughtKind(t *testing.T) {
 	items := []catalog.Item{
-		item("ti30", "TI-30X scientific calculator", "Office/Calculators/Scientific", ""), // 0
-		item("casio", "Casio fx-300", "Office/Calculators/Scientific", ""),                // 1
-		item("ti84", "TI-84 graphing calculator", "Office/Calculators/Graphing", ""),      // 2
-		item("gel1", "gel pen blue", "Office/Pens/Gel", ""),                               // 3
-		item("gel2", "gel pen black", "Office/Pens/Gel", ""),                              // 4
-		item("batt", "AAA batteries", "Office/Batteries/AAA", ""),                         // 5
-		item("rare1", "brass paperweight", "Office/Desk/Paperweights", ""),                // 6
-		item("rare2", "glass paperweight", "Office/Desk/Paperweights", ""),                // 7
-		item("lamp", "desk lamp", "Office/Lamps", ""),                                     // 8
-		item("fan", "desk fan", "Office/Fans", ""),                                        // 9
-		item("cover", "TI-84 slide cover", "Office/Calculators/Covers", ""),               // 10
+		item("ti30", "TI-30X scientific calculator", "Office/Calculators/Scientific", ""),   // 0
+		item("casio", "Casio fx-300", "Office/Calculators/Scientific", ""),                  // 1
+		item("ti84", "TI-84 graphing calculator", "Office/Calculators/Graphing", ""),        // 2
+		item("gel1", "gel pen blue", "Office/Pens/Gel", ""),                                 // 3
+		item("gel2", "gel pen black", "Office/Pens/Gel", ""),                                // 4
+		item("batt", "AAA batteries", "Office/Batteries/AAA", ""),                           // 5
+		item("rare1", "brass paperweight", "Office/Desk/Paperweights", ""),                  // 6
+		item("rare2", "glass paperweight", "Office/Desk/Paperweights", ""),                  // 7
+		item("lamp", "desk lamp", "Office/Lamps", ""),                                       // 8
+		item("fan", "desk fan", "Office/Fans", ""),                                          // 9
+		item("cover", "TI-84 slide cover", "Office/Calculators/Covers", ""),                 // 10
+		item("cover2", "Casio fx-300 hard cover", "Office/Calculators/Covers", ""),          // 11
+		item("el243", "Sharp EL243SB 8-Digit Twin Powered", "Office/Calculators/Basic", ""), // 12
 	}
 	var evs []events.Event
 	for u := 0; u < 10; u++ {
@@ -464,6 +466,7 @@ func TestOnceBoughtKind(t *testing.T) {
 		{"sibling leaf of a kind bought once, some title in common", ix, 0, 2, 0.25, false, true},
 		{"sibling leaf of a kind bought once, little in common but the title names the kind", ix, 0, 2, 0.1, false, true},
 		{"sibling leaf of a kind bought once, little in common", ix, 0, 10, 0.1, false, false},
+		{"sibling leaf of a kind bought once, a title naming no kind", ix, 0, 12, 0, false, true},
 		{"same leaf of a kind bought in variety, some title in common", ix, 3, 4, 0.3, false, false},
 		{"same leaf of a kind bought in variety, alike titles", ix, 3, 4, 0.6, false, true},
 		{"a leaf one basket holds: the title rule only", ix, 6, 7, 0.3, false, false},
@@ -564,6 +567,8 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 		item("hp35", "HP 35s Scientific Calculator", "Office Products/Office Electronics", "HP"),
 		item("fx300", "Casio FX-300ES Plus Scientific", calcs+"Calculator Scientific", "Casio"),
 		item("ti34", "Texas Instruments TI-34 MultiView Scientific", calcs+"Calculator Scientific", "Texas Instruments"),
+		// a title naming no kind: its sibling leaf says what it is (decision 0084)
+		item("sharp", "Sharp Electronics EL243SB 8-Digit Twin Powered", calcs+"Calculator Scientific", "Sharp"),
 		item("usb", "Casio USB Graphing Calculator Model FX-9860GII", calcs+"Graphing", "Casio"),
 		item("rolls", "PM Company Perfection POS/Calculator Rolls, 2.25 Inches x 150 Feet, White", "Office Products/Paper/Machine Rolls", "PM Company"),
 		item("batt", "Duracell AAA batteries, 8 pack", "Office Products/Batteries/AAA", "Duracell"),
@@ -589,7 +594,7 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 	for u := range 6 {
 		// the other calculators sell too, each on its own
 		user := fmt.Sprintf("v%d", u)
-		for k, it := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "usb"} {
+		for k, it := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "sharp", "usb"} {
 			evs = append(evs, buy(user, it, fmt.Sprintf("%s%d", user, k), time.Duration(k)*48*time.Hour), buy(user, "batt", fmt.Sprintf("%s%d", user, k), time.Duration(k)*48*time.Hour))
 		}
 	}
@@ -601,7 +606,7 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := ids(ix.Complements("ti30", 10, nil))
-	for _, other := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "usb"} {
+	for _, other := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "sharp", "usb"} {
 		if slices.Contains(got, other) {
 			t.Errorf("complements of the TI-30X %v hold %s, another calculator", got, other)
 		}
@@ -613,7 +618,7 @@ func TestKindBoughtOnceWhateverTheShelf(t *testing.T) {
 	}
 	// Substitute tells a caller ranking partners by other evidence (the
 	// complete-basket row's shared baskets) the same
-	for _, other := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "usb"} {
+	for _, other := range []string{"casio", "ti1795", "amzn", "baii", "hp35", "fx300", "ti34", "sharp", "usb"} {
 		if !ix.Substitute("ti30", other) {
 			t.Errorf("Substitute(ti30, %s) = false", other)
 		}
