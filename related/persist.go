@@ -234,8 +234,15 @@ func Restore(items []catalog.Item, p []byte, factor, embedded Vectors, cfg Confi
 		texts = readTexts(d, n)
 	}
 	if version >= 3 {
-		if n := d.Count(); n > 0 {
-			b.goesWith = map[[2]int32]bool{}
+		// the pair count plus one, not Count's bound: an empty table
+		// (1, a shop whose baskets hold no two leaves together) is the
+		// payload's last byte, and each pair takes at least two bytes
+		switch n := d.Uvarint(); {
+		case n == 0: // never counted
+		case n-1 > uint64(d.Len()/2):
+			d.Fail()
+		default:
+			b.goesWith = make(map[[2]int32]bool, n-1)
 			for range n - 1 {
 				l, m := d.index(nl), d.index(nl)
 				b.goesWith[[2]int32{min(l, m), max(l, m)}] = true

@@ -3,12 +3,16 @@ package related
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
+	"github.com/aisle-dev/aisle/events"
 )
 
 // answersOf is every similar-items and complements answer of ix for the
@@ -108,6 +112,17 @@ func FuzzRestore(f *testing.F) {
 	}
 	f.Add(ix.AppendBinary(nil))
 	f.Add([]byte{1, 0, 0})
+	// a shop without categories: an empty table of leaf pairs ends the
+	// payload (version 3)
+	bare := slices.Clone(items)
+	for k := range bare {
+		bare[k].Categories = nil
+	}
+	bix, err := Build(context.Background(), bare, evs, nil, nil, Config{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(bix.AppendBinary(nil))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		Restore(items[:20], p, nil, nil, Config{})
 	})
@@ -237,4 +252,127 @@ func asVersion1(t *testing.T, ix *Index) (*Index, []byte) {
 		t.Fatalf("version %d payload ending in %v, want version %d ending in no head rates, no texts and no pairs", p[0], p[max(0, len(p)-5):], persistVersion)
 	}
 	return &v1ix, append([]byte{1}, p[1:len(p)-5]...)
+}
+
+// leafPairNames is ix's table of leaf pairs that go together by the
+// leaves' names, nil when the baskets were never counted by kind.
+func leafPairNames(ix *Index) map[[2]string]bool {
+	if ix.beh.goesWith == nil {
+		return nil
+	}
+	out := map[[2]string]bool{}
+	for p := range ix.beh.goesWith {
+		x, y := ix.content.leafNames[p[0]], ix.content.leafNames[p[1]]
+		out[[2]string{min(x, y), max(x, y)}] = true
+	}
+	return out
+}
+
+// The table of leaf pairs that go together (payload version 3, decision
+// 0084) is read back as written, empty or not, by leaf name over a
+// reordered catalogue; version 2 still loads without it; a damaged table
+// is an error. An empty table is the last byte of the payload (a shop
+// without categories, like Online Retail, or without baskets) and once
+// made the whole snapshot "damaged".
+func TestRestoreLeafPairTable(t *testing.T) {
+	items := []catalog.Item{
+		item("x1", "red mug", "Shop/Kitchen/Mugs", ""),
+		item("y1", "tea pot", "Shop/Kitchen/Pots", ""),
+		item("z1", "green tea", "Shop/Food/Tea", ""),
+		item("n1", "gift card", "", ""),
+	}
+	var evs []events.Event
+	for u := range 6 {
+		user, at := fmt.Sprintf("u%d", u), time.Duration(u)*24*time.Hour
+		evs = append(evs, buy(user, "x1", "", at), buy(user, "z1", "", at+time.Minute))
+	}
+	ix := build(t, items, evs, Config{})
+	if len(ix.beh.goesWith) == 0 {
+		t.Fatal("the fixture's baskets hold no leaves together: the test proves nothing")
+	}
+	back, err := Restore(items, ix.AppendBinary(nil), nil, nil, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.beh.goesWith, ix.beh.goesWith) {
+		t.Fatalf("restored table %v, built %v", back.beh.goesWith, ix.beh.goesWith)
+	}
+	reordered := slices.Clone(items)
+	slices.Reverse(reordered)
+	rback, err := Restore(reordered, ix.AppendBinary(nil), nil, nil, Config{})
+	if err != nil {
+		t.Fatalf("over a reordered catalogue: %v", err)
+	}
+	for name, moved := range map[string]*Index{"restored": rback, "WithItems": ix.WithItems(reordered)} {
+		if got, want := leafPairNames(moved), leafPairNames(ix); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s over a reordered catalogue: leaf pairs %v, want %v", name, got, want)
+		}
+	}
+
+	// a shop without categories: the table is empty, not absent
+	bare := slices.Clone(items)
+	for k := range bare {
+		bare[k].Categories = nil
+	}
+	bix := build(t, bare, evs, Config{})
+	if bix.beh.goesWith == nil || len(bix.beh.goesWith) != 0 {
+		t.Fatalf("a shop without categories: table %v, want empty", bix.beh.goesWith)
+	}
+	bback, err := Restore(bare, bix.AppendBinary(nil), nil, nil, Config{})
+	if err != nil {
+		t.Fatalf("a shop without categories: %v", err)
+	}
+	if bback.beh.goesWith == nil || len(bback.beh.goesWith) != 0 {
+		t.Fatalf("a shop without categories: restored table %v (nil %v), want empty", bback.beh.goesWith, bback.beh.goesWith == nil)
+	}
+
+	// payloads by hand: the body before the table, then each tail
+	none := *ix
+	nbeh := *ix.beh
+	nbeh.goesWith = nil
+	none.beh = &nbeh
+	p := none.AppendBinary(nil)
+	if p[0] != persistVersion || p[len(p)-1] != 0 {
+		t.Fatalf("version %d payload ending in %d, want version %d ending in no table (0)", p[0], p[len(p)-1], persistVersion)
+	}
+	body := p[1 : len(p)-1]
+	nl := byte(len(ix.content.leafNames))
+	for _, tc := range []struct {
+		name    string
+		version byte
+		tail    []byte
+		want    map[[2]int32]bool // nil: never counted
+		damaged bool
+	}{
+		{"never counted", 3, []byte{0}, nil, false},
+		{"empty", 3, []byte{1}, map[[2]int32]bool{}, false},
+		{"one pair", 3, []byte{2, 0, 1}, map[[2]int32]bool{{0, 1}: true}, false},
+		{"one pair, larger leaf first", 3, []byte{2, 2, 0}, map[[2]int32]bool{{0, 2}: true}, false},
+		{"two pairs", 3, []byte{3, 0, 1, 1, 2}, map[[2]int32]bool{{0, 1}: true, {1, 2}: true}, false},
+		{"version 2", 2, nil, nil, false},
+		{"version 3 without the table", 3, nil, nil, true},
+		{"cut inside a pair", 3, []byte{2, 0}, nil, true},
+		{"more pairs than bytes", 3, []byte{3, 0, 1}, nil, true},
+		{"a count past any payload", 3, binary.AppendUvarint(nil, math.MaxUint64), nil, true},
+		{"a leaf out of range", 3, []byte{2, 0, nl}, nil, true},
+		{"bytes after the table", 3, []byte{1, 0}, nil, true},
+		{"a garbled count", 3, []byte{0x80}, nil, true},
+		{"version 2 with a table", 2, []byte{0}, nil, true},
+	} {
+		q := append(append([]byte{tc.version}, body...), tc.tail...)
+		got, err := Restore(items, q, nil, nil, Config{})
+		if tc.damaged {
+			if err == nil {
+				t.Errorf("%s: restored, want an error", tc.name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got.beh.goesWith, tc.want) || (got.beh.goesWith == nil) != (tc.want == nil) {
+			t.Errorf("%s: restored table %v (nil %v), want %v", tc.name, got.beh.goesWith, got.beh.goesWith == nil, tc.want)
+		}
+	}
 }
