@@ -513,7 +513,7 @@ func (a *accum) add(key string, v float64) {
 // score evaluates m on every case of the split, in parallel. When perCase
 // is not nil (len(sp.Cases)), it receives each case's NDCG at the first
 // cut-off, over all items when the split measures both (the metric
-// adjust chooses by).
+// adjust chooses by), and the full ranking's AUC is left out.
 func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Split, perCase []float64) (map[string]float64, error) {
 	workers := r.workers()
 	accs := r.newAccums(sp, workers)
@@ -532,7 +532,7 @@ func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Spli
 			return
 		}
 		m.Score(query(sp.Train, c), b.scores)
-		nd := r.measure(a, b, sp, c)
+		nd := r.measure(a, b, sp, c, perCase == nil)
 		if perCase != nil {
 			perCase[i] = nd
 		}
@@ -564,6 +564,7 @@ func (r *runner) scoreSettings(ctx context.Context, rm model.Rescorer, name stri
 	err := r.forCases(ctx, name, sp, workers, func(w, i int) {
 		b, c := bufs[w], &sp.Cases[i]
 		prep := rm.Prepare(query(sp.Train, c))
+		defer prep.Release()
 		for v, p := range settings {
 			if err := prep.Score(p, b.scores); err != nil {
 				mu.Lock()
@@ -571,7 +572,7 @@ func (r *runner) scoreSettings(ctx context.Context, rm model.Rescorer, name stri
 				mu.Unlock()
 				return
 			}
-			out[v].Users[i] = r.measure(accs[v][w], b, sp, c)
+			out[v].Users[i] = r.measure(accs[v][w], b, sp, c, false)
 		}
 	})
 	if err = cmp.Or(err, failed); err != nil {
@@ -662,8 +663,10 @@ func (r *runner) forCases(ctx context.Context, name string, sp *Split, workers i
 
 // measure adds the ranking metrics of case c, scored into b.scores, to a
 // and returns its NDCG at the first cut-off, over all items when the
-// split measures both.
-func (r *runner) measure(a *accum, b *caseWork, sp *Split, c *Case) float64 {
+// split measures both. auc false leaves out the full ranking's AUC (a
+// pass over the catalogue per target, or a sort of it): the chooser of
+// query-time settings reads the NDCG alone.
+func (r *runner) measure(a *accum, b *caseWork, sp *Split, c *Case, auc bool) float64 {
 	scores := b.scores
 	var first float64
 	for _, t := range c.Targets {
@@ -707,7 +710,7 @@ func (r *runner) measure(a *accum, b *caseWork, sp *Split, c *Case) float64 {
 		for _, it := range b.top {
 			rec[it] = true
 		}
-		if c.Candidates == nil {
+		if c.Candidates == nil && auc {
 			b.pos, b.neg = b.pos[:0], b.neg[:0]
 			for it, s := range scores {
 				switch {

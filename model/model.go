@@ -186,6 +186,9 @@ type Prepared interface {
 	// settings p does not name as the model had them at Prepare); it
 	// rejects a name or value Adjust would reject.
 	Score(p Params, scores []float32) error
+	// Release hands the parts back to the model for reuse; the Prepared
+	// is not used after.
+	Release()
 }
 
 // RatingPredictor is a model that predicts an explicit rating.

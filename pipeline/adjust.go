@@ -83,6 +83,7 @@ func (sp *Split) evaluateSettings(rm model.Rescorer, w Weighting, settings []mod
 	var failed error
 	met, users := sp.evaluate(10, w, len(settings), func(q model.Query, out [][]float32) {
 		prep := rm.Prepare(q)
+		defer prep.Release()
 		for v, p := range settings {
 			if err := prep.Score(p, out[v]); err != nil {
 				mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/blend"
@@ -33,6 +34,9 @@ type Filter struct {
 	// users indexes the training rows by item for the user-neighbour part
 	// (built by Fit and Load when UKNNWeight > 0, not saved).
 	users *userIndex
+	// prepared keeps released prepared queries and their buffers
+	// (Prepare).
+	prepared sync.Pool
 }
 
 type config struct {
@@ -490,7 +494,8 @@ func (m *Filter) Score(q model.Query, scores []float32) {
 		ials = m.ialsScores(q)
 	}
 	if m.users != nil && s.uknn > 0 {
-		users = m.userScores(q, hist)
+		users = make([]float32, n)
+		m.userScores(q, hist, users)
 	}
 	m.finish(scores[:n], ials, users, s)
 }
@@ -543,28 +548,37 @@ func (m *Filter) ialsScores(q model.Query) []float32 {
 	return out
 }
 
-// userScores returns the user-neighbour part's votes for hist (length n).
-func (m *Filter) userScores(q model.Query, hist []int32) []float32 {
+// userScores writes the user-neighbour part's votes for hist into out
+// (length n).
+func (m *Filter) userScores(q model.Query, hist []int32, out []float32) {
 	self := int32(-1)
 	if q.User >= 0 && int(q.User) < len(m.st.UserPtr)-1 {
 		self = q.User
 	}
-	out := make([]float32, m.st.N)
 	m.users.score(&m.st, hist, self, m.cfg.UKNNK, out)
-	return out
 }
 
-// finish mixes the filter's scores (length n) with the factor part's
-// (ials, nil without it) and the neighbour part's (users, nil without it)
-// at s's shares, then applies s's popularity penalty. ials and users are
-// read, not written.
+// finish mixes the filter's scores (length n) with the other parts
+// (mix), then applies s's popularity penalty (penalise).
 func (m *Filter) finish(scores, ials, users []float32, s settings) {
+	m.mix(scores, ials, users, s)
+	m.penalise(scores, s)
+}
+
+// mix mixes the filter's scores (length n) with the factor part's (ials,
+// nil without it) and the neighbour part's (users, nil without it) at s's
+// shares. ials and users are read, not written.
+func (m *Filter) mix(scores, ials, users []float32, s settings) {
 	if ials != nil && s.ials > 0 {
 		blend.Mix(scores, ials, s.ials)
 	}
 	if users != nil && s.uknn > 0 {
 		blend.Mix(scores, users, s.uknn)
 	}
+}
+
+// penalise applies s's popularity penalty to the mixed scores (length n).
+func (m *Filter) penalise(scores []float32, s settings) {
 	if s.pop != 0 && len(m.popZ) == len(scores) {
 		standardise(scores)
 		p := float32(s.pop)

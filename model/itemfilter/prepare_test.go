@@ -64,6 +64,30 @@ func TestPrepareMatchesAdjust(t *testing.T) {
 						}
 					}
 				}
+				prep.Release() // the next query reuses its buffers
+			}
+			// released buffers from before a refit on another catalogue
+			// are not reused
+			small := tiny()
+			modeltest.Fit(t, m, small)
+			for _, q := range modeltest.Queries(small, 5) {
+				prep := m.Prepare(q)
+				p := tc.settings[len(tc.settings)-1]
+				short := make([]float32, small.NumItems())
+				if err := prep.Score(p, short); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.Adjust(p); err != nil {
+					t.Fatal(err)
+				}
+				wantShort := make([]float32, small.NumItems())
+				m.Score(q, wantShort)
+				for i := range short {
+					if math.Float32bits(short[i]) != math.Float32bits(wantShort[i]) {
+						t.Fatalf("after a refit, query %+v item %d: prepared %v, adjusted %v", q, i, short[i], wantShort[i])
+					}
+				}
+				prep.Release()
 			}
 			restore := model.Params{"recency": fitted["recency"], "decay": fitted["decay"], "pop": fitted["pop"]}
 			if err := m.Adjust(restore); err != nil {
