@@ -301,30 +301,7 @@ func TestChoiceScoresEveryOfferOnABusyMachine(t *testing.T) {
 		t.Skip("under -race: its concurrency is race-checked by TestTrainChoosesQueryTimeSettingsOnValidation; the run without -race checks its assertions")
 	}
 	ctx := context.Background()
-	its, evs := driftEvents(1200, 30, 8, 4, false)
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.PutItems(ctx, its); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AppendEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{Preprocess: DefaultPreprocess(), ValidationUsers: 1200,
-		Models: []Spec{{Name: "itemfilter", Params: model.Params{"gf_weight": 0, "ials_factors": 8}}}}
-	data, err := opts.Load(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp := holdouts(data.Implicit, opts.ValidationUsers, opts.Seed)[0]
-	base := Weighting{Binary: true}
-	fitted, err := newFitted(t, opts.Models[0], base.apply(sp.Train))
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts, sp, base, fitted := driftFitted(t, 1200, 30)
 	var calls atomic.Int64
 	m := tickingModel{fitted, &calls}
 	users := len(sp.Users)
@@ -402,6 +379,40 @@ func TestSampleDrawsAcrossTheHoldout(t *testing.T) {
 	}
 }
 
+// driftFitted stores driftEvents of nUsers users and groups of groupSize
+// items, loads them and returns the options, the first hold-out of all
+// of them, its weighting and itemfilter (without its graph filter, 8
+// iALS factors) fitted on it.
+func driftFitted(t *testing.T, nUsers, groupSize int) (Options, *Split, Weighting, model.Model) {
+	t.Helper()
+	ctx := context.Background()
+	its, evs := driftEvents(nUsers, groupSize, 8, 4, false)
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.PutItems(ctx, its); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Preprocess: DefaultPreprocess(), ValidationUsers: nUsers,
+		Models: []Spec{{Name: "itemfilter", Params: model.Params{"gf_weight": 0, "ials_factors": 8}}}}
+	data, err := opts.Load(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := holdouts(data.Implicit, opts.ValidationUsers, opts.Seed)[0]
+	base := Weighting{Binary: true}
+	fitted, err := newFitted(t, opts.Models[0], base.apply(sp.Train))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts, sp, base, fitted
+}
+
 // TestChoiceRescoresAsScored: the served chooser, given itemfilter (a
 // model.Rescorer: each sampled user's costly parts once for all settings),
 // makes the choice that scoring each setting with a full Score makes: the
@@ -415,30 +426,7 @@ func TestChoiceRescoresAsScored(t *testing.T) {
 		t.Skip("under -race: the prepared path's concurrency is race-checked by TestTrainChoosesQueryTimeSettingsOnValidation")
 	}
 	ctx := context.Background()
-	its, evs := driftEvents(400, 20, 8, 4, false)
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.PutItems(ctx, its); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AppendEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{Preprocess: DefaultPreprocess(), ValidationUsers: 400,
-		Models: []Spec{{Name: "itemfilter", Params: model.Params{"gf_weight": 0, "ials_factors": 8}}}}
-	data, err := opts.Load(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp := holdouts(data.Implicit, opts.ValidationUsers, opts.Seed)[0]
-	base := Weighting{Binary: true}
-	fitted, err := newFitted(t, opts.Models[0], base.apply(sp.Train))
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts, sp, base, fitted := driftFitted(t, 400, 20)
 	var calls atomic.Int64
 	slowModel := tickingModel{fitted, &calls}
 	if _, ok := fitted.(model.Rescorer); !ok {

@@ -164,7 +164,8 @@ type Choice struct {
 // rejects, if its gain over the fitted settings exceeds MinSE standard
 // errors of the per-user paired difference; otherwise the fitted
 // settings stay. am is left with the fitted settings in force; the
-// caller sets the chosen ones.
+// caller sets the chosen ones. With Options.ScoreAll the settings are
+// scored in batches instead (decision 0081), with the same trials.
 func Choose(ctx context.Context, am model.Adjustable, offer Offer, score func(context.Context) (Score, error), opt Options) (Choice, error) {
 	var ch Choice
 	if len(offer.Names) == 0 {

@@ -194,6 +194,17 @@ func TestChooseScoreAll(t *testing.T) {
 		}
 		return Score{Users: out, Metrics: map[string]float64{"half": out[0] + out[1]}}
 	}
+	// scoreAll scores a batch with metric after calling each
+	scoreAll := func(each func()) func(context.Context, []model.Params) ([]Score, error) {
+		return func(_ context.Context, ps []model.Params) ([]Score, error) {
+			each()
+			out := make([]Score, len(ps))
+			for i, p := range ps {
+				out[i] = metric(p)
+			}
+			return out, nil
+		}
+	}
 	veto := func(cand, fitted Score) string {
 		if cand.Metrics["half"] < fitted.Metrics["half"]-0.3 {
 			return "costs the half"
@@ -221,14 +232,7 @@ func TestChooseScoreAll(t *testing.T) {
 			fast, err := Choose(context.Background(), am, offer, func(context.Context) (Score, error) {
 				t.Fatal("ScoreAll set, yet a setting was scored alone")
 				return Score{}, nil
-			}, Options{Veto: tc.veto, ScoreAll: func(_ context.Context, ps []model.Params) ([]Score, error) {
-				calls++
-				out := make([]Score, len(ps))
-				for i, p := range ps {
-					out[i] = metric(p)
-				}
-				return out, nil
-			}})
+			}, Options{Veto: tc.veto, ScoreAll: scoreAll(func() { calls++ })})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -262,14 +266,7 @@ func TestChooseScoreAll(t *testing.T) {
 		am := &settings{offer: offer.Values, cur: maps.Clone(offer.Fitted)}
 		clock := time.Unix(0, 0)
 		ch, err := Choose(context.Background(), am, offer, nil, Options{Budget: 1500 * time.Millisecond, Now: func() time.Time { return clock },
-			ScoreAll: func(_ context.Context, ps []model.Params) ([]Score, error) {
-				clock = clock.Add(time.Second) // each call takes a second
-				out := make([]Score, len(ps))
-				for i, p := range ps {
-					out[i] = metric(p)
-				}
-				return out, nil
-			}})
+			ScoreAll: scoreAll(func() { clock = clock.Add(time.Second) })}) // each call takes a second
 		if err != nil {
 			t.Fatal(err)
 		}
