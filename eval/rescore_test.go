@@ -54,14 +54,15 @@ func writeClustered(t *testing.T) string {
 // TestRescoreMatchesSlowPath: choosing itemfilter's query-time settings
 // with each validation case prepared once (model.Rescorer) gives the
 // trials, choice and test metrics that scoring every setting with a full
-// Score gives, to the last digit: on synthetic data always, on ML-100k's
-// validation split when the shared data is there.
+// Score gives, to the last digit (each worker takes the same cases on
+// every run): on synthetic data always, on ML-100k's validation split
+// when the shared data is there.
 func TestRescoreMatchesSlowPath(t *testing.T) {
 	t.Run("synthetic", func(t *testing.T) {
 		path := writeClustered(t)
 		run := func(slow bool) *Report {
 			rep, err := RunRecommend(context.Background(), RecommendOptions{Format: "interactions", Path: path, Split: "last",
-				Models: []string{"itemfilter"}, Ks: []int{5, 10}, Workers: 1, NoRescore: slow,
+				Models: []string{"itemfilter"}, Ks: []int{5, 10}, Workers: 2, NoRescore: slow,
 				Params: map[string]model.Params{"itemfilter": {"ials_factors": 8, "uknn_weight": 0.2, "uknn_k": 10}}})
 			if err != nil {
 				t.Fatal(err)

@@ -625,9 +625,10 @@ func (r *runner) newCaseWork(sp *Split) *caseWork {
 
 // forCases runs do(worker, case index) for every case of the split on
 // workers goroutines, reporting progress, and returns ctx's error when
-// it ended early.
+// it ended early. Worker w takes cases w, w+workers, …, so each worker's
+// sums, and the split's metrics, are the same on every run.
 func (r *runner) forCases(ctx context.Context, name string, sp *Split, workers int, do func(w, i int)) error {
-	var next, done int
+	var done int
 	var mu sync.Mutex
 	total := len(sp.Cases)
 	var wg sync.WaitGroup
@@ -636,14 +637,7 @@ func (r *runner) forCases(ctx context.Context, name string, sp *Split, workers i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= total || ctx.Err() != nil {
-					return
-				}
+			for i := w; i < total && ctx.Err() == nil; i += workers {
 				do(w, i)
 				mu.Lock()
 				done++
