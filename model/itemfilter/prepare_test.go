@@ -46,7 +46,7 @@ func TestPrepareMatchesAdjust(t *testing.T) {
 			modeltest.Fit(t, m, s.DS)
 			fitted := m.Params()
 			want, got := make([]float32, n), make([]float32, n)
-			for qi, q := range modeltest.Queries(s.DS, 30) {
+			for qi, q := range modeltest.Queries(s.DS, 8) {
 				// the settings in force at Prepare are the last query's
 				// last, so a prepared query must not lean on them
 				prep := m.Prepare(q)
