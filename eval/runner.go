@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -35,6 +36,10 @@ type RecommendOptions struct {
 	// NoAdjust skips the choice of query-time settings (model.Adjustable)
 	// on the validation split that RunRecommend otherwise makes.
 	NoAdjust bool
+	// NoRescore scores every query-time setting with a full Score of
+	// each case even when the model prepares cases once for all of them
+	// (model.Rescorer): the slow path, to compare with.
+	NoRescore bool
 	// TuneTrials bounds the fits --tune may spend per model (default 16).
 	TuneTrials int
 	// Params are per-model hyper-parameters (model name → params), applied
@@ -441,7 +446,13 @@ func (r *runner) adjust(ctx context.Context, name string, params model.Params) (
 		ms, err := r.score(ctx, m, name+" (adjust)", val, perCase)
 		return adjust.Score{Users: perCase, Metrics: ms}, err
 	}
-	ch, err := adjust.Choose(ctx, am, offer, score, adjust.Options{})
+	opt := adjust.Options{}
+	if rm, ok := m.(model.Rescorer); ok && !r.opt.NoRescore {
+		opt.ScoreAll = func(ctx context.Context, settings []model.Params) ([]adjust.Score, error) {
+			return r.scoreSettings(ctx, rm, name+" (adjust)", val, settings)
+		}
+	}
+	ch, err := adjust.Choose(ctx, am, offer, score, opt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("adjust %s: %w", name, err)
 	}
@@ -502,120 +513,136 @@ func (a *accum) add(key string, v float64) {
 // score evaluates m on every case of the split, in parallel. When perCase
 // is not nil (len(sp.Cases)), it receives each case's NDCG at the first
 // cut-off, over all items when the split measures both (the metric
-// adjust chooses by).
+// adjust chooses by), and the full ranking's AUC is left out.
 func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Split, perCase []float64) (map[string]float64, error) {
-	workers := r.opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	workers := r.workers()
+	accs := r.newAccums(sp, workers)
+	bufs := make([]*caseWork, workers)
+	for w := range bufs {
+		bufs[w] = r.newCaseWork(sp)
 	}
-	nItems := sp.Train.NumItems()
+	err := r.forCases(ctx, name, sp, workers, func(w, i int) {
+		a, b, c := accs[w], bufs[w], &sp.Cases[i]
+		if r.opt.Rating {
+			rp := m.(model.RatingPredictor)
+			for j, it := range c.Targets {
+				a.pred = append(a.pred, rp.PredictRating(c.User, it))
+				a.truth = append(a.truth, c.Ratings[j])
+			}
+			return
+		}
+		m.Score(query(sp.Train, c), b.scores)
+		nd := r.measure(a, b, sp, c, perCase == nil)
+		if perCase != nil {
+			perCase[i] = nd
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.summarise(sp, accs), nil
+}
+
+// scoreSettings scores the fitted rm under each of settings on every case
+// of the split, preparing each case once (model.Rescorer), and returns
+// each setting's metrics and per-case NDCG as score would with the
+// setting adjusted on rm.
+func (r *runner) scoreSettings(ctx context.Context, rm model.Rescorer, name string, sp *Split, settings []model.Params) ([]adjust.Score, error) {
+	workers := r.workers()
+	accs := make([][]*accum, len(settings))
+	out := make([]adjust.Score, len(settings))
+	for v := range settings {
+		accs[v] = r.newAccums(sp, workers)
+		out[v].Users = make([]float64, len(sp.Cases))
+	}
+	bufs := make([]*caseWork, workers)
+	for w := range bufs {
+		bufs[w] = r.newCaseWork(sp)
+	}
+	var mu sync.Mutex
+	var failed error
+	err := r.forCases(ctx, name, sp, workers, func(w, i int) {
+		b, c := bufs[w], &sp.Cases[i]
+		prep := rm.Prepare(query(sp.Train, c))
+		defer prep.Release()
+		for v, p := range settings {
+			if err := prep.Score(p, b.scores); err != nil {
+				mu.Lock()
+				failed = cmp.Or(failed, fmt.Errorf("query-time settings %v: %w", p, err))
+				mu.Unlock()
+				return
+			}
+			out[v].Users[i] = r.measure(accs[v][w], b, sp, c, false)
+		}
+	})
+	if err = cmp.Or(err, failed); err != nil {
+		return nil, err
+	}
+	for v := range settings {
+		out[v].Metrics = r.summarise(sp, accs[v])
+	}
+	return out, nil
+}
+
+func (r *runner) workers() int {
+	if r.opt.Workers > 0 {
+		return r.opt.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+func (r *runner) maxK() int {
 	maxK := 0
 	for _, k := range r.ks {
 		maxK = max(maxK, k)
 	}
+	return maxK
+}
+
+func (r *runner) newAccums(sp *Split, workers int) []*accum {
+	nItems := sp.Train.NumItems()
 	accs := make([]*accum, workers)
-	var next, done int64
+	for w := range accs {
+		accs[w] = &accum{sums: map[string]float64{}, counts: map[string]float64{}, recommended: make([]bool, nItems), recAll: make([]bool, nItems)}
+	}
+	return accs
+}
+
+// caseWork is one worker's buffers for scoring and measuring cases.
+type caseWork struct {
+	scores             []float32
+	excluded, isTarget []bool
+	top                []int32
+	hits               []bool
+	pos, neg           []float32
+}
+
+func (r *runner) newCaseWork(sp *Split) *caseWork {
+	nItems, maxK := sp.Train.NumItems(), r.maxK()
+	return &caseWork{scores: make([]float32, nItems), excluded: make([]bool, nItems), isTarget: make([]bool, nItems),
+		top: make([]int32, 0, maxK), hits: make([]bool, maxK)}
+}
+
+// forCases runs do(worker, case index) for every case of the split on
+// workers goroutines, reporting progress, and returns ctx's error when
+// it ended early. Worker w takes cases w, w+workers, …, so each worker's
+// sums, and the split's metrics, are the same on every run.
+func (r *runner) forCases(ctx context.Context, name string, sp *Split, workers int, do func(w, i int)) error {
+	var done int
 	var mu sync.Mutex
 	total := len(sp.Cases)
 	var wg sync.WaitGroup
 	lastReport := time.Now()
 	for w := 0; w < workers; w++ {
-		a := &accum{sums: map[string]float64{}, counts: map[string]float64{}, recommended: make([]bool, nItems), recAll: make([]bool, nItems)}
-		accs[w] = a
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			scores := make([]float32, nItems)
-			excluded := make([]bool, nItems)
-			isTarget := make([]bool, nItems)
-			top := make([]int32, 0, maxK)
-			hits := make([]bool, maxK)
-			var pos, neg []float32
-			for {
-				mu.Lock()
-				i := int(next)
-				next++
-				mu.Unlock()
-				if i >= total || ctx.Err() != nil {
-					return
-				}
-				c := &sp.Cases[i]
-				if r.opt.Rating {
-					rp := m.(model.RatingPredictor)
-					for j, it := range c.Targets {
-						a.pred = append(a.pred, rp.PredictRating(c.User, it))
-						a.truth = append(a.truth, c.Ratings[j])
-					}
-				} else {
-					m.Score(query(sp.Train, c), scores)
-					for _, t := range c.Targets {
-						isTarget[t] = true
-					}
-					if c.Candidates != nil {
-						nd := r.scoreSampled(a, c, scores)
-						if perCase != nil && !sp.AlsoFull {
-							perCase[i] = nd
-						}
-					}
-					if c.Candidates == nil || sp.AlsoFull {
-						suffix := ""
-						if c.Candidates != nil {
-							suffix = ":all"
-						}
-						for _, it := range c.Exclude {
-							excluded[it] = true
-						}
-						top = topK(scores, nil, excluded, maxK, top)
-						hits = hits[:len(top)]
-						for j, it := range top {
-							hits[j] = isTarget[it]
-						}
-						nRel := len(c.Targets)
-						for _, k := range r.ks {
-							ks := strconv.Itoa(k)
-							if c.Candidates == nil {
-								a.add("Precision@"+ks, Precision(hits, k))
-								a.add("Recall@"+ks, Recall(hits, k, nRel))
-								a.add("MAP@"+ks, AP(hits, k, nRel))
-							}
-							a.add("HR@"+ks+suffix, HR(hits, k))
-							nd := NDCG(hits, k, nRel)
-							a.add("NDCG@"+ks+suffix, nd)
-							if perCase != nil && k == r.ks[0] {
-								perCase[i] = nd
-							}
-						}
-						rec := a.recommended
-						if suffix != "" {
-							rec = a.recAll
-						}
-						for _, it := range top {
-							rec[it] = true
-						}
-						if c.Candidates == nil {
-							pos, neg = pos[:0], neg[:0]
-							for it, s := range scores {
-								switch {
-								case isTarget[it]:
-									pos = append(pos, s)
-								case !excluded[it]:
-									neg = append(neg, s)
-								}
-							}
-							a.add("AUC", AUC(pos, neg))
-						}
-						for _, it := range c.Exclude {
-							excluded[it] = false
-						}
-					}
-					for _, t := range c.Targets {
-						isTarget[t] = false
-					}
-				}
+			for i := w; i < total && ctx.Err() == nil; i += workers {
+				do(w, i)
 				mu.Lock()
 				done++
 				d := done
-				report := r.opt.Progress != nil && (time.Since(lastReport) > 100*time.Millisecond || int(d) == total)
+				report := r.opt.Progress != nil && (time.Since(lastReport) > 100*time.Millisecond || d == total)
 				if report {
 					lastReport = time.Now()
 					r.progress(Progress{Model: name, Split: sp.Name, Stage: "score", Fraction: 0.9 + 0.1*float64(d)/float64(max(total, 1))})
@@ -625,9 +652,83 @@ func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Spli
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	return ctx.Err()
+}
+
+// measure adds the ranking metrics of case c, scored into b.scores, to a
+// and returns its NDCG at the first cut-off, over all items when the
+// split measures both. auc false leaves out the full ranking's AUC (a
+// pass over the catalogue per target, or a sort of it): the chooser of
+// query-time settings reads the NDCG alone.
+func (r *runner) measure(a *accum, b *caseWork, sp *Split, c *Case, auc bool) float64 {
+	scores := b.scores
+	var first float64
+	for _, t := range c.Targets {
+		b.isTarget[t] = true
 	}
+	if c.Candidates != nil {
+		first = r.scoreSampled(a, c, scores)
+	}
+	if c.Candidates == nil || sp.AlsoFull {
+		suffix := ""
+		if c.Candidates != nil {
+			suffix = ":all"
+		}
+		for _, it := range c.Exclude {
+			b.excluded[it] = true
+		}
+		b.top = topK(scores, nil, b.excluded, r.maxK(), b.top)
+		hits := b.hits[:len(b.top)]
+		for j, it := range b.top {
+			hits[j] = b.isTarget[it]
+		}
+		nRel := len(c.Targets)
+		for _, k := range r.ks {
+			ks := strconv.Itoa(k)
+			if c.Candidates == nil {
+				a.add("Precision@"+ks, Precision(hits, k))
+				a.add("Recall@"+ks, Recall(hits, k, nRel))
+				a.add("MAP@"+ks, AP(hits, k, nRel))
+			}
+			a.add("HR@"+ks+suffix, HR(hits, k))
+			nd := NDCG(hits, k, nRel)
+			a.add("NDCG@"+ks+suffix, nd)
+			if k == r.ks[0] {
+				first = nd
+			}
+		}
+		rec := a.recommended
+		if suffix != "" {
+			rec = a.recAll
+		}
+		for _, it := range b.top {
+			rec[it] = true
+		}
+		if c.Candidates == nil && auc {
+			b.pos, b.neg = b.pos[:0], b.neg[:0]
+			for it, s := range scores {
+				switch {
+				case b.isTarget[it]:
+					b.pos = append(b.pos, s)
+				case !b.excluded[it]:
+					b.neg = append(b.neg, s)
+				}
+			}
+			a.add("AUC", AUC(b.pos, b.neg))
+		}
+		for _, it := range c.Exclude {
+			b.excluded[it] = false
+		}
+	}
+	for _, t := range c.Targets {
+		b.isTarget[t] = false
+	}
+	return first
+}
+
+// summarise merges the workers' sums into the split's metrics.
+func (r *runner) summarise(sp *Split, accs []*accum) map[string]float64 {
+	nItems := sp.Train.NumItems()
 	out := map[string]float64{}
 	sums, counts := map[string]float64{}, map[string]float64{}
 	recommended, recAll := make([]bool, nItems), make([]bool, nItems)
@@ -650,9 +751,9 @@ func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Spli
 	if r.opt.Rating {
 		out["RMSE"] = RMSE(pred, truth)
 		out["MAE"] = MAE(pred, truth)
-		return out, nil
+		return out
 	}
-	mk := strconv.Itoa(maxK)
+	mk := strconv.Itoa(r.maxK())
 	if len(sp.Cases) > 0 {
 		if sp.Full {
 			out["Coverage@"+mk] = Coverage(recommended, nItems)
@@ -660,7 +761,7 @@ func (r *runner) score(ctx context.Context, m model.Model, name string, sp *Spli
 			out["Coverage@"+mk+":all"] = Coverage(recAll, nItems)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // scoreSampled ranks the single target among the case's candidates. Ties

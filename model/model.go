@@ -168,6 +168,29 @@ type Adjustable interface {
 	Adjust(p Params) error
 }
 
+// Rescorer is an Adjustable whose query-time settings only re-weight or
+// re-mix parts it computes per query, so a validation that tries many
+// settings computes those parts once per query: Prepare does the costly
+// part of scoring q, and the Prepared it returns writes q's scores under
+// any settings, as Adjust then Score would, to the last bit. Prepare may
+// run concurrently with itself and with Score; a Prepared belongs to one
+// goroutine.
+type Rescorer interface {
+	Adjustable
+	Prepare(q Query) Prepared
+}
+
+// Prepared is one query's parts computed by Rescorer.Prepare.
+type Prepared interface {
+	// Score writes the query's scores under settings p into scores (the
+	// settings p does not name as the model had them at Prepare); it
+	// rejects a name or value Adjust would reject.
+	Score(p Params, scores []float32) error
+	// Release hands the parts back to the model for reuse; the Prepared
+	// is not used after.
+	Release()
+}
+
 // RatingPredictor is a model that predicts an explicit rating.
 type RatingPredictor interface {
 	PredictRating(user, item int32) float32

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aisle-dev/aisle/model"
@@ -50,13 +52,55 @@ func chooseAdjustedWithin(ctx context.Context, m model.Model, params model.Param
 	if !ok || len(offer.Names) == 0 {
 		return offer, adjust.Choice{}, nil
 	}
-	sample = sample.fitBudget(min(offer.Combos(), adjust.MaxGrid)+1, b, func(sp *Split) { sp.evaluateUsers(m, w) })
+	opt := adjust.Options{Budget: b.budget, Now: b.now, Veto: randomHalfVeto}
+	scorings := min(offer.Combos(), adjust.MaxGrid) + 1
+	timed := func(sp *Split) { sp.evaluateUsers(m, w) }
+	if rm, ok := m.(model.Rescorer); ok {
+		// each user's costly parts once for a chunk of settings: the
+		// budget is a chunk's pace (timed on the fitted settings)
+		opt.ScoreAll = func(_ context.Context, ps []model.Params) ([]adjust.Score, error) {
+			return sample.evaluateSettings(rm, w, ps)
+		}
+		scorings = (scorings + adjust.ScoreChunk - 1) / adjust.ScoreChunk
+		timed = func(sp *Split) {
+			_, _ = sp.evaluateSettings(rm, w, slices.Repeat([]model.Params{offer.Fitted}, adjust.ScoreChunk))
+		}
+	}
+	sample = sample.fitBudget(scorings, b, timed)
 	score := func(context.Context) (adjust.Score, error) {
 		mt, users := sample.evaluateUsers(m, w)
 		return adjust.Score{Users: users, Metrics: mt}, nil
 	}
-	ch, err := adjust.Choose(ctx, am, offer, score, adjust.Options{Budget: b.budget, Now: b.now, Veto: randomHalfVeto})
+	ch, err := adjust.Choose(ctx, am, offer, score, opt)
 	return offer, ch, err
+}
+
+// evaluateSettings scores the fitted rm under each of settings on the
+// sample, each user's query prepared once (model.Rescorer), as
+// evaluateUsers would with the setting adjusted on rm.
+func (sp *Split) evaluateSettings(rm model.Rescorer, w Weighting, settings []model.Params) ([]adjust.Score, error) {
+	var mu sync.Mutex
+	var failed error
+	met, users := sp.evaluate(10, w, len(settings), func(q model.Query, out [][]float32) {
+		prep := rm.Prepare(q)
+		defer prep.Release()
+		for v, p := range settings {
+			if err := prep.Score(p, out[v]); err != nil {
+				mu.Lock()
+				failed = cmp.Or(failed, fmt.Errorf("query-time settings %v: %w", p, err))
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	if failed != nil {
+		return nil, failed
+	}
+	out := make([]adjust.Score, len(settings))
+	for v := range out {
+		out[v] = adjust.Score{Users: users[v], Metrics: met[v]}
+	}
+	return out, nil
 }
 
 // fitBudget returns the sample a search of `scorings` scorings runs on:

@@ -301,30 +301,7 @@ func TestChoiceScoresEveryOfferOnABusyMachine(t *testing.T) {
 		t.Skip("under -race: its concurrency is race-checked by TestTrainChoosesQueryTimeSettingsOnValidation; the run without -race checks its assertions")
 	}
 	ctx := context.Background()
-	its, evs := driftEvents(1200, 30, 8, 4, false)
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.PutItems(ctx, its); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AppendEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{Preprocess: DefaultPreprocess(), ValidationUsers: 1200,
-		Models: []Spec{{Name: "itemfilter", Params: model.Params{"gf_weight": 0, "ials_factors": 8}}}}
-	data, err := opts.Load(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp := holdouts(data.Implicit, opts.ValidationUsers, opts.Seed)[0]
-	base := Weighting{Binary: true}
-	fitted, err := newFitted(t, opts.Models[0], base.apply(sp.Train))
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts, sp, base, fitted := driftFitted(t, 1200, 30)
 	var calls atomic.Int64
 	m := tickingModel{fitted, &calls}
 	users := len(sp.Users)
@@ -399,5 +376,85 @@ func TestSampleDrawsAcrossTheHoldout(t *testing.T) {
 		if again := sp.sample(tc.n); !slices.Equal(again.Users, got.Users) {
 			t.Fatalf("sample(%d) differs between calls", tc.n)
 		}
+	}
+}
+
+// driftFitted stores driftEvents of nUsers users and groups of groupSize
+// items, loads them and returns the options, the first hold-out of all
+// of them, its weighting and itemfilter (without its graph filter, 8
+// iALS factors) fitted on it.
+func driftFitted(t *testing.T, nUsers, groupSize int) (Options, *Split, Weighting, model.Model) {
+	t.Helper()
+	ctx := context.Background()
+	its, evs := driftEvents(nUsers, groupSize, 8, 4, false)
+	st, err := boltstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.PutItems(ctx, its); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Preprocess: DefaultPreprocess(), ValidationUsers: nUsers,
+		Models: []Spec{{Name: "itemfilter", Params: model.Params{"gf_weight": 0, "ials_factors": 8}}}}
+	data, err := opts.Load(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := holdouts(data.Implicit, opts.ValidationUsers, opts.Seed)[0]
+	base := Weighting{Binary: true}
+	fitted, err := newFitted(t, opts.Models[0], base.apply(sp.Train))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts, sp, base, fitted
+}
+
+// TestChoiceRescoresAsScored: the served chooser, given itemfilter (a
+// model.Rescorer: each sampled user's costly parts once for all settings),
+// makes the choice that scoring each setting with a full Score makes: the
+// same trials, per-user metrics and summaries to the last digit.
+//
+// Under -race it skips: the per-setting path costs 64 scorings under the
+// race detector; the prepared path's workers are race-checked through
+// Train by TestTrainChoosesQueryTimeSettingsOnValidation.
+func TestChoiceRescoresAsScored(t *testing.T) {
+	if raceDetector {
+		t.Skip("under -race: the prepared path's concurrency is race-checked by TestTrainChoosesQueryTimeSettingsOnValidation")
+	}
+	ctx := context.Background()
+	opts, sp, base, fitted := driftFitted(t, 400, 20)
+	var calls atomic.Int64
+	slowModel := tickingModel{fitted, &calls}
+	if _, ok := fitted.(model.Rescorer); !ok {
+		t.Fatal("itemfilter is not a model.Rescorer: the test compares nothing")
+	}
+	if _, ok := model.Model(slowModel).(model.Rescorer); ok {
+		t.Fatal("the wrapped model is a model.Rescorer: the test compares nothing")
+	}
+	bounds := adjustBounds{minUsers: 100, now: time.Now}
+	_, fast, err := chooseAdjustedWithin(ctx, fitted, opts.Models[0].Params, sp, base, bounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, slow, err := chooseAdjustedWithin(ctx, slowModel, opts.Models[0].Params, sp, base, bounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fast.Trials) != 64 || len(fast.Trials) != len(slow.Trials) || fast.Best != slow.Best || !maps.Equal(fast.Settings, slow.Settings) {
+		t.Fatalf("prepared once: %d trials, best %d, chose %v; scored per setting: %d, %d, %v",
+			len(fast.Trials), fast.Best, fast.Settings, len(slow.Trials), slow.Best, slow.Settings)
+	}
+	for i, f := range fast.Trials {
+		s := slow.Trials[i]
+		if !maps.Equal(f.Params, s.Params) || !slices.Equal(f.Score.Users, s.Score.Users) || !maps.Equal(f.Score.Metrics, s.Score.Metrics) || f.Veto != s.Veto {
+			t.Fatalf("trial %d: prepared once %+v, scored per setting %+v", i, f, s)
+		}
+	}
+	if fast.Settings == nil {
+		t.Errorf("nothing chosen (best %+v): the drift should favour a history bonus", fast.Trials[fast.Best].Params)
 	}
 }

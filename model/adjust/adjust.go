@@ -120,7 +120,18 @@ type Options struct {
 	Veto func(cand, fitted Score) string
 	// Now is the clock of Budget (nil: time.Now).
 	Now func() time.Time
+	// ScoreAll, when set, scores several settings at once, in order (e.g.
+	// each user's costly parts once for all of them: model.Rescorer);
+	// Choose then asks it, instead of Adjust and score per setting, for the
+	// fitted settings with the grid (in chunks of ScoreChunk under a
+	// Budget) or for one setting's values at a time in the greedy search.
+	// It must score as Adjust then score would: the choice is the same.
+	ScoreAll func(ctx context.Context, settings []model.Params) ([]Score, error)
 }
+
+// ScoreChunk is how many settings one ScoreAll call scores when a Budget
+// may stop the search between calls.
+const ScoreChunk = 16
 
 // Trial is one scored setting.
 type Trial struct {
@@ -153,7 +164,8 @@ type Choice struct {
 // rejects, if its gain over the fitted settings exceeds MinSE standard
 // errors of the per-user paired difference; otherwise the fitted
 // settings stay. am is left with the fitted settings in force; the
-// caller sets the chosen ones.
+// caller sets the chosen ones. With Options.ScoreAll the settings are
+// scored in batches instead (decision 0081), with the same trials.
 func Choose(ctx context.Context, am model.Adjustable, offer Offer, score func(context.Context) (Score, error), opt Options) (Choice, error) {
 	var ch Choice
 	if len(offer.Names) == 0 {
@@ -168,65 +180,112 @@ func Choose(ctx context.Context, am model.Adjustable, offer Offer, score func(co
 		minSE = DefaultMinSE
 	}
 	start := now()
-	tried := map[string]bool{}
 	set := func(p model.Params) error {
 		if err := am.Adjust(p); err != nil {
 			return fmt.Errorf("query-time settings %v: %w", p, err)
 		}
 		return nil
 	}
-	run := func(p model.Params) (int, error) {
-		tried[key(p)] = true
-		if err := set(p); err != nil {
-			return 0, err
+	// scoreAll scores ps in order: at once with opt.ScoreAll, else one
+	// after the other set on am.
+	scoreAll := func(ps []model.Params) ([]Score, error) {
+		if opt.ScoreAll == nil {
+			out := make([]Score, 0, len(ps))
+			for _, p := range ps {
+				if err := set(p); err != nil {
+					return nil, err
+				}
+				s, err := score(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("score query-time settings %v: %w", p, err)
+				}
+				out = append(out, s)
+			}
+			return out, nil
 		}
-		s, err := score(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("score query-time settings %v: %w", p, err)
-		}
-		t := Trial{Params: maps.Clone(p), Score: s}
-		if len(ch.Trials) > 0 {
-			fitted := ch.Trials[0].Score
-			t.Gain, t.SE = PairedChange(s.Users, fitted.Users)
-			if opt.Veto != nil {
-				t.Veto = opt.Veto(s, fitted)
+		for _, p := range ps {
+			if err := set(p); err != nil { // rejected as Adjust rejects it
+				return nil, err
 			}
 		}
-		ch.Trials = append(ch.Trials, t)
-		return len(ch.Trials) - 1, nil
-	}
-	if _, err := run(offer.Fitted); err != nil {
-		return ch, err
-	}
-	// try scores p unless tried or out of time, and reports whether it
-	// became the best so far.
-	try := func(p model.Params) (bool, error) {
-		if tried[key(p)] {
-			return false, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return false, err
-		}
-		if opt.Budget > 0 && now().Sub(start) > opt.Budget {
-			ch.Stopped = true
-			return false, nil
-		}
-		i, err := run(p)
+		ss, err := opt.ScoreAll(ctx, ps)
 		if err != nil {
-			return false, err
+			return nil, fmt.Errorf("score %d query-time settings: %w", len(ps), err)
 		}
-		t, best := ch.Trials[i], ch.Trials[ch.Best]
+		if len(ss) != len(ps) {
+			return nil, fmt.Errorf("scored %d query-time settings of %d", len(ss), len(ps))
+		}
+		return ss, nil
+	}
+	// record adds a scored setting to the trials and reports whether it
+	// became the best so far.
+	record := func(p model.Params, s Score) bool {
+		t := Trial{Params: maps.Clone(p), Score: s}
+		if len(ch.Trials) == 0 {
+			ch.Trials = append(ch.Trials, t)
+			return false
+		}
+		fitted := ch.Trials[0].Score
+		t.Gain, t.SE = PairedChange(s.Users, fitted.Users)
+		if opt.Veto != nil {
+			t.Veto = opt.Veto(s, fitted)
+		}
+		ch.Trials = append(ch.Trials, t)
+		best := ch.Trials[ch.Best]
 		// a gain within summation-order noise is no gain: the earlier
 		// setting stays
-		if t.Veto != "" || !(t.Score.Mean()-best.Score.Mean() > 1e-9*math.Abs(best.Score.Mean())) {
-			return false, nil
+		if t.Veto != "" || !(s.Mean()-best.Score.Mean() > 1e-9*math.Abs(best.Score.Mean())) {
+			return false
 		}
-		ch.Best = i
-		return true, nil
+		ch.Best = len(ch.Trials) - 1
+		return true
+	}
+	tried := map[string]bool{}
+	// try scores the settings of ps not tried yet, in order, in chunks
+	// (the fitted settings first when none is scored yet) until out of
+	// time, and reports whether one became the best so far.
+	try := func(ps []model.Params) (bool, error) {
+		var todo []model.Params
+		for _, p := range ps {
+			if k := key(p); !tried[k] {
+				tried[k] = true
+				todo = append(todo, p)
+			}
+		}
+		chunk := 1
+		if opt.ScoreAll != nil {
+			chunk = len(todo)
+			if opt.Budget > 0 {
+				chunk = ScoreChunk
+			}
+		}
+		improved := false
+		for len(todo) > 0 {
+			if len(ch.Trials) > 0 {
+				if err := ctx.Err(); err != nil {
+					return improved, err
+				}
+				if opt.Budget > 0 && now().Sub(start) > opt.Budget {
+					ch.Stopped = true
+					return improved, nil
+				}
+			}
+			c := todo[:min(chunk, len(todo))]
+			todo = todo[len(c):]
+			ss, err := scoreAll(c)
+			if err != nil {
+				return improved, err
+			}
+			for i, s := range ss {
+				improved = record(c[i], s) || improved
+			}
+		}
+		return improved, nil
 	}
 	if n := offer.Combos(); n <= MaxGrid {
 		// every combination: one setting's best value may depend on
 		// another's (a history bonus and the share of a factor part)
+		ps := []model.Params{offer.Fitted}
 		for c := range n {
 			p := model.Params{}
 			for _, name := range offer.Names {
@@ -234,26 +293,31 @@ func Choose(ctx context.Context, am model.Adjustable, offer Offer, score func(co
 				p[name] = vs[c%len(vs)]
 				c /= len(vs)
 			}
-			if _, err := try(p); err != nil {
-				return ch, err
-			}
-			if ch.Stopped {
-				break
-			}
+			ps = append(ps, p)
+		}
+		if _, err := try(ps); err != nil {
+			return ch, err
 		}
 	} else {
+		if _, err := try([]model.Params{offer.Fitted}); err != nil {
+			return ch, err
+		}
 		for pass := 0; pass < 2 && !ch.Stopped; pass++ {
 			improved := false
 			for _, name := range offer.Names {
+				// the best so far changes within a name only in that
+				// name, so its values are the same settings one by one
+				ps := make([]model.Params, 0, len(offer.Values[name]))
 				for _, v := range offer.Values[name] {
 					p := maps.Clone(ch.Trials[ch.Best].Params)
 					p[name] = v
-					ok, err := try(p)
-					if err != nil {
-						return ch, err
-					}
-					improved = improved || ok
+					ps = append(ps, p)
 				}
+				ok, err := try(ps)
+				if err != nil {
+					return ch, err
+				}
+				improved = improved || ok
 			}
 			if !improved {
 				break

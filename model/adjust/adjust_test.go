@@ -175,3 +175,103 @@ func TestPairedChange(t *testing.T) {
 		}
 	}
 }
+
+// TestChooseScoreAll: scoring several settings at once (Options.ScoreAll,
+// each user's costly parts once) chooses as scoring them one by one: the
+// same trials in the same order, the same gains, vetoes and choice, for
+// the exhaustive grid and the greedy search; under a Budget it stops
+// between chunks of ScoreChunk settings.
+func TestChooseScoreAll(t *testing.T) {
+	base := users(300, 0.3, 0.4, 7)
+	// metric depends on every setting and on their interplay, with
+	// per-user noise, so the greedy path depends on each step
+	metric := func(p model.Params) Score {
+		a, b, c := p["a"], p["b"], p["c"]
+		rng := rand.New(rand.NewPCG(uint64(a*1000+b*100+c*10+1), 3))
+		out := make([]float64, len(base))
+		for i := range out {
+			out[i] = base[i] - 0.004*((a-2)*(a-2)+(b-1-a/2)*(b-1-a/2)+(c-a*b/4)*(c-a*b/4)) + 0.02*(rng.Float64()-0.5)
+		}
+		return Score{Users: out, Metrics: map[string]float64{"half": out[0] + out[1]}}
+	}
+	// scoreAll scores a batch with metric after calling each
+	scoreAll := func(each func()) func(context.Context, []model.Params) ([]Score, error) {
+		return func(_ context.Context, ps []model.Params) ([]Score, error) {
+			each()
+			out := make([]Score, len(ps))
+			for i, p := range ps {
+				out[i] = metric(p)
+			}
+			return out, nil
+		}
+	}
+	veto := func(cand, fitted Score) string {
+		if cand.Metrics["half"] < fitted.Metrics["half"]-0.3 {
+			return "costs the half"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		name   string
+		values []float64
+		fitted model.Params
+		veto   func(cand, fitted Score) string
+	}{
+		{"exhaustive, fitted on the grid", []float64{0, 1, 2, 3}, model.Params{"a": 0, "b": 0, "c": 0}, nil},
+		{"exhaustive, fitted off the grid, veto", []float64{0, 1, 2, 3}, model.Params{"a": 0.5, "b": 0, "c": 2}, veto},
+		{"greedy", []float64{0, 1, 2, 3, 4, 5}, model.Params{"a": 0, "b": 5, "c": 0}, veto},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			offer := Offer{Names: []string{"a", "b", "c"}, Values: map[string][]float64{"a": tc.values, "b": tc.values, "c": tc.values}, Fitted: tc.fitted}
+			am := &settings{offer: offer.Values, cur: maps.Clone(tc.fitted)}
+			slow, err := Choose(context.Background(), am, offer, func(context.Context) (Score, error) { return metric(am.cur), nil }, Options{Veto: tc.veto})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			fast, err := Choose(context.Background(), am, offer, func(context.Context) (Score, error) {
+				t.Fatal("ScoreAll set, yet a setting was scored alone")
+				return Score{}, nil
+			}, Options{Veto: tc.veto, ScoreAll: scoreAll(func() { calls++ })})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fast.Trials) != len(slow.Trials) || fast.Best != slow.Best || !maps.Equal(fast.Settings, slow.Settings) || fast.Stopped != slow.Stopped {
+				t.Fatalf("at once: %d trials, best %d, chose %v; one by one: %d, %d, %v", len(fast.Trials), fast.Best, fast.Settings, len(slow.Trials), slow.Best, slow.Settings)
+			}
+			for i, s := range slow.Trials {
+				f := fast.Trials[i]
+				if !maps.Equal(f.Params, s.Params) || f.Gain != s.Gain || f.SE != s.SE || f.Veto != s.Veto || f.Score.Mean() != s.Score.Mean() {
+					t.Fatalf("trial %d: at once %+v, one by one %+v", i, f, s)
+				}
+			}
+			if !maps.Equal(am.cur, tc.fitted) {
+				t.Fatalf("left with %v in force, want the fitted %v", am.cur, tc.fitted)
+			}
+			greedy := offer.Combos() > MaxGrid
+			if want := 1; !greedy && calls != want {
+				t.Errorf("%d ScoreAll calls for the grid, want %d", calls, want)
+			}
+			if greedy && (calls < 1+len(offer.Names) || calls > 1+2*len(offer.Names)) {
+				t.Errorf("%d ScoreAll calls for the greedy search, want one for the fitted and one a setting a pass", calls)
+			}
+			if tc.veto == nil && slow.Settings == nil {
+				t.Errorf("nothing chosen: the case does not test a choice (trials %d)", len(slow.Trials))
+			}
+		})
+	}
+	t.Run("budget", func(t *testing.T) {
+		vals := []float64{0, 1, 2, 3}
+		offer := Offer{Names: []string{"a", "b", "c"}, Values: map[string][]float64{"a": vals, "b": vals, "c": vals}, Fitted: model.Params{"a": 0, "b": 0, "c": 0}}
+		am := &settings{offer: offer.Values, cur: maps.Clone(offer.Fitted)}
+		clock := time.Unix(0, 0)
+		ch, err := Choose(context.Background(), am, offer, nil, Options{Budget: 1500 * time.Millisecond, Now: func() time.Time { return clock },
+			ScoreAll: scoreAll(func() { clock = clock.Add(time.Second) })}) // each call takes a second
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ch.Stopped || len(ch.Trials) != 2*ScoreChunk {
+			t.Fatalf("stopped %v after %d trials, want stopped after two chunks of %d", ch.Stopped, len(ch.Trials), ScoreChunk)
+		}
+	})
+}

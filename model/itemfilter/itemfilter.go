@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/blend"
@@ -33,6 +34,9 @@ type Filter struct {
 	// users indexes the training rows by item for the user-neighbour part
 	// (built by Fit and Load when UKNNWeight > 0, not saved).
 	users *userIndex
+	// prepared keeps released prepared queries and their buffers
+	// (Prepare).
+	prepared sync.Pool
 }
 
 type config struct {
@@ -473,10 +477,32 @@ func frobenius(b []float32) float64 {
 }
 
 // Score is the (weighted, recency-decayed) history row times B, times the
-// popularity correction. When q.History is empty and q.User is a training
-// user, the user's training row is the history.
+// popularity correction, mixed with the other parts (finish). When
+// q.History is empty and q.User is a training user, the user's training
+// row is the history.
 func (m *Filter) Score(q model.Query, scores []float32) {
 	clear(scores)
+	n := m.st.N
+	if len(scores) < n {
+		return
+	}
+	hist, hw := m.history(q)
+	s := m.settings()
+	m.filterPass(hist, hw, s.recency, s.decay, scores[:n])
+	var ials, users []float32
+	if m.ials != nil && s.ials > 0 {
+		ials = m.ialsScores(q)
+	}
+	if m.users != nil && s.uknn > 0 {
+		users = make([]float32, n)
+		m.userScores(q, hist, users)
+	}
+	m.finish(scores[:n], ials, users, s)
+}
+
+// history returns the history q is scored from and its weights: the
+// training row of a known user queried without one.
+func (m *Filter) history(q model.Query) ([]int32, []float32) {
 	hist, hw := q.History, q.HistoryWeights
 	if len(hist) == 0 && q.User >= 0 && int(q.User) < len(m.st.UserPtr)-1 {
 		lo, hi := m.st.UserPtr[q.User], m.st.UserPtr[q.User+1]
@@ -486,15 +512,19 @@ func (m *Filter) Score(q model.Query, scores []float32) {
 			hw = m.st.Weights[lo:hi]
 		}
 	}
+	return hist, hw
+}
+
+// filterPass adds the history's rows of B, the t-th newest weighing
+// 1 + recency·decay^t (times its weight), into scores (length n), then
+// applies the popularity correction.
+func (m *Filter) filterPass(hist []int32, hw []float32, recency, decay float64, scores []float32) {
 	n := m.st.N
-	if len(scores) < n {
-		return
-	}
-	bonus := float32(m.st.Recency)
+	bonus := float32(recency)
 	for j := len(hist) - 1; j >= 0; j-- {
 		h := hist[j]
 		wh := 1 + bonus
-		bonus *= float32(m.cfg.Decay)
+		bonus *= float32(decay)
 		if h < 0 || int(h) >= n {
 			continue
 		}
@@ -509,23 +539,49 @@ func (m *Filter) Score(q model.Query, scores []float32) {
 	for i, o := range m.st.Out {
 		scores[i] *= o
 	}
-	if m.ials != nil && m.cfg.IALSWeight > 0 {
-		other := make([]float32, len(scores))
-		m.ials.Score(q, other)
-		blend.Mix(scores[:n], other[:n], m.cfg.IALSWeight)
+}
+
+// ialsScores returns the factor part's scores of q (length n).
+func (m *Filter) ialsScores(q model.Query) []float32 {
+	out := make([]float32, m.st.N)
+	m.ials.Score(q, out)
+	return out
+}
+
+// userScores writes the user-neighbour part's votes for hist into out
+// (length n).
+func (m *Filter) userScores(q model.Query, hist []int32, out []float32) {
+	self := int32(-1)
+	if q.User >= 0 && int(q.User) < len(m.st.UserPtr)-1 {
+		self = q.User
 	}
-	if m.users != nil && m.cfg.UKNNWeight > 0 {
-		self := int32(-1)
-		if q.User >= 0 && int(q.User) < len(m.st.UserPtr)-1 {
-			self = q.User
-		}
-		other := make([]float32, n)
-		m.users.score(&m.st, hist, self, m.cfg.UKNNK, other)
-		blend.Mix(scores[:n], other, m.cfg.UKNNWeight)
+	m.users.score(&m.st, hist, self, m.cfg.UKNNK, out)
+}
+
+// finish mixes the filter's scores (length n) with the other parts
+// (mix), then applies s's popularity penalty (penalise).
+func (m *Filter) finish(scores, ials, users []float32, s settings) {
+	m.mix(scores, ials, users, s)
+	m.penalise(scores, s)
+}
+
+// mix mixes the filter's scores (length n) with the factor part's (ials,
+// nil without it) and the neighbour part's (users, nil without it) at s's
+// shares. ials and users are read, not written.
+func (m *Filter) mix(scores, ials, users []float32, s settings) {
+	if ials != nil && s.ials > 0 {
+		blend.Mix(scores, ials, s.ials)
 	}
-	if m.cfg.Pop != 0 && len(m.popZ) == n {
-		standardise(scores[:n])
-		p := float32(m.cfg.Pop)
+	if users != nil && s.uknn > 0 {
+		blend.Mix(scores, users, s.uknn)
+	}
+}
+
+// penalise applies s's popularity penalty to the mixed scores (length n).
+func (m *Filter) penalise(scores []float32, s settings) {
+	if s.pop != 0 && len(m.popZ) == len(scores) {
+		standardise(scores)
+		p := float32(s.pop)
 		for i, z := range m.popZ {
 			scores[i] -= p * z
 		}
@@ -678,47 +734,69 @@ func (m *Filter) Adjustments() map[string][]float64 {
 // fitted model.
 // It must not run concurrently with Score.
 func (m *Filter) Adjust(p model.Params) error {
+	s, err := m.with(m.settings(), p)
+	if err != nil {
+		return err
+	}
+	m.st.Recency, m.cfg.Decay, m.cfg.IALSWeight, m.cfg.UKNNWeight, m.cfg.Pop = s.recency, s.decay, s.ials, s.uknn, s.pop
+	return nil
+}
+
+// settings are the query-time settings (Adjust) of a fitted model.
+type settings struct {
+	recency, decay float64 // the history bonus and its decay
+	ials, uknn     float64 // the factor and neighbour parts' shares
+	pop            float64 // the popularity penalty
+}
+
+// settings returns the settings in force.
+func (m *Filter) settings() settings {
+	return settings{recency: m.st.Recency, decay: m.cfg.Decay, ials: m.cfg.IALSWeight, uknn: m.cfg.UKNNWeight, pop: m.cfg.Pop}
+}
+
+// with returns s with p set, or why Adjust rejects p.
+func (m *Filter) with(s settings, p model.Params) (settings, error) {
 	for k, v := range p {
 		switch k {
 		case "recency":
 			if !(v >= 0 && v <= 1000) {
-				return fmt.Errorf("%s: recency %v out of range [0, 1000]", Name, v)
+				return s, fmt.Errorf("%s: recency %v out of range [0, 1000]", Name, v)
 			}
 		case "decay":
 			if !(v >= 0 && v <= 1) {
-				return fmt.Errorf("%s: decay %v out of range [0, 1]", Name, v)
+				return s, fmt.Errorf("%s: decay %v out of range [0, 1]", Name, v)
 			}
 		case "ials_weight":
 			if m.ials == nil || !(v > 0 && v <= 1) {
-				return fmt.Errorf("%s: ials_weight %v: needs an iALS part and a share in (0, 1]", Name, v)
+				return s, fmt.Errorf("%s: ials_weight %v: needs an iALS part and a share in (0, 1]", Name, v)
 			}
 		case "pop":
 			if !(v >= -maxPop && v <= maxPop) {
-				return fmt.Errorf("%s: pop %v out of range [%v, %v]", Name, v, -maxPop, maxPop)
+				return s, fmt.Errorf("%s: pop %v out of range [%v, %v]", Name, v, -maxPop, maxPop)
 			}
 		case "uknn_weight":
 			if m.users == nil || !(v >= 0 && v <= 1) {
-				return fmt.Errorf("%s: uknn_weight %v: needs a model fitted with a user-neighbour part and a share in [0, 1]", Name, v)
+				return s, fmt.Errorf("%s: uknn_weight %v: needs a model fitted with a user-neighbour part and a share in [0, 1]", Name, v)
 			}
 		default:
-			return fmt.Errorf("%s: %q is not a query-time setting (recency, decay, ials_weight, pop, uknn_weight)", Name, k)
+			return s, fmt.Errorf("%s: %q is not a query-time setting (recency, decay, ials_weight, pop, uknn_weight)", Name, k)
 		}
 	}
 	for k, v := range p {
 		switch k {
 		case "recency":
-			m.st.Recency = v
+			s.recency = v
 		case "decay":
-			m.cfg.Decay = v
+			s.decay = v
 		case "pop":
-			m.cfg.Pop = v
+			s.pop = v
 		case "uknn_weight":
-			m.cfg.UKNNWeight = v
+			s.uknn = v
 		default:
-			m.cfg.IALSWeight = v
+			s.ials = v
 		}
 	}
-	return nil
+	return s, nil
 }
 
 // recencyChoices are the history bonuses Fit tries when recency is -1.
