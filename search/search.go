@@ -246,12 +246,16 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		res.Facets = ix.facets(matched, req.Facets)
 	}
 	if k := min(len(ranked), need) - req.Offset; k > 0 {
-		res.Items = make([]Hit, 0, k) // sized once: a 100-hit window grew it 8 times
+		if cap(req.Hits) >= k {
+			res.Items = req.Hits[:0] // the caller's storage
+		} else {
+			res.Items = make([]Hit, 0, k) // sized once: a 100-hit window grew it 8 times
+		}
 	}
 	for i := req.Offset; i < len(ranked) && i < need; i++ {
 		s := ranked[i]
 		dc := &ix.docs[s.doc]
-		h := Hit{ID: dc.item.ID, Title: dc.item.Title, Score: s.score}
+		h := Hit{ID: dc.item.ID, Title: dc.item.Title, Score: s.score, doc: s.doc + 1}
 		if !req.NoHighlights && len(c.hlTerms) > 0 {
 			h.Highlights = ix.highlights(dc, c.hlTerms)
 		}
