@@ -219,6 +219,14 @@ func (ix *Index) matchSet(c *compiled, f *filter, bm *bm25, s *scratch) int {
 		}
 		return total
 	}
+	if mask := ix.pmasks.mask(ix, f); mask != nil {
+		// a range asked before: its mask holds the same test per doc
+		for i := range m {
+			m[i] &= mask[i]
+			total += bits.OnesCount64(m[i])
+		}
+		return total
+	}
 	for i, w := range m {
 		for x := w; x != 0; x &= x - 1 {
 			d := uint32(i<<6 + bits.TrailingZeros64(x))
