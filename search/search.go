@@ -29,7 +29,8 @@ type filter struct {
 	minPrice float64
 	maxPrice float64
 	price    bool
-	excluded *roaring.Bitmap
+	excluded *roaring.Bitmap // docs of the query's excluded words
+	hidden   []uint32        // docs of Request.Exclude, sorted (a few: rules' hidden and pinned items)
 }
 
 func (ix *Index) compileFilter(req *Request, c *compiled) filter {
@@ -73,12 +74,10 @@ func (ix *Index) compileFilter(req *Request, c *compiled) filter {
 	}
 	for _, id := range req.Exclude {
 		if d, ok := ix.byID[id]; ok {
-			if f.excluded == nil {
-				f.excluded = roaring.New()
-			}
-			f.excluded.Add(d)
+			f.hidden = append(f.hidden, d)
 		}
 	}
+	slices.Sort(f.hidden)
 	return f
 }
 
@@ -95,6 +94,11 @@ func (ix *Index) passes(f *filter, d uint32) bool {
 	}
 	if f.excluded != nil && f.excluded.Contains(d) {
 		return false
+	}
+	if len(f.hidden) > 0 {
+		if _, hidden := slices.BinarySearch(f.hidden, d); hidden {
+			return false
+		}
 	}
 	return true
 }
