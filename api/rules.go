@@ -323,6 +323,7 @@ func (m *merch) readItems(ctx context.Context, ids []string, out []*catalog.Item
 // across answers (merch.scratch): the window's ids, scores and items,
 // the arranged order and the organic items handed to the ads.
 type merchScratch struct {
+	hits     []search.Hit // a search's window (search.Request.Hits)
 	ids      []string
 	scores   []float64
 	items    []*catalog.Item
@@ -341,10 +342,15 @@ func (m *merch) takeScratch(n int) *merchScratch {
 	if sc == nil {
 		sc = &merchScratch{}
 	}
+	sc.size(n)
+	return sc
+}
+
+// size makes sc's ids, scores and items hold n entries.
+func (sc *merchScratch) size(n int) {
 	sc.ids = slices.Grow(sc.ids[:0], n)[:n]
 	sc.scores = slices.Grow(sc.scores[:0], n)[:n]
 	sc.items = slices.Grow(sc.items[:0], n)[:n]
-	return sc
 }
 
 func (m *merch) putScratch(sc *merchScratch) {
@@ -731,6 +737,11 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 	arrange, highlight := !plan.Empty(), false
 	var keepOut []string       // the ids a pinned item may not be (nil: req.Exclude)
 	var pinOnly []rules.Filter // filters checked on the whole result that pinned items must still pass
+	var sc *merchScratch       // arranging's and the ads' storage
+	if arrange || adsOn {
+		sc = m.takeScratch(0)
+		defer m.putScratch(sc)
+	}
 	if arrange {
 		req.Exclude = plan.HiddenIDs()
 		unpushed = pushFilters(&req, plan.Filters)
@@ -739,7 +750,7 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 			// result that fail them are left out of the search, so that
 			// the total and the facets count what is shown and every
 			// page is full
-			out, all, err := h.filteredOut(ctx, req, unpushed, now)
+			out, all, err := h.filteredOut(ctx, req, unpushed, now, sc)
 			if err != nil {
 				return nil, searchError(ctx, h.ix, req, err)
 			}
@@ -787,10 +798,17 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 			plan.Pins, plan.Moves = nil, nil
 		}
 	}
+	if arrange || len(unpushed) > 0 {
+		// the window's hits are arranged and the page copied out of them
+		// (below): pooled storage, not the answer's
+		sc.hits = slices.Grow(sc.hits[:0], min(max(req.N, 0), search.MaxN))
+		req.Hits = sc.hits
+	}
 	res, err := h.ix.Search(ctx, req)
 	if err != nil {
 		return nil, searchError(ctx, h.ix, req, err)
 	}
+	req.Hits = nil
 	out.Total, out.Facets, out.TookMS, out.Mode, out.Items = res.Total, res.Facets, res.TookMS, res.Mode, res.Items
 	// a share of first pages no rule arranges interleave the serving
 	// ranker with a challenger (the online promotion check)
@@ -804,12 +822,8 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 			out.Items = slices.Clone(before)
 		}
 	}
-	var sc *merchScratch // arranging's and the ads' storage
-	if arrange || len(unpushed) > 0 || adsOn {
-		sc = m.takeScratch(len(res.Items))
-		defer m.putScratch(sc)
-	}
 	if arrange || len(unpushed) > 0 {
+		sc.size(len(res.Items))
 		ids, scores := sc.ids, sc.scores
 		for i, hit := range res.Items {
 			ids[i], scores[i] = hit.ID, hit.Score
@@ -936,16 +950,20 @@ const maxFilterScan = 4 * search.MaxN
 // maxFilterScan) that fail one of fs, the parts of the rules' filters the
 // index cannot apply (attributes, new, in stock), or cannot be read; all
 // reports whether the whole result was read.
-func (h *searchHandlers) filteredOut(ctx context.Context, req search.Request, fs []rules.Filter, now time.Time) (out []string, all bool, err error) {
+func (h *searchHandlers) filteredOut(ctx context.Context, req search.Request, fs []rules.Filter, now time.Time, sc *merchScratch) (out []string, all bool, err error) {
 	m := h.srv.merch
 	q := req
 	q.Facets, q.NoHighlights, q.N, q.Sort = nil, true, search.MaxN, search.SortRelevance
 	var ids []string // one page's, reused by the next
 	var items []*catalog.Item
 	for q.Offset = 0; q.Offset < maxFilterScan; q.Offset += q.N {
+		q.Hits = sc.hits // every page's hits in sc's storage: only their ids are kept
 		res, err := h.ix.Search(ctx, q)
 		if err != nil {
 			return nil, false, err
+		}
+		if cap(res.Items) > cap(sc.hits) {
+			sc.hits = res.Items[:0]
 		}
 		ids = ids[:0]
 		for _, hit := range res.Items {

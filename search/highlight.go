@@ -62,6 +62,9 @@ func (ix *Index) highlights(dc *doc, terms map[string]bool) map[string]string {
 			}
 		}
 		var b strings.Builder
+		// one allocation: the text, the marks and the ellipses (escaping
+		// may still grow it)
+		b.Grow(to - from + len(spans)*len("<em></em>") + 2*len("…"))
 		if from > 0 {
 			b.WriteString("…")
 		}

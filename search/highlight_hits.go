@@ -38,9 +38,15 @@ func (ix *Index) highlightHits(terms map[string]bool, hits []Hit) {
 		return
 	}
 	for i := range hits {
-		d, ok := ix.byID[hits[i].ID]
-		if !ok || int(d) >= len(ix.docs) || ix.docs[d].item.ID != hits[i].ID {
-			continue
+		// the doc the hit was found as, while it is still the item's live
+		// doc (an update or a removal marks it dead, a compaction renumbers
+		// the docs); else the item's doc now
+		d := hits[i].doc - 1
+		if hits[i].doc == 0 || int(d) >= len(ix.docs) || !ix.docs[d].live || ix.docs[d].item.ID != hits[i].ID {
+			var ok bool
+			if d, ok = ix.byID[hits[i].ID]; !ok || int(d) >= len(ix.docs) || ix.docs[d].item.ID != hits[i].ID {
+				continue
+			}
 		}
 		hits[i].Highlights = ix.highlights(&ix.docs[d], terms)
 	}

@@ -155,6 +155,7 @@ type Index struct {
 	loading int      // Loads running: the sorted lists are merged when the last ends
 
 	scratch scratchPool // per-search arrays; its own lock
+	pmasks  priceMasks  // masks of the price ranges asked again (pricemask.go); atomic
 
 	rank ranking // learned ranking (ranker.go); its own lock
 

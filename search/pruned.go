@@ -202,6 +202,11 @@ func (ix *Index) matchSet(c *compiled, f *filter, bm *bm25, s *scratch) int {
 			}
 		}
 	}
+	for _, d := range f.hidden {
+		if int(d>>6) < nw {
+			m[d>>6] &^= 1 << (d & 63)
+		}
+	}
 	total := 0
 	if !f.price {
 		// dead docs out with one AND (the allow bitmap already excludes them)
@@ -216,6 +221,14 @@ func (ix *Index) matchSet(c *compiled, f *filter, bm *bm25, s *scratch) int {
 		}
 		for _, w := range m {
 			total += bits.OnesCount64(w)
+		}
+		return total
+	}
+	if mask := ix.pmasks.mask(ix, f); mask != nil {
+		// a range asked before: its mask holds the same test per doc
+		for i := range m {
+			m[i] &= mask[i]
+			total += bits.OnesCount64(m[i])
 		}
 		return total
 	}

@@ -120,6 +120,9 @@ func TestPrunedEqualsExhaustive(t *testing.T) {
 				if rng.IntN(3) == 0 {
 					req.MinPrice, req.MaxPrice = price(float64(rng.IntN(100))), price(float64(100+rng.IntN(200)))
 				}
+				for range rng.IntN(3) * rng.IntN(40) { // hidden items (rules), in any order
+					req.Exclude = append(req.Exclude, items[rng.IntN(len(items))].ID)
+				}
 				comparePruned(t, ix, req)
 			}
 		})

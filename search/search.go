@@ -29,7 +29,8 @@ type filter struct {
 	minPrice float64
 	maxPrice float64
 	price    bool
-	excluded *roaring.Bitmap
+	excluded *roaring.Bitmap // docs of the query's excluded words
+	hidden   []uint32        // docs of Request.Exclude, sorted (a few: rules' hidden and pinned items)
 }
 
 func (ix *Index) compileFilter(req *Request, c *compiled) filter {
@@ -73,12 +74,10 @@ func (ix *Index) compileFilter(req *Request, c *compiled) filter {
 	}
 	for _, id := range req.Exclude {
 		if d, ok := ix.byID[id]; ok {
-			if f.excluded == nil {
-				f.excluded = roaring.New()
-			}
-			f.excluded.Add(d)
+			f.hidden = append(f.hidden, d)
 		}
 	}
+	slices.Sort(f.hidden)
 	return f
 }
 
@@ -95,6 +94,11 @@ func (ix *Index) passes(f *filter, d uint32) bool {
 	}
 	if f.excluded != nil && f.excluded.Contains(d) {
 		return false
+	}
+	if len(f.hidden) > 0 {
+		if _, hidden := slices.BinarySearch(f.hidden, d); hidden {
+			return false
+		}
 	}
 	return true
 }
@@ -246,12 +250,16 @@ func (ix *Index) Search(ctx context.Context, req Request) (*Result, error) {
 		res.Facets = ix.facets(matched, req.Facets)
 	}
 	if k := min(len(ranked), need) - req.Offset; k > 0 {
-		res.Items = make([]Hit, 0, k) // sized once: a 100-hit window grew it 8 times
+		if cap(req.Hits) >= k {
+			res.Items = req.Hits[:0] // the caller's storage
+		} else {
+			res.Items = make([]Hit, 0, k) // sized once: a 100-hit window grew it 8 times
+		}
 	}
 	for i := req.Offset; i < len(ranked) && i < need; i++ {
 		s := ranked[i]
 		dc := &ix.docs[s.doc]
-		h := Hit{ID: dc.item.ID, Title: dc.item.Title, Score: s.score}
+		h := Hit{ID: dc.item.ID, Title: dc.item.Title, Score: s.score, doc: s.doc + 1}
 		if !req.NoHighlights && len(c.hlTerms) > 0 {
 			h.Highlights = ix.highlights(dc, c.hlTerms)
 		}

@@ -658,8 +658,12 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
+			hits := make([]Hit, 0, 10) // each reader's own storage
+			maxPrice := price(float64(50 + 50*(g%2)))
 			for i := 0; i < 50; i++ {
-				if _, err := ix.Search(ctx, Request{Query: "red shoe", Facets: []string{FacetCategory, FacetBrand, FacetPrice}}); err != nil {
+				// two price ranges asked again and again: their masks are
+				// built and used while the writer changes the index
+				if _, err := ix.Search(ctx, Request{Query: "red shoe", Facets: []string{FacetCategory, FacetBrand, FacetPrice}, MaxPrice: maxPrice, Hits: hits}); err != nil {
 					t.Error(err)
 					return
 				}

@@ -51,6 +51,12 @@ type Request struct {
 	// Exclude are item ids left out of the results, the total and the
 	// facets (items hidden by a merchandising rule).
 	Exclude []string
+	// Hits, when its capacity holds the page, is the storage
+	// Result.Items is written in (from its start; what it held is
+	// overwritten): a caller done with one result before its next search
+	// reuses it (merchandising's window of up to rules.MoveWindow hits,
+	// pooled). Nil: Search allocates the page.
+	Hits []Hit
 }
 
 // Hit is one result item.
@@ -63,6 +69,10 @@ type Hit struct {
 	// merchandising rule pinned to its position.
 	Sponsored bool `json:"sponsored,omitempty"`
 	Pinned    bool `json:"pinned,omitempty"`
+	// doc is the index's doc the hit was found as, plus one (0: not
+	// known), so that HighlightResult finds it without a lookup by id;
+	// it fits in the struct's padding.
+	doc uint32
 }
 
 // FacetValue is one value of a category or brand facet.
