@@ -27,6 +27,10 @@ import (
 // served instead of refused at start. `aisle check` still reads every
 // page on demand.
 
+// mtimeTick bounds the granularity of file modification times (the
+// kernel's clock tick) with a margin.
+const mtimeTick = 20 * time.Millisecond
+
 // CleanFile is the marker's name in the data directory.
 const CleanFile = FileName + ".clean"
 
@@ -80,6 +84,12 @@ func writeClean(path string) error {
 	m, err := markOf(path)
 	if err != nil {
 		return fmt.Errorf("clean-close marker: %w", err)
+	}
+	// file times advance by clock ticks (up to 10 ms): a write in the tick
+	// of the last one would leave the time as recorded, so the marker is
+	// written once the clock is past it
+	if d := time.Until(time.Unix(0, m.mtime).Add(mtimeTick)); d > 0 {
+		time.Sleep(d)
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, CleanFile+".tmp-*")

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,4 +153,51 @@ func TestCleanCloseMarker(t *testing.T) {
 		t.Fatalf("open after a clean close: %v, %+v", err, st.StartCheck())
 	}
 	st.Close()
+}
+
+// BenchmarkOpenChecked opens and closes the data file in
+// AISLE_OPEN_BENCH_DIR (a copy of a real data directory: it is opened for
+// writing) after a crash (no marker: every page checked) and after a clean
+// close (the marker: meta pages and length only); cpu-ms/op is the
+// process's CPU time per open.
+func BenchmarkOpenChecked(b *testing.B) {
+	dir := os.Getenv("AISLE_OPEN_BENCH_DIR")
+	if dir == "" {
+		b.Skip("AISLE_OPEN_BENCH_DIR not set: give it a data directory to open")
+	}
+	for _, c := range []struct {
+		name  string
+		crash bool
+	}{{"after-crash", true}, {"after-clean-close", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			start := cpuTime(b)
+			for b.Loop() {
+				if c.crash {
+					if err := os.Remove(filepath.Join(dir, CleanFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+						b.Fatal(err)
+					}
+				}
+				st, err := Open(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if st.StartCheck().Full != c.crash {
+					b.Fatalf("full check %v", st.StartCheck().Full)
+				}
+				if err := st.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime(b)-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// cpuTime is the process's CPU time so far (user + system, all threads).
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
