@@ -17,6 +17,7 @@ func (ix *Index) maybeCompact() {
 }
 
 func (ix *Index) compact() {
+	ix.endListing()
 	// doc ids change: the semantic lists are dropped and built again
 	ix.sem.lists, ix.sem.pending = nil, nil
 	ix.sem.gen++

@@ -160,6 +160,9 @@ type Index struct {
 	rank ranking // learned ranking (ranker.go); its own lock
 
 	kw kwState // the saved keyword index (kwsave.go)
+	// listed, during a first Load from a saved keyword index, is the docs
+	// whose postings are read from the file instead of built (kwpostings.go)
+	listed *kwListed
 }
 
 // NewIndex returns an empty index.
@@ -244,6 +247,9 @@ func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) e
 	var kr *kwReader
 	if first {
 		kr = ix.openKeyword()
+		ix.mu.Lock()
+		ix.startListing(kr)
+		ix.mu.Unlock()
 	}
 	var fresh atomic.Int64 // products analysed (or vectors looked up) here
 	defer func() {
@@ -274,6 +280,9 @@ func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) e
 	if !first {
 		return err
 	}
+	ix.mu.Lock()
+	ix.endListing()
+	ix.mu.Unlock()
 	current := false // the saved file holds exactly this catalogue
 	if kr != nil {
 		gone := kr.skipped > 0 || kr.have || kr.left > 0
@@ -282,7 +291,7 @@ func (ix *Index) Load(ctx context.Context, n int, scan func(func(catalog.Item) e
 		ix.kw.reused.Store(kr.used.Load())
 		ix.kw.stale.Store(kr.stale.Load())
 		ix.log.Info("search: keyword index loaded", "path", kr.path, "reused", kr.used.Load(), "changed", kr.stale.Load(),
-			"analysed", fresh.Load(), "deleted_since", gone)
+			"analysed", fresh.Load(), "postings_read", ix.kw.listed.Load(), "deleted_since", gone)
 		kr.close()
 	}
 	if err != nil {
@@ -474,6 +483,7 @@ func (ix *Index) remove(id string) {
 	if !ok {
 		return
 	}
+	ix.endListing() // a listed doc's postings and words are in place before it goes
 	delete(ix.byID, id)
 	dc := &ix.docs[d]
 	dc.live = false
@@ -533,11 +543,19 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 		}
 	}
 	// every (term, field) occurrence as term<<8|field, sorted to count the
-	// term frequencies without a map per document
+	// term frequencies without a map per document; a listed doc's
+	// postings come from the saved file (kwpostings.go)
+	listed := ix.listDoc(a)
 	occ := ix.occ[:0]
 	for f := Field(0); f < numFields; f++ {
 		dc.lens[f] = uint16(min(a.nterms(f), math.MaxUint16))
 		ix.lenSum[f] += float64(dc.lens[f])
+		if listed {
+			if f == FieldTitle {
+				dc.title = append(dc.title, a.saved.fields[f]...) // the file's ids are the index's
+			}
+			continue
+		}
 		note := func(id uint32) {
 			occ = append(occ, uint64(id)<<8|uint64(f))
 			if f == FieldTitle {
@@ -594,6 +612,9 @@ func (ix *Index) add(it *catalog.Item, a *analysed) {
 	ix.nLive++
 	if t := strings.ToLower(strings.Join(strings.Fields(it.Title), " ")); t != "" {
 		ix.titles.add(t, d)
+	}
+	if listed {
+		return // its words are counted by the listing
 	}
 	if s := a.saved; s != nil {
 		for _, fw := range s.words {

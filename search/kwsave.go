@@ -69,11 +69,14 @@ import (
 const keywordFile = "keyword.index"
 
 const (
-	kwMagic   = "AISLEKWI"
-	kwVersion = 1
-	// kwFooter: the tables' offset and the number of docs (uint64 each),
-	// then the SHA-256 of everything before it.
-	kwFooter = 16 + sha256.Size
+	kwMagic = "AISLEKWI"
+	// kwVersion 2 added the postings (decision 0085); a file of version 1
+	// is dropped and the catalogue analysed once more.
+	kwVersion = 2
+	// kwFooter: the offsets of the tables and of the postings and the
+	// number of docs (uint64 each), then the SHA-256 of everything before
+	// it.
+	kwFooter = 24 + sha256.Size
 	// kwMaxLen bounds a length read back (a damaged file must not make
 	// the reader allocate without bound).
 	kwMaxLen = 1 << 24
@@ -117,6 +120,7 @@ type kwState struct {
 	loads   atomic.Int64
 	reused  atomic.Int64 // products the last Load took from the file
 	stale   atomic.Int64 // products the last Load analysed although in the file (changed)
+	listed  atomic.Int64 // products whose postings the last Load read from the file (kwpostings.go)
 	loaded  atomic.Bool  // a first Load ended: the index holds the catalogue, saves may run
 	closing atomic.Bool  // Close began: a save under way stops, none starts
 
@@ -151,6 +155,7 @@ func (ix *Index) KeywordIndexStats() (saves, loads, reused, changed int64) {
 // savedDoc is one product read back from the file.
 type savedDoc struct {
 	id     string
+	ord    uint32 // its position in the file (0 for the first doc)
 	print  [32]byte
 	fields [numFields][]uint32 // file term ids, in analysis order
 	words  []uint32            // file word ids, unique, in title order
@@ -187,6 +192,12 @@ type kwReader struct {
 	termMap []uint32
 	wordMap []uint32
 
+	// the saved postings (read only for a Load): per file term, its
+	// docs' positions in the file and their term frequencies, in one
+	// array each (postEnd[t] is the end of term t's part)
+	post    *savedPostings
+	decoded uint32 // docs decoded so far (the next one's ord)
+
 	cur     savedDoc
 	have    bool // cur holds the next unmatched doc
 	failed  error
@@ -214,7 +225,7 @@ func (ix *Index) openKeyword() *kwReader {
 		return nil
 	}
 	r := &kwReader{ix: ix, path: path, f: f}
-	if err := r.open(); err != nil {
+	if err := r.open(true); err != nil {
 		f.Close()
 		ix.dropKeyword(path, err)
 		return nil
@@ -232,7 +243,7 @@ func (ix *Index) openForCopy() *kwReader {
 		return nil
 	}
 	r := &kwReader{ix: ix, path: path, f: f}
-	if err := r.open(); err != nil {
+	if err := r.open(false); err != nil {
 		f.Close()
 		ix.log.Info("search: the keyword index on disk is not copied by the save; analysing every product", "path", path, "err", err)
 		return nil
@@ -251,7 +262,9 @@ func (ix *Index) dropKeyword(path string, err error) {
 
 var errKwStale = errors.New("saved keyword index made by another analysis or format")
 
-func (r *kwReader) open() error {
+// open checks the file and reads its tables, and with postings its
+// postings too.
+func (r *kwReader) open(postings bool) error {
 	st, err := r.f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat: %w", err)
@@ -290,15 +303,19 @@ func (r *kwReader) open() error {
 	if _, err := r.f.ReadAt(tail[:], size-kwFooter); err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
-	if !bytes.Equal(h.Sum(nil), tail[16:]) {
+	if !bytes.Equal(h.Sum(nil), tail[24:]) {
 		return errors.New("checksum mismatch")
 	}
 	tables := binary.LittleEndian.Uint64(tail[:])
-	r.left = binary.LittleEndian.Uint64(tail[8:])
-	if tables > uint64(size-kwFooter) {
-		return errors.New("tables offset out of the file")
+	postAt := binary.LittleEndian.Uint64(tail[8:])
+	r.left = binary.LittleEndian.Uint64(tail[16:])
+	if tables > postAt || postAt > uint64(size-kwFooter) {
+		return errors.New("tables or postings offset out of the file")
 	}
-	tb := bufio.NewReader(io.NewSectionReader(r.f, int64(tables), size-kwFooter-int64(tables)))
+	if r.left > math.MaxUint32 {
+		return fmt.Errorf("%d docs", r.left)
+	}
+	tb := bufio.NewReader(io.NewSectionReader(r.f, int64(tables), int64(postAt-tables)))
 	for _, tab := range []*[]string{&r.terms, &r.words} {
 		n, err := readLen(tb)
 		if err != nil {
@@ -313,6 +330,13 @@ func (r *kwReader) open() error {
 	}
 	r.termMap = make([]uint32, len(r.terms))
 	r.wordMap = make([]uint32, len(r.words))
+	if postings {
+		sp, err := readPostings(io.NewSectionReader(r.f, int64(postAt), size-kwFooter-int64(postAt)), len(r.terms), uint32(r.left))
+		if err != nil {
+			return fmt.Errorf("postings: %w", err)
+		}
+		r.post = sp
+	}
 	// the docs follow the header, up to the tables
 	pos := int64(len(kwMagic)) + 2 + int64(uvarintLen(uint64(len(tag)))+len(tag)) + int64(uvarintLen(uint64(len(space)))+len(space))
 	if pos > int64(tables) {
@@ -363,6 +387,8 @@ func (r *kwReader) next() bool {
 	}
 	r.left--
 	r.have = true
+	r.cur.ord = r.decoded
+	r.decoded++
 	return true
 }
 
@@ -678,6 +704,8 @@ func (ix *Index) SaveKeyword() error {
 	workers := runtime.GOMAXPROCS(0)
 	var ndocs uint64
 	var rec []byte
+	var fids [numFields][]uint32 // a doc's file term ids per field
+	var post postingsWriter      // the docs' postings, by file term id
 	for lo := 0; lo < len(ids) && w.err == nil; lo += saveChunk {
 		if ix.kw.closing.Load() {
 			return errKwClosing // the deferred Remove drops the temporary file
@@ -739,24 +767,29 @@ func (ix *Index) SaveKeyword() error {
 			rec = binary.AppendUvarint(rec[:0], uint64(len(e.item.ID)))
 			rec = append(rec, e.item.ID...)
 			rec = append(rec, e.print[:]...)
-			if s := e.saved; s != nil {
-				for f := range s.fields {
-					rec = binary.AppendUvarint(rec, uint64(len(s.fields[f])))
+			for f := range fids {
+				fids[f] = fids[f][:0]
+				if s := e.saved; s != nil {
 					for _, fid := range s.fields[f] {
-						rec = binary.AppendUvarint(rec, uint64(mapID(old.termMap, old.terms, termIDs, &terms, fid)))
+						fids[f] = append(fids[f], mapID(old.termMap, old.terms, termIDs, &terms, fid))
+					}
+				} else {
+					for _, t := range e.an.fields[f] {
+						fids[f] = append(fids[f], intern(termIDs, &terms, t))
 					}
 				}
+				rec = binary.AppendUvarint(rec, uint64(len(fids[f])))
+				for _, id := range fids[f] {
+					rec = binary.AppendUvarint(rec, uint64(id))
+				}
+			}
+			post.add(uint32(ndocs), &fids)
+			if s := e.saved; s != nil {
 				rec = binary.AppendUvarint(rec, uint64(len(s.words)))
 				for _, fid := range s.words {
 					rec = binary.AppendUvarint(rec, uint64(mapID(old.wordMap, old.words, wordIDs, &words, fid)))
 				}
 			} else {
-				for f := range e.an.fields {
-					rec = binary.AppendUvarint(rec, uint64(len(e.an.fields[f])))
-					for _, t := range e.an.fields[f] {
-						rec = binary.AppendUvarint(rec, uint64(intern(termIDs, &terms, t)))
-					}
-				}
 				rec = binary.AppendUvarint(rec, uint64(len(e.an.words)))
 				for _, t := range e.an.words {
 					rec = binary.AppendUvarint(rec, uint64(intern(wordIDs, &words, t)))
@@ -780,7 +813,10 @@ func (ix *Index) SaveKeyword() error {
 			w.str(s)
 		}
 	}
+	postAt := w.n
+	post.write(w, len(terms))
 	w.write(binary.LittleEndian.AppendUint64(nil, uint64(tables)))
+	w.write(binary.LittleEndian.AppendUint64(nil, uint64(postAt)))
 	w.write(binary.LittleEndian.AppendUint64(nil, ndocs))
 	sum := w.h.Sum(nil)
 	if w.err == nil {

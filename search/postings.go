@@ -80,6 +80,7 @@ func (p *postings) rebuildBlocks(hot []docHot, ref *bm25) {
 // setRef makes the current scoring constants the reference of the block
 // summaries and recomputes them. Caller holds the write lock.
 func (ix *Index) setRef() {
+	ix.endListing()
 	ix.ref = ix.bm25Params()
 	for t := range ix.post {
 		ix.post[t].rebuildBlocks(ix.hot, &ix.ref)

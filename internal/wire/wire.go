@@ -72,6 +72,12 @@ func OpenEngine(cfg config.Config, log *slog.Logger, pool ...*pgxpool.Pool) (*en
 	if err != nil {
 		return nil, nil, err
 	}
+	if bs, ok := st.(*boltstore.Store); ok && log != nil {
+		if c := bs.StartCheck(); c.Took > 0 {
+			// every page after a crash, the meta pages after a clean close (decision 0085)
+			log.Info("store: data file checked", "every_page", c.Full, "took", c.Took.Round(time.Millisecond))
+		}
+	}
 	types, err := events.NewTypes(cfg.Events.CustomTypes...)
 	if err != nil {
 		st.Close()
