@@ -14,9 +14,9 @@
 // dropped and counted (Dropped). Records older than the retention are
 // deleted in the background. User and session ids are stored as keyed
 // hashes (Pseudonym), and Forget removes a deleted shopper's records.
-// Recent records are also kept in memory, so a
-// click that follows its answer before the batch is written still finds
-// it.
+// Records not yet written are read from the queue, so a click that
+// follows its answer before the batch is written still finds it; the
+// newest few thousand are also kept in memory (recent.go).
 package impressions
 
 import (
@@ -70,8 +70,10 @@ type Options struct {
 	// Queue is how many records may wait for the writer (default 4096);
 	// more are dropped and counted.
 	Queue int
-	// Recent is how many of the newest records are kept in memory for
-	// attribution before they are written (default 65536).
+	// Recent is how many of the newest records are kept in memory, read
+	// by Get before the file (default 4096). Get finds a record not yet
+	// written in the queue whatever Recent is: this is a cache, and its
+	// memory counts against the heap the answers have (decision 0083).
 	Recent int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -213,7 +215,7 @@ func Open(path string, opts Options) (*Log, error) {
 		opts.Queue = 4096
 	}
 	if opts.Recent <= 0 {
-		opts.Recent = 65536
+		opts.Recent = 4096
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

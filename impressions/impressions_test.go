@@ -443,11 +443,11 @@ func TestRecentRecordsReadBackExactlyUntilPushedOut(t *testing.T) {
 }
 
 // What the log keeps in memory holds no pointer for the garbage collector
-// to scan: 65,536 recent records (the default) add almost nothing to the
-// scannable heap. Before, each Impression kept there was ~150 scannable
+// to scan: 65,536 recent records (the default before decision 0083) add
+// almost nothing to the scannable heap. Before, each Impression kept there was ~150 scannable
 // bytes (ids, item slices and strings: ~1M pointers marked every cycle).
 func TestRecentRecordsAreNotScannedByTheCollector(t *testing.T) {
-	l, err := Open(filepath.Join(t.TempDir(), "imp.db"), Options{Queue: 1 << 17})
+	l, err := Open(filepath.Join(t.TempDir(), "imp.db"), Options{Queue: 1 << 17, Recent: 65536})
 	if err != nil {
 		t.Fatal(err)
 	}
