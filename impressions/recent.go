@@ -7,8 +7,10 @@ import (
 	"github.com/aisle-dev/aisle/internal/reqid"
 )
 
-// The log's memory (decision 0078): the newest answers' records, for
-// attribution before they are written and for Forget, and the queue the
+// The log's memory (decision 0078): the newest answers' records (a cache
+// Get reads before the file; 4,096 by default since decision 0083, whose
+// Get also reads the records not yet written from the queue and the batch
+// in flight, so the ring's size decides no attribution), and the queue the
 // writer takes. Both hold records as bytes — the file's record with the
 // raw user and session ids — in buffers without pointers, so the garbage
 // collector never scans them. Before, the ring held 65,536 Impression
