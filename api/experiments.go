@@ -127,7 +127,7 @@ type served struct {
 	// explored: the answer's leading items were shuffled (exploration,
 	// impressions.Explores), flagged in its impression
 	explored bool
-	explore  func(requestID string) bool // nil without experiments
+	exp      *experiment.Manager // nil without experiments (explores)
 	// fellBack names the model that served in place of the variant's
 	// (which did not serve); "" when the variant's model served
 	fellBack string
@@ -150,14 +150,24 @@ func (s *Server) serve(surface, user, session string) *served {
 		return sv
 	}
 	sv.as, _ = s.exp.Serve(surface, sv.unit)
-	sv.explore = s.exp.Explore
-	if surface == "search" {
-		sv.explore = s.exp.ExploreSearch // experiments.search_explore_share
-	}
+	sv.exp = s.exp
 	// the id carries the surface and variant, so that any replica
 	// attributes what follows it (experiment.Manager.Attribution)
 	sv.id = s.exp.NewRequestID(surface, sv.as)
 	return sv
+}
+
+// explores reports whether the answer is one of the explored share
+// (experiments.explore_share, or search_explore_share for a search):
+// never without experiments.
+func (sv *served) explores() bool {
+	switch {
+	case sv.exp == nil:
+		return false
+	case sv.surface == "search":
+		return sv.exp.ExploreSearch(sv.id)
+	}
+	return sv.exp.Explore(sv.id)
 }
 
 // serveQuery assigns an answer whose shopper is named by the user_id or
@@ -250,7 +260,7 @@ func (sv *served) recommendAnswer(req recommend.Request, run func(recommend.Requ
 			sv.fellBack = a.Model
 		}
 	}
-	if err == nil && sv.explore != nil && len(a.Items) > 1 && sv.explore(sv.id) {
+	if err == nil && len(a.Items) > 1 && sv.explores() {
 		a = sv.shuffle(a)
 	}
 	return a, nil, err

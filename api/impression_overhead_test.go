@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -130,6 +131,7 @@ func overheadChild(b *testing.B, srv *Server, users int, cmds io.Reader, results
 	var times []float64
 	next, answers := 0, 0
 	var cpu0 time.Duration
+	var gc0 uint64
 	started := false
 	for {
 		if _, err := io.ReadFull(cmds, cmd[:]); err == io.EOF {
@@ -141,6 +143,7 @@ func overheadChild(b *testing.B, srv *Server, users int, cmds io.Reader, results
 		if n == 0 {
 			time.Sleep(150 * time.Millisecond) // the writer's batches of these answers (50 ms apart)
 			rep := overheadReport{Answers: float64(answers), ProcessCPU: float64(processCPU(b)-cpu0) / 1e3}
+			rep.GCs, rep.Live = float64(gcCycles()-gc0), liveHeap()
 			var m0, m1 runtime.MemStats
 			const k = 2000
 			runtime.ReadMemStats(&m0)
@@ -150,12 +153,12 @@ func overheadChild(b *testing.B, srv *Server, users int, cmds io.Reader, results
 			}
 			runtime.ReadMemStats(&m1)
 			rep.Bytes, rep.Allocs = float64(m1.TotalAlloc-m0.TotalAlloc)/k, float64(m1.Mallocs-m0.Mallocs)/k
-			writeFloats(b, out, rep.Answers, rep.ProcessCPU, rep.Bytes, rep.Allocs)
+			writeFloats(b, out, rep.Answers, rep.ProcessCPU, rep.Bytes, rep.Allocs, rep.GCs, rep.Live)
 			started, answers = false, 0
 			continue
 		}
 		if !started {
-			started, cpu0 = true, processCPU(b)
+			started, cpu0, gc0 = true, processCPU(b), gcCycles()
 		}
 		times = times[:0]
 		for range n {
@@ -182,8 +185,23 @@ func writeFloats(b *testing.B, w *bufio.Writer, xs ...float64) {
 }
 
 // overheadReport is what a child reports of a period: answers, its process
-// CPU in µs over them, and heap bytes and allocations per answer.
-type overheadReport struct{ Answers, ProcessCPU, Bytes, Allocs float64 }
+// CPU in µs over them, heap bytes and allocations per answer, the garbage
+// collections over them and the live heap (bytes marked by the last one).
+type overheadReport struct{ Answers, ProcessCPU, Bytes, Allocs, GCs, Live float64 }
+
+// gcCycles is how many garbage collections the process has completed.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// liveHeap is the heap the last garbage collection marked live, in bytes.
+func liveHeap() float64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64())
+}
 
 // overheadChildren are the two child processes of a shop, with and without
 // the impression log.
@@ -306,9 +324,9 @@ func impressionOverhead(b *testing.B, kids *overheadChildren, shop string) {
 		r *overheadReport
 	}{{kids.with, &rw}, {kids.without, &rn}} {
 		x.k.send(b, 0)
-		var f [4]float64
+		var f [6]float64
 		x.k.read(b, f[:])
-		*x.r = overheadReport{f[0], f[1], f[2], f[3]}
+		*x.r = overheadReport{f[0], f[1], f[2], f[3], f[4], f[5]}
 	}
 	report := func(name string, w, n []float64) {
 		b.ReportMetric(quantile(n, 0.5), name+"p50-µs-without")
@@ -331,6 +349,12 @@ func impressionOverhead(b *testing.B, kids *overheadChildren, shop string) {
 		b.ReportMetric(pn, "process-cpu-µs/answer-without")
 		b.ReportMetric(100*(pw/pn-1), "process-cpu-overhead-%")
 	}
+	if rw.Answers > 0 && rn.Answers > 0 {
+		b.ReportMetric(1000*rw.GCs/rw.Answers, "gcs/1k-answers-with")
+		b.ReportMetric(1000*rn.GCs/rn.Answers, "gcs/1k-answers-without")
+	}
+	b.ReportMetric(rw.Live/(1<<20), "live-MiB-with")
+	b.ReportMetric(rn.Live/(1<<20), "live-MiB-without")
 	b.ReportMetric(rw.Bytes, "B/answer-with")
 	b.ReportMetric(rn.Bytes, "B/answer-without")
 	b.ReportMetric(rw.Allocs, "allocs/answer-with")

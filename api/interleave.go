@@ -55,7 +55,7 @@ func (h *searchHandlers) interleaveSearch(ctx context.Context, sv *served, req s
 	d := h.srv.duel.Load()
 	if d == nil || sv == nil || sv.as.Experiment != "" || req.Offset != 0 || (req.Sort != "" && req.Sort != search.SortRelevance) ||
 		res.Mode != search.ModeLTR || len(res.Items) < 2 || !impressions.Interleaves(sv.id, d.share) ||
-		(sv.explore != nil && sv.explore(sv.id)) {
+		sv.explores() {
 		return nil, nil, nil
 	}
 	ch, ok := d.current()

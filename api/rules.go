@@ -905,7 +905,7 @@ func (h *searchHandlers) runReq(ctx context.Context, sv *served, req search.Requ
 	if teams != nil {
 		sv.teams = alignTeams(before, teams, out.Items) // ads moved them
 	}
-	if sv != nil && sv.explore != nil && offset == 0 && (plan == nil || len(plan.Pins)+len(plan.Moves) == 0) && sv.explore(sv.id) {
+	if sv != nil && offset == 0 && (plan == nil || len(plan.Pins)+len(plan.Moves) == 0) && sv.explores() {
 		sv.exploreSearch(out, req.Sort)
 	}
 	return out, nil

@@ -105,8 +105,11 @@ func (m *Manager) check(b []byte) uint16 {
 	if t == nil {
 		t = &tagMAC{h: hmac.New(sha256.New, m.tagKey)}
 	}
-	t.h.Write(b[:10])
-	t.h.Write(b[12:])
+	// the MAC reads a copy: b itself, written to the interface, would
+	// escape (an allocation an answer)
+	n := copy(t.in[:], b)
+	t.h.Write(t.in[:10])
+	t.h.Write(t.in[12:n])
 	v := binary.BigEndian.Uint16(t.h.Sum(t.sum[:0]))
 	t.h.Reset()
 	m.tagMACs.Put(t)
@@ -117,6 +120,7 @@ func (m *Manager) check(b []byte) uint16 {
 // on the stack would escape through the interface call).
 type tagMAC struct {
 	h   hash.Hash
+	in  [reqid.Size]byte
 	sum [sha256.Size]byte
 }
 

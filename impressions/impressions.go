@@ -14,9 +14,9 @@
 // dropped and counted (Dropped). Records older than the retention are
 // deleted in the background. User and session ids are stored as keyed
 // hashes (Pseudonym), and Forget removes a deleted shopper's records.
-// Recent records are also kept in memory, so a
-// click that follows its answer before the batch is written still finds
-// it.
+// Records not yet written are read from the queue, so a click that
+// follows its answer before the batch is written still finds it; the
+// newest few thousand are also kept in memory (recent.go).
 package impressions
 
 import (
@@ -70,8 +70,10 @@ type Options struct {
 	// Queue is how many records may wait for the writer (default 4096);
 	// more are dropped and counted.
 	Queue int
-	// Recent is how many of the newest records are kept in memory for
-	// attribution before they are written (default 65536).
+	// Recent is how many of the newest records are kept in memory, read
+	// by Get before the file (default 4096). Get finds a record not yet
+	// written in the queue whatever Recent is: this is a cache, and its
+	// memory counts against the heap the answers have (decision 0083).
 	Recent int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -185,17 +187,23 @@ type Log struct {
 	// mu guards what follows: the queue and the recent records (recent.go),
 	// none of which holds a pointer the collector would follow
 	mu     sync.Mutex
-	queue  []byte   // records queued for the writer (enqueue)
-	queued int      // how many
-	spare  []byte   // the last batch written, emptied: the next queue
-	clicks [][]byte // click keys queued for the writer
-	forget []string // pseudonyms whose records the writer deletes
-	index  []uint64 // the slots' ids (recent.go)
-	adds   uint64   // records remembered so far (the next one's sequence)
-	slots  []slot
-	next   int    // the slot the next record replaces, once slots is full
-	arena  []byte // the slots' records
-	apos   uint64 // bytes ever written to the arena
+	queue  []byte // records queued for the writer (enqueue)
+	queued int    // how many
+	qsec   uint32 // no queued record's id is of an earlier second
+	// writing is the batch the writer took and has not committed yet
+	// (nil between batches), wsec its qsec: Get reads it, so a record is
+	// readable from its Add on, in memory or in the file
+	writing []byte
+	wsec    uint32
+	spare   []byte   // the last batch written, emptied: the next queue
+	clicks  [][]byte // click keys queued for the writer
+	forget  []string // pseudonyms whose records the writer deletes
+	index   []uint64 // the slots' ids (recent.go)
+	adds    uint64   // records remembered so far (the next one's sequence)
+	slots   []slot
+	next    int    // the slot the next record replaces, once slots is full
+	arena   []byte // the slots' records
+	apos    uint64 // bytes ever written to the arena
 }
 
 // Open opens (creating it) the impression log in the bbolt file path.
@@ -207,7 +215,7 @@ func Open(path string, opts Options) (*Log, error) {
 		opts.Queue = 4096
 	}
 	if opts.Recent <= 0 {
-		opts.Recent = 65536
+		opts.Recent = 4096
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -270,13 +278,17 @@ func (l *Log) take() ([]byte, int, [][]byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out, n, clicks := l.queue, l.queued, l.clicks
+	l.writing, l.wsec = out, l.qsec
 	l.queue, l.spare, l.queued, l.clicks = l.spare, nil, 0, nil
 	return out, n, clicks
 }
 
-// recycle gives a written batch back as the next queue (a burst's is not
-// kept).
+// recycle ends the batch in flight (written, or abandoned) and gives it
+// back as the next queue (a burst's is not kept).
 func (l *Log) recycle(batch []byte) {
+	l.mu.Lock()
+	l.writing = nil
+	l.mu.Unlock()
 	if cap(batch) == 0 || cap(batch) > 4<<20 {
 		return
 	}
@@ -328,11 +340,12 @@ func (l *Log) Run(ctx context.Context) error {
 			}
 		case <-tick.C:
 			batch, n, clicks := l.take()
-			if err := l.write(batch, n, clicks); err != nil {
+			err := l.write(batch, n, clicks)
+			l.recycle(batch)
+			if err != nil {
 				return err
 			}
-			l.recycle(batch)
-			n, err := l.forgetPending(ctx)
+			n, err = l.forgetPending(ctx)
 			if err != nil {
 				return err
 			}
@@ -546,9 +559,10 @@ func (l *Log) Trim() error {
 	}
 }
 
-// Get returns the impression of a request id: from memory when recent,
-// else from the file (whose user and session ids are pseudonyms). false when it is unknown (never logged, dropped or
-// past the retention).
+// Get returns the impression of a request id: from memory when recent or
+// not yet written (the ring, the queue, the batch being written), else
+// from the file (whose user and session ids are pseudonyms). false when
+// it is unknown (never logged, dropped or past the retention).
 func (l *Log) Get(id string) (Impression, bool, error) {
 	k, ok := parseID(id)
 	if !ok {
@@ -556,9 +570,15 @@ func (l *Log) Get(id string) (Impression, bool, error) {
 	}
 	var imp Impression
 	l.mu.Lock()
+	var rec []byte
 	if s := l.find(&k); s != nil {
+		rec = l.record(s)
+	} else {
+		rec = l.unwritten(&k)
+	}
+	if rec != nil {
 		var buf [512]byte
-		rec := append(buf[:0], l.record(s)...)
+		rec = append(buf[:0], rec...)
 		l.mu.Unlock()
 		if err := decode(rec, &imp); err != nil {
 			return Impression{}, false, fmt.Errorf("read impression %s from memory: %w", id, err)

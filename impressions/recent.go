@@ -7,8 +7,10 @@ import (
 	"github.com/aisle-dev/aisle/internal/reqid"
 )
 
-// The log's memory (decision 0078): the newest answers' records, for
-// attribution before they are written and for Forget, and the queue the
+// The log's memory (decision 0078): the newest answers' records (a cache
+// Get reads before the file; 4,096 by default since decision 0083, whose
+// Get also reads the records not yet written from the queue and the batch
+// in flight, so the ring's size decides no attribution), and the queue the
 // writer takes. Both hold records as bytes — the file's record with the
 // raw user and session ids — in buffers without pointers, so the garbage
 // collector never scans them. Before, the ring held 65,536 Impression
@@ -269,12 +271,47 @@ func (l *Log) grow(c int) {
 // length, its bytes, the record's length as a uvarint and the record.
 // l.mu is held.
 func (l *Log) enqueue(k *idKey, rec []byte) {
+	if sec := k.second(); l.queued == 0 || sec < l.qsec {
+		l.qsec = sec
+	}
 	l.queue = append(l.queue, k.n)
 	l.queue = append(l.queue, k.bytes()...)
 	l.queue = binary.AppendUvarint(l.queue, uint64(len(rec)))
 	l.queue = append(l.queue, rec...)
 	l.queued++
 }
+
+// unwritten returns the record of id k in the queue or in the batch being
+// written, or nil: the records the file does not hold yet, which the ring
+// may no longer hold (it keeps Options.Recent, the queue up to
+// Options.Queue, the batch in flight as many). Ids sort by time, so an id
+// of a second before the oldest queued one's skips the scan (an event
+// seconds after its answer finds it in the file). l.mu is held.
+func (l *Log) unwritten(k *idKey) []byte {
+	sec := k.second()
+	for _, b := range [2]struct {
+		q   []byte
+		sec uint32
+	}{{l.queue, l.qsec}, {l.writing, l.wsec}} {
+		if len(b.q) == 0 || sec < b.sec {
+			continue
+		}
+		for q := b.q; len(q) > 0; {
+			key, rec, rest, ok := nextQueued(q)
+			if !ok {
+				break // never: enqueue wrote it
+			}
+			if string(key) == string(k.bytes()) {
+				return rec
+			}
+			q = rest
+		}
+	}
+	return nil
+}
+
+// second is the unix second an id starts with.
+func (k *idKey) second() uint32 { return binary.BigEndian.Uint32(k.b[:4]) }
 
 // nextQueued splits the first entry off a queue: its id's bytes, its
 // record and the rest; false when q is empty or malformed.
