@@ -229,7 +229,9 @@ const loadBatch = 10_000
 // titles, title words) are merged once at the end rather than after every
 // batch: merging each batch into ever longer lists made the build
 // quadratic, 14 % of a million products' build. Searches while it runs
-// are answered from what is indexed so far, more slowly. At its end the
+// are answered from what is indexed so far, more slowly, except that
+// products whose postings are read from the saved file (kwpostings.go)
+// are found by keyword only once the load ends. At its end the
 // semantic lists are loaded or built in the background (semindex.go).
 //
 // The first Load into an empty index joins the scan (in id order) with
