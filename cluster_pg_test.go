@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/aisle-dev/aisle/bus/ingest"
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/cputime"
 	"github.com/aisle-dev/aisle/internal/natstest"
 
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
@@ -280,13 +280,6 @@ func pgBackendCPU(b *testing.B, url, app string) map[int]time.Duration {
 	return out
 }
 
-// processCPU is this process's CPU time (user and system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkRESTIngestIdempotentPostgres: as BenchmarkRESTIngestPostgres
 // with one replica, each batch sent with its own Idempotency-Key (the
 // path a retrying client, and the stream consumer, take).
@@ -350,7 +343,7 @@ func ingestLoadWith(b *testing.B, urls []string, key string, keyed bool, pgApp s
 	if pgApp != "" {
 		pg0 = pgBackendCPU(b, pgtest.ServerURL(), pgApp)
 	}
-	go0 := processCPU()
+	go0 := cputime.Process()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -394,7 +387,7 @@ func ingestLoadWith(b *testing.B, urls []string, key string, keyed bool, pgApp s
 	default:
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(processCPU()-go0)/float64(time.Millisecond)/float64(b.N), "go-cpu-ms/batch")
+	b.ReportMetric(float64(cputime.Process()-go0)/float64(time.Millisecond)/float64(b.N), "go-cpu-ms/batch")
 	if pg0 != nil {
 		if pg1 := pgBackendCPU(b, pgtest.ServerURL(), pgApp); pg1 != nil {
 			var spent time.Duration

@@ -9,11 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aisle-dev/aisle/embed"
+	"github.com/aisle-dev/aisle/internal/cputime"
 	"github.com/viterin/vek/vek32"
 )
 
@@ -210,13 +210,13 @@ func BenchmarkSemanticProbes(b *testing.B) {
 			// CPU time of this thread, not wall time: comparable on a
 			// machine shared with other work
 			runtime.LockOSThread()
-			cpu0, ok := threadCPU()
+			cpu0 := cputime.Thread()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				search(i % nq)
 			}
 			b.StopTimer()
-			if cpu1, ok1 := threadCPU(); ok && ok1 {
+			if cpu1 := cputime.Thread(); cpu0 > 0 {
 				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N)/1e3, "cpu-µs/op")
 			}
 			runtime.UnlockOSThread()
@@ -228,18 +228,6 @@ func BenchmarkSemanticProbes(b *testing.B) {
 }
 
 func dotF32(a, b []float32) float32 { return vek32.Dot(a, b) }
-
-// threadCPU is the CPU time the calling OS thread has used, in ns; false
-// where RUSAGE_THREAD is not known (not Linux).
-func threadCPU() (int64, bool) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
-		return 0, false
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano(), true
-}
-
-const rusageThread = 1 // RUSAGE_THREAD (Linux)
 
 // probeTitle is `aisle bench synth`'s item i with its default 1,000
 // categories, as search embeds it (title, then brand); the words are drawn

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/internal/cputime"
 	"github.com/aisle-dev/aisle/pipeline"
 )
 
@@ -142,7 +143,7 @@ func overheadChild(b *testing.B, srv *Server, users int, cmds io.Reader, results
 		n := int(binary.LittleEndian.Uint32(cmd[:]))
 		if n == 0 {
 			time.Sleep(150 * time.Millisecond) // the writer's batches of these answers (50 ms apart)
-			rep := overheadReport{Answers: float64(answers), ProcessCPU: float64(processCPU(b)-cpu0) / 1e3}
+			rep := overheadReport{Answers: float64(answers), ProcessCPU: float64(cputime.Process()-cpu0) / 1e3}
 			rep.GCs, rep.Live = float64(gcCycles()-gc0), liveHeap()
 			var m0, m1 runtime.MemStats
 			const k = 2000
@@ -158,13 +159,13 @@ func overheadChild(b *testing.B, srv *Server, users int, cmds io.Reader, results
 			continue
 		}
 		if !started {
-			started, cpu0, gc0 = true, processCPU(b), gcCycles()
+			started, cpu0, gc0 = true, cputime.Process(), gcCycles()
 		}
 		times = times[:0]
 		for range n {
-			c0, t0 := threadCPU(b), time.Now()
+			c0, t0 := cputime.Thread(), time.Now()
 			call(next)
-			d, c := time.Since(t0), threadCPU(b)-c0
+			d, c := time.Since(t0), cputime.Thread()-c0
 			times = append(times, float64(d.Nanoseconds())/1e3, float64(c.Nanoseconds())/1e3)
 			next++
 		}

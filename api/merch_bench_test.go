@@ -18,6 +18,7 @@ import (
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/cputime"
 	"github.com/aisle-dev/aisle/recommend"
 	"github.com/aisle-dev/aisle/rules"
 	"github.com/aisle-dev/aisle/search"
@@ -220,12 +221,12 @@ func BenchmarkMerchOverhead(b *testing.B) {
 					req := httptest.NewRequest("GET", url, nil)
 					rec := httptest.NewRecorder()
 					a0 := allocated()
-					c0, t0 := threadCPU(b), time.Now()
+					c0, t0 := cputime.Thread(), time.Now()
 					// labelled so that a -cpuprofile can be split: go tool
 					// pprof -tagfocus answer=merch
 					pprof.Do(req.Context(), pprof.Labels("answer", []string{"plain", "merch"}[k]), func(context.Context) { serveAnswer[k](srv, rec, req) })
 					lat[k] = append(lat[k], time.Since(t0))
-					cpu[k] = append(cpu[k], threadCPU(b)-c0)
+					cpu[k] = append(cpu[k], cputime.Thread()-c0)
 					alloc[k] += allocated() - a0
 					if rec.Code != http.StatusOK {
 						b.Fatalf("%s: %d %s", url, rec.Code, rec.Body)

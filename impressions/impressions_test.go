@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aisle-dev/aisle/internal/cputime"
 	"github.com/aisle-dev/aisle/internal/reqid"
 )
 
@@ -167,11 +168,11 @@ func BenchmarkAdd(b *testing.B) {
 	items := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0 := cputime.Process()
 	for i := range b.N {
 		l.Add(Impression{RequestID: ids[i], Surface: "recommend", UserID: "u1", Items: items})
 	}
-	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 // A forgotten shopper's impressions leave memory at once and the file
@@ -517,7 +518,7 @@ func benchmarkWriter(b *testing.B, newID func(time.Time) string) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0 := cputime.Process()
 	for i := range b.N {
 		l.Add(Impression{RequestID: ids[i], Surface: "recommend", UserID: users[i%len(users)], Items: items})
 		if (i+1)%500 == 0 {
@@ -525,7 +526,7 @@ func benchmarkWriter(b *testing.B, newID func(time.Time) string) {
 		}
 	}
 	flush()
-	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/record")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/record")
 }
 
 // Every record the ring holds is found in memory, none it pushed out is,

@@ -8,13 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aisle-dev/aisle/catalog"
 	"github.com/aisle-dev/aisle/engine"
 	"github.com/aisle-dev/aisle/events"
+	"github.com/aisle-dev/aisle/internal/cputime"
 	"github.com/aisle-dev/aisle/store"
 	"github.com/aisle-dev/aisle/store/pgstore"
 	"github.com/aisle-dev/aisle/store/pgstore/pgtest"
@@ -100,7 +100,7 @@ func BenchmarkAppendEvents(b *testing.B) {
 	if err := st.AppendEvents(ctx, mk(0)); err != nil { // the partition, the cached COPY description
 		b.Fatal(err)
 	}
-	pg0, go0 := backendCPU(b, pid), processCPU()
+	pg0, go0 := backendCPU(b, pid), cputime.Process()
 	b.ResetTimer()
 	for n := range b.N {
 		if err := st.AppendEvents(ctx, mk(n+1)); err != nil {
@@ -110,7 +110,7 @@ func BenchmarkAppendEvents(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(backendCPU(b, pid)-pg0)/float64(time.Millisecond)/float64(b.N), "pg-cpu-ms/batch")
-	b.ReportMetric(float64(processCPU()-go0)/float64(time.Millisecond)/float64(b.N), "go-cpu-ms/batch")
+	b.ReportMetric(float64(cputime.Process()-go0)/float64(time.Millisecond)/float64(b.N), "go-cpu-ms/batch")
 }
 
 // backendCPU is the CPU time (user and system) of a local process, from
@@ -124,12 +124,6 @@ func backendCPU(b *testing.B, pid uint32) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+stime) * 10 * time.Millisecond
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkReadModel streams a 64 MiB artefact: the bytes allocated per
