@@ -63,17 +63,7 @@ func driftEvents(nUsers, groupSize, old, cur int, noise bool) ([]catalog.Item, [
 func trainAdjusted(t *testing.T, its []catalog.Item, evs []events.Event) (*boltstore.Store, *Data, Options, Result) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.PutItems(ctx, its); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AppendEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	st := filledStore(t, its, evs)
 	opts := Options{Preprocess: DefaultPreprocess(), ValidationUsers: 300,
 		Models: []Spec{{Name: "itemfilter", Params: model.Params{"gf_weight": 0, "ials_factors": 8}}}}
 	data, err := opts.Load(ctx, st)
@@ -233,17 +223,7 @@ func TestAdjustedSettingsSurviveAReload(t *testing.T) {
 func BenchmarkTrainAdjustable(b *testing.B) {
 	ctx := context.Background()
 	its, evs := driftEvents(4900, 150, 8, 4, false)
-	st, err := boltstore.Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.PutItems(ctx, its); err != nil {
-		b.Fatal(err)
-	}
-	if err := st.AppendEvents(ctx, evs); err != nil {
-		b.Fatal(err)
-	}
+	st := filledStore(b, its, evs)
 	for _, c := range []struct {
 		name   string
 		params model.Params
@@ -387,17 +367,7 @@ func driftFitted(t *testing.T, nUsers, groupSize int) (Options, *Split, Weightin
 	t.Helper()
 	ctx := context.Background()
 	its, evs := driftEvents(nUsers, groupSize, 8, 4, false)
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.PutItems(ctx, its); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AppendEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	st := filledStore(t, its, evs)
 	opts := Options{Preprocess: DefaultPreprocess(), ValidationUsers: nUsers,
 		Models: []Spec{{Name: "itemfilter", Params: model.Params{"gf_weight": 0, "ials_factors": 8}}}}
 	data, err := opts.Load(ctx, st)

@@ -11,7 +11,6 @@ import (
 	"github.com/aisle-dev/aisle/events"
 	"github.com/aisle-dev/aisle/model"
 	"github.com/aisle-dev/aisle/model/blend"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // walkEvents is a log with two kinds of structure: users of group g only
@@ -64,18 +63,8 @@ func TestTrainBackgroundBlendKeepsTheRandomHalf(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := boltstore.Open(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
 			its, evs := walkEvents(400, 80, 12, tc.clock)
-			if err := st.PutItems(ctx, its); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.AppendEvents(ctx, evs); err != nil {
-				t.Fatal(err)
-			}
+			st := filledStore(t, its, evs)
 			seq := Spec{Name: "sasrec", Params: model.Params{"epochs": 20, "dim": 16, "ffn": 32, "layers": 1}, Requirements: &Requirements{}}
 			opts := Options{Preprocess: DefaultPreprocess(), Seed: 1, Background: Background{
 				Models: []Spec{seq}, Budget: 60e9, Threads: 2,

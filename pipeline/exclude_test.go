@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/aisle-dev/aisle/events"
-	"github.com/aisle-dev/aisle/store/boltstore"
 )
 
 // TestLoadLeavesOutExcludedEvents checks the training read's two filters:
@@ -30,17 +29,7 @@ func TestLoadLeavesOutExcludedEvents(t *testing.T) {
 	isU1 := func(u string) bool { return u == "u001" }
 	load := func(t *testing.T, evs []events.Event, opts Options) Report {
 		t.Helper()
-		st, err := boltstore.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		if err := st.PutItems(ctx, its); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.AppendEvents(ctx, evs); err != nil {
-			t.Fatal(err)
-		}
+		st := filledStore(t, its, evs)
 		opts.Preprocess = DefaultPreprocess()
 		d, err := opts.Load(ctx, st)
 		if err != nil {

@@ -192,18 +192,8 @@ func plantedEvents(nUsers, nItems, perUser int) ([]catalog.Item, []events.Event)
 
 func TestTrainStoresVersionsThatLoadBack(t *testing.T) {
 	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	its, evs := plantedEvents(200, 80, 12)
-	if err := st.PutItems(ctx, its); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AppendEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	st := filledStore(t, its, evs)
 	opts := Options{Preprocess: DefaultPreprocess(), Models: []Spec{{Name: "popular"}, {Name: "itemknn"}, {Name: "ials", Params: model.Params{"iterations": 5}},
 		{Name: "sasrec", Params: model.Params{"epochs": 3, "dim": 16, "ffn": 32, "layers": 1}}, {Name: "no-such-model"}}}
 	data, err := opts.Load(ctx, st)
@@ -262,14 +252,8 @@ func TestTrainStoresVersionsThatLoadBack(t *testing.T) {
 
 func TestWarmStartFromPrevious(t *testing.T) {
 	ctx := context.Background()
-	st, err := boltstore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	its, evs := plantedEvents(150, 60, 10)
-	st.PutItems(ctx, its)
-	st.AppendEvents(ctx, evs)
+	st := filledStore(t, its, evs)
 	opts := Options{Preprocess: DefaultPreprocess(), Models: []Spec{{Name: "ials", Params: model.Params{"iterations": 3}}, {Name: "itemknn"}}}
 	data, _ := opts.Load(ctx, st)
 	first, _ := Train(ctx, st, data, opts)
@@ -321,4 +305,23 @@ func TestEventWeightFinite(t *testing.T) {
 			t.Errorf("EventWeight(rating %v) = %v, want 0", v, got)
 		}
 	}
+}
+
+// filledStore is a bolt store in a temporary directory holding its and
+// evs, closed when the test ends.
+func filledStore(tb testing.TB, its []catalog.Item, evs []events.Event) *boltstore.Store {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := boltstore.Open(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if err := st.PutItems(ctx, its); err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.AppendEvents(ctx, evs); err != nil {
+		tb.Fatal(err)
+	}
+	return st
 }
