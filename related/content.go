@@ -477,6 +477,13 @@ func (c *content) pathShare(a, j int32) float64 {
 	return float64(k) / float64(len(pa)-1)
 }
 
+// sameParent reports whether j's category path holds all of a's but its
+// leaf, a's leaf being below the shop's top level: j is in a's leaf or a
+// sibling leaf.
+func (c *content) sameParent(a, j int32) bool {
+	return len(c.path[a]) >= 3 && c.pathShare(a, j) >= 1
+}
+
 // attrShare is the Jaccard overlap of the attribute pairs.
 func (c *content) attrShare(a, j int32) float64 {
 	x, y := c.attrs[a], c.attrs[j]

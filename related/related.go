@@ -400,7 +400,7 @@ func (ix *Index) kindText(a, j int32) float64 {
 	if la < 0 || lj < 0 || la == lj || ix.beh.goesWith == nil {
 		return 1
 	}
-	if len(c.path[a]) >= 3 && c.pathShare(a, j) >= 1 {
+	if c.sameParent(a, j) {
 		return 1
 	}
 	if ix.beh.goesWith[[2]int32{min(la, lj), max(la, lj)}] {
@@ -510,7 +510,7 @@ func (ix *Index) isSubstitute(a, j int32, f features) bool {
 		}
 		same := c.sameLeaf(a, j)
 		// sibling leaves under the catalogue's root alone are not one kind
-		sibling := !same && len(c.path[a]) >= 3 && c.pathShare(a, j) >= 1
+		sibling := !same && c.sameParent(a, j)
 		if same || (sibling && (f[SigText] >= onceBoughtSiblingText || c.kindsMeet(a, j) || !c.namesKind(j))) || c.sameHead(a, j) {
 			return true
 		}
